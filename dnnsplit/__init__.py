@@ -1,0 +1,38 @@
+"""dnnsplit: multi-device DNN partitioning and inference offloading.
+
+A reproduction, and extension, of Kafetzis and Koutsopoulos, "DNN Partitioning and
+Inference Task Offloading in 6G Resource-Constrained Networks". N devices each run a DNN
+split at a partition point: the first p stages locally on a CPU shared round-robin with
+background work, the intermediate tensor over WiFi, the rest at a base station that serves
+every offloaded DNN under one scheduling policy.
+
+The public API: :class:`Scenario` (from a dict, a file, or the paper's generator),
+:func:`evaluate` (delays and objectives of a partition vector) and :func:`solve` (the
+paper's greedy, local search, exact solvers and baselines).
+"""
+
+from dnnsplit.channel import Channel
+from dnnsplit.errors import InputError, SolverRefusal
+from dnnsplit.evaluate import Evaluation, evaluate
+from dnnsplit.profiles import Profile, list_profiles, load_profile
+from dnnsplit.scenario import Device, Scenario
+from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, solve
+
+__all__ = [
+    "OBJECTIVES",
+    "SOLVERS",
+    "Channel",
+    "Device",
+    "Evaluation",
+    "InputError",
+    "Profile",
+    "Scenario",
+    "Solution",
+    "SolverRefusal",
+    "evaluate",
+    "list_profiles",
+    "load_profile",
+    "solve",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m dnnsplit``: the same command line as ``dnnsplit``."""
+
+from dnnsplit.cli import main
+
+raise SystemExit(main())

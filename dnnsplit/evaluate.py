@@ -1,0 +1,196 @@
+"""Evaluating partition vectors: per-device delays and the objectives, eq. (3), (4), (8).
+
+:func:`evaluate` is the scalar entry point of the public API; :func:`batch_delays` is the
+vectorised one the solvers use. Both go through the same code, so a single vector is just a
+batch of one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dnnsplit.errors import InputError
+from dnnsplit.model import DelayTables, bs_completion, jain_index
+from dnnsplit.scenario import Scenario
+from dnnsplit.timeline import timeline_completion
+
+__all__ = ["MODELS", "Evaluation", "batch_components", "batch_delays", "check_model", "evaluate"]
+
+MODELS = ("snapshot", "timeline")
+
+
+def check_model(model: str, policy: str) -> None:
+    """Raise :class:`InputError` unless ``model`` is known and supports ``policy``."""
+    if model not in MODELS:
+        raise InputError("model", f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+    if model == "snapshot" and policy == "fcfs":
+        raise InputError(
+            "bs.policy",
+            "fcfs is defined under the timeline model only "
+            "(--model timeline); the snapshot model takes sjf, ps or rr",
+        )
+
+
+def batch_components(
+    tables: DelayTables, partitions: np.ndarray, model: str = "snapshot"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(D^L, D^tr, D^R)`` for an (M, N) array of partition vectors.
+
+    Under the snapshot model ``D^R`` is the completion time with every residual task queued
+    at time 0 (eq. 2); under the timeline model it is the time from the task's arrival
+    ``r_i = D^L_i + D^tr_i`` to its completion.
+    """
+    local, transmission, work = tables.components(partitions)
+    if model == "snapshot":
+        return local, transmission, bs_completion(work, tables.policy, tables.bs_quantum)
+    release = local + transmission
+    remote = np.empty_like(work)
+    for row in range(work.shape[0]):
+        finish = timeline_completion(release[row], work[row], tables.policy, tables.bs_quantum)
+        remote[row] = finish - release[row]
+    return local, transmission, remote
+
+
+def batch_delays(
+    tables: DelayTables, partitions: np.ndarray, model: str = "snapshot"
+) -> np.ndarray:
+    """Per-device delays ``D_i(p)`` (eq. 3) of an (M, N) array of partition vectors."""
+    if model == "snapshot":
+        return tables.delays(partitions)
+    local, transmission, remote = batch_components(tables, partitions, model)
+    return local + transmission + remote
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Delays and objectives of one partition vector (seconds).
+
+    Attributes
+    ----------
+    partition : numpy.ndarray
+        ``p``, one partition point per device.
+    local, transmission, remote, delays : numpy.ndarray
+        ``D^L``, ``D^tr``, ``D^R`` and ``D = D^L + D^tr + D^R`` per device, eq. (1)–(3).
+    total : float
+        ``D_tot = Σ_i D_i``, eq. (4).
+    variance : float
+        ``V = (1/N) Σ_i (D_i − D̄)²``, eq. (8) (population variance).
+    mean, max : float
+        Mean and largest delay.
+    jain : float
+        Jain's fairness index of the delays (1 = all equal).
+    local_share : float
+        Share of all stages run locally, ``Σ_i p_i / (N·S)``.
+    feasible : bool
+        Every device meets its deadline.
+    within_limits : bool
+        Every ``p_i ≤ s̃_i`` (false only for the all-local baseline on limited devices).
+    model : str
+        ``snapshot`` (the paper's) or ``timeline``.
+    """
+
+    partition: np.ndarray
+    local: np.ndarray
+    transmission: np.ndarray
+    remote: np.ndarray
+    delays: np.ndarray
+    total: float
+    variance: float
+    mean: float
+    max: float
+    jain: float
+    local_share: float
+    feasible: bool
+    within_limits: bool
+    model: str
+
+    def objective(self, name: str) -> float:
+        """The value of objective ``name`` (``total`` or ``variance``)."""
+        return float(getattr(self, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The command line's ``evaluate`` output (INTERFACE.md) plus the extra metrics."""
+        return {
+            "partition": [int(p) for p in self.partition],
+            "delays": [float(d) for d in self.delays],
+            "local": [float(d) for d in self.local],
+            "transmission": [float(d) for d in self.transmission],
+            "remote": [float(d) for d in self.remote],
+            "total": self.total,
+            "variance": self.variance,
+            "mean": self.mean,
+            "max": self.max,
+            "jain": self.jain,
+            "local_share": self.local_share,
+            "feasible": self.feasible,
+            "within_limits": self.within_limits,
+            "model": self.model,
+        }
+
+
+def as_partition(partition: Any, n_devices: int) -> np.ndarray:
+    """A partition vector as an int array, or an :class:`InputError` naming ``partition``."""
+    try:
+        array = np.asarray(partition)
+    except (TypeError, ValueError):
+        raise InputError("partition", "must be a list of whole numbers") from None
+    if array.ndim != 1 or array.shape[0] != n_devices:
+        raise InputError(
+            "partition", f"needs {n_devices} entries, one per device, got {array.size}"
+        )
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise InputError("partition", "entries must be whole numbers")
+    return array.astype(np.int64)
+
+
+def evaluate(
+    scenario: Scenario,
+    partition: Any,
+    *,
+    model: str = "snapshot",
+    enforce_limits: bool = True,
+) -> Evaluation:
+    """Delays and objectives of one partition vector, eq. (1)–(4), (8).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    partition : sequence of int
+        ``p_i`` in 0..s̃_i for every device (the number of stages run locally).
+    model : {"snapshot", "timeline"}
+        The paper's snapshot BS model, or the discrete-event timeline.
+    enforce_limits : bool
+        Reject ``p_i > s̃_i`` (default). The all-local baseline turns it off.
+
+    Returns
+    -------
+    Evaluation
+    """
+    check_model(model, scenario.policy)
+    tables = scenario.tables
+    p = as_partition(partition, scenario.n_devices)[None, :]
+    tables.check_partitions(p, enforce_limits=enforce_limits)
+    local, transmission, remote = (a[0] for a in batch_components(tables, p, model))
+    delays = local + transmission + remote
+    return Evaluation(
+        partition=p[0].copy(),
+        local=local,
+        transmission=transmission,
+        remote=remote,
+        delays=delays,
+        total=float(delays.sum()),
+        variance=float(delays.var()),
+        mean=float(delays.mean()),
+        max=float(delays.max()),
+        jain=float(jain_index(delays)),
+        local_share=float(p.sum() / (scenario.n_devices * scenario.n_stages)),
+        feasible=bool(tables.deadline_excess(delays) == 0),
+        within_limits=bool(np.all(p[0] <= tables.max_stage)),
+        model=model,
+    )

@@ -1,0 +1,315 @@
+"""The paper's delay model, eq. (1)–(3), (4) and (8), vectorised over partition vectors.
+
+Each device i chooses a partition point ``p_i``: stages 1..p_i run on its own CPU, which
+it shares round-robin with ``n_i`` always-busy background processes (local delay, eq. 1);
+the output of stage p_i goes over WiFi to the base station (transmission); the base station
+runs the remaining stages of every offloaded DNN under one scheduling policy (remote delay,
+eq. 2). The base station is what couples the devices: one device's choice moves everyone's
+completion time.
+
+Everything a device's delay depends on, except the base-station queue, is a function of
+its own ``p_i`` alone. :class:`DelayTables` therefore tabulates, for every device and every
+partition point, the local delay, the transmission delay and the residual BS work; an
+evaluation of M partition vectors is then a gather from those tables and one vectorised
+BS-policy call on an (M, N) array of residual work. The scalar path (one vector) is the same
+code with M = 1.
+
+A BS policy is a small function of the residual work matrix: :func:`sjf_completion`,
+:func:`ps_completion`, :func:`rr_completion`. Tasks with zero work are not queued and
+complete at time 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dnnsplit.errors import InputError
+
+__all__ = [
+    "DEADLINE_TOLERANCE_S",
+    "LOCAL_DELAY_FORMS",
+    "POLICIES",
+    "DelayTables",
+    "bs_completion",
+    "jain_index",
+    "local_delay",
+    "ps_completion",
+    "rr_completion",
+    "sjf_completion",
+]
+
+POLICIES = ("sjf", "ps", "rr")
+LOCAL_DELAY_FORMS = ("paper", "exact")
+#: A device meets its deadline when ``D_i <= deadline + DEADLINE_TOLERANCE_S``.
+DEADLINE_TOLERANCE_S = 1e-9
+#: T/q within this of a whole number counts as that whole number (floating-point guard).
+QUANTA_GUARD = 1e-9
+
+
+def whole_quanta(work: np.ndarray, quantum: np.ndarray | float) -> np.ndarray:
+    """Turns of length ``quantum`` that ``work`` needs: ``ceil(work / quantum)``, at least 1
+    for positive work, and robust to ``work/quantum`` landing a hair above a whole number
+    (a last slice up to ``1 + 1e-9`` quanta long counts as one quantum)."""
+    work = np.asarray(work, dtype=float)
+    turns = np.ceil(work / quantum - QUANTA_GUARD)
+    return np.where(work > 0, np.maximum(turns, 1), 0)
+
+
+def local_delay(
+    work: np.ndarray,
+    background: np.ndarray | float,
+    quantum: np.ndarray | float,
+    form: str = "paper",
+) -> np.ndarray:
+    """Local delay ``D^L`` of a DNN task sharing a CPU round-robin, eq. (1).
+
+    The DNN task needs ``work`` = T seconds of CPU and shares the processor with ``n``
+    always-backlogged background tasks, quantum ``q``, the DNN task first in each round.
+
+    Parameters
+    ----------
+    work : array_like
+        CPU time ``T = Σ_{s≤p} t_s / c_i`` of the local stages, seconds (≥ 0).
+    background : array_like
+        Number ``n`` of background processes (broadcasts against ``work``).
+    quantum : array_like
+        Round-robin quantum ``q`` in seconds (> 0).
+    form : {"paper", "exact"}
+        ``"paper"``: the paper's closed form ``(n+1)·T − n·q``, clamped at ``T``
+        **[choice]** because below one quantum it falls under T (even under zero), which no
+        schedule can do. ``"exact"``: with ``m = ceil(T/q)`` whole rounds,
+        ``(m−1)(n+1)q + (T − (m−1)q)``: the task finishes inside its m-th slot.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``D^L``, seconds; 0 where ``T = 0``. Both forms are ≥ T, equal T when T ≤ q, and
+        agree when T/q is a whole number.
+    """
+    work = np.asarray(work, dtype=float)
+    n = np.asarray(background, dtype=float)
+    q = np.asarray(quantum, dtype=float)
+    if form == "paper":
+        delay = np.maximum(work, (n + 1) * work - n * q)
+    elif form == "exact":
+        rounds = np.maximum(whole_quanta(work, q), 1)
+        delay = (rounds - 1) * (n + 1) * q + (work - (rounds - 1) * q)
+    else:
+        raise InputError(
+            "local_delay", f"unknown form {form!r}; expected one of {', '.join(LOCAL_DELAY_FORMS)}"
+        )
+    return np.where(work > 0, delay, 0.0)
+
+
+def sjf_completion(work: np.ndarray) -> np.ndarray:
+    """Completion times under shortest-job-first at the BS, eq. (2).
+
+    Every residual task is in the queue at time 0 (the paper's snapshot). Tasks run to
+    completion in increasing work; equal work is served in increasing device index. So
+    ``D^R_i = T_i + Σ_{j ranked before i} T_j``.
+
+    Parameters
+    ----------
+    work : numpy.ndarray
+        Residual BS work ``T^R``, shape (..., N); 0 means not offloaded.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``D^R``, same shape; 0 where the work is 0.
+    """
+    work = np.asarray(work, dtype=float)
+    order = np.argsort(work, axis=-1, kind="stable")  # stable: ties by device index
+    finish_sorted = np.cumsum(np.take_along_axis(work, order, axis=-1), axis=-1)
+    finish = np.empty_like(work)
+    np.put_along_axis(finish, order, finish_sorted, axis=-1)
+    return np.where(work > 0, finish, 0.0)
+
+
+def ps_completion(work: np.ndarray) -> np.ndarray:
+    """Completion times under processor sharing, the limit of round-robin as q → 0.
+
+    ``D^R_i = Σ_j min(T_j, T_i)``: until task i finishes, every task still present gets the
+    same share of the BS. Computed from the sorted work in O(N log N) per vector: the k-th
+    smallest task finishes at ``Σ_{j<k} T_(j) + (N_k) · T_(k)`` with ``N_k`` the tasks not
+    yet finished.
+    """
+    work = np.asarray(work, dtype=float)
+    n = work.shape[-1]
+    order = np.argsort(work, axis=-1, kind="stable")
+    sorted_work = np.take_along_axis(work, order, axis=-1)
+    before = np.cumsum(sorted_work, axis=-1) - sorted_work
+    remaining = n - np.arange(n)
+    finish_sorted = before + remaining * sorted_work
+    finish = np.empty_like(work)
+    np.put_along_axis(finish, order, finish_sorted, axis=-1)
+    return np.where(work > 0, finish, 0.0)
+
+
+def rr_completion(work: np.ndarray, quantum: float) -> np.ndarray:
+    """Exact completion times under round-robin with quantum ``q`` at the BS.
+
+    Queued tasks (work > 0) are served cyclically in increasing device index, each for at
+    most ``q`` per turn, all present at time 0. Task i needs ``k_i = ceil(T_i/q)`` turns and
+    finishes in round ``k_i``; by then a task j before it in the cycle (j < i) has received
+    ``min(T_j, k_i·q)`` and a task after it ``min(T_j, (k_i−1)·q)``, so
+    ``D^R_i = T_i + Σ_{j<i} min(T_j, k_i q) + Σ_{j>i} min(T_j, (k_i − 1) q)``.
+
+    Parameters
+    ----------
+    work : numpy.ndarray
+        Residual work, shape (..., N).
+    quantum : float
+        BS quantum ``q_R`` in seconds (> 0).
+
+    Notes
+    -----
+    O(N²) per vector; the memory of an (M, N, N) intermediate, so callers chunk M.
+    """
+    work = np.asarray(work, dtype=float)
+    n = work.shape[-1]
+    turns = whole_quanta(work, quantum)
+    cap_before = turns * quantum  # what j < i can receive before i finishes
+    cap_after = np.maximum(turns - 1, 0) * quantum  # what j > i can receive
+    j_before_i = np.tri(n, n, -1, dtype=bool)  # [i, j] true when j < i
+    served = np.where(
+        j_before_i,
+        np.minimum(work[..., None, :], cap_before[..., :, None]),
+        np.minimum(work[..., None, :], cap_after[..., :, None]),
+    )
+    np.einsum("...ii->...i", served)[...] = 0.0  # own work added below
+    finish = work + served.sum(axis=-1)
+    return np.where(work > 0, finish, 0.0)
+
+
+def bs_completion(work: np.ndarray, policy: str, quantum: float) -> np.ndarray:
+    """Completion times ``D^R`` of residual tasks at the BS under ``policy``, eq. (2).
+
+    Parameters
+    ----------
+    work : numpy.ndarray
+        Residual work, shape (..., N).
+    policy : {"sjf", "ps", "rr"}
+        Shortest job first, processor sharing, or round-robin with ``quantum``.
+    quantum : float
+        BS quantum (used by ``rr`` only).
+    """
+    if policy == "sjf":
+        return sjf_completion(work)
+    if policy == "ps":
+        return ps_completion(work)
+    if policy == "rr":
+        return rr_completion(work, quantum)
+    raise InputError(
+        "bs.policy", f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}"
+    )
+
+
+def jain_index(delays: np.ndarray) -> np.ndarray:
+    """Jain's fairness index ``(Σ D)² / (N Σ D²)`` along the last axis (1 = all equal)."""
+    delays = np.asarray(delays, dtype=float)
+    squares = np.sum(delays**2, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        index = np.sum(delays, axis=-1) ** 2 / (delays.shape[-1] * squares)
+    return np.where(squares > 0, index, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class DelayTables:
+    """Per-device, per-partition-point delay components of one scenario.
+
+    Row i, column p holds device i's value when it chooses partition point p (0..S),
+    whatever the others choose. Built by :meth:`dnnsplit.Scenario.tables`.
+
+    Attributes
+    ----------
+    local : numpy.ndarray
+        ``D^L_i(p)``, eq. (1), shape (N, S+1).
+    transmission : numpy.ndarray
+        ``D^tr_i(p) = A_i(p) / W_i``, shape (N, S+1); 0 at p = S.
+    remote_work : numpy.ndarray
+        ``T^R_i(p) = Σ_{s>p} t^R_s``, shape (N, S+1); 0 at p = S.
+    max_stage : numpy.ndarray
+        ``s̃_i``, shape (N,).
+    deadline : numpy.ndarray
+        ``D̃^max_i`` in seconds, ``inf`` where a device has none, shape (N,).
+    policy : str
+        BS policy.
+    bs_quantum : float
+        BS quantum (``rr``).
+    """
+
+    local: np.ndarray
+    transmission: np.ndarray
+    remote_work: np.ndarray
+    max_stage: np.ndarray
+    deadline: np.ndarray
+    policy: str
+    bs_quantum: float
+
+    @property
+    def n_devices(self) -> int:
+        return self.local.shape[0]
+
+    @property
+    def n_stages(self) -> int:
+        return self.local.shape[1] - 1
+
+    @property
+    def offload_delay(self) -> np.ndarray:
+        """``D^L_i(p) + D^tr_i(p)``: when device i's residual task reaches the BS, (N, S+1)."""
+        return self.local + self.transmission
+
+    @property
+    def has_deadlines(self) -> bool:
+        return bool(np.isfinite(self.deadline).any())
+
+    def check_partitions(self, partitions: np.ndarray, *, enforce_limits: bool = True) -> None:
+        """Raise :class:`InputError` unless every p_i is a whole number in 0..s̃_i.
+
+        With ``enforce_limits=False`` the bound is S (the all-local baseline may exceed
+        the memory limits, as in the paper).
+        """
+        partitions = np.asarray(partitions)
+        if partitions.ndim != 2 or partitions.shape[1] != self.n_devices:
+            raise InputError(
+                "partition",
+                f"needs {self.n_devices} entries, one per device, "
+                f"got shape {partitions.shape[-1:]}",
+            )
+        if not np.issubdtype(partitions.dtype, np.integer):
+            raise InputError("partition", "entries must be whole numbers")
+        upper = self.max_stage if enforce_limits else np.full(self.n_devices, self.n_stages)
+        bad = (partitions < 0) | (partitions > upper)
+        if bad.any():
+            row, device = np.argwhere(bad)[0]
+            raise InputError(
+                f"partition[{device}]",
+                f"{int(partitions[row, device])} is outside 0..{int(upper[device])} "
+                f"({'max_stage' if enforce_limits else 'S'} of device {device})",
+            )
+
+    def components(self, partitions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gather ``(D^L, D^tr, T^R)`` for an (M, N) array of partition vectors."""
+        rows = np.arange(self.n_devices)
+        return (
+            self.local[rows, partitions],
+            self.transmission[rows, partitions],
+            self.remote_work[rows, partitions],
+        )
+
+    def delays(self, partitions: np.ndarray) -> np.ndarray:
+        """Per-device total delays ``D_i(p)``, eq. (3), for (M, N) partition vectors.
+
+        ``D_i = D^L_i(p_i) + D^tr_i(p_i) + D^R_i(p)`` with ``D^R`` the snapshot completion
+        time at the BS. Partitions are not checked here (callers check once).
+        """
+        local, transmission, work = self.components(partitions)
+        return local + transmission + bs_completion(work, self.policy, self.bs_quantum)
+
+    def deadline_excess(self, delays: np.ndarray) -> np.ndarray:
+        """``Σ_i max(0, D_i − D̃_i)`` along the last axis: 0 exactly when feasible."""
+        excess = delays - self.deadline - DEADLINE_TOLERANCE_S
+        return np.where(excess > 0, excess, 0.0).sum(axis=-1)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run the test suite (sets up the environment on first use). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/setup_env.sh
+export MPLBACKEND=Agg
+"$PYTHON" -m ruff check dnnsplit tests benchmarks
+exec "$PYTHON" -m pytest "$@"

@@ -1,0 +1,74 @@
+"""Shared fixtures and hypothesis strategies: small random scenarios of every kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from dnnsplit import Scenario
+
+settings.register_profile(
+    "dnnsplit",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("dnnsplit")
+
+
+@st.composite
+def scenario_dicts(
+    draw,
+    *,
+    max_devices: int = 4,
+    max_stages: int = 4,
+    policies=("sjf", "ps", "rr"),
+    deadlines: bool = False,
+) -> dict:
+    """A scenario file (dict) with an inline profile, small enough to enumerate."""
+    n_stages = draw(st.integers(1, max_stages))
+    times = st.floats(0.0, 0.2, allow_nan=False, allow_subnormal=False)
+    # quantised values make exact ties (equal tasks, equal devices) common
+    times = st.one_of(times, st.sampled_from([0.0, 0.01, 0.02, 0.05]))
+    stages = [
+        {
+            "name": f"s{k}",
+            "device_s": draw(times),
+            "output_bytes": draw(st.integers(1_000, 2_000_000)),
+        }
+        for k in range(n_stages)
+    ]
+    n_devices = draw(st.integers(1, max_devices))
+    devices = []
+    for _ in range(n_devices):
+        device = {
+            "background": draw(st.integers(0, 3)),
+            "quantum_s": draw(st.sampled_from([0.005, 0.01, 0.03])),
+            "max_stage": draw(st.integers(0, n_stages)),
+            "rate_bps": draw(st.sampled_from([4.5e6, 15e6, 50e6])),
+            "speed": draw(st.sampled_from([0.5, 1.0, 2.0])),
+        }
+        if deadlines and draw(st.booleans()):
+            device["deadline_s"] = draw(st.floats(0.05, 3.0))
+        devices.append(device)
+    return {
+        "profile": {"input_bytes": draw(st.integers(1_000, 1_000_000)), "stages": stages},
+        "bs": {
+            "policy": draw(st.sampled_from(policies)),
+            "ratio": draw(st.sampled_from([1.0, 5.0, 100.0])),
+            "quantum_s": draw(st.sampled_from([0.005, 0.01, 0.05])),
+        },
+        "local_delay": draw(st.sampled_from(["paper", "exact"])),
+        "devices": devices,
+    }
+
+
+@pytest.fixture(scope="session")
+def paper10() -> Scenario:
+    return Scenario.paper(10, 7)
+
+
+def random_partitions(scenario: Scenario, rng: np.random.Generator, rows: int) -> np.ndarray:
+    return rng.integers(0, scenario.max_stage + 1, size=(rows, scenario.n_devices))

@@ -1,0 +1,206 @@
+"""Invariants of the solvers (hypothesis) and exact values on small cases."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import random_partitions, scenario_dicts
+from dnnsplit import Scenario, SolverRefusal, evaluate, solve
+from dnnsplit.evaluate import batch_delays
+from dnnsplit.model import DEADLINE_TOLERANCE_S
+from dnnsplit.solvers import (
+    _FullMoves,
+    _improve,
+    _IncrementalTotalMoves,
+    start_vector,
+)
+
+
+def brute_force(scenario: Scenario, objective: str, model: str = "snapshot") -> float:
+    vectors = np.array(list(itertools.product(*[range(s + 1) for s in scenario.max_stage])))
+    delays = batch_delays(scenario.tables, vectors, model)
+    values = delays.sum(1) if objective == "total" else delays.var(1)
+    feasible = scenario.tables.deadline_excess(delays) == 0
+    return float(values[feasible].min()) if feasible.any() else np.inf
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+@given(scenario_dicts(policies=("sjf", "ps", "rr")), st.integers(0, 2**32 - 1))
+def test_vectorised_equals_scalar(raw, seed):
+    scenario = Scenario.from_dict(raw)
+    vectors = random_partitions(scenario, np.random.default_rng(seed), 6)
+    for model in ("snapshot", "timeline"):
+        batch = batch_delays(scenario.tables, vectors, model)
+        for row, vector in enumerate(vectors):
+            single = evaluate(scenario, vector.tolist(), model=model)
+            assert single.delays == pytest.approx(batch[row], rel=1e-12, abs=1e-15)
+            parts = single.local + single.transmission + single.remote
+            assert parts == pytest.approx(single.delays)
+
+
+@given(
+    scenario_dicts(deadlines=True),
+    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["half", "ones", "local"]),
+)
+def test_greedy_never_ends_worse_than_its_start(raw, objective, start):
+    scenario = Scenario.from_dict(raw)
+    begin = evaluate(scenario, start_vector(scenario, start))
+    end = solve(scenario, objective=objective, solver="greedy", start=start).evaluation
+    excess = scenario.tables.deadline_excess
+    if begin.feasible:
+        assert end.feasible
+        assert end.objective(objective) <= begin.objective(objective) * (1 + 1e-12) + 1e-15
+    else:  # from an infeasible start, greedy first reduces the deadline excess
+        assert excess(end.delays) <= excess(begin.delays) + 1e-12
+
+
+@given(scenario_dicts(deadlines=True), st.sampled_from(["total", "variance"]))
+def test_exhaustive_is_the_optimum_and_bounds_every_solver(raw, objective):
+    scenario = Scenario.from_dict(raw)
+    best = brute_force(scenario, objective)
+    if not np.isfinite(best):
+        with pytest.raises(SolverRefusal, match="^deadline_s: exhaustive: none of the"):
+            solve(scenario, objective=objective, solver="exhaustive")
+        return
+    exhaustive = solve(scenario, objective=objective, solver="exhaustive")
+    assert exhaustive.optimal and exhaustive.feasible
+    assert close(exhaustive.value, best)
+    for solver in ("greedy", "local-search", "max-local", "all-offload", "independent"):
+        other = solve(scenario, objective=objective, solver=solver)
+        if other.feasible:
+            assert exhaustive.value <= other.value + 1e-9 * max(1.0, abs(other.value)), solver
+
+
+@given(scenario_dicts(max_devices=5, policies=("sjf", "ps")))
+def test_exact_equals_exhaustive_for_total_delay(raw):
+    scenario = Scenario.from_dict(raw)
+    exact = solve(scenario, objective="total", solver="exact")
+    exhaustive = solve(scenario, objective="total", solver="exhaustive")
+    assert exact.optimal and exhaustive.optimal
+    assert close(exact.value, exhaustive.value)
+
+
+@given(
+    scenario_dicts(deadlines=True),
+    st.sampled_from(
+        [
+            "greedy",
+            "local-search",
+            "exhaustive",
+            "exact",
+            "max-local",
+            "all-offload",
+            "independent",
+            "all-local",
+        ]
+    ),
+    st.sampled_from(["total", "variance"]),
+)
+def test_solutions_stay_within_the_limits(raw, solver, objective):
+    scenario = Scenario.from_dict(raw)
+    try:
+        solution = solve(scenario, objective=objective, solver=solver)
+    except SolverRefusal:
+        return  # exact on a case it cannot certify, exhaustive with no feasible vector
+    p = solution.partition
+    if solver == "all-local":  # the paper's baseline ignores the memory limits
+        assert np.all(p == scenario.n_stages)
+        assert solution.evaluation.within_limits == bool(np.all(scenario.max_stage == p))
+    else:
+        assert np.all((p >= 0) & (p <= scenario.max_stage))
+        assert solution.evaluation.within_limits
+    late = solution.evaluation.delays > scenario.tables.deadline + DEADLINE_TOLERANCE_S
+    assert solution.feasible == (not late.any())
+
+
+@given(
+    scenario_dicts(max_devices=6, policies=("sjf", "ps")),
+    st.booleans(),
+    st.sampled_from(["half", "ones", "local"]),
+)
+def test_incremental_moves_follow_the_full_evaluation(raw, any_step, start):
+    """The fast path of greedy takes exactly the moves a full evaluation takes."""
+    scenario = Scenario.from_dict(raw)
+    p0 = start_vector(scenario, start)
+    fast = _IncrementalTotalMoves(scenario.tables, p0, any_step)
+    full = _FullMoves(scenario.tables, p0, any_step, "total", "snapshot")
+    for _ in range(200):
+        fast_values, _ = fast.scores()
+        full_values, _ = full.scores()
+        assert fast_values == pytest.approx(full_values, rel=1e-10)
+        if _improve(fast, max_iterations=1) == 0:
+            assert _improve(full, max_iterations=1) == 0
+            break
+        assert _improve(full, max_iterations=1) == 1
+        assert fast.p.tolist() == full.p.tolist()
+
+
+def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
+    # two identical devices: every first move is a tie between them; device 0 must move
+    raw = {
+        "profile": {
+            "input_bytes": 600_000,
+            "stages": [
+                {"name": "a", "device_s": 0.01, "output_bytes": 100_000},
+                {"name": "b", "device_s": 0.01, "output_bytes": 10_000},
+            ],
+        },
+        "bs": {"policy": "sjf", "ratio": 1.0},
+        "devices": [{"rate_bps": 5e6, "max_stage": 2}, {"rate_bps": 5e6, "max_stage": 2}],
+    }
+    scenario = Scenario.from_dict(raw)
+    solution = solve(scenario, objective="total", solver="greedy", start="half", max_iterations=1)
+    assert solution.partition.tolist() == [2, 1]  # device 0, right move (1 -> 2)
+
+
+def test_exhaustive_refuses_a_space_too_large_naming_its_size():
+    scenario = Scenario.paper(30, 1)
+    with pytest.raises(SolverRefusal, match=r"^solver: exhaustive: the space has .* partition"):
+        solve(scenario, solver="exhaustive")
+
+
+def test_exact_says_what_it_cannot_certify():
+    scenario = Scenario.paper(4, 1)
+    with pytest.raises(SolverRefusal, match="exact certifies only total delay"):
+        solve(scenario, objective="variance", solver="exact")
+    with pytest.raises(SolverRefusal, match="not total under rr"):
+        solve(scenario.with_options(policy="rr"), solver="exact")
+
+
+def test_exact_matches_exhaustive_on_a_paper_scenario(paper10):
+    exact = solve(paper10, solver="exact")
+    exhaustive = solve(paper10, solver="exhaustive")
+    # identical devices can swap roles between equally good optima: compare the optimum
+    assert close(exact.value, exhaustive.value)
+
+
+def test_timeline_exhaustive_matches_brute_force():
+    scenario = Scenario.paper(3, 2, policy="fcfs")
+    for objective in ("total", "variance"):
+        solution = solve(scenario, objective=objective, solver="exhaustive", model="timeline")
+        assert close(solution.value, brute_force(scenario, objective, "timeline"))
+
+
+def test_local_search_is_seeded():
+    scenario = Scenario.paper(8, 3)
+    a = solve(scenario, objective="variance", solver="local-search", seed=5)
+    b = solve(scenario, objective="variance", solver="local-search", seed=5)
+    assert a.partition.tolist() == b.partition.tolist()
+
+
+def test_independent_is_each_device_alone():
+    scenario = Scenario.paper(5, 4, ratio=10)
+    solution = solve(scenario, solver="independent")
+    tables = scenario.tables
+    for i, p in enumerate(solution.partition):
+        alone = tables.offload_delay[i] + tables.remote_work[i]
+        assert alone[p] == alone[: scenario.max_stage[i] + 1].min()
