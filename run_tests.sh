@@ -3,6 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup_env.sh
-export MPLBACKEND=Agg
 "$PYTHON" -m ruff check dnnsplit tests benchmarks
 exec "$PYTHON" -m pytest "$@"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import matplotlib
+
+# Agg in this process only: exported as MPLBACKEND it would reach the notebook kernels and
+# remove their inline plots.
+matplotlib.use("Agg")
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings

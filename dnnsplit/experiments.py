@@ -1,0 +1,320 @@
+"""Experiments of the paper's evaluation, as tidy tables.
+
+Every function here returns a "tidy" :class:`pandas.DataFrame`: one row per (scenario,
+seed, policy, ratio, devices, solver, metric), with the value in ``value``. The figures
+module draws from these tables and writes them next to each figure, so every number in a
+figure can be traced to a row.
+
+Seeds: scenario ``seed`` s with N devices is drawn from ``numpy.random.default_rng([N, s])``,
+so the same devices are used for every policy, ratio and solver at that (N, s): comparisons
+across policies and ratios are paired (common random numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnnsplit.errors import SolverRefusal
+from dnnsplit.evaluate import Evaluation
+from dnnsplit.profiles import load_profile
+from dnnsplit.scenario import DEFAULT_PROFILE, Scenario
+from dnnsplit.solvers import SOLVERS, Solution, solve
+
+__all__ = [
+    "ID_COLUMNS",
+    "compare_solvers",
+    "greedy_vs_optimal",
+    "improvement_sweep",
+    "paper_scenario",
+    "stage_profiles",
+    "summarise",
+]
+
+ID_COLUMNS = ["profile", "seed", "policy", "ratio", "devices", "solver", "objective", "metric"]
+METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share")
+
+
+def paper_scenario(n_devices: int, seed: int, **options: Any) -> Scenario:
+    """The paper's scenario for ``(N, seed)``, drawn from ``default_rng([N, seed])``."""
+    return Scenario.paper(n_devices, np.random.default_rng([n_devices, seed]), **options)
+
+
+def _metrics(evaluation: Evaluation) -> dict[str, float]:
+    return {
+        "total": evaluation.total,
+        "variance": evaluation.variance,
+        "std": float(np.sqrt(evaluation.variance)),
+        "mean": evaluation.mean,
+        "max": evaluation.max,
+        "jain": evaluation.jain,
+        "local_share": evaluation.local_share,
+    }
+
+
+def _rows(keys: dict[str, Any], solver: str, objective: str, metrics: dict[str, float]) -> list:
+    return [
+        {**keys, "solver": solver, "objective": objective, "metric": m, "value": v}
+        for m, v in metrics.items()
+    ]
+
+
+def _progress(iterable: Iterable, total: int, label: str, enabled: bool) -> Iterable:
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=label, leave=False)
+
+
+def _tidy(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(ID_COLUMNS, kind="stable").reset_index(drop=True)
+
+
+def compare_solvers(
+    scenario: Scenario,
+    *,
+    objectives: Sequence[str] = ("total", "variance"),
+    solvers: Sequence[str] = SOLVERS,
+    model: str = "snapshot",
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[tuple[str, str], Solution]]:
+    """Run every solver on one scenario for every objective.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (objective, solver): the metrics, ``optimal``, ``feasible``,
+        ``seconds`` and the partition; a solver that declines (``exact`` on variance, say)
+        has its reason in ``note`` and no metrics.
+    solutions : dict
+        ``(objective, solver) -> Solution`` for the solvers that answered.
+    """
+    rows, solutions = [], {}
+    for objective in objectives:
+        for solver in solvers:
+            row: dict[str, Any] = {"objective": objective, "solver": solver}
+            try:
+                solution = solve(
+                    scenario, objective=objective, solver=solver, model=model, seed=seed
+                )
+            except SolverRefusal as refusal:
+                rows.append({**row, "note": refusal.problem})
+                continue
+            solutions[(objective, solver)] = solution
+            rows.append(
+                {
+                    **row,
+                    **_metrics(solution.evaluation),
+                    "optimal": solution.optimal,
+                    "feasible": solution.feasible,
+                    "seconds": solution.seconds,
+                    "partition": " ".join(str(int(p)) for p in solution.partition),
+                    "note": "",
+                }
+            )
+    return pd.DataFrame(rows), solutions
+
+
+def improvement_sweep(
+    *,
+    devices: Sequence[int],
+    ratios: Sequence[float],
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    objectives: Sequence[str] = ("total", "variance"),
+    profile: str = DEFAULT_PROFILE,
+    start: str = "half",
+    quantum_s: float = 0.01,
+    bs_quantum_s: float = 0.01,
+    local_delay: str = "paper",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The paper's greedy against the all-local baseline over a grid (Fig. 3).
+
+    For every (policy, ratio, N, seed) and objective: greedy (eq. 6) from ``start``
+    minimising that objective, and all-local (p = S). Besides the metrics of both, the
+    rows hold ``improvement_pct`` = 100·(baseline − greedy)/baseline of the objective, the
+    quantity Fig. 3 plots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy rows (:data:`ID_COLUMNS` and ``value``).
+    """
+    grid = [(pol, r, n, s) for pol in policies for r in ratios for n in devices for s in seeds]
+    rows: list[dict[str, Any]] = []
+    for policy, ratio, n, seed in _progress(grid, len(grid), "Fig. 3 grid", progress):
+        scenario = paper_scenario(
+            n,
+            seed,
+            ratio=ratio,
+            policy=policy,
+            profile=profile,
+            quantum_s=quantum_s,
+            bs_quantum_s=bs_quantum_s,
+            local_delay=local_delay,
+        )
+        keys = {
+            "profile": profile,
+            "seed": seed,
+            "policy": policy,
+            "ratio": float(ratio),
+            "devices": n,
+        }
+        baseline = solve(scenario, solver="all-local")
+        for objective in objectives:
+            greedy = solve(scenario, objective=objective, solver="greedy", start=start)
+            rows += _rows(keys, "all-local", objective, _metrics(baseline.evaluation))
+            metrics = _metrics(greedy.evaluation)
+            base_value = baseline.value if objective == "total" else baseline.evaluation.variance
+            metrics["improvement_pct"] = (
+                100.0 * (base_value - greedy.value) / base_value if base_value > 0 else np.nan
+            )
+            metrics["iterations"] = float(greedy.iterations)
+            rows += _rows(keys, "greedy", objective, metrics)
+    return _tidy(rows)
+
+
+def greedy_vs_optimal(
+    *,
+    devices: Sequence[int],
+    seeds: Sequence[int],
+    policy: str = "sjf",
+    ratio: float = 1.0,
+    objective: str = "variance",
+    profile: str = DEFAULT_PROFILE,
+    start: str = "half",
+    restarts: int = 8,
+    quantum_s: float = 0.01,
+    bs_quantum_s: float = 0.01,
+    local_delay: str = "paper",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The paper's greedy and ``local-search`` against the exhaustive optimum (Fig. 5).
+
+    Rows per (N, seed) and solver (greedy, local-search, exhaustive): the metrics, and for
+    the two heuristics ``gap_pct`` = 100·(V − V*)/V* (the paper's gap, which explodes
+    when the optimum V* is near zero) and ``std_ratio`` = sqrt(V / V*) (the ratio of
+    standard deviations of delays).
+    """
+    grid = [(n, s) for n in devices for s in seeds]
+    rows: list[dict[str, Any]] = []
+    for n, seed in _progress(grid, len(grid), "Fig. 5 grid", progress):
+        scenario = paper_scenario(
+            n,
+            seed,
+            ratio=ratio,
+            policy=policy,
+            profile=profile,
+            quantum_s=quantum_s,
+            bs_quantum_s=bs_quantum_s,
+            local_delay=local_delay,
+        )
+        keys = {
+            "profile": profile,
+            "seed": seed,
+            "policy": policy,
+            "ratio": float(ratio),
+            "devices": n,
+        }
+        best = solve(scenario, objective=objective, solver="exhaustive")
+        rows += _rows(keys, "exhaustive", objective, _metrics(best.evaluation))
+        for solver in ("greedy", "local-search"):
+            found = solve(
+                scenario,
+                objective=objective,
+                solver=solver,
+                start=start,
+                restarts=restarts,
+                seed=seed,
+            )
+            metrics = _metrics(found.evaluation)
+            optimum = best.value
+            metrics["gap_pct"] = 100.0 * (found.value - optimum) / optimum if optimum > 0 else 0.0
+            metrics["std_ratio"] = float(np.sqrt(found.value / optimum)) if optimum > 0 else 1.0
+            rows += _rows(keys, solver, objective, metrics)
+    return _tidy(rows)
+
+
+def stage_profiles(names: Sequence[str]) -> pd.DataFrame:
+    """Stage times of several profiles as a tidy table (Fig. 4), with provenance columns."""
+    rows = []
+    for name in names:
+        profile = load_profile(name)
+        for index, (stage, seconds) in enumerate(
+            zip(profile.stage_names, profile.time_s, strict=True), start=1
+        ):
+            rows.append(
+                {
+                    "profile": name,
+                    "model": profile.model,
+                    "stage_index": index,
+                    "stage": stage,
+                    "time_s": float(seconds),
+                    "output_bytes": int(profile.output_bytes[index - 1]),
+                    **profile.provenance,
+                }
+            )
+    return pd.DataFrame(rows).sort_values(["profile", "stage_index"]).reset_index(drop=True)
+
+
+def summarise(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+    statistic: Callable[[np.ndarray], float] = np.mean,
+) -> pd.DataFrame:
+    """Mean over seeds with a seeded percentile-bootstrap interval, per group.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Tidy rows with a ``value`` column.
+    by : sequence of str
+        Columns that identify a point (everything but ``seed``, typically).
+    confidence : float
+        Interval level.
+    resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the bootstrap (pass an int for reproducible output).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``mean``, ``low``, ``high``, ``n`` (number of seeds).
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for key, group in frame.groupby(list(by), sort=True):
+        values = group["value"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        centre = float(statistic(values)) if values.size else np.nan
+        if values.size >= 2:
+            picks = rng.integers(0, values.size, size=(resamples, values.size))
+            stats = np.apply_along_axis(statistic, 1, values[picks])
+            alpha = (1 - confidence) / 2
+            low, high = np.quantile(stats, [alpha, 1 - alpha])
+        else:
+            low = high = centre
+        key = key if isinstance(key, tuple) else (key,)
+        out.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "mean": centre,
+                "low": float(low),
+                "high": float(high),
+                "n": int(values.size),
+            }
+        )
+    return pd.DataFrame(out)

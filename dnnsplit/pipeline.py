@@ -1,0 +1,225 @@
+"""One call per notebook: run the experiment, draw the figure, save figure and tables.
+
+The notebooks in ``notebooks/`` hold only parameters, prose and one call into this module
+each, so that the same pipeline runs from papermill (``./run_all.sh``), from pytest and from
+JupyterLab. ``quick=True`` shrinks every sweep to a smoke test (a couple of seeds and
+points) for tests and ``./run_all.sh --quick``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from dnnsplit import experiments, figures
+from dnnsplit.errors import InputError
+from dnnsplit.paths import FIGURES_DIR
+from dnnsplit.profiles import load_profile
+from dnnsplit.solvers import SOLVERS
+
+__all__ = ["Result", "figure3", "figure4", "figure5", "quickstart"]
+
+
+@dataclass
+class Result:
+    """What a pipeline call produced: figures to show, tables to show, files written."""
+
+    figures: dict[str, Figure] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+
+    def _repr_markdown_(self) -> str:
+        names = ", ".join(p.name for p in self.written) or "nothing"
+        return f"Wrote {len(self.written)} files: {names}"
+
+
+def _out(output_dir: str | os.PathLike[str] | None) -> Path:
+    return Path(output_dir) if output_dir else FIGURES_DIR
+
+
+def _first(values: Sequence[Any], count: int, quick: bool) -> list[Any]:
+    values = list(values)
+    if not values:
+        raise InputError("parameters", "an empty list of values")
+    return values[:count] if quick else values
+
+
+def _profile_caption(profile: str, ratio_text: str) -> str:
+    loaded = load_profile(profile)
+    prov = loaded.provenance
+    return (
+        f"Device stage times: {prov['hardware']}, {prov['method'].upper()} "
+        f"({prov['source']}; {prov['framework']}; {prov['date']}). BS: {ratio_text}."
+    )
+
+
+def quickstart(
+    *,
+    n_devices: int = 8,
+    seed: int = 1,
+    ratio: float = 10.0,
+    policy: str = "sjf",
+    profile: str = experiments.DEFAULT_PROFILE,
+    objectives: Sequence[str] = ("total", "variance"),
+    output_dir: str | os.PathLike[str] | None = None,
+) -> Result:
+    """One paper scenario, every solver, both objectives: a table and a plot.
+
+    Writes ``quickstart.{csv,pdf,png}`` (the CSV without wall times, so reruns give the
+    same bytes).
+    """
+    scenario = experiments.paper_scenario(
+        n_devices, seed, ratio=ratio, policy=policy, profile=profile
+    )
+    table, solutions = experiments.compare_solvers(scenario, objectives=objectives, seed=seed)
+    result = Result(tables={"solvers": table})
+    for objective in objectives:
+        fig = figures.plot_solver_delays(solutions, objective, SOLVERS)
+        result.figures[objective] = fig
+    fig = result.figures[objectives[0]]
+    saved = table.drop(columns=["seconds"]).assign(
+        profile=profile, seed=seed, policy=policy, ratio=float(ratio), devices=n_devices
+    )
+    result.written = figures.save_figure(fig, "quickstart", {"": saved}, _out(output_dir))
+    return result
+
+
+def figure4(
+    *,
+    profiles: Sequence[str],
+    output_dir: str | os.PathLike[str] | None = None,
+) -> Result:
+    """Fig. 4: stage delays of the device and BS profiles, estimated and measured."""
+    frame = experiments.stage_profiles(profiles)
+    lines = []
+    for name in profiles:
+        prov = load_profile(name).provenance
+        lines.append(
+            f"{name}: {prov['method'].upper()} on/for {prov['hardware']} "
+            f"({prov['framework']}, {prov['date']})"
+        )
+    caption = "Profiles. " + " | ".join(lines)
+    fig = figures.plot_stage_profiles(frame, caption=caption)
+    written = figures.save_figure(fig, "fig4", {"": frame}, _out(output_dir))
+    return Result(figures={"fig4": fig}, tables={"fig4": frame}, written=written)
+
+
+def figure3(
+    *,
+    devices: Sequence[int] = (10, 20, 30, 40, 50),
+    ratios: Sequence[float] = (1, 5, 10, 50, 100, 500, 1000),
+    policies: Sequence[str] = ("sjf", "rr"),
+    seeds: Sequence[int] = tuple(range(10)),
+    profile: str = experiments.DEFAULT_PROFILE,
+    start: str = "half",
+    quantum_s: float = 0.01,
+    bs_quantum_s: float = 0.01,
+    local_delay: str = "paper",
+    quick: bool = False,
+    output_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Result:
+    """Fig. 3 (A, B, C) and the share of local stages, over several seeds per point.
+
+    (A) and (B) sweep N at R = ``ratios[0]`` for every policy; (C) sweeps R for every N
+    under ``policies[0]``. Quick mode: 2 seeds, the first two N and three ratios.
+    """
+    devices = _first(devices, 2, quick)
+    seeds = _first(seeds, 2, quick)
+    ratios = [ratios[0], ratios[len(ratios) // 2], ratios[-1]] if quick else list(ratios)
+    common = {
+        "profile": profile,
+        "start": start,
+        "quantum_s": quantum_s,
+        "bs_quantum_s": bs_quantum_s,
+        "local_delay": local_delay,
+        "progress": progress,
+    }
+    by_n = experiments.improvement_sweep(
+        devices=devices, ratios=ratios[:1], policies=policies, seeds=seeds, **common
+    )
+    by_r = experiments.improvement_sweep(
+        devices=devices,
+        ratios=ratios,
+        policies=policies[:1],
+        seeds=seeds,
+        objectives=("variance",),
+        **common,
+    )
+    base = (
+        f"Mean over {len(seeds)} seeds, shaded: 95% seeded bootstrap interval. "
+        + _profile_caption(profile, "ratio model t_s / R")
+    )
+    out = _out(output_dir)
+    result = Result()
+    for name, objective in (("fig3a", "variance"), ("fig3b", "total")):
+        fig, summary = figures.plot_improvement_vs_devices(by_n, objective, caption=base)
+        rows = by_n[by_n.objective == objective]
+        result.written += figures.save_figure(fig, name, {"": rows, "summary": summary}, out)
+        result.figures[name], result.tables[name] = fig, summary
+    fig, summary = figures.plot_improvement_vs_ratio(by_r, caption=base)
+    result.written += figures.save_figure(fig, "fig3c", {"": by_r, "summary": summary}, out)
+    result.figures["fig3c"], result.tables["fig3c"] = fig, summary
+    fig, summary = figures.plot_local_share(by_n, caption=base)
+    rows = by_n[by_n.metric == "local_share"]
+    result.written += figures.save_figure(
+        fig, "fig3_local_share", {"": rows, "summary": summary}, out
+    )
+    result.figures["fig3_local_share"], result.tables["fig3_local_share"] = fig, summary
+    return result
+
+
+def figure5(
+    *,
+    devices: Sequence[int] = tuple(range(3, 11)),
+    seeds: Sequence[int] = tuple(range(10)),
+    policy: str = "sjf",
+    ratio: float = 1.0,
+    profile: str = experiments.DEFAULT_PROFILE,
+    start: str = "half",
+    restarts: int = 8,
+    quantum_s: float = 0.01,
+    bs_quantum_s: float = 0.01,
+    local_delay: str = "paper",
+    quick: bool = False,
+    output_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Result:
+    """Fig. 5: greedy and local-search variance against the exhaustive optimum.
+
+    Quick mode: 2 seeds and the first three N.
+    """
+    devices = _first(devices, 3, quick)
+    seeds = _first(seeds, 2, quick)
+    rows = experiments.greedy_vs_optimal(
+        devices=devices,
+        seeds=seeds,
+        policy=policy,
+        ratio=ratio,
+        profile=profile,
+        start=start,
+        restarts=restarts,
+        quantum_s=quantum_s,
+        bs_quantum_s=bs_quantum_s,
+        local_delay=local_delay,
+        progress=progress,
+    )
+    caption = (
+        f"{policy.upper()} at the BS, R = {ratio:g}; mean over {len(seeds)} seeds, "
+        "shaded: 95% seeded bootstrap interval. " + _profile_caption(profile, "ratio model t_s / R")
+    )
+    fig, summary = figures.plot_greedy_vs_optimal(rows, caption=caption)
+    written = figures.save_figure(fig, "fig5", {"": rows, "summary": summary}, _out(output_dir))
+    return Result(figures={"fig5": fig}, tables={"fig5": summary}, written=written)
+
+
+def close_all() -> None:
+    """Close every open figure (after a notebook has shown them)."""
+    plt.close("all")

@@ -1,0 +1,145 @@
+"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh``.
+
+Each notebook in :data:`NOTEBOOKS` is executed in order, with kernel ``python3``, into the
+ignored ``build/notebooks/`` folder (never in place). Parameters are checked first: the
+notebook must have a cell tagged ``parameters``, and a parameter name it does not declare
+is an error (papermill itself would only warn). The run stops at the first failure, naming
+the notebook and the cell, and ends by listing the files it wrote.
+
+``python -m dnnsplit.runner [--quick] [--only NAME ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dnnsplit.errors import InputError
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, ROOT
+
+__all__ = ["NOTEBOOKS", "NotebookFailed", "declared_parameters", "main", "run_notebook"]
+
+NOTEBOOKS = (
+    "00_quickstart.ipynb",
+    "01_stage_profiles.ipynb",
+    "02_improvement_over_all_local.ipynb",
+    "03_greedy_vs_optimal.ipynb",
+    "04_reproduction_report.ipynb",
+)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised: names the notebook, the cell and the error."""
+
+    def __init__(self, notebook: str, cell: int | None, error: str) -> None:
+        self.notebook, self.cell, self.error = notebook, cell, error
+        where = f"cell {cell}" if cell is not None else "before any cell ran"
+        super().__init__(f"{notebook}, {where}: {error}")
+
+
+def declared_parameters(path: Path) -> dict[str, Any]:
+    """Names declared in the notebook's ``parameters`` cell (an error if it has none)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        raise InputError(path.name, "has no cell tagged 'parameters'")
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def run_notebook(
+    path: str | Path,
+    output: str | Path,
+    parameters: dict[str, Any] | None = None,
+) -> Path:
+    """Execute one notebook with ``parameters`` into ``output``.
+
+    Raises
+    ------
+    InputError
+        The notebook has no ``parameters`` cell, or ``parameters`` has a name it does not
+        declare.
+    NotebookFailed
+        A cell raised; the message names the notebook and the cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    path, output = Path(path), Path(output)
+    parameters = dict(parameters or {})
+    declared = declared_parameters(path)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise InputError(
+            f"{path.name} parameter {unknown[0]!r}",
+            f"not declared in its parameters cell; declared: {', '.join(declared)}",
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(path.parent),
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except PapermillExecutionError as error:
+        raise NotebookFailed(
+            path.name, error.exec_count, f"{error.ename}: {error.evalue}"
+        ) from None
+    return output
+
+
+def _snapshot(directory: Path) -> dict[Path, float]:
+    if not directory.exists():
+        return {}
+    return {p: p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
+    parser.add_argument("--quick", action="store_true", help="small parameters (a smoke run)")
+    parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks")
+    args = parser.parse_args(argv)
+    chosen = [n for n in NOTEBOOKS if args.only is None or any(o in n for o in args.only)]
+    before = {**_snapshot(FIGURES_DIR), **_snapshot(ROOT)}
+    began = time.perf_counter()
+    for k, name in enumerate(chosen, start=1):
+        print(f"[{k}/{len(chosen)}] {name} ...", end=" ", flush=True)
+        started = time.perf_counter()
+        try:
+            run_notebook(
+                NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, {"quick": args.quick}
+            )
+        except (NotebookFailed, InputError) as error:
+            print("FAILED")
+            print(f"run_all: {error}", file=sys.stderr)
+            print(
+                f"run_all: the executed notebook is in {BUILD_DIR.name}/notebooks/{name}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"done in {time.perf_counter() - started:.1f} s", flush=True)
+    after = {**_snapshot(FIGURES_DIR), **_snapshot(ROOT)}
+    changed = sorted(p for p, t in after.items() if before.get(p) != t)
+    print(
+        f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
+        f"{' (quick)' if args.quick else ''}. Files written:"
+    )
+    for path in changed:
+        print(f"  {path.relative_to(ROOT)}")
+    print(f"  {BUILD_DIR.name}/notebooks/ (the executed notebooks)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
