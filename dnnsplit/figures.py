@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from dnnsplit._io import atomic_write
 from dnnsplit.experiments import summarise
 from dnnsplit.paths import FIGURES_DIR
 
@@ -39,20 +39,13 @@ FLOAT_FORMAT = "%.10g"
 POLICY_NAMES = {"sjf": "SJF", "rr": "RR", "ps": "PS", "fcfs": "FCFS"}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
-        f.write(data)
-    os.replace(f.name, path)
-
-
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``frame`` as CSV with sorted rows and a fixed float format, atomically."""
     path = Path(path)
     ordered = frame.sort_values(list(frame.columns), kind="stable", na_position="last")
     buffer = io.StringIO()
     ordered.to_csv(buffer, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
-    _atomic_write(path, buffer.getvalue().encode())
+    atomic_write(path, buffer.getvalue().encode())
     return path
 
 
@@ -79,7 +72,7 @@ def save_figure(
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, metadata=metadata, dpi=150, bbox_inches="tight")
         path = out / f"{name}.{fmt}"
-        _atomic_write(path, buffer.getvalue())
+        atomic_write(path, buffer.getvalue())
         written.append(path)
     return written
 

@@ -33,13 +33,13 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from dnnsplit._io import atomic_write
 from dnnsplit.chains import BYTES_PER_VALUE, CHAINS, chain_figures, get_chain
 from dnnsplit.errors import InputError
 from dnnsplit.paths import MEASUREMENTS_DIR
@@ -322,11 +322,7 @@ def write_profile(profile: Profile, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     text = _format_frame(profile.to_frame())
     profile_from_frame(pd.read_csv(io.StringIO(text)), name=profile.name)  # never write junk
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        f.write(text)
-    os.replace(f.name, path)
-    return path
+    return atomic_write(path, text)
 
 
 # --- roofline estimates for the paper's hardware --------------------------------------

@@ -45,6 +45,8 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     """Names declared in the notebook's ``parameters`` cell (an error if it has none)."""
     import nbformat
 
+    if not path.exists():
+        raise InputError("notebook", f"no such notebook {str(path)!r}")
     notebook = nbformat.read(path, as_version=4)
     tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not tagged:
