@@ -290,9 +290,9 @@ def evaluate_claims(directory: str | os.PathLike[str] | None = None) -> list[Cla
             "—"
             if verdict == "reproduced"
             else _join(
-                "with a shared BS, each extra device lengthens the queue, which pushes "
-                "devices towards local execution; where the lines are flat the BS queue does not "
-                "yet dominate",
+                "each extra device lengthens the shared BS queue, which should push devices "
+                "towards local execution; lines that stay flat or fall mean that over this "
+                "range of N the queue does not outweigh the device's own shared CPU",
                 _provenance_reason(share_rows),
             )
         )
