@@ -133,3 +133,32 @@ def test_greedy_vs_optimal_notebook(tmp_path):
     again = tmp_path / "again"
     pipeline.figure5(devices=[3, 4], seeds=[0, 1], quick=True, output_dir=again, progress=False)
     same_bytes(out, again)
+
+
+def test_reproduction_report_notebook(tmp_path):
+    from dnnsplit import report
+
+    pipeline.figure3(
+        devices=[4, 6],
+        seeds=[0, 1],
+        ratios=[1, 10],
+        quick=True,
+        output_dir=tmp_path,
+        progress=False,
+    )
+    pipeline.figure5(devices=[3, 4], seeds=[0, 1], quick=True, output_dir=tmp_path, progress=False)
+    run_notebook(
+        NOTEBOOKS_DIR / "04_reproduction_report.ipynb",
+        tmp_path / "04.ipynb",
+        {"quick": True, "output_dir": str(tmp_path)},
+    )
+    text = (tmp_path / "REPRODUCTION.md").read_text()
+    assert "quick run" in text
+    claims = report.evaluate_claims(tmp_path)
+    assert len(claims) == 6
+    for claim in claims:
+        assert f"| {claim.claim} |" in text
+        assert claim.verdict in {"reproduced", "partly", "not reproduced"}
+    fig5 = pd.read_csv(tmp_path / "fig5_summary.csv")
+    gaps = fig5[(fig5.solver == "greedy") & (fig5.metric == "gap_pct")]["mean"]
+    assert f"{gaps.max():.1f}%" in text
