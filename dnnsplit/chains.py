@@ -30,6 +30,7 @@ __all__ = [
     "StageFigures",
     "chain_figures",
     "get_chain",
+    "layer_output_shape",
 ]
 
 BYTES_PER_VALUE = 4  # float32 tensors
@@ -208,6 +209,11 @@ def _layer(layer: Layer, shape: Shape) -> tuple[Shape, _Cost]:
         cost.add(short_cost)
         return body_shape, cost
     raise TypeError(f"unknown layer type {type(layer).__name__}")
+
+
+def layer_output_shape(layer: Layer, shape: Shape) -> Shape:
+    """Shape of the output of ``layer`` applied to a tensor of ``shape``."""
+    return _layer(layer, shape)[0]
 
 
 def _layers(layers: tuple[Layer, ...], shape: Shape) -> tuple[Shape, _Cost]:

@@ -62,6 +62,7 @@ PROVENANCE_COLUMNS = ("method", "source", "hardware", "framework", "date")
 REQUIRED_COLUMNS = ("model", "stage_index", "stage", "time_s", "output_bytes", *PROVENANCE_COLUMNS)
 METHODS = ("measured", "estimated")
 MAX_STAGE_SECONDS = 600.0  # a stage slower than this is a unit mistake, not a Raspberry Pi
+MIN_FLOPS = 20e6  # no machine that runs a DNN is this slow: a slower stage is in ms, not s
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,6 +249,16 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
                 f"model {model} has {len(figures)} stages, the file {len(stage_names)}",
                 origin,
             )
+        for position, figure in enumerate(figures, start=1):
+            seconds = float(times.iloc[position])
+            if figure.macs and seconds > 0 and 2 * figure.macs / seconds < MIN_FLOPS:
+                raise _fail(
+                    row_of(position),
+                    "time_s",
+                    f"{seconds:g} s for one stage ({2 * figure.macs / seconds / 1e6:.1f} "
+                    "MFLOP/s): are these milliseconds? times must be in seconds",
+                    origin,
+                )
         expected_bytes = [chain.input_bytes] + [f.output_bytes for f in figures]
         for position, (got, want, figure_name) in enumerate(
             zip(out_bytes, expected_bytes, ["input", *chain.stage_names], strict=True)

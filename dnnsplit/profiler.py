@@ -1,0 +1,337 @@
+"""Measuring stage times with PyTorch: how a user profiles their own device and BS.
+
+The chain is built in PyTorch from the same layer definitions as the analytic figures
+(:mod:`dnnsplit.chains`), with random weights: nothing is downloaded, and random weights
+take the same time as trained ones. Timing follows the paper's method (measurements.md):
+
+1. warm up;
+2. in each of ``repeats`` rounds, run the first stage, then the first two, and so on up to
+   the whole chain (each prefix once per round, rounds interleaved so that slow drifts of a
+   shared machine hit every prefix alike), and also run each stage alone on its own input;
+3. a stage's time is the difference of the medians of consecutive prefixes.
+
+The spread of every prefix is reported as its interquartile range (IQR). Where the
+difference of two prefix medians is negative or smaller than the larger IQR of the two
+(within noise), the stage's time alone is written instead and the row is flagged
+``within_noise``: the profile never holds a negative time. ``alone_s`` (median of the
+stage timed alone) is kept as a cross-check in every row.
+
+Needs the ``profile`` extra (``pip install -e ".[profile]"``, torch 2.13.0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnnsplit.chains import (
+    Block,
+    Chain,
+    Conv,
+    GlobalAvgPool,
+    Layer,
+    Linear,
+    MaxPool,
+    chain_figures,
+    get_chain,
+    layer_output_shape,
+)
+from dnnsplit.errors import InputError
+from dnnsplit.profiles import Profile, write_profile
+
+__all__ = ["build_stages", "cpu_model", "measure_chain", "profile_to_file"]
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise InputError(
+            "profile", "measuring needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)"
+        ) from None
+    return torch
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _activation(torch: Any, name: str | None) -> Any:
+    nn = torch.nn
+    if name is None:
+        return nn.Identity()
+    if name == "relu":
+        return nn.ReLU()
+    if name == "relu6":
+        return nn.ReLU6()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def _module(torch: Any, layer: Layer, shape: tuple[int, ...]) -> Any:
+    nn = torch.nn
+    if isinstance(layer, Conv):
+        parts = [
+            nn.Conv2d(
+                shape[0],
+                layer.out_channels,
+                layer.kernel,
+                layer.stride,
+                layer.padding,
+                groups=layer.groups,
+                bias=layer.bias,
+            )
+        ]
+        if layer.batch_norm:
+            parts.append(nn.BatchNorm2d(layer.out_channels))
+        parts.append(_activation(torch, layer.activation))
+        return nn.Sequential(*parts)
+    if isinstance(layer, MaxPool):
+        return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding)
+    if isinstance(layer, GlobalAvgPool):
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    if isinstance(layer, Linear):
+        in_features = int(np.prod(shape))
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_features, layer.out_features, bias=layer.bias),
+            _activation(torch, layer.activation),
+        )
+    if isinstance(layer, Block):
+        body = _sequence(torch, layer.body, shape)
+        shortcut = None if layer.shortcut is None else _sequence(torch, layer.shortcut, shape)
+        activation = _activation(torch, layer.activation)
+
+        class _Block(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.body, self.shortcut, self.activation = body, shortcut, activation
+
+            def forward(self, x: Any) -> Any:
+                out = self.body(x)
+                if self.shortcut is not None:
+                    out = out + self.shortcut(x)
+                return self.activation(out)
+
+        return _Block()
+    raise TypeError(f"unknown layer type {type(layer).__name__}")
+
+
+def _sequence(torch: Any, layers: tuple[Layer, ...], shape: tuple[int, ...]) -> Any:
+    modules = []
+    for layer in layers:
+        modules.append(_module(torch, layer, shape))
+        shape = layer_output_shape(layer, shape)
+    return torch.nn.Sequential(*modules)
+
+
+def build_stages(chain: Chain, seed: int = 0) -> list[Any]:
+    """The chain's stages as PyTorch modules with random weights (eval mode)."""
+    torch = _torch()
+    torch.manual_seed(seed)
+    stages, shape = [], chain.input_shape
+    for stage in chain.stages:
+        module = _sequence(torch, stage.layers, shape).eval()
+        stages.append(module)
+        for layer in stage.layers:
+            shape = layer_output_shape(layer, shape)
+    return stages
+
+
+def _iqr(values: np.ndarray) -> float:
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(q3 - q1)
+
+
+def measure_chain(
+    chain: Chain,
+    *,
+    threads: int = 1,
+    repeats: int = 30,
+    warmup: int = 5,
+    hardware: str | None = None,
+    progress: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Profile:
+    """Measure the stage times of ``chain`` on this machine (module docstring: the method).
+
+    Parameters
+    ----------
+    chain : Chain
+        The DNN as a chain of stages.
+    threads : int
+        PyTorch intra-op threads (1: a device stand-in; all cores: a BS stand-in).
+    repeats : int
+        Timed rounds (each times every prefix and every stage alone once).
+    warmup : int
+        Untimed rounds first.
+    hardware : str, optional
+        Hardware label for the provenance (default: CPU model and thread count).
+    progress : bool
+        Show a progress bar (tqdm).
+
+    Returns
+    -------
+    Profile
+        ``method = measured``, with ``iqr_s``, ``alone_s``, ``alone_iqr_s``,
+        ``within_noise``, ``macs``, ``params``, ``repeats``, ``threads`` and ``cores``.
+    """
+    torch = _torch()
+    if threads < 1:
+        raise InputError("threads", f"must be at least 1, got {threads}")
+    if repeats < 3:
+        raise InputError("repeats", f"must be at least 3, got {repeats}")
+    if warmup < 0:
+        raise InputError("warmup", f"must be at least 0, got {warmup}")
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        stages = build_stages(chain)
+        n = len(stages)
+        prefix = np.zeros((repeats, n))
+        alone = np.zeros((repeats, n))
+        with torch.inference_mode():
+            x = torch.randn(1, *chain.input_shape)
+            inputs = [x]
+            for stage in stages[:-1]:
+                inputs.append(stage(inputs[-1]))
+
+            def run_prefix(k: int) -> None:
+                y = x
+                for stage in stages[: k + 1]:
+                    y = stage(y)
+
+            rounds = range(warmup + repeats)
+            if progress:
+                try:
+                    from tqdm.auto import tqdm
+
+                    rounds = tqdm(rounds, desc=f"profiling {chain.name}", unit="round")
+                except ImportError:
+                    pass
+            for r in rounds:
+                for k in range(n):
+                    start = clock()
+                    run_prefix(k)
+                    elapsed_prefix = clock() - start
+                    start = clock()
+                    stages[k](inputs[k])
+                    elapsed_alone = clock() - start
+                    if r >= warmup:
+                        prefix[r - warmup, k] = elapsed_prefix
+                        alone[r - warmup, k] = elapsed_alone
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    prefix_median = np.median(prefix, axis=0)
+    prefix_iqr = np.array([_iqr(prefix[:, k]) for k in range(n)])
+    alone_median = np.median(alone, axis=0)
+    alone_iqr = np.array([_iqr(alone[:, k]) for k in range(n)])
+    before = np.concatenate([[0.0], prefix_median[:-1]])
+    before_iqr = np.concatenate([[0.0], prefix_iqr[:-1]])
+    difference = prefix_median - before
+    noise = np.maximum(prefix_iqr, before_iqr)
+    within_noise = (difference <= noise) | (difference <= 0)
+    times = np.where(within_noise, alone_median, difference)
+
+    figures = chain_figures(chain)
+    cores = os.cpu_count() or 1
+    label = hardware or f"{cpu_model()}, {threads} thread{'s' if threads > 1 else ''}"
+    extra = pd.DataFrame(
+        {
+            "iqr_s": prefix_iqr,
+            "alone_s": alone_median,
+            "alone_iqr_s": alone_iqr,
+            "within_noise": within_noise,
+            "macs": [f.macs for f in figures],
+            "params": [f.params for f in figures],
+            "repeats": repeats,
+            "threads": threads,
+            "cores": cores,
+        }
+    )
+    return Profile(
+        name=chain.name,
+        model=chain.name,
+        stage_names=chain.stage_names,
+        time_s=times,
+        output_bytes=np.array([f.output_bytes for f in figures], dtype=np.int64),
+        input_bytes=chain.input_bytes,
+        provenance={
+            "method": "measured",
+            "source": (
+                f"dnnsplit profile: differences of consecutive prefix medians over "
+                f"{repeats} interleaved rounds after {warmup} warm-up, batch 1, "
+                "float32, random weights; stage alone where within noise"
+            ),
+            "hardware": label,
+            "framework": f"PyTorch {torch.__version__}",
+            "date": dt.date.today().isoformat(),
+        },
+        extra=extra,
+    )
+
+
+def profile_to_file(
+    model: str,
+    out: str | os.PathLike[str],
+    *,
+    threads: int = 1,
+    repeats: int = 30,
+    warmup: int = 5,
+    hardware: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Measure ``model`` and write its profile CSV to ``out``; returns a summary (the CLI's
+    JSON): the file, the total, the sum of stages timed alone and the flagged stages."""
+    chain = get_chain(model)
+    profile = measure_chain(
+        chain, threads=threads, repeats=repeats, warmup=warmup, hardware=hardware, progress=progress
+    )
+    path = write_profile(profile, out)
+    extra = profile.extra
+    total = float(profile.time_s.sum())
+    alone_sum = float(extra["alone_s"].sum())
+    return {
+        "profile": str(path),
+        "model": model,
+        "hardware": profile.provenance["hardware"],
+        "threads": threads,
+        "repeats": repeats,
+        "total_s": total,
+        "sum_alone_s": alone_sum,
+        "total_over_alone": total / alone_sum if alone_sum > 0 else None,
+        "stages": [
+            {
+                "stage": name,
+                "time_s": float(t),
+                "iqr_s": float(i),
+                "alone_s": float(a),
+                "within_noise": bool(w),
+                "output_bytes": int(b),
+            }
+            for name, t, i, a, w, b in zip(
+                profile.stage_names,
+                profile.time_s,
+                extra["iqr_s"],
+                extra["alone_s"],
+                extra["within_noise"],
+                profile.output_bytes,
+                strict=True,
+            )
+        ],
+    }
