@@ -234,7 +234,7 @@ def plot_stage_profiles(frame: pd.DataFrame, *, caption: str = "") -> Figure:
     frame = frame.copy()
     frame["label"] = frame["hardware"] + " (" + frame["method"] + ")"
     models = list(dict.fromkeys(frame["model"]))
-    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.4 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), 1, figsize=(11, 3.4 * len(models)), squeeze=False)
     for ax, model in zip(axes[:, 0], models, strict=True):
         part = frame[frame.model == model].copy()
         part["time_ms"] = 1000 * part["time_s"]
@@ -245,7 +245,9 @@ def plot_stage_profiles(frame: pd.DataFrame, *, caption: str = "") -> Figure:
         ax.set_yscale("log")
         ax.set(xlabel=f"{model} stage", ylabel="time (ms, log scale)", title=f"{model}")
         ax.tick_params(axis="x", rotation=45)
-        ax.legend(frameon=False, fontsize=8, title=None)
+        ax.legend(
+            frameon=False, fontsize=8, title=None, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+        )
     fig.tight_layout()
     if caption:
         _caption(fig, caption)
