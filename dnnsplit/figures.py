@@ -81,8 +81,10 @@ def _theme() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
 
 
-def _band(ax, x, summary: pd.DataFrame, label: str, marker: str = "o") -> None:
-    line = ax.plot(x, summary["mean"], marker=marker, label=label)[0]
+def _band(
+    ax, x, summary: pd.DataFrame, label: str, marker: str = "o", color: str | None = None
+) -> None:
+    line = ax.plot(x, summary["mean"], marker=marker, label=label, color=color)[0]
     ax.fill_between(x, summary["low"], summary["high"], color=line.get_color(), alpha=0.2, lw=0)
 
 
@@ -96,18 +98,19 @@ def plot_improvement_vs_devices(
     """Fig. 3 (A) or (B): improvement over all-local against N, one line per policy.
 
     Plots the mean over seeds of ``improvement_pct`` of greedy for ``objective``, with a
-    seeded 95% bootstrap interval; returns the figure and the summary it drew.
+    seeded 95% bootstrap interval, and, dashed, that of the certified optimum where the
+    rows hold one (``exact``, total delay); returns the figure and the summary it drew.
     """
     _theme()
-    chosen = rows[
-        (rows.solver == "greedy")
-        & (rows.objective == objective)
-        & (rows.metric == "improvement_pct")
-    ]
-    summary = summarise(chosen, ["policy", "ratio", "devices"], seed=seed)
+    chosen = rows[(rows.objective == objective) & (rows.metric == "improvement_pct")]
+    summary = summarise(chosen, ["solver", "policy", "ratio", "devices"], seed=seed)
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for (policy, ratio), part in summary.groupby(["policy", "ratio"], sort=True):
-        _band(ax, part["devices"], part, f"{POLICY_NAMES.get(policy, policy)}, R = {ratio:g}")
+    for (solver, policy, ratio), part in summary.groupby(["solver", "policy", "ratio"]):
+        label = f"{solver}, {POLICY_NAMES.get(policy, policy)}, R = {ratio:g}"
+        if solver == "greedy":
+            _band(ax, part["devices"], part, label)
+        else:
+            ax.plot(part["devices"], part["mean"], ls="--", marker="x", color="k", label=label)
     ax.axhline(0, color="0.3", lw=0.8)
     what = "variance of delays" if objective == "variance" else "total delay"
     ax.set(
@@ -186,10 +189,10 @@ def plot_greedy_vs_optimal(
     wanted = rows[rows.metric.isin(["variance", "gap_pct", "std_ratio", "mean"])]
     summary = summarise(wanted, ["solver", "metric", "devices"], seed=seed)
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    styles = {"exhaustive": "s", "greedy": "o", "local-search": "^"}
-    for solver, marker in styles.items():
+    styles = {"exhaustive": ("s", "C0"), "greedy": ("o", "C1"), "local-search": ("^", "C2")}
+    for solver, (marker, color) in styles.items():
         part = summary[(summary.solver == solver) & (summary.metric == "variance")]
-        _band(axes[0], part["devices"], part, solver, marker)
+        _band(axes[0], part["devices"], part, solver, marker, color)
         if solver != "exhaustive":
             gaps = summary[(summary.solver == solver) & (summary.metric == "gap_pct")]
             for x, y, gap in zip(part["devices"], part["mean"], gaps["mean"], strict=True):
@@ -202,9 +205,9 @@ def plot_greedy_vs_optimal(
                     fontsize=7,
                 )
             ratio = summary[(summary.solver == solver) & (summary.metric == "std_ratio")]
-            _band(axes[1], ratio["devices"], ratio, solver, marker)
+            _band(axes[1], ratio["devices"], ratio, solver, marker, color)
         mean = summary[(summary.solver == solver) & (summary.metric == "mean")]
-        _band(axes[2], mean["devices"], mean, solver, marker)
+        _band(axes[2], mean["devices"], mean, solver, marker, color)
     axes[0].set(
         xlabel="devices N",
         ylabel="variance of delays (s²)",

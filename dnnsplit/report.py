@@ -6,8 +6,9 @@ number of ours is read from the CSVs that ``./run_all.sh`` wrote, and every verd
 a stated rule:
 
 - a *range* claim ("2–21% smaller variance, shrinking as N grows") is ``reproduced`` when
-  our range of means overlaps the paper's range and the trend has the paper's direction,
-  ``partly`` when one of the two holds, ``not reproduced`` when neither does;
+  our range of means lies inside the paper's range widened by a slack (5 percentage
+  points or a quarter of the paper's upper end, whichever is larger) and the trend has the
+  paper's direction, ``partly`` when one of the two holds, ``not reproduced`` when neither;
 - a *bound* claim ("within 2.4% of the optimum") is ``reproduced`` when our worst mean is
   within the bound, ``partly`` when the median over the points is, ``not reproduced``
   otherwise;
@@ -53,12 +54,17 @@ def _direction(slope: float) -> str:
 
 
 def _range_verdict(lo: float, hi: float, paper: tuple[float, float], trend_ok: bool) -> str:
-    overlap = lo <= paper[1] and hi >= paper[0]
-    if overlap and trend_ok:
+    slack = max(5.0, 0.25 * paper[1])
+    inside = lo >= paper[0] - slack and hi <= paper[1] + slack
+    if inside and trend_ok:
         return "reproduced"
-    if overlap or trend_ok:
+    if inside or trend_ok:
         return "partly"
     return "not reproduced"
+
+
+def _greedy(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary.solver == "greedy"] if "solver" in summary else summary
 
 
 def _read(directory: Path, name: str) -> pd.DataFrame | None:
@@ -111,6 +117,47 @@ def _baseline_reason(rows: pd.DataFrame | None) -> str:
     )
 
 
+def _limits_reason(rows: pd.DataFrame | None, objective: str) -> str:
+    """How much of the gap to all-local is the baseline ignoring the memory limits."""
+    if rows is None:
+        return ""
+    values = rows[(rows.objective == objective) & (rows.metric == objective)]
+    wide = values.pivot_table(
+        index=["policy", "ratio", "devices", "seed"], columns="solver", values="value"
+    )
+    if not {"all-local", "max-local"} <= set(wide.columns):
+        return ""
+    extra = 100 * (wide["max-local"] - wide["all-local"]) / wide["all-local"]
+    text = (
+        f"the paper's all-local baseline runs all S stages even on devices whose memory "
+        f"allows only s̃ = 5–7, so it is not a feasible choice: the most local feasible "
+        f"choice (p = s̃_i) has {extra.mean():.0f}% more {objective} on average"
+    )
+    exact = rows[
+        (rows.solver == "exact")
+        & (rows.metric == "improvement_pct")
+        & (rows.objective == objective)
+    ]
+    if not exact.empty:
+        by_n = exact.groupby(["policy", "devices"]).value.mean()
+        (policy, n), worst = by_n.idxmin(), float(by_n.min())
+        if worst < 0:
+            text += (
+                f"; even the certified optimum within the limits (exact, "
+                f"{str(policy).upper()}) is {-worst:.1f}% worse than all-local at N = {n}"
+            )
+    return text
+
+
+def _stuck_reason(part: pd.DataFrame) -> str:
+    worst = part.loc[part["mean"].idxmin()]
+    return (
+        "greedy starts at ⌊s̃/2⌋ and stops at the first local optimum of one-stage moves, "
+        "which can be worse than the all-local vector it never looks at (worst: "
+        f"{str(worst['policy']).upper()}, N = {worst['devices']}, {worst['mean']:.1f}%)"
+    )
+
+
 def _join(*reasons: str) -> str:
     kept = [r for r in reasons if r]
     return "; ".join(kept) if kept else "—"
@@ -125,6 +172,7 @@ def _improvement_claim(
 ) -> Claim | None:
     if summary is None:
         return None
+    summary = _greedy(summary)
     part = summary[(summary.policy == policy) & (summary.ratio == summary.ratio.min())]
     part = part.sort_values("devices")
     if part.empty:
@@ -139,7 +187,13 @@ def _improvement_claim(
     why = (
         "—"
         if verdict == "reproduced"
-        else _join(_baseline_reason(rows), _noise_reason(part, paper), _provenance_reason(rows))
+        else _join(
+            _stuck_reason(part) if lo <= 0 else "",
+            _limits_reason(rows, "variance") if lo <= 0 else "",
+            _baseline_reason(rows) if hi > paper[1] else "",
+            _noise_reason(part, paper),
+            _provenance_reason(rows),
+        )
     )
     return Claim(label, f"{paper[0]:g}–{paper[1]:g}%, shrinking as N grows", ours, verdict, why)
 
@@ -233,16 +287,11 @@ def evaluate_claims(directory: str | os.PathLike[str] | None = None) -> list[Cla
     fig3b = _read(directory, "fig3b_summary")
     fig3b_rows = _read(directory, "fig3b")
     if fig3b is not None:
-        part = fig3b[fig3b.ratio == fig3b.ratio.min()]
+        part = _greedy(fig3b)
+        part = part[part.ratio == part.ratio.min()]
         lo, hi = float(part["mean"].min()), float(part["mean"].max())
         verdict = "reproduced" if lo > 0 and hi <= 10 else "partly" if lo > 0 else "not reproduced"
         ours = f"{lo:.1f}–{hi:.1f}% smaller total delay (means over seeds, all N and policies)"
-        worst = part.loc[part["mean"].idxmin()]
-        stuck = (
-            "greedy starts at ⌊s̃/2⌋ and stops at the first local optimum of one-stage moves, "
-            "which can be worse than the all-local vector it never looks at (worst: "
-            f"{str(worst['policy']).upper()}, N = {worst['devices']}, {worst['mean']:.1f}%)"
-        )
         idle = (
             "at R = 1 an idle BS as fast as the device still beats a device CPU shared with "
             "background processes, so offloading can gain more than a few %"
@@ -251,7 +300,8 @@ def evaluate_claims(directory: str | os.PathLike[str] | None = None) -> list[Cla
             "—"
             if verdict == "reproduced"
             else _join(
-                stuck if lo <= 0 else "",
+                _limits_reason(fig3b_rows, "total") if lo <= 0 else "",
+                _stuck_reason(part) if lo <= 0 else "",
                 idle if hi > 10 else "",
                 _provenance_reason(fig3b_rows),
             )
