@@ -6,7 +6,8 @@ notebook must have a cell tagged ``parameters``, and a parameter name it does no
 is an error (papermill itself would only warn). The run stops at the first failure, naming
 the notebook and the cell, and ends by listing the files it wrote.
 
-``python -m dnnsplit.runner [--quick] [--only NAME ...]``
+``python -m dnnsplit.runner [--quick] [--only NAME ...]``; ``--quick`` writes its figures
+and report to ``build/quick/``, never over the committed ones.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dnnsplit.errors import InputError
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, ROOT
 
 __all__ = ["NOTEBOOKS", "NotebookFailed", "declared_parameters", "main", "run_notebook"]
+
+QUICK_DIR = BUILD_DIR / "quick"  # where --quick writes its figures and report
 
 NOTEBOOKS = (
     "00_quickstart.ipynb",
@@ -113,15 +116,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks")
     args = parser.parse_args(argv)
     chosen = [n for n in NOTEBOOKS if args.only is None or any(o in n for o in args.only)]
-    before = {**_snapshot(FIGURES_DIR), **_snapshot(ROOT)}
+    # a quick run is a smoke test: it must not overwrite the committed figures
+    out_dir = QUICK_DIR if args.quick else None
+    parameters: dict[str, Any] = {"quick": args.quick}
+    if out_dir is not None:
+        parameters["output_dir"] = str(out_dir)
+    watched = [FIGURES_DIR, ROOT] if out_dir is None else [out_dir]
+    before = {k: v for d in watched for k, v in _snapshot(d).items()}
     began = time.perf_counter()
     for k, name in enumerate(chosen, start=1):
         print(f"[{k}/{len(chosen)}] {name} ...", end=" ", flush=True)
         started = time.perf_counter()
         try:
-            run_notebook(
-                NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, {"quick": args.quick}
-            )
+            run_notebook(NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, parameters)
         except (NotebookFailed, InputError) as error:
             print("FAILED")
             print(f"run_all: {error}", file=sys.stderr)
@@ -131,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
         print(f"done in {time.perf_counter() - started:.1f} s", flush=True)
-    after = {**_snapshot(FIGURES_DIR), **_snapshot(ROOT)}
+    after = {k: v for d in watched for k, v in _snapshot(d).items()}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
     print(
         f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
