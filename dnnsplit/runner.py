@@ -40,7 +40,7 @@ class NotebookFailed(RuntimeError):
 
     def __init__(self, notebook: str, cell: int | None, error: str) -> None:
         self.notebook, self.cell, self.error = notebook, cell, error
-        where = f"cell {cell}" if cell is not None else "before any cell ran"
+        where = f"cell In [{cell}]" if cell is not None else "before any cell ran"
         super().__init__(f"{notebook}, {where}: {error}")
 
 

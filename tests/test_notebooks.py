@@ -162,3 +162,40 @@ def test_reproduction_report_notebook(tmp_path):
     fig5 = pd.read_csv(tmp_path / "fig5_summary.csv")
     gaps = fig5[(fig5.solver == "greedy") & (fig5.metric == "gap_pct")]["mean"]
     assert f"{gaps.max():.1f}%" in text
+
+
+def test_a_failing_cell_is_named(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    parameters = nbformat.v4.new_code_cell("quick = False\noutput_dir = ''")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [
+        parameters,
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('no such seed')"),
+    ]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, path)
+    from dnnsplit.runner import NotebookFailed
+
+    with pytest.raises(
+        NotebookFailed, match=r"^broken.ipynb, cell In \[4\]: ValueError: no such seed"
+    ):
+        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
+
+
+def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("quick = False")]
+    path = tmp_path / "untagged.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(InputError, match="^untagged.ipynb: has no cell tagged 'parameters'"):
+        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
