@@ -19,6 +19,7 @@ import time
 
 import dnnsplit
 from dnnsplit import Scenario, solve
+from dnnsplit.profiler import cpu_model
 
 TARGETS = {
     ("greedy", "total", 1_000): ("seconds", 2.0),
@@ -27,17 +28,6 @@ TARGETS = {
     ("exhaustive", "variance", 10): ("vectors/s", 50e6),
     ("exact", "total", 2_000): ("seconds", 10.0),
 }
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def cases(quick: bool) -> list[tuple[str, str, int]]:
@@ -71,7 +61,7 @@ def main() -> None:
     solve(Scenario.paper(3, 0), solver="exhaustive", objective="variance")
 
     print(
-        f"dnnsplit {dnnsplit.__version__} on {cpu_name()}, {os.cpu_count()} cores, "
+        f"dnnsplit {dnnsplit.__version__} on {cpu_model()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
     print()

@@ -44,6 +44,19 @@ def paper_scenario(n_devices: int, seed: int, **options: Any) -> Scenario:
     return Scenario.paper(n_devices, np.random.default_rng([n_devices, seed]), **options)
 
 
+def _draw_point(n: int, seed: int, **options: Any) -> tuple[Scenario, dict[str, Any]]:
+    """The scenario of one point of a sweep and the identifying columns of its rows."""
+    scenario = paper_scenario(n, seed, **options)
+    keys = {
+        "profile": options["profile"],
+        "seed": seed,
+        "policy": options["policy"],
+        "ratio": float(options["ratio"]),
+        "devices": n,
+    }
+    return scenario, keys
+
+
 def _metrics(evaluation: Evaluation) -> dict[str, float]:
     return {
         "total": evaluation.total,
@@ -154,7 +167,7 @@ def improvement_sweep(
     grid = [(pol, r, n, s) for pol in policies for r in ratios for n in devices for s in seeds]
     rows: list[dict[str, Any]] = []
     for policy, ratio, n, seed in _progress(grid, len(grid), "Fig. 3 grid", progress):
-        scenario = paper_scenario(
+        scenario, keys = _draw_point(
             n,
             seed,
             ratio=ratio,
@@ -164,13 +177,6 @@ def improvement_sweep(
             bs_quantum_s=bs_quantum_s,
             local_delay=local_delay,
         )
-        keys = {
-            "profile": profile,
-            "seed": seed,
-            "policy": policy,
-            "ratio": float(ratio),
-            "devices": n,
-        }
         baseline = solve(scenario, solver="all-local")
         feasible_local = solve(scenario, solver="max-local")
         for objective in objectives:
@@ -215,7 +221,7 @@ def greedy_vs_optimal(
     grid = [(n, s) for n in devices for s in seeds]
     rows: list[dict[str, Any]] = []
     for n, seed in _progress(grid, len(grid), "Fig. 5 grid", progress):
-        scenario = paper_scenario(
+        scenario, keys = _draw_point(
             n,
             seed,
             ratio=ratio,
@@ -225,13 +231,6 @@ def greedy_vs_optimal(
             bs_quantum_s=bs_quantum_s,
             local_delay=local_delay,
         )
-        keys = {
-            "profile": profile,
-            "seed": seed,
-            "policy": policy,
-            "ratio": float(ratio),
-            "devices": n,
-        }
         best = solve(scenario, objective=objective, solver="exhaustive")
         rows += _rows(keys, "exhaustive", objective, _metrics(best.evaluation))
         for solver in ("greedy", "local-search"):

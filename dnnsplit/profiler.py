@@ -39,12 +39,11 @@ from dnnsplit.chains import (
     Layer,
     Linear,
     MaxPool,
-    chain_figures,
     get_chain,
     layer_output_shape,
 )
 from dnnsplit.errors import InputError
-from dnnsplit.profiles import Profile, write_profile
+from dnnsplit.profiles import Profile, chain_profile, write_profile
 
 __all__ = ["build_stages", "cpu_model", "measure_chain", "profile_to_file"]
 
@@ -248,7 +247,6 @@ def measure_chain(
     within_noise = (difference <= noise) | (difference <= 0)
     times = np.where(within_noise, alone_median, difference)
 
-    figures = chain_figures(chain)
     cores = os.cpu_count() or 1
     label = hardware or f"{cpu_model()}, {threads} thread{'s' if threads > 1 else ''}"
     extra = pd.DataFrame(
@@ -257,33 +255,23 @@ def measure_chain(
             "alone_s": alone_median,
             "alone_iqr_s": alone_iqr,
             "within_noise": within_noise,
-            "macs": [f.macs for f in figures],
-            "params": [f.params for f in figures],
             "repeats": repeats,
             "threads": threads,
             "cores": cores,
         }
     )
-    return Profile(
-        name=chain.name,
-        model=chain.name,
-        stage_names=chain.stage_names,
-        time_s=times,
-        output_bytes=np.array([f.output_bytes for f in figures], dtype=np.int64),
-        input_bytes=chain.input_bytes,
-        provenance={
-            "method": "measured",
-            "source": (
-                f"dnnsplit profile: differences of consecutive prefix medians over "
-                f"{repeats} interleaved rounds after {warmup} warm-up, batch 1, "
-                "float32, random weights; stage alone where within noise"
-            ),
-            "hardware": label,
-            "framework": f"PyTorch {torch.__version__}",
-            "date": dt.date.today().isoformat(),
-        },
-        extra=extra,
-    )
+    provenance = {
+        "method": "measured",
+        "source": (
+            f"dnnsplit profile: differences of consecutive prefix medians over "
+            f"{repeats} interleaved rounds after {warmup} warm-up, batch 1, "
+            "float32, random weights; stage alone where within noise"
+        ),
+        "hardware": label,
+        "framework": f"PyTorch {torch.__version__}",
+        "date": dt.date.today().isoformat(),
+    }
+    return chain_profile(chain, chain.name, times, provenance, extra)
 
 
 def profile_to_file(

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
-from dnnsplit.chains import BYTES_PER_VALUE, CHAINS, chain_figures, get_chain
+from dnnsplit.chains import BYTES_PER_VALUE, CHAINS, Chain, chain_figures, get_chain
 from dnnsplit.errors import InputError
 from dnnsplit.paths import MEASUREMENTS_DIR
 
@@ -50,6 +50,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "Hardware",
     "Profile",
+    "chain_profile",
     "estimate_profile",
     "list_profiles",
     "load_profile",
@@ -392,6 +393,36 @@ HARDWARE: dict[str, Hardware] = {
 }
 
 
+def chain_profile(
+    chain: Chain,
+    name: str,
+    time_s: np.ndarray,
+    provenance: dict[str, str],
+    extra: pd.DataFrame | None = None,
+) -> Profile:
+    """A profile of ``chain`` with the given stage times and provenance.
+
+    Stage names and output bytes come from the layer shapes; the analytic ``macs`` and
+    ``params`` columns follow the columns of ``extra`` (one row per stage).
+    """
+    figures = chain_figures(chain)
+    analytic = pd.DataFrame(
+        {"macs": [f.macs for f in figures], "params": [f.params for f in figures]}
+    )
+    if extra is not None:
+        analytic = pd.concat([extra.reset_index(drop=True), analytic], axis=1)
+    return Profile(
+        name=name,
+        model=chain.name,
+        stage_names=chain.stage_names,
+        time_s=np.asarray(time_s, dtype=float),
+        output_bytes=np.array([f.output_bytes for f in figures], dtype=np.int64),
+        input_bytes=chain.input_bytes,
+        provenance=provenance,
+        extra=analytic,
+    )
+
+
 def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26") -> Profile:
     """Roofline estimate of a chain's stage times on ``hardware`` (measurements.md, item 2).
 
@@ -415,22 +446,17 @@ def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26"
             for f in figures
         ]
     )
-    extra = pd.DataFrame({"macs": [f.macs for f in figures], "params": [f.params for f in figures]})
-    return Profile(
-        name=f"{model}-{hardware.key}-estimated",
-        model=model,
-        stage_names=chain.stage_names,
-        time_s=times,
-        output_bytes=np.array([f.output_bytes for f in figures], dtype=np.int64),
-        input_bytes=chain.input_bytes,
-        provenance={
+    return chain_profile(
+        chain,
+        f"{model}-{hardware.key}-estimated",
+        times,
+        {
             "method": "estimated",
             "source": hardware.source,
             "hardware": hardware.name,
             "framework": "analytic (no framework; FLOPs and bytes from layer shapes)",
             "date": date,
         },
-        extra=extra,
     )
 
 
