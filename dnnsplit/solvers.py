@@ -11,8 +11,12 @@ optimal.
 - ``exhaustive``: every vector in ``Π_i {0..s̃_i}``; compiled and multi-threaded for the
   ``sjf`` and ``ps`` snapshot models, chunked NumPy otherwise; refuses a space too large.
 - ``exact``: total delay under ``sjf``/``ps`` (snapshot) as a linear assignment, O(N³).
-- Baselines: ``all-local`` (p = S, the paper's), ``max-local`` (p = s̃_i), ``all-offload``
-  (p = 0) and ``independent`` (each device best for itself as if alone at the BS).
+- Baselines: ``all-local`` (p = S for every device: the paper's baseline, kept as the
+  paper has it even where S exceeds a device's memory limit s̃_i, so it can be infeasible;
+  its evaluation says ``within_limits=False`` then), ``max-local`` (p = s̃_i, the most local
+  feasible choice), ``all-offload`` (p = 0) and ``independent`` (each device picks the
+  point best for itself as if alone at the BS: the coupling-blind rule of single-device
+  partitioners such as Neurosurgeon).
 
 Comparisons of objective values use a relative tolerance :data:`RELATIVE_TOLERANCE`: two
 values closer than that are ties, and a move must improve by more than that to count.
