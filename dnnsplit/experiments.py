@@ -80,7 +80,7 @@ def _progress(iterable: Iterable, total: int, label: str, enabled: bool) -> Iter
     if not enabled:
         return iterable
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:
         return iterable
     return tqdm(iterable, total=total, desc=label, leave=False)

@@ -217,7 +217,7 @@ def measure_chain(
             rounds = range(warmup + repeats)
             if progress:
                 try:
-                    from tqdm.auto import tqdm
+                    from tqdm import tqdm
 
                     rounds = tqdm(rounds, desc=f"profiling {chain.name}", unit="round")
                 except ImportError:

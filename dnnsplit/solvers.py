@@ -431,7 +431,7 @@ def _progress_bar(total: int, label: str, enabled: bool) -> Any:
     if not enabled:
         return _NoBar()
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:
         return _NoBar()
     return tqdm(total=total, desc=label, unit="vec", unit_scale=True, leave=False)
