@@ -13,9 +13,11 @@ and report to ``build/quick/``, never over the committed ones.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,28 @@ def _snapshot(directory: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file()}
 
 
+@contextlib.contextmanager
+def _ticker(label: str, started: float) -> Iterator[None]:
+    """On a terminal, keep the elapsed time of the running notebook up to date."""
+    if not sys.stdout.isatty():
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(1.0):
+            print(f"\r{label} {time.perf_counter() - started:.0f} s", end=" ", flush=True)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        print(f"\r{label}", end=" ", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
     parser.add_argument("--quick", action="store_true", help="small parameters (a smoke run)")
@@ -125,10 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     before = {k: v for d in watched for k, v in _snapshot(d).items()}
     began = time.perf_counter()
     for k, name in enumerate(chosen, start=1):
-        print(f"[{k}/{len(chosen)}] {name} ...", end=" ", flush=True)
+        label = f"[{k}/{len(chosen)}] {name} ..."
+        print(label, end=" ", flush=True)
         started = time.perf_counter()
         try:
-            run_notebook(NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, parameters)
+            with _ticker(label, started):
+                run_notebook(NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, parameters)
         except (NotebookFailed, InputError) as error:
             print("FAILED")
             print(f"run_all: {error}", file=sys.stderr)
