@@ -204,3 +204,20 @@ def test_independent_is_each_device_alone():
     for i, p in enumerate(solution.partition):
         alone = tables.offload_delay[i] + tables.remote_work[i]
         assert alone[p] == alone[: scenario.max_stage[i] + 1].min()
+
+
+def test_exact_certifies_when_deadlines_do_not_bind_and_refuses_when_they_do():
+    raw = Scenario.paper(6, 5).to_dict()
+    for device in raw["devices"]:
+        device["deadline_s"] = 100.0  # far beyond any delay
+    loose = Scenario.from_dict(raw)
+    exact = solve(loose, solver="exact")
+    assert exact.optimal and exact.feasible and "certified" in exact.note
+    assert close(exact.value, solve(loose, solver="exhaustive").value)
+    free_optimum = exact.evaluation.delays
+    raw["devices"][int(free_optimum.argmax())]["deadline_s"] = float(free_optimum.max()) * 0.99
+    tight = Scenario.from_dict(raw)
+    with pytest.raises(SolverRefusal, match="misses the deadlines of devices"):
+        solve(tight, solver="exact")
+    constrained = solve(tight, solver="exhaustive")  # the certified optimum with deadlines
+    assert constrained.feasible and constrained.value >= exact.value - 1e-12
