@@ -269,6 +269,8 @@ class DelayTables:
     def check_partitions(self, partitions: np.ndarray, *, enforce_limits: bool = True) -> None:
         """Raise :class:`InputError` unless every p_i is a whole number in 0..s̃_i.
 
+        The memory constraint of the paper (p_i ≤ s̃_i; MODEL.md, constraints (5), (7)).
+
         With ``enforce_limits=False`` the bound is S (the all-local baseline may exceed
         the memory limits, as in the paper).
         """
@@ -310,6 +312,8 @@ class DelayTables:
         return local + transmission + bs_completion(work, self.policy, self.bs_quantum)
 
     def deadline_excess(self, delays: np.ndarray) -> np.ndarray:
-        """``Σ_i max(0, D_i − D̃_i)`` along the last axis: 0 exactly when feasible."""
+        """``Σ_i max(0, D_i − D̃_i)`` along the last axis: 0 exactly when every deadline
+        ``D_i(p) ≤ D̃^max_i`` holds (MODEL.md, constraints (5), (7)), within
+        :data:`DEADLINE_TOLERANCE_S`."""
         excess = delays - self.deadline - DEADLINE_TOLERANCE_S
         return np.where(excess > 0, excess, 0.0).sum(axis=-1)
