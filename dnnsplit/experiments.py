@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.errors import SolverRefusal
-from dnnsplit.evaluate import Evaluation
+from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.profiles import load_profile
 from dnnsplit.scenario import DEFAULT_PROFILE, Scenario
 from dnnsplit.solvers import SOLVERS, Solution, solve
@@ -29,7 +29,9 @@ __all__ = [
     "compare_solvers",
     "greedy_vs_optimal",
     "improvement_sweep",
+    "model_gap",
     "paper_scenario",
+    "quantum_sensitivity",
     "stage_profiles",
     "summarise",
 ]
@@ -86,9 +88,9 @@ def _progress(iterable: Iterable, total: int, label: str, enabled: bool) -> Iter
     return tqdm(iterable, total=total, desc=label, leave=False)
 
 
-def _tidy(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    return frame.sort_values(ID_COLUMNS, kind="stable").reset_index(drop=True)
+    return frame.sort_values([*extra_ids, *ID_COLUMNS], kind="stable").reset_index(drop=True)
 
 
 def compare_solvers(
@@ -248,6 +250,98 @@ def greedy_vs_optimal(
             metrics["std_ratio"] = float(np.sqrt(found.value / optimum)) if optimum > 0 else 1.0
             rows += _rows(keys, solver, objective, metrics)
     return _tidy(rows)
+
+
+def quantum_sensitivity(
+    *,
+    quanta_s: Sequence[float],
+    local_delays: Sequence[str] = ("paper", "exact"),
+    devices: Sequence[int] = (20,),
+    seeds: Sequence[int],
+    policy: str = "sjf",
+    ratio: float = 1.0,
+    objective: str = "variance",
+    profile: str = DEFAULT_PROFILE,
+    start: str = "half",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """How much the device's round-robin quantum q matters (measurements.md).
+
+    The paper gives no q. For every q, form of eq. (1), N and seed: greedy for
+    ``objective`` and all-local, with greedy's ``improvement_pct`` over all-local, as in
+    Fig. 3. Rows carry ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`.
+    """
+    grid = [(q, f, n, s) for q in quanta_s for f in local_delays for n in devices for s in seeds]
+    rows: list[dict[str, Any]] = []
+    for quantum, form, n, seed in _progress(grid, len(grid), "quantum sweep", progress):
+        scenario, keys = _draw_point(
+            n,
+            seed,
+            ratio=ratio,
+            policy=policy,
+            profile=profile,
+            quantum_s=quantum,
+            bs_quantum_s=0.01,
+            local_delay=form,
+        )
+        keys = {**keys, "quantum_s": float(quantum), "local_delay": form}
+        baseline = solve(scenario, solver="all-local")
+        greedy = solve(scenario, objective=objective, solver="greedy", start=start)
+        rows += _rows(keys, "all-local", objective, _metrics(baseline.evaluation))
+        metrics = _metrics(greedy.evaluation)
+        base_value = baseline.evaluation.objective(objective)
+        metrics["improvement_pct"] = (
+            100.0 * (base_value - greedy.value) / base_value if base_value > 0 else np.nan
+        )
+        rows += _rows(keys, "greedy", objective, metrics)
+    return _tidy(rows, ("quantum_s", "local_delay"))
+
+
+def model_gap(
+    *,
+    devices: Sequence[int],
+    seeds: Sequence[int],
+    policies: Sequence[str] = ("sjf", "rr"),
+    ratio: float = 1.0,
+    objective: str = "total",
+    profile: str = DEFAULT_PROFILE,
+    start: str = "half",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The snapshot model against the timeline model (MODEL.md, "The timeline model").
+
+    Greedy solves each scenario under the paper's snapshot model; the same partition is
+    then re-evaluated under the timeline model, where each residual task reaches the BS
+    only when its tensor does. Rows: the metrics of both (solver ``greedy``, ``model``
+    column) and, on the timeline rows, ``gap_pct`` = 100·(timeline − snapshot)/snapshot of
+    total delay and of variance.
+    """
+    grid = [(pol, n, s) for pol in policies for n in devices for s in seeds]
+    rows: list[dict[str, Any]] = []
+    for policy, n, seed in _progress(grid, len(grid), "model gap", progress):
+        scenario, keys = _draw_point(
+            n,
+            seed,
+            ratio=ratio,
+            policy=policy,
+            profile=profile,
+            quantum_s=0.01,
+            bs_quantum_s=0.01,
+            local_delay="paper",
+        )
+        solution = solve(scenario, objective=objective, solver="greedy", start=start)
+        snapshot = solution.evaluation
+        timeline = evaluate(scenario, solution.partition, model="timeline")
+        rows += _rows({**keys, "model": "snapshot"}, "greedy", objective, _metrics(snapshot))
+        metrics = _metrics(timeline)
+        metrics["total_gap_pct"] = 100.0 * (timeline.total - snapshot.total) / snapshot.total
+        metrics["variance_gap_pct"] = (
+            100.0 * (timeline.variance - snapshot.variance) / snapshot.variance
+            if snapshot.variance > 0
+            else np.nan
+        )
+        rows += _rows({**keys, "model": "timeline"}, "greedy", objective, metrics)
+    return _tidy(rows, ("model",))
 
 
 def stage_profiles(names: Sequence[str]) -> pd.DataFrame:

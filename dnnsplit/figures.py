@@ -29,6 +29,8 @@ __all__ = [
     "plot_improvement_vs_devices",
     "plot_improvement_vs_ratio",
     "plot_local_share",
+    "plot_model_gap",
+    "plot_quantum_sensitivity",
     "plot_solver_delays",
     "plot_stage_profiles",
     "save_figure",
@@ -286,3 +288,57 @@ def plot_solver_delays(solutions: dict, objective: str, solvers: Sequence[str]) 
     ax.tick_params(axis="x", rotation=20)
     ax.legend(frameon=False)
     return fig
+
+
+def plot_quantum_sensitivity(
+    rows: pd.DataFrame, *, caption: str = "", seed: int = 0
+) -> tuple[Figure, pd.DataFrame]:
+    """Greedy's improvement over all-local against the device quantum q, per form of eq. (1)."""
+    _theme()
+    chosen = rows[(rows.solver == "greedy") & (rows.metric == "improvement_pct")].copy()
+    chosen["quantum_ms"] = 1000 * chosen["quantum_s"]
+    summary = summarise(chosen, ["policy", "devices", "local_delay", "quantum_ms"], seed=seed)
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for (policy, n, form), part in summary.groupby(["policy", "devices", "local_delay"]):
+        label = f"eq. (1) {form}, {POLICY_NAMES.get(policy, policy)}, N = {n}"
+        _band(ax, part["quantum_ms"], part, label)
+    ax.set_xscale("log")
+    ax.axhline(0, color="0.3", lw=0.8)
+    objective = str(rows.objective.iloc[0])
+    ax.set(
+        xlabel="device round-robin quantum q (ms, log scale)",
+        ylabel=f"improvement of {objective} (%)",
+        title="Sensitivity to the quantum the paper leaves open",
+    )
+    ax.legend(frameon=False, fontsize=8)
+    if caption:
+        _caption(fig, caption)
+    return fig, summary
+
+
+def plot_model_gap(
+    rows: pd.DataFrame, *, caption: str = "", seed: int = 0
+) -> tuple[Figure, pd.DataFrame]:
+    """Timeline against snapshot model: % change of total delay and of variance against N."""
+    _theme()
+    chosen = rows[rows.metric.isin(["total_gap_pct", "variance_gap_pct"])]
+    summary = summarise(chosen, ["metric", "policy", "devices"], seed=seed)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, metric, what in zip(
+        axes,
+        ("total_gap_pct", "variance_gap_pct"),
+        ("total delay", "variance of delays"),
+        strict=True,
+    ):
+        for policy, part in summary[summary.metric == metric].groupby("policy"):
+            _band(ax, part["devices"], part, POLICY_NAMES.get(policy, policy))
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set(
+            xlabel="devices N",
+            ylabel=f"timeline vs snapshot, {what} (%)",
+            title=f"Greedy's solution re-evaluated: {what}",
+        )
+        ax.legend(frameon=False, fontsize=8)
+    if caption:
+        _caption(fig, caption)
+    return fig, summary

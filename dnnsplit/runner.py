@@ -33,7 +33,8 @@ NOTEBOOKS = (
     "01_stage_profiles.ipynb",
     "02_improvement_over_all_local.ipynb",
     "03_greedy_vs_optimal.ipynb",
-    "04_reproduction_report.ipynb",
+    "04_beyond_the_paper.ipynb",
+    "05_reproduction_report.ipynb",
 )
 
 

@@ -148,7 +148,7 @@ def test_reproduction_report_notebook(tmp_path):
     )
     pipeline.figure5(devices=[3, 4], seeds=[0, 1], quick=True, output_dir=tmp_path, progress=False)
     run_notebook(
-        NOTEBOOKS_DIR / "04_reproduction_report.ipynb",
+        NOTEBOOKS_DIR / "05_reproduction_report.ipynb",
         tmp_path / "04.ipynb",
         {"quick": True, "output_dir": str(tmp_path)},
     )
@@ -162,6 +162,17 @@ def test_reproduction_report_notebook(tmp_path):
     fig5 = pd.read_csv(tmp_path / "fig5_summary.csv")
     gaps = fig5[(fig5.solver == "greedy") & (fig5.metric == "gap_pct")]["mean"]
     assert f"{gaps.max():.1f}%" in text
+    assert "## Beyond the paper" not in text  # 04_beyond_the_paper did not run here
+    pipeline.beyond(
+        quanta_s=[0.001, 0.1],
+        gap_devices=[4],
+        seeds=[0, 1],
+        quick=True,
+        output_dir=tmp_path,
+        progress=False,
+    )
+    text = report.build_report(tmp_path)
+    assert "**The device quantum q**" in text and "**The snapshot assumption**" in text
 
 
 def test_a_failing_cell_is_named(tmp_path):
@@ -199,3 +210,37 @@ def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
     nbformat.write(notebook, path)
     with pytest.raises(InputError, match="^untagged.ipynb: has no cell tagged 'parameters'"):
         run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
+
+
+def test_beyond_the_paper_notebook(tmp_path):
+    out, _ = execute(
+        "04_beyond_the_paper.ipynb",
+        tmp_path,
+        quanta_s=[0.001, 0.1],
+        gap_devices=[4, 6],
+        seeds=[0, 1],
+    )
+    quantum = pd.read_csv(out / "beyond_quantum.csv")
+    assert sorted(quantum.quantum_s.unique()) == [0.001, 0.1]
+    assert set(quantum.local_delay) == {"paper", "exact"}
+    # eq. (1) makes the all-local delays depend on q
+    local = quantum[(quantum.solver == "all-local") & (quantum.metric == "mean")]
+    by_q = local.groupby("quantum_s").value.mean()
+    assert by_q[0.001] != by_q[0.1]
+    gap = pd.read_csv(out / "beyond_timeline.csv")
+    wide = gap[gap.metric == "total"].pivot_table(
+        index=["policy", "devices", "seed"], columns="model", values="value"
+    )
+    expected = 100 * (wide["timeline"] - wide["snapshot"]) / wide["snapshot"]
+    got = gap[gap.metric == "total_gap_pct"].set_index(["policy", "devices", "seed"]).value
+    assert got.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
+    again = tmp_path / "again"
+    pipeline.beyond(
+        quanta_s=[0.001, 0.1],
+        gap_devices=[4, 6],
+        seeds=[0, 1],
+        quick=True,
+        output_dir=again,
+        progress=False,
+    )
+    same_bytes(out, again)
