@@ -59,6 +59,11 @@ def _draw_point(n: int, seed: int, **options: Any) -> tuple[Scenario, dict[str, 
     return scenario, keys
 
 
+def _improvement_pct(baseline: float, value: float) -> float:
+    """``100·(baseline − value)/baseline``: the quantity of Fig. 3 (NaN for a zero baseline)."""
+    return 100.0 * (baseline - value) / baseline if baseline > 0 else np.nan
+
+
 def _metrics(evaluation: Evaluation) -> dict[str, float]:
     return {
         "total": evaluation.total,
@@ -190,9 +195,7 @@ def improvement_sweep(
                 found.append(("exact", solve(scenario, objective="total", solver="exact")))
             for solver, solution in found:
                 metrics = _metrics(solution.evaluation)
-                metrics["improvement_pct"] = (
-                    100.0 * (base_value - solution.value) / base_value if base_value > 0 else np.nan
-                )
+                metrics["improvement_pct"] = _improvement_pct(base_value, solution.value)
                 metrics["iterations"] = float(solution.iterations)
                 rows += _rows(keys, solver, objective, metrics)
     return _tidy(rows)
@@ -290,9 +293,7 @@ def quantum_sensitivity(
         rows += _rows(keys, "all-local", objective, _metrics(baseline.evaluation))
         metrics = _metrics(greedy.evaluation)
         base_value = baseline.evaluation.objective(objective)
-        metrics["improvement_pct"] = (
-            100.0 * (base_value - greedy.value) / base_value if base_value > 0 else np.nan
-        )
+        metrics["improvement_pct"] = _improvement_pct(base_value, greedy.value)
         rows += _rows(keys, "greedy", objective, metrics)
     return _tidy(rows, ("quantum_s", "local_delay"))
 

@@ -34,6 +34,13 @@ class Result:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
 
+    def save(
+        self, name: str, fig: Figure, rows: pd.DataFrame, summary: pd.DataFrame, out: Path
+    ) -> None:
+        """Save ``fig`` with its tidy rows and summary as ``name`` in ``out``, and keep them."""
+        self.written += figures.save_figure(fig, name, {"": rows, "summary": summary}, out)
+        self.figures[name], self.tables[name] = fig, summary
+
     def _repr_markdown_(self) -> str:
         names = ", ".join(p.name for p in self.written) or "nothing"
         return f"Wrote {len(self.written)} files: {names}"
@@ -160,18 +167,11 @@ def figure3(
     result = Result()
     for name, objective in (("fig3a", "variance"), ("fig3b", "total")):
         fig, summary = figures.plot_improvement_vs_devices(by_n, objective, caption=base)
-        rows = by_n[by_n.objective == objective]
-        result.written += figures.save_figure(fig, name, {"": rows, "summary": summary}, out)
-        result.figures[name], result.tables[name] = fig, summary
+        result.save(name, fig, by_n[by_n.objective == objective], summary, out)
     fig, summary = figures.plot_improvement_vs_ratio(by_r, caption=base)
-    result.written += figures.save_figure(fig, "fig3c", {"": by_r, "summary": summary}, out)
-    result.figures["fig3c"], result.tables["fig3c"] = fig, summary
+    result.save("fig3c", fig, by_r, summary, out)
     fig, summary = figures.plot_local_share(by_n, caption=base)
-    rows = by_n[by_n.metric == "local_share"]
-    result.written += figures.save_figure(
-        fig, "fig3_local_share", {"": rows, "summary": summary}, out
-    )
-    result.figures["fig3_local_share"], result.tables["fig3_local_share"] = fig, summary
+    result.save("fig3_local_share", fig, by_n[by_n.metric == "local_share"], summary, out)
     return result
 
 
@@ -215,8 +215,9 @@ def figure5(
         "shaded: 95% seeded bootstrap interval. " + _profile_caption(profile, "ratio model t_s / R")
     )
     fig, summary = figures.plot_greedy_vs_optimal(rows, caption=caption)
-    written = figures.save_figure(fig, "fig5", {"": rows, "summary": summary}, _out(output_dir))
-    return Result(figures={"fig5": fig}, tables={"fig5": summary}, written=written)
+    result = Result()
+    result.save("fig5", fig, rows, summary, _out(output_dir))
+    return result
 
 
 def beyond(
@@ -263,10 +264,7 @@ def beyond(
         progress=progress,
     )
     fig, summary = figures.plot_quantum_sensitivity(rows, caption=base)
-    result.written += figures.save_figure(
-        fig, "beyond_quantum", {"": rows, "summary": summary}, out
-    )
-    result.figures["beyond_quantum"], result.tables["beyond_quantum"] = fig, summary
+    result.save("beyond_quantum", fig, rows, summary, out)
     rows = experiments.model_gap(
         devices=gap_devices,
         seeds=seeds,
@@ -277,8 +275,5 @@ def beyond(
         progress=progress,
     )
     fig, summary = figures.plot_model_gap(rows, caption=base)
-    result.written += figures.save_figure(
-        fig, "beyond_timeline", {"": rows, "summary": summary}, out
-    )
-    result.figures["beyond_timeline"], result.tables["beyond_timeline"] = fig, summary
+    result.save("beyond_timeline", fig, rows, summary, out)
     return result
