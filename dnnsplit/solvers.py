@@ -267,21 +267,24 @@ class _IncrementalTotalMoves(_Moves):
     def current(self) -> tuple[float, float]:
         return self.total, 0.0
 
-    def scores(self) -> tuple[np.ndarray, np.ndarray]:
-        own = self.work[self.dev]
-        rows = self.dev
-        delta_offload = self.offload[rows, self.target] - self.offload[rows, self.p[rows]]
-        delta_remote = (self.x - own) + self.factor * (
-            self.g_candidate - np.minimum(own, self.x) - self.g_own[rows] + own
+    def _totals(self, ks: np.ndarray | slice) -> np.ndarray:
+        """Total delay after each candidate move ``ks`` (the formula of the class docstring)."""
+        rows, x = self.dev[ks], self.x[ks]
+        own = self.work[rows]
+        delta_offload = self.offload[rows, self.target[ks]] - self.offload[rows, self.p[rows]]
+        delta_remote = (x - own) + self.factor * (
+            self.g_candidate[ks] - np.minimum(own, x) - self.g_own[rows] + own
         )
-        values = np.where(self.valid, self.total + delta_offload + delta_remote, np.inf)
+        return self.total + delta_offload + delta_remote
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray]:
+        values = np.where(self.valid, self._totals(slice(None)), np.inf)
         return values, np.where(self.valid, 0.0, np.inf)
 
     def apply(self, k: int) -> None:
-        values, _ = self.scores()
         i = int(self.dev[k])
         old, new = self.work[i], self.x[k]
-        self.total = float(values[k])
+        self.total = float(self._totals(np.array([k]))[0])
         self.g_candidate += np.minimum(new, self.x) - np.minimum(old, self.x)
         self.g_own += np.minimum(new, self.work) - np.minimum(old, self.work)
         self.work[i] = new
