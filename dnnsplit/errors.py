@@ -7,7 +7,7 @@ is about, so that the command line can print it as one line and exit with status
 
 from __future__ import annotations
 
-__all__ = ["InputError", "SolverRefusal"]
+__all__ = ["InputError", "SolverRefusal", "check_choice", "unknown_choice"]
 
 
 class InputError(ValueError):
@@ -29,3 +29,15 @@ class InputError(ValueError):
 
 class SolverRefusal(InputError):
     """A solver declines a problem it cannot finish or cannot certify (names the size)."""
+
+
+def unknown_choice(field: str, noun: str, value: object, allowed: tuple[str, ...]) -> InputError:
+    """The error for a ``value`` of ``field`` outside ``allowed``, listing the allowed ones."""
+    return InputError(field, f"unknown {noun} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def check_choice(value: object, allowed: tuple[str, ...], field: str, noun: str = "value") -> str:
+    """``value`` if it is one of ``allowed``, else :func:`unknown_choice`'s error."""
+    if value not in allowed:
+        raise unknown_choice(field, noun, value, allowed)
+    return str(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, unknown_choice
 from dnnsplit.model import DelayTables, bs_completion, jain_index
 from dnnsplit.scenario import Scenario
 from dnnsplit.timeline import timeline_completion
@@ -25,7 +25,7 @@ MODELS = ("snapshot", "timeline")
 def check_model(model: str, policy: str) -> None:
     """Raise :class:`InputError` unless ``model`` is known and supports ``policy``."""
     if model not in MODELS:
-        raise InputError("model", f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+        raise unknown_choice("model", "model", model, MODELS)
     if model == "snapshot" and policy == "fcfs":
         raise InputError(
             "bs.policy",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, unknown_choice
 
 __all__ = [
     "DEADLINE_TOLERANCE_S",
@@ -97,9 +97,7 @@ def local_delay(
         rounds = np.maximum(whole_quanta(work, q), 1)
         delay = (rounds - 1) * (n + 1) * q + (work - (rounds - 1) * q)
     else:
-        raise InputError(
-            "local_delay", f"unknown form {form!r}; expected one of {', '.join(LOCAL_DELAY_FORMS)}"
-        )
+        raise unknown_choice("local_delay", "form", form, LOCAL_DELAY_FORMS)
     return np.where(work > 0, delay, 0.0)
 
 
@@ -202,9 +200,7 @@ def bs_completion(work: np.ndarray, policy: str, quantum: float) -> np.ndarray:
         return ps_completion(work)
     if policy == "rr":
         return rr_completion(work, quantum)
-    raise InputError(
-        "bs.policy", f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}"
-    )
+    raise unknown_choice("bs.policy", "policy", policy, POLICIES)
 
 
 def jain_index(delays: np.ndarray) -> np.ndarray:

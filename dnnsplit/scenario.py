@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, check_choice
 from dnnsplit.model import LOCAL_DELAY_FORMS, DelayTables, local_delay
 from dnnsplit.profiles import Profile, load_profile
 from dnnsplit.timeline import TIMELINE_POLICIES
@@ -106,12 +106,6 @@ def _mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
             f"unknown field; allowed: {', '.join(sorted(allowed))}",
         )
     return value
-
-
-def _choice(value: Any, where: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InputError(where, f"unknown value {value!r}; expected one of {', '.join(allowed)}")
-    return str(value)
 
 
 def _profile_from_dict(raw: dict[str, Any]) -> tuple[Profile, np.ndarray]:
@@ -222,7 +216,7 @@ class Scenario:
         n_stages = profile.n_stages
 
         bs = _mapping(raw.get("bs", {}), "bs", {"policy", "ratio", "quantum_s", "profile"})
-        policy = _choice(bs.get("policy", "sjf"), "bs.policy", SCENARIO_POLICIES)
+        policy = check_choice(bs.get("policy", "sjf"), SCENARIO_POLICIES, "bs.policy")
         quantum = _number(bs.get("quantum_s", DEFAULT_QUANTUM_S), "bs.quantum_s", positive=True)
         bs_profile_ref = bs.get("profile")
         if bs_profile_ref is not None:
@@ -245,7 +239,7 @@ class Scenario:
             ratio = _number(bs.get("ratio", 1.0), "bs.ratio", positive=True)
             bs_time = np.where(np.isnan(stage_bs), profile.time_s / ratio, stage_bs)
 
-        local_form = _choice(raw.get("local_delay", "paper"), "local_delay", LOCAL_DELAY_FORMS)
+        local_form = check_choice(raw.get("local_delay", "paper"), LOCAL_DELAY_FORMS, "local_delay")
         channel = Channel(
             **_mapping(raw.get("channel", {}), "channel", {f.name for f in fields(Channel)})
         )

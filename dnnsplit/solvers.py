@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnsplit.errors import InputError, SolverRefusal
+from dnnsplit.errors import SolverRefusal, check_choice, unknown_choice
 from dnnsplit.evaluate import Evaluation, as_partition, batch_delays, check_model, evaluate
 from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables
 from dnnsplit.scenario import Scenario
@@ -131,12 +131,6 @@ class Solution:
         }
 
 
-def _choose(value: str, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise InputError(name, f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-    return value
-
-
 def start_vector(scenario: Scenario, start: str) -> np.ndarray:
     """Greedy's start ``p⁽⁰⁾``: ``half`` = ⌊s̃_i/2⌋, ``ones`` = 1, ``local`` = s̃_i (MODEL.md).
 
@@ -149,7 +143,7 @@ def start_vector(scenario: Scenario, start: str) -> np.ndarray:
         return np.minimum(1, limits)
     if start == "local":
         return limits.copy()
-    raise InputError("start", f"unknown start {start!r}; expected one of {', '.join(STARTS)}")
+    raise unknown_choice("start", "start", start, STARTS)
 
 
 def _objective_values(delays: np.ndarray, objective: str) -> np.ndarray:
@@ -529,9 +523,9 @@ def solve(
     SolverRefusal
         ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality.
     """
-    _choose(objective, OBJECTIVES, "objective")
-    _choose(solver, SOLVERS, "solver")
-    _choose(start, STARTS, "start")
+    check_choice(objective, OBJECTIVES, "objective", "objective")
+    check_choice(solver, SOLVERS, "solver", "solver")
+    check_choice(start, STARTS, "start", "start")
     check_model(model, scenario.policy)
     tables = scenario.tables
     began = time.perf_counter()

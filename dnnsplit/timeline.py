@@ -22,7 +22,7 @@ from collections import deque
 
 import numpy as np
 
-from dnnsplit.errors import InputError
+from dnnsplit.errors import unknown_choice
 from dnnsplit.model import QUANTA_GUARD
 
 __all__ = ["TIMELINE_POLICIES", "timeline_completion"]
@@ -152,8 +152,5 @@ def timeline_completion(
     elif policy == "ps":
         finish = _ps(release, work, tasks)
     else:
-        raise InputError(
-            "bs.policy",
-            f"unknown policy {policy!r}; expected one of {', '.join(TIMELINE_POLICIES)}",
-        )
+        raise unknown_choice("bs.policy", "policy", policy, TIMELINE_POLICIES)
     return np.where(work > 0, finish, release)
