@@ -12,12 +12,13 @@ across policies and ratios are paired (common random numbers).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dnnsplit._progress import progress_bar
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.profiles import load_profile
@@ -81,16 +82,6 @@ def _rows(keys: dict[str, Any], solver: str, objective: str, metrics: dict[str, 
         {**keys, "solver": solver, "objective": objective, "metric": m, "value": v}
         for m, v in metrics.items()
     ]
-
-
-def _progress(iterable: Iterable, total: int, label: str, enabled: bool) -> Iterable:
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=label, leave=False)
 
 
 def _tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
@@ -173,7 +164,7 @@ def improvement_sweep(
     """
     grid = [(pol, r, n, s) for pol in policies for r in ratios for n in devices for s in seeds]
     rows: list[dict[str, Any]] = []
-    for policy, ratio, n, seed in _progress(grid, len(grid), "Fig. 3 grid", progress):
+    for policy, ratio, n, seed in progress_bar(grid, desc="Fig. 3 grid", enabled=progress):
         scenario, keys = _draw_point(
             n,
             seed,
@@ -225,7 +216,7 @@ def greedy_vs_optimal(
     """
     grid = [(n, s) for n in devices for s in seeds]
     rows: list[dict[str, Any]] = []
-    for n, seed in _progress(grid, len(grid), "Fig. 5 grid", progress):
+    for n, seed in progress_bar(grid, desc="Fig. 5 grid", enabled=progress):
         scenario, keys = _draw_point(
             n,
             seed,
@@ -276,7 +267,7 @@ def quantum_sensitivity(
     """
     grid = [(q, f, n, s) for q in quanta_s for f in local_delays for n in devices for s in seeds]
     rows: list[dict[str, Any]] = []
-    for quantum, form, n, seed in _progress(grid, len(grid), "quantum sweep", progress):
+    for quantum, form, n, seed in progress_bar(grid, desc="quantum sweep", enabled=progress):
         scenario, keys = _draw_point(
             n,
             seed,
@@ -319,7 +310,7 @@ def model_gap(
     """
     grid = [(pol, n, s) for pol in policies for n in devices for s in seeds]
     rows: list[dict[str, Any]] = []
-    for policy, n, seed in _progress(grid, len(grid), "model gap", progress):
+    for policy, n, seed in progress_bar(grid, desc="model gap", enabled=progress):
         scenario, keys = _draw_point(
             n,
             seed,

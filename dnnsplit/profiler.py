@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnnsplit._progress import progress_bar
 from dnnsplit.chains import (
     Block,
     Chain,
@@ -214,14 +215,12 @@ def measure_chain(
                 for stage in stages[: k + 1]:
                     y = stage(y)
 
-            rounds = range(warmup + repeats)
-            if progress:
-                try:
-                    from tqdm import tqdm
-
-                    rounds = tqdm(rounds, desc=f"profiling {chain.name}", unit="round")
-                except ImportError:
-                    pass
+            rounds = progress_bar(
+                range(warmup + repeats),
+                desc=f"profiling {chain.name}",
+                enabled=progress,
+                unit="round",
+            )
             for r in rounds:
                 for k in range(n):
                     start = clock()

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dnnsplit._progress import progress_bar
 from dnnsplit.errors import SolverRefusal, check_choice, unknown_choice
 from dnnsplit.evaluate import Evaluation, as_partition, batch_delays, check_model, evaluate
 from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables
@@ -370,7 +371,13 @@ def _exhaustive(
         inner = int(limits[-1]) + 1
         block = max(1, 200_000_000 // inner)  # about a second or two per block
         best = (math.inf, -1, -1)
-        bar = _progress_bar(outer_total * inner, "exhaustive", progress)
+        bar = progress_bar(
+            total=outer_total * inner,
+            desc="exhaustive",
+            enabled=progress,
+            unit="vec",
+            unit_scale=True,
+        )
         for lo in range(0, outer_total, block):
             hi = min(outer_total, lo + block)
             parts = max(1, min(hi - lo, 8 * get_num_threads()))
@@ -400,7 +407,7 @@ def _exhaustive(
     per_row = n * (n if tables.policy == "rr" else 1)
     chunk = max(1, _CELLS_PER_CHUNK // per_row)
     best_value, best_vector = math.inf, None
-    bar = _progress_bar(size, "exhaustive", progress)
+    bar = progress_bar(total=size, desc="exhaustive", enabled=progress, unit="vec", unit_scale=True)
     for lo in range(0, size, chunk):
         flat = np.arange(lo, min(size, lo + chunk), dtype=np.int64)
         vectors = np.stack(np.unravel_index(flat, tuple(int(r) for r in radices)), axis=1)
@@ -414,24 +421,6 @@ def _exhaustive(
         bar.update(flat.size)
     bar.close()
     return best_vector, size, "numpy" if model == "snapshot" else "timeline"
-
-
-class _NoBar:
-    def update(self, _: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, label: str, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc=label, unit="vec", unit_scale=True, leave=False)
 
 
 # --- exact: linear assignment ---------------------------------------------------------
