@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from dnnsplit.errors import InputError
+
 __all__ = [
     "BYTES_PER_VALUE",
     "CHAINS",
@@ -412,6 +414,4 @@ def get_chain(name: str) -> Chain:
     try:
         return CHAINS[name]
     except KeyError:
-        from dnnsplit.errors import InputError
-
         raise InputError("model", f"unknown DNN {name!r}; known: {', '.join(CHAINS)}") from None
