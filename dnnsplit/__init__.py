@@ -6,9 +6,12 @@ split at a partition point: the first p stages locally on a CPU shared round-rob
 background work, the intermediate tensor over WiFi, the rest at a base station that serves
 every offloaded DNN under one scheduling policy.
 
-The public API: :class:`Scenario` (from a dict, a file, or the paper's generator),
-:func:`evaluate` (delays and objectives of a partition vector) and :func:`solve` (the
-paper's greedy, local search, exact solvers and baselines).
+The public API: :class:`Setup` (every choice the paper leaves open), :class:`Scenario`
+(from a dict, a file, or the paper's generator), :func:`evaluate` (delays and objectives
+of a partition vector) and :func:`solve` (the paper's greedy, local search, exact solvers
+and baselines; each is also a function of :mod:`dnnsplit.solvers`). The paper's
+experiments, figures and report live in :mod:`dnnsplit.paper`, which this package never
+imports (so ``import dnnsplit`` needs no plotting library).
 """
 
 from dnnsplit.channel import Channel
@@ -16,7 +19,8 @@ from dnnsplit.errors import InputError, SolverRefusal
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.profiles import Profile, list_profiles, load_profile
 from dnnsplit.scenario import Device, Scenario
-from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, solve
+from dnnsplit.setup import Setup
+from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, is_local_optimum, solve
 
 __all__ = [
     "OBJECTIVES",
@@ -27,12 +31,14 @@ __all__ = [
     "InputError",
     "Profile",
     "Scenario",
+    "Setup",
     "Solution",
     "SolverRefusal",
     "evaluate",
+    "is_local_optimum",
     "list_profiles",
     "load_profile",
     "solve",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -10,14 +10,50 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, NoReturn
 
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
-from dnnsplit.scenario import DEFAULT_PROFILE, SCENARIO_POLICIES, Scenario
+from dnnsplit.model import LOCAL_DELAY_FORMS
+from dnnsplit.scenario import SCENARIO_POLICIES, Scenario
+from dnnsplit.setup import LOWEST_POINTS, Setup
 from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
 
 __all__ = ["main"]
+
+
+def _pair(kind: type) -> Any:
+    def parse(text: str) -> tuple:
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH")
+        return tuple(kind(part) for part in parts)
+
+    parse.__name__ = f"{kind.__name__} pair"
+    return parse
+
+
+#: ``dnnsplit scenario`` flags that set one field of the setup: (flag, field, type, extra).
+SETUP_FLAGS: list[tuple[str, str, Any, dict[str, Any]]] = [
+    ("--profile", "profile", str, {"help": "device stage profile (shipped name or CSV)"}),
+    ("--bs-profile", "bs_profile", str, {"help": "measured BS profile (replaces --ratio)"}),
+    ("--ratio", "ratio", float, {"help": "R: BS speed over device speed (default 1)"}),
+    ("--policy", "policy", str, {"choices": SCENARIO_POLICIES, "help": "BS policy"}),
+    ("--quantum", "quantum_s", float, {"help": "device round-robin quantum q, s (0.01)"}),
+    ("--bs-quantum", "bs_quantum_s", float, {"help": "BS round-robin quantum, s (0.01)"}),
+    ("--local-delay", "local_delay", str, {"choices": LOCAL_DELAY_FORMS, "help": "eq. (1)"}),
+    ("--distance", "distance_m", _pair(float), {"help": "LOW,HIGH metres (50,500)"}),
+    ("--max-stage", "max_stage", _pair(int), {"help": "LOW,HIGH memory limits (5,8)"}),
+    ("--background", "background", _pair(int), {"help": "LOW,HIGH processes (0,3)"}),
+    (
+        "--lowest-point",
+        "lowest_point",
+        int,
+        {"choices": LOWEST_POINTS, "help": "0: full offload allowed; 1: p >= 1 (the paper's)"},
+    ),
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,13 +105,19 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     so.add_argument("--progress", action="store_true", help="progress bar (exhaustive)")
 
-    sc = commands.add_parser("scenario", help="a scenario of the paper's evaluation setup")
-    sc.add_argument("--devices", type=int, required=True)
-    sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--ratio", type=float, default=1.0)
-    sc.add_argument("--policy", choices=SCENARIO_POLICIES, default="sjf")
-    sc.add_argument("--profile", default=DEFAULT_PROFILE)
-    sc.add_argument("--local-delay", choices=("paper", "exact"), default="paper")
+    sc = commands.add_parser(
+        "scenario",
+        help="the scenario of (N, seed, setup) in the paper's evaluation",
+        description="Prints the scenario of (N, seed, setup), drawn from "
+        "numpy.random.default_rng([N, seed]) exactly as the figures' sweeps draw it. The "
+        "setup starts from the defaults, or from --setup FILE (a setup object, or a "
+        "figure's manifest), and the flags below change single fields.",
+    )
+    sc.add_argument("--devices", type=int, required=True, help="N")
+    sc.add_argument("--seed", type=int, default=0, help="scenario seed (a whole number >= 0)")
+    sc.add_argument("--setup", default=None, help="JSON file: a setup, or a manifest with one")
+    for flag, field_name, kind, extra in SETUP_FLAGS:
+        sc.add_argument(flag, dest=field_name, type=kind, default=None, **extra)
 
     pr = commands.add_parser("profile", help="measure stage times with PyTorch (needs torch)")
     pr.add_argument("--model", default="alexnet")
@@ -88,16 +130,37 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setup(args: argparse.Namespace) -> Setup:
+    """The setup of ``dnnsplit scenario``: ``--setup FILE`` (or the defaults), then flags."""
+    base = Setup()
+    if args.setup is not None:
+        try:
+            raw = json.loads(Path(args.setup).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InputError("--setup", f"cannot read {args.setup!r}: {error.strerror}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError("--setup", f"{args.setup} is not a JSON file ({error})") from None
+        if isinstance(raw, dict) and "setup" in raw:
+            raw = raw["setup"]  # a figure's manifest
+        base = Setup.from_dict(raw, where="--setup")
+    changes = {
+        name: getattr(args, name)
+        for _, name, _, _ in SETUP_FLAGS
+        if getattr(args, name) is not None
+    }
+    try:
+        return replace(base, **changes)
+    except InputError as error:
+        name = error.field.removeprefix("setup.").split(".")[0].split("[")[0]
+        flag = next((f for f, n, _, _ in SETUP_FLAGS if n == name), None)
+        if flag is None:
+            raise
+        raise InputError(flag, error.problem) from None
+
+
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "scenario":
-        return Scenario.paper(
-            args.devices,
-            args.seed,
-            ratio=args.ratio,
-            policy=args.policy,
-            profile=args.profile,
-            local_delay=args.local_delay,
-        ).to_dict()
+        return Scenario.paper(args.devices, args.seed, _setup(args)).to_dict()
     if args.command == "profile":
         from dnnsplit.profiler import profile_to_file
 

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from dnnsplit.errors import InputError, unknown_choice
-from dnnsplit.model import DelayTables, bs_completion, jain_index
+from dnnsplit.model import DelayTables, bs_completion, jain_index, read_only
+from dnnsplit.policies import policies_with
+from dnnsplit.policies import policy as policy_of
 from dnnsplit.scenario import Scenario
 from dnnsplit.timeline import timeline_completion
 
@@ -26,11 +28,13 @@ def check_model(model: str, policy: str) -> None:
     """Raise :class:`InputError` unless ``model`` is known and supports ``policy``."""
     if model not in MODELS:
         raise unknown_choice("model", "model", model, MODELS)
-    if model == "snapshot" and policy == "fcfs":
+    if not getattr(policy_of(policy), model):
+        other = [m for m in MODELS if m != model and policy in policies_with(m)]
+        hint = f" (--model {other[0]})" if other else ""
         raise InputError(
             "bs.policy",
-            "fcfs is defined under the timeline model only "
-            "(--model timeline); the snapshot model takes sjf, ps or rr",
+            f"{policy} is not defined under the {model} model{hint}; the {model} model takes "
+            f"{', '.join(policies_with(model))}",
         )
 
 
@@ -87,7 +91,8 @@ class Evaluation:
     feasible : bool
         Every device meets its deadline.
     within_limits : bool
-        Every ``p_i ≤ s̃_i`` (false only for the all-local baseline on limited devices).
+        Every ``p_i`` in ``min_i..s̃_i`` (false only for the all-local baseline on
+        limited devices).
     model : str
         ``snapshot`` (the paper's) or ``timeline``.
     """
@@ -106,6 +111,10 @@ class Evaluation:
     feasible: bool
     within_limits: bool
     model: str
+
+    def __post_init__(self) -> None:
+        for name in ("partition", "local", "transmission", "remote", "delays"):
+            object.__setattr__(self, name, read_only(np.array(getattr(self, name))))
 
     def objective(self, name: str) -> float:
         """The value of objective ``name`` (``total`` or ``variance``)."""
@@ -191,6 +200,6 @@ def evaluate(
         jain=float(jain_index(delays)),
         local_share=float(p.sum() / (scenario.n_devices * scenario.n_stages)),
         feasible=bool(tables.deadline_excess(delays) == 0),
-        within_limits=bool(np.all(p[0] <= tables.max_stage)),
+        within_limits=bool(np.all((p[0] >= tables.min_stage) & (p[0] <= tables.max_stage))),
         model=model,
     )

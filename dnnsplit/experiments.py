@@ -44,7 +44,7 @@ EXACT_POLICIES = ("sjf", "ps")  # where the exact solver certifies the optimum o
 
 def paper_scenario(n_devices: int, seed: int, **options: Any) -> Scenario:
     """The paper's scenario for ``(N, seed)``, drawn from ``default_rng([N, seed])``."""
-    return Scenario.paper(n_devices, np.random.default_rng([n_devices, seed]), **options)
+    return Scenario.paper(n_devices, seed, **options)
 
 
 def _draw_point(n: int, seed: int, **options: Any) -> tuple[Scenario, dict[str, Any]]:

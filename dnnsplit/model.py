@@ -21,11 +21,12 @@ complete at time 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from dnnsplit.errors import InputError, unknown_choice
+from dnnsplit.policies import policies_with
 
 __all__ = [
     "DEADLINE_TOLERANCE_S",
@@ -36,16 +37,25 @@ __all__ = [
     "jain_index",
     "local_delay",
     "ps_completion",
+    "read_only",
     "rr_completion",
     "sjf_completion",
 ]
 
-POLICIES = ("sjf", "ps", "rr")
+#: Policies with a closed form under the snapshot model (see :mod:`dnnsplit.policies`).
+POLICIES = policies_with("snapshot")
 LOCAL_DELAY_FORMS = ("paper", "exact")
 #: A device meets its deadline when ``D_i <= deadline + DEADLINE_TOLERANCE_S``.
 DEADLINE_TOLERANCE_S = 1e-9
 #: T/q within this of a whole number counts as that whole number (floating-point guard).
 QUANTA_GUARD = 1e-9
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """``array`` with its ``writeable`` flag off (a frozen container's arrays stay as built)."""
+    array = np.asarray(array)
+    array.flags.writeable = False
+    return array
 
 
 def whole_quanta(work: np.ndarray, quantum: np.ndarray | float) -> np.ndarray:
@@ -229,6 +239,8 @@ class DelayTables:
         ``T^R_i(p) = Σ_{s>p} t^R_s``, shape (N, S+1); 0 at p = S.
     max_stage : numpy.ndarray
         ``s̃_i``, shape (N,).
+    min_stage : numpy.ndarray
+        The lowest partition point of each device (0 = full offload allowed), shape (N,).
     deadline : numpy.ndarray
         ``D̃^max_i`` in seconds, ``inf`` where a device has none, shape (N,).
     policy : str
@@ -241,9 +253,16 @@ class DelayTables:
     transmission: np.ndarray
     remote_work: np.ndarray
     max_stage: np.ndarray
+    min_stage: np.ndarray
     deadline: np.ndarray
     policy: str
     bs_quantum: float
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(self, f.name, read_only(value))
 
     @property
     def n_devices(self) -> int:
@@ -262,13 +281,20 @@ class DelayTables:
     def has_deadlines(self) -> bool:
         return bool(np.isfinite(self.deadline).any())
 
+    @property
+    def allowed(self) -> np.ndarray:
+        """Boolean (N, S+1): ``p`` is a partition point device i may choose."""
+        points = np.arange(self.n_stages + 1)[None, :]
+        return (points >= self.min_stage[:, None]) & (points <= self.max_stage[:, None])
+
     def check_partitions(self, partitions: np.ndarray, *, enforce_limits: bool = True) -> None:
-        """Raise :class:`InputError` unless every p_i is a whole number in 0..s̃_i.
+        """Raise :class:`InputError` unless every p_i is a whole number in min_i..s̃_i.
 
-        The memory constraint of the paper (p_i ≤ s̃_i; MODEL.md, constraints (5), (7)).
+        The memory constraint of the paper (p_i ≤ s̃_i; docs/model.md, constraints (5),
+        (7)) and the lowest partition point (``min_stage``, 0 unless the setup says 1).
 
-        With ``enforce_limits=False`` the bound is S (the all-local baseline may exceed
-        the memory limits, as in the paper).
+        With ``enforce_limits=False`` the bounds are 0..S (the all-local baseline may
+        exceed the memory limits, as in the paper).
         """
         partitions = np.asarray(partitions)
         if partitions.ndim != 2 or partitions.shape[1] != self.n_devices:
@@ -279,14 +305,18 @@ class DelayTables:
             )
         if not np.issubdtype(partitions.dtype, np.integer):
             raise InputError("partition", "entries must be whole numbers")
-        upper = self.max_stage if enforce_limits else np.full(self.n_devices, self.n_stages)
-        bad = (partitions < 0) | (partitions > upper)
+        if enforce_limits:
+            lower, upper = self.min_stage, self.max_stage
+        else:
+            lower, upper = np.zeros(self.n_devices, int), np.full(self.n_devices, self.n_stages)
+        bad = (partitions < lower) | (partitions > upper)
         if bad.any():
             row, device = np.argwhere(bad)[0]
+            limits = "min_stage..max_stage" if enforce_limits else "0..S"
             raise InputError(
                 f"partition[{device}]",
-                f"{int(partitions[row, device])} is outside 0..{int(upper[device])} "
-                f"({'max_stage' if enforce_limits else 'S'} of device {device})",
+                f"{int(partitions[row, device])} is outside {int(lower[device])}.."
+                f"{int(upper[device])} ({limits} of device {device})",
             )
 
     def components(self, partitions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

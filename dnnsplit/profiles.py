@@ -99,6 +99,13 @@ class Profile:
     provenance: dict[str, str] = field(default_factory=dict)
     extra: pd.DataFrame | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("time_s", "output_bytes"):
+            array = np.array(getattr(self, name))
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+        object.__setattr__(self, "provenance", dict(self.provenance))
+
     @property
     def n_stages(self) -> int:
         return len(self.stage_names)

@@ -13,24 +13,28 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dnnsplit._checks import mapping as _mapping
+from dnnsplit._checks import number as _number
 from dnnsplit.channel import Channel
 from dnnsplit.errors import InputError, check_choice
-from dnnsplit.model import LOCAL_DELAY_FORMS, DelayTables, local_delay
+from dnnsplit.model import LOCAL_DELAY_FORMS, DelayTables, local_delay, read_only
+from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import Profile, load_profile
-from dnnsplit.timeline import TIMELINE_POLICIES
+from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, Setup
 
-__all__ = ["DEFAULT_PROFILE", "Device", "Scenario"]
+__all__ = ["DEFAULT_PROFILE", "SEED_RULE", "Device", "Scenario"]
 
-DEFAULT_PROFILE = "alexnet-pi3b-estimated"
-SCENARIO_POLICIES = TIMELINE_POLICIES  # sjf, fcfs, rr, ps (fcfs: timeline model only)
-DEFAULT_QUANTUM_S = 0.01  # measurements.md, "Round-robin quantum"
+SCENARIO_POLICIES = tuple(POLICY_TABLE)  # sjf, ps, rr, fcfs (fcfs: timeline model only)
+#: How the scenario of (N, seed) is drawn, everywhere (sweeps, API, command line).
+SEED_RULE = "numpy.random.default_rng([N, seed])"
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Device:
     rate_bps : float
         Average uplink rate ``W_i``, bit/s.
     max_stage : int
-        Memory limit ``s̃_i``: the device may choose p in 0..max_stage.
+        Memory limit ``s̃_i``: the device may choose p in min_stage..max_stage.
     background : int
         Always-busy background processes ``n_i`` sharing its CPU.
     quantum_s : float
@@ -51,6 +55,9 @@ class Device:
         ``c_i``: stage times are divided by it (1 = the profiled device).
     deadline_s : float or None
         ``D̃^max_i``, or None for no deadline.
+    min_stage : int
+        The lowest partition point the device may choose: 0 (full offload allowed, the
+        default) or more (the paper's ``p_i ∈ {1..s̃_i}`` is ``min_stage = 1``).
     """
 
     rate_bps: float
@@ -59,53 +66,18 @@ class Device:
     quantum_s: float = DEFAULT_QUANTUM_S
     speed: float = 1.0
     deadline_s: float | None = None
+    min_stage: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "background": self.background,
             "quantum_s": self.quantum_s,
+            "min_stage": self.min_stage,
             "max_stage": self.max_stage,
             "rate_bps": self.rate_bps,
             "speed": self.speed,
             "deadline_s": self.deadline_s,
         }
-
-
-# --- field checking -------------------------------------------------------------------
-
-
-def _number(
-    value: Any,
-    where: str,
-    *,
-    positive: bool = False,
-    minimum: float | None = None,
-    whole: bool = False,
-) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        kind = "a whole number" if whole else "a number"
-        raise InputError(where, f"must be {kind}, got {value!r}")
-    if not math.isfinite(value):
-        raise InputError(where, f"must be finite, got {value!r}")
-    if whole and value != int(value):
-        raise InputError(where, f"must be a whole number, got {value!r}")
-    if positive and value <= 0:
-        raise InputError(where, f"must be positive, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise InputError(where, f"must be at least {minimum:g}, got {value!r}")
-    return int(value) if whole else float(value)
-
-
-def _mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(where, f"must be an object, got {type(value).__name__}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise InputError(
-            f"{where}.{unknown[0]}" if where else unknown[0],
-            f"unknown field; allowed: {', '.join(sorted(allowed))}",
-        )
-    return value
 
 
 def _profile_from_dict(raw: dict[str, Any]) -> tuple[Profile, np.ndarray]:
@@ -192,6 +164,10 @@ class Scenario:
     bs_stage_s: tuple[float | None, ...] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bs_time_s", read_only(np.array(self.bs_time_s, dtype=float)))
+        object.__setattr__(self, "devices", tuple(self.devices))
+
     # -- construction -----------------------------------------------------------------
 
     @classmethod
@@ -250,6 +226,7 @@ class Scenario:
         allowed = {
             "background",
             "quantum_s",
+            "min_stage",
             "max_stage",
             "rate_bps",
             "distance_m",
@@ -277,6 +254,14 @@ class Scenario:
                 raise InputError(
                     f"{where}.max_stage", f"{max_stage} exceeds the profile's {n_stages} stages"
                 )
+            min_stage = _number(
+                device.get("min_stage", 0), f"{where}.min_stage", minimum=0, whole=True
+            )
+            if min_stage > max_stage:
+                raise InputError(
+                    f"{where}.min_stage",
+                    f"{min_stage} exceeds max_stage {max_stage}: no partition point is left",
+                )
             deadline = device.get("deadline_s")
             devices.append(
                 Device(
@@ -299,6 +284,7 @@ class Scenario:
                     deadline_s=None
                     if deadline is None
                     else _number(deadline, f"{where}.deadline_s", positive=True),
+                    min_stage=int(min_stage),
                 )
             )
         meta = raw.get("meta", {})
@@ -353,59 +339,69 @@ class Scenario:
 
     @classmethod
     def paper(
-        cls,
-        n_devices: int,
-        seed: int | np.random.Generator = 0,
-        *,
-        ratio: float = 1.0,
-        policy: str = "sjf",
-        profile: str = DEFAULT_PROFILE,
-        distance_m: tuple[float, float] = (50.0, 500.0),
-        max_stage: tuple[int, int] = (5, 8),
-        background: tuple[int, int] = (0, 3),
-        quantum_s: float = DEFAULT_QUANTUM_S,
-        bs_quantum_s: float = DEFAULT_QUANTUM_S,
-        local_delay: str = "paper",
-        channel: Channel | None = None,
+        cls, n_devices: int, seed: int = 0, setup: Setup | None = None, **changes: Any
     ) -> Scenario:
-        """Draw a scenario of the paper's evaluation setup.
+        """The scenario of the paper's evaluation for ``(N, seed, setup)``.
 
-        Devices at distances uniform in ``distance_m``; memory limits ``s̃_i`` uniform on
-        the whole numbers in ``max_stage`` (the paper: 5..8); background processes uniform
-        on the whole numbers in ``background`` (the paper gives no range; **[choice]** 0..3,
-        a few always-busy processes); uplink rates from the distances by the channel model;
-        BS times ``t_s / ratio``.
+        One seeding rule everywhere: the draw uses only ``numpy.random.default_rng([N,
+        seed])`` (:data:`SEED_RULE`), so a figure's sweep, this method and ``dnnsplit
+        scenario --devices N --seed s`` give the same scenario, and the devices at (N, seed)
+        are the same whatever R, policy or quantum the setup chooses (paired comparisons).
+
+        Draws, in this order: distances uniform in ``setup.distance_m``; memory limits
+        ``s̃_i`` uniform on the whole numbers in ``setup.max_stage`` (capped at S);
+        background processes uniform on the whole numbers in ``setup.background``. Uplink
+        rates follow from the distances by ``setup.channel``; BS times are ``t_s / R`` or
+        ``setup.bs_profile``; every device may choose ``p`` in
+        ``setup.lowest_point..s̃_i``.
 
         Parameters
         ----------
         n_devices : int
             N.
-        seed : int or numpy.random.Generator
-            Pass an int for reproducible output; the draw uses only this generator.
-        ratio, policy, profile, quantum_s, bs_quantum_s, local_delay
-            As in the scenario file.
-        distance_m, max_stage, background : tuple
-            Inclusive ranges of the draws.
-        channel : Channel, optional
-            Channel constants (default :class:`~dnnsplit.channel.Channel`).
+        seed : int
+            Scenario seed, a whole number ≥ 0 (pass an int for reproducible output).
+        setup : Setup, optional
+            The choices the paper leaves open (default: :class:`~dnnsplit.Setup`'s).
+        **changes
+            Fields of the setup to change, e.g. ``ratio=10, policy="rr"``.
+
+        Returns
+        -------
+        Scenario
+            Its ``meta`` records the generator, N, the seed, the seed rule, the setup and
+            the drawn distances.
         """
-        n_devices = int(_number(n_devices, "devices", positive=True, whole=True))
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        channel = channel or Channel()
-        loaded = load_profile(profile)
-        distances = rng.uniform(distance_m[0], distance_m[1], size=n_devices)
-        limits = rng.integers(max_stage[0], max_stage[1], size=n_devices, endpoint=True)
+        n_devices = _number(n_devices, "devices", positive=True, whole=True)
+        seed = _number(seed, "seed", minimum=0, maximum=MAX_SEED, whole=True)
+        setup = setup if setup is not None else Setup()
+        if not isinstance(setup, Setup):
+            raise InputError("setup", f"must be a dnnsplit.Setup, got {type(setup).__name__}")
+        if changes:
+            setup = replace(setup, **changes)
+        rng = np.random.default_rng([n_devices, seed])
+        loaded = load_profile(setup.profile)
+        distances = rng.uniform(setup.distance_m[0], setup.distance_m[1], size=n_devices)
+        limits = rng.integers(setup.max_stage[0], setup.max_stage[1], size=n_devices, endpoint=True)
         limits = np.minimum(limits, loaded.n_stages)
-        loads = rng.integers(background[0], background[1], size=n_devices, endpoint=True)
-        rates = channel.rate_bps(distances)
+        loads = rng.integers(
+            setup.background[0], setup.background[1], size=n_devices, endpoint=True
+        )
+        rates = setup.channel.rate_bps(distances)
+        bs: dict[str, Any] = {"policy": setup.policy, "quantum_s": setup.bs_quantum_s}
+        if setup.bs_profile is None:
+            bs["ratio"] = setup.ratio
+        else:
+            bs["profile"] = setup.bs_profile
         raw = {
-            "profile": profile,
-            "bs": {"policy": policy, "ratio": ratio, "quantum_s": bs_quantum_s},
-            "local_delay": local_delay,
+            "profile": setup.profile,
+            "bs": bs,
+            "local_delay": setup.local_delay,
             "devices": [
                 {
                     "background": int(n),
-                    "quantum_s": quantum_s,
+                    "quantum_s": setup.quantum_s,
+                    "min_stage": min(setup.lowest_point, int(s)),
                     "max_stage": int(s),
                     "rate_bps": float(w),
                     "speed": 1.0,
@@ -415,9 +411,11 @@ class Scenario:
             ],
             "meta": {
                 "generator": "paper",
-                "seed": seed if isinstance(seed, int) else None,
+                "devices": n_devices,
+                "seed": seed,
+                "seed_rule": SEED_RULE,
+                "setup": setup.to_dict(),
                 "distances_m": [round(float(d), 3) for d in distances],
-                "channel": {f.name: getattr(channel, f.name) for f in fields(Channel)},
             },
         }
         return cls.from_dict(raw)
@@ -434,12 +432,18 @@ class Scenario:
 
     @property
     def max_stage(self) -> np.ndarray:
-        return np.array([d.max_stage for d in self.devices], dtype=np.int64)
+        """``s̃_i``, the highest partition point of every device, shape (N,)."""
+        return read_only(np.array([d.max_stage for d in self.devices], dtype=np.int64))
+
+    @property
+    def min_stage(self) -> np.ndarray:
+        """The lowest partition point of every device (0: full offload allowed), (N,)."""
+        return read_only(np.array([d.min_stage for d in self.devices], dtype=np.int64))
 
     @property
     def space_size(self) -> int:
-        """Number of partition vectors within the limits: ``Π_i (s̃_i + 1)``."""
-        return math.prod(d.max_stage + 1 for d in self.devices)
+        """Number of partition vectors within the limits: ``Π_i (s̃_i − min_i + 1)``."""
+        return math.prod(d.max_stage - d.min_stage + 1 for d in self.devices)
 
     @cached_property
     def tables(self) -> DelayTables:
@@ -465,6 +469,7 @@ class Scenario:
             transmission=transmission,
             remote_work=remote_work,
             max_stage=self.max_stage,
+            min_stage=self.min_stage,
             deadline=deadline,
             policy=self.policy,
             bs_quantum=self.bs_quantum_s,

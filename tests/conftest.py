@@ -49,10 +49,13 @@ def scenario_dicts(
     n_devices = draw(st.integers(1, max_devices))
     devices = []
     for _ in range(n_devices):
+        max_stage = draw(st.integers(0, n_stages))
         device = {
             "background": draw(st.integers(0, 3)),
             "quantum_s": draw(st.sampled_from([0.005, 0.01, 0.03])),
-            "max_stage": draw(st.integers(0, n_stages)),
+            # the lowest point: mostly 0 (full offload allowed), sometimes 1 or more
+            "min_stage": draw(st.sampled_from([0, 0, min(1, max_stage), max_stage])),
+            "max_stage": max_stage,
             "rate_bps": draw(st.sampled_from([4.5e6, 15e6, 50e6])),
             "speed": draw(st.sampled_from([0.5, 1.0, 2.0])),
         }
@@ -72,9 +75,10 @@ def scenario_dicts(
 
 
 @pytest.fixture(scope="session")
-def paper10() -> Scenario:
-    return Scenario.paper(10, 7)
+def paper7() -> Scenario:
+    """A paper scenario small enough for exhaustive search in well under a second."""
+    return Scenario.paper(7, 7)
 
 
 def random_partitions(scenario: Scenario, rng: np.random.Generator, rows: int) -> np.ndarray:
-    return rng.integers(0, scenario.max_stage + 1, size=(rows, scenario.n_devices))
+    return rng.integers(scenario.min_stage, scenario.max_stage + 1, size=(rows, scenario.n_devices))

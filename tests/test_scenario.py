@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 
 from conftest import scenario_dicts
-from dnnsplit import Channel, InputError, Scenario, evaluate
+from dnnsplit import Channel, InputError, Scenario, Setup, evaluate
+from dnnsplit.scenario import SEED_RULE
 
 BASE = {
     "profile": {
@@ -107,7 +108,7 @@ def test_channel_default_keeps_500m_connected_and_rates_fall_with_distance():
 def test_round_trip_through_json(raw):
     scenario = Scenario.from_dict(raw)
     again = Scenario.from_dict(json.loads(json.dumps(scenario.to_dict())))
-    p = scenario.max_stage // 2
+    p = np.maximum(scenario.max_stage // 2, scenario.min_stage)
     assert evaluate(again, p).delays.tolist() == evaluate(scenario, p).delays.tolist()
 
 
@@ -122,11 +123,65 @@ def test_paper_generator_is_seeded_and_in_range():
     assert a.profile.estimated and a.ratio == 1.0
 
 
-def test_generator_accepts_a_numpy_generator():
-    rng = np.random.default_rng(3)
-    first = Scenario.paper(5, rng)
-    second = Scenario.paper(5, rng)
-    assert first.to_dict()["devices"] != second.to_dict()["devices"]
+def test_one_seeding_rule_and_the_draw_records_it():
+    """The scenario of (N, seed, setup) is drawn from default_rng([N, seed]) only."""
+    setup = Setup(ratio=10, policy="rr", background=(1, 2))
+    scenario = Scenario.paper(6, 3, setup)
+    assert scenario.meta["seed"] == 3 and scenario.meta["devices"] == 6
+    assert scenario.meta["seed_rule"] == SEED_RULE
+    assert Setup.from_dict(scenario.meta["setup"]) == setup
+    assert Scenario.paper(6, 3, ratio=10, policy="rr", background=(1, 2)).to_dict() == (
+        scenario.to_dict()
+    )
+    # the same devices whatever R and policy: comparisons are paired
+    other = Scenario.paper(6, 3, Setup(background=(1, 2)))
+    assert other.to_dict()["devices"] == scenario.to_dict()["devices"]
+    rng = np.random.default_rng([6, 3])
+    assert np.allclose(scenario.meta["distances_m"], rng.uniform(50, 500, size=6), atol=1e-3)
+    with pytest.raises(InputError, match="^seed: must be a whole number"):
+        Scenario.paper(5, np.random.default_rng(3))
+    with pytest.raises(InputError, match="^seed: must be at least 0"):
+        Scenario.paper(5, -1)
+
+
+def test_setup_is_validated_naming_the_field():
+    with pytest.raises(InputError, match=r"^setup.ratio: must be positive"):
+        Setup(ratio=0)
+    with pytest.raises(InputError, match=r"^setup.max_stage: low 6 exceeds high 5"):
+        Setup(max_stage=(6, 5))
+    with pytest.raises(InputError, match=r"^setup.baseline: unknown baseline"):
+        Setup(baseline="none")
+    with pytest.raises(InputError, match=r"^setup.lowest_point: must be 0 or 1"):
+        Setup(lowest_point=2)
+    with pytest.raises(InputError, match=r"^setup.colour: unknown field"):
+        Setup.from_dict({"colour": 1})
+    assert Setup.from_dict(Setup(ratio=5).to_dict()) == Setup(ratio=5)
+
+
+def test_lowest_point_reaches_the_devices():
+    scenario = Scenario.paper(5, 1, lowest_point=1)
+    assert scenario.min_stage.tolist() == [1] * 5
+    with pytest.raises(InputError, match=r"^partition\[0\]: 0 is outside 1\.\."):
+        evaluate(scenario, [0] * 5)
+    raw = copy.deepcopy(BASE)
+    raw["devices"][0]["min_stage"] = 3
+    with pytest.raises(InputError, match=r"^devices\[0\].min_stage: 3 exceeds max_stage 2"):
+        Scenario.from_dict(raw)
+
+
+def test_arrays_of_frozen_containers_are_read_only():
+    scenario = Scenario.paper(4, 2)
+    tables = scenario.tables
+    for array in (
+        tables.local,
+        tables.transmission,
+        tables.remote_work,
+        scenario.bs_time_s,
+        scenario.profile.time_s,
+        evaluate(scenario, [1, 1, 1, 1]).delays,
+    ):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0
 
 
 def test_bs_times_from_a_ratio_a_stage_or_a_bs_profile():

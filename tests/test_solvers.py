@@ -10,23 +10,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import random_partitions, scenario_dicts
-from dnnsplit import Scenario, SolverRefusal, evaluate, solve
+from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, is_local_optimum, solve
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S
-from dnnsplit.solvers import (
-    _FullMoves,
-    _improve,
-    _IncrementalTotalMoves,
-    start_vector,
-)
+from dnnsplit.solvers import start_vector
+from dnnsplit.solvers._moves import FullMoves, IncrementalTotalMoves, improve
+
+
+def space(scenario: Scenario) -> list[tuple[int, ...]]:
+    """Every allowed vector, in lexicographic order."""
+    ranges = [
+        range(lo, hi + 1) for lo, hi in zip(scenario.min_stage, scenario.max_stage, strict=True)
+    ]
+    return list(itertools.product(*ranges))
 
 
 def brute_force(scenario: Scenario, objective: str, model: str = "snapshot") -> float:
-    vectors = np.array(list(itertools.product(*[range(s + 1) for s in scenario.max_stage])))
-    delays = batch_delays(scenario.tables, vectors, model)
-    values = delays.sum(1) if objective == "total" else delays.var(1)
-    feasible = scenario.tables.deadline_excess(delays) == 0
-    return float(values[feasible].min()) if feasible.any() else np.inf
+    """The optimum by calling ``evaluate`` on every allowed vector (an oracle that shares
+    none of the batch code the solvers use)."""
+    best = np.inf
+    for vector in space(scenario):
+        ev = evaluate(scenario, list(vector), model=model)
+        if ev.feasible:
+            best = min(best, ev.objective(objective))
+    return float(best)
 
 
 def close(a: float, b: float) -> bool:
@@ -116,7 +123,7 @@ def test_solutions_stay_within_the_limits(raw, solver, objective):
         assert np.all(p == scenario.n_stages)
         assert solution.evaluation.within_limits == bool(np.all(scenario.max_stage == p))
     else:
-        assert np.all((p >= 0) & (p <= scenario.max_stage))
+        assert np.all((p >= scenario.min_stage) & (p <= scenario.max_stage))
         assert solution.evaluation.within_limits
     late = solution.evaluation.delays > scenario.tables.deadline + DEADLINE_TOLERANCE_S
     assert solution.feasible == (not late.any())
@@ -131,16 +138,16 @@ def test_incremental_moves_follow_the_full_evaluation(raw, any_step, start):
     """The fast path of greedy takes exactly the moves a full evaluation takes."""
     scenario = Scenario.from_dict(raw)
     p0 = start_vector(scenario, start)
-    fast = _IncrementalTotalMoves(scenario.tables, p0, any_step)
-    full = _FullMoves(scenario.tables, p0, any_step, "total", "snapshot")
+    fast = IncrementalTotalMoves(scenario.tables, p0, any_step)
+    full = FullMoves(scenario.tables, p0, any_step, "total", "snapshot")
     for _ in range(200):
         fast_values, _ = fast.scores()
         full_values, _ = full.scores()
         assert fast_values == pytest.approx(full_values, rel=1e-10)
-        if _improve(fast, max_iterations=1) == 0:
-            assert _improve(full, max_iterations=1) == 0
+        if improve(fast, max_iterations=1) == 0:
+            assert improve(full, max_iterations=1) == 0
             break
-        assert _improve(full, max_iterations=1) == 1
+        assert improve(full, max_iterations=1) == 1
         assert fast.p.tolist() == full.p.tolist()
 
 
@@ -176,9 +183,9 @@ def test_exact_says_what_it_cannot_certify():
         solve(scenario.with_options(policy="rr"), solver="exact")
 
 
-def test_exact_matches_exhaustive_on_a_paper_scenario(paper10):
-    exact = solve(paper10, solver="exact")
-    exhaustive = solve(paper10, solver="exhaustive")
+def test_exact_matches_exhaustive_on_a_paper_scenario(paper7):
+    exact = solve(paper7, solver="exact")
+    exhaustive = solve(paper7, solver="exhaustive")
     # identical devices can swap roles between equally good optima: compare the optimum
     assert close(exact.value, exhaustive.value)
 
@@ -221,3 +228,86 @@ def test_exact_certifies_when_deadlines_do_not_bind_and_refuses_when_they_do():
         solve(tight, solver="exact")
     constrained = solve(tight, solver="exhaustive")  # the certified optimum with deadlines
     assert constrained.feasible and constrained.value >= exact.value - 1e-12
+
+
+@given(
+    scenario_dicts(deadlines=True, policies=("sjf", "ps", "rr")),
+    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["half", "ones", "local"]),
+)
+def test_greedy_ends_at_a_step_local_optimum_and_local_search_at_an_any_step_one(
+    raw, objective, start
+):
+    scenario = Scenario.from_dict(raw)
+    found = solve(scenario, objective=objective, solver="greedy", start=start)
+    assert is_local_optimum(scenario, found.partition, objective, "step")
+    found = solve(scenario, objective=objective, solver="local-search", start=start, restarts=2)
+    assert is_local_optimum(scenario, found.partition, objective, "any")
+
+
+def test_is_local_optimum_on_a_hand_made_case():
+    raw = {
+        "profile": {
+            "input_bytes": 600_000,
+            "stages": [
+                {"name": "a", "device_s": 0.01, "output_bytes": 100_000},
+                {"name": "b", "device_s": 0.01, "output_bytes": 10_000},
+            ],
+        },
+        "bs": {"policy": "sjf", "ratio": 1.0},
+        "devices": [{"rate_bps": 5e6, "max_stage": 2}],
+    }
+    scenario = Scenario.from_dict(raw)
+    # one device alone: total delay at p = 0, 1, 2
+    delays = [evaluate(scenario, [p]).total for p in range(3)]
+    best = int(np.argmin(delays))
+    assert is_local_optimum(scenario, [best], "total", "any")
+    worst = int(np.argmax(delays))
+    assert not is_local_optimum(scenario, [worst], "total", "any")
+    with pytest.raises(InputError, match="^moves: unknown move kind"):
+        is_local_optimum(scenario, [0], "total", "jump")
+
+
+@given(
+    scenario_dicts(max_devices=3, max_stages=3, policies=("rr",)),
+    st.sampled_from(["total", "variance"]),
+)
+def test_rr_and_timeline_exhaustive_match_an_evaluate_loop(raw, objective):
+    """Exhaustive search under round-robin and under the timeline model against the oracle
+    that calls evaluate() on every vector."""
+    scenario = Scenario.from_dict(raw)
+    for model in ("snapshot", "timeline"):
+        found = solve(scenario, objective=objective, solver="exhaustive", model=model)
+        assert close(found.value, brute_force(scenario, objective, model))
+
+
+@given(scenario_dicts(max_devices=4), st.sampled_from(["total", "variance"]))
+def test_every_solver_honours_the_lowest_point(raw, objective):
+    for device in raw["devices"]:
+        device["min_stage"] = min(1, device["max_stage"])
+    scenario = Scenario.from_dict(raw)
+    for name in (
+        "greedy",
+        "local-search",
+        "exhaustive",
+        "exact",
+        "max-local",
+        "all-offload",
+        "independent",
+    ):
+        try:
+            found = solve(scenario, objective=objective, solver=name)
+        except SolverRefusal:
+            continue
+        assert np.all(found.partition >= scenario.min_stage), name
+        assert np.all(found.partition <= scenario.max_stage), name
+    best = solve(scenario, objective=objective, solver="exhaustive")
+    assert close(best.value, brute_force(scenario, objective))
+
+
+def test_a_misspelt_option_is_refused():
+    scenario = Scenario.paper(3, 1)
+    with pytest.raises(InputError, match="^restart: not an option of any solver"):
+        solve(scenario, solver="local-search", restart=3)
+    with pytest.raises(InputError, match="^restarts: must be at least 0"):
+        solve(scenario, solver="local-search", restarts=-1)

@@ -1,0 +1,136 @@
+"""What each base-station policy supports: one table, asked by every check.
+
+A BS policy decides the order in which the residual tasks of the offloaded DNNs are served
+(eq. 2). Not every policy is defined under both BS models, and only some admit the fast
+paths of the solvers. Rather than each module keeping its own list, :data:`POLICY_TABLE`
+declares, per policy:
+
+============== ======== ======== ======== ============ =====================================
+policy         snapshot timeline compiled exact total  meaning
+============== ======== ======== ======== ============ =====================================
+``sjf``        yes      yes      yes      yes          shortest job first, ties by index
+``ps``         yes      yes      yes      yes          processor sharing (RR as q_R → 0)
+``rr``         yes      yes      no       no           round-robin with quantum q_R
+``fcfs``       no       yes      no       no           first come, first served
+============== ======== ======== ======== ============ =====================================
+
+- *snapshot*: a closed form of the paper's snapshot model (every residual task queued at
+  time 0) exists (:mod:`dnnsplit.model`);
+- *timeline*: the discrete-event model (:mod:`dnnsplit.timeline`);
+- *compiled*: exhaustive search has a compiled kernel (:mod:`dnnsplit._kernels`) and the
+  greedy has an incremental total-delay path;
+- *exact total*: minimum total delay is a linear assignment (``exact``).
+
+:func:`require` turns a missing capability into one :class:`~dnnsplit.errors.InputError`
+that names the field and says which policies do have it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnnsplit.errors import InputError, unknown_choice
+
+__all__ = ["CAPABILITIES", "POLICY_TABLE", "Policy", "policies_with", "policy", "require"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Capabilities of one BS policy (see the module docstring for the table).
+
+    Attributes
+    ----------
+    name : str
+        Policy name as written in a scenario file (``bs.policy``).
+    description : str
+        One line for help texts and errors.
+    snapshot : bool
+        Defined under the paper's snapshot model (eq. 2).
+    timeline : bool
+        Defined under the timeline (discrete-event) model.
+    compiled : bool
+        Exhaustive search has a compiled kernel, and greedy an incremental total-delay path.
+    exact_total : bool
+        Minimum total delay (no deadlines) is a linear assignment: ``exact`` certifies it.
+    uses_quantum : bool
+        Reads ``bs.quantum_s``.
+    """
+
+    name: str
+    description: str
+    snapshot: bool
+    timeline: bool
+    compiled: bool
+    exact_total: bool
+    uses_quantum: bool
+
+
+POLICY_TABLE: dict[str, Policy] = {
+    p.name: p
+    for p in (
+        Policy("sjf", "shortest job first, ties by device index", True, True, True, True, False),
+        Policy("ps", "processor sharing (round-robin as q_R -> 0)", True, True, True, True, False),
+        Policy(
+            "rr",
+            "round-robin with quantum q_R, in device-index order",
+            True,
+            True,
+            False,
+            False,
+            True,
+        ),
+        Policy(
+            "fcfs",
+            "first come, first served (timeline model only)",
+            False,
+            True,
+            False,
+            False,
+            False,
+        ),
+    )
+}
+#: Capability names :func:`require` knows, with the phrase an error uses for each.
+CAPABILITIES = {
+    "snapshot": "the snapshot model",
+    "timeline": "the timeline model",
+    "compiled": "a compiled kernel",
+    "exact_total": "an exact total-delay method",
+}
+
+
+def policy(name: object, field: str = "bs.policy") -> Policy:
+    """The :class:`Policy` called ``name``, or an :class:`InputError` naming ``field``."""
+    if not isinstance(name, str) or name not in POLICY_TABLE:
+        raise unknown_choice(field, "policy", name, tuple(POLICY_TABLE))
+    return POLICY_TABLE[name]
+
+
+def policies_with(capability: str) -> tuple[str, ...]:
+    """Names of the policies that have ``capability`` (a key of :data:`CAPABILITIES`)."""
+    return tuple(name for name, p in POLICY_TABLE.items() if getattr(p, capability))
+
+
+def require(name: str, capability: str, field: str = "bs.policy", what: str = "") -> Policy:
+    """The policy ``name`` if it has ``capability``; else one error naming ``field``.
+
+    Parameters
+    ----------
+    name : str
+        Policy name.
+    capability : str
+        A key of :data:`CAPABILITIES`.
+    field : str
+        The field the error names.
+    what : str
+        What needs the capability (``"exact"``, ``"--model snapshot"``), for the message.
+    """
+    found = policy(name, field)
+    if not getattr(found, capability):
+        needs = f"{what} needs" if what else "needs"
+        raise InputError(
+            field,
+            f"{name} has no {CAPABILITIES[capability]}; {needs} one of "
+            f"{', '.join(policies_with(capability))}",
+        )
+    return found

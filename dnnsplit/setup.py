@@ -1,0 +1,182 @@
+"""The setup: every choice the paper leaves open, in one frozen object.
+
+The paper fixes the model's equations but not all of its inputs: which stage timings, how
+fast the BS is (R), its policy and quantum, the device quantum, which form of eq. (1),
+the ranges of distances, memory limits and background processes, the channel constants,
+greedy's start vector, what "all-local" means when a device's memory cannot hold the whole
+network, and whether full offload (p = 0) is allowed. :class:`Setup` holds one answer to
+each, with today's choices as defaults (``docs/model.md`` gives the evidence for each).
+
+A scenario of the paper's evaluation is then a pure function of ``(N, seed, setup)``
+(:meth:`dnnsplit.Scenario.paper`); a sweep varies the setup with
+:func:`dataclasses.replace`::
+
+    setups = [replace(setup, ratio=r) for r in (1, 10, 100)]
+
+Nothing downstream pins a field: every draw, sweep, notebook and the command line take the
+whole object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from dnnsplit._checks import mapping, number, number_pair
+from dnnsplit.channel import Channel
+from dnnsplit.errors import InputError, check_choice
+from dnnsplit.model import LOCAL_DELAY_FORMS
+from dnnsplit.policies import POLICY_TABLE
+
+__all__ = [
+    "BASELINE_RULES",
+    "DEFAULT_PROFILE",
+    "DEFAULT_QUANTUM_S",
+    "LOWEST_POINTS",
+    "STARTS",
+    "Setup",
+]
+
+DEFAULT_PROFILE = "alexnet-pi3b-estimated"
+DEFAULT_QUANTUM_S = 0.01  # docs/model.md, "Round-robin quantum"
+#: Greedy's start vectors (eq. 6): ⌊s̃_i/2⌋, all ones, s̃_i.
+STARTS = ("half", "ones", "local")
+#: What Fig. 3's "all-local" baseline is: p = S (the paper's words, even beyond a device's
+#: memory limit) or p = s̃_i (the most local point memory allows).
+BASELINE_RULES = ("all-local", "max-local")
+#: The lowest partition point: 0 (full offload allowed) or 1 (the paper's p ∈ {1..s̃_i}).
+LOWEST_POINTS = (0, 1)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Every choice the paper leaves open (defaults: the artifact's reading).
+
+    Attributes
+    ----------
+    profile : str
+        Device stage profile: a shipped name (``data/measurements/``) or a CSV path.
+    bs_profile : str or None
+        A measured BS profile whose stage times replace ``t_s / ratio``; None: ratio model.
+    ratio : float
+        R = C^R / C_i, BS speed over device speed (BS stage time ``t_s / R``).
+    policy : str
+        BS policy: ``sjf``, ``ps``, ``rr`` (``fcfs`` under the timeline model only).
+    quantum_s : float
+        The device's round-robin quantum q of eq. (1), seconds.
+    bs_quantum_s : float
+        The BS round-robin quantum q_R (``rr``), seconds.
+    local_delay : str
+        Form of eq. (1): ``paper`` (the closed form, clamped at T) or ``exact``.
+    distance_m : (float, float)
+        Devices' distance to the BS, uniform in this range (metres).
+    max_stage : (int, int)
+        Memory limits s̃_i, uniform on the whole numbers in this range (capped at S).
+    background : (int, int)
+        Background processes n_i, uniform on the whole numbers in this range.
+    channel : Channel
+        Constants of the WiFi uplink model.
+    start : str
+        Greedy's start vector: ``half`` (⌊s̃_i/2⌋), ``ones`` or ``local`` (s̃_i).
+    baseline : str
+        Fig. 3's all-local baseline: ``all-local`` (p = S, the paper's words, even beyond
+        s̃_i) or ``max-local`` (p = s̃_i, the most local point memory allows).
+    lowest_point : int
+        0: full offload (p = 0) allowed; 1: the paper's p_i ∈ {1..s̃_i}.
+    restarts : int
+        ``local-search``: seeded random starts besides the greedy start.
+    """
+
+    profile: str = DEFAULT_PROFILE
+    bs_profile: str | None = None
+    ratio: float = 1.0
+    policy: str = "sjf"
+    quantum_s: float = DEFAULT_QUANTUM_S
+    bs_quantum_s: float = DEFAULT_QUANTUM_S
+    local_delay: str = "paper"
+    distance_m: tuple[float, float] = (50.0, 500.0)
+    max_stage: tuple[int, int] = (5, 8)
+    background: tuple[int, int] = (0, 3)
+    channel: Channel = field(default_factory=Channel)
+    start: str = "half"
+    baseline: str = "all-local"
+    lowest_point: int = 0
+    restarts: int = 8
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.profile, str) or not self.profile:
+            raise InputError("setup.profile", "must be a profile name or path")
+        if self.bs_profile is not None and (
+            not isinstance(self.bs_profile, str) or not self.bs_profile
+        ):
+            raise InputError("setup.bs_profile", "must be a profile name or path, or null")
+        put("ratio", number(self.ratio, "setup.ratio", positive=True))
+        check_choice(self.policy, tuple(POLICY_TABLE), "setup.policy", "policy")
+        put("quantum_s", number(self.quantum_s, "setup.quantum_s", positive=True))
+        put("bs_quantum_s", number(self.bs_quantum_s, "setup.bs_quantum_s", positive=True))
+        check_choice(self.local_delay, LOCAL_DELAY_FORMS, "setup.local_delay", "form")
+        distance = number_pair(self.distance_m, "setup.distance_m")
+        if distance[0] <= 0:
+            raise InputError("setup.distance_m", "distances must be positive")
+        put("distance_m", distance)
+        put("max_stage", number_pair(self.max_stage, "setup.max_stage", whole=True))
+        put("background", number_pair(self.background, "setup.background", whole=True))
+        if not isinstance(self.channel, Channel):
+            raise InputError("setup.channel", "must be a Channel")
+        check_choice(self.start, STARTS, "setup.start", "start")
+        check_choice(self.baseline, BASELINE_RULES, "setup.baseline", "baseline")
+        lowest = number(self.lowest_point, "setup.lowest_point", whole=True)
+        if lowest not in LOWEST_POINTS:
+            raise InputError("setup.lowest_point", f"must be 0 or 1, got {self.lowest_point!r}")
+        put("lowest_point", lowest)
+        put("restarts", number(self.restarts, "setup.restarts", whole=True, minimum=0))
+
+    # -- plain-data form (manifests, the command line's --setup) -------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The setup as plain JSON data (ranges as lists, the channel as an object)."""
+        out = asdict(self)
+        for key in ("distance_m", "max_stage", "background"):
+            out[key] = list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "setup") -> Setup:
+        """A setup from its plain-data form; absent fields keep their defaults.
+
+        Raises
+        ------
+        InputError
+            An unknown field, or a field of the wrong type or out of range (named).
+        """
+        raw = mapping(raw, where, {f.name for f in fields(cls)})
+        if "channel" in raw:
+            channel_fields = {f.name for f in fields(Channel)}
+            try:
+                raw["channel"] = Channel(
+                    **mapping(raw["channel"], f"{where}.channel", channel_fields)
+                )
+            except InputError as error:
+                raise InputError(f"{where}.{error.field}", error.problem) from None
+        try:
+            return cls(**raw)
+        except InputError as error:
+            field_name = error.field.removeprefix("setup.")
+            raise InputError(f"{where}.{field_name}", error.problem) from None
+
+    def replace(self, **changes: Any) -> Setup:
+        """A copy with ``changes`` (the same as :func:`dataclasses.replace`)."""
+        return replace(self, **changes)
+
+    def changes(self, base: Setup | None = None) -> dict[str, Any]:
+        """The fields that differ from ``base`` (default: the default setup), plain data."""
+        mine, theirs = self.to_dict(), (base or Setup()).to_dict()
+        return {k: v for k, v in mine.items() if theirs[k] != v}
+
+    def key(self) -> str:
+        """A canonical JSON text of the setup (stable across runs: for hashing, caching)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,131 @@
+"""Choosing the partition points: the paper's greedy, local search, exact solvers, baselines.
+
+Every solver is a public function with its guarantee, complexity and tie rules in its
+docstring, and returns a :class:`Solution` (its answer re-evaluated by the model, with its
+wall time and whether it is certified optimal):
+
+- :func:`greedy` (eq. 6): from a start vector, repeatedly take the single one-stage move
+  that improves the objective most; stop when none does.
+- :func:`local_search`: the same loop with any-step moves and seeded restarts.
+- :func:`exhaustive`: every vector of the space (the certified optimum for small N).
+- :func:`exact_total`: total delay under ``sjf``/``ps`` as a linear assignment (certified).
+- Baselines: :func:`all_local` (p = S, the paper's), :func:`max_local` (p = s̃_i),
+  :func:`all_offload` (the lowest point), :func:`independent` (each device alone).
+
+:func:`solve` picks one by name (the command line's ``--solver``): it checks the names,
+dispatches, and passes on the options the chosen solver takes. :func:`is_local_optimum`
+checks greedy's and local-search's stopping rules by full evaluation.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from dnnsplit.errors import InputError, check_choice
+from dnnsplit.scenario import Scenario
+from dnnsplit.solvers._common import (
+    OBJECTIVES,
+    RELATIVE_TOLERANCE,
+    STARTS,
+    Solution,
+    start_vector,
+)
+from dnnsplit.solvers.baselines import all_local, all_offload, independent, max_local
+from dnnsplit.solvers.exact import exact_total
+from dnnsplit.solvers.exhaustive import exhaustive
+from dnnsplit.solvers.heuristics import MOVE_KINDS, greedy, is_local_optimum, local_search
+
+__all__ = [
+    "BASELINES",
+    "MOVE_KINDS",
+    "OBJECTIVES",
+    "RELATIVE_TOLERANCE",
+    "SOLVERS",
+    "SOLVER_FUNCTIONS",
+    "STARTS",
+    "Solution",
+    "all_local",
+    "all_offload",
+    "exact_total",
+    "exhaustive",
+    "greedy",
+    "independent",
+    "is_local_optimum",
+    "local_search",
+    "max_local",
+    "solve",
+    "start_vector",
+]
+
+#: The solvers by their command-line names, in the order tables list them.
+SOLVER_FUNCTIONS: dict[str, Callable[..., Solution]] = {
+    "greedy": greedy,
+    "local-search": local_search,
+    "exhaustive": exhaustive,
+    "exact": exact_total,
+    "all-local": all_local,
+    "max-local": max_local,
+    "all-offload": all_offload,
+    "independent": independent,
+}
+SOLVERS = tuple(SOLVER_FUNCTIONS)
+BASELINES = ("all-local", "max-local", "all-offload", "independent")
+#: Every option some solver takes (``solve`` refuses any other keyword).
+OPTIONS = frozenset(
+    name
+    for function in SOLVER_FUNCTIONS.values()
+    for name in inspect.signature(function).parameters
+    if name not in ("scenario", "objective")
+)
+
+
+def solve(
+    scenario: Scenario,
+    *,
+    objective: str = "total",
+    solver: str = "greedy",
+    **options: Any,
+) -> Solution:
+    """Choose a partition vector for ``scenario`` with the solver called ``solver``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    objective : {"total", "variance"}
+        Total delay, eq. (4), or variance of delays, eq. (8).
+    solver : str
+        One of :data:`SOLVERS`: ``greedy`` (the paper's eq. 6), ``local-search``,
+        ``exhaustive``, ``exact``, ``all-local``, ``max-local``, ``all-offload``,
+        ``independent``.
+    **options
+        Passed to the solver where it takes them, ignored where it does not:
+        ``model`` ({"snapshot", "timeline"}), ``start`` ({"half", "ones", "local"}),
+        ``restarts`` and ``seed`` (local-search), ``max_vectors`` and ``progress``
+        (exhaustive), ``max_iterations`` (greedy, local-search). See each solver.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    InputError
+        An unknown objective, solver, start or model, or a bad option value.
+    SolverRefusal
+        ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality.
+    """
+    check_choice(objective, OBJECTIVES, "objective", "objective")
+    function = SOLVER_FUNCTIONS[check_choice(solver, SOLVERS, "solver", "solver")]
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        raise InputError(
+            unknown[0], f"not an option of any solver; options: {', '.join(sorted(OPTIONS))}"
+        )
+    if "start" in options:
+        check_choice(options["start"], STARTS, "start", "start")
+    accepted = inspect.signature(function).parameters
+    chosen = {k: v for k, v in options.items() if k in accepted}
+    return function(scenario, objective=objective, **chosen)

@@ -1,0 +1,211 @@
+"""The paper's greedy (eq. 6), our any-step local search, and the local-optimum check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dnnsplit._checks import number
+from dnnsplit.errors import check_choice
+from dnnsplit.evaluate import as_partition, check_model
+from dnnsplit.scenario import Scenario
+from dnnsplit.solvers._common import OBJECTIVES, STARTS, Found, solver, start_vector
+from dnnsplit.solvers._moves import FullMoves, improve, make_moves
+
+__all__ = ["MOVE_KINDS", "greedy", "is_local_optimum", "local_search"]
+
+MOVE_KINDS = ("step", "any")
+
+
+def _max_iterations(value: Any) -> int | None:
+    return None if value is None else number(value, "max_iterations", whole=True, minimum=0)
+
+
+@solver("greedy")
+def greedy(
+    scenario: Scenario,
+    *,
+    objective: str = "total",
+    start: str = "half",
+    model: str = "snapshot",
+    max_iterations: int | None = None,
+) -> Found:
+    """The paper's greedy heuristic, eq. (6).
+
+    From the start vector ``p⁽⁰⁾``, at each iteration try, for every device, one step right
+    (``p_i + 1``) and one step left (``p_i − 1``) inside its allowed points; take the single
+    move with the largest strict improvement of the objective; stop when no move improves.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    objective : {"total", "variance"}
+        Total delay, eq. (4), or variance of delays, eq. (8).
+    start : {"half", "ones", "local"}
+        ``p⁽⁰⁾``: ⌊s̃_i/2⌋, all ones, or s̃_i (each clipped into the allowed points).
+    model : {"snapshot", "timeline"}
+        The BS model the objective is computed under.
+    max_iterations : int, optional
+        Stop after this many moves (default: until no move improves).
+
+    Returns
+    -------
+    Solution
+
+    Notes
+    -----
+    **Guarantee**: a one-stage local optimum (:func:`is_local_optimum` with
+    ``moves="step"``); no bound on the gap to the global optimum. With deadlines, a move
+    may not make a feasible vector infeasible; from an infeasible start, moves first reduce
+    the total deadline excess.
+
+    **Ties**: values within :data:`~dnnsplit.solvers.RELATIVE_TOLERANCE` (relative) are
+    equal, and a move must improve by more; among equal best moves the lowest device index
+    wins, then the right move.
+
+    **Complexity**: 2N candidates per iteration. Total delay under ``sjf``/``ps`` without
+    deadlines is scored incrementally, O(N) per iteration; otherwise every candidate is
+    evaluated in full, O(N² log N) per iteration (O(N³) for ``rr``).
+
+    References
+    ----------
+    Kafetzis and Koutsopoulos, eq. (6); the objectives are eq. (4) and (8).
+    """
+    check_choice(start, STARTS, "start", "start")
+    moves = make_moves(scenario.tables, start_vector(scenario, start), False, objective, model)
+    iterations = improve(moves, _max_iterations(max_iterations))
+    return Found(
+        moves.p,
+        iterations=iterations,
+        start=start,
+        note="the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start,
+    )
+
+
+@solver("local-search")
+def local_search(
+    scenario: Scenario,
+    *,
+    objective: str = "total",
+    start: str = "half",
+    model: str = "snapshot",
+    restarts: int = 8,
+    seed: int | np.random.Generator = 0,
+    max_iterations: int | None = None,
+) -> Found:
+    """Any-step local search with seeded restarts (beyond the paper).
+
+    The paper's improvement loop, but a device may jump to any of its allowed points in one
+    move; run from ``start`` and from ``restarts`` random vectors (uniform on each device's
+    allowed points, drawn from ``seed``), keeping the best end point (least deadline
+    excess, then least objective; ties to the earlier run).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    objective : {"total", "variance"}
+        Total delay, eq. (4), or variance of delays, eq. (8).
+    start : {"half", "ones", "local"}
+        The first start vector (as :func:`greedy`'s).
+    model : {"snapshot", "timeline"}
+        The BS model.
+    restarts : int
+        Random starts besides ``start`` (a whole number ≥ 0; default 8).
+    seed : int or numpy.random.Generator
+        Seed of the random starts; pass an int for reproducible output.
+    max_iterations : int, optional
+        Cap on the moves of each run.
+
+    Returns
+    -------
+    Solution
+
+    Notes
+    -----
+    **Guarantee**: an any-step local optimum (:func:`is_local_optimum` with
+    ``moves="any"``), never worse than greedy's end point from ``start`` under the any-step
+    loop; no bound on the gap to the global optimum.
+
+    **Ties**: as :func:`greedy`; the any-step candidates of a device are tried from
+    ``p = S`` down to 0.
+
+    **Complexity**: N·(S+1) candidates per iteration, per run (``restarts + 1`` runs).
+
+    References
+    ----------
+    The improvement loop of Kafetzis and Koutsopoulos, eq. (6), with any-step moves.
+    """
+    check_choice(start, STARTS, "start", "start")
+    restarts = number(restarts, "restarts", whole=True, minimum=0)
+    limit = _max_iterations(max_iterations)
+    tables = scenario.tables
+    rng = (
+        seed
+        if isinstance(seed, np.random.Generator)
+        else np.random.default_rng(number(seed, "seed", whole=True, minimum=0))
+    )
+    starts = [start_vector(scenario, start)]
+    starts += [rng.integers(tables.min_stage, tables.max_stage + 1) for _ in range(restarts)]
+    best_key: tuple[float, float] | None = None
+    partition = starts[0]
+    iterations = 0
+    for vector in starts:
+        moves = make_moves(tables, vector, True, objective, model)
+        iterations += improve(moves, limit)
+        value, excess = moves.current()
+        if best_key is None or (excess, value) < best_key:
+            best_key, partition = (excess, value), moves.p.copy()
+    return Found(
+        partition,
+        iterations=iterations,
+        start=start,
+        note=f"any-step moves from {start} and {restarts} seeded random starts; best kept",
+    )
+
+
+def is_local_optimum(
+    scenario: Scenario,
+    partition: Any,
+    objective: str = "total",
+    moves: str = "step",
+    *,
+    model: str = "snapshot",
+) -> bool:
+    """Whether no single-device move improves ``partition`` (the stopping rule of eq. 6).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    partition : sequence of int
+        The vector to test, within the allowed points.
+    objective : {"total", "variance"}
+        Eq. (4) or (8).
+    moves : {"step", "any"}
+        ``step``: one device one stage left or right (the paper's greedy);
+        ``any``: one device to any allowed point (``local-search``).
+    model : {"snapshot", "timeline"}
+        The BS model.
+
+    Returns
+    -------
+    bool
+        True when no candidate improves by more than the tie tolerance, using the rules of
+        :func:`greedy` (with deadlines: no feasible candidate improves the objective, or,
+        from an infeasible vector, none reduces the deadline excess).
+
+    Notes
+    -----
+    Scores every candidate by a full evaluation (never a fast path), so it can check the
+    solvers' fast paths.
+    """
+    check_choice(objective, OBJECTIVES, "objective", "objective")
+    check_choice(moves, MOVE_KINDS, "moves", "move kind")
+    check_model(model, scenario.policy)
+    vector = as_partition(partition, scenario.n_devices)
+    scenario.tables.check_partitions(vector[None, :])
+    candidates = FullMoves(scenario.tables, vector, moves == "any", objective, model)
+    return improve(candidates, max_iterations=1) == 0
