@@ -3,8 +3,7 @@
 A Raspberry Pi 3B+ talks 802.11n at 2.4 GHz, 20 MHz, one spatial stream (its CYW43455
 chip). The received power follows a log-distance path loss; the device uses the fastest
 modulation-and-coding scheme (MCS) whose receiver sensitivity the received power meets;
-a MAC efficiency factor turns that PHY rate into goodput (MODEL.md, "Channel";
-measurements.md, "Channel").
+a MAC efficiency factor turns that PHY rate into goodput (docs/model.md, "Channel").
 """
 
 from __future__ import annotations

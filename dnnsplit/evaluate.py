@@ -121,7 +121,7 @@ class Evaluation:
         return float(getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
-        """The command line's ``evaluate`` output (INTERFACE.md) plus the extra metrics."""
+        """The command line's ``evaluate`` output (docs/interface.md) plus the extra metrics."""
         return {
             "partition": [int(p) for p in self.partition],
             "delays": [float(d) for d in self.delays],

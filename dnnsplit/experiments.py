@@ -259,7 +259,7 @@ def quantum_sensitivity(
     start: str = "half",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """How much the device's round-robin quantum q matters (measurements.md).
+    """How much the device's round-robin quantum q matters (docs/model.md, "Round-robin quantum").
 
     The paper gives no q. For every q, form of eq. (1), N and seed: greedy for
     ``objective`` and all-local, with greedy's ``improvement_pct`` over all-local, as in
@@ -300,7 +300,7 @@ def model_gap(
     start: str = "half",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """The snapshot model against the timeline model (MODEL.md, "The timeline model").
+    """The snapshot model against the timeline model (docs/model.md, "The timeline model").
 
     Greedy solves each scenario under the paper's snapshot model; the same partition is
     then re-evaluated under the timeline model, where each residual task reaches the BS

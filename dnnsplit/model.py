@@ -339,7 +339,7 @@ class DelayTables:
 
     def deadline_excess(self, delays: np.ndarray) -> np.ndarray:
         """``Σ_i max(0, D_i − D̃_i)`` along the last axis: 0 exactly when every deadline
-        ``D_i(p) ≤ D̃^max_i`` holds (MODEL.md, constraints (5), (7)), within
+        ``D_i(p) ≤ D̃^max_i`` holds (docs/model.md, constraints (5), (7)), within
         :data:`DEADLINE_TOLERANCE_S`."""
         excess = delays - self.deadline - DEADLINE_TOLERANCE_S
         return np.where(excess > 0, excess, 0.0).sum(axis=-1)

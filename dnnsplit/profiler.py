@@ -2,7 +2,8 @@
 
 The chain is built in PyTorch from the same layer definitions as the analytic figures
 (:mod:`dnnsplit.chains`), with random weights: nothing is downloaded, and random weights
-take the same time as trained ones. Timing follows the paper's method (measurements.md):
+take the same time as trained ones. Timing follows the paper's method (docs/model.md,
+"Stage timings"):
 
 1. warm up;
 2. in each of ``repeats`` rounds, run the first stage, then the first two, and so on up to

@@ -1,7 +1,7 @@
 """Stage profiles: how long each stage of a DNN takes on one machine, and what it sends.
 
 A profile is the measured (or estimated) time ``t_s`` of every stage on one piece of
-hardware and the bytes ``b_s`` of every stage's output, ``b_0`` being the input (MODEL.md,
+hardware and the bytes ``b_s`` of every stage's output, ``b_0`` being the input (docs/model.md,
 "Per-device quantities"). Profiles live in ``data/measurements/`` as CSV files, one row per
 stage, with provenance on every row so that a figure can say what its numbers stand on:
 
@@ -23,7 +23,7 @@ date        ISO date the file was made
 Optional columns (the profiler writes them): ``iqr_s``, ``alone_s``, ``within_noise``,
 ``macs``, ``params``, ``repeats``, ``threads``, ``cores``.
 
-Estimated profiles follow the roofline rule of ``measurements.md``: a convolution takes
+Estimated profiles follow the roofline rule of docs/model.md ("Stage timings"): a convolution takes
 FLOPs / effective FLOP/s, a fully connected layer streams its weights once (weight bytes /
 memory bandwidth), a pooling layer moves its input and output once (bytes / bandwidth).
 """
@@ -142,7 +142,7 @@ class Profile:
         return frame
 
     def to_dict(self) -> dict:
-        """The scenario-file form of this profile (INTERFACE.md, ``profile``)."""
+        """The scenario-file form of this profile (docs/interface.md, ``profile``)."""
         return {
             "input_bytes": int(self.input_bytes),
             "stages": [
@@ -349,7 +349,7 @@ def write_profile(profile: Profile, path: str | os.PathLike[str]) -> Path:
 
 @dataclass(frozen=True)
 class Hardware:
-    """Constants of the roofline rule for one machine (measurements.md, item 2).
+    """Constants of the roofline rule for one machine (docs/model.md, "Stage timings").
 
     Attributes
     ----------
@@ -431,7 +431,7 @@ def chain_profile(
 
 
 def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26") -> Profile:
-    """Roofline estimate of a chain's stage times on ``hardware`` (measurements.md, item 2).
+    """Roofline estimate of a chain's stage times on ``hardware`` (docs/model.md, "Stage timings").
 
     ``t_s = 2·conv_MACs / flops + 4·FC_params / bandwidth + pool_bytes / bandwidth``.
 

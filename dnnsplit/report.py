@@ -224,7 +224,7 @@ def evaluate_claims(directory: str | os.PathLike[str] | None = None) -> list[Cla
             if verdict == "reproduced"
             else _join(
                 "the paper's greedy stops at the first local optimum of one-stage moves, and on "
-                "the variance objective such optima are often far from the best (MODEL.md); a "
+                "the variance objective such optima are often far from the best (docs/model.md); a "
                 "% of a small optimal variance magnifies the gap",
                 _provenance_reason(fig5_rows),
             )

@@ -1,6 +1,6 @@
 """A scenario: the DNN's stage profile, the base station, and the devices.
 
-A scenario is everything the delay model needs (INTERFACE.md, "Scenario file"): the stage
+A scenario is everything the delay model needs (docs/interface.md, "Scenario file"): the stage
 profile (device times, output bytes, and BS times by a ratio R or measured), the BS policy,
 the form of the local delay, and per device its background load, CPU quantum, memory limit
 ``s̃_i``, uplink rate, speed and deadline. It is read from a dict or a JSON/YAML file with
@@ -39,7 +39,7 @@ MAX_SEED = 2**63 - 1
 
 @dataclass(frozen=True)
 class Device:
-    """One device (INTERFACE.md, ``devices[i]``).
+    """One device (docs/interface.md, ``devices[i]``).
 
     Attributes
     ----------
@@ -172,7 +172,7 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Scenario:
-        """Build and check a scenario from its dict form (INTERFACE.md).
+        """Build and check a scenario from its dict form (docs/interface.md).
 
         Raises
         ------

@@ -3,7 +3,7 @@
 The paper's snapshot model puts every residual task in the BS queue at time 0. In truth
 device i's task arrives at ``r_i = D^L_i + D^tr_i``, when its local stages are done and its
 tensor has crossed the air. This module releases each task at ``r_i`` and runs the BS
-policy event by event (MODEL.md, "The timeline model"):
+policy event by event (docs/model.md, "The timeline model"):
 
 - ``sjf``: non-preemptive; whenever the BS falls idle it starts the shortest released task
   (ties by device index);
