@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup_env.sh
-exec "$PYTHON" -m dnnsplit.runner "$@"
+exec "$PYTHON" -m dnnsplit.paper.runner "$@"

@@ -1,11 +1,17 @@
-"""Progress bars where tqdm is installed, silence where it is not (tqdm is optional)."""
+"""Progress bars where tqdm is installed, silence where it is not (tqdm is optional).
+
+On a terminal the bar goes to stderr and erases itself when done. Inside a Jupyter kernel
+(JupyterLab, papermill) it goes to stdout and stays: stderr would show as a red error band
+above the results, and an erased bar leaves that band empty.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["progress_bar"]
+__all__ = ["in_notebook", "progress_bar"]
 
 
 class _Silent:
@@ -24,6 +30,11 @@ class _Silent:
         pass
 
 
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (its stdout is ipykernel's stream)."""
+    return type(sys.stdout).__module__.startswith("ipykernel")
+
+
 def progress_bar(
     iterable: Iterable | None = None,
     *,
@@ -40,5 +51,9 @@ def progress_bar(
         except ImportError:
             pass
         else:
+            if in_notebook():
+                return tqdm(
+                    iterable, total=total, desc=desc, leave=True, file=sys.stdout, **options
+                )
             return tqdm(iterable, total=total, desc=desc, leave=False, **options)
     return _Silent(iterable)

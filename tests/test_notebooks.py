@@ -1,54 +1,145 @@
 """Every notebook executed by papermill with quick parameters, asserting on its CSVs.
 
-Determinism: each notebook's files are written a second time by the same pipeline call in
-this (different) process, and must be byte-identical.
+Determinism: each notebook's code is executed a second time in this (different) process
+(:func:`exec_notebook`), and its files must be byte-identical to the kernel's.
 """
 
 from __future__ import annotations
 
+import ast
 import filecmp
 import json
+from pathlib import Path
 
+import matplotlib.pyplot as plt
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
-from dnnsplit import pipeline
 from dnnsplit.errors import InputError
-from dnnsplit.paths import NOTEBOOKS_DIR
-from dnnsplit.runner import NOTEBOOKS, declared_parameters, run_notebook
+from dnnsplit.paper import report
+from dnnsplit.paper.runner import NOTEBOOKS, NotebookFailed, declared_parameters, run_notebook
+from dnnsplit.paths import FIGURES_DIR, INTERACTIVE_DIR, NOTEBOOKS_DIR, REPORT_PATH
 
 pytestmark = pytest.mark.notebook
 
 COMMON = {"quick", "output_dir"}
 
 
-def execute(name: str, tmp_path, **parameters) -> tuple:
+def execute(name: str, tmp_path: Path, **parameters) -> tuple[Path, dict]:
+    """Run notebook ``name`` with papermill (quick) into ``tmp_path/papermill``."""
     out = tmp_path / "papermill"
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     run_notebook(
         NOTEBOOKS_DIR / name, tmp_path / name, {"quick": True, "output_dir": str(out), **parameters}
     )
     return out, json.loads((tmp_path / name).read_text())
 
 
-def same_bytes(a, b) -> None:
+def exec_notebook(name: str, parameters: dict) -> dict:
+    """Run the notebook's code cells in this process (the parameters cell, then
+    ``parameters`` over it, as papermill does); returns the namespace."""
+    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    namespace: dict = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, f"{name} cell", "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+    plt.close("all")
+    return namespace
+
+
+def again(name: str, tmp_path: Path, **parameters) -> Path:
+    out = tmp_path / "again"
+    out.mkdir(exist_ok=True)
+    exec_notebook(name, {"quick": True, "output_dir": str(out), **parameters})
+    return out
+
+
+def same_bytes(a: Path, b: Path) -> None:
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
     _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
     assert not mismatch and not errors, f"differ between runs: {mismatch + errors}"
 
 
+def outputs(executed: dict) -> list[dict]:
+    return [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+
+
+# --- parameters and the runner ---------------------------------------------------------
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_declares_its_parameters(name):
     declared = declared_parameters(NOTEBOOKS_DIR / name)
     assert COMMON <= set(declared)
+    # papermill declares exactly the names the parameters cell assigns (a line it cannot
+    # parse would silently be left out and later refused as "not declared")
+    cell = next(
+        c
+        for c in nbformat.read(NOTEBOOKS_DIR / name, as_version=4).cells
+        if "parameters" in c.metadata.get("tags", [])
+    )
+    assigned = {
+        node.targets[0].id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
+    assert set(declared) == assigned
+    # run by hand, a notebook writes to build/figures/, never to figures/
+    assert declared["output_dir"]["default"] in ('""', "''")
 
 
 def test_unknown_parameter_fails(tmp_path):
     with pytest.raises(InputError, match="parameter 'n_device'.*not declared"):
         run_notebook(NOTEBOOKS_DIR / "00_quickstart.ipynb", tmp_path / "x.ipynb", {"n_device": 3})
     assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_a_failing_cell_is_named(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    parameters = nbformat.v4.new_code_cell("quick = False\noutput_dir = ''")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [
+        parameters,
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('no such seed')"),
+    ]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(
+        NotebookFailed, match=r"^broken.ipynb, cell In \[4\]: ValueError: no such seed"
+    ):
+        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
+
+
+def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("quick = False")]
+    path = tmp_path / "untagged.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(InputError, match="^untagged.ipynb: has no cell tagged 'parameters'"):
+        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
+
+
+def test_run_all_only_with_an_unknown_name_exits_2_listing_the_names(capsys):
+    from dnnsplit.paper.runner import main
+
+    assert main(["--only", "no-such-notebook"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--only" in err and "00_quickstart.ipynb" in err
+
+
+# --- each notebook ------------------------------------------------------------------------
 
 
 def test_quickstart(tmp_path):
@@ -58,16 +149,14 @@ def test_quickstart(tmp_path):
     assert set(total.index) >= {"greedy", "local-search", "exhaustive", "exact", "all-local"}
     assert total.loc["exact", "total"] == pytest.approx(total.loc["exhaustive", "total"])
     assert total.loc["exhaustive", "total"] <= total["total"].min() + 1e-9
+    assert set(table.seed) == {2} and set(table.devices) == {5}
     variance = table[table.objective == "variance"].set_index("solver")
     assert variance.loc["exhaustive", "variance"] <= variance["variance"].min() + 1e-12
-    assert "cannot" not in str(variance.loc["exhaustive", "note"])
     assert "exact certifies only" in variance.loc["exact", "note"]
     assert (out / "quickstart.png").stat().st_size > 10_000
-    outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
-    assert any("image/png" in o.get("data", {}) for o in outputs), "no inline plot"
-    again = tmp_path / "again"
-    pipeline.quickstart(n_devices=5, seed=2, output_dir=again)
-    same_bytes(out, again)
+    assert any("image/png" in o.get("data", {}) for o in outputs(executed)), "no inline plot"
+    assert not any(o.get("name") == "stderr" for o in outputs(executed)), "an error band"
+    same_bytes(out, again("00_quickstart.ipynb", tmp_path, n_devices=5, seed=2))
 
 
 def test_stage_profiles_notebook(tmp_path):
@@ -78,20 +167,13 @@ def test_stage_profiles_notebook(tmp_path):
     assert set(frame.method) == {"estimated"}
     pi = frame[frame.profile == profiles[0]].time_s.sum()
     i7 = frame[frame.profile == profiles[1]].time_s.sum()
-    assert 0.3 < pi < 0.8 and 0.03 < i7 < 0.08  # measurements.md: ~0.5 s and ~50 ms
-    again = tmp_path / "again"
-    pipeline.figure4(profiles=profiles, output_dir=again)
-    same_bytes(out, again)
+    assert 0.3 < pi < 0.8 and 0.03 < i7 < 0.08  # docs/model.md: ~0.5 s and ~50 ms
+    same_bytes(out, again("01_stage_profiles.ipynb", tmp_path, profiles=profiles))
 
 
 def test_improvement_notebook(tmp_path):
-    out, _ = execute(
-        "02_improvement_over_all_local.ipynb",
-        tmp_path,
-        devices=[4, 6],
-        seeds=[0, 1],
-        ratios=[1, 10, 100],
-    )
+    parameters = {"devices": [4, 6], "seeds": [0, 1], "ratios": [1, 10, 100]}
+    out, executed = execute("02_improvement_over_all_local.ipynb", tmp_path, **parameters)
     rows = pd.read_csv(out / "fig3a.csv")
     assert set(rows.devices) == {4, 6} and set(rows.seed) == {0, 1}
     assert set(rows.policy) == {"sjf", "rr"}
@@ -108,16 +190,11 @@ def test_improvement_notebook(tmp_path):
     assert np.all(summary["mean"] <= summary["high"] + 1e-12)
     for name in ("fig3a", "fig3b", "fig3c", "fig3_local_share"):
         assert (out / f"{name}.pdf").exists() and (out / f"{name}.png").exists()
-    again = tmp_path / "again"
-    pipeline.figure3(
-        devices=[4, 6],
-        seeds=[0, 1],
-        ratios=[1, 10, 100],
-        quick=True,
-        output_dir=again,
-        progress=False,
-    )
-    same_bytes(out, again)
+    manifest = json.loads((out / "fig3.manifest.json").read_text())
+    assert manifest["quick"] is True and manifest["grids"]["by_devices"]["seeds"] == [0, 1]
+    assert manifest["setup"]["start"] == "half"
+    assert not any(o.get("name") == "stderr" for o in outputs(executed)), "an error band"
+    same_bytes(out, again("02_improvement_over_all_local.ipynb", tmp_path, **parameters))
 
 
 def test_greedy_vs_optimal_notebook(tmp_path):
@@ -130,96 +207,12 @@ def test_greedy_vs_optimal_notebook(tmp_path):
     assert np.all(variance["exhaustive"] <= variance["local-search"] * (1 + 1e-9))
     gaps = rows[rows.metric == "gap_pct"]
     assert np.all(gaps.value >= -1e-6)
-    again = tmp_path / "again"
-    pipeline.figure5(devices=[3, 4], seeds=[0, 1], quick=True, output_dir=again, progress=False)
-    same_bytes(out, again)
-
-
-def test_reproduction_report_notebook(tmp_path):
-    from dnnsplit import report
-
-    pipeline.figure3(
-        devices=[4, 6],
-        seeds=[0, 1],
-        ratios=[1, 10],
-        quick=True,
-        output_dir=tmp_path,
-        progress=False,
-    )
-    pipeline.figure5(devices=[3, 4], seeds=[0, 1], quick=True, output_dir=tmp_path, progress=False)
-    run_notebook(
-        NOTEBOOKS_DIR / "05_reproduction_report.ipynb",
-        tmp_path / "04.ipynb",
-        {"quick": True, "output_dir": str(tmp_path)},
-    )
-    text = (tmp_path / "REPRODUCTION.md").read_text()
-    assert "quick run" in text
-    claims = report.evaluate_claims(tmp_path)
-    assert len(claims) == 6
-    for claim in claims:
-        assert f"| {claim.claim} |" in text
-        assert claim.verdict in {"reproduced", "partly", "not reproduced"}
-    fig5 = pd.read_csv(tmp_path / "fig5_summary.csv")
-    gaps = fig5[(fig5.solver == "greedy") & (fig5.metric == "gap_pct")]["mean"]
-    assert f"{gaps.max():.1f}%" in text
-    assert "## Beyond the paper" not in text  # 04_beyond_the_paper did not run here
-    pipeline.beyond(
-        quanta_s=[0.001, 0.1],
-        gap_devices=[4],
-        seeds=[0, 1],
-        quick=True,
-        output_dir=tmp_path,
-        progress=False,
-    )
-    text = report.build_report(tmp_path)
-    assert "**The device quantum q**" in text and "**The snapshot assumption**" in text
-
-
-def test_a_failing_cell_is_named(tmp_path):
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    parameters = nbformat.v4.new_code_cell("quick = False\noutput_dir = ''")
-    parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [
-        parameters,
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("raise ValueError('no such seed')"),
-    ]
-    path = tmp_path / "broken.ipynb"
-    nbformat.write(notebook, path)
-    from dnnsplit.runner import NotebookFailed
-
-    with pytest.raises(
-        NotebookFailed, match=r"^broken.ipynb, cell In \[4\]: ValueError: no such seed"
-    ):
-        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
-
-
-def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell("quick = False")]
-    path = tmp_path / "untagged.ipynb"
-    nbformat.write(notebook, path)
-    with pytest.raises(InputError, match="^untagged.ipynb: has no cell tagged 'parameters'"):
-        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
+    same_bytes(out, again("03_greedy_vs_optimal.ipynb", tmp_path, devices=[3, 4], seeds=[0, 1]))
 
 
 def test_beyond_the_paper_notebook(tmp_path):
-    out, _ = execute(
-        "04_beyond_the_paper.ipynb",
-        tmp_path,
-        quanta_s=[0.001, 0.1],
-        gap_devices=[4, 6],
-        seeds=[0, 1],
-    )
+    parameters = {"quanta_s": [0.001, 0.1], "gap_devices": [4, 6], "seeds": [0, 1]}
+    out, _ = execute("04_beyond_the_paper.ipynb", tmp_path, **parameters)
     quantum = pd.read_csv(out / "beyond_quantum.csv")
     assert sorted(quantum.quantum_s.unique()) == [0.001, 0.1]
     assert set(quantum.local_delay) == {"paper", "exact"}
@@ -234,13 +227,47 @@ def test_beyond_the_paper_notebook(tmp_path):
     expected = 100 * (wide["timeline"] - wide["snapshot"]) / wide["snapshot"]
     got = gap[gap.metric == "total_gap_pct"].set_index(["policy", "devices", "seed"]).value
     assert got.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
-    again = tmp_path / "again"
-    pipeline.beyond(
-        quanta_s=[0.001, 0.1],
-        gap_devices=[4, 6],
-        seeds=[0, 1],
-        quick=True,
-        output_dir=again,
-        progress=False,
+    same_bytes(out, again("04_beyond_the_paper.ipynb", tmp_path, **parameters))
+
+
+def test_reproduction_report_notebook(tmp_path):
+    fig3 = {"devices": [4, 6], "seeds": [0, 1], "ratios": [1, 10]}
+    exec_notebook(
+        "02_improvement_over_all_local.ipynb", {"quick": True, "output_dir": str(tmp_path), **fig3}
     )
-    same_bytes(out, again)
+    exec_notebook(
+        "03_greedy_vs_optimal.ipynb",
+        {"quick": True, "output_dir": str(tmp_path), "devices": [3, 4], "seeds": [0, 1]},
+    )
+    run_notebook(
+        NOTEBOOKS_DIR / "05_reproduction_report.ipynb",
+        tmp_path / "05.ipynb",
+        {"quick": True, "output_dir": str(tmp_path)},
+    )
+    text = (tmp_path / "REPRODUCTION.md").read_text()
+    assert "quick run" in text
+    answers = report.answer_claims(tmp_path)
+    for answer in answers:
+        assert f"| {answer.claim.title} |" in text
+    evaluated = [a for a in answers if a.verdict is not None]
+    assert {a.claim.id for a in evaluated} >= {"fig5-greedy-gap", "fig5-greedy-finds-optimum"}
+    fig5 = pd.read_csv(tmp_path / "fig5_summary.csv")
+    gaps = fig5[(fig5.solver == "greedy") & (fig5.metric == "gap_pct")]["mean"]
+    assert f"{gaps.max():.1f}%" in text
+    assert "## Beyond the paper" not in text  # 04_beyond_the_paper did not run here
+    assert "## The setup behind these numbers" in text
+
+
+def test_a_notebook_run_by_hand_leaves_the_committed_results_alone(tmp_path):
+    """No output_dir (as in JupyterLab): files go to build/figures/, never to figures/."""
+    watched = [*FIGURES_DIR.iterdir(), REPORT_PATH]
+    before = {p: p.stat().st_mtime_ns for p in watched}
+    run_notebook(
+        NOTEBOOKS_DIR / "01_stage_profiles.ipynb",
+        tmp_path / "01.ipynb",
+        {"profiles": ["alexnet-pi3b-estimated"]},
+    )
+    run_notebook(NOTEBOOKS_DIR / "05_reproduction_report.ipynb", tmp_path / "05.ipynb", {})
+    assert {p: p.stat().st_mtime_ns for p in watched} == before
+    assert (INTERACTIVE_DIR / "fig4.csv").exists()
+    assert (INTERACTIVE_DIR / "REPRODUCTION.md").exists()

@@ -6,6 +6,7 @@ import json
 import re
 import tomllib
 
+import pytest
 import yaml
 
 from dnnsplit.paths import NOTEBOOKS_DIR, ROOT
@@ -41,3 +42,48 @@ def test_committed_notebooks_have_no_outputs():
             if cell["cell_type"] == "code":
                 assert not cell.get("outputs"), f"{path.name} is committed with outputs"
                 assert cell.get("execution_count") is None, f"{path.name} has execution counts"
+
+
+@pytest.fixture(scope="module")
+def kernel_metadata() -> dict:
+    """What JupyterLab writes into a notebook when the installed kernel starts: the
+    kernelspec of the installed ``python3`` kernel and the kernel's ``language_info``."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import start_new_kernel
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        client.kernel_info()
+        reply = client.get_shell_msg(timeout=60)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return {
+        "kernelspec": {
+            "display_name": spec.display_name,
+            "language": spec.language,
+            "name": "python3",
+        },
+        "language_info": reply["content"]["language_info"],
+    }
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.name)
+def test_opening_a_notebook_in_jupyterlab_changes_nothing(path, kernel_metadata):
+    """The committed metadata is what the installed kernel writes, and the file is in the
+    exact format Jupyter saves (nbformat 4.5, cell ids, one-space indent): opened and saved,
+    it stays byte for byte the same. Only the Python patch version may differ between
+    machines (JupyterLab rewrites that one line on another Python)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    assert notebook.metadata["kernelspec"] == kernel_metadata["kernelspec"]
+    mine, theirs = dict(notebook.metadata["language_info"]), dict(kernel_metadata["language_info"])
+    assert mine.pop("version").split(".")[:2] == theirs.pop("version").split(".")[:2]
+    assert mine == theirs
+    assert set(notebook.metadata) == {"kernelspec", "language_info"}
+    assert (notebook.nbformat, notebook.nbformat_minor) == (4, 5)
+    assert all("id" in cell for cell in notebook.cells)
+    saved = nbformat.writes(notebook) + "\n"
+    assert saved == path.read_text(encoding="utf-8")

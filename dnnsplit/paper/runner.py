@@ -6,8 +6,13 @@ notebook must have a cell tagged ``parameters``, and a parameter name it does no
 is an error (papermill itself would only warn). The run stops at the first failure, naming
 the notebook and the cell, and ends by listing the files it wrote.
 
-``python -m dnnsplit.runner [--quick] [--only NAME ...]``; ``--quick`` writes its figures
-and report to ``build/quick/``, never over the committed ones.
+``python -m dnnsplit.paper.runner [--quick] [--only NAME ...]`` (what ``./run_all.sh``
+runs). A full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its
+figures and report to ``build/quick/``, never over the committed ones. Notebooks opened by
+hand write to ``build/figures/`` instead (their ``output_dir`` parameter is empty).
+
+Exit status: 0 when every notebook ran; 1 when one failed (named, with its cell); 2 for bad
+arguments (an unknown ``--only`` name lists the valid ones); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dnnsplit.errors import InputError
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, ROOT
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
 
 __all__ = ["NOTEBOOKS", "NotebookFailed", "declared_parameters", "main", "run_notebook"]
 
@@ -36,6 +41,8 @@ NOTEBOOKS = (
     "04_beyond_the_paper.ipynb",
     "05_reproduction_report.ipynb",
 )
+#: Parameters the runner gives a notebook when it declares them.
+RUN_PARAMETERS = ("quick", "output_dir", "report_path")
 
 
 class NotebookFailed(RuntimeError):
@@ -135,18 +142,38 @@ def _ticker(label: str, started: float) -> Iterator[None]:
         print(f"\r{label}", end=" ", flush=True)
 
 
+def _chosen(only: list[str] | None) -> list[str]:
+    """The notebooks ``--only`` names (a part of a name is enough), in run order."""
+    if only is None:
+        return list(NOTEBOOKS)
+    unknown = [o for o in only if not any(o in n for n in NOTEBOOKS)]
+    if unknown or not only:
+        raise InputError(
+            "--only",
+            f"no notebook matches {unknown[0] if unknown else 'an empty list'!r}; "
+            f"valid: {', '.join(NOTEBOOKS)}",
+        )
+    return [n for n in NOTEBOOKS if any(o in n for o in only)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the notebooks; returns the exit status (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
     parser.add_argument("--quick", action="store_true", help="small parameters (a smoke run)")
-    parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="run only these notebooks (a part of the name)"
+    )
     args = parser.parse_args(argv)
-    chosen = [n for n in NOTEBOOKS if args.only is None or any(o in n for o in args.only)]
+    try:
+        chosen = _chosen(args.only)
+    except InputError as error:
+        print(f"run_all: {error}", file=sys.stderr)
+        return 2
     # a quick run is a smoke test: it must not overwrite the committed figures
-    out_dir = QUICK_DIR if args.quick else None
-    parameters: dict[str, Any] = {"quick": args.quick}
-    if out_dir is not None:
-        parameters["output_dir"] = str(out_dir)
-    watched = [FIGURES_DIR, ROOT] if out_dir is None else [out_dir]
+    out_dir = QUICK_DIR if args.quick else FIGURES_DIR
+    report = out_dir / "REPRODUCTION.md" if args.quick else REPORT_PATH
+    given = {"quick": args.quick, "output_dir": str(out_dir), "report_path": str(report)}
+    watched = [out_dir, report.parent]
     before = {k: v for d in watched for k, v in _snapshot(d).items()}
     began = time.perf_counter()
     for k, name in enumerate(chosen, start=1):
@@ -154,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(label, end=" ", flush=True)
         started = time.perf_counter()
         try:
+            declared = declared_parameters(NOTEBOOKS_DIR / name)
+            parameters = {p: v for p, v in given.items() if p in declared}
             with _ticker(label, started):
                 run_notebook(NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, parameters)
         except (NotebookFailed, InputError) as error:
@@ -164,6 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        except KeyboardInterrupt:
+            print("interrupted")
+            print(
+                f"run_all: interrupted during {name}; files already written are whole, "
+                "the rest were not written",
+                file=sys.stderr,
+            )
+            return 130
         print(f"done in {time.perf_counter() - started:.1f} s", flush=True)
     after = {k: v for d in watched for k, v in _snapshot(d).items()}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)

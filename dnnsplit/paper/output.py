@@ -1,0 +1,144 @@
+"""Writing a figure's files: the figure (PDF, PNG), the CSVs it was drawn from, and the
+manifest of the run that made them.
+
+Every file is written whole or not at all (a temporary file renamed into place), and the
+same inputs give the same bytes: rows sorted, floats in a fixed format, no dates in figure
+metadata, a manifest without timestamps.
+
+Where files go: :func:`output_dir` turns a notebook's ``output_dir`` parameter into a
+folder. Empty means ``build/figures/`` (ignored by git), so a notebook run by hand never
+touches the committed ``figures/``; ``./run_all.sh`` passes ``figures/`` explicitly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+import dnnsplit
+from dnnsplit._io import atomic_write
+from dnnsplit.paper.plots import paper_style
+from dnnsplit.paths import INTERACTIVE_DIR
+from dnnsplit.scenario import SEED_RULE
+from dnnsplit.setup import Setup
+
+__all__ = [
+    "FLOAT_FORMAT",
+    "manifest_path",
+    "output_dir",
+    "read_manifest",
+    "save_figure",
+    "write_manifest",
+    "write_table",
+]
+
+FLOAT_FORMAT = "%.10g"
+
+
+def output_dir(value: str | os.PathLike[str] | None = None) -> Path:
+    """The folder a notebook writes to: ``value``, or ``build/figures/`` when empty."""
+    return Path(value) if value else INTERACTIVE_DIR
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` as CSV with sorted rows and a fixed float format, atomically."""
+    path = Path(path)
+    ordered = frame.sort_values(list(frame.columns), kind="stable", na_position="last")
+    buffer = io.StringIO()
+    ordered.to_csv(buffer, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    atomic_write(path, buffer.getvalue().encode())
+    return path
+
+
+def save_figure(
+    fig: Figure,
+    name: str,
+    tables: Mapping[str, pd.DataFrame],
+    out_dir: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Save ``fig`` as ``NAME.pdf`` and ``NAME.png`` with its tables as CSV beside it.
+
+    ``tables`` maps a suffix to a table: ``""`` gives ``NAME.csv`` (the tidy rows the figure
+    was drawn from), ``"summary"`` gives ``NAME_summary.csv``, and so on. ``out_dir``
+    empty: ``build/figures/``.
+    """
+    out = output_dir(out_dir)
+    written = []
+    for suffix, frame in tables.items():
+        stem = f"{name}_{suffix}" if suffix else name
+        written.append(write_table(frame, out / f"{stem}.csv"))
+    with paper_style():
+        for fmt, metadata in (
+            ("pdf", {"CreationDate": None, "Producer": None, "Creator": None}),
+            ("png", {"Software": None}),
+        ):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, metadata=metadata, dpi=150, bbox_inches="tight")
+            path = out / f"{name}.{fmt}"
+            atomic_write(path, buffer.getvalue())
+            written.append(path)
+    return written
+
+
+def manifest_path(out_dir: str | os.PathLike[str] | None, run: str) -> Path:
+    """Where the manifest of pipeline run ``run`` (``fig3``, ``fig5``, ...) lives."""
+    return output_dir(out_dir) / f"{run}.manifest.json"
+
+
+def write_manifest(
+    out_dir: str | os.PathLike[str] | None,
+    run: str,
+    *,
+    setup: Setup | None,
+    grids: Mapping[str, Any],
+    quick: bool,
+    figures: Sequence[str],
+    notes: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``RUN.manifest.json``: what produced the figures of one pipeline run.
+
+    Parameters
+    ----------
+    out_dir : path
+        The figures' folder (empty: ``build/figures/``).
+    run : str
+        Name of the run (``fig3``, ``fig5``, ``beyond``, ...).
+    setup : Setup or None
+        The base setup of its sweeps (None for runs without scenarios, e.g. Fig. 4).
+    grids : mapping
+        What each sweep varied (plain data, e.g. :meth:`Grid.to_dict`).
+    quick : bool
+        A smoke run with a reduced grid (the report says so).
+    figures : sequence of str
+        The figures this run wrote.
+    notes : mapping, optional
+        Anything else the report should know (plain data).
+    """
+    data = {
+        "run": run,
+        "package": "dnnsplit",
+        "version": dnnsplit.__version__,
+        "quick": bool(quick),
+        "seed_rule": SEED_RULE,
+        "setup": setup.to_dict() if setup is not None else None,
+        "grids": {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in grids.items()},
+        "figures": list(figures),
+        **({"notes": dict(notes)} if notes else {}),
+    }
+    text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return atomic_write(manifest_path(out_dir, run), text)
+
+
+def read_manifest(out_dir: str | os.PathLike[str] | None, run: str) -> dict[str, Any] | None:
+    """The manifest of ``run`` in ``out_dir``, or None when that run has not written one."""
+    path = manifest_path(out_dir, run)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,453 @@
+"""The paper's experiments as sweeps: a setup, a grid, and tidy rows out.
+
+A sweep is ``rows = sweep(setup, grid)``: the setup (:class:`dnnsplit.Setup`) holds every
+choice the paper leaves open; the grid lists what varies (N, seeds, and per sweep R,
+policies, quanta, ...). Each point of the grid is the scenario of ``(N, seed, setup')``
+with ``setup' = replace(setup, ...)``, drawn by :meth:`dnnsplit.Scenario.paper` under the
+one seeding rule, so any row can be traced back to its scenario with ``dnnsplit scenario
+--devices N --seed s`` and the setup recorded in the figure's manifest.
+
+Rows are "tidy": one per (profile, seed, policy, ratio, devices, solver, objective,
+metric), the number in ``value``. Points are independent: :func:`run_points` evaluates
+them (one after another here) and the rows are sorted, so the order of evaluation never
+changes the bytes of a CSV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnnsplit._progress import progress_bar
+from dnnsplit.errors import InputError, SolverRefusal
+from dnnsplit.evaluate import Evaluation, evaluate
+from dnnsplit.paper import stats
+from dnnsplit.policies import POLICY_TABLE
+from dnnsplit.profiles import load_profile
+from dnnsplit.scenario import Scenario
+from dnnsplit.setup import Setup
+from dnnsplit.solvers import SOLVERS, Solution, solve
+
+__all__ = [
+    "ID_COLUMNS",
+    "METRICS",
+    "Grid",
+    "Point",
+    "compare_solvers",
+    "greedy_vs_optimal",
+    "improvement",
+    "model_gap",
+    "quantum_sensitivity",
+    "run_points",
+    "solver_rows",
+    "stage_profiles",
+]
+
+ID_COLUMNS = ["profile", "seed", "policy", "ratio", "devices", "solver", "objective", "metric"]
+METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share")
+
+
+# --- grids and points -------------------------------------------------------------------
+
+
+def _values(name: str, values: Sequence[Any]) -> tuple[Any, ...]:
+    try:
+        out = tuple(values)
+    except TypeError:
+        raise InputError(f"grid.{name}", f"must be a list, got {values!r}") from None
+    if not out:
+        raise InputError(f"grid.{name}", "an empty list of values")
+    return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What a sweep varies. Empty fields are refused, naming them.
+
+    Attributes
+    ----------
+    devices : tuple of int
+        N.
+    seeds : tuple of int
+        Scenario seeds per point.
+    ratios : tuple of float
+        R (Fig. 3).
+    policies : tuple of str
+        BS policies (Fig. 3, timeline gap).
+    objectives : tuple of str
+        Objectives greedy minimises (Fig. 3).
+    quanta_s : tuple of float
+        Device quanta q (quantum sensitivity).
+    local_delays : tuple of str
+        Forms of eq. (1) (quantum sensitivity).
+    """
+
+    devices: Sequence[int] = (10,)
+    seeds: Sequence[int] = tuple(range(10))
+    ratios: Sequence[float] = (1.0,)
+    policies: Sequence[str] = ("sjf",)
+    objectives: Sequence[str] = ("total", "variance")
+    quanta_s: Sequence[float] = (0.01,)
+    local_delays: Sequence[str] = ("paper",)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _values(f.name, getattr(self, f.name)))
+
+    def shrunk(self, quick: bool, **keep: int) -> Grid:
+        """A smoke-test grid when ``quick``: the first ``keep[name]`` values of each named
+        field (ratios and quanta keep their first, middle and last)."""
+        if not quick:
+            return self
+        changes: dict[str, tuple[Any, ...]] = {}
+        for name, count in keep.items():
+            values = getattr(self, name)
+            if name in ("ratios", "quanta_s") and count == 3 and len(values) > 3:
+                changes[name] = (values[0], values[len(values) // 2], values[-1])
+            else:
+                changes[name] = values[:count]
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Plain data for a manifest."""
+        return {f.name: list(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: the scenario of ``(devices, seed, setup)``, and the extra
+    identifying columns its rows carry."""
+
+    setup: Setup
+    devices: int
+    seed: int
+    labels: tuple[tuple[str, Any], ...] = ()
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def scenario(self) -> Scenario:
+        """The scenario of this point (the one seeding rule of :meth:`Scenario.paper`)."""
+        return Scenario.paper(self.devices, self.seed, self.setup)
+
+    def keys(self) -> dict[str, Any]:
+        """The identifying columns of this point's rows."""
+        return {
+            "profile": self.setup.profile,
+            "seed": self.seed,
+            "policy": self.setup.policy,
+            "ratio": float(self.setup.ratio),
+            "devices": self.devices,
+            **dict(self.labels),
+        }
+
+
+RowFunction = Callable[[Point], list[dict[str, Any]]]
+
+
+def run_points(
+    compute: RowFunction, points: Sequence[Point], *, desc: str, progress: bool = True
+) -> list[dict[str, Any]]:
+    """The rows of every point, one progress bar over the sweep.
+
+    ``compute`` must be a module-level function of one point (so that an executor could
+    ship it to another process); the result does not depend on the order of the points.
+    """
+    rows: list[dict[str, Any]] = []
+    for point in progress_bar(points, desc=desc, enabled=progress, total=len(points)):
+        rows += compute(point)
+    return rows
+
+
+def _metrics(evaluation: Evaluation) -> dict[str, float]:
+    return {
+        "total": evaluation.total,
+        "variance": evaluation.variance,
+        "std": float(np.sqrt(evaluation.variance)),
+        "mean": evaluation.mean,
+        "max": evaluation.max,
+        "jain": evaluation.jain,
+        "local_share": evaluation.local_share,
+    }
+
+
+def _rows(keys: dict[str, Any], solver: str, objective: str, metrics: dict[str, float]) -> list:
+    return [
+        {**keys, "solver": solver, "objective": objective, "metric": m, "value": v}
+        for m, v in metrics.items()
+    ]
+
+
+def _tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    return frame.sort_values([*extra_ids, *ID_COLUMNS], kind="stable").reset_index(drop=True)
+
+
+# --- Fig. 3: greedy against the all-local baseline ------------------------------------
+
+
+def _improvement_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    objectives = point.options["objectives"]
+    all_local = solve(scenario, solver="all-local")
+    max_local = solve(scenario, solver="max-local")
+    baseline = all_local if setup.baseline == "all-local" else max_local
+    rows: list[dict[str, Any]] = []
+    for objective in objectives:
+        base_value = baseline.evaluation.objective(objective)
+        rows += _rows(keys, "all-local", objective, _metrics(all_local.evaluation))
+        rows += _rows(keys, "max-local", objective, _metrics(max_local.evaluation))
+        found = [("greedy", solve(scenario, objective=objective, start=setup.start))]
+        if objective == "total" and POLICY_TABLE[setup.policy].exact_total:
+            found.append(("exact", solve(scenario, objective="total", solver="exact")))
+        for solver, solution in found:
+            metrics = _metrics(solution.evaluation)
+            metrics["improvement_pct"] = stats.improvement_pct(base_value, solution.value)
+            metrics["iterations"] = float(solution.iterations)
+            rows += _rows(keys, solver, objective, metrics)
+    return rows
+
+
+def improvement(setup: Setup, grid: Grid, *, progress: bool = True) -> pd.DataFrame:
+    """The paper's greedy against the all-local baseline over a grid (Fig. 3).
+
+    For every (policy, R, N, seed) of the grid and every objective of ``grid.objectives``:
+    greedy (eq. 6) from ``setup.start``; the paper's all-local vector (p = S, even beyond
+    the memory limits); ``max-local`` (p = s̃_i); and, for total delay where the policy has
+    an exact method, the certified optimum (``exact``). Greedy and exact rows hold
+    ``improvement_pct`` = 100·(baseline − solver)/baseline of the objective, the quantity
+    Fig. 3 plots, where the baseline is ``setup.baseline`` (``all-local`` or
+    ``max-local``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy rows (:data:`ID_COLUMNS` and ``value``).
+    """
+    points = [
+        Point(replace(setup, policy=pol, ratio=r), n, s, options={"objectives": grid.objectives})
+        for pol in grid.policies
+        for r in grid.ratios
+        for n in grid.devices
+        for s in grid.seeds
+    ]
+    return _tidy(run_points(_improvement_point, points, desc="Fig. 3 grid", progress=progress))
+
+
+# --- Fig. 5: greedy against the optimum ---------------------------------------------
+
+
+def _optimum_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    objective = point.options["objective"]
+    best = solve(scenario, objective=objective, solver="exhaustive")
+    rows = _rows(keys, "exhaustive", objective, _metrics(best.evaluation))
+    for solver in ("greedy", "local-search"):
+        found = solve(
+            scenario,
+            objective=objective,
+            solver=solver,
+            start=setup.start,
+            restarts=setup.restarts,
+            seed=point.seed,
+        )
+        metrics = _metrics(found.evaluation)
+        metrics["gap_pct"] = stats.gap_pct(found.value, best.value)
+        metrics["std_ratio"] = stats.std_ratio(found.value, best.value)
+        rows += _rows(keys, solver, objective, metrics)
+    return rows
+
+
+def greedy_vs_optimal(
+    setup: Setup, grid: Grid, *, objective: str = "variance", progress: bool = True
+) -> pd.DataFrame:
+    """The paper's greedy and ``local-search`` against the exhaustive optimum (Fig. 5).
+
+    Rows per (N, seed) and solver (greedy, local-search, exhaustive) at the setup's R and
+    policy: the metrics, and for the two heuristics ``gap_pct`` = 100·(V − V*)/V* (the
+    paper's gap; see :func:`~dnnsplit.paper.stats.gap_pct` for V* = 0) and ``std_ratio``
+    = sqrt(V / V*), the ratio of standard deviations of delays.
+    """
+    points = [
+        Point(setup, n, s, options={"objective": objective})
+        for n in grid.devices
+        for s in grid.seeds
+    ]
+    return _tidy(run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress))
+
+
+# --- beyond the paper ---------------------------------------------------------------
+
+
+def _quantum_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    objective = point.options["objective"]
+    all_local = solve(scenario, solver="all-local")
+    baseline = all_local if setup.baseline == "all-local" else solve(scenario, solver="max-local")
+    greedy = solve(scenario, objective=objective, start=setup.start)
+    rows = _rows(keys, "all-local", objective, _metrics(all_local.evaluation))
+    metrics = _metrics(greedy.evaluation)
+    metrics["improvement_pct"] = stats.improvement_pct(
+        baseline.evaluation.objective(objective), greedy.value
+    )
+    return rows + _rows(keys, "greedy", objective, metrics)
+
+
+def quantum_sensitivity(
+    setup: Setup, grid: Grid, *, objective: str = "variance", progress: bool = True
+) -> pd.DataFrame:
+    """How much the device's round-robin quantum q matters (docs/model.md).
+
+    The paper gives no q. For every q of ``grid.quanta_s``, form of eq. (1) of
+    ``grid.local_delays``, N and seed: greedy for ``objective`` and all-local, with
+    greedy's ``improvement_pct`` over the setup's baseline, as in Fig. 3. Rows carry
+    ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`.
+    """
+    points = [
+        Point(
+            replace(setup, quantum_s=q, local_delay=form),
+            n,
+            s,
+            labels=(("quantum_s", float(q)), ("local_delay", form)),
+            options={"objective": objective},
+        )
+        for q in grid.quanta_s
+        for form in grid.local_delays
+        for n in grid.devices
+        for s in grid.seeds
+    ]
+    rows = run_points(_quantum_point, points, desc="quantum sweep", progress=progress)
+    return _tidy(rows, ("quantum_s", "local_delay"))
+
+
+def _model_gap_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    objective = point.options["objective"]
+    solution = solve(scenario, objective=objective, start=setup.start)
+    snapshot = solution.evaluation
+    timeline = evaluate(scenario, solution.partition, model="timeline")
+    rows = _rows({**keys, "model": "snapshot"}, "greedy", objective, _metrics(snapshot))
+    metrics = _metrics(timeline)
+    metrics["total_gap_pct"] = stats.change_pct(timeline.total, snapshot.total)
+    metrics["variance_gap_pct"] = stats.change_pct(timeline.variance, snapshot.variance)
+    return rows + _rows({**keys, "model": "timeline"}, "greedy", objective, metrics)
+
+
+def model_gap(
+    setup: Setup, grid: Grid, *, objective: str = "total", progress: bool = True
+) -> pd.DataFrame:
+    """The snapshot model against the timeline model (docs/model.md, "The timeline model").
+
+    Greedy solves each scenario under the paper's snapshot model; the same partition is
+    then re-evaluated under the timeline model, where each residual task reaches the BS
+    only when its tensor does. Rows: the metrics of both (``model`` column) and, on the
+    timeline rows, ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline −
+    snapshot)/snapshot.
+    """
+    points = [
+        Point(replace(setup, policy=pol), n, s, options={"objective": objective})
+        for pol in grid.policies
+        for n in grid.devices
+        for s in grid.seeds
+    ]
+    rows = run_points(_model_gap_point, points, desc="model gap", progress=progress)
+    return _tidy(rows, ("model",))
+
+
+# --- one scenario, and the stage profiles ---------------------------------------------
+
+
+def compare_solvers(
+    scenario: Scenario,
+    *,
+    objectives: Sequence[str] = ("total", "variance"),
+    solvers: Sequence[str] = SOLVERS,
+    model: str = "snapshot",
+    seed: int = 0,
+    start: str = "half",
+    restarts: int = 8,
+) -> tuple[pd.DataFrame, dict[tuple[str, str], Solution]]:
+    """Run every solver on one scenario for every objective.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (objective, solver): the metrics, ``optimal``, ``feasible``,
+        ``seconds`` and the partition; a solver that declines (``exact`` on variance, say)
+        has its reason in ``note`` and no metrics.
+    solutions : dict
+        ``(objective, solver) -> Solution`` for the solvers that answered.
+    """
+    rows, solutions = [], {}
+    for objective in objectives:
+        for solver in solvers:
+            row: dict[str, Any] = {"objective": objective, "solver": solver}
+            try:
+                solution = solve(
+                    scenario,
+                    objective=objective,
+                    solver=solver,
+                    model=model,
+                    seed=seed,
+                    start=start,
+                    restarts=restarts,
+                )
+            except SolverRefusal as refusal:
+                rows.append({**row, "note": refusal.problem})
+                continue
+            solutions[(objective, solver)] = solution
+            rows.append(
+                {
+                    **row,
+                    **_metrics(solution.evaluation),
+                    "optimal": solution.optimal,
+                    "feasible": solution.feasible,
+                    "seconds": solution.seconds,
+                    "partition": " ".join(str(int(p)) for p in solution.partition),
+                    "note": "",
+                }
+            )
+    return pd.DataFrame(rows), solutions
+
+
+def solver_rows(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """:func:`compare_solvers`'s table as the quick-start's CSV: without wall times (so
+    reruns give the same bytes), with the scenario's identifying columns from its ``meta``."""
+    meta = scenario.meta
+    setup = meta.get("setup", {})
+    return table.drop(columns=["seconds"]).assign(
+        profile=setup.get("profile", scenario.profile_ref),
+        seed=meta.get("seed"),
+        policy=scenario.policy,
+        ratio=float(scenario.ratio) if scenario.ratio is not None else math.nan,
+        devices=scenario.n_devices,
+    )
+
+
+def stage_profiles(names: Sequence[str]) -> pd.DataFrame:
+    """Stage times of several profiles as a tidy table (Fig. 4), with provenance columns.
+
+    Rows follow the order of ``names``, then the stages.
+    """
+    rows = []
+    for name in _values("profiles", names):
+        profile = load_profile(name)
+        for index, (stage, seconds) in enumerate(
+            zip(profile.stage_names, profile.time_s, strict=True), start=1
+        ):
+            rows.append(
+                {
+                    "profile": name,
+                    "model": profile.model,
+                    "stage_index": index,
+                    "stage": stage,
+                    "time_s": float(seconds),
+                    "output_bytes": int(profile.output_bytes[index - 1]),
+                    **profile.provenance,
+                }
+            )
+    return pd.DataFrame(rows)  # in the order given: the figure keeps it
