@@ -191,9 +191,9 @@ def _layer(layer: Layer, shape: Shape) -> tuple[Shape, _Cost]:
         cost.pool_bytes_moved = (math.prod(shape) + math.prod(out)) * BYTES_PER_VALUE
         return out, cost
     if isinstance(layer, GlobalAvgPool):
-        out = (shape[0],)
+        pooled = (shape[0],)
         cost.pool_bytes_moved = (math.prod(shape) + shape[0]) * BYTES_PER_VALUE
-        return out, cost
+        return pooled, cost
     if isinstance(layer, Linear):
         in_features = math.prod(shape)
         cost.linear_macs = in_features * layer.out_features

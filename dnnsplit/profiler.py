@@ -117,7 +117,7 @@ def _module(torch: Any, layer: Layer, shape: tuple[int, ...]) -> Any:
         shortcut = None if layer.shortcut is None else _sequence(torch, layer.shortcut, shape)
         activation = _activation(torch, layer.activation)
 
-        class _Block(nn.Module):
+        class _Block(nn.Module):  # type: ignore[name-defined]
             def __init__(self) -> None:
                 super().__init__()
                 self.body, self.shortcut, self.activation = body, shortcut, activation
@@ -292,6 +292,7 @@ def profile_to_file(
     )
     path = write_profile(profile, out)
     extra = profile.extra
+    assert extra is not None  # measure_chain always records the spread and the alone times
     total = float(profile.time_s.sum())
     alone_sum = float(extra["alone_s"].sum())
     return {

@@ -87,3 +87,98 @@ def test_opening_a_notebook_in_jupyterlab_changes_nothing(path, kernel_metadata)
     assert all("id" in cell for cell in notebook.cells)
     saved = nbformat.writes(notebook) + "\n"
     assert saved == path.read_text(encoding="utf-8")
+
+
+def test_the_wheel_carries_the_profiles_and_works_installed(tmp_path):
+    """Built as a wheel and installed on its own (no checkout on the path), the command line
+    and the API draw and solve a scenario from the shipped profiles."""
+    import subprocess
+    import sys
+    import sysconfig
+    import zipfile
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("dnnsplit-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "dnnsplit/measurements/alexnet-pi3b-estimated.csv" in names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    entry = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith("entry_points.txt")))
+        .decode()
+    )
+    assert "dnnsplit = dnnsplit.cli:main" in entry
+    target = tmp_path / "installed"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # a fresh environment: no site (so no editable install of the checkout), the wheel's
+    # files first, then only the third-party packages
+    env = {"PYTHONPATH": f"{target}:{sysconfig.get_paths()['purelib']}", "PATH": "/usr/bin:/bin"}
+    python = [sys.executable, "-S"]
+    where = subprocess.run(
+        [
+            *python,
+            "-c",
+            "import dnnsplit, dnnsplit.paths as p; print(dnnsplit.__file__); "
+            "print(p.MEASUREMENTS_DIR)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.splitlines()[0].startswith(str(target))
+    assert where.stdout.splitlines()[1].startswith(str(target))
+    scenario = subprocess.run(
+        [*python, "-m", "dnnsplit", "scenario", "--devices", "3", "--seed", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert scenario.returncode == 0, scenario.stderr
+    (tmp_path / "s.json").write_text(scenario.stdout)
+    solved = subprocess.run(
+        [*python, "-m", "dnnsplit", "solve", "s.json", "--solver", "exact"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert solved.returncode == 0, solved.stderr
+    assert json.loads(solved.stdout)["optimal"] is True
+
+
+def test_licence_and_citation():
+    assert "BSD 3-Clause License" in (ROOT / "LICENSE").read_text()
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["license"] == "BSD-3-Clause"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert citation["version"] == project["version"]
+    paper = citation["references"][0]
+    assert "DNN Partitioning and Inference Task Offloading" in paper["title"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -37,7 +37,7 @@ __all__ = [
 POLICY_NAMES = {"sjf": "SJF", "rr": "RR", "ps": "PS", "fcfs": "FCFS"}
 #: The near-black of seaborn's colour codes ("k" under its theme).
 INK = (0.1, 0.1, 0.1)
-REFERENCE_LINE = {"color": "0.3", "lw": 0.8}
+REFERENCE_LINE: dict[str, Any] = {"color": "0.3", "lw": 0.8}
 
 
 def _theme() -> dict[str, Any]:
@@ -53,7 +53,7 @@ def _theme() -> dict[str, Any]:
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
     """Draw (and save) figures in the paper theme; the global settings are restored after."""
-    with mpl.rc_context(_theme()):
+    with mpl.rc_context(cast(Any, _theme())):
         yield
 
 

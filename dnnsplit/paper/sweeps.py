@@ -24,15 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnnsplit._checks import number
 from dnnsplit._progress import progress_bar
-from dnnsplit.errors import InputError, SolverRefusal
+from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation, evaluate
+from dnnsplit.model import LOCAL_DELAY_FORMS
 from dnnsplit.paper import stats
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import load_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import SOLVERS, Solution, solve
+from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, solve
 
 __all__ = [
     "ID_COLUMNS",
@@ -97,8 +99,20 @@ class Grid:
     local_delays: Sequence[str] = ("paper",)
 
     def __post_init__(self) -> None:
+        checks: dict[str, Callable[[Any, str], Any]] = {
+            "devices": lambda v, w: number(v, w, whole=True, minimum=1),
+            "seeds": lambda v, w: number(v, w, whole=True, minimum=0),
+            "ratios": lambda v, w: number(v, w, positive=True),
+            "quanta_s": lambda v, w: number(v, w, positive=True),
+            "policies": lambda v, w: check_choice(v, tuple(POLICY_TABLE), w, "policy"),
+            "objectives": lambda v, w: check_choice(v, OBJECTIVES, w, "objective"),
+            "local_delays": lambda v, w: check_choice(v, LOCAL_DELAY_FORMS, w, "form"),
+        }
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _values(f.name, getattr(self, f.name)))
+            values = _values(f.name, getattr(self, f.name))
+            check = checks[f.name]
+            checked = tuple(check(v, f"grid.{f.name}[{k}]") for k, v in enumerate(values))
+            object.__setattr__(self, f.name, checked)
 
     def shrunk(self, quick: bool, **keep: int) -> Grid:
         """A smoke-test grid when ``quick``: the first ``keep[name]`` values of each named

@@ -64,6 +64,14 @@ class Moves:
             & (targets != self.p[i])
         )
 
+    def current(self) -> tuple[float, float]:
+        """``(objective, deadline excess)`` of the current vector."""
+        raise NotImplementedError
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(objective, deadline excess)`` after each candidate move (inf where invalid)."""
+        raise NotImplementedError
+
     def apply(self, k: int) -> None:
         i = int(self.dev[k])
         self.p[i] = self.target[k]
