@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
 # Agg in this process only: exported as MPLBACKEND it would reach the notebook kernels and
 # remove their inline plots.
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
+
+# Sweeps run in process and uncached unless a test says otherwise (the notebooks' kernels
+# inherit this); tests of the parallel engine and the cache start their own.
+os.environ["DNNSPLIT_WORKERS"] = "1"
+os.environ["DNNSPLIT_CACHE"] = "0"
+
+import nbformat
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from dnnsplit import Scenario
+from dnnsplit.paths import NOTEBOOKS_DIR
 
 settings.register_profile(
     "dnnsplit",
@@ -82,3 +93,18 @@ def paper7() -> Scenario:
 
 def random_partitions(scenario: Scenario, rng: np.random.Generator, rows: int) -> np.ndarray:
     return rng.integers(scenario.min_stage, scenario.max_stage + 1, size=(rows, scenario.n_devices))
+
+
+def exec_notebook(name: str, parameters: dict) -> dict:
+    """Run the notebook's code cells in this process (the parameters cell, then
+    ``parameters`` over it, as papermill does); returns the namespace."""
+    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    namespace: dict = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, f"{name} cell", "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+    plt.close("all")
+    return namespace

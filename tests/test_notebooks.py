@@ -11,12 +11,12 @@ import filecmp
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import exec_notebook
 from dnnsplit.errors import InputError
 from dnnsplit.paper import report
 from dnnsplit.paper.runner import NOTEBOOKS, NotebookFailed, declared_parameters, run_notebook
@@ -35,21 +35,6 @@ def execute(name: str, tmp_path: Path, **parameters) -> tuple[Path, dict]:
         NOTEBOOKS_DIR / name, tmp_path / name, {"quick": True, "output_dir": str(out), **parameters}
     )
     return out, json.loads((tmp_path / name).read_text())
-
-
-def exec_notebook(name: str, parameters: dict) -> dict:
-    """Run the notebook's code cells in this process (the parameters cell, then
-    ``parameters`` over it, as papermill does); returns the namespace."""
-    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
-    namespace: dict = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        exec(compile(cell.source, f"{name} cell", "exec"), namespace)
-        if "parameters" in cell.metadata.get("tags", []):
-            namespace.update(parameters)
-    plt.close("all")
-    return namespace
 
 
 def again(name: str, tmp_path: Path, **parameters) -> Path:

@@ -6,10 +6,17 @@ notebook must have a cell tagged ``parameters``, and a parameter name it does no
 is an error (papermill itself would only warn). The run stops at the first failure, naming
 the notebook and the cell, and ends by listing the files it wrote.
 
-``python -m dnnsplit.paper.runner [--quick] [--only NAME ...]`` (what ``./run_all.sh``
-runs). A full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its
-figures and report to ``build/quick/``, never over the committed ones. Notebooks opened by
-hand write to ``build/figures/`` instead (their ``output_dir`` parameter is empty).
+``python -m dnnsplit.paper.runner [--quick] [--only NAME ...] [--workers N]
+[--scheduler tcp://HOST:PORT] [--no-cache]`` (what ``./run_all.sh`` runs). A full run
+writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its figures and report to
+``build/quick/``, never over the committed ones. Notebooks opened by hand write to
+``build/figures/`` instead (their ``output_dir`` parameter is empty).
+
+Where the sweeps run (:mod:`dnnsplit.paper.engine`): by default the runner starts one
+local Dask cluster with a worker process per core for the whole run and points every
+notebook's kernel at it (``DNNSPLIT_SCHEDULER``); ``--workers 1`` runs every point in the
+kernel itself; ``--scheduler`` uses an existing cluster. ``--no-cache`` recomputes every
+point instead of reading ``build/cache/``.
 
 Exit status: 0 when every notebook ran; 1 when one failed (named, with its cell); 2 for bad
 arguments (an unknown ``--only`` name lists the valid ones); 130 on Ctrl-C.
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -27,6 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from dnnsplit.errors import InputError
+from dnnsplit.paper.engine import (
+    ENV_CACHE,
+    ENV_SCHEDULER,
+    ENV_WORKERS,
+    Engine,
+    start_local_cluster,
+)
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
 
 __all__ = ["NOTEBOOKS", "NotebookFailed", "declared_parameters", "main", "run_notebook"]
@@ -121,6 +136,26 @@ def _snapshot(directory: Path) -> dict[Path, float]:
 
 
 @contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send what the notebook's kernel writes to its stderr (its own log lines, and its
+    complaints when it is stopped by Ctrl-C) to ``path`` instead of the terminal; the
+    runner's own messages, printed after, still reach the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "wb") as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+@contextlib.contextmanager
 def _ticker(label: str, started: float) -> Iterator[None]:
     """On a terminal, keep the elapsed time of the running notebook up to date."""
     if not sys.stdout.isatty():
@@ -163,16 +198,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=None, help="run only these notebooks (a part of the name)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per core; "
+        "1: every point in the notebook's own process)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="a Dask scheduler to run the sweeps on "
+        "(tcp://HOST:PORT; default: $DNNSPLIT_SCHEDULER, else a local cluster)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="recompute every point (ignore build/cache/)"
+    )
     args = parser.parse_args(argv)
     try:
         chosen = _chosen(args.only)
+        scheduler = args.scheduler or os.environ.get(ENV_SCHEDULER) or None
+        engine = Engine(workers=args.workers, scheduler=scheduler, cache=not args.no_cache)
     except InputError as error:
         print(f"run_all: {error}", file=sys.stderr)
         return 2
+    try:
+        with _engine_for_kernels(engine):
+            return _run(chosen, args.quick)
+    except KeyboardInterrupt:
+        print("\nrun_all: interrupted; files already written are whole", file=sys.stderr)
+        return 130
+
+
+@contextlib.contextmanager
+def _engine_for_kernels(engine: Engine) -> Iterator[None]:
+    """Point the notebooks' kernels at ``engine`` through the environment, starting (and
+    finally closing) a local cluster when the engine needs one."""
+    saved = {k: os.environ.get(k) for k in (ENV_SCHEDULER, ENV_WORKERS, ENV_CACHE)}
+    cluster = None
+    try:
+        os.environ[ENV_CACHE] = "1" if engine.cache else "0"
+        if engine.scheduler is not None:
+            os.environ[ENV_SCHEDULER] = engine.scheduler
+        elif engine.in_process:
+            os.environ.pop(ENV_SCHEDULER, None)
+            os.environ[ENV_WORKERS] = "1"
+        else:
+            cluster, address = start_local_cluster(engine.workers)
+            os.environ[ENV_SCHEDULER] = address
+        yield
+    finally:
+        if cluster is not None:
+            cluster.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(chosen: list[str], quick: bool) -> int:
+    """Execute the ``chosen`` notebooks in order (see :func:`main`)."""
     # a quick run is a smoke test: it must not overwrite the committed figures
-    out_dir = QUICK_DIR if args.quick else FIGURES_DIR
-    report = out_dir / "REPRODUCTION.md" if args.quick else REPORT_PATH
-    given = {"quick": args.quick, "output_dir": str(out_dir), "report_path": str(report)}
+    out_dir = QUICK_DIR if quick else FIGURES_DIR
+    report = out_dir / "REPRODUCTION.md" if quick else REPORT_PATH
+    given = {"quick": quick, "output_dir": str(out_dir), "report_path": str(report)}
     watched = [out_dir, report.parent]
     before = {k: v for d in watched for k, v in _snapshot(d).items()}
     began = time.perf_counter()
@@ -183,7 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             declared = declared_parameters(NOTEBOOKS_DIR / name)
             parameters = {p: v for p, v in given.items() if p in declared}
-            with _ticker(label, started):
+            log = BUILD_DIR / "notebooks" / f"{Path(name).stem}.kernel.log"
+            with _ticker(label, started), _stderr_to(log):
                 run_notebook(NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, parameters)
         except (NotebookFailed, InputError) as error:
             print("FAILED")
@@ -206,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
     print(
         f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
-        f"{' (quick)' if args.quick else ''}. Files written:"
+        f"{' (quick)' if quick else ''}. Files written:"
     )
     for path in changed:
         print(f"  {path.relative_to(ROOT)}")

@@ -9,8 +9,9 @@ one seeding rule, so any row can be traced back to its scenario with ``dnnsplit 
 
 Rows are "tidy": one per (profile, seed, policy, ratio, devices, solver, objective,
 metric), the number in ``value``. Points are independent: :func:`run_points` evaluates
-them (one after another here) and the rows are sorted, so the order of evaluation never
-changes the bytes of a CSV.
+them (in this process, on every core, or on a Dask cluster: :mod:`dnnsplit.paper.engine`,
+which also caches the rows of each point) and the rows are sorted, so whatever ran them the
+bytes of a CSV are the same.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._checks import number
-from dnnsplit._progress import progress_bar
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
 from dnnsplit.paper import stats
+from dnnsplit.paper.engine import Engine
+from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import load_profile
 from dnnsplit.scenario import Scenario
@@ -164,17 +166,20 @@ RowFunction = Callable[[Point], list[dict[str, Any]]]
 
 
 def run_points(
-    compute: RowFunction, points: Sequence[Point], *, desc: str, progress: bool = True
+    compute: RowFunction,
+    points: Sequence[Point],
+    *,
+    desc: str,
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of every point, one progress bar over the sweep.
+    """The rows of every point, in the order of the points, one progress bar over the sweep.
 
-    ``compute`` must be a module-level function of one point (so that an executor could
-    ship it to another process); the result does not depend on the order of the points.
+    ``compute`` is a module-level function of one point, so that ``engine`` (default: the
+    one the environment names, :func:`dnnsplit.paper.engine.current`) can run it in another
+    process or on a cluster, and cache its rows.
     """
-    rows: list[dict[str, Any]] = []
-    for point in progress_bar(points, desc=desc, enabled=progress, total=len(points)):
-        rows += compute(point)
-    return rows
+    return (engine or current_engine()).run(compute, points, desc=desc, progress=progress)
 
 
 def _metrics(evaluation: Evaluation) -> dict[str, float]:
@@ -226,7 +231,9 @@ def _improvement_point(point: Point) -> list[dict[str, Any]]:
     return rows
 
 
-def improvement(setup: Setup, grid: Grid, *, progress: bool = True) -> pd.DataFrame:
+def improvement(
+    setup: Setup, grid: Grid, *, progress: bool = True, engine: Engine | None = None
+) -> pd.DataFrame:
     """The paper's greedy against the all-local baseline over a grid (Fig. 3).
 
     For every (policy, R, N, seed) of the grid and every objective of ``grid.objectives``:
@@ -249,7 +256,10 @@ def improvement(setup: Setup, grid: Grid, *, progress: bool = True) -> pd.DataFr
         for n in grid.devices
         for s in grid.seeds
     ]
-    return _tidy(run_points(_improvement_point, points, desc="Fig. 3 grid", progress=progress))
+    rows = run_points(
+        _improvement_point, points, desc="Fig. 3 grid", progress=progress, engine=engine
+    )
+    return _tidy(rows)
 
 
 # --- Fig. 5: greedy against the optimum ---------------------------------------------
@@ -277,7 +287,12 @@ def _optimum_point(point: Point) -> list[dict[str, Any]]:
 
 
 def greedy_vs_optimal(
-    setup: Setup, grid: Grid, *, objective: str = "variance", progress: bool = True
+    setup: Setup,
+    grid: Grid,
+    *,
+    objective: str = "variance",
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The paper's greedy and ``local-search`` against the exhaustive optimum (Fig. 5).
 
@@ -291,7 +306,8 @@ def greedy_vs_optimal(
         for n in grid.devices
         for s in grid.seeds
     ]
-    return _tidy(run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress))
+    rows = run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress, engine=engine)
+    return _tidy(rows)
 
 
 # --- beyond the paper ---------------------------------------------------------------
@@ -312,7 +328,12 @@ def _quantum_point(point: Point) -> list[dict[str, Any]]:
 
 
 def quantum_sensitivity(
-    setup: Setup, grid: Grid, *, objective: str = "variance", progress: bool = True
+    setup: Setup,
+    grid: Grid,
+    *,
+    objective: str = "variance",
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """How much the device's round-robin quantum q matters (docs/model.md).
 
@@ -334,7 +355,9 @@ def quantum_sensitivity(
         for n in grid.devices
         for s in grid.seeds
     ]
-    rows = run_points(_quantum_point, points, desc="quantum sweep", progress=progress)
+    rows = run_points(
+        _quantum_point, points, desc="quantum sweep", progress=progress, engine=engine
+    )
     return _tidy(rows, ("quantum_s", "local_delay"))
 
 
@@ -352,7 +375,12 @@ def _model_gap_point(point: Point) -> list[dict[str, Any]]:
 
 
 def model_gap(
-    setup: Setup, grid: Grid, *, objective: str = "total", progress: bool = True
+    setup: Setup,
+    grid: Grid,
+    *,
+    objective: str = "total",
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The snapshot model against the timeline model (docs/model.md, "The timeline model").
 
@@ -368,7 +396,7 @@ def model_gap(
         for n in grid.devices
         for s in grid.seeds
     ]
-    rows = run_points(_model_gap_point, points, desc="model gap", progress=progress)
+    rows = run_points(_model_gap_point, points, desc="model gap", progress=progress, engine=engine)
     return _tidy(rows, ("model",))
 
 
