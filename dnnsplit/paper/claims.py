@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["CLAIMS", "KINDS", "RULES", "Claim", "Reads", "claim"]
+__all__ = ["CLAIMS", "KINDS", "READINGS", "RULES", "Claim", "Reading", "Reads", "claim", "reading"]
 
 KINDS = ("range", "bound", "direction", "frequency")
 
@@ -248,3 +248,139 @@ def claim(claim_id: str) -> Claim:
         if found.id == claim_id:
             return found
     raise KeyError(f"no claim {claim_id!r}; claims: {', '.join(c.id for c in CLAIMS)}")
+
+
+# --- readings: the ways of reading what the paper leaves open ------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of what the paper leaves open: a set of overrides of the setup.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier (``baseline-max-local``).
+    title : str
+        What the reading says, in words.
+    changes : mapping
+        Setup fields and their values for every sweep (``channel`` takes a mapping of
+        channel constants).
+    fig5_changes : mapping
+        Setup fields for the Fig. 5 sweep only (whose R and policy the paper does not give).
+    coordinate : str
+        The choice it is an answer to (one per coordinate in a combination).
+    """
+
+    id: str
+    title: str
+    changes: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    fig5_changes: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    coordinate: str = ""
+
+
+READINGS: tuple[Reading, ...] = (
+    Reading("default", "this artifact's reading (docs/model.md)"),
+    Reading(
+        "baseline-max-local",
+        "all-local means p = s̃_i, the most local point memory allows",
+        _m(baseline="max-local"),
+        coordinate="baseline",
+    ),
+    Reading(
+        "pmin-1",
+        "partition points 1..s̃_i: no full offload (the paper's p_i ∈ {1..s̃_i})",
+        _m(lowest_point=1),
+        coordinate="lowest_point",
+    ),
+    Reading("start-ones", "greedy starts at p = 1", _m(start="ones"), coordinate="start"),
+    Reading("start-local", "greedy starts at p = s̃_i", _m(start="local"), coordinate="start"),
+    Reading(
+        "background-0-0", "no background processes", _m(background=(0, 0)), coordinate="background"
+    ),
+    Reading(
+        "background-0-1", "0–1 background processes", _m(background=(0, 1)), coordinate="background"
+    ),
+    Reading(
+        "background-1-3", "1–3 background processes", _m(background=(1, 3)), coordinate="background"
+    ),
+    Reading(
+        "background-0-5", "0–5 background processes", _m(background=(0, 5)), coordinate="background"
+    ),
+    Reading(
+        "local-exact",
+        "eq. (1) in its exact round-robin form",
+        _m(local_delay="exact"),
+        coordinate="local_delay",
+    ),
+    Reading("quantum-1ms", "device quantum q = 1 ms", _m(quantum_s=0.001), coordinate="quantum_s"),
+    Reading(
+        "quantum-100ms", "device quantum q = 100 ms", _m(quantum_s=0.1), coordinate="quantum_s"
+    ),
+    Reading(
+        "bs-quantum-1ms",
+        "BS round-robin quantum 1 ms",
+        _m(bs_quantum_s=0.001),
+        coordinate="bs_quantum_s",
+    ),
+    Reading(
+        "bs-quantum-100ms",
+        "BS round-robin quantum 100 ms",
+        _m(bs_quantum_s=0.1),
+        coordinate="bs_quantum_s",
+    ),
+    Reading(
+        "bs-quantum-1s",
+        "BS round-robin quantum 1 s",
+        _m(bs_quantum_s=1.0),
+        coordinate="bs_quantum_s",
+    ),
+    Reading(
+        "profile-alexnet11",
+        "AlexNet cut after every layer (11 stages), memory limits from the memory rule",
+        _m(profile="alexnet11-pi3b-estimated", memory_mib=(16.0, 256.0)),
+        coordinate="profile",
+    ),
+    Reading(
+        "profile-measured",
+        "stage times measured on our machine (1 thread) instead of the Pi 3B+ estimate",
+        _m(profile="alexnet-epyc-1t-measured"),
+        coordinate="profile",
+    ),
+    Reading(
+        "uplink-x0.2",
+        "uplink rates × 0.2 (MAC efficiency 0.14)",
+        _m(channel=_m(mac_efficiency=0.14)),
+        coordinate="uplink",
+    ),
+    Reading(
+        "uplink-x0.1",
+        "uplink rates × 0.1 (MAC efficiency 0.07)",
+        _m(channel=_m(mac_efficiency=0.07)),
+        coordinate="uplink",
+    ),
+    Reading("fig5-r10", "Fig. 5 at R = 10", fig5_changes=_m(ratio=10.0), coordinate="fig5_ratio"),
+    Reading(
+        "fig5-r1000", "Fig. 5 at R = 1000", fig5_changes=_m(ratio=1000.0), coordinate="fig5_ratio"
+    ),
+    Reading(
+        "fig5-rr",
+        "Fig. 5 under round-robin at the BS",
+        fig5_changes=_m(policy="rr"),
+        coordinate="fig5_policy",
+    ),
+    Reading(
+        "fig5-ps",
+        "Fig. 5 under processor sharing at the BS",
+        fig5_changes=_m(policy="ps"),
+        coordinate="fig5_policy",
+    ),
+)
+
+
+def reading(reading_id: str) -> Reading:
+    """The reading with id ``reading_id`` (a ``KeyError`` lists the ids)."""
+    for found in READINGS:
+        if found.id == reading_id:
+            return found
+    raise KeyError(f"no reading {reading_id!r}; readings: {', '.join(r.id for r in READINGS)}")

@@ -207,6 +207,18 @@ class Engine:
         progress: bool = True,
     ) -> Rows:
         """The rows of every point, in the order of ``points`` (one progress bar)."""
+        each = self.run_each(compute, points, desc=desc, progress=progress)
+        return [row for rows in each for row in rows]
+
+    def run_each(
+        self,
+        compute: Callable[[Point], Rows],
+        points: Sequence[Point],
+        *,
+        desc: str,
+        progress: bool = True,
+    ) -> list[Rows]:
+        """The rows of each point, one list per point, in the order of ``points``."""
         results: list[Rows | None] = [None] * len(points)
         keys = [point_key(compute, p) for p in points] if self.cache else [""] * len(points)
         todo = []
@@ -226,7 +238,7 @@ class Engine:
                 bar.update(1)
         finally:
             bar.close()
-        return [row for rows in results if rows is not None for row in rows]
+        return [rows if rows is not None else [] for rows in results]
 
     def _compute(self, compute: Callable, points: Sequence[Point], todo: list[int], desc: str):
         if not todo:

@@ -27,11 +27,13 @@ __all__ = [
     "improvement_vs_devices",
     "improvement_vs_ratio",
     "local_share",
+    "mechanism",
     "model_gap",
     "paper_style",
     "quantum_sensitivity",
     "solver_delays",
     "stage_profiles",
+    "verdict_map",
 ]
 
 POLICY_NAMES = {"sjf": "SJF", "rr": "RR", "ps": "PS", "fcfs": "FCFS"}
@@ -308,3 +310,114 @@ def model_gap(summary: pd.DataFrame, *, caption: str = "") -> Figure:
                 title=f"Greedy's solution re-evaluated: {what}",
             )
         return _finish(fig, list(axes), caption, zero=0, legend_size=8)
+
+
+VERDICT_COLOURS = {
+    "reproduced": "#4c9a2a",
+    "partly": "#e8b923",
+    "not reproduced": "#c0392b",
+    "not evaluated": "#bbbbbb",
+}
+
+
+def verdict_map(
+    cells: pd.DataFrame,
+    *,
+    claims: Sequence[str],
+    columns: Sequence[str],
+    title: str = "Which reading makes each claim hold",
+    caption: str = "",
+) -> Figure:
+    """A claims × readings grid: colour = verdict, label = our number (from
+    :func:`dnnsplit.paper.stats.verdict_cells`), in the given order of rows and columns."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    order = list(VERDICT_COLOURS)
+    wide = cells.pivot(index="claim", columns="reading", values="verdict")
+    labels = cells.pivot(index="claim", columns="reading", values="label")
+    wide = wide.reindex(index=list(claims), columns=list(columns)).fillna("not evaluated")
+    labels = labels.reindex(index=list(claims), columns=list(columns)).fillna("")
+    codes = wide.apply(lambda col: col.map(order.index)).to_numpy(dtype=float)
+    with paper_style():
+        width = max(8.0, 0.62 * len(columns) + 3.5)
+        fig, ax = plt.subplots(figsize=(width, 0.55 * len(claims) + 2.6))
+        ax.imshow(
+            codes,
+            cmap=ListedColormap([VERDICT_COLOURS[v] for v in order]),
+            vmin=-0.5,
+            vmax=len(order) - 0.5,
+            aspect="auto",
+        )
+        for (row, col), text in np.ndenumerate(labels.to_numpy()):
+            ax.text(col, row, text, ha="center", va="center", fontsize=6, color="white")
+        ax.set_xticks(range(len(columns)), list(columns), rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(claims)), list(claims), fontsize=7)
+        ax.grid(False)
+        ax.set_title(title)
+        ax.legend(
+            handles=[Patch(color=VERDICT_COLOURS[v], label=v) for v in order],
+            frameon=False,
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
+        if caption:
+            fig.text(0.0, -0.02, caption, ha="left", va="top", fontsize=8, wrap=True)
+        fig.canvas.draw()
+        return fig
+
+
+def mechanism(summary: pd.DataFrame, curves: pd.DataFrame, *, caption: str = "") -> Figure:
+    """Why greedy stops where it does: at its end points, how often a jump or a pair of
+    moves would lower the variance (left); how many devices greedy and the optimum place
+    differently (middle); one case's delay of each device against its point (right)."""
+    with paper_style():
+        fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+        for metric, label in (
+            ("jump_improves", "one device jumps ≥ 2 stages"),
+            ("pair_improves", "two devices move one stage each"),
+        ):
+            part = summary[summary.metric == metric]
+            scaled = part.assign(**{c: 100 * part[c] for c in ("mean", "low", "high")})
+            _band(axes[0], scaled["devices"], scaled, label)
+        axes[0].set(
+            xlabel="devices N",
+            ylabel="greedy's end points (%)",
+            ylim=(0, 100),
+            title="A better vector exists one move away, if...",
+        )
+        differ = summary[summary.metric == "devices_differ"]
+        _band(axes[1], differ["devices"], differ, "mean over seeds")
+        axes[1].plot(differ["devices"], differ["devices"], ls=":", color=INK, label="all devices")
+        axes[1].set(
+            xlabel="devices N",
+            ylabel="devices placed differently",
+            title="Greedy's answer against the optimum",
+        )
+        for device, part in curves.groupby("device", sort=True):
+            line = axes[2].plot(
+                part["point"], part["delay_s"], marker=".", label=f"device {device}"
+            )
+            colour = line[0].get_color()
+            chosen = part[part.greedy]
+            axes[2].scatter(
+                chosen["point"],
+                chosen["delay_s"],
+                marker="o",
+                s=80,
+                facecolors="none",
+                edgecolors=colour,
+                zorder=3,
+            )
+            best = part[part.optimum]
+            axes[2].scatter(
+                best["point"], best["delay_s"], marker="*", s=90, color=colour, zorder=3
+            )
+        n, seed = int(curves.devices.iloc[0]), int(curves.seed.iloc[0])
+        axes[2].set(
+            xlabel="partition point p of the device",
+            ylabel="its delay (s), others at greedy's",
+            title=f"N = {n}, seed {seed}: ○ greedy, ★ optimum",
+        )
+        return _finish(fig, list(axes), caption, legend_size=7)

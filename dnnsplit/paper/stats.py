@@ -16,16 +16,20 @@ import pandas as pd
 
 __all__ = [
     "change_pct",
+    "fig3_tables",
+    "fig5_tables",
     "gap_pct",
     "greedy_vs_optimal_summary",
     "improvement_by_devices",
     "improvement_by_ratio",
     "improvement_pct",
     "local_share_summary",
+    "mechanism_summary",
     "model_gap_summary",
     "quantum_summary",
     "std_ratio",
     "summarise",
+    "verdict_cells",
     "where",
 ]
 
@@ -173,6 +177,13 @@ def greedy_vs_optimal_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFr
     return summarise(wanted, ["solver", "metric", "devices"], seed=seed)
 
 
+def mechanism_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Per N: the share of greedy's end points where a jump or a pair of moves would lower
+    the variance (means of 0/1), and the mean number of devices placed differently."""
+    wanted = rows[rows.metric.isin(["jump_improves", "pair_improves", "devices_differ"])]
+    return summarise(wanted, ["metric", "devices"], seed=seed)
+
+
 def quantum_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Greedy's improvement over the baseline against the device quantum q (in ms)."""
     chosen = rows[(rows.solver == "greedy") & (rows.metric == "improvement_pct")].copy()
@@ -184,3 +195,73 @@ def model_gap_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Timeline against snapshot: % change of total delay and of variance per (policy, N)."""
     chosen = rows[rows.metric.isin(["total_gap_pct", "variance_gap_pct"])]
     return summarise(chosen, ["metric", "policy", "devices"], seed=seed)
+
+
+# --- the CSVs each figure writes --------------------------------------------------------
+
+
+def fig3_tables(
+    rows_by_devices: pd.DataFrame, rows_by_ratio: pd.DataFrame, *, seed: int = 0
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The tables Fig. 3's four figures are saved with: per figure, its tidy rows (``""``)
+    and the summary it draws (``"summary"``). The claims of the report read these."""
+    return {
+        "fig3a": {
+            "": where(rows_by_devices, objective="variance"),
+            "summary": improvement_by_devices(rows_by_devices, "variance", seed=seed),
+        },
+        "fig3b": {
+            "": where(rows_by_devices, objective="total"),
+            "summary": improvement_by_devices(rows_by_devices, "total", seed=seed),
+        },
+        "fig3c": {
+            "": rows_by_ratio,
+            "summary": improvement_by_ratio(rows_by_ratio, "variance", seed=seed),
+        },
+        "fig3_local_share": {
+            "": where(rows_by_devices, metric="local_share"),
+            "summary": local_share_summary(rows_by_devices, seed=seed),
+        },
+    }
+
+
+def fig5_tables(rows: pd.DataFrame, *, seed: int = 0) -> dict[str, dict[str, pd.DataFrame]]:
+    """The tables Fig. 5 is saved with: its tidy rows and its summary."""
+    return {"fig5": {"": rows, "summary": greedy_vs_optimal_summary(rows, seed=seed)}}
+
+
+# --- the verdict map ---------------------------------------------------------------------
+
+#: The order of the verdicts, best first.
+VERDICT_ORDER = ("reproduced", "partly", "not reproduced", "not evaluated")
+
+
+def _short(value: float, unit: str = "%") -> str:
+    if not math.isfinite(value):
+        return "∞" if value > 0 else ("−∞" if value < 0 else "–")
+    if unit == "%":
+        return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
+    return f"{value:.2g}"
+
+
+def verdict_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (claim, reading) of a readings table: the verdict and a short label of our
+    number (a range ``low…high`` in %, a bound's worst mean, a share of cases, a count of
+    lines), for the verdict map."""
+
+    def label(row: pd.Series) -> str:
+        if row.verdict == "not evaluated":
+            return ""
+        if math.isfinite(row.get("low", math.nan)):
+            return f"{_short(row.low)}…{_short(row.high)}"
+        if math.isfinite(row.get("worst", math.nan)):
+            return _short(row.worst)
+        if math.isfinite(row.get("overall", math.nan)):
+            return f"{100 * row.overall:.0f}% found"
+        if math.isfinite(row.get("lines", math.nan)):
+            return f"{row.holding:.0f}/{row.lines:.0f} lines"
+        return ""
+
+    cells = table[["claim", "reading", "verdict"]].copy()
+    cells["label"] = table.apply(label, axis=1)
+    return cells

@@ -17,6 +17,7 @@ bytes of a CSV are the same.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ import pandas as pd
 
 from dnnsplit._checks import number
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
-from dnnsplit.evaluate import Evaluation, evaluate
+from dnnsplit.evaluate import Evaluation, batch_delays, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
 from dnnsplit.paper import stats
 from dnnsplit.paper.engine import Engine
@@ -36,7 +37,7 @@ from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import load_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, solve
+from dnnsplit.solvers import OBJECTIVES, RELATIVE_TOLERANCE, SOLVERS, Solution, solve
 
 __all__ = [
     "ID_COLUMNS",
@@ -44,6 +45,8 @@ __all__ = [
     "Grid",
     "Point",
     "compare_solvers",
+    "delay_curves",
+    "greedy_mechanism",
     "greedy_vs_optimal",
     "improvement",
     "model_gap",
@@ -308,6 +311,106 @@ def greedy_vs_optimal(
     ]
     rows = run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress, engine=engine)
     return _tidy(rows)
+
+
+# --- why greedy stops where it does (the readings study's mechanism) -------------------
+
+
+def _variances(scenario: Scenario, vectors: np.ndarray) -> np.ndarray:
+    return batch_delays(scenario.tables, vectors).var(axis=-1)
+
+
+def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
+    """At ``p``: does some one-stage move, some jump of one device by two or more stages,
+    or some pair of one-stage moves of two devices lower the variance (beyond ties)?"""
+    tables, n = scenario.tables, scenario.n_devices
+    value = float(_variances(scenario, p[None, :])[0])
+    tie = RELATIVE_TOLERANCE * max(abs(value), 1e-300)
+    allowed = tables.allowed
+    steps: list[np.ndarray] = []
+    jumps: list[np.ndarray] = []
+    for i in range(n):
+        for q in np.flatnonzero(allowed[i]):
+            if q != p[i]:
+                vector = p.copy()
+                vector[i] = q
+                (steps if abs(q - p[i]) == 1 else jumps).append(vector)
+    pairs: list[np.ndarray] = []
+    for i, j in itertools.combinations(range(n), 2):
+        for di, dj in itertools.product((-1, 1), repeat=2):
+            qi, qj = p[i] + di, p[j] + dj
+            if 0 <= qi < allowed.shape[1] and 0 <= qj < allowed.shape[1]:
+                if allowed[i, qi] and allowed[j, qj]:
+                    vector = p.copy()
+                    vector[i], vector[j] = qi, qj
+                    pairs.append(vector)
+
+    def improves(vectors: list[np.ndarray]) -> float:
+        if not vectors:
+            return 0.0
+        return float(bool((_variances(scenario, np.array(vectors)) < value - tie).any()))
+
+    return {
+        "step_improves": improves(steps),
+        "jump_improves": improves(jumps),
+        "pair_improves": improves(pairs),
+    }
+
+
+def _mechanism_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    found = solve(scenario, objective="variance", start=setup.start)
+    best = solve(scenario, objective="variance", solver="exhaustive")
+    metrics = _improving_moves(scenario, np.array(found.partition))
+    metrics["devices_differ"] = float(np.sum(found.partition != best.partition))
+    metrics["gap_pct"] = stats.gap_pct(found.value, best.value)
+    return _rows(keys, "greedy", "variance", metrics)
+
+
+def greedy_mechanism(
+    setup: Setup, grid: Grid, *, progress: bool = True, engine: Engine | None = None
+) -> pd.DataFrame:
+    """Why the paper's greedy stops where it does on the variance objective.
+
+    At greedy's end point of every (N, seed): ``step_improves`` (0 by construction: it is a
+    one-stage local optimum), ``jump_improves`` (1 if moving one device by two or more
+    stages would lower the variance), ``pair_improves`` (1 if moving two devices one stage
+    each would), ``devices_differ`` (how many devices greedy's answer and the exhaustive
+    optimum place differently) and ``gap_pct``.
+    """
+    points = [Point(setup, n, s) for n in grid.devices for s in grid.seeds]
+    rows = run_points(
+        _mechanism_point, points, desc="greedy's end points", progress=progress, engine=engine
+    )
+    return _tidy(rows)
+
+
+def delay_curves(setup: Setup, devices: int, seed: int) -> pd.DataFrame:
+    """For the scenario of ``(devices, seed, setup)``: each device's delay against its own
+    partition point, the other devices held at greedy's (variance) choices, with greedy's
+    and the exhaustive optimum's points marked. Delays are not monotone in p: the bytes
+    sent jump between layers."""
+    scenario = Scenario.paper(devices, seed, setup)
+    greedy = np.array(solve(scenario, objective="variance", start=setup.start).partition)
+    best = np.array(solve(scenario, objective="variance", solver="exhaustive").partition)
+    rows = []
+    for i in range(devices):
+        for q in np.flatnonzero(scenario.tables.allowed[i]):
+            vector = greedy.copy()
+            vector[i] = q
+            delay = float(batch_delays(scenario.tables, vector[None, :])[0, i])
+            rows.append(
+                {
+                    "devices": devices,
+                    "seed": seed,
+                    "device": i,
+                    "point": int(q),
+                    "delay_s": delay,
+                    "greedy": bool(q == greedy[i]),
+                    "optimum": bool(q == best[i]),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 # --- beyond the paper ---------------------------------------------------------------

@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 REPRODUCED, PARTLY, NOT = "reproduced", "partly", "not reproduced"
+#: The largest distance one term may add (an infinite gap is still a finite distance).
+DISTANCE_CAP = 10.0
 #: How the text names a column a claim runs along.
 AXIS_NAMES = {"devices": "N", "ratio": "R", "quantum_s": "q"}
 
@@ -59,11 +61,15 @@ class Verdict:
         Our number(s) as text.
     numbers : dict
         The numbers behind ``ours`` (for ``readings.csv`` and tests).
+    distance : float
+        How far our numbers are from the paper's, 0 when reproduced (see each kind); it
+        ranks readings ("the closest reading") and guides the readings search.
     """
 
     verdict: str
     ours: str
     numbers: dict[str, float] = field(default_factory=dict)
+    distance: float = 0.0
 
 
 def _fmt(value: float, unit: str = "%") -> str:
@@ -146,7 +152,12 @@ def range_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     if claim.sign == "positive":
         checks.append(low > 0)
     numbers = {"low": low, "high": high, "slope": slope, "slack": float(slack)}
-    return Verdict(_verdict(checks), text, numbers)
+    # distance: how far our range lies outside the widened one, in widths of the paper's
+    # range, plus 1 for each other check that fails
+    width = max(paper_high - paper_low, 1.0)
+    outside = max(0.0, paper_low - slack - low) + max(0.0, high - paper_high - slack)
+    distance = min(outside / width, DISTANCE_CAP) + sum(not ok for ok in checks[1:])
+    return Verdict(_verdict(checks), text, numbers, distance)
 
 
 def bound_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
@@ -156,10 +167,12 @@ def bound_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     bound = claim.numbers["bound"]
     worst, median, best = float(np.max(values)), float(np.median(values)), float(np.min(values))
     verdict = REPRODUCED if worst <= bound else PARTLY if median <= bound else NOT
+    # distance: decades beyond the bound
+    distance = 0.0 if worst <= bound else min(math.log10(worst / bound), DISTANCE_CAP)
     text = (
         f"mean {_fmt(best)} to {_fmt(worst)} over {_axis(claim.reads.x)} = {x.min():g}–{x.max():g}"
     )
-    return Verdict(verdict, text, {"best": best, "median": median, "worst": worst})
+    return Verdict(verdict, text, {"best": best, "median": median, "worst": worst}, distance)
 
 
 def direction_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
@@ -179,7 +192,8 @@ def direction_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     detail = "; ".join(f"{label}: {first:.0f}% → {last:.0f}%" for label, _, first, last in parts)
     verb = {"grows": "grow", "shrinks": "shrink"}.get(claim.trend or "grows", "move")
     text = f"{holding} of {len(parts)} lines {verb} with {_axis(reads.x)} ({detail})"
-    return Verdict(verdict, text, {"lines": float(len(parts)), "holding": float(holding)})
+    numbers = {"lines": float(len(parts)), "holding": float(holding)}
+    return Verdict(verdict, text, numbers, (len(parts) - holding) / len(parts))
 
 
 def frequency_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
@@ -207,10 +221,12 @@ def frequency_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
         f"({100 * by_x.min():.0f}–{100 * by_x.max():.0f}% per {_axis(reads.x)}, "
         f"{_axis(reads.x)} = {by_x.index.min():g}–{by_x.index.max():g})"
     )
+    lowest = float(by_x.min())
     return Verdict(
         verdict,
         text,
-        {"overall": overall, "lowest": float(by_x.min()), "highest": float(by_x.max())},
+        {"overall": overall, "lowest": lowest, "highest": float(by_x.max())},
+        max(0.0, wanted - lowest) / wanted,
     )
 
 
