@@ -33,6 +33,7 @@ __all__ = [
     "chain_figures",
     "get_chain",
     "layer_output_shape",
+    "memory_needs",
 ]
 
 BYTES_PER_VALUE = 4  # float32 tensors
@@ -402,6 +403,28 @@ def _mobilenetv2() -> Chain:
     return Chain(
         "mobilenetv2", (3, 224, 224), tuple(stages), "MobileNetV2: cut between inverted residuals"
     )
+
+
+def memory_needs(chain: Chain) -> list[int]:
+    """Bytes a device needs to run stages 1..p of ``chain``, for p = 0..S: the memory rule.
+
+    ``need(p) = 4·Σ_{s≤p} params_s + max_{s≤p} (in_s + out_s)``: the float32 weights of the
+    stages it runs, plus the largest input-and-output pair of tensors one of those stages
+    holds at once (tensors inside a stage are not counted). ``need(0) = 0``: offloading
+    everything needs no model in memory. A device with M bytes may then choose any
+    ``p ≤ s̃ = max{p : need(p) ≤ M}`` (docs/model.md, "The memory rule"). For AlexNet's 8
+    stages: 15.2 MiB to run the convolutions (p = 5), 239 MiB for the whole network.
+    """
+    needs = [0]
+    weights = 0
+    largest = 0
+    incoming = chain.input_bytes
+    for figure in chain_figures(chain):
+        weights += BYTES_PER_VALUE * figure.params
+        largest = max(largest, incoming + figure.output_bytes)
+        incoming = figure.output_bytes
+        needs.append(weights + largest)
+    return needs
 
 
 CHAINS: dict[str, Chain] = {

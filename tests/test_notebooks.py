@@ -225,7 +225,7 @@ def test_reproduction_report_notebook(tmp_path):
         {"quick": True, "output_dir": str(tmp_path), "devices": [3, 4], "seeds": [0, 1]},
     )
     run_notebook(
-        NOTEBOOKS_DIR / "05_reproduction_report.ipynb",
+        NOTEBOOKS_DIR / "07_reproduction_report.ipynb",
         tmp_path / "05.ipynb",
         {"quick": True, "output_dir": str(tmp_path)},
     )
@@ -252,7 +252,7 @@ def test_a_notebook_run_by_hand_leaves_the_committed_results_alone(tmp_path):
         tmp_path / "01.ipynb",
         {"profiles": ["alexnet-pi3b-estimated"]},
     )
-    run_notebook(NOTEBOOKS_DIR / "05_reproduction_report.ipynb", tmp_path / "05.ipynb", {})
+    run_notebook(NOTEBOOKS_DIR / "07_reproduction_report.ipynb", tmp_path / "05.ipynb", {})
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     assert (INTERACTIVE_DIR / "fig4.csv").exists()
     assert (INTERACTIVE_DIR / "REPRODUCTION.md").exists()

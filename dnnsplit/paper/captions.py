@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
-__all__ = ["profile_caption", "profiles_caption", "sweep_caption"]
+if TYPE_CHECKING:
+    from dnnsplit.paper.readings import StudyGrids
+
+__all__ = ["profile_caption", "profiles_caption", "readings_caption", "sweep_caption"]
 
 INTERVAL = "shaded: 95% seeded bootstrap interval"
 
@@ -49,3 +53,16 @@ def profiles_caption(names: Sequence[str]) -> str:
             f"({prov['framework']}, {prov['date']})"
         )
     return "Profiles. " + " | ".join(lines)
+
+
+def readings_caption(grids: StudyGrids, quick: bool) -> str:
+    """The verdict map: what each cell is, and the grid behind it."""
+    fig3, fig5 = grids.by_devices, grids.fig5
+    text = (
+        "Colour: the verdict on each claim (rows) under each reading (columns; '+' joins the "
+        "readings of a combination found by the search); label: our number (a range of "
+        f"means in %, a worst mean gap in %, a share of cases, or lines). Fig. 3: N = "
+        f"{min(fig3.devices)}–{max(fig3.devices)}, {len(fig3.seeds)} seeds; Fig. 5: N = "
+        f"{min(fig5.devices)}–{max(fig5.devices)}, {len(fig5.seeds)} seeds."
+    )
+    return text + (" QUICK RUN: a reduced grid, a smoke test, not a result." if quick else "")

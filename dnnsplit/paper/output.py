@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 import dnnsplit
 from dnnsplit._io import atomic_write
 from dnnsplit.paper.plots import paper_style
-from dnnsplit.paths import INTERACTIVE_DIR
+from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR
 from dnnsplit.scenario import SEED_RULE
 from dnnsplit.setup import Setup
 
@@ -35,6 +35,7 @@ __all__ = [
     "output_dir",
     "read_manifest",
     "save_figure",
+    "scratch_dir",
     "write_manifest",
     "write_table",
 ]
@@ -45,6 +46,12 @@ FLOAT_FORMAT = "%.10g"
 def output_dir(value: str | os.PathLike[str] | None = None) -> Path:
     """The folder a notebook writes to: ``value``, or ``build/figures/`` when empty."""
     return Path(value) if value else INTERACTIVE_DIR
+
+
+def scratch_dir(name: str, *, quick: bool = False) -> Path:
+    """A folder under ``build/`` (ignored by git) for intermediate tables of ``name``; a
+    quick run has its own, so it never mixes with a full run's."""
+    return BUILD_DIR / ("quick" if quick else "work") / name
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

@@ -45,6 +45,8 @@ NOTEBOOK_OF_RUN = {
     "fig3": "02_improvement_over_all_local.ipynb",
     "fig5": "03_greedy_vs_optimal.ipynb",
     "beyond": "04_beyond_the_paper.ipynb",
+    "readings": "06_readings.ipynb",
+    "mechanism": "06_readings.ipynb",
 }
 
 
@@ -351,7 +353,7 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
     lines = [
         "# Reproduction report",
         "",
-        "Built by `notebooks/05_reproduction_report.ipynb` from the CSV files and manifests",
+        "Built by `notebooks/07_reproduction_report.ipynb` from the CSV files and manifests",
         "in `figures/`; nothing below is typed by hand. The paper's claims and the verdict",
         "rules are data in `dnnsplit/paper/claims.py`; the model and every choice behind these",
         "numbers are in [docs/model.md](docs/model.md). Regenerate with `./run_all.sh`.",
@@ -388,6 +390,9 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
             f"| {a.claim.title} | {a.claim.paper_text} | {ours} | **{a.verdict.verdict}** "
             f"| {a.why} |"
         )
+    held = _readings_lines(directory)
+    if held:
+        lines += ["", "## Under which readings each claim holds", "", *held]
     setup = _setup_lines(directory)
     if setup:
         lines += [
@@ -405,6 +410,65 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
     if beyond:
         lines += ["", "## Beyond the paper", "", *beyond]
     return "\n".join(lines) + "\n"
+
+
+def _readings_lines(directory: Path) -> list[str]:
+    """From ``readings.csv`` (notebook 06): per claim, the readings under which it is
+    reproduced, the closest reading with its number, and which reading fits most claims."""
+    path = directory / "readings.csv"
+    if not path.exists():
+        return ["No reading tried: `readings.csv` is missing (run notebooks/06_readings.ipynb)."]
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    order = list(dict.fromkeys(table.reading))
+    lines = [
+        "Every claim answered under every reading of what the paper leaves open (the list "
+        "and what each changes: `dnnsplit/paper/claims.py`, `READINGS`; readings joined by "
+        "`+` are combinations found by the documented search of `dnnsplit/paper/readings.py`"
+        "), with the same verdict functions; the numbers are in `figures/readings.csv` and "
+        "the map in `figures/readings.png`.",
+        "",
+        "| claim | holds under | closest reading | its number | its verdict | covers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for claim in CLAIMS:
+        rows = table[table.claim == claim.id].copy()
+        if rows.empty:
+            lines.append(f"| {claim.title} | no reading tried | — | — | — | — |")
+            continue
+        rows["rank"] = rows.reading.map(order.index)
+        held = rows[rows.verdict == "reproduced"].sort_values("rank").reading.tolist()
+        closest = rows.sort_values(["distance", "rank"], kind="stable").iloc[0]
+        lines.append(
+            f"| {claim.title} | {', '.join(f'`{r}`' for r in held) or 'no reading tried holds'} "
+            f"| `{closest.reading}` | {closest.ours} | {closest.verdict} | {closest.covers} |"
+        )
+    counts = (
+        table.assign(reproduced=table.verdict == "reproduced", partly=table.verdict == "partly")
+        .groupby("reading", sort=False)[["reproduced", "partly", "distance"]]
+        .sum()
+    )
+    counts["rank"] = [order.index(r) for r in counts.index]
+    best = counts.sort_values(
+        ["reproduced", "partly", "distance", "rank"], ascending=[False, False, True, True]
+    ).index[0]
+    default = counts.loc["default"] if "default" in counts.index else None
+    lines.append("")
+    if default is not None and best != "default":
+        lines.append(
+            f"**What the evidence favours**: the reading `{best}` reproduces "
+            f"{int(counts.loc[best, 'reproduced'])} of {len(CLAIMS)} claims "
+            f"({int(counts.loc[best, 'partly'])} partly), against "
+            f"{int(default['reproduced'])} ({int(default['partly'])} partly) under our "
+            "default reading. The default is kept (the figures above use it) and both are "
+            "shown: the map holds every reading side by side."
+        )
+    elif default is not None:
+        lines.append(
+            "**What the evidence favours**: no reading tried reproduces more claims than our "
+            f"default reading ({int(default['reproduced'])} of {len(CLAIMS)}, "
+            f"{int(default['partly'])} partly)."
+        )
+    return lines
 
 
 def _span(values: pd.Series) -> str:

@@ -54,7 +54,8 @@ NOTEBOOKS = (
     "02_improvement_over_all_local.ipynb",
     "03_greedy_vs_optimal.ipynb",
     "04_beyond_the_paper.ipynb",
-    "05_reproduction_report.ipynb",
+    "06_readings.ipynb",
+    "07_reproduction_report.ipynb",
 )
 #: Parameters the runner gives a notebook when it declares them.
 RUN_PARAMETERS = ("quick", "output_dir", "report_path")

@@ -252,13 +252,13 @@ def verdict_cells(table: pd.DataFrame) -> pd.DataFrame:
     def label(row: pd.Series) -> str:
         if row.verdict == "not evaluated":
             return ""
-        if math.isfinite(row.get("low", math.nan)):
+        if not math.isnan(row.get("low", math.nan)):
             return f"{_short(row.low)}…{_short(row.high)}"
-        if math.isfinite(row.get("worst", math.nan)):
+        if not math.isnan(row.get("worst", math.nan)):
             return _short(row.worst)
-        if math.isfinite(row.get("overall", math.nan)):
+        if not math.isnan(row.get("overall", math.nan)):
             return f"{100 * row.overall:.0f}% found"
-        if math.isfinite(row.get("lines", math.nan)):
+        if not math.isnan(row.get("lines", math.nan)):
             return f"{row.holding:.0f}/{row.lines:.0f} lines"
         return ""
 
