@@ -4,7 +4,8 @@ Each check returns the value in its canonical Python type or raises one
 :class:`~dnnsplit.errors.InputError` naming the field. The rules every number follows
 (docs/interface.md, "Bad input"):
 
-- booleans and strings are not numbers; numpy scalars and any :class:`numbers.Real` are;
+- booleans and strings are not numbers; numpy scalars, decimals and any
+  :class:`numbers.Real` are;
 - NaN and infinities are refused, and so is a value too large for a float;
 - a whole number must fit a signed 64-bit integer (:data:`MAX_WHOLE`), whatever its type;
 - negative zero becomes zero.
@@ -14,6 +15,7 @@ Reading files goes through :func:`read_text` (bounded size, UTF-8, one error per
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 import os
@@ -45,7 +47,7 @@ MAX_DATA_NODES = 10_000_000
 
 
 def _bound(limit: float) -> str:
-    return str(limit) if isinstance(limit, int) or float(limit).is_integer() else f"{limit:g}"
+    return str(limit) if isinstance(limit, int) else f"{limit:g}"
 
 
 def number(
@@ -71,7 +73,9 @@ def number(
         not isinstance(value, bool | np.bool_) and isinstance(value, numbers.Integral)
     ):
         exact = int(value)
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+    elif isinstance(value, numbers.Real | decimal.Decimal) and not isinstance(
+        value, bool | np.bool_
+    ):
         try:
             with np.errstate(all="ignore"):
                 exact = float(value)

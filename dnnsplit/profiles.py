@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ def _array(values: Any, where: str, length: int, dtype: Any) -> np.ndarray:
         raise InputError(where, "must be a list of numbers") from None
     if array.shape != (length,):
         raise InputError(where, f"needs one value per stage ({length}), got shape {array.shape}")
-    if dtype is None and array.dtype.kind not in "iuf":
+    if dtype is None and array.dtype.kind not in "iufO":  # O: Python ints beyond int64
         raise InputError(where, "must be a list of numbers")
     return array
 
@@ -224,6 +225,11 @@ def _fail(row: int | None, column: str, problem: str, origin: str) -> InputError
     return InputError(f"{where}{place}", problem)
 
 
+def _text(raw: Any) -> str:
+    """A cell as the user wrote it (numpy scalars as plain numbers), for messages."""
+    return shown(raw.item() if isinstance(raw, np.generic) else raw)
+
+
 def _cells(frame: pd.DataFrame, column: str, origin: str, *, whole: bool, optional: bool) -> list:
     """The numbers of ``column``, one per row (None for an empty optional cell on row 0).
 
@@ -239,14 +245,14 @@ def _cells(frame: pd.DataFrame, column: str, origin: str, *, whole: bool, option
             continue
         kind = "a non-negative whole number" if whole else "a non-negative number"
         if isinstance(raw, bool | np.bool_) or value is None:
-            raise _fail(position + 1, column, f"not {kind}: {shown(raw)}", origin)
+            raise _fail(position + 1, column, f"not {kind}: {_text(raw)}", origin)
         try:
             exact = number(value, column, minimum=0, whole=whole)
         except InputError:
-            if isinstance(value, int) and value > MAX_WHOLE:
-                problem = f"{shown(raw)} is too large (at most {MAX_WHOLE})"
+            if isinstance(value, int | float) and value > MAX_WHOLE and math.isfinite(value):
+                problem = f"{_text(raw)} is too large (at most {MAX_WHOLE})"
             else:
-                problem = f"not {kind}: {shown(raw)}"
+                problem = f"not {kind}: {_text(raw)}"
             raise _fail(position + 1, column, problem, origin) from None
         out.append(exact)
     return out
@@ -263,7 +269,7 @@ def _check_optional(frame: pd.DataFrame, origin: str) -> None:
                 continue
             if not (isinstance(raw, bool | np.bool_) or str(raw) in ("True", "False")):
                 raise _fail(
-                    position + 1, "within_noise", f"must be True or False, got {shown(raw)}", origin
+                    position + 1, "within_noise", f"must be True or False, got {_text(raw)}", origin
                 )
 
 
@@ -315,7 +321,7 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
         raw = frame["time_s"].iloc[position]
         if value is None or isinstance(raw, bool | np.bool_) or not np.isfinite(float(value)):
             raise _fail(
-                row_of(position), "time_s", f"not a number of seconds: {shown(raw)}", origin
+                row_of(position), "time_s", f"not a number of seconds: {_text(raw)}", origin
             )
         if value < 0:
             raise _fail(row_of(position), "time_s", f"negative time {value!r}", origin)
@@ -465,7 +471,11 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     if candidate.suffix.lower() == ".csv" or exists or os.sep in text or "\x00" in text:
         return read_profile(candidate)
     path = MEASUREMENTS_DIR / f"{text}.csv"
-    if not path.is_file():
+    try:
+        shipped = path.is_file()
+    except OSError:  # a name too long for the file system
+        shipped = False
+    if not shipped:
         known = ", ".join(list_profiles()) or "none"
         raise InputError("profile", f"unknown profile {shown(text)}; shipped: {known}")
     return read_profile(path)

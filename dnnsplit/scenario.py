@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -180,7 +182,8 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _yaml_loader() -> Any:
-    """A safe YAML loader that marks duplicate keys and keeps dates as strings."""
+    """A safe YAML loader that marks duplicate keys, keeps dates as strings and reads
+    ``26e6`` as a number (as JSON and YAML 1.2 do)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -191,6 +194,13 @@ def _yaml_loader() -> Any:
         first: [(tag, pattern) for tag, pattern in resolvers if tag != timestamp]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    # YAML 1.2 floats: PyYAML (YAML 1.1) reads 26e6 and 1.0e7 as strings
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
     def construct_map(loader: Any, node: Any) -> Any:
         seen: set[Any] = set()
@@ -265,7 +275,10 @@ def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
     except ValueError as error:
         if isinstance(error, InputError):
             raise
-        raise InputError(field, f"{name} holds a number too long to read ({error})") from None
+        digits = sys.get_int_max_str_digits()
+        raise InputError(
+            field, f"{name} holds a number too long to read (more than {digits} digits)"
+        ) from None
     found = _first_duplicate(raw)
     if found is not None:
         path, key = found
@@ -398,18 +411,18 @@ class Scenario:
         put("meta", dict(self.meta))
         self._check_delays()
 
-    def _bs_field(self, stage: int | None = None) -> str:
-        """The field the BS stage times come from: the ratio, a BS profile or a stage."""
-        if self.ratio is not None:
-            return "bs.ratio"
+    def _bs_field(self, stage: int) -> str:
+        """The field that BS stage ``stage``'s time comes from: the stage's ``bs_s``, a BS
+        profile, the ratio R (when R < 1 slows the BS down), or the device time ``t_s``."""
+        if self.bs_stage_s is not None and self.bs_stage_s[stage] is not None:
+            return f"profile.stages[{stage}].bs_s"
         if self.bs_profile_ref is not None:
             return "bs.profile"
-        if self.bs_stage_s is not None:
-            stages = [k for k, v in enumerate(self.bs_stage_s) if v is not None]
-            if stage is not None and stage in stages:
-                return f"profile.stages[{stage}].bs_s"
-            return f"profile.stages[{stages[0]}].bs_s" if stages else "bs_time_s"
-        return "bs_time_s"
+        if self.ratio is not None and self.ratio < 1:
+            return "bs.ratio"
+        if self.ratio is not None:
+            return f"profile.stages[{stage}].device_s"
+        return f"bs_time_s[{stage}]"
 
     def _check_delays(self) -> None:
         """Refuse a scenario in which some delay would not be a finite number of seconds
@@ -425,10 +438,10 @@ class Scenario:
         suffix = float(np.sum(self.bs_time_s))
         if not suffix <= MAX_DELAY_S:
             stage = int(np.argmax(self.bs_time_s))
-            hint = f" (R = {self.ratio:g} makes t_s / R too long)" if self.ratio else ""
+            where = self._bs_field(stage)
+            hint = f" (t_s / R with R = {self.ratio:g})" if where == "bs.ratio" else ""
             raise InputError(
-                self._bs_field(stage),
-                f"the BS stage times add up to {suffix:.3g} s{hint}, {_beyond()}",
+                where, f"the BS stage times add up to {suffix:.3g} s{hint}, {_beyond()}"
             )
         tables = self.tables
         cumulative = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])
@@ -470,7 +483,8 @@ class Scenario:
         worst = float(arrival.max()) + all_work
         if not worst <= MAX_DELAY_S:
             i = int(np.argmax(arrival))
-            field_name = self._bs_field() if all_work >= arrival[i] else f"devices[{i}]"
+            stage = int(np.argmax(self.bs_time_s))
+            field_name = self._bs_field(stage) if all_work >= arrival[i] else f"devices[{i}]"
             raise InputError(
                 field_name,
                 f"with {tables.n_devices} devices a delay could reach {worst:.3g} s "
@@ -547,6 +561,7 @@ class Scenario:
             "deadline_s",
         }
         devices = []
+        by_distance = set()
         for i, device in enumerate(devices_raw):
             where = f"devices[{i}]"
             device = _mapping(device, where, allowed)
@@ -555,6 +570,7 @@ class Scenario:
             if "rate_bps" in device:
                 rate = device["rate_bps"]
             else:
+                by_distance.add(f"{where}.rate_bps")
                 distance = _number(device["distance_m"], f"{where}.distance_m", positive=True)
                 try:
                     rate = float(channel.rate_bps(distance)[0])
@@ -586,19 +602,25 @@ class Scenario:
             if np.all(np.isnan(stage_bs))
             else tuple(None if np.isnan(v) else float(v) for v in stage_bs)
         )
-        return cls(
-            profile=profile,
-            bs_time_s=np.asarray(bs_time, dtype=float),
-            policy=policy,
-            ratio=ratio,
-            bs_quantum_s=bs_quantum,
-            local_delay=local_form,
-            devices=tuple(devices),
-            profile_ref=profile_ref,
-            bs_profile_ref=bs_profile_ref,
-            bs_stage_s=stage_bs_list,
-            meta=dict(meta),
-        )
+        try:
+            return cls(
+                profile=profile,
+                bs_time_s=np.asarray(bs_time, dtype=float),
+                policy=policy,
+                ratio=ratio,
+                bs_quantum_s=bs_quantum,
+                local_delay=local_form,
+                devices=tuple(devices),
+                profile_ref=profile_ref,
+                bs_profile_ref=bs_profile_ref,
+                bs_stage_s=stage_bs_list,
+                meta=dict(meta),
+            )
+        except InputError as error:
+            if error.field not in by_distance:
+                raise
+            where = error.field.replace(".rate_bps", ".distance_m")
+            raise InputError(where, f"{error.problem} (the rate the channel gives there)") from None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Scenario:
