@@ -69,6 +69,8 @@ def number(
         exact: Any = value
         if not math.isfinite(exact):
             raise InputError(where, f"must be finite, got {shown(value)}")
+    elif isinstance(value, np.timedelta64 | np.datetime64):  # numpy counts these integers
+        raise InputError(where, f"must be a plain number, not a time with units: {shown(value)}")
     elif kind is int or (
         not isinstance(value, bool | np.bool_) and isinstance(value, numbers.Integral)
     ):

@@ -331,8 +331,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _build_parser().parse_args(argv)
         command = f"dnnsplit {args.command}"
         with warnings.catch_warnings():
-            # a numerical warning on checked input is a bug: report it, never print junk
-            warnings.simplefilter("error", RuntimeWarning)
+            # a floating-point warning on checked input is a bug: report it as one, never
+            # print a number computed past an overflow
+            warnings.filterwarnings(
+                "error",
+                message=r".*(overflow|invalid value|divide by zero) encountered",
+                category=RuntimeWarning,
+            )
             result = _run(args)
             text = json.dumps(result, indent=2, allow_nan=False, default=_jsonable) + "\n"
         _emit(text)

@@ -404,7 +404,16 @@ class Scenario:
             raise InputError(f"bs_time_s[{int(np.argmax(bs_time < 0))}]", "must be at least 0")
         put("bs_time_s", read_only(bs_time + 0.0))
         if self.bs_stage_s is not None:
-            put("bs_stage_s", tuple(self.bs_stage_s))
+            stages = self.bs_stage_s
+            if isinstance(stages, str) or not isinstance(stages, list | tuple):
+                raise InputError("bs_stage_s", "must be a list with one entry per stage, or None")
+            if len(stages) != n_stages:
+                raise InputError("bs_stage_s", f"needs one entry per stage ({n_stages})")
+            put("bs_stage_s", tuple(stages))
+        for name in ("profile_ref", "bs_profile_ref"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InputError(name, f"must be a profile name or None, got {shown(value)}")
         if not isinstance(self.meta, dict):
             raise InputError("meta", "must be an object")
         json_data(self.meta, "meta")
@@ -508,6 +517,8 @@ class Scenario:
         if "profile" not in raw:
             raise InputError("profile", "missing (a shipped profile name or an object)")
         profile_ref = None
+        if isinstance(raw["profile"], os.PathLike):
+            raw["profile"] = os.fspath(raw["profile"])
         if isinstance(raw["profile"], str):
             profile_ref = raw["profile"]
             profile = _load(profile_ref, "profile")

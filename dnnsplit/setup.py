@@ -20,12 +20,13 @@ whole object.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from dnnsplit._checks import mapping, number, number_pair
 from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError, check_choice
+from dnnsplit.errors import InputError, check_choice, shown
 from dnnsplit.model import LOCAL_DELAY_FORMS, MAX_QUANTUM_S, MIN_QUANTUM_S
 from dnnsplit.policies import POLICY_TABLE
 
@@ -116,12 +117,16 @@ class Setup:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        if not isinstance(self.profile, str) or not self.profile:
-            raise InputError("setup.profile", "must be a profile name or path")
-        if self.bs_profile is not None and (
-            not isinstance(self.bs_profile, str) or not self.bs_profile
-        ):
-            raise InputError("setup.bs_profile", "must be a profile name or path, or null")
+        for name in ("profile", "bs_profile"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+                put(name, value)
+            if value is None and name == "bs_profile":
+                continue
+            if not isinstance(value, str) or not value.strip():
+                kind = "a profile name or path" + (", or null" if name == "bs_profile" else "")
+                raise InputError(f"setup.{name}", f"must be {kind}, got {shown(value)}")
         put("ratio", number(self.ratio, "setup.ratio", positive=True))
         check_choice(self.policy, tuple(POLICY_TABLE), "setup.policy", "policy")
         put("quantum_s", quantum(self.quantum_s, "setup.quantum_s"))

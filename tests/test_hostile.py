@@ -193,6 +193,7 @@ def test_negative_zero_becomes_zero():
         ("1", {}, r"^x: must be a number, got '1'"),
         (None, {}, r"^x: must be a number, got None"),
         (1j, {}, r"^x: must be a number, got 1j"),
+        (np.timedelta64(5, "s"), {}, r"^x: must be a plain number, not a time with units"),
         (float("nan"), {}, r"^x: must be finite, got nan"),
         (np.float64("-inf"), {}, r"^x: must be finite"),
     ],
@@ -726,6 +727,54 @@ def test_every_flag_is_checked_naming_it(argv, field, scenario_file, tmp_path, c
     else:
         err = assert_refused(status, out, err)
         assert err.split(": ", 2)[1] == field, err
+
+
+@pytest.mark.parametrize(
+    ("flags", "call", "field"),
+    [
+        (["--devices", "0"], lambda: Scenario.paper(0), "devices"),
+        (["--devices", "1000000000"], lambda: Scenario.paper(10**9), "devices"),
+        (["--devices", "3", "--seed", "-1"], lambda: Scenario.paper(3, -1), "seed"),
+        (["--devices", "3", "--ratio", "nan"], lambda: Setup(ratio=float("nan")), "setup.ratio"),
+        (
+            ["--devices", "3", "--ratio", "1e-320"],
+            lambda: Scenario.paper(3, ratio=1e-320),
+            "setup.ratio",
+        ),
+        (
+            ["--devices", "3", "--quantum", "1e-12"],
+            lambda: Setup(quantum_s=1e-12),
+            "setup.quantum_s",
+        ),
+        (
+            ["--devices", "3", "--bs-quantum", "0"],
+            lambda: Setup(bs_quantum_s=0.0),
+            "setup.bs_quantum_s",
+        ),
+        (
+            ["--devices", "3", "--distance", "1,1e30"],
+            lambda: Scenario.paper(3, distance_m=(1, 1e30)),
+            "setup.distance_m",
+        ),
+        (
+            ["--devices", "3", "--background", f"0,{2**62}"],
+            lambda: Scenario.paper(3, background=(0, 2**62)),
+            "setup.background",
+        ),
+        (
+            ["--devices", "3", "--max-stage", f"0,{2**64}"],
+            lambda: Setup(max_stage=(0, 2**64)),
+            "setup.max_stage[1]",
+        ),
+    ],
+)
+def test_the_api_refuses_what_the_command_line_refuses(flags, call, field, capsys):
+    """The same mistake gives the same problem, named by its flag or by its API field."""
+    with pytest.raises(InputError) as caught:
+        call()
+    assert caught.value.field == field
+    err = assert_refused(*run(capsys, "scenario", *flags))
+    assert err.rstrip("\n").endswith(caught.value.problem), (err, caught.value.problem)
 
 
 def test_time_limit_passes_its_check(scenario_file, capsys):
