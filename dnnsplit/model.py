@@ -39,6 +39,7 @@ __all__ = [
     "POLICIES",
     "DelayTables",
     "bs_completion",
+    "check_bytes",
     "check_memory",
     "jain_index",
     "local_delay",
@@ -92,6 +93,18 @@ def table_bytes(n_devices: int, n_stages: int) -> int:
     """Estimated peak bytes of a scenario of ``n_devices`` and ``n_stages``: its device
     objects and the (N, S+1) delay tables with their intermediates."""
     return int(n_devices) * (DEVICE_OVERHEAD_BYTES + TABLE_ARRAYS * 8 * (int(n_stages) + 1))
+
+
+def check_bytes(need: float, where: str, what: str) -> None:
+    """Raise :class:`InputError` naming ``where`` when ``what`` would take ``need`` bytes,
+    more than :data:`MAX_MEMORY_BYTES`, before it is allocated (for any N-sized buffer:
+    e.g. a solver's (N, N) cost matrix)."""
+    if need > MAX_MEMORY_BYTES:
+        raise InputError(
+            where,
+            f"{what} needs about {_gib(need)}, more than the {_gib(MAX_MEMORY_BYTES)} limit "
+            "(dnnsplit.model.MAX_MEMORY_BYTES)",
+        )
 
 
 def check_memory(n_devices: int, n_stages: int, where: str = "devices") -> None:

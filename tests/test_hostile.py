@@ -827,6 +827,15 @@ def test_memory_is_checked_before_anything_is_allocated():
     assert time.perf_counter() - started < 2
 
 
+def test_any_buffer_can_be_checked_before_it_is_allocated():
+    model.check_bytes(1024, "devices", "a small buffer")
+    with pytest.raises(
+        InputError,
+        match=r"^devices: an \(N, N\) cost matrix needs about 8 GiB, more than the 2 GiB limit",
+    ):
+        model.check_bytes(8 * 1024**3, "devices", "an (N, N) cost matrix")
+
+
 def test_round_robin_intermediates_are_bounded(monkeypatch):
     rng = np.random.default_rng(3)
     work = rng.uniform(0, 1, size=(7, 5))
