@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnsplit.errors import InputError
+from dnnsplit._checks import number
+from dnnsplit.errors import InputError, shown
 
 __all__ = ["Channel", "uplink_rate_bps"]
 
@@ -22,6 +23,15 @@ PHY_RATES_LONG_GI = np.array([6.5, 13, 19.5, 26, 39, 52, 58.5, 65]) * 1e6
 PHY_RATES_SHORT_GI = np.array([7.2, 14.4, 21.7, 28.9, 43.3, 57.8, 65.0, 72.2]) * 1e6
 #: IEEE 802.11 minimum receiver sensitivity for MCS0–7 at 20 MHz, dBm.
 SENSITIVITY_DBM = np.array([-82, -79, -77, -74, -70, -66, -65, -64], dtype=float)
+#: The range of each numeric constant (inclusive bounds; ``exponent`` and
+#: ``mac_efficiency`` must be positive). Within them a rate is positive, finite and never
+#: grows with distance; outside them the constants describe no radio.
+CHANNEL_RANGES = {
+    "tx_power_dbm": (-100.0, 100.0),
+    "loss_at_1m_db": (0.0, 300.0),
+    "exponent": (0.0, 10.0),
+    "mac_efficiency": (0.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,24 @@ class Channel:
     short_guard_interval: bool = True
     mac_efficiency: float = 0.7
 
+    def __post_init__(self) -> None:
+        for name, (low, high) in CHANNEL_RANGES.items():
+            positive = name in ("exponent", "mac_efficiency")
+            value = number(
+                getattr(self, name),
+                f"channel.{name}",
+                positive=positive,
+                minimum=None if positive else low,
+                maximum=high,
+            )
+            object.__setattr__(self, name, value)
+        flag = self.short_guard_interval
+        if not isinstance(flag, bool | np.bool_):
+            raise InputError(
+                "channel.short_guard_interval", f"must be true or false, got {shown(flag)}"
+            )
+        object.__setattr__(self, "short_guard_interval", bool(flag))
+
     def received_dbm(self, distance_m: np.ndarray | float) -> np.ndarray:
         """Received power at ``distance_m`` metres: P_tx − L(1 m) − 10·n·log10(d)."""
         d = np.asarray(distance_m, dtype=float)
@@ -64,7 +92,10 @@ class Channel:
         InputError
             When a distance is not positive, or too far for even MCS0.
         """
-        d = np.atleast_1d(np.asarray(distance_m, dtype=float))
+        try:
+            d = np.atleast_1d(np.asarray(distance_m, dtype=float))
+        except (TypeError, ValueError, OverflowError):
+            raise InputError("distance_m", "must be a positive number of metres") from None
         if np.any(~np.isfinite(d)) or np.any(d <= 0):
             raise InputError("distance_m", "must be a positive number of metres")
         power = self.received_dbm(d)

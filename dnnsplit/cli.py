@@ -1,27 +1,61 @@
 """The ``dnnsplit`` command line (docs/interface.md): ``evaluate``, ``solve``, ``scenario``, ...
 
 Every command prints one JSON object on stdout. Bad input exits with status 2 and one line
-on stderr naming the field and what was wrong: never a traceback, never a partial result.
+on stderr naming the field (or the flag) and what was wrong: never a traceback, never a
+partial result. Exit statuses:
+
+- 0: success, the JSON result on stdout;
+- 1: an internal error (a bug: please report it); one line on stderr, the traceback only
+  with ``DNNSPLIT_DEBUG=1`` in the environment;
+- 2: bad input (a file, a field, a flag); one line naming it;
+- 74: the output could not be written (stdout closed, e.g. ``| head``, or full, or
+  ``profile --out`` not writable); nothing partial is left behind;
+- 130: interrupted (Ctrl-C, SIGINT).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from dnnsplit._checks import MAX_WHOLE, number, read_text
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
-from dnnsplit.scenario import SCENARIO_POLICIES, Scenario
-from dnnsplit.setup import LOWEST_POINTS, Setup
+from dnnsplit.scenario import MAX_SEED, SCENARIO_POLICIES, Scenario, parse_data
+from dnnsplit.setup import LOWEST_POINTS, MAX_RESTARTS, Setup, changed
 from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
 
-__all__ = ["main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "MAX_TIME_LIMIT_S",
+    "main",
+]
+
+EXIT_OK = 0
+#: An internal error (a bug); the traceback is shown only with DNNSPLIT_DEBUG=1.
+EXIT_INTERNAL = 1
+#: Bad input: one line on stderr naming the field or flag.
+EXIT_BAD_INPUT = 2
+#: The output could not be written (sysexits.h EX_IOERR): stdout closed or full.
+EXIT_OUTPUT = 74
+#: Interrupted by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: ``solve --time-limit`` takes at most this many seconds (about 116 days).
+MAX_TIME_LIMIT_S = 1e7
+#: ``profile`` flag bounds: threads, timed rounds, warm-up rounds.
+MAX_THREADS = 1024
+MAX_REPEATS = 100_000
 
 
 def _pair(kind: type) -> Any:
@@ -29,7 +63,12 @@ def _pair(kind: type) -> Any:
         parts = text.split(",")
         if len(parts) != 2:
             raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH")
-        return tuple(kind(part) for part in parts)
+        try:
+            return tuple(kind(part) for part in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not LOW,HIGH of two {'whole numbers' if kind is int else 'numbers'}"
+            ) from None
 
     parse.__name__ = f"{kind.__name__} pair"
     return parse
@@ -60,7 +99,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors follow the bad-input rule (one line, status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {' '.join(message.split())}\n")
 
 
 def _partition(text: str) -> list[int]:
@@ -68,13 +107,8 @@ def _partition(text: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip() != ""]
     except ValueError:
         raise InputError(
-            "partition", f"{text!r} is not a comma-separated list of whole numbers"
+            "partition", f"{text[:60]!r} is not a comma-separated list of whole numbers"
         ) from None
-
-
-def _print(obj: dict[str, Any]) -> None:
-    text = json.dumps(obj, indent=2, allow_nan=False, default=_jsonable)
-    sys.stdout.write(text + "\n")
 
 
 def _jsonable(value: Any) -> Any:
@@ -103,6 +137,9 @@ def _build_parser() -> argparse.ArgumentParser:
     so.add_argument(
         "--max-vectors", type=float, default=None, help="exhaustive: refuse spaces larger than this"
     )
+    so.add_argument(
+        "--time-limit", type=float, default=None, help="stop a solver after this many seconds"
+    )
     so.add_argument("--progress", action="store_true", help="progress bar (exhaustive)")
 
     sc = commands.add_parser(
@@ -130,16 +167,25 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flag_for(field_name: str, args: argparse.Namespace) -> str:
+    """The flag (or ``--setup`` field) a ``setup.<name>`` error of ``scenario`` is about."""
+    if not field_name.startswith("setup."):
+        return {"devices": "--devices", "seed": "--seed"}.get(field_name, field_name)
+    rest = field_name.removeprefix("setup.")
+    name = rest.split(".")[0].split("[")[0]
+    flag = next((f for f, n, _, _ in SETUP_FLAGS if n == name), None)
+    if flag is not None and getattr(args, name, None) is not None:
+        return flag
+    return f"--setup.{rest}" if args.setup is not None else field_name
+
+
 def _setup(args: argparse.Namespace) -> Setup:
     """The setup of ``dnnsplit scenario``: ``--setup FILE`` (or the defaults), then flags."""
     base = Setup()
     if args.setup is not None:
-        try:
-            raw = json.loads(Path(args.setup).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise InputError("--setup", f"cannot read {args.setup!r}: {error.strerror}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError("--setup", f"{args.setup} is not a JSON file ({error})") from None
+        text = read_text(args.setup, "--setup", "JSON file")
+        path = Path(args.setup)
+        raw = parse_data(text, path.name, "--setup", path.suffix.lower() in (".yml", ".yaml"))
         if isinstance(raw, dict) and "setup" in raw:
             raw = raw["setup"]  # a figure's manifest
         base = Setup.from_dict(raw, where="--setup")
@@ -149,54 +195,171 @@ def _setup(args: argparse.Namespace) -> Setup:
         if getattr(args, name) is not None
     }
     try:
-        return replace(base, **changes)
+        return changed(base, changes)
     except InputError as error:
-        name = error.field.removeprefix("setup.").split(".")[0].split("[")[0]
-        flag = next((f for f, n, _, _ in SETUP_FLAGS if n == name), None)
-        if flag is None:
-            raise
-        raise InputError(flag, error.problem) from None
+        raise InputError(_flag_for(error.field, args), error.problem) from None
+
+
+def _check_out(out: str) -> None:
+    """Refuse a ``profile --out`` that cannot be written, before measuring for minutes."""
+    path = Path(out)
+    if not out.strip() or "\x00" in out:
+        raise InputError("--out", f"{out!r} is not a file name")
+    if path.is_dir():
+        raise InputError("--out", f"{out!r} is a directory; give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "scenario":
-        return Scenario.paper(args.devices, args.seed, _setup(args)).to_dict()
+        devices = number(args.devices, "--devices", positive=True, whole=True)
+        seed = number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True)
+        setup = _setup(args)
+        try:
+            return Scenario.paper(devices, seed, setup).to_dict()
+        except InputError as error:
+            raise InputError(_flag_for(error.field, args), error.problem) from None
     if args.command == "profile":
+        number(args.threads, "--threads", minimum=1, maximum=MAX_THREADS, whole=True)
+        number(args.repeats, "--repeats", minimum=3, maximum=MAX_REPEATS, whole=True)
+        number(args.warmup, "--warmup", minimum=0, maximum=MAX_REPEATS, whole=True)
+        _check_out(args.out)
         from dnnsplit.profiler import profile_to_file
 
-        return profile_to_file(
-            args.model,
-            args.out,
-            threads=args.threads,
-            repeats=args.repeats,
-            warmup=args.warmup,
-            hardware=args.hardware,
-            progress=not args.quiet,
-        )
+        try:
+            return profile_to_file(
+                args.model,
+                args.out,
+                threads=args.threads,
+                repeats=args.repeats,
+                warmup=args.warmup,
+                hardware=args.hardware,
+                progress=not args.quiet,
+            )
+        except OSError as error:
+            raise _OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
+    options: dict[str, Any] = {}
+    if args.command == "solve":
+        options = {
+            "restarts": number(
+                args.restarts, "--restarts", minimum=0, maximum=MAX_RESTARTS, whole=True
+            ),
+            "seed": number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True),
+        }
+        if args.max_vectors is not None:
+            options["max_vectors"] = number(
+                args.max_vectors, "--max-vectors", minimum=1, maximum=MAX_WHOLE, whole=True
+            )
+        if args.time_limit is not None:
+            options["time_limit"] = number(
+                args.time_limit, "--time-limit", positive=True, maximum=MAX_TIME_LIMIT_S
+            )
+    else:
+        partition = _partition(args.partition)
     scenario = Scenario.from_file(args.scenario)
     if args.command == "evaluate":
-        return evaluate(scenario, _partition(args.partition), model=args.model).to_dict()
-    max_vectors = None if args.max_vectors is None else int(args.max_vectors)
+        return evaluate(scenario, partition, model=args.model).to_dict()
     return solve(
         scenario,
         objective=args.objective,
         solver=args.solver,
         start=args.start,
         model=args.model,
-        restarts=args.restarts,
-        seed=args.seed,
-        max_vectors=max_vectors,
         progress=args.progress,
+        **options,
     ).to_dict()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0, or 2 on bad input)."""
-    args = _build_parser().parse_args(argv)
+class _OutputError(Exception):
+    """The result could not be written (exit status :data:`EXIT_OUTPUT`)."""
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so that the interpreter's last flush of a
+    closed or full stdout neither fails nor prints a second message."""
     try:
-        result = _run(args)
+        descriptor = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(descriptor, sys.stdout.fileno())
+        os.close(descriptor)
+    except Exception:  # not a real file (tests capture stdout): nothing to silence
+        pass
+
+
+def _say(command: str, message: str) -> None:
+    try:
+        sys.stderr.write(f"{command}: {' '.join(message.split())}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # stderr is gone too: the exit status still tells
+
+
+def _emit(text: str) -> None:
+    """Write the whole result at once; a closed or full stdout is an :class:`_OutputError`."""
+    try:
+        try:
+            descriptor = sys.stdout.fileno()
+        except (AttributeError, ValueError, OSError):  # not a real file (captured output)
+            descriptor = None
+        if descriptor is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            # os.write in a loop: a partial write to a pipe whose reader left must end in
+            # EPIPE here (a text stream may report the whole text as written)
+            sys.stdout.flush()
+            data = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
+            while data:
+                data = data[os.write(descriptor, data) :]
+    except BrokenPipeError:
+        _silence_stdout()
+        raise _OutputError("stdout was closed before the result was written") from None
+    except OSError as error:
+        _silence_stdout()
+        raise _OutputError(f"cannot write the result to stdout: {error.strerror}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    command = "dnnsplit"
+    try:
+        args = _build_parser().parse_args(argv)
+        command = f"dnnsplit {args.command}"
+        with warnings.catch_warnings():
+            # a floating-point warning on checked input is a bug: report it as one, never
+            # print a number computed past an overflow
+            warnings.filterwarnings(
+                "error",
+                message=r".*(overflow|invalid value|divide by zero) encountered",
+                category=RuntimeWarning,
+            )
+            result = _run(args)
+            text = json.dumps(result, indent=2, allow_nan=False, default=_jsonable) + "\n"
+        _emit(text)
     except InputError as error:
-        sys.stderr.write(f"dnnsplit {args.command}: {error}\n")
-        return 2
-    _print(result)
-    return 0
+        _say(command, str(error))
+        return EXIT_BAD_INPUT
+    except _OutputError as error:
+        _say(command, str(error))
+        return EXIT_OUTPUT
+    except KeyboardInterrupt:
+        _say(command, "interrupted")
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        _say(command, "out of memory (internal error: please report it)")
+        return EXIT_INTERNAL
+    except Exception as error:
+        if os.environ.get("DNNSPLIT_DEBUG"):
+            raise
+        _say(
+            command,
+            f"internal error, please report it ({type(error).__name__}: {error}); "
+            "DNNSPLIT_DEBUG=1 shows the traceback",
+        )
+        return EXIT_INTERNAL
+    return EXIT_OK

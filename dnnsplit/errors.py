@@ -7,11 +7,38 @@ is about, so that the command line can print it as one line and exit with status
 
 from __future__ import annotations
 
-__all__ = ["InputError", "SolverRefusal", "check_choice", "unknown_choice"]
+import re
+
+__all__ = ["InputError", "SolverRefusal", "check_choice", "shown", "unknown_choice"]
+
+#: The longest text of a user's value that an error message quotes (longer ones are cut).
+MAX_SHOWN = 80
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` for an error message: one line, at most ``limit`` characters.
+
+    Safe for any value: an integer too long to print in decimal is described by its size,
+    and a value whose ``repr`` fails is described by its type.
+    """
+    try:
+        text = repr(value)
+    except ValueError:  # int beyond sys.get_int_max_str_digits()
+        bits = value.bit_length() if isinstance(value, int) else 0
+        return f"<a whole number of {bits} bits>"
+    except Exception:  # a hostile object's __repr__
+        return f"<{type(value).__name__}>"
+    text = _one_line(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class InputError(ValueError):
-    """Bad input, reported as ``"<field>: <problem>"``.
+    """Bad input, reported as ``"<field>: <problem>"``, always on one line.
 
     Parameters
     ----------
@@ -22,9 +49,9 @@ class InputError(ValueError):
     """
 
     def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        self.field = _one_line(str(field))
+        self.problem = _one_line(str(problem))
+        super().__init__(f"{self.field}: {self.problem}")
 
 
 class SolverRefusal(InputError):
@@ -33,11 +60,11 @@ class SolverRefusal(InputError):
 
 def unknown_choice(field: str, noun: str, value: object, allowed: tuple[str, ...]) -> InputError:
     """The error for a ``value`` of ``field`` outside ``allowed``, listing the allowed ones."""
-    return InputError(field, f"unknown {noun} {value!r}; expected one of {', '.join(allowed)}")
+    return InputError(field, f"unknown {noun} {shown(value)}; expected one of {', '.join(allowed)}")
 
 
 def check_choice(value: object, allowed: tuple[str, ...], field: str, noun: str = "value") -> str:
-    """``value`` if it is one of ``allowed``, else :func:`unknown_choice`'s error."""
-    if value not in allowed:
+    """``value`` if it is one of ``allowed`` (a string), else :func:`unknown_choice`'s error."""
+    if not isinstance(value, str) or value not in allowed:
         raise unknown_choice(field, noun, value, allowed)
     return str(value)

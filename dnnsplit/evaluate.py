@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnsplit.errors import InputError, unknown_choice
+from dnnsplit.errors import InputError, shown, unknown_choice
 from dnnsplit.model import DelayTables, bs_completion, jain_index, read_only
 from dnnsplit.policies import policies_with
 from dnnsplit.policies import policy as policy_of
@@ -26,7 +26,7 @@ MODELS = ("snapshot", "timeline")
 
 def check_model(model: str, policy: str) -> None:
     """Raise :class:`InputError` unless ``model`` is known and supports ``policy``."""
-    if model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS:
         raise unknown_choice("model", "model", model, MODELS)
     if not getattr(policy_of(policy), model):
         other = [m for m in MODELS if m != model and policy in policies_with(m)]
@@ -142,18 +142,35 @@ class Evaluation:
 
 def as_partition(partition: Any, n_devices: int) -> np.ndarray:
     """A partition vector as an int array, or an :class:`InputError` naming ``partition``."""
+    if isinstance(partition, str | bytes | dict):
+        raise InputError("partition", "must be a list of whole numbers")
     try:
         array = np.asarray(partition)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError("partition", "must be a list of whole numbers") from None
     if array.ndim != 1 or array.shape[0] != n_devices:
         raise InputError(
             "partition", f"needs {n_devices} entries, one per device, got {array.size}"
         )
     if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        if np.all(np.abs(array) <= 2.0**62):
+            array = array.astype(np.int64)
+    if array.dtype.kind == "O":  # Python ints beyond int64 (or other objects)
+        for k, value in enumerate(array.tolist()):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError("partition", "entries must be whole numbers")
+            if not -(2**63) <= value < 2**63:
+                raise InputError(
+                    f"partition[{k}]", f"{shown(value)} is outside the device's partition points"
+                )
         array = array.astype(np.int64)
     if array.dtype.kind not in "iu":
         raise InputError("partition", "entries must be whole numbers")
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        k = int(np.argmax(array > np.iinfo(np.int64).max))
+        raise InputError(
+            f"partition[{k}]", f"{int(array[k])} is outside the device's partition points"
+        )
     return array.astype(np.int64)
 
 
@@ -181,6 +198,8 @@ def evaluate(
     -------
     Evaluation
     """
+    if not isinstance(scenario, Scenario):
+        raise InputError("scenario", f"must be a dnnsplit.Scenario, got {shown(scenario)}")
     check_model(model, scenario.policy)
     tables = scenario.tables
     p = as_partition(partition, scenario.n_devices)[None, :]

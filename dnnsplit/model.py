@@ -25,21 +25,29 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from dnnsplit._checks import frozen, number
 from dnnsplit.errors import InputError, unknown_choice
 from dnnsplit.policies import policies_with
 
 __all__ = [
     "DEADLINE_TOLERANCE_S",
     "LOCAL_DELAY_FORMS",
+    "MAX_DELAY_S",
+    "MAX_MEMORY_BYTES",
+    "MAX_QUANTUM_S",
+    "MIN_QUANTUM_S",
     "POLICIES",
     "DelayTables",
     "bs_completion",
+    "check_bytes",
+    "check_memory",
     "jain_index",
     "local_delay",
     "ps_completion",
     "read_only",
     "rr_completion",
     "sjf_completion",
+    "table_bytes",
 ]
 
 #: Policies with a closed form under the snapshot model (see :mod:`dnnsplit.policies`).
@@ -49,13 +57,67 @@ LOCAL_DELAY_FORMS = ("paper", "exact")
 DEADLINE_TOLERANCE_S = 1e-9
 #: T/q within this of a whole number counts as that whole number (floating-point guard).
 QUANTA_GUARD = 1e-9
+#: Quanta (a device's ``q_i``, the BS's ``q_R``) lie in this range, seconds. Below 1 ns
+#: ``T/q`` loses its meaning in floating point; above 10⁶ s a quantum never ends a slice.
+MIN_QUANTUM_S = 1e-9
+MAX_QUANTUM_S = 1e6
+#: No delay component (local, transmission, BS work) and no worst-case delay may exceed this,
+#: seconds (about 32 million years): larger values come from a unit mistake or an overflow,
+#: and refusing them keeps every delay, total, variance and fairness index finite.
+MAX_DELAY_S = 1e15
+#: The most memory one scenario's delay tables and batch intermediates may take, bytes
+#: (2 GiB). :func:`check_memory` refuses larger scenarios before allocating anything.
+MAX_MEMORY_BYTES = 2 * 1024**3
+#: Bytes per device besides its tables: the parsed file, the device object, its output.
+DEVICE_OVERHEAD_BYTES = 2048
+#: float64 arrays of shape (N, S+1) alive at once while the tables are built and used.
+TABLE_ARRAYS = 8
+#: float64 arrays of shape (M, N, N) alive at once in :func:`rr_completion`.
+RR_ARRAYS = 4
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
-    """``array`` with its ``writeable`` flag off (a frozen container's arrays stay as built)."""
-    array = np.asarray(array)
-    array.flags.writeable = False
-    return array
+    """A read-only copy of ``array`` (a frozen container's arrays stay as built).
+
+    The copy cannot be made writeable again (``flags.writeable = True`` raises), so no
+    holder of a table, an evaluation or a solution can change what later calls compute.
+    """
+    return frozen(array)
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 1024**3:.3g} GiB"
+
+
+def table_bytes(n_devices: int, n_stages: int) -> int:
+    """Estimated peak bytes of a scenario of ``n_devices`` and ``n_stages``: its device
+    objects and the (N, S+1) delay tables with their intermediates."""
+    return int(n_devices) * (DEVICE_OVERHEAD_BYTES + TABLE_ARRAYS * 8 * (int(n_stages) + 1))
+
+
+def check_bytes(need: float, where: str, what: str) -> None:
+    """Raise :class:`InputError` naming ``where`` when ``what`` would take ``need`` bytes,
+    more than :data:`MAX_MEMORY_BYTES`, before it is allocated (for any N-sized buffer:
+    e.g. a solver's (N, N) cost matrix)."""
+    if need > MAX_MEMORY_BYTES:
+        raise InputError(
+            where,
+            f"{what} needs about {_gib(need)}, more than the {_gib(MAX_MEMORY_BYTES)} limit "
+            "(dnnsplit.model.MAX_MEMORY_BYTES)",
+        )
+
+
+def check_memory(n_devices: int, n_stages: int, where: str = "devices") -> None:
+    """Raise :class:`InputError` naming ``where`` when a scenario of this size would need more
+    than :data:`MAX_MEMORY_BYTES` (estimated by :func:`table_bytes`), before allocating."""
+    need = table_bytes(n_devices, n_stages)
+    if need > MAX_MEMORY_BYTES:
+        raise InputError(
+            where,
+            f"{n_devices} devices with {n_stages} stages need about {_gib(need)} for the "
+            f"delay tables (N×(S+1)) and their intermediates, more than the "
+            f"{_gib(MAX_MEMORY_BYTES)} limit (dnnsplit.model.MAX_MEMORY_BYTES)",
+        )
 
 
 def whole_quanta(work: np.ndarray, quantum: np.ndarray | float) -> np.ndarray:
@@ -176,8 +238,24 @@ def rr_completion(work: np.ndarray, quantum: float) -> np.ndarray:
     -----
     O(N²) per vector; the memory of an (M, N, N) intermediate, so callers chunk M.
     """
+    quantum = number(quantum, "bs.quantum_s", minimum=MIN_QUANTUM_S, maximum=MAX_QUANTUM_S)
     work = np.asarray(work, dtype=float)
     n = work.shape[-1]
+    row_bytes = RR_ARRAYS * 8 * n * n
+    if row_bytes > MAX_MEMORY_BYTES:
+        raise InputError(
+            "devices",
+            f"round-robin at the BS (snapshot model) of {n} devices needs N×N intermediates "
+            f"of about {_gib(row_bytes)}, more than the {_gib(MAX_MEMORY_BYTES)} limit "
+            "(dnnsplit.model.MAX_MEMORY_BYTES); use fewer devices, sjf or ps, or the timeline "
+            "model",
+        )
+    rows = int(np.prod(work.shape[:-1], dtype=np.int64))
+    per_chunk = max(1, MAX_MEMORY_BYTES // row_bytes) if row_bytes else rows
+    if rows > per_chunk:  # the rows are independent: the same numbers, chunk by chunk
+        flat = work.reshape(-1, n)
+        parts = [rr_completion(flat[k : k + per_chunk], quantum) for k in range(0, rows, per_chunk)]
+        return np.concatenate(parts).reshape(work.shape)
     turns = whole_quanta(work, quantum)
     cap_before = turns * quantum  # what j < i can receive before i finishes
     cap_after = np.maximum(turns - 1, 0) * quantum  # what j > i can receive

@@ -30,18 +30,22 @@ memory bandwidth), a pooling layer moves its input and output once (bytes / band
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dnnsplit._checks import MAX_WHOLE, frozen, number, read_text
 from dnnsplit._io import atomic_write
 from dnnsplit.chains import BYTES_PER_VALUE, CHAINS, Chain, chain_figures, get_chain
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, shown
 from dnnsplit.paths import MEASUREMENTS_DIR
 
 __all__ = [
@@ -64,6 +68,19 @@ REQUIRED_COLUMNS = ("model", "stage_index", "stage", "time_s", "output_bytes", *
 METHODS = ("measured", "estimated")
 MAX_STAGE_SECONDS = 600.0  # a stage slower than this is a unit mistake, not a Raspberry Pi
 MIN_FLOPS = 20e6  # no machine that runs a DNN is this slow: a slower stage is in ms, not s
+
+
+def _array(values: Any, where: str, length: int, dtype: Any) -> np.ndarray:
+    """``values`` as a 1-d array of ``length`` (``dtype`` None: as given), or an error."""
+    try:
+        array = np.array(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(where, "must be a list of numbers") from None
+    if array.shape != (length,):
+        raise InputError(where, f"needs one value per stage ({length}), got shape {array.shape}")
+    if dtype is None and array.dtype.kind not in "iufO":  # O: Python ints beyond int64
+        raise InputError(where, "must be a list of numbers")
+    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,10 +117,41 @@ class Profile:
     extra: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
-        for name in ("time_s", "output_bytes"):
-            array = np.array(getattr(self, name))
-            array.flags.writeable = False
-            object.__setattr__(self, name, array)
+        for name in ("name", "model"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(
+                    f"profile.{name}", f"must be a string, got {shown(getattr(self, name))}"
+                )
+        names = self.stage_names
+        if isinstance(names, str) or not isinstance(names, list | tuple) or not names:
+            raise InputError("profile.stage_names", "must be a non-empty list of stage names")
+        for k, stage in enumerate(names):
+            if not isinstance(stage, str) or not stage:
+                raise InputError(f"profile.stage_names[{k}]", "must be a non-empty string")
+        object.__setattr__(self, "stage_names", tuple(str(n) for n in names))
+        n = len(names)
+        times = _array(self.time_s, "profile.time_s", n, float)
+        bad = np.flatnonzero(~(np.isfinite(times) & (times >= 0)))
+        if bad.size:
+            k = int(bad[0])
+            raise InputError(
+                f"profile.time_s[{k}]", f"must be a finite time >= 0, got {times[k]!r}"
+            )
+        out = [
+            number(b, f"profile.output_bytes[{k}]", minimum=0, whole=True)
+            for k, b in enumerate(_array(self.output_bytes, "profile.output_bytes", n, None))
+        ]
+        if 0 in out[:-1]:
+            raise InputError(
+                f"profile.output_bytes[{out.index(0)}]",
+                "zero bytes: only the last stage's output may be empty",
+            )
+        first = number(self.input_bytes, "profile.input_bytes", positive=True, whole=True)
+        object.__setattr__(self, "time_s", frozen(times + 0.0))
+        object.__setattr__(self, "output_bytes", frozen(out, dtype=np.int64))
+        object.__setattr__(self, "input_bytes", first)
+        if not isinstance(self.provenance, Mapping):
+            raise InputError("profile.provenance", "must be a mapping")
         object.__setattr__(self, "provenance", dict(self.provenance))
 
     @property
@@ -154,6 +202,22 @@ class Profile:
 
 # --- reading and validation ------------------------------------------------------------
 
+#: Columns a profile may carry besides :data:`REQUIRED_COLUMNS` (the profiler writes them),
+#: each checked on the stage rows 1..S (row 0, the input, may leave them empty).
+OPTIONAL_COLUMNS = (
+    "iqr_s",
+    "alone_s",
+    "alone_iqr_s",
+    "within_noise",
+    "macs",
+    "params",
+    "repeats",
+    "threads",
+    "cores",
+)
+_SECONDS_COLUMNS = ("iqr_s", "alone_s", "alone_iqr_s")
+_COUNT_COLUMNS = ("macs", "params", "repeats", "threads", "cores")
+
 
 def _fail(row: int | None, column: str, problem: str, origin: str) -> InputError:
     where = f"{origin}: " if origin else ""
@@ -161,45 +225,104 @@ def _fail(row: int | None, column: str, problem: str, origin: str) -> InputError
     return InputError(f"{where}{place}", problem)
 
 
+def _text(raw: Any) -> str:
+    """A cell as the user wrote it (numpy scalars as plain numbers), for messages."""
+    return shown(raw.item() if isinstance(raw, np.generic) else raw)
+
+
+def _cells(frame: pd.DataFrame, column: str, origin: str, *, whole: bool, optional: bool) -> list:
+    """The numbers of ``column``, one per row (None for an empty optional cell on row 0).
+
+    Every cell must be a finite number (a whole number within int64 when ``whole``) that is
+    not negative; anything else is an error naming the row and the column.
+    """
+    values = pd.to_numeric(frame[column], errors="coerce")
+    out: list = []
+    for position, value in enumerate(values.tolist()):
+        raw = frame[column].iloc[position]
+        if optional and position == 0 and (pd.isna(raw) or str(raw).strip() == ""):
+            out.append(None)
+            continue
+        kind = "a non-negative whole number" if whole else "a non-negative number"
+        if isinstance(raw, bool | np.bool_) or value is None:
+            raise _fail(position + 1, column, f"not {kind}: {_text(raw)}", origin)
+        try:
+            exact = number(value, column, minimum=0, whole=whole)
+        except InputError:
+            if isinstance(value, int | float) and value > MAX_WHOLE and math.isfinite(value):
+                problem = f"{_text(raw)} is too large (at most {MAX_WHOLE})"
+            else:
+                problem = f"not {kind}: {_text(raw)}"
+            raise _fail(position + 1, column, problem, origin) from None
+        out.append(exact)
+    return out
+
+
+def _check_optional(frame: pd.DataFrame, origin: str) -> None:
+    """Check the optional columns' stage rows (see :data:`OPTIONAL_COLUMNS`)."""
+    for column in _SECONDS_COLUMNS + _COUNT_COLUMNS:
+        if column in frame.columns:
+            _cells(frame, column, origin, whole=column in _COUNT_COLUMNS, optional=True)
+    if "within_noise" in frame.columns:
+        for position, raw in enumerate(frame["within_noise"].tolist()):
+            if position == 0 and (pd.isna(raw) or str(raw).strip() == ""):
+                continue
+            if not (isinstance(raw, bool | np.bool_) or str(raw) in ("True", "False")):
+                raise _fail(
+                    position + 1, "within_noise", f"must be True or False, got {_text(raw)}", origin
+                )
+
+
 def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> Profile:
     """Validate a profile table and turn it into a :class:`Profile`.
 
-    Checks the schema, units (seconds, bytes), that times are finite and non-negative,
-    that stage indices run 0..S, and, for a known model, the stage names and byte counts
-    against the analytic chain. The first problem found is raised as one
-    :class:`~dnnsplit.errors.InputError` naming the row (1-based data rows, as a
-    spreadsheet shows them after the header) and the column.
+    Checks the schema (the required columns, each once; the optional columns of
+    :data:`OPTIONAL_COLUMNS` and no others), units (seconds, bytes), that times are finite
+    and non-negative, that byte counts are whole numbers within int64, that stage indices
+    run 0..S, and, for a known model, the stage names and byte counts against the analytic
+    chain. The first problem found is raised as one :class:`~dnnsplit.errors.InputError`
+    naming the row (1-based data rows, as a spreadsheet shows them after the header) and the
+    column.
     """
-    for column in frame.columns:
-        lowered = str(column).lower()
-        if lowered.startswith("time_") and lowered != "time_s":
-            raise _fail(None, str(column), "times must be in seconds, in column time_s", origin)
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(
+            "profile", f"must be a table (pandas.DataFrame), got {type(frame).__name__}"
+        )
+    labels = [str(column) for column in frame.columns]
+    for column in labels:
+        lowered = column.lower()
+        if lowered.startswith("time_") and lowered != "time_s" and column not in OPTIONAL_COLUMNS:
+            raise _fail(None, column, "times must be in seconds, in column time_s", origin)
+    repeated = sorted({c for c in labels if labels.count(c) > 1})
+    if repeated:
+        raise _fail(None, repeated[0], "appears more than once in the header", origin)
+    missing = [c for c in REQUIRED_COLUMNS if c not in labels]
     if missing:
         raise _fail(
             None, missing[0], "missing (required: " + ", ".join(REQUIRED_COLUMNS) + ")", origin
         )
+    unknown = [c for c in labels if c not in REQUIRED_COLUMNS and c not in OPTIONAL_COLUMNS]
+    if unknown:
+        label = unknown[0] if 0 < len(unknown[0]) <= 40 else shown(unknown[0], 40)
+        raise _fail(
+            None, label, "unknown column; optional columns: " + ", ".join(OPTIONAL_COLUMNS), origin
+        )
+    frame = frame.set_axis(labels, axis=1)
     if len(frame) < 2:
         raise _fail(None, "stage_index", "needs the input row (0) and at least one stage", origin)
 
     def row_of(position: int) -> int:
         return position + 1
 
-    for column in ("stage_index", "output_bytes"):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        for position, value in enumerate(values):
-            if not np.isfinite(value) or value != math.floor(value) or value < 0:
-                raise _fail(
-                    row_of(position),
-                    column,
-                    f"not a non-negative whole number: {frame[column].iloc[position]!r}",
-                    origin,
-                )
+    indices = _cells(frame, "stage_index", origin, whole=True, optional=False)
+    out_bytes = _cells(frame, "output_bytes", origin, whole=True, optional=False)
     times = pd.to_numeric(frame["time_s"], errors="coerce")
-    for position, value in enumerate(times):
+    for position, value in enumerate(times.tolist()):
         raw = frame["time_s"].iloc[position]
-        if not np.isfinite(value):
-            raise _fail(row_of(position), "time_s", f"not a number of seconds: {raw!r}", origin)
+        if value is None or isinstance(raw, bool | np.bool_) or not np.isfinite(float(value)):
+            raise _fail(
+                row_of(position), "time_s", f"not a number of seconds: {_text(raw)}", origin
+            )
         if value < 0:
             raise _fail(row_of(position), "time_s", f"negative time {value!r}", origin)
         if value > MAX_STAGE_SECONDS:
@@ -209,10 +332,9 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
                 f"{value!r} s for one stage: are these milliseconds? times must be in seconds",
                 origin,
             )
-    indices = pd.to_numeric(frame["stage_index"]).astype(int).to_numpy()
-    expected = np.arange(len(frame))
-    if not np.array_equal(indices, expected):
-        position = int(np.flatnonzero(indices != expected)[0])
+    expected = list(range(len(frame)))
+    if indices != expected:
+        position = next(k for k, (a, b) in enumerate(zip(indices, expected, strict=True)) if a != b)
         raise _fail(
             row_of(position),
             "stage_index",
@@ -221,9 +343,8 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
         )
     if float(times.iloc[0]) != 0.0:
         raise _fail(1, "time_s", "the input row (stage_index 0) must have time 0", origin)
-    out_bytes = pd.to_numeric(frame["output_bytes"]).astype(np.int64).to_numpy()
-    if np.any(out_bytes[:-1] == 0):
-        position = int(np.flatnonzero(out_bytes[:-1] == 0)[0])
+    if 0 in out_bytes[:-1]:
+        position = out_bytes.index(0)
         raise _fail(
             row_of(position),
             "output_bytes",
@@ -242,10 +363,14 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
             )
     method = str(frame["method"].iloc[0])
     if method not in METHODS:
-        raise _fail(1, "method", f"{method!r}; expected one of {', '.join(METHODS)}", origin)
+        raise _fail(1, "method", f"{shown(method)}; expected one of {', '.join(METHODS)}", origin)
+    for position, stage in enumerate(frame["stage"].tolist()):
+        if not isinstance(stage, str) or not stage.strip():
+            raise _fail(row_of(position), "stage", "must be a non-empty stage name", origin)
     stage_names = tuple(frame["stage"].astype(str).iloc[1:])
     if str(frame["stage"].iloc[0]) != "input":
         raise _fail(1, "stage", "row 0 must be the input, named 'input'", origin)
+    _check_optional(frame, origin)
     model = str(frame["model"].iloc[0])
     if model in CHAINS:
         chain = get_chain(model)
@@ -275,7 +400,7 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
                 raise _fail(
                     row_of(position),
                     "stage",
-                    f"{frame['stage'].iloc[position]!r}; "
+                    f"{shown(frame['stage'].iloc[position])}; "
                     f"model {model} names this stage {figure_name!r}",
                     origin,
                 )
@@ -286,15 +411,14 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
                     f"{int(got)}; model {model} outputs {int(want)} bytes here (float32)",
                     origin,
                 )
-    known = set(REQUIRED_COLUMNS)
-    extra_columns = [c for c in frame.columns if c not in known]
+    extra_columns = [c for c in frame.columns if c not in REQUIRED_COLUMNS]
     extra = frame.iloc[1:][extra_columns].reset_index(drop=True) if extra_columns else None
     return Profile(
         name=name,
         model=model,
         stage_names=stage_names,
         time_s=times.to_numpy(dtype=float)[1:],
-        output_bytes=out_bytes[1:],
+        output_bytes=np.array(out_bytes[1:], dtype=np.int64),
         input_bytes=int(out_bytes[0]),
         provenance={c: str(frame[c].iloc[0]) for c in PROVENANCE_COLUMNS},
         extra=extra,
@@ -302,15 +426,25 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
 
 
 def read_profile(path: str | os.PathLike[str]) -> Profile:
-    """Read and validate a profile CSV file (see the module docstring for its columns)."""
-    path = Path(path)
+    """Read and validate a profile CSV file (see the module docstring for its columns).
+
+    The file must be UTF-8 (a byte-order mark and CRLF line ends are fine), at most
+    :data:`~dnnsplit._checks.MAX_FILE_BYTES`, with each column named once in its header.
+    """
+    text = read_text(path, "profile", "CSV")
+    name = Path(path).name
     try:
-        frame = pd.read_csv(path, dtype={"stage": str})
-    except FileNotFoundError:
-        raise InputError("profile", f"no such file {path.name!r}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError("profile", f"{path.name} is not a readable CSV ({error})") from None
-    return profile_from_frame(frame, name=path.stem, origin=path.name)
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as error:
+        raise InputError("profile", f"{name} is not a readable CSV ({error})") from None
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise _fail(None, repeated[0], "appears more than once in the header", name)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype={"stage": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as error:
+        raise InputError("profile", f"{name} is not a readable CSV ({error})") from None
+    return profile_from_frame(frame, name=Path(path).stem, origin=name)
 
 
 def list_profiles() -> list[str]:
@@ -319,14 +453,31 @@ def list_profiles() -> list[str]:
 
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
-    """A shipped profile by name (``"alexnet-pi3b-estimated"``) or a profile CSV by path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".csv" or candidate.exists():
+    """A shipped profile by name (``"alexnet-pi3b-estimated"``) or a profile CSV by path.
+
+    A name ending in ``.csv``, holding a path separator, or naming an existing file or
+    directory is read as a path; anything else is looked up among the shipped profiles.
+    """
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise InputError("profile", f"must be a profile name or path, got {shown(name_or_path)}")
+    text = os.fspath(name_or_path)
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("profile", f"must be a profile name or path, got {shown(name_or_path)}")
+    candidate = Path(text)
+    try:
+        exists = "\x00" not in text and candidate.exists()
+    except OSError:
+        exists = False
+    if candidate.suffix.lower() == ".csv" or exists or os.sep in text or "\x00" in text:
         return read_profile(candidate)
-    path = MEASUREMENTS_DIR / f"{name_or_path}.csv"
-    if not path.exists():
+    path = MEASUREMENTS_DIR / f"{text}.csv"
+    try:
+        shipped = path.is_file()
+    except OSError:  # a name too long for the file system
+        shipped = False
+    if not shipped:
         known = ", ".join(list_profiles()) or "none"
-        raise InputError("profile", f"unknown profile {str(name_or_path)!r}; shipped: {known}")
+        raise InputError("profile", f"unknown profile {shown(text)}; shipped: {known}")
     return read_profile(path)
 
 

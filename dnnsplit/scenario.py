@@ -13,21 +13,31 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
+import re
+import sys
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dnnsplit._checks import json_data, key_text, read_text
 from dnnsplit._checks import mapping as _mapping
 from dnnsplit._checks import number as _number
 from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError, check_choice
-from dnnsplit.model import LOCAL_DELAY_FORMS, DelayTables, local_delay, read_only
+from dnnsplit.errors import InputError, check_choice, shown
+from dnnsplit.model import (
+    LOCAL_DELAY_FORMS,
+    MAX_DELAY_S,
+    DelayTables,
+    check_memory,
+    local_delay,
+    read_only,
+)
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import Profile, load_profile
-from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, Setup
+from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, Setup, changed, quantum
 
 __all__ = ["DEFAULT_PROFILE", "SEED_RULE", "Device", "Scenario"]
 
@@ -68,6 +78,24 @@ class Device:
     deadline_s: float | None = None
     min_stage: int = 0
 
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("rate_bps", _number(self.rate_bps, "rate_bps", positive=True))
+        put("max_stage", _number(self.max_stage, "max_stage", minimum=0, whole=True))
+        put("background", _number(self.background, "background", minimum=0, whole=True))
+        put("quantum_s", quantum(self.quantum_s, "quantum_s"))
+        put("speed", _number(self.speed, "speed", positive=True))
+        if self.deadline_s is not None:
+            put("deadline_s", _number(self.deadline_s, "deadline_s", positive=True))
+        put("min_stage", _number(self.min_stage, "min_stage", minimum=0, whole=True))
+        if self.min_stage > self.max_stage:
+            raise InputError(
+                "min_stage",
+                f"{self.min_stage} exceeds max_stage {self.max_stage}: no partition point is left",
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "background": self.background,
@@ -86,6 +114,9 @@ def _profile_from_dict(raw: dict[str, Any]) -> tuple[Profile, np.ndarray]:
     if "input_bytes" not in raw:
         raise InputError("profile.input_bytes", "missing")
     input_bytes = _number(raw["input_bytes"], "profile.input_bytes", positive=True, whole=True)
+    name = raw.get("name", "inline")
+    if not isinstance(name, str) or not name:
+        raise InputError("profile.name", f"must be a non-empty string, got {shown(name)}")
     stages = raw.get("stages")
     if not isinstance(stages, list) or not stages:
         raise InputError("profile.stages", "must be a non-empty list of stages")
@@ -106,8 +137,8 @@ def _profile_from_dict(raw: dict[str, Any]) -> tuple[Profile, np.ndarray]:
         bs = stage.get("bs_s")
         bs_times.append(np.nan if bs is None else _number(bs, f"{where}.bs_s", minimum=0))
     profile = Profile(
-        name=str(raw.get("name", "inline")),
-        model=str(raw.get("name", "inline")),
+        name=name,
+        model=name,
         stage_names=tuple(names),
         time_s=np.array(times),
         output_bytes=np.array(out_bytes, dtype=np.int64),
@@ -121,6 +152,174 @@ def _profile_from_dict(raw: dict[str, Any]) -> tuple[Profile, np.ndarray]:
         },
     )
     return profile, np.array(bs_times)
+
+
+def _load(name: Any, where: str) -> Profile:
+    """:func:`load_profile` with its "profile" errors renamed to ``where``."""
+    try:
+        return load_profile(name)
+    except InputError as error:
+        if error.field != "profile":
+            raise  # an error inside a profile file names the file, row and column
+        raise InputError(where, error.problem) from None
+
+
+class _Duplicated(dict):
+    """A parsed JSON/YAML object in which ``duplicate`` appeared more than once."""
+
+    duplicate: Any = None
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            marked = _Duplicated(pairs)
+            marked.duplicate = key
+            return marked
+        data[key] = value
+    return data
+
+
+def _yaml_loader() -> Any:
+    """A safe YAML loader that marks duplicate keys, keeps dates as strings and reads
+    ``26e6`` as a number (as JSON and YAML 1.2 do)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    timestamp = "tag:yaml.org,2002:timestamp"
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != timestamp]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    # YAML 1.2 floats: PyYAML (YAML 1.1) reads 26e6 and 1.0e7 as strings
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+
+    def construct_map(loader: Any, node: Any) -> Any:
+        seen: set[Any] = set()
+        duplicate = None
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = loader.construct_object(key_node)
+                if key in seen:
+                    duplicate = key
+                    break
+                seen.add(key)
+        data: dict[Any, Any] = {} if duplicate is None else _Duplicated()
+        if duplicate is not None:
+            data.duplicate = duplicate  # type: ignore[attr-defined]
+        yield data
+        data.update(loader.construct_mapping(node))
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    return Loader
+
+
+def _first_duplicate(raw: Any) -> tuple[str, Any] | None:
+    """``(path, key)`` of the first object holding a key twice, in document order."""
+    stack: list[tuple[Any, str]] = [(raw, "")]
+    seen: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        if not isinstance(item, dict | list) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, _Duplicated):
+            return path, item.duplicate
+        if isinstance(item, dict):
+            children = [
+                (v, f"{path}.{key_text(k)}" if path else key_text(k)) for k, v in item.items()
+            ]
+        else:
+            children = [(v, f"{path}[{k}]") for k, v in enumerate(item)]
+        stack.extend(reversed(children))
+    return None
+
+
+def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
+    """Parse JSON (or YAML) ``text`` of file ``name``; errors name ``field``.
+
+    Refuses, each with one line: a syntax error (with its line), nesting too deep to
+    parse, a number with more digits than Python converts, and a key that appears twice
+    in one object (naming the key and where it is).
+    """
+    try:
+        if yaml_syntax:
+            try:
+                import yaml
+            except ImportError:
+                raise InputError(field, "YAML files need PyYAML (pip install pyyaml)") from None
+            try:
+                raw = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
+            except yaml.YAMLError as error:
+                problem = getattr(error, "problem", None) or str(error)
+                mark = getattr(error, "problem_mark", None)
+                line = f" at line {mark.line + 1}" if mark is not None else ""
+                raise InputError(field, f"{name} is not valid YAML: {problem}{line}") from None
+        else:
+            try:
+                raw = json.loads(text, object_pairs_hook=_json_object)
+            except json.JSONDecodeError as error:
+                raise InputError(
+                    field, f"{name} is not valid JSON: {error.msg} at line {error.lineno}"
+                ) from None
+    except RecursionError:
+        raise InputError(field, f"{name} is nested too deeply to read") from None
+    except ValueError as error:
+        if isinstance(error, InputError):
+            raise
+        digits = sys.get_int_max_str_digits()
+        raise InputError(
+            field, f"{name} holds a number too long to read (more than {digits} digits)"
+        ) from None
+    found = _first_duplicate(raw)
+    if found is not None:
+        path, key = found
+        where = f"{path}.{key_text(key)}" if path else key_text(key)
+        raise InputError(where, f"appears twice in one object of {name}; give each key once")
+    return raw
+
+
+def _first_bad(values: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first entry that is not a finite delay within :data:`MAX_DELAY_S`."""
+    bad = ~(values <= MAX_DELAY_S)  # NaN and inf included
+    if not bad.any():
+        return None
+    return tuple(int(k) for k in np.argwhere(bad)[0])
+
+
+def _beyond() -> str:
+    return f"beyond {MAX_DELAY_S:.0e} s (dnnsplit.model.MAX_DELAY_S)"
+
+
+#: Where a field of a drawn scenario comes from in the setup (see :meth:`Scenario.paper`).
+_SETUP_SOURCES = {
+    "profile": "setup.profile",
+    "bs.ratio": "setup.ratio",
+    "bs.quantum_s": "setup.bs_quantum_s",
+    "bs.profile": "setup.bs_profile",
+    "distance_m": "setup.distance_m",
+    "quantum_s": "setup.quantum_s",
+    "background": "setup.background",
+    "rate_bps": "setup.channel",
+    "max_stage": "setup.max_stage",
+}
+
+
+def _setup_field(name: str) -> str:
+    """The setup field behind scenario field ``name`` of a drawn scenario, or ``name``."""
+    if name in _SETUP_SOURCES:
+        return _SETUP_SOURCES[name]
+    if name.startswith("devices[") and "]." in name:
+        return _SETUP_SOURCES.get(name.split("].", 1)[1], name)
+    return name
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,8 +364,142 @@ class Scenario:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bs_time_s", read_only(np.array(self.bs_time_s, dtype=float)))
-        object.__setattr__(self, "devices", tuple(self.devices))
+        """Check every field (for a scenario built directly, not from a file), the memory
+        its tables need, and that every delay it can produce is finite (see
+        :meth:`_check_delays`)."""
+
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.profile, Profile):
+            raise InputError("profile", f"must be a dnnsplit.Profile, got {shown(self.profile)}")
+        n_stages = self.profile.n_stages
+        put("policy", check_choice(self.policy, SCENARIO_POLICIES, "bs.policy"))
+        put("local_delay", check_choice(self.local_delay, LOCAL_DELAY_FORMS, "local_delay"))
+        put("bs_quantum_s", quantum(self.bs_quantum_s, "bs.quantum_s"))
+        if self.ratio is not None:
+            put("ratio", _number(self.ratio, "bs.ratio", positive=True))
+        devices = self.devices
+        if isinstance(devices, Device) or not isinstance(devices, list | tuple) or not devices:
+            raise InputError("devices", "must be a non-empty list of devices")
+        check_memory(len(devices), n_stages)
+        for i, device in enumerate(devices):
+            if not isinstance(device, Device):
+                raise InputError(f"devices[{i}]", f"must be a dnnsplit.Device, got {shown(device)}")
+            if device.max_stage > n_stages:
+                raise InputError(
+                    f"devices[{i}].max_stage",
+                    f"{device.max_stage} exceeds the profile's {n_stages} stages",
+                )
+        put("devices", tuple(devices))
+        try:
+            bs_time = np.array(self.bs_time_s, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError("bs_time_s", "must be a list of numbers") from None
+        if bs_time.shape != (n_stages,):
+            raise InputError(
+                "bs_time_s", f"needs one time per stage ({n_stages}), got shape {bs_time.shape}"
+            )
+        if np.any(bs_time < 0):
+            raise InputError(f"bs_time_s[{int(np.argmax(bs_time < 0))}]", "must be at least 0")
+        put("bs_time_s", read_only(bs_time + 0.0))
+        if self.bs_stage_s is not None:
+            stages = self.bs_stage_s
+            if isinstance(stages, str) or not isinstance(stages, list | tuple):
+                raise InputError("bs_stage_s", "must be a list with one entry per stage, or None")
+            if len(stages) != n_stages:
+                raise InputError("bs_stage_s", f"needs one entry per stage ({n_stages})")
+            put("bs_stage_s", tuple(stages))
+        for name in ("profile_ref", "bs_profile_ref"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InputError(name, f"must be a profile name or None, got {shown(value)}")
+        if not isinstance(self.meta, dict):
+            raise InputError("meta", "must be an object")
+        json_data(self.meta, "meta")
+        put("meta", dict(self.meta))
+        self._check_delays()
+
+    def _bs_field(self, stage: int) -> str:
+        """The field that BS stage ``stage``'s time comes from: the stage's ``bs_s``, a BS
+        profile, the ratio R (when R < 1 slows the BS down), or the device time ``t_s``."""
+        if self.bs_stage_s is not None and self.bs_stage_s[stage] is not None:
+            return f"profile.stages[{stage}].bs_s"
+        if self.bs_profile_ref is not None:
+            return "bs.profile"
+        if self.ratio is not None and self.ratio < 1:
+            return "bs.ratio"
+        if self.ratio is not None:
+            return f"profile.stages[{stage}].device_s"
+        return f"bs_time_s[{stage}]"
+
+    def _check_delays(self) -> None:
+        """Refuse a scenario in which some delay would not be a finite number of seconds
+        within :data:`~dnnsplit.model.MAX_DELAY_S`, naming the field that makes it so.
+
+        Checked on the tables (every device, every partition point): the BS work of every
+        suffix, the local delay (work ``T = Σ t_s / c_i`` and its round-robin share), the
+        transmission delay ``8·b_p / W_i``; then the worst delay any partition vector can
+        give under any work-conserving BS policy, snapshot or timeline: the largest arrival
+        ``D^L + D^tr`` plus all the BS work of every device. Within the bound, totals,
+        variances and fairness indices are finite too.
+        """
+        suffix = float(np.sum(self.bs_time_s))
+        if not suffix <= MAX_DELAY_S:
+            stage = int(np.argmax(self.bs_time_s))
+            where = self._bs_field(stage)
+            hint = f" (t_s / R with R = {self.ratio:g})" if where == "bs.ratio" else ""
+            raise InputError(
+                where, f"the BS stage times add up to {suffix:.3g} s{hint}, {_beyond()}"
+            )
+        tables = self.tables
+        cumulative = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])
+        bad = _first_bad(tables.local)
+        if bad is not None:
+            i, p = bad
+            device = self.devices[i]
+            with np.errstate(all="ignore"):
+                work = cumulative[p] / device.speed
+            if not cumulative[p] <= MAX_DELAY_S:
+                raise InputError(
+                    f"profile.stages[{p - 1}].device_s",
+                    f"the device stage times add up to {cumulative[p]:.3g} s, {_beyond()}",
+                )
+            if not work <= MAX_DELAY_S:
+                raise InputError(
+                    f"devices[{i}].speed",
+                    f"stages 1..{p} take Σ t_s / speed = {work:.3g} s on this device "
+                    f"(speed {device.speed:g}), {_beyond()}",
+                )
+            raise InputError(
+                f"devices[{i}].background",
+                f"the local delay at p={p} is {tables.local[i, p]:.3g} s ({work:.3g} s of work "
+                f"shared round-robin with {device.background} background processes), "
+                f"{_beyond()}",
+            )
+        bad = _first_bad(tables.transmission)
+        if bad is not None:
+            i, p = bad
+            sent = int(self.profile.bytes_sent()[p])
+            raise InputError(
+                f"devices[{i}].rate_bps",
+                f"sending {sent} bytes at p={p} at {self.devices[i].rate_bps:g} bit/s takes "
+                f"{tables.transmission[i, p]:.3g} s, {_beyond()}",
+            )
+        arrival = tables.offload_delay.max(axis=1)
+        rows = np.arange(tables.n_devices)
+        all_work = float(tables.remote_work[rows, tables.min_stage].sum())
+        worst = float(arrival.max()) + all_work
+        if not worst <= MAX_DELAY_S:
+            i = int(np.argmax(arrival))
+            stage = int(np.argmax(self.bs_time_s))
+            field_name = self._bs_field(stage) if all_work >= arrival[i] else f"devices[{i}]"
+            raise InputError(
+                field_name,
+                f"with {tables.n_devices} devices a delay could reach {worst:.3g} s "
+                f"({all_work:.3g} s of BS work after an arrival at {arrival[i]:.3g} s), "
+                f"{_beyond()}",
+            )
 
     # -- construction -----------------------------------------------------------------
 
@@ -177,15 +510,18 @@ class Scenario:
         Raises
         ------
         InputError
-            Naming the first field that is missing, of the wrong type or out of range.
+            Naming the first field that is missing, of the wrong type or out of range, or
+            the field that makes some delay non-finite (:meth:`_check_delays`).
         """
         raw = _mapping(raw, "", {"profile", "bs", "local_delay", "devices", "channel", "meta"})
         if "profile" not in raw:
             raise InputError("profile", "missing (a shipped profile name or an object)")
         profile_ref = None
+        if isinstance(raw["profile"], os.PathLike):
+            raw["profile"] = os.fspath(raw["profile"])
         if isinstance(raw["profile"], str):
             profile_ref = raw["profile"]
-            profile = load_profile(profile_ref)
+            profile = _load(profile_ref, "profile")
             stage_bs = np.full(profile.n_stages, np.nan)
         else:
             profile, stage_bs = _profile_from_dict(raw["profile"])
@@ -193,7 +529,7 @@ class Scenario:
 
         bs = _mapping(raw.get("bs", {}), "bs", {"policy", "ratio", "quantum_s", "profile"})
         policy = check_choice(bs.get("policy", "sjf"), SCENARIO_POLICIES, "bs.policy")
-        quantum = _number(bs.get("quantum_s", DEFAULT_QUANTUM_S), "bs.quantum_s", positive=True)
+        bs_quantum = quantum(bs.get("quantum_s", DEFAULT_QUANTUM_S), "bs.quantum_s")
         bs_profile_ref = bs.get("profile")
         if bs_profile_ref is not None:
             if "ratio" in bs:
@@ -202,18 +538,19 @@ class Scenario:
                 raise InputError("bs.profile", "stages already carry bs_s; give one or the other")
             if not isinstance(bs_profile_ref, str):
                 raise InputError("bs.profile", "must be a profile name or path")
-            bs_profile = load_profile(bs_profile_ref)
+            bs_profile = _load(bs_profile_ref, "bs.profile")
             if bs_profile.stage_names != profile.stage_names:
                 raise InputError(
                     "bs.profile",
-                    f"stages {list(bs_profile.stage_names)} do not "
-                    f"match the device profile's {list(profile.stage_names)}",
+                    f"stages {shown(list(bs_profile.stage_names))} do not "
+                    f"match the device profile's {shown(list(profile.stage_names))}",
                 )
             ratio = None
             bs_time = bs_profile.time_s.copy()
         else:
             ratio = _number(bs.get("ratio", 1.0), "bs.ratio", positive=True)
-            bs_time = np.where(np.isnan(stage_bs), profile.time_s / ratio, stage_bs)
+            with np.errstate(all="ignore"):
+                bs_time = np.where(np.isnan(stage_bs), profile.time_s / ratio, stage_bs)
 
         local_form = check_choice(raw.get("local_delay", "paper"), LOCAL_DELAY_FORMS, "local_delay")
         channel = Channel(
@@ -223,6 +560,7 @@ class Scenario:
         devices_raw = raw.get("devices")
         if not isinstance(devices_raw, list) or not devices_raw:
             raise InputError("devices", "must be a non-empty list of devices")
+        check_memory(len(devices_raw), n_stages)
         allowed = {
             "background",
             "quantum_s",
@@ -234,59 +572,39 @@ class Scenario:
             "deadline_s",
         }
         devices = []
+        by_distance = set()
         for i, device in enumerate(devices_raw):
             where = f"devices[{i}]"
             device = _mapping(device, where, allowed)
             if ("rate_bps" in device) == ("distance_m" in device):
                 raise InputError(f"{where}.rate_bps", "give exactly one of rate_bps or distance_m")
             if "rate_bps" in device:
-                rate = _number(device["rate_bps"], f"{where}.rate_bps", positive=True)
+                rate = device["rate_bps"]
             else:
+                by_distance.add(f"{where}.rate_bps")
                 distance = _number(device["distance_m"], f"{where}.distance_m", positive=True)
                 try:
                     rate = float(channel.rate_bps(distance)[0])
                 except InputError as error:
                     raise InputError(f"{where}.distance_m", error.problem) from None
-            max_stage = _number(
-                device.get("max_stage", n_stages), f"{where}.max_stage", minimum=0, whole=True
-            )
-            if max_stage > n_stages:
-                raise InputError(
-                    f"{where}.max_stage", f"{max_stage} exceeds the profile's {n_stages} stages"
-                )
-            min_stage = _number(
-                device.get("min_stage", 0), f"{where}.min_stage", minimum=0, whole=True
-            )
-            if min_stage > max_stage:
-                raise InputError(
-                    f"{where}.min_stage",
-                    f"{min_stage} exceeds max_stage {max_stage}: no partition point is left",
-                )
-            deadline = device.get("deadline_s")
-            devices.append(
-                Device(
+            try:
+                made = Device(
                     rate_bps=rate,
-                    max_stage=int(max_stage),
-                    background=int(
-                        _number(
-                            device.get("background", 0),
-                            f"{where}.background",
-                            minimum=0,
-                            whole=True,
-                        )
-                    ),
-                    quantum_s=_number(
-                        device.get("quantum_s", DEFAULT_QUANTUM_S),
-                        f"{where}.quantum_s",
-                        positive=True,
-                    ),
-                    speed=_number(device.get("speed", 1.0), f"{where}.speed", positive=True),
-                    deadline_s=None
-                    if deadline is None
-                    else _number(deadline, f"{where}.deadline_s", positive=True),
-                    min_stage=int(min_stage),
+                    max_stage=device.get("max_stage", n_stages),
+                    background=device.get("background", 0),
+                    quantum_s=device.get("quantum_s", DEFAULT_QUANTUM_S),
+                    speed=device.get("speed", 1.0),
+                    deadline_s=device.get("deadline_s"),
+                    min_stage=device.get("min_stage", 0),
                 )
-            )
+            except InputError as error:
+                raise InputError(f"{where}.{error.field}", error.problem) from None
+            if made.max_stage > n_stages:
+                raise InputError(
+                    f"{where}.max_stage",
+                    f"{made.max_stage} exceeds the profile's {n_stages} stages",
+                )
+            devices.append(made)
         meta = raw.get("meta", {})
         if not isinstance(meta, dict):
             raise InputError("meta", "must be an object")
@@ -295,47 +613,39 @@ class Scenario:
             if np.all(np.isnan(stage_bs))
             else tuple(None if np.isnan(v) else float(v) for v in stage_bs)
         )
-        return cls(
-            profile=profile,
-            bs_time_s=np.asarray(bs_time, dtype=float),
-            policy=policy,
-            ratio=ratio,
-            bs_quantum_s=quantum,
-            local_delay=local_form,
-            devices=tuple(devices),
-            profile_ref=profile_ref,
-            bs_profile_ref=bs_profile_ref,
-            bs_stage_s=stage_bs_list,
-            meta=dict(meta),
-        )
+        try:
+            return cls(
+                profile=profile,
+                bs_time_s=np.asarray(bs_time, dtype=float),
+                policy=policy,
+                ratio=ratio,
+                bs_quantum_s=bs_quantum,
+                local_delay=local_form,
+                devices=tuple(devices),
+                profile_ref=profile_ref,
+                bs_profile_ref=bs_profile_ref,
+                bs_stage_s=stage_bs_list,
+                meta=dict(meta),
+            )
+        except InputError as error:
+            if error.field not in by_distance:
+                raise
+            where = error.field.replace(".rate_bps", ".distance_m")
+            raise InputError(where, f"{error.problem} (the rate the channel gives there)") from None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Scenario:
-        """Read a scenario from a JSON file (or YAML, ``.yml``/``.yaml``, with PyYAML)."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise InputError("scenario", f"cannot read {str(path)!r}: {error.strerror}") from None
-        if path.suffix in (".yml", ".yaml"):
-            try:
-                import yaml
-            except ImportError:
-                raise InputError(
-                    "scenario", "YAML scenarios need PyYAML (pip install pyyaml)"
-                ) from None
-            try:
-                raw = yaml.safe_load(text)
-            except yaml.YAMLError as error:
-                raise InputError("scenario", f"{path.name} is not valid YAML: {error}") from None
-        else:
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    "scenario", f"{path.name} is not valid JSON: {error.msg} at line {error.lineno}"
-                ) from None
-        return cls.from_dict(raw)
+        """Read a scenario from a JSON file (or YAML, ``.yml``/``.yaml``, with PyYAML).
+
+        The file must be UTF-8 text (a byte-order mark and CRLF line ends are fine) of at
+        most :data:`~dnnsplit._checks.MAX_FILE_BYTES`; a key given twice in one object is
+        an error naming it. YAML is read with a safe loader (tags are refused, never run)
+        that keeps dates as strings.
+        """
+        text = read_text(path, "scenario", "scenario file")
+        name = Path(path).name
+        yaml_syntax = Path(path).suffix.lower() in (".yml", ".yaml")
+        return cls.from_dict(parse_data(text, name, "scenario", yaml_syntax))
 
     @classmethod
     def paper(
@@ -378,9 +688,18 @@ class Scenario:
         if not isinstance(setup, Setup):
             raise InputError("setup", f"must be a dnnsplit.Setup, got {type(setup).__name__}")
         if changes:
-            setup = replace(setup, **changes)
+            setup = changed(setup, changes)
+        loaded = _load(setup.profile, "setup.profile")
+        check_memory(n_devices, loaded.n_stages)
+        try:
+            return cls._draw(n_devices, seed, setup, loaded)
+        except InputError as error:
+            raise InputError(_setup_field(error.field), error.problem) from None
+
+    @classmethod
+    def _draw(cls, n_devices: int, seed: int, setup: Setup, loaded: Profile) -> Scenario:
+        """The draw of :meth:`paper` (its errors name scenario fields)."""
         rng = np.random.default_rng([n_devices, seed])
-        loaded = load_profile(setup.profile)
         distances = rng.uniform(setup.distance_m[0], setup.distance_m[1], size=n_devices)
         limits = rng.integers(setup.max_stage[0], setup.max_stage[1], size=n_devices, endpoint=True)
         limits = np.minimum(limits, loaded.n_stages)
@@ -453,16 +772,18 @@ class Scenario:
         (0 at p = S); ``T^R_i(p) = Σ_{s>p} t^R_s``.
         """
         devices = self.devices
-        speed = np.array([d.speed for d in devices])[:, None]
-        work = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])[None, :] / speed
-        background = np.array([d.background for d in devices])[:, None]
-        quantum = np.array([d.quantum_s for d in devices])[:, None]
-        local = local_delay(work, background, quantum, self.local_delay)
-        bits = 8.0 * self.profile.bytes_sent()[None, :]
-        rate = np.array([d.rate_bps for d in devices])[:, None]
-        transmission = bits / rate
-        suffix = np.concatenate([np.cumsum(self.bs_time_s[::-1])[::-1], [0.0]])
-        remote_work = np.broadcast_to(suffix, local.shape).copy()
+        # overflow is checked on the result (Scenario._check_delays), not warned about
+        with np.errstate(all="ignore"):
+            speed = np.array([d.speed for d in devices])[:, None]
+            work = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])[None, :] / speed
+            background = np.array([d.background for d in devices])[:, None]
+            quantum = np.array([d.quantum_s for d in devices])[:, None]
+            local = local_delay(work, background, quantum, self.local_delay)
+            bits = 8.0 * self.profile.bytes_sent()[None, :]
+            rate = np.array([d.rate_bps for d in devices])[:, None]
+            transmission = bits / rate
+            suffix = np.concatenate([np.cumsum(self.bs_time_s[::-1])[::-1], [0.0]])
+            remote_work = np.broadcast_to(suffix, local.shape).copy()
         deadline = np.array([np.inf if d.deadline_s is None else d.deadline_s for d in devices])
         return DelayTables(
             local=local,

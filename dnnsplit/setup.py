@@ -20,13 +20,14 @@ whole object.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from dnnsplit._checks import mapping, number, number_pair
 from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError, check_choice
-from dnnsplit.model import LOCAL_DELAY_FORMS
+from dnnsplit.errors import InputError, check_choice, shown
+from dnnsplit.model import LOCAL_DELAY_FORMS, MAX_QUANTUM_S, MIN_QUANTUM_S
 from dnnsplit.policies import POLICY_TABLE
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_QUANTUM_S",
     "LOWEST_POINTS",
+    "MAX_RESTARTS",
     "STARTS",
     "Setup",
 ]
@@ -47,6 +49,13 @@ STARTS = ("half", "ones", "local")
 BASELINE_RULES = ("all-local", "max-local")
 #: The lowest partition point: 0 (full offload allowed) or 1 (the paper's p ∈ {1..s̃_i}).
 LOWEST_POINTS = (0, 1)
+#: The most random starts local-search takes (each is a whole improvement run).
+MAX_RESTARTS = 100_000
+
+
+def quantum(value: Any, where: str) -> float:
+    """A round-robin quantum in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S``."""
+    return number(value, where, positive=True, minimum=MIN_QUANTUM_S, maximum=MAX_QUANTUM_S)
 
 
 @dataclass(frozen=True)
@@ -108,16 +117,20 @@ class Setup:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        if not isinstance(self.profile, str) or not self.profile:
-            raise InputError("setup.profile", "must be a profile name or path")
-        if self.bs_profile is not None and (
-            not isinstance(self.bs_profile, str) or not self.bs_profile
-        ):
-            raise InputError("setup.bs_profile", "must be a profile name or path, or null")
+        for name in ("profile", "bs_profile"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+                put(name, value)
+            if value is None and name == "bs_profile":
+                continue
+            if not isinstance(value, str) or not value.strip():
+                kind = "a profile name or path" + (", or null" if name == "bs_profile" else "")
+                raise InputError(f"setup.{name}", f"must be {kind}, got {shown(value)}")
         put("ratio", number(self.ratio, "setup.ratio", positive=True))
         check_choice(self.policy, tuple(POLICY_TABLE), "setup.policy", "policy")
-        put("quantum_s", number(self.quantum_s, "setup.quantum_s", positive=True))
-        put("bs_quantum_s", number(self.bs_quantum_s, "setup.bs_quantum_s", positive=True))
+        put("quantum_s", quantum(self.quantum_s, "setup.quantum_s"))
+        put("bs_quantum_s", quantum(self.bs_quantum_s, "setup.bs_quantum_s"))
         check_choice(self.local_delay, LOCAL_DELAY_FORMS, "setup.local_delay", "form")
         distance = number_pair(self.distance_m, "setup.distance_m")
         if distance[0] <= 0:
@@ -133,7 +146,10 @@ class Setup:
         if lowest not in LOWEST_POINTS:
             raise InputError("setup.lowest_point", f"must be 0 or 1, got {self.lowest_point!r}")
         put("lowest_point", lowest)
-        put("restarts", number(self.restarts, "setup.restarts", whole=True, minimum=0))
+        put(
+            "restarts",
+            number(self.restarts, "setup.restarts", whole=True, minimum=0, maximum=MAX_RESTARTS),
+        )
 
     # -- plain-data form (manifests, the command line's --setup) -------------------------
 
@@ -155,11 +171,8 @@ class Setup:
         """
         raw = mapping(raw, where, {f.name for f in fields(cls)})
         if "channel" in raw:
-            channel_fields = {f.name for f in fields(Channel)}
             try:
-                raw["channel"] = Channel(
-                    **mapping(raw["channel"], f"{where}.channel", channel_fields)
-                )
+                raw["channel"] = channel_from_dict(raw["channel"])
             except InputError as error:
                 raise InputError(f"{where}.{error.field}", error.problem) from None
         try:
@@ -169,8 +182,9 @@ class Setup:
             raise InputError(f"{where}.{field_name}", error.problem) from None
 
     def replace(self, **changes: Any) -> Setup:
-        """A copy with ``changes`` (the same as :func:`dataclasses.replace`)."""
-        return replace(self, **changes)
+        """A copy with ``changes`` (the same as :func:`dataclasses.replace`, but an unknown
+        field is an :class:`InputError` naming it)."""
+        return changed(self, changes)
 
     def changes(self, base: Setup | None = None) -> dict[str, Any]:
         """The fields that differ from ``base`` (default: the default setup), plain data."""
@@ -180,3 +194,21 @@ class Setup:
     def key(self) -> str:
         """A canonical JSON text of the setup (stable across runs: for hashing, caching)."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def channel_from_dict(raw: Any) -> Channel:
+    """A :class:`Channel` from its plain-data form (errors name ``channel.<field>``)."""
+    if isinstance(raw, Channel):
+        return raw
+    return Channel(**mapping(raw, "channel", {f.name for f in fields(Channel)}))
+
+
+def changed(setup: Setup, changes: dict[str, Any]) -> Setup:
+    """``setup`` with ``changes``; an unknown field is an :class:`InputError` naming it."""
+    names = {f.name for f in fields(Setup)}
+    unknown = sorted(str(k) for k in changes if k not in names)
+    if unknown:
+        raise InputError(
+            f"setup.{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(names))}"
+        )
+    return replace(setup, **changes)

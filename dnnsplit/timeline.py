@@ -13,6 +13,11 @@ policy event by event (docs/model.md, "The timeline model"):
 - ``ps``: processor sharing among the released tasks.
 
 A device's delay is then its completion time; ``remote = completion − r_i``.
+
+A simulation never runs unbounded: one that would take more than
+:data:`MAX_TIMELINE_EVENTS` events (round-robin slices, or the N² steps of processor sharing
+among N tasks) is refused before it starts, with an error naming the BS quantum or the
+number of devices.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ from collections import deque
 
 import numpy as np
 
-from dnnsplit.errors import unknown_choice
-from dnnsplit.model import QUANTA_GUARD
+from dnnsplit._checks import number
+from dnnsplit.errors import InputError, unknown_choice
+from dnnsplit.model import MAX_QUANTUM_S, MIN_QUANTUM_S, QUANTA_GUARD, whole_quanta
 
-__all__ = ["TIMELINE_POLICIES", "timeline_completion"]
+__all__ = ["MAX_TIMELINE_EVENTS", "TIMELINE_POLICIES", "timeline_completion", "timeline_events"]
 
 TIMELINE_POLICIES = ("sjf", "fcfs", "rr", "ps")
 _EPS = 1e-12
+#: The most events one simulation may take (about 4 s of pure-Python event loop here):
+#: round-robin slices ``Σ_i ceil(T^R_i / q_R)``, or ``n²`` steps of processor sharing
+#: among n tasks, or n tasks for sjf and fcfs.
+MAX_TIMELINE_EVENTS = 10_000_000
 
 
 def _sjf(release: np.ndarray, work: np.ndarray, tasks: list[int]) -> np.ndarray:
@@ -115,6 +125,18 @@ def _ps(release: np.ndarray, work: np.ndarray, tasks: list[int]) -> np.ndarray:
     return finish
 
 
+def timeline_events(work: np.ndarray, policy: str, quantum: float) -> float:
+    """Events a simulation of ``work`` under ``policy`` takes (see
+    :data:`MAX_TIMELINE_EVENTS`): rr slices, n² ps steps, or n tasks."""
+    work = np.asarray(work, dtype=float)
+    queued = work[work > 0]
+    if policy == "rr":
+        return float(whole_quanta(queued, quantum).sum())
+    if policy == "ps":
+        return float(queued.size) ** 2
+    return float(queued.size)
+
+
 def timeline_completion(
     release: np.ndarray, work: np.ndarray, policy: str, quantum: float
 ) -> np.ndarray:
@@ -142,6 +164,33 @@ def timeline_completion(
     """
     release = np.asarray(release, dtype=float)
     work = np.asarray(work, dtype=float)
+    if work.ndim != 1 or release.shape != work.shape:
+        raise InputError(
+            "work",
+            f"release and work must be two 1-d arrays of one length, got "
+            f"shapes {release.shape} and {work.shape}",
+        )
+    if not (np.all(np.isfinite(release)) and np.all(np.isfinite(work)) and np.all(work >= 0)):
+        raise InputError("work", "release times and work must be finite, and work >= 0")
+    if policy == "rr":
+        quantum = number(quantum, "bs.quantum_s", minimum=MIN_QUANTUM_S, maximum=MAX_QUANTUM_S)
+    events = timeline_events(work, policy, quantum)
+    if events > MAX_TIMELINE_EVENTS:
+        if policy == "rr":
+            raise InputError(
+                "bs.quantum_s",
+                f"round-robin with a {quantum:g} s quantum needs {events:.3g} slices for this "
+                f"partition vector, more than the timeline simulation's bound of "
+                f"{MAX_TIMELINE_EVENTS} events (dnnsplit.timeline.MAX_TIMELINE_EVENTS); use a "
+                "larger bs.quantum_s or the snapshot model",
+            )
+        raise InputError(
+            "devices",
+            f"{policy} over {int(np.count_nonzero(work > 0))} offloaded tasks needs "
+            f"{events:.3g} steps, more than the timeline simulation's bound of "
+            f"{MAX_TIMELINE_EVENTS} events (dnnsplit.timeline.MAX_TIMELINE_EVENTS); use fewer "
+            "devices or the snapshot model",
+        )
     tasks = [i for i in range(work.shape[0]) if work[i] > 0]
     if policy == "sjf":
         finish = _sjf(release, work, tasks)

@@ -32,6 +32,15 @@ settings.register_profile(
     max_examples=60,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+# The long fuzz of tests/test_hostile.py on a developer's machine (random, not derandomized):
+#   pytest --hypothesis-profile=fuzz tests/test_hostile.py
+settings.register_profile(
+    "fuzz",
+    deadline=None,
+    max_examples=3000,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 settings.load_profile("dnnsplit")
 
 
