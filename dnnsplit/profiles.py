@@ -618,11 +618,13 @@ def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26"
     )
 
 
-ESTIMATED_MODELS = ("alexnet", "alexnet11")
+#: Chains with estimated profiles for the paper's hardware: AlexNet (the paper's DNN, in
+#: its 8 stages and the fine 11), and the networks of the "beyond AlexNet" study.
+ESTIMATED_MODELS = ("alexnet", "alexnet11", "vgg16", "resnet18", "mobilenetv2")
 
 
 def write_estimated_profiles(directory: str | os.PathLike[str] = MEASUREMENTS_DIR) -> list[Path]:
-    """(Re)write the estimated Pi 3B+ and i7-6700HQ profiles of the AlexNet chains."""
+    """(Re)write the estimated Pi 3B+ and i7-6700HQ profiles of :data:`ESTIMATED_MODELS`."""
     written = []
     for model in ESTIMATED_MODELS:
         for hardware in HARDWARE.values():

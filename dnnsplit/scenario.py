@@ -25,6 +25,7 @@ import numpy as np
 from dnnsplit._checks import json_data, key_text, read_text
 from dnnsplit._checks import mapping as _mapping
 from dnnsplit._checks import number as _number
+from dnnsplit.chains import CHAINS, get_chain, memory_needs
 from dnnsplit.channel import Channel
 from dnnsplit.errors import InputError, check_choice, shown
 from dnnsplit.model import (
@@ -320,6 +321,19 @@ def _setup_field(name: str) -> str:
     if name.startswith("devices[") and "]." in name:
         return _SETUP_SOURCES.get(name.split("].", 1)[1], name)
     return name
+
+
+def _memory_limits(profile: Profile, memory_bytes: np.ndarray) -> np.ndarray:
+    """s̃_i under the memory rule: the most stages a device with that memory can hold
+    (:func:`dnnsplit.chains.memory_needs`; docs/model.md, "The memory rule")."""
+    if profile.model not in CHAINS:
+        raise InputError(
+            "setup.memory_mib",
+            f"the memory rule needs a known network; profile {profile.name!r} is of "
+            f"{profile.model!r} (known: {', '.join(CHAINS)})",
+        )
+    needs = np.array(memory_needs(get_chain(profile.model)), dtype=float)
+    return (np.searchsorted(needs, memory_bytes, side="right") - 1).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -701,8 +715,14 @@ class Scenario:
         """The draw of :meth:`paper` (its errors name scenario fields)."""
         rng = np.random.default_rng([n_devices, seed])
         distances = rng.uniform(setup.distance_m[0], setup.distance_m[1], size=n_devices)
-        limits = rng.integers(setup.max_stage[0], setup.max_stage[1], size=n_devices, endpoint=True)
-        limits = np.minimum(limits, loaded.n_stages)
+        if setup.memory_mib is None:
+            limits = rng.integers(
+                setup.max_stage[0], setup.max_stage[1], size=n_devices, endpoint=True
+            )
+            limits = np.minimum(limits, loaded.n_stages)
+        else:
+            memory = rng.uniform(setup.memory_mib[0], setup.memory_mib[1], size=n_devices)
+            limits = _memory_limits(loaded, memory * 2**20)
         loads = rng.integers(
             setup.background[0], setup.background[1], size=n_devices, endpoint=True
         )

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_QUANTUM_S",
     "LOWEST_POINTS",
     "MAX_RESTARTS",
+    "MEMORY_RULE_MIB",
     "STARTS",
     "Setup",
 ]
@@ -49,6 +50,9 @@ STARTS = ("half", "ones", "local")
 BASELINE_RULES = ("all-local", "max-local")
 #: The lowest partition point: 0 (full offload allowed) or 1 (the paper's p ∈ {1..s̃_i}).
 LOWEST_POINTS = (0, 1)
+#: The memory rule's device memory range (MiB), calibrated so that AlexNet's 8 stages get
+#: the paper's s̃ = 5..8: 15.2 MiB runs its convolutions, 238.8 MiB the whole network.
+MEMORY_RULE_MIB = (16.0, 256.0)
 #: The most random starts local-search takes (each is a whole improvement run).
 MAX_RESTARTS = 100_000
 
@@ -82,6 +86,10 @@ class Setup:
         Devices' distance to the BS, uniform in this range (metres).
     max_stage : (int, int)
         Memory limits s̃_i, uniform on the whole numbers in this range (capped at S).
+    memory_mib : (float, float) or None
+        The memory rule instead of ``max_stage``: each device's memory (MiB) is uniform in
+        this range and s̃_i is the most stages it can hold (:func:`dnnsplit.chains.
+        memory_needs`); :data:`MEMORY_RULE_MIB` gives AlexNet the paper's 5..8.
     background : (int, int)
         Background processes n_i, uniform on the whole numbers in this range.
     channel : Channel
@@ -106,6 +114,7 @@ class Setup:
     local_delay: str = "paper"
     distance_m: tuple[float, float] = (50.0, 500.0)
     max_stage: tuple[int, int] = (5, 8)
+    memory_mib: tuple[float, float] | None = None
     background: tuple[int, int] = (0, 3)
     channel: Channel = field(default_factory=Channel)
     start: str = "half"
@@ -137,6 +146,11 @@ class Setup:
             raise InputError("setup.distance_m", "distances must be positive")
         put("distance_m", distance)
         put("max_stage", number_pair(self.max_stage, "setup.max_stage", whole=True))
+        if self.memory_mib is not None:
+            memory = number_pair(self.memory_mib, "setup.memory_mib")
+            if memory[0] <= 0:
+                raise InputError("setup.memory_mib", "memory must be positive")
+            put("memory_mib", memory)
         put("background", number_pair(self.background, "setup.background", whole=True))
         if not isinstance(self.channel, Channel):
             raise InputError("setup.channel", "must be a Channel")
@@ -156,8 +170,8 @@ class Setup:
     def to_dict(self) -> dict[str, Any]:
         """The setup as plain JSON data (ranges as lists, the channel as an object)."""
         out = asdict(self)
-        for key in ("distance_m", "max_stage", "background"):
-            out[key] = list(out[key])
+        for key in ("distance_m", "max_stage", "memory_mib", "background"):
+            out[key] = None if out[key] is None else list(out[key])
         return out
 
     @classmethod

@@ -256,3 +256,40 @@ def test_a_notebook_run_by_hand_leaves_the_committed_results_alone(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     assert (INTERACTIVE_DIR / "fig4.csv").exists()
     assert (INTERACTIVE_DIR / "REPRODUCTION.md").exists()
+
+
+def test_other_networks_notebook(tmp_path):
+    out, _ = execute("05_other_networks.ipynb", tmp_path, seeds=[0, 1])
+    table = pd.read_csv(out / "networks.csv")
+    assert set(table.reading) == {
+        "network-alexnet",
+        "network-vgg16",
+        "network-resnet18",
+        "network-mobilenetv2",
+    }
+    assert set(table.claim) == {c.id for c in report.CLAIMS}
+    assert (out / "networks.png").exists()
+
+
+def test_readings_notebook(tmp_path):
+    out, _ = execute(
+        "06_readings.ipynb",
+        tmp_path,
+        seeds=[0, 1],
+        steps=1,
+        mechanism_devices=[3, 4],
+        case_devices=3,
+        case_seed=0,
+    )
+    table = pd.read_csv(out / "readings.csv")
+    assert {"default", "baseline-max-local", "fig5-rr"} <= set(table.reading)
+    assert set(table.verdict) <= {"reproduced", "partly", "not reproduced"}
+    mechanism = pd.read_csv(out / "mechanism.csv")
+    assert set(mechanism.metric) >= {"jump_improves", "pair_improves", "devices_differ"}
+    assert (mechanism[mechanism.metric == "step_improves"].value == 0).all()
+    case = pd.read_csv(out / "mechanism_case.csv")
+    assert case.groupby("device").greedy.sum().eq(1).all()
+    assert (
+        "QUICK RUN" in json.dumps(json.loads((out / "readings.manifest.json").read_text()))
+        or json.loads((out / "readings.manifest.json").read_text())["quick"]
+    )

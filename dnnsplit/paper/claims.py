@@ -27,11 +27,26 @@ Quotes are the paper's statements as this artifact reads them from its evaluatio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["CLAIMS", "KINDS", "READINGS", "RULES", "Claim", "Reading", "Reads", "claim", "reading"]
+from dnnsplit.setup import MEMORY_RULE_MIB
+
+__all__ = [
+    "CLAIMS",
+    "KINDS",
+    "NETWORKS",
+    "READINGS",
+    "RULES",
+    "Claim",
+    "Reading",
+    "Reads",
+    "claim",
+    "reading",
+    "readings",
+]
 
 KINDS = ("range", "bound", "direction", "frequency")
 
@@ -338,7 +353,7 @@ READINGS: tuple[Reading, ...] = (
     Reading(
         "profile-alexnet11",
         "AlexNet cut after every layer (11 stages), memory limits from the memory rule",
-        _m(profile="alexnet11-pi3b-estimated", memory_mib=(16.0, 256.0)),
+        _m(profile="alexnet11-pi3b-estimated", memory_mib=MEMORY_RULE_MIB),
         coordinate="profile",
     ),
     Reading(
@@ -378,9 +393,30 @@ READINGS: tuple[Reading, ...] = (
 )
 
 
+#: Beyond AlexNet: the same claims for other networks, each with its estimated Pi 3B+
+#: profile and memory limits from the memory rule (which gives AlexNet the paper's 5..8).
+NETWORKS: tuple[Reading, ...] = tuple(
+    Reading(
+        f"network-{model}",
+        f"{model}, estimated Pi 3B+ stage times, memory limits from the memory rule",
+        _m(profile=f"{model}-pi3b-estimated", memory_mib=MEMORY_RULE_MIB),
+        coordinate="network",
+    )
+    for model in ("alexnet", "vgg16", "resnet18", "mobilenetv2")
+)
+
+
 def reading(reading_id: str) -> Reading:
     """The reading with id ``reading_id`` (a ``KeyError`` lists the ids)."""
     for found in READINGS:
         if found.id == reading_id:
             return found
     raise KeyError(f"no reading {reading_id!r}; readings: {', '.join(r.id for r in READINGS)}")
+
+
+def readings(ids: Sequence[str] = ()) -> tuple[Reading, ...]:
+    """The readings with these ids, in the declared order (empty: every reading)."""
+    if not ids:
+        return READINGS
+    wanted = {reading(i).id for i in ids}  # a KeyError names an unknown id
+    return tuple(r for r in READINGS if r.id in wanted)

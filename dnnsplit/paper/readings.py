@@ -114,6 +114,17 @@ class StudyGrids:
             fig5=grids.fig5.shrunk(True, devices=2, seeds=2),
         )
 
+    @classmethod
+    def networks(
+        cls, *, seeds: Sequence[int] = tuple(range(10)), quick: bool = False
+    ) -> StudyGrids:
+        """The paper's grids with Fig. 5 at N = 3..6 (deeper networks have up to 21 points
+        per device, so exhaustive search stops earlier)."""
+        grids = cls.paper(seeds=seeds, quick=quick)
+        if quick:
+            return grids
+        return replace(grids, fig5=sweeps.Grid(devices=(3, 4, 5, 6), seeds=seeds))
+
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name).to_dict() for name in ("by_devices", "by_ratio", "fig5")}
 

@@ -45,6 +45,7 @@ NOTEBOOK_OF_RUN = {
     "fig3": "02_improvement_over_all_local.ipynb",
     "fig5": "03_greedy_vs_optimal.ipynb",
     "beyond": "04_beyond_the_paper.ipynb",
+    "networks": "05_other_networks.ipynb",
     "readings": "06_readings.ipynb",
     "mechanism": "06_readings.ipynb",
 }
@@ -406,6 +407,9 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
             "",
             *setup,
         ]
+    networks = _networks_lines(directory)
+    if networks:
+        lines += ["", "## Beyond AlexNet", "", *networks]
     beyond = _beyond_lines(directory)
     if beyond:
         lines += ["", "## Beyond the paper", "", *beyond]
@@ -468,6 +472,37 @@ def _readings_lines(directory: Path) -> list[str]:
             f"default reading ({int(default['reproduced'])} of {len(CLAIMS)}, "
             f"{int(default['partly'])} partly)."
         )
+    return lines
+
+
+def _networks_lines(directory: Path) -> list[str]:
+    """From ``networks.csv`` (notebook 05): the claims network by network."""
+    path = directory / "networks.csv"
+    if not path.exists():
+        return []
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    networks = list(dict.fromkeys(table.reading))
+    lines = [
+        "The same claims for other networks, each with its estimated Pi 3B+ stage times and "
+        "memory limits from the memory rule (docs/model.md; it gives AlexNet the paper's "
+        "5..8): `figures/networks.csv`, `figures/networks.png`.",
+        "",
+        "| claim | " + " | ".join(n.removeprefix("network-") for n in networks) + " |",
+        "|---|" + "---|" * len(networks),
+    ]
+    for claim in CLAIMS:
+        cells = []
+        for network in networks:
+            row = table[(table.claim == claim.id) & (table.reading == network)]
+            cells.append(f"{row.verdict.iloc[0]}: {row.ours.iloc[0]}" if not row.empty else "—")
+        lines.append(f"| {claim.title} | " + " | ".join(cells) + " |")
+    counts = table[table.verdict == "reproduced"].groupby("reading").size()
+    lines += [
+        "",
+        "Claims reproduced per network: "
+        + ", ".join(f"{n.removeprefix('network-')} {int(counts.get(n, 0))}" for n in networks)
+        + f" (of {len(CLAIMS)}).",
+    ]
     return lines
 
 

@@ -54,6 +54,7 @@ NOTEBOOKS = (
     "02_improvement_over_all_local.ipynb",
     "03_greedy_vs_optimal.ipynb",
     "04_beyond_the_paper.ipynb",
+    "05_other_networks.ipynb",
     "06_readings.ipynb",
     "07_reproduction_report.ipynb",
 )

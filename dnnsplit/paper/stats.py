@@ -121,7 +121,12 @@ def summarise(
         centre = float(statistic(values)) if values.size else math.nan
         if values.size >= 2:
             picks = rng.integers(0, values.size, size=(resamples, values.size))
-            stats = np.apply_along_axis(statistic, 1, values[picks])
+            samples = values[picks]
+            # the mean of each row at once; the same bits as np.mean row by row
+            if statistic is np.mean:
+                stats = samples.mean(axis=1)
+            else:
+                stats = np.apply_along_axis(statistic, 1, samples)
             alpha = (1 - confidence) / 2
             if np.all(np.isfinite(stats)):
                 low, high = np.quantile(stats, [alpha, 1 - alpha])
