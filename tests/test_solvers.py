@@ -14,7 +14,13 @@ from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, is_local_opt
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S
 from dnnsplit.solvers import start_vector
-from dnnsplit.solvers._moves import FullMoves, IncrementalTotalMoves, improve
+from dnnsplit.solvers._moves import (
+    FullMoves,
+    IncrementalTotalMoves,
+    IncrementalVarianceMoves,
+    improve,
+    make_moves,
+)
 
 
 def space(scenario: Scenario) -> list[tuple[int, ...]]:
@@ -149,6 +155,66 @@ def test_incremental_moves_follow_the_full_evaluation(raw, any_step, start):
             break
         assert improve(full, max_iterations=1) == 1
         assert fast.p.tolist() == full.p.tolist()
+
+
+def follow_move_by_move(fast, full, steps: int = 400) -> int:
+    """Run two scorers side by side; they must score alike and take the same moves."""
+    for taken in range(steps):
+        fast_values, _ = fast.scores()
+        full_values, _ = full.scores()
+        assert fast_values == pytest.approx(full_values, rel=1e-9, abs=1e-15)
+        if improve(fast, max_iterations=1) == 0:
+            assert improve(full, max_iterations=1) == 0
+            return taken
+        assert improve(full, max_iterations=1) == 1
+        assert fast.p.tolist() == full.p.tolist()
+    return steps
+
+
+@given(
+    scenario_dicts(max_devices=7, policies=("sjf", "ps")),
+    st.booleans(),
+    st.sampled_from(["half", "ones", "local"]),
+)
+def test_incremental_variance_moves_follow_the_full_evaluation(raw, any_step, start):
+    """The variance fast path takes exactly the moves a full evaluation takes (quantised
+    stage times make equal work, hence sjf ties by index, common)."""
+    scenario = Scenario.from_dict(raw)
+    p0 = start_vector(scenario, start)
+    fast = IncrementalVarianceMoves(scenario.tables, p0, any_step)
+    full = FullMoves(scenario.tables, p0, any_step, "variance", "snapshot")
+    follow_move_by_move(fast, full)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "ps"])
+def test_incremental_variance_moves_on_a_crowded_paper_scenario(policy):
+    """Forty devices on nine points: many devices share a point, so the sjf order among
+    equal work (by index) decides most moves."""
+    scenario = Scenario.paper(40, 3, policy=policy)
+    for any_step in (False, True):
+        p0 = start_vector(scenario, "ones")
+        fast = IncrementalVarianceMoves(scenario.tables, p0, any_step)
+        full = FullMoves(scenario.tables, p0, any_step, "variance", "snapshot")
+        assert follow_move_by_move(fast, full) > 5
+
+
+def test_make_moves_uses_the_fast_paths_only_where_they_are_exact():
+    scenario = Scenario.paper(5, 2)
+    p0 = start_vector(scenario, "half")
+    tables = scenario.tables
+    assert isinstance(
+        make_moves(tables, p0, False, "variance", "snapshot"), IncrementalVarianceMoves
+    )
+    assert isinstance(make_moves(tables, p0, False, "total", "snapshot"), IncrementalTotalMoves)
+    for objective in ("total", "variance", "max"):
+        assert type(make_moves(tables, p0, False, objective, "timeline")) is FullMoves
+        rr = scenario.with_options(policy="rr").tables
+        assert type(make_moves(rr, p0, True, objective, "snapshot")) is FullMoves
+    assert type(make_moves(tables, p0, False, "max", "snapshot")) is FullMoves
+    raw = scenario.to_dict()
+    raw["devices"][0]["deadline_s"] = 5.0
+    late = Scenario.from_dict(raw).tables
+    assert type(make_moves(late, p0, False, "variance", "snapshot")) is FullMoves
 
 
 def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
