@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conftest import random_partitions, scenario_dicts
@@ -21,6 +22,7 @@ from dnnsplit.solvers._moves import (
     improve,
     make_moves,
 )
+from dnnsplit.solvers.exhaustive import default_cap, estimated_rate
 
 
 def space(scenario: Scenario) -> list[tuple[int, ...]]:
@@ -61,7 +63,7 @@ def test_vectorised_equals_scalar(raw, seed):
 
 @given(
     scenario_dicts(deadlines=True),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
     st.sampled_from(["half", "ones", "local"]),
 )
 def test_greedy_never_ends_worse_than_its_start(raw, objective, start):
@@ -76,7 +78,7 @@ def test_greedy_never_ends_worse_than_its_start(raw, objective, start):
         assert excess(end.delays) <= excess(begin.delays) + 1e-12
 
 
-@given(scenario_dicts(deadlines=True), st.sampled_from(["total", "variance"]))
+@given(scenario_dicts(deadlines=True), st.sampled_from(["total", "variance", "max"]))
 def test_exhaustive_is_the_optimum_and_bounds_every_solver(raw, objective):
     scenario = Scenario.from_dict(raw)
     best = brute_force(scenario, objective)
@@ -87,7 +89,7 @@ def test_exhaustive_is_the_optimum_and_bounds_every_solver(raw, objective):
     exhaustive = solve(scenario, objective=objective, solver="exhaustive")
     assert exhaustive.optimal and exhaustive.feasible
     assert close(exhaustive.value, best)
-    for solver in ("greedy", "local-search", "max-local", "all-offload", "independent"):
+    for solver in ("greedy", "local-search", "optimal", "max-local", "all-offload", "independent"):
         other = solve(scenario, objective=objective, solver=solver)
         if other.feasible:
             assert exhaustive.value <= other.value + 1e-9 * max(1.0, abs(other.value)), solver
@@ -110,13 +112,14 @@ def test_exact_equals_exhaustive_for_total_delay(raw):
             "local-search",
             "exhaustive",
             "exact",
+            "optimal",
             "max-local",
             "all-offload",
             "independent",
             "all-local",
         ]
     ),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
 )
 def test_solutions_stay_within_the_limits(raw, solver, objective):
     scenario = Scenario.from_dict(raw)
@@ -235,16 +238,64 @@ def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
     assert solution.partition.tolist() == [2, 1]  # device 0, right move (1 -> 2)
 
 
-def test_exhaustive_refuses_a_space_too_large_naming_its_size():
+def test_exhaustive_refuses_a_space_too_large_naming_its_size_and_time():
     scenario = Scenario.paper(30, 1)
-    with pytest.raises(SolverRefusal, match=r"^solver: exhaustive: the space has .* partition"):
+    size = f"{scenario.space_size:.3g}".replace("+", r"\+")
+    with pytest.raises(
+        SolverRefusal,
+        match=rf"^solver: exhaustive: {size} partition vectors .*, about [0-9.e+]+ years at "
+        r"~100 M vectors/s \(compiled path\); the default cap is 3e\+09 \(about 30 s\); "
+        "pass max_vectors to raise it",
+    ):
         solve(scenario, solver="exhaustive")
+    with pytest.raises(SolverRefusal, match=r"about 5.5 h at .* more than max_vectors = 1e\+06"):
+        solve(Scenario.paper(14, 1), solver="exhaustive", max_vectors=10**6)
+    with pytest.raises(SolverRefusal, match=r"\(numpy path\); the default cap is 5.1e\+07"):
+        solve(Scenario.paper(9, 1, policy="rr"), solver="exhaustive")
+    with pytest.raises(SolverRefusal, match=r"\(timeline path\); .* or use local-search or"):
+        solve(Scenario.paper(7, 1, policy="rr"), solver="exhaustive", model="timeline")
+
+
+def test_exhaustive_default_cap_is_about_thirty_seconds_of_each_path():
+    for model, policy in (("snapshot", "sjf"), ("snapshot", "rr"), ("timeline", "fcfs")):
+        seconds = default_cap(model, policy) / estimated_rate(model, policy)
+        assert seconds == pytest.approx(30, rel=1e-6)
+    # a raised cap runs what the default refuses
+    scenario = Scenario.paper(6, 1, policy="rr")
+    assert scenario.space_size > 10**5
+    with pytest.raises(SolverRefusal):
+        solve(scenario, solver="exhaustive", max_vectors=10**5)
+    assert solve(scenario, solver="exhaustive", max_vectors=scenario.space_size).optimal
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"solver": "exhaustive", "max_vectors": math.nan}, "^max_vectors: must be finite"),
+        ({"solver": "exhaustive", "max_vectors": math.inf}, "^max_vectors: must be finite"),
+        ({"solver": "exhaustive", "max_vectors": 0}, "^max_vectors: must be at least 1"),
+        ({"solver": "exhaustive", "max_vectors": 2.5}, "^max_vectors: must be a whole number"),
+        ({"solver": "exhaustive", "max_vectors": "9"}, "^max_vectors: must be a whole number"),
+        ({"solver": "local-search", "restarts": 1.5}, "^restarts: must be a whole number"),
+        ({"solver": "local-search", "restarts": math.nan}, "^restarts: must be finite"),
+        ({"solver": "local-search", "restarts": True}, "^restarts: must be a whole number"),
+        ({"solver": "local-search", "seed": -1}, "^seed: must be at least 0"),
+        ({"solver": "local-search", "seed": 0.5}, "^seed: must be a whole number"),
+        ({"solver": "local-search", "max_iterations": -1}, "^max_iterations: must be at least"),
+        ({"solver": "greedy", "max_iterations": 2.5}, "^max_iterations: must be a whole number"),
+        ({"solver": "greedy", "max_iterations": math.inf}, "^max_iterations: must be finite"),
+    ],
+)
+def test_solver_options_are_validated_naming_the_keyword(options, message):
+    with pytest.raises(InputError, match=message):
+        solve(Scenario.paper(3, 1), objective="variance", **options)
 
 
 def test_exact_says_what_it_cannot_certify():
     scenario = Scenario.paper(4, 1)
-    with pytest.raises(SolverRefusal, match="exact certifies only total delay"):
-        solve(scenario, objective="variance", solver="exact")
+    for objective in ("variance", "max"):
+        with pytest.raises(SolverRefusal, match="exact certifies only total delay"):
+            solve(scenario, objective=objective, solver="exact")
     with pytest.raises(SolverRefusal, match="not total under rr"):
         solve(scenario.with_options(policy="rr"), solver="exact")
 
@@ -258,7 +309,7 @@ def test_exact_matches_exhaustive_on_a_paper_scenario(paper7):
 
 def test_timeline_exhaustive_matches_brute_force():
     scenario = Scenario.paper(3, 2, policy="fcfs")
-    for objective in ("total", "variance"):
+    for objective in ("total", "variance", "max"):
         solution = solve(scenario, objective=objective, solver="exhaustive", model="timeline")
         assert close(solution.value, brute_force(scenario, objective, "timeline"))
 
@@ -298,7 +349,7 @@ def test_exact_certifies_when_deadlines_do_not_bind_and_refuses_when_they_do():
 
 @given(
     scenario_dicts(deadlines=True, policies=("sjf", "ps", "rr")),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
     st.sampled_from(["half", "ones", "local"]),
 )
 def test_greedy_ends_at_a_step_local_optimum_and_local_search_at_an_any_step_one(
@@ -336,7 +387,7 @@ def test_is_local_optimum_on_a_hand_made_case():
 
 @given(
     scenario_dicts(max_devices=3, max_stages=3, policies=("rr",)),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
 )
 def test_rr_and_timeline_exhaustive_match_an_evaluate_loop(raw, objective):
     """Exhaustive search under round-robin and under the timeline model against the oracle
@@ -347,7 +398,7 @@ def test_rr_and_timeline_exhaustive_match_an_evaluate_loop(raw, objective):
         assert close(found.value, brute_force(scenario, objective, model))
 
 
-@given(scenario_dicts(max_devices=4), st.sampled_from(["total", "variance"]))
+@given(scenario_dicts(max_devices=4), st.sampled_from(["total", "variance", "max"]))
 def test_every_solver_honours_the_lowest_point(raw, objective):
     for device in raw["devices"]:
         device["min_stage"] = min(1, device["max_stage"])
@@ -357,6 +408,7 @@ def test_every_solver_honours_the_lowest_point(raw, objective):
         "local-search",
         "exhaustive",
         "exact",
+        "optimal",
         "max-local",
         "all-offload",
         "independent",
@@ -377,3 +429,48 @@ def test_a_misspelt_option_is_refused():
         solve(scenario, solver="local-search", restart=3)
     with pytest.raises(InputError, match="^restarts: must be at least 0"):
         solve(scenario, solver="local-search", restarts=-1)
+
+
+SLOW_DEVICE_AHEAD_UNDER_PS = {
+    # device 0 is slow locally and has little BS work: under ps the last device's task adds
+    # device 0's own work to device 0's delay, which is then the largest
+    "profile": {
+        "input_bytes": 1000,
+        "stages": [
+            {"name": "s0", "device_s": 0.125, "output_bytes": 1000},
+            {"name": "s1", "device_s": 0.125, "output_bytes": 1000},
+            {"name": "s2", "device_s": 0.0, "output_bytes": 1000},
+        ],
+    },
+    "bs": {"policy": "ps", "ratio": 1.0, "quantum_s": 0.005},
+    "local_delay": "paper",
+    "devices": [
+        {
+            "background": 1,
+            "quantum_s": 0.005,
+            "min_stage": 1,
+            "max_stage": 1,
+            "rate_bps": 4.5e6,
+            "speed": 0.5,
+        },
+        {
+            "background": 0,
+            "quantum_s": 0.005,
+            "min_stage": 0,
+            "max_stage": 2,
+            "rate_bps": 4.5e6,
+            "speed": 0.5,
+        },
+    ],
+}
+
+
+@example(SLOW_DEVICE_AHEAD_UNDER_PS)
+@given(scenario_dicts(max_devices=5, max_stages=3, policies=("sjf", "ps")))
+def test_compiled_exhaustive_max_equals_brute_force(raw):
+    """The kernel's largest delay (prefix and suffix maxima) against an evaluate loop."""
+    scenario = Scenario.from_dict(raw)
+    found = solve(scenario, objective="max", solver="exhaustive")
+    assert found.optimal
+    assert close(found.value, brute_force(scenario, "max"))
+    assert close(found.evaluation.max, found.value)
