@@ -140,6 +140,18 @@ def with_common_deadline(scenario: Scenario, factor: float) -> Scenario:
     return Scenario.from_dict(raw)
 
 
+@pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
+def test_deadlines_that_barely_admit_a_vector(policy):
+    """Every deadline is the least achievable largest delay: only the min-max optima are
+    feasible, so a feasibility test that is too strict shows at once."""
+    for seed in (1, 2, 3):
+        scenario = with_common_deadline(Scenario.paper(6, seed, policy=policy), 1 + 1e-9)
+        for objective in ("total", "variance"):
+            best = solve(scenario, objective=objective, solver="exhaustive").value
+            assert close(optimal(scenario, objective=objective).value, best)
+            assert close(search_alone(scenario, objective), best), (seed, objective)
+
+
 @pytest.mark.parametrize("objective", OBJECTIVES)
 @pytest.mark.parametrize("case", ["sjf", "rr", "sjf-deadlines"])
 def test_a_stopped_search_reports_a_true_bound_and_gap(objective, case):

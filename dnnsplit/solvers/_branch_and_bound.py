@@ -135,10 +135,9 @@ def bound_of_state(
     best_from,
     offload_max_from,
     work_max_from,
+    work_min_from,
     deadline,
-    scratch_lower,
-    scratch_upper,
-    scratch_slack,
+    scratch,
     mean_floor,
 ):
     """A lower bound on the objective of every completion of a partial assignment.
@@ -150,6 +149,10 @@ def bound_of_state(
     remaining = n - assigned
     if remaining == 0:
         return _leaf_value(objective, total_sum, total_squares, largest, n)
+    scratch_lower = scratch[0]
+    scratch_upper = scratch[1]
+    scratch_slack = scratch[2]
+    wait = scratch[3]  # sjf: wait[r] = least work the r-th remaining task waits for
     v = level_value[level]
     if policy == 0:  # sjf: every remaining task queues behind the assigned ones
         base = work_below + taken * v
@@ -180,23 +183,38 @@ def bound_of_state(
         scratch_slack[k] = deadline[i] - low
         scratch_lower[k] = low
         scratch_upper[k] = offload_max_from[i, first]
+        wait[k] = work_min_from[i, first]
         most_work += work_max_from[i, first]
         lower_sum += low
         k += 1
+    if step > 0:
+        # the r-th remaining task in BS order (r = 0, 1, ...) waits for r remaining tasks,
+        # each with at least its own least work: at least the r smallest least works
+        _insertion_sort(wait, remaining)
+        total_wait = 0.0
+        before = 0.0
+        for r in range(remaining):
+            here = wait[r]
+            wait[r] = before
+            total_wait += before
+            before += here
+    else:
+        total_wait = 0.0
+        for r in range(remaining):
+            wait[r] = 0.0
     if has_deadline and step > 0:
-        # the r-th remaining task in BS order waits at least (r-1)·step more: feasible only
-        # if the slacks, sorted, allow it (exchange argument)
+        # feasible only if the slacks, sorted, allow the waits (exchange argument)
         _insertion_sort(scratch_slack, remaining)
         for r in range(remaining):
-            if scratch_slack[r] < r * step:
+            if scratch_slack[r] < wait[r]:
                 return np.inf
     if objective == 0:
-        return total_sum + lower_sum + step * remaining * (remaining - 1) / 2.0
+        return total_sum + lower_sum + total_wait
     _insertion_sort(scratch_lower, remaining)
     if step > 0:
         # anti-sorted ranks: the largest lower bound takes the first place in the queue
         for j in range(remaining):
-            scratch_lower[j] += (remaining - 1 - j) * step
+            scratch_lower[j] += wait[remaining - 1 - j]
     if objective == 2:
         top = largest
         for j in range(remaining):
@@ -351,10 +369,9 @@ def _expand(
     best_from,
     offload_max_from,
     work_max_from,
+    work_min_from,
     deadline,
-    scratch_lower,
-    scratch_upper,
-    scratch_slack,
+    scratch,
     incumbent,
     upper,
     mean_floor,
@@ -456,10 +473,9 @@ def _expand(
                 best_from,
                 offload_max_from,
                 work_max_from,
+                work_min_from,
                 deadline,
-                scratch_lower,
-                scratch_upper,
-                scratch_slack,
+                scratch,
                 mean_floor,
             )
         if q >= 0:
@@ -503,6 +519,7 @@ def run_search(
     best_from,
     offload_max_from,
     work_max_from,
+    work_min_from,
     deadline,
     incumbent,
     upper,
@@ -515,9 +532,7 @@ def run_search(
     incumbent is then optimal). The caller seeds frame 0 (see ``optimal._root``).
     """
     n = point.shape[0]
-    scratch_lower = np.empty(n)
-    scratch_upper = np.empty(n)
-    scratch_slack = np.empty(n)
+    scratch = np.empty((4, n))
     depth = control[0]
     expanded = 0
     while expanded < budget and depth >= 0:
@@ -615,10 +630,9 @@ def run_search(
             best_from,
             offload_max_from,
             work_max_from,
+            work_min_from,
             deadline,
-            scratch_lower,
-            scratch_upper,
-            scratch_slack,
+            scratch,
             incumbent,
             upper,
             mean_floor,

@@ -52,6 +52,7 @@ class _Search:
     best_from: np.ndarray
     offload_max_from: np.ndarray
     work_max_from: np.ndarray
+    work_min_from: np.ndarray
     deadline: np.ndarray
     incumbent: np.ndarray
     upper: np.ndarray
@@ -80,6 +81,7 @@ class _Search:
                 self.best_from,
                 self.offload_max_from,
                 self.work_max_from,
+                self.work_min_from,
                 self.deadline,
                 self.incumbent,
                 self.upper,
@@ -208,6 +210,7 @@ def _prepare(tables: DelayTables, objective: str, shift: float, upper: float) ->
         best_from=_suffix(offload + work, level_of, n_levels, "min"),
         offload_max_from=_suffix(offload, level_of, n_levels, "max"),
         work_max_from=_suffix(work, level_of, n_levels, "max"),
+        work_min_from=_suffix(work, level_of, n_levels, "min"),
         deadline=np.asarray(tables.deadline + DEADLINE_TOLERANCE_S - shift, dtype=float),
         incumbent=np.full(n, -1, dtype=np.int64),
         upper=np.array([upper]),
@@ -258,10 +261,9 @@ def _root(search: _Search) -> _Node | None:
         search.best_from,
         search.offload_max_from,
         search.work_max_from,
+        search.work_min_from,
         search.deadline,
-        np.empty(n),
-        np.empty(n),
-        np.empty(n),
+        np.empty((4, n)),
         search.mean_floor,
     )
     search.frames[0] = ints
@@ -287,10 +289,9 @@ def _root(search: _Search) -> _Node | None:
         search.best_from,
         search.offload_max_from,
         search.work_max_from,
+        search.work_min_from,
         search.deadline,
-        np.empty(n),
-        np.empty(n),
-        np.empty(n),
+        np.empty((4, n)),
         search.incumbent,
         search.upper,
         search.mean_floor,
@@ -423,21 +424,26 @@ def optimal(
     least ``min(T_l, (k_j−1)q)`` before j ends, ``k_j ≥ v``, and an unassigned one has
     more than ``(v−1)q`` of work). The upper end holds because the BS is work-conserving
     and every task is present at time 0: no task ends after the total work. Under
-    ``sjf`` moreover the r-th unassigned device in service order waits for the r − 1
-    unassigned devices before it, each with work ≥ v: ``D ≥ L_j + (r − 1)·v``.
+    ``sjf`` moreover the r-th unassigned device in service order (r = 1, 2, …) waits
+    for the r − 1 unassigned devices served before it, and each of those has at least
+    its own least remaining work ``w_l = min_{q∈Q_l} T_l(q)`` (≥ v): so
+    ``D ≥ L_j + ω_r`` with ``ω_r`` the sum of the r − 1 smallest ``w_l`` over all
+    unassigned devices (dropping j from the set can only raise that sum). A device
+    whose memory limit forbids the light points must queue behind even at the
+    lightest levels; ``ω`` sees it.
 
     **Bounds** (each a lower bound on the objective of every completion of the node;
     a child's bound is at least its parent's, since its completions are the parent's):
 
-    - *total*, eq. (4): ``Σ_assigned D_i + Σ_j L_j + v·m(m−1)/2`` (sjf; the last term is
-      0 for ps and rr), by Lemma 2 summed over the ranks.
+    - *total*, eq. (4): ``Σ_assigned D_i + Σ_j L_j + Σ_r ω_r`` (sjf; ``ω = 0`` for ps
+      and rr), by Lemma 2 summed over the ranks.
     - *max*: ``max(max_assigned D_i, max_r x_r)`` where ``x`` pairs the ``L_j`` sorted
-      in decreasing order with the rank offsets ``(r−1)·v`` in increasing order: if two
-      devices break that order, swapping their ranks does not raise the larger of their
-      two bounds (exchange argument), so the anti-sorted pairing minimises the largest.
+      in decreasing order with the rank offsets ``ω_r`` (increasing): if two devices
+      break that order, swapping their ranks does not raise the larger of their two
+      bounds (exchange argument), so the anti-sorted pairing minimises the largest.
     - *variance*, eq. (8): ``V(p) = min_c (1/N) Σ_i (D_i − c)²``. For unassigned j at
-      rank r, ``(D_j − c)² ≥ (L_j + (r−1)v − c)₊² + (c − U_j)₊²`` (at most one term is
-      non-zero since ``L_j + (r−1)v ≤ D_j ≤ U_j``). The function
+      rank r, ``(D_j − c)² ≥ (L_j + ω_r − c)₊² + (c − U_j)₊²`` (at most one term is
+      non-zero since ``L_j + ω_r ≤ D_j ≤ U_j``). The function
       ``(L, t) ↦ (L + t − c)₊²`` is supermodular (a convex function of ``L + t``), so by
       Lorentz's rearrangement inequality the sum over ranks is least for the
       anti-sorted pairing ``x`` above. Hence ``V ≥ min_c g(c)/N`` with
@@ -451,8 +457,8 @@ def optimal(
     - *deadlines* ``D_i ≤ D̃_i`` (constraints (5), (7)): a node is infeasible if an
       assigned device is late or ``L_j > D̃_j`` for some unassigned j; under ``sjf``
       also unless the slacks ``D̃_j − L_j``, sorted increasingly, satisfy
-      ``s_(r) ≥ (r−1)·v`` (the r-th served needs that much slack; giving the r-th
-      smallest slack the r-th place is feasible whenever any order is, by exchange).
+      ``s_(r) ≥ ω_r`` (the r-th served needs that much slack; giving the r-th smallest
+      slack the r-th place is feasible whenever any order is, by exchange).
 
     **Order.** Best-first over subtrees: a heap of open nodes keyed by bound; the least
     is explored depth first (children in increasing bound) for up to
@@ -474,10 +480,11 @@ def optimal(
     ``Π_i (s̃_i − min_i + 1)`` vectors as leaves). A node costs O(N log N)-like work
     (O(N²) insertion sorts at most; O(N) more under rr) and the memory is the
     O(N·levels·S) stack plus the heap. Measured on a 2-core machine (paper scenarios,
-    R = 1, SJF, variance; ``benchmarks/solvers.py``): N = 10 certified in about 0.1 s
-    (exhaustive search: 5–20 s), N = 15 in under a second, N = 20 in 15–100 s; at
-    N = 50 the reported gap stays near 100 % (the bound ignores the queueing among
-    devices that are not yet assigned).
+    R = 1, SJF, variance; ``benchmarks/solvers.py``): N = 10 certified in about 0.01 s
+    (exhaustive search: 5–20 s), N = 15 in under a second, N = 20 in 3–30 s (eight
+    seeds), N = 25 in about a minute on some seeds; at N = 50 the gap after a minute is
+    still large (about 85 %): the bound sees the queueing of unassigned devices only
+    through their least work.
 
     References
     ----------
