@@ -204,6 +204,12 @@ def test_a_tiny_time_limit_stops_with_an_honest_answer():
     json.dumps(out, allow_nan=False)  # what the command line prints
 
 
+def test_no_time_limit_means_the_default_one():
+    """The command line forwards ``time_limit=None`` when the flag is absent."""
+    found = solve(Scenario.paper(5, 1), solver="optimal", objective="max", time_limit=None)
+    assert found.optimal
+
+
 def test_optimal_refuses_the_timeline_model():
     with pytest.raises(SolverRefusal, match="^model: optimal certifies under the snapshot"):
         solve(Scenario.paper(3, 1), solver="optimal", model="timeline")

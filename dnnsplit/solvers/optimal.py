@@ -26,7 +26,7 @@ from dnnsplit.solvers import _branch_and_bound as bnb
 from dnnsplit.solvers._common import Found, solver
 from dnnsplit.solvers.exact import assignment
 
-__all__ = ["optimal"]
+__all__ = ["DEFAULT_TIME_LIMIT", "SLICE_NODES", "Outcome", "branch_and_bound", "optimal"]
 
 
 @dataclass
@@ -323,6 +323,8 @@ def _shifted(value: float, objective: str, shift: float, n: int) -> float:
 
 #: Nodes per depth-first slice between two looks at the clock and the heap.
 SLICE_NODES = 20_000
+#: Seconds :func:`optimal` searches by default.
+DEFAULT_TIME_LIMIT = 120.0
 
 
 def _gap(value: float, lower: float) -> float:
@@ -338,7 +340,7 @@ def optimal(
     *,
     objective: str = "total",
     model: str = "snapshot",
-    time_limit: float = 120.0,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
     max_nodes: int | None = None,
     restarts: int = 8,
     seed: int = 0,
@@ -353,9 +355,11 @@ def optimal(
         Total delay, eq. (4); variance of delays, eq. (8); or the largest delay (min-max).
     model : {"snapshot"}
         Only the paper's snapshot model (eq. 2).
-    time_limit : float
-        Seconds (positive and finite; default 120) after which the search stops and reports
-        its best vector with a lower bound. The incumbent's local search counts.
+    time_limit : float, optional
+        Seconds (positive and finite) after which the search stops and reports its best
+        vector with a lower bound; None means the default, :data:`DEFAULT_TIME_LIMIT`
+        (120 s). There is no way to switch the limit off. The incumbent's local search
+        counts.
     max_nodes : int, optional
         Stop after about this many search nodes (a whole number ≥ 1), checked between
         slices of at most :data:`SLICE_NODES` nodes.
@@ -501,6 +505,8 @@ def optimal(
             f"optimal certifies under the snapshot model only (eq. 2), not {model}; "
             "use exhaustive for small N under the timeline model",
         )
+    if time_limit is None:
+        time_limit = DEFAULT_TIME_LIMIT
     time_limit = number(time_limit, "time_limit", positive=True)
     if max_nodes is not None:
         max_nodes = number(max_nodes, "max_nodes", whole=True, minimum=1)
@@ -509,16 +515,18 @@ def optimal(
     start = local_search(
         scenario, objective=objective, restarts=restarts, seed=seed, model="snapshot"
     )
-    if objective == "total" and POLICY_TABLE[tables.policy].exact_total:
-        free, _ = assignment(tables)
+    least_total = None
+    if POLICY_TABLE[tables.policy].exact_total and objective in ("total", "variance"):
+        free, _ = assignment(tables)  # the least total delay, deadlines ignored
         delays = batch_delays(tables, free[None, :])
-        if tables.deadline_excess(delays)[0] == 0:  # the deadline-free optimum is feasible
-            return Found(
+        least_total = float(delays[0].sum())
+        if objective == "total" and tables.deadline_excess(delays)[0] == 0:
+            return Found(  # the deadline-free optimum meets every deadline
                 free,
                 iterations=0,
                 optimal=True,
                 note="linear assignment (docs/model.md): certified optimal, no search needed",
-                extra={"lower_bound": float(delays[0].sum()), "gap": 0.0, "nodes": 0},
+                extra={"lower_bound": least_total, "gap": 0.0, "nodes": 0, "root_bound": None},
             )
     result = branch_and_bound(
         tables,
@@ -527,6 +535,7 @@ def optimal(
         start_value=start.value,
         deadline=deadline,
         max_nodes=max_nodes,
+        least_total=least_total,
     )
     if result.partition is None:
         if result.certified:
@@ -602,6 +611,7 @@ def branch_and_bound(
     start_value: float = math.inf,
     deadline: float = math.inf,
     max_nodes: int | None = None,
+    least_total: float | None = None,
 ) -> Outcome:
     """The search of :func:`optimal` (see its Notes), from an optional incumbent.
 
@@ -620,6 +630,9 @@ def branch_and_bound(
         ``time.perf_counter()`` value after which the search stops.
     max_nodes : int, optional
         Stop after about this many nodes.
+    least_total : float, optional
+        The least total delay of any vector, deadlines ignored (computed here when the
+        policy has an exact total-delay method and it is not given).
 
     Returns
     -------
@@ -628,9 +641,12 @@ def branch_and_bound(
     n = tables.n_devices
     upper = start_value if start is not None else math.inf
     floor = -math.inf  # a proven lower bound known without search
-    if POLICY_TABLE[tables.policy].exact_total and objective in ("total", "variance"):
+    exact = POLICY_TABLE[tables.policy].exact_total and objective in ("total", "variance")
+    if exact and least_total is None:
         free, _ = assignment(tables)  # the least total delay, deadlines ignored
-        least_total = float(batch_delays(tables, free[None, :])[0].sum()) * (1 - 1e-12)
+        least_total = float(batch_delays(tables, free[None, :])[0].sum())
+    if least_total is not None:
+        least_total *= 1 - 1e-12  # rounding of the model's sum
         if objective == "total":
             floor = least_total
     shift = 0.0
@@ -638,7 +654,7 @@ def branch_and_bound(
         reference = start if start is not None else tables.min_stage
         shift = float(batch_delays(tables, np.asarray(reference)[None, :])[0].mean())
     search = _prepare(tables, objective, shift, _shifted(upper, objective, shift, n))
-    if objective == "variance" and POLICY_TABLE[tables.policy].exact_total:
+    if objective == "variance" and least_total is not None:
         search.mean_floor = least_total / n - shift
     heap: list[tuple[float, int, _Node]] = []
     root = _root(search)
