@@ -90,11 +90,9 @@ def _scan_block(offload, work, limits, deadline, policy_ps, objective, start, st
             if policy_ps:
                 pre_sq_b[k + 1] = pre_sq_b[k] + sb[k] * sb[k]
                 pre_max_b[k + 1] = max(pre_max_b[k], sb[k] - sdl[k])
-                pre_top[k + 1] = max(pre_top[k], sb[k])
             else:
                 pre_sq_b[k + 1] = pre_sq_b[k] + sd[k] * sd[k]
                 pre_max_b[k + 1] = max(pre_max_b[k], sd[k] - sdl[k])
-                pre_top[k + 1] = max(pre_top[k], sd[k])
         suf_d[m] = 0.0
         suf_sq[m] = 0.0
         suf_max[m] = -np.inf
@@ -103,7 +101,11 @@ def _scan_block(offload, work, limits, deadline, policy_ps, objective, start, st
             suf_d[k] = suf_d[k + 1] + sd[k]
             suf_sq[k] = suf_sq[k + 1] + sd[k] * sd[k]
             suf_max[k] = max(suf_max[k + 1], sd[k] - sdl[k])
-            suf_top[k] = max(suf_top[k + 1], sd[k])
+        if objective == 2:  # the largest delay: prefix and suffix maxima of what stays
+            for k in range(m):
+                pre_top[k + 1] = max(pre_top[k], sb[k] if policy_ps else sd[k])
+            for k in range(m - 1, -1, -1):
+                suf_top[k] = max(suf_top[k + 1], sd[k])
         base_sum = suf_d[0]
 
         for p in range(inner_count):

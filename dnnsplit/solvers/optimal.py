@@ -13,6 +13,7 @@ import heapq
 import math
 import time
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -22,11 +23,17 @@ from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables, whole_quanta
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.scenario import Scenario
-from dnnsplit.solvers import _branch_and_bound as bnb
 from dnnsplit.solvers._common import Found, solver
 from dnnsplit.solvers.exact import assignment
 
 __all__ = ["DEFAULT_TIME_LIMIT", "SLICE_NODES", "Outcome", "branch_and_bound", "optimal"]
+
+
+def _kernel() -> ModuleType:
+    """The compiled kernel, imported on first use (importing numba takes a moment)."""
+    from dnnsplit.solvers import _branch_and_bound
+
+    return _branch_and_bound
 
 
 @dataclass
@@ -59,6 +66,7 @@ class _Search:
     mean_floor: float = -math.inf
 
     def run(self, budget: int) -> bool:
+        bnb = _kernel()
         return bool(
             bnb.run_search(
                 self.frames,
@@ -92,6 +100,7 @@ class _Search:
 
     def seed(self, node: _Node) -> None:
         """Load ``node`` as frame 0 of a fresh depth-first slice."""
+        bnb = _kernel()
         self.point[:] = node.point
         assigned = self.point >= 0
         rows = np.flatnonzero(assigned)
@@ -109,6 +118,7 @@ class _Search:
 
     def open_nodes(self) -> list[_Node]:
         """The open options of an interrupted slice, one node per frame that has any."""
+        bnb = _kernel()
         depth = int(self.control[0])
         cutoff = float(bnb._cutoff(self.upper[0]))
         nodes = []
@@ -180,6 +190,7 @@ def _suffix(table: np.ndarray, level_of: np.ndarray, n_levels: int, reduce: str)
 
 
 def _prepare(tables: DelayTables, objective: str, shift: float, upper: float) -> _Search:
+    bnb = _kernel()
     n, width = tables.n_devices, tables.n_stages + 1
     level_of, level_value = _levels(tables)
     n_levels = level_value.size
@@ -220,6 +231,7 @@ def _prepare(tables: DelayTables, objective: str, shift: float, upper: float) ->
 
 def _root(search: _Search) -> _Node | None:
     """The root node (its options scored), or None when no option can beat the incumbent."""
+    bnb = _kernel()
     n = search.point.size
     search.point[:] = -1
     search.task_work[:] = 0.0
@@ -638,6 +650,7 @@ def branch_and_bound(
     -------
     Outcome
     """
+    bnb = _kernel()
     n = tables.n_devices
     upper = start_value if start is not None else math.inf
     floor = -math.inf  # a proven lower bound known without search
