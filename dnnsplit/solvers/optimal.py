@@ -121,6 +121,7 @@ class _Search:
         bnb = _kernel()
         depth = int(self.control[0])
         cutoff = float(bnb._cutoff(self.upper[0]))
+        compact = np.int8 if self.offload.shape[1] <= 127 else np.int16  # points, and -1
         nodes = []
         for f in range(depth, -1, -1):
             applied = int(self.frames[f, bnb.F_APPLIED])
@@ -137,7 +138,7 @@ class _Search:
                 nodes.append(
                     _Node(
                         bound=float(bounds[keep].min()),
-                        point=self.point.copy(),
+                        point=self.point.astype(compact),
                         ints=self.frames[f].copy(),
                         floats=self.values[f].copy(),
                         options=self.options[f, start:stop][keep].copy(),
@@ -153,7 +154,7 @@ class _Node:
     """An open node: the state of a decision frame and the options still to explore."""
 
     bound: float
-    point: np.ndarray
+    point: np.ndarray  # the partial vector (-1: unassigned), in a compact integer type
     ints: np.ndarray
     floats: np.ndarray
     options: np.ndarray
@@ -333,8 +334,13 @@ def _shifted(value: float, objective: str, shift: float, n: int) -> float:
     return value - (_unshift(0.0, objective, shift, n))
 
 
-#: Nodes per depth-first slice between two looks at the clock and the heap.
+#: Most nodes per depth-first slice between two looks at the clock and the heap; the
+#: budget adapts so that a slice takes about :data:`SLICE_SECONDS`.
 SLICE_NODES = 20_000
+SLICE_SECONDS = 0.2
+#: The variance bound's floor on the mean needs the least total delay, an O(N³)
+#: assignment: computed up to this many devices.
+FLOOR_DEVICES = 1_000
 #: Seconds :func:`optimal` searches by default.
 DEFAULT_TIME_LIMIT = 120.0
 
@@ -655,7 +661,7 @@ def branch_and_bound(
     upper = start_value if start is not None else math.inf
     floor = -math.inf  # a proven lower bound known without search
     exact = POLICY_TABLE[tables.policy].exact_total and objective in ("total", "variance")
-    if exact and least_total is None:
+    if exact and least_total is None and n <= FLOOR_DEVICES:
         free, _ = assignment(tables)  # the least total delay, deadlines ignored
         least_total = float(batch_delays(tables, free[None, :])[0].sum())
     if least_total is not None:
@@ -676,6 +682,7 @@ def branch_and_bound(
     root_bound = _unshift(root.bound, objective, shift, n) if root is not None else None
     pushed = 1
     certified = False
+    budget = 1_000
     while True:
         cutoff = float(bnb._cutoff(search.upper[0]))
         while heap and not heap[0][0] < cutoff:
@@ -689,10 +696,17 @@ def branch_and_bound(
             break
         _, _, node = heapq.heappop(heap)
         search.seed(node)
-        budget = SLICE_NODES
+        allowed = budget
         if max_nodes is not None:
-            budget = max(1, min(budget, max_nodes - int(search.control[1])))
-        if not search.run(budget):
+            allowed = max(1, min(allowed, max_nodes - int(search.control[1])))
+        began = time.perf_counter()
+        finished = search.run(allowed)
+        took = time.perf_counter() - began
+        if took > 2 * SLICE_SECONDS:  # nodes are dear (large N): shorter slices
+            budget = max(1, budget // 2)
+        elif took < SLICE_SECONDS / 2:
+            budget = min(SLICE_NODES, 2 * budget)
+        if not finished:
             for child in search.open_nodes():
                 heapq.heappush(heap, (child.bound, pushed, child))
                 pushed += 1
