@@ -483,8 +483,10 @@ def optimal(
       slack the r-th place is feasible whenever any order is, by exchange).
 
     **Order.** Best-first over subtrees: a heap of open nodes keyed by bound; the least
-    is explored depth first (children in increasing bound) for up to
-    :data:`SLICE_NODES` nodes, and the options left open return to the heap. A node
+    is explored depth first (children in increasing bound) for a slice of nodes (at most
+    :data:`SLICE_NODES`, fewer where nodes are dear, so that a slice takes about
+    :data:`SLICE_SECONDS` and the time limit holds), and the options left open return to
+    the heap. A node
     whose bound is at least the incumbent minus the tie tolerance is pruned. The
     least bound in the heap is therefore a lower bound on the optimum at every moment,
     and it only rises.
