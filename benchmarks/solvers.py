@@ -1,13 +1,20 @@
-"""Wall time of every solver against N, with the speed targets of the core issue.
+"""Wall time of every solver against N, with the speed targets of the core issues.
 
 Run: ``python benchmarks/solvers.py`` (``--quick`` for a short run). Prints a Markdown
 table; targets are checked here, never in timed tests (these machines are shared and
-noisy). Scenarios are the paper's setup (AlexNet, estimated Pi 3B+ profile, R = 1, SJF).
+noisy). Scenarios are the paper's setup (AlexNet, estimated Pi 3B+ profile, R = 1, SJF),
+``Scenario.paper(N, seed)``.
 
 Targets (2-core machine):
-- greedy, total delay, sjf: N = 1,000 in ≤ 2 s; N = 10,000 in ≤ 120 s;
-- exhaustive at N = 10: ≥ 50 million partition vectors per second;
-- exact (linear assignment) at N = 2,000 in ≤ 10 s.
+
+- greedy, total delay: N = 1,000 in ≤ 2 s; N = 10,000 in ≤ 120 s;
+- greedy, variance: N = 1,000 in ≤ 2 s; N = 10,000 in ≤ 120 s;
+- local-search (8 restarts), variance: N = 1,000 in ≤ 30 s;
+- exhaustive at N = 10: ≥ 50 million partition vectors per second (each objective);
+- exact (linear assignment) at N = 2,000 in ≤ 10 s;
+- optimal, variance: N = 10 at least 10× faster than exhaustive on the same scenario;
+  N = 12 certified within 60 s; N = 15 certified within 120 s; N = 20 certified or a gap
+  ≤ 1 % within 150 s; N = 50 a reported gap (time limit 60 s).
 """
 
 from __future__ import annotations
@@ -16,84 +23,169 @@ import argparse
 import os
 import platform
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import dnnsplit
 from dnnsplit import Scenario, solve
 from dnnsplit.profiler import cpu_model
 
-TARGETS = {
-    ("greedy", "total", 1_000): ("seconds", 2.0),
-    ("greedy", "total", 10_000): ("seconds", 120.0),
-    ("exhaustive", "total", 10): ("vectors/s", 50e6),
-    ("exhaustive", "variance", 10): ("vectors/s", 50e6),
-    ("exact", "total", 2_000): ("seconds", 10.0),
-}
+
+@dataclass(frozen=True)
+class Case:
+    """One row: ``solver`` on ``Scenario.paper(n, seed)``, with an optional target."""
+
+    solver: str
+    objective: str
+    n: int
+    seed: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+    #: ("seconds", s) | ("vectors/s", r) | ("certified", s) | ("gap", (g, s)) |
+    #: ("speedup", x) | ("reported gap", s)
+    target: tuple[str, Any] | None = None
 
 
-def cases(quick: bool) -> list[tuple[str, str, int]]:
+def cases(quick: bool, seeds: tuple[int, ...]) -> list[Case]:
     if quick:
         return [
-            ("greedy", "total", 1_000),
-            ("greedy", "variance", 50),
-            ("exhaustive", "total", 8),
-            ("exact", "total", 500),
-            ("local-search", "variance", 50),
+            Case("greedy", "total", 1_000, target=("seconds", 2.0)),
+            Case("greedy", "variance", 1_000, target=("seconds", 2.0)),
+            Case("local-search", "variance", 1_000, target=("seconds", 30.0)),
+            Case("greedy", "max", 50),
+            Case("exhaustive", "max", 8),
+            Case("exact", "total", 500),
+            Case("optimal", "variance", 10, seeds[0], target=("speedup", 10.0)),
+            Case("optimal", "variance", 12, seeds[0], target=("certified", 60.0)),
+            Case("optimal", "max", 12, seeds[0]),
         ]
-    rows = [("greedy", "total", n) for n in (10, 100, 1_000, 10_000)]
-    rows += [("greedy", "variance", n) for n in (10, 50, 200)]
-    rows += [("local-search", "variance", n) for n in (10, 50)]
+    rows = [Case("greedy", "total", n) for n in (10, 100)]
+    rows += [Case("greedy", "total", 1_000, target=("seconds", 2.0))]
+    rows += [Case("greedy", "total", 10_000, target=("seconds", 120.0))]
+    rows += [Case("greedy", "variance", n) for n in (10, 100)]
+    rows += [Case("greedy", "variance", 1_000, target=("seconds", 2.0))]
+    rows += [Case("greedy", "variance", 10_000, target=("seconds", 120.0))]
+    rows += [Case("greedy", "max", n) for n in (10, 100, 200)]
+    rows += [Case("local-search", "variance", n) for n in (10, 50)]
+    rows += [Case("local-search", "variance", 1_000, target=("seconds", 30.0))]
+    rows += [Case("local-search", "max", n) for n in (10, 50)]
+    for objective in ("total", "variance", "max"):
+        rows += [Case("exhaustive", objective, n) for n in (6, 8)]
+        rows += [Case("exhaustive", objective, 10, target=("vectors/s", 50e6))]
+    rows += [Case("exact", "total", n) for n in (10, 100, 1_000)]
+    rows += [Case("exact", "total", 2_000, target=("seconds", 10.0))]
+    rows += [Case("optimal", "variance", 10, s, target=("speedup", 10.0)) for s in seeds]
+    rows += [Case("optimal", "variance", 12, s, target=("certified", 60.0)) for s in seeds]
+    rows += [Case("optimal", "variance", 15, s, target=("certified", 120.0)) for s in seeds]
     rows += [
-        ("exhaustive", objective, n) for objective in ("total", "variance") for n in (6, 8, 10)
+        Case("optimal", "variance", 20, s, {"time_limit": 150.0}, ("gap", (0.01, 150.0)))
+        for s in seeds
     ]
-    rows += [("exact", "total", n) for n in (10, 100, 1_000, 2_000)]
-    rows += [(b, "total", 10_000) for b in ("all-local", "max-local", "independent")]
+    rows += [
+        Case("optimal", "variance", 50, s, {"time_limit": 60.0}, ("reported gap", 60.0))
+        for s in seeds[:2]
+    ]
+    rows += [Case("optimal", "max", n, seeds[0], {"time_limit": 60.0}) for n in (10, 15, 20)]
+    rows += [Case(b, "total", 10_000) for b in ("all-local", "max-local", "independent")]
     return rows
+
+
+def run(case: Case) -> list[str]:
+    """The table cells of one case (after the solver, objective and N columns)."""
+    scenario = Scenario.paper(case.n, case.seed)
+    solution = solve(scenario, solver=case.solver, objective=case.objective, **case.options)
+    seconds = solution.seconds
+    rate = solution.iterations / seconds if case.solver == "exhaustive" else None
+    extra = solution.extra
+    gap = extra.get("gap")
+    compared = ""
+    met = ""
+    target_text = ""
+    if case.target is not None:
+        kind, bound = case.target
+        if kind == "seconds":
+            target_text = f"≤ {bound:g} s"
+            met = seconds <= bound
+        elif kind == "vectors/s":
+            target_text = f"≥ {bound / 1e6:g} M/s"
+            met = rate is not None and rate >= bound
+        elif kind == "speedup":
+            reference = solve(scenario, solver="exhaustive", objective=case.objective)
+            ratio = reference.seconds / seconds
+            same = abs(reference.value - solution.value) <= 1e-9 * max(1.0, reference.value)
+            compared = f"exhaustive {reference.seconds:.2f} s: {ratio:.0f}×" + (
+                "" if same else " (DIFFERENT optimum)"
+            )
+            target_text = f"≥ {bound:g}× exhaustive"
+            met = ratio >= bound and same and solution.optimal
+        elif kind == "certified":
+            target_text = f"certified ≤ {bound:g} s"
+            met = solution.optimal and seconds <= bound
+        elif kind == "gap":
+            limit_gap, limit_s = bound
+            target_text = f"certified or gap ≤ {100 * limit_gap:g} % in {limit_s:g} s"
+            met = (solution.optimal or (gap is not None and gap <= limit_gap)) and (
+                seconds <= limit_s + 5
+            )
+        elif kind == "reported gap":
+            target_text = f"a gap within {bound:g} s"
+            met = gap is not None and seconds <= bound + 5
+        met = "yes" if met else "NO"
+    certified = ""
+    if case.solver in ("optimal", "exhaustive", "exact"):
+        certified = "yes" if solution.optimal else "no"
+    return [
+        str(case.seed),
+        f"{seconds:.3f}",
+        f"{solution.iterations:,}",
+        f"{rate / 1e6:.1f} M" if rate is not None else "",
+        f"{solution.value:.6g}",
+        certified,
+        "" if gap is None else f"{100 * gap:.3g} %",
+        compared,
+        target_text,
+        met,
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[1, 2, 3], help="scenario seeds of optimal"
+    )
     args = parser.parse_args()
 
-    # compile the exhaustive kernel before timing it
-    solve(Scenario.paper(3, 0), solver="exhaustive")
-    solve(Scenario.paper(3, 0), solver="exhaustive", objective="variance")
+    # compile the kernels before timing them
+    small = Scenario.paper(4, 0)
+    for objective in ("total", "variance", "max"):
+        solve(small, solver="exhaustive", objective=objective)
+        solve(small, solver="optimal", objective=objective)
+        solve(small, solver="greedy", objective=objective)
 
     print(
         f"dnnsplit {dnnsplit.__version__} on {cpu_model()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}; load average at start "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print()
-    print("| solver | objective | N | seconds | iterations | vectors/s | target | met |")
-    print("|---|---|---:|---:|---:|---:|---|---|")
-    for solver, objective, n in cases(args.quick):
-        scenario = Scenario.paper(n, args.seed)
-        solution = solve(scenario, solver=solver, objective=objective)
-        rate = solution.iterations / solution.seconds if solver == "exhaustive" else None
-        target = TARGETS.get((solver, objective, n))
-        met = ""
-        target_text = ""
-        if target is not None:
-            kind, bound = target
-            if kind == "seconds":
-                target_text = f"≤ {bound:g} s"
-                met = "yes" if solution.seconds <= bound else "NO"
-            else:
-                target_text = f"≥ {bound / 1e6:g} M/s"
-                met = "yes" if rate is not None and rate >= bound else "NO"
-        rate_text = f"{rate / 1e6:.1f} M" if rate is not None else ""
+    print(
+        "| solver | objective | N | seed | seconds | iterations | vectors/s | value | "
+        "certified | gap | compared | target | met |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|---|")
+    for case in cases(args.quick, tuple(args.seeds)):
+        cells = run(case)
         print(
-            f"| {solver} | {objective} | {n:,} | {solution.seconds:.3f} | "
-            f"{solution.iterations:,} | {rate_text} | {target_text} | {met} |",
+            f"| {case.solver} | {case.objective} | {case.n:,} | " + " | ".join(cells) + " |",
             flush=True,
         )
+    print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     # peak memory of the whole run (Linux reports KiB)
     try:
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"\npeak resident memory of the run: {peak:.0f} MiB")
+        print(f"peak resident memory of the run: {peak:.0f} MiB")
     except ImportError:
         pass
 

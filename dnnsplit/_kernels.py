@@ -6,9 +6,9 @@ For a fixed choice of the other N−1 devices ("the outer configuration") their 
 tasks are sorted once, and their delays, prefix and suffix sums computed once; each of the
 last device's S+1 choices then only inserts one task into that sorted queue, which shifts
 the completion times of the tasks ranked after it by the same amount (sjf) or by
-``min(T_j, x)`` (ps). Sum, sum of squares and the largest deadline slack of the N delays
-follow from the precomputed sums in O(log N) work, so the cost per vector is a handful of
-operations.
+``min(T_j, x)`` (ps). Sum, sum of squares, largest delay and largest deadline slack of
+the N delays follow from the precomputed prefix and suffix sums and maxima in O(log N)
+work, so the cost per vector is a handful of operations.
 
 Order of enumeration: lexicographic in ``(p_0, …, p_{N-1})``; among equal objective values
 the first vector in that order wins (strict ``<``), whatever the number of threads.
@@ -19,11 +19,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["exhaustive_snapshot"]
+__all__ = ["OBJECTIVE_CODES", "exhaustive_snapshot"]
+
+#: The objective codes of the kernel: total (eq. 4), variance (eq. 8), the largest delay.
+OBJECTIVE_CODES = {"total": 0, "variance": 1, "max": 2}
 
 
 @njit(cache=True, nogil=True)
-def _scan_block(offload, work, limits, deadline, policy_ps, variance, start, stop, tol):
+def _scan_block(offload, work, limits, deadline, policy_ps, objective, start, stop, tol):
     """Best vector among outer configurations ``start..stop-1`` (see module docstring)."""
     n = offload.shape[0]
     m = n - 1
@@ -44,6 +47,8 @@ def _scan_block(offload, work, limits, deadline, policy_ps, variance, start, sto
     suf_d = np.zeros(m + 1)  # Σ_{k≥r} sd[k]
     suf_sq = np.zeros(m + 1)  # Σ_{k≥r} sd[k]²
     suf_max = np.full(m + 1, -np.inf)  # max_{k≥r} sd[k] − dl[k]
+    pre_top = np.full(m + 1, -np.inf)  # max_{k<r} of the delay kept (sjf: sd, ps: sb)
+    suf_top = np.full(m + 1, -np.inf)  # max_{k≥r} sd[k]
     sdl = np.empty(m + 1)
 
     last = n - 1
@@ -79,6 +84,7 @@ def _scan_block(offload, work, limits, deadline, policy_ps, variance, start, sto
         pre_t[0] = 0.0
         pre_sq_b[0] = 0.0
         pre_max_b[0] = -np.inf
+        pre_top[0] = -np.inf
         for k in range(m):
             pre_t[k + 1] = pre_t[k] + st[k]
             if policy_ps:
@@ -90,10 +96,16 @@ def _scan_block(offload, work, limits, deadline, policy_ps, variance, start, sto
         suf_d[m] = 0.0
         suf_sq[m] = 0.0
         suf_max[m] = -np.inf
+        suf_top[m] = -np.inf
         for k in range(m - 1, -1, -1):
             suf_d[k] = suf_d[k + 1] + sd[k]
             suf_sq[k] = suf_sq[k + 1] + sd[k] * sd[k]
             suf_max[k] = max(suf_max[k + 1], sd[k] - sdl[k])
+        if objective == 2:  # the largest delay: prefix and suffix maxima of what stays
+            for k in range(m):
+                pre_top[k + 1] = max(pre_top[k], sb[k] if policy_ps else sd[k])
+            for k in range(m - 1, -1, -1):
+                suf_top[k] = max(suf_top[k + 1], sd[k])
         base_sum = suf_d[0]
 
         for p in range(inner_count):
@@ -119,11 +131,13 @@ def _scan_block(offload, work, limits, deadline, policy_ps, variance, start, sto
             slack = max(slack, d_in - deadline[last])
             if slack > tol:
                 continue
-            if variance:
+            if objective == 1:
                 squares = pre_sq_b[r] + suf_sq[r] + 2.0 * x * suf_d[r] + after * x * x
                 squares += d_in * d_in
                 mean = total / n
                 value = squares / n - mean * mean
+            elif objective == 2:
+                value = max(pre_top[r], suf_top[r] + x, d_in)
             else:
                 value = total
             if value < best_value:
@@ -140,7 +154,7 @@ def _scan_block(offload, work, limits, deadline, policy_ps, variance, start, sto
 
 
 @njit(cache=True, parallel=True)
-def _scan_parallel(offload, work, limits, deadline, policy_ps, variance, start, stop, tol, parts):
+def _scan_parallel(offload, work, limits, deadline, policy_ps, objective, start, stop, tol, parts):
     values = np.full(parts, np.inf)
     outers = np.full(parts, -1, dtype=np.int64)
     inners = np.full(parts, -1, dtype=np.int64)
@@ -149,7 +163,9 @@ def _scan_parallel(offload, work, limits, deadline, policy_ps, variance, start, 
         lo = start + span * part // parts
         hi = start + span * (part + 1) // parts
         if hi > lo:
-            v, o, i = _scan_block(offload, work, limits, deadline, policy_ps, variance, lo, hi, tol)
+            v, o, i = _scan_block(
+                offload, work, limits, deadline, policy_ps, objective, lo, hi, tol
+            )
             values[part] = v
             outers[part] = o
             inners[part] = i
@@ -173,8 +189,8 @@ def exhaustive_snapshot(
     ``start..stop-1``; ``outer index = -1`` when no vector there is feasible.
 
     ``offload`` and ``deadline`` may be shifted by a common constant (the variance does not
-    change and the sum changes by N times it), which keeps the sum of squares well
-    conditioned; the caller undoes the shift.
+    change, the sum changes by N times it and the largest delay by it), which keeps the sum
+    of squares well conditioned; the caller undoes the shift.
     """
     values, outers, inners = _scan_parallel(
         np.ascontiguousarray(offload, dtype=np.float64),
@@ -182,7 +198,7 @@ def exhaustive_snapshot(
         np.ascontiguousarray(limits, dtype=np.int64),
         np.ascontiguousarray(deadline, dtype=np.float64),
         policy == "ps",
-        objective == "variance",
+        OBJECTIVE_CODES[objective],
         int(start),
         int(stop),
         float(tolerance),

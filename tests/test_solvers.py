@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conftest import random_partitions, scenario_dicts
@@ -14,7 +15,14 @@ from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, is_local_opt
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S
 from dnnsplit.solvers import start_vector
-from dnnsplit.solvers._moves import FullMoves, IncrementalTotalMoves, improve
+from dnnsplit.solvers._moves import (
+    FullMoves,
+    IncrementalTotalMoves,
+    IncrementalVarianceMoves,
+    improve,
+    make_moves,
+)
+from dnnsplit.solvers.exhaustive import default_cap, estimated_rate
 
 
 def space(scenario: Scenario) -> list[tuple[int, ...]]:
@@ -55,7 +63,7 @@ def test_vectorised_equals_scalar(raw, seed):
 
 @given(
     scenario_dicts(deadlines=True),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
     st.sampled_from(["half", "ones", "local"]),
 )
 def test_greedy_never_ends_worse_than_its_start(raw, objective, start):
@@ -70,7 +78,7 @@ def test_greedy_never_ends_worse_than_its_start(raw, objective, start):
         assert excess(end.delays) <= excess(begin.delays) + 1e-12
 
 
-@given(scenario_dicts(deadlines=True), st.sampled_from(["total", "variance"]))
+@given(scenario_dicts(deadlines=True), st.sampled_from(["total", "variance", "max"]))
 def test_exhaustive_is_the_optimum_and_bounds_every_solver(raw, objective):
     scenario = Scenario.from_dict(raw)
     best = brute_force(scenario, objective)
@@ -81,7 +89,7 @@ def test_exhaustive_is_the_optimum_and_bounds_every_solver(raw, objective):
     exhaustive = solve(scenario, objective=objective, solver="exhaustive")
     assert exhaustive.optimal and exhaustive.feasible
     assert close(exhaustive.value, best)
-    for solver in ("greedy", "local-search", "max-local", "all-offload", "independent"):
+    for solver in ("greedy", "local-search", "optimal", "max-local", "all-offload", "independent"):
         other = solve(scenario, objective=objective, solver=solver)
         if other.feasible:
             assert exhaustive.value <= other.value + 1e-9 * max(1.0, abs(other.value)), solver
@@ -104,13 +112,14 @@ def test_exact_equals_exhaustive_for_total_delay(raw):
             "local-search",
             "exhaustive",
             "exact",
+            "optimal",
             "max-local",
             "all-offload",
             "independent",
             "all-local",
         ]
     ),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
 )
 def test_solutions_stay_within_the_limits(raw, solver, objective):
     scenario = Scenario.from_dict(raw)
@@ -151,6 +160,66 @@ def test_incremental_moves_follow_the_full_evaluation(raw, any_step, start):
         assert fast.p.tolist() == full.p.tolist()
 
 
+def follow_move_by_move(fast, full, steps: int = 400) -> int:
+    """Run two scorers side by side; they must score alike and take the same moves."""
+    for taken in range(steps):
+        fast_values, _ = fast.scores()
+        full_values, _ = full.scores()
+        assert fast_values == pytest.approx(full_values, rel=1e-9, abs=1e-15)
+        if improve(fast, max_iterations=1) == 0:
+            assert improve(full, max_iterations=1) == 0
+            return taken
+        assert improve(full, max_iterations=1) == 1
+        assert fast.p.tolist() == full.p.tolist()
+    return steps
+
+
+@given(
+    scenario_dicts(max_devices=7, policies=("sjf", "ps")),
+    st.booleans(),
+    st.sampled_from(["half", "ones", "local"]),
+)
+def test_incremental_variance_moves_follow_the_full_evaluation(raw, any_step, start):
+    """The variance fast path takes exactly the moves a full evaluation takes (quantised
+    stage times make equal work, hence sjf ties by index, common)."""
+    scenario = Scenario.from_dict(raw)
+    p0 = start_vector(scenario, start)
+    fast = IncrementalVarianceMoves(scenario.tables, p0, any_step)
+    full = FullMoves(scenario.tables, p0, any_step, "variance", "snapshot")
+    follow_move_by_move(fast, full)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "ps"])
+def test_incremental_variance_moves_on_a_crowded_paper_scenario(policy):
+    """Forty devices on nine points: many devices share a point, so the sjf order among
+    equal work (by index) decides most moves."""
+    scenario = Scenario.paper(40, 3, policy=policy)
+    for any_step in (False, True):
+        p0 = start_vector(scenario, "ones")
+        fast = IncrementalVarianceMoves(scenario.tables, p0, any_step)
+        full = FullMoves(scenario.tables, p0, any_step, "variance", "snapshot")
+        assert follow_move_by_move(fast, full) > 5
+
+
+def test_make_moves_uses_the_fast_paths_only_where_they_are_exact():
+    scenario = Scenario.paper(5, 2)
+    p0 = start_vector(scenario, "half")
+    tables = scenario.tables
+    assert isinstance(
+        make_moves(tables, p0, False, "variance", "snapshot"), IncrementalVarianceMoves
+    )
+    assert isinstance(make_moves(tables, p0, False, "total", "snapshot"), IncrementalTotalMoves)
+    for objective in ("total", "variance", "max"):
+        assert type(make_moves(tables, p0, False, objective, "timeline")) is FullMoves
+        rr = scenario.with_options(policy="rr").tables
+        assert type(make_moves(rr, p0, True, objective, "snapshot")) is FullMoves
+    assert type(make_moves(tables, p0, False, "max", "snapshot")) is FullMoves
+    raw = scenario.to_dict()
+    raw["devices"][0]["deadline_s"] = 5.0
+    late = Scenario.from_dict(raw).tables
+    assert type(make_moves(late, p0, False, "variance", "snapshot")) is FullMoves
+
+
 def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
     # two identical devices: every first move is a tie between them; device 0 must move
     raw = {
@@ -169,16 +238,64 @@ def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
     assert solution.partition.tolist() == [2, 1]  # device 0, right move (1 -> 2)
 
 
-def test_exhaustive_refuses_a_space_too_large_naming_its_size():
+def test_exhaustive_refuses_a_space_too_large_naming_its_size_and_time():
     scenario = Scenario.paper(30, 1)
-    with pytest.raises(SolverRefusal, match=r"^solver: exhaustive: the space has .* partition"):
+    size = f"{scenario.space_size:.3g}".replace("+", r"\+")
+    with pytest.raises(
+        SolverRefusal,
+        match=rf"^solver: exhaustive: {size} partition vectors .*, about [0-9.e+]+ years at "
+        r"~100 M vectors/s \(compiled path\); the default cap is 3e\+09 \(about 30 s\); "
+        "pass max_vectors to raise it",
+    ):
         solve(scenario, solver="exhaustive")
+    with pytest.raises(SolverRefusal, match=r"about 5.5 h at .* more than max_vectors = 1e\+06"):
+        solve(Scenario.paper(14, 1), solver="exhaustive", max_vectors=10**6)
+    with pytest.raises(SolverRefusal, match=r"\(numpy path\); the default cap is 5.1e\+07"):
+        solve(Scenario.paper(9, 1, policy="rr"), solver="exhaustive")
+    with pytest.raises(SolverRefusal, match=r"\(timeline path\); .* or use local-search or"):
+        solve(Scenario.paper(7, 1, policy="rr"), solver="exhaustive", model="timeline")
+
+
+def test_exhaustive_default_cap_is_about_thirty_seconds_of_each_path():
+    for model, policy in (("snapshot", "sjf"), ("snapshot", "rr"), ("timeline", "fcfs")):
+        seconds = default_cap(model, policy) / estimated_rate(model, policy)
+        assert seconds == pytest.approx(30, rel=1e-6)
+    # a raised cap runs what the default refuses
+    scenario = Scenario.paper(6, 1, policy="rr")
+    assert scenario.space_size > 10**5
+    with pytest.raises(SolverRefusal):
+        solve(scenario, solver="exhaustive", max_vectors=10**5)
+    assert solve(scenario, solver="exhaustive", max_vectors=scenario.space_size).optimal
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"solver": "exhaustive", "max_vectors": math.nan}, "^max_vectors: must be finite"),
+        ({"solver": "exhaustive", "max_vectors": math.inf}, "^max_vectors: must be finite"),
+        ({"solver": "exhaustive", "max_vectors": 0}, "^max_vectors: must be at least 1"),
+        ({"solver": "exhaustive", "max_vectors": 2.5}, "^max_vectors: must be a whole number"),
+        ({"solver": "exhaustive", "max_vectors": "9"}, "^max_vectors: must be a whole number"),
+        ({"solver": "local-search", "restarts": 1.5}, "^restarts: must be a whole number"),
+        ({"solver": "local-search", "restarts": math.nan}, "^restarts: must be finite"),
+        ({"solver": "local-search", "restarts": True}, "^restarts: must be a whole number"),
+        ({"solver": "local-search", "seed": -1}, "^seed: must be at least 0"),
+        ({"solver": "local-search", "seed": 0.5}, "^seed: must be a whole number"),
+        ({"solver": "local-search", "max_iterations": -1}, "^max_iterations: must be at least"),
+        ({"solver": "greedy", "max_iterations": 2.5}, "^max_iterations: must be a whole number"),
+        ({"solver": "greedy", "max_iterations": math.inf}, "^max_iterations: must be finite"),
+    ],
+)
+def test_solver_options_are_validated_naming_the_keyword(options, message):
+    with pytest.raises(InputError, match=message):
+        solve(Scenario.paper(3, 1), objective="variance", **options)
 
 
 def test_exact_says_what_it_cannot_certify():
     scenario = Scenario.paper(4, 1)
-    with pytest.raises(SolverRefusal, match="exact certifies only total delay"):
-        solve(scenario, objective="variance", solver="exact")
+    for objective in ("variance", "max"):
+        with pytest.raises(SolverRefusal, match="exact certifies only total delay"):
+            solve(scenario, objective=objective, solver="exact")
     with pytest.raises(SolverRefusal, match="not total under rr"):
         solve(scenario.with_options(policy="rr"), solver="exact")
 
@@ -192,7 +309,7 @@ def test_exact_matches_exhaustive_on_a_paper_scenario(paper7):
 
 def test_timeline_exhaustive_matches_brute_force():
     scenario = Scenario.paper(3, 2, policy="fcfs")
-    for objective in ("total", "variance"):
+    for objective in ("total", "variance", "max"):
         solution = solve(scenario, objective=objective, solver="exhaustive", model="timeline")
         assert close(solution.value, brute_force(scenario, objective, "timeline"))
 
@@ -232,7 +349,7 @@ def test_exact_certifies_when_deadlines_do_not_bind_and_refuses_when_they_do():
 
 @given(
     scenario_dicts(deadlines=True, policies=("sjf", "ps", "rr")),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
     st.sampled_from(["half", "ones", "local"]),
 )
 def test_greedy_ends_at_a_step_local_optimum_and_local_search_at_an_any_step_one(
@@ -270,7 +387,7 @@ def test_is_local_optimum_on_a_hand_made_case():
 
 @given(
     scenario_dicts(max_devices=3, max_stages=3, policies=("rr",)),
-    st.sampled_from(["total", "variance"]),
+    st.sampled_from(["total", "variance", "max"]),
 )
 def test_rr_and_timeline_exhaustive_match_an_evaluate_loop(raw, objective):
     """Exhaustive search under round-robin and under the timeline model against the oracle
@@ -281,7 +398,7 @@ def test_rr_and_timeline_exhaustive_match_an_evaluate_loop(raw, objective):
         assert close(found.value, brute_force(scenario, objective, model))
 
 
-@given(scenario_dicts(max_devices=4), st.sampled_from(["total", "variance"]))
+@given(scenario_dicts(max_devices=4), st.sampled_from(["total", "variance", "max"]))
 def test_every_solver_honours_the_lowest_point(raw, objective):
     for device in raw["devices"]:
         device["min_stage"] = min(1, device["max_stage"])
@@ -291,6 +408,7 @@ def test_every_solver_honours_the_lowest_point(raw, objective):
         "local-search",
         "exhaustive",
         "exact",
+        "optimal",
         "max-local",
         "all-offload",
         "independent",
@@ -311,3 +429,48 @@ def test_a_misspelt_option_is_refused():
         solve(scenario, solver="local-search", restart=3)
     with pytest.raises(InputError, match="^restarts: must be at least 0"):
         solve(scenario, solver="local-search", restarts=-1)
+
+
+SLOW_DEVICE_AHEAD_UNDER_PS = {
+    # device 0 is slow locally and has little BS work: under ps the last device's task adds
+    # device 0's own work to device 0's delay, which is then the largest
+    "profile": {
+        "input_bytes": 1000,
+        "stages": [
+            {"name": "s0", "device_s": 0.125, "output_bytes": 1000},
+            {"name": "s1", "device_s": 0.125, "output_bytes": 1000},
+            {"name": "s2", "device_s": 0.0, "output_bytes": 1000},
+        ],
+    },
+    "bs": {"policy": "ps", "ratio": 1.0, "quantum_s": 0.005},
+    "local_delay": "paper",
+    "devices": [
+        {
+            "background": 1,
+            "quantum_s": 0.005,
+            "min_stage": 1,
+            "max_stage": 1,
+            "rate_bps": 4.5e6,
+            "speed": 0.5,
+        },
+        {
+            "background": 0,
+            "quantum_s": 0.005,
+            "min_stage": 0,
+            "max_stage": 2,
+            "rate_bps": 4.5e6,
+            "speed": 0.5,
+        },
+    ],
+}
+
+
+@example(SLOW_DEVICE_AHEAD_UNDER_PS)
+@given(scenario_dicts(max_devices=5, max_stages=3, policies=("sjf", "ps")))
+def test_compiled_exhaustive_max_equals_brute_force(raw):
+    """The kernel's largest delay (prefix and suffix maxima) against an evaluate loop."""
+    scenario = Scenario.from_dict(raw)
+    found = solve(scenario, objective="max", solver="exhaustive")
+    assert found.optimal
+    assert close(found.value, brute_force(scenario, "max"))
+    assert close(found.evaluation.max, found.value)

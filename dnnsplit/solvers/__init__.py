@@ -9,6 +9,9 @@ wall time and whether it is certified optimal):
 - :func:`local_search`: the same loop with any-step moves and seeded restarts.
 - :func:`exhaustive`: every vector of the space (the certified optimum for small N).
 - :func:`exact_total`: total delay under ``sjf``/``ps`` as a linear assignment (certified).
+- :func:`optimal`: branch and bound for total delay, variance and the largest delay under
+  the snapshot model, any policy and deadlines (certified, or a proven lower bound and
+  gap when stopped by its time limit).
 - Baselines: :func:`all_local` (p = S, the paper's), :func:`max_local` (p = s̃_i),
   :func:`all_offload` (the lowest point), :func:`independent` (each device alone).
 
@@ -36,6 +39,7 @@ from dnnsplit.solvers.baselines import all_local, all_offload, independent, max_
 from dnnsplit.solvers.exact import exact_total
 from dnnsplit.solvers.exhaustive import exhaustive
 from dnnsplit.solvers.heuristics import MOVE_KINDS, greedy, is_local_optimum, local_search
+from dnnsplit.solvers.optimal import optimal
 
 __all__ = [
     "BASELINES",
@@ -55,6 +59,7 @@ __all__ = [
     "is_local_optimum",
     "local_search",
     "max_local",
+    "optimal",
     "solve",
     "start_vector",
 ]
@@ -65,6 +70,7 @@ SOLVER_FUNCTIONS: dict[str, Callable[..., Solution]] = {
     "local-search": local_search,
     "exhaustive": exhaustive,
     "exact": exact_total,
+    "optimal": optimal,
     "all-local": all_local,
     "max-local": max_local,
     "all-offload": all_offload,
@@ -94,17 +100,18 @@ def solve(
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
-        Total delay, eq. (4), or variance of delays, eq. (8).
+    objective : {"total", "variance", "max"}
+        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay (min-max).
     solver : str
         One of :data:`SOLVERS`: ``greedy`` (the paper's eq. 6), ``local-search``,
-        ``exhaustive``, ``exact``, ``all-local``, ``max-local``, ``all-offload``,
-        ``independent``.
+        ``exhaustive``, ``exact``, ``optimal``, ``all-local``, ``max-local``,
+        ``all-offload``, ``independent``.
     **options
         Passed to the solver where it takes them, ignored where it does not:
         ``model`` ({"snapshot", "timeline"}), ``start`` ({"half", "ones", "local"}),
-        ``restarts`` and ``seed`` (local-search), ``max_vectors`` and ``progress``
-        (exhaustive), ``max_iterations`` (greedy, local-search). See each solver.
+        ``restarts`` and ``seed`` (local-search, optimal), ``max_vectors`` and
+        ``progress`` (exhaustive), ``max_iterations`` (greedy, local-search),
+        ``time_limit`` and ``max_nodes`` (optimal). See each solver.
 
     Returns
     -------
@@ -115,7 +122,9 @@ def solve(
     InputError
         An unknown objective, solver, start or model, or a bad option value.
     SolverRefusal
-        ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality.
+        ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality,
+        ``optimal`` under the timeline model; ``exhaustive`` and ``optimal`` when no vector
+        meets every deadline.
     """
     check_choice(objective, OBJECTIVES, "objective", "objective")
     function = SOLVER_FUNCTIONS[check_choice(solver, SOLVERS, "solver", "solver")]

@@ -3,9 +3,10 @@
 A :class:`Moves` object holds the current vector and its candidate moves (device ``dev[k]``
 to point ``target[k]``); :func:`improve` repeatedly applies the best one (eq. 6). Scoring is
 either a full evaluation of every candidate vector (:class:`FullMoves`, any policy, model
-and objective) or incremental (:class:`IncrementalTotalMoves`, total delay under the
-snapshot ``sjf``/``ps`` model without deadlines), and both take exactly the same moves
-(a property test holds it).
+and objective) or incremental under the snapshot ``sjf``/``ps`` model without deadlines
+(:class:`IncrementalTotalMoves` for total delay, :class:`IncrementalVarianceMoves` for the
+variance), and the fast paths take exactly the moves the full evaluation takes (property
+tests hold it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "CELLS_PER_CHUNK",
     "FullMoves",
     "IncrementalTotalMoves",
+    "IncrementalVarianceMoves",
     "Moves",
     "improve",
     "make_moves",
@@ -173,20 +175,128 @@ class IncrementalTotalMoves(Moves):
         self.g_own[i] = np.minimum(self.work, new).sum()
 
 
+class IncrementalVarianceMoves(Moves):
+    """Scores candidates for the variance, eq. (8), under snapshot ``sjf``/``ps`` without
+    deadlines in O(1) each after O(K log N) per iteration, from prefix sums over the BS
+    order.
+
+    Moving device i's residual work from ``a`` to ``b`` shifts every other device's BS
+    delay by an amount ``δ_j`` that depends only on where ``T_j`` falls:
+
+    - ``sjf`` (order by ``(T, index)``, eq. 2): ``δ_j = −a·[j after (a, i)] + b·[j after
+      (b, i)]``; the devices after a key form a suffix of the order, so ``δ`` takes at most
+      three values on three ranges of the order;
+    - ``ps``: ``δ_j = min(b, T_j) − min(a, T_j)``, which is 0 for ``T_j ≤ min(a, b)``,
+      ``±(T_j − min(a, b))`` between ``a`` and ``b``, and ``±|b − a|`` above.
+
+    Devices with no residual work are not queued (``D^R = 0``), and both forms give them
+    ``δ_j = 0``. With prefix sums over the order of the shifted delays ``E_j = D_j − c``,
+    of ``E_j²``, of ``T_j`` (and, for ps, of ``T_j²`` and ``E_j T_j``), the sums
+    ``Σ δ_j``, ``Σ E_j δ_j`` and ``Σ δ_j²`` over each range cost O(1) once the range ends
+    are known; so does device i's own new delay. Each candidate's new ``Σ E`` and
+    ``Σ E²``, hence its variance ``Σ E²/N − (Σ E/N)²``, follow.
+
+    The range ends: every work value a move can produce is one of the K distinct values of
+    the ``remote_work`` table (K ≤ S + 1 when all devices share one BS row, as every
+    scenario does). Each distinct value's place in the order is found once per iteration
+    by binary search, O(K log N); for sjf, a device's place among equal work is the number
+    of lower-index devices with that work, counted in the same pass over the candidates
+    (device-major). An iteration therefore costs O(N·width + K log N), against O(N log N)
+    for each of the O(N) candidates by full evaluation.
+
+    Conditioning: the variance is shift-invariant and ``c`` is the current mean delay, so
+    the sums are of centred values and ``Σ E²/N − (Σ E/N)²`` loses no digits to
+    cancellation (the tie rule compares values at a relative 1e-12). After each applied
+    move the delays, the order and the prefix sums are rebuilt, O(N + K), with the
+    arithmetic of :func:`dnnsplit.model.sjf_completion` and
+    :func:`~dnnsplit.model.ps_completion`, so no error accumulates along a run.
+    """
+
+    def __init__(self, tables: DelayTables, p: np.ndarray, any_step: bool) -> None:
+        super().__init__(tables, p, any_step)
+        n = tables.n_devices
+        self.ps = tables.policy == "ps"
+        self.offload = np.ascontiguousarray(tables.offload_delay, dtype=float)
+        self.devices = np.arange(n)
+        self.values, inverse = np.unique(np.asarray(tables.remote_work), return_inverse=True)
+        self.values = np.ascontiguousarray(self.values, dtype=float)
+        self.codes = inverse.reshape(tables.remote_work.shape).astype(np.int64)
+        self.cand_code = self.codes[self.dev, self.target]
+        self.cand_offload = self.offload[self.dev, self.target]
+        self.order = np.empty(n, dtype=np.int64)
+        self.position = np.empty(n, dtype=np.int64)
+        self.sorted_work = np.empty(n)
+        self.delays = np.empty(n)
+        self.prefix = np.zeros((5, n + 1))
+        self.out = np.empty(self.dev.shape[0])
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Delays, order and prefix sums of the current vector."""
+        from dnnsplit.solvers import _move_kernels as kernels
+
+        self.code = self.codes[self.devices, self.p]
+        kernels.rebuild(
+            self.code,
+            self.values,
+            self.offload[self.devices, self.p],
+            self.ps,
+            self.order,
+            self.position,
+            self.sorted_work,
+            self.delays,
+        )
+        self.value = float(self.delays.var())
+        self.shift = float(self.delays.mean())
+        self.centred = self.delays - self.shift
+        kernels.prefix_sums(self.order, self.sorted_work, self.centred, self.ps, *self.prefix)
+
+    def current(self) -> tuple[float, float]:
+        return self.value, 0.0
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray]:
+        from dnnsplit.solvers import _move_kernels as kernels
+
+        kernels.variance_scores(
+            self.dev,
+            self.cand_code,
+            self.cand_offload,
+            self.valid,
+            self.code,
+            self.values,
+            self.position,
+            self.sorted_work,
+            self.centred,
+            *self.prefix,
+            self.shift,
+            self.ps,
+            self.out,
+        )
+        return self.out.copy(), np.where(self.valid, 0.0, np.inf)
+
+    def apply(self, k: int) -> None:
+        super().apply(k)
+        i = int(self.dev[k])
+        lo, hi = i * self.width, (i + 1) * self.width
+        self.cand_code[lo:hi] = self.codes[i, self.target[lo:hi]]
+        self.cand_offload[lo:hi] = self.offload[i, self.target[lo:hi]]
+        self._rebuild()
+
+
 def make_moves(
     tables: DelayTables, p: np.ndarray, any_step: bool, objective: str, model: str
 ) -> Moves:
     """The fastest exact scorer for this case: incremental where
-    :data:`~dnnsplit.policies.POLICY_TABLE` says the policy is ``compiled`` (total delay,
-    snapshot model, no deadlines), full evaluation otherwise."""
+    :data:`~dnnsplit.policies.POLICY_TABLE` says the policy is ``compiled`` (total delay or
+    variance, snapshot model, no deadlines), full evaluation otherwise (``rr``, deadlines,
+    the timeline model, the ``max`` objective)."""
     incremental = (
-        objective == "total"
-        and model == "snapshot"
-        and POLICY_TABLE[tables.policy].compiled
-        and not tables.has_deadlines
+        model == "snapshot" and POLICY_TABLE[tables.policy].compiled and not tables.has_deadlines
     )
-    if incremental:
+    if incremental and objective == "total":
         return IncrementalTotalMoves(tables, p, any_step)
+    if incremental and objective == "variance":
+        return IncrementalVarianceMoves(tables, p, any_step)
     return FullMoves(tables, p, any_step, objective, model)
 
 

@@ -25,7 +25,7 @@ def all_local(scenario: Scenario, *, objective: str = "total", model: str = "sna
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
+    objective : {"total", "variance", "max"}
         The objective reported as ``value``.
     model : {"snapshot", "timeline"}
         The BS model (no device offloads, so both give the same delays).
@@ -57,7 +57,7 @@ def max_local(scenario: Scenario, *, objective: str = "total", model: str = "sna
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
+    objective : {"total", "variance", "max"}
         The objective reported as ``value``.
     model : {"snapshot", "timeline"}
         The BS model.
@@ -86,7 +86,7 @@ def all_offload(scenario: Scenario, *, objective: str = "total", model: str = "s
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
+    objective : {"total", "variance", "max"}
         The objective reported as ``value``.
     model : {"snapshot", "timeline"}
         The BS model.
@@ -120,7 +120,7 @@ def independent(scenario: Scenario, *, objective: str = "total", model: str = "s
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
+    objective : {"total", "variance", "max"}
         The objective reported as ``value`` (the choice ignores it).
     model : {"snapshot", "timeline"}
         The BS model of the evaluation.

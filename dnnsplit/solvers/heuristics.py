@@ -41,8 +41,8 @@ def greedy(
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
-        Total delay, eq. (4), or variance of delays, eq. (8).
+    objective : {"total", "variance", "max"}
+        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay (min-max).
     start : {"half", "ones", "local"}
         ``p⁽⁰⁾``: ⌊s̃_i/2⌋, all ones, or s̃_i (each clipped into the allowed points).
     model : {"snapshot", "timeline"}
@@ -65,9 +65,12 @@ def greedy(
     equal, and a move must improve by more; among equal best moves the lowest device index
     wins, then the right move.
 
-    **Complexity**: 2N candidates per iteration. Total delay under ``sjf``/``ps`` without
-    deadlines is scored incrementally, O(N) per iteration; otherwise every candidate is
-    evaluated in full, O(N² log N) per iteration (O(N³) for ``rr``).
+    **Complexity**: 2N candidates per iteration. Under ``sjf``/``ps`` without deadlines
+    (snapshot model) total delay is scored incrementally in O(N) per iteration and the
+    variance in O(N + K log N) (K ≤ S + 1 distinct work values; see
+    :class:`~dnnsplit.solvers._moves.IncrementalVarianceMoves`), both taking exactly the
+    moves of a full evaluation; otherwise (``max``, ``rr``, deadlines, the timeline model)
+    every candidate is evaluated in full, O(N² log N) per iteration (O(N³) for ``rr``).
 
     References
     ----------
@@ -106,8 +109,8 @@ def local_search(
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance"}
-        Total delay, eq. (4), or variance of delays, eq. (8).
+    objective : {"total", "variance", "max"}
+        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay (min-max).
     start : {"half", "ones", "local"}
         The first start vector (as :func:`greedy`'s).
     model : {"snapshot", "timeline"}
@@ -132,7 +135,9 @@ def local_search(
     **Ties**: as :func:`greedy`; the any-step candidates of a device are tried from
     ``p = S`` down to 0.
 
-    **Complexity**: N·(S+1) candidates per iteration, per run (``restarts + 1`` runs).
+    **Complexity**: N·(S+1) candidates per iteration, per run (``restarts + 1`` runs),
+    each scored as in :func:`greedy` (incrementally for total and variance under
+    ``sjf``/``ps`` without deadlines).
 
     References
     ----------
@@ -182,8 +187,8 @@ def is_local_optimum(
         The devices, profile and BS.
     partition : sequence of int
         The vector to test, within the allowed points.
-    objective : {"total", "variance"}
-        Eq. (4) or (8).
+    objective : {"total", "variance", "max"}
+        Eq. (4), (8), or the largest delay.
     moves : {"step", "any"}
         ``step``: one device one stage left or right (the paper's greedy);
         ``any``: one device to any allowed point (``local-search``).

@@ -1,0 +1,244 @@
+"""The certifying solver ``optimal``: equal to brute force where both run, honest bounds
+when stopped, and its options validated."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import scenario_dicts
+from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, solve
+from dnnsplit.evaluate import batch_delays
+from dnnsplit.solvers import optimal
+from dnnsplit.solvers._common import objective_values
+from dnnsplit.solvers.optimal import branch_and_bound
+
+OBJECTIVES = ("total", "variance", "max")
+
+
+def brute_force(scenario: Scenario, objective: str) -> float:
+    """The optimum over every allowed vector meeting every deadline (inf if none)."""
+    tables = scenario.tables
+    ranges = [range(lo, hi + 1) for lo, hi in zip(tables.min_stage, tables.max_stage, strict=True)]
+    vectors = np.array(list(itertools.product(*ranges)), dtype=np.int64)
+    delays = batch_delays(tables, vectors)
+    values = np.where(
+        tables.deadline_excess(delays) == 0, objective_values(delays, objective), np.inf
+    )
+    return float(values.min())
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+@settings(max_examples=40)
+@given(
+    scenario_dicts(max_devices=4, policies=("sjf", "ps", "rr"), deadlines=True),
+    st.sampled_from(OBJECTIVES),
+)
+def test_optimal_equals_brute_force(raw, objective):
+    """Every snapshot policy and objective, with and without deadlines, lowest points > 0
+    included (the strategy draws them)."""
+    scenario = Scenario.from_dict(raw)
+    best = brute_force(scenario, objective)
+    if not np.isfinite(best):
+        with pytest.raises(SolverRefusal, match="^deadline_s: optimal: no partition vector"):
+            optimal(scenario, objective=objective)
+        return
+    found = optimal(scenario, objective=objective)
+    assert found.optimal and found.feasible
+    assert close(found.value, best)
+    assert close(found.extra["lower_bound"], best) and found.extra["gap"] == 0.0
+    p = found.partition
+    assert np.all((p >= scenario.min_stage) & (p <= scenario.max_stage))
+
+
+def search_alone(scenario: Scenario, objective: str) -> float:
+    """The branch and bound without the local search's incumbent: it must find the optimum
+    itself, so a bound that is too high (and prunes the optimum away) shows."""
+    outcome = branch_and_bound(scenario.tables, objective)
+    assert outcome.certified
+    if outcome.partition is None:
+        return np.inf
+    found = evaluate(scenario, outcome.partition)
+    assert found.feasible
+    return found.objective(objective)
+
+
+@settings(max_examples=60)
+@given(
+    scenario_dicts(max_devices=5, max_stages=3, policies=("sjf", "ps", "rr"), deadlines=True),
+    st.sampled_from(OBJECTIVES),
+)
+def test_the_search_alone_finds_the_optimum(raw, objective):
+    scenario = Scenario.from_dict(raw)
+    best = brute_force(scenario, objective)
+    alone = search_alone(scenario, objective)
+    assert alone == best if not np.isfinite(best) else close(alone, best)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
+def test_the_search_alone_certifies_paper_scenarios(policy):
+    scenario = Scenario.paper(6, 4, policy=policy)
+    for objective in OBJECTIVES:
+        best = solve(scenario, objective=objective, solver="exhaustive").value
+        assert close(search_alone(scenario, objective), best), objective
+
+
+@settings(max_examples=25)
+@given(scenario_dicts(max_devices=6, max_stages=3, policies=("sjf", "ps")), st.booleans())
+def test_optimal_equals_exhaustive_with_more_devices(raw, lowest_one):
+    """Six devices, many sharing a point: the sjf order among equal work (by index)."""
+    if lowest_one:
+        for device in raw["devices"]:
+            device["min_stage"] = min(1, device["max_stage"])
+    scenario = Scenario.from_dict(raw)
+    for objective in OBJECTIVES:
+        found = optimal(scenario, objective=objective)
+        exhaustive = solve(scenario, objective=objective, solver="exhaustive")
+        assert found.optimal
+        assert close(found.value, exhaustive.value), objective
+
+
+@pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
+def test_optimal_certifies_paper_scenarios(policy):
+    scenario = Scenario.paper(5, 3, policy=policy)
+    for objective in OBJECTIVES:
+        found = optimal(scenario, objective=objective)
+        assert found.optimal, objective
+        assert close(found.value, brute_force(scenario, objective)), objective
+
+
+def test_optimal_certifies_total_delay_where_exact_refuses():
+    raw = Scenario.paper(6, 5).to_dict()
+    free = solve(Scenario.from_dict(raw), solver="exact")
+    raw["devices"][int(free.evaluation.delays.argmax())]["deadline_s"] = (
+        float(free.evaluation.delays.max()) * 0.99
+    )
+    tight = Scenario.from_dict(raw)
+    with pytest.raises(SolverRefusal, match="misses the deadlines"):
+        solve(tight, solver="exact")
+    found = solve(tight, solver="optimal")
+    assert found.optimal and found.feasible
+    assert close(found.value, brute_force(tight, "total"))
+    assert found.value >= free.value - 1e-12
+
+
+def with_common_deadline(scenario: Scenario, factor: float) -> Scenario:
+    """Every device gets the deadline ``factor`` × the least possible largest delay."""
+    least_max = solve(scenario, objective="max", solver="exhaustive").value
+    raw = scenario.to_dict()
+    for device in raw["devices"]:
+        device["deadline_s"] = least_max * factor
+    return Scenario.from_dict(raw)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
+def test_deadlines_that_barely_admit_a_vector(policy):
+    """Every deadline is the least achievable largest delay: only the min-max optima are
+    feasible, so a feasibility test that is too strict shows at once."""
+    for seed in (1, 2, 3):
+        scenario = with_common_deadline(Scenario.paper(6, seed, policy=policy), 1 + 1e-9)
+        for objective in ("total", "variance"):
+            best = solve(scenario, objective=objective, solver="exhaustive").value
+            assert close(optimal(scenario, objective=objective).value, best)
+            assert close(search_alone(scenario, objective), best), (seed, objective)
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("case", ["sjf", "rr", "sjf-deadlines"])
+def test_a_stopped_search_reports_a_true_bound_and_gap(objective, case):
+    if case == "sjf":
+        scenario = Scenario.paper(9, 2)
+    elif case == "rr":
+        scenario = Scenario.paper(6, 2, policy="rr")
+    else:
+        scenario = with_common_deadline(Scenario.paper(8, 2), 1.02)
+    best = solve(scenario, objective=objective, solver="exhaustive").value
+    stopped = 0
+    for nodes in (1, 7, 60, 400, 5_000):
+        found = optimal(scenario, objective=objective, max_nodes=nodes)
+        check_stopped(found, best, nodes)
+        stopped += not found.optimal
+    # total delay without deadlines under sjf is certified by the assignment at once
+    assert stopped > 0 or (case == "sjf" and objective == "total")
+
+
+def check_stopped(found, best: float, nodes: int) -> None:
+    lower, gap = found.extra["lower_bound"], found.extra["gap"]
+    assert 0.0 <= lower <= best * (1 + 1e-12)
+    assert found.value >= best * (1 - 1e-12)
+    if found.optimal:
+        assert close(found.value, best) and gap == 0.0
+    else:
+        assert found.extra["nodes"] >= nodes
+        assert gap == pytest.approx((found.value - lower) / found.value, abs=1e-12)
+        assert 0.0 <= gap <= 1.0
+
+
+def test_the_bound_of_a_stopped_search_rises_with_the_work_done():
+    scenario = Scenario.paper(14, 2)
+    bounds = [
+        optimal(scenario, objective="variance", max_nodes=nodes).extra["lower_bound"]
+        for nodes in (1, 20_000, 200_000)
+    ]
+    assert bounds[0] <= bounds[1] <= bounds[2]
+    assert bounds[2] > 0.0
+
+
+def test_a_tiny_time_limit_stops_with_an_honest_answer():
+    scenario = Scenario.paper(12, 1)
+    found = solve(scenario, objective="variance", solver="optimal", time_limit=1e-9)
+    assert not found.optimal
+    assert 0.0 <= found.extra["lower_bound"] <= found.value
+    out = found.to_dict()
+    assert out["optimal"] is False and out["solver"] == "optimal"
+    assert {"lower_bound", "gap", "nodes"} <= set(out)
+    json.dumps(out, allow_nan=False)  # what the command line prints
+
+
+def test_no_time_limit_means_the_default_one():
+    """The command line forwards ``time_limit=None`` when the flag is absent."""
+    found = solve(Scenario.paper(5, 1), solver="optimal", objective="max", time_limit=None)
+    assert found.optimal
+
+
+def test_optimal_refuses_the_timeline_model():
+    with pytest.raises(SolverRefusal, match="^model: optimal certifies under the snapshot"):
+        solve(Scenario.paper(3, 1), solver="optimal", model="timeline")
+
+
+def test_optimal_says_when_no_vector_meets_the_deadlines():
+    raw = Scenario.paper(3, 1).to_dict()
+    raw["devices"][0]["deadline_s"] = 1e-4
+    with pytest.raises(SolverRefusal, match="^deadline_s: optimal: no partition vector"):
+        solve(Scenario.from_dict(raw), solver="optimal", objective="variance")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("time_limit", math.nan, "must be finite"),
+        ("time_limit", math.inf, "must be finite"),
+        ("time_limit", 0, "must be positive"),
+        ("time_limit", -3.0, "must be positive"),
+        ("time_limit", "60", "must be a number"),
+        ("time_limit", True, "must be a number"),
+        ("max_nodes", 0, "must be at least 1"),
+        ("max_nodes", 2.5, "must be a whole number"),
+        ("max_nodes", math.nan, "must be finite"),
+        ("restarts", -1, "must be at least 0"),
+        ("restarts", 1.5, "must be a whole number"),
+        ("seed", -2, "must be at least 0"),
+    ],
+)
+def test_optimal_validates_its_options(option, value, message):
+    with pytest.raises(InputError, match=f"^{option}: {message}"):
+        solve(Scenario.paper(3, 1), solver="optimal", objective="variance", **{option: value})
