@@ -141,7 +141,13 @@ def test_bound_claim(tmp_path):
             tmp_path,
             "fig5_summary",
             [
-                {"solver": "greedy", "metric": "gap_pct", "devices": n, "mean": g}
+                {
+                    "objective": "variance",
+                    "solver": "greedy",
+                    "metric": "gap_pct",
+                    "devices": n,
+                    "mean": g,
+                }
                 for n, g in zip((3, 4, 5), greedy_gaps, strict=True)
             ],
         )
@@ -185,24 +191,17 @@ def test_frequency_claim(tmp_path):
     def fig5(greedy_values):
         rows = []
         for (n, seed), value in greedy_values.items():
-            rows.append(
-                {
-                    "solver": "exhaustive",
-                    "metric": "variance",
-                    "devices": n,
-                    "seed": seed,
-                    "value": 1.0,
-                }
-            )
-            rows.append(
-                {
-                    "solver": "greedy",
-                    "metric": "variance",
-                    "devices": n,
-                    "seed": seed,
-                    "value": value,
-                }
-            )
+            for solver, v in (("optimal", 1.0), ("greedy", value)):
+                rows.append(
+                    {
+                        "objective": "variance",
+                        "solver": solver,
+                        "metric": "variance",
+                        "devices": n,
+                        "seed": seed,
+                        "value": v,
+                    }
+                )
         write_summary(tmp_path, "fig5", rows)
 
     cases = {(n, s): 1.0 for n in (3, 4) for s in range(10)}
@@ -226,7 +225,15 @@ def test_missing_inputs_are_named_not_raised(tmp_path):
     write_summary(
         tmp_path,
         "fig5_summary",
-        [{"solver": "greedy", "metric": "gap_pct", "devices": 3, "mean": 50.0}],
+        [
+            {
+                "objective": "variance",
+                "solver": "greedy",
+                "metric": "gap_pct",
+                "devices": 3,
+                "mean": 50.0,
+            }
+        ],
     )
     text = report.build_report(tmp_path)
     assert "| Greedy's variance vs the optimum (Fig. 5) |" in text
