@@ -59,7 +59,7 @@ def readings_caption(grids: StudyGrids, quick: bool) -> str:
     """The verdict map: what each cell is, and the grid behind it."""
     fig3, fig5 = grids.by_devices, grids.fig5
     text = (
-        "Colour: the verdict on each claim (rows) under each reading (columns; '+' joins the "
+        "Colour: the verdict on each claim (columns) under each reading (rows; '+' joins the "
         "readings of a combination found by the search); label: our number (a range of "
         f"means in %, a worst mean gap in %, a share of cases, or lines). Fig. 3: N = "
         f"{min(fig3.devices)}–{max(fig3.devices)}, {len(fig3.seeds)} seeds; Fig. 5: N = "

@@ -390,20 +390,21 @@ def verdict_map(
     title: str = "Which reading makes each claim hold",
     caption: str = "",
 ) -> Figure:
-    """A claims × readings grid: colour = verdict, label = our number (from
-    :func:`dnnsplit.paper.stats.verdict_cells`), in the given order of rows and columns."""
+    """A readings × claims grid (one row per reading in ``columns``' order, one column per
+    claim): colour = verdict, label = our number (from
+    :func:`dnnsplit.paper.stats.verdict_cells`)."""
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     order = list(VERDICT_COLOURS)
-    wide = cells.pivot(index="claim", columns="reading", values="verdict")
-    labels = cells.pivot(index="claim", columns="reading", values="label")
-    wide = wide.reindex(index=list(claims), columns=list(columns)).fillna("not evaluated")
-    labels = labels.reindex(index=list(claims), columns=list(columns)).fillna("")
+    readings = list(columns)
+    wide = cells.pivot(index="reading", columns="claim", values="verdict")
+    labels = cells.pivot(index="reading", columns="claim", values="label")
+    wide = wide.reindex(index=readings, columns=list(claims)).fillna("not evaluated")
+    labels = labels.reindex(index=readings, columns=list(claims)).fillna("")
     codes = wide.apply(lambda col: col.map(order.index)).to_numpy(dtype=float)
     with paper_style():
-        width = max(8.0, 0.62 * len(columns) + 3.5)
-        fig, ax = plt.subplots(figsize=(width, 0.55 * len(claims) + 2.6))
+        fig, ax = plt.subplots(figsize=(1.45 * len(claims) + 4.0, 0.32 * len(readings) + 1.8))
         ax.imshow(
             codes,
             cmap=ListedColormap([VERDICT_COLOURS[v] for v in order]),
@@ -412,11 +413,13 @@ def verdict_map(
             aspect="auto",
         )
         for (row, col), text in np.ndenumerate(labels.to_numpy()):
-            ax.text(col, row, text, ha="center", va="center", fontsize=6, color="white")
-        ax.set_xticks(range(len(columns)), list(columns), rotation=60, ha="right", fontsize=7)
-        ax.set_yticks(range(len(claims)), list(claims), fontsize=7)
+            ax.text(col, row, text, ha="center", va="center", fontsize=6.5, color="white")
+        ax.set_xticks(range(len(claims)), list(claims), rotation=25, ha="right", fontsize=7)
+        ax.set_yticks(range(len(readings)), readings, fontsize=7)
+        ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)
+        plt.setp(ax.get_xticklabels(), rotation=25, ha="left")
         ax.grid(False)
-        ax.set_title(title)
+        ax.set_title(title, pad=40)
         ax.legend(
             handles=[Patch(color=VERDICT_COLOURS[v], label=v) for v in order],
             frameon=False,
@@ -425,7 +428,7 @@ def verdict_map(
             bbox_to_anchor=(1.01, 1.0),
         )
         if caption:
-            fig.text(0.0, -0.02, caption, ha="left", va="top", fontsize=8, wrap=True)
+            fig.text(0.0, -0.01, caption, ha="left", va="top", fontsize=8, wrap=True)
         fig.canvas.draw()
         return fig
 

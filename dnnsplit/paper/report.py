@@ -441,7 +441,11 @@ def _readings_lines(directory: Path) -> list[str]:
             continue
         rows["rank"] = rows.reading.map(order.index)
         held = rows[rows.verdict == "reproduced"].sort_values("rank").reading.tolist()
-        closest = rows.sort_values(["distance", "rank"], kind="stable").iloc[0]
+        judged = rows[rows.distance.notna()]
+        if judged.empty:
+            lines.append(f"| {claim.title} | no reading tried | — | — | — | — |")
+            continue
+        closest = judged.sort_values(["distance", "rank"], kind="stable").iloc[0]
         lines.append(
             f"| {claim.title} | {', '.join(f'`{r}`' for r in held) or 'no reading tried holds'} "
             f"| `{closest.reading}` | {closest.ours} | {closest.verdict} | {closest.covers} |"

@@ -257,6 +257,8 @@ def _short(value: float, unit: str = "%") -> str:
     if not math.isfinite(value):
         return "∞" if value > 0 else ("−∞" if value < 0 else "–")
     if unit == "%":
+        if abs(value) >= 1e4:
+            return f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
         return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
     return f"{value:.2g}"
 

@@ -124,6 +124,12 @@ def _verdict(checks: list[bool]) -> str:
 def range_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     """A ``range`` claim: inside the widened range, the stated trend, the stated sign."""
     reads = claim.reads
+    rows = rows[rows[reads.value].notna()]
+    if rows.empty:
+        raise MissingInput(
+            f"{reads.csv}.csv: every value is undefined (NaN: a zero baseline, e.g. an "
+            "all-local variance of 0)"
+        )
     values = rows[reads.value].to_numpy(dtype=float)
     x = rows[reads.x].to_numpy()
     if reads.span == "ends":
@@ -222,11 +228,13 @@ def frequency_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
         f"{_axis(reads.x)} = {by_x.index.min():g}–{by_x.index.max():g})"
     )
     lowest = float(by_x.min())
+    # distance: the mean shortfall of the share below the paper's, as a fraction of it
+    shortfall = float(np.mean(np.maximum(0.0, wanted - by_x.to_numpy()))) / wanted
     return Verdict(
         verdict,
         text,
         {"overall": overall, "lowest": lowest, "highest": float(by_x.max())},
-        max(0.0, wanted - lowest) / wanted,
+        shortfall,
     )
 
 
