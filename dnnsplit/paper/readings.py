@@ -145,27 +145,12 @@ def combine(parts: Sequence[Reading]) -> Reading:
 
 def _points(base: Setup, reading: Reading, grids: StudyGrids) -> dict[str, list[sweeps.Point]]:
     setup = apply(base, reading.changes)
-    fig5 = apply(setup, reading.fig5_changes)
-
-    def fig3(grid: sweeps.Grid) -> list[sweeps.Point]:
-        return [
-            sweeps.Point(
-                replace(setup, policy=pol, ratio=r), n, s, options={"objectives": grid.objectives}
-            )
-            for pol in grid.policies
-            for r in grid.ratios
-            for n in grid.devices
-            for s in grid.seeds
-        ]
-
     return {
-        "by_devices": fig3(grids.by_devices),
-        "by_ratio": fig3(grids.by_ratio),
-        "fig5": [
-            sweeps.Point(fig5, n, s, options={"objectives": ("variance",)})
-            for n in grids.fig5.devices
-            for s in grids.fig5.seeds
-        ],
+        "by_devices": sweeps.improvement_points(setup, grids.by_devices),
+        "by_ratio": sweeps.improvement_points(setup, grids.by_ratio),
+        "fig5": sweeps.optimum_points(
+            apply(setup, reading.fig5_changes), grids.fig5, ("variance",)
+        ),
     }
 
 

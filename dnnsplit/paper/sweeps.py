@@ -50,7 +50,9 @@ __all__ = [
     "greedy_mechanism",
     "greedy_vs_optimal",
     "improvement",
+    "improvement_points",
     "model_gap",
+    "optimum_points",
     "quantum_sensitivity",
     "run_points",
     "solver_rows",
@@ -265,17 +267,25 @@ def improvement(
     pandas.DataFrame
         Tidy rows (:data:`ID_COLUMNS` and ``value``).
     """
-    points = [
+    rows = run_points(
+        _improvement_point,
+        improvement_points(setup, grid),
+        desc="Fig. 3 grid",
+        progress=progress,
+        engine=engine,
+    )
+    return _tidy(rows)
+
+
+def improvement_points(setup: Setup, grid: Grid) -> list[Point]:
+    """The points of :func:`improvement`: every (policy, R, N, seed) of ``grid``."""
+    return [
         Point(replace(setup, policy=pol, ratio=r), n, s, options={"objectives": grid.objectives})
         for pol in grid.policies
         for r in grid.ratios
         for n in grid.devices
         for s in grid.seeds
     ]
-    rows = run_points(
-        _improvement_point, points, desc="Fig. 3 grid", progress=progress, engine=engine
-    )
-    return _tidy(rows)
 
 
 # --- Fig. 5: greedy against the optimum ---------------------------------------------
@@ -335,13 +345,18 @@ def greedy_vs_optimal(
     :func:`~dnnsplit.paper.stats.gap_pct` for V* = 0) and, for the variance,
     ``std_ratio`` = sqrt(V / V*), the ratio of standard deviations of delays.
     """
-    points = [
+    points = optimum_points(setup, grid, objectives)
+    rows = run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress, engine=engine)
+    return _tidy(rows)
+
+
+def optimum_points(setup: Setup, grid: Grid, objectives: Sequence[str]) -> list[Point]:
+    """The points of :func:`greedy_vs_optimal`: every (N, seed) of ``grid``."""
+    return [
         Point(setup, n, s, options={"objectives": tuple(objectives)})
         for n in grid.devices
         for s in grid.seeds
     ]
-    rows = run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress, engine=engine)
-    return _tidy(rows)
 
 
 def _scale_point(point: Point) -> list[dict[str, Any]]:
