@@ -334,10 +334,13 @@ def _shifted(value: float, objective: str, shift: float, n: int) -> float:
     return value - (_unshift(0.0, objective, shift, n))
 
 
-#: Most nodes per depth-first slice between two looks at the clock and the heap; the
-#: budget adapts so that a slice takes about :data:`SLICE_SECONDS`.
+#: Most nodes per depth-first slice between two looks at the clock and the heap.
 SLICE_NODES = 20_000
-SLICE_SECONDS = 0.2
+#: A node costs O(N²): a slice holds at most ``SLICE_WORK / N²`` nodes, so it stays short
+#: (a fraction of a second) at any N and the time limit holds. The slice sizes depend on N
+#: alone, never on the clock, so the same problem and node limit give the same search,
+#: whatever the machine's load (the same bytes in every figure).
+SLICE_WORK = 25_000_000
 #: The variance bound's floor on the mean needs the least total delay, an O(N³)
 #: assignment: computed up to this many devices.
 FLOOR_DEVICES = 1_000
@@ -484,8 +487,9 @@ def optimal(
 
     **Order.** Best-first over subtrees: a heap of open nodes keyed by bound; the least
     is explored depth first (children in increasing bound) for a slice of nodes (at most
-    :data:`SLICE_NODES`, fewer where nodes are dear, so that a slice takes about
-    :data:`SLICE_SECONDS` and the time limit holds), and the options left open return to
+    :data:`SLICE_NODES`, fewer at large N, where a node costs O(N²): a schedule fixed by N,
+    so that the search never depends on the clock but where the time limit stops it), and
+    the options left open return to
     the heap. A node
     whose bound is at least the incumbent minus the tie tolerance is pruned. The
     least bound in the heap is therefore a lower bound on the optimum at every moment,
@@ -684,7 +688,8 @@ def branch_and_bound(
     root_bound = _unshift(root.bound, objective, shift, n) if root is not None else None
     pushed = 1
     certified = False
-    budget = 1_000
+    cap = max(1, min(SLICE_NODES, SLICE_WORK // (n * n)))
+    budget = min(1_000, cap)
     while True:
         cutoff = float(bnb._cutoff(search.upper[0]))
         while heap and not heap[0][0] < cutoff:
@@ -701,13 +706,8 @@ def branch_and_bound(
         allowed = budget
         if max_nodes is not None:
             allowed = max(1, min(allowed, max_nodes - int(search.control[1])))
-        began = time.perf_counter()
         finished = search.run(allowed)
-        took = time.perf_counter() - began
-        if took > 2 * SLICE_SECONDS:  # nodes are dear (large N): shorter slices
-            budget = max(1, budget // 2)
-        elif took < SLICE_SECONDS / 2:
-            budget = min(SLICE_NODES, 2 * budget)
+        budget = min(cap, 2 * budget)  # slices grow to the cap: a fixed schedule
         if not finished:
             for child in search.open_nodes():
                 heapq.heappush(heap, (child.bound, pushed, child))
