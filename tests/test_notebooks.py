@@ -295,6 +295,7 @@ def test_readings_notebook(tmp_path):
         "06_readings.ipynb",
         tmp_path,
         seeds=[0, 1],
+        only=["default", "baseline-max-local", "background-0-0", "fig5-rr"],
         steps=1,
         mechanism_devices=[3, 4],
         case_devices=3,
@@ -302,7 +303,7 @@ def test_readings_notebook(tmp_path):
     )
     table = pd.read_csv(out / "readings.csv")
     assert {"default", "baseline-max-local", "fig5-rr"} <= set(table.reading)
-    judged = table[table.reading != "background-0-0"]
+    judged = table[~table.reading.str.contains("background-0-0")]
     assert set(judged.verdict) <= {"reproduced", "partly", "not reproduced"}
     # with no background load every all-local delay is equal: a % gain over a zero
     # variance is undefined, and the claim is "not evaluated", never a number
