@@ -31,11 +31,12 @@ memory bandwidth), a pooling layer moves its input and output once (bytes / band
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -425,13 +426,32 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
     )
 
 
+#: Profiles already parsed, by file name and content: a sweep draws thousands of
+#: scenarios from one file. The key is the text itself (hashed), so an edited file is
+#: parsed again and a cached profile is never stale.
+_PARSED: dict[tuple[str, str], Profile] = {}
+_PARSED_MAX = 64
+
+
 def read_profile(path: str | os.PathLike[str]) -> Profile:
     """Read and validate a profile CSV file (see the module docstring for its columns).
 
     The file must be UTF-8 (a byte-order mark and CRLF line ends are fine), at most
     :data:`~dnnsplit._checks.MAX_FILE_BYTES`, with each column named once in its header.
+    The same text read again is not parsed again; each caller gets its own copy of the
+    optional columns.
     """
     text = read_text(path, "profile", "CSV")
+    key = (Path(path).name, hashlib.sha256(text.encode()).hexdigest())
+    if key not in _PARSED:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = _parse_profile(text, Path(path))
+    known = _PARSED[key]
+    return replace(known, extra=None if known.extra is None else known.extra.copy())
+
+
+def _parse_profile(text: str, path: Path) -> Profile:
     name = Path(path).name
     try:
         header = next(csv.reader(io.StringIO(text)), [])

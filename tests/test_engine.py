@@ -92,10 +92,19 @@ def _fails_on_seed_2(point: sweeps.Point) -> list[dict]:
     return [{"seed": point.seed}]
 
 
-def test_a_failing_point_is_named_and_nothing_is_returned():
-    points = [sweeps.Point(Setup(ratio=5), 3, seed) for seed in range(4)]
-    with pytest.raises(SweepFailed, match=r"^sweep: point \(N = 3, seed 2, sjf, R = 5\) failed"):
-        Engine(workers=1, cache=False).run(_fails_on_seed_2, points, desc="sweep", progress=False)
+def test_a_failing_point_is_named_and_nothing_is_returned(cluster):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    points = [sweeps.Point(Setup(ratio=5), 3, seed) for seed in range(40)]
+    expected = r"^sweep: point \(N = 3, seed 2, sjf, R = 5\) failed: ValueError: no such stage"
+    engines = (
+        Engine(workers=1, cache=False),
+        Engine(scheduler=cluster.scheduler_address, cache=False),
+    )
+    for engine in engines:
+        with pytest.raises(SweepFailed, match=expected):
+            engine.run(_fails_on_seed_2, points, desc="sweep", progress=False)
 
 
 def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, monkeypatch):

@@ -250,3 +250,26 @@ def test_profile_command_without_torch_or_with_bad_values(monkeypatch, tmp_path,
     monkeypatch.undo()
     assert main(["profile", "--model", "lenet", "--out", str(tmp_path / "x.csv")]) == 2
     assert "model: unknown DNN 'lenet'" in capsys.readouterr().err
+
+
+def test_a_profile_read_again_is_never_stale(tmp_path):
+    """Profiles are parsed once per file version; an edited file is read again."""
+    import os
+
+    from dnnsplit.profiles import load_profile
+
+    source = MEASUREMENTS_DIR / "alexnet-pi3b-estimated.csv"
+    path = tmp_path / "mine.csv"
+    path.write_bytes(source.read_bytes())
+    first = load_profile(path)
+    assert load_profile(path).time_s.tolist() == first.time_s.tolist()
+    text = source.read_text().replace(",conv1,", ",conv1,", 1)
+    rows = text.splitlines()
+    cells = rows[1 + 1].split(",")  # the first stage, time_s in column 4
+    cells[3] = str(float(cells[3]) * 2)
+    rows[2] = ",".join(cells)
+    path.write_text("\n".join(rows) + "\n")
+    os.utime(path, ns=(1, 1))  # even with an old modification time
+    changed = load_profile(path)
+    assert changed.time_s[0] == pytest.approx(2 * first.time_s[0])
+    assert load_profile(path).extra is not changed.extra  # each caller gets its own copy

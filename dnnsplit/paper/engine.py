@@ -82,9 +82,8 @@ class SweepFailed(RuntimeError):
 
     def __init__(self, sweep: str, point: Point, error: BaseException) -> None:
         self.sweep, self.point, self.error = sweep, point, error
-        super().__init__(
-            f"{sweep}: point {describe(point)} failed: {type(error).__name__}: {error}"
-        )
+        what = str(error) if isinstance(error, PointFailed) else f"{type(error).__name__}: {error}"
+        super().__init__(f"{sweep}: point {describe(point)} failed: {what}")
 
 
 def describe(point: Point) -> str:
@@ -256,18 +255,55 @@ class Engine:
         from distributed import as_completed
 
         client = _client(self)
-        futures = {client.submit(compute, points[i], pure=False): i for i in todo}
+        workers = max(1, sum(client.nthreads().values()))
+        # a few points per task: fewer round trips, and still several tasks per worker
+        size = max(1, min(CHUNK_POINTS, len(todo) // (TASKS_PER_WORKER * workers)))
+        chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
+        futures = {
+            client.submit(_run_chunk, compute, [points[i] for i in chunk], pure=False): chunk
+            for chunk in chunks
+        }
         try:
             for future in as_completed(list(futures)):
-                index = futures[future]
+                chunk = futures[future]
                 try:
-                    rows = future.result()
-                except Exception as error:
-                    raise SweepFailed(desc, points[index], error) from error
-                yield index, rows
+                    each = future.result()
+                except PointFailed as failed:
+                    raise SweepFailed(desc, points[chunk[failed.position]], failed) from failed
+                except Exception as error:  # the worker kept dying, or the task was lost
+                    raise SweepFailed(desc, points[chunk[0]], error) from error
+                yield from zip(chunk, each, strict=True)
         except BaseException:
             client.cancel(list(futures))
             raise
+
+
+#: At most this many points go to a worker in one task ...
+CHUNK_POINTS = 8
+#: ... and a sweep is cut into at least this many tasks per worker (for balance).
+TASKS_PER_WORKER = 8
+
+
+class PointFailed(RuntimeError):
+    """Raised on a worker: the point at ``position`` of a chunk raised ``message``."""
+
+    def __init__(self, position: int, message: str) -> None:
+        super().__init__(position, message)
+        self.position, self.message = position, message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _run_chunk(compute: Callable[[Point], Rows], points: Sequence[Point]) -> list[Rows]:
+    """The rows of each point of a chunk (runs on a worker)."""
+    out = []
+    for position, point in enumerate(points):
+        try:
+            out.append(compute(point))
+        except Exception as error:
+            raise PointFailed(position, f"{type(error).__name__}: {error}") from error
+    return out
 
 
 _CLIENTS: dict[tuple[str | None, int | None], Any] = {}
