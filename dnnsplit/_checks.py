@@ -128,8 +128,18 @@ def number_pair(value: Any, where: str, *, whole: bool = False, minimum: float =
 
 
 def key_text(key: Any) -> str:
-    """A mapping key as a field name: itself if a string, else its ``repr``."""
-    return key if isinstance(key, str) else shown(key, 40)
+    """A mapping key as a field name: itself if a plain name (a non-empty, printable string
+    without surrounding spaces or a ": "), else its ``repr`` (so an empty key, or one with
+    a line break, still gives one readable line)."""
+    plain = (
+        isinstance(key, str)
+        and key != ""
+        and key.isprintable()
+        and key == key.strip()
+        and ": " not in key
+        and len(key) <= 80
+    )
+    return key if plain else shown(key, 40)
 
 
 def mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
