@@ -348,18 +348,28 @@ def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
     import logging
     import signal
 
+    import dask
     from distributed import LocalCluster
 
+    # Dask runs tasks in a worker thread, whose malloc arena hands freed memory back to the
+    # system (and Dask sets MALLOC_TRIM_THRESHOLD_=65536 to make it eager): the sweeps' many
+    # short-lived arrays then cost fresh pages on every allocation, and two workers were no
+    # faster than one process. Fixed thresholds keep freed memory for reuse.
+    keep_freed = {
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(2**28),
+        "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(2**28),
+    }
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with dask.config.set(keep_freed):
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
     return cluster, cluster.scheduler_address

@@ -10,6 +10,7 @@ from dnnsplit._checks import number
 from dnnsplit.errors import check_choice
 from dnnsplit.evaluate import as_partition, check_model
 from dnnsplit.scenario import Scenario
+from dnnsplit.setup import MAX_RESTARTS
 from dnnsplit.solvers._common import OBJECTIVES, STARTS, Found, solver, start_vector
 from dnnsplit.solvers._moves import FullMoves, improve, make_moves
 
@@ -144,7 +145,7 @@ def local_search(
     The improvement loop of Kafetzis and Koutsopoulos, eq. (6), with any-step moves.
     """
     check_choice(start, STARTS, "start", "start")
-    restarts = number(restarts, "restarts", whole=True, minimum=0)
+    restarts = number(restarts, "restarts", whole=True, minimum=0, maximum=MAX_RESTARTS)
     limit = _max_iterations(max_iterations)
     tables = scenario.tables
     rng = (
