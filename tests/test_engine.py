@@ -111,9 +111,9 @@ def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, monkeypatch
     computed = []
     original = Engine._compute
 
-    def counting(self, compute, points, todo, desc):
+    def counting(self, tasks, todo, desc):
         computed.append(len(todo))
-        yield from original(self, compute, points, todo, desc)
+        yield from original(self, tasks, todo, desc)
 
     monkeypatch.setattr(Engine, "_compute", counting)
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)

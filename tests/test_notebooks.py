@@ -9,6 +9,11 @@ from __future__ import annotations
 import ast
 import filecmp
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -105,6 +110,76 @@ def test_a_failing_cell_is_named(tmp_path):
         NotebookFailed, match=r"^broken.ipynb, cell In \[4\]: ValueError: no such seed"
     ):
         run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
+
+
+def small_notebook(path: Path, *cells: str) -> Path:
+    """A notebook with a ``parameters`` cell and ``cells``, written to ``path``."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    parameters = nbformat.v4.new_code_cell("quick = False")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_a_failing_notebook_stops_the_one_running_beside_it(tmp_path, monkeypatch, capsys):
+    from dnnsplit.paper import runner
+
+    small_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(300)")
+    small_notebook(tmp_path / "bad.ipynb", "import time\ntime.sleep(2)", "raise ValueError('boom')")
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", tmp_path)
+    monkeypatch.setattr(runner, "BUILD_DIR", tmp_path / "build")
+    began = time.perf_counter()
+    with pytest.raises(NotebookFailed, match=r"^bad.ipynb, cell In \[3\]: ValueError: boom"):
+        runner._run_batch(["slow.ipynb", "bad.ipynb"], {}, 2, runner._Status(2))
+    assert time.perf_counter() - began < 120  # the slow one was stopped, not waited for
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ... ")[1].split(" in ")[0] for line in lines] == ["FAILED", "stopped"]
+    assert (tmp_path / "build" / "notebooks" / "bad.ipynb").exists()
+
+
+def test_ctrl_c_stops_notebooks_running_side_by_side_and_leaves_no_kernel(tmp_path):
+    """A real Ctrl-C (SIGINT to the process group) on a run of two notebooks at once: exit
+    130, both named as interrupted, and both kernels gone."""
+    for name in ("a", "b"):
+        small_notebook(
+            tmp_path / f"{name}.ipynb",
+            f"import os, time\nopen({str(tmp_path / name)!r} + '.pid', 'w').write(str(os.getpid()))"
+            "\ntime.sleep(300)",
+        )
+    script = (
+        "import sys; from pathlib import Path; from dnnsplit.paper import runner\n"
+        f"runner.NOTEBOOKS_DIR = runner.BUILD_DIR = Path({str(tmp_path)!r})\n"
+        "runner.NOTEBOOKS = ('a.ipynb', 'b.ipynb')\n"
+        "sys.exit(runner.main(['--workers', '1', '--notebooks-at-once', '2', '--no-cache']))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    pid_files = [tmp_path / "a.pid", tmp_path / "b.pid"]
+    deadline = time.monotonic() + 120
+    while not all(f.exists() and f.read_text() for f in pid_files):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.2)
+    kernels = [int(f.read_text()) for f in pid_files]
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert out.count("interrupted in") == 2
+    assert "run_all: interrupted" in err and "Traceback" not in err
+    time.sleep(1)
+    for pid in kernels:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_a_notebook_without_parameters_cell_is_refused(tmp_path):

@@ -60,6 +60,7 @@ __all__ = [
     "ENV_WORKERS",
     "Engine",
     "SweepFailed",
+    "Task",
     "code_fingerprint",
     "configure",
     "current",
@@ -75,6 +76,8 @@ CACHE_DIR = BUILD_DIR / "cache" / "rows"
 ROW_CODE = ("*.py", "solvers/*.py", "paper/sweeps.py", "paper/stats.py")
 
 Rows = list[dict[str, Any]]
+#: A point and the module-level function that turns it into rows.
+Task = tuple[Callable[["Point"], Rows], "Point"]
 
 
 class SweepFailed(RuntimeError):
@@ -218,8 +221,16 @@ class Engine:
         progress: bool = True,
     ) -> list[Rows]:
         """The rows of each point, one list per point, in the order of ``points``."""
-        results: list[Rows | None] = [None] * len(points)
-        keys = [point_key(compute, p) for p in points] if self.cache else [""] * len(points)
+        return self.run_tasks([(compute, p) for p in points], desc=desc, progress=progress)
+
+    def run_tasks(self, tasks: Sequence[Task], *, desc: str, progress: bool = True) -> list[Rows]:
+        """The rows of each ``(compute, point)`` task, in the order of ``tasks``.
+
+        Several sweeps given as one list share one progress bar and one wait for their
+        slowest point, instead of one each.
+        """
+        results: list[Rows | None] = [None] * len(tasks)
+        keys = [point_key(c, p) for c, p in tasks] if self.cache else [""] * len(tasks)
         todo = []
         for index, key in enumerate(keys):
             found = _cache_read(self.cache_dir, key) if self.cache else None
@@ -227,10 +238,10 @@ class Engine:
                 todo.append(index)
             else:
                 results[index] = found
-        bar = progress_bar(total=len(points), desc=desc, enabled=progress)
-        bar.update(len(points) - len(todo))
+        bar = progress_bar(total=len(tasks), desc=desc, enabled=progress)
+        bar.update(len(tasks) - len(todo))
         try:
-            for index, rows in self._compute(compute, points, todo, desc):
+            for index, rows in self._compute(tasks, todo, desc):
                 results[index] = rows
                 if self.cache:
                     _cache_write(self.cache_dir, keys[index], rows)
@@ -239,28 +250,32 @@ class Engine:
             bar.close()
         return [rows if rows is not None else [] for rows in results]
 
-    def _compute(self, compute: Callable, points: Sequence[Point], todo: list[int], desc: str):
+    def _compute(self, tasks: Sequence[Task], todo: list[int], desc: str):
         if not todo:
             return
         if self.in_process:
             for index in todo:
+                compute, point = tasks[index]
                 try:
-                    rows = compute(points[index])
+                    rows = compute(point)
                 except (KeyboardInterrupt, SweepFailed):
                     raise
                 except Exception as error:
-                    raise SweepFailed(desc, points[index], error) from error
+                    raise SweepFailed(desc, point, error) from error
                 yield index, rows
             return
         from distributed import as_completed
 
         client = _client(self)
         workers = max(1, sum(client.nthreads().values()))
+        # the largest scenarios first (a point's cost grows with its N), so that the last
+        # tasks of a sweep are short ones and no worker idles long while one finishes
+        todo = sorted(todo, key=lambda i: -tasks[i][1].devices)
         # a few points per task: fewer round trips, and still several tasks per worker
         size = max(1, min(CHUNK_POINTS, len(todo) // (TASKS_PER_WORKER * workers)))
         chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
         futures = {
-            client.submit(_run_chunk, compute, [points[i] for i in chunk], pure=False): chunk
+            client.submit(_run_chunk, [tasks[i] for i in chunk], pure=False): chunk
             for chunk in chunks
         }
         try:
@@ -269,9 +284,10 @@ class Engine:
                 try:
                     each = future.result()
                 except PointFailed as failed:
-                    raise SweepFailed(desc, points[chunk[failed.position]], failed) from failed
+                    point = tasks[chunk[failed.position]][1]
+                    raise SweepFailed(desc, point, failed) from failed
                 except Exception as error:  # the worker kept dying, or the task was lost
-                    raise SweepFailed(desc, points[chunk[0]], error) from error
+                    raise SweepFailed(desc, tasks[chunk[0]][1], error) from error
                 yield from zip(chunk, each, strict=True)
         except BaseException:
             client.cancel(list(futures))
@@ -295,10 +311,10 @@ class PointFailed(RuntimeError):
         return self.message
 
 
-def _run_chunk(compute: Callable[[Point], Rows], points: Sequence[Point]) -> list[Rows]:
-    """The rows of each point of a chunk (runs on a worker)."""
+def _run_chunk(tasks: Sequence[Task]) -> list[Rows]:
+    """The rows of each ``(compute, point)`` task of a chunk (runs on a worker)."""
     out = []
-    for position, point in enumerate(points):
+    for position, (compute, point) in enumerate(tasks):
         try:
             out.append(compute(point))
         except Exception as error:

@@ -39,7 +39,7 @@ import pandas as pd
 
 from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.claims import CLAIMS, READINGS, Claim, Reading
-from dnnsplit.paper.engine import Engine, point_key
+from dnnsplit.paper.engine import Engine, Task, point_key
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.output import write_table
 from dnnsplit.paper.verdicts import MissingInput, Verdict, judge
@@ -183,8 +183,8 @@ def evaluate(
 ) -> pd.DataFrame:
     """Every claim under every reading: the rows of ``readings.csv``.
 
-    The points of all readings run in one engine call per kind of sweep (one progress bar
-    each; a point two readings share runs once); each reading's tables are written under
+    The points of all readings and of every kind of sweep run in one engine call (one
+    progress bar; a point two readings share runs once); each reading's tables are written under
     ``folder/<reading id>/`` and judged there.
 
     Returns
@@ -197,24 +197,23 @@ def evaluate(
     engine = engine or current_engine()
     folder = Path(folder)
     per_reading = {r.id: _points(base, r, grids) for r in readings}
-    rows_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for kind, compute in COMPUTE.items():
-        unique: dict[str, sweeps.Point] = {}
-        for points in per_reading.values():
+    unique: dict[str, Task] = {}
+    for points in per_reading.values():
+        for kind, compute in COMPUTE.items():
             for point in points[kind]:
-                unique.setdefault(point_key(compute, point), point)
-        keys = list(unique)
-        desc = {
-            "by_devices": "readings: Fig. 3 by N",
-            "by_ratio": "readings: Fig. 3C",
-            "fig5": "readings: Fig. 5",
-        }[kind]
-        results = engine.run_each(compute, [unique[k] for k in keys], desc=desc, progress=progress)
-        by_key = dict(zip(keys, results, strict=True))
-        for reading_id, points in per_reading.items():
-            rows_of[(reading_id, kind)] = [
-                row for p in points[kind] for row in by_key[point_key(compute, p)]
-            ]
+                unique.setdefault(point_key(compute, point), (compute, point))
+    keys = list(unique)
+    results = engine.run_tasks(
+        [unique[k] for k in keys], desc="readings: Figs. 3 and 5", progress=progress
+    )
+    by_key = dict(zip(keys, results, strict=True))
+    rows_of = {
+        (reading_id, kind): [
+            row for p in points[kind] for row in by_key[point_key(COMPUTE[kind], p)]
+        ]
+        for reading_id, points in per_reading.items()
+        for kind in COMPUTE
+    }
     table = []
     for reading in readings:
         place = folder / reading.id

@@ -1,16 +1,23 @@
 """Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh``.
 
-Each notebook in :data:`NOTEBOOKS` is executed in order, with kernel ``python3``, into the
-ignored ``build/notebooks/`` folder (never in place). Parameters are checked first: the
-notebook must have a cell tagged ``parameters``, and a parameter name it does not declare
-is an error (papermill itself would only warn). The run stops at the first failure, naming
-the notebook and the cell, and ends by listing the files it wrote.
+Each notebook in :data:`NOTEBOOKS` is executed with kernel ``python3`` into the ignored
+``build/notebooks/`` folder (never in place); what its kernel writes to stderr goes to
+``build/notebooks/<name>.kernel.log``, not the terminal. When the sweeps run on a cluster
+(the default), two notebooks run side by side, the longest first, so that one notebook's
+plotting and judging fill the cores while the other waits for its points; the report
+notebook, which reads what the others wrote, runs last. With ``--workers 1`` they run one
+after another, in order. Parameters are checked first: the notebook must have a cell
+tagged ``parameters``, and a parameter name it does not declare is an error (papermill
+itself would only warn). The run stops at the first failure (interrupting the notebook
+running beside it), naming the notebook and the cell, and ends by listing the files it
+wrote.
 
 ``python -m dnnsplit.paper.runner [--quick] [--only NAME ...] [--workers N]
-[--scheduler tcp://HOST:PORT] [--no-cache]`` (what ``./run_all.sh`` runs). A full run
-writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its figures and report to
-``build/quick/``, never over the committed ones. Notebooks opened by hand write to
-``build/figures/`` instead (their ``output_dir`` parameter is empty).
+[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K]`` (what
+``./run_all.sh`` runs). A full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick``
+writes its figures and report to ``build/quick/``, never over the committed ones.
+Notebooks opened by hand write to ``build/figures/`` instead (their ``output_dir``
+parameter is empty).
 
 Where the sweeps run (:mod:`dnnsplit.paper.engine`): by default the runner starts one
 local Dask cluster with a worker process per core for the whole run and points every
@@ -26,14 +33,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from dnnsplit._checks import number
 from dnnsplit.errors import InputError
 from dnnsplit.paper.engine import (
     ENV_CACHE,
@@ -58,6 +69,11 @@ NOTEBOOKS = (
     "06_readings.ipynb",
     "07_reproduction_report.ipynb",
 )
+#: Notebooks that read what the others write: they run after all the others.
+READS_THE_OTHERS = ("07_reproduction_report.ipynb",)
+#: Started first when notebooks run side by side (the longest ones, so that the short ones
+#: fill in around them instead of leaving one long notebook running alone at the end).
+LONGEST_FIRST = ("03_greedy_vs_optimal.ipynb", "06_readings.ipynb", "05_other_networks.ipynb")
 #: Parameters the runner gives a notebook when it declares them.
 RUN_PARAMETERS = ("quick", "output_dir", "report_path")
 
@@ -86,12 +102,60 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(path))
 
 
+class KernelHandle:
+    """The kernel of one notebook run: where its stderr goes, and a way to stop it from
+    another thread (the runner stops the others when one notebook fails, or on Ctrl-C)."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.pid: int | None = None
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Interrupt the running cell (as Ctrl-C in JupyterLab); the notebook then fails."""
+        self.stopped.set()
+        self.signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        """End the kernel process (when an interrupted cell does not stop)."""
+        self.signal(signal.SIGKILL)
+
+    def signal(self, number: int) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, number)
+
+
+def _kernel_manager_class(handle: KernelHandle) -> type:
+    """A kernel manager that sends the kernel's stderr to ``handle.log_path`` and records
+    its process id in ``handle``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            if handle.stopped.is_set():
+                raise KeyboardInterrupt
+            handle.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(handle.log_path, "wb") as log:  # the kernel keeps its own copy
+                await super().start_kernel(**{**kw, "stderr": log})
+            handle.pid = getattr(self.provisioner, "pid", None)
+            if handle.stopped.is_set():
+                handle.stop()
+
+    return LoggedKernelManager
+
+
 def run_notebook(
     path: str | Path,
     output: str | Path,
     parameters: dict[str, Any] | None = None,
+    *,
+    kernel: KernelHandle | None = None,
 ) -> Path:
     """Execute one notebook with ``parameters`` into ``output``.
+
+    ``kernel``, when given, receives the kernel's stderr (in ``kernel.log_path``) and lets
+    another thread stop the run.
 
     Raises
     ------
@@ -114,6 +178,7 @@ def run_notebook(
             f"not declared in its parameters cell; declared: {', '.join(declared)}",
         )
     output.parent.mkdir(parents=True, exist_ok=True)
+    managed = {"kernel_manager_class": _kernel_manager_class(kernel)} if kernel else {}
     try:
         papermill.execute_notebook(
             str(path),
@@ -123,11 +188,16 @@ def run_notebook(
             progress_bar=False,
             cwd=str(path.parent),
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            **managed,
         )
     except PapermillExecutionError as error:
         raise NotebookFailed(
             path.name, error.exec_count, f"{error.ename}: {error.evalue}"
         ) from None
+    except Exception as error:  # the kernel died, or was stopped before a cell ran
+        if kernel is not None and kernel.stopped.is_set():
+            raise NotebookFailed(path.name, None, "stopped") from None
+        raise NotebookFailed(path.name, None, f"{type(error).__name__}: {error}") from None
     return output
 
 
@@ -139,9 +209,9 @@ def _snapshot(directory: Path) -> dict[Path, float]:
 
 @contextlib.contextmanager
 def _stderr_to(path: Path) -> Iterator[None]:
-    """Send what the notebook's kernel writes to its stderr (its own log lines, and its
-    complaints when it is stopped by Ctrl-C) to ``path`` instead of the terminal; the
-    runner's own messages, printed after, still reach the terminal."""
+    """Send what this process writes to its stderr (papermill's and Dask's log lines) to
+    ``path`` instead of the terminal; the runner's own messages, printed after, still reach
+    the terminal."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
@@ -157,26 +227,98 @@ def _stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-@contextlib.contextmanager
-def _ticker(label: str, started: float) -> Iterator[None]:
-    """On a terminal, keep the elapsed time of the running notebook up to date."""
-    if not sys.stdout.isatty():
-        yield
-        return
-    stop = threading.Event()
+class _Status:
+    """What the terminal shows: a line per finished notebook and, on a terminal, one line
+    with the running ones and their elapsed time, kept up to date."""
 
-    def tick() -> None:
-        while not stop.wait(1.0):
-            print(f"\r{label} {time.perf_counter() - started:.0f} s", end=" ", flush=True)
+    def __init__(self, total: int) -> None:
+        self.total, self.finished = total, 0
+        self.tty = sys.stdout.isatty()
+        self.shown = False
 
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
+    def running(self, jobs: Iterable[_Job]) -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        names = ", ".join(f"{j.name} {now - j.started:.0f} s" for j in jobs)
+        print(f"\r\033[K  running: {names}", end="", flush=True)
+        self.shown = True
+
+    def done(self, job: _Job, outcome: str) -> None:
+        self.finished += 1
+        if self.shown:
+            print("\r\033[K", end="")
+            self.shown = False
+        seconds = time.perf_counter() - job.started
+        print(f"[{self.finished}/{self.total}] {job.name} ... {outcome} in {seconds:.1f} s")
+        sys.stdout.flush()
+
+
+class _Job:
+    """One notebook to run: its name, its kernel, when it started."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.kernel = KernelHandle(BUILD_DIR / "notebooks" / f"{Path(name).stem}.kernel.log")
+        self.started = time.perf_counter()
+
+    def __call__(self, given: dict[str, Any]) -> None:
+        self.started = time.perf_counter()
+        declared = declared_parameters(NOTEBOOKS_DIR / self.name)
+        parameters = {p: v for p, v in given.items() if p in declared}
+        output = BUILD_DIR / "notebooks" / self.name
+        # papermill runs on an event loop of this thread's context: give each notebook a
+        # fresh context and close its loop after (an idle loop left open is a leak)
+        contextvars.Context().run(self._execute, output, parameters)
+
+    def _execute(self, output: Path, parameters: dict[str, Any]) -> None:
+        from jupyter_core.utils import ensure_event_loop
+
+        try:
+            run_notebook(NOTEBOOKS_DIR / self.name, output, parameters, kernel=self.kernel)
+        finally:
+            ensure_event_loop().close()
+
+
+#: Seconds an interrupted notebook has to stop before its kernel is killed.
+STOP_GRACE_S = 10.0
+
+
+def _run_batch(names: list[str], given: dict[str, Any], at_once: int, status: _Status) -> None:
+    """Run ``names`` (in this order), at most ``at_once`` at a time.
+
+    On the first failure, or on Ctrl-C, the queued notebooks are dropped, the running ones
+    are interrupted (their kernels killed if they do not stop), and the error is raised.
+    """
+    queue = list(names)
+    running: dict[Future[None], _Job] = {}
+    pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="notebook")
     try:
-        yield
+        while queue or running:
+            while queue and len(running) < at_once:
+                job = _Job(queue.pop(0))
+                running[pool.submit(job, given)] = job
+            finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                error = future.exception()
+                status.done(job, "FAILED" if error else "done")
+                if error is not None:
+                    raise error
+            status.running(running.values())
+    except BaseException as error:
+        queue.clear()
+        for job in running.values():
+            job.kernel.stop()
+        _, late = wait(list(running), timeout=STOP_GRACE_S)
+        for future in late:
+            running[future].kernel.kill()
+        wait(list(running))
+        for job in running.values():
+            status.done(job, "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped")
+        raise
     finally:
-        stop.set()
-        thread.join()
-        print(f"\r{label}", end=" ", flush=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _chosen(only: list[str] | None) -> list[str]:
@@ -216,17 +358,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-cache", action="store_true", help="recompute every point (ignore build/cache/)"
     )
+    parser.add_argument(
+        "--notebooks-at-once",
+        type=int,
+        default=None,
+        help="notebooks run side by side (default: 2 when the sweeps run on a cluster, "
+        "1 with --workers 1)",
+    )
     args = parser.parse_args(argv)
     try:
         chosen = _chosen(args.only)
         scheduler = args.scheduler or os.environ.get(ENV_SCHEDULER) or None
         engine = Engine(workers=args.workers, scheduler=scheduler, cache=not args.no_cache)
+        at_once = (
+            number(args.notebooks_at_once, "--notebooks-at-once", whole=True, minimum=1)
+            if args.notebooks_at_once is not None
+            else (1 if engine.in_process else 2)
+        )
     except InputError as error:
         print(f"run_all: {error}", file=sys.stderr)
         return 2
     try:
         with _engine_for_kernels(engine):
-            return _run(chosen, args.quick)
+            return _run(chosen, args.quick, int(at_once))
     except KeyboardInterrupt:
         print("\nrun_all: interrupted; files already written are whole", file=sys.stderr)
         return 130
@@ -259,8 +413,8 @@ def _engine_for_kernels(engine: Engine) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _run(chosen: list[str], quick: bool) -> int:
-    """Execute the ``chosen`` notebooks in order (see :func:`main`)."""
+def _run(chosen: list[str], quick: bool, at_once: int = 1) -> int:
+    """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`)."""
     # a quick run is a smoke test: it must not overwrite the committed figures
     out_dir = QUICK_DIR if quick else FIGURES_DIR
     report = out_dir / "REPRODUCTION.md" if quick else REPORT_PATH
@@ -268,33 +422,34 @@ def _run(chosen: list[str], quick: bool) -> int:
     watched = [out_dir, report.parent]
     before = {k: v for d in watched for k, v in _snapshot(d).items()}
     began = time.perf_counter()
-    for k, name in enumerate(chosen, start=1):
-        label = f"[{k}/{len(chosen)}] {name} ..."
-        print(label, end=" ", flush=True)
-        started = time.perf_counter()
-        try:
-            declared = declared_parameters(NOTEBOOKS_DIR / name)
-            parameters = {p: v for p, v in given.items() if p in declared}
-            log = BUILD_DIR / "notebooks" / f"{Path(name).stem}.kernel.log"
-            with _ticker(label, started), _stderr_to(log):
-                run_notebook(NOTEBOOKS_DIR / name, BUILD_DIR / "notebooks" / name, parameters)
-        except (NotebookFailed, InputError) as error:
-            print("FAILED")
-            print(f"run_all: {error}", file=sys.stderr)
+    first = [n for n in chosen if n not in READS_THE_OTHERS]
+    if at_once > 1:
+        first.sort(key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(NOTEBOOKS))
+    batches = [first, [n for n in chosen if n in READS_THE_OTHERS]]
+    status = _Status(len(chosen))
+    if at_once > 1 and len(first) > 1:
+        print(f"Running {at_once} notebooks at a time; the report last.", flush=True)
+    try:
+        with _stderr_to(BUILD_DIR / "notebooks" / "run_all.log"):
+            for batch in batches:
+                _run_batch(batch, given, at_once, status)
+    except (NotebookFailed, InputError) as error:
+        print(f"run_all: {error}", file=sys.stderr)
+        name = getattr(error, "notebook", None)
+        if name:
             print(
-                f"run_all: the executed notebook is in {BUILD_DIR.name}/notebooks/{name}",
+                f"run_all: the executed notebook is in {BUILD_DIR.name}/notebooks/{name}, "
+                f"its kernel's messages in {BUILD_DIR.name}/notebooks/{Path(name).stem}"
+                ".kernel.log",
                 file=sys.stderr,
             )
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted")
-            print(
-                f"run_all: interrupted during {name}; files already written are whole, "
-                "the rest were not written",
-                file=sys.stderr,
-            )
-            return 130
-        print(f"done in {time.perf_counter() - started:.1f} s", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\nrun_all: interrupted; files already written are whole, the rest were not written",
+            file=sys.stderr,
+        )
+        return 130
     after = {k: v for d in watched for k, v in _snapshot(d).items()}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
     print(
