@@ -90,28 +90,6 @@ def test_unknown_parameter_fails(tmp_path):
     assert not (tmp_path / "x.ipynb").exists()
 
 
-def test_a_failing_cell_is_named(tmp_path):
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    parameters = nbformat.v4.new_code_cell("quick = False\noutput_dir = ''")
-    parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [
-        parameters,
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("raise ValueError('no such seed')"),
-    ]
-    path = tmp_path / "broken.ipynb"
-    nbformat.write(notebook, path)
-    with pytest.raises(
-        NotebookFailed, match=r"^broken.ipynb, cell In \[4\]: ValueError: no such seed"
-    ):
-        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
-
-
 def small_notebook(path: Path, *cells: str) -> Path:
     """A notebook with a ``parameters`` cell and ``cells``, written to ``path``."""
     notebook = nbformat.v4.new_notebook()
@@ -125,6 +103,14 @@ def small_notebook(path: Path, *cells: str) -> Path:
     notebook.cells = [parameters, *(nbformat.v4.new_code_cell(c) for c in cells)]
     nbformat.write(notebook, path)
     return path
+
+
+def test_a_failing_cell_is_named(tmp_path):
+    path = small_notebook(tmp_path / "broken.ipynb", "x = 1", "raise ValueError('no such seed')")
+    with pytest.raises(
+        NotebookFailed, match=r"^broken.ipynb, cell In \[4\]: ValueError: no such seed"
+    ):
+        run_notebook(path, tmp_path / "out.ipynb", {"quick": True})
 
 
 def test_a_failing_notebook_stops_the_one_running_beside_it(tmp_path, monkeypatch, capsys):

@@ -21,6 +21,8 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from dnnsplit.paper.stats import where
+
 __all__ = [
     "POLICY_NAMES",
     "at_scale",
@@ -189,29 +191,23 @@ def greedy_vs_optimal(summary: pd.DataFrame, *, caption: str = "") -> Figure:
     """
     with paper_style():
         fig, axes = plt.subplots(1, 4, figsize=(20, 3.8))
-
-        def part(objective: str, solver: str, metric: str) -> pd.DataFrame:
-            return summary[
-                (summary.objective == objective)
-                & (summary.solver == solver)
-                & (summary.metric == metric)
-            ]
-
         for solver, (marker, color) in SOLVER_STYLES.items():
-            variance = part("variance", solver, "variance")
+            by_variance = where(summary, objective="variance", solver=solver)
+            by_max = where(summary, objective="max", solver=solver)
+            variance = where(by_variance, metric="variance")
             _band(axes[0], variance["devices"], variance, solver, marker, color)
-            slowest = part("max", solver, "max")
+            slowest = where(by_max, metric="max")
             if not slowest.empty:
                 _band(axes[3], slowest["devices"], slowest, solver, marker, color)
             if solver != "optimal":
-                gaps = part("variance", solver, "gap_pct")["mean"]
+                gaps = where(by_variance, metric="gap_pct")["mean"]
                 _gap_labels(axes[0], variance["devices"], variance["mean"], gaps, solver)
                 if not slowest.empty:
-                    gaps = part("max", solver, "gap_pct")["mean"]
+                    gaps = where(by_max, metric="gap_pct")["mean"]
                     _gap_labels(axes[3], slowest["devices"], slowest["mean"], gaps, solver)
-                ratio = part("variance", solver, "std_ratio")
+                ratio = where(by_variance, metric="std_ratio")
                 _band(axes[1], ratio["devices"], ratio, solver, marker, color)
-            mean = part("variance", solver, "mean")
+            mean = where(by_variance, metric="mean")
             _band(axes[2], mean["devices"], mean, solver, marker, color)
         axes[0].set(
             xlabel="devices N",
@@ -247,21 +243,14 @@ def at_scale(summary: pd.DataFrame, *, caption: str = "") -> Figure:
             1, len(policies), figsize=(6.5 * len(policies), 3.8), squeeze=False
         )
         for ax, policy in zip(axes[0], policies, strict=True):
-
-            def part(solver: str, metric: str, policy: str = policy) -> pd.DataFrame:
-                return summary[
-                    (summary.policy == policy)
-                    & (summary.solver == solver)
-                    & (summary.metric == metric)
-                ]
-
+            mine = where(summary, policy=policy)
             for solver, (marker, color) in SOLVER_STYLES.items():
-                variance = part(solver, "variance")
+                variance = where(mine, solver=solver, metric="variance")
                 label = "optimal (best found)" if solver == "optimal" else solver
                 _band(ax, variance["devices"], variance, label, marker, color)
-            bound = part("optimal", "lower_bound")
+            bound = where(mine, solver="optimal", metric="lower_bound")
             ax.plot(bound["devices"], bound["mean"], ls="--", color=INK, label="lower bound")
-            certified = part("optimal", "certified")
+            certified = where(mine, solver="optimal", metric="certified")
             share = ", ".join(
                 f"N={n}: {100 * c:.0f}%"
                 for n, c in zip(certified["devices"], certified["mean"], strict=True)

@@ -196,23 +196,22 @@ def evaluate(
     """
     engine = engine or current_engine()
     folder = Path(folder)
-    per_reading = {r.id: _points(base, r, grids) for r in readings}
+    # each point's cache key, once: it names the point shared by several readings
+    keyed = {
+        (r.id, kind): [(point_key(COMPUTE[kind], p), p) for p in points]
+        for r in readings
+        for kind, points in _points(base, r, grids).items()
+    }
     unique: dict[str, Task] = {}
-    for points in per_reading.values():
-        for kind, compute in COMPUTE.items():
-            for point in points[kind]:
-                unique.setdefault(point_key(compute, point), (compute, point))
-    keys = list(unique)
+    for (_, kind), pairs in keyed.items():
+        for key, point in pairs:
+            unique.setdefault(key, (COMPUTE[kind], point))
     results = engine.run_tasks(
-        [unique[k] for k in keys], desc="readings: Figs. 3 and 5", progress=progress
+        list(unique.values()), desc="readings: Figs. 3 and 5", progress=progress
     )
-    by_key = dict(zip(keys, results, strict=True))
+    by_key = dict(zip(unique, results, strict=True))
     rows_of = {
-        (reading_id, kind): [
-            row for p in points[kind] for row in by_key[point_key(COMPUTE[kind], p)]
-        ]
-        for reading_id, points in per_reading.items()
-        for kind in COMPUTE
+        place: [row for key, _ in pairs for row in by_key[key]] for place, pairs in keyed.items()
     }
     table = []
     for reading in readings:

@@ -249,9 +249,6 @@ def fig5_tables(rows: pd.DataFrame, *, seed: int = 0) -> dict[str, dict[str, pd.
 
 # --- the verdict map ---------------------------------------------------------------------
 
-#: The order of the verdicts, best first.
-VERDICT_ORDER = ("reproduced", "partly", "not reproduced", "not evaluated")
-
 
 def _short(value: float, unit: str = "%") -> str:
     if not math.isfinite(value):

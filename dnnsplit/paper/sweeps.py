@@ -307,21 +307,30 @@ def _certified(scenario: Scenario, objective: str, time_limit: float) -> Solutio
     return best
 
 
+def _heuristics(scenario: Scenario, point: Point, objective: str) -> dict[str, Solution]:
+    """The paper's greedy and our local-search on ``scenario``, as Fig. 5 runs them: the
+    setup's start and restarts, the point's seed."""
+    setup = point.setup
+    return {
+        solver: solve(
+            scenario,
+            objective=objective,
+            solver=solver,
+            start=setup.start,
+            restarts=setup.restarts,
+            seed=point.seed,
+        )
+        for solver in ("greedy", "local-search")
+    }
+
+
 def _optimum_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    scenario, keys = point.scenario(), point.keys()
     rows: list[dict[str, Any]] = []
     for objective in point.options["objectives"]:
         best = _certified(scenario, objective, point.options.get("time_limit", 120.0))
         rows += _rows(keys, "optimal", objective, _metrics(best.evaluation))
-        for solver in ("greedy", "local-search"):
-            found = solve(
-                scenario,
-                objective=objective,
-                solver=solver,
-                start=setup.start,
-                restarts=setup.restarts,
-                seed=point.seed,
-            )
+        for solver, found in _heuristics(scenario, point, objective).items():
             metrics = _metrics(found.evaluation)
             metrics["gap_pct"] = stats.gap_pct(found.value, best.value)
             if objective == "variance":
@@ -363,7 +372,7 @@ def optimum_points(setup: Setup, grid: Grid, objectives: Sequence[str]) -> list[
 
 
 def _scale_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    scenario, keys = point.scenario(), point.keys()
     best = solve(
         scenario,
         objective="variance",
@@ -372,17 +381,7 @@ def _scale_point(point: Point) -> list[dict[str, Any]]:
         time_limit=SCALE_TIME_LIMIT_S,
     )
     bound = float(best.extra["lower_bound"])
-    found = {
-        solver: solve(
-            scenario,
-            objective="variance",
-            solver=solver,
-            start=setup.start,
-            restarts=setup.restarts,
-            seed=point.seed,
-        )
-        for solver in ("greedy", "local-search")
-    }
+    found = _heuristics(scenario, point, "variance")
     known = min(best.value, *(f.value for f in found.values()))
     metrics = _metrics(best.evaluation)
     metrics["lower_bound"] = bound
