@@ -15,7 +15,7 @@ chain, one stage per layer), ``vgg16``, ``resnet18`` (cuts between residual bloc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dnnsplit.errors import InputError
 
@@ -123,13 +123,15 @@ class Chain:
 
 @dataclass
 class _Cost:
-    """Work of a piece of network, split by what bounds its speed (the roofline rule)."""
+    """Work of a piece of network: its totals, and each layer's FLOPs and bytes moved for
+    the roofline rule (``layers``: ``(flops, bytes)`` per layer, in order)."""
 
     conv_macs: int = 0
     linear_macs: int = 0
     params: int = 0
     linear_params: int = 0
     pool_bytes_moved: int = 0
+    layers: list[tuple[int, int]] = field(default_factory=list)
 
     def add(self, other: _Cost) -> None:
         self.conv_macs += other.conv_macs
@@ -137,6 +139,7 @@ class _Cost:
         self.params += other.params
         self.linear_params += other.linear_params
         self.pool_bytes_moved += other.pool_bytes_moved
+        self.layers.extend(other.layers)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,9 @@ class StageFigures:
     ``macs`` counts the multiply-adds of convolutions and matrix products; pooling,
     activations and batch norm add none. ``pool_bytes_moved`` is the input plus output
     bytes of its pooling layers, ``linear_params`` the weights its fully connected layers
-    stream once.
+    stream once. ``layers`` holds, per layer, its FLOPs (2 per multiply-add) and the bytes
+    it moves (float32 weights, input and output tensors once each; a residual sum reads two
+    tensors and writes one): what the roofline rule of the estimated profiles needs.
     """
 
     index: int
@@ -158,6 +163,7 @@ class StageFigures:
     params: int
     linear_params: int
     pool_bytes_moved: int
+    layers: tuple[tuple[int, int], ...] = ()
 
 
 def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -181,7 +187,10 @@ def _layer(layer: Layer, shape: Shape) -> tuple[Shape, _Cost]:
         cost.params = layer.out_channels * per_output + (layer.out_channels if layer.bias else 0)
         if layer.batch_norm:
             cost.params += 2 * layer.out_channels
-        return (layer.out_channels, out_h, out_w), cost
+        out = (layer.out_channels, out_h, out_w)
+        moved = cost.params + math.prod(shape) + math.prod(out)
+        cost.layers.append((2 * cost.conv_macs, moved * BYTES_PER_VALUE))
+        return out, cost
     if isinstance(layer, MaxPool):
         channels, height, width = shape
         out = (
@@ -190,16 +199,20 @@ def _layer(layer: Layer, shape: Shape) -> tuple[Shape, _Cost]:
             _conv_out(width, layer.kernel, layer.stride, layer.padding),
         )
         cost.pool_bytes_moved = (math.prod(shape) + math.prod(out)) * BYTES_PER_VALUE
+        cost.layers.append((0, cost.pool_bytes_moved))
         return out, cost
     if isinstance(layer, GlobalAvgPool):
         pooled = (shape[0],)
         cost.pool_bytes_moved = (math.prod(shape) + shape[0]) * BYTES_PER_VALUE
+        cost.layers.append((0, cost.pool_bytes_moved))
         return pooled, cost
     if isinstance(layer, Linear):
         in_features = math.prod(shape)
         cost.linear_macs = in_features * layer.out_features
         cost.params = cost.linear_macs + (layer.out_features if layer.bias else 0)
         cost.linear_params = cost.params
+        moved = cost.params + in_features + layer.out_features
+        cost.layers.append((2 * cost.linear_macs, moved * BYTES_PER_VALUE))
         return (layer.out_features,), cost
     if isinstance(layer, Block):
         body_shape, body_cost = _layers(layer.body, shape)
@@ -210,6 +223,7 @@ def _layer(layer: Layer, shape: Shape) -> tuple[Shape, _Cost]:
             raise ValueError(f"residual branches disagree: {body_shape} vs {short_shape}")
         cost.add(body_cost)
         cost.add(short_cost)
+        cost.layers.append((math.prod(body_shape), 3 * math.prod(body_shape) * BYTES_PER_VALUE))
         return body_shape, cost
     raise TypeError(f"unknown layer type {type(layer).__name__}")
 
@@ -255,6 +269,7 @@ def chain_figures(chain: Chain) -> list[StageFigures]:
                 params=cost.params,
                 linear_params=cost.linear_params,
                 pool_bytes_moved=cost.pool_bytes_moved,
+                layers=tuple(cost.layers),
             )
         )
     return figures

@@ -31,7 +31,15 @@ from dataclasses import dataclass
 
 from dnnsplit.errors import InputError, unknown_choice
 
-__all__ = ["CAPABILITIES", "POLICY_TABLE", "Policy", "policies_with", "policy", "require"]
+__all__ = [
+    "CAPABILITIES",
+    "POLICY_TABLE",
+    "Policy",
+    "display_name",
+    "policies_with",
+    "policy",
+    "require",
+]
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,12 @@ def policy(name: object, field: str = "bs.policy") -> Policy:
     if not isinstance(name, str) or name not in POLICY_TABLE:
         raise unknown_choice(field, "policy", name, tuple(POLICY_TABLE))
     return POLICY_TABLE[name]
+
+
+def display_name(name: str) -> str:
+    """How figures and reports write a policy: ``sjf`` → ``SJF`` (an unknown name as
+    given)."""
+    return name.upper() if name in POLICY_TABLE else name
 
 
 def policies_with(capability: str) -> tuple[str, ...]:

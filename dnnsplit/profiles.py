@@ -45,7 +45,7 @@ import pandas as pd
 
 from dnnsplit._checks import MAX_WHOLE, frozen, number, read_text
 from dnnsplit._io import atomic_write
-from dnnsplit.chains import BYTES_PER_VALUE, CHAINS, Chain, chain_figures, get_chain
+from dnnsplit.chains import CHAINS, Chain, chain_figures, get_chain
 from dnnsplit.errors import InputError, shown
 from dnnsplit.paths import MEASUREMENTS_DIR
 
@@ -529,9 +529,9 @@ class Hardware:
     key : str
         Short key used in profile names.
     flops : float
-        Effective FLOP/s on convolutions.
+        Effective FLOP/s (the roof for compute-bound layers).
     bandwidth : float
-        Bytes/s for streaming weights and pooling traffic.
+        Memory bandwidth in bytes/s (the roof for memory-bound layers).
     source : str
         Where the constants come from.
     """
@@ -552,9 +552,9 @@ HARDWARE: dict[str, Hardware] = {
         flops=_INCEPTION_V3_FLOP / 1.98,  # ≈ 5.8 GFLOP/s
         bandwidth=2e9,
         source=(
-            "roofline estimate: conv 2*MACs / 5.76 GFLOP/s (Inception-v3, 5.7 G MACs, 1.98 s on "
-            "a Pi 3B with TensorFlow, public Pi benchmark); FC weights and pooling bytes / "
-            "2 GB/s (assumed memory bandwidth)"
+            "roofline estimate: per layer the larger of 2*MACs / 5.76 GFLOP/s (Inception-v3, "
+            "5.7 G MACs, 1.98 s on a Pi 3B with TensorFlow, public Pi benchmark) and bytes "
+            "moved (weights + input + output) / 2 GB/s (assumed memory bandwidth)"
         ),
     ),
     "i7-6700hq": Hardware(
@@ -563,9 +563,9 @@ HARDWARE: dict[str, Hardware] = {
         flops=70e9,
         bandwidth=15e9,
         source=(
-            "roofline estimate: conv 2*MACs / 70 GFLOP/s (from Inception-v3 at 0.227 s on an "
-            "i7-3740QM, ~50 GFLOP/s, scaled to a 4-core Skylake); FC weights and pooling bytes "
-            "/ 15 GB/s (assumed memory bandwidth)"
+            "roofline estimate: per layer the larger of 2*MACs / 70 GFLOP/s (from Inception-v3 "
+            "at 0.227 s on an i7-3740QM, ~50 GFLOP/s, scaled to a 4-core Skylake) and bytes "
+            "moved (weights + input + output) / 15 GB/s (assumed memory bandwidth)"
         ),
     ),
 }
@@ -604,7 +604,12 @@ def chain_profile(
 def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26") -> Profile:
     """Roofline estimate of a chain's stage times on ``hardware`` (docs/model.md, "Stage timings").
 
-    ``t_s = 2·conv_MACs / flops + 4·FC_params / bandwidth + pool_bytes / bandwidth``.
+    Each layer takes the larger of its compute time and its memory time,
+    ``max(FLOPs / flops, bytes moved / bandwidth)``, where bytes moved are its float32
+    weights, input and output once each (:attr:`dnnsplit.chains.StageFigures.layers`); a
+    stage takes the sum over its layers. Convolutions with many multiply-adds per byte
+    (AlexNet's, VGG's) are compute-bound; fully connected, pooling, depthwise and 1×1 layers
+    are mostly memory-bound.
 
     Parameters
     ----------
@@ -619,8 +624,10 @@ def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26"
     figures = chain_figures(chain)
     times = np.array(
         [
-            2 * f.conv_macs / hardware.flops
-            + (BYTES_PER_VALUE * f.linear_params + f.pool_bytes_moved) / hardware.bandwidth
+            math.fsum(
+                max(flops / hardware.flops, moved / hardware.bandwidth)
+                for flops, moved in f.layers
+            )
             for f in figures
         ]
     )

@@ -134,15 +134,15 @@ def test_the_cache_key_follows_the_profile_content_and_the_code(tmp_path, monkey
     shipped = PACKAGE_DIR.parent / "data" / "measurements" / "alexnet-pi3b-estimated.csv"
     profile.write_bytes(shipped.read_bytes())
     point = sweeps.Point(Setup(profile=str(profile)), 4, 0)
-    before = point_key(sweeps._improvement_point, point)
-    assert point_key(sweeps._improvement_point, point) == before
+    before = point_key(sweeps.improvement_rows, point)
+    assert point_key(sweeps.improvement_rows, point) == before
     profile.write_bytes(shipped.read_bytes().replace(b"estimated", b"estimatex", 1))
-    assert point_key(sweeps._improvement_point, point) != before
+    assert point_key(sweeps.improvement_rows, point) != before
     profile.write_bytes(shipped.read_bytes())
-    assert point_key(sweeps._improvement_point, point) == before
+    assert point_key(sweeps.improvement_rows, point) == before
     monkeypatch.setattr(engine_module, "code_fingerprint", lambda: "edited model code")
-    assert point_key(sweeps._improvement_point, point) != before
-    assert point_key(sweeps._optimum_point, point) != point_key(sweeps._improvement_point, point)
+    assert point_key(sweeps.improvement_rows, point) != before
+    assert point_key(sweeps.optimum_rows, point) != point_key(sweeps.improvement_rows, point)
 
 
 def test_the_code_fingerprint_covers_the_model_not_the_plots():

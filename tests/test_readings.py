@@ -38,6 +38,10 @@ REQUIRED = {
     "fig5-r1000",
     "fig5-rr",
     "fig5-ps",
+    # Fig. 5's own start and lowest point (the paper does not say they are Fig. 3's)
+    "fig5-pmin-1",
+    "fig5-start-ones",
+    "fig5-start-local",
 }
 
 
@@ -47,17 +51,39 @@ def test_the_required_readings_are_declared_once():
     assert all(r.coordinate for r in READINGS if r.id != "default")
 
 
+def test_every_reading_says_what_supports_it():
+    for r in READINGS:
+        assert r.support
+        assert r.supported == (r.support != claims.NO_SUPPORT)
+    supported = {r.id for r in READINGS if r.supported}
+    # the paper's p_i ∈ {1..s̃_i} and its R sweep are its words; a start vector is not
+    assert {"pmin-1", "fig5-pmin-1", "fig5-r10", "baseline-max-local"} <= supported
+    assert not {"start-local", "start-ones", "fig5-start-ones", "background-0-1"} & supported
+
+
+def test_fig3_and_fig5_have_separate_coordinates_for_start_lowest_point_and_r():
+    by_coordinate: dict[str, set[str]] = {}
+    for r in READINGS:
+        by_coordinate.setdefault(r.coordinate, set()).update(r.figures)
+    for fig3, fig5 in (("start", "fig5_start"), ("lowest_point", "fig5_lowest_point")):
+        assert by_coordinate[fig3] == {"fig3"} and by_coordinate[fig5] == {"fig5"}
+    assert by_coordinate["fig5_ratio"] == {"fig5"}
+
+
 def _drawn(reading: Reading) -> tuple[Setup, Scenario, Scenario]:
-    setup = readings.apply(Setup(), reading.changes)
-    fig5 = readings.apply(setup, reading.fig5_changes)
-    return setup, Scenario.paper(8, 3, setup), Scenario.paper(8, 3, fig5)
+    setup = readings.setups(Setup(), reading)
+    return (
+        setup["fig3"],
+        Scenario.paper(8, 3, setup["fig3"]),
+        Scenario.paper(8, 3, setup["fig5"]),
+    )
 
 
 @pytest.mark.parametrize("reading", READINGS, ids=lambda r: r.id)
 def test_each_override_reaches_the_scenario_it_claims_to_change(reading):
     base = Scenario.paper(8, 3)
     setup, scenario, fig5 = _drawn(reading)
-    for field, value in reading.changes.items():
+    for field, value in {**reading.changes, **reading.fig3_changes}.items():
         if field == "channel":
             factor = value["mac_efficiency"] / Setup().channel.mac_efficiency
             ratio = [
@@ -81,47 +107,94 @@ def test_each_override_reaches_the_scenario_it_claims_to_change(reading):
         else:  # choices of the solvers and of Fig. 3, not of the scenario
             assert field in ("baseline", "start") and getattr(setup, field) == value
     for field, value in reading.fig5_changes.items():
-        assert getattr(fig5, field) == value and getattr(scenario, field) == getattr(base, field)
-    if not reading.changes and not reading.fig5_changes:
+        five = readings.setups(Setup(), reading)["fig5"]
+        assert getattr(five, field) == value and getattr(setup, field) == getattr(Setup(), field)
+        if field == "lowest_point":
+            assert fig5.min_stage.tolist() == [value] * 8
+    if not reading.changes and not reading.fig3_changes:
         assert scenario.to_dict() == base.to_dict()
 
 
-def test_a_combination_merges_its_parts():
+def test_a_combination_merges_its_parts_in_the_declared_order():
     parts = [
-        claims.reading("baseline-max-local"),
         claims.reading("fig5-rr"),
         claims.reading("background-0-0"),
+        claims.reading("baseline-max-local"),
     ]
     both = readings.combine(parts)
-    assert both.id == "baseline-max-local+fig5-rr+background-0-0"
-    assert dict(both.changes) == {"baseline": "max-local", "background": (0, 0)}
+    assert both.id == "baseline-max-local+background-0-0+fig5-rr"
+    assert dict(both.changes) == {"background": (0, 0)}
+    assert dict(both.fig3_changes) == {"baseline": "max-local"}
     assert dict(both.fig5_changes) == {"policy": "rr"}
+    assert "fig5-rr: " in both.support and "background-0-0: none: chosen by fit" in both.support
+    with pytest.raises(ValueError, match="coordinate"):
+        readings.combine([claims.reading("start-ones"), claims.reading("start-local")])
 
 
-def table_of(distances: dict[str, list[float]]) -> pd.DataFrame:
-    rows = []
-    for reading, values in distances.items():
-        for claim, distance in zip(("a", "b"), values, strict=True):
-            rows.append(
-                {
-                    "claim": claim,
-                    "reading": reading,
-                    "distance": distance,
-                    "verdict": "reproduced" if distance == 0 else "partly",
-                }
-            )
-    return pd.DataFrame(rows)
+class FakeStudy(readings.Study):
+    """A study whose sweeps are a formula: each declared reading adds its own distance to
+    each claim, so the best combination is known."""
+
+    def __init__(self, declared, effects):
+        super().__init__(Setup(), None, None, tuple(declared), pd.DataFrame(
+            columns=["claim", "reading", "distance", "overall"]), [], None, False)
+        self.effects = effects
+        self.evaluated = []
+
+    def ensure(self, reading, claims_):
+        if self.answered(reading.id, claims_):
+            return
+        self.evaluated.append(reading.id)
+        parts = reading.id.split("+")
+        rows = [
+            {"claim": c.id, "reading": reading.id,
+             "distance": max(0.0, 3.0 + sum(self.effects.get((p, c.id), 0.0) for p in parts)),
+             "overall": np.nan}
+            for c in claims.CLAIMS
+        ]
+        self.table = pd.concat([self.table, pd.DataFrame(rows)], ignore_index=True)
 
 
-def test_the_candidates_are_the_readings_that_move_a_claim_toward_the_paper():
-    table = table_of({"default": [1.0, 1.0], "x": [0.5, 3.0], "y": [1.0, 1.0], "z": [0.0, 0.0]})
-    made = [
-        Reading("default", ""),
-        Reading("x", "", coordinate="c1"),
-        Reading("y", "", coordinate="c2"),
-        Reading("z", "", coordinate="c3"),
+def test_the_per_claim_search_moves_coordinate_by_coordinate_to_a_fixpoint():
+    declared = [
+        Reading("default", "", coordinate=""),
+        Reading("a1", "", fig5_changes=claims._m(ratio=10.0), coordinate="a"),
+        Reading("a2", "", fig5_changes=claims._m(ratio=1000.0), coordinate="a"),
+        Reading("b1", "", fig5_changes=claims._m(start="ones"), coordinate="b"),
+        Reading("c1", "", changes=claims._m(quantum_s=0.1), coordinate="c"),
     ]
-    assert [r.id for r in readings.candidates(table, made)] == ["z", "x"]  # y moves nothing
+    target = "fig5-greedy-finds-optimum"
+    # a1 helps alone, a2 helps more, b1 helps only a little, c1 hurts
+    effects = {("a1", target): -1.0, ("a2", target): -1.5, ("b1", target): -0.5,
+               ("c1", target): 1.0}
+    study = FakeStudy(declared, effects)
+    for r in declared:
+        study.ensure(r, claims.CLAIMS)
+    found = readings.closest(study, claims.claim(target), steps=20)
+    assert found == "a2+b1"  # every coordinate at its best answer; c1 left out
+    trace = pd.DataFrame(study.trace)
+    assert trace.kept.sum() >= 1 and (trace.search == f"closest: {target}").all()
+    # a claim already at distance 0 is not searched
+    zero = FakeStudy(declared, {(r.id, target): -3.0 for r in declared[1:]})
+    for r in declared:
+        zero.ensure(r, claims.CLAIMS)
+    before = len(zero.evaluated)
+    assert readings.closest(zero, claims.claim(target), steps=20) == "a1"
+    assert len(zero.evaluated) == before
+
+
+def test_a_search_spends_at_most_its_steps():
+    declared = [Reading("default", "")] + [
+        Reading(f"r{k}", "", fig5_changes=claims._m(ratio=float(k + 2)), coordinate=f"c{k}")
+        for k in range(6)
+    ]
+    target = "fig5-greedy-gap"
+    study = FakeStudy(declared, {(f"r{k}", target): -0.4 for k in range(6)})
+    for r in declared:
+        study.ensure(r, claims.CLAIMS)
+    before = len(study.evaluated)
+    readings.closest(study, claims.claim(target), steps=3)
+    assert len(study.evaluated) - before <= 3
 
 
 def test_a_quick_study_answers_every_claim_under_every_reading(tmp_path):
@@ -131,7 +204,7 @@ def test_a_quick_study_answers_every_claim_under_every_reading(tmp_path):
         Setup(), chosen, grids, tmp_path, engine=Engine(workers=1, cache=False), progress=False
     )
     assert len(table) == len(chosen) * len(claims.CLAIMS)
-    assert set(table.verdict) <= {"reproduced", "partly", "not reproduced"}
+    assert set(table.verdict) <= set(claims.LEVELS)
     assert {
         "claim",
         "reading",
@@ -141,8 +214,11 @@ def test_a_quick_study_answers_every_claim_under_every_reading(tmp_path):
         "covers",
         "low",
         "high",
-        "worst",
+        "points",
+        "holding",
         "overall",
+        "supported",
+        "support",
     } <= set(table.columns)
     by = table.set_index(["reading", "claim"])
     # a Fig. 5 reading changes only the Fig. 5 claims
@@ -159,52 +235,26 @@ def test_a_quick_study_answers_every_claim_under_every_reading(tmp_path):
 
 
 def test_verdict_labels_by_kind():
+    nan = np.nan
     table = pd.DataFrame(
         [
-            {
-                "claim": "r",
-                "reading": "d",
-                "verdict": "partly",
-                "low": -86.9,
-                "high": 83.5,
-                "worst": np.nan,
-                "overall": np.nan,
-                "lines": np.nan,
-                "holding": np.nan,
-            },
-            {
-                "claim": "b",
-                "reading": "d",
-                "verdict": "not reproduced",
-                "low": np.nan,
-                "high": np.nan,
-                "worst": math.inf,
-                "overall": np.nan,
-                "lines": np.nan,
-                "holding": np.nan,
-            },
-            {
-                "claim": "f",
-                "reading": "d",
-                "verdict": "reproduced",
-                "low": np.nan,
-                "high": np.nan,
-                "worst": np.nan,
-                "overall": 0.95,
-                "lines": np.nan,
-                "holding": np.nan,
-            },
-            {
-                "claim": "l",
-                "reading": "d",
-                "verdict": "partly",
-                "low": np.nan,
-                "high": np.nan,
-                "worst": np.nan,
-                "overall": np.nan,
-                "lines": 4.0,
-                "holding": 3.0,
-            },
+            # a value claim: our range
+            {"claim": "r", "reading": "d", "verdict": "partly", "low": -86.9, "high": 83.5,
+             "tolerance": 5.0, "overall": nan, "points": 5.0, "holding": 1.0},
+            # a bound whose worst point is infinite
+            {"claim": "b", "reading": "d", "verdict": "not reproduced", "low": 10.0,
+             "high": math.inf, "tolerance": 0.0, "overall": nan, "points": 8.0, "holding": 0.0},
+            # a frequency claim: the share found
+            {"claim": "f", "reading": "d", "verdict": "reproduced", "low": 0.9, "high": 1.0,
+             "tolerance": 0.0, "overall": 0.95, "points": 8.0, "holding": 8.0},
+            # a direction, sign, ordering or largest claim: the points that hold
+            {"claim": "l", "reading": "d", "verdict": "partly", "low": nan, "high": nan,
+             "tolerance": nan, "overall": nan, "points": 4.0, "holding": 3.0},
         ]
     )
-    assert stats.verdict_cells(table).label.tolist() == ["-87…84", "∞", "95% found", "3/4 lines"]
+    assert stats.verdict_cells(table).label.tolist() == [
+        "-87…84",
+        "10…∞",
+        "95% found",
+        "3/4 hold",
+    ]

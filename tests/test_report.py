@@ -1,7 +1,10 @@
-"""The claims as data and the verdict rules of the report, on hand-made tables."""
+"""The claims as data and the verdict rules of the report, on hand-made tables: every verdict
+level, every kind of claim, and the consistency rule (one number at one point is judged the
+same way under every claim with the same paper value and quantity)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -9,32 +12,46 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dnnsplit.paper import claims, report, stats, verdicts
-from dnnsplit.paper.claims import CLAIMS, Claim, claim
+from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, Claim, PaperValues, Reads, claim
 
 
 def write_summary(directory, name, rows) -> None:
     pd.DataFrame(rows).to_csv(directory / f"{name}.csv", index=False)
 
 
-def fig3a(directory, sjf_means, rr_means, devices=(10, 20, 30)) -> None:
-    rows = []
-    for policy, means in (("sjf", sjf_means), ("rr", rr_means)):
-        for n, m in zip(devices, means, strict=True):
-            rows.append(
-                {
-                    "solver": "greedy",
-                    "policy": policy,
-                    "ratio": 1.0,
-                    "devices": n,
-                    "mean": m,
-                    "low": m - 1,
-                    "high": m + 1,
-                    "n": 10,
-                }
-            )
+def summary_row(m: float, **ids) -> dict:
+    return {**ids, "mean": m, "low": m - 1, "high": m + 1, "min": m - 5, "max": m + 5, "n": 10}
+
+
+def fig3a(directory, sjf_means, rr_means, devices=(10, 30, 50)) -> None:
+    rows = [
+        summary_row(m, solver="greedy", policy=policy, ratio=1.0, devices=n)
+        for policy, means in (("sjf", sjf_means), ("rr", rr_means))
+        for n, m in zip(devices, means, strict=True)
+    ]
     write_summary(directory, "fig3a_summary", rows)
+
+
+def fig3b(directory, sjf_means, rr_means, devices=(10, 30, 50)) -> None:
+    rows = [
+        summary_row(m, solver="greedy", policy=policy, ratio=1.0, devices=n)
+        for policy, means in (("sjf", sjf_means), ("rr", rr_means))
+        for n, m in zip(devices, means, strict=True)
+    ]
+    write_summary(directory, "fig3b_summary", rows)
+
+
+def fig3c(directory, by_devices: dict[int, list[float]], ratios=(1, 10, 100, 1000)) -> None:
+    rows = [
+        summary_row(m, policy="sjf", devices=n, ratio=r)
+        for n, means in by_devices.items()
+        for r, m in zip(ratios, means, strict=True)
+    ]
+    write_summary(directory, "fig3c_summary", rows)
 
 
 def verdict_of(claim_id: str, directory) -> str:
@@ -55,11 +72,24 @@ def test_claim_ids_are_stable_and_unique():
         "fig3c-variance-vs-r",
         "fig3b-total",
         "fig3-local-share",
+        # the claims the paper makes in its text and conclusion
+        "fig3a-still-better-at-50",
+        "conclusion-beats-all-local",
+        "fig3c-largest-at-10",
+        "fig3a-sjf-above-rr",
     }
     assert all(c.kind in claims.KINDS for c in CLAIMS)
+    assert all(c.quantity in QUANTITIES for c in CLAIMS)
+    assert all(c.policies and set(c.policies) <= {"sjf", "rr", "ps"} for c in CLAIMS)
+    assert all(c.quote and c.figure for c in CLAIMS)
     assert all(set(c.reasons) <= set(report.REASONS) for c in CLAIMS)
     with pytest.raises(KeyError, match="no claim 'nope'"):
         claim("nope")
+
+
+def test_every_tolerance_has_a_one_line_justification():
+    for quantity in QUANTITIES.values():
+        assert quantity.tolerance >= 0 and quantity.why and "\n" not in quantity.why
 
 
 def test_no_claim_number_appears_in_the_logic():
@@ -67,9 +97,10 @@ def test_no_claim_number_appears_in_the_logic():
     the paper layer would be a claim typed into the logic)."""
     numbers = set()
     for c in CLAIMS:
-        for value in c.numbers.values():
-            if value != int(value):  # whole numbers (2, 10, 21) also mean other things
-                numbers.add(f"{value:g}")
+        if c.paper is not None:
+            for value in (*c.paper.band, *c.paper.at.values()):
+                if math.isfinite(value) and value != int(value):
+                    numbers.add(f"{value:g}")
     assert numbers >= {"2.4", "2.8", "12.7", "67.2"}
     package = Path(claims.__file__).parent
     for path in package.glob("*.py"):
@@ -82,101 +113,104 @@ def test_no_claim_number_appears_in_the_logic():
             )
 
 
-# --- one verdict function per kind -----------------------------------------------------
+# --- the levels -------------------------------------------------------------------------
 
 
-def test_range_claim_reproduced_partly_and_not(tmp_path):
-    fig3a(tmp_path, [20, 10, 3], [12, 6, 3])  # inside the range, shrinking
+@pytest.mark.parametrize(
+    ("all_hold", "some_hold", "direction", "expected"),
+    [
+        (True, True, True, "reproduced"),
+        (True, True, None, "reproduced"),
+        (True, True, False, "not reproduced"),  # every value in tolerance, the trend wrong
+        (False, True, True, "partly"),
+        (False, True, None, "partly"),
+        (False, True, False, "not reproduced"),
+        (False, False, True, "direction only"),
+        (False, False, None, "not reproduced"),
+        (False, False, False, "not reproduced"),
+    ],
+)
+def test_the_levels(all_hold, some_hold, direction, expected):
+    assert verdicts.level(all_hold, some_hold, direction) == expected
+    assert expected in LEVELS
+
+
+def test_a_value_claim_at_every_level(tmp_path):
+    # Fig. 3A SJF: 21% at N = 10, 2% at N = 50, the band 2–21% between; ±5 points
+    fig3a(tmp_path, [21, 10, 3], [12, 6, 3])
     assert verdict_of("fig3a-variance-sjf", tmp_path) == "reproduced"
-    fig3a(tmp_path, [3, 10, 20], [12, 6, 3])  # inside the range, growing
+    fig3a(tmp_path, [60, 10, 3], [12, 6, 3])  # N = 10 far above 21%, the rest in
     assert verdict_of("fig3a-variance-sjf", tmp_path) == "partly"
-    fig3a(tmp_path, [99, 95, 90], [12, 6, 3])  # outside, shrinking
-    assert verdict_of("fig3a-variance-sjf", tmp_path) == "partly"
-    fig3a(tmp_path, [90, 95, 99], [12, 6, 3])  # outside and growing
+    fig3a(tmp_path, [99, 95, 90], [12, 6, 3])  # shrinking, but nowhere near
+    found = verdicts.judge(claim("fig3a-variance-sjf"), tmp_path)
+    assert found.verdict == "direction only" and found.direction is True
+    assert found.numbers["holding"] == 0 and found.numbers["points"] == 3
+    fig3a(tmp_path, [3, 10, 20], [12, 6, 3])  # in the band but growing: not the paper's
     assert verdict_of("fig3a-variance-sjf", tmp_path) == "not reproduced"
     assert verdict_of("fig3a-variance-rr", tmp_path) == "reproduced"
 
 
-def test_range_claim_with_a_sign_and_no_slack(tmp_path):
-    def fig3b(means):
-        write_summary(
-            tmp_path,
-            "fig3b_summary",
-            [
-                {"solver": "greedy", "policy": "sjf", "ratio": 1.0, "devices": n, "mean": m}
-                for n, m in zip((10, 20), means, strict=True)
-            ],
-        )
+def test_the_ends_of_a_range_are_the_papers_values_at_the_axis_ends(tmp_path):
+    """'2–21%, less as N grows': 21% at N = 10 is the paper's value there, so 4× that is
+    outside tolerance, even though it lies inside a band widened by a share of its top."""
+    fig3a(tmp_path, [84, 12, 3], [12, 6, 3])
+    found = verdicts.judge(claim("fig3a-variance-sjf"), tmp_path)
+    first = found.points[0]
+    assert first.x == 10 and not first.holds and first.paper == "21.0%"
+    assert [p.holds for p in found.points] == [False, True, True]
+    # within ±5 points of the pinned value holds, one point further does not
+    fig3a(tmp_path, [26, 12, 3], [12, 6, 3])
+    assert verdicts.judge(claim("fig3a-variance-sjf"), tmp_path).points[0].holds
+    fig3a(tmp_path, [26.01, 12, 3], [12, 6, 3])
+    assert not verdicts.judge(claim("fig3a-variance-sjf"), tmp_path).points[0].holds
 
-    fig3b([2.0, 8.0])  # slightly better everywhere
+
+def test_a_value_claim_with_a_sign(tmp_path):
+    fig3b(tmp_path, [2.0, 8.0, 4.0], [3.0, 1.0, 0.5])  # slightly better everywhere
     assert verdict_of("fig3b-total", tmp_path) == "reproduced"
-    fig3b([2.0, 30.0])  # better, but by far more than a few %
+    fig3b(tmp_path, [2.0, 30.0, 4.0], [3.0, 1.0, 0.5])  # better, once by far more
     assert verdict_of("fig3b-total", tmp_path) == "partly"
-    fig3b([-20.0, 5.0])  # worse somewhere
+    fig3b(tmp_path, [30.0, 40.0, 50.0], [30.0, 40.0, 50.0])  # better, never slightly
+    assert verdict_of("fig3b-total", tmp_path) == "direction only"
+    fig3b(tmp_path, [-3.0, 5.0, 4.0], [3.0, 1.0, 0.5])  # within tolerance, but worse once
     assert verdict_of("fig3b-total", tmp_path) == "not reproduced"
 
 
-def test_range_claim_on_the_ends_against_log_r(tmp_path):
-    def fig3c(means):
-        write_summary(
-            tmp_path,
-            "fig3c_summary",
-            [
-                {"policy": "sjf", "devices": 10, "ratio": r, "mean": m, "low": m, "high": m}
-                for r, m in zip((1, 10, 100, 1000), means, strict=True)
-            ],
-        )
-
-    fig3c([21.0, 30.0, 50.0, 67.0])
-    assert verdict_of("fig3c-variance-vs-r", tmp_path) == "reproduced"
-    fig3c([67.0, 50.0, 30.0, 21.0])  # the same ends, the wrong way
-    assert verdict_of("fig3c-variance-vs-r", tmp_path) == "partly"
+def test_a_value_claim_against_log_r(tmp_path):
+    fig3c(tmp_path, {10: [21.0, 30.0, 50.0, 67.0], 20: [1.0, 2.0, 3.0, 4.0]})
     found = verdicts.judge(claim("fig3c-variance-vs-r"), tmp_path)
-    assert found.numbers["low"] == 21.0 and found.numbers["high"] == 67.0
+    assert found.verdict == "reproduced" and found.numbers["low"] == 21.0
+    fig3c(tmp_path, {10: [67.0, 50.0, 30.0, 21.0]})  # in the band, the wrong way
+    assert verdict_of("fig3c-variance-vs-r", tmp_path) == "not reproduced"
 
 
-def test_bound_claim(tmp_path):
-    def fig5(greedy_gaps):
-        write_summary(
-            tmp_path,
-            "fig5_summary",
-            [
-                {
-                    "objective": "variance",
-                    "solver": "greedy",
-                    "metric": "gap_pct",
-                    "devices": n,
-                    "mean": g,
-                }
-                for n, g in zip((3, 4, 5), greedy_gaps, strict=True)
-            ],
-        )
+def test_a_bound_claim(tmp_path):
+    def fig5(gaps):
+        rows = [
+            summary_row(g, objective="variance", solver="greedy", metric="gap_of_means_pct",
+                        devices=n)
+            for n, g in zip((3, 4, 5), gaps, strict=True)
+        ]
+        write_summary(tmp_path, "fig5_summary", rows)
 
-    fig5([0.0, 1.0, 2.0])
+    fig5([0.0, 1.0, 2.4])
     assert verdict_of("fig5-greedy-gap", tmp_path) == "reproduced"
-    fig5([0.0, 1.0, 50.0])  # the median is within the bound
+    fig5([0.0, 1.0, 50.0])
     assert verdict_of("fig5-greedy-gap", tmp_path) == "partly"
     fig5([10.0, 20.0, math.inf])  # an infinite gap (zero optimal variance) is not within
     found = verdicts.judge(claim("fig5-greedy-gap"), tmp_path)
     assert found.verdict == "not reproduced" and "∞" in found.ours
 
 
-def test_direction_claim(tmp_path):
+def test_a_direction_claim(tmp_path):
     def share(slopes):
-        rows = []
-        for (objective, policy), slope in zip(
-            [("total", "sjf"), ("variance", "rr")], slopes, strict=True
-        ):
-            for n in (10, 20, 30):
-                rows.append(
-                    {
-                        "objective": objective,
-                        "policy": policy,
-                        "ratio": 1.0,
-                        "devices": n,
-                        "mean": 50 + slope * n,
-                    }
-                )
+        rows = [
+            summary_row(50 + slope * n, objective=objective, policy=policy, ratio=1.0, devices=n)
+            for (objective, policy), slope in zip(
+                [("total", "sjf"), ("variance", "rr")], slopes, strict=True
+            )
+            for n in (10, 20, 30)
+        ]
         write_summary(tmp_path, "fig3_local_share_summary", rows)
 
     share([1, 1])
@@ -187,7 +221,45 @@ def test_direction_claim(tmp_path):
     assert verdict_of("fig3-local-share", tmp_path) == "not reproduced"
 
 
-def test_frequency_claim(tmp_path):
+def test_sign_claims_cover_every_point_of_both_policies(tmp_path):
+    fig3a(tmp_path, [21, 10, 3], [12, 6, 3])
+    fig3b(tmp_path, [2.0, 8.0, 4.0], [3.0, 1.0, 0.5])
+    assert verdict_of("fig3a-still-better-at-50", tmp_path) == "reproduced"
+    assert verdict_of("conclusion-beats-all-local", tmp_path) == "reproduced"
+    fig3a(tmp_path, [21, 10, -3], [12, 6, 3])  # SJF worse than all-local at N = 50
+    found = verdicts.judge(claim("fig3a-still-better-at-50"), tmp_path)
+    assert found.verdict == "partly" and "SJF, N = 50" in found.ours
+    conclusion = verdicts.judge(claim("conclusion-beats-all-local"), tmp_path)
+    assert conclusion.numbers["points"] == 12 and conclusion.numbers["holding"] == 11
+    fig3a(tmp_path, [-1, -1, -3], [-12, -6, -3])
+    assert verdict_of("fig3a-still-better-at-50", tmp_path) == "not reproduced"
+
+
+def test_an_ordering_claim(tmp_path):
+    fig3a(tmp_path, [21, 10, 3], [12, 6, 2.8])
+    assert verdict_of("fig3a-sjf-above-rr", tmp_path) == "reproduced"
+    fig3a(tmp_path, [21, 5, 3], [12, 6, 2.8])
+    assert verdict_of("fig3a-sjf-above-rr", tmp_path) == "partly"
+    fig3a(tmp_path, [80, 60, 40], [90, 80, 70])
+    assert verdict_of("fig3a-sjf-above-rr", tmp_path) == "not reproduced"
+
+
+def test_a_largest_claim(tmp_path):
+    fig3c(tmp_path, {10: [21.0, 30.0, 50.0, 67.0], 20: [10.0, 20.0, 30.0, 40.0]})
+    assert verdict_of("fig3c-largest-at-10", tmp_path) == "reproduced"
+    fig3c(tmp_path, {10: [21.0, 30.0, 50.0, 67.0], 20: [10.0, 20.0, 60.0, 70.0]})
+    found = verdicts.judge(claim("fig3c-largest-at-10"), tmp_path)
+    assert found.verdict == "partly" and [p.holds for p in found.points] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    fig3c(tmp_path, {10: [1.0, 1.0, 1.0, 1.0], 20: [10.0, 20.0, 60.0, 70.0]})
+    assert verdict_of("fig3c-largest-at-10", tmp_path) == "not reproduced"
+
+
+def test_a_frequency_claim(tmp_path):
     def fig5(greedy_values):
         rows = []
         for (n, seed), value in greedy_values.items():
@@ -215,6 +287,57 @@ def test_frequency_claim(tmp_path):
     assert found.verdict == "not reproduced" and found.numbers["overall"] == 0.5
 
 
+# --- the consistency rule -----------------------------------------------------------------
+
+
+def test_one_number_at_one_point_is_judged_alike_under_fig3a_and_fig3c(tmp_path):
+    """The issue's case: 53.3% at (N = 10, R = 1, SJF) is one number; Fig. 3A and Fig. 3C
+    both give the paper's value 21% there; it is outside tolerance under both."""
+    for value in (53.3, 24.0, 26.5, 15.0):
+        fig3a(tmp_path, [value, 10, 3], [12, 6, 3])
+        fig3c(tmp_path, {10: [value, 30.0, 50.0, 67.0]})
+        a = verdicts.judge(claim("fig3a-variance-sjf"), tmp_path).points[0]
+        c = verdicts.judge(claim("fig3c-variance-vs-r"), tmp_path).points[0]
+        assert (a.x, c.x) == (10, 1) and a.paper == c.paper == "21.0%"
+        assert a.holds == c.holds == (abs(value - 21.0) <= 5.0)
+
+
+def _paper_points() -> list[tuple[Claim, float, tuple[float, float]]]:
+    points = []
+    for c in CLAIMS:
+        if c.kind != "value" or c.paper is None:
+            continue
+        xs = [*c.paper.at, 20.0, 30.0]
+        points += [(c, x, c.paper.at_point(x)) for x in xs]
+    return points
+
+
+@given(st.floats(min_value=-200, max_value=200, allow_nan=False))
+def test_two_claims_with_the_same_paper_value_and_quantity_agree_at_every_point(value):
+    """For every pair of value claims about the same quantity, and every pair of their
+    points with the same paper value or band, one number is within tolerance under both or
+    under neither."""
+    for (c1, _, p1), (c2, _, p2) in itertools.combinations(_paper_points(), 2):
+        if c1.quantity == c2.quantity and p1 == p2:
+            t1, t2 = c1.tolerance.tolerance, c2.tolerance.tolerance
+            assert verdicts.within(value, p1, t1) == verdicts.within(value, p2, t2)
+
+
+def test_claims_about_one_quantity_share_one_tolerance():
+    by_quantity: dict[str, set[float]] = {}
+    for c in CLAIMS:
+        by_quantity.setdefault(c.quantity, set()).add(c.tolerance.tolerance)
+    assert all(len(t) == 1 for t in by_quantity.values())
+    # the only paper value two claims share: 21% at (N = 10, R = 1, SJF)
+    shared = [
+        (c.id, x) for c, x, p in _paper_points() if p == (21.0, 21.0)
+    ]
+    assert {cid for cid, _ in shared} == {"fig3a-variance-sjf", "fig3c-variance-vs-r"}
+
+
+# --- missing input ---------------------------------------------------------------------
+
+
 def test_missing_inputs_are_named_not_raised(tmp_path):
     answers = report.answer_claims(tmp_path)
     assert len(answers) == len(CLAIMS)
@@ -225,19 +348,14 @@ def test_missing_inputs_are_named_not_raised(tmp_path):
     write_summary(
         tmp_path,
         "fig5_summary",
-        [
-            {
-                "objective": "variance",
-                "solver": "greedy",
-                "metric": "gap_pct",
-                "devices": 3,
-                "mean": 50.0,
-            }
-        ],
+        [summary_row(50.0, objective="variance", solver="greedy", metric="gap_of_means_pct",
+                     devices=3)],
     )
     text = report.build_report(tmp_path)
     assert "| Greedy's variance vs the optimum (Fig. 5) |" in text
     assert "fig5.csv is missing" in text  # the frequency claim reads the rows file
+    # no manifest: said once, and no reason that needs the setup is given
+    assert "manifest of run(s) `fig3`, `fig5` is missing" in text
     fig3a(tmp_path, [20, 10, 3], [12, 6, 3])
     fig3a_rows = tmp_path / "fig3a_summary.csv"
     frame = pd.read_csv(fig3a_rows)
@@ -246,20 +364,66 @@ def test_missing_inputs_are_named_not_raised(tmp_path):
     assert missing.verdict is None and "no rows with solver = greedy, policy = sjf" in missing.why
 
 
-def test_a_claim_of_an_unknown_kind_has_no_verdict_function():
+def test_a_claim_without_its_file_is_refused_by_name():
     assert set(verdicts.VERDICTS) == set(claims.KINDS)
     odd = Claim(
         id="x",
         figure="-",
         title="-",
         quote="-",
-        kind="range",
-        numbers=claims._m(low=0.0, high=1.0),
-        reads=claims.Reads("nothing"),
+        kind="value",
+        quantity="gain-pct",
+        paper=PaperValues(band=(0.0, 1.0)),
+        reads=(Reads("nothing"),),
         paper_text="-",
+        policies=("sjf",),
     )
     with pytest.raises(verdicts.MissingInput, match="nothing.csv is missing"):
         verdicts.judge(odd, Path("/nonexistent"))
+
+
+# --- the report's statements --------------------------------------------------------------
+
+
+def test_the_noise_reason_compares_with_the_seeds_spread_not_the_interval(tmp_path):
+    """A paper value inside the bootstrap interval of our mean but outside the seeds' range
+    must not be said to lie within our seed-to-seed spread, and the other way round."""
+    rows = [
+        {"solver": "greedy", "policy": "sjf", "ratio": 1.0, "devices": n, "mean": 60.0,
+         "low": 15.0, "high": 65.0, "min": 40.0, "max": 90.0, "n": 10}
+        for n in (10, 50)
+    ]
+    write_summary(tmp_path, "fig3a_summary", rows)
+    verdict = verdicts.judge(claim("fig3a-variance-sjf"), tmp_path)
+    facts = report._Facts(claim("fig3a-variance-sjf"), verdict, tmp_path, None)
+    assert "outside our seed-to-seed range" in report.REASONS["noise"](facts)
+    rows = [{**r, "low": 55.0, "high": 65.0, "min": -40.0} for r in rows]
+    write_summary(tmp_path, "fig3a_summary", rows)
+    text = report.REASONS["noise"](facts)
+    assert "within our seed-to-seed range" in text and "2 of 2 points" in text
+    assert "gives no seed count" in text
+
+
+def test_fig5_statistics_say_what_they_show():
+    """The gap between the means is what the plotted means imply; the mean of per-case gaps
+    is dominated by a case with a tiny optimum; the median is a typical case."""
+    rows = []
+    for seed, (greedy, best) in enumerate([(1.0, 0.001), (1.0, 0.9), (1.0, 0.95), (1.0, 1.0)]):
+        for solver, value in (("greedy", greedy), ("optimal", best)):
+            rows.append({"objective": "variance", "solver": solver, "metric": "variance",
+                         "devices": 3, "seed": seed, "value": value})
+        rows.append({"objective": "variance", "solver": "greedy", "metric": "gap_pct",
+                     "devices": 3, "seed": seed, "value": stats.gap_pct(greedy, best)})
+    frame = pd.DataFrame(rows)
+    summary = stats.greedy_vs_optimal_summary(frame, within_pct=6.0).set_index("metric")
+    means = 100 * (4.0 - 2.851) / 2.851
+    assert summary.loc["gap_of_means_pct", "mean"] == pytest.approx(means)
+    assert summary.loc["gap_pct", "mean"] > 20 * means  # 99,900% in one case
+    assert summary.loc["median_gap_pct", "mean"] == pytest.approx(
+        np.median([99900.0, 100 / 9, 100 / 19, 0.0])
+    )
+    assert summary.loc["within_pct", "mean"] == pytest.approx(50.0)  # 5.3% and 0%
+    assert summary.loc["optimum_pct", "mean"] == pytest.approx(25.0)
 
 
 # --- the gap of Fig. 5 ------------------------------------------------------------------
@@ -274,3 +438,32 @@ def test_gap_of_a_zero_optimum_is_infinite_not_zero():
         pd.DataFrame({"devices": [3, 3, 3], "value": [1.0, math.inf, np.nan]}), ["devices"]
     )
     assert summary["mean"].iloc[0] == math.inf and summary["n"].iloc[0] == 2
+    assert summary["min"].iloc[0] == 1.0 and summary["max"].iloc[0] == math.inf
+
+
+def test_trend_slopes_are_closed_forms_that_need_no_blas():
+    x, y = [10, 20, 30, 40, 50], [83.5, 30.1, 5.0, -40.2, -86.9]
+    expected = np.polyfit(np.array(x, float), np.array(y, float), 1)[0]
+    assert verdicts.trend_slope(x, y) == pytest.approx(expected, rel=1e-12)
+    assert verdicts.trend_slope([1, 10, 100], [1, 2, 3], log_x=True) == pytest.approx(1.0)
+    assert verdicts.trend_slope([1, 1], [1, 2]) == 0.0
+
+
+def test_the_committed_report_is_recomputed_byte_for_byte_under_another_blas(tmp_path):
+    """REPRODUCTION.md is rebuilt from the committed CSVs in a fresh process with one
+    OpenBLAS thread and another OpenBLAS core type: not one byte may move (no committed
+    number may depend on the BLAS or LAPACK path)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from dnnsplit.paths import FIGURES_DIR, REPORT_PATH
+
+    figures = tmp_path / "figures"
+    shutil.copytree(FIGURES_DIR, figures)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "OPENBLAS_CORETYPE": "Prescott"}
+    code = "import sys; from dnnsplit.paper import report; report.write_report(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", code, str(figures)], check=True, env=env)
+    assert (figures / "REPRODUCTION.md").read_bytes() == REPORT_PATH.read_bytes()

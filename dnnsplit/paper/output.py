@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 import dnnsplit
 from dnnsplit._io import atomic_write
+from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.plots import paper_style
 from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR
 from dnnsplit.scenario import SEED_RULE
@@ -31,8 +32,10 @@ from dnnsplit.setup import Setup
 
 __all__ = [
     "FLOAT_FORMAT",
+    "caption_path",
     "manifest_path",
     "output_dir",
+    "read_caption",
     "read_manifest",
     "save_figure",
     "scratch_dir",
@@ -69,15 +72,21 @@ def save_figure(
     name: str,
     tables: Mapping[str, pd.DataFrame],
     out_dir: str | os.PathLike[str] | None = None,
+    *,
+    caption: Caption | str = "",
 ) -> list[Path]:
     """Save ``fig`` as ``NAME.pdf`` and ``NAME.png`` with its tables as CSV beside it.
 
     ``tables`` maps a suffix to a table: ``""`` gives ``NAME.csv`` (the tidy rows the figure
-    was drawn from), ``"summary"`` gives ``NAME_summary.csv``, and so on. ``out_dir``
-    empty: ``build/figures/``.
+    was drawn from), ``"summary"`` gives ``NAME_summary.csv``, and so on. ``caption``, the
+    figure's full caption with its provenance, goes to ``NAME.caption.md`` (the image
+    carries a short one). ``out_dir`` empty: ``build/figures/``.
     """
     out = output_dir(out_dir)
     written = []
+    full = text(caption, full=True).strip()
+    if full:
+        written.append(atomic_write(caption_path(out, name), full + "\n"))
     for suffix, frame in tables.items():
         stem = f"{name}_{suffix}" if suffix else name
         written.append(write_table(frame, out / f"{stem}.csv"))
@@ -92,6 +101,17 @@ def save_figure(
             atomic_write(path, buffer.getvalue())
             written.append(path)
     return written
+
+
+def caption_path(out_dir: str | os.PathLike[str] | None, name: str) -> Path:
+    """Where the full caption of figure ``name`` lives (``NAME.caption.md``)."""
+    return output_dir(out_dir) / f"{name}.caption.md"
+
+
+def read_caption(out_dir: str | os.PathLike[str] | None, name: str) -> str:
+    """The full caption of figure ``name``, or "" when it has none."""
+    path = caption_path(out_dir, name)
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
 
 
 def manifest_path(out_dir: str | os.PathLike[str] | None, run: str) -> Path:

@@ -2,33 +2,43 @@
 
 A reading (:data:`~dnnsplit.paper.claims.READINGS`) is a set of overrides of the setup: the
 all-local baseline as ``p = s̃_i``, no full offload, another background load, quantum,
-profile, uplink, or another R and policy for Fig. 5. For each reading this module runs the
-sweeps the claims read (Fig. 3 at R = 1 against N, Fig. 3C against R at N = 10, Fig. 5),
-writes the same tables the figures write into a folder of its own, and answers every claim
-with the same verdict functions as the report (:func:`dnnsplit.paper.verdicts.judge`).
+profile or uplink, or another start, lowest point, R or policy for Fig. 5 alone. Each
+reading says which of the paper's words support it, or that none do and it is chosen by
+fit. For each reading this module runs the sweeps the claims read (Fig. 3 against N at
+R = 1, Fig. 3C against R, Fig. 5), writes the same tables the figures write into a folder of
+its own, and answers every claim with the same verdict functions as the report
+(:func:`dnnsplit.paper.verdicts.judge`).
 
-**The search for combinations** (:func:`search`), documented so that no combination is
-chosen by hand:
+A **combination** holds at most one reading per coordinate (the choice a reading answers);
+its id joins the ids of its parts with ``+`` in the declared order, so the same set of
+readings is always the same combination.
 
-1. every single reading is evaluated; its *distance* is the sum over the claims of
-   :attr:`~dnnsplit.paper.verdicts.Verdict.distance` (0 for a reproduced claim);
-2. the candidates are the readings that move at least one claim toward the paper (a
-   smaller distance for that claim than under ``default``), ordered by their total
-   distance (ties: the order of ``READINGS``);
-3. coordinate-wise: starting from ``default``, each candidate whose coordinate (the choice
-   it answers) is not yet set is added to the current combination; the combination is
-   evaluated and kept when its total distance is smaller, else the candidate is dropped;
-   at most ``steps`` combinations are evaluated.
+**The searches**, documented so that no combination is chosen by hand:
 
-Every evaluated combination is a reading of its own in the results (its id joins the ids
-of its parts with ``+``), so the verdict map shows the path of the search.
+1. every declared reading is evaluated; a claim's *distance* under it is
+   :attr:`~dnnsplit.paper.verdicts.Verdict.distance` (0 when every point holds);
+2. **per claim** (:func:`closest`): a coordinate search over the coordinates that change
+   the figures the claim reads. It starts from the reading closest to the claim; each pass
+   tries, coordinate by coordinate in the declared order, every other answer to that
+   coordinate (and none), and moves to the first combination that brings the claim closer;
+   it stops at a pass without a move (a combination no single change improves) or after
+   ``steps`` evaluations, and reports the closest combination evaluated. Only the sweeps
+   the claim reads are run, so a Fig. 5 claim's search costs Fig. 5 sweeps only. A
+   frequency claim (greedy finds the optimum) is ranked by its distance, then by the share
+   of cases, so its search looks for the highest share the declared readings give;
+3. **the best-fitting combination** (:func:`best_fit`): the same search on the sum of the
+   distances of all claims, from ``default``.
+
+Every combination a search evaluates stays in the results (a ``+`` in its id), so the
+path of each search can be followed; the report marks the best-fitting combination as
+chosen by fit and says which of its parts the paper's text supports.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -46,30 +56,35 @@ from dnnsplit.paper.verdicts import MissingInput, Verdict, judge
 from dnnsplit.setup import Setup
 
 __all__ = [
+    "KINDS_OF_CSV",
     "NUMBER_COLUMNS",
+    "Study",
     "StudyGrids",
     "apply",
+    "best_fit",
+    "closest",
     "combine",
     "evaluate",
-    "search",
+    "kinds_of",
+    "map_rows",
     "study",
 ]
 
 #: The numeric columns of ``readings.csv`` (a verdict fills those of its kind; NaN else).
-NUMBER_COLUMNS = (
-    "low",
-    "high",
-    "slope",
-    "slack",
-    "best",
-    "median",
-    "worst",
-    "lines",
-    "holding",
-    "overall",
-    "lowest",
-    "highest",
-)
+NUMBER_COLUMNS = ("points", "holding", "low", "high", "slope", "overall", "tolerance")
+#: Which sweep writes each CSV a claim may read.
+KINDS_OF_CSV = {
+    "fig3a_summary": "by_devices",
+    "fig3b_summary": "by_devices",
+    "fig3_local_share_summary": "by_devices",
+    "fig3c_summary": "by_ratio",
+    "fig5": "fig5",
+    "fig5_summary": "fig5",
+}
+#: The figure each kind of sweep belongs to (a reading changes a figure's sweeps).
+FIGURE_OF_KIND = {"by_devices": "fig3", "by_ratio": "fig3", "fig5": "fig5"}
+#: A distance this much smaller counts as closer (below it: a tie).
+CLOSER = 1e-12
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,7 @@ class StudyGrids:
     by_devices : Grid
         Fig. 3 (A), (B) and the local share: N at R = 1, every policy, both objectives.
     by_ratio : Grid
-        Fig. 3 (C): R at N = 10, the first policy, variance.
+        Fig. 3 (C): R for every N, the first policy, variance.
     fig5 : Grid
         Fig. 5: N and seeds (greedy against the certified optimum).
     """
@@ -94,12 +109,13 @@ class StudyGrids:
     def paper(cls, *, seeds: Sequence[int] = tuple(range(10)), quick: bool = False) -> StudyGrids:
         """The grids of the paper's figures (Fig. 5 at N = 3..10, by the certifying solver);
         ``quick``: a smoke grid."""
+        devices = (10, 20, 30, 40, 50)
         grids = cls(
             by_devices=sweeps.Grid(
-                devices=(10, 20, 30, 40, 50), seeds=seeds, ratios=(1.0,), policies=("sjf", "rr")
+                devices=devices, seeds=seeds, ratios=(1.0,), policies=("sjf", "rr")
             ),
             by_ratio=sweeps.Grid(
-                devices=(10,),
+                devices=devices,
                 seeds=seeds,
                 ratios=(1, 5, 10, 50, 100, 500, 1000),
                 policies=("sjf",),
@@ -111,7 +127,7 @@ class StudyGrids:
             return grids
         return cls(
             by_devices=grids.by_devices.shrunk(True, devices=2, seeds=2),
-            by_ratio=grids.by_ratio.shrunk(True, seeds=2, ratios=3),
+            by_ratio=grids.by_ratio.shrunk(True, devices=2, seeds=2, ratios=3),
             fig5=grids.fig5.shrunk(True, devices=2, seeds=2),
         )
 
@@ -127,46 +143,80 @@ def apply(setup: Setup, changes: Mapping[str, Any]) -> Setup:
     return replace(setup, **plain)
 
 
-def combine(parts: Sequence[Reading]) -> Reading:
-    """One reading made of several (later parts override earlier ones)."""
-    changes: dict[str, Any] = {}
-    fig5: dict[str, Any] = {}
-    for part in parts:
-        changes.update(part.changes)
-        fig5.update(part.fig5_changes)
-    return Reading(
-        id="+".join(p.id for p in parts),
-        title="; ".join(p.title for p in parts),
-        changes=MappingProxyType(changes),
-        fig5_changes=MappingProxyType(fig5),
-        coordinate="+".join(p.coordinate for p in parts),
-    )
-
-
-def _points(base: Setup, reading: Reading, grids: StudyGrids) -> dict[str, list[sweeps.Point]]:
-    setup = apply(base, reading.changes)
+def setups(base: Setup, reading: Reading) -> dict[str, Setup]:
+    """The setup of each figure under ``reading``: ``fig3`` and ``fig5``."""
+    shared = apply(base, reading.changes)
     return {
-        "by_devices": sweeps.improvement_points(setup, grids.by_devices),
-        "by_ratio": sweeps.improvement_points(setup, grids.by_ratio),
-        "fig5": sweeps.optimum_points(
-            apply(setup, reading.fig5_changes), grids.fig5, ("variance",)
-        ),
+        "fig3": apply(shared, reading.fig3_changes),
+        "fig5": apply(shared, reading.fig5_changes),
     }
 
 
-COMPUTE = {
-    "by_devices": sweeps._improvement_point,
-    "by_ratio": sweeps._improvement_point,
-    "fig5": sweeps._optimum_point,
+def combine(parts: Sequence[Reading]) -> Reading:
+    """One reading made of several, at most one per coordinate (a ``ValueError`` names a
+    coordinate given twice); its parts go in the declared order of :data:`READINGS`."""
+    order = {r.id: k for k, r in enumerate(READINGS)}
+    parts = sorted(parts, key=lambda r: order.get(r.id, len(order)))
+    coordinates = [p.coordinate for p in parts]
+    twice = sorted({c for c in coordinates if coordinates.count(c) > 1})
+    if twice:
+        raise ValueError(f"a combination answers coordinate(s) {', '.join(twice)} twice")
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, dict[str, Any]] = {"changes": {}, "fig3_changes": {}, "fig5_changes": {}}
+    for part in parts:
+        for name, into in merged.items():
+            into.update(getattr(part, name))
+    return Reading(
+        id="+".join(p.id for p in parts),
+        title="; ".join(p.title for p in parts),
+        changes=MappingProxyType(merged["changes"]),
+        fig3_changes=MappingProxyType(merged["fig3_changes"]),
+        fig5_changes=MappingProxyType(merged["fig5_changes"]),
+        coordinate="+".join(p.coordinate for p in parts),
+        support=" | ".join(f"{p.id}: {p.support}" for p in parts),
+    )
+
+
+def parts_of(reading_id: str, declared: Sequence[Reading] = READINGS) -> list[Reading]:
+    """The declared readings a (combined) reading id is made of."""
+    known = {r.id: r for r in declared}
+    return [known[part] for part in reading_id.split("+")]
+
+
+def kinds_of(claim: Claim) -> tuple[str, ...]:
+    """The sweeps a claim reads (``by_devices``, ``by_ratio``, ``fig5``)."""
+    return tuple(dict.fromkeys(KINDS_OF_CSV[csv] for csv in claim.csvs))
+
+
+def _points(base: Setup, reading: Reading, grids: StudyGrids, kind: str) -> list[sweeps.Point]:
+    setup = setups(base, reading)
+    if kind == "by_devices":
+        return sweeps.improvement_points(setup["fig3"], grids.by_devices)
+    if kind == "by_ratio":
+        return sweeps.improvement_points(setup["fig3"], grids.by_ratio)
+    return sweeps.optimum_points(setup["fig5"], grids.fig5, ("variance",))
+
+
+COMPUTE: dict[str, Callable[[sweeps.Point], list[dict[str, Any]]]] = {
+    "by_devices": sweeps.improvement_rows,
+    "by_ratio": sweeps.improvement_rows,
+    "fig5": sweeps.optimum_rows,
 }
 
 
 def _covers(claim: Claim, grids: StudyGrids) -> str:
     """Which N (or R) a claim's row covers, as text."""
-    if claim.reads.csv.startswith("fig5"):
+    kinds = kinds_of(claim)
+    if kinds == ("fig5",):
         devices = grids.fig5.devices
-    elif claim.reads.csv.startswith("fig3c"):
-        return f"N = 10, R = {grids.by_ratio.ratios[0]:g}–{grids.by_ratio.ratios[-1]:g}"
+    elif kinds == ("by_ratio",):
+        ratios = grids.by_ratio.ratios
+        devices = grids.by_ratio.devices
+        n = f"N = {devices[0]}" if "devices" in claim.reads[0].rows else (
+            f"N = {min(devices)}–{max(devices)}"
+        )
+        return f"{n}, R = {ratios[0]:g}–{ratios[-1]:g}"
     else:
         devices = grids.by_devices.devices
     return f"N = {min(devices)}–{max(devices)}"
@@ -178,29 +228,32 @@ def evaluate(
     grids: StudyGrids,
     folder: str | os.PathLike[str],
     *,
+    kinds: Sequence[str] = tuple(COMPUTE),
     engine: Engine | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Every claim under every reading: the rows of ``readings.csv``.
+    """The claims under each reading, from the sweeps of ``kinds``: the rows of
+    ``readings.csv``.
 
-    The points of all readings and of every kind of sweep run in one engine call (one
-    progress bar; a point two readings share runs once); each reading's tables are written under
-    ``folder/<reading id>/`` and judged there.
+    The points of all readings and kinds run in one engine call (one progress bar; a point
+    two readings share runs once); each reading's tables are written under
+    ``folder/<reading id>/`` and judged there. A claim is answered when every sweep it
+    reads has run for that reading (now or before, into the same folder).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (claim, reading): ``verdict``, ``ours``, ``distance``, ``covers`` (the N
-        it covers), the numbers behind it (:data:`NUMBER_COLUMNS`), and the reading's
-        ``changes`` as JSON.
+        One row per (claim, reading) answered: ``verdict``, ``ours``, ``distance``,
+        ``covers`` (the N it covers), the numbers behind it (:data:`NUMBER_COLUMNS`), the
+        reading's ``changes`` as JSON, its ``support`` and whether the text supports
+        every part of it (``supported``).
     """
     engine = engine or current_engine()
     folder = Path(folder)
-    # each point's cache key, once: it names the point shared by several readings
     keyed = {
-        (r.id, kind): [(point_key(COMPUTE[kind], p), p) for p in points]
+        (r.id, kind): [(point_key(COMPUTE[kind], p), p) for p in _points(base, r, grids, kind)]
         for r in readings
-        for kind, points in _points(base, r, grids).items()
+        for kind in kinds
     }
     unique: dict[str, Task] = {}
     for (_, kind), pairs in keyed.items():
@@ -210,23 +263,41 @@ def evaluate(
         list(unique.values()), desc="readings: Figs. 3 and 5", progress=progress
     )
     by_key = dict(zip(unique, results, strict=True))
-    rows_of = {
-        place: [row for key, _ in pairs for row in by_key[key]] for place, pairs in keyed.items()
-    }
     table = []
     for reading in readings:
         place = folder / reading.id
-        frames = {kind: sweeps._tidy(rows_of[(reading.id, kind)]) for kind in COMPUTE}
-        tables = {
-            **stats.fig3_tables(frames["by_devices"], frames["by_ratio"]),
-            **stats.fig5_tables(frames["fig5"]),
+        frames = {
+            kind: sweeps.tidy([row for key, _ in keyed[(reading.id, kind)] for row in by_key[key]])
+            for kind in kinds
         }
+        tables: dict[str, dict[str, pd.DataFrame]] = {}
+        if "by_devices" in frames:
+            tables.update(stats.fig3_by_devices_tables(frames["by_devices"]))
+        if "by_ratio" in frames:
+            tables.update(stats.fig3_by_ratio_tables(frames["by_ratio"]))
+        if "fig5" in frames:
+            tables.update(stats.fig5_tables(frames["fig5"]))
         for name, files in tables.items():
             for suffix, frame in files.items():
                 write_table(frame, place / f"{name}{'_' + suffix if suffix else ''}.csv")
         for claim in CLAIMS:
-            table.append(_row(claim, reading, place, grids))
-    return pd.DataFrame(table)
+            if all((place / f"{csv}.csv").exists() for csv in claim.csvs):
+                table.append(_row(claim, reading, place, grids))
+    return pd.DataFrame(table, columns=_COLUMNS)
+
+
+_COLUMNS = [
+    "claim",
+    "reading",
+    "verdict",
+    "ours",
+    "distance",
+    "covers",
+    *NUMBER_COLUMNS,
+    "changes",
+    "supported",
+    "support",
+]
 
 
 def _row(claim: Claim, reading: Reading, place: Path, grids: StudyGrids) -> dict[str, Any]:
@@ -234,8 +305,13 @@ def _row(claim: Claim, reading: Reading, place: Path, grids: StudyGrids) -> dict
         verdict: Verdict | None = judge(claim, place)
     except MissingInput:
         verdict = None
-    changes = {**reading.changes, **{f"fig5.{k}": v for k, v in reading.fig5_changes.items()}}
+    changes = {
+        **reading.changes,
+        **{f"fig3.{k}": v for k, v in reading.fig3_changes.items()},
+        **{f"fig5.{k}": v for k, v in reading.fig5_changes.items()},
+    }
     numbers = verdict.numbers if verdict else {}
+    parts = parts_of(reading.id, [*READINGS, reading])
     return {
         "claim": claim.id,
         "reading": reading.id,
@@ -245,6 +321,8 @@ def _row(claim: Claim, reading: Reading, place: Path, grids: StudyGrids) -> dict
         "covers": _covers(claim, grids),
         **{column: numbers.get(column, np.nan) for column in NUMBER_COLUMNS},
         "changes": json.dumps(_plain(changes), sort_keys=True),
+        "supported": all(p.supported for p in parts if p.id != "default"),
+        "support": reading.support,
     }
 
 
@@ -256,77 +334,162 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _total(table: pd.DataFrame, reading_id: str) -> float:
-    return float(table[table.reading == reading_id].distance.sum())
+# --- the searches ---------------------------------------------------------------------------
 
 
-def candidates(table: pd.DataFrame, readings: Iterable[Reading]) -> list[Reading]:
-    """Step 2 of the search: the readings that move some claim toward the paper, best
-    (smallest total distance) first."""
-    default = table[table.reading == "default"].set_index("claim").distance
-    moved = []
-    for order, r in enumerate(readings):
-        if r.id == "default":
-            continue
-        mine = table[table.reading == r.id].set_index("claim").distance
-        if bool((mine < default - 1e-12).any()):
-            moved.append((_total(table, r.id), order, r))
-    return [r for _, _, r in sorted(moved, key=lambda item: (item[0], item[1]))]
+@dataclass
+class Study:
+    """The state of a readings study: every (claim, reading) answered so far, and how to
+    answer more.
 
-
-def search(
-    base: Setup,
-    table: pd.DataFrame,
-    grids: StudyGrids,
-    folder: str | os.PathLike[str],
-    *,
-    readings: Sequence[Reading] = READINGS,
-    steps: int = 5,
-    engine: Engine | None = None,
-    progress: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The coordinate-wise search for combinations (module docstring).
-
-    Returns
-    -------
+    Attributes
+    ----------
+    base : Setup
+        The default reading's setup.
+    grids : StudyGrids
+        The sweeps behind the claims.
+    folder : Path
+        Where each reading's tables are written.
+    declared : tuple of Reading
+        The readings a combination may be made of.
     table : pandas.DataFrame
-        ``table`` with the rows of every evaluated combination appended.
-    trace : pandas.DataFrame
-        One row per step: the candidate tried, the combination, its total distance, and
-        whether it was kept.
+        The rows of :func:`evaluate` so far (one per claim and reading).
+    trace : list of dict
+        Every step of every search.
     """
-    chosen: list[Reading] = []
-    best = _total(table, "default")
-    trace: list[dict[str, Any]] = []
-    tried = 0
-    for candidate in candidates(table, readings):
-        if tried >= steps:
-            break
-        if any(candidate.coordinate == part.coordinate for part in chosen):
-            continue
-        if not chosen:  # the first candidate alone is already evaluated
-            total, kept_id = _total(table, candidate.id), candidate.id
-        else:
-            combination = combine([*chosen, candidate])
-            rows = evaluate(base, [combination], grids, folder, engine=engine, progress=progress)
-            table = pd.concat([table, rows], ignore_index=True)
-            total, kept_id = _total(table, combination.id), combination.id
-            tried += 1
-        kept = total < best - 1e-12
-        trace.append(
-            {
-                "step": len(trace) + 1,
-                "candidate": candidate.id,
-                "combination": kept_id,
-                "distance": total,
-                "best_before": best,
-                "kept": kept,
-            }
+
+    base: Setup
+    grids: StudyGrids
+    folder: Path
+    declared: tuple[Reading, ...]
+    table: pd.DataFrame
+    trace: list[dict[str, Any]]
+    engine: Engine | None = None
+    progress: bool = True
+
+    def answered(self, reading_id: str, claims: Sequence[Claim]) -> bool:
+        done = self.table[self.table.reading == reading_id].claim
+        return {c.id for c in claims} <= set(done)
+
+    def ensure(self, reading: Reading, claims: Sequence[Claim]) -> None:
+        """Run the sweeps ``claims`` read under ``reading`` if not yet answered."""
+        if self.answered(reading.id, claims):
+            return
+        kinds = tuple(dict.fromkeys(k for c in claims for k in kinds_of(c)))
+        rows = evaluate(
+            self.base,
+            [reading],
+            self.grids,
+            self.folder,
+            kinds=kinds,
+            engine=self.engine,
+            progress=self.progress,
         )
-        if kept:
-            chosen.append(candidate)
-            best = total
-    return table, pd.DataFrame(trace)
+        rest = self.table[self.table.reading != reading.id]
+        self.table = pd.concat([rest, rows], ignore_index=True)
+
+    def distance(self, reading_id: str, claims: Sequence[Claim]) -> tuple[float, float]:
+        """The sum of the claims' distances under a reading, and minus the share of
+        frequency claims (the tie-break that prefers a higher share)."""
+        rows = self.table[(self.table.reading == reading_id)]
+        rows = rows[rows.claim.isin([c.id for c in claims])]
+        share = rows.overall.fillna(0.0).sum()
+        return float(rows.distance.fillna(np.inf).sum()), -float(share)
+
+
+def _coordinates(declared: Sequence[Reading], figures: set[str]) -> dict[str, list[Reading]]:
+    """The coordinates whose readings change one of ``figures``, each with its answers."""
+    out: dict[str, list[Reading]] = {}
+    for r in declared:
+        if r.id != "default" and figures & set(r.figures):
+            out.setdefault(r.coordinate, []).append(r)
+    return out
+
+
+def _search(
+    study: Study, claims: Sequence[Claim], start: list[Reading], steps: int, label: str
+) -> str:
+    """The coordinate search of the module docstring for the sum of ``claims``' distances,
+    from the combination ``start``; the id of the closest combination evaluated."""
+    figures = {FIGURE_OF_KIND[k] for c in claims for k in kinds_of(c)}
+    coordinates = _coordinates(study.declared, figures)
+    default = next(r for r in study.declared if r.id == "default")
+
+    def reading_of(parts: list[Reading]) -> Reading:
+        return combine(parts) if parts else default
+
+    current = list(start)
+    study.ensure(reading_of(current), claims)
+    best = study.distance(reading_of(current).id, claims)
+    spent, moved = 0, best[0] > 0  # nothing to gain where every point already holds
+    while moved and spent < steps:
+        moved = False
+        for coordinate, answers in coordinates.items():
+            rest = [p for p in current if p.coordinate != coordinate]
+            mine = [p for p in current if p.coordinate == coordinate]
+            for option in [*answers, None]:
+                if (option is None and not mine) or (mine and option is not None and
+                                                     option.id == mine[0].id):
+                    continue
+                if spent >= steps:
+                    break
+                candidate = rest + ([option] if option is not None else [])
+                reading = reading_of(candidate)
+                fresh = not study.answered(reading.id, claims)
+                study.ensure(reading, claims)
+                spent += fresh
+                value = study.distance(reading.id, claims)
+                closer = value[0] < best[0] - CLOSER or (
+                    abs(value[0] - best[0]) <= CLOSER and value[1] < best[1] - CLOSER
+                )
+                study.trace.append(
+                    {
+                        "search": label,
+                        "step": len([t for t in study.trace if t["search"] == label]) + 1,
+                        "combination": reading.id,
+                        "distance": value[0],
+                        "best_before": best[0],
+                        "kept": closer,
+                    }
+                )
+                if closer:
+                    current, best, moved = candidate, value, True
+                    break
+            if moved:
+                break
+    return reading_of(current).id
+
+
+def closest(study: Study, claim: Claim, *, steps: int) -> str:
+    """Step 2 of the module docstring: the combination of declared readings closest to
+    ``claim`` that the per-claim search finds (its id)."""
+    rows = study.table[(study.table.claim == claim.id) & study.table.distance.notna()]
+    singles = rows[~rows.reading.str.contains("+", regex=False)]
+    order = {r.id: k for k, r in enumerate(study.declared)}
+    ranked = singles.assign(
+        rank=singles.reading.map(order), share=-singles.overall.fillna(0.0)
+    ).sort_values(["distance", "share", "rank"], kind="stable")
+    first = ranked.reading.iloc[0] if not ranked.empty else "default"
+    start = [] if first == "default" else parts_of(first, study.declared)
+    found = _search(study, [claim], start, steps, f"closest: {claim.id}")
+    return _closest_evaluated(study, claim, found)
+
+
+def _closest_evaluated(study: Study, claim: Claim, found: str) -> str:
+    """The closest of every reading evaluated for ``claim`` (the search's end, or one it
+    passed that another search evaluated)."""
+    rows = study.table[(study.table.claim == claim.id) & study.table.distance.notna()]
+    parts = rows.reading.str.count(r"\+")
+    ranked = rows.assign(
+        share=-rows.overall.fillna(0.0), parts=parts, is_found=rows.reading != found
+    ).sort_values(["distance", "share", "parts", "is_found", "reading"], kind="stable")
+    return str(ranked.reading.iloc[0])
+
+
+def best_fit(study: Study, *, steps: int) -> str:
+    """Step 3 of the module docstring: the combination with the least total distance over
+    every claim that the search finds from ``default`` (its id)."""
+    return _search(study, CLAIMS, [], steps, "best fit")
 
 
 def study(
@@ -335,19 +498,63 @@ def study(
     folder: str | os.PathLike[str],
     *,
     readings: Sequence[Reading] = READINGS,
-    steps: int = 5,
+    steps: int = 12,
     engine: Engine | None = None,
     progress: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every claim under every reading, then the search for combinations: ``(table, trace)``."""
-    table = evaluate(base, readings, grids, folder, engine=engine, progress=progress)
-    return search(
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every claim under every reading, then the searches of the module docstring.
+
+    Parameters
+    ----------
+    steps : int
+        The most combinations each search may evaluate anew (0: no search).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (claim, reading) answered (:func:`evaluate`); every combination the
+        per-claim searches end at, and the best-fitting one, is answered for every claim.
+    trace : pandas.DataFrame
+        One row per step of each search.
+    found : pandas.DataFrame
+        One row per claim: the ``closest`` combination, and one row ``claim = "*"`` for
+        the ``best fit``.
+    """
+    declared = tuple(readings)
+    state = Study(
         base,
-        table,
         grids,
-        folder,
-        readings=readings,
-        steps=steps,
-        engine=engine,
-        progress=progress,
+        Path(folder),
+        declared,
+        evaluate(base, declared, grids, folder, engine=engine, progress=progress),
+        [],
+        engine,
+        progress,
     )
+    found = []
+    if steps > 0 and any(r.id == "default" for r in declared):
+        for claim in CLAIMS:
+            found.append({"claim": claim.id, "search": "closest", "reading": closest(
+                state, claim, steps=steps)})
+        found.append({"claim": "*", "search": "best fit", "reading": best_fit(state, steps=steps)})
+        for row in found:
+            state.ensure(_reading(row["reading"], declared), CLAIMS)
+    trace = pd.DataFrame(
+        state.trace, columns=["search", "step", "combination", "distance", "best_before", "kept"]
+    )
+    return state.table, trace, pd.DataFrame(found, columns=["claim", "search", "reading"])
+
+
+def map_rows(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
+    """The rows of the verdict map, in order: every declared reading answered for every
+    claim, then each combination a search ended at (the closest per claim, the best fit).
+    The combinations a search passed through stay in ``readings.csv`` only."""
+    complete = table.groupby("reading", sort=False).claim.nunique() == len(CLAIMS)
+    singles = [r for r in dict.fromkeys(table.reading) if "+" not in r and complete.get(r)]
+    ends = [r for r in dict.fromkeys(found.reading) if "+" in r and complete.get(r)]
+    return singles + ends
+
+
+def _reading(reading_id: str, declared: Sequence[Reading]) -> Reading:
+    parts = parts_of(reading_id, declared)
+    return parts[0] if len(parts) == 1 else combine(parts)

@@ -1,13 +1,14 @@
 """REPRODUCTION.md, built from the figures' CSVs and manifests: each claim of the paper
-(:mod:`dnnsplit.paper.claims`) beside our number, a verdict, and the reason where they
-differ.
+(:mod:`dnnsplit.paper.claims`) beside our number, judged point by point, with a verdict and
+the reason where they differ.
 
 Nothing here states a number of the paper: the claims are data, the verdicts follow one
 function per kind (:mod:`dnnsplit.paper.verdicts`), and every reason is computed from our
 rows and from the setup recorded in the manifest of the run that wrote them, so the text
 follows the parameters (the background range, the quantum, greedy's start, ...) instead
-of quoting them as constants. A claim whose input is missing gets one line naming the file
-and the notebook that writes it.
+of quoting them as constants. A reason says what was computed and no more. A claim whose
+input is missing gets one line naming the file and the notebook that writes it; a run
+whose manifest is missing is named, and the reasons that need its setup are left out.
 """
 
 from __future__ import annotations
@@ -22,10 +23,20 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
-from dnnsplit.paper.claims import CLAIMS, Claim
-from dnnsplit.paper.output import output_dir, read_manifest
+from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim
+from dnnsplit.paper.output import output_dir, read_caption, read_manifest
 from dnnsplit.paper.stats import where
-from dnnsplit.paper.verdicts import MissingInput, Verdict, judge, select, trend_slope
+from dnnsplit.paper.verdicts import (
+    AXIS_NAMES,
+    JudgedPoint,
+    MissingInput,
+    Verdict,
+    judge,
+    select,
+    select_all,
+    trend_slope,
+)
+from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
@@ -35,6 +46,7 @@ __all__ = [
     "Answer",
     "answer_claims",
     "build_report",
+    "covers",
     "write_report",
 ]
 
@@ -49,6 +61,9 @@ NOTEBOOK_OF_RUN = {
     "readings": "06_readings.ipynb",
     "mechanism": "06_readings.ipynb",
 }
+#: A lower bound is informative when it is at least this fraction of the best value found:
+#: below it, "greedy is at most X% above the optimum" says little, so no such gap is shown.
+INFORMATIVE_BOUND = 0.5
 
 
 def run_of(csv: str) -> str:
@@ -70,21 +85,43 @@ class Answer:
     why: str
 
 
+def _policies(names: tuple[str, ...]) -> str:
+    shown = [display_name(p) for p in names]
+    return " and ".join(shown) if len(shown) == 2 else ", ".join(shown)
+
+
+def covers(claim: Claim, verdict: Verdict | None) -> str:
+    """Which policies, N and R a claim covers, as text (``SJF and RR; N = 10–50; R = 1``)."""
+    parts = [_policies(claim.policies)]
+    fixed = {**claim.reads[0].rows}
+    axis = claim.reads[0].x
+    if verdict is not None:
+        xs = [p.x for p in verdict.points if math.isfinite(p.x)]
+        if xs:
+            parts.append(f"{AXIS_NAMES.get(axis, axis)} = {min(xs):g}–{max(xs):g}")
+    for column in ("devices", "ratio"):
+        if column in fixed and column != axis:
+            parts.append(f"{AXIS_NAMES[column]} = {fixed[column]:g}")
+    return "; ".join(parts)
+
+
 # --- the reasons -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Facts:
-    """What a reason may look at: the claim, our verdict, the folder, the run's setup."""
+    """What a reason may look at: the claim, our verdict, the folder, the run's setup
+    (None when the run's manifest is missing)."""
 
     claim: Claim
     verdict: Verdict
     directory: Path
-    setup: Setup
+    setup: Setup | None
 
-    def rows(self) -> pd.DataFrame | None:
-        """The tidy rows behind the claim's summary (``fig3a.csv`` for ``fig3a_summary``)."""
-        path = self.directory / f"{self.claim.reads.csv.removesuffix('_summary')}.csv"
+    def rows(self, csv: str | None = None) -> pd.DataFrame | None:
+        """The tidy rows behind a summary (``fig3a.csv`` for ``fig3a_summary``)."""
+        stem = (csv or self.claim.reads[0].csv).removesuffix("_summary")
+        path = self.directory / f"{stem}.csv"
         return pd.read_csv(path) if path.exists() else None
 
     @property
@@ -95,59 +132,75 @@ class _Facts:
     def high(self) -> float:
         return self.verdict.numbers.get("high", math.nan)
 
+    @property
+    def paper_high(self) -> float:
+        return self.claim.paper.band[1] if self.claim.paper is not None else math.nan
+
 
 def _start_text(setup: Setup) -> str:
     return {"half": "⌊s̃/2⌋", "ones": "p = 1", "local": "s̃_i"}[setup.start]
 
 
+def _objective_of(csv: str) -> str:
+    return "total" if csv.startswith("fig3b") else "variance"
+
+
 def _reason_stuck(facts: _Facts) -> str:
-    if not facts.low <= 0:
+    if not facts.low <= 0 or facts.setup is None:
         return ""
-    summary = select(facts.directory, facts.claim.reads)
-    worst = summary.loc[summary["mean"].idxmin()]
+    rows = select_all(facts.directory, facts.claim)
+    worst = rows.loc[rows["_value"].idxmin()]
     return (
         f"greedy starts at {_start_text(facts.setup)} and stops at the first local optimum "
         "of one-stage moves, which can be worse than the all-local vector it never looks at "
-        f"(worst: {str(worst['policy']).upper()}, N = {worst['devices']}, "
-        f"{worst['mean']:.1f}%)"
+        f"(worst: {worst['_line'] or display_name(str(worst.get('policy', '')))}, "
+        f"N = {worst['devices']}, {worst['_value']:.1f}%)"
     )
 
 
 def _reason_limits(facts: _Facts) -> str:
-    rows = facts.rows()
-    if not facts.low <= 0 or rows is None or facts.setup.baseline != "all-local":
+    if not facts.low <= 0 or facts.setup is None or facts.setup.baseline != "all-local":
         return ""
-    objective = "variance" if "variance" in facts.claim.id else "total"
-    values = rows[(rows.objective == objective) & (rows.metric == objective)]
-    wide = values.pivot_table(
-        index=["policy", "ratio", "devices", "seed"], columns="solver", values="value"
-    )
-    if not {"all-local", "max-local"} <= set(wide.columns):
+    parts = []
+    for reads in facts.claim.reads:
+        rows = facts.rows(reads.csv)
+        if rows is None:
+            continue
+        objective = _objective_of(reads.csv)
+        values = rows[(rows.objective == objective) & (rows.metric == objective)]
+        wide = values.pivot_table(
+            index=["policy", "ratio", "devices", "seed"], columns="solver", values="value"
+        )
+        if not {"all-local", "max-local"} <= set(wide.columns):
+            continue
+        extra = float((100 * (wide["max-local"] - wide["all-local"]) / wide["all-local"]).mean())
+        text = f"{abs(extra):.0f}% {'more' if extra >= 0 else 'less'} {objective}"
+        exact = where(rows, solver="exact", metric="improvement_pct", objective=objective)
+        if not exact.empty:
+            by_n = exact.groupby(["policy", "devices"]).value.mean()
+            (policy, n), worst = by_n.idxmin(), float(by_n.min())
+            if worst < 0:
+                text += (
+                    f" (even the certified optimum within the limits, exact under "
+                    f"{display_name(str(policy))}, is {-worst:.1f}% worse than all-local at "
+                    f"N = {n})"
+                )
+        parts.append(text)
+    if not parts:
         return ""
-    extra = 100 * (wide["max-local"] - wide["all-local"]) / wide["all-local"]
     stages = load_profile(facts.setup.profile).n_stages
     low, high = facts.setup.max_stage
     limited = f"{low}–{min(high, stages) - 1}" if low < stages - 1 else f"{low}"
-    text = (
+    return (
         f"the paper's all-local baseline runs all {stages} stages even on devices whose memory "
         f"allows only s̃ = {limited}, so it is not a feasible choice: the most local "
-        f"feasible choice (p = s̃_i) has {extra.mean():.0f}% more {objective} on average"
+        f"feasible choice (p = s̃_i) has on average {' and '.join(parts)}"
     )
-    exact = where(rows, solver="exact", metric="improvement_pct", objective=objective)
-    if not exact.empty:
-        by_n = exact.groupby(["policy", "devices"]).value.mean()
-        (policy, n), worst = by_n.idxmin(), float(by_n.min())
-        if worst < 0:
-            text += (
-                f"; even the certified optimum within the limits (exact, "
-                f"{str(policy).upper()}) is {-worst:.1f}% worse than all-local at N = {n}"
-            )
-    return text
 
 
 def _reason_baseline_spread(facts: _Facts) -> str:
     rows = facts.rows()
-    if rows is None or not facts.high > facts.claim.numbers.get("high", math.inf):
+    if rows is None or facts.setup is None or not facts.high > facts.paper_high:
         return ""
     base = rows[(rows.solver == "all-local") & (rows.metric == "variance")]
     greedy = rows[
@@ -165,19 +218,31 @@ def _reason_baseline_spread(facts: _Facts) -> str:
 
 
 def _reason_noise(facts: _Facts) -> str:
-    summary = select(facts.directory, facts.claim.reads)
-    low, high = facts.claim.numbers["low"], facts.claim.numbers["high"]
-    inside = (summary["low"] <= high) & (summary["high"] >= low)
-    if not inside.any():
+    """Where the paper shows one scenario per point, the fair comparison is with the spread
+    of our seeds (min–max over seeds), not with an interval of our mean."""
+    reads = facts.claim.reads[0]
+    summary = select(facts.directory, reads)
+    if not {"min", "max"} <= set(summary.columns) or facts.claim.paper is None:
         return ""
+    inside = []
+    for _, row in summary.iterrows():
+        low, high = facts.claim.paper.at_point(float(row[reads.x]))
+        inside.append(bool(row["min"] <= high and row["max"] >= low))
+    seeds = int(summary["n"].max())
+    if not any(inside):
+        return (
+            f"the paper's value lies outside our seed-to-seed range (min–max over {seeds} "
+            "seeds) at every point: no single draw of ours matches it"
+        )
     return (
-        f"the paper's range lies inside our seed-to-seed interval at "
-        f"{int(inside.sum())} of {len(summary)} points"
+        f"the paper's value lies within our seed-to-seed range (min–max over {seeds} seeds) "
+        f"at {sum(inside)} of {len(inside)} points, so a single draw of ours can match it "
+        "there (the paper gives no seed count)"
     )
 
 
 def _reason_idle_bs(facts: _Facts) -> str:
-    if not facts.high > facts.claim.numbers["high"]:
+    if facts.setup is None or not facts.high > facts.paper_high:
         return ""
     return (
         f"at R = {facts.setup.ratio:g} an idle BS as fast as the device still beats a device "
@@ -194,11 +259,22 @@ def _reason_local_optimum(facts: _Facts) -> str:
 
 
 def _reason_small_optimum(facts: _Facts) -> str:
-    return "a % of a small optimal variance magnifies the gap"
+    summary = facts.directory / "fig5_summary.csv"
+    if not summary.exists():
+        return ""
+    frame = pd.read_csv(summary)
+    mean_gaps = where(frame, objective="variance", solver=facts.claim.solver, metric="gap_pct")
+    if mean_gaps.empty:
+        return ""
+    return (
+        f"a % of a small optimal variance magnifies the gap: the mean of per-case gaps is "
+        f"{_pct(mean_gaps['mean'].min())} to {_pct(mean_gaps['mean'].max())}, far above the "
+        "gap between the mean variances that the verdict uses"
+    )
 
 
 def _reason_zero_optimum(facts: _Facts) -> str:
-    rows = facts.rows()
+    rows = facts.rows("fig5")
     if rows is None:
         return ""
     gaps = rows[(rows.solver == facts.claim.solver) & (rows.metric == "gap_pct")].value
@@ -219,7 +295,29 @@ def _reason_queue(facts: _Facts) -> str:
     )
 
 
+def _reason_rr_fairer(facts: _Facts) -> str:
+    rows = facts.rows()
+    if rows is None:
+        return ""
+    greedy = where(rows, solver="greedy", objective="variance", metric="variance")
+    base = where(rows, solver="all-local", objective="variance", metric="variance")
+    if greedy.empty or base.empty:
+        return ""
+    by_policy = greedy.groupby("policy").value.mean()
+    if not {"sjf", "rr"} <= set(by_policy.index):
+        return ""
+    return (
+        "both policies share one all-local baseline (it never uses the BS: mean variance "
+        f"{base.value.mean():.3g} s²), and round-robin, which serves every offloaded task a "
+        "little at a time, leaves greedy's delays closer together than SJF, whose queue adds "
+        "each shorter task's work to every longer one (greedy's mean variance "
+        f"{by_policy['rr']:.3g} s² under RR against {by_policy['sjf']:.3g} s² under SJF)"
+    )
+
+
 def _reason_provenance(facts: _Facts) -> str:
+    if facts.setup is None:
+        return ""
     prov = load_profile(facts.setup.profile).provenance
     if prov["method"] == "estimated":
         return (
@@ -243,6 +341,7 @@ REASONS: dict[str, Callable[[_Facts], str]] = {
     "small-optimum": _reason_small_optimum,
     "zero-optimum": _reason_zero_optimum,
     "queue": _reason_queue,
+    "rr-fairer": _reason_rr_fairer,
     "provenance": _reason_provenance,
 }
 
@@ -250,11 +349,26 @@ REASONS: dict[str, Callable[[_Facts], str]] = {
 # --- answering the claims ----------------------------------------------------------------
 
 
-def _setup_of(directory: Path, csv: str) -> Setup:
+def _setup_of(directory: Path, csv: str) -> Setup | None:
+    """The setup recorded in the manifest of the run that wrote ``csv``, or None."""
     manifest = read_manifest(directory, run_of(csv))
     if manifest is None or manifest.get("setup") is None:
-        return Setup()
+        return None
     return Setup.from_dict(manifest["setup"], where=f"{run_of(csv)}.manifest.json setup")
+
+
+def _pct(value: float) -> str:
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.0f}%" if abs(value) >= 1000 else f"{value:.1f}%"
+
+
+def _number(value: float, unit: str) -> str:
+    if math.isinf(value):
+        return "∞"
+    if unit == "×":
+        return f"{value:.2f}×"
+    return _pct(value)
 
 
 def _context(claim: Claim, directory: Path) -> str:
@@ -265,19 +379,8 @@ def _context(claim: Claim, directory: Path) -> str:
         except MissingInput:
             continue
         unit = "×" if "std" in label else "%"
-        if reads.span == "max":
-            parts.append(f"{label} {_number(values.max(), unit)}")
-        else:
-            parts.append(f"{label} {_number(values.min(), unit)}–{_number(values.max(), unit)}")
+        parts.append(f"{label} {_number(values.min(), unit)}–{_number(values.max(), unit)}")
     return "; ".join(parts)
-
-
-def _number(value: float, unit: str) -> str:
-    if math.isinf(value):
-        return "∞"
-    if unit == "×":
-        return f"{value:.2f}×"
-    return f"{value:.0f}%" if abs(value) >= 1000 else f"{value:.1f}%"
 
 
 def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answer]:
@@ -292,16 +395,368 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
         try:
             verdict = judge(claim, directory)
         except MissingInput as missing:
-            notebook = NOTEBOOK_OF_RUN.get(run_of(claim.reads.csv), "the notebook that writes it")
+            notebook = NOTEBOOK_OF_RUN.get(run_of(claim.csvs[0]), "the notebook that writes it")
             answers.append(Answer(claim, None, "", f"not evaluated: {missing}; run {notebook}"))
             continue
         why = "—"
         if verdict.verdict != "reproduced":
-            facts = _Facts(claim, verdict, directory, _setup_of(directory, claim.reads.csv))
+            facts = _Facts(claim, verdict, directory, _setup_of(directory, claim.csvs[0]))
             reasons = [REASONS[name](facts) for name in claim.reasons]
             why = "; ".join(r for r in reasons if r) or "—"
         answers.append(Answer(claim, verdict, _context(claim, directory), why))
     return answers
+
+
+def _judging_lines() -> list[str]:
+    """How a claim is judged: the levels, the paper's value per point, the tolerances."""
+    lines = [
+        "Every claim is judged **point by point** (each N, each R, each policy it covers) "
+        "against the paper's value or band at that point, within a tolerance that belongs "
+        "to the quantity the claim is about (the same for every claim about it):",
+        "",
+        "- **reproduced**: every point within tolerance, and the trend or sign the paper "
+        "states holds;",
+        "- **partly**: some points within tolerance, and the stated trend or sign holds;",
+        "- **direction only**: no point within tolerance, but the stated trend or sign holds;",
+        "- **not reproduced**: otherwise.",
+        "",
+        "A claim that states only a direction, an ordering or a sign is reproduced when it "
+        "holds at every point, partly when at some. Where the paper gives a range and says "
+        "the value shrinks or grows, the range's ends are read as its values at the axis' "
+        "ends, and the band between them holds at the points in between.",
+        "",
+        "| quantity | tolerance | why |",
+        "|---|---|---|",
+    ]
+    used = {c.quantity for c in CLAIMS}
+    for quantity in QUANTITIES.values():
+        if quantity.id in used:
+            lines.append(
+                f"| {quantity.name} | ±{quantity.tolerance:g} {quantity.unit} | {quantity.why} |"
+            )
+    return lines
+
+
+def _point_lines(answers: list[Answer]) -> list[str]:
+    """Every claim's points: ours against the paper's, and whether it holds."""
+    lines = [
+        "Our number at each point beside the paper's (✓ within tolerance, or the stated "
+        "direction holds there; ✗ not).",
+        "",
+        "| claim | points |",
+        "|---|---|",
+    ]
+    for a in answers:
+        if a.verdict is None:
+            continue
+        cells = [f"{p.label}: {_point_text(a.claim, p)} {'✓' if p.holds else '✗'}"
+                 for p in a.verdict.points]
+        lines.append(f"| {a.claim.title} | {'; '.join(cells)} |")
+    return lines
+
+
+def _point_text(claim: Claim, point: JudgedPoint) -> str:
+    """Our number at a point beside the paper's, as the point-by-point table shows it."""
+    if claim.kind == "value":
+        return f"{_pct(point.ours)} vs {point.paper}"
+    if claim.kind == "frequency":
+        return f"{100 * point.ours:.0f}% vs {point.paper}"
+    if claim.kind == "largest":
+        return f"largest at N = {point.ours:g} (paper: {point.paper})"
+    if claim.kind == "direction":
+        return f"slope {point.ours:+.3g} (paper: {point.paper})"
+    return f"{point.ours:+.1f} (paper: {point.paper})"
+
+
+def _seeds(directory: Path, run: str) -> tuple[int, bool] | None:
+    manifest = read_manifest(directory, run)
+    if manifest is None:
+        return None
+    grids = manifest.get("grids", {})
+    seeds = max((len(g.get("seeds", [])) for g in grids.values()), default=0)
+    return seeds, bool(manifest.get("quick"))
+
+
+def build_report(directory: str | os.PathLike[str] | None = None) -> str:
+    """The text of REPRODUCTION.md from the CSVs and manifests in ``directory``."""
+    directory = output_dir(directory)
+    answers = answer_claims(directory)
+    fig3, fig5 = _seeds(directory, "fig3"), _seeds(directory, "fig5")
+    lines = [
+        "# Reproduction report",
+        "",
+        "Built by `notebooks/07_reproduction_report.ipynb` from the CSV files and manifests",
+        "in `figures/`; nothing below is typed by hand. The paper's claims, their tolerances",
+        "and the verdict rules are data in `dnnsplit/paper/claims.py`; the model and every",
+        "choice behind these numbers are in [docs/model.md](docs/model.md). Regenerate with",
+        "`./run_all.sh`.",
+        "",
+    ]
+    seeds = [f"{s[0]} ({name})" for name, s in (("Fig. 3", fig3), ("Fig. 5", fig5)) if s]
+    if seeds:
+        lines.append(
+            f"Seeds per point: {', '.join(seeds)}; the paper gives no seed count. Our numbers "
+            "are means over seeds; where the paper may show a single draw, the reasons compare "
+            "its value with the spread of our seeds (min–max), not with an interval of our "
+            "mean."
+        )
+    missing_runs = [
+        run for run in ("fig3", "fig5") if read_manifest(directory, run) is None
+    ]
+    if missing_runs:
+        lines += [
+            "",
+            "The manifest of run(s) "
+            + ", ".join(f"`{r}`" for r in missing_runs)
+            + " is missing: the reasons that depend on the setup are left out for their "
+            "claims.",
+        ]
+    if any(s and s[1] for s in (fig3, fig5)):
+        lines += [
+            "",
+            "**This is a quick run (a reduced grid, `quick = True`): a smoke test, not a result.**",
+        ]
+    counts = pd.Series([a.verdict.verdict for a in answers if a.verdict]).value_counts()
+    missing = sum(a.verdict is None for a in answers)
+    summary = ", ".join(f"{int(counts[k])} {k}" for k in LEVELS if k in counts)
+    if missing:
+        summary += f"{', ' if summary else ''}{missing} not evaluated (input missing)"
+    lines += [
+        "",
+        f"Verdicts on {len(answers)} claims: {summary}.",
+        "",
+        "| claim | covers | paper | judged on | ours | verdict | why they differ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in answers:
+        if a.verdict is None:
+            lines.append(
+                f"| {a.claim.title} | {covers(a.claim, None)} | {a.claim.paper_text} | "
+                f"{a.claim.statistic} | — | — | {a.why} |"
+            )
+            continue
+        ours = a.verdict.ours + (f" ({a.context})" if a.context else "")
+        lines.append(
+            f"| {a.claim.title} | {covers(a.claim, a.verdict)} | {a.claim.paper_text} | "
+            f"{a.claim.statistic} | {ours} | **{a.verdict.verdict}** | {a.why} |"
+        )
+    lines += ["", "## How a claim is judged", "", *_judging_lines()]
+    lines += ["", "### Point by point", "", *_point_lines(answers)]
+    lines += ["", "### The paper's words", ""]
+    lines += [f"- **{c.title}** ({c.figure}): “{c.quote}”" for c in CLAIMS]
+    held = _readings_lines(directory)
+    if held:
+        lines += ["", "## Under which readings each claim holds", "", *held]
+    scale = _scale_lines(directory)
+    if scale:
+        lines += ["", "## Greedy at the paper's sizes", "", *scale]
+    setup = _setup_lines(directory)
+    if setup:
+        lines += [
+            "",
+            "## The setup behind these numbers",
+            "",
+            "Every choice the paper leaves open, as recorded in each run's manifest",
+            "(`figures/*.manifest.json`); [docs/model.md](docs/model.md) gives the evidence",
+            "for each. The algorithms are implemented as the paper states them and were not",
+            "tuned to match its figures.",
+            "",
+            *setup,
+        ]
+    networks = _networks_lines(directory)
+    if networks:
+        lines += ["", "## Beyond AlexNet", "", *networks]
+    beyond = _beyond_lines(directory)
+    if beyond:
+        lines += ["", "## Beyond the paper", "", *beyond]
+    figures = _caption_lines(directory)
+    if figures:
+        lines += ["", "## The figures and where their numbers come from", "", *figures]
+    return "\n".join(lines) + "\n"
+
+
+# --- readings ----------------------------------------------------------------------------
+
+
+def _reading_support(reading_id: str) -> list[tuple[str, bool, str]]:
+    """Each declared part of a (combined) reading: id, supported by the text, the words."""
+    known = {r.id: r for r in READINGS}
+    out = []
+    for part in reading_id.split("+"):
+        r = known.get(part)
+        if r is not None:
+            out.append((part, r.supported, r.support))
+    return out
+
+
+def _readings_lines(directory: Path) -> list[str]:
+    """From ``readings.csv`` (notebook 06): per claim, the readings under which it is
+    reproduced, the closest combination with its number, and the best-fitting combination
+    with what it costs."""
+    path = directory / "readings.csv"
+    if not path.exists():
+        return ["No reading tried: `readings.csv` is missing (run notebooks/06_readings.ipynb)."]
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    found_path = directory / "readings_found.csv"
+    found = pd.read_csv(found_path) if found_path.exists() else pd.DataFrame(
+        columns=["claim", "search", "reading"]
+    )
+    declared = {r.id for r in READINGS}
+    lines = [
+        "Every claim answered under every declared reading of what the paper leaves open "
+        "(`dnnsplit/paper/claims.py`, `READINGS`: what each changes, and the paper's words "
+        "that support it or `none: chosen by fit`), and under the combinations the documented "
+        "searches of `dnnsplit/paper/readings.py` evaluated (ids joined by `+`), with the "
+        "same verdict functions; the numbers are in `figures/readings.csv`, each search's "
+        "path in `figures/readings_search.csv`, the map in `figures/readings.png`. **A "
+        "reading chosen by fit is not evidence**: that a claim holds under some reading says "
+        "what the paper's unstated setup would have to be, not that it was.",
+        "",
+        "| claim | reproduced under | closest combination found | its number | its verdict "
+        "| parts the text does not support |",
+        "|---|---|---|---|---|---|",
+    ]
+    for claim in CLAIMS:
+        rows = table[(table.claim == claim.id) & table.distance.notna()]
+        if rows.empty:
+            lines.append(f"| {claim.title} | no reading tried | — | — | — | — |")
+            continue
+        held = rows[rows.verdict == "reproduced"].reading.tolist()
+        held_text = ", ".join(
+            f"`{r}`" + ("" if all(s for _, s, _ in _reading_support(r)) else " (fit)")
+            for r in held[:6]
+        ) + (f" and {len(held) - 6} more" if len(held) > 6 else "")
+        mine = found[(found.claim == claim.id)]
+        if mine.empty:
+            closest = rows.sort_values(["distance", "reading"], kind="stable").iloc[0]
+        else:
+            closest = rows[rows.reading == mine.reading.iloc[0]].iloc[0]
+        unsupported = [p for p, s, _ in _reading_support(closest.reading) if not s]
+        unsupported = [p for p in unsupported if p in declared and p != "default"]
+        lines.append(
+            f"| {claim.title} | {held_text or 'none'} | `{closest.reading}` | {closest.ours} | "
+            f"{closest.verdict} | {', '.join(f'`{p}`' for p in unsupported) or '—'} |"
+        )
+    lines += ["", *_best_fit_lines(table, found)]
+    return lines
+
+
+def _best_fit_lines(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
+    best = found[found.search == "best fit"]
+    if best.empty or "default" not in set(table.reading):
+        return []
+    best_id = str(best.reading.iloc[0])
+    mine = table[table.reading == best_id].set_index("claim")
+    default = table[table.reading == "default"].set_index("claim")
+
+    def counted(rows: pd.DataFrame) -> str:
+        counts = rows.verdict.value_counts()
+        return ", ".join(f"{int(counts[k])} {k}" for k in LEVELS if k in counts)
+
+    if best_id == "default":
+        return [
+            "**Best-fitting combination** (chosen by fit: the least total distance over all "
+            "claims that the search found): our default reading itself "
+            f"({counted(default)})."
+        ]
+    parts = _reading_support(best_id)
+    supported = [f"`{p}` (“{words}”)" for p, s, words in parts if s]
+    unsupported = [f"`{p}`" for p, s, _ in parts if not s]
+    rank = {k: i for i, k in enumerate(LEVELS)}
+    worse = []
+    for claim in CLAIMS:
+        if claim.id not in mine.index or claim.id not in default.index:
+            continue
+        new, old = mine.loc[claim.id], default.loc[claim.id]
+        if rank.get(new.verdict, 9) > rank.get(old.verdict, 9) or (
+            new.verdict == old.verdict and new.distance > old.distance + 1e-12
+        ):
+            worse.append(f"{claim.title}: {old.verdict} → {new.verdict} ({new.ours})")
+    text = [
+        f"**Best-fitting combination** (chosen by fit, not by the paper's text: the least "
+        f"total distance over all claims that the search found): `{best_id}`, with "
+        f"{counted(mine)}, against {counted(default)} under our default reading. "
+        f"The text supports {', '.join(supported) if supported else 'none of its parts'}"
+        f"{'; ' + ', '.join(unsupported) + ' ' + ('has' if len(unsupported) == 1 else 'have') + ' no support in it' if unsupported else ''}."  # noqa: E501
+        " The default is kept for the figures above; the map shows every reading side by side.",
+    ]
+    if worse:
+        text += ["", "What it costs other claims (worse than under the default):", ""]
+        text += [f"- {w}" for w in worse]
+    return text
+
+
+# --- greedy at the paper's sizes ----------------------------------------------------------
+
+
+def _scale_lines(directory: Path) -> list[str]:
+    """From ``fig5_scale.csv``: per (objective, policy, N), how many cases were certified,
+    and greedy's gap only where it is known (certified) or bounded usefully."""
+    path = directory / "fig5_scale.csv"
+    if not path.exists():
+        return []
+    rows = pd.read_csv(path)
+    best = where(rows, solver="optimal")
+    lines = [
+        "At N = 10–50, the sizes of Fig. 3, the certifying solver `optimal` either proves the "
+        "optimum (certified) or stops at its node limit with the best vector found and a "
+        "proven lower bound. Greedy's gap is exact where the case is certified; where it is "
+        "not, the gap to the best vector found is a lower estimate and the gap to the bound "
+        "an upper one, shown only where the bound is informative (at least "
+        f"{INFORMATIVE_BOUND:.0%} of the best value found). `figures/fig5_scale.*`.",
+        "",
+        "| objective | policy | N | cases | certified | greedy's gap (certified cases, "
+        "median) | greedy's gap, uncertified cases with an informative bound (median, between) |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    objective_of = "objective" if "objective" in rows.columns else None
+    groups = ["objective", "policy", "devices"] if objective_of else ["policy", "devices"]
+    for key, part in best.groupby(groups, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ids = dict(zip(groups, key, strict=True))
+        objective = ids.get("objective", "variance")
+        wide = part.pivot_table(index="seed", columns="metric", values="value")
+        certified = wide["certified"] >= 1
+        greedy = where(rows, solver="greedy", policy=ids["policy"], devices=ids["devices"])
+        if objective_of:
+            greedy = where(greedy, objective=objective)
+        gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
+        known = gaps.loc[certified[certified].index, "gap_pct"] if certified.any() else []
+        informative = (~certified) & (wide["lower_bound"] >= INFORMATIVE_BOUND * wide["best_known"])
+        bounded = gaps.loc[informative[informative].index] if informative.any() else None
+        known_text = (
+            f"{_pct(float(np.median(known)))} ({len(known)} case(s))" if len(known) else "—"
+        )
+        bounded_text = (
+            f"{_pct(float(bounded.gap_pct.median()))}–"
+            f"{_pct(float(bounded.gap_to_bound_pct.median()))} ({len(bounded)} case(s))"
+            if bounded is not None and len(bounded)
+            else "—"
+        )
+        lines.append(
+            f"| {objective} | {display_name(ids['policy'])} | {ids['devices']} | "
+            f"{len(wide)} | {int(certified.sum())} | {known_text} | {bounded_text} |"
+        )
+    exact = (
+        best.pivot_table(index=[*groups, "seed"], columns="metric", values="value")
+        .groupby(groups)["certified"]
+        .min()
+    )
+    full = [
+        f"{display_name(k[-2])} N = {k[-1]}" + (f" ({k[0]})" if objective_of else "")
+        for k, v in exact.items()
+        if v >= 1
+    ]
+    lines += [
+        "",
+        "Greedy's gap is known exactly, in every case, at: "
+        + (", ".join(full) if full else "no N of this grid")
+        + ".",
+    ]
+    return lines
+
+
+# --- the setup -----------------------------------------------------------------------------
 
 
 def _setup_lines(directory: Path) -> list[str]:
@@ -337,148 +792,6 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def _seeds(directory: Path, run: str) -> tuple[int, bool] | None:
-    manifest = read_manifest(directory, run)
-    if manifest is None:
-        return None
-    grids = manifest.get("grids", {})
-    seeds = max((len(g.get("seeds", [])) for g in grids.values()), default=0)
-    return seeds, bool(manifest.get("quick"))
-
-
-def build_report(directory: str | os.PathLike[str] | None = None) -> str:
-    """The text of REPRODUCTION.md from the CSVs and manifests in ``directory``."""
-    directory = output_dir(directory)
-    answers = answer_claims(directory)
-    fig3, fig5 = _seeds(directory, "fig3"), _seeds(directory, "fig5")
-    lines = [
-        "# Reproduction report",
-        "",
-        "Built by `notebooks/07_reproduction_report.ipynb` from the CSV files and manifests",
-        "in `figures/`; nothing below is typed by hand. The paper's claims and the verdict",
-        "rules are data in `dnnsplit/paper/claims.py`; the model and every choice behind these",
-        "numbers are in [docs/model.md](docs/model.md). Regenerate with `./run_all.sh`.",
-        "",
-    ]
-    seeds = [f"{s[0]} ({name})" for name, s in (("Fig. 3", fig3), ("Fig. 5", fig5)) if s]
-    if seeds:
-        lines.append(
-            f"Seeds per point: {', '.join(seeds)}; the paper shows one random draw per point."
-        )
-    if any(s and s[1] for s in (fig3, fig5)):
-        lines += [
-            "",
-            "**This is a quick run (a reduced grid, `quick = True`): a smoke test, not a result.**",
-        ]
-    counts = pd.Series([a.verdict.verdict for a in answers if a.verdict]).value_counts()
-    missing = sum(a.verdict is None for a in answers)
-    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-    if missing:
-        summary += f"{', ' if summary else ''}{missing} not evaluated (input missing)"
-    lines += [
-        "",
-        f"Verdicts: {summary}.",
-        "",
-        "| claim | paper | ours | verdict | why they differ |",
-        "|---|---|---|---|---|",
-    ]
-    for a in answers:
-        if a.verdict is None:
-            lines.append(f"| {a.claim.title} | {a.claim.paper_text} | — | — | {a.why} |")
-            continue
-        ours = a.verdict.ours + (f" ({a.context})" if a.context else "")
-        lines.append(
-            f"| {a.claim.title} | {a.claim.paper_text} | {ours} | **{a.verdict.verdict}** "
-            f"| {a.why} |"
-        )
-    held = _readings_lines(directory)
-    if held:
-        lines += ["", "## Under which readings each claim holds", "", *held]
-    setup = _setup_lines(directory)
-    if setup:
-        lines += [
-            "",
-            "## The setup behind these numbers",
-            "",
-            "Every choice the paper leaves open, as recorded in each run's manifest",
-            "(`figures/*.manifest.json`); [docs/model.md](docs/model.md) gives the evidence",
-            "for each. The algorithms are implemented as the paper states them and were not",
-            "tuned to match its figures.",
-            "",
-            *setup,
-        ]
-    networks = _networks_lines(directory)
-    if networks:
-        lines += ["", "## Beyond AlexNet", "", *networks]
-    beyond = _beyond_lines(directory)
-    if beyond:
-        lines += ["", "## Beyond the paper", "", *beyond]
-    return "\n".join(lines) + "\n"
-
-
-def _readings_lines(directory: Path) -> list[str]:
-    """From ``readings.csv`` (notebook 06): per claim, the readings under which it is
-    reproduced, the closest reading with its number, and which reading fits most claims."""
-    path = directory / "readings.csv"
-    if not path.exists():
-        return ["No reading tried: `readings.csv` is missing (run notebooks/06_readings.ipynb)."]
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    order = list(dict.fromkeys(table.reading))
-    lines = [
-        "Every claim answered under every reading of what the paper leaves open (the list "
-        "and what each changes: `dnnsplit/paper/claims.py`, `READINGS`; readings joined by "
-        "`+` are combinations found by the documented search of `dnnsplit/paper/readings.py`"
-        "), with the same verdict functions; the numbers are in `figures/readings.csv` and "
-        "the map in `figures/readings.png`.",
-        "",
-        "| claim | holds under | closest reading | its number | its verdict | covers |",
-        "|---|---|---|---|---|---|",
-    ]
-    for claim in CLAIMS:
-        rows = table[table.claim == claim.id].copy()
-        if rows.empty:
-            lines.append(f"| {claim.title} | no reading tried | — | — | — | — |")
-            continue
-        rows["rank"] = rows.reading.map(order.index)
-        held = rows[rows.verdict == "reproduced"].sort_values("rank").reading.tolist()
-        judged = rows[rows.distance.notna()]
-        if judged.empty:
-            lines.append(f"| {claim.title} | no reading tried | — | — | — | — |")
-            continue
-        closest = judged.sort_values(["distance", "rank"], kind="stable").iloc[0]
-        lines.append(
-            f"| {claim.title} | {', '.join(f'`{r}`' for r in held) or 'no reading tried holds'} "
-            f"| `{closest.reading}` | {closest.ours} | {closest.verdict} | {closest.covers} |"
-        )
-    counts = (
-        table.assign(reproduced=table.verdict == "reproduced", partly=table.verdict == "partly")
-        .groupby("reading", sort=False)[["reproduced", "partly", "distance"]]
-        .sum()
-    )
-    counts["rank"] = [order.index(r) for r in counts.index]
-    best = counts.sort_values(
-        ["reproduced", "partly", "distance", "rank"], ascending=[False, False, True, True]
-    ).index[0]
-    default = counts.loc["default"] if "default" in counts.index else None
-    lines.append("")
-    if default is not None and best != "default":
-        lines.append(
-            f"**What the evidence favours**: the reading `{best}` reproduces "
-            f"{int(counts.loc[best, 'reproduced'])} of {len(CLAIMS)} claims "
-            f"({int(counts.loc[best, 'partly'])} partly), against "
-            f"{int(default['reproduced'])} ({int(default['partly'])} partly) under our "
-            "default reading. The default is kept (the figures above use it) and both are "
-            "shown: the map holds every reading side by side."
-        )
-    elif default is not None:
-        lines.append(
-            "**What the evidence favours**: no reading tried reproduces more claims than our "
-            f"default reading ({int(default['reproduced'])} of {len(CLAIMS)}, "
-            f"{int(default['partly'])} partly)."
-        )
-    return lines
-
-
 def _networks_lines(directory: Path) -> list[str]:
     """From ``networks.csv`` (notebook 05): the claims network by network."""
     path = directory / "networks.csv"
@@ -487,9 +800,14 @@ def _networks_lines(directory: Path) -> list[str]:
     table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     networks = list(dict.fromkeys(table.reading))
     lines = [
-        "The same claims for other networks, each with its estimated Pi 3B+ stage times and "
-        "memory limits from the memory rule (docs/model.md; it gives AlexNet the paper's "
-        "5..8): `figures/networks.csv`, `figures/networks.png`.",
+        "The same claims for other networks, each with its **estimated** Pi 3B+ stage times "
+        "(a roofline rule: `data/measurements/README.md`, which compares each estimate with "
+        "our measured host). The other networks' memory limits come from the memory rule "
+        "(docs/model.md); AlexNet is shown twice: with the main run's limits (s̃ uniform on "
+        "5..8, the same draws as the table above) and under the memory rule (comparable with "
+        "the other networks: it gives AlexNet s̃ = 5..8 too, but with other frequencies, "
+        "since a device's limit follows its drawn memory). `figures/networks.csv`, "
+        "`figures/networks.png`.",
         "",
         "| claim | " + " | ".join(n.removeprefix("network-") for n in networks) + " |",
         "|---|" + "---|" * len(networks),
@@ -519,7 +837,7 @@ def _beyond_lines(directory: Path) -> list[str]:
     lines = []
     setup = _setup_of(directory, "beyond")
     quantum = directory / "beyond_quantum_summary.csv"
-    if quantum.exists():
+    if quantum.exists() and setup is not None:
         frame = pd.read_csv(quantum)
         parts = []
         for (form, n, policy), part in frame.groupby(["local_delay", "devices", "policy"]):
@@ -528,7 +846,7 @@ def _beyond_lines(directory: Path) -> list[str]:
             parts.append(
                 f"{part['mean'].iloc[0]:.1f}% at q = {part.quantum_ms.iloc[0]:g} ms to "
                 f"{part['mean'].iloc[-1]:.1f}% at q = {part.quantum_ms.iloc[-1]:g} ms with the "
-                f"{form} form of eq. (1) (N = {n}, {str(policy).upper()}; it "
+                f"{form} form of eq. (1) (N = {n}, {display_name(str(policy))}; it "
                 f"{'falls' if slope < 0 else 'rises'} with q)"
             )
         lines.append(
@@ -544,7 +862,7 @@ def _beyond_lines(directory: Path) -> list[str]:
             total = part[part.metric == "total_gap_pct"]
             variance = part[part.metric == "variance_gap_pct"]
             parts.append(
-                f"{str(policy).upper()}: total delay {_span(total['mean'])}, variance "
+                f"{display_name(str(policy))}: total delay {_span(total['mean'])}, variance "
                 f"{_span(variance['mean'])} (N = {total.devices.min()}–{total.devices.max()})"
             )
         lines.append(
@@ -553,6 +871,16 @@ def _beyond_lines(directory: Path) -> list[str]:
             "by " + "; ".join(parts) + ", means over seeds; negative is faster than the "
             "paper's model says (`figures/beyond_timeline.*`)."
         )
+    return lines
+
+
+def _caption_lines(directory: Path) -> list[str]:
+    """Each figure's full caption (its provenance), from the caption files beside them."""
+    lines = []
+    for path in sorted(directory.glob("*.png")):
+        caption = read_caption(directory, path.stem)
+        if caption:
+            lines.append(f"- **`figures/{path.name}`**: {caption}")
     return lines
 
 

@@ -34,7 +34,7 @@ from dnnsplit.paper import stats
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.policies import POLICY_TABLE
-from dnnsplit.profiles import load_profile
+from dnnsplit.profiles import list_profiles, load_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import OBJECTIVES, RELATIVE_TOLERANCE, SOLVERS, Solution, solve
@@ -51,12 +51,15 @@ __all__ = [
     "greedy_vs_optimal",
     "improvement",
     "improvement_points",
+    "improvement_rows",
     "model_gap",
     "optimum_points",
+    "optimum_rows",
     "quantum_sensitivity",
     "run_points",
     "solver_rows",
     "stage_profiles",
+    "tidy",
 ]
 
 ID_COLUMNS = ["profile", "seed", "policy", "ratio", "devices", "solver", "objective", "metric"]
@@ -213,7 +216,9 @@ def _rows(keys: dict[str, Any], solver: str, objective: str, metrics: dict[str, 
     ]
 
 
-def _tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
+def tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows as a frame sorted by the identifying columns (``extra_ids`` first), so that
+    whatever ran the points, the rows come out in one order."""
     frame = pd.DataFrame(rows)
     return frame.sort_values([*extra_ids, *ID_COLUMNS], kind="stable").reset_index(drop=True)
 
@@ -230,7 +235,7 @@ def _baseline_value(baseline: Solution, objective: str) -> float:
     return value
 
 
-def _improvement_point(point: Point) -> list[dict[str, Any]]:
+def improvement_rows(point: Point) -> list[dict[str, Any]]:
     scenario, keys, setup = point.scenario(), point.keys(), point.setup
     objectives = point.options["objectives"]
     all_local = solve(scenario, solver="all-local")
@@ -271,13 +276,13 @@ def improvement(
         Tidy rows (:data:`ID_COLUMNS` and ``value``).
     """
     rows = run_points(
-        _improvement_point,
+        improvement_rows,
         improvement_points(setup, grid),
         desc="Fig. 3 grid",
         progress=progress,
         engine=engine,
     )
-    return _tidy(rows)
+    return tidy(rows)
 
 
 def improvement_points(setup: Setup, grid: Grid) -> list[Point]:
@@ -324,7 +329,7 @@ def _heuristics(scenario: Scenario, point: Point, objective: str) -> dict[str, S
     }
 
 
-def _optimum_point(point: Point) -> list[dict[str, Any]]:
+def optimum_rows(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     rows: list[dict[str, Any]] = []
     for objective in point.options["objectives"]:
@@ -358,8 +363,8 @@ def greedy_vs_optimal(
     ``std_ratio`` = sqrt(V / V*), the ratio of standard deviations of delays.
     """
     points = optimum_points(setup, grid, objectives)
-    rows = run_points(_optimum_point, points, desc="Fig. 5 grid", progress=progress, engine=engine)
-    return _tidy(rows)
+    rows = run_points(optimum_rows, points, desc="Fig. 5 grid", progress=progress, engine=engine)
+    return tidy(rows)
 
 
 def optimum_points(setup: Setup, grid: Grid, objectives: Sequence[str]) -> list[Point]:
@@ -425,7 +430,7 @@ def greedy_at_scale(
     rows = run_points(
         _scale_point, points, desc="Fig. 5 at scale", progress=progress, engine=engine
     )
-    return _tidy(rows)
+    return tidy(rows)
 
 
 # --- why greedy stops where it does (the readings study's mechanism) -------------------
@@ -497,7 +502,7 @@ def greedy_mechanism(
     rows = run_points(
         _mechanism_point, points, desc="greedy's end points", progress=progress, engine=engine
     )
-    return _tidy(rows)
+    return tidy(rows)
 
 
 def delay_curves(setup: Setup, devices: int, seed: int) -> pd.DataFrame:
@@ -576,7 +581,7 @@ def quantum_sensitivity(
     rows = run_points(
         _quantum_point, points, desc="quantum sweep", progress=progress, engine=engine
     )
-    return _tidy(rows, ("quantum_s", "local_delay"))
+    return tidy(rows, ("quantum_s", "local_delay"))
 
 
 def _model_gap_point(point: Point) -> list[dict[str, Any]]:
@@ -615,7 +620,7 @@ def model_gap(
         for s in grid.seeds
     ]
     rows = run_points(_model_gap_point, points, desc="model gap", progress=progress, engine=engine)
-    return _tidy(rows, ("model",))
+    return tidy(rows, ("model",))
 
 
 # --- one scenario, and the stage profiles ---------------------------------------------
@@ -688,13 +693,14 @@ def solver_rows(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     )
 
 
-def stage_profiles(names: Sequence[str]) -> pd.DataFrame:
+def stage_profiles(names: Sequence[str] = ()) -> pd.DataFrame:
     """Stage times of several profiles as a tidy table (Fig. 4), with provenance columns.
 
-    Rows follow the order of ``names``, then the stages.
+    Rows follow the order of ``names`` (empty: every shipped profile, by name), then the
+    stages.
     """
     rows = []
-    for name in _values("profiles", names):
+    for name in tuple(names) or tuple(list_profiles()):
         profile = load_profile(name)
         for index, (stage, seconds) in enumerate(
             zip(profile.stage_names, profile.time_s, strict=True), start=1
