@@ -10,6 +10,7 @@ import ast
 import filecmp
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,14 +33,33 @@ pytestmark = pytest.mark.notebook
 COMMON = {"quick", "output_dir"}
 
 
+#: A cell that draws: it calls a plot function of the paper layer.
+DRAWS = re.compile(r"^\s*(\w+\s*=\s*)?plots\.\w+\(", re.M)
+
+
 def execute(name: str, tmp_path: Path, **parameters) -> tuple[Path, dict]:
-    """Run notebook ``name`` with papermill (quick) into ``tmp_path/papermill``."""
+    """Run notebook ``name`` with papermill (quick) into ``tmp_path/papermill``; every cell
+    that draws must show its figure inline (an image output), as in JupyterLab."""
     out = tmp_path / "papermill"
     out.mkdir(exist_ok=True)
     run_notebook(
         NOTEBOOKS_DIR / name, tmp_path / name, {"quick": True, "output_dir": str(out), **parameters}
     )
-    return out, json.loads((tmp_path / name).read_text())
+    executed = json.loads((tmp_path / name).read_text())
+    assert_every_drawing_cell_shows_its_figure(executed)
+    return out, executed
+
+
+def assert_every_drawing_cell_shows_its_figure(executed: dict) -> None:
+    drawing = [
+        c for c in executed["cells"] if c["cell_type"] == "code" and DRAWS.search("".join(c["source"]))
+    ]
+    blank = [
+        "".join(c["source"]).splitlines()[0]
+        for c in drawing
+        if not any("image/png" in o.get("data", {}) for o in c["outputs"])
+    ]
+    assert not blank, f"cells that draw but show no figure: {blank}"
 
 
 def again(name: str, tmp_path: Path, **parameters) -> Path:
