@@ -55,7 +55,7 @@ def test_a_sweep_point_the_api_and_the_command_line_draw_the_same_scenario(capsy
 
 def test_the_command_line_reads_a_figures_setup_from_its_manifest(tmp_path, capsys):
     setup = Setup(quantum_s=0.02, lowest_point=1)
-    path = output.write_manifest(
+    [path] = output.write_manifest(
         tmp_path, "fig9", setup=setup, grids={}, quick=True, figures=["fig9"]
     )
     assert main(["scenario", "--devices", "3", "--seed", "1", "--setup", str(path)]) == 0

@@ -26,14 +26,16 @@ import dnnsplit
 from dnnsplit._io import atomic_write
 from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.plots import paper_style
-from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR
+from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR, ROOT
 from dnnsplit.scenario import SEED_RULE
 from dnnsplit.setup import Setup
 
 __all__ = [
     "FLOAT_FORMAT",
+    "Written",
     "caption_path",
     "manifest_path",
+    "notebook_display",
     "output_dir",
     "read_caption",
     "read_manifest",
@@ -44,6 +46,33 @@ __all__ = [
 ]
 
 FLOAT_FORMAT = "%.10g"
+
+
+class Written(list[Path]):
+    """The files a save wrote; shown (in a notebook, say) relative to the repository or
+    the working folder, never as a path of the machine."""
+
+    def __repr__(self) -> str:
+        return "\n".join(_shown(path) for path in self)
+
+
+def _shown(path: Path) -> str:
+    for base in (ROOT, Path.cwd()):
+        try:
+            return str(Path(path).resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return Path(path).name
+
+
+def notebook_display() -> None:
+    """Readable tables in a notebook: numbers to 4 significant digits, every column shown,
+    long text cut at 60 characters (pandas' display options, for this kernel)."""
+    pd.set_option("display.precision", 4)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_colwidth", 60)
+    pd.set_option("display.float_format", lambda value: f"{value:.4g}")
 
 
 def output_dir(value: str | os.PathLike[str] | None = None) -> Path:
@@ -74,7 +103,7 @@ def save_figure(
     out_dir: str | os.PathLike[str] | None = None,
     *,
     caption: Caption | str = "",
-) -> list[Path]:
+) -> Written:
     """Save ``fig`` as ``NAME.pdf`` and ``NAME.png`` with its tables as CSV beside it.
 
     ``tables`` maps a suffix to a table: ``""`` gives ``NAME.csv`` (the tidy rows the figure
@@ -83,7 +112,7 @@ def save_figure(
     carries a short one). ``out_dir`` empty: ``build/figures/``.
     """
     out = output_dir(out_dir)
-    written = []
+    written = Written()
     full = text(caption, full=True).strip()
     if full:
         written.append(atomic_write(caption_path(out, name), full + "\n"))
@@ -128,7 +157,7 @@ def write_manifest(
     quick: bool,
     figures: Sequence[str],
     notes: Mapping[str, Any] | None = None,
-) -> Path:
+) -> Written:
     """Write ``RUN.manifest.json``: what produced the figures of one pipeline run.
 
     Parameters
@@ -159,8 +188,8 @@ def write_manifest(
         "figures": list(figures),
         **({"notes": dict(notes)} if notes else {}),
     }
-    text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    return atomic_write(manifest_path(out_dir, run), text)
+    content = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return Written([atomic_write(manifest_path(out_dir, run), content)])
 
 
 def read_manifest(out_dir: str | os.PathLike[str] | None, run: str) -> dict[str, Any] | None:

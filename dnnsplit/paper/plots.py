@@ -566,38 +566,43 @@ def verdict_map(
     labels = cells.pivot(index="reading", columns="claim", values="label")
     wide = wide.reindex(index=readings, columns=ids).fillna("not evaluated")
     labels = labels.reindex(index=readings, columns=ids).fillna("")
-    cell_w, cell_h = 0.95, 0.42
-    name_w = 0.075 * max(len(r) for r in readings) + 0.3
-    heads = [textwrap.fill(c.title, 16) for c in claims]
+    cell_w, line_h = 0.86, 0.14
+    # a combination's parts one to a line ('+' ends a line), so the map stays narrow
+    names = [_wrap_plus(r, 26) for r in readings]
+    heights = [max(0.42, line_h * (n.count("\n") + 1) + 0.14) for n in names]
+    name_w = 0.068 * max(len(line) for n in names for line in n.splitlines()) + 0.3
+    heads = [textwrap.fill(c.title, 14) for c in claims]
     head_h = 0.16 * max(h.count("\n") + 1 for h in heads) + 0.5
-    bottom = 1.1  # the legend and the caption
+    bottom = 1.3  # the legend and the caption
     width = name_w + cell_w * len(ids) + 0.3
-    height = bottom + cell_h * len(readings) + head_h
+    rows_h = sum(heights)
+    height = bottom + rows_h + head_h
+    tops = np.concatenate([[0.0], np.cumsum(heights)]) / np.mean(heights)
     with paper_style():
         fig = plt.figure(figsize=(width, height))
         ax = fig.add_axes(
-            (name_w / width, bottom / height, cell_w * len(ids) / width,
-             cell_h * len(readings) / height)
+            (name_w / width, bottom / height, cell_w * len(ids) / width, rows_h / height)
         )
         for row, reading in enumerate(readings):
+            top, size = tops[row], tops[row + 1] - tops[row]
             for col, claim_id in enumerate(ids):
                 verdict = wide.loc[reading, claim_id]
                 colour, hatch, word = VERDICT_STYLES.get(verdict, VERDICT_STYLES["not evaluated"])
                 ax.add_patch(
                     Rectangle(
-                        (col, row), 1, 1, facecolor=colour, edgecolor="white", hatch=hatch,
+                        (col, top), 1, size, facecolor=colour, edgecolor="white", hatch=hatch,
                         lw=0.8,
                     )
                 )
                 label = labels.loc[reading, claim_id]
                 ax.text(
-                    col + 0.5, row + 0.5, f"{word}\n{label}" if label else word,
+                    col + 0.5, top + size / 2, f"{word}\n{label}" if label else word,
                     ha="center", va="center", fontsize=8, color=INK, linespacing=0.95,
                     bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 0.5},
                 )
         ax.set_xlim(0, len(ids))
-        ax.set_ylim(len(readings), 0)
-        ax.set_yticks([r + 0.5 for r in range(len(readings))], readings, fontsize=8)
+        ax.set_ylim(tops[-1], 0)
+        ax.set_yticks((tops[:-1] + tops[1:]) / 2, names, fontsize=8)
         ax.set_xticks([c + 0.5 for c in range(len(ids))], heads, fontsize=8)
         ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False,
                        length=0)
@@ -624,6 +629,20 @@ def verdict_map(
                      fontsize=CAPTION_SIZE)
         fig.canvas.draw()
         return fig
+
+
+def _wrap_plus(name: str, width: int) -> str:
+    """A combination's id on several lines, broken after a ``+`` where a line would pass
+    ``width`` characters."""
+    lines = [""]
+    for part in name.split("+"):
+        candidate = f"{lines[-1]}+{part}" if lines[-1] else part
+        if lines[-1] and len(candidate) > width:
+            lines[-1] += "+"
+            lines.append(part)
+        else:
+            lines[-1] = candidate
+    return "\n".join(lines)
 
 
 def mechanism(

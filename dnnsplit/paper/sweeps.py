@@ -46,6 +46,7 @@ __all__ = [
     "Point",
     "compare_solvers",
     "delay_curves",
+    "devices_table",
     "greedy_at_scale",
     "greedy_mechanism",
     "greedy_vs_optimal",
@@ -635,8 +636,13 @@ def compare_solvers(
     seed: int = 0,
     start: str = "half",
     restarts: int = 8,
+    warm_up: bool = False,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], Solution]]:
     """Run every solver on one scenario for every objective.
+
+    ``warm_up``: first run the same solvers on a three-device scenario of the same BS
+    policy, so that the ``seconds`` column times the solvers, not the one-off compilation of
+    their numba kernels (tens of seconds on a first run).
 
     Returns
     -------
@@ -647,6 +653,9 @@ def compare_solvers(
     solutions : dict
         ``(objective, solver) -> Solution`` for the solvers that answered.
     """
+    if warm_up:
+        small = Scenario.paper(3, 0, Setup(policy=scenario.policy))
+        compare_solvers(small, objectives=objectives, solvers=solvers, model=model)
     rows, solutions = [], {}
     for objective in objectives:
         for solver in solvers:
@@ -677,6 +686,28 @@ def compare_solvers(
                 }
             )
     return pd.DataFrame(rows), solutions
+
+
+def devices_table(scenario: Scenario) -> pd.DataFrame:
+    """The devices of a scenario as a table: distance, uplink rate (Mbit/s), background
+    processes, memory limit s̃ and lowest point, quantum (ms), speed and deadline."""
+    rows = []
+    distances = scenario.meta.get("distances_m") or [math.nan] * scenario.n_devices
+    for index, device in enumerate(scenario.to_dict()["devices"]):
+        rows.append(
+            {
+                "device": index,
+                "distance_m": distances[index],
+                "uplink_mbit_s": device["rate_bps"] / 1e6,
+                "background": device["background"],
+                "max_stage": device["max_stage"],
+                "min_stage": device.get("min_stage", 0),
+                "quantum_ms": 1000 * device["quantum_s"],
+                "speed": device.get("speed", 1.0),
+                "deadline_s": device.get("deadline_s"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("device")
 
 
 def solver_rows(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
