@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html.parser
-import json
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -19,9 +18,9 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from headless import chromium, needs_chromium, network
 from dnnsplit.paper import runner
 from dnnsplit.paths import FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
+from headless import chromium, needs_chromium, network
 
 pytest.importorskip("myst_nb", reason="the site needs the notebooks extra (sphinx, myst-nb)")
 site = pytest.importorskip("dnnsplit.paper.site")
@@ -51,8 +50,10 @@ def executed_notebook(path: Path, *, quick: bool = False, figure: str = "fig4") 
                 nbformat.v4.new_output("stream", name="stdout", text="grid: 100%| 2/2\n"),
                 nbformat.v4.new_output(
                     "execute_result",
-                    data={"text/html": "<table><tr><th>N</th></tr><tr><td>3</td></tr></table>",
-                          "text/plain": "N\n3"},
+                    data={
+                        "text/html": "<table><tr><th>N</th></tr><tr><td>3</td></tr></table>",
+                        "text/plain": "N\n3",
+                    },
                     execution_count=1,
                 ),
             ],
@@ -95,7 +96,9 @@ def small(tmp_path_factory) -> site.Sources:
     (root / "figures").mkdir()
     for name in ("fig4.png", "fig4.pdf", "fig4.csv"):
         shutil.copyfile(FIGURES_DIR / name, root / "figures" / name)
-    (root / "REPRODUCTION.md").write_text("# Reproduction report\n\nSee [the model](docs/model.md).\n")
+    (root / "REPRODUCTION.md").write_text(
+        "# Reproduction report\n\nSee [the model](docs/model.md).\n"
+    )
     (root / "model.md").write_text("# The model\n\n## The memory rule\n\nText.\n")
     (root / "notebooks").mkdir()
     executed_notebook(root / "notebooks" / "01_profiles.ipynb")

@@ -229,9 +229,7 @@ def _figures(figures_dir: Path) -> dict[str, _Figure]:
             raise SiteError(f"{_shown(path)}: not JSON ({error})") from None
         for name in listed:
             manifests.setdefault(name, path.name)
-    return {
-        n: _Figure(n, data[n], manifests.get(n), read_caption(figures_dir, n)) for n in names
-    }
+    return {n: _Figure(n, data[n], manifests.get(n), read_caption(figures_dir, n)) for n in names}
 
 
 QUICK_BANNER = (
@@ -277,8 +275,7 @@ def _pages(sources: Sources) -> dict[str, str]:
     if others:
         sections.append(
             "## Other figures\n\nFigures in the folder that no executed notebook saves "
-            "(left by an earlier run).\n\n"
-            + "".join(_figure_block(figures[n]) for n in others)
+            "(left by an earlier run).\n\n" + "".join(_figure_block(figures[n]) for n in others)
         )
     figures_page = (
         f"# Figures\n\n{banner}Every figure of the run, in the order of the notebooks that "
