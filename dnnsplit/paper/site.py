@@ -27,6 +27,7 @@ report and notebooks, marked as a quick run on every page.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -34,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,18 +403,18 @@ def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None =
             detail = "\n".join(lines) or done.stderr.strip() or f"exit {done.returncode}"
             raise SiteError(f"Sphinx could not build the site:\n{detail}")
         (built / ".buildinfo").unlink(missing_ok=True)
-        os.chmod(built, 0o777 & ~_umask())
+        with contextlib.suppress(OSError):
+            (built / "_sources").rmdir()  # left empty: no page's source is copied
         old = Path(work) / "old"
         if out.exists():
             out.rename(old)
-        built.rename(out)
+        try:
+            built.rename(out)
+        except BaseException:
+            if old.exists():
+                old.rename(out)
+            raise
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def build_after_run(quick: bool) -> int:
@@ -420,13 +422,17 @@ def build_after_run(quick: bool) -> int:
     it is. Returns the exit status (1 when the site could not be built; the figures and
     report are written already)."""
     out = QUICK_SITE_DIR if quick else SITE_DIR
+    began = time.perf_counter()
     try:
         build_site(out, Sources.of_run(quick))
     except SiteError as error:
         print(f"run_all: the site was not built (the figures and report are): {error}",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(f"Site: {_shown(out / 'index.html')} (open it in a browser; it needs no network)")
+    print(
+        f"Site: {_shown(out / 'index.html')} (built in {time.perf_counter() - began:.0f} s; "
+        "open it in a browser, it needs no network)"
+    )
     return 0
 
 
