@@ -79,6 +79,7 @@ SPHINX_CONFIG: dict[str, Any] = {
         "use_repository_button": False,
         "home_page_in_toc": True,
         "show_toc_level": 2,
+        "footer_content_items": [],  # no author, copyright or date lines
     },
     "html_static_path": ["_static"],
     "html_css_files": ["site.css"],
@@ -250,7 +251,7 @@ def _figure_block(figure: _Figure, heading: str = "###") -> str:
     return (
         f"{heading} {figure.name}\n\n"
         f"```{{image}} figures/{figure.name}.png\n:alt: {figure.name}\n:class: figure-image\n"
-        "```\n\n"
+        ":width: 100%\n```\n\n"  # scaled to the column: a click shows it at full size
         f"{caption}\n\n"
         f"Data and files: {', '.join(files)}.\n\n"
     )
@@ -297,7 +298,10 @@ def _pages(sources: Sources) -> dict[str, str]:
             f"# The readings map\n\n{banner}This run drew no readings map (the notebook "
             "`06_readings` did not run).\n"
         )
-    listing = "\n".join(f"- [{title}](notebooks/{stem}.ipynb)" for stem, title in notebooks)
+    listing = "\n".join(
+        f"- {stem.partition('_')[0]}: [{title}](notebooks/{stem}.ipynb)"
+        for stem, title in notebooks
+    )
     results = "\n".join(["REPRODUCTION", "figures", "readings", "docs/model"])
     executed = "\n".join(
         f"{stem.partition('_')[0]}: {title} <notebooks/{stem}>" for stem, title in notebooks
