@@ -365,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="notebooks run side by side (default: 2 when the sweeps run on a cluster, "
         "1 with --workers 1)",
     )
+    parser.add_argument(
+        "--no-site", action="store_true", help="do not build the site (build/site/) at the end"
+    )
     args = parser.parse_args(argv)
     try:
         chosen = _chosen(args.only)
@@ -380,7 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         with _engine_for_kernels(engine):
-            return _run(chosen, args.quick, int(at_once))
+            status = _run(chosen, args.quick, int(at_once))
+        if status == 0 and args.only is None and not args.no_site:  # a full run: its site
+            from dnnsplit.paper.site import build_after_run
+
+            status = build_after_run(args.quick)
+        return status
     except KeyboardInterrupt:
         print("\nrun_all: interrupted; files already written are whole", file=sys.stderr)
         return 130

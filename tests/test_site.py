@@ -1,0 +1,325 @@
+"""The static site of the results (``build/site/``, :mod:`dnnsplit.paper.site`).
+
+Built from the committed figures, report and model document, and from a hand-made
+executed notebook (outputs of every kind a real one has: a progress bar, a table, a
+figure), in a temporary folder; then read as files (every page, every link and image
+resolves, nothing is fetched from the network) and, where Chromium is installed, loaded
+page by page in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import html.parser
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+
+from dnnsplit.paper import runner
+from dnnsplit.paths import FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
+from headless import chromium, needs_chromium, network
+
+pytest.importorskip("myst_nb", reason="the site needs the notebooks extra (sphinx, myst-nb)")
+site = pytest.importorskip("dnnsplit.paper.site")
+
+MODEL = ROOT / "docs" / "model.md"
+NETWORK_SCHEMES = ("http", "https", "ws", "wss", "ftp")
+CAPTION = "A hand-written caption of fig4, with a *Markdown* emphasis."
+
+
+def executed_notebook(path: Path, *, quick: bool = False, figure: str = "fig4") -> Path:
+    """An executed notebook as papermill leaves it: parameters recorded in its metadata, a
+    progress bar written in steps, a table, and a figure drawn (the PNG of ``figure``)."""
+    png = base64.b64encode((FIGURES_DIR / f"{figure}.png").read_bytes()).decode()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["papermill"] = {"parameters": {"quick": quick, "output_dir": "figures"}}
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3 (ipykernel)"}  # fmt: skip
+    notebook.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# A notebook that draws {figure}\n\nSee [the model](../docs/model.md)."
+        ),
+        nbformat.v4.new_code_cell(
+            "rows = sweeps.points()",
+            outputs=[
+                nbformat.v4.new_output("stream", name="stdout", text="grid:   0%| 0/2\r"),
+                nbformat.v4.new_output("stream", name="stdout", text="grid: 100%| 2/2\n"),
+                nbformat.v4.new_output(
+                    "execute_result",
+                    data={
+                        "text/html": "<table><tr><th>N</th></tr><tr><td>3</td></tr></table>",
+                        "text/plain": "N\n3",
+                    },
+                    execution_count=1,
+                ),
+            ],
+            execution_count=1,
+        ),
+        nbformat.v4.new_code_cell(
+            f'fig = plots.draw(summary)\noutput.save_figure(fig, "{figure}", {{}}, output_dir)',
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={"image/png": png, "text/plain": "<Figure>"}
+                )
+            ],
+            execution_count=2,
+        ),
+    ]
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> site.Sources:
+    """The committed figures (one with a caption file), report and model, and two
+    executed notebooks."""
+    root = tmp_path_factory.mktemp("sources")
+    figures = root / "figures"
+    shutil.copytree(FIGURES_DIR, figures)
+    (figures / "fig4.caption.md").write_text(CAPTION + "\n")
+    executed = root / "notebooks"
+    executed.mkdir()
+    executed_notebook(executed / "01_profiles.ipynb")
+    executed_notebook(executed / "06_readings.ipynb", figure="readings")
+    return site.Sources(figures=figures, report=REPORT_PATH, executed=executed, model=MODEL)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> site.Sources:
+    """A small run's files (one figure, a short report and model document), for the
+    tests of how the site is built, which need no full build."""
+    root = tmp_path_factory.mktemp("small")
+    (root / "figures").mkdir()
+    for name in ("fig4.png", "fig4.pdf", "fig4.csv"):
+        shutil.copyfile(FIGURES_DIR / name, root / "figures" / name)
+    (root / "REPRODUCTION.md").write_text(
+        "# Reproduction report\n\nSee [the model](docs/model.md).\n"
+    )
+    (root / "model.md").write_text("# The model\n\n## The memory rule\n\nText.\n")
+    (root / "notebooks").mkdir()
+    executed_notebook(root / "notebooks" / "01_profiles.ipynb")
+    return site.Sources(root / "figures", root / "REPRODUCTION.md", root / "notebooks",
+                        root / "model.md")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def built(sources, tmp_path_factory) -> Path:
+    return site.build_site(tmp_path_factory.mktemp("site") / "site", sources)
+
+
+class Page(html.parser.HTMLParser):
+    """The links, images, scripts, style sheets and element ids of one HTML page."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.images: list[str] = []
+        self.resources: list[str] = []  # what the page loads: scripts, styles, images
+        self.ids: set[str] = set()
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        elif tag == "img" and attrs.get("src"):
+            self.images.append(attrs["src"])
+            self.resources.append(attrs["src"])
+        elif tag == "script" and attrs.get("src"):
+            self.resources.append(attrs["src"])
+        elif tag == "link" and attrs.get("href"):
+            self.resources.append(attrs["href"])
+
+
+def pages(built: Path) -> list[Path]:
+    """The site's pages (not the theme's templates among its static files)."""
+    return sorted(p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts)
+
+
+def target(page: Path, url: str) -> tuple[Path, str]:
+    parts = urlsplit(url)
+    path = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+    return path, parts.fragment
+
+
+# --- what the site holds ----------------------------------------------------------------
+
+
+def test_the_site_has_the_report_figures_readings_model_and_notebooks(built, sources):
+    for name in ("index", "REPRODUCTION", "figures", "readings", "docs/model",
+                 "notebooks/01_profiles", "notebooks/06_readings"):  # fmt: skip
+        assert (built / f"{name}.html").is_file(), name
+    report = (built / "REPRODUCTION.html").read_text()
+    assert "Reproduction report" in report and "Verdicts" in report
+    assert "The memory rule" in (built / "docs" / "model.html").read_text()
+    index = Page(built / "index.html")
+    for page in ("REPRODUCTION.html", "figures.html", "readings.html", "docs/model.html",
+                 "notebooks/01_profiles.html", "notebooks/06_readings.html"):  # fmt: skip
+        assert page in index.links
+
+
+def test_every_figure_is_shown_with_its_caption_and_links_to_its_csvs(built, sources):
+    figures = sorted(p.stem for p in sources.figures.glob("*.png"))
+    page = Page(built / "figures.html")
+    shown = [Path(src).stem for src in page.images]
+    assert sorted(shown) == figures  # each figure once, and nothing else
+    for src in page.images:
+        assert (built / src).is_file()
+    text = (built / "figures.html").read_text()
+    assert "hand-written caption of fig4, with a <em>Markdown</em> emphasis" in text
+    linked = {Path(unquote(href)).name for href in page.links}
+    for csv in sources.figures.glob("*.csv"):
+        assert csv.name in linked, csv.name
+    for name in figures:
+        assert f"{name}.pdf" in linked
+    assert {"fig3.manifest.json", "fig5.manifest.json"} <= linked
+    # the figures a notebook saves come under it, in its order; the others after
+    assert text.index("A notebook that draws fig4") < text.index('id="fig4"')
+    assert text.index('id="readings"') < text.index('id="other-figures"') < text.index('id="fig3a"')
+    readings = Page(built / "readings.html")
+    assert [Path(s).name for s in readings.images] == ["readings.png"]
+    assert "readings.csv" in {Path(unquote(h)).name for h in readings.links}
+
+
+def test_a_downloaded_csv_is_the_figure_s_csv(built, sources):
+    page = Page(built / "figures.html")
+    href = next(h for h in page.links if unquote(h).endswith("/fig3a_summary.csv"))
+    path, _ = target(built / "figures.html", href)
+    assert path.read_bytes() == (sources.figures / "fig3a_summary.csv").read_bytes()
+
+
+def test_executed_notebooks_show_their_outputs_as_jupyterlab_does(built):
+    page = Page(built / "notebooks" / "01_profiles.html")
+    assert len(page.images) == 1 and (built / "notebooks" / page.images[0]).resolve().is_file()
+    text = (built / "notebooks" / "01_profiles.html").read_text()
+    assert "grid: 100%| 2/2" in text and "grid:   0%" not in text  # the bar's last state
+    assert "<td>3</td>" in text
+    assert "../docs/model.html" in page.links
+
+
+def test_every_internal_link_resolves_and_nothing_comes_from_the_network(built):
+    checked = 0
+    for page_path in pages(built):
+        page = Page(page_path)
+        for url in page.resources:
+            assert urlsplit(url).scheme in ("", "data"), f"{page_path.name} loads {url}"
+            if not url.startswith("data:"):
+                assert target(page_path, url)[0].is_file(), f"{page_path.name}: {url}"
+        for url in page.links:
+            if urlsplit(url).scheme or url.startswith("mailto:"):
+                continue  # links out (none is loaded; a reader follows them or not)
+            path, fragment = target(page_path, url)
+            assert path.exists(), f"{page_path.relative_to(built)}: broken link {url}"
+            if fragment and path.suffix == ".html":
+                assert fragment in Page(path).ids, f"{page_path.name}: no #{fragment} in {url}"
+            checked += 1
+    assert checked > 100
+
+
+def test_the_site_has_no_path_of_this_machine(built, sources):
+    for page_path in pages(built):
+        text = page_path.read_text(encoding="utf-8")
+        assert str(sources.figures.parent) not in text and str(built) not in text
+
+
+# --- how it is built ------------------------------------------------------------------------
+
+
+def test_every_committed_figure_is_saved_by_a_notebook():
+    """The figures page groups figures under the notebook that saves them, found in its
+    code: each committed figure must be found."""
+    saved = {n for path in NOTEBOOKS_DIR.glob("*.ipynb") for n in site.figure_names(path)}
+    assert {p.stem for p in FIGURES_DIR.glob("*.png")} <= saved
+
+
+def test_a_quick_run_s_site_says_so_on_every_generated_page(small, tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    executed_notebook(executed / "00_quick.ipynb", quick=True)
+    quick = site.Sources(small.figures, small.report, executed, small.model, quick=True)
+    out = site.build_site(tmp_path / "site", quick)
+    for name in ("index", "figures", "readings"):
+        assert "QUICK RUN" in (out / f"{name}.html").read_text()
+
+
+def test_notebooks_of_another_kind_of_run_are_refused(sources, tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    executed_notebook(executed / "00_quick.ipynb", quick=True)
+    with pytest.raises(site.SiteError, match=r"00_quick.ipynb was executed by a quick run"):
+        site.Sources(sources.figures, sources.report, executed, MODEL)
+
+
+@pytest.mark.parametrize("missing", ["figures", "report", "executed", "model"])
+def test_a_missing_input_is_named(sources, tmp_path, missing):
+    given = {"figures": sources.figures, "report": sources.report,
+             "executed": sources.executed, "model": MODEL}  # fmt: skip
+    given[missing] = tmp_path / "nothing"
+    with pytest.raises(site.SiteError, match=f"^{missing}: no "):
+        site.Sources(**given)
+
+
+def test_a_broken_link_fails_the_build_naming_it_and_keeps_the_old_site(small, built, tmp_path):
+    out = tmp_path / "site"
+    shutil.copytree(built, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    report = tmp_path / "REPRODUCTION.md"
+    report.write_text(small.report.read_text() + "\nSee [the missing page](docs/nothing.md).\n")
+    broken = site.Sources(small.figures, report, small.executed, small.model)
+    with pytest.raises(site.SiteError, match=r"(?s)REPRODUCTION.md.*docs/nothing"):
+        site.build_site(out, broken)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REPRODUCTION.md", "site"]
+
+
+def test_run_all_builds_the_site_after_a_full_run_unless_told_not_to(monkeypatch):
+    """The runner's last step (the notebooks themselves are not run here)."""
+    calls = []
+    monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: 0)
+    monkeypatch.setattr(site, "build_after_run", lambda quick: calls.append(quick) or 0)
+    for argv, expected in (([], [False]), (["--quick"], [True]), (["--no-site"], []),
+                           (["--only", "00"], []), (["--quick", "--no-site"], [])):  # fmt: skip
+        calls.clear()
+        assert runner.main(["--workers", "1", *argv]) == 0
+        assert calls == expected, argv
+    monkeypatch.setattr(site, "build_after_run", lambda quick: 1)
+    assert runner.main(["--workers", "1"]) == 1
+
+
+# --- in a browser ---------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_every_page_loads_offline_in_chromium_with_every_image(built, tmp_path):
+    """Each page opened from disk in headless Chromium: it loads, it requests nothing
+    but local files, none of which fails, and every image has a size."""
+    with chromium(tmp_path / "profile") as driver:
+        network(driver)  # what the browser loaded for its own start page
+        for page_path in pages(built):
+            driver.get(page_path.as_uri())
+            assert driver.execute_script("return document.readyState") == "complete"
+            assert driver.title, page_path
+            images = driver.execute_script(
+                "return Array.from(document.images).map("
+                "i => [i.currentSrc, i.complete, i.naturalWidth])"
+            )
+            for src, complete, width in images:
+                assert complete and width > 0, f"{page_path.name}: broken image {src}"
+            requested, failed = network(driver)
+            outside = [u for u in requested if urlsplit(u).scheme in NETWORK_SCHEMES]
+            assert not outside, f"{page_path.name} requested {outside}"
+            assert not failed, f"{page_path.name}: {failed}"
+            links = driver.execute_script(
+                "return Array.from(document.links).map(a => a.href)"
+                ".filter(h => h.startsWith('file:'))"
+            )
+            for href in links:
+                path = Path(unquote(urlsplit(href).path))
+                assert path.exists(), f"{page_path.name}: broken link {href}"
