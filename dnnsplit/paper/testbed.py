@@ -146,6 +146,7 @@ def write_measurement(
         "device_speeds": provenance["device_speeds"],
         "bs_quantum_s": provenance["bs_quantum_s"],
         "period_ms": provenance["period_ms"],
+        "stage_names": provenance.get("stage_names"),
         "host_profile_s": provenance["host_profile_s"],
         "calibration": provenance["calibration"],
     }
@@ -290,6 +291,8 @@ def regret_table(rows: pd.DataFrame) -> pd.DataFrame:
 # -- plots -----------------------------------------------------------------------------
 
 _POLICY_MARKERS = {"sjf": "o", "rr": "s"}
+#: One colour per policy in every panel (the theme's first two).
+_POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
 
 
 def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snapshot") -> Axes:
@@ -301,6 +304,7 @@ def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snaps
             part[f"predicted_{model}_s"],
             xerr=part["measured_iqr_s"] / 2,
             fmt=_POLICY_MARKERS.get(str(policy), "o"),
+            color=_POLICY_COLORS.get(str(policy)),
             ms=3,
             alpha=0.6,
             elinewidth=0.6,
@@ -323,6 +327,7 @@ def plot_error_by_devices(ax: Axes, summary: pd.DataFrame) -> Axes:
             100 * part["median_abs_error"],
             styles.get(str(model), "-"),
             marker=_POLICY_MARKERS.get(str(policy), "o"),
+            color=_POLICY_COLORS.get(str(policy)),
             label=f"{POLICY_NAMES.get(str(policy), policy)}, {model}",
         )
     ax.set(xlabel="devices N", ylabel="median |relative error| (%)", ylim=(0, None))
@@ -342,6 +347,7 @@ def plot_regret(
             100 * part["measured_regret"],
             "-" if vector == "optimal" else ":",
             marker=_POLICY_MARKERS.get(str(policy), "o"),
+            color=_POLICY_COLORS.get(str(policy)),
             label=f"{POLICY_NAMES.get(str(policy), policy)}, {vector}",
         )
     ax.set(xlabel="devices N", ylabel="measured regret (%)", ylim=(0, None))
@@ -389,46 +395,43 @@ def _pct(value: float) -> str:
     return f"{100 * value:+.0f} %" if np.isfinite(value) else "n/a"
 
 
+def _median_error(rows: pd.DataFrame, predicted: str, measured: str) -> float:
+    """Median of ``predicted / measured − 1`` over the rows where both are non-zero."""
+    both = rows[(rows[predicted] > 0) & (rows[measured] > 0)]
+    if both.empty:
+        return float("nan")
+    return float((both[predicted] / both[measured] - 1).median())
+
+
 def _components(rows: pd.DataFrame) -> dict[str, float]:
-    """Median relative error of each delay component, where the component is non-zero."""
-    out = {}
-    local = rows[rows["measured_local_s"] > 0]
-    out["local"] = float((local["predicted_local_s"] / local["measured_local_s"] - 1).median())
-    local_idle = local[local["background"] == 0]
-    local_busy = local[local["background"] > 0]
-    out["local_idle"] = float(
-        (local_idle["predicted_local_s"] / local_idle["measured_local_s"] - 1).median()
-    )
-    out["local_busy"] = float(
-        (local_busy["predicted_local_s"] / local_busy["measured_local_s"] - 1).median()
-    )
-    send = rows[rows["measured_send_s"] > 0]
-    out["send"] = float((send["predicted_send_s"] / send["measured_send_s"] - 1).median())
-    send_busy = send[send["background"] > 0]
-    out["send_busy"] = float(
-        (send_busy["predicted_send_s"] / send_busy["measured_send_s"] - 1).median()
-    )
-    bs = rows[rows["measured_bs_s"] > 0]
-    for model in MODELS:
-        out[f"bs_{model}"] = float(
-            (bs[f"predicted_bs_{model}_s"] / bs["measured_bs_s"] - 1).median()
-        )
+    """Median relative error of each delay component, where the model and the measurement
+    both have it (local: p > 0; upload and BS: p < S)."""
+    idle, busy = rows[rows["background"] == 0], rows[rows["background"] > 0]
+    out = {
+        "local": _median_error(rows, "predicted_local_s", "measured_local_s"),
+        "local_idle": _median_error(idle, "predicted_local_s", "measured_local_s"),
+        "local_busy": _median_error(busy, "predicted_local_s", "measured_local_s"),
+        "send_idle": _median_error(idle, "predicted_send_s", "measured_send_s"),
+        "send_busy": _median_error(busy, "predicted_send_s", "measured_send_s"),
+    }
+    for policy in ("sjf", "rr"):
+        part = rows[rows["policy"] == policy]
+        for model in MODELS:
+            out[f"bs_{model}_{policy}"] = _median_error(
+                part, f"predicted_bs_{model}_s", "measured_bs_s"
+            )
     return out
 
 
 def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]:
-    """The lines of REPRODUCTION.md's section "The model against an emulated testbed",
-    from the measurement in ``directory`` (the committed one by default)."""
+    """The lines of REPRODUCTION.md's section "The model against an emulated testbed"
+    (its heading first), from the measurement in ``directory`` (the committed one by
+    default); no lines when ``directory`` holds no measurement."""
     directory = Path(directory)
     try:
         rows, manifest = _read(directory)
     except FileNotFoundError:
-        return [
-            "## The model against an emulated testbed",
-            "",
-            f"No testbed measurement in `{directory.name}/` (notebook 08 writes it).",
-            "",
-        ]
+        return []
     notes = manifest.get("notes", {})
     grid = manifest.get("grids", {}).get("testbed", {})
     summary = error_summary(rows)
@@ -436,8 +439,6 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
     parts = _components(rows)
     lines = [
         "## The model against an emulated testbed",
-        "",
-        "![testbed](figures/testbed.png)",
         "",
         f"Real processes on one host (notebook 08, `dnnsplit testbed`): {rows['devices'].max()} "
         f"devices at most, each a process running AlexNet's first p stages in PyTorch inside "
@@ -451,7 +452,8 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         "(eq. 1-3) and the timeline model. "
         f"Measured on {_host_words(manifest)}: a shared machine, so the numbers carry its noise. "
         f"{grid.get('repeats', '?')} repeats per vector; the whole run took "
-        f"{notes.get('wall_s', '?')} s.",
+        f"{notes.get('wall_s', '?')} s. The rows: `figures/testbed.csv`; the figure: "
+        "`figures/testbed.png`; the emulation's calibration: `figures/testbed_calibration.csv`.",
         "",
         "Median |relative error| of the predicted delay per device (predicted / measured − 1), "
         "by policy and N:",
@@ -486,19 +488,23 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         "",
         f"- local stages, eq. (1): {_pct(parts['local'])} overall; {_pct(parts['local_idle'])} "
         f"on devices without background processes, {_pct(parts['local_busy'])} with them. "
-        "Eq. (1) shares the CPU round-robin with a fixed quantum; Linux's CFS shares it "
-        "in slices of a few ms, and the cgroup's quota is enforced per CFS period, so a "
-        "device's speed is only its quota on average;",
-        f"- upload: {_pct(parts['send'])} overall, {_pct(parts['send_busy'])} on devices with "
-        "background processes: the model's transmission delay needs no CPU, but a device "
-        "whose CPU is shared with busy processes also sends more slowly (its TCP stack and "
-        "copies get the same share);",
-        f"- the BS: snapshot {_pct(parts['bs_snapshot'])}, timeline {_pct(parts['bs_timeline'])}. "
-        "The snapshot model queues every offloaded task at time 0, so it charges each task "
-        "the work of every shorter (SJF) or interleaved (RR) task even when that task "
-        "arrived later or had already left; the timeline model releases each task when its "
-        "tensor arrives, as the server does. What neither sees: the server's own overheads "
-        "(decoding, the event loop, a stage's first run after idling) and the other "
+        "Eq. (1) shares the CPU round-robin with a fixed quantum; Linux's CFS shares it in "
+        "slices of a few ms, and the cgroup's quota is enforced per CFS period (25 ms), so a "
+        "short run of stages gets the quota only on average: the profile (measured in long "
+        "runs) and one request's few stages need not agree;",
+        f"- upload: {_pct(parts['send_idle'])} on devices without background processes (the "
+        "shaped link gives the model's W_i), "
+        f"{_pct(parts['send_busy'])} with them: the model's transmission delay needs no CPU, "
+        "but a device whose CPU is shared with busy processes also sends more slowly (its "
+        "TCP stack and copies get the same share of the quota);",
+        f"- the BS: the snapshot model {_pct(parts['bs_snapshot_sjf'])} under SJF and "
+        f"{_pct(parts['bs_snapshot_rr'])} under RR, the timeline model "
+        f"{_pct(parts['bs_timeline_sjf'])} and {_pct(parts['bs_timeline_rr'])}. The snapshot "
+        "model queues every offloaded task at time 0, so it charges each task the work of "
+        "every shorter (SJF) or interleaved (RR) task, even of tasks that arrive after it "
+        "has left; the devices' uploads spread the arrivals, as the timeline model assumes. "
+        "What the timeline model misses is the server's own time (decoding a frame, the "
+        "event loop between stages, a stage's first run after idling) and the other "
         "processes of the shared host on the BS core.",
         "",
     ]
@@ -516,8 +522,8 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         everything = regret[(regret["policy"] == policy) & (regret["devices"] == n)]
         winner = ", ".join(everything[everything["measures_best"]]["vector"])
         lines.append(
-            f"| {POLICY_NAMES.get(policy, policy)} | {n} | {100 * by.get('greedy', np.nan):.0f} % "
-            f"| {100 * by.get('optimal', np.nan):.0f} % | {winner} |"
+            f"| {POLICY_NAMES.get(policy, policy)} | {n} | {100 * by.get('greedy', np.nan):.1f} % "
+            f"| {100 * by.get('optimal', np.nan):.1f} % | {winner} |"
         )
     hits = shown[shown["vector"] == "optimal"]["measures_best"]
     lines += [
@@ -529,7 +535,6 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         "every stage alike, where the Pi is memory-bound on the fully connected layers: "
         "`figures/testbed_calibration.csv`), WiFi's losses, contention and rate changes (a "
         "token bucket is a clean wire), and a real BS (here one core of the host).",
-        "",
     ]
     return lines
 

@@ -79,7 +79,9 @@ def add_commands(commands: Any) -> None:
     tb.add_argument("--fraction", type=float, default=None, help="CPU quota per device")
     tb.add_argument("--seed", type=int, default=0)
     tb.add_argument("--shaping", default="auto", choices=("auto", "tc", "pacing"))
-    tb.add_argument("--profile-repeats", type=int, default=4)
+    tb.add_argument("--profile-repeats", type=int, default=4, help="rounds per device")
+    tb.add_argument("--host-repeats", type=int, default=15, help="rounds for the BS profile")
+    tb.add_argument("--calibration-rounds", type=int, default=1)
     tb.add_argument("--work", default=None, help="folder for the measured profiles")
     tb.set_defaults(run_command=_testbed)
 
@@ -267,6 +269,8 @@ def _testbed(args: argparse.Namespace) -> int:
         seed=number(args.seed, "--seed", minimum=0, maximum=2**63 - 1, whole=True),
         shaping=args.shaping,
         profile_repeats=args.profile_repeats,
+        host_repeats=args.host_repeats,
+        calibration_rounds=args.calibration_rounds,
     )
     out = _writable(args.out) if args.out is not None else None
     with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as scratch:

@@ -468,6 +468,7 @@ def run_testbed(
         speeds = median_times.sum() / device_times.sum(axis=1)
         bs_quantum_s = host_total / len(host.time_s)
         provenance.update(
+            stage_names=list(chain.stage_names),
             fraction_nominal=fraction,
             fractions=fractions.tolist(),
             calibration=calibration,
