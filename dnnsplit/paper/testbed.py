@@ -318,20 +318,29 @@ def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snaps
     return ax
 
 
+def _lines_by_policy(
+    ax: Axes, frame: pd.DataFrame, other: str, y: str, styles: dict[str, str]
+) -> None:
+    """One line (in percent) against N per policy and value of ``other``: the policy's
+    colour and marker, the line style of ``other``'s value."""
+    for (policy, value), part in frame.groupby(["policy", other], sort=True):
+        ax.plot(
+            part["devices"],
+            100 * part[y],
+            styles.get(str(value), "-"),
+            marker=_POLICY_MARKERS.get(str(policy), "o"),
+            color=_POLICY_COLORS.get(str(policy)),
+            label=f"{POLICY_NAMES.get(str(policy), policy)}, {value}",
+        )
+    ax.set(xlabel="devices N", ylim=(0, None))
+    ax.legend(fontsize="small")
+
+
 def plot_error_by_devices(ax: Axes, summary: pd.DataFrame) -> Axes:
     """Median |relative error| against N, one line per policy and model."""
     styles = {"snapshot": "-", "timeline": "--"}
-    for (policy, model), part in summary.groupby(["policy", "model"], sort=True):
-        ax.plot(
-            part["devices"],
-            100 * part["median_abs_error"],
-            styles.get(str(model), "-"),
-            marker=_POLICY_MARKERS.get(str(policy), "o"),
-            color=_POLICY_COLORS.get(str(policy)),
-            label=f"{POLICY_NAMES.get(str(policy), policy)}, {model}",
-        )
-    ax.set(xlabel="devices N", ylabel="median |relative error| (%)", ylim=(0, None))
-    ax.legend(fontsize="small")
+    _lines_by_policy(ax, summary, "model", "median_abs_error", styles)
+    ax.set(ylabel="median |relative error| (%)")
     return ax
 
 
@@ -339,19 +348,9 @@ def plot_regret(
     ax: Axes, regret: pd.DataFrame, vectors: Sequence[str] = ("greedy", "optimal")
 ) -> Axes:
     """The measured regret (%) of the model's chosen vectors against N, by policy."""
-    for (policy, vector), part in regret[regret["vector"].isin(vectors)].groupby(
-        ["policy", "vector"], sort=True
-    ):
-        ax.plot(
-            part["devices"],
-            100 * part["measured_regret"],
-            "-" if vector == "optimal" else ":",
-            marker=_POLICY_MARKERS.get(str(policy), "o"),
-            color=_POLICY_COLORS.get(str(policy)),
-            label=f"{POLICY_NAMES.get(str(policy), policy)}, {vector}",
-        )
-    ax.set(xlabel="devices N", ylabel="measured regret (%)", ylim=(0, None))
-    ax.legend(fontsize="small")
+    shown = regret[regret["vector"].isin(vectors)]
+    _lines_by_policy(ax, shown, "vector", "measured_regret", {"optimal": "-", "greedy": ":"})
+    ax.set(ylabel="measured regret (%)")
     return ax
 
 

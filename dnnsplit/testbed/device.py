@@ -182,18 +182,8 @@ class DeviceClient:
         index = self.requests
         self.requests += 1
         if point == n_stages:
-            return RequestRow(
-                self.device_id,
-                index,
-                self.chain.name,
-                point,
-                local_done - began,
-                0.0,
-                0.0,
-                0.0,
-                0.0,
-                local_done - began,
-            )
+            local = local_done - began
+            return self._row(index, point, local, 0.0, (0.0, 0.0, 0.0, 0.0), local)
         if self.sock is None:
             raise Refused("not connected to a BS")
         body = tensor_payload(x)
@@ -215,19 +205,33 @@ class DeviceClient:
         if reply.kind == KIND_ERROR:
             text = payload[:MAX_ERROR_BYTES].decode("utf-8", "replace")
             raise Refused(f"the BS refused the request: {text}")
-        arrival, start, end, service = reply.stamps
-        at_bs = end - arrival
+        stamps = reply.stamps
+        send = (answered - local_done) - (stamps[2] - stamps[0])
+        return self._row(index, point, local_done - began, send, stamps, answered - began)
+
+    def _row(
+        self,
+        index: int,
+        point: int,
+        local: float,
+        send: float,
+        stamps: tuple[float, float, float, float],
+        total: float,
+    ) -> RequestRow:
+        """A request's row from its times and the BS's stamps (arrival, start, end,
+        service)."""
+        arrival, start, end, service = stamps
         return RequestRow(
-            self.device_id,
-            index,
-            self.chain.name,
-            point,
-            local_done - began,
-            (answered - local_done) - at_bs,
-            start - arrival,
-            end - start,
-            service,
-            answered - began,
+            device=self.device_id,
+            request=index,
+            network=self.chain.name,
+            partition=point,
+            local_s=local,
+            send_s=send,
+            bs_queue_s=start - arrival,
+            bs_compute_s=end - start,
+            bs_service_s=service,
+            end_to_end_s=total,
         )
 
 

@@ -53,6 +53,7 @@ import pandas as pd
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, check_choice
 from dnnsplit.evaluate import evaluate
+from dnnsplit.profiler import _iqr
 from dnnsplit.profiles import load_profile, read_profile, write_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
@@ -334,11 +335,6 @@ def _vectors(scenario: Scenario, config: TestbedConfig) -> dict[str, tuple[int, 
     return vectors
 
 
-def _iqr(values: np.ndarray) -> float:
-    q1, q3 = np.percentile(values, [25, 75])
-    return float(q3 - q1)
-
-
 def run_testbed(
     config: TestbedConfig,
     work_dir: str | os.PathLike[str],
@@ -381,7 +377,18 @@ def run_testbed(
         raise InputError("--shaping", "tc needs root and the ip and tc tools")
     n_max = config.max_devices
     provenance: dict[str, Any] = {"host": host_before, "shaping": shaping}
+    if config.fraction is not None:
+        check_quotas(config.fraction, n_max)
     with signals_raise(), Emulation(period_us=round(config.period_ms * 1000)) as emulation:
+        namespaces: list[str | None] = [None] * n_max
+        bs_namespace = None
+        addresses = ["127.0.0.1"] * n_max
+        if shaping == "tc":
+            bs_namespace = emulation.namespace("bs")
+            for i in range(n_max):
+                namespaces[i] = emulation.namespace(f"d{i}")
+                _, addresses[i] = emulation.link(namespaces[i] or "", bs_namespace, i)
+
         say("measuring the host (the BS) on its own core")
         bs_cgroup = emulation.cgroup("bs", None)
         bs_csv = _measure_host(emulation, config, work / "bs-profile.csv", bs_cgroup)
@@ -391,15 +398,6 @@ def run_testbed(
         fraction = config.fraction or host_total / target_total
         check_quotas(fraction, n_max)
         say(f"host {host_total * 1e3:.1f} ms per inference; devices at {fraction:.1%} of a core")
-
-        namespaces: list[str | None] = [None] * n_max
-        bs_namespace = None
-        addresses = ["127.0.0.1"] * n_max
-        if shaping == "tc":
-            bs_namespace = emulation.namespace("bs")
-            for i in range(n_max):
-                namespaces[i] = emulation.namespace(f"d{i}")
-                _, addresses[i] = emulation.link(namespaces[i] or "", bs_namespace, i)
 
         agents, cgroups = [], []
         for i in range(n_max):
