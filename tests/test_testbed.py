@@ -473,6 +473,17 @@ def test_bad_device_and_testbed_flags_exit_2_naming_the_flag():
     assert main(["serve", "--port", "70000"]) == 2
 
 
+def test_without_torch_the_testbed_commands_say_so_and_exit_2(monkeypatch, capsys):
+    from dnnsplit.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["serve", "--port", "0"]) == 2
+    assert main(["device", "--server", "127.0.0.1:9", "--partition", "1"]) == 2
+    assert main(["testbed", "--devices", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("PyTorch") == 3 and err.count("\n") == 3
+
+
 def test_quotas_of_all_devices_must_fit_one_core():
     from dnnsplit.testbed.experiment import check_quotas
 
