@@ -82,7 +82,7 @@ def add_commands(commands: Any) -> None:
     tb.add_argument("--profile-repeats", type=int, default=4, help="rounds per device")
     tb.add_argument("--host-repeats", type=int, default=15, help="rounds for the BS profile")
     tb.add_argument("--calibration-rounds", type=int, default=1)
-    tb.add_argument("--work", default=None, help="folder for the measured profiles")
+    tb.add_argument("--work", default=None, help="folder for the measured profiles and logs")
     tb.set_defaults(run_command=_testbed)
 
 

@@ -363,15 +363,20 @@ class Emulation:
         namespace: str | None = None,
         cpus: set[int] | None = None,
         cgroup: Path | None = None,
+        log: Path | None = None,
         **popen: Any,
     ) -> subprocess.Popen[Any]:
-        """Start ``argv`` (in ``namespace``, pinned to ``cpus``, in ``cgroup``); it is
-        ended when the emulation closes, and dies with this process."""
+        """Start ``argv`` (in ``namespace``, pinned to ``cpus``, in ``cgroup``, its stderr
+        appended to ``log``); it is ended when the emulation closes, and dies with this
+        process."""
         command = list(argv)
         if namespace is not None:
             command = [self.caps["ip"], "netns", "exec", namespace, *command]
         env = {**os.environ, "DNNSPLIT_TESTBED_RUN": self.run, **popen.pop("env", {})}
-        process = subprocess.Popen(command, env=env, preexec_fn=_child_setup(cpus), **popen)
+        with contextlib.ExitStack() as files:
+            if log is not None:  # the child keeps its own copy of the descriptor
+                popen["stderr"] = files.enter_context(open(log, "ab"))
+            process = subprocess.Popen(command, env=env, preexec_fn=_child_setup(cpus), **popen)
         self.processes.append(process)
         if cgroup is not None:
             self.move(process.pid, cgroup)

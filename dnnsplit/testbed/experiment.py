@@ -289,7 +289,8 @@ def _start_server(
                "--bs-profile", str(bs_profile)]  # fmt: skip
     server = emulation.spawn(
         command, namespace=namespace, cpus={BS_CORE}, cgroup=bs_cgroup,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        log=bs_profile.with_name(f"bs-{policy}.log"), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert server.stdout is not None
     ready, _, _ = select.select([server.stdout], [], [], 120.0)
@@ -348,7 +349,8 @@ def run_testbed(
     config : TestbedConfig
         What to measure.
     work_dir : path
-        Where the measured profiles are written (host, each device, the median).
+        Where the measured profiles (host, each device, the median) and the logs of the
+        devices and the BS (their stderr) are written.
     say : callable
         Receives one line per step (progress).
 
@@ -405,7 +407,7 @@ def run_testbed(
                        "--device-id", str(i)]  # fmt: skip
             process = emulation.spawn(
                 command, namespace=namespaces[i], cpus={DEVICE_CORE}, stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                stdout=subprocess.PIPE, log=work / f"device{i}.log", text=True,
             )  # fmt: skip
             agents.append(_Agent(process, i))
         for agent in agents:
