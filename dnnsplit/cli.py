@@ -31,6 +31,7 @@ from dnnsplit.model import LOCAL_DELAY_FORMS
 from dnnsplit.scenario import MAX_SEED, SCENARIO_POLICIES, Scenario, parse_data
 from dnnsplit.setup import LOWEST_POINTS, MAX_RESTARTS, Setup, changed
 from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
+from dnnsplit.testbed.commands import add_commands as add_testbed_commands
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -164,6 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="profile CSV to write")
     pr.add_argument("--hardware", default=None, help="hardware label (default: the CPU model)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_testbed_commands(commands)  # serve, device, testbed: dnnsplit/testbed/commands.py
     return parser
 
 
@@ -330,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         command = f"dnnsplit {args.command}"
+        if hasattr(args, "run_command"):  # serve, device, testbed print their own output
+            return int(args.run_command(args))
         with warnings.catch_warnings():
             # a floating-point warning on checked input is a bug: report it as one, never
             # print a number computed past an overflow

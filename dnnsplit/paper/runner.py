@@ -68,6 +68,7 @@ NOTEBOOKS = (
     "05_other_networks.ipynb",
     "06_readings.ipynb",
     "07_reproduction_report.ipynb",
+    "08_testbed.ipynb",
 )
 #: Notebooks that read what the others write: they run after all the others.
 READS_THE_OTHERS = ("07_reproduction_report.ipynb",)

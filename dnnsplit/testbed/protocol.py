@@ -1,0 +1,221 @@
+"""The wire format between a device and the BS: one fixed header, then raw tensor bytes.
+
+A device that offloads at partition point ``p`` sends the output of its stage ``p`` (the
+network's input when ``p = 0``); the BS answers with the network's output and its own
+timestamps. Every message is a *frame*: a fixed 100-byte header in network byte order
+(:data:`HEADER`), then ``length`` payload bytes. Nothing received is ever unpickled or
+handed to ``torch.load``: a payload is raw little-endian float32 values, and the header
+alone says how many.
+
+=========  =======  ===========================================================
+field      format   meaning
+=========  =======  ===========================================================
+magic      4s       ``b"DNNS"``
+version    B        :data:`VERSION` (1)
+kind       B        1 request (device → BS), 2 reply (BS → device), 3 error (BS → device)
+device     H        the device's id (0–65535), echoed in the reply
+point      H        the partition point ``p`` (stages 1..p ran on the device)
+dtype      B        1 = float32, little-endian (the only type accepted)
+ndim       B        number of dimensions of the tensor, 1–4
+shape      4I       the dimensions, unused ones 0; batch first (always 1)
+length     Q        payload bytes: ``4 · Π shape`` (an error frame: UTF-8 text)
+auth       32s      SHA-256 of the shared token (zeros without one); requests only
+stamps     4d       reply: arrival, start, end, service (s, the BS's monotonic clock);
+                    zeros in requests and errors
+=========  =======  ===========================================================
+
+A request is valid for a network (a :class:`~dnnsplit.chains.Chain`) when ``0 ≤ p < S``,
+its shape is exactly ``(1, *output shape of stage p)`` (the input shape for ``p = 0``), its
+length matches and is within the server's frame limit, and its auth field matches the
+server's token. Anything else is a :class:`FrameError` naming the field; the server then
+sends an error frame and closes that connection only.
+
+The stamps of a reply: ``arrival`` is when the request's last byte was read, ``start``
+when its first BS stage began, ``end`` when its last ended, ``service`` the time the BS
+spent on its own stages (``end − start − service`` is time it waited between its stages
+while other tasks ran). Only differences are meaningful: the two machines' clocks are
+never compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from dnnsplit.chains import Chain, chain_figures
+
+__all__ = [
+    "DTYPE_FLOAT32",
+    "HEADER",
+    "KIND_ERROR",
+    "KIND_REPLY",
+    "KIND_REQUEST",
+    "MAGIC",
+    "MAX_ERROR_BYTES",
+    "MAX_NDIM",
+    "NO_TOKEN",
+    "VERSION",
+    "FrameError",
+    "Header",
+    "cut_shapes",
+    "decode_tensor",
+    "encode",
+    "parse_header",
+    "tensor_payload",
+    "token_digest",
+]
+
+MAGIC = b"DNNS"
+VERSION = 1
+KIND_REQUEST, KIND_REPLY, KIND_ERROR = 1, 2, 3
+KINDS = {KIND_REQUEST: "request", KIND_REPLY: "reply", KIND_ERROR: "error"}
+DTYPE_FLOAT32 = 1
+MAX_NDIM = 4
+#: The longest error text a BS sends (and a device reads).
+MAX_ERROR_BYTES = 4096
+#: magic, version, kind, device, point, dtype, ndim, shape[4], length, auth, stamps[4]
+HEADER = struct.Struct("!4sBBHHBB4IQ32s4d")
+NO_TOKEN = bytes(32)
+
+
+class FrameError(ValueError):
+    """A frame that breaks the format: ``"<field>: <problem>"``, one line."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass(frozen=True)
+class Header:
+    """A decoded header (see the module docstring for each field)."""
+
+    kind: int
+    device: int
+    point: int
+    shape: tuple[int, ...]
+    length: int
+    auth: bytes = NO_TOKEN
+    stamps: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    dtype: int = DTYPE_FLOAT32
+
+    def pack(self) -> bytes:
+        dims = list(self.shape) + [0] * (MAX_NDIM - len(self.shape))
+        return HEADER.pack(
+            MAGIC,
+            VERSION,
+            self.kind,
+            self.device,
+            self.point,
+            self.dtype,
+            len(self.shape),
+            *dims,
+            self.length,
+            self.auth,
+            *self.stamps,
+        )
+
+
+def token_digest(token: str | None) -> bytes:
+    """The auth field for ``token``: its SHA-256, or 32 zero bytes without a token."""
+    if not token:
+        return NO_TOKEN
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def cut_shapes(chain: Chain) -> list[tuple[int, ...]]:
+    """The tensor shape (batch 1) a device sends at each point ``p = 0..S-1``."""
+    shapes = [(1, *chain.input_shape)]
+    shapes += [(1, *figure.output_shape) for figure in chain_figures(chain)[:-1]]
+    return shapes
+
+
+def parse_header(
+    data: bytes,
+    *,
+    expect: int,
+    max_payload: int,
+    chain: Chain | None = None,
+    auth: bytes | None = None,
+) -> Header:
+    """Decode and check one header; raise :class:`FrameError` on anything wrong.
+
+    Parameters
+    ----------
+    data : bytes
+        Exactly :data:`HEADER`.size bytes.
+    expect : int
+        The kind this side accepts: :data:`KIND_REQUEST` (the BS) or :data:`KIND_REPLY`
+        (a device; an error frame is accepted too, and returned).
+    max_payload : int
+        The largest payload accepted, bytes (checked before any payload is read).
+    chain : Chain, optional
+        For a request: the network whose cut points fix the allowed ``point`` and shape.
+    auth : bytes, optional
+        For a request: the token digest the auth field must equal (constant-time compare).
+    """
+    if len(data) != HEADER.size:
+        raise FrameError("header", f"{len(data)} bytes, expected {HEADER.size}")
+    fields = HEADER.unpack(data)
+    magic, version, kind, device, point, dtype, ndim = fields[:7]
+    dims, length, digest, stamps = fields[7:11], fields[11], fields[12], fields[13:17]
+    if magic != MAGIC:
+        raise FrameError("magic", f"{magic!r} is not {MAGIC!r}")
+    if version != VERSION:
+        raise FrameError("version", f"{version} is not supported (this side speaks {VERSION})")
+    allowed = (expect, KIND_ERROR) if expect == KIND_REPLY else (expect,)
+    if kind not in allowed:
+        name = KINDS.get(kind, str(kind))
+        raise FrameError("kind", f"{name} where a {KINDS[expect]} was expected")
+    if length > max_payload:
+        raise FrameError("length", f"{length} bytes exceeds the limit of {max_payload}")
+    if kind == KIND_ERROR:
+        if length > MAX_ERROR_BYTES:
+            raise FrameError("length", f"an error text of {length} bytes is too long")
+        return Header(kind, device, point, (), length)
+    if dtype != DTYPE_FLOAT32:
+        raise FrameError("dtype", f"type code {dtype} is not 1 (float32)")
+    if not 1 <= ndim <= MAX_NDIM:
+        raise FrameError("ndim", f"{ndim} dimensions; 1 to {MAX_NDIM} allowed")
+    if any(dims[ndim:]):
+        raise FrameError("shape", "unused dimensions must be 0")
+    shape = tuple(int(d) for d in dims[:ndim])
+    if math.prod(shape) * 4 != length:
+        raise FrameError("length", f"{length} bytes do not hold a float32 tensor of {shape}")
+    if kind == KIND_REPLY and not all(math.isfinite(s) for s in stamps):
+        raise FrameError("stamps", "a reply's timestamps must be finite")
+    if chain is not None:
+        shapes = cut_shapes(chain)
+        if not 0 <= point < len(shapes):
+            raise FrameError(
+                "point", f"{point} is not a cut of {chain.name} (0..{len(shapes) - 1})"
+            )
+        if shape != shapes[point]:
+            raise FrameError(
+                "shape", f"{shape} is not the shape {shapes[point]} sent at point {point}"
+            )
+    if auth is not None and not hmac.compare_digest(digest, auth):
+        raise FrameError("auth", "the token does not match")
+    return Header(kind, device, point, shape, length, digest, tuple(stamps), dtype)
+
+
+def encode(header: Header, payload: bytes = b"") -> bytes:
+    """One frame: the packed header, then ``payload``."""
+    if len(payload) != header.length:
+        raise ValueError(f"payload of {len(payload)} bytes, header says {header.length}")
+    return header.pack() + payload
+
+
+def tensor_payload(array: np.ndarray) -> bytes:
+    """The payload of a float32 tensor: its values as little-endian bytes, C order."""
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def decode_tensor(header: Header, payload: bytes) -> np.ndarray:
+    """The tensor a checked header and its payload describe (a writable float32 array)."""
+    return np.frombuffer(bytearray(payload), dtype="<f4").reshape(header.shape)
