@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
+from dnnsplit.paper import testbed
 from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim
 from dnnsplit.paper.output import output_dir, read_caption, read_manifest
 from dnnsplit.paper.stats import where
@@ -60,6 +61,7 @@ NOTEBOOK_OF_RUN = {
     "networks": "05_other_networks.ipynb",
     "readings": "06_readings.ipynb",
     "mechanism": "06_readings.ipynb",
+    "testbed": "08_testbed.ipynb",
 }
 #: A lower bound is informative when it is at least this fraction of the best value found:
 #: below it, "greedy is at most X% above the optimum" says little, so no such gap is shown.
@@ -569,6 +571,9 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
     beyond = _beyond_lines(directory)
     if beyond:
         lines += ["", "## Beyond the paper", "", *beyond]
+    measured = testbed.report_section(directory)
+    if measured:
+        lines += ["", *measured]
     figures = _caption_lines(directory)
     if figures:
         lines += ["", "## The figures and where their numbers come from", "", *figures]

@@ -23,6 +23,7 @@ delay than the devices measured.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.output import read_manifest, write_manifest, write_table
-from dnnsplit.paper.plots import POLICY_NAMES, REFERENCE_LINE, paper_style
+from dnnsplit.paper.plots import REFERENCE_LINE, paper_style
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR
+from dnnsplit.policies import display_name
 
 __all__ = [
     "ENV_MODE",
@@ -150,16 +153,14 @@ def write_measurement(
         "host_profile_s": provenance["host_profile_s"],
         "calibration": provenance["calibration"],
     }
-    written.append(
-        write_manifest(
-            out,
-            RUN,
-            setup=None,
-            grids={"testbed": config.to_dict()},
-            quick=quick,
-            figures=[RUN],
-            notes=notes,
-        )
+    written += write_manifest(
+        out,
+        RUN,
+        setup=None,
+        grids={"testbed": config.to_dict()},
+        quick=quick,
+        figures=[RUN],
+        notes=notes,
     )
     return written
 
@@ -308,7 +309,7 @@ def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snaps
             ms=3,
             alpha=0.6,
             elinewidth=0.6,
-            label=POLICY_NAMES.get(str(policy), str(policy)),
+            label=display_name(str(policy)),
         )
     top = float(max(rows["measured_median_s"].max(), rows[f"predicted_{model}_s"].max())) * 1.05
     ax.plot([0, top], [0, top], **REFERENCE_LINE, label="y = x")
@@ -330,7 +331,7 @@ def _lines_by_policy(
             styles.get(str(value), "-"),
             marker=_POLICY_MARKERS.get(str(policy), "o"),
             color=_POLICY_COLORS.get(str(policy)),
-            label=f"{POLICY_NAMES.get(str(policy), policy)}, {value}",
+            label=f"{display_name(str(policy))}, {value}",
         )
     ax.set(xlabel="devices N", ylim=(0, None))
     ax.legend(fontsize="small")
@@ -354,13 +355,14 @@ def plot_regret(
     return ax
 
 
-def testbed_figure(rows: pd.DataFrame, *, caption: str = "") -> Figure:
-    """The testbed figure: predicted against measured (snapshot, timeline), the error by
-    N and policy, and the measured regret of greedy's and optimal's vectors."""
+def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """The testbed figure (2×2): predicted against measured (snapshot, timeline), the error
+    by N and policy, and the measured regret of greedy's and optimal's vectors."""
     import matplotlib.pyplot as plt
 
     with paper_style():
-        fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
+        fig, grid = plt.subplots(2, 2, figsize=(10, 8))
+        axes = grid.ravel()
         plot_predicted_vs_measured(axes[0], rows, "snapshot")
         axes[0].set_title("snapshot model (eq. 1-3)")
         plot_predicted_vs_measured(axes[1], rows, "timeline")
@@ -369,22 +371,31 @@ def testbed_figure(rows: pd.DataFrame, *, caption: str = "") -> Figure:
         axes[2].set_title("error by N")
         plot_regret(axes[3], regret_table(rows))
         axes[3].set_title("measured regret of the model's choice")
-        if caption:
-            fig.text(0.5, -0.02, caption, ha="center", va="top", fontsize="small", wrap=True)
         fig.tight_layout()
+        short = text(caption)
+        if short:
+            wrapped = textwrap.fill(short, width=150)
+            fig.text(0.0, -0.01, wrapped, ha="left", va="top", fontsize=8)
     return fig
 
 
-def caption(manifest: dict[str, Any]) -> str:
-    """The figure's caption: what was emulated and where it was measured."""
+def caption(manifest: dict[str, Any]) -> Caption:
+    """The figure's caption: what was emulated and where it was measured (short for the
+    image, full for the caption file)."""
     notes = manifest.get("notes", {})
     grid = manifest.get("grids", {}).get("testbed", {})
-    return (
-        f"Emulated testbed: devices as {grid.get('target', '?')} (estimated profile) by a CPU "
-        f"quota of {100 * float(notes.get('fraction_nominal', 0)):.1f} % of a core, the BS one "
-        f"core of the host, uplinks shaped by {notes.get('shaping', '?')}; "
-        f"{grid.get('repeats', '?')} repeats. Measured on {_host_words(manifest)}."
+    full = (
+        f"Emulated testbed: devices as {grid.get('target', '?')} (an ESTIMATED profile) by a "
+        f"CPU quota of {100 * float(notes.get('fraction_nominal', 0)):.1f} % of a core, the BS "
+        f"one core of the host, uplinks shaped by {notes.get('shaping', '?')}; "
+        f"{grid.get('repeats', '?')} repeats. MEASURED on {_host_words(manifest)}."
     )
+    short = (
+        f"Emulated devices (speed of the ESTIMATED {grid.get('target', '?')} profile), "
+        f"MEASURED on one shared host; {grid.get('repeats', '?')} repeats. Full provenance: "
+        "the caption file beside this figure."
+    )
+    return Caption(short, full)
 
 
 # -- the report ------------------------------------------------------------------------
@@ -462,7 +473,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         index="devices", columns=["policy", "model"], values="median_abs_error"
     ).sort_index()
     columns = list(wide.columns)
-    header = "| N | " + " | ".join(f"{POLICY_NAMES.get(p, p)} {m}" for p, m in columns) + " |"
+    header = "| N | " + " | ".join(f"{display_name(p)} {m}" for p, m in columns) + " |"
     lines += [header, "|---:|" + "---:|" * len(columns)]
     for n, values in wide.iterrows():
         cells = " | ".join(f"{100 * v:.0f} %" for v in values)
@@ -477,7 +488,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         "",
         "Over all N: "
         + "; ".join(
-            f"{POLICY_NAMES.get(p, p)} {m} {100 * v:.0f} %" for (p, m), v in overall.items()
+            f"{display_name(p)} {m} {100 * v:.0f} %" for (p, m), v in overall.items()
         )
         + f" (median error, the bias: snapshot {_pct(bias['snapshot'])}, timeline "
         f"{_pct(bias['timeline'])}).",
@@ -521,7 +532,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
         everything = regret[(regret["policy"] == policy) & (regret["devices"] == n)]
         winner = ", ".join(everything[everything["measures_best"]]["vector"])
         lines.append(
-            f"| {POLICY_NAMES.get(policy, policy)} | {n} | {100 * by.get('greedy', np.nan):.1f} % "
+            f"| {display_name(policy)} | {n} | {100 * by.get('greedy', np.nan):.1f} % "
             f"| {100 * by.get('optimal', np.nan):.1f} % | {winner} |"
         )
     hits = shown[shown["vector"] == "optimal"]["measures_best"]
@@ -555,8 +566,10 @@ def save(measurement: Measurement, out_dir: str | os.PathLike[str] | None) -> li
     from dnnsplit.paper.output import output_dir, save_figure
 
     out = output_dir(out_dir)
-    fig = testbed_figure(measurement.rows, caption=caption(measurement.manifest))
-    written = save_figure(fig, RUN, {"summary": error_summary(measurement.rows)}, out)
+    words = caption(measurement.manifest)
+    fig = testbed_figure(measurement.rows, caption=words)
+    summary = {"summary": error_summary(measurement.rows)}
+    written = save_figure(fig, RUN, summary, out, caption=words)
     written.append(write_table(regret_table(measurement.rows), out / "testbed_regret.csv"))
     if out.resolve() != measurement.source.resolve():
         for name in MEASUREMENT_FILES:
