@@ -19,7 +19,7 @@ import decimal
 import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -165,33 +165,51 @@ def mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
 def json_data(value: Any, where: str) -> None:
     """Raise unless ``value`` is plain JSON data: objects with string keys, lists, strings,
     finite numbers, booleans and null, with no object reached twice (a YAML alias) or
-    inside itself, and at most :data:`MAX_DATA_NODES` values."""
-    stack: list[tuple[Any, str]] = [(value, where)]
+    inside itself, and at most :data:`MAX_DATA_NODES` values.
+
+    Walks depth first with one iterator per open container, so the walk's own memory grows
+    with the depth of the data, not with the number of its values (a path is spelled out
+    only for the error).
+    """
     seen: set[int] = set()
+    keys: list[str] = []  # the key of the current entry of each open container
+    frames: list[Iterator[tuple[str, Any]]] = []
+    item = value
     count = 0
-    while stack:
-        item, path = stack.pop()
+
+    def path() -> str:
+        return where + "".join(keys)
+
+    while True:
         count += 1
         if count > MAX_DATA_NODES:
             raise InputError(where, f"holds more than {MAX_DATA_NODES} values")
-        if item is None or isinstance(item, str | bool):
-            continue
-        if isinstance(item, int | float):
-            if isinstance(item, float) and not math.isfinite(item):
-                raise InputError(path, f"must be finite, got {shown(item)}")
-            continue
-        if not isinstance(item, dict | list):
-            raise InputError(path, f"must be JSON data, got {type(item).__name__}")
-        if id(item) in seen:
-            raise InputError(path, "repeats an object (a YAML alias); write the data out")
-        seen.add(id(item))
-        if isinstance(item, dict):
-            for key, inner in item.items():
-                if not isinstance(key, str):
-                    raise InputError(f"{path}.{key_text(key)}", "keys must be strings")
-                stack.append((inner, f"{path}.{key}"))
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise InputError(path(), f"must be finite, got {shown(item)}")
+        elif isinstance(item, dict | list):
+            if id(item) in seen:
+                raise InputError(path(), "repeats an object (a YAML alias); write the data out")
+            seen.add(id(item))
+            if isinstance(item, dict):
+                for key in item:
+                    if not isinstance(key, str):
+                        raise InputError(f"{path()}.{key_text(key)}", "keys must be strings")
+                frames.append((f".{k}", v) for k, v in item.items())
+            else:
+                frames.append((f"[{k}]", v) for k, v in enumerate(item))
+            keys.append("")
+        elif not (item is None or isinstance(item, str | bool | int)):
+            raise InputError(path(), f"must be JSON data, got {type(item).__name__}")
+        while frames:
+            step = next(frames[-1], None)
+            if step is not None:
+                keys[-1], item = step
+                break
+            frames.pop()
+            keys.pop()
         else:
-            stack.extend((inner, f"{path}[{k}]") for k, inner in enumerate(item))
+            return
 
 
 def frozen(array: Any, dtype: Any = None) -> np.ndarray:

@@ -24,13 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dnnsplit._checks import MAX_WHOLE, number, read_text
+from dnnsplit._checks import MAX_WHOLE, number
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
-from dnnsplit.scenario import MAX_SEED, SCENARIO_POLICIES, Scenario, parse_data
+from dnnsplit.reader import read_data
+from dnnsplit.scenario import MAX_SEED, SCENARIO_POLICIES, Scenario
 from dnnsplit.setup import LOWEST_POINTS, MAX_RESTARTS, Setup, changed
-from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
+from dnnsplit.solvers import MAX_TIME_LIMIT_S, OBJECTIVES, SOLVERS, STARTS, solve
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -51,8 +52,6 @@ EXIT_BAD_INPUT = 2
 EXIT_OUTPUT = 74
 #: Interrupted by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
-#: ``solve --time-limit`` takes at most this many seconds (about 116 days).
-MAX_TIME_LIMIT_S = 1e7
 #: ``profile`` flag bounds: threads, timed rounds, warm-up rounds.
 MAX_THREADS = 1024
 MAX_REPEATS = 100_000
@@ -126,21 +125,29 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--partition", required=True, help="p_i per device, e.g. 0,3,5")
     ev.add_argument("--model", choices=MODELS, default="snapshot")
 
-    so = commands.add_parser("solve", help="choose partition points")
+    so = commands.add_parser(
+        "solve",
+        help="choose partition points",
+        description="Solver options are passed only when given, and a solver refuses one "
+        "it does not take, naming it.",
+    )
     so.add_argument("scenario")
     so.add_argument("--objective", choices=OBJECTIVES, default="total")
     so.add_argument("--solver", choices=SOLVERS, default="greedy")
-    so.add_argument("--start", choices=STARTS, default="half")
     so.add_argument("--model", choices=MODELS, default="snapshot")
-    so.add_argument("--restarts", type=int, default=8, help="local-search random starts")
-    so.add_argument("--seed", type=int, default=0, help="local-search seed")
+    so.add_argument("--start", choices=STARTS, help="greedy, local-search: start (half)")
+    so.add_argument("--restarts", type=int, help="local-search, optimal: random starts (8)")
+    so.add_argument("--seed", type=int, help="local-search, optimal: seed of the starts (0)")
+    so.add_argument("--max-vectors", type=float, help="exhaustive: refuse spaces larger than this")
     so.add_argument(
-        "--max-vectors", type=float, default=None, help="exhaustive: refuse spaces larger than this"
+        "--time-limit",
+        type=float,
+        help="stop (or refuse) a searching solver after this many seconds (default 120; "
+        "exhaustive: none)",
     )
     so.add_argument(
-        "--time-limit", type=float, default=None, help="stop a solver after this many seconds"
+        "--progress", action="store_true", default=None, help="progress bar (exhaustive)"
     )
-    so.add_argument("--progress", action="store_true", help="progress bar (exhaustive)")
 
     sc = commands.add_parser(
         "scenario",
@@ -183,9 +190,7 @@ def _setup(args: argparse.Namespace) -> Setup:
     """The setup of ``dnnsplit scenario``: ``--setup FILE`` (or the defaults), then flags."""
     base = Setup()
     if args.setup is not None:
-        text = read_text(args.setup, "--setup", "JSON file")
-        path = Path(args.setup)
-        raw = parse_data(text, path.name, "--setup", path.suffix.lower() in (".yml", ".yaml"))
+        raw = read_data(args.setup, "--setup", "JSON file")
         if isinstance(raw, dict) and "setup" in raw:
             raw = raw["setup"]  # a figure's manifest
         base = Setup.from_dict(raw, where="--setup")
@@ -246,12 +251,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             raise _OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
     options: dict[str, Any] = {}
     if args.command == "solve":
-        options = {
-            "restarts": number(
+        if args.restarts is not None:
+            options["restarts"] = number(
                 args.restarts, "--restarts", minimum=0, maximum=MAX_RESTARTS, whole=True
-            ),
-            "seed": number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True),
-        }
+            )
+        if args.seed is not None:
+            options["seed"] = number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True)
         if args.max_vectors is not None:
             options["max_vectors"] = number(
                 args.max_vectors, "--max-vectors", minimum=1, maximum=MAX_WHOLE, whole=True
@@ -260,20 +265,24 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             options["time_limit"] = number(
                 args.time_limit, "--time-limit", positive=True, maximum=MAX_TIME_LIMIT_S
             )
+        for name in ("start", "progress"):
+            if getattr(args, name) is not None:
+                options[name] = getattr(args, name)
     else:
         partition = _partition(args.partition)
     scenario = Scenario.from_file(args.scenario)
     if args.command == "evaluate":
         return evaluate(scenario, partition, model=args.model).to_dict()
-    return solve(
-        scenario,
-        objective=args.objective,
-        solver=args.solver,
-        start=args.start,
-        model=args.model,
-        progress=args.progress,
-        **options,
-    ).to_dict()
+    try:
+        solution = solve(
+            scenario, objective=args.objective, solver=args.solver, model=args.model, **options
+        )
+    except InputError as error:
+        if error.field not in options:
+            raise
+        flag = "--" + error.field.replace("_", "-")  # the option the user gave as a flag
+        raise type(error)(flag, error.problem) from None
+    return solution.to_dict()
 
 
 class _OutputError(Exception):
@@ -324,12 +333,30 @@ def _emit(text: str) -> None:
         raise _OutputError(f"cannot write the result to stdout: {error.strerror}") from None
 
 
+def _stdout_closed() -> bool:
+    """Whether this process was started with its stdout closed (``>&-``): Python then has
+    no ``sys.stdout``, and file descriptor 1 is not open (or is some file opened since)."""
+    if sys.stdout is None:
+        return True
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (captured output)
+        return False
+    try:
+        os.fstat(descriptor)
+    except OSError:
+        return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     command = "dnnsplit"
     try:
         args = _build_parser().parse_args(argv)
         command = f"dnnsplit {args.command}"
+        if _stdout_closed():
+            raise _OutputError("stdout is closed: there is nowhere to write the result")
         with warnings.catch_warnings():
             # a floating-point warning on checked input is a bug: report it as one, never
             # print a number computed past an overflow

@@ -10,19 +10,16 @@ paper's evaluation setup.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 import sys
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dnnsplit._checks import json_data, key_text, read_text
+from dnnsplit._checks import json_data
 from dnnsplit._checks import mapping as _mapping
 from dnnsplit._checks import number as _number
 from dnnsplit.chains import CHAINS, get_chain, memory_needs
@@ -38,6 +35,7 @@ from dnnsplit.model import (
 )
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import Profile, load_profile
+from dnnsplit.reader import read_data
 from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, Setup, changed, quantum
 
 __all__ = ["DEFAULT_PROFILE", "SEED_RULE", "Device", "Scenario"]
@@ -165,129 +163,6 @@ def _load(name: Any, where: str) -> Profile:
         raise InputError(where, error.problem) from None
 
 
-class _Duplicated(dict):
-    """A parsed JSON/YAML object in which ``duplicate`` appeared more than once."""
-
-    duplicate: Any = None
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            marked = _Duplicated(pairs)
-            marked.duplicate = key
-            return marked
-        data[key] = value
-    return data
-
-
-def _yaml_loader() -> Any:
-    """A safe YAML loader that marks duplicate keys, keeps dates as strings and reads
-    ``26e6`` as a number (as JSON and YAML 1.2 do)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    timestamp = "tag:yaml.org,2002:timestamp"
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, pattern) for tag, pattern in resolvers if tag != timestamp]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    # YAML 1.2 floats: PyYAML (YAML 1.1) reads 26e6 and 1.0e7 as strings
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
-    )
-
-    def construct_map(loader: Any, node: Any) -> Any:
-        seen: set[Any] = set()
-        duplicate = None
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = loader.construct_object(key_node)
-                if key in seen:
-                    duplicate = key
-                    break
-                seen.add(key)
-        data: dict[Any, Any] = {} if duplicate is None else _Duplicated()
-        if duplicate is not None:
-            data.duplicate = duplicate  # type: ignore[attr-defined]
-        yield data
-        data.update(loader.construct_mapping(node))
-
-    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
-    return Loader
-
-
-def _first_duplicate(raw: Any) -> tuple[str, Any] | None:
-    """``(path, key)`` of the first object holding a key twice, in document order."""
-    stack: list[tuple[Any, str]] = [(raw, "")]
-    seen: set[int] = set()
-    while stack:
-        item, path = stack.pop()
-        if not isinstance(item, dict | list) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, _Duplicated):
-            return path, item.duplicate
-        if isinstance(item, dict):
-            children = [
-                (v, f"{path}.{key_text(k)}" if path else key_text(k)) for k, v in item.items()
-            ]
-        else:
-            children = [(v, f"{path}[{k}]") for k, v in enumerate(item)]
-        stack.extend(reversed(children))
-    return None
-
-
-def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
-    """Parse JSON (or YAML) ``text`` of file ``name``; errors name ``field``.
-
-    Refuses, each with one line: a syntax error (with its line), nesting too deep to
-    parse, a number with more digits than Python converts, and a key that appears twice
-    in one object (naming the key and where it is).
-    """
-    try:
-        if yaml_syntax:
-            try:
-                import yaml
-            except ImportError:
-                raise InputError(field, "YAML files need PyYAML (pip install pyyaml)") from None
-            try:
-                raw = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
-            except yaml.YAMLError as error:
-                problem = getattr(error, "problem", None) or str(error)
-                mark = getattr(error, "problem_mark", None)
-                line = f" at line {mark.line + 1}" if mark is not None else ""
-                raise InputError(field, f"{name} is not valid YAML: {problem}{line}") from None
-        else:
-            try:
-                raw = json.loads(text, object_pairs_hook=_json_object)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    field, f"{name} is not valid JSON: {error.msg} at line {error.lineno}"
-                ) from None
-    except RecursionError:
-        raise InputError(field, f"{name} is nested too deeply to read") from None
-    except ValueError as error:
-        if isinstance(error, InputError):
-            raise
-        digits = sys.get_int_max_str_digits()
-        raise InputError(
-            field, f"{name} holds a number too long to read (more than {digits} digits)"
-        ) from None
-    found = _first_duplicate(raw)
-    if found is not None:
-        path, key = found
-        where = f"{path}.{key_text(key)}" if path else key_text(key)
-        raise InputError(where, f"appears twice in one object of {name}; give each key once")
-    return raw
-
-
 def _first_bad(values: np.ndarray) -> tuple[int, ...] | None:
     """Index of the first entry that is not a finite delay within :data:`MAX_DELAY_S`."""
     bad = ~(values <= MAX_DELAY_S)  # NaN and inf included
@@ -298,6 +173,13 @@ def _first_bad(values: np.ndarray) -> tuple[int, ...] | None:
 
 def _beyond() -> str:
     return f"beyond {MAX_DELAY_S:.0e} s (dnnsplit.model.MAX_DELAY_S)"
+
+
+def _seconds(value: float) -> str:
+    """A sum of seconds for a message; one that overflowed a float is said so."""
+    if math.isfinite(value):
+        return f"{value:.3g} s"
+    return f"more than {sys.float_info.max:.3g} s (a float overflows)"
 
 
 #: Where a field of a drawn scenario comes from in the setup (see :meth:`Scenario.paper`).
@@ -456,15 +338,21 @@ class Scenario:
         transmission delay ``8·b_p / W_i``; then the worst delay any partition vector can
         give under any work-conserving BS policy, snapshot or timeline: the largest arrival
         ``D^L + D^tr`` plus all the BS work of every device. Within the bound, totals,
-        variances and fairness indices are finite too.
+        variances and fairness indices are finite too. Sums that overflow a float are
+        refused the same way (never a floating-point warning).
         """
+        with np.errstate(all="ignore"):
+            self._audit_delays()
+
+    def _audit_delays(self) -> None:
+        """The checks of :meth:`_check_delays` (inside ``np.errstate(all="ignore")``)."""
         suffix = float(np.sum(self.bs_time_s))
         if not suffix <= MAX_DELAY_S:
             stage = int(np.argmax(self.bs_time_s))
             where = self._bs_field(stage)
             hint = f" (t_s / R with R = {self.ratio:g})" if where == "bs.ratio" else ""
             raise InputError(
-                where, f"the BS stage times add up to {suffix:.3g} s{hint}, {_beyond()}"
+                where, f"the BS stage times add up to {_seconds(suffix)}{hint}, {_beyond()}"
             )
         tables = self.tables
         cumulative = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])
@@ -477,7 +365,7 @@ class Scenario:
             if not cumulative[p] <= MAX_DELAY_S:
                 raise InputError(
                     f"profile.stages[{p - 1}].device_s",
-                    f"the device stage times add up to {cumulative[p]:.3g} s, {_beyond()}",
+                    f"the device stage times add up to {_seconds(cumulative[p])}, {_beyond()}",
                 )
             if not work <= MAX_DELAY_S:
                 raise InputError(
@@ -656,10 +544,7 @@ class Scenario:
         an error naming it. YAML is read with a safe loader (tags are refused, never run)
         that keeps dates as strings.
         """
-        text = read_text(path, "scenario", "scenario file")
-        name = Path(path).name
-        yaml_syntax = Path(path).suffix.lower() in (".yml", ".yaml")
-        return cls.from_dict(parse_data(text, name, "scenario", yaml_syntax))
+        return cls.from_dict(read_data(path, "scenario", "scenario file"))
 
     @classmethod
     def paper(

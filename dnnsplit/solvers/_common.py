@@ -11,6 +11,8 @@ from typing import Any, ParamSpec
 
 import numpy as np
 
+from dnnsplit._checks import number
+from dnnsplit._limits import Budget
 from dnnsplit.errors import check_choice, unknown_choice
 from dnnsplit.evaluate import Evaluation, as_partition, check_model, evaluate
 from dnnsplit.model import read_only
@@ -18,11 +20,14 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.setup import STARTS
 
 __all__ = [
+    "DEFAULT_TIME_LIMIT_S",
+    "MAX_TIME_LIMIT_S",
     "OBJECTIVES",
     "RELATIVE_TOLERANCE",
     "STARTS",
     "Found",
     "Solution",
+    "budget",
     "objective_values",
     "solver",
     "start_vector",
@@ -34,6 +39,20 @@ __all__ = [
 OBJECTIVES = ("total", "variance", "max")
 #: Objective values within this relative distance are ties; a move must improve by more.
 RELATIVE_TOLERANCE = 1e-12
+#: Seconds a searching solver (greedy, local-search, exact, optimal) may take when its
+#: ``time_limit`` is not given.
+DEFAULT_TIME_LIMIT_S = 120.0
+#: The largest ``time_limit`` any solver takes (about 116 days).
+MAX_TIME_LIMIT_S = 1e7
+
+
+def budget(time_limit: float | None, default: float | None = DEFAULT_TIME_LIMIT_S) -> Budget:
+    """The :class:`~dnnsplit._limits.Budget` of a solver called with ``time_limit``
+    (seconds, positive; None: ``default``), starting now; a bad value is an
+    :class:`~dnnsplit.errors.InputError` naming ``time_limit``."""
+    if time_limit is None:
+        return Budget(default)
+    return Budget(number(time_limit, "time_limit", positive=True, maximum=MAX_TIME_LIMIT_S))
 
 
 def objective_values(delays: np.ndarray, objective: str) -> np.ndarray:

@@ -11,7 +11,7 @@ from dnnsplit.errors import check_choice
 from dnnsplit.evaluate import as_partition, check_model
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import MAX_RESTARTS
-from dnnsplit.solvers._common import OBJECTIVES, STARTS, Found, solver, start_vector
+from dnnsplit.solvers._common import OBJECTIVES, STARTS, Found, budget, solver, start_vector
 from dnnsplit.solvers._moves import FullMoves, improve, make_moves
 
 __all__ = ["MOVE_KINDS", "greedy", "is_local_optimum", "local_search"]
@@ -23,6 +23,14 @@ def _max_iterations(value: Any) -> int | None:
     return None if value is None else number(value, "max_iterations", whole=True, minimum=0)
 
 
+def _stopped(seconds: float | None, moves: int) -> str:
+    """The note's ending when the time limit stopped a search."""
+    return (
+        f"; stopped by the time limit of {seconds:g} s after {moves} moves: the result may "
+        "not be a local optimum"
+    )
+
+
 @solver("greedy")
 def greedy(
     scenario: Scenario,
@@ -31,6 +39,7 @@ def greedy(
     start: str = "half",
     model: str = "snapshot",
     max_iterations: int | None = None,
+    time_limit: float | None = None,
 ) -> Found:
     """The paper's greedy heuristic, eq. (6).
 
@@ -50,6 +59,10 @@ def greedy(
         The BS model the objective is computed under.
     max_iterations : int, optional
         Stop after this many moves (default: until no move improves).
+    time_limit : float, optional
+        Stop, before the next move, after this many seconds (positive; default
+        :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s). The setup of the scorers
+        counts. ``extra["time_limit_reached"]`` says whether it stopped the search.
 
     Returns
     -------
@@ -78,13 +91,18 @@ def greedy(
     Kafetzis and Koutsopoulos, eq. (6); the objectives are eq. (4) and (8).
     """
     check_choice(start, STARTS, "start", "start")
-    moves = make_moves(scenario.tables, start_vector(scenario, start), False, objective, model)
-    iterations = improve(moves, _max_iterations(max_iterations))
+    limit = _max_iterations(max_iterations)
+    clock = budget(time_limit)
+    vector = start_vector(scenario, start)
+    moves = make_moves(scenario.tables, vector, False, objective, model, clock)
+    iterations = improve(moves, limit)
+    note = "the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start
     return Found(
         moves.p,
         iterations=iterations,
         start=start,
-        note="the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start,
+        note=note + (_stopped(clock.seconds, iterations) if clock.reached else ""),
+        extra={"time_limit_reached": clock.reached},
     )
 
 
@@ -98,6 +116,7 @@ def local_search(
     restarts: int = 8,
     seed: int | np.random.Generator = 0,
     max_iterations: int | None = None,
+    time_limit: float | None = None,
 ) -> Found:
     """Any-step local search with seeded restarts (beyond the paper).
 
@@ -122,6 +141,10 @@ def local_search(
         Seed of the random starts; pass an int for reproducible output.
     max_iterations : int, optional
         Cap on the moves of each run.
+    time_limit : float, optional
+        Stop, before the next move or run, after this many seconds (positive; default
+        :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s), keeping the best end point
+        so far. ``extra["time_limit_reached"]`` says whether it stopped the search.
 
     Returns
     -------
@@ -147,28 +170,33 @@ def local_search(
     check_choice(start, STARTS, "start", "start")
     restarts = number(restarts, "restarts", whole=True, minimum=0, maximum=MAX_RESTARTS)
     limit = _max_iterations(max_iterations)
+    clock = budget(time_limit)
     tables = scenario.tables
     rng = (
         seed
         if isinstance(seed, np.random.Generator)
         else np.random.default_rng(number(seed, "seed", whole=True, minimum=0))
     )
-    starts = [start_vector(scenario, start)]
-    starts += [rng.integers(tables.min_stage, tables.max_stage + 1) for _ in range(restarts)]
     best_key: tuple[float, float] | None = None
-    partition = starts[0]
+    partition = start_vector(scenario, start)
     iterations = 0
-    for vector in starts:
-        moves = make_moves(tables, vector, True, objective, model)
+    for run in range(restarts + 1):
+        if run and clock.expired():
+            break
+        # each random start is drawn when its run begins (the same draws as all at once)
+        vector = partition if run == 0 else rng.integers(tables.min_stage, tables.max_stage + 1)
+        moves = make_moves(tables, vector, True, objective, model, clock)
         iterations += improve(moves, limit)
         value, excess = moves.current()
         if best_key is None or (excess, value) < best_key:
             best_key, partition = (excess, value), moves.p.copy()
+    note = f"any-step moves from {start} and {restarts} seeded random starts; best kept"
     return Found(
         partition,
         iterations=iterations,
         start=start,
-        note=f"any-step moves from {start} and {restarts} seeded random starts; best kept",
+        note=note + (_stopped(clock.seconds, iterations) if clock.reached else ""),
+        extra={"time_limit_reached": clock.reached},
     )
 
 
