@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dnnsplit._checks import MAX_WHOLE, number
+from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
@@ -248,7 +249,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 progress=not args.quiet,
             )
         except OSError as error:
-            raise _OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
+            raise OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
     options: dict[str, Any] = {}
     if args.command == "solve":
         if args.restarts is not None:
@@ -285,68 +286,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return solution.to_dict()
 
 
-class _OutputError(Exception):
-    """The result could not be written (exit status :data:`EXIT_OUTPUT`)."""
-
-
-def _silence_stdout() -> None:
-    """Point file descriptor 1 at /dev/null, so that the interpreter's last flush of a
-    closed or full stdout neither fails nor prints a second message."""
-    try:
-        descriptor = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(descriptor, sys.stdout.fileno())
-        os.close(descriptor)
-    except Exception:  # not a real file (tests capture stdout): nothing to silence
-        pass
-
-
 def _say(command: str, message: str) -> None:
     try:
         sys.stderr.write(f"{command}: {' '.join(message.split())}\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass  # stderr is gone too: the exit status still tells
-
-
-def _emit(text: str) -> None:
-    """Write the whole result at once; a closed or full stdout is an :class:`_OutputError`."""
-    try:
-        try:
-            descriptor = sys.stdout.fileno()
-        except (AttributeError, ValueError, OSError):  # not a real file (captured output)
-            descriptor = None
-        if descriptor is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            # os.write in a loop: a partial write to a pipe whose reader left must end in
-            # EPIPE here (a text stream may report the whole text as written)
-            sys.stdout.flush()
-            data = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
-            while data:
-                data = data[os.write(descriptor, data) :]
-    except BrokenPipeError:
-        _silence_stdout()
-        raise _OutputError("stdout was closed before the result was written") from None
-    except OSError as error:
-        _silence_stdout()
-        raise _OutputError(f"cannot write the result to stdout: {error.strerror}") from None
-
-
-def _stdout_closed() -> bool:
-    """Whether this process was started with its stdout closed (``>&-``): Python then has
-    no ``sys.stdout``, and file descriptor 1 is not open (or is some file opened since)."""
-    if sys.stdout is None:
-        return True
-    try:
-        descriptor = sys.stdout.fileno()
-    except (AttributeError, ValueError, OSError):  # not a real file (captured output)
-        return False
-    try:
-        os.fstat(descriptor)
-    except OSError:
-        return True
-    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -355,8 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         command = f"dnnsplit {args.command}"
-        if _stdout_closed():
-            raise _OutputError("stdout is closed: there is nowhere to write the result")
+        if stdout_closed():
+            raise OutputError("stdout is closed: there is nowhere to write the result")
         with warnings.catch_warnings():
             # a floating-point warning on checked input is a bug: report it as one, never
             # print a number computed past an overflow
@@ -367,11 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result = _run(args)
             text = json.dumps(result, indent=2, allow_nan=False, default=_jsonable) + "\n"
-        _emit(text)
+        write_stdout(text)
     except InputError as error:
         _say(command, str(error))
         return EXIT_BAD_INPUT
-    except _OutputError as error:
+    except OutputError as error:
         _say(command, str(error))
         return EXIT_OUTPUT
     except KeyboardInterrupt:

@@ -170,3 +170,134 @@ def test_engine_options_are_checked():
         Engine(workers=0)
     with pytest.raises(InputError, match="^scheduler: must be an address"):
         Engine(scheduler="localhost")
+
+
+# --- the cache cannot lie --------------------------------------------------------------
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*/*.json"))
+
+
+def _corrupt(how: str, path: Path, other: Path) -> None:
+    """Damage one cache entry ``path`` the way ``how`` says (``other``: another entry)."""
+    import json as _json
+
+    text = path.read_text()
+    entry = _json.loads(text)
+    if how == "valid JSON, no rows":
+        path.write_text(_json.dumps({"rows": []}))
+    elif how == "its rows emptied":
+        entry["rows"] = [{} for _ in entry["rows"]]
+        path.write_text(_json.dumps(entry))
+    elif how == "an empty object":
+        path.write_text("{}")
+    elif how == "a number changed":
+        row = entry["rows"][0]
+        name = next(k for k, v in row.items() if isinstance(v, float))
+        row[name] = row[name] * 1.5 + 1.0
+        path.write_text(_json.dumps(entry))
+    elif how == "truncated":
+        path.write_text(text[: len(text) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "random bytes":
+        path.write_bytes(os.urandom(200))
+    elif how == "another point's entry":
+        path.write_bytes(other.read_bytes())
+    else:  # pragma: no cover
+        raise ValueError(how)
+
+
+CORRUPTIONS = [
+    "valid JSON, no rows",
+    "its rows emptied",
+    "an empty object",
+    "a number changed",
+    "truncated",
+    "empty",
+    "random bytes",
+    "another point's entry",
+]
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, monkeypatch, capsys):
+    computed = []
+    original = Engine._compute
+
+    def counting(self, tasks, todo, desc):
+        computed.append(len(todo))
+        yield from original(self, tasks, todo, desc)
+
+    monkeypatch.setattr(Engine, "_compute", counting)
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    clean = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
+    entries = _entries(tmp_path)
+    assert len(entries) == 4
+    for k, path in enumerate(entries):  # every entry, each the same way
+        _corrupt(how, path, entries[(k + 1) % len(entries)])
+    capsys.readouterr()
+    again = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
+    assert again == clean  # the clean run's bytes
+    assert computed == [4, 4]  # every damaged entry recomputed
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "4 entries" in err and "discarded and recomputed" in err
+    # and rewritten: a third run hits
+    assert sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv() == clean
+    assert computed == [4, 4, 0]
+
+
+def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(tmp_path, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(engine_module, "_cache_write", refuse)
+    monkeypatch.setattr(engine_module, "_UNWRITABLE", set())
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    rows = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
+    assert len(rows) > 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write in" in err and "Read-only file system" in err
+
+
+# --- settings checked where they are made ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "field", "message"),
+    [
+        ({}, {"workers": 0}, "workers", "must be at least 1"),
+        ({}, {"workers": 10**6}, "workers", "must be at most"),
+        ({}, {"workers": 2.5}, "workers", "must be a whole number"),
+        ({}, {"scheduler": "localhost"}, "scheduler", "must be an address like tcp://"),
+        ({}, {"scheduler": "http://host:8786"}, "scheduler", "the scheme must be one of"),
+        ({}, {"scheduler": "tcp://"}, "scheduler", "needs a host and a port"),
+        ({}, {"scheduler": "tcp://host:99999"}, "scheduler", "needs a host and a port"),
+        ({"DNNSPLIT_WORKERS": "abc"}, {}, "DNNSPLIT_WORKERS", "must be a whole number"),
+        ({"DNNSPLIT_WORKERS": "100000"}, {}, "DNNSPLIT_WORKERS", "must be at most"),
+        ({"DNNSPLIT_SCHEDULER": "tcp://"}, {}, "DNNSPLIT_SCHEDULER", "needs a host"),
+        ({"DNNSPLIT_CACHE": "maybe"}, {}, "DNNSPLIT_CACHE", "must be 1 or 0"),
+    ],
+)
+def test_engine_settings_are_checked_naming_them(env, flags, field, message, monkeypatch):
+    from dnnsplit.errors import InputError
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InputError, match=f"^{field}: .*{message}"):
+        if flags:
+            Engine(**flags)
+        engine_module.from_environment()
+
+
+def test_a_scheduler_is_contacted_with_a_short_timeout(monkeypatch):
+    import time
+
+    from dnnsplit.errors import InputError
+
+    monkeypatch.setattr(engine_module, "SCHEDULER_TIMEOUT_S", 1.0)
+    began = time.perf_counter()
+    with pytest.raises(InputError, match=r"^--scheduler: cannot reach a Dask scheduler at tcp"):
+        engine_module.check_reachable("tcp://127.0.0.1:9", "--scheduler")
+    assert time.perf_counter() - began < 30
