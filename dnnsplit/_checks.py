@@ -168,17 +168,17 @@ def json_data(value: Any, where: str) -> None:
     inside itself, and at most :data:`MAX_DATA_NODES` values.
 
     Walks depth first with one iterator per open container, so the walk's own memory grows
-    with the depth of the data, not with the number of its values (a path is spelled out
-    only for the error).
+    with the depth of the data and its number of containers, not with its number of values
+    (a path is spelled out only for an error).
     """
     seen: set[int] = set()
-    keys: list[str] = []  # the key of the current entry of each open container
-    frames: list[Iterator[tuple[str, Any]]] = []
+    keys: list[Any] = []  # the key (object) or index (list) of each open container's entry
+    frames: list[Iterator[tuple[Any, Any]]] = []
     item = value
     count = 0
 
     def path() -> str:
-        return where + "".join(keys)
+        return where + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys)
 
     while True:
         count += 1
@@ -195,10 +195,10 @@ def json_data(value: Any, where: str) -> None:
                 for key in item:
                     if not isinstance(key, str):
                         raise InputError(f"{path()}.{key_text(key)}", "keys must be strings")
-                frames.append((f".{k}", v) for k, v in item.items())
+                frames.append(iter(item.items()))
             else:
-                frames.append((f"[{k}]", v) for k, v in enumerate(item))
-            keys.append("")
+                frames.append(enumerate(item))
+            keys.append(None)
         elif not (item is None or isinstance(item, str | bool | int)):
             raise InputError(path(), f"must be JSON data, got {type(item).__name__}")
         while frames:

@@ -20,12 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dnnsplit import model
 from dnnsplit._checks import key_text, read_text
 from dnnsplit.errors import InputError
-from dnnsplit.model import MAX_MEMORY_BYTES
 
 __all__ = [
-    "MAX_FILE_VALUES",
     "MAX_YAML_VALUES",
     "PARSED_VALUE_BYTES",
     "estimated_values",
@@ -36,9 +35,6 @@ __all__ = [
 #: Bytes one parsed value may take, with its slot in a list or an object and its share of
 #: the checks that walk it (an empty list: 56 bytes, its slot 8; a float: 24 + 8).
 PARSED_VALUE_BYTES = 100
-#: The most values (numbers, strings, keys, lists, objects) a JSON file may hold: what
-#: :data:`~dnnsplit.model.MAX_MEMORY_BYTES` holds at :data:`PARSED_VALUE_BYTES` each.
-MAX_FILE_VALUES = MAX_MEMORY_BYTES // PARSED_VALUE_BYTES
 #: The most values a YAML file may hold. PyYAML builds a node for every value before the
 #: data (about 1.3–2 kB each) and reads some 40,000–200,000 values a second: a larger file
 #: would take minutes and GiBs, while JSON reads the same data in a fraction of a second.
@@ -68,11 +64,11 @@ def _check_size(text: str, name: str, field: str, yaml_syntax: bool) -> None:
             "value, slowly); save it as JSON",
         )
     need = values * PARSED_VALUE_BYTES + 3 * len(text)
-    if need > MAX_MEMORY_BYTES:
+    if need > model.MAX_MEMORY_BYTES:
         raise InputError(
             field,
             f"{name} holds about {values:,} values, which would take about {_gib(need)} once "
-            f"read, more than the {_gib(MAX_MEMORY_BYTES)} limit "
+            f"read, more than the {_gib(model.MAX_MEMORY_BYTES)} limit "
             "(dnnsplit.model.MAX_MEMORY_BYTES)",
         )
 

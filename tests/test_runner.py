@@ -125,3 +125,24 @@ def test_a_read_only_checkout_works_from_the_command_line_and_run_all_names_the_
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("run_all: cannot write in build/"), done.stderr
     assert "Read-only file system" in done.stderr
+
+
+def test_an_executed_notebook_that_cannot_be_written_whole_is_not_left_behind(
+    tmp_path, monkeypatch
+):
+    """A full disk while papermill writes: no truncated executed notebook, one line."""
+    import papermill
+
+    from dnnsplit._io import OutputError
+
+    def half_then_full(source, output, **kwargs):
+        with open(output, "w") as handle:
+            handle.write('{"cells": [')  # a truncated notebook
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(papermill, "execute_notebook", half_then_full)
+    output = tmp_path / "out" / "00_quickstart.ipynb"
+    notebook = runner.NOTEBOOKS_DIR / "00_quickstart.ipynb"
+    with pytest.raises(OutputError, match=r"^cannot write .*00_quickstart.ipynb: No space left"):
+        runner.run_notebook(notebook, output, {"quick": True})
+    assert list(output.parent.iterdir()) == []
