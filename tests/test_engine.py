@@ -32,18 +32,10 @@ def fig3_files(out: Path, env: dict, monkeypatch) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A real dask.distributed LocalCluster with two worker processes, on 127.0.0.1 only."""
-    distributed = pytest.importorskip("distributed")
-    import logging
-
-    local = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    """A real dask.distributed LocalCluster with two worker processes, on 127.0.0.1 only,
+    on free ports (the engine's own)."""
+    pytest.importorskip("distributed")
+    local, _ = engine_module.start_local_cluster(2)
     yield local
     for client in list(engine_module._CLIENTS.values()):
         client.close()
@@ -301,3 +293,57 @@ def test_a_scheduler_is_contacted_with_a_short_timeout(monkeypatch):
     with pytest.raises(InputError, match=r"^--scheduler: cannot reach a Dask scheduler at tcp"):
         engine_module.check_reachable("tcp://127.0.0.1:9", "--scheduler")
     assert time.perf_counter() - began < 30
+
+
+# --- no surprises from parallelism -------------------------------------------------------
+
+
+@pytest.fixture
+def usual_ports_held():
+    """Dask's usual ports, 8786 and 8787, held by another process (as a second notebook or
+    a JupyterLab would hold them; if something else already holds one, so much the
+    better)."""
+    import socket
+
+    held = []
+    for port in (8786, 8787):
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+            held.append(listener)
+        except OSError:
+            listener.close()  # already held by someone else: the same situation
+    yield
+    for listener in held:
+        listener.close()
+
+
+def test_a_notebook_by_hand_computes_in_its_own_process(monkeypatch):
+    for name in ("DNNSPLIT_WORKERS", "DNNSPLIT_SCHEDULER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(engine_module, "_CONFIGURED", None)
+    assert engine_module.current().in_process
+    assert Engine().in_process and not Engine(workers=2).in_process
+
+
+def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held, tmp_path):
+    """No fixed port, no "Port 8787 is already in use" (warnings are errors here), the
+    same rows as one process."""
+    cluster, address = engine_module.start_local_cluster(1)
+    try:
+        assert not address.endswith((":8786", ":8787"))
+        options = {"objectives": ("variance",)}
+        points = [sweeps.Point(Setup(), 3, seed, options=options) for seed in range(2)]
+        spread = Engine(scheduler=address, cache=False).run(
+            sweeps._improvement_point, points, desc="beside", progress=False
+        )
+        alone = Engine(workers=1, cache=False).run(
+            sweeps._improvement_point, points, desc="alone", progress=False
+        )
+        assert spread == alone
+    finally:
+        for client in list(engine_module._CLIENTS.values()):
+            client.close()
+        engine_module._CLIENTS.clear()
+        cluster.close()

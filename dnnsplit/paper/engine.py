@@ -6,17 +6,22 @@ module-level function that turns one point into rows. :class:`Engine` fans the p
 and gathers the rows back in the order of the points, so the rows (and after sorting, the
 CSV bytes) are the same whatever ran them:
 
-- ``workers=1``: one point after another, in this process (no pool);
-- otherwise a ``dask.distributed`` cluster: a :class:`~distributed.LocalCluster` of worker
-  processes on this machine (default: one per core, listening on 127.0.0.1 only), or the
-  scheduler at ``scheduler`` (``tcp://HOST:PORT``) when given — start one with
+- ``workers`` None or 1 (the default, as scikit-learn's ``n_jobs=None``): one point after
+  another, in this process (no pool, no port, no warning);
+- ``workers=N`` (N ≥ 2): a ``dask.distributed`` :class:`~distributed.LocalCluster` of N
+  worker processes on this machine, started on first use: it listens on 127.0.0.1 only and
+  binds no fixed port (its scheduler and HTTP server take free ones), so it starts beside
+  another cluster, a JupyterLab or a second notebook without a warning;
+- ``scheduler``: the Dask scheduler at that address (``tcp://HOST:PORT``) — start one with
   ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on each machine (with dnnsplit
-  installed there), or a ``LocalCluster`` in a notebook.
+  installed there).
 
 The engine of a sweep called without one comes from the environment, which is how
-``./run_all.sh`` reaches the notebooks' kernels: ``DNNSPLIT_SCHEDULER`` (an address),
-``DNNSPLIT_WORKERS`` (a count; 1 = in process), ``DNNSPLIT_CACHE`` (``0`` turns the cache
-off), ``DNNSPLIT_CACHE_DIR`` (where it lives). :func:`configure` sets the same from Python.
+``./run_all.sh`` (whose own default is a local cluster, one worker per core) reaches the
+notebooks' kernels: ``DNNSPLIT_SCHEDULER`` (an address), ``DNNSPLIT_WORKERS`` (a count;
+1 = in process), ``DNNSPLIT_CACHE`` (``0`` turns the cache off), ``DNNSPLIT_CACHE_DIR``
+(where it lives); none set, a notebook opened by hand computes in its own process.
+:func:`configure` sets the same from Python (``configure(workers=4)`` for a cluster).
 
 Every setting is checked when it is made, naming it (``workers``, ``scheduler``, or the
 environment variable it came from): ``workers`` is a whole number from 1 to
@@ -326,8 +331,8 @@ class Engine:
     Attributes
     ----------
     workers : int or None
-        1: in this process; N: a local cluster of N worker processes (at most
-        :func:`max_workers`); None: one per core.
+        None or 1: in this process (the default); N ≥ 2: a local cluster of N worker
+        processes (at most :func:`max_workers`), started on first use.
     scheduler : str or None
         Address of a Dask scheduler (``tcp://HOST:PORT``); overrides ``workers``.
     cache : bool
@@ -349,7 +354,7 @@ class Engine:
 
     @property
     def in_process(self) -> bool:
-        return self.scheduler is None and self.workers == 1
+        return self.scheduler is None and (self.workers or 1) == 1
 
     def run(
         self,
@@ -526,6 +531,11 @@ def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
     """A local cluster: ``(cluster, address)``; ``workers`` processes (default: one per
     core), one thread each, listening on 127.0.0.1 only. The caller closes it.
 
+    It binds no fixed port: the scheduler and its HTTP server (Dask's ``/metrics``, and
+    the dashboard where bokeh is installed) take free ports, so it starts beside a cluster
+    that holds Dask's usual 8786 and 8787 without the "Port 8787 is already in use"
+    warning.
+
     The worker processes start with Ctrl-C ignored: a Ctrl-C at the terminal reaches the
     whole process group, and it is the caller who stops the cluster (closing it ends its
     workers), so the workers neither print tracebacks nor die before the caller cancels.
@@ -552,7 +562,8 @@ def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                scheduler_port=0,
+                dashboard_address="127.0.0.1:0",  # None would mean Dask's default :8787
                 silence_logs=logging.ERROR,
             )
     finally:
@@ -603,11 +614,13 @@ def from_environment(
     scheduler: str | None = None,
     cache: bool | None = None,
     *,
+    default_workers: int | None = None,
     names: dict[str, str] | None = None,
 ) -> Engine:
     """The engine the environment names (``DNNSPLIT_WORKERS``, ``DNNSPLIT_SCHEDULER``,
     ``DNNSPLIT_CACHE``, ``DNNSPLIT_CACHE_DIR``), where the arguments (not None) do not
-    name it; errors name the variable (or, through ``names``, the argument's flag).
+    name it, else ``default_workers`` (None: in this process); errors name the variable
+    (or, through ``names``, the argument's flag).
 
     Raises
     ------
@@ -627,7 +640,7 @@ def from_environment(
             parsed = text
         count = _check_workers(parsed, ENV_WORKERS)
     else:
-        count = None
+        count = default_workers
     if scheduler is not None:
         address: str | None = check_address(scheduler, names.get("scheduler", "scheduler"))
     elif env.get(ENV_SCHEDULER):

@@ -448,6 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.workers,
             args.scheduler,
             False if args.no_cache else None,
+            default_workers=os.cpu_count() or 1,  # run_all's default: a cluster, one per core
             names={"workers": "--workers", "scheduler": "--scheduler"},
         )
         at_once = (
