@@ -24,15 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dnnsplit._checks import MAX_WHOLE, number
 from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
 from dnnsplit.reader import read_data
-from dnnsplit.scenario import MAX_SEED, SCENARIO_POLICIES, Scenario
-from dnnsplit.setup import LOWEST_POINTS, MAX_RESTARTS, Setup, changed
-from dnnsplit.solvers import MAX_TIME_LIMIT_S, OBJECTIVES, SOLVERS, STARTS, solve
+from dnnsplit.scenario import SCENARIO_POLICIES, Scenario
+from dnnsplit.setup import LOWEST_POINTS, Setup, changed
+from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -40,7 +39,6 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_OUTPUT",
-    "MAX_TIME_LIMIT_S",
     "main",
 ]
 
@@ -53,9 +51,6 @@ EXIT_BAD_INPUT = 2
 EXIT_OUTPUT = 74
 #: Interrupted by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
-#: ``profile`` flag bounds: threads, timed rounds, warm-up rounds.
-MAX_THREADS = 1024
-MAX_REPEATS = 100_000
 
 
 def _pair(kind: type) -> Any:
@@ -222,23 +217,34 @@ def _check_out(out: str) -> None:
         raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
 
 
+#: The options of ``solve`` given as flags: the keyword each one sets.
+SOLVE_OPTIONS = ("start", "restarts", "seed", "max_vectors", "time_limit", "progress")
+#: The options of ``profile`` checked by :func:`dnnsplit.profiler.profile_to_file`.
+PROFILE_OPTIONS = ("threads", "repeats", "warmup")
+
+
+def _as_flags(error: InputError, given: Sequence[str]) -> InputError:
+    """``error`` naming the flag of a keyword the user gave as a flag (``time_limit`` is
+    ``--time-limit``); other errors as they are."""
+    if error.field not in given:
+        return error
+    return type(error)("--" + error.field.replace("_", "-"), error.problem)
+
+
 def _run(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's result. Values are checked by the library's declarations (one
+    place), their errors renamed to the flags that gave them."""
     if args.command == "scenario":
-        devices = number(args.devices, "--devices", positive=True, whole=True)
-        seed = number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True)
         setup = _setup(args)
         try:
-            return Scenario.paper(devices, seed, setup).to_dict()
+            return Scenario.paper(args.devices, args.seed, setup).to_dict()
         except InputError as error:
             raise InputError(_flag_for(error.field, args), error.problem) from None
     if args.command == "profile":
-        number(args.threads, "--threads", minimum=1, maximum=MAX_THREADS, whole=True)
-        number(args.repeats, "--repeats", minimum=3, maximum=MAX_REPEATS, whole=True)
-        number(args.warmup, "--warmup", minimum=0, maximum=MAX_REPEATS, whole=True)
-        _check_out(args.out)
         from dnnsplit.profiler import profile_to_file
 
         try:
+            _check_out(args.out)
             return profile_to_file(
                 args.model,
                 args.out,
@@ -248,41 +254,22 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 hardware=args.hardware,
                 progress=not args.quiet,
             )
+        except InputError as error:
+            raise _as_flags(error, PROFILE_OPTIONS) from None
         except OSError as error:
             raise OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
-    options: dict[str, Any] = {}
-    if args.command == "solve":
-        if args.restarts is not None:
-            options["restarts"] = number(
-                args.restarts, "--restarts", minimum=0, maximum=MAX_RESTARTS, whole=True
-            )
-        if args.seed is not None:
-            options["seed"] = number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True)
-        if args.max_vectors is not None:
-            options["max_vectors"] = number(
-                args.max_vectors, "--max-vectors", minimum=1, maximum=MAX_WHOLE, whole=True
-            )
-        if args.time_limit is not None:
-            options["time_limit"] = number(
-                args.time_limit, "--time-limit", positive=True, maximum=MAX_TIME_LIMIT_S
-            )
-        for name in ("start", "progress"):
-            if getattr(args, name) is not None:
-                options[name] = getattr(args, name)
-    else:
-        partition = _partition(args.partition)
-    scenario = Scenario.from_file(args.scenario)
     if args.command == "evaluate":
+        partition = _partition(args.partition)
+        scenario = Scenario.from_file(args.scenario)
         return evaluate(scenario, partition, model=args.model).to_dict()
+    options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
+    scenario = Scenario.from_file(args.scenario)
     try:
         solution = solve(
             scenario, objective=args.objective, solver=args.solver, model=args.model, **options
         )
     except InputError as error:
-        if error.field not in options:
-            raise
-        flag = "--" + error.field.replace("_", "-")  # the option the user gave as a flag
-        raise type(error)(flag, error.problem) from None
+        raise _as_flags(error, list(options)) from None
     return solution.to_dict()
 
 

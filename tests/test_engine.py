@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import exec_notebook
 from dnnsplit import Setup
 from dnnsplit.paper import engine as engine_module
 from dnnsplit.paper import sweeps
@@ -20,14 +19,16 @@ from dnnsplit.paths import PACKAGE_DIR
 GRID = sweeps.Grid(devices=[4, 5], seeds=[0, 1], objectives=["variance"])
 
 
-def fig3_files(out: Path, env: dict, monkeypatch) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    for name, parameters in (
-        ("02_improvement_over_all_local.ipynb", {"devices": [4, 6], "ratios": [1]}),
-        ("03_greedy_vs_optimal.ipynb", {"devices": [3]}),
-    ):
-        exec_notebook(name, {"quick": True, "output_dir": str(out), **parameters})
+def sweep_files(out: Path, engine: Engine | None) -> None:
+    """Fig. 3's and Fig. 5's sweeps on a small grid, written as the notebooks write them
+    (``engine`` None: the one the environment names)."""
+    from dnnsplit.paper.output import write_table
+
+    out.mkdir()
+    grid = sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2], ratios=[1, 10], objectives=["variance"])
+    write_table(sweeps.improvement(Setup(), grid, progress=False, engine=engine), out / "a.csv")
+    fig5 = sweeps.greedy_vs_optimal(Setup(), grid, progress=False, engine=engine)
+    write_table(fig5, out / "b.csv")
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +45,18 @@ def cluster():
 
 
 def test_a_dask_cluster_writes_the_same_bytes_as_one_process(tmp_path, cluster, monkeypatch):
-    alone, spread = tmp_path / "alone", tmp_path / "cluster"
-    fig3_files(alone, {"DNNSPLIT_WORKERS": "1"}, monkeypatch)
+    alone, spread, named = tmp_path / "alone", tmp_path / "cluster", tmp_path / "env"
+    sweep_files(alone, Engine(workers=1, cache=False))
+    sweep_files(spread, Engine(scheduler=cluster.scheduler_address, cache=False))
+    # the route of ./run_all.sh: the notebooks' kernels are told the cluster's address
     monkeypatch.delenv("DNNSPLIT_WORKERS")
-    fig3_files(spread, {"DNNSPLIT_SCHEDULER": cluster.scheduler_address}, monkeypatch)
-    names = sorted(p.name for p in alone.iterdir() if p.suffix == ".csv")
-    assert len(names) >= 8
-    _, mismatch, errors = filecmp.cmpfiles(alone, spread, names, shallow=False)
-    assert not mismatch and not errors, mismatch + errors
+    monkeypatch.setenv("DNNSPLIT_SCHEDULER", cluster.scheduler_address)
+    sweep_files(named, None)
+    names = ["a.csv", "b.csv"]
+    for other in (spread, named):
+        _, mismatch, errors = filecmp.cmpfiles(alone, other, names, shallow=False)
+        assert not mismatch and not errors, mismatch + errors
+    assert (alone / "b.csv").stat().st_size > 1000
 
 
 def _dies_the_first_time(point: sweeps.Point) -> list[dict]:
@@ -347,3 +352,17 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
             client.close()
         engine_module._CLIENTS.clear()
         cluster.close()
+
+
+def test_the_engine_does_not_import_the_sweeps():
+    """The sweeps import the engine, never the other way round (issue 16: the cycle)."""
+    import subprocess
+
+    code = (
+        "import sys, dnnsplit.paper.engine; "
+        "print('dnnsplit.paper.sweeps' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "False"]

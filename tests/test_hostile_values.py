@@ -247,7 +247,7 @@ def test_objects_built_directly_are_checked_too():
         ({"devices": (Device(rate_bps=1e7, max_stage=9),)}, r"^devices\[0\].max_stage: 9 exceeds"),
         ({"devices": ()}, r"^devices: must be a non-empty list"),
         ({"devices": ({"rate_bps": 1e7},)}, r"^devices\[0\]: must be a dnnsplit.Device"),
-        ({"policy": "lifo"}, r"^bs.policy: unknown value 'lifo'"),
+        ({"policy": "lifo"}, r"^bs.policy: unknown policy 'lifo'"),
         ({"bs_quantum_s": 0.0}, r"^bs.quantum_s: must be positive"),
         ({"bs_time_s": [1.0]}, r"^bs_time_s: needs one time per stage"),
         (

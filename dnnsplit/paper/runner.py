@@ -88,8 +88,6 @@ READS_THE_OTHERS = ("07_reproduction_report.ipynb",)
 #: Started first when notebooks run side by side (the longest ones, so that the short ones
 #: fill in around them instead of leaving one long notebook running alone at the end).
 LONGEST_FIRST = ("03_greedy_vs_optimal.ipynb", "06_readings.ipynb", "05_other_networks.ipynb")
-#: Parameters the runner gives a notebook when it declares them.
-RUN_PARAMETERS = ("quick", "output_dir", "report_path")
 
 
 class NotebookFailed(RuntimeError):

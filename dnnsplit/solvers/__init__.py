@@ -26,7 +26,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from dnnsplit.errors import InputError, check_choice
+from dnnsplit._params import Choice
+from dnnsplit.errors import InputError
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
     DEFAULT_TIME_LIMIT_S,
@@ -44,7 +45,6 @@ from dnnsplit.solvers.heuristics import MOVE_KINDS, greedy, is_local_optimum, lo
 from dnnsplit.solvers.optimal import optimal
 
 __all__ = [
-    "BASELINES",
     "DEFAULT_TIME_LIMIT_S",
     "MAX_TIME_LIMIT_S",
     "MOVE_KINDS",
@@ -82,7 +82,7 @@ SOLVER_FUNCTIONS: dict[str, Callable[..., Solution]] = {
     "independent": independent,
 }
 SOLVERS = tuple(SOLVER_FUNCTIONS)
-BASELINES = ("all-local", "max-local", "all-offload", "independent")
+SOLVER = Choice(SOLVERS, "solver")
 #: The options each solver takes, by its name (``solve`` passes exactly these and refuses
 #: any other).
 SOLVER_OPTIONS: dict[str, frozenset[str]] = {
@@ -121,7 +121,8 @@ def solve(
         ``restarts`` and ``seed`` (local-search, optimal), ``max_vectors`` and
         ``progress`` (exhaustive), ``max_iterations`` (greedy, local-search),
         ``time_limit`` (every solver that searches: greedy, local-search, exhaustive,
-        exact, optimal), ``max_nodes`` (optimal). See each solver.
+        exact, optimal), ``max_nodes`` (optimal). The solver checks their values (its
+        ``constraints``). See each solver.
 
     Returns
     -------
@@ -130,26 +131,26 @@ def solve(
     Raises
     ------
     InputError
-        An unknown objective, solver, start or model, an option the solver does not take,
-        or a bad option value.
+        An unknown objective or solver, an option the solver does not take, or a bad
+        option value.
     SolverRefusal
         ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality,
         ``optimal`` under the timeline model; ``exhaustive`` and ``optimal`` when no vector
-        meets every deadline.
+        meets every deadline; a search its ``time_limit`` cannot hold.
     """
-    check_choice(objective, OBJECTIVES, "objective", "objective")
-    function = SOLVER_FUNCTIONS[check_choice(solver, SOLVERS, "solver", "solver")]
+    name = SOLVER.check(solver, "solver")
     unknown = sorted(set(options) - OPTIONS, key=str)
     if unknown:
         raise InputError(
             str(unknown[0]),
             f"not an option of any solver; options: {', '.join(sorted(OPTIONS))}",
         )
-    accepted = SOLVER_OPTIONS[solver]
+    accepted = SOLVER_OPTIONS[name]
     foreign = sorted(set(options) - accepted)
     if foreign:
         raise InputError(
             foreign[0],
-            f"{solver} does not take this option; it takes: {', '.join(sorted(accepted))}",
+            f"{name} does not take this option; it takes: {', '.join(sorted(accepted))}",
         )
-    return function(scenario, objective=objective, **options)
+    # the solver checks the scenario, the objective and its options (its declarations)
+    return SOLVER_FUNCTIONS[name](scenario, objective=objective, **options)

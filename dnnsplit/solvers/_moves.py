@@ -23,6 +23,7 @@ from dnnsplit.solvers._common import objective_values, tolerance
 
 __all__ = [
     "CELLS_PER_CHUNK",
+    "MOVE_KINDS",
     "FullMoves",
     "IncrementalTotalMoves",
     "IncrementalVarianceMoves",
@@ -44,20 +45,27 @@ class TimeUp(Exception):
     """Raised by a scorer when its budget ran out in the middle of an iteration."""
 
 
+#: The kinds of move: ``step`` (one device one stage left or right: the paper's greedy)
+#: and ``any`` (one device to any allowed point: local-search).
+MOVE_KINDS = ("step", "any")
+
+
 class Moves:
     """Candidate moves from the current vector: device ``dev[k]`` to point ``target[k]``.
 
-    Each device has ``width`` candidate slots in preference order (greedy: right, left;
-    any-step: S, S−1, …, 0); impossible ones are masked. The flat order is device-major,
+    Each device has ``width`` candidate slots in preference order (``step``: right, left;
+    ``any``: S, S−1, …, 0); impossible ones are masked. The flat order is device-major,
     so the first of tied candidates is the lowest device, then the preferred slot.
     """
 
     def __init__(
-        self, tables: DelayTables, p: np.ndarray, any_step: bool, budget: Budget | None = None
+        self, tables: DelayTables, p: np.ndarray, moves: str, budget: Budget | None = None
     ) -> None:
+        if moves not in MOVE_KINDS:  # pragma: no cover - callers pass a checked kind
+            raise ValueError(f"moves must be one of {MOVE_KINDS}, not {moves!r}")
         self.tables = tables
         self.p = p.copy()
-        self.any_step = any_step
+        any_step = self.any_step = moves == "any"
         self.budget = budget if budget is not None else Budget(None)
         n = tables.n_devices
         self.width = tables.n_stages + 1 if any_step else 2
@@ -106,12 +114,12 @@ class FullMoves(Moves):
         self,
         tables: DelayTables,
         p: np.ndarray,
-        any_step: bool,
+        moves: str,
         objective: str,
         model: str,
         budget: Budget | None = None,
     ) -> None:
-        super().__init__(tables, p, any_step, budget)
+        super().__init__(tables, p, moves, budget)
         self.objective = objective
         self.model = model
 
@@ -154,9 +162,9 @@ class IncrementalTotalMoves(Moves):
     """
 
     def __init__(
-        self, tables: DelayTables, p: np.ndarray, any_step: bool, budget: Budget | None = None
+        self, tables: DelayTables, p: np.ndarray, moves: str, budget: Budget | None = None
     ) -> None:
-        super().__init__(tables, p, any_step, budget)
+        super().__init__(tables, p, moves, budget)
         self.factor = 2.0 if tables.policy == "ps" else 1.0
         rows = np.arange(tables.n_devices)
         self.offload = tables.offload_delay
@@ -235,18 +243,20 @@ class IncrementalVarianceMoves(Moves):
 
     Conditioning: the variance is shift-invariant and ``c`` is the current mean delay, so
     the sums are of centred values and ``Σ E²/N − (Σ E/N)²`` loses no digits to
-    cancellation (the tie rule compares values at a relative 1e-12). After each applied
-    move the delays, the order and the prefix sums are rebuilt, O(N + K), with the
-    arithmetic of :func:`dnnsplit.model.sjf_completion` and
+    cancellation (the tie rule compares values at a relative ``RELATIVE_TOLERANCE``).
+    After each applied move the delays, the order and the prefix sums are rebuilt,
+    O(N + K), with the arithmetic of :func:`dnnsplit.model.sjf_completion` and
     :func:`~dnnsplit.model.ps_completion`, so no error accumulates along a run.
     """
 
     def __init__(
-        self, tables: DelayTables, p: np.ndarray, any_step: bool, budget: Budget | None = None
+        self, tables: DelayTables, p: np.ndarray, moves: str, budget: Budget | None = None
     ) -> None:
-        super().__init__(tables, p, any_step, budget)
+        super().__init__(tables, p, moves, budget)
+        from dnnsplit.solvers._move_kernels import POLICY_CODES
+
         n = tables.n_devices
-        self.ps = tables.policy == "ps"
+        self.policy_code = POLICY_CODES[tables.policy]
         self.offload = np.ascontiguousarray(tables.offload_delay, dtype=float)
         self.devices = np.arange(n)
         self.values, inverse = np.unique(np.asarray(tables.remote_work), return_inverse=True)
@@ -268,19 +278,16 @@ class IncrementalVarianceMoves(Moves):
 
         self.code = self.codes[self.devices, self.p]
         kernels.rebuild(
-            self.code,
-            self.values,
-            self.offload[self.devices, self.p],
-            self.ps,
-            self.order,
-            self.position,
-            self.sorted_work,
-            self.delays,
+            (self.code, self.values, self.offload[self.devices, self.p]),
+            (self.order, self.position, self.sorted_work, self.delays),
+            self.policy_code,
         )
         self.value = float(self.delays.var())
         self.shift = float(self.delays.mean())
         self.centred = self.delays - self.shift
-        kernels.prefix_sums(self.order, self.sorted_work, self.centred, self.ps, *self.prefix)
+        kernels.prefix_sums(
+            (self.order, self.sorted_work, self.centred), self.prefix, self.policy_code
+        )
 
     def current(self) -> tuple[float, float]:
         return self.value, 0.0
@@ -289,18 +296,11 @@ class IncrementalVarianceMoves(Moves):
         from dnnsplit.solvers import _move_kernels as kernels
 
         kernels.variance_scores(
-            self.dev,
-            self.cand_code,
-            self.cand_offload,
-            self.valid,
-            self.code,
-            self.values,
-            self.position,
-            self.sorted_work,
-            self.centred,
-            *self.prefix,
+            (self.dev, self.cand_code, self.cand_offload, self.valid),
+            (self.code, self.values, self.position, self.sorted_work, self.centred),
+            self.prefix,
             self.shift,
-            self.ps,
+            self.policy_code,
             self.out,
         )
         return self.out.copy(), np.where(self.valid, 0.0, np.inf)
@@ -317,7 +317,7 @@ class IncrementalVarianceMoves(Moves):
 def make_moves(
     tables: DelayTables,
     p: np.ndarray,
-    any_step: bool,
+    moves: str,
     objective: str,
     model: str,
     budget: Budget | None = None,
@@ -330,10 +330,10 @@ def make_moves(
         model == "snapshot" and POLICY_TABLE[tables.policy].compiled and not tables.has_deadlines
     )
     if incremental and objective == "total":
-        return IncrementalTotalMoves(tables, p, any_step, budget)
+        return IncrementalTotalMoves(tables, p, moves, budget)
     if incremental and objective == "variance":
-        return IncrementalVarianceMoves(tables, p, any_step, budget)
-    return FullMoves(tables, p, any_step, objective, model, budget)
+        return IncrementalVarianceMoves(tables, p, moves, budget)
+    return FullMoves(tables, p, moves, objective, model, budget)
 
 
 def improve(moves: Any, max_iterations: int | None = None) -> int:

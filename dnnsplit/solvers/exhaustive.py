@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 
-from dnnsplit._checks import number
 from dnnsplit._limits import Budget, deferred_interrupts, duration
 from dnnsplit._progress import progress_bar
 from dnnsplit.errors import SolverRefusal
@@ -263,7 +262,7 @@ def exhaustive(
             "to raise it"
         )
     else:
-        cap = number(max_vectors, "max_vectors", whole=True, minimum=1)
+        cap = max_vectors
         limit = f"more than max_vectors = {cap:.3g}; pass a larger max_vectors to run it"
     if size > cap:
         raise SolverRefusal(

@@ -6,21 +6,19 @@ from typing import Any
 
 import numpy as np
 
-from dnnsplit._checks import number
-from dnnsplit.errors import check_choice
-from dnnsplit.evaluate import as_partition, check_model
+from dnnsplit._params import Choice, declare
+from dnnsplit.evaluate import MODEL, SCENARIO, as_partition, model_supports_policy
 from dnnsplit.scenario import Scenario
-from dnnsplit.setup import MAX_RESTARTS
-from dnnsplit.solvers._common import OBJECTIVES, STARTS, Found, budget, solver, start_vector
-from dnnsplit.solvers._moves import FullMoves, improve, make_moves
+from dnnsplit.solvers._common import (
+    OBJECTIVE,
+    Found,
+    budget,
+    solver,
+    start_vector,
+)
+from dnnsplit.solvers._moves import MOVE_KINDS, FullMoves, improve, make_moves
 
 __all__ = ["MOVE_KINDS", "greedy", "is_local_optimum", "local_search"]
-
-MOVE_KINDS = ("step", "any")
-
-
-def _max_iterations(value: Any) -> int | None:
-    return None if value is None else number(value, "max_iterations", whole=True, minimum=0)
 
 
 def _stopped(seconds: float | None, moves: int) -> str:
@@ -90,12 +88,10 @@ def greedy(
     ----------
     Kafetzis and Koutsopoulos, eq. (6); the objectives are eq. (4) and (8).
     """
-    check_choice(start, STARTS, "start", "start")
-    limit = _max_iterations(max_iterations)
     clock = budget(time_limit)
     vector = start_vector(scenario, start)
-    moves = make_moves(scenario.tables, vector, False, objective, model, clock)
-    iterations = improve(moves, limit)
+    moves = make_moves(scenario.tables, vector, "step", objective, model, clock)
+    iterations = improve(moves, max_iterations)
     note = "the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start
     return Found(
         moves.p,
@@ -167,16 +163,9 @@ def local_search(
     ----------
     The improvement loop of Kafetzis and Koutsopoulos, eq. (6), with any-step moves.
     """
-    check_choice(start, STARTS, "start", "start")
-    restarts = number(restarts, "restarts", whole=True, minimum=0, maximum=MAX_RESTARTS)
-    limit = _max_iterations(max_iterations)
     clock = budget(time_limit)
     tables = scenario.tables
-    rng = (
-        seed
-        if isinstance(seed, np.random.Generator)
-        else np.random.default_rng(number(seed, "seed", whole=True, minimum=0))
-    )
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     best_key: tuple[float, float] | None = None
     partition = start_vector(scenario, start)
     iterations = 0
@@ -185,8 +174,8 @@ def local_search(
             break
         # each random start is drawn when its run begins (the same draws as all at once)
         vector = partition if run == 0 else rng.integers(tables.min_stage, tables.max_stage + 1)
-        moves = make_moves(tables, vector, True, objective, model, clock)
-        iterations += improve(moves, limit)
+        moves = make_moves(tables, vector, "any", objective, model, clock)
+        iterations += improve(moves, max_iterations)
         value, excess = moves.current()
         if best_key is None or (excess, value) < best_key:
             best_key, partition = (excess, value), moves.p.copy()
@@ -200,6 +189,13 @@ def local_search(
     )
 
 
+MOVES = Choice(MOVE_KINDS, "move kind")
+
+
+@declare(
+    {"scenario": SCENARIO, "objective": OBJECTIVE, "moves": MOVES, "model": MODEL},
+    then=model_supports_policy,
+)
 def is_local_optimum(
     scenario: Scenario,
     partition: Any,
@@ -236,10 +232,7 @@ def is_local_optimum(
     Scores every candidate by a full evaluation (never a fast path), so it can check the
     solvers' fast paths.
     """
-    check_choice(objective, OBJECTIVES, "objective", "objective")
-    check_choice(moves, MOVE_KINDS, "moves", "move kind")
-    check_model(model, scenario.policy)
     vector = as_partition(partition, scenario.n_devices)
     scenario.tables.check_partitions(vector[None, :])
-    candidates = FullMoves(scenario.tables, vector, moves == "any", objective, model)
+    candidates = FullMoves(scenario.tables, vector, moves, objective, model)
     return improve(candidates, max_iterations=1) == 0
