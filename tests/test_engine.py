@@ -366,3 +366,34 @@ def test_the_engine_does_not_import_the_sweeps():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_an_address_where_something_else_answers_is_refused(monkeypatch):
+    """A peer that is not a Dask scheduler (a web server, a proxy) answers garbage: one
+    line naming the address, never the garbage's own error."""
+    import socket
+    import threading
+
+    from dnnsplit.errors import InputError
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                peer, _ = server.accept()
+            except OSError:
+                return
+            with peer:
+                peer.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+
+    threading.Thread(target=answer, daemon=True).start()
+    monkeypatch.setattr(engine_module, "SCHEDULER_TIMEOUT_S", 2.0)
+    try:
+        with pytest.raises(InputError, match=r"^scheduler: cannot reach a Dask scheduler at tcp"):
+            engine_module.check_reachable(f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()

@@ -315,13 +315,15 @@ def _connect(address: str, field: str) -> Any:
 
     try:
         return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S:g}s")
-    except (OSError, TimeoutError, ValueError) as error:
+    except (OSError, TimeoutError) as error:
         reason = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(
-            field,
-            f"cannot reach a Dask scheduler at {address} within {SCHEDULER_TIMEOUT_S:g} s "
-            f"({reason[:160]})",
-        ) from None
+    except Exception as error:  # something answered there, but not in Dask's protocol
+        reason = f"what answered is not a Dask scheduler: {type(error).__name__}"
+    raise InputError(
+        field,
+        f"cannot reach a Dask scheduler at {address} within {SCHEDULER_TIMEOUT_S:g} s "
+        f"({reason[:160]})",
+    )
 
 
 @dataclass(frozen=True)
