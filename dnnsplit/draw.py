@@ -22,8 +22,8 @@ import numpy as np
 from dnnsplit.chains import CHAINS, get_chain, memory_needs
 from dnnsplit.errors import InputError
 from dnnsplit.model import check_memory, read_only
-from dnnsplit.profiles import Profile, load_profile
-from dnnsplit.scenario import SEED_RULE, Device, Scenario
+from dnnsplit.profiles import Profile
+from dnnsplit.scenario import SEED_RULE, Device, Scenario, load_named
 from dnnsplit.setup import Setup
 
 __all__ = ["draw", "memory_limits"]
@@ -64,16 +64,6 @@ def memory_limits(profile: Profile, memory_bytes: np.ndarray) -> np.ndarray:
     return (np.searchsorted(needs, memory_bytes, side="right") - 1).astype(np.int64)
 
 
-def _load(name: str, field: str) -> Profile:
-    """:func:`load_profile`, its "profile" errors naming the setup ``field``."""
-    try:
-        return load_profile(name)
-    except InputError as error:
-        if error.field != "profile":
-            raise  # an error inside a profile file names the file, row and column
-        raise InputError(field, error.problem) from None
-
-
 def draw(n_devices: int, seed: int, setup: Setup) -> Scenario:
     """The scenario of ``(N, seed, setup)`` (``n_devices`` ≥ 1 and ``seed`` ≥ 0 checked
     by the caller, :meth:`dnnsplit.Scenario.paper`).
@@ -85,11 +75,11 @@ def draw(n_devices: int, seed: int, setup: Setup) -> Scenario:
     ``setup.channel``; BS times are ``t_s / R`` or ``setup.bs_profile``'s; every device
     may choose ``p`` in ``setup.lowest_point..s̃_i``.
     """
-    loaded = _load(setup.profile, "setup.profile")
+    loaded = load_named(setup.profile, "setup.profile")
     check_memory(n_devices, loaded.n_stages)
     bs_profile = None
     if setup.bs_profile is not None:
-        bs_profile = _load(setup.bs_profile, "setup.bs_profile")
+        bs_profile = load_named(setup.bs_profile, "setup.bs_profile")
         if bs_profile.stage_names != loaded.stage_names:
             raise InputError(
                 "setup.bs_profile",

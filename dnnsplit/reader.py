@@ -16,12 +16,11 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dnnsplit import model
-from dnnsplit._checks import key_text, read_text
+from dnnsplit._checks import key_text, path_text, read_text, walk
 from dnnsplit.errors import InputError
 
 __all__ = [
@@ -142,49 +141,13 @@ def _yaml_loader(found: list[bool]) -> Any:
     return Loader
 
 
-def _children(item: Any) -> Iterator[tuple[tuple[bool, Any], Any]]:
-    """``((is_index, key), value)`` of each entry of a list or an object, in order."""
-    if isinstance(item, dict):
-        return (((False, k), v) for k, v in item.items())
-    return (((True, k), v) for k, v in enumerate(item))
-
-
-def _path(keys: list[tuple[bool, Any]]) -> str:
-    parts = []
-    for is_index, key in keys:
-        if is_index:
-            parts.append(f"[{key}]")
-        else:
-            parts.append(f".{key_text(key)}" if parts else key_text(key))
-    return "".join(parts)
-
-
 def _first_duplicate(raw: Any) -> tuple[str, Any] | None:
-    """``(path, key)`` of the first object holding a key twice, in document order.
-
-    Walks depth first with one iterator per open container (memory grows with the depth,
-    not with the number of values); an object reached twice (a YAML alias) is walked once.
-    """
-    seen: set[int] = set()
-    keys: list[tuple[bool, Any]] = []
-    frames: list[Iterator[tuple[tuple[bool, Any], Any]]] = []
-    item = raw
-    while True:
-        if isinstance(item, dict | list) and id(item) not in seen:
-            seen.add(id(item))
-            if isinstance(item, _Duplicated):
-                return _path(keys), item.duplicate
-            frames.append(_children(item))
-            keys.append((True, None))
-        while frames:
-            step = next(frames[-1], None)
-            if step is not None:
-                keys[-1], item = step
-                break
-            frames.pop()
-            keys.pop()
-        else:
-            return None
+    """``(path, key)`` of the first object holding a key twice, in document order (walked
+    by :func:`~dnnsplit._checks.walk`: memory of the depth, not of the values)."""
+    for item, steps in walk(raw):
+        if isinstance(item, _Duplicated):
+            return path_text(steps), item.duplicate
+    return None
 
 
 def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:

@@ -187,8 +187,9 @@ def _check_points(low: int, high: int, where: str) -> None:
         )
 
 
-def _load(name: Any, where: str) -> Profile:
-    """:func:`load_profile` with its "profile" errors renamed to ``where``."""
+def load_named(name: Any, where: str) -> Profile:
+    """:func:`load_profile` with its "profile" errors renamed to ``where`` (the field that
+    named the profile)."""
     try:
         return load_profile(name)
     except InputError as error:
@@ -364,7 +365,7 @@ class Scenario:
         profile_ref = None
         if isinstance(raw["profile"], str | os.PathLike):
             profile_ref = os.fspath(raw["profile"])
-            profile = _load(profile_ref, "profile")
+            profile = load_named(profile_ref, "profile")
             stage_bs = np.full(profile.n_stages, np.nan)
         else:
             profile, stage_bs = _inline_profile(raw["profile"])
@@ -377,7 +378,7 @@ class Scenario:
                 raise InputError("bs.ratio", "give either bs.ratio or bs.profile, not both")
             if not np.all(np.isnan(stage_bs)):
                 raise InputError("bs.profile", "stages already carry bs_s; give one or the other")
-            bs_profile = _load(bs_profile_ref, "bs.profile")
+            bs_profile = load_named(bs_profile_ref, "bs.profile")
             if bs_profile.stage_names != profile.stage_names:
                 raise InputError(
                     "bs.profile",

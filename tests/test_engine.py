@@ -104,15 +104,21 @@ def test_a_failing_point_is_named_and_nothing_is_returned(cluster):
             engine.run(_fails_on_seed_2, points, desc="sweep", progress=False)
 
 
-def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, monkeypatch):
-    computed = []
+@pytest.fixture
+def computed(monkeypatch) -> list[int]:
+    """How many points each engine call computed (not read from the cache), in order."""
+    counts: list[int] = []
     original = Engine._compute
 
     def counting(self, tasks, todo, desc):
-        computed.append(len(todo))
+        counts.append(len(todo))
         yield from original(self, tasks, todo, desc)
 
     monkeypatch.setattr(Engine, "_compute", counting)
+    return counts
+
+
+def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, computed):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
     first = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
     again = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
@@ -219,15 +225,7 @@ CORRUPTIONS = [
 
 
 @pytest.mark.parametrize("how", CORRUPTIONS)
-def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, monkeypatch, capsys):
-    computed = []
-    original = Engine._compute
-
-    def counting(self, tasks, todo, desc):
-        computed.append(len(todo))
-        yield from original(self, tasks, todo, desc)
-
-    monkeypatch.setattr(Engine, "_compute", counting)
+def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, computed, capsys):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
     clean = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
     entries = _entries(tmp_path)
