@@ -19,7 +19,7 @@ import decimal
 import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ __all__ = [
     "mapping",
     "number",
     "number_pair",
+    "path_text",
     "read_text",
+    "walk",
 ]
 
 #: The largest whole number any field takes: the int64 maximum (arrays are int64).
@@ -162,36 +164,87 @@ def mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
     return dict(value)
 
 
+#: A step of a walk through data: ``(True, index)`` into a list, ``(False, key)`` into an
+#: object.
+Step = tuple[bool, Any]
+
+
+def walk(value: Any, repeated: Callable[[list[Step]], None] | None = None) -> Iterator[Any]:
+    """Every value inside ``value`` (itself first), depth first in document order, each
+    yielded as ``(value, steps)``: ``steps`` (a list the walk reuses, read it before the
+    next step) leads from ``value`` to it (see :func:`path_text`).
+
+    One iterator per open list or object: the walk's own memory grows with the depth of
+    the data and the number of its containers, not with the number of its values. A
+    container met a second time (a YAML alias, or data inside itself) is not walked again;
+    ``repeated(steps)`` is called where it is met.
+    """
+    seen: set[int] = set()
+    steps: list[Step] = []
+    frames: list[Iterator[tuple[Step, Any]]] = []
+    item = value
+    while True:
+        yield item, steps
+        if isinstance(item, dict | list):
+            if id(item) in seen:
+                if repeated is not None:
+                    repeated(steps)
+            else:
+                seen.add(id(item))
+                if isinstance(item, dict):
+                    frames.append(((False, k), v) for k, v in item.items())
+                else:
+                    frames.append(((True, k), v) for k, v in enumerate(item))
+                steps.append((True, None))
+        while frames:
+            step = next(frames[-1], None)
+            if step is not None:
+                steps[-1], item = step
+                break
+            frames.pop()
+            steps.pop()
+        else:
+            return
+
+
+def path_text(steps: list[Step], where: str = "") -> str:
+    """The field name of a walk's ``steps`` below ``where``: ``meta.x[1]``."""
+    parts = [where]
+    for is_index, key in steps:
+        if is_index:
+            parts.append(f"[{key}]")
+        else:
+            parts.append(f".{key_text(key)}" if parts[-1] else key_text(key))
+    return "".join(parts)
+
+
 def json_data(value: Any, where: str) -> None:
     """Raise unless ``value`` is plain JSON data: objects with string keys, lists, strings,
     finite numbers, booleans and null, with no object reached twice (a YAML alias) or
-    inside itself, and at most :data:`MAX_DATA_NODES` values."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    seen: set[int] = set()
-    count = 0
-    while stack:
-        item, path = stack.pop()
-        count += 1
+    inside itself, and at most :data:`MAX_DATA_NODES` values (walked by :func:`walk`: a
+    path is spelled out only for an error)."""
+
+    def repeated(steps: list[Step]) -> None:
+        raise InputError(
+            path_text(steps, where), "repeats an object (a YAML alias); write the data out"
+        )
+
+    for count, (item, steps) in enumerate(walk(value, repeated), start=1):
         if count > MAX_DATA_NODES:
             raise InputError(where, f"holds more than {MAX_DATA_NODES} values")
-        if item is None or isinstance(item, str | bool):
-            continue
-        if isinstance(item, int | float):
-            if isinstance(item, float) and not math.isfinite(item):
-                raise InputError(path, f"must be finite, got {shown(item)}")
-            continue
-        if not isinstance(item, dict | list):
-            raise InputError(path, f"must be JSON data, got {type(item).__name__}")
-        if id(item) in seen:
-            raise InputError(path, "repeats an object (a YAML alias); write the data out")
-        seen.add(id(item))
-        if isinstance(item, dict):
-            for key, inner in item.items():
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise InputError(path_text(steps, where), f"must be finite, got {shown(item)}")
+        elif isinstance(item, dict):
+            for key in item:
                 if not isinstance(key, str):
-                    raise InputError(f"{path}.{key_text(key)}", "keys must be strings")
-                stack.append((inner, f"{path}.{key}"))
-        else:
-            stack.extend((inner, f"{path}[{k}]") for k, inner in enumerate(item))
+                    raise InputError(
+                        path_text([*steps, (False, key)], where), "keys must be strings"
+                    )
+        elif not (item is None or isinstance(item, str | bool | int | list)):
+            raise InputError(
+                path_text(steps, where), f"must be JSON data, got {type(item).__name__}"
+            )
 
 
 def frozen(array: Any, dtype: Any = None) -> np.ndarray:

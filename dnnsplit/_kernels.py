@@ -19,15 +19,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["OBJECTIVE_CODES", "exhaustive_snapshot"]
+__all__ = ["OBJECTIVE_CODES", "POLICY_CODES", "exhaustive_snapshot"]
 
 #: The objective codes of the kernel: total (eq. 4), variance (eq. 8), the largest delay.
 OBJECTIVE_CODES = {"total": 0, "variance": 1, "max": 2}
+#: The BS policies of the kernel, by code: shortest job first (ties by index), processor
+#: sharing.
+SJF = 0
+PS = 1
+POLICY_CODES = {"sjf": SJF, "ps": PS}
 
 
 @njit(cache=True, nogil=True)
-def _scan_block(offload, work, limits, deadline, policy_ps, objective, start, stop, tol):
-    """Best vector among outer configurations ``start..stop-1`` (see module docstring)."""
+def _scan_block(problem, policy, objective, start, stop, tol):
+    """Best vector among outer configurations ``start..stop-1`` (see module docstring).
+
+    ``problem = (offload, work, limits, deadline)``; ``policy`` and ``objective`` are
+    codes of :data:`POLICY_CODES` and :data:`OBJECTIVE_CODES`.
+    """
+    offload, work, limits, deadline = problem
+    policy_ps = policy == PS
     n = offload.shape[0]
     m = n - 1
     digits = np.zeros(max(m, 1), dtype=np.int64)
@@ -154,7 +165,7 @@ def _scan_block(offload, work, limits, deadline, policy_ps, objective, start, st
 
 
 @njit(cache=True, parallel=True)
-def _scan_parallel(offload, work, limits, deadline, policy_ps, objective, start, stop, tol, parts):
+def _scan_parallel(problem, policy, objective, start, stop, tol, parts):
     values = np.full(parts, np.inf)
     outers = np.full(parts, -1, dtype=np.int64)
     inners = np.full(parts, -1, dtype=np.int64)
@@ -163,9 +174,7 @@ def _scan_parallel(offload, work, limits, deadline, policy_ps, objective, start,
         lo = start + span * part // parts
         hi = start + span * (part + 1) // parts
         if hi > lo:
-            v, o, i = _scan_block(
-                offload, work, limits, deadline, policy_ps, objective, lo, hi, tol
-            )
+            v, o, i = _scan_block(problem, policy, objective, lo, hi, tol)
             values[part] = v
             outers[part] = o
             inners[part] = i
@@ -192,12 +201,15 @@ def exhaustive_snapshot(
     change, the sum changes by N times it and the largest delay by it), which keeps the sum
     of squares well conditioned; the caller undoes the shift.
     """
-    values, outers, inners = _scan_parallel(
+    problem = (
         np.ascontiguousarray(offload, dtype=np.float64),
         np.ascontiguousarray(work, dtype=np.float64),
         np.ascontiguousarray(limits, dtype=np.int64),
         np.ascontiguousarray(deadline, dtype=np.float64),
-        policy == "ps",
+    )
+    values, outers, inners = _scan_parallel(
+        problem,
+        POLICY_CODES[policy],
         OBJECTIVE_CODES[objective],
         int(start),
         int(stop),

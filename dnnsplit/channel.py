@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnsplit._checks import number
-from dnnsplit.errors import InputError, shown
+from dnnsplit._params import Constraint, Flag, Real, check_all
+from dnnsplit.errors import InputError
 
-__all__ = ["Channel", "uplink_rate_bps"]
+__all__ = ["CHANNEL_FIELDS", "Channel"]
 
 #: 802.11n, 20 MHz, one stream, MCS0–7 PHY rates in bit/s with the 800 ns guard interval.
 PHY_RATES_LONG_GI = np.array([6.5, 13, 19.5, 26, 39, 52, 58.5, 65]) * 1e6
@@ -23,14 +23,15 @@ PHY_RATES_LONG_GI = np.array([6.5, 13, 19.5, 26, 39, 52, 58.5, 65]) * 1e6
 PHY_RATES_SHORT_GI = np.array([7.2, 14.4, 21.7, 28.9, 43.3, 57.8, 65.0, 72.2]) * 1e6
 #: IEEE 802.11 minimum receiver sensitivity for MCS0–7 at 20 MHz, dBm.
 SENSITIVITY_DBM = np.array([-82, -79, -77, -74, -70, -66, -65, -64], dtype=float)
-#: The range of each numeric constant (inclusive bounds; ``exponent`` and
-#: ``mac_efficiency`` must be positive). Within them a rate is positive, finite and never
-#: grows with distance; outside them the constants describe no radio.
-CHANNEL_RANGES = {
-    "tx_power_dbm": (-100.0, 100.0),
-    "loss_at_1m_db": (0.0, 300.0),
-    "exponent": (0.0, 10.0),
-    "mac_efficiency": (0.0, 1.0),
+#: What each constant takes (inclusive bounds; ``exponent`` and ``mac_efficiency`` must be
+#: positive). Within them a rate is positive, finite and never grows with distance;
+#: outside them the constants describe no radio.
+CHANNEL_FIELDS: dict[str, Constraint] = {
+    "tx_power_dbm": Real(-100.0, 100.0),
+    "loss_at_1m_db": Real(0.0, 300.0),
+    "exponent": Real(high=10.0, positive=True),
+    "short_guard_interval": Flag(),
+    "mac_efficiency": Real(high=1.0, positive=True),
 }
 
 
@@ -62,22 +63,9 @@ class Channel:
     mac_efficiency: float = 0.7
 
     def __post_init__(self) -> None:
-        for name, (low, high) in CHANNEL_RANGES.items():
-            positive = name in ("exponent", "mac_efficiency")
-            value = number(
-                getattr(self, name),
-                f"channel.{name}",
-                positive=positive,
-                minimum=None if positive else low,
-                maximum=high,
-            )
+        values = {name: getattr(self, name) for name in CHANNEL_FIELDS}
+        for name, value in check_all(values, CHANNEL_FIELDS, "channel.").items():
             object.__setattr__(self, name, value)
-        flag = self.short_guard_interval
-        if not isinstance(flag, bool | np.bool_):
-            raise InputError(
-                "channel.short_guard_interval", f"must be true or false, got {shown(flag)}"
-            )
-        object.__setattr__(self, "short_guard_interval", bool(flag))
 
     def received_dbm(self, distance_m: np.ndarray | float) -> np.ndarray:
         """Received power at ``distance_m`` metres: P_tx − L(1 m) − 10·n·log10(d)."""
@@ -112,8 +100,3 @@ class Channel:
         phy = PHY_RATES_SHORT_GI if self.short_guard_interval else PHY_RATES_LONG_GI
         rate = phy[mcs] * self.mac_efficiency
         return rate if np.ndim(distance_m) else rate[:1]
-
-
-def uplink_rate_bps(distance_m: float, channel: Channel | None = None) -> float:
-    """Goodput in bit/s of one device at ``distance_m`` under ``channel`` (default constants)."""
-    return float((channel or Channel()).rate_bps(distance_m)[0])

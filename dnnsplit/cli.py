@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dnnsplit._checks import MAX_WHOLE, number, read_text
+from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
-from dnnsplit.scenario import MAX_SEED, SCENARIO_POLICIES, Scenario, parse_data
-from dnnsplit.setup import LOWEST_POINTS, MAX_RESTARTS, Setup, changed
+from dnnsplit.reader import read_data
+from dnnsplit.scenario import SCENARIO_POLICIES, Scenario
+from dnnsplit.setup import LOWEST_POINTS, Setup, changed
 from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
 from dnnsplit.testbed.commands import add_commands as add_testbed_commands
 
@@ -39,7 +40,6 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_OUTPUT",
-    "MAX_TIME_LIMIT_S",
     "main",
 ]
 
@@ -52,11 +52,6 @@ EXIT_BAD_INPUT = 2
 EXIT_OUTPUT = 74
 #: Interrupted by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
-#: ``solve --time-limit`` takes at most this many seconds (about 116 days).
-MAX_TIME_LIMIT_S = 1e7
-#: ``profile`` flag bounds: threads, timed rounds, warm-up rounds.
-MAX_THREADS = 1024
-MAX_REPEATS = 100_000
 
 
 def _pair(kind: type) -> Any:
@@ -127,21 +122,29 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--partition", required=True, help="p_i per device, e.g. 0,3,5")
     ev.add_argument("--model", choices=MODELS, default="snapshot")
 
-    so = commands.add_parser("solve", help="choose partition points")
+    so = commands.add_parser(
+        "solve",
+        help="choose partition points",
+        description="Solver options are passed only when given, and a solver refuses one "
+        "it does not take, naming it.",
+    )
     so.add_argument("scenario")
     so.add_argument("--objective", choices=OBJECTIVES, default="total")
     so.add_argument("--solver", choices=SOLVERS, default="greedy")
-    so.add_argument("--start", choices=STARTS, default="half")
     so.add_argument("--model", choices=MODELS, default="snapshot")
-    so.add_argument("--restarts", type=int, default=8, help="local-search random starts")
-    so.add_argument("--seed", type=int, default=0, help="local-search seed")
+    so.add_argument("--start", choices=STARTS, help="greedy, local-search: start (half)")
+    so.add_argument("--restarts", type=int, help="local-search, optimal: random starts (8)")
+    so.add_argument("--seed", type=int, help="local-search, optimal: seed of the starts (0)")
+    so.add_argument("--max-vectors", type=float, help="exhaustive: refuse spaces larger than this")
     so.add_argument(
-        "--max-vectors", type=float, default=None, help="exhaustive: refuse spaces larger than this"
+        "--time-limit",
+        type=float,
+        help="stop (or refuse) a searching solver after this many seconds (default 120; "
+        "exhaustive: none)",
     )
     so.add_argument(
-        "--time-limit", type=float, default=None, help="stop a solver after this many seconds"
+        "--progress", action="store_true", default=None, help="progress bar (exhaustive)"
     )
-    so.add_argument("--progress", action="store_true", help="progress bar (exhaustive)")
 
     sc = commands.add_parser(
         "scenario",
@@ -185,9 +188,7 @@ def _setup(args: argparse.Namespace) -> Setup:
     """The setup of ``dnnsplit scenario``: ``--setup FILE`` (or the defaults), then flags."""
     base = Setup()
     if args.setup is not None:
-        text = read_text(args.setup, "--setup", "JSON file")
-        path = Path(args.setup)
-        raw = parse_data(text, path.name, "--setup", path.suffix.lower() in (".yml", ".yaml"))
+        raw = read_data(args.setup, "--setup", "JSON file")
         if isinstance(raw, dict) and "setup" in raw:
             raw = raw["setup"]  # a figure's manifest
         base = Setup.from_dict(raw, where="--setup")
@@ -218,23 +219,34 @@ def _check_out(out: str) -> None:
         raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
 
 
+#: The options of ``solve`` given as flags: the keyword each one sets.
+SOLVE_OPTIONS = ("start", "restarts", "seed", "max_vectors", "time_limit", "progress")
+#: The options of ``profile`` checked by :func:`dnnsplit.profiler.profile_to_file`.
+PROFILE_OPTIONS = ("threads", "repeats", "warmup")
+
+
+def _as_flags(error: InputError, given: Sequence[str]) -> InputError:
+    """``error`` naming the flag of a keyword the user gave as a flag (``time_limit`` is
+    ``--time-limit``); other errors as they are."""
+    if error.field not in given:
+        return error
+    return type(error)("--" + error.field.replace("_", "-"), error.problem)
+
+
 def _run(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's result. Values are checked by the library's declarations (one
+    place), their errors renamed to the flags that gave them."""
     if args.command == "scenario":
-        devices = number(args.devices, "--devices", positive=True, whole=True)
-        seed = number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True)
         setup = _setup(args)
         try:
-            return Scenario.paper(devices, seed, setup).to_dict()
+            return Scenario.paper(args.devices, args.seed, setup).to_dict()
         except InputError as error:
             raise InputError(_flag_for(error.field, args), error.problem) from None
     if args.command == "profile":
-        number(args.threads, "--threads", minimum=1, maximum=MAX_THREADS, whole=True)
-        number(args.repeats, "--repeats", minimum=3, maximum=MAX_REPEATS, whole=True)
-        number(args.warmup, "--warmup", minimum=0, maximum=MAX_REPEATS, whole=True)
-        _check_out(args.out)
         from dnnsplit.profiler import profile_to_file
 
         try:
+            _check_out(args.out)
             return profile_to_file(
                 args.model,
                 args.out,
@@ -244,86 +256,31 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 hardware=args.hardware,
                 progress=not args.quiet,
             )
+        except InputError as error:
+            raise _as_flags(error, PROFILE_OPTIONS) from None
         except OSError as error:
-            raise _OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
-    options: dict[str, Any] = {}
-    if args.command == "solve":
-        options = {
-            "restarts": number(
-                args.restarts, "--restarts", minimum=0, maximum=MAX_RESTARTS, whole=True
-            ),
-            "seed": number(args.seed, "--seed", minimum=0, maximum=MAX_SEED, whole=True),
-        }
-        if args.max_vectors is not None:
-            options["max_vectors"] = number(
-                args.max_vectors, "--max-vectors", minimum=1, maximum=MAX_WHOLE, whole=True
-            )
-        if args.time_limit is not None:
-            options["time_limit"] = number(
-                args.time_limit, "--time-limit", positive=True, maximum=MAX_TIME_LIMIT_S
-            )
-    else:
-        partition = _partition(args.partition)
-    scenario = Scenario.from_file(args.scenario)
+            raise OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
     if args.command == "evaluate":
+        partition = _partition(args.partition)
+        scenario = Scenario.from_file(args.scenario)
         return evaluate(scenario, partition, model=args.model).to_dict()
-    return solve(
-        scenario,
-        objective=args.objective,
-        solver=args.solver,
-        start=args.start,
-        model=args.model,
-        progress=args.progress,
-        **options,
-    ).to_dict()
-
-
-class _OutputError(Exception):
-    """The result could not be written (exit status :data:`EXIT_OUTPUT`)."""
-
-
-def _silence_stdout() -> None:
-    """Point file descriptor 1 at /dev/null, so that the interpreter's last flush of a
-    closed or full stdout neither fails nor prints a second message."""
+    options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
+    scenario = Scenario.from_file(args.scenario)
     try:
-        descriptor = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(descriptor, sys.stdout.fileno())
-        os.close(descriptor)
-    except Exception:  # not a real file (tests capture stdout): nothing to silence
-        pass
+        solution = solve(
+            scenario, objective=args.objective, solver=args.solver, model=args.model, **options
+        )
+    except InputError as error:
+        raise _as_flags(error, list(options)) from None
+    return solution.to_dict()
 
 
 def _say(command: str, message: str) -> None:
     try:
         sys.stderr.write(f"{command}: {' '.join(message.split())}\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass  # stderr is gone too: the exit status still tells
-
-
-def _emit(text: str) -> None:
-    """Write the whole result at once; a closed or full stdout is an :class:`_OutputError`."""
-    try:
-        try:
-            descriptor = sys.stdout.fileno()
-        except (AttributeError, ValueError, OSError):  # not a real file (captured output)
-            descriptor = None
-        if descriptor is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            # os.write in a loop: a partial write to a pipe whose reader left must end in
-            # EPIPE here (a text stream may report the whole text as written)
-            sys.stdout.flush()
-            data = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
-            while data:
-                data = data[os.write(descriptor, data) :]
-    except BrokenPipeError:
-        _silence_stdout()
-        raise _OutputError("stdout was closed before the result was written") from None
-    except OSError as error:
-        _silence_stdout()
-        raise _OutputError(f"cannot write the result to stdout: {error.strerror}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -334,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = f"dnnsplit {args.command}"
         if hasattr(args, "run_command"):  # serve, device, testbed print their own output
             return int(args.run_command(args))
+        if stdout_closed():
+            raise OutputError("stdout is closed: there is nowhere to write the result")
         with warnings.catch_warnings():
             # a floating-point warning on checked input is a bug: report it as one, never
             # print a number computed past an overflow
@@ -344,11 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result = _run(args)
             text = json.dumps(result, indent=2, allow_nan=False, default=_jsonable) + "\n"
-        _emit(text)
+        write_stdout(text)
     except InputError as error:
         _say(command, str(error))
         return EXIT_BAD_INPUT
-    except _OutputError as error:
+    except OutputError as error:
         _say(command, str(error))
         return EXIT_OUTPUT
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from dnnsplit._params import Choice, Flag, Instance, declare
 from dnnsplit.errors import InputError, shown, unknown_choice
 from dnnsplit.model import DelayTables, bs_completion, jain_index, read_only
 from dnnsplit.policies import policies_with
@@ -19,9 +20,22 @@ from dnnsplit.policies import policy as policy_of
 from dnnsplit.scenario import Scenario
 from dnnsplit.timeline import timeline_completion
 
-__all__ = ["MODELS", "Evaluation", "batch_components", "batch_delays", "check_model", "evaluate"]
+__all__ = [
+    "MODEL",
+    "MODELS",
+    "SCENARIO",
+    "Evaluation",
+    "batch_components",
+    "batch_delays",
+    "check_model",
+    "evaluate",
+]
 
 MODELS = ("snapshot", "timeline")
+#: The BS model a function takes (declared by :func:`evaluate` and every solver).
+MODEL = Choice(MODELS, "model")
+#: The scenario a function takes.
+SCENARIO = Instance(Scenario, "a dnnsplit.Scenario")
 
 
 def check_model(model: str, policy: str) -> None:
@@ -30,7 +44,7 @@ def check_model(model: str, policy: str) -> None:
         raise unknown_choice("model", "model", model, MODELS)
     if not getattr(policy_of(policy), model):
         other = [m for m in MODELS if m != model and policy in policies_with(m)]
-        hint = f" (--model {other[0]})" if other else ""
+        hint = f" (it is under the {other[0]} model)" if other else ""
         raise InputError(
             "bs.policy",
             f"{policy} is not defined under the {model} model{hint}; the {model} model takes "
@@ -174,6 +188,14 @@ def as_partition(partition: Any, n_devices: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def model_supports_policy(arguments: dict[str, Any]) -> None:
+    """The rule across ``model`` and ``scenario`` of every function declaring both."""
+    check_model(arguments["model"], arguments["scenario"].policy)
+
+
+@declare(
+    {"scenario": SCENARIO, "model": MODEL, "enforce_limits": Flag()}, then=model_supports_policy
+)
 def evaluate(
     scenario: Scenario,
     partition: Any,
@@ -197,10 +219,13 @@ def evaluate(
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    InputError
+        A parameter outside its declaration (the decorator's table), a model that does
+        not define the scenario's policy, or a partition outside the limits (named).
     """
-    if not isinstance(scenario, Scenario):
-        raise InputError("scenario", f"must be a dnnsplit.Scenario, got {shown(scenario)}")
-    check_model(model, scenario.policy)
     tables = scenario.tables
     p = as_partition(partition, scenario.n_devices)[None, :]
     tables.check_partitions(p, enforce_limits=enforce_limits)

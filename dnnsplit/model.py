@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from dnnsplit._checks import frozen, number
+from dnnsplit._checks import frozen
 from dnnsplit.errors import InputError, unknown_choice
 from dnnsplit.policies import policies_with
 
@@ -232,13 +232,13 @@ def rr_completion(work: np.ndarray, quantum: float) -> np.ndarray:
     work : numpy.ndarray
         Residual work, shape (..., N).
     quantum : float
-        BS quantum ``q_R`` in seconds (> 0).
+        BS quantum ``q_R`` in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S`` (checked
+        where a scenario is made, not here).
 
     Notes
     -----
     O(N²) per vector; the memory of an (M, N, N) intermediate, so callers chunk M.
     """
-    quantum = number(quantum, "bs.quantum_s", minimum=MIN_QUANTUM_S, maximum=MAX_QUANTUM_S)
     work = np.asarray(work, dtype=float)
     n = work.shape[-1]
     row_bytes = RR_ARRAYS * 8 * n * n

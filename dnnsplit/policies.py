@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """Capabilities of one BS policy (see the module docstring for the table).
 
@@ -50,6 +50,8 @@ class Policy:
     ----------
     name : str
         Policy name as written in a scenario file (``bs.policy``).
+    label : str
+        How figures, tables and reports write it (``SJF``).
     description : str
         One line for help texts and errors.
     snapshot : bool
@@ -65,6 +67,7 @@ class Policy:
     """
 
     name: str
+    label: str
     description: str
     snapshot: bool
     timeline: bool
@@ -76,25 +79,45 @@ class Policy:
 POLICY_TABLE: dict[str, Policy] = {
     p.name: p
     for p in (
-        Policy("sjf", "shortest job first, ties by device index", True, True, True, True, False),
-        Policy("ps", "processor sharing (round-robin as q_R -> 0)", True, True, True, True, False),
         Policy(
-            "rr",
-            "round-robin with quantum q_R, in device-index order",
-            True,
-            True,
-            False,
-            False,
-            True,
+            name="sjf",
+            label="SJF",
+            description="shortest job first, ties by device index",
+            snapshot=True,
+            timeline=True,
+            compiled=True,
+            exact_total=True,
+            uses_quantum=False,
         ),
         Policy(
-            "fcfs",
-            "first come, first served (timeline model only)",
-            False,
-            True,
-            False,
-            False,
-            False,
+            name="ps",
+            label="PS",
+            description="processor sharing (round-robin as q_R -> 0)",
+            snapshot=True,
+            timeline=True,
+            compiled=True,
+            exact_total=True,
+            uses_quantum=False,
+        ),
+        Policy(
+            name="rr",
+            label="RR",
+            description="round-robin with quantum q_R, in device-index order",
+            snapshot=True,
+            timeline=True,
+            compiled=False,
+            exact_total=False,
+            uses_quantum=True,
+        ),
+        Policy(
+            name="fcfs",
+            label="FCFS",
+            description="first come, first served (timeline model only)",
+            snapshot=False,
+            timeline=True,
+            compiled=False,
+            exact_total=False,
+            uses_quantum=False,
         ),
     )
 }
@@ -114,10 +137,11 @@ def policy(name: object, field: str = "bs.policy") -> Policy:
     return POLICY_TABLE[name]
 
 
-def display_name(name: str) -> str:
-    """How figures and reports write a policy: ``sjf`` → ``SJF`` (an unknown name as
-    given)."""
-    return name.upper() if name in POLICY_TABLE else name
+def display_name(name: object) -> str:
+    """How figures, tables and reports write policy ``name``: ``sjf`` → ``SJF``; a name
+    that is not a policy is written as it is (a column may hold other labels)."""
+    found = POLICY_TABLE.get(name) if isinstance(name, str) else None
+    return found.label if found is not None else str(name)
 
 
 def policies_with(capability: str) -> tuple[str, ...]:
@@ -137,7 +161,7 @@ def require(name: str, capability: str, field: str = "bs.policy", what: str = ""
     field : str
         The field the error names.
     what : str
-        What needs the capability (``"exact"``, ``"--model snapshot"``), for the message.
+        What needs the capability (``"exact"``, ``"the snapshot model"``), for the message.
     """
     found = policy(name, field)
     if not getattr(found, capability):

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnnsplit._params import Constraint, Whole, declare
 from dnnsplit._progress import progress_bar
 from dnnsplit.chains import (
     Block,
@@ -47,7 +48,26 @@ from dnnsplit.chains import (
 from dnnsplit.errors import InputError
 from dnnsplit.profiles import Profile, chain_profile, write_profile
 
-__all__ = ["build_stages", "cpu_model", "measure_chain", "profile_to_file"]
+__all__ = [
+    "MAX_REPEATS",
+    "MAX_THREADS",
+    "MEASURE_OPTIONS",
+    "build_stages",
+    "cpu_model",
+    "measure_chain",
+    "profile_to_file",
+]
+
+#: The most PyTorch threads, and timed (or warm-up) rounds, a measurement takes.
+MAX_THREADS = 1024
+MAX_REPEATS = 100_000
+#: What a measurement's options take (declared by :func:`measure_chain` and
+#: :func:`profile_to_file`).
+MEASURE_OPTIONS: dict[str, Constraint] = {
+    "threads": Whole(1, MAX_THREADS),
+    "repeats": Whole(3, MAX_REPEATS),
+    "warmup": Whole(0, MAX_REPEATS),
+}
 
 
 def _torch() -> Any:
@@ -158,6 +178,7 @@ def _iqr(values: np.ndarray) -> float:
     return float(q3 - q1)
 
 
+@declare(MEASURE_OPTIONS)
 def measure_chain(
     chain: Chain,
     *,
@@ -192,12 +213,6 @@ def measure_chain(
         ``within_noise``, ``macs``, ``params``, ``repeats``, ``threads`` and ``cores``.
     """
     torch = _torch()
-    if threads < 1:
-        raise InputError("threads", f"must be at least 1, got {threads}")
-    if repeats < 3:
-        raise InputError("repeats", f"must be at least 3, got {repeats}")
-    if warmup < 0:
-        raise InputError("warmup", f"must be at least 0, got {warmup}")
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -274,6 +289,7 @@ def measure_chain(
     return chain_profile(chain, chain.name, times, provenance, extra)
 
 
+@declare(MEASURE_OPTIONS)
 def profile_to_file(
     model: str,
     out: str | os.PathLike[str],

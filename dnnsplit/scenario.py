@@ -1,51 +1,129 @@
-"""A scenario: the DNN's stage profile, the base station, and the devices.
+"""A scenario: the DNN's stage profile, the base station, and the devices (the schema).
 
-A scenario is everything the delay model needs (docs/interface.md, "Scenario file"): the stage
-profile (device times, output bytes, and BS times by a ratio R or measured), the BS policy,
-the form of the local delay, and per device its background load, CPU quantum, memory limit
-``s̃_i``, uplink rate, speed and deadline. It is read from a dict or a JSON/YAML file with
-every field checked (an error names the field), or drawn by :meth:`Scenario.paper`, the
-paper's evaluation setup.
+A scenario is everything the delay model needs (docs/interface.md, "Scenario file"): the
+stage profile (device times, output bytes, and BS times by a ratio R or measured), the BS
+policy, the form of the local delay, and per device its background load, CPU quantum,
+memory limit ``s̃_i``, uplink rate, speed and deadline.
+
+Where a scenario comes from, and where it is checked (validation at the boundary, the
+inside trusts):
+
+- :meth:`Scenario.from_dict` / :meth:`Scenario.from_file`: every field of the file is
+  checked once against the declarations below (:data:`SCENARIO_FIELDS`,
+  :data:`BS_FIELDS`, :data:`DEVICE_FIELDS`, :data:`STAGE_FIELDS`; files are read by
+  :mod:`dnnsplit.reader`), and the scenario is built from the checked values;
+- :meth:`Scenario.paper`: drawn by :mod:`dnnsplit.draw` from a checked
+  :class:`~dnnsplit.Setup`, built directly from typed values;
+- ``Scenario(...)`` and ``Device(...)`` built directly: their ``__post_init__`` checks
+  every field.
+
+Whatever the way, the memory its tables need is checked before they exist, and the
+delays they can produce are audited (:mod:`dnnsplit.audit`). The tables themselves are
+built by :mod:`dnnsplit.tables`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
-import sys
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dnnsplit._checks import json_data, key_text, read_text
 from dnnsplit._checks import mapping as _mapping
-from dnnsplit._checks import number as _number
-from dnnsplit.chains import CHAINS, get_chain, memory_needs
-from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError, check_choice, shown
-from dnnsplit.model import (
-    LOCAL_DELAY_FORMS,
-    MAX_DELAY_S,
-    DelayTables,
-    check_memory,
-    local_delay,
-    read_only,
+from dnnsplit._params import (
+    Choice,
+    Constraint,
+    Instance,
+    Json,
+    Nullable,
+    Real,
+    Text,
+    Whole,
+    check_all,
+    declare,
 )
+from dnnsplit.audit import audit_delays
+from dnnsplit.channel import CHANNEL_FIELDS, Channel
+from dnnsplit.errors import InputError, shown
+from dnnsplit.model import LOCAL_DELAY_FORMS, DelayTables, check_memory, read_only
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import Profile, load_profile
-from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, Setup, changed, quantum
+from dnnsplit.reader import read_data
+from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, PROFILE_NAME, QUANTUM, Setup
 
-__all__ = ["DEFAULT_PROFILE", "SEED_RULE", "Device", "Scenario"]
+__all__ = [
+    "BS_FIELDS",
+    "DEFAULT_PROFILE",
+    "DEVICE_FIELDS",
+    "MAX_SEED",
+    "SCENARIO_FIELDS",
+    "SCENARIO_POLICIES",
+    "SEED_RULE",
+    "STAGE_FIELDS",
+    "Device",
+    "Scenario",
+]
 
 SCENARIO_POLICIES = tuple(POLICY_TABLE)  # sjf, ps, rr, fcfs (fcfs: timeline model only)
 #: How the scenario of (N, seed) is drawn, everywhere (sweeps, API, command line).
 SEED_RULE = "numpy.random.default_rng([N, seed])"
 MAX_SEED = 2**63 - 1
+
+#: What each field of ``devices[i]`` takes (``distance_m`` in files only: it becomes
+#: ``rate_bps`` by the channel model).
+DEVICE_FIELDS: dict[str, Constraint] = {
+    "background": Whole(0),
+    "quantum_s": QUANTUM,
+    "min_stage": Whole(0),
+    "max_stage": Whole(0),
+    "rate_bps": Real(positive=True),
+    "distance_m": Real(positive=True),
+    "speed": Real(positive=True),
+    "deadline_s": Nullable(Real(positive=True)),
+}
+#: What each field of the ``bs`` block takes.
+BS_FIELDS: dict[str, Constraint] = {
+    "policy": Choice(SCENARIO_POLICIES, "policy"),
+    "ratio": Real(positive=True),
+    "quantum_s": QUANTUM,
+    "profile": PROFILE_NAME,
+}
+#: What each field of an inline profile's ``stages[k]`` takes.
+STAGE_FIELDS: dict[str, Constraint] = {
+    "name": Text(),
+    "device_s": Real(low=0.0),
+    "output_bytes": Whole(1),
+    "bs_s": Nullable(Real(low=0.0)),
+}
+#: What the other fields of an inline ``profile`` take.
+PROFILE_FIELDS: dict[str, Constraint] = {"input_bytes": Whole(1), "name": Text()}
+#: What the scenario's own fields take (``profile``, ``bs``, ``devices`` and ``channel``
+#: are blocks, checked field by field).
+SCENARIO_FIELDS: dict[str, Constraint] = {
+    "local_delay": Choice(LOCAL_DELAY_FORMS, "form"),
+    "meta": Json(),
+}
+
+
+def _built(cls: type, values: dict[str, Any]) -> Any:
+    """An instance of the frozen dataclass ``cls`` from values already checked (no
+    ``__post_init__``: the inside trusts what the boundary checked)."""
+    made: Any = object.__new__(cls)
+    for f in fields(cls):
+        object.__setattr__(made, f.name, values[f.name])
+    return made
+
+
+def _copy_data(data: Any) -> Any:
+    """A copy of JSON data: new lists and objects, the same (immutable) scalars."""
+    if isinstance(data, dict):
+        return {k: _copy_data(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy_data(v) for v in data]
+    return data
 
 
 @dataclass(frozen=True)
@@ -80,22 +158,15 @@ class Device:
     min_stage: int = 0
 
     def __post_init__(self) -> None:
-        def put(name: str, value: Any) -> None:
+        """Check every field (a device built directly) against :data:`DEVICE_FIELDS`."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in check_all(values, DEVICE_FIELDS).items():
             object.__setattr__(self, name, value)
+        _check_points(self.min_stage, self.max_stage, "")
 
-        put("rate_bps", _number(self.rate_bps, "rate_bps", positive=True))
-        put("max_stage", _number(self.max_stage, "max_stage", minimum=0, whole=True))
-        put("background", _number(self.background, "background", minimum=0, whole=True))
-        put("quantum_s", quantum(self.quantum_s, "quantum_s"))
-        put("speed", _number(self.speed, "speed", positive=True))
-        if self.deadline_s is not None:
-            put("deadline_s", _number(self.deadline_s, "deadline_s", positive=True))
-        put("min_stage", _number(self.min_stage, "min_stage", minimum=0, whole=True))
-        if self.min_stage > self.max_stage:
-            raise InputError(
-                "min_stage",
-                f"{self.min_stage} exceeds max_stage {self.max_stage}: no partition point is left",
-            )
+    @classmethod
+    def _trusted(cls, **values: Any) -> Device:
+        return _built(cls, values)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,54 +180,16 @@ class Device:
         }
 
 
-def _profile_from_dict(raw: dict[str, Any]) -> tuple[Profile, np.ndarray]:
-    """An inline profile and its per-stage measured BS times (NaN where absent)."""
-    raw = _mapping(raw, "profile", {"input_bytes", "stages", "name"})
-    if "input_bytes" not in raw:
-        raise InputError("profile.input_bytes", "missing")
-    input_bytes = _number(raw["input_bytes"], "profile.input_bytes", positive=True, whole=True)
-    name = raw.get("name", "inline")
-    if not isinstance(name, str) or not name:
-        raise InputError("profile.name", f"must be a non-empty string, got {shown(name)}")
-    stages = raw.get("stages")
-    if not isinstance(stages, list) or not stages:
-        raise InputError("profile.stages", "must be a non-empty list of stages")
-    names, times, out_bytes, bs_times = [], [], [], []
-    for k, stage in enumerate(stages):
-        where = f"profile.stages[{k}]"
-        stage = _mapping(stage, where, {"name", "device_s", "output_bytes", "bs_s"})
-        for key in ("name", "device_s", "output_bytes"):
-            if key not in stage:
-                raise InputError(f"{where}.{key}", "missing")
-        if not isinstance(stage["name"], str) or not stage["name"]:
-            raise InputError(f"{where}.name", "must be a non-empty string")
-        names.append(stage["name"])
-        times.append(_number(stage["device_s"], f"{where}.device_s", minimum=0))
-        out_bytes.append(
-            _number(stage["output_bytes"], f"{where}.output_bytes", positive=True, whole=True)
+def _check_points(low: int, high: int, where: str) -> None:
+    if low > high:
+        raise InputError(
+            f"{where}min_stage", f"{low} exceeds max_stage {high}: no partition point is left"
         )
-        bs = stage.get("bs_s")
-        bs_times.append(np.nan if bs is None else _number(bs, f"{where}.bs_s", minimum=0))
-    profile = Profile(
-        name=name,
-        model=name,
-        stage_names=tuple(names),
-        time_s=np.array(times),
-        output_bytes=np.array(out_bytes, dtype=np.int64),
-        input_bytes=int(input_bytes),
-        provenance={
-            "method": "given",
-            "source": "scenario file",
-            "hardware": "?",
-            "framework": "?",
-            "date": "?",
-        },
-    )
-    return profile, np.array(bs_times)
 
 
-def _load(name: Any, where: str) -> Profile:
-    """:func:`load_profile` with its "profile" errors renamed to ``where``."""
+def load_named(name: Any, where: str) -> Profile:
+    """:func:`load_profile` with its "profile" errors renamed to ``where`` (the field that
+    named the profile)."""
     try:
         return load_profile(name)
     except InputError as error:
@@ -165,175 +198,49 @@ def _load(name: Any, where: str) -> Profile:
         raise InputError(where, error.problem) from None
 
 
-class _Duplicated(dict):
-    """A parsed JSON/YAML object in which ``duplicate`` appeared more than once."""
-
-    duplicate: Any = None
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            marked = _Duplicated(pairs)
-            marked.duplicate = key
-            return marked
-        data[key] = value
-    return data
-
-
-def _yaml_loader() -> Any:
-    """A safe YAML loader that marks duplicate keys, keeps dates as strings and reads
-    ``26e6`` as a number (as JSON and YAML 1.2 do)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    timestamp = "tag:yaml.org,2002:timestamp"
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, pattern) for tag, pattern in resolvers if tag != timestamp]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    # YAML 1.2 floats: PyYAML (YAML 1.1) reads 26e6 and 1.0e7 as strings
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
+def _inline_profile(raw: Any) -> tuple[Profile, np.ndarray]:
+    """An inline profile (checked field by field) and its per-stage measured BS times
+    (NaN where absent)."""
+    raw = _mapping(raw, "profile", {"input_bytes", "stages", "name"})
+    if "input_bytes" not in raw:
+        raise InputError("profile.input_bytes", "missing")
+    checked = check_all({"name": "inline", **raw}, PROFILE_FIELDS, "profile.")
+    stages = raw.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise InputError("profile.stages", "must be a non-empty list of stages")
+    names, times, out_bytes, bs_times = [], [], [], []
+    for k, stage in enumerate(stages):
+        where = f"profile.stages[{k}]."
+        stage = _mapping(stage, where[:-1], set(STAGE_FIELDS))
+        for key in ("name", "device_s", "output_bytes"):
+            if key not in stage:
+                raise InputError(f"{where}{key}", "missing")
+        stage = check_all(stage, STAGE_FIELDS, where)
+        names.append(stage["name"])
+        times.append(stage["device_s"])
+        out_bytes.append(stage["output_bytes"])
+        bs_times.append(np.nan if stage.get("bs_s") is None else stage["bs_s"])
+    name = checked["name"]
+    profile: Profile = _built(  # every value checked above: not again by Profile
+        Profile,
+        {
+            "name": name,
+            "model": name,
+            "stage_names": tuple(names),
+            "time_s": read_only(np.array(times, dtype=float) + 0.0),
+            "output_bytes": read_only(np.array(out_bytes, dtype=np.int64)),
+            "input_bytes": checked["input_bytes"],
+            "provenance": {
+                "method": "given",
+                "source": "scenario file",
+                "hardware": "?",
+                "framework": "?",
+                "date": "?",
+            },
+            "extra": None,
+        },
     )
-
-    def construct_map(loader: Any, node: Any) -> Any:
-        seen: set[Any] = set()
-        duplicate = None
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = loader.construct_object(key_node)
-                if key in seen:
-                    duplicate = key
-                    break
-                seen.add(key)
-        data: dict[Any, Any] = {} if duplicate is None else _Duplicated()
-        if duplicate is not None:
-            data.duplicate = duplicate  # type: ignore[attr-defined]
-        yield data
-        data.update(loader.construct_mapping(node))
-
-    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
-    return Loader
-
-
-def _first_duplicate(raw: Any) -> tuple[str, Any] | None:
-    """``(path, key)`` of the first object holding a key twice, in document order."""
-    stack: list[tuple[Any, str]] = [(raw, "")]
-    seen: set[int] = set()
-    while stack:
-        item, path = stack.pop()
-        if not isinstance(item, dict | list) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, _Duplicated):
-            return path, item.duplicate
-        if isinstance(item, dict):
-            children = [
-                (v, f"{path}.{key_text(k)}" if path else key_text(k)) for k, v in item.items()
-            ]
-        else:
-            children = [(v, f"{path}[{k}]") for k, v in enumerate(item)]
-        stack.extend(reversed(children))
-    return None
-
-
-def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
-    """Parse JSON (or YAML) ``text`` of file ``name``; errors name ``field``.
-
-    Refuses, each with one line: a syntax error (with its line), nesting too deep to
-    parse, a number with more digits than Python converts, and a key that appears twice
-    in one object (naming the key and where it is).
-    """
-    try:
-        if yaml_syntax:
-            try:
-                import yaml
-            except ImportError:
-                raise InputError(field, "YAML files need PyYAML (pip install pyyaml)") from None
-            try:
-                raw = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
-            except yaml.YAMLError as error:
-                problem = getattr(error, "problem", None) or str(error)
-                mark = getattr(error, "problem_mark", None)
-                line = f" at line {mark.line + 1}" if mark is not None else ""
-                raise InputError(field, f"{name} is not valid YAML: {problem}{line}") from None
-        else:
-            try:
-                raw = json.loads(text, object_pairs_hook=_json_object)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    field, f"{name} is not valid JSON: {error.msg} at line {error.lineno}"
-                ) from None
-    except RecursionError:
-        raise InputError(field, f"{name} is nested too deeply to read") from None
-    except ValueError as error:
-        if isinstance(error, InputError):
-            raise
-        digits = sys.get_int_max_str_digits()
-        raise InputError(
-            field, f"{name} holds a number too long to read (more than {digits} digits)"
-        ) from None
-    found = _first_duplicate(raw)
-    if found is not None:
-        path, key = found
-        where = f"{path}.{key_text(key)}" if path else key_text(key)
-        raise InputError(where, f"appears twice in one object of {name}; give each key once")
-    return raw
-
-
-def _first_bad(values: np.ndarray) -> tuple[int, ...] | None:
-    """Index of the first entry that is not a finite delay within :data:`MAX_DELAY_S`."""
-    bad = ~(values <= MAX_DELAY_S)  # NaN and inf included
-    if not bad.any():
-        return None
-    return tuple(int(k) for k in np.argwhere(bad)[0])
-
-
-def _beyond() -> str:
-    return f"beyond {MAX_DELAY_S:.0e} s (dnnsplit.model.MAX_DELAY_S)"
-
-
-#: Where a field of a drawn scenario comes from in the setup (see :meth:`Scenario.paper`).
-_SETUP_SOURCES = {
-    "profile": "setup.profile",
-    "bs.ratio": "setup.ratio",
-    "bs.quantum_s": "setup.bs_quantum_s",
-    "bs.profile": "setup.bs_profile",
-    "distance_m": "setup.distance_m",
-    "quantum_s": "setup.quantum_s",
-    "background": "setup.background",
-    "rate_bps": "setup.channel",
-    "max_stage": "setup.max_stage",
-}
-
-
-def _setup_field(name: str) -> str:
-    """The setup field behind scenario field ``name`` of a drawn scenario, or ``name``."""
-    if name in _SETUP_SOURCES:
-        return _SETUP_SOURCES[name]
-    if name.startswith("devices[") and "]." in name:
-        return _SETUP_SOURCES.get(name.split("].", 1)[1], name)
-    return name
-
-
-def _memory_limits(profile: Profile, memory_bytes: np.ndarray) -> np.ndarray:
-    """s̃_i under the memory rule: the most stages a device with that memory can hold
-    (:func:`dnnsplit.chains.memory_needs`; docs/model.md, "The memory rule")."""
-    if profile.model not in CHAINS:
-        raise InputError(
-            "setup.memory_mib",
-            f"the memory rule needs a known network; profile {profile.name!r} is of "
-            f"{profile.model!r} (known: {', '.join(CHAINS)})",
-        )
-    needs = np.array(memory_needs(get_chain(profile.model)), dtype=float)
-    return (np.searchsorted(needs, memory_bytes, side="right") - 1).astype(np.int64)
+    return profile, np.array(bs_times)
 
 
 @dataclass(frozen=True, eq=False)
@@ -361,8 +268,11 @@ class Scenario:
         Name of the shipped profile it came from, if any.
     bs_profile_ref : str or None
         Name of the shipped BS profile its BS times came from, if any.
+    bs_stage_s : tuple or None
+        The measured BS time of each stage given in the file (None where not given).
     meta : dict
-        Free-form provenance (the generator and its seed, distances, channel).
+        Free-form provenance (the generator and its seed, distances, channel);
+        :meth:`to_dict` returns a copy.
     """
 
     profile: Profile
@@ -378,28 +288,25 @@ class Scenario:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Check every field (for a scenario built directly, not from a file), the memory
-        its tables need, and that every delay it can produce is finite (see
-        :meth:`_check_delays`)."""
+        """Check every field (a scenario built directly, not from a file or a draw), the
+        memory its tables need, and that every delay it can produce is finite (see
+        :func:`dnnsplit.audit.audit_delays`)."""
 
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        if not isinstance(self.profile, Profile):
-            raise InputError("profile", f"must be a dnnsplit.Profile, got {shown(self.profile)}")
+        Instance(Profile, "a dnnsplit.Profile").check(self.profile, "profile")
         n_stages = self.profile.n_stages
-        put("policy", check_choice(self.policy, SCENARIO_POLICIES, "bs.policy"))
-        put("local_delay", check_choice(self.local_delay, LOCAL_DELAY_FORMS, "local_delay"))
-        put("bs_quantum_s", quantum(self.bs_quantum_s, "bs.quantum_s"))
-        if self.ratio is not None:
-            put("ratio", _number(self.ratio, "bs.ratio", positive=True))
+        put("policy", BS_FIELDS["policy"].check(self.policy, "bs.policy"))
+        put("local_delay", SCENARIO_FIELDS["local_delay"].check(self.local_delay, "local_delay"))
+        put("bs_quantum_s", QUANTUM.check(self.bs_quantum_s, "bs.quantum_s"))
+        put("ratio", Nullable(BS_FIELDS["ratio"]).check(self.ratio, "bs.ratio"))
         devices = self.devices
         if isinstance(devices, Device) or not isinstance(devices, list | tuple) or not devices:
             raise InputError("devices", "must be a non-empty list of devices")
         check_memory(len(devices), n_stages)
         for i, device in enumerate(devices):
-            if not isinstance(device, Device):
-                raise InputError(f"devices[{i}]", f"must be a dnnsplit.Device, got {shown(device)}")
+            Instance(Device, "a dnnsplit.Device").check(device, f"devices[{i}]")
             if device.max_stage > n_stages:
                 raise InputError(
                     f"devices[{i}].max_stage",
@@ -428,92 +335,17 @@ class Scenario:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise InputError(name, f"must be a profile name or None, got {shown(value)}")
-        if not isinstance(self.meta, dict):
-            raise InputError("meta", "must be an object")
-        json_data(self.meta, "meta")
-        put("meta", dict(self.meta))
-        self._check_delays()
+        put("meta", _copy_data(SCENARIO_FIELDS["meta"].check(self.meta, "meta")))
+        audit_delays(self)
 
-    def _bs_field(self, stage: int) -> str:
-        """The field that BS stage ``stage``'s time comes from: the stage's ``bs_s``, a BS
-        profile, the ratio R (when R < 1 slows the BS down), or the device time ``t_s``."""
-        if self.bs_stage_s is not None and self.bs_stage_s[stage] is not None:
-            return f"profile.stages[{stage}].bs_s"
-        if self.bs_profile_ref is not None:
-            return "bs.profile"
-        if self.ratio is not None and self.ratio < 1:
-            return "bs.ratio"
-        if self.ratio is not None:
-            return f"profile.stages[{stage}].device_s"
-        return f"bs_time_s[{stage}]"
-
-    def _check_delays(self) -> None:
-        """Refuse a scenario in which some delay would not be a finite number of seconds
-        within :data:`~dnnsplit.model.MAX_DELAY_S`, naming the field that makes it so.
-
-        Checked on the tables (every device, every partition point): the BS work of every
-        suffix, the local delay (work ``T = Σ t_s / c_i`` and its round-robin share), the
-        transmission delay ``8·b_p / W_i``; then the worst delay any partition vector can
-        give under any work-conserving BS policy, snapshot or timeline: the largest arrival
-        ``D^L + D^tr`` plus all the BS work of every device. Within the bound, totals,
-        variances and fairness indices are finite too.
-        """
-        suffix = float(np.sum(self.bs_time_s))
-        if not suffix <= MAX_DELAY_S:
-            stage = int(np.argmax(self.bs_time_s))
-            where = self._bs_field(stage)
-            hint = f" (t_s / R with R = {self.ratio:g})" if where == "bs.ratio" else ""
-            raise InputError(
-                where, f"the BS stage times add up to {suffix:.3g} s{hint}, {_beyond()}"
-            )
-        tables = self.tables
-        cumulative = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])
-        bad = _first_bad(tables.local)
-        if bad is not None:
-            i, p = bad
-            device = self.devices[i]
-            with np.errstate(all="ignore"):
-                work = cumulative[p] / device.speed
-            if not cumulative[p] <= MAX_DELAY_S:
-                raise InputError(
-                    f"profile.stages[{p - 1}].device_s",
-                    f"the device stage times add up to {cumulative[p]:.3g} s, {_beyond()}",
-                )
-            if not work <= MAX_DELAY_S:
-                raise InputError(
-                    f"devices[{i}].speed",
-                    f"stages 1..{p} take Σ t_s / speed = {work:.3g} s on this device "
-                    f"(speed {device.speed:g}), {_beyond()}",
-                )
-            raise InputError(
-                f"devices[{i}].background",
-                f"the local delay at p={p} is {tables.local[i, p]:.3g} s ({work:.3g} s of work "
-                f"shared round-robin with {device.background} background processes), "
-                f"{_beyond()}",
-            )
-        bad = _first_bad(tables.transmission)
-        if bad is not None:
-            i, p = bad
-            sent = int(self.profile.bytes_sent()[p])
-            raise InputError(
-                f"devices[{i}].rate_bps",
-                f"sending {sent} bytes at p={p} at {self.devices[i].rate_bps:g} bit/s takes "
-                f"{tables.transmission[i, p]:.3g} s, {_beyond()}",
-            )
-        arrival = tables.offload_delay.max(axis=1)
-        rows = np.arange(tables.n_devices)
-        all_work = float(tables.remote_work[rows, tables.min_stage].sum())
-        worst = float(arrival.max()) + all_work
-        if not worst <= MAX_DELAY_S:
-            i = int(np.argmax(arrival))
-            stage = int(np.argmax(self.bs_time_s))
-            field_name = self._bs_field(stage) if all_work >= arrival[i] else f"devices[{i}]"
-            raise InputError(
-                field_name,
-                f"with {tables.n_devices} devices a delay could reach {worst:.3g} s "
-                f"({all_work:.3g} s of BS work after an arrival at {arrival[i]:.3g} s), "
-                f"{_beyond()}",
-            )
+    @classmethod
+    def _trusted(cls, **values: Any) -> Scenario:
+        """A scenario from values checked by its boundary (a file's, or a draw's): no field
+        is checked again (the caller checked the memory its tables need); the delays are
+        audited."""
+        made: Scenario = _built(cls, values)
+        audit_delays(made)
+        return made
 
     # -- construction -----------------------------------------------------------------
 
@@ -525,34 +357,28 @@ class Scenario:
         ------
         InputError
             Naming the first field that is missing, of the wrong type or out of range, or
-            the field that makes some delay non-finite (:meth:`_check_delays`).
+            the field that makes some delay non-finite (:mod:`dnnsplit.audit`).
         """
         raw = _mapping(raw, "", {"profile", "bs", "local_delay", "devices", "channel", "meta"})
         if "profile" not in raw:
             raise InputError("profile", "missing (a shipped profile name or an object)")
         profile_ref = None
-        if isinstance(raw["profile"], os.PathLike):
-            raw["profile"] = os.fspath(raw["profile"])
-        if isinstance(raw["profile"], str):
-            profile_ref = raw["profile"]
-            profile = _load(profile_ref, "profile")
+        if isinstance(raw["profile"], str | os.PathLike):
+            profile_ref = os.fspath(raw["profile"])
+            profile = load_named(profile_ref, "profile")
             stage_bs = np.full(profile.n_stages, np.nan)
         else:
-            profile, stage_bs = _profile_from_dict(raw["profile"])
+            profile, stage_bs = _inline_profile(raw["profile"])
         n_stages = profile.n_stages
 
-        bs = _mapping(raw.get("bs", {}), "bs", {"policy", "ratio", "quantum_s", "profile"})
-        policy = check_choice(bs.get("policy", "sjf"), SCENARIO_POLICIES, "bs.policy")
-        bs_quantum = quantum(bs.get("quantum_s", DEFAULT_QUANTUM_S), "bs.quantum_s")
+        bs = check_all(_mapping(raw.get("bs", {}), "bs", set(BS_FIELDS)), BS_FIELDS, "bs.")
         bs_profile_ref = bs.get("profile")
         if bs_profile_ref is not None:
             if "ratio" in bs:
                 raise InputError("bs.ratio", "give either bs.ratio or bs.profile, not both")
             if not np.all(np.isnan(stage_bs)):
                 raise InputError("bs.profile", "stages already carry bs_s; give one or the other")
-            if not isinstance(bs_profile_ref, str):
-                raise InputError("bs.profile", "must be a profile name or path")
-            bs_profile = _load(bs_profile_ref, "bs.profile")
+            bs_profile = load_named(bs_profile_ref, "bs.profile")
             if bs_profile.stage_names != profile.stage_names:
                 raise InputError(
                     "bs.profile",
@@ -562,84 +388,34 @@ class Scenario:
             ratio = None
             bs_time = bs_profile.time_s.copy()
         else:
-            ratio = _number(bs.get("ratio", 1.0), "bs.ratio", positive=True)
+            ratio = bs.get("ratio", 1.0)
             with np.errstate(all="ignore"):
                 bs_time = np.where(np.isnan(stage_bs), profile.time_s / ratio, stage_bs)
 
-        local_form = check_choice(raw.get("local_delay", "paper"), LOCAL_DELAY_FORMS, "local_delay")
-        channel = Channel(
-            **_mapping(raw.get("channel", {}), "channel", {f.name for f in fields(Channel)})
+        local_form = SCENARIO_FIELDS["local_delay"].check(
+            raw.get("local_delay", "paper"), "local_delay"
         )
-
-        devices_raw = raw.get("devices")
-        if not isinstance(devices_raw, list) or not devices_raw:
-            raise InputError("devices", "must be a non-empty list of devices")
-        check_memory(len(devices_raw), n_stages)
-        allowed = {
-            "background",
-            "quantum_s",
-            "min_stage",
-            "max_stage",
-            "rate_bps",
-            "distance_m",
-            "speed",
-            "deadline_s",
-        }
-        devices = []
-        by_distance = set()
-        for i, device in enumerate(devices_raw):
-            where = f"devices[{i}]"
-            device = _mapping(device, where, allowed)
-            if ("rate_bps" in device) == ("distance_m" in device):
-                raise InputError(f"{where}.rate_bps", "give exactly one of rate_bps or distance_m")
-            if "rate_bps" in device:
-                rate = device["rate_bps"]
-            else:
-                by_distance.add(f"{where}.rate_bps")
-                distance = _number(device["distance_m"], f"{where}.distance_m", positive=True)
-                try:
-                    rate = float(channel.rate_bps(distance)[0])
-                except InputError as error:
-                    raise InputError(f"{where}.distance_m", error.problem) from None
-            try:
-                made = Device(
-                    rate_bps=rate,
-                    max_stage=device.get("max_stage", n_stages),
-                    background=device.get("background", 0),
-                    quantum_s=device.get("quantum_s", DEFAULT_QUANTUM_S),
-                    speed=device.get("speed", 1.0),
-                    deadline_s=device.get("deadline_s"),
-                    min_stage=device.get("min_stage", 0),
-                )
-            except InputError as error:
-                raise InputError(f"{where}.{error.field}", error.problem) from None
-            if made.max_stage > n_stages:
-                raise InputError(
-                    f"{where}.max_stage",
-                    f"{made.max_stage} exceeds the profile's {n_stages} stages",
-                )
-            devices.append(made)
-        meta = raw.get("meta", {})
-        if not isinstance(meta, dict):
-            raise InputError("meta", "must be an object")
+        channel = Channel(**_mapping(raw.get("channel", {}), "channel", set(CHANNEL_FIELDS)))
+        devices, by_distance = _devices(raw.get("devices"), n_stages, channel)
+        meta = SCENARIO_FIELDS["meta"].check(raw.get("meta", {}), "meta")
         stage_bs_list = (
             None
             if np.all(np.isnan(stage_bs))
             else tuple(None if np.isnan(v) else float(v) for v in stage_bs)
         )
         try:
-            return cls(
+            return cls._trusted(
                 profile=profile,
-                bs_time_s=np.asarray(bs_time, dtype=float),
-                policy=policy,
+                bs_time_s=read_only(np.asarray(bs_time, dtype=float) + 0.0),
+                policy=bs.get("policy", "sjf"),
                 ratio=ratio,
-                bs_quantum_s=bs_quantum,
+                bs_quantum_s=bs.get("quantum_s", DEFAULT_QUANTUM_S),
                 local_delay=local_form,
-                devices=tuple(devices),
+                devices=devices,
                 profile_ref=profile_ref,
                 bs_profile_ref=bs_profile_ref,
                 bs_stage_s=stage_bs_list,
-                meta=dict(meta),
+                meta=_copy_data(meta),
             )
         except InputError as error:
             if error.field not in by_distance:
@@ -652,16 +428,22 @@ class Scenario:
         """Read a scenario from a JSON file (or YAML, ``.yml``/``.yaml``, with PyYAML).
 
         The file must be UTF-8 text (a byte-order mark and CRLF line ends are fine) of at
-        most :data:`~dnnsplit._checks.MAX_FILE_BYTES`; a key given twice in one object is
-        an error naming it. YAML is read with a safe loader (tags are refused, never run)
-        that keeps dates as strings.
+        most :data:`~dnnsplit._checks.MAX_FILE_BYTES`, whose values fit the memory limit
+        (counted before it is parsed: :mod:`dnnsplit.reader`); a key given twice in one
+        object is an error naming it. YAML is read with a safe loader (tags are refused,
+        never run) that keeps dates as strings.
         """
-        text = read_text(path, "scenario", "scenario file")
-        name = Path(path).name
-        yaml_syntax = Path(path).suffix.lower() in (".yml", ".yaml")
-        return cls.from_dict(parse_data(text, name, "scenario", yaml_syntax))
+        return cls.from_dict(read_data(path, "scenario", "scenario file"))
 
     @classmethod
+    @declare(
+        {
+            "n_devices": Whole(1),
+            "seed": Whole(0, MAX_SEED),
+            "setup": Nullable(Instance(Setup, "a dnnsplit.Setup")),
+        },
+        fields={"n_devices": "devices"},
+    )
     def paper(
         cls, n_devices: int, seed: int = 0, setup: Setup | None = None, **changes: Any
     ) -> Scenario:
@@ -671,18 +453,12 @@ class Scenario:
         seed])`` (:data:`SEED_RULE`), so a figure's sweep, this method and ``dnnsplit
         scenario --devices N --seed s`` give the same scenario, and the devices at (N, seed)
         are the same whatever R, policy or quantum the setup chooses (paired comparisons).
-
-        Draws, in this order: distances uniform in ``setup.distance_m``; memory limits
-        ``s̃_i`` uniform on the whole numbers in ``setup.max_stage`` (capped at S);
-        background processes uniform on the whole numbers in ``setup.background``. Uplink
-        rates follow from the distances by ``setup.channel``; BS times are ``t_s / R`` or
-        ``setup.bs_profile``; every device may choose ``p`` in
-        ``setup.lowest_point..s̃_i``.
+        The draw is :func:`dnnsplit.draw.draw`.
 
         Parameters
         ----------
         n_devices : int
-            N.
+            N, a whole number ≥ 1 (errors name it ``devices``).
         seed : int
             Scenario seed, a whole number ≥ 0 (pass an int for reproducible output).
         setup : Setup, optional
@@ -696,68 +472,12 @@ class Scenario:
             Its ``meta`` records the generator, N, the seed, the seed rule, the setup and
             the drawn distances.
         """
-        n_devices = _number(n_devices, "devices", positive=True, whole=True)
-        seed = _number(seed, "seed", minimum=0, maximum=MAX_SEED, whole=True)
-        setup = setup if setup is not None else Setup()
-        if not isinstance(setup, Setup):
-            raise InputError("setup", f"must be a dnnsplit.Setup, got {type(setup).__name__}")
-        if changes:
-            setup = changed(setup, changes)
-        loaded = _load(setup.profile, "setup.profile")
-        check_memory(n_devices, loaded.n_stages)
-        try:
-            return cls._draw(n_devices, seed, setup, loaded)
-        except InputError as error:
-            raise InputError(_setup_field(error.field), error.problem) from None
+        from dnnsplit.draw import draw
 
-    @classmethod
-    def _draw(cls, n_devices: int, seed: int, setup: Setup, loaded: Profile) -> Scenario:
-        """The draw of :meth:`paper` (its errors name scenario fields)."""
-        rng = np.random.default_rng([n_devices, seed])
-        distances = rng.uniform(setup.distance_m[0], setup.distance_m[1], size=n_devices)
-        if setup.memory_mib is None:
-            limits = rng.integers(
-                setup.max_stage[0], setup.max_stage[1], size=n_devices, endpoint=True
-            )
-            limits = np.minimum(limits, loaded.n_stages)
-        else:
-            memory = rng.uniform(setup.memory_mib[0], setup.memory_mib[1], size=n_devices)
-            limits = _memory_limits(loaded, memory * 2**20)
-        loads = rng.integers(
-            setup.background[0], setup.background[1], size=n_devices, endpoint=True
-        )
-        rates = setup.channel.rate_bps(distances)
-        bs: dict[str, Any] = {"policy": setup.policy, "quantum_s": setup.bs_quantum_s}
-        if setup.bs_profile is None:
-            bs["ratio"] = setup.ratio
-        else:
-            bs["profile"] = setup.bs_profile
-        raw = {
-            "profile": setup.profile,
-            "bs": bs,
-            "local_delay": setup.local_delay,
-            "devices": [
-                {
-                    "background": int(n),
-                    "quantum_s": setup.quantum_s,
-                    "min_stage": min(setup.lowest_point, int(s)),
-                    "max_stage": int(s),
-                    "rate_bps": float(w),
-                    "speed": 1.0,
-                    "deadline_s": None,
-                }
-                for n, s, w in zip(loads, limits, rates, strict=True)
-            ],
-            "meta": {
-                "generator": "paper",
-                "devices": n_devices,
-                "seed": seed,
-                "seed_rule": SEED_RULE,
-                "setup": setup.to_dict(),
-                "distances_m": [round(float(d), 3) for d in distances],
-            },
-        }
-        return cls.from_dict(raw)
+        setup = setup if setup is not None else Setup()
+        if changes:
+            setup = setup.replace(**changes)
+        return draw(n_devices, seed, setup)
 
     # -- views ------------------------------------------------------------------------
 
@@ -772,12 +492,12 @@ class Scenario:
     @property
     def max_stage(self) -> np.ndarray:
         """``s̃_i``, the highest partition point of every device, shape (N,)."""
-        return read_only(np.array([d.max_stage for d in self.devices], dtype=np.int64))
+        return self.tables.max_stage
 
     @property
     def min_stage(self) -> np.ndarray:
         """The lowest partition point of every device (0: full offload allowed), (N,)."""
-        return read_only(np.array([d.min_stage for d in self.devices], dtype=np.int64))
+        return self.tables.min_stage
 
     @property
     def space_size(self) -> int:
@@ -786,38 +506,16 @@ class Scenario:
 
     @cached_property
     def tables(self) -> DelayTables:
-        """Per-device, per-partition-point delay components (see :class:`DelayTables`).
+        """Per-device, per-partition-point delay components (:func:`dnnsplit.tables.
+        delay_tables`): ``D^L_i(p)`` from eq. (1) with ``T = Σ_{s≤p} t_s / c_i``;
+        ``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S); ``T^R_i(p) = Σ_{s>p} t^R_s``."""
+        from dnnsplit.tables import delay_tables
 
-        ``D^L_i(p)`` from eq. (1) with ``T = Σ_{s≤p} t_s / c_i``; ``D^tr_i(p) = 8·b_p / W_i``
-        (0 at p = S); ``T^R_i(p) = Σ_{s>p} t^R_s``.
-        """
-        devices = self.devices
-        # overflow is checked on the result (Scenario._check_delays), not warned about
-        with np.errstate(all="ignore"):
-            speed = np.array([d.speed for d in devices])[:, None]
-            work = np.concatenate([[0.0], np.cumsum(self.profile.time_s)])[None, :] / speed
-            background = np.array([d.background for d in devices])[:, None]
-            quantum = np.array([d.quantum_s for d in devices])[:, None]
-            local = local_delay(work, background, quantum, self.local_delay)
-            bits = 8.0 * self.profile.bytes_sent()[None, :]
-            rate = np.array([d.rate_bps for d in devices])[:, None]
-            transmission = bits / rate
-            suffix = np.concatenate([np.cumsum(self.bs_time_s[::-1])[::-1], [0.0]])
-            remote_work = np.broadcast_to(suffix, local.shape).copy()
-        deadline = np.array([np.inf if d.deadline_s is None else d.deadline_s for d in devices])
-        return DelayTables(
-            local=local,
-            transmission=transmission,
-            remote_work=remote_work,
-            max_stage=self.max_stage,
-            min_stage=self.min_stage,
-            deadline=deadline,
-            policy=self.policy,
-            bs_quantum=self.bs_quantum_s,
-        )
+        return delay_tables(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The scenario-file form (round-trips through :meth:`from_dict`)."""
+        """The scenario-file form (round-trips through :meth:`from_dict`); a new object,
+        ``meta`` included (changing it changes nothing here)."""
         if self.profile_ref is not None:
             profile: Any = self.profile_ref
         else:
@@ -838,7 +536,7 @@ class Scenario:
             "devices": [d.to_dict() for d in self.devices],
         }
         if self.meta:
-            out["meta"] = self.meta
+            out["meta"] = _copy_data(self.meta)
         return out
 
     def with_options(self, **changes: Any) -> Scenario:
@@ -852,3 +550,44 @@ class Scenario:
             else:
                 raise InputError(key, "not a field with_options can change")
         return Scenario.from_dict(raw)
+
+
+def _devices(
+    devices_raw: Any, n_stages: int, channel: Channel
+) -> tuple[tuple[Device, ...], set[str]]:
+    """The ``devices`` of a scenario file, each field checked once against
+    :data:`DEVICE_FIELDS`; and the fields of the rates drawn from a distance."""
+    if not isinstance(devices_raw, list) or not devices_raw:
+        raise InputError("devices", "must be a non-empty list of devices")
+    check_memory(len(devices_raw), n_stages)
+    devices = []
+    by_distance = set()
+    for i, device in enumerate(devices_raw):
+        where = f"devices[{i}]."
+        given = check_all(_mapping(device, where[:-1], set(DEVICE_FIELDS)), DEVICE_FIELDS, where)
+        if ("rate_bps" in given) == ("distance_m" in given):
+            raise InputError(f"{where}rate_bps", "give exactly one of rate_bps or distance_m")
+        if "rate_bps" in given:
+            rate = given["rate_bps"]
+        else:
+            by_distance.add(f"{where}rate_bps")
+            try:
+                rate = float(channel.rate_bps(given["distance_m"])[0])
+            except InputError as error:
+                raise InputError(f"{where}distance_m", error.problem) from None
+        low, high = given.get("min_stage", 0), given.get("max_stage", n_stages)
+        _check_points(low, high, where)
+        if high > n_stages:
+            raise InputError(f"{where}max_stage", f"{high} exceeds the profile's {n_stages} stages")
+        devices.append(
+            Device._trusted(
+                rate_bps=rate,
+                max_stage=high,
+                background=given.get("background", 0),
+                quantum_s=given.get("quantum_s", DEFAULT_QUANTUM_S),
+                speed=given.get("speed", 1.0),
+                deadline_s=given.get("deadline_s"),
+                min_stage=low,
+            )
+        )
+    return tuple(devices), by_distance

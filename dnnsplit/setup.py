@@ -20,13 +20,23 @@ whole object.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from dnnsplit._checks import mapping, number, number_pair
+from dnnsplit._checks import mapping
+from dnnsplit._params import (
+    Choice,
+    Constraint,
+    Instance,
+    Nullable,
+    Pair,
+    Real,
+    Text,
+    Whole,
+    check_all,
+)
 from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError, check_choice, shown
+from dnnsplit.errors import InputError
 from dnnsplit.model import LOCAL_DELAY_FORMS, MAX_QUANTUM_S, MIN_QUANTUM_S
 from dnnsplit.policies import POLICY_TABLE
 
@@ -37,6 +47,8 @@ __all__ = [
     "LOWEST_POINTS",
     "MAX_RESTARTS",
     "MEMORY_RULE_MIB",
+    "QUANTUM",
+    "SETUP_FIELDS",
     "STARTS",
     "Setup",
 ]
@@ -57,9 +69,31 @@ MEMORY_RULE_MIB = (16.0, 256.0)
 MAX_RESTARTS = 100_000
 
 
-def quantum(value: Any, where: str) -> float:
-    """A round-robin quantum in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S``."""
-    return number(value, where, positive=True, minimum=MIN_QUANTUM_S, maximum=MAX_QUANTUM_S)
+#: A round-robin quantum in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S``.
+QUANTUM = Real(low=MIN_QUANTUM_S, high=MAX_QUANTUM_S, positive=True)
+#: A stage profile: a shipped name or a CSV path.
+PROFILE_NAME = Text("a profile name or path")
+
+#: What each field of :class:`Setup` takes (the one declaration its checks, and the
+#: hostile-input tests, read).
+SETUP_FIELDS: dict[str, Constraint] = {
+    "profile": PROFILE_NAME,
+    "bs_profile": Nullable(PROFILE_NAME),
+    "ratio": Real(positive=True),
+    "policy": Choice(tuple(POLICY_TABLE), "policy"),
+    "quantum_s": QUANTUM,
+    "bs_quantum_s": QUANTUM,
+    "local_delay": Choice(LOCAL_DELAY_FORMS, "form"),
+    "distance_m": Pair(positive=True),
+    "max_stage": Pair(whole=True),
+    "memory_mib": Nullable(Pair(positive=True)),
+    "background": Pair(whole=True),
+    "channel": Instance(Channel, "a Channel"),
+    "start": Choice(STARTS, "start"),
+    "baseline": Choice(BASELINE_RULES, "baseline"),
+    "lowest_point": Whole(min(LOWEST_POINTS), max(LOWEST_POINTS)),
+    "restarts": Whole(0, MAX_RESTARTS),
+}
 
 
 @dataclass(frozen=True)
@@ -123,47 +157,10 @@ class Setup:
     restarts: int = 8
 
     def __post_init__(self) -> None:
-        def put(name: str, value: Any) -> None:
+        """Check every field against :data:`SETUP_FIELDS` (errors name ``setup.<field>``)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in check_all(values, SETUP_FIELDS, "setup.").items():
             object.__setattr__(self, name, value)
-
-        for name in ("profile", "bs_profile"):
-            value = getattr(self, name)
-            if isinstance(value, os.PathLike):
-                value = os.fspath(value)
-                put(name, value)
-            if value is None and name == "bs_profile":
-                continue
-            if not isinstance(value, str) or not value.strip():
-                kind = "a profile name or path" + (", or null" if name == "bs_profile" else "")
-                raise InputError(f"setup.{name}", f"must be {kind}, got {shown(value)}")
-        put("ratio", number(self.ratio, "setup.ratio", positive=True))
-        check_choice(self.policy, tuple(POLICY_TABLE), "setup.policy", "policy")
-        put("quantum_s", quantum(self.quantum_s, "setup.quantum_s"))
-        put("bs_quantum_s", quantum(self.bs_quantum_s, "setup.bs_quantum_s"))
-        check_choice(self.local_delay, LOCAL_DELAY_FORMS, "setup.local_delay", "form")
-        distance = number_pair(self.distance_m, "setup.distance_m")
-        if distance[0] <= 0:
-            raise InputError("setup.distance_m", "distances must be positive")
-        put("distance_m", distance)
-        put("max_stage", number_pair(self.max_stage, "setup.max_stage", whole=True))
-        if self.memory_mib is not None:
-            memory = number_pair(self.memory_mib, "setup.memory_mib")
-            if memory[0] <= 0:
-                raise InputError("setup.memory_mib", "memory must be positive")
-            put("memory_mib", memory)
-        put("background", number_pair(self.background, "setup.background", whole=True))
-        if not isinstance(self.channel, Channel):
-            raise InputError("setup.channel", "must be a Channel")
-        check_choice(self.start, STARTS, "setup.start", "start")
-        check_choice(self.baseline, BASELINE_RULES, "setup.baseline", "baseline")
-        lowest = number(self.lowest_point, "setup.lowest_point", whole=True)
-        if lowest not in LOWEST_POINTS:
-            raise InputError("setup.lowest_point", f"must be 0 or 1, got {self.lowest_point!r}")
-        put("lowest_point", lowest)
-        put(
-            "restarts",
-            number(self.restarts, "setup.restarts", whole=True, minimum=0, maximum=MAX_RESTARTS),
-        )
 
     # -- plain-data form (manifests, the command line's --setup) -------------------------
 

@@ -27,9 +27,8 @@ from collections import deque
 
 import numpy as np
 
-from dnnsplit._checks import number
 from dnnsplit.errors import InputError, unknown_choice
-from dnnsplit.model import MAX_QUANTUM_S, MIN_QUANTUM_S, QUANTA_GUARD, whole_quanta
+from dnnsplit.model import QUANTA_GUARD, whole_quanta
 
 __all__ = ["MAX_TIMELINE_EVENTS", "TIMELINE_POLICIES", "timeline_completion", "timeline_events"]
 
@@ -172,8 +171,6 @@ def timeline_completion(
         )
     if not (np.all(np.isfinite(release)) and np.all(np.isfinite(work)) and np.all(work >= 0)):
         raise InputError("work", "release times and work must be finite, and work >= 0")
-    if policy == "rr":
-        quantum = number(quantum, "bs.quantum_s", minimum=MIN_QUANTUM_S, maximum=MAX_QUANTUM_S)
     events = timeline_events(work, policy, quantum)
     if events > MAX_TIMELINE_EVENTS:
         if policy == "rr":

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import exec_notebook
 from dnnsplit import Setup
 from dnnsplit.paper import engine as engine_module
 from dnnsplit.paper import sweeps
@@ -20,30 +19,24 @@ from dnnsplit.paths import PACKAGE_DIR
 GRID = sweeps.Grid(devices=[4, 5], seeds=[0, 1], objectives=["variance"])
 
 
-def fig3_files(out: Path, env: dict, monkeypatch) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    for name, parameters in (
-        ("02_improvement_over_all_local.ipynb", {"devices": [4, 6], "ratios": [1]}),
-        ("03_greedy_vs_optimal.ipynb", {"devices": [3]}),
-    ):
-        exec_notebook(name, {"quick": True, "output_dir": str(out), **parameters})
+def sweep_files(out: Path, engine: Engine | None) -> None:
+    """Fig. 3's and Fig. 5's sweeps on a small grid, written as the notebooks write them
+    (``engine`` None: the one the environment names)."""
+    from dnnsplit.paper.output import write_table
+
+    out.mkdir()
+    grid = sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2], ratios=[1, 10], objectives=["variance"])
+    write_table(sweeps.improvement(Setup(), grid, progress=False, engine=engine), out / "a.csv")
+    fig5 = sweeps.greedy_vs_optimal(Setup(), grid, progress=False, engine=engine)
+    write_table(fig5, out / "b.csv")
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A real dask.distributed LocalCluster with two worker processes, on 127.0.0.1 only."""
-    distributed = pytest.importorskip("distributed")
-    import logging
-
-    local = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    """A real dask.distributed LocalCluster with two worker processes, on 127.0.0.1 only,
+    on free ports (the engine's own)."""
+    pytest.importorskip("distributed")
+    local, _ = engine_module.start_local_cluster(2)
     yield local
     for client in list(engine_module._CLIENTS.values()):
         client.close()
@@ -52,14 +45,18 @@ def cluster():
 
 
 def test_a_dask_cluster_writes_the_same_bytes_as_one_process(tmp_path, cluster, monkeypatch):
-    alone, spread = tmp_path / "alone", tmp_path / "cluster"
-    fig3_files(alone, {"DNNSPLIT_WORKERS": "1"}, monkeypatch)
+    alone, spread, named = tmp_path / "alone", tmp_path / "cluster", tmp_path / "env"
+    sweep_files(alone, Engine(workers=1, cache=False))
+    sweep_files(spread, Engine(scheduler=cluster.scheduler_address, cache=False))
+    # the route of ./run_all.sh: the notebooks' kernels are told the cluster's address
     monkeypatch.delenv("DNNSPLIT_WORKERS")
-    fig3_files(spread, {"DNNSPLIT_SCHEDULER": cluster.scheduler_address}, monkeypatch)
-    names = sorted(p.name for p in alone.iterdir() if p.suffix == ".csv")
-    assert len(names) >= 8
-    _, mismatch, errors = filecmp.cmpfiles(alone, spread, names, shallow=False)
-    assert not mismatch and not errors, mismatch + errors
+    monkeypatch.setenv("DNNSPLIT_SCHEDULER", cluster.scheduler_address)
+    sweep_files(named, None)
+    names = ["a.csv", "b.csv"]
+    for other in (spread, named):
+        _, mismatch, errors = filecmp.cmpfiles(alone, other, names, shallow=False)
+        assert not mismatch and not errors, mismatch + errors
+    assert (alone / "b.csv").stat().st_size > 1000
 
 
 def _dies_the_first_time(point: sweeps.Point) -> list[dict]:
@@ -107,15 +104,21 @@ def test_a_failing_point_is_named_and_nothing_is_returned(cluster):
             engine.run(_fails_on_seed_2, points, desc="sweep", progress=False)
 
 
-def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, monkeypatch):
-    computed = []
+@pytest.fixture
+def computed(monkeypatch) -> list[int]:
+    """How many points each engine call computed (not read from the cache), in order."""
+    counts: list[int] = []
     original = Engine._compute
 
     def counting(self, tasks, todo, desc):
-        computed.append(len(todo))
+        counts.append(len(todo))
         yield from original(self, tasks, todo, desc)
 
     monkeypatch.setattr(Engine, "_compute", counting)
+    return counts
+
+
+def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, computed):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
     first = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
     again = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
@@ -170,3 +173,225 @@ def test_engine_options_are_checked():
         Engine(workers=0)
     with pytest.raises(InputError, match="^scheduler: must be an address"):
         Engine(scheduler="localhost")
+
+
+# --- the cache cannot lie --------------------------------------------------------------
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*/*.json"))
+
+
+def _corrupt(how: str, path: Path, other: Path) -> None:
+    """Damage one cache entry ``path`` the way ``how`` says (``other``: another entry)."""
+    import json as _json
+
+    text = path.read_text()
+    entry = _json.loads(text)
+    if how == "valid JSON, no rows":
+        path.write_text(_json.dumps({"rows": []}))
+    elif how == "its rows emptied":
+        entry["rows"] = [{} for _ in entry["rows"]]
+        path.write_text(_json.dumps(entry))
+    elif how == "an empty object":
+        path.write_text("{}")
+    elif how == "a number changed":
+        row = entry["rows"][0]
+        name = next(k for k, v in row.items() if isinstance(v, float))
+        row[name] = row[name] * 1.5 + 1.0
+        path.write_text(_json.dumps(entry))
+    elif how == "truncated":
+        path.write_text(text[: len(text) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "random bytes":
+        path.write_bytes(os.urandom(200))
+    elif how == "another point's entry":
+        path.write_bytes(other.read_bytes())
+    else:  # pragma: no cover
+        raise ValueError(how)
+
+
+CORRUPTIONS = [
+    "valid JSON, no rows",
+    "its rows emptied",
+    "an empty object",
+    "a number changed",
+    "truncated",
+    "empty",
+    "random bytes",
+    "another point's entry",
+]
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, computed, capsys):
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    clean = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
+    entries = _entries(tmp_path)
+    assert len(entries) == 4
+    for k, path in enumerate(entries):  # every entry, each the same way
+        _corrupt(how, path, entries[(k + 1) % len(entries)])
+    capsys.readouterr()
+    again = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
+    assert again == clean  # the clean run's bytes
+    assert computed == [4, 4]  # every damaged entry recomputed
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "4 entries" in err and "discarded and recomputed" in err
+    # and rewritten: a third run hits
+    assert sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv() == clean
+    assert computed == [4, 4, 0]
+
+
+def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(tmp_path, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(engine_module, "_cache_write", refuse)
+    monkeypatch.setattr(engine_module, "_UNWRITABLE", set())
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    rows = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
+    assert len(rows) > 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write in" in err and "Read-only file system" in err
+
+
+# --- settings checked where they are made ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "field", "message"),
+    [
+        ({}, {"workers": 0}, "workers", "must be at least 1"),
+        ({}, {"workers": 10**6}, "workers", "must be at most"),
+        ({}, {"workers": 2.5}, "workers", "must be a whole number"),
+        ({}, {"scheduler": "localhost"}, "scheduler", "must be an address like tcp://"),
+        ({}, {"scheduler": "http://host:8786"}, "scheduler", "the scheme must be one of"),
+        ({}, {"scheduler": "tcp://"}, "scheduler", "needs a host and a port"),
+        ({}, {"scheduler": "tcp://host:99999"}, "scheduler", "needs a host and a port"),
+        ({"DNNSPLIT_WORKERS": "abc"}, {}, "DNNSPLIT_WORKERS", "must be a whole number"),
+        ({"DNNSPLIT_WORKERS": "100000"}, {}, "DNNSPLIT_WORKERS", "must be at most"),
+        ({"DNNSPLIT_SCHEDULER": "tcp://"}, {}, "DNNSPLIT_SCHEDULER", "needs a host"),
+        ({"DNNSPLIT_CACHE": "maybe"}, {}, "DNNSPLIT_CACHE", "must be 1 or 0"),
+    ],
+)
+def test_engine_settings_are_checked_naming_them(env, flags, field, message, monkeypatch):
+    from dnnsplit.errors import InputError
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InputError, match=f"^{field}: .*{message}"):
+        if flags:
+            Engine(**flags)
+        engine_module.from_environment()
+
+
+def test_a_scheduler_is_contacted_with_a_short_timeout(monkeypatch):
+    import time
+
+    from dnnsplit.errors import InputError
+
+    monkeypatch.setattr(engine_module, "SCHEDULER_TIMEOUT_S", 1.0)
+    began = time.perf_counter()
+    with pytest.raises(InputError, match=r"^--scheduler: cannot reach a Dask scheduler at tcp"):
+        engine_module.check_reachable("tcp://127.0.0.1:9", "--scheduler")
+    assert time.perf_counter() - began < 30
+
+
+# --- no surprises from parallelism -------------------------------------------------------
+
+
+@pytest.fixture
+def usual_ports_held():
+    """Dask's usual ports, 8786 and 8787, held by another process (as a second notebook or
+    a JupyterLab would hold them; if something else already holds one, so much the
+    better)."""
+    import socket
+
+    held = []
+    for port in (8786, 8787):
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+            held.append(listener)
+        except OSError:
+            listener.close()  # already held by someone else: the same situation
+    yield
+    for listener in held:
+        listener.close()
+
+
+def test_a_notebook_by_hand_computes_in_its_own_process(monkeypatch):
+    for name in ("DNNSPLIT_WORKERS", "DNNSPLIT_SCHEDULER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(engine_module, "_CONFIGURED", None)
+    assert engine_module.current().in_process
+    assert Engine().in_process and not Engine(workers=2).in_process
+
+
+def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held, tmp_path):
+    """No fixed port, no "Port 8787 is already in use" (warnings are errors here), the
+    same rows as one process."""
+    cluster, address = engine_module.start_local_cluster(1)
+    try:
+        assert not address.endswith((":8786", ":8787"))
+        options = {"objectives": ("variance",)}
+        points = [sweeps.Point(Setup(), 3, seed, options=options) for seed in range(2)]
+        spread = Engine(scheduler=address, cache=False).run(
+            sweeps._improvement_point, points, desc="beside", progress=False
+        )
+        alone = Engine(workers=1, cache=False).run(
+            sweeps._improvement_point, points, desc="alone", progress=False
+        )
+        assert spread == alone
+    finally:
+        for client in list(engine_module._CLIENTS.values()):
+            client.close()
+        engine_module._CLIENTS.clear()
+        cluster.close()
+
+
+def test_the_engine_does_not_import_the_sweeps():
+    """The sweeps import the engine, never the other way round (issue 16: the cycle)."""
+    import subprocess
+
+    code = (
+        "import sys, dnnsplit.paper.engine; "
+        "print('dnnsplit.paper.sweeps' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_an_address_where_something_else_answers_is_refused(monkeypatch):
+    """A peer that is not a Dask scheduler (a web server, a proxy) answers garbage: one
+    line naming the address, never the garbage's own error."""
+    import socket
+    import threading
+
+    from dnnsplit.errors import InputError
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                peer, _ = server.accept()
+            except OSError:
+                return
+            with peer:
+                peer.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+
+    threading.Thread(target=answer, daemon=True).start()
+    monkeypatch.setattr(engine_module, "SCHEDULER_TIMEOUT_S", 2.0)
+    try:
+        with pytest.raises(InputError, match=r"^scheduler: cannot reach a Dask scheduler at tcp"):
+            engine_module.check_reachable(f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()

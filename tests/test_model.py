@@ -155,3 +155,10 @@ def test_batch_rows_equal_single_vectors(rows):
         together = bs_completion(batch, policy, 0.01)
         for row, values in zip(batch, together, strict=True):
             assert bs_completion(row[None, :], policy, 0.01)[0] == pytest.approx(values)
+
+
+def test_policies_have_one_display_name():
+    from dnnsplit.policies import POLICY_TABLE, display_name
+
+    assert [display_name(p) for p in POLICY_TABLE] == ["SJF", "PS", "RR", "FCFS"]
+    assert display_name("all-local") == "all-local"  # not a policy: as it is

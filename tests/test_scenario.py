@@ -62,9 +62,9 @@ def with_change(path: list, value) -> dict:
             r"^profile.stages\[1\].output_bytes: must be a whole number",
         ),
         (["profile", "input_bytes"], KeyError, r"^profile.input_bytes: missing"),
-        (["bs", "policy"], "lifo", r"^bs.policy: unknown value 'lifo'"),
+        (["bs", "policy"], "lifo", r"^bs.policy: unknown policy 'lifo'"),
         (["bs", "ratio"], 0, r"^bs.ratio: must be positive"),
-        (["local_delay"], "approx", r"^local_delay: unknown value 'approx'"),
+        (["local_delay"], "approx", r"^local_delay: unknown form 'approx'"),
         (
             ["devices", 0, "max_stage"],
             3,
@@ -151,7 +151,7 @@ def test_setup_is_validated_naming_the_field():
         Setup(max_stage=(6, 5))
     with pytest.raises(InputError, match=r"^setup.baseline: unknown baseline"):
         Setup(baseline="none")
-    with pytest.raises(InputError, match=r"^setup.lowest_point: must be 0 or 1"):
+    with pytest.raises(InputError, match=r"^setup.lowest_point: must be at most 1"):
         Setup(lowest_point=2)
     with pytest.raises(InputError, match=r"^setup.colour: unknown field"):
         Setup.from_dict({"colour": 1})
@@ -221,3 +221,39 @@ def test_partition_outside_the_limits_is_rejected():
         evaluate(scenario, [0, 1])
     with pytest.raises(InputError, match="^partition: entries must be whole numbers"):
         evaluate(scenario, [0.5])
+
+
+def test_to_dict_returns_meta_as_a_copy():
+    scenario = Scenario.paper(4, 2)
+    out = scenario.to_dict()
+    out["meta"]["seed"] = 99
+    out["meta"]["distances_m"].append(1.0)
+    assert scenario.meta["seed"] == 2 and len(scenario.meta["distances_m"]) == 4
+    assert scenario.to_dict()["meta"]["seed"] == 2
+
+
+def test_a_draw_reads_each_profile_once(monkeypatch):
+    import dnnsplit.profiles as profiles
+
+    reads = []
+    original = profiles.read_text
+
+    def counted(path, *args, **kwargs):
+        reads.append(str(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(profiles, "read_text", counted)
+    Scenario.paper(4, 2)
+    assert len(reads) == 1
+    reads.clear()
+    Scenario.paper(4, 2, bs_profile="alexnet-epyc-1t-measured", profile="alexnet-epyc-1t-measured")
+    assert len(reads) == 2  # the device profile and the BS profile, once each
+
+
+def test_a_drawn_scenario_is_the_one_its_file_gives():
+    """Built directly from typed values, a draw equals what its file form reads back."""
+    drawn = Scenario.paper(7, 3, policy="rr", ratio=10, lowest_point=1)
+    again = Scenario.from_dict(drawn.to_dict())
+    assert again.to_dict() == drawn.to_dict()
+    for name in ("local", "transmission", "remote_work", "max_stage", "min_stage"):
+        assert np.array_equal(getattr(again.tables, name), getattr(drawn.tables, name))

@@ -140,15 +140,15 @@ def test_solutions_stay_within_the_limits(raw, solver, objective):
 
 @given(
     scenario_dicts(max_devices=6, policies=("sjf", "ps")),
-    st.booleans(),
+    st.sampled_from(["step", "any"]),
     st.sampled_from(["half", "ones", "local"]),
 )
-def test_incremental_moves_follow_the_full_evaluation(raw, any_step, start):
+def test_incremental_moves_follow_the_full_evaluation(raw, moves, start):
     """The fast path of greedy takes exactly the moves a full evaluation takes."""
     scenario = Scenario.from_dict(raw)
     p0 = start_vector(scenario, start)
-    fast = IncrementalTotalMoves(scenario.tables, p0, any_step)
-    full = FullMoves(scenario.tables, p0, any_step, "total", "snapshot")
+    fast = IncrementalTotalMoves(scenario.tables, p0, moves)
+    full = FullMoves(scenario.tables, p0, moves, "total", "snapshot")
     for _ in range(200):
         fast_values, _ = fast.scores()
         full_values, _ = full.scores()
@@ -176,16 +176,16 @@ def follow_move_by_move(fast, full, steps: int = 400) -> int:
 
 @given(
     scenario_dicts(max_devices=7, policies=("sjf", "ps")),
-    st.booleans(),
+    st.sampled_from(["step", "any"]),
     st.sampled_from(["half", "ones", "local"]),
 )
-def test_incremental_variance_moves_follow_the_full_evaluation(raw, any_step, start):
+def test_incremental_variance_moves_follow_the_full_evaluation(raw, moves, start):
     """The variance fast path takes exactly the moves a full evaluation takes (quantised
     stage times make equal work, hence sjf ties by index, common)."""
     scenario = Scenario.from_dict(raw)
     p0 = start_vector(scenario, start)
-    fast = IncrementalVarianceMoves(scenario.tables, p0, any_step)
-    full = FullMoves(scenario.tables, p0, any_step, "variance", "snapshot")
+    fast = IncrementalVarianceMoves(scenario.tables, p0, moves)
+    full = FullMoves(scenario.tables, p0, moves, "variance", "snapshot")
     follow_move_by_move(fast, full)
 
 
@@ -194,10 +194,10 @@ def test_incremental_variance_moves_on_a_crowded_paper_scenario(policy):
     """Forty devices on nine points: many devices share a point, so the sjf order among
     equal work (by index) decides most moves."""
     scenario = Scenario.paper(40, 3, policy=policy)
-    for any_step in (False, True):
+    for moves in ("step", "any"):
         p0 = start_vector(scenario, "ones")
-        fast = IncrementalVarianceMoves(scenario.tables, p0, any_step)
-        full = FullMoves(scenario.tables, p0, any_step, "variance", "snapshot")
+        fast = IncrementalVarianceMoves(scenario.tables, p0, moves)
+        full = FullMoves(scenario.tables, p0, moves, "variance", "snapshot")
         assert follow_move_by_move(fast, full) > 5
 
 
@@ -206,18 +206,18 @@ def test_make_moves_uses_the_fast_paths_only_where_they_are_exact():
     p0 = start_vector(scenario, "half")
     tables = scenario.tables
     assert isinstance(
-        make_moves(tables, p0, False, "variance", "snapshot"), IncrementalVarianceMoves
+        make_moves(tables, p0, "step", "variance", "snapshot"), IncrementalVarianceMoves
     )
-    assert isinstance(make_moves(tables, p0, False, "total", "snapshot"), IncrementalTotalMoves)
+    assert isinstance(make_moves(tables, p0, "step", "total", "snapshot"), IncrementalTotalMoves)
     for objective in ("total", "variance", "max"):
-        assert type(make_moves(tables, p0, False, objective, "timeline")) is FullMoves
+        assert type(make_moves(tables, p0, "step", objective, "timeline")) is FullMoves
         rr = scenario.with_options(policy="rr").tables
-        assert type(make_moves(rr, p0, True, objective, "snapshot")) is FullMoves
-    assert type(make_moves(tables, p0, False, "max", "snapshot")) is FullMoves
+        assert type(make_moves(rr, p0, "any", objective, "snapshot")) is FullMoves
+    assert type(make_moves(tables, p0, "step", "max", "snapshot")) is FullMoves
     raw = scenario.to_dict()
     raw["devices"][0]["deadline_s"] = 5.0
     late = Scenario.from_dict(raw).tables
-    assert type(make_moves(late, p0, False, "variance", "snapshot")) is FullMoves
+    assert type(make_moves(late, p0, "step", "variance", "snapshot")) is FullMoves
 
 
 def test_greedy_tie_rule_prefers_lowest_device_then_right_move():

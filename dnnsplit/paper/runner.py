@@ -25,8 +25,14 @@ notebook's kernel at it (``DNNSPLIT_SCHEDULER``); ``--workers 1`` runs every poi
 kernel itself; ``--scheduler`` uses an existing cluster. ``--no-cache`` recomputes every
 point instead of reading ``build/cache/``.
 
+Before any notebook runs, every setting is checked, each refusal one line naming it: the
+flags, ``DNNSPLIT_WORKERS`` and ``DNNSPLIT_SCHEDULER`` (a scheduler is contacted, within a
+few seconds), the folders the run writes (a read-only checkout is named at once), and
+stdout.
+
 Exit status: 0 when every notebook ran; 1 when one failed (named, with its cell); 2 for bad
-arguments (an unknown ``--only`` name lists the valid ones); 130 on Ctrl-C.
+arguments (an unknown ``--only`` name lists the valid ones) or a bad setting; 74 when a
+folder the run writes cannot be written, or stdout is closed or full; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -45,12 +51,15 @@ from pathlib import Path
 from typing import Any
 
 from dnnsplit._checks import number
+from dnnsplit._io import OutputError, silence_stdout, stdout_closed, writable_folder, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.paper.engine import (
     ENV_CACHE,
     ENV_SCHEDULER,
     ENV_WORKERS,
     Engine,
+    check_reachable,
+    from_environment,
     start_local_cluster,
 )
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
@@ -58,6 +67,11 @@ from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, R
 __all__ = ["NOTEBOOKS", "NotebookFailed", "declared_parameters", "main", "run_notebook"]
 
 QUICK_DIR = BUILD_DIR / "quick"  # where --quick writes its figures and report
+#: Exit statuses of ``./run_all.sh``.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_OUTPUT = 74
+EXIT_INTERRUPTED = 130
 
 NOTEBOOKS = (
     "00_quickstart.ipynb",
@@ -75,8 +89,6 @@ READS_THE_OTHERS = ("07_reproduction_report.ipynb",)
 #: Started first when notebooks run side by side (the longest ones, so that the short ones
 #: fill in around them instead of leaving one long notebook running alone at the end).
 LONGEST_FIRST = ("03_greedy_vs_optimal.ipynb", "06_readings.ipynb", "05_other_networks.ipynb")
-#: Parameters the runner gives a notebook when it declares them.
-RUN_PARAMETERS = ("quick", "output_dir", "report_path")
 
 
 class NotebookFailed(RuntimeError):
@@ -180,10 +192,13 @@ def run_notebook(
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     managed = {"kernel_manager_class": _kernel_manager_class(kernel)} if kernel else {}
+    # papermill rewrites its output after every cell: it writes a temporary file, renamed
+    # into place once whole (after a failing cell too: the executed notebook shows it)
+    partial = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
     try:
         papermill.execute_notebook(
             str(path),
-            str(output),
+            str(partial),
             parameters=parameters,
             kernel_name="python3",
             progress_bar=False,
@@ -191,14 +206,22 @@ def run_notebook(
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
             **managed,
         )
+        os.replace(partial, output)
     except PapermillExecutionError as error:
+        os.replace(partial, output)
         raise NotebookFailed(
             path.name, error.exec_count, f"{error.ename}: {error.evalue}"
+        ) from None
+    except OSError as error:  # the executed notebook could not be written (a full disk)
+        raise OutputError(
+            f"cannot write {output}: {error.strerror or type(error).__name__}"
         ) from None
     except Exception as error:  # the kernel died, or was stopped before a cell ran
         if kernel is not None and kernel.stopped.is_set():
             raise NotebookFailed(path.name, None, "stopped") from None
         raise NotebookFailed(path.name, None, f"{type(error).__name__}: {error}") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return output
 
 
@@ -228,13 +251,17 @@ def _stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
+#: What the runner writes to stdout, for the message when it cannot.
+_PROGRESS = "the run's progress"
+
+
 class _Status:
     """What the terminal shows: a line per finished notebook and, on a terminal, one line
     with the running ones and their elapsed time, kept up to date."""
 
     def __init__(self, total: int) -> None:
         self.total, self.finished = total, 0
-        self.tty = sys.stdout.isatty()
+        self.tty = sys.stdout is not None and sys.stdout.isatty()
         self.shown = False
 
     def running(self, jobs: Iterable[_Job]) -> None:
@@ -242,17 +269,18 @@ class _Status:
             return
         now = time.perf_counter()
         names = ", ".join(f"{j.name} {now - j.started:.0f} s" for j in jobs)
-        print(f"\r\033[K  running: {names}", end="", flush=True)
+        write_stdout(f"\r\033[K  running: {names}", _PROGRESS)
         self.shown = True
 
     def done(self, job: _Job, outcome: str) -> None:
         self.finished += 1
-        if self.shown:
-            print("\r\033[K", end="")
-            self.shown = False
+        clear = "\r\033[K" if self.shown else ""
+        self.shown = False
         seconds = time.perf_counter() - job.started
-        print(f"[{self.finished}/{self.total}] {job.name} ... {outcome} in {seconds:.1f} s")
-        sys.stdout.flush()
+        write_stdout(
+            f"{clear}[{self.finished}/{self.total}] {job.name} ... {outcome} in {seconds:.1f} s\n",
+            _PROGRESS,
+        )
 
 
 class _Job:
@@ -315,8 +343,10 @@ def _run_batch(names: list[str], given: dict[str, Any], at_once: int, status: _S
         for future in late:
             running[future].kernel.kill()
         wait(list(running))
-        for job in running.values():
-            status.done(job, "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped")
+        with contextlib.suppress(OutputError):  # stdout is what failed: the error tells
+            for job in running.values():
+                outcome = "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped"
+                status.done(job, outcome)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -326,7 +356,7 @@ def _chosen(only: list[str] | None) -> list[str]:
     """The notebooks ``--only`` names (a part of a name is enough), in run order."""
     if only is None:
         return list(NOTEBOOKS)
-    unknown = [o for o in only if not any(o in n for n in NOTEBOOKS)]
+    unknown = [o for o in only if not o.strip() or not any(o in n for n in NOTEBOOKS)]
     if unknown or not only:
         raise InputError(
             "--only",
@@ -336,8 +366,13 @@ def _chosen(only: list[str] | None) -> list[str]:
     return [n for n in NOTEBOOKS if any(o in n for o in only)]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the notebooks; returns the exit status (see the module docstring)."""
+def _tell(message: str) -> None:
+    """One line on stderr (if stderr is gone too, the exit status still tells)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"run_all: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
     parser.add_argument("--quick", action="store_true", help="small parameters (a smoke run)")
     parser.add_argument(
@@ -347,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers",
         type=int,
         default=None,
-        help="worker processes (default: one per core; "
+        help="worker processes (default: $DNNSPLIT_WORKERS, else one per core; "
         "1: every point in the notebook's own process)",
     )
     parser.add_argument(
@@ -369,20 +404,70 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-site", action="store_true", help="do not build the site (build/site/) at the end"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _outputs(quick: bool) -> tuple[Path, Path]:
+    """The figures' folder and the report of a run (a quick run never writes the
+    committed ones)."""
+    out_dir = QUICK_DIR if quick else FIGURES_DIR
+    return out_dir, (out_dir / "REPRODUCTION.md" if quick else REPORT_PATH)
+
+
+def _shown(folder: Path) -> str:
+    """A folder as the user knows it: relative to the checkout when inside it."""
+    try:
+        return f"{folder.relative_to(ROOT)}/" if folder != ROOT else "the checkout's root"
+    except ValueError:
+        return str(folder)
+
+
+def _unwritable(engine: Engine, quick: bool) -> str | None:
+    """The first folder the run writes that cannot be written, with the reason; or None."""
+    out_dir, report = _outputs(quick)
+    folders = [BUILD_DIR / "notebooks", out_dir, report.parent]
+    if engine.cache:
+        folders.append(Path(engine.cache_dir))
+    for folder in dict.fromkeys(folders):
+        reason = writable_folder(folder)
+        if reason is not None:
+            return (
+                f"cannot write in {_shown(folder)} ({reason}); run from a writable copy of "
+                "the repository"
+            )
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the notebooks; returns the exit status (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    if stdout_closed():
+        _tell("stdout is closed: there is nowhere to report the run")
+        return EXIT_OUTPUT
     try:
         chosen = _chosen(args.only)
-        scheduler = args.scheduler or os.environ.get(ENV_SCHEDULER) or None
-        engine = Engine(workers=args.workers, scheduler=scheduler, cache=not args.no_cache)
+        engine = from_environment(
+            args.workers,
+            args.scheduler,
+            False if args.no_cache else None,
+            default_workers=os.cpu_count() or 1,  # run_all's default: a cluster, one per core
+            names={"workers": "--workers", "scheduler": "--scheduler"},
+        )
         at_once = (
             number(args.notebooks_at_once, "--notebooks-at-once", whole=True, minimum=1)
             if args.notebooks_at_once is not None
             else (1 if engine.in_process else 2)
         )
     except InputError as error:
-        print(f"run_all: {error}", file=sys.stderr)
-        return 2
+        _tell(str(error))
+        return EXIT_BAD_INPUT
+    problem = _unwritable(engine, args.quick)
+    if problem is not None:
+        _tell(problem)
+        return EXIT_OUTPUT
     try:
+        if engine.scheduler is not None:
+            check_reachable(engine.scheduler, "--scheduler" if args.scheduler else ENV_SCHEDULER)
         with _engine_for_kernels(engine):
             status = _run(chosen, args.quick, int(at_once))
         if status == 0 and args.only is None and not args.no_site:  # a full run: its site
@@ -390,9 +475,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             status = build_after_run(args.quick)
         return status
+    except InputError as error:
+        _tell(str(error))
+        return EXIT_BAD_INPUT
+    except OutputError as error:
+        silence_stdout()
+        _tell(str(error))
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
-        print("\nrun_all: interrupted; files already written are whole", file=sys.stderr)
-        return 130
+        _tell("interrupted; files already written are whole")
+        return EXIT_INTERRUPTED
 
 
 @contextlib.contextmanager
@@ -405,12 +497,14 @@ def _engine_for_kernels(engine: Engine) -> Iterator[None]:
         os.environ[ENV_CACHE] = "1" if engine.cache else "0"
         if engine.scheduler is not None:
             os.environ[ENV_SCHEDULER] = engine.scheduler
+            os.environ.pop(ENV_WORKERS, None)
         elif engine.in_process:
             os.environ.pop(ENV_SCHEDULER, None)
             os.environ[ENV_WORKERS] = "1"
         else:
             cluster, address = start_local_cluster(engine.workers)
             os.environ[ENV_SCHEDULER] = address
+            os.environ.pop(ENV_WORKERS, None)
         yield
     finally:
         if cluster is not None:
@@ -425,8 +519,7 @@ def _engine_for_kernels(engine: Engine) -> Iterator[None]:
 def _run(chosen: list[str], quick: bool, at_once: int = 1) -> int:
     """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`)."""
     # a quick run is a smoke test: it must not overwrite the committed figures
-    out_dir = QUICK_DIR if quick else FIGURES_DIR
-    report = out_dir / "REPRODUCTION.md" if quick else REPORT_PATH
+    out_dir, report = _outputs(quick)
     given = {"quick": quick, "output_dir": str(out_dir), "report_path": str(report)}
     watched = [out_dir, report.parent]
     before = {k: v for d in watched for k, v in _snapshot(d).items()}
@@ -436,38 +529,35 @@ def _run(chosen: list[str], quick: bool, at_once: int = 1) -> int:
         first.sort(key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(NOTEBOOKS))
     batches = [first, [n for n in chosen if n in READS_THE_OTHERS]]
     status = _Status(len(chosen))
-    if at_once > 1 and len(first) > 1:
-        print(f"Running {at_once} notebooks at a time; the report last.", flush=True)
+    side_by_side = at_once > 1 and len(first) > 1
+    write_stdout(  # the first line: a closed or full stdout stops the run before it starts
+        f"Running {len(chosen)} notebook{'s' if len(chosen) > 1 else ''}"
+        f"{' (quick)' if quick else ''}"
+        f"{f', {at_once} at a time, the report last' if side_by_side else ''}.\n",
+        _PROGRESS,
+    )
     try:
         with _stderr_to(BUILD_DIR / "notebooks" / "run_all.log"):
             for batch in batches:
                 _run_batch(batch, given, at_once, status)
     except (NotebookFailed, InputError) as error:
-        print(f"run_all: {error}", file=sys.stderr)
+        _tell(str(error))
         name = getattr(error, "notebook", None)
         if name:
-            print(
-                f"run_all: the executed notebook is in {BUILD_DIR.name}/notebooks/{name}, "
-                f"its kernel's messages in {BUILD_DIR.name}/notebooks/{Path(name).stem}"
-                ".kernel.log",
-                file=sys.stderr,
+            _tell(
+                f"the executed notebook is in {BUILD_DIR.name}/notebooks/{name}, its kernel's "
+                f"messages in {BUILD_DIR.name}/notebooks/{Path(name).stem}.kernel.log"
             )
-        return 1
-    except KeyboardInterrupt:
-        print(
-            "\nrun_all: interrupted; files already written are whole, the rest were not written",
-            file=sys.stderr,
-        )
-        return 130
+        return EXIT_FAILED
     after = {k: v for d in watched for k, v in _snapshot(d).items()}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
-    print(
+    lines = [
         f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
-        f"{' (quick)' if quick else ''}. Files written:"
-    )
-    for path in changed:
-        print(f"  {path.relative_to(ROOT)}")
-    print(f"  {BUILD_DIR.name}/notebooks/ (the executed notebooks)")
+        f"{' (quick)' if quick else ''}. Files written:",
+        *(f"  {path.relative_to(ROOT)}" for path in changed),
+        f"  {BUILD_DIR.name}/notebooks/ (the executed notebooks)",
+    ]
+    write_stdout("\n".join(lines) + "\n", _PROGRESS)
     return 0
 
 

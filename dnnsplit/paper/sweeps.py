@@ -37,7 +37,14 @@ from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import list_profiles, load_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import OBJECTIVES, RELATIVE_TOLERANCE, SOLVERS, Solution, solve
+from dnnsplit.solvers import (
+    OBJECTIVES,
+    RELATIVE_TOLERANCE,
+    SOLVER_OPTIONS,
+    SOLVERS,
+    Solution,
+    solve,
+)
 
 __all__ = [
     "ID_COLUMNS",
@@ -317,14 +324,13 @@ def _heuristics(scenario: Scenario, point: Point, objective: str) -> dict[str, S
     """The paper's greedy and our local-search on ``scenario``, as Fig. 5 runs them: the
     setup's start and restarts, the point's seed."""
     setup = point.setup
+    options = {"start": setup.start, "restarts": setup.restarts, "seed": point.seed}
     return {
         solver: solve(
             scenario,
             objective=objective,
             solver=solver,
-            start=setup.start,
-            restarts=setup.restarts,
-            seed=point.seed,
+            **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
         )
         for solver in ("greedy", "local-search")
     }
@@ -661,14 +667,12 @@ def compare_solvers(
         for solver in solvers:
             row: dict[str, Any] = {"objective": objective, "solver": solver}
             try:
+                options = {"model": model, "seed": seed, "start": start, "restarts": restarts}
                 solution = solve(
                     scenario,
                     objective=objective,
                     solver=solver,
-                    model=model,
-                    seed=seed,
-                    start=start,
-                    restarts=restarts,
+                    **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
                 )
             except SolverRefusal as refusal:
                 rows.append({**row, "note": refusal.problem})

@@ -26,9 +26,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from dnnsplit.errors import InputError, check_choice
+from dnnsplit._params import Choice
+from dnnsplit.errors import InputError
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
+    DEFAULT_TIME_LIMIT_S,
+    MAX_TIME_LIMIT_S,
     OBJECTIVES,
     RELATIVE_TOLERANCE,
     STARTS,
@@ -42,12 +45,14 @@ from dnnsplit.solvers.heuristics import MOVE_KINDS, greedy, is_local_optimum, lo
 from dnnsplit.solvers.optimal import optimal
 
 __all__ = [
-    "BASELINES",
+    "DEFAULT_TIME_LIMIT_S",
+    "MAX_TIME_LIMIT_S",
     "MOVE_KINDS",
     "OBJECTIVES",
     "RELATIVE_TOLERANCE",
     "SOLVERS",
     "SOLVER_FUNCTIONS",
+    "SOLVER_OPTIONS",
     "STARTS",
     "Solution",
     "all_local",
@@ -77,14 +82,17 @@ SOLVER_FUNCTIONS: dict[str, Callable[..., Solution]] = {
     "independent": independent,
 }
 SOLVERS = tuple(SOLVER_FUNCTIONS)
-BASELINES = ("all-local", "max-local", "all-offload", "independent")
-#: Every option some solver takes (``solve`` refuses any other keyword).
-OPTIONS = frozenset(
-    name
-    for function in SOLVER_FUNCTIONS.values()
-    for name in inspect.signature(function).parameters
-    if name not in ("scenario", "objective")
-)
+SOLVER = Choice(SOLVERS, "solver")
+#: The options each solver takes, by its name (``solve`` passes exactly these and refuses
+#: any other).
+SOLVER_OPTIONS: dict[str, frozenset[str]] = {
+    name: frozenset(
+        p for p in inspect.signature(function).parameters if p not in ("scenario", "objective")
+    )
+    for name, function in SOLVER_FUNCTIONS.items()
+}
+#: Every option some solver takes.
+OPTIONS = frozenset().union(*SOLVER_OPTIONS.values())
 
 
 def solve(
@@ -107,11 +115,14 @@ def solve(
         ``exhaustive``, ``exact``, ``optimal``, ``all-local``, ``max-local``,
         ``all-offload``, ``independent``.
     **options
-        Passed to the solver where it takes them, ignored where it does not:
-        ``model`` ({"snapshot", "timeline"}), ``start`` ({"half", "ones", "local"}),
+        Passed to the solver, which must take each (:data:`SOLVER_OPTIONS`; an option it
+        does not take is refused, naming it): ``model`` ({"snapshot", "timeline"}, every
+        solver), ``start`` ({"half", "ones", "local"}: greedy, local-search),
         ``restarts`` and ``seed`` (local-search, optimal), ``max_vectors`` and
         ``progress`` (exhaustive), ``max_iterations`` (greedy, local-search),
-        ``time_limit`` and ``max_nodes`` (optimal). See each solver.
+        ``time_limit`` (every solver that searches: greedy, local-search, exhaustive,
+        exact, optimal), ``max_nodes`` (optimal). The solver checks their values (its
+        ``constraints``). See each solver.
 
     Returns
     -------
@@ -120,21 +131,26 @@ def solve(
     Raises
     ------
     InputError
-        An unknown objective, solver, start or model, or a bad option value.
+        An unknown objective or solver, an option the solver does not take, or a bad
+        option value.
     SolverRefusal
         ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality,
         ``optimal`` under the timeline model; ``exhaustive`` and ``optimal`` when no vector
-        meets every deadline.
+        meets every deadline; a search its ``time_limit`` cannot hold.
     """
-    check_choice(objective, OBJECTIVES, "objective", "objective")
-    function = SOLVER_FUNCTIONS[check_choice(solver, SOLVERS, "solver", "solver")]
-    unknown = sorted(set(options) - OPTIONS)
+    name = SOLVER.check(solver, "solver")
+    unknown = sorted(set(options) - OPTIONS, key=str)
     if unknown:
         raise InputError(
-            unknown[0], f"not an option of any solver; options: {', '.join(sorted(OPTIONS))}"
+            str(unknown[0]),
+            f"not an option of any solver; options: {', '.join(sorted(OPTIONS))}",
         )
-    if "start" in options:
-        check_choice(options["start"], STARTS, "start", "start")
-    accepted = inspect.signature(function).parameters
-    chosen = {k: v for k, v in options.items() if k in accepted}
-    return function(scenario, objective=objective, **chosen)
+    accepted = SOLVER_OPTIONS[name]
+    foreign = sorted(set(options) - accepted)
+    if foreign:
+        raise InputError(
+            foreign[0],
+            f"{name} does not take this option; it takes: {', '.join(sorted(accepted))}",
+        )
+    # the solver checks the scenario, the objective and its options (its declarations)
+    return SOLVER_FUNCTIONS[name](scenario, objective=objective, **options)

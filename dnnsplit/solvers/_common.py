@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,18 +12,47 @@ from typing import Any, ParamSpec
 
 import numpy as np
 
-from dnnsplit.errors import check_choice, unknown_choice
-from dnnsplit.evaluate import Evaluation, as_partition, check_model, evaluate
+from dnnsplit._limits import Budget
+from dnnsplit._params import (
+    Choice,
+    Constraint,
+    Flag,
+    Nullable,
+    Real,
+    Whole,
+    declare,
+    trusted,
+)
+from dnnsplit.errors import unknown_choice
+from dnnsplit.evaluate import (
+    MODEL,
+    SCENARIO,
+    Evaluation,
+    as_partition,
+    evaluate,
+    model_supports_policy,
+)
 from dnnsplit.model import read_only
-from dnnsplit.scenario import Scenario
-from dnnsplit.setup import STARTS
+from dnnsplit.scenario import MAX_SEED, Scenario
+from dnnsplit.setup import MAX_RESTARTS, STARTS
 
 __all__ = [
+    "DEFAULT_TIME_LIMIT_S",
+    "MAX_ITERATIONS",
+    "MAX_TIME_LIMIT_S",
+    "OBJECTIVE",
     "OBJECTIVES",
     "RELATIVE_TOLERANCE",
+    "RESTARTS",
+    "SEED",
+    "SOLVER_OPTION_CONSTRAINTS",
+    "START",
     "STARTS",
+    "TIME_LIMIT",
     "Found",
+    "Seed",
     "Solution",
+    "budget",
     "objective_values",
     "solver",
     "start_vector",
@@ -34,6 +64,58 @@ __all__ = [
 OBJECTIVES = ("total", "variance", "max")
 #: Objective values within this relative distance are ties; a move must improve by more.
 RELATIVE_TOLERANCE = 1e-12
+#: The least magnitude a tolerance is relative to (a zero objective keeps a tie band).
+TOLERANCE_FLOOR = 1e-300
+#: Seconds a searching solver (greedy, local-search, exact, optimal) may take when its
+#: ``time_limit`` is not given.
+DEFAULT_TIME_LIMIT_S = 120.0
+#: The largest ``time_limit`` any solver takes (about 116 days).
+MAX_TIME_LIMIT_S = 1e7
+
+#: The declarations solvers share (see :mod:`dnnsplit._params`).
+OBJECTIVE = Choice(OBJECTIVES, "objective")
+START = Choice(STARTS, "start")
+#: Seconds, positive; None: the solver's default.
+TIME_LIMIT = Nullable(Real(high=MAX_TIME_LIMIT_S, positive=True))
+MAX_ITERATIONS = Nullable(Whole(0))
+RESTARTS = Whole(0, MAX_RESTARTS)
+
+
+class Seed(Constraint):
+    """A seed: a whole number 0..2⁶³−1 or a :class:`numpy.random.Generator`."""
+
+    def check(self, value: Any, field: str) -> int | np.random.Generator:
+        if isinstance(value, np.random.Generator):
+            return value
+        return Whole(0, MAX_SEED).check(value, field)
+
+    def invalid(self) -> tuple[Any, ...]:
+        return Whole(0, MAX_SEED).invalid()
+
+    def describe(self) -> str:
+        return "a whole number >= 0 or a numpy Generator"
+
+
+SEED = Seed()
+
+#: What each solver option takes, declared once for every solver that has it (a solver
+#: declares the options of its signature: :func:`solver`).
+SOLVER_OPTION_CONSTRAINTS: dict[str, Constraint] = {
+    "start": START,
+    "restarts": RESTARTS,
+    "seed": SEED,
+    "max_iterations": MAX_ITERATIONS,
+    "time_limit": TIME_LIMIT,
+    "max_vectors": Nullable(Whole(1)),
+    "progress": Flag(),
+    "max_nodes": Nullable(Whole(1)),
+}
+
+
+def budget(time_limit: float | None, default: float | None = DEFAULT_TIME_LIMIT_S) -> Budget:
+    """The :class:`~dnnsplit._limits.Budget` of a solver called with ``time_limit``
+    (seconds, checked by the solver's declaration; None: ``default``), starting now."""
+    return Budget(default if time_limit is None else time_limit)
 
 
 def objective_values(delays: np.ndarray, objective: str) -> np.ndarray:
@@ -50,7 +132,7 @@ def objective_values(delays: np.ndarray, objective: str) -> np.ndarray:
 
 def tolerance(reference: float) -> float:
     """The tie tolerance around ``reference``: :data:`RELATIVE_TOLERANCE` relative."""
-    return RELATIVE_TOLERANCE * max(abs(reference), 1e-300)
+    return RELATIVE_TOLERANCE * max(abs(reference), TOLERANCE_FLOOR)
 
 
 def start_vector(scenario: Scenario, start: str) -> np.ndarray:
@@ -164,31 +246,46 @@ P = ParamSpec("P")
 
 
 def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
-    """Make a search function a public solver: check ``objective`` and ``model``, time the
-    search, evaluate its answer with the model, and return a :class:`Solution`.
+    """Make a search function a public solver: declare what it takes (``scenario``,
+    ``objective``, ``model`` and each option of its signature, by
+    :data:`SOLVER_OPTION_CONSTRAINTS`), check them where it is called from outside
+    (:func:`~dnnsplit._params.declare`: a model that does not define the scenario's policy
+    too), time the search, evaluate its answer with the model, and return a
+    :class:`Solution`.
 
     The wrapped function takes ``(scenario, *, objective=..., model=..., **options)`` and
-    returns a :class:`Found`. Its answer is re-evaluated by :func:`dnnsplit.evaluate`, so
-    a reported value never carries a search's own arithmetic.
+    returns a :class:`Found`; the defaults are its own (read from its signature). Its
+    answer is re-evaluated by :func:`dnnsplit.evaluate`, so a reported value never carries
+    a search's own arithmetic. The declarations are the solver's ``constraints``.
     """
 
     def wrap(search: Callable[P, Found]) -> Callable[P, Solution]:
+        signature = inspect.signature(search)
+        options = [p for p in signature.parameters if p not in ("scenario", "objective", "model")]
+        undeclared = [p for p in options if p not in SOLVER_OPTION_CONSTRAINTS]
+        if undeclared:  # pragma: no cover - a programming error, caught at import
+            raise TypeError(f"{name}: options without a declaration: {undeclared}")
+        declared = {
+            "scenario": SCENARIO,
+            "objective": OBJECTIVE,
+            "model": MODEL,
+            **{p: SOLVER_OPTION_CONSTRAINTS[p] for p in options},
+        }
+        checked = declare(declared, then=model_supports_policy)(search)
+
         @functools.wraps(search)
         def run(*args: P.args, **kwargs: P.kwargs) -> Solution:
-            scenario = args[0] if args else kwargs["scenario"]
-            if not isinstance(scenario, Scenario):
-                raise TypeError(f"{name}: the first argument must be a Scenario")
-            objective = str(kwargs.get("objective", "total"))
-            model = str(kwargs.get("model", "snapshot"))
-            check_choice(objective, OBJECTIVES, "objective", "objective")
-            check_model(model, scenario.policy)
             began = time.perf_counter()
-            found = search(*args, **kwargs)
+            found = checked(*args, **kwargs)
             seconds = time.perf_counter() - began
-            evaluation = evaluate(
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            scenario, objective = bound.arguments["scenario"], bound.arguments["objective"]
+            evaluation = trusted(
+                evaluate,
                 scenario,
                 as_partition(found.partition, scenario.n_devices),
-                model=model,
+                model=bound.arguments["model"],
                 enforce_limits=found.enforce_limits,
             )
             return Solution(
@@ -205,6 +302,7 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
                 extra=found.extra,
             )
 
+        run.constraints = dict(declared)  # type: ignore[attr-defined]
         return run
 
     return wrap

@@ -11,18 +11,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["rebuild", "variance_scores"]
+__all__ = ["POLICY_CODES", "prefix_sums", "rebuild", "variance_scores"]
+
+#: The BS policies these kernels serve, by the code they take (``SJF``: shortest job
+#: first, ties by index; ``PS``: processor sharing).
+SJF = 0
+PS = 1
+POLICY_CODES = {"sjf": SJF, "ps": PS}
 
 
 @njit(cache=True, nogil=True)
-def rebuild(code, values, offload, ps, order, position, sorted_work, delays):
+def rebuild(vector, state, policy):
     """Order the devices by ``(work, index)`` and fill their delays (eq. 2–3).
 
-    ``code[i]`` is the index of device i's work in the sorted distinct ``values``; the
-    BS completion times follow :func:`dnnsplit.model.sjf_completion` /
-    :func:`~dnnsplit.model.ps_completion` operation for operation (running sum over the
-    order), so the delays are the model's to the last bit.
+    ``vector = (code, values, offload)``: ``code[i]`` is the index of device i's work in
+    the sorted distinct ``values``, ``offload[i]`` its arrival ``D^L + D^tr``. Fills
+    ``state = (order, position, sorted_work, delays)``. ``policy`` is a
+    :data:`POLICY_CODES` code. The BS completion times follow
+    :func:`dnnsplit.model.sjf_completion` / :func:`~dnnsplit.model.ps_completion`
+    operation for operation (running sum over the order), so the delays are the model's to
+    the last bit.
     """
+    code, values, offload = vector
+    order, position, sorted_work, delays = state
+    ps = policy == PS
     n = code.shape[0]
     k = values.shape[0]
     start = np.zeros(k + 1, dtype=np.int64)
@@ -50,8 +62,15 @@ def rebuild(code, values, offload, ps, order, position, sorted_work, delays):
 
 
 @njit(cache=True, nogil=True)
-def prefix_sums(order, sorted_work, centred, ps, pre_t, pre_e, pre_e2, pre_t2, pre_et):
-    """Prefix sums over the order of T, E, E² (and T², E·T for ps); index r = first r."""
+def prefix_sums(ordered, prefix, policy):
+    """Prefix sums over the order of T, E, E² (and T², E·T for ps); index r = first r.
+
+    ``ordered = (order, sorted_work, centred)``; ``prefix`` is a (5, N+1) array whose
+    rows receive the sums of T, E, E², T² and E·T.
+    """
+    order, sorted_work, centred = ordered
+    ps = policy == PS
+    pre_t, pre_e, pre_e2, pre_t2, pre_et = prefix[0], prefix[1], prefix[2], prefix[3], prefix[4]
     n = order.shape[0]
     pre_t[0] = pre_e[0] = pre_e2[0] = pre_t2[0] = pre_et[0] = 0.0
     for r in range(n):
@@ -66,27 +85,20 @@ def prefix_sums(order, sorted_work, centred, ps, pre_t, pre_e, pre_e2, pre_t2, p
 
 
 @njit(cache=True, nogil=True)
-def variance_scores(
-    dev,
-    cand_code,
-    cand_offload,
-    valid,
-    code,
-    values,
-    position,
-    sorted_work,
-    centred,
-    pre_t,
-    pre_e,
-    pre_e2,
-    pre_t2,
-    pre_et,
-    shift,
-    ps,
-    out,
-):
-    """Variance after each candidate move (device ``dev[m]`` to work code
-    ``cand_code[m]``); ``inf`` where ``valid`` is false. Candidates are device-major."""
+def variance_scores(candidates, current, prefix, shift, policy, out):
+    """Variance after each candidate move into ``out``; ``inf`` where a candidate is not
+    valid. Candidates are device-major.
+
+    ``candidates = (dev, cand_code, cand_offload, valid)``: device ``dev[m]`` to work
+    code ``cand_code[m]``, arriving at ``cand_offload[m]``. ``current = (code, values,
+    position, sorted_work, centred)``: the current vector (see :func:`rebuild`) and its
+    delays less ``shift``. ``prefix``: :func:`prefix_sums`'s. ``policy``: a
+    :data:`POLICY_CODES` code.
+    """
+    dev, cand_code, cand_offload, valid = candidates
+    code, values, position, sorted_work, centred = current
+    pre_t, pre_e, pre_e2, pre_t2, pre_et = prefix[0], prefix[1], prefix[2], prefix[3], prefix[4]
+    ps = policy == PS
     n = code.shape[0]
     k = values.shape[0]
     left = np.searchsorted(sorted_work, values, side="left")

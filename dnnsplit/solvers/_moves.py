@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from dnnsplit._limits import Budget, deferred_interrupts
 from dnnsplit.evaluate import batch_delays
-from dnnsplit.model import DelayTables
+from dnnsplit.model import DelayTables, check_bytes
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.solvers._common import objective_values, tolerance
 
 __all__ = [
     "CELLS_PER_CHUNK",
+    "MOVE_KINDS",
     "FullMoves",
     "IncrementalTotalMoves",
     "IncrementalVarianceMoves",
@@ -34,22 +36,44 @@ __all__ = [
 #: temporaries are served by fresh pages on every allocation (measured: a paper sweep ran
 #: 2.5x slower with 100,000 cells), smaller ones add Python overhead.
 CELLS_PER_CHUNK = 50_000
+#: Bytes per candidate move that a :class:`Moves` object and its scorers hold at most
+#: (targets, devices, validity, work, prefix values, scores: eight 8-byte arrays).
+BYTES_PER_CANDIDATE = 64
+
+
+class TimeUp(Exception):
+    """Raised by a scorer when its budget ran out in the middle of an iteration."""
+
+
+#: The kinds of move: ``step`` (one device one stage left or right: the paper's greedy)
+#: and ``any`` (one device to any allowed point: local-search).
+MOVE_KINDS = ("step", "any")
 
 
 class Moves:
     """Candidate moves from the current vector: device ``dev[k]`` to point ``target[k]``.
 
-    Each device has ``width`` candidate slots in preference order (greedy: right, left;
-    any-step: S, S−1, …, 0); impossible ones are masked. The flat order is device-major,
+    Each device has ``width`` candidate slots in preference order (``step``: right, left;
+    ``any``: S, S−1, …, 0); impossible ones are masked. The flat order is device-major,
     so the first of tied candidates is the lowest device, then the preferred slot.
     """
 
-    def __init__(self, tables: DelayTables, p: np.ndarray, any_step: bool) -> None:
+    def __init__(
+        self, tables: DelayTables, p: np.ndarray, moves: str, budget: Budget | None = None
+    ) -> None:
+        if moves not in MOVE_KINDS:  # pragma: no cover - callers pass a checked kind
+            raise ValueError(f"moves must be one of {MOVE_KINDS}, not {moves!r}")
         self.tables = tables
         self.p = p.copy()
-        self.any_step = any_step
+        any_step = self.any_step = moves == "any"
+        self.budget = budget if budget is not None else Budget(None)
         n = tables.n_devices
         self.width = tables.n_stages + 1 if any_step else 2
+        check_bytes(
+            BYTES_PER_CANDIDATE * n * self.width,
+            "devices",
+            f"the {n * self.width:,} candidate moves of {n:,} devices",
+        )
         self.dev = np.repeat(np.arange(n), self.width)
         self.target = np.zeros(n * self.width, dtype=np.int64)
         self.valid = np.zeros(n * self.width, dtype=bool)
@@ -87,9 +111,15 @@ class FullMoves(Moves):
     """Scores candidates by full evaluation of each candidate vector, in chunks."""
 
     def __init__(
-        self, tables: DelayTables, p: np.ndarray, any_step: bool, objective: str, model: str
+        self,
+        tables: DelayTables,
+        p: np.ndarray,
+        moves: str,
+        objective: str,
+        model: str,
+        budget: Budget | None = None,
     ) -> None:
-        super().__init__(tables, p, any_step)
+        super().__init__(tables, p, moves, budget)
         self.objective = objective
         self.model = model
 
@@ -107,6 +137,8 @@ class FullMoves(Moves):
         per_row = n * (n if self.tables.policy == "rr" else 1)
         chunk = max(1, CELLS_PER_CHUNK // per_row)
         for lo in range(0, candidates.size, chunk):
+            if lo and self.budget.expired():
+                raise TimeUp
             ks = candidates[lo : lo + chunk]
             vectors = np.repeat(self.p[None, :], ks.size, axis=0)
             vectors[np.arange(ks.size), self.dev[ks]] = self.target[ks]
@@ -129,8 +161,10 @@ class IncrementalTotalMoves(Moves):
     O(N) instead of O(N² log N) (no re-sorting, no full re-evaluation).
     """
 
-    def __init__(self, tables: DelayTables, p: np.ndarray, any_step: bool) -> None:
-        super().__init__(tables, p, any_step)
+    def __init__(
+        self, tables: DelayTables, p: np.ndarray, moves: str, budget: Budget | None = None
+    ) -> None:
+        super().__init__(tables, p, moves, budget)
         self.factor = 2.0 if tables.policy == "ps" else 1.0
         rows = np.arange(tables.n_devices)
         self.offload = tables.offload_delay
@@ -209,16 +243,20 @@ class IncrementalVarianceMoves(Moves):
 
     Conditioning: the variance is shift-invariant and ``c`` is the current mean delay, so
     the sums are of centred values and ``Σ E²/N − (Σ E/N)²`` loses no digits to
-    cancellation (the tie rule compares values at a relative 1e-12). After each applied
-    move the delays, the order and the prefix sums are rebuilt, O(N + K), with the
-    arithmetic of :func:`dnnsplit.model.sjf_completion` and
+    cancellation (the tie rule compares values at a relative ``RELATIVE_TOLERANCE``).
+    After each applied move the delays, the order and the prefix sums are rebuilt,
+    O(N + K), with the arithmetic of :func:`dnnsplit.model.sjf_completion` and
     :func:`~dnnsplit.model.ps_completion`, so no error accumulates along a run.
     """
 
-    def __init__(self, tables: DelayTables, p: np.ndarray, any_step: bool) -> None:
-        super().__init__(tables, p, any_step)
+    def __init__(
+        self, tables: DelayTables, p: np.ndarray, moves: str, budget: Budget | None = None
+    ) -> None:
+        super().__init__(tables, p, moves, budget)
+        from dnnsplit.solvers._move_kernels import POLICY_CODES
+
         n = tables.n_devices
-        self.ps = tables.policy == "ps"
+        self.policy_code = POLICY_CODES[tables.policy]
         self.offload = np.ascontiguousarray(tables.offload_delay, dtype=float)
         self.devices = np.arange(n)
         self.values, inverse = np.unique(np.asarray(tables.remote_work), return_inverse=True)
@@ -240,19 +278,16 @@ class IncrementalVarianceMoves(Moves):
 
         self.code = self.codes[self.devices, self.p]
         kernels.rebuild(
-            self.code,
-            self.values,
-            self.offload[self.devices, self.p],
-            self.ps,
-            self.order,
-            self.position,
-            self.sorted_work,
-            self.delays,
+            (self.code, self.values, self.offload[self.devices, self.p]),
+            (self.order, self.position, self.sorted_work, self.delays),
+            self.policy_code,
         )
         self.value = float(self.delays.var())
         self.shift = float(self.delays.mean())
         self.centred = self.delays - self.shift
-        kernels.prefix_sums(self.order, self.sorted_work, self.centred, self.ps, *self.prefix)
+        kernels.prefix_sums(
+            (self.order, self.sorted_work, self.centred), self.prefix, self.policy_code
+        )
 
     def current(self) -> tuple[float, float]:
         return self.value, 0.0
@@ -261,18 +296,11 @@ class IncrementalVarianceMoves(Moves):
         from dnnsplit.solvers import _move_kernels as kernels
 
         kernels.variance_scores(
-            self.dev,
-            self.cand_code,
-            self.cand_offload,
-            self.valid,
-            self.code,
-            self.values,
-            self.position,
-            self.sorted_work,
-            self.centred,
-            *self.prefix,
+            (self.dev, self.cand_code, self.cand_offload, self.valid),
+            (self.code, self.values, self.position, self.sorted_work, self.centred),
+            self.prefix,
             self.shift,
-            self.ps,
+            self.policy_code,
             self.out,
         )
         return self.out.copy(), np.where(self.valid, 0.0, np.inf)
@@ -287,7 +315,12 @@ class IncrementalVarianceMoves(Moves):
 
 
 def make_moves(
-    tables: DelayTables, p: np.ndarray, any_step: bool, objective: str, model: str
+    tables: DelayTables,
+    p: np.ndarray,
+    moves: str,
+    objective: str,
+    model: str,
+    budget: Budget | None = None,
 ) -> Moves:
     """The fastest exact scorer for this case: incremental where
     :data:`~dnnsplit.policies.POLICY_TABLE` says the policy is ``compiled`` (total delay or
@@ -297,10 +330,10 @@ def make_moves(
         model == "snapshot" and POLICY_TABLE[tables.policy].compiled and not tables.has_deadlines
     )
     if incremental and objective == "total":
-        return IncrementalTotalMoves(tables, p, any_step)
+        return IncrementalTotalMoves(tables, p, moves, budget)
     if incremental and objective == "variance":
-        return IncrementalVarianceMoves(tables, p, any_step)
-    return FullMoves(tables, p, any_step, objective, model)
+        return IncrementalVarianceMoves(tables, p, moves, budget)
+    return FullMoves(tables, p, moves, objective, model, budget)
 
 
 def improve(moves: Any, max_iterations: int | None = None) -> int:
@@ -310,11 +343,26 @@ def improve(moves: Any, max_iterations: int | None = None) -> int:
     deadline excess; once it is feasible, the score is the reduction of the objective among
     candidates that stay feasible. A move counts only if it improves by more than the
     tolerance; among the best (within tolerance) the first in ``moves`` order wins.
+
+    The loop also stops, before the next move, when ``moves.budget`` runs out (its
+    ``reached`` flag then says so); a Ctrl-C is raised between two iterations (see
+    :func:`~dnnsplit._limits.deferred_interrupts`).
     """
+    with deferred_interrupts():
+        return _improve(moves, max_iterations)
+
+
+def _improve(moves: Any, max_iterations: int | None) -> int:
     iterations = 0
+    budget = getattr(moves, "budget", None) or Budget(None)
     while max_iterations is None or iterations < max_iterations:
+        if budget.expired():
+            break
         value, excess = moves.current()
-        cand_values, cand_excess = moves.scores()
+        try:
+            cand_values, cand_excess = moves.scores()
+        except TimeUp:
+            break
         if excess > 0:
             score = excess - cand_excess
             reference = excess

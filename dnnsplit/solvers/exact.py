@@ -4,18 +4,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from dnnsplit._limits import Budget
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import batch_delays
-from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables
+from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables, check_bytes
 from dnnsplit.policies import POLICY_TABLE, policies_with
 from dnnsplit.scenario import Scenario
-from dnnsplit.solvers._common import Found, solver
+from dnnsplit.solvers._common import Found, budget, solver
 from dnnsplit.solvers._moves import CELLS_PER_CHUNK
 
-__all__ = ["assignment", "exact_total"]
+__all__ = [
+    "SECONDS_PER_CUBE",
+    "assignment",
+    "assignment_bytes",
+    "assignment_seconds",
+    "exact_total",
+]
+
+#: Seconds of the assignment per N³ (measured on the 2-core development machine: N = 1,000
+#: in 0.33 s, N = 2,000 in 2.3 s; ``benchmarks/solvers.py``), rounded up.
+SECONDS_PER_CUBE = 3e-10
+#: N×N float64 arrays alive at once: the costs, the choices, and SciPy's own copy.
+ASSIGNMENT_ARRAYS = 3
 
 
-def assignment(tables: DelayTables) -> tuple[np.ndarray, float]:
+def assignment_bytes(n_devices: int) -> int:
+    """Peak bytes of :func:`assignment` for ``n_devices``: its N×N matrices."""
+    return ASSIGNMENT_ARRAYS * 8 * int(n_devices) ** 2
+
+
+def assignment_seconds(n_devices: int) -> float:
+    """Estimated seconds of :func:`assignment` for ``n_devices`` (O(N³))."""
+    return SECONDS_PER_CUBE * float(n_devices) ** 3
+
+
+def assignment(tables: DelayTables, clock: Budget | None = None) -> tuple[np.ndarray, float]:
     """Minimum total delay for sjf/ps (snapshot, no deadlines) as a linear assignment.
 
     For a fixed ``p`` the total BS delay is ``Σ_k w_k T_(k)`` over tasks ranked by size
@@ -25,6 +48,10 @@ def assignment(tables: DelayTables) -> tuple[np.ndarray, float]:
     ``w_k = N − k + 1`` (sjf) or ``2(N − k) + 1`` (ps) (docs/model.md, "Exact solvers").
     Solved by :func:`scipy.optimize.linear_sum_assignment` in O(N³); building ``c`` is
     O(N² S), done in blocks of ranks to bound memory.
+
+    The N×N matrices are checked against :data:`~dnnsplit.model.MAX_MEMORY_BYTES` before
+    they are allocated, and, given a ``clock``, the estimated time
+    (:func:`assignment_seconds`) against the time left: both refusals name their size.
 
     Returns
     -------
@@ -36,6 +63,15 @@ def assignment(tables: DelayTables) -> tuple[np.ndarray, float]:
     from scipy.optimize import linear_sum_assignment
 
     n, width = tables.n_devices, tables.n_stages + 1
+    check_bytes(
+        assignment_bytes(n),
+        "devices",
+        f"the linear assignment of {n:,} devices ({ASSIGNMENT_ARRAYS} matrices of {n:,}×{n:,})",
+    )
+    if clock is not None:
+        clock.refuse_beyond(
+            assignment_seconds(n), f"exact: the linear assignment of {n:,} devices (O(N³))"
+        )
     k = np.arange(1, n + 1)
     weights = (n - k + 1.0) if tables.policy == "sjf" else (2.0 * (n - k) + 1.0)
     offload = np.where(tables.allowed, tables.offload_delay, np.inf)
@@ -55,7 +91,13 @@ def assignment(tables: DelayTables) -> tuple[np.ndarray, float]:
 
 
 @solver("exact")
-def exact_total(scenario: Scenario, *, objective: str = "total", model: str = "snapshot") -> Found:
+def exact_total(
+    scenario: Scenario,
+    *,
+    objective: str = "total",
+    model: str = "snapshot",
+    time_limit: float | None = None,
+) -> Found:
     """The certified minimum of total delay, eq. (4), as a linear assignment.
 
     Parameters
@@ -67,6 +109,10 @@ def exact_total(scenario: Scenario, *, objective: str = "total", model: str = "s
         Only total delay.
     model : {"snapshot"}
         Only the snapshot model.
+    time_limit : float, optional
+        Seconds (positive; default :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s).
+        The assignment cannot stop half-way: a problem whose estimated time
+        (:func:`assignment_seconds`) exceeds the limit is refused up front.
 
     Returns
     -------
@@ -76,8 +122,11 @@ def exact_total(scenario: Scenario, *, objective: str = "total", model: str = "s
     Raises
     ------
     SolverRefusal
-        Another objective, policy or model; or deadlines that the deadline-free optimum
-        misses (then the assignment no longer describes the problem).
+        Another objective, policy or model; deadlines that the deadline-free optimum
+        misses (then the assignment no longer describes the problem); or an estimated time
+        beyond ``time_limit``.
+    InputError
+        N×N matrices beyond :data:`~dnnsplit.model.MAX_MEMORY_BYTES` (field ``devices``).
 
     Notes
     -----
@@ -93,6 +142,7 @@ def exact_total(scenario: Scenario, *, objective: str = "total", model: str = "s
     ----------
     Kafetzis and Koutsopoulos, eq. (2) and (4); the rearrangement inequality.
     """
+    clock = budget(time_limit)
     tables = scenario.tables
     if objective != "total" or model != "snapshot" or not POLICY_TABLE[tables.policy].exact_total:
         raise SolverRefusal(
@@ -102,7 +152,7 @@ def exact_total(scenario: Scenario, *, objective: str = "total", model: str = "s
             f"{objective} under {tables.policy} ({model}); use exhaustive for small N, or "
             "local-search",
         )
-    partition, _ = assignment(tables)
+    partition, _ = assignment(tables, clock)
     if not tables.has_deadlines:
         return Found(
             partition, optimal=True, note="linear assignment (docs/model.md), certified optimal"

@@ -22,14 +22,14 @@ import math
 
 import numpy as np
 
-from dnnsplit._checks import number
+from dnnsplit._limits import Budget, deferred_interrupts, duration
 from dnnsplit._progress import progress_bar
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.scenario import Scenario
-from dnnsplit.solvers._common import Found, objective_values, solver
+from dnnsplit.solvers._common import Found, budget, objective_values, solver
 from dnnsplit.solvers._moves import CELLS_PER_CHUNK
 
 __all__ = [
@@ -49,6 +49,9 @@ VECTORS_PER_SECOND = {
     "timeline": 1.5e5,
     "timeline-rr": 2.0e4,
 }
+#: Vectors per call of the compiled kernel: about 0.2 s at its rate, so that the time
+#: limit and Ctrl-C are looked at five times a second.
+BLOCK_VECTORS = 20_000_000
 
 
 def _path(model: str, policy: str) -> str:
@@ -69,16 +72,18 @@ def default_cap(model: str, policy: str) -> int:
 
 
 def _duration(seconds: float) -> str:
-    """``seconds`` in words a user reads at a glance: 45 s, 4 min, 3.2 h, 12 days."""
-    if seconds < 90:
-        return f"{max(seconds, 1):.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds < 2 * 365 * 86400:
-        return f"{seconds / 86400:.0f} days"
-    return f"{seconds / (365 * 86400):.2g} years"
+    """``seconds`` in words, at least "1 s" (the refusal's estimate)."""
+    return duration(max(seconds, 1.0))
+
+
+def _stopped(clock: Budget, done: int, size: int) -> SolverRefusal:
+    """The refusal of a search its time limit stopped (it certifies nothing)."""
+    return SolverRefusal(
+        "time_limit",
+        f"exhaustive: stopped by the time limit of {clock.seconds:g} s after {done:.3g} of "
+        f"{size:.3g} partition vectors; no optimum is certified; raise the limit, or use "
+        "optimal or local-search",
+    )
 
 
 def _rate_text(rate: float) -> str:
@@ -94,9 +99,13 @@ def _shifted(table: np.ndarray, low: np.ndarray) -> np.ndarray:
 
 
 def _compiled(
-    tables: DelayTables, objective: str, radices: np.ndarray, progress: bool
+    tables: DelayTables, objective: str, radices: np.ndarray, progress: bool, clock: Budget
 ) -> np.ndarray | None:
-    """Best offset vector (point − lowest point) by the compiled kernel, or None."""
+    """Best offset vector (point − lowest point) by the compiled kernel, or None.
+
+    The kernel runs in blocks of about :data:`BLOCK_VECTORS` vectors; between two blocks
+    the time limit and Ctrl-C are looked at (a Ctrl-C never reaches the compiled code:
+    :func:`~dnnsplit._limits.deferred_interrupts`)."""
     from numba import get_num_threads
 
     from dnnsplit._kernels import exhaustive_snapshot
@@ -109,30 +118,35 @@ def _compiled(
     limits = radices - 1
     outer_total = math.prod(int(r) for r in radices[:-1])
     inner = int(radices[-1])
-    block = max(1, 200_000_000 // inner)  # about a second or two per block
+    block = max(1, BLOCK_VECTORS // inner)
     best = (math.inf, -1, -1)
     bar = progress_bar(
         total=outer_total * inner, desc="exhaustive", enabled=progress, unit="vec", unit_scale=True
     )
-    for lo in range(0, outer_total, block):
-        hi = min(outer_total, lo + block)
-        parts = max(1, min(hi - lo, 8 * get_num_threads()))
-        found = exhaustive_snapshot(
-            offload,
-            work,
-            limits,
-            deadline,
-            policy=tables.policy,
-            objective=objective,
-            start=lo,
-            stop=hi,
-            tolerance=0.0,
-            parts=parts,
-        )
-        if found[1] >= 0 and found[0] < best[0]:
-            best = found
-        bar.update((hi - lo) * inner)
-    bar.close()
+    try:
+        with deferred_interrupts():
+            for lo in range(0, outer_total, block):
+                if clock.expired():
+                    raise _stopped(clock, lo * inner, outer_total * inner)
+                hi = min(outer_total, lo + block)
+                parts = max(1, min(hi - lo, 8 * get_num_threads()))
+                found = exhaustive_snapshot(
+                    offload,
+                    work,
+                    limits,
+                    deadline,
+                    policy=tables.policy,
+                    objective=objective,
+                    start=lo,
+                    stop=hi,
+                    tolerance=0.0,
+                    parts=parts,
+                )
+                if found[1] >= 0 and found[0] < best[0]:
+                    best = found
+                bar.update((hi - lo) * inner)
+    finally:
+        bar.close()
     if best[1] < 0:
         return None
     outer_digits = np.unravel_index(best[1], tuple(int(r) for r in radices[:-1]))
@@ -140,7 +154,12 @@ def _compiled(
 
 
 def _chunked(
-    tables: DelayTables, objective: str, model: str, radices: np.ndarray, progress: bool
+    tables: DelayTables,
+    objective: str,
+    model: str,
+    radices: np.ndarray,
+    progress: bool,
+    clock: Budget,
 ) -> np.ndarray | None:
     """Best offset vector by NumPy (any policy, either model), in chunks, or None."""
     size = math.prod(int(r) for r in radices)
@@ -149,6 +168,9 @@ def _chunked(
     best_value, best_vector = math.inf, None
     bar = progress_bar(total=size, desc="exhaustive", enabled=progress, unit="vec", unit_scale=True)
     for lo in range(0, size, chunk):
+        if clock.expired():
+            bar.close()
+            raise _stopped(clock, lo, size)
         flat = np.arange(lo, min(size, lo + chunk), dtype=np.int64)
         offsets = np.stack(np.unravel_index(flat, tuple(int(r) for r in radices)), axis=1)
         delays = batch_delays(tables, offsets + tables.min_stage[None, :], model)
@@ -171,6 +193,7 @@ def exhaustive(
     model: str = "snapshot",
     max_vectors: int | None = None,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> Found:
     """Every partition vector in ``Π_i {min_i..s̃_i}``: the certified optimum.
 
@@ -189,6 +212,10 @@ def exhaustive(
         (snapshot rr), 4.5·10⁶ timeline (6·10⁵ for rr).
     progress : bool
         Show a progress bar (needs tqdm).
+    time_limit : float, optional
+        Seconds (positive) the search may take; default none (``max_vectors`` bounds it).
+        A space whose estimated time exceeds it is refused up front; a search that runs
+        past it stops and is refused (it certifies nothing).
 
     Returns
     -------
@@ -199,9 +226,10 @@ def exhaustive(
     ------
     SolverRefusal
         The space is larger than ``max_vectors`` (the message names its size and the
-        estimated time), or no vector meets every deadline.
+        estimated time), or its estimated time exceeds ``time_limit``, or the search ran
+        past ``time_limit``; or no vector meets every deadline.
     InputError
-        ``max_vectors`` is not a whole number ≥ 1.
+        ``max_vectors`` is not a whole number ≥ 1, or ``time_limit`` not positive.
 
     Notes
     -----
@@ -219,6 +247,7 @@ def exhaustive(
     ----------
     Kafetzis and Koutsopoulos: the exhaustive search of Fig. 5; objectives eq. (4), (8).
     """
+    clock = budget(time_limit, default=None)
     tables = scenario.tables
     radices = (tables.max_stage - tables.min_stage + 1).astype(np.int64)
     size = scenario.space_size
@@ -233,7 +262,7 @@ def exhaustive(
             "to raise it"
         )
     else:
-        cap = number(max_vectors, "max_vectors", whole=True, minimum=1)
+        cap = max_vectors
         limit = f"more than max_vectors = {cap:.3g}; pass a larger max_vectors to run it"
     if size > cap:
         raise SolverRefusal(
@@ -243,10 +272,13 @@ def exhaustive(
             f"{_rate_text(rate)} ({path} path); {limit}; or use "
             f"{'optimal, ' if model == 'snapshot' else ''}local-search or greedy",
         )
+    clock.refuse_beyond(
+        size / rate, f"exhaustive: {size:.3g} partition vectors at {_rate_text(rate)} ({path} path)"
+    )
     if compiled:
-        offsets = _compiled(tables, objective, radices, progress)
+        offsets = _compiled(tables, objective, radices, progress, clock)
     else:
-        offsets = _chunked(tables, objective, model, radices, progress)
+        offsets = _chunked(tables, objective, model, radices, progress, clock)
     if offsets is None:
         raise SolverRefusal(
             "deadline_s",

@@ -6,21 +6,27 @@ from typing import Any
 
 import numpy as np
 
-from dnnsplit._checks import number
-from dnnsplit.errors import check_choice
-from dnnsplit.evaluate import as_partition, check_model
+from dnnsplit._params import Choice, declare
+from dnnsplit.evaluate import MODEL, SCENARIO, as_partition, model_supports_policy
 from dnnsplit.scenario import Scenario
-from dnnsplit.setup import MAX_RESTARTS
-from dnnsplit.solvers._common import OBJECTIVES, STARTS, Found, solver, start_vector
-from dnnsplit.solvers._moves import FullMoves, improve, make_moves
+from dnnsplit.solvers._common import (
+    OBJECTIVE,
+    Found,
+    budget,
+    solver,
+    start_vector,
+)
+from dnnsplit.solvers._moves import MOVE_KINDS, FullMoves, improve, make_moves
 
 __all__ = ["MOVE_KINDS", "greedy", "is_local_optimum", "local_search"]
 
-MOVE_KINDS = ("step", "any")
 
-
-def _max_iterations(value: Any) -> int | None:
-    return None if value is None else number(value, "max_iterations", whole=True, minimum=0)
+def _stopped(seconds: float | None, moves: int) -> str:
+    """The note's ending when the time limit stopped a search."""
+    return (
+        f"; stopped by the time limit of {seconds:g} s after {moves} moves: the result may "
+        "not be a local optimum"
+    )
 
 
 @solver("greedy")
@@ -31,6 +37,7 @@ def greedy(
     start: str = "half",
     model: str = "snapshot",
     max_iterations: int | None = None,
+    time_limit: float | None = None,
 ) -> Found:
     """The paper's greedy heuristic, eq. (6).
 
@@ -50,6 +57,10 @@ def greedy(
         The BS model the objective is computed under.
     max_iterations : int, optional
         Stop after this many moves (default: until no move improves).
+    time_limit : float, optional
+        Stop, before the next move, after this many seconds (positive; default
+        :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s). The setup of the scorers
+        counts. ``extra["time_limit_reached"]`` says whether it stopped the search.
 
     Returns
     -------
@@ -77,14 +88,17 @@ def greedy(
     ----------
     Kafetzis and Koutsopoulos, eq. (6); the objectives are eq. (4) and (8).
     """
-    check_choice(start, STARTS, "start", "start")
-    moves = make_moves(scenario.tables, start_vector(scenario, start), False, objective, model)
-    iterations = improve(moves, _max_iterations(max_iterations))
+    clock = budget(time_limit)
+    vector = start_vector(scenario, start)
+    moves = make_moves(scenario.tables, vector, "step", objective, model, clock)
+    iterations = improve(moves, max_iterations)
+    note = "the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start
     return Found(
         moves.p,
         iterations=iterations,
         start=start,
-        note="the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start,
+        note=note + (_stopped(clock.seconds, iterations) if clock.reached else ""),
+        extra={"time_limit_reached": clock.reached},
     )
 
 
@@ -98,6 +112,7 @@ def local_search(
     restarts: int = 8,
     seed: int | np.random.Generator = 0,
     max_iterations: int | None = None,
+    time_limit: float | None = None,
 ) -> Found:
     """Any-step local search with seeded restarts (beyond the paper).
 
@@ -122,6 +137,10 @@ def local_search(
         Seed of the random starts; pass an int for reproducible output.
     max_iterations : int, optional
         Cap on the moves of each run.
+    time_limit : float, optional
+        Stop, before the next move or run, after this many seconds (positive; default
+        :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s), keeping the best end point
+        so far. ``extra["time_limit_reached"]`` says whether it stopped the search.
 
     Returns
     -------
@@ -144,34 +163,39 @@ def local_search(
     ----------
     The improvement loop of Kafetzis and Koutsopoulos, eq. (6), with any-step moves.
     """
-    check_choice(start, STARTS, "start", "start")
-    restarts = number(restarts, "restarts", whole=True, minimum=0, maximum=MAX_RESTARTS)
-    limit = _max_iterations(max_iterations)
+    clock = budget(time_limit)
     tables = scenario.tables
-    rng = (
-        seed
-        if isinstance(seed, np.random.Generator)
-        else np.random.default_rng(number(seed, "seed", whole=True, minimum=0))
-    )
-    starts = [start_vector(scenario, start)]
-    starts += [rng.integers(tables.min_stage, tables.max_stage + 1) for _ in range(restarts)]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     best_key: tuple[float, float] | None = None
-    partition = starts[0]
+    partition = start_vector(scenario, start)
     iterations = 0
-    for vector in starts:
-        moves = make_moves(tables, vector, True, objective, model)
-        iterations += improve(moves, limit)
+    for run in range(restarts + 1):
+        if run and clock.expired():
+            break
+        # each random start is drawn when its run begins (the same draws as all at once)
+        vector = partition if run == 0 else rng.integers(tables.min_stage, tables.max_stage + 1)
+        moves = make_moves(tables, vector, "any", objective, model, clock)
+        iterations += improve(moves, max_iterations)
         value, excess = moves.current()
         if best_key is None or (excess, value) < best_key:
             best_key, partition = (excess, value), moves.p.copy()
+    note = f"any-step moves from {start} and {restarts} seeded random starts; best kept"
     return Found(
         partition,
         iterations=iterations,
         start=start,
-        note=f"any-step moves from {start} and {restarts} seeded random starts; best kept",
+        note=note + (_stopped(clock.seconds, iterations) if clock.reached else ""),
+        extra={"time_limit_reached": clock.reached},
     )
 
 
+MOVES = Choice(MOVE_KINDS, "move kind")
+
+
+@declare(
+    {"scenario": SCENARIO, "objective": OBJECTIVE, "moves": MOVES, "model": MODEL},
+    then=model_supports_policy,
+)
 def is_local_optimum(
     scenario: Scenario,
     partition: Any,
@@ -208,10 +232,7 @@ def is_local_optimum(
     Scores every candidate by a full evaluation (never a fast path), so it can check the
     solvers' fast paths.
     """
-    check_choice(objective, OBJECTIVES, "objective", "objective")
-    check_choice(moves, MOVE_KINDS, "moves", "move kind")
-    check_model(model, scenario.policy)
     vector = as_partition(partition, scenario.n_devices)
     scenario.tables.check_partitions(vector[None, :])
-    candidates = FullMoves(scenario.tables, vector, moves == "any", objective, model)
+    candidates = FullMoves(scenario.tables, vector, moves, objective, model)
     return improve(candidates, max_iterations=1) == 0
