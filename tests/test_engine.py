@@ -339,10 +339,10 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
         options = {"objectives": ("variance",)}
         points = [sweeps.Point(Setup(), 3, seed, options=options) for seed in range(2)]
         spread = Engine(scheduler=address, cache=False).run(
-            sweeps._improvement_point, points, desc="beside", progress=False
+            sweeps.improvement_rows, points, desc="beside", progress=False
         )
         alone = Engine(workers=1, cache=False).run(
-            sweeps._improvement_point, points, desc="alone", progress=False
+            sweeps.improvement_rows, points, desc="alone", progress=False
         )
         assert spread == alone
     finally:

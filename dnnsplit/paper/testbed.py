@@ -47,6 +47,7 @@ __all__ = [
     "calibration_frame",
     "calibration_table",
     "caption",
+    "copy_measurement",
     "error_summary",
     "measurement_mode",
     "plot_error_by_devices",
@@ -56,6 +57,7 @@ __all__ = [
     "regret_table",
     "report_section",
     "save",
+    "tables",
     "testbed_figure",
     "testbed_rows",
     "write_measurement",
@@ -557,21 +559,35 @@ def calibration_frame(measurement: Measurement) -> pd.DataFrame:
 MEASUREMENT_FILES = ("testbed.csv", "testbed_calibration.csv", "testbed.manifest.json")
 
 
-def save(measurement: Measurement, out_dir: str | os.PathLike[str] | None) -> list[Path]:
-    """Draw and save the figure (``testbed.pdf``, ``.png``), its summary and the regret
-    table into ``out_dir``; the measurement's own files are copied there unchanged when
-    they live elsewhere (never rewritten: :func:`write_measurement` does that, on
-    request)."""
+def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
+    """The tables the testbed figure is saved with: the error summary and the regret of the
+    model's chosen vectors (``testbed_summary.csv``, ``testbed_regret.csv``)."""
+    return {"summary": error_summary(measurement.rows), "regret": regret_table(measurement.rows)}
+
+
+def copy_measurement(
+    measurement: Measurement, out_dir: str | os.PathLike[str] | None
+) -> list[Path]:
+    """Copy the measurement's own files into ``out_dir`` unchanged when they live elsewhere
+    (never rewritten: :func:`write_measurement` does that, on request)."""
     from dnnsplit._io import atomic_write
-    from dnnsplit.paper.output import output_dir, save_figure
+    from dnnsplit.paper.output import output_dir
 
     out = output_dir(out_dir)
+    if out.resolve() == measurement.source.resolve():
+        return []
+    return [
+        atomic_write(out / name, (measurement.source / name).read_bytes())
+        for name in MEASUREMENT_FILES
+    ]
+
+
+def save(measurement: Measurement, out_dir: str | os.PathLike[str] | None) -> list[Path]:
+    """Draw and save the figure (``testbed.pdf``, ``.png``) with its tables and caption into
+    ``out_dir``, and copy the measurement there (:func:`copy_measurement`)."""
+    from dnnsplit.paper.output import save_figure
+
     words = caption(measurement.manifest)
     fig = testbed_figure(measurement.rows, caption=words)
-    summary = {"summary": error_summary(measurement.rows)}
-    written = save_figure(fig, RUN, summary, out, caption=words)
-    written.append(write_table(regret_table(measurement.rows), out / "testbed_regret.csv"))
-    if out.resolve() != measurement.source.resolve():
-        for name in MEASUREMENT_FILES:
-            written.append(atomic_write(out / name, (measurement.source / name).read_bytes()))
-    return written
+    written = save_figure(fig, RUN, tables(measurement), out_dir, caption=words)
+    return [*written, *copy_measurement(measurement, out_dir)]
