@@ -7,18 +7,18 @@ background work, the intermediate tensor over WiFi, the rest at a base station t
 every offloaded DNN under one scheduling policy.
 
 The public API: :class:`Setup` (every choice the paper leaves open), :class:`Scenario`
-(from a dict, a file, or the paper's generator), :func:`evaluate` (delays and objectives
-of a partition vector) and :func:`solve` (the paper's greedy, local search, exact solvers
-and baselines; each is also a function of :mod:`dnnsplit.solvers`). The paper's
-experiments, figures and report live in :mod:`dnnsplit.paper`, which this package never
-imports (so ``import dnnsplit`` needs no plotting library).
+(from a dict, a file, or the paper's generator), :func:`evaluate` (delays, device
+energies and objectives of a partition vector) and :func:`solve` (the paper's greedy, local
+search, exact solvers and baselines; each is also a function of :mod:`dnnsplit.solvers`).
+The paper's experiments, figures and report live in :mod:`dnnsplit.paper`, which this
+package never imports (so ``import dnnsplit`` needs no plotting library).
 """
 
 from dnnsplit.channel import Channel
 from dnnsplit.errors import InputError, SolverRefusal
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.profiles import Profile, list_profiles, load_profile
-from dnnsplit.scenario import Device, Scenario
+from dnnsplit.scenario import Device, Power, Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, is_local_optimum, solve
 
@@ -29,6 +29,7 @@ __all__ = [
     "Device",
     "Evaluation",
     "InputError",
+    "Power",
     "Profile",
     "Scenario",
     "Setup",

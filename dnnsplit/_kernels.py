@@ -10,8 +10,25 @@ the completion times of the tasks ranked after it by the same amount (sjf) or by
 the N delays follow from the precomputed prefix and suffix sums and maxima in O(log N)
 work, so the cost per vector is a handful of operations.
 
+**Energy** (docs/model.md, "Energy"): device j's energy is ``e_j + w_j·D^R_j`` with
+``e_j = P_cpu·C_j + P_tx·τ_j`` and ``w_j = P_idle`` its own; inserting the last device's task
+shifts the BS delays exactly as above, so the total energy moves by ``x·Σ_{k≥r} w_k`` (and,
+for ps, ``Σ_{k<r} w_k T_k``), again from prefix and suffix sums. A per-device energy budget
+holds for the tasks before the inserted one by a prefix maximum; after it, where the shift
+``w_k·x`` differs per device, by a pass over those tasks (only when some device has a
+budget).
+
+**Energy caps**: the kernel keeps, for each cap ``ε_k`` of a sorted list, the best vector
+whose total energy falls in ``(ε_{k-1}, ε_k]`` (the bins); the best vector with total energy
+at most ``ε_k`` is then the best over bins 1..k (:func:`exhaustive_snapshot` does that). One
+cap of +inf is no cap. Many caps in one pass give the ε-constraint front of the delay–energy
+trade-off (:func:`dnnsplit.solvers.exhaustive.exhaustive_front`).
+
 Order of enumeration: lexicographic in ``(p_0, …, p_{N-1})``; among equal objective values
-the first vector in that order wins (strict ``<``), whatever the number of threads.
+the first vector in that order wins (strict ``<``), whatever the number of threads. With
+``secondary``, equal values are first told apart by the other quantity (total energy for a
+delay objective, total delay for energy), so that a front's points are not dominated by a
+tie.
 """
 
 from __future__ import annotations
@@ -21,8 +38,10 @@ from numba import njit, prange
 
 __all__ = ["OBJECTIVE_CODES", "POLICY_CODES", "exhaustive_snapshot"]
 
-#: The objective codes of the kernel: total (eq. 4), variance (eq. 8), the largest delay.
-OBJECTIVE_CODES = {"total": 0, "variance": 1, "max": 2}
+#: The objective codes of the kernel: total (eq. 4), variance (eq. 8), the largest delay,
+#: and the total device energy.
+OBJECTIVE_CODES = {"total": 0, "variance": 1, "max": 2, "energy": 3}
+ENERGY = 3
 #: The BS policies of the kernel, by code: shortest job first (ties by index), processor
 #: sharing.
 SJF = 0
@@ -31,16 +50,23 @@ POLICY_CODES = {"sjf": SJF, "ps": PS}
 
 
 @njit(cache=True, nogil=True)
-def _scan_block(problem, policy, objective, start, stop, tol):
-    """Best vector among outer configurations ``start..stop-1`` (see module docstring).
+def _scan_block(problem, energy, policy, objective, flags, start, stop, tol):
+    """Best vector of each energy bin among outer configurations ``start..stop-1`` (see the
+    module docstring).
 
-    ``problem = (offload, work, limits, deadline)``; ``policy`` and ``objective`` are
-    codes of :data:`POLICY_CODES` and :data:`OBJECTIVE_CODES`.
+    ``problem = (offload, work, limits, deadline)``; ``energy = (e_offload, idle, budget,
+    caps)``; ``policy`` and ``objective`` are codes of :data:`POLICY_CODES` and
+    :data:`OBJECTIVE_CODES`; ``flags = (use_energy, has_budgets, secondary)``. Returns the
+    arrays ``(value, other, outer, inner)`` of the best vector per bin (``outer = -1``:
+    none), ``other`` being the quantity ties are told apart by.
     """
     offload, work, limits, deadline = problem
+    e_offload, idle, budget, caps = energy
+    use_energy, has_budgets, secondary = flags
     policy_ps = policy == PS
     n = offload.shape[0]
     m = n - 1
+    bins = caps.shape[0]
     digits = np.zeros(max(m, 1), dtype=np.int64)
     rest = start
     for j in range(m - 1, -1, -1):
@@ -61,12 +87,19 @@ def _scan_block(problem, policy, objective, start, stop, tol):
     pre_top = np.full(m + 1, -np.inf)  # max_{k<r} of the delay kept (sjf: sd, ps: sb)
     suf_top = np.full(m + 1, -np.inf)  # max_{k≥r} sd[k]
     sdl = np.empty(m + 1)
+    se = np.empty(m + 1)  # energy of sorted task k without the last device
+    sw = np.empty(m + 1)  # its idle power
+    sbud = np.empty(m + 1)  # its energy budget
+    suf_w = np.zeros(m + 1)  # Σ_{k≥r} sw[k]
+    pre_wt = np.zeros(m + 1)  # ps: Σ_{k<r} sw[k]·st[k]
+    pre_max_e = np.full(m + 1, -np.inf)  # max_{k<r} of (energy kept − budget)
 
     last = n - 1
     inner_count = limits[last] + 1
-    best_value = np.inf
-    best_outer = -1
-    best_inner = -1
+    best_value = np.full(bins, np.inf)
+    best_other = np.full(bins, np.inf)
+    best_outer = np.full(bins, -1, dtype=np.int64)
+    best_inner = np.full(bins, -1, dtype=np.int64)
 
     for outer in range(start, stop):
         # gather and insertion-sort the outer devices by (work, index)
@@ -78,6 +111,7 @@ def _scan_block(problem, policy, objective, start, stop, tol):
                 k -= 1
             order[k] = j
         running = 0.0
+        base_energy = 0.0
         for k in range(m):
             j = order[k]
             t = work[j, digits[j]]
@@ -91,6 +125,11 @@ def _scan_block(problem, policy, objective, start, stop, tol):
             sd[k] = a + remote
             sb[k] = sd[k] + t
             running += t
+            if use_energy:
+                se[k] = e_offload[j, digits[j]] + idle[j] * remote
+                sw[k] = idle[j]
+                sbud[k] = budget[j]
+                base_energy += se[k]
         # prefix (k < r) and suffix (k >= r) aggregates
         pre_t[0] = 0.0
         pre_sq_b[0] = 0.0
@@ -117,6 +156,16 @@ def _scan_block(problem, policy, objective, start, stop, tol):
                 pre_top[k + 1] = max(pre_top[k], sb[k] if policy_ps else sd[k])
             for k in range(m - 1, -1, -1):
                 suf_top[k] = max(suf_top[k + 1], sd[k])
+        if use_energy:
+            suf_w[m] = 0.0
+            for k in range(m - 1, -1, -1):
+                suf_w[k] = suf_w[k + 1] + sw[k]
+            pre_wt[0] = 0.0
+            pre_max_e[0] = -np.inf
+            for k in range(m):
+                gain = sw[k] * st[k] if policy_ps else 0.0
+                pre_wt[k + 1] = pre_wt[k] + gain
+                pre_max_e[k + 1] = max(pre_max_e[k], se[k] + gain - sbud[k])
         base_sum = suf_d[0]
 
         for p in range(inner_count):
@@ -132,16 +181,31 @@ def _scan_block(problem, policy, objective, start, stop, tol):
                     r += 1
             after = m - r
             if policy_ps:
-                d_in = a + (pre_t[r] + (after + 1) * x if x > 0 else 0.0)
+                remote_in = pre_t[r] + (after + 1) * x if x > 0 else 0.0
+                d_in = a + remote_in
                 total = base_sum + pre_t[r] + after * x + d_in
                 slack = max(pre_max_b[r], suf_max[r] + x)
             else:
-                d_in = a + (pre_t[r] + x if x > 0 else 0.0)
+                remote_in = pre_t[r] + x if x > 0 else 0.0
+                d_in = a + remote_in
                 total = base_sum + after * x + d_in
                 slack = max(pre_max_b[r], suf_max[r] + x)
             slack = max(slack, d_in - deadline[last])
             if slack > tol:
                 continue
+            spent = 0.0
+            if use_energy:
+                e_in = e_offload[last, p] + idle[last] * remote_in
+                shift = x * suf_w[r] + (pre_wt[r] if policy_ps else 0.0)
+                spent = base_energy + shift + e_in
+                if has_budgets:
+                    over = max(pre_max_e[r], e_in - budget[last])
+                    k = r
+                    while over <= 0.0 and k < m:
+                        over = max(over, se[k] + sw[k] * x - sbud[k])
+                        k += 1
+                    if over > 0.0:
+                        continue
             if objective == 1:
                 squares = pre_sq_b[r] + suf_sq[r] + 2.0 * x * suf_d[r] + after * x * x
                 squares += d_in * d_in
@@ -149,36 +213,75 @@ def _scan_block(problem, policy, objective, start, stop, tol):
                 value = squares / n - mean * mean
             elif objective == 2:
                 value = max(pre_top[r], suf_top[r] + x, d_in)
+            elif objective == ENERGY:
+                value = spent
             else:
                 value = total
-            if value < best_value:
-                best_value = value
-                best_outer = outer
-                best_inner = p
+            other = total if objective == ENERGY else spent
+            # the bin: the first cap at least the energy (one cap of +inf: no cap)
+            b = 0
+            if bins > 1 or caps[0] < np.inf:
+                lo, hi = 0, bins
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if caps[mid] < spent:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                b = lo
+                if b == bins:
+                    continue
+            if value < best_value[b] or (
+                secondary and value == best_value[b] and other < best_other[b]
+            ):
+                best_value[b] = value
+                best_other[b] = other
+                best_outer[b] = outer
+                best_inner[b] = p
         # odometer: next outer configuration, last outer device fastest
         for j in range(m - 1, -1, -1):
             digits[j] += 1
             if digits[j] <= limits[j]:
                 break
             digits[j] = 0
-    return best_value, best_outer, best_inner
+    return best_value, best_other, best_outer, best_inner
 
 
 @njit(cache=True, parallel=True)
-def _scan_parallel(problem, policy, objective, start, stop, tol, parts):
-    values = np.full(parts, np.inf)
-    outers = np.full(parts, -1, dtype=np.int64)
-    inners = np.full(parts, -1, dtype=np.int64)
+def _scan_parallel(problem, energy, policy, objective, flags, start, stop, tol, parts):
+    bins = energy[3].shape[0]
+    values = np.full((parts, bins), np.inf)
+    others = np.full((parts, bins), np.inf)
+    outers = np.full((parts, bins), -1, dtype=np.int64)
+    inners = np.full((parts, bins), -1, dtype=np.int64)
     span = stop - start
     for part in prange(parts):
         lo = start + span * part // parts
         hi = start + span * (part + 1) // parts
         if hi > lo:
-            v, o, i = _scan_block(problem, policy, objective, lo, hi, tol)
+            v, w, o, i = _scan_block(problem, energy, policy, objective, flags, lo, hi, tol)
             values[part] = v
+            others[part] = w
             outers[part] = o
             inners[part] = i
-    return values, outers, inners
+    return values, others, outers, inners
+
+
+#: The best vector found: ``(value, other, outer index, last device's p)``; outer -1: none.
+Best = tuple[float, float, int, int]
+NONE: Best = (float("inf"), float("inf"), -1, -1)
+
+
+def better(a: Best, b: Best, inner_count: int, secondary: bool) -> bool:
+    """Whether found vector ``a`` beats ``b``: a lower value; on a tie (with ``secondary``)
+    a lower other quantity; then the earlier vector in enumeration order."""
+    if a[2] < 0:
+        return False
+    if b[2] < 0:
+        return True
+    key_a = (a[0], a[1] if secondary else 0.0, a[2] * inner_count + a[3])
+    key_b = (b[0], b[1] if secondary else 0.0, b[2] * inner_count + b[3])
+    return key_a < key_b
 
 
 def exhaustive_snapshot(
@@ -193,33 +296,66 @@ def exhaustive_snapshot(
     stop: int,
     tolerance: float,
     parts: int,
-) -> tuple[float, int, int]:
-    """Best ``(value, outer index, last device's p)`` over outer configurations
-    ``start..stop-1``; ``outer index = -1`` when no vector there is feasible.
+    energy: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    caps: np.ndarray | None = None,
+    secondary: bool = False,
+) -> list[Best]:
+    """For each cap, the best ``(value, other, outer index, last device's p)`` over outer
+    configurations ``start..stop-1`` with total energy at most that cap (``outer index =
+    -1`` when no vector there is feasible); one cap of +inf (the default) is no cap.
 
     ``offload`` and ``deadline`` may be shifted by a common constant (the variance does not
     change, the sum changes by N times it and the largest delay by it), which keeps the sum
-    of squares well conditioned; the caller undoes the shift.
+    of squares well conditioned; the caller undoes the shift. ``energy = (e_offload, idle,
+    budget)``: each device's energy before its BS wait per point (columns as ``work``'s),
+    its idle power and its budget (tolerance included; +inf: none), needed for the
+    ``energy`` objective, budgets, caps and ``secondary``; ``caps`` sorted, tolerance
+    included.
     """
+    n, width = np.shape(work)
+    caps_array = np.array([np.inf] if caps is None else caps, dtype=np.float64)
+    if energy is None:
+        energy = (np.zeros((n, width)), np.zeros(n), np.full(n, np.inf))
+        use_energy = False
+    else:
+        use_energy = True
+    e_offload, idle, budget = energy
+    has_budgets = bool(np.isfinite(budget).any())
     problem = (
         np.ascontiguousarray(offload, dtype=np.float64),
         np.ascontiguousarray(work, dtype=np.float64),
         np.ascontiguousarray(limits, dtype=np.int64),
         np.ascontiguousarray(deadline, dtype=np.float64),
     )
-    values, outers, inners = _scan_parallel(
+    energy_arrays = (
+        np.ascontiguousarray(e_offload, dtype=np.float64),
+        np.ascontiguousarray(idle, dtype=np.float64),
+        np.ascontiguousarray(budget, dtype=np.float64),
+        np.ascontiguousarray(caps_array),
+    )
+    values, others, outers, inners = _scan_parallel(
         problem,
+        energy_arrays,
         POLICY_CODES[policy],
         OBJECTIVE_CODES[objective],
+        (use_energy, has_budgets, bool(secondary)),
         int(start),
         int(stop),
         float(tolerance),
         int(parts),
     )
-    best = -1
-    for part in range(parts):  # parts are in enumeration order: strict < keeps the first
-        if outers[part] >= 0 and (best < 0 or values[part] < values[best]):
-            best = part
-    if best < 0:
-        return float("inf"), -1, -1
-    return float(values[best]), int(outers[best]), int(inners[best])
+    inner_count = int(limits[-1]) + 1
+    found: list[Best] = []
+    best: Best = NONE
+    for b in range(caps_array.size):  # bin b, then every bin below it
+        for part in range(parts):
+            candidate = (
+                float(values[part, b]),
+                float(others[part, b]),
+                int(outers[part, b]),
+                int(inners[part, b]),
+            )
+            if better(candidate, best, inner_count, secondary):
+                best = candidate
+        found.append(best)
+    return found

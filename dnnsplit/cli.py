@@ -145,6 +145,11 @@ def _build_parser() -> argparse.ArgumentParser:
     so.add_argument(
         "--progress", action="store_true", default=None, help="progress bar (exhaustive)"
     )
+    so.add_argument(
+        "--energy-cap",
+        type=float,
+        help="greedy, local-search, exhaustive: the most total device energy, J",
+    )
 
     sc = commands.add_parser(
         "scenario",
@@ -220,7 +225,15 @@ def _check_out(out: str) -> None:
 
 
 #: The options of ``solve`` given as flags: the keyword each one sets.
-SOLVE_OPTIONS = ("start", "restarts", "seed", "max_vectors", "time_limit", "progress")
+SOLVE_OPTIONS = (
+    "start",
+    "restarts",
+    "seed",
+    "max_vectors",
+    "time_limit",
+    "progress",
+    "energy_cap",
+)
 #: The options of ``profile`` checked by :func:`dnnsplit.profiler.profile_to_file`.
 PROFILE_OPTIONS = ("threads", "repeats", "warmup")
 

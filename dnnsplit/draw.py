@@ -23,7 +23,7 @@ from dnnsplit.chains import CHAINS, get_chain, memory_needs
 from dnnsplit.errors import InputError
 from dnnsplit.model import check_memory, read_only
 from dnnsplit.profiles import Profile
-from dnnsplit.scenario import SEED_RULE, Device, Scenario, load_named
+from dnnsplit.scenario import SEED_RULE, Device, Power, Scenario, load_named
 from dnnsplit.setup import Setup
 
 __all__ = ["draw", "memory_limits"]
@@ -73,7 +73,9 @@ def draw(n_devices: int, seed: int, setup: Setup) -> Scenario:
     the memory rule from ``setup.memory_mib``; background processes uniform on the whole
     numbers in ``setup.background``. Uplink rates follow from the distances by
     ``setup.channel``; BS times are ``t_s / R`` or ``setup.bs_profile``'s; every device
-    may choose ``p`` in ``setup.lowest_point..s̃_i``.
+    may choose ``p`` in ``setup.lowest_point..s̃_i`` and draws the default power of a
+    Raspberry Pi 3B+ (:class:`~dnnsplit.scenario.Power`), with no deadline and no energy
+    budget.
     """
     loaded = load_named(setup.profile, "setup.profile")
     check_memory(n_devices, loaded.n_stages)
@@ -108,6 +110,8 @@ def draw(n_devices: int, seed: int, setup: Setup) -> Scenario:
             speed=1.0,
             deadline_s=None,
             min_stage=min(setup.lowest_point, int(s)),
+            energy_budget_j=None,
+            power=None,
         )
         for n, s, w in zip(loads, limits, rates, strict=True)
     )
@@ -134,6 +138,7 @@ def draw(n_devices: int, seed: int, setup: Setup) -> Scenario:
             bs_profile_ref=setup.bs_profile,
             bs_stage_s=None,
             meta=meta,
+            power=Power(),
         )
     except InputError as error:
         raise InputError(setup_field(error.field), error.problem) from None

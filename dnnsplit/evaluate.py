@@ -1,8 +1,9 @@
-"""Evaluating partition vectors: per-device delays and the objectives, eq. (3), (4), (8).
+"""Evaluating partition vectors: per-device delays and energies, and the objectives,
+eq. (3), (4), (8) and the energy of docs/model.md ("Energy").
 
-:func:`evaluate` is the scalar entry point of the public API; :func:`batch_delays` is the
-vectorised one the solvers use. Both go through the same code, so a single vector is just a
-batch of one.
+:func:`evaluate` is the scalar entry point of the public API; :func:`batch_delays` and
+:func:`batch_outcomes` are the vectorised ones the solvers use. All go through the same
+code, so a single vector is just a batch of one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "Evaluation",
     "batch_components",
     "batch_delays",
+    "batch_outcomes",
     "check_model",
     "evaluate",
 ]
@@ -82,9 +84,23 @@ def batch_delays(
     return local + transmission + remote
 
 
+def batch_outcomes(
+    tables: DelayTables, partitions: np.ndarray, model: str = "snapshot"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-device delays ``D_i(p)`` (eq. 3) and energies ``E_i(p)`` (docs/model.md,
+    "Energy") of an (M, N) array of partition vectors.
+
+    ``E_i = P_cpu·C_i + P_tx·τ_i + P_idle·B_i``, where the wait ``B_i`` for the BS is the
+    BS delay ``D^R_i`` of the model (snapshot: the completion time of eq. 2; timeline:
+    arrival to completion), so the delays and energies come from one BS evaluation.
+    """
+    local, transmission, remote = batch_components(tables, partitions, model)
+    return local + transmission + remote, tables.energies(partitions, remote)
+
+
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """Delays and objectives of one partition vector (seconds).
+    """Delays (seconds), energies (joules) and objectives of one partition vector.
 
     Attributes
     ----------
@@ -92,6 +108,12 @@ class Evaluation:
         ``p``, one partition point per device.
     local, transmission, remote, delays : numpy.ndarray
         ``D^L``, ``D^tr``, ``D^R`` and ``D = D^L + D^tr + D^R`` per device, eq. (1)–(3).
+    energy_cpu, energy_tx, energy_idle : numpy.ndarray
+        ``P_cpu·C_i``, ``P_tx·τ_i`` and ``P_idle·B_i`` per device (J; ``B_i = D^R_i``).
+    energies : numpy.ndarray
+        ``E_i``, the device energy of each task (docs/model.md, "Energy"), J.
+    energy : float
+        ``Σ_i E_i``, the total device energy (the ``energy`` objective), J.
     total : float
         ``D_tot = Σ_i D_i``, eq. (4).
     variance : float
@@ -103,7 +125,7 @@ class Evaluation:
     local_share : float
         Share of all stages run locally, ``Σ_i p_i / (N·S)``.
     feasible : bool
-        Every device meets its deadline.
+        Every device meets its deadline and its energy budget.
     within_limits : bool
         Every ``p_i`` in ``min_i..s̃_i`` (false only for the all-local baseline on
         limited devices).
@@ -125,13 +147,19 @@ class Evaluation:
     feasible: bool
     within_limits: bool
     model: str
+    energy_cpu: np.ndarray
+    energy_tx: np.ndarray
+    energy_idle: np.ndarray
+    energies: np.ndarray
+    energy: float
 
     def __post_init__(self) -> None:
-        for name in ("partition", "local", "transmission", "remote", "delays"):
+        for name in ARRAYS:
             object.__setattr__(self, name, read_only(np.array(getattr(self, name))))
 
     def objective(self, name: str) -> float:
-        """The value of objective ``name`` (``total`` or ``variance``)."""
+        """The value of objective ``name`` (``total``, ``variance``, ``max`` or
+        ``energy``)."""
         return float(getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,7 +179,26 @@ class Evaluation:
             "feasible": self.feasible,
             "within_limits": self.within_limits,
             "model": self.model,
+            "energy": self.energy,
+            "energies": [float(e) for e in self.energies],
+            "energy_cpu": [float(e) for e in self.energy_cpu],
+            "energy_tx": [float(e) for e in self.energy_tx],
+            "energy_idle": [float(e) for e in self.energy_idle],
         }
+
+
+#: The per-device arrays of an :class:`Evaluation` (read-only copies).
+ARRAYS = (
+    "partition",
+    "local",
+    "transmission",
+    "remote",
+    "delays",
+    "energy_cpu",
+    "energy_tx",
+    "energy_idle",
+    "energies",
+)
 
 
 def as_partition(partition: Any, n_devices: int) -> np.ndarray:
@@ -203,7 +250,8 @@ def evaluate(
     model: str = "snapshot",
     enforce_limits: bool = True,
 ) -> Evaluation:
-    """Delays and objectives of one partition vector, eq. (1)–(4), (8).
+    """Delays, energies and objectives of one partition vector, eq. (1)–(4), (8) and the
+    energy of docs/model.md ("Energy").
 
     Parameters
     ----------
@@ -231,6 +279,8 @@ def evaluate(
     tables.check_partitions(p, enforce_limits=enforce_limits)
     local, transmission, remote = (a[0] for a in batch_components(tables, p, model))
     delays = local + transmission + remote
+    energies = tables.energies(p, remote[None, :])[0]
+    rows = np.arange(scenario.n_devices)
     return Evaluation(
         partition=p[0].copy(),
         local=local,
@@ -243,7 +293,12 @@ def evaluate(
         max=float(delays.max()),
         jain=float(jain_index(delays)),
         local_share=float(p.sum() / (scenario.n_devices * scenario.n_stages)),
-        feasible=bool(tables.deadline_excess(delays) == 0),
+        feasible=bool(tables.excess(delays, energies) == 0),
         within_limits=bool(np.all((p[0] >= tables.min_stage) & (p[0] <= tables.max_stage))),
         model=model,
+        energy_cpu=tables.cpu_power * tables.cpu_time[rows, p[0]],
+        energy_tx=tables.tx_power * transmission,
+        energy_idle=tables.idle_power * remote,
+        energies=energies,
+        energy=float(energies.sum()),
     )

@@ -1,4 +1,5 @@
-"""The paper's delay model, eq. (1)–(3), (4) and (8), vectorised over partition vectors.
+"""The paper's delay model, eq. (1)–(3), (4) and (8), and the devices' energy, vectorised
+over partition vectors.
 
 Each device i chooses a partition point ``p_i``: stages 1..p_i run on its own CPU, which
 it shares round-robin with ``n_i`` always-busy background processes (local delay, eq. 1);
@@ -13,6 +14,11 @@ partition point, the local delay, the transmission delay and the residual BS wor
 evaluation of M partition vectors is then a gather from those tables and one vectorised
 BS-policy call on an (M, N) array of residual work. The scalar path (one vector) is the same
 code with M = 1.
+
+Energy (docs/model.md, "Energy") follows the same pattern: device i's task takes
+``E_i(p) = P_cpu·C_i(p_i) + P_tx·τ_i(p_i) + P_idle·B_i(p)``, where everything but the wait
+``B_i`` for the BS (its BS delay ``D^R_i``) is a function of ``p_i`` alone and is tabulated
+(:attr:`DelayTables.energy_offload`), so an evaluation adds ``P_idle·D^R`` to a gather.
 
 A BS policy is a small function of the residual work matrix: :func:`sjf_completion`,
 :func:`ps_completion`, :func:`rr_completion`. Tasks with zero work are not queued and
@@ -31,9 +37,11 @@ from dnnsplit.policies import policies_with
 
 __all__ = [
     "DEADLINE_TOLERANCE_S",
+    "ENERGY_TOLERANCE_J",
     "LOCAL_DELAY_FORMS",
     "MAX_DELAY_S",
     "MAX_MEMORY_BYTES",
+    "MAX_POWER_W",
     "MAX_QUANTUM_S",
     "MIN_QUANTUM_S",
     "POLICIES",
@@ -55,6 +63,13 @@ POLICIES = policies_with("snapshot")
 LOCAL_DELAY_FORMS = ("paper", "exact")
 #: A device meets its deadline when ``D_i <= deadline + DEADLINE_TOLERANCE_S``.
 DEADLINE_TOLERANCE_S = 1e-9
+#: A device meets its energy budget when ``E_i <= budget + ENERGY_TOLERANCE_J`` (and a total
+#: energy cap is met within the same tolerance).
+ENERGY_TOLERANCE_J = 1e-9
+#: The largest power a device may draw in any phase, watts (10 kW: a Pi draws a few watts,
+#: a laptop tens; larger values come from a unit mistake). With delays within
+#: :data:`MAX_DELAY_S` every energy stays finite.
+MAX_POWER_W = 1e4
 #: T/q within this of a whole number counts as that whole number (floating-point guard).
 QUANTA_GUARD = 1e-9
 #: Quanta (a device's ``q_i``, the BS's ``q_R``) lie in this range, seconds. Below 1 ns
@@ -71,7 +86,7 @@ MAX_MEMORY_BYTES = 2 * 1024**3
 #: Bytes per device besides its tables: the parsed file, the device object, its output.
 DEVICE_OVERHEAD_BYTES = 2048
 #: float64 arrays of shape (N, S+1) alive at once while the tables are built and used.
-TABLE_ARRAYS = 8
+TABLE_ARRAYS = 10
 #: float64 arrays of shape (M, N, N) alive at once in :func:`rr_completion`.
 RR_ARRAYS = 4
 
@@ -325,6 +340,17 @@ class DelayTables:
         BS policy.
     bs_quantum : float
         BS quantum (``rr``).
+    cpu_time : numpy.ndarray
+        ``C_i(p) = Σ_{s≤p} t_s / c_i``, the device's own CPU time for its stages (its
+        work, not its local delay: the background processes' share is not the task's),
+        shape (N, S+1).
+    cpu_power, tx_power, idle_power : numpy.ndarray
+        ``P_cpu``, ``P_tx``, ``P_idle`` of each device, W, shape (N,).
+    energy_offload : numpy.ndarray
+        ``P_cpu·C_i(p) + P_tx·D^tr_i(p)``: the energy of device i's task before it waits
+        for the BS, J, shape (N, S+1).
+    energy_budget : numpy.ndarray
+        ``Ẽ_i`` in joules, ``inf`` where a device has none, shape (N,).
     """
 
     local: np.ndarray
@@ -335,6 +361,12 @@ class DelayTables:
     deadline: np.ndarray
     policy: str
     bs_quantum: float
+    cpu_time: np.ndarray
+    cpu_power: np.ndarray
+    tx_power: np.ndarray
+    idle_power: np.ndarray
+    energy_offload: np.ndarray
+    energy_budget: np.ndarray
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -358,6 +390,15 @@ class DelayTables:
     @property
     def has_deadlines(self) -> bool:
         return bool(np.isfinite(self.deadline).any())
+
+    @property
+    def has_energy_budgets(self) -> bool:
+        return bool(np.isfinite(self.energy_budget).any())
+
+    @property
+    def has_constraints(self) -> bool:
+        """Some device has a deadline or an energy budget."""
+        return self.has_deadlines or self.has_energy_budgets
 
     @property
     def allowed(self) -> np.ndarray:
@@ -421,3 +462,29 @@ class DelayTables:
         :data:`DEADLINE_TOLERANCE_S`."""
         excess = delays - self.deadline - DEADLINE_TOLERANCE_S
         return np.where(excess > 0, excess, 0.0).sum(axis=-1)
+
+    def energies(self, partitions: np.ndarray, remote: np.ndarray) -> np.ndarray:
+        """Per-device energies ``E_i = P_cpu·C_i + P_tx·τ_i + P_idle·B_i`` (docs/model.md,
+        "Energy") of (M, N) partition vectors whose BS delays ``B = D^R`` are ``remote``."""
+        rows = np.arange(self.n_devices)
+        return self.energy_offload[rows, partitions] + self.idle_power * remote
+
+    def energy_excess(self, energies: np.ndarray, cap: float | None = None) -> np.ndarray:
+        """``Σ_i max(0, E_i − Ẽ_i)`` plus, given a total ``cap``, ``max(0, Σ_i E_i − cap)``
+        along the last axis: 0 exactly when every energy budget (and the cap) holds, within
+        :data:`ENERGY_TOLERANCE_J`."""
+        excess = energies - self.energy_budget - ENERGY_TOLERANCE_J
+        total = np.where(excess > 0, excess, 0.0).sum(axis=-1)
+        if cap is not None:
+            over = energies.sum(axis=-1) - cap - ENERGY_TOLERANCE_J
+            total = total + np.where(over > 0, over, 0.0)
+        return total
+
+    def excess(
+        self, delays: np.ndarray, energies: np.ndarray, cap: float | None = None
+    ) -> np.ndarray:
+        """How far (M, N) outcomes break the constraints: the deadline excess (seconds) plus
+        the energy excess (joules, :meth:`energy_excess`), added as numbers. 0 exactly when
+        every constraint holds; the solvers use it only to tell feasible from not and to
+        steer an infeasible vector toward feasibility."""
+        return self.deadline_excess(delays) + self.energy_excess(energies, cap)

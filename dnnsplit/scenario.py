@@ -48,7 +48,13 @@ from dnnsplit._params import (
 from dnnsplit.audit import audit_delays
 from dnnsplit.channel import CHANNEL_FIELDS, Channel
 from dnnsplit.errors import InputError, shown
-from dnnsplit.model import LOCAL_DELAY_FORMS, DelayTables, check_memory, read_only
+from dnnsplit.model import (
+    LOCAL_DELAY_FORMS,
+    MAX_POWER_W,
+    DelayTables,
+    check_memory,
+    read_only,
+)
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import Profile, load_profile
 from dnnsplit.reader import read_data
@@ -56,14 +62,19 @@ from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, PROFILE_NAME, QUA
 
 __all__ = [
     "BS_FIELDS",
+    "DEFAULT_CPU_W",
+    "DEFAULT_IDLE_W",
     "DEFAULT_PROFILE",
+    "DEFAULT_TX_W",
     "DEVICE_FIELDS",
     "MAX_SEED",
+    "POWER_FIELDS",
     "SCENARIO_FIELDS",
     "SCENARIO_POLICIES",
     "SEED_RULE",
     "STAGE_FIELDS",
     "Device",
+    "Power",
     "Scenario",
 ]
 
@@ -72,8 +83,21 @@ SCENARIO_POLICIES = tuple(POLICY_TABLE)  # sjf, ps, rr, fcfs (fcfs: timeline mod
 SEED_RULE = "numpy.random.default_rng([N, seed])"
 MAX_SEED = 2**63 - 1
 
+#: The default power block: a Raspberry Pi 3B+ (``data/measurements/README.md``, "Power").
+#: Whole board, CPU busy running the DNN's stages (all four cores; measured by others).
+DEFAULT_CPU_W = 5.1
+#: Whole board while the WiFi radio transmits (**estimated**: idle plus an assumed 1 W).
+DEFAULT_TX_W = 2.9
+#: Whole board idle, WiFi associated, waiting for the BS's result (measured by others).
+DEFAULT_IDLE_W = 1.9
+#: A power in watts: at least 0, at most :data:`~dnnsplit.model.MAX_POWER_W`.
+POWER_W = Real(low=0.0, high=MAX_POWER_W)
+#: What each field of a ``power`` block takes (the scenario's, or a device's own).
+POWER_FIELDS: dict[str, Constraint] = {"cpu_w": POWER_W, "tx_w": POWER_W, "idle_w": POWER_W}
+
 #: What each field of ``devices[i]`` takes (``distance_m`` in files only: it becomes
-#: ``rate_bps`` by the channel model).
+#: ``rate_bps`` by the channel model; a device's ``power`` is a block of
+#: :data:`POWER_FIELDS`).
 DEVICE_FIELDS: dict[str, Constraint] = {
     "background": Whole(0),
     "quantum_s": QUANTUM,
@@ -83,6 +107,7 @@ DEVICE_FIELDS: dict[str, Constraint] = {
     "distance_m": Real(positive=True),
     "speed": Real(positive=True),
     "deadline_s": Nullable(Real(positive=True)),
+    "energy_budget_j": Nullable(Real(positive=True)),
 }
 #: What each field of the ``bs`` block takes.
 BS_FIELDS: dict[str, Constraint] = {
@@ -127,6 +152,47 @@ def _copy_data(data: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Power:
+    """A device's power draw in each phase of its task (docs/model.md, "Energy"), watts.
+
+    The energy of device i's task is ``E_i = cpu_w·C_i + tx_w·τ_i + idle_w·B_i``: the
+    whole board's draw while its CPU runs the task's stages (``C_i``, the CPU time of stages
+    1..p), while its radio sends the tensor (``τ_i``), and while it waits, idle, for the
+    BS's result (``B_i``). Defaults: a Raspberry Pi 3B+ (``data/measurements/README.md``,
+    "Power": ``cpu_w`` and ``idle_w`` measured by others, ``tx_w`` **estimated**).
+
+    Attributes
+    ----------
+    cpu_w : float
+        Power while computing, W (``P_cpu``).
+    tx_w : float
+        Power while transmitting, W (``P_tx``).
+    idle_w : float
+        Power while waiting for the BS, W (``P_idle``).
+    """
+
+    cpu_w: float = DEFAULT_CPU_W
+    tx_w: float = DEFAULT_TX_W
+    idle_w: float = DEFAULT_IDLE_W
+
+    def __post_init__(self) -> None:
+        """Check every field against :data:`POWER_FIELDS` (errors name ``power.<field>``)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in check_all(values, POWER_FIELDS, "power.").items():
+            object.__setattr__(self, name, value)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"cpu_w": self.cpu_w, "tx_w": self.tx_w, "idle_w": self.idle_w}
+
+
+def _power_block(raw: Any, where: str, base: Power) -> Power:
+    """A ``power`` block of a scenario file (at ``where``): each field checked against
+    :data:`POWER_FIELDS`; a field left out keeps ``base``'s value."""
+    given = check_all(_mapping(raw, where, set(POWER_FIELDS)), POWER_FIELDS, f"{where}.")
+    return _built(Power, {**base.to_dict(), **given})
+
+
+@dataclass(frozen=True)
 class Device:
     """One device (docs/interface.md, ``devices[i]``).
 
@@ -147,6 +213,10 @@ class Device:
     min_stage : int
         The lowest partition point the device may choose: 0 (full offload allowed, the
         default) or more (the paper's ``p_i ∈ {1..s̃_i}`` is ``min_stage = 1``).
+    energy_budget_j : float or None
+        ``Ẽ_i``, the most energy its task may take (joules), or None for no budget.
+    power : Power or None
+        Its own power block, or None for the scenario's.
     """
 
     rate_bps: float
@@ -156,12 +226,15 @@ class Device:
     speed: float = 1.0
     deadline_s: float | None = None
     min_stage: int = 0
+    energy_budget_j: float | None = None
+    power: Power | None = None
 
     def __post_init__(self) -> None:
         """Check every field (a device built directly) against :data:`DEVICE_FIELDS`."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in check_all(values, DEVICE_FIELDS).items():
             object.__setattr__(self, name, value)
+        Nullable(Instance(Power, "a dnnsplit.Power")).check(self.power, "power")
         _check_points(self.min_stage, self.max_stage, "")
 
     @classmethod
@@ -177,6 +250,8 @@ class Device:
             "rate_bps": self.rate_bps,
             "speed": self.speed,
             "deadline_s": self.deadline_s,
+            "energy_budget_j": self.energy_budget_j,
+            **({"power": self.power.to_dict()} if self.power is not None else {}),
         }
 
 
@@ -273,6 +348,9 @@ class Scenario:
     meta : dict
         Free-form provenance (the generator and its seed, distances, channel);
         :meth:`to_dict` returns a copy.
+    power : Power
+        The devices' power block (a device's own ``power`` overrides it); default: a
+        Raspberry Pi 3B+.
     """
 
     profile: Profile
@@ -286,6 +364,7 @@ class Scenario:
     bs_profile_ref: str | None = None
     bs_stage_s: tuple[float | None, ...] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    power: Power = field(default_factory=Power)
 
     def __post_init__(self) -> None:
         """Check every field (a scenario built directly, not from a file or a draw), the
@@ -336,6 +415,7 @@ class Scenario:
             if value is not None and not isinstance(value, str):
                 raise InputError(name, f"must be a profile name or None, got {shown(value)}")
         put("meta", _copy_data(SCENARIO_FIELDS["meta"].check(self.meta, "meta")))
+        Instance(Power, "a dnnsplit.Power").check(self.power, "power")
         audit_delays(self)
 
     @classmethod
@@ -359,7 +439,9 @@ class Scenario:
             Naming the first field that is missing, of the wrong type or out of range, or
             the field that makes some delay non-finite (:mod:`dnnsplit.audit`).
         """
-        raw = _mapping(raw, "", {"profile", "bs", "local_delay", "devices", "channel", "meta"})
+        raw = _mapping(
+            raw, "", {"profile", "bs", "local_delay", "devices", "channel", "meta", "power"}
+        )
         if "profile" not in raw:
             raise InputError("profile", "missing (a shipped profile name or an object)")
         profile_ref = None
@@ -396,7 +478,8 @@ class Scenario:
             raw.get("local_delay", "paper"), "local_delay"
         )
         channel = Channel(**_mapping(raw.get("channel", {}), "channel", set(CHANNEL_FIELDS)))
-        devices, by_distance = _devices(raw.get("devices"), n_stages, channel)
+        power = _power_block(raw.get("power", {}), "power", Power())
+        devices, by_distance = _devices(raw.get("devices"), n_stages, channel, power)
         meta = SCENARIO_FIELDS["meta"].check(raw.get("meta", {}), "meta")
         stage_bs_list = (
             None
@@ -416,6 +499,7 @@ class Scenario:
                 bs_profile_ref=bs_profile_ref,
                 bs_stage_s=stage_bs_list,
                 meta=_copy_data(meta),
+                power=power,
             )
         except InputError as error:
             if error.field not in by_distance:
@@ -504,6 +588,11 @@ class Scenario:
         """Number of partition vectors within the limits: ``Π_i (s̃_i − min_i + 1)``."""
         return math.prod(d.max_stage - d.min_stage + 1 for d in self.devices)
 
+    def device_power(self, i: int) -> Power:
+        """Device ``i``'s power block: its own, or the scenario's."""
+        own = self.devices[i].power
+        return own if own is not None else self.power
+
     @cached_property
     def tables(self) -> DelayTables:
         """Per-device, per-partition-point delay components (:func:`dnnsplit.tables.
@@ -533,6 +622,7 @@ class Scenario:
             "profile": profile,
             "bs": bs_block,
             "local_delay": self.local_delay,
+            "power": self.power.to_dict(),
             "devices": [d.to_dict() for d in self.devices],
         }
         if self.meta:
@@ -553,10 +643,12 @@ class Scenario:
 
 
 def _devices(
-    devices_raw: Any, n_stages: int, channel: Channel
+    devices_raw: Any, n_stages: int, channel: Channel, power: Power
 ) -> tuple[tuple[Device, ...], set[str]]:
     """The ``devices`` of a scenario file, each field checked once against
-    :data:`DEVICE_FIELDS`; and the fields of the rates drawn from a distance."""
+    :data:`DEVICE_FIELDS` (a device's ``power`` block against :data:`POWER_FIELDS`, the
+    fields it leaves out taken from the scenario's ``power``); and the fields of the rates
+    drawn from a distance."""
     if not isinstance(devices_raw, list) or not devices_raw:
         raise InputError("devices", "must be a non-empty list of devices")
     check_memory(len(devices_raw), n_stages)
@@ -564,7 +656,11 @@ def _devices(
     by_distance = set()
     for i, device in enumerate(devices_raw):
         where = f"devices[{i}]."
-        given = check_all(_mapping(device, where[:-1], set(DEVICE_FIELDS)), DEVICE_FIELDS, where)
+        device = _mapping(device, where[:-1], {*DEVICE_FIELDS, "power"})
+        own_power = (
+            _power_block(device.pop("power"), f"{where}power", power) if "power" in device else None
+        )
+        given = check_all(device, DEVICE_FIELDS, where)
         if ("rate_bps" in given) == ("distance_m" in given):
             raise InputError(f"{where}rate_bps", "give exactly one of rate_bps or distance_m")
         if "rate_bps" in given:
@@ -588,6 +684,8 @@ def _devices(
                 speed=given.get("speed", 1.0),
                 deadline_s=given.get("deadline_s"),
                 min_stage=low,
+                energy_budget_j=given.get("energy_budget_j"),
+                power=own_power,
             )
         )
     return tuple(devices), by_distance

@@ -4,8 +4,10 @@ Everything a device's delay depends on, except the base-station queue, is a func
 its own partition point alone (see :mod:`dnnsplit.model`). :func:`delay_tables` therefore
 tabulates, once per scenario, for every device i and every point p = 0..S: the local
 delay ``D^L_i(p)`` of eq. (1) with ``T = Σ_{s≤p} t_s / c_i``, the transmission delay
-``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S), and the residual BS work
-``T^R_i(p) = Σ_{s>p} t^R_s``. :attr:`dnnsplit.Scenario.tables` holds the result.
+``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S), the residual BS work
+``T^R_i(p) = Σ_{s>p} t^R_s``, the CPU time ``C_i(p) = T`` and the energy spent before the
+BS wait, ``P_cpu·C_i(p) + P_tx·D^tr_i(p)`` (docs/model.md, "Energy").
+:attr:`dnnsplit.Scenario.tables` holds the result.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ def delay_tables(scenario: Scenario) -> DelayTables:
         transmission = bits / rate
         suffix = np.concatenate([np.cumsum(scenario.bs_time_s[::-1])[::-1], [0.0]])
         remote_work = np.broadcast_to(suffix, local.shape).copy()
+        powers = [scenario.device_power(i) for i in range(len(devices))]
+        cpu_power = np.array([p.cpu_w for p in powers], dtype=float)
+        tx_power = np.array([p.tx_w for p in powers], dtype=float)
+        idle_power = np.array([p.idle_w for p in powers], dtype=float)
+        energy_offload = cpu_power[:, None] * work + tx_power[:, None] * transmission
     deadline = np.array([np.inf if d.deadline_s is None else d.deadline_s for d in devices])
+    budget = np.array([np.inf if d.energy_budget_j is None else d.energy_budget_j for d in devices])
     return DelayTables(
         local=local,
         transmission=transmission,
@@ -52,4 +60,10 @@ def delay_tables(scenario: Scenario) -> DelayTables:
         deadline=deadline,
         policy=scenario.policy,
         bs_quantum=scenario.bs_quantum_s,
+        cpu_time=np.broadcast_to(work, local.shape).copy(),
+        cpu_power=cpu_power,
+        tx_power=tx_power,
+        idle_power=idle_power,
+        energy_offload=energy_offload,
+        energy_budget=budget,
     )

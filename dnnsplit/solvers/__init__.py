@@ -2,16 +2,22 @@
 
 Every solver is a public function with its guarantee, complexity and tie rules in its
 docstring, and returns a :class:`Solution` (its answer re-evaluated by the model, with its
-wall time and whether it is certified optimal):
+wall time and whether it is certified optimal). Objectives: total delay (eq. 4), the
+variance of delays (eq. 8), the largest delay, and the total device energy (docs/model.md,
+"Energy"); constraints: deadlines, per-device energy budgets, and a cap on total energy
+(``energy_cap``, the ε of the ε-constraint method: greedy, local-search, exhaustive).
 
 - :func:`greedy` (eq. 6): from a start vector, repeatedly take the single one-stage move
   that improves the objective most; stop when none does.
 - :func:`local_search`: the same loop with any-step moves and seeded restarts.
-- :func:`exhaustive`: every vector of the space (the certified optimum for small N).
+- :func:`exhaustive`: every vector of the space (the certified optimum for small N);
+  :func:`exhaustive_front` gives the ε-constraint points of the delay–energy trade-off
+  in one pass.
 - :func:`exact_total`: total delay under ``sjf``/``ps`` as a linear assignment (certified).
 - :func:`optimal`: branch and bound for total delay, variance and the largest delay under
   the snapshot model, any policy and deadlines (certified, or a proven lower bound and
-  gap when stopped by its time limit).
+  gap when stopped by its time limit). It does not take energy yet
+  (:data:`WITHOUT_ENERGY`).
 - Baselines: :func:`all_local` (p = S, the paper's), :func:`max_local` (p = s̃_i),
   :func:`all_offload` (the lowest point), :func:`independent` (each device alone).
 
@@ -31,21 +37,24 @@ from dnnsplit.errors import InputError
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
     DEFAULT_TIME_LIMIT_S,
+    DELAY_OBJECTIVES,
     MAX_TIME_LIMIT_S,
     OBJECTIVES,
     RELATIVE_TOLERANCE,
     STARTS,
+    WITHOUT_ENERGY,
     Solution,
     start_vector,
 )
 from dnnsplit.solvers.baselines import all_local, all_offload, independent, max_local
 from dnnsplit.solvers.exact import exact_total
-from dnnsplit.solvers.exhaustive import exhaustive
+from dnnsplit.solvers.exhaustive import exhaustive, exhaustive_front
 from dnnsplit.solvers.heuristics import MOVE_KINDS, greedy, is_local_optimum, local_search
 from dnnsplit.solvers.optimal import optimal
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
+    "DELAY_OBJECTIVES",
     "MAX_TIME_LIMIT_S",
     "MOVE_KINDS",
     "OBJECTIVES",
@@ -54,11 +63,13 @@ __all__ = [
     "SOLVER_FUNCTIONS",
     "SOLVER_OPTIONS",
     "STARTS",
+    "WITHOUT_ENERGY",
     "Solution",
     "all_local",
     "all_offload",
     "exact_total",
     "exhaustive",
+    "exhaustive_front",
     "greedy",
     "independent",
     "is_local_optimum",
@@ -108,8 +119,9 @@ def solve(
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay (min-max).
+    objective : {"total", "variance", "max", "energy"}
+        Total delay, eq. (4), variance of delays, eq. (8), the largest delay (min-max), or
+        the total device energy (docs/model.md, "Energy"; every solver but ``optimal``).
     solver : str
         One of :data:`SOLVERS`: ``greedy`` (the paper's eq. 6), ``local-search``,
         ``exhaustive``, ``exact``, ``optimal``, ``all-local``, ``max-local``,
@@ -121,7 +133,8 @@ def solve(
         ``restarts`` and ``seed`` (local-search, optimal), ``max_vectors`` and
         ``progress`` (exhaustive), ``max_iterations`` (greedy, local-search),
         ``time_limit`` (every solver that searches: greedy, local-search, exhaustive,
-        exact, optimal), ``max_nodes`` (optimal). The solver checks their values (its
+        exact, optimal), ``max_nodes`` (optimal), ``energy_cap`` (greedy, local-search,
+        exhaustive: the most total device energy, J). The solver checks their values (its
         ``constraints``). See each solver.
 
     Returns
@@ -135,8 +148,9 @@ def solve(
         option value.
     SolverRefusal
         ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality,
-        ``optimal`` under the timeline model; ``exhaustive`` and ``optimal`` when no vector
-        meets every deadline; a search its ``time_limit`` cannot hold.
+        ``optimal`` under the timeline model, for the energy objective or with energy
+        budgets; ``exhaustive`` and ``optimal`` when no vector meets every constraint; a
+        search its ``time_limit`` cannot hold.
     """
     name = SOLVER.check(solver, "solver")
     unknown = sorted(set(options) - OPTIONS, key=str)

@@ -1,5 +1,6 @@
-"""What every solver shares: the objectives, the tie tolerance, start vectors, and the
-:class:`Solution` a solver returns (built, timed and evaluated by :func:`solver`)."""
+"""What every solver shares: the objectives, the tie tolerance, start vectors, which
+solvers handle energy, and the :class:`Solution` a solver returns (built, timed and
+evaluated by :func:`solver`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from dnnsplit._params import (
     declare,
     trusted,
 )
-from dnnsplit.errors import unknown_choice
+from dnnsplit.errors import SolverRefusal, unknown_choice
 from dnnsplit.evaluate import (
     MODEL,
     SCENARIO,
@@ -32,12 +33,14 @@ from dnnsplit.evaluate import (
     evaluate,
     model_supports_policy,
 )
-from dnnsplit.model import read_only
+from dnnsplit.model import ENERGY_TOLERANCE_J, read_only
 from dnnsplit.scenario import MAX_SEED, Scenario
 from dnnsplit.setup import MAX_RESTARTS, STARTS
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
+    "DELAY_OBJECTIVES",
+    "ENERGY_CAP",
     "MAX_ITERATIONS",
     "MAX_TIME_LIMIT_S",
     "OBJECTIVE",
@@ -49,6 +52,7 @@ __all__ = [
     "START",
     "STARTS",
     "TIME_LIMIT",
+    "WITHOUT_ENERGY",
     "Found",
     "Seed",
     "Solution",
@@ -59,9 +63,12 @@ __all__ = [
     "tolerance",
 ]
 
-#: Objectives: total delay (eq. 4), variance of delays (eq. 8), and the largest delay
-#: (min-max, beyond the paper).
-OBJECTIVES = ("total", "variance", "max")
+#: The objectives of the delays: total delay (eq. 4), variance of delays (eq. 8), and the
+#: largest delay (min-max, beyond the paper).
+DELAY_OBJECTIVES = ("total", "variance", "max")
+#: Every objective: the delays', and the total device energy (docs/model.md, "Energy";
+#: beyond the paper, its first next step).
+OBJECTIVES = (*DELAY_OBJECTIVES, "energy")
 #: Objective values within this relative distance are ties; a move must improve by more.
 RELATIVE_TOLERANCE = 1e-12
 #: The least magnitude a tolerance is relative to (a zero objective keeps a tie band).
@@ -79,6 +86,18 @@ START = Choice(STARTS, "start")
 TIME_LIMIT = Nullable(Real(high=MAX_TIME_LIMIT_S, positive=True))
 MAX_ITERATIONS = Nullable(Whole(0))
 RESTARTS = Whole(0, MAX_RESTARTS)
+#: The most total device energy a solution may take, J (positive); None: no cap.
+ENERGY_CAP = Nullable(Real(positive=True))
+
+#: Solvers that do not handle energy, and why: each refuses the ``energy`` objective and a
+#: scenario with energy budgets (:func:`solver` asks this table before the search runs),
+#: rather than answer a question its proofs do not cover.
+WITHOUT_ENERGY: dict[str, str] = {
+    "optimal": (
+        "its bounds are proven for the delay objectives only; energy is not yet carried "
+        "over into them"
+    ),
+}
 
 
 class Seed(Constraint):
@@ -109,6 +128,7 @@ SOLVER_OPTION_CONSTRAINTS: dict[str, Constraint] = {
     "max_vectors": Nullable(Whole(1)),
     "progress": Flag(),
     "max_nodes": Nullable(Whole(1)),
+    "energy_cap": ENERGY_CAP,
 }
 
 
@@ -118,16 +138,40 @@ def budget(time_limit: float | None, default: float | None = DEFAULT_TIME_LIMIT_
     return Budget(default if time_limit is None else time_limit)
 
 
-def objective_values(delays: np.ndarray, objective: str) -> np.ndarray:
-    """The objective of each row of per-device delays: eq. (4) ``total``, (8) ``variance``,
-    or ``max``, the slowest device's delay ``max_i D_i``."""
+def objective_values(
+    delays: np.ndarray, objective: str, energies: np.ndarray | None = None
+) -> np.ndarray:
+    """The objective of each row of per-device delays (and energies): eq. (4) ``total``,
+    (8) ``variance``, ``max``, the slowest device's delay ``max_i D_i``, or ``energy``, the
+    total device energy ``Σ_i E_i`` (needs ``energies``)."""
     if objective == "total":
         return delays.sum(axis=-1)
     if objective == "variance":
         return delays.var(axis=-1)
     if objective == "max":
         return delays.max(axis=-1)
+    if objective == "energy" and energies is not None:
+        return energies.sum(axis=-1)
     raise unknown_choice("objective", "objective", objective, OBJECTIVES)
+
+
+def refuse_energy(name: str, arguments: dict[str, Any]) -> None:
+    """Raise :class:`~dnnsplit.errors.SolverRefusal` when solver ``name`` does not handle
+    energy (:data:`WITHOUT_ENERGY`) and is asked for the energy objective or given a
+    scenario with energy budgets."""
+    reason = WITHOUT_ENERGY.get(name)
+    if reason is None:
+        return
+    if arguments["objective"] == "energy":
+        what, field = "the energy objective", "objective"
+    elif arguments["scenario"].tables.has_energy_budgets:
+        what, field = "energy budgets (devices[i].energy_budget_j)", "energy_budget_j"
+    else:
+        return
+    raise SolverRefusal(
+        field,
+        f"{name} does not take {what}: {reason}; use exhaustive (small N), local-search or greedy",
+    )
 
 
 def tolerance(reference: float) -> float:
@@ -162,7 +206,7 @@ class Solution:
     partition : numpy.ndarray
         The chosen ``p`` (read-only).
     objective : str
-        ``total``, ``variance`` or ``max``.
+        ``total``, ``variance``, ``max`` or ``energy``.
     value : float
         The objective at ``partition`` (from a full evaluation).
     evaluation : Evaluation
@@ -181,6 +225,8 @@ class Solution:
         What the solver certifies or assumed.
     extra : dict
         Solver-specific facts (bounds, node counts, ...), JSON-ready.
+    energy_cap : float or None
+        The cap on total device energy the solver was given (J), if any.
     """
 
     partition: np.ndarray
@@ -194,13 +240,17 @@ class Solution:
     start: str | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    energy_cap: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "partition", read_only(np.array(self.partition)))
 
     @property
     def feasible(self) -> bool:
-        return self.evaluation.feasible
+        """Every deadline and energy budget met, and the energy cap if one was given."""
+        cap = self.energy_cap
+        within = cap is None or self.evaluation.energy <= cap + ENERGY_TOLERANCE_J
+        return self.evaluation.feasible and within
 
     def to_dict(self) -> dict[str, Any]:
         """The command line's ``solve`` output (docs/interface.md) plus the extra metrics."""
@@ -216,11 +266,14 @@ class Solution:
             "jain": ev.jain,
             "local_share": ev.local_share,
             "delays": [float(d) for d in ev.delays],
+            "energy": ev.energy,
+            "energies": [float(e) for e in ev.energies],
+            "energy_cap": self.energy_cap,
             "solver": self.solver,
             "optimal": self.optimal,
             "seconds": self.seconds,
             "iterations": self.iterations,
-            "feasible": ev.feasible,
+            "feasible": self.feasible,
             "within_limits": ev.within_limits,
             "model": ev.model,
             "start": self.start,
@@ -271,7 +324,12 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
             "model": MODEL,
             **{p: SOLVER_OPTION_CONSTRAINTS[p] for p in options},
         }
-        checked = declare(declared, then=model_supports_policy)(search)
+
+        def rules(arguments: dict[str, Any]) -> None:
+            model_supports_policy(arguments)
+            refuse_energy(name, arguments)
+
+        checked = declare(declared, then=rules)(search)
 
         @functools.wraps(search)
         def run(*args: P.args, **kwargs: P.kwargs) -> Solution:
@@ -300,6 +358,7 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
                 start=found.start,
                 note=found.note,
                 extra=found.extra,
+                energy_cap=bound.arguments.get("energy_cap"),
             )
 
         run.constraints = dict(declared)  # type: ignore[attr-defined]

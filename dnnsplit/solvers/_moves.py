@@ -2,11 +2,13 @@
 
 A :class:`Moves` object holds the current vector and its candidate moves (device ``dev[k]``
 to point ``target[k]``); :func:`improve` repeatedly applies the best one (eq. 6). Scoring is
-either a full evaluation of every candidate vector (:class:`FullMoves`, any policy, model
-and objective) or incremental under the snapshot ``sjf``/``ps`` model without deadlines
-(:class:`IncrementalTotalMoves` for total delay, :class:`IncrementalVarianceMoves` for the
-variance), and the fast paths take exactly the moves the full evaluation takes (property
-tests hold it).
+either a full evaluation of every candidate vector (:class:`FullMoves`, any policy, model,
+objective and constraint: deadlines, energy budgets, a total energy cap) or incremental
+under the snapshot ``sjf``/``ps`` model without constraints (:class:`IncrementalTotalMoves`
+for total delay, :class:`IncrementalVarianceMoves` for the variance), and the fast paths
+take exactly the moves the full evaluation takes (property tests hold it). The energy
+objective, like ``max``, is always scored by full evaluation: a device's energy depends on
+its wait at the BS, which every move of another device can change.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dnnsplit._limits import Budget, deferred_interrupts
-from dnnsplit.evaluate import batch_delays
+from dnnsplit.evaluate import batch_delays, batch_outcomes
 from dnnsplit.model import DelayTables, check_bytes
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.solvers._common import objective_values, tolerance
@@ -108,7 +110,9 @@ class Moves:
 
 
 class FullMoves(Moves):
-    """Scores candidates by full evaluation of each candidate vector, in chunks."""
+    """Scores candidates by full evaluation of each candidate vector, in chunks: the
+    objective (delays and energies from one BS evaluation) and the excess over every
+    constraint (deadlines, energy budgets, the total energy cap ``energy_cap``)."""
 
     def __init__(
         self,
@@ -118,16 +122,21 @@ class FullMoves(Moves):
         objective: str,
         model: str,
         budget: Budget | None = None,
+        energy_cap: float | None = None,
     ) -> None:
         super().__init__(tables, p, moves, budget)
         self.objective = objective
         self.model = model
+        self.energy_cap = energy_cap
+
+    def _score(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        delays, energies = batch_outcomes(self.tables, vectors, self.model)
+        values = objective_values(delays, self.objective, energies)
+        return values, self.tables.excess(delays, energies, self.energy_cap)
 
     def current(self) -> tuple[float, float]:
-        delays = batch_delays(self.tables, self.p[None, :], self.model)
-        return float(objective_values(delays, self.objective)[0]), float(
-            self.tables.deadline_excess(delays)[0]
-        )
+        values, excess = self._score(self.p[None, :])
+        return float(values[0]), float(excess[0])
 
     def scores(self) -> tuple[np.ndarray, np.ndarray]:
         n = self.tables.n_devices
@@ -142,9 +151,7 @@ class FullMoves(Moves):
             ks = candidates[lo : lo + chunk]
             vectors = np.repeat(self.p[None, :], ks.size, axis=0)
             vectors[np.arange(ks.size), self.dev[ks]] = self.target[ks]
-            delays = batch_delays(self.tables, vectors, self.model)
-            values[ks] = objective_values(delays, self.objective)
-            excess[ks] = self.tables.deadline_excess(delays)
+            values[ks], excess[ks] = self._score(vectors)
         return values, excess
 
 
@@ -321,19 +328,24 @@ def make_moves(
     objective: str,
     model: str,
     budget: Budget | None = None,
+    energy_cap: float | None = None,
 ) -> Moves:
     """The fastest exact scorer for this case: incremental where
     :data:`~dnnsplit.policies.POLICY_TABLE` says the policy is ``compiled`` (total delay or
-    variance, snapshot model, no deadlines), full evaluation otherwise (``rr``, deadlines,
-    the timeline model, the ``max`` objective)."""
+    variance, snapshot model, no deadline, energy budget or energy cap), full evaluation
+    otherwise (``rr``, constraints, the timeline model, the ``max`` and ``energy``
+    objectives)."""
     incremental = (
-        model == "snapshot" and POLICY_TABLE[tables.policy].compiled and not tables.has_deadlines
+        model == "snapshot"
+        and POLICY_TABLE[tables.policy].compiled
+        and not tables.has_constraints
+        and energy_cap is None
     )
     if incremental and objective == "total":
         return IncrementalTotalMoves(tables, p, moves, budget)
     if incremental and objective == "variance":
         return IncrementalVarianceMoves(tables, p, moves, budget)
-    return FullMoves(tables, p, moves, objective, model, budget)
+    return FullMoves(tables, p, moves, objective, model, budget, energy_cap)
 
 
 def improve(moves: Any, max_iterations: int | None = None) -> int:

@@ -6,8 +6,8 @@ import numpy as np
 
 from dnnsplit._limits import Budget
 from dnnsplit.errors import SolverRefusal
-from dnnsplit.evaluate import batch_delays
-from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables, check_bytes
+from dnnsplit.evaluate import batch_outcomes
+from dnnsplit.model import DEADLINE_TOLERANCE_S, ENERGY_TOLERANCE_J, DelayTables, check_bytes
 from dnnsplit.policies import POLICY_TABLE, policies_with
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import Found, budget, solver
@@ -122,17 +122,17 @@ def exact_total(
     Raises
     ------
     SolverRefusal
-        Another objective, policy or model; deadlines that the deadline-free optimum
-        misses (then the assignment no longer describes the problem); or an estimated time
-        beyond ``time_limit``.
+        Another objective, policy or model; deadlines or energy budgets that the
+        unconstrained optimum misses (then the assignment no longer describes the problem);
+        or an estimated time beyond ``time_limit``.
     InputError
         N×N matrices beyond :data:`~dnnsplit.model.MAX_MEMORY_BYTES` (field ``devices``).
 
     Notes
     -----
     **Guarantee**: the global minimum of total delay over the allowed points (see
-    :func:`assignment` for the proof). With deadlines it certifies only when the
-    deadline-free optimum meets them all, and refuses otherwise.
+    :func:`assignment` for the proof). With deadlines or energy budgets it certifies only
+    when the unconstrained optimum meets them all, and refuses otherwise.
 
     **Ties**: whichever optimum the Hungarian algorithm returns.
 
@@ -153,21 +153,26 @@ def exact_total(
             "local-search",
         )
     partition, _ = assignment(tables, clock)
-    if not tables.has_deadlines:
+    if not tables.has_constraints:
         return Found(
             partition, optimal=True, note="linear assignment (docs/model.md), certified optimal"
         )
-    delays = batch_delays(tables, partition[None, :])
-    if tables.deadline_excess(delays)[0] == 0:
+    delays, energies = batch_outcomes(tables, partition[None, :])
+    if tables.excess(delays, energies)[0] == 0:
         return Found(
             partition,
             optimal=True,
-            note="deadline-free optimum meets every deadline: certified optimal",
+            note="the unconstrained optimum meets every deadline and energy budget: certified "
+            "optimal",
         )
-    late = np.flatnonzero(delays[0] > tables.deadline + DEADLINE_TOLERANCE_S)
+    late = delays[0] > tables.deadline + DEADLINE_TOLERANCE_S
+    over = energies[0] > tables.energy_budget + ENERGY_TOLERANCE_J
+    what = {(True, False): "deadlines", (False, True): "energy budgets"}.get(
+        (bool(late.any()), bool(over.any())), "deadlines or energy budgets"
+    )
     raise SolverRefusal(
         "solver",
-        f"exact: the deadline-free optimum (a lower bound, {delays[0].sum():.6g} s) misses the "
-        f"deadlines of devices {late.tolist()}; exact cannot certify an optimum with binding "
-        "deadlines; use exhaustive for small N",
+        f"exact: the unconstrained optimum (a lower bound, {delays[0].sum():.6g} s) misses the "
+        f"{what} of devices {np.flatnonzero(late | over).tolist()}; exact cannot certify an "
+        "optimum with binding constraints; use exhaustive for small N",
     )

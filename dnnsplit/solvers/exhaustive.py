@@ -19,17 +19,21 @@ The estimate is a guide: a loaded machine is slower.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from dnnsplit._checks import number
 from dnnsplit._limits import Budget, deferred_interrupts, duration
+from dnnsplit._params import Flag, Nullable, Whole, declare
 from dnnsplit._progress import progress_bar
-from dnnsplit.errors import SolverRefusal
-from dnnsplit.evaluate import batch_delays
-from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables
+from dnnsplit.errors import InputError, SolverRefusal
+from dnnsplit.evaluate import MODEL, SCENARIO, batch_outcomes, model_supports_policy
+from dnnsplit.model import DEADLINE_TOLERANCE_S, ENERGY_TOLERANCE_J, DelayTables
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.scenario import Scenario
-from dnnsplit.solvers._common import Found, budget, objective_values, solver
+from dnnsplit.solvers._common import OBJECTIVE, Found, budget, objective_values, solver
 from dnnsplit.solvers._moves import CELLS_PER_CHUNK
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "default_cap",
     "estimated_rate",
     "exhaustive",
+    "exhaustive_front",
 ]
 
 #: The default cap: the vectors the path evaluates in about this many seconds.
@@ -98,28 +103,53 @@ def _shifted(table: np.ndarray, low: np.ndarray) -> np.ndarray:
     return np.take_along_axis(table, columns, axis=1)
 
 
+#: One search's answer per cap: the best offset vector (point − lowest point), or None.
+Offsets = list[np.ndarray | None]
+
+
+def _uses_energy(tables: DelayTables, objective: str, caps: Any, secondary: bool) -> bool:
+    """Whether a search needs the devices' energies (the energy objective, an energy
+    budget, a cap, or ties told apart by energy)."""
+    return objective == "energy" or tables.has_energy_budgets or caps is not None or secondary
+
+
 def _compiled(
-    tables: DelayTables, objective: str, radices: np.ndarray, progress: bool, clock: Budget
-) -> np.ndarray | None:
-    """Best offset vector (point − lowest point) by the compiled kernel, or None.
+    tables: DelayTables,
+    objective: str,
+    radices: np.ndarray,
+    progress: bool,
+    clock: Budget,
+    caps: np.ndarray | None = None,
+    secondary: bool = False,
+) -> Offsets:
+    """Best offset vector per cap (one cap of +inf when ``caps`` is None) by the compiled
+    kernel.
 
     The kernel runs in blocks of about :data:`BLOCK_VECTORS` vectors; between two blocks
     the time limit and Ctrl-C are looked at (a Ctrl-C never reaches the compiled code:
     :func:`~dnnsplit._limits.deferred_interrupts`)."""
     from numba import get_num_threads
 
-    from dnnsplit._kernels import exhaustive_snapshot
+    from dnnsplit._kernels import NONE, better, exhaustive_snapshot
 
     low = tables.min_stage
     shift = float(np.median(tables.offload_delay))
     offload = _shifted(tables.offload_delay - shift, low)
     work = _shifted(np.asarray(tables.remote_work), low)
     deadline = tables.deadline - shift + DEADLINE_TOLERANCE_S
+    energy = None
+    if _uses_energy(tables, objective, caps, secondary):
+        energy = (
+            _shifted(tables.energy_offload, low),
+            np.asarray(tables.idle_power, dtype=float),
+            tables.energy_budget + ENERGY_TOLERANCE_J,
+        )
     limits = radices - 1
     outer_total = math.prod(int(r) for r in radices[:-1])
     inner = int(radices[-1])
     block = max(1, BLOCK_VECTORS // inner)
-    best = (math.inf, -1, -1)
+    bins = 1 if caps is None else len(caps)
+    best = [NONE] * bins
     bar = progress_bar(
         total=outer_total * inner, desc="exhaustive", enabled=progress, unit="vec", unit_scale=True
     )
@@ -141,16 +171,24 @@ def _compiled(
                     stop=hi,
                     tolerance=0.0,
                     parts=parts,
+                    energy=energy,
+                    caps=caps,
+                    secondary=secondary,
                 )
-                if found[1] >= 0 and found[0] < best[0]:
-                    best = found
+                for b in range(bins):  # blocks are in enumeration order: earlier ones win ties
+                    if better(found[b], best[b], inner, secondary):
+                        best[b] = found[b]
                 bar.update((hi - lo) * inner)
     finally:
         bar.close()
-    if best[1] < 0:
-        return None
-    outer_digits = np.unravel_index(best[1], tuple(int(r) for r in radices[:-1]))
-    return np.array([*(int(d) for d in outer_digits), best[2]], dtype=np.int64)
+    out: Offsets = []
+    for _, _, outer, last in best:
+        if outer < 0:
+            out.append(None)
+            continue
+        outer_digits = np.unravel_index(outer, tuple(int(r) for r in radices[:-1]))
+        out.append(np.array([*(int(d) for d in outer_digits), last], dtype=np.int64))
+    return out
 
 
 def _chunked(
@@ -160,12 +198,19 @@ def _chunked(
     radices: np.ndarray,
     progress: bool,
     clock: Budget,
-) -> np.ndarray | None:
-    """Best offset vector by NumPy (any policy, either model), in chunks, or None."""
+    caps: np.ndarray | None = None,
+    secondary: bool = False,
+) -> Offsets:
+    """Best offset vector per cap by NumPy (any policy, either model), in chunks, with the
+    kernel's rules: a vector's bin is the first cap at least its total energy; the best of
+    a bin has the least value (then, with ``secondary``, the least other quantity), then
+    comes first in order; a cap's answer is the best over its bin and those below."""
     size = math.prod(int(r) for r in radices)
     per_row = tables.n_devices * (tables.n_devices if tables.policy == "rr" else 1)
     chunk = max(1, CELLS_PER_CHUNK // per_row)
-    best_value, best_vector = math.inf, None
+    bins = 1 if caps is None else len(caps)
+    cap_values = np.array([np.inf] if caps is None else caps)
+    best: list[tuple[float, float, int] | None] = [None] * bins
     bar = progress_bar(total=size, desc="exhaustive", enabled=progress, unit="vec", unit_scale=True)
     for lo in range(0, size, chunk):
         if clock.expired():
@@ -173,86 +218,52 @@ def _chunked(
             raise _stopped(clock, lo, size)
         flat = np.arange(lo, min(size, lo + chunk), dtype=np.int64)
         offsets = np.stack(np.unravel_index(flat, tuple(int(r) for r in radices)), axis=1)
-        delays = batch_delays(tables, offsets + tables.min_stage[None, :], model)
-        values = np.where(
-            tables.deadline_excess(delays) == 0, objective_values(delays, objective), np.inf
-        )
-        k = int(np.argmin(values))
-        if values[k] < best_value:
-            best_value, best_vector = float(values[k]), offsets[k].copy()
+        delays, energies = batch_outcomes(tables, offsets + tables.min_stage[None, :], model)
+        values = objective_values(delays, objective, energies)
+        spent = energies.sum(axis=-1)
+        others = delays.sum(axis=-1) if objective == "energy" else spent
+        if not secondary:
+            others = np.zeros_like(values)
+        feasible = tables.excess(delays, energies) == 0
+        where = np.searchsorted(cap_values, spent, side="left")
+        for b in np.unique(where[feasible & (where < bins)]):
+            rows = np.flatnonzero(feasible & (where == b))
+            k = rows[np.lexsort((flat[rows], others[rows], values[rows]))[0]]
+            candidate = (float(values[k]), float(others[k]), int(flat[k]))
+            if best[b] is None or candidate < best[b]:
+                best[b] = candidate
         bar.update(flat.size)
     bar.close()
-    return best_vector
+    out: Offsets = []
+    running: tuple[float, float, int] | None = None
+    for found in best:
+        if found is not None and (running is None or found < running):
+            running = found
+        out.append(
+            None
+            if running is None
+            else np.array(np.unravel_index(running[2], tuple(int(r) for r in radices)))
+        )
+    return out
 
 
-@solver("exhaustive")
-def exhaustive(
+def _search(
     scenario: Scenario,
-    *,
-    objective: str = "total",
-    model: str = "snapshot",
-    max_vectors: int | None = None,
-    progress: bool = False,
-    time_limit: float | None = None,
-) -> Found:
-    """Every partition vector in ``Π_i {min_i..s̃_i}``: the certified optimum.
-
-    Parameters
-    ----------
-    scenario : Scenario
-        The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay.
-    model : {"snapshot", "timeline"}
-        The BS model.
-    max_vectors : int, optional
-        Refuse a larger space (a whole number ≥ 1). Default: what the evaluation path
-        finishes in about :data:`DEFAULT_SECONDS` at its measured rate
-        (:data:`VECTORS_PER_SECOND`): 3·10⁹ compiled (snapshot sjf/ps), 5.1·10⁷ NumPy
-        (snapshot rr), 4.5·10⁶ timeline (6·10⁵ for rr).
-    progress : bool
-        Show a progress bar (needs tqdm).
-    time_limit : float, optional
-        Seconds (positive) the search may take; default none (``max_vectors`` bounds it).
-        A space whose estimated time exceeds it is refused up front; a search that runs
-        past it stops and is refused (it certifies nothing).
-
-    Returns
-    -------
-    Solution
-        ``optimal`` is true; ``iterations`` is the number of vectors enumerated.
-
-    Raises
-    ------
-    SolverRefusal
-        The space is larger than ``max_vectors`` (the message names its size and the
-        estimated time), or its estimated time exceeds ``time_limit``, or the search ran
-        past ``time_limit``; or no vector meets every deadline.
-    InputError
-        ``max_vectors`` is not a whole number ≥ 1, or ``time_limit`` not positive.
-
-    Notes
-    -----
-    **Guarantee**: the global optimum of the objective among vectors meeting every deadline
-    (constraints (5), (7)).
-
-    **Ties**: the first optimal vector in lexicographic order of ``(p_0, …, p_{N−1})``.
-
-    **Complexity**: ``Π_i (s̃_i − min_i + 1)`` vectors. Snapshot ``sjf``/``ps`` run in a
-    compiled, multi-threaded kernel at a few O(log N) operations per vector
-    (:mod:`dnnsplit._kernels`); other policies and the timeline model are evaluated in
-    NumPy chunks.
-
-    References
-    ----------
-    Kafetzis and Koutsopoulos: the exhaustive search of Fig. 5; objectives eq. (4), (8).
-    """
-    clock = budget(time_limit, default=None)
+    objective: str,
+    model: str,
+    max_vectors: int | None,
+    progress: bool,
+    clock: Budget,
+    caps: np.ndarray | None = None,
+    secondary: bool = False,
+) -> tuple[Offsets, str]:
+    """Every vector of the space, searched by the path ``model`` and the policy take (its
+    name returned beside the answers), after the refusals of a space too large for
+    ``max_vectors`` or for the time limit."""
     tables = scenario.tables
     radices = (tables.max_stage - tables.min_stage + 1).astype(np.int64)
     size = scenario.space_size
     route = _path(model, tables.policy)
-    compiled = route == "compiled"
     path = route.split("-")[0]
     rate = VECTORS_PER_SECOND[route]
     if max_vectors is None:
@@ -275,18 +286,169 @@ def exhaustive(
     clock.refuse_beyond(
         size / rate, f"exhaustive: {size:.3g} partition vectors at {_rate_text(rate)} ({path} path)"
     )
-    if compiled:
-        offsets = _compiled(tables, objective, radices, progress, clock)
+    if route == "compiled":
+        offsets = _compiled(tables, objective, radices, progress, clock, caps, secondary)
     else:
-        offsets = _chunked(tables, objective, model, radices, progress, clock)
+        offsets = _chunked(tables, objective, model, radices, progress, clock, caps, secondary)
+    return offsets, path
+
+
+@solver("exhaustive")
+def exhaustive(
+    scenario: Scenario,
+    *,
+    objective: str = "total",
+    model: str = "snapshot",
+    max_vectors: int | None = None,
+    progress: bool = False,
+    time_limit: float | None = None,
+    energy_cap: float | None = None,
+) -> Found:
+    """Every partition vector in ``Π_i {min_i..s̃_i}``: the certified optimum.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    objective : {"total", "variance", "max", "energy"}
+        Total delay, eq. (4), variance of delays, eq. (8), the largest delay, or the total
+        device energy (docs/model.md, "Energy").
+    model : {"snapshot", "timeline"}
+        The BS model.
+    max_vectors : int, optional
+        Refuse a larger space (a whole number ≥ 1). Default: what the evaluation path
+        finishes in about :data:`DEFAULT_SECONDS` at its measured rate
+        (:data:`VECTORS_PER_SECOND`): 3·10⁹ compiled (snapshot sjf/ps), 5.1·10⁷ NumPy
+        (snapshot rr), 4.5·10⁶ timeline (6·10⁵ for rr).
+    progress : bool
+        Show a progress bar (needs tqdm).
+    time_limit : float, optional
+        Seconds (positive) the search may take; default none (``max_vectors`` bounds it).
+        A space whose estimated time exceeds it is refused up front; a search that runs
+        past it stops and is refused (it certifies nothing).
+    energy_cap : float, optional
+        The most total device energy ``Σ_i E_i`` a vector may take, J (the ε of the
+        ε-constraint method); default none.
+
+    Returns
+    -------
+    Solution
+        ``optimal`` is true; ``iterations`` is the number of vectors enumerated.
+
+    Raises
+    ------
+    SolverRefusal
+        The space is larger than ``max_vectors`` (the message names its size and the
+        estimated time), or its estimated time exceeds ``time_limit``, or the search ran
+        past ``time_limit``; or no vector meets every deadline, energy budget and the cap.
+    InputError
+        ``max_vectors`` is not a whole number ≥ 1, or ``time_limit`` or ``energy_cap`` not
+        positive.
+
+    Notes
+    -----
+    **Guarantee**: the global optimum of the objective among vectors meeting every deadline
+    (constraints (5), (7)), every energy budget and the energy cap.
+
+    **Ties**: the first optimal vector in lexicographic order of ``(p_0, …, p_{N−1})``.
+
+    **Complexity**: ``Π_i (s̃_i − min_i + 1)`` vectors. Snapshot ``sjf``/``ps`` run in a
+    compiled, multi-threaded kernel at a few O(log N) operations per vector
+    (:mod:`dnnsplit._kernels`; O(N) with energy budgets); other policies and the timeline
+    model are evaluated in NumPy chunks.
+
+    References
+    ----------
+    Kafetzis and Koutsopoulos: the exhaustive search of Fig. 5; objectives eq. (4), (8).
+    """
+    clock = budget(time_limit, default=None)
+    caps = None if energy_cap is None else np.array([energy_cap + ENERGY_TOLERANCE_J])
+    (offsets,), path = _search(scenario, objective, model, max_vectors, progress, clock, caps)
     if offsets is None:
+        what = "deadline and energy budget" + (" within the energy cap" if caps is not None else "")
         raise SolverRefusal(
             "deadline_s",
-            f"exhaustive: none of the {size} partition vectors meets every deadline",
+            f"exhaustive: none of the {scenario.space_size} partition vectors meets every {what}",
         )
     return Found(
-        offsets + tables.min_stage,
-        iterations=size,
+        offsets + scenario.tables.min_stage,
+        iterations=scenario.space_size,
         optimal=True,
         note=f"every vector of the space enumerated ({path}); ties to the first in order",
     )
+
+
+def _caps(caps: Any) -> np.ndarray:
+    """The ε values of a front, sorted, each a positive number or +inf (named ``caps[k]``)."""
+    if isinstance(caps, str | bytes | dict) or not hasattr(caps, "__len__"):
+        raise InputError("caps", "must be a list of energies in joules")
+    if not len(caps):
+        raise InputError("caps", "an empty list of energies")
+    values = []
+    for k, value in enumerate(caps):
+        if isinstance(value, float | np.floating) and value == np.inf:
+            values.append(np.inf)
+        else:
+            values.append(number(value, f"caps[{k}]", positive=True))
+    return np.sort(np.array(values, dtype=float))
+
+
+@declare(
+    {
+        "scenario": SCENARIO,
+        "objective": OBJECTIVE,
+        "model": MODEL,
+        "max_vectors": Nullable(Whole(1)),
+        "progress": Flag(),
+    },
+    then=model_supports_policy,
+)
+def exhaustive_front(
+    scenario: Scenario,
+    caps: Sequence[float],
+    *,
+    objective: str = "total",
+    model: str = "snapshot",
+    max_vectors: int | None = None,
+    progress: bool = False,
+) -> list[np.ndarray | None]:
+    """The ε-constraint points of the delay–energy trade-off, by one exhaustive pass.
+
+    For each ε of ``caps``: the vector minimising ``objective`` among those meeting every
+    deadline and energy budget with total device energy ``Σ_i E_i ≤ ε`` (within
+    :data:`~dnnsplit.model.ENERGY_TOLERANCE_J`), ties told apart by the other quantity
+    (total energy for a delay objective, total delay for ``energy``), then by order. With
+    ``objective="total"`` and ε over ``[E_min, E(D_min)]`` these are points of the Pareto
+    front of total delay against total energy (docs/model.md, "Energy").
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The devices, profile and BS.
+    caps : sequence of float
+        The ε values, J (positive; ``inf`` is no cap); returned in increasing order.
+    objective : {"total", "variance", "max", "energy"}
+        What each point minimises.
+    model, max_vectors, progress
+        As :func:`exhaustive`.
+
+    Returns
+    -------
+    list
+        Per ε in increasing order, the optimal partition vector, or None where no vector
+        meets the constraints. Each is certified: the whole space is enumerated once for
+        every ε together (one bin per ε, :mod:`dnnsplit._kernels`).
+
+    Raises
+    ------
+    InputError
+        A bad ε (named ``caps[k]``) or option.
+    SolverRefusal
+        A space too large for ``max_vectors`` (as :func:`exhaustive`).
+    """
+    values = _caps(caps) + ENERGY_TOLERANCE_J
+    offsets, _ = _search(
+        scenario, objective, model, max_vectors, progress, Budget(None), values, secondary=True
+    )
+    low = scenario.tables.min_stage
+    return [None if o is None else o + low for o in offsets]

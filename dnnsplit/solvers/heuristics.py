@@ -10,6 +10,7 @@ from dnnsplit._params import Choice, declare
 from dnnsplit.evaluate import MODEL, SCENARIO, as_partition, model_supports_policy
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
+    ENERGY_CAP,
     OBJECTIVE,
     Found,
     budget,
@@ -38,6 +39,7 @@ def greedy(
     model: str = "snapshot",
     max_iterations: int | None = None,
     time_limit: float | None = None,
+    energy_cap: float | None = None,
 ) -> Found:
     """The paper's greedy heuristic, eq. (6).
 
@@ -49,8 +51,9 @@ def greedy(
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay (min-max).
+    objective : {"total", "variance", "max", "energy"}
+        Total delay, eq. (4), variance of delays, eq. (8), the largest delay (min-max), or
+        the total device energy (docs/model.md, "Energy").
     start : {"half", "ones", "local"}
         ``p⁽⁰⁾``: ⌊s̃_i/2⌋, all ones, or s̃_i (each clipped into the allowed points).
     model : {"snapshot", "timeline"}
@@ -61,6 +64,9 @@ def greedy(
         Stop, before the next move, after this many seconds (positive; default
         :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s). The setup of the scorers
         counts. ``extra["time_limit_reached"]`` says whether it stopped the search.
+    energy_cap : float, optional
+        The most total device energy the answer may take, J: a constraint like the
+        deadlines (the ε of the ε-constraint method); default none.
 
     Returns
     -------
@@ -69,9 +75,10 @@ def greedy(
     Notes
     -----
     **Guarantee**: a one-stage local optimum (:func:`is_local_optimum` with
-    ``moves="step"``); no bound on the gap to the global optimum. With deadlines, a move
-    may not make a feasible vector infeasible; from an infeasible start, moves first reduce
-    the total deadline excess.
+    ``moves="step"``); no bound on the gap to the global optimum. With constraints
+    (deadlines, energy budgets, the energy cap), a move may not make a feasible vector
+    infeasible; from an infeasible start, moves first reduce the total excess (seconds
+    late plus joules over, :meth:`~dnnsplit.model.DelayTables.excess`).
 
     **Ties**: values within :data:`~dnnsplit.solvers.RELATIVE_TOLERANCE` (relative) are
     equal, and a move must improve by more; among equal best moves the lowest device index
@@ -81,8 +88,9 @@ def greedy(
     (snapshot model) total delay is scored incrementally in O(N) per iteration and the
     variance in O(N + K log N) (K ≤ S + 1 distinct work values; see
     :class:`~dnnsplit.solvers._moves.IncrementalVarianceMoves`), both taking exactly the
-    moves of a full evaluation; otherwise (``max``, ``rr``, deadlines, the timeline model)
-    every candidate is evaluated in full, O(N² log N) per iteration (O(N³) for ``rr``).
+    moves of a full evaluation; otherwise (``max``, ``energy``, ``rr``, constraints, the
+    timeline model) every candidate is evaluated in full, O(N² log N) per iteration (O(N³)
+    for ``rr``).
 
     References
     ----------
@@ -90,7 +98,7 @@ def greedy(
     """
     clock = budget(time_limit)
     vector = start_vector(scenario, start)
-    moves = make_moves(scenario.tables, vector, "step", objective, model, clock)
+    moves = make_moves(scenario.tables, vector, "step", objective, model, clock, energy_cap)
     iterations = improve(moves, max_iterations)
     note = "the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start
     return Found(
@@ -113,6 +121,7 @@ def local_search(
     seed: int | np.random.Generator = 0,
     max_iterations: int | None = None,
     time_limit: float | None = None,
+    energy_cap: float | None = None,
 ) -> Found:
     """Any-step local search with seeded restarts (beyond the paper).
 
@@ -125,8 +134,9 @@ def local_search(
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        Total delay, eq. (4), variance of delays, eq. (8), or the largest delay (min-max).
+    objective : {"total", "variance", "max", "energy"}
+        Total delay, eq. (4), variance of delays, eq. (8), the largest delay (min-max), or
+        the total device energy.
     start : {"half", "ones", "local"}
         The first start vector (as :func:`greedy`'s).
     model : {"snapshot", "timeline"}
@@ -141,6 +151,8 @@ def local_search(
         Stop, before the next move or run, after this many seconds (positive; default
         :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s), keeping the best end point
         so far. ``extra["time_limit_reached"]`` says whether it stopped the search.
+    energy_cap : float, optional
+        The most total device energy the answer may take, J (as :func:`greedy`'s).
 
     Returns
     -------
@@ -157,7 +169,7 @@ def local_search(
 
     **Complexity**: N·(S+1) candidates per iteration, per run (``restarts + 1`` runs),
     each scored as in :func:`greedy` (incrementally for total and variance under
-    ``sjf``/``ps`` without deadlines).
+    ``sjf``/``ps`` without constraints).
 
     References
     ----------
@@ -174,7 +186,7 @@ def local_search(
             break
         # each random start is drawn when its run begins (the same draws as all at once)
         vector = partition if run == 0 else rng.integers(tables.min_stage, tables.max_stage + 1)
-        moves = make_moves(tables, vector, "any", objective, model, clock)
+        moves = make_moves(tables, vector, "any", objective, model, clock, energy_cap)
         iterations += improve(moves, max_iterations)
         value, excess = moves.current()
         if best_key is None or (excess, value) < best_key:
@@ -193,7 +205,13 @@ MOVES = Choice(MOVE_KINDS, "move kind")
 
 
 @declare(
-    {"scenario": SCENARIO, "objective": OBJECTIVE, "moves": MOVES, "model": MODEL},
+    {
+        "scenario": SCENARIO,
+        "objective": OBJECTIVE,
+        "moves": MOVES,
+        "model": MODEL,
+        "energy_cap": ENERGY_CAP,
+    },
     then=model_supports_policy,
 )
 def is_local_optimum(
@@ -203,6 +221,7 @@ def is_local_optimum(
     moves: str = "step",
     *,
     model: str = "snapshot",
+    energy_cap: float | None = None,
 ) -> bool:
     """Whether no single-device move improves ``partition`` (the stopping rule of eq. 6).
 
@@ -212,20 +231,22 @@ def is_local_optimum(
         The devices, profile and BS.
     partition : sequence of int
         The vector to test, within the allowed points.
-    objective : {"total", "variance", "max"}
-        Eq. (4), (8), or the largest delay.
+    objective : {"total", "variance", "max", "energy"}
+        Eq. (4), (8), the largest delay, or the total device energy.
     moves : {"step", "any"}
         ``step``: one device one stage left or right (the paper's greedy);
         ``any``: one device to any allowed point (``local-search``).
     model : {"snapshot", "timeline"}
         The BS model.
+    energy_cap : float, optional
+        The cap on total device energy the solver was given, J.
 
     Returns
     -------
     bool
         True when no candidate improves by more than the tie tolerance, using the rules of
-        :func:`greedy` (with deadlines: no feasible candidate improves the objective, or,
-        from an infeasible vector, none reduces the deadline excess).
+        :func:`greedy` (with constraints: no feasible candidate improves the objective,
+        or, from an infeasible vector, none reduces the excess).
 
     Notes
     -----
@@ -234,5 +255,5 @@ def is_local_optimum(
     """
     vector = as_partition(partition, scenario.n_devices)
     scenario.tables.check_partitions(vector[None, :])
-    candidates = FullMoves(scenario.tables, vector, moves, objective, model)
+    candidates = FullMoves(scenario.tables, vector, moves, objective, model, None, energy_cap)
     return improve(candidates, max_iterations=1) == 0
