@@ -17,6 +17,7 @@ from dnnsplit.profiler import measure_chain, profile_to_file
 from dnnsplit.scenario import (
     BS_FIELDS,
     DEVICE_FIELDS,
+    POWER_FIELDS,
     PROFILE_FIELDS,
     SCENARIO_FIELDS,
     STAGE_FIELDS,
@@ -66,8 +67,10 @@ def file_with(path: list, value) -> dict:
         (["profile"], "profile.{}", PROFILE_FIELDS),
         ([], "{}", SCENARIO_FIELDS),
         (["channel"], "channel.{}", CHANNEL_FIELDS),
+        (["power"], "power.{}", POWER_FIELDS),
+        (["devices", 0, "power"], "devices[0].power.{}", POWER_FIELDS),
     ],
-    ids=["devices", "bs", "stages", "profile", "scenario", "channel"],
+    ids=["devices", "bs", "stages", "profile", "scenario", "channel", "power", "device-power"],
 )
 def test_every_scenario_file_field(block, field_of, table):
     for name, constraint in table.items():

@@ -81,8 +81,9 @@ NOTEBOOKS = (
     "04_beyond_the_paper.ipynb",
     "05_other_networks.ipynb",
     "06_readings.ipynb",
-    "07_reproduction_report.ipynb",
     "08_testbed.ipynb",
+    "09_energy.ipynb",
+    "07_reproduction_report.ipynb",
 )
 #: Notebooks that read what the others write: they run after all the others.
 READS_THE_OTHERS = ("07_reproduction_report.ipynb",)

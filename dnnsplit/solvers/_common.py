@@ -86,8 +86,8 @@ START = Choice(STARTS, "start")
 TIME_LIMIT = Nullable(Real(high=MAX_TIME_LIMIT_S, positive=True))
 MAX_ITERATIONS = Nullable(Whole(0))
 RESTARTS = Whole(0, MAX_RESTARTS)
-#: The most total device energy a solution may take, J (positive); None: no cap.
-ENERGY_CAP = Nullable(Real(positive=True))
+#: The most total device energy a solution may take, J (at least 0); None: no cap.
+ENERGY_CAP = Nullable(Real(low=0.0))
 
 #: Solvers that do not handle energy, and why: each refuses the ``energy`` objective and a
 #: scenario with energy budgets (:func:`solver` asks this table before the search runs),

@@ -342,8 +342,8 @@ def exhaustive(
         estimated time), or its estimated time exceeds ``time_limit``, or the search ran
         past ``time_limit``; or no vector meets every deadline, energy budget and the cap.
     InputError
-        ``max_vectors`` is not a whole number ≥ 1, or ``time_limit`` or ``energy_cap`` not
-        positive.
+        ``max_vectors`` is not a whole number ≥ 1, ``time_limit`` not positive, or
+        ``energy_cap`` below 0.
 
     Notes
     -----
@@ -379,7 +379,7 @@ def exhaustive(
 
 
 def _caps(caps: Any) -> np.ndarray:
-    """The ε values of a front, sorted, each a positive number or +inf (named ``caps[k]``)."""
+    """The ε values of a front, sorted, each a number ≥ 0 or +inf (named ``caps[k]``)."""
     if isinstance(caps, str | bytes | dict) or not hasattr(caps, "__len__"):
         raise InputError("caps", "must be a list of energies in joules")
     if not len(caps):
@@ -389,7 +389,7 @@ def _caps(caps: Any) -> np.ndarray:
         if isinstance(value, float | np.floating) and value == np.inf:
             values.append(np.inf)
         else:
-            values.append(number(value, f"caps[{k}]", positive=True))
+            values.append(number(value, f"caps[{k}]", minimum=0.0))
     return np.sort(np.array(values, dtype=float))
 
 
@@ -426,7 +426,7 @@ def exhaustive_front(
     scenario : Scenario
         The devices, profile and BS.
     caps : sequence of float
-        The ε values, J (positive; ``inf`` is no cap); returned in increasing order.
+        The ε values, J (at least 0; ``inf`` is no cap); returned in increasing order.
     objective : {"total", "variance", "max", "energy"}
         What each point minimises.
     model, max_vectors, progress
