@@ -96,6 +96,7 @@ def _scan_block(problem, energy, policy, objective, flags, start, stop, tol):
 
     last = n - 1
     inner_count = limits[last] + 1
+    binned = bins > 1 or caps[0] < np.inf
     best_value = np.full(bins, np.inf)
     best_other = np.full(bins, np.inf)
     best_outer = np.full(bins, -1, dtype=np.int64)
@@ -217,10 +218,9 @@ def _scan_block(problem, energy, policy, objective, flags, start, stop, tol):
                 value = spent
             else:
                 value = total
-            other = total if objective == ENERGY else spent
             # the bin: the first cap at least the energy (one cap of +inf: no cap)
             b = 0
-            if bins > 1 or caps[0] < np.inf:
+            if binned:
                 lo, hi = 0, bins
                 while lo < hi:
                     mid = (lo + hi) // 2
@@ -231,13 +231,13 @@ def _scan_block(problem, energy, policy, objective, flags, start, stop, tol):
                 b = lo
                 if b == bins:
                     continue
-            if value < best_value[b] or (
-                secondary and value == best_value[b] and other < best_other[b]
-            ):
-                best_value[b] = value
-                best_other[b] = other
-                best_outer[b] = outer
-                best_inner[b] = p
+            if value < best_value[b] or (secondary and value == best_value[b]):
+                other = total if objective == ENERGY else spent
+                if value < best_value[b] or other < best_other[b]:
+                    best_value[b] = value
+                    best_other[b] = other
+                    best_outer[b] = outer
+                    best_inner[b] = p
         # odometer: next outer configuration, last outer device fastest
         for j in range(m - 1, -1, -1):
             digits[j] += 1
