@@ -31,6 +31,7 @@ from dnnsplit.errors import InputError
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
     DEFAULT_TIME_LIMIT_S,
+    MAX_RESTARTS,
     MAX_TIME_LIMIT_S,
     OBJECTIVES,
     RELATIVE_TOLERANCE,
@@ -46,6 +47,7 @@ from dnnsplit.solvers.optimal import optimal
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
+    "MAX_RESTARTS",
     "MAX_TIME_LIMIT_S",
     "MOVE_KINDS",
     "OBJECTIVES",

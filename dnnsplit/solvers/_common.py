@@ -34,11 +34,11 @@ from dnnsplit.evaluate import (
 )
 from dnnsplit.model import read_only
 from dnnsplit.scenario import MAX_SEED, Scenario
-from dnnsplit.setup import MAX_RESTARTS, STARTS
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
     "MAX_ITERATIONS",
+    "MAX_RESTARTS",
     "MAX_TIME_LIMIT_S",
     "OBJECTIVE",
     "OBJECTIVES",
@@ -59,6 +59,10 @@ __all__ = [
     "tolerance",
 ]
 
+#: Greedy's start vectors (eq. 6): ⌊s̃_i/2⌋, all ones, s̃_i.
+STARTS = ("half", "ones", "local")
+#: The most random starts local-search takes (each is a whole improvement run).
+MAX_RESTARTS = 100_000
 #: Objectives: total delay (eq. 4), variance of delays (eq. 8), and the largest delay
 #: (min-max, beyond the paper).
 OBJECTIVES = ("total", "variance", "max")
