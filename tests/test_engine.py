@@ -342,8 +342,8 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
     cluster, address = engine_module.start_local_cluster(1)
     try:
         assert not address.endswith((":8786", ":8787"))
-        options = {"objectives": ("variance",)}
-        points = [sweeps.Point(Setup(), 3, seed, options=options) for seed in range(2)]
+        grid = sweeps.Grid(devices=[3], seeds=[0, 1])
+        points = sweeps.improvement_points(Setup(), grid, objectives=("variance",))
         spread = Engine(scheduler=address, cache=False).run(
             sweeps.improvement_rows, points, desc="beside", progress=False
         )
