@@ -29,7 +29,7 @@ from dnnsplit.paper import testbed
 from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import output_dir, read_caption, read_manifest
-from dnnsplit.paper.stats import where
+from dnnsplit.paper.stats import INFORMATIVE_BOUND, informative_bound, where
 from dnnsplit.paper.verdicts import (
     AXIS_NAMES,
     JudgedPoint,
@@ -66,9 +66,6 @@ NOTEBOOK_OF_RUN = {
     "mechanism": "06_readings.ipynb",
     "testbed": "08_testbed.ipynb",
 }
-#: A lower bound is informative when it is at least this fraction of the best value found:
-#: below it, "greedy is at most X% above the optimum" says little, so no such gap is shown.
-INFORMATIVE_BOUND = 0.5
 
 
 def run_of(csv: str) -> str:
@@ -710,6 +707,9 @@ def _best_fit_lines(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
     if worse:
         text += ["", "What it costs other claims (worse than under the default):", ""]
         text += [f"- {w}" for w in worse]
+    else:
+        text += ["", "It costs no claim: none is further from the paper under it than under the "
+                 "default."]
     return text
 
 
@@ -749,7 +749,11 @@ def _scale_lines(directory: Path) -> list[str]:
             greedy = where(greedy, objective=objective)
         gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
         known = gaps.loc[certified[certified].index, "gap_pct"] if certified.any() else []
-        informative = (~certified) & (wide["lower_bound"] >= INFORMATIVE_BOUND * wide["best_known"])
+        useful = [
+            informative_bound(b, k)
+            for b, k in zip(wide["lower_bound"], wide["best_known"], strict=True)
+        ]
+        informative = (~certified) & pd.Series(useful, index=wide.index)
         bounded = gaps.loc[informative[informative].index] if informative.any() else None
         known_text = (
             f"{_pct(float(np.median(known)))} ({len(known)} case(s))" if len(known) else "—"
