@@ -3,15 +3,16 @@
 The paper fixes the model's equations but not all of its inputs: which stage timings, how
 fast the BS is (R), its policy and quantum, the device quantum, which form of eq. (1),
 the ranges of distances, memory limits and background processes, the channel constants,
-greedy's start vector, what "all-local" means when a device's memory cannot hold the whole
-network, and whether full offload (p = 0) is allowed. :class:`Setup` holds one answer to
-each, with today's choices as defaults (``docs/model.md`` gives the evidence for each).
+and whether full offload (p = 0) is allowed. :class:`Setup` holds one answer to each, with
+today's choices as defaults (``docs/model.md`` gives the evidence for each). How the
+paper's experiments run the solvers (greedy's start, local-search's restarts, Fig. 3's
+all-local baseline) is not the model's business: the paper layer holds those
+(:class:`dnnsplit.paper.experiment.Experiment`).
 
 A scenario of the paper's evaluation is then a pure function of ``(N, seed, setup)``
-(:meth:`dnnsplit.Scenario.paper`); a sweep varies the setup with
-:func:`dataclasses.replace`::
+(:meth:`dnnsplit.Scenario.paper`); a sweep varies the setup with :meth:`Setup.replace`::
 
-    setups = [replace(setup, ratio=r) for r in (1, 10, 100)]
+    setups = [setup.replace(ratio=r) for r in (1, 10, 100)]
 
 Nothing downstream pins a field: every draw, sweep, notebook and the command line take the
 whole object.
@@ -41,32 +42,22 @@ from dnnsplit.model import LOCAL_DELAY_FORMS, MAX_QUANTUM_S, MIN_QUANTUM_S
 from dnnsplit.policies import POLICY_TABLE
 
 __all__ = [
-    "BASELINE_RULES",
     "DEFAULT_PROFILE",
     "DEFAULT_QUANTUM_S",
     "LOWEST_POINTS",
-    "MAX_RESTARTS",
     "MEMORY_RULE_MIB",
     "QUANTUM",
     "SETUP_FIELDS",
-    "STARTS",
     "Setup",
 ]
 
 DEFAULT_PROFILE = "alexnet-pi3b-estimated"
 DEFAULT_QUANTUM_S = 0.01  # docs/model.md, "Round-robin quantum"
-#: Greedy's start vectors (eq. 6): ⌊s̃_i/2⌋, all ones, s̃_i.
-STARTS = ("half", "ones", "local")
-#: What Fig. 3's "all-local" baseline is: p = S (the paper's words, even beyond a device's
-#: memory limit) or p = s̃_i (the most local point memory allows).
-BASELINE_RULES = ("all-local", "max-local")
 #: The lowest partition point: 0 (full offload allowed) or 1 (the paper's p ∈ {1..s̃_i}).
 LOWEST_POINTS = (0, 1)
 #: The memory rule's device memory range (MiB), calibrated so that AlexNet's 8 stages get
 #: the paper's s̃ = 5..8: 15.2 MiB runs its convolutions, 238.8 MiB the whole network.
 MEMORY_RULE_MIB = (16.0, 256.0)
-#: The most random starts local-search takes (each is a whole improvement run).
-MAX_RESTARTS = 100_000
 
 
 #: A round-robin quantum in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S``.
@@ -89,10 +80,7 @@ SETUP_FIELDS: dict[str, Constraint] = {
     "memory_mib": Nullable(Pair(positive=True)),
     "background": Pair(whole=True),
     "channel": Instance(Channel, "a Channel"),
-    "start": Choice(STARTS, "start"),
-    "baseline": Choice(BASELINE_RULES, "baseline"),
     "lowest_point": Whole(min(LOWEST_POINTS), max(LOWEST_POINTS)),
-    "restarts": Whole(0, MAX_RESTARTS),
 }
 
 
@@ -128,15 +116,8 @@ class Setup:
         Background processes n_i, uniform on the whole numbers in this range.
     channel : Channel
         Constants of the WiFi uplink model.
-    start : str
-        Greedy's start vector: ``half`` (⌊s̃_i/2⌋), ``ones`` or ``local`` (s̃_i).
-    baseline : str
-        Fig. 3's all-local baseline: ``all-local`` (p = S, the paper's words, even beyond
-        s̃_i) or ``max-local`` (p = s̃_i, the most local point memory allows).
     lowest_point : int
         0: full offload (p = 0) allowed; 1: the paper's p_i ∈ {1..s̃_i}.
-    restarts : int
-        ``local-search``: seeded random starts besides the greedy start.
     """
 
     profile: str = DEFAULT_PROFILE
@@ -151,10 +132,7 @@ class Setup:
     memory_mib: tuple[float, float] | None = None
     background: tuple[int, int] = (0, 3)
     channel: Channel = field(default_factory=Channel)
-    start: str = "half"
-    baseline: str = "all-local"
     lowest_point: int = 0
-    restarts: int = 8
 
     def __post_init__(self) -> None:
         """Check every field against :data:`SETUP_FIELDS` (errors name ``setup.<field>``)."""

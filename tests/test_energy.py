@@ -352,8 +352,10 @@ def test_the_study_marks_every_point_and_its_fronts_are_fronts():
     from dnnsplit.paper import energy
     from dnnsplit.paper.engine import Engine
 
-    grid = energy.FrontGrid(**SMALL)
-    rows = energy.pareto(Setup(), grid, engine=Engine(cache=False), progress=False)
+    grid = energy.study_grid(SMALL["devices"], SMALL["seeds"], ratios=SMALL["ratios"])
+    rows = energy.pareto(
+        Setup(), grid, points_per_front=SMALL["points"], engine=Engine(cache=False), progress=False
+    )
     wide = rows.pivot_table(
         index=["policy", "ratio", "devices", "seed", "solver", "objective", "point"],
         columns="metric",
@@ -379,6 +381,10 @@ def test_the_study_marks_every_point_and_its_fronts_are_fronts():
     assert (table.heuristic_gap_pct >= -1e-9).all()
     summary = energy.summary(rows)
     assert set(summary.metric) == set(energy.SUMMARY_METRICS)
+    quick = energy.study_grid(quick=True)
+    assert quick.devices == (5, 10) and quick.seeds == (0, 1)
+    with pytest.raises(InputError, match=r"^points: "):
+        energy.pareto(Setup(), grid, points_per_front=1, progress=False)
 
 
 @pytest.mark.notebook

@@ -16,7 +16,8 @@ from dnnsplit.paper import sweeps
 from dnnsplit.paper.engine import Engine, SweepFailed, code_fingerprint, point_key
 from dnnsplit.paths import PACKAGE_DIR
 
-GRID = sweeps.Grid(devices=[4, 5], seeds=[0, 1], objectives=["variance"])
+GRID = sweeps.Grid(devices=[4, 5], seeds=[0, 1])
+VARIANCE = ("variance",)
 
 
 def sweep_files(out: Path, engine: Engine | None) -> None:
@@ -25,9 +26,14 @@ def sweep_files(out: Path, engine: Engine | None) -> None:
     from dnnsplit.paper.output import write_table
 
     out.mkdir()
-    grid = sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2], ratios=[1, 10], objectives=["variance"])
-    write_table(sweeps.improvement(Setup(), grid, progress=False, engine=engine), out / "a.csv")
-    fig5 = sweeps.greedy_vs_optimal(Setup(), grid, progress=False, engine=engine)
+    grid = sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2], vary={"ratio": [1, 10]})
+    rows = sweeps.improvement(
+        Setup(), grid, objectives=VARIANCE, progress=False, engine=engine
+    )
+    write_table(rows, out / "a.csv")
+    fig5 = sweeps.greedy_vs_optimal(
+        Setup(), sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2]), progress=False, engine=engine
+    )
     write_table(fig5, out / "b.csv")
 
 
@@ -120,15 +126,15 @@ def computed(monkeypatch) -> list[int]:
 
 def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, computed):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    first = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
-    again = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
+    first = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert computed == [4, 0]
     assert first.to_csv() == again.to_csv()
     uncached = sweeps.improvement(
-        Setup(), GRID, progress=False, engine=Engine(workers=1, cache=False)
+        Setup(), GRID, objectives=VARIANCE, progress=False, engine=Engine(workers=1, cache=False)
     )
     assert uncached.to_csv() == first.to_csv()
-    sweeps.improvement(Setup(quantum_s=0.02), GRID, progress=False, engine=cached)
+    sweeps.improvement(Setup(quantum_s=0.02), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert computed[-1] == 4  # a changed setup field misses
 
 
@@ -227,19 +233,19 @@ CORRUPTIONS = [
 @pytest.mark.parametrize("how", CORRUPTIONS)
 def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, computed, capsys):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    clean = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
+    clean = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached).to_csv()
     entries = _entries(tmp_path)
     assert len(entries) == 4
     for k, path in enumerate(entries):  # every entry, each the same way
         _corrupt(how, path, entries[(k + 1) % len(entries)])
     capsys.readouterr()
-    again = sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv()
+    again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached).to_csv()
     assert again == clean  # the clean run's bytes
     assert computed == [4, 4]  # every damaged entry recomputed
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "4 entries" in err and "discarded and recomputed" in err
     # and rewritten: a third run hits
-    assert sweeps.improvement(Setup(), GRID, progress=False, engine=cached).to_csv() == clean
+    assert sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached).to_csv() == clean
     assert computed == [4, 4, 0]
 
 
@@ -250,7 +256,7 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(tmp_path, monke
     monkeypatch.setattr(engine_module, "_cache_write", refuse)
     monkeypatch.setattr(engine_module, "_UNWRITABLE", set())
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    rows = sweeps.improvement(Setup(), GRID, progress=False, engine=cached)
+    rows = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert len(rows) > 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write in" in err and "Read-only file system" in err
@@ -336,8 +342,8 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
     cluster, address = engine_module.start_local_cluster(1)
     try:
         assert not address.endswith((":8786", ":8787"))
-        options = {"objectives": ("variance",)}
-        points = [sweeps.Point(Setup(), 3, seed, options=options) for seed in range(2)]
+        grid = sweeps.Grid(devices=[3], seeds=[0, 1])
+        points = sweeps.improvement_points(Setup(), grid, objectives=("variance",))
         spread = Engine(scheduler=address, cache=False).run(
             sweeps.improvement_rows, points, desc="beside", progress=False
         )

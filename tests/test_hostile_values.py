@@ -29,6 +29,7 @@ from dnnsplit import (
     solve,
 )
 from dnnsplit.model import MAX_DELAY_S
+from dnnsplit.paper.experiment import Experiment
 from hostile import (
     BASE,
     assert_refused,
@@ -264,8 +265,8 @@ def test_objects_built_directly_are_checked_too():
         Setup.from_dict({"channel": {"colour": 1}})
     with pytest.raises(InputError, match=r"^setup.colour: unknown field"):
         Scenario.paper(3, 0, colour="red")
-    with pytest.raises(InputError, match=r"^setup.restarts: must be at most 100000"):
-        Setup(restarts=10**9)
+    with pytest.raises(InputError, match=r"^experiment.restarts: must be at most 100000"):
+        Experiment(restarts=10**9)
     with pytest.raises(InputError, match=r"^scenario: must be a dnnsplit.Scenario"):
         evaluate("scenario.json", [0])
 

@@ -258,7 +258,7 @@ def test_improvement_notebook(tmp_path):
         assert (out / f"{name}.pdf").exists() and (out / f"{name}.png").exists()
     manifest = json.loads((out / "fig3.manifest.json").read_text())
     assert manifest["quick"] is True and manifest["grids"]["by_devices"]["seeds"] == [0, 1]
-    assert manifest["setup"]["start"] == "half"
+    assert manifest["experiment"]["start"] == "half" and "start" not in manifest["setup"]
     assert not any(o.get("name") == "stderr" for o in outputs(executed)), "an error band"
     same_bytes(out, again("02_improvement_over_all_local.ipynb", tmp_path, **parameters))
 

@@ -3,12 +3,12 @@ written with normal permissions, and the library never imports the plotting stac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from dnnsplit import Scenario, Setup, solve
@@ -16,6 +16,7 @@ from dnnsplit._io import atomic_write
 from dnnsplit.cli import main
 from dnnsplit.errors import InputError
 from dnnsplit.paper import output, stats, sweeps
+from dnnsplit.paper.experiment import Experiment
 
 
 def test_import_dnnsplit_needs_no_plotting_stack():
@@ -89,9 +90,15 @@ def test_every_setup_field_reaches_the_scenario_it_claims_to_change():
 
 
 def test_the_baseline_rule_decides_what_fig3_improves_on():
-    grid = sweeps.Grid(devices=[5], seeds=[0], objectives=["variance"])
-    paper = sweeps.improvement(Setup(), grid, progress=False)
-    feasible = sweeps.improvement(Setup(baseline="max-local"), grid, progress=False)
+    grid = sweeps.Grid(devices=[5], seeds=[0])
+    paper = sweeps.improvement(Setup(), grid, objectives=["variance"], progress=False)
+    feasible = sweeps.improvement(
+        Setup(),
+        grid,
+        objectives=["variance"],
+        experiment=Experiment(baseline="max-local"),
+        progress=False,
+    )
 
     def value(rows, solver, metric):
         return float(stats.where(rows, solver=solver, metric=metric).value.iloc[0])
@@ -106,14 +113,14 @@ def test_the_baseline_rule_decides_what_fig3_improves_on():
 def test_a_sweep_varies_the_setup_and_pins_nothing():
     """The quantum sweep keeps the caller's BS quantum; the timeline gap its local form."""
     setup = Setup(bs_quantum_s=0.05, local_delay="exact", policy="rr")
-    grid = sweeps.Grid(devices=[4], seeds=[1], quanta_s=[0.02], local_delays=["paper"])
+    grid = sweeps.Grid(devices=[4], seeds=[1], vary={"quantum_s": [0.02], "local_delay": ["paper"]})
     rows = sweeps.quantum_sensitivity(setup, grid, progress=False)
     point = Scenario.paper(4, 1, setup, quantum_s=0.02, local_delay="paper")
     greedy = solve(point, objective="variance")
     got = stats.where(rows, solver="greedy", metric="variance").value.iloc[0]
     assert got == pytest.approx(greedy.value)
     gap = sweeps.model_gap(
-        setup, sweeps.Grid(devices=[4], seeds=[1], policies=["rr"]), progress=False
+        setup, sweeps.Grid(devices=[4], seeds=[1], vary={"policy": ["rr"]}), progress=False
     )
     total = stats.where(gap, model="snapshot", metric="total").value.iloc[0]
     assert total == pytest.approx(solve(Scenario.paper(4, 1, setup), objective="total").value)
@@ -125,8 +132,11 @@ def test_a_sweep_varies_the_setup_and_pins_nothing():
         ({"devices": []}, "grid.devices"),
         ({"devices": [0]}, r"grid.devices\[0\]"),
         ({"seeds": [1, -2]}, r"grid.seeds\[1\]"),
-        ({"policies": ["lifo"]}, r"grid.policies\[0\]"),
-        ({"ratios": [float("nan")]}, r"grid.ratios\[0\]"),
+        ({"vary": {"policy": ["lifo"]}}, r"grid.vary.policy\[0\]"),
+        ({"vary": {"ratio": [float("nan")]}}, r"grid.vary.ratio\[0\]"),
+        ({"vary": {"ratio": []}}, r"grid.vary.ratio"),
+        ({"vary": {"speed": [1.0]}}, r"grid.vary.speed"),
+        ({"vary": [("ratio", [1])]}, r"grid.vary"),
     ],
 )
 def test_pipeline_errors_name_the_parameter(changes, field):
@@ -145,8 +155,52 @@ def test_files_get_the_users_permissions(tmp_path):
 
 
 def test_a_quick_grid_is_a_smaller_grid():
-    grid = sweeps.Grid(devices=[10, 20, 30], seeds=range(10), ratios=[1, 5, 10, 50, 100])
-    quick = grid.shrunk(True, devices=2, seeds=2, ratios=3)
-    assert quick.devices == (10, 20) and quick.seeds == (0, 1) and quick.ratios == (1, 10, 100)
+    grid = sweeps.Grid(devices=[10, 20, 30], seeds=range(10), vary={"ratio": [1, 5, 10, 50, 100]})
+    quick = grid.shrunk(True, devices=2, seeds=2, ratio=3)
+    assert quick.devices == (10, 20) and quick.seeds == (0, 1)
+    assert quick.vary["ratio"] == (1, 10, 100)
     assert grid.shrunk(False, devices=2) is grid
-    assert np.all(np.diff(quick.ratios) > 0)
+    with pytest.raises(InputError, match="^grid.policy: "):
+        grid.shrunk(True, policy=1)
+
+
+#: Every sweep, the setup fields it may vary, and how its rows show the field's value.
+SWEEPS = {
+    "improvement": (sweeps.improvement, sweeps.IMPROVEMENT_VARIES),
+    "greedy_vs_optimal": (sweeps.greedy_vs_optimal, sweeps.OPTIMUM_VARIES),
+    "greedy_at_scale": (sweeps.greedy_at_scale, sweeps.SCALE_VARIES),
+    "greedy_mechanism": (sweeps.greedy_mechanism, ()),
+    "quantum_sensitivity": (sweeps.quantum_sensitivity, sweeps.QUANTUM_VARIES),
+    "model_gap": (sweeps.model_gap, sweeps.MODEL_GAP_VARIES),
+}
+#: Two values of each setup field a sweep may vary (the first differs from the default).
+VALUES = {
+    "policy": ["rr", "ps"],
+    "ratio": [10.0, 100.0],
+    "quantum_s": [0.02, 0.05],
+    "local_delay": ["exact", "paper"],
+}
+SETUP_FIELDS = [f.name for f in dataclasses.fields(Setup)]
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_every_sweep_varies_the_fields_it_declares_and_refuses_the_rest(name):
+    """Each declared field reaches the rows (one point per value, the value in the rows'
+    column) and the scenarios; any other setup field is refused naming it; and a field the
+    grid does not vary comes from the setup, never from the sweep."""
+    sweep, varies = SWEEPS[name]
+    options = {"max_nodes": 2000} if name == "greedy_at_scale" else {}
+    for field in varies:
+        grid = sweeps.Grid(devices=[3], seeds=[0], vary={field: VALUES[field]})
+        rows = sweep(Setup(), grid, progress=False, **options)
+        assert sorted(rows[field].unique()) == sorted(VALUES[field]), (name, field)
+    for field in SETUP_FIELDS:
+        if field in varies:
+            continue
+        grid = sweeps.Grid(devices=[3], seeds=[0], vary={field: [getattr(Setup(), field)]})
+        with pytest.raises(InputError, match=f"^grid.vary.{field}: {name} does not vary"):
+            sweep(Setup(), grid, progress=False, **options)
+    # nothing varied: the setup's own policy and R, not the sweep's
+    rows = sweep(Setup(policy="ps", ratio=10.0), sweeps.Grid(devices=[3], seeds=[0]),
+                 progress=False, **options)
+    assert set(rows.policy) == {"ps"} and set(rows.ratio) == {10.0}

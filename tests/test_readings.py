@@ -13,6 +13,7 @@ from dnnsplit import Scenario, Setup
 from dnnsplit.paper import claims, readings, stats
 from dnnsplit.paper.claims import READINGS, Reading
 from dnnsplit.paper.engine import Engine
+from dnnsplit.paper.experiment import Experiment
 
 REQUIRED = {
     "default",
@@ -70,19 +71,16 @@ def test_fig3_and_fig5_have_separate_coordinates_for_start_lowest_point_and_r():
     assert by_coordinate["fig5_ratio"] == {"fig5"}
 
 
-def _drawn(reading: Reading) -> tuple[Setup, Scenario, Scenario]:
-    setup = readings.setups(Setup(), reading)
-    return (
-        setup["fig3"],
-        Scenario.paper(8, 3, setup["fig3"]),
-        Scenario.paper(8, 3, setup["fig5"]),
-    )
+def _drawn(reading: Reading) -> tuple[Setup, Experiment, Scenario, Scenario]:
+    chosen = readings.setups(Setup(), reading)
+    (setup, experiment), (five, _) = chosen["fig3"], chosen["fig5"]
+    return setup, experiment, Scenario.paper(8, 3, setup), Scenario.paper(8, 3, five)
 
 
 @pytest.mark.parametrize("reading", READINGS, ids=lambda r: r.id)
 def test_each_override_reaches_the_scenario_it_claims_to_change(reading):
     base = Scenario.paper(8, 3)
-    setup, scenario, fig5 = _drawn(reading)
+    setup, experiment, scenario, fig5 = _drawn(reading)
     for field, value in {**reading.changes, **reading.fig3_changes}.items():
         if field == "channel":
             factor = value["mac_efficiency"] / Setup().channel.mac_efficiency
@@ -104,11 +102,14 @@ def test_each_override_reaches_the_scenario_it_claims_to_change(reading):
             assert scenario.profile_ref == value
         elif field == "memory_mib":
             assert scenario.meta["setup"]["memory_mib"] == list(value)
-        else:  # choices of the solvers and of Fig. 3, not of the scenario
-            assert field in ("baseline", "start") and getattr(setup, field) == value
+        else:  # knobs of the experiment, not of the scenario
+            assert field in ("baseline", "start") and getattr(experiment, field) == value
     for field, value in reading.fig5_changes.items():
         five = readings.setups(Setup(), reading)["fig5"]
-        assert getattr(five, field) == value and getattr(setup, field) == getattr(Setup(), field)
+        owner = 1 if field in ("start", "restarts", "baseline") else 0
+        assert getattr(five[owner], field) == value
+        fig3 = (setup, experiment)[owner]
+        assert getattr(fig3, field) == getattr((Setup(), Experiment())[owner], field)
         if field == "lowest_point":
             assert fig5.min_stage.tolist() == [value] * 8
     if not reading.changes and not reading.fig3_changes:

@@ -11,6 +11,7 @@ from hypothesis import given
 
 from conftest import scenario_dicts
 from dnnsplit import Channel, InputError, Scenario, Setup, evaluate
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.scenario import SEED_RULE
 
 BASE = {
@@ -149,8 +150,10 @@ def test_setup_is_validated_naming_the_field():
         Setup(ratio=0)
     with pytest.raises(InputError, match=r"^setup.max_stage: low 6 exceeds high 5"):
         Setup(max_stage=(6, 5))
-    with pytest.raises(InputError, match=r"^setup.baseline: unknown baseline"):
-        Setup(baseline="none")
+    with pytest.raises(InputError, match=r"^experiment.baseline: unknown baseline"):
+        Experiment(baseline="none")
+    with pytest.raises(InputError, match=r"^setup.baseline: unknown field"):
+        Setup.from_dict({"baseline": "max-local"})
     with pytest.raises(InputError, match=r"^setup.lowest_point: must be at most 1"):
         Setup(lowest_point=2)
     with pytest.raises(InputError, match=r"^setup.colour: unknown field"):

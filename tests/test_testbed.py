@@ -669,7 +669,7 @@ def test_notebook_08_draws_the_committed_measurement_byte_for_byte(tmp_path, mon
     run_notebook(
         NOTEBOOKS_DIR / "08_testbed.ipynb",
         tmp_path / "run.ipynb",
-        {"quick": True, "output_dir": str(out)},
+        {"quick": True, "output_dir": str(out), "check_here": False},
     )
     drawn = ("testbed.png", "testbed.pdf", "testbed_summary.csv", "testbed_regret.csv")
     for name in (*drawn, *testbed.MEASUREMENT_FILES):
@@ -682,6 +682,22 @@ def test_notebook_08_draws_the_committed_measurement_byte_for_byte(tmp_path, mon
         for o in c["outputs"]
     )
     assert "The committed measurement, made on" in text and "load average" in text
+
+
+def test_a_host_that_cannot_run_the_testbed_says_why_and_measures_nothing(monkeypatch):
+    from dnnsplit.paper import testbed
+    from dnnsplit.testbed import emulation
+
+    monkeypatch.setattr(
+        emulation, "capabilities", lambda: {"missing": ["PyTorch (pip install -e '.[profile]')"]}
+    )
+    fresh, why = testbed.check_here(True)
+    assert fresh is None and "cannot run the testbed" in why and "PyTorch" in why
+    off, said = testbed.check_here(False)
+    assert off is None and "turned off" in said
+    committed = testbed.testbed_rows("committed")
+    both = testbed.side_by_side(committed, committed)
+    assert (both["committed"] == both["this host now"]).all() and len(both) > 0
 
 
 def test_the_report_section_states_the_error_per_policy_and_n():

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,37 +43,42 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dnnsplit._checks import number
-from dnnsplit.errors import InputError, SolverRefusal, check_choice
+from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.engine import current as current_engine
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import read_manifest
 from dnnsplit.paper.plots import PANEL, _finish, paper_style
-from dnnsplit.paper.sweeps import ID_COLUMNS, Point
+from dnnsplit.paper.sweeps import DEFAULT_EXPERIMENT, ID_COLUMNS, Grid, Point, points
 from dnnsplit.paths import FIGURES_DIR
-from dnnsplit.policies import POLICY_TABLE, display_name
+from dnnsplit.policies import display_name
 from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W, Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, exhaustive_front, solve
 
 __all__ = [
+    "CERTIFY_VECTORS",
     "FIGURE",
     "HEADING",
     "METRICS",
+    "POINTS",
     "RUN",
-    "FrontGrid",
+    "VARIES",
     "caption",
     "certified_front",
     "front_points",
     "front_rows",
     "heuristic_front",
+    "notes",
     "pareto",
     "pareto_figure",
     "plot_front",
     "report_section",
     "seed_table",
+    "study_grid",
     "summary",
 ]
 
@@ -101,86 +105,33 @@ METRICS = (
 SAME = 1e-12
 
 
-# --- the grid -----------------------------------------------------------------------
+# --- the grid ---------------------------------------------------------------------------
+
+#: The setup fields the study varies (a grid's ``vary``).
+VARIES = ("policy", "ratio")
+#: Values of ε per front (the two ends included), by default.
+POINTS = 9
+#: Exhaustive search certifies a front where the space has at most this many vectors (a
+#: count, so the same grid certifies the same points on any machine): every draw at N = 7
+#: (at most 9^7 ≈ 4.8 million vectors), by default.
+CERTIFY_VECTORS = 10_000_000
 
 
-@dataclass(frozen=True)
-class FrontGrid:
-    """What the energy study varies. Bad values are refused, naming them.
-
-    Attributes
-    ----------
-    devices : tuple of int
-        N.
-    seeds : tuple of int
-        Scenario seeds per (policy, R, N).
-    policies : tuple of str
-        BS policies.
-    ratios : tuple of float
-        R.
-    points : int
-        ε values per front (≥ 2: the two ends and ``points − 2`` between).
-    certify_vectors : int
-        Exhaustive search certifies a front where the space has at most this many
-        vectors (a count, so the same grid certifies the same points on any machine).
-    restarts : int
-        local-search's random starts.
-    """
-
-    devices: Sequence[int] = (7, 20)
-    seeds: Sequence[int] = tuple(range(10))
-    policies: Sequence[str] = ("sjf", "rr")
-    ratios: Sequence[float] = (1.0, 10.0)
-    points: int = 9
-    certify_vectors: int = 10_000_000
-    restarts: int = 8
-
-    def __post_init__(self) -> None:
-        checks: dict[str, Any] = {
-            "devices": lambda v, w: number(v, w, whole=True, minimum=1),
-            "seeds": lambda v, w: number(v, w, whole=True, minimum=0),
-            "policies": lambda v, w: check_choice(v, policies_of_snapshot(), w, "policy"),
-            "ratios": lambda v, w: number(v, w, positive=True),
-        }
-        for name, check in checks.items():
-            values = getattr(self, name)
-            if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-                raise InputError(f"grid.{name}", f"must be a non-empty list, got {values!r}")
-            checked = tuple(check(v, f"grid.{name}[{k}]") for k, v in enumerate(values))
-            object.__setattr__(self, name, checked)
-        for name, low in (("points", 2), ("certify_vectors", 1), ("restarts", 0)):
-            value = number(getattr(self, name), f"grid.{name}", whole=True, minimum=low)
-            object.__setattr__(self, name, value)
-
-    def shrunk(self, quick: bool) -> FrontGrid:
-        """A smoke-test grid when ``quick``: two seeds, at most five ε, the first two N
-        capped at 5 and 10 (the defaults become N = 5, certified, and 10)."""
-        if not quick:
-            return self
-        devices = [min(n, 5 if k == 0 else 10) for k, n in enumerate(self.devices[:2])]
-        return replace(
-            self,
-            seeds=self.seeds[:2],
-            points=min(self.points, 5),
-            devices=tuple(dict.fromkeys(devices)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for a manifest."""
-        return {
-            "devices": list(self.devices),
-            "seeds": list(self.seeds),
-            "policies": list(self.policies),
-            "ratios": list(self.ratios),
-            "points": self.points,
-            "certify_vectors": self.certify_vectors,
-            "restarts": self.restarts,
-        }
-
-
-def policies_of_snapshot() -> tuple[str, ...]:
-    """The BS policies of the snapshot model (the model of the study)."""
-    return tuple(name for name, p in POLICY_TABLE.items() if p.snapshot)
+def study_grid(
+    devices: Sequence[int] = (7, 20),
+    seeds: Sequence[int] = tuple(range(10)),
+    policies: Sequence[str] = ("sjf", "rr"),
+    ratios: Sequence[float] = (1.0, 10.0),
+    *,
+    quick: bool = False,
+) -> Grid:
+    """The study's grid: every (policy, R) of ``policies`` × ``ratios``, N and seed. A
+    ``quick`` grid (a smoke test) keeps two seeds and the first two N, capped at 5 and 10
+    (the defaults become N = 5, certified, and 10)."""
+    if quick:
+        capped = [min(int(n), 5 if k == 0 else 10) for k, n in enumerate(list(devices)[:2])]
+        devices, seeds = tuple(dict.fromkeys(capped)), tuple(seeds)[:2]
+    return Grid(devices=devices, seeds=seeds, vary={"policy": policies, "ratio": ratios})
 
 
 # --- one front --------------------------------------------------------------------------
@@ -327,35 +278,59 @@ def front_rows(point: Point) -> list[dict[str, Any]]:
         rows += _front_rows(keys, "exhaustive", [(c, ev, True) for c, ev in front], True)
     for objective in ("total", "energy"):
         found = _unbounded(
-            solve(scenario, objective=objective, solver="greedy", time_limit=MAX_TIME_LIMIT_S)
+            solve(
+                scenario,
+                objective=objective,
+                solver="greedy",
+                start=options["start"],
+                time_limit=MAX_TIME_LIMIT_S,
+            )
         )
         rows += _rows(keys, "greedy", objective, -1, _metrics(found.evaluation))
     return rows
 
 
-def front_points(setup: Setup, grid: FrontGrid) -> list[Point]:
+def front_points(
+    setup: Setup,
+    grid: Grid,
+    *,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    points_per_front: int = POINTS,
+    certify_vectors: int = CERTIFY_VECTORS,
+) -> list[Point]:
     """The points of :func:`pareto`: every (policy, R, N, seed) of ``grid``."""
     options = {
-        "points": grid.points,
-        "certify_vectors": grid.certify_vectors,
-        "restarts": grid.restarts,
+        "points": int(number(points_per_front, "points", whole=True, minimum=2)),
+        "certify_vectors": int(number(certify_vectors, "certify_vectors", whole=True, minimum=1)),
+        "start": experiment.start,
+        "restarts": experiment.restarts,
     }
-    return [
-        Point(replace(setup, policy=policy, ratio=ratio), n, seed, options=dict(options))
-        for policy in grid.policies
-        for ratio in grid.ratios
-        for n in grid.devices
-        for seed in grid.seeds
-    ]
+    return points(setup, grid, sweep="energy fronts", varies=VARIES, options=options)
 
 
 def pareto(
-    setup: Setup, grid: FrontGrid, *, progress: bool = True, engine: Engine | None = None
+    setup: Setup,
+    grid: Grid,
+    *,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    points_per_front: int = POINTS,
+    certify_vectors: int = CERTIFY_VECTORS,
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
-    """The delay–energy fronts of every (policy, R, N, seed) of ``grid`` (module docstring),
-    as tidy rows sorted by their identifying columns."""
+    """The delay–energy fronts of every (policy, R, N, seed) of ``grid`` (module docstring):
+    ``points_per_front`` values of ε each, certified where the space has at most
+    ``certify_vectors`` vectors; greedy from ``experiment.start``, local-search with
+    ``experiment.restarts``. Tidy rows sorted by their identifying columns."""
+    chosen = front_points(
+        setup,
+        grid,
+        experiment=experiment,
+        points_per_front=points_per_front,
+        certify_vectors=certify_vectors,
+    )
     rows = (engine or current_engine()).run(
-        front_rows, front_points(setup, grid), desc="energy fronts", progress=progress
+        front_rows, chosen, desc="energy fronts", progress=progress
     )
     frame = pd.DataFrame(rows)
     return frame.sort_values([*ID_COLUMNS, "point"], kind="stable").reset_index(drop=True)
@@ -564,7 +539,14 @@ def pareto_figure(
     return fig
 
 
-def caption(setup: Setup, grid: FrontGrid, seed: int | None = None) -> Caption:
+def caption(
+    setup: Setup,
+    grid: Grid,
+    *,
+    points_per_front: int = POINTS,
+    certify_vectors: int = CERTIFY_VECTORS,
+    seed: int | None = None,
+) -> Caption:
     """The figure's caption: what is drawn, which points are certified, where the power
     comes from (the transmit power ESTIMATED), and the stage times' provenance."""
     shown_seed = grid.seeds[0] if seed is None else seed
@@ -573,10 +555,10 @@ def caption(setup: Setup, grid: FrontGrid, seed: int | None = None) -> Caption:
         f"{DEFAULT_IDLE_W:g} W measured by others, transmit {DEFAULT_TX_W:g} W ESTIMATED."
     )
     short = (
-        f"Delay–energy fronts by the ε-constraint method ({grid.points} values of ε), seed "
-        f"{shown_seed}: certified by exhaustive search where the space has at most "
-        f"{grid.certify_vectors:.0e} vectors (solid), local-search elsewhere and beside it "
-        f"(dashed, not certified); ×: the paper's greedy on total delay, +: greedy on energy. "
+        f"Delay–energy fronts by the ε-constraint method ({points_per_front} values of ε), "
+        f"seed {shown_seed}: certified by exhaustive search where the space has at most "
+        f"{certify_vectors:.0e} vectors (solid), local-search elsewhere and beside it "
+        "(dashed, not certified); ×: the paper's greedy on total delay, +: greedy on energy. "
         f"{power}"
     )
     full = (
@@ -585,6 +567,18 @@ def caption(setup: Setup, grid: FrontGrid, seed: int | None = None) -> Caption:
         "run's manifest."
     )
     return Caption(short, full) + profile_caption(setup)
+
+
+def notes(
+    *, points_per_front: int = POINTS, certify_vectors: int = CERTIFY_VECTORS
+) -> dict[str, Any]:
+    """What the run's manifest records beside the grid: the ε count, the certification
+    limit and the default power block."""
+    return {
+        "points": points_per_front,
+        "certify_vectors": certify_vectors,
+        "power": {"cpu_w": DEFAULT_CPU_W, "tx_w": DEFAULT_TX_W, "idle_w": DEFAULT_IDLE_W},
+    }
 
 
 # --- REPRODUCTION.md ------------------------------------------------------------------
@@ -617,6 +611,7 @@ def report_section(directory: str | Path = FIGURES_DIR) -> list[str]:
     table = pd.read_csv(table_path)
     manifest = read_manifest(directory, RUN) or {}
     grid = manifest.get("grids", {}).get(RUN, {})
+    recorded = manifest.get("notes", {})
     quick = bool(manifest.get("quick"))
     lines = [
         HEADING,
@@ -628,10 +623,10 @@ def report_section(directory: str | Path = FIGURES_DIR) -> list[str]:
         f"idle, measured by others; {DEFAULT_TX_W:g} W transmitting, **estimated**; sources "
         "in `data/measurements/README.md`). Notebook 09 traces the front of total delay "
         "against total device energy by the ε-constraint method: least total delay with "
-        f"total energy at most ε, for {grid.get('points', '?')} values of ε from the "
+        f"total energy at most ε, for {recorded.get('points', '?')} values of ε from the "
         "least-energy vector's energy to the least-delay vector's. A front is **certified** "
         "(exhaustive search) where the space has at most "
-        f"{float(grid.get('certify_vectors', math.nan)):.0e} partition vectors, and found by "
+        f"{float(recorded.get('certify_vectors', math.nan)):.0e} partition vectors, and found by "
         "local-search (not certified) everywhere, so the two can be compared where both "
         f"exist; {len(grid.get('seeds', []))} seeds per point. The rows: "
         f"`figures/{FIGURE}.csv` (each point marked certified or not); the figure: "

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 import dnnsplit
 from dnnsplit._io import atomic_write
 from dnnsplit.paper.captions import Caption, text
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.plots import paper_style
 from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR, ROOT
 from dnnsplit.scenario import SEED_RULE
@@ -153,6 +154,7 @@ def write_manifest(
     run: str,
     *,
     setup: Setup | None,
+    experiment: Experiment | None = None,
     grids: Mapping[str, Any],
     quick: bool,
     figures: Sequence[str],
@@ -168,6 +170,8 @@ def write_manifest(
         Name of the run (``fig3``, ``fig5``, ``beyond``, ...).
     setup : Setup or None
         The base setup of its sweeps (None for runs without scenarios, e.g. Fig. 4).
+    experiment : Experiment or None
+        The knobs of its experiments (greedy's start, the baseline, restarts), or None.
     grids : mapping
         What each sweep varied (plain data, e.g. :meth:`Grid.to_dict`).
     quick : bool
@@ -184,6 +188,7 @@ def write_manifest(
         "quick": bool(quick),
         "seed_rule": SEED_RULE,
         "setup": setup.to_dict() if setup is not None else None,
+        "experiment": experiment.to_dict() if experiment is not None else None,
         "grids": {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in grids.items()},
         "figures": list(figures),
         **({"notes": dict(notes)} if notes else {}),

@@ -381,8 +381,9 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
 
     The optimal line's markers say per N whether every case was certified (filled) or some
     value is only the best vector found (hollow; the legend says so); greedy and
-    local-search beside it; the proven lower bound (dashed) only where it is informative
-    (the summary's ``bound_informative``, see :func:`dnnsplit.paper.stats.at_scale_summary`).
+    local-search beside it; the proven lower bound (dashed) only at the N where it is
+    informative in every case (``informative_pct``, see
+    :func:`dnnsplit.paper.stats.at_scale_summary`).
     """
     objectives = (
         sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
@@ -417,8 +418,10 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                            facecolors="none", edgecolors=color,
                            label="best found (not certified)", zorder=3)
             bound = where(mine, solver="optimal", metric="lower_bound")
-            if "informative" in bound.columns:
-                bound = bound[bound["informative"] >= 1]
+            useful = where(mine, solver="optimal", metric="informative_pct").set_index(
+                "devices"
+            )["mean"]
+            bound = bound[bound["devices"].map(useful).fillna(0) >= 100]
             if not bound.empty:
                 ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
                         label="proven lower bound (informative)")

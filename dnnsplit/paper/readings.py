@@ -51,6 +51,7 @@ from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.claims import CLAIMS, READINGS, Claim, Reading
 from dnnsplit.paper.engine import Engine, Task, point_key
 from dnnsplit.paper.engine import current as current_engine
+from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
 from dnnsplit.paper.output import write_table
 from dnnsplit.paper.verdicts import MissingInput, Verdict, judge
 from dnnsplit.setup import Setup
@@ -94,9 +95,10 @@ class StudyGrids:
     Attributes
     ----------
     by_devices : Grid
-        Fig. 3 (A), (B) and the local share: N at R = 1, every policy, both objectives.
+        Fig. 3 (A), (B) and the local share: N at the setup's R (1), both policies, both
+        objectives.
     by_ratio : Grid
-        Fig. 3 (C): R for every N, the first policy, variance.
+        Fig. 3 (C): R for every N, at the setup's policy (SJF), the variance.
     fig5 : Grid
         Fig. 5: N and seeds (greedy against the certified optimum).
     """
@@ -107,19 +109,13 @@ class StudyGrids:
 
     @classmethod
     def paper(cls, *, seeds: Sequence[int] = tuple(range(10)), quick: bool = False) -> StudyGrids:
-        """The grids of the paper's figures (Fig. 5 at N = 3..10, by the certifying solver);
-        ``quick``: a smoke grid."""
+        """The grids of the paper's figures (Fig. 3 at R = the setup's, Fig. 5 at N = 3..10
+        by the certifying solver); ``quick``: a smoke grid."""
         devices = (10, 20, 30, 40, 50)
         grids = cls(
-            by_devices=sweeps.Grid(
-                devices=devices, seeds=seeds, ratios=(1.0,), policies=("sjf", "rr")
-            ),
+            by_devices=sweeps.Grid(devices=devices, seeds=seeds, vary={"policy": ("sjf", "rr")}),
             by_ratio=sweeps.Grid(
-                devices=devices,
-                seeds=seeds,
-                ratios=(1, 5, 10, 50, 100, 500, 1000),
-                policies=("sjf",),
-                objectives=("variance",),
+                devices=devices, seeds=seeds, vary={"ratio": (1, 5, 10, 50, 100, 500, 1000)}
             ),
             fig5=sweeps.Grid(devices=tuple(range(3, 11)), seeds=seeds),
         )
@@ -127,7 +123,7 @@ class StudyGrids:
             return grids
         return cls(
             by_devices=grids.by_devices.shrunk(True, devices=2, seeds=2),
-            by_ratio=grids.by_ratio.shrunk(True, devices=2, seeds=2, ratios=3),
+            by_ratio=grids.by_ratio.shrunk(True, devices=2, seeds=2, ratio=3),
             fig5=grids.fig5.shrunk(True, devices=2, seeds=2),
         )
 
@@ -135,20 +131,27 @@ class StudyGrids:
         return {name: getattr(self, name).to_dict() for name in ("by_devices", "by_ratio", "fig5")}
 
 
-def apply(setup: Setup, changes: Mapping[str, Any]) -> Setup:
-    """``setup`` with a reading's ``changes`` (``channel`` takes a mapping of constants)."""
+def apply(
+    setup: Setup, experiment: Experiment, changes: Mapping[str, Any]
+) -> tuple[Setup, Experiment]:
+    """``setup`` and ``experiment`` with a reading's ``changes``: each field goes to the
+    object that has it (``channel`` takes a mapping of constants)."""
     plain = dict(changes)
     if "channel" in plain and isinstance(plain["channel"], Mapping):
         plain["channel"] = replace(setup.channel, **plain["channel"])
-    return replace(setup, **plain)
+    knobs = {k: v for k, v in plain.items() if k in EXPERIMENT_FIELDS}
+    rest = {k: v for k, v in plain.items() if k not in EXPERIMENT_FIELDS}
+    return setup.replace(**rest), experiment.replace(**knobs)
 
 
-def setups(base: Setup, reading: Reading) -> dict[str, Setup]:
-    """The setup of each figure under ``reading``: ``fig3`` and ``fig5``."""
-    shared = apply(base, reading.changes)
+def setups(
+    base: Setup, reading: Reading, experiment: Experiment | None = None
+) -> dict[str, tuple[Setup, Experiment]]:
+    """The setup and experiment of each figure under ``reading``: ``fig3`` and ``fig5``."""
+    shared = apply(base, experiment or Experiment(), reading.changes)
     return {
-        "fig3": apply(shared, reading.fig3_changes),
-        "fig5": apply(shared, reading.fig5_changes),
+        "fig3": apply(*shared, reading.fig3_changes),
+        "fig5": apply(*shared, reading.fig5_changes),
     }
 
 
@@ -190,12 +193,15 @@ def kinds_of(claim: Claim) -> tuple[str, ...]:
 
 
 def _points(base: Setup, reading: Reading, grids: StudyGrids, kind: str) -> list[sweeps.Point]:
-    setup = setups(base, reading)
-    if kind == "by_devices":
-        return sweeps.improvement_points(setup["fig3"], grids.by_devices)
-    if kind == "by_ratio":
-        return sweeps.improvement_points(setup["fig3"], grids.by_ratio)
-    return sweeps.optimum_points(setup["fig5"], grids.fig5, ("variance",))
+    chosen = setups(base, reading)
+    if kind in ("by_devices", "by_ratio"):
+        setup, experiment = chosen["fig3"]
+        objectives = ("total", "variance") if kind == "by_devices" else ("variance",)
+        return sweeps.improvement_points(
+            setup, getattr(grids, kind), objectives=objectives, experiment=experiment
+        )
+    setup, experiment = chosen["fig5"]
+    return sweeps.optimum_points(setup, grids.fig5, ("variance",), experiment=experiment)
 
 
 COMPUTE: dict[str, Callable[[sweeps.Point], list[dict[str, Any]]]] = {
@@ -211,7 +217,7 @@ def _covers(claim: Claim, grids: StudyGrids) -> str:
     if kinds == ("fig5",):
         devices = grids.fig5.devices
     elif kinds == ("by_ratio",):
-        ratios = grids.by_ratio.ratios
+        ratios = grids.by_ratio.vary["ratio"]
         devices = grids.by_ratio.devices
         n = f"N = {devices[0]}" if "devices" in claim.reads[0].rows else (
             f"N = {min(devices)}–{max(devices)}"

@@ -13,11 +13,13 @@ whose manifest is missing is named, and the reasons that need its setup are left
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,8 +27,9 @@ import pandas as pd
 from dnnsplit._io import atomic_write
 from dnnsplit.paper import testbed
 from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import output_dir, read_caption, read_manifest
-from dnnsplit.paper.stats import where
+from dnnsplit.paper.stats import INFORMATIVE_BOUND, informative_bound, where
 from dnnsplit.paper.verdicts import (
     AXIS_NAMES,
     JudgedPoint,
@@ -63,9 +66,6 @@ NOTEBOOK_OF_RUN = {
     "mechanism": "06_readings.ipynb",
     "testbed": "08_testbed.ipynb",
 }
-#: A lower bound is informative when it is at least this fraction of the best value found:
-#: below it, "greedy is at most X% above the optimum" says little, so no such gap is shown.
-INFORMATIVE_BOUND = 0.5
 
 
 def run_of(csv: str) -> str:
@@ -112,13 +112,14 @@ def covers(claim: Claim, verdict: Verdict | None) -> str:
 
 @dataclass(frozen=True)
 class _Facts:
-    """What a reason may look at: the claim, our verdict, the folder, the run's setup
-    (None when the run's manifest is missing)."""
+    """What a reason may look at: the claim, our verdict, the folder, the run's setup and
+    experiment (None when the run's manifest is missing)."""
 
     claim: Claim
     verdict: Verdict
     directory: Path
     setup: Setup | None
+    experiment: Experiment | None = None
 
     def rows(self, csv: str | None = None) -> pd.DataFrame | None:
         """The tidy rows behind a summary (``fig3a.csv`` for ``fig3a_summary``)."""
@@ -139,8 +140,8 @@ class _Facts:
         return self.claim.paper.band[1] if self.claim.paper is not None else math.nan
 
 
-def _start_text(setup: Setup) -> str:
-    return {"half": "⌊s̃/2⌋", "ones": "p = 1", "local": "s̃_i"}[setup.start]
+def _start_text(experiment: Experiment) -> str:
+    return {"half": "⌊s̃/2⌋", "ones": "p = 1", "local": "s̃_i"}[experiment.start]
 
 
 def _objective_of(csv: str) -> str:
@@ -148,12 +149,12 @@ def _objective_of(csv: str) -> str:
 
 
 def _reason_stuck(facts: _Facts) -> str:
-    if not facts.low <= 0 or facts.setup is None:
+    if not facts.low <= 0 or facts.experiment is None:
         return ""
     rows = select_all(facts.directory, facts.claim)
     worst = rows.loc[rows["_value"].idxmin()]
     return (
-        f"greedy starts at {_start_text(facts.setup)} and stops at the first local optimum "
+        f"greedy starts at {_start_text(facts.experiment)} and stops at the first local optimum "
         "of one-stage moves, which can be worse than the all-local vector it never looks at "
         f"(worst: {worst['_line'] or display_name(str(worst.get('policy', '')))}, "
         f"N = {worst['devices']}, {worst['_value']:.1f}%)"
@@ -161,7 +162,9 @@ def _reason_stuck(facts: _Facts) -> str:
 
 
 def _reason_limits(facts: _Facts) -> str:
-    if not facts.low <= 0 or facts.setup is None or facts.setup.baseline != "all-local":
+    if not facts.low <= 0 or facts.setup is None or facts.experiment is None:
+        return ""
+    if facts.experiment.baseline != "all-local":
         return ""
     parts = []
     for reads in facts.claim.reads:
@@ -359,6 +362,16 @@ def _setup_of(directory: Path, csv: str) -> Setup | None:
     return Setup.from_dict(manifest["setup"], where=f"{run_of(csv)}.manifest.json setup")
 
 
+def _experiment_of(directory: Path, csv: str) -> Experiment | None:
+    """The experiment recorded in the manifest of the run that wrote ``csv``, or None."""
+    manifest = read_manifest(directory, run_of(csv))
+    if manifest is None or manifest.get("experiment") is None:
+        return None
+    return Experiment.from_dict(
+        manifest["experiment"], where=f"{run_of(csv)}.manifest.json experiment"
+    )
+
+
 def _pct(value: float) -> str:
     if math.isinf(value):
         return "∞"
@@ -402,7 +415,13 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
             continue
         why = "—"
         if verdict.verdict != "reproduced":
-            facts = _Facts(claim, verdict, directory, _setup_of(directory, claim.csvs[0]))
+            facts = _Facts(
+                claim,
+                verdict,
+                directory,
+                _setup_of(directory, claim.csvs[0]),
+                _experiment_of(directory, claim.csvs[0]),
+            )
             reasons = [REASONS[name](facts) for name in claim.reasons]
             why = "; ".join(r for r in reasons if r) or "—"
         answers.append(Answer(claim, verdict, _context(claim, directory), why))
@@ -688,6 +707,9 @@ def _best_fit_lines(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
     if worse:
         text += ["", "What it costs other claims (worse than under the default):", ""]
         text += [f"- {w}" for w in worse]
+    else:
+        text += ["", "It costs no claim: none is further from the paper under it than under the "
+                 "default."]
     return text
 
 
@@ -727,7 +749,11 @@ def _scale_lines(directory: Path) -> list[str]:
             greedy = where(greedy, objective=objective)
         gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
         known = gaps.loc[certified[certified].index, "gap_pct"] if certified.any() else []
-        informative = (~certified) & (wide["lower_bound"] >= INFORMATIVE_BOUND * wide["best_known"])
+        useful = [
+            informative_bound(b, k)
+            for b, k in zip(wide["lower_bound"], wide["best_known"], strict=True)
+        ]
+        informative = (~certified) & pd.Series(useful, index=wide.index)
         bounded = gaps.loc[informative[informative].index] if informative.any() else None
         known_text = (
             f"{_pct(float(np.median(known)))} ({len(known)} case(s))" if len(known) else "—"
@@ -765,26 +791,28 @@ def _scale_lines(directory: Path) -> list[str]:
 
 
 def _setup_lines(directory: Path) -> list[str]:
-    """A table of the setup the figures were made with, marking our choices."""
-    setups = {}
+    """A table of the setup and experiment the figures were made with."""
+    runs: dict[str, dict[str, Any]] = {}
     for run in ("fig3", "fig5", "beyond"):
         manifest = read_manifest(directory, run)
         if manifest and manifest.get("setup"):
-            setups[run] = Setup.from_dict(manifest["setup"])
-    if not setups:
+            setup = Setup.from_dict(manifest["setup"]).to_dict()
+            experiment = Experiment.from_dict(manifest.get("experiment") or {}).to_dict()
+            runs[run] = {**setup, **experiment}
+    if not runs:
         return []
     # one column per distinct setup, headed by the runs that used it
     distinct: dict[str, list[str]] = {}
-    for run, setup in setups.items():
-        distinct.setdefault(setup.key(), []).append(run)
-    columns = [(", ".join(runs), setups[runs[0]]) for runs in distinct.values()]
-    default = Setup().to_dict()
+    for run, values in runs.items():
+        distinct.setdefault(json.dumps(values, sort_keys=True), []).append(run)
+    columns = [(", ".join(names), runs[names[0]]) for names in distinct.values()]
+    default = {**Setup().to_dict(), **Experiment().to_dict()}
     lines = [
         "| choice | " + " | ".join(head for head, _ in columns) + " | default |",
         "|---|" + "---|" * (len(columns) + 1),
     ]
     for key, value in default.items():
-        shown = [_plain(setup.to_dict()[key]) for _, setup in columns]
+        shown = [_plain(values[key]) for _, values in columns]
         lines.append(f"| `{key}` | " + " | ".join(shown) + f" | {_plain(value)} |")
     return lines
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import contextvars
+import json
 import os
 import signal
 import sys
@@ -207,8 +208,10 @@ def run_notebook(
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
             **managed,
         )
+        _name_paths_relatively(partial, path, output)
         os.replace(partial, output)
     except PapermillExecutionError as error:
+        _name_paths_relatively(partial, path, output)
         os.replace(partial, output)
         raise NotebookFailed(
             path.name, error.exec_count, f"{error.ename}: {error.evalue}"
@@ -224,6 +227,24 @@ def run_notebook(
     finally:
         partial.unlink(missing_ok=True)
     return output
+
+
+def _name_paths_relatively(executed: Path, source: Path, output: Path) -> None:
+    """Papermill records the notebook's input and output paths in its metadata; written as
+    paths of this machine they would travel with the executed copy, so they are rewritten
+    relative to the repository (or to the folder they live in, outside it)."""
+    if not executed.exists():
+        return
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    record = notebook.get("metadata", {}).get("papermill")
+    if not isinstance(record, dict):
+        return
+    for key, value in (("input_path", source), ("output_path", output)):
+        try:
+            record[key] = str(Path(value).resolve().relative_to(ROOT))
+        except ValueError:
+            record[key] = Path(value).name
+    executed.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 
 def _snapshot(directory: Path) -> dict[Path, float]:
@@ -521,7 +542,13 @@ def _run(chosen: list[str], quick: bool, at_once: int = 1) -> int:
     """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`)."""
     # a quick run is a smoke test: it must not overwrite the committed figures
     out_dir, report = _outputs(quick)
-    given = {"quick": quick, "output_dir": str(out_dir), "report_path": str(report)}
+    # relative to the notebooks' folder, the kernels' working folder: the executed copies
+    # then name no path of this machine
+    given = {
+        "quick": quick,
+        "output_dir": os.path.relpath(out_dir, NOTEBOOKS_DIR),
+        "report_path": os.path.relpath(report, NOTEBOOKS_DIR),
+    }
     watched = [out_dir, report.parent]
     before = {k: v for d in watched for k, v in _snapshot(d).items()}
     began = time.perf_counter()

@@ -19,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -29,15 +30,16 @@ import pandas as pd
 from dnnsplit._checks import number
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation, batch_delays, evaluate
-from dnnsplit.model import LOCAL_DELAY_FORMS
 from dnnsplit.paper import stats
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.engine import current as current_engine
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.policies import POLICY_TABLE
 from dnnsplit.profiles import list_profiles, load_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import (
+    DEFAULT_TIME_LIMIT_S,
     OBJECTIVES,
     RELATIVE_TOLERANCE,
     SOLVER_OPTIONS,
@@ -70,6 +72,8 @@ __all__ = [
     "tidy",
 ]
 
+#: The experiment's default knobs (:class:`~dnnsplit.paper.experiment.Experiment`).
+DEFAULT_EXPERIMENT = Experiment()
 ID_COLUMNS = ["profile", "seed", "policy", "ratio", "devices", "solver", "objective", "metric"]
 METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share")
 #: Fig. 5 at scale stops each proof by a node limit; this time limit only guards a machine
@@ -83,19 +87,28 @@ ZERO_SPREAD = 1e-9
 # --- grids and points -------------------------------------------------------------------
 
 
-def _values(name: str, values: Sequence[Any]) -> tuple[Any, ...]:
-    try:
-        out = tuple(values)
-    except TypeError:
-        raise InputError(f"grid.{name}", f"must be a list, got {values!r}") from None
+def _values(name: str, values: Any) -> tuple[Any, ...]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InputError(f"grid.{name}", f"must be a list, got {values!r}")
+    out = tuple(values)
     if not out:
         raise InputError(f"grid.{name}", "an empty list of values")
     return out
 
 
+#: The columns of a sweep's rows that already name a setup field: a varied field among
+#: them is not added as a label of its own.
+SETUP_COLUMNS = {"profile": "profile", "policy": "policy", "ratio": "ratio"}
+
+
 @dataclass(frozen=True)
 class Grid:
-    """What a sweep varies. Empty fields are refused, naming them.
+    """What a sweep varies: N, the seeds, and values of :class:`~dnnsplit.Setup` fields.
+
+    Each point is the scenario of ``(N, seed, setup.replace(**values))`` for every
+    combination of the ``vary`` values, in the order given. A sweep declares which setup
+    fields it may vary and refuses any other, naming it; what the grid does not vary comes
+    from the setup, never from a default of the sweep.
 
     Attributes
     ----------
@@ -103,65 +116,100 @@ class Grid:
         N.
     seeds : tuple of int
         Scenario seeds per point.
-    ratios : tuple of float
-        R (Fig. 3).
-    policies : tuple of str
-        BS policies (Fig. 3, timeline gap).
-    objectives : tuple of str
-        Objectives greedy minimises (Fig. 3).
-    quanta_s : tuple of float
-        Device quanta q (quantum sensitivity).
-    local_delays : tuple of str
-        Forms of eq. (1) (quantum sensitivity).
+    vary : mapping of str to tuple
+        Setup field → the values it takes (e.g. ``{"ratio": (1, 10, 100)}``).
     """
 
     devices: Sequence[int] = (10,)
     seeds: Sequence[int] = tuple(range(10))
-    ratios: Sequence[float] = (1.0,)
-    policies: Sequence[str] = ("sjf",)
-    objectives: Sequence[str] = ("total", "variance")
-    quanta_s: Sequence[float] = (0.01,)
-    local_delays: Sequence[str] = ("paper",)
+    vary: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        checks: dict[str, Callable[[Any, str], Any]] = {
-            "devices": lambda v, w: number(v, w, whole=True, minimum=1),
-            "seeds": lambda v, w: number(v, w, whole=True, minimum=0),
-            "ratios": lambda v, w: number(v, w, positive=True),
-            "quanta_s": lambda v, w: number(v, w, positive=True),
-            "policies": lambda v, w: check_choice(v, tuple(POLICY_TABLE), w, "policy"),
-            "objectives": lambda v, w: check_choice(v, OBJECTIVES, w, "objective"),
-            "local_delays": lambda v, w: check_choice(v, LOCAL_DELAY_FORMS, w, "form"),
-        }
-        for f in dataclasses.fields(self):
-            values = _values(f.name, getattr(self, f.name))
-            check = checks[f.name]
-            checked = tuple(check(v, f"grid.{f.name}[{k}]") for k, v in enumerate(values))
-            object.__setattr__(self, f.name, checked)
+        for name, minimum in (("devices", 1), ("seeds", 0)):
+            values = _values(name, getattr(self, name))
+            checked = tuple(
+                number(v, f"grid.{name}[{k}]", whole=True, minimum=minimum)
+                for k, v in enumerate(values)
+            )
+            object.__setattr__(self, name, checked)
+        if not isinstance(self.vary, Mapping):
+            raise InputError("grid.vary", f"must be a mapping of setup fields, got {self.vary!r}")
+        known = {f.name for f in dataclasses.fields(Setup)}
+        vary: dict[str, tuple[Any, ...]] = {}
+        for name, given in self.vary.items():
+            if name not in known:
+                raise InputError(
+                    f"grid.vary.{name}", f"not a setup field; fields: {', '.join(sorted(known))}"
+                )
+            values = _values(f"vary.{name}", given)
+            for k, value in enumerate(values):  # each value checked by the setup's own rule
+                try:
+                    Setup().replace(**{name: value})
+                except InputError as error:
+                    raise InputError(f"grid.vary.{name}[{k}]", error.problem) from None
+            vary[name] = values
+        object.__setattr__(self, "vary", MappingProxyType(vary))
+
+    def setups(self, setup: Setup, *, sweep: str, varies: Sequence[str]) -> list[Setup]:
+        """``setup`` with every combination of the varied values (just ``setup`` when
+        nothing varies); an :class:`InputError` names a field ``sweep`` does not vary."""
+        for name in self.vary:
+            if name not in varies:
+                allowed = ", ".join(varies) if varies else "no setup field"
+                raise InputError(
+                    f"grid.vary.{name}", f"{sweep} does not vary {name}; it varies {allowed}"
+                )
+        names = list(self.vary)
+        return [
+            setup.replace(**dict(zip(names, combination, strict=True)))
+            for combination in itertools.product(*(self.vary[n] for n in names))
+        ]
+
+    def labels(self, setup: Setup) -> tuple[tuple[str, Any], ...]:
+        """The identifying columns a point of ``setup`` carries for the varied fields that
+        are not already columns of every row (:data:`SETUP_COLUMNS`)."""
+        return tuple(
+            (name, getattr(setup, name)) for name in self.vary if name not in SETUP_COLUMNS
+        )
 
     def shrunk(self, quick: bool, **keep: int) -> Grid:
-        """A smoke-test grid when ``quick``: the first ``keep[name]`` values of each named
-        field (ratios and quanta keep their first, middle and last)."""
+        """A smoke-test grid when ``quick``: the first ``keep[name]`` values of ``devices``,
+        ``seeds`` or a varied field (a numeric field kept at 3 keeps its first, middle and
+        last values)."""
         if not quick:
             return self
-        changes: dict[str, tuple[Any, ...]] = {}
+        devices, seeds, vary = self.devices, self.seeds, dict(self.vary)
         for name, count in keep.items():
-            values = getattr(self, name)
-            if name in ("ratios", "quanta_s") and count == 3 and len(values) > 3:
-                changes[name] = (values[0], values[len(values) // 2], values[-1])
+            values: Sequence[Any] | None = self.vary.get(name, getattr(self, name, None))
+            if values is None:
+                raise InputError(f"grid.{name}", "neither devices, seeds nor a varied field")
+            numeric = all(isinstance(v, (int, float)) for v in values) and name in self.vary
+            if numeric and count == 3 and len(values) > 3:
+                kept = (values[0], values[len(values) // 2], values[-1])
             else:
-                changes[name] = values[:count]
-        return replace(self, **changes)
+                kept = tuple(values)[:count]
+            if name == "devices":
+                devices = tuple(kept)
+            elif name == "seeds":
+                seeds = tuple(kept)
+            else:
+                vary[name] = kept
+        return Grid(devices=devices, seeds=seeds, vary=vary)
 
-    def to_dict(self) -> dict[str, list[Any]]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain data for a manifest."""
-        return {f.name: list(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {
+            "devices": list(self.devices),
+            "seeds": list(self.seeds),
+            "vary": {k: list(v) for k, v in self.vary.items()},
+        }
 
 
 @dataclass(frozen=True)
 class Point:
-    """One point of a sweep: the scenario of ``(devices, seed, setup)``, and the extra
-    identifying columns its rows carry."""
+    """One point of a sweep: the scenario of ``(devices, seed, setup)``, the extra
+    identifying columns its rows carry, and the options its rows depend on (the knobs of
+    the experiment it uses among them: they are part of its cache key)."""
 
     setup: Setup
     devices: int
@@ -183,6 +231,24 @@ class Point:
             "devices": self.devices,
             **dict(self.labels),
         }
+
+
+def points(
+    setup: Setup,
+    grid: Grid,
+    *,
+    sweep: str,
+    varies: Sequence[str],
+    options: Mapping[str, Any] | None = None,
+) -> list[Point]:
+    """Every point of ``grid`` on ``setup``: each combination of the varied fields, then
+    each N, then each seed; ``options`` go to every point."""
+    return [
+        Point(one, n, s, labels=grid.labels(one), options=dict(options or {}))
+        for one in grid.setups(setup, sweep=sweep, varies=varies)
+        for n in grid.devices
+        for s in grid.seeds
+    ]
 
 
 RowFunction = Callable[[Point], list[dict[str, Any]]]
@@ -245,16 +311,16 @@ def _baseline_value(baseline: Solution, objective: str) -> float:
 
 def improvement_rows(point: Point) -> list[dict[str, Any]]:
     scenario, keys, setup = point.scenario(), point.keys(), point.setup
-    objectives = point.options["objectives"]
+    objectives, start = point.options["objectives"], point.options["start"]
     all_local = solve(scenario, solver="all-local")
     max_local = solve(scenario, solver="max-local")
-    baseline = all_local if setup.baseline == "all-local" else max_local
+    baseline = all_local if point.options["baseline"] == "all-local" else max_local
     rows: list[dict[str, Any]] = []
     for objective in objectives:
         base_value = _baseline_value(baseline, objective)
         rows += _rows(keys, "all-local", objective, _metrics(all_local.evaluation))
         rows += _rows(keys, "max-local", objective, _metrics(max_local.evaluation))
-        found = [("greedy", solve(scenario, objective=objective, start=setup.start))]
+        found = [("greedy", solve(scenario, objective=objective, start=start))]
         if objective == "total" and POLICY_TABLE[setup.policy].exact_total:
             found.append(("exact", solve(scenario, objective="total", solver="exact")))
         for solver, solution in found:
@@ -265,18 +331,28 @@ def improvement_rows(point: Point) -> list[dict[str, Any]]:
     return rows
 
 
+#: The setup fields each sweep may vary (a grid that varies another is refused).
+IMPROVEMENT_VARIES = ("policy", "ratio")
+
+
 def improvement(
-    setup: Setup, grid: Grid, *, progress: bool = True, engine: Engine | None = None
+    setup: Setup,
+    grid: Grid,
+    *,
+    objectives: Sequence[str] = ("total", "variance"),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The paper's greedy against the all-local baseline over a grid (Fig. 3).
 
-    For every (policy, R, N, seed) of the grid and every objective of ``grid.objectives``:
-    greedy (eq. 6) from ``setup.start``; the paper's all-local vector (p = S, even beyond
-    the memory limits); ``max-local`` (p = s̃_i); and, for total delay where the policy has
-    an exact method, the certified optimum (``exact``). Greedy and exact rows hold
-    ``improvement_pct`` = 100·(baseline − solver)/baseline of the objective, the quantity
-    Fig. 3 plots, where the baseline is ``setup.baseline`` (``all-local`` or
-    ``max-local``).
+    For every point of the grid (it may vary the policy and R) and every objective of
+    ``objectives``: greedy (eq. 6) from ``experiment.start``; the paper's all-local vector
+    (p = S, even beyond the memory limits); ``max-local`` (p = s̃_i); and, for total delay
+    where the policy has an exact method, the certified optimum (``exact``). Greedy and
+    exact rows hold ``improvement_pct`` = 100·(baseline − solver)/baseline of the
+    objective, the quantity Fig. 3 plots, where the baseline is ``experiment.baseline``
+    (``all-local`` or ``max-local``).
 
     Returns
     -------
@@ -285,7 +361,7 @@ def improvement(
     """
     rows = run_points(
         improvement_rows,
-        improvement_points(setup, grid),
+        improvement_points(setup, grid, objectives=objectives, experiment=experiment),
         desc="Fig. 3 grid",
         progress=progress,
         engine=engine,
@@ -293,18 +369,33 @@ def improvement(
     return tidy(rows)
 
 
-def improvement_points(setup: Setup, grid: Grid) -> list[Point]:
-    """The points of :func:`improvement`: every (policy, R, N, seed) of ``grid``."""
-    return [
-        Point(replace(setup, policy=pol, ratio=r), n, s, options={"objectives": grid.objectives})
-        for pol in grid.policies
-        for r in grid.ratios
-        for n in grid.devices
-        for s in grid.seeds
-    ]
+def improvement_points(
+    setup: Setup,
+    grid: Grid,
+    *,
+    objectives: Sequence[str] = ("total", "variance"),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+) -> list[Point]:
+    """The points of :func:`improvement`."""
+    options = {
+        "objectives": _objectives(objectives),
+        "start": experiment.start,
+        "baseline": experiment.baseline,
+    }
+    return points(setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options)
+
+
+def _objectives(objectives: Sequence[str]) -> tuple[str, ...]:
+    values = _values("objectives", objectives)
+    return tuple(
+        check_choice(o, OBJECTIVES, f"objectives[{k}]", "objective") for k, o in enumerate(values)
+    )
 
 
 # --- Fig. 5: greedy against the optimum ---------------------------------------------
+
+#: Seconds ``optimal`` may take to certify a Fig. 5 optimum before the point fails.
+CERTIFY_TIME_LIMIT_S = DEFAULT_TIME_LIMIT_S
 
 
 def _certified(scenario: Scenario, objective: str, time_limit: float) -> Solution:
@@ -322,9 +413,12 @@ def _certified(scenario: Scenario, objective: str, time_limit: float) -> Solutio
 
 def _heuristics(scenario: Scenario, point: Point, objective: str) -> dict[str, Solution]:
     """The paper's greedy and our local-search on ``scenario``, as Fig. 5 runs them: the
-    setup's start and restarts, the point's seed."""
-    setup = point.setup
-    options = {"start": setup.start, "restarts": setup.restarts, "seed": point.seed}
+    experiment's start and restarts, the point's seed."""
+    options = {
+        "start": point.options["start"],
+        "restarts": point.options["restarts"],
+        "seed": point.seed,
+    }
     return {
         solver: solve(
             scenario,
@@ -340,7 +434,7 @@ def optimum_rows(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     rows: list[dict[str, Any]] = []
     for objective in point.options["objectives"]:
-        best = _certified(scenario, objective, point.options.get("time_limit", 120.0))
+        best = _certified(scenario, objective, CERTIFY_TIME_LIMIT_S)
         rows += _rows(keys, "optimal", objective, _metrics(best.evaluation))
         for solver, found in _heuristics(scenario, point, objective).items():
             metrics = _metrics(found.evaluation)
@@ -351,91 +445,120 @@ def optimum_rows(point: Point) -> list[dict[str, Any]]:
     return rows
 
 
+#: Fig. 5 may be drawn at other policies and R (the paper does not give them).
+OPTIMUM_VARIES = ("policy", "ratio")
+
+
 def greedy_vs_optimal(
     setup: Setup,
     grid: Grid,
     *,
     objectives: Sequence[str] = ("variance", "max"),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The paper's greedy and ``local-search`` against the certified optimum (Fig. 5).
 
-    For every (N, seed) at the setup's R and policy and every objective (the paper's
-    variance, and the min-max delay beside it): the certified optimum by ``optimal``
-    (branch and bound; the same optimum exhaustive search finds, hundreds of times
-    faster), greedy and local-search. Rows hold the metrics and, for the heuristics,
-    ``gap_pct`` = 100·(V − V*)/V* (the paper's gap; see
-    :func:`~dnnsplit.paper.stats.gap_pct` for V* = 0) and, for the variance,
-    ``std_ratio`` = sqrt(V / V*), the ratio of standard deviations of delays.
+    For every point of the grid (at the setup's R and policy unless the grid varies them)
+    and every objective (the paper's variance, and the min-max delay beside it): the
+    certified optimum by ``optimal`` (branch and bound; the same optimum exhaustive search
+    finds, hundreds of times faster), greedy and local-search (the experiment's start and
+    restarts). Rows hold the metrics and, for the heuristics, ``gap_pct`` =
+    100·(V − V*)/V* (the paper's gap; see :func:`~dnnsplit.paper.stats.gap_pct` for
+    V* = 0) and, for the variance, ``std_ratio`` = sqrt(V / V*), the ratio of standard
+    deviations of delays.
     """
-    points = optimum_points(setup, grid, objectives)
-    rows = run_points(optimum_rows, points, desc="Fig. 5 grid", progress=progress, engine=engine)
+    chosen = optimum_points(setup, grid, objectives, experiment=experiment)
+    rows = run_points(optimum_rows, chosen, desc="Fig. 5 grid", progress=progress, engine=engine)
     return tidy(rows)
 
 
-def optimum_points(setup: Setup, grid: Grid, objectives: Sequence[str]) -> list[Point]:
-    """The points of :func:`greedy_vs_optimal`: every (N, seed) of ``grid``."""
-    return [
-        Point(setup, n, s, options={"objectives": tuple(objectives)})
-        for n in grid.devices
-        for s in grid.seeds
-    ]
+def optimum_points(
+    setup: Setup,
+    grid: Grid,
+    objectives: Sequence[str],
+    *,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+) -> list[Point]:
+    """The points of :func:`greedy_vs_optimal`."""
+    options = {
+        "objectives": _objectives(objectives),
+        "start": experiment.start,
+        "restarts": experiment.restarts,
+    }
+    return points(setup, grid, sweep="greedy_vs_optimal", varies=OPTIMUM_VARIES, options=options)
 
 
 def _scale_point(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
-    best = solve(
-        scenario,
-        objective="variance",
-        solver="optimal",
-        max_nodes=point.options["max_nodes"],
-        time_limit=SCALE_TIME_LIMIT_S,
-    )
-    bound = float(best.extra["lower_bound"])
-    found = _heuristics(scenario, point, "variance")
-    known = min(best.value, *(f.value for f in found.values()))
-    metrics = _metrics(best.evaluation)
-    metrics["lower_bound"] = bound
-    metrics["certified"] = float(best.optimal)
-    metrics["best_known"] = known
-    rows = _rows(keys, "optimal", "variance", metrics)
-    for solver, solution in found.items():
-        metrics = _metrics(solution.evaluation)
-        metrics["gap_pct"] = stats.gap_pct(solution.value, known)
-        metrics["gap_to_bound_pct"] = stats.gap_pct(solution.value, bound)
-        rows += _rows(keys, solver, "variance", metrics)
+    rows: list[dict[str, Any]] = []
+    options = {
+        "max_nodes": point.options["max_nodes"],
+        "time_limit": SCALE_TIME_LIMIT_S,
+        "start": point.options["start"],
+        "restarts": point.options["restarts"],
+        "seed": point.seed,
+    }
+    taken = {k: v for k, v in options.items() if k in SOLVER_OPTIONS["optimal"]}
+    for objective in point.options["objectives"]:
+        best = solve(scenario, objective=objective, solver="optimal", **taken)
+        bound = float(best.extra["lower_bound"])
+        found = _heuristics(scenario, point, objective)
+        known = min(best.value, *(f.value for f in found.values()))
+        metrics = _metrics(best.evaluation)
+        metrics["lower_bound"] = bound
+        metrics["certified"] = float(best.optimal)
+        metrics["best_known"] = known
+        metrics["gap_to_bound_pct"] = stats.gap_pct(best.value, bound)
+        metrics["nodes"] = float(best.extra.get("nodes", math.nan))
+        rows += _rows(keys, "optimal", objective, metrics)
+        for solver, solution in found.items():
+            metrics = _metrics(solution.evaluation)
+            metrics["gap_pct"] = stats.gap_pct(solution.value, known)
+            metrics["gap_to_bound_pct"] = stats.gap_pct(solution.value, bound)
+            rows += _rows(keys, solver, objective, metrics)
     return rows
+
+
+#: Fig. 5 at scale runs under each BS policy.
+SCALE_VARIES = ("policy",)
 
 
 def greedy_at_scale(
     setup: Setup,
     grid: Grid,
     *,
-    max_nodes: int = 2_000_000,
+    max_nodes: int = 20_000,
+    objectives: Sequence[str] = ("variance",),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Fig. 5 at the paper's sizes: greedy and local-search against the certified optimum,
-    or the best bound, of the variance, for every (policy, N, seed) of ``grid``.
+    or the best bound, of each objective of ``objectives`` (``"variance"``, ``"max"``),
+    for every point of ``grid`` (it may vary the policy).
 
-    ``optimal`` explores at most ``max_nodes`` nodes a point (a node limit, not a time
-    limit, so that the same grid gives the same bytes on any machine; a few seconds a point
-    here; :data:`SCALE_TIME_LIMIT_S` is only a safety net). Its rows hold the best
-    vector it found (``variance``), its proven ``lower_bound``, ``certified`` (1 when the
-    two meet) and ``best_known``, the least variance any of the three solvers found. The
-    heuristics' rows hold ``gap_pct`` against ``best_known`` (the true gap when certified, a
-    lower estimate otherwise) and ``gap_to_bound_pct`` against the bound (an upper
-    estimate).
+    ``optimal`` scores at most ``max_nodes`` nodes a point and objective (a node limit,
+    not a time limit, so that the same grid gives the same bytes on any machine;
+    :data:`SCALE_TIME_LIMIT_S` is only a safety net), from the better of greedy and
+    local-search with the experiment's start and restarts (so its vector is never worse
+    than theirs). Its rows hold the metrics of the best vector it found, its proven
+    ``lower_bound``, ``certified`` (1 when the search finished: the vector is optimal),
+    ``best_known`` (the least value any of the three solvers found), ``gap_to_bound_pct``
+    (its own gap, 0 when certified) and ``nodes``. The heuristics' rows hold ``gap_pct``
+    against ``best_known`` (the true gap when certified, a lower estimate otherwise) and
+    ``gap_to_bound_pct`` against the bound (an upper estimate).
     """
-    points = [
-        Point(replace(setup, policy=pol), n, s, options={"max_nodes": int(max_nodes)})
-        for pol in grid.policies
-        for n in grid.devices
-        for s in grid.seeds
-    ]
+    options = {
+        "max_nodes": int(number(max_nodes, "max_nodes", whole=True, minimum=1)),
+        "objectives": _objectives(objectives),
+        "start": experiment.start,
+        "restarts": experiment.restarts,
+    }
+    chosen = points(setup, grid, sweep="greedy_at_scale", varies=SCALE_VARIES, options=options)
     rows = run_points(
-        _scale_point, points, desc="Fig. 5 at scale", progress=progress, engine=engine
+        _scale_point, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine
     )
     return tidy(rows)
 
@@ -485,9 +608,9 @@ def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
 
 
 def _mechanism_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys, setup = point.scenario(), point.keys(), point.setup
-    found = solve(scenario, objective="variance", start=setup.start)
-    best = _certified(scenario, "variance", 120.0)
+    scenario, keys = point.scenario(), point.keys()
+    found = solve(scenario, objective="variance", start=point.options["start"])
+    best = _certified(scenario, "variance", CERTIFY_TIME_LIMIT_S)
     metrics = _improving_moves(scenario, np.array(found.partition))
     metrics["devices_differ"] = float(np.sum(found.partition != best.partition))
     metrics["gap_pct"] = stats.gap_pct(found.value, best.value)
@@ -495,31 +618,43 @@ def _mechanism_point(point: Point) -> list[dict[str, Any]]:
 
 
 def greedy_mechanism(
-    setup: Setup, grid: Grid, *, progress: bool = True, engine: Engine | None = None
+    setup: Setup,
+    grid: Grid,
+    *,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Why the paper's greedy stops where it does on the variance objective.
 
-    At greedy's end point of every (N, seed): ``step_improves`` (0 by construction: it is a
-    one-stage local optimum), ``jump_improves`` (1 if moving one device by two or more
-    stages would lower the variance), ``pair_improves`` (1 if moving two devices one stage
-    each would), ``devices_differ`` (how many devices greedy's answer and the exhaustive
-    optimum place differently) and ``gap_pct``.
+    At greedy's end point (from ``experiment.start``) of every (N, seed) of the grid (which
+    varies no setup field): ``step_improves`` (0 by construction: it is a one-stage local
+    optimum), ``jump_improves`` (1 if moving one device by two or more stages would lower
+    the variance), ``pair_improves`` (1 if moving two devices one stage each would),
+    ``devices_differ`` (how many devices greedy's answer and the certified optimum place
+    differently) and ``gap_pct``.
     """
-    points = [Point(setup, n, s) for n in grid.devices for s in grid.seeds]
+    chosen = points(
+        setup, grid, sweep="greedy_mechanism", varies=(), options={"start": experiment.start}
+    )
     rows = run_points(
-        _mechanism_point, points, desc="greedy's end points", progress=progress, engine=engine
+        _mechanism_point, chosen, desc="greedy's end points", progress=progress, engine=engine
     )
     return tidy(rows)
 
 
-def delay_curves(setup: Setup, devices: int, seed: int) -> pd.DataFrame:
+def delay_curves(
+    setup: Setup, devices: int, seed: int, *, experiment: Experiment = DEFAULT_EXPERIMENT
+) -> pd.DataFrame:
     """For the scenario of ``(devices, seed, setup)``: each device's delay against its own
     partition point, the other devices held at greedy's (variance) choices, with greedy's
     and the certified optimum's points marked. Delays are not monotone in p: the bytes
     sent jump between layers."""
     scenario = Scenario.paper(devices, seed, setup)
-    greedy = np.array(solve(scenario, objective="variance", start=setup.start).partition)
-    best = np.array(_certified(scenario, "variance", 120.0).partition)
+    greedy = np.array(
+        solve(scenario, objective="variance", start=experiment.start).partition
+    )
+    best = np.array(_certified(scenario, "variance", CERTIFY_TIME_LIMIT_S).partition)
     rows = []
     for i in range(devices):
         for q in np.flatnonzero(scenario.tables.allowed[i]):
@@ -544,11 +679,14 @@ def delay_curves(setup: Setup, devices: int, seed: int) -> pd.DataFrame:
 
 
 def _quantum_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    scenario, keys = point.scenario(), point.keys()
     objective = point.options["objective"]
     all_local = solve(scenario, solver="all-local")
-    baseline = all_local if setup.baseline == "all-local" else solve(scenario, solver="max-local")
-    greedy = solve(scenario, objective=objective, start=setup.start)
+    if point.options["baseline"] == "all-local":
+        baseline = all_local
+    else:
+        baseline = solve(scenario, solver="max-local")
+    greedy = solve(scenario, objective=objective, start=point.options["start"])
     rows = _rows(keys, "all-local", objective, _metrics(all_local.evaluation))
     metrics = _metrics(greedy.evaluation)
     metrics["improvement_pct"] = stats.improvement_pct(
@@ -557,44 +695,54 @@ def _quantum_point(point: Point) -> list[dict[str, Any]]:
     return rows + _rows(keys, "greedy", objective, metrics)
 
 
+#: The quantum study varies the device quantum and the form of eq. (1).
+QUANTUM_VARIES = ("quantum_s", "local_delay")
+
+
 def quantum_sensitivity(
     setup: Setup,
     grid: Grid,
     *,
     objective: str = "variance",
+    experiment: Experiment = DEFAULT_EXPERIMENT,
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """How much the device's round-robin quantum q matters (docs/model.md).
 
-    The paper gives no q. For every q of ``grid.quanta_s``, form of eq. (1) of
-    ``grid.local_delays``, N and seed: greedy for ``objective`` and all-local, with
-    greedy's ``improvement_pct`` over the setup's baseline, as in Fig. 3. Rows carry
-    ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`.
+    The paper gives no q. For every point of the grid (it may vary ``quantum_s`` and the
+    form of eq. (1), ``local_delay``): greedy for ``objective`` and all-local, with
+    greedy's ``improvement_pct`` over the experiment's baseline, as in Fig. 3. Rows carry
+    ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
     """
-    points = [
-        Point(
-            replace(setup, quantum_s=q, local_delay=form),
-            n,
-            s,
-            labels=(("quantum_s", float(q)), ("local_delay", form)),
-            options={"objective": objective},
+    options = {
+        "objective": _objectives([objective])[0],
+        "start": experiment.start,
+        "baseline": experiment.baseline,
+    }
+    chosen = [
+        replace_labels(
+            p, ("quantum_s", float(p.setup.quantum_s)), ("local_delay", p.setup.local_delay)
         )
-        for q in grid.quanta_s
-        for form in grid.local_delays
-        for n in grid.devices
-        for s in grid.seeds
+        for p in points(
+            setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
+        )
     ]
     rows = run_points(
-        _quantum_point, points, desc="quantum sweep", progress=progress, engine=engine
+        _quantum_point, chosen, desc="quantum sweep", progress=progress, engine=engine
     )
     return tidy(rows, ("quantum_s", "local_delay"))
 
 
+def replace_labels(point: Point, *labels: tuple[str, Any]) -> Point:
+    """``point`` with exactly these identifying columns (in this order)."""
+    return Point(point.setup, point.devices, point.seed, tuple(labels), point.options)
+
+
 def _model_gap_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys, setup = point.scenario(), point.keys(), point.setup
+    scenario, keys = point.scenario(), point.keys()
     objective = point.options["objective"]
-    solution = solve(scenario, objective=objective, start=setup.start)
+    solution = solve(scenario, objective=objective, start=point.options["start"])
     snapshot = solution.evaluation
     timeline = evaluate(scenario, solution.partition, model="timeline")
     rows = _rows({**keys, "model": "snapshot"}, "greedy", objective, _metrics(snapshot))
@@ -604,29 +752,30 @@ def _model_gap_point(point: Point) -> list[dict[str, Any]]:
     return rows + _rows({**keys, "model": "timeline"}, "greedy", objective, metrics)
 
 
+#: The timeline study runs under each BS policy.
+MODEL_GAP_VARIES = ("policy",)
+
+
 def model_gap(
     setup: Setup,
     grid: Grid,
     *,
     objective: str = "total",
+    experiment: Experiment = DEFAULT_EXPERIMENT,
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The snapshot model against the timeline model (docs/model.md, "The timeline model").
 
-    Greedy solves each scenario under the paper's snapshot model; the same partition is
-    then re-evaluated under the timeline model, where each residual task reaches the BS
-    only when its tensor does. Rows: the metrics of both (``model`` column) and, on the
-    timeline rows, ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline −
-    snapshot)/snapshot.
+    Greedy (from ``experiment.start``) solves each scenario under the paper's snapshot
+    model; the same partition is then re-evaluated under the timeline model, where each
+    residual task reaches the BS only when its tensor does. The grid may vary the policy.
+    Rows: the metrics of both (``model`` column) and, on the timeline rows,
+    ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline − snapshot)/snapshot.
     """
-    points = [
-        Point(replace(setup, policy=pol), n, s, options={"objective": objective})
-        for pol in grid.policies
-        for n in grid.devices
-        for s in grid.seeds
-    ]
-    rows = run_points(_model_gap_point, points, desc="model gap", progress=progress, engine=engine)
+    options = {"objective": _objectives([objective])[0], "start": experiment.start}
+    chosen = points(setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options)
+    rows = run_points(_model_gap_point, chosen, desc="model gap", progress=progress, engine=engine)
     return tidy(rows, ("model",))
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "calibration_frame",
     "calibration_table",
     "caption",
+    "check_here",
     "copy_measurement",
     "error_summary",
     "measurement_mode",
@@ -57,6 +58,7 @@ __all__ = [
     "regret_table",
     "report_section",
     "save",
+    "side_by_side",
     "tables",
     "testbed_figure",
     "testbed_rows",
@@ -244,6 +246,50 @@ def testbed_rows(
         f"The committed measurement, made on {_host_words(manifest)}; this run did not "
         f"measure again{reason}. DNNSPLIT_TESTBED=measure re-measures where the host allows."
     ))  # fmt: skip
+
+
+CHECK_DIR = MEASURE_DIR / "check"
+
+
+def check_here(enabled: bool = True) -> tuple[Measurement | None, str]:
+    """Where this host can run the testbed (root, cgroups, PyTorch, two cores), a
+    smoke-sized measurement (:func:`quick_config`) made now, under ``build/testbed/check/``
+    (never over the committed one), to set beside it; else None. The text says which, and
+    why not."""
+    if not enabled:
+        return None, "The check on this host was turned off (check_here = False)."
+    from dnnsplit.testbed.emulation import capabilities
+
+    missing = capabilities()["missing"]
+    if missing:
+        return None, (
+            f"This host cannot run the testbed ({'; '.join(missing)}), so only the committed "
+            "measurement is shown."
+        )
+    import tempfile
+
+    from dnnsplit.testbed.experiment import run_testbed
+
+    config = quick_config()
+    with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
+        rows, provenance = run_testbed(config, work, say=print)
+    write_measurement(rows, provenance, config, CHECK_DIR, quick=True)
+    rows, manifest = _read(CHECK_DIR)
+    return Measurement(rows, manifest, CHECK_DIR, (
+        f"A smoke-sized measurement made by this run on this host ({_host_words(manifest)}), "
+        f"in {CHECK_DIR.relative_to(BUILD_DIR.parent)}/: one repeat, so noisier than the "
+        "committed one, and made while other notebooks may run beside it."
+    )), ""  # fmt: skip
+
+
+def side_by_side(committed: Measurement, fresh: Measurement) -> pd.DataFrame:
+    """The model's median |relative error| by policy, N and model in the committed
+    measurement and in a fresh one, for the (policy, N) both hold."""
+    keys = ["policy", "devices", "model"]
+    mine = error_summary(committed.rows).set_index(keys)["median_abs_error"]
+    theirs = error_summary(fresh.rows).set_index(keys)["median_abs_error"]
+    both = pd.concat({"committed": mine, "this host now": theirs}, axis=1).dropna()
+    return both.reset_index()
 
 
 # -- summaries -------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
     DEFAULT_TIME_LIMIT_S,
     DELAY_OBJECTIVES,
+    MAX_RESTARTS,
     MAX_TIME_LIMIT_S,
     OBJECTIVES,
     RELATIVE_TOLERANCE,
@@ -55,6 +56,7 @@ from dnnsplit.solvers.optimal import optimal
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
     "DELAY_OBJECTIVES",
+    "MAX_RESTARTS",
     "MAX_TIME_LIMIT_S",
     "MOVE_KINDS",
     "OBJECTIVES",

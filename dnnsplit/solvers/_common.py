@@ -35,13 +35,13 @@ from dnnsplit.evaluate import (
 )
 from dnnsplit.model import ENERGY_TOLERANCE_J, read_only
 from dnnsplit.scenario import MAX_SEED, Scenario
-from dnnsplit.setup import MAX_RESTARTS, STARTS
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
     "DELAY_OBJECTIVES",
     "ENERGY_CAP",
     "MAX_ITERATIONS",
+    "MAX_RESTARTS",
     "MAX_TIME_LIMIT_S",
     "OBJECTIVE",
     "OBJECTIVES",
@@ -63,6 +63,10 @@ __all__ = [
     "tolerance",
 ]
 
+#: Greedy's start vectors (eq. 6): ⌊s̃_i/2⌋, all ones, s̃_i.
+STARTS = ("half", "ones", "local")
+#: The most random starts local-search takes (each is a whole improvement run).
+MAX_RESTARTS = 100_000
 #: The objectives of the delays: total delay (eq. 4), variance of delays (eq. 8), and the
 #: largest delay (min-max, beyond the paper).
 DELAY_OBJECTIVES = ("total", "variance", "max")

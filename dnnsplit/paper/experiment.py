@@ -1,0 +1,86 @@
+"""How the paper's experiments run the solvers: the knobs that are not the model's.
+
+:class:`dnnsplit.Setup` holds the model's open choices (what the devices, the channel and
+the BS are). What the paper's *experiments* choose is another matter, and lives here, in
+the paper layer: where greedy starts (eq. 6 leaves ``p⁽⁰⁾`` open), how many random starts
+our ``local-search`` takes, and what Fig. 3's "all-local" baseline means on a device whose
+memory cannot hold the whole network. The solvers take the first two as options of a call;
+the baseline is a question about the paper's figure only.
+
+A sweep takes both objects, ``sweep(setup, grid, experiment=Experiment(...))``; each point
+records the knobs its rows depend on (so they are in its cache key), and each run's
+manifest records the experiment beside the setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from dnnsplit._checks import mapping
+from dnnsplit._params import Choice, Constraint, Whole, check_all
+from dnnsplit.errors import InputError
+from dnnsplit.solvers import MAX_RESTARTS, STARTS
+
+__all__ = ["BASELINE_RULES", "EXPERIMENT_FIELDS", "Experiment"]
+
+#: What Fig. 3's "all-local" baseline is: p = S (the paper's words, even beyond a device's
+#: memory limit) or p = s̃_i (the most local point memory allows).
+BASELINE_RULES = ("all-local", "max-local")
+
+#: What each field of :class:`Experiment` takes (errors name ``experiment.<field>``).
+EXPERIMENT_FIELDS: dict[str, Constraint] = {
+    "start": Choice(STARTS, "start"),
+    "baseline": Choice(BASELINE_RULES, "baseline"),
+    "restarts": Whole(0, MAX_RESTARTS),
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The knobs of the paper's experiments (defaults: this artifact's reading).
+
+    Attributes
+    ----------
+    start : str
+        Greedy's start vector (eq. 6): ``half`` (⌊s̃_i/2⌋), ``ones`` or ``local`` (s̃_i).
+    baseline : str
+        Fig. 3's all-local baseline: ``all-local`` (p = S, the paper's words, even beyond
+        s̃_i) or ``max-local`` (p = s̃_i, the most local point memory allows).
+    restarts : int
+        ``local-search``: seeded random starts besides the greedy start.
+    """
+
+    start: str = "half"
+    baseline: str = "all-local"
+    restarts: int = 8
+
+    def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in check_all(values, EXPERIMENT_FIELDS, "experiment.").items():
+            object.__setattr__(self, name, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (manifests)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "experiment") -> Experiment:
+        """An experiment from its plain-data form; absent fields keep their defaults."""
+        raw = mapping(raw, where, {f.name for f in fields(cls)})
+        try:
+            return cls(**raw)
+        except InputError as error:
+            raise InputError(
+                f"{where}.{error.field.removeprefix('experiment.')}", error.problem
+            ) from None
+
+    def replace(self, **changes: Any) -> Experiment:
+        """A copy with ``changes``; an unknown field is an :class:`InputError` naming it."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(str(k) for k in changes if k not in names)
+        if unknown:
+            raise InputError(
+                f"experiment.{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(names))}"
+            )
+        return replace(self, **changes)
