@@ -45,10 +45,10 @@ class Case:
     n: int
     seed: int = 1
     options: dict[str, Any] = field(default_factory=dict)
-    policy: str = "sjf"
     #: ("seconds", s) | ("vectors/s", r) | ("certified", s) | ("gap", (g, s)) |
     #: ("speedup", x) | ("reported gap", s)
     target: tuple[str, Any] | None = None
+    policy: str = "sjf"
 
 
 def scale_cases(seeds: tuple[int, ...]) -> list[Case]:
@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument(
         "--scale", action="store_true", help="only the rows of Fig. 5 at scale (fig5_scale)"
     )
+    parser.add_argument("--n", type=int, nargs="+", default=None, help="only rows of these N")
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = list(range(10)) if args.scale else [1, 2, 3]
@@ -210,6 +211,8 @@ def main() -> None:
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|---|")
     chosen = scale_cases(tuple(args.seeds)) if args.scale else cases(args.quick, tuple(args.seeds))
     for case in chosen:
+        if args.n is not None and case.n not in args.n:
+            continue
         cells = run(case)
         print(
             f"| {case.solver} | {case.policy} | {case.objective} | {case.n:,} | "

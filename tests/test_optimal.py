@@ -307,8 +307,8 @@ def test_every_node_bound_is_below_every_completion(raw, objective, draw):
     centre = float(rng.uniform(delays.min(), delays.max()))
     vector = np.empty(tables.n_devices, dtype=np.int64)
     code = _bounds.OBJECTIVE_CODES[objective]
-    value, _ = _bounds.leaf_program(
-        classes, counts[x].astype(np.int64), centre, code, vector, 10**6
+    value, _ = _bounds.program(
+        classes, counts[x].astype(np.int64), n_classes, centre, code, vector, 10**6
     )
     if objective == "max":
         expected = delays[same].max(axis=1).min() if same.any() else np.inf

@@ -13,8 +13,8 @@ of devices per class, class by class in service order; this module holds what it
   each entry is the least ``(D − c)²`` (variance) or the least ``D`` (min-max) over the
   delays ``D`` the device can have in that column;
 - :func:`assignment_value` (Hungarian method) and :func:`bottleneck_value`;
-- :func:`leaf_program`: a dynamic program over the devices in index order that is exact
-  for a full count vector.
+- :func:`program`: a dynamic program over the devices in index order, exact for a full
+  count vector and a lower bound for a partial one.
 
 The proofs are in the Notes of :func:`dnnsplit.solvers.optimal.optimal`.
 
@@ -36,9 +36,9 @@ __all__ = [
     "Classes",
     "assignment_value",
     "bottleneck_value",
-    "leaf_program",
     "node_costs",
     "parabola_bound",
+    "program",
 ]
 
 #: Policy codes of every compiled kernel of the solver (one table, by name).
@@ -72,6 +72,8 @@ class Classes(NamedTuple):
         BS turns of class j (``rr``), (J,).
     member : numpy.ndarray
         Device i has an allowed point in class j, (N, J) bool.
+    members_before : numpy.ndarray
+        How many devices with a lower index than i are members of class j, (N, J).
     policy : int
         :data:`POLICY_CODES`.
     quantum : float
@@ -86,6 +88,7 @@ class Classes(NamedTuple):
     work: np.ndarray
     turns: np.ndarray
     member: np.ndarray
+    members_before: np.ndarray
     policy: int
     quantum: float
 
@@ -151,8 +154,11 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
             for i in range(n):
                 best = np.inf
                 best_point = -1
-                # device i is the k-th of class j by index: k−1 lower, nj−k higher indices
-                if member[i, j] and i >= k - 1 and n - 1 - i >= nj - k:
+                # device i is the k-th of class j by index: k−1 members of j have a lower
+                # index, nj−k a higher one
+                before = classes.members_before[i, j]
+                after = classes.members_before[n - 1, j] + member[n - 1, j] - before - 1
+                if member[i, j] and before >= k - 1 and after >= nj - k:
                     if wj <= 0.0:
                         low = 0.0
                         high = 0.0
@@ -234,18 +240,61 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
 
 
 @njit(cache=True, nogil=True)
-def assignment_value(cost, match):
+def assignment_value(cost, match, potential, warm):
     """The least ``Σ_i cost[i, σ(i)]`` over permutations σ (Hungarian method with
     potentials, O(N³)); inf when every permutation meets an inf entry. ``match[i]`` gets
-    σ(i)."""
+    σ(i), ``potential`` the column potentials.
+
+    Starts from feasible potentials (row and column reductions, or with ``warm`` the
+    column potentials left by a previous call on a similar matrix, and the row reduction
+    they imply) and a greedy matching on the reduced costs that are zero, then augments
+    the unmatched rows along shortest paths (Dijkstra on reduced costs): every step keeps
+    the potentials feasible and the matched entries tight, so the final matching is
+    optimal (linear-programming duality).
+    """
     n = cost.shape[0]
     u = np.zeros(n + 1)
     v = np.zeros(n + 1)
     owner = np.zeros(n + 1, dtype=np.int64)  # owner[j]: row (1-based) on column j
+    row_col = np.zeros(n + 1, dtype=np.int64)  # the column of row i, 0 if none
     way = np.zeros(n + 1, dtype=np.int64)
     least = np.empty(n + 1)
     used = np.zeros(n + 1, dtype=np.bool_)
+    if warm:
+        for j in range(1, n + 1):
+            v[j] = potential[j - 1]
     for i in range(1, n + 1):
+        best = np.inf
+        at = 0
+        for j in range(1, n + 1):
+            here = cost[i - 1, j - 1] - v[j]
+            if here < best:
+                best = here
+                at = j
+        if not np.isfinite(best):
+            return np.inf
+        u[i] = best
+        if warm and owner[at] == 0:  # the row's least reduced cost is tight
+            owner[at] = i
+            row_col[i] = at
+    if not warm:
+        for j in range(1, n + 1):
+            best = np.inf
+            at = 0
+            for i in range(1, n + 1):
+                here = cost[i - 1, j - 1] - u[i]
+                if here < best:
+                    best = here
+                    at = i
+            if not np.isfinite(best):
+                return np.inf
+            v[j] = best
+            if row_col[at] == 0:  # the column's least reduced cost is tight
+                owner[j] = at
+                row_col[at] = j
+    for i in range(1, n + 1):
+        if row_col[i] != 0:
+            continue
         owner[0] = i
         j0 = 0
         least[:] = np.inf
@@ -278,11 +327,13 @@ def assignment_value(cost, match):
         while j0 != 0:
             j1 = way[j0]
             owner[j0] = owner[j1]
+            row_col[owner[j0]] = j0
             j0 = j1
     value = 0.0
     for j in range(1, n + 1):
         match[owner[j] - 1] = j - 1
         value += cost[owner[j] - 1, j - 1]
+        potential[j - 1] = v[j]
     return value
 
 
@@ -356,16 +407,68 @@ def parabola_bound(c1, phi1, c2, phi2, n):
 
 
 @njit(cache=True, nogil=True)
-def leaf_program(classes, counts, centre, objective, vector, state_limit):
-    """The exact least ``Σ_i (D_i − c)²`` (variance) or ``max_i D_i`` (min-max) over the
-    vectors with ``counts[j]`` devices in class j, by a dynamic program over the devices
-    in index order (Lemma 4 of :func:`~dnnsplit.solvers.optimal.optimal`).
+def _rest_cost(classes, i, fixed, remaining, work_before, centre, objective):
+    """The least cost of device i among the ``remaining`` devices of classes ≥ ``fixed``
+    (any rank): ``(cost, point)``; the delay ranges of Lemma 3 without the rank term."""
+    offload = classes.offload
+    allowed = classes.allowed
+    points = classes.points
+    work = classes.work
+    turns = classes.turns
+    q = classes.quantum
+    n_classes = work.shape[0]
+    first_work = work[fixed]
+    most_work = 0.0
+    for j in range(fixed, n_classes):
+        most_work = max(most_work, work[j])
+    best = np.inf
+    best_point = -1
+    for j in range(fixed, n_classes):
+        if not classes.member[i, j]:
+            continue
+        wj = work[j]
+        if wj <= 0.0:
+            low = 0.0
+            high = 0.0
+        elif classes.policy == SJF:
+            low = work_before + wj
+            high = work_before + remaining * wj
+        elif classes.policy == PS:
+            low = work_before + wj + (remaining - 1) * first_work
+            high = work_before + remaining * wj
+        else:
+            least = min(first_work, (turns[j] - 1.0) * q)
+            low = work_before + wj + (remaining - 1) * least
+            high = work_before + wj + (remaining - 1) * min(turns[j] * q, most_work)
+        for t in range(classes.n_points[j]):
+            p = points[j, t]
+            if not allowed[i, p]:
+                continue
+            a = offload[i, p]
+            if not a + low <= classes.deadline[i]:
+                continue
+            c = _range_cost(a + low, a + high, centre, objective)
+            if c < best:
+                best = c
+                best_point = p
+    return best, best_point
 
-    The state is how many of the devices ``0 .. i−1`` sit in each class; device i then has
-    its rank in its class and, under ``rr``, the count of lower-indexed devices needing
-    more turns, so its BS delay is exact. Returns ``(value, states)``, value inf when no
-    vector meets the deadlines, and writes an optimal vector into ``vector``; ``states``
-    is -1 (nothing done) when the product of ``counts + 1`` exceeds ``state_limit``.
+
+@njit(cache=True, nogil=True)
+def program(classes, counts, fixed, centre, objective, vector, state_limit):
+    """The least ``Σ_i cost_i`` (variance at centre c: ``cost = (D − c)²``) or ``max_i
+    D_i`` (min-max) over the vectors with ``counts[j]`` devices in each class ``j <
+    fixed``, by a dynamic program over the devices in index order (Lemma 4 of
+    :func:`~dnnsplit.solvers.optimal.optimal`): exact when ``fixed`` is the number of
+    classes, a lower bound otherwise (the ``M`` devices of the later classes enter with
+    the least cost over their delay ranges, ranks ignored).
+
+    The state is how many of the devices ``0 .. i−1`` sit in each fixed class and among
+    the later ones; device i then has its rank in its class and, under ``rr``, the count
+    of lower-indexed devices needing more turns, so its BS delay is exact. Returns
+    ``(value, states)``, value inf when nothing meets the deadlines, and writes a
+    minimising vector into ``vector`` (for the later classes, each device's best point);
+    ``states`` is -1 (nothing done) when there would be more than ``state_limit``.
     """
     offload = classes.offload
     allowed = classes.allowed
@@ -378,50 +481,115 @@ def leaf_program(classes, counts, centre, objective, vector, state_limit):
     policy = classes.policy
     q = classes.quantum
     n = offload.shape[0]
-    n_classes = work.shape[0]
-    stride = np.zeros(n_classes, dtype=np.int64)
+    # radix positions 0 .. fixed-1: the fixed classes; position ``fixed``: the rest
+    size = np.zeros(fixed + 1, dtype=np.int64)
+    stride = np.zeros(fixed + 1, dtype=np.int64)
+    placed = 0
+    for j in range(fixed):
+        size[j] = counts[j]
+        placed += counts[j]
+    remaining = n - placed
+    if remaining < 0:
+        return np.inf, 0
+    size[fixed] = remaining
     states = 1
-    for j in range(n_classes):
+    for j in range(fixed + 1):
         stride[j] = states
-        states *= counts[j] + 1
+        states *= size[j] + 1
         if states > state_limit:
             return np.inf, -1
-    # per class: work before it, devices before it, the rr base
-    work_before = np.zeros(n_classes)
-    below = np.zeros(n_classes, dtype=np.int64)
+    work_before = np.zeros(fixed + 1)
+    below = np.zeros(fixed + 1, dtype=np.int64)
     acc = 0.0
     cnt = 0
-    for j in range(n_classes):
+    for j in range(fixed):
         work_before[j] = acc
         below[j] = cnt
         acc += counts[j] * work[j]
         cnt += counts[j]
+    work_before[fixed] = acc
+    below[fixed] = cnt
+    # the cost of each device among the rest does not depend on the state
+    rest_cost = np.full(n, np.inf)
+    rest_point = np.full(n, -1, dtype=np.int64)
+    if remaining > 0:
+        for i in range(n):
+            rest_cost[i], rest_point[i] = _rest_cost(
+                classes, i, fixed, remaining, acc, centre, objective
+            )
+    # sjf and ps: the cost of device i on the k-th slot of fixed class j, precomputed
+    offset = np.zeros(fixed + 1, dtype=np.int64)
+    for j in range(fixed):
+        offset[j + 1] = offset[j] + counts[j]
+    slot_cost = np.full((n, max(offset[fixed], 1)), np.inf)
+    slot_point = np.full((n, max(offset[fixed], 1)), -1, dtype=np.int64)
+    if policy != RR:
+        for j in range(fixed):
+            wj = work[j]
+            for k in range(1, counts[j] + 1):
+                if wj <= 0.0:
+                    remote = 0.0
+                elif policy == SJF:
+                    remote = work_before[j] + k * wj
+                else:
+                    remote = work_before[j] + (n - below[j]) * wj
+                col = offset[j] + k - 1
+                for i in range(n):
+                    if not member[i, j]:
+                        continue
+                    for t in range(n_points[j]):
+                        p = points[j, t]
+                        if not allowed[i, p]:
+                            continue
+                        delay = offload[i, p] + remote
+                        if not delay <= deadline[i]:
+                            continue
+                        here = delay if objective == LARGEST else (delay - centre) ** 2
+                        if here < slot_cost[i, col]:
+                            slot_cost[i, col] = here
+                            slot_point[i, col] = p
     value = np.full(states, np.inf)
     came = np.full(states, -1, dtype=np.int64)  # the point the last device took
     value[0] = 0.0
-    m = np.zeros(n_classes, dtype=np.int64)
+    m = np.zeros(fixed + 1, dtype=np.int64)
+    i = 0
     for s in range(states):
-        if not np.isfinite(value[s]):
+        if s > 0:  # the next state: an odometer over the radix positions
+            j = 0
+            while m[j] == size[j]:
+                i -= m[j]
+                m[j] = 0
+                j += 1
+            m[j] += 1
+            i += 1
+        if i >= n or not np.isfinite(value[s]):
             continue
-        rest = s
-        i = 0
-        for j in range(n_classes):
-            m[j] = rest % (counts[j] + 1)
-            rest //= counts[j] + 1
-            i += m[j]
-        if i >= n:
+        base = value[s]
+        if m[fixed] < remaining and np.isfinite(rest_cost[i]):
+            nxt = s + stride[fixed]
+            here = max(base, rest_cost[i]) if objective == LARGEST else base + rest_cost[i]
+            if here < value[nxt]:
+                value[nxt] = here
+                came[nxt] = rest_point[i]
+        if policy != RR:
+            for j in range(fixed):
+                if m[j] < counts[j]:
+                    col = offset[j] + m[j]
+                    cost = slot_cost[i, col]
+                    if cost < np.inf:
+                        nxt = s + stride[j]
+                        here = max(base, cost) if objective == LARGEST else base + cost
+                        if here < value[nxt]:
+                            value[nxt] = here
+                            came[nxt] = slot_point[i, col]
             continue
-        higher_before = 0  # devices < i in classes after j (accumulated from the top)
-        for j in range(n_classes - 1, -1, -1):
+        higher_before = m[fixed]  # lower-indexed devices of the later classes: more turns
+        for j in range(fixed - 1, -1, -1):
             if m[j] < counts[j] and member[i, j]:
                 k = m[j] + 1
                 wj = work[j]
                 if wj <= 0.0:
                     remote = 0.0
-                elif policy == SJF:
-                    remote = work_before[j] + k * wj
-                elif policy == PS:
-                    remote = work_before[j] + (n - below[j]) * wj
                 else:
                     higher = n - below[j] - counts[j]
                     delta = wj - (turns[j] - 1.0) * q
@@ -440,9 +608,9 @@ def leaf_program(classes, counts, centre, objective, vector, state_limit):
                     if not delay <= deadline[i]:
                         continue
                     if objective == LARGEST:
-                        here = max(value[s], delay)
+                        here = max(base, delay)
                     else:
-                        here = value[s] + (delay - centre) ** 2
+                        here = base + (delay - centre) ** 2
                     if here < value[nxt]:
                         value[nxt] = here
                         came[nxt] = p
@@ -450,14 +618,15 @@ def leaf_program(classes, counts, centre, objective, vector, state_limit):
     last = states - 1
     if not np.isfinite(value[last]):
         return np.inf, states
-    class_of = np.zeros(offload.shape[1], dtype=np.int64)
-    for j in range(n_classes):
+    class_of = np.full(offload.shape[1], fixed, dtype=np.int64)
+    for j in range(fixed):
         for t in range(n_points[j]):
             class_of[points[j, t]] = j
     s = last
     for i in range(n - 1, -1, -1):
         p = came[s]
         vector[i] = p
+        # a point of a fixed class came from that class, any other from the rest
         s -= stride[class_of[p]]
     return value[last], states
 

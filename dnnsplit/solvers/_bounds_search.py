@@ -19,13 +19,19 @@ from dnnsplit.solvers._bounds import Classes
 __all__ = ["CountOutcome", "class_structure", "count_search"]
 
 #: Grid intervals of the centre c a node starts with.
-FIRST_INTERVALS = 4
+FIRST_INTERVALS = 2
 #: Most evaluations of the relaxation at one node (inner nodes; leaves refine further).
 NODE_EVALUATIONS = 12
 #: Most evaluations of the exact leaf program at one leaf.
 LEAF_EVALUATIONS = 60
-#: Most states of one leaf program (float64 value + int64 back pointer each).
-LEAF_STATES = 4_000_000
+#: Most states of one index-order program (float64 value + int64 back pointer each).
+PROGRAM_STATES = 2_000_000
+#: At an inner node the program (a bound there) runs only up to this many states: beyond,
+#: it costs more than the assignment it would help.
+INNER_STATES = 200_000
+#: ... and only when at most this many devices are left to the later classes (the
+#: program sees them without their ranks, so it helps only near the leaves).
+REST_DEVICES = 3
 #: Relative tolerance of a certificate: no vector is better than the returned one by more.
 CERTIFY_TOLERANCE = 1e-9
 
@@ -68,6 +74,7 @@ def class_structure(tables: DelayTables) -> Classes | None:
         work=class_work,
         turns=turns,
         member=member,
+        members_before=np.cumsum(member, axis=0) - member,
         policy=_bounds.POLICY_CODES[tables.policy],
         quantum=float(tables.bs_quantum),
     )
@@ -119,6 +126,8 @@ class _Search:
         self.match = np.empty(self.n, dtype=np.int64)
         self.vector = np.empty(self.n, dtype=np.int64)
         self.delays = np.empty(self.n)
+        self.potential = np.zeros(self.n)
+        self.warm_node: _Node | None = None  # the node whose last assignment left them
         self.members = classes.member.sum(axis=0)
         self.nodes = 0
         self.closed_lower = math.inf  # least bound of leaves closed at full resolution
@@ -157,17 +166,27 @@ class _Search:
         _bounds.node_costs(self.classes, counts, node.fixed, centre, code, self.cost, self.pick)
         if code == _bounds.LARGEST and self.code == _bounds.LARGEST:
             return float(_bounds.bottleneck_value(self.cost, self.match))
-        return float(_bounds.assignment_value(self.cost, self.match))
+        warm = code == _bounds.VARIANCE and self.warm_node is node
+        value = _bounds.assignment_value(self.cost, self.match, self.potential, warm)
+        self.warm_node = node if code == _bounds.VARIANCE else None
+        return float(value)
 
     def _relaxed_vector(self) -> np.ndarray | None:
         rows = np.arange(self.n)
         chosen = self.pick[rows, self.match]
         return None if (chosen < 0).any() else chosen.astype(np.int64)
 
-    def _leaf(self, node: _Node, centre: float) -> float:
+    def _program(self, node: _Node, centre: float) -> float:
+        """The index-order program at ``node`` (exact at a leaf), nan when too big; its
+        vector is offered as an incumbent."""
         counts = np.asarray(node.counts, dtype=np.int64)
-        value, states = _bounds.leaf_program(
-            self.classes, counts, centre, self.code, self.vector, LEAF_STATES
+        limit = PROGRAM_STATES
+        if node.fixed < self.n_classes:
+            if self.n - sum(node.counts[: node.fixed]) > REST_DEVICES:
+                return math.nan
+            limit = INNER_STATES
+        value, states = _bounds.program(
+            self.classes, counts, node.fixed, centre, self.code, self.vector, limit
         )
         if states < 0:
             return math.nan
@@ -177,38 +196,27 @@ class _Search:
 
     def score(self, node: _Node) -> float:
         """A lower bound on the objective of every completion of ``node`` (inf: none can
-        beat the incumbent); narrows the node's range of centres."""
+        beat the incumbent, or a leaf is closed); narrows the node's range of centres."""
         self.nodes += 1
         leaf = node.fixed == self.n_classes
         if self.code == _bounds.LARGEST:
+            value = self._program(node, 0.0)
+            exact = leaf and not math.isnan(value)
+            if not exact:
+                relaxed = self._relaxed(node, 0.0, _bounds.LARGEST)
+                value = relaxed if math.isnan(value) else max(value, relaxed)
             if leaf:
-                value = self._leaf(node, 0.0)
-                if math.isnan(value):
-                    value = self._relaxed(node, 0.0, _bounds.LARGEST)
+                if not exact:
                     self.unresolved_lower = min(self.unresolved_lower, value)
-                    return math.inf
-                if value < self.cutoff:  # exact: the leaf's vector is now the incumbent
-                    self.closed_lower = min(self.closed_lower, value)
-                return math.inf
-            value = self._relaxed(node, 0.0, _bounds.LARGEST)
-            if math.isfinite(value):
-                vector = self._relaxed_vector()
-                if vector is not None:
-                    self.offer(vector)
+                return math.inf  # exact: its vector was offered
             return value
         return self._score_variance(node, leaf)
 
     def _score_variance(self, node: _Node, leaf: bool) -> float:
-        exact = False
-        if leaf and self._score_grid(node, leaf=False, exact=False) == math.inf:
-            return math.inf
-        if leaf:
-            exact = True
-        return self._score_grid(node, leaf=leaf, exact=exact)
-
-    def _score_grid(self, node: _Node, *, leaf: bool, exact: bool) -> float:
         n = self.n
-        if not exact:
+        use_program = True
+        unknown = not (math.isfinite(node.c_low) and math.isfinite(node.c_high))
+        if unknown or not leaf:
             low = self._relaxed(node, 0.0, _bounds.LARGEST)
             if not math.isfinite(low):
                 return math.inf
@@ -219,28 +227,28 @@ class _Search:
                 return math.inf
 
         def phi(c: float) -> float:
-            nonlocal exact
-            if exact:
-                value = self._leaf(node, c)
-                if not math.isnan(value):
-                    return value
-                exact = False
-            value = self._relaxed(node, c, _bounds.VARIANCE)
-            if math.isfinite(value) and not leaf:
-                vector = self._relaxed_vector()
-                if vector is not None and len(grid) == 1:
-                    self.offer(vector)
+            nonlocal use_program
+            value = -math.inf
+            if use_program:
+                exact = self._program(node, c)
+                if math.isnan(exact):
+                    use_program = False
+                else:
+                    value = exact
+            if not use_program or not leaf:
+                value = max(value, self._relaxed(node, c, _bounds.VARIANCE))
             return value
 
         grid: list[float] = []
         values: list[float] = []
-        first = 2 if exact else FIRST_INTERVALS
+        first = 2 if leaf else FIRST_INTERVALS
         for c in np.linspace(node.c_low, node.c_high, first + 1):
             grid.append(float(c))
             values.append(phi(float(c)))
             if not math.isfinite(values[-1]):
                 return math.inf  # no completion meets the deadlines
-        limit = LEAF_EVALUATIONS if leaf else NODE_EVALUATIONS
+        exact = leaf and use_program
+        limit = LEAF_EVALUATIONS if exact else NODE_EVALUATIONS
         while True:
             cutoff = self.cutoff * n
             bounds = [
@@ -254,11 +262,12 @@ class _Search:
             width = c2 - c1
             hopeful = min(values[worst], values[worst + 1]) >= cutoff
             fine = n * width * width <= 0.1 * CERTIFY_TOLERANCE * max(abs(cutoff), 1e-300)
-            if len(grid) - 1 >= limit + FIRST_INTERVALS or fine or not (hopeful or exact):
+            if len(grid) - 1 >= limit + first or fine or not (hopeful or exact):
                 break
             middle = 0.5 * (c1 + c2)
             grid.insert(worst + 1, middle)
             values.insert(worst + 1, phi(middle))
+            exact = exact and use_program
         live = [k for k, b in enumerate(bounds) if b < cutoff]
         node.c_low = grid[live[0]]
         node.c_high = grid[live[-1] + 1]
