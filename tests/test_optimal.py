@@ -347,14 +347,18 @@ def test_the_count_search_alone_finds_the_optimum(raw, objective):
 
 @pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
 def test_certified_values_equal_exhaustive_on_fresh_paper_cases(policy):
-    """Fresh draws at N = 8 (seeds not used elsewhere): certified value = exhaustive's."""
+    """Fresh draws at N = 8 (seeds not used elsewhere): certified value = exhaustive's,
+    by ``optimal`` and by the count search alone (no incumbent)."""
     for seed in (101, 202):
         scenario = Scenario.paper(8, seed, policy=policy)
         for objective in ("variance", "max"):
-            found = optimal(scenario, objective=objective)
-            assert found.optimal and found.extra["search"] == "counts"
             exhaustive = solve(scenario, objective=objective, solver="exhaustive")
-            assert close(found.value, exhaustive.value), (seed, objective)
+            found = optimal(scenario, objective=objective)
+            assert found.optimal and close(found.value, exhaustive.value), (seed, objective)
+            alone = branch_and_bound(scenario.tables, objective, search="counts")
+            assert alone.certified and alone.search == "counts"
+            value = evaluate(scenario, alone.partition).objective(objective)
+            assert close(value, exhaustive.value), (seed, objective)
 
 
 @pytest.mark.parametrize("policy", ["sjf", "rr"])

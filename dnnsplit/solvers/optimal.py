@@ -261,6 +261,9 @@ SLICE_NODES = 20_000
 SLICE_WORK = 25_000_000
 #: Seconds :func:`optimal` searches by default.
 DEFAULT_TIME_LIMIT = 120.0
+#: Nodes of the level search run first where the count search applies (it certifies the
+#: small cases in a fraction of a second; beyond, the count search takes over).
+LEVEL_FIRST_NODES = 100_000
 #: The count-vector search (variance and min-max) runs up to this many devices (a node
 #: solves N×N assignments, O(N³) each) and this many BS service classes.
 COUNT_DEVICES = 200
@@ -311,14 +314,21 @@ def optimal(
     time_limit : float, optional
         Seconds (positive and finite) after which the search stops and reports its best
         vector with a lower bound; None means the default, :data:`DEFAULT_TIME_LIMIT`
-        (120 s). There is no way to switch the limit off. The incumbent's local search
-        counts.
+        (120 s). There is no way to switch the limit off. Setup counts: greedy, the
+        local search and the O(N³) assignment run only when their estimated time (from
+        N, S and the policy alone, :data:`OPERATIONS_PER_SECOND`) fits in
+        :data:`SETUP_SHARE` of the limit (the heuristics with their iterations capped
+        to fit), and the search looks at the clock between bounded slices of work.
     max_nodes : int, optional
-        Stop after about this many search nodes (a whole number ≥ 1), checked between
-        slices of at most :data:`SLICE_NODES` nodes.
-    restarts, seed : int
-        Random starts and seed of the any-step local search that gives the first
-        incumbent (see :func:`~dnnsplit.solvers.local_search`).
+        Stop after about this many search nodes (a whole number ≥ 1): nodes expanded
+        (level search, checked between slices of at most :data:`SLICE_NODES`) or scored
+        (count search). A node limit makes the result independent of the machine.
+    start, restarts, seed
+        The first incumbent is the better of greedy from ``start`` and the any-step
+        local search from ``start`` with ``restarts`` random starts drawn from ``seed``
+        (see :func:`~dnnsplit.solvers.greedy` and :func:`~dnnsplit.solvers.local_search`),
+        so the returned vector is never worse than either whenever they ran in full
+        (``extra["warm_start"]`` says which ran).
 
     Returns
     -------
@@ -326,8 +336,8 @@ def optimal(
         ``optimal`` is true only when the search finished. ``extra`` holds
         ``lower_bound`` (a proven lower bound on the optimum: the optimum itself when
         certified, else the least bound over the open nodes), ``gap`` (``(value −
-        lower_bound) / value``), ``nodes`` (nodes expanded) and ``root_bound``.
-        ``iterations`` is the number of nodes.
+        lower_bound) / value``), ``nodes``, ``root_bound``, ``search`` (``"counts"`` or
+        ``"levels"``) and ``warm_start``. ``iterations`` is the number of nodes.
 
     Raises
     ------
@@ -335,11 +345,83 @@ def optimal(
         The timeline model (field ``model``); or no vector meets every deadline (field
         ``deadline_s``; proven by the exhausted search).
     InputError
-        A bad ``time_limit``, ``max_nodes``, ``restarts`` or ``seed``.
+        A bad ``time_limit``, ``max_nodes``, ``start``, ``restarts`` or ``seed``; or a
+        search whose stack would exceed :data:`~dnnsplit.model.MAX_MEMORY_BYTES`
+        (field ``devices`` or ``profile``, with the size), refused before allocating it.
 
     Notes
     -----
-    **Search.** Call a *level* a class of BS service: for ``sjf`` and ``ps`` one distinct
+    **Two searches.** The variance and the largest delay, when every device has the same
+    BS-work row ``T^R(p)`` (one network, one BS), at most :data:`COUNT_DEVICES` devices
+    and :data:`COUNT_CLASSES` classes (under ``rr``, points of different work must need
+    different turns), use the *count search*; everything else (total delay, different
+    rows) the *level search*. Both are below.
+
+    **Count search: classes.** A *class* is a set of allowed points of equal BS work
+    ``w`` (``rr``: of equal turns ``t = ⌈w/q_R⌉``), numbered in service order (increasing
+    work); a class of work 0 (all-local) has ``D^R = 0``. Given the count ``n_j`` of
+    devices in each class, let ``B_j = Σ_{l<j} n_l w_l``, ``N_{<j} = Σ_{l<j} n_l`` and
+    ``H_j = N − N_{<j} − n_j``.
+
+    **Lemma 3 (delays from counts).** Device i in class j, the k-th of that class by
+    index: ``sjf`` ``D^R_i = B_j + k·w_j`` (earlier classes, then the class in index
+    order, eq. 2); ``ps`` ``D^R_i = B_j + (N − N_{<j})·w_j`` (``Σ_l min(T_l, w_j)``);
+    ``rr`` ``D^R_i = B_j + (n_j + H_j)(t_j − 1)q + k·δ_j + q·X_i`` with ``δ_j = w_j −
+    (t_j − 1)q`` and ``X_i`` the devices of later classes with a lower index than i
+    (in :func:`dnnsplit.model.rr_completion` an earlier class needs fewer turns and
+    gives its whole work; the same class gives ``w_j`` below i and ``(t_j − 1)q``
+    above; a later class gives ``t_j q`` below i and ``(t_j − 1)q`` above).
+
+    **Lemma 4 (a relaxed assignment per node).** A node fixes ``n_0 … n_{f−1}``; the
+    other ``M`` devices go to classes ≥ f. Columns: the slots (class j < f, rank k) and
+    the service ranks ``r = 1 … M`` of the other devices. Every completion maps its
+    devices one-to-one onto the columns, and each device's delay lies in a range:
+    fixed slot, Lemma 3 (``rr``: ``X_i`` between ``max(0, H_j − (N − 1 − i − (n_j −
+    k)))`` and ``min(i − k + 1, H_j)``), possible only if k − 1 members of class j have
+    a lower index than i and ``n_j − k`` a higher one; other device at rank r in class
+    ``c ≥ f``, ``a_i + B_f + w_c + [(r − 1)w_f, r·w_c − w_c]`` (``sjf``: the r − 1
+    others served before it have work between ``w_f`` and ``w_c``), ``a_i + B_f + w_c
+    + (M − 1)·[w_f, w_c]`` (``ps``), ``a_i + B_f + w_c + (M − 1)·[min(w_f, (t_c −
+    1)q), min(t_c q, max w)]`` (``rr``). So for every centre c the least assignment
+    ``φ(c)`` of the costs ``dist(c, range)²`` is at most ``Σ_i (D_i − c)²`` of every
+    completion, and the least bottleneck assignment of the ranges' lower ends is at
+    most its largest delay. Which device of a class has the lower index is ignored:
+    that only relaxes.
+
+    **Lemma 5 (the index-order program).** Take the devices in index order with the
+    state "how many so far in each fixed class, and among the others": device i's rank
+    in its class, and under ``rr`` its ``X_i``, are then known, so a fixed-class delay
+    is exact (Lemma 3); the others enter with their least cost over the ranges of Lemma
+    4 without the rank term. The least total (or largest) cost is a lower bound on the
+    node's completions, exact at a leaf (every count fixed); its vector is evaluated by
+    the model as a candidate incumbent. It has ``Π_{j<f}(n_j + 1)·(M + 1)`` states; it
+    runs at leaves (up to :data:`~dnnsplit.solvers._bounds_search.PROGRAM_STATES`) and
+    at inner nodes with at most
+    :data:`~dnnsplit.solvers._bounds_search.REST_DEVICES` others, where the larger of
+    the two bounds is used.
+
+    **Lemma 6 (the centre).** ``f_x(c) = Σ_i (D_i − c)² = N·V(x) + N·(c − m)²`` with m
+    the mean delay of x. If ``f_x(c_1) ≥ φ_1`` and ``f_x(c_2) ≥ φ_2`` and ``m ∈ [c_1,
+    c_2]``, then ``N·V(x) ≥ max(φ_1 − N(m − c_1)², φ_2 − N(c_2 − m)²)``, least over
+    m in closed form (:func:`~dnnsplit.solvers._bounds.parabola_bound`). Every
+    completion's total delay lies between the least assignment of the ranges' lower
+    ends and the greatest of their upper ends, so its mean lies in a known range; a grid
+    of centres over it, refined where the interval bound is least, gives the node's
+    bound (the least interval bound). Intervals whose bound reaches the incumbent hold
+    no better completion's mean, so the children keep only the rest of the range. At a
+    leaf the exact program is refined until the interval reaches the incumbent or
+    ``N·h² ≤ 10⁻¹⁰·N·V`` (h the interval's width), which closes it within
+    :data:`~dnnsplit.solvers._bounds_search.CERTIFY_TOLERANCE` (10⁻⁹, relative).
+
+    **Count search: order.** Best-first over nodes keyed by bound; a node is scored
+    when first popped (its bound is the larger of its own and its parent's), expanded
+    when popped again: ``n_f = 0 … M`` (at most the members of class f), the last class
+    taking the rest. Guarantee: when the heap empties, no vector meeting every deadline
+    beats the returned one by more than 10⁻⁹ (relative); a leaf too large for the
+    program is counted unresolved and then the search reports a gap, never a
+    certificate.
+
+    **Level search.** Call a *level* a class of BS service: for ``sjf`` and ``ps`` one distinct
     residual work ``T^R`` among the allowed (device, point) pairs, for ``rr`` one number of
     turns ``k = ⌈T^R/q_R⌉``; levels are visited in increasing work (turns). Within a level
     the devices still unassigned are visited in increasing index, and each either takes
@@ -702,9 +784,26 @@ def branch_and_bound(
             "the count-vector search needs variance or min-max, one BS-work row shared by "
             f"every device and at most {COUNT_DEVICES} devices",
         )
-    if classes is not None:
-        return _count_search(tables, classes, objective, start, start_value, deadline, max_nodes)
-    return _level_search(tables, objective, start, start_value, deadline, max_nodes, least_total)
+    if classes is None:
+        return _level_search(
+            tables, objective, start, start_value, deadline, max_nodes, least_total
+        )
+    spent = 0
+    if search == "auto":  # a short level search first: it settles small N at once
+        first_nodes = LEVEL_FIRST_NODES if max_nodes is None else min(LEVEL_FIRST_NODES, max_nodes)
+        quick = _level_search(
+            tables, objective, start, start_value, deadline, first_nodes, least_total
+        )
+        if quick.certified or quick.stopped == "time":
+            return quick
+        if quick.partition is not None and quick.value < start_value:
+            start, start_value = quick.partition, quick.value
+        spent = quick.nodes
+        if max_nodes is not None:
+            max_nodes = max(1, max_nodes - spent)
+    out = _count_search(tables, classes, objective, start, start_value, deadline, max_nodes)
+    out.nodes += spent
+    return out
 
 
 def _count_search(
