@@ -516,24 +516,28 @@ def optimal(
     is re-evaluated by the model (never the search's arithmetic).
 
     **Ties**: the first vector found among those within the tolerance of the optimum
-    (the local search's if it is optimal).
+    (greedy's, else local-search's, if it is optimal).
 
-    **Complexity**: exponential in the worst case (the tree has the
-    ``Π_i (s̃_i − min_i + 1)`` vectors as leaves). A node costs O(N log N)-like work
-    (O(N²) insertion sorts at most; O(N) more under rr) and the memory is the
-    O(N·levels·S) stack plus the heap. Measured on a 2-core machine (paper scenarios,
-    R = 1, SJF, variance; ``benchmarks/solvers.py``): N = 10 certified in about 0.01 s
-    (exhaustive search: 5–20 s), N = 15 in under a second, N = 20 in 3–30 s (eight
-    seeds), N = 25 in about a minute on some seeds; at N = 50 the gap after a minute is
-    still large (about 85 %): the bound sees the queueing of unassigned devices only
-    through their least work.
+    **Complexity**: exponential in the worst case (the level search's tree has the
+    ``Π_i (s̃_i − min_i + 1)`` vectors as leaves, the count search's the count vectors).
+    A level-search node costs O(N log N)-like work (O(N²) insertion sorts at most; O(N)
+    more under rr), its memory the O(N·levels·options) stack plus the heap (capped at
+    :data:`HEAP_MEMORY_SHARE` of the memory limit); a count-search node a few O(N³)
+    assignments and, near the leaves, the program. Measured on a 2-core machine under
+    load (the scenarios of ``fig5_scale``, default setup, R = 1; ``benchmarks/solvers.py
+    --scale`` and the README): SJF variance N = 30 certified within two minutes on 9 of
+    seeds 0–9; SJF min-max N = 50 and RR variance N = 30 certified within seconds on all
+    ten; SJF variance N = 50 is left with a gap (the README gives it).
 
     References
     ----------
     Kafetzis and Koutsopoulos, eq. (2) (BS delay), (4) (total) and (8) (variance);
     constraints (5), (7). G. G. Lorentz, "An inequality for rearrangements", Amer. Math.
-    Monthly 60 (1953) 176–179 (supermodular rearrangement). Lemmas 1–2 and the bounds
-    are proved above and checked against exhaustive search in ``tests/test_optimal.py``.
+    Monthly 60 (1953) 176–179 (supermodular rearrangement). H. W. Kuhn, "The Hungarian
+    method for the assignment problem", Naval Research Logistics Quarterly 2 (1955)
+    83–97. Lemmas 1–6 and the bounds are proved above and checked against brute force
+    in ``tests/test_optimal.py`` (every node bound below every completion, the program
+    exact per count vector, both searches alone equal to exhaustive search).
     """
     if model != "snapshot":
         raise SolverRefusal(
