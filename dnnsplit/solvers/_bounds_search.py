@@ -284,7 +284,7 @@ class _Search:
         j = node.fixed
         placed = sum(node.counts[:j])
         remaining = self.n - placed
-        out = []
+        out: list[_Node] = []
         last = j == self.n_classes - 1
         for count in range(remaining + 1):
             if count > self.members[j]:
