@@ -109,6 +109,53 @@ def _range_cost(low, high, centre, objective):
 
 
 @njit(cache=True, nogil=True)
+def _best_point(classes, i, j, low, high, centre, objective):
+    """``(cost, point)``: device i's least cost over its allowed points of class j when
+    its BS delay lies in ``[low, high]`` (inf and -1 when none meets its deadline)."""
+    best = np.inf
+    best_point = -1
+    for t in range(classes.n_points[j]):
+        p = classes.points[j, t]
+        if not classes.allowed[i, p]:
+            continue
+        a = classes.offload[i, p]
+        if not a + low <= classes.deadline[i]:
+            continue
+        c = _range_cost(a + low, a + high, centre, objective)
+        if c < best:
+            best = c
+            best_point = p
+    return best, best_point
+
+
+@njit(cache=True, nogil=True)
+def _later_range(classes, j, fixed, remaining, rank, work_before):
+    """The BS delay range of a device of class ``j ≥ fixed`` among the ``remaining``
+    devices of the later classes, at service rank ``rank`` among them (``rank = 0``:
+    unknown, the rank term dropped). Lemma 4 of ``optimal``."""
+    work = classes.work
+    n_classes = work.shape[0]
+    wj = work[j]
+    if wj <= 0.0:
+        return 0.0, 0.0
+    first_work = work[fixed]
+    if classes.policy == SJF:
+        if rank == 0:
+            return work_before + wj, work_before + remaining * wj
+        return work_before + wj + (rank - 1) * first_work, work_before + rank * wj
+    if classes.policy == PS:
+        return work_before + wj + (remaining - 1) * first_work, work_before + remaining * wj
+    q = classes.quantum
+    most_work = 0.0
+    for later in range(fixed, n_classes):
+        most_work = max(most_work, work[later])
+    least = min(first_work, (classes.turns[j] - 1.0) * q)
+    low = work_before + wj + (remaining - 1) * least
+    high = work_before + wj + (remaining - 1) * min(classes.turns[j] * q, most_work)
+    return low, high
+
+
+@njit(cache=True, nogil=True)
 def _prefix(counts, fixed, work):
     """``(B, before)``: the BS work and the devices of the classes before ``fixed``."""
     total = 0.0
@@ -130,10 +177,6 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
     missed deadline, an impossible rank) are inf. Returns ``M``.
     """
     offload = classes.offload
-    allowed = classes.allowed
-    deadline = classes.deadline
-    points = classes.points
-    n_points = classes.n_points
     work = classes.work
     turns = classes.turns
     member = classes.member
@@ -179,17 +222,7 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
                         else:
                             low = base + q * x_low
                             high = base + q * x_high
-                    for t in range(n_points[j]):
-                        p = points[j, t]
-                        if not allowed[i, p]:
-                            continue
-                        if not offload[i, p] + low <= deadline[i]:
-                            continue
-                        a = offload[i, p]
-                        c = _range_cost(a + low, a + high, centre, objective)
-                        if c < best:
-                            best = c
-                            best_point = p
+                    best, best_point = _best_point(classes, i, j, low, high, centre, objective)
                 cost[i, col] = best
                 pick[i, col] = best_point
             col += 1
@@ -197,10 +230,6 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
         below += nj
     if remaining == 0:
         return 0
-    first_work = work[fixed]
-    most_work = 0.0
-    for j in range(fixed, n_classes):
-        most_work = max(most_work, work[j])
     for r in range(1, remaining + 1):
         for i in range(n):
             best = np.inf
@@ -208,31 +237,11 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
             for j in range(fixed, n_classes):
                 if not member[i, j]:
                     continue
-                wj = work[j]
-                if wj <= 0.0:
-                    low = 0.0
-                    high = 0.0
-                elif policy == SJF:
-                    low = work_before + wj + (r - 1) * first_work
-                    high = work_before + r * wj
-                elif policy == PS:
-                    low = work_before + wj + (remaining - 1) * first_work
-                    high = work_before + remaining * wj
-                else:
-                    least = min(first_work, (turns[j] - 1.0) * q)
-                    low = work_before + wj + (remaining - 1) * least
-                    high = work_before + wj + (remaining - 1) * min(turns[j] * q, most_work)
-                for t in range(n_points[j]):
-                    p = points[j, t]
-                    if not allowed[i, p]:
-                        continue
-                    if not offload[i, p] + low <= deadline[i]:
-                        continue
-                    a = offload[i, p]
-                    c = _range_cost(a + low, a + high, centre, objective)
-                    if c < best:
-                        best = c
-                        best_point = p
+                low, high = _later_range(classes, j, fixed, remaining, r, work_before)
+                c, p = _best_point(classes, i, j, low, high, centre, objective)
+                if c < best:
+                    best = c
+                    best_point = p
             cost[i, col] = best
             pick[i, col] = best_point
         col += 1
@@ -410,47 +419,16 @@ def parabola_bound(c1, phi1, c2, phi2, n):
 def _rest_cost(classes, i, fixed, remaining, work_before, centre, objective):
     """The least cost of device i among the ``remaining`` devices of classes ≥ ``fixed``
     (any rank): ``(cost, point)``; the delay ranges of Lemma 3 without the rank term."""
-    offload = classes.offload
-    allowed = classes.allowed
-    points = classes.points
-    work = classes.work
-    turns = classes.turns
-    q = classes.quantum
-    n_classes = work.shape[0]
-    first_work = work[fixed]
-    most_work = 0.0
-    for j in range(fixed, n_classes):
-        most_work = max(most_work, work[j])
     best = np.inf
     best_point = -1
-    for j in range(fixed, n_classes):
+    for j in range(fixed, classes.work.shape[0]):
         if not classes.member[i, j]:
             continue
-        wj = work[j]
-        if wj <= 0.0:
-            low = 0.0
-            high = 0.0
-        elif classes.policy == SJF:
-            low = work_before + wj
-            high = work_before + remaining * wj
-        elif classes.policy == PS:
-            low = work_before + wj + (remaining - 1) * first_work
-            high = work_before + remaining * wj
-        else:
-            least = min(first_work, (turns[j] - 1.0) * q)
-            low = work_before + wj + (remaining - 1) * least
-            high = work_before + wj + (remaining - 1) * min(turns[j] * q, most_work)
-        for t in range(classes.n_points[j]):
-            p = points[j, t]
-            if not allowed[i, p]:
-                continue
-            a = offload[i, p]
-            if not a + low <= classes.deadline[i]:
-                continue
-            c = _range_cost(a + low, a + high, centre, objective)
-            if c < best:
-                best = c
-                best_point = p
+        low, high = _later_range(classes, j, fixed, remaining, 0, work_before)
+        c, p = _best_point(classes, i, j, low, high, centre, objective)
+        if c < best:
+            best = c
+            best_point = p
     return best, best_point
 
 

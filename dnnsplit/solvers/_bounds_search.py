@@ -15,8 +15,9 @@ import numpy as np
 from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables, whole_quanta
 from dnnsplit.solvers import _bounds
 from dnnsplit.solvers._bounds import Classes
+from dnnsplit.solvers.optimal import Outcome
 
-__all__ = ["CountOutcome", "class_structure", "count_search"]
+__all__ = ["class_structure", "count_search"]
 
 #: Grid intervals of the centre c a node starts with.
 FIRST_INTERVALS = 2
@@ -78,18 +79,6 @@ def class_structure(tables: DelayTables) -> Classes | None:
         policy=_bounds.POLICY_CODES[tables.policy],
         quantum=float(tables.bs_quantum),
     )
-
-
-@dataclass
-class CountOutcome:
-    """What :func:`count_search` found (see :class:`dnnsplit.solvers.optimal.Outcome`)."""
-
-    partition: np.ndarray | None
-    value: float
-    lower: float
-    certified: bool
-    nodes: int
-    root_bound: float | None
 
 
 @dataclass(order=True)
@@ -315,7 +304,7 @@ def count_search(
     start_value: float,
     deadline: float,
     max_nodes: int | None,
-) -> CountOutcome:
+) -> Outcome:
     """Best-first branch and bound over the class counts (see ``optimal``'s Notes)."""
     search = _Search(
         tables,
@@ -362,11 +351,16 @@ def count_search(
     lower = min(open_lower, closed, search.upper)
     if closed < search.cutoff:
         certified = False
-    return CountOutcome(
+    stopped = ""
+    if not certified:
+        stopped = "node" if max_nodes is not None and search.nodes >= max_nodes else "time"
+    return Outcome(
         partition=search.incumbent,
         value=search.upper,
         lower=lower,
         certified=certified,
         nodes=search.nodes,
         root_bound=root_bound,
+        search="counts",
+        stopped=stopped,
     )

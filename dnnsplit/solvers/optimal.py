@@ -827,7 +827,7 @@ def _count_search(
             return math.inf
         return float(objective_values(delays, objective)[0])
 
-    out = count_search(
+    return count_search(
         tables,
         classes,
         objective,
@@ -836,19 +836,6 @@ def _count_search(
         start_value=start_value,
         deadline=deadline,
         max_nodes=max_nodes,
-    )
-    stopped = ""
-    if not out.certified:
-        stopped = "node" if max_nodes is not None and out.nodes >= max_nodes else "time"
-    return Outcome(
-        out.partition,
-        out.value,
-        out.lower,
-        out.certified,
-        out.nodes,
-        out.root_bound,
-        "counts",
-        stopped,
     )
 
 
