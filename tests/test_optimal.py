@@ -347,10 +347,11 @@ def test_the_count_search_alone_finds_the_optimum(raw, objective):
 
 @pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
 def test_certified_values_equal_exhaustive_on_fresh_paper_cases(policy):
-    """Fresh draws at N = 8 (seeds not used elsewhere): certified value = exhaustive's,
-    by ``optimal`` and by the count search alone (no incumbent)."""
+    """Fresh draws at N = 8 (7 for rr, whose exhaustive search is slower; seeds not used
+    elsewhere): certified value = exhaustive's, by ``optimal`` and by the count search
+    alone (no incumbent)."""
     for seed in (101, 202):
-        scenario = Scenario.paper(8, seed, policy=policy)
+        scenario = Scenario.paper(7 if policy == "rr" else 8, seed, policy=policy)
         for objective in ("variance", "max"):
             exhaustive = solve(scenario, objective=objective, solver="exhaustive")
             found = optimal(scenario, objective=objective)
