@@ -285,7 +285,7 @@ def test_every_node_bound_is_below_every_completion(raw, objective, draw):
 
     scenario = Scenario.from_dict(raw)
     tables = scenario.tables
-    classes = class_structure(tables)
+    classes = class_structure(tables, 64)
     if classes is None:
         return
     vectors, delays, feasible = all_vectors(scenario)
@@ -410,3 +410,26 @@ def test_ctrl_c_during_the_search(tmp_path, policy, objective):
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert out == "" and err == "dnnsplit solve: interrupted\n"
+
+
+def test_a_long_profile_takes_the_level_search_within_memory():
+    """2,000 stages of distinct BS work: too many classes for the count search, which
+    says so before allocating anything of size classes × stages; the level search's stack
+    holds a level's points and "defer" per frame, not every point."""
+    from dnnsplit.solvers._bounds_search import class_structure
+
+    stages = [
+        {"name": f"s{k}", "device_s": 1e-4 * (1 + k % 7), "output_bytes": 1_000 + k}
+        for k in range(2_000)
+    ]
+    device = {"background": 1, "quantum_s": 0.01, "max_stage": 2_000, "rate_bps": 15e6}
+    raw = {
+        "profile": {"input_bytes": 10_000, "stages": stages},
+        "bs": {"policy": "sjf"},
+        "devices": [device] * 3,
+    }
+    scenario = Scenario.from_dict(raw)
+    assert class_structure(scenario.tables, 64) is None
+    found = optimal(scenario, objective="max", time_limit=1.0)
+    assert found.extra["search"] == "levels"
+    assert 0.0 <= found.extra["lower_bound"] <= found.value

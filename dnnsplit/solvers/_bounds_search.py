@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dnnsplit.model import DEADLINE_TOLERANCE_S, DelayTables, whole_quanta
+from dnnsplit.model import DEADLINE_TOLERANCE_S, MAX_MEMORY_BYTES, DelayTables, whole_quanta
 from dnnsplit.solvers import _bounds
 from dnnsplit.solvers._bounds import Classes
 from dnnsplit.solvers.optimal import Outcome
@@ -33,14 +33,18 @@ INNER_STATES = 200_000
 #: ... and only when at most this many devices are left to the later classes (the
 #: program sees them without their ranks, so it helps only near the leaves).
 REST_DEVICES = 3
+#: Bytes of one open node besides its counts (the object, its tuple, the heap's slot).
+NODE_BYTES = 400
+#: The open nodes may take at most this share of :data:`~dnnsplit.model.MAX_MEMORY_BYTES`.
+HEAP_MEMORY_SHARE = 0.5
 #: Relative tolerance of a certificate: no vector is better than the returned one by more.
 CERTIFY_TOLERANCE = 1e-9
 
 
-def class_structure(tables: DelayTables) -> Classes | None:
+def class_structure(tables: DelayTables, most_classes: int) -> Classes | None:
     """The BS service classes of ``tables``, or None when the count-vector search does not
-    apply: the devices' BS-work rows differ, or (``rr``) two points with different work
-    need the same number of turns."""
+    apply: the devices' BS-work rows differ, there are more than ``most_classes`` classes,
+    or (``rr``) two points with different work need the same number of turns."""
     work = np.asarray(tables.remote_work, dtype=float)
     if work.shape[0] == 0 or not np.all(work == work[0]):
         return None
@@ -49,6 +53,8 @@ def class_structure(tables: DelayTables) -> Classes | None:
     used = allowed.any(axis=0)
     key = whole_quanta(row, tables.bs_quantum) if tables.policy == "rr" else row
     keys = np.unique(key[used])
+    if keys.size > most_classes:
+        return None
     width = row.size
     n_classes = keys.size
     points = np.full((n_classes, width), -1, dtype=np.int64)
@@ -159,11 +165,6 @@ class _Search:
         value = _bounds.assignment_value(self.cost, self.match, self.potential, warm)
         self.warm_node = node if code == _bounds.VARIANCE else None
         return float(value)
-
-    def _relaxed_vector(self) -> np.ndarray | None:
-        rows = np.arange(self.n)
-        chosen = self.pick[rows, self.match]
-        return None if (chosen < 0).any() else chosen.astype(np.int64)
 
     def _program(self, node: _Node, centre: float) -> float:
         """The index-order program at ``node`` (exact at a leaf), nan when too big; its
@@ -321,6 +322,8 @@ def count_search(
     order = 1
     root_bound: float | None = None
     certified = False
+    stopped = ""
+    most_nodes = int(HEAP_MEMORY_SHARE * MAX_MEMORY_BYTES) // (NODE_BYTES + 8 * classes.work.size)
     while True:
         cutoff = search.cutoff
         while heap and not heap[0].bound < cutoff:
@@ -329,8 +332,13 @@ def count_search(
             certified = True
             break
         if time.perf_counter() > deadline:
+            stopped = "time"
             break
         if max_nodes is not None and search.nodes >= max_nodes:
+            stopped = "node"
+            break
+        if len(heap) > most_nodes:
+            stopped = "memory"
             break
         node = heapq.heappop(heap)
         if not node.scored:
@@ -351,9 +359,6 @@ def count_search(
     lower = min(open_lower, closed, search.upper)
     if closed < search.cutoff:
         certified = False
-    stopped = ""
-    if not certified:
-        stopped = "node" if max_nodes is not None and search.nodes >= max_nodes else "time"
     return Outcome(
         partition=search.incumbent,
         value=search.upper,

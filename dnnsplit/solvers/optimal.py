@@ -275,6 +275,9 @@ SETUP_SHARE = 0.25
 #: Elementary operations per second assumed by those estimates (conservative for a
 #: loaded 2-core machine).
 OPERATIONS_PER_SECOND = 5e7
+#: Operations charged for each fully evaluated candidate besides its arithmetic (the
+#: NumPy calls of one evaluation take tens of microseconds at any N).
+CALL_OPERATIONS = 3_000.0
 #: The open nodes of the level search may take at most this share of
 #: :data:`~dnnsplit.model.MAX_MEMORY_BYTES`; the search stops (with its bound) beyond.
 HEAP_MEMORY_SHARE = 0.5
@@ -640,11 +643,11 @@ def _heuristic_seconds(tables: DelayTables, objective: str, any_step: bool) -> f
         and not tables.has_deadlines
     )
     if incremental:
-        each = 4.0 * width
+        each = 50.0 + 4.0 * width
     elif tables.policy == "rr":
-        each = 4.0 * n * n
+        each = CALL_OPERATIONS + 4.0 * n * n
     else:
-        each = 4.0 * n * max(1.0, math.log2(n))
+        each = CALL_OPERATIONS + 4.0 * n * max(1.0, math.log2(n))
     return candidates * each / OPERATIONS_PER_SECOND
 
 
@@ -779,9 +782,7 @@ def branch_and_bound(
         from dnnsplit.solvers._bounds_search import class_structure
 
         if tables.n_devices <= COUNT_DEVICES:
-            classes = class_structure(tables)
-            if classes is not None and classes.work.size > COUNT_CLASSES:
-                classes = None
+            classes = class_structure(tables, COUNT_CLASSES)
     if search == "counts" and classes is None:
         raise SolverRefusal(
             "search",
