@@ -262,7 +262,8 @@ SLICE_WORK = 25_000_000
 #: Seconds :func:`optimal` searches by default.
 DEFAULT_TIME_LIMIT = 120.0
 #: Nodes of the level search run first where the count search applies (it certifies the
-#: small cases in a fraction of a second; beyond, the count search takes over).
+#: small cases in a fraction of a second; beyond, the count search takes over). Under a
+#: node limit it gets a tenth of the limit (at most this many).
 LEVEL_FIRST_NODES = 100_000
 #: The count-vector search (variance and min-max) runs up to this many devices (a node
 #: solves N×N assignments, O(N³) each) and this many BS service classes.
@@ -794,8 +795,10 @@ def branch_and_bound(
             tables, objective, start, start_value, deadline, max_nodes, least_total
         )
     spent = 0
-    if search == "auto":  # a short level search first: it settles small N at once
-        first_nodes = LEVEL_FIRST_NODES if max_nodes is None else min(LEVEL_FIRST_NODES, max_nodes)
+    first_nodes = LEVEL_FIRST_NODES
+    if max_nodes is not None:
+        first_nodes = min(first_nodes, max_nodes // 10)
+    if search == "auto" and first_nodes > 0:  # a short level search: it settles small N
         quick = _level_search(
             tables, objective, start, start_value, deadline, first_nodes, least_total
         )
