@@ -343,7 +343,7 @@ def greedy_vs_optimal(
     setup: Setup,
     grid: Grid,
     *,
-    objectives: Sequence[str] = ("variance",),
+    objectives: Sequence[str] = ("variance", "max"),
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
