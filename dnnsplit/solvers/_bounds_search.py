@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,7 +14,7 @@ import numpy as np
 from dnnsplit.model import DEADLINE_TOLERANCE_S, MAX_MEMORY_BYTES, DelayTables, whole_quanta
 from dnnsplit.solvers import _bounds
 from dnnsplit.solvers._bounds import Classes
-from dnnsplit.solvers.optimal import Outcome
+from dnnsplit.solvers.optimal import Outcome, stop_reason
 
 __all__ = ["class_structure", "count_search"]
 
@@ -331,14 +330,8 @@ def count_search(
         if not heap:
             certified = True
             break
-        if time.perf_counter() > deadline:
-            stopped = "time"
-            break
-        if max_nodes is not None and search.nodes >= max_nodes:
-            stopped = "node"
-            break
-        if len(heap) > most_nodes:
-            stopped = "memory"
+        stopped = stop_reason(deadline, search.nodes, max_nodes, len(heap) > most_nodes)
+        if stopped:
             break
         node = heapq.heappop(heap)
         if not node.scored:

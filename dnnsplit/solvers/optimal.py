@@ -286,6 +286,15 @@ HEAP_MEMORY_SHARE = 0.5
 NODE_OVERHEAD_BYTES = 700
 
 
+def stop_reason(deadline: float, nodes: int, max_nodes: int | None, over_memory: bool) -> str:
+    """Why a search must stop now: ``"time"``, ``"node"``, ``"memory"``, or ``""``."""
+    if time.perf_counter() > deadline:
+        return "time"
+    if max_nodes is not None and nodes >= max_nodes:
+        return "node"
+    return "memory" if over_memory else ""
+
+
 def _gap(value: float, lower: float) -> float:
     """Relative gap ``(value − lower) / value``, 0 when both are 0."""
     if value == 0:
@@ -887,14 +896,8 @@ def _level_search(
         if not heap:
             certified = True
             break
-        if time.perf_counter() > deadline:
-            stopped = "time"
-            break
-        if max_nodes is not None and stack.control[1] >= max_nodes:
-            stopped = "node"
-            break
-        if heap_bytes > heap_limit:
-            stopped = "memory"
+        stopped = stop_reason(deadline, int(stack.control[1]), max_nodes, heap_bytes > heap_limit)
+        if stopped:
             break
         _, _, node = heapq.heappop(heap)
         heap_bytes -= node.nbytes
