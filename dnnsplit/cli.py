@@ -148,7 +148,7 @@ def _build_parser() -> argparse.ArgumentParser:
     so.add_argument(
         "--energy-cap",
         type=float,
-        help="greedy, local-search, exhaustive: the most total device energy, J",
+        help="greedy, local-search, exhaustive, optimal: the most total device energy, J",
     )
 
     sc = commands.add_parser(

@@ -1,6 +1,7 @@
 """The device energy model (docs/model.md, "Energy"): hand-computed values on traces, the
-energy objective and constraints against brute force, the front of the delay–energy
-trade-off, the refusals, and the paper layer's study (dnnsplit.paper.energy)."""
+energy objective and constraints against brute force (exhaustive search, the certifying
+solver and its search alone, the heuristics), the front of the delay–energy trade-off,
+bad values, and the paper layer's study (dnnsplit.paper.energy)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import scenario_dicts
@@ -167,7 +168,9 @@ def close(a: float, b: float) -> bool:
 @st.composite
 def energy_scenarios(draw, *, policies=("sjf", "ps", "rr"), deadlines=True, budgets=True):
     """Small scenarios with random powers (a device's own block sometimes), deadlines and
-    energy budgets."""
+    energy budgets (``deadlines`` may be a strategy of booleans)."""
+    if not isinstance(deadlines, bool):
+        deadlines = draw(deadlines)
     raw = draw(scenario_dicts(max_devices=4, policies=policies, deadlines=deadlines))
     watts = st.sampled_from([0.0, 0.5, 1.9, 2.9, 5.1, 12.0])
     raw["power"] = {"cpu_w": draw(watts), "tx_w": draw(watts), "idle_w": draw(watts)}
@@ -277,17 +280,76 @@ def test_energy_and_energy_constraints_take_the_full_evaluation():
 # --- refusals, and the command line ----------------------------------------------------
 
 
-def test_optimal_refuses_energy_and_budgets_with_a_clear_message():
-    scenario = Scenario.paper(4, 0)
-    with pytest.raises(SolverRefusal, match=r"^objective: optimal does not take the energy"):
-        solve(scenario, objective="energy", solver="optimal")
-    raw = scenario.to_dict()
-    raw["devices"][0]["energy_budget_j"] = 100.0
-    with pytest.raises(SolverRefusal, match=r"^energy_budget_j: optimal does not take energy"):
-        solve(Scenario.from_dict(raw), solver="optimal")
-    with pytest.raises(InputError, match=r"^energy_cap: optimal does not take this option"):
-        solve(scenario, solver="optimal", energy_cap=10.0)
-    assert solve(scenario, solver="optimal").optimal  # the delay objectives as before
+@settings(max_examples=40)
+@given(energy_scenarios(), st.sampled_from(["energy", "total", "variance", "max"]))
+def test_optimal_equals_brute_force_with_energy_deadlines_and_budgets(raw, objective):
+    """The certifying solver on the energy objective, and on every objective under energy
+    budgets, with and without deadlines (the strategy draws both): its certified value is
+    brute force's, or it proves that no vector meets every constraint."""
+    scenario = Scenario.from_dict(raw)
+    best = brute_force(scenario, objective)
+    if not np.isfinite(best):
+        with pytest.raises(SolverRefusal, match="^deadline_s: optimal: no partition vector"):
+            solve(scenario, objective=objective, solver="optimal")
+        return
+    found = solve(scenario, objective=objective, solver="optimal")
+    assert found.optimal and found.feasible
+    assert close(found.value, best) and close(found.extra["lower_bound"], best)
+
+
+@settings(max_examples=40)
+@given(
+    energy_scenarios(deadlines=st.booleans()),
+    st.sampled_from(["energy", "total", "variance", "max"]),
+)
+def test_the_level_search_alone_finds_the_optimum_with_energy(raw, objective):
+    """Without the heuristics' incumbent the search must find the optimum itself, so an
+    energy bound or a budget test that cuts the optimum away shows."""
+    from dnnsplit.solvers.optimal import branch_and_bound
+
+    scenario = Scenario.from_dict(raw)
+    best = brute_force(scenario, objective)
+    outcome = branch_and_bound(scenario.tables, objective, search="levels")
+    assert outcome.certified
+    if not np.isfinite(best):
+        assert outcome.partition is None
+        return
+    found = evaluate(scenario, outcome.partition)
+    assert found.feasible and close(found.objective(objective), best)
+
+
+def test_optimal_certifies_energy_on_paper_scenarios():
+    for policy in ("sjf", "ps", "rr"):
+        scenario = Scenario.paper(7, 2, policy=policy, ratio=10)
+        found = solve(scenario, objective="energy", solver="optimal")
+        assert found.optimal
+        assert close(found.value, solve(scenario, objective="energy", solver="exhaustive").value)
+
+
+@settings(max_examples=40)
+@given(
+    energy_scenarios(deadlines=st.booleans(), budgets=False),
+    st.sampled_from(["total", "variance", "max"]),
+    st.floats(0.0, 1.0),
+)
+def test_optimal_under_an_energy_cap_equals_brute_force(raw, objective, where):
+    """The ε-constraint point by the certifying solver, and by its search alone (no
+    incumbent: a cap test that cuts the optimum away shows), against brute force."""
+    from dnnsplit.solvers.optimal import branch_and_bound
+
+    scenario = Scenario.from_dict(raw)
+    low = brute_force(scenario, "energy")
+    if not np.isfinite(low):
+        return
+    cap = low * (1 + where * 0.2)
+    best = brute_force(scenario, objective, cap=cap)
+    found = solve(scenario, objective=objective, solver="optimal", energy_cap=cap)
+    assert found.optimal and found.feasible and close(found.value, best)
+    alone = branch_and_bound(scenario.tables, objective, search="levels", energy_cap=cap)
+    assert alone.certified
+    ev = evaluate(scenario, alone.partition)
+    assert ev.feasible and ev.energy <= cap + ENERGY_TOLERANCE_J
+    assert close(ev.objective(objective), best)
 
 
 def test_exact_certifies_under_budgets_only_when_they_do_not_bind():
@@ -322,8 +384,9 @@ def test_the_command_line_and_the_api_agree_on_the_energy_optimum(tmp_path, caps
     assert printed["partition"] == api.partition.tolist()
     assert printed["objective"] == pytest.approx(brute_force(scenario, "energy"))
     assert printed["energy"] == printed["objective"] and len(printed["energies"]) == 5
-    assert main(["solve", str(path), "--objective", "energy", "--solver", "optimal"]) == 2
-    assert "optimal does not take the energy objective" in capsys.readouterr().err
+    assert main(["solve", str(path), "--objective", "energy", "--solver", "optimal"]) == 0
+    certified = json.loads(capsys.readouterr().out)
+    assert certified["optimal"] and close(certified["objective"], printed["objective"])
     capped = ["solve", str(path), "--solver", "local-search", "--energy-cap", "1e9"]
     assert main(capped) == 0
     assert json.loads(capsys.readouterr().out)["energy_cap"] == 1e9
@@ -345,14 +408,14 @@ SMALL = {"devices": [3, 4], "seeds": [0, 1], "ratios": [1.0, 10.0], "points": 4}
 
 
 def test_the_study_marks_every_point_and_its_fronts_are_fronts():
-    """Certified points come from exhaustive search (every point of a small space), the
-    local-search ones are marked not certified; no certified point is dominated, and each
-    certified front's ends are the least-energy and least-delay vectors of brute force."""
+    """At small N the certifying solver certifies every point: its ends are brute force's
+    least energy and least delay, each point the least delay within its ε, and none is
+    dominated; the local-search points are marked not certified."""
     from dnnsplit import Setup
     from dnnsplit.paper import energy
     from dnnsplit.paper.engine import Engine
 
-    grid = energy.study_grid(SMALL["devices"], SMALL["seeds"], ratios=SMALL["ratios"])
+    grid = energy.study_grid(SMALL["devices"], [1], ratios=SMALL["ratios"])
     rows = energy.pareto(
         Setup(), grid, points_per_front=SMALL["points"], engine=Engine(cache=False), progress=False
     )
@@ -362,29 +425,39 @@ def test_the_study_marks_every_point_and_its_fronts_are_fronts():
         values="value",
     ).reset_index()
     fronts = wide[wide.point >= 0]
-    assert set(fronts.solver) == {"exhaustive", "local-search"}
-    assert (fronts[fronts.solver == "exhaustive"].certified == 1).all()
+    assert set(fronts.solver) == {"optimal", "local-search"}
+    assert (fronts[fronts.solver == "optimal"].certified == 1).all()
     assert (fronts[fronts.solver == "local-search"].certified == 0).all()
-    assert (fronts[fronts.solver == "exhaustive"].dominated == 0).all()
-    assert (fronts.energy <= fronts.epsilon + 1e-9).all() or (fronts.feasible == 0).any()
-    for (policy, ratio, n, seed), part in fronts[fronts.solver == "exhaustive"].groupby(
+    assert (fronts[fronts.solver == "optimal"].dominated == 0).all()
+    for (policy, ratio, n, seed), part in fronts[fronts.solver == "optimal"].groupby(
         ["policy", "ratio", "devices", "seed"]
     ):
         scenario = Scenario.paper(int(n), int(seed), policy=policy, ratio=ratio)
         ends = part.sort_values("point")
         assert close(ends.energy.iloc[0], brute_force(scenario, "energy"))
         assert close(ends.total.iloc[-1], brute_force(scenario, "total"))
-        assert ends.total.is_monotonic_decreasing and ends.energy.is_monotonic_increasing
+        for _, point in ends.iloc[1:-1].iterrows():
+            assert close(point.total, brute_force(scenario, "total", cap=point.epsilon))
+            assert close(point.lower_bound, point.total)
     table = energy.seed_table(rows)
-    assert (table.reference == "exhaustive").all()
+    assert (table.reference == "optimal").all() and (table.certified_share == 1).all()
     assert (table.energy_premium_pct >= -1e-9).all() and (table.delay_premium_pct >= -1e-9).all()
     assert (table.heuristic_gap_pct >= -1e-9).all()
     summary = energy.summary(rows)
     assert set(summary.metric) == set(energy.SUMMARY_METRICS)
     quick = energy.study_grid(quick=True)
-    assert quick.devices == (5, 10) and quick.seeds == (0, 1)
+    assert quick.devices == (4, 6) and quick.seeds == (0, 1)
     with pytest.raises(InputError, match=r"^points: "):
         energy.pareto(Setup(), grid, points_per_front=1, progress=False)
+    beyond = energy.pareto(
+        Setup(),
+        energy.study_grid([3, 4], [0], ["sjf"], [1.0]),
+        points_per_front=3,
+        certify_devices=3,
+        engine=Engine(cache=False),
+        progress=False,
+    )
+    assert set(beyond[beyond.devices == 4].solver) == {"local-search", "greedy"}
 
 
 @pytest.mark.notebook

@@ -6,6 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -242,3 +246,194 @@ def test_optimal_says_when_no_vector_meets_the_deadlines():
 def test_optimal_validates_its_options(option, value, message):
     with pytest.raises(InputError, match=f"^{option}: {message}"):
         solve(Scenario.paper(3, 1), solver="optimal", objective="variance", **{option: value})
+
+
+# --- the count-vector search (variance and min-max, one shared BS-work row) -------------
+
+
+def class_counts(classes, vectors: np.ndarray) -> np.ndarray:
+    """How many devices of each vector sit in each BS class, (M, J)."""
+    class_of = np.full(classes.offload.shape[1], -1)
+    for j in range(classes.work.size):
+        class_of[classes.points[j, : classes.n_points[j]]] = j
+    which = class_of[vectors]
+    return np.stack([(which == j).sum(axis=1) for j in range(classes.work.size)], axis=1)
+
+
+def all_vectors(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed vector, its delays, and whether it meets every deadline."""
+    tables = scenario.tables
+    ranges = [range(lo, hi + 1) for lo, hi in zip(tables.min_stage, tables.max_stage, strict=True)]
+    vectors = np.array(list(itertools.product(*ranges)), dtype=np.int64)
+    delays = batch_delays(tables, vectors)
+    return vectors, delays, tables.deadline_excess(delays) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenario_dicts(max_devices=5, max_stages=3, policies=("sjf", "ps", "rr"), deadlines=True),
+    st.sampled_from(("variance", "max")),
+    st.integers(0, 2**32 - 1),
+)
+def test_every_node_bound_is_below_every_completion(raw, objective, draw):
+    """Lemma 3 and the parabola bound: at a node drawn at random (the class counts of a
+    random vector, fixed for a random number of classes), the bound is at most the best
+    objective among the vectors that complete the node (brute force); the leaf program is
+    exact for its count vector."""
+    from dnnsplit.solvers import _bounds
+    from dnnsplit.solvers._bounds_search import _Node, _Search, class_structure
+
+    scenario = Scenario.from_dict(raw)
+    tables = scenario.tables
+    classes = class_structure(tables, 64)
+    if classes is None:
+        return
+    vectors, delays, feasible = all_vectors(scenario)
+    values = np.where(feasible, objective_values(delays, objective), np.inf)
+    counts = class_counts(classes, vectors)
+    rng = np.random.default_rng(draw)
+    x = int(rng.integers(len(vectors)))
+    n_classes = classes.work.size
+    fixed = int(rng.integers(0, n_classes + 1))
+    completes = (counts[:, :fixed] == counts[x, :fixed]).all(axis=1)
+    best = float(values[completes].min())
+    search = _Search(tables, classes, objective, lambda v: math.inf, math.inf, None)
+    node = _Node(0.0, 0, tuple(int(c) for c in counts[x]), fixed)
+    if fixed < n_classes:
+        bound = search.score(node)
+        assert bound <= best + 1e-9 * max(1.0, abs(best)), (bound, best)
+    # the leaf program at a random centre, against brute force over the count vector
+    same = (counts == counts[x]).all(axis=1) & feasible
+    centre = float(rng.uniform(delays.min(), delays.max()))
+    vector = np.empty(tables.n_devices, dtype=np.int64)
+    code = _bounds.OBJECTIVE_CODES[objective]
+    value, _ = _bounds.program(
+        classes, counts[x].astype(np.int64), n_classes, centre, code, vector, 10**6
+    )
+    if objective == "max":
+        expected = delays[same].max(axis=1).min() if same.any() else np.inf
+    else:
+        expected = ((delays[same] - centre) ** 2).sum(axis=1).min() if same.any() else np.inf
+    assert value == expected if not np.isfinite(expected) else close(value, expected)
+    if np.isfinite(value):  # the program's vector is one of them, with that value
+        row = evaluate(scenario, vector)
+        assert row.feasible
+        got = row.delays.max() if objective == "max" else ((row.delays - centre) ** 2).sum()
+        assert close(got, value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenario_dicts(max_devices=5, max_stages=3, policies=("sjf", "ps", "rr"), deadlines=True),
+    st.sampled_from(("variance", "max")),
+)
+def test_the_count_search_alone_finds_the_optimum(raw, objective):
+    """No incumbent: a bound above the optimum would prune it away and show here."""
+    scenario = Scenario.from_dict(raw)
+    best = brute_force(scenario, objective)
+    try:
+        outcome = branch_and_bound(scenario.tables, objective, search="counts")
+    except SolverRefusal as refusal:
+        assert refusal.field == "search"  # rr with two works of equal turns
+        return
+    assert outcome.certified
+    if not np.isfinite(best):
+        assert outcome.partition is None
+        return
+    found = evaluate(scenario, outcome.partition)
+    assert found.feasible and close(found.objective(objective), best)
+    assert outcome.lower <= best * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
+def test_certified_values_equal_exhaustive_on_fresh_paper_cases(policy):
+    """Fresh draws at N = 8 (7 for rr, whose exhaustive search is slower; seeds not used
+    elsewhere): certified value = exhaustive's, by ``optimal`` and by the count search
+    alone (no incumbent)."""
+    for seed in (101, 202):
+        scenario = Scenario.paper(7 if policy == "rr" else 8, seed, policy=policy)
+        for objective in ("variance", "max"):
+            exhaustive = solve(scenario, objective=objective, solver="exhaustive")
+            found = optimal(scenario, objective=objective)
+            assert found.optimal and close(found.value, exhaustive.value), (seed, objective)
+            alone = branch_and_bound(scenario.tables, objective, search="counts")
+            assert alone.certified and alone.search == "counts"
+            value = evaluate(scenario, alone.partition).objective(objective)
+            assert close(value, exhaustive.value), (seed, objective)
+
+
+@pytest.mark.parametrize("policy", ["sjf", "rr"])
+def test_the_result_is_never_worse_than_the_heuristics(policy):
+    scenario = Scenario.paper(30, 4, policy=policy)
+    found = optimal(scenario, objective="variance", max_nodes=20)
+    for name in ("greedy", "local-search"):
+        other = solve(scenario, objective="variance", solver=name)
+        assert found.value <= other.value * (1 + 1e-12), name
+    assert found.extra["warm_start"] == "greedy + local-search"
+    assert 0.0 <= found.extra["lower_bound"] <= found.value
+
+
+def test_setup_beyond_the_budget_is_skipped():
+    """At N = 3,000 with one second, neither the local search nor the O(N³) assignment
+    fits the setup's share of the budget, so neither runs (greedy does)."""
+    from dnnsplit.solvers.optimal import SETUP_SHARE, _assignment_seconds, _warm_start
+
+    scenario = Scenario.paper(3_000, 1)
+    assert _assignment_seconds(3_000) > SETUP_SHARE * 1.0
+    _, _, ran = _warm_start(scenario, "variance", "half", 8, 0, SETUP_SHARE * 1.0)
+    assert "local-search" not in ran
+
+
+def test_the_search_refuses_a_stack_beyond_the_memory_cap(monkeypatch):
+    tables = Scenario.paper(40, 1).tables
+    monkeypatch.setattr("dnnsplit.model.MAX_MEMORY_BYTES", 10_000)
+    with pytest.raises(InputError, match="^devices: optimal's search over 40 devices"):
+        branch_and_bound(tables, "total")
+
+
+@pytest.mark.parametrize(("policy", "objective"), [("sjf", "variance"), ("rr", "total")])
+def test_ctrl_c_during_the_search(tmp_path, policy, objective):
+    """A real SIGINT while the compiled search runs (the count search for the variance,
+    the level search for RR's total delay): exit 130 and one line, no traceback."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(Scenario.paper(60, 3, policy=policy).to_dict()))
+    command = [sys.executable, "-m", "dnnsplit", "solve", str(path), "--solver"]
+    # how long the imports and a greedy run take on this machine now (it may be loaded)
+    started = time.perf_counter()
+    subprocess.run([*command, "greedy"], capture_output=True, check=True, timeout=300)
+    startup = time.perf_counter() - started
+    process = subprocess.Popen(
+        [*command, "optimal", "--objective", objective, "--time-limit", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2 * startup + 3.0)  # past the imports and the warm start, into the search
+    assert process.poll() is None, "the search ended before the signal"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert out == "" and err == "dnnsplit solve: interrupted\n"
+
+
+def test_a_long_profile_takes_the_level_search_within_memory():
+    """2,000 stages of distinct BS work: too many classes for the count search, which
+    says so before allocating anything of size classes × stages; the level search's stack
+    holds a level's points and "defer" per frame, not every point."""
+    from dnnsplit.solvers._bounds_search import class_structure
+
+    stages = [
+        {"name": f"s{k}", "device_s": 1e-4 * (1 + k % 7), "output_bytes": 1_000 + k}
+        for k in range(2_000)
+    ]
+    device = {"background": 1, "quantum_s": 0.01, "max_stage": 2_000, "rate_bps": 15e6}
+    raw = {
+        "profile": {"input_bytes": 10_000, "stages": stages},
+        "bs": {"policy": "sjf"},
+        "devices": [device] * 3,
+    }
+    scenario = Scenario.from_dict(raw)
+    assert class_structure(scenario.tables, 64) is None
+    found = optimal(scenario, objective="max", time_limit=1.0)
+    assert found.extra["search"] == "levels"
+    assert 0.0 <= found.extra["lower_bound"] <= found.value

@@ -5,29 +5,30 @@ energy model of docs/model.md ("Energy"), ``E_i = P_cpu·C_i + P_tx·τ_i + P_id
 partition vector has two costs: the total delay (eq. 4) and the total device energy. This
 module traces, for scenarios of the paper's evaluation, the **Pareto front** of the two by
 the ε-constraint method: the vector of least total delay whose total energy is at most ε,
-for ε on an even grid from the energy-optimal vector's energy to the delay-optimal
-vector's. Each point says whether it is certified:
+for ε on an even grid from the least-energy vector's energy to the least-delay vector's.
+Each point says whether it is certified:
 
-- **certified** (``exhaustive``) where the space has at most ``certify_vectors`` vectors:
-  the two ends and every ε by :func:`dnnsplit.solvers.exhaustive_front` (one enumeration of
-  the space serves every ε), ties told apart by the other cost, so that no point is
-  dominated by an equal-delay twin;
-- **not certified** (``local-search``) everywhere: its ends are local-search's best total
-  delay and best energy, its middle points local-search under ``energy_cap = ε``.
+- by the certifying solver ``optimal`` (branch and bound) for N up to ``certify_devices``:
+  the least-energy end (``objective="energy"``), the least-delay end, and each ε
+  (``energy_cap = ε``), each solve stopped by a node limit, so a point is **certified**
+  where the search finished and otherwise carries the search's proven ``lower_bound``;
+- by ``local-search`` (never certified) at every N: its ends are its best total delay and
+  best energy, its middle points local-search under ``energy_cap = ε``.
 
-Both fronts are computed where the space is small, so the figure shows how far the
-heuristic's front lies from the certified one. Beside them, the paper's greedy (eq. 6) on
-total delay, and greedy on energy: what the paper's partitions cost in energy.
+Where both run, the figure shows how far the heuristic's front lies from the certifying
+solver's. Beside them, the paper's greedy (eq. 6) on total delay, and greedy on energy:
+what the paper's partitions cost in energy.
 
-A certified point depends on no time: exhaustive search stops by a vector count, and
-local-search by its own rule (its time limit is set out of reach and checked unreached),
-so the same grid gives the same bytes on any machine. Points run on the engine
-(:mod:`dnnsplit.paper.engine`): cached and parallel like every sweep.
+No row depends on the clock: the certifying solver stops by its node limit (its time limit
+is only a guard, and a row it would have stopped raises), local-search by its own rule
+(its time limit set out of reach and checked unreached), so the same grid gives the same
+bytes on any machine. Points run on the engine (:mod:`dnnsplit.paper.engine`): cached and
+parallel like every sweep.
 
 The rows are tidy (:data:`~dnnsplit.paper.sweeps.ID_COLUMNS`, ``point`` and ``value``):
-``solver`` is the method (``exhaustive``, ``local-search``, ``greedy``), ``objective``
-what it minimised (``total`` under the cap for a front point), ``point`` the index of ε on
-the grid (−1 for a single solution) and ``metric`` one of :data:`METRICS`.
+``solver`` is the method (``optimal``, ``local-search``, ``greedy``), ``objective`` what it
+minimised (``total`` under the cap for a front point), ``point`` the index of ε on the grid
+(−1 for a single solution) and ``metric`` one of :data:`METRICS`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from matplotlib.figure import Figure
 
 from dnnsplit._checks import number
 from dnnsplit.errors import SolverRefusal
-from dnnsplit.evaluate import Evaluation, evaluate
+from dnnsplit.evaluate import Evaluation
 from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
@@ -57,10 +58,11 @@ from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
 from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W, Scenario
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, exhaustive_front, solve
+from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, solve
 
 __all__ = [
-    "CERTIFY_VECTORS",
+    "CERTIFY_DEVICES",
+    "CERTIFY_NODES",
     "FIGURE",
     "HEADING",
     "METRICS",
@@ -89,7 +91,8 @@ HEADING = "## Beyond the paper: energy"
 #: What every solution's rows hold: total delay (s), total device energy (J), mean and
 #: largest delay (s), the share of stages run locally; front points add their ε (J),
 #: whether they are certified, meet the cap, and are dominated by another point of their
-#: front.
+#: front, and the certifying solver's points its proven lower bound (of total delay, or of
+#: energy at the least-energy end).
 METRICS = (
     "total",
     "energy",
@@ -100,6 +103,7 @@ METRICS = (
     "certified",
     "feasible",
     "dominated",
+    "lower_bound",
 )
 #: Two costs within this relative distance are equal (a point is not dominated by a twin).
 SAME = 1e-12
@@ -111,14 +115,18 @@ SAME = 1e-12
 VARIES = ("policy", "ratio")
 #: Values of ε per front (the two ends included), by default.
 POINTS = 9
-#: Exhaustive search certifies a front where the space has at most this many vectors (a
-#: count, so the same grid certifies the same points on any machine): every draw at N = 7
-#: (at most 9^7 ≈ 4.8 million vectors), by default.
-CERTIFY_VECTORS = 10_000_000
+#: The certifying solver is run for N up to this many devices (local-search beyond).
+CERTIFY_DEVICES = 20
+#: Search nodes the certifying solver may spend on each solve of a front (a node limit,
+#: so that the same grid certifies the same points on any machine).
+CERTIFY_NODES = 200_000
+#: The certifying solver's time limit: only a guard against a machine far slower than
+#: expected; a solve it stops raises rather than write a row that depends on the clock.
+GUARD_SECONDS = 600.0
 
 
 def study_grid(
-    devices: Sequence[int] = (7, 20),
+    devices: Sequence[int] = (10, 20),
     seeds: Sequence[int] = tuple(range(10)),
     policies: Sequence[str] = ("sjf", "rr"),
     ratios: Sequence[float] = (1.0, 10.0),
@@ -126,10 +134,9 @@ def study_grid(
     quick: bool = False,
 ) -> Grid:
     """The study's grid: every (policy, R) of ``policies`` × ``ratios``, N and seed. A
-    ``quick`` grid (a smoke test) keeps two seeds and the first two N, capped at 5 and 10
-    (the defaults become N = 5, certified, and 10)."""
+    ``quick`` grid (a smoke test) keeps two seeds and the first two N, capped at 4 and 6."""
     if quick:
-        capped = [min(int(n), 5 if k == 0 else 10) for k, n in enumerate(list(devices)[:2])]
+        capped = [min(int(n), 4 if k == 0 else 6) for k, n in enumerate(list(devices)[:2])]
         devices, seeds = tuple(dict.fromkeys(capped)), tuple(seeds)[:2]
     return Grid(devices=devices, seeds=seeds, vary={"policy": policies, "ratio": ratios})
 
@@ -147,34 +154,59 @@ def _unbounded(solution: Solution) -> Solution:
     return solution
 
 
-def certified_front(
-    scenario: Scenario, points: int, *, max_vectors: int | None = None
-) -> list[tuple[float, Evaluation]]:
-    """The certified ε-constraint front of ``scenario``: ``(ε, evaluation)`` for ``points``
-    values of ε evenly from the least total energy to the energy of the least total delay.
+def _guarded(solution: Solution) -> Solution:
+    """``solution`` of the certifying solver, checked not to have been stopped by its time
+    limit (only by its node limit, or not at all)."""
+    if "time limit" in solution.note:
+        raise SolverRefusal(
+            "time_limit",
+            f"optimal was stopped by its time limit of {GUARD_SECONDS:g} s: a row would "
+            "depend on the machine",
+        )
+    return solution
 
-    The ends come from two exhaustive passes (least total delay, ties to the least energy;
-    least energy, ties to the least delay), the points from a third that serves every ε
-    (:func:`dnnsplit.solvers.exhaustive_front`).
+
+def certified_front(
+    scenario: Scenario,
+    points: int,
+    *,
+    max_nodes: int = CERTIFY_NODES,
+    start: str = "half",
+    restarts: int = 8,
+    seed: int = 0,
+) -> list[tuple[float, Solution]]:
+    """The ε-constraint front by the certifying solver ``optimal``: ``(ε, solution)`` for
+    ``points`` values of ε evenly from the energy of its least-energy vector to that of
+    its least-delay vector. The ends are ``optimal`` on energy and on total delay, the
+    points between ``optimal`` on total delay under ``energy_cap = ε``; each solve stops
+    after ``max_nodes`` nodes, and its ``optimal`` flag says whether it certified (else
+    ``extra["lower_bound"]`` is a proven bound). Where the least-energy search ends above
+    the least-delay vector's energy (uncertified), the least-delay vector is both ends.
 
     Raises
     ------
     SolverRefusal
-        A space larger than ``max_vectors``, or no vector meets every constraint.
+        No vector meets every constraint, or a solve reached the time guard.
     """
-    (fastest,) = exhaustive_front(scenario, [math.inf], objective="total", max_vectors=max_vectors)
-    (frugal,) = exhaustive_front(scenario, [math.inf], objective="energy", max_vectors=max_vectors)
-    if fastest is None or frugal is None:
-        raise SolverRefusal("deadline_s", "no partition vector meets every constraint")
-    low = evaluate(scenario, frugal).energy
-    high = evaluate(scenario, fastest).energy
-    caps = np.linspace(low, high, points)
-    found = exhaustive_front(scenario, list(caps), objective="total", max_vectors=max_vectors)
-    return [
-        (float(cap), evaluate(scenario, vector))
-        for cap, vector in zip(caps, found, strict=True)
-        if vector is not None
-    ]
+    options = {
+        "max_nodes": max_nodes,
+        "time_limit": GUARD_SECONDS,
+        "start": start,
+        "restarts": restarts,
+        "seed": seed,
+    }
+
+    def search(objective: str, cap: float | None = None) -> Solution:
+        extra = {} if cap is None else {"energy_cap": cap}
+        return _guarded(solve(scenario, objective=objective, solver="optimal", **options, **extra))
+
+    fastest = search("total")
+    frugal = search("energy")
+    if frugal.evaluation.energy > fastest.evaluation.energy:
+        frugal = fastest
+    caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, points)
+    middle = [(float(cap), search("total", float(cap))) for cap in caps[1:-1]]
+    return [(float(caps[0]), frugal), *middle, (float(caps[-1]), fastest)]
 
 
 def heuristic_front(
@@ -240,42 +272,47 @@ def _rows(keys: dict[str, Any], solver: str, objective: str, point: int, metrics
 
 
 def _front_rows(
-    keys: dict[str, Any], solver: str, front: list[tuple[float, Evaluation, bool]], certified: bool
+    keys: dict[str, Any], solver: str, front: list[tuple[float, Solution]]
 ) -> list[dict[str, Any]]:
-    dominated = _dominated([(ev.total, ev.energy) for _, ev, ok in front if ok])
-    flags = iter(dominated)
+    feasible = [(cap, s) for cap, s in front if s.feasible]
+    dominated = iter(_dominated([(s.evaluation.total, s.evaluation.energy) for _, s in feasible]))
     rows: list[dict[str, Any]] = []
-    for k, (cap, evaluation, feasible) in enumerate(front):
-        metrics = _metrics(evaluation)
+    for k, (cap, solution) in enumerate(front):
+        metrics = _metrics(solution.evaluation)
         metrics.update(
             epsilon=cap,
-            certified=float(certified),
-            feasible=float(feasible),
-            dominated=float(next(flags)) if feasible else math.nan,
+            certified=float(solution.optimal),
+            feasible=float(solution.feasible),
+            dominated=float(next(dominated)) if solution.feasible else math.nan,
         )
+        if "lower_bound" in solution.extra:
+            metrics["lower_bound"] = float(solution.extra["lower_bound"])
         rows += _rows(keys, solver, "total", k, metrics)
     return rows
 
 
 def front_rows(point: Point) -> list[dict[str, Any]]:
     """The rows of one scenario (a module-level point function of the engine): the
-    local-search front, the certified front where the space has at most
-    ``certify_vectors`` vectors, and the paper's greedy on total delay and on energy."""
+    local-search front, the certifying solver's front for N up to ``certify_devices``,
+    and the paper's greedy on total delay and on energy."""
     scenario, keys = point.scenario(), point.keys()
     options = point.options
-    rows: list[dict[str, Any]] = []
-    heuristic = heuristic_front(
-        scenario, options["points"], restarts=options["restarts"], seed=point.seed
-    )
-    rows += _front_rows(
+    points_per_front, seed = options["points"], point.seed
+    rows = _front_rows(
         keys,
         "local-search",
-        [(cap, s.evaluation, s.feasible) for cap, s in heuristic],
-        certified=False,
+        heuristic_front(scenario, points_per_front, restarts=options["restarts"], seed=seed),
     )
-    if scenario.space_size <= options["certify_vectors"]:
-        front = certified_front(scenario, options["points"], max_vectors=options["certify_vectors"])
-        rows += _front_rows(keys, "exhaustive", [(c, ev, True) for c, ev in front], True)
+    if scenario.n_devices <= options["certify_devices"]:
+        front = certified_front(
+            scenario,
+            points_per_front,
+            max_nodes=options["certify_nodes"],
+            start=options["start"],
+            restarts=options["restarts"],
+            seed=seed,
+        )
+        rows += _front_rows(keys, "optimal", front)
     for objective in ("total", "energy"):
         found = _unbounded(
             solve(
@@ -296,12 +333,14 @@ def front_points(
     *,
     experiment: Experiment = DEFAULT_EXPERIMENT,
     points_per_front: int = POINTS,
-    certify_vectors: int = CERTIFY_VECTORS,
+    certify_devices: int = CERTIFY_DEVICES,
+    certify_nodes: int = CERTIFY_NODES,
 ) -> list[Point]:
     """The points of :func:`pareto`: every (policy, R, N, seed) of ``grid``."""
     options = {
         "points": int(number(points_per_front, "points", whole=True, minimum=2)),
-        "certify_vectors": int(number(certify_vectors, "certify_vectors", whole=True, minimum=1)),
+        "certify_devices": int(number(certify_devices, "certify_devices", whole=True)),
+        "certify_nodes": int(number(certify_nodes, "certify_nodes", whole=True, minimum=1)),
         "start": experiment.start,
         "restarts": experiment.restarts,
     }
@@ -314,20 +353,23 @@ def pareto(
     *,
     experiment: Experiment = DEFAULT_EXPERIMENT,
     points_per_front: int = POINTS,
-    certify_vectors: int = CERTIFY_VECTORS,
+    certify_devices: int = CERTIFY_DEVICES,
+    certify_nodes: int = CERTIFY_NODES,
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The delay–energy fronts of every (policy, R, N, seed) of ``grid`` (module docstring):
-    ``points_per_front`` values of ε each, certified where the space has at most
-    ``certify_vectors`` vectors; greedy from ``experiment.start``, local-search with
+    ``points_per_front`` values of ε each; the certifying solver's front (``certify_nodes``
+    nodes a solve) for N up to ``certify_devices``, local-search's at every N; greedy
+    from ``experiment.start``, local-search (and the certifying solver's warm start) with
     ``experiment.restarts``. Tidy rows sorted by their identifying columns."""
     chosen = front_points(
         setup,
         grid,
         experiment=experiment,
         points_per_front=points_per_front,
-        certify_vectors=certify_vectors,
+        certify_devices=certify_devices,
+        certify_nodes=certify_nodes,
     )
     rows = (engine or current_engine()).run(
         front_rows, chosen, desc="energy fronts", progress=progress
@@ -352,8 +394,9 @@ def _pct_above(value: float, reference: float) -> float:
 
 def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (policy, R, N, seed): the front's ends and what greedy costs, against
-    the certified front where there is one (``reference = exhaustive``), else
-    local-search's (``reference = local-search``, best found, not certified).
+    the certifying solver's front where there is one (``reference = optimal``; its
+    ``certified_share`` of points certified, ``ends_certified`` 1 when both ends are),
+    else local-search's (``reference = local-search``: best found, not certified).
 
     Columns: ``fastest_total``/``fastest_energy`` (the least-delay end),
     ``frugal_total``/``frugal_energy`` (the least-energy end), ``energy_premium_pct``
@@ -363,17 +406,20 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     least energy and the least delay), ``greedy_dominated`` (1 when a front point is no
     worse in both costs and better in one), ``greedy_energy_gap_pct`` (greedy on energy
     above the least energy), and, where both fronts exist, ``heuristic_gap_pct``: the
-    largest excess of local-search's total delay over the certified one at the same ε.
+    largest excess of local-search's total delay over a certified point's at its ε.
     """
     out = []
     for key, part in rows.groupby(POINT_ID, sort=True):
-        reference = "exhaustive" if (part.solver == "exhaustive").any() else "local-search"
+        reference = "optimal" if (part.solver == "optimal").any() else "local-search"
         front = stats.where(part, solver=reference)
         feasible = front[(front.metric == "feasible") & (front.value == 1)].point
         front = front[front.point.isin(feasible)]
         last, first = int(front.point.max()), int(front.point.min())
         record: dict[str, Any] = dict(zip(POINT_ID, key, strict=True))
         record["reference"] = reference
+        certified = stats.where(front, metric="certified").set_index("point").value
+        record["certified_share"] = float(certified.mean())
+        record["ends_certified"] = float(certified[first] == 1 and certified[last] == 1)
         record["fastest_total"] = _value(front, point=last, metric="total")
         record["fastest_energy"] = _value(front, point=last, metric="energy")
         record["frugal_total"] = _value(front, point=first, metric="total")
@@ -393,23 +439,22 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
         record["greedy_energy_gap_pct"] = _pct_above(
             _value(on_energy, metric="energy"), record["frugal_energy"]
         )
-        record["heuristic_gap_pct"] = (
-            _heuristic_gap(part) if reference == "exhaustive" else math.nan
-        )
+        record["heuristic_gap_pct"] = _heuristic_gap(part) if reference == "optimal" else math.nan
         out.append(record)
     return pd.DataFrame(out)
 
 
 def _heuristic_gap(part: pd.DataFrame) -> float:
-    """The largest % by which local-search's front point exceeds the certified one's total
-    delay at the same ε (ε grids differ at the ends: each certified point is compared with
-    the local-search point of least delay whose energy is within its ε)."""
-    exact = stats.where(part, solver="exhaustive")
+    """The largest % by which local-search exceeds a certified point's total delay at its
+    ε (the ε grids differ: each certified point is compared with the local-search point of
+    least delay whose energy is within its ε); NaN without a certified point."""
+    exact = stats.where(part, solver="optimal")
     heuristic = stats.where(part, solver="local-search")
     h = heuristic.pivot_table(index="point", columns="metric", values="value")
     h = h[h.feasible == 1]
     gaps = []
-    for k in sorted(set(exact.point)):
+    certified = exact[(exact.metric == "certified") & (exact.value == 1)].point
+    for k in sorted(set(certified)):
         cap = _value(exact, point=k, metric="epsilon")
         best = _value(exact, point=k, metric="total")
         within = h[h.energy <= cap * (1 + SAME) + 1e-9]
@@ -420,6 +465,8 @@ def _heuristic_gap(part: pd.DataFrame) -> float:
 
 #: The columns of :func:`seed_table` that :func:`summary` summarises over seeds.
 SUMMARY_METRICS = (
+    "certified_share",
+    "ends_certified",
     "energy_premium_pct",
     "delay_premium_pct",
     "greedy_energy_pct",
@@ -443,25 +490,31 @@ def summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 
 # --- the figure -------------------------------------------------------------------------
 
-#: How each method's front is drawn.
-FRONT_STYLE: dict[str, dict[str, Any]] = {
-    "exhaustive": {"ls": "-", "marker": "o", "mfc": None, "label": "certified (exhaustive)"},
-    "local-search": {"ls": "--", "marker": "o", "mfc": "none", "label": "local-search"},
+#: How each method's front is drawn (the certifying solver's points filled where
+#: certified, hollow where not).
+FRONT_STYLE: dict[str, dict[str, Any]] = {  # drawn in this order: optimal on top
+    "local-search": {"ls": "--", "colour": "C1", "label": "local-search (not certified)"},
+    "optimal": {"ls": "-", "colour": "C0", "label": "optimal (filled: certified)"},
 }
 
 
 def _front_costs(rows: pd.DataFrame, solver: str) -> pd.DataFrame:
     """The feasible, non-dominated points of one front, by energy, with their mean delay
-    and mean energy per device (duplicates, where several ε give one vector, once)."""
+    and mean energy per device and whether each is certified (duplicates, where several ε
+    give one vector, once)."""
     front = stats.where(rows, solver=solver)
     if front.empty:
-        return pd.DataFrame(columns=["mean_delay", "mean_energy"])
+        return pd.DataFrame(columns=["mean_delay", "mean_energy", "certified"])
     wide = front.pivot_table(index="point", columns="metric", values="value")
     wide = wide[(wide.feasible == 1) & (wide.dominated == 0)]
     devices = float(front.devices.iloc[0])
     costs = pd.DataFrame(
-        {"mean_delay": wide.total / devices, "mean_energy": wide.energy / devices}
-    ).drop_duplicates()
+        {
+            "mean_delay": wide.total / devices,
+            "mean_energy": wide.energy / devices,
+            "certified": wide.certified == 1,
+        }
+    ).drop_duplicates(subset=["mean_delay", "mean_energy"])
     return costs.sort_values("mean_energy", kind="stable")
 
 
@@ -469,25 +522,32 @@ def plot_front(
     ax: Axes, rows: pd.DataFrame, policy: str, ratio: float, devices: int, seed: int
 ) -> Axes:
     """Draw on ``ax`` the fronts of one scenario (policy, R, N, seed): mean delay per device
-    against mean energy per device, the certified front solid, local-search's dashed with
-    hollow markers, the paper's greedy on total delay as × and greedy on energy as +;
-    returns ``ax``."""
+    against mean energy per device, the certifying solver's front solid (markers filled
+    where certified), local-search's dashed with hollow markers, the paper's greedy on
+    total delay as × and greedy on energy as +; returns ``ax``."""
     mine = stats.where(rows, policy=policy, ratio=float(ratio), devices=devices, seed=seed)
-    for solver, style in FRONT_STYLE.items():
+    for layer, (solver, style) in enumerate(FRONT_STYLE.items()):
         costs = _front_costs(mine, solver)
         if costs.empty:
             continue
-        colour = "C0" if solver == "exhaustive" else "C1"
+        colour = style["colour"]
         ax.plot(
             costs.mean_delay,
             costs.mean_energy,
             ls=style["ls"],
-            marker=style["marker"],
-            mfc=colour if style["mfc"] is None else style["mfc"],
             color=colour,
-            ms=4,
             label=style["label"],
+            zorder=2 + 2 * layer,
         )
+        for certified, part in costs.groupby("certified"):
+            ax.scatter(
+                part.mean_delay,
+                part.mean_energy,
+                s=30 if solver == "optimal" else 14,
+                color=colour,
+                facecolors=colour if certified else "white",
+                zorder=3 + 2 * layer,
+            )
     for objective, marker, label in (
         ("total", "x", "the paper's greedy (total delay)"),
         ("energy", "+", "greedy on energy"),
@@ -499,7 +559,7 @@ def plot_front(
             marker=marker,
             s=50,
             color="C3",
-            zorder=4,
+            zorder=6,
             label=label,
         )
     ax.set(
@@ -544,7 +604,8 @@ def caption(
     grid: Grid,
     *,
     points_per_front: int = POINTS,
-    certify_vectors: int = CERTIFY_VECTORS,
+    certify_devices: int = CERTIFY_DEVICES,
+    certify_nodes: int = CERTIFY_NODES,
     seed: int | None = None,
 ) -> Caption:
     """The figure's caption: what is drawn, which points are certified, where the power
@@ -556,27 +617,32 @@ def caption(
     )
     short = (
         f"Delay–energy fronts by the ε-constraint method ({points_per_front} values of ε), "
-        f"seed {shown_seed}: certified by exhaustive search where the space has at most "
-        f"{certify_vectors:.0e} vectors (solid), local-search elsewhere and beside it "
-        "(dashed, not certified); ×: the paper's greedy on total delay, +: greedy on energy. "
-        f"{power}"
+        f"seed {shown_seed}: the certifying solver optimal for N ≤ {certify_devices} "
+        f"({certify_nodes:,} nodes a solve; solid, markers filled where certified), "
+        "local-search at every N (dashed, not certified); ×: the paper's greedy on total "
+        f"delay, +: greedy on energy. {power}"
     )
     full = (
-        f"{short} Fronts of every seed ({len(grid.seeds)} seeds) are in the CSV; the summary "
-        "CSV holds means over seeds with seeded 95% bootstrap intervals. The setup is in the "
-        "run's manifest."
+        f"{short} Fronts of every seed ({len(grid.seeds)} seeds) are in the CSV, each point "
+        "marked certified or not with the solver's proven lower bound; the summary CSV holds "
+        "means over seeds with seeded 95% bootstrap intervals. The setup is in the run's "
+        "manifest."
     )
     return Caption(short, full) + profile_caption(setup)
 
 
 def notes(
-    *, points_per_front: int = POINTS, certify_vectors: int = CERTIFY_VECTORS
+    *,
+    points_per_front: int = POINTS,
+    certify_devices: int = CERTIFY_DEVICES,
+    certify_nodes: int = CERTIFY_NODES,
 ) -> dict[str, Any]:
-    """What the run's manifest records beside the grid: the ε count, the certification
-    limit and the default power block."""
+    """What the run's manifest records beside the grid: the ε count, where and how hard
+    the certifying solver runs, and the default power block."""
     return {
         "points": points_per_front,
-        "certify_vectors": certify_vectors,
+        "certify_devices": certify_devices,
+        "certify_nodes": certify_nodes,
         "power": {"cpu_w": DEFAULT_CPU_W, "tx_w": DEFAULT_TX_W, "idle_w": DEFAULT_IDLE_W},
     }
 
@@ -584,12 +650,13 @@ def notes(
 # --- REPRODUCTION.md ------------------------------------------------------------------
 
 
-def _span(part: pd.DataFrame, metric: str, digits: int = 1) -> str:
+def _span(part: pd.DataFrame, metric: str, digits: int = 1, sign: str = "+") -> str:
+    """``mean (min–max)`` of ``metric`` over seeds, the mean signed (``sign="+"``)."""
     row = stats.where(part, metric=metric)
     if row.empty or not np.isfinite(row["mean"].iloc[0]):
         return "—"
     r = row.iloc[0]
-    return f"{r['mean']:.{digits}f} ({r['min']:.{digits}f}–{r['max']:.{digits}f})"
+    return f"{r['mean']:{sign}.{digits}f} ({r['min']:.{digits}f} to {r['max']:.{digits}f})"
 
 
 def _share(part: pd.DataFrame, metric: str) -> str:
@@ -613,6 +680,7 @@ def report_section(directory: str | Path = FIGURES_DIR) -> list[str]:
     grid = manifest.get("grids", {}).get(RUN, {})
     recorded = manifest.get("notes", {})
     quick = bool(manifest.get("quick"))
+    nodes = recorded.get("certify_nodes")
     lines = [
         HEADING,
         "",
@@ -624,51 +692,61 @@ def report_section(directory: str | Path = FIGURES_DIR) -> list[str]:
         "in `data/measurements/README.md`). Notebook 09 traces the front of total delay "
         "against total device energy by the ε-constraint method: least total delay with "
         f"total energy at most ε, for {recorded.get('points', '?')} values of ε from the "
-        "least-energy vector's energy to the least-delay vector's. A front is **certified** "
-        "(exhaustive search) where the space has at most "
-        f"{float(recorded.get('certify_vectors', math.nan)):.0e} partition vectors, and found by "
-        "local-search (not certified) everywhere, so the two can be compared where both "
-        f"exist; {len(grid.get('seeds', []))} seeds per point. The rows: "
-        f"`figures/{FIGURE}.csv` (each point marked certified or not); the figure: "
-        f"`figures/{FIGURE}.png`.",
+        "least-energy vector's energy to the least-delay vector's. For N ≤ "
+        f"{recorded.get('certify_devices', '?')} the certifying solver `optimal` solves each "
+        f"point ({nodes:,} search nodes at most a solve), and a point is **certified** where "
+        "its search finished (else it carries the search's proven lower bound); "
+        "local-search (not certified) runs at every N beside it. "
+        f"{len(grid.get('seeds', []))} seeds per point. The rows: `figures/{FIGURE}.csv` "
+        f"(each point marked certified or not); the figure: `figures/{FIGURE}.png`."
+        if isinstance(nodes, int)
+        else "The energy run's manifest is missing: how its points were certified is unknown.",
         "",
     ]
     if quick:
         lines += ["**A quick run (a reduced grid): a smoke test, not a result.**", ""]
     lines += [
-        "Mean over seeds (min–max), in %: how much more energy the least-delay vector spends "
-        "than the least-energy one; how much slower the least-energy vector is; what the "
-        "paper's greedy (total delay) costs above the least energy and the least delay, and "
-        "in how many seeds a front point beats it in both; greedy run on energy, above the "
-        "least energy; and, where both fronts exist, the largest excess of local-search's "
-        "delay over the certified front at the same ε.",
+        "Per BS policy, R and N, against the front of `optimal` where it ran (else of "
+        "local-search): the share of its points certified and in how many seeds both ends "
+        "are; then, mean over seeds (min to max), in %: how much more energy the least-delay "
+        "vector spends than the least-energy one; how much slower the least-energy vector "
+        "is; what the paper's greedy (total delay) costs above the least energy and the "
+        "least delay, and in how many seeds a front point beats it in both; greedy run on "
+        "energy, above the least energy; and the largest excess of local-search's delay "
+        "over a certified point at its ε. Where the ends are not certified, the numbers are "
+        "relative to the best vectors found, not to optima.",
         "",
-        "| BS | R | N | front | energy of least delay | delay of least energy | greedy: energy "
-        "| greedy: delay | greedy beaten in both | greedy on energy | local-search's gap |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| BS | R | N | front | points certified | ends certified | energy of least delay "
+        "| delay of least energy | greedy: energy | greedy: delay | greedy beaten in both "
+        "| greedy on energy | local-search's gap |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (policy, ratio, devices, reference), part in table.groupby(
         ["policy", "ratio", "devices", "reference"], sort=True
     ):
-        front = "certified" if reference == "exhaustive" else "local-search"
+        share = stats.where(part, metric="certified_share")
+        certified = f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—"
         lines.append(
-            f"| {display_name(str(policy))} | {ratio:g} | {devices} | {front} | "
-            f"+{_span(part, 'energy_premium_pct')} | +{_span(part, 'delay_premium_pct')} | "
-            f"+{_span(part, 'greedy_energy_pct')} | +{_span(part, 'greedy_delay_pct')} | "
-            f"{_share(part, 'greedy_dominated')} | +{_span(part, 'greedy_energy_gap_pct')} | "
-            f"{_span(part, 'heuristic_gap_pct', 2)} |"
+            f"| {display_name(str(policy))} | {ratio:g} | {devices} | {reference} | "
+            f"{certified} | {_share(part, 'ends_certified')} | "
+            f"{_span(part, 'energy_premium_pct')} | {_span(part, 'delay_premium_pct')} | "
+            f"{_span(part, 'greedy_energy_pct')} | {_span(part, 'greedy_delay_pct')} | "
+            f"{_share(part, 'greedy_dominated')} | {_span(part, 'greedy_energy_gap_pct')} | "
+            f"{_span(part, 'heuristic_gap_pct', 2, sign='')} |"
         )
-    certified = stats.where(table, reference="exhaustive", metric="energy_premium_pct")
-    if not certified.empty:
+    ends = stats.where(table, metric="ends_certified")
+    settled = ends[ends["min"] == 1][["policy", "ratio", "devices", "reference"]]
+    premium = stats.where(table, metric="energy_premium_pct").merge(settled)
+    if not premium.empty:
         parts = [
             f"{display_name(str(r.policy))} at R = {r.ratio:g}, N = {r.devices}: {r['mean']:.1f} %"
-            for _, r in certified.sort_values(["policy", "devices", "ratio"]).iterrows()
+            for _, r in premium.sort_values(["policy", "devices", "ratio"]).iterrows()
         ]
         lines += [
             "",
-            "On the certified fronts the delay-optimal partitions spend more device energy "
-            "than the energy-optimal ones by (mean over seeds) " + "; ".join(parts) + ". "
-            "The uncertified rows are relative to the best vectors local-search found, not "
-            "to optima.",
+            "Where both ends are certified in every seed, the delay-optimal partitions spend "
+            "more device energy than the energy-optimal ones by (mean over seeds) "
+            + "; ".join(parts)
+            + ".",
         ]
     return lines

@@ -511,7 +511,7 @@ def _scale_point(point: Point) -> list[dict[str, Any]]:
         metrics["certified"] = float(best.optimal)
         metrics["best_known"] = known
         metrics["gap_to_bound_pct"] = stats.gap_pct(best.value, bound)
-        metrics["nodes"] = float(best.extra.get("nodes", math.nan))
+        metrics["nodes"] = float(best.extra["nodes"])
         rows += _rows(keys, "optimal", objective, metrics)
         for solver, solution in found.items():
             metrics = _metrics(solution.evaluation)

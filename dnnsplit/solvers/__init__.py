@@ -5,7 +5,8 @@ docstring, and returns a :class:`Solution` (its answer re-evaluated by the model
 wall time and whether it is certified optimal). Objectives: total delay (eq. 4), the
 variance of delays (eq. 8), the largest delay, and the total device energy (docs/model.md,
 "Energy"); constraints: deadlines, per-device energy budgets, and a cap on total energy
-(``energy_cap``, the ε of the ε-constraint method: greedy, local-search, exhaustive).
+(``energy_cap``, the ε of the ε-constraint method: greedy, local-search, exhaustive,
+optimal).
 
 - :func:`greedy` (eq. 6): from a start vector, repeatedly take the single one-stage move
   that improves the objective most; stop when none does.
@@ -14,10 +15,10 @@ variance of delays (eq. 8), the largest delay, and the total device energy (docs
   :func:`exhaustive_front` gives the ε-constraint points of the delay–energy trade-off
   in one pass.
 - :func:`exact_total`: total delay under ``sjf``/``ps`` as a linear assignment (certified).
-- :func:`optimal`: branch and bound for total delay, variance and the largest delay under
-  the snapshot model, any policy and deadlines (certified, or a proven lower bound and
-  gap when stopped by its time limit). It does not take energy yet
-  (:data:`WITHOUT_ENERGY`).
+- :func:`optimal`: branch and bound for total delay, variance, the largest delay and the
+  total device energy under the snapshot model, any policy, deadlines and energy budgets
+  (certified, or a proven lower bound and gap when stopped by its time limit); it takes
+  no energy cap.
 - Baselines: :func:`all_local` (p = S, the paper's), :func:`max_local` (p = s̃_i),
   :func:`all_offload` (the lowest point), :func:`independent` (each device alone).
 
@@ -43,7 +44,6 @@ from dnnsplit.solvers._common import (
     OBJECTIVES,
     RELATIVE_TOLERANCE,
     STARTS,
-    WITHOUT_ENERGY,
     Solution,
     start_vector,
 )
@@ -65,7 +65,6 @@ __all__ = [
     "SOLVER_FUNCTIONS",
     "SOLVER_OPTIONS",
     "STARTS",
-    "WITHOUT_ENERGY",
     "Solution",
     "all_local",
     "all_offload",
@@ -123,7 +122,7 @@ def solve(
         The devices, profile and BS.
     objective : {"total", "variance", "max", "energy"}
         Total delay, eq. (4), variance of delays, eq. (8), the largest delay (min-max), or
-        the total device energy (docs/model.md, "Energy"; every solver but ``optimal``).
+        the total device energy (docs/model.md, "Energy"; every solver but ``exact``).
     solver : str
         One of :data:`SOLVERS`: ``greedy`` (the paper's eq. 6), ``local-search``,
         ``exhaustive``, ``exact``, ``optimal``, ``all-local``, ``max-local``,
@@ -136,7 +135,7 @@ def solve(
         ``progress`` (exhaustive), ``max_iterations`` (greedy, local-search),
         ``time_limit`` (every solver that searches: greedy, local-search, exhaustive,
         exact, optimal), ``max_nodes`` (optimal), ``energy_cap`` (greedy, local-search,
-        exhaustive: the most total device energy, J). The solver checks their values (its
+        exhaustive, optimal: the most total device energy, J). The solver checks their values (its
         ``constraints``). See each solver.
 
     Returns
@@ -150,9 +149,8 @@ def solve(
         option value.
     SolverRefusal
         ``exhaustive`` on a space too large, ``exact`` where it cannot certify optimality,
-        ``optimal`` under the timeline model, for the energy objective or with energy
-        budgets; ``exhaustive`` and ``optimal`` when no vector meets every constraint; a
-        search its ``time_limit`` cannot hold.
+        ``optimal`` under the timeline model; ``exhaustive`` and ``optimal`` when no vector
+        meets every constraint; a search its ``time_limit`` cannot hold.
     """
     name = SOLVER.check(solver, "solver")
     unknown = sorted(set(options) - OPTIONS, key=str)

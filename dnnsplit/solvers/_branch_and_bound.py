@@ -19,25 +19,95 @@ reports, when stopped, the least bound over its open nodes.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from dnnsplit.solvers._bounds import OBJECTIVE_CODES, POLICY_CODES
+
 __all__ = [
+    "FLOAT_FIELDS",
+    "INT_FIELDS",
     "OBJECTIVE_CODES",
     "POLICY_CODES",
+    "Problem",
+    "Stack",
     "bound_of_state",
+    "cutoff",
     "run_search",
+    "score_root",
 ]
 
-POLICY_CODES = {"sjf": 0, "ps": 1, "rr": 2}
-OBJECTIVE_CODES = {"total": 0, "variance": 1, "max": 2}
+
+class Problem(NamedTuple):
+    """The read-only tables of one search (see :func:`dnnsplit.solvers.optimal.optimal`).
+
+    ``offload`` and ``work`` are ``a_i(p)`` (shifted) and ``T^R_i(p)``, (N, S+1);
+    ``level_of`` the level of each (device, point), -1 where not allowed; ``on_level``
+    (N, levels) and ``last_level`` (N,) which levels a device can reach; ``level_value``
+    the work (turns for rr) of each level; the ``*_from`` tables are suffix minima and
+    maxima over levels ≥ l, (N, levels + 1); ``deadline`` (N,) shifted, inf where none;
+    ``policy`` and ``objective`` codes of :data:`POLICY_CODES` and
+    :data:`OBJECTIVE_CODES`; ``quantum`` the BS quantum; ``mean_floor`` a lower bound on
+    every vector's (shifted) mean delay, or -inf. Energy (docs/model.md, "Energy"):
+    ``energy_offload`` ``P_cpu·C_i(p) + P_tx·τ_i(p)``, (N, S+1); ``idle`` ``P_idle`` (N,);
+    ``budget`` (N,) with its tolerance, inf where none; ``energy_best_from`` the suffix
+    minima over levels ≥ l of ``energy_offload + idle·work``; ``energy_cap`` the most total
+    energy (with its tolerance; inf: none); ``energy_terms`` whether the search reads them
+    (the energy objective, some budget, or a cap).
+    """
+
+    offload: np.ndarray
+    work: np.ndarray
+    level_of: np.ndarray
+    on_level: np.ndarray
+    last_level: np.ndarray
+    level_value: np.ndarray
+    best_from: np.ndarray
+    offload_max_from: np.ndarray
+    work_max_from: np.ndarray
+    work_min_from: np.ndarray
+    deadline: np.ndarray
+    policy: int
+    objective: int
+    quantum: float
+    mean_floor: float
+    energy_offload: np.ndarray
+    idle: np.ndarray
+    budget: np.ndarray
+    energy_best_from: np.ndarray
+    energy_cap: float
+    energy_terms: bool
+
+
+class Stack(NamedTuple):
+    """The mutable state of one search: the explicit depth-first stack (``frames`` and
+    ``values``: the integer and float fields of each frame; ``options`` and ``bounds``:
+    its options, sorted by bound), ``control = [depth, nodes]``, the partial vector
+    ``point`` (-1: unassigned) with its ``task_work``, the ``incumbent`` and its value
+    ``upper`` (one entry), and ``scratch`` (5, N)."""
+
+    frames: np.ndarray
+    values: np.ndarray
+    options: np.ndarray
+    bounds: np.ndarray
+    control: np.ndarray
+    point: np.ndarray
+    task_work: np.ndarray
+    incumbent: np.ndarray
+    upper: np.ndarray
+    scratch: np.ndarray
+
 
 # integer frame fields
 F_LEVEL, F_DEVICE, F_TAKEN, F_BELOW, F_ASSIGNED, F_NEXT, F_OPTIONS, F_APPLIED = range(8)
 INT_FIELDS = 8
-# float frame fields
-G_WORK_BELOW, G_SUM, G_SQUARES, G_MAX, G_WORK, G_BOUND = range(6)
-FLOAT_FIELDS = 6
+# float frame fields (G_SUM, G_SQUARES, G_MAX: of each assigned device's cost, its delay,
+# or its energy under the energy objective; G_ENERGY: the assigned devices' energy)
+G_WORK_BELOW, G_SUM, G_SQUARES, G_MAX, G_WORK, G_BOUND, G_ENERGY = range(7)
+FLOAT_FIELDS = 7
+ENERGY = OBJECTIVE_CODES["energy"]
 
 
 @njit(cache=True, nogil=True)
@@ -116,6 +186,8 @@ def _min_sum_of_squares(count_fixed, sum_fixed, squares_fixed, lower, n_lower, u
 
 @njit(cache=True, nogil=True)
 def bound_of_state(
+    problem,
+    stack,
     level,
     device,
     taken,
@@ -126,25 +198,32 @@ def bound_of_state(
     total_squares,
     largest,
     work,
-    point,
-    task_work,
-    level_value,
-    policy,
-    objective,
-    quantum,
-    best_from,
-    offload_max_from,
-    work_max_from,
-    work_min_from,
-    deadline,
-    scratch,
-    mean_floor,
+    spent,
 ):
-    """A lower bound on the objective of every completion of a partial assignment.
+    """A lower bound on the objective of every completion of a partial assignment whose
+    assigned devices spent ``spent`` joules.
 
-    Returns ``inf`` when no completion meets the deadlines (or some device has no point
-    left). The proofs are in the Notes of :func:`dnnsplit.solvers.optimal.optimal`.
+    Returns ``inf`` when no completion meets the deadlines, the energy budgets and the
+    energy cap (or some device has no point left). The proofs are in the Notes of
+    :func:`dnnsplit.solvers.optimal.optimal`.
     """
+    point = stack.point
+    task_work = stack.task_work
+    scratch = stack.scratch
+    level_value = problem.level_value
+    policy = problem.policy
+    objective = problem.objective
+    quantum = problem.quantum
+    best_from = problem.best_from
+    offload_max_from = problem.offload_max_from
+    work_max_from = problem.work_max_from
+    work_min_from = problem.work_min_from
+    deadline = problem.deadline
+    mean_floor = problem.mean_floor
+    energy_terms = problem.energy_terms
+    idle = problem.idle
+    budget = problem.budget
+    energy_best_from = problem.energy_best_from
     n = point.shape[0]
     remaining = n - assigned
     if remaining == 0:
@@ -153,6 +232,7 @@ def bound_of_state(
     scratch_upper = scratch[1]
     scratch_slack = scratch[2]
     wait = scratch[3]  # sjf: wait[r] = least work the r-th remaining task waits for
+    weights = scratch[4]  # the remaining devices' idle powers (energy)
     v = level_value[level]
     if policy == 0:  # sjf: every remaining task queues behind the assigned ones
         base = work_below + taken * v
@@ -169,6 +249,7 @@ def bound_of_state(
         step = 0.0
     most_work = work
     lower_sum = 0.0
+    energy_sum = 0.0
     has_deadline = False
     k = 0
     for i in range(n):
@@ -186,6 +267,12 @@ def bound_of_state(
         wait[k] = work_min_from[i, first]
         most_work += work_max_from[i, first]
         lower_sum += low
+        if energy_terms:  # E_j >= P_idle·base + min_q (e_j(q) + P_idle·T_j(q))
+            low_energy = idle[i] * base + energy_best_from[i, first]
+            if not low_energy <= budget[i]:
+                return np.inf
+            energy_sum += low_energy
+            weights[k] = idle[i]
         k += 1
     if step > 0:
         # the r-th remaining task in BS order (r = 0, 1, ...) waits for r remaining tasks,
@@ -208,6 +295,19 @@ def bound_of_state(
         for r in range(remaining):
             if scratch_slack[r] < wait[r]:
                 return np.inf
+    if energy_terms:
+        # the r-th remaining task waits wait[r] more (sjf): the least weighted sum pairs
+        # the largest idle power with the shortest wait (rearrangement inequality)
+        weighted = 0.0
+        if step > 0:
+            _insertion_sort(weights, remaining)
+            for r in range(remaining):
+                weighted += weights[remaining - 1 - r] * wait[r]
+        least_energy = spent + energy_sum + weighted
+        if not least_energy <= problem.energy_cap:
+            return np.inf
+        if objective == ENERGY:
+            return least_energy
     if objective == 0:
         return total_sum + lower_sum + total_wait
     _insertion_sort(scratch_lower, remaining)
@@ -254,21 +354,14 @@ def bound_of_state(
 
 
 @njit(cache=True, nogil=True)
-def _completion(
-    device,
-    q,
-    level,
-    taken,
-    below,
-    work_below,
-    point,
-    task_work,
-    work_table,
-    level_value,
-    policy,
-    quantum,
-):
+def _completion(problem, stack, device, q, level, taken, below, work_below):
     """BS completion time of ``device`` taking point ``q`` on the current level (final)."""
+    point = stack.point
+    task_work = stack.task_work
+    work_table = problem.work
+    level_value = problem.level_value
+    policy = problem.policy
+    quantum = problem.quantum
     n = point.shape[0]
     t = work_table[device, q]
     if t <= 0.0:
@@ -293,22 +386,15 @@ def _completion(
 
 
 @njit(cache=True, nogil=True)
-def _advance(
-    level,
-    device,
-    taken,
-    below,
-    work_below,
-    assigned,
-    point,
-    on_level,
-    level_value,
-    policy,
-    n_levels,
-):
+def _advance(problem, stack, level, device, taken, below, work_below, assigned):
     """The next decision after ``device`` on ``level``: ``(level, device, taken, below,
     work_below, state)`` with state 0 = a decision, 1 = every device assigned (a leaf),
     2 = a device is left without points (dead end)."""
+    point = stack.point
+    on_level = problem.on_level
+    level_value = problem.level_value
+    policy = problem.policy
+    n_levels = level_value.shape[0]
     n = point.shape[0]
     nxt = device + 1
     while True:
@@ -329,8 +415,24 @@ def _advance(
 
 
 @njit(cache=True, nogil=True)
+def _cost(problem, device, q, delay, finish):
+    """``(cost, energy, feasible)`` of ``device`` taking point ``q`` with this ``delay``
+    and BS completion ``finish`` (both final, Lemma 1): its cost is its delay, or its
+    energy ``e(q) + P_idle·finish`` under the energy objective; infeasible past its
+    deadline or its energy budget."""
+    if not delay <= problem.deadline[device]:
+        return delay, 0.0, False
+    if not problem.energy_terms:
+        return delay, 0.0, True
+    energy = problem.energy_offload[device, q] + problem.idle[device] * finish
+    if not energy <= problem.budget[device]:
+        return delay, energy, False
+    return (energy if problem.objective == ENERGY else delay), energy, True
+
+
+@njit(cache=True, nogil=True)
 def _leaf_value(objective, total_sum, total_squares, largest, n):
-    if objective == 0:
+    if objective == 0 or objective == ENERGY:
         return total_sum
     if objective == 2:
         return largest
@@ -339,7 +441,7 @@ def _leaf_value(objective, total_sum, total_squares, largest, n):
 
 
 @njit(cache=True, nogil=True)
-def _cutoff(upper):
+def cutoff(upper):
     """Nodes whose bound is at least this cannot beat ``upper`` by more than the package's
     relative tie tolerance (1e-12)."""
     if not np.isfinite(upper):
@@ -348,36 +450,22 @@ def _cutoff(upper):
 
 
 @njit(cache=True, nogil=True)
-def _expand(
-    f,
-    frames,
-    values,
-    options,
-    bounds,
-    point,
-    task_work,
-    offload,
-    work_table,
-    level_of,
-    on_level,
-    last_level,
-    level_value,
-    n_levels,
-    policy,
-    objective,
-    quantum,
-    best_from,
-    offload_max_from,
-    work_max_from,
-    work_min_from,
-    deadline,
-    scratch,
-    incumbent,
-    upper,
-    mean_floor,
-):
+def _expand(problem, stack, f):
     """Score the options of frame ``f`` (take a point on this level, or defer), keep those
     whose bound beats the incumbent, sorted by bound; leaves update the incumbent."""
+    frames = stack.frames
+    values = stack.values
+    options = stack.options
+    bounds = stack.bounds
+    point = stack.point
+    task_work = stack.task_work
+    incumbent = stack.incumbent
+    upper = stack.upper
+    offload = problem.offload
+    work_table = problem.work
+    level_of = problem.level_of
+    last_level = problem.last_level
+    objective = problem.objective
     n = point.shape[0]
     level = frames[f, F_LEVEL]
     device = frames[f, F_DEVICE]
@@ -390,6 +478,7 @@ def _expand(
     largest = values[f, G_MAX]
     work = values[f, G_WORK]
     own_bound = values[f, G_BOUND]
+    spent = values[f, G_ENERGY]
     count = 0
     width = offload.shape[1]
     for choice in range(width + 1):
@@ -397,31 +486,21 @@ def _expand(
         if q >= 0:
             if level_of[device, q] != level:
                 continue
-            finish = _completion(
-                device,
-                q,
-                level,
-                taken,
-                below,
-                work_below,
-                point,
-                task_work,
-                work_table,
-                level_value,
-                policy,
-                quantum,
+            finish = _completion(problem, stack, device, q, level, taken, below, work_below)
+            cost, energy, feasible = _cost(
+                problem, device, q, offload[device, q] + finish, finish
             )
-            delay = offload[device, q] + finish
-            if not delay <= deadline[device]:
+            if not feasible:
                 continue
             point[device] = q
             task_work[device] = work_table[device, q]
             c_taken = taken + 1
             c_assigned = assigned + 1
-            c_sum = total_sum + delay
-            c_squares = total_squares + delay * delay
-            c_largest = max(largest, delay)
+            c_sum = total_sum + cost
+            c_squares = total_squares + cost * cost
+            c_largest = max(largest, cost)
             c_work = work + work_table[device, q]
+            c_spent = spent + energy
         else:
             if last_level[device] <= level:
                 continue
@@ -431,22 +510,15 @@ def _expand(
             c_squares = total_squares
             c_largest = largest
             c_work = work
+            c_spent = spent
         c_level, c_device, c_taken, c_below, c_work_below, state = _advance(
-            level,
-            device,
-            c_taken,
-            below,
-            work_below,
-            c_assigned,
-            point,
-            on_level,
-            level_value,
-            policy,
-            n_levels,
+            problem, stack, level, device, c_taken, below, work_below, c_assigned
         )
         if state == 1:
             value = _leaf_value(objective, c_sum, c_squares, c_largest, n)
-            if value < _cutoff(upper[0]):
+            if not c_spent <= problem.energy_cap:
+                value = np.inf  # over the energy cap: not a solution
+            if value < cutoff(upper[0]):
                 upper[0] = value
                 incumbent[:] = point
             value = np.inf  # a leaf is never an open node
@@ -454,6 +526,8 @@ def _expand(
             value = np.inf
         else:
             value = bound_of_state(
+                problem,
+                stack,
                 c_level,
                 c_device,
                 c_taken,
@@ -464,25 +538,13 @@ def _expand(
                 c_squares,
                 c_largest,
                 c_work,
-                point,
-                task_work,
-                level_value,
-                policy,
-                objective,
-                quantum,
-                best_from,
-                offload_max_from,
-                work_max_from,
-                work_min_from,
-                deadline,
-                scratch,
-                mean_floor,
+                c_spent,
             )
         if q >= 0:
             point[device] = -1
             task_work[device] = 0.0
         value = max(value, own_bound)  # a child's completions are the parent's
-        if value < _cutoff(upper[0]):
+        if value < cutoff(upper[0]):
             # insertion by bound (ties keep the order tried: points ascending, defer last)
             k = count
             while k > 0 and bounds[f, k - 1] > value:
@@ -498,41 +560,22 @@ def _expand(
 
 
 @njit(cache=True, nogil=True)
-def run_search(
-    frames,
-    values,
-    options,
-    bounds,
-    control,
-    point,
-    task_work,
-    offload,
-    work_table,
-    level_of,
-    on_level,
-    last_level,
-    level_value,
-    n_levels,
-    policy,
-    objective,
-    quantum,
-    best_from,
-    offload_max_from,
-    work_max_from,
-    work_min_from,
-    deadline,
-    incumbent,
-    upper,
-    budget,
-    mean_floor,
-):
+def run_search(problem, stack, budget):
     """Run the depth-first search for at most ``budget`` node expansions.
 
     ``control = [depth, nodes]``; ``depth = -1`` when the search is exhausted (the
-    incumbent is then optimal). The caller seeds frame 0 (see ``optimal._root``).
+    incumbent is then optimal). The caller seeds frame 0 (see :func:`score_root`).
     """
-    n = point.shape[0]
-    scratch = np.empty((4, n))
+    frames = stack.frames
+    values = stack.values
+    options = stack.options
+    bounds = stack.bounds
+    control = stack.control
+    point = stack.point
+    task_work = stack.task_work
+    upper = stack.upper
+    offload = problem.offload
+    work_table = problem.work
     depth = control[0]
     expanded = 0
     while expanded < budget and depth >= 0:
@@ -543,7 +586,7 @@ def run_search(
             task_work[device] = 0.0
         frames[f, F_APPLIED] = -2
         nxt = frames[f, F_NEXT]
-        if nxt >= frames[f, F_OPTIONS] or not bounds[f, nxt] < _cutoff(upper[0]):
+        if nxt >= frames[f, F_OPTIONS] or not bounds[f, nxt] < cutoff(upper[0]):
             depth -= 1
             continue
         frames[f, F_NEXT] = nxt + 1
@@ -557,43 +600,22 @@ def run_search(
         total_squares = values[f, G_SQUARES]
         largest = values[f, G_MAX]
         work = values[f, G_WORK]
+        spent = values[f, G_ENERGY]
         if q >= 0:
-            finish = _completion(
-                device,
-                q,
-                level,
-                taken,
-                below,
-                work_below,
-                point,
-                task_work,
-                work_table,
-                level_value,
-                policy,
-                quantum,
-            )
-            delay = offload[device, q] + finish
+            finish = _completion(problem, stack, device, q, level, taken, below, work_below)
+            cost, energy, _ = _cost(problem, device, q, offload[device, q] + finish, finish)
             point[device] = q
             task_work[device] = work_table[device, q]
             frames[f, F_APPLIED] = q
             taken += 1
             assigned += 1
-            total_sum += delay
-            total_squares += delay * delay
-            largest = max(largest, delay)
+            total_sum += cost
+            total_squares += cost * cost
+            largest = max(largest, cost)
             work += work_table[device, q]
+            spent += energy
         c_level, c_device, c_taken, c_below, c_work_below, state = _advance(
-            level,
-            device,
-            taken,
-            below,
-            work_below,
-            assigned,
-            point,
-            on_level,
-            level_value,
-            policy,
-            n_levels,
+            problem, stack, level, device, taken, below, work_below, assigned
         )
         if state != 0:  # leaves were scored when the frame was expanded
             continue
@@ -609,36 +631,34 @@ def run_search(
         values[g, G_MAX] = largest
         values[g, G_WORK] = work
         values[g, G_BOUND] = bounds[f, nxt]
-        _expand(
-            g,
-            frames,
-            values,
-            options,
-            bounds,
-            point,
-            task_work,
-            offload,
-            work_table,
-            level_of,
-            on_level,
-            last_level,
-            level_value,
-            n_levels,
-            policy,
-            objective,
-            quantum,
-            best_from,
-            offload_max_from,
-            work_max_from,
-            work_min_from,
-            deadline,
-            scratch,
-            incumbent,
-            upper,
-            mean_floor,
-        )
+        values[g, G_ENERGY] = spent
+        _expand(problem, stack, g)
         depth = g
         expanded += 1
     control[0] = depth
     control[1] += expanded
     return depth < 0
+
+
+@njit(cache=True, nogil=True)
+def score_root(problem, stack):
+    """Make frame 0 the root (no device assigned), score its options, and return how
+    many can beat the incumbent (0: none)."""
+    stack.point[:] = -1
+    stack.task_work[:] = 0.0
+    level, device, taken, below, work_below, _ = _advance(problem, stack, 0, -1, 0, 0, 0.0, 0)
+    frames = stack.frames
+    values = stack.values
+    frames[0, :] = 0
+    values[0, :] = 0.0
+    frames[0, F_LEVEL] = level
+    frames[0, F_DEVICE] = device
+    frames[0, F_TAKEN] = taken
+    frames[0, F_BELOW] = below
+    values[0, G_WORK_BELOW] = work_below
+    values[0, G_MAX] = -np.inf
+    values[0, G_BOUND] = bound_of_state(
+        problem, stack, level, device, taken, below, 0, work_below, 0.0, 0.0, -np.inf, 0.0, 0.0
+    )
+    _expand(problem, stack, 0)
+    return frames[0, F_OPTIONS]

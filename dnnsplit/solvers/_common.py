@@ -1,6 +1,5 @@
-"""What every solver shares: the objectives, the tie tolerance, start vectors, which
-solvers handle energy, and the :class:`Solution` a solver returns (built, timed and
-evaluated by :func:`solver`)."""
+"""What every solver shares: the objectives, the tie tolerance, start vectors, and the
+:class:`Solution` a solver returns (built, timed and evaluated by :func:`solver`)."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from dnnsplit._params import (
     declare,
     trusted,
 )
-from dnnsplit.errors import SolverRefusal, unknown_choice
+from dnnsplit.errors import unknown_choice
 from dnnsplit.evaluate import (
     MODEL,
     SCENARIO,
@@ -52,7 +51,6 @@ __all__ = [
     "START",
     "STARTS",
     "TIME_LIMIT",
-    "WITHOUT_ENERGY",
     "Found",
     "Seed",
     "Solution",
@@ -92,16 +90,6 @@ MAX_ITERATIONS = Nullable(Whole(0))
 RESTARTS = Whole(0, MAX_RESTARTS)
 #: The most total device energy a solution may take, J (at least 0); None: no cap.
 ENERGY_CAP = Nullable(Real(low=0.0))
-
-#: Solvers that do not handle energy, and why: each refuses the ``energy`` objective and a
-#: scenario with energy budgets (:func:`solver` asks this table before the search runs),
-#: rather than answer a question its proofs do not cover.
-WITHOUT_ENERGY: dict[str, str] = {
-    "optimal": (
-        "its bounds are proven for the delay objectives only; energy is not yet carried "
-        "over into them"
-    ),
-}
 
 
 class Seed(Constraint):
@@ -157,25 +145,6 @@ def objective_values(
     if objective == "energy" and energies is not None:
         return energies.sum(axis=-1)
     raise unknown_choice("objective", "objective", objective, OBJECTIVES)
-
-
-def refuse_energy(name: str, arguments: dict[str, Any]) -> None:
-    """Raise :class:`~dnnsplit.errors.SolverRefusal` when solver ``name`` does not handle
-    energy (:data:`WITHOUT_ENERGY`) and is asked for the energy objective or given a
-    scenario with energy budgets."""
-    reason = WITHOUT_ENERGY.get(name)
-    if reason is None:
-        return
-    if arguments["objective"] == "energy":
-        what, field = "the energy objective", "objective"
-    elif arguments["scenario"].tables.has_energy_budgets:
-        what, field = "energy budgets (devices[i].energy_budget_j)", "energy_budget_j"
-    else:
-        return
-    raise SolverRefusal(
-        field,
-        f"{name} does not take {what}: {reason}; use exhaustive (small N), local-search or greedy",
-    )
 
 
 def tolerance(reference: float) -> float:
@@ -329,11 +298,7 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
             **{p: SOLVER_OPTION_CONSTRAINTS[p] for p in options},
         }
 
-        def rules(arguments: dict[str, Any]) -> None:
-            model_supports_policy(arguments)
-            refuse_energy(name, arguments)
-
-        checked = declare(declared, then=rules)(search)
+        checked = declare(declared, then=model_supports_policy)(search)
 
         @functools.wraps(search)
         def run(*args: P.args, **kwargs: P.kwargs) -> Solution:
