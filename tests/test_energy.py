@@ -182,23 +182,31 @@ def energy_scenarios(draw, *, policies=("sjf", "ps", "rr"), deadlines=True, budg
     return raw
 
 
+@pytest.mark.parametrize("solver", ["exhaustive", "optimal"])
+@settings(max_examples=40)
 @given(energy_scenarios(), st.sampled_from(["energy", "total", "variance", "max"]))
-def test_exhaustive_equals_brute_force_with_energy_and_its_constraints(raw, objective):
-    """Energy objective, budgets and deadlines: the compiled kernel (sjf, ps) and the NumPy
-    path (rr) find the optimum an evaluate loop finds, or refuse when nothing is feasible."""
+def test_certifying_solvers_equal_brute_force_with_energy_and_its_constraints(
+    solver, raw, objective
+):
+    """Energy objective, budgets and deadlines (the strategy draws both, or neither):
+    exhaustive search (its compiled kernel for sjf and ps, NumPy for rr) and the certifying
+    solver find the optimum an evaluate loop finds, or refuse when nothing is feasible;
+    the heuristics never beat it."""
     scenario = Scenario.from_dict(raw)
     best = brute_force(scenario, objective)
     if not np.isfinite(best):
-        with pytest.raises(SolverRefusal, match="none of the"):
-            solve(scenario, objective=objective, solver="exhaustive")
+        with pytest.raises(SolverRefusal, match="none of the|no partition vector meets"):
+            solve(scenario, objective=objective, solver=solver)
         return
-    found = solve(scenario, objective=objective, solver="exhaustive")
+    found = solve(scenario, objective=objective, solver=solver)
     assert found.optimal and found.feasible
     assert close(found.value, best)
-    for solver in ("greedy", "local-search"):
-        other = solve(scenario, objective=objective, solver=solver)
+    if solver == "optimal":
+        assert close(found.extra["lower_bound"], best)
+    for heuristic in ("greedy", "local-search"):
+        other = solve(scenario, objective=objective, solver=heuristic)
         if other.feasible:
-            assert best <= other.value + 1e-9 * max(1.0, abs(other.value)), solver
+            assert best <= other.value + 1e-9 * max(1.0, abs(other.value)), heuristic
 
 
 @given(energy_scenarios(deadlines=False, budgets=False), st.floats(0.0, 1.0))
@@ -278,23 +286,6 @@ def test_energy_and_energy_constraints_take_the_full_evaluation():
 
 
 # --- refusals, and the command line ----------------------------------------------------
-
-
-@settings(max_examples=40)
-@given(energy_scenarios(), st.sampled_from(["energy", "total", "variance", "max"]))
-def test_optimal_equals_brute_force_with_energy_deadlines_and_budgets(raw, objective):
-    """The certifying solver on the energy objective, and on every objective under energy
-    budgets, with and without deadlines (the strategy draws both): its certified value is
-    brute force's, or it proves that no vector meets every constraint."""
-    scenario = Scenario.from_dict(raw)
-    best = brute_force(scenario, objective)
-    if not np.isfinite(best):
-        with pytest.raises(SolverRefusal, match="^deadline_s: optimal: no partition vector"):
-            solve(scenario, objective=objective, solver="optimal")
-        return
-    found = solve(scenario, objective=objective, solver="optimal")
-    assert found.optimal and found.feasible
-    assert close(found.value, best) and close(found.extra["lower_bound"], best)
 
 
 @settings(max_examples=40)
@@ -417,7 +408,11 @@ def test_the_study_marks_every_point_and_its_fronts_are_fronts():
 
     grid = energy.study_grid(SMALL["devices"], [1], ratios=SMALL["ratios"])
     rows = energy.pareto(
-        Setup(), grid, points_per_front=SMALL["points"], engine=Engine(cache=False), progress=False
+        Setup(),
+        grid,
+        front=energy.FrontOptions(points=SMALL["points"]),
+        engine=Engine(cache=False),
+        progress=False,
     )
     wide = rows.pivot_table(
         index=["policy", "ratio", "devices", "seed", "solver", "objective", "point"],
@@ -448,12 +443,11 @@ def test_the_study_marks_every_point_and_its_fronts_are_fronts():
     quick = energy.study_grid(quick=True)
     assert quick.devices == (4, 6) and quick.seeds == (0, 1)
     with pytest.raises(InputError, match=r"^points: "):
-        energy.pareto(Setup(), grid, points_per_front=1, progress=False)
+        energy.FrontOptions(points=1)
     beyond = energy.pareto(
         Setup(),
         energy.study_grid([3, 4], [0], ["sjf"], [1.0]),
-        points_per_front=3,
-        certify_devices=3,
+        front=energy.FrontOptions(points=3, certify_devices=3),
         engine=Engine(cache=False),
         progress=False,
     )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ __all__ = [
     "POINTS",
     "RUN",
     "VARIES",
+    "FrontOptions",
     "caption",
     "certified_front",
     "front_points",
@@ -123,6 +125,39 @@ CERTIFY_NODES = 200_000
 #: The certifying solver's time limit: only a guard against a machine far slower than
 #: expected; a solve it stops raises rather than write a row that depends on the clock.
 GUARD_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class FrontOptions:
+    """How the study traces each front (bad values refused, naming them).
+
+    Attributes
+    ----------
+    points : int
+        Values of ε per front, the two ends included (≥ 2).
+    certify_devices : int
+        The certifying solver runs for N up to this many devices (local-search beyond).
+    certify_nodes : int
+        Search nodes it may spend on each solve (a node limit: the same points certified
+        on any machine).
+    """
+
+    points: int = POINTS
+    certify_devices: int = CERTIFY_DEVICES
+    certify_nodes: int = CERTIFY_NODES
+
+    def __post_init__(self) -> None:
+        for name, low in (("points", 2), ("certify_devices", 0), ("certify_nodes", 1)):
+            value = number(getattr(self, name), name, whole=True, minimum=low)
+            object.__setattr__(self, name, int(value))
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain data (the point options and the manifest's notes)."""
+        return {
+            "points": self.points,
+            "certify_devices": self.certify_devices,
+            "certify_nodes": self.certify_nodes,
+        }
 
 
 def study_grid(
@@ -332,18 +367,10 @@ def front_points(
     grid: Grid,
     *,
     experiment: Experiment = DEFAULT_EXPERIMENT,
-    points_per_front: int = POINTS,
-    certify_devices: int = CERTIFY_DEVICES,
-    certify_nodes: int = CERTIFY_NODES,
+    front: FrontOptions = FrontOptions(),
 ) -> list[Point]:
     """The points of :func:`pareto`: every (policy, R, N, seed) of ``grid``."""
-    options = {
-        "points": int(number(points_per_front, "points", whole=True, minimum=2)),
-        "certify_devices": int(number(certify_devices, "certify_devices", whole=True)),
-        "certify_nodes": int(number(certify_nodes, "certify_nodes", whole=True, minimum=1)),
-        "start": experiment.start,
-        "restarts": experiment.restarts,
-    }
+    options = {**front.to_dict(), "start": experiment.start, "restarts": experiment.restarts}
     return points(setup, grid, sweep="energy fronts", varies=VARIES, options=options)
 
 
@@ -352,25 +379,16 @@ def pareto(
     grid: Grid,
     *,
     experiment: Experiment = DEFAULT_EXPERIMENT,
-    points_per_front: int = POINTS,
-    certify_devices: int = CERTIFY_DEVICES,
-    certify_nodes: int = CERTIFY_NODES,
+    front: FrontOptions = FrontOptions(),
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The delay–energy fronts of every (policy, R, N, seed) of ``grid`` (module docstring):
-    ``points_per_front`` values of ε each; the certifying solver's front (``certify_nodes``
-    nodes a solve) for N up to ``certify_devices``, local-search's at every N; greedy
+    ``front.points`` values of ε each; the certifying solver's front (``front.certify_nodes``
+    nodes a solve) for N up to ``front.certify_devices``, local-search's at every N; greedy
     from ``experiment.start``, local-search (and the certifying solver's warm start) with
     ``experiment.restarts``. Tidy rows sorted by their identifying columns."""
-    chosen = front_points(
-        setup,
-        grid,
-        experiment=experiment,
-        points_per_front=points_per_front,
-        certify_devices=certify_devices,
-        certify_nodes=certify_nodes,
-    )
+    chosen = front_points(setup, grid, experiment=experiment, front=front)
     rows = (engine or current_engine()).run(
         front_rows, chosen, desc="energy fronts", progress=progress
     )
@@ -600,13 +618,7 @@ def pareto_figure(
 
 
 def caption(
-    setup: Setup,
-    grid: Grid,
-    *,
-    points_per_front: int = POINTS,
-    certify_devices: int = CERTIFY_DEVICES,
-    certify_nodes: int = CERTIFY_NODES,
-    seed: int | None = None,
+    setup: Setup, grid: Grid, front: FrontOptions = FrontOptions(), *, seed: int | None = None
 ) -> Caption:
     """The figure's caption: what is drawn, which points are certified, where the power
     comes from (the transmit power ESTIMATED), and the stage times' provenance."""
@@ -616,9 +628,9 @@ def caption(
         f"{DEFAULT_IDLE_W:g} W measured by others, transmit {DEFAULT_TX_W:g} W ESTIMATED."
     )
     short = (
-        f"Delay–energy fronts by the ε-constraint method ({points_per_front} values of ε), "
-        f"seed {shown_seed}: the certifying solver optimal for N ≤ {certify_devices} "
-        f"({certify_nodes:,} nodes a solve; solid, markers filled where certified), "
+        f"Delay–energy fronts by the ε-constraint method ({front.points} values of ε), "
+        f"seed {shown_seed}: the certifying solver optimal for N ≤ {front.certify_devices} "
+        f"({front.certify_nodes:,} nodes a solve; solid, markers filled where certified), "
         "local-search at every N (dashed, not certified); ×: the paper's greedy on total "
         f"delay, +: greedy on energy. {power}"
     )
@@ -631,20 +643,11 @@ def caption(
     return Caption(short, full) + profile_caption(setup)
 
 
-def notes(
-    *,
-    points_per_front: int = POINTS,
-    certify_devices: int = CERTIFY_DEVICES,
-    certify_nodes: int = CERTIFY_NODES,
-) -> dict[str, Any]:
-    """What the run's manifest records beside the grid: the ε count, where and how hard
-    the certifying solver runs, and the default power block."""
-    return {
-        "points": points_per_front,
-        "certify_devices": certify_devices,
-        "certify_nodes": certify_nodes,
-        "power": {"cpu_w": DEFAULT_CPU_W, "tx_w": DEFAULT_TX_W, "idle_w": DEFAULT_IDLE_W},
-    }
+def notes(front: FrontOptions = FrontOptions()) -> dict[str, Any]:
+    """What the run's manifest records beside the grid: the front options and the default
+    power block."""
+    power = {"cpu_w": DEFAULT_CPU_W, "tx_w": DEFAULT_TX_W, "idle_w": DEFAULT_IDLE_W}
+    return {**front.to_dict(), "power": power}
 
 
 # --- REPRODUCTION.md ------------------------------------------------------------------
