@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
-from dnnsplit.paper import testbed
+from dnnsplit.paper import energy, testbed
 from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import output_dir, read_caption, read_manifest
@@ -65,6 +65,7 @@ NOTEBOOK_OF_RUN = {
     "readings": "06_readings.ipynb",
     "mechanism": "06_readings.ipynb",
     "testbed": "08_testbed.ipynb",
+    "energy": "09_energy.ipynb",
 }
 
 
@@ -593,6 +594,9 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
     measured = testbed.report_section(directory)
     if measured:
         lines += ["", *measured]
+    joules = energy.report_section(directory)
+    if joules:
+        lines += ["", *joules]
     figures = _caption_lines(directory)
     if figures:
         lines += ["", "## The figures and where their numbers come from", "", *figures]

@@ -50,7 +50,6 @@ from dnnsplit.solvers import (
 
 __all__ = [
     "ID_COLUMNS",
-    "METRICS",
     "Grid",
     "Point",
     "compare_solvers",
@@ -75,7 +74,6 @@ __all__ = [
 #: The experiment's default knobs (:class:`~dnnsplit.paper.experiment.Experiment`).
 DEFAULT_EXPERIMENT = Experiment()
 ID_COLUMNS = ["profile", "seed", "policy", "ratio", "devices", "solver", "objective", "metric"]
-METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share")
 #: Fig. 5 at scale stops each proof by a node limit; this time limit only guards a machine
 #: far slower than expected (it would make the result depend on the machine).
 SCALE_TIME_LIMIT_S = 600.0
@@ -280,6 +278,7 @@ def _metrics(evaluation: Evaluation) -> dict[str, float]:
         "max": evaluation.max,
         "jain": evaluation.jain,
         "local_share": evaluation.local_share,
+        "energy": evaluation.energy,
     }
 
 
