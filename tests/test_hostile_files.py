@@ -113,8 +113,9 @@ def test_bad_files_get_one_line_each(name, data, message, tmp_path):
 
 
 def test_missing_directory_and_oversized_files(tmp_path, monkeypatch):
-    with pytest.raises(InputError, match=r"^scenario: cannot read '.*nope.json': no such file$"):
-        Scenario.from_file(tmp_path / "nope.json")
+    monkeypatch.chdir(tmp_path)  # a short name: a long path is shortened in the message
+    with pytest.raises(InputError, match=r"^scenario: cannot read 'nope.json': no such file$"):
+        Scenario.from_file("nope.json")
     with pytest.raises(InputError, match=r"^scenario: cannot read .*: it is a directory"):
         Scenario.from_file(tmp_path)
     with pytest.raises(InputError, match=r"^profile: cannot read .*: it is a directory, not a CSV"):
