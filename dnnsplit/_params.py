@@ -19,7 +19,7 @@ import inspect
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -261,6 +261,30 @@ def check_all(
         name: constraints[name].check(value, prefix + name) if name in constraints else value
         for name, value in values.items()
     }
+
+
+def check_fields(instance: Any, constraints: Mapping[str, Constraint], prefix: str = "") -> None:
+    """Check every field of a frozen dataclass ``instance`` (in its ``__post_init__``)
+    against ``constraints`` and store the canonical values; errors name ``prefix + field``."""
+    values = {f.name: getattr(instance, f.name) for f in fields(instance)}
+    for name, value in check_all(values, constraints, prefix).items():
+        object.__setattr__(instance, name, value)
+
+
+T = TypeVar("T")
+
+
+def replace_fields(instance: T, changes: Mapping[str, Any], prefix: str = "") -> T:
+    """A copy of the dataclass ``instance`` with ``changes`` (as :func:`dataclasses.replace`),
+    but an unknown field is an :class:`~dnnsplit.errors.InputError` naming
+    ``prefix + field`` and listing the allowed ones."""
+    names = {f.name for f in fields(instance)}  # type: ignore[arg-type]
+    unknown = sorted(str(k) for k in changes if k not in names)
+    if unknown:
+        raise InputError(
+            f"{prefix}{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(names))}"
+        )
+    return replace(instance, **changes)  # type: ignore[type-var]
 
 
 P = ParamSpec("P")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnsplit._params import Constraint, Flag, Real, check_all
+from dnnsplit._params import Constraint, Flag, Real, check_fields
 from dnnsplit.errors import InputError
 
 __all__ = ["CHANNEL_FIELDS", "Channel"]
@@ -63,9 +63,7 @@ class Channel:
     mac_efficiency: float = 0.7
 
     def __post_init__(self) -> None:
-        values = {name: getattr(self, name) for name in CHANNEL_FIELDS}
-        for name, value in check_all(values, CHANNEL_FIELDS, "channel.").items():
-            object.__setattr__(self, name, value)
+        check_fields(self, CHANNEL_FIELDS, "channel.")
 
     def received_dbm(self, distance_m: np.ndarray | float) -> np.ndarray:
         """Received power at ``distance_m`` metres: P_tx − L(1 m) − 10·n·log10(d)."""

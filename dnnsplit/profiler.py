@@ -70,7 +70,8 @@ MEASURE_OPTIONS: dict[str, Constraint] = {
 }
 
 
-def _torch() -> Any:
+def import_torch() -> Any:
+    """PyTorch, imported on first use (it is optional): a clear error if it is missing."""
     try:
         import torch
     except ImportError:
@@ -162,7 +163,7 @@ def _sequence(torch: Any, layers: tuple[Layer, ...], shape: tuple[int, ...]) -> 
 
 def build_stages(chain: Chain, seed: int = 0) -> list[Any]:
     """The chain's stages as PyTorch modules with random weights (eval mode)."""
-    torch = _torch()
+    torch = import_torch()
     torch.manual_seed(seed)
     stages, shape = [], chain.input_shape
     for stage in chain.stages:
@@ -173,7 +174,8 @@ def build_stages(chain: Chain, seed: int = 0) -> list[Any]:
     return stages
 
 
-def _iqr(values: np.ndarray) -> float:
+def interquartile_range(values: np.ndarray) -> float:
+    """The spread of repeated timings: the 75th minus the 25th percentile."""
     q1, q3 = np.percentile(values, [25, 75])
     return float(q3 - q1)
 
@@ -212,7 +214,7 @@ def measure_chain(
         ``method = measured``, with ``iqr_s``, ``alone_s``, ``alone_iqr_s``,
         ``within_noise``, ``macs``, ``params``, ``repeats``, ``threads`` and ``cores``.
     """
-    torch = _torch()
+    torch = import_torch()
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -252,9 +254,9 @@ def measure_chain(
         torch.set_num_threads(previous_threads)
 
     prefix_median = np.median(prefix, axis=0)
-    prefix_iqr = np.array([_iqr(prefix[:, k]) for k in range(n)])
+    prefix_iqr = np.array([interquartile_range(prefix[:, k]) for k in range(n)])
     alone_median = np.median(alone, axis=0)
-    alone_iqr = np.array([_iqr(alone[:, k]) for k in range(n)])
+    alone_iqr = np.array([interquartile_range(alone[:, k]) for k in range(n)])
     before = np.concatenate([[0.0], prefix_median[:-1]])
     before_iqr = np.concatenate([[0.0], prefix_iqr[:-1]])
     difference = prefix_median - before

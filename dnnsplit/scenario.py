@@ -43,6 +43,7 @@ from dnnsplit._params import (
     Text,
     Whole,
     check_all,
+    check_fields,
     declare,
 )
 from dnnsplit.audit import audit_delays
@@ -177,9 +178,7 @@ class Power:
 
     def __post_init__(self) -> None:
         """Check every field against :data:`POWER_FIELDS` (errors name ``power.<field>``)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in check_all(values, POWER_FIELDS, "power.").items():
-            object.__setattr__(self, name, value)
+        check_fields(self, POWER_FIELDS, "power.")
 
     def to_dict(self) -> dict[str, float]:
         return {"cpu_w": self.cpu_w, "tx_w": self.tx_w, "idle_w": self.idle_w}
@@ -231,9 +230,7 @@ class Device:
 
     def __post_init__(self) -> None:
         """Check every field (a device built directly) against :data:`DEVICE_FIELDS`."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in check_all(values, DEVICE_FIELDS).items():
-            object.__setattr__(self, name, value)
+        check_fields(self, DEVICE_FIELDS)
         Nullable(Instance(Power, "a dnnsplit.Power")).check(self.power, "power")
         _check_points(self.min_stage, self.max_stage, "")
 

@@ -21,7 +21,7 @@ whole object.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dnnsplit._checks import mapping
@@ -34,7 +34,8 @@ from dnnsplit._params import (
     Real,
     Text,
     Whole,
-    check_all,
+    check_fields,
+    replace_fields,
 )
 from dnnsplit.channel import Channel
 from dnnsplit.errors import InputError
@@ -136,9 +137,7 @@ class Setup:
 
     def __post_init__(self) -> None:
         """Check every field against :data:`SETUP_FIELDS` (errors name ``setup.<field>``)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in check_all(values, SETUP_FIELDS, "setup.").items():
-            object.__setattr__(self, name, value)
+        check_fields(self, SETUP_FIELDS, "setup.")
 
     # -- plain-data form (manifests, the command line's --setup) -------------------------
 
@@ -194,10 +193,4 @@ def channel_from_dict(raw: Any) -> Channel:
 
 def changed(setup: Setup, changes: dict[str, Any]) -> Setup:
     """``setup`` with ``changes``; an unknown field is an :class:`InputError` naming it."""
-    names = {f.name for f in fields(Setup)}
-    unknown = sorted(str(k) for k in changes if k not in names)
-    if unknown:
-        raise InputError(
-            f"setup.{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(names))}"
-        )
-    return replace(setup, **changes)
+    return replace_fields(setup, changes, "setup.")

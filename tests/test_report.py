@@ -27,22 +27,21 @@ def summary_row(m: float, **ids) -> dict:
     return {**ids, "mean": m, "low": m - 1, "high": m + 1, "min": m - 5, "max": m + 5, "n": 10}
 
 
-def fig3a(directory, sjf_means, rr_means, devices=(10, 30, 50)) -> None:
+def _by_policy(directory, name, sjf_means, rr_means, devices) -> None:
     rows = [
         summary_row(m, solver="greedy", policy=policy, ratio=1.0, devices=n)
         for policy, means in (("sjf", sjf_means), ("rr", rr_means))
         for n, m in zip(devices, means, strict=True)
     ]
-    write_summary(directory, "fig3a_summary", rows)
+    write_summary(directory, name, rows)
+
+
+def fig3a(directory, sjf_means, rr_means, devices=(10, 30, 50)) -> None:
+    _by_policy(directory, "fig3a_summary", sjf_means, rr_means, devices)
 
 
 def fig3b(directory, sjf_means, rr_means, devices=(10, 30, 50)) -> None:
-    rows = [
-        summary_row(m, solver="greedy", policy=policy, ratio=1.0, devices=n)
-        for policy, means in (("sjf", sjf_means), ("rr", rr_means))
-        for n, m in zip(devices, means, strict=True)
-    ]
-    write_summary(directory, "fig3b_summary", rows)
+    _by_policy(directory, "fig3b_summary", sjf_means, rr_means, devices)
 
 
 def fig3c(directory, by_devices: dict[int, list[float]], ratios=(1, 10, 100, 1000)) -> None:

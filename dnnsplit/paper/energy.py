@@ -34,7 +34,7 @@ minimised (``total`` under the cap for a front point), ``point`` the index of ε
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import read_manifest
-from dnnsplit.paper.plots import PANEL, _finish, paper_style
+from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
 from dnnsplit.paper.sweeps import DEFAULT_EXPERIMENT, ID_COLUMNS, Grid, Point, points
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
@@ -235,8 +235,17 @@ def certified_front(
         extra = {} if cap is None else {"energy_cap": cap}
         return _guarded(solve(scenario, objective=objective, solver="optimal", **options, **extra))
 
-    fastest = search("total")
-    frugal = search("energy")
+    return _epsilon_front(search, points)
+
+
+def _epsilon_front(
+    search: Callable[[str, float | None], Solution], points: int
+) -> list[tuple[float, Solution]]:
+    """The ε-constraint front both fronts share: ``search("total")`` and
+    ``search("energy")`` are its ends (the least-delay vector at both where the least-energy
+    search ends above its energy), ``search("total", ε)`` the ``points - 2`` between."""
+    fastest = search("total", None)
+    frugal = search("energy", None)
     if frugal.evaluation.energy > fastest.evaluation.energy:
         frugal = fastest
     caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, points)
@@ -261,13 +270,7 @@ def heuristic_front(
             solve(scenario, objective=objective, solver="local-search", **options, **extra)
         )
 
-    fastest = search("total")
-    frugal = search("energy")
-    if frugal.evaluation.energy > fastest.evaluation.energy:
-        frugal = fastest
-    caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, points)
-    middle = [(float(cap), search("total", float(cap))) for cap in caps[1:-1]]
-    return [(float(caps[0]), frugal), *middle, (float(caps[-1]), fastest)]
+    return _epsilon_front(search, points)
 
 
 def _dominated(costs: list[tuple[float, float]]) -> list[bool]:
@@ -613,7 +616,7 @@ def pareto_figure(
             for column, devices in enumerate(columns):
                 plot_front(axes[row, column], rows, policy, ratio, devices, seed)
         fig.tight_layout()  # once: a layout engine would redo it at every draw, not alike
-        _finish(fig, list(axes.flat), caption, legend_size=7)
+        finish_figure(fig, list(axes.flat), caption, legend_size=7)
     return fig
 
 

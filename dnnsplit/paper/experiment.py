@@ -14,11 +14,11 @@ manifest records the experiment beside the setup.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dnnsplit._checks import mapping
-from dnnsplit._params import Choice, Constraint, Whole, check_all
+from dnnsplit._params import Choice, Constraint, Whole, check_fields, replace_fields
 from dnnsplit.errors import InputError
 from dnnsplit.solvers import MAX_RESTARTS, STARTS
 
@@ -56,9 +56,7 @@ class Experiment:
     restarts: int = 8
 
     def __post_init__(self) -> None:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in check_all(values, EXPERIMENT_FIELDS, "experiment.").items():
-            object.__setattr__(self, name, value)
+        check_fields(self, EXPERIMENT_FIELDS, "experiment.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (manifests)."""
@@ -77,10 +75,4 @@ class Experiment:
 
     def replace(self, **changes: Any) -> Experiment:
         """A copy with ``changes``; an unknown field is an :class:`InputError` naming it."""
-        names = {f.name for f in fields(self)}
-        unknown = sorted(str(k) for k in changes if k not in names)
-        if unknown:
-            raise InputError(
-                f"experiment.{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(names))}"
-            )
-        return replace(self, **changes)
+        return replace_fields(self, changes, "experiment.")

@@ -127,7 +127,7 @@ def _paper(ax: Axes, claim: Claim, xs: Sequence[float], color: Any, label: str) 
         ax.scatter(*zip(*pinned, strict=True), color=color, **PAPER_MARKER)
 
 
-def _finish(
+def finish_figure(
     fig: Figure,
     axes: Sequence[Axes],
     caption: Caption | str,
@@ -186,7 +186,7 @@ def improvement_vs_devices(
             ylabel=f"improvement of {what} (%)",
             title=f"Greedy vs all-local: {what}",
         )
-        return _finish(fig, [ax], caption, zero=0, legend_size=7)
+        return finish_figure(fig, [ax], caption, zero=0, legend_size=7)
 
 
 def improvement_vs_ratio(
@@ -219,7 +219,7 @@ def improvement_vs_ratio(
                 ylabel=f"improvement of {objective} (%)",
                 title=f"Greedy vs all-local, {display_name(policy)}",
             )
-        return _finish(fig, list(axes[:, 0]), caption, zero=0, legend_size=7)
+        return finish_figure(fig, list(axes[:, 0]), caption, zero=0, legend_size=7)
 
 
 def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
@@ -249,10 +249,17 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
             ylim=(0, 100),
             title="Share of locally executed stages (greedy)",
         )
-        return _finish(fig, [ax], caption, legend_size=7)
+        return finish_figure(fig, [ax], caption, legend_size=7)
 
 
 SOLVER_STYLES = {"optimal": ("s", "C2"), "greedy": ("o", "C3"), "local-search": ("^", "C4")}
+# Fig. 5's gap and hit-rate panels: (panel, metric, line style, what the line is).
+_FIG5_LINES = (
+    (1, "median_gap_pct", "-", "median case"),
+    (1, "gap_pct", ":", "mean of cases"),
+    (2, "within_pct", "-", "within the paper's bound"),
+    (2, "optimum_pct", ":", "at the optimum"),
+)
 
 
 def _gap_labels(ax: Axes, x: Any, y: Any, gaps: Any, solver: str) -> None:
@@ -297,26 +304,12 @@ def greedy_vs_optimal(
                 continue
             gaps = where(mine, metric="gap_of_means_pct")["mean"]
             _gap_labels(axes[0], variance["devices"], variance["mean"], gaps, solver)
-            median = where(mine, metric="median_gap_pct")
-            axes[1].plot(
-                median["devices"], median["mean"], marker=marker, color=color,
-                label=f"{solver}: median case",
-            )
-            per_case = where(mine, metric="gap_pct")
-            axes[1].plot(
-                per_case["devices"], per_case["mean"], marker=marker, ls=":", color=color,
-                label=f"{solver}: mean of cases",
-            )
-            within = where(mine, metric="within_pct")
-            axes[2].plot(
-                within["devices"], within["mean"], marker=marker, color=color,
-                label=f"{solver}: within the paper's bound",
-            )
-            reached = where(mine, metric="optimum_pct")
-            axes[2].plot(
-                reached["devices"], reached["mean"], marker=marker, ls=":", color=color,
-                label=f"{solver}: at the optimum",
-            )
+            for ax, metric, ls, what in _FIG5_LINES:
+                line = where(mine, metric=metric)
+                axes[ax].plot(
+                    line["devices"], line["mean"], marker=marker, ls=ls, color=color,
+                    label=f"{solver}: {what}",
+                )
         devices = variance_rows["devices"].unique()
         if bound is not None and bound.paper is not None:
             limit = bound.paper.band[1]
@@ -352,7 +345,7 @@ def greedy_vs_optimal(
             title="(d) Mean delay of each solution",
         )
         fig.tight_layout()
-        return _finish(fig, list(axes), caption, legend_size=7)
+        return finish_figure(fig, list(axes), caption, legend_size=7)
 
 
 def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
@@ -373,7 +366,7 @@ def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
             ylabel="largest delay (s)",
             title="Min-max objective: the slowest device (label: gap between means)",
         )
-        return _finish(fig, [ax], caption, legend_size=7)
+        return finish_figure(fig, [ax], caption, legend_size=7)
 
 
 def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
@@ -434,7 +427,7 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         fig.tight_layout()
-        return _finish(fig, axes[: len(panels)], caption, legend_size=7)
+        return finish_figure(fig, axes[: len(panels)], caption, legend_size=7)
 
 
 def stage_profiles(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
@@ -459,7 +452,7 @@ def stage_profiles(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figur
             ax.tick_params(axis="x", rotation=45, labelsize=8)
             ax.legend(frameon=False, fontsize=7, title=None, loc="upper right")
         fig.tight_layout()
-        return _finish(fig, [], caption)
+        return finish_figure(fig, [], caption)
 
 
 def solver_delays(
@@ -493,7 +486,7 @@ def solver_delays(
             title=f"Per-device delays, objective {objective}",
         )
         ax.tick_params(axis="x", rotation=20)
-        return _finish(fig, [ax], caption)
+        return finish_figure(fig, [ax], caption)
 
 
 def quantum_sensitivity(
@@ -512,7 +505,7 @@ def quantum_sensitivity(
             ylabel=f"improvement of {objective} (%)",
             title="Sensitivity to the quantum the paper leaves open",
         )
-        return _finish(fig, [ax], caption, zero=0, legend_size=7)
+        return finish_figure(fig, [ax], caption, zero=0, legend_size=7)
 
 
 def model_gap(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
@@ -536,7 +529,7 @@ def model_gap(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 title=f"Greedy's solution re-evaluated: {what}",
             )
         fig.tight_layout()
-        return _finish(fig, list(axes), caption, zero=0, legend_size=7)
+        return finish_figure(fig, list(axes), caption, zero=0, legend_size=7)
 
 
 #: Verdict → (colour, hatch, word): the Okabe–Ito colour-blind-safe palette, with a hatch
@@ -703,4 +696,4 @@ def mechanism(
             title=f"N = {n}, seed {seed}: ○ greedy, ★ optimum",
         )
         fig.tight_layout()
-        return _finish(fig, [top_left, top_right, bottom], caption, legend_size=7)
+        return finish_figure(fig, [top_left, top_right, bottom], caption, legend_size=7)

@@ -227,16 +227,11 @@ def testbed_rows(
         if missing:
             reason = f" (a new measurement was asked for, but this host lacks {'; '.join(missing)})"
         else:
-            import tempfile
-
-            from dnnsplit.testbed.experiment import TestbedConfig, run_testbed
+            from dnnsplit.testbed.experiment import TestbedConfig
 
             config = quick_config() if quick else TestbedConfig()
             target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
-            with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
-                rows, provenance = run_testbed(config, work, say=print)
-            write_measurement(rows, provenance, config, target, quick=quick)
-            rows, manifest = _read(target)
+            rows, manifest = _measure_into(config, target, quick=quick)
             return Measurement(rows, manifest, target, (
                 f"Measured by this run on this host ({_host_words(manifest)}); written to "
                 f"{target}."
@@ -246,6 +241,21 @@ def testbed_rows(
         f"The committed measurement, made on {_host_words(manifest)}; this run did not "
         f"measure again{reason}. DNNSPLIT_TESTBED=measure re-measures where the host allows."
     ))  # fmt: skip
+
+
+def _measure_into(
+    config: Any, target: Path, *, quick: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run the testbed with ``config`` in a scratch folder, write its measurement to
+    ``target`` and read it back (rows, manifest)."""
+    import tempfile
+
+    from dnnsplit.testbed.experiment import run_testbed
+
+    with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
+        rows, provenance = run_testbed(config, work, say=print)
+    write_measurement(rows, provenance, config, target, quick=quick)
+    return _read(target)
 
 
 CHECK_DIR = MEASURE_DIR / "check"
@@ -266,15 +276,7 @@ def check_here(enabled: bool = True) -> tuple[Measurement | None, str]:
             f"This host cannot run the testbed ({'; '.join(missing)}), so only the committed "
             "measurement is shown."
         )
-    import tempfile
-
-    from dnnsplit.testbed.experiment import run_testbed
-
-    config = quick_config()
-    with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
-        rows, provenance = run_testbed(config, work, say=print)
-    write_measurement(rows, provenance, config, CHECK_DIR, quick=True)
-    rows, manifest = _read(CHECK_DIR)
+    rows, manifest = _measure_into(quick_config(), CHECK_DIR, quick=True)
     return Measurement(rows, manifest, CHECK_DIR, (
         f"A smoke-sized measurement made by this run on this host ({_host_words(manifest)}), "
         f"in {CHECK_DIR.relative_to(BUILD_DIR.parent)}/: one repeat, so noisier than the "

@@ -53,7 +53,7 @@ import pandas as pd
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, check_choice
 from dnnsplit.evaluate import evaluate
-from dnnsplit.profiler import _iqr
+from dnnsplit.profiler import interquartile_range
 from dnnsplit.profiles import load_profile, read_profile, write_profile
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
@@ -577,7 +577,7 @@ def _measure_scenario(
                         "predicted_snapshot_s": float(snapshot.delays[i]),
                         "predicted_timeline_s": float(timeline.delays[i]),
                         "measured_median_s": median,
-                        "measured_iqr_s": _iqr(e2e),
+                        "measured_iqr_s": interquartile_range(e2e),
                         "measured_min_s": float(e2e.min()),
                         "measured_max_s": float(e2e.max()),
                         "error_snapshot": float(snapshot.delays[i]) / median - 1.0,

@@ -34,9 +34,9 @@ class TorchStages:
     """
 
     def __init__(self, chain: Chain, *, seed: int = 0, threads: int = 1) -> None:
-        from dnnsplit.profiler import _torch, build_stages
+        from dnnsplit.profiler import build_stages, import_torch
 
-        self.torch = _torch()
+        self.torch = import_torch()
         self.torch.set_num_threads(threads)
         self.chain = chain
         self.modules: list[Any] = build_stages(chain, seed=seed)
