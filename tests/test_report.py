@@ -466,3 +466,18 @@ def test_the_committed_report_is_recomputed_byte_for_byte_under_another_blas(tmp
     code = "import sys; from dnnsplit.paper import report; report.write_report(sys.argv[1])"
     subprocess.run([sys.executable, "-c", code, str(figures)], check=True, env=env)
     assert (figures / "REPRODUCTION.md").read_bytes() == REPORT_PATH.read_bytes()
+
+
+def test_only_the_papers_words_stand_in_quotation_marks():
+    """A claim the paper implies (its quote in parentheses) is shown as our inference,
+    never inside quotation marks; every other claim is quoted."""
+    from dnnsplit.paper.claims import CLAIMS
+    from dnnsplit.paper.report import _words
+
+    for c in CLAIMS:
+        shown = _words(c)
+        if c.quote.startswith("("):
+            assert "“" not in shown and shown.endswith("(our inference)")
+        else:
+            assert shown == f"“{c.quote}”"
+    assert any(c.quote.startswith("(") for c in CLAIMS)

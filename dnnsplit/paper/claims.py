@@ -206,7 +206,8 @@ class Claim:
     title : str
         Short label for tables and figure headings.
     quote : str
-        The paper's words.
+        The paper's words; for a claim the paper implies without stating it, how it
+        follows from them, in parentheses (the report then shows it as ours, unquoted).
     kind : str
         One of :data:`KINDS`.
     quantity : str

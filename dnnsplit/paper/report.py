@@ -565,7 +565,7 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
     lines += ["", "## How a claim is judged", "", *_judging_lines()]
     lines += ["", "### Point by point", "", *_point_lines(answers)]
     lines += ["", "### The paper's words", ""]
-    lines += [f"- **{c.title}** ({c.figure}): “{c.quote}”" for c in CLAIMS]
+    lines += [f"- **{c.title}**{_source(c)}: {_words(c)}" for c in CLAIMS]
     held = _readings_lines(directory)
     if held:
         lines += ["", "## Under which readings each claim holds", "", *held]
@@ -919,6 +919,23 @@ def _caption_lines(directory: Path) -> list[str]:
         if caption:
             lines.append(f"- **`figures/{path.name}`**: {caption}")
     return lines
+
+
+def _words(claim: Claim) -> str:
+    """The paper's words in quotation marks, or, for a claim it only implies, our
+    inference marked as ours."""
+    if claim.quote.startswith("("):
+        return f"not stated in words; {claim.quote.strip('()')} (our inference)"
+    return f"“{claim.quote}”"
+
+
+def _source(claim: Claim) -> str:
+    """Where the quote stands, unless the claim's title already says it."""
+
+    def plain(text: str) -> str:
+        return text.lower().replace("(", "").replace(")", "")
+
+    return "" if plain(claim.figure) in plain(claim.title) else f" ({claim.figure})"
 
 
 def write_report(
