@@ -288,7 +288,7 @@ def _reason_zero_optimum(facts: _Facts) -> str:
     if not infinite:
         return ""
     return (
-        f"in {infinite} case(s) the optimum has zero variance (every delay equal), where any "
+        f"in {_cases(infinite)} the optimum has zero variance (every delay equal), where any "
         "worse solution has an infinite gap (shown as ∞)"
     )
 
@@ -737,7 +737,8 @@ def _scale_lines(directory: Path) -> list[str]:
         f"{INFORMATIVE_BOUND:.0%} of the best value found). `figures/fig5_scale.*`.",
         "",
         "| objective | policy | N | cases | certified | greedy's gap (certified cases, "
-        "median) | greedy's gap, uncertified cases with an informative bound (median, between) |",
+        "median) | greedy's gap, uncertified cases with an informative bound (median of the "
+        "gap to the best found – median of the gap to the bound) |",
         "|---|---|---:|---:|---:|---|---|",
     ]
     objective_of = "objective" if "objective" in rows.columns else None
@@ -760,11 +761,11 @@ def _scale_lines(directory: Path) -> list[str]:
         informative = (~certified) & pd.Series(useful, index=wide.index)
         bounded = gaps.loc[informative[informative].index] if informative.any() else None
         known_text = (
-            f"{_pct(float(np.median(known)))} ({len(known)} case(s))" if len(known) else "—"
+            f"{_pct(float(np.median(known)))} ({_cases(len(known))})" if len(known) else "—"
         )
         bounded_text = (
             f"{_pct(float(bounded.gap_pct.median()))}–"
-            f"{_pct(float(bounded.gap_to_bound_pct.median()))} ({len(bounded)} case(s))"
+            f"{_pct(float(bounded.gap_to_bound_pct.median()))} ({_cases(len(bounded))})"
             if bounded is not None and len(bounded)
             else "—"
         )
@@ -919,6 +920,10 @@ def _caption_lines(directory: Path) -> list[str]:
         if caption:
             lines.append(f"- **`figures/{path.name}`**: {caption}")
     return lines
+
+
+def _cases(count: int) -> str:
+    return f"{count} case" if count == 1 else f"{count} cases"
 
 
 def _words(claim: Claim) -> str:
