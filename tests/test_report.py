@@ -254,8 +254,37 @@ def test_a_largest_claim(tmp_path):
         False,
         False,
     ]
+    assert "R = 100: N = 20 (by 10.0 points over N = 10)" in found.ours
+    fig3c(tmp_path, {10: [21.0, 30.0, 50.0, 67.0], 20: [10.0, 20.0, 30.0, 67.5]})
+    found = verdicts.judge(claim("fig3c-largest-at-10"), tmp_path)
+    # 67.5 ± 1 against 67 ± 1: N = 20 is largest, but within N = 10's interval of the mean
+    assert "(by 0.5 points over N = 10; their intervals of the mean overlap)" in found.ours
     fig3c(tmp_path, {10: [1.0, 1.0, 1.0, 1.0], 20: [10.0, 20.0, 60.0, 70.0]})
     assert verdict_of("fig3c-largest-at-10", tmp_path) == "not reproduced"
+
+
+@pytest.mark.parametrize(
+    ("ys", "slope_sign", "words"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], 1, "it grows with R"),
+        ([1.0, 3.0, 2.9, 2.8], 1, "it grows with R overall (least-squares slope), not at every step"),
+        ([4.0, 3.0, 2.0, 1.0], -1, "it shrinks with R"),
+        ([4.0, 4.5, 2.0, 1.0], -1, "it shrinks with R overall (least-squares slope), not at every step"),
+        ([2.0, 2.0, 2.0, 2.0], 0, "it is flat with R"),
+    ],
+)
+def test_a_trend_is_called_steady_only_where_every_step_goes_its_way(ys, slope_sign, words):
+    xs = [1.0, 10.0, 100.0, 1000.0]
+    slope = verdicts.trend_slope(xs, ys, log_x=True)
+    assert np.sign(slope) == slope_sign
+    assert verdicts.trend_words(xs, ys, slope, "R") == words
+
+
+def test_a_value_claims_text_says_when_its_trend_is_not_steady(tmp_path):
+    fig3c(tmp_path, {10: [21.0, 60.0, 58.0, 57.0]})
+    found = verdicts.judge(claim("fig3c-variance-vs-r"), tmp_path)
+    assert found.direction is True
+    assert "it grows with R overall (least-squares slope), not at every step" in found.ours
 
 
 def test_a_frequency_claim(tmp_path):

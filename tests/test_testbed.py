@@ -741,3 +741,41 @@ def test_error_and_regret_tables_on_hand_made_rows():
     assert regret.loc["greedy", "model_calls_best"] and not regret.loc["greedy", "measures_best"]
     assert regret.loc["greedy", "measured_regret"] == pytest.approx(0.2)
     assert regret.loc["all-local", "measures_best"]
+
+
+def test_greedy_against_optimal_counts_ties_and_differences_within_the_spread():
+    from dnnsplit.paper.testbed import greedy_against_optimal
+
+    def rows(policy, n, vector, partitions, medians, iqrs):
+        return [
+            {"policy": policy, "devices": n, "vector": vector, "device": d, "partition": p,
+             "measured_median_s": m, "measured_iqr_s": q}
+            for d, (p, m, q) in enumerate(zip(partitions, medians, iqrs, strict=True))
+        ]
+
+    frame = pd.DataFrame(
+        # the same vector: a tie
+        rows("sjf", 2, "greedy", [3, 8], [1.0, 2.0], [0.1, 0.1])
+        + rows("sjf", 2, "optimal", [3, 8], [1.0, 2.0], [0.1, 0.1])
+        # different vectors, optimal lower by 1 s against a spread of 0.4 s
+        + rows("rr", 2, "greedy", [3, 8], [2.0, 2.0], [0.2, 0.2])
+        + rows("rr", 2, "optimal", [5, 8], [1.0, 2.0], [0.1, 0.1])
+        # different vectors, greedy lower by 0.1 s: within a spread of 0.6 s
+        + rows("rr", 3, "greedy", [1, 2, 3], [1.0, 1.0, 1.0], [0.2, 0.2, 0.2])
+        + rows("rr", 3, "optimal", [1, 2, 4], [1.0, 1.0, 1.1], [0.1, 0.1, 0.1])
+    )
+    duel = greedy_against_optimal(frame).set_index(["policy", "devices"])
+    assert bool(duel.loc[("sjf", 2), "same_vector"])
+    assert not duel.loc[("rr", 2), "same_vector"]
+    assert duel.loc[("rr", 2), "optimal_s"] < duel.loc[("rr", 2), "greedy_s"]
+    assert not duel.loc[("rr", 2), "within_spread"]
+    assert duel.loc[("rr", 3), "greedy_s"] < duel.loc[("rr", 3), "optimal_s"]
+    assert duel.loc[("rr", 3), "within_spread"]
+
+
+def test_the_quota_is_stated_as_calibrated_where_the_measurement_records_it():
+    from dnnsplit.paper.testbed import _quota_words
+
+    assert _quota_words({"fraction_nominal": 0.072}) == "7.2 % of a core"
+    words = _quota_words({"fraction_nominal": 0.072, "fractions": [0.077, 0.084, 0.08]})
+    assert words == "7.7–8.4 % of a core (calibrated per device; nominal 7.2 %)"

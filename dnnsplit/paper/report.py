@@ -26,7 +26,7 @@ import pandas as pd
 
 from dnnsplit._io import atomic_write
 from dnnsplit.paper import energy, testbed
-from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim
+from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim, Reads
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import output_dir, read_caption, read_manifest
 from dnnsplit.paper.stats import INFORMATIVE_BOUND, informative_bound, where
@@ -39,6 +39,7 @@ from dnnsplit.paper.verdicts import (
     select,
     select_all,
     trend_slope,
+    trend_words,
 )
 from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
@@ -173,25 +174,30 @@ def _reason_limits(facts: _Facts) -> str:
         if rows is None:
             continue
         objective = _objective_of(reads.csv)
+        rows = _scoped(rows, reads)
         values = rows[(rows.objective == objective) & (rows.metric == objective)]
         wide = values.pivot_table(
             index=["policy", "ratio", "devices", "seed"], columns="solver", values="value"
         )
         if not {"all-local", "max-local"} <= set(wide.columns):
             continue
-        extra = float((100 * (wide["max-local"] - wide["all-local"]) / wide["all-local"]).mean())
-        text = f"{abs(extra):.0f}% {'more' if extra >= 0 else 'less'} {objective}"
+        extra = 100 * (wide["max-local"] - wide["all-local"]) / wide["all-local"]
+        by_n = extra.groupby(level="devices").mean()
+        notes = [f"the mean over seeds per N, N = {by_n.index.min()}–{by_n.index.max()}"]
         exact = where(rows, solver="exact", metric="improvement_pct", objective=objective)
         if not exact.empty:
-            by_n = exact.groupby(["policy", "devices"]).value.mean()
-            (policy, n), worst = by_n.idxmin(), float(by_n.min())
+            exact_by_n = exact.groupby(["policy", "devices"]).value.mean()
+            (policy, n), worst = exact_by_n.idxmin(), float(exact_by_n.min())
             if worst < 0:
-                text += (
-                    f" (even the certified optimum within the limits, exact under "
+                notes.append(
+                    f"even the certified optimum within the limits, exact under "
                     f"{display_name(str(policy))}, is {-worst:.1f}% worse than all-local at "
-                    f"N = {n})"
+                    f"N = {n}"
                 )
-        parts.append(text)
+        parts.append(
+            f"{_signed_range(float(by_n.min()), float(by_n.max()))} {objective} than "
+            f"all-local ({'; '.join(notes)})"
+        )
     if not parts:
         return ""
     stages = load_profile(facts.setup.profile).n_stages
@@ -200,14 +206,37 @@ def _reason_limits(facts: _Facts) -> str:
     return (
         f"the paper's all-local baseline runs all {stages} stages even on devices whose memory "
         f"allows only s̃ = {limited}, so it is not a feasible choice: the most local "
-        f"feasible choice (p = s̃_i) has on average {' and '.join(parts)}"
+        f"feasible choice (p = s̃_i) has {' and '.join(parts)}"
     )
+
+
+def _signed_range(low: float, high: float) -> str:
+    """'12% to 40% more', '5% less to 30% more', '3% to 9% less'."""
+
+    def words(value: float) -> str:
+        return f"{abs(value):.0f}% {'more' if value >= 0 else 'less'}"
+
+    if low >= 0:
+        return f"{low:.0f}% to {words(high)}"
+    if high < 0:
+        return f"{-high:.0f}% to {words(low)}"
+    return f"{words(low)} to {words(high)}"
+
+
+def _scoped(rows: pd.DataFrame, reads: Reads) -> pd.DataFrame:
+    """The tidy rows of the scenarios a claim reads (its policy, R and N where it names
+    them); which solver, objective and metric is left to the caller."""
+    for column in ("policy", "ratio", "devices"):
+        if column in reads.rows and column in rows.columns:
+            rows = rows[rows[column] == reads.rows[column]]
+    return rows
 
 
 def _reason_baseline_spread(facts: _Facts) -> str:
     rows = facts.rows()
     if rows is None or facts.setup is None or not facts.high > facts.paper_high:
         return ""
+    rows = _scoped(rows, facts.claim.reads[0])
     base = rows[(rows.solver == "all-local") & (rows.metric == "variance")]
     greedy = rows[
         (rows.solver == "greedy") & (rows.metric == "variance") & (rows.objective == "variance")
@@ -219,7 +248,7 @@ def _reason_baseline_spread(facts: _Facts) -> str:
         f"all-local delays differ only through each device's background load ({low}–{high} "
         f"processes, our choice: the paper gives no range), which makes the baseline's "
         f"variance large (mean {base.value.mean():.3g} s² against greedy's "
-        f"{greedy.value.mean():.3g} s²)"
+        f"{greedy.value.mean():.3g} s², over the scenarios this claim covers)"
     )
 
 
@@ -728,13 +757,20 @@ def _scale_lines(directory: Path) -> list[str]:
         return []
     rows = pd.read_csv(path)
     best = where(rows, solver="optimal")
+    manifest = read_manifest(directory, run_of("fig5_scale")) or {}
+    nodes = (manifest.get("notes") or {}).get("scale_max_nodes")
+    limit = f"node limit ({nodes:,} search nodes a case)" if nodes else "node limit"
     lines = [
         "At N = 10–50, the sizes of Fig. 3, the certifying solver `optimal` either proves the "
-        "optimum (certified) or stops at its node limit with the best vector found and a "
+        f"optimum (certified) or stops at its {limit} with the best vector found and a "
         "proven lower bound. Greedy's gap is exact where the case is certified; where it is "
         "not, the gap to the best vector found is a lower estimate and the gap to the bound "
         "an upper one, shown only where the bound is informative (at least "
-        f"{INFORMATIVE_BOUND:.0%} of the best value found). `figures/fig5_scale.*`.",
+        f"{INFORMATIVE_BOUND:.0%} of the best value found). `figures/fig5_scale.*`. Where "
+        "only some cases of a row are certified, they are the ones the search could finish "
+        "within the limit, and greedy's gap on them need not be typical of the row: read the "
+        "two gap columns together. A larger node limit certifies more (the solver benchmark in the "
+        "README gives each case minutes).",
         "",
         "| objective | policy | N | cases | certified | greedy's gap (certified cases, "
         "median) | greedy's gap, uncertified cases with an informative bound (median of the "
@@ -881,11 +917,13 @@ def _beyond_lines(directory: Path) -> list[str]:
         for (form, n, policy), part in frame.groupby(["local_delay", "devices", "policy"]):
             part = part.sort_values("quantum_ms")
             slope = trend_slope(part.quantum_ms, part["mean"], log_x=True)
+            half = float(((part["high"] - part["low"]) / 2).max())
             parts.append(
                 f"{part['mean'].iloc[0]:.1f}% at q = {part.quantum_ms.iloc[0]:g} ms to "
                 f"{part['mean'].iloc[-1]:.1f}% at q = {part.quantum_ms.iloc[-1]:g} ms with the "
-                f"{form} form of eq. (1) (N = {n}, {display_name(str(policy))}; it "
-                f"{'falls' if slope < 0 else 'rises'} with q)"
+                f"{form} form of eq. (1) (N = {n}, {display_name(str(policy))}; "
+                f"{trend_words(part.quantum_ms, part['mean'], slope, 'q')}; the 95% interval "
+                f"of the mean at a q is up to ±{half:.0f} points wide)"
             )
         lines.append(
             "- **The device quantum q**, which the paper does not give: greedy's "

@@ -233,6 +233,19 @@ def _direction(slope: float) -> str:
     return "grows" if slope > 0 else "shrinks" if slope < 0 else "is flat"
 
 
+def trend_words(x: Any, y: Any, slope: float, axis: str) -> str:
+    """'it grows with N', or, where the line does not move that way at every step,
+    'it grows with N overall (least-squares slope), not at every step'."""
+    order = np.argsort(np.asarray(x, dtype=float), kind="stable")
+    ys = np.asarray(y, dtype=float)[order]
+    steps = np.diff(ys[np.isfinite(ys)])
+    words = f"it {_direction(slope)} with {axis}"
+    steady = (slope > 0 and bool(np.all(steps > 0))) or (slope < 0 and bool(np.all(steps < 0)))
+    if slope != 0 and len(steps) > 1 and not steady:
+        words += " overall (least-squares slope), not at every step"
+    return words
+
+
 def _trend_holds(slope: float, trend: str) -> bool:
     return (trend == "grows" and slope > 0) or (trend == "shrinks" and slope < 0)
 
@@ -310,15 +323,17 @@ def value_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     numbers: dict[str, float] = {"low": low, "high": high, "tolerance": tolerance}
     checks: list[bool] = []
     if claim.trend is not None:
-        slopes = []
+        slopes, described = [], []
         for line, part in rows.groupby("_line", sort=False):
             slope = trend_slope(part["_x"], part["_value"], log_x=claim.reads[0].log_x)
             slopes.append((str(line), slope))
             checks.append(_trend_holds(slope, claim.trend))
+            described.append(
+                f"{(str(line) + ': ') if line else ''}"
+                f"{trend_words(part['_x'], part['_value'], slope, axis)}"
+            )
         numbers["slope"] = slopes[0][1] if len(slopes) == 1 else math.nan
-        text += "; " + "; ".join(
-            f"{(line + ': ') if line else ''}it {_direction(s)} with {axis}" for line, s in slopes
-        )
+        text += "; " + "; ".join(described)
     if claim.sign == "positive":
         checks.append(low > 0)
         text += "; all above 0" if low > 0 else "; not all above 0"
@@ -457,13 +472,16 @@ def largest_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     reads = claim.reads[0]
     axis = _axis(reads.x)
     line_column = reads.lines[0]
-    points = []
+    points, margins = [], {}
     for x, part in rows.groupby("_x", sort=True):
         part = part[part["_value"].notna()]
         if part.empty:
             continue
         best = part.loc[part["_value"].idxmax()]
         target = float(claim.target) if claim.target is not None else math.nan
+        theirs = part[part[line_column].astype(float) == target]
+        if float(best[line_column]) != target and not theirs.empty:
+            margins[float(x)] = _margin(best, theirs.iloc[0], line_column)
         points.append(
             JudgedPoint(
                 f"{axis} = {x:g}",
@@ -475,10 +493,23 @@ def largest_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
         )
     if not points:
         raise MissingInput(f"{reads.csv}.csv: every value is undefined")
-    found = "; ".join(f"{p.label}: {_line_part(line_column, int(p.ours))}" for p in points)
+    found = "; ".join(
+        f"{p.label}: {_line_part(line_column, int(p.ours))}{margins.get(p.x, '')}"
+        for p in points
+    )
     text = f"{points[0].paper} largest at {_counted(points, name=False)} (largest: {found})"
     distance = sum(not p.holds for p in points) / len(points)
     return _verdict(claim, points, text, {}, distance)
+
+
+def _margin(best: pd.Series, target: pd.Series, line_column: str) -> str:
+    """' (by 1.1 points over N = 10, inside both intervals of the mean)': how far the
+    largest line is above the claim's, and whether the two 95% intervals overlap."""
+    text = f" (by {best['_value'] - target['_value']:.1f} points over "
+    text += _line_part(line_column, int(target[line_column]))
+    if {"low", "high"} <= set(best.index) and best["low"] <= target["high"]:
+        text += "; their intervals of the mean overlap"
+    return text + ")"
 
 
 VERDICTS: dict[str, Callable[[Claim, pd.DataFrame], Verdict]] = {

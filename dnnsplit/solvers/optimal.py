@@ -590,7 +590,7 @@ def optimal(
     :data:`HEAP_MEMORY_SHARE` of the memory limit); a count-search node a few O(N³)
     assignments and, near the leaves, the program. Measured on a 2-core machine under
     load (the scenarios of ``fig5_scale``, default setup, R = 1; ``benchmarks/solvers.py
-    --scale`` and the README): SJF variance N = 30 certified within two minutes on 9 of
+    --scale`` and the README): SJF variance N = 30 certified within two minutes on 8 of
     seeds 0–9; SJF min-max N = 50 and RR variance N = 30 certified within seconds on all
     ten; SJF variance N = 50 is left with a gap (the README gives it).
 
