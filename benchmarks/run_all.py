@@ -1,6 +1,6 @@
 """Wall time of the full ``./run_all.sh``: one worker, every core, and a warm cache.
 
-Run: ``python benchmarks/run_all.py`` (about 8 minutes on two cores). Prints a Markdown
+Run: ``python benchmarks/run_all.py`` (about 50 minutes on two cores). Prints a Markdown
 table with the targets of the sweep-engine issue (two cores: every core ≥ 1.7× faster than
 one worker; a warm cache ≤ 1 min). Each run regenerates ``figures/`` and
 ``REPRODUCTION.md`` (the same bytes: this also checks that the engines agree). The targets
