@@ -233,6 +233,14 @@ def test_a_quick_study_answers_every_claim_under_every_reading(tmp_path):
     )
     cells = stats.verdict_cells(table)
     assert len(cells) == len(table) and cells.label.str.len().gt(0).all()
+    # Fig. 5 alone, in the same folder: the Fig. 3 files the first call left there answer
+    # nothing (a run must not depend on what an earlier run left behind)
+    again = readings.evaluate(
+        Setup(), chosen[:1], grids, tmp_path, kinds=("fig5",),
+        engine=Engine(workers=1, cache=False), progress=False,
+    )
+    fig5_claims = {c.id for c in claims.CLAIMS if set(c.csvs) <= {"fig5", "fig5_summary"}}
+    assert fig5_claims and set(again.claim) == fig5_claims
 
 
 def test_verdict_labels_by_kind():

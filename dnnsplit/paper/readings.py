@@ -283,11 +283,17 @@ def evaluate(
             tables.update(stats.fig3_by_ratio_tables(frames["by_ratio"]))
         if "fig5" in frames:
             tables.update(stats.fig5_tables(frames["fig5"]))
+        written = set()
         for name, files in tables.items():
             for suffix, frame in files.items():
-                write_table(frame, place / f"{name}{'_' + suffix if suffix else ''}.csv")
+                stem = f"{name}{'_' + suffix if suffix else ''}"
+                write_table(frame, place / f"{stem}.csv")
+                written.add(stem)
+        # only the claims this call computed: a file left in the folder by an earlier run
+        # (another kind, another version) must neither answer a claim nor change which
+        # combinations a search counts as new
         for claim in CLAIMS:
-            if all((place / f"{csv}.csv").exists() for csv in claim.csvs):
+            if all(csv in written for csv in claim.csvs):
                 table.append(_row(claim, reading, place, grids))
     return pd.DataFrame(table, columns=_COLUMNS)
 
