@@ -117,3 +117,24 @@ def exec_notebook(name: str, parameters: dict) -> dict:
             namespace.update(parameters)
     plt.close("all")
     return namespace
+
+
+@pytest.fixture
+def usual_ports_held():
+    """Dask's usual ports, 8786 and 8787, held by another process (as a second notebook or
+    a JupyterLab would hold them; if something else already holds one, so much the
+    better)."""
+    import socket
+
+    held = []
+    for port in (8786, 8787):
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+            held.append(listener)
+        except OSError:
+            listener.close()  # already held by someone else: the same situation
+    yield
+    for listener in held:
+        listener.close()

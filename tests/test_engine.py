@@ -307,27 +307,6 @@ def test_a_scheduler_is_contacted_with_a_short_timeout(monkeypatch):
 # --- no surprises from parallelism -------------------------------------------------------
 
 
-@pytest.fixture
-def usual_ports_held():
-    """Dask's usual ports, 8786 and 8787, held by another process (as a second notebook or
-    a JupyterLab would hold them; if something else already holds one, so much the
-    better)."""
-    import socket
-
-    held = []
-    for port in (8786, 8787):
-        listener = socket.socket()
-        try:
-            listener.bind(("127.0.0.1", port))
-            listener.listen()
-            held.append(listener)
-        except OSError:
-            listener.close()  # already held by someone else: the same situation
-    yield
-    for listener in held:
-        listener.close()
-
-
 def test_a_notebook_by_hand_computes_in_its_own_process(monkeypatch):
     for name in ("DNNSPLIT_WORKERS", "DNNSPLIT_SCHEDULER"):
         monkeypatch.delenv(name, raising=False)

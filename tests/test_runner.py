@@ -60,6 +60,20 @@ def runner_command(*argv: str) -> list[str]:
     return [sys.executable, "-m", "dnnsplit.paper.runner", "--quick", "--workers", "1", *argv]
 
 
+def test_a_quick_run_on_a_cluster_passes_while_the_usual_dask_ports_are_held(
+    usual_ports_held,
+):
+    """./run_all.sh --quick's sweeps on a local cluster of two workers beside a process that
+    holds Dask's usual ports (8786, 8787): exit 0, no "already in use" warning."""
+    command = [sys.executable, "-m", "dnnsplit.paper.runner", "--quick", "--workers", "2",
+               "--only", "02", "--no-site"]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "already in use" not in done.stdout + done.stderr
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_or_closed_stdout_is_exit_74_and_one_line():
     with open("/dev/full", "w") as full:
