@@ -218,6 +218,19 @@ def test_a_direction_claim(tmp_path):
     assert verdict_of("fig3-local-share", tmp_path) == "partly"
     share([0, -1])
     assert verdict_of("fig3-local-share", tmp_path) == "not reproduced"
+    # a line that grows overall but dips at one step says so (the verdict is the slope's)
+    rows = [
+        summary_row(value, objective=objective, policy=policy, ratio=1.0, devices=n)
+        for (objective, policy), values in (
+            (("total", "sjf"), (50, 60, 70)), (("variance", "rr"), (50, 70, 65))
+        )
+        for n, value in zip((10, 20, 30), values, strict=True)
+    ]
+    write_summary(tmp_path, "fig3_local_share_summary", rows)
+    found = verdicts.judge(claim("fig3-local-share"), tmp_path)
+    assert found.verdict == "reproduced"
+    labels = [p.label for p in found.points]
+    assert labels[0].endswith("50% → 70%") and labels[1].endswith("50% → 65%, not at every step")
 
 
 def test_sign_claims_cover_every_point_of_both_policies(tmp_path):

@@ -233,15 +233,21 @@ def _direction(slope: float) -> str:
     return "grows" if slope > 0 else "shrinks" if slope < 0 else "is flat"
 
 
-def trend_words(x: Any, y: Any, slope: float, axis: str) -> str:
-    """'it grows with N', or, where the line does not move that way at every step,
-    'it grows with N overall (least-squares slope), not at every step'."""
+def _unsteady(x: Any, y: Any, slope: float) -> bool:
+    """Whether a line with a (nonzero) least-squares ``slope`` fails to move that way at
+    some step along x."""
     order = np.argsort(np.asarray(x, dtype=float), kind="stable")
     ys = np.asarray(y, dtype=float)[order]
     steps = np.diff(ys[np.isfinite(ys)])
-    words = f"it {_direction(slope)} with {axis}"
     steady = (slope > 0 and bool(np.all(steps > 0))) or (slope < 0 and bool(np.all(steps < 0)))
-    if slope != 0 and len(steps) > 1 and not steady:
+    return slope != 0 and len(steps) > 1 and not steady
+
+
+def trend_words(x: Any, y: Any, slope: float, axis: str) -> str:
+    """'it grows with N', or, where the line does not move that way at every step,
+    'it grows with N overall (least-squares slope), not at every step'."""
+    words = f"it {_direction(slope)} with {axis}"
+    if _unsteady(x, y, slope):
         words += " overall (least-squares slope), not at every step"
     return words
 
@@ -393,9 +399,10 @@ def direction_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
     for line, part in rows.groupby("_line", sort=True):
         slope = trend_slope(part["_x"], part["_value"], log_x=reads.log_x)
         first, last = float(part["_value"].iloc[0]), float(part["_value"].iloc[-1])
+        unsteady = ", not at every step" if _unsteady(part["_x"], part["_value"], slope) else ""
         points.append(
             JudgedPoint(
-                f"{line}: {first:.0f}% → {last:.0f}%",
+                f"{line}: {first:.0f}% → {last:.0f}%{unsteady}",
                 math.nan,
                 slope,
                 claim.trend or "",
