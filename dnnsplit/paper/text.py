@@ -1,0 +1,61 @@
+"""The words of the report: Jinja2 templates filled from the numbers.
+
+What to say is decided in Python, by the study that owns the numbers; how it is said lives
+in ``dnnsplit/paper/templates/*.md.j2`` (package data), so a sentence is edited in one
+place and a number never sits in a template. Tables are pandas'
+:meth:`~pandas.DataFrame.to_markdown` (tabulate), never rows joined by hand.
+
+Text that comes from a data file (a profile's ``hardware`` or provenance, a CSV field, a
+manifest) passes the ``data`` filter (:func:`escape`) before it reaches the page: data is
+never markup, in Markdown, MyST or HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+__all__ = ["escape", "render", "table"]
+
+#: CommonMark's ASCII punctuation that can open markup inline (emphasis, code, links,
+#: HTML, tables, math, MyST roles and directives); each is escaped with a backslash.
+_MARKUP = re.compile(r"([\\`*_{}\[\]<>|$~!#&:])")
+
+
+def escape(value: object) -> str:
+    """``value`` as literal text in Markdown, MyST and HTML: line breaks become spaces and
+    every character that could open markup is backslash-escaped (``<script>`` shows as
+    ``<script>``, ``{include}`` as ``{include}``)."""
+    flat = " ".join(str(value).split())
+    return _MARKUP.sub(r"\\\1", flat)
+
+
+def table(frame: pd.DataFrame, *, align: str | None = None) -> str:
+    """A Markdown (pipe) table of ``frame``'s cells as they are; a ``|`` inside a cell is
+    escaped. ``align``: one of ``l``, ``r``, ``c`` per column (default: tabulate's)."""
+    cells = frame.astype(str).replace({r"\|": r"\\|"}, regex=True)
+    options: dict[str, Any] = {"index": False, "tablefmt": "pipe", "disable_numparse": True}
+    if align:
+        options["colalign"] = [{"l": "left", "r": "right", "c": "center"}[a] for a in align]
+    return str(cells.to_markdown(**options))
+
+
+_ENVIRONMENT = Environment(
+    loader=PackageLoader("dnnsplit.paper", "templates"),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+_ENVIRONMENT.filters["data"] = escape
+_ENVIRONMENT.filters["table"] = table
+
+
+def render(name: str, /, **context: Any) -> str:
+    """The template ``templates/{name}.md.j2`` filled with ``context`` (an undefined name
+    is an error, never an empty string)."""
+    return _ENVIRONMENT.get_template(f"{name}.md.j2").render(**context)
