@@ -487,10 +487,10 @@ def test_without_torch_the_testbed_commands_say_so_and_exit_2(monkeypatch, capsy
 def test_quotas_of_all_devices_must_fit_one_core_and_set_the_largest_n():
     from dnnsplit.testbed.experiment import check_quotas, largest_n
 
-    check_quotas([0.125], 8)
-    check_quotas([0.1, 0.2, 0.3, 0.4, 0.9], 4)  # the first four: 1.0
+    check_quotas([0.125] * 8)
+    check_quotas([0.1, 0.2, 0.3, 0.4])
     with pytest.raises(InputError) as caught:
-        check_quotas([0.2], 8)
+        check_quotas([0.2] * 8)
     assert caught.value.field == "devices" and "1.60 cores" in caught.value.problem
     assert largest_n([0.3] * 4) == 3
     assert largest_n([0.08] * 13) == 12 and largest_n([0.25] * 4) == 4

@@ -54,7 +54,7 @@ from scipy.stats import kendalltau
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.output import read_manifest, write_manifest, write_table
 from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
-from dnnsplit.paper.text import render, table
+from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR
 from dnnsplit.policies import display_name
 
@@ -73,6 +73,11 @@ __all__ = [
     "error_summary",
     "greedy_against_optimal",
     "measurement_mode",
+    "plot_bs",
+    "plot_component_errors",
+    "plot_predicted_vs_measured",
+    "plot_regret",
+    "plot_tau",
     "quick_config",
     "rank_fidelity",
     "rank_summary",
@@ -154,8 +159,8 @@ def calibration_table(provenance: dict[str, Any]) -> pd.DataFrame:
 #: What of a run's provenance goes into the manifest's notes.
 NOTES = (
     "host", "host_after", "cgroup", "shaping", "wall_s", "phases_s", "fraction_nominal",
-    "fractions", "largest_n", "devices", "device_speeds", "bs_quantum_s", "period_ms",
-    "stage_names", "host_profile_s", "calibration",
+    "fractions", "largest_n", "devices_started", "devices", "device_speeds", "bs_quantum_s",
+    "period_ms", "stage_names", "host_profile_s", "calibration",
 )  # fmt: skip
 
 
@@ -541,6 +546,19 @@ def calibration_frame(measurement: Measurement) -> pd.DataFrame:
 
 _POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
 _INPUT_STYLES = {"predicted": "-", "calibrated": "--"}
+_INPUT_COLORS = {"predicted": "C2", "calibrated": "C4"}
+#: The boxes of the component panel: (component, inputs, model) and its label.
+_BOXES = (
+    (("local", "predicted", "any"), "local\npredicted"),
+    (("local", "calibrated", "any"), "local\ncalibrated"),
+    (("upload", "any", "any"), "upload"),
+    (("bs", "predicted", "snapshot"), "BS\nsnapshot"),
+    (("bs", "predicted", "timeline"), "BS\ntimeline"),
+    (("total", "predicted", "snapshot"), "whole\npredicted"),
+    (("total", "calibrated", "snapshot"), "whole\ncalibrated"),
+    (("variance", "predicted", "snapshot"), "variance\npredicted"),
+    (("variance", "calibrated", "snapshot"), "variance\ncalibrated"),
+)
 
 
 def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snapshot") -> Axes:
@@ -549,7 +567,7 @@ def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snaps
     rows = _distinct(rows)
     for inputs, marker in zip(INPUTS, ("o", "x"), strict=True):
         ax.scatter(rows["measured_s"], rows[f"{inputs}_{model}_s"], marker=marker, s=10,
-                   alpha=0.5, label=inputs)  # fmt: skip
+                   alpha=0.5, color=_INPUT_COLORS[inputs], label=inputs)  # fmt: skip
     top = float(max(rows["measured_s"].max(), rows[[f"{i}_{model}_s" for i in INPUTS]].max().max()))
     ax.plot([0, top * 1.05], [0, top * 1.05], **REFERENCE_LINE, label="y = x")
     ax.set(xlim=(0, top * 1.05), ylim=(0, top * 1.05), xlabel="measured delay (s)",
@@ -557,22 +575,17 @@ def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snaps
     return ax
 
 
-def plot_component_errors(ax: Axes, rows: pd.DataFrame, model: str = "snapshot") -> Axes:
-    """The relative error of each component, both inputs, as boxes (whiskers: 5th to
-    95th percentile), the ±10 % band shaded."""
-    errors = component_errors(rows)
-    errors = errors[errors["model"].isin([model, "any"])]
-    data, labels = [], []
-    for component in COMPONENTS:
-        for inputs in ("predicted", "calibrated", "any"):
-            part = errors[(errors["component"] == component) & (errors["inputs"] == inputs)]
-            if len(part):
-                data.append(100 * part["error"].to_numpy())
-                labels.append(f"{component}\n{inputs}" if inputs != "any" else component)
+def plot_component_errors(ax: Axes, rows: pd.DataFrame) -> Axes:
+    """The relative error of each component as boxes (whiskers: 5th to 95th percentile):
+    local stages and the whole delay from both inputs, the BS's part under both models,
+    the snapshot model elsewhere; the ±10 % band shaded."""
+    errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
+    shown = [(label, errors.loc[key]) for key, label in _BOXES if key in errors.index]
     ax.axhspan(-100 * WITHIN, 100 * WITHIN, color="0.85", lw=0)
-    ax.boxplot(data, whis=(5, 95), showfliers=False)
-    ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=6)
-    ax.set(ylabel="relative error (%)", title=f"error per component ({model} BS)")
+    ax.boxplot([100 * np.atleast_1d(e.to_numpy()) for _, e in shown], whis=(5, 95),
+               showfliers=False)  # fmt: skip
+    ax.set_xticks(range(1, len(shown) + 1), [label for label, _ in shown], fontsize=6)
+    ax.set(ylabel="relative error (%)", title="error per component")
     return ax
 
 
@@ -586,6 +599,8 @@ def _by_devices(ax: Axes, frame: pd.DataFrame, y: str, low: str, high: str) -> N
             fmt=_INPUT_STYLES[str(inputs)], marker="o", ms=3, capsize=2, elinewidth=0.6,
             color=_POLICY_COLORS.get(str(policy)), label=f"{display_name(str(policy))}, {inputs}",
         )  # fmt: skip
+    devices = sorted(frame["devices"].unique())
+    ax.set_xticks(devices, [str(n) for n in devices])
     ax.set(xlabel="devices N")
 
 
@@ -672,18 +687,19 @@ def caption(manifest: dict[str, Any]) -> Caption:
     grid = manifest.get("grids", {}).get("testbed", {})
     seeds = len(grid.get("seeds") or [])
     version = (notes.get("cgroup") or {}).get("version", "?")
+    target = escape(grid.get("target", "?"))
     full = (
-        f"Emulated testbed: devices as {grid.get('target', '?')} (an ESTIMATED profile) by a "
-        f"CPU quota of {_quota_words(notes)} (cgroup v{version}), "
-        f"the BS one core of the host, uplinks shaped by {notes.get('shaping', '?')}; "
-        f"N = {notes.get('devices')}, {seeds} seeds, {grid.get('repeats', '?')} repeats. "
-        f"Predicted: nominal device profile; calibrated: profiles measured in the cgroups. "
-        f"MEASURED on {_host_words(manifest)}."
+        f"Emulated testbed: devices as {target} (an ESTIMATED profile) by a CPU quota of "
+        f"{_quota_words(notes)} (cgroup v{version}), the BS one core of the host, uplinks "
+        f"shaped by {escape(notes.get('shaping', '?'))}; N = {notes.get('devices')}, {seeds} "
+        f"seeds, {grid.get('repeats', '?')} repeats. Predicted: the nominal device profile; "
+        f"calibrated: the profiles measured in the cgroups. MEASURED on "
+        f"{escape(_host_words(manifest))}."
     )
     short = (
-        f"Emulated devices (speed of the ESTIMATED {grid.get('target', '?')} profile), "
-        f"MEASURED on one shared host; {seeds} seeds, {grid.get('repeats', '?')} repeats. "
-        "Full provenance: the caption file beside this figure."
+        f"Emulated devices (speed of the ESTIMATED {target} profile), MEASURED on one shared "
+        f"host; {seeds} seeds, {grid.get('repeats', '?')} repeats. Full provenance: the "
+        "caption file beside this figure."
     )
     return Caption(short, full)
 
@@ -820,6 +836,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "shaping": str(notes.get("shaping", "?")),
         "devices": ", ".join(str(n) for n in sorted(rows["devices"].unique())),
         "largest": notes.get("largest_n"),
+        "at_least": notes.get("largest_n") == notes.get("devices_started"),
         "share": f"{sum(notes.get('fractions') or []):.2f}",
         "seeds": len(rows["seed"].unique()),
         "scenarios": len(rows.groupby(SCENARIO)),
@@ -871,12 +888,18 @@ def copy_measurement(
     ]
 
 
-def save(measurement: Measurement, out_dir: str | os.PathLike[str] | None) -> list[Path]:
-    """Draw and save the figure (``testbed.pdf``, ``.png``) with its tables and caption into
-    ``out_dir``, and copy the measurement there (:func:`copy_measurement`)."""
+def save(
+    measurement: Measurement,
+    out_dir: str | os.PathLike[str] | None,
+    *,
+    figure: Figure | None = None,
+) -> list[Path]:
+    """Save the figure (``testbed.pdf``, ``.png``; drawn here unless ``figure`` is given)
+    with its tables and caption into ``out_dir``, and copy the measurement there
+    (:func:`copy_measurement`)."""
     from dnnsplit.paper.output import save_figure
 
     words = caption(measurement.manifest)
-    fig = testbed_figure(measurement.rows, caption=words)
+    fig = figure if figure is not None else testbed_figure(measurement.rows, caption=words)
     written = save_figure(fig, RUN, tables(measurement), out_dir, caption=words)
     return [*written, *copy_measurement(measurement, out_dir)]

@@ -105,6 +105,10 @@ MODELS = ("snapshot", "timeline")
 #: which is measured too.
 GRID = (1, 2, 4, 8)
 MAX_DEVICES = 250
+#: Without given values of N, agents are started for quotas down to this share of the
+#: nominal one, so that the largest N is found even where calibrated quotas come out lower
+#: (a host measured while busy looks slower, and its nominal quota larger).
+AGENT_MARGIN = 0.75
 #: The third entry of the random vectors' seed, ``default_rng([N, seed, RANDOM_STREAM])``:
 #: a stream apart from the scenario's own draw (``default_rng([N, seed])``).
 RANDOM_STREAM = 1
@@ -115,7 +119,7 @@ BS_CORE, DEVICE_CORE = 1, 0
 #: state its profile was measured in.
 SETTLE_PERIODS = 2
 #: Seconds between two rounds (the BS and the links fall idle).
-PAUSE_S = 0.05
+PAUSE_S = 0.02
 
 COLUMNS = (
     "policy",
@@ -265,18 +269,15 @@ class TestbedConfig:
         return data
 
 
-def check_quotas(fractions: Sequence[float], n_devices: int) -> None:
-    """Refuse ``n_devices`` devices whose quotas (the first ``n_devices`` of
-    ``fractions``, or one fraction for all) do not fit the one core the devices share
-    (the other is the BS's): ``Σ f_i ≤ 1``."""
-    given = list(fractions)
-    quotas = given[:n_devices] if len(given) > 1 else given * n_devices
+def check_quotas(quotas: Sequence[float]) -> None:
+    """Refuse devices whose ``quotas`` (fractions of a core) do not fit the one core they
+    share (the other is the BS's): ``Σ f_i ≤ 1``."""
     need = float(sum(quotas))
     if need > 1.0 + 1e-9:
         raise InputError(
             "devices",
-            f"{n_devices} devices at {min(quotas):.1%}–{max(quotas):.1%} of a core each need "
-            f"{need:.2f} cores; the devices share one core (the other is the BS's). Use "
+            f"{len(quotas)} devices at {min(quotas):.1%}–{max(quotas):.1%} of a core each "
+            f"need {need:.2f} cores; the devices share one core (the other is the BS's). Use "
             "fewer devices or a slower target (a smaller fraction)",
         )
 
@@ -360,9 +361,9 @@ def prepare(
     fraction = config.fraction or float(host.time_s.sum() / target.time_s.sum())
     if config.devices is not None:
         n_agents = max(config.devices)
-        check_quotas([fraction], n_agents)
+        check_quotas([fraction] * n_agents)
     else:
-        n_agents = largest_n([fraction] * MAX_DEVICES)
+        n_agents = min(MAX_DEVICES, largest_n([fraction * AGENT_MARGIN] * MAX_DEVICES))
     say(f"host {host.time_s.sum() * 1e3:.1f} ms per inference; devices at {fraction:.1%} of "
         f"a core (nominal); starting {n_agents} devices")  # fmt: skip
     namespaces: list[str | None] = [None] * n_agents
@@ -394,7 +395,8 @@ class Calibration:
     """What :func:`calibrate` measured: each device's quota (a fraction of a core), its
     stage times profiled inside its cgroup and its speed ``c_i`` against their per-stage
     median (written to ``device_csv``), the calibration table, the values of N to
-    measure, and the largest N the quotas hold (None where the values of N were given)."""
+    measure, the largest N the quotas hold (None where the values of N were given; a lower
+    bound where it is every device started) and how many devices were started."""
 
     fractions: np.ndarray
     times: np.ndarray
@@ -403,6 +405,7 @@ class Calibration:
     table: list[dict[str, Any]]
     devices: tuple[int, ...]
     largest: int | None
+    started: int
 
 
 def calibrate(
@@ -425,13 +428,15 @@ def calibrate(
                 fractions[i] = min(1.0, fractions[i] * total / target_total)
                 emulation.set_quota(rig.cgroups[i], float(fractions[i]))
     largest: int | None = None
-    if config.devices is None:  # as many agents as nominal quotas fit: the bound is exact
+    if config.devices is None:
         largest = largest_n(fractions)
+        if largest == len(rig.agents):
+            say(f"all {largest} devices started fit the device core; more might")
         devices = (*(n for n in GRID if n < largest), largest)
     else:
         devices = config.devices
-        check_quotas(fractions.tolist(), max(devices))
-    kept = max(devices)
+        check_quotas(fractions[: max(devices)].tolist())
+    kept, started = max(devices), len(rig.agents)
     for agent in rig.agents[kept:]:
         emulation.end(agent.process)
     del rig.agents[kept:]
@@ -458,7 +463,7 @@ def calibrate(
                            "dnnsplit testbed: per-stage median over the emulated devices"),
                   device_csv)  # fmt: skip
     speeds = median.sum() / times.sum(axis=1)
-    return Calibration(fractions, times, speeds, device_csv, table, devices, largest)
+    return Calibration(fractions, times, speeds, device_csv, table, devices, largest, started)
 
 
 # -- 3. predict ------------------------------------------------------------------------
@@ -735,7 +740,7 @@ def run_testbed(
     elif shaping == "tc" and not caps["netns"]:
         raise InputError("shaping", "tc needs root and the ip and tc tools")
     if config.fraction is not None and config.devices is not None:
-        check_quotas([config.fraction], max(config.devices))
+        check_quotas([config.fraction] * max(config.devices))
     began = time.perf_counter()
     host_before = host_description()
     phases: dict[str, float] = {}
@@ -766,6 +771,7 @@ def run_testbed(
         "fraction_nominal": rig.fraction,
         "fractions": calibration.fractions.tolist(),
         "largest_n": calibration.largest,
+        "devices_started": calibration.started,
         "devices": list(calibration.devices),
         "calibration": calibration.table,
         "host_profile_s": rig.host.time_s.tolist(),
