@@ -613,8 +613,9 @@ def plot_tau(ax: Axes, summary: pd.DataFrame, objective: str, model: str = "snap
 
 
 def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
-    """The BS's part: each model's error per offloaded task against how far the arrivals
-    spread (against the BS's work), both policies."""
+    """The BS's part: each model's prediction over the measurement per offloaded task
+    (log scale; 1: exact) against how far the arrivals spread (against the BS's work),
+    both policies."""
     rows = _distinct(rows)
     offloaded = rows[rows["measured_send_s"] > 0].copy()
     arrival = offloaded["measured_local_s"] + offloaded["measured_send_s"]
@@ -623,14 +624,17 @@ def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
         "bs_work_s"
     ].transform("sum")
     shared = offloaded.assign(ratio=ratio)[grouped["device"].transform("size") > 1]
+    shared = shared[shared["ratio"] > 0]  # a log axis: arrivals at one instant are left out
     for policy, part in shared.groupby("policy", sort=True):
         for model, marker in zip(MODELS, ("o", "^"), strict=True):
-            error = 100 * (part[f"predicted_bs_{model}_s"] / part["measured_bs_s"] - 1)
-            ax.scatter(part["ratio"], error, marker=marker, s=10, alpha=0.5,
+            ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
+            ax.scatter(part["ratio"], ratio, marker=marker, s=10, alpha=0.5,
                        color=_POLICY_COLORS.get(str(policy)),
                        label=f"{display_name(str(policy))}, {model}")  # fmt: skip
-    ax.set_xscale("symlog", linthresh=0.1)
-    ax.set(xlabel="arrival spread / BS work", ylabel="BS part: relative error (%)",
+    ax.axhline(1.0, **REFERENCE_LINE)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel="arrival spread / BS work", ylabel="BS part: predicted / measured",
            title="the BS queue")  # fmt: skip
     return ax
 

@@ -581,8 +581,9 @@ def measure(
                          for address in rig.addresses[: len(rig.agents)]])  # fmt: skip
         for plan in plans:
             if plan.policy == policy:
-                rows += _rows(plan, _measure_plan(emulation, rig, plan, config), rig.shaping,
-                              config.repeats)  # fmt: skip
+                measured = _measure_plan(emulation, rig, plan, config.repeats,
+                                         SETTLE_PERIODS * config.period_ms / 1000)  # fmt: skip
+                rows += _rows(plan, measured, rig.shaping, config.repeats)
                 done = plans.index(plan) + 1
                 say(f"{policy} N={plan.scenarios['predicted'].n_devices} seed {plan.seed}: "
                     f"{len(set(plan.vectors.values()))} vectors measured ({done} of "
@@ -596,7 +597,7 @@ MEASURED = ("end_to_end_s", "local_s", "send_s", "bs_queue_s", "bs_compute_s")
 
 
 def _measure_plan(
-    emulation: Emulation, rig: Rig, plan: Plan, config: TestbedConfig
+    emulation: Emulation, rig: Rig, plan: Plan, repeats: int, settle_s: float
 ) -> dict[tuple[int, ...], dict[str, np.ndarray]]:
     """Every distinct vector of one scenario, ``repeats`` rounds interleaved: per vector,
     each of :data:`MEASURED` (devices × rounds), and the host's load at the start."""
@@ -616,9 +617,8 @@ def _measure_plan(
     vectors = list(dict.fromkeys(plan.vectors.values()))
     answers: dict[tuple[int, ...], list[list[dict[str, Any]]]] = {v: [] for v in vectors}
     load = os.getloadavg()[0]
-    settle_s = SETTLE_PERIODS * config.period_ms / 1000
     try:
-        for _ in range(config.repeats):
+        for _ in range(repeats):
             for vector in vectors:
                 answers[vector].append(ask(agents, [
                     {"cmd": "run", "point": p, "settle_s": settle_s,
