@@ -82,7 +82,6 @@ __all__ = [
     "rank_fidelity",
     "rank_summary",
     "report_section",
-    "save",
     "scenario_vectors",
     "side_by_side",
     "tables",
@@ -890,20 +889,3 @@ def copy_measurement(
         atomic_write(out / name, (measurement.source / name).read_bytes())
         for name in MEASUREMENT_FILES
     ]
-
-
-def save(
-    measurement: Measurement,
-    out_dir: str | os.PathLike[str] | None,
-    *,
-    figure: Figure | None = None,
-) -> list[Path]:
-    """Save the figure (``testbed.pdf``, ``.png``; drawn here unless ``figure`` is given)
-    with its tables and caption into ``out_dir``, and copy the measurement there
-    (:func:`copy_measurement`)."""
-    from dnnsplit.paper.output import save_figure
-
-    words = caption(measurement.manifest)
-    fig = figure if figure is not None else testbed_figure(measurement.rows, caption=words)
-    written = save_figure(fig, RUN, tables(measurement), out_dir, caption=words)
-    return [*written, *copy_measurement(measurement, out_dir)]
