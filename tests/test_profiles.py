@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 import itertools
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -231,21 +232,14 @@ def test_profile_command_writes_a_valid_profile(tmp_path, capsys):
 
 
 def test_profile_command_without_torch_or_with_bad_values(monkeypatch, tmp_path, capsys):
-    import builtins
-
     from dnnsplit.cli import main
+    from dnnsplit.profiler import has_torch
 
-    real_import = builtins.__import__
-
-    def no_torch(name, *args, **kwargs):
-        if name == "torch":
-            raise ImportError("no torch here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_torch)
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if it were not installed
+    assert not has_torch()
     assert main(["profile", "--model", "alexnet", "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("dnnsplit profile: profile: measuring needs PyTorch")
+    assert err.startswith("dnnsplit profile: profile: needs PyTorch")
     assert not (tmp_path / "x.csv").exists()
     monkeypatch.undo()
     assert main(["profile", "--model", "lenet", "--out", str(tmp_path / "x.csv")]) == 2
