@@ -24,6 +24,7 @@ from typing import Any
 
 from dnnsplit._checks import number
 from dnnsplit.errors import InputError
+from dnnsplit.profiler import import_torch
 
 __all__ = ["add_commands"]
 
@@ -86,16 +87,6 @@ def add_commands(commands: Any) -> None:
     tb.set_defaults(handler=_testbed)
 
 
-def _require_torch(command: str) -> None:
-    """Refuse ``command`` in one line when PyTorch is not installed."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise InputError(
-            command, "needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)"
-        ) from None
-
-
 def _say(command: str, message: str) -> None:
     sys.stderr.write(f"dnnsplit {command}: {message}\n")
     sys.stderr.flush()
@@ -135,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     number(args.timeout, "--timeout", positive=True, maximum=86_400)
     number(args.idle_timeout, "--idle-timeout", positive=True, maximum=86_400 * 365)
     chain = get_chain(args.network)
-    _require_torch("serve")
+    import_torch("serve")
     if args.cpu is not None:
         _pin(args.cpu)
     bs_profile = None
@@ -210,7 +201,7 @@ def _device(args: argparse.Namespace) -> int:
     if args.rate_mbps is not None:
         rate = number(args.rate_mbps, "--rate-mbps", positive=True, maximum=1e6) * 1e6
     out = _writable(args.out) if args.out is not None else None
-    _require_torch("device")
+    import_torch("device")
     cpus = None
     if args.cpu is not None or background:
         cpus = _pin(args.cpu if args.cpu is not None else min(os.sched_getaffinity(0)))
