@@ -6,6 +6,7 @@ import filecmp
 import itertools
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -267,3 +268,16 @@ def test_a_profile_read_again_is_never_stale(tmp_path):
     changed = load_profile(path)
     assert changed.time_s[0] == pytest.approx(2 * first.time_s[0])
     assert load_profile(path).extra is not changed.extra  # each caller gets its own copy
+
+
+def test_one_resolver_finds_a_profile_by_name_or_path(tmp_path):
+    from dnnsplit.profiles import DEFAULT_PROFILE, load_profile, profile_path
+
+    assert profile_path(DEFAULT_PROFILE) == MEASUREMENTS_DIR / f"{DEFAULT_PROFILE}.csv"
+    assert profile_path("elsewhere/mine.CSV") == Path("elsewhere/mine.CSV")  # a path
+    with pytest.raises(InputError, match=r"^setup.profile: unknown profile 'nope'; shipped: "):
+        profile_path("nope", "setup.profile")
+    with pytest.raises(InputError, match=r"^bs.profile: must be a profile name or path"):
+        load_profile(5, "bs.profile")
+    with pytest.raises(InputError, match=r"^bs.profile: cannot read .*: no such file"):
+        load_profile(tmp_path / "missing.csv", "bs.profile")
