@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dnnsplit import profiler
 from dnnsplit.errors import InputError, TestbedError
 
 __all__ = [
@@ -260,12 +261,7 @@ def capabilities() -> dict[str, Any]:
     root = os.geteuid() == 0
     cgroups, no_cgroups = find_cgroups()
     ip, tc = _tool("ip"), _tool("tc")
-    try:
-        import torch  # noqa: F401
-
-        has_torch = True
-    except ImportError:
-        has_torch = False
+    has_torch = profiler.has_torch()
     cpus = len(os.sched_getaffinity(0))
     missing = []
     if not root:

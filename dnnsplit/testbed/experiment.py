@@ -52,21 +52,14 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import writable_folder
-from dnnsplit._params import (
-    Choice,
-    Constraint,
-    Nullable,
-    Real,
-    Text,
-    Whole,
-    check_fields,
-)
+from dnnsplit._params import Choice, Constraint, Nullable, Real, Text, Whole, declare_fields
 from dnnsplit.chains import CHAINS, Chain, get_chain
+from dnnsplit.draw import MAX_SEED, paper_scenario
 from dnnsplit.errors import InputError, TestbedError, shown
 from dnnsplit.evaluate import Evaluation, evaluate
-from dnnsplit.profiler import interquartile_range
+from dnnsplit.profiler import cpu_model, interquartile_range
 from dnnsplit.profiles import Profile, chain_profile, load_profile, write_profile
-from dnnsplit.scenario import MAX_SEED, Scenario
+from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import solve
 from dnnsplit.testbed.agent import Agent, ask
@@ -174,8 +167,9 @@ class Several(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return ((), "x", None, 5, *((bad,) for bad in self.each.invalid() if bad is not None))
 
-    def describe(self) -> str:
-        return f"a non-empty list, each {self.each.describe()}"
+    def valid(self) -> tuple[Any, ...]:
+        each = self.each.valid()
+        return (*((good,) for good in each), list(reversed(each)))
 
 
 #: What each field of :class:`TestbedConfig` takes (the one declaration its check, and
@@ -200,6 +194,7 @@ TESTBED_FIELDS: dict[str, Constraint] = {
 
 
 @dataclass(frozen=True)
+@declare_fields(TESTBED_FIELDS)
 class TestbedConfig:
     """What one testbed run measures (each field as :data:`TESTBED_FIELDS` declares).
 
@@ -258,10 +253,6 @@ class TestbedConfig:
     host_repeats: int = 15
     shaping: str = "auto"
 
-    def __post_init__(self) -> None:
-        """Check every field against :data:`TESTBED_FIELDS` (errors name the field)."""
-        check_fields(self, TESTBED_FIELDS)
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("devices", "seeds", "policies", "vectors"):
@@ -290,8 +281,6 @@ def largest_n(fractions: Sequence[float] | np.ndarray) -> int:
 
 def host_description() -> dict[str, Any]:
     """This host, for the provenance of a measurement: CPU model, cores, load, date."""
-    from dnnsplit.profiler import cpu_model
-
     load = os.getloadavg()
     return {
         "cpu": cpu_model(),
@@ -341,8 +330,6 @@ def prepare(
     """Measure the BS's profile on its core, then start one agent per device the device
     core may hold (``max(config.devices)``, or as many nominal quotas as fit one core),
     each in its cgroup (no quota yet) and, where ``shaping`` is ``tc``, its namespace."""
-    from dnnsplit.profiler import cpu_model
-
     say("measuring the host (the BS) on its own core")
     bs_cgroup = emulation.cgroup("bs")
     profiler = Agent.start(
@@ -524,8 +511,8 @@ def predict(config: TestbedConfig, rig: Rig, calibration: Calibration) -> list[P
     for policy, n, seed in itertools.product(config.policies, calibration.devices, config.seeds):
         setup = Setup(profile=config.target, bs_profile=bs_profile, policy=policy,
                       bs_quantum_s=bs_quantum_s)  # fmt: skip
-        nominal = Scenario.paper(n, seed, setup)
-        drawn = Scenario.paper(n, seed, setup.replace(profile=str(calibration.device_csv)))
+        nominal = paper_scenario(n, seed, setup)
+        drawn = paper_scenario(n, seed, setup.replace(profile=str(calibration.device_csv)))
         measured = drawn.with_devices(
             [replace(d, speed=float(c)) for d, c in zip(drawn.devices, calibration.speeds[:n],
                                                          strict=True)]
