@@ -672,6 +672,20 @@ def test_a_second_run_refuses_while_the_first_holds_the_lock(tmp_path):
 
 @pytest.mark.testbed
 @needs_testbed
+def test_a_second_testbed_command_refuses_in_one_line_and_leaves_nothing(capsys):
+    from dnnsplit.cli import main
+    from dnnsplit.testbed.emulation import LOCK_PATH, leftovers, run_lock
+
+    with run_lock():  # as a first run holds it
+        assert main(["testbed", "--devices", "1", "--fraction", "0.3"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"dnnsplit testbed: testbed: another run (process {os.getpid()}) is using "
+                   f"this host's cores; one run at a time (lock {LOCK_PATH})\n")  # fmt: skip
+    assert leftovers(os.getpid()) == {"cgroups": [], "namespaces": [], "processes": []}
+
+
+@pytest.mark.testbed
+@needs_testbed
 def test_a_small_testbed_run_predicts_first_measures_every_vector_and_leaves_nothing(tmp_path):
     from dnnsplit.testbed.emulation import capabilities, find_cgroups, leftovers
     from dnnsplit.testbed.experiment import COLUMNS, TestbedConfig, run_testbed

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dnnsplit._checks import number
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, TestbedError
 from dnnsplit.profiler import import_torch
 
 __all__ = ["add_commands"]
@@ -307,6 +307,9 @@ def _testbed(args: argparse.Namespace) -> int:
             )
     except InputError as error:
         raise _testbed_flag(error, {*TESTBED_FIELDS, "work_dir"}) from None
+    except TestbedError as error:  # a part failed, or another run holds the host: one line
+        _say("testbed", str(error))
+        return 1
     text = tidy_csv(rows)
     if out is None:
         sys.stdout.write(text)
