@@ -512,6 +512,7 @@ def test_run_all_builds_the_site_after_a_full_run_unless_told_not_to(monkeypatch
     """The runner's last step (the notebooks themselves are not run here)."""
     calls = []
     monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: 0)
+    monkeypatch.setattr(runner, "changed_notebooks", lambda chosen: [])
     monkeypatch.setattr(site, "build_after_run", lambda quick: calls.append(quick) or 0)
     for argv, expected in (([], [False]), (["--quick"], [True]), (["--no-site"], []),
                            (["--only", "00"], []), (["--quick", "--no-site"], [])):  # fmt: skip
