@@ -313,3 +313,19 @@ def test_every_pin_has_its_hashes_and_binder_installs_the_default_lock():
     assert lines == ["-r ../locks/notebooks-test.txt"]
     assert (binder / "postBuild").stat().st_mode & 0o111
     assert "pip install --no-deps -e ." in (binder / "postBuild").read_text()
+
+
+def test_artifact_md_maps_every_claim_and_figure():
+    """ARTIFACT.md's generated tables are what the claims, the notebooks and the report give
+    now (scripts/artifact.py rewrites them): every claim of the paper by its id, and every
+    committed figure, appears."""
+    from dnnsplit.paper.claims import CLAIMS
+
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "artifact.py"), "--check"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    artifact = (ROOT / "ARTIFACT.md").read_text()
+    for claim in CLAIMS:
+        assert f"| `{claim.id}`: " in artifact, claim.id
+    for png in (ROOT / "figures").glob("*.png"):
+        assert f"`{png.name}`" in artifact, png.name
