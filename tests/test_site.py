@@ -509,16 +509,20 @@ def test_generated_text_that_links_out_of_the_site_is_refused_naming_the_file(
 
 
 def test_run_all_builds_the_site_after_a_full_run_unless_told_not_to(monkeypatch):
-    """The runner's last step (the notebooks themselves are not run here)."""
-    calls = []
-    monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: 0)
+    """The runner's last step (the notebooks themselves are not run here); --site builds
+    only the site."""
+    calls, ran = [], []
+    monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: ran.append(quick) or 0)
     monkeypatch.setattr(runner, "changed_notebooks", lambda chosen: [])
     monkeypatch.setattr(site, "build_after_run", lambda quick: calls.append(quick) or 0)
     for argv, expected in (([], [False]), (["--quick"], [True]), (["--no-site"], []),
-                           (["--only", "00"], []), (["--quick", "--no-site"], [])):  # fmt: skip
+                           (["--only", "00"], []), (["--quick", "--no-site"], []),
+                           (["--site"], [False]), (["--site", "--quick"], [True])):  # fmt: skip
         calls.clear()
+        ran.clear()
         assert runner.main(["--workers", "1", *argv]) == 0
         assert calls == expected, argv
+        assert len(ran) == (0 if "--site" in argv else 1), argv
     monkeypatch.setattr(site, "build_after_run", lambda quick: 1)
     assert runner.main(["--workers", "1"]) == 1
 

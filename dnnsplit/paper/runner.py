@@ -13,9 +13,10 @@ running beside it), naming the notebook and the cell, and ends by listing the fi
 wrote.
 
 ``python -m dnnsplit.paper.runner [--quick] [--check] [--only NAME ...] [--workers N]
-[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K]`` (what
-``./run_all.sh`` runs). A full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick``
-writes its figures and report to ``build/quick/``, never over the committed ones.
+[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K] [--no-site | --site]``
+(what ``./run_all.sh`` runs; ``--site`` runs no notebook and only rebuilds the site). A
+full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its figures and
+report to ``build/quick/``, never over the committed ones.
 Notebooks opened by hand write to ``build/figures/`` instead (their ``output_dir``
 parameter is empty).
 
@@ -470,6 +471,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-site", action="store_true", help="do not build the site (build/site/) at the end"
     )
+    parser.add_argument(
+        "--site",
+        action="store_true",
+        help="run no notebook: only rebuild the site from the files the last run left "
+        "(with --quick: the last quick run's)",
+    )
     return parser
 
 
@@ -597,6 +604,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stdout_closed():
         _tell("stdout is closed: there is nowhere to report the run")
         return EXIT_OUTPUT
+    if args.site:
+        from dnnsplit.paper.site import build_after_run
+
+        try:
+            return build_after_run(args.quick)
+        except KeyboardInterrupt:
+            _tell("interrupted; the old site is kept")
+            return EXIT_INTERRUPTED
     try:
         chosen = _chosen(args.only)
         engine = from_environment(

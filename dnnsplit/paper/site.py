@@ -1,7 +1,9 @@
 """A browsable static site of the results, to read offline: ``build/site/``.
 
-``./run_all.sh`` builds it at the end of a full run (``--no-site`` skips it); ``python -m
-dnnsplit.paper.site`` rebuilds it from the files already there, in seconds. Open
+``./run_all.sh`` builds it at the end of a full run (``--no-site`` skips it);
+``./run_all.sh --site`` rebuilds it from the files already there, in seconds (``python -m
+dnnsplit.paper.site`` does the same, but a Ctrl-C in its first second, while Python imports
+the package, shows Python's traceback: the shell script catches that one too). Open
 ``build/site/index.html`` in a browser: every page, image, style sheet and script is a
 local file, so it views from disk with no network.
 
