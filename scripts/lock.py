@@ -1,14 +1,14 @@
 """The locks: the exact version and hashes of every package, for each set of extras the
 README's commands install (``locks/*.txt``), made from ``pyproject.toml``.
 
-``python3 scripts/lock.py`` (re)writes them with uv (``uv pip compile``; installed into
-this Python with pip when it is missing): one file per set, universal (every platform and
+``.venv/bin/python scripts/lock.py`` (re)writes them with uv (``uv pip compile``;
+installed into that Python with pip when it is missing): one file per set, universal (every platform and
 every Python the project supports, from 3.11; markers choose), with the hashes of every
 file of every pinned version on the package index. The pins already locked are kept where
 they still fit ``pyproject.toml``; ``--upgrade`` takes the newest. The smaller set is
 constrained by the larger one, so the two pin the packages they share alike.
 
-``python3 scripts/lock.py --check`` says whether the locks still satisfy
+``scripts/lock.py --check`` says whether the locks still satisfy
 ``pyproject.toml``: every requirement of the set's extras pinned at a version it allows,
 and nothing pinned for dnnsplit that ``pyproject.toml`` no longer asks for (exit 1 naming
 each problem, 0 otherwise). ``scripts/setup_env.sh`` runs it before installing a lock, and
@@ -46,7 +46,7 @@ LOCKS = {
 }
 #: The oldest Python the project supports (pyproject.toml's requires-python).
 PYTHON = "3.11"
-COMMAND = "python3 scripts/lock.py"
+COMMAND = ".venv/bin/python scripts/lock.py"
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 

@@ -5,8 +5,8 @@
 #   conda-forge's versions are not the locked ones: environment.yml says so.
 # - Otherwise a virtual environment in .venv/ is made on first use and reused afterwards;
 #   it is refreshed when pyproject.toml, the lock or the extras change. It is installed
-#   from the lock of the extras (locks/EXTRAS.txt, made by python3 scripts/lock.py): the
-#   exact version and hash of every package. DNNSPLIT_DEPS=newest installs the newest
+#   from the lock of the extras (locks/EXTRAS.txt, written by scripts/lock.py): the exact
+#   version and hash of every package. DNNSPLIT_DEPS=newest installs the newest
 #   versions pyproject.toml allows instead (no lock).
 # - In a git checkout, the nbstripout filter is installed for the notebooks (once): git
 #   then stores a notebook without its outputs, whatever JupyterLab saved (.gitattributes).
@@ -31,7 +31,7 @@ fi
 # Install dnnsplit (editable) into the Python $1: from the lock, or the newest versions.
 install_dnnsplit() {
     if [ "$DEPS" = locked ]; then
-        # the lock still satisfies pyproject.toml (python3 scripts/lock.py rewrites it)
+        # the lock still satisfies pyproject.toml (.venv/bin/python scripts/lock.py rewrites it)
         "$1" "$ROOT/scripts/lock.py" --check --extras "$EXTRAS" >&2 || return 1
         # A lock names files by their hashes on the package index; a find-links folder of
         # pip's configuration may hold another build of a pinned version (a CPU-only
