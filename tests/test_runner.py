@@ -278,3 +278,37 @@ def test_check_compares_a_quick_re_run_and_names_a_changed_cell(tmp_path, monkey
     assert re.search(r"\n1 of (\d+) files differ from ", table), table
     files = int(re.search(r"\n1 of (\d+) files", table).group(1))
     assert table.count("reproduces") == files - 1 >= 8, table  # every other file reproduces
+
+
+def test_a_kernel_starts_in_its_notebook_s_folder_whatever_the_process_s(tmp_path, monkeypatch):
+    """papermill moves the whole process into the notebook's folder and back; beside
+    another notebook that has just ended, the process may be elsewhere when a kernel
+    starts (taken here: papermill's move does nothing, the process sits in another
+    folder). The kernel still starts in its notebook's folder, so a relative output_dir
+    lands where the runner meant it."""
+    import contextlib
+
+    import nbformat
+    import papermill.execute
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}  # fmt: skip
+    parameters = nbformat.v4.new_code_cell('output_dir = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(
+        "import pathlib; pathlib.Path(output_dir, 'here.txt').write_text('x')")]  # fmt: skip
+    nbformat.write(notebook, folder / "n.ipynb")
+    (tmp_path / "out").mkdir()
+    elsewhere = tmp_path / "elsewhere" / "deeper"  # where "../out" is another folder
+    elsewhere.mkdir(parents=True)
+    (tmp_path / "elsewhere" / "out").mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(papermill.execute, "chdir", lambda path: contextlib.nullcontext())
+    kernel = runner.KernelHandle(tmp_path / "n.kernel.log")
+    runner.run_notebook(folder / "n.ipynb", tmp_path / "n.out.ipynb", {"output_dir": "../out"},
+                        kernel=kernel)  # fmt: skip
+    assert (tmp_path / "out" / "here.txt").exists()
+    assert not (tmp_path / "elsewhere" / "out" / "here.txt").exists()

@@ -176,9 +176,14 @@ class KernelHandle:
                 os.kill(self.pid, number)
 
 
-def _kernel_manager_class(handle: KernelHandle) -> type:
-    """A kernel manager that sends the kernel's stderr to ``handle.log_path`` and records
-    its process id in ``handle``."""
+def _kernel_manager_class(handle: KernelHandle, cwd: Path) -> type:
+    """A kernel manager that starts the kernel in ``cwd``, sends its stderr to
+    ``handle.log_path`` and records its process id in ``handle``.
+
+    papermill runs a notebook in its folder by changing this whole process's working
+    folder, and puts the old one back when the notebook ends: with notebooks side by side,
+    one that ends can put it back just before another's kernel starts, which then resolves
+    its relative ``output_dir`` from the wrong folder. The kernel is given its folder."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
@@ -187,7 +192,7 @@ def _kernel_manager_class(handle: KernelHandle) -> type:
                 raise KeyboardInterrupt
             handle.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(handle.log_path, "wb") as log:  # the kernel keeps its own copy
-                await super().start_kernel(**{**kw, "stderr": log})
+                await super().start_kernel(**{**kw, "stderr": log, "cwd": str(cwd)})
             handle.pid = getattr(self.provisioner, "pid", None)
             if handle.stopped.is_set():
                 handle.stop()
@@ -228,7 +233,7 @@ def run_notebook(
             f"not declared in its parameters cell; declared: {', '.join(declared)}",
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    managed = {"kernel_manager_class": _kernel_manager_class(kernel)} if kernel else {}
+    managed = {"kernel_manager_class": _kernel_manager_class(kernel, path.parent)} if kernel else {}
     # papermill rewrites its output after every cell: it writes a temporary file, renamed
     # into place once whole (after a failing cell too: the executed notebook shows it)
     partial = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
