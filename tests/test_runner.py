@@ -209,24 +209,26 @@ def tweaked(notebook) -> None:
 
 
 def test_a_notebook_differs_from_its_committed_version_only_by_its_cells(checkout, tmp_path):
-    assert runner.changed_notebooks([QUICKSTART], checkout) == []
+    assert runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == []
     saved(checkout, executed)
-    assert runner.changed_notebooks([QUICKSTART], checkout) == []  # outputs do not count
+    assert (
+        runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == []
+    )  # outputs do not count
     saved(checkout, tweaked)
-    assert runner.changed_notebooks([QUICKSTART], checkout) == [
+    assert runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == [
         f"notebooks/{QUICKSTART} (cell 2 (its parameters))"
     ]
     saved(checkout, lambda nb: nb["cells"].pop())
-    assert runner.changed_notebooks([QUICKSTART], checkout) == [
+    assert runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == [
         f"notebooks/{QUICKSTART} (cells added or removed)"
     ]
     shutil.copyfile(NOTEBOOKS_DIR / QUICKSTART, checkout / "notebooks" / "10_new.ipynb")
-    assert runner.changed_notebooks(["10_new.ipynb"], checkout) == [
+    assert runner.changed_notebooks(["10_new.ipynb"], checkout / "notebooks") == [
         "notebooks/10_new.ipynb (not committed)"
     ]
     plain = tmp_path / "unpacked"  # a release unpacked: no git checkout
     shutil.copytree(checkout / "notebooks", plain / "notebooks")
-    assert runner.changed_notebooks([QUICKSTART], plain) is None
+    assert runner.changed_notebooks([QUICKSTART], plain / "notebooks") is None
 
 
 def test_a_saved_tweak_cannot_reach_the_committed_results(checkout, monkeypatch, capsys):
@@ -236,7 +238,9 @@ def test_a_saved_tweak_cannot_reach_the_committed_results(checkout, monkeypatch,
     ran = []
     monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: ran.append(quick) or 0)
     monkeypatch.setattr(
-        runner, "changed_notebooks", functools.partial(runner.changed_notebooks, root=checkout)
+        runner,
+        "changed_notebooks",
+        functools.partial(runner.changed_notebooks, folder=checkout / "notebooks"),
     )
     saved(checkout, executed)
     assert runner.main(["--workers", "1", "--only", "00", "--no-site"]) == 0

@@ -102,7 +102,6 @@ __all__ = [
 
 QUICK_DIR = BUILD_DIR / "quick"  # where --quick writes its figures and report
 CHECK_DIR = BUILD_DIR / "check"  # where --check re-runs
-EXECUTED_DIR = BUILD_DIR / "notebooks"  # the executed copies of a run
 #: Exit statuses of ``./run_all.sh``.
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -377,7 +376,11 @@ STOP_GRACE_S = 10.0
 
 
 def _run_batch(
-    names: list[str], given: dict[str, Any], at_once: int, status: _Status, executed: Path
+    names: list[str],
+    given: dict[str, Any],
+    at_once: int,
+    status: _Status,
+    executed: Path | None = None,
 ) -> None:
     """Run ``names`` (in this order), at most ``at_once`` at a time.
 
@@ -390,7 +393,7 @@ def _run_batch(
     try:
         while queue or running:
             while queue and len(running) < at_once:
-                job = _Job(queue.pop(0), executed)
+                job = _Job(queue.pop(0), executed or BUILD_DIR / "notebooks")
                 running[pool.submit(job, given)] = job
             finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -511,7 +514,7 @@ def _file(path: Path) -> str:
 def _unwritable(engine: Engine, quick: bool, check: bool = False) -> str | None:
     """The first folder the run writes that cannot be written, with the reason; or None."""
     out_dir, report = _outputs(quick)
-    folders = [CHECK_DIR] if check else [EXECUTED_DIR, out_dir, report.parent]
+    folders = [CHECK_DIR] if check else [BUILD_DIR / "notebooks", out_dir, report.parent]
     if engine.cache:
         folders.append(Path(engine.cache_dir))
     for folder in dict.fromkeys(folders):
@@ -552,20 +555,22 @@ def _cells(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
     ]
 
 
-def changed_notebooks(names: Sequence[str], root: Path = ROOT) -> list[str] | None:
-    """The notebooks among ``names`` (in ``root/notebooks/``) that differ from their
-    committed version (``HEAD``) other than in outputs, each with how; None when ``root``
-    is not the top of a git checkout (or git is absent): nothing to compare with.
+def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[str] | None:
+    """The notebooks among ``names`` (in ``folder``, default the notebooks' folder) that
+    differ from their committed version (``HEAD``) other than in outputs, each with how;
+    None when ``folder`` is in no git checkout (or git is absent): nothing to compare with.
 
     A notebook differs when a cell's source or tags differ, or cells were added or
     removed; outputs, execution counts and display metadata do not count.
     """
-    top = _git(root, "rev-parse", "--show-toplevel")
-    if top is None or Path(top.strip()).resolve() != root.resolve():
+    folder = NOTEBOOKS_DIR if folder is None else folder
+    top = _git(folder, "rev-parse", "--show-toplevel")
+    if top is None:
         return None
+    root = Path(top.strip()).resolve()
     changed = []
     for name in names:
-        where = f"notebooks/{name}"
+        where = (folder.resolve() / name).relative_to(root).as_posix()
         committed = _git(root, "show", f"HEAD:{where}")
         if committed is None:
             changed.append(f"{where} (not committed)")
@@ -707,7 +712,7 @@ def _run(
     at_once: int = 1,
     *,
     outputs: tuple[Path, Path] | None = None,
-    executed: Path = EXECUTED_DIR,
+    executed: Path | None = None,
     listing: bool = True,
 ) -> int:
     """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`), writing
@@ -716,6 +721,7 @@ def _run(
     only the folders)."""
     # a quick run is a smoke test: it must not overwrite the committed figures
     out_dir, report = outputs or _outputs(quick)
+    executed = executed or BUILD_DIR / "notebooks"
     # relative to the notebooks' folder, the kernels' working folder: the executed copies
     # then name no path of this machine
     given = {
