@@ -2,11 +2,18 @@
 README's commands install (``locks/*.txt``), made from ``pyproject.toml``.
 
 ``.venv/bin/python scripts/lock.py`` (re)writes them with uv (``uv pip compile``;
-installed into that Python with pip when it is missing): one file per set, universal (every platform and
-every Python the project supports, from 3.11; markers choose), with the hashes of every
-file of every pinned version on the package index. The pins already locked are kept where
-they still fit ``pyproject.toml``; ``--upgrade`` takes the newest. The smaller set is
-constrained by the larger one, so the two pin the packages they share alike.
+installed into that Python with pip when it is missing), with the hashes of every file of
+every pinned version. The pins already locked are kept where they still fit
+``pyproject.toml``; ``--upgrade`` takes the newest.
+
+- ``notebooks-test`` (what the README's two commands install) is universal: every
+  platform and every Python the project supports, from 3.11 (markers choose).
+- ``notebooks-test-profile`` (CI, and ``DNNSPLIT_EXTRAS=notebooks,test,profile``) adds
+  PyTorch, and is for Linux x86_64 and CPython 3.11: it pins PyTorch's **CPU build**
+  (``torch==2.13.0+cpu``, 190 MB), never PyPI's Linux wheel, which brings about 6 GB of
+  CUDA libraries. uv finds that build where pip does (pip's configured ``find-links``) or
+  on PyTorch's CPU index (``--torch-index https://download.pytorch.org/whl/cpu``). It is
+  constrained by the first lock, so the two pin the packages they share alike.
 
 ``scripts/lock.py --check`` says whether the locks still satisfy
 ``pyproject.toml``: every requirement of the set's extras pinned at a version it allows,
@@ -21,6 +28,7 @@ locks/notebooks-test.txt`` installs one (``scripts/setup_env.sh`` does).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -37,13 +45,15 @@ except ImportError:  # a fresh environment, before the lock is installed: pip's 
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKS_DIR = ROOT / "locks"
-#: Each lock: its name and the extras it installs, the larger first (the smaller one is
-#: constrained by it). ./run_all.sh and ./run_tests.sh install the first by default; CI
-#: (DNNSPLIT_EXTRAS=notebooks,test,profile) the second.
+#: Each lock: its name and the extras it installs. ./run_all.sh and ./run_tests.sh install
+#: the first by default; CI (DNNSPLIT_EXTRAS=notebooks,test,profile) the second, which is
+#: constrained by the first.
 LOCKS = {
-    "notebooks-test-profile": ("notebooks", "test", "profile"),
     "notebooks-test": ("notebooks", "test"),
+    "notebooks-test-profile": ("notebooks", "test", "profile"),
 }
+#: The platform of the profile lock (PyTorch's CPU build is a file per platform).
+PROFILE_PLATFORM = "x86_64-manylinux_2_28"
 #: The oldest Python the project supports (pyproject.toml's requires-python).
 PYTHON = "3.11"
 COMMAND = ".venv/bin/python scripts/lock.py"
@@ -70,27 +80,47 @@ def _uv() -> list[str]:
     return [sys.executable, "-m", "uv"]
 
 
-def write(upgrade: bool = False) -> None:
-    """Rewrite every lock from ``pyproject.toml`` with uv."""
+def _pip_find_links() -> list[str]:
+    """The ``find-links`` of pip's configuration and environment (where a local build of a
+    package may lie), so that uv looks where pip would."""
+    found = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    links = found.stdout.split() if found.returncode == 0 else []
+    return [*links, *os.environ.get("PIP_FIND_LINKS", "").split()]
+
+
+def write(upgrade: bool = False, torch_index: str | None = None) -> None:
+    """Rewrite every lock from ``pyproject.toml`` with uv (module docstring)."""
     uv = _uv()
     LOCKS_DIR.mkdir(exist_ok=True)
-    larger: Path | None = None
+    first: Path | None = None
     for extras in LOCKS.values():
         path = lock_path(extras)
         command = [
-            *uv, "pip", "compile", "pyproject.toml", "--universal", "--python-version", PYTHON,
-            "--fork-strategy", "fewest", "--generate-hashes", "--no-config", "--quiet",
-            "--custom-compile-command", COMMAND, "--output-file", str(path.relative_to(ROOT)),
+            *uv, "pip", "compile", "pyproject.toml", "--python-version", PYTHON,
+            "--generate-hashes", "--no-config", "--quiet", "--custom-compile-command", COMMAND,
+            "--output-file", str(path.relative_to(ROOT)),
         ]  # fmt: skip
         for extra in extras:
             command += ["--extra", extra]
-        if larger is not None:
-            command += ["--constraint", str(larger.relative_to(ROOT))]
+        if "profile" in extras:
+            command += ["--python-platform", PROFILE_PLATFORM]
+            for link in _pip_find_links():
+                command += ["--find-links", link]
+            if torch_index:
+                command += ["--extra-index-url", torch_index, "--index-strategy",
+                            "unsafe-best-match"]  # fmt: skip
+        else:
+            command += ["--universal", "--fork-strategy", "fewest"]
+        if first is not None:
+            command += ["--constraint", str(first.relative_to(ROOT))]
         if upgrade:
             command.append("--upgrade")
         subprocess.run(command, check=True, cwd=ROOT)
         print(f"lock: wrote {path.relative_to(ROOT)}")
-        larger = larger or path
+        first = first or path
 
 
 def _requirements(pyproject: Path, extras: tuple[str, ...]) -> list[str]:
@@ -161,11 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="check the locks, write nothing")
     parser.add_argument("--extras", default=None, help="with --check: only this set's lock")
     parser.add_argument("--upgrade", action="store_true", help="take the newest versions")
+    parser.add_argument(
+        "--torch-index",
+        default=None,
+        help="an index that holds PyTorch's CPU build (https://download.pytorch.org/whl/cpu)",
+    )
     parser.add_argument("--pyproject", type=Path, default=ROOT / "pyproject.toml")
     parser.add_argument("--locks", type=Path, default=LOCKS_DIR, help="the locks' folder")
     args = parser.parse_args(argv)
     if not args.check:
-        write(args.upgrade)
+        write(args.upgrade, args.torch_index)
         return 0
     found = check(args.pyproject, args.locks, args.extras)
     for problem in found:

@@ -33,10 +33,16 @@ install_dnnsplit() {
     if [ "$DEPS" = locked ]; then
         # the lock still satisfies pyproject.toml (.venv/bin/python scripts/lock.py rewrites it)
         "$1" "$ROOT/scripts/lock.py" --check --extras "$EXTRAS" >&2 || return 1
-        # A lock names files by their hashes on the package index; a find-links folder of
-        # pip's configuration may hold another build of a pinned version (a CPU-only
-        # torch), whose hash it does not have: it is not looked at.
-        PIP_FIND_LINKS="" "$1" -m pip install --quiet --require-hashes --no-deps -r "$LOCK" >&2
+        # The profile lock pins PyTorch's CPU build (torch==2.13.0+cpu): pip finds it in
+        # a find-links folder of its configuration, or on PyTorch's CPU index
+        # (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+        if ! "$1" -m pip install --quiet --require-hashes --no-deps -r "$LOCK" >&2; then
+            case "$EXTRAS" in *profile*)
+                echo "setup: the profile lock's PyTorch is the CPU build; if pip did not find" \
+                    "it, set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu" >&2 ;;
+            esac
+            return 1
+        fi
         "$1" -m pip install --quiet --no-deps -e "$ROOT" >&2
     else
         "$1" -m pip install --quiet -e "$ROOT[$EXTRAS]" >&2
