@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 from dnnsplit.chains import ALEXNET, Chain, Conv, Linear, MaxPool, Stage, chain_figures
-from dnnsplit.errors import InputError
-from dnnsplit.testbed.device import DeviceClient, Refused, check_upload
+from dnnsplit.testbed.device import DeviceClient, Refused
 from dnnsplit.testbed.protocol import (
     HEADER,
     KIND_ERROR,
@@ -274,75 +273,3 @@ def test_one_log_line_per_kind_of_event_with_counts_and_no_traceback(caplog):
     lines = [r for r in caplog.records if "event loop" in r.getMessage()]
     assert len(lines) == 2 and all(r.exc_info is None for r in lines)  # the first, the count
     assert lines[0].getMessage().endswith("OSError: [Errno 24] Too many open files")
-
-
-# -- the device against a hostile BS ----------------------------------------------------
-
-
-@contextlib.contextmanager
-def hostile_bs(answer: bytes):
-    """A BS that reads a hello and a request, answers ``answer`` and holds the line."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    done = threading.Event()
-
-    def serve():
-        sock, _ = listener.accept()
-        with sock:
-            sock.recv(HEADER.size, socket.MSG_WAITALL)
-            header = parse_header(
-                sock.recv(HEADER.size, socket.MSG_WAITALL), expect=KIND_REQUEST, max_payload=10**7
-            )
-            sock.recv(header.length, socket.MSG_WAITALL)
-            sock.sendall(answer)
-            done.wait(20)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()
-    finally:
-        done.set()
-        thread.join(20)
-        listener.close()
-
-
-#: An error text that would clear a terminal, colour it, start a line and reverse it.
-HOSTILE_TEXT = "\x1b[2J\x1b[31mpwned\r\nnext line \u202eesrever"
-
-
-def _error(text: str) -> bytes:
-    data = text.encode()
-    return encode(Header(KIND_ERROR, 0, 0, (), len(data)), data)
-
-
-@pytest.mark.parametrize(
-    ("answer", "expected"),
-    [
-        (_error(HOSTILE_TEXT), HOSTILE_TEXT.encode("unicode_escape").decode()),
-        (Header(KIND_REPLY, 0, 1, (1, 10**8), 4 * 10**8).pack(), "a malformed reply: length"),
-        (encode(Header(KIND_REPLY, 0, 1, (1, 5, 2), 40), bytes(40)), "a malformed reply: shape"),
-        (Header(KIND_REPLY, 0, 1, (1, 10), 40).pack()[:30], "no reply within 0.5 s"),
-    ],
-    ids=["control characters", "a huge length", "a wrong shape", "a stalled reply"],
-)
-def test_a_hostile_bs_gets_one_escaped_line_and_cannot_hold_the_device(answer, expected):
-    with hostile_bs(answer) as address:
-        client = device(address, timeout_s=0.5)
-        with pytest.raises(Refused) as caught:
-            client.request(1)
-        client.close()
-    message = str(caught.value)
-    assert expected in message and message.isprintable()
-
-
-def test_a_rate_whose_upload_cannot_finish_within_the_timeout_is_refused_up_front():
-    check_upload(TINY, 0, 1e6, 1.0)  # 3,172 bytes in 25 ms
-    with pytest.raises(InputError) as caught:
-        check_upload(TINY, 0, 1e3, 1.0)
-    assert caught.value.field == "rate_bps" and "25.4 s, beyond the timeout of 1 s" in str(
-        caught.value
-    )
-    client = DeviceClient(TINY, stages=ZeroStages(TINY), rate_bps=1e-3)
-    with pytest.raises(InputError, match="rate_bps"):
-        client.request(0)  # before any connection is asked for
-    check_upload(TINY, 3, 1e-3, 1.0)  # p = S sends nothing

@@ -35,6 +35,7 @@ from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit._params import check_all
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, TestbedError
+from dnnsplit.profiles import load_profile
 from dnnsplit.testbed.device import (
     DEVICE_FIELDS,
     ROW_COLUMNS,
@@ -46,9 +47,11 @@ from dnnsplit.testbed.server import (
     SERVER_POLICIES,
     BSServer,
     ServerConfig,
+    check_tensor_limit,
     open_listener,
     serve_until_signalled,
 )
+from dnnsplit.testbed.stages import TorchStages, stage_times_from_profile
 
 __all__ = ["DEVICE_FLAGS", "SERVE_FLAGS", "add_commands", "flags"]
 
@@ -240,19 +243,13 @@ def _serve(args: argparse.Namespace) -> int:
     _stdout_open()
     with flags(names):
         chain = get_chain(args.network)
-    _require_torch("serve")
-    with flags(names):
+        check_tensor_limit(chain, config)
         listener = open_listener(args.host, args.port, config)
     try:
-        from dnnsplit.testbed.stages import TorchStages, stage_times_from_profile
-
+        _require_torch("serve")
         if args.cpu is not None:
             _pin(args.cpu)
-        bs_profile = None
-        if args.bs_profile is not None:
-            from dnnsplit.profiles import load_profile
-
-            bs_profile = load_profile(args.bs_profile)
+        bs_profile = None if args.bs_profile is None else load_profile(args.bs_profile)
         runner = TorchStages(chain, seed=args.seed, threads=args.threads)
         if bs_profile is not None:
             times = list(stage_times_from_profile(bs_profile, chain))

@@ -110,6 +110,7 @@ __all__ = [
     "ServerConfig",
     "StageQueue",
     "Task",
+    "check_tensor_limit",
     "open_listener",
     "pick",
     "serve_until_signalled",
@@ -447,6 +448,25 @@ def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
     return sock
 
 
+def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
+    """The bytes a request cut at each point ``p`` reserves (the most its tensors take at
+    once: a stage's input and output, over its stages ``p+1..S``), or an
+    :class:`~dnnsplit.errors.InputError` naming ``max_tensor_bytes`` if the largest does
+    not fit in it. (The running stage's own intermediates come on top, one stage at a
+    time.)"""
+    sizes = cut_bytes(chain)
+    n_stages = len(sizes) - 1
+    reserve = [max(sizes[s] + sizes[s + 1] for s in range(p, n_stages)) for p in range(n_stages)]
+    need = max(reserve)
+    if config.max_tensor_bytes < need:
+        raise InputError(
+            "max_tensor_bytes",
+            f"must hold one request at its largest, {need} bytes ({need / 2**20:.3g} MiB: "
+            f"a stage's input and output), got {config.max_tensor_bytes} bytes",
+        )
+    return reserve
+
+
 def _peer_name(address: Any) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
@@ -477,7 +497,7 @@ class BSServer:
         The latest ``max_records`` refusal reasons.
     events : EventLog
         How many events of each kind (every refusal by its kind in :data:`REFUSALS`, and
-        ``"connection lost"``, ``"accept failed"``, ``"event loop"``).
+        ``"connection lost"``, ``"accept failed"``, ``"event loop"``, ``"internal error"``).
     served : int
         Requests answered.
     held_bytes : int
@@ -511,18 +531,7 @@ class BSServer:
         self.policy = self.config.policy
         sizes = cut_bytes(chain)
         self.max_payload = max(sizes[:-1])
-        #: What a request cut at p reserves: its largest stage input plus output.
-        self.reserve_bytes = [
-            max(sizes[s] + sizes[s + 1] for s in range(point, n_stages))
-            for point in range(n_stages)
-        ]
-        need = max(self.reserve_bytes)
-        if self.config.max_tensor_bytes < need:
-            raise InputError(
-                "max_tensor_bytes",
-                f"must hold one request at its largest, {need} bytes ({need / 2**20:.3g} MiB: "
-                f"a stage's input and output), got {self.config.max_tensor_bytes} bytes",
-            )
+        self.reserve_bytes = check_tensor_limit(chain, self.config)
         token = self.config.token
         self.auth = token_digest(token) if token is not None else None
         self.queue = StageQueue(self.policy, self.stage_times)
@@ -614,9 +623,12 @@ class BSServer:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._admit(_Connection(sock, _peer_name(address), loop.time()))
+            await self._admit(_Connection(sock, _peer_name(address), loop.time()))
 
-    def _admit(self, conn: _Connection) -> None:
+    async def _admit(self, conn: _Connection) -> None:
+        """Serve ``conn``, in place of the oldest connection without a header if the cap
+        is reached (closed before the next connection is accepted, so that connections
+        never hold more than the cap's descriptors); refuse it if every one has sent one."""
         cap = self.config.max_connections
         if len(self._connections) >= cap:
             victim = next((c for c in self._connections if not c.proven), None)
@@ -631,8 +643,32 @@ class BSServer:
             victim.evicted = True
             assert victim.job is not None
             victim.job.cancel()
+            try:
+                await asyncio.wait([victim.job])  # and its done callback has closed it
+            except asyncio.CancelledError:  # the server is closing
+                conn.sock.close()
+                raise
         self._connections[conn] = None
         conn.job = asyncio.create_task(self._serve(conn))
+        conn.job.add_done_callback(lambda job: self._closed(conn, job))
+
+    def _closed(self, conn: _Connection, job: asyncio.Task[None]) -> None:
+        """When a connection's job ends (also one cancelled before it began): forget the
+        connection, tell an evicted one why, close the socket."""
+        self._connections.pop(conn, None)
+        if conn.evicted:
+            reason = "evicted: a newer connection took its place before it sent a header"
+            self._note_refusal(conn, "evicted", reason)
+            with contextlib.suppress(OSError):
+                conn.sock.send(error_frame(reason))
+        elif not job.cancelled() and job.exception() is not None:  # a bug: one line
+            error = job.exception()
+            self.events.note(
+                "internal error",
+                printable(f"{conn.peer}: internal error, connection closed ({error!r})"),
+                logging.ERROR,
+            )
+        conn.sock.close()
 
     def _note_refusal(self, conn: _Connection, kind: str, reason: str) -> None:
         self.refused.append(reason)
@@ -649,22 +685,12 @@ class BSServer:
         except _Refusal as refusal:
             self._note_refusal(conn, refusal.kind, refusal.reason)
             await self._close_with(conn, refusal.reason)
-        except asyncio.CancelledError:
-            if not conn.evicted:
-                raise
-            reason = "evicted: a newer connection took its place before it sent a header"
-            self._note_refusal(conn, "evicted", reason)
-            with contextlib.suppress(OSError):
-                conn.sock.send(error_frame(reason))
         except OSError as error:
             self.events.note(
                 "connection lost",
                 f"{conn.peer}: connection lost ({error.strerror or error})",
                 logging.INFO,
             )
-        finally:
-            self._connections.pop(conn, None)
-            conn.sock.close()
 
     async def _fill(self, conn: _Connection, view: memoryview, deadline: float) -> int:
         """Read into ``view`` until it is full or the peer ends; bytes read. Raises
@@ -853,6 +879,7 @@ class BSServer:
             job.cancel()
         if jobs:
             await asyncio.wait(jobs, timeout=2.0)
+            await asyncio.sleep(0)  # their done callbacks close the sockets
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
