@@ -4,6 +4,7 @@ one line and exit 130, as it is later (and as in ``./run_all.sh``)."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 #: The exit status of an interrupted command (128 + SIGINT), as :mod:`dnnsplit.cli`'s.
@@ -15,8 +16,11 @@ def run() -> int:
     try:
         from dnnsplit.cli import main
     except KeyboardInterrupt:
+        # the line the command line prints once it runs: "dnnsplit <command>: interrupted"
+        given = sys.argv[1] if len(sys.argv) > 1 else ""
+        command = f"dnnsplit {given}" if re.fullmatch(r"[a-z][a-z-]{0,30}", given) else "dnnsplit"
         try:
-            sys.stderr.write("dnnsplit: interrupted\n")
+            sys.stderr.write(f"{command}: interrupted\n")
         except (OSError, ValueError, AttributeError):
             pass  # stderr is gone too: the exit status still tells
         return EXIT_INTERRUPTED
