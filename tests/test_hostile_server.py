@@ -186,7 +186,7 @@ class StandInTorch(ZeroStages):
     ids=["serve", "device"],
 )
 def test_a_full_stdout_exits_74_with_one_line(argv, what, monkeypatch, capsys):
-    monkeypatch.setattr(commands, "_require_torch", lambda command: None)
+    monkeypatch.setattr(commands, "import_torch", lambda needed_by: None)
     monkeypatch.setattr(commands, "TorchStages", StandInTorch)
     monkeypatch.setattr(device_module, "TorchStages", StandInTorch)
     monkeypatch.setattr(sys, "stdout", FullStdout())

@@ -1,6 +1,6 @@
 """The testbed's three subcommands of ``dnnsplit``: ``serve``, ``device`` and ``testbed``.
 
-:func:`add_commands` registers them on the main parser; each sets ``run_command``, which
+:func:`add_commands` registers them on the main parser; each sets ``handler``, which
 :func:`dnnsplit.cli.main` calls and whose return value is the exit status. Bad input is an
 :class:`~dnnsplit.errors.InputError` (exit 2, one line naming the flag), as everywhere in
 the command line: the library's checks name their parameters, and :func:`flags` turns
@@ -35,6 +35,7 @@ from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit._params import check_all
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, TestbedError
+from dnnsplit.profiler import import_torch
 from dnnsplit.profiles import load_profile
 from dnnsplit.testbed.device import (
     DEVICE_FIELDS,
@@ -127,7 +128,7 @@ def add_commands(commands: Any) -> None:
     )
     se.add_argument("--timeout", type=float, default=limits.timeout_s, help="seconds for one frame")
     se.add_argument("--cpu", type=int, default=None, help="pin the BS to this core")
-    se.set_defaults(run_command=_serve)
+    se.set_defaults(handler=_serve)
 
     de = commands.add_parser("device", help="a device: run p stages, offload the rest")
     de.add_argument("--server", required=True, help="HOST:PORT of the BS")
@@ -143,7 +144,7 @@ def add_commands(commands: Any) -> None:
     de.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a reply")
     de.add_argument("--rate-mbps", type=float, default=None, help="pace the upload (Mbit/s)")
     de.add_argument("--cpu", type=int, default=None, help="core for it and its background")
-    de.set_defaults(run_command=_device)
+    de.set_defaults(handler=_device)
 
     tb = commands.add_parser("testbed", help="N emulated devices and a BS on this host (root)")
     tb.add_argument("--devices", required=True, help="N, or several: 1-8 or 1,2,4")
@@ -161,7 +162,7 @@ def add_commands(commands: Any) -> None:
     tb.add_argument("--host-repeats", type=int, default=15, help="rounds for the BS profile")
     tb.add_argument("--calibration-rounds", type=int, default=1)
     tb.add_argument("--work", default=None, help="folder for the measured profiles and logs")
-    tb.set_defaults(run_command=_testbed)
+    tb.set_defaults(handler=_testbed)
 
 
 @contextlib.contextmanager
@@ -176,16 +177,6 @@ def flags(names: Mapping[str, str]) -> Iterator[None]:
         field = names.get(error.field, error.field)
         problem = mentioned.sub(lambda m: names[m[0]] if "_" in m[0] else m[0], error.problem)
         raise InputError(field, problem) from None
-
-
-def _require_torch(command: str) -> None:
-    """Refuse ``command`` in one line when PyTorch is not installed."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise InputError(
-            command, "needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)"
-        ) from None
 
 
 def _say(command: str, message: str) -> None:
@@ -246,7 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
         check_tensor_limit(chain, config)
         listener = open_listener(args.host, args.port, config)
     try:
-        _require_torch("serve")
+        import_torch("serve")
         if args.cpu is not None:
             _pin(args.cpu)
         bs_profile = None if args.bs_profile is None else load_profile(args.bs_profile)
@@ -324,7 +315,7 @@ def _device(args: argparse.Namespace) -> int:
     out = _writable(args.out) if args.out is not None else None
     if out is None:
         _stdout_open()
-    _require_torch("device")
+    import_torch("device")
     cpus = None
     if args.cpu is not None or background:
         cpus = _pin(args.cpu if args.cpu is not None else min(os.sched_getaffinity(0)))

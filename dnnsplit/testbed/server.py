@@ -79,7 +79,7 @@ from dnnsplit._params import (
     Real,
     Text,
     Whole,
-    check_fields,
+    declare_fields,
     replace_fields,
 )
 from dnnsplit.chains import Chain
@@ -158,6 +158,7 @@ SERVER_FIELDS: dict[str, Constraint] = {
 
 
 @dataclass(frozen=True)
+@declare_fields(SERVER_FIELDS)
 class ServerConfig:
     """The BS's policy, token and limits (the module docstring says what each bounds).
 
@@ -200,9 +201,6 @@ class ServerConfig:
     timeout_s: float = 30.0
     max_records: int = 1000
     log_interval_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        check_fields(self, SERVER_FIELDS)
 
 
 class StageRunner(Protocol):
