@@ -167,7 +167,7 @@ def test_the_wheel_carries_the_profiles_and_works_installed(tmp_path):
         .read(next(n for n in names if n.endswith("entry_points.txt")))
         .decode()
     )
-    assert "dnnsplit = dnnsplit.cli:main" in entry
+    assert "dnnsplit = dnnsplit.__main__:run" in entry
     target = tmp_path / "installed"
     done = subprocess.run(
         [
