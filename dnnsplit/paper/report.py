@@ -51,6 +51,7 @@ __all__ = [
     "Answer",
     "answer_claims",
     "build_report",
+    "for_reader",
     "write_report",
 ]
 
@@ -535,6 +536,19 @@ def build_report(
     )
 
 
+def for_reader(directory: str | os.PathLike[str] | None = None) -> str:
+    """The report of ``directory`` with its figures linked from the current folder (a
+    notebook shows it where its kernel runs, ``notebooks/``, not where REPRODUCTION.md
+    sits)."""
+    return build_report(directory, figures_link=_link(output_dir(directory), Path.cwd()))
+
+
+def _link(directory: Path, base: Path) -> str:
+    """``directory`` as a relative link from ``base``, ending in ``/`` ("" for the same)."""
+    link = os.path.relpath(directory.resolve(), base.resolve()).replace(os.sep, "/")
+    return "" if link == "." else link + "/"
+
+
 def _joined(section: str | list[str]) -> str:
     return "\n".join(section) if isinstance(section, list) else section
 
@@ -546,9 +560,8 @@ def write_report(
     (empty: ``REPRODUCTION.md`` inside ``directory``)."""
     directory = output_dir(directory)
     target = Path(path) if path else directory / "REPRODUCTION.md"
-    link = os.path.relpath(directory.resolve(), target.parent.resolve()).replace(os.sep, "/")
-    link = "" if link == "." else link + "/"
-    return atomic_write(target, build_report(directory, figures_link=link))
+    return atomic_write(target, build_report(directory, figures_link=_link(directory,
+                                                                           target.parent)))
 
 
 # --- the studies' sections ----------------------------------------------------------------

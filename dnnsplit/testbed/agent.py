@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import subprocess
 import sys
@@ -36,10 +37,13 @@ from dnnsplit.errors import TestbedError
 from dnnsplit.testbed.device import DeviceClient, Refused
 from dnnsplit.testbed.emulation import Emulation
 
-__all__ = ["ANSWER_TIMEOUT_S", "Agent", "ask", "main"]
+__all__ = ["ANSWER_TIMEOUT_S", "TOKEN_VARIABLE", "Agent", "ask", "main"]
 
 #: Seconds to wait for one answer (a profile of a slow device takes about a minute).
 ANSWER_TIMEOUT_S = 600.0
+#: Where an agent finds the BS's token (as ``dnnsplit device`` does): the environment, so
+#: that it never shows in a process list.
+TOKEN_VARIABLE = "DNNSPLIT_TOKEN"
 
 
 class Agent:
@@ -52,15 +56,16 @@ class Agent:
     @classmethod
     def start(
         cls, emulation: Emulation, name: str, *, network: str, device_id: int, cgroup: Path,
-        core: int, namespace: str | None, log: Path,
+        core: int, namespace: str | None, log: Path, token: str | None = None,
     ) -> Agent:  # fmt: skip
-        """Start an agent in ``cgroup`` pinned to ``core`` (in ``namespace``), its stderr
-        appended to ``log``; :meth:`receive` then waits for it to be ready."""
+        """Start an agent in ``cgroup`` pinned to ``core`` (in ``namespace``, with the BS's
+        ``token``), its stderr appended to ``log``; :meth:`receive` then waits for it to be
+        ready."""
         command = [sys.executable, "-m", "dnnsplit.testbed.agent", "--network", network,
                    "--device-id", str(device_id)]  # fmt: skip
         process = emulation.spawn(
             command, namespace=namespace, cpus={core}, cgroup=cgroup, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, log=log, text=True,
+            stdout=subprocess.PIPE, log=log, text=True, env={TOKEN_VARIABLE: token or ""},
         )  # fmt: skip
         return cls(process, name)
 
@@ -147,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device-id", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    client = DeviceClient(get_chain(args.network), device_id=args.device_id, seed=args.seed)
+    token = os.environ.get(TOKEN_VARIABLE) or None
+    client = DeviceClient(
+        get_chain(args.network), device_id=args.device_id, seed=args.seed, token=token
+    )
     client.stages.run_range(0, client.stages.n_stages, client.input)  # warm up
     _answer({"ready": True, "device": args.device_id})
     try:

@@ -39,6 +39,7 @@ import itertools
 import json
 import os
 import platform
+import secrets
 import select
 import subprocess
 import sys
@@ -62,7 +63,7 @@ from dnnsplit.profiles import Profile, chain_profile, load_profile, write_profil
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import solve
-from dnnsplit.testbed.agent import Agent, ask
+from dnnsplit.testbed.agent import TOKEN_VARIABLE, Agent, ask
 from dnnsplit.testbed.emulation import Emulation, capabilities, run_lock, signals_raise
 
 __all__ = [
@@ -309,7 +310,9 @@ def _profile(
 class Rig:
     """What :func:`prepare` made: the devices' agents, their cgroups, namespaces and the
     addresses they reach the BS at; the BS's cgroup and namespace; the shaping; the BS's
-    profile (and its file); and the devices' nominal quota (a fraction of a core)."""
+    profile (and its file); the devices' nominal quota (a fraction of a core); and the
+    run's token, which the BS requires of every device (it listens beyond loopback, on its
+    namespace's links)."""
 
     agents: list[Agent]
     cgroups: list[Path]
@@ -321,6 +324,7 @@ class Rig:
     host: Profile
     host_csv: Path
     fraction: float
+    token: str
 
 
 def prepare(
@@ -362,16 +366,17 @@ def prepare(
             namespaces[i] = emulation.namespace(f"d{i}")
             _, addresses[i] = emulation.link(namespaces[i] or "", bs_namespace, i)
     cgroups = [emulation.cgroup(f"d{i}") for i in range(n_agents)]
+    token = secrets.token_hex(16)
     agents = [
         Agent.start(emulation, f"device {i}", network=config.network, device_id=i,
                     cgroup=cgroups[i], core=DEVICE_CORE, namespace=namespaces[i],
-                    log=work / f"device{i}.log")
+                    log=work / f"device{i}.log", token=token)
         for i in range(n_agents)
     ]  # fmt: skip
     for agent in agents:
         agent.receive()  # ready: its network is built (no quota yet)
     return Rig(agents, cgroups, namespaces, addresses, bs_cgroup, bs_namespace, shaping, host,
-               host_csv, fraction)  # fmt: skip
+               host_csv, fraction, token)  # fmt: skip
 
 
 # -- 2. calibrate ----------------------------------------------------------------------
@@ -546,6 +551,7 @@ def _start_server(
     server = emulation.spawn(
         command, namespace=rig.bs_namespace, cpus={BS_CORE}, cgroup=rig.bs_cgroup, log=log,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+        env={TOKEN_VARIABLE: rig.token},
     )  # fmt: skip
     assert server.stdout is not None
     ready, _, _ = select.select([server.stdout], [], [], 120.0)
