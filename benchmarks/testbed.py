@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from dnnsplit.paper import testbed  # noqa: E402
 from dnnsplit.paper.text import table  # noqa: E402
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR  # noqa: E402
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown  # noqa: E402
 
 TOTAL_TARGET = 0.10
 WALL_TARGET_S = 45 * 60.0
@@ -93,7 +93,7 @@ def main() -> int:
             rows, provenance = run_testbed(config, work, say=lambda m: print(m, flush=True))
         testbed.write_measurement(rows, provenance, config, out, quick=args.quick)
         measurement = testbed.testbed_rows("committed", committed_dir=out)
-        print(f"\nwritten to {out}")
+        print(f"\nwritten to {shown(out)}")
     notes, grid = measurement.manifest["notes"], measurement.manifest["grids"]["testbed"]
     print(f"\n{measurement.origin}\n")
     print(calibration_markdown(testbed.calibration_frame(measurement)))

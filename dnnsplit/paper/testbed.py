@@ -55,7 +55,7 @@ from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.output import read_manifest, write_manifest, write_table
 from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
 from dnnsplit.paper.text import escape, render, table
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
 
 __all__ = [
@@ -252,7 +252,7 @@ def testbed_rows(
             rows, manifest = _measure_into(config, target, quick=quick)
             return Measurement(rows, manifest, target, (
                 f"Measured by this run on this host ({_host_words(manifest)}); written to "
-                f"{target}."
+                f"{shown(target)}."
             ))  # fmt: skip
     rows, manifest = _read(Path(committed_dir))
     return Measurement(rows, manifest, Path(committed_dir), (
@@ -294,7 +294,7 @@ def check_here(enabled: bool = False) -> tuple[Measurement | None, str]:
     rows, manifest = _measure_into(quick_config(), CHECK_DIR, quick=True)
     return Measurement(rows, manifest, CHECK_DIR, (
         f"A smoke-sized measurement made by this run on this host ({_host_words(manifest)}), "
-        f"in {CHECK_DIR.relative_to(BUILD_DIR.parent)}/: one repeat, so noisier than the "
+        f"in {shown(CHECK_DIR)}/: one repeat, so noisier than the "
         "committed one, and made while other notebooks may run beside it."
     )), ""  # fmt: skip
 
