@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnnsplit.paper import claims, report, stats, verdicts
+from dnnsplit.paper import claims, readings, report, stats, verdicts
 from dnnsplit.paper.claims import (
     CLAIMS,
     LEVELS,
@@ -26,6 +26,7 @@ from dnnsplit.paper.claims import (
     Reads,
     claim,
 )
+from dnnsplit.paper.fig5 import greedy_vs_optimal_summary
 
 SEEDS = 10
 
@@ -417,7 +418,7 @@ def test_fig5_statistics_say_what_they_show():
                          "devices": 3, "seed": seed, "value": value})
         rows.append({"objective": "variance", "solver": "greedy", "metric": "gap_pct",
                      "devices": 3, "seed": seed, "value": stats.gap_pct(greedy, best)})
-    summary = stats.greedy_vs_optimal_summary(pd.DataFrame(rows), within_pct=6.0)
+    summary = greedy_vs_optimal_summary(pd.DataFrame(rows), within_pct=6.0)
     summary = summary.set_index("metric")
     means = 100 * (4.0 - 2.851) / 2.851
     assert summary.loc["gap_of_means_pct", "mean"] == pytest.approx(means)
@@ -466,7 +467,7 @@ def test_the_closest_reading_named_is_the_closest_evaluated():
     from dnnsplit.paths import FIGURES_DIR
 
     table = pd.read_csv(FIGURES_DIR / "readings.csv", keep_default_na=False, na_values=[""])
-    named = report.closest_rows(table)
+    named = readings.closest_rows(table)
     for claim_id, row in named.iterrows():
         mine = table[(table.claim == claim_id) & table.distance.notna()]
         assert not (mine.distance < row.distance).any()

@@ -20,7 +20,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from dnnsplit.paper import runner
+from dnnsplit.paper import output, runner
 from dnnsplit.paths import FIGURES_DIR, MEASUREMENTS_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
 from headless import chromium, needs_chromium, network
 
@@ -270,11 +270,13 @@ def test_the_site_has_no_path_of_this_machine(built, sources):
 # --- how it is built ------------------------------------------------------------------------
 
 
-def test_every_committed_figure_is_saved_by_a_notebook():
-    """The figures page groups figures under the notebook that saves them, found in its
-    code: each committed figure must be found."""
-    saved = {n for path in NOTEBOOKS_DIR.glob("*.ipynb") for n in site.figure_names(path)}
+def test_every_committed_figure_is_saved_by_a_notebook_its_manifest_names():
+    """The figures page groups figures under the notebook that saves them, as the run's
+    manifest records it: each committed figure must be found, under a notebook that is."""
+    written = output.figures_by_notebook(FIGURES_DIR)
+    saved = {n for names in written.values() for n in names}
     assert {p.stem for p in FIGURES_DIR.glob("*.png")} <= saved
+    assert set(written) <= {p.name for p in NOTEBOOKS_DIR.glob("*.ipynb")}
 
 
 def test_a_quick_run_s_site_says_so_on_every_generated_page(small, tmp_path):

@@ -361,7 +361,7 @@ def _at(**values: float) -> MappingProxyType[float, float]:
 
 
 #: The paper's bound of Fig. 5: greedy's variance "within 2.4%" of the optimum. The Fig. 5
-#: summary also counts the cases within it (:func:`dnnsplit.paper.stats.gap_statistics`).
+#: summary also counts the cases within it (:func:`dnnsplit.paper.fig5.gap_statistics`).
 FIG5_BOUND_PCT = 2.4
 
 _BOTH = ("sjf", "rr")

@@ -33,8 +33,11 @@ from dnnsplit.setup import Setup
 
 __all__ = [
     "FLOAT_FORMAT",
+    "NOTEBOOK_OF_RUN",
     "Written",
     "caption_path",
+    "experiment_of",
+    "figures_by_notebook",
     "manifest_path",
     "notebook_display",
     "output_dir",
@@ -42,11 +45,29 @@ __all__ = [
     "read_manifest",
     "save_figure",
     "scratch_dir",
+    "setup_of",
     "write_manifest",
     "write_table",
 ]
 
 FLOAT_FORMAT = "%.10g"
+#: Which notebook writes each run's files, said once: every manifest records it
+#: (:func:`write_manifest`), and :func:`figures_by_notebook` reads it back.
+NOTEBOOK_OF_RUN = {
+    "quickstart": "00_quickstart.ipynb",
+    "fig4": "01_stage_profiles.ipynb",
+    "fig3": "02_improvement_over_all_local.ipynb",
+    "fig5": "03_greedy_vs_optimal.ipynb",
+    "beyond": "04_beyond_the_paper.ipynb",
+    "networks": "05_other_networks.ipynb",
+    "readings": "06_readings.ipynb",
+    "mechanism": "06_readings.ipynb",
+    "testbed": "08_testbed.ipynb",
+    "energy": "09_energy.ipynb",
+    "online": "10_online.ipynb",
+}
+
+
 
 
 class Written(list[Path]):
@@ -138,6 +159,34 @@ def manifest_path(out_dir: str | os.PathLike[str] | None, run: str) -> Path:
     return output_dir(out_dir) / f"{run}.manifest.json"
 
 
+def figures_by_notebook(out_dir: str | os.PathLike[str] | None) -> dict[str, list[str]]:
+    """The figures each notebook wrote into ``out_dir``, from the manifests there (a manifest
+    records its notebook; an older one without it, its run's)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(output_dir(out_dir).glob("*.manifest.json")):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        notebook = manifest.get("notebook") or NOTEBOOK_OF_RUN.get(manifest.get("run", ""))
+        if notebook:
+            found.setdefault(notebook, []).extend(manifest.get("figures", []))
+    return found
+
+
+def setup_of(out_dir: str | os.PathLike[str] | None, run: str) -> Setup | None:
+    """The setup the manifest of ``run`` records, or None (no manifest, or no setup)."""
+    manifest = read_manifest(out_dir, run)
+    if manifest is None or manifest.get("setup") is None:
+        return None
+    return Setup.from_dict(manifest["setup"], where=f"{run}.manifest.json setup")
+
+
+def experiment_of(out_dir: str | os.PathLike[str] | None, run: str) -> Experiment | None:
+    """The experiment the manifest of ``run`` records, or None."""
+    manifest = read_manifest(out_dir, run)
+    if manifest is None or manifest.get("experiment") is None:
+        return None
+    return Experiment.from_dict(manifest["experiment"], where=f"{run}.manifest.json experiment")
+
+
 def write_manifest(
     out_dir: str | os.PathLike[str] | None,
     run: str,
@@ -172,6 +221,7 @@ def write_manifest(
     """
     data = {
         "run": run,
+        "notebook": NOTEBOOK_OF_RUN.get(run),
         "package": "dnnsplit",
         "version": dnnsplit.__version__,
         "quick": bool(quick),

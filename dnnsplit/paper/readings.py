@@ -44,12 +44,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from dnnsplit.paper import stats, sweeps
+from dnnsplit.paper import fig3, fig5, sweeps
+from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import (
     CLAIMS,
+    LEVELS,
     READINGS,
     SUPPORT_LEVELS,
     Claim,
@@ -61,6 +65,9 @@ from dnnsplit.paper.engine import Engine, Task, point_key
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
 from dnnsplit.paper.output import write_table
+from dnnsplit.paper.plots import INK, PANEL, band, finish_figure, paper_style, ticks
+from dnnsplit.paper.stats import summarise
+from dnnsplit.paper.text import render, table
 from dnnsplit.paper.verdicts import Folder, MissingInput, Verdict, judge
 from dnnsplit.setup import Setup
 
@@ -77,6 +84,9 @@ __all__ = [
     "gathered",
     "kinds_of",
     "map_rows",
+    "mechanism",
+    "mechanism_summary",
+    "report_section",
     "study",
 ]
 
@@ -298,11 +308,11 @@ def evaluate(
         }
         tables: dict[str, dict[str, pd.DataFrame]] = {}
         if "by_devices" in frames:
-            tables.update(stats.fig3_by_devices_tables(frames["by_devices"]))
+            tables.update(fig3.fig3_by_devices_tables(frames["by_devices"]))
         if "by_ratio" in frames:
-            tables.update(stats.fig3_by_ratio_tables(frames["by_ratio"]))
+            tables.update(fig3.fig3_by_ratio_tables(frames["by_ratio"]))
         if "fig5" in frames:
-            tables.update(stats.fig5_tables(frames["fig5"]))
+            tables.update(fig5.fig5_tables(frames["fig5"]))
         written = set()
         for name, files in tables.items():
             for suffix, frame in files.items():
@@ -637,3 +647,165 @@ def map_rows(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
 def _reading(reading_id: str, declared: Sequence[Reading]) -> Reading:
     parts = parts_of(reading_id, declared)
     return parts[0] if len(parts) == 1 else combine(parts)
+
+
+# --- the mechanism: why greedy stops where it does -----------------------------------
+
+
+def mechanism_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Per N: the share of greedy's end points where a jump or a pair of moves would lower
+    the variance (means of 0/1), and the mean number of devices placed differently."""
+    wanted = rows[rows.metric.isin(["jump_improves", "pair_improves", "devices_differ"])]
+    return summarise(wanted, ["metric", "devices"], seed=seed)
+
+
+def mechanism(
+    summary: pd.DataFrame, curves: pd.DataFrame, *, caption: Caption | str = ""
+) -> Figure:
+    """Why greedy stops where it does: at its end points, how often a jump or a pair of
+    moves would lower the variance (top left); how many devices greedy and the optimum place
+    differently (top right); one case's delay of each device against its point (bottom)."""
+    with paper_style():
+        fig = plt.figure(figsize=(PANEL[0] * 2, PANEL[1] * 2.3))
+        top_left, top_right = fig.add_subplot(2, 2, 1), fig.add_subplot(2, 2, 2)
+        bottom = fig.add_subplot(2, 1, 2)
+        for metric, label in (
+            ("jump_improves", "one device jumps ≥ 2 stages"),
+            ("pair_improves", "two devices move one stage each"),
+        ):
+            part = summary[summary.metric == metric]
+            scaled = part.assign(**{c: 100 * part[c] for c in ("mean", "low", "high")})
+            band(top_left, scaled["devices"], scaled, label)
+        top_left.set(
+            xlabel="devices N",
+            ylabel="greedy's end points (%)",
+            ylim=(0, 100),
+            title="A better vector one move away, if...",
+        )
+        differ = summary[summary.metric == "devices_differ"]
+        band(top_right, differ["devices"], differ, "mean over seeds")
+        top_right.plot(differ["devices"], differ["devices"], ls=":", color=INK,
+                       label="all devices")
+        top_right.set(
+            xlabel="devices N",
+            ylabel="devices placed differently",
+            title="Greedy's answer against the optimum",
+        )
+        for ax in (top_left, top_right):
+            ticks(ax, summary["devices"])
+        for device, part in curves.groupby("device", sort=True):
+            line = bottom.plot(
+                part["point"], part["delay_s"], marker=".", label=f"device {device}"
+            )
+            colour = line[0].get_color()
+            chosen = part[part.greedy]
+            bottom.scatter(
+                chosen["point"], chosen["delay_s"], marker="o", s=80, facecolors="none",
+                edgecolors=colour, zorder=3,
+            )
+            best = part[part.optimum]
+            bottom.scatter(best["point"], best["delay_s"], marker="*", s=90, color=colour,
+                           zorder=3)
+        n, seed = int(curves.devices.iloc[0]), int(curves.seed.iloc[0])
+        ticks(bottom, curves["point"])
+        bottom.set(
+            xlabel="partition point p of the device",
+            ylabel="its delay (s), others at greedy's",
+            title=f"N = {n}, seed {seed}: ○ greedy, ★ optimum",
+        )
+        fig.tight_layout()
+        return finish_figure(fig, [top_left, top_right, bottom], caption, legend_size=7)
+
+
+# --- the report's section ------------------------------------------------------------
+
+
+def _support_of(reading_id: str) -> list[tuple[str, str]]:
+    """(part, its support level) of each declared part of a (combined) reading."""
+    known = {r.id: r for r in READINGS}
+    return [(p, known[p].support.level) for p in reading_id.split("+") if p in known]
+
+
+def closest_rows(table_: pd.DataFrame) -> pd.DataFrame:
+    """Per claim, the closest reading evaluated: least distance, then (a frequency claim)
+    the highest share, then the fewest parts, then the id."""
+    rows = table_[table_.distance.notna()]
+    ranked = rows.assign(
+        _share=-rows["overall"].fillna(0.0), _parts=rows.reading.str.count(r"\+")
+    ).sort_values(["claim", "distance", "_share", "_parts", "reading"], kind="stable")
+    return ranked.groupby("claim", sort=False).head(1).set_index("claim")
+
+
+def report_section(directory: Path) -> str:
+    path = directory / "readings.csv"
+    if not path.exists():
+        return ""
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    found_path = directory / "readings_found.csv"
+    found = pd.read_csv(found_path) if found_path.exists() else pd.DataFrame(
+        columns=["claim", "search", "reading"]
+    )
+    closest = closest_rows(frame)
+    rows: list[dict[str, str]] = []
+    cited: set[str] = set()
+    for claim in CLAIMS:
+        if claim.id not in closest.index:
+            continue
+        mine = frame[frame.claim == claim.id]
+        held = mine[mine.verdict == "reproduced"].reading.tolist()
+        held_text = ", ".join(
+            f"`{r}`" + (" (fit)" if any(s == "chosen by fit" for _, s in _support_of(r)) else "")
+            for r in held[:5]
+        ) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        best = closest.loc[claim.id]
+        cited.update(p for p, _ in _support_of(best.reading))
+        rows.append(
+            {
+                "claim": claim.title,
+                "reproduced under": held_text or "none",
+                "closest reading": f"`{best.reading}`",
+                "its verdict": f"{best.verdict} ({best.get('robust', '') or '—'})",
+                "its number": best.ours,
+                "support of its parts": "; ".join(f"{p}: {s}" for p, s in _support_of(
+                    best.reading)),
+            }
+        )
+    best_fit = _best_fit(frame, found)
+    if best_fit:
+        cited.update(p for p, _ in _support_of(best_fit["id"]))
+    quotes = [
+        {"ids": r.id, "side": side, "text": q.text, "where": q.where}
+        for r in READINGS
+        if r.id in cited
+        for side, group in (("for", r.support.for_), ("against", r.support.against))
+        for q in group
+    ]
+    return render("readings", table=table(pd.DataFrame(rows)), best=best_fit, quotes=quotes)
+
+
+def _best_fit(frame: pd.DataFrame, found: pd.DataFrame) -> dict[str, Any] | None:
+    best = found[found.search == "best fit"]
+    if best.empty or "default" not in set(frame.reading):
+        return None
+    best_id = str(best.reading.iloc[0])
+    mine = frame[frame.reading == best_id].set_index("claim")
+    default = frame[frame.reading == "default"].set_index("claim")
+
+    def counted(rows: pd.DataFrame) -> str:
+        counts = rows.verdict.value_counts()
+        return ", ".join(f"{int(counts[k])} {k}" for k in LEVELS if k in counts)
+
+    rank = {k: i for i, k in enumerate(LEVELS)}
+    worse = []
+    for claim in CLAIMS:
+        if claim.id in mine.index and claim.id in default.index:
+            new, old = mine.loc[claim.id], default.loc[claim.id]
+            if rank.get(new.verdict, 9) > rank.get(old.verdict, 9):
+                worse.append(f"{claim.title}: {old.verdict} → {new.verdict}")
+    return {
+        "id": best_id,
+        "counts": counted(mine),
+        "default": counted(default),
+        "support": [f"`{p}` {s}" for p, s in _support_of(best_id)],
+        "worse": worse,
+    }

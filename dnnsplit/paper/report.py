@@ -24,12 +24,19 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
-from dnnsplit.paper import energy, testbed
-from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, RULES, Claim, Reads
+from dnnsplit.paper import beyond, energy, fig5, networks, readings, testbed
+from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, RULES, Claim, Reads
 from dnnsplit.paper.experiment import Experiment
-from dnnsplit.paper.output import output_dir, read_caption, read_manifest
-from dnnsplit.paper.stats import INFORMATIVE_BOUND, informative_bound, verdict_cells, where
-from dnnsplit.paper.text import escape, render, slug, table, template_module
+from dnnsplit.paper.output import (
+    NOTEBOOK_OF_RUN,
+    experiment_of,
+    output_dir,
+    read_caption,
+    read_manifest,
+    setup_of,
+)
+from dnnsplit.paper.stats import where
+from dnnsplit.paper.text import cases, escape, percent, render, slug, table, template_module
 from dnnsplit.paper.verdicts import (
     RESAMPLES,
     ROBUST_SHARE,
@@ -38,15 +45,12 @@ from dnnsplit.paper.verdicts import (
     MissingInput,
     Verdict,
     judge,
-    trend_slope,
-    trend_words,
 )
 from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "NOTEBOOK_OF_RUN",
     "REASONS",
     "Answer",
     "answer_claims",
@@ -54,21 +58,6 @@ __all__ = [
     "for_reader",
     "write_report",
 ]
-
-#: Which notebook writes the files of each run (``fig5_summary.csv`` belongs to ``fig5``).
-NOTEBOOK_OF_RUN = {
-    "quickstart": "00_quickstart.ipynb",
-    "fig4": "01_stage_profiles.ipynb",
-    "fig3": "02_improvement_over_all_local.ipynb",
-    "fig5": "03_greedy_vs_optimal.ipynb",
-    "beyond": "04_beyond_the_paper.ipynb",
-    "networks": "05_other_networks.ipynb",
-    "readings": "06_readings.ipynb",
-    "mechanism": "06_readings.ipynb",
-    "testbed": "08_testbed.ipynb",
-    "energy": "09_energy.ipynb",
-}
-
 
 def run_of(csv: str) -> str:
     """The run a CSV belongs to: ``fig3a_summary`` → ``fig3``, ``fig5`` → ``fig5``."""
@@ -79,16 +68,8 @@ def run_of(csv: str) -> str:
     return stem
 
 
-def _pct(value: float) -> str:
-    if math.isnan(value):
-        return "undefined"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    return f"{value:.0f}%" if abs(value) >= 1000 else f"{value:.1f}%"
 
 
-def _cases(count: int) -> str:
-    return f"{count} case" if count == 1 else f"{count} cases"
 
 
 # --- the reasons -----------------------------------------------------------------------
@@ -135,7 +116,7 @@ def _stuck(facts: _Facts) -> dict[str, Any] | None:
         return None
     worst = min(facts.verdict.points, key=lambda p: p.ours)
     start = {"half": "⌊s̃_i/2⌋", "ones": "p = 1", "local": "s̃_i"}[facts.experiment.start]
-    return {"start": start, "worst": worst.label, "value": _pct(worst.ours)}
+    return {"start": start, "worst": worst.label, "value": percent(worst.ours)}
 
 
 def _signed_range(low: float, high: float) -> str:
@@ -220,7 +201,7 @@ def _small_optimum(facts: _Facts) -> dict[str, Any] | None:
     gaps = where(summary, objective="variance", solver="greedy", metric="gap_pct")
     if gaps.empty:
         return None
-    return {"low": _pct(gaps["mean"].min()), "high": _pct(gaps["mean"].max())}
+    return {"low": percent(gaps["mean"].min()), "high": percent(gaps["mean"].max())}
 
 
 def _zero_optimum(facts: _Facts) -> dict[str, Any] | None:
@@ -229,7 +210,7 @@ def _zero_optimum(facts: _Facts) -> dict[str, Any] | None:
     infinite = int(np.isinf(gaps).sum())
     if not infinite:
         return None
-    return {"cases": f"{_cases(infinite)} of {len(gaps)}"}
+    return {"cases": f"{cases(infinite)} of {len(gaps)}"}
 
 
 def _rr_fairer(facts: _Facts) -> dict[str, Any] | None:
@@ -285,16 +266,6 @@ class Answer:
     missing: str = ""
 
 
-def _manifest_object(directory: Path, csv: str, key: str) -> Any:
-    manifest = read_manifest(directory, run_of(csv))
-    if manifest is None or manifest.get(key) is None:
-        return None
-    where_ = f"{run_of(csv)}.manifest.json {key}"
-    if key == "setup":
-        return Setup.from_dict(manifest[key], where=where_)
-    return Experiment.from_dict(manifest[key], where=where_)
-
-
 def _context(claim: Claim, folder: Folder) -> str:
     parts = []
     for label, reads in claim.context:
@@ -307,7 +278,8 @@ def _context(claim: Claim, folder: Folder) -> str:
         if frame.empty or "mean" not in frame:
             continue
         values = frame["mean"].to_numpy(dtype=float)
-        parts.append(f"{label} {_pct(float(np.nanmin(values)))}–{_pct(float(np.nanmax(values)))}")
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        parts.append(f"{label} {percent(low)}–{percent(high)}")
     return "; ".join(parts)
 
 
@@ -333,8 +305,8 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
                 claim,
                 verdict,
                 folder,
-                _manifest_object(directory, claim.csvs[0], "setup"),
-                _manifest_object(directory, claim.csvs[0], "experiment"),
+                setup_of(directory, run_of(claim.csvs[0])),
+                experiment_of(directory, run_of(claim.csvs[0])),
             )
             for name in claim.reasons:
                 found = REASONS[name](facts)
@@ -356,7 +328,7 @@ def _ours_at(claim: Claim, point: JudgedPoint) -> str:
         return f"slope {point.ours:+.3g}"
     if claim.kind == "ordering":
         return f"SJF − RR = {point.ours:+.1f} points"
-    return _pct(point.ours)
+    return percent(point.ours)
 
 
 def _points_table(claim: Claim, verdict: Verdict) -> str:
@@ -509,10 +481,10 @@ def build_report(
             general.setdefault(name, (title, slug(title), str(_macro(name)(facts)).strip()))
     missing_runs = [run for run in ("fig3", "fig5") if read_manifest(directory, run) is None]
     sections = [
-        _readings_section(directory),
-        _scale_section(directory),
-        _networks_section(directory),
-        _beyond_section(directory),
+        readings.report_section(directory),
+        fig5.report_section(directory),
+        networks.report_section(directory),
+        beyond.report_section(directory),
         _joined(testbed.report_section(directory)),
         _joined(energy.report_section(directory)),
         _setup_section(directory),
@@ -565,227 +537,6 @@ def write_report(
 
 
 # --- the studies' sections ----------------------------------------------------------------
-
-
-def _support_of(reading_id: str) -> list[tuple[str, str]]:
-    """(part, its support level) of each declared part of a (combined) reading."""
-    known = {r.id: r for r in READINGS}
-    return [(p, known[p].support.level) for p in reading_id.split("+") if p in known]
-
-
-def closest_rows(table_: pd.DataFrame) -> pd.DataFrame:
-    """Per claim, the closest reading evaluated: least distance, then (a frequency claim)
-    the highest share, then the fewest parts, then the id."""
-    rows = table_[table_.distance.notna()]
-    ranked = rows.assign(
-        _share=-rows["overall"].fillna(0.0), _parts=rows.reading.str.count(r"\+")
-    ).sort_values(["claim", "distance", "_share", "_parts", "reading"], kind="stable")
-    return ranked.groupby("claim", sort=False).head(1).set_index("claim")
-
-
-def _readings_section(directory: Path) -> str:
-    path = directory / "readings.csv"
-    if not path.exists():
-        return ""
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    found_path = directory / "readings_found.csv"
-    found = pd.read_csv(found_path) if found_path.exists() else pd.DataFrame(
-        columns=["claim", "search", "reading"]
-    )
-    closest = closest_rows(frame)
-    rows: list[dict[str, str]] = []
-    cited: set[str] = set()
-    for claim in CLAIMS:
-        if claim.id not in closest.index:
-            continue
-        mine = frame[frame.claim == claim.id]
-        held = mine[mine.verdict == "reproduced"].reading.tolist()
-        held_text = ", ".join(
-            f"`{r}`" + (" (fit)" if any(s == "chosen by fit" for _, s in _support_of(r)) else "")
-            for r in held[:5]
-        ) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
-        best = closest.loc[claim.id]
-        cited.update(p for p, _ in _support_of(best.reading))
-        rows.append(
-            {
-                "claim": claim.title,
-                "reproduced under": held_text or "none",
-                "closest reading": f"`{best.reading}`",
-                "its verdict": f"{best.verdict} ({best.get('robust', '') or '—'})",
-                "its number": best.ours,
-                "support of its parts": "; ".join(f"{p}: {s}" for p, s in _support_of(
-                    best.reading)),
-            }
-        )
-    best_fit = _best_fit(frame, found)
-    if best_fit:
-        cited.update(p for p, _ in _support_of(best_fit["id"]))
-    quotes = [
-        {"ids": r.id, "side": side, "text": q.text, "where": q.where}
-        for r in READINGS
-        if r.id in cited
-        for side, group in (("for", r.support.for_), ("against", r.support.against))
-        for q in group
-    ]
-    return render("readings", table=table(pd.DataFrame(rows)), best=best_fit, quotes=quotes)
-
-
-def _best_fit(frame: pd.DataFrame, found: pd.DataFrame) -> dict[str, Any] | None:
-    best = found[found.search == "best fit"]
-    if best.empty or "default" not in set(frame.reading):
-        return None
-    best_id = str(best.reading.iloc[0])
-    mine = frame[frame.reading == best_id].set_index("claim")
-    default = frame[frame.reading == "default"].set_index("claim")
-
-    def counted(rows: pd.DataFrame) -> str:
-        counts = rows.verdict.value_counts()
-        return ", ".join(f"{int(counts[k])} {k}" for k in LEVELS if k in counts)
-
-    rank = {k: i for i, k in enumerate(LEVELS)}
-    worse = []
-    for claim in CLAIMS:
-        if claim.id in mine.index and claim.id in default.index:
-            new, old = mine.loc[claim.id], default.loc[claim.id]
-            if rank.get(new.verdict, 9) > rank.get(old.verdict, 9):
-                worse.append(f"{claim.title}: {old.verdict} → {new.verdict}")
-    return {
-        "id": best_id,
-        "counts": counted(mine),
-        "default": counted(default),
-        "support": [f"`{p}` {s}" for p, s in _support_of(best_id)],
-        "worse": worse,
-    }
-
-
-def _scale_section(directory: Path) -> str:
-    path = directory / "fig5_scale.csv"
-    if not path.exists():
-        return ""
-    rows = pd.read_csv(path)
-    best = where(rows, solver="optimal")
-    manifest = read_manifest(directory, run_of("fig5_scale")) or {}
-    nodes = (manifest.get("notes") or {}).get("scale_max_nodes")
-    out = []
-    groups = ["objective", "policy", "devices"]
-    for (objective, policy, n), part in best.groupby(groups, sort=True):
-        wide = part.pivot_table(index="seed", columns="metric", values="value")
-        certified = wide["certified"] >= 1
-        greedy = where(rows, solver="greedy", policy=policy, devices=n, objective=objective)
-        gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
-        known = gaps.loc[certified[certified].index, "gap_pct"]
-        useful = pd.Series(
-            [informative_bound(b, k) for b, k in zip(wide["lower_bound"], wide["best_known"],
-                                                     strict=True)],
-            index=wide.index,
-        )
-        bounded = gaps.loc[(~certified) & useful]
-        out.append(
-            {
-                "objective": objective,
-                "policy": display_name(str(policy)),
-                "N": n,
-                "certified": f"{int(certified.sum())} of {len(wide)}",
-                "greedy's gap, certified cases (median)": _pct(float(np.median(known)))
-                if len(known)
-                else "—",
-                "uncertified with an informative bound: gap to best found – to bound (median)": (
-                    f"{_pct(float(bounded.gap_pct.median()))} – "
-                    f"{_pct(float(bounded.gap_to_bound_pct.median()))} ({_cases(len(bounded))})"
-                    if len(bounded)
-                    else "—"
-                ),
-            }
-        )
-    sizes = sorted(best.devices.unique())
-    return render(
-        "scale",
-        sizes=f"{sizes[0]}–{sizes[-1]}" if sizes else "—",
-        limit=f"node limit ({nodes:,} search nodes a case)" if nodes else "node limit",
-        informative=f"{INFORMATIVE_BOUND:.0%}",
-        table=table(pd.DataFrame(out)),
-    )
-
-
-def _networks_section(directory: Path) -> str:
-    path = directory / "networks.csv"
-    if not path.exists():
-        return ""
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    cells = verdict_cells(frame)
-    networks = list(dict.fromkeys(frame.reading))
-    rows = []
-    for claim in CLAIMS:
-        row = {"claim": claim.title}
-        for network in networks:
-            cell = cells[(cells.claim == claim.id) & (cells.reading == network)]
-            row[network.removeprefix("network-")] = (
-                f"{cell.verdict.iloc[0]} ({cell.label.iloc[0]})" if not cell.empty else "—"
-            )
-        if any(v != "—" for k, v in row.items() if k != "claim"):
-            rows.append(row)
-    counts = frame[frame.verdict == "reproduced"].groupby("reading").size()
-    manifest = read_manifest(directory, "networks") or {}
-    setup = Setup.from_dict(manifest["setup"]) if manifest.get("setup") else Setup()
-    low, high = setup.max_stage
-    return render(
-        "networks",
-        limits=f"{low}..{high}",
-        table=table(pd.DataFrame(rows)),
-        counts=", ".join(
-            f"{n.removeprefix('network-')} {int(counts.get(n, 0))}" for n in networks
-        ),
-        claims=len(rows),
-    )
-
-
-def _span(values: pd.Series) -> str:
-    return f"{values.min():.1f}% to {values.max():.1f}%"
-
-
-def _beyond_section(directory: Path) -> str:
-    setup = _manifest_object(directory, "beyond", "setup")
-    quantum, timeline = None, []
-    path = directory / "beyond_quantum_summary.csv"
-    if path.exists() and setup is not None:
-        frame = pd.read_csv(path)
-        lines = []
-        for (form, _n, _policy), part in frame.groupby(["local_delay", "devices", "policy"]):
-            part = part.sort_values("quantum_ms")
-            slope = trend_slope(part.quantum_ms, part["mean"], log_x=True)
-            lines.append(
-                {
-                    "form": form,
-                    "first": _pct(part["mean"].iloc[0]),
-                    "last": _pct(part["mean"].iloc[-1]),
-                    "q_first": f"{part.quantum_ms.iloc[0]:g}",
-                    "q_last": f"{part.quantum_ms.iloc[-1]:g}",
-                    "trend": trend_words(part.quantum_ms, part["mean"], slope, "q"),
-                    "half": f"{float(((part['high'] - part['low']) / 2).max()):.0f}",
-                }
-            )
-        quantum = {
-            "devices": ", ".join(str(n) for n in sorted(frame.devices.unique())),
-            "policy": ", ".join(display_name(str(p)) for p in sorted(frame.policy.unique())),
-            "lines": lines,
-            "used": f"{1000 * setup.quantum_s:g}",
-        }
-    path = directory / "beyond_timeline_summary.csv"
-    if path.exists():
-        frame = pd.read_csv(path)
-        for policy, part in frame.groupby("policy"):
-            total = part[part.metric == "total_gap_pct"]
-            timeline.append(
-                {
-                    "policy": display_name(str(policy)),
-                    "total": _span(total["mean"]),
-                    "variance": _span(part[part.metric == "variance_gap_pct"]["mean"]),
-                    "sizes": f"{total.devices.min()}–{total.devices.max()}",
-                }
-            )
-    if quantum is None and not timeline:
-        return ""
-    return render("beyond", quantum=quantum, timeline=timeline)
 
 
 def _plain(value: object) -> str:

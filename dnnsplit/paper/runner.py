@@ -89,6 +89,7 @@ from dnnsplit.paper.engine import (
     from_environment,
     start_local_cluster,
 )
+from dnnsplit.paper.output import figures_by_notebook
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT, shown
 
 __all__ = [
@@ -766,11 +767,12 @@ def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
     """The committed files (of :data:`dnnsplit.paper.compare.COMPARED`) that the ``chosen``
     notebooks write: those of the figures they save, and the manifests listing them."""
     from dnnsplit.paper.compare import COMPARED
-    from dnnsplit.paper.site import figure_names, owner
+    from dnnsplit.paper.site import owner
 
     files = [p for pattern in COMPARED for p in committed.glob(pattern)]
-    everyone = sorted({n for name in NOTEBOOKS for n in figure_names(NOTEBOOKS_DIR / name)})
-    theirs = {n for name in chosen for n in figure_names(NOTEBOOKS_DIR / name)}
+    written = figures_by_notebook(committed)
+    everyone = sorted({n for names in written.values() for n in names})
+    theirs = {n for name in chosen for n in written.get(name, [])}
     expected = set()
     for path in files:
         if path.name.endswith(".manifest.json"):

@@ -47,7 +47,6 @@ import html.parser
 import json
 import os
 import posixpath
-import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from dnnsplit.paper.output import figures_by_notebook
 from dnnsplit.paper.text import escape
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, REPORT_PATH, ROOT, shown
 
@@ -71,7 +71,6 @@ __all__ = [
     "Sources",
     "build_after_run",
     "build_site",
-    "figure_names",
     "main",
 ]
 
@@ -140,7 +139,6 @@ SITE_CSS = """\
 .bd-content table { display: block; overflow-x: auto; }
 """
 
-_SAVED_FIGURE = re.compile(r"save_figure\(\s*[\w.]+\s*,\s*[\"']([\w.-]+)[\"']")
 
 
 class SiteError(RuntimeError):
@@ -231,14 +229,6 @@ def _title(path: Path) -> str:
             if line.startswith("# "):
                 return line[2:].strip()
     return path.stem
-
-
-def figure_names(notebook: Path) -> list[str]:
-    """The figures a notebook saves (the names it passes to ``output.save_figure``), in
-    the order of its cells."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return list(dict.fromkeys(_SAVED_FIGURE.findall(code)))
 
 
 def owner(stem: str, figures: Sequence[str]) -> str | None:
@@ -370,8 +360,9 @@ def _pages(sources: Sources) -> dict[str, str]:
     figures = _figures(sources.figures)
     shown: set[str] = set()
     sections = []
+    written = figures_by_notebook(sources.figures)
     for path in sources.notebooks:
-        names = [n for n in figure_names(path) if n in figures and n not in shown]
+        names = [n for n in written.get(path.name, []) if n in figures and n not in shown]
         if names:
             shown.update(names)
             sections.append(

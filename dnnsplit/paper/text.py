@@ -12,13 +12,14 @@ never markup, in Markdown, MyST or HTML.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-__all__ = ["escape", "render", "slug", "table", "template_module"]
+__all__ = ["cases", "escape", "percent", "render", "slug", "table", "template_module"]
 
 #: CommonMark's ASCII punctuation that can open markup inline (emphasis, code, links,
 #: HTML, tables, math, MyST roles and directives); each is escaped with a backslash.
@@ -31,6 +32,21 @@ def escape(value: object) -> str:
     ``<script>``, ``{include}`` as ``{include}``)."""
     flat = " ".join(str(value).split())
     return _MARKUP.sub(r"\\\1", flat)
+
+
+def percent(value: float) -> str:
+    """A percentage as the report writes it: one decimal, none from 1000% on, ∞ and
+    "undefined" (NaN) in words."""
+    if math.isnan(value):
+        return "undefined"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{value:.0f}%" if abs(value) >= 1000 else f"{value:.1f}%"
+
+
+def cases(count: int) -> str:
+    """'1 case', '3 cases'."""
+    return f"{count} case" if count == 1 else f"{count} cases"
 
 
 def slug(heading: str) -> str:

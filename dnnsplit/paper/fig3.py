@@ -1,0 +1,263 @@
+"""Fig. 3: the paper's greedy against all-local execution (notebook 02).
+
+Greedy's improvement over the baseline (all-local, or max-local under that reading), of
+the variance of delays (A) and the total delay (B) against N, and of the variance against
+R (C); and the share of stages greedy runs locally. The sweep is
+:func:`dnnsplit.paper.sweeps.improvement`; here are its summaries (means over seeds with
+seeded bootstrap intervals, :func:`dnnsplit.paper.stats.summarise`), the tables each figure
+is saved with, and the figures, which draw the paper's numbers beside ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from dnnsplit.paper.captions import Caption
+from dnnsplit.paper.claims import Claim
+from dnnsplit.paper.plots import (
+    INK,
+    LINE_MARKERS,
+    PANEL,
+    POLICY_HATCHES,
+    REFERENCE_LINE,
+    band,
+    finish_figure,
+    legend_below,
+    paper_style,
+    paper_values,
+    policy_colour,
+    ticks,
+)
+from dnnsplit.paper.stats import (
+    improvement_pct,
+    summarise,
+    where,
+)
+from dnnsplit.policies import display_name
+
+__all__ = [
+    "fig3_by_devices_tables",
+    "fig3_by_ratio_tables",
+    "fig3_tables",
+    "improvement_by_devices",
+    "improvement_by_ratio",
+    "improvement_vs_devices",
+    "improvement_vs_ratio",
+    "local_share",
+    "local_share_summary",
+]
+
+
+def improvement_by_devices(
+    rows: pd.DataFrame, objective: str, *, baseline: str = "all-local", seed: int = 0
+) -> pd.DataFrame:
+    """Fig. 3 (A) or (B): ``improvement_pct`` of greedy (and exact, where present) for
+    ``objective`` over ``baseline``, per (solver, policy, R, N); and the other baseline's
+    vector (``max-local`` beside ``all-local``) over the same baseline, so that a figure
+    shows both."""
+    chosen = rows[(rows.objective == objective) & (rows.metric == "improvement_pct")]
+    other = "max-local" if baseline == "all-local" else "all-local"
+    values = rows[(rows.objective == objective) & (rows.metric == objective)]
+    keys = ["policy", "ratio", "devices", "seed"]
+    wide = values[values.solver.isin([baseline, other])].pivot_table(
+        index=keys, columns="solver", values="value", aggfunc="first"
+    )
+    if {baseline, other} <= set(wide.columns):
+        gains = [
+            improvement_pct(float(b), float(o))
+            for b, o in zip(wide[baseline], wide[other], strict=True)
+        ]
+        extra = wide.index.to_frame(index=False).assign(solver=other, value=gains)
+        chosen = pd.concat([chosen, extra], ignore_index=True)
+    return summarise(chosen, ["solver", "policy", "ratio", "devices"], seed=seed)
+
+
+def improvement_by_ratio(
+    rows: pd.DataFrame, objective: str = "variance", *, seed: int = 0
+) -> pd.DataFrame:
+    """Fig. 3 (C): greedy's ``improvement_pct`` for ``objective`` per (policy, N, R)."""
+    chosen = rows[
+        (rows.solver == "greedy")
+        & (rows.objective == objective)
+        & (rows.metric == "improvement_pct")
+    ]
+    return summarise(chosen, ["policy", "devices", "ratio"], seed=seed)
+
+
+def local_share_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Share of stages greedy runs locally, in %, per (objective, policy, R, N)."""
+    chosen = rows[(rows.solver == "greedy") & (rows.metric == "local_share")].copy()
+    chosen["value"] = 100 * chosen["value"]
+    return summarise(chosen, ["objective", "policy", "ratio", "devices"], seed=seed)
+
+
+def fig3_by_devices_tables(
+    rows_by_devices: pd.DataFrame, *, baseline: str = "all-local", seed: int = 0
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The tables of Fig. 3 (A), (B) and the local share, from the sweep against N: per
+    figure, its tidy rows (``""``) and the summary it draws (``"summary"``)."""
+    return {
+        "fig3a": {
+            "": where(rows_by_devices, objective="variance"),
+            "summary": improvement_by_devices(
+                rows_by_devices, "variance", baseline=baseline, seed=seed
+            ),
+        },
+        "fig3b": {
+            "": where(rows_by_devices, objective="total"),
+            "summary": improvement_by_devices(
+                rows_by_devices, "total", baseline=baseline, seed=seed
+            ),
+        },
+        "fig3_local_share": {
+            "": where(rows_by_devices, metric="local_share"),
+            "summary": local_share_summary(rows_by_devices, seed=seed),
+        },
+    }
+
+
+def fig3_by_ratio_tables(
+    rows_by_ratio: pd.DataFrame, *, seed: int = 0
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The tables of Fig. 3 (C), from the sweep against R."""
+    return {
+        "fig3c": {
+            "": rows_by_ratio,
+            "summary": improvement_by_ratio(rows_by_ratio, "variance", seed=seed),
+        }
+    }
+
+
+def fig3_tables(
+    rows_by_devices: pd.DataFrame,
+    rows_by_ratio: pd.DataFrame,
+    *,
+    baseline: str = "all-local",
+    seed: int = 0,
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The tables Fig. 3's four figures are saved with: per figure, its tidy rows (``""``)
+    and the summary it draws (``"summary"``). The claims of the report read these."""
+    return {
+        **fig3_by_devices_tables(rows_by_devices, baseline=baseline, seed=seed),
+        **fig3_by_ratio_tables(rows_by_ratio, seed=seed),
+    }
+
+
+def improvement_vs_devices(
+    summary: pd.DataFrame,
+    objective: str,
+    *,
+    caption: Caption | str = "",
+    paper: Sequence[Claim] = (),
+    baseline: str = "all-local",
+) -> Figure:
+    """Fig. 3 (A) or (B): improvement over ``baseline`` against N, one line per policy.
+
+    Greedy's mean with its interval; dashed, the other baseline's vector (``max-local`` or
+    ``all-local``) and the certified optimum where the summary holds them; hatched, the
+    paper's numbers of each claim in ``paper`` (in its policy's colour and hatch, its
+    diamonds nudged apart).
+    """
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5))
+        for (solver, policy, ratio), part in summary.groupby(["solver", "policy", "ratio"]):
+            label = f"{solver}, {display_name(policy)}, R = {ratio:g}"
+            color = policy_colour(policy)
+            if solver == "greedy":
+                band(ax, part["devices"], part, label, color=color)
+            else:
+                style = ":" if solver in ("all-local", "max-local") else "--"
+                ax.plot(
+                    part["devices"], part["mean"], ls=style, marker="x", color=color, lw=1.0,
+                    label=label,
+                )
+        for k, claim in enumerate(paper):
+            policy = claim.policies[0] if len(claim.policies) == 1 else ""
+            color = policy_colour(policy) if policy else "0.5"
+            paper_values(
+                ax, claim, summary["devices"].unique(), color,
+                f"paper{', ' + display_name(policy) if policy else ''}: {claim.paper_text}",
+                hatch=POLICY_HATCHES.get(policy, "..."), nudge=0.012 * (2 * k - 1),
+            )
+        what = "variance of delays" if objective == "variance" else "total delay"
+        ticks(ax, summary["devices"])
+        ax.set(
+            xlabel="devices N",
+            ylabel=f"improvement of {what} (%)",
+            title=f"Greedy vs {baseline}: {what}",
+        )
+        ax.axhline(0, **REFERENCE_LINE)
+        legend_below(ax)
+        return finish_figure(fig, [], caption)
+
+
+def improvement_vs_ratio(
+    summary: pd.DataFrame,
+    *,
+    objective: str = "variance",
+    caption: Caption | str = "",
+    paper: Sequence[Claim] = (),
+    baseline: str = "all-local",
+) -> Figure:
+    """Fig. 3 (C): improvement of ``objective`` over ``baseline`` against R, a line per N
+    (a marker of its own each, so lines that meet stay apart); the paper's numbers (hatched,
+    diamonds) for the N its claims name, labelled once."""
+    with paper_style():
+        policies = sorted(summary.policy.unique())
+        fig, axes = plt.subplots(
+            len(policies), 1, figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5 * len(policies)),
+            squeeze=False,
+        )
+        for ax, policy in zip(axes[:, 0], policies, strict=True):
+            mine = summary[summary.policy == policy]
+            for k, (n, part) in enumerate(mine.groupby("devices", sort=True)):
+                band(ax, part["ratio"], part, f"N = {n}", marker=LINE_MARKERS[k % 6])
+            for claim in paper:
+                if policy in claim.policies:
+                    n = claim.reads[0].rows.get("devices")
+                    paper_values(ax, claim, mine["ratio"].unique(), INK, f"paper (N = {n})")
+            ticks(ax, mine["ratio"], log=True)
+            ax.set(
+                xlabel="BS / device speed ratio R (log scale)",
+                ylabel=f"improvement of {objective} (%)",
+                title=f"Greedy vs {baseline}, {display_name(policy)}",
+            )
+            ax.axhline(0, **REFERENCE_LINE)
+            legend_below(ax, columns=4)
+        fig.tight_layout()
+        return finish_figure(fig, [], caption)
+
+
+def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """Share of stages run locally by greedy against N (the paper's text on Fig. 3)."""
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5))
+        for (objective, policy, ratio), part in summary.groupby(
+            ["objective", "policy", "ratio"], sort=True
+        ):
+            marker = "o" if objective == "variance" else "s"
+            line = ax.plot(
+                part["devices"],
+                part["mean"],
+                marker=marker,
+                ls="-" if objective == "variance" else "--",
+                color=policy_colour(policy),
+                label=f"{objective}, {display_name(policy)}, R = {ratio:g}",
+            )[0]
+            ax.fill_between(
+                part["devices"], part["low"], part["high"], color=line.get_color(), alpha=0.15,
+                lw=0,
+            )
+        ticks(ax, summary["devices"])
+        ax.set(
+            xlabel="devices N",
+            ylabel="stages run locally (%)",
+            ylim=(0, 100),
+            title="Share of locally executed stages (greedy)",
+        )
+        legend_below(ax)
+        return finish_figure(fig, [], caption)

@@ -1,0 +1,440 @@
+"""Fig. 5: greedy against the certified optimum, and at the paper's sizes (notebook 03).
+
+Greedy and local-search against exhaustive search (N = 3–10) on the variance of delays and
+the largest delay, and against the certifying solver ``optimal`` at N = 10–50
+(``fig5_scale``: certified, or bounded). The sweeps are
+:func:`dnnsplit.paper.sweeps.greedy_vs_optimal` and :func:`~dnnsplit.paper.sweeps.greedy_at_scale`;
+here are their statistics (three ways to state a gap), the figures and the report's
+section on the paper's sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from dnnsplit.paper.captions import Caption
+from dnnsplit.paper.claims import FIG5_BOUND_PCT, Claim
+from dnnsplit.paper.output import read_manifest
+from dnnsplit.paper.plots import (
+    INK,
+    PANEL,
+    PAPER_MARKER,
+    band,
+    finish_figure,
+    paper_style,
+    ticks,
+)
+from dnnsplit.paper.stats import (
+    _bootstrap_interval,
+    gap_pct,
+    same_value,
+    summarise,
+    where,
+)
+from dnnsplit.paper.text import cases, percent, render, table
+from dnnsplit.policies import display_name
+
+__all__ = [
+    "INFORMATIVE_BOUND",
+    "SOLVER_STYLES",
+    "at_scale",
+    "at_scale_summary",
+    "fig5_tables",
+    "gap_statistics",
+    "greedy_vs_optimal",
+    "greedy_vs_optimal_summary",
+    "informative_bound",
+    "min_max",
+    "report_section",
+]
+
+
+def gap_statistics(
+    rows: pd.DataFrame,
+    *,
+    within_pct: float,
+    reference: str = "optimal",
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Three ways to state a heuristic's gap to the optimum over seeds, per (objective,
+    solver, N), as summary rows (``metric``, ``mean``, ``low``, ``high``, spread, ``n``):
+
+    - ``gap_of_means_pct``: ``100·(mean V − mean V*)/mean V*``, the gap between the two
+      curves a figure of mean values shows (a paired bootstrap over seeds gives its
+      interval);
+    - ``median_gap_pct``: the median of the per-case gaps (a typical case);
+    - ``within_pct``: the share of cases (%) whose gap is at most ``within_pct``;
+    - ``optimum_pct``: the share of cases (%) that reach the optimum (:func:`same_value`).
+
+    The mean of per-case gaps (``gap_pct`` in :func:`greedy_vs_optimal_summary`) is
+    dominated by cases with a tiny optimum; these three are not.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    values = rows[rows.metric == rows.objective]
+    wide = values.pivot_table(
+        index=["objective", "devices", "seed"], columns="solver", values="value", aggfunc="first"
+    )
+    gaps = rows[rows.metric == "gap_pct"]
+    for (objective, solver, n), part in gaps.groupby(["objective", "solver", "devices"]):
+        ids = {"objective": objective, "solver": solver, "devices": n}
+        case_gaps = part.sort_values("seed")["value"].to_numpy(dtype=float)
+        within = 100.0 * (case_gaps <= within_pct)
+        pair = wide.loc[(objective, n)][[solver, reference]].dropna()
+        reached = 100.0 * np.array(
+            [same_value(float(v), float(b)) for v, b in pair.to_numpy(dtype=float)]
+        )
+        for metric, statistic, data in (
+            ("median_gap_pct", np.median, case_gaps),
+            ("within_pct", np.mean, within),
+            ("optimum_pct", np.mean, reached),
+        ):
+            row = summarise(
+                pd.DataFrame({"value": data, "k": 0}),
+                ["k"],
+                confidence=confidence,
+                resamples=resamples,
+                seed=seed,
+                statistic=statistic,
+            ).drop(columns="k")
+            out.append({**ids, "metric": metric, **row.iloc[0].to_dict()})
+        mine, best = pair[solver].to_numpy(dtype=float), pair[reference].to_numpy(dtype=float)
+        centre = gap_pct(float(mine.mean()), float(best.mean()))
+        picks = rng.integers(0, len(pair), size=(resamples, len(pair)))
+        means = zip(mine[picks].mean(axis=1), best[picks].mean(axis=1), strict=True)
+        boot = np.array([gap_pct(float(m), float(b)) for m, b in means])
+        low, high = _bootstrap_interval(boot, confidence) if len(pair) >= 2 else (centre, centre)
+        out.append(
+            {
+                **ids,
+                "metric": "gap_of_means_pct",
+                "mean": centre,
+                "low": low,
+                "high": high,
+                "min": math.nan,
+                "median": math.nan,
+                "max": math.nan,
+                "n": len(pair),
+            }
+        )
+    frame = pd.DataFrame(out)
+    frame["n"] = frame["n"].astype(int)
+    return frame
+
+
+def greedy_vs_optimal_summary(
+    rows: pd.DataFrame, *, within_pct: float = FIG5_BOUND_PCT, seed: int = 0
+) -> pd.DataFrame:
+    """Fig. 5: per (objective, solver, N): the variance, the largest and the mean delay,
+    the mean per-case gap to the optimum and the ratio of standard deviations, and the gap
+    statistics of :func:`gap_statistics` (``within_pct``: the gap a case may have and still
+    count as close; default the paper's bound of Fig. 5)."""
+    wanted = rows[rows.metric.isin(["variance", "max", "gap_pct", "std_ratio", "mean"])]
+    base = summarise(wanted, ["objective", "solver", "metric", "devices"], seed=seed)
+    extra = gap_statistics(rows, within_pct=within_pct, seed=seed)
+    return pd.concat([base, extra[base.columns]], ignore_index=True)
+
+
+#: A lower bound is informative when it is at least this fraction of the best value found:
+#: below it, "greedy is at most X% above the optimum" says little, and no such gap is drawn.
+INFORMATIVE_BOUND = 0.5
+
+
+def informative_bound(lower_bound: float, best_known: float) -> bool:
+    """Whether a proven lower bound says something about the optimum: at least
+    :data:`INFORMATIVE_BOUND` of the best value found (a certified case always is)."""
+    return bool(lower_bound >= INFORMATIVE_BOUND * best_known)
+
+
+def at_scale_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Fig. 5 at scale: per (objective, policy, solver, N): each objective's value, the
+    optimum's lower bound and certified share, the heuristics' gaps to the best vector and
+    to the bound, and ``informative`` (the share of cases whose bound is informative:
+    :func:`informative_bound`) on the optimal rows."""
+    keys = ["objective", "policy", "solver", "metric", "devices"]
+    values = rows[rows.metric == rows.objective]
+    wanted = rows[
+        rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])
+    ]
+    best = rows[rows.solver == "optimal"].pivot_table(
+        index=["objective", "policy", "devices", "seed"], columns="metric", values="value"
+    )
+    flags = pd.DataFrame(
+        {
+            "value": [
+                100.0 * informative_bound(b, k)
+                for b, k in zip(best["lower_bound"], best["best_known"], strict=True)
+            ],
+            "metric": "informative_pct",
+            "solver": "optimal",
+        },
+        index=best.index,
+    ).reset_index()
+    return summarise(pd.concat([values, wanted, flags], ignore_index=True), keys, seed=seed)
+
+
+def fig5_tables(
+    rows: pd.DataFrame, *, within_pct: float = FIG5_BOUND_PCT, seed: int = 0
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The tables Fig. 5 is saved with: its tidy rows and its summary (the claims read
+    both; ``within_pct`` as in :func:`gap_statistics`)."""
+    summary = greedy_vs_optimal_summary(rows, within_pct=within_pct, seed=seed)
+    return {"fig5": {"": rows, "summary": summary}}
+
+
+SOLVER_STYLES = {"optimal": ("s", "C0"), "greedy": ("o", "C1"), "local-search": ("^", "C4")}
+
+
+# Fig. 5's gap and hit-rate panels: (panel, metric, line style, what the line is).
+_FIG5_LINES = (
+    (1, "median_gap_pct", "-", "median case"),
+    (1, "gap_pct", ":", "mean of cases"),
+    (2, "within_pct", "-", "within the paper's bound"),
+    (2, "optimum_pct", ":", "at the optimum"),
+)
+
+
+def _gap_labels(ax: Axes, x: Any, y: Any, gaps: Any, solver: str) -> None:
+    """Each point's gap beside it, greedy's up and right, local-search's down and left, on a
+    white ground so that a band behind does not hide it."""
+    for px, py, gap in zip(x, y, gaps, strict=True):
+        label = "∞" if np.isinf(gap) else f"{gap:.0f}%" if abs(gap) >= 100 else f"{gap:.1f}%"
+        ax.annotate(
+            label,
+            (px, py),
+            textcoords="offset points",
+            xytext=(7, 7) if solver == "greedy" else (-7, -13),
+            ha="left" if solver == "greedy" else "right",
+            fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.4},
+        )
+
+
+def greedy_vs_optimal(
+    summary: pd.DataFrame, *, caption: Caption | str = "", paper: Sequence[Claim] = ()
+) -> Figure:
+    """Fig. 5 (2×2): greedy and local-search against the certified optimum, variance.
+
+    (a) the mean variance per N, each heuristic labelled with the gap between the mean
+    variances (the gap the two curves show); (b) the gap of each case to its optimum: the
+    median case and the mean of the cases (symlog scale), with the paper's bound; (c) the
+    share of cases within the paper's bound, with the paper's "almost all"; (d) the mean
+    delay of each variance-optimised solution (minimising variance alone can make everyone
+    slow).
+    ``paper``: the Fig. 5 claims whose numbers are drawn.
+    """
+    bound = next((c for c in paper if c.kind == "value" and c.paper is not None), None)
+    share = next((c for c in paper if c.kind == "frequency"), None)
+    with paper_style():
+        fig, grid = plt.subplots(2, 2, figsize=(PANEL[0] * 2, PANEL[1] * 2.2))
+        axes = grid.ravel()
+        variance_rows = where(summary, objective="variance")
+        for solver, (marker, color) in SOLVER_STYLES.items():
+            mine = where(variance_rows, solver=solver)
+            variance = where(mine, metric="variance")
+            band(axes[0], variance["devices"], variance, solver, marker, color)
+            mean = where(mine, metric="mean")
+            band(axes[3], mean["devices"], mean, solver, marker, color)
+            if solver == "optimal":
+                continue
+            gaps = where(mine, metric="gap_of_means_pct")["mean"]
+            _gap_labels(axes[0], variance["devices"], variance["mean"], gaps, solver)
+            for ax, metric, ls, what in _FIG5_LINES:
+                line = where(mine, metric=metric)
+                axes[ax].plot(
+                    line["devices"], line["mean"], marker=marker, ls=ls, color=color,
+                    label=f"{solver}: {what}",
+                )
+        devices = variance_rows["devices"].unique()
+        if bound is not None and bound.paper is not None:
+            limit = bound.paper.band[1]
+            axes[1].axhline(limit, color=INK, ls="--", lw=1.0, label=f"paper: {bound.paper_text}")
+        if share is not None:
+            axes[2].scatter(
+                sorted(devices), [100 * share.share] * len(devices), color="0.6",
+                label=f"paper: {share.paper_text}", **PAPER_MARKER,
+            )
+        axes[1].set_yscale("symlog", linthresh=1.0)
+        drawn = [v for line in axes[1].get_lines() for v in line.get_ydata() if np.isfinite(v)]
+        axes[1].set_ylim(0, 3 * max([1.0, *drawn]))  # room above the highest point
+        axes[0].margins(y=0.25)  # room for the gap labels above the highest points
+        for ax in axes:
+            ticks(ax, devices)
+        axes[0].set(
+            xlabel="devices N",
+            ylabel="variance of delays (s²)",
+            title="(a) Mean variance; label: gap between means",
+        )
+        axes[1].set(
+            xlabel="devices N",
+            ylabel="gap to the optimum (%, symlog)",
+            title="(b) Gap of each case to its optimum",
+        )
+        axes[2].set(
+            xlabel="devices N",
+            ylabel="cases (%)",
+            ylim=(-3, 103),
+            title="(c) Cases at the optimum, and within the paper's bound",
+        )
+        axes[3].set(
+            xlabel="devices N",
+            ylabel="mean delay (s)",
+            title="(d) Mean delay of each solution",
+        )
+        fig.tight_layout()
+        return finish_figure(fig, list(axes), caption, legend_size=7)
+
+
+def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """Beside Fig. 5: the min-max objective, the largest delay of each solver's solution
+    per N, each heuristic labelled with the gap between the means."""
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2))
+        rows = where(summary, objective="max")
+        for solver, (marker, color) in SOLVER_STYLES.items():
+            slowest = where(rows, solver=solver, metric="max")
+            band(ax, slowest["devices"], slowest, solver, marker, color)
+            if solver != "optimal":
+                gaps = where(rows, solver=solver, metric="gap_of_means_pct")["mean"]
+                _gap_labels(ax, slowest["devices"], slowest["mean"], gaps, solver)
+        ticks(ax, rows["devices"])
+        ax.set(
+            xlabel="devices N",
+            ylabel="largest delay (s)",
+            title="Min-max objective: the slowest device (label: gap between means)",
+        )
+        return finish_figure(fig, [ax], caption, legend_size=7)
+
+
+def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """Fig. 5 at the paper's sizes: one panel per (objective, policy), at most two wide.
+
+    The optimal line's markers say per N whether every case was certified (filled) or some
+    value is only the best vector found (hollow; the legend says so); greedy and
+    local-search beside it; the proven lower bound (dashed) only at the N where it is
+    informative in every case (``informative_pct``, see
+    :func:`at_scale_summary`).
+    """
+    objectives = (
+        sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
+    )
+    policies = sorted(summary.policy.unique())
+    panels = [(o, p) for o in objectives for p in policies]
+    with paper_style():
+        rows = math.ceil(len(panels) / 2)
+        fig, grid = plt.subplots(
+            rows, min(2, len(panels)), figsize=(PANEL[0] * 2, PANEL[1] * 1.25 * rows),
+            squeeze=False,
+        )
+        axes = list(grid.ravel())
+        for ax, (objective, policy) in zip(axes, panels, strict=False):
+            mine = where(summary, policy=policy)
+            if "objective" in summary:
+                mine = where(mine, objective=objective)
+            for solver, (marker, color) in SOLVER_STYLES.items():
+                values = where(mine, solver=solver, metric=objective)
+                if solver != "optimal":
+                    band(ax, values["devices"], values, solver, marker, color)
+                    continue
+                certified = where(mine, solver="optimal", metric="certified").set_index(
+                    "devices"
+                )["mean"]
+                full = values[values["devices"].map(certified).fillna(0) >= 1]
+                partial = values[values["devices"].map(certified).fillna(0) < 1]
+                ax.plot(values["devices"], values["mean"], color=color, lw=1.0)
+                if not full.empty:
+                    ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
+                               label="optimal, every case certified", zorder=3)
+                if not partial.empty:
+                    ax.scatter(partial["devices"], partial["mean"], marker=marker,
+                               facecolors="white", edgecolors=color,
+                               label="optimal or best found: some case not certified",
+                               zorder=3)
+            bound = where(mine, solver="optimal", metric="lower_bound")
+            useful = where(mine, solver="optimal", metric="informative_pct").set_index(
+                "devices"
+            )["mean"]
+            bound = bound[bound["devices"].map(useful).fillna(0) >= 100]
+            if not bound.empty:
+                ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
+                        label="proven lower bound (informative)")
+            ticks(ax, mine["devices"])
+            ax.set_yscale("log")
+            _plain_log_ticks(ax)
+            what = "variance of delays (s², log)" if objective == "variance" else (
+                "largest delay (s, log)"
+            )
+            ax.set(xlabel="devices N", ylabel=what, title=f"{objective}, {display_name(policy)}")
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        fig.tight_layout()
+        return finish_figure(fig, axes[: len(panels)], caption, legend_size=7)
+
+
+def _plain_log_ticks(ax: Axes) -> None:
+    """Log-scale y ticks at 1, 2 and 5 per decade, written as plain numbers (0.02, not
+    2×10⁻²), so that a range within one decade still has labels."""
+    ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
+def report_section(directory: Path) -> str:
+    path = directory / "fig5_scale.csv"
+    if not path.exists():
+        return ""
+    rows = pd.read_csv(path)
+    best = where(rows, solver="optimal")
+    manifest = read_manifest(directory, "fig5") or {}
+    nodes = (manifest.get("notes") or {}).get("scale_max_nodes")
+    out = []
+    groups = ["objective", "policy", "devices"]
+    for (objective, policy, n), part in best.groupby(groups, sort=True):
+        wide = part.pivot_table(index="seed", columns="metric", values="value")
+        certified = wide["certified"] >= 1
+        greedy = where(rows, solver="greedy", policy=policy, devices=n, objective=objective)
+        gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
+        known = gaps.loc[certified[certified].index, "gap_pct"]
+        useful = pd.Series(
+            [informative_bound(b, k) for b, k in zip(wide["lower_bound"], wide["best_known"],
+                                                     strict=True)],
+            index=wide.index,
+        )
+        bounded = gaps.loc[(~certified) & useful]
+        out.append(
+            {
+                "objective": objective,
+                "policy": display_name(str(policy)),
+                "N": n,
+                "certified": f"{int(certified.sum())} of {len(wide)}",
+                "greedy's gap, certified cases (median)": percent(float(np.median(known)))
+                if len(known)
+                else "—",
+                "uncertified with an informative bound: gap to best found – to bound (median)": (
+                    f"{percent(float(bounded.gap_pct.median()))} – "
+                    f"{percent(float(bounded.gap_to_bound_pct.median()))} ({cases(len(bounded))})"
+                    if len(bounded)
+                    else "—"
+                ),
+            }
+        )
+    sizes = sorted(best.devices.unique())
+    return render(
+        "scale",
+        sizes=f"{sizes[0]}–{sizes[-1]}" if sizes else "—",
+        limit=f"node limit ({nodes:,} search nodes a case)" if nodes else "node limit",
+        informative=f"{INFORMATIVE_BOUND:.0%}",
+        table=table(pd.DataFrame(out)),
+    )
