@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +46,7 @@ import numpy as np
 from dnnsplit._params import Constraint, Nullable, Real, Text, Whole, check_all
 from dnnsplit.chains import Chain, chain_figures
 from dnnsplit.errors import InputError, TestbedError
+from dnnsplit.testbed.emulation import LAUNCHER
 from dnnsplit.testbed.protocol import (
     HEADER,
     KIND_ERROR,
@@ -353,17 +353,6 @@ class DeviceClient:
         )
 
 
-def _pin_and_die_with_parent(cpus: set[int] | None) -> None:
-    """In a child before exec: pin it to ``cpus`` and have it killed if its parent dies."""
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 BUSY_LOOP = [sys.executable, "-S", "-c", "while True: pass"]
 
 
@@ -375,15 +364,19 @@ def background_processes(count: int, cpus: set[int] | None) -> Iterator[list[int
     exception and on Ctrl-C, and die with this process if it is killed.
     """
     children: list[subprocess.Popen[bytes]] = []
+    # pinned and bound to die with this process by the launcher, not by preexec_fn (unsafe
+    # once threads exist, and PyTorch's do)
+    cores = ",".join(str(c) for c in sorted(cpus or ()))
+    launch = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores]
     try:
         for _ in range(count):
             children.append(
                 subprocess.Popen(
-                    BUSY_LOOP,
+                    [*launch, *BUSY_LOOP],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    preexec_fn=lambda: _pin_and_die_with_parent(cpus),
+                    start_new_session=True,
                 )
             )
         yield [c.pid for c in children]
