@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))  # the checkout's dnnsplit, also when run from els
 
 from dnnsplit.paper.claims import CLAIMS  # noqa: E402
 from dnnsplit.paper.compare import verdicts  # noqa: E402
+from dnnsplit.paper.output import figures_by_notebook  # noqa: E402
 from dnnsplit.paper.runner import NOTEBOOKS  # noqa: E402
-from dnnsplit.paper.site import figure_names, owner  # noqa: E402
-from dnnsplit.paths import FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH  # noqa: E402
+from dnnsplit.paper.site import owner  # noqa: E402
+from dnnsplit.paths import FIGURES_DIR, REPORT_PATH  # noqa: E402
 from dnnsplit.profiler import cpu_model  # noqa: E402
 
 #: The report's last section lists every figure: it states none of them.
@@ -44,9 +45,10 @@ LISTING_SECTION = "The figures and where their numbers come from"
 
 def _saved_by() -> dict[str, str]:
     """Each figure → the notebook that saves it (the first, in run order)."""
+    by_notebook = figures_by_notebook(FIGURES_DIR)
     saved: dict[str, str] = {}
     for name in NOTEBOOKS:
-        for figure in figure_names(NOTEBOOKS_DIR / name):
+        for figure in by_notebook.get(name, []):
             saved.setdefault(figure, name)
     return saved
 
