@@ -28,6 +28,7 @@ from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
 from dnnsplit.model import LOCAL_DELAY_FORMS
+from dnnsplit.online.commands import add_commands as add_online_commands
 from dnnsplit.reader import read_data
 from dnnsplit.scenario import SCENARIO_POLICIES, Scenario
 from dnnsplit.setup import LOWEST_POINTS, Setup, changed
@@ -174,6 +175,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--hardware", default=None, help="hardware label (default: the CPU model)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     add_testbed_commands(commands)  # serve, device, testbed: dnnsplit/testbed/commands.py
+    add_online_commands(commands)  # online: dnnsplit/online/commands.py
     return parser
 
 
