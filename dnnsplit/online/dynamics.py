@@ -42,7 +42,17 @@ from typing import Any
 import numpy as np
 
 from dnnsplit._checks import mapping
-from dnnsplit._params import Choice, Constraint, Nullable, Real, Text, Whole, check_all
+from dnnsplit._params import (
+    Choice,
+    Constraint,
+    Instance,
+    Nullable,
+    Real,
+    Text,
+    Whole,
+    check_all,
+    check_fields,
+)
 from dnnsplit.errors import InputError
 from dnnsplit.online.traces import RateTrace, read_mahimahi, read_rate_csv, two_state
 from dnnsplit.policies import policies_with
@@ -79,6 +89,7 @@ MAX_REQUESTS = 5_000_000
 MAX_ARRIVALS = 1_000_000
 
 TRACE_KINDS = ("constant", "two-state", "csv", "mahimahi")
+FILE_KINDS = ("csv", "mahimahi")
 ARRIVAL_KINDS = ("none", "poisson", "schedule")
 REQUEST_KINDS = ("periodic", "poisson")
 SECONDS = Real(positive=True, high=MAX_HORIZON_S)
@@ -90,7 +101,7 @@ TRACE_FIELDS: dict[str, Constraint] = {
     "bad_factor": Real(positive=True, high=1.0),
     "mean_good_s": SECONDS,
     "mean_bad_s": SECONDS,
-    "path": Text("a file path"),
+    "path": Nullable(Text("a file path")),
     "window_s": Real(low=0.001, high=3600.0),
     "offset_s": Real(low=0.0, high=MAX_HORIZON_S),
 }
@@ -167,24 +178,31 @@ class TraceSpec:
     offset_s: float = 0.0
     trace: RateTrace | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        """Check every field (errors name ``trace.<field>``); a file kind without its
+        ``trace`` reads ``path``."""
+        check_fields(self, TRACE_FIELDS, "trace.")
+        if self.kind in FILE_KINDS and self.trace is None:
+            object.__setattr__(self, "trace", self._read(None, "trace"))
+
+    def _read(self, folder: Path | None, where: str) -> RateTrace:
+        if self.path is None:
+            raise InputError(f"{where}.path", "missing (the trace file)")
+        path = Path(self.path)
+        if folder is not None and not path.is_absolute():
+            path = folder / path
+        if self.kind == "csv":
+            return read_rate_csv(path, f"{where}.path")
+        return read_mahimahi(path, self.window_s, f"{where}.path")
+
     @classmethod
     def from_dict(cls, raw: Any, where: str, folder: Path | None = None) -> TraceSpec:
-        """A checked trace block; a file's relative ``path`` is taken from ``folder`` (the
-        scenario file's), or the working folder."""
+        """A checked trace block (errors name ``where.<field>``); a file's relative
+        ``path`` is taken from ``folder`` (the scenario file's), or the working folder."""
         given = _block(raw, where, TRACE_FIELDS, TRACE_KIND_FIELDS, "constant")
-        spec = cls(**given)
-        if spec.kind in ("csv", "mahimahi"):
-            if spec.path is None:
-                raise InputError(f"{where}.path", "missing (the trace file)")
-            path = Path(spec.path)
-            if folder is not None and not path.is_absolute():
-                path = folder / path
-            if spec.kind == "csv":
-                loaded = read_rate_csv(path, f"{where}.path")
-            else:
-                loaded = read_mahimahi(path, spec.window_s, f"{where}.path")
-            spec = replace(spec, trace=loaded)
-        return spec
+        spec = cls(**given, trace=RateTrace.constant(1.0))  # checked, not read yet
+        trace = spec._read(folder, where) if spec.kind in FILE_KINDS else None
+        return replace(spec, trace=trace)
 
     @classmethod
     def of_file(cls, trace: RateTrace, kind: str = "csv", path: str = "") -> TraceSpec:
@@ -220,6 +238,27 @@ class Stay:
     join_s: float
     leave_s: float | None = None
 
+    def __post_init__(self) -> None:
+        check_fields(self, STAY_FIELDS, "stay.")
+        if self.leave_s is not None and self.leave_s <= self.join_s:
+            raise InputError(
+                "stay.leave_s", f"{self.leave_s:g} is not after join_s {self.join_s:g}"
+            )
+
+
+def _check_apart(stays: tuple[Stay, ...], where: str) -> None:
+    """One device's stays must not overlap (errors name the later one's ``join_s``)."""
+    order = sorted(range(len(stays)), key=lambda k: (stays[k].device, stays[k].join_s))
+    for before, after in itertools.pairwise(order):
+        first, second = stays[before], stays[after]
+        if first.device == second.device and (
+            first.leave_s is None or first.leave_s > second.join_s
+        ):
+            raise InputError(
+                f"{where}[{after}].join_s",
+                f"device {second.device} is already present then (stay {before})",
+            )
+
 
 def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
     """The checked stays of a schedule: each device of the pool, ``join_s`` before
@@ -242,16 +281,7 @@ def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
         if leave is not None and leave <= given["join_s"]:
             raise InputError(f"{at}.leave_s", f"{leave:g} is not after join_s {given['join_s']:g}")
         stays.append(Stay(given["device"], given["join_s"], leave))
-    order = sorted(range(len(stays)), key=lambda k: (stays[k].device, stays[k].join_s))
-    for before, after in itertools.pairwise(order):
-        first, second = stays[before], stays[after]
-        if first.device == second.device and (
-            first.leave_s is None or first.leave_s > second.join_s
-        ):
-            raise InputError(
-                f"{where}[{after}].join_s",
-                f"device {second.device} is already present then (stay {before})",
-            )
+    _check_apart(tuple(stays), where)
     return tuple(stays)
 
 
@@ -265,6 +295,18 @@ class Arrivals:
     initial: int = 0
     stays: tuple[Stay, ...] = ()
 
+    def __post_init__(self) -> None:
+        check_fields(self, ARRIVAL_FIELDS, "arrivals.")
+        stays = self.stays
+        if isinstance(stays, Stay) or not isinstance(stays, list | tuple):
+            raise InputError("arrivals.stays", "must be a list of dnnsplit.online.Stay")
+        for k, stay in enumerate(stays):
+            Instance(Stay, "a dnnsplit.online.Stay").check(stay, f"arrivals.stays[{k}]")
+        if self.kind == "schedule" and not stays:
+            raise InputError("arrivals.stays", "a schedule needs at least one stay")
+        object.__setattr__(self, "stays", tuple(stays))
+        _check_apart(self.stays, "arrivals.stays")
+
     @classmethod
     def from_dict(cls, raw: Any, where: str, n_devices: int) -> Arrivals:
         given = dict(mapping(raw, where, set(ARRIVAL_FIELDS) | {"stays"}))
@@ -274,10 +316,6 @@ class Arrivals:
             checked["stays"] = _stays(stays, f"{where}.stays", n_devices)
         elif stays is not None:
             raise InputError(f"{where}.stays", f"not a field of a {checked['kind']} block")
-        if checked.get("initial", 0) > n_devices:
-            raise InputError(
-                f"{where}.initial", f"{checked['initial']} exceeds the pool's {n_devices} devices"
-            )
         return cls(**checked)
 
     def to_dict(self) -> dict[str, Any]:
@@ -340,6 +378,9 @@ class Requests:
     kind: str = "periodic"
     period_s: float = 2.0
 
+    def __post_init__(self) -> None:
+        check_fields(self, REQUEST_FIELDS, "requests.")
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "period_s": self.period_s}
 
@@ -380,6 +421,17 @@ class Dynamics:
     traces: tuple[TraceSpec, ...] = (TraceSpec(),)
     switch_s: float = 0.5
     horizon_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        check_fields(self, ONLINE_FIELDS)
+        Instance(Arrivals, "a dnnsplit.online.Arrivals").check(self.arrivals, "arrivals")
+        Instance(Requests, "a dnnsplit.online.Requests").check(self.requests, "requests")
+        traces = self.traces
+        if isinstance(traces, TraceSpec) or not isinstance(traces, list | tuple) or not traces:
+            raise InputError("trace", "must be a non-empty list of dnnsplit.online.TraceSpec")
+        for k, spec in enumerate(traces):
+            Instance(TraceSpec, "a dnnsplit.online.TraceSpec").check(spec, f"trace[{k}]")
+        object.__setattr__(self, "traces", tuple(traces))
 
     @classmethod
     def from_dict(cls, raw: Any, n_devices: int, folder: Path | None = None) -> Dynamics:
@@ -429,8 +481,6 @@ class Dynamics:
         the module docstring)."""
         horizon = self.horizon_s if horizon_s is None else horizon_s
         n = scenario.n_devices
-        if len(self.traces) not in (1, n):
-            raise InputError("online.trace", f"needs one trace, or one per device ({n})")
         expected = n * horizon / self.requests.period_s
         if expected > MAX_REQUESTS:
             raise InputError(
@@ -545,6 +595,23 @@ class OnlineScenario:
             raise InputError("scenario", "must be a dnnsplit.Scenario")
         if not isinstance(self.dynamics, Dynamics):
             raise InputError("online", "must be a dnnsplit.online.Dynamics")
+        n, online = self.scenario.n_devices, self.dynamics
+        if online.arrivals.initial > n:
+            raise InputError(
+                "online.arrivals.initial",
+                f"{online.arrivals.initial} exceeds the pool's {n} devices",
+            )
+        for k, stay in enumerate(online.arrivals.stays):
+            if stay.device >= n:
+                raise InputError(
+                    f"online.arrivals.stays[{k}].device",
+                    f"{stay.device} is not a device of the pool (0..{n - 1})",
+                )
+        if len(online.traces) not in (1, n):
+            raise InputError(
+                "online.trace",
+                f"needs one trace, or one per device ({n}), got {len(online.traces)}",
+            )
         if self.scenario.policy not in ONLINE_POLICIES:
             raise InputError(
                 "bs.policy",

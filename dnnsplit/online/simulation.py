@@ -59,7 +59,8 @@ class BaseStation:
     """The BS in a SimPy environment: :meth:`submit` a residual task of ``work`` seconds,
     get an event that fires at its completion.
 
-    Orders (smaller first): ``sjf`` by ``(work, arrival number)``, non-preemptive; ``rr``
+    Orders (smaller first): ``sjf`` by ``(work, device, arrival number)``, non-preemptive
+    (ties by device index, as in the snapshot and timeline models); ``rr``
     cyclic in arrival order, at most ``quantum`` a turn (a last slice within
     :data:`~dnnsplit.model.QUANTA_GUARD` of a quantum runs whole, as in the timeline
     model); ``ps`` shares the BS equally among the tasks present.
@@ -67,7 +68,7 @@ class BaseStation:
 
     def __init__(self, env: simpy.Environment, policy: str, quantum: float) -> None:
         self.env, self.policy, self.quantum = env, policy, quantum
-        self.waiting: list[Any] = []  # sjf: heap of (work, number, event)
+        self.waiting: list[Any] = []  # sjf: heap of (work, device, number, event)
         self.queue: deque[list[Any]] = deque()  # rr: [remaining, event]
         self.active: list[list[Any]] = []  # ps: [remaining, work, event]
         self.arrived: list[list[Any]] = []
@@ -76,12 +77,13 @@ class BaseStation:
         self.busy = False
         env.process(self._serve())
 
-    def submit(self, work: float) -> simpy.Event:
-        """A task of ``work`` seconds arrives now; the event fires when it completes."""
+    def submit(self, work: float, device: int = 0) -> simpy.Event:
+        """A task of ``work`` seconds from ``device`` arrives now; the event fires (with
+        the time) when it completes."""
         done = self.env.event()
         self.count += 1
         if self.policy == "sjf":
-            heapq.heappush(self.waiting, (work, self.count, done))
+            heapq.heappush(self.waiting, (work, device, self.count, done))
         elif self.policy == "rr":
             self.queue.append([work, done])
         else:
@@ -99,7 +101,7 @@ class BaseStation:
                 yield self.wake
             self.busy = True
             if self.policy == "sjf":
-                work, _, done = heapq.heappop(self.waiting)
+                work, _, _, done = heapq.heappop(self.waiting)
                 yield env.timeout(work)
                 done.succeed(env.now)
             elif self.policy == "rr":
@@ -206,7 +208,10 @@ class _Run:
     # -- the vector in force ----------------------------------------------------------
 
     def _log(self) -> None:
+        """Record the points in force from now (when they changed)."""
         now = self.env.now
+        if self.force_rows and np.array_equal(self.force_rows[-1], self.in_force):
+            return
         if self.force_times and self.force_times[-1] == now:
             self.force_rows[-1] = self.in_force.copy()
         else:
@@ -320,7 +325,7 @@ class _Run:
             self.link_free[device] = sent
             if sent > self.env.now:
                 yield self.env.timeout(sent - self.env.now)
-            done = yield self.bs.submit(work)
+            done = yield self.bs.submit(work, device)
         else:
             if local_end > self.env.now:
                 yield self.env.timeout(local_end - self.env.now)
