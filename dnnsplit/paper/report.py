@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
-from dnnsplit.paper import energy, testbed
+from dnnsplit.paper import energy, online, testbed
 from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, READINGS, Claim, Reads
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import output_dir, read_caption, read_manifest
@@ -67,6 +67,7 @@ NOTEBOOK_OF_RUN = {
     "mechanism": "06_readings.ipynb",
     "testbed": "08_testbed.ipynb",
     "energy": "09_energy.ipynb",
+    "online": "10_online.ipynb",
 }
 
 
@@ -626,6 +627,9 @@ def build_report(directory: str | os.PathLike[str] | None = None) -> str:
     joules = energy.report_section(directory)
     if joules:
         lines += ["", *joules]
+    moving = online.report_section(directory)
+    if moving:
+        lines += ["", moving.rstrip("\n")]
     figures = _caption_lines(directory)
     if figures:
         lines += ["", "## The figures and where their numbers come from", "", *figures]
