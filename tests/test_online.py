@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -531,3 +532,67 @@ def test_the_command_line_prints_a_summary_and_refuses_bad_input(tmp_path, capsy
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(with_online(trace={"kind": "two-state", "mean_good_s": -1})))
     assert_refused(*run(capsys, "online", bad), "online.trace.mean_good_s")
+
+
+# --- the study (notebook 10) ------------------------------------------------------------
+
+
+def test_the_plan_shrinks_a_quick_run_and_refuses_bad_values():
+    from dnnsplit.paper import online as study
+
+    plan = study.plan([8, 12], range(4), ["total"], [5, 50], [0, 1, 2], study.Study(), quick=True)
+    assert (plan.devices, plan.seeds, plan.decision_devices) == ((4,), (0, 1), (5, 10))
+    assert plan.study.horizon_s == 60.0 and plan.decision_seeds == (0, 1)
+    refused(lambda: study.plan([8], [0], ["speed"], [5], [0], study.Study()), "objectives[0]")
+    refused(lambda: study.plan([0], [0], ["total"], [5], [0], study.Study()), "devices[0]")
+    refused(lambda: study.Study(bad_factor=2.0), "bad_factor")
+    refused(lambda: study.Study(max_nodes=0), "max_nodes")
+
+
+@pytest.mark.notebook
+def test_notebook_10_runs_and_writes_the_same_bytes_twice(tmp_path):
+    from conftest import exec_notebook
+    from dnnsplit.paper import online as study
+    from dnnsplit.paper import report
+    from dnnsplit.paper.runner import NOTEBOOKS, run_notebook
+    from dnnsplit.paths import NOTEBOOKS_DIR
+
+    assert NOTEBOOKS.index("10_online.ipynb") < NOTEBOOKS.index("07_reproduction_report.ipynb")
+    first, second = tmp_path / "first", tmp_path / "second"
+    parameters = {"quick": True, "devices": [3], "decision_devices": [3, 4]}
+    run_notebook(
+        NOTEBOOKS_DIR / "10_online.ipynb",
+        tmp_path / "10.ipynb",
+        {**parameters, "output_dir": str(first)},
+    )
+    exec_notebook("10_online.ipynb", {**parameters, "output_dir": str(second)})
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    for figure in study.FIGURES:
+        assert {f"{figure}.csv", f"{figure}.png", f"{figure}.caption.md"} <= set(names)
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    executed = json.loads((tmp_path / "10.ipynb").read_text())
+    drawing = [
+        c
+        for c in executed["cells"]
+        if "= online." in "".join(c["source"]) and "_figure(" in "".join(c["source"])
+    ]
+    assert len(drawing) == 3 and all(
+        any("image/png" in o.get("data", {}) for o in c["outputs"]) for c in drawing
+    )
+    import pandas as pd
+
+    summary = pd.read_csv(first / "online_regret_summary.csv")
+    certified = stats_of(summary, "certified_share")
+    assert (certified == 1).all()  # N = 3: every state certified, so no negative regret
+    assert (stats_of(summary, "regret", "min") >= -1e-9).all()
+    section = study.report_section(first)
+    assert section.startswith("## Beyond the paper: online partitioning")
+    assert "A quick run" in section and re.search(r"\| repair \(greedy\) +\|", section)
+    assert study.report_section(tmp_path / "nothing-here") == ""
+    assert "## Beyond the paper: online partitioning" in report.build_report(first)
+
+
+def stats_of(summary, metric: str, column: str = "mean"):
+    return summary[summary.metric == metric][column]

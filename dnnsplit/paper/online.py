@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from dnnsplit._checks import number
 from dnnsplit.errors import InputError
@@ -571,8 +571,16 @@ def decision_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 COLOURS = {label(c, s): f"C{k}" for k, (c, s) in enumerate(CONTROLLERS)}
 
 
+#: Controllers whose lines often coincide with another's are dashed, so both show.
+DASHED = {label("resolve", "local-search"), label("repair", "greedy")}
+
+
 def _colour(name: str) -> str:
     return COLOURS.get(name, "C9")
+
+
+def _style(name: str) -> dict[str, Any]:
+    return {"color": _colour(name), "ls": "--" if name in DASHED else "-"}
 
 
 def plot_timeline(axes: Sequence[Axes], rows: pd.DataFrame) -> Sequence[Axes]:
@@ -592,12 +600,12 @@ def plot_timeline(axes: Sequence[Axes], rows: pd.DataFrame) -> Sequence[Axes]:
     world.set(ylabel="devices")
     for name, part in rows[rows.controller != "world"].groupby("controller", sort=True):
         delay = stats.where(part, metric="delay").dropna(subset=["value"])  # bins with none
-        context[0].plot(
-            delay.time_s, delay.value, color=_colour(str(name)), label=str(name), lw=1.0
-        )
+        context[0].plot(delay.time_s, delay.value, label=str(name), lw=1.0, **_style(str(name)))
         switches = stats.where(part, metric="switches")
-        context[1].plot(switches.time_s, switches.value.cumsum(), color=_colour(str(name)), lw=1.0)
+        context[1].plot(switches.time_s, switches.value.cumsum(), lw=1.0, **_style(str(name)))
     context[0].set(ylabel="mean delay of a request (s)", yscale="log")
+    context[0].yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    context[0].yaxis.set_minor_formatter(NullFormatter())
     context[1].set(ylabel="switches so far", xlabel="time (s)")
     return axes
 
@@ -627,7 +635,7 @@ def plot_regret(ax: Axes, rows: pd.DataFrame, objective: str, devices: int) -> A
     for name, part in curves.groupby("controller", sort=True):
         wide = part.pivot_table(index="time_s", columns="seed", values="value")
         colour = _colour(str(name))
-        ax.plot(wide.index, wide.mean(axis=1), color=colour, label=str(name), lw=1.2)
+        ax.plot(wide.index, wide.mean(axis=1), label=str(name), lw=1.2, **_style(str(name)))
         ax.fill_between(
             wide.index, wide.min(axis=1), wide.max(axis=1), color=colour, alpha=0.15, lw=0
         )
@@ -680,12 +688,12 @@ def plot_decisions(ax: Axes, summary: pd.DataFrame) -> Axes:
             part.devices,
             part["mean"],
             yerr=[part["mean"] - part["min"], part["max"] - part["mean"]],
-            color=_colour(str(name)),
             label=str(name),
             marker="o",
             ms=3,
             lw=1.0,
             capsize=2,
+            **_style(str(name)),
         )
     ax.set(
         xscale="log",
