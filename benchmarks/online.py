@@ -5,19 +5,20 @@ seeds of ten minutes, N ≤ 20). Prints two Markdown tables; the targets are che
 never in timed tests (these machines are shared and noisy), and the machine's load is
 printed with them.
 
-1. **Decision time.** Each deciding controller in a 60 s world of the study's dynamics
-   (``dnnsplit.paper.online.Study``: two-state uplinks, Poisson arrivals), a fresh world
-   per controller so no state's solution is shared: the **measured** wall time of its
-   decisions after the start (median and 95th percentile), beside the **modelled** time
-   the simulation charges (evaluations × ``seconds_per_evaluation``) and the measured
-   seconds per evaluation (which calibrates that cost). Targets: incremental repair
-   decides within 10 ms at N = 50; re-solving with greedy within 100 ms at N = 50 (each
-   judged on the median; the 95th percentile is printed beside it).
-2. **Regret over an hour.** N = 20, the two-state traces, every controller of the study
-   on total delay in the same world per seed; the cumulative regret against the oracle
-   (certified by ``optimal``: total delay without deadlines is an assignment, certified
-   at every N), mean over seeds with the least and the largest, and the share of the
-   horizon certified. The best controller's and the static one's stand side by side.
+1. **Decision time.** Each deciding controller in a 60 s world of N devices, all present,
+   their uplinks following the study's two-state channel (``dnnsplit.paper.online.Study``),
+   a fresh world per controller so no state's solution is shared: the **measured** wall
+   time of its decisions after the start (median and 95th percentile), beside the
+   **modelled** time the simulation charges (evaluations × ``seconds_per_evaluation``) and
+   the measured seconds per evaluation (which calibrates that cost). Targets: incremental
+   repair decides within 10 ms at N = 50; re-solving with greedy within 100 ms at N = 50
+   (each judged on the median; the 95th percentile is printed beside it).
+2. **Regret over an hour.** N = 20 devices, all present, the two-state traces, every
+   controller of the study on total delay in the same world per seed; the cumulative
+   regret against the oracle (certified by ``optimal``: total delay without deadlines is
+   an assignment, certified at every N), mean over seeds with the least and the largest,
+   and the share of the horizon certified. The best controller's and the static one's
+   stand side by side.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def decision_rows(devices: list[int], seed: int) -> list[tuple]:
     warm = Scenario.paper(6, seed, ratio=10)  # compile the kernels before timing
     for controller, solver in DECIDING:
         simulate(
-            study.dynamics(6, 20.0).world(warm, seed),
+            study.dynamics(6, 20.0, everyone=True).world(warm, seed),
             controller=controller,
             solver=solver,
             regret=False,
@@ -54,7 +55,7 @@ def decision_rows(devices: list[int], seed: int) -> list[tuple]:
     for n in devices:
         scenario = Scenario.paper(n, seed, ratio=10)
         for controller, solver in DECIDING:
-            world = study.dynamics(n, 60.0).world(scenario, seed)  # its own memo
+            world = study.dynamics(n, 60.0, everyone=True).world(scenario, seed)  # own memo
             run = simulate(
                 world,
                 controller=controller,
@@ -84,7 +85,7 @@ def regret_rows(n: int, seeds: list[int], horizon_s: float) -> dict[str, list[tu
     study = Study(horizon_s=horizon_s)
     found: dict[str, list[tuple]] = {}
     for seed in seeds:
-        world = study.dynamics(n).world(Scenario.paper(n, seed, ratio=10), seed)
+        world = study.dynamics(n, everyone=True).world(Scenario.paper(n, seed, ratio=10), seed)
         for controller, solver in CONTROLLERS:
             began = time.perf_counter()
             run = simulate(

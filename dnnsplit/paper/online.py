@@ -19,8 +19,9 @@ times), so the same grid gives the same bytes on any machine:
 - :func:`regret_sweep`: per (N, seed, objective) one world, every controller in it; rows
   of the cumulative regret over time (``time_s`` ≥ 0), of each run's totals (``time_s``
   −1) and of the world's and each run's binned timeline (:data:`BIN_METRICS`);
-- :func:`decision_sweep`: per (N, seed) a short world with every deciding controller
-  (total delay, no regret): the evaluations and the modelled time per decision against N.
+- :func:`decision_sweep`: per (N, seed) a short world of N devices, all present, their
+  uplinks changing, with every deciding controller (total delay, no regret): the
+  evaluations and the modelled time per decision against N.
 
 The measured decision times (wall clock) are in ``benchmarks/online.py``, never here.
 """
@@ -157,10 +158,11 @@ class Study:
         A present device asks every ``period_s`` seconds.
     bad_factor, mean_good_s, mean_bad_s : float
         The two-state channel: the bad rate as a share of the good, and the mean stays.
-    arrival_per_s, mean_stay_s : float
-        New devices arrive at this rate and stay this long on average.
-    initial_share : float
-        The share of the pool present at the start.
+    present_share, mean_stay_s : float
+        Devices stay ``mean_stay_s`` on average, and arrive at ``present_share × N /
+        mean_stay_s`` a second, so that about that share of the pool is present (Little's
+        law; fewer when arrivals find the pool full); the same share is present at the
+        start.
     switch_s : float
         The switching delay, s.
     max_nodes : int
@@ -174,9 +176,8 @@ class Study:
     bad_factor: float = 0.1
     mean_good_s: float = 30.0
     mean_bad_s: float = 10.0
-    arrival_per_s: float = 1 / 60
+    present_share: float = 0.75
     mean_stay_s: float = 300.0
-    initial_share: float = 0.75
     switch_s: float = 0.5
     max_nodes: int = DEFAULT_MAX_NODES
     seconds_per_evaluation: float = DEFAULT_SECONDS_PER_EVALUATION
@@ -188,12 +189,12 @@ class Study:
             "mean_good_s",
             "mean_bad_s",
             "mean_stay_s",
-            "arrival_per_s",
+            "present_share",
         ):
             object.__setattr__(self, name, number(getattr(self, name), name, positive=True))
         for name, high in (
             ("bad_factor", 1.0),
-            ("initial_share", 1.0),
+            ("present_share", 1.0),
             ("switch_s", 3600.0),
             ("seconds_per_evaluation", 1.0),
         ):
@@ -206,15 +207,19 @@ class Study:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def dynamics(self, n_devices: int, horizon_s: float | None = None) -> Dynamics:
-        """The dynamics of a pool of ``n_devices``."""
+    def dynamics(
+        self, n_devices: int, horizon_s: float | None = None, *, everyone: bool = False
+    ) -> Dynamics:
+        """The dynamics of a pool of ``n_devices`` (``everyone``: all present throughout,
+        only the uplinks change)."""
+        arrivals = Arrivals(
+            kind="poisson",
+            rate_per_s=self.present_share * n_devices / self.mean_stay_s,
+            mean_stay_s=self.mean_stay_s,
+            initial=round(self.present_share * n_devices),
+        )
         return Dynamics(
-            arrivals=Arrivals(
-                kind="poisson",
-                rate_per_s=self.arrival_per_s,
-                mean_stay_s=self.mean_stay_s,
-                initial=round(self.initial_share * n_devices),
-            ),
+            arrivals=Arrivals() if everyone else arrivals,
             requests=Requests(period_s=self.period_s),
             traces=(
                 TraceSpec(
@@ -305,9 +310,10 @@ def plan(
 # --- the regret sweep -------------------------------------------------------------------
 
 
-def _world(point: Point, horizon_s: float | None = None) -> World:
+def _world(point: Point, horizon_s: float | None = None, *, everyone: bool = False) -> World:
     study = Study(**point.options["study"])
-    return study.dynamics(point.devices, horizon_s).world(point.scenario(), point.seed)
+    dynamics = study.dynamics(point.devices, horizon_s, everyone=everyone)
+    return dynamics.world(point.scenario(), point.seed)
 
 
 def _curve(run: Run, times: np.ndarray) -> np.ndarray:
@@ -502,11 +508,12 @@ def timeline_rows(
 
 
 def decision_rows(point: Point) -> list[dict[str, Any]]:
-    """Per deciding controller in a short world of N devices (total delay, no regret):
+    """Per deciding controller in a short world of N devices, all present, their uplinks
+    changing (total delay, no regret):
     the decisions after the start, the model evaluations and the modelled time (ms) per
     decision, and the largest."""
     study = Study(**point.options["study"])
-    world = _world(point, DECISION_HORIZON_S)
+    world = _world(point, DECISION_HORIZON_S, everyone=True)
     keys = point.keys()
     rows = []
     for controller, solver in point.options["controllers"]:
@@ -698,7 +705,7 @@ def plot_decisions(ax: Axes, summary: pd.DataFrame) -> Axes:
     ax.set(
         xscale="log",
         yscale="log",
-        xlabel="devices present at most (pool N)",
+        xlabel="devices N (all present)",
         ylabel="modelled time per decision (ms)",
     )
     ticks = sorted(int(n) for n in times.devices.unique())
@@ -737,7 +744,8 @@ def caption(setup: Setup, study: Study, seeds: Sequence[int], which: str) -> Cap
         f"once; certified where optimal finishes within {study.max_nodes:,} nodes): mean "
         f"over {len(seeds)} seeds, shaded from the least to the largest seed.",
         "online_decisions": "Modelled decision time per decision (evaluations × the "
-        "declared cost; wall-clock times in benchmarks/online.py) against the pool's N: mean "
+        "declared cost; wall-clock times in benchmarks/online.py) against N, every device "
+        "present, the uplinks changing: mean "
         f"over {len(seeds)} seeds, bars from the least to the largest.",
     }[which]
     full = (
@@ -852,4 +860,5 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
         regret_table=table(_regret_table(regret), align="lrllrlrr"),
         best=_best(regret),
         decision_table=table(_decision_table(decisions)),
+        decision_horizon_s=DECISION_HORIZON_S,
     )
