@@ -795,7 +795,7 @@ def _regret_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "certified": f"{100 * row.loc['certified_share', 'mean']:.0f} %",
                 "mean delay (s)": _span(row.loc["mean_delay"], 3),
                 "switches / h": f"{row.loc['switches_per_hour', 'mean']:.0f}",
-                "ms / decision": f"{row.loc['decision_ms', 'mean']:.3g}",
+                "modelled ms / decision": f"{row.loc['decision_ms', 'mean']:.3g}",
             }
         )
     return pd.DataFrame(out)
