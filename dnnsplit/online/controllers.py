@@ -139,7 +139,9 @@ class Controller:
 def solution_evaluations(solution: Solution, n: int, n_stages: int, restarts: int) -> int:
     """The model evaluations a solve took, by what it reports: greedy scores 2N candidates
     per move (and once more to stop), local-search N·(S+1) per move and per run, optimal
-    N per search node plus N²·(S+1) to set up (its bounds' tables)."""
+    N per search node plus N²·(S+1) to set up (its bounds' tables; its warm start, a
+    greedy and a local-search whose moves it does not report, is not counted). A model of
+    the work, not a measurement: ``benchmarks/online.py`` prints measured times beside."""
     if solution.solver == "greedy":
         return (solution.iterations + 1) * 2 * n
     if solution.solver == "local-search":
