@@ -744,7 +744,8 @@ def caption(setup: Setup, study: Study, seeds: Sequence[int], which: str) -> Cap
         f"once; certified where optimal finishes within {study.max_nodes:,} nodes): mean "
         f"over {len(seeds)} seeds, shaded from the least to the largest seed.",
         "online_decisions": "Modelled decision time per decision (evaluations × the "
-        "declared cost; wall-clock times in benchmarks/online.py) against N, every device "
+        "declared cost; the measured wall-clock times are in the online benchmark, not here) "
+        "against N, every device "
         "present, the uplinks changing: mean "
         f"over {len(seeds)} seeds, bars from the least to the largest.",
     }[which]
