@@ -729,10 +729,15 @@ def decision_figure(summary: pd.DataFrame, *, caption: Caption | str = "") -> Fi
 def caption(setup: Setup, study: Study, seeds: Sequence[int], which: str) -> Caption:
     """The caption of figure ``which`` (one of :data:`FIGURES`): what is drawn, how the
     world moves, what is modelled, and the stage times' provenance."""
+    arrivals = (
+        ""
+        if which == "online_decisions"
+        else f"Poisson arrivals keeping about {100 * study.present_share:g} % of the pool present, "
+    )
     world = (
         f"{display_name(setup.policy)} at the BS, R = {setup.ratio:g}; two-state uplinks (bad "
         f"= {study.bad_factor:g} × good, mean stays {study.mean_good_s:g} s / "
-        f"{study.mean_bad_s:g} s), Poisson arrivals, a request every {study.period_s:g} s, "
+        f"{study.mean_bad_s:g} s), {arrivals}a request every {study.period_s:g} s, "
         f"switching {study.switch_s:g} s, decision time MODELLED at "
         f"{study.seconds_per_evaluation * 1e6:g} µs per model evaluation."
     )
