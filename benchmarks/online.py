@@ -112,6 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds of 600 s, N ≤ 20")
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the regret table")
+    parser.add_argument("--decisions-only", action="store_true", help="skip the regret table")
     args = parser.parse_args()
     devices = [10, 20] if args.quick else [10, 20, 50]
     seeds = list(range(2 if args.quick else args.seeds))
@@ -137,6 +138,8 @@ def main() -> int:
             f"| {name} | {n} | {count} | {median * 1e3:.2f} | {p95 * 1e3:.2f} | "
             f"{modelled * 1e3:.3f} | {per * 1e6:.2f} | {shown} | {met} |"
         )
+    if args.decisions_only:
+        return 0
     print()
     found = regret_rows(20, seeds, horizon)
     print(

@@ -29,8 +29,9 @@ __all__ = [
 
 #: The modelled cost of one model evaluation (a candidate vector scored, a search node per
 #: device), s: the decision time a controller is charged is its evaluations times this.
-#: **[choice]** 1 µs, the order of greedy's measured cost per candidate at N = 50 on a
-#: 2-core Xeon (``benchmarks/online.py`` prints measured against modelled times).
+#: **[choice]** 1 µs: measured costs per evaluation ranged from 0.6 µs (local-search at
+#: N = 50) to about 30 µs (optimal and repair at N = 10, where fixed costs dominate) on a
+#: shared 2-core machine; ``benchmarks/online.py`` prints measured against modelled times.
 DEFAULT_SECONDS_PER_EVALUATION = 1e-6
 #: The node limit of the oracle (and of the ``optimal`` controller): deterministic, so the
 #: same states are certified on any machine.
