@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from dnnsplit import Scenario
+from dnnsplit import paper_scenario
 from dnnsplit.online import simulate
 from dnnsplit.online.api import label
 from dnnsplit.paper.online import CONTROLLERS, DECIDING, Study
@@ -44,7 +44,7 @@ TARGETS = {("repair (greedy)", 50): 0.010, ("resolve (greedy)", 50): 0.100}
 def decision_rows(devices: list[int], seed: int) -> list[tuple]:
     study = Study()
     rows = []
-    warm = Scenario.paper(6, seed, ratio=10)  # compile the kernels before timing
+    warm = paper_scenario(6, seed, ratio=10)  # compile the kernels before timing
     for controller, solver in DECIDING:
         simulate(
             study.dynamics(6, 20.0, everyone=True).world(warm, seed),
@@ -53,7 +53,7 @@ def decision_rows(devices: list[int], seed: int) -> list[tuple]:
             regret=False,
         )
     for n in devices:
-        scenario = Scenario.paper(n, seed, ratio=10)
+        scenario = paper_scenario(n, seed, ratio=10)
         for controller, solver in DECIDING:
             world = study.dynamics(n, 60.0, everyone=True).world(scenario, seed)  # own memo
             run = simulate(
@@ -85,7 +85,7 @@ def regret_rows(n: int, seeds: list[int], horizon_s: float) -> dict[str, list[tu
     study = Study(horizon_s=horizon_s)
     found: dict[str, list[tuple]] = {}
     for seed in seeds:
-        world = study.dynamics(n, everyone=True).world(Scenario.paper(n, seed, ratio=10), seed)
+        world = study.dynamics(n, everyone=True).world(paper_scenario(n, seed, ratio=10), seed)
         for controller, solver in CONTROLLERS:
             began = time.perf_counter()
             run = simulate(

@@ -7,20 +7,54 @@ background work, the intermediate tensor over WiFi, the rest at a base station t
 every offloaded DNN under one scheduling policy.
 
 The public API: :class:`Setup` (every choice the paper leaves open), :class:`Scenario`
-(from a dict, a file, or the paper's generator), :func:`evaluate` (delays, device
-energies and objectives of a partition vector) and :func:`solve` (the paper's greedy, local
-search, exact solvers and baselines; each is also a function of :mod:`dnnsplit.solvers`).
+(from a dict or a file), :func:`paper_scenario` (the scenario of ``(N, seed, setup)``),
+:func:`evaluate` (delays, energies and objectives of a partition vector) and :func:`solve`
+(greedy, local search, exact solvers, baselines; each a function of :mod:`dnnsplit.solvers`).
 The paper's experiments, figures and report live in :mod:`dnnsplit.paper`, which this
 package never imports (so ``import dnnsplit`` needs no plotting library).
+
+Those names are imported when first used (PEP 562), so that ``import dnnsplit`` is quick
+and the command line can answer a Ctrl-C while it is still importing in one line.
 """
 
-from dnnsplit.channel import Channel
-from dnnsplit.errors import InputError, SolverRefusal
-from dnnsplit.evaluate import Evaluation, evaluate
-from dnnsplit.profiles import Profile, list_profiles, load_profile
-from dnnsplit.scenario import Device, Power, Scenario
-from dnnsplit.setup import Setup
-from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, is_local_optimum, solve
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dnnsplit.channel import Channel
+    from dnnsplit.draw import paper_scenario
+    from dnnsplit.errors import InputError, SolverRefusal
+    from dnnsplit.evaluate import Evaluation, evaluate
+    from dnnsplit.profiles import Profile, list_profiles, load_profile
+    from dnnsplit.scenario import Device, Power, Scenario
+    from dnnsplit.setup import Setup
+    from dnnsplit.solvers import OBJECTIVES, SOLVERS, Solution, is_local_optimum, solve
+
+#: The module each public name is defined in.
+_HOMES = {
+    "Channel": "dnnsplit.channel",
+    "Device": "dnnsplit.scenario",
+    "Evaluation": "dnnsplit.evaluate",
+    "InputError": "dnnsplit.errors",
+    "OBJECTIVES": "dnnsplit.solvers",
+    "Power": "dnnsplit.scenario",
+    "Profile": "dnnsplit.profiles",
+    "SOLVERS": "dnnsplit.solvers",
+    "Scenario": "dnnsplit.scenario",
+    "Setup": "dnnsplit.setup",
+    "Solution": "dnnsplit.solvers",
+    "SolverRefusal": "dnnsplit.errors",
+    "evaluate": "dnnsplit.evaluate",
+    "is_local_optimum": "dnnsplit.solvers",
+    "list_profiles": "dnnsplit.profiles",
+    "load_profile": "dnnsplit.profiles",
+    "paper_scenario": "dnnsplit.draw",
+    "solve": "dnnsplit.solvers",
+}
 
 __all__ = [
     "OBJECTIVES",
@@ -39,7 +73,36 @@ __all__ = [
     "is_local_optimum",
     "list_profiles",
     "load_profile",
+    "paper_scenario",
     "solve",
 ]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
+
+
+class _Package(types.ModuleType):
+    """This package: its public names imported on first use. ``evaluate`` stays the
+    function when the submodule of that name is imported after it (the import system
+    would bind the submodule in its place)."""
+
+    @property
+    def evaluate(self) -> Any:
+        return importlib.import_module("dnnsplit.evaluate").evaluate
+
+    @evaluate.setter
+    def evaluate(self, value: Any) -> None:
+        pass  # the submodule, bound by the import system: sys.modules has it
+
+    def __getattr__(self, name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module 'dnnsplit' has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        setattr(self, name, value)
+        return value
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_HOMES})
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,15 +1,25 @@
-"""Errors that carry the name of the field a user got wrong.
+"""Errors that carry the name of the field a user got wrong, or of the part that failed.
 
 Every bad input (a malformed scenario or profile, an unknown policy, an impossible
 partition) is reported as one :class:`InputError` whose message starts with the field it
-is about, so that the command line can print it as one line and exit with status 2.
+is about, so that the command line can print it as one line and exit with status 2. A
+testbed that cannot do what it was asked (a BS that does not start, a device that stops
+answering, ``tc`` failing, a refused request) raises a :class:`TestbedError` naming the
+part and the cause, printed as one line with exit status 1.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["InputError", "SolverRefusal", "check_choice", "shown", "unknown_choice"]
+__all__ = [
+    "InputError",
+    "SolverRefusal",
+    "TestbedError",
+    "check_choice",
+    "shown",
+    "unknown_choice",
+]
 
 #: The longest text of a user's value that an error message quotes (longer ones are cut).
 MAX_SHOWN = 80
@@ -56,6 +66,29 @@ class InputError(ValueError):
 
 class SolverRefusal(InputError):
     """A solver declines a problem it cannot finish or cannot certify (names the size)."""
+
+
+class TestbedError(RuntimeError):
+    """The testbed could not do what it was asked: ``"<part>: <cause>"``, one line.
+
+    Neither bad input (that is an :class:`InputError`) nor a bug: the BS did not start, a
+    device stopped answering, ``ip`` or ``tc`` failed, the BS refused a request. A
+    ``RuntimeError``, so code that caught the bare ones still catches it.
+
+    Parameters
+    ----------
+    part : str
+        What failed, e.g. ``"the BS"``, ``"device 3"``, ``"tc"``.
+    cause : str
+        Why, in words a user can act on (an exit status, a tool's message).
+    """
+
+    __test__ = False  # a name pytest would otherwise try to collect
+
+    def __init__(self, part: str, cause: str) -> None:
+        self.part = _one_line(str(part))
+        self.cause = _one_line(str(cause))
+        super().__init__(f"{self.part}: {self.cause}")
 
 
 def unknown_choice(field: str, noun: str, value: object, allowed: tuple[str, ...]) -> InputError:

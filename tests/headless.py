@@ -77,9 +77,14 @@ def chromium(profile: Path) -> Iterator[Any]:
         driver.quit()
 
 
-def network(driver: Any) -> tuple[list[str], list[str]]:
+def network(driver: Any, page: str | None = None) -> tuple[list[str], list[str]]:
     """``(requested, failed)``: every URL the browser requested since the last call, and
-    those that failed to load with the reason (from its performance log)."""
+    those that failed to load with the reason (from its performance log).
+
+    ``page``: only the requests issued for the document at that URL (its own load and what
+    it loaded, as DevTools attributes them: ``documentURL``); a request the browser made
+    for itself, or for the page before, is not this page's.
+    """
     import json
 
     urls: dict[str, str] = {}
@@ -88,8 +93,12 @@ def network(driver: Any) -> tuple[list[str], list[str]]:
         message = json.loads(entry["message"])["message"]
         params = message.get("params", {})
         if message.get("method") == "Network.requestWillBeSent":
+            if page is not None and params.get("documentURL") != page:
+                continue
             urls[params["requestId"]] = params["request"]["url"]
             requested.append(params["request"]["url"])
         elif message.get("method") == "Network.loadingFailed" and not params.get("canceled"):
+            if page is not None and params["requestId"] not in urls:
+                continue
             failed.append(f"{urls.get(params['requestId'], '?')}: {params.get('errorText')}")
     return requested, failed

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnnsplit import InputError, Scenario, evaluate, solve
+from dnnsplit import InputError, Scenario, evaluate, paper_scenario, solve
 from dnnsplit.online import (
     Arrivals,
     Dynamics,
@@ -315,7 +315,7 @@ def test_poisson_arrivals_are_lost_when_the_pool_is_full():
 def test_one_frame_of_every_device_is_the_timeline_model(policy, seed):
     """All devices present at constant rates, asking together once: each request's delay
     is the timeline model's delay of the vector in force."""
-    scenario = Scenario.paper(6, seed, ratio=10, policy=policy)
+    scenario = paper_scenario(6, seed, ratio=10, policy=policy)
     dynamics = Dynamics(requests=Requests(period_s=50.0), horizon_s=40.0)
     run = simulate(OnlineScenario(scenario, dynamics), controller="static", regret=False)
     requests = run.trajectory.requests.sort_values("device")
@@ -414,7 +414,7 @@ CONTROLLERS = [(c, s) for c in ("resolve", "repair") for s in ("greedy", "local-
 @pytest.mark.parametrize("objective", ["total", "variance", "max"])
 def test_with_nothing_changing_every_controller_is_the_static_one(objective):
     """The bandit is left out: it sees no rates, so it must try its arms."""
-    scenario = Scenario.paper(5, 3, ratio=5)
+    scenario = paper_scenario(5, 3, ratio=5)
     world = Dynamics(horizon_s=60.0).world(scenario, 0)
     assert len(world.intervals) == 1
     for solver in ("greedy", "local-search", "optimal"):
@@ -427,7 +427,7 @@ def test_with_nothing_changing_every_controller_is_the_static_one(objective):
 
 
 def small_world(seed: int, policy: str, n: int = 4):
-    scenario = Scenario.paper(n, seed, ratio=5, policy=policy)
+    scenario = paper_scenario(n, seed, ratio=5, policy=policy)
     dynamics = Dynamics(
         arrivals=Arrivals(kind="poisson", rate_per_s=0.1, mean_stay_s=20.0, initial=2),
         traces=(TraceSpec(kind="two-state", mean_good_s=8.0, mean_bad_s=4.0),),

@@ -1,9 +1,14 @@
 """``./run_all.sh`` (:mod:`dnnsplit.paper.runner`) checks every setting before a notebook
-runs, and a closed or full stdout, or a read-only checkout, ends it with one line."""
+runs, and a closed or full stdout, or a read-only checkout, ends it with one line; a full
+run refuses a notebook that differs from its committed version; ``--check`` compares a
+re-run with the results by meaning."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +16,7 @@ import sys
 import pytest
 
 from dnnsplit.paper import engine, runner
-from dnnsplit.paths import ROOT
+from dnnsplit.paths import NOTEBOOKS_DIR, ROOT
 
 pytestmark = pytest.mark.notebook
 
@@ -160,3 +165,154 @@ def test_an_executed_notebook_that_cannot_be_written_whole_is_not_left_behind(
     with pytest.raises(OutputError, match=r"^cannot write .*00_quickstart.ipynb: No space left"):
         runner.run_notebook(notebook, output, {"quick": True})
     assert list(output.parent.iterdir()) == []
+
+
+# --- committed parameters only -------------------------------------------------------------
+
+QUICKSTART = "00_quickstart.ipynb"
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A git checkout with one committed notebook (the quick start)."""
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copyfile(NOTEBOOKS_DIR / QUICKSTART, root / "notebooks" / QUICKSTART)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-C", str(root)]
+    for step in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "the notebook"]):
+        subprocess.run(git + step, check=True, capture_output=True)
+    return root
+
+
+def saved(root, change) -> None:
+    """Save the notebook in ``root`` after ``change(notebook)``, as JupyterLab would."""
+    path = root / "notebooks" / QUICKSTART
+    notebook = json.loads(path.read_text())
+    change(notebook)
+    path.write_text(json.dumps(notebook, indent=1) + "\n")
+
+
+def executed(notebook) -> None:
+    """Outputs, execution counts and timing metadata, as an executed notebook has."""
+    for count, cell in enumerate(c for c in notebook["cells"] if c["cell_type"] == "code"):
+        cell["execution_count"] = count + 1
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["done\n"]}]
+        cell["metadata"]["execution"] = {"iopub.status.idle": "2026-12-01T10:00:00Z"}
+
+
+def tweaked(notebook) -> None:
+    """A parameter changed in the parameters cell (and nothing else)."""
+    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
+    source = "".join(cell["source"])
+    assert "n_devices = 8" in source
+    cell["source"] = source.replace("n_devices = 8", "n_devices = 9")
+
+
+def test_a_notebook_differs_from_its_committed_version_only_by_its_cells(checkout, tmp_path):
+    assert runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == []
+    saved(checkout, executed)
+    assert (
+        runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == []
+    )  # outputs do not count
+    saved(checkout, tweaked)
+    assert runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == [
+        f"notebooks/{QUICKSTART} (cell 2 (its parameters))"
+    ]
+    saved(checkout, lambda nb: nb["cells"].pop())
+    assert runner.changed_notebooks([QUICKSTART], checkout / "notebooks") == [
+        f"notebooks/{QUICKSTART} (cells added or removed)"
+    ]
+    shutil.copyfile(NOTEBOOKS_DIR / QUICKSTART, checkout / "notebooks" / "10_new.ipynb")
+    assert runner.changed_notebooks(["10_new.ipynb"], checkout / "notebooks") == [
+        "notebooks/10_new.ipynb (not committed)"
+    ]
+    plain = tmp_path / "unpacked"  # a release unpacked: no git checkout
+    shutil.copytree(checkout / "notebooks", plain / "notebooks")
+    assert runner.changed_notebooks([QUICKSTART], plain / "notebooks") is None
+
+
+def test_a_saved_tweak_cannot_reach_the_committed_results(checkout, monkeypatch, capsys):
+    """A parameter changed and saved (JupyterLab autosaves): a full run refuses before any
+    notebook runs, naming the notebook and the cell; a quick run (into build/quick/) runs
+    the notebook as it is."""
+    ran = []
+    monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: ran.append(quick) or 0)
+    monkeypatch.setattr(
+        runner,
+        "changed_notebooks",
+        functools.partial(runner.changed_notebooks, folder=checkout / "notebooks"),
+    )
+    saved(checkout, executed)
+    assert runner.main(["--workers", "1", "--only", "00", "--no-site"]) == 0
+    assert ran == [False]
+    saved(checkout, tweaked)
+    assert runner.main(["--workers", "1", "--only", "00"]) == runner.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"run_all: notebooks/{QUICKSTART} (cell 2 (its parameters)) differs from the committed"
+    ), err
+    assert "--quick" in err and ran == [False]
+    assert runner.main(["--quick", "--workers", "1", "--only", "00", "--no-site"]) == 0
+    assert ran == [False, True]
+
+
+# --- --check ------------------------------------------------------------------------------------
+
+
+def test_check_compares_a_quick_re_run_and_names_a_changed_cell(tmp_path, monkeypatch, capsys):
+    """./run_all.sh --quick --only 02 writes the reference; one number of it is then
+    changed: --check --quick --only 02 re-runs, finds every other file reproduced, names
+    the file, the line and the column of the changed one, and exits 1."""
+    monkeypatch.setattr(runner, "QUICK_DIR", tmp_path / "quick")
+    monkeypatch.setattr(runner, "CHECK_DIR", tmp_path / "check")
+    argv = ["--quick", "--workers", "1", "--only", "02"]
+    assert runner.main([*argv, "--no-site"]) == 0
+    summary = tmp_path / "quick" / "fig3a_summary.csv"
+    lines = summary.read_text().splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    column = header.index("mean")
+    row[column] = repr(float(row[column]) * (1 + 1e-3) + 1)  # far beyond the tolerance
+    lines[1] = ",".join(row)
+    summary.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert runner.main(["--check", *argv]) == runner.EXIT_FAILED
+    out = capsys.readouterr().out
+    table = out[out.index("what differs") :]
+    assert re.search(r"fig3a_summary.csv +line 2, column mean: [0-9.]+ committed", table), table
+    assert re.search(r"\n1 of (\d+) files differ from ", table), table
+    files = int(re.search(r"\n1 of (\d+) files", table).group(1))
+    assert table.count("reproduces") == files - 1 >= 8, table  # every other file reproduces
+
+
+def test_a_kernel_starts_in_its_notebook_s_folder_whatever_the_process_s(tmp_path, monkeypatch):
+    """papermill moves the whole process into the notebook's folder and back; beside
+    another notebook that has just ended, the process may be elsewhere when a kernel
+    starts (taken here: papermill's move does nothing, the process sits in another
+    folder). The kernel still starts in its notebook's folder, so a relative output_dir
+    lands where the runner meant it."""
+    import contextlib
+
+    import nbformat
+    import papermill.execute
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}  # fmt: skip
+    parameters = nbformat.v4.new_code_cell('output_dir = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(
+        "import pathlib; pathlib.Path(output_dir, 'here.txt').write_text('x')")]  # fmt: skip
+    nbformat.write(notebook, folder / "n.ipynb")
+    (tmp_path / "out").mkdir()
+    elsewhere = tmp_path / "elsewhere" / "deeper"  # where "../out" is another folder
+    elsewhere.mkdir(parents=True)
+    (tmp_path / "elsewhere" / "out").mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(papermill.execute, "chdir", lambda path: contextlib.nullcontext())
+    kernel = runner.KernelHandle(tmp_path / "n.kernel.log")
+    runner.run_notebook(folder / "n.ipynb", tmp_path / "n.out.ipynb", {"output_dir": "../out"},
+                        kernel=kernel)  # fmt: skip
+    assert (tmp_path / "out" / "here.txt").exists()
+    assert not (tmp_path / "elsewhere" / "out" / "here.txt").exists()

@@ -1,10 +1,11 @@
 """The static site of the results (``build/site/``, :mod:`dnnsplit.paper.site`).
 
-Built from the committed figures, report and model document, and from a hand-made
-executed notebook (outputs of every kind a real one has: a progress bar, a table, a
-figure), in a temporary folder; then read as files (every page, every link and image
-resolves, nothing is fetched from the network) and, where Chromium is installed, loaded
-page by page in headless Chromium.
+Built from the committed figures, report and documents, and from a hand-made executed
+notebook (outputs of every kind a real one has: a progress bar, a table, a figure, a
+Markdown table), in a temporary folder; then read as files (every page, every link and
+image resolves, nothing is fetched from the network) and, where Chromium is installed,
+loaded page by page in headless Chromium. A site built from a hostile profile (its fields
+carry HTML, directives and roles) shows them as text.
 """
 
 from __future__ import annotations
@@ -16,23 +17,32 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import nbformat
+import pandas as pd
 import pytest
 
 from dnnsplit.paper import runner
-from dnnsplit.paths import FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
+from dnnsplit.paths import FIGURES_DIR, MEASUREMENTS_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
 from headless import chromium, needs_chromium, network
 
 pytest.importorskip("myst_nb", reason="the site needs the notebooks extra (sphinx, myst-nb)")
 site = pytest.importorskip("dnnsplit.paper.site")
 
-MODEL = ROOT / "docs" / "model.md"
+DOCS = ROOT / "docs"
 NETWORK_SCHEMES = ("http", "https", "ws", "wss", "ftp")
 CAPTION = "A hand-written caption of fig4, with a *Markdown* emphasis."
+#: A notebook's Markdown output: a table, and a link relative to the notebook.
+MARKDOWN = (
+    "| claim | verdict |\n|---|---|\n| from a Markdown output | reproduced |\n\n"
+    "See [the model](../docs/model.md).\n"
+)
 
 
-def executed_notebook(path: Path, *, quick: bool = False, figure: str = "fig4") -> Path:
+def executed_notebook(
+    path: Path, *, quick: bool = False, figure: str = "fig4", markdown: str = MARKDOWN
+) -> Path:
     """An executed notebook as papermill leaves it: parameters recorded in its metadata, a
-    progress bar written in steps, a table, and a figure drawn (the PNG of ``figure``)."""
+    progress bar written in steps, a table, a figure drawn (the PNG of ``figure``), and a
+    Markdown output (as ``IPython.display.Markdown`` leaves it: notebook 07's report)."""
     png = base64.b64encode((FIGURES_DIR / f"{figure}.png").read_bytes()).decode()
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["papermill"] = {"parameters": {"quick": quick, "output_dir": "figures"}}
@@ -68,6 +78,17 @@ def executed_notebook(path: Path, *, quick: bool = False, figure: str = "fig4") 
             ],
             execution_count=2,
         ),
+        nbformat.v4.new_code_cell(
+            "Markdown(report)",
+            outputs=[
+                nbformat.v4.new_output(
+                    "execute_result",
+                    data={"text/markdown": markdown, "text/plain": "<Markdown>"},
+                    execution_count=3,
+                )
+            ],
+            execution_count=3,
+        ),
     ]
     nbformat.write(notebook, path)
     return path
@@ -75,7 +96,7 @@ def executed_notebook(path: Path, *, quick: bool = False, figure: str = "fig4") 
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory) -> site.Sources:
-    """The committed figures (one with a caption file), report and model, and two
+    """The committed figures (one with a caption file), report and documents, and two
     executed notebooks."""
     root = tmp_path_factory.mktemp("sources")
     figures = root / "figures"
@@ -85,25 +106,30 @@ def sources(tmp_path_factory) -> site.Sources:
     executed.mkdir()
     executed_notebook(executed / "01_profiles.ipynb")
     executed_notebook(executed / "06_readings.ipynb", figure="readings")
-    return site.Sources(figures=figures, report=REPORT_PATH, executed=executed, model=MODEL)
+    return site.Sources(figures=figures, report=REPORT_PATH, executed=executed, docs=DOCS)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> site.Sources:
-    """A small run's files (one figure, a short report and model document), for the
-    tests of how the site is built, which need no full build."""
+    """A small run's files (one figure, a short report with its verdict table, one
+    document), for the tests of how the site is built, which need no full build."""
     root = tmp_path_factory.mktemp("small")
     (root / "figures").mkdir()
     for name in ("fig4.png", "fig4.pdf", "fig4.csv"):
         shutil.copyfile(FIGURES_DIR / name, root / "figures" / name)
-    (root / "REPRODUCTION.md").write_text(
-        "# Reproduction report\n\nSee [the model](docs/model.md).\n"
-    )
-    (root / "model.md").write_text("# The model\n\n## The memory rule\n\nText.\n")
+    (root / "REPRODUCTION.md").write_text(SMALL_REPORT)
+    (root / "docs").mkdir()
+    (root / "docs" / "model.md").write_text("# The model\n\n## The memory rule\n\nText.\n")
     (root / "notebooks").mkdir()
     executed_notebook(root / "notebooks" / "01_profiles.ipynb")
     return site.Sources(root / "figures", root / "REPRODUCTION.md", root / "notebooks",
-                        root / "model.md")  # fmt: skip
+                        root / "docs")  # fmt: skip
+
+
+SMALL_REPORT = (
+    "# Reproduction report\n\nSee [the model](docs/model.md).\n\n"
+    "| claim | verdict |\n|---|---|\n| one | reproduced |\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +177,19 @@ def target(page: Path, url: str) -> tuple[Path, str]:
 # --- what the site holds ----------------------------------------------------------------
 
 
-def test_the_site_has_the_report_figures_readings_model_and_notebooks(built, sources):
-    for name in ("index", "REPRODUCTION", "figures", "readings", "docs/model",
+def test_the_site_has_the_report_figures_readings_every_document_and_notebook(built, sources):
+    documents = [f"docs/{p.stem}" for p in sorted(DOCS.glob("*.md"))]
+    assert "docs/model" in documents and len(documents) >= 3
+    for name in ("index", "REPRODUCTION", "figures", "readings", *documents,
                  "notebooks/01_profiles", "notebooks/06_readings"):  # fmt: skip
         assert (built / f"{name}.html").is_file(), name
     report = (built / "REPRODUCTION.html").read_text()
     assert "Reproduction report" in report and "Verdicts" in report
     assert "The memory rule" in (built / "docs" / "model.html").read_text()
     index = Page(built / "index.html")
-    for page in ("REPRODUCTION.html", "figures.html", "readings.html", "docs/model.html",
-                 "notebooks/01_profiles.html", "notebooks/06_readings.html"):  # fmt: skip
-        assert page in index.links
+    for name in ("REPRODUCTION", "figures", "readings", *documents,
+                 "notebooks/01_profiles", "notebooks/06_readings"):  # fmt: skip
+        assert f"{name}.html" in index.links, name
 
 
 def test_every_figure_is_shown_with_its_caption_and_links_to_its_csvs(built, sources):
@@ -203,6 +231,17 @@ def test_executed_notebooks_show_their_outputs_as_jupyterlab_does(built):
     assert "../docs/model.html" in page.links
 
 
+def test_a_notebook_s_markdown_output_renders_as_markdown_with_its_links_checked(built):
+    """Notebook 07 shows the report as a Markdown output: its tables are tables, and its
+    links resolve on the site like the notebook's own (one pointing nowhere fails the
+    build: test_a_broken_link_in_a_notebook_s_output_fails_the_build)."""
+    text = (built / "notebooks" / "01_profiles.html").read_text()
+    assert "<td><p>from a Markdown output</p></td>" in text and "| claim |" not in text
+    article = Article(built / "notebooks" / "01_profiles.html")
+    links = [attrs.get("href") for tag, attrs in article.tags if tag == "a"]
+    assert links.count("../docs/model.html") == 2, links  # the cell's, and the output's
+
+
 def test_every_internal_link_resolves_and_nothing_comes_from_the_network(built):
     checked = 0
     for page_path in pages(built):
@@ -239,13 +278,53 @@ def test_every_committed_figure_is_saved_by_a_notebook():
 
 
 def test_a_quick_run_s_site_says_so_on_every_generated_page(small, tmp_path):
+    """... and the report's page shows the report as it is, its verdict table first after
+    its own heading and paragraph, no preamble before it."""
     executed = tmp_path / "notebooks"
     executed.mkdir()
     executed_notebook(executed / "00_quick.ipynb", quick=True)
-    quick = site.Sources(small.figures, small.report, executed, small.model, quick=True)
+    quick = site.Sources(small.figures, small.report, executed, small.docs, quick=True)
     out = site.build_site(tmp_path / "site", quick)
     for name in ("index", "figures", "readings"):
         assert "QUICK RUN" in (out / f"{name}.html").read_text()
+    article = Article(out / "REPRODUCTION.html")
+    assert article.blocks[:3] == ["h1", "p", "table"], article.blocks
+
+
+class Article(html.parser.HTMLParser):
+    """The blocks (headings, paragraphs, tables, ...) of a page's article in order, its
+    elements (tag, attributes) and its text as a reader sees it."""
+
+    BLOCKS = frozenset({"h1", "h2", "h3", "p", "table", "pre", "ul", "ol", "blockquote", "img"})
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+        self.text: list[str] = []
+        self.tags: list[tuple[str, dict]] = []
+        self.depth = 0  # inside <article>, and how deep inside a block
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.tags.append((tag, dict(attrs)))
+        if tag == "article":
+            self.depth = 1
+        elif self.depth == 1 and tag in self.BLOCKS:
+            self.blocks.append(tag)
+            self.depth = 2
+        elif self.depth >= 2:
+            self.depth += tag not in ("img", "br", "hr", "input", "meta", "link")
+
+    def handle_endtag(self, tag):
+        if tag == "article":
+            self.depth = 0
+        elif self.depth >= 2:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
 
 
 def test_notebooks_of_another_kind_of_run_are_refused(sources, tmp_path):
@@ -253,13 +332,13 @@ def test_notebooks_of_another_kind_of_run_are_refused(sources, tmp_path):
     executed.mkdir()
     executed_notebook(executed / "00_quick.ipynb", quick=True)
     with pytest.raises(site.SiteError, match=r"00_quick.ipynb was executed by a quick run"):
-        site.Sources(sources.figures, sources.report, executed, MODEL)
+        site.Sources(sources.figures, sources.report, executed, DOCS)
 
 
-@pytest.mark.parametrize("missing", ["figures", "report", "executed", "model"])
+@pytest.mark.parametrize("missing", ["figures", "report", "executed", "docs"])
 def test_a_missing_input_is_named(sources, tmp_path, missing):
     given = {"figures": sources.figures, "report": sources.report,
-             "executed": sources.executed, "model": MODEL}  # fmt: skip
+             "executed": sources.executed, "docs": DOCS}  # fmt: skip
     given[missing] = tmp_path / "nothing"
     with pytest.raises(site.SiteError, match=f"^{missing}: no "):
         site.Sources(**given)
@@ -271,23 +350,179 @@ def test_a_broken_link_fails_the_build_naming_it_and_keeps_the_old_site(small, b
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     report = tmp_path / "REPRODUCTION.md"
     report.write_text(small.report.read_text() + "\nSee [the missing page](docs/nothing.md).\n")
-    broken = site.Sources(small.figures, report, small.executed, small.model)
+    broken = site.Sources(small.figures, report, small.executed, small.docs)
     with pytest.raises(site.SiteError, match=r"(?s)REPRODUCTION.md.*docs/nothing"):
         site.build_site(out, broken)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["REPRODUCTION.md", "site"]
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        # notebook 07 before the fix: the report's links, relative to the repository
+        ({"text/markdown": "See [the model](docs/model.md)."}, r"01_profiles.ipynb.*docs/model"),
+        # an HTML output: Sphinx does not look inside it, the check of the built pages does
+        ({"text/html": '<a href="../nothing.html">x</a>'}, r"01_profiles.html: broken link"),
+    ],
+)
+def test_a_broken_link_in_a_notebook_s_output_fails_the_build(small, tmp_path, data, said):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    notebook = nbformat.read(executed_notebook(executed / "01_profiles.ipynb"), as_version=4)
+    notebook.cells[-1].outputs = [nbformat.v4.new_output("display_data", data=data)]
+    nbformat.write(notebook, executed / "01_profiles.ipynb")
+    with pytest.raises(site.SiteError, match=f"(?s){said}"):
+        site.build_site(tmp_path / "site", site.Sources(small.figures, small.report, executed,
+                                                        small.docs))  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notebooks"]
+
+
+# --- data is never markup ---------------------------------------------------------------------
+
+#: A secret of this test that no page may show: the hostile profile asks to include it.
+SECRET = "the-secret-a-hostile-profile-wants-9f2c"
+PWNED = "pwned-by-a-profile"
+
+
+def hostile_fields(secret: Path) -> dict[str, str]:
+    """A profile's provenance fields that carry a script, an element with an event
+    handler, an HTML block, a raw HTML directive, an include directive and a role."""
+    return {
+        "hardware": f'Pi <script>document.title="{PWNED}"</script>'
+        f' <img src="x" onerror="document.title=\'{PWNED}\'">',
+        "source": f'an estimate\n\n<div id="injected-block" onclick="x">\nan HTML block\n'
+        f'</div>\n\n```{{raw}} html\n<b id="injected-raw">raw</b>\n```\n\n'
+        f"```{{include}} {secret}\n```\n",
+        "framework": f"{{download}}`{secret}` and {{raw}}`<i id='injected-role'>`",
+    }
+
+
+@pytest.fixture(scope="module")
+def hostile(small, tmp_path_factory) -> tuple[Path, Path]:
+    """A site built from a run whose profile is hostile: its caption (made by the caption
+    code from the profile), its report and a notebook's Markdown output carry the fields.
+    Returns the site and the secret file."""
+    from matplotlib.figure import Figure
+
+    from dnnsplit.paper import captions, output
+
+    root = tmp_path_factory.mktemp("hostile")
+    secret = root / "secret.txt"
+    secret.write_text(SECRET + "\n")
+    profile = pd.read_csv(MEASUREMENTS_DIR / "alexnet-pi3b-estimated.csv")
+    fields = hostile_fields(secret)
+    for column, value in fields.items():
+        profile[column] = value
+    profile.to_csv(root / "hostile.csv", index=False)
+    caption = captions.profiles_caption([str(root / "hostile.csv")])
+    assert fields["hardware"] in captions.text(caption, full=True) or "\\<script" in (
+        captions.text(caption, full=True)
+    )  # the caption carries the field (escaped or not)
+    figures = root / "figures"
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [1, 0])
+    output.save_figure(figure, "fig4", {"": pd.DataFrame({"x": [0]})}, figures, caption=caption)
+    text = "\n\n".join(fields.values())
+    (root / "REPRODUCTION.md").write_text(f"# Reproduction report\n\nProfile: {text}\n")
+    (root / "notebooks").mkdir()
+    executed_notebook(root / "notebooks" / "01_profiles.ipynb", markdown=text)
+    sources = site.Sources(figures, root / "REPRODUCTION.md", root / "notebooks", small.docs)
+    return site.build_site(root / "site", sources), secret
+
+
+def test_a_hostile_profile_s_fields_are_shown_as_text_never_run_or_included(hostile):
+    built, secret = hostile
+    for path in built.rglob("*"):
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+    for name in ("figures", "REPRODUCTION", "notebooks/01_profiles"):
+        article = Article(built / f"{name}.html")
+        shown = " ".join("".join(article.text).split())
+        for words in ("<script>document.title", "onerror=", "an HTML block",
+                      "{raw} html", "{include}", "{download}"):  # fmt: skip
+            assert words in shown.replace("\\", ""), f"{name}: {words!r} not shown"
+        for tag, attrs in article.tags:
+            assert not (tag == "script" and PWNED in str(attrs)), name
+            assert not any(k.startswith("on") for k in attrs), f"{name}: <{tag} {attrs}>"
+            assert attrs.get("id", "") not in ("injected-block", "injected-raw", "injected-role")
+            assert secret.name not in attrs.get("href", ""), f"{name}: links the secret"
+        assert PWNED not in "".join(
+            data for tag, data in Scripts(built / f"{name}.html").scripts
+        ), name
+
+
+class Scripts(html.parser.HTMLParser):
+    """The scripts of a page, with their text."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.scripts: list[tuple[str, str]] = []
+        self.inside = False
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        self.inside = tag == "script"
+        if self.inside:
+            self.scripts.append((tag, ""))
+
+    def handle_endtag(self, tag):
+        self.inside = False
+
+    def handle_data(self, data):
+        if self.inside:
+            self.scripts[-1] = (self.scripts[-1][0], self.scripts[-1][1] + data)
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "said"),
+    [
+        ("caption", "[the host](../../../../../../../etc/hostname)",
+         r"fig4.caption.md, line 1: a link to '../../[./]*etc/hostname', outside"),
+        ("caption", "line one\n\n![an image](/../../etc/hostname)",
+         r"fig4.caption.md, line 3: a link to '/../../etc/hostname', outside"),
+        ("report", "# Report\n\nSee [the host](../etc/hostname).",
+         r"REPRODUCTION.md, line 3: a link to '../etc/hostname', outside"),
+        ("report", "# Report\n\n<ssh://host/etc/hostname>", r"REPRODUCTION.md, line 3: a ssh: link"),
+        ("notebook", "[x](../../etc/hostname)",
+         r"01_profiles.ipynb, cell 4's output, line 1: a link to '../../etc/hostname', outside"),
+    ],
+)  # fmt: skip
+def test_generated_text_that_links_out_of_the_site_is_refused_naming_the_file(
+    small, tmp_path, where, text, said
+):
+    """Sphinx copies the file a link names into the site (a download): a link of generated
+    text to a file outside the site is refused before Sphinx runs."""
+    figures, report, executed = tmp_path / "figures", tmp_path / "REPRODUCTION.md", tmp_path / "nb"
+    shutil.copytree(small.figures, figures)
+    shutil.copyfile(small.report, report)
+    executed.mkdir()
+    if where == "caption":
+        (figures / "fig4.caption.md").write_text(text)
+    elif where == "report":
+        report.write_text(text)
+    executed_notebook(
+        executed / "01_profiles.ipynb", markdown=text if where == "notebook" else MARKDOWN
+    )
+    with pytest.raises(site.SiteError, match=said):
+        site.build_site(tmp_path / "site", site.Sources(figures, report, executed, small.docs))
+    assert not (tmp_path / "site").exists()
+
+
 def test_run_all_builds_the_site_after_a_full_run_unless_told_not_to(monkeypatch):
-    """The runner's last step (the notebooks themselves are not run here)."""
-    calls = []
-    monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: 0)
+    """The runner's last step (the notebooks themselves are not run here); --site builds
+    only the site."""
+    calls, ran = [], []
+    monkeypatch.setattr(runner, "_run", lambda chosen, quick, at_once: ran.append(quick) or 0)
+    monkeypatch.setattr(runner, "changed_notebooks", lambda chosen: [])
     monkeypatch.setattr(site, "build_after_run", lambda quick: calls.append(quick) or 0)
     for argv, expected in (([], [False]), (["--quick"], [True]), (["--no-site"], []),
-                           (["--only", "00"], []), (["--quick", "--no-site"], [])):  # fmt: skip
+                           (["--only", "00"], []), (["--quick", "--no-site"], []),
+                           (["--site"], [False]), (["--site", "--quick"], [True])):  # fmt: skip
         calls.clear()
+        ran.clear()
         assert runner.main(["--workers", "1", *argv]) == 0
         assert calls == expected, argv
+        assert len(ran) == (0 if "--site" in argv else 1), argv
     monkeypatch.setattr(site, "build_after_run", lambda quick: 1)
     assert runner.main(["--workers", "1"]) == 1
 
@@ -312,7 +547,7 @@ def test_every_page_loads_offline_in_chromium_with_every_image(built, tmp_path):
             )
             for src, complete, width in images:
                 assert complete and width > 0, f"{page_path.name}: broken image {src}"
-            requested, failed = network(driver)
+            requested, failed = network(driver, page=page_path.as_uri())
             outside = [u for u in requested if urlsplit(u).scheme in NETWORK_SCHEMES]
             assert not outside, f"{page_path.name} requested {outside}"
             assert not failed, f"{page_path.name}: {failed}"
@@ -323,3 +558,18 @@ def test_every_page_loads_offline_in_chromium_with_every_image(built, tmp_path):
             for href in links:
                 path = Path(unquote(urlsplit(href).path))
                 assert path.exists(), f"{page_path.name}: broken link {href}"
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_hostile_profile_runs_nothing_in_chromium(hostile, tmp_path):
+    """The hostile site's pages in a browser: no script of the profile ran (it would set
+    the page's title), no element it carried exists."""
+    built, _ = hostile
+    injected = "[onerror], [onclick], #injected-block, #injected-raw, #injected-role"
+    with chromium(tmp_path / "profile") as driver:
+        for name in ("figures", "REPRODUCTION", "notebooks/01_profiles"):
+            driver.get((built / f"{name}.html").as_uri())
+            assert PWNED not in driver.title, name
+            found = driver.execute_script(f"return document.querySelectorAll({injected!r}).length")
+            assert found == 0, name

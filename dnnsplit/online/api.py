@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dnnsplit._params import Choice, Flag, Instance, Nullable, Real, Whole, declare
-from dnnsplit.errors import InputError
+from dnnsplit._checks import MAX_WHOLE
+from dnnsplit._params import Choice, Constraint, Flag, Nullable, Real, Whole, declare
+from dnnsplit.errors import InputError, shown
 from dnnsplit.online.controllers import CONTROLLER_SOLVERS, CONTROLLERS, make_controller
 from dnnsplit.online.dynamics import SECONDS, OnlineScenario, World
 from dnnsplit.online.regret import regret as regret_pieces
 from dnnsplit.online.simulation import Trajectory, run_world
-from dnnsplit.scenario import MAX_SEED
-from dnnsplit.solvers import DELAY_OBJECTIVES, MAX_RESTARTS
+from dnnsplit.scenario import Scenario
+from dnnsplit.solvers import DELAY_OBJECTIVES
 
 __all__ = [
     "DEFAULT_MAX_NODES",
@@ -37,20 +38,47 @@ DEFAULT_SECONDS_PER_EVALUATION = 1e-6
 #: same states are certified on any machine.
 DEFAULT_MAX_NODES = 20_000
 
+
+class OnlineInput(Constraint):
+    """What :func:`simulate` runs in: a :class:`~dnnsplit.online.OnlineScenario`, a
+    :class:`~dnnsplit.online.World` already drawn, or a plain :class:`~dnnsplit.Scenario`
+    (taken with the default :class:`~dnnsplit.online.Dynamics`: every device present
+    throughout at its constant rate)."""
+
+    def check(self, value: Any, field: str) -> OnlineScenario | World:
+        if isinstance(value, Scenario):
+            return OnlineScenario(value)
+        if not isinstance(value, OnlineScenario | World):
+            raise InputError(
+                field,
+                "must be a dnnsplit.online.OnlineScenario, a dnnsplit.online.World or a "
+                f"dnnsplit.Scenario, got {shown(value)}",
+            )
+        return value
+
+    def invalid(self) -> tuple[Any, ...]:
+        return (None, "x", 1, {})
+
+    def valid(self) -> tuple[Any, ...]:
+        return ()  # an instance needs a scenario: the tests give their own
+
+
+#: The most random starts local-search (and optimal's warm start) may take per decision: a
+#: run makes hundreds of decisions.
+MAX_DECISION_RESTARTS = 1000
+
+
 #: What :func:`simulate` takes (the one declaration its checks and tests read).
 SIMULATE_PARAMETERS = {
-    # isinstance takes a tuple of types: either is accepted
-    "scenario": Instance(
-        cast(type, (OnlineScenario, World)), "a dnnsplit.online.OnlineScenario or World"
-    ),
+    "scenario": OnlineInput(),
     "controller": Choice(CONTROLLERS, "controller"),
     "solver": Choice(CONTROLLER_SOLVERS, "solver"),
     "objective": Choice(DELAY_OBJECTIVES, "objective"),
-    "seed": Nullable(Whole(0, MAX_SEED)),
+    "seed": Nullable(Whole(0, MAX_WHOLE)),
     "horizon_s": Nullable(SECONDS),
     "seconds_per_evaluation": Real(low=0.0, high=1.0),
     "max_nodes": Whole(1, 10**9),
-    "restarts": Whole(0, MAX_RESTARTS),
+    "restarts": Whole(0, MAX_DECISION_RESTARTS),
     "epsilon": Real(low=0.0, high=1.0),
     "step": Real(positive=True, high=1.0),
     "regret": Flag(),
@@ -129,7 +157,7 @@ class Run:
 
 @declare(SIMULATE_PARAMETERS, fields={"scenario": "scenario"}, then=_world_rules)
 def simulate(
-    scenario: OnlineScenario | World,
+    scenario: OnlineScenario | World | Scenario,
     *,
     controller: str = "repair",
     solver: str = "greedy",
@@ -147,10 +175,11 @@ def simulate(
 
     Parameters
     ----------
-    scenario : OnlineScenario or World
+    scenario : OnlineScenario, World or Scenario
         The scenario and its dynamics (drawn into a world from ``seed``), or a world
         already drawn (:meth:`Dynamics.world`; controllers compared in one world meet the
-        same arrivals, traces and requests, and share its solved states).
+        same arrivals, traces and requests, and share its solved states), or a plain
+        scenario (every device present throughout at its constant rate).
     controller : {"static", "resolve", "repair", "bandit"}
         Who decides (:mod:`dnnsplit.online.controllers`).
     solver : {"greedy", "local-search", "optimal"}
@@ -171,7 +200,8 @@ def simulate(
     max_nodes : int
         Node limit of the ``optimal`` solver, as a controller and as the oracle.
     restarts : int
-        local-search's random starts (also the warm start of ``optimal``).
+        local-search's random starts (also the warm start of ``optimal``), at most
+        :data:`MAX_DECISION_RESTARTS`.
     epsilon, step : float
         The bandit's exploration probability and the step of its running means.
     regret : bool
@@ -186,12 +216,16 @@ def simulate(
     InputError
         A parameter outside its declaration (:data:`SIMULATE_PARAMETERS`), named.
     SolverRefusal
-        A solve stopped by its clock (its guard: ten minutes a solve), so a result would
+        A world too large to simulate (more than
+        :data:`~dnnsplit.online.dynamics.MAX_REQUESTS` requests, or
+        :data:`~dnnsplit.online.dynamics.MAX_ARRIVALS` arrivals), named by its field; or a
+        solve stopped by its clock (its guard: ten minutes a solve), so a result would
         depend on the machine.
     """
     if isinstance(scenario, World):
         world = scenario
     else:
+        assert isinstance(scenario, OnlineScenario)  # a Scenario was wrapped by its check
         world = scenario.dynamics.world(scenario.scenario, seed or 0, horizon_s)
     chosen = make_controller(
         controller,

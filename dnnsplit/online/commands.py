@@ -1,5 +1,8 @@
 """The ``dnnsplit online`` subcommand: run a controller in a dynamic scenario.
 
+:func:`add_commands` registers it on the main parser with its ``handler``, which
+:func:`dnnsplit.cli.main` calls and whose return value is the exit status.
+
 ``dnnsplit online SCENARIO --controller NAME [--solver S] [--objective O] [--trace FILE]
 [--horizon S] [--seed K] [--max-nodes M] [--no-regret]`` reads a scenario file with an
 ``online`` block (docs/online.md; without one, every device is present throughout at
@@ -16,7 +19,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from dnnsplit._io import write_stdout
+from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.online.api import DEFAULT_MAX_NODES, simulate
 from dnnsplit.online.controllers import CONTROLLER_SOLVERS, CONTROLLERS
@@ -28,11 +31,19 @@ __all__ = ["add_commands"]
 
 #: The options of ``online`` given as flags: the keyword each one sets.
 FLAGS = {
+    "controller": "controller",
+    "solver": "solver",
+    "objective": "objective",
     "horizon": "horizon_s",
     "seed": "seed",
     "max_nodes": "max_nodes",
     "switch": "switch_s",
 }
+
+
+def _choices(options: tuple[str, ...]) -> str:
+    """``{a,b,c}``: the values a declared choice takes (the library checks the value)."""
+    return "{" + ",".join(options) + "}"
 
 
 def add_commands(commands: Any) -> None:
@@ -43,14 +54,14 @@ def add_commands(commands: Any) -> None:
         description=__doc__.splitlines()[0],
     )
     on.add_argument("scenario", help="scenario file with an 'online' block (JSON, or YAML)")
-    on.add_argument("--controller", choices=CONTROLLERS, default="repair")
+    on.add_argument("--controller", metavar=_choices(CONTROLLERS), default="repair")
     on.add_argument(
         "--solver",
-        choices=CONTROLLER_SOLVERS,
+        metavar=_choices(CONTROLLER_SOLVERS),
         default="greedy",
         help="static, resolve: solver of each decision (repair: of the first)",
     )
-    on.add_argument("--objective", choices=DELAY_OBJECTIVES, default="total")
+    on.add_argument("--objective", metavar=_choices(DELAY_OBJECTIVES), default="total")
     on.add_argument(
         "--trace",
         default=None,
@@ -72,7 +83,7 @@ def add_commands(commands: Any) -> None:
         help="node limit of optimal, as a controller and as the oracle",
     )
     on.add_argument("--no-regret", action="store_true", help="skip the oracle")
-    on.set_defaults(run_command=_online)
+    on.set_defaults(handler=_online)
 
 
 def _flag(error: InputError, args: argparse.Namespace) -> InputError:
@@ -84,6 +95,8 @@ def _flag(error: InputError, args: argparse.Namespace) -> InputError:
 
 
 def _online(args: argparse.Namespace) -> int:
+    if stdout_closed():
+        raise OutputError("stdout is closed: there is nowhere to write the result")
     online = OnlineScenario.from_file(args.scenario)
     dynamics = online.dynamics
     try:

@@ -51,13 +51,13 @@ from dnnsplit._params import (
     Text,
     Whole,
     check_all,
-    check_fields,
+    declare_fields,
 )
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, SolverRefusal
 from dnnsplit.online.traces import RateTrace, read_mahimahi, read_rate_csv, two_state
 from dnnsplit.policies import policies_with
 from dnnsplit.reader import read_data
-from dnnsplit.scenario import Device, Scenario
+from dnnsplit.scenario import Scenario
 
 __all__ = [
     "ARRIVAL_FIELDS",
@@ -161,12 +161,20 @@ def _block(
     }
 
 
+def _read_path(spec: TraceSpec) -> None:
+    """A file kind given its ``path`` (and no ``trace`` yet) reads it now."""
+    if spec.kind in FILE_KINDS and spec.trace is None and spec.path is not None:
+        object.__setattr__(spec, "trace", spec._read(None, "trace"))
+
+
 @dataclass(frozen=True)
+@declare_fields(TRACE_FIELDS, prefix="trace.", then=_read_path)
 class TraceSpec:
     """How one device's uplink rate moves (the ``trace`` block; see the module docstring).
 
-    ``trace`` holds the rates read from ``path`` (``csv``, ``mahimahi``), read once when
-    the block is read.
+    ``trace`` holds the rates of a file kind (``csv``, ``mahimahi``): read from ``path``
+    when the spec is made, or given (:meth:`of_file`). A file kind with neither is refused
+    when a world is drawn, naming ``trace.path``.
     """
 
     kind: str = "constant"
@@ -177,13 +185,6 @@ class TraceSpec:
     window_s: float = 1.0
     offset_s: float = 0.0
     trace: RateTrace | None = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        """Check every field (errors name ``trace.<field>``); a file kind without its
-        ``trace`` reads ``path``."""
-        check_fields(self, TRACE_FIELDS, "trace.")
-        if self.kind in FILE_KINDS and self.trace is None:
-            object.__setattr__(self, "trace", self._read(None, "trace"))
 
     def _read(self, folder: Path | None, where: str) -> RateTrace:
         if self.path is None:
@@ -226,24 +227,24 @@ class TraceSpec:
                 horizon_s,
                 rng,
             )
-        assert self.trace is not None  # read by from_dict / of_file
+        if self.trace is None:
+            raise InputError("trace.path", f"missing (the {self.kind} trace file)")
         return self.trace.at_offset(self.offset_s)
 
 
+def _leaves_after_joining(stay: Stay) -> None:
+    if stay.leave_s is not None and stay.leave_s <= stay.join_s:
+        raise InputError("stay.leave_s", f"{stay.leave_s:g} is not after join_s {stay.join_s:g}")
+
+
 @dataclass(frozen=True)
+@declare_fields(STAY_FIELDS, prefix="stay.", then=_leaves_after_joining)
 class Stay:
     """Device ``device`` present from ``join_s`` until ``leave_s`` (None: to the end)."""
 
-    device: int
-    join_s: float
+    device: int = 0
+    join_s: float = 0.0
     leave_s: float | None = None
-
-    def __post_init__(self) -> None:
-        check_fields(self, STAY_FIELDS, "stay.")
-        if self.leave_s is not None and self.leave_s <= self.join_s:
-            raise InputError(
-                "stay.leave_s", f"{self.leave_s:g} is not after join_s {self.join_s:g}"
-            )
 
 
 def _check_apart(stays: tuple[Stay, ...], where: str) -> None:
@@ -285,27 +286,28 @@ def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
     return tuple(stays)
 
 
+def _stays_apart(arrivals: Arrivals) -> None:
+    """``stays``: a list of :class:`Stay`, one device's apart from each other."""
+    stays = arrivals.stays
+    if isinstance(stays, Stay) or not isinstance(stays, list | tuple):
+        raise InputError("arrivals.stays", "must be a list of dnnsplit.online.Stay")
+    for k, stay in enumerate(stays):
+        Instance(Stay, "a dnnsplit.online.Stay").check(stay, f"arrivals.stays[{k}]")
+    object.__setattr__(arrivals, "stays", tuple(stays))
+    _check_apart(arrivals.stays, "arrivals.stays")
+
+
 @dataclass(frozen=True)
+@declare_fields(ARRIVAL_FIELDS, prefix="arrivals.", then=_stays_apart)
 class Arrivals:
-    """Which pool devices are present when (the ``arrivals`` block; module docstring)."""
+    """Which pool devices are present when (the ``arrivals`` block; module docstring).
+    A ``schedule`` without stays leaves every device away."""
 
     kind: str = "none"
     rate_per_s: float = 0.01
     mean_stay_s: float = 300.0
     initial: int = 0
     stays: tuple[Stay, ...] = ()
-
-    def __post_init__(self) -> None:
-        check_fields(self, ARRIVAL_FIELDS, "arrivals.")
-        stays = self.stays
-        if isinstance(stays, Stay) or not isinstance(stays, list | tuple):
-            raise InputError("arrivals.stays", "must be a list of dnnsplit.online.Stay")
-        for k, stay in enumerate(stays):
-            Instance(Stay, "a dnnsplit.online.Stay").check(stay, f"arrivals.stays[{k}]")
-        if self.kind == "schedule" and not stays:
-            raise InputError("arrivals.stays", "a schedule needs at least one stay")
-        object.__setattr__(self, "stays", tuple(stays))
-        _check_apart(self.stays, "arrivals.stays")
 
     @classmethod
     def from_dict(cls, raw: Any, where: str, n_devices: int) -> Arrivals:
@@ -342,7 +344,7 @@ class Arrivals:
                     stays[s.device].append((s.join_s, leave))
             return [sorted(d) for d in stays]
         if self.rate_per_s * horizon_s > MAX_ARRIVALS:
-            raise InputError(
+            raise SolverRefusal(
                 "arrivals.rate_per_s",
                 f"{self.rate_per_s:g} arrivals a second over {horizon_s:g} s expect more than "
                 f"{MAX_ARRIVALS:,} arrivals (dnnsplit.online.dynamics.MAX_ARRIVALS)",
@@ -372,14 +374,12 @@ class Arrivals:
 
 
 @dataclass(frozen=True)
+@declare_fields(REQUEST_FIELDS, prefix="requests.")
 class Requests:
     """When a present device asks for an inference (the ``requests`` block)."""
 
     kind: str = "periodic"
     period_s: float = 2.0
-
-    def __post_init__(self) -> None:
-        check_fields(self, REQUEST_FIELDS, "requests.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "period_s": self.period_s}
@@ -398,7 +398,25 @@ class Requests:
         return times[times < leave]
 
 
+def _traces(dynamics: Dynamics) -> None:
+    """``traces``: a non-empty list of :class:`TraceSpec`."""
+    traces = dynamics.traces
+    if isinstance(traces, TraceSpec) or not isinstance(traces, list | tuple) or not traces:
+        raise InputError("trace", "must be a non-empty list of dnnsplit.online.TraceSpec")
+    for k, spec in enumerate(traces):
+        Instance(TraceSpec, "a dnnsplit.online.TraceSpec").check(spec, f"trace[{k}]")
+    object.__setattr__(dynamics, "traces", tuple(traces))
+
+
 @dataclass(frozen=True)
+@declare_fields(
+    {
+        **ONLINE_FIELDS,
+        "arrivals": Instance(Arrivals, "a dnnsplit.online.Arrivals"),
+        "requests": Instance(Requests, "a dnnsplit.online.Requests"),
+    },
+    then=_traces,
+)
 class Dynamics:
     """How the world moves (the scenario file's ``online`` block; module docstring).
 
@@ -421,17 +439,6 @@ class Dynamics:
     traces: tuple[TraceSpec, ...] = (TraceSpec(),)
     switch_s: float = 0.5
     horizon_s: float = 600.0
-
-    def __post_init__(self) -> None:
-        check_fields(self, ONLINE_FIELDS)
-        Instance(Arrivals, "a dnnsplit.online.Arrivals").check(self.arrivals, "arrivals")
-        Instance(Requests, "a dnnsplit.online.Requests").check(self.requests, "requests")
-        traces = self.traces
-        if isinstance(traces, TraceSpec) or not isinstance(traces, list | tuple) or not traces:
-            raise InputError("trace", "must be a non-empty list of dnnsplit.online.TraceSpec")
-        for k, spec in enumerate(traces):
-            Instance(TraceSpec, "a dnnsplit.online.TraceSpec").check(spec, f"trace[{k}]")
-        object.__setattr__(self, "traces", tuple(traces))
 
     @classmethod
     def from_dict(cls, raw: Any, n_devices: int, folder: Path | None = None) -> Dynamics:
@@ -483,7 +490,7 @@ class Dynamics:
         n = scenario.n_devices
         expected = n * horizon / self.requests.period_s
         if expected > MAX_REQUESTS:
-            raise InputError(
+            raise SolverRefusal(
                 "horizon_s",
                 f"{n} devices asking every {self.requests.period_s:g} s for {horizon:g} s make "
                 f"up to {expected:.3g} requests, more than {MAX_REQUESTS:,} "
@@ -583,41 +590,46 @@ class World:
         return np.concatenate(parts) if parts else np.empty(0)
 
 
+def _fits_the_pool(online: OnlineScenario) -> None:
+    """The rules across the scenario and its dynamics: its policy is one the controllers'
+    snapshot model defines, and the dynamics' devices are the pool's."""
+    n, dynamics = online.scenario.n_devices, online.dynamics
+    if online.scenario.policy not in ONLINE_POLICIES:
+        raise InputError(
+            "bs.policy",
+            f"{online.scenario.policy} is not defined under the snapshot model the "
+            f"controllers use; the online setting takes {', '.join(ONLINE_POLICIES)}",
+        )
+    if dynamics.arrivals.initial > n:
+        raise InputError(
+            "online.arrivals.initial", f"{dynamics.arrivals.initial} exceeds the pool's {n} devices"
+        )
+    for k, stay in enumerate(dynamics.arrivals.stays):
+        if stay.device >= n:
+            raise InputError(
+                f"online.arrivals.stays[{k}].device",
+                f"{stay.device} is not a device of the pool (0..{n - 1})",
+            )
+    if len(dynamics.traces) not in (1, n):
+        raise InputError(
+            "online.trace",
+            f"needs one trace, or one per device ({n}), got {len(dynamics.traces)}",
+        )
+
+
 @dataclass(frozen=True, eq=False)
+@declare_fields(
+    {
+        "scenario": Instance(Scenario, "a dnnsplit.Scenario"),
+        "dynamics": Instance(Dynamics, "a dnnsplit.online.Dynamics"),
+    },
+    then=_fits_the_pool,
+)
 class OnlineScenario:
     """A scenario (the profile, the BS and the pool of devices) and its dynamics."""
 
     scenario: Scenario
     dynamics: Dynamics = field(default_factory=Dynamics)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.scenario, Scenario):
-            raise InputError("scenario", "must be a dnnsplit.Scenario")
-        if not isinstance(self.dynamics, Dynamics):
-            raise InputError("online", "must be a dnnsplit.online.Dynamics")
-        n, online = self.scenario.n_devices, self.dynamics
-        if online.arrivals.initial > n:
-            raise InputError(
-                "online.arrivals.initial",
-                f"{online.arrivals.initial} exceeds the pool's {n} devices",
-            )
-        for k, stay in enumerate(online.arrivals.stays):
-            if stay.device >= n:
-                raise InputError(
-                    f"online.arrivals.stays[{k}].device",
-                    f"{stay.device} is not a device of the pool (0..{n - 1})",
-                )
-        if len(online.traces) not in (1, n):
-            raise InputError(
-                "online.trace",
-                f"needs one trace, or one per device ({n}), got {len(online.traces)}",
-            )
-        if self.scenario.policy not in ONLINE_POLICIES:
-            raise InputError(
-                "bs.policy",
-                f"{self.scenario.policy} is not defined under the snapshot model the "
-                f"controllers use; the online setting takes {', '.join(ONLINE_POLICIES)}",
-            )
 
     @classmethod
     def from_dict(cls, raw: Any, folder: Path | None = None) -> OnlineScenario:
@@ -644,13 +656,6 @@ def snapshot(scenario: Scenario, present: np.ndarray, rates: np.ndarray) -> Scen
     """The paper's one-instant scenario of a state: the present devices of the pool
     (in pool order) with their current rates."""
     devices = tuple(
-        Device._trusted(**{**_device_values(scenario.devices[i]), "rate_bps": float(rates[i])})
-        for i in np.flatnonzero(present)
+        replace(scenario.devices[i], rate_bps=float(rates[i])) for i in np.flatnonzero(present)
     )
-    values = {f.name: getattr(scenario, f.name) for f in fields(scenario)}
-    values["devices"] = devices
-    return Scenario._trusted(**values)
-
-
-def _device_values(device: Device) -> dict[str, Any]:
-    return {f.name: getattr(device, f.name) for f in fields(device)}
+    return replace(scenario, devices=devices)

@@ -64,7 +64,8 @@ from dnnsplit._checks import number
 from dnnsplit._io import atomic_write
 from dnnsplit._progress import progress_bar
 from dnnsplit.errors import InputError, shown
-from dnnsplit.paths import BUILD_DIR, MEASUREMENTS_DIR, PACKAGE_DIR
+from dnnsplit.paths import BUILD_DIR, PACKAGE_DIR
+from dnnsplit.profiles import profile_path
 from dnnsplit.setup import Setup
 
 __all__ = [
@@ -170,15 +171,9 @@ def _profile_digest(name: str | None) -> str | None:
     """SHA-256 of a profile file's bytes (a shipped name or a path), None for no profile."""
     if name is None:
         return None
-    candidate = Path(name)
-    path = (
-        candidate
-        if candidate.suffix == ".csv" or candidate.exists()
-        else (MEASUREMENTS_DIR / f"{name}.csv")
-    )
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(profile_path(name).read_bytes()).hexdigest()
+    except (InputError, OSError):
         return None  # the sweep itself reports the missing profile
 
 

@@ -3,7 +3,7 @@
 
 The paper decides once, for N devices at fixed rates. This study puts the paper's model in
 a moving world (:mod:`dnnsplit.online`): a pool of N devices of the paper's evaluation
-(:meth:`dnnsplit.Scenario.paper`), of which a seeded Poisson process keeps some present;
+(:func:`dnnsplit.paper_scenario`), of which a seeded Poisson process keeps some present;
 every present device asks for an inference every ``period_s``; every uplink follows a
 seeded two-state Markov channel (good: the device's rate from its distance; bad: that
 times ``bad_factor``). Controllers decide the partition points as the world moves
@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from dnnsplit._checks import number
+from dnnsplit._params import Constraint, Real, declare_fields
 from dnnsplit.errors import InputError
 from dnnsplit.online import (
     DEFAULT_MAX_NODES,
@@ -52,7 +53,8 @@ from dnnsplit.online import (
     World,
     simulate,
 )
-from dnnsplit.online.api import Run, label
+from dnnsplit.online.api import SIMULATE_PARAMETERS, Run, label
+from dnnsplit.online.dynamics import ONLINE_FIELDS, REQUEST_FIELDS, SECONDS, TRACE_FIELDS
 from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
@@ -60,7 +62,7 @@ from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.output import read_manifest
 from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
 from dnnsplit.paper.sweeps import Point
-from dnnsplit.paper.text import render, table
+from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
 from dnnsplit.setup import Setup
@@ -72,6 +74,7 @@ __all__ = [
     "FIGURES",
     "RUN",
     "RUN_METRICS",
+    "STUDY_FIELDS",
     "Plan",
     "Study",
     "caption",
@@ -145,10 +148,26 @@ OBJECTIVE_NAMES = {
 IDS = ["profile", "policy", "ratio", "devices", "seed", "objective", "controller", "metric"]
 
 
+#: What each field of :class:`Study` takes (errors name the field).
+STUDY_FIELDS: dict[str, Constraint] = {
+    "horizon_s": SECONDS,
+    "period_s": REQUEST_FIELDS["period_s"],
+    "bad_factor": TRACE_FIELDS["bad_factor"],
+    "mean_good_s": SECONDS,
+    "mean_bad_s": SECONDS,
+    "present_share": Real(positive=True, high=1.0),
+    "mean_stay_s": SECONDS,
+    "switch_s": ONLINE_FIELDS["switch_s"],
+    "max_nodes": SIMULATE_PARAMETERS["max_nodes"],
+    "seconds_per_evaluation": SIMULATE_PARAMETERS["seconds_per_evaluation"],
+}
+
+
 @dataclass(frozen=True)
+@declare_fields(STUDY_FIELDS)
 class Study:
     """The moving world of the study and how its runs are charged (bad values refused,
-    naming them).
+    naming them: :data:`STUDY_FIELDS`).
 
     Attributes
     ----------
@@ -181,28 +200,6 @@ class Study:
     switch_s: float = 0.5
     max_nodes: int = DEFAULT_MAX_NODES
     seconds_per_evaluation: float = DEFAULT_SECONDS_PER_EVALUATION
-
-    def __post_init__(self) -> None:
-        for name in (
-            "horizon_s",
-            "period_s",
-            "mean_good_s",
-            "mean_bad_s",
-            "mean_stay_s",
-            "present_share",
-        ):
-            object.__setattr__(self, name, number(getattr(self, name), name, positive=True))
-        for name, high in (
-            ("bad_factor", 1.0),
-            ("present_share", 1.0),
-            ("switch_s", 3600.0),
-            ("seconds_per_evaluation", 1.0),
-        ):
-            value = number(getattr(self, name), name, minimum=0.0, maximum=high)
-            object.__setattr__(self, name, value)
-        object.__setattr__(
-            self, "max_nodes", number(self.max_nodes, "max_nodes", whole=True, minimum=1)
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -796,7 +793,7 @@ def _regret_table(summary: pd.DataFrame) -> pd.DataFrame:
             {
                 "objective": OBJECTIVE_NAMES[str(objective)],
                 "N": int(devices),
-                "controller": str(name),
+                "controller": escape(name),
                 "regret, % of the oracle": _span(row.loc["regret_pct"]),
                 "certified": f"{100 * row.loc['certified_share', 'mean']:.0f} %",
                 "mean delay (s)": _span(row.loc["mean_delay"], 3),
@@ -838,6 +835,7 @@ def _decision_table(summary: pd.DataFrame) -> pd.DataFrame:
     times = stats.where(summary, metric="decision_ms")
     wide = times.pivot_table(index="controller", columns="devices", values="mean")
     out = wide.map(lambda v: f"{v:.3g}").reset_index()
+    out["controller"] = out["controller"].map(escape)
     out.columns = ["controller", *[f"N = {int(n)}" for n in wide.columns]]
     return out
 

@@ -48,12 +48,20 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.paper import stats, sweeps
-from dnnsplit.paper.claims import CLAIMS, READINGS, Claim, Reading
+from dnnsplit.paper.claims import (
+    CLAIMS,
+    READINGS,
+    SUPPORT_LEVELS,
+    Claim,
+    Reading,
+    Support,
+)
+from dnnsplit.paper.claims import claim as claim_of
 from dnnsplit.paper.engine import Engine, Task, point_key
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
 from dnnsplit.paper.output import write_table
-from dnnsplit.paper.verdicts import MissingInput, Verdict, judge
+from dnnsplit.paper.verdicts import Folder, MissingInput, Verdict, judge
 from dnnsplit.setup import Setup
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "closest",
     "combine",
     "evaluate",
+    "gathered",
     "kinds_of",
     "map_rows",
     "study",
@@ -75,13 +84,15 @@ __all__ = [
 NUMBER_COLUMNS = ("points", "holding", "low", "high", "slope", "overall", "tolerance")
 #: Which sweep writes each CSV a claim may read.
 KINDS_OF_CSV = {
-    "fig3a_summary": "by_devices",
-    "fig3b_summary": "by_devices",
-    "fig3_local_share_summary": "by_devices",
-    "fig3c_summary": "by_ratio",
+    "fig3a": "by_devices",
+    "fig3b": "by_devices",
+    "fig3_local_share": "by_devices",
+    "fig3c": "by_ratio",
     "fig5": "fig5",
-    "fig5_summary": "fig5",
 }
+#: The claims a reading answers: those whose every CSV a sweep here writes (the networks
+#: claim reads every network at once, so the networks notebook answers it).
+STUDIED = tuple(c for c in CLAIMS if all(csv in KINDS_OF_CSV for csv in c.csvs))
 #: The figure each kind of sweep belongs to (a reading changes a figure's sweeps).
 FIGURE_OF_KIND = {"by_devices": "fig3", "by_ratio": "fig3", "fig5": "fig5"}
 #: A distance this much smaller counts as closer (below it: a tie).
@@ -177,7 +188,19 @@ def combine(parts: Sequence[Reading]) -> Reading:
         fig3_changes=MappingProxyType(merged["fig3_changes"]),
         fig5_changes=MappingProxyType(merged["fig5_changes"]),
         coordinate="+".join(p.coordinate for p in parts),
-        support=" | ".join(f"{p.id}: {p.support}" for p in parts),
+        support=Support(
+            next(
+                (
+                    level
+                    for level in reversed(SUPPORT_LEVELS[:3])
+                    if any(p.support.level == level for p in parts)
+                ),
+                "default",
+            ),
+            for_=tuple(q for p in parts for q in p.support.for_),
+            against=tuple(q for p in parts for q in p.support.against),
+            note="; ".join(f"{p.id}: {p.support.note}" for p in parts if p.support.note),
+        ),
     )
 
 
@@ -219,8 +242,10 @@ def _covers(claim: Claim, grids: StudyGrids) -> str:
     elif kinds == ("by_ratio",):
         ratios = grids.by_ratio.vary["ratio"]
         devices = grids.by_ratio.devices
-        n = f"N = {devices[0]}" if "devices" in claim.reads[0].rows else (
-            f"N = {min(devices)}–{max(devices)}"
+        n = (
+            f"N = {devices[0]}"
+            if "devices" in claim.reads[0].rows
+            else (f"N = {min(devices)}–{max(devices)}")
         )
         return f"{n}, R = {ratios[0]:g}–{ratios[-1]:g}"
     else:
@@ -292,12 +317,21 @@ def evaluate(
         # only the claims this call computed: a file left in the folder by an earlier run
         # (another kind, another version) must neither answer a claim nor change which
         # combinations a search counts as new
-        for claim in CLAIMS:
+        judged = Folder(place)
+        for claim in STUDIED:
             if all(csv in written for csv in claim.csvs):
-                table.append(_row(claim, reading, place, grids))
+                table.append(_row(claim, reading, judged, grids))
     return pd.DataFrame(table, columns=_COLUMNS)
 
 
+#: The columns of a verdict's robustness in ``readings.csv``.
+ROBUST_COLUMNS = (
+    "robust",
+    "median_verdict",
+    "tolerance_0_verdict",
+    "tolerance_x2_verdict",
+    "resamples_other",
+)
 _COLUMNS = [
     "claim",
     "reading",
@@ -306,13 +340,14 @@ _COLUMNS = [
     "distance",
     "covers",
     *NUMBER_COLUMNS,
+    *ROBUST_COLUMNS,
     "changes",
     "supported",
     "support",
 ]
 
 
-def _row(claim: Claim, reading: Reading, place: Path, grids: StudyGrids) -> dict[str, Any]:
+def _row(claim: Claim, reading: Reading, place: Folder, grids: StudyGrids) -> dict[str, Any]:
     try:
         verdict: Verdict | None = judge(claim, place)
     except MissingInput:
@@ -333,9 +368,39 @@ def _row(claim: Claim, reading: Reading, place: Path, grids: StudyGrids) -> dict
         "covers": _covers(claim, grids),
         **{column: numbers.get(column, np.nan) for column in NUMBER_COLUMNS},
         "changes": json.dumps(_plain(changes), sort_keys=True),
+        **_robust_columns(verdict),
         "supported": all(p.supported for p in parts if p.id != "default"),
-        "support": reading.support,
+        "support": reading.support.text(),
     }
+
+
+def _robust_columns(verdict: Verdict | None) -> dict[str, Any]:
+    """The verdict's robustness (:func:`dnnsplit.paper.verdicts.robustness`) as columns."""
+    found = verdict.robustness if verdict else None
+    if found is None:
+        return {column: "" for column in ROBUST_COLUMNS[:-1]} | {"resamples_other": np.nan}
+    return {
+        "robust": "robust" if found.robust else "fragile",
+        "median_verdict": found.median,
+        "tolerance_0_verdict": found.tolerance_zero,
+        "tolerance_x2_verdict": found.tolerance_double,
+        "resamples_other": found.other_share,
+    }
+
+
+def gathered(
+    folder: str | os.PathLike[str], chosen: Sequence[Reading], stem: str, **where: Any
+) -> pd.DataFrame:
+    """The rows of ``stem.csv`` that :func:`evaluate` wrote for every reading in ``chosen``
+    (those whose columns equal ``where``), with a ``network`` column naming the reading:
+    the claims about every network at once read it (``networks_fig3a.csv``)."""
+    frames = []
+    for reading in chosen:
+        rows = pd.read_csv(Path(folder) / reading.id / f"{stem}.csv")
+        for column, value in where.items():
+            rows = rows[rows[column] == value]
+        frames.append(rows.assign(network=reading.id))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _plain(value: Any) -> Any:
@@ -440,8 +505,9 @@ def _search(
             rest = [p for p in current if p.coordinate != coordinate]
             mine = [p for p in current if p.coordinate == coordinate]
             for option in [*answers, None]:
-                if (option is None and not mine) or (mine and option is not None and
-                                                     option.id == mine[0].id):
+                if (option is None and not mine) or (
+                    mine and option is not None and option.id == mine[0].id
+                ):
                     continue
                 if spent >= steps:
                     break
@@ -501,7 +567,7 @@ def _closest_evaluated(study: Study, claim: Claim, found: str) -> str:
 def best_fit(study: Study, *, steps: int) -> str:
     """Step 3 of the module docstring: the combination with the least total distance over
     every claim that the search finds from ``default`` (its id)."""
-    return _search(study, CLAIMS, [], steps, "best fit")
+    return _search(study, STUDIED, [], steps, "best fit")
 
 
 def study(
@@ -545,12 +611,24 @@ def study(
     )
     found = []
     if steps > 0 and any(r.id == "default" for r in declared):
-        for claim in CLAIMS:
-            found.append({"claim": claim.id, "search": "closest", "reading": closest(
-                state, claim, steps=steps)})
+        answered = set(state.table[state.table.distance.notna()].claim)
+        for claim in STUDIED:
+            if claim.id not in answered:  # its points are outside the grid (a quick run)
+                continue
+            found.append(
+                {
+                    "claim": claim.id,
+                    "search": "closest",
+                    "reading": closest(state, claim, steps=steps),
+                }
+            )
         found.append({"claim": "*", "search": "best fit", "reading": best_fit(state, steps=steps)})
         for row in found:
-            state.ensure(_reading(row["reading"], declared), CLAIMS)
+            state.ensure(_reading(row["reading"], declared), STUDIED)
+        # a later search may have evaluated, for an earlier claim, a combination closer
+        # than the one its own search ended at: name the closest of everything evaluated
+        for row in found[:-1]:
+            row["reading"] = _closest_evaluated(state, claim_of(row["claim"]), row["reading"])
     trace = pd.DataFrame(
         state.trace, columns=["search", "step", "combination", "distance", "best_before", "kept"]
     )
@@ -561,7 +639,7 @@ def map_rows(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
     """The rows of the verdict map, in order: every declared reading answered for every
     claim, then each combination a search ended at (the closest per claim, the best fit).
     The combinations a search passed through stay in ``readings.csv`` only."""
-    complete = table.groupby("reading", sort=False).claim.nunique() == len(CLAIMS)
+    complete = table.groupby("reading", sort=False).claim.nunique() == len(STUDIED)
     singles = [r for r in dict.fromkeys(table.reading) if "+" not in r and complete.get(r)]
     ends = [r for r in dict.fromkeys(found.reading) if "+" in r and complete.get(r)]
     return singles + ends

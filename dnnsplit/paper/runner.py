@@ -12,12 +12,33 @@ itself would only warn). The run stops at the first failure (interrupting the no
 running beside it), naming the notebook and the cell, and ends by listing the files it
 wrote.
 
-``python -m dnnsplit.paper.runner [--quick] [--only NAME ...] [--workers N]
-[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K]`` (what
-``./run_all.sh`` runs). A full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick``
-writes its figures and report to ``build/quick/``, never over the committed ones.
+``python -m dnnsplit.paper.runner [--quick] [--check] [--only NAME ...] [--workers N]
+[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K] [--no-site | --site]``
+(what ``./run_all.sh`` runs; ``--site`` runs no notebook and only rebuilds the site). A
+full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its figures and
+report to ``build/quick/``, never over the committed ones.
 Notebooks opened by hand write to ``build/figures/`` instead (their ``output_dir``
 parameter is empty).
+
+**Committed parameters only.** A full run writes the committed results, so it runs only
+committed notebooks: in a git checkout, a notebook whose cells (their sources and tags;
+not their outputs) differ from its committed version, or that is not committed, is
+refused before anything runs, named with the cells that differ (exit 2). JupyterLab saves
+a notebook as it is edited, so a tweaked parameter would otherwise reach ``figures/`` and
+``REPRODUCTION.md`` unsaid. Commit the change, undo it, or try it with ``--quick`` (or
+``--check``), which write elsewhere and run the notebooks as they are. Outside a git
+checkout (an unpacked release) there is no committed version to compare with: the
+notebooks run as they are, and the runner says so.
+
+**A check of a re-run** (``--check``): the notebooks run into ``build/check/`` (never
+over the committed files) and their results are compared with the committed ones by
+meaning (:mod:`dnnsplit.paper.compare`: CSV numbers within a relative tolerance, integers,
+labels and verdicts exactly); one table shows each file, what differs and the largest
+difference, and the exit status is 0 only when every result reproduces. ``--check
+--quick`` compares with the last quick run (``build/quick/``); ``--check --only NAME``
+checks the outputs of the notebooks named (the others' results are copied in first, so
+the report notebook has what it reads). The testbed's measurement is an input, read from
+``figures/``, never measured again.
 
 Where the sweeps run (:mod:`dnnsplit.paper.engine`): by default the runner starts one
 local Dask cluster with a worker process per core for the whole run and points every
@@ -30,9 +51,11 @@ flags, ``DNNSPLIT_WORKERS`` and ``DNNSPLIT_SCHEDULER`` (a scheduler is contacted
 few seconds), the folders the run writes (a read-only checkout is named at once), and
 stdout.
 
-Exit status: 0 when every notebook ran; 1 when one failed (named, with its cell); 2 for bad
-arguments (an unknown ``--only`` name lists the valid ones) or a bad setting; 74 when a
-folder the run writes cannot be written, or stdout is closed or full; 130 on Ctrl-C.
+Exit status: 0 when every notebook ran (``--check``: and every result reproduces); 1 when
+one failed (named, with its cell), or a checked result differs; 2 for bad arguments (an
+unknown ``--only`` name lists the valid ones), a bad setting, or an uncommitted notebook
+for a full run; 74 when a folder the run writes cannot be written, or stdout is closed or
+full; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -41,8 +64,11 @@ import argparse
 import contextlib
 import contextvars
 import json
+import math
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -65,9 +91,17 @@ from dnnsplit.paper.engine import (
 )
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
 
-__all__ = ["NOTEBOOKS", "NotebookFailed", "declared_parameters", "main", "run_notebook"]
+__all__ = [
+    "NOTEBOOKS",
+    "NotebookFailed",
+    "changed_notebooks",
+    "declared_parameters",
+    "main",
+    "run_notebook",
+]
 
 QUICK_DIR = BUILD_DIR / "quick"  # where --quick writes its figures and report
+CHECK_DIR = BUILD_DIR / "check"  # where --check re-runs
 #: Exit statuses of ``./run_all.sh``.
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -142,9 +176,14 @@ class KernelHandle:
                 os.kill(self.pid, number)
 
 
-def _kernel_manager_class(handle: KernelHandle) -> type:
-    """A kernel manager that sends the kernel's stderr to ``handle.log_path`` and records
-    its process id in ``handle``."""
+def _kernel_manager_class(handle: KernelHandle, cwd: Path) -> type:
+    """A kernel manager that starts the kernel in ``cwd``, sends its stderr to
+    ``handle.log_path`` and records its process id in ``handle``.
+
+    papermill runs a notebook in its folder by changing this whole process's working
+    folder, and puts the old one back when the notebook ends: with notebooks side by side,
+    one that ends can put it back just before another's kernel starts, which then resolves
+    its relative ``output_dir`` from the wrong folder. The kernel is given its folder."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
@@ -153,7 +192,7 @@ def _kernel_manager_class(handle: KernelHandle) -> type:
                 raise KeyboardInterrupt
             handle.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(handle.log_path, "wb") as log:  # the kernel keeps its own copy
-                await super().start_kernel(**{**kw, "stderr": log})
+                await super().start_kernel(**{**kw, "stderr": log, "cwd": str(cwd)})
             handle.pid = getattr(self.provisioner, "pid", None)
             if handle.stopped.is_set():
                 handle.stop()
@@ -194,7 +233,7 @@ def run_notebook(
             f"not declared in its parameters cell; declared: {', '.join(declared)}",
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    managed = {"kernel_manager_class": _kernel_manager_class(kernel)} if kernel else {}
+    managed = {"kernel_manager_class": _kernel_manager_class(kernel, path.parent)} if kernel else {}
     # papermill rewrites its output after every cell: it writes a temporary file, renamed
     # into place once whole (after a failing cell too: the executed notebook shows it)
     partial = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
@@ -307,18 +346,19 @@ class _Status:
 
 
 class _Job:
-    """One notebook to run: its name, its kernel, when it started."""
+    """One notebook to run: its name, its kernel, when it started, where its executed
+    copy goes."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.kernel = KernelHandle(BUILD_DIR / "notebooks" / f"{Path(name).stem}.kernel.log")
+    def __init__(self, name: str, executed: Path) -> None:
+        self.name, self.executed = name, executed
+        self.kernel = KernelHandle(executed / f"{Path(name).stem}.kernel.log")
         self.started = time.perf_counter()
 
     def __call__(self, given: dict[str, Any]) -> None:
         self.started = time.perf_counter()
         declared = declared_parameters(NOTEBOOKS_DIR / self.name)
         parameters = {p: v for p, v in given.items() if p in declared}
-        output = BUILD_DIR / "notebooks" / self.name
+        output = self.executed / self.name
         # papermill runs on an event loop of this thread's context: give each notebook a
         # fresh context and close its loop after (an idle loop left open is a leak)
         contextvars.Context().run(self._execute, output, parameters)
@@ -336,7 +376,13 @@ class _Job:
 STOP_GRACE_S = 10.0
 
 
-def _run_batch(names: list[str], given: dict[str, Any], at_once: int, status: _Status) -> None:
+def _run_batch(
+    names: list[str],
+    given: dict[str, Any],
+    at_once: int,
+    status: _Status,
+    executed: Path | None = None,
+) -> None:
     """Run ``names`` (in this order), at most ``at_once`` at a time.
 
     On the first failure, or on Ctrl-C, the queued notebooks are dropped, the running ones
@@ -348,7 +394,7 @@ def _run_batch(names: list[str], given: dict[str, Any], at_once: int, status: _S
     try:
         while queue or running:
             while queue and len(running) < at_once:
-                job = _Job(queue.pop(0))
+                job = _Job(queue.pop(0), executed or BUILD_DIR / "notebooks")
                 running[pool.submit(job, given)] = job
             finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -399,6 +445,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
     parser.add_argument("--quick", action="store_true", help="small parameters (a smoke run)")
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="re-run into build/check/ and compare the results with the committed ones "
+        "(with --quick: with the last quick run's) by meaning; exit 0 only when every result "
+        "reproduces",
+    )
+    parser.add_argument(
         "--only", nargs="*", default=None, help="run only these notebooks (a part of the name)"
     )
     parser.add_argument(
@@ -427,6 +480,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-site", action="store_true", help="do not build the site (build/site/) at the end"
     )
+    parser.add_argument(
+        "--site",
+        action="store_true",
+        help="run no notebook: only rebuild the site from the files the last run left "
+        "(with --quick: the last quick run's)",
+    )
     return parser
 
 
@@ -445,10 +504,18 @@ def _shown(folder: Path) -> str:
         return str(folder)
 
 
-def _unwritable(engine: Engine, quick: bool) -> str | None:
+def _file(path: Path) -> str:
+    """A file as the user knows it: relative to the checkout when inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _unwritable(engine: Engine, quick: bool, check: bool = False) -> str | None:
     """The first folder the run writes that cannot be written, with the reason; or None."""
     out_dir, report = _outputs(quick)
-    folders = [BUILD_DIR / "notebooks", out_dir, report.parent]
+    folders = [CHECK_DIR] if check else [BUILD_DIR / "notebooks", out_dir, report.parent]
     if engine.cache:
         folders.append(Path(engine.cache_dir))
     for folder in dict.fromkeys(folders):
@@ -461,12 +528,101 @@ def _unwritable(engine: Engine, quick: bool) -> str | None:
     return None
 
 
+# --- committed parameters only ------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """What ``git -C root ARGS`` prints, or None when it fails (or git is absent)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _cells(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """A notebook's cells as what it runs: each cell's type, source and tags (not its
+    outputs, execution count or display metadata)."""
+    cells = json.loads(text)["cells"]
+    return [
+        (
+            cell["cell_type"],
+            "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"],
+            tuple(sorted(cell.get("metadata", {}).get("tags", []))),
+        )
+        for cell in cells
+    ]
+
+
+def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[str] | None:
+    """The notebooks among ``names`` (in ``folder``, default the notebooks' folder) that
+    differ from their committed version (``HEAD``) other than in outputs, each with how;
+    None when ``folder`` is in no git checkout (or git is absent): nothing to compare with.
+
+    A notebook differs when a cell's source or tags differ, or cells were added or
+    removed; outputs, execution counts and display metadata do not count.
+    """
+    folder = NOTEBOOKS_DIR if folder is None else folder
+    top = _git(folder, "rev-parse", "--show-toplevel")
+    if top is None:
+        return None
+    root = Path(top.strip()).resolve()
+    changed = []
+    for name in names:
+        where = (folder.resolve() / name).relative_to(root).as_posix()
+        committed = _git(root, "show", f"HEAD:{where}")
+        if committed is None:
+            changed.append(f"{where} (not committed)")
+            continue
+        now, then = _cells((root / where).read_text(encoding="utf-8")), _cells(committed)
+        if len(now) != len(then):
+            changed.append(f"{where} (cells added or removed)")
+            continue
+        cells = [i for i, (a, b) in enumerate(zip(now, then, strict=True), 1) if a != b]
+        if cells:
+            parameters = [i for i in cells if "parameters" in now[i - 1][2] + then[i - 1][2]]
+            named = ", ".join(f"{i}{' (its parameters)' if i in parameters else ''}" for i in cells)
+            changed.append(f"{where} (cell{'s' if len(cells) > 1 else ''} {named})")
+    return changed
+
+
+def _refuse_uncommitted(chosen: Sequence[str]) -> str | None:
+    """Why a run that writes the committed results cannot run ``chosen``, or None (a note
+    is printed outside a git checkout)."""
+    changed = changed_notebooks(chosen)
+    if changed is None:
+        _tell(
+            "not a git checkout: the notebooks run as they are (there is no committed version "
+            "to compare them with)"
+        )
+        return None
+    if not changed:
+        return None
+    first = changed[0].split(" (")[0]
+    return (
+        f"{' and '.join(changed)} differ{'s' if len(changed) == 1 else ''} from the committed "
+        "notebooks: figures/ and REPRODUCTION.md are written from committed notebooks only; "
+        f"commit the change, undo it (git checkout -- {first}), or try it with --quick or "
+        "--check, which write elsewhere"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the notebooks; returns the exit status (see the module docstring)."""
     args = _parser().parse_args(argv)
     if stdout_closed():
         _tell("stdout is closed: there is nowhere to report the run")
         return EXIT_OUTPUT
+    if args.site:
+        from dnnsplit.paper.site import build_after_run
+
+        try:
+            return build_after_run(args.quick)
+        except KeyboardInterrupt:
+            _tell("interrupted; the old site is kept")
+            return EXIT_INTERRUPTED
     try:
         chosen = _chosen(args.only)
         engine = from_environment(
@@ -484,14 +640,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         _tell(str(error))
         return EXIT_BAD_INPUT
-    problem = _unwritable(engine, args.quick)
+    problem = _unwritable(engine, args.quick, args.check)
     if problem is not None:
         _tell(problem)
         return EXIT_OUTPUT
+    if args.check:
+        problem = _nothing_to_compare(chosen, args.quick)
+        if problem is not None:
+            _tell(problem)
+            return EXIT_BAD_INPUT
+    elif not args.quick:
+        problem = _refuse_uncommitted(chosen)
+        if problem is not None:
+            _tell(problem)
+            return EXIT_BAD_INPUT
     try:
         if engine.scheduler is not None:
             check_reachable(engine.scheduler, "--scheduler" if args.scheduler else ENV_SCHEDULER)
         with _engine_for_kernels(engine):
+            if args.check:
+                return _check(chosen, args.quick, int(at_once), only=args.only is not None)
             status = _run(chosen, args.quick, int(at_once))
         if status == 0 and args.only is None and not args.no_site:  # a full run: its site
             from dnnsplit.paper.site import build_after_run
@@ -539,10 +707,22 @@ def _engine_for_kernels(engine: Engine) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _run(chosen: list[str], quick: bool, at_once: int = 1) -> int:
-    """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`)."""
+def _run(
+    chosen: list[str],
+    quick: bool,
+    at_once: int = 1,
+    *,
+    outputs: tuple[Path, Path] | None = None,
+    executed: Path | None = None,
+    listing: bool = True,
+) -> int:
+    """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`), writing
+    into ``outputs`` (the figures' folder and the report; default: the run's own) and their
+    executed copies into ``executed``; ``listing``: end by naming every file written (else
+    only the folders)."""
     # a quick run is a smoke test: it must not overwrite the committed figures
-    out_dir, report = _outputs(quick)
+    out_dir, report = outputs or _outputs(quick)
+    executed = executed or BUILD_DIR / "notebooks"
     # relative to the notebooks' folder, the kernels' working folder: the executed copies
     # then name no path of this machine
     given = {
@@ -566,28 +746,145 @@ def _run(chosen: list[str], quick: bool, at_once: int = 1) -> int:
         _PROGRESS,
     )
     try:
-        with _stderr_to(BUILD_DIR / "notebooks" / "run_all.log"):
+        with _stderr_to(executed / "run_all.log"):
             for batch in batches:
-                _run_batch(batch, given, at_once, status)
+                _run_batch(batch, given, at_once, status, executed)
     except (NotebookFailed, InputError) as error:
         _tell(str(error))
         name = getattr(error, "notebook", None)
         if name:
             _tell(
-                f"the executed notebook is in {BUILD_DIR.name}/notebooks/{name}, its kernel's "
-                f"messages in {BUILD_DIR.name}/notebooks/{Path(name).stem}.kernel.log"
+                f"the executed notebook is in {_shown(executed)}{name}, its kernel's "
+                f"messages in {_shown(executed)}{Path(name).stem}.kernel.log"
             )
         return EXIT_FAILED
     after = {k: v for d in watched for k, v in _snapshot(d).items()}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
+    written = [_file(path) for path in changed] if listing else [_shown(out_dir)]
     lines = [
         f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
         f"{' (quick)' if quick else ''}. Files written:",
-        *(f"  {path.relative_to(ROOT)}" for path in changed),
-        f"  {BUILD_DIR.name}/notebooks/ (the executed notebooks)",
+        *(f"  {name}" for name in written),
+        f"  {_shown(executed)} (the executed notebooks)",
     ]
     write_stdout("\n".join(lines) + "\n", _PROGRESS)
     return 0
+
+
+# --- --check: a re-run compared with the committed results -------------------------------
+
+
+def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
+    """The committed files (of :data:`dnnsplit.paper.compare.COMPARED`) that the ``chosen``
+    notebooks write: those of the figures they save, and the manifests listing them."""
+    from dnnsplit.paper.compare import COMPARED
+    from dnnsplit.paper.site import figure_names, owner
+
+    files = [p for pattern in COMPARED for p in committed.glob(pattern)]
+    everyone = sorted({n for name in NOTEBOOKS for n in figure_names(NOTEBOOKS_DIR / name)})
+    theirs = {n for name in chosen for n in figure_names(NOTEBOOKS_DIR / name)}
+    expected = set()
+    for path in files:
+        if path.name.endswith(".manifest.json"):
+            listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
+            if theirs & set(listed):
+                expected.add(path.name)
+        elif owner(path.stem, everyone) in theirs:
+            expected.add(path.name)
+    return expected
+
+
+def _nothing_to_compare(chosen: Sequence[str], quick: bool) -> str | None:
+    """Why ``--check`` has nothing to compare the ``chosen`` notebooks' results with, or
+    None."""
+    from dnnsplit.paper.compare import COMPARED
+
+    committed, report = _outputs(quick)
+    missing = None
+    if set(chosen) & set(READS_THE_OTHERS) and not report.is_file():
+        missing = _file(report)
+    elif not any(p for pattern in COMPARED for p in committed.glob(pattern)):
+        missing = f"{_shown(committed)}*.csv"
+    if missing is None:
+        return None
+    return (
+        f"--check: nothing to compare with, {missing} is missing; run "
+        f"./run_all.sh{' --quick' if quick else ''} first"
+    )
+
+
+def _largest(value: float) -> str:
+    if value == 0:
+        return "0"
+    return "—" if math.isinf(value) else f"{value:.1e}"
+
+
+def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
+    """``--check``: run ``chosen`` into :data:`CHECK_DIR` and compare the results with
+    the committed ones (a quick run's with the last quick run's); print the table.
+    ``only``: the notebooks were named (``--only``): the committed results are copied in
+    first, and only the chosen notebooks' files are compared."""
+    from tabulate import tabulate
+
+    from dnnsplit.paper.compare import RTOL, compare_folders
+
+    committed, committed_report = _outputs(quick)
+    scratch = CHECK_DIR / ("quick" if quick else "full")
+    shutil.rmtree(scratch, ignore_errors=True)
+    figures, report = scratch / "figures", scratch / "REPRODUCTION.md"
+    figures.mkdir(parents=True)
+    if only:
+        for path in committed.iterdir():
+            if path.is_file() and path.name != "REPRODUCTION.md":
+                shutil.copy2(path, figures / path.name)
+        if committed_report.is_file():
+            shutil.copy2(committed_report, report)
+    seeded = {p.name: p.stat().st_mtime_ns for p in figures.iterdir()}
+    status = _run(
+        chosen,
+        quick,
+        at_once,
+        outputs=(figures, report),
+        executed=scratch / "notebooks",
+        listing=False,
+    )
+    if status != 0:
+        return status
+    if only:
+        written = {p.name for p in figures.iterdir() if seeded.get(p.name) != p.stat().st_mtime_ns}
+        files: set[str] | None = _expected(chosen, committed) | {
+            name for name in written if name.endswith((".csv", ".manifest.json"))
+        }
+        reports = (committed_report, report) if set(chosen) & set(READS_THE_OTHERS) else None
+    else:
+        files, reports = None, (committed_report, report)
+    differences = compare_folders(committed, figures, report=reports, files=files)
+    rows = [(d.file, d.what or "reproduces", _largest(d.largest)) for d in differences]
+    table = tabulate(
+        rows,
+        headers=["file", "what differs", "largest difference"],
+        colalign=("left", "left", "right"),
+        disable_numparse=True,
+    )
+    differing = [d for d in differences if not d.reproduces]
+    against = _shown(committed) + (f" and {_file(committed_report)}" if reports else "")
+    verdict = (
+        f"{len(differing)} of {len(differences)} files differ from {against}"
+        if differing
+        else f"All {len(differences)} files reproduce {against}"
+    )
+    rules = (
+        f"CSV numbers within a relative {RTOL:g}; integers, labels, verdicts and certified "
+        "flags exactly; the largest difference is relative"
+    )
+    changed = changed_notebooks(chosen) or []
+    note = (
+        f"\nThe re-run used notebooks that differ from the committed ones: {', '.join(changed)}."
+        if changed
+        else ""
+    )
+    write_stdout(f"\n{table}\n\n{verdict} ({rules}).{note}\n", _PROGRESS)
+    return EXIT_FAILED if differing else 0
 
 
 if __name__ == "__main__":

@@ -1,24 +1,38 @@
 """A browsable static site of the results, to read offline: ``build/site/``.
 
-``./run_all.sh`` builds it at the end of a full run (``--no-site`` skips it); ``python -m
-dnnsplit.paper.site`` rebuilds it from the files already there, in seconds. Open
+``./run_all.sh`` builds it at the end of a full run (``--no-site`` skips it);
+``./run_all.sh --site`` rebuilds it from the files already there, in seconds (``python -m
+dnnsplit.paper.site`` does the same, but a Ctrl-C in its first second, while Python imports
+the package, shows Python's traceback: the shell script catches that one too). Open
 ``build/site/index.html`` in a browser: every page, image, style sheet and script is a
 local file, so it views from disk with no network.
 
 It holds the reproduction report (``REPRODUCTION.md``), every figure of the run with its
 full caption (``NAME.caption.md``, written by :func:`dnnsplit.paper.output.save_figure`)
 and links to the CSV files it was drawn from, the PDF and the run's manifest, the readings
-map, the model document (``docs/model.md``) and each executed notebook with its outputs
+map, every page of ``docs/`` and each executed notebook with its outputs
 (``build/notebooks/``, as ``./run_all.sh`` left them).
 
 The tool is Sphinx with MyST-NB and the book theme, the engine of Jupyter Book 1
 (the README says why). The sources are staged in a temporary folder beside the site:
-the generated pages (index, figures, readings map), copies of the report, the model
-document and the executed notebooks, and the figures' files; Sphinx runs in its own
-process with the configuration :data:`SPHINX_CONFIG` (no ``conf.py`` in the repository).
-The site is written whole or not at all: it is built into a temporary folder that replaces
-the old site only when the build succeeded. Any Sphinx warning (a broken link, a missing
-image) fails the build, naming it.
+the generated pages (index, figures, readings map), copies of the report, the documents
+and the executed notebooks, and the figures' files; Sphinx runs in its own process with
+the configuration :data:`SPHINX_CONFIG` (no ``conf.py`` in the repository). The site is
+written whole or not at all: it is built into a temporary folder that replaces the old
+site only when the build succeeded. Any Sphinx warning (a broken link, a missing image)
+fails the build, naming it; so does, after the build, a link or image of any page (a
+notebook's HTML output included) that points at no file of the site.
+
+**Data is never markup.** Text that a run generates (the caption files, the report, the
+figures and readings pages, the executed notebooks and their Markdown outputs) can carry
+data: a profile's ``hardware`` and provenance fields, a CSV's labels. On those pages MyST
+reads raw HTML, directives (fences) and roles as literal text (:data:`LITERAL_SYNTAX`, the
+page's own MyST setting ``disable_syntax``); nowhere in the site may a ``raw`` or
+``include`` directive run (docutils' ``raw_enabled`` and ``file_insertion_enabled`` are
+off); and a link or image in generated text that leaves the site (``../../etc/hostname``,
+``file:``), which Sphinx would copy into the site, is refused before the build with one
+:class:`SiteError` naming the file and line. The documents of ``docs/`` are written by hand
+and keep full MyST.
 
 A quick run (``./run_all.sh --quick``) builds ``build/quick/site/`` from its own figures,
 report and notebooks, marked as a quick run on every page.
@@ -28,22 +42,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import html.parser
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
+from dnnsplit.paper.text import escape
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, REPORT_PATH, ROOT
 
 __all__ = [
+    "LITERAL_SYNTAX",
     "QUICK_SITE_DIR",
     "SITE_DIR",
     "SPHINX_CONFIG",
@@ -58,12 +78,28 @@ __all__ = [
 SITE_DIR = BUILD_DIR / "site"
 QUICK_SITE_DIR = BUILD_DIR / "quick" / "site"
 EXECUTED_DIR = BUILD_DIR / "notebooks"
-MODEL_DOC = ROOT / "docs" / "model.md"
+DOCS_DIR = ROOT / "docs"
+
+#: The MyST syntax that the pages of generated text read as literal text (markdown-it
+#: rules, MyST's ``disable_syntax``): raw HTML, fences (and so every directive) and roles.
+LITERAL_SYNTAX = ("html_block", "html_inline", "fence", "myst_role")
+#: The URL schemes a link in generated text may have (anything else, ``file:`` included,
+#: is refused); a link without one must stay inside the site.
+LINK_SCHEMES = ("http", "https", "mailto")
+#: The front matter of a generated Markdown page (the same setting goes into each executed
+#: notebook's metadata).
+LITERAL_FRONT_MATTER = f"---\nmyst:\n  disable_syntax: [{', '.join(LITERAL_SYNTAX)}]\n---\n"
+#: docutils' settings for every page: no ``raw`` directive, no file inserted by
+#: ``include``, ``literalinclude`` or a ``:file:`` option (Sphinx reads ``docutils.conf``
+#: beside its configuration).
+DOCUTILS_CONF = "[general]\nraw_enabled: false\nfile_insertion_enabled: false\n"
 
 #: Sphinx's configuration (what a ``conf.py`` would hold). Nothing may come from the
 #: network: no web fonts, no MathJax or require.js from a CDN (no page has maths; MyST-NB
 #: loads widget scripts only when told to, and ``nb_ipywidgets_js`` tells it none), no
 #: launch, repository or download buttons, no dates (the same inputs give the same pages).
+#: A notebook's Markdown output is read as MyST (with its page's literal syntax), so its
+#: tables render and Sphinx checks its links.
 SPHINX_CONFIG: dict[str, Any] = {
     "project": "dnnsplit",
     "extensions": ["myst_nb"],
@@ -71,6 +107,7 @@ SPHINX_CONFIG: dict[str, Any] = {
     "nb_ipywidgets_js": {},
     "nb_output_stderr": "show",
     "nb_merge_streams": True,
+    "nb_render_markdown_format": "myst",
     "myst_heading_anchors": 4,  # links to "#a-heading" in the report and model document
     "html_theme": "sphinx_book_theme",
     "html_theme_options": {
@@ -99,7 +136,7 @@ SITE_CSS = """\
 .bd-page-width { max-width: 100%; }
 .bd-main .bd-content .bd-article-container { max-width: 100%; }
 .bd-content img { max-width: 100%; height: auto; }
-img.figure-image { border: 1px solid #ddd; }
+.bd-content section > p > img { border: 1px solid #ddd; }
 .bd-content table { display: block; overflow-x: auto; }
 """
 
@@ -107,7 +144,8 @@ _SAVED_FIGURE = re.compile(r"save_figure\(\s*[\w.]+\s*,\s*[\"']([\w.-]+)[\"']")
 
 
 class SiteError(RuntimeError):
-    """The site could not be built: a missing input, or what Sphinx warned about."""
+    """The site could not be built: a missing input, generated text that links outside
+    the site, or what Sphinx (or the check of the built pages) found."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +161,8 @@ class Sources:
         The reproduction report (Markdown).
     executed : Path
         The executed notebooks (``*.ipynb``, with outputs).
-    model : Path
-        The model document (Markdown).
+    docs : Path
+        The documents (every ``*.md`` in it is a page of the site).
     quick : bool
         The inputs come from a quick run: every page says so, and an executed notebook
         of the other kind of run is refused.
@@ -133,20 +171,24 @@ class Sources:
     figures: Path = FIGURES_DIR
     report: Path = REPORT_PATH
     executed: Path = EXECUTED_DIR
-    model: Path = MODEL_DOC
+    docs: Path = DOCS_DIR
     quick: bool = False
     notebooks: list[Path] = field(init=False)
+    documents: list[Path] = field(init=False)
 
     def __post_init__(self) -> None:
-        for name, path in (("figures", self.figures), ("executed", self.executed)):
+        for name in ("figures", "executed", "docs"):
+            path = getattr(self, name)
             if not path.is_dir():
                 raise SiteError(f"{name}: no folder {_shown(path)}")
-        for name, path in (("report", self.report), ("model", self.model)):
-            if not path.is_file():
-                raise SiteError(f"{name}: no file {_shown(path)}")
+        if not self.report.is_file():
+            raise SiteError(f"report: no file {_shown(self.report)}")
         notebooks = sorted(self.executed.glob("*.ipynb"))
         if not notebooks:
             raise SiteError(f"executed: no notebook in {_shown(self.executed)}")
+        documents = sorted(self.docs.glob("*.md"))
+        if not documents:
+            raise SiteError(f"docs: no page (*.md) in {_shown(self.docs)}")
         for path in notebooks:
             ran_quick = _parameters(path).get("quick", False)
             if ran_quick != self.quick:
@@ -156,6 +198,7 @@ class Sources:
                     f"{' --quick' if self.quick else ''} first"
                 )
         object.__setattr__(self, "notebooks", notebooks)
+        object.__setattr__(self, "documents", documents)
 
     @classmethod
     def of_run(cls, quick: bool = False) -> Sources:
@@ -184,16 +227,18 @@ def _parameters(notebook: Path) -> dict[str, Any]:
     return parameters if isinstance(parameters, dict) else {}
 
 
-def _title(notebook: Path) -> str:
-    """The notebook's first Markdown heading (its file name when it has none)."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        if cell["cell_type"] == "markdown":
-            source = "".join(cell["source"])
-            for line in source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return notebook.stem
+def _title(path: Path) -> str:
+    """The first Markdown heading of a notebook or a Markdown file (else its name)."""
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        texts = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    else:
+        texts = [path.read_text(encoding="utf-8")]
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    return path.stem
 
 
 def figure_names(notebook: Path) -> list[str]:
@@ -202,6 +247,14 @@ def figure_names(notebook: Path) -> list[str]:
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     return list(dict.fromkeys(_SAVED_FIGURE.findall(code)))
+
+
+def owner(stem: str, figures: Sequence[str]) -> str | None:
+    """The figure a file of the figures' folder belongs to: the one with the longest name
+    the file's stem starts with (``fig5_scale_summary`` is ``fig5_scale``'s, not
+    ``fig5``'s), or None."""
+    owners = [n for n in figures if stem == n or stem.startswith(n + "_")]
+    return max(owners, key=len) if owners else None
 
 
 @dataclass(frozen=True)
@@ -214,16 +267,15 @@ class _Figure:
 
 def _figures(figures_dir: Path) -> dict[str, _Figure]:
     """Every figure in ``figures_dir`` (a ``NAME.png``), with its CSVs, manifest and
-    caption. A CSV belongs to the figure with the longest name it starts with
-    (``fig5_scale_summary.csv`` is ``fig5_scale``'s, not ``fig5``'s)."""
-    from dnnsplit.paper.output import read_caption
+    caption (checked: :func:`_check_generated`)."""
+    from dnnsplit.paper.output import caption_path, read_caption
 
     names = sorted(p.stem for p in figures_dir.glob("*.png"))
     data: dict[str, list[str]] = {n: [] for n in names}
     for csv in sorted(figures_dir.glob("*.csv")):
-        owners = [n for n in names if csv.stem == n or csv.stem.startswith(n + "_")]
-        if owners:
-            data[max(owners, key=len)].append(csv.name)
+        figure = owner(csv.stem, names)
+        if figure is not None:
+            data[figure].append(csv.name)
     manifests: dict[str, str] = {}
     for path in sorted(figures_dir.glob("*.manifest.json")):
         try:
@@ -232,27 +284,88 @@ def _figures(figures_dir: Path) -> dict[str, _Figure]:
             raise SiteError(f"{_shown(path)}: not JSON ({error})") from None
         for name in listed:
             manifests.setdefault(name, path.name)
-    return {n: _Figure(n, data[n], manifests.get(n), read_caption(figures_dir, n)) for n in names}
+    figures = {}
+    for name in names:
+        caption = read_caption(figures_dir, name)
+        _check_generated(caption, _shown(caption_path(figures_dir, name)), "figures.md")
+        figures[name] = _Figure(name, data[name], manifests.get(name), caption)
+    return figures
+
+
+# --- generated text: literal syntax, and no link out of the site --------------------------
+
+
+def _tokens(text: str) -> Iterator[tuple[int, Any]]:
+    """``(line, token)`` for every token of ``text`` as MyST parses a generated page
+    (inline tokens included, with the line of their block)."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    parser = create_md_parser(MdParserConfig(disable_syntax=list(LITERAL_SYNTAX)), RendererHTML)
+    line = 1
+    for token in parser.parse(text):
+        if token.map:
+            line = token.map[0] + 1
+        yield line, token
+        for child in token.children or ():
+            yield line, child
+
+
+def _leaves_the_site(target: str, page: str) -> str | None:
+    """Why a link or image ``target`` on the page ``page`` (a path inside the site) is
+    refused, or None: another scheme than :data:`LINK_SCHEMES`, or a path outside."""
+    parts = urlsplit(target)
+    if parts.scheme:
+        return None if parts.scheme in LINK_SCHEMES else f"a {parts.scheme}: link ({target!r})"
+    if not parts.path:
+        return None  # an anchor on the same page
+    path = unquote(parts.path)
+    # a leading "/" is the site's root for Sphinx, else the page's folder
+    inside = (
+        path.lstrip("/") if path.startswith("/") else posixpath.join(posixpath.dirname(page), path)
+    )
+    if posixpath.normpath(inside).split("/")[0] == "..":
+        return f"a link to {target!r}, outside the site"
+    return None
+
+
+def _check_generated(text: str, where: str, page: str) -> None:
+    """Refuse generated ``text`` (from ``where``, shown on ``page``) whose links or images
+    leave the site: Sphinx would copy the file they name into the site."""
+    for line, token in _tokens(text):
+        target = (
+            token.attrGet("href")
+            if token.type == "link_open"
+            else (token.attrGet("src") if token.type == "image" else None)
+        )
+        problem = _leaves_the_site(str(target), page) if target is not None else None
+        if problem:
+            raise SiteError(
+                f"{where}, line {line}: {problem}; generated text may link only to the "
+                "site's own pages and files"
+            )
+
+
+# --- the pages --------------------------------------------------------------------------------
 
 
 QUICK_BANNER = (
-    "```{warning}\nQUICK RUN: built by `./run_all.sh --quick` with small parameters, a smoke "
-    "test of the pipeline; its numbers are not results.\n```\n\n"
+    "> **QUICK RUN**: built by `./run_all.sh --quick` with small parameters, a smoke test "
+    "of the pipeline; its numbers are not results.\n\n"
 )
 
 
 def _figure_block(figure: _Figure, heading: str = "###") -> str:
     """A figure's section: its image, its full caption, and links to its files."""
     caption = figure.caption or "*(No caption was recorded for this figure.)*"
-    files = [f"[{name}](figures/{name})" for name in figure.data]
-    files.append(f"[{figure.name}.pdf](figures/{figure.name}.pdf)")
+    name = escape(figure.name)
+    files = [f"[{escape(csv)}](figures/{quote(csv)})" for csv in figure.data]
+    files.append(f"[{name}.pdf](figures/{quote(figure.name)}.pdf)")
     if figure.manifest:
-        files.append(f"[the run's manifest](figures/{figure.manifest})")
+        files.append(f"[the run's manifest](figures/{quote(figure.manifest)})")
     return (
-        f"{heading} {figure.name}\n\n"
-        f"```{{image}} figures/{figure.name}.png\n:alt: {figure.name}\n:class: figure-image\n"
-        ":width: 100%\n```\n\n"  # scaled to the column: a click shows it at full size
-        f"{caption}\n\n"
+        f"{heading} {name}\n\n![{name}](figures/{quote(figure.name)}.png)\n\n{caption}\n\n"
         f"Data and files: {', '.join(files)}.\n\n"
     )
 
@@ -263,7 +376,6 @@ def _pages(sources: Sources) -> dict[str, str]:
 
     banner = QUICK_BANNER if sources.quick else ""
     figures = _figures(sources.figures)
-    notebooks = [(p.stem, _title(p)) for p in sources.notebooks]
     shown: set[str] = set()
     sections = []
     for path in sources.notebooks:
@@ -271,8 +383,9 @@ def _pages(sources: Sources) -> dict[str, str]:
         if names:
             shown.update(names)
             sections.append(
-                f"## {_title(path)}\n\nFrom the notebook [{path.stem}](notebooks/{path.stem}"
-                f".ipynb).\n\n" + "".join(_figure_block(figures[n]) for n in names)
+                f"## {escape(_title(path))}\n\nFrom the notebook [{escape(path.stem)}]"
+                f"(notebooks/{quote(path.name)}).\n\n"
+                + "".join(_figure_block(figures[n]) for n in names)
             )
     others = [n for n in figures if n not in shown]
     if others:
@@ -281,33 +394,37 @@ def _pages(sources: Sources) -> dict[str, str]:
             "(left by an earlier run).\n\n" + "".join(_figure_block(figures[n]) for n in others)
         )
     figures_page = (
-        f"# Figures\n\n{banner}Every figure of the run, in the order of the notebooks that "
-        "draw them, each with its full caption, the CSV files it was drawn from, the PDF "
-        "and the manifest of the run that made it (its whole setup).\n\n" + "\n".join(sections)
+        f"{LITERAL_FRONT_MATTER}# Figures\n\n{banner}Every figure of the run, in the order "
+        "of the notebooks that draw them, each with its full caption, the CSV files it was "
+        "drawn from, the PDF and the manifest of the run that made it (its whole setup).\n\n"
+        + "\n".join(sections)
     )
     if "readings" in figures:
         readings_page = (
-            f"# The readings map\n\n{banner}Every claim of the paper (columns) under every "
-            "reading of what the paper leaves open (rows), judged by the same verdict "
-            "functions; the report's section [Under which readings each claim holds]"
-            "(REPRODUCTION.md#under-which-readings-each-claim-holds) gives the same per "
-            "claim, in words.\n\n" + _figure_block(figures["readings"], "##")
+            f"{LITERAL_FRONT_MATTER}# The readings map\n\n{banner}Every claim of the paper "
+            "(columns) under every reading of what the paper leaves open (rows), judged by "
+            "the same verdict functions; the report's section [Under which readings each "
+            "claim holds](REPRODUCTION.md#under-which-readings-each-claim-holds) gives the "
+            "same per claim, in words.\n\n" + _figure_block(figures["readings"], "##")
         )
     else:
         readings_page = (
-            f"# The readings map\n\n{banner}This run drew no readings map (the notebook "
-            "`06_readings` did not run).\n"
+            f"{LITERAL_FRONT_MATTER}# The readings map\n\n{banner}This run drew no readings "
+            "map (the notebook `06_readings` did not run).\n"
         )
-    listing = "\n".join(
-        f"- {stem.partition('_')[0]}: [{title}](notebooks/{stem}.ipynb)"
-        for stem, title in notebooks
+    documents = "\n".join(
+        f"- [{escape(_title(p))}](docs/{quote(p.name)})" for p in sources.documents
     )
-    results = "\n".join(["REPRODUCTION", "figures", "readings", "docs/model"])
-    executed = "\n".join(
-        f"{stem.partition('_')[0]}: {title} <notebooks/{stem}>" for stem, title in notebooks
+    notebooks = "\n".join(
+        f"- {escape(p.stem.partition('_')[0])}: [{escape(_title(p))}](notebooks/{quote(p.name)})"
+        for p in sources.notebooks
     )
+    results = "\n".join(
+        ["REPRODUCTION", "figures", "readings", *(f"docs/{p.stem}" for p in sources.documents)]
+    )
+    executed = "\n".join(f"notebooks/{p.stem}" for p in sources.notebooks)
     index_page = (
-        f"# dnnsplit {dnnsplit.__version__}: results\n\n{banner}"
+        f"# dnnsplit {escape(dnnsplit.__version__)}: results\n\n{banner}"
         "A reproduction of *DNN Partitioning and Inference Task Offloading in 6G "
         "Resource-Constrained Networks* (Kafetzis and Koutsopoulos), built by "
         "`./run_all.sh` from the files it wrote. These pages need no network.\n\n"
@@ -316,41 +433,33 @@ def _pages(sources: Sources) -> dict[str, str]:
         f"- [Figures](figures.md): all {len(figures)} figures with their captions and the "
         "data they were drawn from.\n"
         "- [The readings map](readings.md): every claim under every reading of what the "
-        "paper leaves open.\n"
-        "- [The model](docs/model.md): every equation and every choice the paper left "
-        "open, with the evidence.\n\n"
-        "The executed notebooks, with their outputs:\n\n"
-        f"{listing}\n\n"
+        "paper leaves open.\n\n"
+        f"The documents:\n\n{documents}\n\n"
+        f"The executed notebooks, with their outputs:\n\n{notebooks}\n\n"
         f"```{{toctree}}\n:hidden:\n:caption: Results\n\n{results}\n```\n\n"
         f"```{{toctree}}\n:hidden:\n:caption: Notebooks, executed\n\n{executed}\n```\n"
     )
     return {"index.md": index_page, "figures.md": figures_page, "readings.md": readings_page}
 
 
-def _as_shown(notebook: dict[str, Any]) -> dict[str, Any]:
-    """``notebook`` with each run of stream outputs (stdout, stderr) as JupyterLab shows it:
-    one output, where a carriage return overwrites its line (a progress bar's updates show
-    as its last state, not one line per update)."""
-    for cell in notebook["cells"]:
-        merged: list[dict[str, Any]] = []
+def _as_shown(path: Path) -> Any:
+    """The executed notebook at ``path`` as JupyterLab shows it, ready for the site: each
+    run of stream outputs one output where a carriage return overwrites its line (nbconvert's
+    ``CoalesceStreamsPreprocessor``: a progress bar shows its last state), its Markdown
+    outputs checked (:func:`_check_generated`), and the literal syntax of generated text
+    in its metadata."""
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
+    for number, cell in enumerate(notebook.cells, 1):
         for output in cell.get("outputs", []):
-            last = merged[-1] if merged else None
-            if (
-                output.get("output_type") == "stream"
-                and last is not None
-                and last.get("output_type") == "stream"
-                and last.get("name") == output.get("name")
-            ):
-                last["text"] = "".join(last["text"]) + "".join(output["text"])
-            else:
-                merged.append(dict(output))
-        for output in merged:
-            if output.get("output_type") == "stream":
-                text = "".join(output["text"])
-                lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
-                output["text"] = "\n".join(lines)
-        if "outputs" in cell:
-            cell["outputs"] = merged
+            markdown = output.get("data", {}).get("text/markdown")
+            if markdown is not None:
+                where = f"{_shown(path)}, cell {number}'s output"
+                _check_generated(str(markdown), where, f"notebooks/{path.name}")
+    notebook.metadata["myst"] = {"disable_syntax": list(LITERAL_SYNTAX)}
     return notebook
 
 
@@ -358,15 +467,19 @@ def _stage(sources: Sources, folder: Path) -> None:
     """Lay out the sources for Sphinx in ``folder``, mirroring the repository so that the
     report's and notebooks' relative links (``docs/model.md``, ``../docs/model.md``)
     resolve."""
+    import nbformat
+
     for name, text in _pages(sources).items():
         (folder / name).write_text(text, encoding="utf-8")
-    shutil.copyfile(sources.report, folder / "REPRODUCTION.md")
+    report = sources.report.read_text(encoding="utf-8")
+    _check_generated(report, _shown(sources.report), "REPRODUCTION.md")
+    (folder / "REPRODUCTION.md").write_text(LITERAL_FRONT_MATTER + report, encoding="utf-8")
     (folder / "docs").mkdir()
-    shutil.copyfile(sources.model, folder / "docs" / "model.md")
+    for path in sources.documents:
+        shutil.copyfile(path, folder / "docs" / path.name)
     (folder / "notebooks").mkdir()
     for path in sources.notebooks:
-        shown = _as_shown(json.loads(path.read_text(encoding="utf-8")))
-        (folder / "notebooks" / path.name).write_text(json.dumps(shown), encoding="utf-8")
+        nbformat.write(_as_shown(path), folder / "notebooks" / path.name)
     (folder / "figures").mkdir()
     for pattern in ("*.png", "*.pdf", "*.csv", "*.manifest.json"):
         for path in sources.figures.glob(pattern):
@@ -375,6 +488,68 @@ def _stage(sources: Sources, folder: Path) -> None:
     (folder / "_static" / "site.css").write_text(SITE_CSS, encoding="utf-8")
     config = "".join(f"{key} = {value!r}\n" for key, value in SPHINX_CONFIG.items())
     (folder / "conf.py").write_text(config, encoding="utf-8")
+    (folder / "docutils.conf").write_text(DOCUTILS_CONF, encoding="utf-8")
+
+
+# --- the built pages: every link and image resolves, nothing loads from the network ------
+
+
+class _Page(html.parser.HTMLParser):
+    """The links, the loaded resources (scripts, style sheets, images) and the element ids
+    of one HTML page."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.resources: list[str] = []
+        self.ids: set[str] = set()
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value or "" for key, value in attrs}
+        if values.get("id"):
+            self.ids.add(values["id"])
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"])
+        elif tag in ("img", "script") and values.get("src"):
+            self.resources.append(values["src"])
+        elif tag == "link" and values.get("href"):
+            self.resources.append(values["href"])
+
+
+def _built_pages(built: Path) -> list[Path]:
+    """The site's pages (not the theme's templates among its static files)."""
+    return sorted(p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts)
+
+
+def _link_problems(built: Path) -> list[str]:
+    """Every link or image of the built site that points at no file (or at no element of
+    the page it names), and every resource a page would load from the network."""
+    problems: list[str] = []
+
+    @functools.cache
+    def ids(path: Path) -> set[str]:
+        return _Page(path).ids
+
+    for page_path in _built_pages(built):
+        page = _Page(page_path)
+        name = page_path.relative_to(built).as_posix()
+        for url in page.resources:
+            parts = urlsplit(url)
+            if parts.scheme not in ("", "data"):
+                problems.append(f"{name}: loads {url} from the network")
+            elif parts.path and not (page_path.parent / unquote(parts.path)).is_file():
+                problems.append(f"{name}: no file for {url}")
+        for url in page.links:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("mailto:"):
+                continue  # links out: a reader follows them or not
+            target = (page_path.parent / unquote(parts.path)).resolve() if parts.path else page_path
+            if not target.exists():
+                problems.append(f"{name}: broken link {url}")
+            elif parts.fragment and target.suffix == ".html" and parts.fragment not in ids(target):
+                problems.append(f"{name}: no #{parts.fragment} in {url}")
+    return problems
 
 
 def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None = None) -> Path:
@@ -385,8 +560,9 @@ def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None =
     Raises
     ------
     SiteError
-        An input is missing, or Sphinx warned (a broken link or image, a page that does
-        not parse); the message names each warning.
+        An input is missing, generated text links outside the site, Sphinx warned (a
+        broken link or image, a page that does not parse), or a built page has a link
+        or image that resolves to no file; the message names each.
     """
     out = Path(out)
     sources = sources if sources is not None else Sources()
@@ -406,6 +582,9 @@ def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None =
             lines = [line.replace(str(staged) + os.sep, "") for line in said.splitlines()]
             detail = "\n".join(lines) or done.stderr.strip() or f"exit {done.returncode}"
             raise SiteError(f"Sphinx could not build the site:\n{detail}")
+        problems = _link_problems(built)
+        if problems:
+            raise SiteError("the built site has broken links:\n" + "\n".join(problems))
         (built / ".buildinfo").unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             (built / "_sources").rmdir()  # left empty: no page's source is copied
@@ -440,9 +619,14 @@ def build_after_run(quick: bool) -> int:
     return 0
 
 
+#: Exit status of ``python -m dnnsplit.paper.site`` on Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dnnsplit.paper.site [--quick] [--out DIR]``: rebuild the site from the
-    files the last ``./run_all.sh`` left. Exit status 0, or 1 when it could not be built."""
+    files the last ``./run_all.sh`` left. Exit status 0; 1 when it could not be built;
+    130 on Ctrl-C (the old site is kept)."""
     parser = argparse.ArgumentParser(
         prog="python -m dnnsplit.paper.site",
         description="Build the static site of the results from the last run's files.",
@@ -452,15 +636,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None, help="where to write it (default: build/site/)")
     args = parser.parse_args(argv)
-    if args.out is None:
-        return build_after_run(args.quick)
     try:
-        build_site(args.out, Sources.of_run(args.quick))
-    except SiteError as error:
-        print(f"site: {error}", file=sys.stderr)
-        return 1
-    print(f"Site: {_shown(Path(args.out) / 'index.html')}")
-    return 0
+        if args.out is None:
+            return build_after_run(args.quick)
+        try:
+            build_site(args.out, Sources.of_run(args.quick))
+        except SiteError as error:
+            print(f"site: {error}", file=sys.stderr)
+            return 1
+        print(f"Site: {_shown(Path(args.out) / 'index.html')}")
+        return 0
+    except KeyboardInterrupt:
+        print("site: interrupted; the old site is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

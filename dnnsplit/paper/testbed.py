@@ -243,9 +243,7 @@ def testbed_rows(
     ))  # fmt: skip
 
 
-def _measure_into(
-    config: Any, target: Path, *, quick: bool
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _measure_into(config: Any, target: Path, *, quick: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run the testbed with ``config`` in a scratch folder, write its measurement to
     ``target`` and read it back (rows, manifest)."""
     import tempfile
@@ -358,9 +356,7 @@ def greedy_against_optimal(rows: pd.DataFrame) -> pd.DataFrame:
     measured spread (the larger of the two vectors' sums of the devices' IQRs)."""
     out = []
     for (policy, n), part in rows.groupby(["policy", "devices"], sort=True):
-        mine = {
-            v: part[part["vector"] == v].sort_values("device") for v in ("greedy", "optimal")
-        }
+        mine = {v: part[part["vector"] == v].sort_values("device") for v in ("greedy", "optimal")}
         if any(m.empty for m in mine.values()):
             continue
         greedy, optimal = mine["greedy"], mine["optimal"]
@@ -577,9 +573,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]
     lines += [
         "",
         "Over all N: "
-        + "; ".join(
-            f"{display_name(p)} {m} {100 * v:.0f} %" for (p, m), v in overall.items()
-        )
+        + "; ".join(f"{display_name(p)} {m} {100 * v:.0f} %" for (p, m), v in overall.items())
         + f" (median error, the bias: snapshot {_pct(bias['snapshot'])}, timeline "
         f"{_pct(bias['timeline'])}).",
         "",

@@ -487,9 +487,7 @@ def _expand(problem, stack, f):
             if level_of[device, q] != level:
                 continue
             finish = _completion(problem, stack, device, q, level, taken, below, work_below)
-            cost, energy, feasible = _cost(
-                problem, device, q, offload[device, q] + finish, finish
-            )
+            cost, energy, feasible = _cost(problem, device, q, offload[device, q] + finish, finish)
             if not feasible:
                 continue
             point[device] = q

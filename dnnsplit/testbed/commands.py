@@ -1,12 +1,16 @@
 """The testbed's three subcommands of ``dnnsplit``: ``serve``, ``device`` and ``testbed``.
 
-:func:`add_commands` registers them on the main parser; each sets ``run_command``, which
+:func:`add_commands` registers them on the main parser; each sets ``handler``, which
 :func:`dnnsplit.cli.main` calls and whose return value is the exit status. Bad input is an
 :class:`~dnnsplit.errors.InputError` (exit 2, one line naming the flag), as everywhere in
-the command line.
+the command line: the library's checks name their parameters, and :func:`flags` turns
+those names into the flags they came from. A testbed that fails for a named cause (a
+:class:`~dnnsplit.errors.TestbedError`: the BS refused, a tool failed) is one line and
+exit 1; a closed or full stdout is an :class:`~dnnsplit._io.OutputError` (exit 74).
 
-- ``serve`` prints one JSON line when it listens (``host``, ``port``, ...), serves until
-  SIGINT or SIGTERM, then prints one JSON line (requests served and refused) and exits 0.
+- ``serve`` prints one JSON line when it listens (``host``, ``port``, its limits, ...),
+  serves until SIGINT or SIGTERM, then prints one JSON line (requests served and
+  refused) and exits 0.
 - ``device`` writes one CSV row per request (header first) to ``--out`` (appended) or
   stdout; exit 0 once every request is answered, 1 if the BS refused or dropped it.
 - ``testbed`` writes its CSV (whole, or not at all) and prints a JSON summary.
@@ -15,41 +19,116 @@ the command line.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import re
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from dnnsplit._checks import number
-from dnnsplit.errors import InputError
+from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit._params import check_all
+from dnnsplit.chains import get_chain
+from dnnsplit.errors import InputError, TestbedError
+from dnnsplit.profiler import import_torch
+from dnnsplit.profiles import load_profile
+from dnnsplit.testbed.device import (
+    DEVICE_FIELDS,
+    ROW_COLUMNS,
+    DeviceClient,
+    background_processes,
+    check_upload,
+)
+from dnnsplit.testbed.server import (
+    SERVER_POLICIES,
+    BSServer,
+    ServerConfig,
+    check_tensor_limit,
+    open_listener,
+    serve_until_signalled,
+)
+from dnnsplit.testbed.stages import TorchStages, stage_times_from_profile
 
-__all__ = ["add_commands"]
+__all__ = ["DEVICE_FLAGS", "SERVE_FLAGS", "add_commands", "flags"]
 
 MAX_PORT = 65535
-MAX_DEVICE_ID = 65535
+MIB = 2**20
+#: The environment variable a token may come from instead of ``--token``.
+TOKEN_VARIABLE = "DNNSPLIT_TOKEN"
+#: The flag of each parameter of the server's library calls (ServerConfig, open_listener).
+SERVE_FLAGS = {
+    "model": "--network",
+    "host": "--host",
+    "port": "--port",
+    "policy": "--policy",
+    "token": "--token",
+    "allow_no_token": "--allow-no-token",
+    "max_connections": "--max-connections",
+    "max_queue": "--max-queue",
+    "max_tensor_bytes": "--max-tensor-mib",
+    "hello_timeout_s": "--hello-timeout",
+    "idle_timeout_s": "--idle-timeout",
+    "timeout_s": "--timeout",
+}
+#: The flag of each parameter of :class:`~dnnsplit.testbed.device.DeviceClient`.
+DEVICE_FLAGS = {
+    "model": "--network",
+    "device_id": "--device-id",
+    "seed": "--seed",
+    "threads": "--threads",
+    "token": "--token",
+    "timeout_s": "--timeout",
+    "rate_bps": "--rate-mbps",
+}
 
 
 def add_commands(commands: Any) -> None:
     """Register ``serve``, ``device`` and ``testbed`` on the subparsers ``commands``."""
     from dnnsplit.testbed.experiment import VECTORS
-    from dnnsplit.testbed.server import SERVER_POLICIES
 
+    limits = ServerConfig()
     se = commands.add_parser("serve", help="the BS: run offloaded stages (needs torch)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
     se.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    se.add_argument("--policy", choices=SERVER_POLICIES, default="sjf")
+    se.add_argument("--policy", choices=SERVER_POLICIES, default=limits.policy)
     se.add_argument("--network", default="alexnet")
-    se.add_argument("--token", default=None, help="shared token (or $DNNSPLIT_TOKEN)")
+    se.add_argument("--token", default=None, help=f"shared token (or ${TOKEN_VARIABLE})")
+    se.add_argument(
+        "--allow-no-token",
+        action="store_true",
+        help="listen beyond loopback without a token (anyone who reaches it is served)",
+    )
     se.add_argument("--bs-profile", default=None, help="measured BS profile (SJF's work)")
     se.add_argument("--threads", type=int, default=1)
     se.add_argument("--seed", type=int, default=0, help="weights' seed (the devices' too)")
-    se.add_argument("--max-queue", type=int, default=64)
-    se.add_argument("--timeout", type=float, default=30.0, help="seconds for one frame")
-    se.add_argument("--idle-timeout", type=float, default=600.0)
+    se.add_argument("--max-connections", type=int, default=limits.max_connections)
+    se.add_argument("--max-queue", type=int, default=limits.max_queue)
+    se.add_argument(
+        "--max-tensor-mib",
+        type=float,
+        default=limits.max_tensor_bytes / MIB,
+        help="MiB the requests' tensors may hold at once",
+    )
+    se.add_argument(
+        "--hello-timeout",
+        type=float,
+        default=limits.hello_timeout_s,
+        help="seconds for a new connection's first header",
+    )
+    se.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=limits.idle_timeout_s,
+        help="seconds to wait for the next frame",
+    )
+    se.add_argument("--timeout", type=float, default=limits.timeout_s, help="seconds for one frame")
     se.add_argument("--cpu", type=int, default=None, help="pin the BS to this core")
-    se.set_defaults(run_command=_serve)
+    se.set_defaults(handler=_serve)
 
     de = commands.add_parser("device", help="a device: run p stages, offload the rest")
     de.add_argument("--server", required=True, help="HOST:PORT of the BS")
@@ -59,13 +138,13 @@ def add_commands(commands: Any) -> None:
     de.add_argument("--background", type=int, default=0, help="busy processes on its core")
     de.add_argument("--out", default=None, help="CSV to append rows to (default stdout)")
     de.add_argument("--network", default="alexnet")
-    de.add_argument("--token", default=None, help="shared token (or $DNNSPLIT_TOKEN)")
+    de.add_argument("--token", default=None, help=f"shared token (or ${TOKEN_VARIABLE})")
     de.add_argument("--seed", type=int, default=0)
     de.add_argument("--threads", type=int, default=1)
     de.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a reply")
     de.add_argument("--rate-mbps", type=float, default=None, help="pace the upload (Mbit/s)")
     de.add_argument("--cpu", type=int, default=None, help="core for it and its background")
-    de.set_defaults(run_command=_device)
+    de.set_defaults(handler=_device)
 
     tb = commands.add_parser("testbed", help="N emulated devices and a BS on this host (root)")
     tb.add_argument("--devices", required=True, help="N, or several: 1-8 or 1,2,4")
@@ -83,22 +162,27 @@ def add_commands(commands: Any) -> None:
     tb.add_argument("--host-repeats", type=int, default=15, help="rounds for the BS profile")
     tb.add_argument("--calibration-rounds", type=int, default=1)
     tb.add_argument("--work", default=None, help="folder for the measured profiles and logs")
-    tb.set_defaults(run_command=_testbed)
+    tb.set_defaults(handler=_testbed)
 
 
-def _require_torch(command: str) -> None:
-    """Refuse ``command`` in one line when PyTorch is not installed."""
+@contextlib.contextmanager
+def flags(names: Mapping[str, str]) -> Iterator[None]:
+    """Translate an :class:`InputError` of a library call into the flags it came from:
+    its field, and the parameter names (``allow_no_token``) its text mentions, by
+    ``names``."""
     try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise InputError(
-            command, "needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)"
-        ) from None
+        yield
+    except InputError as error:
+        mentioned = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+        field = names.get(error.field, error.field)
+        problem = mentioned.sub(lambda m: names[m[0]] if "_" in m[0] else m[0], error.problem)
+        raise InputError(field, problem) from None
 
 
 def _say(command: str, message: str) -> None:
-    sys.stderr.write(f"dnnsplit {command}: {message}\n")
-    sys.stderr.flush()
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(f"dnnsplit {command}: {message}\n")
+        sys.stderr.flush()
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -118,70 +202,81 @@ def _writable(out: str, flag: str = "--out") -> Path:
     return path
 
 
-def _token(args: argparse.Namespace) -> str | None:
-    return args.token or os.environ.get("DNNSPLIT_TOKEN") or None
+def _token(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The token (``--token``, else the environment's) and the name it came by; an empty
+    one is passed on, to be refused naming where it came from."""
+    token = os.environ.get(TOKEN_VARIABLE) if args.token is None else args.token
+    return token, f"${TOKEN_VARIABLE}" if args.token is None and token is not None else "--token"
+
+
+def _stdout_open() -> None:
+    if stdout_closed():
+        raise OutputError("stdout is closed: there is nowhere to write the result")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from dnnsplit.chains import get_chain
-    from dnnsplit.testbed.server import BSServer, serve_until_signalled
-    from dnnsplit.testbed.stages import TorchStages, stage_times_from_profile
-
-    port = number(args.port, "--port", minimum=0, maximum=MAX_PORT, whole=True)
+    token, source = _token(args)
+    names = {**SERVE_FLAGS, "token": source}
     number(args.threads, "--threads", minimum=1, maximum=1024, whole=True)
-    number(args.max_queue, "--max-queue", minimum=1, maximum=1_000_000, whole=True)
-    number(args.timeout, "--timeout", positive=True, maximum=86_400)
-    number(args.idle_timeout, "--idle-timeout", positive=True, maximum=86_400 * 365)
-    chain = get_chain(args.network)
-    _require_torch("serve")
-    if args.cpu is not None:
-        _pin(args.cpu)
-    bs_profile = None
-    if args.bs_profile is not None:
-        from dnnsplit.profiles import load_profile
-
-        bs_profile = load_profile(args.bs_profile)
-    runner = TorchStages(chain, seed=args.seed, threads=args.threads)
-    if bs_profile is not None:
-        times = list(stage_times_from_profile(bs_profile, chain))
-    else:
-        times = [float(t) for t in runner.time_alone()]
-    token = _token(args)
-    server = BSServer(
-        chain,
-        runner,
-        times,
-        policy=args.policy,
-        token=token,
-        max_queue=args.max_queue,
-        timeout_s=args.timeout,
-        idle_timeout_s=args.idle_timeout,
-    )
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="dnnsplit serve: %(message)s")
-
-    def announce(host: str, bound: int) -> None:
-        line = {
-            "host": host,
-            "port": bound,
-            "policy": args.policy,
-            "network": chain.name,
-            "stage_times_s": times,
-            "stage_times_from": args.bs_profile or "timed at start",
-            "token": token is not None,
-        }
-        sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.flush()
-
+    mib = number(args.max_tensor_mib, "--max-tensor-mib", positive=True, maximum=2**20)
+    with flags(names):
+        config = ServerConfig(
+            policy=args.policy,
+            token=token,
+            allow_no_token=args.allow_no_token,
+            max_connections=args.max_connections,
+            max_queue=args.max_queue,
+            max_tensor_bytes=max(int(mib * MIB), 1),
+            hello_timeout_s=args.hello_timeout,
+            idle_timeout_s=args.idle_timeout,
+            timeout_s=args.timeout,
+        )
+    _stdout_open()
+    with flags(names):
+        chain = get_chain(args.network)
+        check_tensor_limit(chain, config)
+        listener = open_listener(args.host, args.port, config)
     try:
-        asyncio.run(serve_until_signalled(server, args.host, port, announce=announce))
-    except OSError as error:
-        raise InputError(
-            "--port", f"cannot listen on {args.host}:{port}: {error.strerror}"
-        ) from None
-    sys.stdout.write(json.dumps({"served": server.served, "refused": len(server.refused)}) + "\n")
-    sys.stdout.flush()
+        import_torch("serve")
+        if args.cpu is not None:
+            _pin(args.cpu)
+        bs_profile = None if args.bs_profile is None else load_profile(args.bs_profile)
+        runner = TorchStages(chain, seed=args.seed, threads=args.threads)
+        if bs_profile is not None:
+            times = list(stage_times_from_profile(bs_profile, chain))
+        else:
+            times = [float(t) for t in runner.time_alone()]
+        with flags(names):
+            server = BSServer(chain, runner, times, config)
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, format="dnnsplit serve: %(message)s"
+        )
+
+        def announce(host: str, bound: int) -> None:
+            line = {
+                "host": host,
+                "port": bound,
+                "policy": config.policy,
+                "network": chain.name,
+                "stage_times_s": times,
+                "stage_times_from": args.bs_profile or "timed at start",
+                "token": token is not None,
+                "limits": {
+                    "max_connections": config.max_connections,
+                    "max_queue": config.max_queue,
+                    "max_tensor_bytes": config.max_tensor_bytes,
+                    "hello_timeout_s": config.hello_timeout_s,
+                    "idle_timeout_s": config.idle_timeout_s,
+                    "timeout_s": config.timeout_s,
+                },
+            }
+            write_stdout(json.dumps(line) + "\n", "the address")
+
+        asyncio.run(serve_until_signalled(server, listener, announce=announce))
+    finally:
+        listener.close()
+    summary = {"served": server.served, "refused": server.refused_count}
+    write_stdout(json.dumps(summary) + "\n", "the summary")
     return 0
 
 
@@ -194,54 +289,54 @@ def _pin(cpu: int) -> set[int]:
 
 
 def _device(args: argparse.Namespace) -> int:
-    from dnnsplit.chains import get_chain
-    from dnnsplit.testbed.device import ROW_COLUMNS, DeviceClient, Refused, background_processes
-
     host, port = _address(args.server)
-    chain = get_chain(args.network)
+    with flags(DEVICE_FLAGS):
+        chain = get_chain(args.network)
     n_stages = len(chain.stages)
     point = number(args.partition, "--partition", minimum=0, maximum=n_stages, whole=True)
-    number(args.device_id, "--device-id", minimum=0, maximum=MAX_DEVICE_ID, whole=True)
     requests = number(args.requests, "--requests", minimum=1, maximum=10**6, whole=True)
     background = number(args.background, "--background", minimum=0, maximum=64, whole=True)
-    number(args.threads, "--threads", minimum=1, maximum=1024, whole=True)
-    number(args.timeout, "--timeout", positive=True, maximum=86_400)
     rate = None
     if args.rate_mbps is not None:
         rate = number(args.rate_mbps, "--rate-mbps", positive=True, maximum=1e6) * 1e6
+    token, source = _token(args)
+    names = {**DEVICE_FLAGS, "token": source}
+    options = {
+        "device_id": args.device_id,
+        "seed": args.seed,
+        "threads": args.threads,
+        "token": token,
+        "timeout_s": args.timeout,
+        "rate_bps": rate,
+    }
+    with flags(names):
+        options = check_all(options, DEVICE_FIELDS)
+        check_upload(chain, point, rate, options["timeout_s"])
     out = _writable(args.out) if args.out is not None else None
-    _require_torch("device")
+    if out is None:
+        _stdout_open()
+    import_torch("device")
     cpus = None
     if args.cpu is not None or background:
         cpus = _pin(args.cpu if args.cpu is not None else min(os.sched_getaffinity(0)))
-    client = DeviceClient(
-        chain,
-        device_id=args.device_id,
-        seed=args.seed,
-        threads=args.threads,
-        token=_token(args),
-        timeout_s=args.timeout,
-        rate_bps=rate,
-    )
-    header = ",".join(ROW_COLUMNS) + "\n"
-    if out is None:
-        sys.stdout.write(header)
-    elif not out.exists() or out.stat().st_size == 0:
-        with open(out, "a", encoding="utf-8") as handle:
-            handle.write(header)
+    client = DeviceClient(chain, **options)
+
+    def write(line: str) -> None:
+        if out is None:
+            write_stdout(line, "the rows")
+        else:
+            with open(out, "a", encoding="utf-8") as handle:
+                handle.write(line)
+
+    if out is None or not out.exists() or out.stat().st_size == 0:
+        write(",".join(ROW_COLUMNS) + "\n")
     try:
         with background_processes(background, cpus):
             if point < n_stages:
                 client.connect(host, port)
             for _ in range(requests):
-                line = client.request(point).csv_line()
-                if out is None:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                else:
-                    with open(out, "a", encoding="utf-8") as handle:
-                        handle.write(line)
-    except Refused as error:
+                write(client.request(point).csv_line())
+    except TestbedError as error:
         _say("device", str(error))
         return 1
     finally:
@@ -287,7 +382,11 @@ def _testbed(args: argparse.Namespace) -> int:
     out = _writable(args.out) if args.out is not None else None
     with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as scratch:
         work = Path(args.work) if args.work else Path(scratch)
-        rows, provenance = run_testbed(config, work, say=lambda m: _say("testbed", m))
+        try:
+            rows, provenance = run_testbed(config, work, say=lambda m: _say("testbed", m))
+        except TestbedError as error:
+            _say("testbed", str(error))
+            return 1
     text = tidy_csv(rows)
     if out is None:
         sys.stdout.write(text)

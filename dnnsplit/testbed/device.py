@@ -17,13 +17,22 @@ request gives one row (:data:`ROW_COLUMNS`, seconds):
 - ``end_to_end_s``: from the start of the local stages to the reply.
 
 ``rate_bps`` paces the upload in the client (sleeps between chunks), for hosts where the
-link itself cannot be shaped; the testbed shapes a real link with ``tc`` instead.
+link itself cannot be shaped; the testbed shapes a real link with ``tc`` instead. A rate
+at which a request's upload could not finish within ``timeout_s`` is refused
+(:func:`check_upload`), and every request, upload and reply together, has ``timeout_s``.
+
+The connection opens with a hello (the token), so that the BS admits it before the first
+request is ready. A connection the BS closed between requests (one idle too long, or a
+hello it refused) is opened again, once, before the next request is timed. What a BS
+says in an error frame reaches the user with its control characters escaped
+(:func:`~dnnsplit.testbed.protocol.printable`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -31,24 +40,39 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
-from dnnsplit.chains import Chain
+import numpy as np
+
+from dnnsplit._params import Constraint, Nullable, Real, Text, Whole, check_all
+from dnnsplit.chains import Chain, chain_figures
+from dnnsplit.errors import InputError, TestbedError
 from dnnsplit.testbed.protocol import (
     HEADER,
     KIND_ERROR,
+    KIND_HELLO,
     KIND_REPLY,
     KIND_REQUEST,
-    MAX_ERROR_BYTES,
     FrameError,
     Header,
+    cut_bytes,
     encode,
     parse_header,
+    printable,
     tensor_payload,
     token_digest,
 )
 from dnnsplit.testbed.stages import TorchStages
 
-__all__ = ["ROW_COLUMNS", "DeviceClient", "Refused", "RequestRow", "background_processes"]
+__all__ = [
+    "DEVICE_FIELDS",
+    "ROW_COLUMNS",
+    "DeviceClient",
+    "Refused",
+    "RequestRow",
+    "background_processes",
+    "check_upload",
+]
 
 ROW_COLUMNS = (
     "device",
@@ -65,9 +89,34 @@ ROW_COLUMNS = (
 #: Bytes per paced chunk when the client paces its upload.
 PACING_CHUNK = 16 * 1024
 
+DEVICE_FIELDS: dict[str, Constraint] = {
+    "device_id": Whole(0, 65_535),
+    "seed": Whole(0, 2**63 - 1),
+    "threads": Whole(1, 1024),
+    "token": Nullable(Text("a non-empty token")),
+    "timeout_s": Real(high=86_400.0, positive=True),
+    "rate_bps": Nullable(Real(high=1e12, positive=True)),
+}
 
-class Refused(Exception):
-    """The BS refused or dropped the request (exit status 1 of ``dnnsplit device``)."""
+
+class Refused(TestbedError):
+    """The BS refused or dropped the request, or could not be reached (exit status 1 of
+    ``dnnsplit device``): ``"the BS: <cause>"``."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__("the BS", cause)
+
+
+class DeviceStages(Protocol):
+    """What a device needs of a network (:class:`~dnnsplit.testbed.stages.TorchStages`,
+    or a stand-in)."""
+
+    @property
+    def n_stages(self) -> int: ...
+
+    def input(self) -> np.ndarray: ...
+
+    def run_range(self, first: int, last: int, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -90,15 +139,20 @@ class RequestRow:
         return ",".join(f"{v:.9g}" if isinstance(v, float) else str(v) for v in values) + "\n"
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
-            raise Refused(f"the BS closed the connection ({got} of {n} bytes read)")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+def check_upload(chain: Chain, point: int, rate_bps: float | None, timeout_s: float) -> None:
+    """Refuse (``rate_bps``) a pace at which a request cut at ``point`` could not be sent
+    within ``timeout_s``: ``8 · (header + tensor bytes) / rate_bps > timeout_s``."""
+    sizes = cut_bytes(chain)
+    if rate_bps is None or point >= len(sizes) - 1:
+        return
+    size = HEADER.size + sizes[point]
+    seconds = 8.0 * size / rate_bps
+    if seconds > timeout_s:
+        raise InputError(
+            "rate_bps",
+            f"at {rate_bps:g} bit/s the {size} bytes of a request at p = {point} take "
+            f"{seconds:.3g} s, beyond the timeout of {timeout_s:g} s",
+        )
 
 
 class DeviceClient:
@@ -115,11 +169,15 @@ class DeviceClient:
     threads : int
         PyTorch threads (1: a one-core device).
     token : str, optional
-        The BS's shared token.
+        The BS's shared token (non-empty).
     timeout_s : float
-        Longest wait for the BS's reply.
+        Longest a request may take from the start of its upload to its reply (and a
+        connection to open).
     rate_bps : float, optional
         Pace the upload at this rate (client-side pacing; None: as fast as the link goes).
+    stages : DeviceStages, optional
+        The network's stages (default: :class:`~dnnsplit.testbed.stages.TorchStages` of
+        ``chain``, ``seed``, ``threads``).
     """
 
     def __init__(
@@ -132,26 +190,52 @@ class DeviceClient:
         token: str | None = None,
         timeout_s: float = 120.0,
         rate_bps: float | None = None,
+        stages: DeviceStages | None = None,
     ) -> None:
+        given = {
+            "device_id": device_id,
+            "seed": seed,
+            "threads": threads,
+            "token": token,
+            "timeout_s": timeout_s,
+            "rate_bps": rate_bps,
+        }
+        checked = check_all(given, DEVICE_FIELDS)
         self.chain = chain
-        self.device_id = int(device_id)
-        self.stages = TorchStages(chain, seed=seed, threads=threads)
+        self.device_id: int = checked["device_id"]
+        if stages is None:
+            stages = TorchStages(chain, seed=checked["seed"], threads=checked["threads"])
+        self.stages = stages
         self.input = self.stages.input()
-        self.auth = token_digest(token)
-        self.timeout_s = float(timeout_s)
-        self.rate_bps = rate_bps
+        self.auth = token_digest(checked["token"])
+        self.timeout_s: float = checked["timeout_s"]
+        self.rate_bps: float | None = checked["rate_bps"]
+        self.reply_shape = (1, *chain_figures(chain)[-1].output_shape)
+        self.reply_bytes = cut_bytes(chain)[-1]
         self.sock: socket.socket | None = None
+        self.address: tuple[str, int] | None = None
         self.requests = 0
 
     def connect(self, host: str, port: int) -> None:
-        """Open the connection to the BS (kept for every request)."""
+        """Open the connection to the BS (kept for every request) and say hello."""
         self.close()
+        self.address = (host, port)
+        self._open()
+
+    def _open(self) -> None:
+        assert self.address is not None
+        host, port = self.address
         try:
             sock = socket.create_connection((host, port), timeout=self.timeout_s)
         except OSError as error:
             raise Refused(f"cannot connect to {host}:{port}: {error.strerror or error}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
+        hello = Header(KIND_HELLO, self.device_id, 0, (), 0, auth=self.auth)
+        try:
+            sock.sendall(hello.pack())
+        except OSError as error:
+            raise Refused(f"connection lost: {error.strerror or error}") from None
 
     def close(self) -> None:
         if self.sock is not None:
@@ -159,52 +243,86 @@ class DeviceClient:
                 self.sock.close()
             self.sock = None
 
-    def _send(self, data: bytes) -> None:
+    def _ready(self) -> None:
+        """Before a request is timed: open the connection again if the BS has closed it
+        (anything it sends unasked is an error frame before it closes)."""
+        if self.sock is None:
+            raise Refused("not connected")
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        if readable:
+            self.close()
+            self._open()
+
+    def _recv_exactly(self, n: int, deadline: float) -> bytearray:
         assert self.sock is not None
-        if not self.rate_bps:
-            self.sock.sendall(data)
-            return
-        began = time.perf_counter()
-        for offset in range(0, len(data), PACING_CHUNK):
-            chunk = data[offset : offset + PACING_CHUNK]
-            self.sock.sendall(chunk)
-            due = began + 8.0 * (offset + len(chunk)) / self.rate_bps
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+        data = bytearray(n)
+        view, got = memoryview(data), 0
+        while got < n:
+            self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+            count = self.sock.recv_into(view[got:])
+            if count == 0:
+                raise Refused(f"the connection was closed ({got} of {n} bytes read)")
+            got += count
+        return data
+
+    def _reply(self, deadline: float) -> Header:
+        """The reply's header (its payload read and dropped: the row needs its stamps);
+        an error frame is :class:`Refused` with its text, escaped."""
+        raw = self._recv_exactly(HEADER.size, deadline)
+        try:
+            header = parse_header(bytes(raw), expect=KIND_REPLY, max_payload=self.reply_bytes)
+        except FrameError as error:
+            raise Refused(f"a malformed reply: {error}") from None
+        payload = self._recv_exactly(header.length, deadline)
+        if header.kind == KIND_ERROR:
+            raise Refused(f"refused the request: {printable(payload.decode('utf-8', 'replace'))}")
+        if header.shape != self.reply_shape:
+            raise Refused(f"a malformed reply: shape: {header.shape} is not {self.reply_shape}")
+        return header
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        assert self.sock is not None
+        chunk = PACING_CHUNK if self.rate_bps else len(data)
+        began = time.monotonic()
+        for offset in range(0, len(data), chunk):
+            self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+            self.sock.sendall(data[offset : offset + chunk])
+            if self.rate_bps:
+                due = began + 8.0 * min(offset + chunk, len(data)) / self.rate_bps
+                delay = min(due, deadline) - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                if due > deadline:
+                    raise TimeoutError
 
     def request(self, point: int) -> RequestRow:
         """Run stages 1..``point`` here and the rest at the BS; the request's row."""
         n_stages = self.stages.n_stages
+        offloads = point < n_stages
+        if offloads:
+            check_upload(self.chain, point, self.rate_bps, self.timeout_s)
+            self._ready()
         began = time.perf_counter()
         x = self.stages.run_range(0, point, self.input)
         local_done = time.perf_counter()
         index = self.requests
         self.requests += 1
-        if point == n_stages:
+        if not offloads:
             local = local_done - began
             return self._row(index, point, local, 0.0, (0.0, 0.0, 0.0, 0.0), local)
-        if self.sock is None:
-            raise Refused("not connected to a BS")
         body = tensor_payload(x)
         header = Header(
             KIND_REQUEST, self.device_id, point, tuple(x.shape), len(body), auth=self.auth
         )
+        deadline = time.monotonic() + self.timeout_s
         try:
-            self._send(encode(header, body))
-            raw = _recv_exactly(self.sock, HEADER.size)
-            reply = parse_header(raw, expect=KIND_REPLY, max_payload=64 * 1024**2)
-            payload = _recv_exactly(self.sock, reply.length)
-        except FrameError as error:
-            raise Refused(f"malformed reply from the BS: {error}") from None
+            self._send(encode(header, body), deadline)
+            reply = self._reply(deadline)
         except TimeoutError:
-            raise Refused(f"no reply from the BS within {self.timeout_s:g} s") from None
+            raise Refused(f"no reply within {self.timeout_s:g} s") from None
         except OSError as error:
-            raise Refused(f"connection to the BS lost: {error.strerror or error}") from None
+            raise Refused(f"connection lost: {error.strerror or error}") from None
         answered = time.perf_counter()
-        if reply.kind == KIND_ERROR:
-            text = payload[:MAX_ERROR_BYTES].decode("utf-8", "replace")
-            raise Refused(f"the BS refused the request: {text}")
         stamps = reply.stamps
         send = (answered - local_done) - (stamps[2] - stamps[0])
         return self._row(index, point, local_done - began, send, stamps, answered - began)

@@ -1,34 +1,38 @@
 """The wire format between a device and the BS: one fixed header, then raw tensor bytes.
 
-A device that offloads at partition point ``p`` sends the output of its stage ``p`` (the
-network's input when ``p = 0``); the BS answers with the network's output and its own
-timestamps. Every message is a *frame*: a fixed 100-byte header in network byte order
-(:data:`HEADER`), then ``length`` payload bytes. Nothing received is ever unpickled or
-handed to ``torch.load``: a payload is raw little-endian float32 values, and the header
-alone says how many.
+A device opens its connection with a *hello* (its token, no payload; the BS does not
+answer it), so that the BS can admit the connection before the device's first request is
+ready. A device that offloads at partition point ``p`` sends the output of its stage ``p``
+(the network's input when ``p = 0``) in a *request*, and the BS answers with the network's
+output and its own timestamps in a *reply*, or with an *error* (a line of text) before it
+closes the connection. Every message is a *frame*: a fixed 100-byte
+header in network byte order (:data:`HEADER`), then ``length`` payload bytes. Nothing
+received is ever unpickled or handed to ``torch.load``: a payload is raw little-endian
+float32 values, and the header alone says how many.
 
 =========  =======  ===========================================================
 field      format   meaning
 =========  =======  ===========================================================
 magic      4s       ``b"DNNS"``
-version    B        :data:`VERSION` (1)
-kind       B        1 request (device → BS), 2 reply (BS → device), 3 error (BS → device)
+version    B        :data:`VERSION` (2)
+kind       B        1 request, 4 hello (device → BS); 2 reply, 3 error (BS → device)
 device     H        the device's id (0–65535), echoed in the reply
 point      H        the partition point ``p`` (stages 1..p ran on the device)
 dtype      B        1 = float32, little-endian (the only type accepted)
-ndim       B        number of dimensions of the tensor, 1–4
+ndim       B        number of dimensions of the tensor, 1–4 (0 in a hello)
 shape      4I       the dimensions, unused ones 0; batch first (always 1)
-length     Q        payload bytes: ``4 · Π shape`` (an error frame: UTF-8 text)
-auth       32s      SHA-256 of the shared token (zeros without one); requests only
+length     Q        payload bytes: ``4 · Π shape`` (an error frame: UTF-8 text; a hello: 0)
+auth       32s      SHA-256 of the shared token (zeros without one); hellos, requests
 stamps     4d       reply: arrival, start, end, service (s, the BS's monotonic clock);
-                    zeros in requests and errors
+                    zeros in the other kinds
 =========  =======  ===========================================================
 
-A request is valid for a network (a :class:`~dnnsplit.chains.Chain`) when ``0 ≤ p < S``,
-its shape is exactly ``(1, *output shape of stage p)`` (the input shape for ``p = 0``), its
-length matches and is within the server's frame limit, and its auth field matches the
-server's token. Anything else is a :class:`FrameError` naming the field; the server then
-sends an error frame and closes that connection only.
+The auth field of a hello or a request is checked first, before any other field says
+anything to the sender and before any payload byte is read. A request is valid for a
+network (a :class:`~dnnsplit.chains.Chain`) when ``0 ≤ p < S``, its shape is exactly
+``(1, *output shape of stage p)`` (the input shape for ``p = 0``), its length matches and
+is within the receiver's limit. Anything else is a :class:`FrameError` naming the field;
+the server then sends an error frame and closes that connection only.
 
 The stamps of a reply: ``arrival`` is when the request's last byte was read, ``start``
 when its first BS stage began, ``end`` when its last ended, ``service`` the time the BS
@@ -43,6 +47,7 @@ import hashlib
 import hmac
 import math
 import struct
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +58,7 @@ __all__ = [
     "DTYPE_FLOAT32",
     "HEADER",
     "KIND_ERROR",
+    "KIND_HELLO",
     "KIND_REPLY",
     "KIND_REQUEST",
     "MAGIC",
@@ -62,18 +68,20 @@ __all__ = [
     "VERSION",
     "FrameError",
     "Header",
+    "cut_bytes",
     "cut_shapes",
-    "decode_tensor",
     "encode",
+    "error_frame",
     "parse_header",
+    "printable",
     "tensor_payload",
     "token_digest",
 ]
 
 MAGIC = b"DNNS"
-VERSION = 1
-KIND_REQUEST, KIND_REPLY, KIND_ERROR = 1, 2, 3
-KINDS = {KIND_REQUEST: "request", KIND_REPLY: "reply", KIND_ERROR: "error"}
+VERSION = 2
+KIND_REQUEST, KIND_REPLY, KIND_ERROR, KIND_HELLO = 1, 2, 3, 4
+KINDS = {KIND_REQUEST: "request", KIND_REPLY: "reply", KIND_ERROR: "error", KIND_HELLO: "hello"}
 DTYPE_FLOAT32 = 1
 MAX_NDIM = 4
 #: The longest error text a BS sends (and a device reads).
@@ -123,9 +131,18 @@ class Header:
 
 def token_digest(token: str | None) -> bytes:
     """The auth field for ``token``: its SHA-256, or 32 zero bytes without a token."""
-    if not token:
+    if token is None:
         return NO_TOKEN
     return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal and one line: every control or other unprintable
+    character (an ANSI escape, a line break, a bidi override) written as its escape
+    (``\x1b``, ``\n``, ``\u202e``)."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def cut_shapes(chain: Chain) -> list[tuple[int, ...]]:
@@ -135,10 +152,24 @@ def cut_shapes(chain: Chain) -> list[tuple[int, ...]]:
     return shapes
 
 
+def cut_bytes(chain: Chain) -> list[int]:
+    """The bytes of the float32 tensor after each stage ``s = 0..S`` (0: the input; ``S``:
+    the network's output, a reply's payload)."""
+    shapes = [*cut_shapes(chain), (1, *chain_figures(chain)[-1].output_shape)]
+    return [4 * math.prod(shape) for shape in shapes]
+
+
+def _kinds(expect: int | Collection[int]) -> tuple[int, ...]:
+    expected = (expect,) if isinstance(expect, int) else tuple(expect)
+    if KIND_REPLY in expected:
+        expected += (KIND_ERROR,)
+    return expected
+
+
 def parse_header(
     data: bytes,
     *,
-    expect: int,
+    expect: int | Collection[int],
     max_payload: int,
     chain: Chain | None = None,
     auth: bytes | None = None,
@@ -149,15 +180,17 @@ def parse_header(
     ----------
     data : bytes
         Exactly :data:`HEADER`.size bytes.
-    expect : int
-        The kind this side accepts: :data:`KIND_REQUEST` (the BS) or :data:`KIND_REPLY`
-        (a device; an error frame is accepted too, and returned).
+    expect : int or collection of int
+        The kinds this side accepts: :data:`KIND_HELLO` and :data:`KIND_REQUEST` (the BS),
+        :data:`KIND_REPLY` (a device; an error frame is then accepted too, and returned).
     max_payload : int
-        The largest payload accepted, bytes (checked before any payload is read).
+        The largest tensor payload accepted, bytes (checked before any payload is read;
+        an error text has its own limit, :data:`MAX_ERROR_BYTES`).
     chain : Chain, optional
         For a request: the network whose cut points fix the allowed ``point`` and shape.
     auth : bytes, optional
-        For a request: the token digest the auth field must equal (constant-time compare).
+        For a hello or a request: the token digest the auth field must equal
+        (constant-time compare), checked before every field but the first three.
     """
     if len(data) != HEADER.size:
         raise FrameError("header", f"{len(data)} bytes, expected {HEADER.size}")
@@ -168,16 +201,28 @@ def parse_header(
         raise FrameError("magic", f"{magic!r} is not {MAGIC!r}")
     if version != VERSION:
         raise FrameError("version", f"{version} is not supported (this side speaks {VERSION})")
-    allowed = (expect, KIND_ERROR) if expect == KIND_REPLY else (expect,)
+    allowed = _kinds(expect)
     if kind not in allowed:
-        name = KINDS.get(kind, str(kind))
-        raise FrameError("kind", f"{name} where a {KINDS[expect]} was expected")
-    if length > max_payload:
-        raise FrameError("length", f"{length} bytes exceeds the limit of {max_payload}")
+        wanted = " or ".join(KINDS[k] for k in allowed if k != KIND_ERROR)
+        raise FrameError("kind", f"{KINDS.get(kind, str(kind))} where a {wanted} was expected")
+    if (
+        auth is not None
+        and kind in (KIND_HELLO, KIND_REQUEST)
+        and not hmac.compare_digest(digest, auth)
+    ):
+        raise FrameError("auth", "the token does not match")
+    if kind == KIND_HELLO:
+        if length:
+            raise FrameError("length", f"a {KINDS[kind]} carries no payload, not {length} bytes")
+        if ndim or any(dims):
+            raise FrameError("shape", f"a {KINDS[kind]} carries no tensor")
+        return Header(kind, device, 0, (), 0, digest)
     if kind == KIND_ERROR:
         if length > MAX_ERROR_BYTES:
             raise FrameError("length", f"an error text of {length} bytes is too long")
         return Header(kind, device, point, (), length)
+    if length > max_payload:
+        raise FrameError("length", f"{length} bytes exceeds the limit of {max_payload}")
     if dtype != DTYPE_FLOAT32:
         raise FrameError("dtype", f"type code {dtype} is not 1 (float32)")
     if not 1 <= ndim <= MAX_NDIM:
@@ -199,8 +244,6 @@ def parse_header(
             raise FrameError(
                 "shape", f"{shape} is not the shape {shapes[point]} sent at point {point}"
             )
-    if auth is not None and not hmac.compare_digest(digest, auth):
-        raise FrameError("auth", "the token does not match")
     return Header(kind, device, point, shape, length, digest, tuple(stamps), dtype)
 
 
@@ -211,11 +254,12 @@ def encode(header: Header, payload: bytes = b"") -> bytes:
     return header.pack() + payload
 
 
+def error_frame(text: str) -> bytes:
+    """An error frame carrying ``text`` (cut to :data:`MAX_ERROR_BYTES` bytes of UTF-8)."""
+    data = text.encode("utf-8")[:MAX_ERROR_BYTES].decode("utf-8", "ignore").encode("utf-8")
+    return encode(Header(KIND_ERROR, 0, 0, (), len(data)), data)
+
+
 def tensor_payload(array: np.ndarray) -> bytes:
     """The payload of a float32 tensor: its values as little-endian bytes, C order."""
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
-
-
-def decode_tensor(header: Header, payload: bytes) -> np.ndarray:
-    """The tensor a checked header and its payload describe (a writable float32 array)."""
-    return np.frombuffer(bytearray(payload), dtype="<f4").reshape(header.shape)

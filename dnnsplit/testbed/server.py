@@ -4,7 +4,8 @@ offloaded DNN on one thread, under one scheduling policy (``dnnsplit serve``).
 Devices connect, and each request (a frame of :mod:`dnnsplit.testbed.protocol`) becomes a
 *task*: the tensor of its cut and the stages ``p+1..S`` still to run. One compute thread
 serves the queued tasks one stage at a time; at every stage boundary the policy picks the
-task whose next stage runs:
+task whose next stage runs (:class:`StageQueue`, the one rule behind both the server and
+its replay on a simulated clock, :func:`service_order`):
 
 - ``sjf``: the least residual work ``Σ_{s>next} t^R_s`` first (ties: the lower device id,
   then the earlier arrival). A task that arrives while another runs may overtake it at the
@@ -17,56 +18,189 @@ task whose next stage runs:
 
 ``t^R_s`` comes from a measured BS profile (``--bs-profile``) or, without one, from timing
 each stage alone when the server starts. The reply carries the result and the task's
-stamps (arrival, start, end, service). Limits: a frame larger than the network's largest
-cut is refused before it is read; dtype and shape must be those of the claimed cut; a
-connection that stalls mid-frame beyond ``timeout_s``, or idles beyond ``idle_timeout_s``,
-is closed; at most ``max_queue`` tasks wait (one more is refused with an error frame).
-Malformed input closes that connection with a logged reason and the server goes on
-serving the others. With a token, a request whose auth field does not match is refused.
+stamps (arrival, start, end, service).
+
+**Limits** (:class:`ServerConfig`; each a parameter with a default, and a flag of
+``dnnsplit serve``). Nothing a peer sends is buffered before its token is checked, no
+peer can hold more than one request's tensors, and every wait has a deadline:
+
+- ``max_connections`` connections at once. One more takes the place of the oldest
+  connection that has not yet sent a valid first header (which is closed: *evicted*);
+  when every open connection has, the newcomer is refused. The process must be allowed
+  ``max_connections + SPARE_DESCRIPTORS`` open files, checked before it listens.
+- ``hello_timeout_s``: a new connection's first header (a hello, or a request) must
+  arrive within it; only its 100 bytes are read, and its auth field is checked first.
+- ``idle_timeout_s``: the longest wait for the first byte of the next frame.
+- ``timeout_s``: a frame, from its first byte to its last, and the write of a reply.
+- ``max_queue`` tasks admitted at once (queued, or their tensor still arriving).
+- ``max_tensor_bytes``: a request reserves, when its header has been checked and before
+  its tensor is read, the most its tensors can take at once (a stage's input and output);
+  a request the reservations would take past the limit is refused. Tensors are received
+  into their own anonymous memory maps, returned to the system when the task ends.
+- ``max_records``: the stage runs (:attr:`BSServer.trace`) and refusal reasons
+  (:attr:`BSServer.refused`) kept, the latest; counts are kept of every event.
+- ``log_interval_s``: at most one log line per kind of event in this time (the next one
+  says how many were not logged); the event loop's own errors are logged the same way,
+  one line, never a traceback.
+
+Every refusal sends an error frame naming the reason, closes that connection only and is
+counted by kind (:data:`REFUSALS`, :attr:`BSServer.events`). A server that listens on an
+address other than loopback needs a token, unless ``allow_no_token`` says to serve anyone
+who can reach it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import logging
-import math
+import mmap
+import resource
 import signal
+import socket
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from dnnsplit._checks import number
+from dnnsplit._params import (
+    Choice,
+    Constraint,
+    Flag,
+    Instance,
+    Nullable,
+    Real,
+    Text,
+    Whole,
+    declare_fields,
+    replace_fields,
+)
 from dnnsplit.chains import Chain
-from dnnsplit.errors import InputError, check_choice
+from dnnsplit.errors import InputError, check_choice, shown
 from dnnsplit.testbed.protocol import (
     HEADER,
-    KIND_ERROR,
+    KIND_HELLO,
     KIND_REPLY,
     KIND_REQUEST,
     FrameError,
     Header,
-    cut_shapes,
-    decode_tensor,
+    cut_bytes,
     encode,
+    error_frame,
     parse_header,
+    printable,
     tensor_payload,
     token_digest,
 )
 
 __all__ = [
+    "REFUSALS",
+    "SERVER_FIELDS",
     "SERVER_POLICIES",
+    "SPARE_DESCRIPTORS",
     "BSServer",
+    "EventLog",
+    "ServerConfig",
+    "StageQueue",
     "Task",
+    "check_tensor_limit",
+    "open_listener",
     "pick",
+    "serve_until_signalled",
     "service_order",
 ]
 
 SERVER_POLICIES = ("sjf", "rr", "fcfs")
+#: Open files kept free beside the connections (the listener, PyTorch's, logging's).
+SPARE_DESCRIPTORS = 64
+#: Longest wait, after a refusal, for the rest of a frame the peer is still sending (read
+#: and dropped, so that the peer reads the error frame rather than a reset).
+LINGER_S = 1.0
+#: Pending connections the kernel holds before the server accepts them.
+BACKLOG = 128
+#: Why the BS closes a connection: the kinds its refusals are counted and logged by.
+REFUSALS = (
+    "too many connections",
+    "evicted",
+    "no first frame",
+    "idle",
+    "wrong token",
+    "bad frame",
+    "truncated frame",
+    "stalled frame",
+    "queue full",
+    "tensors at their limit",
+    "stage failed",
+    "reply not written",
+)
 log = logging.getLogger("dnnsplit.serve")
+
+SERVER_FIELDS: dict[str, Constraint] = {
+    "policy": Choice(SERVER_POLICIES, "policy"),
+    "token": Nullable(Text("a non-empty token")),
+    "allow_no_token": Flag(),
+    "max_connections": Whole(1, 65_536),
+    "max_queue": Whole(1, 1_000_000),
+    "max_tensor_bytes": Whole(1, 2**40),
+    "hello_timeout_s": Real(high=3_600.0, positive=True),
+    "idle_timeout_s": Real(high=86_400.0, positive=True),
+    "timeout_s": Real(high=86_400.0, positive=True),
+    "max_records": Whole(1, 10_000_000),
+    "log_interval_s": Real(0.0, 86_400.0),
+}
+
+
+@dataclass(frozen=True)
+@declare_fields(SERVER_FIELDS)
+class ServerConfig:
+    """The BS's policy, token and limits (the module docstring says what each bounds).
+
+    Attributes
+    ----------
+    policy : {"sjf", "rr", "fcfs"}
+    token : str, optional
+        A shared token (non-empty); hellos and requests must carry its digest.
+    allow_no_token : bool
+        Listen on an address other than loopback without a token (serving anyone who can
+        reach it); refused otherwise.
+    max_connections : int
+        Connections open at once (64).
+    max_queue : int
+        Tasks admitted at once (64); one more is refused.
+    max_tensor_bytes : int
+        Bytes the requests' tensors may hold at once (256 MiB); a request beyond it is
+        refused.
+    hello_timeout_s : float
+        Longest wait for a new connection's first header (10 s).
+    idle_timeout_s : float
+        Longest wait for the first byte of the next frame (120 s).
+    timeout_s : float
+        Longest a frame may take from its first byte to its last, and a reply to be
+        written (30 s).
+    max_records : int
+        Stage runs and refusal reasons kept, the latest (1000).
+    log_interval_s : float
+        At most one log line per kind of event in this time (10 s; 0: every event).
+    """
+
+    policy: str = "sjf"
+    token: str | None = None
+    allow_no_token: bool = False
+    max_connections: int = 64
+    max_queue: int = 64
+    max_tensor_bytes: int = 256 * 2**20
+    hello_timeout_s: float = 10.0
+    idle_timeout_s: float = 120.0
+    timeout_s: float = 30.0
+    max_records: int = 1000
+    log_interval_s: float = 10.0
 
 
 class StageRunner(Protocol):
@@ -94,7 +228,6 @@ class Task:
     end: float = 0.0
     service: float = 0.0
     done: asyncio.Future[Any] | None = None
-    stages: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 def pick(queue: Sequence[Task], policy: str) -> Task:
@@ -111,6 +244,51 @@ def pick(queue: Sequence[Task], policy: str) -> Task:
     return min(queue, key=lambda t: t.seq)
 
 
+class StageQueue:
+    """The tasks waiting at the BS, in round-robin order, and the rule that orders their
+    stages: :meth:`next` picks (:func:`pick`), :meth:`advance` books a stage that ran.
+
+    The server and :func:`service_order` both serve through it, so the rule a trace checks
+    is the rule the server applies.
+    """
+
+    def __init__(self, policy: str, stage_times: Sequence[float]) -> None:
+        self.policy = policy
+        self.stage_times = list(stage_times)
+        self.tasks: list[Task] = []
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def add(self, task: Task) -> None:
+        """Queue ``task`` (behind every task queued so far)."""
+        self.tasks.append(task)
+
+    def next(self) -> Task:
+        """The task whose next stage runs now (the queue must not be empty)."""
+        return pick(self.tasks, self.policy)
+
+    def advance(self, task: Task) -> bool:
+        """Book that ``task``'s next stage ran; True when it has no stage left (it has
+        then left the queue). Under ``rr`` an unfinished task goes to the back, behind
+        the tasks queued while its stage ran."""
+        stage = task.next_stage
+        task.next_stage += 1
+        task.residual_s -= self.stage_times[stage]
+        if task.next_stage == len(self.stage_times):
+            self.tasks.remove(task)
+            return True
+        if self.policy == "rr":
+            self.tasks.remove(task)
+            self.tasks.append(task)
+        return False
+
+    def drop(self, task: Task) -> None:
+        """Remove ``task`` (failed or abandoned), if it is queued."""
+        with contextlib.suppress(ValueError):
+            self.tasks.remove(task)
+
+
 def service_order(
     arrivals: Sequence[tuple[float, int, int]],
     stage_times: Sequence[float],
@@ -118,8 +296,8 @@ def service_order(
 ) -> list[tuple[int, int, float, float]]:
     """The BS's schedule on a simulated clock: which stage of which device runs when.
 
-    The same rule the server applies (:func:`pick`), replayed on hand-made arrivals with
-    exact stage times, so that a scheduling rule can be checked as a trace.
+    The server's rule (:class:`StageQueue`), replayed on hand-made arrivals with exact
+    stage times, so that a scheduling rule can be checked as a trace.
 
     Parameters
     ----------
@@ -138,18 +316,18 @@ def service_order(
     n_stages = len(stage_times)
     ordered = sorted(enumerate(arrivals), key=lambda item: (item[1][0], item[0]))
     pending = [
-        (time_, seq, Task(device, point, seq, point, sum(stage_times[point:])))
+        (time_, Task(device, point, seq, point, sum(stage_times[point:])))
         for seq, (_, (time_, device, point)) in enumerate(ordered)
     ]
-    queue: list[Task] = []
+    queue = StageQueue(policy, stage_times)
     trace: list[tuple[int, int, float, float]] = []
     clock, k = 0.0, 0
 
     def admit(until: float) -> None:
         nonlocal k
         while k < len(pending) and pending[k][0] <= until:
-            if pending[k][2].next_stage < n_stages:
-                queue.append(pending[k][2])
+            if pending[k][1].next_stage < n_stages:
+                queue.add(pending[k][1])
             k += 1
 
     while k < len(pending) or queue:
@@ -158,24 +336,143 @@ def service_order(
         admit(clock)
         if not queue:
             continue
-        task = pick(queue, policy)
+        task = queue.next()
         stage = task.next_stage
         end = clock + stage_times[stage]
         trace.append((task.device, stage + 1, clock, end))
         clock = end
-        task.next_stage += 1
-        task.residual_s -= stage_times[stage]
         admit(clock)
-        if task.next_stage == n_stages:
-            queue.remove(task)
-        elif policy == "rr":
-            queue.remove(task)
-            queue.append(task)
+        queue.advance(task)
     return trace
 
 
+class EventLog:
+    """Counts of every kind of event, and at most one log line per kind in
+    ``interval_s`` (the first at once; the next says how many went unlogged between)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.counts: Counter[str] = Counter()
+        self._logged_at: dict[str, float] = {}
+        self._unlogged: Counter[str] = Counter()
+
+    def note(self, kind: str, line: str, level: int = logging.WARNING) -> None:
+        """Count one ``kind`` of event; log ``line`` unless that kind was logged lately."""
+        self.counts[kind] += 1
+        now = time.monotonic()
+        last = self._logged_at.get(kind)
+        if last is not None and now - last < self.interval_s:
+            self._unlogged[kind] += 1
+            return
+        self._logged_at[kind] = now
+        unlogged = self._unlogged.pop(kind, 0)
+        more = f" (and {unlogged} more {kind!r} not logged since the last)" if unlogged else ""
+        log.log(level, "%s%s", line, more)
+
+    def flush(self) -> None:
+        """Log a line for each kind with events not logged yet."""
+        for kind, unlogged in sorted(self._unlogged.items()):
+            log.warning("%d more %r not logged (%d in all)", unlogged, kind, self.counts[kind])
+        self._unlogged.clear()
+
+
+class _Refusal(Exception):
+    """Close a connection with an error frame: ``kind`` (one of :data:`REFUSALS`) and the
+    ``reason`` sent."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind, self.reason = kind, reason
+
+
+@dataclass(eq=False)
+class _Connection:
+    sock: socket.socket
+    peer: str
+    opened: float
+    proven: bool = False
+    evicted: bool = False
+    frame_deadline: float = 0.0
+    job: asyncio.Task[None] | None = None
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free one) for a server with
+    ``config``, or an :class:`~dnnsplit.errors.InputError` naming ``host``, ``port``,
+    ``token`` (an address other than loopback without a token, unless
+    ``config.allow_no_token``) or ``max_connections`` (more than this process may open).
+    """
+    host = Text("a host name or address").check(host, "host")
+    port = Whole(0, 65_535).check(port, "port")
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = config.max_connections + SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < need:
+        raise InputError(
+            "max_connections",
+            f"{config.max_connections} connections need {need} open files and this process "
+            f"may open {soft} (ulimit -n)",
+        )
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(
+            "host", f"{shown(host)} is not an address to listen on ({reason})"
+        ) from None
+    family, kind, proto, _, address = found[0]
+    if not _is_loopback(str(address[0])) and config.token is None and not config.allow_no_token:
+        raise InputError(
+            "token",
+            f"required to listen on {shown(host)}, which is not a loopback address "
+            "(allow_no_token serves anyone who can reach it)",
+        )
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as error:
+        sock.close()
+        field = "port" if error.errno in (errno.EADDRINUSE, errno.EACCES) else "host"
+        raise InputError(field, f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
+def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
+    """The bytes a request cut at each point ``p`` reserves (the most its tensors take at
+    once: a stage's input and output, over its stages ``p+1..S``), or an
+    :class:`~dnnsplit.errors.InputError` naming ``max_tensor_bytes`` if the largest does
+    not fit in it. (The running stage's own intermediates come on top, one stage at a
+    time.)"""
+    sizes = cut_bytes(chain)
+    n_stages = len(sizes) - 1
+    reserve = [max(sizes[s] + sizes[s + 1] for s in range(p, n_stages)) for p in range(n_stages)]
+    need = max(reserve)
+    if config.max_tensor_bytes < need:
+        raise InputError(
+            "max_tensor_bytes",
+            f"must hold one request at its largest, {need} bytes ({need / 2**20:.3g} MiB: "
+            f"a stage's input and output), got {config.max_tensor_bytes} bytes",
+        )
+    return reserve
+
+
+def _peer_name(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
 class BSServer:
-    """The BS: serve requests for ``chain`` under ``policy`` (the module docstring).
+    """The BS: serve requests for ``chain`` under ``config`` (the module docstring).
 
     Parameters
     ----------
@@ -184,18 +481,25 @@ class BSServer:
     runner : StageRunner
         Runs one stage (the real PyTorch network, or a stand-in in tests).
     stage_times : sequence of float
-        ``t^R_s`` per stage, for SJF's residual work.
-    policy : {"sjf", "rr", "fcfs"}
-    token : str, optional
-        A shared token; requests must carry its digest.
-    max_queue : int
-        Tasks that may wait at once; one more is refused.
-    timeout_s : float
-        Longest a frame may take to arrive once its first byte has (and to write a reply).
-    idle_timeout_s : float
-        Longest a connection may wait between requests.
-    max_payload : int, optional
-        Largest payload accepted (default: the network's largest cut).
+        ``t^R_s`` per stage (s, 0 to 10⁶), for SJF's residual work.
+    config : ServerConfig, optional
+        The policy, token and limits (default: :class:`ServerConfig`'s).
+    **changes
+        Fields of ``config`` to change (``policy="rr"``, ``max_queue=1``, ...).
+
+    Attributes
+    ----------
+    trace : deque of (device, stage, start, end)
+        The latest ``max_records`` stage runs (stage 1-based; the BS's monotonic clock).
+    refused : deque of str
+        The latest ``max_records`` refusal reasons.
+    events : EventLog
+        How many events of each kind (every refusal by its kind in :data:`REFUSALS`, and
+        ``"connection lost"``, ``"accept failed"``, ``"event loop"``, ``"internal error"``).
+    served : int
+        Requests answered.
+    held_bytes : int
+        Bytes reserved by the requests admitted (see ``max_tensor_bytes``).
     """
 
     def __init__(
@@ -203,37 +507,57 @@ class BSServer:
         chain: Chain,
         runner: StageRunner,
         stage_times: Sequence[float],
-        *,
-        policy: str = "sjf",
-        token: str | None = None,
-        max_queue: int = 64,
-        timeout_s: float = 30.0,
-        idle_timeout_s: float = 600.0,
-        max_payload: int | None = None,
+        config: ServerConfig | None = None,
+        **changes: Any,
     ) -> None:
-        self.chain = chain
+        self.chain = Instance(Chain, "a dnnsplit.chains.Chain").check(chain, "chain")
+        base = ServerConfig() if config is None else config
+        base = Instance(ServerConfig, "a ServerConfig").check(base, "config")
+        self.config = replace_fields(base, changes) if changes else base
+        n_stages = len(chain.stages)
+        if isinstance(stage_times, str | bytes) or not hasattr(stage_times, "__len__"):
+            raise InputError(
+                "stage_times", f"must be a sequence of numbers, got {shown(stage_times)}"
+            )
+        if len(stage_times) != n_stages:
+            raise InputError("stage_times", f"needs one time per stage ({n_stages})")
+        self.stage_times = [
+            float(number(t, f"stage_times[{i}]", minimum=0.0, maximum=1e6))
+            for i, t in enumerate(stage_times)
+        ]
         self.runner = runner
-        self.policy = check_choice(policy, SERVER_POLICIES, "--policy", "policy")
-        self.stage_times = [float(t) for t in stage_times]
-        if len(self.stage_times) != len(chain.stages):
-            raise InputError("stage_times", f"needs one time per stage ({len(chain.stages)})")
-        largest = max(math.prod(s) * 4 for s in cut_shapes(chain))
-        self.max_payload = largest if max_payload is None else int(max_payload)
-        self.auth = token_digest(token) if token else None
-        self.max_queue = int(max_queue)
-        self.timeout_s = float(timeout_s)
-        self.idle_timeout_s = float(idle_timeout_s)
-        self.queue: list[Task] = []
-        self.trace: list[tuple[int, int, float, float]] = []
-        self.refused: list[str] = []
+        self.policy = self.config.policy
+        sizes = cut_bytes(chain)
+        self.max_payload = max(sizes[:-1])
+        self.reserve_bytes = check_tensor_limit(chain, self.config)
+        token = self.config.token
+        self.auth = token_digest(token) if token is not None else None
+        self.queue = StageQueue(self.policy, self.stage_times)
+        self.trace: deque[tuple[int, int, float, float]] = deque(maxlen=self.config.max_records)
+        self.refused: deque[str] = deque(maxlen=self.config.max_records)
+        self.events = EventLog(self.config.log_interval_s)
         self.served = 0
+        self.held_bytes = 0
+        self._admitted = 0
         self._seq = 0
-        self._wake: asyncio.Event | None = None
         self._running = True
-        self._server: asyncio.base_events.Server | None = None
+        self._current: Task | None = None
+        self._wake: asyncio.Event | None = None
+        self._listener: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._previous_handler: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bs-compute")
-        self._connections: set[asyncio.Task[Any]] = set()
+        self._connections: dict[_Connection, None] = {}  # in the order they were opened
+
+    @property
+    def refused_count(self) -> int:
+        """Connections closed with an error frame, every kind."""
+        return sum(self.events.counts[kind] for kind in REFUSALS)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
 
     # -- the compute loop ----------------------------------------------------------------
 
@@ -253,188 +577,330 @@ class BSServer:
             while not (self.queue and self._running):
                 self._wake.clear()
                 await self._wake.wait()
-            task = pick(self.queue, self.policy)
+            task = self.queue.next()
+            assert task.done is not None
             stage = task.next_stage
             began = time.monotonic()
             if task.start is None:
                 task.start = began
+            self._current = task
             try:
                 task.tensor = await loop.run_in_executor(
                     self._executor, self.runner.run, stage, task.tensor
                 )
             except Exception as error:  # a stage that fails fails its task, not the BS
-                self.queue.remove(task)
-                if task.done is not None and not task.done.done():
+                self.queue.drop(task)
+                if not task.done.done():
                     task.done.set_exception(error)
                 continue
+            finally:
+                self._current = None
             ended = time.monotonic()
             task.service += ended - began
-            task.stages.append((stage + 1, began, ended))
             self.trace.append((task.device, stage + 1, began, ended))
-            task.next_stage += 1
-            task.residual_s -= self.stage_times[stage]
-            if task.next_stage == len(self.stage_times):
-                self.queue.remove(task)
+            if task.done.done():  # its connection is gone
+                self.queue.drop(task)
+            elif self.queue.advance(task):
                 task.end = ended
-                if task.done is not None and not task.done.done():
-                    task.done.set_result(task.tensor)
-            elif self.policy == "rr":
-                self.queue.remove(task)
-                self.queue.append(task)
+                task.done.set_result(task.tensor)
 
     # -- connections ---------------------------------------------------------------------
 
-    async def _refuse(self, writer: asyncio.StreamWriter, peer: str, reason: str) -> None:
-        """Log ``reason``, send it in an error frame (best effort) and close."""
-        log.warning("%s: %s; connection closed", peer, reason)
-        self.refused.append(reason)
-        text = reason.encode("utf-8")[:4096]
-        with contextlib.suppress(Exception):
-            writer.write(encode(Header(KIND_ERROR, 0, 0, (), len(text)), text))
-            await asyncio.wait_for(writer.drain(), 1.0)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        me = asyncio.current_task()
-        assert me is not None
-        self._connections.add(me)
-        address = writer.get_extra_info("peername")
-        peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-        try:
-            await self._serve_connection(reader, writer, peer)
-        except asyncio.CancelledError:
-            pass
-        except (ConnectionError, OSError) as error:
-            log.info("%s: connection lost (%s)", peer, error)
-        finally:
-            self._connections.discard(me)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
-
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> None:
+    async def _accept(self) -> None:
+        assert self._listener is not None
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                first = await asyncio.wait_for(reader.read(1), self.idle_timeout_s)
-            except TimeoutError:
-                return await self._refuse(writer, peer, f"idle for {self.idle_timeout_s:g} s")
-            if not first:
-                return  # the device closed the connection between requests
+                sock, address = await loop.sock_accept(self._listener)
+            except OSError as error:  # out of descriptors or buffers: wait, never spin
+                self.events.note(
+                    "accept failed", f"cannot accept a connection: {error.strerror or error}"
+                )
+                await asyncio.sleep(0.1)
+                continue
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await self._admit(_Connection(sock, _peer_name(address), loop.time()))
+
+    async def _admit(self, conn: _Connection) -> None:
+        """Serve ``conn``, in place of the oldest connection without a header if the cap
+        is reached (closed before the next connection is accepted, so that connections
+        never hold more than the cap's descriptors); refuse it if every one has sent one."""
+        cap = self.config.max_connections
+        if len(self._connections) >= cap:
+            victim = next((c for c in self._connections if not c.proven), None)
+            if victim is None:
+                reason = f"too many connections ({cap} open)"
+                self._note_refusal(conn, "too many connections", reason)
+                with contextlib.suppress(OSError):
+                    conn.sock.send(error_frame(reason))
+                conn.sock.close()
+                return
+            del self._connections[victim]
+            victim.evicted = True
+            assert victim.job is not None
+            victim.job.cancel()
             try:
-                rest = await asyncio.wait_for(reader.readexactly(HEADER.size - 1), self.timeout_s)
-                header = parse_header(
-                    first + rest,
-                    expect=KIND_REQUEST,
-                    max_payload=self.max_payload,
-                    chain=self.chain,
-                    auth=self.auth,
-                )
-                payload = await asyncio.wait_for(reader.readexactly(header.length), self.timeout_s)
-            except FrameError as error:
-                return await self._refuse(writer, peer, f"bad frame: {error}")
-            except asyncio.IncompleteReadError as error:
-                return await self._refuse(
-                    writer, peer, f"truncated frame: {len(error.partial)} bytes then end"
-                )
+                await asyncio.wait([victim.job])  # and its done callback has closed it
+            except asyncio.CancelledError:  # the server is closing
+                conn.sock.close()
+                raise
+        self._connections[conn] = None
+        conn.job = asyncio.create_task(self._serve(conn))
+        conn.job.add_done_callback(lambda job: self._closed(conn, job))
+
+    def _closed(self, conn: _Connection, job: asyncio.Task[None]) -> None:
+        """When a connection's job ends (also one cancelled before it began): forget the
+        connection, tell an evicted one why, close the socket."""
+        self._connections.pop(conn, None)
+        if conn.evicted:
+            reason = "evicted: a newer connection took its place before it sent a header"
+            self._note_refusal(conn, "evicted", reason)
+            with contextlib.suppress(OSError):
+                conn.sock.send(error_frame(reason))
+        elif not job.cancelled() and job.exception() is not None:  # a bug: one line
+            error = job.exception()
+            self.events.note(
+                "internal error",
+                printable(f"{conn.peer}: internal error, connection closed ({error!r})"),
+                logging.ERROR,
+            )
+        conn.sock.close()
+
+    def _note_refusal(self, conn: _Connection, kind: str, reason: str) -> None:
+        self.refused.append(reason)
+        self.events.note(kind, f"{conn.peer}: {reason}; connection closed")
+
+    async def _serve(self, conn: _Connection) -> None:
+        try:
+            header = await self._next_header(conn, first=True)
+            while header is not None:
+                conn.proven = True
+                if header.kind == KIND_REQUEST:
+                    await self._answer(conn, header)
+                header = await self._next_header(conn, first=False)
+        except _Refusal as refusal:
+            self._note_refusal(conn, refusal.kind, refusal.reason)
+            await self._close_with(conn, refusal.reason)
+        except OSError as error:
+            self.events.note(
+                "connection lost",
+                f"{conn.peer}: connection lost ({error.strerror or error})",
+                logging.INFO,
+            )
+
+    async def _fill(self, conn: _Connection, view: memoryview, deadline: float) -> int:
+        """Read into ``view`` until it is full or the peer ends; bytes read. Raises
+        TimeoutError past ``deadline`` (the loop's clock)."""
+        loop = asyncio.get_running_loop()
+        got = 0
+        async with asyncio.timeout_at(deadline):
+            while got < len(view):
+                n = await loop.sock_recv_into(conn.sock, view[got:])
+                if n == 0:
+                    break
+                got += n
+        return got
+
+    async def _next_header(self, conn: _Connection, *, first: bool) -> Header | None:
+        """The next frame's checked header, or None if the peer closed between frames."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+        buffer = bytearray(HEADER.size)
+        view = memoryview(buffer)
+        if first:
+            wait = config.hello_timeout_s
+            kind, reason = "no first frame", f"no header within {wait:g} s of connecting"
+            deadline = conn.opened + wait
+        else:
+            wait = config.idle_timeout_s
+            kind, reason = "idle", f"idle for {wait:g} s"
+            deadline = loop.time() + wait
+        try:
+            got = await self._fill(conn, view[:1], deadline)
+        except TimeoutError:
+            raise _Refusal(kind, reason) from None
+        if got == 0:
+            return None
+        conn.frame_deadline = loop.time() + config.timeout_s
+        try:
+            rest = min(conn.frame_deadline, deadline) if first else conn.frame_deadline
+            got += await self._fill(conn, view[1:], rest)
+        except TimeoutError:
+            if first:
+                raise _Refusal(kind, reason) from None
+            raise _Refusal(
+                "stalled frame", f"frame not complete within {config.timeout_s:g} s"
+            ) from None
+        if got < HEADER.size:
+            raise _Refusal("truncated frame", f"truncated frame: {got} bytes then end")
+        try:
+            return parse_header(
+                bytes(buffer),
+                expect=(KIND_HELLO, KIND_REQUEST) if first else KIND_REQUEST,
+                max_payload=self.max_payload,
+                chain=self.chain,
+                auth=self.auth,
+            )
+        except FrameError as error:
+            kind = "wrong token" if error.field == "auth" else "bad frame"
+            raise _Refusal(kind, f"bad frame: {error}") from None
+
+    async def _answer(self, conn: _Connection, header: Header) -> None:
+        """Receive a request's tensor, queue its task, send the reply."""
+        config = self.config
+        if self._admitted >= config.max_queue:
+            raise _Refusal("queue full", f"queue full ({config.max_queue} tasks)")
+        need = self.reserve_bytes[header.point]
+        if self.held_bytes + need > config.max_tensor_bytes:
+            raise _Refusal(
+                "tensors at their limit",
+                f"busy: the requests' tensors hold {self.held_bytes} of "
+                f"{config.max_tensor_bytes} bytes",
+            )
+        self._admitted += 1
+        self.held_bytes += need
+        task: Task | None = None
+        try:
+            buffer = mmap.mmap(-1, header.length)
+            try:
+                got = await self._fill(conn, memoryview(buffer), conn.frame_deadline)
             except TimeoutError:
-                return await self._refuse(
-                    writer, peer, f"frame not complete within {self.timeout_s:g} s"
+                raise _Refusal(
+                    "stalled frame", f"frame not complete within {config.timeout_s:g} s"
+                ) from None
+            if got < header.length:
+                raise _Refusal(
+                    "truncated frame", f"truncated frame: {HEADER.size + got} bytes then end"
                 )
-            arrival = time.monotonic()
-            if len(self.queue) >= self.max_queue:
-                return await self._refuse(writer, peer, f"queue full ({self.max_queue} tasks)")
-            result = await self._submit(header, payload, arrival)
-            if result is None:
-                return await self._refuse(writer, peer, "the BS failed to run the request")
-            task, output = result
+            loop = asyncio.get_running_loop()
+            task = Task(
+                device=header.device,
+                point=header.point,
+                seq=self._seq,
+                next_stage=header.point,
+                residual_s=sum(self.stage_times[header.point :]),
+                tensor=np.frombuffer(buffer, dtype="<f4").reshape(header.shape),
+                arrival=time.monotonic(),
+                done=loop.create_future(),
+            )
+            del buffer  # the task's tensor holds the map; it goes when the tensor does
+            self._seq += 1
+            self.queue.add(task)
+            assert self._wake is not None and task.done is not None
+            self._wake.set()
+            try:
+                output = await task.done
+            except Exception as error:
+                raise _Refusal(
+                    "stage failed", f"the BS failed to run the request: {printable(str(error))}"
+                ) from None
+            self.served += 1
             body = tensor_payload(output)
             stamps = (task.arrival, task.start or task.end, task.end, task.service)
             reply = Header(
-                KIND_REPLY,
-                header.device,
-                header.point,
-                tuple(output.shape),
-                len(body),
+                KIND_REPLY, header.device, header.point, tuple(output.shape), len(body),
                 stamps=stamps,
-            )
-            writer.write(encode(reply, body))
+            )  # fmt: skip
             try:
-                await asyncio.wait_for(writer.drain(), self.timeout_s)
+                await self._send(conn, encode(reply, body))
             except TimeoutError:
-                return await self._refuse(writer, peer, "the reply could not be written")
+                raise _Refusal(
+                    "reply not written", f"the reply could not be written in {config.timeout_s:g} s"
+                ) from None
+        finally:
+            if task is not None and task is not self._current:
+                self.queue.drop(task)
+            self._admitted -= 1
+            self.held_bytes -= need
 
-    async def _submit(
-        self, header: Header, payload: bytes, arrival: float
-    ) -> tuple[Task, np.ndarray] | None:
+    async def _send(self, conn: _Connection, data: bytes) -> None:
         loop = asyncio.get_running_loop()
-        point = header.point
-        task = Task(
-            device=header.device,
-            point=point,
-            seq=self._seq,
-            next_stage=point,
-            residual_s=sum(self.stage_times[point:]),
-            tensor=decode_tensor(header, payload),
-            arrival=arrival,
-            done=loop.create_future(),
-        )
-        self._seq += 1
-        self.queue.append(task)
-        assert self._wake is not None and task.done is not None
-        self._wake.set()
+        async with asyncio.timeout(self.config.timeout_s):
+            await loop.sock_sendall(conn.sock, data)
+
+    async def _close_with(self, conn: _Connection, reason: str) -> None:
+        """Send ``reason`` in an error frame and the end of the stream (best effort), then
+        read and drop what the peer still sends (at most one frame) until it closes or
+        :data:`LINGER_S` has passed, so that the peer reads the error rather than a
+        reset."""
+        loop = asyncio.get_running_loop()
+        left = HEADER.size + self.max_payload
         try:
-            output = await task.done
-        except Exception as error:
-            log.error("device %d: stage failed: %s", header.device, error)
-            return None
-        self.served += 1
-        return task, output
+            conn.sock.send(error_frame(reason))
+            conn.sock.shutdown(socket.SHUT_WR)
+            scratch = memoryview(bytearray(64 * 1024))
+            async with asyncio.timeout(LINGER_S):
+                while left > 0:
+                    n = await loop.sock_recv_into(conn.sock, scratch)
+                    if n == 0:
+                        return
+                    left -= n
+        except (OSError, TimeoutError):
+            pass
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        detail = f": {type(error).__name__}: {error}" if error is not None else ""
+        line = printable(f"{context.get('message', 'event loop error')}{detail}")
+        self.events.note("event loop", f"event loop: {line}", logging.ERROR)
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        """Listen on ``host:port`` (0: any free port); returns the address bound."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, listener: socket.socket | None = None
+    ) -> tuple[str, int]:
+        """Serve on ``listener``, or on a new one on ``host:port`` (0: any free port; see
+        :func:`open_listener`); returns the address bound."""
+        loop = asyncio.get_running_loop()
+        self._listener = open_listener(host, port, self.config) if listener is None else listener
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._loop_error)
         self._wake = asyncio.Event()
         self._worker = asyncio.create_task(self._compute())
-        self._server = await asyncio.start_server(
-            self._handle, host, port, limit=HEADER.size + self.max_payload
-        )
-        bound = self._server.sockets[0].getsockname()
+        self._acceptor = asyncio.create_task(self._accept())
+        bound = self._listener.getsockname()
         return str(bound[0]), int(bound[1])
 
     async def close(self) -> None:
         """Stop listening, drop the connections and the queue, stop the compute thread."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=2.0)
+        loop = asyncio.get_running_loop()
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._acceptor
+        if self._listener is not None:
+            self._listener.close()
+        jobs = [c.job for c in self._connections if c.job is not None]
+        for job in jobs:
+            job.cancel()
+        if jobs:
+            await asyncio.wait(jobs, timeout=2.0)
+            await asyncio.sleep(0)  # their done callbacks close the sockets
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self.events.flush()
+        if self._wake is not None:
+            loop.set_exception_handler(self._previous_handler)
 
 
 async def serve_until_signalled(
     server: BSServer,
-    host: str,
-    port: int,
+    listener: socket.socket,
     *,
     announce: Callable[[str, int], None],
 ) -> None:
-    """Run ``server`` on ``host:port`` until SIGINT or SIGTERM, then close it."""
+    """Run ``server`` on ``listener`` until SIGINT or SIGTERM, then close it."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        bound = await server.start(host, port)
+        bound = await server.start(listener=listener)
         announce(*bound)
         await stop.wait()
     finally:
