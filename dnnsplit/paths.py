@@ -24,6 +24,7 @@ __all__ = [
     "NOTEBOOKS_DIR",
     "REPORT_PATH",
     "ROOT",
+    "shown",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -36,3 +37,14 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 BUILD_DIR = ROOT / "build"
 INTERACTIVE_DIR = BUILD_DIR / "figures"
 REPORT_PATH = ROOT / "REPRODUCTION.md"
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a reader knows it, never as a path of this machine: relative to the
+    checkout, else to the working folder, else its name alone."""
+    for base in (ROOT, Path.cwd()):
+        try:
+            return str(Path(path).resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return Path(path).name

@@ -47,6 +47,7 @@ from matplotlib.figure import Figure
 from dnnsplit._params import Constraint, Whole, declare_fields
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import Evaluation
+from dnnsplit.model import ENERGY_TOLERANCE_J
 from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
@@ -482,7 +483,7 @@ def _heuristic_gap(part: pd.DataFrame) -> float:
     for k in sorted(set(certified)):
         cap = _value(exact, point=k, metric="epsilon")
         best = _value(exact, point=k, metric="total")
-        within = h[h.energy <= cap * (1 + SAME) + 1e-9]
+        within = h[h.energy <= cap * (1 + SAME) + ENERGY_TOLERANCE_J]
         if len(within):
             gaps.append(_pct_above(float(within.total.min()), best))
     return max(gaps) if gaps else math.nan

@@ -28,7 +28,7 @@ from dnnsplit.draw import SEED_RULE
 from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.plots import paper_style
-from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR, ROOT
+from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR, shown
 from dnnsplit.setup import Setup
 
 __all__ = [
@@ -54,16 +54,7 @@ class Written(list[Path]):
     the working folder, never as a path of the machine."""
 
     def __repr__(self) -> str:
-        return "\n".join(_shown(path) for path in self)
-
-
-def _shown(path: Path) -> str:
-    for base in (ROOT, Path.cwd()):
-        try:
-            return str(Path(path).resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return Path(path).name
+        return "\n".join(shown(path) for path in self)
 
 
 def notebook_display() -> None:

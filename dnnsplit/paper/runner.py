@@ -89,7 +89,7 @@ from dnnsplit.paper.engine import (
     from_environment,
     start_local_cluster,
 )
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT, shown
 
 __all__ = [
     "NOTEBOOKS",
@@ -497,19 +497,8 @@ def _outputs(quick: bool) -> tuple[Path, Path]:
 
 
 def _shown(folder: Path) -> str:
-    """A folder as the user knows it: relative to the checkout when inside it."""
-    try:
-        return f"{folder.relative_to(ROOT)}/" if folder != ROOT else "the checkout's root"
-    except ValueError:
-        return str(folder)
-
-
-def _file(path: Path) -> str:
-    """A file as the user knows it: relative to the checkout when inside it."""
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    """A folder as the user knows it (:func:`dnnsplit.paths.shown`), with a slash."""
+    return "the checkout's root" if folder == ROOT else f"{shown(folder)}/"
 
 
 def _unwritable(engine: Engine, quick: bool, check: bool = False) -> str | None:
@@ -760,7 +749,7 @@ def _run(
         return EXIT_FAILED
     after = {k: v for d in watched for k, v in _snapshot(d).items()}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
-    written = [_file(path) for path in changed] if listing else [_shown(out_dir)]
+    written = [shown(path) for path in changed] if listing else [_shown(out_dir)]
     lines = [
         f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
         f"{' (quick)' if quick else ''}. Files written:",
@@ -802,7 +791,7 @@ def _nothing_to_compare(chosen: Sequence[str], quick: bool) -> str | None:
     committed, report = _outputs(quick)
     missing = None
     if set(chosen) & set(READS_THE_OTHERS) and not report.is_file():
-        missing = _file(report)
+        missing = shown(report)
     elif not any(p for pattern in COMPARED for p in committed.glob(pattern)):
         missing = f"{_shown(committed)}*.csv"
     if missing is None:
@@ -867,7 +856,7 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
         disable_numparse=True,
     )
     differing = [d for d in differences if not d.reproduces]
-    against = _shown(committed) + (f" and {_file(committed_report)}" if reports else "")
+    against = _shown(committed) + (f" and {shown(committed_report)}" if reports else "")
     verdict = (
         f"{len(differing)} of {len(differences)} files differ from {against}"
         if differing

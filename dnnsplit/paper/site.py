@@ -60,7 +60,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from dnnsplit.paper.text import escape
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, REPORT_PATH, ROOT
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, REPORT_PATH, ROOT, shown
 
 __all__ = [
     "LITERAL_SYNTAX",
@@ -180,21 +180,21 @@ class Sources:
         for name in ("figures", "executed", "docs"):
             path = getattr(self, name)
             if not path.is_dir():
-                raise SiteError(f"{name}: no folder {_shown(path)}")
+                raise SiteError(f"{name}: no folder {shown(path)}")
         if not self.report.is_file():
-            raise SiteError(f"report: no file {_shown(self.report)}")
+            raise SiteError(f"report: no file {shown(self.report)}")
         notebooks = sorted(self.executed.glob("*.ipynb"))
         if not notebooks:
-            raise SiteError(f"executed: no notebook in {_shown(self.executed)}")
+            raise SiteError(f"executed: no notebook in {shown(self.executed)}")
         documents = sorted(self.docs.glob("*.md"))
         if not documents:
-            raise SiteError(f"docs: no page (*.md) in {_shown(self.docs)}")
+            raise SiteError(f"docs: no page (*.md) in {shown(self.docs)}")
         for path in notebooks:
             ran_quick = _parameters(path).get("quick", False)
             if ran_quick != self.quick:
                 kind = "a quick run" if ran_quick else "a full run"
                 raise SiteError(
-                    f"{_shown(path)} was executed by {kind}; run ./run_all.sh"
+                    f"{shown(path)} was executed by {kind}; run ./run_all.sh"
                     f"{' --quick' if self.quick else ''} first"
                 )
         object.__setattr__(self, "notebooks", notebooks)
@@ -209,20 +209,12 @@ class Sources:
         return cls()
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository where it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def _parameters(notebook: Path) -> dict[str, Any]:
     """The parameters papermill gave an executed notebook (empty: run by hand)."""
     try:
         metadata = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]
     except (OSError, ValueError, KeyError) as error:
-        raise SiteError(f"{_shown(notebook)}: not a notebook ({error})") from None
+        raise SiteError(f"{shown(notebook)}: not a notebook ({error})") from None
     parameters = metadata.get("papermill", {}).get("parameters", {})
     return parameters if isinstance(parameters, dict) else {}
 
@@ -281,13 +273,13 @@ def _figures(figures_dir: Path) -> dict[str, _Figure]:
         try:
             listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
         except ValueError as error:
-            raise SiteError(f"{_shown(path)}: not JSON ({error})") from None
+            raise SiteError(f"{shown(path)}: not JSON ({error})") from None
         for name in listed:
             manifests.setdefault(name, path.name)
     figures = {}
     for name in names:
         caption = read_caption(figures_dir, name)
-        _check_generated(caption, _shown(caption_path(figures_dir, name)), "figures.md")
+        _check_generated(caption, shown(caption_path(figures_dir, name)), "figures.md")
         figures[name] = _Figure(name, data[name], manifests.get(name), caption)
     return figures
 
@@ -442,7 +434,7 @@ def _pages(sources: Sources) -> dict[str, str]:
     return {"index.md": index_page, "figures.md": figures_page, "readings.md": readings_page}
 
 
-def _as_shown(path: Path) -> Any:
+def _asshown(path: Path) -> Any:
     """The executed notebook at ``path`` as JupyterLab shows it, ready for the site: each
     run of stream outputs one output where a carriage return overwrites its line (nbconvert's
     ``CoalesceStreamsPreprocessor``: a progress bar shows its last state), its Markdown
@@ -457,7 +449,7 @@ def _as_shown(path: Path) -> Any:
         for output in cell.get("outputs", []):
             markdown = output.get("data", {}).get("text/markdown")
             if markdown is not None:
-                where = f"{_shown(path)}, cell {number}'s output"
+                where = f"{shown(path)}, cell {number}'s output"
                 _check_generated(str(markdown), where, f"notebooks/{path.name}")
     notebook.metadata["myst"] = {"disable_syntax": list(LITERAL_SYNTAX)}
     return notebook
@@ -472,14 +464,14 @@ def _stage(sources: Sources, folder: Path) -> None:
     for name, text in _pages(sources).items():
         (folder / name).write_text(text, encoding="utf-8")
     report = sources.report.read_text(encoding="utf-8")
-    _check_generated(report, _shown(sources.report), "REPRODUCTION.md")
+    _check_generated(report, shown(sources.report), "REPRODUCTION.md")
     (folder / "REPRODUCTION.md").write_text(LITERAL_FRONT_MATTER + report, encoding="utf-8")
     (folder / "docs").mkdir()
     for path in sources.documents:
         shutil.copyfile(path, folder / "docs" / path.name)
     (folder / "notebooks").mkdir()
     for path in sources.notebooks:
-        nbformat.write(_as_shown(path), folder / "notebooks" / path.name)
+        nbformat.write(_asshown(path), folder / "notebooks" / path.name)
     (folder / "figures").mkdir()
     for pattern in ("*.png", "*.pdf", "*.csv", "*.manifest.json"):
         for path in sources.figures.glob(pattern):
@@ -613,7 +605,7 @@ def build_after_run(quick: bool) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     print(
-        f"Site: {_shown(out / 'index.html')} (built in {time.perf_counter() - began:.0f} s; "
+        f"Site: {shown(out / 'index.html')} (built in {time.perf_counter() - began:.0f} s; "
         "open it in a browser, it needs no network)"
     )
     return 0
@@ -644,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SiteError as error:
             print(f"site: {error}", file=sys.stderr)
             return 1
-        print(f"Site: {_shown(Path(args.out) / 'index.html')}")
+        print(f"Site: {shown(Path(args.out) / 'index.html')}")
         return 0
     except KeyboardInterrupt:
         print("site: interrupted; the old site is kept", file=sys.stderr)

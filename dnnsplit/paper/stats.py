@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from dnnsplit._params import NEAR_ZERO
 from dnnsplit.paper.claims import FIG5_BOUND_PCT
 
 __all__ = [
@@ -64,7 +65,7 @@ def change_pct(new: float, old: float) -> float:
 
 def same_value(value: float, optimum: float, relative: float = SAME_VALUE_RELATIVE) -> bool:
     """Whether ``value`` equals ``optimum`` within ``relative`` (relative distance)."""
-    return abs(value - optimum) <= relative * max(abs(optimum), abs(value), 1e-300)
+    return abs(value - optimum) <= relative * max(abs(optimum), abs(value), NEAR_ZERO)
 
 
 def gap_pct(value: float, optimum: float) -> float:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnnsplit._params import NEAR_ZERO
 from dnnsplit.paper.claims import LEVELS, Claim, Reads
 from dnnsplit.paper.stats import SAME_VALUE_RELATIVE
 from dnnsplit.policies import display_name
@@ -228,7 +229,7 @@ def _gap_pct(value: np.ndarray, optimum: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         plain = 100.0 * (value - optimum) / optimum
     same = np.abs(value - optimum) <= SAME_VALUE_RELATIVE * np.maximum(
-        np.maximum(np.abs(optimum), np.abs(value)), 1e-300
+        np.maximum(np.abs(optimum), np.abs(value)), NEAR_ZERO
     )
     return np.where(optimum > 0, plain, np.where(same, 0.0, np.inf))
 
@@ -254,7 +255,7 @@ def reduce(found: Evidence, *, picks: np.ndarray | None = None, how: str = "mean
     if found.statistic == "gap_of_means":
         return _gap_pct(over_seeds(found.ours), over_seeds(found.reference))
     equal = np.abs(found.ours - found.reference) <= SAME_VALUE_RELATIVE * np.maximum(
-        np.maximum(np.abs(found.ours), np.abs(found.reference)), 1e-300
+        np.maximum(np.abs(found.ours), np.abs(found.reference)), NEAR_ZERO
     )
     flags = np.where(np.isnan(found.ours) | np.isnan(found.reference), np.nan, equal * 1.0)
     return over_seeds(flags)
