@@ -1,22 +1,30 @@
-"""The emulated testbed's calibration, and the wall time of notebook 08's full sweep.
+"""The emulated testbed's calibration, and the wall time of the measurement notebook 08
+draws from (the committed ``figures/testbed*`` files).
 
-Run (root, cgroup v1 ``cpu``, ``ip`` and ``tc``, PyTorch, two cores)::
+Run (root, a cgroup v2 or v1 CPU controller, ``ip`` and ``tc``, PyTorch, two cores; on a
+quiet machine: other processes distort the cgroups' quotas)::
 
-    python benchmarks/testbed.py              # measure: the full sweep (about 10 minutes)
+    python benchmarks/testbed.py              # measure: the full run, written to figures/
+    python benchmarks/testbed.py --quick      # a smoke-sized run, written to build/
     python benchmarks/testbed.py --committed  # print the committed measurement's tables
 
-Prints two Markdown tables:
+then redraw the figure, its tables and REPRODUCTION.md's section from it::
+
+    ./run_all.sh --only 08 07
+
+Prints three Markdown tables:
 
 1. **Calibration**: each emulated device's stage times (the profiler inside its cgroup)
    against the profile it emulates (the Pi 3B+ estimate) and against the host's times over
-   the device's quota (what a uniform slowdown can reach). Target: the total within 10 %
+   the device's quota (what a uniform slowdown can reach). Target: every total within 10 %
    of the emulated profile.
-2. **Wall time** of the sweep notebook 08 measures (N = 1..8, SJF and RR, four vectors,
-   three repeats). Target: at most 10 minutes on two cores.
+2. **Wall time** of the run (N = 1, 2, 4, 8 and the largest that fits, five seeds, SJF and
+   RR, about ten candidate vectors, three repeats), by phase. Target: at most 45 minutes on
+   two cores.
+3. **The whole delay's error and the rank fidelity**, predicted and calibrated.
 
 The load average is printed with every measurement: these machines are shared, and a busy
-neighbour slows the devices and the BS alike. The new measurement goes to
-``build/testbed-bench/`` (never over ``figures/``).
+neighbour slows the devices and the BS alike.
 """
 
 from __future__ import annotations
@@ -25,7 +33,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -34,37 +41,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dnnsplit.paper import testbed  # noqa: E402
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR  # noqa: E402
+from dnnsplit.paper.text import table  # noqa: E402
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown  # noqa: E402
 
 TOTAL_TARGET = 0.10
-WALL_TARGET_S = 600.0
+WALL_TARGET_S = 45 * 60.0
 
 
 def calibration_markdown(calibration: pd.DataFrame) -> str:
-    lines = [
-        "| device | quota | stage | target (ms) | host / quota (ms) | emulated (ms) "
-        "| emulated / target | emulated / (host / quota) |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|",
-    ]
-    for row in calibration.itertuples():
-        lines.append(
-            f"| {row.device} | {100 * row.fraction:.2f} % | {row.stage} | {1e3 * row.target_s:.1f} "
-            f"| {1e3 * row.scaled_host_s:.1f} | {1e3 * row.emulated_s:.1f} "
-            f"| {row.emulated_over_target:.2f} | {row.emulated_over_scaled:.2f} |"
-        )
     totals = calibration[calibration["stage"] == "total"]
+    shown = pd.DataFrame({
+        "device": totals["device"].astype(str),
+        "quota": totals["fraction"].map(lambda f: f"{100 * f:.2f} %"),
+        "target (ms)": totals["target_s"].map(lambda t: f"{1e3 * t:.0f}"),
+        "emulated (ms)": totals["emulated_s"].map(lambda t: f"{1e3 * t:.0f}"),
+        "emulated / target": totals["emulated_over_target"].map(lambda r: f"{r:.2f}"),
+    })  # fmt: skip
     within = (totals["emulated_over_target"] - 1).abs() <= TOTAL_TARGET
     stages = calibration[calibration["stage"] != "total"]
-    stage_within = ((stages["emulated_over_scaled"] - 1).abs() <= TOTAL_TARGET).mean()
-    lines += [
-        "",
-        f"Totals within {TOTAL_TARGET:.0%} of the emulated profile: {int(within.sum())} of "
-        f"{len(totals)} devices (target: all). Stages within {TOTAL_TARGET:.0%} of the host's "
-        f"time over the quota: {stage_within:.0%}; within {TOTAL_TARGET:.0%} of the Pi "
-        f"estimate: {((stages['emulated_over_target'] - 1).abs() <= TOTAL_TARGET).mean():.0%} "
-        "(one quota cannot reproduce the Pi's stage shape).",
-    ]
-    return "\n".join(lines)
+    to_target = ((stages["emulated_over_target"] - 1).abs() <= TOTAL_TARGET).mean()
+    to_scaled = ((stages["emulated_over_scaled"] - 1).abs() <= TOTAL_TARGET).mean()
+    return (
+        f"{table(shown, align='rrrrr')}\n\nTotals within {TOTAL_TARGET:.0%} of the emulated "
+        f"profile: {int(within.sum())} of {len(totals)} devices (target: all). Stages within "
+        f"{TOTAL_TARGET:.0%} of the host's time over the quota: {to_scaled:.0%}; of the Pi "
+        f"estimate: {to_target:.0%} (one quota cannot reproduce the Pi's stage shape)."
+    )
 
 
 def main() -> int:
@@ -72,13 +74,10 @@ def main() -> int:
     parser.add_argument(
         "--committed", action="store_true", help="print the committed measurement's tables"
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke-sized sweep")
+    parser.add_argument("--quick", action="store_true", help="a smoke-sized run (to build/)")
     args = parser.parse_args()
     if args.committed:
         measurement = testbed.testbed_rows("committed", committed_dir=FIGURES_DIR)
-        wall = measurement.manifest["notes"].get("wall_s")
-        load = measurement.manifest["notes"]["host"]["load_average"]
-        source = measurement.origin
     else:
         from dnnsplit.testbed.emulation import capabilities
         from dnnsplit.testbed.experiment import TestbedConfig, run_testbed
@@ -88,32 +87,37 @@ def main() -> int:
             print(f"cannot measure here: needs {'; '.join(missing)}", file=sys.stderr)
             return 2
         config = testbed.quick_config() if args.quick else TestbedConfig()
+        out = BUILD_DIR / "testbed-bench" if args.quick else FIGURES_DIR
         print(f"load average before: {os.getloadavg()}", flush=True)
-        began = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
             rows, provenance = run_testbed(config, work, say=lambda m: print(m, flush=True))
-        wall = time.perf_counter() - began
-        out = BUILD_DIR / "testbed-bench"
         testbed.write_measurement(rows, provenance, config, out, quick=args.quick)
         measurement = testbed.testbed_rows("committed", committed_dir=out)
-        load = provenance["host"]["load_average"]
-        source = f"measured now, written to {out}"
-    print(f"\n{source}\n")
+        print(f"\nwritten to {shown(out)}")
+    notes, grid = measurement.manifest["notes"], measurement.manifest["grids"]["testbed"]
+    print(f"\n{measurement.origin}\n")
     print(calibration_markdown(testbed.calibration_frame(measurement)))
-    met = "yes" if wall is not None and float(wall) <= WALL_TARGET_S else "no"
-    print("\n| sweep | wall time (s) | target | met | load average at the start |")
-    print("|---|---:|---|---|---|")
-    grid = measurement.manifest["grids"]["testbed"]
+    wall = float(notes.get("wall_s") or 0)
+    phases = ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in notes["phases_s"].items())
     what = (
-        f"N = {grid['devices'][0]}..{grid['devices'][-1]}, {'/'.join(grid['policies']).upper()}, "
-        f"{len(grid['vectors'])} vectors, {grid['repeats']} repeats"
+        f"N = {notes['devices']}, {len(grid['seeds'])} seeds, {'/'.join(grid['policies'])}, "
+        f"{grid['repeats']} repeats"
     )
-    print(f"| {what} | {float(wall or 0):.0f} | ≤ {WALL_TARGET_S:.0f} s | {met} | {load} |")
+    print("\n| run | wall time (s) | phases | target | met | load average at the start |")
+    print("|---|---:|---|---|---|---|")
+    met = "yes" if wall <= WALL_TARGET_S else "no"
+    print(f"| {what} | {wall:.0f} | {phases} | ≤ {WALL_TARGET_S:.0f} s | {met} "
+          f"| {notes['host']['load_average']} |")  # fmt: skip
     summary = testbed.error_summary(measurement.rows)
-    overall = summary.groupby(["policy", "model"])["median_abs_error"].median()
-    print("\nMedian over N of the median |relative error|:")
-    for (policy, model), value in overall.items():
-        print(f"  {policy} {model}: {100 * value:.0f} %")
+    whole = summary[summary["component"] == "total"]
+    rank = testbed.rank_fidelity(measurement.rows)
+    taus = rank[rank["model"] == "snapshot"].groupby(["inputs", "objective"])["tau"].median()
+    print("\nThe whole delay per device, and the median Kendall's τ (snapshot model):")
+    for row in whole.itertuples():
+        print(f"  {row.inputs} {row.model}: median |error| {100 * row.median_abs_error:.0f} %, "
+              f"{100 * row.within_10:.0f} % within ±10 %")  # fmt: skip
+    for (inputs, objective), tau in taus.items():
+        print(f"  τ {objective}, {inputs}: {tau:+.2f}")
     return 0
 
 

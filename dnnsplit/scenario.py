@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -554,6 +555,14 @@ class Scenario:
         if self.meta:
             out["meta"] = _copy_data(self.meta)
         return out
+
+    def with_devices(self, devices: Sequence[Device]) -> Scenario:
+        """A copy with ``devices`` (a list or tuple of :class:`Device`) in place of its own:
+        the profile, the BS and ``meta`` kept. Checked as a scenario built directly is (each
+        device, the memory its tables need, every delay finite), e.g.
+        ``scenario.with_devices([dataclasses.replace(d, speed=c) for d, c in ...])``."""
+        given: Any = tuple(devices) if isinstance(devices, list | tuple) else devices
+        return replace(self, devices=given)  # __post_init__ refuses anything else
 
     def with_options(self, **changes: Any) -> Scenario:
         """A copy with ``local_delay`` or fields of ``bs`` changed (``policy``, ``ratio``,

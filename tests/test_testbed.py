@@ -484,12 +484,54 @@ def test_without_torch_the_testbed_commands_say_so_and_exit_2(monkeypatch, capsy
     assert err.count("PyTorch") == 3 and err.count("\n") == 3
 
 
-def test_quotas_of_all_devices_must_fit_one_core():
-    from dnnsplit.testbed.experiment import check_quotas
+def test_quotas_of_all_devices_must_fit_one_core_and_set_the_largest_n():
+    from dnnsplit.testbed.experiment import check_quotas, largest_n
 
-    check_quotas(0.125, 8)
-    with pytest.raises(InputError, match="--devices"):
-        check_quotas(0.2, 8)
+    check_quotas([0.125] * 8)
+    check_quotas([0.1, 0.2, 0.3, 0.4])
+    with pytest.raises(InputError) as caught:
+        check_quotas([0.2] * 8)
+    assert caught.value.field == "devices" and "1.60 cores" in caught.value.problem
+    assert largest_n([0.3] * 4) == 3
+    assert largest_n([0.08] * 13) == 12 and largest_n([0.25] * 4) == 4
+    assert largest_n([2.0]) == 1
+
+
+def test_testbed_settings_are_declared_and_kept_canonical():
+    """Each bad value is refused naming its field by tests/test_hostile_declared.py, which
+    finds TestbedConfig's declarations; here: lists come out sorted, without repeats."""
+    from dnnsplit.testbed.experiment import TESTBED_FIELDS, TestbedConfig
+
+    assert TestbedConfig.constraints == TESTBED_FIELDS  # type: ignore[attr-defined]
+    config = TestbedConfig(devices=[4, 1, 4], seeds=[3, 0], policies=["rr", "sjf", "rr"])
+    assert (config.devices, config.seeds, config.policies) == ((1, 4), (0, 3), ("rr", "sjf"))
+    assert TestbedConfig().devices is None  # the grid up to the largest N that fits
+
+
+def test_the_command_line_names_the_flag_of_a_bad_testbed_setting(capsys, tmp_path):
+    """The library names fields; the command line its flags. A folder it cannot write in
+    is refused before anything runs (exit 2, naming the folder)."""
+    from dnnsplit.cli import main
+
+    cases = {
+        ("--repeats", "0"): "--repeats",
+        ("--seeds", "1-x"): "--seeds",
+        ("--devices", "0,2"): "--devices",
+        ("--policy", "sjf,ps"): "--policy",
+        ("--random-vectors", "-1"): "--random-vectors",
+        ("--period-ms", "0"): "--period-ms",
+        ("--vectors", "greedy,best"): "--vectors",
+    }
+    for flags, flag in cases.items():
+        assert main(["testbed", *flags]) == 2, flags
+        err = capsys.readouterr().err
+        assert err.startswith(f"dnnsplit testbed: {flag}: ") and err.count("\n") == 1, err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["testbed", "--devices", "1", "--work", str(blocker / "work")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dnnsplit testbed: --work: cannot write in ") and "a-file" in err
+    assert err.count("\n") == 1
 
 
 @needs_torch
@@ -537,7 +579,7 @@ def test_device_exits_1_when_no_bs_answers():
     assert "cannot connect" in err and err.count("\n") == 1
 
 
-# -- the emulated testbed (root, cgroups) ---------------------------------------------
+# -- the emulated testbed: cgroups, processes, the lock (root where real) -------------
 
 
 def _testbed_skip() -> str | None:
@@ -550,34 +592,129 @@ def _testbed_skip() -> str | None:
 needs_testbed = pytest.mark.skipif(_testbed_skip() is not None, reason=str(_testbed_skip()))
 
 
+def test_the_cgroup_hierarchy_is_chosen_from_the_mount_table(tmp_path):
+    from dnnsplit.testbed.emulation import CpuCgroups, find_cgroups
+
+    unified, legacy = tmp_path / "unified", tmp_path / "cpu"
+    unified.mkdir()
+    legacy.mkdir()
+    (legacy / "cpu.cfs_quota_us").write_text("-1")
+    both = (f"cgroup2 {unified} cgroup2 rw,nosuid 0 0\n"
+            f"cgroup {legacy} cgroup rw,relatime,cpu 0 0\n")  # fmt: skip
+    # a hybrid host (this one's layout): the unified hierarchy offers no cpu, v1 has it
+    (unified / "cgroup.controllers").write_text("")
+    assert find_cgroups(both) == (CpuCgroups(legacy, 1), "")
+    # current Debian, Ubuntu, Fedora: the unified hierarchy with cpu, chosen first
+    (unified / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    assert find_cgroups(both) == (CpuCgroups(unified, 2), "")
+    # neither: one line saying what is missing (read-only mounts named)
+    none, why = find_cgroups(f"cgroup {legacy} cgroup ro,cpu 0 0\nproc /proc proc rw 0 0\n")
+    assert none is None and "cgroup CPU controller" in why and str(legacy) in why
+    assert "\n" not in why
+
+
+def _cgroup_trees(tmp_path: Path) -> list:
+    """This host's own hierarchy where the tests may use it (root), and a folder laid out
+    as cgroup v2's (any user): the same code runs against both."""
+    from dnnsplit.testbed.emulation import CpuCgroups, find_cgroups
+
+    fake = tmp_path / "cgroup2"
+    fake.mkdir()
+    for name, text in {"cgroup.controllers": "cpu io memory\n", "cgroup.procs": "",
+                       "cgroup.subtree_control": "", "cpu.max": "max 100000\n"}.items():
+        (fake / name).write_text(text)  # fmt: skip
+    trees = [CpuCgroups(fake, 2)]
+    here, _ = find_cgroups()
+    if here is not None and os.geteuid() == 0:
+        trees.append(here)
+    return trees
+
+
+def test_children_start_in_their_own_session_on_their_cores_in_their_cgroup(tmp_path):
+    """No preexec_fn: the launcher pins the child and the run writes its pid into the
+    cgroup; closing the emulation kills it and removes every cgroup it made."""
+    from dnnsplit.testbed.emulation import Emulation
+
+    for tree in _cgroup_trees(tmp_path):
+        core = min(os.sched_getaffinity(0))
+        with Emulation(period_us=20_000, cgroups=tree) as emulation:
+            group = emulation.cgroup("d0", 0.25)
+            child = emulation.spawn(["sleep", "60"], cpus={core}, cgroup=group)
+            wait_until(lambda child=child: Path(f"/proc/{child.pid}/comm").read_text() == "sleep\n")
+            assert os.getsid(child.pid) == child.pid
+            assert os.sched_getaffinity(child.pid) == {core}
+            assert child.pid in tree.pids(group)
+            if tree.version == 2:
+                assert (group / "cpu.max").read_text() == "5000 20000"
+                assert (group / "cpu.weight").read_text() == "1600"
+                assert (tree.root / "cgroup.subtree_control").read_text() == "+cpu"
+                assert (emulation.root / "cgroup.subtree_control").read_text() == "+cpu"
+            else:
+                assert int((group / "cpu.cfs_quota_us").read_text()) == 5000
+                assert int((group / "cpu.cfs_period_us").read_text()) == 20000
+        assert child.poll() is not None
+        assert not emulation.root.exists(), tree
+
+
+def test_a_second_run_refuses_while_the_first_holds_the_lock(tmp_path):
+    from dnnsplit.errors import TestbedError
+    from dnnsplit.testbed.emulation import run_lock
+
+    lock = tmp_path / "testbed.lock"
+    with run_lock(lock):
+        with pytest.raises(TestbedError) as caught, run_lock(lock):
+            pass
+        assert f"another run (process {os.getpid()})" in str(caught.value)
+        assert "\n" not in str(caught.value)
+    with run_lock(lock):  # released: the next run goes ahead
+        pass
+
+
 @pytest.mark.testbed
 @needs_testbed
-def test_a_small_testbed_run_measures_every_vector_and_leaves_nothing(tmp_path):
-    from dnnsplit.testbed.emulation import capabilities, leftovers
-    from dnnsplit.testbed.experiment import COLUMNS, TestbedConfig, run_testbed
+def test_a_second_testbed_command_refuses_in_one_line_and_leaves_nothing(capsys):
+    from dnnsplit.cli import main
+    from dnnsplit.testbed.emulation import LOCK_PATH, leftovers, run_lock
 
-    config = TestbedConfig(
-        devices=(1,), policies=("sjf",), repeats=1, fraction=0.4, calibration_rounds=0,
-        profile_repeats=3, host_repeats=3,
-    )  # fmt: skip
-    rows, provenance = run_testbed(config, tmp_path)
-    assert list(rows.columns) == list(COLUMNS)
-    assert len(rows) == 4
-    assert set(rows["vector"]) == {"greedy", "optimal", "all-local", "max-local"}
-    assert (rows["measured_median_s"] > 0).all()
-    assert set(rows["shaping"]) == {"tc" if capabilities()["netns"] else "pacing"}
-    local = rows[rows["vector"] == "all-local"]
-    assert (local["measured_send_s"] == 0).all() and (local["partition"] == 8).all()
-    assert provenance["host"]["cores"] == os.cpu_count()
-    assert len(provenance["device_profiles_s"]) == 1
+    with run_lock():  # as a first run holds it
+        assert main(["testbed", "--devices", "1", "--fraction", "0.3"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"dnnsplit testbed: testbed: another run (process {os.getpid()}) is using "
+                   f"this host's cores; one run at a time (lock {LOCK_PATH})\n")  # fmt: skip
     assert leftovers(os.getpid()) == {"cgroups": [], "namespaces": [], "processes": []}
 
 
 @pytest.mark.testbed
 @needs_testbed
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_testbed_interrupted_leaves_no_process_cgroup_or_namespace(signum):
-    from dnnsplit.testbed.emulation import capabilities, leftovers
+def test_a_small_testbed_run_predicts_first_measures_every_vector_and_leaves_nothing(tmp_path):
+    from dnnsplit.testbed.emulation import capabilities, find_cgroups, leftovers
+    from dnnsplit.testbed.experiment import COLUMNS, TestbedConfig, run_testbed
+
+    config = TestbedConfig(
+        devices=(1,), seeds=(0,), policies=("sjf",), repeats=1, random_vectors=1,
+        fraction=0.4, calibration_rounds=0, profile_repeats=3, host_repeats=3,
+    )  # fmt: skip
+    rows, provenance = run_testbed(config, tmp_path)
+    assert list(rows.columns) == list(COLUMNS)
+    assert list(rows["vector"]) == ["greedy", "optimal", "all-local", "max-local", "random-1"]
+    assert (rows["measured_s"] > 0).all() and (rows["predicted_snapshot_s"] > 0).all()
+    assert set(rows["shaping"]) == {"tc" if capabilities()["netns"] else "pacing"}
+    local = rows[rows["vector"] == "all-local"]
+    assert (local["measured_send_s"] == 0).all() and (local["partition"] == 8).all()
+    assert provenance["cgroup"]["version"] == find_cgroups()[0].version  # type: ignore[union-attr]
+    assert list(provenance["phases_s"]) == ["prepare_s", "calibrate_s", "predict_s", "measure_s"]
+    assert len(provenance["device_profiles_s"]) == 1 and provenance["largest_n"] is None
+    assert leftovers(os.getpid()) == {"cgroups": [], "namespaces": [], "processes": []}
+
+
+@pytest.mark.testbed
+@needs_testbed
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_testbed_interrupted_or_killed_leaves_nothing_behind(signum):
+    """SIGINT and SIGTERM: the run removes everything itself (exit 130). SIGKILL: its
+    children die with it (PR_SET_PDEATHSIG) and the next run removes its cgroups and
+    namespaces (remove_stale)."""
+    from dnnsplit.testbed.emulation import capabilities, leftovers, remove_stale
 
     run = dnnsplit_command(
         "testbed", "--devices", "2", "--repeats", "50", "--fraction", "0.3",
@@ -585,17 +722,22 @@ def test_a_testbed_interrupted_leaves_no_process_cgroup_or_namespace(signum):
     )  # fmt: skip
     assert run.stderr is not None
     seen = []
-    for line in run.stderr:  # wait until its cgroups, namespaces and a process exist
+    for line in run.stderr:  # wait until its cgroups, namespaces and devices exist
         seen.append(line)
-        if "measuring the host" in line:
+        if "starting 2 devices" in line:
             break
-    wait_until(lambda: bool(leftovers(run.pid)["processes"]))  # the host's profiler
-    present = leftovers(run.pid)
-    assert present["cgroups"] and present["processes"], seen
-    assert bool(present["namespaces"]) == capabilities()["netns"], seen
+    netns = capabilities()["netns"]
+    wait_until(lambda: len(leftovers(run.pid)["processes"]) >= 2
+               and bool(leftovers(run.pid)["namespaces"]) == netns)  # fmt: skip
+    assert leftovers(run.pid)["cgroups"], seen
     run.send_signal(signum)
     _, err = run.communicate(timeout=30)
-    assert run.returncode == 130, err
+    if signum == signal.SIGKILL:
+        assert run.returncode == -signal.SIGKILL
+        wait_until(lambda: not leftovers(run.pid)["processes"])
+        remove_stale()
+    else:
+        assert run.returncode == 130, err
     assert leftovers(run.pid) == {"cgroups": [], "namespaces": [], "processes": []}
 
 
@@ -658,21 +800,19 @@ def test_the_readme_loopback_walk_through_runs_as_written(tmp_path):
 @pytest.mark.notebook
 def test_notebook_08_draws_the_committed_measurement_byte_for_byte(tmp_path, monkeypatch):
     """Run by papermill, notebook 08 writes the same bytes as the committed figure (drawn
-    by ./run_all.sh from the same committed measurement), and copies the measurement
-    unchanged."""
+    by ./run_all.sh from the same committed measurement), copies the measurement unchanged
+    and measures nothing by default (check_here is off)."""
     from dnnsplit.paper import testbed
     from dnnsplit.paper.runner import run_notebook
     from dnnsplit.paths import FIGURES_DIR, NOTEBOOKS_DIR
 
-    monkeypatch.setenv(testbed.ENV_MODE, "committed")
+    monkeypatch.delenv(testbed.ENV_MODE, raising=False)
     out = tmp_path / "out"
     out.mkdir()
-    run_notebook(
-        NOTEBOOKS_DIR / "08_testbed.ipynb",
-        tmp_path / "run.ipynb",
-        {"quick": True, "output_dir": str(out), "check_here": False},
-    )
-    drawn = ("testbed.png", "testbed.pdf", "testbed_summary.csv", "testbed_regret.csv")
+    run_notebook(NOTEBOOKS_DIR / "08_testbed.ipynb", tmp_path / "run.ipynb",
+                 {"quick": True, "output_dir": str(out)})  # fmt: skip
+    drawn = ("testbed.png", "testbed.pdf", "testbed.caption.md",
+             *(f"testbed_{name}.csv" for name in ("summary", "rank", "bs", "duel")))  # fmt: skip
     for name in (*drawn, *testbed.MEASUREMENT_FILES):
         assert (out / name).read_bytes() == (FIGURES_DIR / name).read_bytes(), name
     executed = json.loads((tmp_path / "run.ipynb").read_text())
@@ -683,6 +823,7 @@ def test_notebook_08_draws_the_committed_measurement_byte_for_byte(tmp_path, mon
         for o in c["outputs"]
     )
     assert "The committed measurement, made on" in text and "load average" in text
+    assert "No check on this host was asked for" in text
 
 
 def test_a_host_that_cannot_run_the_testbed_says_why_and_measures_nothing(monkeypatch):
@@ -694,84 +835,191 @@ def test_a_host_that_cannot_run_the_testbed_says_why_and_measures_nothing(monkey
     )
     fresh, why = testbed.check_here(True)
     assert fresh is None and "cannot run the testbed" in why and "PyTorch" in why
-    off, said = testbed.check_here(False)
-    assert off is None and "turned off" in said
-    committed = testbed.testbed_rows("committed")
+    off, said = testbed.check_here()
+    assert off is None and "No check" in said
+    committed = testbed.testbed_rows("measure")
+    assert "this host lacks PyTorch" in committed.origin
     both = testbed.side_by_side(committed, committed)
     assert (both["committed"] == both["this host now"]).all() and len(both) > 0
 
 
-def test_the_report_section_states_the_error_per_policy_and_n():
+def test_the_report_section_is_rendered_from_the_measurement_and_escapes_its_text(tmp_path):
+    import shutil
+
     from dnnsplit.paper import testbed
     from dnnsplit.paths import FIGURES_DIR
 
-    lines = testbed.report_section(FIGURES_DIR)
-    assert lines[0] == "## The model against an emulated testbed"
-    text = "\n".join(lines)
+    section = testbed.report_section(FIGURES_DIR)
+    assert section.startswith("## The model against an emulated testbed\n")
+    manifest = json.loads((FIGURES_DIR / "testbed.manifest.json").read_text())
+    grid = manifest["grids"]["testbed"]
+    for words in (grid["network"], grid["target"], "predicted", "calibrated",
+                  "Kendall's τ", "within ±10 %", "counted apart", "found the BS idle",
+                  f"CFS period of {grid['period_ms']:g} ms", "**estimated**"):
+        assert words in section, words  # fmt: skip
     rows = pd.read_csv(FIGURES_DIR / "testbed.csv")
-    for n in sorted(rows["devices"].unique()):
-        assert f"\n| {n} | " in text
-    assert "SJF snapshot" in text and "RR timeline" in text
-    assert "Does the vector the model calls best also measure best?" in text
-    assert "load average" in text and "estimated" in text
-    assert testbed.report_section(Path("/nonexistent")) == []
+    for policy in rows["policy"].unique():
+        assert f"| {policy.upper()} " in section
+    assert testbed.report_section(tmp_path) == ""
+    for name in testbed.MEASUREMENT_FILES:
+        shutil.copy(FIGURES_DIR / name, tmp_path / name)
+    manifest["notes"]["host"]["cpu"] = "<script>x</script> | `y`"
+    (tmp_path / "testbed.manifest.json").write_text(json.dumps(manifest))
+    hostile = testbed.report_section(tmp_path)
+    assert "<script>" not in hostile and r"\<script\>x\</script\> \| \`y\`" in hostile
 
 
-def test_error_and_regret_tables_on_hand_made_rows():
-    from dnnsplit.paper.testbed import error_summary, regret_table
+def tidy(*rows: dict) -> pd.DataFrame:
+    """Rows of the testbed's CSV made by hand: the given values, zero elsewhere."""
+    from dnnsplit.testbed.experiment import COLUMNS
 
-    rows = pd.DataFrame(
-        {
-            "policy": ["sjf"] * 4,
-            "devices": [2] * 4,
-            "vector": ["greedy", "greedy", "all-local", "all-local"],
-            "device": [0, 1, 0, 1],
-            "measured_median_s": [1.0, 2.0, 1.5, 1.0],
-            "predicted_snapshot_s": [1.1, 1.8, 2.0, 2.0],
-            "predicted_timeline_s": [1.0, 2.0, 2.0, 2.0],
-            "error_snapshot": [0.1, -0.1, 1 / 3, 1.0],
-            "error_timeline": [0.0, 0.0, 1 / 3, 1.0],
-        }
-    )
-    summary = error_summary(rows).set_index("model")
-    assert summary.loc["snapshot", "median_abs_error"] == pytest.approx((0.1 + 1 / 3) / 2)
-    assert summary.loc["timeline", "max_abs_error"] == pytest.approx(1.0)
-    regret = regret_table(rows).set_index("vector")
-    # measured totals: greedy 3.0, all-local 2.5: the model's best (greedy, 2.9) is not
-    # the measured best, and its regret is 3.0 / 2.5 - 1
-    assert regret.loc["greedy", "model_calls_best"] and not regret.loc["greedy", "measures_best"]
-    assert regret.loc["greedy", "measured_regret"] == pytest.approx(0.2)
-    assert regret.loc["all-local", "measures_best"]
+    frame = pd.DataFrame(list(rows))
+    for column in COLUMNS:
+        if column not in frame:
+            frame[column] = 0.0
+    return frame[list(COLUMNS)]
 
 
-def test_greedy_against_optimal_counts_ties_and_differences_within_the_spread():
+def device(vector: str, i: int, p: int, measured: float, *, policy="sjf", n=2, seed=0, **more):
+    """One device's row: its whole delay ``measured``, every prediction equal to it
+    unless ``more`` says otherwise."""
+    row = {"policy": policy, "devices": n, "seed": seed, "vector": vector, "device": i,
+           "partition": p, "measured_s": measured}  # fmt: skip
+    for inputs in ("predicted", "calibrated"):
+        for model in ("snapshot", "timeline"):
+            row[f"{inputs}_{model}_s"] = measured
+    return row | more
+
+
+def test_errors_per_component_count_each_measurement_once_and_state_its_share():
+    from dnnsplit.paper.testbed import component_errors, error_summary
+
+    errors = [0.05, -0.2, 0.09, 0.5]  # of the predicted whole delay (snapshot)
+    rows = tidy(*(
+        device(vector, i, p, m, predicted_snapshot_s=m * (1 + e), measured_local_s=0.1 * m,
+               predicted_local_s=0.1 * m * (1 + e) if p else 0.0,
+               measured_send_s=0.2 if p < 8 else 0.0, model_send_s=0.1 if p < 8 else 0.0)
+        for (vector, i, p, m), e in zip(
+            [("greedy", 0, 1, 1.0), ("greedy", 1, 3, 2.0), ("all-local", 0, 8, 4.0),
+             ("all-local", 1, 8, 3.0)], errors, strict=True)
+    ), *(device("optimal", i, p, 9.0) for i, p in ((0, 1), (1, 3))))  # fmt: skip
+    frame = component_errors(rows)
+    whole = frame[(frame["component"] == "total") & (frame["inputs"] == "predicted")]
+    assert sorted(whole[whole["model"] == "snapshot"]["error"].round(12)) == sorted(errors)
+    assert set(whole["vector"]) == {"greedy", "all-local"}  # optimal's is greedy's vector
+    upload = frame[frame["component"] == "upload"]
+    assert list(upload["error"]) == [-0.5, -0.5] and set(upload["inputs"]) == {"any"}
+    summary = error_summary(rows).set_index(["component", "inputs", "model"])
+    stats = summary.loc[("total", "predicted", "snapshot")]
+    assert stats["count"] == 4
+    assert stats["median_abs_error"] == pytest.approx(0.145)
+    assert stats["p90_abs_error"] == pytest.approx(0.41)
+    assert stats["within_10"] == pytest.approx(0.5)
+    assert stats["bias"] == pytest.approx(0.07)
+    assert summary.loc[("total", "calibrated", "timeline"), "median_abs_error"] == 0
+    # variance of the two devices' delays: measured (1, 2) and (4, 3) give 0.25 each
+    variance = frame[(frame["component"] == "variance") & (frame["inputs"] == "predicted")
+                     & (frame["model"] == "snapshot")].set_index("vector")  # fmt: skip
+    assert variance.loc["greedy", "measured"] == pytest.approx(0.25)
+    assert variance.loc["greedy", "predicted"] == pytest.approx(np.var([1.05, 1.6]))
+
+
+def test_rank_fidelity_is_kendalls_tau_of_the_candidates_per_scenario():
+    from dnnsplit.paper.testbed import rank_fidelity
+
+    measured = {"a": (1.0, 1.0), "b": (1.0, 2.0), "c": (2.0, 4.0), "d": (4.0, 8.0)}
+    rows = tidy(*(
+        device(v, i, k * 2 + i, m, calibrated_snapshot_s=10 - m)  # reversed order
+        for k, (v, pair) in enumerate(measured.items())
+        for i, m in enumerate(pair)
+    ), device("x", 0, 3, 1.0, n=1), device("y", 0, 5, 2.0, n=1), device("z", 0, 7, 3.0, n=1))  # fmt: skip
+    rank = rank_fidelity(rows).set_index(["devices", "inputs", "model", "objective"])
+    assert rank.loc[(2, "predicted", "snapshot", "total"), "tau"] == pytest.approx(1.0)
+    assert rank.loc[(2, "predicted", "snapshot", "variance"), "tau"] == pytest.approx(1.0)
+    assert rank.loc[(2, "calibrated", "snapshot", "total"), "tau"] == pytest.approx(-1.0)
+    assert rank.loc[(2, "predicted", "snapshot", "total"), "regret"] == 0
+    # reversed: the model's first choice (d) measured 12 s against a's 2 s
+    assert rank.loc[(2, "calibrated", "snapshot", "total"), "regret"] == pytest.approx(5.0)
+    assert rank.loc[(2, "predicted", "timeline", "total"), "candidates"] == 4
+    assert np.isnan(rank.loc[(1, "predicted", "snapshot", "variance"), "tau"])  # one device
+
+
+def test_the_bs_finding_sets_both_models_against_the_measured_bs_part():
+    from dnnsplit.paper.testbed import bs_finding
+
+    def task(i, local, queue, bs, snapshot, timeline):
+        return device("greedy", i, 2, 1.0, measured_local_s=local, measured_send_s=0.1,
+                      measured_queue_s=queue, measured_bs_s=bs, bs_work_s=0.05,
+                      predicted_bs_snapshot_s=snapshot, predicted_bs_timeline_s=timeline,
+                      calibrated_bs_snapshot_s=snapshot, calibrated_bs_timeline_s=timeline)  # fmt: skip
+
+    # arrivals at 0.1 s and 0.5 s: spread 0.4 s over 0.1 s of BS work; the second found
+    # the BS busy (queue 10 ms); snapshot +100 % and +50 %, timeline -20 % and 0 %
+    rows = tidy(task(0, 0.0, 0.0, 0.05, 0.1, 0.04), task(1, 0.4, 0.01, 0.1, 0.15, 0.1))
+    finding = bs_finding(rows).iloc[0]
+    assert finding["tasks"] == 2 and finding["spread"] == pytest.approx(4.0)
+    assert finding["idle"] == pytest.approx(0.5)
+    assert finding["predicted_snapshot"] == pytest.approx(0.75)
+    assert finding["predicted_timeline"] == pytest.approx(-0.1)
+
+
+def test_greedy_against_optimal_counts_ties_apart_from_wins_and_the_spread():
     from dnnsplit.paper.testbed import greedy_against_optimal
 
     def rows(policy, n, vector, partitions, medians, iqrs):
-        return [
-            {"policy": policy, "devices": n, "vector": vector, "device": d, "partition": p,
-             "measured_median_s": m, "measured_iqr_s": q}
-            for d, (p, m, q) in enumerate(zip(partitions, medians, iqrs, strict=True))
-        ]
+        return [device(vector, d, p, m, policy=policy, n=n, measured_iqr_s=q)
+                for d, (p, m, q) in enumerate(zip(partitions, medians, iqrs, strict=True))]  # fmt: skip
 
-    frame = pd.DataFrame(
+    frame = tidy(
         # the same vector: a tie
-        rows("sjf", 2, "greedy", [3, 8], [1.0, 2.0], [0.1, 0.1])
-        + rows("sjf", 2, "optimal", [3, 8], [1.0, 2.0], [0.1, 0.1])
+        *rows("sjf", 2, "greedy", [3, 8], [1.0, 2.0], [0.1, 0.1]),
+        *rows("sjf", 2, "optimal", [3, 8], [1.0, 2.0], [0.1, 0.1]),
+        *rows("sjf", 2, "all-local", [8, 8], [0.5, 2.0], [0.1, 0.1]),
         # different vectors, optimal lower by 1 s against a spread of 0.4 s
-        + rows("rr", 2, "greedy", [3, 8], [2.0, 2.0], [0.2, 0.2])
-        + rows("rr", 2, "optimal", [5, 8], [1.0, 2.0], [0.1, 0.1])
+        *rows("rr", 2, "greedy", [3, 8], [2.0, 2.0], [0.2, 0.2]),
+        *rows("rr", 2, "optimal", [5, 8], [1.0, 2.0], [0.1, 0.1]),
         # different vectors, greedy lower by 0.1 s: within a spread of 0.6 s
-        + rows("rr", 3, "greedy", [1, 2, 3], [1.0, 1.0, 1.0], [0.2, 0.2, 0.2])
-        + rows("rr", 3, "optimal", [1, 2, 4], [1.0, 1.0, 1.1], [0.1, 0.1, 0.1])
+        *rows("rr", 3, "greedy", [1, 2, 3], [1.0, 1.0, 1.0], [0.2, 0.2, 0.2]),
+        *rows("rr", 3, "optimal", [1, 2, 4], [1.0, 1.0, 1.1], [0.1, 0.1, 0.1]),
     )
     duel = greedy_against_optimal(frame).set_index(["policy", "devices"])
-    assert bool(duel.loc[("sjf", 2), "same_vector"])
-    assert not duel.loc[("rr", 2), "same_vector"]
+    assert bool(duel.loc[("sjf", 2), "same_vector"]) and not duel.loc[("sjf", 2), "optimal_best"]
+    assert not duel.loc[("rr", 2), "same_vector"] and duel.loc[("rr", 2), "optimal_best"]
     assert duel.loc[("rr", 2), "optimal_s"] < duel.loc[("rr", 2), "greedy_s"]
     assert not duel.loc[("rr", 2), "within_spread"]
     assert duel.loc[("rr", 3), "greedy_s"] < duel.loc[("rr", 3), "optimal_s"]
-    assert duel.loc[("rr", 3), "within_spread"]
+    assert duel.loc[("rr", 3), "within_spread"] and not duel.loc[("rr", 3), "optimal_best"]
+
+
+def test_candidate_vectors_are_seeded_feasible_distinct_and_the_same_for_both_policies():
+    import dataclasses
+
+    from dnnsplit import paper_scenario
+    from dnnsplit.testbed.experiment import VECTORS, candidate_vectors
+
+    vectors = {}
+    for policy in ("sjf", "rr"):
+        scenario = paper_scenario(4, 2, policy=policy)
+        vectors[policy] = candidate_vectors(scenario, seed=2, random=6)
+        randoms = [v for name, v in vectors[policy].items() if name.startswith("random-")]
+        assert list(vectors[policy])[:4] == list(VECTORS) and len(randoms) == 6
+        assert len(set(randoms) | {vectors[policy][n] for n in VECTORS}) == len(randoms) + len(
+            set(vectors[policy][n] for n in VECTORS)
+        )
+        for vector in randoms:
+            assert all(d.min_stage <= p <= d.max_stage
+                       for d, p in zip(scenario.devices, vector, strict=True))  # fmt: skip
+    assert [v for k, v in vectors["sjf"].items() if k.startswith("random")] == [
+        v for k, v in vectors["rr"].items() if k.startswith("random")
+    ]
+    assert candidate_vectors(scenario, seed=2, random=6) == vectors["rr"]
+    one = paper_scenario(1, 0, max_stage=(2, 2))  # three points: fewer random ones than asked
+    assert len(candidate_vectors(one, seed=0, named=("greedy",), random=6)) <= 3
+    # the testbed sets the devices' measured speeds through Scenario.with_devices
+    slower = scenario.with_devices([dataclasses.replace(d, speed=0.5) for d in scenario.devices])
+    assert [d.speed for d in slower.devices] == [0.5] * 4 and slower.meta == scenario.meta
+    with pytest.raises(InputError, match="devices"):
+        scenario.with_devices([])
 
 
 def test_the_quota_is_stated_as_calibrated_where_the_measurement_records_it():

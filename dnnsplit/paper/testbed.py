@@ -1,20 +1,38 @@
-"""The model against an emulated testbed: which measurement a run uses, its summaries, its
-figure and its section of REPRODUCTION.md (notebook 08).
+"""The model against an emulated testbed: which measurement a run uses, the numbers a
+reader of a latency model expects, its figure and its section of REPRODUCTION.md
+(notebook 08).
 
 A testbed measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the
 same bytes twice, so the committed one is an *input* here, like a measured profile:
-``figures/testbed.csv`` (one row per policy, N, vector and device), its calibration table
-``figures/testbed_calibration.csv`` and its manifest ``figures/testbed.manifest.json``
-(the host it was measured on: CPU, cores, load averages, date). Every run draws the figure
-and the summary from it, so ``./run_all.sh`` stays byte-reproducible. A new measurement is
-made only on request (:func:`testbed_rows`, ``DNNSPLIT_TESTBED``):
+``figures/testbed.csv`` (one row per policy, N, seed, vector and device), its calibration
+table ``figures/testbed_calibration.csv`` and its manifest ``figures/testbed.manifest.json``
+(the host it was measured on: CPU, cores, cgroup version, load averages, date). Every run
+draws the figure, the tables and the report's section from it, so ``./run_all.sh`` stays
+byte-reproducible. A new measurement is made only on request (:func:`testbed_rows`,
+``DNNSPLIT_TESTBED``):
 
 - ``committed`` (the default): the committed measurement;
-- ``measure``: measure again where this host can (root, cgroups, PyTorch, two cores) and
-  draw from that, writing it under ``build/testbed/``; elsewhere the committed one, saying
-  why;
+- ``measure``: measure again where this host can (root, a cgroup CPU controller, PyTorch,
+  two cores) and draw from that, writing it under ``build/testbed/``; elsewhere the
+  committed one, saying why;
 - ``commit``: measure again and write the measurement into the output folder (with
   ``./run_all.sh``, over the committed one).
+
+What is computed (each a function of the rows, tested on hand-made ones):
+
+- :func:`error_summary`: per component (local stages, upload, the BS's queue and service,
+  the whole delay, and the variance of the delays) and per set of inputs (``predicted``:
+  nothing measured on a device; ``calibrated``: the profiles measured in the devices'
+  cgroups) and BS model: median and 90th percentile of ``|error|``, the share within
+  ±10 % and the bias (median error), as nn-Meter and LitePred report the share within
+  ±10 % and ANNETTE the mean error;
+- :func:`rank_fidelity`: per scenario, Kendall's τ between the predicted and the measured
+  order of the candidate vectors, for the total delay and for the variance of delays, and
+  the measured regret of the vector the model ranks first;
+- :func:`bs_finding`: the BS's part alone, snapshot against timeline against the
+  measurement, per policy and seed, with the mechanism (how far the uploads spread the
+  arrivals, and how many tasks found the BS idle);
+- :func:`greedy_against_optimal`: per scenario, ties (the same vector) apart from wins.
 
 Relative errors are ``predicted / measured − 1``: positive where the model expects more
 delay than the devices measured.
@@ -23,8 +41,6 @@ delay than the devices measured.
 from __future__ import annotations
 
 import os
-import textwrap
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,31 +49,40 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from scipy.stats import kendalltau
 
-from dnnsplit.paper.captions import Caption, text
+from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.output import read_manifest, write_manifest, write_table
-from dnnsplit.paper.plots import REFERENCE_LINE, paper_style
-from dnnsplit.paths import BUILD_DIR, FIGURES_DIR
+from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
+from dnnsplit.paper.text import escape, render, table
+from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
 
 __all__ = [
     "ENV_MODE",
+    "MEASUREMENT_FILES",
     "MODES",
     "Measurement",
+    "bs_finding",
     "calibration_frame",
     "calibration_table",
     "caption",
     "check_here",
+    "component_errors",
     "copy_measurement",
     "error_summary",
+    "greedy_against_optimal",
     "measurement_mode",
-    "plot_error_by_devices",
+    "plot_bs",
+    "plot_component_errors",
     "plot_predicted_vs_measured",
     "plot_regret",
+    "plot_tau",
     "quick_config",
-    "regret_table",
+    "rank_fidelity",
+    "rank_summary",
     "report_section",
-    "save",
+    "scenario_vectors",
     "side_by_side",
     "tables",
     "testbed_figure",
@@ -68,8 +93,17 @@ __all__ = [
 ENV_MODE = "DNNSPLIT_TESTBED"
 MODES = ("committed", "measure", "commit")
 RUN = "testbed"
+INPUTS = ("predicted", "calibrated")
 MODELS = ("snapshot", "timeline")
+OBJECTIVES = ("total", "variance")
+#: A task found the BS idle when it waited less than this before its first stage (s).
+IDLE_S = 1e-3
+#: The share of predictions within this relative error (nn-Meter's and LitePred's ±10 %).
+WITHIN = 0.10
+SCENARIO = ["policy", "devices", "seed"]
 MEASURE_DIR = BUILD_DIR / "testbed"
+CHECK_DIR = MEASURE_DIR / "check"
+MEASUREMENT_FILES = ("testbed.csv", "testbed_calibration.csv", "testbed.manifest.json")
 
 
 def measurement_mode(value: str = "") -> str:
@@ -81,12 +115,16 @@ def measurement_mode(value: str = "") -> str:
 
 
 def quick_config() -> Any:
-    """A smoke-sized testbed run: N = 1, 2, SJF, one repeat."""
+    """A smoke-sized testbed run: N = 1, 2, one seed, SJF, one repeat, two random vectors."""
     from dnnsplit.testbed.experiment import TestbedConfig
 
     return TestbedConfig(
-        devices=(1, 2), policies=("sjf",), repeats=1, profile_repeats=3, host_repeats=5
-    )
+        devices=(1, 2), seeds=(0,), policies=("sjf",), repeats=1, random_vectors=2,
+        profile_repeats=3, host_repeats=5, calibration_rounds=1,
+    )  # fmt: skip
+
+
+# -- the measurement's files -----------------------------------------------------------
 
 
 def calibration_table(provenance: dict[str, Any]) -> pd.DataFrame:
@@ -99,32 +137,30 @@ def calibration_table(provenance: dict[str, Any]) -> pd.DataFrame:
     """
     target = np.array(provenance["target_profile_s"])
     host = np.array(provenance["host_profile_s"])
-    names = [*provenance.get("stage_names", [f"stage{k + 1}" for k in range(len(target))])]
+    names = [*provenance["stage_names"], "total"]
     rows = []
     for device, (times, fraction) in enumerate(
         zip(provenance["device_profiles_s"], provenance["fractions"], strict=True)
     ):
         times = np.array(times)
         for name, t, h, e in zip(
-            [*names, "total"],
-            [*target, target.sum()],
-            [*host, host.sum()],
-            [*times, times.sum()],
-            strict=True,
+            names, [*target, target.sum()], [*host, host.sum()], [*times, times.sum()], strict=True
         ):
-            rows.append(
-                {
-                    "device": device,
-                    "stage": name,
-                    "fraction": float(fraction),
-                    "target_s": float(t),
-                    "scaled_host_s": float(h) / float(fraction),
-                    "emulated_s": float(e),
-                    "emulated_over_target": float(e) / float(t),
-                    "emulated_over_scaled": float(e) * float(fraction) / float(h),
-                }
-            )
+            rows.append({
+                "device": device, "stage": name, "fraction": float(fraction),
+                "target_s": float(t), "scaled_host_s": float(h) / float(fraction),
+                "emulated_s": float(e), "emulated_over_target": float(e) / float(t),
+                "emulated_over_scaled": float(e) * float(fraction) / float(h),
+            })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+#: What of a run's provenance goes into the manifest's notes.
+NOTES = (
+    "host", "host_after", "cgroup", "shaping", "wall_s", "phases_s", "fraction_nominal",
+    "fractions", "largest_n", "devices_started", "devices", "device_speeds", "bs_quantum_s",
+    "period_ms", "stage_names", "host_profile_s", "calibration",
+)  # fmt: skip
 
 
 def write_measurement(
@@ -136,36 +172,18 @@ def write_measurement(
     quick: bool = False,
 ) -> list[Path]:
     """Write a measurement: ``testbed.csv``, ``testbed_calibration.csv`` and the manifest
-    (the run's configuration and the host's description in its notes)."""
+    (the run's configuration in its grids; the host, the cgroups, the quotas and the
+    phases in its notes)."""
     out = Path(out_dir)
     written = [
         write_table(rows, out / "testbed.csv"),
         write_table(calibration_table(provenance), out / "testbed_calibration.csv"),
     ]
-    notes = {
-        "measured": True,
-        "host": provenance["host"],
-        "host_after": provenance.get("host_after"),
-        "shaping": provenance["shaping"],
-        "wall_s": provenance.get("wall_s"),
-        "fraction_nominal": provenance["fraction_nominal"],
-        "fractions": provenance["fractions"],
-        "device_speeds": provenance["device_speeds"],
-        "bs_quantum_s": provenance["bs_quantum_s"],
-        "period_ms": provenance["period_ms"],
-        "stage_names": provenance.get("stage_names"),
-        "host_profile_s": provenance["host_profile_s"],
-        "calibration": provenance["calibration"],
-    }
+    notes = {"measured": True, **{key: provenance.get(key) for key in NOTES}}
     written += write_manifest(
-        out,
-        RUN,
-        setup=None,
-        grids={"testbed": config.to_dict()},
-        quick=quick,
-        figures=[RUN],
+        out, RUN, setup=None, grids={"testbed": config.to_dict()}, quick=quick, figures=[RUN],
         notes=notes,
-    )
+    )  # fmt: skip
     return written
 
 
@@ -234,7 +252,7 @@ def testbed_rows(
             rows, manifest = _measure_into(config, target, quick=quick)
             return Measurement(rows, manifest, target, (
                 f"Measured by this run on this host ({_host_words(manifest)}); written to "
-                f"{target}."
+                f"{shown(target)}."
             ))  # fmt: skip
     rows, manifest = _read(Path(committed_dir))
     return Measurement(rows, manifest, Path(committed_dir), (
@@ -243,7 +261,9 @@ def testbed_rows(
     ))  # fmt: skip
 
 
-def _measure_into(config: Any, target: Path, *, quick: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _measure_into(
+    config: Any, target: Path, *, quick: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run the testbed with ``config`` in a scratch folder, write its measurement to
     ``target`` and read it back (rows, manifest)."""
     import tempfile
@@ -256,16 +276,13 @@ def _measure_into(config: Any, target: Path, *, quick: bool) -> tuple[pd.DataFra
     return _read(target)
 
 
-CHECK_DIR = MEASURE_DIR / "check"
-
-
-def check_here(enabled: bool = True) -> tuple[Measurement | None, str]:
-    """Where this host can run the testbed (root, cgroups, PyTorch, two cores), a
-    smoke-sized measurement (:func:`quick_config`) made now, under ``build/testbed/check/``
-    (never over the committed one), to set beside it; else None. The text says which, and
-    why not."""
+def check_here(enabled: bool = False) -> tuple[Measurement | None, str]:
+    """When ``enabled`` and this host can run the testbed (root, a cgroup CPU controller,
+    PyTorch, two cores), a smoke-sized measurement (:func:`quick_config`, about a minute)
+    made now, under ``build/testbed/check/`` (never over the committed one), to set beside
+    it; else None. The text says which, and why not."""
     if not enabled:
-        return None, "The check on this host was turned off (check_here = False)."
+        return None, "No check on this host was asked for (check_here = False)."
     from dnnsplit.testbed.emulation import capabilities
 
     missing = capabilities()["missing"]
@@ -277,64 +294,380 @@ def check_here(enabled: bool = True) -> tuple[Measurement | None, str]:
     rows, manifest = _measure_into(quick_config(), CHECK_DIR, quick=True)
     return Measurement(rows, manifest, CHECK_DIR, (
         f"A smoke-sized measurement made by this run on this host ({_host_words(manifest)}), "
-        f"in {CHECK_DIR.relative_to(BUILD_DIR.parent)}/: one repeat, so noisier than the "
+        f"in {shown(CHECK_DIR)}/: one repeat, so noisier than the "
         "committed one, and made while other notebooks may run beside it."
     )), ""  # fmt: skip
 
 
 def side_by_side(committed: Measurement, fresh: Measurement) -> pd.DataFrame:
-    """The model's median |relative error| by policy, N and model in the committed
-    measurement and in a fresh one, for the (policy, N) both hold."""
-    keys = ["policy", "devices", "model"]
-    mine = error_summary(committed.rows).set_index(keys)["median_abs_error"]
-    theirs = error_summary(fresh.rows).set_index(keys)["median_abs_error"]
-    both = pd.concat({"committed": mine, "this host now": theirs}, axis=1).dropna()
-    return both.reset_index()
+    """The median |relative error| of the whole delay by policy, N, inputs and model in
+    the committed measurement and in a fresh one, for the (policy, N) both hold."""
+    keys = ["policy", "devices", "inputs", "model"]
 
+    def median(rows: pd.DataFrame) -> pd.Series:
+        errors = component_errors(rows)
+        whole = errors[errors["component"] == "total"]
+        return whole.assign(abs_error=whole["error"].abs()).groupby(keys)["abs_error"].median()
 
-# -- summaries -------------------------------------------------------------------------
-
-
-def error_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """The model's relative error by policy, N and model: median of |error|, median
-    error (the bias: positive = the model expects more delay), largest |error|, and the
-    number of device delays compared."""
-    parts = []
-    for model in MODELS:
-        error = rows[f"error_{model}"]
-        frame = rows.assign(abs_error=error.abs(), error=error)
-        grouped = frame.groupby(["policy", "devices"], sort=True)
-        summary = grouped.agg(
-            median_abs_error=("abs_error", "median"),
-            median_error=("error", "median"),
-            max_abs_error=("abs_error", "max"),
-            delays=("error", "size"),
-        ).reset_index()
-        summary.insert(2, "model", model)
-        parts.append(summary)
-    return pd.concat(parts, ignore_index=True)
-
-
-def regret_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Does the vector the model calls best also measure best? Per policy and N, each
-    vector's measured total delay (sum of the devices' medians) and predicted total
-    (snapshot), and its measured regret: how much more its measured total is than the
-    best measured total among the vectors tried (0: it measured best)."""
-    totals = (
-        rows.groupby(["policy", "devices", "vector"], sort=True)
-        .agg(
-            measured_total_s=("measured_median_s", "sum"),
-            predicted_total_s=("predicted_snapshot_s", "sum"),
-            predicted_timeline_total_s=("predicted_timeline_s", "sum"),
-        )
-        .reset_index()
+    both = pd.concat(
+        {"committed": median(committed.rows), "this host now": median(fresh.rows)}, axis=1
     )
-    best = totals.groupby(["policy", "devices"])["measured_total_s"].transform("min")
-    totals["measured_regret"] = totals["measured_total_s"] / best - 1.0
-    predicted_best = totals.groupby(["policy", "devices"])["predicted_total_s"].transform("min")
-    totals["model_calls_best"] = np.isclose(totals["predicted_total_s"], predicted_best)
-    totals["measures_best"] = np.isclose(totals["measured_regret"], 0.0)
-    return totals
+    return both.dropna().reset_index()
+
+
+# -- the numbers -----------------------------------------------------------------------
+
+
+def _distinct(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each scenario's distinct vectors: where two named vectors are the same
+    (greedy and optimal often are), one measurement served both; only the first is kept."""
+    vectors = rows.groupby([*SCENARIO, "vector"], sort=False)["partition"].agg(tuple)
+    first = vectors.reset_index().drop_duplicates([*SCENARIO, "partition"])
+    return rows.merge(first[[*SCENARIO, "vector"]], on=[*SCENARIO, "vector"])
+
+
+def component_errors(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every prediction against its measurement, one row per (device delay or scenario,
+    component, inputs, model), over each scenario's distinct vectors.
+
+    Components: ``local`` (stages 1..p, where p > 0), ``upload`` (p < S; the model's
+    ``8·b_p/W_i`` is the same for either inputs and model: ``any``), ``bs`` (queue and
+    service at the BS, p < S), ``total`` (the whole delay of a device) and ``variance``
+    (of the delays of a scenario's devices, N ≥ 2: one row per scenario and vector).
+    Columns: the scenario's keys, ``vector``, ``device`` (−1 for ``variance``),
+    ``component``, ``inputs``, ``model``, ``predicted``, ``measured``, ``error``.
+    """
+    rows = _distinct(rows)
+    keys = [*SCENARIO, "vector", "device"]
+    local, offloaded = rows[rows["partition"] > 0], rows[rows["measured_send_s"] > 0]
+    parts = [(local, "local", inputs, "any", f"{inputs}_local_s", "measured_local_s")
+             for inputs in INPUTS]  # fmt: skip
+    parts.append((offloaded, "upload", "any", "any", "model_send_s", "measured_send_s"))
+    for inputs in INPUTS:
+        for model in MODELS:
+            parts.append((offloaded, "bs", inputs, model, f"{inputs}_bs_{model}_s",
+                          "measured_bs_s"))  # fmt: skip
+            parts.append((rows, "total", inputs, model, f"{inputs}_{model}_s", "measured_s"))
+    frames = [
+        part[keys].assign(component=component, inputs=inputs, model=model,
+                          predicted=part[predicted], measured=part[measured])
+        for part, component, inputs, model, predicted, measured in parts
+    ]  # fmt: skip
+    spread = scenario_vectors(rows)
+    spread = spread[spread["devices"] >= 2]
+    for inputs in INPUTS:
+        for model in MODELS:
+            frames.append(spread[[*SCENARIO, "vector"]].assign(
+                device=-1, component="variance", inputs=inputs, model=model,
+                predicted=spread[f"{inputs}_{model}_variance"],
+                measured=spread["measured_variance"],
+            ))  # fmt: skip
+    errors = pd.concat(frames, ignore_index=True)
+    errors = errors[errors["measured"] > 0]
+    return errors.assign(error=errors["predicted"] / errors["measured"] - 1.0)
+
+
+#: The order of the components in every table.
+COMPONENTS = ("local", "upload", "bs", "total", "variance")
+
+
+def _error_stats(error: pd.Series) -> pd.Series:
+    magnitude = error.abs()
+    return pd.Series({
+        "count": int(error.size), "median_abs_error": float(magnitude.median()),
+        "p90_abs_error": float(magnitude.quantile(0.9)),
+        "within_10": float((magnitude <= WITHIN).mean()), "bias": float(error.median()),
+    })  # fmt: skip
+
+
+def error_summary(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per component, inputs and model (and the columns ``by``, e.g. ``("policy",)``):
+    ``count``, ``median_abs_error``, ``p90_abs_error``, ``within_10`` (the share of
+    ``|error| ≤ 10 %``) and ``bias`` (the median error: positive, the model expects more
+    delay than measured)."""
+    errors = component_errors(rows)
+    keys = [*by, "component", "inputs", "model"]
+    summary = errors.groupby(keys, sort=False)["error"].apply(_error_stats).unstack()
+    summary = summary.reset_index()
+    summary["count"] = summary["count"].astype(int)
+    order = {c: k for k, c in enumerate((*COMPONENTS, *INPUTS, "any", *MODELS))}
+
+    def key(column: pd.Series) -> pd.Series:
+        return column.map(order) if column.name in ("component", "inputs", "model") else column
+
+    return summary.sort_values(keys, key=key, kind="stable").reset_index(drop=True)
+
+
+def scenario_vectors(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per scenario and distinct vector: the measured total delay (sum of the
+    devices' medians) and variance of delays (population variance of the medians, eq. 8),
+    the same of every prediction (``{inputs}_{model}_total``, ``..._variance``), and the
+    summed spread of the measurement (``measured_iqr_s``, the devices' IQRs summed)."""
+    rows = _distinct(rows)
+    columns = {"measured": "measured_s"} | {
+        f"{inputs}_{model}": f"{inputs}_{model}_s" for inputs in INPUTS for model in MODELS
+    }
+    grouped = rows.groupby([*SCENARIO, "vector"], sort=True)
+    out = {}
+    for name, column in columns.items():
+        out[f"{name}_total"] = grouped[column].sum()
+        out[f"{name}_variance"] = grouped[column].agg(lambda d: float(np.var(d)))
+    out["measured_iqr_s"] = grouped["measured_iqr_s"].sum()
+    return pd.DataFrame(out).reset_index()
+
+
+def _tau(predicted: pd.Series, measured: pd.Series) -> float:
+    """Kendall's τ-b of two orders; NaN below three candidates or where one side is
+    constant (the variance of a single device's delay)."""
+    if len(predicted) < 3 or np.ptp(predicted) == 0 or np.ptp(measured) == 0:
+        return float("nan")
+    return float(kendalltau(predicted, measured).statistic)
+
+
+def rank_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, inputs, model and objective (total delay, variance of delays):
+    ``candidates`` (distinct vectors), ``tau`` (Kendall's τ between the predicted and the
+    measured order; 1: the same order, 0: unrelated, −1: reversed) and, for the total
+    delay, ``regret`` (how much more the vector the model ranks first measured than the
+    best measured: 0 when it measured best; a ratio of variances near 0 means nothing,
+    so the variance has none)."""
+    vectors = scenario_vectors(rows)
+    out = []
+    for key, part in vectors.groupby(SCENARIO, sort=True):
+        for inputs in INPUTS:
+            for model in MODELS:
+                for objective in OBJECTIVES:
+                    predicted = part[f"{inputs}_{model}_{objective}"]
+                    measured = part[f"measured_{objective}"]
+                    regret = np.nan
+                    if objective == "total":
+                        regret = measured.loc[predicted.idxmin()] / measured.min() - 1.0
+                    out.append({
+                        **dict(zip(SCENARIO, key, strict=True)), "inputs": inputs,
+                        "model": model, "objective": objective, "candidates": len(part),
+                        "tau": _tau(predicted, measured),
+                        "regret": float(regret),
+                    })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def rank_summary(rank: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rank_fidelity` over the seeds: per policy, N, inputs, model and objective,
+    the number of scenarios with a τ, its median, lowest and highest, and the median
+    regret of the model's first choice."""
+    grouped = rank.groupby(["policy", "devices", "inputs", "model", "objective"], sort=True)
+    return grouped.agg(
+        scenarios=("tau", "count"), tau_median=("tau", "median"), tau_min=("tau", "min"),
+        tau_max=("tau", "max"), regret_median=("regret", "median"),
+    ).reset_index()  # fmt: skip
+
+
+def bs_finding(rows: pd.DataFrame) -> pd.DataFrame:
+    """The BS's part alone (queue and service, offloaded tasks), per policy and seed:
+    ``tasks``; the median error of the snapshot model and of the timeline model (each
+    from either inputs: the snapshot's BS part uses no device profile, so both give the
+    same); ``idle``, the share of tasks that found the BS idle (waited under
+    :data:`IDLE_S`) among scenarios where two or more devices offload; and ``spread``,
+    the median over those scenarios of how long the arrivals spread (the first to the
+    last, measured: local stages plus upload) against the BS's work for all of them
+    (above 1: the BS could finish each task before the next arrives)."""
+    rows = _distinct(rows)
+    offloaded = rows[rows["measured_send_s"] > 0].copy()
+    offloaded["arrival_s"] = offloaded["measured_local_s"] + offloaded["measured_send_s"]
+    by_vector = offloaded.groupby([*SCENARIO, "vector"])
+    offloaded["others"] = by_vector["device"].transform("size") - 1
+    shared = offloaded[offloaded["others"] > 0]
+    spread = shared.groupby([*SCENARIO, "vector"]).apply(
+        lambda g: (g["arrival_s"].max() - g["arrival_s"].min()) / g["bs_work_s"].sum(),
+        include_groups=False,
+    )
+    out = []
+    for (policy, seed), part in offloaded.groupby(["policy", "seed"], sort=True):
+        row: dict[str, Any] = {"policy": policy, "seed": seed, "tasks": len(part)}
+        for inputs in INPUTS:
+            for model in MODELS:
+                error = part[f"{inputs}_bs_{model}_s"] / part["measured_bs_s"] - 1.0
+                row[f"{inputs}_{model}"] = float(error.median())
+        mine = shared[(shared["policy"] == policy) & (shared["seed"] == seed)]
+        row["idle"] = float((mine["measured_queue_s"] < IDLE_S).mean()) if len(mine) else np.nan
+        ratio = spread.xs((policy, seed), level=("policy", "seed")) if len(mine) else pd.Series()
+        row["spread"] = float(ratio.median()) if len(ratio) else np.nan
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def greedy_against_optimal(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario: whether greedy and optimal chose the same vector (a tie: one
+    measurement), their measured totals (sums of the devices' medians), whether the
+    difference lies within the measured spread (the larger of the two vectors' sums of
+    the devices' IQRs), and whether optimal's vector measured best of all candidates."""
+    totals = scenario_vectors(rows).set_index([*SCENARIO, "vector"])
+    out = []
+    for key, part in rows.groupby(SCENARIO, sort=True):
+        mine = {v: part[part["vector"] == v].sort_values("device") for v in ("greedy", "optimal")}
+        if any(m.empty for m in mine.values()):
+            continue
+        greedy, optimal = mine["greedy"], mine["optimal"]
+        gap = abs(greedy["measured_s"].sum() - optimal["measured_s"].sum())
+        spread = max(greedy["measured_iqr_s"].sum(), optimal["measured_iqr_s"].sum())
+        best = totals.loc[key]["measured_total"].min()
+        out.append({
+            **dict(zip(SCENARIO, key, strict=True)),
+            "same_vector": list(greedy["partition"]) == list(optimal["partition"]),
+            "greedy_s": float(greedy["measured_s"].sum()),
+            "optimal_s": float(optimal["measured_s"].sum()),
+            "within_spread": bool(gap < spread),
+            "optimal_best": bool(np.isclose(optimal["measured_s"].sum(), best)),
+        })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
+    """The tables the testbed figure is saved with: the errors per component
+    (``testbed_summary.csv``), the rank fidelity per scenario (``testbed_rank.csv``), the
+    BS's part per policy and seed (``testbed_bs.csv``) and greedy against optimal
+    (``testbed_duel.csv``)."""
+    rows = measurement.rows
+    return {
+        "summary": error_summary(rows, by=("policy",)),
+        "rank": rank_fidelity(rows),
+        "bs": bs_finding(rows),
+        "duel": greedy_against_optimal(rows),
+    }
+
+
+def calibration_frame(measurement: Measurement) -> pd.DataFrame:
+    """The calibration table of ``measurement`` (:func:`calibration_table`, as written)."""
+    return pd.read_csv(measurement.source / "testbed_calibration.csv")
+
+
+# -- plots -----------------------------------------------------------------------------
+
+_POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
+_INPUT_STYLES = {"predicted": "-", "calibrated": "--"}
+_INPUT_COLORS = {"predicted": "C2", "calibrated": "C4"}
+#: The boxes of the component panel: (component, inputs, model) and its label.
+_BOXES = (
+    (("local", "predicted", "any"), "local\npredicted"),
+    (("local", "calibrated", "any"), "local\ncalibrated"),
+    (("upload", "any", "any"), "upload"),
+    (("bs", "predicted", "snapshot"), "BS\nsnapshot"),
+    (("bs", "predicted", "timeline"), "BS\ntimeline"),
+    (("total", "predicted", "snapshot"), "whole\npredicted"),
+    (("total", "calibrated", "snapshot"), "whole\ncalibrated"),
+    (("variance", "predicted", "snapshot"), "variance\npredicted"),
+    (("variance", "calibrated", "snapshot"), "variance\ncalibrated"),
+)
+
+
+def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snapshot") -> Axes:
+    """Each device's predicted delay (both inputs) against its measured median, with
+    the line y = x."""
+    rows = _distinct(rows)
+    for inputs, marker in zip(INPUTS, ("o", "x"), strict=True):
+        ax.scatter(rows["measured_s"], rows[f"{inputs}_{model}_s"], marker=marker, s=10,
+                   alpha=0.5, color=_INPUT_COLORS[inputs], label=inputs)  # fmt: skip
+    top = float(max(rows["measured_s"].max(), rows[[f"{i}_{model}_s" for i in INPUTS]].max().max()))
+    ax.plot([0, top * 1.05], [0, top * 1.05], **REFERENCE_LINE, label="y = x")
+    ax.set(xlim=(0, top * 1.05), ylim=(0, top * 1.05), xlabel="measured delay (s)",
+           ylabel=f"predicted delay, {model} (s)", title="every device's delay")  # fmt: skip
+    return ax
+
+
+def plot_component_errors(ax: Axes, rows: pd.DataFrame) -> Axes:
+    """The relative error of each component as boxes (whiskers: 5th to 95th percentile):
+    local stages and the whole delay from both inputs, the BS's part under both models,
+    the snapshot model elsewhere; the ±10 % band shaded."""
+    errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
+    shown = [(label, errors.loc[key]) for key, label in _BOXES if key in errors.index]
+    ax.axhspan(-100 * WITHIN, 100 * WITHIN, color="0.85", lw=0)
+    ax.boxplot([100 * np.atleast_1d(e.to_numpy()) for _, e in shown], whis=(5, 95),
+               showfliers=False)  # fmt: skip
+    ax.set_xticks(range(1, len(shown) + 1), [label for label, _ in shown], fontsize=6)
+    ax.set(ylabel="relative error (%)", title="error per component")
+    return ax
+
+
+def _by_devices(ax: Axes, frame: pd.DataFrame, y: str, low: str, high: str) -> None:
+    """Lines against N: colour by policy, line style by inputs, bars from ``low`` to
+    ``high``."""
+    for (policy, inputs), part in frame.groupby(["policy", "inputs"], sort=True):
+        part = part.sort_values("devices")
+        ax.errorbar(
+            part["devices"], part[y], yerr=[part[y] - part[low], part[high] - part[y]],
+            fmt=_INPUT_STYLES[str(inputs)], marker="o", ms=3, capsize=2, elinewidth=0.6,
+            color=_POLICY_COLORS.get(str(policy)), label=f"{display_name(str(policy))}, {inputs}",
+        )  # fmt: skip
+    devices = sorted(frame["devices"].unique())
+    ax.set_xticks(devices, [str(n) for n in devices])
+    ax.set(xlabel="devices N")
+
+
+def plot_tau(ax: Axes, summary: pd.DataFrame, objective: str, model: str = "snapshot") -> Axes:
+    """Kendall's τ against N: median over the seeds, bars from the lowest to the highest."""
+    shown = summary[(summary["objective"] == objective) & (summary["model"] == model)]
+    _by_devices(ax, shown, "tau_median", "tau_min", "tau_max")
+    ax.set(ylim=(-1.05, 1.05), ylabel="Kendall's τ", title=f"rank fidelity: {objective} ({model})")
+    return ax
+
+
+def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
+    """The BS's part: each model's prediction over the measurement per offloaded task
+    (log scale; 1: exact) against how far the arrivals spread (against the BS's work),
+    both policies."""
+    rows = _distinct(rows)
+    offloaded = rows[rows["measured_send_s"] > 0].copy()
+    arrival = offloaded["measured_local_s"] + offloaded["measured_send_s"]
+    grouped = offloaded.assign(arrival=arrival).groupby([*SCENARIO, "vector"])
+    ratio = (grouped["arrival"].transform("max") - grouped["arrival"].transform("min")) / grouped[
+        "bs_work_s"
+    ].transform("sum")
+    shared = offloaded.assign(ratio=ratio)[grouped["device"].transform("size") > 1]
+    shared = shared[shared["ratio"] > 0]  # a log axis: arrivals at one instant are left out
+    for policy, part in shared.groupby("policy", sort=True):
+        for model, marker in zip(MODELS, ("o", "^"), strict=True):
+            ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
+            ax.scatter(part["ratio"], ratio, marker=marker, s=10, alpha=0.5,
+                       color=_POLICY_COLORS.get(str(policy)),
+                       label=f"{display_name(str(policy))}, {model}")  # fmt: skip
+    ax.axhline(1.0, **REFERENCE_LINE)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel="arrival spread / BS work", ylabel="BS part: predicted / measured",
+           title="the BS queue")  # fmt: skip
+    return ax
+
+
+def plot_regret(ax: Axes, summary: pd.DataFrame, model: str = "snapshot") -> Axes:
+    """The measured regret of the model's first choice (total delay) against N, median
+    over the seeds."""
+    shown = summary[(summary["objective"] == "total") & (summary["model"] == model)]
+    shown = shown.assign(regret=100 * shown["regret_median"])
+    _by_devices(ax, shown, "regret", "regret", "regret")
+    ax.set(ylim=(0, None), ylabel="regret of the model's choice (%)",
+           title="does the model's best measure best?")  # fmt: skip
+    return ax
+
+
+def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """The testbed figure (2×3): every device's delay predicted against measured; the
+    error per component; Kendall's τ for the total delay and for the variance against N;
+    the BS's part against the arrivals' spread; the regret of the model's choice."""
+    import matplotlib.pyplot as plt
+
+    summary = rank_summary(rank_fidelity(rows))
+    with paper_style():
+        fig, grid = plt.subplots(2, 3, figsize=(15, 8))
+        axes = grid.ravel()
+        plot_predicted_vs_measured(axes[0], rows)
+        plot_component_errors(axes[1], rows)
+        plot_tau(axes[2], summary, "total")
+        plot_tau(axes[3], summary, "variance")
+        plot_bs(axes[4], rows)
+        plot_regret(axes[5], summary)
+        fig.tight_layout()
+        finish_figure(fig, axes, caption, legend_size=6)
+    return fig
 
 
 def _quota_words(notes: dict[str, Any]) -> str:
@@ -350,136 +683,26 @@ def _quota_words(notes: dict[str, Any]) -> str:
     )
 
 
-def greedy_against_optimal(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per policy and N: whether greedy and optimal chose the same vector, their measured
-    totals (sums of the devices' medians), and whether the difference lies within the
-    measured spread (the larger of the two vectors' sums of the devices' IQRs)."""
-    out = []
-    for (policy, n), part in rows.groupby(["policy", "devices"], sort=True):
-        mine = {v: part[part["vector"] == v].sort_values("device") for v in ("greedy", "optimal")}
-        if any(m.empty for m in mine.values()):
-            continue
-        greedy, optimal = mine["greedy"], mine["optimal"]
-        gap = abs(greedy["measured_median_s"].sum() - optimal["measured_median_s"].sum())
-        spread = max(greedy["measured_iqr_s"].sum(), optimal["measured_iqr_s"].sum())
-        out.append(
-            {
-                "policy": policy,
-                "devices": n,
-                "same_vector": list(greedy["partition"]) == list(optimal["partition"]),
-                "greedy_s": float(greedy["measured_median_s"].sum()),
-                "optimal_s": float(optimal["measured_median_s"].sum()),
-                "within_spread": bool(gap < spread),
-            }
-        )
-    return pd.DataFrame(out)
-
-
-# -- plots -----------------------------------------------------------------------------
-
-_POLICY_MARKERS = {"sjf": "o", "rr": "s"}
-#: One colour per policy in every panel (the theme's first two).
-_POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
-
-
-def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snapshot") -> Axes:
-    """Each device's predicted delay against its measured median (error bar: the
-    spread over the repeats, IQR), by policy, with the line y = x."""
-    for policy, part in rows.groupby("policy", sort=True):
-        ax.errorbar(
-            part["measured_median_s"],
-            part[f"predicted_{model}_s"],
-            xerr=part["measured_iqr_s"] / 2,
-            fmt=_POLICY_MARKERS.get(str(policy), "o"),
-            color=_POLICY_COLORS.get(str(policy)),
-            ms=3,
-            alpha=0.6,
-            elinewidth=0.6,
-            label=display_name(str(policy)),
-        )
-    top = float(max(rows["measured_median_s"].max(), rows[f"predicted_{model}_s"].max())) * 1.05
-    ax.plot([0, top], [0, top], **REFERENCE_LINE, label="y = x")
-    ax.set(xlim=(0, top), ylim=(0, top), xlabel="measured delay (s)",
-           ylabel=f"predicted delay, {model} model (s)")  # fmt: skip
-    ax.legend(loc="upper left", fontsize="small")
-    return ax
-
-
-def _lines_by_policy(
-    ax: Axes, frame: pd.DataFrame, other: str, y: str, styles: dict[str, str]
-) -> None:
-    """One line (in percent) against N per policy and value of ``other``: the policy's
-    colour and marker, the line style of ``other``'s value."""
-    for (policy, value), part in frame.groupby(["policy", other], sort=True):
-        ax.plot(
-            part["devices"],
-            100 * part[y],
-            styles.get(str(value), "-"),
-            marker=_POLICY_MARKERS.get(str(policy), "o"),
-            color=_POLICY_COLORS.get(str(policy)),
-            label=f"{display_name(str(policy))}, {value}",
-        )
-    ax.set(xlabel="devices N", ylim=(0, None))
-    ax.legend(fontsize="small")
-
-
-def plot_error_by_devices(ax: Axes, summary: pd.DataFrame) -> Axes:
-    """Median |relative error| against N, one line per policy and model."""
-    styles = {"snapshot": "-", "timeline": "--"}
-    _lines_by_policy(ax, summary, "model", "median_abs_error", styles)
-    ax.set(ylabel="median |relative error| (%)")
-    return ax
-
-
-def plot_regret(
-    ax: Axes, regret: pd.DataFrame, vectors: Sequence[str] = ("greedy", "optimal")
-) -> Axes:
-    """The measured regret (%) of the model's chosen vectors against N, by policy."""
-    shown = regret[regret["vector"].isin(vectors)]
-    _lines_by_policy(ax, shown, "vector", "measured_regret", {"optimal": "-", "greedy": ":"})
-    ax.set(ylabel="measured regret (%)")
-    return ax
-
-
-def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """The testbed figure (2×2): predicted against measured (snapshot, timeline), the error
-    by N and policy, and the measured regret of greedy's and optimal's vectors."""
-    import matplotlib.pyplot as plt
-
-    with paper_style():
-        fig, grid = plt.subplots(2, 2, figsize=(10, 8))
-        axes = grid.ravel()
-        plot_predicted_vs_measured(axes[0], rows, "snapshot")
-        axes[0].set_title("snapshot model (eq. 1-3)")
-        plot_predicted_vs_measured(axes[1], rows, "timeline")
-        axes[1].set_title("timeline model")
-        plot_error_by_devices(axes[2], error_summary(rows))
-        axes[2].set_title("error by N")
-        plot_regret(axes[3], regret_table(rows))
-        axes[3].set_title("measured regret of the model's choice")
-        fig.tight_layout()
-        short = text(caption)
-        if short:
-            wrapped = textwrap.fill(short, width=150)
-            fig.text(0.0, -0.01, wrapped, ha="left", va="top", fontsize=8)
-    return fig
-
-
 def caption(manifest: dict[str, Any]) -> Caption:
     """The figure's caption: what was emulated and where it was measured (short for the
     image, full for the caption file)."""
     notes = manifest.get("notes", {})
     grid = manifest.get("grids", {}).get("testbed", {})
+    seeds = len(grid.get("seeds") or [])
+    version = (notes.get("cgroup") or {}).get("version", "?")
+    target = escape(grid.get("target", "?"))
     full = (
-        f"Emulated testbed: devices as {grid.get('target', '?')} (an ESTIMATED profile) by a "
-        f"CPU quota of {_quota_words(notes)}, the BS "
-        f"one core of the host, uplinks shaped by {notes.get('shaping', '?')}; "
-        f"{grid.get('repeats', '?')} repeats. MEASURED on {_host_words(manifest)}."
+        f"Emulated testbed: devices as {target} (an ESTIMATED profile) by a CPU quota of "
+        f"{_quota_words(notes)} (cgroup v{version}), the BS one core of the host, uplinks "
+        f"shaped by {escape(notes.get('shaping', '?'))}; N = {notes.get('devices')}, {seeds} "
+        f"seeds, {grid.get('repeats', '?')} repeats. Predicted: the nominal device profile; "
+        f"calibrated: the profiles measured in the cgroups. MEASURED on "
+        f"{escape(_host_words(manifest))}."
     )
     short = (
-        f"Emulated devices (speed of the ESTIMATED {grid.get('target', '?')} profile), "
-        f"MEASURED on one shared host; {grid.get('repeats', '?')} repeats. Full provenance: "
-        "the caption file beside this figure."
+        f"Emulated devices (speed of the ESTIMATED {target} profile), MEASURED on one shared "
+        f"host; {seeds} seeds, {grid.get('repeats', '?')} repeats. Full provenance: the "
+        "caption file beside this figure."
     )
     return Caption(short, full)
 
@@ -487,172 +710,168 @@ def caption(manifest: dict[str, Any]) -> Caption:
 # -- the report ------------------------------------------------------------------------
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:+.0f} %" if np.isfinite(value) else "n/a"
+def _percent(value: float, sign: bool = False) -> str:
+    """``value`` in whole percent ("n/a" where not finite; never "-0 %")."""
+    if not np.isfinite(value):
+        return "n/a"
+    whole = round(float(100 * value))
+    return f"{whole:+d} %" if sign else f"{whole:d} %"
 
 
-def _median_error(rows: pd.DataFrame, predicted: str, measured: str) -> float:
-    """Median of ``predicted / measured − 1`` over the rows where both are non-zero."""
-    both = rows[(rows[predicted] > 0) & (rows[measured] > 0)]
-    if both.empty:
-        return float("nan")
-    return float((both[predicted] / both[measured] - 1).median())
+def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
+    names = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
+             "total": "whole delay", "variance": "variance of delays"}  # fmt: skip
+    return pd.DataFrame({
+        "component": summary["component"].map(names), "inputs": summary["inputs"],
+        "BS model": summary["model"], "n": summary["count"],
+        "median abs. error": summary["median_abs_error"].map(_percent),
+        "90th pct.": summary["p90_abs_error"].map(_percent),
+        "within ±10 %": summary["within_10"].map(_percent),
+        "bias": summary["bias"].map(lambda v: _percent(v, sign=True)),
+    })  # fmt: skip
 
 
-def _components(rows: pd.DataFrame) -> dict[str, float]:
-    """Median relative error of each delay component, where the model and the measurement
-    both have it (local: p > 0; upload and BS: p < S)."""
-    idle, busy = rows[rows["background"] == 0], rows[rows["background"] > 0]
-    out = {
-        "local": _median_error(rows, "predicted_local_s", "measured_local_s"),
-        "local_idle": _median_error(idle, "predicted_local_s", "measured_local_s"),
-        "local_busy": _median_error(busy, "predicted_local_s", "measured_local_s"),
-        "send_idle": _median_error(idle, "predicted_send_s", "measured_send_s"),
-        "send_busy": _median_error(busy, "predicted_send_s", "measured_send_s"),
+def _tau_cell(part: pd.DataFrame) -> str:
+    if part.empty or not np.isfinite(part["tau_median"].iloc[0]):
+        return "n/a"
+    row = part.iloc[0]
+    return f"{row['tau_median']:+.2f} [{row['tau_min']:+.2f}, {row['tau_max']:+.2f}]"
+
+
+def _tau_table(summary: pd.DataFrame, model: str) -> pd.DataFrame:
+    shown = summary[summary["model"] == model]
+    out = []
+    for (policy, n), part in shown.groupby(["policy", "devices"], sort=True):
+        row = {"policy": display_name(str(policy)), "N": str(n),
+               "scenarios": str(int(part["scenarios"].max()))}  # fmt: skip
+        for objective in OBJECTIVES:
+            for inputs in INPUTS:
+                mine = part[(part["objective"] == objective) & (part["inputs"] == inputs)]
+                row[f"τ {objective}, {inputs}"] = _tau_cell(mine)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _bs_table(finding: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for policy, part in finding.groupby("policy", sort=True):
+        def span(column: str, part: pd.DataFrame = part) -> str:
+            values = part[column]
+            return (f"{_percent(values.median(), True)} [{_percent(values.min(), True)}, "
+                    f"{_percent(values.max(), True)}]")  # fmt: skip
+
+        out.append({
+            "policy": display_name(str(policy)), "seeds": str(len(part)),
+            "tasks": str(int(part["tasks"].sum())), "snapshot": span("predicted_snapshot"),
+            "timeline (predicted)": span("predicted_timeline"),
+            "timeline (calibrated)": span("calibrated_timeline"),
+            "found the BS idle": _percent(part["idle"].median()),
+            "arrival spread / BS work": f"{part['spread'].median():.1f}",
+        })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def _bs_words(finding: pd.DataFrame) -> dict[str, Any]:
+    """The BS finding's numbers in words: each model's median error per policy (over the
+    seeds), the arrivals' spread and the share of tasks that found the BS idle."""
+    by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
+
+    def per_policy(column: str) -> str:
+        return " and ".join(
+            f"{_percent(value, True)} under {display_name(str(policy))}"
+            for policy, value in by_policy[column].items()
+        )
+
+    return {
+        "snapshot": per_policy("predicted_snapshot"),
+        "timeline": per_policy("predicted_timeline"),
+        "timeline_below": bool((by_policy["predicted_timeline"] < 0).all()),
+        "spread": f"{finding['spread'].median():.1f}",
+        "idle": _percent(finding["idle"].median()),
     }
-    for policy in ("sjf", "rr"):
-        part = rows[rows["policy"] == policy]
-        for model in MODELS:
-            out[f"bs_{model}_{policy}"] = _median_error(
-                part, f"predicted_bs_{model}_s", "measured_bs_s"
-            )
-    return out
 
 
-def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> list[str]:
-    """The lines of REPRODUCTION.md's section "The model against an emulated testbed"
-    (its heading first), from the measurement in ``directory`` (the committed one by
-    default); no lines when ``directory`` holds no measurement."""
-    directory = Path(directory)
+def _upload_words(rows: pd.DataFrame) -> dict[str, str]:
+    """The upload's bias on devices without background processes and with them."""
+    errors = component_errors(rows)
+    upload = errors[errors["component"] == "upload"]
+    busy = upload.merge(_distinct(rows)[[*SCENARIO, "vector", "device", "background"]],
+                        on=[*SCENARIO, "vector", "device"])  # fmt: skip
+    return {
+        "idle": _percent(busy[busy["background"] == 0]["error"].median(), sign=True),
+        "busy": _percent(busy[busy["background"] > 0]["error"].median(), sign=True),
+    }
+
+
+def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
+    """REPRODUCTION.md's section "The model against an emulated testbed" (Markdown, its
+    heading first), rendered from ``templates/testbed.md.j2`` with the measurement in
+    ``directory`` (the committed one by default); "" when ``directory`` holds none."""
     try:
-        rows, manifest = _read(directory)
+        rows, manifest = _read(Path(directory))
     except FileNotFoundError:
-        return []
+        return ""
     notes = manifest.get("notes", {})
     grid = manifest.get("grids", {}).get("testbed", {})
     summary = error_summary(rows)
-    regret = regret_table(rows)
-    parts = _components(rows)
-    lines = [
-        "## The model against an emulated testbed",
-        "",
-        f"Real processes on one host (notebook 08, `dnnsplit testbed`): {rows['devices'].max()} "
-        f"devices at most, each a process running AlexNet's first p stages in PyTorch inside "
-        f"its own CPU cgroup (a quota of {_quota_words(notes)}, so that it runs at the speed "
-        f"of `{grid.get('target', '?')}`, an "
-        "**estimated** profile), its background processes in the same cgroup, its uplink "
-        f"shaped ({notes.get('shaping', '?')}) to the scenario's rate; the BS a real server on "
-        "the host's other core running the rest of every offloaded network under SJF or RR "
-        "at stage boundaries. The model predicts each device's delay from the profiles "
-        "measured inside the cgroups (not the nominal one), under the paper's snapshot model "
-        "(eq. 1-3) and the timeline model. "
-        f"Measured on {_host_words(manifest)}: a shared machine, so the numbers carry its noise. "
-        f"{grid.get('repeats', '?')} repeats per vector; the whole run took "
-        f"{notes.get('wall_s', '?')} s. The rows: `figures/testbed.csv`; the figure: "
-        "`figures/testbed.png`; the emulation's calibration: `figures/testbed_calibration.csv`.",
-        "",
-        "Median |relative error| of the predicted delay per device (predicted / measured − 1), "
-        "by policy and N:",
-        "",
-    ]
-    wide = summary.pivot_table(
-        index="devices", columns=["policy", "model"], values="median_abs_error"
-    ).sort_index()
-    columns = list(wide.columns)
-    header = "| N | " + " | ".join(f"{display_name(p)} {m}" for p, m in columns) + " |"
-    lines += [header, "|---:|" + "---:|" * len(columns)]
-    for n, values in wide.iterrows():
-        cells = " | ".join(f"{100 * v:.0f} %" for v in values)
-        lines.append(f"| {n} | {cells} |")
-    overall = {
-        (p, m): float(rows[rows["policy"] == p][f"error_{m}"].abs().median())
-        for p in sorted(rows["policy"].unique())
-        for m in MODELS
-    }
-    bias = {m: float(rows[f"error_{m}"].median()) for m in MODELS}
-    lines += [
-        "",
-        "Over all N: "
-        + "; ".join(f"{display_name(p)} {m} {100 * v:.0f} %" for (p, m), v in overall.items())
-        + f" (median error, the bias: snapshot {_pct(bias['snapshot'])}, timeline "
-        f"{_pct(bias['timeline'])}).",
-        "",
-        "**Where the models part from the measurement, and why** (median relative error of "
-        "each component, where it is not zero):",
-        "",
-        f"- local stages, eq. (1): {_pct(parts['local'])} overall; {_pct(parts['local_idle'])} "
-        f"on devices without background processes, {_pct(parts['local_busy'])} with them. "
-        "Eq. (1) shares the CPU round-robin with a fixed quantum; Linux's CFS shares it in "
-        "slices of a few ms, and the cgroup's quota is enforced per CFS period (25 ms), so a "
-        "short run of stages gets the quota only on average: the profile (measured in long "
-        "runs) and one request's few stages need not agree;",
-        f"- upload: {_pct(parts['send_idle'])} on devices without background processes (the "
-        "shaped link gives the model's W_i), "
-        f"{_pct(parts['send_busy'])} with them: the model's transmission delay needs no CPU, "
-        "but a device whose CPU is shared with busy processes also sends more slowly (its "
-        "TCP stack and copies get the same share of the quota);",
-        f"- the BS: the snapshot model {_pct(parts['bs_snapshot_sjf'])} under SJF and "
-        f"{_pct(parts['bs_snapshot_rr'])} under RR, the timeline model "
-        f"{_pct(parts['bs_timeline_sjf'])} and {_pct(parts['bs_timeline_rr'])}. The snapshot "
-        "model queues every offloaded task at time 0, so it charges each task the work of "
-        "every shorter (SJF) or interleaved (RR) task, even of tasks that arrive after it "
-        "has left; the devices' uploads spread the arrivals, as the timeline model assumes. "
-        "What the timeline model misses is the server's own time (decoding a frame, the "
-        "event loop between stages, a stage's first run after idling) and the other "
-        "processes of the shared host on the BS core.",
-        "",
-    ]
-    shown = regret[regret["vector"].isin(["greedy", "optimal"])]
-    lines += [
-        "**Does the vector the model calls best also measure best?** Measured total delay of "
-        "the model's choices against the best of the vectors tried (greedy, optimal, "
-        "all-local, max-local), by policy and N (regret 0 %: it measured best):",
-        "",
-        "| policy | N | greedy regret | optimal regret | best measured |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for (policy, n), part in shown.groupby(["policy", "devices"], sort=True):
-        by = part.set_index("vector")["measured_regret"]
-        everything = regret[(regret["policy"] == policy) & (regret["devices"] == n)]
-        winner = ", ".join(everything[everything["measures_best"]]["vector"])
-        lines.append(
-            f"| {display_name(policy)} | {n} | {100 * by.get('greedy', np.nan):.1f} % "
-            f"| {100 * by.get('optimal', np.nan):.1f} % | {winner} |"
-        )
-    hits = shown[shown["vector"] == "optimal"]["measures_best"]
+    rank = rank_fidelity(rows)
+    ranks = rank_summary(rank)
+    finding = bs_finding(rows)
     duel = greedy_against_optimal(rows)
     differ = duel[~duel["same_vector"]]
-    lines += [
-        "",
-        f"The model's optimal vector measured best in {int(hits.sum())} of {len(hits)} cases, "
-        f"{int(duel['same_vector'].sum())} of them cases where greedy chose the same vector "
-        "(measured once, so a tie). Where the two chose different vectors "
-        f"({len(differ)} cases), optimal's measured lower in "
-        f"{int((differ['optimal_s'] < differ['greedy_s']).sum())} and greedy's in "
-        f"{int((differ['greedy_s'] < differ['optimal_s']).sum())}; in "
-        f"{int(differ['within_spread'].sum())} of them the difference is smaller than the "
-        "measured spread (the larger of the two vectors' summed interquartile ranges).",
-        "",
-        "What the emulation cannot show: a real Pi's stage-by-stage speed (one quota slows "
-        "every stage alike, where the Pi is memory-bound on the fully connected layers: "
-        "`figures/testbed_calibration.csv`), WiFi's losses, contention and rate changes (a "
-        "token bucket is a clean wire), and a real BS (here one core of the host).",
-    ]
-    return lines
 
+    def whole(inputs: str, model: str) -> pd.Series:
+        pick = (summary["component"] == "total") & (summary["inputs"] == inputs)
+        return summary[pick & (summary["model"] == model)].iloc[0]
 
-def calibration_frame(measurement: Measurement) -> pd.DataFrame:
-    """The calibration table of ``measurement`` (:func:`calibration_table`, as written)."""
-    return pd.read_csv(measurement.source / "testbed_calibration.csv")
+    def tau(inputs: str, objective: str, model: str = "snapshot") -> float:
+        pick = (rank["inputs"] == inputs) & (rank["objective"] == objective)
+        return float(rank[pick & (rank["model"] == model)]["tau"].median())
 
-
-MEASUREMENT_FILES = ("testbed.csv", "testbed_calibration.csv", "testbed.manifest.json")
-
-
-def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
-    """The tables the testbed figure is saved with: the error summary and the regret of the
-    model's chosen vectors (``testbed_summary.csv``, ``testbed_regret.csv``)."""
-    return {"summary": error_summary(measurement.rows), "regret": regret_table(measurement.rows)}
+    total_rank = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
+    numbers = {
+        "network": str(grid.get("network", "?")),
+        "target": str(grid.get("target", "?")),
+        "policies": " and ".join(display_name(str(p)) for p in grid.get("policies", [])),
+        "period_ms": f"{float(notes.get('period_ms') or grid.get('period_ms', 0)):g}",
+        "cgroup": (notes.get("cgroup") or {}).get("version", "?"),
+        "quota": _quota_words(notes),
+        "shaping": str(notes.get("shaping", "?")),
+        "devices": ", ".join(str(n) for n in sorted(rows["devices"].unique())),
+        "largest": notes.get("largest_n"),
+        "at_least": notes.get("largest_n") == notes.get("devices_started"),
+        "share": f"{sum(notes.get('fractions') or []):.2f}",
+        "seeds": len(rows["seed"].unique()),
+        "scenarios": len(rows.groupby(SCENARIO)),
+        "candidates": int(rank.groupby(SCENARIO)["candidates"].max().median()),
+        "repeats": grid.get("repeats", "?"),
+        "host": _host_words(manifest),
+        "wall_min": f"{float(notes.get('wall_s') or 0) / 60:.0f}",
+        "components": table(_component_table(summary), align="lllrrrrr"),
+        "whole": {(i, m): whole(i, m) for i in INPUTS for m in MODELS},
+        "percent": _percent,
+        "tau": {(i, o): tau(i, o) for i in INPUTS for o in OBJECTIVES},
+        "tau_timeline": {(i, o): tau(i, o, "timeline") for i in INPUTS for o in OBJECTIVES},
+        "taus": table(_tau_table(ranks, "snapshot"), align="lrr" + "r" * 4),
+        "best": {i: int((total_rank[total_rank["inputs"] == i]["regret"] == 0).sum())
+                 for i in INPUTS},
+        "regret": {i: float(total_rank[total_rank["inputs"] == i]["regret"].median())
+                   for i in INPUTS},
+        "ranked": int(total_rank["regret"].notna().sum() / len(INPUTS)),
+        "bs": table(_bs_table(finding), align="lrr" + "r" * 5),
+        "bs_words": _bs_words(finding),
+        "upload": _upload_words(rows),
+        "duel": {
+            "scenarios": len(duel), "same": int(duel["same_vector"].sum()),
+            "optimal_best": int(duel["optimal_best"].sum()),
+            "optimal_best_alone": int((duel["optimal_best"] & ~duel["same_vector"]).sum()),
+            "differ": len(differ),
+            "optimal_lower": int((differ["optimal_s"] < differ["greedy_s"]).sum()),
+            "greedy_lower": int((differ["greedy_s"] < differ["optimal_s"]).sum()),
+            "within_spread": int(differ["within_spread"].sum()),
+        },
+    }  # fmt: skip
+    return render("testbed", **numbers)
 
 
 def copy_measurement(
@@ -670,14 +889,3 @@ def copy_measurement(
         atomic_write(out / name, (measurement.source / name).read_bytes())
         for name in MEASUREMENT_FILES
     ]
-
-
-def save(measurement: Measurement, out_dir: str | os.PathLike[str] | None) -> list[Path]:
-    """Draw and save the figure (``testbed.pdf``, ``.png``) with its tables and caption into
-    ``out_dir``, and copy the measurement there (:func:`copy_measurement`)."""
-    from dnnsplit.paper.output import save_figure
-
-    words = caption(measurement.manifest)
-    fig = testbed_figure(measurement.rows, caption=words)
-    written = save_figure(fig, RUN, tables(measurement), out_dir, caption=words)
-    return [*written, *copy_measurement(measurement, out_dir)]

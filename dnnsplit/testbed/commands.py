@@ -147,20 +147,23 @@ def add_commands(commands: Any) -> None:
     de.set_defaults(handler=_device)
 
     tb = commands.add_parser("testbed", help="N emulated devices and a BS on this host (root)")
-    tb.add_argument("--devices", required=True, help="N, or several: 1-8 or 1,2,4")
-    tb.add_argument("--policy", default="sjf", help="sjf, rr or sjf,rr")
-    tb.add_argument("--repeats", type=int, default=3)
+    tb.add_argument("--devices", default=None,
+                    help="N, or several: 1-8 or 1,2,4 (default: 1,2,4,8 and the most that fit)")
+    tb.add_argument("--seeds", default=None, help="scenario seeds: 0-4 or 0,3 (default 0-4)")
+    tb.add_argument("--policy", default=None, help="sjf, rr or sjf,rr (default both)")
+    tb.add_argument("--repeats", type=int, default=None, help="rounds per vector (default 3)")
     tb.add_argument("--out", default=None, help="CSV to write (default stdout)")
-    tb.add_argument("--vectors", default=",".join(VECTORS))
-    tb.add_argument("--objective", default="total", choices=("total", "variance"))
-    tb.add_argument("--network", default="alexnet")
-    tb.add_argument("--target", default="alexnet-pi3b-estimated", help="profile to emulate")
+    tb.add_argument("--vectors", default=None, help=f"named vectors ({','.join(VECTORS)})")
+    tb.add_argument("--random-vectors", type=int, default=None, help="random ones (default 6)")
+    tb.add_argument("--objective", default=None, help="total or variance (default total)")
+    tb.add_argument("--network", default=None, help="the DNN (default alexnet)")
+    tb.add_argument("--target", default=None, help="profile to emulate (default: the Pi 3B+'s)")
     tb.add_argument("--fraction", type=float, default=None, help="CPU quota per device")
-    tb.add_argument("--seed", type=int, default=0)
-    tb.add_argument("--shaping", default="auto", choices=("auto", "tc", "pacing"))
-    tb.add_argument("--profile-repeats", type=int, default=4, help="rounds per device")
-    tb.add_argument("--host-repeats", type=int, default=15, help="rounds for the BS profile")
-    tb.add_argument("--calibration-rounds", type=int, default=1)
+    tb.add_argument("--shaping", default=None, help="auto, tc or pacing (default auto)")
+    tb.add_argument("--period-ms", type=float, default=None, help="CFS period (default 25)")
+    tb.add_argument("--profile-repeats", type=int, default=None, help="rounds per device")
+    tb.add_argument("--host-repeats", type=int, default=None, help="rounds for the BS profile")
+    tb.add_argument("--calibration-rounds", type=int, default=None)
     tb.add_argument("--work", default=None, help="folder for the measured profiles and logs")
     tb.set_defaults(handler=_testbed)
 
@@ -344,7 +347,7 @@ def _device(args: argparse.Namespace) -> int:
     return 0
 
 
-def _devices(text: str) -> tuple[int, ...]:
+def _numbers(text: str, flag: str) -> tuple[int, ...]:
     values: list[int] = []
     try:
         for part in text.split(","):
@@ -354,39 +357,63 @@ def _devices(text: str) -> tuple[int, ...]:
                 raise ValueError
             values += range(first, last + 1)
     except ValueError:
-        raise InputError("--devices", f"{text[:60]!r} is not N, LOW-HIGH or a list") from None
+        raise InputError(flag, f"{text[:60]!r} is not N, LOW-HIGH or a list") from None
     return tuple(values)
+
+
+#: The flag of each field of ``TestbedConfig`` (and ``run_testbed``'s ``work_dir``) whose
+#: flag is not ``--`` + its name with dashes: the library's errors name fields.
+TESTBED_FLAGS = {"policies": "--policy", "work_dir": "--work"}
+
+
+def _testbed_flag(error: InputError, fields: set[str]) -> InputError:
+    """``error`` naming the flag of the field it is about (``repeats`` is ``--repeats``,
+    ``devices[2]`` is ``--devices``); an error about anything else as it is."""
+    name = error.field.split("[")[0]
+    if name not in fields:
+        return error
+    flag = TESTBED_FLAGS.get(name, "--" + name.replace("_", "-"))
+    return type(error)(flag, error.problem)
 
 
 def _testbed(args: argparse.Namespace) -> int:
     import tempfile
 
     from dnnsplit._io import atomic_write
-    from dnnsplit.testbed.experiment import TestbedConfig, run_testbed, tidy_csv
-
-    config = TestbedConfig(
-        devices=_devices(args.devices),
-        policies=tuple(p.strip() for p in args.policy.split(",")),
-        repeats=args.repeats,
-        vectors=tuple(v.strip() for v in args.vectors.split(",")),
-        objective=args.objective,
-        network=args.network,
-        target=args.target,
-        fraction=args.fraction,
-        seed=number(args.seed, "--seed", minimum=0, maximum=2**63 - 1, whole=True),
-        shaping=args.shaping,
-        profile_repeats=args.profile_repeats,
-        host_repeats=args.host_repeats,
-        calibration_rounds=args.calibration_rounds,
+    from dnnsplit.testbed.experiment import (
+        INPUTS,
+        MODELS,
+        TESTBED_FIELDS,
+        TestbedConfig,
+        run_testbed,
+        tidy_csv,
     )
+
+    def split(text: str | None) -> tuple[str, ...] | None:
+        return None if text is None else tuple(p.strip() for p in text.split(","))
+
+    given = {
+        "devices": None if args.devices is None else _numbers(args.devices, "--devices"),
+        "seeds": None if args.seeds is None else _numbers(args.seeds, "--seeds"),
+        "policies": split(args.policy),
+        "vectors": split(args.vectors),
+        **{name: getattr(args, name) for name in (
+            "repeats", "random_vectors", "objective", "network", "target", "fraction",
+            "shaping", "period_ms", "profile_repeats", "host_repeats", "calibration_rounds",
+        )},
+    }  # fmt: skip
     out = _writable(args.out) if args.out is not None else None
-    with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as scratch:
-        work = Path(args.work) if args.work else Path(scratch)
-        try:
-            rows, provenance = run_testbed(config, work, say=lambda m: _say("testbed", m))
-        except TestbedError as error:
-            _say("testbed", str(error))
-            return 1
+    try:
+        config = TestbedConfig(**{k: v for k, v in given.items() if v is not None})
+        with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as scratch:
+            rows, provenance = run_testbed(
+                config, args.work or scratch, say=lambda m: _say("testbed", m)
+            )
+    except InputError as error:
+        raise _testbed_flag(error, {*TESTBED_FIELDS, "work_dir"}) from None
+    except TestbedError as error:  # a part failed, or another run holds the host: one line
+        _say("testbed", str(error))
+        return 1
     text = tidy_csv(rows)
     if out is None:
         sys.stdout.write(text)
@@ -400,9 +427,11 @@ def _testbed(args: argparse.Namespace) -> int:
         "rows": len(rows),
         "wall_s": provenance["wall_s"],
         "median_abs_error": {
-            model: float(rows[f"error_{model}"].abs().median())
-            for model in ("snapshot", "timeline")
+            f"{inputs} {model}": float((rows[f"{inputs}_{model}_s"] / rows["measured_s"] - 1)
+                                       .abs().median())
+            for inputs in INPUTS
+            for model in MODELS
         },
-    }
+    }  # fmt: skip
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0

@@ -1,56 +1,100 @@
 """Emulated devices on one host: CPU cgroups, network namespaces, shaped links, and the
 promise that all of it is removed again.
 
-A device is emulated by a process (and its background processes) in its own cgroup of the
-v1 ``cpu`` controller, whose CFS quota lets it use a fraction ``f`` of one core
-(``cpu.cfs_quota_us = f · cpu.cfs_period_us``): a device ``1/f`` times slower than this
-host. Its uplink is a veth pair from its own network namespace to the BS's namespace,
-shaped on the device side with ``tc qdisc tbf`` (egress = uplink). Devices are pinned to
-one core and the BS to the other, so the quotas of all devices together must fit one core.
+A device is emulated by a process (and its background processes) in its own CPU cgroup
+whose CFS bandwidth quota lets it use a fraction ``f`` of one core: a device ``1/f`` times
+slower than this host. Either cgroup hierarchy serves, chosen by :func:`find_cgroups`:
+
+- **cgroup v2**, the unified hierarchy (what current Debian, Ubuntu and Fedora mount),
+  wherever it is mounted and lists ``cpu`` in its ``cgroup.controllers``: the controller is
+  enabled for the run's cgroups through ``cgroup.subtree_control``, the quota is
+  ``cpu.max`` (``"<quota µs> <period µs>"``), the weight ``cpu.weight``;
+- **cgroup v1**'s ``cpu`` controller, where that is what the host has (also a hybrid host,
+  whose unified hierarchy lacks ``cpu``): ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``,
+  the weight ``cpu.shares``.
+
+The same quota over the same period either way, so the same measurement; a process joins a
+cgroup by its pid written to ``cgroup.procs`` (both). :class:`CpuCgroups` takes the root of
+the hierarchy as a parameter, so the v2 code runs against any folder laid out as v2's.
+
+A device's uplink is a veth pair from its own network namespace to the BS's namespace,
+shaped on the device side with ``tc qdisc tbf`` (egress = uplink). Devices are pinned to one
+core and the BS to the other, so the quotas of all devices together must fit one core.
+
+Every child starts in a session of its own (a Ctrl-C at the terminal reaches only the run,
+which ends its children in order) through :data:`LAUNCHER`, a few lines of Python that ask
+the kernel to kill the child when the run's process dies (``PR_SET_PDEATHSIG``), pin it to
+its cores and then execute the command (the same pid): nothing runs between ``fork`` and
+``exec`` in the run's own, threaded, process (no ``preexec_fn``). The run writes the new pid
+into its cgroup at once, before the child has imported anything, let alone measured.
 
 :class:`Emulation` creates each of these and removes them in reverse order when its
 ``with`` block ends: normally, on an exception, and on Ctrl-C or SIGTERM (which
-:func:`signals_raise` turns into :class:`KeyboardInterrupt`). Children also get
-``PR_SET_PDEATHSIG``, so they die with the process that made them even if it is killed
-outright; :func:`remove_stale` removes the cgroups and namespaces of runs whose process is
-gone. Every name carries ``dnnsplit-tb-<pid>``.
+:func:`signals_raise` turns into :class:`KeyboardInterrupt`). :func:`remove_stale` removes
+the cgroups and namespaces of runs whose process is gone, and :func:`run_lock` lets one run
+at a time use the host's two cores. Every name carries ``dnnsplit-tb-<pid>``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dnnsplit import profiler
-from dnnsplit.errors import InputError
+from dnnsplit.errors import InputError, TestbedError
 
 __all__ = [
-    "CGROUP_CPU",
+    "LAUNCHER",
+    "LOCK_PATH",
     "PREFIX",
+    "CpuCgroups",
     "Emulation",
     "capabilities",
+    "find_cgroups",
     "leftovers",
     "remove_stale",
+    "run_lock",
     "signals_raise",
     "tbf_rate_bps",
 ]
 
-CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
 PREFIX = "dnnsplit-tb-"
 #: The kernel's smallest CFS quota (1 ms).
 MIN_QUOTA_US = 1000
-#: CFS weight of the testbed's cgroups (a process of its own has 1024): on a shared host
-#: the emulated devices and the BS get their share first; the quotas still cap them.
-SHARES = 16 * 1024
+#: CFS weight of the testbed's cgroups, 16 times a default process's (v1 ``cpu.shares``
+#: 1024, v2 ``cpu.weight`` 100): on a shared host the emulated devices and the BS get their
+#: share first; the quotas still cap them.
+SHARES_V1, WEIGHT_V2 = 16 * 1024, 16 * 100
 #: TCP payload per Ethernet frame on the wire: 1448 bytes (MSS with timestamps) in 1514.
 WIRE_OVERHEAD = 1514 / 1448
+MOUNTS = Path("/proc/self/mounts")
+LOCK_PATH = (
+    Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+) / "dnnsplit-testbed.lock"
+#: Run in each child as ``python -S -c LAUNCHER <run's pid> <cores> <command...>``: die with
+#: the run (``prctl(PR_SET_PDEATHSIG, SIGKILL)``; give up if the run is already gone), pin
+#: to the cores (a comma-separated list; empty: any), then become the command.
+LAUNCHER = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None).prctl(1, 9)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "if sys.argv[2]:\n"
+    "    os.sched_setaffinity(0, [int(c) for c in sys.argv[2].split(',')])\n"
+    "os.execvp(sys.argv[3], sys.argv[3:])\n"
+)
 
 
 def tbf_rate_bps(goodput_bps: float) -> float:
@@ -70,27 +114,168 @@ def _tool(name: str) -> str | None:
     return None
 
 
+# -- cgroups ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuCgroups:
+    """The CPU controller of one cgroup hierarchy: its root folder and its version.
+
+    Attributes
+    ----------
+    root : Path
+        Where the hierarchy is mounted (v2: e.g. ``/sys/fs/cgroup``; v1: the ``cpu``
+        controller's mount, e.g. ``/sys/fs/cgroup/cpu``), or a folder laid out as one.
+    version : int
+        2 (the unified hierarchy) or 1.
+    """
+
+    root: Path
+    version: int
+
+    def make(self, path: Path) -> None:
+        """Create the cgroup ``path``, weighted :data:`SHARES_V1` / :data:`WEIGHT_V2`."""
+        path.mkdir()
+        if self.version == 2:
+            (path / "cpu.weight").write_text(str(WEIGHT_V2))
+        else:
+            (path / "cpu.shares").write_text(str(SHARES_V1))
+
+    def delegate(self, path: Path) -> None:
+        """Give the children of cgroup ``path`` the ``cpu`` controller (v2:
+        ``+cpu`` into its ``cgroup.subtree_control``; v1: every cgroup has it)."""
+        if self.version == 2:
+            (path / "cgroup.subtree_control").write_text("+cpu")
+
+    def limit(self, path: Path, quota_us: int | None, period_us: int) -> None:
+        """Cap cgroup ``path`` at ``quota_us`` of CPU time per ``period_us`` (None: no cap)."""
+        if self.version == 2:
+            quota = "max" if quota_us is None else str(quota_us)
+            (path / "cpu.max").write_text(f"{quota} {period_us}")
+        else:
+            (path / "cpu.cfs_period_us").write_text(str(period_us))
+            (path / "cpu.cfs_quota_us").write_text(str(-1 if quota_us is None else quota_us))
+
+    @staticmethod
+    def add(path: Path, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into cgroup ``path``."""
+        (path / "cgroup.procs").write_text(str(pid))
+
+    @staticmethod
+    def pids(path: Path) -> list[int]:
+        """The processes in cgroup ``path`` (none if it is gone)."""
+        with contextlib.suppress(OSError):
+            return [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        return []
+
+    def remove(self, path: Path, timeout_s: float = 5.0) -> None:
+        """Kill what is left in cgroup ``path`` and its children, then remove them.
+
+        A cgroup file system removes a cgroup's files with it and refuses (``EBUSY``) while
+        processes or children remain; ``ENOTEMPTY`` only comes from an ordinary folder laid
+        out as a cgroup, whose files are then removed first.
+        """
+        if not path.is_dir():
+            return
+        for child in sorted(path.iterdir()):
+            if child.is_dir():
+                self.remove(child, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for pid in self.pids(path):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            try:
+                path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError as error:
+                if error.errno == errno.ENOTEMPTY:
+                    for entry in path.iterdir():
+                        if entry.is_file():
+                            entry.unlink()
+                    continue
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def runs(self) -> list[Path]:
+        """The testbed cgroups under the root (``dnnsplit-tb-*``)."""
+        with contextlib.suppress(OSError):
+            return sorted(p for p in self.root.iterdir() if p.name.startswith(PREFIX))
+        return []
+
+
+def find_cgroups(mounts: str | None = None) -> tuple[CpuCgroups | None, str]:
+    """The cgroup hierarchy whose CPU controller the testbed uses, chosen from the mount
+    table (``/proc/self/mounts`` by default, or its text ``mounts``).
+
+    Returns
+    -------
+    cgroups : CpuCgroups or None
+        cgroup v2 wherever it is mounted read-write and its ``cgroup.controllers`` lists
+        ``cpu``; else a read-write cgroup v1 ``cpu`` controller; else None.
+    missing : str
+        When None: what the host lacks, in words ("" otherwise).
+    """
+    text = mounts if mounts is not None else MOUNTS.read_text()
+    unified: list[Path] = []
+    legacy: list[Path] = []
+    read_only: list[str] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[2] not in ("cgroup", "cgroup2"):
+            continue
+        where, options = Path(parts[1]), parts[3].split(",")
+        if parts[2] == "cgroup" and "cpu" not in options:
+            continue
+        if "ro" in options:
+            read_only.append(str(where))
+        elif parts[2] == "cgroup2":
+            unified.append(where)
+        else:
+            legacy.append(where)
+    for where in unified:
+        with contextlib.suppress(OSError):
+            if "cpu" in (where / "cgroup.controllers").read_text().split():
+                return CpuCgroups(where, 2), ""
+    for where in legacy:
+        if (where / "cpu.cfs_quota_us").exists():
+            return CpuCgroups(where, 1), ""
+    words = (
+        "a writable cgroup CPU controller (cgroup v2 listing cpu in cgroup.controllers, "
+        "or v1's cpu)"
+    )
+    if unified:
+        words += f"; the cgroup v2 hierarchy at {unified[0]} does not offer cpu"
+    if read_only:
+        words += f"; mounted read-only: {', '.join(read_only)}"
+    return None, words
+
+
 def capabilities() -> dict[str, Any]:
-    """What this host lets the testbed do: root, cgroup v1 ``cpu`` with CFS quotas,
-    ``ip``/``tc`` for namespaces, PyTorch, at least two cores; ``missing`` lists what is
-    absent, in words."""
+    """What this host lets the testbed do: root, a cgroup CPU controller (v2 or v1, see
+    :func:`find_cgroups`), ``ip``/``tc`` for namespaces, PyTorch, at least two cores;
+    ``missing`` lists what is absent, in words."""
     root = os.geteuid() == 0
-    cgroup = (CGROUP_CPU / "cpu.cfs_quota_us").exists() and os.access(CGROUP_CPU, os.W_OK)
+    cgroups, no_cgroups = find_cgroups()
     ip, tc = _tool("ip"), _tool("tc")
     has_torch = profiler.has_torch()
     cpus = len(os.sched_getaffinity(0))
     missing = []
     if not root:
         missing.append("root (cgroups and namespaces need it)")
-    if not cgroup:
-        missing.append(f"a writable cgroup v1 cpu controller at {CGROUP_CPU}")
+    if cgroups is None:
+        missing.append(no_cgroups)
     if not has_torch:
         missing.append("PyTorch (pip install -e '.[profile]')")
     if cpus < 2:
         missing.append(f"two cores (this process may use {cpus})")
     return {
         "root": root,
-        "cgroup": cgroup,
+        "cgroups": cgroups,
+        "cgroup_version": cgroups.version if cgroups is not None else None,
         "netns": bool(root and ip and tc),
         "torch": has_torch,
         "cpus": cpus,
@@ -98,6 +283,9 @@ def capabilities() -> dict[str, Any]:
         "ip": ip,
         "tc": tc,
     }
+
+
+# -- runs: stale ones, leftovers, the lock ---------------------------------------------
 
 
 def _pid_alive(pid: int) -> bool:
@@ -131,8 +319,9 @@ def leftovers(pid: int | None = None) -> dict[str, list[str]]:
     only, when given): what a test asserts is empty after a run ends."""
     found: dict[str, list[str]] = {"cgroups": [], "namespaces": [], "processes": []}
     mine = (lambda n: _run_of(n) is not None) if pid is None else (lambda n: _run_of(n) == pid)
-    if CGROUP_CPU.is_dir():
-        found["cgroups"] = sorted(p.name for p in CGROUP_CPU.iterdir() if mine(p.name))
+    cgroups, _ = find_cgroups()
+    if cgroups is not None:
+        found["cgroups"] = [p.name for p in cgroups.runs() if mine(p.name)]
     found["namespaces"] = sorted(n for n in _namespaces() if mine(n))
     marker = f"{PREFIX}{pid}" if pid is not None else PREFIX
     for proc in Path("/proc").iterdir():
@@ -145,37 +334,13 @@ def leftovers(pid: int | None = None) -> dict[str, list[str]]:
     return found
 
 
-def _remove_cgroup(path: Path, timeout_s: float = 5.0) -> None:
-    """Kill what is left in the cgroup ``path`` (and its children), then remove it."""
-    if not path.exists():
-        return
-    for child in sorted(path.iterdir()):
-        if child.is_dir():
-            _remove_cgroup(child, timeout_s)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(OSError):
-            for line in (path / "cgroup.procs").read_text().split():
-                with contextlib.suppress(OSError):
-                    os.kill(int(line), signal.SIGKILL)
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 def _delete_namespace(name: str) -> None:
     ip = _tool("ip")
     if ip is not None:
         subprocess.run([ip, "netns", "delete", name], capture_output=True, check=False)
 
 
-def remove_stale() -> list[str]:
+def remove_stale(cgroups: CpuCgroups | None = None) -> list[str]:
     """Remove the cgroups and namespaces of testbed runs whose process has ended."""
     removed = []
     for name in _namespaces():
@@ -183,14 +348,44 @@ def remove_stale() -> list[str]:
         if pid is not None and not _pid_alive(pid):
             _delete_namespace(name)
             removed.append(name)
-    if CGROUP_CPU.is_dir():
-        for path in CGROUP_CPU.iterdir():
-            pid = _run_of(path.name)
-            if pid is not None and not _pid_alive(pid):
-                with contextlib.suppress(OSError):
-                    _remove_cgroup(path)
-                    removed.append(path.name)
+    cgroups = cgroups if cgroups is not None else find_cgroups()[0]
+    if cgroups is None:
+        return removed
+    for path in cgroups.runs():
+        pid = _run_of(path.name)
+        if pid is not None and not _pid_alive(pid):
+            with contextlib.suppress(OSError):
+                cgroups.remove(path)
+                removed.append(path.name)
     return removed
+
+
+@contextlib.contextmanager
+def run_lock(path: Path = LOCK_PATH) -> Iterator[None]:
+    """Hold the host's testbed lock (``flock`` on ``path``) for the block: one run at a
+    time, since two would share the BS's core and the devices' core and both measure
+    wrong. A second run refuses at once with a :class:`TestbedError` naming the first;
+    the kernel releases the lock when its holder ends, however it ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
+            raise TestbedError(
+                "testbed",
+                f"another run (process {holder}) is using this host's cores; one run at a "
+                f"time (lock {path})",
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(descriptor, 0)
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 @contextlib.contextmanager
@@ -208,18 +403,6 @@ def signals_raise() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _child_setup(cpus: set[int] | None) -> Callable[[], None]:
-    def setup() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-    return setup
-
-
 def _close_pipes(process: subprocess.Popen[Any]) -> None:
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
@@ -227,18 +410,31 @@ def _close_pipes(process: subprocess.Popen[Any]) -> None:
                 stream.close()
 
 
+# -- the emulation ---------------------------------------------------------------------
+
+
 class Emulation:
     """The cgroups, namespaces, links and processes of one testbed run (a context manager
-    that removes them all on exit; see the module docstring)."""
+    that removes them all on exit; see the module docstring).
 
-    def __init__(self, *, period_us: int = 25_000) -> None:
-        caps = capabilities()
-        if not caps["root"] or not caps["cgroup"]:
-            raise InputError("testbed", "needs " + "; ".join(caps["missing"]))
-        self.caps = caps
+    Parameters
+    ----------
+    period_us : int
+        CFS period of every quota.
+    cgroups : CpuCgroups, optional
+        The hierarchy to use (default: :func:`find_cgroups`'s choice).
+    """
+
+    def __init__(self, *, period_us: int = 25_000, cgroups: CpuCgroups | None = None) -> None:
+        if cgroups is None:
+            cgroups, missing = find_cgroups()
+            if cgroups is None:
+                raise InputError("testbed", f"needs {missing}")
+        self.cgroups = cgroups
+        self.ip, self.tc = _tool("ip"), _tool("tc")
         self.run = f"{PREFIX}{os.getpid()}"
         self.period_us = int(period_us)
-        self.root = CGROUP_CPU / self.run
+        self.root = cgroups.root / self.run
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self.processes: list[subprocess.Popen[Any]] = []
         self.namespaces: list[str] = []
@@ -246,10 +442,11 @@ class Emulation:
     # -- context -----------------------------------------------------------------------
 
     def __enter__(self) -> Emulation:
-        remove_stale()
-        self.root.mkdir()
-        self._undo.append(("cgroup", lambda: _remove_cgroup(self.root)))
-        (self.root / "cpu.shares").write_text(str(SHARES))
+        remove_stale(self.cgroups)
+        self.cgroups.delegate(self.cgroups.root)
+        self.cgroups.make(self.root)
+        self._undo.append(("cgroup", lambda: self.cgroups.remove(self.root)))
+        self.cgroups.delegate(self.root)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -280,41 +477,33 @@ class Emulation:
                 except Exception as error:  # go on removing the rest, report after
                     errors.append(f"{what}: {error}")
             if errors:
-                raise RuntimeError("testbed clean-up incomplete: " + "; ".join(errors))
+                raise TestbedError("testbed clean-up", "incomplete: " + "; ".join(errors))
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     # -- cgroups -----------------------------------------------------------------------
 
-    def cgroup(self, name: str, fraction: float | None) -> Path:
-        """A cgroup limited to ``fraction`` of one core (CFS quota over the period; None:
-        no limit), weighted :data:`SHARES` against the host's other processes."""
+    def cgroup(self, name: str, fraction: float | None = None) -> Path:
+        """A cgroup of this run limited to ``fraction`` of one core (None: no limit yet),
+        weighted against the host's other processes (:data:`SHARES_V1`)."""
         path = self.root / name
-        path.mkdir()
-        (path / "cpu.shares").write_text(str(SHARES))
-        if fraction is not None:
-            self.set_quota(path, fraction)
+        self.cgroups.make(path)
+        self.set_quota(path, fraction)
         return path
 
-    def set_quota(self, path: Path, fraction: float) -> int:
-        """Set ``path``'s quota to ``fraction`` of one core; returns the quota in µs."""
-        quota = max(MIN_QUOTA_US, round(fraction * self.period_us))
-        (path / "cpu.cfs_period_us").write_text(str(self.period_us))
-        (path / "cpu.cfs_quota_us").write_text(str(quota))
+    def set_quota(self, path: Path, fraction: float | None) -> int | None:
+        """Set ``path``'s quota to ``fraction`` of one core per CFS period (None: no
+        limit); returns the quota in µs."""
+        quota = None if fraction is None else max(MIN_QUOTA_US, round(fraction * self.period_us))
+        self.cgroups.limit(path, quota, self.period_us)
         return quota
-
-    @staticmethod
-    def move(pid: int, path: Path) -> None:
-        """Move process ``pid`` (all its threads) into cgroup ``path``."""
-        (path / "cgroup.procs").write_text(str(pid))
 
     # -- namespaces and links ----------------------------------------------------------
 
     def _ip(self, *args: str) -> None:
-        ip = self.caps["ip"]
-        done = subprocess.run([ip, *args], capture_output=True, text=True, check=False)
+        done = subprocess.run([self.ip or "ip", *args], capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+            raise TestbedError("ip", f"ip {' '.join(args)} failed: {done.stderr.strip()}")
 
     def namespace(self, suffix: str) -> str:
         """A new network namespace ``dnnsplit-tb-<pid>-<suffix>`` with its loopback up."""
@@ -329,8 +518,20 @@ class Emulation:
         """A veth pair between ``device_ns`` (``uplink``) and ``bs_ns`` (``dev<index>``);
         returns (device address, BS address). Deleting a namespace deletes its ends."""
         bs_end = f"dev{index}"
-        self._ip("-n", device_ns, "link", "add", "uplink", "type", "veth",
-                 "peer", "name", bs_end, "netns", bs_ns)  # fmt: skip
+        self._ip(
+            "-n",
+            device_ns,
+            "link",
+            "add",
+            "uplink",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            bs_end,
+            "netns",
+            bs_ns,
+        )
         device_ip, bs_ip = f"10.213.{index + 1}.2", f"10.213.{index + 1}.1"
         self._ip("-n", device_ns, "addr", "add", f"{device_ip}/24", "dev", "uplink")
         self._ip("-n", bs_ns, "addr", "add", f"{bs_ip}/24", "dev", bs_end)
@@ -341,14 +542,28 @@ class Emulation:
     def shape(self, namespace: str, rate_bps: float, interface: str = "uplink") -> None:
         """Shape ``interface``'s egress in ``namespace`` to a TCP goodput of ``rate_bps``
         (tbf, with a burst of one millisecond's bytes, at least two frames)."""
-        tc = self.caps["tc"]
         wire = tbf_rate_bps(rate_bps)
         burst = max(2 * 1514, round(wire / 8 * 1e-3))
-        command = [tc, "-n", namespace, "qdisc", "replace", "dev", interface, "root", "tbf",
-                   "rate", f"{round(wire)}bit", "burst", str(burst), "latency", "2s"]  # fmt: skip
+        command = [
+            self.tc or "tc",
+            "-n",
+            namespace,
+            "qdisc",
+            "replace",
+            "dev",
+            interface,
+            "root",
+            "tbf",
+            "rate",
+            f"{round(wire)}bit",
+            "burst",
+            str(burst),
+            "latency",
+            "2s",
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"tc: {done.stderr.strip()}")
+            raise TestbedError("tc", f"shaping {namespace} failed: {done.stderr.strip()}")
 
     # -- processes ---------------------------------------------------------------------
 
@@ -362,20 +577,23 @@ class Emulation:
         log: Path | None = None,
         **popen: Any,
     ) -> subprocess.Popen[Any]:
-        """Start ``argv`` (in ``namespace``, pinned to ``cpus``, in ``cgroup``, its stderr
-        appended to ``log``); it is ended when the emulation closes, and dies with this
+        """Start ``argv`` through :data:`LAUNCHER` in a session of its own (in
+        ``namespace``, pinned to ``cpus``, its stderr appended to ``log``) and move it into
+        ``cgroup`` at once; it is ended when the emulation closes, and dies with this
         process."""
         command = list(argv)
         if namespace is not None:
-            command = [self.caps["ip"], "netns", "exec", namespace, *command]
+            command = [self.ip or "ip", "netns", "exec", namespace, *command]
+        cores = ",".join(str(c) for c in sorted(cpus or ()))
+        launch = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores, *command]
         env = {**os.environ, "DNNSPLIT_TESTBED_RUN": self.run, **popen.pop("env", {})}
         with contextlib.ExitStack() as files:
             if log is not None:  # the child keeps its own copy of the descriptor
                 popen["stderr"] = files.enter_context(open(log, "ab"))
-            process = subprocess.Popen(command, env=env, preexec_fn=_child_setup(cpus), **popen)
+            process = subprocess.Popen(launch, env=env, start_new_session=True, **popen)
         self.processes.append(process)
         if cgroup is not None:
-            self.move(process.pid, cgroup)
+            self.cgroups.add(cgroup, process.pid)
         return process
 
     def end(self, process: subprocess.Popen[Any]) -> None:
