@@ -38,6 +38,7 @@ from dnnsplit._io import OutputError, stdout_closed, write_stdout
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
+from dnnsplit.online import commands as online_commands
 from dnnsplit.profiler import profile_to_file
 from dnnsplit.reader import read_data
 from dnnsplit.scenario import Scenario
@@ -336,6 +337,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_commands(commands)
     testbed_commands.add_commands(commands)  # serve, device, testbed
+    online_commands.add_commands(commands)  # online
     return parser
 
 

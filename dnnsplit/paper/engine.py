@@ -96,7 +96,15 @@ ENV_CACHE = "DNNSPLIT_CACHE"
 ENV_CACHE_DIR = "DNNSPLIT_CACHE_DIR"
 CACHE_DIR = BUILD_DIR / "cache" / "rows"
 #: The library code whose source decides the rows (relative to the package folder).
-ROW_CODE = ("*.py", "solvers/*.py", "paper/sweeps.py", "paper/stats.py", "paper/energy.py")
+ROW_CODE = (
+    "*.py",
+    "solvers/*.py",
+    "online/*.py",
+    "paper/sweeps.py",
+    "paper/stats.py",
+    "paper/energy.py",
+    "paper/online.py",
+)
 
 #: A local cluster has at most this many worker processes per core (more only queue).
 MAX_WORKERS_PER_CORE = 4

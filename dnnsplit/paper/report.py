@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._io import atomic_write
-from dnnsplit.paper import beyond, energy, fig5, networks, readings, testbed
+from dnnsplit.paper import beyond, energy, fig5, networks, online, readings, testbed
 from dnnsplit.paper.claims import CLAIMS, LEVELS, QUANTITIES, RULES, Claim, Reads
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import (
@@ -487,6 +487,7 @@ def build_report(
         beyond.report_section(directory),
         _joined(testbed.report_section(directory)),
         _joined(energy.report_section(directory)),
+        online.report_section(directory),
         _setup_section(directory),
         _figures_section(directory),
     ]

@@ -119,6 +119,7 @@ NOTEBOOKS = (
     "06_readings.ipynb",
     "08_testbed.ipynb",
     "09_energy.ipynb",
+    "10_online.ipynb",
     "07_reproduction_report.ipynb",
 )
 #: Notebooks that read what the others write: they run after all the others.
