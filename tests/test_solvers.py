@@ -238,6 +238,22 @@ def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
     assert solution.partition.tolist() == [2, 1]  # device 0, right move (1 -> 2)
 
 
+@pytest.mark.parametrize("name", ["greedy", "local-search"])
+def test_the_heuristics_say_which_limit_stopped_them(name):
+    """``stopped`` is None at a local optimum, ``"iteration_limit"`` when
+    ``max_iterations`` ended a run, ``"time_limit"`` when the limit did."""
+    scenario = Scenario.paper(40, 2)
+    free = solve(scenario, objective="variance", solver=name)
+    assert free.stopped is None
+    assert is_local_optimum(
+        scenario, free.partition, "variance", "step" if name == "greedy" else "any"
+    )
+    capped = solve(scenario, objective="variance", solver=name, max_iterations=1)
+    assert capped.stopped == "iteration_limit" and capped.iterations >= 1
+    late = solve(scenario, objective="variance", solver=name, time_limit=1e-9)
+    assert late.stopped == "time_limit" and late.to_dict()["stopped"] == "time_limit"
+
+
 def test_exhaustive_refuses_a_space_too_large_naming_its_size_and_time():
     scenario = Scenario.paper(30, 1)
     size = f"{scenario.space_size:.3g}".replace("+", r"\+")
