@@ -527,7 +527,7 @@ def value_function(scenario: Scenario, objective: str):
 def test_the_index_order_search_finds_the_optimum_from_the_worst_incumbent(raw):
     """The count search with the index-order bound, given the worst feasible vector as its
     incumbent (brute force): it must find and certify the optimum itself, its bound below
-    it; the count caps (Lemma 7) and the range of means (Lemma 8) hold for every vector
+    it; the count caps (Lemma 9) and the range of means (Lemma 10) hold for every vector
     better than the incumbent."""
     scenario = Scenario.from_dict(raw)
     tables = scenario.tables

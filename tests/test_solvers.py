@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import random_partitions, scenario_dicts
 from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, is_local_optimum, solve
+from dnnsplit._limits import Budget, deferred_interrupts
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S
 from dnnsplit.solvers import start_vector
@@ -236,6 +239,31 @@ def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
     scenario = Scenario.from_dict(raw)
     solution = solve(scenario, objective="total", solver="greedy", start="half", max_iterations=1)
     assert solution.partition.tolist() == [2, 1]  # device 0, right move (1 -> 2)
+
+
+def test_a_budget_says_why_the_work_stops():
+    """One look answers with the first limit reached and keeps it; a Ctrl-C inside
+    ``deferred_interrupts`` is raised at the look, or, with ``interrupts="stop"``, taken as
+    the stop ``"interrupted"`` (and not raised again at the block's end)."""
+    counted = Budget(None, nodes=3)
+    counted.spend(2)
+    assert counted.stop() is None and counted.nodes_left() == 1
+    counted.spend()
+    assert counted.stop() == "node_limit" and counted.nodes_left() == 0
+    counted.halt("memory_limit")  # the first reason stays
+    assert counted.stop() == "node_limit"
+    assert Budget(1e-9).stop() == "time_limit"
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            taking = Budget(None, interrupts="stop")
+            assert taking.stop() == "interrupted" and taking.stopped == "interrupted"
+        with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            Budget(None).stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("name", ["greedy", "local-search"])

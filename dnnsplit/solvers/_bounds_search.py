@@ -44,6 +44,11 @@ NODE_EVALUATIONS = 12
 LEAF_EVALUATIONS = 60
 #: Most states of one index-order program (float64 value + int64 back pointer each).
 PROGRAM_STATES = 2_000_000
+#: The assignment bound also runs the program at an inner node (a bound there, the
+#: devices of the later classes entering without their ranks) when at most this many
+#: devices are left to the later classes and it has at most this many states.
+REST_DEVICES = 3
+INNER_STATES = 200_000
 #: Bytes of one open node besides its counts (the object, its tuple, the heap's slot).
 NODE_BYTES = 400
 #: The open nodes may take at most this share of :data:`~dnnsplit.model.MAX_MEMORY_BYTES`.
@@ -145,7 +150,7 @@ def index_order_applies(tables: DelayTables, objective: str) -> bool:
 
 def count_caps(classes: Classes, n: int, cutoff: float) -> np.ndarray:
     """The most devices each class may hold in a vector with ``N·V`` below ``cutoff``
-    (``sjf``; docs/optimal.md, Lemma 7): n members of class j have delays ``a_k + B +
+    (``sjf``; docs/optimal.md, Lemma 9): n members of class j have delays ``a_k + B +
     k·w_j`` (k = 1..n), whose scatter ``n·Var`` is at least ``n·(w_j·sqrt((n² − 1)/12) −
     (a_max − a_min)/2)₊²`` (a standard deviation is at most half the range, Popoviciu)."""
     top = np.minimum(classes.member.sum(axis=0), n).astype(np.int64)
@@ -224,6 +229,10 @@ class _Node:
 class _Search:
     """The incumbent, the leaves and the children of a count search; its bound at inner
     nodes is a subclass's."""
+
+    #: Whether expanding a node spends a node of the budget (it does when the expansion
+    #: bounds the children; scoring a node, or closing a leaf, always does).
+    expansion_costs = False
 
     def __init__(
         self,
@@ -415,6 +424,28 @@ class _Relaxed(_Search):
         self.warm_node = node if code == _bounds.VARIANCE else None
         return float(value)
 
+    def _inner_program(self, node: _Node, centre: float) -> float:
+        """The program at an inner node near the leaves (Lemma 5: a lower bound, the later
+        classes' devices at their least cost over Lemma 4's ranges without the rank term),
+        nan when it does not apply; its vector is offered as an incumbent."""
+        if self.n - sum(node.counts[: node.fixed]) > REST_DEVICES:
+            return math.nan
+        counts = np.asarray(node.counts, dtype=np.int64)
+        value, states = _bounds.program(
+            self.classes, counts, node.fixed, centre, self.code, self.vector, INNER_STATES
+        )
+        if states < 0:
+            return math.nan
+        if math.isfinite(value):
+            self.offer(self.vector)
+        return float(value)
+
+    def _bound(self, node: _Node, centre: float, code: int) -> float:
+        """The larger of the relaxed assignment and, where it applies, the program."""
+        relaxed = self._relaxed(node, centre, code)
+        program = self._inner_program(node, centre)
+        return relaxed if math.isnan(program) else max(relaxed, program)
+
     def _mean_range(self, node: _Node) -> bool:
         """Narrow the node's range of means to the least and greatest total delay of the
         relaxation; False when no completion meets the deadlines."""
@@ -429,7 +460,7 @@ class _Relaxed(_Search):
     def score(self, node: _Node) -> float:
         leaf = node.fixed == self.n_classes
         if self.code == _bounds.LARGEST and not leaf:
-            return self._relaxed(node, 0.0, _bounds.LARGEST)
+            return self._bound(node, 0.0, _bounds.LARGEST)
         if self.code == _bounds.VARIANCE:
             if not (math.isfinite(node.c_low) and math.isfinite(node.c_high)) or not leaf:
                 if not self._mean_range(node):
@@ -452,7 +483,7 @@ class _Relaxed(_Search):
         grid = [float(c) for c in np.linspace(node.c_low, node.c_high, FIRST_INTERVALS + 1)]
         values = []
         for c in grid:
-            values.append(self._relaxed(node, c, _bounds.VARIANCE))
+            values.append(self._bound(node, c, _bounds.VARIANCE))
             if not math.isfinite(values[-1]):
                 return math.inf  # no completion meets the deadlines
         while True:
@@ -469,7 +500,7 @@ class _Relaxed(_Search):
                 break
             middle = 0.5 * (grid[worst] + grid[worst + 1])
             grid.insert(worst + 1, middle)
-            values.insert(worst + 1, self._relaxed(node, middle, _bounds.VARIANCE))
+            values.insert(worst + 1, self._bound(node, middle, _bounds.VARIANCE))
         live = [k for k, b in enumerate(bounds) if b < cutoff]
         node.c_low = grid[live[0]]
         node.c_high = grid[live[-1] + 1]
@@ -493,6 +524,8 @@ class _IndexOrder(_Search):
     for a grid of centres built at the root (:meth:`prepare`), then each expansion bounds
     all its children at once (:func:`~dnnsplit.solvers._lagrangian.expand`)."""
 
+    expansion_costs = True
+
     def prepare(self, budget: Budget) -> bool:
         """Build the grid of centres. False when the bound declines (no incumbent to give
         the scale, a root estimated too long for the time limit or too big for memory) or
@@ -507,24 +540,19 @@ class _IndexOrder(_Search):
         self.sigma = sigma
         coarse_h = COARSE_BUCKET * sigma
         self.h = FINE_BUCKET * sigma
+        self.top = count_caps(self.classes, n, n * self.cutoff)
+        low, high = self._mean_range()
         coarse_nb, fine_nb = self._buckets(mean, coarse_h), self._buckets(mean, self.h)
-        steps = (
-            2.0 * n_classes * n * n * (EXPECTED_EVALUATIONS * coarse_nb + EXPECTED_TABLES * fine_nb)
-        )
-        table_bytes = 8 * (n_classes + 1) * (n + 1) * MOST_BUCKETS
-        most = min(
-            MOST_CENTRES, int(INDEX_ORDER_MEMORY_SHARE * MAX_MEMORY_BYTES) // (2 * table_bytes)
-        )
-        if (
-            budget.seconds is not None
-            and steps / STEPS_PER_SECOND > INDEX_ORDER_TIME_SHARE * budget.seconds
-        ):
+        evaluations = EXPECTED_EVALUATIONS * coarse_nb + EXPECTED_TABLES * fine_nb
+        seconds = 2.0 * n_classes * n * n * evaluations / STEPS_PER_SECOND
+        if budget.seconds is not None and seconds > INDEX_ORDER_TIME_SHARE * budget.seconds:
             return False
+        table_bytes = 8 * (n_classes + 1) * (n + 1) * self._buckets(high, self.h)
+        share = int(INDEX_ORDER_MEMORY_SHARE * MAX_MEMORY_BYTES)
+        most = min(MOST_CENTRES, share // (2 * table_bytes))
         if most < 3:
             return False
-        self.top = count_caps(self.classes, n, n * self.cutoff)
         self.members = _members(self.classes, self.top)
-        low, high = self._mean_range()
         delta = 2.0 * math.sqrt(GRID_LOSS * self.upper)
         coarse_nb = self._buckets(high, coarse_h)
         # rows are written before they are read (fill), tables are written whole
@@ -643,7 +671,7 @@ class _IndexOrder(_Search):
         ]
 
     def _mean_range(self) -> tuple[float, float]:
-        """Means a vector beating the incumbent can have (docs/optimal.md, Lemma 8): at
+        """Means a vector beating the incumbent can have (docs/optimal.md, Lemma 10): at
         least the mean of every device's least delay ``a_i(p) + w(p)``; at most the least
         delay of some device (at most ``A = max_i,p (a_i(p) + w(p))``: a local device's, or
         the first served one's) plus ``sqrt(cutoff)``."""
@@ -753,7 +781,8 @@ def count_search(
     relaxation: str = "auto",
 ) -> Outcome:
     """Best-first branch and bound over the class counts (docs/optimal.md, "Count
-    search"), spending ``budget`` (one node per node scored, expanded or closed).
+    search"), spending ``budget``: one node per node scored or leaf closed, and per
+    expansion where it bounds the children (the index-order bound).
     ``relaxation``: ``"auto"`` (the index-order bound where it serves, else the assignment
     bound) or ``"assignment"`` (always; the tests compare the two)."""
     upper = start_value if start is not None else math.inf
@@ -788,8 +817,9 @@ def count_search(
         if budget.stop():
             break
         node = heapq.heappop(heap)
-        budget.spend()
-        nodes += 1
+        if not node.scored or search.expansion_costs:
+            budget.spend()
+            nodes += 1
         if not node.scored:
             bound = max(node.bound, search.score(node))
             if root_bound is None:

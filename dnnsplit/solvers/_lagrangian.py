@@ -46,6 +46,9 @@ __all__ = [
 #: Margin (in buckets) by which a bucket index computed in floating point may be off: a
 #: lookup takes the least over the buckets within it, so rounding never raises a bound.
 EDGE = 1e-9
+#: The least distance to its target a subgradient step aims at, relative to the target
+#: (a step never vanishes before the ascent's evaluations are spent).
+LEAST_STEP = 1e-9
 
 
 class Members(NamedTuple):
@@ -315,7 +318,7 @@ def ascend(m, c, lam, h, nb, target, iterations, rows, H):
             norm += (1.0 - used[i]) ** 2
         if norm == 0.0:  # the least path is a partition: nothing to gain
             break
-        step = scale * max(target - value, 1e-9 * abs(target)) / norm
+        step = scale * max(target - value, LEAST_STEP * abs(target)) / norm
         for i in range(n):
             current[i] += step * (1.0 - used[i])
     return best
