@@ -231,15 +231,18 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
         below += nj
     if remaining == 0:
         return 0
+    lows = np.empty(n_classes)
+    highs = np.empty(n_classes)
     for r in range(1, remaining + 1):
+        for j in range(fixed, n_classes):  # the ranges depend on the rank and class only
+            lows[j], highs[j] = _later_range(classes, j, fixed, remaining, r, work_before)
         for i in range(n):
             best = np.inf
             best_point = -1
             for j in range(fixed, n_classes):
                 if not member[i, j]:
                     continue
-                low, high = _later_range(classes, j, fixed, remaining, r, work_before)
-                c, p = _best_point(classes, i, j, low, high, centre, objective)
+                c, p = _best_point(classes, i, j, lows[j], highs[j], centre, objective)
                 if c < best:
                     best = c
                     best_point = p
@@ -371,20 +374,33 @@ def _perfect(cost, limit, row_of):
 
 
 @njit(cache=True, nogil=True)
-def bottleneck_value(cost, match):
+def bottleneck_value(cost, match, limit):
     """The least ``max_i cost[i, σ(i)]`` over permutations σ (inf if none is finite), by
-    bisection over the sorted entries with a matching test (Kőnig–Egerváry)."""
+    bisection over the sorted entries with a matching test (Kőnig–Egerváry), writing σ
+    into ``match``. The search starts at the largest row or column minimum (every row and
+    column is matched, so the value is at least each); when the value is at least
+    ``limit`` it returns a lower bound that is itself at least ``limit`` (all a caller
+    pruning at ``limit`` needs) and leaves ``match`` as it was."""
     n = cost.shape[0]
     flat = cost.ravel()
     finite = flat[np.isfinite(flat)]
     if finite.size == 0:
         return np.inf
+    floor = -np.inf
+    for i in range(n):
+        floor = max(floor, cost[i, :].min())
+        floor = max(floor, cost[:, i].min())
+    if not np.isfinite(floor):
+        return np.inf  # a device or a slot with no finite entry
     levels = np.unique(finite)
+    lo = np.searchsorted(levels, floor)
+    top = np.searchsorted(levels, limit) - 1  # the last level below the limit
+    if top < lo:
+        return levels[lo]
     row_of = np.empty(n, dtype=np.int64)
-    if not _perfect(cost, levels[-1], row_of):
-        return np.inf
-    lo = 0
-    hi = levels.size - 1
+    if not _perfect(cost, levels[top], row_of):
+        return levels[top + 1] if top + 1 < levels.size else np.inf
+    hi = top
     while lo < hi:
         mid = (lo + hi) // 2
         if _perfect(cost, levels[mid], row_of):

@@ -418,7 +418,7 @@ class _Relaxed(_Search):
         counts = np.asarray(node.counts, dtype=np.int64)
         _bounds.node_costs(self.classes, counts, node.fixed, centre, code, self.cost, self.pick)
         if code == _bounds.LARGEST and self.code == _bounds.LARGEST:
-            return float(_bounds.bottleneck_value(self.cost, self.match))
+            return float(_bounds.bottleneck_value(self.cost, self.match, self.cutoff))
         warm = code == _bounds.VARIANCE and self.warm_node is node
         value = _bounds.assignment_value(self.cost, self.match, self.potential, warm)
         self.warm_node = node if code == _bounds.VARIANCE else None
@@ -441,8 +441,12 @@ class _Relaxed(_Search):
         return float(value)
 
     def _bound(self, node: _Node, centre: float, code: int) -> float:
-        """The larger of the relaxed assignment and, where it applies, the program."""
+        """The larger of the relaxed assignment and, where it applies, the program (min-max:
+        only when the assignment alone does not prune the node, since then no vector of
+        the program could beat the incumbent either)."""
         relaxed = self._relaxed(node, centre, code)
+        if code == _bounds.LARGEST and relaxed >= self.cutoff:
+            return relaxed
         program = self._inner_program(node, centre)
         return relaxed if math.isnan(program) else max(relaxed, program)
 
@@ -468,6 +472,8 @@ class _Relaxed(_Search):
             if not leaf:
                 return self._inner_variance(node)
         code = self.code if self.code == _bounds.LARGEST else _bounds.VARIANCE
+        if code == _bounds.LARGEST and self._relaxed(node, 0.0, code) >= self.cutoff:
+            return math.inf  # no vector of the leaf beats the incumbent: no program needed
 
         def evaluate(c: float, exact: bool) -> tuple[float, bool]:
             value = self._program(node, c)
