@@ -1,16 +1,20 @@
-"""What stops a long computation: its time limit and Ctrl-C.
+"""What stops a long computation: its time limit, its node limit and Ctrl-C.
 
 A solver's loop asks a :class:`Budget` between iterations (a compiled kernel runs in short
-blocks, with a look at the budget between two blocks) whether its time limit has passed;
-the same look raises :class:`KeyboardInterrupt` for a Ctrl-C.
+blocks, with a look at the budget between two blocks) whether it must stop, and why:
+:meth:`Budget.stop` answers with one of :data:`STOPS` or None, and the solver reports that
+answer as :attr:`dnnsplit.solvers.Solution.stopped` (a stop is data, never prose).
 
 Why a Ctrl-C waits for the look: while numba's threads run a parallel loop, the main
 thread calls back into Python now and then (numba unpickles objects it needs), and a
 ``KeyboardInterrupt`` raised inside such a callback tears the compiled code down: the
 process ended with SIGSEGV in 9 of 9 tries. Inside :func:`deferred_interrupts` a SIGINT
-only records itself; :meth:`Budget.expired` (or the end of the block) raises it, in
-Python, between two compiled calls. A compiled block is short (a fraction of a second), so
-a Ctrl-C still stops a search at once.
+only records itself; the next look (or the end of the block) takes it, in Python, between
+two compiled calls. A compiled block is short (a fraction of a second), so a Ctrl-C still
+stops a search at once. A solver's budget (``interrupts="stop"``) turns it into the stop
+``"interrupted"``: the solver ends with its best answer, which
+:class:`Interrupted` (a ``KeyboardInterrupt``) then carries to the caller; any other
+budget raises the Ctrl-C where it looks.
 """
 
 from __future__ import annotations
@@ -25,7 +29,20 @@ from typing import Any
 
 from dnnsplit.errors import SolverRefusal
 
-__all__ = ["Budget", "deferred_interrupts", "duration", "interrupted"]
+__all__ = [
+    "STOPS",
+    "Budget",
+    "Interrupted",
+    "deferred_interrupts",
+    "duration",
+    "interrupted",
+]
+
+#: Why a solver stopped before its search was done (``Solution.stopped``; None: it was
+#: done): its time limit, its node limit (a count of search nodes, the same on any
+#: machine), its iteration limit (greedy and local-search's ``max_iterations``), the
+#: memory its open nodes may take, or a Ctrl-C.
+STOPS = ("time_limit", "node_limit", "iteration_limit", "memory_limit", "interrupted")
 
 _PENDING: list[tuple[int, Any]] = []  # (signal number, frame) of SIGINTs not yet raised
 _PREVIOUS: list[Any] = []  # the handler each active deferral replaced (innermost last)
@@ -40,6 +57,28 @@ def interrupted() -> None:
     replaced handler decides: the default one raises :class:`KeyboardInterrupt`)."""
     if _PENDING:
         _raise_pending(_PREVIOUS[0] if _PREVIOUS else signal.default_int_handler)
+
+
+def _take_interrupt() -> bool:
+    """Whether a Ctrl-C arrived inside :func:`deferred_interrupts`; it is taken (it will
+    not be raised at the end of the block)."""
+    if not _PENDING:
+        return False
+    _PENDING.clear()
+    return True
+
+
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C that stopped a solver, carrying the solver's answer so far.
+
+    Raised by a solver whose budget stopped with ``"interrupted"``; a caller that catches
+    ``KeyboardInterrupt`` (the command line: exit 130) sees a Ctrl-C as before, and one
+    that wants the answer reads :attr:`solution` (its ``stopped`` is ``"interrupted"``).
+    """
+
+    def __init__(self, solution: Any) -> None:
+        super().__init__("interrupted")
+        self.solution = solution
 
 
 def _raise_pending(handler: Any) -> None:
@@ -102,22 +141,41 @@ def duration(seconds: float) -> str:
 
 
 class Budget:
-    """The time a solver may take, counted from its call, and a look at Ctrl-C.
+    """What a solver may spend, counted from its call: seconds, nodes, and a look at
+    Ctrl-C.
 
     Parameters
     ----------
     seconds : float or None
-        The time limit; None: no limit (only Ctrl-C is looked at).
+        The time limit; None: no limit.
     field : str
         The option that set the limit, named by a refusal (``time_limit``).
+    nodes : int or None
+        The most nodes (or other units of work, :meth:`spend`) the solver may take; None:
+        no limit. A node limit stops a search at the same place on any machine.
+    interrupts : {"raise", "stop"}
+        What a Ctrl-C that arrived inside :func:`deferred_interrupts` does at the next
+        look: raise there (``"raise"``), or stop the work with ``"interrupted"``
+        (``"stop"``, a solver's budget: the solver then ends with its answer).
     """
 
-    def __init__(self, seconds: float | None, field: str = "time_limit") -> None:
+    def __init__(
+        self,
+        seconds: float | None,
+        field: str = "time_limit",
+        *,
+        nodes: int | None = None,
+        interrupts: str = "raise",
+    ) -> None:
         self.seconds = seconds
         self.field = field
+        self.nodes = nodes
+        self.interrupts = interrupts
         self.began = time.perf_counter()
         self.deadline = math.inf if seconds is None else self.began + seconds
-        self.reached = False
+        self.spent = 0
+        #: Why the work stopped (one of :data:`STOPS`), None while it may go on.
+        self.stopped: str | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.began
@@ -126,13 +184,36 @@ class Budget:
         """Seconds left (``inf`` without a limit, never below 0)."""
         return max(0.0, self.deadline - time.perf_counter())
 
-    def expired(self) -> bool:
-        """Whether the time limit has passed (and remember it in :attr:`reached`); raises
-        a Ctrl-C that arrived meanwhile (see :func:`deferred_interrupts`)."""
-        interrupted()
-        if not self.reached and time.perf_counter() >= self.deadline:
-            self.reached = True
-        return self.reached
+    def spend(self, units: int = 1) -> None:
+        """Count ``units`` nodes of work against the node limit."""
+        self.spent += units
+
+    def nodes_left(self) -> int | None:
+        """Nodes the limit still allows (None without a node limit, never below 0)."""
+        return None if self.nodes is None else max(0, self.nodes - self.spent)
+
+    def stop(self) -> str | None:
+        """Why the work must stop now (one of :data:`STOPS`, remembered in
+        :attr:`stopped`), or None. A Ctrl-C that arrived meanwhile is raised here, or,
+        with ``interrupts="stop"``, taken as ``"interrupted"``."""
+        if self.stopped is None:
+            if self.interrupts == "stop":
+                if _take_interrupt():
+                    self.stopped = "interrupted"
+            else:
+                interrupted()
+        if self.stopped is None:
+            if time.perf_counter() >= self.deadline:
+                self.stopped = "time_limit"
+            elif self.nodes is not None and self.spent >= self.nodes:
+                self.stopped = "node_limit"
+        return self.stopped
+
+    def halt(self, reason: str) -> None:
+        """Record a stop the solver decided itself (``"memory_limit"``,
+        ``"iteration_limit"``)."""
+        if self.stopped is None:
+            self.stopped = reason
 
     def refuse_beyond(self, estimate_s: float, what: str) -> None:
         """Refuse up front (a :class:`~dnnsplit.errors.SolverRefusal` naming the limit's

@@ -67,7 +67,8 @@ class Constraint:
         raise NotImplementedError
 
 
-#: A magnitude just above zero: its negative is the hostile tests' least negative number.
+#: A magnitude just above zero: the least a relative tolerance is taken of (a zero value keeps
+#: a tie band), and its negative the hostile tests' least negative number.
 NEAR_ZERO = 1e-300
 
 

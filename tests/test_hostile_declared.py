@@ -17,7 +17,6 @@ import pkgutil
 import re
 from typing import Any
 
-import numpy as np
 import pytest
 
 import dnnsplit
@@ -80,13 +79,6 @@ REQUIRED: dict[str, Any] = {
 #: Values that keep a call short, for a boundary that takes them: a search that could run
 #: long (local-search with 100,000 restarts, say) stops in a second.
 SHORT = {"time_limit": 1.0}
-#: Known disagreements, each to be fixed where it lies: (boundary, parameter, value type).
-KNOWN = {
-    ("dnnsplit.solvers.optimal.optimal", "seed", np.random.Generator): (
-        "optimal checks its seed by hand and refuses the numpy Generator its declaration "
-        "takes (the solvers branch makes its body follow the declaration)"
-    ),
-}
 
 
 class Accepted(Exception):
@@ -129,13 +121,9 @@ def cases(valid: bool) -> list:
     for where, boundary in BOUNDARIES.items():
         for name, constraint in boundary.constraints.items():
             for value in constraint.valid() if valid else constraint.invalid():
-                marks = []
-                for (known, parameter, kind), reason in KNOWN.items():
-                    if valid and (known, parameter) == (where, name) and isinstance(value, kind):
-                        marks.append(pytest.mark.xfail(reason=reason, strict=True))
                 shown = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))  # the same in every worker
                 ident = f"{where.removeprefix('dnnsplit.')}:{name}={shown}"
-                out.append(pytest.param(boundary, name, value, id=ident, marks=marks))
+                out.append(pytest.param(boundary, name, value, id=ident))
     return out
 
 

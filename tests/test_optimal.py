@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +19,18 @@ from hypothesis import strategies as st
 
 from conftest import scenario_dicts
 from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, paper_scenario, solve
+from dnnsplit._limits import Budget
 from dnnsplit.evaluate import batch_delays
-from dnnsplit.solvers import optimal
+from dnnsplit.solvers import _bounds, _lagrangian, optimal
+from dnnsplit.solvers._bounds_search import (
+    _IndexOrder,
+    _members,
+    _Node,
+    _Relaxed,
+    class_structure,
+    count_caps,
+    count_search,
+)
 from dnnsplit.solvers._common import objective_values
 from dnnsplit.solvers.optimal import branch_and_bound
 
@@ -214,6 +225,56 @@ def test_no_time_limit_means_the_default_one():
     assert found.optimal
 
 
+def test_every_solution_says_why_it_stopped():
+    """``stopped`` is data: None when certified, ``"node_limit"`` or ``"time_limit"`` when
+    that limit ended the search (then not certified), in the command line's JSON too."""
+    scenario = paper_scenario(30, 2)
+    done = solve(scenario, objective="variance", solver="optimal")
+    assert done.optimal and done.stopped is None and done.to_dict()["stopped"] is None
+    cut = solve(scenario, objective="variance", solver="optimal", max_nodes=1)
+    assert not cut.optimal and cut.stopped == "node_limit"
+    assert 0.0 <= cut.extra["lower_bound"] <= cut.value and cut.to_dict()["stopped"] == "node_limit"
+    late = solve(
+        paper_scenario(12, 1, policy="rr"), objective="max", solver="optimal", time_limit=1e-9
+    )
+    assert not late.optimal and late.stopped == "time_limit"
+
+
+def test_a_ctrl_c_ends_the_search_with_its_answer(monkeypatch):
+    """A SIGINT during the count search stops it at its next look: the solver raises
+    ``Interrupted`` (a ``KeyboardInterrupt``) carrying its best vector, stopped
+    ``"interrupted"``, with a true bound."""
+    from dnnsplit._limits import Interrupted
+
+    expand = _lagrangian.expand
+
+    def interrupting(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return expand(*args)
+
+    monkeypatch.setattr(_lagrangian, "expand", interrupting)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(Interrupted) as stop:
+            solve(paper_scenario(30, 2), objective="variance", solver="optimal")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    found = stop.value.solution
+    assert isinstance(stop.value, KeyboardInterrupt)
+    assert found.stopped == "interrupted" and not found.optimal
+    assert 0.0 <= found.extra["lower_bound"] <= found.value
+
+
+def test_optimal_takes_a_numpy_generator_as_seed():
+    """The declaration says ``seed`` is a whole number or a Generator: both are taken, and
+    a Generator seeded with 0 draws the local search's starts of seed 0."""
+    scenario = paper_scenario(9, 4)
+    by_int = solve(scenario, objective="max", solver="optimal", seed=0)
+    by_rng = solve(scenario, objective="max", solver="optimal", seed=np.random.default_rng(0))
+    assert by_rng.optimal and close(by_rng.value, by_int.value)
+    assert by_rng.partition.tolist() == by_int.partition.tolist()
+
+
 def test_optimal_refuses_the_timeline_model():
     with pytest.raises(SolverRefusal, match="^model: optimal certifies under the snapshot"):
         solve(paper_scenario(3, 1), solver="optimal", model="timeline")
@@ -224,6 +285,18 @@ def test_optimal_says_when_no_vector_meets_the_deadlines():
     raw["devices"][0]["deadline_s"] = 1e-4
     with pytest.raises(SolverRefusal, match="^deadline_s: optimal: no partition vector"):
         solve(Scenario.from_dict(raw), solver="optimal", objective="variance")
+
+
+@pytest.mark.parametrize("solver", ["optimal", "exhaustive"])
+@pytest.mark.parametrize(("deadline", "field"), [(None, "energy_cap"), (1e-4, "deadline_s")])
+def test_an_infeasible_search_names_what_no_vector_meets(solver, deadline, field):
+    """Under an energy cap no vector meets, the refusal names ``energy_cap`` when vectors
+    meeting every deadline exist, and ``deadline_s`` when none does (the cap is not why)."""
+    raw = paper_scenario(3, 1).to_dict()
+    if deadline is not None:
+        raw["devices"][0]["deadline_s"] = deadline
+    with pytest.raises(SolverRefusal, match=f"^{field}: {solver}: no"):
+        solve(Scenario.from_dict(raw), solver=solver, objective="total", energy_cap=0.0)
 
 
 @pytest.mark.parametrize(
@@ -276,12 +349,10 @@ def all_vectors(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     st.integers(0, 2**32 - 1),
 )
 def test_every_node_bound_is_below_every_completion(raw, objective, draw):
-    """Lemma 3 and the parabola bound: at a node drawn at random (the class counts of a
-    random vector, fixed for a random number of classes), the bound is at most the best
-    objective among the vectors that complete the node (brute force); the leaf program is
-    exact for its count vector."""
-    from dnnsplit.solvers import _bounds
-    from dnnsplit.solvers._bounds_search import _Node, _Search, class_structure
+    """The assignment bound (Lemmas 3, 4, 6): at a node drawn at random (the class counts
+    of a random vector, fixed for a random number of classes), the bound is at most the
+    best objective among the vectors that complete the node (brute force); the leaf
+    program is exact for its count vector (Lemma 5)."""
 
     scenario = Scenario.from_dict(raw)
     tables = scenario.tables
@@ -297,7 +368,7 @@ def test_every_node_bound_is_below_every_completion(raw, objective, draw):
     fixed = int(rng.integers(0, n_classes + 1))
     completes = (counts[:, :fixed] == counts[x, :fixed]).all(axis=1)
     best = float(values[completes].min())
-    search = _Search(tables, classes, objective, lambda v: math.inf, math.inf, None)
+    search = _Relaxed(tables, classes, objective, lambda v: math.inf, math.inf, None)
     node = _Node(0.0, 0, tuple(int(c) for c in counts[x]), fixed)
     if fixed < n_classes:
         bound = search.score(node)
@@ -320,6 +391,217 @@ def test_every_node_bound_is_below_every_completion(raw, objective, draw):
         assert row.feasible
         got = row.delays.max() if objective == "max" else ((row.delays - centre) ** 2).sum()
         assert close(got, value)
+
+
+# --- the index-order bound (sjf variance) ------------------------------------------------
+
+
+def class_members(scenario: Scenario):
+    """The class structure of an ``sjf`` scenario and its members (no count caps)."""
+    classes = class_structure(scenario.tables, 64)
+    top = np.minimum(classes.member.sum(axis=0), scenario.n_devices).astype(np.int64)
+    return classes, _members(classes, top)
+
+
+def sequence_cost(scenario, classes, j, devices, start, centre, prices):
+    """``Σ (cost − λ)`` of ``devices`` (index order) as the ranks 1, 2, … of class j starting
+    at ``start``, each at its best allowed point of the class meeting its deadline."""
+    tables = scenario.tables
+    points = classes.points[j, : classes.n_points[j]]
+    total = 0.0
+    for k, i in enumerate(devices, start=1):
+        bs = start + k * classes.work[j] if classes.work[j] > 0 else 0.0
+        best = math.inf
+        for p in points:
+            delay = tables.offload_delay[i, p] + bs
+            if tables.allowed[i, p] and delay <= classes.deadline[i]:
+                best = min(best, (delay - centre) ** 2)
+        total += best - prices[i]
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenario_dicts(max_devices=6, max_stages=3, policies=("sjf",), deadlines=True),
+    st.integers(0, 2**32 - 1),
+)
+def test_class_rows_are_the_least_sequences_in_index_order(raw, draw):
+    """``G_j(k, B)`` (class_row at a point B) is the least cost of k members of class j in
+    index order (brute force over the subsets); over a range of starts it is at most
+    ``G_j(k, B)`` for every B in the range."""
+    scenario = Scenario.from_dict(raw)
+    classes, members = class_members(scenario)
+    rng = np.random.default_rng(draw)
+    n = scenario.n_devices
+    prices = rng.normal(0.0, 0.5, n)
+    centre = float(rng.uniform(0.0, 2.0))
+    j = int(rng.integers(classes.work.size))
+    start, width = float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 0.3))
+    exact, ranged = np.empty(n + 1), np.empty(n + 1)
+    _lagrangian.class_row(members, j, start, start, centre, prices, n, exact)
+    _lagrangian.class_row(members, j, start, start + width, centre, prices, n, ranged)
+    inside = start + float(rng.uniform(0.0, width))
+    for k in range(n + 1):
+        costs = [
+            sequence_cost(scenario, classes, j, chosen, s, centre, prices)
+            for s in (start, inside)
+            for chosen in itertools.combinations(range(n), k)
+        ]
+        half = len(costs) // 2
+        least, least_inside = min(costs[:half], default=0.0), min(costs[half:], default=0.0)
+        assert exact[k] == least if not np.isfinite(least) else close(exact[k], least)
+        assert ranged[k] <= least_inside + 1e-9 * max(1.0, abs(least_inside))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    scenario_dicts(max_devices=5, max_stages=3, policies=("sjf",), deadlines=True),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_index_order_bound_is_below_every_completion(raw, draw):
+    """For any prices and centre, at a node drawn at random (the class counts of a random
+    vector, fixed for a random number of classes), ``Σ λ + Σ_fixed G_j + H_f`` (the table
+    at the node's bucket, of random width) is at most ``Σ (D − c)²`` of every vector that
+    completes the node (brute force), and the root's value is at most every vector's."""
+    scenario = Scenario.from_dict(raw)
+    classes, members = class_members(scenario)
+    vectors, delays, feasible = all_vectors(scenario)
+    counts = class_counts(classes, vectors)
+    rng = np.random.default_rng(draw)
+    n, n_classes = scenario.n_devices, classes.work.size
+    prices = rng.normal(0.0, 0.5, n)
+    centre = float(rng.uniform(0.0, 2.0))
+    h = float(rng.choice([0.003, 0.02, 0.1]))
+    nb = int(rng.integers(2, 60))
+    rows = np.empty((n_classes, nb, n + 1))
+    table = np.empty((n_classes + 1, n + 1, nb))
+    root = _lagrangian.fill(members, centre, prices, h, nb, rows, table) + prices.sum()
+    costs = np.where(feasible, ((delays - centre) ** 2).sum(axis=1), np.inf)
+    assert root <= costs.min() + 1e-9 * max(1.0, costs.min()) or not np.isfinite(costs.min())
+    x = int(rng.integers(len(vectors)))
+    fixed = int(rng.integers(0, n_classes + 1))
+    completes = (counts[:, :fixed] == counts[x, :fixed]).all(axis=1)
+    best = costs[completes].min()
+    bound = prices.sum()
+    start = 0.0
+    row = np.empty(n + 1)
+    for j in range(fixed):
+        _lagrangian.class_row(members, j, start, start, centre, prices, n, row)
+        bound += row[counts[x, j]]
+        start += counts[x, j] * classes.work[j]
+    bound += _lagrangian.lookup(table, fixed, int(counts[x, :fixed].sum()), start, h, nb)
+    assert bound <= best + 1e-9 * max(1.0, abs(best)) or not np.isfinite(best), (bound, best)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenario_dicts(max_devices=5, max_stages=3, policies=("sjf",), deadlines=True),
+    st.integers(0, 2**32 - 1),
+)
+def test_a_leaf_value_is_a_bound_and_exact_when_it_says_so(raw, draw):
+    """``leaf_value`` at a random count vector and centre is at most the least ``Σ (D −
+    c)²`` over the vectors with those counts (brute force); when it says exact, it equals
+    it and its vector has those counts and that cost."""
+    scenario = Scenario.from_dict(raw)
+    classes, members = class_members(scenario)
+    vectors, delays, feasible = all_vectors(scenario)
+    counts = class_counts(classes, vectors)
+    rng = np.random.default_rng(draw)
+    x = int(rng.integers(len(vectors)))
+    centre = float(rng.uniform(delays.min(), delays.max()))
+    same = (counts == counts[x]).all(axis=1) & feasible
+    least = ((delays[same] - centre) ** 2).sum(axis=1).min() if same.any() else np.inf
+    vector = np.full(scenario.n_devices, -1, dtype=np.int64)
+    prices = rng.normal(0.0, 0.5, scenario.n_devices)
+    value, exact = _lagrangian.leaf_value(
+        members, counts[x].astype(np.int64), centre, prices, 50, 10.0 * (1 + least), vector
+    )
+    assert value <= least + 1e-9 * max(1.0, least) or not np.isfinite(least)
+    if exact:
+        assert close(value, least)
+        assert (class_counts(classes, vector[None, :])[0] == counts[x]).all()
+        found = evaluate(scenario, vector)
+        assert found.feasible and close(((found.delays - centre) ** 2).sum(), least)
+
+
+def value_function(scenario: Scenario, objective: str):
+    """The model's objective of a vector (inf when it misses a deadline)."""
+
+    def value_of(vector: np.ndarray) -> float:
+        found = evaluate(scenario, vector)
+        return found.objective(objective) if found.feasible else math.inf
+
+    return value_of
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenario_dicts(max_devices=6, max_stages=3, policies=("sjf",), deadlines=True))
+def test_the_index_order_search_finds_the_optimum_from_the_worst_incumbent(raw):
+    """The count search with the index-order bound, given the worst feasible vector as its
+    incumbent (brute force): it must find and certify the optimum itself, its bound below
+    it; the count caps (Lemma 9) and the range of means (Lemma 10) hold for every vector
+    better than the incumbent."""
+    scenario = Scenario.from_dict(raw)
+    tables = scenario.tables
+    classes = class_structure(tables, 64)
+    vectors, delays, feasible = all_vectors(scenario)
+    values = np.where(feasible, delays.var(axis=1), -np.inf)
+    worst = int(np.argmax(values))
+    if not np.isfinite(values[worst]) or values[worst] <= 1e-20:
+        return  # every vector ties up to rounding: a relative tolerance cannot tell them apart
+    n = scenario.n_devices
+    better = feasible & (delays.var(axis=1) < values[worst] * (1 - 1e-9))
+    caps = count_caps(classes, n, n * values[worst] * (1 - 1e-9))
+    assert (class_counts(classes, vectors[better]) <= caps).all()
+    search = _IndexOrder(
+        tables,
+        classes,
+        "variance",
+        value_function(scenario, "variance"),
+        float(values[worst]),
+        vectors[worst],
+    )
+    low, high = search._mean_range()
+    means = delays[better].mean(axis=1)
+    assert (means >= low - 1e-9).all() and (means <= high + 1e-9).all()
+    outcome = count_search(
+        tables,
+        classes,
+        "variance",
+        value_function(scenario, "variance"),
+        start=vectors[worst],
+        start_value=float(values[worst]),
+        budget=Budget(None),
+    )
+    best = float(np.where(feasible, delays.var(axis=1), np.inf).min())
+    assert outcome.certified and close(outcome.value, best)
+    assert outcome.lower <= best * (1 + 1e-9) + 1e-15
+    assert close(evaluate(scenario, outcome.partition).objective("variance"), best)
+
+
+@pytest.mark.parametrize(("n", "seed"), [(12, 3), (14, 4), (16, 5)])
+def test_the_two_bounds_certify_the_same_optimum(n, seed):
+    """Paper scenarios beyond exhaustive search: the count search certifies the same
+    optimum with the index-order bound as with the assignment bound of the solver before
+    it (each from the local search's vector)."""
+    scenario = paper_scenario(n, seed)
+    tables = scenario.tables
+    classes = class_structure(tables, 64)
+    start = solve(scenario, objective="variance", solver="local-search")
+    found = {}
+    for relaxation in ("auto", "assignment"):
+        found[relaxation] = count_search(
+            tables,
+            classes,
+            "variance",
+            value_function(scenario, "variance"),
+            start=np.array(start.partition),
+            start_value=start.value,
+            budget=Budget(None),
+            relaxation=relaxation,
+        )
+        assert found[relaxation].certified, relaxation
+    assert close(found["auto"].value, found["assignment"].value)
 
 
 @settings(max_examples=60, deadline=None)
@@ -376,12 +658,13 @@ def test_the_result_is_never_worse_than_the_heuristics(policy):
 def test_setup_beyond_the_budget_is_skipped():
     """At N = 3,000 with one second, neither the local search nor the O(N³) assignment
     fits the setup's share of the budget, so neither runs (greedy does)."""
-    from dnnsplit.solvers.optimal import SETUP_SHARE, _assignment_seconds, _warm_start
+    from dnnsplit.solvers.exact import assignment_seconds
+    from dnnsplit.solvers.optimal import SETUP_SHARE, _warm_start
 
     scenario = paper_scenario(3_000, 1)
-    assert _assignment_seconds(3_000) > SETUP_SHARE * 1.0
-    _, _, ran = _warm_start(scenario, "variance", "half", 8, 0, SETUP_SHARE * 1.0)
-    assert "local-search" not in ran
+    assert assignment_seconds(3_000) > SETUP_SHARE * 1.0
+    _, _, ran, interrupted = _warm_start(scenario, "variance", "half", 8, 0, SETUP_SHARE * 1.0)
+    assert ran == "greedy" and not interrupted
 
 
 def test_the_search_refuses_a_stack_beyond_the_memory_cap(monkeypatch):
@@ -391,9 +674,9 @@ def test_the_search_refuses_a_stack_beyond_the_memory_cap(monkeypatch):
         branch_and_bound(tables, "total")
 
 
-@pytest.mark.parametrize(("policy", "objective"), [("sjf", "variance"), ("rr", "total")])
+@pytest.mark.parametrize(("policy", "objective"), [("ps", "variance"), ("rr", "total")])
 def test_ctrl_c_during_the_search(tmp_path, policy, objective):
-    """A real SIGINT while the compiled search runs (the count search for the variance,
+    """A real SIGINT while the compiled search runs (the count search for PS's variance,
     the level search for RR's total delay): exit 130 and one line, no traceback."""
     path = tmp_path / "s.json"
     path.write_text(json.dumps(paper_scenario(60, 3, policy=policy).to_dict()))
@@ -420,8 +703,6 @@ def test_a_long_profile_takes_the_level_search_within_memory():
     """2,000 stages of distinct BS work: too many classes for the count search, which
     says so before allocating anything of size classes × stages; the level search's stack
     holds a level's points and "defer" per frame, not every point."""
-    from dnnsplit.solvers._bounds_search import class_structure
-
     stages = [
         {"name": f"s{k}", "device_s": 1e-4 * (1 + k % 7), "output_bytes": 1_000 + k}
         for k in range(2_000)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from dnnsplit import (
     paper_scenario,
     solve,
 )
+from dnnsplit._limits import Budget, deferred_interrupts
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S
 from dnnsplit.solvers import start_vector
@@ -244,6 +247,47 @@ def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
     scenario = Scenario.from_dict(raw)
     solution = solve(scenario, objective="total", solver="greedy", start="half", max_iterations=1)
     assert solution.partition.tolist() == [2, 1]  # device 0, right move (1 -> 2)
+
+
+def test_a_budget_says_why_the_work_stops():
+    """One look answers with the first limit reached and keeps it; a Ctrl-C inside
+    ``deferred_interrupts`` is raised at the look, or, with ``interrupts="stop"``, taken as
+    the stop ``"interrupted"`` (and not raised again at the block's end)."""
+    counted = Budget(None, nodes=3)
+    counted.spend(2)
+    assert counted.stop() is None and counted.nodes_left() == 1
+    counted.spend()
+    assert counted.stop() == "node_limit" and counted.nodes_left() == 0
+    counted.halt("memory_limit")  # the first reason stays
+    assert counted.stop() == "node_limit"
+    assert Budget(1e-9).stop() == "time_limit"
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            taking = Budget(None, interrupts="stop")
+            assert taking.stop() == "interrupted" and taking.stopped == "interrupted"
+        with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            Budget(None).stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("name", ["greedy", "local-search"])
+def test_the_heuristics_say_which_limit_stopped_them(name):
+    """``stopped`` is None at a local optimum, ``"iteration_limit"`` when
+    ``max_iterations`` ended a run, ``"time_limit"`` when the limit did."""
+    scenario = paper_scenario(40, 2)
+    free = solve(scenario, objective="variance", solver=name)
+    assert free.stopped is None
+    assert is_local_optimum(
+        scenario, free.partition, "variance", "step" if name == "greedy" else "any"
+    )
+    capped = solve(scenario, objective="variance", solver=name, max_iterations=1)
+    assert capped.stopped == "iteration_limit" and capped.iterations >= 1
+    late = solve(scenario, objective="variance", solver=name, time_limit=1e-9)
+    assert late.stopped == "time_limit" and late.to_dict()["stopped"] == "time_limit"
 
 
 def test_exhaustive_refuses_a_space_too_large_naming_its_size_and_time():

@@ -186,7 +186,7 @@ def study_grid(
 
 def _unbounded(solution: Solution) -> Solution:
     """``solution``, checked not to have been stopped by its (out of reach) time limit."""
-    if solution.extra.get("time_limit_reached"):
+    if solution.stopped == "time_limit":
         raise SolverRefusal(
             "time_limit",
             f"{solution.solver} was stopped by its time limit: a row would depend on the machine",
@@ -197,7 +197,7 @@ def _unbounded(solution: Solution) -> Solution:
 def _guarded(solution: Solution) -> Solution:
     """``solution`` of the certifying solver, checked not to have been stopped by its time
     limit (only by its node limit, or not at all)."""
-    if "time limit" in solution.note:
+    if solution.stopped == "time_limit":
         raise SolverRefusal(
             "time_limit",
             f"optimal was stopped by its time limit of {GUARD_SECONDS:g} s: a row would "

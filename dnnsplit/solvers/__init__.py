@@ -16,9 +16,12 @@ optimal).
   in one pass.
 - :func:`exact_total`: total delay under ``sjf``/``ps`` as a linear assignment (certified).
 - :func:`optimal`: branch and bound for total delay, variance, the largest delay and the
-  total device energy under the snapshot model, any policy, deadlines and energy budgets
-  (certified, or a proven lower bound and gap when stopped by its time limit); it takes
-  no energy cap.
+  total device energy under the snapshot model, any policy, deadlines, energy budgets and
+  an energy cap (certified, or a proven lower bound and gap when stopped by a limit; the
+  bounds and their proofs: ``docs/optimal.md``).
+
+Every :class:`Solution` says in ``stopped`` whether a limit ended its search, and which
+(:data:`~dnnsplit._limits.STOPS`; None: the search was done).
 - Baselines: :func:`all_local` (p = S, the paper's), :func:`max_local` (p = s̃_i),
   :func:`all_offload` (the lowest point), :func:`independent` (each device alone).
 

@@ -4,7 +4,7 @@ When every device shares one BS-work row ``T^R(p)`` (one network, one BS), the B
 the residual tasks in classes of equal work (``sjf``, ``ps``) or equal turns (``rr``), and
 a device's BS delay depends only on how many devices sit in each class served before it,
 on its rank (by index) inside its own class and, under ``rr``, on how many devices with a
-lower index need more turns. The search of :mod:`dnnsplit.solvers.optimal` fixes the count
+lower index need more turns. The search of :mod:`dnnsplit.solvers._bounds_search` fixes the count
 of devices per class, class by class in service order; this module holds what it needs:
 
 - :func:`node_costs`: for a node (counts fixed for the first ``fixed`` classes) and a
@@ -16,7 +16,7 @@ of devices per class, class by class in service order; this module holds what it
 - :func:`program`: a dynamic program over the devices in index order, exact for a full
   count vector and a lower bound for a partial one.
 
-The proofs are in the Notes of :func:`dnnsplit.solvers.optimal.optimal`.
+The proofs are in ``docs/optimal.md`` (Lemmas 3-6).
 
 Every kernel reads one :data:`Classes` tuple (the tables of the class structure) and takes
 the policy and objective as int codes from :data:`POLICY_CODES` and
@@ -133,7 +133,7 @@ def _best_point(classes, i, j, low, high, centre, objective):
 def _later_range(classes, j, fixed, remaining, rank, work_before):
     """The BS delay range of a device of class ``j ≥ fixed`` among the ``remaining``
     devices of the later classes, at service rank ``rank`` among them (``rank = 0``:
-    unknown, the rank term dropped). Lemma 4 of ``optimal``."""
+    unknown, the rank term dropped). Lemma 4 of ``docs/optimal.md``."""
     work = classes.work
     n_classes = work.shape[0]
     wj = work[j]
@@ -173,8 +173,8 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
     whose first ``fixed`` class counts are ``counts[:fixed]``, at centre ``centre``.
 
     Columns ``0 .. N−M−1`` are the fixed (class, rank) slots in service order, columns
-    ``N−M .. N−1`` the service ranks ``1 .. M`` of the devices still to place (Lemma 3 of
-    :func:`~dnnsplit.solvers.optimal.optimal`). Forbidden entries (no allowed point, a
+    ``N−M .. N−1`` the service ranks ``1 .. M`` of the devices still to place (Lemmas 3
+    and 4 of ``docs/optimal.md``). Forbidden entries (no allowed point, a
     missed deadline, an impossible rank) are inf. Returns ``M``.
     """
     offload = classes.offload
@@ -231,15 +231,18 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
         below += nj
     if remaining == 0:
         return 0
+    lows = np.empty(n_classes)
+    highs = np.empty(n_classes)
     for r in range(1, remaining + 1):
+        for j in range(fixed, n_classes):  # the ranges depend on the rank and class only
+            lows[j], highs[j] = _later_range(classes, j, fixed, remaining, r, work_before)
         for i in range(n):
             best = np.inf
             best_point = -1
             for j in range(fixed, n_classes):
                 if not member[i, j]:
                     continue
-                low, high = _later_range(classes, j, fixed, remaining, r, work_before)
-                c, p = _best_point(classes, i, j, low, high, centre, objective)
+                c, p = _best_point(classes, i, j, lows[j], highs[j], centre, objective)
                 if c < best:
                     best = c
                     best_point = p
@@ -371,20 +374,33 @@ def _perfect(cost, limit, row_of):
 
 
 @njit(cache=True, nogil=True)
-def bottleneck_value(cost, match):
+def bottleneck_value(cost, match, limit):
     """The least ``max_i cost[i, σ(i)]`` over permutations σ (inf if none is finite), by
-    bisection over the sorted entries with a matching test (Kőnig–Egerváry)."""
+    bisection over the sorted entries with a matching test (Kőnig–Egerváry), writing σ
+    into ``match``. The search starts at the largest row or column minimum (every row and
+    column is matched, so the value is at least each); when the value is at least
+    ``limit`` it returns a lower bound that is itself at least ``limit`` (all a caller
+    pruning at ``limit`` needs) and leaves ``match`` as it was."""
     n = cost.shape[0]
     flat = cost.ravel()
     finite = flat[np.isfinite(flat)]
     if finite.size == 0:
         return np.inf
+    floor = -np.inf
+    for i in range(n):
+        floor = max(floor, cost[i, :].min())
+        floor = max(floor, cost[:, i].min())
+    if not np.isfinite(floor):
+        return np.inf  # a device or a slot with no finite entry
     levels = np.unique(finite)
+    lo = np.searchsorted(levels, floor)
+    top = np.searchsorted(levels, limit) - 1  # the last level below the limit
+    if top < lo:
+        return levels[lo]
     row_of = np.empty(n, dtype=np.int64)
-    if not _perfect(cost, levels[-1], row_of):
-        return np.inf
-    lo = 0
-    hi = levels.size - 1
+    if not _perfect(cost, levels[top], row_of):
+        return levels[top + 1] if top + 1 < levels.size else np.inf
+    hi = top
     while lo < hi:
         mid = (lo + hi) // 2
         if _perfect(cost, levels[mid], row_of):
@@ -437,8 +453,8 @@ def _rest_cost(classes, i, fixed, remaining, work_before, centre, objective):
 def program(classes, counts, fixed, centre, objective, vector, state_limit):
     """The least ``Σ_i cost_i`` (variance at centre c: ``cost = (D − c)²``) or ``max_i
     D_i`` (min-max) over the vectors with ``counts[j]`` devices in each class ``j <
-    fixed``, by a dynamic program over the devices in index order (Lemma 4 of
-    :func:`~dnnsplit.solvers.optimal.optimal`): exact when ``fixed`` is the number of
+    fixed``, by a dynamic program over the devices in index order (Lemma 5 of
+    ``docs/optimal.md``): exact when ``fixed`` is the number of
     classes, a lower bound otherwise (the ``M`` devices of the later classes enter with
     the least cost over their delay ranges, ranks ignored).
 

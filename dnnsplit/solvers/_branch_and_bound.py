@@ -1,6 +1,6 @@
 """Compiled depth-first branch and bound behind :func:`dnnsplit.solvers.optimal`.
 
-The search and the proofs of its bounds are documented in :mod:`dnnsplit.solvers.optimal`;
+The search and the proofs of its bounds are in ``docs/optimal.md`` ("The level search");
 this module holds the numba kernel and the tables it reads. Every quantity is indexed by
 device ``i`` (0..N-1) and partition point ``q`` (0..S).
 
@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from dnnsplit.solvers._bounds import OBJECTIVE_CODES, POLICY_CODES
+from dnnsplit.solvers._common import RELATIVE_TOLERANCE
 
 __all__ = [
     "FLOAT_FIELDS",
@@ -204,8 +205,8 @@ def bound_of_state(
     assigned devices spent ``spent`` joules.
 
     Returns ``inf`` when no completion meets the deadlines, the energy budgets and the
-    energy cap (or some device has no point left). The proofs are in the Notes of
-    :func:`dnnsplit.solvers.optimal.optimal`.
+    energy cap (or some device has no point left). The proofs are in ``docs/optimal.md``
+    ("The level search").
     """
     point = stack.point
     task_work = stack.task_work
@@ -443,10 +444,10 @@ def _leaf_value(objective, total_sum, total_squares, largest, n):
 @njit(cache=True, nogil=True)
 def cutoff(upper):
     """Nodes whose bound is at least this cannot beat ``upper`` by more than the package's
-    relative tie tolerance (1e-12)."""
+    relative tie tolerance (:data:`~dnnsplit.solvers.RELATIVE_TOLERANCE`)."""
     if not np.isfinite(upper):
         return np.inf
-    return upper - 1e-12 * abs(upper)
+    return upper - RELATIVE_TOLERANCE * abs(upper)
 
 
 @njit(cache=True, nogil=True)

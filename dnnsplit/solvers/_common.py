@@ -12,8 +12,9 @@ from typing import Any, ParamSpec
 
 import numpy as np
 
-from dnnsplit._limits import Budget
+from dnnsplit._limits import STOPS, Budget, Interrupted, deferred_interrupts
 from dnnsplit._params import (
+    NEAR_ZERO,
     Choice,
     Constraint,
     Flag,
@@ -51,6 +52,7 @@ __all__ = [
     "SOLVER_OPTION_CONSTRAINTS",
     "START",
     "STARTS",
+    "STOPS",
     "TIME_LIMIT",
     "Found",
     "Seed",
@@ -74,8 +76,6 @@ DELAY_OBJECTIVES = ("total", "variance", "max")
 OBJECTIVES = (*DELAY_OBJECTIVES, "energy")
 #: Objective values within this relative distance are ties; a move must improve by more.
 RELATIVE_TOLERANCE = 1e-12
-#: The least magnitude a tolerance is relative to (a zero objective keeps a tie band).
-TOLERANCE_FLOOR = 1e-300
 #: Seconds a searching solver (greedy, local-search, exact, optimal) may take when its
 #: ``time_limit`` is not given.
 DEFAULT_TIME_LIMIT_S = 120.0
@@ -110,10 +110,15 @@ SOLVER_OPTION_CONSTRAINTS: dict[str, Constraint] = {
 }
 
 
-def budget(time_limit: float | None, default: float | None = DEFAULT_TIME_LIMIT_S) -> Budget:
+def budget(
+    time_limit: float | None,
+    default: float | None = DEFAULT_TIME_LIMIT_S,
+    nodes: int | None = None,
+) -> Budget:
     """The :class:`~dnnsplit._limits.Budget` of a solver called with ``time_limit``
-    (seconds, checked by the solver's declaration; None: ``default``), starting now."""
-    return Budget(default if time_limit is None else time_limit)
+    (seconds, checked by the solver's declaration; None: ``default``) and an optional
+    node limit, starting now; a Ctrl-C stops it with ``"interrupted"``."""
+    return Budget(default if time_limit is None else time_limit, nodes=nodes, interrupts="stop")
 
 
 def objective_values(
@@ -135,7 +140,7 @@ def objective_values(
 
 def tolerance(reference: float) -> float:
     """The tie tolerance around ``reference``: :data:`RELATIVE_TOLERANCE` relative."""
-    return RELATIVE_TOLERANCE * max(abs(reference), TOLERANCE_FLOOR)
+    return RELATIVE_TOLERANCE * max(abs(reference), NEAR_ZERO)
 
 
 def start_vector(scenario: Scenario, start: str) -> np.ndarray:
@@ -181,7 +186,13 @@ class Solution:
     start : str or None
         Start rule of greedy / local-search.
     note : str
-        What the solver certifies or assumed.
+        What the solver certifies or assumed (prose for a reader; :attr:`stopped` and
+        :attr:`extra` hold the facts).
+    stopped : str or None
+        Why the solver stopped before its search was done: ``"time_limit"``,
+        ``"node_limit"``, ``"iteration_limit"``, ``"memory_limit"`` or
+        ``"interrupted"`` (:data:`~dnnsplit._limits.STOPS`); None when it was done (a
+        fixed rule, a finished search, a certified optimum).
     extra : dict
         Solver-specific facts (bounds, node counts, ...), JSON-ready.
     energy_cap : float or None
@@ -200,6 +211,7 @@ class Solution:
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     energy_cap: float | None = None
+    stopped: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "partition", read_only(np.array(self.partition)))
@@ -237,6 +249,7 @@ class Solution:
             "model": ev.model,
             "start": self.start,
             "note": self.note,
+            "stopped": self.stopped,
             **self.extra,
         }
 
@@ -252,6 +265,11 @@ class Found:
     start: str | None = None
     enforce_limits: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    stopped: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stopped is not None and self.stopped not in STOPS:  # pragma: no cover
+            raise ValueError(f"stopped must be one of {STOPS} or None, not {self.stopped!r}")
 
 
 P = ParamSpec("P")
@@ -269,6 +287,11 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
     returns a :class:`Found`; the defaults are its own (read from its signature). Its
     answer is re-evaluated by :func:`dnnsplit.evaluate`, so a reported value never carries
     a search's own arithmetic. The declarations are the solver's ``constraints``.
+
+    The search runs inside :func:`~dnnsplit._limits.deferred_interrupts`: a Ctrl-C is taken
+    by the search's budget at its next look, the search ends with its answer
+    (``stopped="interrupted"``), and :class:`~dnnsplit._limits.Interrupted` carries that
+    answer to the caller (a ``KeyboardInterrupt``).
     """
 
     def wrap(search: Callable[P, Found]) -> Callable[P, Solution]:
@@ -289,7 +312,8 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
         @functools.wraps(search)
         def run(*args: P.args, **kwargs: P.kwargs) -> Solution:
             began = time.perf_counter()
-            found = checked(*args, **kwargs)
+            with deferred_interrupts():
+                found = checked(*args, **kwargs)
             seconds = time.perf_counter() - began
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
@@ -301,7 +325,7 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
                 model=bound.arguments["model"],
                 enforce_limits=found.enforce_limits,
             )
-            return Solution(
+            solution = Solution(
                 partition=evaluation.partition,
                 objective=objective,
                 value=evaluation.objective(objective),
@@ -314,7 +338,11 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
                 note=found.note,
                 extra=found.extra,
                 energy_cap=bound.arguments.get("energy_cap"),
+                stopped=found.stopped,
             )
+            if found.stopped == "interrupted":
+                raise Interrupted(solution)
+            return solution
 
         run.constraints = dict(declared)  # type: ignore[attr-defined]
         return run

@@ -146,7 +146,7 @@ class FullMoves(Moves):
         per_row = n * (n if self.tables.policy == "rr" else 1)
         chunk = max(1, CELLS_PER_CHUNK // per_row)
         for lo in range(0, candidates.size, chunk):
-            if lo and self.budget.expired():
+            if lo and self.budget.stop():
                 raise TimeUp
             ks = candidates[lo : lo + chunk]
             vectors = np.repeat(self.p[None, :], ks.size, axis=0)
@@ -349,16 +349,18 @@ def make_moves(
 
 
 def improve(moves: Any, max_iterations: int | None = None) -> int:
-    """Best-improvement loop of eq. (6) on ``moves``; returns the number of moves taken.
+    """Best-improvement loop of eq. (6) on ``moves``; returns the number of moves taken
+    (``max_iterations`` of them when that cap stopped the loop: the vector may then not be
+    a local optimum).
 
     While the current vector breaks a deadline, the score is the reduction of the total
     deadline excess; once it is feasible, the score is the reduction of the objective among
     candidates that stay feasible. A move counts only if it improves by more than the
     tolerance; among the best (within tolerance) the first in ``moves`` order wins.
 
-    The loop also stops, before the next move, when ``moves.budget`` runs out (its
-    ``reached`` flag then says so); a Ctrl-C is raised between two iterations (see
-    :func:`~dnnsplit._limits.deferred_interrupts`).
+    The loop also stops, before the next move, when ``moves.budget`` says so
+    (:meth:`~dnnsplit._limits.Budget.stop`, whose ``stopped`` then says why); a Ctrl-C is
+    looked at between two iterations (see :func:`~dnnsplit._limits.deferred_interrupts`).
     """
     with deferred_interrupts():
         return _improve(moves, max_iterations)
@@ -366,9 +368,9 @@ def improve(moves: Any, max_iterations: int | None = None) -> int:
 
 def _improve(moves: Any, max_iterations: int | None) -> int:
     iterations = 0
-    budget = getattr(moves, "budget", None) or Budget(None)
+    budget = moves.budget
     while max_iterations is None or iterations < max_iterations:
-        if budget.expired():
+        if budget.stop():
             break
         value, excess = moves.current()
         try:

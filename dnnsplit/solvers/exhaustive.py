@@ -81,8 +81,11 @@ def _duration(seconds: float) -> str:
     return duration(max(seconds, 1.0))
 
 
-def _stopped(clock: Budget, done: int, size: int) -> SolverRefusal:
-    """The refusal of a search its time limit stopped (it certifies nothing)."""
+def _stopped(clock: Budget, done: int, size: int) -> BaseException:
+    """What a search its budget stopped raises (it certifies nothing): the Ctrl-C that
+    stopped it, or the refusal of its time limit."""
+    if clock.stopped == "interrupted":
+        return KeyboardInterrupt()
     return SolverRefusal(
         "time_limit",
         f"exhaustive: stopped by the time limit of {clock.seconds:g} s after {done:.3g} of "
@@ -156,7 +159,7 @@ def _compiled(
     try:
         with deferred_interrupts():
             for lo in range(0, outer_total, block):
-                if clock.expired():
+                if clock.stop():
                     raise _stopped(clock, lo * inner, outer_total * inner)
                 hi = min(outer_total, lo + block)
                 parts = max(1, min(hi - lo, 8 * get_num_threads()))
@@ -213,7 +216,7 @@ def _chunked(
     best: list[tuple[float, float, int] | None] = [None] * bins
     bar = progress_bar(total=size, desc="exhaustive", enabled=progress, unit="vec", unit_scale=True)
     for lo in range(0, size, chunk):
-        if clock.expired():
+        if clock.stop():
             bar.close()
             raise _stopped(clock, lo, size)
         flat = np.arange(lo, min(size, lo + chunk), dtype=np.int64)
@@ -365,10 +368,14 @@ def exhaustive(
     caps = None if energy_cap is None else np.array([energy_cap + ENERGY_TOLERANCE_J])
     (offsets,), path = _search(scenario, objective, model, max_vectors, progress, clock, caps)
     if offsets is None:
-        what = "deadline and energy budget" + (" within the energy cap" if caps is not None else "")
+        uncapped = caps is not None and (
+            _search(scenario, "total", model, max_vectors, False, clock, None)[0][0] is not None
+        )  # a vector meets every deadline and budget: the cap is what none meets
         raise SolverRefusal(
-            "deadline_s",
-            f"exhaustive: none of the {scenario.space_size} partition vectors meets every {what}",
+            "energy_cap" if uncapped else "deadline_s",
+            f"exhaustive: none of the {scenario.space_size} partition vectors meets every "
+            "deadline and energy budget"
+            + (f" within the energy cap {energy_cap:g} J" if uncapped else ""),
         )
     return Found(
         offsets + scenario.tables.min_stage,

@@ -22,14 +22,6 @@ from dnnsplit.solvers._moves import MOVE_KINDS, FullMoves, improve, make_moves
 __all__ = ["MOVE_KINDS", "greedy", "is_local_optimum", "local_search"]
 
 
-def _stopped(seconds: float | None, moves: int) -> str:
-    """The note's ending when the time limit stopped a search."""
-    return (
-        f"; stopped by the time limit of {seconds:g} s after {moves} moves: the result may "
-        "not be a local optimum"
-    )
-
-
 @solver("greedy")
 def greedy(
     scenario: Scenario,
@@ -63,7 +55,7 @@ def greedy(
     time_limit : float, optional
         Stop, before the next move, after this many seconds (positive; default
         :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s). The setup of the scorers
-        counts. ``extra["time_limit_reached"]`` says whether it stopped the search.
+        counts.
     energy_cap : float, optional
         The most total device energy the answer may take, J: a constraint like the
         deadlines (the ε of the ε-constraint method); default none.
@@ -71,6 +63,8 @@ def greedy(
     Returns
     -------
     Solution
+        ``stopped`` is ``"time_limit"`` or ``"iteration_limit"`` when that limit ended the
+        loop (the vector may then not be a local optimum), None otherwise.
 
     Notes
     -----
@@ -100,13 +94,13 @@ def greedy(
     vector = start_vector(scenario, start)
     moves = make_moves(scenario.tables, vector, "step", objective, model, clock, energy_cap)
     iterations = improve(moves, max_iterations)
-    note = "the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start
+    capped = max_iterations is not None and iterations >= max_iterations
     return Found(
         moves.p,
         iterations=iterations,
         start=start,
-        note=note + (_stopped(clock.seconds, iterations) if clock.reached else ""),
-        extra={"time_limit_reached": clock.reached},
+        note="the paper's greedy (eq. 6): one-stage moves, best improvement, from " + start,
+        stopped=clock.stopped or ("iteration_limit" if capped else None),
     )
 
 
@@ -150,13 +144,16 @@ def local_search(
     time_limit : float, optional
         Stop, before the next move or run, after this many seconds (positive; default
         :data:`~dnnsplit.solvers.DEFAULT_TIME_LIMIT_S`, 120 s), keeping the best end point
-        so far. ``extra["time_limit_reached"]`` says whether it stopped the search.
+        so far.
     energy_cap : float, optional
         The most total device energy the answer may take, J (as :func:`greedy`'s).
 
     Returns
     -------
     Solution
+        ``stopped`` is ``"time_limit"`` when the limit ended the search, or
+        ``"iteration_limit"`` when ``max_iterations`` ended a run (the vector may then not
+        be a local optimum), None otherwise.
 
     Notes
     -----
@@ -181,23 +178,25 @@ def local_search(
     best_key: tuple[float, float] | None = None
     partition = start_vector(scenario, start)
     iterations = 0
+    capped = False
     for run in range(restarts + 1):
-        if run and clock.expired():
+        if run and clock.stop():
             break
         # each random start is drawn when its run begins (the same draws as all at once)
         vector = partition if run == 0 else rng.integers(tables.min_stage, tables.max_stage + 1)
         moves = make_moves(tables, vector, "any", objective, model, clock, energy_cap)
-        iterations += improve(moves, max_iterations)
+        taken = improve(moves, max_iterations)
+        iterations += taken
+        capped = capped or (max_iterations is not None and taken >= max_iterations)
         value, excess = moves.current()
         if best_key is None or (excess, value) < best_key:
             best_key, partition = (excess, value), moves.p.copy()
-    note = f"any-step moves from {start} and {restarts} seeded random starts; best kept"
     return Found(
         partition,
         iterations=iterations,
         start=start,
-        note=note + (_stopped(clock.seconds, iterations) if clock.reached else ""),
-        extra={"time_limit_reached": clock.reached},
+        note=f"any-step moves from {start} and {restarts} seeded random starts; best kept",
+        stopped=clock.stopped or ("iteration_limit" if capped else None),
     )
 
 
