@@ -36,7 +36,9 @@ chosen by fit and says which of its parts the paper's text supports.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -49,7 +51,7 @@ import pandas as pd
 
 from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.claims import CLAIMS, READINGS, Claim, Reading
-from dnnsplit.paper.engine import Engine, Task, point_key
+from dnnsplit.paper.engine import Engine, Shape, package_fingerprint, point_key
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
 from dnnsplit.paper.output import write_table
@@ -209,6 +211,63 @@ COMPUTE: dict[str, Callable[[sweeps.Point], list[dict[str, Any]]]] = {
     "by_ratio": sweeps.improvement_rows,
     "fig5": sweeps.optimum_rows,
 }
+#: The solves behind each kind of sweep, and how its rows are made of them.
+SOLVED = {"by_devices": sweeps.IMPROVEMENT, "by_ratio": sweeps.IMPROVEMENT, "fig5": sweeps.OPTIMUM}
+#: The tables each kind of sweep writes (the figures' CSVs the claims read).
+TABLES: dict[str, Callable[[pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]] = {
+    "by_devices": stats.fig3_by_devices_tables,
+    "by_ratio": stats.fig3_by_ratio_tables,
+    "fig5": stats.fig5_tables,
+}
+#: What a claim's verdict is, as :func:`evaluate` keeps it (in the cache too).
+VERDICT_COLUMNS = ("verdict", "ours", "distance", *NUMBER_COLUMNS)
+#: A cached verdict is one row of :data:`VERDICT_COLUMNS`: two texts and numbers.
+VERDICT_SHAPE: Shape = (
+    1,
+    {"verdict": (str,), "ours": (str,), **{c: (float, int) for c in VERDICT_COLUMNS[2:]}},
+)
+
+
+def _table_key(kind: str, points: Sequence[sweeps.Point], memo: dict[str, str | None]) -> str:
+    """A hash of what a kind's tables under one reading depend on: the cache key of each
+    of its points (the setup, the point, the profiles, the code that computes rows)."""
+    keys = [point_key(COMPUTE[kind], p, memo=memo) for p in points]
+    return hashlib.sha256(json.dumps([kind, keys]).encode()).hexdigest()
+
+
+def _verdict_key(claim: Claim, tables: Sequence[str]) -> str:
+    """A hash of what a claim's verdict depends on: the tables it reads (their keys) and
+    the source of the whole package (the claims, the tables' and the verdicts' code)."""
+    material = [claim.id, list(tables), package_fingerprint()]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
+def _plain_number(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _judged(claim: Claim, place: Path) -> dict[str, Any]:
+    """The verdict on ``claim`` from the tables in ``place`` (:data:`VERDICT_COLUMNS`)."""
+    try:
+        verdict: Verdict | None = judge(claim, place)
+    except MissingInput:
+        verdict = None
+    numbers = verdict.numbers if verdict else {}
+    return {
+        "verdict": verdict.verdict if verdict else "not evaluated",
+        "ours": verdict.ours if verdict else "",
+        "distance": _plain_number(verdict.distance) if verdict else math.nan,
+        **{c: _plain_number(numbers.get(c, math.nan)) for c in NUMBER_COLUMNS},
+    }
+
+
+def _kind_tables(kind: str, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables of a kind of sweep from its tidy rows, by file stem."""
+    return {
+        f"{name}{'_' + suffix if suffix else ''}": frame
+        for name, files in TABLES[kind](rows).items()
+        for suffix, frame in files.items()
+    }
 
 
 def _covers(claim: Claim, grids: StudyGrids) -> str:
@@ -241,10 +300,21 @@ def evaluate(
     """The claims under each reading, from the sweeps of ``kinds``: the rows of
     ``readings.csv``.
 
-    The points of all readings and kinds run in one engine call (one progress bar; a point
-    two readings share runs once); each reading's tables are written under
-    ``folder/<reading id>/`` and judged there. A claim is answered when every sweep it
-    reads has run for that reading (now or before, into the same folder).
+    A claim is answered under a reading when every sweep it reads is among ``kinds``.
+    Work is keyed by what it depends on, so nothing is done twice:
+
+    - a claim's verdict depends only on the tables it reads, and those only on the points
+      of their sweeps: a verdict is keyed by the points' cache keys and the package's
+      source (:func:`~dnnsplit.paper.engine.package_fingerprint`). Readings whose sweeps
+      are the same (a Fig. 5 reading, for the Fig. 3 claims) share one verdict, and the
+      engine's cache keeps verdicts between runs: a re-run judges nothing anew;
+    - the tables of the verdicts still to judge are computed once per distinct set of
+      points, written under ``folder/<reading id>/`` (of the first reading that has
+      them) and judged there;
+    - their points run in one engine call (one progress bar), made of solves
+      (:func:`~dnnsplit.paper.sweeps.run_solved`): a solve that several readings ask for
+      (the same greedy under another baseline, the same optimum under another start of
+      greedy) is computed once, and cached on its own.
 
     Returns
     -------
@@ -256,45 +326,56 @@ def evaluate(
     """
     engine = engine or current_engine()
     folder = Path(folder)
-    keyed = {
-        (r.id, kind): [(point_key(COMPUTE[kind], p), p) for p in _points(base, r, grids, kind)]
+    memo: dict[str, str | None] = {}
+    plan = {(r.id, kind): _points(base, r, grids, kind) for r in readings for kind in kinds}
+    tables = {pair: _table_key(pair[1], chosen, memo) for pair, chosen in plan.items()}
+    # only the claims whose sweeps this call runs: a file left in the folder by an earlier
+    # run (another kind, another version) must neither answer a claim nor change which
+    # combinations a search counts as new
+    answered = [c for c in CLAIMS if set(kinds_of(c)) <= set(kinds)]
+    keys = {
+        (r.id, c.id): _verdict_key(c, [tables[(r.id, kind)] for kind in kinds_of(c)])
         for r in readings
-        for kind in kinds
+        for c in answered
     }
-    unique: dict[str, Task] = {}
-    for (_, kind), pairs in keyed.items():
-        for key, point in pairs:
-            unique.setdefault(key, (COMPUTE[kind], point))
-    results = engine.run_tasks(
-        list(unique.values()), desc="readings: Figs. 3 and 5", progress=progress
-    )
-    by_key = dict(zip(unique, results, strict=True))
-    table = []
+    known = {
+        key: rows[0]
+        for key, rows in engine.recall(
+            list(dict.fromkeys(keys.values())), VERDICT_SHAPE, desc="readings' verdicts"
+        ).items()
+    }
+    to_judge: dict[str, tuple[Reading, Claim]] = {}
     for reading in readings:
+        for claim in answered:
+            if keys[(reading.id, claim.id)] not in known:
+                to_judge.setdefault(keys[(reading.id, claim.id)], (reading, claim))
+    needed: dict[str, tuple[str, str]] = {}  # table key -> the first (reading, kind)
+    for reading, claim in to_judge.values():
+        for kind in kinds_of(claim):
+            needed.setdefault(tables[(reading.id, kind)], (reading.id, kind))
+    work = [(SOLVED[pair[1]], point) for pair in needed.values() for point in plan[pair]]
+    solved = iter(
+        sweeps.run_solved(work, desc="readings: Figs. 3 and 5", progress=progress, engine=engine)
+    )
+    made = {}
+    for key, (rid, kind) in needed.items():
+        rows = [row for _ in plan[(rid, kind)] for row in next(solved)]
+        made[key] = _kind_tables(kind, sweeps.tidy(rows))
+    written: set[tuple[str, str]] = set()
+    for key, (reading, claim) in to_judge.items():
         place = folder / reading.id
-        frames = {
-            kind: sweeps.tidy([row for key, _ in keyed[(reading.id, kind)] for row in by_key[key]])
-            for kind in kinds
-        }
-        tables: dict[str, dict[str, pd.DataFrame]] = {}
-        if "by_devices" in frames:
-            tables.update(stats.fig3_by_devices_tables(frames["by_devices"]))
-        if "by_ratio" in frames:
-            tables.update(stats.fig3_by_ratio_tables(frames["by_ratio"]))
-        if "fig5" in frames:
-            tables.update(stats.fig5_tables(frames["fig5"]))
-        written = set()
-        for name, files in tables.items():
-            for suffix, frame in files.items():
-                stem = f"{name}{'_' + suffix if suffix else ''}"
-                write_table(frame, place / f"{stem}.csv")
-                written.add(stem)
-        # only the claims this call computed: a file left in the folder by an earlier run
-        # (another kind, another version) must neither answer a claim nor change which
-        # combinations a search counts as new
-        for claim in CLAIMS:
-            if all(csv in written for csv in claim.csvs):
-                table.append(_row(claim, reading, place, grids))
+        for kind in kinds_of(claim):
+            if (reading.id, kind) not in written:
+                for stem, frame in made[tables[(reading.id, kind)]].items():
+                    write_table(frame, place / f"{stem}.csv")
+                written.add((reading.id, kind))
+        known[key] = _judged(claim, place)
+    engine.remember([(key, [known[key]]) for key in to_judge])
+    table = [
+        _row(claim, reading, known[keys[(reading.id, claim.id)]], grids)
+        for reading in readings
+        for claim in answered
+    ]
     return pd.DataFrame(table, columns=_COLUMNS)
 
 
@@ -312,26 +393,23 @@ _COLUMNS = [
 ]
 
 
-def _row(claim: Claim, reading: Reading, place: Path, grids: StudyGrids) -> dict[str, Any]:
-    try:
-        verdict: Verdict | None = judge(claim, place)
-    except MissingInput:
-        verdict = None
+def _row(
+    claim: Claim, reading: Reading, judged: Mapping[str, Any], grids: StudyGrids
+) -> dict[str, Any]:
     changes = {
         **reading.changes,
         **{f"fig3.{k}": v for k, v in reading.fig3_changes.items()},
         **{f"fig5.{k}": v for k, v in reading.fig5_changes.items()},
     }
-    numbers = verdict.numbers if verdict else {}
     parts = parts_of(reading.id, [*READINGS, reading])
     return {
         "claim": claim.id,
         "reading": reading.id,
-        "verdict": verdict.verdict if verdict else "not evaluated",
-        "ours": verdict.ours if verdict else "",
-        "distance": verdict.distance if verdict else np.nan,
+        "verdict": judged["verdict"],
+        "ours": judged["ours"],
+        "distance": judged["distance"],
         "covers": _covers(claim, grids),
-        **{column: numbers.get(column, np.nan) for column in NUMBER_COLUMNS},
+        **{column: judged[column] for column in NUMBER_COLUMNS},
         "changes": json.dumps(_plain(changes), sort_keys=True),
         "supported": all(p.supported for p in parts if p.id != "default"),
         "support": reading.support,
