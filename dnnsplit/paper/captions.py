@@ -1,37 +1,38 @@
-"""Figure captions, built from the setup and the profiles' provenance (never typed).
+"""Figure captions: what each figure shows, then where its numbers come from (never typed).
 
-Every caption comes in two lengths (:class:`Caption`): a short one drawn in the image (what
-is plotted, the seeds, and whether the stage times are measured or ESTIMATED), and the full
-one with every profile's provenance, written beside the figure (``NAME.caption.md``) and
-quoted in REPRODUCTION.md.
+Every caption opens with one sentence saying what its figure plots (axes, lines, bands,
+markers, the paper's values drawn), different for every figure: its words live in
+``templates/captions.md.j2``, filled from the setup and the grid, so a caption names the
+baseline, the policies and the sizes the run used. It comes in two lengths
+(:class:`Caption`): a short one drawn in the image (what is shown, and whether the stage
+times are measured or ESTIMATED), and the full one written beside the figure
+(``NAME.caption.md``), which adds the seeds, the intervals and the profile by reference to
+its entry in ``data/measurements/README.md``. Text from a profile file is escaped
+(:func:`dnnsplit.paper.text.escape`): data is never markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from dnnsplit.paper.claims import Claim
+from dnnsplit.paper.text import escape, template_module
 from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
-if TYPE_CHECKING:
-    from dnnsplit.paper.readings import StudyGrids
-
 __all__ = [
     "INTERVAL",
     "Caption",
+    "figure_caption",
     "profile_caption",
     "profiles_caption",
-    "readings_caption",
-    "scenario_caption",
-    "sweep_caption",
     "text",
 ]
 
-INTERVAL = "shaded: 95% seeded bootstrap interval of the mean"
-SEE_FULL = "Full provenance: the caption file beside this figure."
+INTERVAL = "shaded: seeded 95% bootstrap interval of the mean"
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ class Caption:
 
     def __add__(self, other: Caption | str) -> Caption:
         """Both lengths followed by ``other`` (a string goes into both)."""
-        if isinstance(other, Caption):
-            return Caption(f"{self.short} {other.short}", f"{self.full} {other.full}")
-        return Caption(f"{self.short} {other}", f"{self.full} {other}")
+        short, full = (other.short, other.full) if isinstance(other, Caption) else (other, other)
+        return Caption(" ".join(p for p in (self.short, short) if p),
+                       " ".join(p for p in (self.full, full) if p))
 
 
 def text(caption: Caption | str, *, full: bool = False) -> str:
@@ -55,88 +56,100 @@ def text(caption: Caption | str, *, full: bool = False) -> str:
     return caption
 
 
-def _method(name: str) -> str:
-    prov = load_profile(name).provenance
-    return f"{prov['method'].upper()} ({prov['hardware']})"
-
-
 def profile_caption(setup: Setup) -> Caption:
-    """Where the device's stage times come from (method in capitals), and the BS's."""
+    """Where the device's stage times come from (method in capitals) and the BS's, by
+    reference to the profile's entry in ``data/measurements/README.md``."""
     prov = load_profile(setup.profile).provenance
+    method = escape(prov["method"]).upper()
+    short = f"Stage times {method} ({escape(prov['hardware'])})."
     if setup.bs_profile is None:
-        bs = "ratio model t_s / R"
-        bs_short = "BS: t_s / R."
+        bs = "BS: t_s / R."
     else:
         bs_prov = load_profile(setup.bs_profile).provenance
-        bs = f"{bs_prov['hardware']}, {bs_prov['method'].upper()} profile {setup.bs_profile}"
-        bs_short = f"BS stage times {_method(setup.bs_profile)}."
-    return Caption(
-        f"Device stage times {_method(setup.profile)}; {bs_short} {SEE_FULL}",
-        f"Device stage times: {prov['hardware']}, {prov['method'].upper()} "
-        f"({prov['source']}; {prov['framework']}; {prov['date']}). BS: {bs}.",
-    )
-
-
-def sweep_caption(setup: Setup, seeds: Sequence[int], *, show: str | None = None) -> Caption:
-    """Seeds and interval, then the profiles. ``show="bs"`` leads with the BS policy and R
-    (Fig. 5); ``show="ratio"`` adds R after the interval."""
-    count = f"{len(seeds)} seeds, {INTERVAL}"
-    if show == "bs":
-        lead = f"{display_name(setup.policy)} at the BS, R = {setup.ratio:g}; mean over {count}."
-    elif show == "ratio":
-        lead = f"Mean over {count}; R = {setup.ratio:g}."
-    else:
-        lead = f"Mean over {count}."
+        bs = f"BS: `{escape(setup.bs_profile)}`, {escape(bs_prov['method']).upper()}."
     full = (
-        f"{lead} The seed-to-seed spread (min, median, max) is in the summary CSV. "
-        "The setup is in the run's manifest."
+        f"Device stage times: `{escape(setup.profile)}`, {method} for the "
+        f"{escape(prov['hardware'])} (its method and sources: its entry in "
+        f"data/measurements/README.md). {bs}"
     )
-    return Caption(lead, full) + profile_caption(setup)
+    return Caption(short, full)
 
 
-def scenario_caption(setup: Setup, devices: int, seed: int) -> Caption:
-    """One scenario of the paper's setup: which, and the profiles."""
-    lead = (
-        f"One scenario: N = {devices}, seed {seed}, {display_name(setup.policy)} at the BS, "
-        f"R = {setup.ratio:g} (dnnsplit scenario --devices {devices} --seed {seed})."
-    )
-    return Caption(lead, lead + " The setup is in the run's manifest.") + profile_caption(setup)
+def _span(values: Sequence[Any]) -> str:
+    shown = [f"{float(v):g}" for v in values]
+    return shown[0] if len(shown) == 1 else f"{shown[0]}–{shown[-1]}"
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+class _Grid(Protocol):
+    """What a caption reads of a sweep's grid (:class:`dnnsplit.paper.sweeps.Grid`)."""
+
+    devices: Sequence[int]
+    seeds: Sequence[int]
+    vary: Mapping[str, Sequence[Any]]
+
+
+def figure_caption(
+    name: str,
+    setup: Setup | None = None,
+    grid: _Grid | None = None,
+    *,
+    baseline: str = "all-local",
+    paper: Sequence[Claim] = (),
+    quick: bool = False,
+    **words: Any,
+) -> Caption:
+    """The caption of figure ``name`` (a macro of ``templates/captions.md.j2``): what it
+    shows, in the run's words (the sizes, seeds and policies or ratios of ``grid``, the
+    setup's, the ``baseline``, the numbers of the ``paper`` claims it draws, and any
+    ``words`` the figure's sentence needs), then the seeds and the stage times' provenance
+    (``setup`` None: none)."""
+    vary = dict(grid.vary) if grid is not None else {}
+    policies = vary.get("policy") or ([setup.policy] if setup else [])
+    pinned = sorted({x for c in paper if c.paper is not None for x in c.paper.at})
+    bounds = [c.paper.band[1] for c in paper if c.paper is not None and c.kind == "value"]
+    targets = [c.reads[0].rows.get("devices") for c in paper]
+    context = {
+        "devices": _span(grid.devices) if grid is not None else "",
+        "policies": _and([display_name(p) for p in policies]) if policies else "",
+        "policy": display_name(setup.policy) if setup else "",
+        "ratio": f"{setup.ratio:g}" if setup else "",
+        "ratios": _span(vary.get("ratio", [setup.ratio] if setup else [0])),
+        "quanta": _span([1000 * q for q in vary.get("quantum_s", [0])]),
+        "baseline": baseline,
+        "other": "max-local" if baseline == "all-local" else "all-local",
+        "pinned": _and([f"{x:g}" for x in pinned]) if pinned else "",
+        "bound": f"{bounds[0]:g}%" if bounds else "",
+        "target": next((f"{t:g}" for t in targets if t is not None), ""),
+        **words,
+    }
+    what = " ".join(str(getattr(template_module("captions"), name)(context)).split())
+    caption = Caption(what, what)
+    if grid is not None and grid.seeds:
+        seeds = len(grid.seeds)
+        caption = caption + Caption(
+            f"{seeds} seeds.",
+            f"Means over {seeds} seeds ({INTERVAL}; the seeds' own spread is in the summary "
+            "CSV). The setup is in the run's manifest.",
+        )
+    if setup is not None:
+        caption = caption + profile_caption(setup)
+    if quick:
+        caption = caption + "QUICK RUN: a reduced grid, a smoke test, not a result."
+    return caption
 
 
 def profiles_caption(names: Sequence[str]) -> Caption:
-    """Fig. 4: every profile's method, hardware, framework and date."""
-    lines = []
-    for name in names:
-        prov = load_profile(name).provenance
-        lines.append(
-            f"{name}: {prov['method'].upper()} on/for {prov['hardware']} "
-            f"({prov['source']}; {prov['framework']}; {prov['date']})"
-        )
-    estimated = sum(load_profile(n).provenance["method"] == "estimated" for n in names)
-    short = (
-        f"{estimated} of {len(names)} profiles are ESTIMATED (roofline rule), the others "
-        f"MEASURED on our host; bars in the legend say which. {SEE_FULL}"
+    """Fig. 4: what it shows, then each profile's method and hardware (its sources: its entry
+    in ``data/measurements/README.md``)."""
+    listed = "; ".join(
+        f"`{escape(n)}`: {escape(load_profile(n).provenance['method']).upper()}, "
+        f"{escape(load_profile(n).provenance['hardware'])}"
+        for n in names
     )
-    return Caption(short, "Profiles. " + " | ".join(lines))
-
-
-def readings_caption(grids: StudyGrids, quick: bool, setup: Setup | None = None) -> Caption:
-    """The verdict map: what each cell is, the grid behind it, and (given the default
-    reading's ``setup``) its stage times."""
-    fig3, fig5 = grids.by_devices, grids.fig5
-    grid = (
-        f"Fig. 3: N = {min(fig3.devices)}–{max(fig3.devices)}, {len(fig3.seeds)} seeds; Fig. 5: "
-        f"N = {min(fig5.devices)}–{max(fig5.devices)}, {len(fig5.seeds)} seeds."
+    return figure_caption("fig4", None) + Caption(
+        "", f"Profiles: {listed} (sources: data/measurements/README.md)."
     )
-    short = "Cell: the verdict (colour, hatching and word) and our number. " + grid
-    full = (
-        "Each cell is the verdict on one claim (columns) under one reading of what the paper "
-        "leaves open (rows; '+' joins the declared readings of a combination a search found); "
-        "its label is our number: a range of means in %, a share of cases, or the points that "
-        "hold. " + grid
-    )
-    if quick:
-        short += " QUICK RUN: a reduced grid, a smoke test, not a result."
-        full += " QUICK RUN: a reduced grid, a smoke test, not a result."
-    caption = Caption(short, full)
-    return caption + profile_caption(setup) if setup is not None else caption

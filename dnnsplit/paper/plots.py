@@ -54,8 +54,11 @@ __all__ = [
     "verdict_map",
 ]
 
-#: One colour per BS policy in every figure (the paper's numbers for a policy share it).
-POLICY_COLOURS = {"sjf": "C0", "rr": "C1", "ps": "C2", "fcfs": "C3"}
+#: One colour per BS policy in every figure (the paper's numbers for a policy share it),
+#: from seaborn's colour-blind palette, and never a red–green pair.
+POLICY_COLOURS = {"sjf": "C0", "rr": "C1", "ps": "C4", "fcfs": "C7"}
+#: The paper's band per policy: a hatch of its own, so two overlapping bands stay apart.
+POLICY_HATCHES = {"sjf": "///", "rr": "\\\\\\", "ps": "xxx", "fcfs": "..."}
 #: The near-black of seaborn's colour codes ("k" under its theme).
 INK = (0.1, 0.1, 0.1)
 REFERENCE_LINE: dict[str, Any] = {"color": "0.3", "lw": 0.8}
@@ -73,7 +76,7 @@ def _theme() -> dict[str, Any]:
     rc: dict[str, Any] = {}
     rc.update(sns.axes_style("whitegrid", rc={"font.family": "sans-serif"}))
     rc.update(sns.plotting_context("paper", font_scale=1.1))
-    rc["axes.prop_cycle"] = cycler("color", sns.color_palette("deep"))
+    rc["axes.prop_cycle"] = cycler("color", sns.color_palette("colorblind"))
     return rc
 
 
@@ -111,20 +114,34 @@ def _ticks(ax: Axes, values: Any, *, log: bool = False) -> None:
     ax.minorticks_off()
 
 
-def _paper(ax: Axes, claim: Claim, xs: Sequence[float], color: Any, label: str) -> None:
+def _paper(
+    ax: Axes,
+    claim: Claim,
+    xs: Sequence[float],
+    color: Any,
+    label: str,
+    *,
+    hatch: str = "///",
+    nudge: float = 0.0,
+) -> None:
     """The paper's numbers of a ``value`` claim over ``xs``: its band, hatched, and its
-    single values as diamonds (the ends of a range read as the axis' ends)."""
+    single values as diamonds (the ends of a range read as the axis' ends), moved by
+    ``nudge`` (a share of the axis' span) so that two claims' diamonds never hide each
+    other."""
     if claim.paper is None:
         return
     xs = sorted(float(x) for x in xs)
     low, high = claim.paper.band
     bottom = low if math.isfinite(low) else ax.get_ylim()[0]
     ax.fill_between(
-        xs, [bottom] * len(xs), [high] * len(xs), edgecolor=color, label=label, **PAPER_BAND
+        xs, [bottom] * len(xs), [high] * len(xs), edgecolor=color, label=label,
+        **{**PAPER_BAND, "hatch": hatch},
     )
     pinned = [(x, v) for x, v in claim.paper.at.items() if min(xs) <= x <= max(xs)]
     if pinned:
-        ax.scatter(*zip(*pinned, strict=True), color=color, **PAPER_MARKER)
+        span = (max(xs) - min(xs)) or 1.0
+        shifted = [(x + nudge * span, v) for x, v in pinned]
+        ax.scatter(*zip(*shifted, strict=True), color=color, **PAPER_MARKER)
 
 
 def finish_figure(
@@ -143,13 +160,29 @@ def finish_figure(
             ax.axhline(zero, **REFERENCE_LINE)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False, fontsize=legend_size)
-    short = text(caption)
-    if short:
-        width = fig.get_size_inches()[0]
-        wrapped = textwrap.fill(short, width=int(width * 15))
-        fig.text(0.0, -0.01, wrapped, ha="left", va="top", fontsize=CAPTION_SIZE)
+    _caption_text(fig, caption, int(fig.get_size_inches()[0] * 15))
     fig.canvas.draw()
     return fig
+
+
+def _caption_text(fig: Figure, caption: Caption | str, width: int) -> None:
+    """The short caption under everything drawn so far (legends below the axes included),
+    wrapped; literal text (a ``$`` from a data file never starts mathtext)."""
+    short = text(caption)
+    if not short:
+        return
+    fig.canvas.draw()
+    lowest = fig.get_tightbbox().y0  # inches, may be below 0
+    y = (lowest - 0.08) / fig.get_size_inches()[1]
+    wrapped = textwrap.fill(short.replace("$", r"\$"), width=width)
+    fig.text(0.0, y, wrapped, ha="left", va="top", fontsize=CAPTION_SIZE)
+
+
+def _legend_below(ax: Axes, columns: int = 2) -> None:
+    """The legend under the axes, off the lines and bands."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                  ncol=columns)
 
 
 def improvement_vs_devices(
@@ -158,35 +191,46 @@ def improvement_vs_devices(
     *,
     caption: Caption | str = "",
     paper: Sequence[Claim] = (),
+    baseline: str = "all-local",
 ) -> Figure:
-    """Fig. 3 (A) or (B): improvement over all-local against N, one line per policy.
+    """Fig. 3 (A) or (B): improvement over ``baseline`` against N, one line per policy.
 
-    Greedy's mean with its interval; dashed, the certified optimum where the summary holds
-    one (``exact``, total delay); hatched, the paper's numbers of each claim in ``paper``
-    (in its policy's colour: the claim's first policy, or grey when it covers several).
+    Greedy's mean with its interval; dashed, the other baseline's vector (``max-local`` or
+    ``all-local``) and the certified optimum where the summary holds them; hatched, the
+    paper's numbers of each claim in ``paper`` (in its policy's colour and hatch, its
+    diamonds nudged apart).
     """
     with paper_style():
-        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2))
+        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5))
         for (solver, policy, ratio), part in summary.groupby(["solver", "policy", "ratio"]):
             label = f"{solver}, {display_name(policy)}, R = {ratio:g}"
             color = _policy_colour(policy)
             if solver == "greedy":
                 _band(ax, part["devices"], part, label, color=color)
             else:
+                style = ":" if solver in ("all-local", "max-local") else "--"
                 ax.plot(
-                    part["devices"], part["mean"], ls="--", marker="x", color=color, label=label
+                    part["devices"], part["mean"], ls=style, marker="x", color=color, lw=1.0,
+                    label=label,
                 )
-        for claim in paper:
-            color = _policy_colour(claim.policies[0]) if len(claim.policies) == 1 else "0.5"
-            _paper(ax, claim, summary["devices"].unique(), color, f"paper: {claim.paper_text}")
+        for k, claim in enumerate(paper):
+            policy = claim.policies[0] if len(claim.policies) == 1 else ""
+            color = _policy_colour(policy) if policy else "0.5"
+            _paper(
+                ax, claim, summary["devices"].unique(), color,
+                f"paper{', ' + display_name(policy) if policy else ''}: {claim.paper_text}",
+                hatch=POLICY_HATCHES.get(policy, "..."), nudge=0.012 * (2 * k - 1),
+            )
         what = "variance of delays" if objective == "variance" else "total delay"
         _ticks(ax, summary["devices"])
         ax.set(
             xlabel="devices N",
             ylabel=f"improvement of {what} (%)",
-            title=f"Greedy vs all-local: {what}",
+            title=f"Greedy vs {baseline}: {what}",
         )
-        return finish_figure(fig, [ax], caption, zero=0, legend_size=7)
+        ax.axhline(0, **REFERENCE_LINE)
+        _legend_below(ax)
+        return finish_figure(fig, [], caption)
 
 
 def improvement_vs_ratio(
@@ -195,37 +239,41 @@ def improvement_vs_ratio(
     objective: str = "variance",
     caption: Caption | str = "",
     paper: Sequence[Claim] = (),
+    baseline: str = "all-local",
 ) -> Figure:
-    """Fig. 3 (C): improvement of ``objective`` over all-local against R, a line per N; the
-    paper's numbers (hatched, diamonds) for the N its claims name."""
+    """Fig. 3 (C): improvement of ``objective`` over ``baseline`` against R, a line per N
+    (a marker of its own each, so lines that meet stay apart); the paper's numbers (hatched,
+    diamonds) for the N its claims name, labelled once."""
     with paper_style():
         policies = sorted(summary.policy.unique())
         fig, axes = plt.subplots(
-            len(policies), 1, figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2 * len(policies)),
+            len(policies), 1, figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5 * len(policies)),
             squeeze=False,
         )
         for ax, policy in zip(axes[:, 0], policies, strict=True):
             mine = summary[summary.policy == policy]
-            for n, part in mine.groupby("devices", sort=True):
-                _band(ax, part["ratio"], part, f"N = {n}")
+            for k, (n, part) in enumerate(mine.groupby("devices", sort=True)):
+                _band(ax, part["ratio"], part, f"N = {n}", marker=LINE_MARKERS[k % 6])
             for claim in paper:
                 if policy in claim.policies:
                     n = claim.reads[0].rows.get("devices")
-                    _paper(ax, claim, mine["ratio"].unique(), INK, f"paper (N = {n}): "
-                           f"{claim.paper_text}")
+                    _paper(ax, claim, mine["ratio"].unique(), INK, f"paper (N = {n})")
             _ticks(ax, mine["ratio"], log=True)
             ax.set(
                 xlabel="BS / device speed ratio R (log scale)",
                 ylabel=f"improvement of {objective} (%)",
-                title=f"Greedy vs all-local, {display_name(policy)}",
+                title=f"Greedy vs {baseline}, {display_name(policy)}",
             )
-        return finish_figure(fig, list(axes[:, 0]), caption, zero=0, legend_size=7)
+            ax.axhline(0, **REFERENCE_LINE)
+            _legend_below(ax, columns=4)
+        fig.tight_layout()
+        return finish_figure(fig, [], caption)
 
 
 def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     """Share of stages run locally by greedy against N (the paper's text on Fig. 3)."""
     with paper_style():
-        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2))
+        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5))
         for (objective, policy, ratio), part in summary.groupby(
             ["objective", "policy", "ratio"], sort=True
         ):
@@ -249,10 +297,13 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
             ylim=(0, 100),
             title="Share of locally executed stages (greedy)",
         )
-        return finish_figure(fig, [ax], caption, legend_size=7)
+        _legend_below(ax)
+        return finish_figure(fig, [], caption)
 
 
-SOLVER_STYLES = {"optimal": ("s", "C2"), "greedy": ("o", "C3"), "local-search": ("^", "C4")}
+SOLVER_STYLES = {"optimal": ("s", "C0"), "greedy": ("o", "C1"), "local-search": ("^", "C4")}
+#: Markers that tell lines apart where their colours are close or the lines meet.
+LINE_MARKERS = ("o", "s", "^", "D", "v", "P")
 # Fig. 5's gap and hit-rate panels: (panel, metric, line style, what the line is).
 _FIG5_LINES = (
     (1, "median_gap_pct", "-", "median case"),
@@ -263,15 +314,18 @@ _FIG5_LINES = (
 
 
 def _gap_labels(ax: Axes, x: Any, y: Any, gaps: Any, solver: str) -> None:
+    """Each point's gap beside it, greedy's up and right, local-search's down and left, on a
+    white ground so that a band behind does not hide it."""
     for px, py, gap in zip(x, y, gaps, strict=True):
         label = "∞" if np.isinf(gap) else f"{gap:.0f}%" if abs(gap) >= 100 else f"{gap:.1f}%"
         ax.annotate(
             label,
             (px, py),
             textcoords="offset points",
-            xytext=(0, 6 if solver == "greedy" else -12),
-            ha="center",
+            xytext=(7, 7) if solver == "greedy" else (-7, -13),
+            ha="left" if solver == "greedy" else "right",
             fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.4},
         )
 
 
@@ -320,7 +374,9 @@ def greedy_vs_optimal(
                 label=f"paper: {share.paper_text}", **PAPER_MARKER,
             )
         axes[1].set_yscale("symlog", linthresh=1.0)
-        axes[1].set_ylim(bottom=0)
+        drawn = [v for line in axes[1].get_lines() for v in line.get_ydata() if np.isfinite(v)]
+        axes[1].set_ylim(0, 3 * max([1.0, *drawn]))  # room above the highest point
+        axes[0].margins(y=0.25)  # room for the gap labels above the highest points
         for ax in axes:
             _ticks(ax, devices)
         axes[0].set(
@@ -405,11 +461,14 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 full = values[values["devices"].map(certified).fillna(0) >= 1]
                 partial = values[values["devices"].map(certified).fillna(0) < 1]
                 ax.plot(values["devices"], values["mean"], color=color, lw=1.0)
-                ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
-                           label="optimal (certified)", zorder=3)
-                ax.scatter(partial["devices"], partial["mean"], marker=marker,
-                           facecolors="none", edgecolors=color,
-                           label="best found (not certified)", zorder=3)
+                if not full.empty:
+                    ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
+                               label="optimal, every case certified", zorder=3)
+                if not partial.empty:
+                    ax.scatter(partial["devices"], partial["mean"], marker=marker,
+                               facecolors="white", edgecolors=color,
+                               label="optimal or best found: some case not certified",
+                               zorder=3)
             bound = where(mine, solver="optimal", metric="lower_bound")
             useful = where(mine, solver="optimal", metric="informative_pct").set_index(
                 "devices"
@@ -420,6 +479,7 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                         label="proven lower bound (informative)")
             _ticks(ax, mine["devices"])
             ax.set_yscale("log")
+            _plain_log_ticks(ax)
             what = "variance of delays (s², log)" if objective == "variance" else (
                 "largest delay (s, log)"
             )
@@ -430,12 +490,22 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
         return finish_figure(fig, axes[: len(panels)], caption, legend_size=7)
 
 
+def _plain_log_ticks(ax: Axes) -> None:
+    """Log-scale y ticks at 1, 2 and 5 per decade, written as plain numbers (0.02, not
+    2×10⁻²), so that a range within one decade still has labels."""
+    ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
 def stage_profiles(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     """Fig. 4: stage delays of each profile, side by side (log scale), one panel per DNN
     model; the legend says per profile whether it is measured or ESTIMATED."""
     with paper_style():
         frame = frame.copy()
         frame["label"] = frame["hardware"] + " (" + frame["method"].str.upper() + ")"
+        labels = list(dict.fromkeys(frame["label"]))  # one colour per profile in every panel
+        colours = dict(zip(labels, sns.color_palette("colorblind", len(labels)), strict=True))
         models = list(dict.fromkeys(frame["model"]))
         fig, axes = plt.subplots(
             len(models), 1, figsize=(PANEL[0] * 2, 3.0 * len(models)), squeeze=False
@@ -445,48 +515,50 @@ def stage_profiles(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figur
             part["time_ms"] = 1000 * part["time_s"]
             order = list(dict.fromkeys(part.sort_values("stage_index")["stage"]))
             sns.barplot(
-                data=part, x="stage", y="time_ms", hue="label", order=order, ax=ax, errorbar=None
+                data=part, x="stage", y="time_ms", hue="label", order=order, ax=ax,
+                errorbar=None, hue_order=labels, palette=colours,
             )
             ax.set_yscale("log")
             ax.set(xlabel=f"{model} stage", ylabel="time (ms, log scale)", title=f"{model}")
             ax.tick_params(axis="x", rotation=45, labelsize=8)
-            ax.legend(frameon=False, fontsize=7, title=None, loc="upper right")
-        fig.tight_layout()
+            ax.get_legend().remove()
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+        handles = [mpl.patches.Patch(color=colours[label], label=label) for label in labels]
+        fig.legend(handles=handles, frameon=False, fontsize=8, loc="upper center", ncol=2)
         return finish_figure(fig, [], caption)
 
 
 def solver_delays(
-    solutions: dict, objective: str, solvers: Sequence[str], *, caption: Caption | str = ""
+    solutions: dict,
+    solvers: Sequence[str],
+    *,
+    objectives: Sequence[str] = ("total", "variance", "max"),
+    caption: Caption | str = "",
 ) -> Figure:
-    """Per-device delays of several solutions of one scenario, one column per solver."""
-    rows = []
-    for solver in solvers:
-        solution = solutions.get((objective, solver))
-        if solution is None:
-            continue
-        for device, delay in enumerate(solution.evaluation.delays):
-            rows.append({"solver": solver, "device": device, "delay_s": float(delay)})
-    data = pd.DataFrame(rows)
+    """Per-device delays of one scenario's solutions, a panel per objective (stacked), a
+    column of dots per solver with their mean."""
     with paper_style():
-        fig, ax = plt.subplots(figsize=(PANEL[0] * 1.6, PANEL[1] * 1.2))
-        sns.stripplot(data=data, x="solver", y="delay_s", ax=ax, jitter=False, size=6, alpha=0.8)
-        means = data.groupby("solver", sort=False)["delay_s"].mean()
-        ax.scatter(
-            np.arange(len(means)),
-            means.to_numpy(),
-            marker="_",
-            s=600,
-            color=INK,
-            label="mean",
-            zorder=3,
+        fig, axes = plt.subplots(
+            len(objectives), 1, figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
+            squeeze=False, sharex=True,
         )
-        ax.set(
-            ylabel="delay per device (s)",
-            xlabel="",
-            title=f"Per-device delays, objective {objective}",
-        )
-        ax.tick_params(axis="x", rotation=20)
-        return finish_figure(fig, [ax], caption)
+        for ax, objective in zip(axes[:, 0], objectives, strict=True):
+            rows = [
+                {"solver": solver, "device": device, "delay_s": float(delay)}
+                for solver in solvers
+                if (objective, solver) in solutions
+                for device, delay in enumerate(solutions[(objective, solver)].evaluation.delays)
+            ]
+            data = pd.DataFrame(rows)
+            sns.stripplot(data=data, x="solver", y="delay_s", ax=ax, jitter=False, size=5,
+                          alpha=0.8, order=list(solvers))
+            means = data.groupby("solver", sort=False)["delay_s"].mean().reindex(solvers)
+            ax.scatter(np.arange(len(means)), means.to_numpy(), marker="_", s=600, color=INK,
+                       label="mean", zorder=3)
+            ax.set(ylabel="delay per device (s)", xlabel="", title=f"objective: {objective}")
+            ax.tick_params(axis="x", rotation=20)
+        fig.tight_layout()
+        return finish_figure(fig, [axes[0, 0]], caption)
 
 
 def quantum_sensitivity(
@@ -562,12 +634,12 @@ def verdict_map(
     labels = cells.pivot(index="reading", columns="claim", values="label")
     wide = wide.reindex(index=readings, columns=ids).fillna("not evaluated")
     labels = labels.reindex(index=readings, columns=ids).fillna("")
-    cell_w, line_h = 0.86, 0.14
+    cell_w, line_h = 1.0, 0.16
     # a combination's parts one to a line ('+' ends a line), so the map stays narrow
     names = [_wrap_plus(r, 26) for r in readings]
     heights = [max(0.42, line_h * (n.count("\n") + 1) + 0.14) for n in names]
     name_w = 0.068 * max(len(line) for n in names for line in n.splitlines()) + 0.3
-    heads = [textwrap.fill(c.title, 14) for c in claims]
+    heads = [textwrap.fill(c.title, 15) for c in claims]
     head_h = 0.16 * max(h.count("\n") + 1 for h in heads) + 0.5
     bottom = 1.3  # the legend and the caption
     width = name_w + cell_w * len(ids) + 0.3
@@ -593,13 +665,13 @@ def verdict_map(
                 label = labels.loc[reading, claim_id]
                 ax.text(
                     col + 0.5, top + size / 2, f"{word}\n{label}" if label else word,
-                    ha="center", va="center", fontsize=8, color=INK, linespacing=0.95,
+                    ha="center", va="center", fontsize=9, color=INK, linespacing=0.95,
                     bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 0.5},
                 )
         ax.set_xlim(0, len(ids))
         ax.set_ylim(tops[-1], 0)
-        ax.set_yticks((tops[:-1] + tops[1:]) / 2, names, fontsize=8)
-        ax.set_xticks([c + 0.5 for c in range(len(ids))], heads, fontsize=8)
+        ax.set_yticks((tops[:-1] + tops[1:]) / 2, names, fontsize=9)
+        ax.set_xticks([c + 0.5 for c in range(len(ids))], heads, fontsize=9)
         ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False,
                        length=0)
         ax.tick_params(axis="y", length=0)
@@ -613,16 +685,12 @@ def verdict_map(
                 for v, (c, h, w) in VERDICT_STYLES.items()
             ],
             frameon=False,
-            fontsize=8,
+            fontsize=9,
             loc="upper left",
             bbox_to_anchor=(0.01, (bottom - 0.1) / height),
             ncol=len(VERDICT_STYLES),
         )
-        short = text(caption)
-        if short:
-            wrapped = textwrap.fill(short, width=int(width * 14))
-            fig.text(0.01, (bottom - 0.45) / height, wrapped, ha="left", va="top",
-                     fontsize=CAPTION_SIZE)
+        _caption_text(fig, caption, int(width * 14))
         fig.canvas.draw()
         return fig
 

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-__all__ = ["escape", "render", "table"]
+__all__ = ["escape", "render", "slug", "table", "template_module"]
 
 #: CommonMark's ASCII punctuation that can open markup inline (emphasis, code, links,
 #: HTML, tables, math, MyST roles and directives); each is escaped with a backslash.
@@ -31,6 +31,12 @@ def escape(value: object) -> str:
     ``<script>``, ``{include}`` as ``{include}``)."""
     flat = " ".join(str(value).split())
     return _MARKUP.sub(r"\\\1", flat)
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub and MyST (``myst_heading_anchors``) give a Markdown heading:
+    lower case, punctuation dropped, spaces as hyphens (``"Fig. 5 (SJF)"`` → ``fig-5-sjf``)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def table(frame: pd.DataFrame, *, align: str | None = None) -> str:
@@ -59,3 +65,8 @@ def render(name: str, /, **context: Any) -> str:
     """The template ``templates/{name}.md.j2`` filled with ``context`` (an undefined name
     is an error, never an empty string)."""
     return _ENVIRONMENT.get_template(f"{name}.md.j2").render(**context)
+
+
+def template_module(name: str) -> Any:
+    """The macros of ``templates/{name}.md.j2``, to call from Python (a reason's words)."""
+    return _ENVIRONMENT.get_template(f"{name}.md.j2").module

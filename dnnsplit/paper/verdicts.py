@@ -1,23 +1,31 @@
-"""One verdict function per kind of claim: rows in, a verdict level out, judged point by
-point against the paper's value at each point.
+"""The verdict on each claim: its points judged one by one against the paper's value there,
+a level by the rules of :data:`dnnsplit.paper.claims.RULES`, and how robust that level is.
 
-The levels and the rules are stated in :mod:`dnnsplit.paper.claims` (module docstring);
-tolerances come from the quantity a claim is about (:data:`~dnnsplit.paper.claims.
-QUANTITIES`). No claim number appears here: every threshold comes from the claim record.
-Every point is judged by one function, :func:`within`, so one number at one point is never
-inside tolerance under one claim and outside under another claim with the same paper value
-and quantity.
+Every claim is answered from its **per-seed rows** (:class:`Evidence`: one number per
+point and seed), reduced over seeds by the claim's statistic (the mean, the gap between
+two means, the share of seeds where two values are equal). One function per *kind* of
+claim turns the reduced numbers into judged points, and :func:`level` applies the rules.
+Every array carries a leading axis of *variants*: the verdict the report prints is the one
+variant of the full set of seeds, and :func:`robustness` judges the same claim, by the same
+functions, under the median, under tolerance 0 and twice the stated one, and under
+:data:`RESAMPLES` seeded bootstrap resamples of the seeds.
 
-Trends are least-squares slopes in closed form, summed with :func:`math.fsum` in a fixed
-order: no BLAS or LAPACK reduction decides a committed digit.
+A point's status is computed by one function from our number alone: the sign first (a
+claim that states a direction of effect fails wherever our sign is the opposite), then the
+tolerance (:func:`within`), so one number at one point has one status under every claim
+that states the same thing there.
+
+Trends are least-squares slopes in closed form over the points in a fixed order: no BLAS
+or LAPACK reduction decides a committed digit.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +33,26 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.paper.claims import LEVELS, Claim, Reads
-from dnnsplit.paper.stats import same_value
+from dnnsplit.paper.stats import SAME_VALUE_RELATIVE
 from dnnsplit.policies import display_name
 
 __all__ = [
+    "RESAMPLES",
     "VERDICTS",
+    "Evidence",
+    "Folder",
     "JudgedPoint",
     "MissingInput",
+    "Robustness",
     "Verdict",
-    "direction_verdict",
-    "frequency_verdict",
+    "evidence",
     "judge",
-    "largest_verdict",
     "level",
-    "ordering_verdict",
+    "reduce",
+    "robustness",
     "select",
-    "select_all",
-    "sign_verdict",
     "trend_slope",
-    "value_verdict",
+    "trend_words",
     "within",
 ]
 
@@ -52,9 +61,15 @@ REPRODUCED, PARTLY, DIRECTION_ONLY, NOT = LEVELS
 DISTANCE_CAP = 10.0
 #: How the text names a column a claim runs along.
 AXIS_NAMES = {"devices": "N", "ratio": "R", "quantum_s": "q"}
+#: Bootstrap resamples of the seeds behind each verdict's robustness, and their seed.
+RESAMPLES = 200
+RESAMPLE_SEED = 0
+#: A verdict is robust when at most this share of the resamples gives another level.
+ROBUST_SHARE = 0.05
 
 
-def _axis(column: str) -> str:
+def axis_name(column: str) -> str:
+    """``N`` for ``devices``, ``R`` for ``ratio``."""
     return AXIS_NAMES.get(column, column)
 
 
@@ -62,137 +77,78 @@ class MissingInput(LookupError):
     """A claim's input is absent: the file, or the rows it reads (names which)."""
 
 
-@dataclass(frozen=True)
-class JudgedPoint:
-    """One point of a claim, judged.
+class Folder:
+    """The CSVs of one folder, each read once (a claim names them by stem)."""
 
-    Attributes
-    ----------
-    label : str
-        Which point (``SJF, N = 10``).
-    x : float
-        Its place along the claim's axis.
-    ours : float
-        Our number there.
-    paper : str
-        The paper's value there, as text ("21%", "2–21%", "SJF above RR"), or "".
-    holds : bool
-        Within tolerance of the paper's value (value, frequency), or the stated direction,
-        sign or ordering holds there.
-    """
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.path = Path(directory)
+        self._frames: dict[str, pd.DataFrame] = {}
 
-    label: str
-    x: float
-    ours: float
-    paper: str
-    holds: bool
+    def frame(self, stem: str) -> pd.DataFrame:
+        """``stem.csv`` as a frame; :class:`MissingInput` naming the file when it is absent,
+        empty or unreadable."""
+        if stem not in self._frames:
+            path = self.path / f"{stem}.csv"
+            if not path.exists():
+                raise MissingInput(f"{path.name} is missing")
+            try:
+                self._frames[stem] = pd.read_csv(path)
+            except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+                raise MissingInput(f"{path.name} cannot be read: {err}") from None
+        return self._frames[stem]
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The answer to one claim.
-
-    Attributes
-    ----------
-    verdict : str
-        One of :data:`~dnnsplit.paper.claims.LEVELS`.
-    ours : str
-        Our number(s) as text.
-    numbers : dict
-        The numbers behind ``ours`` (for ``readings.csv`` and tests): ``points`` and
-        ``holding`` always; ``low``/``high``, ``slope``, ``overall`` by kind.
-    distance : float
-        How far our numbers are from the paper's, 0 when every point holds; it ranks
-        readings ("the closest reading") and guides the readings search.
-    points : tuple of JudgedPoint
-        Every point, judged.
-    direction : bool or None
-        Whether the trend or sign the paper states holds (None: the claim states none).
-    """
-
-    verdict: str
-    ours: str
-    numbers: dict[str, float] = field(default_factory=dict)
-    distance: float = 0.0
-    points: tuple[JudgedPoint, ...] = ()
-    direction: bool | None = None
+def _folder(directory: str | os.PathLike[str] | Folder) -> Folder:
+    return directory if isinstance(directory, Folder) else Folder(directory)
 
 
-def within(value: float, paper: tuple[float, float], tolerance: float) -> bool:
-    """Whether ``value`` lies at most ``tolerance`` outside the paper's interval
-    ``paper = (low, high)`` (a single value is ``(v, v)``; NaN is never within)."""
-    low, high = paper
-    return bool(low - tolerance <= value <= high + tolerance)
-
-
-def level(all_hold: bool, some_hold: bool, direction: bool | None) -> str:
-    """The verdict level (:mod:`dnnsplit.paper.claims`): every point within tolerance and
-    the direction right; some points and the direction; only the direction; otherwise."""
-    right = direction is not False
-    if all_hold and right:
-        return REPRODUCED
-    if some_hold and right:
-        return PARTLY
-    if direction is True:
-        return DIRECTION_ONLY
-    return NOT
-
-
-def _fmt(value: float, unit: str = "%") -> str:
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if unit == "%" and abs(value) >= 1000:
-        return f"{value:.0f}%"
-    return f"{value:.1f}{unit}"
-
-
-def _paper_text(paper: tuple[float, float]) -> str:
-    low, high = paper
-    if low == high:
-        return _fmt(low)
-    if math.isinf(low):
-        return f"≤ {_fmt(high)}"
-    return f"{low:g}–{_fmt(high)}"
-
-
-def select(directory: str | os.PathLike[str], reads: Reads) -> pd.DataFrame:
-    """The rows ``reads`` names, from ``directory``; :class:`MissingInput` if none."""
-    path = Path(directory) / f"{reads.csv}.csv"
-    if not path.exists():
-        raise MissingInput(f"{path.name} is missing")
-    frame = pd.read_csv(path)
+def select(directory: str | os.PathLike[str] | Folder, reads: Reads) -> pd.DataFrame:
+    """The rows ``reads`` names (its ``rows`` filters), sorted by line and ``x``;
+    :class:`MissingInput` naming the file and the column or rows that are missing."""
+    frame = _folder(directory).frame(reads.csv)
+    name = f"{reads.csv}.csv"
+    for column in (*reads.rows, reads.x, *reads.lines):
+        if column not in frame:
+            raise MissingInput(f"{name} has no column {column!r}")
     for column, wanted in reads.rows.items():
-        if column not in frame:
-            raise MissingInput(f"{path.name} has no column {column!r}")
         frame = frame[frame[column] == wanted]
-    for column in (reads.x, reads.value, *reads.lines):
-        if column not in frame:
-            raise MissingInput(f"{path.name} has no column {column!r}")
+    if reads.x_in:
+        frame = frame[frame[reads.x].astype(float).isin(reads.x_in)]
     if frame.empty:
         wanted = ", ".join(f"{k} = {v}" for k, v in reads.rows.items())
-        raise MissingInput(f"{path.name} has no rows with {wanted}")
+        raise MissingInput(f"{name} has no rows with {wanted}")
     return frame.sort_values([*reads.lines, reads.x], kind="stable")
 
 
-def select_all(directory: str | os.PathLike[str], claim: Claim) -> pd.DataFrame:
-    """Every row a claim reads, one frame: ``_source`` names the :class:`Reads` (its label),
-    ``_line`` the line a row belongs to, ``_x`` and ``_value`` its place and number."""
-    frames = []
-    for reads in claim.reads:
-        rows = select(directory, reads)
-        line = [
-            ", ".join(_line_part(c, v) for c, v in zip(reads.lines, key, strict=True))
-            for key in rows[list(reads.lines)].itertuples(index=False)
-        ]
-        frames.append(
-            rows.assign(
-                _source=reads.label,
-                _line=[", ".join(p for p in (reads.label, ln) if p) for ln in line],
-                _x=rows[reads.x].to_numpy(dtype=float),
-                _value=rows[reads.value].to_numpy(dtype=float),
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+# --- the evidence: per point, per seed ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The per-seed numbers behind a claim's points.
+
+    Attributes
+    ----------
+    points : pandas.DataFrame
+        One row per point, in a fixed order (line, then x): ``_line`` (its line, as text),
+        ``_x`` (its place along the axis), ``_label`` (``SJF, N = 10``) and the line
+        columns.
+    ours : numpy.ndarray
+        ``(points, seeds)``: our number per point and seed (NaN where a seed is absent).
+    reference : numpy.ndarray or None
+        ``(points, seeds)``: the reference's (the optimum's), for the paired statistics.
+    statistic : str
+        How the seeds are reduced (:data:`~dnnsplit.paper.claims.STATISTICS`).
+    """
+
+    points: pd.DataFrame
+    ours: np.ndarray
+    reference: np.ndarray | None
+    statistic: str
+
+    @property
+    def seeds(self) -> int:
+        return int(self.ours.shape[1])
 
 
 def _line_part(column: str, value: Any) -> str:
@@ -200,21 +156,132 @@ def _line_part(column: str, value: Any) -> str:
         return display_name(str(value))
     if column == "devices":
         return f"N = {value}"
+    if column == "network":
+        return str(value).removeprefix("network-")
     if column == "objective":
         return str(value)
     return f"{column} = {value}"
 
 
-def _point_label(line: str, axis: str, x: float) -> str:
-    return f"{line + ', ' if line else ''}{axis} = {x:g}"
+def _wide(rows: pd.DataFrame, reads: Reads) -> pd.DataFrame:
+    keys = [*reads.lines, reads.x]
+    if "seed" not in rows:
+        raise MissingInput(f"{reads.csv}.csv has no column 'seed'")
+    # one row per point that has rows (a NaN value stays: the point is shown, and fails)
+    grouped = rows.groupby([*keys, "seed"], sort=True, dropna=False)["value"].first()
+    return grouped.unstack("seed").sort_index(kind="stable")
+
+
+def _point_key(reads: Reads, where: dict[str, Any]) -> str:
+    """What a point is, whichever claim reads it: its file and every column that fixes it
+    (``fig3a|devices=10|metric=improvement_pct|...``)."""
+
+    def plain(value: Any) -> str:
+        return f"{float(value):g}" if isinstance(value, int | float | np.number) else str(value)
+
+    fixed = {**reads.rows, **where}
+    return "|".join([reads.csv, *(f"{k}={plain(fixed[k])}" for k in sorted(fixed))])
+
+
+def evidence(claim: Claim, directory: str | os.PathLike[str] | Folder) -> Evidence:
+    """The per-seed numbers of every point ``claim`` covers, from ``directory``
+    (:class:`MissingInput` when a file, a column or the rows are absent)."""
+    folder = _folder(directory)
+    frames, ours, reference = [], [], []
+    for reads in claim.reads:
+        wide = _wide(select(folder, reads), reads) * reads.scale
+        if reads.against:
+            other = replace(reads, rows=reads.against)
+            ref = _wide(select(folder, other), reads)
+            ref = ref.reindex(index=wide.index, columns=wide.columns)
+            reference.append(ref)
+        index = wide.index.to_frame(index=False)
+        lines = [
+            ", ".join(p for p in (reads.label, *(_line_part(c, row[c]) for c in reads.lines)) if p)
+            for _, row in index.iterrows()
+        ]
+        axis = axis_name(reads.x)
+        index["_line"] = lines
+        index["_x"] = index[reads.x].to_numpy(dtype=float)
+        index["_label"] = [
+            f"{line + ', ' if line else ''}{axis} = {x:g}"
+            for line, x in zip(lines, index["_x"], strict=True)
+        ]
+        index["_key"] = [
+            _point_key(reads, {c: row[c] for c in (*reads.lines, reads.x)})
+            for _, row in index.iterrows()
+        ]
+        frames.append(index)
+        ours.append(wide)
+    seeds = sorted(set().union(*(w.columns for w in ours)))
+    stack = np.vstack([w.reindex(columns=seeds).to_numpy(dtype=float) for w in ours])
+    ref = (
+        np.vstack([r.reindex(columns=seeds).to_numpy(dtype=float) for r in reference])
+        if reference
+        else None
+    )
+    return Evidence(
+        pd.concat(frames, ignore_index=True), stack, ref, claim.reads[0].statistic
+    )
+
+
+def _gap_pct(value: np.ndarray, optimum: np.ndarray) -> np.ndarray:
+    """:func:`dnnsplit.paper.stats.gap_pct` elementwise."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = 100.0 * (value - optimum) / optimum
+    same = np.abs(value - optimum) <= SAME_VALUE_RELATIVE * np.maximum(
+        np.maximum(np.abs(optimum), np.abs(value)), 1e-300
+    )
+    return np.where(optimum > 0, plain, np.where(same, 0.0, np.inf))
+
+
+def reduce(
+    found: Evidence, *, picks: np.ndarray | None = None, how: str = "mean"
+) -> np.ndarray:
+    """The claim's number at every point, ``(variants, points)``: reduced over all seeds
+    (``picks`` None: one variant) or over each row of ``picks`` (seed indices drawn with
+    replacement: one variant per row); ``how``: ``mean`` or ``median`` over seeds.
+    NaN seeds are left out; a point with none is NaN."""
+    picks = np.arange(found.seeds)[None, :] if picks is None else picks
+    center = np.nanmedian if how == "median" else np.nanmean
+
+    def over_seeds(values: np.ndarray) -> np.ndarray:
+        drawn = values[:, picks]  # (points, variants, seeds)
+        with warnings.catch_warnings():  # a point with no seed is NaN, silently
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return center(drawn, axis=2).T
+
+    if found.statistic == "mean":
+        return over_seeds(found.ours)
+    if found.reference is None:
+        raise ValueError(f"statistic {found.statistic!r} needs a reference")
+    if found.statistic == "gap_of_means":
+        return _gap_pct(over_seeds(found.ours), over_seeds(found.reference))
+    equal = np.abs(found.ours - found.reference) <= SAME_VALUE_RELATIVE * np.maximum(
+        np.maximum(np.abs(found.ours), np.abs(found.reference)), 1e-300
+    )
+    flags = np.where(np.isnan(found.ours) | np.isnan(found.reference), np.nan, equal * 1.0)
+    return over_seeds(flags)
+
+
+
+# --- points and levels -------------------------------------------------------------------
+
+
+def within(value: Any, paper: tuple[Any, Any], tolerance: float) -> Any:
+    """Whether ``value`` lies at most ``tolerance`` outside the paper's interval
+    ``paper = (low, high)`` (a single value is ``(v, v)``; NaN is never within); works on
+    arrays elementwise."""
+    low, high = paper
+    return (low - tolerance <= value) & (value <= high + tolerance)
 
 
 def trend_slope(x: Any, y: Any, *, log_x: bool = False) -> float:
     """Slope of the least-squares line of y on x (or on log10 x); its sign is the trend.
 
     A closed form summed with :func:`math.fsum` over the points in their given order, so
-    the result is the same on any machine (no BLAS/LAPACK path); 0 with fewer than two
-    finite points or no spread in x.
+    the result is the same on any machine; 0 with fewer than two finite points or no
+    spread in x.
     """
     xs = [math.log10(v) if log_x else float(v) for v in np.asarray(x, dtype=float)]
     ys = [float(v) for v in np.asarray(y, dtype=float)]
@@ -227,6 +294,11 @@ def trend_slope(x: Any, y: Any, *, log_x: bool = False) -> float:
     if spread == 0:
         return 0.0
     return math.fsum((a - mean_x) * (b - mean_y) for a, b in pairs) / spread
+
+
+def _slopes(xs: np.ndarray, values: np.ndarray, log_x: bool) -> np.ndarray:
+    """:func:`trend_slope` of every variant (rows of ``values``) along ``xs``."""
+    return np.array([trend_slope(xs, row, log_x=log_x) for row in values])
 
 
 def _direction(slope: float) -> str:
@@ -244,26 +316,372 @@ def _unsteady(x: Any, y: Any, slope: float) -> bool:
 
 
 def trend_words(x: Any, y: Any, slope: float, axis: str) -> str:
-    """'it grows with N', or, where the line does not move that way at every step,
-    'it grows with N overall (least-squares slope), not at every step'."""
-    words = f"it {_direction(slope)} with {axis}"
+    """'grows with N', or, where the line does not move that way at every step, 'grows
+    with N overall, not at every step'."""
+    words = f"{_direction(slope)} with {axis}"
     if _unsteady(x, y, slope):
-        words += " overall (least-squares slope), not at every step"
+        words += " overall, not at every step"
     return words
 
 
-def _trend_holds(slope: float, trend: str) -> bool:
-    return (trend == "grows" and slope > 0) or (trend == "shrinks" and slope < 0)
+def _trend_holds(slope: Any, trend: str) -> Any:
+    return slope > 0 if trend == "grows" else slope < 0
 
 
-def _defined(claim: Claim, rows: pd.DataFrame) -> pd.DataFrame:
-    rows = rows[rows["_value"].notna()]
-    if rows.empty:
+@dataclass(frozen=True)
+class _Judged:
+    """One kind's judgement of every point under every variant.
+
+    ``values`` (variants, K) is our number at each judged point; ``holds`` whether the
+    point holds (the sign first, then the tolerance); ``within`` (value kinds) the
+    tolerance alone; ``sign_ok`` the stated sign alone; ``trend_ok`` (variants,) whether
+    every line moves as stated.
+    """
+
+    labels: list[str]
+    xs: np.ndarray
+    paper: list[str]
+    values: np.ndarray
+    holds: np.ndarray
+    within: np.ndarray | None = None
+    sign_ok: np.ndarray | None = None
+    trend_ok: np.ndarray | None = None
+    slopes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def level(claim: Claim, judged: _Judged) -> np.ndarray:
+    """The verdict level of every variant (indices into :data:`LEVELS`), by the rules of
+    :data:`dnnsplit.paper.claims.RULES`."""
+    holds = judged.holds
+    count = holds.shape[1]
+    all_hold = holds.all(axis=1)
+    half = 2 * holds.sum(axis=1) >= count
+    out = np.full(holds.shape[0], LEVELS.index(NOT))
+    if claim.universal:
+        out[all_hold] = LEVELS.index(REPRODUCED)
+        return out
+    if claim.kind not in ("value", "frequency"):
+        out[half] = LEVELS.index(PARTLY)
+        out[all_hold] = LEVELS.index(REPRODUCED)
+        return out
+    sign = judged.sign_ok.all(axis=1) if judged.sign_ok is not None else np.ones_like(all_hold)
+    inside = judged.within if judged.within is not None else holds
+    direction = sign & (judged.trend_ok if judged.trend_ok is not None else True)
+    if claim.states_direction:
+        out[direction] = LEVELS.index(DIRECTION_ONLY)
+    out[sign & (2 * inside.sum(axis=1) >= count)] = LEVELS.index(PARTLY)
+    out[sign & inside.all(axis=1)] = LEVELS.index(REPRODUCED)
+    return out
+
+
+def _paper_text(paper: tuple[float, float]) -> str:
+    low, high = paper
+    if low == high:
+        return _fmt(low)
+    if math.isinf(low):
+        return f"≤ {_fmt(high)}"
+    return f"{low:g}–{_fmt(high)}"
+
+
+def _fmt(value: float, unit: str = "%") -> str:
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if math.isnan(value):
+        return "undefined"
+    if unit == "%" and abs(value) >= 1000:
+        return f"{value:.0f}%"
+    return f"{value:.1f}{unit}"
+
+
+def _lines(found: Evidence) -> dict[str, np.ndarray]:
+    """Point indices of each line, in order."""
+    groups: dict[str, list[int]] = {}
+    for k, line in enumerate(found.points["_line"]):
+        groups.setdefault(str(line), []).append(k)
+    return {line: np.array(idx) for line, idx in groups.items()}
+
+
+def _judge_value(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
+    if claim.paper is None:
+        raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
+    xs = found.points["_x"].to_numpy(dtype=float)
+    papers = [claim.paper.at_point(x) for x in xs]
+    low = np.array([p[0] for p in papers])
+    high = np.array([p[1] for p in papers])
+    inside = within(values, (low, high), tolerance)
+    # an undefined point (NaN: a zero baseline) does not hold, but says nothing of the sign
+    sign_ok = (values > 0) | np.isnan(values) if claim.sign == "positive" else None
+    holds = inside & sign_ok if sign_ok is not None else inside
+    trend_ok, slopes = None, {}
+    if claim.trend is not None:
+        log_x = claim.reads[0].log_x
+        for line, idx in _lines(found).items():
+            slopes[line] = _slopes(xs[idx], values[:, idx], log_x)
+        trend_ok = np.all([_trend_holds(s, claim.trend) for s in slopes.values()], axis=0)
+    return _Judged(
+        list(found.points["_label"]), xs, [_paper_text(p) for p in papers], values, holds,
+        inside, sign_ok, trend_ok, slopes,
+    )
+
+
+def _judge_frequency(
+    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
+) -> _Judged:
+    xs = found.points["_x"].to_numpy(dtype=float)
+    inside = within(values, (claim.share, 1.0), tolerance)
+    return _Judged(
+        list(found.points["_label"]), xs, [f"≥ {100 * claim.share:.0f}%"] * len(xs),
+        values, inside, inside,
+    )
+
+
+def _judge_sign(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
+    xs = found.points["_x"].to_numpy(dtype=float)
+    return _Judged(
+        list(found.points["_label"]), xs, ["> 0"] * len(xs), values, values > 0, None,
+        (values > 0) | np.isnan(values),
+    )
+
+
+def _judge_ordering(
+    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
+) -> _Judged:
+    points = found.points
+    policy = points["policy"].astype(str).to_numpy()
+    labels, xs, paper, diffs, holds = [], [], [], [], []
+    first, second = claim.policies[:2]
+    for x, above in claim.order.items():
+        at = points["_x"].to_numpy(dtype=float) == x
+        a, b = np.flatnonzero(at & (policy == first)), np.flatnonzero(at & (policy == second))
+        if not len(a) or not len(b):
+            continue
+        diff = values[:, a[0]] - values[:, b[0]]
+        below = second if above == first else first
+        labels.append(f"{axis_name(claim.reads[0].x)} = {x:g}")
+        xs.append(x)
+        paper.append(f"{display_name(above)} above {display_name(below)}")
+        diffs.append(diff)
+        holds.append(diff > 0 if above == first else diff < 0)
+    if not labels:
+        raise MissingInput(f"{claim.reads[0].csv}.csv: no point has both policies")
+    return _Judged(labels, np.array(xs), paper, np.stack(diffs, 1), np.stack(holds, 1))
+
+
+def _judge_largest(
+    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
+) -> _Judged:
+    column = claim.reads[0].lines[0]
+    line_values = found.points[column].to_numpy(dtype=float)
+    all_x = found.points["_x"].to_numpy(dtype=float)
+    target = float(claim.target) if claim.target is not None else math.nan
+    labels, xs, best, holds = [], [], [], []
+    for x in sorted(set(all_x)):
+        idx = np.flatnonzero(all_x == x)
+        part = values[:, idx]
+        defined = ~np.isnan(part)
+        if not defined.any():
+            continue
+        filled = np.where(defined, part, -np.inf)
+        winner = line_values[idx][np.argmax(filled, axis=1)]
+        labels.append(f"{axis_name(claim.reads[0].x)} = {x:g}")
+        xs.append(x)
+        best.append(winner)
+        holds.append(winner == target)
+    if not labels:
+        raise MissingInput(f"{claim.reads[0].csv}.csv: every value is undefined")
+    shown = _line_part(column, int(target) if float(target).is_integer() else target)
+    return _Judged(labels, np.array(xs), [shown] * len(labels), np.stack(best, 1),
+                   np.stack(holds, 1))
+
+
+def _judge_direction(
+    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
+) -> _Judged:
+    xs = found.points["_x"].to_numpy(dtype=float)
+    labels, slopes, holds = [], [], []
+    for line, idx in _lines(found).items():
+        slope = _slopes(xs[idx], values[:, idx], claim.reads[0].log_x)
+        labels.append(line)
+        slopes.append(slope)
+        holds.append(_trend_holds(slope, claim.trend or "grows"))
+    return _Judged(
+        labels, np.full(len(labels), math.nan), [claim.trend or ""] * len(labels),
+        np.stack(slopes, 1), np.stack(holds, 1),
+    )
+
+
+VERDICTS: dict[str, Callable[[Claim, Evidence, np.ndarray, float], _Judged]] = {
+    "value": _judge_value,
+    "frequency": _judge_frequency,
+    "direction": _judge_direction,
+    "sign": _judge_sign,
+    "ordering": _judge_ordering,
+    "largest": _judge_largest,
+}
+
+
+def _judged(
+    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float | None = None
+) -> _Judged:
+    if np.isnan(values).all():
         raise MissingInput(
-            f"{', '.join(claim.csvs)}: every value is undefined (NaN: a zero baseline, e.g. "
-            "an all-local variance of 0)"
+            f"{', '.join(f'{c}.csv' for c in claim.csvs)}: every value is undefined (NaN: a "
+            "zero baseline, e.g. an all-local variance of 0)"
         )
-    return rows
+    stated = claim.tolerance.tolerance if tolerance is None else tolerance
+    return VERDICTS[claim.kind](claim, found, values, stated)
+
+
+# --- the verdict ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgedPoint:
+    """One point of a claim, judged.
+
+    Attributes
+    ----------
+    label : str
+        Which point (``SJF, N = 10``).
+    x : float
+        Its place along the claim's axis (NaN for a line, e.g. a trend's).
+    ours : float
+        Our number there.
+    paper : str
+        The paper's value there, as text ("21%", "2–21%", "> 0", "SJF above RR").
+    holds : bool
+        The point holds: the stated sign first, then the tolerance.
+    sign_ok : bool or None
+        Our sign is the stated one (None: the claim states none).
+    seeds_below : float or None
+        The share of our seeds below the paper's value there (for a band, below its low
+        end; for a sign, at or below 0): where the paper's number falls among our seeds.
+    key : str
+        What the point is, the same under every claim that reads it (its file and the
+        columns that fix it); "" for a point made of several (an ordering, a line).
+    """
+
+    label: str
+    x: float
+    ours: float
+    paper: str
+    holds: bool
+    sign_ok: bool | None = None
+    seeds_below: float | None = None
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """How a verdict moves under other statistics, tolerances and resampled seeds.
+
+    Attributes
+    ----------
+    median, tolerance_zero, tolerance_double : str
+        The level with the median over seeds instead of the mean, with tolerance 0, and
+        with twice the stated tolerance.
+    other_share : float
+        The share of :data:`RESAMPLES` bootstrap resamples of the seeds whose level differs.
+    other_levels : dict
+        Level → share of resamples, for the levels other than the verdict's.
+    """
+
+    median: str
+    tolerance_zero: str
+    tolerance_double: str
+    other_share: float
+    other_levels: dict[str, float]
+    verdict: str
+
+    @property
+    def robust(self) -> bool:
+        """At most :data:`ROBUST_SHARE` of the resamples give another level."""
+        return self.other_share <= ROBUST_SHARE
+
+    def words(self) -> str:
+        """'robust', or 'fragile: 23% of 200 resamples differ (partly 20%, ...)'."""
+        if self.robust:
+            return "robust"
+        shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in self.other_levels.items())
+        return f"fragile: {100 * self.other_share:.0f}% of {RESAMPLES} resamples differ ({shares})"
+
+    def variants(self) -> str:
+        """The level under each variant, where it differs from the verdict: 'the same under
+        the median, tolerance 0 and ×2', or 'median → partly; tolerance 0 → partly'."""
+        moved = [
+            f"{name} → {got}"
+            for name, got in (
+                ("median", self.median),
+                ("tolerance 0", self.tolerance_zero),
+                ("tolerance ×2", self.tolerance_double),
+            )
+            if got != self.verdict
+        ]
+        return "; ".join(moved) if moved else "the same under the median, tolerance 0 and ×2"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to one claim.
+
+    Attributes
+    ----------
+    verdict : str
+        One of :data:`~dnnsplit.paper.claims.LEVELS`.
+    ours : str
+        Our number(s), in a few words.
+    numbers : dict
+        The numbers behind ``ours`` (for ``readings.csv`` and tests): ``points`` and
+        ``holding`` always; ``low``/``high``, ``slope``, ``overall`` by kind.
+    distance : float
+        How far our numbers are from the paper's, 0 when every point holds; it ranks
+        readings ("the closest reading") and guides the readings search.
+    points : tuple of JudgedPoint
+        Every point, judged.
+    robustness : Robustness or None
+        Under the median, other tolerances and resampled seeds (None: not computed).
+    """
+
+    verdict: str
+    ours: str
+    numbers: dict[str, float] = field(default_factory=dict)
+    distance: float = 0.0
+    points: tuple[JudgedPoint, ...] = ()
+    robustness: Robustness | None = None
+
+
+def _seeds_below(claim: Claim, found: Evidence, judged: _Judged) -> list[float | None]:
+    """Per judged point, the share of our seeds below the paper's value (value kinds: its
+    low end; sign kinds: at or below 0)."""
+    if claim.kind not in ("value", "sign") or found.statistic != "mean":
+        return [None] * len(judged.labels)
+    out: list[float | None] = []
+    for k, x in enumerate(found.points["_x"]):
+        seeds = found.ours[k][~np.isnan(found.ours[k])]
+        if not seeds.size:
+            out.append(None)
+        elif claim.kind == "sign":
+            out.append(float(np.mean(seeds <= 0)))
+        else:
+            low = claim.paper.at_point(float(x))[0] if claim.paper else math.nan
+            out.append(float(np.mean(seeds < low)) if math.isfinite(low) else None)
+    return out
+
+
+def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
+    holds = judged.holds[0]
+    if claim.kind != "value" or claim.paper is None:
+        return float((~holds).sum() / len(holds))
+    outside = []
+    for value, x in zip(judged.values[0], judged.xs, strict=True):
+        low, high = claim.paper.at_point(float(x))
+        scale = max(high - low, 1.0) if math.isfinite(high - low) else max(abs(high), 1.0)
+        excess = max(0.0, low - tolerance - value, value - high - tolerance)
+        outside.append(min(math.log1p(excess / scale), DISTANCE_CAP) if excess == excess else
+                       DISTANCE_CAP)
+    wrong = judged.trend_ok is not None and not bool(judged.trend_ok[0])
+    wrong |= judged.sign_ok is not None and not bool(judged.sign_ok[0].all())
+    return float(np.mean(outside)) + wrong
 
 
 def _counted(points: Sequence[JudgedPoint], *, name: bool = True) -> str:
@@ -274,262 +692,131 @@ def _counted(points: Sequence[JudgedPoint], *, name: bool = True) -> str:
     return text
 
 
-def _verdict(
-    claim: Claim,
-    points: list[JudgedPoint],
-    text: str,
-    numbers: dict[str, float],
-    distance: float,
-    direction: bool | None = None,
-) -> Verdict:
-    holding = sum(p.holds for p in points)
-    numbers = {"points": float(len(points)), "holding": float(holding), **numbers}
-    verdict = level(holding == len(points), holding > 0, direction)
-    return Verdict(verdict, text, numbers, distance, tuple(points), direction)
-
-
-def _tolerance_text(claim: Claim) -> str:
-    quantity = claim.tolerance
-    if claim.paper is not None and math.isinf(claim.paper.band[0]) and not quantity.tolerance:
-        return "within the paper's bound"
-    return f"within ±{quantity.tolerance:g} {quantity.unit} of the paper"
-
-
-def value_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
-    """A ``value`` claim: each point within the quantity's tolerance of the paper's value
-    (or band) at that point; the stated trend (per line) and sign."""
-    if claim.paper is None:
-        raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
-    rows = _defined(claim, rows)
-    tolerance = claim.tolerance.tolerance
-    axis = _axis(claim.reads[0].x)
-    points, outside = [], []
-    for _, row in rows.iterrows():
-        paper = claim.paper.at_point(row._x)
-        low, high = paper
-        scale = max(high - low, 1.0) if math.isfinite(high - low) else max(abs(high), 1.0)
-        excess = max(0.0, low - tolerance - row._value, row._value - high - tolerance)
-        outside.append(min(math.log1p(excess / scale), DISTANCE_CAP))
-        points.append(
-            JudgedPoint(
-                _point_label(row._line, axis, row._x),
-                float(row._x),
-                float(row._value),
-                _paper_text(paper),
-                within(row._value, paper, tolerance),
-            )
-        )
-    values = rows["_value"].to_numpy(dtype=float)
-    low, high = float(np.min(values)), float(np.max(values))
-    xs = rows["_x"]
-    text = (
-        f"{_fmt(low)} to {_fmt(high)} over {axis} = {xs.min():g}–{xs.max():g}; "
-        f"{_tolerance_text(claim)} at {_counted(points)}"
-    )
-    numbers: dict[str, float] = {"low": low, "high": high, "tolerance": tolerance}
-    checks: list[bool] = []
-    if claim.trend is not None:
-        slopes, described = [], []
-        for line, part in rows.groupby("_line", sort=False):
-            slope = trend_slope(part["_x"], part["_value"], log_x=claim.reads[0].log_x)
-            slopes.append((str(line), slope))
-            checks.append(_trend_holds(slope, claim.trend))
-            described.append(
-                f"{(str(line) + ': ') if line else ''}"
-                f"{trend_words(part['_x'], part['_value'], slope, axis)}"
-            )
-        numbers["slope"] = slopes[0][1] if len(slopes) == 1 else math.nan
-        text += "; " + "; ".join(described)
-    if claim.sign == "positive":
-        checks.append(low > 0)
-        text += "; all above 0" if low > 0 else "; not all above 0"
-    direction = all(checks) if checks else None
-    distance = float(np.mean(outside)) + (direction is False)
-    return _verdict(claim, points, text, numbers, distance, direction)
-
-
-def frequency_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
-    """A ``frequency`` claim: per x, the share of cases where ``solver`` reaches
-    ``reference``; a point holds when the share is at least the paper's."""
-    reads = claim.reads[0]
-    wide = rows.pivot_table(
-        index=[reads.x, "seed"], columns="solver", values=reads.value, aggfunc="first"
-    )
-    if claim.solver not in wide or claim.reference not in wide:
-        raise MissingInput(
-            f"{reads.csv}.csv has no rows of solver {claim.solver!r} and {claim.reference!r}"
-        )
-    found = [
-        same_value(v, ref)
-        for v, ref in zip(wide[claim.solver], wide[claim.reference], strict=True)
-    ]
-    hits = pd.Series(found, index=wide.index, dtype=float)
-    by_x = hits.groupby(level=0).mean()
-    wanted, tolerance = claim.share, claim.tolerance.tolerance
-    axis = _axis(reads.x)
-    points = [
-        JudgedPoint(
-            f"{axis} = {x:g}",
-            float(x),
-            float(share),
-            f"≥ {100 * wanted:.0f}%",
-            within(share, (wanted, 1.0), tolerance),
-        )
-        for x, share in by_x.items()
-    ]
-    overall = float(hits.mean())
-    text = (
-        f"{claim.solver} reaches the optimum in {100 * overall:.0f}% of {len(hits)} cases "
-        f"({100 * by_x.min():.0f}–{100 * by_x.max():.0f}% per {axis}, "
-        f"{axis} = {by_x.index.min():g}–{by_x.index.max():g}); at least "
-        f"{100 * wanted:.0f}% at {_counted(points)}"
-    )
-    # distance: the mean shortfall of the share below the paper's, as a fraction of it
-    shortfall = float(np.mean(np.maximum(0.0, wanted - by_x.to_numpy()))) / wanted
-    numbers = {"overall": overall, "low": float(by_x.min()), "high": float(by_x.max())}
-    return _verdict(claim, points, text, numbers, shortfall)
-
-
-def direction_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
-    """A ``direction`` claim: every line (``lines``) moves in the stated direction along
-    ``x``; each line is a point."""
-    reads = claim.reads[0]
-    axis = _axis(reads.x)
-    points = []
-    for line, part in rows.groupby("_line", sort=True):
-        slope = trend_slope(part["_x"], part["_value"], log_x=reads.log_x)
-        first, last = float(part["_value"].iloc[0]), float(part["_value"].iloc[-1])
-        unsteady = ", not at every step" if _unsteady(part["_x"], part["_value"], slope) else ""
-        points.append(
-            JudgedPoint(
-                f"{line}: {first:.0f}% → {last:.0f}%{unsteady}",
-                math.nan,
-                slope,
-                claim.trend or "",
-                _trend_holds(slope, claim.trend or "grows"),
-            )
-        )
-    verb = {"grows": "grow", "shrinks": "shrink"}.get(claim.trend or "grows", "move")
-    holding = sum(p.holds for p in points)
-    text = (
-        f"{holding} of {len(points)} lines {verb} with {axis} "
-        f"({'; '.join(p.label for p in points)})"
-    )
-    distance = (len(points) - holding) / len(points)
-    return _verdict(claim, points, text, {}, distance)
-
-
-def sign_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
-    """A ``sign`` claim: every point's value is above 0."""
-    rows = _defined(claim, rows)
-    axis = _axis(claim.reads[0].x)
-    points = [
-        JudgedPoint(
-            _point_label(row._line, axis, row._x),
-            float(row._x),
-            float(row._value),
-            "> 0",
-            bool(row._value > 0),
-        )
-        for _, row in rows.iterrows()
-    ]
+def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoint]) -> str:
+    """Our number(s) in a few words (the point-by-point table has the rest)."""
+    axis = axis_name(claim.reads[0].x)
+    values = judged.values[0]
+    count = len(points)
     failing = [p for p in points if not p.holds]
-    low, high = float(rows["_value"].min()), float(rows["_value"].max())
-    text = f"{_fmt(low)} to {_fmt(high)}; above 0 at {_counted(points)}"
-    if failing:
-        worst = min(failing, key=lambda p: p.ours)
-        text += f"; worst {worst.label}: {_fmt(worst.ours)}"
-    distance = len(failing) / len(points)
-    return _verdict(claim, points, text, {"low": low, "high": high}, distance)
+    if claim.kind == "value":
+        text = (
+            f"{_fmt(float(np.nanmin(values)))} to {_fmt(float(np.nanmax(values)))}; "
+            f"{sum(bool(w) for w in judged.within[0])} of {count} within tolerance"
+            if judged.within is not None
+            else ""
+        )
+        wrong = [p for p in points if p.sign_ok is False]
+        if wrong:
+            text += f"; below 0 at {len(wrong)} of {count}"
+        for line, slopes in judged.slopes.items():
+            idx = _lines(found)[line]
+            xs = found.points["_x"].to_numpy()[idx]
+            words = trend_words(xs, values[idx], float(slopes[0]), axis)
+            text += f"; {line + ': ' if line else ''}{words}"
+        return text
+    if claim.kind == "frequency":
+        return (
+            f"{100 * np.nanmin(values):.0f}–{100 * np.nanmax(values):.0f}% of cases per "
+            f"{axis}; ≥ {100 * claim.share:.0f}% at {count - len(failing)} of {count} points"
+        )
+    if claim.kind == "sign":
+        text = f"above 0 at {count - len(failing)} of {count} points"
+        if failing:
+            worst = min(failing, key=lambda p: p.ours if math.isfinite(p.ours) else math.inf)
+            text += f"; worst {worst.label}: {_fmt(worst.ours)}"
+        return text
+    if claim.kind == "ordering":
+        parts = ", ".join(f"{p.ours:+.1f} points at {p.label}" for p in points)
+        return f"SJF − RR: {parts}; as the paper reads at {count - len(failing)} of {count}"
+    if claim.kind == "largest":
+        column = claim.reads[0].lines[0]
+        others = sorted({int(p.ours) for p in failing})
+        text = f"{points[0].paper} largest at {count - len(failing)} of {count} points"
+        if others:
+            text += "; elsewhere " + " or ".join(_line_part(column, n) for n in others)
+        return text
+    verb = {"grows": "grow", "shrinks": "shrink"}.get(claim.trend or "grows", "move")
+    return f"{count - len(failing)} of {count} lines {verb} with {axis}"
 
 
-def ordering_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
-    """An ``ordering`` claim: at every x, the first policy of ``claim.policies`` is above
-    the second."""
-    reads = claim.reads[0]
-    axis = _axis(reads.x)
-    first, second = claim.policies[:2]
-    wide = rows.pivot_table(index="_x", columns="policy", values="_value", aggfunc="first")
-    if first not in wide or second not in wide:
-        raise MissingInput(f"{reads.csv}.csv has no rows of policy {first!r} and {second!r}")
-    names = display_name(first), display_name(second)
+def _numbers(claim: Claim, judged: _Judged, points: list[JudgedPoint]) -> dict[str, float]:
+    numbers = {"points": float(len(points)), "holding": float(sum(p.holds for p in points))}
+    values = judged.values[0]
+    if claim.kind in ("value", "sign", "frequency"):
+        numbers["low"], numbers["high"] = float(np.nanmin(values)), float(np.nanmax(values))
+    if claim.kind == "value":
+        numbers["tolerance"] = claim.tolerance.tolerance
+        if len(judged.slopes) == 1:
+            numbers["slope"] = float(next(iter(judged.slopes.values()))[0])
+    if claim.kind == "frequency":
+        numbers["overall"] = float(np.nanmean(values))
+    return numbers
+
+
+def robustness(claim: Claim, found: Evidence, verdict: str) -> Robustness:
+    """The verdict under the median over seeds, under tolerance 0 and twice the stated one,
+    and under :data:`RESAMPLES` seeded bootstrap resamples of the seeds (each resample
+    draws the seeds with replacement, the same draw for every point of the claim)."""
+    mean = reduce(found)
+    stated = claim.tolerance.tolerance
+
+    def name(values: np.ndarray, tolerance: float | None = None) -> list[str]:
+        return [LEVELS[k] for k in level(claim, _judged(claim, found, values, tolerance))]
+
+    rng = np.random.default_rng(RESAMPLE_SEED)
+    picks = rng.integers(0, found.seeds, size=(RESAMPLES, found.seeds))
+    resampled = pd.Series(name(reduce(found, picks=picks))).value_counts(normalize=True)
+    others = {k: float(resampled[k]) for k in LEVELS if k in resampled and k != verdict}
+    return Robustness(
+        median=name(reduce(found, how="median"))[0],
+        tolerance_zero=name(mean, 0.0)[0],
+        tolerance_double=name(mean, 2 * stated)[0],
+        other_share=float(sum(others.values())),
+        other_levels=others,
+        verdict=verdict,
+    )
+
+
+def judge(
+    claim: Claim,
+    directory: str | os.PathLike[str] | Folder,
+    *,
+    with_robustness: bool = True,
+) -> Verdict:
+    """The verdict on ``claim`` from the per-seed rows in ``directory``
+    (:class:`MissingInput` if they are absent), with its robustness unless
+    ``with_robustness`` is False."""
+    found = evidence(claim, directory)
+    values = reduce(found)
+    judged = _judged(claim, found, values)
+    verdict = LEVELS[int(level(claim, judged)[0])]
+    below = _seeds_below(claim, found, judged)
+    keys = list(found.points["_key"]) if len(judged.labels) == len(found.points) and (
+        claim.kind in ("value", "sign", "frequency")) else [""] * len(judged.labels)
     points = [
         JudgedPoint(
-            f"{axis} = {x:g}",
+            label,
             float(x),
-            float(a - b),
-            f"{names[0]} above {names[1]}",
-            bool(a > b),
+            float(value),
+            paper,
+            bool(holds),
+            None
+            if judged.sign_ok is None or math.isnan(value)
+            else bool(judged.sign_ok[0][k]),
+            below[k],
+            keys[k],
         )
-        for x, a, b in zip(wide.index, wide[first], wide[second], strict=True)
-        if math.isfinite(a) and math.isfinite(b)
+        for k, (label, x, value, paper, holds) in enumerate(
+            zip(judged.labels, judged.xs, judged.values[0], judged.paper, judged.holds[0],
+                strict=True)
+        )
     ]
-    if not points:
-        raise MissingInput(f"{reads.csv}.csv: no point has both policies defined")
-    text = f"{names[0]} above {names[1]} at {_counted(points)} (mean difference " + ", ".join(
-        f"{p.label}: {p.ours:+.1f}" for p in points
-    ) + " points)"
-    distance = sum(not p.holds for p in points) / len(points)
-    return _verdict(claim, points, text, {}, distance)
-
-
-def largest_verdict(claim: Claim, rows: pd.DataFrame) -> Verdict:
-    """A ``largest`` claim: at every x, the line ``claim.target`` (N = 10) has the largest
-    value of all lines."""
-    reads = claim.reads[0]
-    axis = _axis(reads.x)
-    line_column = reads.lines[0]
-    points, margins = [], {}
-    for x, part in rows.groupby("_x", sort=True):
-        part = part[part["_value"].notna()]
-        if part.empty:
-            continue
-        best = part.loc[part["_value"].idxmax()]
-        target = float(claim.target) if claim.target is not None else math.nan
-        theirs = part[part[line_column].astype(float) == target]
-        if float(best[line_column]) != target and not theirs.empty:
-            margins[float(x)] = _margin(best, theirs.iloc[0], line_column)
-        points.append(
-            JudgedPoint(
-                f"{axis} = {x:g}",
-                float(x),
-                float(best[line_column]),
-                _line_part(line_column, int(target) if target.is_integer() else target),
-                bool(float(best[line_column]) == target),
-            )
-        )
-    if not points:
-        raise MissingInput(f"{reads.csv}.csv: every value is undefined")
-    found = "; ".join(
-        f"{p.label}: {_line_part(line_column, int(p.ours))}{margins.get(p.x, '')}"
-        for p in points
+    return Verdict(
+        verdict,
+        _ours(claim, found, judged, points),
+        _numbers(claim, judged, points),
+        _distance(claim, judged, claim.tolerance.tolerance),
+        tuple(points),
+        robustness(claim, found, verdict) if with_robustness else None,
     )
-    text = f"{points[0].paper} largest at {_counted(points, name=False)} (largest: {found})"
-    distance = sum(not p.holds for p in points) / len(points)
-    return _verdict(claim, points, text, {}, distance)
 
-
-def _margin(best: pd.Series, target: pd.Series, line_column: str) -> str:
-    """' (by 1.1 points over N = 10, inside both intervals of the mean)': how far the
-    largest line is above the claim's, and whether the two 95% intervals overlap."""
-    text = f" (by {best['_value'] - target['_value']:.1f} points over "
-    text += _line_part(line_column, int(target[line_column]))
-    if {"low", "high"} <= set(best.index) and best["low"] <= target["high"]:
-        text += "; their intervals of the mean overlap"
-    return text + ")"
-
-
-VERDICTS: dict[str, Callable[[Claim, pd.DataFrame], Verdict]] = {
-    "value": value_verdict,
-    "frequency": frequency_verdict,
-    "direction": direction_verdict,
-    "sign": sign_verdict,
-    "ordering": ordering_verdict,
-    "largest": largest_verdict,
-}
-
-
-def judge(claim: Claim, directory: str | os.PathLike[str]) -> Verdict:
-    """The verdict on ``claim`` from the CSVs in ``directory`` (:class:`MissingInput` if
-    its rows are absent)."""
-    return VERDICTS[claim.kind](claim, select_all(directory, claim))
