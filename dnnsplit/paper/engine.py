@@ -29,16 +29,31 @@ environment variable it came from): ``workers`` is a whole number from 1 to
 (or ``tls://``, ``inproc://``); :func:`check_reachable` contacts one within
 :data:`SCHEDULER_TIMEOUT_S`.
 
-**The cache** (``build/cache/rows/``): the rows of each point, keyed by a hash of the
-function, the setup, the point (N, seed, labels, options), the content of the profile
-files it reads and the source of the library code that computes rows (the model, the
-solvers, the sweeps; not the plots, the report or this module). Changing a plot or the
-report therefore hits; changing a profile, a setup field or the model's code misses. An
-entry is written whole or not at all, and carries the key it was written for and a
-SHA-256 checksum of its rows: an entry that fails either (changed, emptied, truncated,
-copied from another point) is discarded and its point recomputed, and one line on stderr
-says how many. A cache folder that cannot be written (a read-only checkout) is skipped,
-also with one line. Clear it with ``rm -rf build/cache``.
+**The cache** (``build/cache/rows/entries.sqlite3``, one SQLite file): the rows of each
+task, keyed by a hash of the function, the setup, the point (N, seed, labels, options),
+the content of the profile files it reads, the source of the library code that computes
+rows (the model, the solvers, the sweeps; not the plots, the report or this module) and
+the versions of Python and of the numerical libraries. Changing a plot or the report
+therefore hits; changing a profile, a setup field, the model's code or NumPy misses. A
+sweep reads its entries in one query and writes them in few transactions (each whole or
+not at all; two notebooks share the file). Tasks of the same key in one call run once.
+
+An entry carries a checksum of its key and its rows, and must hold what its point yields:
+a non-empty list of rows with the same columns, and, where the row function declares it
+(:func:`yields`: every solve of the Fig. 3 and Fig. 5 sweeps does), exactly that many rows
+with those columns and types. An entry that fails (changed, emptied, truncated, copied
+from another point, or edited with its checksum recomputed into rows its point cannot
+yield) is discarded and its point recomputed, and one line on stderr says how many; a
+file that is not a database is replaced, with one line. Like any build output, the cache
+is trusted beyond that: rows of the right shape with a recomputed checksum are taken as
+they are (no key outside the folder could sign them). A cache folder that cannot be
+written (a read-only checkout) is skipped, with one line. Clear it with
+``rm -rf build/cache``.
+
+**Batches**: on a cluster, a sweep's points go out in about :data:`TASKS_PER_WORKER`
+Dask tasks per worker of up to :data:`CHUNK_POINTS` points each, cut to about equal
+estimated cost (N² a point, the largest first), so that the per-task round trip is paid
+per batch, not per point.
 
 **Faults**: a worker that dies mid-sweep has its point retried on another worker (Dask
 retries a task whose worker died up to 3 times); a point that still fails, or raises,

@@ -12,6 +12,13 @@ metric), the number in ``value``. Points are independent: :func:`run_points` eva
 them (in this process, on every core, or on a Dask cluster: :mod:`dnnsplit.paper.engine`,
 which also caches the rows of each point) and the rows are sorted, so whatever ran them the
 bytes of a CSV are the same.
+
+The sweeps of Fig. 3, Fig. 5 (and at scale) and the quantum study are made of *solves*
+(:class:`Solved`): a point asks for solves (a scenario, a solver, an objective, the
+solver's options), :func:`run_solved` computes each distinct solve once, as a task of the
+engine cached on its own (:func:`solution_record`), and the point's rows are assembled
+from the records. Two points that differ only in what their rows make of the same solves
+(Fig. 3's baseline; greedy's start, for Fig. 5's optimum) share them.
 """
 
 from __future__ import annotations
@@ -51,8 +58,11 @@ from dnnsplit.solvers import (
 
 __all__ = [
     "ID_COLUMNS",
+    "IMPROVEMENT",
+    "OPTIMUM",
     "Grid",
     "Point",
+    "Solved",
     "compare_solvers",
     "delay_curves",
     "devices_table",
@@ -67,6 +77,8 @@ __all__ = [
     "optimum_rows",
     "quantum_sensitivity",
     "run_points",
+    "run_solved",
+    "solution_record",
     "solver_rows",
     "stage_profiles",
     "tidy",
