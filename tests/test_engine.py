@@ -495,3 +495,38 @@ def test_an_address_where_something_else_answers_is_refused(monkeypatch):
             engine_module.check_reachable(f"tcp://127.0.0.1:{port}")
     finally:
         server.close()
+
+
+def test_every_declared_shape_is_what_its_function_yields():
+    """A declared shape that the code outgrew would send every entry back to be computed."""
+    point = sweeps.Point(Setup(policy="rr"), 4, 1, options={"start": "half", "objective": "total"})
+    cases = [(sweeps._mechanism_point, point), (sweeps._model_gap_point, point)]
+    for request in sweeps._scale_requests(
+        sweeps.Point(Setup(), 4, 1, options={
+            "max_nodes": 50, "objectives": ("variance",), "start": "ones", "restarts": 1})
+    ) + sweeps._optimum_requests(
+        sweeps.Point(Setup(), 4, 1, options={
+            "objectives": ("max",), "start": "ones", "restarts": 1})
+    ) + [sweeps.EXACT_TOTAL, sweeps.ALL_LOCAL]:
+        unit = sweeps._unit(sweeps.Point(Setup(), 4, 1), request)  # exact: SJF
+        cases.append((sweeps.solution_record, unit))
+    for compute, one in cases:
+        stored = json.loads(json.dumps(compute(one)))  # as the cache gives it back
+        shape = engine_module._shape_of(compute, one)
+        assert shape is not None and engine_module._well_formed(stored, shape), compute
+        assert not engine_module._well_formed(stored[:-1], shape)
+
+
+@pytest.mark.parametrize("how", ["no rows", "rows emptied", "a row dropped"])
+def test_a_point_sweeps_entry_must_hold_its_rows(how, tmp_path, computed, capsys):
+    """The model-gap sweep caches whole points: an entry of another count of rows, its
+    checksum recomputed, is discarded."""
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    grid = sweeps.Grid(devices=[4], seeds=[0])
+    clean = sweeps.model_gap(Setup(), grid, progress=False, engine=cached).to_csv()
+    ((key, _, text),) = _entries(tmp_path)
+    rows = json.loads(text)
+    damaged = {"no rows": [], "rows emptied": [{} for _ in rows], "a row dropped": rows[1:]}
+    _rewrite(tmp_path, key, *_signed(key, damaged[how]))
+    assert sweeps.model_gap(Setup(), grid, progress=False, engine=cached).to_csv() == clean
+    assert computed == [1, 1] and "1 entry" in capsys.readouterr().err

@@ -302,6 +302,15 @@ def _rows(keys: dict[str, Any], solver: str, objective: str, metrics: dict[str, 
     ]
 
 
+def _tidy_shape(point: Point, count: int, labels: Sequence[str] = ()) -> Shape:
+    """The shape of ``count`` tidy rows of ``point``: its identifying columns, ``labels``
+    (text), the solver, objective and metric, and a number in ``value``."""
+    columns: dict[str, tuple[type, ...]] = {k: (type(v),) for k, v in point.keys().items()}
+    columns.update({name: (str,) for name in (*labels, "solver", "objective", "metric")})
+    columns["value"] = (float,)
+    return count, columns
+
+
 def tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
     """Rows as a frame sorted by the identifying columns (``extra_ids`` first), so that
     whatever ran the points, the rows come out in one order."""
@@ -795,6 +804,11 @@ def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
     }
 
 
+#: The metrics of greedy's end point in the mechanism study.
+MECHANISM_METRICS = ("step_improves", "jump_improves", "pair_improves", "devices_differ", "gap_pct")
+
+
+@yields(lambda point: _tidy_shape(point, len(MECHANISM_METRICS)))
 def _mechanism_point(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     found = solve(scenario, objective="variance", start=point.options["start"])
@@ -934,6 +948,7 @@ def replace_labels(point: Point, *labels: tuple[str, Any]) -> Point:
     return Point(point.setup, point.devices, point.seed, tuple(labels), point.options)
 
 
+@yields(lambda point: _tidy_shape(point, 2 * len(METRICS) + 2, ("model",)))
 def _model_gap_point(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     objective = point.options["objective"]
