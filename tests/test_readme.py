@@ -1,4 +1,5 @@
-"""The README's examples run as printed (Python blocks and console commands)."""
+"""The examples of the README and of docs/ run as printed (Python blocks and console
+commands)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ import pytest
 
 from dnnsplit.paths import ROOT
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"```(python|console)\n(.*?)```", README, flags=re.DOTALL)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    block
+    for page in PAGES
+    for block in re.findall(
+        r"```(python|console)\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.DOTALL
+    )
+]
 
 
 def commands(block: str) -> list[str]:

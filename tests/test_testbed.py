@@ -599,15 +599,16 @@ def test_a_testbed_interrupted_leaves_no_process_cgroup_or_namespace(signum):
     assert leftovers(run.pid) == {"cgroups": [], "namespaces": [], "processes": []}
 
 
-# -- the README's loopback walk-through -----------------------------------------------
+# -- docs/testbed.md's loopback walk-through -------------------------------------------
 
 
 def _readme_testbed_blocks() -> list[list[str]]:
     import re
 
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## A real testbed") :]
-    section = section[: section.index("\n## ", 1)]
+    text = (ROOT / "docs" / "testbed.md").read_text(encoding="utf-8")
+    section = text[text.index("## Running it") :]
+    end = section.find("\n## ", 1)
+    section = section if end < 0 else section[:end]
     blocks = re.findall(r"```shell\n(.*?)```", section, flags=re.DOTALL)
     return [[line[2:] for line in b.splitlines() if line.startswith("$ ")] for b in blocks]
 

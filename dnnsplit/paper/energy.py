@@ -55,6 +55,8 @@ from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import read_manifest
 from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
 from dnnsplit.paper.sweeps import DEFAULT_EXPERIMENT, ID_COLUMNS, Grid, Point, points
+from dnnsplit.paper.text import render
+from dnnsplit.paper.text import table as text_table
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
 from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W, Scenario
@@ -65,7 +67,6 @@ __all__ = [
     "CERTIFY_DEVICES",
     "CERTIFY_NODES",
     "FIGURE",
-    "HEADING",
     "METRICS",
     "POINTS",
     "RUN",
@@ -89,7 +90,6 @@ __all__ = [
 #: The pipeline run, its figure, and its section of REPRODUCTION.md.
 RUN = "energy"
 FIGURE = "energy_pareto"
-HEADING = "## Beyond the paper: energy"
 #: What every solution's rows hold: total delay (s), total device energy (J), mean and
 #: largest delay (s), the share of stages run locally; front points add their ε (J),
 #: whether they are certified, meet the cap, and are dominated by another point of their
@@ -673,88 +673,63 @@ def _share(part: pd.DataFrame, metric: str) -> str:
     return f"{round(r['mean'] * r['n'])}/{r['n']}"
 
 
-def report_section(directory: str | Path = FIGURES_DIR) -> list[str]:
-    """The lines of REPRODUCTION.md's section "Beyond the paper: energy" (its heading
-    first), from the energy study's CSVs in ``directory``; no lines when its CSV is
-    missing."""
+def report_section(directory: str | Path = FIGURES_DIR) -> str:
+    """REPRODUCTION.md's section "Beyond the paper: energy" (``templates/energy.md.j2``),
+    from the energy study's CSVs in ``directory``; "" when its CSV is missing."""
     directory = Path(directory)
     table_path = directory / f"{FIGURE}_summary.csv"
     if not table_path.exists() or not (directory / f"{FIGURE}.csv").exists():
-        return []
+        return ""
     table = pd.read_csv(table_path)
     manifest = read_manifest(directory, RUN) or {}
-    grid = manifest.get("grids", {}).get(RUN, {})
     recorded = manifest.get("notes", {})
-    quick = bool(manifest.get("quick"))
     nodes = recorded.get("certify_nodes")
-    lines = [
-        HEADING,
-        "",
-        "The paper's conclusion names energy as its next step. Each device's task here "
-        'costs E = P_cpu·C + P_tx·τ + P_idle·B (docs/model.md, "Energy"): its own CPU time '
-        "for its stages, its transmission, and its idle wait for the BS's result, at the "
-        f"power of a Raspberry Pi 3B+ ({DEFAULT_CPU_W:g} W computing and {DEFAULT_IDLE_W:g} W "
-        f"idle, measured by others; {DEFAULT_TX_W:g} W transmitting, **estimated**; sources "
-        "in `data/measurements/README.md`). Notebook 09 traces the front of total delay "
-        "against total device energy by the ε-constraint method: least total delay with "
-        f"total energy at most ε, for {recorded.get('points', '?')} values of ε from the "
-        "least-energy vector's energy to the least-delay vector's. For N ≤ "
-        f"{recorded.get('certify_devices', '?')} the certifying solver `optimal` solves each "
-        f"point ({nodes:,} search nodes at most a solve), and a point is **certified** where "
-        "its search finished (else it carries the search's proven lower bound); "
-        "local-search (not certified) runs at every N beside it. "
-        f"{len(grid.get('seeds', []))} seeds per point. The rows: `figures/{FIGURE}.csv` "
-        f"(each point marked certified or not); the figure: `figures/{FIGURE}.png`."
+    run = (
+        {
+            "points": recorded.get("points"),
+            "certify_devices": recorded.get("certify_devices"),
+            "nodes": f"{nodes:,}",
+            "seeds": len(manifest.get("grids", {}).get(RUN, {}).get("seeds", [])),
+        }
         if isinstance(nodes, int)
-        else "The energy run's manifest is missing: how its points were certified is unknown.",
-        "",
-    ]
-    if quick:
-        lines += ["**A quick run (a reduced grid): a smoke test, not a result.**", ""]
-    lines += [
-        "Per BS policy, R and N, against the front of `optimal` where it ran (else of "
-        "local-search): the share of its points certified and in how many seeds both ends "
-        "are; then, mean over seeds (min to max), in %: how much more energy the least-delay "
-        "vector spends than the least-energy one; how much slower the least-energy vector "
-        "is; what the paper's greedy (total delay) costs above the least energy and the "
-        "least delay, and in how many seeds a front point beats it in both; greedy run on "
-        "energy, above the least energy; and the largest excess of local-search's delay "
-        "over a certified point at its ε. Where the ends are not certified, the numbers are "
-        "relative to the best vectors found, not to optima.",
-        "",
-        "| BS | R | N | front | points certified | ends certified | energy of least delay "
-        "| delay of least energy | greedy: energy | greedy: delay | greedy beaten in both "
-        "| greedy on energy | local-search's gap |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+        else None
+    )
+    rows = []
     for (policy, ratio, devices, reference), part in table.groupby(
         ["policy", "ratio", "devices", "reference"], sort=True
     ):
         share = stats.where(part, metric="certified_share")
-        certified = f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—"
-        lines.append(
-            f"| {display_name(str(policy))} | {ratio:g} | {devices} | {reference} | "
-            f"{certified} | {_share(part, 'ends_certified')} | "
-            f"{_span(part, 'energy_premium_pct')} | {_span(part, 'delay_premium_pct')} | "
-            f"{_span(part, 'greedy_energy_pct')} | {_span(part, 'greedy_delay_pct')} | "
-            f"{_share(part, 'greedy_dominated')} | {_span(part, 'greedy_energy_gap_pct')} | "
-            f"{_span(part, 'heuristic_gap_pct', 2, sign='')} |"
+        rows.append(
+            {
+                "BS": display_name(str(policy)),
+                "R": f"{ratio:g}",
+                "N": str(devices),
+                "front": str(reference),
+                "points certified": f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—",
+                "ends certified": _share(part, "ends_certified"),
+                "energy of least delay": _span(part, "energy_premium_pct"),
+                "delay of least energy": _span(part, "delay_premium_pct"),
+                "greedy: energy": _span(part, "greedy_energy_pct"),
+                "greedy: delay": _span(part, "greedy_delay_pct"),
+                "greedy beaten in both": _share(part, "greedy_dominated"),
+                "greedy on energy": _span(part, "greedy_energy_gap_pct"),
+                "local-search's gap": _span(part, "heuristic_gap_pct", 2, sign=""),
+            }
         )
     ends = stats.where(table, metric="ends_certified")
     settled = ends[ends["min"] == 1][["policy", "ratio", "devices", "reference"]]
     premium = stats.where(table, metric="energy_premium_pct").merge(settled)
-    if not premium.empty:
-        parts = [
+    return render(
+        "energy",
+        cpu_w=f"{DEFAULT_CPU_W:g}",
+        idle_w=f"{DEFAULT_IDLE_W:g}",
+        tx_w=f"{DEFAULT_TX_W:g}",
+        run=run,
+        quick=bool(manifest.get("quick")),
+        table=text_table(pd.DataFrame(rows)),
+        premium=[
             f"{display_name(str(r.policy))} at R = {r.ratio:g}, N = {r.devices}: "
             f"{r['mean']:.1f} % ({r['min']:.1f} to {r['max']:.1f} % over seeds)"
             for _, r in premium.sort_values(["policy", "devices", "ratio"]).iterrows()
-        ]
-        lines += [
-            "",
-            "Where both ends are certified in every seed, the delay-optimal partitions spend "
-            "at least as much device energy as the energy-optimal ones (0 %: the same energy in "
-            "that seed), by (mean over seeds) "
-            + "; ".join(parts)
-            + ".",
-        ]
-    return lines
+        ],
+    )
