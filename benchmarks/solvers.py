@@ -3,7 +3,7 @@
 Run: ``python benchmarks/solvers.py`` (``--quick`` for a short run). Prints a Markdown
 table; targets are checked here, never in timed tests (these machines are shared and
 noisy). Scenarios are the paper's setup (AlexNet, estimated Pi 3B+ profile, R = 1, SJF),
-``Scenario.paper(N, seed)``.
+``paper_scenario(N, seed)``.
 
 Targets (2-core machine):
 
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dnnsplit
-from dnnsplit import Scenario, solve
+from dnnsplit import paper_scenario, solve
 from dnnsplit.profiler import cpu_model
 
 
 @dataclass(frozen=True)
 class Case:
-    """One row: ``solver`` on ``Scenario.paper(n, seed)``, with an optional target."""
+    """One row: ``solver`` on ``paper_scenario(n, seed)``, with an optional target."""
 
     solver: str
     objective: str
@@ -121,7 +121,7 @@ def cases(quick: bool, seeds: tuple[int, ...]) -> list[Case]:
 
 def run(case: Case) -> list[str]:
     """The table cells of one case (after the solver, objective and N columns)."""
-    scenario = Scenario.paper(case.n, case.seed, policy=case.policy)
+    scenario = paper_scenario(case.n, case.seed, policy=case.policy)
     solution = solve(scenario, solver=case.solver, objective=case.objective, **case.options)
     seconds = solution.seconds
     rate = solution.iterations / seconds if case.solver == "exhaustive" else None
@@ -192,7 +192,7 @@ def main() -> None:
         args.seeds = list(range(10)) if args.scale else [1, 2, 3]
 
     # compile the kernels before timing them
-    small = Scenario.paper(4, 0)
+    small = paper_scenario(4, 0)
     for objective in ("total", "variance", "max"):
         solve(small, solver="exhaustive", objective=objective)
         solve(small, solver="optimal", objective=objective)

@@ -7,14 +7,15 @@ background work, the intermediate tensor over WiFi, the rest at a base station t
 every offloaded DNN under one scheduling policy.
 
 The public API: :class:`Setup` (every choice the paper leaves open), :class:`Scenario`
-(from a dict, a file, or the paper's generator), :func:`evaluate` (delays, device
-energies and objectives of a partition vector) and :func:`solve` (the paper's greedy, local
-search, exact solvers and baselines; each is also a function of :mod:`dnnsplit.solvers`).
+(from a dict or a file), :func:`paper_scenario` (the scenario of ``(N, seed, setup)``),
+:func:`evaluate` (delays, energies and objectives of a partition vector) and :func:`solve`
+(greedy, local search, exact solvers, baselines; each a function of :mod:`dnnsplit.solvers`).
 The paper's experiments, figures and report live in :mod:`dnnsplit.paper`, which this
 package never imports (so ``import dnnsplit`` needs no plotting library).
 """
 
 from dnnsplit.channel import Channel
+from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError, SolverRefusal
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.profiles import Profile, list_profiles, load_profile
@@ -39,6 +40,7 @@ __all__ = [
     "is_local_optimum",
     "list_profiles",
     "load_profile",
+    "paper_scenario",
     "solve",
 ]
 

@@ -271,7 +271,7 @@ def read_text(path: str | os.PathLike[str], field: str, kind: str) -> str:
     path : path-like
         The file.
     field : str
-        The field named in errors (``scenario``, ``profile``, ``--setup``).
+        The field named in errors (``scenario``, ``profile``, ``setup``).
     kind : str
         What the file should be, for messages (``"CSV"``, ``"JSON file"``).
     """

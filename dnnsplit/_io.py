@@ -1,6 +1,6 @@
-"""Writing files whole or not at all, with the user's normal permissions; and writing to
-a stdout that may be closed or full (the command line and ``./run_all.sh`` then exit 74
-with one line, never a traceback)."""
+"""Writing files whole or not at all, with the user's permissions, tables as the same CSV
+bytes on any machine, and to a stdout that may be closed or full (the command line and
+``./run_all.sh`` then exit 74 with one line, never a traceback)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import secrets
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 __all__ = [
     "OutputError",
     "atomic_write",
+    "csv_text",
     "silence_stdout",
     "stdout_closed",
     "writable_folder",
@@ -117,3 +120,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def csv_text(frame: pd.DataFrame, float_format: str) -> str:
+    """``frame`` as CSV text: rows in order, no index, floats in ``float_format`` (``"%.9g"``),
+    LF line ends (the same table gives the same bytes on any machine)."""
+    return frame.to_csv(index=False, float_format=float_format, lineterminator="\n")

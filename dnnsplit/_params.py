@@ -8,7 +8,10 @@ parameter. The check runs where a value enters, and turns it into its canonical 
 raises one :class:`~dnnsplit.errors.InputError` naming the field; inside, the code
 trusts what it is given (a public function called by another one is not checked again,
 see :func:`declare`). The hostile-input tests read the same tables and generate their bad
-values from them (:meth:`Constraint.invalid`), so a rule and its test cannot drift apart.
+values from them (:meth:`Constraint.invalid`), and the values each rule takes
+(:meth:`Constraint.valid`, which the function's body must accept too), so a rule and its
+test cannot drift apart. A frozen dataclass declares its fields the same way
+(:func:`declare_fields`).
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ __all__ = [
     "Nullable",
     "Pair",
     "Real",
+    "Seed",
     "Text",
     "Whole",
     "check_all",
     "declare",
-    "inside",
+    "declare_fields",
+    "replace_fields",
     "trusted",
 ]
 
@@ -56,9 +61,14 @@ class Constraint:
         """Values this constraint refuses (the hostile-input tests try each)."""
         raise NotImplementedError
 
-    def describe(self) -> str:
-        """What it takes, in words (docs and help texts)."""
+    def valid(self) -> tuple[Any, ...]:
+        """Values it takes, its edges among them (the tests check that the body takes each
+        too); none only where the declaration alone can make none (a class's instance)."""
         raise NotImplementedError
+
+
+#: A magnitude just above zero: its negative is the hostile tests' least negative number.
+NEAR_ZERO = 1e-300
 
 
 def _number_invalid(low: float | None, high: float | None, whole: bool) -> tuple[Any, ...]:
@@ -84,13 +94,16 @@ class Real(Constraint):
         return number(value, field, positive=self.positive, minimum=self.low, maximum=self.high)
 
     def invalid(self) -> tuple[Any, ...]:
-        extra = (0.0, -1e-300) if self.positive else ()
+        extra = (0.0, -NEAR_ZERO) if self.positive else ()
         return _number_invalid(self.low, self.high, False) + extra
 
-    def describe(self) -> str:
-        low = "> 0" if self.positive else (f">= {self.low:g}" if self.low is not None else "")
-        high = f"<= {self.high:g}" if self.high is not None else ""
-        return " and ".join(p for p in ("a number", low, high) if p)
+    def valid(self) -> tuple[Any, ...]:
+        edges = [e for e in (self.low, self.high) if e is not None]
+        edges = [float(e) for e in edges if not (self.positive and e <= 0)]
+        low = self.low if self.low is not None else -math.inf
+        high = self.high if self.high is not None else math.inf
+        inner: Any = 1 if low <= 1 <= high else (low + high) / 2  # an int: a number too
+        return tuple(dict.fromkeys([*edges, inner]))
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,11 @@ class Whole(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return _number_invalid(self.low, self.high, True)
 
-    def describe(self) -> str:
-        low = f">= {self.low}" if self.low is not None else ""
-        high = f"<= {self.high}" if self.high is not None and self.high < MAX_WHOLE else ""
-        return " and ".join(p for p in ("a whole number", low, high) if p)
+    def valid(self) -> tuple[Any, ...]:
+        low = self.low if self.low is not None else 0
+        high = [] if self.high is None else [self.high]
+        inner = [np.int64(low + 1)] if low + 1 <= min(high, default=low + 1) else []  # numpy's
+        return tuple(dict.fromkeys([low, *inner, *high]))
 
 
 @dataclass(frozen=True)
@@ -136,8 +150,11 @@ class Pair(Constraint):
             values.append((0, 1))
         return tuple(values)
 
-    def describe(self) -> str:
-        return f"a pair [low, high] of {'whole ' if self.whole else ''}numbers"
+    def valid(self) -> tuple[Any, ...]:
+        low = max(self.minimum, 1) if self.positive else self.minimum
+        if self.whole:
+            low = math.ceil(low)
+        return ((low, low), [low, low + 1])
 
 
 @dataclass(frozen=True)
@@ -160,8 +177,8 @@ class Choice(Constraint):
             [self.options[0]],
         )
 
-    def describe(self) -> str:
-        return "one of " + ", ".join(self.options)
+    def valid(self) -> tuple[Any, ...]:
+        return self.options
 
 
 @dataclass(frozen=True)
@@ -176,15 +193,18 @@ class Flag(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return (1, 0, "yes", None, [True])
 
-    def describe(self) -> str:
-        return "true or false"
+    def valid(self) -> tuple[Any, ...]:
+        return (True, False, np.True_)
 
 
 @dataclass(frozen=True)
 class Text(Constraint):
-    """A non-empty string (a path is taken as its string); ``what`` names it in errors."""
+    """A non-empty string (a path is taken as its string); ``what`` names it in errors,
+    ``examples`` are strings it takes that mean something where it is declared (a shipped
+    profile's name, say; the tests try them)."""
 
     what: str = "a non-empty string"
+    examples: tuple[str, ...] = ("x",)
 
     def check(self, value: Any, field: str) -> str:
         if isinstance(value, os.PathLike):
@@ -196,8 +216,8 @@ class Text(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return ("", "   ", None, 5, ["a"])
 
-    def describe(self) -> str:
-        return self.what
+    def valid(self) -> tuple[Any, ...]:
+        return self.examples
 
 
 @dataclass(frozen=True)
@@ -215,8 +235,12 @@ class Instance(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return (None, "x", 1, {})
 
-    def describe(self) -> str:
-        return self.name
+    def valid(self) -> tuple[Any, ...]:
+        """The default instance, where every argument of the class has a default."""
+        needed = [
+            p for p in inspect.signature(self.kind).parameters.values() if p.default is p.empty
+        ]
+        return () if needed else (self.kind(),)
 
 
 @dataclass(frozen=True)
@@ -232,8 +256,8 @@ class Json(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return ([1], "x", {"x": math.nan}, {"x": {1, 2}}, {1: 2})
 
-    def describe(self) -> str:
-        return "an object of JSON data"
+    def valid(self) -> tuple[Any, ...]:
+        return ({}, {"note": "x", "values": [1, 2.5, None, True, {"k": "v"}]})
 
 
 @dataclass(frozen=True)
@@ -248,8 +272,25 @@ class Nullable(Constraint):
     def invalid(self) -> tuple[Any, ...]:
         return tuple(v for v in self.inner.invalid() if v is not None)
 
-    def describe(self) -> str:
-        return f"{self.inner.describe()}, or null"
+    def valid(self) -> tuple[Any, ...]:
+        return (None, *self.inner.valid())
+
+
+@dataclass(frozen=True)
+class Seed(Constraint):
+    """A seed: a whole number ``0..MAX_WHOLE`` (pass an int for reproducible output), or a
+    :class:`numpy.random.Generator`, taken as it is."""
+
+    def check(self, value: Any, field: str) -> int | np.random.Generator:
+        if isinstance(value, np.random.Generator):
+            return value
+        return Whole(0, MAX_WHOLE).check(value, field)
+
+    def invalid(self) -> tuple[Any, ...]:
+        return Whole(0, MAX_WHOLE).invalid()
+
+    def valid(self) -> tuple[Any, ...]:
+        return (*Whole(0, MAX_WHOLE).valid(), np.random.default_rng(0))
 
 
 def check_all(
@@ -263,15 +304,40 @@ def check_all(
     }
 
 
-def check_fields(instance: Any, constraints: Mapping[str, Constraint], prefix: str = "") -> None:
-    """Check every field of a frozen dataclass ``instance`` (in its ``__post_init__``)
-    against ``constraints`` and store the canonical values; errors name ``prefix + field``."""
-    values = {f.name: getattr(instance, f.name) for f in fields(instance)}
-    for name, value in check_all(values, constraints, prefix).items():
-        object.__setattr__(instance, name, value)
-
-
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
+
+
+def declare_fields(
+    constraints: Mapping[str, Constraint],
+    *,
+    prefix: str = "",
+    then: Callable[[Any], None] | None = None,
+) -> Callable[[C], C]:
+    """Make a dataclass (the decorator written *below* ``@dataclass``) check the fields
+    named in ``constraints`` when an instance is made, storing their canonical values
+    (errors name ``prefix + field``), then run ``then`` on it (a rule across fields). As
+    with :func:`declare`, the class keeps ``constraints`` and the error names ``fields``."""
+
+    def wrap(cls: C) -> C:
+        unknown = set(constraints) - set(cls.__annotations__)
+        if unknown:  # pragma: no cover - a programming error, caught at import
+            raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
+
+        def __post_init__(self: Any) -> None:
+            """Check the declared fields, storing their canonical values; then the rule."""
+            for name, constraint in constraints.items():
+                value = constraint.check(getattr(self, name), prefix + name)
+                object.__setattr__(self, name, value)
+            if then is not None:
+                then(self)
+
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+        cls.constraints = dict(constraints)  # type: ignore[attr-defined]
+        cls.fields = {name: prefix + name for name in constraints}  # type: ignore[attr-defined]
+        return cls
+
+    return wrap
 
 
 def replace_fields(instance: T, changes: Mapping[str, Any], prefix: str = "") -> T:
@@ -292,11 +358,6 @@ R = TypeVar("R")
 
 #: True while a declared function runs: the functions it calls trust their arguments.
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("dnnsplit_inside", default=False)
-
-
-def inside() -> bool:
-    """Whether a declared function of the library is running (its callees trust)."""
-    return _INSIDE.get()
 
 
 def trusted(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

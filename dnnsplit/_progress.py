@@ -47,7 +47,7 @@ def progress_bar(
     when ``enabled`` is false or tqdm is not installed."""
     if enabled:
         try:
-            from tqdm import tqdm
+            from tqdm import tqdm  # optional (the notebooks extra): imported where a bar is shown
         except ImportError:
             pass
         else:

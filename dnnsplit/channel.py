@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnsplit._params import Constraint, Flag, Real, check_fields
+from dnnsplit._params import Constraint, Flag, Real, declare_fields
 from dnnsplit.errors import InputError
 
 __all__ = ["CHANNEL_FIELDS", "Channel"]
@@ -36,6 +36,7 @@ CHANNEL_FIELDS: dict[str, Constraint] = {
 
 
 @dataclass(frozen=True)
+@declare_fields(CHANNEL_FIELDS, prefix="channel.")
 class Channel:
     """Constants of the channel model, each a parameter with its source.
 
@@ -61,9 +62,6 @@ class Channel:
     exponent: float = 2.2
     short_guard_interval: bool = True
     mac_efficiency: float = 0.7
-
-    def __post_init__(self) -> None:
-        check_fields(self, CHANNEL_FIELDS, "channel.")
 
     def received_dbm(self, distance_m: np.ndarray | float) -> np.ndarray:
         """Received power at ``distance_m`` metres: P_tx − L(1 m) − 10·n·log10(d)."""

@@ -1,13 +1,20 @@
-"""The ``dnnsplit`` command line (docs/interface.md): ``evaluate``, ``solve``, ``scenario``, ...
+"""The ``dnnsplit`` command line (docs/interface.md): ``scenario``, ``evaluate``, ``solve``,
+``profile``, and the testbed's ``serve``, ``device`` and ``testbed``.
 
-Every command prints one JSON object on stdout. Bad input exits with status 2 and one line
-on stderr naming the field (or the flag) and what was wrong: never a traceback, never a
-partial result. Exit statuses:
+One function per subcommand turns its flags into the keyword arguments of one library
+call; the library checks them by its declarations (:mod:`dnnsplit._params`), its errors
+name fields, and :func:`named_by` renames a field to the flag that gave it (the one place
+where the two meet). ``scenario``, ``evaluate``, ``solve`` and ``profile`` print one JSON
+object; ``serve``, ``device`` and ``testbed`` print what docs/testbed.md says.
 
-- 0: success, the JSON result on stdout;
+A module adds subcommands one way: its ``add_commands(subparsers)`` adds each with a
+``handler``, a function of the parsed arguments that returns the exit status (here, and
+``dnnsplit/testbed/commands.py``). :func:`main` calls it; what goes wrong is one line:
+
+- 0: success;
 - 1: an internal error (a bug: please report it); one line on stderr, the traceback only
   with ``DNNSPLIT_DEBUG=1`` in the environment;
-- 2: bad input (a file, a field, a flag); one line naming it;
+- 2: bad input (a file, a field, a flag); one line naming it, nothing on stdout;
 - 74: the output could not be written (stdout closed, e.g. ``| head``, or full, or
   ``profile --out`` not writable); nothing partial is left behind;
 - 130: interrupted (Ctrl-C, SIGINT).
@@ -16,23 +23,27 @@ partial result. Exit statuses:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
+import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
-from dnnsplit.model import LOCAL_DELAY_FORMS
+from dnnsplit.profiler import profile_to_file
 from dnnsplit.reader import read_data
-from dnnsplit.scenario import SCENARIO_POLICIES, Scenario
-from dnnsplit.setup import LOWEST_POINTS, Setup, changed
+from dnnsplit.scenario import Scenario
+from dnnsplit.setup import SETUP_FIELDS, Setup
 from dnnsplit.solvers import OBJECTIVES, SOLVERS, STARTS, solve
-from dnnsplit.testbed.commands import add_commands as add_testbed_commands
+from dnnsplit.testbed import commands as testbed_commands
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -40,7 +51,9 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_OUTPUT",
+    "add_commands",
     "main",
+    "named_by",
 ]
 
 EXIT_OK = 0
@@ -52,6 +65,66 @@ EXIT_BAD_INPUT = 2
 EXIT_OUTPUT = 74
 #: Interrupted by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def named_by(flags: Mapping[str, str], files: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Rename the field of a library error raised in the block to the flag that gave it:
+    ``flags`` maps a field to the flag of its value (``setup.max_stage`` and its element
+    ``setup.max_stage[1]`` are ``--max-stage``), ``files`` to the flag of a file holding it
+    (``setup.channel.exponent`` from ``--setup`` is ``--setup.channel.exponent``). Other
+    errors keep their field (a scenario file's field, a partition's entry)."""
+    try:
+        yield
+    except InputError as error:
+        field = error.field
+        renamed = [
+            f for name, f in flags.items() if re.fullmatch(rf"{re.escape(name)}(\[\d+\])?", field)
+        ]
+        renamed += [
+            f + field[len(name) :]
+            for name, f in (files or {}).items()
+            if re.fullmatch(rf"{re.escape(name)}([.\[].*)?", field)
+        ]
+        if not renamed:
+            raise
+        raise type(error)(renamed[0], error.problem) from None
+
+
+def _flags(*keywords: str) -> dict[str, str]:
+    """The flag of each keyword argument: ``time_limit`` is ``--time-limit``."""
+    return {keyword: "--" + keyword.replace("_", "-") for keyword in keywords}
+
+
+def prints_json(
+    compute: Callable[[argparse.Namespace], dict[str, Any]],
+) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command that prints one JSON object, what ``compute`` returns. A
+    closed stdout is refused before any work; a floating-point warning on checked input is
+    a bug, reported as one (never a number computed past an overflow)."""
+
+    @functools.wraps(compute)
+    def handler(args: argparse.Namespace) -> int:
+        if stdout_closed():
+            raise OutputError("stdout is closed: there is nowhere to write the result")
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "error",
+                message=r".*(overflow|invalid value|divide by zero) encountered",
+                category=RuntimeWarning,
+            )
+            result = compute(args)
+            text = json.dumps(result, indent=2, allow_nan=False, default=_jsonable) + "\n"
+        write_stdout(text)
+        return EXIT_OK
+
+    return handler
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _pair(kind: type) -> Any:
@@ -70,57 +143,60 @@ def _pair(kind: type) -> Any:
     return parse
 
 
+def _choices(options: Sequence[str]) -> str:
+    """``{a,b,c}``: the values a declared choice takes (the library checks the value)."""
+    return "{" + ",".join(options) + "}"
+
+
 #: ``dnnsplit scenario`` flags that set one field of the setup: (flag, field, type, extra).
 SETUP_FLAGS: list[tuple[str, str, Any, dict[str, Any]]] = [
     ("--profile", "profile", str, {"help": "device stage profile (shipped name or CSV)"}),
     ("--bs-profile", "bs_profile", str, {"help": "measured BS profile (replaces --ratio)"}),
     ("--ratio", "ratio", float, {"help": "R: BS speed over device speed (default 1)"}),
-    ("--policy", "policy", str, {"choices": SCENARIO_POLICIES, "help": "BS policy"}),
+    (
+        "--policy",
+        "policy",
+        str,
+        {"metavar": _choices(SETUP_FIELDS["policy"].valid()), "help": "BS policy"},
+    ),
     ("--quantum", "quantum_s", float, {"help": "device round-robin quantum q, s (0.01)"}),
     ("--bs-quantum", "bs_quantum_s", float, {"help": "BS round-robin quantum, s (0.01)"}),
-    ("--local-delay", "local_delay", str, {"choices": LOCAL_DELAY_FORMS, "help": "eq. (1)"}),
+    (
+        "--local-delay",
+        "local_delay",
+        str,
+        {"metavar": _choices(SETUP_FIELDS["local_delay"].valid()), "help": "eq. (1)"},
+    ),
     ("--distance", "distance_m", _pair(float), {"help": "LOW,HIGH metres (50,500)"}),
     ("--max-stage", "max_stage", _pair(int), {"help": "LOW,HIGH memory limits (5,8)"}),
     ("--background", "background", _pair(int), {"help": "LOW,HIGH processes (0,3)"}),
-    (
-        "--lowest-point",
-        "lowest_point",
-        int,
-        {"choices": LOWEST_POINTS, "help": "0: full offload allowed; 1: p >= 1 (the paper's)"},
-    ),
+    ("--lowest-point", "lowest_point", int, {"help": "0: full offload allowed; 1: p >= 1"}),
 ]
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors follow the bad-input rule (one line, status 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {' '.join(message.split())}\n")
-
-
-def _partition(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip() != ""]
-    except ValueError:
-        raise InputError(
-            "partition", f"{text[:60]!r} is not a comma-separated list of whole numbers"
-        ) from None
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dnnsplit", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def add_commands(commands: Any) -> None:
+    """Add ``scenario``, ``evaluate``, ``solve`` and ``profile`` to the subparsers
+    ``commands``, each with its ``handler``."""
+    sc = commands.add_parser(
+        "scenario",
+        help="the scenario of (N, seed, setup) in the paper's evaluation",
+        description="Prints the scenario of (N, seed, setup), drawn from "
+        "numpy.random.default_rng([N, seed]) exactly as the figures' sweeps draw it. The "
+        "setup starts from the defaults, or from --setup FILE (a setup object, or a "
+        "figure's manifest), and the flags below change single fields.",
+    )
+    sc.add_argument("--devices", type=int, required=True, help="N")
+    sc.add_argument("--seed", type=int, default=0, help="scenario seed (a whole number >= 0)")
+    sc.add_argument("--setup", default=None, help="JSON file: a setup, or a manifest with one")
+    for flag, field_name, kind, extra in SETUP_FLAGS:
+        sc.add_argument(flag, dest=field_name, type=kind, default=None, **extra)
+    sc.set_defaults(handler=_scenario)
 
     ev = commands.add_parser("evaluate", help="delays of one partition vector")
     ev.add_argument("scenario", help="scenario file (JSON, or YAML with PyYAML)")
     ev.add_argument("--partition", required=True, help="p_i per device, e.g. 0,3,5")
-    ev.add_argument("--model", choices=MODELS, default="snapshot")
+    ev.add_argument("--model", default="snapshot", metavar=_choices(MODELS))
+    ev.set_defaults(handler=_evaluate)
 
     so = commands.add_parser(
         "solve",
@@ -129,10 +205,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "it does not take, naming it.",
     )
     so.add_argument("scenario")
-    so.add_argument("--objective", choices=OBJECTIVES, default="total")
-    so.add_argument("--solver", choices=SOLVERS, default="greedy")
-    so.add_argument("--model", choices=MODELS, default="snapshot")
-    so.add_argument("--start", choices=STARTS, help="greedy, local-search: start (half)")
+    so.add_argument("--objective", default="total", metavar=_choices(OBJECTIVES))
+    so.add_argument("--solver", default="greedy", metavar=_choices(SOLVERS))
+    so.add_argument("--model", default="snapshot", metavar=_choices(MODELS))
+    so.add_argument("--start", metavar=_choices(STARTS), help="greedy, local-search: start (half)")
     so.add_argument("--restarts", type=int, help="local-search, optimal: random starts (8)")
     so.add_argument("--seed", type=int, help="local-search, optimal: seed of the starts (0)")
     so.add_argument("--max-vectors", type=float, help="exhaustive: refuse spaces larger than this")
@@ -150,20 +226,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="greedy, local-search, exhaustive, optimal: the most total device energy, J",
     )
-
-    sc = commands.add_parser(
-        "scenario",
-        help="the scenario of (N, seed, setup) in the paper's evaluation",
-        description="Prints the scenario of (N, seed, setup), drawn from "
-        "numpy.random.default_rng([N, seed]) exactly as the figures' sweeps draw it. The "
-        "setup starts from the defaults, or from --setup FILE (a setup object, or a "
-        "figure's manifest), and the flags below change single fields.",
-    )
-    sc.add_argument("--devices", type=int, required=True, help="N")
-    sc.add_argument("--seed", type=int, default=0, help="scenario seed (a whole number >= 0)")
-    sc.add_argument("--setup", default=None, help="JSON file: a setup, or a manifest with one")
-    for flag, field_name, kind, extra in SETUP_FLAGS:
-        sc.add_argument(flag, dest=field_name, type=kind, default=None, **extra)
+    so.set_defaults(handler=_solve)
 
     pr = commands.add_parser("profile", help="measure stage times with PyTorch (needs torch)")
     pr.add_argument("--model", default="alexnet")
@@ -173,93 +236,67 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="profile CSV to write")
     pr.add_argument("--hardware", default=None, help="hardware label (default: the CPU model)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_testbed_commands(commands)  # serve, device, testbed: dnnsplit/testbed/commands.py
-    return parser
+    pr.set_defaults(handler=_profile)
 
 
-def _flag_for(field_name: str, args: argparse.Namespace) -> str:
-    """The flag (or ``--setup`` field) a ``setup.<name>`` error of ``scenario`` is about."""
-    if not field_name.startswith("setup."):
-        return {"devices": "--devices", "seed": "--seed"}.get(field_name, field_name)
-    rest = field_name.removeprefix("setup.")
-    name = rest.split(".")[0].split("[")[0]
-    flag = next((f for f, n, _, _ in SETUP_FLAGS if n == name), None)
-    if flag is not None and getattr(args, name, None) is not None:
-        return flag
-    return f"--setup.{rest}" if args.setup is not None else field_name
+#: The options of ``solve`` given as flags (each reaches the solver only when given).
+SOLVE_OPTIONS = ("start", "restarts", "seed", "max_vectors", "time_limit", "progress", "energy_cap")
 
 
-def _setup(args: argparse.Namespace) -> Setup:
-    """The setup of ``dnnsplit scenario``: ``--setup FILE`` (or the defaults), then flags."""
-    base = Setup()
+@prints_json
+def _scenario(args: argparse.Namespace) -> dict[str, Any]:
+    """``dnnsplit scenario``: :func:`dnnsplit.paper_scenario` of the flags' (N, seed,
+    setup); the setup is ``--setup FILE``'s (or the default), changed by the flags."""
+    changes = {n: getattr(args, n) for _, n, _, _ in SETUP_FLAGS if getattr(args, n) is not None}
+    files = {"setup": "--setup"} if args.setup is not None else {}
+    setup = Setup()
     if args.setup is not None:
-        raw = read_data(args.setup, "--setup", "JSON file")
-        if isinstance(raw, dict) and "setup" in raw:
-            raw = raw["setup"]  # a figure's manifest
-        base = Setup.from_dict(raw, where="--setup")
-    changes = {
-        name: getattr(args, name)
-        for _, name, _, _ in SETUP_FLAGS
-        if getattr(args, name) is not None
-    }
+        with named_by({}, files):
+            raw = read_data(args.setup, "setup", "JSON file")
+            if isinstance(raw, dict) and "setup" in raw:
+                raw = raw["setup"]  # a figure's manifest
+            setup = Setup.from_dict(raw)
+    flags = {"devices": "--devices", "seed": "--seed"}
+    flags |= {f"setup.{name}": flag for flag, name, _, _ in SETUP_FLAGS if name in changes}
+    with named_by(flags, files):
+        return paper_scenario(args.devices, args.seed, setup, **changes).to_dict()
+
+
+@prints_json
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """``dnnsplit evaluate``: :func:`dnnsplit.evaluate` of one partition vector."""
+    partition = _partition(args.partition)
+    scenario = Scenario.from_file(args.scenario)
+    with named_by(_flags("model")):
+        return evaluate(scenario, partition, model=args.model).to_dict()
+
+
+def _partition(text: str) -> list[int]:
     try:
-        return changed(base, changes)
-    except InputError as error:
-        raise InputError(_flag_for(error.field, args), error.problem) from None
+        return [int(part) for part in text.split(",") if part.strip() != ""]
+    except ValueError:
+        raise InputError(
+            "partition", f"{text[:60]!r} is not a comma-separated list of whole numbers"
+        ) from None
 
 
-def _check_out(out: str) -> None:
-    """Refuse a ``profile --out`` that cannot be written, before measuring for minutes."""
-    path = Path(out)
-    if not out.strip() or "\x00" in out:
-        raise InputError("--out", f"{out!r} is not a file name")
-    if path.is_dir():
-        raise InputError("--out", f"{out!r} is a directory; give a file name")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
-    if not os.access(parent, os.W_OK):
-        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
+@prints_json
+def _solve(args: argparse.Namespace) -> dict[str, Any]:
+    """``dnnsplit solve``: :func:`dnnsplit.solve` with the options given as flags."""
+    options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
+    scenario = Scenario.from_file(args.scenario)
+    with named_by(_flags("objective", "solver", "model", *options)):
+        return solve(
+            scenario, objective=args.objective, solver=args.solver, model=args.model, **options
+        ).to_dict()
 
 
-#: The options of ``solve`` given as flags: the keyword each one sets.
-SOLVE_OPTIONS = (
-    "start",
-    "restarts",
-    "seed",
-    "max_vectors",
-    "time_limit",
-    "progress",
-    "energy_cap",
-)
-#: The options of ``profile`` checked by :func:`dnnsplit.profiler.profile_to_file`.
-PROFILE_OPTIONS = ("threads", "repeats", "warmup")
-
-
-def _as_flags(error: InputError, given: Sequence[str]) -> InputError:
-    """``error`` naming the flag of a keyword the user gave as a flag (``time_limit`` is
-    ``--time-limit``); other errors as they are."""
-    if error.field not in given:
-        return error
-    return type(error)("--" + error.field.replace("_", "-"), error.problem)
-
-
-def _run(args: argparse.Namespace) -> dict[str, Any]:
-    """The command's result. Values are checked by the library's declarations (one
-    place), their errors renamed to the flags that gave them."""
-    if args.command == "scenario":
-        setup = _setup(args)
+@prints_json
+def _profile(args: argparse.Namespace) -> dict[str, Any]:
+    """``dnnsplit profile``: :func:`~dnnsplit.profiler.profile_to_file`; ``--out`` first."""
+    _check_out(args.out)
+    with named_by(_flags("model", "threads", "repeats", "warmup")):
         try:
-            return Scenario.paper(args.devices, args.seed, setup).to_dict()
-        except InputError as error:
-            raise InputError(_flag_for(error.field, args), error.problem) from None
-    if args.command == "profile":
-        from dnnsplit.profiler import profile_to_file
-
-        try:
-            _check_out(args.out)
             return profile_to_file(
                 args.model,
                 args.out,
@@ -269,23 +306,37 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                 hardware=args.hardware,
                 progress=not args.quiet,
             )
-        except InputError as error:
-            raise _as_flags(error, PROFILE_OPTIONS) from None
         except OSError as error:
             raise OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
-    if args.command == "evaluate":
-        partition = _partition(args.partition)
-        scenario = Scenario.from_file(args.scenario)
-        return evaluate(scenario, partition, model=args.model).to_dict()
-    options = {k: getattr(args, k) for k in SOLVE_OPTIONS if getattr(args, k) is not None}
-    scenario = Scenario.from_file(args.scenario)
-    try:
-        solution = solve(
-            scenario, objective=args.objective, solver=args.solver, model=args.model, **options
-        )
-    except InputError as error:
-        raise _as_flags(error, list(options)) from None
-    return solution.to_dict()
+
+
+def _check_out(out: str) -> None:
+    """Refuse a ``profile --out`` that cannot be written."""
+    path = Path(out)
+    if not out.strip() or "\x00" in out:
+        raise InputError("--out", f"{out!r} is not a file name")
+    if path.is_dir():
+        raise InputError("--out", f"{out!r} is a directory; give a file name")
+    parent = next((folder for folder in path.parents if folder.exists()), path.parent)
+    if not parent.is_dir():
+        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors follow the bad-input rule (one line, status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {' '.join(message.split())}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dnnsplit", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_commands(commands)
+    testbed_commands.add_commands(commands)  # serve, device, testbed
+    return parser
 
 
 def _say(command: str, message: str) -> None:
@@ -302,21 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         command = f"dnnsplit {args.command}"
-        if hasattr(args, "run_command"):  # serve, device, testbed print their own output
-            return int(args.run_command(args))
-        if stdout_closed():
-            raise OutputError("stdout is closed: there is nowhere to write the result")
-        with warnings.catch_warnings():
-            # a floating-point warning on checked input is a bug: report it as one, never
-            # print a number computed past an overflow
-            warnings.filterwarnings(
-                "error",
-                message=r".*(overflow|invalid value|divide by zero) encountered",
-                category=RuntimeWarning,
-            )
-            result = _run(args)
-            text = json.dumps(result, indent=2, allow_nan=False, default=_jsonable) + "\n"
-        write_stdout(text)
+        return int(args.handler(args))
     except InputError as error:
         _say(command, str(error))
         return EXIT_BAD_INPUT
@@ -338,4 +375,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             "DNNSPLIT_DEBUG=1 shows the traceback",
         )
         return EXIT_INTERNAL
-    return EXIT_OK

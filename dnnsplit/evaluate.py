@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 
 from dnnsplit._params import Choice, Flag, Instance, declare
-from dnnsplit.errors import InputError, shown, unknown_choice
+from dnnsplit.errors import InputError, shown
 from dnnsplit.model import DelayTables, bs_completion, jain_index, read_only
-from dnnsplit.policies import policies_with
-from dnnsplit.policies import policy as policy_of
+from dnnsplit.policies import POLICY_TABLE, policies_with
 from dnnsplit.scenario import Scenario
 from dnnsplit.timeline import timeline_completion
 
@@ -29,8 +28,8 @@ __all__ = [
     "batch_components",
     "batch_delays",
     "batch_outcomes",
-    "check_model",
     "evaluate",
+    "model_supports_policy",
 ]
 
 MODELS = ("snapshot", "timeline")
@@ -40,11 +39,11 @@ MODEL = Choice(MODELS, "model")
 SCENARIO = Instance(Scenario, "a dnnsplit.Scenario")
 
 
-def check_model(model: str, policy: str) -> None:
-    """Raise :class:`InputError` unless ``model`` is known and supports ``policy``."""
-    if not isinstance(model, str) or model not in MODELS:
-        raise unknown_choice("model", "model", model, MODELS)
-    if not getattr(policy_of(policy), model):
+def model_supports_policy(arguments: dict[str, Any]) -> None:
+    """The rule across ``model`` and ``scenario`` of every function declaring both (after
+    each is checked): the model defines the scenario's policy."""
+    model, policy = arguments["model"], arguments["scenario"].policy
+    if not getattr(POLICY_TABLE[policy], model):
         other = [m for m in MODELS if m != model and policy in policies_with(m)]
         hint = f" (it is under the {other[0]} model)" if other else ""
         raise InputError(
@@ -233,11 +232,6 @@ def as_partition(partition: Any, n_devices: int) -> np.ndarray:
             f"partition[{k}]", f"{int(array[k])} is outside the device's partition points"
         )
     return array.astype(np.int64)
-
-
-def model_supports_policy(arguments: dict[str, Any]) -> None:
-    """The rule across ``model`` and ``scenario`` of every function declaring both."""
-    check_model(arguments["model"], arguments["scenario"].policy)
 
 
 @declare(

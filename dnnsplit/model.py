@@ -32,11 +32,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from dnnsplit._checks import frozen
+from dnnsplit._params import Real
 from dnnsplit.errors import InputError, unknown_choice
 from dnnsplit.policies import policies_with
 
 __all__ = [
     "DEADLINE_TOLERANCE_S",
+    "DEFAULT_QUANTUM_S",
     "ENERGY_TOLERANCE_J",
     "LOCAL_DELAY_FORMS",
     "MAX_DELAY_S",
@@ -45,6 +47,7 @@ __all__ = [
     "MAX_QUANTUM_S",
     "MIN_QUANTUM_S",
     "POLICIES",
+    "QUANTUM",
     "DelayTables",
     "bs_completion",
     "check_bytes",
@@ -76,6 +79,10 @@ QUANTA_GUARD = 1e-9
 #: ``T/q`` loses its meaning in floating point; above 10⁶ s a quantum never ends a slice.
 MIN_QUANTUM_S = 1e-9
 MAX_QUANTUM_S = 1e6
+#: A round-robin quantum in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S``.
+QUANTUM = Real(low=MIN_QUANTUM_S, high=MAX_QUANTUM_S, positive=True)
+#: A device's and the BS's quantum unless told otherwise (docs/model.md, "Round-robin quantum").
+DEFAULT_QUANTUM_S = 0.01
 #: No delay component (local, transmission, BS work) and no worst-case delay may exceed this,
 #: seconds (about 32 million years): larger values come from a unit mistake or an overflow,
 #: and refusing them keeps every delay, total, variance and fairness index finite.

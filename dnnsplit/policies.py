@@ -21,24 +21,18 @@ policy         snapshot timeline compiled exact total  meaning
   greedy has an incremental total-delay path;
 - *exact total*: minimum total delay is a linear assignment (``exact``).
 
-:func:`require` turns a missing capability into one :class:`~dnnsplit.errors.InputError`
-that names the field and says which policies do have it.
+:func:`policies_with` says which policies have a capability.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnnsplit.errors import InputError, unknown_choice
-
 __all__ = [
-    "CAPABILITIES",
     "POLICY_TABLE",
     "Policy",
     "display_name",
     "policies_with",
-    "policy",
-    "require",
 ]
 
 
@@ -121,20 +115,6 @@ POLICY_TABLE: dict[str, Policy] = {
         ),
     )
 }
-#: Capability names :func:`require` knows, with the phrase an error uses for each.
-CAPABILITIES = {
-    "snapshot": "the snapshot model",
-    "timeline": "the timeline model",
-    "compiled": "a compiled kernel",
-    "exact_total": "an exact total-delay method",
-}
-
-
-def policy(name: object, field: str = "bs.policy") -> Policy:
-    """The :class:`Policy` called ``name``, or an :class:`InputError` naming ``field``."""
-    if not isinstance(name, str) or name not in POLICY_TABLE:
-        raise unknown_choice(field, "policy", name, tuple(POLICY_TABLE))
-    return POLICY_TABLE[name]
 
 
 def display_name(name: object) -> str:
@@ -145,30 +125,6 @@ def display_name(name: object) -> str:
 
 
 def policies_with(capability: str) -> tuple[str, ...]:
-    """Names of the policies that have ``capability`` (a key of :data:`CAPABILITIES`)."""
+    """Names of the policies that have ``capability`` (``snapshot``, ``timeline``,
+    ``compiled`` or ``exact_total``: a yes/no column of the table)."""
     return tuple(name for name, p in POLICY_TABLE.items() if getattr(p, capability))
-
-
-def require(name: str, capability: str, field: str = "bs.policy", what: str = "") -> Policy:
-    """The policy ``name`` if it has ``capability``; else one error naming ``field``.
-
-    Parameters
-    ----------
-    name : str
-        Policy name.
-    capability : str
-        A key of :data:`CAPABILITIES`.
-    field : str
-        The field the error names.
-    what : str
-        What needs the capability (``"exact"``, ``"the snapshot model"``), for the message.
-    """
-    found = policy(name, field)
-    if not getattr(found, capability):
-        needs = f"{what} needs" if what else "needs"
-        raise InputError(
-            field,
-            f"{name} has no {CAPABILITIES[capability]}; {needs} one of "
-            f"{', '.join(policies_with(capability))}",
-        )
-    return found

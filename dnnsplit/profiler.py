@@ -23,6 +23,7 @@ Needs the ``profile`` extra (``pip install -e ".[profile]"``, torch 2.13.0).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import platform
 import time
@@ -54,6 +55,9 @@ __all__ = [
     "MEASURE_OPTIONS",
     "build_stages",
     "cpu_model",
+    "has_torch",
+    "import_torch",
+    "interquartile_range",
     "measure_chain",
     "profile_to_file",
 ]
@@ -70,14 +74,18 @@ MEASURE_OPTIONS: dict[str, Constraint] = {
 }
 
 
-def import_torch() -> Any:
-    """PyTorch, imported on first use (it is optional): a clear error if it is missing."""
-    try:
-        import torch
-    except ImportError:
-        raise InputError(
-            "profile", "measuring needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)"
-        ) from None
+def has_torch() -> bool:
+    """Whether PyTorch is installed (found, not imported: importing it takes seconds)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def import_torch(needed_by: str = "profile") -> Any:
+    """PyTorch, imported on first use; an :class:`~dnnsplit.errors.InputError` naming
+    ``needed_by`` (the command or field that needs it) where it is not installed."""
+    if not has_torch():
+        raise InputError(needed_by, "needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)")
+    import torch  # optional and heavy (the profile extra): imported only where it is used
+
     return torch
 
 

@@ -43,14 +43,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dnnsplit._checks import MAX_WHOLE, frozen, number, read_text
-from dnnsplit._io import atomic_write
+from dnnsplit._checks import MAX_WHOLE, frozen, read_text
+from dnnsplit._io import atomic_write, csv_text
+from dnnsplit._params import Constraint, Real, Text, Whole, declare_fields
 from dnnsplit.chains import CHAINS, Chain, chain_figures, get_chain
 from dnnsplit.errors import InputError, shown
 from dnnsplit.paths import MEASUREMENTS_DIR
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "HARDWARE",
+    "PROFILE_NAME",
     "PROVENANCE_COLUMNS",
     "REQUIRED_COLUMNS",
     "Hardware",
@@ -59,10 +62,16 @@ __all__ = [
     "estimate_profile",
     "list_profiles",
     "load_profile",
+    "profile_path",
     "read_profile",
     "write_estimated_profiles",
     "write_profile",
 ]
+
+#: The profile a setup draws its scenarios from unless told otherwise (docs/model.md).
+DEFAULT_PROFILE = "alexnet-pi3b-estimated"
+#: A stage profile, as a setup or a scenario file names it: a shipped name or a CSV path.
+PROFILE_NAME = Text("a profile name or path", examples=(DEFAULT_PROFILE,))
 
 PROVENANCE_COLUMNS = ("method", "source", "hardware", "framework", "date")
 REQUIRED_COLUMNS = ("model", "stage_index", "stage", "time_s", "output_bytes", *PROVENANCE_COLUMNS)
@@ -84,7 +93,45 @@ def _array(values: Any, where: str, length: int, dtype: Any) -> np.ndarray:
     return array
 
 
+#: What the plain fields of a :class:`Profile` take (its stages are checked as a whole).
+PROFILE_FIELDS: dict[str, Constraint] = {"name": Text(), "model": Text(), "input_bytes": Whole(1)}
+#: What a number of seconds, and a count (of bytes, say), take.
+SECONDS = Real(low=0.0)
+COUNT = Whole(0)
+
+
+def _check_stages(profile: Profile) -> None:
+    """The rule across a profile's stages: one name, time and output size per stage, each
+    time finite and at least 0, only the last output empty."""
+    names = profile.stage_names
+    if isinstance(names, str) or not isinstance(names, list | tuple) or not names:
+        raise InputError("profile.stage_names", "must be a non-empty list of stage names")
+    names = tuple(Text().check(name, f"profile.stage_names[{k}]") for k, name in enumerate(names))
+    object.__setattr__(profile, "stage_names", names)
+    n = len(names)
+    times = _array(profile.time_s, "profile.time_s", n, float)
+    bad = np.flatnonzero(~(np.isfinite(times) & (times >= 0)))
+    if bad.size:
+        k = int(bad[0])
+        raise InputError(f"profile.time_s[{k}]", f"must be a finite time >= 0, got {times[k]!r}")
+    out = [
+        COUNT.check(b, f"profile.output_bytes[{k}]")
+        for k, b in enumerate(_array(profile.output_bytes, "profile.output_bytes", n, None))
+    ]
+    if 0 in out[:-1]:
+        raise InputError(
+            f"profile.output_bytes[{out.index(0)}]",
+            "zero bytes: only the last stage's output may be empty",
+        )
+    object.__setattr__(profile, "time_s", frozen(times + 0.0))
+    object.__setattr__(profile, "output_bytes", frozen(out, dtype=np.int64))
+    if not isinstance(profile.provenance, Mapping):
+        raise InputError("profile.provenance", "must be a mapping")
+    object.__setattr__(profile, "provenance", dict(profile.provenance))
+
+
 @dataclass(frozen=True, eq=False)
+@declare_fields(PROFILE_FIELDS, prefix="profile.", then=_check_stages)
 class Profile:
     """Stage times and output sizes of one DNN on one piece of hardware.
 
@@ -116,44 +163,6 @@ class Profile:
     input_bytes: int
     provenance: dict[str, str] = field(default_factory=dict)
     extra: pd.DataFrame | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("name", "model"):
-            if not isinstance(getattr(self, name), str):
-                raise InputError(
-                    f"profile.{name}", f"must be a string, got {shown(getattr(self, name))}"
-                )
-        names = self.stage_names
-        if isinstance(names, str) or not isinstance(names, list | tuple) or not names:
-            raise InputError("profile.stage_names", "must be a non-empty list of stage names")
-        for k, stage in enumerate(names):
-            if not isinstance(stage, str) or not stage:
-                raise InputError(f"profile.stage_names[{k}]", "must be a non-empty string")
-        object.__setattr__(self, "stage_names", tuple(str(n) for n in names))
-        n = len(names)
-        times = _array(self.time_s, "profile.time_s", n, float)
-        bad = np.flatnonzero(~(np.isfinite(times) & (times >= 0)))
-        if bad.size:
-            k = int(bad[0])
-            raise InputError(
-                f"profile.time_s[{k}]", f"must be a finite time >= 0, got {times[k]!r}"
-            )
-        out = [
-            number(b, f"profile.output_bytes[{k}]", minimum=0, whole=True)
-            for k, b in enumerate(_array(self.output_bytes, "profile.output_bytes", n, None))
-        ]
-        if 0 in out[:-1]:
-            raise InputError(
-                f"profile.output_bytes[{out.index(0)}]",
-                "zero bytes: only the last stage's output may be empty",
-            )
-        first = number(self.input_bytes, "profile.input_bytes", positive=True, whole=True)
-        object.__setattr__(self, "time_s", frozen(times + 0.0))
-        object.__setattr__(self, "output_bytes", frozen(out, dtype=np.int64))
-        object.__setattr__(self, "input_bytes", first)
-        if not isinstance(self.provenance, Mapping):
-            raise InputError("profile.provenance", "must be a mapping")
-        object.__setattr__(self, "provenance", dict(self.provenance))
 
     @property
     def n_stages(self) -> int:
@@ -248,7 +257,7 @@ def _cells(frame: pd.DataFrame, column: str, origin: str, *, whole: bool, option
         if isinstance(raw, bool | np.bool_) or value is None:
             raise _fail(position + 1, column, f"not {kind}: {_text(raw)}", origin)
         try:
-            exact = number(value, column, minimum=0, whole=whole)
+            exact = (COUNT if whole else SECONDS).check(value, column)
         except InputError:
             if isinstance(value, int | float) and value > MAX_WHOLE and math.isfinite(value):
                 problem = f"{_text(raw)} is too large (at most {MAX_WHOLE})"
@@ -433,37 +442,37 @@ _PARSED: dict[tuple[str, str], Profile] = {}
 _PARSED_MAX = 64
 
 
-def read_profile(path: str | os.PathLike[str]) -> Profile:
+def read_profile(path: str | os.PathLike[str], field: str = "profile") -> Profile:
     """Read and validate a profile CSV file (see the module docstring for its columns).
 
     The file must be UTF-8 (a byte-order mark and CRLF line ends are fine), at most
-    :data:`~dnnsplit._checks.MAX_FILE_BYTES`, with each column named once in its header.
-    The same text read again is not parsed again; each caller gets its own copy of the
-    optional columns.
+    :data:`~dnnsplit._checks.MAX_FILE_BYTES`, with each column named once in its header;
+    an error about the file as a whole names ``field``. The same text read again is not
+    parsed again; each caller gets its own copy of the optional columns.
     """
-    text = read_text(path, "profile", "CSV")
+    text = read_text(path, field, "CSV")
     key = (Path(path).name, hashlib.sha256(text.encode()).hexdigest())
     if key not in _PARSED:
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        _PARSED[key] = _parse_profile(text, Path(path))
+        _PARSED[key] = _parse_profile(text, Path(path), field)
     known = _PARSED[key]
     return replace(known, extra=None if known.extra is None else known.extra.copy())
 
 
-def _parse_profile(text: str, path: Path) -> Profile:
+def _parse_profile(text: str, path: Path, field: str) -> Profile:
     name = Path(path).name
     try:
         header = next(csv.reader(io.StringIO(text)), [])
     except csv.Error as error:
-        raise InputError("profile", f"{name} is not a readable CSV ({error})") from None
+        raise InputError(field, f"{name} is not a readable CSV ({error})") from None
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise _fail(None, repeated[0], "appears more than once in the header", name)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype={"stage": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as error:
-        raise InputError("profile", f"{name} is not a readable CSV ({error})") from None
+        raise InputError(field, f"{name} is not a readable CSV ({error})") from None
     return profile_from_frame(frame, name=Path(path).stem, origin=name)
 
 
@@ -472,24 +481,22 @@ def list_profiles() -> list[str]:
     return sorted(p.stem for p in MEASUREMENTS_DIR.glob("*.csv"))
 
 
-def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
-    """A shipped profile by name (``"alexnet-pi3b-estimated"``) or a profile CSV by path.
+def profile_path(name_or_path: str | os.PathLike[str], field: str = "profile") -> Path:
+    """The file of a profile: a shipped one by name (``"alexnet-pi3b-estimated"``), or a
+    profile CSV by path; errors name ``field``.
 
     A name ending in ``.csv``, holding a path separator, or naming an existing file or
-    directory is read as a path; anything else is looked up among the shipped profiles.
+    directory is a path (which may not exist: reading it says so); anything else is
+    looked up among the shipped profiles, and an unknown name is an error listing them.
     """
-    if not isinstance(name_or_path, str | os.PathLike):
-        raise InputError("profile", f"must be a profile name or path, got {shown(name_or_path)}")
-    text = os.fspath(name_or_path)
-    if not isinstance(text, str) or not text.strip():
-        raise InputError("profile", f"must be a profile name or path, got {shown(name_or_path)}")
+    text = PROFILE_NAME.check(name_or_path, field)
     candidate = Path(text)
     try:
         exists = "\x00" not in text and candidate.exists()
     except OSError:
         exists = False
     if candidate.suffix.lower() == ".csv" or exists or os.sep in text or "\x00" in text:
-        return read_profile(candidate)
+        return candidate
     path = MEASUREMENTS_DIR / f"{text}.csv"
     try:
         shipped = path.is_file()
@@ -497,20 +504,22 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
         shipped = False
     if not shipped:
         known = ", ".join(list_profiles()) or "none"
-        raise InputError("profile", f"unknown profile {shown(text)}; shipped: {known}")
-    return read_profile(path)
+        raise InputError(field, f"unknown profile {shown(text)}; shipped: {known}")
+    return path
 
 
-def _format_frame(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, float_format="%.9g", lineterminator="\n")
-    return buffer.getvalue()
+def load_profile(name_or_path: str | os.PathLike[str], field: str = "profile") -> Profile:
+    """A shipped profile by name (``"alexnet-pi3b-estimated"``) or a profile CSV by path
+    (found by :func:`profile_path`). An error about the name or the file as a whole names
+    ``field`` (the field that named the profile: ``setup.profile``, ``bs.profile``); one
+    inside the file names the file, its row and its column."""
+    return read_profile(profile_path(name_or_path, field), field)
 
 
 def write_profile(profile: Profile, path: str | os.PathLike[str]) -> Path:
     """Write ``profile`` as CSV, whole or not at all (a temporary file renamed into place)."""
     path = Path(path)
-    text = _format_frame(profile.to_frame())
+    text = csv_text(profile.to_frame(), "%.9g")  # 9 digits: a stage time to the nanosecond
     profile_from_frame(pd.read_csv(io.StringIO(text)), name=profile.name)  # never write junk
     return atomic_write(path, text)
 
@@ -625,8 +634,7 @@ def estimate_profile(model: str, hardware: Hardware, *, date: str = "2026-11-26"
     times = np.array(
         [
             math.fsum(
-                max(flops / hardware.flops, moved / hardware.bandwidth)
-                for flops, moved in f.layers
+                max(flops / hardware.flops, moved / hardware.bandwidth) for flops, moved in f.layers
             )
             for f in figures
         ]

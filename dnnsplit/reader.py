@@ -100,7 +100,7 @@ def _yaml_loader(found: list[bool]) -> Any:
     """A safe YAML loader (libyaml's, where PyYAML has it) that marks duplicate keys (and
     notes in ``found`` that one exists), keeps dates as strings and reads ``26e6`` as a
     number (as JSON and YAML 1.2 do)."""
-    import yaml
+    import yaml  # optional (PyYAML): imported only for a YAML file, found by parse_data
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -164,7 +164,7 @@ def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
     try:
         if yaml_syntax:
             try:
-                import yaml
+                import yaml  # optional (PyYAML): only a YAML file needs it
             except ImportError:
                 raise InputError(field, "YAML files need PyYAML (pip install pyyaml)") from None
             try:

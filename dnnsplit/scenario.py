@@ -12,10 +12,8 @@ inside trusts):
   checked once against the declarations below (:data:`SCENARIO_FIELDS`,
   :data:`BS_FIELDS`, :data:`DEVICE_FIELDS`, :data:`STAGE_FIELDS`; files are read by
   :mod:`dnnsplit.reader`), and the scenario is built from the checked values;
-- :meth:`Scenario.paper`: drawn by :mod:`dnnsplit.draw` from a checked
-  :class:`~dnnsplit.Setup`, built directly from typed values;
-- ``Scenario(...)`` and ``Device(...)`` built directly: their ``__post_init__`` checks
-  every field.
+- ``Scenario(...)``, ``Device(...)`` and ``Power(...)`` built directly (as the paper's
+  generator, :func:`dnnsplit.paper_scenario`, builds them): each checks every field.
 
 Whatever the way, the memory its tables need is checked before they exist, and the
 delays they can produce are audited (:mod:`dnnsplit.audit`). The tables themselves are
@@ -43,36 +41,34 @@ from dnnsplit._params import (
     Text,
     Whole,
     check_all,
-    check_fields,
-    declare,
+    declare_fields,
 )
 from dnnsplit.audit import audit_delays
 from dnnsplit.channel import CHANNEL_FIELDS, Channel
 from dnnsplit.errors import InputError, shown
 from dnnsplit.model import (
+    DEFAULT_QUANTUM_S,
     LOCAL_DELAY_FORMS,
     MAX_POWER_W,
+    QUANTUM,
     DelayTables,
     check_memory,
     read_only,
 )
 from dnnsplit.policies import POLICY_TABLE
-from dnnsplit.profiles import Profile, load_profile
+from dnnsplit.profiles import PROFILE_NAME, Profile, load_profile
 from dnnsplit.reader import read_data
-from dnnsplit.setup import DEFAULT_PROFILE, DEFAULT_QUANTUM_S, PROFILE_NAME, QUANTUM, Setup
+from dnnsplit.tables import delay_tables
 
 __all__ = [
     "BS_FIELDS",
     "DEFAULT_CPU_W",
     "DEFAULT_IDLE_W",
-    "DEFAULT_PROFILE",
     "DEFAULT_TX_W",
     "DEVICE_FIELDS",
-    "MAX_SEED",
     "POWER_FIELDS",
     "SCENARIO_FIELDS",
     "SCENARIO_POLICIES",
-    "SEED_RULE",
     "STAGE_FIELDS",
     "Device",
     "Power",
@@ -80,9 +76,6 @@ __all__ = [
 ]
 
 SCENARIO_POLICIES = tuple(POLICY_TABLE)  # sjf, ps, rr, fcfs (fcfs: timeline model only)
-#: How the scenario of (N, seed) is drawn, everywhere (sweeps, API, command line).
-SEED_RULE = "numpy.random.default_rng([N, seed])"
-MAX_SEED = 2**63 - 1
 
 #: The default power block: a Raspberry Pi 3B+ (``data/measurements/README.md``, "Power").
 #: Whole board, CPU busy running the DNN's stages (all four cores; measured by others).
@@ -153,6 +146,7 @@ def _copy_data(data: Any) -> Any:
 
 
 @dataclass(frozen=True)
+@declare_fields(POWER_FIELDS, prefix="power.")
 class Power:
     """A device's power draw in each phase of its task (docs/model.md, "Energy"), watts.
 
@@ -176,10 +170,6 @@ class Power:
     tx_w: float = DEFAULT_TX_W
     idle_w: float = DEFAULT_IDLE_W
 
-    def __post_init__(self) -> None:
-        """Check every field against :data:`POWER_FIELDS` (errors name ``power.<field>``)."""
-        check_fields(self, POWER_FIELDS, "power.")
-
     def to_dict(self) -> dict[str, float]:
         return {"cpu_w": self.cpu_w, "tx_w": self.tx_w, "idle_w": self.idle_w}
 
@@ -191,7 +181,26 @@ def _power_block(raw: Any, where: str, base: Power) -> Power:
     return _built(Power, {**base.to_dict(), **given})
 
 
+def _check_points(low: int, high: int, where: str = "") -> None:
+    """The rule across a device's limits: at least one partition point is left."""
+    if low > high:
+        raise InputError(
+            f"{where}min_stage", f"{low} exceeds max_stage {high}: no partition point is left"
+        )
+
+
+#: What each field of a :class:`Device` takes: a file's device fields but the distance (a
+#: device holds its rate), and its own power block.
+DEVICE_OWN_FIELDS: dict[str, Constraint] = {
+    **{name: rule for name, rule in DEVICE_FIELDS.items() if name != "distance_m"},
+    "power": Nullable(Instance(Power, "a dnnsplit.Power")),
+}
+
+
 @dataclass(frozen=True)
+@declare_fields(
+    DEVICE_OWN_FIELDS, then=lambda device: _check_points(device.min_stage, device.max_stage)
+)
 class Device:
     """One device (docs/interface.md, ``devices[i]``).
 
@@ -228,16 +237,6 @@ class Device:
     energy_budget_j: float | None = None
     power: Power | None = None
 
-    def __post_init__(self) -> None:
-        """Check every field (a device built directly) against :data:`DEVICE_FIELDS`."""
-        check_fields(self, DEVICE_FIELDS)
-        Nullable(Instance(Power, "a dnnsplit.Power")).check(self.power, "power")
-        _check_points(self.min_stage, self.max_stage, "")
-
-    @classmethod
-    def _trusted(cls, **values: Any) -> Device:
-        return _built(cls, values)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "background": self.background,
@@ -250,24 +249,6 @@ class Device:
             "energy_budget_j": self.energy_budget_j,
             **({"power": self.power.to_dict()} if self.power is not None else {}),
         }
-
-
-def _check_points(low: int, high: int, where: str) -> None:
-    if low > high:
-        raise InputError(
-            f"{where}min_stage", f"{low} exceeds max_stage {high}: no partition point is left"
-        )
-
-
-def load_named(name: Any, where: str) -> Profile:
-    """:func:`load_profile` with its "profile" errors renamed to ``where`` (the field that
-    named the profile)."""
-    try:
-        return load_profile(name)
-    except InputError as error:
-        if error.field != "profile":
-            raise  # an error inside a profile file names the file, row and column
-        raise InputError(where, error.problem) from None
 
 
 def _inline_profile(raw: Any) -> tuple[Profile, np.ndarray]:
@@ -317,8 +298,8 @@ def _inline_profile(raw: Any) -> tuple[Profile, np.ndarray]:
 
 @dataclass(frozen=True, eq=False)
 class Scenario:
-    """Everything the delay model needs; build with :meth:`from_dict`, :meth:`from_file`
-    or :meth:`paper`.
+    """Everything the delay model needs; read with :meth:`from_dict` or :meth:`from_file`,
+    draw with :func:`dnnsplit.paper_scenario`, or build directly.
 
     Attributes
     ----------
@@ -408,21 +389,10 @@ class Scenario:
                 raise InputError("bs_stage_s", f"needs one entry per stage ({n_stages})")
             put("bs_stage_s", tuple(stages))
         for name in ("profile_ref", "bs_profile_ref"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise InputError(name, f"must be a profile name or None, got {shown(value)}")
+            put(name, Nullable(PROFILE_NAME).check(getattr(self, name), name))
         put("meta", _copy_data(SCENARIO_FIELDS["meta"].check(self.meta, "meta")))
         Instance(Power, "a dnnsplit.Power").check(self.power, "power")
         audit_delays(self)
-
-    @classmethod
-    def _trusted(cls, **values: Any) -> Scenario:
-        """A scenario from values checked by its boundary (a file's, or a draw's): no field
-        is checked again (the caller checked the memory its tables need); the delays are
-        audited."""
-        made: Scenario = _built(cls, values)
-        audit_delays(made)
-        return made
 
     # -- construction -----------------------------------------------------------------
 
@@ -444,7 +414,7 @@ class Scenario:
         profile_ref = None
         if isinstance(raw["profile"], str | os.PathLike):
             profile_ref = os.fspath(raw["profile"])
-            profile = load_named(profile_ref, "profile")
+            profile = load_profile(profile_ref, "profile")
             stage_bs = np.full(profile.n_stages, np.nan)
         else:
             profile, stage_bs = _inline_profile(raw["profile"])
@@ -457,7 +427,7 @@ class Scenario:
                 raise InputError("bs.ratio", "give either bs.ratio or bs.profile, not both")
             if not np.all(np.isnan(stage_bs)):
                 raise InputError("bs.profile", "stages already carry bs_s; give one or the other")
-            bs_profile = load_named(bs_profile_ref, "bs.profile")
+            bs_profile = load_profile(bs_profile_ref, "bs.profile")
             if bs_profile.stage_names != profile.stage_names:
                 raise InputError(
                     "bs.profile",
@@ -483,26 +453,31 @@ class Scenario:
             if np.all(np.isnan(stage_bs))
             else tuple(None if np.isnan(v) else float(v) for v in stage_bs)
         )
+        made: Scenario = _built(  # every value was checked as it was read: not again
+            cls,
+            {
+                "profile": profile,
+                "bs_time_s": read_only(np.asarray(bs_time, dtype=float) + 0.0),
+                "policy": bs.get("policy", "sjf"),
+                "ratio": ratio,
+                "bs_quantum_s": bs.get("quantum_s", DEFAULT_QUANTUM_S),
+                "local_delay": local_form,
+                "devices": devices,
+                "profile_ref": profile_ref,
+                "bs_profile_ref": bs_profile_ref,
+                "bs_stage_s": stage_bs_list,
+                "meta": _copy_data(meta),
+                "power": power,
+            },
+        )
         try:
-            return cls._trusted(
-                profile=profile,
-                bs_time_s=read_only(np.asarray(bs_time, dtype=float) + 0.0),
-                policy=bs.get("policy", "sjf"),
-                ratio=ratio,
-                bs_quantum_s=bs.get("quantum_s", DEFAULT_QUANTUM_S),
-                local_delay=local_form,
-                devices=devices,
-                profile_ref=profile_ref,
-                bs_profile_ref=bs_profile_ref,
-                bs_stage_s=stage_bs_list,
-                meta=_copy_data(meta),
-                power=power,
-            )
+            audit_delays(made)
         except InputError as error:
             if error.field not in by_distance:
                 raise
             where = error.field.replace(".rate_bps", ".distance_m")
             raise InputError(where, f"{error.problem} (the rate the channel gives there)") from None
+        return made
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Scenario:
@@ -515,50 +490,6 @@ class Scenario:
         never run) that keeps dates as strings.
         """
         return cls.from_dict(read_data(path, "scenario", "scenario file"))
-
-    @classmethod
-    @declare(
-        {
-            "n_devices": Whole(1),
-            "seed": Whole(0, MAX_SEED),
-            "setup": Nullable(Instance(Setup, "a dnnsplit.Setup")),
-        },
-        fields={"n_devices": "devices"},
-    )
-    def paper(
-        cls, n_devices: int, seed: int = 0, setup: Setup | None = None, **changes: Any
-    ) -> Scenario:
-        """The scenario of the paper's evaluation for ``(N, seed, setup)``.
-
-        One seeding rule everywhere: the draw uses only ``numpy.random.default_rng([N,
-        seed])`` (:data:`SEED_RULE`), so a figure's sweep, this method and ``dnnsplit
-        scenario --devices N --seed s`` give the same scenario, and the devices at (N, seed)
-        are the same whatever R, policy or quantum the setup chooses (paired comparisons).
-        The draw is :func:`dnnsplit.draw.draw`.
-
-        Parameters
-        ----------
-        n_devices : int
-            N, a whole number ≥ 1 (errors name it ``devices``).
-        seed : int
-            Scenario seed, a whole number ≥ 0 (pass an int for reproducible output).
-        setup : Setup, optional
-            The choices the paper leaves open (default: :class:`~dnnsplit.Setup`'s).
-        **changes
-            Fields of the setup to change, e.g. ``ratio=10, policy="rr"``.
-
-        Returns
-        -------
-        Scenario
-            Its ``meta`` records the generator, N, the seed, the seed rule, the setup and
-            the drawn distances.
-        """
-        from dnnsplit.draw import draw
-
-        setup = setup if setup is not None else Setup()
-        if changes:
-            setup = setup.replace(**changes)
-        return draw(n_devices, seed, setup)
 
     # -- views ------------------------------------------------------------------------
 
@@ -595,8 +526,6 @@ class Scenario:
         """Per-device, per-partition-point delay components (:func:`dnnsplit.tables.
         delay_tables`): ``D^L_i(p)`` from eq. (1) with ``T = Σ_{s≤p} t_s / c_i``;
         ``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S); ``T^R_i(p) = Σ_{s>p} t^R_s``."""
-        from dnnsplit.tables import delay_tables
-
         return delay_tables(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -627,15 +556,11 @@ class Scenario:
         return out
 
     def with_options(self, **changes: Any) -> Scenario:
-        """A copy with some scenario-file fields changed (``policy``, ``ratio``, ...)."""
+        """A copy with ``local_delay`` or fields of ``bs`` changed (``policy``, ``ratio``,
+        ``quantum_s``), read again as its file would be."""
         raw = self.to_dict()
-        for key, value in changes.items():
-            if key in ("policy", "ratio", "quantum_s"):
-                raw["bs"][key] = value
-            elif key == "local_delay":
-                raw[key] = value
-            else:
-                raise InputError(key, "not a field with_options can change")
+        for key, value in changes.items():  # an unknown one is refused as a bs field
+            (raw if key == "local_delay" else raw["bs"])[key] = value
         return Scenario.from_dict(raw)
 
 
@@ -673,16 +598,19 @@ def _devices(
         if high > n_stages:
             raise InputError(f"{where}max_stage", f"{high} exceeds the profile's {n_stages} stages")
         devices.append(
-            Device._trusted(
-                rate_bps=rate,
-                max_stage=high,
-                background=given.get("background", 0),
-                quantum_s=given.get("quantum_s", DEFAULT_QUANTUM_S),
-                speed=given.get("speed", 1.0),
-                deadline_s=given.get("deadline_s"),
-                min_stage=low,
-                energy_budget_j=given.get("energy_budget_j"),
-                power=own_power,
+            _built(
+                Device,
+                {
+                    "rate_bps": rate,
+                    "max_stage": high,
+                    "background": given.get("background", 0),
+                    "quantum_s": given.get("quantum_s", DEFAULT_QUANTUM_S),
+                    "speed": given.get("speed", 1.0),
+                    "deadline_s": given.get("deadline_s"),
+                    "min_stage": low,
+                    "energy_budget_j": given.get("energy_budget_j"),
+                    "power": own_power,
+                },
             )
         )
     return tuple(devices), by_distance

@@ -10,7 +10,7 @@ all-local baseline) is not the model's business: the paper layer holds those
 (:class:`dnnsplit.paper.experiment.Experiment`).
 
 A scenario of the paper's evaluation is then a pure function of ``(N, seed, setup)``
-(:meth:`dnnsplit.Scenario.paper`); a sweep varies the setup with :meth:`Setup.replace`::
+(:func:`dnnsplit.paper_scenario`); a sweep varies the setup with :meth:`Setup.replace`::
 
     setups = [setup.replace(ratio=r) for r in (1, 10, 100)]
 
@@ -20,7 +20,6 @@ whole object.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -32,39 +31,29 @@ from dnnsplit._params import (
     Nullable,
     Pair,
     Real,
-    Text,
     Whole,
-    check_fields,
+    declare_fields,
     replace_fields,
 )
 from dnnsplit.channel import Channel
 from dnnsplit.errors import InputError
-from dnnsplit.model import LOCAL_DELAY_FORMS, MAX_QUANTUM_S, MIN_QUANTUM_S
+from dnnsplit.model import DEFAULT_QUANTUM_S, LOCAL_DELAY_FORMS, QUANTUM
 from dnnsplit.policies import POLICY_TABLE
+from dnnsplit.profiles import DEFAULT_PROFILE, PROFILE_NAME
 
 __all__ = [
-    "DEFAULT_PROFILE",
-    "DEFAULT_QUANTUM_S",
     "LOWEST_POINTS",
     "MEMORY_RULE_MIB",
-    "QUANTUM",
     "SETUP_FIELDS",
     "Setup",
 ]
 
-DEFAULT_PROFILE = "alexnet-pi3b-estimated"
-DEFAULT_QUANTUM_S = 0.01  # docs/model.md, "Round-robin quantum"
 #: The lowest partition point: 0 (full offload allowed) or 1 (the paper's p ∈ {1..s̃_i}).
 LOWEST_POINTS = (0, 1)
 #: The memory rule's device memory range (MiB), calibrated so that AlexNet's 8 stages get
 #: the paper's s̃ = 5..8: 15.2 MiB runs its convolutions, 238.8 MiB the whole network.
 MEMORY_RULE_MIB = (16.0, 256.0)
 
-
-#: A round-robin quantum in seconds, within ``MIN_QUANTUM_S..MAX_QUANTUM_S``.
-QUANTUM = Real(low=MIN_QUANTUM_S, high=MAX_QUANTUM_S, positive=True)
-#: A stage profile: a shipped name or a CSV path.
-PROFILE_NAME = Text("a profile name or path")
 
 #: What each field of :class:`Setup` takes (the one declaration its checks, and the
 #: hostile-input tests, read).
@@ -86,6 +75,7 @@ SETUP_FIELDS: dict[str, Constraint] = {
 
 
 @dataclass(frozen=True)
+@declare_fields(SETUP_FIELDS, prefix="setup.")
 class Setup:
     """Every choice the paper leaves open (defaults: the artifact's reading).
 
@@ -135,10 +125,6 @@ class Setup:
     channel: Channel = field(default_factory=Channel)
     lowest_point: int = 0
 
-    def __post_init__(self) -> None:
-        """Check every field against :data:`SETUP_FIELDS` (errors name ``setup.<field>``)."""
-        check_fields(self, SETUP_FIELDS, "setup.")
-
     # -- plain-data form (manifests, the command line's --setup) -------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,16 +158,7 @@ class Setup:
     def replace(self, **changes: Any) -> Setup:
         """A copy with ``changes`` (the same as :func:`dataclasses.replace`, but an unknown
         field is an :class:`InputError` naming it)."""
-        return changed(self, changes)
-
-    def changes(self, base: Setup | None = None) -> dict[str, Any]:
-        """The fields that differ from ``base`` (default: the default setup), plain data."""
-        mine, theirs = self.to_dict(), (base or Setup()).to_dict()
-        return {k: v for k, v in mine.items() if theirs[k] != v}
-
-    def key(self) -> str:
-        """A canonical JSON text of the setup (stable across runs: for hashing, caching)."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return replace_fields(self, changes, "setup.")
 
 
 def channel_from_dict(raw: Any) -> Channel:
@@ -189,8 +166,3 @@ def channel_from_dict(raw: Any) -> Channel:
     if isinstance(raw, Channel):
         return raw
     return Channel(**mapping(raw, "channel", {f.name for f in fields(Channel)}))
-
-
-def changed(setup: Setup, changes: dict[str, Any]) -> Setup:
-    """``setup`` with ``changes``; an unknown field is an :class:`InputError` naming it."""
-    return replace_fields(setup, changes, "setup.")

@@ -33,7 +33,10 @@ from dnnsplit.model import QUANTA_GUARD, whole_quanta
 __all__ = ["MAX_TIMELINE_EVENTS", "TIMELINE_POLICIES", "timeline_completion", "timeline_events"]
 
 TIMELINE_POLICIES = ("sjf", "fcfs", "rr", "ps")
-_EPS = 1e-12
+#: Under processor sharing a task has finished when its remaining work is at most this
+#: share of its work (of one second, for a task shorter than that): the rounding left by
+#: subtracting shares of a step.
+PS_DONE_RELATIVE = 1e-12
 #: The most events one simulation may take (about 4 s of pure-Python event loop here):
 #: round-robin slices ``Σ_i ceil(T^R_i / q_R)``, or ``n²`` steps of processor sharing
 #: among n tasks, or n tasks for sjf and fcfs.
@@ -117,7 +120,7 @@ def _ps(release: np.ndarray, work: np.ndarray, tasks: list[int]) -> np.ndarray:
         clock += step
         for i in active:
             remaining[i] -= step / share
-        done = [i for i in active if remaining[i] <= _EPS * max(1.0, work[i])]
+        done = [i for i in active if remaining[i] <= PS_DONE_RELATIVE * max(1.0, work[i])]
         for i in done:
             finish[i] = clock
         active = [i for i in active if i not in done]

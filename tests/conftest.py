@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from dnnsplit import Scenario
+from dnnsplit import Scenario, paper_scenario
 from dnnsplit.paths import NOTEBOOKS_DIR
 
 settings.register_profile(
@@ -97,7 +97,7 @@ def scenario_dicts(
 @pytest.fixture(scope="session")
 def paper7() -> Scenario:
     """A paper scenario small enough for exhaustive search in well under a second."""
-    return Scenario.paper(7, 7)
+    return paper_scenario(7, 7)
 
 
 def random_partitions(scenario: Scenario, rng: np.random.Generator, rows: int) -> np.ndarray:

@@ -126,3 +126,42 @@ def test_module_entry_point(scenario_file):
         check=False,
     )
     assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.splitlines()) == 1
+
+
+def test_a_library_error_names_the_flag_that_gave_its_field():
+    """named_by: a flag's own value and its elements name the flag; a field inside a file
+    keeps its path under the file's flag; any other field is left as it is."""
+    from dnnsplit.cli import named_by
+    from dnnsplit.errors import InputError, SolverRefusal
+
+    def renamed(error, flags, files=None):
+        with pytest.raises(InputError) as caught, named_by(flags, files):
+            raise error
+        assert type(caught.value) is type(error) and caught.value.problem == error.problem
+        return caught.value.field
+
+    setup = {"setup.max_stage": "--max-stage", "setup.ratio": "--ratio"}
+    assert renamed(InputError("setup.max_stage[1]", "x"), setup) == "--max-stage"
+    assert renamed(InputError("setup.ratio", "x"), setup, {"setup": "--setup"}) == "--ratio"
+    assert renamed(InputError("setup.channel.exponent", "x"), setup, {"setup": "--setup"}) == (
+        "--setup.channel.exponent"
+    )
+    assert renamed(InputError("setup", "x"), {}, {"setup": "--setup"}) == "--setup"
+    assert renamed(InputError("devices[3].background", "x"), {"devices": "--devices"}) == (
+        "devices[3].background"
+    )
+    assert renamed(SolverRefusal("time_limit", "x"), {"time_limit": "--time-limit"}) == (
+        "--time-limit"
+    )
+
+
+def test_every_subcommand_registers_a_handler():
+    from dnnsplit.cli import _build_parser
+
+    parser = _build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert {"scenario", "evaluate", "solve", "profile", "serve", "device", "testbed"} <= set(
+        commands
+    )
+    for name, sub in commands.items():
+        assert callable(sub.get_default("handler")), name

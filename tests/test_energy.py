@@ -16,7 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import scenario_dicts
-from dnnsplit import InputError, Power, Scenario, SolverRefusal, evaluate, is_local_optimum, solve
+from dnnsplit import (
+    InputError,
+    Power,
+    Scenario,
+    SolverRefusal,
+    evaluate,
+    is_local_optimum,
+    paper_scenario,
+    solve,
+)
 from dnnsplit.cli import main
 from dnnsplit.evaluate import batch_outcomes
 from dnnsplit.model import ENERGY_TOLERANCE_J, MAX_POWER_W
@@ -84,7 +93,7 @@ def test_under_the_timeline_model_the_wait_is_the_timeline_bs_delay():
 def test_the_defaults_are_a_pi_3b_plus_and_drawn_scenarios_use_them():
     assert Power() == Power(cpu_w=DEFAULT_CPU_W, tx_w=DEFAULT_TX_W, idle_w=DEFAULT_IDLE_W)
     assert (DEFAULT_CPU_W, DEFAULT_TX_W, DEFAULT_IDLE_W) == (5.1, 2.9, 1.9)
-    tables = Scenario.paper(4, 2).tables
+    tables = paper_scenario(4, 2).tables
     assert tables.cpu_power.tolist() == [5.1] * 4 and tables.idle_power.tolist() == [1.9] * 4
     raw = copy.deepcopy(TRACE)
     del raw["power"]
@@ -276,7 +285,7 @@ def test_incremental_moves_equal_full_evaluation_where_a_cap_does_not_bind(raw, 
 
 
 def test_energy_and_energy_constraints_take_the_full_evaluation():
-    scenario = Scenario.paper(5, 1)
+    scenario = paper_scenario(5, 1)
     p0 = start_vector(scenario, "half")
     assert isinstance(make_moves(scenario.tables, p0, "step", "energy", "snapshot"), FullMoves)
     raw = scenario.to_dict()
@@ -311,7 +320,7 @@ def test_the_level_search_alone_finds_the_optimum_with_energy(raw, objective):
 
 def test_optimal_certifies_energy_on_paper_scenarios():
     for policy in ("sjf", "ps", "rr"):
-        scenario = Scenario.paper(7, 2, policy=policy, ratio=10)
+        scenario = paper_scenario(7, 2, policy=policy, ratio=10)
         found = solve(scenario, objective="energy", solver="optimal")
         assert found.optimal
         assert close(found.value, solve(scenario, objective="energy", solver="exhaustive").value)
@@ -344,7 +353,7 @@ def test_optimal_under_an_energy_cap_equals_brute_force(raw, objective, where):
 
 
 def test_exact_certifies_under_budgets_only_when_they_do_not_bind():
-    scenario = Scenario.paper(4, 0)
+    scenario = paper_scenario(4, 0)
     free = solve(scenario, solver="exact")
     raw = scenario.to_dict()
     raw["devices"][0]["energy_budget_j"] = float(free.evaluation.energies[0]) * 2
@@ -355,7 +364,7 @@ def test_exact_certifies_under_budgets_only_when_they_do_not_bind():
 
 
 def test_bad_energy_caps_are_refused_naming_them():
-    scenario = Scenario.paper(3, 0)
+    scenario = paper_scenario(3, 0)
     for bad in (-1.0, float("nan"), float("inf"), "5"):
         with pytest.raises(InputError, match=r"^energy_cap: "):
             solve(scenario, solver="greedy", energy_cap=bad)
@@ -366,7 +375,7 @@ def test_bad_energy_caps_are_refused_naming_them():
 
 
 def test_the_command_line_and_the_api_agree_on_the_energy_optimum(tmp_path, capsys):
-    scenario = Scenario.paper(5, 3, ratio=10)
+    scenario = paper_scenario(5, 3, ratio=10)
     path = tmp_path / "s.json"
     path.write_text(json.dumps(scenario.to_dict()))
     assert main(["solve", str(path), "--objective", "energy", "--solver", "exhaustive"]) == 0
@@ -427,7 +436,7 @@ def test_the_study_marks_every_point_and_its_fronts_are_fronts():
     for (policy, ratio, n, seed), part in fronts[fronts.solver == "optimal"].groupby(
         ["policy", "ratio", "devices", "seed"]
     ):
-        scenario = Scenario.paper(int(n), int(seed), policy=policy, ratio=ratio)
+        scenario = paper_scenario(int(n), int(seed), policy=policy, ratio=ratio)
         ends = part.sort_values("point")
         assert close(ends.energy.iloc[0], brute_force(scenario, "energy"))
         assert close(ends.total.iloc[-1], brute_force(scenario, "total"))

@@ -1,19 +1,32 @@
-"""Bad values generated from the declarations: every parameter of every boundary (the
-setup, a scenario file's fields, evaluate, each solver, the generator, the profiler) is
-tried with each value its declaration says it refuses, and must be refused with one
-``InputError`` naming it. A rule and its test come from the same table, so they cannot
-drift apart (dnnsplit._params)."""
+"""Declared values, both ways. Every declared boundary of the package is found by reading
+it: each function declared with ``declare`` (evaluate, each solver, the paper's generator,
+the profiler, ...), each dataclass declared with ``declare_fields`` (Setup, Device, Power,
+Channel, Profile, Experiment, FrontOptions, ...), and each block of a scenario file. Every
+parameter is tried with each value its declaration refuses, which must be refused with one
+``InputError`` naming it, and with each value its declaration takes, which the body must
+take too (a declaration that promises what the body refuses is a bug). Rule and test come
+from one table (dnnsplit._params), so they cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import copy
+import importlib
+import inspect
+import pkgutil
+import re
+from typing import Any
 
+import numpy as np
 import pytest
 
-from dnnsplit import InputError, Scenario, Setup, evaluate, is_local_optimum
+import dnnsplit
+from dnnsplit import InputError, SolverRefusal, paper_scenario
 from dnnsplit._params import Constraint
+from dnnsplit.chains import Chain, Linear, Stage
 from dnnsplit.channel import CHANNEL_FIELDS
-from dnnsplit.profiler import measure_chain, profile_to_file
+from dnnsplit.profiler import has_torch
+from dnnsplit.profiles import DEFAULT_PROFILE, load_profile
 from dnnsplit.scenario import (
     BS_FIELDS,
     DEVICE_FIELDS,
@@ -22,96 +35,190 @@ from dnnsplit.scenario import (
     SCENARIO_FIELDS,
     STAGE_FIELDS,
 )
-from dnnsplit.setup import SETUP_FIELDS
 from dnnsplit.solvers import SOLVER_FUNCTIONS
-from hostile import BASE
 
 
-def cases(table: dict[str, Constraint]) -> list:
-    """``(name, bad value)`` for every declared parameter and every value it refuses."""
-    return [
-        pytest.param(name, bad, id=f"{name}={bad!r}")
-        for name, constraint in table.items()
-        for bad in constraint.invalid()
-    ]
+def declared() -> dict[str, Any]:
+    """Every function and class of the package that declares its parameters (it has a
+    ``constraints`` table), by its qualified name, where it is defined."""
+    found: dict[str, Any] = {}
+    for info in pkgutil.walk_packages(dnnsplit.__path__, "dnnsplit."):
+        if info.name == "dnnsplit.__main__":  # runs the command line
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            members = [value, *vars(value).values()] if inspect.isclass(value) else [value]
+            for member in members:
+                member = getattr(member, "__func__", member)  # a classmethod's function
+                if getattr(member, "__module__", None) != module.__name__:
+                    continue
+                if isinstance(getattr(member, "constraints", None), dict):
+                    found[f"{module.__name__}.{member.__qualname__}"] = member
+    return dict(sorted(found.items()))
 
 
-def refused(call, field: str) -> None:
+BOUNDARIES = declared()
+SMALL = paper_scenario(3, 1)
+TINY = Chain("tiny", (1, 2, 2), (Stage("fc", (Linear(2),)),))
+#: A value for each parameter that a boundary requires (one without a default), by name.
+REQUIRED: dict[str, Any] = {
+    "scenario": SMALL,
+    "partition": [1, 1, 1],
+    "caps": [1e3],
+    "n_devices": 3,
+    "chain": TINY,
+    "model": "alexnet",  # profile_to_file's network
+    "out": "never-written.csv",
+    "rate_bps": 1e6,
+    "max_stage": 2,
+    "name": "p",
+    "stage_names": ("a",),
+    "time_s": [0.1],
+    "output_bytes": [10],
+    "input_bytes": 5,
+}
+#: Values that keep a call short, for a boundary that takes them: a search that could run
+#: long (local-search with 100,000 restarts, say) stops in a second.
+SHORT = {"time_limit": 1.0}
+#: Known disagreements, each to be fixed where it lies: (boundary, parameter, value type).
+KNOWN = {
+    ("dnnsplit.solvers.optimal.optimal", "seed", np.random.Generator): (
+        "optimal checks its seed by hand and refuses the numpy Generator its declaration "
+        "takes (the solvers branch makes its body follow the declaration)"
+    ),
+}
+
+
+class Accepted(Exception):
+    """The body took the value as far as its work (measuring a network for minutes)."""
+
+
+@pytest.fixture(autouse=True)
+def _stop_at_the_work(monkeypatch):
+    """The profiler's boundaries stop once they build the network they would time: every
+    check of their options lies before it."""
+
+    def stop(*args, **kwargs):
+        raise Accepted
+
+    monkeypatch.setattr("dnnsplit.profiler.build_stages", stop)
+
+
+def call(boundary: Any, name: str, value: Any) -> Any:
+    """``boundary`` called with ``name=value``, its required parameters from
+    :data:`REQUIRED` and :data:`SHORT` where it takes them."""
+    parameters = inspect.signature(boundary).parameters
+    arguments = {
+        p: REQUIRED[p]
+        for p, parameter in parameters.items()
+        if parameter.default is parameter.empty
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    }
+    arguments |= {p: v for p, v in SHORT.items() if p in parameters}
+    arguments[name] = value
+    return boundary(**arguments)
+
+
+def field_of(boundary: Any, name: str) -> str:
+    """The field an error about parameter ``name`` of ``boundary`` names."""
+    return getattr(boundary, "fields", {}).get(name, name)
+
+
+def cases(valid: bool) -> list:
+    out = []
+    for where, boundary in BOUNDARIES.items():
+        for name, constraint in boundary.constraints.items():
+            for value in constraint.valid() if valid else constraint.invalid():
+                marks = []
+                for (known, parameter, kind), reason in KNOWN.items():
+                    if valid and (known, parameter) == (where, name) and isinstance(value, kind):
+                        marks.append(pytest.mark.xfail(reason=reason, strict=True))
+                shown = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))  # the same in every worker
+                ident = f"{where.removeprefix('dnnsplit.')}:{name}={shown}"
+                out.append(pytest.param(boundary, name, value, id=ident, marks=marks))
+    return out
+
+
+def refused(call_it, field: str) -> None:
     with pytest.raises(InputError) as caught:
-        call()
+        call_it()
     named = caught.value.field
     assert named == field or named.startswith((f"{field}[", f"{field}.")), (field, named)
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("name", "bad"), cases(SETUP_FIELDS))
-def test_every_setup_field(name, bad):
-    refused(lambda: Setup(**{name: bad}), f"setup.{name}")
+def accepted(call_it) -> None:
+    """No refusal of a value: the call returns, reaches its work, or a solver declines
+    the problem itself (a space beyond ``max_vectors``, a cap no vector meets)."""
+    try:
+        call_it()
+    except (Accepted, SolverRefusal):
+        pass
 
 
-def file_with(path: list, value) -> dict:
-    raw = copy.deepcopy(BASE)
+def test_the_boundaries_are_found():
+    names = {where.rsplit(".", 1)[1] for where in BOUNDARIES}
+    assert {"evaluate", "greedy", "optimal", "exhaustive_front", "paper_scenario"} <= names
+    assert {"Setup", "Device", "Power", "Channel", "Profile", "Experiment"} <= names
+    assert {"FrontOptions", "measure_chain", "profile_to_file"} <= names
+    for boundary in BOUNDARIES.values():
+        assert all(isinstance(c, Constraint) for c in boundary.constraints.values())
+    for solver in SOLVER_FUNCTIONS.values():
+        assert {"scenario", "objective", "model"} <= set(solver.constraints)
+        assert solver in BOUNDARIES.values()
+
+
+@pytest.mark.parametrize(("boundary", "name", "bad"), cases(valid=False))
+def test_every_refused_value_is_refused_naming_it(boundary, name, bad):
+    refused(lambda: call(boundary, name, copy.deepcopy(bad)), field_of(boundary, name))
+
+
+@pytest.mark.parametrize(("boundary", "name", "good"), cases(valid=True))
+def test_every_declared_value_is_taken(boundary, name, good):
+    if boundary.__module__ == "dnnsplit.profiler" and not has_torch():
+        pytest.skip("PyTorch is not installed")
+    accepted(lambda: call(boundary, name, good))
+
+
+# --- the fields of a scenario file --------------------------------------------------------
+
+#: A small valid file: a shipped network's stages written inline (so that a measured BS
+#: profile matches them), one device.
+FILE = {
+    "profile": load_profile(DEFAULT_PROFILE).to_dict(),
+    "devices": [{"rate_bps": 26e6}],
+}
+BLOCKS = [
+    (["devices", 0], "devices[0].{}", DEVICE_FIELDS),
+    (["bs"], "bs.{}", BS_FIELDS),
+    (["profile", "stages", 0], "profile.stages[0].{}", STAGE_FIELDS),
+    (["profile"], "profile.{}", PROFILE_FIELDS),
+    ([], "{}", SCENARIO_FIELDS),
+    (["channel"], "channel.{}", CHANNEL_FIELDS),
+    (["power"], "power.{}", POWER_FIELDS),
+    (["devices", 0, "power"], "devices[0].power.{}", POWER_FIELDS),
+]
+BLOCK_IDS = ["devices", "bs", "stages", "profile", "scenario", "channel", "power", "device-power"]
+#: Fields a file gives one of (a rule across fields): setting one drops the other.
+EITHER = {"distance_m": "rate_bps", "rate_bps": "distance_m"}
+
+
+def file_with(path: list, value: Any) -> dict:
+    raw = copy.deepcopy(FILE)
     target = raw
     for key in path[:-1]:
         target = target[key] if isinstance(target, list) else target.setdefault(key, {})
     target[path[-1]] = value
+    if path[-1] in EITHER:
+        target.pop(EITHER[path[-1]], None)
     return raw
 
 
-@pytest.mark.parametrize(
-    ("block", "field_of", "table"),
-    [
-        (["devices", 0], "devices[0].{}", DEVICE_FIELDS),
-        (["bs"], "bs.{}", BS_FIELDS),
-        (["profile", "stages", 0], "profile.stages[0].{}", STAGE_FIELDS),
-        (["profile"], "profile.{}", PROFILE_FIELDS),
-        ([], "{}", SCENARIO_FIELDS),
-        (["channel"], "channel.{}", CHANNEL_FIELDS),
-        (["power"], "power.{}", POWER_FIELDS),
-        (["devices", 0, "power"], "devices[0].power.{}", POWER_FIELDS),
-    ],
-    ids=["devices", "bs", "stages", "profile", "scenario", "channel", "power", "device-power"],
-)
-def test_every_scenario_file_field(block, field_of, table):
+@pytest.mark.parametrize(("block", "field_of_name", "table"), BLOCKS, ids=BLOCK_IDS)
+def test_every_scenario_file_field_both_ways(block, field_of_name, table):
     for name, constraint in table.items():
         for bad in constraint.invalid():
             raw = file_with([*block, name], copy.deepcopy(bad))
-            refused(lambda raw=raw: Scenario.from_dict(raw), field_of.format(name))
-
-
-SMALL = Scenario.paper(3, 1)
-
-
-@pytest.mark.parametrize(("name", "bad"), cases(evaluate.constraints))
-def test_every_parameter_of_evaluate(name, bad):
-    arguments = {"scenario": SMALL, "partition": [1, 1, 1], name: bad}
-    refused(lambda: evaluate(**arguments), name)
-
-
-@pytest.mark.parametrize(("name", "bad"), cases(is_local_optimum.constraints))
-def test_every_parameter_of_is_local_optimum(name, bad):
-    arguments = {"scenario": SMALL, "partition": [1, 1, 1], name: bad}
-    refused(lambda: is_local_optimum(**arguments), name)
-
-
-@pytest.mark.parametrize("solver", SOLVER_FUNCTIONS)
-def test_every_option_of_every_solver(solver):
-    function = SOLVER_FUNCTIONS[solver]
-    assert {"scenario", "objective", "model"} <= set(function.constraints)
-    for name, constraint in function.constraints.items():
-        for bad in constraint.invalid():
-            arguments = {"scenario": SMALL, name: bad}
-            refused(lambda arguments=arguments: function(**arguments), name)
-
-
-@pytest.mark.parametrize(("name", "bad"), cases(Scenario.paper.constraints))
-def test_every_parameter_of_the_generator(name, bad):
-    arguments = {"n_devices": 3, name: bad}
-    refused(lambda: Scenario.paper(**arguments), Scenario.paper.fields[name])
-
-
-@pytest.mark.parametrize(("name", "bad"), cases(measure_chain.constraints))
-def test_every_option_of_the_profiler(name, bad):
-    """Refused before PyTorch is imported, let alone a stage timed."""
-    refused(lambda: profile_to_file("alexnet", "never-written.csv", **{name: bad}), name)
-    refused(lambda: measure_chain(None, **{name: bad}), name)
+            refused(lambda raw=raw: dnnsplit.Scenario.from_dict(raw), field_of_name.format(name))
+        for good in constraint.valid():
+            dnnsplit.Scenario.from_dict(file_with([*block, name], copy.deepcopy(good)))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dnnsplit import (
-    Scenario,
+    paper_scenario,
 )
 from dnnsplit.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, main
 from hostile import (
@@ -54,17 +54,17 @@ def test_a_closed_or_full_stdout_is_one_line(error, message, capsys, monkeypatch
 def test_interrupts_and_internal_errors_are_one_line(capsys, monkeypatch):
     import dnnsplit.cli as cli
 
-    def interrupted(args):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_run", interrupted)
+    monkeypatch.setattr(cli, "paper_scenario", interrupted)
     assert main(["scenario", "--devices", "3"]) == EXIT_INTERRUPTED
     assert capsys.readouterr().err == "dnnsplit scenario: interrupted\n"
 
-    def broken(args):
+    def broken(*args, **kwargs):
         raise RuntimeError("a bug\nover two lines")
 
-    monkeypatch.setattr(cli, "_run", broken)
+    monkeypatch.setattr(cli, "paper_scenario", broken)
     assert main(["scenario", "--devices", "3"]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" in err and "RuntimeError: a bug over" in err
@@ -105,7 +105,7 @@ def test_real_process_with_stdout_full_or_closed(tmp_path):
 
 def test_real_process_ctrl_c(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(Scenario.paper(60, 1, policy="rr").to_dict()))
+    path.write_text(json.dumps(paper_scenario(60, 1, policy="rr").to_dict()))
     process = subprocess.Popen(
         [
             *cli_command(),
@@ -141,7 +141,7 @@ def test_real_process_ctrl_c(tmp_path):
 def test_a_closed_stdout_exits_74_for_every_command(argv, tmp_path):
     """Started with stdout closed (``>&-``): exit 74 and one line, before any work."""
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(Scenario.paper(3, 1).to_dict()))
+    path.write_text(json.dumps(paper_scenario(3, 1).to_dict()))
     argv = [a.format(file=path) for a in argv]
     done = subprocess.run(
         ["sh", "-c", 'exec "$@" >&-', "sh", *cli_command(), *argv],
@@ -160,9 +160,9 @@ def test_a_closed_stdout_exits_74_for_every_command(argv, tmp_path):
 #: kernel is compiled and warm; prints "ready" just before.
 CTRL_C_SCRIPT = """
 import sys
-from dnnsplit import Scenario, solve
+from dnnsplit import paper_scenario, solve
 from dnnsplit.cli import main
-solve(Scenario.paper(3, 0), solver="exhaustive", objective="variance")  # compiled, warm
+solve(paper_scenario(3, 0), solver="exhaustive", objective="variance")  # compiled, warm
 print("ready", flush=True)
 sys.exit(main(["solve", sys.argv[1], "--solver", "exhaustive", "--objective", "variance"]))
 """
@@ -172,7 +172,7 @@ sys.exit(main(["solve", sys.argv[1], "--solver", "exhaustive", "--objective", "v
 def test_ctrl_c_inside_the_compiled_exhaustive_search_is_exit_130(delay, tmp_path):
     """A real SIGINT while numba's threads enumerate (it was SIGSEGV, 9 times in 9)."""
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(Scenario.paper(10, 1).to_dict()))
+    path.write_text(json.dumps(paper_scenario(10, 1).to_dict()))
     process = subprocess.Popen(
         [sys.executable, "-c", CTRL_C_SCRIPT, str(path)],
         stdout=subprocess.PIPE,

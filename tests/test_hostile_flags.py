@@ -10,8 +10,8 @@ import pytest
 
 from dnnsplit import (
     InputError,
-    Scenario,
     Setup,
+    paper_scenario,
 )
 from hostile import (
     assert_refused,
@@ -24,7 +24,7 @@ from hostile import (
 @pytest.fixture
 def scenario_file(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(Scenario.paper(4, 1).to_dict()))
+    path.write_text(json.dumps(paper_scenario(4, 1).to_dict()))
     return path
 
 
@@ -93,13 +93,13 @@ def test_every_flag_is_checked_naming_it(argv, field, scenario_file, tmp_path, c
 @pytest.mark.parametrize(
     ("flags", "call", "field"),
     [
-        (["--devices", "0"], lambda: Scenario.paper(0), "devices"),
-        (["--devices", "1000000000"], lambda: Scenario.paper(10**9), "devices"),
-        (["--devices", "3", "--seed", "-1"], lambda: Scenario.paper(3, -1), "seed"),
+        (["--devices", "0"], lambda: paper_scenario(0), "devices"),
+        (["--devices", "1000000000"], lambda: paper_scenario(10**9), "devices"),
+        (["--devices", "3", "--seed", "-1"], lambda: paper_scenario(3, -1), "seed"),
         (["--devices", "3", "--ratio", "nan"], lambda: Setup(ratio=float("nan")), "setup.ratio"),
         (
             ["--devices", "3", "--ratio", "1e-320"],
-            lambda: Scenario.paper(3, ratio=1e-320),
+            lambda: paper_scenario(3, ratio=1e-320),
             "setup.ratio",
         ),
         (
@@ -114,12 +114,12 @@ def test_every_flag_is_checked_naming_it(argv, field, scenario_file, tmp_path, c
         ),
         (
             ["--devices", "3", "--distance", "1,1e30"],
-            lambda: Scenario.paper(3, distance_m=(1, 1e30)),
+            lambda: paper_scenario(3, distance_m=(1, 1e30)),
             "setup.distance_m",
         ),
         (
             ["--devices", "3", "--background", f"0,{2**62}"],
-            lambda: Scenario.paper(3, background=(0, 2**62)),
+            lambda: paper_scenario(3, background=(0, 2**62)),
             "setup.background",
         ),
         (

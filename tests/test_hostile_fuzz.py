@@ -15,7 +15,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from conftest import scenario_dicts
-from dnnsplit import InputError, Scenario, evaluate, is_local_optimum, solve
+from dnnsplit import InputError, Scenario, evaluate, is_local_optimum, paper_scenario, solve
 from hostile import (
     SHIPPED_CSV,
     check_outcome,
@@ -297,7 +297,7 @@ def test_fuzz_flag_lists(tmp_path, capsys, data):
     else:
         path = tmp_path / "s.json"
         policy = data.draw(st.sampled_from(["sjf", "rr"]))
-        path.write_text(json.dumps(Scenario.paper(4, 1, policy=policy).to_dict()))
+        path.write_text(json.dumps(paper_scenario(4, 1, policy=policy).to_dict()))
         if command == "solve":
             argv, flags = ["solve", str(path)], SOLVE_FLAGS
         else:

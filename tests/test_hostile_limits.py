@@ -17,6 +17,7 @@ from dnnsplit import (
     InputError,
     Scenario,
     evaluate,
+    paper_scenario,
     reader,
     solve,
 )
@@ -35,7 +36,7 @@ from hostile import (
 
 
 def test_a_tiny_rr_quantum_is_refused_before_simulating():
-    scenario = Scenario.paper(6, 1, policy="rr", bs_quantum_s=1e-9)
+    scenario = paper_scenario(6, 1, policy="rr", bs_quantum_s=1e-9)
     p = scenario.min_stage
     started = time.perf_counter()
     with pytest.raises(
@@ -46,13 +47,13 @@ def test_a_tiny_rr_quantum_is_refused_before_simulating():
     assert f"bound of {timeline.MAX_TIMELINE_EVENTS} events" in str(caught.value)
     assert "MAX_TIMELINE_EVENTS" in str(caught.value)
     snapshot = evaluate(scenario, p)  # the closed form has no loop: fine at any quantum
-    ps = evaluate(Scenario.paper(6, 1, policy="ps"), p)
+    ps = evaluate(paper_scenario(6, 1, policy="ps"), p)
     assert snapshot.delays == pytest.approx(ps.delays, rel=1e-6)
 
 
 def test_processor_sharing_of_many_tasks_is_bounded(monkeypatch):
     monkeypatch.setattr(timeline, "MAX_TIMELINE_EVENTS", 20)
-    scenario = Scenario.paper(5, 1, policy="ps")
+    scenario = paper_scenario(5, 1, policy="ps")
     with pytest.raises(InputError, match=r"^devices: ps over 5 offloaded tasks needs 25 steps"):
         evaluate(scenario, scenario.min_stage, model="timeline")
 
@@ -63,7 +64,7 @@ def test_memory_is_checked_before_anything_is_allocated():
         InputError,
         match=r"^devices: 1000000000 devices with 8 stages need about .* GiB.*MAX_MEMORY_BYTES",
     ):
-        Scenario.paper(10**9, 0)
+        paper_scenario(10**9, 0)
     raw = copy.deepcopy(BASE)
     raw["devices"] = [{"rate_bps": 1e7}] * 2_000_000  # one dict, many references: cheap
     with pytest.raises(InputError, match=r"^devices: 2000000 devices"):
@@ -100,7 +101,7 @@ def test_every_solver_honours_or_refuses_a_time_limit(solver):
     """A limit no search can meet (1 ns): a searching solver stops at once and says so, or
     refuses up front naming ``time_limit``; a fixed rule refuses the option, naming it.
     (``optimal``'s limit is tested with it, in tests/test_optimal.py.)"""
-    scenario = Scenario.paper(8, 1)
+    scenario = paper_scenario(8, 1)
     began = time.perf_counter()
     try:
         found = solve(scenario, objective="total", solver=solver, time_limit=1e-9)
@@ -132,7 +133,7 @@ def test_every_solver_honours_or_refuses_a_time_limit(solver):
 def test_heuristics_stop_at_their_limit_at_any_n(solver, devices, options):
     options = dict(options)
     policy = options.pop("policy", "sjf")
-    scenario = Scenario.paper(devices, 1, policy=policy)
+    scenario = paper_scenario(devices, 1, policy=policy)
     began = time.perf_counter()
     found = solve(scenario, solver=solver, time_limit=0.3, **options)
     assert time.perf_counter() - began < 0.3 + 3  # one iteration or chunk past the limit
@@ -143,7 +144,7 @@ def test_heuristics_stop_at_their_limit_at_any_n(solver, devices, options):
 
 def test_exhaustive_refuses_what_its_limit_cannot_hold_and_stops_when_it_runs_past(monkeypatch):
     exhaustive_module = sys.modules["dnnsplit.solvers.exhaustive"]  # the function shadows it
-    scenario = Scenario.paper(9, 1)
+    scenario = paper_scenario(9, 1)
     with pytest.raises(SolverRefusal, match=r"^time_limit: exhaustive: .* takes about .* more"):
         solve(scenario, solver="exhaustive", time_limit=0.01)
     # a rate estimate far too high lets the search start; the limit then stops it
@@ -156,13 +157,13 @@ def test_exhaustive_refuses_what_its_limit_cannot_hold_and_stops_when_it_runs_pa
 
 
 def test_exact_checks_memory_and_time_before_the_assignment():
-    big = Scenario.paper(20_000, 1)
+    big = paper_scenario(20_000, 1)
     began = time.perf_counter()
     with pytest.raises(InputError, match=r"^devices: the linear assignment of 20,000 devices"):
         solve(big, solver="exact")
     assert assignment_bytes(20_000) > model.MAX_MEMORY_BYTES
     with pytest.raises(SolverRefusal, match=r"^time_limit: exact: .* 3,000 devices .* about"):
-        solve(Scenario.paper(3_000, 1), solver="exact", time_limit=0.5)
+        solve(paper_scenario(3_000, 1), solver="exact", time_limit=0.5)
     assert time.perf_counter() - began < 10
 
 

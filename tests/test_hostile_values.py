@@ -26,6 +26,7 @@ from dnnsplit import (
     Setup,
     evaluate,
     load_profile,
+    paper_scenario,
     solve,
 )
 from dnnsplit.model import MAX_DELAY_S
@@ -160,7 +161,7 @@ def test_numpy_and_decimal_values_work_like_plain_numbers():
     numpy_made = Scenario.from_dict(raw)
     p = [1, 2]
     assert evaluate(numpy_made, p).delays.tolist() == evaluate(plain, p).delays.tolist()
-    assert Scenario.paper(np.int64(4), np.uint32(3)).to_dict() == Scenario.paper(4, 3).to_dict()
+    assert paper_scenario(np.int64(4), np.uint32(3)).to_dict() == paper_scenario(4, 3).to_dict()
 
 
 extreme = st.one_of(
@@ -264,7 +265,7 @@ def test_objects_built_directly_are_checked_too():
     with pytest.raises(InputError, match=r"^setup.channel.colour: unknown field"):
         Setup.from_dict({"channel": {"colour": 1}})
     with pytest.raises(InputError, match=r"^setup.colour: unknown field"):
-        Scenario.paper(3, 0, colour="red")
+        paper_scenario(3, 0, colour="red")
     with pytest.raises(InputError, match=r"^experiment.restarts: must be at most 100000"):
         Experiment(restarts=10**9)
     with pytest.raises(InputError, match=r"^scenario: must be a dnnsplit.Scenario"):
@@ -292,7 +293,7 @@ def test_partitions_never_wrap_around(partition, message):
 
 
 def test_held_arrays_are_read_only_for_good():
-    scenario = Scenario.paper(4, 2)
+    scenario = paper_scenario(4, 2)
     tables = scenario.tables
     result = evaluate(scenario, [1, 1, 1, 1])
     solution = solve(scenario, solver="greedy")
@@ -324,7 +325,7 @@ def test_held_arrays_are_read_only_for_good():
 
 
 def test_a_changed_field_never_leaves_a_table_stale():
-    scenario = Scenario.paper(4, 2)
+    scenario = paper_scenario(4, 2)
     tables = scenario.tables
     with pytest.raises(dataclasses.FrozenInstanceError):
         scenario.policy = "ps"  # type: ignore[misc]

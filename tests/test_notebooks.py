@@ -273,14 +273,14 @@ def test_greedy_vs_optimal_notebook(tmp_path):
         assert np.all(values["optimal"] <= values["greedy"] * (1 + 1e-9))
         assert np.all(values["optimal"] <= values["local-search"] * (1 + 1e-9))
     # the certified optimum is exhaustive search's, case by case
-    from dnnsplit import Scenario, solve
+    from dnnsplit import paper_scenario, solve
 
     best = rows[
         (rows.solver == "optimal") & (rows.metric == "variance") & (rows.objective == "variance")
     ]
     for _, row in best.iterrows():
         exhaustive = solve(
-            Scenario.paper(int(row.devices), int(row.seed)),
+            paper_scenario(int(row.devices), int(row.seed)),
             objective="variance",
             solver="exhaustive",
         )

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import scenario_dicts
-from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, solve
+from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, paper_scenario, solve
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.solvers import optimal
 from dnnsplit.solvers._common import objective_values
@@ -90,7 +90,7 @@ def test_the_search_alone_finds_the_optimum(raw, objective):
 
 @pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
 def test_the_search_alone_certifies_paper_scenarios(policy):
-    scenario = Scenario.paper(6, 4, policy=policy)
+    scenario = paper_scenario(6, 4, policy=policy)
     for objective in OBJECTIVES:
         best = solve(scenario, objective=objective, solver="exhaustive").value
         assert close(search_alone(scenario, objective), best), objective
@@ -113,7 +113,7 @@ def test_optimal_equals_exhaustive_with_more_devices(raw, lowest_one):
 
 @pytest.mark.parametrize("policy", ["sjf", "ps", "rr"])
 def test_optimal_certifies_paper_scenarios(policy):
-    scenario = Scenario.paper(5, 3, policy=policy)
+    scenario = paper_scenario(5, 3, policy=policy)
     for objective in OBJECTIVES:
         found = optimal(scenario, objective=objective)
         assert found.optimal, objective
@@ -121,7 +121,7 @@ def test_optimal_certifies_paper_scenarios(policy):
 
 
 def test_optimal_certifies_total_delay_where_exact_refuses():
-    raw = Scenario.paper(6, 5).to_dict()
+    raw = paper_scenario(6, 5).to_dict()
     free = solve(Scenario.from_dict(raw), solver="exact")
     raw["devices"][int(free.evaluation.delays.argmax())]["deadline_s"] = (
         float(free.evaluation.delays.max()) * 0.99
@@ -149,7 +149,7 @@ def test_deadlines_that_barely_admit_a_vector(policy):
     """Every deadline is the least achievable largest delay: only the min-max optima are
     feasible, so a feasibility test that is too strict shows at once."""
     for seed in (1, 2, 3):
-        scenario = with_common_deadline(Scenario.paper(6, seed, policy=policy), 1 + 1e-9)
+        scenario = with_common_deadline(paper_scenario(6, seed, policy=policy), 1 + 1e-9)
         for objective in ("total", "variance"):
             best = solve(scenario, objective=objective, solver="exhaustive").value
             assert close(optimal(scenario, objective=objective).value, best)
@@ -160,11 +160,11 @@ def test_deadlines_that_barely_admit_a_vector(policy):
 @pytest.mark.parametrize("case", ["sjf", "rr", "sjf-deadlines"])
 def test_a_stopped_search_reports_a_true_bound_and_gap(objective, case):
     if case == "sjf":
-        scenario = Scenario.paper(9, 2)
+        scenario = paper_scenario(9, 2)
     elif case == "rr":
-        scenario = Scenario.paper(6, 2, policy="rr")
+        scenario = paper_scenario(6, 2, policy="rr")
     else:
-        scenario = with_common_deadline(Scenario.paper(8, 2), 1.02)
+        scenario = with_common_deadline(paper_scenario(8, 2), 1.02)
     best = solve(scenario, objective=objective, solver="exhaustive").value
     stopped = 0
     for nodes in (1, 7, 60, 400, 5_000):
@@ -188,7 +188,7 @@ def check_stopped(found, best: float, nodes: int) -> None:
 
 
 def test_the_bound_of_a_stopped_search_rises_with_the_work_done():
-    scenario = Scenario.paper(14, 2)
+    scenario = paper_scenario(14, 2)
     bounds = [
         optimal(scenario, objective="variance", max_nodes=nodes).extra["lower_bound"]
         for nodes in (1, 20_000, 200_000)
@@ -198,7 +198,7 @@ def test_the_bound_of_a_stopped_search_rises_with_the_work_done():
 
 
 def test_a_tiny_time_limit_stops_with_an_honest_answer():
-    scenario = Scenario.paper(12, 1)
+    scenario = paper_scenario(12, 1)
     found = solve(scenario, objective="variance", solver="optimal", time_limit=1e-9)
     assert not found.optimal
     assert 0.0 <= found.extra["lower_bound"] <= found.value
@@ -210,17 +210,17 @@ def test_a_tiny_time_limit_stops_with_an_honest_answer():
 
 def test_no_time_limit_means_the_default_one():
     """The command line forwards ``time_limit=None`` when the flag is absent."""
-    found = solve(Scenario.paper(5, 1), solver="optimal", objective="max", time_limit=None)
+    found = solve(paper_scenario(5, 1), solver="optimal", objective="max", time_limit=None)
     assert found.optimal
 
 
 def test_optimal_refuses_the_timeline_model():
     with pytest.raises(SolverRefusal, match="^model: optimal certifies under the snapshot"):
-        solve(Scenario.paper(3, 1), solver="optimal", model="timeline")
+        solve(paper_scenario(3, 1), solver="optimal", model="timeline")
 
 
 def test_optimal_says_when_no_vector_meets_the_deadlines():
-    raw = Scenario.paper(3, 1).to_dict()
+    raw = paper_scenario(3, 1).to_dict()
     raw["devices"][0]["deadline_s"] = 1e-4
     with pytest.raises(SolverRefusal, match="^deadline_s: optimal: no partition vector"):
         solve(Scenario.from_dict(raw), solver="optimal", objective="variance")
@@ -245,7 +245,7 @@ def test_optimal_says_when_no_vector_meets_the_deadlines():
 )
 def test_optimal_validates_its_options(option, value, message):
     with pytest.raises(InputError, match=f"^{option}: {message}"):
-        solve(Scenario.paper(3, 1), solver="optimal", objective="variance", **{option: value})
+        solve(paper_scenario(3, 1), solver="optimal", objective="variance", **{option: value})
 
 
 # --- the count-vector search (variance and min-max, one shared BS-work row) -------------
@@ -351,7 +351,7 @@ def test_certified_values_equal_exhaustive_on_fresh_paper_cases(policy):
     elsewhere): certified value = exhaustive's, by ``optimal`` and by the count search
     alone (no incumbent)."""
     for seed in (101, 202):
-        scenario = Scenario.paper(7 if policy == "rr" else 8, seed, policy=policy)
+        scenario = paper_scenario(7 if policy == "rr" else 8, seed, policy=policy)
         for objective in ("variance", "max"):
             exhaustive = solve(scenario, objective=objective, solver="exhaustive")
             found = optimal(scenario, objective=objective)
@@ -364,7 +364,7 @@ def test_certified_values_equal_exhaustive_on_fresh_paper_cases(policy):
 
 @pytest.mark.parametrize("policy", ["sjf", "rr"])
 def test_the_result_is_never_worse_than_the_heuristics(policy):
-    scenario = Scenario.paper(30, 4, policy=policy)
+    scenario = paper_scenario(30, 4, policy=policy)
     found = optimal(scenario, objective="variance", max_nodes=20)
     for name in ("greedy", "local-search"):
         other = solve(scenario, objective="variance", solver=name)
@@ -378,14 +378,14 @@ def test_setup_beyond_the_budget_is_skipped():
     fits the setup's share of the budget, so neither runs (greedy does)."""
     from dnnsplit.solvers.optimal import SETUP_SHARE, _assignment_seconds, _warm_start
 
-    scenario = Scenario.paper(3_000, 1)
+    scenario = paper_scenario(3_000, 1)
     assert _assignment_seconds(3_000) > SETUP_SHARE * 1.0
     _, _, ran = _warm_start(scenario, "variance", "half", 8, 0, SETUP_SHARE * 1.0)
     assert "local-search" not in ran
 
 
 def test_the_search_refuses_a_stack_beyond_the_memory_cap(monkeypatch):
-    tables = Scenario.paper(40, 1).tables
+    tables = paper_scenario(40, 1).tables
     monkeypatch.setattr("dnnsplit.model.MAX_MEMORY_BYTES", 10_000)
     with pytest.raises(InputError, match="^devices: optimal's search over 40 devices"):
         branch_and_bound(tables, "total")
@@ -396,7 +396,7 @@ def test_ctrl_c_during_the_search(tmp_path, policy, objective):
     """A real SIGINT while the compiled search runs (the count search for the variance,
     the level search for RR's total delay): exit 130 and one line, no traceback."""
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(Scenario.paper(60, 3, policy=policy).to_dict()))
+    path.write_text(json.dumps(paper_scenario(60, 3, policy=policy).to_dict()))
     command = [sys.executable, "-m", "dnnsplit", "solve", str(path), "--solver"]
     # how long the imports and a greedy run take on this machine now (it may be loaded)
     started = time.perf_counter()

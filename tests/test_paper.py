@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from dnnsplit import Scenario, Setup, solve
+from dnnsplit import Setup, paper_scenario, solve
 from dnnsplit._io import atomic_write
 from dnnsplit.cli import main
 from dnnsplit.errors import InputError
@@ -33,7 +33,7 @@ def test_import_dnnsplit_needs_no_plotting_stack():
 def test_a_sweep_point_the_api_and_the_command_line_draw_the_same_scenario(capsys):
     setup = Setup(ratio=5, policy="rr", background=(1, 2))
     point = sweeps.Point(setup, 7, 4)
-    api = Scenario.paper(7, 4, setup)
+    api = paper_scenario(7, 4, setup)
     assert point.scenario().to_dict() == api.to_dict()
     status = main(
         [
@@ -68,24 +68,24 @@ def test_the_command_line_reads_a_figures_setup_from_its_manifest(tmp_path, caps
 
 
 def test_every_setup_field_reaches_the_scenario_it_claims_to_change():
-    base = Scenario.paper(6, 2)
+    base = paper_scenario(6, 2)
     changed = {
-        "ratio": Scenario.paper(6, 2, ratio=10).bs_time_s[0] * 10,
-        "quantum": {d.quantum_s for d in Scenario.paper(6, 2, quantum_s=0.05).devices},
-        "bs_quantum": Scenario.paper(6, 2, bs_quantum_s=0.2).bs_quantum_s,
-        "background": {d.background for d in Scenario.paper(6, 2, background=(5, 5)).devices},
-        "max_stage": set(Scenario.paper(6, 2, max_stage=(2, 2)).max_stage.tolist()),
-        "lowest": set(Scenario.paper(6, 2, lowest_point=1).min_stage.tolist()),
-        "form": Scenario.paper(6, 2, local_delay="exact").local_delay,
-        "profile": Scenario.paper(6, 2, profile="alexnet11-pi3b-estimated").n_stages,
+        "ratio": paper_scenario(6, 2, ratio=10).bs_time_s[0] * 10,
+        "quantum": {d.quantum_s for d in paper_scenario(6, 2, quantum_s=0.05).devices},
+        "bs_quantum": paper_scenario(6, 2, bs_quantum_s=0.2).bs_quantum_s,
+        "background": {d.background for d in paper_scenario(6, 2, background=(5, 5)).devices},
+        "max_stage": set(paper_scenario(6, 2, max_stage=(2, 2)).max_stage.tolist()),
+        "lowest": set(paper_scenario(6, 2, lowest_point=1).min_stage.tolist()),
+        "form": paper_scenario(6, 2, local_delay="exact").local_delay,
+        "profile": paper_scenario(6, 2, profile="alexnet11-pi3b-estimated").n_stages,
     }
     assert changed["ratio"] == pytest.approx(base.bs_time_s[0])
     assert changed["quantum"] == {0.05} and changed["bs_quantum"] == 0.2
     assert changed["background"] == {5} and changed["max_stage"] == {2}
     assert changed["lowest"] == {1} and changed["form"] == "exact" and changed["profile"] == 11
-    far = Scenario.paper(6, 2, distance_m=(400.0, 500.0))
+    far = paper_scenario(6, 2, distance_m=(400.0, 500.0))
     assert max(d.rate_bps for d in far.devices) < min(d.rate_bps for d in base.devices) * 10
-    measured = Scenario.paper(6, 2, bs_profile="alexnet-i7-6700hq-estimated")
+    measured = paper_scenario(6, 2, bs_profile="alexnet-i7-6700hq-estimated")
     assert measured.ratio is None and measured.bs_time_s.sum() < base.bs_time_s.sum()
 
 
@@ -115,7 +115,7 @@ def test_a_sweep_varies_the_setup_and_pins_nothing():
     setup = Setup(bs_quantum_s=0.05, local_delay="exact", policy="rr")
     grid = sweeps.Grid(devices=[4], seeds=[1], vary={"quantum_s": [0.02], "local_delay": ["paper"]})
     rows = sweeps.quantum_sensitivity(setup, grid, progress=False)
-    point = Scenario.paper(4, 1, setup, quantum_s=0.02, local_delay="paper")
+    point = paper_scenario(4, 1, setup, quantum_s=0.02, local_delay="paper")
     greedy = solve(point, objective="variance")
     got = stats.where(rows, solver="greedy", metric="variance").value.iloc[0]
     assert got == pytest.approx(greedy.value)
@@ -123,7 +123,7 @@ def test_a_sweep_varies_the_setup_and_pins_nothing():
         setup, sweeps.Grid(devices=[4], seeds=[1], vary={"policy": ["rr"]}), progress=False
     )
     total = stats.where(gap, model="snapshot", metric="total").value.iloc[0]
-    assert total == pytest.approx(solve(Scenario.paper(4, 1, setup), objective="total").value)
+    assert total == pytest.approx(solve(paper_scenario(4, 1, setup), objective="total").value)
 
 
 @pytest.mark.parametrize(

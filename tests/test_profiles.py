@@ -5,6 +5,8 @@ from __future__ import annotations
 import filecmp
 import itertools
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -231,21 +233,14 @@ def test_profile_command_writes_a_valid_profile(tmp_path, capsys):
 
 
 def test_profile_command_without_torch_or_with_bad_values(monkeypatch, tmp_path, capsys):
-    import builtins
-
     from dnnsplit.cli import main
+    from dnnsplit.profiler import has_torch
 
-    real_import = builtins.__import__
-
-    def no_torch(name, *args, **kwargs):
-        if name == "torch":
-            raise ImportError("no torch here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_torch)
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if it were not installed
+    assert not has_torch()
     assert main(["profile", "--model", "alexnet", "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("dnnsplit profile: profile: measuring needs PyTorch")
+    assert err.startswith("dnnsplit profile: profile: needs PyTorch")
     assert not (tmp_path / "x.csv").exists()
     monkeypatch.undo()
     assert main(["profile", "--model", "lenet", "--out", str(tmp_path / "x.csv")]) == 2
@@ -273,3 +268,16 @@ def test_a_profile_read_again_is_never_stale(tmp_path):
     changed = load_profile(path)
     assert changed.time_s[0] == pytest.approx(2 * first.time_s[0])
     assert load_profile(path).extra is not changed.extra  # each caller gets its own copy
+
+
+def test_one_resolver_finds_a_profile_by_name_or_path(tmp_path):
+    from dnnsplit.profiles import DEFAULT_PROFILE, load_profile, profile_path
+
+    assert profile_path(DEFAULT_PROFILE) == MEASUREMENTS_DIR / f"{DEFAULT_PROFILE}.csv"
+    assert profile_path("elsewhere/mine.CSV") == Path("elsewhere/mine.CSV")  # a path
+    with pytest.raises(InputError, match=r"^setup.profile: unknown profile 'nope'; shipped: "):
+        profile_path("nope", "setup.profile")
+    with pytest.raises(InputError, match=r"^bs.profile: must be a profile name or path"):
+        load_profile(5, "bs.profile")
+    with pytest.raises(InputError, match=r"^bs.profile: cannot read .*: no such file"):
+        load_profile(tmp_path / "missing.csv", "bs.profile")

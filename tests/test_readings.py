@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnnsplit import Scenario, Setup
+from dnnsplit import Scenario, Setup, paper_scenario
 from dnnsplit.paper import claims, readings, stats
 from dnnsplit.paper.claims import READINGS, Reading
 from dnnsplit.paper.engine import Engine
@@ -87,12 +87,12 @@ def test_fig3_and_fig5_have_separate_coordinates_for_start_lowest_point_and_r():
 def _drawn(reading: Reading) -> tuple[Setup, Experiment, Scenario, Scenario]:
     chosen = readings.setups(Setup(), reading)
     (setup, experiment), (five, _) = chosen["fig3"], chosen["fig5"]
-    return setup, experiment, Scenario.paper(8, 3, setup), Scenario.paper(8, 3, five)
+    return setup, experiment, paper_scenario(8, 3, setup), paper_scenario(8, 3, five)
 
 
 @pytest.mark.parametrize("reading", READINGS, ids=lambda r: r.id)
 def test_each_override_reaches_the_scenario_it_claims_to_change(reading):
-    base = Scenario.paper(8, 3)
+    base = paper_scenario(8, 3)
     setup, experiment, scenario, fig5 = _drawn(reading)
     for field, value in {**reading.changes, **reading.fig3_changes}.items():
         if field == "channel":

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 
 from conftest import scenario_dicts
-from dnnsplit import Channel, InputError, Scenario, Setup, evaluate
+from dnnsplit import Channel, InputError, Scenario, Setup, evaluate, paper_scenario
+from dnnsplit.draw import SEED_RULE
 from dnnsplit.paper.experiment import Experiment
-from dnnsplit.scenario import SEED_RULE
 
 BASE = {
     "profile": {
@@ -114,9 +114,9 @@ def test_round_trip_through_json(raw):
 
 
 def test_paper_generator_is_seeded_and_in_range():
-    a, b = Scenario.paper(40, 11), Scenario.paper(40, 11)
+    a, b = paper_scenario(40, 11), paper_scenario(40, 11)
     assert a.to_dict() == b.to_dict()
-    assert a.to_dict() != Scenario.paper(40, 12).to_dict()
+    assert a.to_dict() != paper_scenario(40, 12).to_dict()
     assert set(a.max_stage.tolist()) <= {5, 6, 7, 8}
     assert {d.background for d in a.devices} <= {0, 1, 2, 3}
     distances = np.array(a.meta["distances_m"])
@@ -127,22 +127,22 @@ def test_paper_generator_is_seeded_and_in_range():
 def test_one_seeding_rule_and_the_draw_records_it():
     """The scenario of (N, seed, setup) is drawn from default_rng([N, seed]) only."""
     setup = Setup(ratio=10, policy="rr", background=(1, 2))
-    scenario = Scenario.paper(6, 3, setup)
+    scenario = paper_scenario(6, 3, setup)
     assert scenario.meta["seed"] == 3 and scenario.meta["devices"] == 6
     assert scenario.meta["seed_rule"] == SEED_RULE
     assert Setup.from_dict(scenario.meta["setup"]) == setup
-    assert Scenario.paper(6, 3, ratio=10, policy="rr", background=(1, 2)).to_dict() == (
+    assert paper_scenario(6, 3, ratio=10, policy="rr", background=(1, 2)).to_dict() == (
         scenario.to_dict()
     )
     # the same devices whatever R and policy: comparisons are paired
-    other = Scenario.paper(6, 3, Setup(background=(1, 2)))
+    other = paper_scenario(6, 3, Setup(background=(1, 2)))
     assert other.to_dict()["devices"] == scenario.to_dict()["devices"]
     rng = np.random.default_rng([6, 3])
     assert np.allclose(scenario.meta["distances_m"], rng.uniform(50, 500, size=6), atol=1e-3)
     with pytest.raises(InputError, match="^seed: must be a whole number"):
-        Scenario.paper(5, np.random.default_rng(3))
+        paper_scenario(5, np.random.default_rng(3))
     with pytest.raises(InputError, match="^seed: must be at least 0"):
-        Scenario.paper(5, -1)
+        paper_scenario(5, -1)
 
 
 def test_setup_is_validated_naming_the_field():
@@ -162,7 +162,7 @@ def test_setup_is_validated_naming_the_field():
 
 
 def test_lowest_point_reaches_the_devices():
-    scenario = Scenario.paper(5, 1, lowest_point=1)
+    scenario = paper_scenario(5, 1, lowest_point=1)
     assert scenario.min_stage.tolist() == [1] * 5
     with pytest.raises(InputError, match=r"^partition\[0\]: 0 is outside 1\.\."):
         evaluate(scenario, [0] * 5)
@@ -173,7 +173,7 @@ def test_lowest_point_reaches_the_devices():
 
 
 def test_arrays_of_frozen_containers_are_read_only():
-    scenario = Scenario.paper(4, 2)
+    scenario = paper_scenario(4, 2)
     tables = scenario.tables
     for array in (
         tables.local,
@@ -227,7 +227,7 @@ def test_partition_outside_the_limits_is_rejected():
 
 
 def test_to_dict_returns_meta_as_a_copy():
-    scenario = Scenario.paper(4, 2)
+    scenario = paper_scenario(4, 2)
     out = scenario.to_dict()
     out["meta"]["seed"] = 99
     out["meta"]["distances_m"].append(1.0)
@@ -246,16 +246,16 @@ def test_a_draw_reads_each_profile_once(monkeypatch):
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(profiles, "read_text", counted)
-    Scenario.paper(4, 2)
+    paper_scenario(4, 2)
     assert len(reads) == 1
     reads.clear()
-    Scenario.paper(4, 2, bs_profile="alexnet-epyc-1t-measured", profile="alexnet-epyc-1t-measured")
+    paper_scenario(4, 2, bs_profile="alexnet-epyc-1t-measured", profile="alexnet-epyc-1t-measured")
     assert len(reads) == 2  # the device profile and the BS profile, once each
 
 
 def test_a_drawn_scenario_is_the_one_its_file_gives():
     """Built directly from typed values, a draw equals what its file form reads back."""
-    drawn = Scenario.paper(7, 3, policy="rr", ratio=10, lowest_point=1)
+    drawn = paper_scenario(7, 3, policy="rr", ratio=10, lowest_point=1)
     again = Scenario.from_dict(drawn.to_dict())
     assert again.to_dict() == drawn.to_dict()
     for name in ("local", "transmission", "remote_work", "max_stage", "min_stage"):

@@ -11,7 +11,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conftest import random_partitions, scenario_dicts
-from dnnsplit import InputError, Scenario, SolverRefusal, evaluate, is_local_optimum, solve
+from dnnsplit import (
+    InputError,
+    Scenario,
+    SolverRefusal,
+    evaluate,
+    is_local_optimum,
+    paper_scenario,
+    solve,
+)
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.model import DEADLINE_TOLERANCE_S
 from dnnsplit.solvers import start_vector
@@ -193,7 +201,7 @@ def test_incremental_variance_moves_follow_the_full_evaluation(raw, moves, start
 def test_incremental_variance_moves_on_a_crowded_paper_scenario(policy):
     """Forty devices on nine points: many devices share a point, so the sjf order among
     equal work (by index) decides most moves."""
-    scenario = Scenario.paper(40, 3, policy=policy)
+    scenario = paper_scenario(40, 3, policy=policy)
     for moves in ("step", "any"):
         p0 = start_vector(scenario, "ones")
         fast = IncrementalVarianceMoves(scenario.tables, p0, moves)
@@ -202,7 +210,7 @@ def test_incremental_variance_moves_on_a_crowded_paper_scenario(policy):
 
 
 def test_make_moves_uses_the_fast_paths_only_where_they_are_exact():
-    scenario = Scenario.paper(5, 2)
+    scenario = paper_scenario(5, 2)
     p0 = start_vector(scenario, "half")
     tables = scenario.tables
     assert isinstance(
@@ -239,7 +247,7 @@ def test_greedy_tie_rule_prefers_lowest_device_then_right_move():
 
 
 def test_exhaustive_refuses_a_space_too_large_naming_its_size_and_time():
-    scenario = Scenario.paper(30, 1)
+    scenario = paper_scenario(30, 1)
     size = f"{scenario.space_size:.3g}".replace("+", r"\+")
     with pytest.raises(
         SolverRefusal,
@@ -249,11 +257,11 @@ def test_exhaustive_refuses_a_space_too_large_naming_its_size_and_time():
     ):
         solve(scenario, solver="exhaustive")
     with pytest.raises(SolverRefusal, match=r"about 5.5 h at .* more than max_vectors = 1e\+06"):
-        solve(Scenario.paper(14, 1), solver="exhaustive", max_vectors=10**6)
+        solve(paper_scenario(14, 1), solver="exhaustive", max_vectors=10**6)
     with pytest.raises(SolverRefusal, match=r"\(numpy path\); the default cap is 5.1e\+07"):
-        solve(Scenario.paper(9, 1, policy="rr"), solver="exhaustive")
+        solve(paper_scenario(9, 1, policy="rr"), solver="exhaustive")
     with pytest.raises(SolverRefusal, match=r"\(timeline path\); .* or use local-search or"):
-        solve(Scenario.paper(7, 1, policy="rr"), solver="exhaustive", model="timeline")
+        solve(paper_scenario(7, 1, policy="rr"), solver="exhaustive", model="timeline")
 
 
 def test_exhaustive_default_cap_is_about_thirty_seconds_of_each_path():
@@ -261,7 +269,7 @@ def test_exhaustive_default_cap_is_about_thirty_seconds_of_each_path():
         seconds = default_cap(model, policy) / estimated_rate(model, policy)
         assert seconds == pytest.approx(30, rel=1e-6)
     # a raised cap runs what the default refuses
-    scenario = Scenario.paper(6, 1, policy="rr")
+    scenario = paper_scenario(6, 1, policy="rr")
     assert scenario.space_size > 10**5
     with pytest.raises(SolverRefusal):
         solve(scenario, solver="exhaustive", max_vectors=10**5)
@@ -288,11 +296,11 @@ def test_exhaustive_default_cap_is_about_thirty_seconds_of_each_path():
 )
 def test_solver_options_are_validated_naming_the_keyword(options, message):
     with pytest.raises(InputError, match=message):
-        solve(Scenario.paper(3, 1), objective="variance", **options)
+        solve(paper_scenario(3, 1), objective="variance", **options)
 
 
 def test_exact_says_what_it_cannot_certify():
-    scenario = Scenario.paper(4, 1)
+    scenario = paper_scenario(4, 1)
     for objective in ("variance", "max"):
         with pytest.raises(SolverRefusal, match="exact certifies only total delay"):
             solve(scenario, objective=objective, solver="exact")
@@ -308,21 +316,21 @@ def test_exact_matches_exhaustive_on_a_paper_scenario(paper7):
 
 
 def test_timeline_exhaustive_matches_brute_force():
-    scenario = Scenario.paper(3, 2, policy="fcfs")
+    scenario = paper_scenario(3, 2, policy="fcfs")
     for objective in ("total", "variance", "max"):
         solution = solve(scenario, objective=objective, solver="exhaustive", model="timeline")
         assert close(solution.value, brute_force(scenario, objective, "timeline"))
 
 
 def test_local_search_is_seeded():
-    scenario = Scenario.paper(8, 3)
+    scenario = paper_scenario(8, 3)
     a = solve(scenario, objective="variance", solver="local-search", seed=5)
     b = solve(scenario, objective="variance", solver="local-search", seed=5)
     assert a.partition.tolist() == b.partition.tolist()
 
 
 def test_independent_is_each_device_alone():
-    scenario = Scenario.paper(5, 4, ratio=10)
+    scenario = paper_scenario(5, 4, ratio=10)
     solution = solve(scenario, solver="independent")
     tables = scenario.tables
     for i, p in enumerate(solution.partition):
@@ -331,7 +339,7 @@ def test_independent_is_each_device_alone():
 
 
 def test_exact_certifies_when_deadlines_do_not_bind_and_refuses_when_they_do():
-    raw = Scenario.paper(6, 5).to_dict()
+    raw = paper_scenario(6, 5).to_dict()
     for device in raw["devices"]:
         device["deadline_s"] = 100.0  # far beyond any delay
     loose = Scenario.from_dict(raw)
@@ -424,7 +432,7 @@ def test_every_solver_honours_the_lowest_point(raw, objective):
 
 
 def test_a_misspelt_option_is_refused():
-    scenario = Scenario.paper(3, 1)
+    scenario = paper_scenario(3, 1)
     with pytest.raises(InputError, match="^restart: not an option of any solver"):
         solve(scenario, solver="local-search", restart=3)
     with pytest.raises(InputError, match="^restarts: must be at least 0"):

@@ -44,7 +44,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from dnnsplit._checks import number
+from dnnsplit._params import Constraint, Whole, declare_fields
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import Evaluation
 from dnnsplit.paper import stats
@@ -127,9 +127,18 @@ CERTIFY_NODES = 200_000
 GUARD_SECONDS = 600.0
 
 
+#: What each field of :class:`FrontOptions` takes (errors name the field).
+FRONT_FIELDS: dict[str, Constraint] = {
+    "points": Whole(2),
+    "certify_devices": Whole(0),
+    "certify_nodes": Whole(1),
+}
+
+
 @dataclass(frozen=True)
+@declare_fields(FRONT_FIELDS)
 class FrontOptions:
-    """How the study traces each front (bad values refused, naming them).
+    """How the study traces each front (bad values refused, naming them: :data:`FRONT_FIELDS`).
 
     Attributes
     ----------
@@ -145,11 +154,6 @@ class FrontOptions:
     points: int = POINTS
     certify_devices: int = CERTIFY_DEVICES
     certify_nodes: int = CERTIFY_NODES
-
-    def __post_init__(self) -> None:
-        for name, low in (("points", 2), ("certify_devices", 0), ("certify_nodes", 1)):
-            value = number(getattr(self, name), name, whole=True, minimum=low)
-            object.__setattr__(self, name, int(value))
 
     def to_dict(self) -> dict[str, int]:
         """Plain data (the point options and the manifest's notes)."""

@@ -80,7 +80,8 @@ from typing import Any, Protocol, TypeVar
 from dnnsplit._checks import number
 from dnnsplit._progress import progress_bar
 from dnnsplit.errors import InputError, shown
-from dnnsplit.paths import BUILD_DIR, MEASUREMENTS_DIR, PACKAGE_DIR
+from dnnsplit.paths import BUILD_DIR, PACKAGE_DIR
+from dnnsplit.profiles import profile_path
 from dnnsplit.setup import Setup
 
 __all__ = [
@@ -218,15 +219,9 @@ def _profile_digest(name: str | None, memo: dict[str, str | None]) -> str | None
         return None
     if name in memo:
         return memo[name]
-    candidate = Path(name)
-    path = (
-        candidate
-        if candidate.suffix == ".csv" or candidate.exists()
-        else (MEASUREMENTS_DIR / f"{name}.csv")
-    )
     try:
-        digest: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        digest: str | None = hashlib.sha256(profile_path(name).read_bytes()).hexdigest()
+    except (InputError, OSError):
         digest = None  # the sweep itself reports the missing profile
     memo[name] = digest
     return digest

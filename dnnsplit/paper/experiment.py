@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dnnsplit._checks import mapping
-from dnnsplit._params import Choice, Constraint, Whole, check_fields, replace_fields
+from dnnsplit._params import Choice, Constraint, Whole, declare_fields, replace_fields
 from dnnsplit.errors import InputError
 from dnnsplit.solvers import MAX_RESTARTS, STARTS
 
@@ -37,6 +37,7 @@ EXPERIMENT_FIELDS: dict[str, Constraint] = {
 
 
 @dataclass(frozen=True)
+@declare_fields(EXPERIMENT_FIELDS, prefix="experiment.")
 class Experiment:
     """The knobs of the paper's experiments (defaults: this artifact's reading).
 
@@ -54,9 +55,6 @@ class Experiment:
     start: str = "half"
     baseline: str = "all-local"
     restarts: int = 8
-
-    def __post_init__(self) -> None:
-        check_fields(self, EXPERIMENT_FIELDS, "experiment.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (manifests)."""

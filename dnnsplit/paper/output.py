@@ -23,12 +23,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import dnnsplit
-from dnnsplit._io import atomic_write
+from dnnsplit._io import atomic_write, csv_text
+from dnnsplit.draw import SEED_RULE
 from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.plots import paper_style
 from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR, ROOT
-from dnnsplit.scenario import SEED_RULE
 from dnnsplit.setup import Setup
 
 __all__ = [
@@ -91,9 +91,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``frame`` as CSV with sorted rows and a fixed float format, atomically."""
     path = Path(path)
     ordered = frame.sort_values(list(frame.columns), kind="stable", na_position="last")
-    buffer = io.StringIO()
-    ordered.to_csv(buffer, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
-    atomic_write(path, buffer.getvalue().encode())
+    atomic_write(path, csv_text(ordered, FLOAT_FORMAT))
     return path
 
 

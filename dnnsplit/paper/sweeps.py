@@ -3,7 +3,7 @@
 A sweep is ``rows = sweep(setup, grid)``: the setup (:class:`dnnsplit.Setup`) holds every
 choice the paper leaves open; the grid lists what varies (N, seeds, and per sweep R,
 policies, quanta, ...). Each point of the grid is the scenario of ``(N, seed, setup')``
-with ``setup' = replace(setup, ...)``, drawn by :meth:`dnnsplit.Scenario.paper` under the
+with ``setup' = replace(setup, ...)``, drawn by :func:`dnnsplit.paper_scenario` under the
 one seeding rule, so any row can be traced back to its scenario with ``dnnsplit scenario
 --devices N --seed s`` and the setup recorded in the figure's manifest.
 
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._checks import number
+from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation, batch_delays, evaluate
 from dnnsplit.paper import stats
@@ -229,8 +230,8 @@ class Point:
     options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def scenario(self) -> Scenario:
-        """The scenario of this point (the one seeding rule of :meth:`Scenario.paper`)."""
-        return Scenario.paper(self.devices, self.seed, self.setup)
+        """The scenario of this point (the one seeding rule of :func:`~dnnsplit.paper_scenario`)."""
+        return paper_scenario(self.devices, self.seed, self.setup)
 
     def keys(self) -> dict[str, Any]:
         """The identifying columns of this point's rows."""
@@ -852,7 +853,7 @@ def delay_curves(
     partition point, the other devices held at greedy's (variance) choices, with greedy's
     and the certified optimum's points marked. Delays are not monotone in p: the bytes
     sent jump between layers."""
-    scenario = Scenario.paper(devices, seed, setup)
+    scenario = paper_scenario(devices, seed, setup)
     greedy = np.array(
         solve(scenario, objective="variance", start=experiment.start).partition
     )
@@ -1019,7 +1020,7 @@ def compare_solvers(
         ``(objective, solver) -> Solution`` for the solvers that answered.
     """
     if warm_up:
-        small = Scenario.paper(3, 0, Setup(policy=scenario.policy))
+        small = paper_scenario(3, 0, Setup(policy=scenario.policy))
         compare_solvers(small, objectives=objectives, solvers=solvers, model=model)
     rows, solutions = [], {}
     for objective in objectives:

@@ -19,6 +19,7 @@ from dnnsplit._params import (
     Flag,
     Nullable,
     Real,
+    Seed,
     Whole,
     declare,
     trusted,
@@ -33,7 +34,7 @@ from dnnsplit.evaluate import (
     model_supports_policy,
 )
 from dnnsplit.model import ENERGY_TOLERANCE_J, read_only
-from dnnsplit.scenario import MAX_SEED, Scenario
+from dnnsplit.scenario import Scenario
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
@@ -90,21 +91,6 @@ MAX_ITERATIONS = Nullable(Whole(0))
 RESTARTS = Whole(0, MAX_RESTARTS)
 #: The most total device energy a solution may take, J (at least 0); None: no cap.
 ENERGY_CAP = Nullable(Real(low=0.0))
-
-
-class Seed(Constraint):
-    """A seed: a whole number 0..2⁶³−1 or a :class:`numpy.random.Generator`."""
-
-    def check(self, value: Any, field: str) -> int | np.random.Generator:
-        if isinstance(value, np.random.Generator):
-            return value
-        return Whole(0, MAX_SEED).check(value, field)
-
-    def invalid(self) -> tuple[Any, ...]:
-        return Whole(0, MAX_SEED).invalid()
-
-    def describe(self) -> str:
-        return "a whole number >= 0 or a numpy Generator"
 
 
 SEED = Seed()

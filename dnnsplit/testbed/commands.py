@@ -1,6 +1,6 @@
 """The testbed's three subcommands of ``dnnsplit``: ``serve``, ``device`` and ``testbed``.
 
-:func:`add_commands` registers them on the main parser; each sets ``run_command``, which
+:func:`add_commands` registers them on the main parser; each sets ``handler``, which
 :func:`dnnsplit.cli.main` calls and whose return value is the exit status. Bad input is an
 :class:`~dnnsplit.errors.InputError` (exit 2, one line naming the flag), as everywhere in
 the command line.
@@ -24,6 +24,7 @@ from typing import Any
 
 from dnnsplit._checks import number
 from dnnsplit.errors import InputError
+from dnnsplit.profiler import import_torch
 
 __all__ = ["add_commands"]
 
@@ -49,7 +50,7 @@ def add_commands(commands: Any) -> None:
     se.add_argument("--timeout", type=float, default=30.0, help="seconds for one frame")
     se.add_argument("--idle-timeout", type=float, default=600.0)
     se.add_argument("--cpu", type=int, default=None, help="pin the BS to this core")
-    se.set_defaults(run_command=_serve)
+    se.set_defaults(handler=_serve)
 
     de = commands.add_parser("device", help="a device: run p stages, offload the rest")
     de.add_argument("--server", required=True, help="HOST:PORT of the BS")
@@ -65,7 +66,7 @@ def add_commands(commands: Any) -> None:
     de.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a reply")
     de.add_argument("--rate-mbps", type=float, default=None, help="pace the upload (Mbit/s)")
     de.add_argument("--cpu", type=int, default=None, help="core for it and its background")
-    de.set_defaults(run_command=_device)
+    de.set_defaults(handler=_device)
 
     tb = commands.add_parser("testbed", help="N emulated devices and a BS on this host (root)")
     tb.add_argument("--devices", required=True, help="N, or several: 1-8 or 1,2,4")
@@ -83,17 +84,7 @@ def add_commands(commands: Any) -> None:
     tb.add_argument("--host-repeats", type=int, default=15, help="rounds for the BS profile")
     tb.add_argument("--calibration-rounds", type=int, default=1)
     tb.add_argument("--work", default=None, help="folder for the measured profiles and logs")
-    tb.set_defaults(run_command=_testbed)
-
-
-def _require_torch(command: str) -> None:
-    """Refuse ``command`` in one line when PyTorch is not installed."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise InputError(
-            command, "needs PyTorch: pip install -e '.[profile]' (torch==2.13.0)"
-        ) from None
+    tb.set_defaults(handler=_testbed)
 
 
 def _say(command: str, message: str) -> None:
@@ -135,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     number(args.timeout, "--timeout", positive=True, maximum=86_400)
     number(args.idle_timeout, "--idle-timeout", positive=True, maximum=86_400 * 365)
     chain = get_chain(args.network)
-    _require_torch("serve")
+    import_torch("serve")
     if args.cpu is not None:
         _pin(args.cpu)
     bs_profile = None
@@ -210,7 +201,7 @@ def _device(args: argparse.Namespace) -> int:
     if args.rate_mbps is not None:
         rate = number(args.rate_mbps, "--rate-mbps", positive=True, maximum=1e6) * 1e6
     out = _writable(args.out) if args.out is not None else None
-    _require_torch("device")
+    import_torch("device")
     cpus = None
     if args.cpu is not None or background:
         cpus = _pin(args.cpu if args.cpu is not None else min(os.sched_getaffinity(0)))

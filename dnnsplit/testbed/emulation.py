@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from dnnsplit import profiler
 from dnnsplit.errors import InputError
 
 __all__ = [
@@ -76,12 +77,7 @@ def capabilities() -> dict[str, Any]:
     root = os.geteuid() == 0
     cgroup = (CGROUP_CPU / "cpu.cfs_quota_us").exists() and os.access(CGROUP_CPU, os.W_OK)
     ip, tc = _tool("ip"), _tool("tc")
-    try:
-        import torch  # noqa: F401
-
-        has_torch = True
-    except ImportError:
-        has_torch = False
+    has_torch = profiler.has_torch()
     cpus = len(os.sched_getaffinity(0))
     missing = []
     if not root:

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.chains import get_chain
+from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError, check_choice
 from dnnsplit.evaluate import evaluate
 from dnnsplit.profiler import interquartile_range
@@ -322,7 +323,7 @@ def _scenario(
     setup = Setup(
         profile=str(device_csv), bs_profile=str(bs_csv), policy=policy, bs_quantum_s=bs_quantum_s
     )
-    raw = Scenario.paper(n, config.seed, setup).to_dict()
+    raw = paper_scenario(n, config.seed, setup).to_dict()
     for device, speed in zip(raw["devices"], speeds[:n], strict=True):
         device["speed"] = float(speed)
     return Scenario.from_dict(raw)
