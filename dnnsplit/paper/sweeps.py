@@ -341,7 +341,7 @@ def _request(solver: str, objective: str, **options: Any) -> Request:
 def _scenario(setup: Setup, devices: int, seed: int) -> Scenario:
     """The scenario of ``(devices, seed, setup)``, drawn once for the solves in a row that
     share it (the solves of one point, or of one scenario in a batch)."""
-    return Scenario.paper(devices, seed, setup)
+    return paper_scenario(devices, seed, setup)
 
 
 def _record_shape(unit: Point) -> Shape:
