@@ -351,3 +351,27 @@ def test_readings_share_their_solves_tables_and_verdicts(tmp_path, monkeypatch):
     fig5_csv.write_bytes(written.replace(b"greedy", b"greedx"))
     run("fig5-start-ones")
     assert fig5_csv.read_bytes() == written
+
+
+def test_the_row_tables_are_the_figures_tables(tmp_path):
+    """What the study writes for the claims is what the figures write (their row tables),
+    and every CSV a claim reads is among them."""
+    from dnnsplit.paper import sweeps
+
+    grid = sweeps.Grid(devices=[3, 4], seeds=[0, 1], vary={"policy": ["sjf", "rr"]})
+    engine = Engine(workers=1, cache=False)
+    rows = {
+        "by_devices": sweeps.improvement(Setup(), grid, progress=False, engine=engine),
+        "fig5": sweeps.greedy_vs_optimal(
+            Setup(), sweeps.Grid(devices=[3], seeds=[0, 1]), progress=False, engine=engine
+        ),
+    }
+    rows["by_ratio"] = rows["by_devices"]
+    for kind, frame in rows.items():
+        mine = readings._kind_tables(kind, frame)
+        theirs = {name: files[""] for name, files in readings.TABLES[kind](frame).items()}
+        assert mine.keys() == theirs.keys()
+        for stem in mine:
+            assert mine[stem].equals(theirs[stem]), stem
+    read = {csv for c in readings.STUDIED for csv in c.csvs}
+    assert read <= {stem for tables in readings.ROW_TABLES.values() for stem in tables}

@@ -5,9 +5,9 @@ all-local baseline as ``p = s̃_i``, no full offload, another background load, q
 profile or uplink, or another start, lowest point, R or policy for Fig. 5 alone. Each
 reading says which of the paper's words support it, or that none do and it is chosen by
 fit. For each reading this module runs the sweeps the claims read (Fig. 3 against N at
-R = 1, Fig. 3C against R, Fig. 5), writes the same tables the figures write into a folder of
-its own, and answers every claim with the same verdict functions as the report
-(:func:`dnnsplit.paper.verdicts.judge`).
+R = 1, Fig. 3C against R, Fig. 5), writes the tables of the figures that the claims read
+(the same CSVs the figures write) into a folder of its own, and answers every claim with
+the same verdict functions as the report (:func:`dnnsplit.paper.verdicts.judge`).
 
 A **combination** holds at most one reading per coordinate (the choice a reading answers);
 its id joins the ids of its parts with ``+`` in the declared order, so the same set of
@@ -234,11 +234,23 @@ COMPUTE: dict[str, Callable[[sweeps.Point], list[dict[str, Any]]]] = {
 }
 #: The solves behind each kind of sweep, and how its rows are made of them.
 SOLVED = {"by_devices": sweeps.IMPROVEMENT, "by_ratio": sweeps.IMPROVEMENT, "fig5": sweeps.OPTIMUM}
-#: The tables each kind of sweep writes (the figures' CSVs the claims read).
+#: The tables each kind of sweep writes with a figure: its rows and their summaries.
 TABLES: dict[str, Callable[[pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]] = {
     "by_devices": stats.fig3_by_devices_tables,
     "by_ratio": stats.fig3_by_ratio_tables,
     "fig5": stats.fig5_tables,
+}
+#: The row tables of :data:`TABLES` (its ``""`` tables: the rows each selects), which are
+#: what the claims read: the summaries (a bootstrap each, most of the tables' cost) are
+#: computed only for a claim that reads one. A test holds these equal to :data:`TABLES`'.
+ROW_TABLES: dict[str, dict[str, dict[str, str]]] = {
+    "by_devices": {
+        "fig3a": {"objective": "variance"},
+        "fig3b": {"objective": "total"},
+        "fig3_local_share": {"metric": "local_share"},
+    },
+    "by_ratio": {"fig3c": {}},
+    "fig5": {"fig5": {}},
 }
 
 
@@ -361,7 +373,12 @@ def _verdict_key(claim: Claim, tables: Sequence[str]) -> str:
 
 
 def _kind_tables(kind: str, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The tables of a kind of sweep from its tidy rows, by file stem."""
+    """The tables of a kind of sweep that the claims read (:data:`KINDS_OF_CSV`), by file
+    stem, from its tidy rows: its row tables, or all of :data:`TABLES` when a claim reads
+    one of the summaries."""
+    read = {stem for stem, of in KINDS_OF_CSV.items() if of == kind}
+    if read <= set(ROW_TABLES[kind]):
+        return {stem: stats.where(rows, **where) for stem, where in ROW_TABLES[kind].items()}
     return {
         f"{name}{'_' + suffix if suffix else ''}": frame
         for name, files in TABLES[kind](rows).items()
