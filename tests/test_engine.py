@@ -4,9 +4,13 @@ rows per point (hits, and the misses it must not miss), and faults named by thei
 from __future__ import annotations
 
 import filecmp
+import json
 import os
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,10 +18,13 @@ from dnnsplit import Setup
 from dnnsplit.paper import engine as engine_module
 from dnnsplit.paper import sweeps
 from dnnsplit.paper.engine import Engine, SweepFailed, code_fingerprint, point_key
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paths import PACKAGE_DIR
 
 GRID = sweeps.Grid(devices=[4, 5], seeds=[0, 1])
 VARIANCE = ("variance",)
+#: The solves of Fig. 3 on GRID for the variance: all-local, max-local, greedy per point.
+SOLVES = 12
 
 
 def sweep_files(out: Path, engine: Engine | None) -> None:
@@ -128,14 +135,61 @@ def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, computed):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
     first = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
-    assert computed == [4, 0]
+    # 4 points, 3 solves each (all-local, max-local, greedy), computed once
+    assert computed == [SOLVES, 0]
     assert first.to_csv() == again.to_csv()
     uncached = sweeps.improvement(
         Setup(), GRID, objectives=VARIANCE, progress=False, engine=Engine(workers=1, cache=False)
     )
     assert uncached.to_csv() == first.to_csv()
     sweeps.improvement(Setup(quantum_s=0.02), GRID, objectives=VARIANCE, progress=False, engine=cached)
-    assert computed[-1] == 4  # a changed setup field misses
+    assert computed[-1] == SOLVES  # a changed setup field misses
+
+
+def test_a_sweep_that_changes_only_how_rows_use_the_solves_solves_nothing_new(
+    tmp_path, computed
+):
+    """Fig. 3 under the max-local baseline reuses the all-local run's solves; greedy from
+    another start adds only greedy's solves; one call asking for both shares them."""
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+
+    def run(engine, **knobs):
+        return sweeps.improvement(
+            Setup(), GRID, objectives=VARIANCE, experiment=Experiment(**knobs),
+            progress=False, engine=engine,
+        )
+
+    default = run(cached)
+    other = run(cached, baseline="max-local")
+    assert computed == [SOLVES, 0]
+    assert not default.equals(other)  # the gains are over another baseline
+    run(cached, start="ones")
+    assert computed[-1] == 4  # one greedy a point
+    points = [
+        (sweeps.IMPROVEMENT, p)
+        for knobs in ({}, {"baseline": "max-local"})
+        for p in sweeps.improvement_points(
+            Setup(), GRID, objectives=VARIANCE, experiment=Experiment(**knobs)
+        )
+    ]
+    sweeps.run_solved(points, desc="both", progress=False, engine=Engine(workers=1, cache=False))
+    assert computed[-1] == SOLVES
+
+
+def test_solved_sweeps_give_the_rows_of_their_points_solved_in_place():
+    """The rows assembled from the solves (run_solved) are those each point gives alone."""
+    grid = sweeps.Grid(devices=[3, 6], seeds=[0, 1], vary={"policy": ["sjf", "rr"]})
+    engine = Engine(workers=1, cache=False)
+    for sweep, points, alone in (
+        (sweeps.IMPROVEMENT, sweeps.improvement_points(Setup(), grid), sweeps.improvement_rows),
+        (
+            sweeps.OPTIMUM,
+            sweeps.optimum_points(Setup(), grid, ("variance", "max")),
+            sweeps.optimum_rows,
+        ),
+    ):
+        each = sweeps.run_solved([(sweep, p) for p in points], desc="", progress=False, engine=engine)
+        assert each == [alone(p) for p in points]
 
 
 def test_the_cache_key_follows_the_profile_content_and_the_code(tmp_path, monkeypatch):
@@ -170,6 +224,11 @@ def test_the_code_fingerprint_covers_the_model_not_the_plots():
         "paper/runner.py",
     }
     assert len(code_fingerprint()) == 64
+    # the libraries that compute the numbers are part of it
+    assert "numpy=" in engine_module._library_versions()
+    # what a verdict depends on is any code of the package
+    everything = {p.relative_to(PACKAGE_DIR).as_posix() for p in PACKAGE_DIR.glob("**/*.py")}
+    assert {"paper/claims.py", "paper/verdicts.py", "paper/output.py"} <= everything
 
 
 def test_engine_options_are_checked():
@@ -184,38 +243,60 @@ def test_engine_options_are_checked():
 # --- the cache cannot lie --------------------------------------------------------------
 
 
-def _entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*/*.json"))
+def _entries(folder: Path) -> list[tuple[str, str, Any]]:
+    """Every ``(key, digest, rows)`` of the cache in ``folder``."""
+    with closing(sqlite3.connect(folder / engine_module.CACHE_FILE)) as db:
+        return list(db.execute("SELECT key, digest, rows FROM entries ORDER BY key"))
 
 
-def _corrupt(how: str, path: Path, other: Path) -> None:
-    """Damage one cache entry ``path`` the way ``how`` says (``other``: another entry)."""
-    import json as _json
+def _rewrite(folder: Path, key: str, digest: str, rows: Any) -> None:
+    with closing(sqlite3.connect(folder / engine_module.CACHE_FILE)) as db, db:
+        db.execute("UPDATE entries SET digest = ?, rows = ? WHERE key = ?", (digest, rows, key))
 
-    text = path.read_text()
-    entry = _json.loads(text)
+
+def _signed(key: str, rows: Any) -> tuple[str, str]:
+    """``rows`` as an entry's text with the checksum recomputed to match (issue 27)."""
+    text = json.dumps(rows)
+    return engine_module._entry_digest(key, text), text
+
+
+def _corrupt(how: str, folder: Path, entry: tuple[str, str, Any], other: tuple) -> None:
+    """Damage one cache entry the way ``how`` says (``other``: another entry)."""
+    key, digest, text = entry
+    rows = json.loads(text)
+    damaged: tuple[str, Any]
     if how == "valid JSON, no rows":
-        path.write_text(_json.dumps({"rows": []}))
+        damaged = digest, json.dumps({"rows": []})
     elif how == "its rows emptied":
-        entry["rows"] = [{} for _ in entry["rows"]]
-        path.write_text(_json.dumps(entry))
+        damaged = digest, json.dumps([{} for _ in rows])
     elif how == "an empty object":
-        path.write_text("{}")
+        damaged = digest, "{}"
     elif how == "a number changed":
-        row = entry["rows"][0]
-        name = next(k for k, v in row.items() if isinstance(v, float))
-        row[name] = row[name] * 1.5 + 1.0
-        path.write_text(_json.dumps(entry))
+        name = next(k for k, v in rows[0].items() if isinstance(v, float))
+        rows[0][name] = rows[0][name] * 1.5 + 1.0
+        damaged = digest, json.dumps(rows)
     elif how == "truncated":
-        path.write_text(text[: len(text) // 2])
+        damaged = digest, text[: len(text) // 2]
     elif how == "empty":
-        path.write_bytes(b"")
+        damaged = digest, ""
     elif how == "random bytes":
-        path.write_bytes(os.urandom(200))
+        damaged = digest, os.urandom(200)
     elif how == "another point's entry":
-        path.write_bytes(other.read_bytes())
+        damaged = other[1], other[2]
+    # hostile: the checksum recomputed over the damage, so only the shape can tell
+    elif how == "no rows, checksum recomputed":
+        damaged = _signed(key, [])
+    elif how == "rows emptied, checksum recomputed":
+        damaged = _signed(key, [{} for _ in rows])
+    elif how == "a row more, checksum recomputed":
+        damaged = _signed(key, [*rows, rows[0]])
+    elif how == "a column dropped, checksum recomputed":
+        damaged = _signed(key, [{k: v for k, v in r.items() if k != "variance"} for r in rows])
+    elif how == "a number made text, checksum recomputed":
+        damaged = _signed(key, [{**r, "variance": "0"} for r in rows])
     else:  # pragma: no cover
         raise ValueError(how)
+    _rewrite(folder, key, *damaged)
 
 
 CORRUPTIONS = [
@@ -227,26 +308,48 @@ CORRUPTIONS = [
     "empty",
     "random bytes",
     "another point's entry",
+    "no rows, checksum recomputed",
+    "rows emptied, checksum recomputed",
+    "a row more, checksum recomputed",
+    "a column dropped, checksum recomputed",
+    "a number made text, checksum recomputed",
 ]
 
 
 @pytest.mark.parametrize("how", CORRUPTIONS)
 def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, computed, capsys):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    clean = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached).to_csv()
+
+    def run() -> str:
+        rows = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+        return rows.to_csv()
+
+    clean = run()
     entries = _entries(tmp_path)
-    assert len(entries) == 4
-    for k, path in enumerate(entries):  # every entry, each the same way
-        _corrupt(how, path, entries[(k + 1) % len(entries)])
+    assert len(entries) == SOLVES
+    for k, entry in enumerate(entries):  # every entry, each the same way
+        _corrupt(how, tmp_path, entry, entries[(k + 1) % len(entries)])
     capsys.readouterr()
-    again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached).to_csv()
-    assert again == clean  # the clean run's bytes
-    assert computed == [4, 4]  # every damaged entry recomputed
+    assert run() == clean  # the clean run's bytes
+    assert computed == [SOLVES, SOLVES]  # every damaged entry recomputed
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "4 entries" in err and "discarded and recomputed" in err
+    assert err.count("\n") == 1 and f"{SOLVES} entries" in err and "recomputed" in err
     # and rewritten: a third run hits
-    assert sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached).to_csv() == clean
-    assert computed == [4, 4, 0]
+    assert run() == clean
+    assert computed == [SOLVES, SOLVES, 0]
+
+
+def test_a_cache_file_that_is_not_a_database_is_replaced(tmp_path, computed, capsys):
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    clean = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    (tmp_path / engine_module.CACHE_FILE).write_bytes(os.urandom(4096))
+    capsys.readouterr()
+    again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    assert again.to_csv() == clean.to_csv() and computed == [SOLVES, SOLVES]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is damaged" in err
+    sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    assert computed[-1] == 0
 
 
 def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(tmp_path, monkeypatch, capsys):
@@ -260,6 +363,18 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(tmp_path, monke
     assert len(rows) > 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write in" in err and "Read-only file system" in err
+
+
+def test_a_sweep_is_cut_into_tasks_of_about_equal_cost():
+    order = list(range(40))
+    weights = [2500.0] * 10 + [100.0] * 30  # ten large points, then thirty small ones
+    chunks = engine_module._chunks(order, weights, 8)
+    assert [i for chunk in chunks for i in chunk] == order  # every point once, in order
+    costs = [sum(weights[i] for i in chunk) for chunk in chunks]
+    assert max(costs) <= 2 * sum(weights) / 8
+    assert len(engine_module._chunks(list(range(10_000)), [1.0] * 10_000, 1)[0]) == (
+        engine_module.CHUNK_POINTS
+    )
 
 
 # --- settings checked where they are made ----------------------------------------------
@@ -380,3 +495,38 @@ def test_an_address_where_something_else_answers_is_refused(monkeypatch):
             engine_module.check_reachable(f"tcp://127.0.0.1:{port}")
     finally:
         server.close()
+
+
+def test_every_declared_shape_is_what_its_function_yields():
+    """A declared shape that the code outgrew would send every entry back to be computed."""
+    point = sweeps.Point(Setup(policy="rr"), 4, 1, options={"start": "half", "objective": "total"})
+    cases = [(sweeps._mechanism_point, point), (sweeps._model_gap_point, point)]
+    for request in sweeps._scale_requests(
+        sweeps.Point(Setup(), 4, 1, options={
+            "max_nodes": 50, "objectives": ("variance",), "start": "ones", "restarts": 1})
+    ) + sweeps._optimum_requests(
+        sweeps.Point(Setup(), 4, 1, options={
+            "objectives": ("max",), "start": "ones", "restarts": 1})
+    ) + [sweeps.EXACT_TOTAL, sweeps.ALL_LOCAL]:
+        unit = sweeps._unit(sweeps.Point(Setup(), 4, 1), request)  # exact: SJF
+        cases.append((sweeps.solution_record, unit))
+    for compute, one in cases:
+        stored = json.loads(json.dumps(compute(one)))  # as the cache gives it back
+        shape = engine_module._shape_of(compute, one)
+        assert shape is not None and engine_module._well_formed(stored, shape), compute
+        assert not engine_module._well_formed(stored[:-1], shape)
+
+
+@pytest.mark.parametrize("how", ["no rows", "rows emptied", "a row dropped"])
+def test_a_point_sweeps_entry_must_hold_its_rows(how, tmp_path, computed, capsys):
+    """The model-gap sweep caches whole points: an entry of another count of rows, its
+    checksum recomputed, is discarded."""
+    cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
+    grid = sweeps.Grid(devices=[4], seeds=[0])
+    clean = sweeps.model_gap(Setup(), grid, progress=False, engine=cached).to_csv()
+    ((key, _, text),) = _entries(tmp_path)
+    rows = json.loads(text)
+    damaged = {"no rows": [], "rows emptied": [{} for _ in rows], "a row dropped": rows[1:]}
+    _rewrite(tmp_path, key, *_signed(key, damaged[how]))
+    assert sweeps.model_gap(Setup(), grid, progress=False, engine=cached).to_csv() == clean
+    assert computed == [1, 1] and "1 entry" in capsys.readouterr().err

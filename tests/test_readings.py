@@ -4,6 +4,7 @@ follows its documented rule, and the verdict map gets what it draws."""
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -293,3 +294,84 @@ def test_verdict_labels_by_kind():
         "95% found",
         "3/4 hold",
     ]
+
+
+def test_readings_share_their_solves_tables_and_verdicts(tmp_path, monkeypatch):
+    """Work keyed by what it depends on: a reading that changes only Fig. 3's baseline adds
+    no solve; one that changes greedy's start for Fig. 5 adds greedy's and local-search's
+    solves, not the optimum's; verdicts on the same tables are judged once; a re-run
+    computes and judges nothing and gives the same table; a folder removed is rewritten
+    from the cache."""
+    computed: list[int] = []
+    original = Engine._compute
+
+    def counting(self, tasks, todo, desc):
+        computed.append(len(todo))
+        yield from original(self, tasks, todo, desc)
+
+    judged: list[str] = []
+    real_judge = readings.judge
+
+    def counting_judge(claim, place):
+        judged.append(claim.id)
+        return real_judge(claim, place)
+
+    monkeypatch.setattr(Engine, "_compute", counting)
+    monkeypatch.setattr(readings, "judge", counting_judge)
+    grids = readings.StudyGrids.paper(seeds=[0, 1], quick=True)
+    engine = Engine(workers=1, cache=True, cache_dir=tmp_path / "cache")
+
+    def run(*ids: str) -> pd.DataFrame:
+        chosen = [claims.reading(i) for i in ids]
+        return readings.evaluate(Setup(), chosen, grids, tmp_path / "w", engine=engine,
+                                 progress=False)
+
+    run("default")
+    assert computed[-1] > 0 and len(judged) == len(readings.STUDIED)
+    before = len(judged)
+    both = run("baseline-max-local", "fig5-start-ones")
+    fig5_points = len(grids.fig5.devices) * len(grids.fig5.seeds)
+    assert computed[-1] == 2 * fig5_points  # greedy and local-search from p = 1
+    fig3 = [c.id for c in readings.STUDIED if "fig5" not in readings.kinds_of(c)]
+    fig5 = [c.id for c in readings.STUDIED if readings.kinds_of(c) == ("fig5",)]
+    # each reading's new verdicts only: the others are default's (the same tables)
+    assert sorted(judged[before:]) == sorted(fig3 + fig5)
+    shutil.rmtree(tmp_path / "w")
+    before = len(judged)
+    again = run("baseline-max-local", "fig5-start-ones")
+    assert computed[-1] == 0 and len(judged) == before
+    assert again.to_csv() == both.to_csv()
+    for reading in ("baseline-max-local", "fig5-start-ones"):  # the tables are back
+        assert {"fig3a.csv", "fig3c.csv", "fig5.csv"} <= {
+            p.name for p in (tmp_path / "w" / reading).iterdir()
+        }
+    # a table changed by hand is not taken for the one its stamp names: rewritten
+    fig5_csv = tmp_path / "w" / "fig5-start-ones" / "fig5.csv"
+    written = fig5_csv.read_bytes()
+    fig5_csv.write_bytes(written.replace(b"greedy", b"greedx"))
+    run("fig5-start-ones")
+    assert fig5_csv.read_bytes() == written
+
+
+def test_the_row_tables_are_the_figures_tables(tmp_path):
+    """What the study writes for the claims is what the figures write (their row tables),
+    and every CSV a claim reads is among them."""
+    from dnnsplit.paper import sweeps
+
+    grid = sweeps.Grid(devices=[3, 4], seeds=[0, 1], vary={"policy": ["sjf", "rr"]})
+    engine = Engine(workers=1, cache=False)
+    rows = {
+        "by_devices": sweeps.improvement(Setup(), grid, progress=False, engine=engine),
+        "fig5": sweeps.greedy_vs_optimal(
+            Setup(), sweeps.Grid(devices=[3], seeds=[0, 1]), progress=False, engine=engine
+        ),
+    }
+    rows["by_ratio"] = rows["by_devices"]
+    for kind, frame in rows.items():
+        mine = readings._kind_tables(kind, frame)
+        theirs = {name: files[""] for name, files in readings.TABLES[kind](frame).items()}
+        assert mine.keys() == theirs.keys()
+        for stem in mine:
+            assert mine[stem].equals(theirs[stem]), stem
+    read = {csv for c in readings.STUDIED for csv in c.csvs}
+    assert read <= {stem for tables in readings.ROW_TABLES.values() for stem in tables}

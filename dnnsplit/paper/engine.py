@@ -29,16 +29,31 @@ environment variable it came from): ``workers`` is a whole number from 1 to
 (or ``tls://``, ``inproc://``); :func:`check_reachable` contacts one within
 :data:`SCHEDULER_TIMEOUT_S`.
 
-**The cache** (``build/cache/rows/``): the rows of each point, keyed by a hash of the
-function, the setup, the point (N, seed, labels, options), the content of the profile
-files it reads and the source of the library code that computes rows (the model, the
-solvers, the sweeps; not the plots, the report or this module). Changing a plot or the
-report therefore hits; changing a profile, a setup field or the model's code misses. An
-entry is written whole or not at all, and carries the key it was written for and a
-SHA-256 checksum of its rows: an entry that fails either (changed, emptied, truncated,
-copied from another point) is discarded and its point recomputed, and one line on stderr
-says how many. A cache folder that cannot be written (a read-only checkout) is skipped,
-also with one line. Clear it with ``rm -rf build/cache``.
+**The cache** (``build/cache/rows/entries.sqlite3``, one SQLite file): the rows of each
+task, keyed by a hash of the function, the setup, the point (N, seed, labels, options),
+the content of the profile files it reads, the source of the library code that computes
+rows (the model, the solvers, the sweeps; not the plots, the report or this module) and
+the versions of Python and of the numerical libraries. Changing a plot or the report
+therefore hits; changing a profile, a setup field, the model's code or NumPy misses. A
+sweep reads its entries in one query and writes them in few transactions (each whole or
+not at all; two notebooks share the file). Tasks of the same key in one call run once.
+
+An entry carries a checksum of its key and its rows, and must hold what its point yields:
+a non-empty list of rows with the same columns, and, where the row function declares it
+(:func:`yields`: every solve of the Fig. 3 and Fig. 5 sweeps does), exactly that many rows
+with those columns and types. An entry that fails (changed, emptied, truncated, copied
+from another point, or edited with its checksum recomputed into rows its point cannot
+yield) is discarded and its point recomputed, and one line on stderr says how many; a
+file that is not a database is replaced, with one line. Like any build output, the cache
+is trusted beyond that: rows of the right shape with a recomputed checksum are taken as
+they are (no key outside the folder could sign them). A cache folder that cannot be
+written (a read-only checkout) is skipped, with one line. Clear it with
+``rm -rf build/cache``.
+
+**Batches**: on a cluster, a sweep's points go out in about :data:`TASKS_PER_WORKER`
+Dask tasks per worker of up to :data:`CHUNK_POINTS` points each, cut to about equal
+estimated cost (N² a point, the largest first), so that the per-task round trip is paid
+per batch, not per point.
 
 **Faults**: a worker that dies mid-sweep has its point retried on another worker (Dask
 retries a task whose worker died up to 3 times); a point that still fails, or raises,
@@ -49,19 +64,20 @@ Ctrl-C cancels the outstanding points; the local cluster is closed when the proc
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
 import re
+import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from dnnsplit._checks import number
-from dnnsplit._io import atomic_write
 from dnnsplit._progress import progress_bar
 from dnnsplit.errors import InputError, shown
 from dnnsplit.paths import BUILD_DIR, PACKAGE_DIR
@@ -70,6 +86,7 @@ from dnnsplit.setup import Setup
 
 __all__ = [
     "CACHE_DIR",
+    "CACHE_FILE",
     "ENV_CACHE",
     "ENV_CACHE_DIR",
     "ENV_SCHEDULER",
@@ -87,7 +104,9 @@ __all__ = [
     "current",
     "from_environment",
     "max_workers",
+    "package_fingerprint",
     "point_key",
+    "yields",
 ]
 
 ENV_SCHEDULER = "DNNSPLIT_SCHEDULER"
@@ -95,6 +114,12 @@ ENV_WORKERS = "DNNSPLIT_WORKERS"
 ENV_CACHE = "DNNSPLIT_CACHE"
 ENV_CACHE_DIR = "DNNSPLIT_CACHE_DIR"
 CACHE_DIR = BUILD_DIR / "cache" / "rows"
+#: The cache's database (SQLite) in its folder.
+CACHE_FILE = "entries.sqlite3"
+#: Seconds to wait for another process that is writing the cache.
+CACHE_TIMEOUT_S = 60.0
+#: Computed entries are stored in one transaction per this many (and at the end).
+WRITE_ENTRIES = 512
 #: The library code whose source decides the rows (relative to the package folder).
 ROW_CODE = (
     "*.py",
@@ -155,92 +180,253 @@ def describe(point: Any) -> str:
 
 # --- the cache -----------------------------------------------------------------------------
 
+#: Libraries whose version can change a number (their versions are part of every key).
+NUMERIC_LIBRARIES = ("numpy", "scipy", "numba", "pandas")
 
-@cache
-def code_fingerprint() -> str:
-    """SHA-256 of the source of the code that computes rows (see :data:`ROW_CODE`)."""
-    digest = hashlib.sha256()
-    files = sorted({p for pattern in ROW_CODE for p in PACKAGE_DIR.glob(pattern)})
+
+def _library_versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in NUMERIC_LIBRARIES:
+        try:
+            found.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name}=absent")
+    return f"python={sys.version_info[:3]};" + ";".join(found)
+
+
+def _fingerprint(patterns: Sequence[str]) -> str:
+    digest = hashlib.sha256(_library_versions().encode())
+    files = sorted({p for pattern in patterns for p in PACKAGE_DIR.glob(pattern)})
     for path in files:
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def _profile_digest(name: str | None) -> str | None:
-    """SHA-256 of a profile file's bytes (a shipped name or a path), None for no profile."""
+@cache
+def code_fingerprint() -> str:
+    """SHA-256 of the source of the code that computes rows (see :data:`ROW_CODE`) and of
+    the versions of Python and of :data:`NUMERIC_LIBRARIES`."""
+    return _fingerprint(ROW_CODE)
+
+
+@cache
+def package_fingerprint() -> str:
+    """SHA-256 of the source of every module of the package (and the versions of
+    :func:`code_fingerprint`): the key of a result that any code may change, such as a
+    verdict (the claims, the tables they read and the verdict functions)."""
+    return _fingerprint(("**/*.py",))
+
+
+def _profile_digest(name: str | None, memo: dict[str, str | None]) -> str | None:
+    """SHA-256 of a profile file's bytes (a shipped name or a path), None for no profile;
+    ``memo`` keeps each file's digest for the rest of one engine call."""
     if name is None:
         return None
+    if name in memo:
+        return memo[name]
     try:
-        return hashlib.sha256(profile_path(name).read_bytes()).hexdigest()
+        digest: str | None = hashlib.sha256(profile_path(name).read_bytes()).hexdigest()
     except (InputError, OSError):
-        return None  # the sweep itself reports the missing profile
+        digest = None  # the sweep itself reports the missing profile
+    memo[name] = digest
+    return digest
 
 
-def point_key(compute: Callable[[Any], Rows], point: Point) -> str:
-    """The cache key of ``compute(point)``: a hash of everything its rows depend on."""
+@lru_cache(maxsize=1024)
+def _setup_text(setup: Setup) -> str:
+    """A setup's fields as canonical JSON (a setup is immutable: computed once)."""
+    return json.dumps(setup.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _name(compute: Callable[..., Any]) -> str:
+    return f"{compute.__module__}.{compute.__qualname__}"
+
+
+def point_key(
+    compute: Callable[[Any], Rows], point: Point, *, memo: dict[str, str | None] | None = None
+) -> str:
+    """The cache key of ``compute(point)``: a hash of everything its rows depend on (the
+    function, the setup, the point's N, seed, labels and options, the content of the
+    profile files it reads, the code and the libraries' versions). ``memo`` (one engine
+    call's) keeps the profile files' digests between points."""
+    memo = {} if memo is None else memo
     setup = point.setup
     material = {
-        "function": f"{compute.__module__}.{compute.__qualname__}",
-        "setup": setup.to_dict(),
+        "function": _name(compute),
         "devices": point.devices,
         "seed": point.seed,
         "labels": [list(pair) for pair in point.labels],
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in point.options.items()},
-        "profile": _profile_digest(setup.profile),
-        "bs_profile": _profile_digest(setup.bs_profile),
+        "profile": _profile_digest(setup.profile, memo),
+        "bs_profile": _profile_digest(setup.bs_profile, memo),
         "code": code_fingerprint(),
     }
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(f"{_setup_text(setup)}\n{text}".encode()).hexdigest()
 
 
-def _cache_path(folder: Path, key: str) -> Path:
-    return folder / key[:2] / f"{key}.json"
+#: What the rows of one entry must be: how many, and each row's columns with the types
+#: their values may take (as JSON gives them back: ``float``, ``int``, ``bool``, ``str``).
+Shape = tuple[int, Mapping[str, tuple[type, ...]]]
+
+#: The declared shapes, by the row function's qualified name (see :func:`yields`).
+_SHAPES: dict[str, Callable[[Any], Shape]] = {}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _rows_digest(rows: Any) -> str:
-    """SHA-256 of the canonical JSON text of ``rows`` (what an entry's checksum covers)."""
-    text = json.dumps(rows, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+def yields(shape: Callable[[Any], Shape]) -> Callable[[_F], _F]:
+    """Declare the rows a module-level row function yields for a point: ``shape(point)``
+    gives their count and columns, which a cache entry of that function must match."""
+
+    def register(compute: _F) -> _F:
+        _SHAPES[_name(compute)] = shape
+        return compute
+
+    return register
+
+
+def _well_formed(rows: Any, shape: Shape | None) -> bool:
+    """Whether ``rows`` can be what a point yields: a non-empty list of rows with the same
+    columns; with a declared ``shape``, exactly its count of rows, its columns and their
+    types."""
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return False
+    if shape is None:
+        columns = set(rows[0])
+        return bool(columns) and all(set(row) == columns for row in rows)
+    count, types = shape
+    return len(rows) == count and all(
+        row.keys() == types.keys()
+        and all(type(row[name]) in allowed for name, allowed in types.items())
+        for row in rows
+    )
+
+
+def _entry_digest(key: str, text: str) -> str:
+    """SHA-256 of an entry's key and the JSON text of its rows (the entry's checksum: it
+    ties the rows to the key they were written for)."""
+    return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
 
 
 class _Failed:
-    """The entry exists but fails its checks (see :func:`_cache_read`)."""
+    """The entry exists but fails its checks (see :func:`_checked`)."""
 
 
 FAILED = _Failed()
 
 
-def _cache_read(folder: Path, key: str) -> Rows | _Failed | None:
-    """The rows of entry ``key``; None when there is none; :data:`FAILED` when it exists
-    but is unreadable, is not an entry, was written for another key, or its rows do not
-    match its checksum."""
-    path = _cache_path(folder, key)
+def _checked(key: str, digest: str, text: str, shape: Shape | None) -> Rows | _Failed:
+    """The rows of a stored entry, or :data:`FAILED` when its checksum does not match its
+    key and text, its text is not JSON, or its rows are not what a point yields."""
+    if not isinstance(text, str) or digest != _entry_digest(key, text):
+        return FAILED
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        rows = json.loads(text)
+    except (ValueError, RecursionError):
+        return FAILED
+    return rows if _well_formed(rows, shape) else FAILED
+
+
+class CacheUnreadable(Exception):
+    """The cache file cannot be read now (locked, or not readable): nothing is found."""
+
+
+def _database(folder: Path, *, create: bool) -> sqlite3.Connection | None:
+    """The cache's database in ``folder``, None when there is none and ``create`` is off."""
+    path = folder / CACHE_FILE
+    if not create and not path.exists():
         return None
-    except (OSError, ValueError):
-        return FAILED
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)
     try:
-        entry = json.loads(text)
-        rows = entry["rows"]
-        good = (
-            set(entry) == {"key", "sha256", "rows"}
-            and entry["key"] == key
-            and isinstance(rows, list)
-            and all(isinstance(row, dict) for row in rows)
-            and entry["sha256"] == _rows_digest(rows)
-        )
-    except (ValueError, KeyError, TypeError, RecursionError):
-        return FAILED
-    return rows if good else FAILED
+        if create:
+            with contextlib.suppress(sqlite3.OperationalError):
+                db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS entries "
+                "(key TEXT PRIMARY KEY, digest TEXT NOT NULL, rows TEXT NOT NULL) WITHOUT ROWID"
+            )
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
-def _cache_write(folder: Path, key: str, rows: Rows) -> None:
-    entry = {"key": key, "sha256": _rows_digest(rows), "rows": rows}
-    atomic_write(_cache_path(folder, key), json.dumps(entry) + "\n")
+#: Keys asked of the database in one query (below SQLite's limit on parameters).
+QUERY_KEYS = 900
+
+
+def _cache_read(folder: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The stored ``(digest, text)`` of each key of ``keys`` that has an entry: one query
+    per :data:`QUERY_KEYS` keys.
+
+    Raises
+    ------
+    CacheUnreadable
+        The file is locked beyond :data:`CACHE_TIMEOUT_S`, or cannot be opened.
+    sqlite3.DatabaseError
+        The file is not a database (or is damaged).
+    """
+    try:
+        db = _database(folder, create=False)
+    except sqlite3.OperationalError as error:
+        raise CacheUnreadable(str(error)) from error
+    if db is None:
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    wanted = list(dict.fromkeys(keys))
+    try:
+        for start in range(0, len(wanted), QUERY_KEYS):
+            batch = wanted[start : start + QUERY_KEYS]
+            marks = ",".join("?" * len(batch))
+            query = f"SELECT key, digest, rows FROM entries WHERE key IN ({marks})"
+            for key, digest, text in db.execute(query, batch):
+                found[key] = (digest, text)
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return found
+        raise CacheUnreadable(str(error)) from error
+    finally:
+        db.close()
+    return found
+
+
+def _cache_write(folder: Path, entries: Sequence[tuple[str, Rows]]) -> None:
+    """Store ``(key, rows)`` entries in one transaction: all of them or none.
+
+    Raises
+    ------
+    OSError
+        The folder or the file cannot be written (a read-only checkout, a full disk).
+    """
+    records = []
+    for key, rows in entries:
+        text = json.dumps(rows, separators=(",", ":"))
+        records.append((key, _entry_digest(key, text), text))
+    try:
+        db = _database(folder, create=True)
+        assert db is not None
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)", records)
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        raise OSError(0, str(error)) from error
+
+
+def _discard_damaged(folder: Path, error: BaseException) -> None:
+    """Remove a cache file that is not a database (one line on stderr says so)."""
+    path = folder / CACHE_FILE
+    _report(f"{path} is damaged ({error}): discarded; every point is recomputed")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            Path(f"{path}{suffix}").unlink()
 
 
 #: Cache folders found not writable in this process (each reported once).
@@ -388,43 +574,81 @@ class Engine:
         """The rows of each ``(compute, point)`` task, in the order of ``tasks``.
 
         Several sweeps given as one list share one progress bar and one wait for their
-        slowest point, instead of one each.
+        slowest point, instead of one each. Tasks with the same key (the same function of
+        the same point) are computed once. The cache is read in one pass over the keys
+        and written in few transactions.
         """
-        results: list[Rows | None] = [None] * len(tasks)
-        keys = [point_key(c, p) for c, p in tasks] if self.cache else [""] * len(tasks)
-        todo = []
-        failed = 0
+        memo: dict[str, str | None] = {}
+        keys = [point_key(compute, point, memo=memo) for compute, point in tasks]
+        first: dict[str, int] = {}
         for index, key in enumerate(keys):
-            found = _cache_read(self.cache_dir, key) if self.cache else None
-            if isinstance(found, list):
-                results[index] = found
-            else:
-                failed += found is FAILED
-                todo.append(index)
+            first.setdefault(key, index)
+        rows_of = self._recall(
+            list(first), [_shape_of(*tasks[index]) for index in first.values()], desc
+        )
+        todo = [index for key, index in first.items() if key not in rows_of]
+        bar = progress_bar(total=len(first), desc=desc, enabled=progress)
+        bar.update(len(first) - len(todo))
+        pending: list[tuple[str, Rows]] = []
+        try:
+            for index, rows in self._compute(tasks, todo, desc):
+                rows_of[keys[index]] = rows
+                pending.append((keys[index], rows))
+                if len(pending) >= WRITE_ENTRIES:
+                    self.remember(pending)
+                    pending = []
+                bar.update(1)
+        finally:
+            self.remember(pending)  # what was computed, even if a later point failed
+            bar.close()
+        return [rows_of[key] for key in keys]
+
+    def recall(
+        self, keys: Sequence[str], shape: Shape | None = None, *, desc: str
+    ) -> dict[str, Rows]:
+        """The cached rows of each of ``keys`` whose entry passes its checks (``shape``:
+        what its rows must be, see :func:`yields`); nothing when the cache is off. Entries
+        that fail are counted in one line on stderr, for the caller to recompute."""
+        return self._recall(keys, [shape] * len(keys), desc)
+
+    def _recall(
+        self, keys: Sequence[str], shapes: Sequence[Shape | None], desc: str
+    ) -> dict[str, Rows]:
+        if not self.cache or not keys:
+            return {}
+        try:
+            stored = _cache_read(self.cache_dir, keys)
+        except CacheUnreadable as error:
+            _report(f"cannot read {self.cache_dir / CACHE_FILE} ({error}); {desc} is computed")
+            return {}
+        except sqlite3.DatabaseError as error:
+            _discard_damaged(self.cache_dir, error)
+            return {}
+        found: dict[str, Rows] = {}
+        failed = 0
+        for key, shape in zip(keys, shapes, strict=True):
+            if key in stored and key not in found:
+                rows = _checked(key, *stored.pop(key), shape)
+                if isinstance(rows, list):
+                    found[key] = rows
+                else:
+                    failed += 1
         if failed:
             _report(
                 f"{failed} {'entry' if failed == 1 else 'entries'} of {desc} in "
                 f"{self.cache_dir} failed {'its' if failed == 1 else 'their'} check (changed, "
-                "unreadable, or written for another point): discarded and recomputed"
+                "unreadable, or not what its point yields): discarded and recomputed"
             )
-        bar = progress_bar(total=len(tasks), desc=desc, enabled=progress)
-        bar.update(len(tasks) - len(todo))
-        writable = self.cache and self.cache_dir not in _UNWRITABLE
-        try:
-            for index, rows in self._compute(tasks, todo, desc):
-                results[index] = rows
-                if writable:
-                    writable = self._store(keys[index], rows)
-                bar.update(1)
-        finally:
-            bar.close()
-        return [rows if rows is not None else [] for rows in results]
+        return found
 
-    def _store(self, key: str, rows: Rows) -> bool:
-        """Write one entry; False (after one line on stderr) when the folder cannot be
-        written: the run goes on without the cache."""
+    def remember(self, entries: Sequence[tuple[str, Rows]]) -> bool:
+        """Store ``(key, rows)`` entries in one transaction; False when the cache is off
+        or its folder cannot be written (one line on stderr, once): the run goes on
+        without the cache."""
+        if not self.cache or not entries or self.cache_dir in _UNWRITABLE:
+            return False
         try:
-            _cache_write(self.cache_dir, key, rows)
+            _cache_write(self.cache_dir, entries)
         except OSError as error:
             _UNWRITABLE.add(self.cache_dir)
             _report(
@@ -454,10 +678,9 @@ class Engine:
         workers = max(1, sum(client.nthreads().values()))
         # the largest scenarios first (a point's cost grows with its N), so that the last
         # tasks of a sweep are short ones and no worker idles long while one finishes
-        todo = sorted(todo, key=lambda i: -tasks[i][1].devices)
-        # a few points per task: fewer round trips, and still several tasks per worker
-        size = max(1, min(CHUNK_POINTS, len(todo) // (TASKS_PER_WORKER * workers)))
-        chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
+        order = sorted(todo, key=lambda i: -tasks[i][1].devices)
+        weights = [float(tasks[i][1].devices) ** 2 for i in order]
+        chunks = _chunks(order, weights, TASKS_PER_WORKER * workers)
         futures = {
             client.submit(_run_chunk, [tasks[i] for i in chunk], pure=False): chunk
             for chunk in chunks
@@ -478,10 +701,34 @@ class Engine:
             raise
 
 
-#: At most this many points go to a worker in one task ...
-CHUNK_POINTS = 8
-#: ... and a sweep is cut into at least this many tasks per worker (for balance).
-TASKS_PER_WORKER = 8
+def _shape_of(compute: Callable[[Any], Rows], point: Any) -> Shape | None:
+    """The declared shape of ``compute(point)``'s rows (:func:`yields`), if any."""
+    shape = _SHAPES.get(_name(compute))
+    return shape(point) if shape is not None else None
+
+
+#: A sweep is cut into about this many Dask tasks per worker (for balance) ...
+TASKS_PER_WORKER = 16
+#: ... of at most this many points each (a task of many cheap points costs one round trip).
+CHUNK_POINTS = 256
+
+
+def _chunks(order: Sequence[int], weights: Sequence[float], count: int) -> list[list[int]]:
+    """``order`` cut into consecutive chunks of about equal total weight (an estimate of
+    their cost), about ``count`` of them, none of more than :data:`CHUNK_POINTS`."""
+    target = sum(weights) / max(1, count)
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    weight = 0.0
+    for index, each in zip(order, weights, strict=True):
+        current.append(index)
+        weight += each
+        if weight >= target or len(current) >= CHUNK_POINTS:
+            chunks.append(current)
+            current, weight = [], 0.0
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 class PointFailed(RuntimeError):

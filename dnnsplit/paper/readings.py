@@ -5,9 +5,9 @@ all-local baseline as ``p = s̃_i``, no full offload, another background load, q
 profile or uplink, or another start, lowest point, R or policy for Fig. 5 alone. Each
 reading says which of the paper's words support it, or that none do and it is chosen by
 fit. For each reading this module runs the sweeps the claims read (Fig. 3 against N at
-R = 1, Fig. 3C against R, Fig. 5), writes the same tables the figures write into a folder of
-its own, and answers every claim with the same verdict functions as the report
-(:func:`dnnsplit.paper.verdicts.judge`).
+R = 1, Fig. 3C against R, Fig. 5), writes the tables of the figures that the claims read
+(the same CSVs the figures write) into a folder of its own, and answers every claim with
+the same verdict functions as the report (:func:`dnnsplit.paper.verdicts.judge`).
 
 A **combination** holds at most one reading per coordinate (the choice a reading answers);
 its id joins the ids of its parts with ``+`` in the declared order, so the same set of
@@ -36,7 +36,9 @@ chosen by fit and says which of its parts the paper's text supports.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -49,7 +51,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dnnsplit.paper import fig3, fig5, sweeps
+from dnnsplit._io import atomic_write
+from dnnsplit.paper import fig3, fig5, stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import (
     CLAIMS,
@@ -61,7 +64,7 @@ from dnnsplit.paper.claims import (
     Support,
 )
 from dnnsplit.paper.claims import claim as claim_of
-from dnnsplit.paper.engine import Engine, Task, point_key
+from dnnsplit.paper.engine import Engine, Shape, package_fingerprint, point_key
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
 from dnnsplit.paper.output import write_table
@@ -239,6 +242,26 @@ COMPUTE: dict[str, Callable[[sweeps.Point], list[dict[str, Any]]]] = {
     "by_ratio": sweeps.improvement_rows,
     "fig5": sweeps.optimum_rows,
 }
+#: The solves behind each kind of sweep, and how its rows are made of them.
+SOLVED = {"by_devices": sweeps.IMPROVEMENT, "by_ratio": sweeps.IMPROVEMENT, "fig5": sweeps.OPTIMUM}
+#: The tables each kind of sweep writes with a figure: its rows and their summaries.
+TABLES: dict[str, Callable[[pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]] = {
+    "by_devices": fig3.fig3_by_devices_tables,
+    "by_ratio": fig3.fig3_by_ratio_tables,
+    "fig5": fig5.fig5_tables,
+}
+#: The row tables of :data:`TABLES` (its ``""`` tables: the rows each selects), which are
+#: what the claims read: the summaries (a bootstrap each, most of the tables' cost) are
+#: computed only for a claim that reads one. A test holds these equal to :data:`TABLES`'.
+ROW_TABLES: dict[str, dict[str, dict[str, str]]] = {
+    "by_devices": {
+        "fig3a": {"objective": "variance"},
+        "fig3b": {"objective": "total"},
+        "fig3_local_share": {"metric": "local_share"},
+    },
+    "by_ratio": {"fig3c": {}},
+    "fig5": {"fig5": {}},
+}
 
 
 def _covers(claim: Claim, grids: StudyGrids) -> str:
@@ -271,62 +294,135 @@ def evaluate(
     """The claims under each reading, from the sweeps of ``kinds``: the rows of
     ``readings.csv``.
 
-    The points of all readings and kinds run in one engine call (one progress bar; a point
-    two readings share runs once); each reading's tables are written under
-    ``folder/<reading id>/`` and judged there. A claim is answered when every sweep it
-    reads has run for that reading (now or before, into the same folder).
+    Each reading's tables (those of ``kinds``) are under ``folder/<reading id>/`` when it
+    returns; a claim is answered when every sweep it reads is among ``kinds``. Work is
+    keyed by what it depends on, so nothing is done twice:
+
+    - the tables of a sweep under a reading are keyed by its points' cache keys and the
+      package's source (:func:`_table_key`); a folder that holds the tables of that key
+      (its stamp names the key and the files' checksums) is left as it is, and each key's
+      tables are computed once, whichever readings share it;
+    - a claim's verdict is keyed by the tables it reads: readings with the same tables (a
+      Fig. 5 reading, for the Fig. 3 claims) share one verdict, and the engine's cache
+      keeps verdicts between runs, so a re-run judges nothing anew;
+    - the points behind the tables to compute run in one engine call (one progress bar),
+      made of solves (:func:`~dnnsplit.paper.sweeps.run_solved`): a solve several
+      readings ask for (the same greedy under another baseline, the same optimum under
+      another start of greedy) is computed once, and cached on its own.
 
     Returns
     -------
     pandas.DataFrame
         One row per (claim, reading) answered: ``verdict``, ``ours``, ``distance``,
-        ``covers`` (the N it covers), the numbers behind it (:data:`NUMBER_COLUMNS`), the
-        reading's ``changes`` as JSON, its ``support`` and whether the text supports
-        every part of it (``supported``).
+        ``covers`` (the N it covers), the numbers behind it (:data:`NUMBER_COLUMNS`), its
+        robustness (:data:`ROBUST_COLUMNS`), the reading's ``changes`` as JSON, its
+        ``support`` and whether the text supports every part of it (``supported``).
     """
     engine = engine or current_engine()
     folder = Path(folder)
-    keyed = {
-        (r.id, kind): [(point_key(COMPUTE[kind], p), p) for p in _points(base, r, grids, kind)]
+    memo: dict[str, str | None] = {}
+    plan = {(r.id, kind): _points(base, r, grids, kind) for r in readings for kind in kinds}
+    tables = {pair: _table_key(pair[1], chosen, memo) for pair, chosen in plan.items()}
+    # only the claims whose sweeps this call runs: a file left in the folder by an earlier
+    # run (another kind, another version) must neither answer a claim nor change which
+    # combinations a search counts as new
+    answered = [c for c in STUDIED if set(kinds_of(c)) <= set(kinds)]
+    keys = {
+        (r.id, c.id): _verdict_key(c, [tables[(r.id, kind)] for kind in kinds_of(c)])
         for r in readings
-        for kind in kinds
+        for c in answered
     }
-    unique: dict[str, Task] = {}
-    for (_, kind), pairs in keyed.items():
-        for key, point in pairs:
-            unique.setdefault(key, (COMPUTE[kind], point))
-    results = engine.run_tasks(
-        list(unique.values()), desc="readings: Figs. 3 and 5", progress=progress
+    unique = list(dict.fromkeys(keys.values()))
+    recalled = engine.recall(unique, VERDICT_SHAPE, desc="readings' verdicts")
+    known = {key: rows[0] for key, rows in recalled.items()}
+    stale = [pair for pair in plan if not _holds(folder / pair[0], pair[1], tables[pair])]
+    needed: dict[str, tuple[str, str]] = {}  # a table key -> the first (reading, kind)
+    for pair in stale:
+        needed.setdefault(tables[pair], pair)
+    work = [(SOLVED[pair[1]], point) for pair in needed.values() for point in plan[pair]]
+    solved = iter(
+        sweeps.run_solved(work, desc="readings: Figs. 3 and 5", progress=progress, engine=engine)
     )
-    by_key = dict(zip(unique, results, strict=True))
-    table = []
+    made = {}
+    for key, (rid, kind) in needed.items():
+        rows = sweeps.tidy([row for _ in plan[(rid, kind)] for row in next(solved)])
+        made[key] = _kind_tables(kind, rows)
+    for rid, kind in stale:
+        _write_tables(folder / rid, kind, tables[(rid, kind)], made[tables[(rid, kind)]])
+    places: dict[str, Folder] = {}
+    fresh = []
     for reading in readings:
-        place = folder / reading.id
-        frames = {
-            kind: sweeps.tidy([row for key, _ in keyed[(reading.id, kind)] for row in by_key[key]])
-            for kind in kinds
-        }
-        tables: dict[str, dict[str, pd.DataFrame]] = {}
-        if "by_devices" in frames:
-            tables.update(fig3.fig3_by_devices_tables(frames["by_devices"]))
-        if "by_ratio" in frames:
-            tables.update(fig3.fig3_by_ratio_tables(frames["by_ratio"]))
-        if "fig5" in frames:
-            tables.update(fig5.fig5_tables(frames["fig5"]))
-        written = set()
-        for name, files in tables.items():
-            for suffix, frame in files.items():
-                stem = f"{name}{'_' + suffix if suffix else ''}"
-                write_table(frame, place / f"{stem}.csv")
-                written.add(stem)
-        # only the claims this call computed: a file left in the folder by an earlier run
-        # (another kind, another version) must neither answer a claim nor change which
-        # combinations a search counts as new
-        judged = Folder(place)
-        for claim in STUDIED:
-            if all(csv in written for csv in claim.csvs):
-                table.append(_row(claim, reading, judged, grids))
+        for claim in answered:
+            key = keys[(reading.id, claim.id)]
+            if key not in known:
+                place = places.setdefault(reading.id, Folder(folder / reading.id))
+                known[key] = _judged(claim, place)
+                fresh.append((key, [known[key]]))
+    engine.remember(fresh)
+    table = [
+        _row(claim, reading, known[keys[(reading.id, claim.id)]], grids)
+        for reading in readings
+        for claim in answered
+    ]
     return pd.DataFrame(table, columns=_COLUMNS)
+
+
+def _table_key(kind: str, points: Sequence[sweeps.Point], memo: dict[str, str | None]) -> str:
+    """A hash of what a kind's tables under one reading depend on: the cache key of each of
+    its points (the setup, the point, the profiles, the code that computes rows) and the
+    source of the package (the tables' and the CSVs' code)."""
+    keys = [point_key(COMPUTE[kind], p, memo=memo) for p in points]
+    material = json.dumps([kind, keys, package_fingerprint()])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _verdict_key(claim: Claim, tables: Sequence[str]) -> str:
+    """A hash of what a claim's verdict depends on: the keys of the tables it reads (which
+    cover the package's source: the claims' and the verdicts' code too)."""
+    return hashlib.sha256(json.dumps([claim.id, list(tables)]).encode()).hexdigest()
+
+
+def _kind_tables(kind: str, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables of a kind of sweep that the claims read (:data:`KINDS_OF_CSV`), by file
+    stem, from its tidy rows: its row tables, or all of :data:`TABLES` when a claim reads
+    one of the summaries."""
+    read = {stem for stem, of in KINDS_OF_CSV.items() if of == kind}
+    if read <= set(ROW_TABLES[kind]):
+        return {stem: stats.where(rows, **where) for stem, where in ROW_TABLES[kind].items()}
+    return {
+        f"{name}{'_' + suffix if suffix else ''}": frame
+        for name, files in TABLES[kind](rows).items()
+        for suffix, frame in files.items()
+    }
+
+
+def _stamp(place: Path, kind: str) -> Path:
+    return place / f".{kind}.tables.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _holds(place: Path, kind: str, key: str) -> bool:
+    """Whether ``place`` holds the tables of ``kind`` with key ``key``, as written: its
+    stamp names the key, and every file it lists has the checksum it lists."""
+    try:
+        stamp = json.loads(_stamp(place, kind).read_text(encoding="utf-8"))
+        return stamp["key"] == key and all(
+            _sha256(place / f"{stem}.csv") == digest for stem, digest in stamp["files"].items()
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _write_tables(place: Path, kind: str, key: str, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Write a kind's tables into ``place``, then its stamp (key and checksums)."""
+    _stamp(place, kind).unlink(missing_ok=True)
+    files = {
+        stem: _sha256(write_table(frame, place / f"{stem}.csv")) for stem, frame in frames.items()
+    }
+    atomic_write(_stamp(place, kind), json.dumps({"key": key, "files": files}) + "\n")
 
 
 #: The columns of a verdict's robustness in ``readings.csv``.
@@ -350,30 +446,53 @@ _COLUMNS = [
     "supported",
     "support",
 ]
+#: What a claim's verdict gives its rows of ``readings.csv`` (what the cache keeps).
+VERDICT_COLUMNS = ("verdict", "ours", "distance", *NUMBER_COLUMNS, *ROBUST_COLUMNS)
+_TEXT = ("verdict", "ours", *ROBUST_COLUMNS[:-1])
+#: A cached verdict is one row of :data:`VERDICT_COLUMNS`: texts and numbers.
+VERDICT_SHAPE: Shape = (
+    1,
+    {c: (str,) if c in _TEXT else (float, int) for c in VERDICT_COLUMNS},
+)
 
 
-def _row(claim: Claim, reading: Reading, place: Folder, grids: StudyGrids) -> dict[str, Any]:
+def _plain_number(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _judged(claim: Claim, place: Folder) -> dict[str, Any]:
+    """The verdict on ``claim`` from the tables in ``place``, as :data:`VERDICT_COLUMNS`."""
     try:
         verdict: Verdict | None = judge(claim, place)
     except MissingInput:
         verdict = None
+    numbers = verdict.numbers if verdict else {}
+    return {
+        "verdict": verdict.verdict if verdict else "not evaluated",
+        "ours": verdict.ours if verdict else "",
+        "distance": _plain_number(verdict.distance) if verdict else math.nan,
+        **{column: _plain_number(numbers.get(column, math.nan)) for column in NUMBER_COLUMNS},
+        **_robust_columns(verdict),
+    }
+
+
+def _row(
+    claim: Claim, reading: Reading, judged: Mapping[str, Any], grids: StudyGrids
+) -> dict[str, Any]:
     changes = {
         **reading.changes,
         **{f"fig3.{k}": v for k, v in reading.fig3_changes.items()},
         **{f"fig5.{k}": v for k, v in reading.fig5_changes.items()},
     }
-    numbers = verdict.numbers if verdict else {}
     parts = parts_of(reading.id, [*READINGS, reading])
     return {
         "claim": claim.id,
         "reading": reading.id,
-        "verdict": verdict.verdict if verdict else "not evaluated",
-        "ours": verdict.ours if verdict else "",
-        "distance": verdict.distance if verdict else np.nan,
+        **{column: judged[column] for column in VERDICT_COLUMNS[:3]},
         "covers": _covers(claim, grids),
-        **{column: numbers.get(column, np.nan) for column in NUMBER_COLUMNS},
+        **{column: judged[column] for column in NUMBER_COLUMNS},
         "changes": json.dumps(_plain(changes), sort_keys=True),
-        **_robust_columns(verdict),
+        **{column: judged[column] for column in ROBUST_COLUMNS},
         "supported": all(p.supported for p in parts if p.id != "default"),
         "support": reading.support.text(),
     }
@@ -383,13 +502,13 @@ def _robust_columns(verdict: Verdict | None) -> dict[str, Any]:
     """The verdict's robustness (:func:`dnnsplit.paper.verdicts.robustness`) as columns."""
     found = verdict.robustness if verdict else None
     if found is None:
-        return {column: "" for column in ROBUST_COLUMNS[:-1]} | {"resamples_other": np.nan}
+        return {column: "" for column in ROBUST_COLUMNS[:-1]} | {"resamples_other": math.nan}
     return {
         "robust": "robust" if found.robust else "fragile",
         "median_verdict": found.median,
         "tolerance_0_verdict": found.tolerance_zero,
         "tolerance_x2_verdict": found.tolerance_double,
-        "resamples_other": found.other_share,
+        "resamples_other": _plain_number(found.other_share),
     }
 
 

@@ -12,6 +12,13 @@ metric), the number in ``value``. Points are independent: :func:`run_points` eva
 them (in this process, on every core, or on a Dask cluster: :mod:`dnnsplit.paper.engine`,
 which also caches the rows of each point) and the rows are sorted, so whatever ran them the
 bytes of a CSV are the same.
+
+The sweeps of Fig. 3, Fig. 5 (and at scale) and the quantum study are made of *solves*
+(:class:`Solved`): a point asks for solves (a scenario, a solver, an objective, the
+solver's options), :func:`run_solved` computes each distinct solve once, as a task of the
+engine cached on its own (:func:`solution_record`), and the point's rows are assembled
+from the records. Two points that differ only in what their rows make of the same solves
+(Fig. 3's baseline; greedy's start, for Fig. 5's optimum) share them.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -32,7 +40,7 @@ from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation, batch_delays, evaluate
 from dnnsplit.paper import stats
-from dnnsplit.paper.engine import Engine
+from dnnsplit.paper.engine import Engine, Shape, yields
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.policies import POLICY_TABLE
@@ -51,8 +59,11 @@ from dnnsplit.solvers import (
 
 __all__ = [
     "ID_COLUMNS",
+    "IMPROVEMENT",
+    "OPTIMUM",
     "Grid",
     "Point",
+    "Solved",
     "compare_solvers",
     "delay_curves",
     "devices_table",
@@ -67,6 +78,8 @@ __all__ = [
     "optimum_rows",
     "quantum_sensitivity",
     "run_points",
+    "run_solved",
+    "solution_record",
     "solver_rows",
     "stage_profiles",
     "tidy",
@@ -290,6 +303,15 @@ def _rows(keys: dict[str, Any], solver: str, objective: str, metrics: dict[str, 
     ]
 
 
+def _tidy_shape(point: Point, count: int, labels: Sequence[str] = ()) -> Shape:
+    """The shape of ``count`` tidy rows of ``point``: its identifying columns, ``labels``
+    (text), the solver, objective and metric, and a number in ``value``."""
+    columns: dict[str, tuple[type, ...]] = {k: (type(v),) for k, v in point.keys().items()}
+    columns.update({name: (str,) for name in (*labels, "solver", "objective", "metric")})
+    columns["value"] = (float,)
+    return count, columns
+
+
 def tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
     """Rows as a frame sorted by the identifying columns (``extra_ids`` first), so that
     whatever ran the points, the rows come out in one order."""
@@ -297,38 +319,182 @@ def tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFr
     return frame.sort_values([*extra_ids, *ID_COLUMNS], kind="stable").reset_index(drop=True)
 
 
+# --- solutions: the unit of work the Fig. 3 and Fig. 5 sweeps share ----------------------
+
+#: The metrics of an evaluation that rows carry (:func:`_metrics`).
+METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share", "energy")
+
+#: One solve of a scenario: ``(name, value)`` pairs, sorted by name, of ``solver``,
+#: ``objective``, the solver's options and ``certify`` (the optimum must be certified).
+Request = tuple[tuple[str, Any], ...]
+#: What a sweep keeps of a solve (:func:`solution_record`).
+Record = dict[str, Any]
+
+
+def _request(solver: str, objective: str, **options: Any) -> Request:
+    """The request of ``solver`` for ``objective`` with those of ``options`` it takes."""
+    taken = {k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver] or k == "certify"}
+    return tuple(sorted({"solver": solver, "objective": objective, **taken}.items()))
+
+
+@lru_cache(maxsize=16)
+def _scenario(setup: Setup, devices: int, seed: int) -> Scenario:
+    """The scenario of ``(devices, seed, setup)``, drawn once for the solves in a row that
+    share it (the solves of one point, or of one scenario in a batch)."""
+    return paper_scenario(devices, seed, setup)
+
+
+def _record_shape(unit: Point) -> Shape:
+    """The one row a solve yields: :data:`METRICS`, ``iterations`` and ``optimal``, and for
+    the certifying solver its ``lower_bound`` and ``nodes``."""
+    columns: dict[str, tuple[type, ...]] = {m: (float,) for m in METRICS}
+    columns.update(iterations=(int,), optimal=(bool,))
+    if unit.options["solver"] == "optimal":
+        columns.update(lower_bound=(float,), nodes=(int,))
+    return 1, columns
+
+
+@yields(_record_shape)
+def solution_record(unit: Point) -> list[Record]:
+    """The solve a unit asks for (its options are a :data:`Request`), as one row: what
+    the sweeps' rows are made of (:func:`_record_shape`). A ``certify`` request fails
+    when the optimum is not certified within its ``time_limit``."""
+    options = dict(unit.options)
+    solver, objective = options.pop("solver"), options.pop("objective")
+    scenario = _scenario(unit.setup, unit.devices, unit.seed)
+    if options.pop("certify", False):
+        found = _certified(scenario, objective, options["time_limit"])
+    else:
+        found = solve(scenario, objective=objective, solver=solver, **options)
+    record: Record = {m: float(v) for m, v in _metrics(found.evaluation).items()}
+    record.update(iterations=int(found.iterations), optimal=bool(found.optimal))
+    if solver == "optimal":
+        record.update(
+            lower_bound=float(found.extra["lower_bound"]), nodes=int(found.extra["nodes"])
+        )
+    return [record]
+
+
+def _unit(point: Point, request: Request) -> Point:
+    return Point(point.setup, point.devices, point.seed, options=dict(request))
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A sweep whose rows are made of solves: the requests of a point, and the point's
+    rows from the records of those requests."""
+
+    requests: Callable[[Point], list[Request]]
+    assemble: Callable[[Point, Mapping[Request, Record]], list[dict[str, Any]]]
+
+    def rows(self, point: Point) -> list[dict[str, Any]]:
+        """The rows of ``point``, solved in this process."""
+        asked = self.requests(point)
+        return self.assemble(point, {r: solution_record(_unit(point, r))[0] for r in asked})
+
+
+def run_solved(
+    work: Sequence[tuple[Solved, Point]],
+    *,
+    desc: str,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> list[list[dict[str, Any]]]:
+    """The rows of each ``(sweep, point)`` of ``work``, in order.
+
+    Each distinct solve the points ask for (a scenario, a solver, an objective and the
+    solver's options) is computed once, however many points, sweeps or readings ask for
+    it, and cached on its own by ``engine`` (one task per solve, the solves of one
+    scenario side by side); each point's rows are then assembled from the records, in
+    this process. A point that changes only what the rows make of the solves (Fig. 3's
+    baseline, say) therefore costs no solve that another point has made.
+    """
+    asked = [(sweep, point, sweep.requests(point)) for sweep, point in work]
+    units: dict[tuple[Any, ...], Point] = {}
+    for _, point, requests in asked:
+        for request in requests:
+            key = (point.setup, point.devices, point.seed, request)
+            units.setdefault(key, _unit(point, request))
+    solved = (engine or current_engine()).run_each(
+        solution_record, list(units.values()), desc=desc, progress=progress
+    )
+    records = {key: rows[0] for key, rows in zip(units, solved, strict=True)}
+    return [
+        sweep.assemble(
+            point, {r: records[(point.setup, point.devices, point.seed, r)] for r in requests}
+        )
+        for sweep, point, requests in asked
+    ]
+
+
+def _run_solved(
+    sweep: Solved, points: Sequence[Point], *, desc: str, progress: bool, engine: Engine | None
+) -> list[dict[str, Any]]:
+    each = run_solved([(sweep, p) for p in points], desc=desc, progress=progress, engine=engine)
+    return [row for rows in each for row in rows]
+
+
+def _metrics_of(record: Record) -> dict[str, float]:
+    """The :data:`METRICS` of a record (in the order of :func:`_metrics`)."""
+    return {m: record[m] for m in METRICS}
+
+
 # --- Fig. 3: greedy against the all-local baseline ------------------------------------
 
 
-def _baseline_value(baseline: Solution, objective: str) -> float:
+def _baseline_value(baseline: Record, objective: str) -> float:
     """The baseline's objective for a % gain: its variance counts as 0 (the gain is then
     undefined, NaN) when its delays are equal up to rounding (:data:`ZERO_SPREAD`)."""
-    value = baseline.evaluation.objective(objective)
-    if objective == "variance" and value <= (ZERO_SPREAD * baseline.evaluation.mean) ** 2:
+    value = float(baseline[objective])
+    if objective == "variance" and value <= (ZERO_SPREAD * baseline["mean"]) ** 2:
         return 0.0
     return value
 
 
-def improvement_rows(point: Point) -> list[dict[str, Any]]:
-    scenario, keys, setup = point.scenario(), point.keys(), point.setup
-    objectives, start = point.options["objectives"], point.options["start"]
-    all_local = solve(scenario, solver="all-local")
-    max_local = solve(scenario, solver="max-local")
+ALL_LOCAL = _request("all-local", "total")
+MAX_LOCAL = _request("max-local", "total")
+EXACT_TOTAL = _request("exact", "total")
+
+
+def _improvement_solvers(point: Point, objective: str) -> list[tuple[str, Request]]:
+    """The solvers Fig. 3 compares with the baseline for ``objective`` at ``point``: greedy
+    from the experiment's start, and ``exact`` for total delay where the policy has it."""
+    found = [("greedy", _request("greedy", objective, start=point.options["start"]))]
+    if objective == "total" and POLICY_TABLE[point.setup.policy].exact_total:
+        found.append(("exact", EXACT_TOTAL))
+    return found
+
+
+def _improvement_requests(point: Point) -> list[Request]:
+    chosen = [r for o in point.options["objectives"] for _, r in _improvement_solvers(point, o)]
+    return list(dict.fromkeys([ALL_LOCAL, MAX_LOCAL, *chosen]))
+
+
+def _improvement_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys = point.keys()
+    all_local, max_local = solved[ALL_LOCAL], solved[MAX_LOCAL]
     baseline = all_local if point.options["baseline"] == "all-local" else max_local
     rows: list[dict[str, Any]] = []
-    for objective in objectives:
+    for objective in point.options["objectives"]:
         base_value = _baseline_value(baseline, objective)
-        rows += _rows(keys, "all-local", objective, _metrics(all_local.evaluation))
-        rows += _rows(keys, "max-local", objective, _metrics(max_local.evaluation))
-        found = [("greedy", solve(scenario, objective=objective, start=start))]
-        if objective == "total" and POLICY_TABLE[setup.policy].exact_total:
-            found.append(("exact", solve(scenario, objective="total", solver="exact")))
-        for solver, solution in found:
-            metrics = _metrics(solution.evaluation)
-            metrics["improvement_pct"] = stats.improvement_pct(base_value, solution.value)
-            metrics["iterations"] = float(solution.iterations)
+        rows += _rows(keys, "all-local", objective, _metrics_of(all_local))
+        rows += _rows(keys, "max-local", objective, _metrics_of(max_local))
+        for solver, request in _improvement_solvers(point, objective):
+            record = solved[request]
+            metrics = _metrics_of(record)
+            metrics["improvement_pct"] = stats.improvement_pct(base_value, record[objective])
+            metrics["iterations"] = float(record["iterations"])
             rows += _rows(keys, solver, objective, metrics)
     return rows
+
+
+#: Fig. 3's sweeps: all-local, max-local, greedy (and exact) from one scenario each.
+IMPROVEMENT = Solved(_improvement_requests, _improvement_assemble)
+
+
+def improvement_rows(point: Point) -> list[dict[str, Any]]:
+    """The rows of one point of :func:`improvement`, solved in this process."""
+    return IMPROVEMENT.rows(point)
 
 
 #: The setup fields each sweep may vary (a grid that varies another is refused).
@@ -359,8 +525,8 @@ def improvement(
     pandas.DataFrame
         Tidy rows (:data:`ID_COLUMNS` and ``value``).
     """
-    rows = run_points(
-        improvement_rows,
+    rows = _run_solved(
+        IMPROVEMENT,
         improvement_points(setup, grid, objectives=objectives, experiment=experiment),
         desc="Fig. 3 grid",
         progress=progress,
@@ -411,40 +577,54 @@ def _certified(scenario: Scenario, objective: str, time_limit: float) -> Solutio
     return best
 
 
-def _heuristics(scenario: Scenario, point: Point, objective: str) -> dict[str, Solution]:
-    """The paper's greedy and our local-search on ``scenario``, as Fig. 5 runs them: the
-    experiment's start and restarts, the point's seed."""
+def _heuristics(point: Point, objective: str) -> dict[str, Request]:
+    """The paper's greedy and our local-search, as Fig. 5 runs them: the experiment's
+    start and restarts, the point's seed."""
     options = {
         "start": point.options["start"],
         "restarts": point.options["restarts"],
         "seed": point.seed,
     }
-    return {
-        solver: solve(
-            scenario,
-            objective=objective,
-            solver=solver,
-            **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
-        )
-        for solver in ("greedy", "local-search")
-    }
+    return {solver: _request(solver, objective, **options) for solver in ("greedy", "local-search")}
+
+
+def _certify(objective: str) -> Request:
+    return _request("optimal", objective, time_limit=CERTIFY_TIME_LIMIT_S, certify=True)
+
+
+def _optimum_requests(point: Point) -> list[Request]:
+    return [
+        request
+        for objective in point.options["objectives"]
+        for request in (_certify(objective), *_heuristics(point, objective).values())
+    ]
+
+
+def _optimum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys = point.keys()
+    rows: list[dict[str, Any]] = []
+    for objective in point.options["objectives"]:
+        best = solved[_certify(objective)]
+        # 1 in every row: a point whose optimum is not certified is refused (its solve fails)
+        certified = {**_metrics_of(best), "certified": float(best["optimal"])}
+        rows += _rows(keys, "optimal", objective, certified)
+        for solver, request in _heuristics(point, objective).items():
+            found = solved[request]
+            metrics = _metrics_of(found)
+            metrics["gap_pct"] = stats.gap_pct(found[objective], best[objective])
+            if objective == "variance":
+                metrics["std_ratio"] = stats.std_ratio(found[objective], best[objective])
+            rows += _rows(keys, solver, objective, metrics)
+    return rows
+
+
+#: Fig. 5's sweep: the certified optimum, greedy and local-search of one scenario each.
+OPTIMUM = Solved(_optimum_requests, _optimum_assemble)
 
 
 def optimum_rows(point: Point) -> list[dict[str, Any]]:
-    scenario, keys = point.scenario(), point.keys()
-    rows: list[dict[str, Any]] = []
-    for objective in point.options["objectives"]:
-        best = _certified(scenario, objective, CERTIFY_TIME_LIMIT_S)
-        # 1 in every row: a point whose optimum is not certified is refused above
-        certified = {**_metrics(best.evaluation), "certified": float(best.optimal)}
-        rows += _rows(keys, "optimal", objective, certified)
-        for solver, found in _heuristics(scenario, point, objective).items():
-            metrics = _metrics(found.evaluation)
-            metrics["gap_pct"] = stats.gap_pct(found.value, best.value)
-            if objective == "variance":
-                metrics["std_ratio"] = stats.std_ratio(found.value, best.value)
-            rows += _rows(keys, solver, objective, metrics)
-    return rows
+    """The rows of one point of :func:`greedy_vs_optimal`, solved in this process."""
+    return OPTIMUM.rows(point)
 
 
 #: Fig. 5 may be drawn at other policies and R (the paper does not give them).
@@ -473,7 +653,7 @@ def greedy_vs_optimal(
     deviations of delays.
     """
     chosen = optimum_points(setup, grid, objectives, experiment=experiment)
-    rows = run_points(optimum_rows, chosen, desc="Fig. 5 grid", progress=progress, engine=engine)
+    rows = _run_solved(OPTIMUM, chosen, desc="Fig. 5 grid", progress=progress, engine=engine)
     return tidy(rows)
 
 
@@ -493,35 +673,52 @@ def optimum_points(
     return points(setup, grid, sweep="greedy_vs_optimal", varies=OPTIMUM_VARIES, options=options)
 
 
-def _scale_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys = point.scenario(), point.keys()
+def _scale_optimal(point: Point, objective: str) -> Request:
+    options = point.options
+    return _request(
+        "optimal",
+        objective,
+        max_nodes=options["max_nodes"],
+        time_limit=SCALE_TIME_LIMIT_S,
+        start=options["start"],
+        restarts=options["restarts"],
+        seed=point.seed,
+    )
+
+
+def _scale_requests(point: Point) -> list[Request]:
+    return [
+        request
+        for objective in point.options["objectives"]
+        for request in (_scale_optimal(point, objective), *_heuristics(point, objective).values())
+    ]
+
+
+def _scale_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys = point.keys()
     rows: list[dict[str, Any]] = []
-    options = {
-        "max_nodes": point.options["max_nodes"],
-        "time_limit": SCALE_TIME_LIMIT_S,
-        "start": point.options["start"],
-        "restarts": point.options["restarts"],
-        "seed": point.seed,
-    }
-    taken = {k: v for k, v in options.items() if k in SOLVER_OPTIONS["optimal"]}
     for objective in point.options["objectives"]:
-        best = solve(scenario, objective=objective, solver="optimal", **taken)
-        bound = float(best.extra["lower_bound"])
-        found = _heuristics(scenario, point, objective)
-        known = min(best.value, *(f.value for f in found.values()))
-        metrics = _metrics(best.evaluation)
+        best = solved[_scale_optimal(point, objective)]
+        bound = best["lower_bound"]
+        found = {s: solved[r] for s, r in _heuristics(point, objective).items()}
+        known = min(best[objective], *(f[objective] for f in found.values()))
+        metrics = _metrics_of(best)
         metrics["lower_bound"] = bound
-        metrics["certified"] = float(best.optimal)
+        metrics["certified"] = float(best["optimal"])
         metrics["best_known"] = known
-        metrics["gap_to_bound_pct"] = stats.gap_pct(best.value, bound)
-        metrics["nodes"] = float(best.extra["nodes"])
+        metrics["gap_to_bound_pct"] = stats.gap_pct(best[objective], bound)
+        metrics["nodes"] = float(best["nodes"])
         rows += _rows(keys, "optimal", objective, metrics)
-        for solver, solution in found.items():
-            metrics = _metrics(solution.evaluation)
-            metrics["gap_pct"] = stats.gap_pct(solution.value, known)
-            metrics["gap_to_bound_pct"] = stats.gap_pct(solution.value, bound)
+        for solver, record in found.items():
+            metrics = _metrics_of(record)
+            metrics["gap_pct"] = stats.gap_pct(record[objective], known)
+            metrics["gap_to_bound_pct"] = stats.gap_pct(record[objective], bound)
             rows += _rows(keys, solver, objective, metrics)
     return rows
+
+
+#: Fig. 5 at scale: the certifying solver under a node limit, greedy and local-search.
+SCALE = Solved(_scale_requests, _scale_assemble)
 
 
 #: Fig. 5 at scale runs under each BS policy.
@@ -560,9 +757,7 @@ def greedy_at_scale(
         "restarts": experiment.restarts,
     }
     chosen = points(setup, grid, sweep="greedy_at_scale", varies=SCALE_VARIES, options=options)
-    rows = run_points(
-        _scale_point, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine
-    )
+    rows = _run_solved(SCALE, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine)
     return tidy(rows)
 
 
@@ -610,6 +805,11 @@ def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
     }
 
 
+#: The metrics of greedy's end point in the mechanism study.
+MECHANISM_METRICS = ("step_improves", "jump_improves", "pair_improves", "devices_differ", "gap_pct")
+
+
+@yields(lambda point: _tidy_shape(point, len(MECHANISM_METRICS)))
 def _mechanism_point(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     found = solve(scenario, objective="variance", start=point.options["start"])
@@ -681,21 +881,30 @@ def delay_curves(
 # --- beyond the paper ---------------------------------------------------------------
 
 
-def _quantum_point(point: Point) -> list[dict[str, Any]]:
-    scenario, keys = point.scenario(), point.keys()
-    objective = point.options["objective"]
-    all_local = solve(scenario, solver="all-local")
-    if point.options["baseline"] == "all-local":
-        baseline = all_local
-    else:
-        baseline = solve(scenario, solver="max-local")
-    greedy = solve(scenario, objective=objective, start=point.options["start"])
-    rows = _rows(keys, "all-local", objective, _metrics(all_local.evaluation))
-    metrics = _metrics(greedy.evaluation)
+def _quantum_greedy(point: Point) -> Request:
+    return _request("greedy", point.options["objective"], start=point.options["start"])
+
+
+def _quantum_requests(point: Point) -> list[Request]:
+    baseline = [] if point.options["baseline"] == "all-local" else [MAX_LOCAL]
+    return [ALL_LOCAL, *baseline, _quantum_greedy(point)]
+
+
+def _quantum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys, objective = point.keys(), point.options["objective"]
+    all_local = solved[ALL_LOCAL]
+    baseline = all_local if point.options["baseline"] == "all-local" else solved[MAX_LOCAL]
+    greedy = solved[_quantum_greedy(point)]
+    rows = _rows(keys, "all-local", objective, _metrics_of(all_local))
+    metrics = _metrics_of(greedy)
     metrics["improvement_pct"] = stats.improvement_pct(
-        _baseline_value(baseline, objective), greedy.value
+        _baseline_value(baseline, objective), greedy[objective]
     )
     return rows + _rows(keys, "greedy", objective, metrics)
+
+
+#: The quantum study: greedy and the baseline of one scenario each.
+QUANTUM = Solved(_quantum_requests, _quantum_assemble)
 
 
 #: The quantum study varies the device quantum and the form of eq. (1).
@@ -731,9 +940,7 @@ def quantum_sensitivity(
             setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
         )
     ]
-    rows = run_points(
-        _quantum_point, chosen, desc="quantum sweep", progress=progress, engine=engine
-    )
+    rows = _run_solved(QUANTUM, chosen, desc="quantum sweep", progress=progress, engine=engine)
     return tidy(rows, ("quantum_s", "local_delay"))
 
 
@@ -742,6 +949,7 @@ def replace_labels(point: Point, *labels: tuple[str, Any]) -> Point:
     return Point(point.setup, point.devices, point.seed, tuple(labels), point.options)
 
 
+@yields(lambda point: _tidy_shape(point, 2 * len(METRICS) + 2, ("model",)))
 def _model_gap_point(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     objective = point.options["objective"]
