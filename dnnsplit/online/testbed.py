@@ -19,10 +19,11 @@ uplink shaped by ``tc qdisc tbf``.
 2. requests go in **rounds**: at every request time of the world (periodic requests, all
    devices from 0: the snapshot model's premise that the N devices start together), once
    the previous round's replies are all in, every present device sends one request at the
-   point last decided. A decision made while a round is in flight applies from the next
-   round; its **switching time** is measured from the change to the start of the first
-   request at the new points. An agent holds the whole network, so a switch loads nothing:
-   the switching time is the decision plus the wait for the round in flight;
+   point last decided (a round that cannot start by the horizon is not sent). A decision
+   made while a round is in flight applies from the next round; its **switching time** is
+   measured from the change to the start of the first request at the new points. An agent
+   holds the whole network, so a switch loads nothing: the switching time is the decision
+   plus the wait for the round in flight;
 3. before a round is sent, the model predicts each of its requests: the snapshot model
    (eq. 1-3) of the state at that moment, on the scenario's nominal device profile and the
    BS's measured profile, for the points about to run (:func:`predict`): a prediction
@@ -205,7 +206,8 @@ def drive(
             continue
         if not in_flight and again:
             decide(now)
-        if not in_flight and next_round < rounds.size and rounds[next_round] <= now:
+        late = now >= world.horizon_s  # a round not started by the horizon is not sent
+        if not in_flight and not late and next_round < rounds.size and rounds[next_round] <= now:
             state = State(now, pool, present.copy(), rates.copy(), points.copy(),
                           memo=world.memo)  # fmt: skip
             model = predict(state)
@@ -222,7 +224,7 @@ def drive(
             waiting.clear()
             next_round += 1
             continue
-        if not in_flight and next_round >= rounds.size:
+        if not in_flight and (next_round >= rounds.size or late):
             break
         due = min(changes[next_change] if next_change < len(changes) else math.inf,
                   rounds[next_round] if next_round < rounds.size and not in_flight
