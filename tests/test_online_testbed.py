@@ -33,6 +33,7 @@ from dnnsplit.online.testbed import (
     tc_schedule,
 )
 from dnnsplit.paper import online as study
+from dnnsplit.paper.output import write_manifest
 from dnnsplit.setup import Setup
 
 PROFILE = "alexnet-pi3b-estimated"
@@ -195,6 +196,16 @@ def test_the_study_summarises_a_hand_made_measurement_per_controller(tmp_path):
     assert summary.loc["b"].decisions == 0 and np.isnan(summary.loc["b"].switching_s)
     assert study.testbed_measurement(tmp_path) is None
     assert study.save_testbed(None, tmp_path) == []
+    requests.to_csv(tmp_path / "online_testbed.csv", index=False)
+    decisions.to_csv(tmp_path / "online_testbed_decisions.csv", index=False)
+    write_manifest(tmp_path, study.TESTBED_RUN, setup=None, grids={study.TESTBED_RUN: {}},
+                   quick=False, figures=[], notes={"host": {"cpu": "x", "cores": 2}})  # fmt: skip
+    measured = study.testbed_measurement(tmp_path)
+    assert measured is not None
+    assert study.save_testbed(measured, tmp_path / "out") == ["online_testbed"]
+    written = pd.read_csv(tmp_path / "out" / "online_testbed_summary.csv")
+    assert written["controller"].tolist() == ["a", "b"]
+    assert (tmp_path / "out" / "online_testbed.png").exists()
 
 
 def _testbed_skip() -> str | None:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, NullFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from dnnsplit._checks import number
 from dnnsplit._params import Constraint, Real, declare_fields
@@ -841,18 +841,19 @@ def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(out)
 
 
-def plot_testbed(ax: Axes, requests: pd.DataFrame, controller: str) -> Axes:
+def plot_testbed(ax: Axes, requests: pd.DataFrame, controller: str, legend: bool = True) -> Axes:
     """Draw on ``ax`` one controller's requests over time: each device's measured delay
-    (dots) and its prediction (a step line), the point each request ran at beside it."""
+    (dots) and the prediction made before it (a step line); a legend of the devices when
+    ``legend``."""
     part = requests[requests["controller"] == controller].sort_values("started_s")
     for k, (device, rows) in enumerate(part.groupby("device", sort=True)):
         colour = f"C{k}"
-        ax.step(rows.started_s, rows.predicted_s, where="post", color=colour, lw=0.9,
-                label=f"device {device}: predicted")  # fmt: skip
+        ax.step(rows.started_s, rows.predicted_s, where="post", color=colour, lw=0.9)
         ax.plot(rows.started_s, rows.measured_s, "o", ms=2.5, color=colour,
-                label=f"device {device}: measured")  # fmt: skip
+                label=f"device {device}" if legend else None)  # fmt: skip
     ax.set(title=escape(controller), xlabel="time (s)", ylabel="delay of a request (s)",
            yscale="log")  # fmt: skip
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     return ax
@@ -869,7 +870,7 @@ def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Fi
                                  figsize=(PANEL[0] * columns, PANEL[1] * rows))  # fmt: skip
         flat = list(axes.flat)
         for ax, name in zip(flat, names, strict=False):
-            plot_testbed(ax, requests, str(name))
+            plot_testbed(ax, requests, str(name), legend=ax is flat[0])
         for ax in flat[len(names) :]:
             ax.set_visible(False)
         fig.tight_layout()
