@@ -106,7 +106,7 @@ def main() -> int:
         f"average {host['load_average']} at the start, {after['load_average']} at the end\n"
     )
     summary = online.testbed_summary(measurement.requests, measurement.decisions)
-    print(table(online.testbed_table(summary), align="lrrrrrrrr"))
+    print(table(online.testbed_table(summary), align="lrrrrrrrrr"))
     return 0
 
 

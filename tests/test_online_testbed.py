@@ -188,7 +188,7 @@ def test_the_study_summarises_a_hand_made_measurement_per_controller(tmp_path):
     )  # fmt: skip
     summary = study.testbed_summary(requests, decisions).set_index("controller")
     a = summary.loc["a"]
-    assert a.requests == 4 and a.measured_mean_s == 1.0
+    assert a.requests == 4 and a.measured_mean_s == 1.0 and a.lag_s == 0
     assert a.predicted_mean_s == pytest.approx(1.0875)
     assert a.median_abs_error_pct == pytest.approx(12.5)  # |errors| 5, 50, 20, 0 %
     assert a.within_pct == 50 and a.decisions == 2 and a.switches == 2
@@ -231,7 +231,8 @@ def test_a_short_real_run_writes_rows_switches_points_as_rates_change_and_leaves
     requests, decisions, provenance = run_online_testbed(
         OnlineScenario(pool, dynamics), tmp_path, controllers=["resolve"]
     )
-    assert list(requests.columns) == list(COLUMNS) and len(requests) == 20
+    assert list(requests.columns) == list(COLUMNS)
+    assert len(requests) >= 10 and (requests.groupby("round").size() == 2).all()
     assert (requests["measured_s"] > 0).all() and (requests["predicted_s"] > 0).all()
     assert decisions["switches"].sum() >= 1
     assert requests.groupby("device")["point"].nunique().max() >= 2

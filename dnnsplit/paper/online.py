@@ -815,11 +815,13 @@ def testbed_measurement(directory: str | Path = FIGURES_DIR) -> TestbedMeasureme
 
 
 def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
-    """Per controller: its requests; the measured and the predicted mean delay (s); the
+    """Per controller: its requests and how late their rounds started (median, s: a round
+    waits for the last one's replies); the measured and the predicted mean delay (s); the
     median ``|predicted / measured − 1|`` and the median signed error (%), and the share
     of requests predicted within ±:data:`WITHIN`; its decisions after the first, the
     switches they asked, the median wall time of ``decide`` (ms) and the median switching
-    time (s: from the change to the first request at the new points)."""
+    time (s: from the change, or for the bandit the reply that made it decide again, to
+    the first request at the new points)."""
     out = []
     for name, part in requests.groupby("controller", sort=True):
         error = part["predicted_s"] / part["measured_s"] - 1
@@ -828,6 +830,7 @@ def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataF
         out.append({
             "controller": str(name),
             "requests": len(part),
+            "lag_s": float((part["started_s"] - part["scheduled_s"]).median()),
             "measured_mean_s": float(part["measured_s"].mean()),
             "predicted_mean_s": float(part["predicted_s"].mean()),
             "median_abs_error_pct": float(100 * error.abs().median()),
@@ -932,6 +935,7 @@ def testbed_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "controller": summary["controller"].map(escape),
         "requests": summary["requests"],
+        "round lag (s, median)": summary["lag_s"].map(lambda v: f"{v:.2f}"),
         "measured mean (s)": summary["measured_mean_s"].map(lambda v: f"{v:.3f}"),
         "predicted mean (s)": summary["predicted_mean_s"].map(lambda v: f"{v:.3f}"),
         "median abs. error": summary["median_abs_error_pct"].map(lambda v: f"{v:.0f} %"),
@@ -1039,9 +1043,11 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
         testbed = {
             "grid": bench.get("grids", {}).get(TESTBED_RUN, {}),
             "host": _testbed_host(bench),
-            "table": table(testbed_table(summary), align="lrrrrrrrr"),
+            "table": table(testbed_table(summary), align="lrrrrrrrrr"),
             "error": f"{summary['median_abs_error_pct'].min():.0f}–"
             f"{summary['median_abs_error_pct'].max():.0f}",
+            "least": str(summary.loc[summary["measured_mean_s"].idxmin(), "controller"]),
+            "largest": str(summary.loc[summary["measured_mean_s"].idxmax(), "controller"]),
         }
     grids = manifest.get("grids", {})
     return render(
