@@ -46,7 +46,7 @@ PROFILE = "alexnet-pi3b-estimated"
 
 
 def measure(args: argparse.Namespace, out: Path) -> None:
-    from dnnsplit.online.testbed import run_online_testbed
+    from dnnsplit.online.testbed import OnlineTestbedConfig, run_online_testbed
     from dnnsplit.testbed.emulation import capabilities
 
     caps = capabilities()
@@ -63,7 +63,8 @@ def measure(args: argparse.Namespace, out: Path) -> None:
     print(f"load average before: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="dnnsplit-online-testbed-") as work:
         requests, decisions, provenance = run_online_testbed(
-            OnlineScenario(pool, dynamics), work, controllers=controllers, seed=args.seed,
+            OnlineScenario(pool, dynamics), work,
+            OnlineTestbedConfig(controllers=tuple(controllers), seed=args.seed),
             say=lambda m: print(m, flush=True),
         )  # fmt: skip
     grid = {"devices": args.devices, "seed": args.seed, "policy": args.policy,

@@ -27,6 +27,7 @@ from dnnsplit.online.dynamics import snapshot
 from dnnsplit.online.testbed import (
     COLUMNS,
     DECISION_COLUMNS,
+    OnlineTestbedConfig,
     drive,
     predict,
     run_online_testbed,
@@ -170,8 +171,10 @@ def test_the_driver_refuses_a_moving_pool_naming_the_field():
     poisson = Dynamics(requests=Requests(kind="poisson"))
     with pytest.raises(InputError, match=r"^online\.requests\.kind: "):
         run_online_testbed(OnlineScenario(pool, poisson), "unused")
+    with pytest.raises(InputError, match=r"^online: "):
+        run_online_testbed(pool, "unused")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"^controllers\[0\]: "):
-        run_online_testbed(OnlineScenario(pool), "unused", controllers=["oracle"])
+        OnlineTestbedConfig(controllers=("oracle",))
 
 
 def test_the_study_summarises_a_hand_made_measurement_per_controller(tmp_path):
@@ -229,7 +232,7 @@ def test_a_short_real_run_writes_rows_switches_points_as_rates_change_and_leaves
                         switch_s=0.0)  # fmt: skip
     assert len(dynamics.world(pool, 0).intervals) > 1  # the rates change in this world
     requests, decisions, provenance = run_online_testbed(
-        OnlineScenario(pool, dynamics), tmp_path, controllers=["resolve"]
+        OnlineScenario(pool, dynamics), tmp_path, OnlineTestbedConfig(controllers=("resolve",))
     )
     assert list(requests.columns) == list(COLUMNS)
     assert len(requests) >= 10 and (requests.groupby("round").size() == 2).all()

@@ -45,8 +45,8 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._checks import MAX_WHOLE
-from dnnsplit._params import Choice, Instance, Nullable, Whole, declare
+from dnnsplit._params import Choice, Constraint, Instance, Nullable, Whole, declare_fields
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import Evaluation, evaluate
 from dnnsplit.online.api import label
@@ -84,9 +84,11 @@ from dnnsplit.testbed.experiment import (
 __all__ = [
     "COLUMNS",
     "DECISION_COLUMNS",
-    "ONLINE_TESTBED_PARAMETERS",
+    "ONLINE_TESTBED_FIELDS",
     "Bench",
     "EmulatedBench",
+    "OnlineTestbedConfig",
+    "check_pool",
     "drive",
     "predict",
     "run_online_testbed",
@@ -274,10 +276,12 @@ class EmulatedBench:
         return answers
 
 
-def _no_moving_pool(arguments: dict[str, Any]) -> None:
-    """The testbed plays a fixed pool with periodic requests, devices at c_i = 1 (each
-    quota emulates the scenario's profile)."""
-    online: OnlineScenario = arguments["online"]
+def check_pool(online: OnlineScenario) -> None:
+    """Refuse what the driver cannot play, naming the field: it takes an
+    :class:`~dnnsplit.online.OnlineScenario` whose pool is present throughout (arrivals
+    ``none``), asks in periodic rounds, and has every device at ``speed`` 1 (each quota
+    emulates the scenario's profile itself)."""
+    Instance(OnlineScenario, "a dnnsplit.online.OnlineScenario").check(online, "online")
     if online.dynamics.arrivals.kind != "none":
         raise InputError("online.arrivals.kind", "the testbed driver runs every device "
                          "throughout (none)")  # fmt: skip
@@ -290,28 +294,46 @@ def _no_moving_pool(arguments: dict[str, Any]) -> None:
                              "itself (1)")  # fmt: skip
 
 
-#: What :func:`run_online_testbed` takes (checked at its call).
-ONLINE_TESTBED_PARAMETERS = {
-    "online": Instance(OnlineScenario, "a dnnsplit.online.OnlineScenario"),
+#: What each field of :class:`OnlineTestbedConfig` takes (its one declaration).
+ONLINE_TESTBED_FIELDS: dict[str, Constraint] = {
     "controllers": Several(Choice(CONTROLLERS, "controller")),
     "solver": Choice(CONTROLLER_SOLVERS, "solver"),
     "objective": Choice(DELAY_OBJECTIVES, "objective"),
     "seed": Whole(0, MAX_WHOLE),
     "horizon_s": Nullable(SECONDS),
-    "testbed": Nullable(Instance(TestbedConfig, "a dnnsplit.testbed.experiment.TestbedConfig")),
 }
 
 
-@declare(ONLINE_TESTBED_PARAMETERS, then=_no_moving_pool)
+@dataclass(frozen=True)
+@declare_fields(ONLINE_TESTBED_FIELDS)
+class OnlineTestbedConfig:
+    """What :func:`run_online_testbed` plays (each field as :data:`ONLINE_TESTBED_FIELDS`
+    declares).
+
+    Attributes
+    ----------
+    controllers : tuple of str
+        Played one after another in the same world, from the same initial rates.
+    solver, objective : str
+        What ``static``, ``resolve`` and ``repair`` solve with and minimise.
+    seed : int
+        The world's seed (and the controllers').
+    horizon_s : float or None
+        Seconds per controller (None: the dynamics').
+    """
+
+    controllers: tuple[str, ...] = CONTROLLERS
+    solver: str = "greedy"
+    objective: str = "total"
+    seed: int = 0
+    horizon_s: float | None = None
+
+
 def run_online_testbed(
     online: OnlineScenario,
     work_dir: str | os.PathLike[str],
+    played: OnlineTestbedConfig | None = None,
     *,
-    controllers: Sequence[str] = ("static", "resolve", "repair", "bandit"),
-    solver: str = "greedy",
-    objective: str = "total",
-    seed: int = 0,
-    horizon_s: float | None = None,
     testbed: TestbedConfig | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -323,17 +345,13 @@ def run_online_testbed(
     online : OnlineScenario
         The pool (every device present throughout; its profile is what the devices'
         quotas emulate) and its dynamics (periodic requests; the rate traces ``tc``
-        replays). The BS's times are replaced by the BS's profile measured on its core.
+        replays): :func:`check_pool`. The BS's times are replaced by the BS's profile
+        measured on its core.
     work_dir : path
         Where the profiles and the logs of the BS and the devices are written.
-    controllers : sequence of str
-        Played one after another in the same world, from the same initial rates.
-    solver, objective : str
-        What ``static``, ``resolve`` and ``repair`` solve with and minimise.
-    seed : int
-        The world's seed (and the controllers').
-    horizon_s : float, optional
-        Seconds per controller (default: the dynamics').
+    played : OnlineTestbedConfig, optional
+        The controllers, their solver and objective, the world's seed and the horizon
+        (default: every controller, greedy, total delay, seed 0, the dynamics' horizon).
     testbed : TestbedConfig, optional
         The testbed's settings: ``network``, ``fraction``, ``period_ms``,
         ``profile_repeats``, ``calibration_rounds``, ``host_repeats`` (its other fields
@@ -355,11 +373,13 @@ def run_online_testbed(
     Raises
     ------
     InputError
-        A parameter outside :data:`ONLINE_TESTBED_PARAMETERS`, a moving pool, a host that
-        cannot run the testbed with ``tc`` (``testbed``), quotas that do not fit a core.
+        A pool the driver cannot play (:func:`check_pool`), a host that cannot run the
+        testbed with ``tc`` (``testbed``), quotas that do not fit a core (``devices``).
     TestbedError
         Another run holds the host, or a part of the testbed failed (named).
     """
+    check_pool(online)
+    played = played or OnlineTestbedConfig()
     config = testbed or TestbedConfig(calibration_rounds=1, profile_repeats=3, host_repeats=5)
     n = online.scenario.n_devices
     config = replace(config, devices=(n,), shaping="tc")
@@ -384,7 +404,7 @@ def run_online_testbed(
         pool = replace(online.scenario, bs_time_s=rig.host.time_s.copy(),
                        bs_profile_ref=None, bs_stage_s=None,
                        bs_quantum_s=float(rig.host.time_s.mean()))  # fmt: skip
-        world = online.dynamics.world(pool, seed, horizon_s)
+        world = online.dynamics.world(pool, played.seed, played.horizon_s)
         for i, device in enumerate(pool.devices):
             for _ in range(device.background):
                 emulation.spawn([sys.executable, "-S", "-c", "while True: pass"],
@@ -396,13 +416,14 @@ def run_online_testbed(
         ask(rig.agents, [{"cmd": "connect", "host": address, "port": port}
                          for address in rig.addresses[:n]])  # fmt: skip
         settle_s = SETTLE_PERIODS * config.period_ms / 1000
-        for name in controllers:
-            controller = make_controller(name, solver=solver, objective=objective, seed=seed)
-            say(f"{label(name, solver)}: {world.horizon_s:g} s, "
+        for name in played.controllers:
+            controller = make_controller(name, solver=played.solver, objective=played.objective,
+                                         seed=played.seed)  # fmt: skip
+            say(f"{label(name, played.solver)}: {world.horizon_s:g} s, "
                 f"{len(world.intervals) - 1} changes")  # fmt: skip
             bench = EmulatedBench(emulation, rig, settle_s)
-            played, decided = drive(world, controller, bench, label(name, solver))
-            requests += played
+            rows, decided = drive(world, controller, bench, label(name, played.solver))
+            requests += rows
             decisions += decided
         emulation.end(server)
     provenance = {
