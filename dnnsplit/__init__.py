@@ -77,7 +77,7 @@ __all__ = [
     "solve",
 ]
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 class _Package(types.ModuleType):

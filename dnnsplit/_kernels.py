@@ -1,4 +1,5 @@
-"""Compiled inner loop of exhaustive search for the ``sjf`` and ``ps`` snapshot models.
+"""Compiled kernels: exhaustive search for the ``sjf`` and ``ps`` snapshot models, and the
+round-robin completion times of eq. (2) (:func:`rr_finish`, at the end).
 
 Enumerating ``Π_i (s̃_i + 1)`` partition vectors (up to 9^10 ≈ 3.5·10⁹ for Fig. 5) needs
 tens of millions of vectors per second. The trick: enumerate the last device innermost.
@@ -359,3 +360,97 @@ def exhaustive_snapshot(
                 best = candidate
         found.append(best)
     return found
+
+
+# --- round-robin completion times (eq. 2, rr) ----------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _block_sum(values, start, count):
+    """``values[start:start+count].sum()`` for ``count ≤ 128`` in NumPy's order: one running
+    sum below 8 values, eight lanes from 8 on."""
+    if count < 8:
+        total = 0.0
+        for k in range(start, start + count):
+            total += values[k]
+        return total
+    lanes = values[start : start + 8].copy()
+    k = 8
+    whole = count - count % 8
+    while k < whole:
+        for lane in range(8):
+            lanes[lane] += values[start + k + lane]
+        k += 8
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + (
+        (lanes[4] + lanes[5]) + (lanes[6] + lanes[7])
+    )
+    while k < count:
+        total += values[start + k]
+        k += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _pairwise_sum(values, count):
+    """``values[:count].sum()`` in NumPy's own order (pairwise: blocks of up to 128 by
+    :func:`_block_sum`, larger runs as the sum of their two halves, the first half a
+    multiple of 8 long), so that a compiled sum equals NumPy's bit for bit. The halving
+    runs on an explicit stack (numba cannot cache a recursive function)."""
+    if count <= 128:
+        return _block_sum(values, 0, count)
+    starts = np.empty(64, np.int64)
+    counts = np.empty(64, np.int64)
+    lefts = np.empty(64)
+    left_done = np.zeros(64, np.bool_)
+    top = 0
+    starts[0], counts[0] = 0, count
+    while True:
+        if counts[top] > 128:  # split: the first half first
+            half = counts[top] // 2
+            half -= half % 8
+            starts[top + 1], counts[top + 1], left_done[top + 1] = starts[top], half, False
+            top += 1
+            continue
+        value = _block_sum(values, starts[top], counts[top])
+        top -= 1
+        while top >= 0 and left_done[top]:  # both halves done: add them, climb
+            value = lefts[top] + value
+            top -= 1
+        if top < 0:
+            return value
+        lefts[top], left_done[top] = value, True  # the first half done: the second half
+        half = counts[top] // 2
+        half -= half % 8
+        starts[top + 1], counts[top + 1] = starts[top] + half, counts[top] - half
+        left_done[top + 1] = False
+        top += 1
+
+
+@njit(cache=True, nogil=True)
+def rr_finish(work, quantum, guard):
+    """Round-robin completion times of each row of ``work`` (M, N): task i of a row needs
+    ``k_i = max(ceil(T_i/q − guard), 1)`` turns and finishes at
+    ``T_i + Σ_{j<i} min(T_j, k_i q) + Σ_{j>i} min(T_j, (k_i − 1) q)``; 0 where ``T_i ≤ 0``
+    (:func:`dnnsplit.model.rr_completion`). O(N²) time per row and O(N) memory; the sum
+    over j runs in NumPy's order, so the result equals the broadcast formula exactly."""
+    rows, n = work.shape
+    finish = np.zeros((rows, n))
+    served = np.empty(n)
+    for row in range(rows):
+        for i in range(n):
+            own = work[row, i]
+            if not own > 0.0:
+                continue
+            turns = max(np.ceil(own / quantum - guard), 1.0)
+            before = turns * quantum  # what j < i receives before i finishes
+            after = max(turns - 1.0, 0.0) * quantum  # what j > i receives
+            for j in range(n):
+                other = work[row, j]
+                if j < i:
+                    served[j] = other if other < before else before
+                elif j > i:
+                    served[j] = other if other < after else after
+                else:
+                    served[j] = 0.0
+            finish[row, i] = own + _pairwise_sum(served, n)
+    return finish

@@ -177,9 +177,6 @@ class Budget:
         #: Why the work stopped (one of :data:`STOPS`), None while it may go on.
         self.stopped: str | None = None
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.began
-
     def remaining(self) -> float:
         """Seconds left (``inf`` without a limit, never below 0)."""
         return max(0.0, self.deadline - time.perf_counter())

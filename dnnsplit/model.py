@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from dnnsplit._checks import frozen
+from dnnsplit._kernels import rr_finish
 from dnnsplit._params import Real
 from dnnsplit.errors import InputError, unknown_choice
 from dnnsplit.policies import policies_with
@@ -94,8 +95,6 @@ MAX_MEMORY_BYTES = 2 * 1024**3
 DEVICE_OVERHEAD_BYTES = 2048
 #: float64 arrays of shape (N, S+1) alive at once while the tables are built and used.
 TABLE_ARRAYS = 10
-#: float64 arrays of shape (M, N, N) alive at once in :func:`rr_completion`.
-RR_ARRAYS = 4
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
@@ -107,7 +106,8 @@ def read_only(array: np.ndarray) -> np.ndarray:
     return frozen(array)
 
 
-def _gib(n_bytes: float) -> str:
+def gib(n_bytes: float) -> str:
+    """A byte count in GiB, for messages (``"2 GiB"``)."""
     return f"{n_bytes / 1024**3:.3g} GiB"
 
 
@@ -124,7 +124,7 @@ def check_bytes(need: float, where: str, what: str) -> None:
     if need > MAX_MEMORY_BYTES:
         raise InputError(
             where,
-            f"{what} needs about {_gib(need)}, more than the {_gib(MAX_MEMORY_BYTES)} limit "
+            f"{what} needs about {gib(need)}, more than the {gib(MAX_MEMORY_BYTES)} limit "
             "(dnnsplit.model.MAX_MEMORY_BYTES)",
         )
 
@@ -136,9 +136,9 @@ def check_memory(n_devices: int, n_stages: int, where: str = "devices") -> None:
     if need > MAX_MEMORY_BYTES:
         raise InputError(
             where,
-            f"{n_devices} devices with {n_stages} stages need about {_gib(need)} for the "
+            f"{n_devices} devices with {n_stages} stages need about {gib(need)} for the "
             f"delay tables (N×(S+1)) and their intermediates, more than the "
-            f"{_gib(MAX_MEMORY_BYTES)} limit (dnnsplit.model.MAX_MEMORY_BYTES)",
+            f"{gib(MAX_MEMORY_BYTES)} limit (dnnsplit.model.MAX_MEMORY_BYTES)",
         )
 
 
@@ -259,37 +259,15 @@ def rr_completion(work: np.ndarray, quantum: float) -> np.ndarray:
 
     Notes
     -----
-    O(N²) per vector; the memory of an (M, N, N) intermediate, so callers chunk M.
+    A compiled kernel (:func:`dnnsplit._kernels.rr_finish`): O(N²) time and O(N) memory
+    per vector, its sums in NumPy's order (a test holds it equal, bit for bit, to the
+    formula evaluated by broadcasting).
     """
     work = np.asarray(work, dtype=float)
-    n = work.shape[-1]
-    row_bytes = RR_ARRAYS * 8 * n * n
-    if row_bytes > MAX_MEMORY_BYTES:
-        raise InputError(
-            "devices",
-            f"round-robin at the BS (snapshot model) of {n} devices needs N×N intermediates "
-            f"of about {_gib(row_bytes)}, more than the {_gib(MAX_MEMORY_BYTES)} limit "
-            "(dnnsplit.model.MAX_MEMORY_BYTES); use fewer devices, sjf or ps, or the timeline "
-            "model",
-        )
-    rows = int(np.prod(work.shape[:-1], dtype=np.int64))
-    per_chunk = max(1, MAX_MEMORY_BYTES // row_bytes) if row_bytes else rows
-    if rows > per_chunk:  # the rows are independent: the same numbers, chunk by chunk
-        flat = work.reshape(-1, n)
-        parts = [rr_completion(flat[k : k + per_chunk], quantum) for k in range(0, rows, per_chunk)]
-        return np.concatenate(parts).reshape(work.shape)
-    turns = whole_quanta(work, quantum)
-    cap_before = turns * quantum  # what j < i can receive before i finishes
-    cap_after = np.maximum(turns - 1, 0) * quantum  # what j > i can receive
-    j_before_i = np.tri(n, n, -1, dtype=bool)  # [i, j] true when j < i
-    served = np.where(
-        j_before_i,
-        np.minimum(work[..., None, :], cap_before[..., :, None]),
-        np.minimum(work[..., None, :], cap_after[..., :, None]),
-    )
-    np.einsum("...ii->...i", served)[...] = 0.0  # own work added below
-    finish = work + served.sum(axis=-1)
-    return np.where(work > 0, finish, 0.0)
+    if work.size == 0:
+        return np.zeros(work.shape)
+    rows = np.ascontiguousarray(work.reshape(-1, work.shape[-1]))
+    return rr_finish(rows, float(quantum), QUANTA_GUARD).reshape(work.shape)
 
 
 def bs_completion(work: np.ndarray, policy: str, quantum: float) -> np.ndarray:

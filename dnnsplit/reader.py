@@ -48,10 +48,6 @@ def estimated_values(text: str, yaml_syntax: bool) -> int:
     return count + (text.count("\n") if yaml_syntax else 0)
 
 
-def _gib(n_bytes: float) -> str:
-    return f"{n_bytes / 1024**3:.3g} GiB"
-
-
 def _check_size(text: str, name: str, field: str, yaml_syntax: bool) -> None:
     """Refuse, before parsing, a file whose values would not fit the limits."""
     values = estimated_values(text, yaml_syntax)
@@ -66,8 +62,8 @@ def _check_size(text: str, name: str, field: str, yaml_syntax: bool) -> None:
     if need > model.MAX_MEMORY_BYTES:
         raise InputError(
             field,
-            f"{name} holds about {values:,} values, which would take about {_gib(need)} once "
-            f"read, more than the {_gib(model.MAX_MEMORY_BYTES)} limit "
+            f"{name} holds about {values:,} values, which would take about {model.gib(need)} once "
+            f"read, more than the {model.gib(model.MAX_MEMORY_BYTES)} limit "
             "(dnnsplit.model.MAX_MEMORY_BYTES)",
         )
 

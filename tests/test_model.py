@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from dnnsplit.errors import InputError
 from dnnsplit.model import (
+    QUANTA_GUARD,
     bs_completion,
     jain_index,
     local_delay,
@@ -73,6 +74,45 @@ def test_ps_trace():
     # three share the BS at 1/3 each: dev1 done at 3; two at 1/2: dev2 done at 3+2 = 5;
     # dev0 alone for its last unit: 6
     assert ps_completion(WORK).tolist() == [6.0, 3.0, 5.0, 0.0]
+
+
+def _rr_broadcast(work: np.ndarray, quantum: float) -> np.ndarray:
+    """eq. (2) under round-robin by broadcasting over (M, N, N): the reference the compiled
+    kernel must equal bit for bit."""
+    n = work.shape[-1]
+    turns = np.where(work > 0, np.maximum(np.ceil(work / quantum - QUANTA_GUARD), 1), 0)
+    before, after = turns * quantum, np.maximum(turns - 1, 0) * quantum
+    served = np.where(
+        np.tri(n, n, -1, dtype=bool),
+        np.minimum(work[..., None, :], before[..., :, None]),
+        np.minimum(work[..., None, :], after[..., :, None]),
+    )
+    np.einsum("...ii->...i", served)[...] = 0.0
+    return np.where(work > 0, work + served.sum(axis=-1), 0.0)
+
+
+@given(
+    st.integers(1, 300).flatmap(
+        lambda n: st.lists(
+            st.lists(
+                st.one_of(
+                    st.just(0.0), st.floats(1e-6, 5.0), st.integers(1, 300).map(lambda k: k * 0.01)
+                ),
+                min_size=n,
+                max_size=n,
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    ),
+    st.sampled_from([0.001, 0.01, 0.05, 1.0]),
+)
+def test_rr_kernel_equals_the_broadcast_formula_bit_for_bit(rows, quantum):
+    """Any N (past NumPy's 8-lane and 128-block sums), zero work, exact multiples of the
+    quantum: the compiled round-robin equals the formula by broadcasting exactly."""
+    work = np.array(rows)
+    assert np.array_equal(rr_completion(work, quantum), _rr_broadcast(work, quantum))
+    assert np.array_equal(rr_completion(work[0], quantum), _rr_broadcast(work[0], quantum))
 
 
 def test_rr_trace_quantum_one():

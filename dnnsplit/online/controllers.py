@@ -180,7 +180,7 @@ def solved(
     entry = ("solve", key, solver, objective, tuple(sorted(options.items())))
     if entry not in memo:
         found = solve(scenario, objective=objective, solver=solver, **options)
-        if found.extra.get("time_limit_reached") or "time limit" in found.note:
+        if found.stopped in ("time_limit", "interrupted"):
             raise SolverRefusal(
                 "time_limit", f"{solver} was stopped by its clock: a result would depend on it"
             )

@@ -729,7 +729,7 @@ def greedy_at_scale(
     setup: Setup,
     grid: Grid,
     *,
-    max_nodes: int = 20_000,
+    max_nodes: int = 200_000,
     objectives: Sequence[str] = ("variance",),
     experiment: Experiment = DEFAULT_EXPERIMENT,
     progress: bool = True,

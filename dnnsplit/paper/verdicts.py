@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -683,14 +683,6 @@ def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
     wrong = judged.trend_ok is not None and not bool(judged.trend_ok[0])
     wrong |= judged.sign_ok is not None and not bool(judged.sign_ok[0].all())
     return float(np.mean(outside)) + wrong
-
-
-def _counted(points: Sequence[JudgedPoint], *, name: bool = True) -> str:
-    holding = [p for p in points if p.holds]
-    text = f"{len(holding)} of {len(points)} points"
-    if name and 0 < len(holding) < len(points) and len(holding) <= 3:
-        text += f" ({'; '.join(p.label for p in holding)})"
-    return text
 
 
 def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoint]) -> str:
