@@ -1,11 +1,11 @@
 """The online controllers on the emulated testbed (dnnsplit.online.testbed): the driver's
-pure parts on hand-made worlds and a stand-in bench, the study's summary of a hand-made
-measurement, and one short real run (root, cgroups, namespaces, tc, PyTorch; skipped
-visibly elsewhere)."""
+pure parts on hand-made worlds and a stand-in bench, and the study's summary of a
+hand-made measurement. The short real run is in tests/test_testbed.py, beside the
+testbed's own: one file runs on one worker, so two real runs never contend for the host's
+lock."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,6 @@ from dnnsplit.online import (
     OnlineScenario,
     RateTrace,
     Requests,
-    TraceSpec,
     World,
 )
 from dnnsplit.online.controllers import Bandit, Resolve, State
@@ -209,35 +208,3 @@ def test_the_study_summarises_a_hand_made_measurement_per_controller(tmp_path):
     written = pd.read_csv(tmp_path / "out" / "online_testbed_summary.csv")
     assert written["controller"].tolist() == ["a", "b"]
     assert (tmp_path / "out" / "online_testbed.png").exists()
-
-
-def _testbed_skip() -> str | None:
-    from dnnsplit.testbed.emulation import capabilities
-
-    caps = capabilities()
-    missing = [*caps["missing"], *([] if caps["netns"] else ["root and the ip and tc tools"])]
-    return "the online testbed needs " + "; ".join(missing) if missing else None
-
-
-@pytest.mark.testbed
-@pytest.mark.skipif(_testbed_skip() is not None, reason=str(_testbed_skip()))
-def test_a_short_real_run_writes_rows_switches_points_as_rates_change_and_leaves_nothing(
-    tmp_path,
-):
-    from dnnsplit.testbed.emulation import leftovers
-
-    pool = paper_scenario(2, 0, Setup(profile=PROFILE))
-    trace = TraceSpec(kind="two-state", bad_factor=0.1, mean_good_s=4.0, mean_bad_s=3.0)
-    dynamics = Dynamics(traces=(trace,), requests=Requests(period_s=1.0), horizon_s=10.0,
-                        switch_s=0.0)  # fmt: skip
-    assert len(dynamics.world(pool, 0).intervals) > 1  # the rates change in this world
-    requests, decisions, provenance = run_online_testbed(
-        OnlineScenario(pool, dynamics), tmp_path, OnlineTestbedConfig(controllers=("resolve",))
-    )
-    assert list(requests.columns) == list(COLUMNS)
-    assert len(requests) >= 10 and (requests.groupby("round").size() == 2).all()
-    assert (requests["measured_s"] > 0).all() and (requests["predicted_s"] > 0).all()
-    assert decisions["switches"].sum() >= 1
-    assert requests.groupby("device")["point"].nunique().max() >= 2
-    assert provenance["changes"]["time_s"][:2] == [0.0, 0.0]
-    assert leftovers(os.getpid()) == {"cgroups": [], "namespaces": [], "processes": []}
