@@ -709,6 +709,38 @@ def test_a_small_testbed_run_predicts_first_measures_every_vector_and_leaves_not
 
 @pytest.mark.testbed
 @needs_testbed
+def test_the_online_controllers_run_on_the_testbed_switch_points_and_leave_nothing(tmp_path):
+    """dnnsplit.online.testbed for real (its pure parts: tests/test_online_testbed.py):
+    N = 2, 10 s of a two-state world under resolve (here, beside the testbed's other real
+    runs: one file, one worker, so two runs never contend for the host's lock)."""
+    from dnnsplit import paper_scenario
+    from dnnsplit.online import Dynamics, OnlineScenario, Requests, TraceSpec
+    from dnnsplit.online.testbed import COLUMNS as ONLINE_COLUMNS
+    from dnnsplit.online.testbed import OnlineTestbedConfig, run_online_testbed
+    from dnnsplit.setup import Setup
+    from dnnsplit.testbed.emulation import capabilities, leftovers
+
+    if not capabilities()["netns"]:
+        pytest.skip("the online testbed shapes links with tc: needs root and the ip and tc tools")
+    pool = paper_scenario(2, 0, Setup(profile="alexnet-pi3b-estimated"))
+    trace = TraceSpec(kind="two-state", bad_factor=0.1, mean_good_s=4.0, mean_bad_s=3.0)
+    dynamics = Dynamics(traces=(trace,), requests=Requests(period_s=1.0), horizon_s=10.0,
+                        switch_s=0.0)  # fmt: skip
+    assert len(dynamics.world(pool, 0).intervals) > 1  # the rates change in this world
+    requests, decisions, provenance = run_online_testbed(
+        OnlineScenario(pool, dynamics), tmp_path, OnlineTestbedConfig(controllers=("resolve",))
+    )
+    assert list(requests.columns) == list(ONLINE_COLUMNS)
+    assert len(requests) >= 10 and (requests.groupby("round").size() == 2).all()
+    assert (requests["measured_s"] > 0).all() and (requests["predicted_s"] > 0).all()
+    assert decisions["switches"].sum() >= 1  # resolve moved a point when a rate changed
+    assert requests.groupby("device")["point"].nunique().max() >= 2
+    assert provenance["changes"]["time_s"][:2] == [0.0, 0.0]
+    assert leftovers(os.getpid()) == {"cgroups": [], "namespaces": [], "processes": []}
+
+
+@pytest.mark.testbed
+@needs_testbed
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_a_testbed_interrupted_or_killed_leaves_nothing_behind(signum):
     """SIGINT and SIGTERM: the run removes everything itself (exit 130). SIGKILL: its

@@ -9,7 +9,9 @@ devices, their uplinks and the BS, while a controller (:mod:`dnnsplit.online.con
 static, re-solve, incremental repair, a bandit that sees no rates) changes the partition
 points, paying for its decision time and for every switch. Its regret against an oracle
 that plays each state's offline optimum (certified where ``optimal`` finishes) is
-:mod:`dnnsplit.online.regret`. Entry point: :func:`simulate` (docs/online.md).
+:mod:`dnnsplit.online.regret`. Entry point: :func:`simulate` (docs/online.md). The same
+controllers drive real device processes on the emulated testbed in
+:mod:`dnnsplit.online.testbed` (imported on its own: it needs :mod:`dnnsplit.testbed`).
 """
 
 from dnnsplit.online.api import (

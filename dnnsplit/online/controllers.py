@@ -7,7 +7,8 @@ evaluations the answer took (its modelled decision time is that count times a de
 cost per evaluation: see :func:`dnnsplit.online.simulate`). A learning controller is also
 told every measured delay (:meth:`Controller.observe`) and may ask to decide again.
 
-The interface is all a runtime needs (the simulation here; a testbed driver later):
+The interface is all a runtime needs (the simulation here; the testbed driver,
+:mod:`dnnsplit.online.testbed`):
 ``decide(state) -> Decision`` and ``observe(device, point, delay_s) -> bool``.
 
 - :class:`Static`: solve once, at the start, for the whole pool at its first rates; never

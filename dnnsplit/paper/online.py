@@ -24,6 +24,14 @@ times), so the same grid gives the same bytes on any machine:
   evaluations and the modelled time per decision against N.
 
 The measured decision times (wall clock) are in ``benchmarks/online.py``, never here.
+
+The controllers were also played on the emulated testbed (:mod:`dnnsplit.online.testbed`,
+``benchmarks/online_testbed.py``). That measurement cannot give the same bytes twice, so
+the committed one (``figures/online_testbed.csv``, ``online_testbed_decisions.csv`` and
+their manifest) is an *input* here, like the testbed's (notebook 08), rewritten only on
+request: :func:`testbed_measurement` reads it, :func:`testbed_summary` puts each
+controller's measured delays beside their predictions, :func:`save_testbed` draws
+:data:`TESTBED_FIGURE` from it when it exists.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, NullFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from dnnsplit._checks import number
 from dnnsplit._params import Constraint, Real, declare_fields
@@ -75,8 +83,10 @@ __all__ = [
     "RUN",
     "RUN_METRICS",
     "STUDY_FIELDS",
+    "TESTBED_FIGURE",
     "Plan",
     "Study",
+    "TestbedMeasurement",
     "caption",
     "decision_figure",
     "decision_summary",
@@ -88,6 +98,11 @@ __all__ = [
     "regret_sweep",
     "regret_table",
     "report_section",
+    "save_testbed",
+    "testbed_figure",
+    "testbed_measurement",
+    "testbed_summary",
+    "testbed_table",
     "timeline_figure",
     "timeline_rows",
 ]
@@ -765,6 +780,173 @@ def notes(study: Study, controllers: Sequence[tuple[str, str]] = CONTROLLERS) ->
     return {"study": study.to_dict(), "controllers": [label(c, s) for c, s in controllers]}
 
 
+# --- the controllers on the emulated testbed (a committed measurement) -----------------
+
+#: The measurement's run (its manifest) and the figure drawn from it.
+TESTBED_RUN = TESTBED_FIGURE = "online_testbed"
+#: A prediction within this relative error of its measurement counts as close.
+WITHIN = 0.10
+
+
+@dataclass(frozen=True)
+class TestbedMeasurement:
+    """The controllers on the emulated testbed: one row per request
+    (:data:`dnnsplit.online.testbed.COLUMNS`), one per decision
+    (:data:`~dnnsplit.online.testbed.DECISION_COLUMNS`), and the manifest (host, load,
+    date, command)."""
+
+    __test__ = False  # not a pytest class
+
+    requests: pd.DataFrame
+    decisions: pd.DataFrame
+    manifest: dict[str, Any]
+
+
+def testbed_measurement(directory: str | Path = FIGURES_DIR) -> TestbedMeasurement | None:
+    """The measurement in ``directory`` (``online_testbed.csv``,
+    ``online_testbed_decisions.csv``, ``online_testbed.manifest.json``), or None when
+    there is none."""
+    directory = Path(directory)
+    requests, decisions = (directory / f"{TESTBED_RUN}{end}.csv" for end in ("", "_decisions"))
+    manifest = read_manifest(directory, TESTBED_RUN)
+    if manifest is None or not requests.exists() or not decisions.exists():
+        return None
+    return TestbedMeasurement(pd.read_csv(requests), pd.read_csv(decisions), manifest)
+
+
+def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Per controller: its requests and how late their rounds started (median, s: a round
+    waits for the last one's replies); the measured and the predicted mean delay (s); the
+    median ``|predicted / measured − 1|`` and the median signed error (%), and the share
+    of requests predicted within ±:data:`WITHIN`; its decisions after the first, the
+    switches they asked, the median wall time of ``decide`` (ms) and the median switching
+    time (s: from the change, or for the bandit the reply that made it decide again, to
+    the first request at the new points)."""
+    out = []
+    for name, part in requests.groupby("controller", sort=True):
+        error = part["predicted_s"] / part["measured_s"] - 1
+        decided = decisions[(decisions["controller"] == name)].sort_values("time_s").iloc[1:]
+        switching = decided["switching_s"].dropna()
+        out.append({
+            "controller": str(name),
+            "requests": len(part),
+            "lag_s": float((part["started_s"] - part["scheduled_s"]).median()),
+            "measured_mean_s": float(part["measured_s"].mean()),
+            "predicted_mean_s": float(part["predicted_s"].mean()),
+            "median_abs_error_pct": float(100 * error.abs().median()),
+            "bias_pct": float(100 * error.median()),
+            "within_pct": float(100 * (error.abs() <= WITHIN).mean()),
+            "decisions": len(decided),
+            "switches": int(decided["switches"].sum()),
+            "decide_ms": float(1e3 * decided["decide_s"].median()) if len(decided) else math.nan,
+            "switching_s": float(switching.median()) if len(switching) else math.nan,
+        })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def plot_testbed(ax: Axes, requests: pd.DataFrame, controller: str, legend: bool = True) -> Axes:
+    """Draw on ``ax`` one controller's requests over time: each device's measured delay
+    (dots) and the prediction made before it (a step line); a legend of the devices when
+    ``legend``."""
+    part = requests[requests["controller"] == controller].sort_values("started_s")
+    for k, (device, rows) in enumerate(part.groupby("device", sort=True)):
+        colour = f"C{k}"
+        ax.step(rows.started_s, rows.predicted_s, where="post", color=colour, lw=0.9)
+        ax.plot(rows.started_s, rows.measured_s, "o", ms=2.5, color=colour,
+                label=f"device {device}" if legend else None)  # fmt: skip
+    ax.set(title=escape(controller), xlabel="time (s)", ylabel="delay of a request (s)",
+           yscale="log")  # fmt: skip
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    return ax
+
+
+def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """One panel per controller of :func:`plot_testbed`, two a row."""
+    import matplotlib.pyplot as plt
+
+    names = sorted(requests["controller"].unique())
+    rows, columns = math.ceil(len(names) / 2), min(2, len(names))
+    with paper_style():
+        fig, axes = plt.subplots(rows, columns, squeeze=False, sharey=True,
+                                 figsize=(PANEL[0] * columns, PANEL[1] * rows))  # fmt: skip
+        flat = list(axes.flat)
+        for ax, name in zip(flat, names, strict=False):
+            plot_testbed(ax, requests, str(name), legend=ax is flat[0])
+        for ax in flat[len(names) :]:
+            ax.set_visible(False)
+        fig.tight_layout()
+        finish_figure(fig, flat[: len(names)], caption, legend_size=6)
+    return fig
+
+
+def _testbed_host(manifest: dict[str, Any]) -> str:
+    host = manifest.get("notes", {}).get("host", {})
+    load = host.get("load_average", ["?"])
+    return (
+        f"{host.get('cpu', '?')}, {host.get('cores', '?')} cores, {host.get('date', '?')}, "
+        f"load average {load[0]} at the start"
+    )
+
+
+def testbed_caption(measurement: TestbedMeasurement) -> Caption:
+    """The caption of :data:`TESTBED_FIGURE`: what is drawn, what the emulation is, and
+    where and when it was measured."""
+    grid = measurement.manifest.get("grids", {}).get(TESTBED_RUN, {})
+    short = (
+        "The controllers on the emulated testbed: each device's MEASURED delay per request "
+        "(dots) against the snapshot model's prediction made before it (lines), "
+        f"N = {grid.get('devices', '?')}, {display_name(str(grid.get('policy', 'sjf')))} at "
+        "the BS, uplinks reshaped by tc at the two-state trace's change times."
+    )
+    full = (
+        f"{short} Devices are processes under CPU quotas in network namespaces on one host "
+        f"(not Raspberry Pis); measured on {_testbed_host(measurement.manifest)}. The "
+        "prediction uses the scenario's nominal (ESTIMATED Pi 3B+) profile and the BS's "
+        "profile measured on its core. Rows in online_testbed.csv, decisions in "
+        "online_testbed_decisions.csv, the run in online_testbed.manifest.json."
+    )
+    return Caption(short, full)
+
+
+def save_testbed(
+    measurement: TestbedMeasurement | None, out_dir: str | Path | None = None
+) -> list[str]:
+    """Draw and save :data:`TESTBED_FIGURE` and its summary (``online_testbed_summary.csv``)
+    from ``measurement`` into ``out_dir``; the figures written (none without a
+    measurement). The measurement's own files are left as they are."""
+    if measurement is None:
+        return []
+    import matplotlib.pyplot as plt
+
+    from dnnsplit.paper.output import save_figure
+
+    fig = testbed_figure(measurement.requests, caption=testbed_caption(measurement))
+    summary = testbed_summary(measurement.requests, measurement.decisions)
+    save_figure(fig, TESTBED_FIGURE, {"summary": summary}, out_dir,
+                caption=testbed_caption(measurement))  # fmt: skip
+    plt.close(fig)
+    return [TESTBED_FIGURE]
+
+
+def testbed_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`testbed_summary` as the report shows it."""
+    return pd.DataFrame({
+        "controller": summary["controller"].map(escape),
+        "requests": summary["requests"],
+        "round lag (s, median)": summary["lag_s"].map(lambda v: f"{v:.2f}"),
+        "measured mean (s)": summary["measured_mean_s"].map(lambda v: f"{v:.3f}"),
+        "predicted mean (s)": summary["predicted_mean_s"].map(lambda v: f"{v:.3f}"),
+        "median abs. error": summary["median_abs_error_pct"].map(lambda v: f"{v:.0f} %"),
+        "within ±10 %": summary["within_pct"].map(lambda v: f"{v:.0f} %"),
+        "switches": summary["switches"],
+        "decide (ms, median)": summary["decide_ms"].map(lambda v: "—" if v != v else f"{v:.2f}"),
+        "switching (s, median)": summary["switching_s"].map(
+            lambda v: "—" if v != v else f"{v:.2f}"),
+    })  # fmt: skip
+
+
 # --- REPRODUCTION.md ------------------------------------------------------------------
 
 
@@ -853,6 +1035,20 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
     decisions = pd.read_csv(decision_path)
     manifest = read_manifest(directory, RUN) or {}
     recorded = manifest.get("notes", {})
+    testbed_path = directory / f"{TESTBED_FIGURE}_summary.csv"
+    bench = read_manifest(directory, TESTBED_RUN) or read_manifest(FIGURES_DIR, TESTBED_RUN)
+    testbed = None
+    if testbed_path.exists() and bench is not None:
+        summary = pd.read_csv(testbed_path)
+        testbed = {
+            "grid": bench.get("grids", {}).get(TESTBED_RUN, {}),
+            "host": _testbed_host(bench),
+            "table": table(testbed_table(summary), align="lrrrrrrrrr"),
+            "error": f"{summary['median_abs_error_pct'].min():.0f}–"
+            f"{summary['median_abs_error_pct'].max():.0f}",
+            "least": str(summary.loc[summary["measured_mean_s"].idxmin(), "controller"]),
+            "largest": str(summary.loc[summary["measured_mean_s"].idxmax(), "controller"]),
+        }
     grids = manifest.get("grids", {})
     return render(
         "online",
@@ -865,4 +1061,5 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
         best=_best(regret),
         decision_table=table(_decision_table(decisions)),
         decision_horizon_s=DECISION_HORIZON_S,
+        testbed=testbed,
     )
