@@ -131,7 +131,8 @@ def main() -> int:
         )
         seconds = time.perf_counter() - began
         if done.returncode != 0:
-            print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+            print(f"{label}: ./run_all.sh exited {done.returncode} after {seconds:.1f} s",
+                  done.stdout[-2000:], done.stderr[-2000:], sep="\n", file=sys.stderr)  # fmt: skip
             return 1
         quick = "--quick" in flags
         folder = ROOT / ("build/quick" if quick else "figures")
@@ -140,6 +141,7 @@ def main() -> int:
         per_notebook[label] = (each, cell_seconds())
         same = None if quick else committed_unchanged()
         rows.append((label, seconds, total, digest(folder, report), same))
+        print(f"{label}: {seconds:.1f} s (notebooks {total} s), load {load()}", file=sys.stderr)
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; load average (1, 5, 15 min) {began_load} at "

@@ -293,6 +293,26 @@ def test_a_quick_run_s_site_says_so_on_every_generated_page(small, tmp_path):
     assert article.blocks[:3] == ["h1", "p", "table"], article.blocks
 
 
+def test_a_report_beside_its_figures_shows_them(tmp_path):
+    """A quick run's report sits in its figures' folder (``build/quick/``) and links them
+    from there (``fig4.png``): the site shows the image, it does not fail the build."""
+    run = tmp_path / "quick"
+    run.mkdir()
+    for name in ("fig4.png", "fig4.pdf", "fig4.csv"):
+        shutil.copyfile(FIGURES_DIR / name, run / name)
+    (run / "REPRODUCTION.md").write_text(SMALL_REPORT + "\n![figures/fig4.png](fig4.png)\n")
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    executed_notebook(executed / "00_quick.ipynb", quick=True)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "model.md").write_text("# The model\n")
+    out = site.build_site(tmp_path / "site", site.Sources(run, run / "REPRODUCTION.md",
+                                                          executed, docs, quick=True))
+    images = Page(out / "REPRODUCTION.html").images
+    assert images and all(target(out / "REPRODUCTION.html", i)[0].exists() for i in images)
+
+
 class Article(html.parser.HTMLParser):
     """The blocks (headings, paragraphs, tables, ...) of a page's article in order, its
     elements (tag, attributes) and its text as a reader sees it."""

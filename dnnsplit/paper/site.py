@@ -467,6 +467,15 @@ def _stage(sources: Sources, folder: Path) -> None:
     for pattern in ("*.png", "*.pdf", "*.csv", "*.manifest.json"):
         for path in sources.figures.glob(pattern):
             shutil.copyfile(path, folder / "figures" / path.name)
+    # the report links its figures from where it sits, notebook 07 from notebooks/: a quick
+    # run's (build/quick/, beside its report) are shown from there too
+    for relative in {os.path.relpath(sources.figures, sources.report.parent),
+                     os.path.relpath(sources.figures, ROOT)}:  # fmt: skip
+        place = (folder / relative).resolve()
+        if place.is_relative_to(folder.resolve()) and place != (folder / "figures").resolve():
+            place.mkdir(parents=True, exist_ok=True)
+            for path in sources.figures.glob("*.png"):
+                shutil.copyfile(path, place / path.name)
     (folder / "_static").mkdir()
     (folder / "_static" / "site.css").write_text(SITE_CSS, encoding="utf-8")
     config = "".join(f"{key} = {value!r}\n" for key, value in SPHINX_CONFIG.items())
