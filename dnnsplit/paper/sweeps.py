@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit._checks import number
+from dnnsplit._progress import progress_bar
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation, batch_delays, evaluate
@@ -1003,12 +1004,14 @@ def compare_solvers(
     start: str = "half",
     restarts: int = 8,
     warm_up: bool = False,
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], Solution]]:
     """Run every solver on one scenario for every objective.
 
     ``warm_up``: first run the same solvers on a three-device scenario of the same BS
     policy, so that the ``seconds`` column times the solvers, not the one-off compilation of
-    their numba kernels (tens of seconds on a first run).
+    their numba kernels (tens of seconds on a first run). ``progress``: a bar over the
+    (objective, solver) pairs (exhaustive search under RR takes a minute at N = 8).
 
     Returns
     -------
@@ -1021,34 +1024,35 @@ def compare_solvers(
     """
     if warm_up:
         small = paper_scenario(3, 0, Setup(policy=scenario.policy))
-        compare_solvers(small, objectives=objectives, solvers=solvers, model=model)
+        compare_solvers(small, objectives=objectives, solvers=solvers, model=model,
+                        progress=False)  # fmt: skip
     rows, solutions = [], {}
-    for objective in objectives:
-        for solver in solvers:
-            row: dict[str, Any] = {"objective": objective, "solver": solver}
-            try:
-                options = {"model": model, "seed": seed, "start": start, "restarts": restarts}
-                solution = solve(
-                    scenario,
-                    objective=objective,
-                    solver=solver,
-                    **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
-                )
-            except SolverRefusal as refusal:
-                rows.append({**row, "note": refusal.problem})
-                continue
-            solutions[(objective, solver)] = solution
-            rows.append(
-                {
-                    **row,
-                    **_metrics(solution.evaluation),
-                    "optimal": solution.optimal,
-                    "feasible": solution.feasible,
-                    "seconds": solution.seconds,
-                    "partition": " ".join(str(int(p)) for p in solution.partition),
-                    "note": "",
-                }
+    options = {"model": model, "seed": seed, "start": start, "restarts": restarts}
+    pairs = list(itertools.product(objectives, solvers))
+    for objective, solver in progress_bar(pairs, desc="solvers", enabled=progress):
+        row: dict[str, Any] = {"objective": objective, "solver": solver}
+        try:
+            solution = solve(
+                scenario,
+                objective=objective,
+                solver=solver,
+                **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
             )
+        except SolverRefusal as refusal:
+            rows.append({**row, "note": refusal.problem})
+            continue
+        solutions[(objective, solver)] = solution
+        rows.append(
+            {
+                **row,
+                **_metrics(solution.evaluation),
+                "optimal": solution.optimal,
+                "feasible": solution.feasible,
+                "seconds": solution.seconds,
+                "partition": " ".join(str(int(p)) for p in solution.partition),
+                "note": "",
+            }
+        )
     return pd.DataFrame(rows), solutions
 
 
