@@ -228,7 +228,11 @@ def test_profile_command_writes_a_valid_profile(tmp_path, capsys):
     profile = read_profile(out)  # validates schema, units and bytes against the chain
     assert profile.provenance["method"] == "measured"
     assert summary["total_s"] == pytest.approx(profile.time_s.sum())
-    assert summary["total_over_alone"] == pytest.approx(1.0, abs=0.25)
+    # the ratio of two timings: how near 1 it is depends on the machine's load (a benchmark's
+    # business); here, that it is the ratio the summary says it is
+    assert summary["total_over_alone"] == pytest.approx(
+        summary["total_s"] / summary["sum_alone_s"]
+    )
     assert np.all(profile.time_s > 0)
 
 
