@@ -208,3 +208,5 @@ def test_the_study_summarises_a_hand_made_measurement_per_controller(tmp_path):
     written = pd.read_csv(tmp_path / "out" / "online_testbed_summary.csv")
     assert written["controller"].tolist() == ["a", "b"]
     assert (tmp_path / "out" / "online_testbed.png").exists()
+    for name in study.TESTBED_FILES:  # a run's folder holds the measurement it drew from
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / name).read_bytes()

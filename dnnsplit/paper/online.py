@@ -800,6 +800,8 @@ class TestbedMeasurement:
     requests: pd.DataFrame
     decisions: pd.DataFrame
     manifest: dict[str, Any]
+    #: The folder its files are in.
+    source: Path
 
 
 def testbed_measurement(directory: str | Path = FIGURES_DIR) -> TestbedMeasurement | None:
@@ -811,7 +813,12 @@ def testbed_measurement(directory: str | Path = FIGURES_DIR) -> TestbedMeasureme
     manifest = read_manifest(directory, TESTBED_RUN)
     if manifest is None or not requests.exists() or not decisions.exists():
         return None
-    return TestbedMeasurement(pd.read_csv(requests), pd.read_csv(decisions), manifest)
+    return TestbedMeasurement(pd.read_csv(requests), pd.read_csv(decisions), manifest, directory)
+
+
+#: The measurement's own files (:func:`testbed_measurement`), never rewritten by a run.
+TESTBED_FILES = (f"{TESTBED_RUN}.csv", f"{TESTBED_RUN}_decisions.csv",
+                 f"{TESTBED_RUN}.manifest.json")  # fmt: skip
 
 
 def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
@@ -915,13 +922,20 @@ def save_testbed(
 ) -> list[str]:
     """Draw and save :data:`TESTBED_FIGURE` and its summary (``online_testbed_summary.csv``)
     from ``measurement`` into ``out_dir``; the figures written (none without a
-    measurement). The measurement's own files are left as they are."""
+    measurement). The measurement's own files are copied unchanged into ``out_dir`` when
+    they live elsewhere (a run's folder then holds every file its report reads), never
+    rewritten."""
     if measurement is None:
         return []
     import matplotlib.pyplot as plt
 
-    from dnnsplit.paper.output import save_figure
+    from dnnsplit._io import atomic_write
+    from dnnsplit.paper.output import output_dir, save_figure
 
+    out = output_dir(out_dir)
+    if out.resolve() != measurement.source.resolve():
+        for name in TESTBED_FILES:
+            atomic_write(out / name, (measurement.source / name).read_bytes())
     fig = testbed_figure(measurement.requests, caption=testbed_caption(measurement))
     summary = testbed_summary(measurement.requests, measurement.decisions)
     save_figure(fig, TESTBED_FIGURE, {"summary": summary}, out_dir,
