@@ -324,9 +324,15 @@ class _Search:
     def _program(self, node: _Node, centre: float) -> float:
         """The index-order program at a leaf, nan when too big; its vector is offered as
         an incumbent."""
+        return self._run_program(node, self.n_classes, centre, PROGRAM_STATES)
+
+    def _run_program(self, node: _Node, fixed: int, centre: float, limit: int) -> float:
+        """The index-order program over ``node``'s counts with its first ``fixed`` classes
+        fixed, nan when it needs more than ``limit`` states; a finite answer's vector is
+        offered as an incumbent."""
         counts = np.asarray(node.counts, dtype=np.int64)
         value, states = _bounds.program(
-            self.classes, counts, self.n_classes, centre, self.code, self.vector, PROGRAM_STATES
+            self.classes, counts, fixed, centre, self.code, self.vector, limit
         )
         if states < 0:
             return math.nan
@@ -431,15 +437,7 @@ class _Relaxed(_Search):
         nan when it does not apply; its vector is offered as an incumbent."""
         if self.n - sum(node.counts[: node.fixed]) > REST_DEVICES:
             return math.nan
-        counts = np.asarray(node.counts, dtype=np.int64)
-        value, states = _bounds.program(
-            self.classes, counts, node.fixed, centre, self.code, self.vector, INNER_STATES
-        )
-        if states < 0:
-            return math.nan
-        if math.isfinite(value):
-            self.offer(self.vector)
-        return float(value)
+        return self._run_program(node, node.fixed, centre, INNER_STATES)
 
     def _bound(self, node: _Node, centre: float, code: int) -> float:
         """The larger of the relaxed assignment and, where it applies, the program (min-max:
