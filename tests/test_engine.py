@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from dnnsplit import Setup
+from dnnsplit.paper import beyond, fig3, fig5, readings, sweeps
 from dnnsplit.paper import engine as engine_module
-from dnnsplit.paper import sweeps
 from dnnsplit.paper.engine import Engine, SweepFailed, code_fingerprint, point_key
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paths import PACKAGE_DIR
@@ -34,14 +34,14 @@ def sweep_files(out: Path, engine: Engine | None) -> None:
 
     out.mkdir()
     grid = sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2], vary={"ratio": [1, 10]})
-    rows = sweeps.improvement(
+    rows = fig3.improvement(
         Setup(), grid, objectives=VARIANCE, progress=False, engine=engine
     )
     write_table(rows, out / "a.csv")
-    fig5 = sweeps.greedy_vs_optimal(
+    optimum = fig5.greedy_vs_optimal(
         Setup(), sweeps.Grid(devices=[3, 5], seeds=[0, 1, 2]), progress=False, engine=engine
     )
-    write_table(fig5, out / "b.csv")
+    write_table(optimum, out / "b.csv")
 
 
 @pytest.fixture(scope="module")
@@ -133,16 +133,16 @@ def computed(monkeypatch) -> list[int]:
 
 def test_the_cache_hits_on_a_rerun_and_gives_the_same_rows(tmp_path, computed):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    first = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
-    again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    first = fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    again = fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     # 4 points, 3 solves each (all-local, max-local, greedy), computed once
     assert computed == [SOLVES, 0]
     assert first.to_csv() == again.to_csv()
-    uncached = sweeps.improvement(
+    uncached = fig3.improvement(
         Setup(), GRID, objectives=VARIANCE, progress=False, engine=Engine(workers=1, cache=False)
     )
     assert uncached.to_csv() == first.to_csv()
-    sweeps.improvement(Setup(quantum_s=0.02), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    fig3.improvement(Setup(quantum_s=0.02), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert computed[-1] == SOLVES  # a changed setup field misses
 
 
@@ -154,7 +154,7 @@ def test_a_sweep_that_changes_only_how_rows_use_the_solves_solves_nothing_new(
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
 
     def run(engine, **knobs):
-        return sweeps.improvement(
+        return fig3.improvement(
             Setup(), GRID, objectives=VARIANCE, experiment=Experiment(**knobs),
             progress=False, engine=engine,
         )
@@ -166,9 +166,9 @@ def test_a_sweep_that_changes_only_how_rows_use_the_solves_solves_nothing_new(
     run(cached, start="ones")
     assert computed[-1] == 4  # one greedy a point
     points = [
-        (sweeps.IMPROVEMENT, p)
+        (fig3.IMPROVEMENT, p)
         for knobs in ({}, {"baseline": "max-local"})
-        for p in sweeps.improvement_points(
+        for p in fig3.improvement_points(
             Setup(), GRID, objectives=VARIANCE, experiment=Experiment(**knobs)
         )
     ]
@@ -181,11 +181,11 @@ def test_solved_sweeps_give_the_rows_of_their_points_solved_in_place():
     grid = sweeps.Grid(devices=[3, 6], seeds=[0, 1], vary={"policy": ["sjf", "rr"]})
     engine = Engine(workers=1, cache=False)
     for sweep, points, alone in (
-        (sweeps.IMPROVEMENT, sweeps.improvement_points(Setup(), grid), sweeps.improvement_rows),
+        (fig3.IMPROVEMENT, fig3.improvement_points(Setup(), grid), fig3.improvement_rows),
         (
-            sweeps.OPTIMUM,
-            sweeps.optimum_points(Setup(), grid, ("variance", "max")),
-            sweeps.optimum_rows,
+            fig5.OPTIMUM,
+            fig5.optimum_points(Setup(), grid, ("variance", "max")),
+            fig5.optimum_rows,
         ),
     ):
         each = sweeps.run_solved([(sweep, p) for p in points], desc="", progress=False, engine=engine)
@@ -197,15 +197,15 @@ def test_the_cache_key_follows_the_profile_content_and_the_code(tmp_path, monkey
     shipped = PACKAGE_DIR.parent / "data" / "measurements" / "alexnet-pi3b-estimated.csv"
     profile.write_bytes(shipped.read_bytes())
     point = sweeps.Point(Setup(profile=str(profile)), 4, 0)
-    before = point_key(sweeps.improvement_rows, point)
-    assert point_key(sweeps.improvement_rows, point) == before
+    before = point_key(fig3.improvement_rows, point)
+    assert point_key(fig3.improvement_rows, point) == before
     profile.write_bytes(shipped.read_bytes().replace(b"estimated", b"estimatex", 1))
-    assert point_key(sweeps.improvement_rows, point) != before
+    assert point_key(fig3.improvement_rows, point) != before
     profile.write_bytes(shipped.read_bytes())
-    assert point_key(sweeps.improvement_rows, point) == before
+    assert point_key(fig3.improvement_rows, point) == before
     monkeypatch.setattr(engine_module, "code_fingerprint", lambda: "edited model code")
-    assert point_key(sweeps.improvement_rows, point) != before
-    assert point_key(sweeps.optimum_rows, point) != point_key(sweeps.improvement_rows, point)
+    assert point_key(fig3.improvement_rows, point) != before
+    assert point_key(fig5.optimum_rows, point) != point_key(fig3.improvement_rows, point)
 
 
 def test_the_code_fingerprint_covers_the_model_not_the_plots():
@@ -321,7 +321,7 @@ def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, comput
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
 
     def run() -> str:
-        rows = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+        rows = fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
         return rows.to_csv()
 
     clean = run()
@@ -341,14 +341,14 @@ def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, comput
 
 def test_a_cache_file_that_is_not_a_database_is_replaced(tmp_path, computed, capsys):
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    clean = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    clean = fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     (tmp_path / engine_module.CACHE_FILE).write_bytes(os.urandom(4096))
     capsys.readouterr()
-    again = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    again = fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert again.to_csv() == clean.to_csv() and computed == [SOLVES, SOLVES]
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is damaged" in err
-    sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert computed[-1] == 0
 
 
@@ -359,7 +359,7 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(tmp_path, monke
     monkeypatch.setattr(engine_module, "_cache_write", refuse)
     monkeypatch.setattr(engine_module, "_UNWRITABLE", set())
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
-    rows = sweeps.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
+    rows = fig3.improvement(Setup(), GRID, objectives=VARIANCE, progress=False, engine=cached)
     assert len(rows) > 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write in" in err and "Read-only file system" in err
@@ -437,12 +437,12 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
     try:
         assert not address.endswith((":8786", ":8787"))
         grid = sweeps.Grid(devices=[3], seeds=[0, 1])
-        points = sweeps.improvement_points(Setup(), grid, objectives=("variance",))
+        points = fig3.improvement_points(Setup(), grid, objectives=("variance",))
         spread = Engine(scheduler=address, cache=False).run(
-            sweeps.improvement_rows, points, desc="beside", progress=False
+            fig3.improvement_rows, points, desc="beside", progress=False
         )
         alone = Engine(workers=1, cache=False).run(
-            sweeps.improvement_rows, points, desc="alone", progress=False
+            fig3.improvement_rows, points, desc="alone", progress=False
         )
         assert spread == alone
     finally:
@@ -500,14 +500,14 @@ def test_an_address_where_something_else_answers_is_refused(monkeypatch):
 def test_every_declared_shape_is_what_its_function_yields():
     """A declared shape that the code outgrew would send every entry back to be computed."""
     point = sweeps.Point(Setup(policy="rr"), 4, 1, options={"start": "half", "objective": "total"})
-    cases = [(sweeps._mechanism_point, point), (sweeps._model_gap_point, point)]
-    for request in sweeps._scale_requests(
+    cases = [(readings._mechanism_point, point), (beyond._model_gap_point, point)]
+    for request in fig5._scale_requests(
         sweeps.Point(Setup(), 4, 1, options={
             "max_nodes": 50, "objectives": ("variance",), "start": "ones", "restarts": 1})
-    ) + sweeps._optimum_requests(
+    ) + fig5._optimum_requests(
         sweeps.Point(Setup(), 4, 1, options={
             "objectives": ("max",), "start": "ones", "restarts": 1})
-    ) + [sweeps.EXACT_TOTAL, sweeps.ALL_LOCAL]:
+    ) + [fig3.EXACT_TOTAL, sweeps.ALL_LOCAL]:
         unit = sweeps._unit(sweeps.Point(Setup(), 4, 1), request)  # exact: SJF
         cases.append((sweeps.solution_record, unit))
     for compute, one in cases:
@@ -523,10 +523,10 @@ def test_a_point_sweeps_entry_must_hold_its_rows(how, tmp_path, computed, capsys
     checksum recomputed, is discarded."""
     cached = Engine(workers=1, cache=True, cache_dir=tmp_path)
     grid = sweeps.Grid(devices=[4], seeds=[0])
-    clean = sweeps.model_gap(Setup(), grid, progress=False, engine=cached).to_csv()
+    clean = beyond.model_gap(Setup(), grid, progress=False, engine=cached).to_csv()
     ((key, _, text),) = _entries(tmp_path)
     rows = json.loads(text)
     damaged = {"no rows": [], "rows emptied": [{} for _ in rows], "a row dropped": rows[1:]}
     _rewrite(tmp_path, key, *_signed(key, damaged[how]))
-    assert sweeps.model_gap(Setup(), grid, progress=False, engine=cached).to_csv() == clean
+    assert beyond.model_gap(Setup(), grid, progress=False, engine=cached).to_csv() == clean
     assert computed == [1, 1] and "1 entry" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from dnnsplit import Setup, paper_scenario, solve
 from dnnsplit._io import atomic_write
 from dnnsplit.cli import main
 from dnnsplit.errors import InputError
-from dnnsplit.paper import output, stats, sweeps
+from dnnsplit.paper import beyond, fig3, fig5, output, readings, stats, sweeps
 from dnnsplit.paper.experiment import Experiment
 
 
@@ -91,8 +91,8 @@ def test_every_setup_field_reaches_the_scenario_it_claims_to_change():
 
 def test_the_baseline_rule_decides_what_fig3_improves_on():
     grid = sweeps.Grid(devices=[5], seeds=[0])
-    paper = sweeps.improvement(Setup(), grid, objectives=["variance"], progress=False)
-    feasible = sweeps.improvement(
+    paper = fig3.improvement(Setup(), grid, objectives=["variance"], progress=False)
+    feasible = fig3.improvement(
         Setup(),
         grid,
         objectives=["variance"],
@@ -114,12 +114,12 @@ def test_a_sweep_varies_the_setup_and_pins_nothing():
     """The quantum sweep keeps the caller's BS quantum; the timeline gap its local form."""
     setup = Setup(bs_quantum_s=0.05, local_delay="exact", policy="rr")
     grid = sweeps.Grid(devices=[4], seeds=[1], vary={"quantum_s": [0.02], "local_delay": ["paper"]})
-    rows = sweeps.quantum_sensitivity(setup, grid, progress=False)
+    rows = beyond.quantum_sensitivity(setup, grid, progress=False)
     point = paper_scenario(4, 1, setup, quantum_s=0.02, local_delay="paper")
     greedy = solve(point, objective="variance")
     got = stats.where(rows, solver="greedy", metric="variance").value.iloc[0]
     assert got == pytest.approx(greedy.value)
-    gap = sweeps.model_gap(
+    gap = beyond.model_gap(
         setup, sweeps.Grid(devices=[4], seeds=[1], vary={"policy": ["rr"]}), progress=False
     )
     total = stats.where(gap, model="snapshot", metric="total").value.iloc[0]
@@ -166,12 +166,12 @@ def test_a_quick_grid_is_a_smaller_grid():
 
 #: Every sweep, the setup fields it may vary, and how its rows show the field's value.
 SWEEPS = {
-    "improvement": (sweeps.improvement, sweeps.IMPROVEMENT_VARIES),
-    "greedy_vs_optimal": (sweeps.greedy_vs_optimal, sweeps.OPTIMUM_VARIES),
-    "greedy_at_scale": (sweeps.greedy_at_scale, sweeps.SCALE_VARIES),
-    "greedy_mechanism": (sweeps.greedy_mechanism, ()),
-    "quantum_sensitivity": (sweeps.quantum_sensitivity, sweeps.QUANTUM_VARIES),
-    "model_gap": (sweeps.model_gap, sweeps.MODEL_GAP_VARIES),
+    "improvement": (fig3.improvement, fig3.IMPROVEMENT_VARIES),
+    "greedy_vs_optimal": (fig5.greedy_vs_optimal, fig5.OPTIMUM_VARIES),
+    "greedy_at_scale": (fig5.greedy_at_scale, fig5.SCALE_VARIES),
+    "greedy_mechanism": (readings.greedy_mechanism, ()),
+    "quantum_sensitivity": (beyond.quantum_sensitivity, beyond.QUANTUM_VARIES),
+    "model_gap": (beyond.model_gap, beyond.MODEL_GAP_VARIES),
 }
 #: Two values of each setup field a sweep may vary (the first differs from the default).
 VALUES = {

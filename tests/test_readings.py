@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dnnsplit import Scenario, Setup, paper_scenario
-from dnnsplit.paper import claims, readings, stats
+from dnnsplit.paper import claims, fig3, fig5, readings, stats
 from dnnsplit.paper.claims import READINGS, Reading
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.experiment import Experiment
@@ -79,8 +79,8 @@ def test_fig3_and_fig5_have_separate_coordinates_for_start_lowest_point_and_r():
     by_coordinate: dict[str, set[str]] = {}
     for r in READINGS:
         by_coordinate.setdefault(r.coordinate, set()).update(r.figures)
-    for fig3, fig5 in (("start", "fig5_start"), ("lowest_point", "fig5_lowest_point")):
-        assert by_coordinate[fig3] == {"fig3"} and by_coordinate[fig5] == {"fig5"}
+    for of_fig3, of_fig5 in (("start", "fig5_start"), ("lowest_point", "fig5_lowest_point")):
+        assert by_coordinate[of_fig3] == {"fig3"} and by_coordinate[of_fig5] == {"fig5"}
     assert by_coordinate["fig5_ratio"] == {"fig5"}
 
 
@@ -361,8 +361,8 @@ def test_the_row_tables_are_the_figures_tables(tmp_path):
     grid = sweeps.Grid(devices=[3, 4], seeds=[0, 1], vary={"policy": ["sjf", "rr"]})
     engine = Engine(workers=1, cache=False)
     rows = {
-        "by_devices": sweeps.improvement(Setup(), grid, progress=False, engine=engine),
-        "fig5": sweeps.greedy_vs_optimal(
+        "by_devices": fig3.improvement(Setup(), grid, progress=False, engine=engine),
+        "fig5": fig5.greedy_vs_optimal(
             Setup(), sweeps.Grid(devices=[3], seeds=[0, 1]), progress=False, engine=engine
         ),
     }

@@ -8,13 +8,19 @@ section.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dnnsplit.evaluate import evaluate
+from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption
+from dnnsplit.paper.engine import Engine, yields
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import setup_of
 from dnnsplit.paper.plots import (
     PANEL,
@@ -27,17 +33,161 @@ from dnnsplit.paper.plots import (
 from dnnsplit.paper.stats import (
     summarise,
 )
+from dnnsplit.paper.sweeps import (
+    ALL_LOCAL,
+    DEFAULT_EXPERIMENT,
+    MAX_LOCAL,
+    METRICS,
+    Grid,
+    Point,
+    Record,
+    Request,
+    Solved,
+    baseline_value,
+    check_objectives,
+    evaluation_metrics,
+    metric_rows,
+    points,
+    record_metrics,
+    replace_labels,
+    request,
+    run_points,
+    solved_rows,
+    tidy,
+    tidy_shape,
+)
 from dnnsplit.paper.text import percent, render
 from dnnsplit.paper.verdicts import trend_slope, trend_words
 from dnnsplit.policies import display_name
+from dnnsplit.setup import Setup
+from dnnsplit.solvers import (
+    solve,
+)
 
 __all__ = [
+    "MODEL_GAP_VARIES",
+    "QUANTUM",
+    "QUANTUM_VARIES",
+    "improvement_vs_quantum",
     "model_gap",
     "model_gap_summary",
     "quantum_sensitivity",
     "quantum_summary",
     "report_section",
+    "timeline_vs_snapshot",
 ]
+
+
+# --- the sweeps --------------------------------------------------------------------------
+
+
+def _quantum_greedy(point: Point) -> Request:
+    return request("greedy", point.options["objective"], start=point.options["start"])
+
+
+def _quantum_requests(point: Point) -> list[Request]:
+    baseline = [] if point.options["baseline"] == "all-local" else [MAX_LOCAL]
+    return [ALL_LOCAL, *baseline, _quantum_greedy(point)]
+
+
+def _quantum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys, objective = point.keys(), point.options["objective"]
+    all_local = solved[ALL_LOCAL]
+    baseline = all_local if point.options["baseline"] == "all-local" else solved[MAX_LOCAL]
+    greedy = solved[_quantum_greedy(point)]
+    rows = metric_rows(keys, "all-local", objective, record_metrics(all_local))
+    metrics = record_metrics(greedy)
+    metrics["improvement_pct"] = stats.improvement_pct(
+        baseline_value(baseline, objective), greedy[objective]
+    )
+    return rows + metric_rows(keys, "greedy", objective, metrics)
+
+
+#: The quantum study: greedy and the baseline of one scenario each.
+QUANTUM = Solved(_quantum_requests, _quantum_assemble)
+
+
+#: The quantum study varies the device quantum and the form of eq. (1).
+QUANTUM_VARIES = ("quantum_s", "local_delay")
+
+
+def quantum_sensitivity(
+    setup: Setup,
+    grid: Grid,
+    *,
+    objective: str = "variance",
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """How much the device's round-robin quantum q matters (docs/model.md).
+
+    The paper gives no q. For every point of the grid (it may vary ``quantum_s`` and the
+    form of eq. (1), ``local_delay``): greedy for ``objective`` and all-local, with
+    greedy's ``improvement_pct`` over the experiment's baseline, as in Fig. 3. Rows carry
+    ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
+    """
+    options = {
+        "objective": check_objectives([objective])[0],
+        "start": experiment.start,
+        "baseline": experiment.baseline,
+    }
+    chosen = [
+        replace_labels(
+            p, ("quantum_s", float(p.setup.quantum_s)), ("local_delay", p.setup.local_delay)
+        )
+        for p in points(
+            setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
+        )
+    ]
+    rows = solved_rows(QUANTUM, chosen, desc="quantum sweep", progress=progress, engine=engine)
+    return tidy(rows, ("quantum_s", "local_delay"))
+
+
+@yields(lambda point: tidy_shape(point, 2 * len(METRICS) + 2, ("model",)))
+def _model_gap_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys = point.scenario(), point.keys()
+    objective = point.options["objective"]
+    solution = solve(scenario, objective=objective, start=point.options["start"])
+    snapshot = solution.evaluation
+    timeline = evaluate(scenario, solution.partition, model="timeline")
+    rows = metric_rows(
+        {**keys, "model": "snapshot"}, "greedy", objective, evaluation_metrics(snapshot)
+    )
+    metrics = evaluation_metrics(timeline)
+    metrics["total_gap_pct"] = stats.change_pct(timeline.total, snapshot.total)
+    metrics["variance_gap_pct"] = stats.change_pct(timeline.variance, snapshot.variance)
+    return rows + metric_rows({**keys, "model": "timeline"}, "greedy", objective, metrics)
+
+
+#: The timeline study runs under each BS policy.
+MODEL_GAP_VARIES = ("policy",)
+
+
+def model_gap(
+    setup: Setup,
+    grid: Grid,
+    *,
+    objective: str = "total",
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The snapshot model against the timeline model (docs/model.md, "The timeline model").
+
+    Greedy (from ``experiment.start``) solves each scenario under the paper's snapshot
+    model; the same partition is then re-evaluated under the timeline model, where each
+    residual task reaches the BS only when its tensor does. The grid may vary the policy.
+    Rows: the metrics of both (``model`` column) and, on the timeline rows,
+    ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline − snapshot)/snapshot.
+    """
+    options = {"objective": check_objectives([objective])[0], "start": experiment.start}
+    chosen = points(setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options)
+    rows = run_points(_model_gap_point, chosen, desc="model gap", progress=progress, engine=engine)
+    return tidy(rows, ("model",))
+
+
+# --- summaries and figures ---------------------------------------------------------------
 
 
 def quantum_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -53,7 +203,7 @@ def model_gap_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     return summarise(chosen, ["metric", "policy", "devices"], seed=seed)
 
 
-def quantum_sensitivity(
+def improvement_vs_quantum(
     summary: pd.DataFrame, objective: str, *, caption: Caption | str = ""
 ) -> Figure:
     """Greedy's improvement over all-local against the device quantum q, per form of eq. (1)."""
@@ -72,7 +222,7 @@ def quantum_sensitivity(
         return finish_figure(fig, [ax], caption, zero=0, legend_size=7)
 
 
-def model_gap(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+def timeline_vs_snapshot(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     """Timeline against snapshot model: % change of total delay and of variance against N."""
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(PANEL[0] * 2, PANEL[1] * 1.2))
@@ -84,8 +234,7 @@ def model_gap(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
         ):
             mine = summary[summary.metric == metric]
             for policy, part in mine.groupby("policy", sort=True):
-                band(ax, part["devices"], part, display_name(policy),
-                      color=policy_colour(policy))
+                band(ax, part["devices"], part, display_name(policy), color=policy_colour(policy))
             ticks(ax, mine["devices"])
             ax.set(
                 xlabel="devices N",

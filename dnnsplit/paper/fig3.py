@@ -3,14 +3,15 @@
 Greedy's improvement over the baseline (all-local, or max-local under that reading), of
 the variance of delays (A) and the total delay (B) against N, and of the variance against
 R (C); and the share of stages greedy runs locally. The sweep is
-:func:`dnnsplit.paper.sweeps.improvement`; here are its summaries (means over seeds with
+:func:`dnnsplit.paper.fig3.improvement`; here are its summaries (means over seeds with
 seeded bootstrap intervals, :func:`dnnsplit.paper.stats.summarise`), the tables each figure
 is saved with, and the figures, which draw the paper's numbers beside ours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -18,6 +19,8 @@ from matplotlib.figure import Figure
 
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import Claim
+from dnnsplit.paper.engine import Engine
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.plots import (
     INK,
     LINE_MARKERS,
@@ -37,19 +40,148 @@ from dnnsplit.paper.stats import (
     summarise,
     where,
 )
-from dnnsplit.policies import display_name
+from dnnsplit.paper.sweeps import (
+    ALL_LOCAL,
+    DEFAULT_EXPERIMENT,
+    MAX_LOCAL,
+    Grid,
+    Point,
+    Record,
+    Request,
+    Solved,
+    baseline_value,
+    check_objectives,
+    metric_rows,
+    points,
+    record_metrics,
+    request,
+    solved_rows,
+    tidy,
+)
+from dnnsplit.policies import POLICY_TABLE, display_name
+from dnnsplit.setup import Setup
 
 __all__ = [
+    "EXACT_TOTAL",
+    "IMPROVEMENT",
+    "IMPROVEMENT_VARIES",
     "fig3_by_devices_tables",
     "fig3_by_ratio_tables",
     "fig3_tables",
+    "improvement",
     "improvement_by_devices",
     "improvement_by_ratio",
+    "improvement_points",
+    "improvement_rows",
     "improvement_vs_devices",
     "improvement_vs_ratio",
     "local_share",
     "local_share_summary",
 ]
+
+
+# --- the sweep: greedy against the all-local baseline ------------------------------------
+
+
+EXACT_TOTAL = request("exact", "total")
+
+
+def _improvement_solvers(point: Point, objective: str) -> list[tuple[str, Request]]:
+    """The solvers Fig. 3 compares with the baseline for ``objective`` at ``point``: greedy
+    from the experiment's start, and ``exact`` for total delay where the policy has it."""
+    found = [("greedy", request("greedy", objective, start=point.options["start"]))]
+    if objective == "total" and POLICY_TABLE[point.setup.policy].exact_total:
+        found.append(("exact", EXACT_TOTAL))
+    return found
+
+
+def _improvement_requests(point: Point) -> list[Request]:
+    chosen = [r for o in point.options["objectives"] for _, r in _improvement_solvers(point, o)]
+    return list(dict.fromkeys([ALL_LOCAL, MAX_LOCAL, *chosen]))
+
+
+def _improvement_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys = point.keys()
+    all_local, max_local = solved[ALL_LOCAL], solved[MAX_LOCAL]
+    baseline = all_local if point.options["baseline"] == "all-local" else max_local
+    rows: list[dict[str, Any]] = []
+    for objective in point.options["objectives"]:
+        base_value = baseline_value(baseline, objective)
+        rows += metric_rows(keys, "all-local", objective, record_metrics(all_local))
+        rows += metric_rows(keys, "max-local", objective, record_metrics(max_local))
+        for solver, asked in _improvement_solvers(point, objective):
+            record = solved[asked]
+            metrics = record_metrics(record)
+            metrics["improvement_pct"] = improvement_pct(base_value, record[objective])
+            metrics["iterations"] = float(record["iterations"])
+            rows += metric_rows(keys, solver, objective, metrics)
+    return rows
+
+
+#: Fig. 3's sweeps: all-local, max-local, greedy (and exact) from one scenario each.
+IMPROVEMENT = Solved(_improvement_requests, _improvement_assemble)
+
+
+def improvement_rows(point: Point) -> list[dict[str, Any]]:
+    """The rows of one point of :func:`improvement`, solved in this process."""
+    return IMPROVEMENT.rows(point)
+
+
+#: The setup fields each sweep may vary (a grid that varies another is refused).
+IMPROVEMENT_VARIES = ("policy", "ratio")
+
+
+def improvement(
+    setup: Setup,
+    grid: Grid,
+    *,
+    objectives: Sequence[str] = ("total", "variance"),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The paper's greedy against the all-local baseline over a grid (Fig. 3).
+
+    For every point of the grid (it may vary the policy and R) and every objective of
+    ``objectives``: greedy (eq. 6) from ``experiment.start``; the paper's all-local vector
+    (p = S, even beyond the memory limits); ``max-local`` (p = s̃_i); and, for total delay
+    where the policy has an exact method, the certified optimum (``exact``). Greedy and
+    exact rows hold ``improvement_pct`` = 100·(baseline − solver)/baseline of the
+    objective, the quantity Fig. 3 plots, where the baseline is ``experiment.baseline``
+    (``all-local`` or ``max-local``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy rows (:data:`ID_COLUMNS` and ``value``).
+    """
+    rows = solved_rows(
+        IMPROVEMENT,
+        improvement_points(setup, grid, objectives=objectives, experiment=experiment),
+        desc="Fig. 3 grid",
+        progress=progress,
+        engine=engine,
+    )
+    return tidy(rows)
+
+
+def improvement_points(
+    setup: Setup,
+    grid: Grid,
+    *,
+    objectives: Sequence[str] = ("total", "variance"),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+) -> list[Point]:
+    """The points of :func:`improvement`."""
+    options = {
+        "objectives": check_objectives(objectives),
+        "start": experiment.start,
+        "baseline": experiment.baseline,
+    }
+    return points(setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options)
+
+
+# --- summaries and figures ---------------------------------------------------------------
 
 
 def improvement_by_devices(
@@ -172,16 +304,25 @@ def improvement_vs_devices(
             else:
                 style = ":" if solver in ("all-local", "max-local") else "--"
                 ax.plot(
-                    part["devices"], part["mean"], ls=style, marker="x", color=color, lw=1.0,
+                    part["devices"],
+                    part["mean"],
+                    ls=style,
+                    marker="x",
+                    color=color,
+                    lw=1.0,
                     label=label,
                 )
         for k, claim in enumerate(paper):
             policy = claim.policies[0] if len(claim.policies) == 1 else ""
             color = policy_colour(policy) if policy else "0.5"
             paper_values(
-                ax, claim, summary["devices"].unique(), color,
+                ax,
+                claim,
+                summary["devices"].unique(),
+                color,
                 f"paper{', ' + display_name(policy) if policy else ''}: {claim.paper_text}",
-                hatch=POLICY_HATCHES.get(policy, "..."), nudge=0.012 * (2 * k - 1),
+                hatch=POLICY_HATCHES.get(policy, "..."),
+                nudge=0.012 * (2 * k - 1),
             )
         what = "variance of delays" if objective == "variance" else "total delay"
         ticks(ax, summary["devices"])
@@ -209,7 +350,9 @@ def improvement_vs_ratio(
     with paper_style():
         policies = sorted(summary.policy.unique())
         fig, axes = plt.subplots(
-            len(policies), 1, figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5 * len(policies)),
+            len(policies),
+            1,
+            figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5 * len(policies)),
             squeeze=False,
         )
         for ax, policy in zip(axes[:, 0], policies, strict=True):
@@ -249,7 +392,11 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
                 label=f"{objective}, {display_name(policy)}, R = {ratio:g}",
             )[0]
             ax.fill_between(
-                part["devices"], part["low"], part["high"], color=line.get_color(), alpha=0.15,
+                part["devices"],
+                part["low"],
+                part["high"],
+                color=line.get_color(),
+                alpha=0.15,
                 lw=0,
             )
         ticks(ax, summary["devices"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -14,13 +16,47 @@ from dnnsplit.paper.plots import (
     finish_figure,
     paper_style,
 )
+from dnnsplit.profiles import list_profiles, load_profile
 
 __all__ = [
     "stage_profiles",
+    "stage_times",
 ]
 
 
-def stage_profiles(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+# --- the table: stage times with provenance ----------------------------------------------
+
+
+def stage_profiles(names: Sequence[str] = ()) -> pd.DataFrame:
+    """Stage times of several profiles as a tidy table (Fig. 4), with provenance columns.
+
+    Rows follow the order of ``names`` (empty: every shipped profile, by name), then the
+    stages.
+    """
+    rows = []
+    for name in tuple(names) or tuple(list_profiles()):
+        profile = load_profile(name)
+        for index, (stage, seconds) in enumerate(
+            zip(profile.stage_names, profile.time_s, strict=True), start=1
+        ):
+            rows.append(
+                {
+                    "profile": name,
+                    "model": profile.model,
+                    "stage_index": index,
+                    "stage": stage,
+                    "time_s": float(seconds),
+                    "output_bytes": int(profile.output_bytes[index - 1]),
+                    **profile.provenance,
+                }
+            )
+    return pd.DataFrame(rows)  # in the order given: the figure keeps it
+
+
+# --- summaries and figures ---------------------------------------------------------------
+
+
+def stage_times(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     """Fig. 4: stage delays of each profile, side by side (log scale), one panel per DNN
     model; the legend says per profile whether it is measured or ESTIMATED."""
     with paper_style():
@@ -37,8 +73,15 @@ def stage_profiles(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figur
             part["time_ms"] = 1000 * part["time_s"]
             order = list(dict.fromkeys(part.sort_values("stage_index")["stage"]))
             sns.barplot(
-                data=part, x="stage", y="time_ms", hue="label", order=order, ax=ax,
-                errorbar=None, hue_order=labels, palette=colours,
+                data=part,
+                x="stage",
+                y="time_ms",
+                hue="label",
+                order=order,
+                ax=ax,
+                errorbar=None,
+                hue_order=labels,
+                palette=colours,
             )
             ax.set_yscale("log")
             ax.set(xlabel=f"{model} stage", ylabel="time (ms, log scale)", title=f"{model}")

@@ -3,7 +3,7 @@
 Greedy and local-search against exhaustive search (N = 3–10) on the variance of delays and
 the largest delay, and against the certifying solver ``optimal`` at N = 10–50
 (``fig5_scale``: certified, or bounded). The sweeps are
-:func:`dnnsplit.paper.sweeps.greedy_vs_optimal` and :func:`~dnnsplit.paper.sweeps.greedy_at_scale`;
+:func:`dnnsplit.paper.fig5.greedy_vs_optimal` and :func:`~dnnsplit.paper.fig5.greedy_at_scale`;
 here are their statistics (three ways to state a gap), the figures and the report's
 section on the paper's sizes.
 """
@@ -11,7 +11,7 @@ section on the paper's sizes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from dnnsplit._checks import number
+from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import FIG5_BOUND_PCT, Claim
+from dnnsplit.paper.engine import Engine
+from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import read_manifest
 from dnnsplit.paper.plots import (
     INK,
@@ -41,22 +45,243 @@ from dnnsplit.paper.stats import (
     summarise,
     where,
 )
+from dnnsplit.paper.sweeps import (
+    CERTIFY_TIME_LIMIT_S,
+    DEFAULT_EXPERIMENT,
+    Grid,
+    Point,
+    Record,
+    Request,
+    Solved,
+    check_objectives,
+    metric_rows,
+    points,
+    record_metrics,
+    request,
+    solved_rows,
+    tidy,
+)
 from dnnsplit.paper.text import cases, percent, render, table
 from dnnsplit.policies import display_name
+from dnnsplit.setup import Setup
 
 __all__ = [
     "INFORMATIVE_BOUND",
+    "OPTIMUM",
+    "OPTIMUM_VARIES",
+    "SCALE",
+    "SCALE_TIME_LIMIT_S",
+    "SCALE_VARIES",
     "SOLVER_STYLES",
     "at_scale",
     "at_scale_summary",
     "fig5_tables",
     "gap_statistics",
+    "gap_vs_devices",
+    "greedy_at_scale",
     "greedy_vs_optimal",
     "greedy_vs_optimal_summary",
     "informative_bound",
     "min_max",
+    "optimum_points",
+    "optimum_rows",
     "report_section",
 ]
+
+
+#: Fig. 5 at scale stops each proof by a node limit; this time limit only guards a machine
+#: far slower than expected (it would make the result depend on the machine).
+SCALE_TIME_LIMIT_S = 600.0
+
+
+# --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
+
+
+def _heuristics(point: Point, objective: str) -> dict[str, Request]:
+    """The paper's greedy and our local-search, as Fig. 5 runs them: the experiment's
+    start and restarts, the point's seed."""
+    options = {
+        "start": point.options["start"],
+        "restarts": point.options["restarts"],
+        "seed": point.seed,
+    }
+    return {solver: request(solver, objective, **options) for solver in ("greedy", "local-search")}
+
+
+def _certify(objective: str) -> Request:
+    return request("optimal", objective, time_limit=CERTIFY_TIME_LIMIT_S, certify=True)
+
+
+def _optimum_requests(point: Point) -> list[Request]:
+    return [
+        request
+        for objective in point.options["objectives"]
+        for request in (_certify(objective), *_heuristics(point, objective).values())
+    ]
+
+
+def _optimum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys = point.keys()
+    rows: list[dict[str, Any]] = []
+    for objective in point.options["objectives"]:
+        best = solved[_certify(objective)]
+        # 1 in every row: a point whose optimum is not certified is refused (its solve fails)
+        certified = {**record_metrics(best), "certified": float(best["optimal"])}
+        rows += metric_rows(keys, "optimal", objective, certified)
+        for solver, asked in _heuristics(point, objective).items():
+            found = solved[asked]
+            metrics = record_metrics(found)
+            metrics["gap_pct"] = stats.gap_pct(found[objective], best[objective])
+            if objective == "variance":
+                metrics["std_ratio"] = stats.std_ratio(found[objective], best[objective])
+            rows += metric_rows(keys, solver, objective, metrics)
+    return rows
+
+
+#: Fig. 5's sweep: the certified optimum, greedy and local-search of one scenario each.
+OPTIMUM = Solved(_optimum_requests, _optimum_assemble)
+
+
+def optimum_rows(point: Point) -> list[dict[str, Any]]:
+    """The rows of one point of :func:`greedy_vs_optimal`, solved in this process."""
+    return OPTIMUM.rows(point)
+
+
+#: Fig. 5 may be drawn at other policies and R (the paper does not give them).
+OPTIMUM_VARIES = ("policy", "ratio")
+
+
+def greedy_vs_optimal(
+    setup: Setup,
+    grid: Grid,
+    *,
+    objectives: Sequence[str] = ("variance", "max"),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The paper's greedy and ``local-search`` against the certified optimum (Fig. 5).
+
+    For every point of the grid (at the setup's R and policy unless the grid varies them)
+    and every objective (the paper's variance, and the min-max delay beside it): the
+    certified optimum by ``optimal`` (branch and bound; the same optimum exhaustive search
+    finds, hundreds of times faster), greedy and local-search (the experiment's start and
+    restarts). Rows hold the metrics (the optimum's with ``certified`` = 1: a point it
+    cannot certify is refused) and, for the heuristics, ``gap_pct`` =
+    100·(V − V*)/V* (the paper's gap; see :func:`~dnnsplit.paper.stats.gap_pct` for
+    V* = 0) and, for the variance, ``std_ratio`` = sqrt(V / V*), the ratio of standard
+    deviations of delays.
+    """
+    chosen = optimum_points(setup, grid, objectives, experiment=experiment)
+    rows = solved_rows(OPTIMUM, chosen, desc="Fig. 5 grid", progress=progress, engine=engine)
+    return tidy(rows)
+
+
+def optimum_points(
+    setup: Setup,
+    grid: Grid,
+    objectives: Sequence[str],
+    *,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+) -> list[Point]:
+    """The points of :func:`greedy_vs_optimal`."""
+    options = {
+        "objectives": check_objectives(objectives),
+        "start": experiment.start,
+        "restarts": experiment.restarts,
+    }
+    return points(setup, grid, sweep="greedy_vs_optimal", varies=OPTIMUM_VARIES, options=options)
+
+
+def _scale_optimal(point: Point, objective: str) -> Request:
+    options = point.options
+    return request(
+        "optimal",
+        objective,
+        max_nodes=options["max_nodes"],
+        time_limit=SCALE_TIME_LIMIT_S,
+        start=options["start"],
+        restarts=options["restarts"],
+        seed=point.seed,
+    )
+
+
+def _scale_requests(point: Point) -> list[Request]:
+    return [
+        request
+        for objective in point.options["objectives"]
+        for request in (_scale_optimal(point, objective), *_heuristics(point, objective).values())
+    ]
+
+
+def _scale_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys = point.keys()
+    rows: list[dict[str, Any]] = []
+    for objective in point.options["objectives"]:
+        best = solved[_scale_optimal(point, objective)]
+        bound = best["lower_bound"]
+        found = {s: solved[r] for s, r in _heuristics(point, objective).items()}
+        known = min(best[objective], *(f[objective] for f in found.values()))
+        metrics = record_metrics(best)
+        metrics["lower_bound"] = bound
+        metrics["certified"] = float(best["optimal"])
+        metrics["best_known"] = known
+        metrics["gap_to_bound_pct"] = stats.gap_pct(best[objective], bound)
+        metrics["nodes"] = float(best["nodes"])
+        rows += metric_rows(keys, "optimal", objective, metrics)
+        for solver, record in found.items():
+            metrics = record_metrics(record)
+            metrics["gap_pct"] = stats.gap_pct(record[objective], known)
+            metrics["gap_to_bound_pct"] = stats.gap_pct(record[objective], bound)
+            rows += metric_rows(keys, solver, objective, metrics)
+    return rows
+
+
+#: Fig. 5 at scale: the certifying solver under a node limit, greedy and local-search.
+SCALE = Solved(_scale_requests, _scale_assemble)
+
+
+#: Fig. 5 at scale runs under each BS policy.
+SCALE_VARIES = ("policy",)
+
+
+def greedy_at_scale(
+    setup: Setup,
+    grid: Grid,
+    *,
+    max_nodes: int = 200_000,
+    objectives: Sequence[str] = ("variance",),
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """Fig. 5 at the paper's sizes: greedy and local-search against the certified optimum,
+    or the best bound, of each objective of ``objectives`` (``"variance"``, ``"max"``),
+    for every point of ``grid`` (it may vary the policy).
+
+    ``optimal`` scores at most ``max_nodes`` nodes a point and objective (a node limit,
+    not a time limit, so that the same grid gives the same bytes on any machine;
+    :data:`SCALE_TIME_LIMIT_S` is only a safety net), from the better of greedy and
+    local-search with the experiment's start and restarts (so its vector is never worse
+    than theirs). Its rows hold the metrics of the best vector it found, its proven
+    ``lower_bound``, ``certified`` (1 when the search finished: the vector is optimal),
+    ``best_known`` (the least value any of the three solvers found), ``gap_to_bound_pct``
+    (its own gap, 0 when certified) and ``nodes``. The heuristics' rows hold ``gap_pct``
+    against ``best_known`` (the true gap when certified, a lower estimate otherwise) and
+    ``gap_to_bound_pct`` against the bound (an upper estimate).
+    """
+    options = {
+        "max_nodes": int(number(max_nodes, "max_nodes", whole=True, minimum=1)),
+        "objectives": check_objectives(objectives),
+        "start": experiment.start,
+        "restarts": experiment.restarts,
+    }
+    chosen = points(setup, grid, sweep="greedy_at_scale", varies=SCALE_VARIES, options=options)
+    rows = solved_rows(SCALE, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine)
+    return tidy(rows)
+
+
+# --- summaries and figures ---------------------------------------------------------------
 
 
 def gap_statistics(
@@ -165,9 +390,7 @@ def at_scale_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     :func:`informative_bound`) on the optimal rows."""
     keys = ["objective", "policy", "solver", "metric", "devices"]
     values = rows[rows.metric == rows.objective]
-    wanted = rows[
-        rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])
-    ]
+    wanted = rows[rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])]
     best = rows[rows.solver == "optimal"].pivot_table(
         index=["objective", "policy", "devices", "seed"], columns="metric", values="value"
     )
@@ -222,7 +445,7 @@ def _gap_labels(ax: Axes, x: Any, y: Any, gaps: Any, solver: str) -> None:
         )
 
 
-def greedy_vs_optimal(
+def gap_vs_devices(
     summary: pd.DataFrame, *, caption: Caption | str = "", paper: Sequence[Claim] = ()
 ) -> Figure:
     """Fig. 5 (2×2): greedy and local-search against the certified optimum, variance.
@@ -254,7 +477,11 @@ def greedy_vs_optimal(
             for ax, metric, ls, what in _FIG5_LINES:
                 line = where(mine, metric=metric)
                 axes[ax].plot(
-                    line["devices"], line["mean"], marker=marker, ls=ls, color=color,
+                    line["devices"],
+                    line["mean"],
+                    marker=marker,
+                    ls=ls,
+                    color=color,
                     label=f"{solver}: {what}",
                 )
         devices = variance_rows["devices"].unique()
@@ -263,8 +490,11 @@ def greedy_vs_optimal(
             axes[1].axhline(limit, color=INK, ls="--", lw=1.0, label=f"paper: {bound.paper_text}")
         if share is not None:
             axes[2].scatter(
-                sorted(devices), [100 * share.share] * len(devices), color="0.6",
-                label=f"paper: {share.paper_text}", **PAPER_MARKER,
+                sorted(devices),
+                [100 * share.share] * len(devices),
+                color="0.6",
+                label=f"paper: {share.paper_text}",
+                **PAPER_MARKER,
             )
         axes[1].set_yscale("symlog", linthresh=1.0)
         drawn = [v for line in axes[1].get_lines() for v in line.get_ydata() if np.isfinite(v)]
@@ -327,15 +557,15 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     informative in every case (``informative_pct``, see
     :func:`at_scale_summary`).
     """
-    objectives = (
-        sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
-    )
+    objectives = sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
     policies = sorted(summary.policy.unique())
     panels = [(o, p) for o in objectives for p in policies]
     with paper_style():
         rows = math.ceil(len(panels) / 2)
         fig, grid = plt.subplots(
-            rows, min(2, len(panels)), figsize=(PANEL[0] * 2, PANEL[1] * 1.25 * rows),
+            rows,
+            min(2, len(panels)),
+            figsize=(PANEL[0] * 2, PANEL[1] * 1.25 * rows),
             squeeze=False,
         )
         axes = list(grid.ravel())
@@ -348,36 +578,54 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 if solver != "optimal":
                     band(ax, values["devices"], values, solver, marker, color)
                     continue
-                certified = where(mine, solver="optimal", metric="certified").set_index(
-                    "devices"
-                )["mean"]
+                certified = where(mine, solver="optimal", metric="certified").set_index("devices")[
+                    "mean"
+                ]
                 full = values[values["devices"].map(certified).fillna(0) >= 1]
                 partial = values[values["devices"].map(certified).fillna(0) < 1]
                 ax.plot(values["devices"], values["mean"], color=color, lw=1.0)
                 if not full.empty:
-                    ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
-                               label="optimal, every case certified", zorder=3)
+                    ax.scatter(
+                        full["devices"],
+                        full["mean"],
+                        marker=marker,
+                        color=color,
+                        label="optimal, every case certified",
+                        zorder=3,
+                    )
                 if not partial.empty:
-                    ax.scatter(partial["devices"], partial["mean"], marker=marker,
-                               facecolors="white", edgecolors=color,
-                               label="optimal or best found: some case not certified",
-                               zorder=3)
+                    ax.scatter(
+                        partial["devices"],
+                        partial["mean"],
+                        marker=marker,
+                        facecolors="white",
+                        edgecolors=color,
+                        label="optimal or best found: some case not certified",
+                        zorder=3,
+                    )
             bound = where(mine, solver="optimal", metric="lower_bound")
-            useful = where(mine, solver="optimal", metric="informative_pct").set_index(
-                "devices"
-            )["mean"]
+            useful = where(mine, solver="optimal", metric="informative_pct").set_index("devices")[
+                "mean"
+            ]
             bound = bound[bound["devices"].map(useful).fillna(0) >= 100]
             if not bound.empty:
-                ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
-                        label="proven lower bound (informative)")
+                ax.plot(
+                    bound["devices"],
+                    bound["mean"],
+                    ls="--",
+                    color=INK,
+                    label="proven lower bound (informative)",
+                )
             ticks(ax, mine["devices"])
             ax.set_yscale("log")
             _plain_log_ticks(ax)
-            what = "variance of delays (s², log)" if objective == "variance" else (
-                "largest delay (s, log)"
+            what = (
+                "variance of delays (s², log)"
+                if objective == "variance"
+                else ("largest delay (s, log)")
             )
             ax.set(xlabel="devices N", ylabel=what, title=f"{objective}, {display_name(policy)}")
-        for ax in axes[len(panels):]:
+        for ax in axes[len(panels) :]:
             ax.set_visible(False)
         fig.tight_layout()
         return finish_figure(fig, axes[: len(panels)], caption, legend_size=7)
@@ -408,8 +656,10 @@ def report_section(directory: Path) -> str:
         gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
         known = gaps.loc[certified[certified].index, "gap_pct"]
         useful = pd.Series(
-            [informative_bound(b, k) for b, k in zip(wide["lower_bound"], wide["best_known"],
-                                                     strict=True)],
+            [
+                informative_bound(b, k)
+                for b, k in zip(wide["lower_bound"], wide["best_known"], strict=True)
+            ],
             index=wide.index,
         )
         bounded = gaps.loc[(~certified) & useful]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -10,6 +13,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from dnnsplit._progress import progress_bar
+from dnnsplit.draw import paper_scenario
+from dnnsplit.errors import SolverRefusal
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.plots import (
     INK,
@@ -17,10 +23,132 @@ from dnnsplit.paper.plots import (
     finish_figure,
     paper_style,
 )
+from dnnsplit.paper.sweeps import (
+    evaluation_metrics,
+)
+from dnnsplit.scenario import Scenario
+from dnnsplit.setup import Setup
+from dnnsplit.solvers import (
+    OBJECTIVES,
+    SOLVER_OPTIONS,
+    SOLVERS,
+    Solution,
+    solve,
+)
 
 __all__ = [
+    "compare_solvers",
+    "devices_table",
     "solver_delays",
+    "solver_rows",
 ]
+
+
+# --- one scenario, every solver ----------------------------------------------------------
+
+
+# --- one scenario, and the stage profiles ---------------------------------------------
+
+
+def compare_solvers(
+    scenario: Scenario,
+    *,
+    objectives: Sequence[str] = OBJECTIVES,
+    solvers: Sequence[str] = SOLVERS,
+    model: str = "snapshot",
+    seed: int = 0,
+    start: str = "half",
+    restarts: int = 8,
+    warm_up: bool = False,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[tuple[str, str], Solution]]:
+    """Run every solver on one scenario for every objective.
+
+    ``warm_up``: first run the same solvers on a three-device scenario of the same BS
+    policy, so that the ``seconds`` column times the solvers, not the one-off compilation of
+    their numba kernels (tens of seconds on a first run). ``progress``: a bar over the
+    (objective, solver) pairs (exhaustive search under RR takes a minute at N = 8).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (objective, solver): the metrics, ``optimal``, ``feasible``,
+        ``seconds`` and the partition; a solver that declines (``exact`` on variance, say)
+        has its reason in ``note`` and no metrics.
+    solutions : dict
+        ``(objective, solver) -> Solution`` for the solvers that answered.
+    """
+    if warm_up:
+        small = paper_scenario(3, 0, Setup(policy=scenario.policy))
+        compare_solvers(small, objectives=objectives, solvers=solvers, model=model,
+                        progress=False)  # fmt: skip
+    rows, solutions = [], {}
+    options = {"model": model, "seed": seed, "start": start, "restarts": restarts}
+    pairs = list(itertools.product(objectives, solvers))
+    for objective, solver in progress_bar(pairs, desc="solvers", enabled=progress):
+        row: dict[str, Any] = {"objective": objective, "solver": solver}
+        try:
+            solution = solve(
+                scenario,
+                objective=objective,
+                solver=solver,
+                **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
+            )
+        except SolverRefusal as refusal:
+            rows.append({**row, "note": refusal.problem})
+            continue
+        solutions[(objective, solver)] = solution
+        rows.append(
+            {
+                **row,
+                **evaluation_metrics(solution.evaluation),
+                "optimal": solution.optimal,
+                "feasible": solution.feasible,
+                "seconds": solution.seconds,
+                "partition": " ".join(str(int(p)) for p in solution.partition),
+                "note": "",
+            }
+        )
+    return pd.DataFrame(rows), solutions
+
+
+def devices_table(scenario: Scenario) -> pd.DataFrame:
+    """The devices of a scenario as a table: distance, uplink rate (Mbit/s), background
+    processes, memory limit s̃ and lowest point, quantum (ms), speed and deadline."""
+    rows = []
+    distances = scenario.meta.get("distances_m") or [math.nan] * scenario.n_devices
+    for index, device in enumerate(scenario.to_dict()["devices"]):
+        rows.append(
+            {
+                "device": index,
+                "distance_m": distances[index],
+                "uplink_mbit_s": device["rate_bps"] / 1e6,
+                "background": device["background"],
+                "max_stage": device["max_stage"],
+                "min_stage": device.get("min_stage", 0),
+                "quantum_ms": 1000 * device["quantum_s"],
+                "speed": device.get("speed", 1.0),
+                "deadline_s": device.get("deadline_s"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("device")
+
+
+def solver_rows(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """:func:`compare_solvers`'s table as the quick-start's CSV: without wall times (so
+    reruns give the same bytes), with the scenario's identifying columns from its ``meta``."""
+    meta = scenario.meta
+    setup = meta.get("setup", {})
+    return table.drop(columns=["seconds"]).assign(
+        profile=setup.get("profile", scenario.profile_ref),
+        seed=meta.get("seed"),
+        policy=scenario.policy,
+        ratio=float(scenario.ratio) if scenario.ratio is not None else math.nan,
+        devices=scenario.n_devices,
+    )
+
+
+# --- summaries and figures ---------------------------------------------------------------
 
 
 def solver_delays(
@@ -34,8 +162,11 @@ def solver_delays(
     column of dots per solver with their mean."""
     with paper_style():
         fig, axes = plt.subplots(
-            len(objectives), 1, figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
-            squeeze=False, sharex=True,
+            len(objectives),
+            1,
+            figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
+            squeeze=False,
+            sharex=True,
         )
         for ax, objective in zip(axes[:, 0], objectives, strict=True):
             rows = [
@@ -45,11 +176,26 @@ def solver_delays(
                 for device, delay in enumerate(solutions[(objective, solver)].evaluation.delays)
             ]
             data = pd.DataFrame(rows)
-            sns.stripplot(data=data, x="solver", y="delay_s", ax=ax, jitter=False, size=5,
-                          alpha=0.8, order=list(solvers))
+            sns.stripplot(
+                data=data,
+                x="solver",
+                y="delay_s",
+                ax=ax,
+                jitter=False,
+                size=5,
+                alpha=0.8,
+                order=list(solvers),
+            )
             means = data.groupby("solver", sort=False)["delay_s"].mean().reindex(solvers)
-            ax.scatter(np.arange(len(means)), means.to_numpy(), marker="_", s=600, color=INK,
-                       label="mean", zorder=3)
+            ax.scatter(
+                np.arange(len(means)),
+                means.to_numpy(),
+                marker="_",
+                s=600,
+                color=INK,
+                label="mean",
+                zorder=3,
+            )
             ax.set(ylabel="delay per device (s)", xlabel="", title=f"objective: {objective}")
             ax.tick_params(axis="x", rotation=20)
         fig.tight_layout()

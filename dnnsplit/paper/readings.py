@@ -37,6 +37,7 @@ chosen by fit and says which of its parts the paper's text supports.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -52,6 +53,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dnnsplit._io import atomic_write
+from dnnsplit.draw import paper_scenario
+from dnnsplit.evaluate import batch_delays
 from dnnsplit.paper import fig3, fig5, stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import (
@@ -64,18 +67,33 @@ from dnnsplit.paper.claims import (
     Support,
 )
 from dnnsplit.paper.claims import claim as claim_of
-from dnnsplit.paper.engine import Engine, Shape, package_fingerprint, point_key
+from dnnsplit.paper.engine import Engine, Shape, package_fingerprint, point_key, yields
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
 from dnnsplit.paper.output import write_table
 from dnnsplit.paper.plots import INK, PANEL, band, finish_figure, paper_style, ticks
 from dnnsplit.paper.stats import summarise
+from dnnsplit.paper.sweeps import (
+    CERTIFY_TIME_LIMIT_S,
+    DEFAULT_EXPERIMENT,
+    Grid,
+    Point,
+    certified_optimum,
+    metric_rows,
+    points,
+    run_points,
+    tidy,
+    tidy_shape,
+)
 from dnnsplit.paper.text import render, table
 from dnnsplit.paper.verdicts import Folder, MissingInput, Verdict, judge
+from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
+from dnnsplit.solvers import RELATIVE_TOLERANCE, solve
 
 __all__ = [
     "KINDS_OF_CSV",
+    "MECHANISM_METRICS",
     "NUMBER_COLUMNS",
     "Study",
     "StudyGrids",
@@ -83,8 +101,10 @@ __all__ = [
     "best_fit",
     "closest",
     "combine",
+    "delay_curves",
     "evaluate",
     "gathered",
+    "greedy_mechanism",
     "kinds_of",
     "map_rows",
     "mechanism",
@@ -230,20 +250,20 @@ def _points(base: Setup, reading: Reading, grids: StudyGrids, kind: str) -> list
     if kind in ("by_devices", "by_ratio"):
         setup, experiment = chosen["fig3"]
         objectives = ("total", "variance") if kind == "by_devices" else ("variance",)
-        return sweeps.improvement_points(
+        return fig3.improvement_points(
             setup, getattr(grids, kind), objectives=objectives, experiment=experiment
         )
     setup, experiment = chosen["fig5"]
-    return sweeps.optimum_points(setup, grids.fig5, ("variance",), experiment=experiment)
+    return fig5.optimum_points(setup, grids.fig5, ("variance",), experiment=experiment)
 
 
 COMPUTE: dict[str, Callable[[sweeps.Point], list[dict[str, Any]]]] = {
-    "by_devices": sweeps.improvement_rows,
-    "by_ratio": sweeps.improvement_rows,
-    "fig5": sweeps.optimum_rows,
+    "by_devices": fig3.improvement_rows,
+    "by_ratio": fig3.improvement_rows,
+    "fig5": fig5.optimum_rows,
 }
 #: The solves behind each kind of sweep, and how its rows are made of them.
-SOLVED = {"by_devices": sweeps.IMPROVEMENT, "by_ratio": sweeps.IMPROVEMENT, "fig5": sweeps.OPTIMUM}
+SOLVED = {"by_devices": fig3.IMPROVEMENT, "by_ratio": fig3.IMPROVEMENT, "fig5": fig5.OPTIMUM}
 #: The tables each kind of sweep writes with a figure: its rows and their summaries.
 TABLES: dict[str, Callable[[pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]] = {
     "by_devices": fig3.fig3_by_devices_tables,
@@ -769,6 +789,118 @@ def _reading(reading_id: str, declared: Sequence[Reading]) -> Reading:
 
 
 # --- the mechanism: why greedy stops where it does -----------------------------------
+
+def _variances(scenario: Scenario, vectors: np.ndarray) -> np.ndarray:
+    return batch_delays(scenario.tables, vectors).var(axis=-1)
+
+
+def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
+    """At ``p``: does some one-stage move, some jump of one device by two or more stages,
+    or some pair of one-stage moves of two devices lower the variance (beyond ties)?"""
+    tables, n = scenario.tables, scenario.n_devices
+    value = float(_variances(scenario, p[None, :])[0])
+    tie = RELATIVE_TOLERANCE * max(abs(value), 1e-300)
+    allowed = tables.allowed
+    steps: list[np.ndarray] = []
+    jumps: list[np.ndarray] = []
+    for i in range(n):
+        for q in np.flatnonzero(allowed[i]):
+            if q != p[i]:
+                vector = p.copy()
+                vector[i] = q
+                (steps if abs(q - p[i]) == 1 else jumps).append(vector)
+    pairs: list[np.ndarray] = []
+    for i, j in itertools.combinations(range(n), 2):
+        for di, dj in itertools.product((-1, 1), repeat=2):
+            qi, qj = p[i] + di, p[j] + dj
+            if 0 <= qi < allowed.shape[1] and 0 <= qj < allowed.shape[1]:
+                if allowed[i, qi] and allowed[j, qj]:
+                    vector = p.copy()
+                    vector[i], vector[j] = qi, qj
+                    pairs.append(vector)
+
+    def improves(vectors: list[np.ndarray]) -> float:
+        if not vectors:
+            return 0.0
+        return float(bool((_variances(scenario, np.array(vectors)) < value - tie).any()))
+
+    return {
+        "step_improves": improves(steps),
+        "jump_improves": improves(jumps),
+        "pair_improves": improves(pairs),
+    }
+
+
+#: The metrics of greedy's end point in the mechanism study.
+MECHANISM_METRICS = ("step_improves", "jump_improves", "pair_improves", "devices_differ", "gap_pct")
+
+
+@yields(lambda point: tidy_shape(point, len(MECHANISM_METRICS)))
+def _mechanism_point(point: Point) -> list[dict[str, Any]]:
+    scenario, keys = point.scenario(), point.keys()
+    found = solve(scenario, objective="variance", start=point.options["start"])
+    best = certified_optimum(scenario, "variance", CERTIFY_TIME_LIMIT_S)
+    metrics = _improving_moves(scenario, np.array(found.partition))
+    metrics["devices_differ"] = float(np.sum(found.partition != best.partition))
+    metrics["gap_pct"] = stats.gap_pct(found.value, best.value)
+    return metric_rows(keys, "greedy", "variance", metrics)
+
+
+def greedy_mechanism(
+    setup: Setup,
+    grid: Grid,
+    *,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """Why the paper's greedy stops where it does on the variance objective.
+
+    At greedy's end point (from ``experiment.start``) of every (N, seed) of the grid (which
+    varies no setup field): ``step_improves`` (0 by construction: it is a one-stage local
+    optimum), ``jump_improves`` (1 if moving one device by two or more stages would lower
+    the variance), ``pair_improves`` (1 if moving two devices one stage each would),
+    ``devices_differ`` (how many devices greedy's answer and the certified optimum place
+    differently) and ``gap_pct``.
+    """
+    chosen = points(
+        setup, grid, sweep="greedy_mechanism", varies=(), options={"start": experiment.start}
+    )
+    rows = run_points(
+        _mechanism_point, chosen, desc="greedy's end points", progress=progress, engine=engine
+    )
+    return tidy(rows)
+
+
+def delay_curves(
+    setup: Setup, devices: int, seed: int, *, experiment: Experiment = DEFAULT_EXPERIMENT
+) -> pd.DataFrame:
+    """For the scenario of ``(devices, seed, setup)``: each device's delay against its own
+    partition point, the other devices held at greedy's (variance) choices, with greedy's
+    and the certified optimum's points marked. Delays are not monotone in p: the bytes
+    sent jump between layers."""
+    scenario = paper_scenario(devices, seed, setup)
+    greedy = np.array(solve(scenario, objective="variance", start=experiment.start).partition)
+    best = np.array(certified_optimum(scenario, "variance", CERTIFY_TIME_LIMIT_S).partition)
+    rows = []
+    for i in range(devices):
+        for q in np.flatnonzero(scenario.tables.allowed[i]):
+            vector = greedy.copy()
+            vector[i] = q
+            delay = float(batch_delays(scenario.tables, vector[None, :])[0, i])
+            rows.append(
+                {
+                    "devices": devices,
+                    "seed": seed,
+                    "device": i,
+                    "point": int(q),
+                    "delay_s": delay,
+                    "greedy": bool(q == greedy[i]),
+                    "optimum": bool(q == best[i]),
+                }
+            )
+    return pd.DataFrame(rows)
+
 
 
 def mechanism_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
