@@ -2,8 +2,9 @@
 
 How greedy's gain moves with the round-robin quantum q the paper leaves open (both forms of
 eq. 1), and how greedy's solutions change when tasks reach the BS only when their tensors
-do (the timeline model, :mod:`dnnsplit.timeline`): summaries, figures and the report's
-section.
+do (the timeline model, :mod:`dnnsplit.timeline`): the sweeps
+(:func:`quantum_sensitivity`, :func:`model_gap`), their summaries and figures, and the
+report's section.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Greedy's improvement over the baseline (all-local, or max-local under that reading), of
 the variance of delays (A) and the total delay (B) against N, and of the variance against
-R (C); and the share of stages greedy runs locally. The sweep is
-:func:`dnnsplit.paper.fig3.improvement`; here are its summaries (means over seeds with
-seeded bootstrap intervals, :func:`dnnsplit.paper.stats.summarise`), the tables each figure
-is saved with, and the figures, which draw the paper's numbers beside ours.
+R (C); and the share of stages greedy runs locally: the sweep (:func:`improvement`), its
+summaries (means over seeds with seeded bootstrap intervals,
+:func:`dnnsplit.paper.stats.summarise`), the tables each figure is saved with, and the
+figures, which draw the paper's numbers beside ours.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fig. 4: the stage times of every shipped profile (notebook 01)."""
+"""Fig. 4: the stage times of every shipped profile (notebook 01): the table, the figure."""
 
 from __future__ import annotations
 

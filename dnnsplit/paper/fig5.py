@@ -2,10 +2,9 @@
 
 Greedy and local-search against exhaustive search (N = 3–10) on the variance of delays and
 the largest delay, and against the certifying solver ``optimal`` at N = 10–50
-(``fig5_scale``: certified, or bounded). The sweeps are
-:func:`dnnsplit.paper.fig5.greedy_vs_optimal` and :func:`~dnnsplit.paper.fig5.greedy_at_scale`;
-here are their statistics (three ways to state a gap), the figures and the report's
-section on the paper's sizes.
+(``fig5_scale``: certified, or bounded): the sweeps (:func:`greedy_vs_optimal`,
+:func:`greedy_at_scale`), their statistics (three ways to state a gap), the figures and
+the report's section on the paper's sizes.
 """
 
 from __future__ import annotations

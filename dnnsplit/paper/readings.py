@@ -7,7 +7,9 @@ reading says which of the paper's words support it, or that none do and it is ch
 fit. For each reading this module runs the sweeps the claims read (Fig. 3 against N at
 R = 1, Fig. 3C against R, Fig. 5), writes the tables of the figures that the claims read
 (the same CSVs the figures write) into a folder of its own, and answers every claim with
-the same verdict functions as the report (:func:`dnnsplit.paper.verdicts.judge`).
+the same verdict functions as the report (:func:`dnnsplit.paper.verdicts.judge`). Beside
+them, the mechanism (:func:`greedy_mechanism`, :func:`delay_curves`): why greedy stops
+where it does.
 
 A **combination** holds at most one reading per coordinate (the choice a reading answers);
 its id joins the ids of its parts with ``+`` in the declared order, so the same set of
