@@ -370,9 +370,8 @@ def regret_rows(point: Point) -> list[dict[str, Any]]:
     pool = np.array([d.rate_bps for d in world.scenario.devices])
     bad = (intervals.present & (intervals.rates < pool[None, :])).sum(axis=1)
     for metric, values in (("present", intervals.present.sum(axis=1)), ("bad_links", bad)):
-        series.append(
-            ("world", metric, edges[1:], _binned(intervals.times, intervals.ends, values, edges))
-        )
+        binned_world = _binned(intervals.times, intervals.ends, values, edges)
+        series.append(("world", metric, edges[1:], binned_world))
     keys = point.keys()
     return [
         {**keys, "controller": controller, "time_s": float(t), "metric": metric, "value": float(v)}
@@ -451,9 +450,8 @@ def timeline_rows(
     binned = rows[(rows.time_s >= 0) & rows.metric.isin([*BIN_METRICS, *WORLD_METRICS])]
     seed = int(binned.seed.min()) if seed is None else seed
     devices = int(binned.devices.min()) if devices is None else devices
-    return stats.where(binned, objective=objective, seed=seed, devices=devices).reset_index(
-        drop=True
-    )
+    chosen = stats.where(binned, objective=objective, seed=seed, devices=devices)
+    return chosen.reset_index(drop=True)
 
 
 def decision_runs(
@@ -474,20 +472,17 @@ def decision_runs(
     for controller, solver in controllers:
         if world is None or fresh_world:
             world = dynamics.world(scenario, seed)
-        yield (
-            label(controller, solver),
-            study.simulate(world, controller, solver, "total", regret=False),
-        )
+        run = study.simulate(world, controller, solver, "total", regret=False)
+        yield label(controller, solver), run
 
 
 def decision_rows(point: Point) -> list[dict[str, Any]]:
     """Per controller of :func:`decision_runs`: the decisions after the start, the model
     evaluations and the modelled time (ms) per decision, and the largest."""
     study = Study(**point.options["study"])
+    runs = decision_runs(point.scenario(), point.seed, study, point.options["controllers"])
     rows = []
-    for name, run in decision_runs(
-        point.scenario(), point.seed, study, point.options["controllers"]
-    ):
+    for name, run in runs:
         decisions = run.trajectory.decisions.iloc[1:]
         values = {
             "decisions": float(len(decisions)),
