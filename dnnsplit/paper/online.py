@@ -26,7 +26,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
@@ -520,9 +519,9 @@ def decision_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 
 # --- figures ------------------------------------------------------------------------------
 
-#: One colour per controller in every figure.
+#: One colour per controller in every figure; controllers whose lines often coincide with
+#: another's are dashed, so both show.
 COLOURS = {label(c, s): f"C{k}" for k, (c, s) in enumerate(CONTROLLERS)}
-#: Controllers whose lines often coincide with another's are dashed, so both show.
 DASHED = {label("resolve", "local-search"), label("repair", "greedy")}
 
 
@@ -557,31 +556,26 @@ def timeline_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figur
     return fig
 
 
-def plot_regret(ax: Axes, rows: pd.DataFrame, objective: str, devices: int) -> Axes:
-    """Draw on ``ax`` each controller's cumulative regret over time for ``objective``:
-    the mean over seeds, shaded from the least to the largest seed; returns ``ax``."""
-    curves = stats.where(rows, objective=objective, devices=devices, metric="cumulative_regret")
-    for name, part in curves.groupby("controller", sort=True):
-        wide = part.pivot_table(index="time_s", columns="seed", values="value")
-        ax.plot(wide.index, wide.mean(axis=1), label=str(name), lw=1.2, **_style(name))
-        ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1),
-                        color=_style(name)["color"], alpha=0.15, lw=0)  # fmt: skip
-    unit = {"total": "s·s", "variance": "s²·s", "max": "s·s"}[objective]
-    ax.set(xlabel="time (s)", ylabel=f"cumulative regret ({unit})", yscale="symlog",
-           title=f"{OBJECTIVE_NAMES[objective]}, N = {devices}")  # fmt: skip
-    ax.set_ylim(bottom=0)
-    return ax
-
-
 def regret_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """One panel per objective (and N) of :func:`plot_regret`."""
+    """One panel per objective (and N): each controller's cumulative regret over time, the
+    mean over seeds, shaded from the least to the largest seed."""
     panels = [(o, int(n)) for o in OBJECTIVE_NAMES if o in set(rows.objective)
               for n in sorted(rows.devices.unique())]  # fmt: skip
     with paper_style():
         fig, axes = plt.subplots(1, len(panels), figsize=(PANEL[0] * len(panels), PANEL[1]),
                                  squeeze=False)  # fmt: skip
         for ax, (objective, devices) in zip(axes[0], panels, strict=True):
-            plot_regret(ax, rows, objective, devices)
+            curves = stats.where(rows, objective=objective, devices=devices,
+                                 metric="cumulative_regret")  # fmt: skip
+            for name, part in curves.groupby("controller", sort=True):
+                wide = part.pivot_table(index="time_s", columns="seed", values="value")
+                ax.plot(wide.index, wide.mean(axis=1), label=str(name), lw=1.2, **_style(name))
+                ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1),
+                                color=_style(name)["color"], alpha=0.15, lw=0)  # fmt: skip
+            unit = {"total": "s·s", "variance": "s²·s", "max": "s·s"}[objective]
+            ax.set(xlabel="time (s)", ylabel=f"cumulative regret ({unit})", yscale="symlog",
+                   title=f"{OBJECTIVE_NAMES[objective]}, N = {devices}")  # fmt: skip
+            ax.set_ylim(bottom=0)
         fig.tight_layout()
         finish_figure(fig, list(axes[0]), caption, legend_size=6)
     return fig
@@ -716,25 +710,10 @@ def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(out)
 
 
-def plot_testbed(ax: Axes, requests: pd.DataFrame, controller: str, legend: bool = True) -> Axes:
-    """Draw on ``ax`` one controller's requests over time: each device's measured delay
-    (dots) and the prediction made before it (a step line); a legend of the devices when
-    ``legend``."""
-    part = requests[requests["controller"] == controller].sort_values("started_s")
-    for k, (device, rows) in enumerate(part.groupby("device", sort=True)):
-        ax.step(rows.started_s, rows.predicted_s, where="post", color=f"C{k}", lw=0.9)
-        ax.plot(rows.started_s, rows.measured_s, "o", ms=2.5, color=f"C{k}",
-                label=f"device {device}" if legend else None)  # fmt: skip
-    ax.set(title=escape(controller), xlabel="time (s)", ylabel="delay of a request (s)",
-           yscale="log")  # fmt: skip
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    return ax
-
-
 def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """One panel per controller of :func:`plot_testbed`, two a row."""
+    """One panel per controller, two a row: its requests over time, each device's measured
+    delay (dots) and the prediction made before it (a step line); the first panel's legend
+    names the devices."""
     names = sorted(requests["controller"].unique())
     rows, columns = math.ceil(len(names) / 2), min(2, len(names))
     with paper_style():
@@ -742,7 +721,17 @@ def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Fi
                                  figsize=(PANEL[0] * columns, PANEL[1] * rows))  # fmt: skip
         flat = list(axes.flat)
         for ax, name in zip(flat, names, strict=False):
-            plot_testbed(ax, requests, str(name), legend=ax is flat[0])
+            part = requests[requests["controller"] == str(name)].sort_values("started_s")
+            for k, (device, by_device) in enumerate(part.groupby("device", sort=True)):
+                ax.step(by_device.started_s, by_device.predicted_s, where="post", color=f"C{k}",
+                        lw=0.9)  # fmt: skip
+                ax.plot(by_device.started_s, by_device.measured_s, "o", ms=2.5, color=f"C{k}",
+                        label=f"device {device}" if ax is flat[0] else None)  # fmt: skip
+            ax.set(title=escape(str(name)), xlabel="time (s)", ylabel="delay of a request (s)",
+                   yscale="log")  # fmt: skip
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         for ax in flat[len(names) :]:
             ax.set_visible(False)
         fig.tight_layout()
