@@ -549,6 +549,21 @@ def test_the_plan_shrinks_a_quick_run_and_refuses_bad_values():
     refused(lambda: study.Study(max_nodes=0), "max_nodes")
 
 
+def test_the_benchmark_times_the_decisions_the_study_models():
+    from dnnsplit.paper import online as study
+
+    scenario, chosen = paper_scenario(3, 2, ratio=10), study.DECIDING[::3]
+    shared = list(study.decision_runs(scenario, 2, study.Study(), chosen))
+    fresh = list(study.decision_runs(scenario, 2, study.Study(), chosen, fresh_world=True))
+    assert [name for name, _ in shared] == ["resolve (greedy)", "repair (greedy)"]
+    assert shared[0][1].world is shared[1][1].world and fresh[0][1].world is not fresh[1][1].world
+    for (_, one), (_, other) in zip(shared, fresh, strict=True):
+        assert one.world.horizon_s == study.DECISION_HORIZON_S and one.regret is None
+        assert len(one.trajectory.decisions) > 1  # the uplinks changed
+        columns = ["time_s", "evaluations", "modelled_s"]
+        assert one.trajectory.decisions[columns].equals(other.trajectory.decisions[columns])
+
+
 @pytest.mark.notebook
 def test_notebook_10_runs_and_writes_the_same_bytes_twice(tmp_path):
     from conftest import exec_notebook

@@ -1,54 +1,36 @@
 """Beyond the paper: online partitioning, devices that come and go, uplinks that change
 (notebook 10).
 
-The paper decides once, for N devices at fixed rates. This study puts the paper's model in
-a moving world (:mod:`dnnsplit.online`): a pool of N devices of the paper's evaluation
-(:func:`dnnsplit.paper_scenario`), of which a seeded Poisson process keeps some present;
-every present device asks for an inference every ``period_s``; every uplink follows a
-seeded two-state Markov channel (good: the device's rate from its distance; bad: that
-times ``bad_factor``). Controllers decide the partition points as the world moves
-(:data:`CONTROLLERS`), paying a modelled decision time and a switching delay, and each
-run's **regret** against an oracle that plays every state's optimum at once is measured
-(:mod:`dnnsplit.online.regret`): certified where the node-limited ``optimal`` finishes,
-marked where it does not.
-
-Three sweeps, each run on the engine (:mod:`dnnsplit.paper.engine`: cached and parallel
-like every sweep), each row computed without the clock (node limits, modelled decision
-times), so the same grid gives the same bytes on any machine:
-
-- :func:`regret_sweep`: per (N, seed, objective) one world, every controller in it; rows
-  of the cumulative regret over time (``time_s`` ≥ 0), of each run's totals (``time_s``
-  −1) and of the world's and each run's binned timeline (:data:`BIN_METRICS`);
-- :func:`decision_sweep`: per (N, seed) a short world of N devices, all present, their
-  uplinks changing, with every deciding controller (total delay, no regret): the
-  evaluations and the modelled time per decision against N.
-
-The measured decision times (wall clock) are in ``benchmarks/online.py``, never here.
-
-The controllers were also played on the emulated testbed (:mod:`dnnsplit.online.testbed`,
-``benchmarks/online_testbed.py``). That measurement cannot give the same bytes twice, so
-the committed one (``figures/online_testbed.csv``, ``online_testbed_decisions.csv`` and
-their manifest) is an *input* here, like the testbed's (notebook 08), rewritten only on
-request: :func:`testbed_measurement` reads it, :func:`testbed_summary` puts each
-controller's measured delays beside their predictions, :func:`save_testbed` draws
-:data:`TESTBED_FIGURE` from it when it exists.
+The paper's model in a moving world (:mod:`dnnsplit.online`; :class:`Study`): of a pool of
+N devices of the paper's evaluation a seeded Poisson process keeps some present, each asks
+every ``period_s``, each uplink is a seeded two-state Markov channel. The controllers
+(:data:`CONTROLLERS`) re-decide the partition points as the world moves, paying a modelled
+decision time and a switching delay; each run's **regret** is measured against an oracle
+that plays every state's optimum at once (:mod:`dnnsplit.online.regret`), certified where
+the node-limited ``optimal`` finishes. :func:`regret_sweep` and :func:`decision_sweep` run
+on the engine (cached, parallel) without the clock, so a grid gives the same bytes on any
+machine; ``benchmarks/online.py`` measures the wall time of the same decisions
+(:func:`decision_runs`). The controllers on the emulated testbed are a committed
+measurement, an *input* here as notebook 08's is: :func:`testbed_measurement` reads it,
+:func:`save_testbed` draws :data:`TESTBED_FIGURE` from it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from dnnsplit._checks import number
+from dnnsplit._io import atomic_write
 from dnnsplit._params import Constraint, Real, declare_fields
 from dnnsplit.errors import InputError
 from dnnsplit.online import (
@@ -67,12 +49,13 @@ from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.engine import current as current_engine
-from dnnsplit.paper.output import read_manifest
+from dnnsplit.paper.output import output_dir, read_manifest, save_figure
 from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
 from dnnsplit.paper.sweeps import Point
 from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
+from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 
 __all__ = [
@@ -89,6 +72,7 @@ __all__ = [
     "TestbedMeasurement",
     "caption",
     "decision_figure",
+    "decision_runs",
     "decision_summary",
     "decision_sweep",
     "notes",
@@ -149,8 +133,7 @@ RUN_METRICS = (
 BIN_METRICS = ("delay", "switches", "objective", "oracle")
 WORLD_METRICS = ("present", "bad_links")
 #: Points on each cumulative-regret curve, and bins of the timeline.
-CURVE_POINTS = 60
-BINS = 60
+CURVE_POINTS = BINS = 60
 #: The decision sweep's horizon, s (decisions counted, not regret).
 DECISION_HORIZON_S = 60.0
 #: The objectives, as the figures and the report name them.
@@ -161,7 +144,6 @@ OBJECTIVE_NAMES = {
 }
 #: The identifying columns of the rows.
 IDS = ["profile", "policy", "ratio", "devices", "seed", "objective", "controller", "metric"]
-
 
 #: What each field of :class:`Study` takes (errors name the field).
 STUDY_FIELDS: dict[str, Constraint] = {
@@ -216,9 +198,6 @@ class Study:
     max_nodes: int = DEFAULT_MAX_NODES
     seconds_per_evaluation: float = DEFAULT_SECONDS_PER_EVALUATION
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def dynamics(
         self, n_devices: int, horizon_s: float | None = None, *, everyone: bool = False
     ) -> Dynamics:
@@ -230,19 +209,32 @@ class Study:
             mean_stay_s=self.mean_stay_s,
             initial=round(self.present_share * n_devices),
         )
+        trace = TraceSpec(
+            kind="two-state",
+            bad_factor=self.bad_factor,
+            mean_good_s=self.mean_good_s,
+            mean_bad_s=self.mean_bad_s,
+        )
         return Dynamics(
             arrivals=Arrivals() if everyone else arrivals,
             requests=Requests(period_s=self.period_s),
-            traces=(
-                TraceSpec(
-                    kind="two-state",
-                    bad_factor=self.bad_factor,
-                    mean_good_s=self.mean_good_s,
-                    mean_bad_s=self.mean_bad_s,
-                ),
-            ),
+            traces=(trace,),
             switch_s=self.switch_s,
             horizon_s=self.horizon_s if horizon_s is None else horizon_s,
+        )
+
+    def simulate(
+        self, world: World, controller: str, solver: str, objective: str, **more: Any
+    ) -> Run:
+        """``controller`` with ``solver`` in ``world``, charged as this study charges."""
+        return simulate(
+            world,
+            controller=controller,
+            solver=solver,
+            objective=objective,
+            seconds_per_evaluation=self.seconds_per_evaluation,
+            max_nodes=self.max_nodes,
+            **more,
         )
 
 
@@ -273,14 +265,6 @@ class Plan:
         }
 
 
-#: A quick run's sizes (a smoke test, seconds): the largest N, the seeds, the decision
-#: sweep's N and the horizon (s).
-QUICK_DEVICES = 4
-QUICK_SEEDS = 2
-QUICK_DECISION_DEVICES = (5, 10)
-QUICK_HORIZON_S = 60.0
-
-
 def plan(
     devices: Sequence[int],
     seeds: Sequence[int],
@@ -291,9 +275,8 @@ def plan(
     *,
     quick: bool = False,
 ) -> Plan:
-    """The notebook's plan; ``quick`` (a smoke test) keeps the first N capped at
-    :data:`QUICK_DEVICES`, two seeds, decision N of 5 and 10, and a 60 s horizon (bad values
-    refused, naming them)."""
+    """The notebook's plan (bad values refused, naming them); ``quick`` (a smoke test, seconds)
+    keeps the first N capped at 4, two seeds, decision N of 5 and 10, and a 60 s horizon."""
     whole = [
         tuple(int(number(v, f"{name}[{k}]", whole=True, minimum=low)) for k, v in enumerate(values))
         for name, values, low in (
@@ -312,29 +295,12 @@ def plan(
             )
     n, s, dn, ds = whole
     if quick:
-        n = (min(n[0], QUICK_DEVICES),)
-        s, ds = s[:QUICK_SEEDS], ds[:QUICK_SEEDS]
-        dn = QUICK_DECISION_DEVICES
-        study = replace(study, horizon_s=min(study.horizon_s, QUICK_HORIZON_S))
+        n, s, dn, ds = (min(n[0], 4),), s[:2], (5, 10), ds[:2]
+        study = replace(study, horizon_s=min(study.horizon_s, 60.0))
     return Plan(n, s, chosen, dn, ds, study)
 
 
-# --- the regret sweep -------------------------------------------------------------------
-
-
-def _world(point: Point, horizon_s: float | None = None, *, everyone: bool = False) -> World:
-    study = Study(**point.options["study"])
-    dynamics = study.dynamics(point.devices, horizon_s, everyone=everyone)
-    return dynamics.world(point.scenario(), point.seed)
-
-
-def _curve(run: Run, times: np.ndarray) -> np.ndarray:
-    """The cumulative regret at ``times`` (linear within a piece: its rate is constant)."""
-    pieces = run.regret
-    assert pieces is not None
-    ends = np.concatenate([[0.0], pieces.end_s.to_numpy()])
-    cumulative = np.concatenate([[0.0], pieces.cumulative.to_numpy()])
-    return np.interp(times, ends, cumulative)
+# --- the sweeps ---------------------------------------------------------------------------
 
 
 def _binned(
@@ -348,118 +314,94 @@ def _binned(
     return out
 
 
-def _run_rows(run: Run, study: Study, edges: np.ndarray) -> dict[str, Any]:
-    """The totals, the regret curve and the bins of one run, as ``{metric: value or
-    [(time, value)]}``."""
-    summary = run.summary()
-    pieces = run.regret
-    assert pieces is not None
-    span = (pieces.end_s - pieces.start_s).to_numpy()
-    oracle_time = float((span * pieces.best).sum())
-    decisions = run.trajectory.decisions.iloc[1:]  # the first is before time 0
-    hours = run.world.horizon_s / 3600.0
-    totals = {
-        "regret": summary["regret"],
-        "regret_pct": 100.0 * summary["regret"] / oracle_time if oracle_time > 0 else math.nan,
-        "certified_share": summary["certified_share"],
-        "objective": summary["mean_objective"],
-        "oracle": summary["mean_best"],
-        "mean_delay": summary["mean_delay_s"],
-        "p95_delay": summary["p95_delay_s"],
-        "switches_per_hour": summary["switches"] / hours,
-        "decisions": float(len(decisions)),
-        "decision_ms": 1e3 * float(decisions.modelled_s.mean()) if len(decisions) else 0.0,
-    }
-    requests = run.trajectory.requests
-    issued = requests.issued_s.to_numpy()
-    which = np.clip(np.searchsorted(edges, issued, side="right") - 1, 0, edges.size - 2)
-    counts = np.bincount(which, minlength=edges.size - 1)
-    sums = np.bincount(which, weights=requests.delay_s.to_numpy(), minlength=edges.size - 1)
-    applied = run.trajectory.decisions
-    when = np.clip(
-        np.searchsorted(edges, applied.applied_s.to_numpy(), side="right") - 1, 0, edges.size - 2
-    )
-    starts, ends = pieces.start_s.to_numpy(), pieces.end_s.to_numpy()
-    bins = {
-        "delay": np.where(counts > 0, sums / np.maximum(counts, 1), np.nan),
-        "switches": np.bincount(
-            when, weights=applied.switches.to_numpy(), minlength=edges.size - 1
-        ),
-        "objective": _binned(starts, ends, pieces.value.to_numpy(), edges),
-        "oracle": _binned(starts, ends, pieces.best.to_numpy(), edges),
-    }
-    return {"totals": totals, "bins": bins}
+def regret_rows(point: Point) -> list[dict[str, Any]]:
+    """The rows of one (N, seed, objective): one world, every controller of
+    :data:`CONTROLLERS` in it (a module-level point function of the engine): each run's
+    totals (:data:`RUN_METRICS`), its cumulative regret at :data:`CURVE_POINTS` times (linear
+    within a piece of the regret: its rate is constant there) and its :data:`BIN_METRICS`;
+    the world's :data:`WORLD_METRICS`."""
+    study = Study(**point.options["study"])
+    world = study.dynamics(point.devices).world(point.scenario(), point.seed)
+    times = np.linspace(0.0, study.horizon_s, CURVE_POINTS + 1)[1:]
+    edges = np.linspace(0.0, study.horizon_s, BINS + 1)
+    bins = edges.size - 1
 
+    def bin_of(at: pd.Series) -> np.ndarray:
+        return np.clip(np.searchsorted(edges, at.to_numpy(), side="right") - 1, 0, bins - 1)
 
-def _world_bins(world: World, edges: np.ndarray) -> dict[str, np.ndarray]:
+    series: list[tuple[str, str, Any, Any]] = []  # (controller, metric, times, values)
+    for controller, solver in point.options["controllers"]:
+        run = study.simulate(world, controller, solver, dict(point.labels)["objective"])
+        summary, pieces, requests = run.summary(), run.regret, run.trajectory.requests
+        assert pieces is not None
+        starts, ends = pieces.start_s.to_numpy(), pieces.end_s.to_numpy()
+        oracle_time = float(((ends - starts) * pieces.best).sum())
+        applied = run.trajectory.decisions
+        decisions = applied.iloc[1:]  # the first is before time 0
+        totals = {
+            "regret": summary["regret"],
+            "regret_pct": 100.0 * summary["regret"] / oracle_time if oracle_time > 0 else math.nan,
+            "certified_share": summary["certified_share"],
+            "objective": summary["mean_objective"],
+            "oracle": summary["mean_best"],
+            "mean_delay": summary["mean_delay_s"],
+            "p95_delay": summary["p95_delay_s"],
+            "switches_per_hour": summary["switches"] / (run.world.horizon_s / 3600.0),
+            "decisions": float(len(decisions)),
+            "decision_ms": 1e3 * float(decisions.modelled_s.mean()) if len(decisions) else 0.0,
+        }
+        name = label(controller, solver)
+        series += [(name, metric, [-1.0], [value]) for metric, value in totals.items()]
+        cumulative = np.interp(times, np.r_[0.0, ends], np.r_[0.0, pieces.cumulative.to_numpy()])
+        series.append((name, "cumulative_regret", times, cumulative))
+        counts = np.bincount(bin_of(requests.issued_s), minlength=bins)
+        sums = np.bincount(bin_of(requests.issued_s), weights=requests.delay_s, minlength=bins)
+        binned = {
+            "delay": np.where(counts > 0, sums / np.maximum(counts, 1), np.nan),
+            "switches": np.bincount(
+                bin_of(applied.applied_s), weights=applied.switches, minlength=bins
+            ),
+            "objective": _binned(starts, ends, pieces.value.to_numpy(), edges),
+            "oracle": _binned(starts, ends, pieces.best.to_numpy(), edges),
+        }
+        series += [(name, metric, edges[1:], values) for metric, values in binned.items()]
     intervals = world.intervals
     pool = np.array([d.rate_bps for d in world.scenario.devices])
     bad = (intervals.present & (intervals.rates < pool[None, :])).sum(axis=1)
-    return {
-        "present": _binned(intervals.times, intervals.ends, intervals.present.sum(axis=1), edges),
-        "bad_links": _binned(intervals.times, intervals.ends, bad, edges),
-    }
-
-
-def regret_rows(point: Point) -> list[dict[str, Any]]:
-    """The rows of one (N, seed, objective): one world, every controller of
-    :data:`CONTROLLERS` in it (a module-level point function of the engine)."""
-    study = Study(**point.options["study"])
-    objective = dict(point.labels)["objective"]
-    world = _world(point)
+    for metric, values in (("present", intervals.present.sum(axis=1)), ("bad_links", bad)):
+        binned_world = _binned(intervals.times, intervals.ends, values, edges)
+        series.append(("world", metric, edges[1:], binned_world))
     keys = point.keys()
-    times = np.linspace(0.0, study.horizon_s, CURVE_POINTS + 1)[1:]
-    edges = np.linspace(0.0, study.horizon_s, BINS + 1)
-    rows: list[dict[str, Any]] = []
-
-    def add(controller: str, time_s: float, metric: str, value: float) -> None:
-        rows.append(
-            {
-                **keys,
-                "controller": controller,
-                "time_s": float(time_s),
-                "metric": metric,
-                "value": float(value),
-            }
-        )
-
-    for controller, solver in point.options["controllers"]:
-        run = simulate(
-            world,
-            controller=controller,
-            solver=solver,
-            objective=objective,
-            seconds_per_evaluation=study.seconds_per_evaluation,
-            max_nodes=study.max_nodes,
-        )
-        name = label(controller, solver)
-        measured = _run_rows(run, study, edges)
-        for metric, value in measured["totals"].items():
-            add(name, -1.0, metric, value)
-        for t, value in zip(times, _curve(run, times), strict=True):
-            add(name, t, "cumulative_regret", value)
-        for metric, values in measured["bins"].items():
-            for t, value in zip(edges[1:], values, strict=True):
-                add(name, t, metric, value)
-    for metric, values in _world_bins(world, edges).items():
-        for t, value in zip(edges[1:], values, strict=True):
-            add("world", t, metric, value)
-    return rows
+    return [
+        {**keys, "controller": controller, "time_s": float(t), "metric": metric, "value": float(v)}
+        for controller, metric, at, values in series
+        for t, v in zip(at, values, strict=True)
+    ]
 
 
-def _points(
+def _sweep(
+    compute: Any,
     setup: Setup,
     devices: Sequence[int],
     seeds: Sequence[int],
     labels: Sequence[Any],
-    options: dict[str, Any],
-) -> list[Point]:
-    return [
+    study: Study,
+    controllers: Sequence[tuple[str, str]],
+    by: list[str],
+    desc: str,
+    progress: bool,
+    engine: Engine | None,
+) -> pd.DataFrame:
+    """``compute``'s rows of every point (label, N, seed), sorted by ``by``."""
+    options = {"study": asdict(study), "controllers": [list(c) for c in controllers]}
+    chosen = [
         Point(setup, int(n), int(seed), labels=tuple(extra), options=options)
         for extra in labels
         for n in devices
         for seed in seeds
     ]
+    rows = (engine or current_engine()).run(compute, chosen, desc=desc, progress=progress)
+    return pd.DataFrame(rows).sort_values(by, kind="stable").reset_index(drop=True)
 
 
 def regret_sweep(
@@ -473,15 +415,11 @@ def regret_sweep(
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
-    """Every controller in the world of every (N, seed, objective) (the module docstring):
+    """Every controller in the world of every (N, seed, objective) (:func:`regret_rows`):
     tidy rows sorted by their identifying columns and ``time_s``."""
-    options = {"study": study.to_dict(), "controllers": [list(c) for c in controllers]}
-    chosen = _points(setup, devices, seeds, [(("objective", o),) for o in objectives], options)
-    rows = (engine or current_engine()).run(
-        regret_rows, chosen, desc="online regret", progress=progress
-    )
-    frame = pd.DataFrame(rows)
-    return frame.sort_values([*IDS, "time_s"], kind="stable").reset_index(drop=True)
+    labels = [(("objective", o),) for o in objectives]
+    return _sweep(regret_rows, setup, devices, seeds, labels, study, controllers,
+                  [*IDS, "time_s"], "online regret", progress, engine)  # fmt: skip
 
 
 def regret_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -495,9 +433,8 @@ def regret_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Per (N, objective, controller) and metric of :data:`RUN_METRICS`: the mean over
     seeds with a seeded 95% bootstrap interval and the seeds' spread
     (:func:`dnnsplit.paper.stats.summarise`)."""
-    totals = rows[rows.time_s == -1]
     by = ["policy", "ratio", "devices", "objective", "controller", "metric"]
-    return stats.summarise(totals, by, seed=seed)
+    return stats.summarise(rows[rows.time_s == -1], by, seed=seed)
 
 
 def timeline_rows(
@@ -516,28 +453,35 @@ def timeline_rows(
     return chosen.reset_index(drop=True)
 
 
-# --- the decision sweep ------------------------------------------------------------------
+def decision_runs(
+    scenario: Scenario,
+    seed: int,
+    study: Study,
+    controllers: Sequence[tuple[str, str]] = DECIDING,
+    *,
+    fresh_world: bool = False,
+) -> Iterator[tuple[str, Run]]:
+    """``(label, run)`` of each controller in a :data:`DECISION_HORIZON_S` world of
+    ``scenario``'s devices, all present, their uplinks changing (total delay, no regret).
+    The study reads the runs' modelled decision times; ``benchmarks/online.py`` their
+    measured ones, with ``fresh_world``: a new world per controller, so that none finds
+    another's solutions in the world's memo."""
+    dynamics = study.dynamics(len(scenario.devices), DECISION_HORIZON_S, everyone=True)
+    world = None
+    for controller, solver in controllers:
+        if world is None or fresh_world:
+            world = dynamics.world(scenario, seed)
+        run = study.simulate(world, controller, solver, "total", regret=False)
+        yield label(controller, solver), run
 
 
 def decision_rows(point: Point) -> list[dict[str, Any]]:
-    """Per deciding controller in a short world of N devices, all present, their uplinks
-    changing (total delay, no regret):
-    the decisions after the start, the model evaluations and the modelled time (ms) per
-    decision, and the largest."""
+    """Per controller of :func:`decision_runs`: the decisions after the start, the model
+    evaluations and the modelled time (ms) per decision, and the largest."""
     study = Study(**point.options["study"])
-    world = _world(point, DECISION_HORIZON_S, everyone=True)
-    keys = point.keys()
+    runs = decision_runs(point.scenario(), point.seed, study, point.options["controllers"])
     rows = []
-    for controller, solver in point.options["controllers"]:
-        run = simulate(
-            world,
-            controller=controller,
-            solver=solver,
-            objective="total",
-            seconds_per_evaluation=study.seconds_per_evaluation,
-            max_nodes=study.max_nodes,
-            regret=False,
-        )
+    for name, run in runs:
         decisions = run.trajectory.decisions.iloc[1:]
         values = {
             "decisions": float(len(decisions)),
@@ -546,13 +490,7 @@ def decision_rows(point: Point) -> list[dict[str, Any]]:
             "decision_ms_max": 1e3 * float(decisions.modelled_s.max()),
         }
         rows += [
-            {
-                **keys,
-                "objective": "total",
-                "controller": label(controller, solver),
-                "metric": m,
-                "value": v,
-            }
+            {**point.keys(), "objective": "total", "controller": name, "metric": m, "value": v}
             for m, v in values.items()
         ]
     return rows
@@ -568,15 +506,10 @@ def decision_sweep(
     progress: bool = True,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
-    """The modelled decision time of every deciding controller against N (the module
-    docstring)."""
-    options = {"study": study.to_dict(), "controllers": [list(c) for c in controllers]}
-    chosen = _points(setup, devices, seeds, [()], options)
-    rows = (engine or current_engine()).run(
-        decision_rows, chosen, desc="online decisions", progress=progress
-    )
-    frame = pd.DataFrame(rows)
-    return frame.sort_values(IDS, kind="stable").reset_index(drop=True)
+    """The modelled decision time of every deciding controller against N
+    (:func:`decision_rows`)."""
+    return _sweep(decision_rows, setup, devices, seeds, [()], study, controllers, IDS,
+                  "online decisions", progress, engine)  # fmt: skip
 
 
 def decision_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -586,153 +519,85 @@ def decision_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 
 # --- figures ------------------------------------------------------------------------------
 
-#: One colour per controller in every figure.
+#: One colour per controller in every figure; controllers whose lines often coincide with
+#: another's are dashed, so both show.
 COLOURS = {label(c, s): f"C{k}" for k, (c, s) in enumerate(CONTROLLERS)}
-
-
-#: Controllers whose lines often coincide with another's are dashed, so both show.
 DASHED = {label("resolve", "local-search"), label("repair", "greedy")}
 
 
-def _colour(name: str) -> str:
-    return COLOURS.get(name, "C9")
-
-
-def _style(name: str) -> dict[str, Any]:
-    return {"color": _colour(name), "ls": "--" if name in DASHED else "-"}
-
-
-def plot_timeline(axes: Sequence[Axes], rows: pd.DataFrame) -> Sequence[Axes]:
-    """Draw one world's timeline on three axes: the world (devices present, on a bad
-    link), each controller's mean simulated delay per bin, and its switches so far."""
-    world, context = axes[0], axes[1:]
-    for metric, style in (("present", "-"), ("bad_links", "--")):
-        part = stats.where(rows, controller="world", metric=metric)
-        world.step(
-            part.time_s,
-            part.value,
-            where="pre",
-            ls=style,
-            color="0.3",
-            label={"present": "devices present", "bad_links": "on a bad link"}[metric],
-        )
-    world.set(ylabel="devices")
-    for name, part in rows[rows.controller != "world"].groupby("controller", sort=True):
-        delay = stats.where(part, metric="delay").dropna(subset=["value"])  # bins with none
-        context[0].plot(delay.time_s, delay.value, label=str(name), lw=1.0, **_style(str(name)))
-        switches = stats.where(part, metric="switches")
-        context[1].plot(switches.time_s, switches.value.cumsum(), lw=1.0, **_style(str(name)))
-    context[0].set(ylabel="mean delay of a request (s)", yscale="log")
-    context[0].yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    context[0].yaxis.set_minor_formatter(NullFormatter())
-    context[1].set(ylabel="switches so far", xlabel="time (s)")
-    return axes
+def _style(name: object) -> dict[str, Any]:
+    return {"color": COLOURS.get(str(name), "C9"), "ls": "--" if str(name) in DASHED else "-"}
 
 
 def timeline_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """:func:`plot_timeline` of :func:`timeline_rows`' world, three panels stacked."""
-    import matplotlib.pyplot as plt
-
+    """One world's timeline (:func:`timeline_rows`), three panels stacked: the world
+    (devices present, on a bad link), each controller's mean simulated delay per bin, and
+    its switches so far."""
     with paper_style():
-        fig, axes = plt.subplots(
-            3,
-            1,
-            figsize=(PANEL[0] * 1.6, PANEL[1] * 2.2),
-            sharex=True,
-            gridspec_kw={"height_ratios": [1, 2, 1.4]},
-        )
-        plot_timeline(axes, rows)
+        fig, axes = plt.subplots(3, 1, figsize=(PANEL[0] * 1.6, PANEL[1] * 2.2), sharex=True,
+                                 gridspec_kw={"height_ratios": [1, 2, 1.4]})  # fmt: skip
+        world, delays, switches = axes
+        for metric, ls, name in (("present", "-", "devices present"),
+                                 ("bad_links", "--", "on a bad link")):  # fmt: skip
+            part = stats.where(rows, controller="world", metric=metric)
+            world.step(part.time_s, part.value, where="pre", ls=ls, color="0.3", label=name)
+        world.set(ylabel="devices")
+        for name, part in rows[rows.controller != "world"].groupby("controller", sort=True):
+            delay = stats.where(part, metric="delay").dropna(subset=["value"])  # bins with none
+            delays.plot(delay.time_s, delay.value, label=str(name), lw=1.0, **_style(name))
+            switched = stats.where(part, metric="switches")
+            switches.plot(switched.time_s, switched.value.cumsum(), lw=1.0, **_style(name))
+        delays.set(ylabel="mean delay of a request (s)", yscale="log")
+        delays.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        delays.yaxis.set_minor_formatter(NullFormatter())
+        switches.set(ylabel="switches so far", xlabel="time (s)")
         fig.tight_layout()
         finish_figure(fig, list(axes), caption, legend_size=7)
     return fig
 
 
-def plot_regret(ax: Axes, rows: pd.DataFrame, objective: str, devices: int) -> Axes:
-    """Draw on ``ax`` each controller's cumulative regret over time for ``objective``:
-    the mean over seeds, shaded from the least to the largest seed; returns ``ax``."""
-    curves = stats.where(rows, objective=objective, devices=devices, metric="cumulative_regret")
-    for name, part in curves.groupby("controller", sort=True):
-        wide = part.pivot_table(index="time_s", columns="seed", values="value")
-        colour = _colour(str(name))
-        ax.plot(wide.index, wide.mean(axis=1), label=str(name), lw=1.2, **_style(str(name)))
-        ax.fill_between(
-            wide.index, wide.min(axis=1), wide.max(axis=1), color=colour, alpha=0.15, lw=0
-        )
-    unit = {"total": "s·s", "variance": "s²·s", "max": "s·s"}[objective]
-    ax.set(
-        xlabel="time (s)",
-        ylabel=f"cumulative regret ({unit})",
-        yscale="symlog",
-        title=f"{OBJECTIVE_NAMES[objective]}, N = {devices}",
-    )
-    ax.set_ylim(bottom=0)
-    return ax
-
-
-OBJECTIVE_NAMES = {
-    "total": "total delay",
-    "variance": "variance of delays",
-    "max": "slowest device",
-}
-
-
 def regret_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """One panel per objective (and N) of :func:`plot_regret`."""
-    import matplotlib.pyplot as plt
-
-    panels = [
-        (o, int(n))
-        for o in OBJECTIVE_NAMES
-        if o in set(rows.objective)
-        for n in sorted(rows.devices.unique())
-    ]
+    """One panel per objective (and N): each controller's cumulative regret over time, the
+    mean over seeds, shaded from the least to the largest seed."""
+    panels = [(o, int(n)) for o in OBJECTIVE_NAMES if o in set(rows.objective)
+              for n in sorted(rows.devices.unique())]  # fmt: skip
     with paper_style():
-        fig, axes = plt.subplots(
-            1, len(panels), figsize=(PANEL[0] * len(panels), PANEL[1]), squeeze=False
-        )
+        fig, axes = plt.subplots(1, len(panels), figsize=(PANEL[0] * len(panels), PANEL[1]),
+                                 squeeze=False)  # fmt: skip
         for ax, (objective, devices) in zip(axes[0], panels, strict=True):
-            plot_regret(ax, rows, objective, devices)
+            curves = stats.where(rows, objective=objective, devices=devices,
+                                 metric="cumulative_regret")  # fmt: skip
+            for name, part in curves.groupby("controller", sort=True):
+                wide = part.pivot_table(index="time_s", columns="seed", values="value")
+                ax.plot(wide.index, wide.mean(axis=1), label=str(name), lw=1.2, **_style(name))
+                ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1),
+                                color=_style(name)["color"], alpha=0.15, lw=0)  # fmt: skip
+            unit = {"total": "s·s", "variance": "s²·s", "max": "s·s"}[objective]
+            ax.set(xlabel="time (s)", ylabel=f"cumulative regret ({unit})", yscale="symlog",
+                   title=f"{OBJECTIVE_NAMES[objective]}, N = {devices}")  # fmt: skip
+            ax.set_ylim(bottom=0)
         fig.tight_layout()
         finish_figure(fig, list(axes[0]), caption, legend_size=6)
     return fig
 
 
-def plot_decisions(ax: Axes, summary: pd.DataFrame) -> Axes:
-    """Draw on ``ax`` each controller's mean modelled decision time per decision against
-    N (log-log; the seeds' spread as bars); returns ``ax``."""
-    times = stats.where(summary, metric="decision_ms")
-    for name, part in times.groupby("controller", sort=True):
-        part = part.sort_values("devices")
-        ax.errorbar(
-            part.devices,
-            part["mean"],
-            yerr=[part["mean"] - part["min"], part["max"] - part["mean"]],
-            label=str(name),
-            marker="o",
-            ms=3,
-            lw=1.0,
-            capsize=2,
-            **_style(str(name)),
-        )
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="devices N (all present)",
-        ylabel="modelled time per decision (ms)",
-    )
-    ticks = sorted(int(n) for n in times.devices.unique())
-    ax.set_xticks(ticks, [str(n) for n in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    return ax
-
-
 def decision_figure(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """:func:`plot_decisions` in one panel."""
-    import matplotlib.pyplot as plt
-
+    """Each controller's mean modelled decision time per decision against N, in one panel
+    (log-log; the seeds' spread as bars)."""
+    times = stats.where(summary, metric="decision_ms")
     with paper_style():
         fig, ax = plt.subplots(figsize=PANEL)
-        plot_decisions(ax, summary)
+        for name, part in times.groupby("controller", sort=True):
+            part = part.sort_values("devices")
+            ax.errorbar(part.devices, part["mean"],
+                        yerr=[part["mean"] - part["min"], part["max"] - part["mean"]],
+                        label=str(name), marker="o", ms=3, lw=1.0, capsize=2,
+                        **_style(name))  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlabel="devices N (all present)",
+               ylabel="modelled time per decision (ms)")  # fmt: skip
+        ticks = sorted(int(n) for n in times.devices.unique())
+        ax.set_xticks(ticks, [str(n) for n in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         fig.tight_layout()
         finish_figure(fig, [ax], caption, legend_size=7)
     return fig
@@ -762,9 +627,8 @@ def caption(setup: Setup, study: Study, seeds: Sequence[int], which: str) -> Cap
         f"over {len(seeds)} seeds, shaded from the least to the largest seed.",
         "online_decisions": "Modelled decision time per decision (evaluations × the "
         "declared cost; the measured wall-clock times are in the online benchmark, not here) "
-        "against N, every device "
-        "present, the uplinks changing: mean "
-        f"over {len(seeds)} seeds, bars from the least to the largest.",
+        f"against N, every device present, the uplinks changing: mean over {len(seeds)} "
+        "seeds, bars from the least to the largest.",
     }[which]
     full = (
         f"{lead} {world} The regret is measured in the paper's snapshot model of each "
@@ -777,13 +641,16 @@ def caption(setup: Setup, study: Study, seeds: Sequence[int], which: str) -> Cap
 def notes(study: Study, controllers: Sequence[tuple[str, str]] = CONTROLLERS) -> dict[str, Any]:
     """What the run's manifest records beside the grids: the study's options and the
     controllers."""
-    return {"study": study.to_dict(), "controllers": [label(c, s) for c, s in controllers]}
+    return {"study": asdict(study), "controllers": [label(c, s) for c, s in controllers]}
 
 
 # --- the controllers on the emulated testbed (a committed measurement) -----------------
 
 #: The measurement's run (its manifest) and the figure drawn from it.
 TESTBED_RUN = TESTBED_FIGURE = "online_testbed"
+#: The measurement's own files (:func:`testbed_measurement`), never rewritten by a run.
+TESTBED_FILES = (f"{TESTBED_RUN}.csv", f"{TESTBED_RUN}_decisions.csv",
+                 f"{TESTBED_RUN}.manifest.json")  # fmt: skip
 #: A prediction within this relative error of its measurement counts as close.
 WITHIN = 0.10
 
@@ -792,33 +659,25 @@ WITHIN = 0.10
 class TestbedMeasurement:
     """The controllers on the emulated testbed: one row per request
     (:data:`dnnsplit.online.testbed.COLUMNS`), one per decision
-    (:data:`~dnnsplit.online.testbed.DECISION_COLUMNS`), and the manifest (host, load,
-    date, command)."""
+    (:data:`~dnnsplit.online.testbed.DECISION_COLUMNS`), the manifest (host, load, date,
+    command), and the folder its files are in."""
 
     __test__ = False  # not a pytest class
 
     requests: pd.DataFrame
     decisions: pd.DataFrame
     manifest: dict[str, Any]
-    #: The folder its files are in.
     source: Path
 
 
 def testbed_measurement(directory: str | Path = FIGURES_DIR) -> TestbedMeasurement | None:
-    """The measurement in ``directory`` (``online_testbed.csv``,
-    ``online_testbed_decisions.csv``, ``online_testbed.manifest.json``), or None when
-    there is none."""
+    """The measurement (:data:`TESTBED_FILES`) in ``directory``, or None when there is none."""
     directory = Path(directory)
-    requests, decisions = (directory / f"{TESTBED_RUN}{end}.csv" for end in ("", "_decisions"))
+    requests, decisions = (directory / name for name in TESTBED_FILES[:2])
     manifest = read_manifest(directory, TESTBED_RUN)
     if manifest is None or not requests.exists() or not decisions.exists():
         return None
     return TestbedMeasurement(pd.read_csv(requests), pd.read_csv(decisions), manifest, directory)
-
-
-#: The measurement's own files (:func:`testbed_measurement`), never rewritten by a run.
-TESTBED_FILES = (f"{TESTBED_RUN}.csv", f"{TESTBED_RUN}_decisions.csv",
-                 f"{TESTBED_RUN}.manifest.json")  # fmt: skip
 
 
 def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
@@ -832,7 +691,7 @@ def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataF
     out = []
     for name, part in requests.groupby("controller", sort=True):
         error = part["predicted_s"] / part["measured_s"] - 1
-        decided = decisions[(decisions["controller"] == name)].sort_values("time_s").iloc[1:]
+        decided = decisions[decisions["controller"] == name].sort_values("time_s").iloc[1:]
         switching = decided["switching_s"].dropna()
         out.append({
             "controller": str(name),
@@ -851,28 +710,10 @@ def testbed_summary(requests: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(out)
 
 
-def plot_testbed(ax: Axes, requests: pd.DataFrame, controller: str, legend: bool = True) -> Axes:
-    """Draw on ``ax`` one controller's requests over time: each device's measured delay
-    (dots) and the prediction made before it (a step line); a legend of the devices when
-    ``legend``."""
-    part = requests[requests["controller"] == controller].sort_values("started_s")
-    for k, (device, rows) in enumerate(part.groupby("device", sort=True)):
-        colour = f"C{k}"
-        ax.step(rows.started_s, rows.predicted_s, where="post", color=colour, lw=0.9)
-        ax.plot(rows.started_s, rows.measured_s, "o", ms=2.5, color=colour,
-                label=f"device {device}" if legend else None)  # fmt: skip
-    ax.set(title=escape(controller), xlabel="time (s)", ylabel="delay of a request (s)",
-           yscale="log")  # fmt: skip
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    return ax
-
-
 def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """One panel per controller of :func:`plot_testbed`, two a row."""
-    import matplotlib.pyplot as plt
-
+    """One panel per controller, two a row: its requests over time, each device's measured
+    delay (dots) and the prediction made before it (a step line); the first panel's legend
+    names the devices."""
     names = sorted(requests["controller"].unique())
     rows, columns = math.ceil(len(names) / 2), min(2, len(names))
     with paper_style():
@@ -880,7 +721,17 @@ def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Fi
                                  figsize=(PANEL[0] * columns, PANEL[1] * rows))  # fmt: skip
         flat = list(axes.flat)
         for ax, name in zip(flat, names, strict=False):
-            plot_testbed(ax, requests, str(name), legend=ax is flat[0])
+            part = requests[requests["controller"] == str(name)].sort_values("started_s")
+            for k, (device, by_device) in enumerate(part.groupby("device", sort=True)):
+                ax.step(by_device.started_s, by_device.predicted_s, where="post", color=f"C{k}",
+                        lw=0.9)  # fmt: skip
+                ax.plot(by_device.started_s, by_device.measured_s, "o", ms=2.5, color=f"C{k}",
+                        label=f"device {device}" if ax is flat[0] else None)  # fmt: skip
+            ax.set(title=escape(str(name)), xlabel="time (s)", ylabel="delay of a request (s)",
+                   yscale="log")  # fmt: skip
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         for ax in flat[len(names) :]:
             ax.set_visible(False)
         fig.tight_layout()
@@ -897,9 +748,20 @@ def _testbed_host(manifest: dict[str, Any]) -> str:
     )
 
 
-def testbed_caption(measurement: TestbedMeasurement) -> Caption:
-    """The caption of :data:`TESTBED_FIGURE`: what is drawn, what the emulation is, and
-    where and when it was measured."""
+def save_testbed(
+    measurement: TestbedMeasurement | None, out_dir: str | Path | None = None
+) -> list[str]:
+    """Draw and save :data:`TESTBED_FIGURE` and its summary (``online_testbed_summary.csv``)
+    from ``measurement`` into ``out_dir``; the figures written (none without a
+    measurement). The measurement's own files are copied unchanged into ``out_dir`` when
+    they live elsewhere (a run's folder then holds every file its report reads), never
+    rewritten."""
+    if measurement is None:
+        return []
+    out = output_dir(out_dir)
+    if out.resolve() != measurement.source.resolve():
+        for name in TESTBED_FILES:
+            atomic_write(out / name, (measurement.source / name).read_bytes())
     grid = measurement.manifest.get("grids", {}).get(TESTBED_RUN, {})
     short = (
         "The controllers on the emulated testbed: each device's MEASURED delay per request "
@@ -914,32 +776,9 @@ def testbed_caption(measurement: TestbedMeasurement) -> Caption:
         "profile measured on its core. Rows in online_testbed.csv, decisions in "
         "online_testbed_decisions.csv, the run in online_testbed.manifest.json."
     )
-    return Caption(short, full)
-
-
-def save_testbed(
-    measurement: TestbedMeasurement | None, out_dir: str | Path | None = None
-) -> list[str]:
-    """Draw and save :data:`TESTBED_FIGURE` and its summary (``online_testbed_summary.csv``)
-    from ``measurement`` into ``out_dir``; the figures written (none without a
-    measurement). The measurement's own files are copied unchanged into ``out_dir`` when
-    they live elsewhere (a run's folder then holds every file its report reads), never
-    rewritten."""
-    if measurement is None:
-        return []
-    import matplotlib.pyplot as plt
-
-    from dnnsplit._io import atomic_write
-    from dnnsplit.paper.output import output_dir, save_figure
-
-    out = output_dir(out_dir)
-    if out.resolve() != measurement.source.resolve():
-        for name in TESTBED_FILES:
-            atomic_write(out / name, (measurement.source / name).read_bytes())
-    fig = testbed_figure(measurement.requests, caption=testbed_caption(measurement))
+    fig = testbed_figure(measurement.requests, caption=Caption(short, full))
     summary = testbed_summary(measurement.requests, measurement.decisions)
-    save_figure(fig, TESTBED_FIGURE, {"summary": summary}, out_dir,
-                caption=testbed_caption(measurement))  # fmt: skip
+    save_figure(fig, TESTBED_FIGURE, {"summary": summary}, out_dir, caption=Caption(short, full))
     plt.close(fig)
     return [TESTBED_FIGURE]
 
@@ -965,28 +804,26 @@ def testbed_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _span(row: pd.Series, digits: int = 1) -> str:
+    """A summary row's mean and its seeds' range, ``—`` when there is no mean."""
     if not np.isfinite(row["mean"]):
         return "—"
     return f"{row['mean']:.{digits}f} ({row['min']:.{digits}f} to {row['max']:.{digits}f})"
 
 
-def _regret_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One line per objective, N and controller: the regret in % of the oracle (mean over
-    seeds, their range), the share certified, the simulated mean delay, the switches per
-    hour and the modelled time per decision."""
-    out = []
-    order = {o: k for k, o in enumerate(OBJECTIVE_NAMES)}
-    keys = summary[["objective", "devices", "controller"]].drop_duplicates()
-    keys = keys.assign(order=keys.objective.map(order)).sort_values(
-        ["order", "devices", "controller"]
-    )
-    for objective, devices, name in keys[["objective", "devices", "controller"]].itertuples(
-        index=False
+def _regret_lines(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The report's regret table, one line per objective, N and controller (the regret in
+    % of the oracle: mean over seeds and their range; the share certified, the simulated
+    mean delay, the switches per hour, the modelled time per decision); and per objective
+    and N the controller of least mean regret, the runner-up, whether their seeds' ranges
+    overlap, and static's."""
+    lines, best = [], []
+    for (objective, devices), part in sorted(
+        summary.groupby(["objective", "devices"], sort=True),
+        key=lambda item: (list(OBJECTIVE_NAMES).index(item[0][0]), item[0][1]),
     ):
-        part = stats.where(summary, objective=objective, devices=devices, controller=name)
-        row = part.set_index("metric")
-        out.append(
-            {
+        for name, row in part.groupby("controller", sort=True):
+            row = row.set_index("metric")
+            lines.append({
                 "objective": OBJECTIVE_NAMES[str(objective)],
                 "N": int(devices),
                 "controller": escape(name),
@@ -995,45 +832,22 @@ def _regret_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "mean delay (s)": _span(row.loc["mean_delay"], 3),
                 "switches / h": f"{row.loc['switches_per_hour', 'mean']:.0f}",
                 "modelled ms / decision": f"{row.loc['decision_ms', 'mean']:.3g}",
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def _best(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per objective and N: the controller of least mean regret (%), the runner-up and
-    whether their seeds' ranges overlap, and static's."""
-    pct = stats.where(summary, metric="regret_pct")
-    order = {o: k for k, o in enumerate(OBJECTIVE_NAMES)}
-    found = []
-    for (objective, devices), part in pct.groupby(["objective", "devices"], sort=True):
-        part = part.sort_values(["mean", "controller"])
-        best, second = part.iloc[0], part.iloc[min(1, len(part) - 1)]
-        static = part[part.controller.str.startswith("static")]
-        found.append(
-            {
-                "objective": OBJECTIVE_NAMES[str(objective)],
-                "devices": int(devices),
-                "best": str(best.controller),
-                "best_pct": _span(best),
-                "second": str(second.controller) if len(part) > 1 else "",
-                "second_pct": _span(second),
-                "overlap": bool(second["min"] <= best["max"]),
-                "static": str(static.controller.iloc[0]) if len(static) else "",
-                "static_pct": _span(static.iloc[0]) if len(static) else "—",
-                "order": order[str(objective)],
-            }
-        )
-    return sorted(found, key=lambda r: (r["order"], r["devices"]))
-
-
-def _decision_table(summary: pd.DataFrame) -> pd.DataFrame:
-    times = stats.where(summary, metric="decision_ms")
-    wide = times.pivot_table(index="controller", columns="devices", values="mean")
-    out = wide.map(lambda v: f"{v:.3g}").reset_index()
-    out["controller"] = out["controller"].map(escape)
-    out.columns = ["controller", *[f"N = {int(n)}" for n in wide.columns]]
-    return out
+            })  # fmt: skip
+        pct = part[part.metric == "regret_pct"].sort_values(["mean", "controller"])
+        first, second = pct.iloc[0], pct.iloc[min(1, len(pct) - 1)]
+        static = pct[pct.controller.str.startswith("static")]
+        best.append({
+            "objective": OBJECTIVE_NAMES[str(objective)],
+            "devices": int(devices),
+            "best": str(first.controller),
+            "best_pct": _span(first),
+            "second": str(second.controller) if len(pct) > 1 else "",
+            "second_pct": _span(second),
+            "overlap": bool(second["min"] <= first["max"]),
+            "static": str(static.controller.iloc[0]) if len(static) else "",
+            "static_pct": _span(static.iloc[0]) if len(static) else "—",
+        })  # fmt: skip
+    return pd.DataFrame(lines), best
 
 
 def report_section(directory: str | Path = FIGURES_DIR) -> str:
@@ -1045,21 +859,24 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
     decision_path = directory / "online_decisions_summary.csv"
     if not regret_path.exists() or not decision_path.exists():
         return ""
-    regret = pd.read_csv(regret_path)
-    decisions = pd.read_csv(decision_path)
+    regret_lines, best = _regret_lines(pd.read_csv(regret_path))
+    decision_ms = stats.where(pd.read_csv(decision_path), metric="decision_ms")
+    wide = decision_ms.pivot_table(index="controller", columns="devices", values="mean")
+    decision_table = wide.map(lambda v: f"{v:.3g}").reset_index()
+    decision_table["controller"] = decision_table["controller"].map(escape)
+    decision_table.columns = ["controller", *[f"N = {int(n)}" for n in wide.columns]]
     manifest = read_manifest(directory, RUN) or {}
-    recorded = manifest.get("notes", {})
     testbed_path = directory / f"{TESTBED_FIGURE}_summary.csv"
     bench = read_manifest(directory, TESTBED_RUN) or read_manifest(FIGURES_DIR, TESTBED_RUN)
     testbed = None
     if testbed_path.exists() and bench is not None:
         summary = pd.read_csv(testbed_path)
+        errors = summary["median_abs_error_pct"]
         testbed = {
             "grid": bench.get("grids", {}).get(TESTBED_RUN, {}),
             "host": _testbed_host(bench),
             "table": table(testbed_table(summary), align="lrrrrrrrrr"),
-            "error": f"{summary['median_abs_error_pct'].min():.0f}–"
-            f"{summary['median_abs_error_pct'].max():.0f}",
+            "error": f"{errors.min():.0f}–{errors.max():.0f}",
             "least": str(summary.loc[summary["measured_mean_s"].idxmin(), "controller"]),
             "largest": str(summary.loc[summary["measured_mean_s"].idxmax(), "controller"]),
         }
@@ -1067,13 +884,13 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
     return render(
         "online",
         quick=bool(manifest.get("quick")),
-        study=recorded.get("study"),
-        controllers=recorded.get("controllers", []),
+        study=manifest.get("notes", {}).get("study"),
+        controllers=manifest.get("notes", {}).get("controllers", []),
         regret_grid=grids.get("regret", {}),
         decision_grid=grids.get("decisions", {}),
-        regret_table=table(_regret_table(regret), align="lrllrlrr"),
-        best=_best(regret),
-        decision_table=table(_decision_table(decisions)),
+        regret_table=table(regret_lines, align="lrllrlrr"),
+        best=best,
+        decision_table=table(decision_table),
         decision_horizon_s=DECISION_HORIZON_S,
         testbed=testbed,
     )
