@@ -152,9 +152,8 @@ def _model_gap_point(point: Point) -> list[dict[str, Any]]:
     solution = solve(scenario, objective=objective, start=point.options["start"])
     snapshot = solution.evaluation
     timeline = evaluate(scenario, solution.partition, model="timeline")
-    rows = metric_rows(
-        {**keys, "model": "snapshot"}, "greedy", objective, evaluation_metrics(snapshot)
-    )
+    snapshot_keys = {**keys, "model": "snapshot"}
+    rows = metric_rows(snapshot_keys, "greedy", objective, evaluation_metrics(snapshot))
     metrics = evaluation_metrics(timeline)
     metrics["total_gap_pct"] = stats.change_pct(timeline.total, snapshot.total)
     metrics["variance_gap_pct"] = stats.change_pct(timeline.variance, snapshot.variance)
@@ -235,7 +234,8 @@ def timeline_vs_snapshot(summary: pd.DataFrame, *, caption: Caption | str = "") 
         ):
             mine = summary[summary.metric == metric]
             for policy, part in mine.groupby("policy", sort=True):
-                band(ax, part["devices"], part, display_name(policy), color=policy_colour(policy))
+                band(ax, part["devices"], part, display_name(policy),
+                      color=policy_colour(policy))
             ticks(ax, mine["devices"])
             ax.set(
                 xlabel="devices N",

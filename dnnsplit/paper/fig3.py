@@ -304,25 +304,16 @@ def improvement_vs_devices(
             else:
                 style = ":" if solver in ("all-local", "max-local") else "--"
                 ax.plot(
-                    part["devices"],
-                    part["mean"],
-                    ls=style,
-                    marker="x",
-                    color=color,
-                    lw=1.0,
+                    part["devices"], part["mean"], ls=style, marker="x", color=color, lw=1.0,
                     label=label,
                 )
         for k, claim in enumerate(paper):
             policy = claim.policies[0] if len(claim.policies) == 1 else ""
             color = policy_colour(policy) if policy else "0.5"
             paper_values(
-                ax,
-                claim,
-                summary["devices"].unique(),
-                color,
+                ax, claim, summary["devices"].unique(), color,
                 f"paper{', ' + display_name(policy) if policy else ''}: {claim.paper_text}",
-                hatch=POLICY_HATCHES.get(policy, "..."),
-                nudge=0.012 * (2 * k - 1),
+                hatch=POLICY_HATCHES.get(policy, "..."), nudge=0.012 * (2 * k - 1),
             )
         what = "variance of delays" if objective == "variance" else "total delay"
         ticks(ax, summary["devices"])
@@ -350,9 +341,7 @@ def improvement_vs_ratio(
     with paper_style():
         policies = sorted(summary.policy.unique())
         fig, axes = plt.subplots(
-            len(policies),
-            1,
-            figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5 * len(policies)),
+            len(policies), 1, figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5 * len(policies)),
             squeeze=False,
         )
         for ax, policy in zip(axes[:, 0], policies, strict=True):
@@ -392,11 +381,7 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
                 label=f"{objective}, {display_name(policy)}, R = {ratio:g}",
             )[0]
             ax.fill_between(
-                part["devices"],
-                part["low"],
-                part["high"],
-                color=line.get_color(),
-                alpha=0.15,
+                part["devices"], part["low"], part["high"], color=line.get_color(), alpha=0.15,
                 lw=0,
             )
         ticks(ax, summary["devices"])

@@ -73,15 +73,8 @@ def stage_times(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
             part["time_ms"] = 1000 * part["time_s"]
             order = list(dict.fromkeys(part.sort_values("stage_index")["stage"]))
             sns.barplot(
-                data=part,
-                x="stage",
-                y="time_ms",
-                hue="label",
-                order=order,
-                ax=ax,
-                errorbar=None,
-                hue_order=labels,
-                palette=colours,
+                data=part, x="stage", y="time_ms", hue="label", order=order, ax=ax,
+                errorbar=None, hue_order=labels, palette=colours,
             )
             ax.set_yscale("log")
             ax.set(xlabel=f"{model} stage", ylabel="time (ms, log scale)", title=f"{model}")

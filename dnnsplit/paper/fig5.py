@@ -88,12 +88,12 @@ __all__ = [
 ]
 
 
+# --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
+
+
 #: Fig. 5 at scale stops each proof by a node limit; this time limit only guards a machine
 #: far slower than expected (it would make the result depend on the machine).
 SCALE_TIME_LIMIT_S = 600.0
-
-
-# --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
 
 
 def _heuristics(point: Point, objective: str) -> dict[str, Request]:
@@ -389,7 +389,9 @@ def at_scale_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     :func:`informative_bound`) on the optimal rows."""
     keys = ["objective", "policy", "solver", "metric", "devices"]
     values = rows[rows.metric == rows.objective]
-    wanted = rows[rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])]
+    wanted = rows[
+        rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])
+    ]
     best = rows[rows.solver == "optimal"].pivot_table(
         index=["objective", "policy", "devices", "seed"], columns="metric", values="value"
     )
@@ -476,11 +478,7 @@ def gap_vs_devices(
             for ax, metric, ls, what in _FIG5_LINES:
                 line = where(mine, metric=metric)
                 axes[ax].plot(
-                    line["devices"],
-                    line["mean"],
-                    marker=marker,
-                    ls=ls,
-                    color=color,
+                    line["devices"], line["mean"], marker=marker, ls=ls, color=color,
                     label=f"{solver}: {what}",
                 )
         devices = variance_rows["devices"].unique()
@@ -489,11 +487,8 @@ def gap_vs_devices(
             axes[1].axhline(limit, color=INK, ls="--", lw=1.0, label=f"paper: {bound.paper_text}")
         if share is not None:
             axes[2].scatter(
-                sorted(devices),
-                [100 * share.share] * len(devices),
-                color="0.6",
-                label=f"paper: {share.paper_text}",
-                **PAPER_MARKER,
+                sorted(devices), [100 * share.share] * len(devices), color="0.6",
+                label=f"paper: {share.paper_text}", **PAPER_MARKER,
             )
         axes[1].set_yscale("symlog", linthresh=1.0)
         drawn = [v for line in axes[1].get_lines() for v in line.get_ydata() if np.isfinite(v)]
@@ -556,15 +551,15 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     informative in every case (``informative_pct``, see
     :func:`at_scale_summary`).
     """
-    objectives = sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
+    objectives = (
+        sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
+    )
     policies = sorted(summary.policy.unique())
     panels = [(o, p) for o in objectives for p in policies]
     with paper_style():
         rows = math.ceil(len(panels) / 2)
         fig, grid = plt.subplots(
-            rows,
-            min(2, len(panels)),
-            figsize=(PANEL[0] * 2, PANEL[1] * 1.25 * rows),
+            rows, min(2, len(panels)), figsize=(PANEL[0] * 2, PANEL[1] * 1.25 * rows),
             squeeze=False,
         )
         axes = list(grid.ravel())
@@ -577,54 +572,36 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 if solver != "optimal":
                     band(ax, values["devices"], values, solver, marker, color)
                     continue
-                certified = where(mine, solver="optimal", metric="certified").set_index("devices")[
-                    "mean"
-                ]
+                certified = where(mine, solver="optimal", metric="certified").set_index(
+                    "devices"
+                )["mean"]
                 full = values[values["devices"].map(certified).fillna(0) >= 1]
                 partial = values[values["devices"].map(certified).fillna(0) < 1]
                 ax.plot(values["devices"], values["mean"], color=color, lw=1.0)
                 if not full.empty:
-                    ax.scatter(
-                        full["devices"],
-                        full["mean"],
-                        marker=marker,
-                        color=color,
-                        label="optimal, every case certified",
-                        zorder=3,
-                    )
+                    ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
+                               label="optimal, every case certified", zorder=3)
                 if not partial.empty:
-                    ax.scatter(
-                        partial["devices"],
-                        partial["mean"],
-                        marker=marker,
-                        facecolors="white",
-                        edgecolors=color,
-                        label="optimal or best found: some case not certified",
-                        zorder=3,
-                    )
+                    ax.scatter(partial["devices"], partial["mean"], marker=marker,
+                               facecolors="white", edgecolors=color,
+                               label="optimal or best found: some case not certified",
+                               zorder=3)
             bound = where(mine, solver="optimal", metric="lower_bound")
-            useful = where(mine, solver="optimal", metric="informative_pct").set_index("devices")[
-                "mean"
-            ]
+            useful = where(mine, solver="optimal", metric="informative_pct").set_index(
+                "devices"
+            )["mean"]
             bound = bound[bound["devices"].map(useful).fillna(0) >= 100]
             if not bound.empty:
-                ax.plot(
-                    bound["devices"],
-                    bound["mean"],
-                    ls="--",
-                    color=INK,
-                    label="proven lower bound (informative)",
-                )
+                ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
+                        label="proven lower bound (informative)")
             ticks(ax, mine["devices"])
             ax.set_yscale("log")
             _plain_log_ticks(ax)
-            what = (
-                "variance of delays (s², log)"
-                if objective == "variance"
-                else ("largest delay (s, log)")
+            what = "variance of delays (s², log)" if objective == "variance" else (
+                "largest delay (s, log)"
             )
             ax.set(xlabel="devices N", ylabel=what, title=f"{objective}, {display_name(policy)}")
-        for ax in axes[len(panels) :]:
+        for ax in axes[len(panels):]:
             ax.set_visible(False)
         fig.tight_layout()
         return finish_figure(fig, axes[: len(panels)], caption, legend_size=7)
@@ -655,10 +632,8 @@ def report_section(directory: Path) -> str:
         gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
         known = gaps.loc[certified[certified].index, "gap_pct"]
         useful = pd.Series(
-            [
-                informative_bound(b, k)
-                for b, k in zip(wide["lower_bound"], wide["best_known"], strict=True)
-            ],
+            [informative_bound(b, k) for b, k in zip(wide["lower_bound"], wide["best_known"],
+                                                     strict=True)],
             index=wide.index,
         )
         bounded = gaps.loc[(~certified) & useful]

@@ -47,9 +47,6 @@ __all__ = [
 # --- one scenario, every solver ----------------------------------------------------------
 
 
-# --- one scenario, and the stage profiles ---------------------------------------------
-
-
 def compare_solvers(
     scenario: Scenario,
     *,
@@ -162,11 +159,8 @@ def solver_delays(
     column of dots per solver with their mean."""
     with paper_style():
         fig, axes = plt.subplots(
-            len(objectives),
-            1,
-            figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
-            squeeze=False,
-            sharex=True,
+            len(objectives), 1, figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
+            squeeze=False, sharex=True,
         )
         for ax, objective in zip(axes[:, 0], objectives, strict=True):
             rows = [
@@ -176,26 +170,11 @@ def solver_delays(
                 for device, delay in enumerate(solutions[(objective, solver)].evaluation.delays)
             ]
             data = pd.DataFrame(rows)
-            sns.stripplot(
-                data=data,
-                x="solver",
-                y="delay_s",
-                ax=ax,
-                jitter=False,
-                size=5,
-                alpha=0.8,
-                order=list(solvers),
-            )
+            sns.stripplot(data=data, x="solver", y="delay_s", ax=ax, jitter=False, size=5,
+                          alpha=0.8, order=list(solvers))
             means = data.groupby("solver", sort=False)["delay_s"].mean().reindex(solvers)
-            ax.scatter(
-                np.arange(len(means)),
-                means.to_numpy(),
-                marker="_",
-                s=600,
-                color=INK,
-                label="mean",
-                zorder=3,
-            )
+            ax.scatter(np.arange(len(means)), means.to_numpy(), marker="_", s=600, color=INK,
+                       label="mean", zorder=3)
             ax.set(ylabel="delay per device (s)", xlabel="", title=f"objective: {objective}")
             ax.tick_params(axis="x", rotation=20)
         fig.tight_layout()

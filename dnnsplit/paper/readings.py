@@ -792,6 +792,7 @@ def _reading(reading_id: str, declared: Sequence[Reading]) -> Reading:
 
 # --- the mechanism: why greedy stops where it does -----------------------------------
 
+
 def _variances(scenario: Scenario, vectors: np.ndarray) -> np.ndarray:
     return batch_delays(scenario.tables, vectors).var(axis=-1)
 
@@ -882,7 +883,9 @@ def delay_curves(
     and the certified optimum's points marked. Delays are not monotone in p: the bytes
     sent jump between layers."""
     scenario = paper_scenario(devices, seed, setup)
-    greedy = np.array(solve(scenario, objective="variance", start=experiment.start).partition)
+    greedy = np.array(
+        solve(scenario, objective="variance", start=experiment.start).partition
+    )
     best = np.array(certified_optimum(scenario, "variance", CERTIFY_TIME_LIMIT_S).partition)
     rows = []
     for i in range(devices):
@@ -902,6 +905,7 @@ def delay_curves(
                 }
             )
     return pd.DataFrame(rows)
+
 
 
 
