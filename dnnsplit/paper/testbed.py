@@ -31,6 +31,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -45,6 +46,8 @@ from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
 from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
+from dnnsplit.testbed import emulation
+from dnnsplit.testbed.experiment import TestbedConfig, run_testbed
 
 __all__ = [
     "ENV_MODE",
@@ -96,10 +99,8 @@ NOTES = (
 )  # fmt: skip
 
 
-def quick_config() -> Any:
+def quick_config() -> TestbedConfig:
     """A smoke-sized testbed run: N = 1, 2, one seed, SJF, one repeat, two random vectors."""
-    from dnnsplit.testbed.experiment import TestbedConfig
-
     return TestbedConfig(
         devices=(1, 2), seeds=(0,), policies=("sjf",), repeats=1, random_vectors=2,
         profile_repeats=3, host_repeats=5, calibration_rounds=1,
@@ -112,7 +113,7 @@ def quick_config() -> Any:
 def write_measurement(
     rows: pd.DataFrame,
     provenance: dict[str, Any],
-    config: Any,
+    config: TestbedConfig,
     out_dir: str | os.PathLike[str],
     *,
     quick: bool = False,
@@ -153,12 +154,15 @@ def write_measurement(
     return written
 
 
-def _read(directory: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    manifest = read_manifest(directory, RUN)
-    path = directory / "testbed.csv"
-    if manifest is None or not path.exists():
-        raise FileNotFoundError(f"no testbed measurement in {directory}")
-    return pd.read_csv(path), manifest
+@dataclass(frozen=True)
+class Measurement:
+    """A testbed measurement: its rows, its manifest, the folder it was read from, and one
+    sentence saying where it came from."""
+
+    rows: pd.DataFrame
+    manifest: dict[str, Any]
+    source: Path
+    origin: str
 
 
 def _host_words(manifest: dict[str, Any]) -> str:
@@ -170,33 +174,29 @@ def _host_words(manifest: dict[str, Any]) -> str:
     )
 
 
+def _read(directory: Path, origin: str = "") -> Measurement:
+    """The measurement in ``directory``, ``{host}`` in ``origin`` replaced by its host
+    (:class:`FileNotFoundError` when there is none)."""
+    manifest = read_manifest(directory, RUN)
+    path = directory / "testbed.csv"
+    if manifest is None or not path.exists():
+        raise FileNotFoundError(f"no testbed measurement in {directory}")
+    host = _host_words(manifest)
+    return Measurement(pd.read_csv(path), manifest, directory, origin.replace("{host}", host))
+
+
 def _lacks() -> str:
     """What this host lacks to run the testbed ("" when nothing)."""
-    from dnnsplit.testbed.emulation import capabilities
-
-    return "; ".join(capabilities()["missing"])
+    return "; ".join(emulation.capabilities()["missing"])
 
 
-def _measure_into(config: Any, target: Path, *, quick: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _measure(config: TestbedConfig, target: Path, origin: str, *, quick: bool) -> Measurement:
     """Run the testbed with ``config`` in a scratch folder, write its measurement to
-    ``target`` and read it back (rows, manifest)."""
-    from dnnsplit.testbed.experiment import run_testbed
-
+    ``target`` and read it back."""
     with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
         rows, provenance = run_testbed(config, work, say=print)
     write_measurement(rows, provenance, config, target, quick=quick)
-    return _read(target)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """A testbed measurement: its rows, its manifest, the folder it was read from, and one
-    sentence saying where it came from."""
-
-    rows: pd.DataFrame
-    manifest: dict[str, Any]
-    source: Path
-    origin: str
+    return _read(target, origin)
 
 
 def testbed_rows(
@@ -220,27 +220,18 @@ def testbed_rows(
     committed_dir : path
         Where the committed measurement is (``figures/``).
     """
-    mode = mode or os.environ.get(ENV_MODE, "") or "committed"
-    mode = check_choice(mode, MODES, ENV_MODE, "testbed mode")
-    reason = ""
-    if mode != "committed":
-        missing = _lacks()
-        if missing:
-            reason = f" (a new measurement was asked for, but this host lacks {missing})"
-        else:
-            from dnnsplit.testbed.experiment import TestbedConfig
-
-            config = quick_config() if quick else TestbedConfig()
-            target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
-            rows, manifest = _measure_into(config, target, quick=quick)
-            return Measurement(rows, manifest, target, (
-                f"Measured by this run on this host ({_host_words(manifest)}); written to "
-                f"{shown(target)}."
-            ))  # fmt: skip
-    rows, manifest = _read(Path(committed_dir))
-    return Measurement(rows, manifest, Path(committed_dir), (
-        f"The committed measurement, made on {_host_words(manifest)}; this run did not "
-        f"measure again{reason}. DNNSPLIT_TESTBED=measure re-measures where the host allows."
+    mode = check_choice(mode or os.environ.get(ENV_MODE, "") or "committed", MODES, ENV_MODE,
+                        "testbed mode")  # fmt: skip
+    missing = _lacks() if mode != "committed" else ""
+    if mode != "committed" and not missing:
+        target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
+        return _measure(quick_config() if quick else TestbedConfig(), target, (
+            f"Measured by this run on this host ({{host}}); written to {shown(target)}."
+        ), quick=quick)  # fmt: skip
+    reason = f" (a new measurement was asked for, but this host lacks {missing})" if missing else ""
+    return _read(Path(committed_dir), (
+        "The committed measurement, made on {host}; this run did not measure again"
+        f"{reason}. DNNSPLIT_TESTBED=measure re-measures where the host allows."
     ))  # fmt: skip
 
 
@@ -256,12 +247,11 @@ def check_here(enabled: bool = False) -> tuple[Measurement | None, str]:
             f"This host cannot run the testbed ({missing}), so only the committed "
             "measurement is shown."
         )
-    rows, manifest = _measure_into(quick_config(), CHECK_DIR, quick=True)
-    return Measurement(rows, manifest, CHECK_DIR, (
-        f"A smoke-sized measurement made by this run on this host ({_host_words(manifest)}), "
-        f"in {shown(CHECK_DIR)}/: one repeat, so noisier than the "
-        "committed one, and made while other notebooks may run beside it."
-    )), ""  # fmt: skip
+    return _measure(quick_config(), CHECK_DIR, (
+        f"A smoke-sized measurement made by this run on this host ({{host}}), in "
+        f"{shown(CHECK_DIR)}/: one repeat, so noisier than the committed one, and made while "
+        "other notebooks may run beside it."
+    ), quick=True), ""  # fmt: skip
 
 
 def side_by_side(committed: Measurement, fresh: Measurement) -> pd.DataFrame:
@@ -598,8 +588,6 @@ def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure
     """The testbed figure (2×3): every device's delay predicted against measured; the
     error per component; Kendall's τ for the total delay and for the variance against N;
     the BS's part against the arrivals' spread; the regret of the model's choice."""
-    import matplotlib.pyplot as plt
-
     summary = rank_summary(rank_fidelity(rows))
     with paper_style():
         fig, grid = plt.subplots(2, 3, figsize=(15, 8))
@@ -718,53 +706,28 @@ def _bs_table(finding: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _bs_words(finding: pd.DataFrame) -> dict[str, Any]:
-    """The BS finding's numbers in words: each model's median error per policy (over the
-    seeds), the arrivals' spread and the share of tasks that found the BS idle."""
-    by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
-
-    def per_policy(column: str) -> str:
-        return " and ".join(
-            f"{_signed(value)} under {display_name(str(policy))}"
-            for policy, value in by_policy[column].items()
-        )
-
-    return {
-        "snapshot": per_policy("predicted_snapshot"),
-        "timeline": per_policy("predicted_timeline"),
-        "timeline_below": bool((by_policy["predicted_timeline"] < -CLEAR_BIAS).all()),
-        "spread": f"{finding['spread'].median():.1f}",
-        "idle": _percent(finding["idle"].median()),
-    }
-
-
 def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
     """REPRODUCTION.md's section "The model against an emulated testbed" (Markdown, its
     heading first), rendered from ``templates/testbed.md.j2`` with the measurement in
     ``directory`` (the committed one by default); "" when ``directory`` holds none."""
     try:
-        rows, manifest = _read(Path(directory))
+        measurement = _read(Path(directory))
     except FileNotFoundError:
         return ""
+    rows, manifest = measurement.rows, measurement.manifest
     notes = manifest.get("notes", {})
     grid = manifest.get("grids", {}).get("testbed", {})
     summary = error_summary(rows)
+    whole = summary[summary["component"] == "total"].set_index(["inputs", "model"])
     rank = rank_fidelity(rows)
+    taus = rank.groupby(["model", "inputs", "objective"])["tau"].median()
+    first = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
     finding = bs_finding(rows)
+    by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
     duel = greedy_against_optimal(rows)
     differ = duel[~duel["same_vector"]]
     upload = _offloaded(rows)
     upload_error = upload["model_send_s"] / upload["measured_send_s"] - 1.0
-
-    def whole(inputs: str, model: str) -> pd.Series:
-        pick = (summary["component"] == "total") & (summary["inputs"] == inputs)
-        return summary[pick & (summary["model"] == model)].iloc[0]
-
-    def tau(inputs: str, objective: str, model: str = "snapshot") -> float:
-        pick = (rank["inputs"] == inputs) & (rank["objective"] == objective)
-        return float(rank[pick & (rank["model"] == model)]["tau"].median())
-
-    total_rank = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
     numbers = {
         "network": str(grid.get("network", "?")),
         "target": str(grid.get("target", "?")),
@@ -784,18 +747,24 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "host": _host_words(manifest),
         "wall_min": f"{float(notes.get('wall_s') or 0) / 60:.0f}",
         "components": table(_component_table(summary), align="lllrrrrr"),
-        "whole": {(i, m): whole(i, m) for i in INPUTS for m in MODELS},
+        "whole": whole.to_dict("index"),  # the whole delay's summary per (inputs, model)
         "percent": _percent,
-        "tau": {(i, o): tau(i, o) for i in INPUTS for o in OBJECTIVES},
-        "tau_timeline": {(i, o): tau(i, o, "timeline") for i in INPUTS for o in OBJECTIVES},
+        "tau": taus["snapshot"].to_dict(),  # the median τ per (inputs, objective)
+        "tau_timeline": taus["timeline"].to_dict(),
         "taus": table(_tau_table(rank_summary(rank)), align="lrr" + "r" * 4),
-        "best": {i: int((total_rank[total_rank["inputs"] == i]["regret"] == 0).sum())
-                 for i in INPUTS},
-        "regret": {i: float(total_rank[total_rank["inputs"] == i]["regret"].median())
-                   for i in INPUTS},
-        "ranked": int(total_rank["regret"].notna().sum() / len(INPUTS)),
+        # the snapshot model's first choice on the total delay: how often it measured best
+        "best": first.groupby("inputs")["regret"].agg(lambda r: int((r == 0).sum())).to_dict(),
+        "regret": first.groupby("inputs")["regret"].median().to_dict(),
+        "ranked": int(first["regret"].notna().sum() / len(INPUTS)),
         "bs": table(_bs_table(finding), align="lrr" + "r" * 5),
-        "bs_words": _bs_words(finding),
+        "bs_words": {
+            **{model: " and ".join(f"{_signed(value)} under {display_name(str(policy))}"
+                                   for policy, value in by_policy[f"predicted_{model}"].items())
+               for model in MODELS},
+            "timeline_below": bool((by_policy["predicted_timeline"] < -CLEAR_BIAS).all()),
+            "spread": f"{finding['spread'].median():.1f}",
+            "idle": _percent(finding["idle"].median()),
+        },
         # the upload's bias on devices without background processes and with them
         "upload": {"idle": _signed(upload_error[upload["background"] == 0].median()),
                    "busy": _signed(upload_error[upload["background"] > 0].median())},
