@@ -1,25 +1,20 @@
-"""The model against an emulated testbed (notebook 08): which measurement a run uses, the
-numbers a reader of a latency model expects, the figure and REPRODUCTION.md's section.
+"""The model against an emulated testbed (notebook 08): which measurement a run draws
+from, the numbers a reader of a latency model expects, the figure and the report's section.
 
-A testbed measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the
-same bytes twice, so the committed one is an *input*, like a measured profile:
-``figures/testbed.csv`` (one row per policy, N, seed, vector and device), its calibration
-``figures/testbed_calibration.csv`` and its manifest ``figures/testbed.manifest.json`` (the
-host: CPU, cores, cgroup version, load averages, date). Every run draws from it, so
-``./run_all.sh`` stays byte-reproducible. :func:`testbed_rows` measures again only on
-request (``DNNSPLIT_TESTBED``): ``committed`` (the default); ``measure``, where this host
-can (root, a cgroup CPU controller, PyTorch, two cores), written under ``build/testbed/``;
-``commit``, written into the output folder (with ``./run_all.sh``, over the committed one).
+A measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the same bytes
+twice, so the committed one (``figures/testbed.csv``, one row per policy, N, seed, vector
+and device; its calibration table; its manifest, with the host's CPU, cores, cgroup version,
+load and date) is an *input*, and ``./run_all.sh`` stays byte-reproducible. A new one is
+made only on request (:func:`testbed_rows`).
 
-The numbers, each a function of the rows: :func:`error_summary` per component, inputs
-(``predicted``: nothing measured on a device; ``calibrated``: the profiles measured in the
-devices' cgroups) and BS model (the median and 90th percentile of ``|error|``, the share
-within ±10 % as nn-Meter and LitePred report it, and the bias, the median error, where
-ANNETTE reports the mean); :func:`rank_fidelity` (Kendall's τ between the predicted and the
-measured order of each scenario's candidates, and the regret of the model's first choice);
-:func:`bs_finding` (the BS's part under both models, and why); :func:`greedy_against_optimal`
-(ties apart from wins). Relative errors are ``predicted / measured − 1``: positive where the
-model expects more delay than the devices measured.
+The numbers: the error per component (:func:`error_summary`: median and 90th percentile of
+``|error|``, the share within ±10 % as nn-Meter and LitePred report it, the bias as the
+median error where ANNETTE reports the mean), Kendall's τ of the candidates' order
+(:func:`rank_fidelity`), the BS's part under both models (:func:`bs_finding`) and greedy
+against optimal (:func:`greedy_against_optimal`), each from two sets of inputs:
+``predicted`` (nothing measured on a device) and ``calibrated`` (the profiles measured in
+the devices' cgroups). Relative errors are ``predicted / measured − 1``: positive where
+the model expects more delay than the devices measured.
 """
 
 from __future__ import annotations
@@ -61,6 +56,10 @@ __all__ = [
     "copy_measurement",
     "error_summary",
     "greedy_against_optimal",
+    "plot_bs",
+    "plot_component_errors",
+    "plot_predicted_vs_measured",
+    "plot_rank",
     "quick_config",
     "rank_fidelity",
     "rank_summary",
@@ -206,13 +205,16 @@ def testbed_rows(
     output_dir: str | os.PathLike[str] | None = None,
     committed_dir: str | os.PathLike[str] = FIGURES_DIR,
 ) -> Measurement:
-    """The measurement a run draws from (module docstring).
+    """The measurement a run draws from.
 
     Parameters
     ----------
     mode : str
-        ``committed``, ``measure`` or ``commit`` (empty: ``$DNNSPLIT_TESTBED``, else
-        ``committed``).
+        ``committed`` (the committed one); ``measure`` (measure again where this host can:
+        root, a cgroup CPU controller, PyTorch, two cores; written under ``build/testbed/``);
+        ``commit`` (measure again into ``output_dir``: with ``./run_all.sh``, over the
+        committed one). Empty: ``$DNNSPLIT_TESTBED``, else ``committed``. Where this host
+        cannot measure, the committed one, and its origin says why.
     quick : bool
         A new measurement is smoke-sized (:func:`quick_config`).
     output_dir : path, optional
@@ -385,18 +387,11 @@ def _scenario_vectors(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).reset_index()
 
 
-def _tau(predicted: pd.Series, measured: pd.Series) -> float:
-    """Kendall's τ-b of two orders; NaN below three candidates or where one side is
-    constant (the variance of a single device's delay)."""
-    if len(predicted) < 3 or np.ptp(predicted) == 0 or np.ptp(measured) == 0:
-        return float("nan")
-    return float(kendalltau(predicted, measured).statistic)
-
-
 def rank_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
     """Per scenario, inputs, model and objective (total delay, variance of delays):
     ``candidates`` (distinct vectors), ``tau`` (Kendall's τ between the predicted and the
-    measured order; 1: the same order, 0: unrelated, −1: reversed) and, for the total
+    measured order, τ-b; 1: the same order, 0: unrelated, −1: reversed; NaN below three
+    candidates or where one side is constant, as one device's variance) and, for the total
     delay, ``regret`` (how much more the vector the model ranks first measured than the
     best measured: 0 when it measured best; a ratio of variances near 0 means nothing,
     so the variance has none)."""
@@ -405,13 +400,15 @@ def rank_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
         for inputs, model, objective in product(INPUTS, MODELS, OBJECTIVES):
             predicted = part[f"{inputs}_{model}_{objective}"]
             measured = part[f"measured_{objective}"]
-            regret = np.nan
+            tau = regret = np.nan
+            if len(part) >= 3 and np.ptp(predicted) > 0 and np.ptp(measured) > 0:
+                tau = kendalltau(predicted, measured).statistic
             if objective == "total":
                 regret = measured.loc[predicted.idxmin()] / measured.min() - 1.0
             out.append({
                 **dict(zip(SCENARIO, key, strict=True)), "inputs": inputs, "model": model,
-                "objective": objective, "candidates": len(part),
-                "tau": _tau(predicted, measured), "regret": float(regret),
+                "objective": objective, "candidates": len(part), "tau": float(tau),
+                "regret": float(regret),
             })  # fmt: skip
     return pd.DataFrame(out)
 
@@ -509,22 +506,21 @@ _BOXES = (
 )
 
 
-def _plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame) -> None:
+def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame) -> Axes:
     """Each device's predicted delay (both inputs, snapshot model) against its measured
     median, with the line y = x."""
     rows = _distinct(rows)
     for inputs, marker in zip(INPUTS, ("o", "x"), strict=True):
         ax.scatter(rows["measured_s"], rows[f"{inputs}_snapshot_s"], marker=marker, s=10,
                    alpha=0.5, color=_INPUT_COLORS[inputs], label=inputs)  # fmt: skip
-    top = 1.05 * float(
-        max(rows["measured_s"].max(), rows[[f"{i}_snapshot_s" for i in INPUTS]].max().max())
-    )
+    top = 1.05 * float(rows[["measured_s", *(f"{i}_snapshot_s" for i in INPUTS)]].max().max())
     ax.plot([0, top], [0, top], **REFERENCE_LINE, label="y = x")
     ax.set(xlim=(0, top), ylim=(0, top), xlabel="measured delay (s)",
            ylabel="predicted delay, snapshot (s)", title="every device's delay")  # fmt: skip
+    return ax
 
 
-def _plot_component_errors(ax: Axes, rows: pd.DataFrame) -> None:
+def plot_component_errors(ax: Axes, rows: pd.DataFrame) -> Axes:
     """The relative error of each component (:data:`_BOXES`) as boxes (whiskers: 5th to
     95th percentile), the ±10 % band shaded."""
     errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
@@ -534,18 +530,16 @@ def _plot_component_errors(ax: Axes, rows: pd.DataFrame) -> None:
                showfliers=False)  # fmt: skip
     ax.set_xticks(range(1, len(boxes) + 1), [label for label, _ in boxes], fontsize=6)
     ax.set(ylabel="relative error (%)", title="error per component")
+    return ax
 
 
-def _plot_by_devices(ax: Axes, summary: pd.DataFrame, objective: str, column: str) -> None:
+def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "tau") -> Axes:
     """:func:`rank_summary`'s ``tau`` (median over the seeds, bars from the lowest to the
     highest) or ``regret`` (median, %) of the snapshot model against N: colour by policy,
     line style by inputs."""
     frame = summary[(summary["objective"] == objective) & (summary["model"] == "snapshot")]
-    if column == "regret":
-        frame = frame.assign(regret=100 * frame["regret_median"])
-        y, low, high = "regret", "regret", "regret"
-    else:
-        y, low, high = "tau_median", "tau_min", "tau_max"
+    frame = frame.assign(regret=100 * frame["regret_median"])
+    y, low, high = ("tau_median", "tau_min", "tau_max") if column == "tau" else ("regret",) * 3
     for (policy, inputs), part in frame.groupby(["policy", "inputs"], sort=True):
         part = part.sort_values("devices")
         ax.errorbar(
@@ -555,16 +549,16 @@ def _plot_by_devices(ax: Axes, summary: pd.DataFrame, objective: str, column: st
         )  # fmt: skip
     devices = sorted(frame["devices"].unique())
     ax.set_xticks(devices, [str(n) for n in devices])
-    ax.set(xlabel="devices N")
-    if column == "regret":
-        ax.set(ylim=(0, None), ylabel="regret of the model's choice (%)",
-               title="does the model's best measure best?")  # fmt: skip
-    else:
-        ax.set(ylim=(-1.05, 1.05), ylabel="Kendall's τ",
+    if column == "tau":
+        ax.set(xlabel="devices N", ylim=(-1.05, 1.05), ylabel="Kendall's τ",
                title=f"rank fidelity: {objective} (snapshot)")  # fmt: skip
+    else:
+        ax.set(xlabel="devices N", ylim=(0, None), ylabel="regret of the model's choice (%)",
+               title="does the model's best measure best?")  # fmt: skip
+    return ax
 
 
-def _plot_bs(ax: Axes, rows: pd.DataFrame) -> None:
+def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
     """The BS's part: each model's prediction over the measurement per offloaded task
     (log scale; 1: exact) against how far its vector's arrivals spread (against the BS's
     work), where two or more devices offload."""
@@ -582,6 +576,7 @@ def _plot_bs(ax: Axes, rows: pd.DataFrame) -> None:
     ax.set_yscale("log")
     ax.set(xlabel="arrival spread / BS work", ylabel="BS part: predicted / measured",
            title="the BS queue")  # fmt: skip
+    return ax
 
 
 def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
@@ -592,12 +587,12 @@ def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure
     with paper_style():
         fig, grid = plt.subplots(2, 3, figsize=(15, 8))
         axes = grid.ravel()
-        _plot_predicted_vs_measured(axes[0], rows)
-        _plot_component_errors(axes[1], rows)
-        _plot_by_devices(axes[2], summary, "total", "tau")
-        _plot_by_devices(axes[3], summary, "variance", "tau")
-        _plot_bs(axes[4], rows)
-        _plot_by_devices(axes[5], summary, "total", "regret")
+        plot_predicted_vs_measured(axes[0], rows)
+        plot_component_errors(axes[1], rows)
+        plot_rank(axes[2], summary, "total")
+        plot_rank(axes[3], summary, "variance")
+        plot_bs(axes[4], rows)
+        plot_rank(axes[5], summary, "total", "regret")
         fig.tight_layout()
         finish_figure(fig, axes, caption, legend_size=6)
     return fig
