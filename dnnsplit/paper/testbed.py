@@ -222,8 +222,8 @@ def testbed_rows(
     committed_dir : path
         Where the committed measurement is (``figures/``).
     """
-    mode = check_choice(mode or os.environ.get(ENV_MODE, "") or "committed", MODES, ENV_MODE,
-                        "testbed mode")  # fmt: skip
+    mode = mode or os.environ.get(ENV_MODE, "") or "committed"
+    mode = check_choice(mode, MODES, ENV_MODE, "testbed mode")
     missing = _lacks() if mode != "committed" else ""
     if mode != "committed" and not missing:
         target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
