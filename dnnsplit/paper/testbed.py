@@ -77,8 +77,9 @@ RUN = "testbed"
 INPUTS = ("predicted", "calibrated")
 MODELS = ("snapshot", "timeline")
 OBJECTIVES = ("total", "variance")
-#: The order of the components in every table.
-COMPONENTS = ("local", "upload", "bs", "total", "variance")
+#: The components in the order of every table, and their names in the report.
+COMPONENTS = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
+              "total": "whole delay", "variance": "variance of delays"}  # fmt: skip
 #: A task found the BS idle when it waited less than this before its first stage (s).
 IDLE_S = 1e-3
 #: The share of predictions within this relative error (nn-Meter's and LitePred's ±10 %).
@@ -651,10 +652,8 @@ def _signed(value: float) -> str:
 
 
 def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
-    names = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
-             "total": "whole delay", "variance": "variance of delays"}  # fmt: skip
     return pd.DataFrame({
-        "component": summary["component"].map(names), "inputs": summary["inputs"],
+        "component": summary["component"].map(COMPONENTS), "inputs": summary["inputs"],
         "BS model": summary["model"], "n": summary["count"],
         "median abs. error": summary["median_abs_error"].map(_percent),
         "90th pct.": summary["p90_abs_error"].map(_percent),
