@@ -665,14 +665,12 @@ def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Per policy and N, the snapshot model's τ per objective and inputs: the median
     [lowest, highest] over the seeds."""
     out = []
-    for (policy, n), part in summary[summary["model"] == "snapshot"].groupby(
-        ["policy", "devices"], sort=True
-    ):
+    shown = summary[summary["model"] == "snapshot"].set_index(["objective", "inputs"])
+    for (policy, n), part in shown.groupby(["policy", "devices"], sort=True):
         row = {"policy": display_name(str(policy)), "N": str(n),
                "scenarios": str(int(part["scenarios"].max()))}  # fmt: skip
         for objective, inputs in product(OBJECTIVES, INPUTS):
-            mine = part[(part["objective"] == objective) & (part["inputs"] == inputs)]
-            tau = mine.iloc[0] if len(mine) else None
+            tau = part.loc[(objective, inputs)] if (objective, inputs) in part.index else None
             row[f"τ {objective}, {inputs}"] = (
                 "n/a" if tau is None or not np.isfinite(tau["tau_median"])
                 else f"{tau['tau_median']:+.2f} [{tau['tau_min']:+.2f}, {tau['tau_max']:+.2f}]"
