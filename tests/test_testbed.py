@@ -1015,6 +1015,8 @@ def test_the_bs_finding_sets_both_models_against_the_measured_bs_part():
     assert finding["idle"] == pytest.approx(0.5)
     assert finding["predicted_snapshot"] == pytest.approx(0.75)
     assert finding["predicted_timeline"] == pytest.approx(-0.1)
+    alone = bs_finding(tidy(task(0, 0.0, 0.0, 0.05, 0.1, 0.04))).iloc[0]  # nothing shared
+    assert alone["tasks"] == 1 and np.isnan(alone["idle"]) and np.isnan(alone["spread"])
 
 
 def test_greedy_against_optimal_counts_ties_apart_from_wins_and_the_spread():

@@ -441,9 +441,8 @@ def bs_finding(rows: pd.DataFrame) -> pd.DataFrame:
             error = part[f"{inputs}_bs_{model}_s"] / part["measured_bs_s"] - 1.0
             row[f"{inputs}_{model}"] = float(error.median())
         shared = part[part["shared"]]
-        row["idle"] = float((shared["measured_queue_s"] < IDLE_S).mean()) if len(shared) else np.nan
-        vectors = shared.drop_duplicates([*SCENARIO, "vector"])
-        row["spread"] = float(vectors["spread"].median()) if len(vectors) else np.nan
+        row["idle"] = float((shared["measured_queue_s"] < IDLE_S).mean())  # NaN: none shared
+        row["spread"] = float(shared.drop_duplicates([*SCENARIO, "vector"])["spread"].median())
         out.append(row)
     return pd.DataFrame(out)
 
