@@ -901,6 +901,28 @@ def test_the_report_section_is_rendered_from_the_measurement_and_escapes_its_tex
     assert "<script>" not in hostile and r"\<script\>x\</script\> \| \`y\`" in hostile
 
 
+def test_a_written_measurement_sets_each_device_against_what_it_emulates(tmp_path):
+    from dnnsplit.paper import testbed
+
+    provenance = {"stage_names": ["conv1", "fc"], "target_profile_s": [1.0, 3.0],
+                  "host_profile_s": [0.1, 0.2], "device_profiles_s": [[1.5, 2.5], [1.0, 3.0]],
+                  "fractions": [0.1, 0.2], "host": {"cpu": "test"}}  # fmt: skip
+    rows = tidy(device("greedy", 0, 1, 1.0))
+    written = testbed.write_measurement(rows, provenance, testbed.quick_config(), tmp_path)
+    assert {path.name for path in written} >= set(testbed.MEASUREMENT_FILES)
+    table = pd.read_csv(tmp_path / "testbed_calibration.csv").set_index(["device", "stage"])
+    assert list(table.loc[0].index) == ["conv1", "fc", "total"]
+    first = table.loc[(0, "total")]  # 4 s emulated against 4 s targeted, 0.3 s / 0.1 host
+    assert (first["target_s"], first["emulated_s"]) == (4.0, 4.0)
+    assert first["scaled_host_s"] == pytest.approx(3.0)
+    assert first["emulated_over_scaled"] == pytest.approx(4 / 3)
+    assert table.loc[(1, "fc"), "emulated_over_target"] == 1.0
+    assert table.loc[(1, "fc"), "scaled_host_s"] == pytest.approx(1.0)
+    measurement = testbed.testbed_rows("committed", committed_dir=tmp_path)
+    assert measurement.manifest["notes"]["measured"] and "test, ? cores" in measurement.origin
+    assert testbed.calibration_frame(measurement).equals(table.reset_index())
+
+
 def tidy(*rows: dict) -> pd.DataFrame:
     """Rows of the testbed's CSV made by hand: the given values, zero elsewhere."""
     from dnnsplit.testbed.experiment import COLUMNS
@@ -993,6 +1015,8 @@ def test_the_bs_finding_sets_both_models_against_the_measured_bs_part():
     assert finding["idle"] == pytest.approx(0.5)
     assert finding["predicted_snapshot"] == pytest.approx(0.75)
     assert finding["predicted_timeline"] == pytest.approx(-0.1)
+    alone = bs_finding(tidy(task(0, 0.0, 0.0, 0.05, 0.1, 0.04))).iloc[0]  # nothing shared
+    assert alone["tasks"] == 1 and np.isnan(alone["idle"]) and np.isnan(alone["spread"])
 
 
 def test_greedy_against_optimal_counts_ties_apart_from_wins_and_the_spread():

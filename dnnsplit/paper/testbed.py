@@ -1,88 +1,69 @@
-"""The model against an emulated testbed: which measurement a run uses, the numbers a
-reader of a latency model expects, its figure and its section of REPRODUCTION.md
-(notebook 08).
+"""The model against an emulated testbed (notebook 08): which measurement a run draws
+from, the numbers a reader of a latency model expects, the figure and the report's section.
 
-A testbed measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the
-same bytes twice, so the committed one is an *input* here, like a measured profile:
-``figures/testbed.csv`` (one row per policy, N, seed, vector and device), its calibration
-table ``figures/testbed_calibration.csv`` and its manifest ``figures/testbed.manifest.json``
-(the host it was measured on: CPU, cores, cgroup version, load averages, date). Every run
-draws the figure, the tables and the report's section from it, so ``./run_all.sh`` stays
-byte-reproducible. A new measurement is made only on request (:func:`testbed_rows`,
-``DNNSPLIT_TESTBED``):
+A measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the same bytes
+twice, so the committed one (``figures/testbed.csv``, one row per policy, N, seed, vector
+and device; its calibration table; its manifest, with the host's CPU, cores, cgroup version,
+load and date) is an *input*, and ``./run_all.sh`` stays byte-reproducible. A new one is
+made only on request (:func:`testbed_rows`).
 
-- ``committed`` (the default): the committed measurement;
-- ``measure``: measure again where this host can (root, a cgroup CPU controller, PyTorch,
-  two cores) and draw from that, writing it under ``build/testbed/``; elsewhere the
-  committed one, saying why;
-- ``commit``: measure again and write the measurement into the output folder (with
-  ``./run_all.sh``, over the committed one).
-
-What is computed (each a function of the rows, tested on hand-made ones):
-
-- :func:`error_summary`: per component (local stages, upload, the BS's queue and service,
-  the whole delay, and the variance of the delays) and per set of inputs (``predicted``:
-  nothing measured on a device; ``calibrated``: the profiles measured in the devices'
-  cgroups) and BS model: median and 90th percentile of ``|error|``, the share within
-  ±10 % and the bias (median error), as nn-Meter and LitePred report the share within
-  ±10 % and ANNETTE the mean error;
-- :func:`rank_fidelity`: per scenario, Kendall's τ between the predicted and the measured
-  order of the candidate vectors, for the total delay and for the variance of delays, and
-  the measured regret of the vector the model ranks first;
-- :func:`bs_finding`: the BS's part alone, snapshot against timeline against the
-  measurement, per policy and seed, with the mechanism (how far the uploads spread the
-  arrivals, and how many tasks found the BS idle);
-- :func:`greedy_against_optimal`: per scenario, ties (the same vector) apart from wins.
-
-Relative errors are ``predicted / measured − 1``: positive where the model expects more
-delay than the devices measured.
+The numbers: the error per component (:func:`error_summary`: median and 90th percentile of
+``|error|``, the share within ±10 % as nn-Meter and LitePred report it, the bias as the
+median error where ANNETTE reports the mean), Kendall's τ of the candidates' order
+(:func:`rank_fidelity`), the BS's part under both models (:func:`bs_finding`) and greedy
+against optimal (:func:`greedy_against_optimal`), each from two sets of inputs:
+``predicted`` (nothing measured on a device) and ``calibrated`` (the profiles measured in
+the devices' cgroups). Relative errors are ``predicted / measured − 1``: positive where
+the model expects more delay than the devices measured.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy.stats import kendalltau
 
+from dnnsplit._io import atomic_write
+from dnnsplit.errors import check_choice
 from dnnsplit.paper.captions import Caption
-from dnnsplit.paper.output import read_manifest, write_manifest, write_table
+from dnnsplit.paper.output import output_dir, read_manifest, write_manifest, write_table
 from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
 from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
+from dnnsplit.testbed import emulation
+from dnnsplit.testbed.experiment import TestbedConfig, run_testbed
 
 __all__ = [
     "ENV_MODE",
     "MEASUREMENT_FILES",
-    "MODES",
     "Measurement",
     "bs_finding",
     "calibration_frame",
-    "calibration_table",
     "caption",
     "check_here",
     "component_errors",
     "copy_measurement",
     "error_summary",
     "greedy_against_optimal",
-    "measurement_mode",
     "plot_bs",
     "plot_component_errors",
     "plot_predicted_vs_measured",
-    "plot_regret",
-    "plot_tau",
+    "plot_rank",
     "quick_config",
     "rank_fidelity",
     "rank_summary",
     "report_section",
-    "scenario_vectors",
     "side_by_side",
     "tables",
     "testbed_figure",
@@ -96,28 +77,30 @@ RUN = "testbed"
 INPUTS = ("predicted", "calibrated")
 MODELS = ("snapshot", "timeline")
 OBJECTIVES = ("total", "variance")
+#: The components in the order of every table, and their names in the report.
+COMPONENTS = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
+              "total": "whole delay", "variance": "variance of delays"}  # fmt: skip
 #: A task found the BS idle when it waited less than this before its first stage (s).
 IDLE_S = 1e-3
 #: The share of predictions within this relative error (nn-Meter's and LitePred's ±10 %).
 WITHIN = 0.10
+#: A median error at least this far from 0 under every policy is said to be a bias of the
+#: model (half the ±10 % band of "within"): nearer 0, the report says the number only.
+CLEAR_BIAS = 0.05
 SCENARIO = ["policy", "devices", "seed"]
 MEASURE_DIR = BUILD_DIR / "testbed"
 CHECK_DIR = MEASURE_DIR / "check"
 MEASUREMENT_FILES = ("testbed.csv", "testbed_calibration.csv", "testbed.manifest.json")
+#: What of a run's provenance goes into the manifest's notes.
+NOTES = (
+    "host", "host_after", "cgroup", "shaping", "wall_s", "phases_s", "fraction_nominal",
+    "fractions", "largest_n", "devices_started", "devices", "device_speeds", "bs_quantum_s",
+    "period_ms", "stage_names", "host_profile_s", "calibration",
+)  # fmt: skip
 
 
-def measurement_mode(value: str = "") -> str:
-    """``value``, or ``$DNNSPLIT_TESTBED``, or ``committed``; checked against :data:`MODES`."""
-    from dnnsplit.errors import check_choice
-
-    mode = value or os.environ.get(ENV_MODE, "") or "committed"
-    return check_choice(mode, MODES, ENV_MODE, "testbed mode")
-
-
-def quick_config() -> Any:
+def quick_config() -> TestbedConfig:
     """A smoke-sized testbed run: N = 1, 2, one seed, SJF, one repeat, two random vectors."""
-    from dnnsplit.testbed.experiment import TestbedConfig
-
     return TestbedConfig(
         devices=(1, 2), seeds=(0,), policies=("sjf",), repeats=1, random_vectors=2,
         profile_repeats=3, host_repeats=5, calibration_rounds=1,
@@ -127,57 +110,41 @@ def quick_config() -> Any:
 # -- the measurement's files -----------------------------------------------------------
 
 
-def calibration_table(provenance: dict[str, Any]) -> pd.DataFrame:
-    """Each emulated device's stage times against what it emulates.
-
-    Columns: ``device``, ``stage`` (or ``total``), ``fraction`` (its CPU quota),
-    ``target_s`` (the emulated profile), ``scaled_host_s`` (the host's time over the
-    quota: what a uniform slowdown can reach), ``emulated_s`` (the profiler inside the
-    cgroup), and the ratios ``emulated_over_target`` and ``emulated_over_scaled``.
-    """
-    target = np.array(provenance["target_profile_s"])
-    host = np.array(provenance["host_profile_s"])
-    names = [*provenance["stage_names"], "total"]
-    rows = []
-    for device, (times, fraction) in enumerate(
-        zip(provenance["device_profiles_s"], provenance["fractions"], strict=True)
-    ):
-        times = np.array(times)
-        for name, t, h, e in zip(
-            names, [*target, target.sum()], [*host, host.sum()], [*times, times.sum()], strict=True
-        ):
-            rows.append({
-                "device": device, "stage": name, "fraction": float(fraction),
-                "target_s": float(t), "scaled_host_s": float(h) / float(fraction),
-                "emulated_s": float(e), "emulated_over_target": float(e) / float(t),
-                "emulated_over_scaled": float(e) * float(fraction) / float(h),
-            })  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-#: What of a run's provenance goes into the manifest's notes.
-NOTES = (
-    "host", "host_after", "cgroup", "shaping", "wall_s", "phases_s", "fraction_nominal",
-    "fractions", "largest_n", "devices_started", "devices", "device_speeds", "bs_quantum_s",
-    "period_ms", "stage_names", "host_profile_s", "calibration",
-)  # fmt: skip
-
-
 def write_measurement(
     rows: pd.DataFrame,
     provenance: dict[str, Any],
-    config: Any,
+    config: TestbedConfig,
     out_dir: str | os.PathLike[str],
     *,
     quick: bool = False,
 ) -> list[Path]:
-    """Write a measurement: ``testbed.csv``, ``testbed_calibration.csv`` and the manifest
-    (the run's configuration in its grids; the host, the cgroups, the quotas and the
-    phases in its notes)."""
+    """Write a measurement: ``testbed.csv``; ``testbed_calibration.csv``, each emulated
+    device's stage times (and ``total``) against what it emulates (``target_s``), against
+    the host's time over its CPU quota ``fraction`` (``scaled_host_s``: what a uniform
+    slowdown can reach) and their ratios; and the manifest (the run's configuration in its
+    grids; the host, the cgroups, the quotas and the phases in its notes)."""
     out = Path(out_dir)
+    names = [*provenance["stage_names"], "total"]
+
+    def with_total(times: Any) -> np.ndarray:
+        return np.append(times, np.sum(times)).astype(float)
+
+    target = with_total(provenance["target_profile_s"])
+    host = with_total(provenance["host_profile_s"])
+    calibration = []
+    for device, (times, fraction) in enumerate(
+        zip(provenance["device_profiles_s"], provenance["fractions"], strict=True)
+    ):
+        emulated, fraction = with_total(times), float(fraction)
+        calibration.append(pd.DataFrame({
+            "device": device, "stage": names, "fraction": fraction, "target_s": target,
+            "scaled_host_s": host / fraction, "emulated_s": emulated,
+            "emulated_over_target": emulated / target,
+            "emulated_over_scaled": emulated * fraction / host,
+        }))  # fmt: skip
     written = [
         write_table(rows, out / "testbed.csv"),
-        write_table(calibration_table(provenance), out / "testbed_calibration.csv"),
+        write_table(pd.concat(calibration, ignore_index=True), out / "testbed_calibration.csv"),
     ]
     notes = {"measured": True, **{key: provenance.get(key) for key in NOTES}}
     written += write_manifest(
@@ -185,23 +152,6 @@ def write_measurement(
         notes=notes,
     )  # fmt: skip
     return written
-
-
-def _read(directory: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    manifest = read_manifest(directory, RUN)
-    path = directory / "testbed.csv"
-    if manifest is None or not path.exists():
-        raise FileNotFoundError(f"no testbed measurement in {directory}")
-    return pd.read_csv(path), manifest
-
-
-def _host_words(manifest: dict[str, Any]) -> str:
-    host = manifest.get("notes", {}).get("host", {})
-    load = host.get("load_average", ["?"])
-    return (
-        f"{host.get('cpu', '?')}, {host.get('cores', '?')} cores, {host.get('date', '?')}, "
-        f"load average {load[0]} at the start"
-    )
 
 
 @dataclass(frozen=True)
@@ -215,6 +165,40 @@ class Measurement:
     origin: str
 
 
+def _host_words(manifest: dict[str, Any]) -> str:
+    host = manifest.get("notes", {}).get("host", {})
+    load = host.get("load_average", ["?"])
+    return (
+        f"{host.get('cpu', '?')}, {host.get('cores', '?')} cores, {host.get('date', '?')}, "
+        f"load average {load[0]} at the start"
+    )
+
+
+def _read(directory: Path, origin: str = "") -> Measurement:
+    """The measurement in ``directory``, ``{host}`` in ``origin`` replaced by its host
+    (:class:`FileNotFoundError` when there is none)."""
+    manifest = read_manifest(directory, RUN)
+    path = directory / "testbed.csv"
+    if manifest is None or not path.exists():
+        raise FileNotFoundError(f"no testbed measurement in {directory}")
+    host = _host_words(manifest)
+    return Measurement(pd.read_csv(path), manifest, directory, origin.replace("{host}", host))
+
+
+def _lacks() -> str:
+    """What this host lacks to run the testbed ("" when nothing)."""
+    return "; ".join(emulation.capabilities()["missing"])
+
+
+def _measure(config: TestbedConfig, target: Path, origin: str, *, quick: bool) -> Measurement:
+    """Run the testbed with ``config`` in a scratch folder, write its measurement to
+    ``target`` and read it back."""
+    with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
+        rows, provenance = run_testbed(config, work, say=print)
+    write_measurement(rows, provenance, config, target, quick=quick)
+    return _read(target, origin)
+
+
 def testbed_rows(
     mode: str = "",
     *,
@@ -222,13 +206,16 @@ def testbed_rows(
     output_dir: str | os.PathLike[str] | None = None,
     committed_dir: str | os.PathLike[str] = FIGURES_DIR,
 ) -> Measurement:
-    """The measurement a run draws from (module docstring).
+    """The measurement a run draws from.
 
     Parameters
     ----------
     mode : str
-        ``committed``, ``measure`` or ``commit`` (empty: ``$DNNSPLIT_TESTBED``, else
-        ``committed``).
+        ``committed`` (the committed one); ``measure`` (measure again where this host can:
+        root, a cgroup CPU controller, PyTorch, two cores; written under ``build/testbed/``);
+        ``commit`` (measure again into ``output_dir``: with ``./run_all.sh``, over the
+        committed one). Empty: ``$DNNSPLIT_TESTBED``, else ``committed``. Where this host
+        cannot measure, the committed one, and its origin says why.
     quick : bool
         A new measurement is smoke-sized (:func:`quick_config`).
     output_dir : path, optional
@@ -236,83 +223,73 @@ def testbed_rows(
     committed_dir : path
         Where the committed measurement is (``figures/``).
     """
-    mode = measurement_mode(mode)
-    reason = ""
-    if mode != "committed":
-        from dnnsplit.testbed.emulation import capabilities
-
-        missing = capabilities()["missing"]
-        if missing:
-            reason = f" (a new measurement was asked for, but this host lacks {'; '.join(missing)})"
-        else:
-            from dnnsplit.testbed.experiment import TestbedConfig
-
-            config = quick_config() if quick else TestbedConfig()
-            target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
-            rows, manifest = _measure_into(config, target, quick=quick)
-            return Measurement(rows, manifest, target, (
-                f"Measured by this run on this host ({_host_words(manifest)}); written to "
-                f"{shown(target)}."
-            ))  # fmt: skip
-    rows, manifest = _read(Path(committed_dir))
-    return Measurement(rows, manifest, Path(committed_dir), (
-        f"The committed measurement, made on {_host_words(manifest)}; this run did not "
-        f"measure again{reason}. DNNSPLIT_TESTBED=measure re-measures where the host allows."
+    mode = mode or os.environ.get(ENV_MODE, "") or "committed"
+    mode = check_choice(mode, MODES, ENV_MODE, "testbed mode")
+    missing = _lacks() if mode != "committed" else ""
+    if mode != "committed" and not missing:
+        target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
+        return _measure(quick_config() if quick else TestbedConfig(), target, (
+            f"Measured by this run on this host ({{host}}); written to {shown(target)}."
+        ), quick=quick)  # fmt: skip
+    reason = f" (a new measurement was asked for, but this host lacks {missing})" if missing else ""
+    return _read(Path(committed_dir), (
+        "The committed measurement, made on {host}; this run did not measure again"
+        f"{reason}. DNNSPLIT_TESTBED=measure re-measures where the host allows."
     ))  # fmt: skip
 
 
-def _measure_into(
-    config: Any, target: Path, *, quick: bool
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run the testbed with ``config`` in a scratch folder, write its measurement to
-    ``target`` and read it back (rows, manifest)."""
-    import tempfile
-
-    from dnnsplit.testbed.experiment import run_testbed
-
-    with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
-        rows, provenance = run_testbed(config, work, say=print)
-    write_measurement(rows, provenance, config, target, quick=quick)
-    return _read(target)
-
-
 def check_here(enabled: bool = False) -> tuple[Measurement | None, str]:
-    """When ``enabled`` and this host can run the testbed (root, a cgroup CPU controller,
-    PyTorch, two cores), a smoke-sized measurement (:func:`quick_config`, about a minute)
-    made now, under ``build/testbed/check/`` (never over the committed one), to set beside
-    it; else None. The text says which, and why not."""
+    """When ``enabled`` and this host can run the testbed, a smoke-sized measurement
+    (:func:`quick_config`, about a minute) made now under ``build/testbed/check/`` (never
+    over the committed one), to set beside it; else None and the reason."""
     if not enabled:
         return None, "No check on this host was asked for (check_here = False)."
-    from dnnsplit.testbed.emulation import capabilities
-
-    missing = capabilities()["missing"]
+    missing = _lacks()
     if missing:
         return None, (
-            f"This host cannot run the testbed ({'; '.join(missing)}), so only the committed "
+            f"This host cannot run the testbed ({missing}), so only the committed "
             "measurement is shown."
         )
-    rows, manifest = _measure_into(quick_config(), CHECK_DIR, quick=True)
-    return Measurement(rows, manifest, CHECK_DIR, (
-        f"A smoke-sized measurement made by this run on this host ({_host_words(manifest)}), "
-        f"in {shown(CHECK_DIR)}/: one repeat, so noisier than the "
-        "committed one, and made while other notebooks may run beside it."
-    )), ""  # fmt: skip
+    return _measure(quick_config(), CHECK_DIR, (
+        f"A smoke-sized measurement made by this run on this host ({{host}}), in "
+        f"{shown(CHECK_DIR)}/: one repeat, so noisier than the committed one, and made while "
+        "other notebooks may run beside it."
+    ), quick=True), ""  # fmt: skip
 
 
 def side_by_side(committed: Measurement, fresh: Measurement) -> pd.DataFrame:
     """The median |relative error| of the whole delay by policy, N, inputs and model in
     the committed measurement and in a fresh one, for the (policy, N) both hold."""
-    keys = ["policy", "devices", "inputs", "model"]
 
     def median(rows: pd.DataFrame) -> pd.Series:
         errors = component_errors(rows)
         whole = errors[errors["component"] == "total"]
+        keys = ["policy", "devices", "inputs", "model"]
         return whole.assign(abs_error=whole["error"].abs()).groupby(keys)["abs_error"].median()
 
     both = pd.concat(
         {"committed": median(committed.rows), "this host now": median(fresh.rows)}, axis=1
     )
     return both.dropna().reset_index()
+
+
+def calibration_frame(measurement: Measurement) -> pd.DataFrame:
+    """The calibration table of ``measurement`` (:func:`write_measurement`), as written."""
+    return pd.read_csv(measurement.source / "testbed_calibration.csv")
+
+
+def copy_measurement(
+    measurement: Measurement, out_dir: str | os.PathLike[str] | None
+) -> list[Path]:
+    """Copy the measurement's own files into ``out_dir`` unchanged when they live elsewhere
+    (never rewritten: :func:`write_measurement` does that, on request)."""
+    out = output_dir(out_dir)
+    if out.resolve() == measurement.source.resolve():
+        return []
+    return [
+        atomic_write(out / name, (measurement.source / name).read_bytes())
+        for name in MEASUREMENT_FILES
+    ]
 
 
 # -- the numbers -----------------------------------------------------------------------
@@ -324,6 +301,22 @@ def _distinct(rows: pd.DataFrame) -> pd.DataFrame:
     vectors = rows.groupby([*SCENARIO, "vector"], sort=False)["partition"].agg(tuple)
     first = vectors.reset_index().drop_duplicates([*SCENARIO, "partition"])
     return rows.merge(first[[*SCENARIO, "vector"]], on=[*SCENARIO, "vector"])
+
+
+def _offloaded(rows: pd.DataFrame) -> pd.DataFrame:
+    """The offloaded tasks of each scenario's distinct vectors, with ``spread``: how long
+    their vector's measured arrivals (local stages plus upload) spread, first to last,
+    against the BS's work for all of them (above 1: the BS could finish each task before
+    the next arrives), and ``shared``: whether two or more devices of the vector offload."""
+    offloaded = _distinct(rows)
+    offloaded = offloaded[offloaded["measured_send_s"] > 0]
+    arrival = offloaded["measured_local_s"] + offloaded["measured_send_s"]
+    grouped = offloaded.assign(arrival=arrival).groupby([*SCENARIO, "vector"])
+    spread = grouped["arrival"].transform("max") - grouped["arrival"].transform("min")
+    return offloaded.assign(
+        spread=spread / grouped["bs_work_s"].transform("sum"),
+        shared=grouped["device"].transform("size") > 1,
+    )
 
 
 def component_errors(rows: pd.DataFrame) -> pd.DataFrame:
@@ -338,46 +331,25 @@ def component_errors(rows: pd.DataFrame) -> pd.DataFrame:
     ``component``, ``inputs``, ``model``, ``predicted``, ``measured``, ``error``.
     """
     rows = _distinct(rows)
-    keys = [*SCENARIO, "vector", "device"]
     local, offloaded = rows[rows["partition"] > 0], rows[rows["measured_send_s"] > 0]
+    spread = _scenario_vectors(rows).assign(device=-1)
+    spread = spread[spread["devices"] >= 2]
     parts = [(local, "local", inputs, "any", f"{inputs}_local_s", "measured_local_s")
              for inputs in INPUTS]  # fmt: skip
     parts.append((offloaded, "upload", "any", "any", "model_send_s", "measured_send_s"))
-    for inputs in INPUTS:
-        for model in MODELS:
-            parts.append((offloaded, "bs", inputs, model, f"{inputs}_bs_{model}_s",
-                          "measured_bs_s"))  # fmt: skip
-            parts.append((rows, "total", inputs, model, f"{inputs}_{model}_s", "measured_s"))
-    frames = [
-        part[keys].assign(component=component, inputs=inputs, model=model,
-                          predicted=part[predicted], measured=part[measured])
+    for inputs, model in product(INPUTS, MODELS):
+        parts.append((offloaded, "bs", inputs, model, f"{inputs}_bs_{model}_s", "measured_bs_s"))
+        parts.append((rows, "total", inputs, model, f"{inputs}_{model}_s", "measured_s"))
+    parts += [(spread, "variance", inputs, model, f"{inputs}_{model}_variance",
+               "measured_variance") for inputs, model in product(INPUTS, MODELS)]  # fmt: skip
+    errors = pd.concat([
+        part[[*SCENARIO, "vector", "device"]].assign(
+            component=component, inputs=inputs, model=model, predicted=part[predicted],
+            measured=part[measured])
         for part, component, inputs, model, predicted, measured in parts
-    ]  # fmt: skip
-    spread = scenario_vectors(rows)
-    spread = spread[spread["devices"] >= 2]
-    for inputs in INPUTS:
-        for model in MODELS:
-            frames.append(spread[[*SCENARIO, "vector"]].assign(
-                device=-1, component="variance", inputs=inputs, model=model,
-                predicted=spread[f"{inputs}_{model}_variance"],
-                measured=spread["measured_variance"],
-            ))  # fmt: skip
-    errors = pd.concat(frames, ignore_index=True)
+    ], ignore_index=True)  # fmt: skip
     errors = errors[errors["measured"] > 0]
     return errors.assign(error=errors["predicted"] / errors["measured"] - 1.0)
-
-
-#: The order of the components in every table.
-COMPONENTS = ("local", "upload", "bs", "total", "variance")
-
-
-def _error_stats(error: pd.Series) -> pd.Series:
-    magnitude = error.abs()
-    return pd.Series({
-        "count": int(error.size), "median_abs_error": float(magnitude.median()),
-        "p90_abs_error": float(magnitude.quantile(0.9)),
-        "within_10": float((magnitude <= WITHIN).mean()), "bias": float(error.median()),
-    })  # fmt: skip
 
 
 def error_summary(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -387,9 +359,12 @@ def error_summary(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     delay than measured)."""
     errors = component_errors(rows)
     keys = [*by, "component", "inputs", "model"]
-    summary = errors.groupby(keys, sort=False)["error"].apply(_error_stats).unstack()
-    summary = summary.reset_index()
-    summary["count"] = summary["count"].astype(int)
+    magnitude = errors["error"].abs()
+    summary = errors.assign(magnitude=magnitude, within=magnitude <= WITHIN).groupby(keys).agg(
+        count=("error", "size"), median_abs_error=("magnitude", "median"),
+        p90_abs_error=("magnitude", lambda m: m.quantile(0.9)), within_10=("within", "mean"),
+        bias=("error", "median"),
+    ).reset_index()  # fmt: skip
     order = {c: k for k, c in enumerate((*COMPONENTS, *INPUTS, "any", *MODELS))}
 
     def key(column: pd.Series) -> pd.Series:
@@ -398,56 +373,44 @@ def error_summary(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     return summary.sort_values(keys, key=key, kind="stable").reset_index(drop=True)
 
 
-def scenario_vectors(rows: pd.DataFrame) -> pd.DataFrame:
+def _scenario_vectors(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per scenario and distinct vector: the measured total delay (sum of the
     devices' medians) and variance of delays (population variance of the medians, eq. 8),
     the same of every prediction (``{inputs}_{model}_total``, ``..._variance``), and the
     summed spread of the measurement (``measured_iqr_s``, the devices' IQRs summed)."""
-    rows = _distinct(rows)
-    columns = {"measured": "measured_s"} | {
-        f"{inputs}_{model}": f"{inputs}_{model}_s" for inputs in INPUTS for model in MODELS
-    }
-    grouped = rows.groupby([*SCENARIO, "vector"], sort=True)
+    grouped = _distinct(rows).groupby([*SCENARIO, "vector"], sort=True)
     out = {}
-    for name, column in columns.items():
-        out[f"{name}_total"] = grouped[column].sum()
-        out[f"{name}_variance"] = grouped[column].agg(lambda d: float(np.var(d)))
+    for name in ["measured", *(f"{inputs}_{model}" for inputs, model in product(INPUTS, MODELS))]:
+        column = grouped[f"{name}_s"]
+        out[f"{name}_total"] = column.sum()
+        out[f"{name}_variance"] = column.agg(lambda d: float(np.var(d)))
     out["measured_iqr_s"] = grouped["measured_iqr_s"].sum()
     return pd.DataFrame(out).reset_index()
-
-
-def _tau(predicted: pd.Series, measured: pd.Series) -> float:
-    """Kendall's τ-b of two orders; NaN below three candidates or where one side is
-    constant (the variance of a single device's delay)."""
-    if len(predicted) < 3 or np.ptp(predicted) == 0 or np.ptp(measured) == 0:
-        return float("nan")
-    return float(kendalltau(predicted, measured).statistic)
 
 
 def rank_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
     """Per scenario, inputs, model and objective (total delay, variance of delays):
     ``candidates`` (distinct vectors), ``tau`` (Kendall's τ between the predicted and the
-    measured order; 1: the same order, 0: unrelated, −1: reversed) and, for the total
+    measured order, τ-b; 1: the same order, 0: unrelated, −1: reversed; NaN below three
+    candidates or where one side is constant, as one device's variance) and, for the total
     delay, ``regret`` (how much more the vector the model ranks first measured than the
     best measured: 0 when it measured best; a ratio of variances near 0 means nothing,
     so the variance has none)."""
-    vectors = scenario_vectors(rows)
     out = []
-    for key, part in vectors.groupby(SCENARIO, sort=True):
-        for inputs in INPUTS:
-            for model in MODELS:
-                for objective in OBJECTIVES:
-                    predicted = part[f"{inputs}_{model}_{objective}"]
-                    measured = part[f"measured_{objective}"]
-                    regret = np.nan
-                    if objective == "total":
-                        regret = measured.loc[predicted.idxmin()] / measured.min() - 1.0
-                    out.append({
-                        **dict(zip(SCENARIO, key, strict=True)), "inputs": inputs,
-                        "model": model, "objective": objective, "candidates": len(part),
-                        "tau": _tau(predicted, measured),
-                        "regret": float(regret),
-                    })  # fmt: skip
+    for key, part in _scenario_vectors(rows).groupby(SCENARIO, sort=True):
+        for inputs, model, objective in product(INPUTS, MODELS, OBJECTIVES):
+            predicted = part[f"{inputs}_{model}_{objective}"]
+            measured = part[f"measured_{objective}"]
+            tau = regret = np.nan
+            if len(part) >= 3 and np.ptp(predicted) > 0 and np.ptp(measured) > 0:
+                tau = kendalltau(predicted, measured).statistic
+            if objective == "total":
+                regret = measured.loc[predicted.idxmin()] / measured.min() - 1.0
+            out.append({
+                **dict(zip(SCENARIO, key, strict=True)), "inputs": inputs, "model": model,
+                "objective": objective, "candidates": len(part), "tau": float(tau),
+                "regret": float(regret),
+            })  # fmt: skip
     return pd.DataFrame(out)
 
 
@@ -464,34 +427,22 @@ def rank_summary(rank: pd.DataFrame) -> pd.DataFrame:
 
 def bs_finding(rows: pd.DataFrame) -> pd.DataFrame:
     """The BS's part alone (queue and service, offloaded tasks), per policy and seed:
-    ``tasks``; the median error of the snapshot model and of the timeline model (each
-    from either inputs: the snapshot's BS part uses no device profile, so both give the
-    same); ``idle``, the share of tasks that found the BS idle (waited under
-    :data:`IDLE_S`) among scenarios where two or more devices offload; and ``spread``,
-    the median over those scenarios of how long the arrivals spread (the first to the
-    last, measured: local stages plus upload) against the BS's work for all of them
-    (above 1: the BS could finish each task before the next arrives)."""
-    rows = _distinct(rows)
-    offloaded = rows[rows["measured_send_s"] > 0].copy()
-    offloaded["arrival_s"] = offloaded["measured_local_s"] + offloaded["measured_send_s"]
-    by_vector = offloaded.groupby([*SCENARIO, "vector"])
-    offloaded["others"] = by_vector["device"].transform("size") - 1
-    shared = offloaded[offloaded["others"] > 0]
-    spread = shared.groupby([*SCENARIO, "vector"]).apply(
-        lambda g: (g["arrival_s"].max() - g["arrival_s"].min()) / g["bs_work_s"].sum(),
-        include_groups=False,
-    )
+    ``tasks``; the median error of each inputs' snapshot and timeline model (the
+    snapshot's BS part uses no device profile, so both inputs give the same); among
+    scenarios where two or more devices offload, ``idle``, the share of tasks that found
+    the BS idle (waited under :data:`IDLE_S`), and ``spread``, the median over their
+    vectors of how long the measured arrivals spread against the BS's work for all of
+    them (above 1: the BS could finish each task before the next arrives)."""
+    offloaded = _offloaded(rows)
     out = []
     for (policy, seed), part in offloaded.groupby(["policy", "seed"], sort=True):
         row: dict[str, Any] = {"policy": policy, "seed": seed, "tasks": len(part)}
-        for inputs in INPUTS:
-            for model in MODELS:
-                error = part[f"{inputs}_bs_{model}_s"] / part["measured_bs_s"] - 1.0
-                row[f"{inputs}_{model}"] = float(error.median())
-        mine = shared[(shared["policy"] == policy) & (shared["seed"] == seed)]
-        row["idle"] = float((mine["measured_queue_s"] < IDLE_S).mean()) if len(mine) else np.nan
-        ratio = spread.xs((policy, seed), level=("policy", "seed")) if len(mine) else pd.Series()
-        row["spread"] = float(ratio.median()) if len(ratio) else np.nan
+        for inputs, model in product(INPUTS, MODELS):
+            error = part[f"{inputs}_bs_{model}_s"] / part["measured_bs_s"] - 1.0
+            row[f"{inputs}_{model}"] = float(error.median())
+        shared = part[part["shared"]]
+        row["idle"] = float((shared["measured_queue_s"] < IDLE_S).mean())  # NaN: none shared
+        row["spread"] = float(shared.drop_duplicates([*SCENARIO, "vector"])["spread"].median())
         out.append(row)
     return pd.DataFrame(out)
 
@@ -501,23 +452,21 @@ def greedy_against_optimal(rows: pd.DataFrame) -> pd.DataFrame:
     measurement), their measured totals (sums of the devices' medians), whether the
     difference lies within the measured spread (the larger of the two vectors' sums of
     the devices' IQRs), and whether optimal's vector measured best of all candidates."""
-    totals = scenario_vectors(rows).set_index([*SCENARIO, "vector"])
+    totals = _scenario_vectors(rows).set_index([*SCENARIO, "vector"])
     out = []
     for key, part in rows.groupby(SCENARIO, sort=True):
-        mine = {v: part[part["vector"] == v].sort_values("device") for v in ("greedy", "optimal")}
-        if any(m.empty for m in mine.values()):
+        greedy, optimal = (part[part["vector"] == v].sort_values("device")
+                           for v in ("greedy", "optimal"))  # fmt: skip
+        if greedy.empty or optimal.empty:
             continue
-        greedy, optimal = mine["greedy"], mine["optimal"]
-        gap = abs(greedy["measured_s"].sum() - optimal["measured_s"].sum())
+        greedy_s, optimal_s = float(greedy["measured_s"].sum()), float(optimal["measured_s"].sum())
         spread = max(greedy["measured_iqr_s"].sum(), optimal["measured_iqr_s"].sum())
-        best = totals.loc[key]["measured_total"].min()
         out.append({
             **dict(zip(SCENARIO, key, strict=True)),
             "same_vector": list(greedy["partition"]) == list(optimal["partition"]),
-            "greedy_s": float(greedy["measured_s"].sum()),
-            "optimal_s": float(optimal["measured_s"].sum()),
-            "within_spread": bool(gap < spread),
-            "optimal_best": bool(np.isclose(optimal["measured_s"].sum(), best)),
+            "greedy_s": greedy_s, "optimal_s": optimal_s,
+            "within_spread": bool(abs(greedy_s - optimal_s) < spread),
+            "optimal_best": bool(np.isclose(optimal_s, totals.loc[key]["measured_total"].min())),
         })  # fmt: skip
     return pd.DataFrame(out)
 
@@ -536,12 +485,7 @@ def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
     }
 
 
-def calibration_frame(measurement: Measurement) -> pd.DataFrame:
-    """The calibration table of ``measurement`` (:func:`calibration_table`, as written)."""
-    return pd.read_csv(measurement.source / "testbed_calibration.csv")
-
-
-# -- plots -----------------------------------------------------------------------------
+# -- the figure ------------------------------------------------------------------------
 
 _POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
 _INPUT_STYLES = {"predicted": "-", "calibrated": "--"}
@@ -560,37 +504,40 @@ _BOXES = (
 )
 
 
-def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame, model: str = "snapshot") -> Axes:
-    """Each device's predicted delay (both inputs) against its measured median, with
-    the line y = x."""
+def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame) -> Axes:
+    """Each device's predicted delay (both inputs, snapshot model) against its measured
+    median, with the line y = x."""
     rows = _distinct(rows)
     for inputs, marker in zip(INPUTS, ("o", "x"), strict=True):
-        ax.scatter(rows["measured_s"], rows[f"{inputs}_{model}_s"], marker=marker, s=10,
+        ax.scatter(rows["measured_s"], rows[f"{inputs}_snapshot_s"], marker=marker, s=10,
                    alpha=0.5, color=_INPUT_COLORS[inputs], label=inputs)  # fmt: skip
-    top = float(max(rows["measured_s"].max(), rows[[f"{i}_{model}_s" for i in INPUTS]].max().max()))
-    ax.plot([0, top * 1.05], [0, top * 1.05], **REFERENCE_LINE, label="y = x")
-    ax.set(xlim=(0, top * 1.05), ylim=(0, top * 1.05), xlabel="measured delay (s)",
-           ylabel=f"predicted delay, {model} (s)", title="every device's delay")  # fmt: skip
+    top = 1.05 * float(rows[["measured_s", *(f"{i}_snapshot_s" for i in INPUTS)]].max().max())
+    ax.plot([0, top], [0, top], **REFERENCE_LINE, label="y = x")
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel="measured delay (s)",
+           ylabel="predicted delay, snapshot (s)", title="every device's delay")  # fmt: skip
     return ax
 
 
 def plot_component_errors(ax: Axes, rows: pd.DataFrame) -> Axes:
-    """The relative error of each component as boxes (whiskers: 5th to 95th percentile):
-    local stages and the whole delay from both inputs, the BS's part under both models,
-    the snapshot model elsewhere; the ±10 % band shaded."""
+    """The relative error of each component (:data:`_BOXES`) as boxes (whiskers: 5th to
+    95th percentile), the ±10 % band shaded."""
     errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
-    shown = [(label, errors.loc[key]) for key, label in _BOXES if key in errors.index]
+    boxes = [(label, errors.loc[key]) for key, label in _BOXES if key in errors.index]
     ax.axhspan(-100 * WITHIN, 100 * WITHIN, color="0.85", lw=0)
-    ax.boxplot([100 * np.atleast_1d(e.to_numpy()) for _, e in shown], whis=(5, 95),
+    ax.boxplot([100 * np.atleast_1d(e.to_numpy()) for _, e in boxes], whis=(5, 95),
                showfliers=False)  # fmt: skip
-    ax.set_xticks(range(1, len(shown) + 1), [label for label, _ in shown], fontsize=6)
+    ax.set_xticks(range(1, len(boxes) + 1), [label for label, _ in boxes], fontsize=6)
     ax.set(ylabel="relative error (%)", title="error per component")
     return ax
 
 
-def _by_devices(ax: Axes, frame: pd.DataFrame, y: str, low: str, high: str) -> None:
-    """Lines against N: colour by policy, line style by inputs, bars from ``low`` to
-    ``high``."""
+def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "tau") -> Axes:
+    """:func:`rank_summary`'s ``tau`` (median over the seeds, bars from the lowest to the
+    highest) or ``regret`` (median, %) of the snapshot model against N: colour by policy,
+    line style by inputs."""
+    frame = summary[(summary["objective"] == objective) & (summary["model"] == "snapshot")]
+    frame = frame.assign(regret=100 * frame["regret_median"])
+    y, low, high = ("tau_median", "tau_min", "tau_max") if column == "tau" else ("regret",) * 3
     for (policy, inputs), part in frame.groupby(["policy", "inputs"], sort=True):
         part = part.sort_values("devices")
         ax.errorbar(
@@ -600,34 +547,26 @@ def _by_devices(ax: Axes, frame: pd.DataFrame, y: str, low: str, high: str) -> N
         )  # fmt: skip
     devices = sorted(frame["devices"].unique())
     ax.set_xticks(devices, [str(n) for n in devices])
-    ax.set(xlabel="devices N")
-
-
-def plot_tau(ax: Axes, summary: pd.DataFrame, objective: str, model: str = "snapshot") -> Axes:
-    """Kendall's τ against N: median over the seeds, bars from the lowest to the highest."""
-    shown = summary[(summary["objective"] == objective) & (summary["model"] == model)]
-    _by_devices(ax, shown, "tau_median", "tau_min", "tau_max")
-    ax.set(ylim=(-1.05, 1.05), ylabel="Kendall's τ", title=f"rank fidelity: {objective} ({model})")
+    if column == "tau":
+        ax.set(xlabel="devices N", ylim=(-1.05, 1.05), ylabel="Kendall's τ",
+               title=f"rank fidelity: {objective} (snapshot)")  # fmt: skip
+    else:
+        ax.set(xlabel="devices N", ylim=(0, None), ylabel="regret of the model's choice (%)",
+               title="does the model's best measure best?")  # fmt: skip
     return ax
 
 
 def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
     """The BS's part: each model's prediction over the measurement per offloaded task
-    (log scale; 1: exact) against how far the arrivals spread (against the BS's work),
-    both policies."""
-    rows = _distinct(rows)
-    offloaded = rows[rows["measured_send_s"] > 0].copy()
-    arrival = offloaded["measured_local_s"] + offloaded["measured_send_s"]
-    grouped = offloaded.assign(arrival=arrival).groupby([*SCENARIO, "vector"])
-    ratio = (grouped["arrival"].transform("max") - grouped["arrival"].transform("min")) / grouped[
-        "bs_work_s"
-    ].transform("sum")
-    shared = offloaded.assign(ratio=ratio)[grouped["device"].transform("size") > 1]
-    shared = shared[shared["ratio"] > 0]  # a log axis: arrivals at one instant are left out
+    (log scale; 1: exact) against how far its vector's arrivals spread (against the BS's
+    work), where two or more devices offload."""
+    offloaded = _offloaded(rows)
+    # a log axis: arrivals at one instant are left out
+    shared = offloaded[offloaded["shared"] & (offloaded["spread"] > 0)]
     for policy, part in shared.groupby("policy", sort=True):
         for model, marker in zip(MODELS, ("o", "^"), strict=True):
             ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
-            ax.scatter(part["ratio"], ratio, marker=marker, s=10, alpha=0.5,
+            ax.scatter(part["spread"], ratio, marker=marker, s=10, alpha=0.5,
                        color=_POLICY_COLORS.get(str(policy)),
                        label=f"{display_name(str(policy))}, {model}")  # fmt: skip
     ax.axhline(1.0, **REFERENCE_LINE)
@@ -638,33 +577,20 @@ def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
     return ax
 
 
-def plot_regret(ax: Axes, summary: pd.DataFrame, model: str = "snapshot") -> Axes:
-    """The measured regret of the model's first choice (total delay) against N, median
-    over the seeds."""
-    shown = summary[(summary["objective"] == "total") & (summary["model"] == model)]
-    shown = shown.assign(regret=100 * shown["regret_median"])
-    _by_devices(ax, shown, "regret", "regret", "regret")
-    ax.set(ylim=(0, None), ylabel="regret of the model's choice (%)",
-           title="does the model's best measure best?")  # fmt: skip
-    return ax
-
-
 def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     """The testbed figure (2×3): every device's delay predicted against measured; the
     error per component; Kendall's τ for the total delay and for the variance against N;
     the BS's part against the arrivals' spread; the regret of the model's choice."""
-    import matplotlib.pyplot as plt
-
     summary = rank_summary(rank_fidelity(rows))
     with paper_style():
         fig, grid = plt.subplots(2, 3, figsize=(15, 8))
         axes = grid.ravel()
         plot_predicted_vs_measured(axes[0], rows)
         plot_component_errors(axes[1], rows)
-        plot_tau(axes[2], summary, "total")
-        plot_tau(axes[3], summary, "variance")
+        plot_rank(axes[2], summary, "total")
+        plot_rank(axes[3], summary, "variance")
         plot_bs(axes[4], rows)
-        plot_regret(axes[5], summary)
+        plot_rank(axes[5], summary, "total", "regret")
         fig.tight_layout()
         finish_figure(fig, axes, caption, legend_size=6)
     return fig
@@ -718,94 +644,55 @@ def _percent(value: float, sign: bool = False) -> str:
     return f"{whole:+d} %" if sign else f"{whole:d} %"
 
 
+def _signed(value: float) -> str:
+    return _percent(value, sign=True)
+
+
 def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
-    names = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
-             "total": "whole delay", "variance": "variance of delays"}  # fmt: skip
     return pd.DataFrame({
-        "component": summary["component"].map(names), "inputs": summary["inputs"],
+        "component": summary["component"].map(COMPONENTS), "inputs": summary["inputs"],
         "BS model": summary["model"], "n": summary["count"],
         "median abs. error": summary["median_abs_error"].map(_percent),
         "90th pct.": summary["p90_abs_error"].map(_percent),
-        "within ±10 %": summary["within_10"].map(_percent),
-        "bias": summary["bias"].map(lambda v: _percent(v, sign=True)),
+        "within ±10 %": summary["within_10"].map(_percent), "bias": summary["bias"].map(_signed),
     })  # fmt: skip
 
 
-def _tau_cell(part: pd.DataFrame) -> str:
-    if part.empty or not np.isfinite(part["tau_median"].iloc[0]):
-        return "n/a"
-    row = part.iloc[0]
-    return f"{row['tau_median']:+.2f} [{row['tau_min']:+.2f}, {row['tau_max']:+.2f}]"
-
-
-def _tau_table(summary: pd.DataFrame, model: str) -> pd.DataFrame:
-    shown = summary[summary["model"] == model]
+def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per policy and N, the snapshot model's τ per objective and inputs: the median
+    [lowest, highest] over the seeds."""
     out = []
+    shown = summary[summary["model"] == "snapshot"].set_index(["objective", "inputs"])
     for (policy, n), part in shown.groupby(["policy", "devices"], sort=True):
         row = {"policy": display_name(str(policy)), "N": str(n),
                "scenarios": str(int(part["scenarios"].max()))}  # fmt: skip
-        for objective in OBJECTIVES:
-            for inputs in INPUTS:
-                mine = part[(part["objective"] == objective) & (part["inputs"] == inputs)]
-                row[f"τ {objective}, {inputs}"] = _tau_cell(mine)
+        for objective, inputs in product(OBJECTIVES, INPUTS):
+            tau = part.loc[(objective, inputs)] if (objective, inputs) in part.index else None
+            row[f"τ {objective}, {inputs}"] = (
+                "n/a" if tau is None or not np.isfinite(tau["tau_median"])
+                else f"{tau['tau_median']:+.2f} [{tau['tau_min']:+.2f}, {tau['tau_max']:+.2f}]"
+            )  # fmt: skip
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _span(values: pd.Series) -> str:
+    """The median [lowest, highest] of ``values``, in signed percent."""
+    return f"{_signed(values.median())} [{_signed(values.min())}, {_signed(values.max())}]"
 
 
 def _bs_table(finding: pd.DataFrame) -> pd.DataFrame:
     out = []
     for policy, part in finding.groupby("policy", sort=True):
-        def span(column: str, part: pd.DataFrame = part) -> str:
-            values = part[column]
-            return (f"{_percent(values.median(), True)} [{_percent(values.min(), True)}, "
-                    f"{_percent(values.max(), True)}]")  # fmt: skip
-
         out.append({
             "policy": display_name(str(policy)), "seeds": str(len(part)),
-            "tasks": str(int(part["tasks"].sum())), "snapshot": span("predicted_snapshot"),
-            "timeline (predicted)": span("predicted_timeline"),
-            "timeline (calibrated)": span("calibrated_timeline"),
+            "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
+            "timeline (predicted)": _span(part["predicted_timeline"]),
+            "timeline (calibrated)": _span(part["calibrated_timeline"]),
             "found the BS idle": _percent(part["idle"].median()),
             "arrival spread / BS work": f"{part['spread'].median():.1f}",
         })  # fmt: skip
     return pd.DataFrame(out)
-
-
-#: A median error at least this far from 0 under every policy is said to be a bias of the
-#: model (half the ±10 % band of "within"): nearer 0, the report says the number only.
-CLEAR_BIAS = 0.05
-
-
-def _bs_words(finding: pd.DataFrame) -> dict[str, Any]:
-    """The BS finding's numbers in words: each model's median error per policy (over the
-    seeds), the arrivals' spread and the share of tasks that found the BS idle."""
-    by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
-
-    def per_policy(column: str) -> str:
-        return " and ".join(
-            f"{_percent(value, True)} under {display_name(str(policy))}"
-            for policy, value in by_policy[column].items()
-        )
-
-    return {
-        "snapshot": per_policy("predicted_snapshot"),
-        "timeline": per_policy("predicted_timeline"),
-        "timeline_below": bool((by_policy["predicted_timeline"] < -CLEAR_BIAS).all()),
-        "spread": f"{finding['spread'].median():.1f}",
-        "idle": _percent(finding["idle"].median()),
-    }
-
-
-def _upload_words(rows: pd.DataFrame) -> dict[str, str]:
-    """The upload's bias on devices without background processes and with them."""
-    errors = component_errors(rows)
-    upload = errors[errors["component"] == "upload"]
-    busy = upload.merge(_distinct(rows)[[*SCENARIO, "vector", "device", "background"]],
-                        on=[*SCENARIO, "vector", "device"])  # fmt: skip
-    return {
-        "idle": _percent(busy[busy["background"] == 0]["error"].median(), sign=True),
-        "busy": _percent(busy[busy["background"] > 0]["error"].median(), sign=True),
-    }
 
 
 def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
@@ -813,27 +700,23 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
     heading first), rendered from ``templates/testbed.md.j2`` with the measurement in
     ``directory`` (the committed one by default); "" when ``directory`` holds none."""
     try:
-        rows, manifest = _read(Path(directory))
+        measurement = _read(Path(directory))
     except FileNotFoundError:
         return ""
+    rows, manifest = measurement.rows, measurement.manifest
     notes = manifest.get("notes", {})
     grid = manifest.get("grids", {}).get("testbed", {})
     summary = error_summary(rows)
+    whole = summary[summary["component"] == "total"].set_index(["inputs", "model"])
     rank = rank_fidelity(rows)
-    ranks = rank_summary(rank)
+    taus = rank.groupby(["model", "inputs", "objective"])["tau"].median()
+    first = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
     finding = bs_finding(rows)
+    by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
     duel = greedy_against_optimal(rows)
     differ = duel[~duel["same_vector"]]
-
-    def whole(inputs: str, model: str) -> pd.Series:
-        pick = (summary["component"] == "total") & (summary["inputs"] == inputs)
-        return summary[pick & (summary["model"] == model)].iloc[0]
-
-    def tau(inputs: str, objective: str, model: str = "snapshot") -> float:
-        pick = (rank["inputs"] == inputs) & (rank["objective"] == objective)
-        return float(rank[pick & (rank["model"] == model)]["tau"].median())
-
-    total_rank = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
+    upload = _offloaded(rows)
+    upload_error = upload["model_send_s"] / upload["measured_send_s"] - 1.0
     numbers = {
         "network": str(grid.get("network", "?")),
         "target": str(grid.get("target", "?")),
@@ -853,19 +736,27 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "host": _host_words(manifest),
         "wall_min": f"{float(notes.get('wall_s') or 0) / 60:.0f}",
         "components": table(_component_table(summary), align="lllrrrrr"),
-        "whole": {(i, m): whole(i, m) for i in INPUTS for m in MODELS},
+        "whole": whole.to_dict("index"),  # the whole delay's summary per (inputs, model)
         "percent": _percent,
-        "tau": {(i, o): tau(i, o) for i in INPUTS for o in OBJECTIVES},
-        "tau_timeline": {(i, o): tau(i, o, "timeline") for i in INPUTS for o in OBJECTIVES},
-        "taus": table(_tau_table(ranks, "snapshot"), align="lrr" + "r" * 4),
-        "best": {i: int((total_rank[total_rank["inputs"] == i]["regret"] == 0).sum())
-                 for i in INPUTS},
-        "regret": {i: float(total_rank[total_rank["inputs"] == i]["regret"].median())
-                   for i in INPUTS},
-        "ranked": int(total_rank["regret"].notna().sum() / len(INPUTS)),
+        "tau": taus["snapshot"].to_dict(),  # the median τ per (inputs, objective)
+        "tau_timeline": taus["timeline"].to_dict(),
+        "taus": table(_tau_table(rank_summary(rank)), align="lrr" + "r" * 4),
+        # the snapshot model's first choice on the total delay: how often it measured best
+        "best": first.groupby("inputs")["regret"].agg(lambda r: int((r == 0).sum())).to_dict(),
+        "regret": first.groupby("inputs")["regret"].median().to_dict(),
+        "ranked": int(first["regret"].notna().sum() / len(INPUTS)),
         "bs": table(_bs_table(finding), align="lrr" + "r" * 5),
-        "bs_words": _bs_words(finding),
-        "upload": _upload_words(rows),
+        "bs_words": {
+            **{model: " and ".join(f"{_signed(value)} under {display_name(str(policy))}"
+                                   for policy, value in by_policy[f"predicted_{model}"].items())
+               for model in MODELS},
+            "timeline_below": bool((by_policy["predicted_timeline"] < -CLEAR_BIAS).all()),
+            "spread": f"{finding['spread'].median():.1f}",
+            "idle": _percent(finding["idle"].median()),
+        },
+        # the upload's bias on devices without background processes and with them
+        "upload": {"idle": _signed(upload_error[upload["background"] == 0].median()),
+                   "busy": _signed(upload_error[upload["background"] > 0].median())},
         "duel": {
             "scenarios": len(duel), "same": int(duel["same_vector"].sum()),
             "optimal_best": int(duel["optimal_best"].sum()),
@@ -877,20 +768,3 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         },
     }  # fmt: skip
     return render("testbed", **numbers)
-
-
-def copy_measurement(
-    measurement: Measurement, out_dir: str | os.PathLike[str] | None
-) -> list[Path]:
-    """Copy the measurement's own files into ``out_dir`` unchanged when they live elsewhere
-    (never rewritten: :func:`write_measurement` does that, on request)."""
-    from dnnsplit._io import atomic_write
-    from dnnsplit.paper.output import output_dir
-
-    out = output_dir(out_dir)
-    if out.resolve() == measurement.source.resolve():
-        return []
-    return [
-        atomic_write(out / name, (measurement.source / name).read_bytes())
-        for name in MEASUREMENT_FILES
-    ]
