@@ -55,6 +55,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dnnsplit._io import atomic_write
+from dnnsplit._params import NEAR_ZERO
 from dnnsplit.draw import paper_scenario
 from dnnsplit.evaluate import batch_delays
 from dnnsplit.paper import fig3, fig5, stats, sweeps
@@ -802,7 +803,7 @@ def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
     or some pair of one-stage moves of two devices lower the variance (beyond ties)?"""
     tables, n = scenario.tables, scenario.n_devices
     value = float(_variances(scenario, p[None, :])[0])
-    tie = RELATIVE_TOLERANCE * max(abs(value), 1e-300)
+    tie = RELATIVE_TOLERANCE * max(abs(value), NEAR_ZERO)
     allowed = tables.allowed
     steps: list[np.ndarray] = []
     jumps: list[np.ndarray] = []
