@@ -129,15 +129,11 @@ def study_grid(
 
 
 def _unclocked(solution: Solution) -> Solution:
-    """``solution``, checked not to have been stopped by its time limit (out of reach, or
-    the certifying solver's guard): a row must not depend on the machine."""
+    """``solution``, checked not stopped by its time limit (out of reach, or optimal's guard)."""
     if solution.stopped == "time_limit":
         limit = f" of {GUARD_SECONDS:g} s" if solution.solver == "optimal" else ""
-        raise SolverRefusal(
-            "time_limit",
-            f"{solution.solver} was stopped by its time limit{limit}: a row would depend on "
-            "the machine",
-        )
+        why = f"{solution.solver} was stopped by its time limit{limit}"
+        raise SolverRefusal("time_limit", f"{why}: a row would depend on the machine")
     return solution
 
 
@@ -278,23 +274,17 @@ def _feasible(wide: pd.DataFrame, solver: str) -> pd.DataFrame:
 
 
 def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (policy, R, N, seed): the front's ends and what greedy costs, against
-    the certifying solver's front where there is one (``reference = optimal``; its
-    ``certified_share`` of points certified, ``ends_certified`` 1 when both ends are),
-    else local-search's (``reference = local-search``: best found, not certified).
-
-    Columns: ``fastest_total``/``fastest_energy`` (the least-delay end),
-    ``frugal_total``/``frugal_energy`` (the least-energy end), ``energy_premium_pct``
-    (how much more energy the least-delay vector spends than the least-energy one),
-    ``delay_premium_pct`` (how much slower the least-energy vector is), greedy's
-    ``greedy_energy_pct`` and ``greedy_delay_pct`` (its total-delay solution above the
-    least energy and the least delay), ``greedy_dominated`` (1 when a front point is no
-    worse in both costs and better in one), ``greedy_energy_gap_pct`` (greedy on energy
-    above the least energy), and, where both fronts exist, ``heuristic_gap_pct``: the
-    largest % by which local-search exceeds a certified point's total delay at its ε
-    (the ε grids differ: each certified point is compared with the local-search point of
-    least delay whose energy is within its ε).
-    """
+    """One row per (policy, R, N, seed), against the certifying solver's front where there
+    is one (``reference = optimal``; ``certified_share`` of its points certified,
+    ``ends_certified`` 1 when both ends are), else local-search's (best found, not
+    certified): the least-delay end (``fastest_total``, ``fastest_energy``) and the
+    least-energy end (``frugal_*``); in %, ``energy_premium_pct`` (the least-delay end's
+    energy above the least-energy end's), ``delay_premium_pct`` (the converse in delay),
+    ``greedy_energy_pct`` and ``greedy_delay_pct`` (greedy on total delay above the least
+    energy and the least delay), ``greedy_dominated`` (1 when a front point is no worse in
+    both costs and better in one), ``greedy_energy_gap_pct`` (greedy on energy above the
+    least energy) and, with both fronts, ``heuristic_gap_pct``: the largest excess of
+    local-search's least delay within a certified point's ε over that point's delay."""
     out = []
     for key, part in rows.groupby(POINT_ID, sort=True):
         wide = _wide(part)
