@@ -262,9 +262,15 @@ def _pct_above(value: float, reference: float) -> float:
 
 def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     """One scenario's rows, a line per (solver, objective, point), a column per metric."""
-    return rows.pivot_table(
+    wide = rows.pivot_table(
         index=["solver", "objective", "point"], columns="metric", values="value"
     )
+    return wide.reindex(columns=list(METRICS))
+
+
+def _greedy(wide: pd.DataFrame, objective: str) -> pd.Series:
+    """Greedy's solution on ``objective`` in ``wide`` (NaN where there is none)."""
+    return wide.reindex([("greedy", objective, -1)]).iloc[0]
 
 
 def _feasible(wide: pd.DataFrame, solver: str) -> pd.DataFrame:
@@ -291,7 +297,7 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
         reference = "optimal" if "optimal" in wide.index else "local-search"
         front = _feasible(wide, reference)
         frugal, fastest = front.iloc[0], front.iloc[-1]
-        greedy, on_energy = wide.loc[("greedy", "total", -1)], wide.loc[("greedy", "energy", -1)]
+        greedy, on_energy = _greedy(wide, "total"), _greedy(wide, "energy")
         gaps = []
         if reference == "optimal":
             heuristic = _feasible(wide, "local-search")
@@ -385,7 +391,7 @@ def plot_front(
         ("total", "x", "the paper's greedy (total delay)"),
         ("energy", "+", "greedy on energy"),
     ):
-        g = wide.loc[("greedy", objective, -1)] / devices
+        g = _greedy(wide, objective) / devices
         ax.scatter([g.total], [g.energy], marker=marker, s=50, color="C3", zorder=6, label=label)
     ax.set(
         xlabel="mean delay per device (s)",
