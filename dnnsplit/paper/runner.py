@@ -52,7 +52,7 @@ from typing import Any
 from dnnsplit._checks import number
 from dnnsplit._io import OutputError, silence_stdout, stdout_closed, writable_folder, write_stdout
 from dnnsplit.errors import InputError
-from dnnsplit.paper.compare import COMPARED, RTOL, compare_folders
+from dnnsplit.paper import compare, site
 from dnnsplit.paper.engine import (
     ENV_CACHE,
     ENV_SCHEDULER,
@@ -63,7 +63,6 @@ from dnnsplit.paper.engine import (
     start_local_cluster,
 )
 from dnnsplit.paper.output import figures_by_notebook
-from dnnsplit.paper.site import build_after_run, owner
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, NOTEBOOKS_DIR, REPORT_PATH, ROOT, shown
 
 __all__ = [
@@ -562,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OUTPUT
     if args.site:
         try:
-            return build_after_run(args.quick)
+            return site.build_after_run(args.quick)
         except KeyboardInterrupt:
             _tell("interrupted; the old site is kept")
             return EXIT_INTERRUPTED
@@ -601,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _check(chosen, args.quick, int(at_once), only=args.only is not None)
             status = _run(chosen, args.quick, int(at_once))
         if status == 0 and args.only is None and not args.no_site:  # a full run: its site
-            status = build_after_run(args.quick)
+            status = site.build_after_run(args.quick)
         return status
     except InputError as error:
         _tell(str(error))
@@ -708,7 +707,7 @@ def _run(
 def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
     """The committed :data:`~dnnsplit.paper.compare.COMPARED` files the ``chosen`` notebooks
     write: their figures' and the manifests listing them."""
-    files = [p for pattern in COMPARED for p in committed.glob(pattern)]
+    files = [p for pattern in compare.COMPARED for p in committed.glob(pattern)]
     written = figures_by_notebook(committed)
     everyone = sorted({n for names in written.values() for n in names})
     theirs = {n for name in chosen for n in written.get(name, [])}
@@ -718,7 +717,7 @@ def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
             listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
             if theirs & set(listed):
                 expected.add(path.name)
-        elif owner(path.stem, everyone) in theirs:
+        elif site.owner(path.stem, everyone) in theirs:
             expected.add(path.name)
     return expected
 
@@ -729,7 +728,7 @@ def _nothing_to_compare(chosen: Sequence[str], quick: bool) -> str | None:
     missing = None
     if set(chosen) & set(READS_THE_OTHERS) and not report.is_file():
         missing = shown(report)
-    elif not any(p for pattern in COMPARED for p in committed.glob(pattern)):
+    elif not any(p for pattern in compare.COMPARED for p in committed.glob(pattern)):
         missing = f"{_shown(committed)}*.csv"
     if missing is None:
         return None
@@ -781,7 +780,7 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
         reports = (committed_report, report) if set(chosen) & set(READS_THE_OTHERS) else None
     else:
         files, reports = None, (committed_report, report)
-    differences = compare_folders(committed, figures, report=reports, files=files)
+    differences = compare.compare_folders(committed, figures, report=reports, files=files)
     rows = [(d.file, d.what or "reproduces", _largest(d.largest)) for d in differences]
     table = tabulate(
         rows,
@@ -797,7 +796,7 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
         else f"All {len(differences)} files reproduce {against}"
     )
     rules = (
-        f"CSV numbers within a relative {RTOL:g}; integers, labels, verdicts and certified "
+        f"CSV numbers within a relative {compare.RTOL:g}; integers, labels, verdicts and certified "
         "flags exactly; the largest difference is relative"
     )
     changed = changed_notebooks(chosen) or []
