@@ -494,15 +494,10 @@ def _git(root: Path, *args: str) -> str | None:
 
 def _cells(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
     """A notebook's cells as what it runs: each cell's type, source and tags."""
-    cells = json.loads(text)["cells"]
-    return [
-        (
-            cell["cell_type"],
-            "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"],
-            tuple(sorted(cell.get("metadata", {}).get("tags", []))),
-        )
-        for cell in cells
-    ]
+    import nbformat
+
+    cells = nbformat.reads(text, as_version=nbformat.NO_CONVERT).cells
+    return [(c.cell_type, c.source, tuple(sorted(c.metadata.get("tags", [])))) for c in cells]
 
 
 def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[str] | None:
