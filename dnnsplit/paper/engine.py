@@ -692,14 +692,10 @@ def _client(engine: Engine) -> Any:
 
         cluster, _ = start_local_cluster(engine.workers)
         client = Client(cluster)
-        atexit.register(_close, client, cluster)
+        atexit.register(cluster.close)
+        atexit.register(client.close)  # first: atexit runs last-registered first
     _CLIENTS[key] = client
     return client
-
-
-def _close(client: Any, cluster: Any) -> None:
-    client.close()
-    cluster.close()
 
 
 def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
