@@ -143,16 +143,17 @@ def _compare_csv(name: str, committed: Path, rerun: Path) -> Difference:
         return Difference(
             name, f"{len(old) - 1} rows committed, {len(new) - 1} in the re-run", math.inf
         )
+    cells: list[tuple[str, str, str]] = []
     for line, (a_row, b_row) in enumerate(zip(old[1:], new[1:], strict=True), start=2):
         if len(a_row) != len(b_row):
             return Difference(
                 name, f"line {line}: {len(a_row)} cells committed, {len(b_row)} re-run", math.inf
             )
-    cells = (
-        (f"line {line}, column {column}", a, b)
-        for line, (a_row, b_row) in enumerate(zip(old[1:], new[1:], strict=True), start=2)
-        for column, a, b in zip(old[0], a_row, b_row, strict=True)
-    )
+        # a row of another length than the header: ValueError, "cannot be read"
+        cells += (
+            (f"line {line}, column {column}", a, b)
+            for column, a, b in zip(old[0], a_row, b_row, strict=True)
+        )
     return _judge(name, cells, _csv_number, "cells")
 
 
