@@ -101,7 +101,7 @@ def _cell(a: Any, b: Any, number: Callable[[Any], Number]) -> tuple[bool, float]
     if nans or abs(u - v) <= ATOL:
         relative = 0.0
     else:
-        relative = abs(u - v) / scale if math.isfinite(scale) else math.inf
+        relative = abs(u - v) / scale if math.isfinite(scale) and scale else math.inf
     if whole_a is not None and whole_b is not None:
         return whole_a == whole_b, relative
     return nans or abs(u - v) <= max(RTOL * scale, ATOL), relative
