@@ -92,6 +92,7 @@ def test_numbers_printed_differently_within_the_tolerance_reproduce(committed, r
         ("certified,1,", "certified,0,", "line 2, column value: 1 committed, 0 re-run"),
         ("optimal,20", "exhaustive,20", "line 5, column solver: optimal committed, exhaustive re-run"),
         ("gap_pct,0,", "gap_pct,1e-9,", "line 5, column value: 0 committed, 1e-9 re-run"),
+        ("gap_pct,0,", "gap_pct,nan,", "line 5, column value: 0 committed, nan re-run"),
     ],
 )
 def test_a_csv_cell_beyond_the_tolerance_is_named_by_file_line_and_column(

@@ -123,9 +123,9 @@ def computed(monkeypatch) -> list[int]:
     counts: list[int] = []
     original = Engine._compute
 
-    def counting(self, tasks, todo, desc):
+    def counting(self, compute, points, todo, desc):
         counts.append(len(todo))
-        yield from original(self, tasks, todo, desc)
+        yield from original(self, compute, points, todo, desc)
 
     monkeypatch.setattr(Engine, "_compute", counting)
     return counts

@@ -1,23 +1,14 @@
 """Whether a re-run reproduces the committed results, judged by meaning, not by bytes:
 the engine of ``./run_all.sh --check``.
 
-A re-run on another machine, with other library builds, may print the last digits of a
-float differently; that is not a different result, and a byte comparison would call it
-one. Here every file of the results is compared by what it says:
-
-- a CSV, cell by cell: two numbers agree within a relative :data:`RTOL` of the larger
-  (or an absolute :data:`ATOL`, a rounding residue near zero); two integers (counts,
-  seeds, N, a certified flag's 0 or 1) and two labels (a solver, a policy, a verdict in
-  ``readings.csv``) must be equal;
-- the report (``REPRODUCTION.md``): every verdict of its tables (a column named
-  ``verdict``), exactly; its prose is made from the CSVs, which are compared;
-- a run's manifest (``*.manifest.json``: its setup, grids, seeds): every field, numbers
-  within the tolerance; the package version that wrote it is not compared;
-- a figure (PNG, PDF) by its CSVs, and its caption file not at all (it is made from the
-  manifest and the profiles).
-
-Each difference is a :class:`Difference`: the file, what differs (the first cell beyond
-the tolerance, by line and column), and the largest difference found in that file.
+Another machine may print the last digits of a float differently; that is not a different
+result. So a CSV is compared cell by cell (numbers within a relative :data:`RTOL` of the
+larger, or an absolute :data:`ATOL` near zero; integers such as counts, seeds, N or a
+certified flag, and labels such as a solver or a verdict, exactly); a run's manifest
+field by field, likewise (the package version that wrote it is not compared); the report
+(``REPRODUCTION.md``) by the verdicts of its tables (its prose is made from the CSVs). A
+figure is judged by its CSVs, its caption file not at all (it is made from the manifest
+and the profiles). Each file gives a :class:`Difference`.
 """
 
 from __future__ import annotations
@@ -26,7 +17,7 @@ import csv
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,41 +69,62 @@ class Difference:
         return not self.what
 
 
-def _relative(a: float, b: float) -> float:
-    """The difference of ``a`` and ``b`` relative to the larger (0 for a difference within
-    :data:`ATOL`, a rounding residue)."""
-    if a == b or (math.isnan(a) and math.isnan(b)) or abs(a - b) <= ATOL:
-        return 0.0
-    scale = max(abs(a), abs(b))
-    return math.inf if not math.isfinite(scale) else abs(a - b) / scale
+#: A cell as a number: ``(value, the integer it is or None)``, or None for a label.
+Number = tuple[float, int | None] | None
 
 
-def _agree(a: float, b: float, rtol: float) -> bool:
-    return (
-        a == b
-        or (math.isnan(a) and math.isnan(b))
-        or abs(a - b) <= max(rtol * max(abs(a), abs(b)), ATOL)
-    )
-
-
-def _number(text: str) -> float | None:
+def _csv_number(text: str) -> Number:
     try:
-        return float(text)
+        return float(text), int(text) if _INTEGER.match(text) else None
     except ValueError:
         return None
 
 
-def _cell(committed: str, rerun: str, rtol: float) -> tuple[bool, float]:
-    """Whether two cells agree, and their relative difference (``inf`` for two labels, or
-    a number and a label, that differ)."""
-    if committed == rerun:
+def _json_number(value: Any) -> Number:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value), value if isinstance(value, int) else None
+
+
+def _cell(a: Any, b: Any, number: Callable[[Any], Number]) -> tuple[bool, float]:
+    """Whether two cells agree, and their difference relative to the larger (0 within
+    :data:`ATOL`, a rounding residue; ``inf`` for two labels, or a number and a label, that
+    differ). Two integers must be equal."""
+    if a == b:
         return True, 0.0
-    a, b = _number(committed), _number(rerun)
-    if a is None or b is None:
+    x, y = number(a), number(b)
+    if x is None or y is None:
         return False, math.inf
-    if _INTEGER.match(committed) and _INTEGER.match(rerun):
-        return int(committed) == int(rerun), _relative(a, b)
-    return _agree(a, b, rtol), _relative(a, b)
+    (u, whole_a), (v, whole_b) = x, y
+    scale = max(abs(u), abs(v))
+    nans = math.isnan(u) and math.isnan(v)
+    if nans or abs(u - v) <= ATOL:
+        relative = 0.0
+    else:
+        relative = abs(u - v) / scale if math.isfinite(scale) and scale else math.inf
+    if whole_a is not None and whole_b is not None:
+        return whole_a == whole_b, relative
+    return nans or abs(u - v) <= max(RTOL * scale, ATOL), relative
+
+
+def _judge(
+    name: str,
+    cells: Iterable[tuple[str, Any, Any]],
+    number: Callable[[Any], Number],
+    unit: str,
+    show: Callable[[Any], str] = str,
+) -> Difference:
+    """The difference of ``(place, committed, re-run)`` cells: the first that disagrees
+    (and how many ``unit`` do), and the largest relative difference."""
+    first, count, largest = "", 0, 0.0
+    for place, a, b in cells:
+        agree, relative = _cell(a, b, number)
+        largest = max(largest, relative)
+        if not agree:
+            count += 1
+            first = first or f"{place}: {show(a)} committed, {show(b)} re-run"
+    more = f" ({count} {unit} differ)" if count > 1 else ""
+    return Difference(name, first + more, largest)
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -120,7 +132,7 @@ def _rows(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-def _compare_csv(name: str, committed: Path, rerun: Path, rtol: float) -> Difference:
+def _compare_csv(name: str, committed: Path, rerun: Path) -> Difference:
     old, new = _rows(committed), _rows(rerun)
     if not old or not new or old[0] != new[0]:
         header = (old or [[]])[0], (new or [[]])[0]
@@ -131,24 +143,18 @@ def _compare_csv(name: str, committed: Path, rerun: Path, rtol: float) -> Differ
         return Difference(
             name, f"{len(old) - 1} rows committed, {len(new) - 1} in the re-run", math.inf
         )
-    columns = old[0]
-    first, count, largest = "", 0, 0.0
+    cells: list[tuple[str, str, str]] = []
     for line, (a_row, b_row) in enumerate(zip(old[1:], new[1:], strict=True), start=2):
         if len(a_row) != len(b_row):
             return Difference(
                 name, f"line {line}: {len(a_row)} cells committed, {len(b_row)} re-run", math.inf
             )
-        for column, a, b in zip(columns, a_row, b_row, strict=True):
-            agree, relative = _cell(a, b, rtol)
-            largest = max(largest, relative)
-            if not agree:
-                count += 1
-                if not first:
-                    first = f"line {line}, column {column}: {a} committed, {b} re-run"
-    if not count:
-        return Difference(name, "", largest)
-    more = f" ({count} cells differ)" if count > 1 else ""
-    return Difference(name, first + more, largest)
+        # a row of another length than the header: ValueError, "cannot be read"
+        cells += (
+            (f"line {line}, column {column}", a, b)
+            for column, a, b in zip(old[0], a_row, b_row, strict=True)
+        )
+    return _judge(name, cells, _csv_number, "cells")
 
 
 def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -163,30 +169,17 @@ def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def _compare_manifest(name: str, committed: Path, rerun: Path, rtol: float) -> Difference:
+def _compare_manifest(name: str, committed: Path, rerun: Path) -> Difference:
     old, new = (json.loads(p.read_text(encoding="utf-8")) for p in (committed, rerun))
     for key in MANIFEST_IGNORED:
         old.pop(key, None)
         new.pop(key, None)
     a, b = dict(_walk(old)), dict(_walk(new))
-    first, count, largest = "", 0, 0.0
-    for field in sorted(a.keys() | b.keys()):
-        x, y = a.get(field, "(absent)"), b.get(field, "(absent)")
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
-            relative = _relative(float(x), float(y))
-            exact = isinstance(x, int) and isinstance(y, int)
-            agree = x == y if exact else _agree(float(x), float(y), rtol)
-        else:
-            agree = x == y
-            relative = 0.0 if agree else math.inf
-        largest = max(largest, relative)
-        if not agree:
-            count += 1
-            first = first or f"{field}: {x!r} committed, {y!r} re-run"
-    if not count:
-        return Difference(name, "", largest)
-    more = f" ({count} fields differ)" if count > 1 else ""
-    return Difference(name, first + more, largest)
+    cells = (
+        (field, a.get(field, "(absent)"), b.get(field, "(absent)"))
+        for field in sorted(a.keys() | b.keys())
+    )
+    return _judge(name, cells, _json_number, "fields", repr)
 
 
 def verdicts(report: str) -> dict[tuple[str, str, str], str]:
@@ -216,20 +209,15 @@ def _compare_report(name: str, committed: Path, rerun: Path) -> Difference:
     old, new = (verdicts(p.read_text(encoding="utf-8")) for p in (committed, rerun))
     if not old:
         return Difference(name, "no verdict table in the committed report", math.inf)
-    differing = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
-    if not differing:
-        return Difference(name, "", 0.0)
-    section, row, column = differing[0]
-    more = f" ({len(differing)} verdicts differ)" if len(differing) > 1 else ""
-    return Difference(
-        name,
-        f"{column} of {row!r} ({section}): {old.get(differing[0], '(absent)')!r} committed, "
-        f"{new.get(differing[0], '(absent)')!r} re-run{more}",
-        math.inf,
+    cells = (
+        (f"{column} of {row!r} ({section})", old.get(key, "(absent)"), new.get(key, "(absent)"))
+        for key in sorted(old.keys() | new.keys())
+        for section, row, column in [key]
     )
+    return _judge(name, cells, lambda _: None, "verdicts", repr)
 
 
-def compare_files(name: str, committed: Path, rerun: Path, *, rtol: float = RTOL) -> Difference:
+def compare_files(name: str, committed: Path, rerun: Path) -> Difference:
     """Compare one file of the committed results with the re-run's (by its kind: a CSV, a
     manifest, the report)."""
     if not rerun.exists():
@@ -238,9 +226,9 @@ def compare_files(name: str, committed: Path, rerun: Path, *, rtol: float = RTOL
         return Difference(name, "written by the re-run, not in the committed results", math.inf)
     try:
         if name.endswith(".csv"):
-            return _compare_csv(name, committed, rerun, rtol)
+            return _compare_csv(name, committed, rerun)
         if name.endswith(".manifest.json"):
-            return _compare_manifest(name, committed, rerun, rtol)
+            return _compare_manifest(name, committed, rerun)
         return _compare_report(name, committed, rerun)
     except (OSError, ValueError, csv.Error) as error:
         return Difference(name, f"cannot be read: {error}", math.inf)
@@ -252,33 +240,13 @@ def compare_folders(
     *,
     report: tuple[Path, Path] | None = None,
     files: Iterable[str] | None = None,
-    rtol: float = RTOL,
 ) -> list[Difference]:
-    """Compare the results in ``committed`` with those in ``rerun`` (two figures'
-    folders), file by file.
-
-    Parameters
-    ----------
-    committed, rerun : Path
-        The figures' folders.
-    report : (Path, Path), optional
-        The committed report and the re-run's, compared by their verdicts.
-    files : iterable of str, optional
-        The names to compare (default: every :data:`COMPARED` file of either folder).
-    rtol : float
-        The relative tolerance of two numbers.
-
-    Returns
-    -------
-    list of Difference
-        One per file, in name order (the report last); ``reproduces`` says whether it
-        does.
-    """
+    """One :class:`Difference` per file of the figures' folders ``committed`` and
+    ``rerun`` (``files``: these names; default every :data:`COMPARED` file of either), in
+    name order, then the ``report`` pair (committed, re-run) by its verdicts if given."""
     if files is None:
-        names = {p.name for folder in (committed, rerun) for g in COMPARED for p in folder.glob(g)}
-    else:
-        names = set(files)
-    results = [compare_files(n, committed / n, rerun / n, rtol=rtol) for n in sorted(names)]
+        files = {p.name for folder in (committed, rerun) for g in COMPARED for p in folder.glob(g)}
+    results = [compare_files(n, committed / n, rerun / n) for n in sorted(set(files))]
     if report is not None:
-        results.append(compare_files("REPRODUCTION.md", *report, rtol=rtol))
+        results.append(compare_files("REPRODUCTION.md", *report))
     return results

@@ -1,64 +1,33 @@
-"""Where the points of a sweep run: in this process, on every local core, or on a Dask
-cluster; and the cache of rows per point that lets a re-run skip what it has computed.
+"""Where the points of a sweep run (in this process, on local cores, or on a Dask
+cluster), and the cache of rows per point that lets a re-run skip what it has computed.
 
-Every sweep of :mod:`dnnsplit.paper.sweeps` is a list of independent points and a
-module-level function that turns one point into rows. :class:`Engine` fans the points out
-and gathers the rows back in the order of the points, so the rows (and after sorting, the
-CSV bytes) are the same whatever ran them:
+A sweep is a list of independent points and a module-level function that turns one point
+into rows; :class:`Engine` fans the points out and gathers the rows back in the order of
+the points, so the CSV bytes are the same whatever ran them. ``workers`` None or 1 (the
+default): in this process; ``workers=N``: a local ``dask.distributed`` cluster of N
+processes, started on first use, on 127.0.0.1 with no fixed port; ``scheduler``: the Dask
+scheduler at ``tcp://HOST:PORT`` (``dask scheduler`` and ``dask worker`` on each machine).
+On a cluster the points go out in about :data:`TASKS_PER_WORKER` tasks per worker of up
+to :data:`CHUNK_POINTS` points, cut to about equal cost (N² a point, the largest first). A
+worker that dies has its task retried (Dask: up to 3 times); a point that still fails or
+raises stops the sweep with :class:`SweepFailed` naming it, before any CSV is written.
 
-- ``workers`` None or 1 (the default, as scikit-learn's ``n_jobs=None``): one point after
-  another, in this process (no pool, no port, no warning);
-- ``workers=N`` (N ≥ 2): a ``dask.distributed`` :class:`~distributed.LocalCluster` of N
-  worker processes on this machine, started on first use: it listens on 127.0.0.1 only and
-  binds no fixed port (its scheduler and HTTP server take free ones), so it starts beside
-  another cluster, a JupyterLab or a second notebook without a warning;
-- ``scheduler``: the Dask scheduler at that address (``tcp://HOST:PORT``) — start one with
-  ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on each machine (with dnnsplit
-  installed there).
+A sweep given no engine takes :func:`configure`'s, else the environment's (how
+``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_WORKERS`` (1 = in
+process), ``DNNSPLIT_CACHE`` (``0``: off), ``DNNSPLIT_CACHE_DIR``. Every setting is checked
+when made, naming it: ``workers`` 1 to :func:`max_workers`, a scheduler an address whose
+scheme is one of :data:`SCHEDULER_SCHEMES` (:func:`check_reachable` contacts one).
 
-The engine of a sweep called without one comes from the environment, which is how
-``./run_all.sh`` (whose own default is a local cluster, one worker per core) reaches the
-notebooks' kernels: ``DNNSPLIT_SCHEDULER`` (an address), ``DNNSPLIT_WORKERS`` (a count;
-1 = in process), ``DNNSPLIT_CACHE`` (``0`` turns the cache off), ``DNNSPLIT_CACHE_DIR``
-(where it lives); none set, a notebook opened by hand computes in its own process.
-:func:`configure` sets the same from Python (``configure(workers=4)`` for a cluster).
-
-Every setting is checked when it is made, naming it (``workers``, ``scheduler``, or the
-environment variable it came from): ``workers`` is a whole number from 1 to
-:func:`max_workers` (four processes per core), a scheduler an address ``tcp://HOST:PORT``
-(or ``tls://``, ``inproc://``); :func:`check_reachable` contacts one within
-:data:`SCHEDULER_TIMEOUT_S`.
-
-**The cache** (``build/cache/rows/entries.sqlite3``, one SQLite file): the rows of each
-task, keyed by a hash of the function, the setup, the point (N, seed, labels, options),
-the content of the profile files it reads, the source of the library code that computes
-rows (the model, the solvers, the sweeps; not the plots, the report or this module) and
-the versions of Python and of the numerical libraries. Changing a plot or the report
-therefore hits; changing a profile, a setup field, the model's code or NumPy misses. A
-sweep reads its entries in one query and writes them in few transactions (each whole or
-not at all; two notebooks share the file). Tasks of the same key in one call run once.
-
-An entry carries a checksum of its key and its rows, and must hold what its point yields:
-a non-empty list of rows with the same columns, and, where the row function declares it
-(:func:`yields`: every solve of the Fig. 3 and Fig. 5 sweeps does), exactly that many rows
-with those columns and types. An entry that fails (changed, emptied, truncated, copied
-from another point, or edited with its checksum recomputed into rows its point cannot
-yield) is discarded and its point recomputed, and one line on stderr says how many; a
-file that is not a database is replaced, with one line. Like any build output, the cache
-is trusted beyond that: rows of the right shape with a recomputed checksum are taken as
-they are (no key outside the folder could sign them). A cache folder that cannot be
-written (a read-only checkout) is skipped, with one line. Clear it with
-``rm -rf build/cache``.
-
-**Batches**: on a cluster, a sweep's points go out in about :data:`TASKS_PER_WORKER`
-Dask tasks per worker of up to :data:`CHUNK_POINTS` points each, cut to about equal
-estimated cost (N² a point, the largest first), so that the per-task round trip is paid
-per batch, not per point.
-
-**Faults**: a worker that dies mid-sweep has its point retried on another worker (Dask
-retries a task whose worker died up to 3 times); a point that still fails, or raises,
-stops the sweep with :class:`SweepFailed` naming the point, before any CSV is written.
-Ctrl-C cancels the outstanding points; the local cluster is closed when the process ends.
+**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task, keyed by a
+hash of the function, the setup, the point (N, seed, labels, options), the content of the
+profile files it reads, the source of the code that computes rows (:data:`ROW_CODE`: not
+the plots, the report or this module) and the versions of Python and the numerical
+libraries; a plot's change hits, a profile's, a setup field's or the model's misses. Each
+entry carries a checksum of its key and rows and must be what its point yields (a
+non-empty list of rows with the same columns; where :func:`yields` declares it, exactly
+that count, columns and types); an entry that fails is recomputed, a file that is not a
+database replaced, an unwritable folder skipped, each with one line on stderr. Beyond
+that the cache, like any build output, is trusted. Clear it with ``rm -rf build/cache``.
 """
 
 from __future__ import annotations
@@ -71,9 +40,10 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -96,7 +66,6 @@ __all__ = [
     "Engine",
     "Point",
     "SweepFailed",
-    "Task",
     "check_address",
     "check_reachable",
     "code_fingerprint",
@@ -160,10 +129,6 @@ class Point(Protocol):
     def options(self) -> dict[str, Any]: ...
 
 
-#: A point and the module-level function that turns it into rows.
-Task = tuple[Callable[[Any], Rows], Any]
-
-
 class SweepFailed(RuntimeError):
     """A point of a sweep failed (raised, or its worker kept dying); names the point."""
 
@@ -187,16 +152,16 @@ def describe(point: Any) -> str:
 NUMERIC_LIBRARIES = ("numpy", "scipy", "numba", "pandas")
 
 
-def _library_versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "absent"
 
-    found = []
-    for name in NUMERIC_LIBRARIES:
-        try:
-            found.append(f"{name}={version(name)}")
-        except PackageNotFoundError:
-            found.append(f"{name}=absent")
-    return f"python={sys.version_info[:3]};" + ";".join(found)
+
+def _library_versions() -> str:
+    found = ";".join(f"{name}={_version(name)}" for name in NUMERIC_LIBRARIES)
+    return f"python={sys.version_info[:3]};{found}"
 
 
 def _fingerprint(patterns: Sequence[str]) -> str:
@@ -315,49 +280,20 @@ def _entry_digest(key: str, text: str) -> str:
     return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
 
 
-class _Failed:
-    """The entry exists but fails its checks (see :func:`_checked`)."""
-
-
-FAILED = _Failed()
-
-
-def _checked(key: str, digest: str, text: str, shape: Shape | None) -> Rows | _Failed:
-    """The rows of a stored entry, or :data:`FAILED` when its checksum does not match its
-    key and text, its text is not JSON, or its rows are not what a point yields."""
+def _checked(key: str, digest: str, text: str, shape: Shape | None) -> Rows | None:
+    """The rows of a stored entry, or None when its checksum does not match its key and
+    text, its text is not JSON, or its rows are not what a point yields."""
     if not isinstance(text, str) or digest != _entry_digest(key, text):
-        return FAILED
+        return None
     try:
         rows = json.loads(text)
     except (ValueError, RecursionError):
-        return FAILED
-    return rows if _well_formed(rows, shape) else FAILED
+        return None
+    return rows if _well_formed(rows, shape) else None
 
 
 class CacheUnreadable(Exception):
     """The cache file cannot be read now (locked, or not readable): nothing is found."""
-
-
-def _database(folder: Path, *, create: bool) -> sqlite3.Connection | None:
-    """The cache's database in ``folder``, None when there is none and ``create`` is off."""
-    path = folder / CACHE_FILE
-    if not create and not path.exists():
-        return None
-    if create:
-        folder.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)
-    try:
-        if create:
-            with contextlib.suppress(sqlite3.OperationalError):
-                db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS entries "
-                "(key TEXT PRIMARY KEY, digest TEXT NOT NULL, rows TEXT NOT NULL) WITHOUT ROWID"
-            )
-    except BaseException:
-        db.close()
-        raise
-    return db
 
 
 #: Keys asked of the database in one query (below SQLite's limit on parameters).
@@ -365,22 +301,17 @@ QUERY_KEYS = 900
 
 
 def _cache_read(folder: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The stored ``(digest, text)`` of each key of ``keys`` that has an entry: one query
-    per :data:`QUERY_KEYS` keys.
-
-    Raises
-    ------
-    CacheUnreadable
-        The file is locked beyond :data:`CACHE_TIMEOUT_S`, or cannot be opened.
-    sqlite3.DatabaseError
-        The file is not a database (or is damaged).
-    """
+    """The stored ``(digest, text)`` of each key of ``keys`` that has an entry, one query
+    per :data:`QUERY_KEYS` keys; :class:`CacheUnreadable` when the file is locked beyond
+    :data:`CACHE_TIMEOUT_S` or cannot be opened, ``sqlite3.DatabaseError`` when it is not
+    a database."""
+    path = folder / CACHE_FILE
+    if not path.exists():
+        return {}
     try:
-        db = _database(folder, create=False)
+        db = sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)
     except sqlite3.OperationalError as error:
         raise CacheUnreadable(str(error)) from error
-    if db is None:
-        return {}
     found: dict[str, tuple[str, str]] = {}
     wanted = list(dict.fromkeys(keys))
     try:
@@ -400,25 +331,25 @@ def _cache_read(folder: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]
 
 
 def _cache_write(folder: Path, entries: Sequence[tuple[str, Rows]]) -> None:
-    """Store ``(key, rows)`` entries in one transaction: all of them or none.
-
-    Raises
-    ------
-    OSError
-        The folder or the file cannot be written (a read-only checkout, a full disk).
-    """
+    """Store ``(key, rows)`` entries in one transaction, all of them or none; ``OSError``
+    when the folder or the file cannot be written (a read-only checkout, a full disk)."""
     records = []
     for key, rows in entries:
         text = json.dumps(rows, separators=(",", ":"))
         records.append((key, _entry_digest(key, text), text))
+    folder.mkdir(parents=True, exist_ok=True)
     try:
-        db = _database(folder, create=True)
-        assert db is not None
-        try:
+        with contextlib.closing(
+            sqlite3.connect(folder / CACHE_FILE, timeout=CACHE_TIMEOUT_S)
+        ) as db:
+            with contextlib.suppress(sqlite3.OperationalError):
+                db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS entries "
+                "(key TEXT PRIMARY KEY, digest TEXT NOT NULL, rows TEXT NOT NULL) WITHOUT ROWID"
+            )
             with db:
                 db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)", records)
-        finally:
-            db.close()
     except sqlite3.Error as error:
         raise OSError(0, str(error)) from error
 
@@ -454,7 +385,7 @@ def max_workers() -> int:
 
 
 def _check_workers(value: Any, field: str) -> int:
-    """A number of worker processes, 1 to :func:`max_workers`, or an error naming ``field``."""
+    """A number of worker processes, 1 to :func:`max_workers` (else an error naming ``field``)."""
     count = int(number(value, field, whole=True, minimum=1))
     if count > max_workers():
         raise InputError(
@@ -570,31 +501,22 @@ class Engine:
         desc: str,
         progress: bool = True,
     ) -> list[Rows]:
-        """The rows of each point, one list per point, in the order of ``points``."""
-        return self.run_tasks([(compute, p) for p in points], desc=desc, progress=progress)
-
-    def run_tasks(self, tasks: Sequence[Task], *, desc: str, progress: bool = True) -> list[Rows]:
-        """The rows of each ``(compute, point)`` task, in the order of ``tasks``.
-
-        Several sweeps given as one list share one progress bar and one wait for their
-        slowest point, instead of one each. Tasks with the same key (the same function of
-        the same point) are computed once. The cache is read in one pass over the keys
-        and written in few transactions.
-        """
+        """The rows of each point, one list per point, in the order of ``points``. Points
+        of the same key are computed once; the cache is read in one pass over the keys and
+        written in transactions of :data:`WRITE_ENTRIES`."""
         memo: dict[str, str | None] = {}
-        keys = [point_key(compute, point, memo=memo) for compute, point in tasks]
+        keys = [point_key(compute, point, memo=memo) for point in points]
         first: dict[str, int] = {}
         for index, key in enumerate(keys):
             first.setdefault(key, index)
-        rows_of = self._recall(
-            list(first), [_shape_of(*tasks[index]) for index in first.values()], desc
-        )
+        shapes = [_shape_of(compute, points[index]) for index in first.values()]
+        rows_of = self._recall(list(first), shapes, desc)
         todo = [index for key, index in first.items() if key not in rows_of]
         bar = progress_bar(total=len(first), desc=desc, enabled=progress)
         bar.update(len(first) - len(todo))
         pending: list[tuple[str, Rows]] = []
         try:
-            for index, rows in self._compute(tasks, todo, desc):
+            for index, rows in self._compute(compute, points, todo, desc):
                 rows_of[keys[index]] = rows
                 pending.append((keys[index], rows))
                 if len(pending) >= WRITE_ENTRIES:
@@ -632,7 +554,7 @@ class Engine:
         for key, shape in zip(keys, shapes, strict=True):
             if key in stored and key not in found:
                 rows = _checked(key, *stored.pop(key), shape)
-                if isinstance(rows, list):
+                if rows is not None:
                     found[key] = rows
                 else:
                     failed += 1
@@ -661,19 +583,21 @@ class Engine:
             return False
         return True
 
-    def _compute(self, tasks: Sequence[Task], todo: list[int], desc: str):
-        if not todo:
-            return
+    def _compute(
+        self, compute: Callable[[Any], Rows], points: Sequence[Point], todo: list[int], desc: str
+    ) -> Iterator[tuple[int, Rows]]:
+        """``(index, rows)`` of each point at the ``todo`` indices, as they are computed."""
         if self.in_process:
             for index in todo:
-                compute, point = tasks[index]
                 try:
-                    rows = compute(point)
+                    rows = compute(points[index])
                 except (KeyboardInterrupt, SweepFailed):
                     raise
                 except Exception as error:
-                    raise SweepFailed(desc, point, error) from error
+                    raise SweepFailed(desc, points[index], error) from error
                 yield index, rows
+            return
+        if not todo:
             return
         from distributed import as_completed
 
@@ -681,11 +605,11 @@ class Engine:
         workers = max(1, sum(client.nthreads().values()))
         # the largest scenarios first (a point's cost grows with its N), so that the last
         # tasks of a sweep are short ones and no worker idles long while one finishes
-        order = sorted(todo, key=lambda i: -tasks[i][1].devices)
-        weights = [float(tasks[i][1].devices) ** 2 for i in order]
+        order = sorted(todo, key=lambda i: -points[i].devices)
+        weights = [float(points[i].devices) ** 2 for i in order]
         chunks = _chunks(order, weights, TASKS_PER_WORKER * workers)
         futures = {
-            client.submit(_run_chunk, [tasks[i] for i in chunk], pure=False): chunk
+            client.submit(_run_chunk, compute, [points[i] for i in chunk], pure=False): chunk
             for chunk in chunks
         }
         try:
@@ -694,10 +618,9 @@ class Engine:
                 try:
                     each = future.result()
                 except PointFailed as failed:
-                    point = tasks[chunk[failed.position]][1]
-                    raise SweepFailed(desc, point, failed) from failed
+                    raise SweepFailed(desc, points[chunk[failed.position]], failed) from failed
                 except Exception as error:  # the worker kept dying, or the task was lost
-                    raise SweepFailed(desc, tasks[chunk[0]][1], error) from error
+                    raise SweepFailed(desc, points[chunk[0]], error) from error
                 yield from zip(chunk, each, strict=True)
         except BaseException:
             client.cancel(list(futures))
@@ -745,10 +668,10 @@ class PointFailed(RuntimeError):
         return self.message
 
 
-def _run_chunk(tasks: Sequence[Task]) -> list[Rows]:
-    """The rows of each ``(compute, point)`` task of a chunk (runs on a worker)."""
+def _run_chunk(compute: Callable[[Any], Rows], points: Sequence[Point]) -> list[Rows]:
+    """The rows of each point of a chunk (runs on a worker)."""
     out = []
-    for position, (compute, point) in enumerate(tasks):
+    for position, point in enumerate(points):
         try:
             out.append(compute(point))
         except Exception as error:
@@ -760,8 +683,8 @@ _CLIENTS: dict[tuple[str | None, int | None], Any] = {}
 
 
 def _client(engine: Engine) -> Any:
-    """A Dask client for ``engine``: connected to its scheduler, or to a local cluster
-    started on first use (127.0.0.1 only, one thread per worker) and closed at exit."""
+    """A Dask client for ``engine``: of its scheduler, or of a local cluster started on
+    first use and closed at exit."""
     key = (engine.scheduler, None if engine.scheduler else engine.workers)
     if key in _CLIENTS:
         return _CLIENTS[key]
@@ -772,39 +695,25 @@ def _client(engine: Engine) -> Any:
 
         cluster, _ = start_local_cluster(engine.workers)
         client = Client(cluster)
-        atexit.register(_close, client, cluster)
+        atexit.register(cluster.close)
+        atexit.register(client.close)  # first: atexit runs last-registered first
     _CLIENTS[key] = client
     return client
 
 
-def _close(client: Any, cluster: Any) -> None:
-    client.close()
-    cluster.close()
-
-
 def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
-    """A local cluster: ``(cluster, address)``; ``workers`` processes (default: one per
-    core), one thread each, listening on 127.0.0.1 only. The caller closes it.
-
-    It binds no fixed port: the scheduler and its HTTP server (Dask's ``/metrics``, and
-    the dashboard where bokeh is installed) take free ports, so it starts beside a cluster
-    that holds Dask's usual 8786 and 8787 without the "Port 8787 is already in use"
-    warning.
-
-    The worker processes start with Ctrl-C ignored: a Ctrl-C at the terminal reaches the
-    whole process group, and it is the caller who stops the cluster (closing it ends its
-    workers), so the workers neither print tracebacks nor die before the caller cancels.
-    """
+    """A local cluster for the caller to close, ``(cluster, address)``: ``workers``
+    processes (default: one per core) of one thread, on 127.0.0.1 with free ports (beside
+    another cluster on Dask's 8786 and 8787, without a warning). The workers ignore Ctrl-C,
+    which reaches the whole process group: the caller stops them by closing the cluster."""
     import logging
     import signal
 
     import dask
     from distributed import LocalCluster
 
-    # Dask runs tasks in a worker thread, whose malloc arena hands freed memory back to the
-    # system (and Dask sets MALLOC_TRIM_THRESHOLD_=65536 to make it eager): the sweeps' many
-    # short-lived arrays then cost fresh pages on every allocation, and two workers were no
-    # faster than one process. Fixed thresholds keep freed memory for reuse.
+    # Dask's eager MALLOC_TRIM_THRESHOLD_=65536 hands the sweeps' many short-lived arrays
+    # back to the system, and two workers were no faster than one process: keep freed memory
     keep_freed = {
         "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(2**28),
         "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(2**28),
@@ -872,17 +781,10 @@ def from_environment(
     default_workers: int | None = None,
     names: dict[str, str] | None = None,
 ) -> Engine:
-    """The engine the environment names (``DNNSPLIT_WORKERS``, ``DNNSPLIT_SCHEDULER``,
-    ``DNNSPLIT_CACHE``, ``DNNSPLIT_CACHE_DIR``), where the arguments (not None) do not
-    name it, else ``default_workers`` (None: in this process); errors name the variable
-    (or, through ``names``, the argument's flag).
-
-    Raises
-    ------
-    InputError
-        A variable or argument of the wrong form (e.g. ``DNNSPLIT_WORKERS=abc``, a
-        scheduler ``http://...``, more workers than :func:`max_workers`).
-    """
+    """The engine the arguments (not None), else the environment (``DNNSPLIT_WORKERS``,
+    ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_CACHE``, ``DNNSPLIT_CACHE_DIR``), else
+    ``default_workers`` (None: in this process) name; an :class:`InputError` for one of
+    the wrong form names its variable (or, through ``names``, the argument's flag)."""
     names = names or {}
     env = os.environ
     if workers is not None:

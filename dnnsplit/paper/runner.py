@@ -1,61 +1,33 @@
 """Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh``.
 
-Each notebook in :data:`NOTEBOOKS` is executed with kernel ``python3`` into the ignored
-``build/notebooks/`` folder (never in place); what its kernel writes to stderr goes to
-``build/notebooks/<name>.kernel.log``, not the terminal. When the sweeps run on a cluster
-(the default), two notebooks run side by side, the longest first, so that one notebook's
-plotting and judging fill the cores while the other waits for its points; the report
-notebook, which reads what the others wrote, runs last. With ``--workers 1`` they run one
-after another, in order. Parameters are checked first: the notebook must have a cell
-tagged ``parameters``, and a parameter name it does not declare is an error (papermill
-itself would only warn). The run stops at the first failure (interrupting the notebook
-running beside it), naming the notebook and the cell, and ends by listing the files it
-wrote.
-
 ``python -m dnnsplit.paper.runner [--quick] [--check] [--only NAME ...] [--workers N]
-[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K] [--no-site | --site]``
-(what ``./run_all.sh`` runs; ``--site`` runs no notebook and only rebuilds the site). A
-full run writes ``figures/`` and ``REPRODUCTION.md``; ``--quick`` writes its figures and
-report to ``build/quick/``, never over the committed ones.
-Notebooks opened by hand write to ``build/figures/`` instead (their ``output_dir``
-parameter is empty).
+[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K] [--no-site | --site]``.
+Each notebook of :data:`NOTEBOOKS` runs with kernel ``python3`` into ``build/notebooks/``
+(never in place; its kernel's stderr to ``build/notebooks/<name>.kernel.log``). On a
+cluster (the default: one local Dask worker per core, reached by the kernels through
+``DNNSPLIT_SCHEDULER``, see :mod:`dnnsplit.paper.engine`) two notebooks run side by side,
+the longest first; the report notebook, which reads the others' files, runs last. A
+parameter a notebook does not declare is an error. The first failure stops the run
+(interrupting the notebook beside it), naming the notebook and the cell; a run ends by
+listing the files it wrote. A full run writes ``figures/`` and ``REPRODUCTION.md``, then
+the site (:mod:`dnnsplit.paper.site`); ``--quick`` writes to ``build/quick/``.
 
-**Committed parameters only.** A full run writes the committed results, so it runs only
-committed notebooks: in a git checkout, a notebook whose cells (their sources and tags;
-not their outputs) differ from its committed version, or that is not committed, is
-refused before anything runs, named with the cells that differ (exit 2). JupyterLab saves
-a notebook as it is edited, so a tweaked parameter would otherwise reach ``figures/`` and
-``REPRODUCTION.md`` unsaid. Commit the change, undo it, or try it with ``--quick`` (or
-``--check``), which write elsewhere and run the notebooks as they are. Outside a git
-checkout (an unpacked release) there is no committed version to compare with: the
-notebooks run as they are, and the runner says so.
+A full run writes the committed results, so in a git checkout it refuses (exit 2) a
+notebook whose cells (sources and tags, not outputs) differ from ``HEAD``, naming the
+cells: JupyterLab saves as one edits, and a tweaked parameter would otherwise reach
+``figures/`` unsaid. ``--quick`` and ``--check`` write elsewhere and run the notebooks as
+they are; so does a run outside a git checkout, saying so.
 
-**A check of a re-run** (``--check``): the notebooks run into ``build/check/`` (never
-over the committed files) and their results are compared with the committed ones by
-meaning (:mod:`dnnsplit.paper.compare`: CSV numbers within a relative tolerance, integers,
-labels and verdicts exactly); one table shows each file, what differs and the largest
-difference, and the exit status is 0 only when every result reproduces. ``--check
---quick`` compares with the last quick run (``build/quick/``); ``--check --only NAME``
-checks the outputs of the notebooks named (the others' results are copied in first, so
-the report notebook has what it reads). The testbed's measurement is an input, read from
-``figures/``, never measured again.
+``--check`` runs into ``build/check/`` and compares the results with the committed ones by
+meaning (:mod:`dnnsplit.paper.compare`), one table row per file; with ``--only`` the
+others' results are copied in first and only the named notebooks' files are compared.
 
-Where the sweeps run (:mod:`dnnsplit.paper.engine`): by default the runner starts one
-local Dask cluster with a worker process per core for the whole run and points every
-notebook's kernel at it (``DNNSPLIT_SCHEDULER``); ``--workers 1`` runs every point in the
-kernel itself; ``--scheduler`` uses an existing cluster. ``--no-cache`` recomputes every
-point instead of reading ``build/cache/``.
-
-Before any notebook runs, every setting is checked, each refusal one line naming it: the
-flags, ``DNNSPLIT_WORKERS`` and ``DNNSPLIT_SCHEDULER`` (a scheduler is contacted, within a
-few seconds), the folders the run writes (a read-only checkout is named at once), and
-stdout.
-
-Exit status: 0 when every notebook ran (``--check``: and every result reproduces); 1 when
-one failed (named, with its cell), or a checked result differs; 2 for bad arguments (an
-unknown ``--only`` name lists the valid ones), a bad setting, or an uncommitted notebook
-for a full run; 74 when a folder the run writes cannot be written, or stdout is closed or
-full; 130 on Ctrl-C.
+Every setting (flags, ``DNNSPLIT_WORKERS``, ``DNNSPLIT_SCHEDULER``, which is contacted,
+the folders the run writes, stdout) is checked before any notebook runs, each refusal one
+line. Exit status: 0 when every notebook ran (``--check``: and every result reproduces);
+1 when one failed or a checked result differs; 2 for bad arguments, a bad setting or an
+uncommitted notebook in a full run; 74 when a folder or stdout cannot be written; 130 on
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -80,6 +52,7 @@ from typing import Any
 from dnnsplit._checks import number
 from dnnsplit._io import OutputError, silence_stdout, stdout_closed, writable_folder, write_stdout
 from dnnsplit.errors import InputError
+from dnnsplit.paper import compare, site
 from dnnsplit.paper.engine import (
     ENV_CACHE,
     ENV_SCHEDULER,
@@ -154,8 +127,8 @@ def declared_parameters(path: Path) -> dict[str, Any]:
 
 
 class KernelHandle:
-    """The kernel of one notebook run: where its stderr goes, and a way to stop it from
-    another thread (the runner stops the others when one notebook fails, or on Ctrl-C)."""
+    """The kernel of one notebook run: where its stderr goes (``log_path``), and a way to
+    stop it from another thread (when another notebook fails, or on Ctrl-C)."""
 
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
@@ -178,13 +151,9 @@ class KernelHandle:
 
 
 def _kernel_manager_class(handle: KernelHandle, cwd: Path) -> type:
-    """A kernel manager that starts the kernel in ``cwd``, sends its stderr to
-    ``handle.log_path`` and records its process id in ``handle``.
-
-    papermill runs a notebook in its folder by changing this whole process's working
-    folder, and puts the old one back when the notebook ends: with notebooks side by side,
-    one that ends can put it back just before another's kernel starts, which then resolves
-    its relative ``output_dir`` from the wrong folder. The kernel is given its folder."""
+    """A kernel manager that starts the kernel in ``cwd`` (papermill changes this whole
+    process's folder, which a notebook running beside can put back too early), sends its
+    stderr to ``handle.log_path`` and records its process id in ``handle``."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
@@ -208,10 +177,8 @@ def run_notebook(
     *,
     kernel: KernelHandle | None = None,
 ) -> Path:
-    """Execute one notebook with ``parameters`` into ``output``.
-
-    ``kernel``, when given, receives the kernel's stderr (in ``kernel.log_path``) and lets
-    another thread stop the run.
+    """Execute one notebook with ``parameters`` into ``output`` (``kernel``: its stderr's
+    log, and a way to stop it).
 
     Raises
     ------
@@ -238,25 +205,23 @@ def run_notebook(
     # papermill rewrites its output after every cell: it writes a temporary file, renamed
     # into place once whole (after a failing cell too: the executed notebook shows it)
     partial = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
+    failed = None
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(partial),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            cwd=str(path.parent),
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            **managed,
-        )
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(partial),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(path.parent),
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                **managed,
+            )
+        except PapermillExecutionError as error:
+            failed = NotebookFailed(path.name, error.exec_count, f"{error.ename}: {error.evalue}")
         _name_paths_relatively(partial, path, output)
         os.replace(partial, output)
-    except PapermillExecutionError as error:
-        _name_paths_relatively(partial, path, output)
-        os.replace(partial, output)
-        raise NotebookFailed(
-            path.name, error.exec_count, f"{error.ename}: {error.evalue}"
-        ) from None
     except OSError as error:  # the executed notebook could not be written (a full disk)
         raise OutputError(
             f"cannot write {output}: {error.strerror or type(error).__name__}"
@@ -267,13 +232,14 @@ def run_notebook(
         raise NotebookFailed(path.name, None, f"{type(error).__name__}: {error}") from None
     finally:
         partial.unlink(missing_ok=True)
+    if failed is not None:
+        raise failed
     return output
 
 
 def _name_paths_relatively(executed: Path, source: Path, output: Path) -> None:
-    """Papermill records the notebook's input and output paths in its metadata; written as
-    paths of this machine they would travel with the executed copy, so they are rewritten
-    relative to the repository (or to the folder they live in, outside it)."""
+    """Rewrite the input and output paths papermill records in the metadata relative to
+    the repository (outside it: their names), so that no path of this machine travels."""
     if not executed.exists():
         return
     notebook = json.loads(executed.read_text(encoding="utf-8"))
@@ -296,9 +262,7 @@ def _snapshot(directory: Path) -> dict[Path, float]:
 
 @contextlib.contextmanager
 def _stderr_to(path: Path) -> Iterator[None]:
-    """Send what this process writes to its stderr (papermill's and Dask's log lines) to
-    ``path`` instead of the terminal; the runner's own messages, printed after, still reach
-    the terminal."""
+    """Send this process's stderr (papermill's and Dask's log lines) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
@@ -319,8 +283,8 @@ _PROGRESS = "the run's progress"
 
 
 class _Status:
-    """What the terminal shows: a line per finished notebook and, on a terminal, one line
-    with the running ones and their elapsed time, kept up to date."""
+    """A line per finished notebook and, on a terminal, one kept-up line with the running
+    ones and their elapsed time."""
 
     def __init__(self, total: int) -> None:
         self.total, self.finished = total, 0
@@ -347,8 +311,7 @@ class _Status:
 
 
 class _Job:
-    """One notebook to run: its name, its kernel, when it started, where its executed
-    copy goes."""
+    """One notebook to run (with the ``given`` parameters it declares) into ``executed``."""
 
     def __init__(self, name: str, executed: Path) -> None:
         self.name, self.executed = name, executed
@@ -357,18 +320,18 @@ class _Job:
 
     def __call__(self, given: dict[str, Any]) -> None:
         self.started = time.perf_counter()
-        declared = declared_parameters(NOTEBOOKS_DIR / self.name)
-        parameters = {p: v for p, v in given.items() if p in declared}
-        output = self.executed / self.name
         # papermill runs on an event loop of this thread's context: give each notebook a
         # fresh context and close its loop after (an idle loop left open is a leak)
-        contextvars.Context().run(self._execute, output, parameters)
+        contextvars.Context().run(self._execute, given)
 
-    def _execute(self, output: Path, parameters: dict[str, Any]) -> None:
+    def _execute(self, given: dict[str, Any]) -> None:
         from jupyter_core.utils import ensure_event_loop
 
+        path = NOTEBOOKS_DIR / self.name
+        declared = declared_parameters(path)
+        parameters = {p: v for p, v in given.items() if p in declared}
         try:
-            run_notebook(NOTEBOOKS_DIR / self.name, output, parameters, kernel=self.kernel)
+            run_notebook(path, self.executed / self.name, parameters, kernel=self.kernel)
         finally:
             ensure_event_loop().close()
 
@@ -384,11 +347,9 @@ def _run_batch(
     status: _Status,
     executed: Path | None = None,
 ) -> None:
-    """Run ``names`` (in this order), at most ``at_once`` at a time.
-
-    On the first failure, or on Ctrl-C, the queued notebooks are dropped, the running ones
-    are interrupted (their kernels killed if they do not stop), and the error is raised.
-    """
+    """Run ``names`` in order, at most ``at_once`` at a time. On the first failure or on
+    Ctrl-C the queue is dropped, the running ones are interrupted (killed if they do not
+    stop), and the error is raised."""
     queue = list(names)
     running: dict[Future[None], _Job] = {}
     pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="notebook")
@@ -491,8 +452,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _outputs(quick: bool) -> tuple[Path, Path]:
-    """The figures' folder and the report of a run (a quick run never writes the
-    committed ones)."""
+    """The figures' folder and the report a run writes."""
     out_dir = QUICK_DIR if quick else FIGURES_DIR
     return out_dir, (out_dir / "REPRODUCTION.md" if quick else REPORT_PATH)
 
@@ -522,7 +482,7 @@ def _unwritable(engine: Engine, quick: bool, check: bool = False) -> str | None:
 
 
 def _git(root: Path, *args: str) -> str | None:
-    """What ``git -C root ARGS`` prints, or None when it fails (or git is absent)."""
+    """What ``git -C root ARGS`` prints, or None when it fails."""
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
@@ -533,27 +493,17 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _cells(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
-    """A notebook's cells as what it runs: each cell's type, source and tags (not its
-    outputs, execution count or display metadata)."""
-    cells = json.loads(text)["cells"]
-    return [
-        (
-            cell["cell_type"],
-            "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"],
-            tuple(sorted(cell.get("metadata", {}).get("tags", []))),
-        )
-        for cell in cells
-    ]
+    """A notebook's cells as what it runs: each cell's type, source and tags."""
+    import nbformat
+
+    cells = nbformat.reads(text, as_version=nbformat.NO_CONVERT).cells
+    return [(c.cell_type, c.source, tuple(sorted(c.metadata.get("tags", [])))) for c in cells]
 
 
 def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[str] | None:
-    """The notebooks among ``names`` (in ``folder``, default the notebooks' folder) that
-    differ from their committed version (``HEAD``) other than in outputs, each with how;
-    None when ``folder`` is in no git checkout (or git is absent): nothing to compare with.
-
-    A notebook differs when a cell's source or tags differ, or cells were added or
-    removed; outputs, execution counts and display metadata do not count.
-    """
+    """The notebooks among ``names`` (in ``folder``, default the notebooks' folder) whose
+    cells (sources and tags, not outputs) differ from ``HEAD``'s, each with how; None
+    outside a git checkout."""
     folder = NOTEBOOKS_DIR if folder is None else folder
     top = _git(folder, "rev-parse", "--show-toplevel")
     if top is None:
@@ -579,8 +529,7 @@ def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[
 
 
 def _refuse_uncommitted(chosen: Sequence[str]) -> str | None:
-    """Why a run that writes the committed results cannot run ``chosen``, or None (a note
-    is printed outside a git checkout)."""
+    """Why a full run cannot run ``chosen``, or None (outside a git checkout, with a note)."""
     changed = changed_notebooks(chosen)
     if changed is None:
         _tell(
@@ -606,10 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _tell("stdout is closed: there is nowhere to report the run")
         return EXIT_OUTPUT
     if args.site:
-        from dnnsplit.paper.site import build_after_run
-
         try:
-            return build_after_run(args.quick)
+            return site.build_after_run(args.quick)
         except KeyboardInterrupt:
             _tell("interrupted; the old site is kept")
             return EXIT_INTERRUPTED
@@ -630,20 +577,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         _tell(str(error))
         return EXIT_BAD_INPUT
-    problem = _unwritable(engine, args.quick, args.check)
-    if problem is not None:
-        _tell(problem)
-        return EXIT_OUTPUT
+    refusals = [(lambda: _unwritable(engine, args.quick, args.check), EXIT_OUTPUT)]
     if args.check:
-        problem = _nothing_to_compare(chosen, args.quick)
-        if problem is not None:
-            _tell(problem)
-            return EXIT_BAD_INPUT
+        refusals.append((lambda: _nothing_to_compare(chosen, args.quick), EXIT_BAD_INPUT))
     elif not args.quick:
-        problem = _refuse_uncommitted(chosen)
+        refusals.append((lambda: _refuse_uncommitted(chosen), EXIT_BAD_INPUT))
+    for refusal, exit_status in refusals:  # in order: each only when those before pass
+        problem = refusal()
         if problem is not None:
             _tell(problem)
-            return EXIT_BAD_INPUT
+            return exit_status
     try:
         if engine.scheduler is not None:
             check_reachable(engine.scheduler, "--scheduler" if args.scheduler else ENV_SCHEDULER)
@@ -652,9 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _check(chosen, args.quick, int(at_once), only=args.only is not None)
             status = _run(chosen, args.quick, int(at_once))
         if status == 0 and args.only is None and not args.no_site:  # a full run: its site
-            from dnnsplit.paper.site import build_after_run
-
-            status = build_after_run(args.quick)
+            status = site.build_after_run(args.quick)
         return status
     except InputError as error:
         _tell(str(error))
@@ -670,22 +611,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _engine_for_kernels(engine: Engine) -> Iterator[None]:
-    """Point the notebooks' kernels at ``engine`` through the environment, starting (and
-    finally closing) a local cluster when the engine needs one."""
+    """Point the kernels at ``engine`` through the environment, with a local cluster
+    (closed at the end) when it needs one."""
     saved = {k: os.environ.get(k) for k in (ENV_SCHEDULER, ENV_WORKERS, ENV_CACHE)}
     cluster = None
     try:
         os.environ[ENV_CACHE] = "1" if engine.cache else "0"
-        if engine.scheduler is not None:
-            os.environ[ENV_SCHEDULER] = engine.scheduler
-            os.environ.pop(ENV_WORKERS, None)
-        elif engine.in_process:
-            os.environ.pop(ENV_SCHEDULER, None)
-            os.environ[ENV_WORKERS] = "1"
-        else:
+        address = engine.scheduler
+        if address is None and not engine.in_process:
             cluster, address = start_local_cluster(engine.workers)
-            os.environ[ENV_SCHEDULER] = address
-            os.environ.pop(ENV_WORKERS, None)
+        os.environ.pop(ENV_WORKERS if address else ENV_SCHEDULER, None)
+        os.environ.update({ENV_SCHEDULER: address} if address else {ENV_WORKERS: "1"})
         yield
     finally:
         if cluster is not None:
@@ -706,11 +642,10 @@ def _run(
     executed: Path | None = None,
     listing: bool = True,
 ) -> int:
-    """Execute the ``chosen`` notebooks, ``at_once`` at a time (see :func:`main`), writing
-    into ``outputs`` (the figures' folder and the report; default: the run's own) and their
-    executed copies into ``executed``; ``listing``: end by naming every file written (else
-    only the folders)."""
-    # a quick run is a smoke test: it must not overwrite the committed figures
+    """Execute the ``chosen`` notebooks, ``at_once`` at a time, writing into ``outputs``
+    (the figures' folder and the report; default: the run's own) and their executed
+    copies into ``executed``; ``listing``: end by naming every file written, else the
+    folder."""
     out_dir, report = outputs or _outputs(quick)
     executed = executed or BUILD_DIR / "notebooks"
     # relative to the notebooks' folder, the kernels' working folder: the executed copies
@@ -765,12 +700,9 @@ def _run(
 
 
 def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
-    """The committed files (of :data:`dnnsplit.paper.compare.COMPARED`) that the ``chosen``
-    notebooks write: those of the figures they save, and the manifests listing them."""
-    from dnnsplit.paper.compare import COMPARED
-    from dnnsplit.paper.site import owner
-
-    files = [p for pattern in COMPARED for p in committed.glob(pattern)]
+    """The committed :data:`~dnnsplit.paper.compare.COMPARED` files the ``chosen`` notebooks
+    write: their figures' and the manifests listing them."""
+    files = [p for pattern in compare.COMPARED for p in committed.glob(pattern)]
     written = figures_by_notebook(committed)
     everyone = sorted({n for names in written.values() for n in names})
     theirs = {n for name in chosen for n in written.get(name, [])}
@@ -780,21 +712,18 @@ def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
             listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
             if theirs & set(listed):
                 expected.add(path.name)
-        elif owner(path.stem, everyone) in theirs:
+        elif site.owner(path.stem, everyone) in theirs:
             expected.add(path.name)
     return expected
 
 
 def _nothing_to_compare(chosen: Sequence[str], quick: bool) -> str | None:
-    """Why ``--check`` has nothing to compare the ``chosen`` notebooks' results with, or
-    None."""
-    from dnnsplit.paper.compare import COMPARED
-
+    """Why ``--check`` has nothing to compare ``chosen``'s results with, or None."""
     committed, report = _outputs(quick)
     missing = None
     if set(chosen) & set(READS_THE_OTHERS) and not report.is_file():
         missing = shown(report)
-    elif not any(p for pattern in COMPARED for p in committed.glob(pattern)):
+    elif not any(p for pattern in compare.COMPARED for p in committed.glob(pattern)):
         missing = f"{_shown(committed)}*.csv"
     if missing is None:
         return None
@@ -811,13 +740,10 @@ def _largest(value: float) -> str:
 
 
 def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
-    """``--check``: run ``chosen`` into :data:`CHECK_DIR` and compare the results with
-    the committed ones (a quick run's with the last quick run's); print the table.
-    ``only``: the notebooks were named (``--only``): the committed results are copied in
-    first, and only the chosen notebooks' files are compared."""
+    """``--check``: run ``chosen`` into :data:`CHECK_DIR`, compare with the committed
+    results (or the last quick run's) and print the table; ``only`` (``--only``): the
+    committed results are copied in first and only ``chosen``'s files are compared."""
     from tabulate import tabulate
-
-    from dnnsplit.paper.compare import RTOL, compare_folders
 
     committed, committed_report = _outputs(quick)
     scratch = CHECK_DIR / ("quick" if quick else "full")
@@ -849,7 +775,7 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
         reports = (committed_report, report) if set(chosen) & set(READS_THE_OTHERS) else None
     else:
         files, reports = None, (committed_report, report)
-    differences = compare_folders(committed, figures, report=reports, files=files)
+    differences = compare.compare_folders(committed, figures, report=reports, files=files)
     rows = [(d.file, d.what or "reproduces", _largest(d.largest)) for d in differences]
     table = tabulate(
         rows,
@@ -865,7 +791,7 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
         else f"All {len(differences)} files reproduce {against}"
     )
     rules = (
-        f"CSV numbers within a relative {RTOL:g}; integers, labels, verdicts and certified "
+        f"CSV numbers within a relative {compare.RTOL:g}; integers, labels, verdicts and certified "
         "flags exactly; the largest difference is relative"
     )
     changed = changed_notebooks(chosen) or []

@@ -1,41 +1,24 @@
 """A browsable static site of the results, to read offline: ``build/site/``.
 
-``./run_all.sh`` builds it at the end of a full run (``--no-site`` skips it);
-``./run_all.sh --site`` rebuilds it from the files already there, in seconds (``python -m
-dnnsplit.paper.site`` does the same, but a Ctrl-C in its first second, while Python imports
-the package, shows Python's traceback: the shell script catches that one too). Open
-``build/site/index.html`` in a browser: every page, image, style sheet and script is a
-local file, so it views from disk with no network.
+``./run_all.sh`` builds it after a full run (``--no-site`` skips it), ``./run_all.sh
+--site`` rebuilds it from the files there (so does ``python -m dnnsplit.paper.site``);
+``--quick`` builds ``build/quick/site/`` from the quick run's files, marked as such on
+every page. Every page, image, style sheet and script is a local file. It holds the
+report, every figure with its full caption (``NAME.caption.md``) and links to its CSVs,
+PDF and manifest, the readings map, the documents of ``docs/`` and each executed
+notebook with its outputs.
 
-It holds the reproduction report (``REPRODUCTION.md``), every figure of the run with its
-full caption (``NAME.caption.md``, written by :func:`dnnsplit.paper.output.save_figure`)
-and links to the CSV files it was drawn from, the PDF and the run's manifest, the readings
-map, every page of ``docs/`` and each executed notebook with its outputs
-(``build/notebooks/``, as ``./run_all.sh`` left them).
+Sphinx with MyST-NB and the book theme (the engine of Jupyter Book 1) builds it, in its
+own process, from sources staged in a temporary folder with :data:`SPHINX_CONFIG`; the
+site replaces the old one only when built whole. A Sphinx warning fails the build, and so
+does a link or image of a built page that points at no file of the site.
 
-The tool is Sphinx with MyST-NB and the book theme, the engine of Jupyter Book 1
-(the README says why). The sources are staged in a temporary folder beside the site:
-the generated pages (index, figures, readings map), copies of the report, the documents
-and the executed notebooks, and the figures' files; Sphinx runs in its own process with
-the configuration :data:`SPHINX_CONFIG` (no ``conf.py`` in the repository). The site is
-written whole or not at all: it is built into a temporary folder that replaces the old
-site only when the build succeeded. Any Sphinx warning (a broken link, a missing image)
-fails the build, naming it; so does, after the build, a link or image of any page (a
-notebook's HTML output included) that points at no file of the site.
-
-**Data is never markup.** Text that a run generates (the caption files, the report, the
-figures and readings pages, the executed notebooks and their Markdown outputs) can carry
-data: a profile's ``hardware`` and provenance fields, a CSV's labels. On those pages MyST
-reads raw HTML, directives (fences) and roles as literal text (:data:`LITERAL_SYNTAX`, the
-page's own MyST setting ``disable_syntax``); nowhere in the site may a ``raw`` or
-``include`` directive run (docutils' ``raw_enabled`` and ``file_insertion_enabled`` are
-off); and a link or image in generated text that leaves the site (``../../etc/hostname``,
-``file:``), which Sphinx would copy into the site, is refused before the build with one
-:class:`SiteError` naming the file and line. The documents of ``docs/`` are written by hand
-and keep full MyST.
-
-A quick run (``./run_all.sh --quick``) builds ``build/quick/site/`` from its own figures,
-report and notebooks, marked as a quick run on every page.
+**Data is never markup.** Generated text (captions, the report, the figures and readings
+pages, the executed notebooks and their Markdown outputs) can carry data, so there MyST
+reads raw HTML, directives and roles as literal text (:data:`LITERAL_SYNTAX`); no ``raw``
+or ``include`` directive runs anywhere; and a link or image in generated text that leaves
+the site (``../../etc/hostname``, ``file:``) is refused before the build with a
+:class:`SiteError` naming the file and line. The hand-written ``docs/`` keep full MyST.
 """
 
 from __future__ import annotations
@@ -52,13 +35,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from dnnsplit.paper.output import figures_by_notebook
+from dnnsplit.paper.output import caption_path, figures_by_notebook, read_caption
 from dnnsplit.paper.text import escape
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, REPORT_PATH, ROOT, shown
 
@@ -79,26 +62,20 @@ QUICK_SITE_DIR = BUILD_DIR / "quick" / "site"
 EXECUTED_DIR = BUILD_DIR / "notebooks"
 DOCS_DIR = ROOT / "docs"
 
-#: The MyST syntax that the pages of generated text read as literal text (markdown-it
-#: rules, MyST's ``disable_syntax``): raw HTML, fences (and so every directive) and roles.
+#: The MyST syntax generated pages read as literal text (MyST's ``disable_syntax``): raw
+#: HTML, fences (so every directive) and roles.
 LITERAL_SYNTAX = ("html_block", "html_inline", "fence", "myst_role")
-#: The URL schemes a link in generated text may have (anything else, ``file:`` included,
-#: is refused); a link without one must stay inside the site.
+#: The URL schemes a link in generated text may have; a link without one stays in the site.
 LINK_SCHEMES = ("http", "https", "mailto")
-#: The front matter of a generated Markdown page (the same setting goes into each executed
-#: notebook's metadata).
+#: The front matter of a generated Markdown page (executed notebooks: in their metadata).
 LITERAL_FRONT_MATTER = f"---\nmyst:\n  disable_syntax: [{', '.join(LITERAL_SYNTAX)}]\n---\n"
-#: docutils' settings for every page: no ``raw`` directive, no file inserted by
-#: ``include``, ``literalinclude`` or a ``:file:`` option (Sphinx reads ``docutils.conf``
-#: beside its configuration).
+#: docutils' settings for every page: no ``raw`` directive, no file inserted
+#: (``include``, ``literalinclude``, ``:file:``).
 DOCUTILS_CONF = "[general]\nraw_enabled: false\nfile_insertion_enabled: false\n"
 
-#: Sphinx's configuration (what a ``conf.py`` would hold). Nothing may come from the
-#: network: no web fonts, no MathJax or require.js from a CDN (no page has maths; MyST-NB
-#: loads widget scripts only when told to, and ``nb_ipywidgets_js`` tells it none), no
-#: launch, repository or download buttons, no dates (the same inputs give the same pages).
-#: A notebook's Markdown output is read as MyST (with its page's literal syntax), so its
-#: tables render and Sphinx checks its links.
+#: Sphinx's configuration (a ``conf.py``'s). Nothing comes from the network (no web
+#: fonts, MathJax, widget scripts or buttons), no dates (the same inputs give the same
+#: pages); notebooks' Markdown outputs are read as MyST, so Sphinx checks their links.
 SPHINX_CONFIG: dict[str, Any] = {
     "project": "dnnsplit",
     "extensions": ["myst_nb"],
@@ -129,8 +106,7 @@ SPHINX_CONFIG: dict[str, Any] = {
     "exclude_patterns": ["_build", "_static"],
 }
 
-#: The text column as wide as the window (the report's tables are wide), figures at their
-#: natural size up to it, and tables wider still scroll.
+#: The text column as wide as the window, figures at most as wide, wider tables scroll.
 SITE_CSS = """\
 .bd-page-width { max-width: 100%; }
 .bd-main .bd-content .bd-article-container { max-width: 100%; }
@@ -138,7 +114,6 @@ SITE_CSS = """\
 .bd-content section > p > img { border: 1px solid #ddd; }
 .bd-content table { display: block; overflow-x: auto; }
 """
-
 
 
 class SiteError(RuntimeError):
@@ -152,18 +127,12 @@ class Sources:
 
     Parameters
     ----------
-    figures : Path
-        The figures' folder: ``NAME.png``, ``NAME.pdf``, ``NAME*.csv``,
-        ``NAME.caption.md`` and the runs' ``*.manifest.json``.
-    report : Path
-        The reproduction report (Markdown).
-    executed : Path
-        The executed notebooks (``*.ipynb``, with outputs).
-    docs : Path
-        The documents (every ``*.md`` in it is a page of the site).
+    figures, report, executed, docs : Path
+        The figures' folder (``NAME.png``, ``.pdf``, ``*.csv``, ``.caption.md``, the runs'
+        ``*.manifest.json``), the report, the executed notebooks, the documents (``*.md``).
     quick : bool
-        The inputs come from a quick run: every page says so, and an executed notebook
-        of the other kind of run is refused.
+        A quick run's: every page says so; a full run's executed notebook is refused (and
+        the other way round).
     """
 
     figures: Path = FIGURES_DIR
@@ -188,7 +157,12 @@ class Sources:
         if not documents:
             raise SiteError(f"docs: no page (*.md) in {shown(self.docs)}")
         for path in notebooks:
-            ran_quick = _parameters(path).get("quick", False)
+            try:  # the parameters papermill gave it (none: run by hand)
+                metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+            except (OSError, ValueError, KeyError) as error:
+                raise SiteError(f"{shown(path)}: not a notebook ({error})") from None
+            parameters = metadata.get("papermill", {}).get("parameters", {})
+            ran_quick = parameters.get("quick", False) if isinstance(parameters, dict) else False
             if ran_quick != self.quick:
                 kind = "a quick run" if ran_quick else "a full run"
                 raise SiteError(
@@ -207,16 +181,6 @@ class Sources:
         return cls()
 
 
-def _parameters(notebook: Path) -> dict[str, Any]:
-    """The parameters papermill gave an executed notebook (empty: run by hand)."""
-    try:
-        metadata = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]
-    except (OSError, ValueError, KeyError) as error:
-        raise SiteError(f"{shown(notebook)}: not a notebook ({error})") from None
-    parameters = metadata.get("papermill", {}).get("parameters", {})
-    return parameters if isinstance(parameters, dict) else {}
-
-
 def _title(path: Path) -> str:
     """The first Markdown heading of a notebook or a Markdown file (else its name)."""
     if path.suffix == ".ipynb":
@@ -232,9 +196,8 @@ def _title(path: Path) -> str:
 
 
 def owner(stem: str, figures: Sequence[str]) -> str | None:
-    """The figure a file of the figures' folder belongs to: the one with the longest name
-    the file's stem starts with (``fig5_scale_summary`` is ``fig5_scale``'s, not
-    ``fig5``'s), or None."""
+    """The figure a file belongs to: the longest name its stem starts with
+    (``fig5_scale_summary`` is ``fig5_scale``'s, not ``fig5``'s), or None."""
     owners = [n for n in figures if stem == n or stem.startswith(n + "_")]
     return max(owners, key=len) if owners else None
 
@@ -248,10 +211,7 @@ class _Figure:
 
 
 def _figures(figures_dir: Path) -> dict[str, _Figure]:
-    """Every figure in ``figures_dir`` (a ``NAME.png``), with its CSVs, manifest and
-    caption (checked: :func:`_check_generated`)."""
-    from dnnsplit.paper.output import caption_path, read_caption
-
+    """Every figure (``NAME.png``) in ``figures_dir``, with its CSVs, manifest and caption."""
     names = sorted(p.stem for p in figures_dir.glob("*.png"))
     data: dict[str, list[str]] = {n: [] for n in names}
     for csv in sorted(figures_dir.glob("*.csv")):
@@ -277,26 +237,8 @@ def _figures(figures_dir: Path) -> dict[str, _Figure]:
 # --- generated text: literal syntax, and no link out of the site --------------------------
 
 
-def _tokens(text: str) -> Iterator[tuple[int, Any]]:
-    """``(line, token)`` for every token of ``text`` as MyST parses a generated page
-    (inline tokens included, with the line of their block)."""
-    from markdown_it.renderer import RendererHTML
-    from myst_parser.config.main import MdParserConfig
-    from myst_parser.parsers.mdit import create_md_parser
-
-    parser = create_md_parser(MdParserConfig(disable_syntax=list(LITERAL_SYNTAX)), RendererHTML)
-    line = 1
-    for token in parser.parse(text):
-        if token.map:
-            line = token.map[0] + 1
-        yield line, token
-        for child in token.children or ():
-            yield line, child
-
-
 def _leaves_the_site(target: str, page: str) -> str | None:
-    """Why a link or image ``target`` on the page ``page`` (a path inside the site) is
-    refused, or None: another scheme than :data:`LINK_SCHEMES`, or a path outside."""
+    """Why a link or image ``target`` on ``page`` (a path in the site) is refused, or None."""
     parts = urlsplit(target)
     if parts.scheme:
         return None if parts.scheme in LINK_SCHEMES else f"a {parts.scheme}: link ({target!r})"
@@ -314,19 +256,27 @@ def _leaves_the_site(target: str, page: str) -> str | None:
 
 def _check_generated(text: str, where: str, page: str) -> None:
     """Refuse generated ``text`` (from ``where``, shown on ``page``) whose links or images
-    leave the site: Sphinx would copy the file they name into the site."""
-    for line, token in _tokens(text):
-        target = (
-            token.attrGet("href")
-            if token.type == "link_open"
-            else (token.attrGet("src") if token.type == "image" else None)
-        )
-        problem = _leaves_the_site(str(target), page) if target is not None else None
-        if problem:
-            raise SiteError(
-                f"{where}, line {line}: {problem}; generated text may link only to the "
-                "site's own pages and files"
+    leave the site (Sphinx would copy the file they name into it)."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    parser = create_md_parser(MdParserConfig(disable_syntax=list(LITERAL_SYNTAX)), RendererHTML)
+    line = 1
+    for block in parser.parse(text):
+        line = block.map[0] + 1 if block.map else line
+        for token in [block, *(block.children or ())]:
+            target = (
+                token.attrGet("href")
+                if token.type == "link_open"
+                else (token.attrGet("src") if token.type == "image" else None)
             )
+            problem = _leaves_the_site(str(target), page) if target is not None else None
+            if problem:
+                raise SiteError(
+                    f"{where}, line {line}: {problem}; generated text may link only to the "
+                    "site's own pages and files"
+                )
 
 
 # --- the pages --------------------------------------------------------------------------------
@@ -426,11 +376,9 @@ def _pages(sources: Sources) -> dict[str, str]:
 
 
 def _asshown(path: Path) -> Any:
-    """The executed notebook at ``path`` as JupyterLab shows it, ready for the site: each
-    run of stream outputs one output where a carriage return overwrites its line (nbconvert's
-    ``CoalesceStreamsPreprocessor``: a progress bar shows its last state), its Markdown
-    outputs checked (:func:`_check_generated`), and the literal syntax of generated text
-    in its metadata."""
+    """The executed notebook at ``path`` as JupyterLab shows it (nbconvert coalesces its
+    streams: a progress bar shows its last state), its Markdown outputs checked and
+    :data:`LITERAL_SYNTAX` in its metadata."""
     import nbformat
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
@@ -447,9 +395,8 @@ def _asshown(path: Path) -> Any:
 
 
 def _stage(sources: Sources, folder: Path) -> None:
-    """Lay out the sources for Sphinx in ``folder``, mirroring the repository so that the
-    report's and notebooks' relative links (``docs/model.md``, ``../docs/model.md``)
-    resolve."""
+    """Lay out the sources for Sphinx in ``folder`` as in the repository, so that the
+    report's and notebooks' relative links resolve."""
     import nbformat
 
     for name, text in _pages(sources).items():
@@ -487,8 +434,7 @@ def _stage(sources: Sources, folder: Path) -> None:
 
 
 class _Page(html.parser.HTMLParser):
-    """The links, the loaded resources (scripts, style sheets, images) and the element ids
-    of one HTML page."""
+    """The links, loaded resources (scripts, style sheets, images) and ids of a page."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -509,21 +455,18 @@ class _Page(html.parser.HTMLParser):
             self.resources.append(values["href"])
 
 
-def _built_pages(built: Path) -> list[Path]:
-    """The site's pages (not the theme's templates among its static files)."""
-    return sorted(p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts)
-
-
 def _link_problems(built: Path) -> list[str]:
-    """Every link or image of the built site that points at no file (or at no element of
-    the page it names), and every resource a page would load from the network."""
+    """Every link or image of the built site that points at no file (or no element of
+    its page), and every resource a page would load from the network."""
     problems: list[str] = []
 
     @functools.cache
     def ids(path: Path) -> set[str]:
         return _Page(path).ids
 
-    for page_path in _built_pages(built):
+    # the site's pages, not the theme's templates among its static files
+    pages = [p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts]
+    for page_path in sorted(pages):
         page = _Page(page_path)
         name = page_path.relative_to(built).as_posix()
         for url in page.resources:
@@ -545,16 +488,14 @@ def _link_problems(built: Path) -> list[str]:
 
 
 def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None = None) -> Path:
-    """Build the static site from ``sources`` (default: a full run's files) into ``out``.
-
-    Returns ``out``. The old site is replaced only when the new one is built whole.
+    """Build the static site from ``sources`` (default: a full run's files) into ``out``
+    and return ``out``; the old site is replaced only by a whole new one.
 
     Raises
     ------
     SiteError
-        An input is missing, generated text links outside the site, Sphinx warned (a
-        broken link or image, a page that does not parse), or a built page has a link
-        or image that resolves to no file; the message names each.
+        An input is missing, generated text links outside the site, Sphinx warned, or a
+        built page links to no file; the message names each.
     """
     out = Path(out)
     sources = sources if sources is not None else Sources()
@@ -593,9 +534,7 @@ def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None =
 
 
 def build_after_run(quick: bool) -> int:
-    """The last step of a full ``./run_all.sh``: build the site of the run and say where
-    it is. Returns the exit status (1 when the site could not be built; the figures and
-    report are written already)."""
+    """Build the site of the last run and say where it is; the exit status (1: not built)."""
     out = QUICK_SITE_DIR if quick else SITE_DIR
     began = time.perf_counter()
     try:
