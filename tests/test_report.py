@@ -336,7 +336,7 @@ def test_a_verdict_on_a_boundary_is_fragile_and_says_what_moves_it(tmp_path):
     assert 0.05 < robust.other_share < 0.95
     assert robust.words().startswith("fragile: ")
     assert "% of 200 resamples differ (reproduced " in robust.words()
-    assert robust.variants() == "tolerance 0 → direction only; tolerance ×2 → reproduced"
+    assert robust.median == found.verdict  # the median moves nothing here
     # the same verdict twice: the resamples are seeded
     again = verdicts.judge(claim("fig3a-variance-sjf"), tmp_path).robustness
     assert again == robust
@@ -351,7 +351,6 @@ def test_the_median_is_one_of_the_variants(tmp_path):
     skewed.to_csv(tmp_path / "fig3a.csv", index=False)
     found = verdicts.judge(claim("fig3a-variance-sjf"), tmp_path)
     assert found.verdict == "reproduced" and found.robustness.median == "not reproduced"
-    assert found.robustness.variants().startswith("median → not reproduced")
     last = found.points[-1]
     assert last.seeds_below == pytest.approx(0.9)  # the paper's 2% lies above 9 of 10 seeds
 

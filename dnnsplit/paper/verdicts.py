@@ -559,20 +559,6 @@ class Robustness:
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in self.other_levels.items())
         return f"fragile: {100 * self.other_share:.0f}% of {RESAMPLES} resamples differ ({shares})"
 
-    def variants(self) -> str:
-        """The level under each variant, where it differs from the verdict: 'the same under
-        the median, tolerance 0 and ×2', or 'median → partly; tolerance 0 → partly'."""
-        moved = [
-            f"{name} → {got}"
-            for name, got in (
-                ("median", self.median),
-                ("tolerance 0", self.tolerance_zero),
-                ("tolerance ×2", self.tolerance_double),
-            )
-            if got != self.verdict
-        ]
-        return "; ".join(moved) if moved else "the same under the median, tolerance 0 and ×2"
-
 
 @dataclass(frozen=True)
 class Verdict:
