@@ -129,7 +129,7 @@ def _signed_range(low: float, high: float) -> str:
 def _limits(facts: _Facts) -> dict[str, Any] | None:
     if not facts.low <= 0 or facts.setup is None or facts.experiment is None:
         return None
-    if facts.experiment.baseline != "all-local":
+    if facts.experiment.baseline != "all-local":  # the max-local baseline has no limits to show
         return None
     parts, exact = [], ""
     for reads in facts.claim.reads:
@@ -178,9 +178,7 @@ def _baseline_spread(facts: _Facts) -> dict[str, Any] | None:
 
 
 def _idle_bs(facts: _Facts) -> dict[str, Any] | None:
-    if facts.setup is None or not facts.above_paper:
-        return None
-    return {"ratio": f"{facts.setup.ratio:g}"}
+    return {"ratio": f"{facts.setup.ratio:g}"} if facts.setup and facts.above_paper else None
 
 
 def _always(facts: _Facts) -> dict[str, Any] | None:
@@ -293,20 +291,14 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
             notebook = NOTEBOOK_OF_RUN.get(run_of(claim.csvs[0]), "the notebook that writes it")
             answers.append(Answer(claim, None, missing=f"{missing}; run {notebook}"))
             continue
-        reasons: list[tuple[str, dict[str, Any]]] = []
+        reasons: tuple[tuple[str, dict[str, Any]], ...] = ()
         if verdict.verdict != "reproduced":
-            facts = _Facts(
-                claim,
-                verdict,
-                folder,
-                setup_of(directory, run_of(claim.csvs[0])),
-                experiment_of(directory, run_of(claim.csvs[0])),
-            )
-            for name in claim.reasons:
-                found = REASONS[name](facts)
-                if found is not None:
-                    reasons.append((name, found))
-        answers.append(Answer(claim, verdict, _context(claim, folder), tuple(reasons)))
+            run = run_of(claim.csvs[0])
+            setup, experiment = setup_of(directory, run), experiment_of(directory, run)
+            facts = _Facts(claim, verdict, folder, setup, experiment)
+            found = ((name, REASONS[name](facts)) for name in claim.reasons)
+            reasons = tuple((name, numbers) for name, numbers in found if numbers is not None)
+        answers.append(Answer(claim, verdict, _context(claim, folder), reasons))
     return answers
 
 
