@@ -356,6 +356,13 @@ def _pointwise(
     return _Judged(list(found.points["_label"]), xs, paper, values, holds, **rest)
 
 
+def _paper_text(low: float, high: float) -> str:
+    """The paper's value or interval as text: a value, a bound (≤), a band (low–high)."""
+    if low == high:
+        return percent(low)
+    return f"≤ {percent(high)}" if math.isinf(low) else f"{low:g}–{percent(high)}"
+
+
 def _judge_value(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     if claim.paper is None:
         raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
@@ -371,18 +378,10 @@ def _judge_value(claim: Claim, found: Evidence, values: np.ndarray, tolerance: f
         for line, idx in _lines(found).items():
             slopes[line] = _slopes(xs[idx], values[:, idx], claim.reads[0].log_x)
         trend_ok = np.all([_trend_holds(s, claim.trend) for s in slopes.values()], axis=0)
-    texts = [
-        percent(low)
-        if low == high
-        else f"≤ {percent(high)}"
-        if math.isinf(low)
-        else f"{low:g}–{percent(high)}"
-        for low, high in papers
-    ]
     holds = inside & sign_ok if sign_ok is not None else inside
     return _pointwise(
         found,
-        texts,
+        [_paper_text(low, high) for low, high in papers],
         values,
         holds,
         within=inside,
