@@ -233,19 +233,13 @@ class Claim:
         The BS policies the claim covers.
     universal : bool
         The sentence says *all* of the points it names: reproduced only if every one holds.
-    paper : PaperValues or None
-        ``value``: the paper's value or band per point.
-    share : float
-        ``frequency``: the share of cases the paper's words mean.
-    trend : str or None
-        ``grows`` or ``shrinks`` along ``x`` (value, direction).
-    sign : str or None
-        ``positive``: the stated direction of effect is a value above 0 (smaller variance,
-        better), checked at every point before the tolerance.
-    target : float or None
-        ``largest``: the line (e.g. N = 10) that should be largest at every x.
-    order : mapping
-        ``ordering``: x → the policy whose value should be above the other's there.
+    paper, share, target, order
+        What the paper states, by kind: ``value``, its value or band per point; ``frequency``,
+        the share of cases its words mean; ``largest``, the line (e.g. N = 10) that should be
+        largest at every x; ``ordering``, x → the policy whose value should be above there.
+    trend, sign : str or None
+        ``grows`` or ``shrinks`` along ``x``; ``positive``: the stated direction of effect is a
+        value above 0 (smaller variance, better), checked at every point before the tolerance.
     statistic : str
         The statistic the verdict judges, and why (printed in the report).
     context : tuple of (label, Reads)
