@@ -262,10 +262,8 @@ def _context(claim: Claim, folder: Folder) -> str:
     parts = []
     for label, reads in claim.context:
         try:
-            frame = folder.frame(reads.csv)
-            for column, wanted in reads.rows.items():
-                frame = frame[frame[column] == wanted] if column in frame else frame.iloc[:0]
-        except MissingInput:
+            frame = where(folder.frame(reads.csv), **reads.rows)
+        except (MissingInput, KeyError):  # no file, or no such column: nothing to quote
             continue
         if frame.empty or "mean" not in frame:
             continue
