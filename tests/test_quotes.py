@@ -75,18 +75,18 @@ def test_every_quote_in_the_data_is_the_papers_words(paper, where, quote):
 
 
 def _printed() -> list[tuple[str, str]]:
-    files = [ROOT / "REPRODUCTION.md", ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
-             *sorted((ROOT / "figures").glob("*.caption.md"))]
+    files = [
+        ROOT / "REPRODUCTION.md",
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "figures").glob("*.caption.md")),
+    ]
     texts = [(f.relative_to(ROOT).as_posix(), f.read_text(encoding="utf-8")) for f in files]
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
         prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
         texts.append((notebook.relative_to(ROOT).as_posix(), prose))
-    return [
-        (name, quote)
-        for name, text in texts
-        for quote in re.findall(r"“([^”]{8,})”", text)
-    ]
+    return [(name, quote) for name, text in texts for quote in re.findall(r"“([^”]{8,})”", text)]
 
 
 def test_every_quotation_printed_for_readers_is_the_papers_words(paper):

@@ -1,14 +1,10 @@
 """Figure captions: what each figure shows, then where its numbers come from (never typed).
 
-Every caption opens with one sentence saying what its figure plots (axes, lines, bands,
-markers, the paper's values drawn), different for every figure: its words live in
-``templates/captions.md.j2``, filled from the setup and the grid, so a caption names the
-baseline, the policies and the sizes the run used. It comes in two lengths
-(:class:`Caption`): a short one drawn in the image (what is shown, and whether the stage
-times are measured or ESTIMATED), and the full one written beside the figure
-(``NAME.caption.md``), which adds the seeds, the intervals and the profile by reference to
-its entry in ``data/measurements/README.md``. Text from a profile file is escaped
-(:func:`dnnsplit.paper.text.escape`): data is never markup.
+A caption opens with one sentence on what its figure plots (``templates/captions.md.j2``,
+filled from the setup and the grid the run used). It comes in two lengths (:class:`Caption`):
+a short one drawn in the image (with whether the stage times are measured or ESTIMATED) and
+the full one beside the figure (``NAME.caption.md``), which adds the seeds, the intervals and
+the profile's entry in ``data/measurements/README.md``. Text from a profile is escaped.
 """
 
 from __future__ import annotations
@@ -44,9 +40,9 @@ class Caption:
 
     def __add__(self, other: Caption | str) -> Caption:
         """Both lengths followed by ``other`` (a string goes into both)."""
-        short, full = (other.short, other.full) if isinstance(other, Caption) else (other, other)
-        return Caption(" ".join(p for p in (self.short, short) if p),
-                       " ".join(p for p in (self.full, full) if p))
+        more = other if isinstance(other, Caption) else Caption(other, other)
+        pairs = ((self.short, more.short), (self.full, more.full))
+        return Caption(*(" ".join(p for p in pair if p) for pair in pairs))
 
 
 def text(caption: Caption | str, *, full: bool = False) -> str:

@@ -1,44 +1,20 @@
 """The paper's claims, as plain data: the only place where the paper's words and numbers
 are written.
 
-Each :class:`Claim` records the paper's words (:class:`Quote`: verbatim, with where they
-stand), *our reading* of them (printed as ours, never in quotation marks), the numbers
-they state **per point** (a value or a band at each N or R), the quantity they measure,
-which BS policies and points they cover, and which rows of which CSV answer them. The code
-computes, the data states: one verdict function per *kind*
-(:mod:`dnnsplit.paper.verdicts`) judges every point against the paper's value there, and
-the report prints the result.
-
-**The verdict rules** are stated once, in :data:`RULES`, and applied by
-:func:`dnnsplit.paper.verdicts.level` to every claim of every study (Figs. 3 and 5, the
-readings, the networks):
-
-- *the sign first*: a claim that states a direction of effect ("smaller variance",
-  "better") fails at any point where our sign is the opposite, whatever the tolerance;
-- *universal claims* ("in all tests", "still ... at 40 or 50", "irrespective of the
-  policy", "the largest ... for 10 devices" at every R) are judged on exactly the points
-  the sentence names: reproduced if every one holds, otherwise not reproduced;
-- *value and range claims*: reproduced when the sign holds everywhere and every point is
-  within tolerance; partly when the sign holds everywhere and at least half the points
-  are; direction only when the sign and the stated trend hold but fewer than half are
-  within; not reproduced otherwise;
-- *direction claims* that are not universal (an ordering the paper implies): reproduced
-  when every point holds, partly when at least half do, not reproduced otherwise.
-
-**Tolerances** belong to the quantity a claim is about (:data:`QUANTITIES`), never to the
-claim, and each point's status is computed by one function from our number alone, so one
-number at one point has one status under every claim that states the same thing there.
-
-**The paper's value at a point.** Where the paper gives a range and says the value shrinks
-or grows along the axis, our reading puts the range's ends at the axis' ends (Fig. 3A: 21%
-at N = 10, 2% at N = 50) and the band between them; each claim's :attr:`Claim.reading`
-says so.
+Each :class:`Claim` records the paper's words (:class:`Quote`, verbatim), *our reading* of
+them (printed as ours, never in quotation marks), the paper's number **per point** (a value
+or a band at each N or R), the quantity it measures (whose tolerance applies, never the
+claim's own) and the rows of the CSVs that answer it. One verdict function per *kind*
+(:mod:`dnnsplit.paper.verdicts`) judges every point against the paper's value there, by the
+rules of :data:`RULES`. Where the paper gives a range that shrinks or grows along the axis,
+our reading puts its ends at the axis' ends (Fig. 3A: 21% at N = 10, 2% at N = 50) and the
+band between them. :data:`READINGS` are the ways of reading what the paper leaves open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -106,22 +82,9 @@ RULES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class Quantity:
-    """What a claim's numbers measure, and how close counts as the paper's value.
-
-    Attributes
-    ----------
-    id : str
-        Stable identifier.
-    name : str
-        In words.
-    unit : str
-        The unit of its values and of the tolerance (``%``, ``points``).
-    tolerance : float
-        A point is within tolerance when it lies at most this far outside the paper's value
-        or band (in ``unit``).
-    why : str
-        One line: why this tolerance.
-    """
+    """What a claim's numbers measure (``name``, in ``unit``), and how close counts as the
+    paper's value: a point is within tolerance when it lies at most ``tolerance`` (in
+    ``unit``) outside the paper's value or band; ``why``: one line on why."""
 
     id: str
     name: str
@@ -172,19 +135,20 @@ QUANTITIES: MappingProxyType[str, Quantity] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Quote:
-    """The paper's words, verbatim up to whitespace and quotation marks; ``...`` stands
-    where words are left out (the test suite checks every quote against the paper's text).
-
-    Attributes
-    ----------
-    text : str
-        The words.
-    where : str
-        Where they stand (section, figure caption).
-    """
+    """The paper's words (``text``), verbatim up to whitespace and quotation marks (``...``
+    stands where words are left out; the tests check every quote against the paper), and
+    ``where`` they stand (section, figure caption)."""
 
     text: str
     where: str
+
+
+def _m(**values: Any) -> MappingProxyType[str, Any]:
+    return MappingProxyType(values)
+
+
+def _empty() -> MappingProxyType[Any, Any]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -199,18 +163,16 @@ class Reads:
     rows : mapping
         Column → value filters (all must hold) of our rows.
     x : str
-        The column the claim runs along (N, R).
-    log_x : bool
-        Judge a trend against log10(x) (R spans three decades).
+        The column the claim runs along (N, R); ``log_x``: judge a trend against log10(x).
     lines : tuple of str
         Columns that split the points into lines (``policy``): a trend is judged per line,
         an ordering compares lines, ``largest`` looks for the largest line.
     label : str
         What these rows are, when a claim reads several (``variance``, ``total delay``).
     statistic : str
-        One of :data:`STATISTICS`: the ``mean`` over seeds; ``gap_of_means``, the %
-        gap between the mean of our rows and the mean of the ``against`` rows (the two
-        curves of Fig. 5); ``share_equal``, the share of seeds where the two are equal.
+        One of :data:`STATISTICS`: the ``mean`` over seeds; ``gap_of_means``, the % gap
+        between the mean of our rows and the mean of the ``against`` rows (the two curves
+        of Fig. 5); ``share_equal``, the share of seeds where the two are equal.
     against : mapping
         Filters that replace ``rows``' to select the reference (``solver="optimal"``).
     scale : float
@@ -220,40 +182,29 @@ class Reads:
     """
 
     csv: str
-    rows: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    rows: MappingProxyType[str, Any] = field(default_factory=_empty)
     x: str = "devices"
     log_x: bool = False
     lines: tuple[str, ...] = ()
     label: str = ""
     statistic: str = "mean"
-    against: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    against: MappingProxyType[str, Any] = field(default_factory=_empty)
     scale: float = 1.0
     x_in: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class PaperValues:
-    """The paper's number at each point of a claim.
-
-    Attributes
-    ----------
-    band : (float, float)
-        The paper's range; at a point not in ``at`` the paper's value is anywhere in it
-        (``-inf`` or ``inf`` for an open end: a bound).
-    at : mapping
-        x → the paper's single value at that point (the ends of a range the paper says
-        shrinks or grows).
-    """
+    """The paper's number at each point of a claim: ``at`` maps x to its single value there
+    (the ends of a range the paper says shrinks or grows); elsewhere it is anywhere in
+    ``band`` (``-inf`` or ``inf`` for an open end: a bound)."""
 
     band: tuple[float, float]
-    at: MappingProxyType[float, float] = field(default_factory=lambda: MappingProxyType({}))
+    at: MappingProxyType[float, float] = field(default_factory=_empty)
 
     def at_point(self, x: float) -> tuple[float, float]:
         """The paper's value at ``x`` as an interval (a single value is ``(v, v)``)."""
-        if x in self.at:
-            value = self.at[x]
-            return value, value
-        return self.band
+        return (self.at[x], self.at[x]) if x in self.at else self.band
 
 
 @dataclass(frozen=True)
@@ -262,17 +213,14 @@ class Claim:
 
     Attributes
     ----------
-    id : str
-        Stable identifier (``fig5-greedy-gap``).
-    figure : str
-        Which figure (or section) it is about.
-    title : str
-        The claim in a few words, for tables and headings.
+    id, figure, title : str
+        Stable identifier (``fig5-greedy-gap``); the figure or section it is about; the
+        claim in a few words, for tables and headings.
     quote : Quote
         The paper's words.
     reading : str
-        Our reading of them: which points, which numbers per point, which direction. Ours,
-        printed as ours.
+        Our reading of them (which points, which numbers per point, which direction), printed
+        as ours.
     kind : str
         One of :data:`KINDS`.
     quantity : str
@@ -285,24 +233,17 @@ class Claim:
         The BS policies the claim covers.
     universal : bool
         The sentence says *all* of the points it names: reproduced only if every one holds.
-    paper : PaperValues or None
-        ``value``: the paper's value or band per point.
-    share : float
-        ``frequency``: the share of cases the paper's words mean.
-    trend : str or None
-        ``grows`` or ``shrinks`` along ``x`` (value, direction), or None.
-    sign : str or None
-        ``positive``: the stated direction of effect is a value above 0 (smaller variance,
-        better), checked at every point before the tolerance; or None.
-    target : float or None
-        ``largest``: the line (e.g. N = 10) that should be largest at every x.
-    order : mapping
-        ``ordering``: x → the policy whose value should be above the other's there.
+    paper, share, target, order
+        What the paper states, by kind: ``value``, its value or band per point; ``frequency``,
+        the share of cases its words mean; ``largest``, the line (e.g. N = 10) that should be
+        largest at every x; ``ordering``, x → the policy whose value should be above there.
+    trend, sign : str or None
+        ``grows`` or ``shrinks`` along ``x``; ``positive``: the stated direction of effect is a
+        value above 0 (smaller variance, better), checked at every point before the tolerance.
     statistic : str
         The statistic the verdict judges, and why (printed in the report).
     context : tuple of (label, Reads)
-        Summary rows the report quotes beside our number (``Reads.csv`` a summary stem,
-        its ``mean`` column).
+        Summary rows the report quotes beside our number (their ``mean`` column).
     reasons : tuple of str
         Mechanisms the report checks when the claim is not reproduced (names of
         :data:`dnnsplit.paper.report.REASONS`).
@@ -324,7 +265,7 @@ class Claim:
     trend: str | None = None
     sign: str | None = None
     target: float | None = None
-    order: MappingProxyType[float, str] = field(default_factory=lambda: MappingProxyType({}))
+    order: MappingProxyType[float, str] = field(default_factory=_empty)
     statistic: str = "means over seeds, point by point"
     context: tuple[tuple[str, Reads], ...] = ()
     reasons: tuple[str, ...] = ()
@@ -343,16 +284,8 @@ class Claim:
     def states_direction(self) -> bool:
         """Whether the claim states a direction (a sign, a trend, an ordering, a largest
         line): without one, "direction only" cannot apply."""
-        return self.sign is not None or self.trend is not None or self.kind in (
-            "direction",
-            "ordering",
-            "largest",
-            "sign",
-        )
-
-
-def _m(**values: Any) -> MappingProxyType[str, Any]:
-    return MappingProxyType(values)
+        directed = self.kind in ("direction", "ordering", "largest", "sign")
+        return directed or self.sign is not None or self.trend is not None
 
 
 def _at(**values: float) -> MappingProxyType[float, float]:
@@ -366,11 +299,7 @@ FIG5_BOUND_PCT = 2.4
 
 _BOTH = ("sjf", "rr")
 _GAIN = _m(solver="greedy", ratio=1.0, metric="improvement_pct")
-_FIG3A_SJF = Reads("fig3a", _m(**_GAIN, objective="variance", policy="sjf"))
-_FIG3A_RR = Reads("fig3a", _m(**_GAIN, objective="variance", policy="rr"))
-_FIG3A_BOTH = Reads(
-    "fig3a", _m(**_GAIN, objective="variance"), lines=("policy",), label="variance"
-)
+_FIG3A_BOTH = Reads("fig3a", _m(**_GAIN, objective="variance"), lines=("policy",), label="variance")
 _FIG3B_BOTH = Reads("fig3b", _m(**_GAIN, objective="total"), lines=("policy",), label="total delay")
 _FIG3C_GAIN = _m(solver="greedy", objective="variance", metric="improvement_pct", policy="sjf")
 _FIG5_VARIANCE = _m(objective="variance", metric="variance", solver="greedy")
@@ -379,7 +308,7 @@ _FIG5_SUMMARY = _m(objective="variance", solver="greedy")
 
 _IV_B = "Section IV.B (Evaluation Results)"
 _FIG3A_WORDS = (
-    'in Fig. 3(A), for R=1 and for RR or SJF scheduling at the BS, our proposed methodology '
+    "in Fig. 3(A), for R=1 and for RR or SJF scheduling at the BS, our proposed methodology "
     'performs better than the "all-local" one, with 2%-21% smaller variance with SJF '
     "scheduling, and 2.8%-12.7% smaller variance for RR scheduling, depending on the number "
     "of devices (10,20,...50). The amount of improvement seems to reduce as the number of "
@@ -391,6 +320,45 @@ _FIG3C_WORDS = (
     "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices."
 )
 _CONCLUSION = "Section V (Conclusion)"
+
+
+def _above_zero(**fields: Any) -> Claim:
+    """A universal claim that greedy beats all-local (a gain above 0) at every point it
+    names, under both policies."""
+    return Claim(
+        kind="sign",
+        quantity="gain-pct",
+        universal=True,
+        sign="positive",
+        policies=_BOTH,
+        reasons=("stuck", "limits"),
+        **fields,
+    )
+
+
+def _fig3a_gain(policy: str, low: float, high: float, cut: str, mark: str) -> Claim:
+    """Fig. 3A's variance gain under one policy: ``high`` at N = 10 falling to ``low`` at
+    N = 50 (the quote is the sentence with ``cut`` replaced by ``mark``)."""
+    name = policy.upper()
+    return Claim(
+        id=f"fig3a-variance-{policy}",
+        figure="Fig. 3A",
+        title=f"Variance gain {low:g}–{high:g}% under {name} (Fig. 3A)",
+        quote=Quote(_FIG3A_WORDS.replace(cut, mark), _IV_B),
+        reading=f"greedy's variance gain over all-local at R = 1 under {name}: {high:g}% at "
+        f"N = 10 falling to {low:g}% at N = 50, the band {low:g}–{high:g}% between; above 0 at "
+        "every N",
+        kind="value",
+        quantity="gain-pct",
+        paper=PaperValues(band=(low, high), at=_at(x10=high, x50=low)),
+        trend="shrinks",
+        sign="positive",
+        paper_text=f"{high:g}% at N = 10 shrinking to {low:g}% at N = 50",
+        policies=(policy,),
+        reads=(Reads("fig3a", _m(**_GAIN, objective="variance", policy=policy)),),
+        reasons=("stuck", "limits", "baseline-spread"),
+    )
+
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
@@ -411,9 +379,7 @@ CLAIMS: tuple[Claim, ...] = (
         policies=("sjf",),
         statistic="the gap between the mean variances per N (what the paper's two curves "
         "show; a mean of per-case % gaps is dominated by cases with a tiny optimum)",
-        reads=(
-            Reads("fig5", _FIG5_VARIANCE, statistic="gap_of_means", against=_FIG5_OPTIMUM),
-        ),
+        reads=(Reads("fig5", _FIG5_VARIANCE, statistic="gap_of_means", against=_FIG5_OPTIMUM),),
         context=(
             (
                 "median per-case gap",
@@ -434,58 +400,23 @@ CLAIMS: tuple[Claim, ...] = (
         id="fig5-greedy-finds-optimum",
         figure="Fig. 5",
         title="Greedy finds the optimum in almost all cases (Fig. 5)",
-        quote=Quote("The greedy algorithm in almost all cases finds the optimal solution.",
-                    "Fig. 5, caption"),
+        quote=Quote(
+            "The greedy algorithm in almost all cases finds the optimal solution.",
+            "Fig. 5, caption",
+        ),
         reading="at least 90% of the cases at every N = 3–10 reach the certified optimum",
         kind="frequency",
         quantity="share-found",
         share=0.9,
         paper_text="almost all cases (≥ 90% per N)",
         policies=("sjf",),
-        statistic="the share of seeds per N where greedy's variance equals the certified "
-        "optimum's",
-        reads=(
-            Reads("fig5", _FIG5_VARIANCE, statistic="share_equal", against=_FIG5_OPTIMUM),
-        ),
+        statistic="the share of seeds per N where greedy's variance equals the certified optimum's",
+        reads=(Reads("fig5", _FIG5_VARIANCE, statistic="share_equal", against=_FIG5_OPTIMUM),),
         reasons=("local-optimum",),
     ),
-    Claim(
-        id="fig3a-variance-sjf",
-        figure="Fig. 3A",
-        title="Variance gain 2–21% under SJF (Fig. 3A)",
-        quote=Quote(_FIG3A_WORDS.replace(", and 2.8%-12.7% smaller variance for RR "
-                                         "scheduling,", " ..."), _IV_B),
-        reading="greedy's variance gain over all-local at R = 1 under SJF: 21% at N = 10 "
-        "falling to 2% at N = 50, the band 2–21% between; above 0 at every N",
-        kind="value",
-        quantity="gain-pct",
-        paper=PaperValues(band=(2.0, 21.0), at=_at(x10=21.0, x50=2.0)),
-        trend="shrinks",
-        sign="positive",
-        paper_text="21% at N = 10 shrinking to 2% at N = 50",
-        policies=("sjf",),
-        reads=(_FIG3A_SJF,),
-        reasons=("stuck", "limits", "baseline-spread"),
-    ),
-    Claim(
-        id="fig3a-variance-rr",
-        figure="Fig. 3A",
-        title="Variance gain 2.8–12.7% under RR (Fig. 3A)",
-        quote=Quote(_FIG3A_WORDS.replace("with 2%-21% smaller variance with SJF scheduling, "
-                                         "and ", "... "), _IV_B),
-        reading="greedy's variance gain over all-local at R = 1 under RR: 12.7% at N = 10 "
-        "falling to 2.8% at N = 50, the band 2.8–12.7% between; above 0 at every N",
-        kind="value",
-        quantity="gain-pct",
-        paper=PaperValues(band=(2.8, 12.7), at=_at(x10=12.7, x50=2.8)),
-        trend="shrinks",
-        sign="positive",
-        paper_text="12.7% at N = 10 shrinking to 2.8% at N = 50",
-        policies=("rr",),
-        reads=(_FIG3A_RR,),
-        reasons=("stuck", "limits", "baseline-spread"),
-    ),
-    Claim(
+    _fig3a_gain("sjf", 2.0, 21.0, ", and 2.8%-12.7% smaller variance for RR scheduling,", " ..."),
+    _fig3a_gain("rr", 2.8, 12.7, "with 2%-21% smaller variance with SJF scheduling, and ", "... "),
+    _above_zero(
         id="fig3a-still-better-at-50",
         figure="Fig. 3A",
         title="Still better than all-local at N = 40 and 50 (Fig. 3A)",
@@ -497,22 +428,8 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         reading="greedy's variance gain over all-local (Fig. 3A, R = 1) above 0 at N = 40 "
         "and N = 50, the points the sentence names, under both policies",
-        kind="sign",
-        quantity="gain-pct",
-        universal=True,
-        sign="positive",
         paper_text="gain above 0 at N = 40 and 50",
-        policies=_BOTH,
-        reads=(
-            Reads(
-                "fig3a",
-                _m(**_GAIN, objective="variance"),
-                lines=("policy",),
-                label="variance",
-                x_in=(40.0, 50.0),
-            ),
-        ),
-        reasons=("stuck", "limits"),
+        reads=(replace(_FIG3A_BOTH, x_in=(40.0, 50.0)),),
     ),
     Claim(
         id="fig3a-sjf-above-rr",
@@ -532,15 +449,7 @@ CLAIMS: tuple[Claim, ...] = (
         paper_text="SJF above RR at N = 10; RR above SJF at N = 50",
         policies=_BOTH,
         statistic="at N = 10 and N = 50, SJF's mean gain against RR's",
-        reads=(
-            Reads(
-                "fig3a",
-                _m(**_GAIN, objective="variance"),
-                lines=("policy",),
-                label="variance",
-                x_in=(10.0, 50.0),
-            ),
-        ),
+        reads=(replace(_FIG3A_BOTH, x_in=(10.0, 50.0)),),
         reasons=("rr-fairer",),
     ),
     Claim(
@@ -569,8 +478,7 @@ CLAIMS: tuple[Claim, ...] = (
             "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices",
             _IV_B,
         ),
-        reading="at every R = 1–1000, N = 10 has the largest variance gain of the N shown "
-        "(SJF)",
+        reading="at every R = 1–1000, N = 10 has the largest variance gain of the N shown (SJF)",
         kind="largest",
         quantity="gain-pct",
         universal=True,
@@ -579,8 +487,9 @@ CLAIMS: tuple[Claim, ...] = (
         policies=("sjf",),
         statistic="at each R, which N has the largest mean gain (SJF, as Fig. 3C)",
         reads=(
-            Reads("fig3c", _FIG3C_GAIN, x="ratio", log_x=True, lines=("devices",),
-                  label="variance"),
+            Reads(
+                "fig3c", _FIG3C_GAIN, x="ratio", log_x=True, lines=("devices",), label="variance"
+            ),
         ),
         reasons=("queue",),
     ),
@@ -604,28 +513,22 @@ CLAIMS: tuple[Claim, ...] = (
         reads=(Reads("fig3b", _m(**_GAIN, objective="total"), lines=("policy",)),),
         reasons=("limits", "stuck", "idle-bs"),
     ),
-    Claim(
+    _above_zero(
         id="conclusion-beats-all-local",
         figure="Conclusion",
         title="Better than all-local in all tests, up to N = 50 (conclusion)",
         quote=Quote(
-            'Despite diminishing gains with as the number of devices increases, our method '
+            "Despite diminishing gains with as the number of devices increases, our method "
             'still consistently surpasses "all-local" execution in all tests, up to the '
             "largest evaluated network size of 50 devices.",
             _CONCLUSION,
         ),
         reading="every test of Fig. 3 at R = 1: greedy's variance and total-delay gains over "
         "all-local above 0 at every N = 10–50, both policies",
-        kind="sign",
-        quantity="gain-pct",
-        universal=True,
-        sign="positive",
         paper_text="gains above 0 in every test",
-        policies=_BOTH,
         reads=(_FIG3A_BOTH, _FIG3B_BOTH),
-        reasons=("stuck", "limits"),
     ),
-    Claim(
+    _above_zero(
         id="conclusion-dnn-sizes",
         figure="Conclusion",
         title="Efficiency maintained across DNN sizes (conclusion)",
@@ -639,12 +542,7 @@ CLAIMS: tuple[Claim, ...] = (
         "(Fig. 3A, R = 1) above 0 at every N = 10–50 under both policies, for every network. "
         "The words also allow 'network sizes' (N, as the next sentence's 'network size of 50 "
         "devices'): that reading is the Fig. 3A claims above",
-        kind="sign",
-        quantity="gain-pct",
-        universal=True,
-        sign="positive",
         paper_text="gains above 0 for every network",
-        policies=_BOTH,
         statistic="means over seeds, point by point, network by network",
         reads=(
             Reads(
@@ -654,7 +552,6 @@ CLAIMS: tuple[Claim, ...] = (
                 label="variance",
             ),
         ),
-        reasons=("stuck", "limits"),
     ),
     Claim(
         id="fig3-local-share",
@@ -713,19 +610,10 @@ SUPPORT_LEVELS = ("stated", "compatible", "chosen by fit", "default")
 
 @dataclass(frozen=True)
 class Support:
-    """What the paper's text says for and against a reading.
-
-    Attributes
-    ----------
-    level : str
-        One of :data:`SUPPORT_LEVELS`.
-    for_ : tuple of Quote
-        The paper's words that allow it.
-    against : tuple of Quote
-        The paper's words that pull against it.
-    note : str
-        Our words: what the quotes leave out (a formula the paper writes in math).
-    """
+    """What the paper's text says for a reading: its ``level`` (one of
+    :data:`SUPPORT_LEVELS`), the paper's words that allow it (``for_``) and that pull
+    against it (``against``), and our ``note`` on what the quotes leave out (a formula the
+    paper writes in math)."""
 
     level: str
     for_: tuple[Quote, ...] = ()
@@ -735,54 +623,12 @@ class Support:
     def text(self) -> str:
         """One line: the level, the quotes (in quotation marks) and the note (ours)."""
         parts = [self.level]
-        if self.for_:
-            parts.append("for: " + "; ".join(f"“{q.text}” ({q.where})" for q in self.for_))
-        if self.against:
-            parts.append(
-                "against: " + "; ".join(f"“{q.text}” ({q.where})" for q in self.against)
-            )
+        for name, quotes in (("for", self.for_), ("against", self.against)):
+            if quotes:
+                parts.append(f"{name}: " + "; ".join(f"“{q.text}” ({q.where})" for q in quotes))
         if self.note:
             parts.append(f"our note: {self.note}")
         return " | ".join(parts)
-
-
-FIT = Support("chosen by fit")
-_III_A, _III_B, _III_C, _IV_A = (
-    "Section III.A (Inference task)",
-    "Section III.B (Inference delay)",
-    "Section III.C (Problem formulation)",
-    "Section IV.A (Evaluation setup)",
-)
-_MEMORY_LIMIT = Quote(
-    "In reality, memory constraints at the device impose limitations on the portion of "
-    "computation that can be executed locally. Hence, for each device i, there exists a "
-    "maximum number of stages ... that can be executed locally.",
-    _III_A,
-)
-_ALL_LOCAL = Quote(
-    'We compare our approach to the approach where each DNN is executed entirely on the '
-    'device. We call the latter option "all-local".',
-    _IV_B,
-)
-_FULL_OFFLOAD = Quote(
-    "or the input feature vector (e.g. image). In the latter case, no local execution occurs, "
-    "and the task is fully offloaded to the BS.",
-    _III_B,
-)
-_FEASIBLE_SET = "problems (5) and (7) constrain p_i ∈ {1, …, s̃_i} (a formula, not quoted)"
-_ANY_START = Quote("We start from an arbitrary initial partition", _III_C)
-_START_EXAMPLES = "the paper's examples are p⁽⁰⁾ = (⌊s̃_1/2⌋, …) and p⁽⁰⁾ = (1, …, 1)"
-_SEVEN_RATIOS = Quote("We have executed the evaluation scenarios for 7 different ratios", _IV_A)
-_R_ONE = Quote("for R=1 and for RR or SJF scheduling at the BS", _IV_B)
-_DIFFER = Quote(
-    "Devices differ in terms of memory and number of background processes that run in "
-    "parallel to the DNN task.",
-    _IV_A,
-)
-_NO_RANGE = "the paper gives no number of background processes"
-
-#: ``support`` of a reading the paper's text says nothing for.
-NO_SUPPORT = FIT
 
 
 @dataclass(frozen=True)
@@ -791,33 +637,28 @@ class Reading:
 
     Attributes
     ----------
-    id : str
-        Stable identifier (``baseline-max-local``).
-    title : str
-        What the reading says, in words.
+    id, title : str
+        Stable identifier (``baseline-max-local``); what the reading says, in words.
     changes : mapping
         Setup fields and their values for every sweep (``channel`` takes a mapping of
         channel constants): the choices Figs. 3 and 5 share (one testbed, one network).
-    fig3_changes : mapping
-        Setup fields for the Fig. 3 sweeps only.
-    fig5_changes : mapping
-        Setup fields for the Fig. 5 sweep only. Greedy's start, the lowest point, R and
-        the policy are separate coordinates for the two figures: the paper does not say
-        they are the same.
+    fig3_changes, fig5_changes : mapping
+        Setup fields for the Fig. 3 (Fig. 5) sweeps only. Greedy's start, the lowest point,
+        R and the policy are separate coordinates for the two figures: the paper does not
+        say they are the same.
     coordinate : str
-        The choice it is an answer to (a combination holds at most one reading per
-        coordinate).
+        The choice it answers (a combination holds at most one reading per coordinate).
     support : Support
         What the paper's text says for and against it.
     """
 
     id: str
     title: str
-    changes: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    fig3_changes: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    fig5_changes: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    changes: MappingProxyType[str, Any] = field(default_factory=_empty)
+    fig3_changes: MappingProxyType[str, Any] = field(default_factory=_empty)
+    fig5_changes: MappingProxyType[str, Any] = field(default_factory=_empty)
     coordinate: str = ""
-    support: Support = FIT
+    support: Support = Support("chosen by fit")
 
     @property
     def supported(self) -> bool:
@@ -834,18 +675,82 @@ class Reading:
         )
 
 
+_III_A, _III_B, _III_C, _IV_A = (
+    "Section III.A (Inference task)",
+    "Section III.B (Inference delay)",
+    "Section III.C (Problem formulation)",
+    "Section IV.A (Evaluation setup)",
+)
+_MEMORY_LIMIT = Quote(
+    "In reality, memory constraints at the device impose limitations on the portion of "
+    "computation that can be executed locally. Hence, for each device i, there exists a "
+    "maximum number of stages ... that can be executed locally.",
+    _III_A,
+)
+_ALL_LOCAL = Quote(
+    "We compare our approach to the approach where each DNN is executed entirely on the "
+    'device. We call the latter option "all-local".',
+    _IV_B,
+)
+_NO_FULL_OFFLOAD = Support(
+    "compatible",
+    against=(
+        Quote(
+            "or the input feature vector (e.g. image). In the latter case, no local execution "
+            "occurs, and the task is fully offloaded to the BS.",
+            _III_B,
+        ),
+    ),
+    note="problems (5) and (7) constrain p_i ∈ {1, …, s̃_i} (a formula, not quoted)",
+)
+_ANY_START = Quote("We start from an arbitrary initial partition", _III_C)
+_START_EXAMPLES = "the paper's examples are p⁽⁰⁾ = (⌊s̃_1/2⌋, …) and p⁽⁰⁾ = (1, …, 1)"
+_OTHER_RATIOS = Support(
+    "compatible",
+    for_=(Quote("We have executed the evaluation scenarios for 7 different ratios", _IV_A),),
+    against=(Quote("for R=1 and for RR or SJF scheduling at the BS", _IV_B),),
+)
+_DIFFER = Quote(
+    "Devices differ in terms of memory and number of background processes that run in "
+    "parallel to the DNN task.",
+    _IV_A,
+)
+
+
+def _of_figure(figure: str, name: str, title: str, support: Support, **changes: Any) -> Reading:
+    """A reading of one figure's sweeps only (Fig. 5's ids and coordinates say ``fig5``)."""
+    own, (key,) = _m(**changes), changes
+    prefix = "" if figure == "fig3" else f"{figure}-"
+    return Reading(
+        f"{prefix}{name}",
+        f"Fig. {figure[-1]}: {title}",
+        fig3_changes=own if figure == "fig3" else _m(),
+        fig5_changes=_m() if figure == "fig3" else own,
+        coordinate=prefix.replace("-", "_") + key,
+        support=support,
+    )
+
+
 def _background(low: int, high: int) -> Reading:
-    against = (_DIFFER,) if high == 0 else ()
-    note = "no device has background processes, where the paper says they differ" if (
-        high == 0
-    ) else _NO_RANGE
+    none = high == 0
     return Reading(
         f"background-{low}-{high}",
-        "no background processes" if high == 0 else f"{low}–{high} background processes",
+        "no background processes" if none else f"{low}–{high} background processes",
         _m(background=(low, high)),
         coordinate="background",
-        support=Support("chosen by fit", against=against, note=note),
+        support=Support(
+            "chosen by fit",
+            against=(_DIFFER,) if none else (),
+            note="no device has background processes, where the paper says they differ"
+            if none
+            else "the paper gives no number of background processes",
+        ),
     )
+
+
+def _by_fit(name: str, title: str, coordinate: str, **changes: Any) -> Reading:
+    """A reading the paper's text says nothing for, changing every sweep."""
+    return Reading(name, title, _m(**changes), coordinate=coordinate)
 
 
 READINGS: tuple[Reading, ...] = (
@@ -867,52 +772,28 @@ READINGS: tuple[Reading, ...] = (
             "s̃_i < S: the reading resolves a tension between two of the paper's sentences",
         ),
     ),
-    Reading(
-        "pmin-1",
-        "Fig. 3: partition points 1..s̃_i, no full offload",
-        fig3_changes=_m(lowest_point=1),
-        coordinate="lowest_point",
-        support=Support("compatible", against=(_FULL_OFFLOAD,), note=_FEASIBLE_SET),
+    *(
+        _of_figure(
+            figure,
+            "pmin-1",
+            "partition points 1..s̃_i, no full offload",
+            _NO_FULL_OFFLOAD,
+            lowest_point=1,
+        )
+        for figure in ("fig3", "fig5")
     ),
-    Reading(
-        "fig5-pmin-1",
-        "Fig. 5: partition points 1..s̃_i, no full offload",
-        fig5_changes=_m(lowest_point=1),
-        coordinate="fig5_lowest_point",
-        support=Support("compatible", against=(_FULL_OFFLOAD,), note=_FEASIBLE_SET),
+    *(
+        _of_figure(
+            figure,
+            f"start-{start}",
+            f"greedy starts at p = {p}",
+            Support(level, for_=(_ANY_START,), note=_START_EXAMPLES),
+            start=start,
+        )
+        for figure in ("fig3", "fig5")
+        for start, p, level in (("ones", "1", "stated"), ("local", "s̃_i", "compatible"))
     ),
-    Reading(
-        "start-ones",
-        "Fig. 3: greedy starts at p = 1",
-        fig3_changes=_m(start="ones"),
-        coordinate="start",
-        support=Support("stated", for_=(_ANY_START,), note=_START_EXAMPLES),
-    ),
-    Reading(
-        "start-local",
-        "Fig. 3: greedy starts at p = s̃_i",
-        fig3_changes=_m(start="local"),
-        coordinate="start",
-        support=Support("compatible", for_=(_ANY_START,), note=_START_EXAMPLES),
-    ),
-    Reading(
-        "fig5-start-ones",
-        "Fig. 5: greedy starts at p = 1",
-        fig5_changes=_m(start="ones"),
-        coordinate="fig5_start",
-        support=Support("stated", for_=(_ANY_START,), note=_START_EXAMPLES),
-    ),
-    Reading(
-        "fig5-start-local",
-        "Fig. 5: greedy starts at p = s̃_i",
-        fig5_changes=_m(start="local"),
-        coordinate="fig5_start",
-        support=Support("compatible", for_=(_ANY_START,), note=_START_EXAMPLES),
-    ),
-    _background(0, 0),
-    _background(0, 1),
-    _background(1, 3),
-    _background(0, 5),
+    *(_background(low, high) for low, high in ((0, 0), (0, 1), (1, 3), (0, 5))),
     Reading(
         "local-exact",
         "eq. (1) in its exact round-robin form",
@@ -930,27 +811,20 @@ READINGS: tuple[Reading, ...] = (
             note="eq. (1) is the paper's closed form, exact only for a whole number of quanta",
         ),
     ),
-    Reading("quantum-1ms", "device quantum q = 1 ms", _m(quantum_s=0.001), coordinate="quantum_s"),
-    Reading(
-        "quantum-100ms", "device quantum q = 100 ms", _m(quantum_s=0.1), coordinate="quantum_s"
+    *(
+        _by_fit(
+            f"quantum-{ms}",
+            f"device quantum q = {ms.replace('ms', ' ms')}",
+            "quantum_s",
+            quantum_s=q,
+        )
+        for ms, q in (("1ms", 0.001), ("100ms", 0.1))
     ),
-    Reading(
-        "bs-quantum-1ms",
-        "BS round-robin quantum 1 ms",
-        _m(bs_quantum_s=0.001),
-        coordinate="bs_quantum_s",
-    ),
-    Reading(
-        "bs-quantum-100ms",
-        "BS round-robin quantum 100 ms",
-        _m(bs_quantum_s=0.1),
-        coordinate="bs_quantum_s",
-    ),
-    Reading(
-        "bs-quantum-1s",
-        "BS round-robin quantum 1 s",
-        _m(bs_quantum_s=1.0),
-        coordinate="bs_quantum_s",
+    *(
+        _by_fit(
+            f"bs-quantum-{name}", f"BS round-robin quantum {shown}", "bs_quantum_s", bs_quantum_s=q
+        )
+        for name, shown, q in (("1ms", "1 ms", 0.001), ("100ms", "100 ms", 0.1), ("1s", "1 s", 1.0))
     ),
     Reading(
         "profile-alexnet11",
@@ -975,37 +849,30 @@ READINGS: tuple[Reading, ...] = (
             ),
         ),
     ),
-    Reading(
+    _by_fit(
         "profile-measured",
         "stage times measured on our machine (1 thread) instead of the Pi 3B+ estimate",
-        _m(profile="alexnet-epyc-1t-measured"),
-        coordinate="profile",
+        "profile",
+        profile="alexnet-epyc-1t-measured",
     ),
-    Reading(
-        "uplink-x0.2",
-        "uplink rates × 0.2 (MAC efficiency 0.14)",
-        _m(channel=_m(mac_efficiency=0.14)),
-        coordinate="uplink",
+    *(
+        _by_fit(
+            f"uplink-x{times}",
+            f"uplink rates × {times} (MAC efficiency {mac})",
+            "uplink",
+            channel=_m(mac_efficiency=mac),
+        )
+        for times, mac in (("0.2", 0.14), ("0.1", 0.07))
     ),
-    Reading(
-        "uplink-x0.1",
-        "uplink rates × 0.1 (MAC efficiency 0.07)",
-        _m(channel=_m(mac_efficiency=0.07)),
-        coordinate="uplink",
-    ),
-    Reading(
-        "fig5-r10",
-        "Fig. 5 at R = 10",
-        fig5_changes=_m(ratio=10.0),
-        coordinate="fig5_ratio",
-        support=Support("compatible", for_=(_SEVEN_RATIOS,), against=(_R_ONE,)),
-    ),
-    Reading(
-        "fig5-r1000",
-        "Fig. 5 at R = 1000",
-        fig5_changes=_m(ratio=1000.0),
-        coordinate="fig5_ratio",
-        support=Support("compatible", for_=(_SEVEN_RATIOS,), against=(_R_ONE,)),
+    *(
+        Reading(
+            f"fig5-r{ratio:g}",
+            f"Fig. 5 at R = {ratio:g}",
+            fig5_changes=_m(ratio=ratio),
+            coordinate="fig5_ratio",
+            support=_OTHER_RATIOS,
+        )
+        for ratio in (10.0, 1000.0)
     ),
     Reading(
         "fig5-rr",
@@ -1043,8 +910,7 @@ _OTHER_DNNS = Support(
     ),
     against=(
         Quote(
-            "We used real benchmark results of the execution of an AlexNet's Python "
-            "implementation",
+            "We used real benchmark results of the execution of an AlexNet's Python implementation",
             _IV_A,
         ),
     ),

@@ -1,13 +1,11 @@
-"""REPRODUCTION.md: the artifact's answer to "does the paper hold?", built from the figures'
-CSVs and manifests.
+"""REPRODUCTION.md: the artifact's answer to "does the paper hold?", from the figures' CSVs
+and manifests.
 
-This module decides *what* to say: it answers every claim (:mod:`dnnsplit.paper.claims`)
-with the verdict functions (:mod:`dnnsplit.paper.verdicts`), finds which mechanisms explain
-a difference and with which numbers, and gathers each study's section. *How* it is said
-lives in the templates (``templates/report.md.j2``, ``reasons.md.j2`` and one per section,
-rendered by :mod:`dnnsplit.paper.text`), and every number and parameter the text names comes
-from the rows and the manifests, never from a literal. A claim whose input is missing gets
-one line naming the file and the notebook that writes it.
+This module decides *what* to say: the verdict on every claim (:mod:`dnnsplit.paper.verdicts`),
+the mechanisms that explain a difference and their numbers, and each study's section. *How*
+it is said lives in the templates (``report.md.j2``, ``reasons.md.j2``, one per section);
+every number the text names comes from the rows and the manifests. A claim whose input is
+missing gets one line naming the file and the notebook that writes it.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ from dnnsplit.paper.verdicts import (
     RESAMPLES,
     ROBUST_SHARE,
     Folder,
-    JudgedPoint,
     MissingInput,
     Verdict,
     judge,
@@ -59,6 +56,7 @@ __all__ = [
     "write_report",
 ]
 
+
 def run_of(csv: str) -> str:
     """The run a CSV belongs to: ``fig3a_summary`` → ``fig3``, ``fig5`` → ``fig5``."""
     stem = csv.removesuffix("_summary")
@@ -66,10 +64,6 @@ def run_of(csv: str) -> str:
         if stem.startswith(run):
             return run
     return stem
-
-
-
-
 
 
 # --- the reasons -----------------------------------------------------------------------
@@ -135,7 +129,7 @@ def _signed_range(low: float, high: float) -> str:
 def _limits(facts: _Facts) -> dict[str, Any] | None:
     if not facts.low <= 0 or facts.setup is None or facts.experiment is None:
         return None
-    if facts.experiment.baseline != "all-local":
+    if facts.experiment.baseline != "all-local":  # the max-local baseline has no limits to show
         return None
     parts, exact = [], ""
     for reads in facts.claim.reads:
@@ -184,9 +178,7 @@ def _baseline_spread(facts: _Facts) -> dict[str, Any] | None:
 
 
 def _idle_bs(facts: _Facts) -> dict[str, Any] | None:
-    if facts.setup is None or not facts.above_paper:
-        return None
-    return {"ratio": f"{facts.setup.ratio:g}"}
+    return {"ratio": f"{facts.setup.ratio:g}"} if facts.setup and facts.above_paper else None
 
 
 def _always(facts: _Facts) -> dict[str, Any] | None:
@@ -270,10 +262,8 @@ def _context(claim: Claim, folder: Folder) -> str:
     parts = []
     for label, reads in claim.context:
         try:
-            frame = folder.frame(reads.csv)
-            for column, wanted in reads.rows.items():
-                frame = frame[frame[column] == wanted] if column in frame else frame.iloc[:0]
-        except MissingInput:
+            frame = where(folder.frame(reads.csv), **reads.rows)
+        except (MissingInput, KeyError):  # no file, or no such column: nothing to quote
             continue
         if frame.empty or "mean" not in frame:
             continue
@@ -299,44 +289,38 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
             notebook = NOTEBOOK_OF_RUN.get(run_of(claim.csvs[0]), "the notebook that writes it")
             answers.append(Answer(claim, None, missing=f"{missing}; run {notebook}"))
             continue
-        reasons: list[tuple[str, dict[str, Any]]] = []
+        reasons: tuple[tuple[str, dict[str, Any]], ...] = ()
         if verdict.verdict != "reproduced":
-            facts = _Facts(
-                claim,
-                verdict,
-                folder,
-                setup_of(directory, run_of(claim.csvs[0])),
-                experiment_of(directory, run_of(claim.csvs[0])),
-            )
-            for name in claim.reasons:
-                found = REASONS[name](facts)
-                if found is not None:
-                    reasons.append((name, found))
-        answers.append(Answer(claim, verdict, _context(claim, folder), tuple(reasons)))
+            run = run_of(claim.csvs[0])
+            setup, experiment = setup_of(directory, run), experiment_of(directory, run)
+            facts = _Facts(claim, verdict, folder, setup, experiment)
+            found = ((name, REASONS[name](facts)) for name in claim.reasons)
+            reasons = tuple((name, numbers) for name, numbers in found if numbers is not None)
+        answers.append(Answer(claim, verdict, _context(claim, folder), reasons))
     return answers
 
 
 # --- the claims' part of the report -------------------------------------------------------
 
 
-def _ours_at(claim: Claim, point: JudgedPoint) -> str:
-    if claim.kind == "frequency":
-        return f"{100 * point.ours:.0f}%"
-    if claim.kind == "largest":
-        return f"N = {point.ours:g}"
-    if claim.kind == "direction":
-        return f"slope {point.ours:+.3g}"
-    if claim.kind == "ordering":
-        return f"SJF − RR = {point.ours:+.1f} points"
-    return percent(point.ours)
+#: Our number at one point, by the claim's kind (a percentage for the others).
+_OURS_AT: dict[str, Callable[[float], str]] = {
+    "frequency": lambda ours: f"{100 * ours:.0f}%",
+    "largest": lambda ours: f"N = {ours:g}",
+    "direction": lambda ours: f"slope {ours:+.3g}",
+    "ordering": lambda ours: f"SJF − RR = {ours:+.1f} points",
+}
 
 
 def _points_table(claim: Claim, verdict: Verdict) -> str:
     rows = []
     for point in verdict.points:
-        holds = "✓" if point.holds else ("✗ (sign)" if point.sign_ok is False else "✗")
-        row = {"point": point.label, "the paper": point.paper, "ours": _ours_at(claim, point),
-               "holds": holds}
+        row = {
+            "point": point.label,
+            "the paper": point.paper,
+            "ours": _OURS_AT.get(claim.kind, percent)(point.ours),
+            "holds": "✓" if point.holds else ("✗ (sign)" if point.sign_ok is False else "✗"),
+        }
         if claim.kind in ("value", "sign"):
             below = point.seeds_below
             row["our seeds below the paper's value"] = (
@@ -352,19 +336,11 @@ def _figures_of(claim: Claim, directory: Path, link: str) -> list[dict[str, str]
         for stem in (csv, csv.split("_")[0]):
             if (directory / f"{stem}.png").exists():
                 if stem not in [s["stem"] for s in shown]:
-                    shown.append({"stem": stem, "path": f"{link}{stem}.png",
-                                  "alt": f"figures/{stem}.png"})
+                    shown.append(
+                        {"stem": stem, "path": f"{link}{stem}.png", "alt": f"figures/{stem}.png"}
+                    )
                 break
     return shown
-
-
-def _robust_short(verdict: Verdict) -> str:
-    found = verdict.robustness
-    if found is None:
-        return "—"
-    if found.robust:
-        return "robust"
-    return f"fragile ({100 * found.other_share:.0f}% of resamples differ)"
 
 
 def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]:
@@ -397,6 +373,13 @@ def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]
     }
 
 
+def _robust_short(verdict: Verdict | None) -> str:
+    found = verdict.robustness if verdict else None
+    if found is None or found.robust:
+        return "robust" if found else "—"
+    return f"fragile ({100 * found.other_share:.0f}% of resamples differ)"
+
+
 def _verdict_table(answers: list[Answer]) -> str:
     rows = [
         {
@@ -404,7 +387,7 @@ def _verdict_table(answers: list[Answer]) -> str:
             "the paper says": a.claim.paper_text,
             "we find": a.verdict.ours if a.verdict else f"not evaluated: {a.missing}",
             "verdict": f"**{a.verdict.verdict}**" if a.verdict else "—",
-            "robust?": _robust_short(a.verdict) if a.verdict else "—",
+            "robust?": _robust_short(a.verdict),
         }
         for a in answers
     ]
@@ -427,8 +410,9 @@ def _seeds(directory: Path) -> tuple[str, bool]:
         if manifest is None:
             continue
         quick |= bool(manifest.get("quick"))
-        seeds = max((len(g.get("seeds", [])) for g in manifest.get("grids", {}).values()),
-                    default=0)
+        seeds = max(
+            (len(g.get("seeds", [])) for g in manifest.get("grids", {}).values()), default=0
+        )
         shown.append((seeds, name))
     if not shown:
         return "seeds as the manifests record them", quick
@@ -458,9 +442,7 @@ def _provenance(directory: Path) -> list[str]:
     return lines
 
 
-def build_report(
-    directory: str | os.PathLike[str] | None = None, *, figures_link: str = ""
-) -> str:
+def build_report(directory: str | os.PathLike[str] | None = None, *, figures_link: str = "") -> str:
     """The text of REPRODUCTION.md from the CSVs and manifests in ``directory``;
     ``figures_link``: the figures' folder as seen from the report (``figures/``)."""
     directory = output_dir(directory)
@@ -533,8 +515,9 @@ def write_report(
     (empty: ``REPRODUCTION.md`` inside ``directory``)."""
     directory = output_dir(directory)
     target = Path(path) if path else directory / "REPRODUCTION.md"
-    return atomic_write(target, build_report(directory, figures_link=_link(directory,
-                                                                           target.parent)))
+    return atomic_write(
+        target, build_report(directory, figures_link=_link(directory, target.parent))
+    )
 
 
 # --- the studies' sections ----------------------------------------------------------------
@@ -574,15 +557,14 @@ def _setup_section(directory: Path) -> str:
     return render("setup", table=table(pd.DataFrame(rows)))
 
 
-def _first_sentence(text: str) -> str:
-    end = text.find(". ")
-    return text if end < 0 else text[: end + 1]
-
-
 def _figures_section(directory: Path) -> str:
+    captions = {
+        path.stem: read_caption(directory, path.stem) for path in sorted(directory.glob("*.png"))
+    }
+    # each with its first sentence
     figures = [
-        (path.stem, _first_sentence(read_caption(directory, path.stem)))
-        for path in sorted(directory.glob("*.png"))
-        if read_caption(directory, path.stem)
+        (stem, text.split(". ")[0] + "." if ". " in text else text)
+        for stem, text in captions.items()
+        if text
     ]
     return render("figures", figures=figures) if figures else ""

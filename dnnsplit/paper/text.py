@@ -1,13 +1,9 @@
-"""The words of the report: Jinja2 templates filled from the numbers.
+"""The words of the report: Jinja2 templates (``templates/*.md.j2``) filled from the numbers.
 
-What to say is decided in Python, by the study that owns the numbers; how it is said lives
-in ``dnnsplit/paper/templates/*.md.j2`` (package data), so a sentence is edited in one
-place and a number never sits in a template. Tables are pandas'
-:meth:`~pandas.DataFrame.to_markdown` (tabulate), never rows joined by hand.
-
-Text that comes from a data file (a profile's ``hardware`` or provenance, a CSV field, a
-manifest) passes the ``data`` filter (:func:`escape`) before it reaches the page: data is
-never markup, in Markdown, MyST or HTML.
+What to say is decided in Python, by the study that owns the numbers; how it is said lives in
+the templates, and a number never sits in one. Tables are pandas'
+:meth:`~pandas.DataFrame.to_markdown`. Text from a data file (a profile, a CSV field, a
+manifest) passes the ``data`` filter (:func:`escape`): data is never markup.
 """
 
 from __future__ import annotations

@@ -1,22 +1,15 @@
 """The verdict on each claim: its points judged one by one against the paper's value there,
 a level by the rules of :data:`dnnsplit.paper.claims.RULES`, and how robust that level is.
 
-Every claim is answered from its **per-seed rows** (:class:`Evidence`: one number per
-point and seed), reduced over seeds by the claim's statistic (the mean, the gap between
-two means, the share of seeds where two values are equal). One function per *kind* of
-claim turns the reduced numbers into judged points, and :func:`level` applies the rules.
-Every array carries a leading axis of *variants*: the verdict the report prints is the one
-variant of the full set of seeds, and :func:`robustness` judges the same claim, by the same
-functions, under the median, under tolerance 0 and twice the stated one, and under
-:data:`RESAMPLES` seeded bootstrap resamples of the seeds.
-
-A point's status is computed by one function from our number alone: the sign first (a
-claim that states a direction of effect fails wherever our sign is the opposite), then the
-tolerance (:func:`within`), so one number at one point has one status under every claim
-that states the same thing there.
-
-Trends are least-squares slopes in closed form over the points in a fixed order: no BLAS
-or LAPACK reduction decides a committed digit.
+Every claim is answered from its per-seed rows (:class:`Evidence`), reduced over seeds by
+the claim's statistic (the mean, the gap between two means, the share of seeds where two
+values are equal); one function per *kind* of claim (:data:`VERDICTS`) judges the reduced
+numbers point by point (the sign first, then the tolerance, so one number at one point has
+one status under every claim), and :func:`level` applies the rules. Every array carries a
+leading axis of *variants*: the verdict is the one of the full set of seeds, and
+:func:`robustness` judges the same claim under the median, tolerance 0 and twice the stated
+one, and :data:`RESAMPLES` seeded bootstrap resamples of the seeds. Trends are least-squares
+slopes in closed form, summed in a fixed order: no BLAS reduction decides a committed digit.
 """
 
 from __future__ import annotations
@@ -32,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dnnsplit._params import NEAR_ZERO
 from dnnsplit.paper.claims import LEVELS, Claim, Reads
-from dnnsplit.paper.stats import SAME_VALUE_RELATIVE
+from dnnsplit.paper.stats import gap_pct, same_value
+from dnnsplit.paper.text import percent
 from dnnsplit.policies import display_name
 
 __all__ = [
@@ -132,12 +125,11 @@ class Evidence:
     ----------
     points : pandas.DataFrame
         One row per point, in a fixed order (line, then x): ``_line`` (its line, as text),
-        ``_x`` (its place along the axis), ``_label`` (``SJF, N = 10``) and the line
-        columns.
-    ours : numpy.ndarray
-        ``(points, seeds)``: our number per point and seed (NaN where a seed is absent).
-    reference : numpy.ndarray or None
-        ``(points, seeds)``: the reference's (the optimum's), for the paired statistics.
+        ``_x`` (its place along the axis), ``_label`` (``SJF, N = 10``), ``_key`` (what the
+        point is, whichever claim reads it) and the line columns.
+    ours, reference : numpy.ndarray
+        ``(points, seeds)``: our number per point and seed (NaN where a seed is absent), and
+        the reference's (the optimum's; None unless the statistic is paired).
     statistic : str
         How the seeds are reduced (:data:`~dnnsplit.paper.claims.STATISTICS`).
     """
@@ -152,36 +144,29 @@ class Evidence:
         return int(self.ours.shape[1])
 
 
+_LINE_PARTS: dict[str, Callable[[Any], str]] = {
+    "policy": lambda value: display_name(str(value)),
+    "devices": lambda value: f"N = {value}",
+    "network": lambda value: str(value).removeprefix("network-"),
+    "objective": str,
+}
+
+
 def _line_part(column: str, value: Any) -> str:
-    if column == "policy":
-        return display_name(str(value))
-    if column == "devices":
-        return f"N = {value}"
-    if column == "network":
-        return str(value).removeprefix("network-")
-    if column == "objective":
-        return str(value)
-    return f"{column} = {value}"
+    return _LINE_PARTS.get(column, lambda v: f"{column} = {v}")(value)
 
 
 def _wide(rows: pd.DataFrame, reads: Reads) -> pd.DataFrame:
-    keys = [*reads.lines, reads.x]
     if "seed" not in rows:
         raise MissingInput(f"{reads.csv}.csv has no column 'seed'")
     # one row per point that has rows (a NaN value stays: the point is shown, and fails)
-    grouped = rows.groupby([*keys, "seed"], sort=True, dropna=False)["value"].first()
+    keys = [*reads.lines, reads.x, "seed"]
+    grouped = rows.groupby(keys, sort=True, dropna=False)["value"].first()
     return grouped.unstack("seed").sort_index(kind="stable")
 
 
-def _point_key(reads: Reads, where: dict[str, Any]) -> str:
-    """What a point is, whichever claim reads it: its file and every column that fixes it
-    (``fig3a|devices=10|metric=improvement_pct|...``)."""
-
-    def plain(value: Any) -> str:
-        return f"{float(value):g}" if isinstance(value, int | float | np.number) else str(value)
-
-    fixed = {**reads.rows, **where}
-    return "|".join([reads.csv, *(f"{k}={plain(fixed[k])}" for k in sorted(fixed))])
+def _plain(value: Any) -> str:
+    return f"{float(value):g}" if isinstance(value, int | float | np.number) else str(value)
 
 
 def evidence(claim: Claim, directory: str | os.PathLike[str] | Folder) -> Evidence:
@@ -192,53 +177,49 @@ def evidence(claim: Claim, directory: str | os.PathLike[str] | Folder) -> Eviden
     for reads in claim.reads:
         wide = _wide(select(folder, reads), reads) * reads.scale
         if reads.against:
-            other = replace(reads, rows=reads.against)
-            ref = _wide(select(folder, other), reads)
-            ref = ref.reindex(index=wide.index, columns=wide.columns)
-            reference.append(ref)
+            ref = _wide(select(folder, replace(reads, rows=reads.against)), reads)
+            reference.append(ref.reindex(index=wide.index, columns=wide.columns))
         index = wide.index.to_frame(index=False)
+        where = [{c: row[c] for c in (*reads.lines, reads.x)} for _, row in index.iterrows()]
         lines = [
-            ", ".join(p for p in (reads.label, *(_line_part(c, row[c]) for c in reads.lines)) if p)
-            for _, row in index.iterrows()
+            ", ".join(p for p in (reads.label, *(_line_part(c, w[c]) for c in reads.lines)) if p)
+            for w in where
         ]
-        axis = axis_name(reads.x)
         index["_line"] = lines
         index["_x"] = index[reads.x].to_numpy(dtype=float)
         index["_label"] = [
-            f"{line + ', ' if line else ''}{axis} = {x:g}"
+            f"{line + ', ' if line else ''}{axis_name(reads.x)} = {x:g}"
             for line, x in zip(lines, index["_x"], strict=True)
         ]
+        # what a point is, whichever claim reads it: its file and every column that fixes it
         index["_key"] = [
-            _point_key(reads, {c: row[c] for c in (*reads.lines, reads.x)})
-            for _, row in index.iterrows()
+            "|".join(
+                [reads.csv, *(f"{k}={_plain(v)}" for k, v in sorted({**reads.rows, **w}.items()))]
+            )
+            for w in where
         ]
         frames.append(index)
         ours.append(wide)
     seeds = sorted(set().union(*(w.columns for w in ours)))
-    stack = np.vstack([w.reindex(columns=seeds).to_numpy(dtype=float) for w in ours])
-    ref = (
-        np.vstack([r.reindex(columns=seeds).to_numpy(dtype=float) for r in reference])
-        if reference
-        else None
-    )
+
+    def stacked(frames: list[pd.DataFrame]) -> np.ndarray:
+        return np.vstack([w.reindex(columns=seeds).to_numpy(dtype=float) for w in frames])
+
     return Evidence(
-        pd.concat(frames, ignore_index=True), stack, ref, claim.reads[0].statistic
+        pd.concat(frames, ignore_index=True),
+        stacked(ours),
+        stacked(reference) if reference else None,
+        claim.reads[0].statistic,
     )
 
 
-def _gap_pct(value: np.ndarray, optimum: np.ndarray) -> np.ndarray:
-    """:func:`dnnsplit.paper.stats.gap_pct` elementwise."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plain = 100.0 * (value - optimum) / optimum
-    same = np.abs(value - optimum) <= SAME_VALUE_RELATIVE * np.maximum(
-        np.maximum(np.abs(optimum), np.abs(value)), NEAR_ZERO
-    )
-    return np.where(optimum > 0, plain, np.where(same, 0.0, np.inf))
+#: :func:`dnnsplit.paper.stats.gap_pct` and :func:`~dnnsplit.paper.stats.same_value`
+#: elementwise.
+_GAP_PCT = np.vectorize(gap_pct, otypes=[float])
+_SAME = np.vectorize(same_value, otypes=[bool])
 
 
-def reduce(
-    found: Evidence, *, picks: np.ndarray | None = None, how: str = "mean"
-) -> np.ndarray:
+def reduce(found: Evidence, *, picks: np.ndarray | None = None, how: str = "mean") -> np.ndarray:
     """The claim's number at every point, ``(variants, points)``: reduced over all seeds
     (``picks`` None: one variant) or over each row of ``picks`` (seed indices drawn with
     replacement: one variant per row); ``how``: ``mean`` or ``median`` over seeds.
@@ -257,13 +238,9 @@ def reduce(
     if found.reference is None:
         raise ValueError(f"statistic {found.statistic!r} needs a reference")
     if found.statistic == "gap_of_means":
-        return _gap_pct(over_seeds(found.ours), over_seeds(found.reference))
-    equal = np.abs(found.ours - found.reference) <= SAME_VALUE_RELATIVE * np.maximum(
-        np.maximum(np.abs(found.ours), np.abs(found.reference)), NEAR_ZERO
-    )
-    flags = np.where(np.isnan(found.ours) | np.isnan(found.reference), np.nan, equal * 1.0)
-    return over_seeds(flags)
-
+        return _GAP_PCT(over_seeds(found.ours), over_seeds(found.reference))
+    missing = np.isnan(found.ours) | np.isnan(found.reference)
+    return over_seeds(np.where(missing, np.nan, _SAME(found.ours, found.reference) * 1.0))
 
 
 # --- points and levels -------------------------------------------------------------------
@@ -297,32 +274,20 @@ def trend_slope(x: Any, y: Any, *, log_x: bool = False) -> float:
     return math.fsum((a - mean_x) * (b - mean_y) for a, b in pairs) / spread
 
 
-def _slopes(xs: np.ndarray, values: np.ndarray, log_x: bool) -> np.ndarray:
-    """:func:`trend_slope` of every variant (rows of ``values``) along ``xs``."""
-    return np.array([trend_slope(xs, row, log_x=log_x) for row in values])
-
-
-def _direction(slope: float) -> str:
-    return "grows" if slope > 0 else "shrinks" if slope < 0 else "is flat"
-
-
-def _unsteady(x: Any, y: Any, slope: float) -> bool:
-    """Whether a line with a (nonzero) least-squares ``slope`` fails to move that way at
-    some step along x."""
-    order = np.argsort(np.asarray(x, dtype=float), kind="stable")
-    ys = np.asarray(y, dtype=float)[order]
-    steps = np.diff(ys[np.isfinite(ys)])
-    steady = (slope > 0 and bool(np.all(steps > 0))) or (slope < 0 and bool(np.all(steps < 0)))
-    return slope != 0 and len(steps) > 1 and not steady
-
-
 def trend_words(x: Any, y: Any, slope: float, axis: str) -> str:
     """'grows with N', or, where the line does not move that way at every step, 'grows
     with N overall, not at every step'."""
-    words = f"{_direction(slope)} with {axis}"
-    if _unsteady(x, y, slope):
-        words += " overall, not at every step"
-    return words
+    direction = "grows" if slope > 0 else "shrinks" if slope < 0 else "is flat"
+    ys = np.asarray(y, dtype=float)[np.argsort(np.asarray(x, dtype=float), kind="stable")]
+    steps = np.diff(ys[np.isfinite(ys)])
+    steady = bool(np.all(steps > 0)) if slope > 0 else bool(np.all(steps < 0))
+    unsteady = slope != 0 and len(steps) > 1 and not steady
+    return f"{direction} with {axis}" + (" overall, not at every step" if unsteady else "")
+
+
+def _slopes(xs: np.ndarray, values: np.ndarray, log_x: bool) -> np.ndarray:
+    """:func:`trend_slope` of every variant (rows of ``values``) along ``xs``."""
+    return np.array([trend_slope(xs, row, log_x=log_x) for row in values])
 
 
 def _trend_holds(slope: Any, trend: str) -> Any:
@@ -356,42 +321,22 @@ def level(claim: Claim, judged: _Judged) -> np.ndarray:
     holds = judged.holds
     count = holds.shape[1]
     all_hold = holds.all(axis=1)
-    half = 2 * holds.sum(axis=1) >= count
     out = np.full(holds.shape[0], LEVELS.index(NOT))
     if claim.universal:
         out[all_hold] = LEVELS.index(REPRODUCED)
         return out
     if claim.kind not in ("value", "frequency"):
-        out[half] = LEVELS.index(PARTLY)
+        out[2 * holds.sum(axis=1) >= count] = LEVELS.index(PARTLY)
         out[all_hold] = LEVELS.index(REPRODUCED)
         return out
     sign = judged.sign_ok.all(axis=1) if judged.sign_ok is not None else np.ones_like(all_hold)
     inside = judged.within if judged.within is not None else holds
-    direction = sign & (judged.trend_ok if judged.trend_ok is not None else True)
     if claim.states_direction:
-        out[direction] = LEVELS.index(DIRECTION_ONLY)
+        trend = judged.trend_ok if judged.trend_ok is not None else True
+        out[sign & trend] = LEVELS.index(DIRECTION_ONLY)
     out[sign & (2 * inside.sum(axis=1) >= count)] = LEVELS.index(PARTLY)
     out[sign & inside.all(axis=1)] = LEVELS.index(REPRODUCED)
     return out
-
-
-def _paper_text(paper: tuple[float, float]) -> str:
-    low, high = paper
-    if low == high:
-        return _fmt(low)
-    if math.isinf(low):
-        return f"≤ {_fmt(high)}"
-    return f"{low:g}–{_fmt(high)}"
-
-
-def _fmt(value: float, unit: str = "%") -> str:
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if math.isnan(value):
-        return "undefined"
-    if unit == "%" and abs(value) >= 1000:
-        return f"{value:.0f}%"
-    return f"{value:.1f}{unit}"
 
 
 def _lines(found: Evidence) -> dict[str, np.ndarray]:
@@ -402,58 +347,71 @@ def _lines(found: Evidence) -> dict[str, np.ndarray]:
     return {line: np.array(idx) for line, idx in groups.items()}
 
 
+def _pointwise(
+    found: Evidence, paper: list[str], values: np.ndarray, holds: np.ndarray, **rest: Any
+) -> _Judged:
+    """A judgement of every point of ``found``, one by one (the value, frequency and sign
+    kinds)."""
+    xs = found.points["_x"].to_numpy(dtype=float)
+    return _Judged(list(found.points["_label"]), xs, paper, values, holds, **rest)
+
+
+def _paper_text(low: float, high: float) -> str:
+    """The paper's value or interval as text: a value, a bound (≤), a band (low–high)."""
+    if low == high:
+        return percent(low)
+    return f"≤ {percent(high)}" if math.isinf(low) else f"{low:g}–{percent(high)}"
+
+
 def _judge_value(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     if claim.paper is None:
         raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
     xs = found.points["_x"].to_numpy(dtype=float)
     papers = [claim.paper.at_point(x) for x in xs]
-    low = np.array([p[0] for p in papers])
-    high = np.array([p[1] for p in papers])
-    inside = within(values, (low, high), tolerance)
+    inside = within(
+        values, (np.array([p[0] for p in papers]), np.array([p[1] for p in papers])), tolerance
+    )
     # an undefined point (NaN: a zero baseline) does not hold, but says nothing of the sign
     sign_ok = (values > 0) | np.isnan(values) if claim.sign == "positive" else None
-    holds = inside & sign_ok if sign_ok is not None else inside
     trend_ok, slopes = None, {}
     if claim.trend is not None:
-        log_x = claim.reads[0].log_x
         for line, idx in _lines(found).items():
-            slopes[line] = _slopes(xs[idx], values[:, idx], log_x)
+            slopes[line] = _slopes(xs[idx], values[:, idx], claim.reads[0].log_x)
         trend_ok = np.all([_trend_holds(s, claim.trend) for s in slopes.values()], axis=0)
-    return _Judged(
-        list(found.points["_label"]), xs, [_paper_text(p) for p in papers], values, holds,
-        inside, sign_ok, trend_ok, slopes,
+    holds = inside & sign_ok if sign_ok is not None else inside
+    return _pointwise(
+        found,
+        [_paper_text(low, high) for low, high in papers],
+        values,
+        holds,
+        within=inside,
+        sign_ok=sign_ok,
+        trend_ok=trend_ok,
+        slopes=slopes,
     )
 
 
 def _judge_frequency(
     claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
 ) -> _Judged:
-    xs = found.points["_x"].to_numpy(dtype=float)
     inside = within(values, (claim.share, 1.0), tolerance)
-    return _Judged(
-        list(found.points["_label"]), xs, [f"≥ {100 * claim.share:.0f}%"] * len(xs),
-        values, inside, inside,
+    return _pointwise(
+        found, [f"≥ {100 * claim.share:.0f}%"] * values.shape[1], values, inside, within=inside
     )
 
 
 def _judge_sign(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
-    xs = found.points["_x"].to_numpy(dtype=float)
-    return _Judged(
-        list(found.points["_label"]), xs, ["> 0"] * len(xs), values, values > 0, None,
-        (values > 0) | np.isnan(values),
-    )
+    sign_ok = (values > 0) | np.isnan(values)
+    return _pointwise(found, ["> 0"] * values.shape[1], values, values > 0, sign_ok=sign_ok)
 
 
-def _judge_ordering(
-    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
-) -> _Judged:
-    points = found.points
-    policy = points["policy"].astype(str).to_numpy()
+def _judge_ordering(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
+    policy = found.points["policy"].astype(str).to_numpy()
+    at_x = found.points["_x"].to_numpy(dtype=float)
     labels, xs, paper, diffs, holds = [], [], [], [], []
     first, second = claim.policies[:2]
     for x, above in claim.order.items():
-        at = points["_x"].to_numpy(dtype=float) == x
-        a, b = np.flatnonzero(at & (policy == first)), np.flatnonzero(at & (policy == second))
+        a, b = (np.flatnonzero((at_x == x) & (policy == p)) for p in (first, second))
         if not len(a) or not len(b):
             continue
         diff = values[:, a[0]] - values[:, b[0]]
@@ -468,9 +426,7 @@ def _judge_ordering(
     return _Judged(labels, np.array(xs), paper, np.stack(diffs, 1), np.stack(holds, 1))
 
 
-def _judge_largest(
-    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
-) -> _Judged:
+def _judge_largest(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     column = claim.reads[0].lines[0]
     line_values = found.points[column].to_numpy(dtype=float)
     all_x = found.points["_x"].to_numpy(dtype=float)
@@ -482,8 +438,7 @@ def _judge_largest(
         defined = ~np.isnan(part)
         if not defined.any():
             continue
-        filled = np.where(defined, part, -np.inf)
-        winner = line_values[idx][np.argmax(filled, axis=1)]
+        winner = line_values[idx][np.argmax(np.where(defined, part, -np.inf), axis=1)]
         labels.append(f"{axis_name(claim.reads[0].x)} = {x:g}")
         xs.append(x)
         best.append(winner)
@@ -491,23 +446,21 @@ def _judge_largest(
     if not labels:
         raise MissingInput(f"{claim.reads[0].csv}.csv: every value is undefined")
     shown = _line_part(column, int(target) if float(target).is_integer() else target)
-    return _Judged(labels, np.array(xs), [shown] * len(labels), np.stack(best, 1),
-                   np.stack(holds, 1))
+    return _Judged(
+        labels, np.array(xs), [shown] * len(labels), np.stack(best, 1), np.stack(holds, 1)
+    )
 
 
 def _judge_direction(
     claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
 ) -> _Judged:
     xs = found.points["_x"].to_numpy(dtype=float)
-    labels, slopes, holds = [], [], []
-    for line, idx in _lines(found).items():
-        slope = _slopes(xs[idx], values[:, idx], claim.reads[0].log_x)
-        labels.append(line)
-        slopes.append(slope)
-        holds.append(_trend_holds(slope, claim.trend or "grows"))
+    lines = _lines(found)
+    slopes = [_slopes(xs[idx], values[:, idx], claim.reads[0].log_x) for idx in lines.values()]
+    holds = [_trend_holds(slope, claim.trend or "grows") for slope in slopes]
+    paper = [claim.trend or ""] * len(lines)
     return _Judged(
-        labels, np.full(len(labels), math.nan), [claim.trend or ""] * len(labels),
-        np.stack(slopes, 1), np.stack(holds, 1),
+        list(lines), np.full(len(lines), math.nan), paper, np.stack(slopes, 1), np.stack(holds, 1)
     )
 
 
@@ -542,12 +495,9 @@ class JudgedPoint:
 
     Attributes
     ----------
-    label : str
-        Which point (``SJF, N = 10``).
-    x : float
-        Its place along the claim's axis (NaN for a line, e.g. a trend's).
-    ours : float
-        Our number there.
+    label, x, ours : str, float, float
+        Which point (``SJF, N = 10``), its place along the claim's axis (NaN for a line,
+        e.g. a trend's), and our number there.
     paper : str
         The paper's value there, as text ("21%", "2–21%", "> 0", "SJF above RR").
     holds : bool
@@ -585,6 +535,8 @@ class Robustness:
         The share of :data:`RESAMPLES` bootstrap resamples of the seeds whose level differs.
     other_levels : dict
         Level → share of resamples, for the levels other than the verdict's.
+    verdict : str
+        The verdict's own level.
     """
 
     median: str
@@ -606,20 +558,6 @@ class Robustness:
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in self.other_levels.items())
         return f"fragile: {100 * self.other_share:.0f}% of {RESAMPLES} resamples differ ({shares})"
 
-    def variants(self) -> str:
-        """The level under each variant, where it differs from the verdict: 'the same under
-        the median, tolerance 0 and ×2', or 'median → partly; tolerance 0 → partly'."""
-        moved = [
-            f"{name} → {got}"
-            for name, got in (
-                ("median", self.median),
-                ("tolerance 0", self.tolerance_zero),
-                ("tolerance ×2", self.tolerance_double),
-            )
-            if got != self.verdict
-        ]
-        return "; ".join(moved) if moved else "the same under the median, tolerance 0 and ×2"
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -627,10 +565,8 @@ class Verdict:
 
     Attributes
     ----------
-    verdict : str
-        One of :data:`~dnnsplit.paper.claims.LEVELS`.
-    ours : str
-        Our number(s), in a few words.
+    verdict, ours : str
+        One of :data:`~dnnsplit.paper.claims.LEVELS`; our number(s), in a few words.
     numbers : dict
         The numbers behind ``ours`` (for ``readings.csv`` and tests): ``points`` and
         ``holding`` always; ``low``/``high``, ``slope``, ``overall`` by kind.
@@ -678,8 +614,9 @@ def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
         low, high = claim.paper.at_point(float(x))
         scale = max(high - low, 1.0) if math.isfinite(high - low) else max(abs(high), 1.0)
         excess = max(0.0, low - tolerance - value, value - high - tolerance)
-        outside.append(min(math.log1p(excess / scale), DISTANCE_CAP) if excess == excess else
-                       DISTANCE_CAP)
+        outside.append(
+            min(math.log1p(excess / scale), DISTANCE_CAP) if excess == excess else DISTANCE_CAP
+        )
     wrong = judged.trend_ok is not None and not bool(judged.trend_ok[0])
     wrong |= judged.sign_ok is not None and not bool(judged.sign_ok[0].all())
     return float(np.mean(outside)) + wrong
@@ -693,7 +630,7 @@ def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoi
     failing = [p for p in points if not p.holds]
     if claim.kind == "value":
         text = (
-            f"{_fmt(float(np.nanmin(values)))} to {_fmt(float(np.nanmax(values)))}; "
+            f"{percent(float(np.nanmin(values)))} to {percent(float(np.nanmax(values)))}; "
             f"{sum(bool(w) for w in judged.within[0])} of {count} within tolerance"
             if judged.within is not None
             else ""
@@ -716,7 +653,7 @@ def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoi
         text = f"above 0 at {count - len(failing)} of {count} points"
         if failing:
             worst = min(failing, key=lambda p: p.ours if math.isfinite(p.ours) else math.inf)
-            text += f"; worst {worst.label}: {_fmt(worst.ours)}"
+            text += f"; worst {worst.label}: {percent(worst.ours)}"
         return text
     if claim.kind == "ordering":
         parts = ", ".join(f"{p.ours:+.1f} points at {p.label}" for p in points)
@@ -784,25 +721,17 @@ def judge(
     judged = _judged(claim, found, values)
     verdict = LEVELS[int(level(claim, judged)[0])]
     below = _seeds_below(claim, found, judged)
-    keys = list(found.points["_key"]) if len(judged.labels) == len(found.points) and (
-        claim.kind in ("value", "sign", "frequency")) else [""] * len(judged.labels)
+    pointwise = claim.kind in ("value", "sign", "frequency")
+    keys = list(found.points["_key"]) if pointwise else [""] * len(judged.labels)
+    values = judged.values[0]
+    signs = [
+        None if judged.sign_ok is None or math.isnan(v) else bool(judged.sign_ok[0][k])
+        for k, v in enumerate(values)
+    ]
+    columns = (judged.labels, map(float, judged.xs), map(float, values), judged.paper)
     points = [
-        JudgedPoint(
-            label,
-            float(x),
-            float(value),
-            paper,
-            bool(holds),
-            None
-            if judged.sign_ok is None or math.isnan(value)
-            else bool(judged.sign_ok[0][k]),
-            below[k],
-            keys[k],
-        )
-        for k, (label, x, value, paper, holds) in enumerate(
-            zip(judged.labels, judged.xs, judged.values[0], judged.paper, judged.holds[0],
-                strict=True)
-        )
+        JudgedPoint(*point)
+        for point in zip(*columns, map(bool, judged.holds[0]), signs, below, keys, strict=True)
     ]
     return Verdict(
         verdict,
@@ -812,4 +741,3 @@ def judge(
         tuple(points),
         robustness(claim, found, verdict) if with_robustness else None,
     )
-
