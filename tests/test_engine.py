@@ -4,6 +4,7 @@ rows per point (hits, and the misses it must not miss), and faults named by thei
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import json
 import os
 import sqlite3
@@ -203,6 +204,9 @@ def test_the_cache_key_follows_the_profile_content_and_the_code(tmp_path, monkey
     assert point_key(fig3.improvement_rows, point) != before
     profile.write_bytes(shipped.read_bytes())
     assert point_key(fig3.improvement_rows, point) == before
+    monkeypatch.setattr(engine_module, "module_fingerprint", lambda module: "edited " + module)
+    assert point_key(fig3.improvement_rows, point) != before
+    monkeypatch.undo()
     monkeypatch.setattr(engine_module, "code_fingerprint", lambda: "edited model code")
     assert point_key(fig3.improvement_rows, point) != before
     assert point_key(fig5.optimum_rows, point) != point_key(fig3.improvement_rows, point)
@@ -216,6 +220,8 @@ def test_the_code_fingerprint_covers_the_model_not_the_plots():
     }
     assert {"model.py", "scenario.py", "solvers/heuristics.py", "paper/sweeps.py"} <= files
     assert not files & {
+        "paper/fig3.py",  # a study's module is in the key of its own row functions only
+        "paper/readings.py",
         "paper/plots.py",
         "paper/report.py",
         "paper/claims.py",
@@ -229,6 +235,14 @@ def test_the_code_fingerprint_covers_the_model_not_the_plots():
     # what a verdict depends on is any code of the package
     everything = {p.relative_to(PACKAGE_DIR).as_posix() for p in PACKAGE_DIR.glob("**/*.py")}
     assert {"paper/claims.py", "paper/verdicts.py", "paper/output.py"} <= everything
+    # a row function's own module: its source, whatever else the module holds
+    fig3_source = (PACKAGE_DIR / "paper" / "fig3.py").read_bytes()
+    assert engine_module.module_fingerprint("dnnsplit.paper.fig3") == (
+        hashlib.sha256(fig3_source).hexdigest()
+    )
+    assert engine_module.module_fingerprint("a_module_without_a_file") == (
+        hashlib.sha256(b"a_module_without_a_file").hexdigest()
+    )
 
 
 def test_engine_options_are_checked():

@@ -20,14 +20,15 @@ scheme is one of :data:`SCHEDULER_SCHEMES` (:func:`check_reachable` contacts one
 
 **The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task, keyed by a
 hash of the function, the setup, the point (N, seed, labels, options), the content of the
-profile files it reads, the source of the code that computes rows (:data:`ROW_CODE`: not
-the plots, the report or this module) and the versions of Python and the numerical
-libraries; a plot's change hits, a profile's, a setup field's or the model's misses. Each
-entry carries a checksum of its key and rows and must be what its point yields (a
-non-empty list of rows with the same columns; where :func:`yields` declares it, exactly
-that count, columns and types); an entry that fails is recomputed, a file that is not a
-database replaced, an unwritable folder skipped, each with one line on stderr. Beyond
-that the cache, like any build output, is trusted. Clear it with ``rm -rf build/cache``.
+profile files it reads, the source of the code that computes rows (:data:`ROW_CODE` and the
+row function's own module; not the report or this module) and the versions of Python and
+the numerical libraries; a change of the report hits, of a profile, a setup field, the
+model or the study's module misses. Each entry carries a checksum of its key and rows and
+must be what its point yields (a non-empty list of rows with the same columns; where
+:func:`yields` declares it, exactly that count, columns and types); an entry that fails is
+recomputed, a file that is not a database replaced, an unwritable folder skipped, each with
+one line on stderr. Beyond that the cache, like any build output, is trusted. Clear it with
+``rm -rf build/cache``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "current",
     "from_environment",
     "max_workers",
+    "module_fingerprint",
     "package_fingerprint",
     "point_key",
     "yields",
@@ -89,19 +91,9 @@ CACHE_FILE = "entries.sqlite3"
 CACHE_TIMEOUT_S = 60.0
 #: Computed entries are stored in one transaction per this many (and at the end).
 WRITE_ENTRIES = 512
-#: The library code whose source decides the rows (relative to the package folder).
-ROW_CODE = (
-    "*.py",
-    "solvers/*.py",
-    "online/*.py",
-    "paper/sweeps.py",
-    "paper/fig3.py",
-    "paper/fig5.py",
-    "paper/beyond.py",
-    "paper/stats.py",
-    "paper/energy.py",
-    "paper/online.py",
-)
+#: The library code whose source decides every row (relative to the package folder); a
+#: row function's own module is added to its key (:func:`module_fingerprint`).
+ROW_CODE = ("*.py", "solvers/*.py", "online/*.py", "paper/sweeps.py", "paper/stats.py")
 
 #: A local cluster has at most this many worker processes per core (more only queue).
 MAX_WORKERS_PER_CORE = 4
@@ -181,6 +173,15 @@ def code_fingerprint() -> str:
 
 
 @cache
+def module_fingerprint(module: str) -> str:
+    """SHA-256 of the source of the module named ``module``: a row function's (a study's
+    sweep lives beside its figures; its own module is part of its key, not the others').
+    A module without a file (a notebook's) is keyed by its name only."""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    return hashlib.sha256(Path(path).read_bytes() if path else module.encode()).hexdigest()
+
+
+@cache
 def package_fingerprint() -> str:
     """SHA-256 of the source of every module of the package (and the versions of
     :func:`code_fingerprint`): the key of a result that any code may change, such as a
@@ -231,6 +232,7 @@ def point_key(
         "profile": _profile_digest(setup.profile, memo),
         "bs_profile": _profile_digest(setup.bs_profile, memo),
         "code": code_fingerprint(),
+        "module": module_fingerprint(compute.__module__),
     }
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{_setup_text(setup)}\n{text}".encode()).hexdigest()
