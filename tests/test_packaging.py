@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import dnnsplit
 from dnnsplit.paths import NOTEBOOKS_DIR, ROOT
 
 CONDA_NAMES = {"pyyaml": "pyyaml"}  # PyPI name -> conda-forge name, where they differ
@@ -325,6 +326,7 @@ def test_artifact_md_maps_every_claim_and_figure():
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     artifact = (ROOT / "ARTIFACT.md").read_text()
+    assert f"**dnnsplit {dnnsplit.__version__}**" in artifact  # the version it describes
     for claim in CLAIMS:
         assert f"| `{claim.id}`: " in artifact, claim.id
     for png in (ROOT / "figures").glob("*.png"):
