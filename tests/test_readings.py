@@ -305,9 +305,9 @@ def test_readings_share_their_solves_tables_and_verdicts(tmp_path, monkeypatch):
     computed: list[int] = []
     original = Engine._compute
 
-    def counting(self, tasks, todo, desc):
+    def counting(self, compute, points, todo, desc):
         computed.append(len(todo))
-        yield from original(self, tasks, todo, desc)
+        yield from original(self, compute, points, todo, desc)
 
     judged: list[str] = []
     real_judge = readings.judge
