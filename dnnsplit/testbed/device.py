@@ -31,11 +31,9 @@ says in an error frame reaches the user with its control characters escaped
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ import numpy as np
 from dnnsplit._params import Constraint, Nullable, Real, Text, Whole, check_all
 from dnnsplit.chains import Chain, chain_figures
 from dnnsplit.errors import InputError, TestbedError
-from dnnsplit.testbed.emulation import LAUNCHER
+from dnnsplit.testbed.emulation import BUSY_LOOP, launched
 from dnnsplit.testbed.protocol import (
     HEADER,
     KIND_ERROR,
@@ -353,9 +351,6 @@ class DeviceClient:
         )
 
 
-BUSY_LOOP = [sys.executable, "-S", "-c", "while True: pass"]
-
-
 @contextlib.contextmanager
 def background_processes(count: int, cpus: set[int] | None) -> Iterator[list[int]]:
     """Start ``count`` always-busy processes pinned to ``cpus``; end them on exit.
@@ -366,19 +361,12 @@ def background_processes(count: int, cpus: set[int] | None) -> Iterator[list[int
     children: list[subprocess.Popen[bytes]] = []
     # pinned and bound to die with this process by the launcher, not by preexec_fn (unsafe
     # once threads exist, and PyTorch's do)
-    cores = ",".join(str(c) for c in sorted(cpus or ()))
-    launch = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores]
     try:
         for _ in range(count):
-            children.append(
-                subprocess.Popen(
-                    [*launch, *BUSY_LOOP],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            )
+            children.append(subprocess.Popen(
+                launched(BUSY_LOOP, cpus), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            ))  # fmt: skip
         yield [c.pid for c in children]
     finally:
         for child in children:

@@ -56,6 +56,7 @@ from dnnsplit import profiler
 from dnnsplit.errors import InputError, TestbedError
 
 __all__ = [
+    "BUSY_LOOP",
     "LAUNCHER",
     "LOCK_PATH",
     "PREFIX",
@@ -63,6 +64,7 @@ __all__ = [
     "Emulation",
     "capabilities",
     "find_cgroups",
+    "launched",
     "leftovers",
     "remove_stale",
     "run_lock",
@@ -95,6 +97,15 @@ LAUNCHER = (
     "    os.sched_setaffinity(0, [int(c) for c in sys.argv[2].split(',')])\n"
     "os.execvp(sys.argv[3], sys.argv[3:])\n"
 )
+#: A background process: always busy.
+BUSY_LOOP = (sys.executable, "-S", "-c", "while True: pass")
+
+
+def launched(argv: Sequence[str], cpus: set[int] | None) -> list[str]:
+    """``argv`` run through :data:`LAUNCHER`: dying with this process, pinned to ``cpus``
+    (None: any core)."""
+    cores = ",".join(str(c) for c in sorted(cpus or ()))
+    return [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores, *argv]
 
 
 def tbf_rate_bps(goodput_bps: float) -> float:
@@ -518,20 +529,8 @@ class Emulation:
         """A veth pair between ``device_ns`` (``uplink``) and ``bs_ns`` (``dev<index>``);
         returns (device address, BS address). Deleting a namespace deletes its ends."""
         bs_end = f"dev{index}"
-        self._ip(
-            "-n",
-            device_ns,
-            "link",
-            "add",
-            "uplink",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            bs_end,
-            "netns",
-            bs_ns,
-        )
+        self._ip("-n", device_ns, "link", "add", "uplink", "type", "veth", "peer", "name", bs_end,
+                 "netns", bs_ns)  # fmt: skip
         device_ip, bs_ip = f"10.213.{index + 1}.2", f"10.213.{index + 1}.1"
         self._ip("-n", device_ns, "addr", "add", f"{device_ip}/24", "dev", "uplink")
         self._ip("-n", bs_ns, "addr", "add", f"{bs_ip}/24", "dev", bs_end)
@@ -544,23 +543,9 @@ class Emulation:
         (tbf, with a burst of one millisecond's bytes, at least two frames)."""
         wire = tbf_rate_bps(rate_bps)
         burst = max(2 * 1514, round(wire / 8 * 1e-3))
-        command = [
-            self.tc or "tc",
-            "-n",
-            namespace,
-            "qdisc",
-            "replace",
-            "dev",
-            interface,
-            "root",
-            "tbf",
-            "rate",
-            f"{round(wire)}bit",
-            "burst",
-            str(burst),
-            "latency",
-            "2s",
-        ]
+        command = [self.tc or "tc", "-n", namespace, "qdisc", "replace", "dev", interface,
+                   "root", "tbf", "rate", f"{round(wire)}bit", "burst", str(burst),
+                   "latency", "2s"]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise TestbedError("tc", f"shaping {namespace} failed: {done.stderr.strip()}")
@@ -581,16 +566,15 @@ class Emulation:
         ``namespace``, pinned to ``cpus``, its stderr appended to ``log``) and move it into
         ``cgroup`` at once; it is ended when the emulation closes, and dies with this
         process."""
-        command = list(argv)
         if namespace is not None:
-            command = [self.ip or "ip", "netns", "exec", namespace, *command]
-        cores = ",".join(str(c) for c in sorted(cpus or ()))
-        launch = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores, *command]
+            argv = [self.ip or "ip", "netns", "exec", namespace, *argv]
         env = {**os.environ, "DNNSPLIT_TESTBED_RUN": self.run, **popen.pop("env", {})}
         with contextlib.ExitStack() as files:
             if log is not None:  # the child keeps its own copy of the descriptor
                 popen["stderr"] = files.enter_context(open(log, "ab"))
-            process = subprocess.Popen(launch, env=env, start_new_session=True, **popen)
+            process = subprocess.Popen(
+                launched(argv, cpus), env=env, start_new_session=True, **popen
+            )
         self.processes.append(process)
         if cgroup is not None:
             self.cgroups.add(cgroup, process.pid)

@@ -64,7 +64,13 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import solve
 from dnnsplit.testbed.agent import TOKEN_VARIABLE, Agent, ask
-from dnnsplit.testbed.emulation import Emulation, capabilities, run_lock, signals_raise
+from dnnsplit.testbed.emulation import (
+    BUSY_LOOP,
+    Emulation,
+    capabilities,
+    run_lock,
+    signals_raise,
+)
 
 __all__ = [
     "COLUMNS",
@@ -603,7 +609,7 @@ def _measure_plan(
             emulation.shape(rig.namespaces[i] or "", rates[i])
         for _ in range(device.background):
             background.append(emulation.spawn(
-                [sys.executable, "-S", "-c", "while True: pass"], cpus={DEVICE_CORE},
+                BUSY_LOOP, cpus={DEVICE_CORE},
                 cgroup=rig.cgroups[i], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             ))  # fmt: skip
