@@ -34,6 +34,7 @@ from typing import Any
 
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import TestbedError
+from dnnsplit.profiler import measure_chain
 from dnnsplit.testbed.device import DeviceClient, Refused
 from dnnsplit.testbed.emulation import Emulation
 
@@ -120,15 +121,8 @@ def _command(client: DeviceClient, command: dict[str, Any]) -> dict[str, Any]:
             totals.append(time.perf_counter() - began)
         return {"totals_s": totals}
     if name == "profile":
-        from dnnsplit.profiler import measure_chain
-
-        profile = measure_chain(
-            client.chain,
-            threads=1,
-            repeats=int(command["repeats"]),
-            warmup=int(command["warmup"]),
-            progress=False,
-        )
+        profile = measure_chain(client.chain, threads=1, repeats=int(command["repeats"]),
+                                warmup=int(command["warmup"]), progress=False)  # fmt: skip
         extra = profile.extra
         assert extra is not None
         return {

@@ -36,7 +36,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -72,18 +72,6 @@ __all__ = [
     "check_upload",
 ]
 
-ROW_COLUMNS = (
-    "device",
-    "request",
-    "network",
-    "partition",
-    "local_s",
-    "send_s",
-    "bs_queue_s",
-    "bs_compute_s",
-    "bs_service_s",
-    "end_to_end_s",
-)
 #: Bytes per paced chunk when the client paces its upload.
 PACING_CHUNK = 16 * 1024
 
@@ -133,8 +121,11 @@ class RequestRow:
     end_to_end_s: float
 
     def csv_line(self) -> str:
-        values = [getattr(self, c) for c in ROW_COLUMNS]
+        values = astuple(self)
         return ",".join(f"{v:.9g}" if isinstance(v, float) else str(v) for v in values) + "\n"
+
+
+ROW_COLUMNS = tuple(field.name for field in fields(RequestRow))
 
 
 def check_upload(chain: Chain, point: int, rate_bps: float | None, timeout_s: float) -> None:
@@ -190,14 +181,8 @@ class DeviceClient:
         rate_bps: float | None = None,
         stages: DeviceStages | None = None,
     ) -> None:
-        given = {
-            "device_id": device_id,
-            "seed": seed,
-            "threads": threads,
-            "token": token,
-            "timeout_s": timeout_s,
-            "rate_bps": rate_bps,
-        }
+        given = {"device_id": device_id, "seed": seed, "threads": threads, "token": token,
+                 "timeout_s": timeout_s, "rate_bps": rate_bps}  # fmt: skip
         checked = check_all(given, DEVICE_FIELDS)
         self.chain = chain
         self.device_id: int = checked["device_id"]
@@ -302,53 +287,29 @@ class DeviceClient:
             self._ready()
         began = time.perf_counter()
         x = self.stages.run_range(0, point, self.input)
-        local_done = time.perf_counter()
+        local_done = answered = time.perf_counter()
         index = self.requests
         self.requests += 1
-        if not offloads:
-            local = local_done - began
-            return self._row(index, point, local, 0.0, (0.0, 0.0, 0.0, 0.0), local)
-        body = tensor_payload(x)
-        header = Header(
-            KIND_REQUEST, self.device_id, point, tuple(x.shape), len(body), auth=self.auth
-        )
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            self._send(encode(header, body), deadline)
-            reply = self._reply(deadline)
-        except TimeoutError:
-            raise Refused(f"no reply within {self.timeout_s:g} s") from None
-        except OSError as error:
-            raise Refused(f"connection lost: {error.strerror or error}") from None
-        answered = time.perf_counter()
-        stamps = reply.stamps
-        send = (answered - local_done) - (stamps[2] - stamps[0])
-        return self._row(index, point, local_done - began, send, stamps, answered - began)
-
-    def _row(
-        self,
-        index: int,
-        point: int,
-        local: float,
-        send: float,
-        stamps: tuple[float, float, float, float],
-        total: float,
-    ) -> RequestRow:
-        """A request's row from its times and the BS's stamps (arrival, start, end,
-        service)."""
-        arrival, start, end, service = stamps
+        arrival, start, end, service = 0.0, 0.0, 0.0, 0.0  # the BS's stamps (none: all local)
+        if offloads:
+            body = tensor_payload(x)
+            header = Header(
+                KIND_REQUEST, self.device_id, point, tuple(x.shape), len(body), auth=self.auth
+            )
+            deadline = time.monotonic() + self.timeout_s
+            try:
+                self._send(encode(header, body), deadline)
+                arrival, start, end, service = self._reply(deadline).stamps
+            except TimeoutError:
+                raise Refused(f"no reply within {self.timeout_s:g} s") from None
+            except OSError as error:
+                raise Refused(f"connection lost: {error.strerror or error}") from None
+            answered = time.perf_counter()
         return RequestRow(
-            device=self.device_id,
-            request=index,
-            network=self.chain.name,
-            partition=point,
-            local_s=local,
-            send_s=send,
-            bs_queue_s=start - arrival,
-            bs_compute_s=end - start,
-            bs_service_s=service,
-            end_to_end_s=total,
-        )
+            self.device_id, index, self.chain.name, point, local_s=local_done - began,
+            send_s=(answered - local_done) - (end - arrival), bs_queue_s=start - arrival,
+            bs_compute_s=end - start, bs_service_s=service, end_to_end_s=answered - began,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager

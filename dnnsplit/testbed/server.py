@@ -127,19 +127,10 @@ LINGER_S = 1.0
 BACKLOG = 128
 #: Why the BS closes a connection: the kinds its refusals are counted and logged by.
 REFUSALS = (
-    "too many connections",
-    "evicted",
-    "no first frame",
-    "idle",
-    "wrong token",
-    "bad frame",
-    "truncated frame",
-    "stalled frame",
-    "queue full",
-    "tensors at their limit",
-    "stage failed",
+    "too many connections", "evicted", "no first frame", "idle", "wrong token", "bad frame",
+    "truncated frame", "stalled frame", "queue full", "tensors at their limit", "stage failed",
     "reply not written",
-)
+)  # fmt: skip
 log = logging.getLogger("dnnsplit.serve")
 
 SERVER_FIELDS: dict[str, Constraint] = {
@@ -168,26 +159,16 @@ class ServerConfig:
     token : str, optional
         A shared token (non-empty); hellos and requests must carry its digest.
     allow_no_token : bool
-        Listen on an address other than loopback without a token (serving anyone who can
-        reach it); refused otherwise.
-    max_connections : int
-        Connections open at once (64).
-    max_queue : int
-        Tasks admitted at once (64); one more is refused.
-    max_tensor_bytes : int
-        Bytes the requests' tensors may hold at once (256 MiB); a request beyond it is
-        refused.
-    hello_timeout_s : float
-        Longest wait for a new connection's first header (10 s).
-    idle_timeout_s : float
-        Longest wait for the first byte of the next frame (120 s).
-    timeout_s : float
-        Longest a frame may take from its first byte to its last, and a reply to be
-        written (30 s).
+        Listen beyond loopback without a token (serving anyone who can reach it).
+    max_connections, max_queue, max_tensor_bytes : int
+        Connections open at once; tasks admitted at once; bytes their tensors may hold.
+    hello_timeout_s, idle_timeout_s, timeout_s : float
+        Longest wait for a new connection's first header; for the first byte of the next
+        frame; for a frame from its first byte to its last, and for a reply's write.
     max_records : int
-        Stage runs and refusal reasons kept, the latest (1000).
+        Stage runs and refusal reasons kept, the latest.
     log_interval_s : float
-        At most one log line per kind of event in this time (10 s; 0: every event).
+        At most one log line per kind of event in this time (0: every event).
     """
 
     policy: str = "sjf"
@@ -204,18 +185,15 @@ class ServerConfig:
 
 
 class StageRunner(Protocol):
-    """What the server needs of a network: run stage ``k`` (0-based) on a tensor."""
+    """Runs stage ``k`` (0-based) of a network on a tensor."""
 
     def run(self, stage: int, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(eq=False)
 class Task:
-    """One offloaded request at the BS.
-
-    ``next_stage`` is the 0-based index of the next stage to run (it starts at the
-    partition point p); ``residual_s`` the BS work left, by the server's stage table.
-    """
+    """One offloaded request at the BS: ``next_stage`` is the 0-based index of the next
+    stage to run (first: the partition point p); ``residual_s`` the BS work left."""
 
     device: int
     point: int
@@ -231,12 +209,9 @@ class Task:
 
 
 def pick(queue: Sequence[Task], policy: str) -> Task:
-    """The task whose next stage the BS runs, under ``policy`` (the module docstring).
-
-    ``queue`` is in round-robin order (arrival order, the preempted task moved to the
-    back): ``rr`` takes its head; ``sjf`` the least ``(residual_s, device, seq)``;
-    ``fcfs`` the least ``seq`` (the earliest arrival).
-    """
+    """The task whose next stage the BS runs: ``rr`` the head of ``queue`` (in
+    round-robin order), ``sjf`` the least ``(residual_s, device, seq)``, ``fcfs`` the least
+    ``seq`` (the earliest arrival)."""
     if policy == "rr":
         return queue[0]
     if policy == "sjf":
@@ -246,11 +221,8 @@ def pick(queue: Sequence[Task], policy: str) -> Task:
 
 class StageQueue:
     """The tasks waiting at the BS, in round-robin order, and the rule that orders their
-    stages: :meth:`next` picks (:func:`pick`), :meth:`advance` books a stage that ran.
-
-    The server and :func:`service_order` both serve through it, so the rule a trace checks
-    is the rule the server applies.
-    """
+    stages; the server and :func:`service_order` both serve through it, so the rule a trace
+    checks is the rule the server applies."""
 
     def __init__(self, policy: str, stage_times: Sequence[float]) -> None:
         self.policy = policy
@@ -294,10 +266,8 @@ def service_order(
     stage_times: Sequence[float],
     policy: str,
 ) -> list[tuple[int, int, float, float]]:
-    """The BS's schedule on a simulated clock: which stage of which device runs when.
-
-    The server's rule (:class:`StageQueue`), replayed on hand-made arrivals with exact
-    stage times, so that a scheduling rule can be checked as a trace.
+    """The BS's schedule on a simulated clock: the server's rule (:class:`StageQueue`)
+    replayed on hand-made arrivals with exact stage times, to check it as a trace.
 
     Parameters
     ----------
@@ -377,8 +347,7 @@ class EventLog:
 
 
 class _Refusal(Exception):
-    """Close a connection with an error frame: ``kind`` (one of :data:`REFUSALS`) and the
-    ``reason`` sent."""
+    """Close a connection with an error frame: ``kind`` (of :data:`REFUSALS`), ``reason``."""
 
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
@@ -406,8 +375,7 @@ def _is_loopback(address: str) -> bool:
 def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: any free one) for a server with
     ``config``, or an :class:`~dnnsplit.errors.InputError` naming ``host``, ``port``,
-    ``token`` (an address other than loopback without a token, unless
-    ``config.allow_no_token``) or ``max_connections`` (more than this process may open).
+    ``token`` (none beyond loopback) or ``max_connections`` (more than the process may open).
     """
     host = Text("a host name or address").check(host, "host")
     port = Whole(0, 65_535).check(port, "port")
@@ -448,10 +416,9 @@ def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
 
 def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
     """The bytes a request cut at each point ``p`` reserves (the most its tensors take at
-    once: a stage's input and output, over its stages ``p+1..S``), or an
-    :class:`~dnnsplit.errors.InputError` naming ``max_tensor_bytes`` if the largest does
-    not fit in it. (The running stage's own intermediates come on top, one stage at a
-    time.)"""
+    once: a stage's input and output, over its stages ``p+1..S``; the running stage's own
+    intermediates come on top), or an :class:`~dnnsplit.errors.InputError` naming
+    ``max_tensor_bytes`` if the largest does not fit in it."""
     sizes = cut_bytes(chain)
     n_stages = len(sizes) - 1
     reserve = [max(sizes[s] + sizes[s + 1] for s in range(p, n_stages)) for p in range(n_stages)]
@@ -463,12 +430,6 @@ def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
             f"a stage's input and output), got {config.max_tensor_bytes} bytes",
         )
     return reserve
-
-
-def _peer_name(address: Any) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
 
 
 class BSServer:
@@ -621,7 +582,8 @@ class BSServer:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await self._admit(_Connection(sock, _peer_name(address), loop.time()))
+            peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+            await self._admit(_Connection(sock, peer, loop.time()))
 
     async def _admit(self, conn: _Connection) -> None:
         """Serve ``conn``, in place of the oldest connection without a header if the cap
@@ -631,10 +593,7 @@ class BSServer:
         if len(self._connections) >= cap:
             victim = next((c for c in self._connections if not c.proven), None)
             if victim is None:
-                reason = f"too many connections ({cap} open)"
-                self._note_refusal(conn, "too many connections", reason)
-                with contextlib.suppress(OSError):
-                    conn.sock.send(error_frame(reason))
+                self._refuse_now(conn, "too many connections", f"too many connections ({cap} open)")
                 conn.sock.close()
                 return
             del self._connections[victim]
@@ -656,9 +615,7 @@ class BSServer:
         self._connections.pop(conn, None)
         if conn.evicted:
             reason = "evicted: a newer connection took its place before it sent a header"
-            self._note_refusal(conn, "evicted", reason)
-            with contextlib.suppress(OSError):
-                conn.sock.send(error_frame(reason))
+            self._refuse_now(conn, "evicted", reason)
         elif not job.cancelled() and job.exception() is not None:  # a bug: one line
             error = job.exception()
             self.events.note(
@@ -671,6 +628,12 @@ class BSServer:
     def _note_refusal(self, conn: _Connection, kind: str, reason: str) -> None:
         self.refused.append(reason)
         self.events.note(kind, f"{conn.peer}: {reason}; connection closed")
+
+    def _refuse_now(self, conn: _Connection, kind: str, reason: str) -> None:
+        """Note the refusal and send its error frame (best effort), without lingering."""
+        self._note_refusal(conn, kind, reason)
+        with contextlib.suppress(OSError):
+            conn.sock.send(error_frame(reason))
 
     async def _serve(self, conn: _Connection) -> None:
         try:
@@ -690,18 +653,26 @@ class BSServer:
                 logging.INFO,
             )
 
-    async def _fill(self, conn: _Connection, view: memoryview, deadline: float) -> int:
-        """Read into ``view`` until it is full or the peer ends; bytes read. Raises
-        TimeoutError past ``deadline`` (the loop's clock)."""
+    async def _fill(
+        self, conn: _Connection, view: memoryview, deadline: float, late: _Refusal
+    ) -> int:
+        """Read into ``view`` until it is full or the peer ends; bytes read. Raises ``late``
+        past ``deadline`` (the loop's clock)."""
         loop = asyncio.get_running_loop()
         got = 0
-        async with asyncio.timeout_at(deadline):
-            while got < len(view):
-                n = await loop.sock_recv_into(conn.sock, view[got:])
-                if n == 0:
-                    break
-                got += n
+        try:
+            async with asyncio.timeout_at(deadline):
+                while got < len(view):
+                    n = await loop.sock_recv_into(conn.sock, view[got:])
+                    if n == 0:
+                        break
+                    got += n
+        except TimeoutError:
+            raise late from None
         return got
+
+    def _stalled(self) -> _Refusal:
+        return _Refusal("stalled frame", f"frame not complete within {self.config.timeout_s:g} s")
 
     async def _next_header(self, conn: _Connection, *, first: bool) -> Header | None:
         """The next frame's checked header, or None if the peer closed between frames."""
@@ -711,38 +682,26 @@ class BSServer:
         view = memoryview(buffer)
         if first:
             wait = config.hello_timeout_s
-            kind, reason = "no first frame", f"no header within {wait:g} s of connecting"
+            late = _Refusal("no first frame", f"no header within {wait:g} s of connecting")
             deadline = conn.opened + wait
         else:
-            wait = config.idle_timeout_s
-            kind, reason = "idle", f"idle for {wait:g} s"
-            deadline = loop.time() + wait
-        try:
-            got = await self._fill(conn, view[:1], deadline)
-        except TimeoutError:
-            raise _Refusal(kind, reason) from None
+            late = _Refusal("idle", f"idle for {config.idle_timeout_s:g} s")
+            deadline = loop.time() + config.idle_timeout_s
+        got = await self._fill(conn, view[:1], deadline, late)
         if got == 0:
             return None
         conn.frame_deadline = loop.time() + config.timeout_s
-        try:
-            rest = min(conn.frame_deadline, deadline) if first else conn.frame_deadline
-            got += await self._fill(conn, view[1:], rest)
-        except TimeoutError:
-            if first:
-                raise _Refusal(kind, reason) from None
-            raise _Refusal(
-                "stalled frame", f"frame not complete within {config.timeout_s:g} s"
-            ) from None
+        if first:
+            got += await self._fill(conn, view[1:], min(conn.frame_deadline, deadline), late)
+        else:
+            got += await self._fill(conn, view[1:], conn.frame_deadline, self._stalled())
         if got < HEADER.size:
             raise _Refusal("truncated frame", f"truncated frame: {got} bytes then end")
         try:
             return parse_header(
-                bytes(buffer),
-                expect=(KIND_HELLO, KIND_REQUEST) if first else KIND_REQUEST,
-                max_payload=self.max_payload,
-                chain=self.chain,
-                auth=self.auth,
-            )
+                bytes(buffer), expect=(KIND_HELLO, KIND_REQUEST) if first else KIND_REQUEST,
+                max_payload=self.max_payload, chain=self.chain, auth=self.auth,
+            )  # fmt: skip
         except FrameError as error:
             kind = "wrong token" if error.field == "auth" else "bad frame"
             raise _Refusal(kind, f"bad frame: {error}") from None
@@ -764,27 +723,18 @@ class BSServer:
         task: Task | None = None
         try:
             buffer = mmap.mmap(-1, header.length)
-            try:
-                got = await self._fill(conn, memoryview(buffer), conn.frame_deadline)
-            except TimeoutError:
-                raise _Refusal(
-                    "stalled frame", f"frame not complete within {config.timeout_s:g} s"
-                ) from None
+            got = await self._fill(conn, memoryview(buffer), conn.frame_deadline, self._stalled())
             if got < header.length:
                 raise _Refusal(
                     "truncated frame", f"truncated frame: {HEADER.size + got} bytes then end"
                 )
             loop = asyncio.get_running_loop()
             task = Task(
-                device=header.device,
-                point=header.point,
-                seq=self._seq,
-                next_stage=header.point,
+                header.device, header.point, self._seq, next_stage=header.point,
                 residual_s=sum(self.stage_times[header.point :]),
                 tensor=np.frombuffer(buffer, dtype="<f4").reshape(header.shape),
-                arrival=time.monotonic(),
-                done=loop.create_future(),
-            )
+                arrival=time.monotonic(), done=loop.create_future(),
+            )  # fmt: skip
             del buffer  # the task's tensor holds the map; it goes when the tensor does
             self._seq += 1
             self.queue.add(task)
