@@ -61,29 +61,17 @@ MAX_PORT = 65535
 MIB = 2**20
 #: The flag of each parameter of the server's library calls (ServerConfig, open_listener).
 SERVE_FLAGS = {
-    "model": "--network",
-    "host": "--host",
-    "port": "--port",
-    "policy": "--policy",
-    "token": "--token",
-    "allow_no_token": "--allow-no-token",
-    "max_connections": "--max-connections",
-    "max_queue": "--max-queue",
-    "max_tensor_bytes": "--max-tensor-mib",
-    "hello_timeout_s": "--hello-timeout",
-    "idle_timeout_s": "--idle-timeout",
-    "timeout_s": "--timeout",
-}
+    "model": "--network", "host": "--host", "port": "--port", "policy": "--policy",
+    "token": "--token", "allow_no_token": "--allow-no-token",
+    "max_connections": "--max-connections", "max_queue": "--max-queue",
+    "max_tensor_bytes": "--max-tensor-mib", "hello_timeout_s": "--hello-timeout",
+    "idle_timeout_s": "--idle-timeout", "timeout_s": "--timeout",
+}  # fmt: skip
 #: The flag of each parameter of :class:`~dnnsplit.testbed.device.DeviceClient`.
 DEVICE_FLAGS = {
-    "model": "--network",
-    "device_id": "--device-id",
-    "seed": "--seed",
-    "threads": "--threads",
-    "token": "--token",
-    "timeout_s": "--timeout",
-    "rate_bps": "--rate-mbps",
-}
+    "model": "--network", "device_id": "--device-id", "seed": "--seed", "threads": "--threads",
+    "token": "--token", "timeout_s": "--timeout", "rate_bps": "--rate-mbps",
+}  # fmt: skip
 
 
 def add_commands(commands: Any) -> None:

@@ -1,10 +1,7 @@
-"""A device: run the first p stages, send the cut tensor to the BS, wait for the answer
-(``dnnsplit device``), and one CSV row per request.
-
-The device builds the same network as the BS (:mod:`dnnsplit.testbed.stages`, one thread,
-random weights from a fixed seed), runs stages 1..p on a fixed input, sends stage p's
-output in one request frame, and reads the reply. With ``p = S`` nothing is sent. Each
-request gives one row (:data:`ROW_COLUMNS`, seconds):
+"""A device (``dnnsplit device``): run stages 1..p of the BS's network
+(:mod:`dnnsplit.testbed.stages`) on a fixed input, send stage p's output in one request
+frame (nothing when ``p = S``), read the reply; one row per request (:data:`ROW_COLUMNS`,
+seconds):
 
 - ``local_s``: stages 1..p here;
 - ``send_s``: the round trip less the time the request spent at the BS
@@ -16,16 +13,13 @@ request gives one row (:data:`ROW_COLUMNS`, seconds):
 - ``bs_service_s``: the BS's time on its own stages;
 - ``end_to_end_s``: from the start of the local stages to the reply.
 
-``rate_bps`` paces the upload in the client (sleeps between chunks), for hosts where the
-link itself cannot be shaped; the testbed shapes a real link with ``tc`` instead. A rate
-at which a request's upload could not finish within ``timeout_s`` is refused
-(:func:`check_upload`), and every request, upload and reply together, has ``timeout_s``.
-
-The connection opens with a hello (the token), so that the BS admits it before the first
-request is ready. A connection the BS closed between requests (one idle too long, or a
-hello it refused) is opened again, once, before the next request is timed. What a BS
-says in an error frame reaches the user with its control characters escaped
-(:func:`~dnnsplit.testbed.protocol.printable`).
+``rate_bps`` paces the upload in the client (sleeps between chunks) where the link itself
+cannot be shaped (the testbed shapes it with ``tc``); a rate at which the upload could not
+finish within ``timeout_s`` is refused (:func:`check_upload`), and every request, upload
+and reply together, has ``timeout_s``. The connection opens with a hello (the token), so
+that the BS admits it before the first request is ready; one the BS closed between
+requests is opened again, once, before the next request is timed. A BS's error text
+reaches the user escaped (:func:`~dnnsplit.testbed.protocol.printable`).
 """
 
 from __future__ import annotations
@@ -170,17 +164,10 @@ class DeviceClient:
     """
 
     def __init__(
-        self,
-        chain: Chain,
-        *,
-        device_id: int = 0,
-        seed: int = 0,
-        threads: int = 1,
-        token: str | None = None,
-        timeout_s: float = 120.0,
-        rate_bps: float | None = None,
+        self, chain: Chain, *, device_id: int = 0, seed: int = 0, threads: int = 1,
+        token: str | None = None, timeout_s: float = 120.0, rate_bps: float | None = None,
         stages: DeviceStages | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         given = {"device_id": device_id, "seed": seed, "threads": threads, "token": token,
                  "timeout_s": timeout_s, "rate_bps": rate_bps}  # fmt: skip
         checked = check_all(given, DEVICE_FIELDS)
