@@ -123,14 +123,7 @@ def _command(client: DeviceClient, command: dict[str, Any]) -> dict[str, Any]:
     if name == "profile":
         profile = measure_chain(client.chain, threads=1, repeats=int(command["repeats"]),
                                 warmup=int(command["warmup"]), progress=False)  # fmt: skip
-        extra = profile.extra
-        assert extra is not None
-        return {
-            "time_s": [float(t) for t in profile.time_s],
-            "iqr_s": [float(t) for t in extra["iqr_s"]],
-            "alone_s": [float(t) for t in extra["alone_s"]],
-            "framework": profile.provenance["framework"],
-        }
+        return {"time_s": profile.time_s.tolist(), "framework": profile.provenance["framework"]}
     if name == "run":
         client.rate_bps = command.get("rate_bps")
         settled = time.perf_counter() + float(command.get("settle_s") or 0.0)
@@ -147,9 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VARIABLE) or None
-    client = DeviceClient(
-        get_chain(args.network), device_id=args.device_id, seed=args.seed, token=token
-    )
+    client = DeviceClient(get_chain(args.network), device_id=args.device_id, seed=args.seed,
+                          token=token)  # fmt: skip
     client.stages.run_range(0, client.stages.n_stages, client.input)  # warm up
     _answer({"ready": True, "device": args.device_id})
     try:

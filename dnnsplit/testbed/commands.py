@@ -26,12 +26,13 @@ import logging
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from dnnsplit._checks import number
-from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit._io import OutputError, atomic_write, stdout_closed, write_stdout
 from dnnsplit._params import check_all
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, TestbedError
@@ -44,6 +45,15 @@ from dnnsplit.testbed.device import (
     DeviceClient,
     background_processes,
     check_upload,
+)
+from dnnsplit.testbed.experiment import (
+    INPUTS,
+    MODELS,
+    TESTBED_FIELDS,
+    VECTORS,
+    TestbedConfig,
+    run_testbed,
+    tidy_csv,
 )
 from dnnsplit.testbed.server import (
     SERVER_POLICIES,
@@ -76,8 +86,6 @@ DEVICE_FLAGS = {
 
 def add_commands(commands: Any) -> None:
     """Register ``serve``, ``device`` and ``testbed`` on the subparsers ``commands``."""
-    from dnnsplit.testbed.experiment import VECTORS
-
     limits = ServerConfig()
     se = commands.add_parser("serve", help="the BS: run offloaded stages (needs torch)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
@@ -324,18 +332,6 @@ TESTBED_FLAGS = {"policies": "--policy", "work_dir": "--work"}
 
 
 def _testbed(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from dnnsplit._io import atomic_write
-    from dnnsplit.testbed.experiment import (
-        INPUTS,
-        MODELS,
-        TESTBED_FIELDS,
-        TestbedConfig,
-        run_testbed,
-        tidy_csv,
-    )
-
     def split(text: str | None) -> tuple[str, ...] | None:
         return None if text is None else tuple(p.strip() for p in text.split(","))
 
