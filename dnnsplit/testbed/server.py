@@ -1,52 +1,24 @@
-"""The base station: an asyncio TCP server that runs the remaining stages of every
-offloaded DNN on one thread, under one scheduling policy (``dnnsplit serve``).
+"""The base station (``dnnsplit serve``): an asyncio TCP server that runs the remaining
+stages of every offloaded DNN on one compute thread, one stage at a time.
 
-Devices connect, and each request (a frame of :mod:`dnnsplit.testbed.protocol`) becomes a
-*task*: the tensor of its cut and the stages ``p+1..S`` still to run. One compute thread
-serves the queued tasks one stage at a time; at every stage boundary the policy picks the
-task whose next stage runs (:class:`StageQueue`, the one rule behind both the server and
-its replay on a simulated clock, :func:`service_order`):
+Each request (a frame of :mod:`dnnsplit.testbed.protocol`) becomes a *task*: the tensor of
+its cut and the stages ``p+1..S`` still to run. At every stage boundary the policy picks
+the task whose next stage runs (:class:`StageQueue`, the one rule behind the server and its
+replay on a simulated clock, :func:`service_order`): ``sjf`` the least residual work
+``Σ_{s>next} t^R_s`` (ties: the lower device id, then the earlier arrival), preemptive at
+stage boundaries (with every task queued at once, the paper's eq. 2); ``rr`` one stage per
+turn, the tasks that arrived during a stage going before the task just served (the
+timeline model's rule); ``fcfs`` each to completion in arrival order. ``t^R_s`` comes from
+a measured BS profile (``--bs-profile``) or from timing each stage alone at start. The
+reply carries the result and the task's stamps (arrival, start, end, service).
 
-- ``sjf``: the least residual work ``Σ_{s>next} t^R_s`` first (ties: the lower device id,
-  then the earlier arrival). A task that arrives while another runs may overtake it at the
-  next boundary: SJF is preemptive at stage boundaries (the paper's eq. 2 queues all tasks
-  at once, where this is the same order; :func:`service_order` and its tests).
-- ``rr``: round-robin with one stage as the quantum. The running task goes to the back of
-  the queue after each stage, behind the tasks that arrived during that stage (as the
-  timeline model's ``rr``).
-- ``fcfs``: the earliest arrival first, run to completion.
-
-``t^R_s`` comes from a measured BS profile (``--bs-profile``) or, without one, from timing
-each stage alone when the server starts. The reply carries the result and the task's
-stamps (arrival, start, end, service).
-
-**Limits** (:class:`ServerConfig`; each a parameter with a default, and a flag of
-``dnnsplit serve``). Nothing a peer sends is buffered before its token is checked, no
-peer can hold more than one request's tensors, and every wait has a deadline:
-
-- ``max_connections`` connections at once. One more takes the place of the oldest
-  connection that has not yet sent a valid first header (which is closed: *evicted*);
-  when every open connection has, the newcomer is refused. The process must be allowed
-  ``max_connections + SPARE_DESCRIPTORS`` open files, checked before it listens.
-- ``hello_timeout_s``: a new connection's first header (a hello, or a request) must
-  arrive within it; only its 100 bytes are read, and its auth field is checked first.
-- ``idle_timeout_s``: the longest wait for the first byte of the next frame.
-- ``timeout_s``: a frame, from its first byte to its last, and the write of a reply.
-- ``max_queue`` tasks admitted at once (queued, or their tensor still arriving).
-- ``max_tensor_bytes``: a request reserves, when its header has been checked and before
-  its tensor is read, the most its tensors can take at once (a stage's input and output);
-  a request the reservations would take past the limit is refused. Tensors are received
-  into their own anonymous memory maps, returned to the system when the task ends.
-- ``max_records``: the stage runs (:attr:`BSServer.trace`) and refusal reasons
-  (:attr:`BSServer.refused`) kept, the latest; counts are kept of every event.
-- ``log_interval_s``: at most one log line per kind of event in this time (the next one
-  says how many were not logged); the event loop's own errors are logged the same way,
-  one line, never a traceback.
-
-Every refusal sends an error frame naming the reason, closes that connection only and is
-counted by kind (:data:`REFUSALS`, :attr:`BSServer.events`). A server that listens on an
-address other than loopback needs a token, unless ``allow_no_token`` says to serve anyone
-who can reach it.
+No peer can starve the BS (:class:`ServerConfig`, each limit a flag of ``dnnsplit serve``;
+docs/testbed.md, "The BS's limits"): nothing a peer sends is buffered before its token is
+checked, no peer holds more than one request's tensors, every wait has a deadline, and the
+records and log lines kept are bounded (the event loop's own errors too: one line, never a
+traceback). Every refusal sends an error frame naming the reason, closes that connection
+only and is counted by kind (:data:`REFUSALS`, :attr:`BSServer.events`). A server that
+listens beyond loopback needs a token, unless ``allow_no_token`` says to serve anyone.
 """
 
 from __future__ import annotations
@@ -160,15 +132,25 @@ class ServerConfig:
         A shared token (non-empty); hellos and requests must carry its digest.
     allow_no_token : bool
         Listen beyond loopback without a token (serving anyone who can reach it).
-    max_connections, max_queue, max_tensor_bytes : int
-        Connections open at once; tasks admitted at once; bytes their tensors may hold.
+    max_connections : int
+        Connections open at once: one more takes the place of the oldest that has not sent
+        a valid first header (*evicted*), or is refused when each has; the process must be
+        allowed ``max_connections + SPARE_DESCRIPTORS`` open files.
+    max_queue : int
+        Tasks admitted at once (queued, or their tensor still arriving).
+    max_tensor_bytes : int
+        Bytes the requests' tensors may hold at once: a request reserves the most its
+        tensors take at once (:func:`check_tensor_limit`) before its tensor is read, into an
+        anonymous memory map returned to the system when the task ends.
     hello_timeout_s, idle_timeout_s, timeout_s : float
-        Longest wait for a new connection's first header; for the first byte of the next
-        frame; for a frame from its first byte to its last, and for a reply's write.
+        Longest wait for a new connection's first header (only its 100 bytes are read);
+        for the first byte of the next frame; for a frame from its first byte to its last,
+        and for a reply's write.
     max_records : int
-        Stage runs and refusal reasons kept, the latest.
+        Stage runs (:attr:`BSServer.trace`) and refusal reasons kept, the latest.
     log_interval_s : float
-        At most one log line per kind of event in this time (0: every event).
+        At most one log line per kind of event in this time (the next says how many were
+        not logged; 0: every event).
     """
 
     policy: str = "sjf"
