@@ -94,16 +94,17 @@ def add_commands(commands: Any) -> None:
     se.add_argument("--network", default="alexnet")
     se.add_argument("--token", default=None, help=f"shared token (or ${TOKEN_VARIABLE})")
     se.add_argument("--allow-no-token", action="store_true",
-                    help="listen beyond loopback without a token (anyone who reaches it is served)")
+                    help="listen beyond loopback without a token (anyone who reaches it is "
+                         "served)")  # fmt: skip
     se.add_argument("--bs-profile", default=None, help="measured BS profile (SJF's work)")
     se.add_argument("--threads", type=int, default=1)
     se.add_argument("--seed", type=int, default=0, help="weights' seed (the devices' too)")
     se.add_argument("--max-connections", type=int, default=limits.max_connections)
     se.add_argument("--max-queue", type=int, default=limits.max_queue)
     se.add_argument("--max-tensor-mib", type=float, default=limits.max_tensor_bytes / MIB,
-                    help="MiB the requests' tensors may hold at once")
+                    help="MiB the requests' tensors may hold at once")  # fmt: skip
     se.add_argument("--hello-timeout", type=float, default=limits.hello_timeout_s,
-                    help="seconds for a new connection's first header")
+                    help="seconds for a new connection's first header")  # fmt: skip
     se.add_argument("--idle-timeout", type=float, default=limits.idle_timeout_s,
                     help="seconds to wait for the next frame")  # fmt: skip
     se.add_argument("--timeout", type=float, default=limits.timeout_s, help="seconds for one frame")
