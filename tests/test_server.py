@@ -69,9 +69,10 @@ class ZeroStages:
 
 
 @contextlib.contextmanager
-def running(chain: Chain = TINY, **changes):
-    """A BS on 127.0.0.1, any free port, its event loop in a thread; closed after."""
-    server = BSServer(chain, ZeroStages(chain), STAGE_TIMES[chain.name], **changes)
+def running(chain: Chain = TINY, stages=None, **changes):
+    """A BS on 127.0.0.1, any free port, its event loop in a thread, running ``stages``
+    (default: the stand-in network); closed after."""
+    server = BSServer(chain, stages or ZeroStages(chain), STAGE_TIMES[chain.name], **changes)
     loop = asyncio.new_event_loop()
     address = loop.run_until_complete(server.start("127.0.0.1", 0))
     thread = threading.Thread(target=loop.run_forever, daemon=True)

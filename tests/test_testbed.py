@@ -3,7 +3,6 @@ to end on loopback, the command line, and the emulation's clean-up (root only)."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -20,8 +19,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_server import TINY, running, wait_until
 
-from dnnsplit.chains import ALEXNET, Chain, Conv, Linear, MaxPool, Stage
+from dnnsplit.chains import ALEXNET, Chain
 from dnnsplit.errors import InputError
 from dnnsplit.model import sjf_completion
 from dnnsplit.testbed.protocol import (
@@ -36,6 +36,7 @@ from dnnsplit.testbed.protocol import (
     token_digest,
 )
 from dnnsplit.testbed.server import pick, service_order
+from dnnsplit.testbed.stages import TorchStages
 from dnnsplit.timeline import timeline_completion
 
 try:
@@ -47,17 +48,6 @@ except ImportError:
 
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
 ROOT = Path(__file__).resolve().parents[1]
-
-#: A network small enough that a test runs it in milliseconds: three stages.
-TINY = Chain(
-    "tiny",
-    (3, 16, 16),
-    (
-        Stage("c1", (Conv(8, 3, padding=1), MaxPool(2, 2))),
-        Stage("c2", (Conv(16, 3, padding=1),)),
-        Stage("fc", (Linear(10),)),
-    ),
-)
 
 
 def request_header(chain: Chain, cut: int, **changes) -> Header:
@@ -233,32 +223,9 @@ def test_fcfs_and_rr_match_the_timeline_model(stage_times, tasks):
 # -- the server and the device on loopback --------------------------------------------
 
 
-@contextlib.contextmanager
-def running_server(chain: Chain = TINY, stage_times=(0.03, 0.02, 0.01), **options):
-    """A BS on 127.0.0.1, any free port, its event loop in a thread; closed after."""
-    from dnnsplit.testbed.server import BSServer
-    from dnnsplit.testbed.stages import TorchStages
-
-    server = BSServer(chain, TorchStages(chain), list(stage_times), **options)
-    loop = asyncio.new_event_loop()
-    address = loop.run_until_complete(server.start("127.0.0.1", 0))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield server, address, loop
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def wait_until(condition, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.005)
+def running_server(**changes):
+    """test_server's loopback BS (TINY), on the real network."""
+    return running(stages=TorchStages(TINY), **changes)
 
 
 @needs_torch

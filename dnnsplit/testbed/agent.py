@@ -34,6 +34,7 @@ from typing import Any
 
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import TestbedError
+from dnnsplit.profiler import measure_chain
 from dnnsplit.testbed.device import DeviceClient, Refused
 from dnnsplit.testbed.emulation import Emulation
 
@@ -120,23 +121,9 @@ def _command(client: DeviceClient, command: dict[str, Any]) -> dict[str, Any]:
             totals.append(time.perf_counter() - began)
         return {"totals_s": totals}
     if name == "profile":
-        from dnnsplit.profiler import measure_chain
-
-        profile = measure_chain(
-            client.chain,
-            threads=1,
-            repeats=int(command["repeats"]),
-            warmup=int(command["warmup"]),
-            progress=False,
-        )
-        extra = profile.extra
-        assert extra is not None
-        return {
-            "time_s": [float(t) for t in profile.time_s],
-            "iqr_s": [float(t) for t in extra["iqr_s"]],
-            "alone_s": [float(t) for t in extra["alone_s"]],
-            "framework": profile.provenance["framework"],
-        }
+        profile = measure_chain(client.chain, threads=1, repeats=int(command["repeats"]),
+                                warmup=int(command["warmup"]), progress=False)  # fmt: skip
+        return {"time_s": profile.time_s.tolist(), "framework": profile.provenance["framework"]}
     if name == "run":
         client.rate_bps = command.get("rate_bps")
         settled = time.perf_counter() + float(command.get("settle_s") or 0.0)
@@ -153,9 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VARIABLE) or None
-    client = DeviceClient(
-        get_chain(args.network), device_id=args.device_id, seed=args.seed, token=token
-    )
+    client = DeviceClient(get_chain(args.network), device_id=args.device_id, seed=args.seed,
+                          token=token)  # fmt: skip
     client.stages.run_range(0, client.stages.n_stages, client.input)  # warm up
     _answer({"ready": True, "device": args.device_id})
     try:

@@ -26,23 +26,34 @@ import logging
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from dnnsplit._checks import number
-from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit._io import OutputError, atomic_write, stdout_closed, write_stdout
 from dnnsplit._params import check_all
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, TestbedError
 from dnnsplit.profiler import import_torch
 from dnnsplit.profiles import load_profile
+from dnnsplit.testbed.agent import TOKEN_VARIABLE
 from dnnsplit.testbed.device import (
     DEVICE_FIELDS,
     ROW_COLUMNS,
     DeviceClient,
     background_processes,
     check_upload,
+)
+from dnnsplit.testbed.experiment import (
+    INPUTS,
+    MODELS,
+    TESTBED_FIELDS,
+    VECTORS,
+    TestbedConfig,
+    run_testbed,
+    tidy_csv,
 )
 from dnnsplit.testbed.server import (
     SERVER_POLICIES,
@@ -58,39 +69,23 @@ __all__ = ["DEVICE_FLAGS", "SERVE_FLAGS", "add_commands", "flags"]
 
 MAX_PORT = 65535
 MIB = 2**20
-#: The environment variable a token may come from instead of ``--token``.
-TOKEN_VARIABLE = "DNNSPLIT_TOKEN"
 #: The flag of each parameter of the server's library calls (ServerConfig, open_listener).
 SERVE_FLAGS = {
-    "model": "--network",
-    "host": "--host",
-    "port": "--port",
-    "policy": "--policy",
-    "token": "--token",
-    "allow_no_token": "--allow-no-token",
-    "max_connections": "--max-connections",
-    "max_queue": "--max-queue",
-    "max_tensor_bytes": "--max-tensor-mib",
-    "hello_timeout_s": "--hello-timeout",
-    "idle_timeout_s": "--idle-timeout",
-    "timeout_s": "--timeout",
-}
+    "model": "--network", "host": "--host", "port": "--port", "policy": "--policy",
+    "token": "--token", "allow_no_token": "--allow-no-token",
+    "max_connections": "--max-connections", "max_queue": "--max-queue",
+    "max_tensor_bytes": "--max-tensor-mib", "hello_timeout_s": "--hello-timeout",
+    "idle_timeout_s": "--idle-timeout", "timeout_s": "--timeout",
+}  # fmt: skip
 #: The flag of each parameter of :class:`~dnnsplit.testbed.device.DeviceClient`.
 DEVICE_FLAGS = {
-    "model": "--network",
-    "device_id": "--device-id",
-    "seed": "--seed",
-    "threads": "--threads",
-    "token": "--token",
-    "timeout_s": "--timeout",
-    "rate_bps": "--rate-mbps",
-}
+    "model": "--network", "device_id": "--device-id", "seed": "--seed", "threads": "--threads",
+    "token": "--token", "timeout_s": "--timeout", "rate_bps": "--rate-mbps",
+}  # fmt: skip
 
 
 def add_commands(commands: Any) -> None:
     """Register ``serve``, ``device`` and ``testbed`` on the subparsers ``commands``."""
-    from dnnsplit.testbed.experiment import VECTORS
-
     limits = ServerConfig()
     se = commands.add_parser("serve", help="the BS: run offloaded stages (needs torch)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
@@ -98,34 +93,20 @@ def add_commands(commands: Any) -> None:
     se.add_argument("--policy", choices=SERVER_POLICIES, default=limits.policy)
     se.add_argument("--network", default="alexnet")
     se.add_argument("--token", default=None, help=f"shared token (or ${TOKEN_VARIABLE})")
-    se.add_argument(
-        "--allow-no-token",
-        action="store_true",
-        help="listen beyond loopback without a token (anyone who reaches it is served)",
-    )
+    se.add_argument("--allow-no-token", action="store_true",
+                    help="listen beyond loopback without a token (anyone who reaches it is "
+                         "served)")  # fmt: skip
     se.add_argument("--bs-profile", default=None, help="measured BS profile (SJF's work)")
     se.add_argument("--threads", type=int, default=1)
     se.add_argument("--seed", type=int, default=0, help="weights' seed (the devices' too)")
     se.add_argument("--max-connections", type=int, default=limits.max_connections)
     se.add_argument("--max-queue", type=int, default=limits.max_queue)
-    se.add_argument(
-        "--max-tensor-mib",
-        type=float,
-        default=limits.max_tensor_bytes / MIB,
-        help="MiB the requests' tensors may hold at once",
-    )
-    se.add_argument(
-        "--hello-timeout",
-        type=float,
-        default=limits.hello_timeout_s,
-        help="seconds for a new connection's first header",
-    )
-    se.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=limits.idle_timeout_s,
-        help="seconds to wait for the next frame",
-    )
+    se.add_argument("--max-tensor-mib", type=float, default=limits.max_tensor_bytes / MIB,
+                    help="MiB the requests' tensors may hold at once")  # fmt: skip
+    se.add_argument("--hello-timeout", type=float, default=limits.hello_timeout_s,
+                    help="seconds for a new connection's first header")  # fmt: skip
+    se.add_argument("--idle-timeout", type=float, default=limits.idle_timeout_s,
+                    help="seconds to wait for the next frame")  # fmt: skip
     se.add_argument("--timeout", type=float, default=limits.timeout_s, help="seconds for one frame")
     se.add_argument("--cpu", type=int, default=None, help="pin the BS to this core")
     se.set_defaults(handler=_serve)
@@ -224,16 +205,11 @@ def _serve(args: argparse.Namespace) -> int:
     mib = number(args.max_tensor_mib, "--max-tensor-mib", positive=True, maximum=2**20)
     with flags(names):
         config = ServerConfig(
-            policy=args.policy,
-            token=token,
-            allow_no_token=args.allow_no_token,
-            max_connections=args.max_connections,
-            max_queue=args.max_queue,
-            max_tensor_bytes=max(int(mib * MIB), 1),
-            hello_timeout_s=args.hello_timeout,
-            idle_timeout_s=args.idle_timeout,
-            timeout_s=args.timeout,
-        )
+            policy=args.policy, token=token, allow_no_token=args.allow_no_token,
+            max_connections=args.max_connections, max_queue=args.max_queue,
+            max_tensor_bytes=max(int(mib * MIB), 1), hello_timeout_s=args.hello_timeout,
+            idle_timeout_s=args.idle_timeout, timeout_s=args.timeout,
+        )  # fmt: skip
     _stdout_open()
     with flags(names):
         chain = get_chain(args.network)
@@ -264,15 +240,11 @@ def _serve(args: argparse.Namespace) -> int:
                 "stage_times_s": times,
                 "stage_times_from": args.bs_profile or "timed at start",
                 "token": token is not None,
-                "limits": {
-                    "max_connections": config.max_connections,
-                    "max_queue": config.max_queue,
-                    "max_tensor_bytes": config.max_tensor_bytes,
-                    "hello_timeout_s": config.hello_timeout_s,
-                    "idle_timeout_s": config.idle_timeout_s,
-                    "timeout_s": config.timeout_s,
-                },
-            }
+                "limits": {name: getattr(config, name) for name in (
+                    "max_connections", "max_queue", "max_tensor_bytes", "hello_timeout_s",
+                    "idle_timeout_s", "timeout_s",
+                )},
+            }  # fmt: skip
             write_stdout(json.dumps(line) + "\n", "the address")
 
         asyncio.run(serve_until_signalled(server, listener, announce=announce))
@@ -304,14 +276,8 @@ def _device(args: argparse.Namespace) -> int:
         rate = number(args.rate_mbps, "--rate-mbps", positive=True, maximum=1e6) * 1e6
     token, source = _token(args)
     names = {**DEVICE_FLAGS, "token": source}
-    options = {
-        "device_id": args.device_id,
-        "seed": args.seed,
-        "threads": args.threads,
-        "token": token,
-        "timeout_s": args.timeout,
-        "rate_bps": rate,
-    }
+    options = {"device_id": args.device_id, "seed": args.seed, "threads": args.threads,
+               "token": token, "timeout_s": args.timeout, "rate_bps": rate}  # fmt: skip
     with flags(names):
         options = check_all(options, DEVICE_FIELDS)
         check_upload(chain, point, rate, options["timeout_s"])
@@ -366,29 +332,7 @@ def _numbers(text: str, flag: str) -> tuple[int, ...]:
 TESTBED_FLAGS = {"policies": "--policy", "work_dir": "--work"}
 
 
-def _testbed_flag(error: InputError, fields: set[str]) -> InputError:
-    """``error`` naming the flag of the field it is about (``repeats`` is ``--repeats``,
-    ``devices[2]`` is ``--devices``); an error about anything else as it is."""
-    name = error.field.split("[")[0]
-    if name not in fields:
-        return error
-    flag = TESTBED_FLAGS.get(name, "--" + name.replace("_", "-"))
-    return type(error)(flag, error.problem)
-
-
 def _testbed(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from dnnsplit._io import atomic_write
-    from dnnsplit.testbed.experiment import (
-        INPUTS,
-        MODELS,
-        TESTBED_FIELDS,
-        TestbedConfig,
-        run_testbed,
-        tidy_csv,
-    )
-
     def split(text: str | None) -> tuple[str, ...] | None:
         return None if text is None else tuple(p.strip() for p in text.split(","))
 
@@ -409,8 +353,12 @@ def _testbed(args: argparse.Namespace) -> int:
             rows, provenance = run_testbed(
                 config, args.work or scratch, say=lambda m: _say("testbed", m)
             )
-    except InputError as error:
-        raise _testbed_flag(error, {*TESTBED_FIELDS, "work_dir"}) from None
+    except InputError as error:  # name the flag of the field (``devices[2]``: --devices)
+        name = error.field.split("[")[0]
+        if name not in {*TESTBED_FIELDS, "work_dir"}:
+            raise
+        flag = TESTBED_FLAGS.get(name, "--" + name.replace("_", "-"))
+        raise type(error)(flag, error.problem) from None
     except TestbedError as error:  # a part failed, or another run holds the host: one line
         _say("testbed", str(error))
         return 1

@@ -1,10 +1,7 @@
-"""A device: run the first p stages, send the cut tensor to the BS, wait for the answer
-(``dnnsplit device``), and one CSV row per request.
-
-The device builds the same network as the BS (:mod:`dnnsplit.testbed.stages`, one thread,
-random weights from a fixed seed), runs stages 1..p on a fixed input, sends stage p's
-output in one request frame, and reads the reply. With ``p = S`` nothing is sent. Each
-request gives one row (:data:`ROW_COLUMNS`, seconds):
+"""A device (``dnnsplit device``): run stages 1..p of the BS's network
+(:mod:`dnnsplit.testbed.stages`) on a fixed input, send stage p's output in one request
+frame (nothing when ``p = S``), read the reply; one row per request (:data:`ROW_COLUMNS`,
+seconds):
 
 - ``local_s``: stages 1..p here;
 - ``send_s``: the round trip less the time the request spent at the BS
@@ -16,29 +13,24 @@ request gives one row (:data:`ROW_COLUMNS`, seconds):
 - ``bs_service_s``: the BS's time on its own stages;
 - ``end_to_end_s``: from the start of the local stages to the reply.
 
-``rate_bps`` paces the upload in the client (sleeps between chunks), for hosts where the
-link itself cannot be shaped; the testbed shapes a real link with ``tc`` instead. A rate
-at which a request's upload could not finish within ``timeout_s`` is refused
-(:func:`check_upload`), and every request, upload and reply together, has ``timeout_s``.
-
-The connection opens with a hello (the token), so that the BS admits it before the first
-request is ready. A connection the BS closed between requests (one idle too long, or a
-hello it refused) is opened again, once, before the next request is timed. What a BS
-says in an error frame reaches the user with its control characters escaped
-(:func:`~dnnsplit.testbed.protocol.printable`).
+``rate_bps`` paces the upload in the client (sleeps between chunks) where the link itself
+cannot be shaped (the testbed shapes it with ``tc``); a rate at which the upload could not
+finish within ``timeout_s`` is refused (:func:`check_upload`), and every request, upload
+and reply together, has ``timeout_s``. The connection opens with a hello (the token), so
+that the BS admits it before the first request is ready; one the BS closed between
+requests is opened again, once, before the next request is timed. A BS's error text
+reaches the user escaped (:func:`~dnnsplit.testbed.protocol.printable`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -46,7 +38,7 @@ import numpy as np
 from dnnsplit._params import Constraint, Nullable, Real, Text, Whole, check_all
 from dnnsplit.chains import Chain, chain_figures
 from dnnsplit.errors import InputError, TestbedError
-from dnnsplit.testbed.emulation import LAUNCHER
+from dnnsplit.testbed.emulation import BUSY_LOOP, launched
 from dnnsplit.testbed.protocol import (
     HEADER,
     KIND_ERROR,
@@ -74,18 +66,6 @@ __all__ = [
     "check_upload",
 ]
 
-ROW_COLUMNS = (
-    "device",
-    "request",
-    "network",
-    "partition",
-    "local_s",
-    "send_s",
-    "bs_queue_s",
-    "bs_compute_s",
-    "bs_service_s",
-    "end_to_end_s",
-)
 #: Bytes per paced chunk when the client paces its upload.
 PACING_CHUNK = 16 * 1024
 
@@ -135,8 +115,11 @@ class RequestRow:
     end_to_end_s: float
 
     def csv_line(self) -> str:
-        values = [getattr(self, c) for c in ROW_COLUMNS]
+        values = astuple(self)
         return ",".join(f"{v:.9g}" if isinstance(v, float) else str(v) for v in values) + "\n"
+
+
+ROW_COLUMNS = tuple(field.name for field in fields(RequestRow))
 
 
 def check_upload(chain: Chain, point: int, rate_bps: float | None, timeout_s: float) -> None:
@@ -181,25 +164,12 @@ class DeviceClient:
     """
 
     def __init__(
-        self,
-        chain: Chain,
-        *,
-        device_id: int = 0,
-        seed: int = 0,
-        threads: int = 1,
-        token: str | None = None,
-        timeout_s: float = 120.0,
-        rate_bps: float | None = None,
+        self, chain: Chain, *, device_id: int = 0, seed: int = 0, threads: int = 1,
+        token: str | None = None, timeout_s: float = 120.0, rate_bps: float | None = None,
         stages: DeviceStages | None = None,
-    ) -> None:
-        given = {
-            "device_id": device_id,
-            "seed": seed,
-            "threads": threads,
-            "token": token,
-            "timeout_s": timeout_s,
-            "rate_bps": rate_bps,
-        }
+    ) -> None:  # fmt: skip
+        given = {"device_id": device_id, "seed": seed, "threads": threads, "token": token,
+                 "timeout_s": timeout_s, "rate_bps": rate_bps}  # fmt: skip
         checked = check_all(given, DEVICE_FIELDS)
         self.chain = chain
         self.device_id: int = checked["device_id"]
@@ -304,56 +274,29 @@ class DeviceClient:
             self._ready()
         began = time.perf_counter()
         x = self.stages.run_range(0, point, self.input)
-        local_done = time.perf_counter()
+        local_done = answered = time.perf_counter()
         index = self.requests
         self.requests += 1
-        if not offloads:
-            local = local_done - began
-            return self._row(index, point, local, 0.0, (0.0, 0.0, 0.0, 0.0), local)
-        body = tensor_payload(x)
-        header = Header(
-            KIND_REQUEST, self.device_id, point, tuple(x.shape), len(body), auth=self.auth
-        )
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            self._send(encode(header, body), deadline)
-            reply = self._reply(deadline)
-        except TimeoutError:
-            raise Refused(f"no reply within {self.timeout_s:g} s") from None
-        except OSError as error:
-            raise Refused(f"connection lost: {error.strerror or error}") from None
-        answered = time.perf_counter()
-        stamps = reply.stamps
-        send = (answered - local_done) - (stamps[2] - stamps[0])
-        return self._row(index, point, local_done - began, send, stamps, answered - began)
-
-    def _row(
-        self,
-        index: int,
-        point: int,
-        local: float,
-        send: float,
-        stamps: tuple[float, float, float, float],
-        total: float,
-    ) -> RequestRow:
-        """A request's row from its times and the BS's stamps (arrival, start, end,
-        service)."""
-        arrival, start, end, service = stamps
+        arrival, start, end, service = 0.0, 0.0, 0.0, 0.0  # the BS's stamps (none: all local)
+        if offloads:
+            body = tensor_payload(x)
+            header = Header(
+                KIND_REQUEST, self.device_id, point, tuple(x.shape), len(body), auth=self.auth
+            )
+            deadline = time.monotonic() + self.timeout_s
+            try:
+                self._send(encode(header, body), deadline)
+                arrival, start, end, service = self._reply(deadline).stamps
+            except TimeoutError:
+                raise Refused(f"no reply within {self.timeout_s:g} s") from None
+            except OSError as error:
+                raise Refused(f"connection lost: {error.strerror or error}") from None
+            answered = time.perf_counter()
         return RequestRow(
-            device=self.device_id,
-            request=index,
-            network=self.chain.name,
-            partition=point,
-            local_s=local,
-            send_s=send,
-            bs_queue_s=start - arrival,
-            bs_compute_s=end - start,
-            bs_service_s=service,
-            end_to_end_s=total,
-        )
-
-
-BUSY_LOOP = [sys.executable, "-S", "-c", "while True: pass"]
+            self.device_id, index, self.chain.name, point, local_s=local_done - began,
+            send_s=(answered - local_done) - (end - arrival), bs_queue_s=start - arrival,
+            bs_compute_s=end - start, bs_service_s=service, end_to_end_s=answered - began,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -366,19 +309,12 @@ def background_processes(count: int, cpus: set[int] | None) -> Iterator[list[int
     children: list[subprocess.Popen[bytes]] = []
     # pinned and bound to die with this process by the launcher, not by preexec_fn (unsafe
     # once threads exist, and PyTorch's do)
-    cores = ",".join(str(c) for c in sorted(cpus or ()))
-    launch = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores]
     try:
         for _ in range(count):
-            children.append(
-                subprocess.Popen(
-                    [*launch, *BUSY_LOOP],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            )
+            children.append(subprocess.Popen(
+                launched(BUSY_LOOP, cpus), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            ))  # fmt: skip
         yield [c.pid for c in children]
     finally:
         for child in children:

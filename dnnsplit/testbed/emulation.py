@@ -1,38 +1,23 @@
 """Emulated devices on one host: CPU cgroups, network namespaces, shaped links, and the
 promise that all of it is removed again.
 
-A device is emulated by a process (and its background processes) in its own CPU cgroup
-whose CFS bandwidth quota lets it use a fraction ``f`` of one core: a device ``1/f`` times
-slower than this host. Either cgroup hierarchy serves, chosen by :func:`find_cgroups`:
+A device is a process (and its background processes) in its own CPU cgroup whose CFS
+quota lets it use a fraction ``f`` of one core: a device ``1/f`` times slower than this
+host. :func:`find_cgroups` picks **cgroup v2** wherever it is mounted with ``cpu`` in its
+``cgroup.controllers`` (quota ``cpu.max``, weight ``cpu.weight``, the controller enabled
+through ``cgroup.subtree_control``), else **cgroup v1**'s ``cpu`` controller
+(``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``, weight ``cpu.shares``): the same quota
+over the same period, so the same measurement. A device's uplink is a veth pair from its
+network namespace to the BS's, shaped on the device side with ``tc qdisc tbf``. Devices are
+pinned to one core and the BS to the other, so all devices' quotas must fit one core.
 
-- **cgroup v2**, the unified hierarchy (what current Debian, Ubuntu and Fedora mount),
-  wherever it is mounted and lists ``cpu`` in its ``cgroup.controllers``: the controller is
-  enabled for the run's cgroups through ``cgroup.subtree_control``, the quota is
-  ``cpu.max`` (``"<quota µs> <period µs>"``), the weight ``cpu.weight``;
-- **cgroup v1**'s ``cpu`` controller, where that is what the host has (also a hybrid host,
-  whose unified hierarchy lacks ``cpu``): ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``,
-  the weight ``cpu.shares``.
-
-The same quota over the same period either way, so the same measurement; a process joins a
-cgroup by its pid written to ``cgroup.procs`` (both). :class:`CpuCgroups` takes the root of
-the hierarchy as a parameter, so the v2 code runs against any folder laid out as v2's.
-
-A device's uplink is a veth pair from its own network namespace to the BS's namespace,
-shaped on the device side with ``tc qdisc tbf`` (egress = uplink). Devices are pinned to one
-core and the BS to the other, so the quotas of all devices together must fit one core.
-
-Every child starts in a session of its own (a Ctrl-C at the terminal reaches only the run,
-which ends its children in order) through :data:`LAUNCHER`, a few lines of Python that ask
-the kernel to kill the child when the run's process dies (``PR_SET_PDEATHSIG``), pin it to
-its cores and then execute the command (the same pid): nothing runs between ``fork`` and
-``exec`` in the run's own, threaded, process (no ``preexec_fn``). The run writes the new pid
-into its cgroup at once, before the child has imported anything, let alone measured.
-
-:class:`Emulation` creates each of these and removes them in reverse order when its
-``with`` block ends: normally, on an exception, and on Ctrl-C or SIGTERM (which
-:func:`signals_raise` turns into :class:`KeyboardInterrupt`). :func:`remove_stale` removes
-the cgroups and namespaces of runs whose process is gone, and :func:`run_lock` lets one run
-at a time use the host's two cores. Every name carries ``dnnsplit-tb-<pid>``.
+Every child starts in a session of its own through :data:`LAUNCHER` (die with the run,
+``PR_SET_PDEATHSIG``; pin; ``exec``: nothing runs between ``fork`` and ``exec`` in the
+run's threaded process), and its pid goes into its cgroup at once, before it has imported
+anything. :class:`Emulation` removes all it made in reverse order when its ``with`` block
+ends, also on an exception, Ctrl-C or SIGTERM (:func:`signals_raise`);
+:func:`remove_stale` removes what runs whose process is gone left, and :func:`run_lock`
+lets one run at a time use the host's two cores. Every name carries ``dnnsplit-tb-<pid>``.
 """
 
 from __future__ import annotations
@@ -56,6 +41,7 @@ from dnnsplit import profiler
 from dnnsplit.errors import InputError, TestbedError
 
 __all__ = [
+    "BUSY_LOOP",
     "LAUNCHER",
     "LOCK_PATH",
     "PREFIX",
@@ -63,6 +49,7 @@ __all__ = [
     "Emulation",
     "capabilities",
     "find_cgroups",
+    "launched",
     "leftovers",
     "remove_stale",
     "run_lock",
@@ -95,6 +82,15 @@ LAUNCHER = (
     "    os.sched_setaffinity(0, [int(c) for c in sys.argv[2].split(',')])\n"
     "os.execvp(sys.argv[3], sys.argv[3:])\n"
 )
+#: A background process: always busy.
+BUSY_LOOP = (sys.executable, "-S", "-c", "while True: pass")
+
+
+def launched(argv: Sequence[str], cpus: set[int] | None) -> list[str]:
+    """``argv`` run through :data:`LAUNCHER`: dying with this process, pinned to ``cpus``
+    (None: any core)."""
+    cores = ",".join(str(c) for c in sorted(cpus or ()))
+    return [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores, *argv]
 
 
 def tbf_rate_bps(goodput_bps: float) -> float:
@@ -119,15 +115,8 @@ def _tool(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class CpuCgroups:
-    """The CPU controller of one cgroup hierarchy: its root folder and its version.
-
-    Attributes
-    ----------
-    root : Path
-        Where the hierarchy is mounted (v2: e.g. ``/sys/fs/cgroup``; v1: the ``cpu``
-        controller's mount, e.g. ``/sys/fs/cgroup/cpu``), or a folder laid out as one.
-    version : int
-        2 (the unified hierarchy) or 1.
+    """The CPU controller of one cgroup hierarchy: its ``root`` (where it is mounted, v1:
+    the ``cpu`` controller's mount; or a folder laid out as one) and ``version`` (2 or 1).
     """
 
     root: Path
@@ -169,12 +158,9 @@ class CpuCgroups:
         return []
 
     def remove(self, path: Path, timeout_s: float = 5.0) -> None:
-        """Kill what is left in cgroup ``path`` and its children, then remove them.
-
-        A cgroup file system removes a cgroup's files with it and refuses (``EBUSY``) while
-        processes or children remain; ``ENOTEMPTY`` only comes from an ordinary folder laid
-        out as a cgroup, whose files are then removed first.
-        """
+        """Kill what is left in cgroup ``path`` and its children, then remove them (a
+        cgroup file system refuses, ``EBUSY``, while processes remain; ``ENOTEMPTY`` comes
+        from an ordinary folder laid out as one, whose files go first)."""
         if not path.is_dir():
             return
         for child in sorted(path.iterdir()):
@@ -208,17 +194,10 @@ class CpuCgroups:
 
 
 def find_cgroups(mounts: str | None = None) -> tuple[CpuCgroups | None, str]:
-    """The cgroup hierarchy whose CPU controller the testbed uses, chosen from the mount
-    table (``/proc/self/mounts`` by default, or its text ``mounts``).
-
-    Returns
-    -------
-    cgroups : CpuCgroups or None
-        cgroup v2 wherever it is mounted read-write and its ``cgroup.controllers`` lists
-        ``cpu``; else a read-write cgroup v1 ``cpu`` controller; else None.
-    missing : str
-        When None: what the host lacks, in words ("" otherwise).
-    """
+    """The cgroup hierarchy whose CPU controller the testbed uses, from the mount table
+    (``/proc/self/mounts``, or its text ``mounts``): a read-write cgroup v2 listing ``cpu``
+    in ``cgroup.controllers``, else a read-write v1 ``cpu`` controller, else None; and,
+    when None, what the host lacks in words ("" otherwise)."""
     text = mounts if mounts is not None else MOUNTS.read_text()
     unified: list[Path] = []
     legacy: list[Path] = []
@@ -415,15 +394,8 @@ def _close_pipes(process: subprocess.Popen[Any]) -> None:
 
 class Emulation:
     """The cgroups, namespaces, links and processes of one testbed run (a context manager
-    that removes them all on exit; see the module docstring).
-
-    Parameters
-    ----------
-    period_us : int
-        CFS period of every quota.
-    cgroups : CpuCgroups, optional
-        The hierarchy to use (default: :func:`find_cgroups`'s choice).
-    """
+    that removes them all on exit), every quota over a CFS period of ``period_us``, in the
+    hierarchy ``cgroups`` (default: :func:`find_cgroups`'s choice)."""
 
     def __init__(self, *, period_us: int = 25_000, cgroups: CpuCgroups | None = None) -> None:
         if cgroups is None:
@@ -438,8 +410,6 @@ class Emulation:
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self.processes: list[subprocess.Popen[Any]] = []
         self.namespaces: list[str] = []
-
-    # -- context -----------------------------------------------------------------------
 
     def __enter__(self) -> Emulation:
         remove_stale(self.cgroups)
@@ -481,8 +451,6 @@ class Emulation:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
-    # -- cgroups -----------------------------------------------------------------------
-
     def cgroup(self, name: str, fraction: float | None = None) -> Path:
         """A cgroup of this run limited to ``fraction`` of one core (None: no limit yet),
         weighted against the host's other processes (:data:`SHARES_V1`)."""
@@ -497,8 +465,6 @@ class Emulation:
         quota = None if fraction is None else max(MIN_QUOTA_US, round(fraction * self.period_us))
         self.cgroups.limit(path, quota, self.period_us)
         return quota
-
-    # -- namespaces and links ----------------------------------------------------------
 
     def _ip(self, *args: str) -> None:
         done = subprocess.run([self.ip or "ip", *args], capture_output=True, text=True, check=False)
@@ -518,20 +484,8 @@ class Emulation:
         """A veth pair between ``device_ns`` (``uplink``) and ``bs_ns`` (``dev<index>``);
         returns (device address, BS address). Deleting a namespace deletes its ends."""
         bs_end = f"dev{index}"
-        self._ip(
-            "-n",
-            device_ns,
-            "link",
-            "add",
-            "uplink",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            bs_end,
-            "netns",
-            bs_ns,
-        )
+        self._ip("-n", device_ns, "link", "add", "uplink", "type", "veth", "peer", "name", bs_end,
+                 "netns", bs_ns)  # fmt: skip
         device_ip, bs_ip = f"10.213.{index + 1}.2", f"10.213.{index + 1}.1"
         self._ip("-n", device_ns, "addr", "add", f"{device_ip}/24", "dev", "uplink")
         self._ip("-n", bs_ns, "addr", "add", f"{bs_ip}/24", "dev", bs_end)
@@ -544,28 +498,12 @@ class Emulation:
         (tbf, with a burst of one millisecond's bytes, at least two frames)."""
         wire = tbf_rate_bps(rate_bps)
         burst = max(2 * 1514, round(wire / 8 * 1e-3))
-        command = [
-            self.tc or "tc",
-            "-n",
-            namespace,
-            "qdisc",
-            "replace",
-            "dev",
-            interface,
-            "root",
-            "tbf",
-            "rate",
-            f"{round(wire)}bit",
-            "burst",
-            str(burst),
-            "latency",
-            "2s",
-        ]
+        command = [self.tc or "tc", "-n", namespace, "qdisc", "replace", "dev", interface,
+                   "root", "tbf", "rate", f"{round(wire)}bit", "burst", str(burst),
+                   "latency", "2s"]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise TestbedError("tc", f"shaping {namespace} failed: {done.stderr.strip()}")
-
-    # -- processes ---------------------------------------------------------------------
 
     def spawn(
         self,
@@ -581,16 +519,15 @@ class Emulation:
         ``namespace``, pinned to ``cpus``, its stderr appended to ``log``) and move it into
         ``cgroup`` at once; it is ended when the emulation closes, and dies with this
         process."""
-        command = list(argv)
         if namespace is not None:
-            command = [self.ip or "ip", "netns", "exec", namespace, *command]
-        cores = ",".join(str(c) for c in sorted(cpus or ()))
-        launch = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores, *command]
+            argv = [self.ip or "ip", "netns", "exec", namespace, *argv]
         env = {**os.environ, "DNNSPLIT_TESTBED_RUN": self.run, **popen.pop("env", {})}
         with contextlib.ExitStack() as files:
             if log is not None:  # the child keeps its own copy of the descriptor
                 popen["stderr"] = files.enter_context(open(log, "ab"))
-            process = subprocess.Popen(launch, env=env, start_new_session=True, **popen)
+            process = subprocess.Popen(
+                launched(argv, cpus), env=env, start_new_session=True, **popen
+            )
         self.processes.append(process)
         if cgroup is not None:
             self.cgroups.add(cgroup, process.pid)

@@ -64,7 +64,13 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import solve
 from dnnsplit.testbed.agent import TOKEN_VARIABLE, Agent, ask
-from dnnsplit.testbed.emulation import Emulation, capabilities, run_lock, signals_raise
+from dnnsplit.testbed.emulation import (
+    BUSY_LOOP,
+    Emulation,
+    capabilities,
+    run_lock,
+    signals_raise,
+)
 
 __all__ = [
     "COLUMNS",
@@ -116,34 +122,14 @@ SETTLE_PERIODS = 2
 PAUSE_S = 0.02
 
 COLUMNS = (
-    "policy",
-    "devices",
-    "seed",
-    "vector",
-    "device",
-    "partition",
-    "max_stage",
-    "background",
-    "rate_bps",
-    "shaping",
-    "repeats",
-    "measured_s",
-    "measured_iqr_s",
-    "measured_min_s",
-    "measured_max_s",
-    "measured_local_s",
-    "measured_send_s",
-    "measured_queue_s",
-    "measured_bs_s",
-    "model_send_s",
-    "bs_work_s",
-    *(
-        f"{inputs}_{part}"
-        for inputs in INPUTS
-        for part in ("local_s", "bs_snapshot_s", "bs_timeline_s", "snapshot_s", "timeline_s")
-    ),
+    "policy", "devices", "seed", "vector", "device", "partition", "max_stage", "background",
+    "rate_bps", "shaping", "repeats", "measured_s", "measured_iqr_s", "measured_min_s",
+    "measured_max_s", "measured_local_s", "measured_send_s", "measured_queue_s",
+    "measured_bs_s", "model_send_s", "bs_work_s",
+    *(f"{inputs}_{part}" for inputs in INPUTS
+      for part in ("local_s", "bs_snapshot_s", "bs_timeline_s", "snapshot_s", "timeline_s")),
     "load_1m",
-)
+)  # fmt: skip
 #: The columns that identify a row (its sort key in the CSV).
 KEY_COLUMNS = ("policy", "devices", "seed", "vector", "device")
 
@@ -603,7 +589,7 @@ def _measure_plan(
             emulation.shape(rig.namespaces[i] or "", rates[i])
         for _ in range(device.background):
             background.append(emulation.spawn(
-                [sys.executable, "-S", "-c", "while True: pass"], cpus={DEVICE_CORE},
+                BUSY_LOOP, cpus={DEVICE_CORE},
                 cgroup=rig.cgroups[i], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             ))  # fmt: skip
@@ -670,22 +656,6 @@ def _rows(
 # -- the run ---------------------------------------------------------------------------
 
 
-def _work_folder(work_dir: str | os.PathLike[str]) -> Path:
-    work = Path(work_dir)
-    problem = writable_folder(work)
-    if problem is not None:
-        raise InputError("work_dir", f"cannot write in {str(work)!r}: {problem}")
-    return work
-
-
-def _target(config: TestbedConfig) -> Profile:
-    target = load_profile(config.target)
-    chain = get_chain(config.network)
-    if tuple(target.stage_names) != chain.stage_names:
-        raise InputError("target", f"{config.target} is not a profile of {chain.name}")
-    return target
-
-
 def run_testbed(
     config: TestbedConfig,
     work_dir: str | os.PathLike[str],
@@ -722,11 +692,16 @@ def run_testbed(
     TestbedError
         Another run holds the host, or a part of the testbed failed (named).
     """
-    work = _work_folder(work_dir)
+    work = Path(work_dir)
+    problem = writable_folder(work)
+    if problem is not None:
+        raise InputError("work_dir", f"cannot write in {str(work)!r}: {problem}")
     caps = capabilities()
     if caps["missing"]:
         raise InputError("testbed", "cannot run here: needs " + "; ".join(caps["missing"]))
-    target = _target(config)
+    target = load_profile(config.target)
+    if tuple(target.stage_names) != get_chain(config.network).stage_names:
+        raise InputError("target", f"{config.target} is not a profile of {config.network}")
     shaping = config.shaping
     if shaping == "auto":
         shaping = "tc" if caps["netns"] else "pacing"

@@ -114,26 +114,14 @@ class Header:
 
     def pack(self) -> bytes:
         dims = list(self.shape) + [0] * (MAX_NDIM - len(self.shape))
-        return HEADER.pack(
-            MAGIC,
-            VERSION,
-            self.kind,
-            self.device,
-            self.point,
-            self.dtype,
-            len(self.shape),
-            *dims,
-            self.length,
-            self.auth,
-            *self.stamps,
-        )
+        return HEADER.pack(MAGIC, VERSION, self.kind, self.device, self.point, self.dtype,
+                           len(self.shape), *dims, self.length, self.auth,
+                           *self.stamps)  # fmt: skip
 
 
 def token_digest(token: str | None) -> bytes:
     """The auth field for ``token``: its SHA-256, or 32 zero bytes without a token."""
-    if token is None:
-        return NO_TOKEN
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    return NO_TOKEN if token is None else hashlib.sha256(token.encode("utf-8")).digest()
 
 
 def printable(text: str) -> str:
@@ -147,9 +135,7 @@ def printable(text: str) -> str:
 
 def cut_shapes(chain: Chain) -> list[tuple[int, ...]]:
     """The tensor shape (batch 1) a device sends at each point ``p = 0..S-1``."""
-    shapes = [(1, *chain.input_shape)]
-    shapes += [(1, *figure.output_shape) for figure in chain_figures(chain)[:-1]]
-    return shapes
+    return [(1, *chain.input_shape)] + [(1, *f.output_shape) for f in chain_figures(chain)[:-1]]
 
 
 def cut_bytes(chain: Chain) -> list[int]:
@@ -157,13 +143,6 @@ def cut_bytes(chain: Chain) -> list[int]:
     the network's output, a reply's payload)."""
     shapes = [*cut_shapes(chain), (1, *chain_figures(chain)[-1].output_shape)]
     return [4 * math.prod(shape) for shape in shapes]
-
-
-def _kinds(expect: int | Collection[int]) -> tuple[int, ...]:
-    expected = (expect,) if isinstance(expect, int) else tuple(expect)
-    if KIND_REPLY in expected:
-        expected += (KIND_ERROR,)
-    return expected
 
 
 def parse_header(
@@ -201,16 +180,15 @@ def parse_header(
         raise FrameError("magic", f"{magic!r} is not {MAGIC!r}")
     if version != VERSION:
         raise FrameError("version", f"{version} is not supported (this side speaks {VERSION})")
-    allowed = _kinds(expect)
+    allowed = (expect,) if isinstance(expect, int) else tuple(expect)
+    if KIND_REPLY in allowed:
+        allowed += (KIND_ERROR,)
     if kind not in allowed:
         wanted = " or ".join(KINDS[k] for k in allowed if k != KIND_ERROR)
         raise FrameError("kind", f"{KINDS.get(kind, str(kind))} where a {wanted} was expected")
-    if (
-        auth is not None
-        and kind in (KIND_HELLO, KIND_REQUEST)
-        and not hmac.compare_digest(digest, auth)
-    ):
-        raise FrameError("auth", "the token does not match")
+    if auth is not None and kind in (KIND_HELLO, KIND_REQUEST):
+        if not hmac.compare_digest(digest, auth):
+                raise FrameError("auth", "the token does not match")
     if kind == KIND_HELLO:
         if length:
             raise FrameError("length", f"a {KINDS[kind]} carries no payload, not {length} bytes")
@@ -234,16 +212,11 @@ def parse_header(
         raise FrameError("length", f"{length} bytes do not hold a float32 tensor of {shape}")
     if kind == KIND_REPLY and not all(math.isfinite(s) for s in stamps):
         raise FrameError("stamps", "a reply's timestamps must be finite")
-    if chain is not None:
-        shapes = cut_shapes(chain)
-        if not 0 <= point < len(shapes):
-            raise FrameError(
-                "point", f"{point} is not a cut of {chain.name} (0..{len(shapes) - 1})"
-            )
-        if shape != shapes[point]:
-            raise FrameError(
-                "shape", f"{shape} is not the shape {shapes[point]} sent at point {point}"
-            )
+    shapes = cut_shapes(chain) if chain is not None else []
+    if chain is not None and not 0 <= point < len(shapes):
+        raise FrameError("point", f"{point} is not a cut of {chain.name} (0..{len(shapes) - 1})")
+    if chain is not None and shape != shapes[point]:
+        raise FrameError("shape", f"{shape} is not the shape {shapes[point]} sent at point {point}")
     return Header(kind, device, point, shape, length, digest, tuple(stamps), dtype)
 
 

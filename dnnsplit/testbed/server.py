@@ -1,52 +1,24 @@
-"""The base station: an asyncio TCP server that runs the remaining stages of every
-offloaded DNN on one thread, under one scheduling policy (``dnnsplit serve``).
+"""The base station (``dnnsplit serve``): an asyncio TCP server that runs the remaining
+stages of every offloaded DNN on one compute thread, one stage at a time.
 
-Devices connect, and each request (a frame of :mod:`dnnsplit.testbed.protocol`) becomes a
-*task*: the tensor of its cut and the stages ``p+1..S`` still to run. One compute thread
-serves the queued tasks one stage at a time; at every stage boundary the policy picks the
-task whose next stage runs (:class:`StageQueue`, the one rule behind both the server and
-its replay on a simulated clock, :func:`service_order`):
+Each request (a frame of :mod:`dnnsplit.testbed.protocol`) becomes a *task*: the tensor of
+its cut and the stages ``p+1..S`` still to run. At every stage boundary the policy picks
+the task whose next stage runs (:class:`StageQueue`, the one rule behind the server and its
+replay on a simulated clock, :func:`service_order`): ``sjf`` the least residual work
+``Σ_{s>next} t^R_s`` (ties: the lower device id, then the earlier arrival), preemptive at
+stage boundaries (with every task queued at once, the paper's eq. 2); ``rr`` one stage per
+turn, the tasks that arrived during a stage going before the task just served (the
+timeline model's rule); ``fcfs`` each to completion in arrival order. ``t^R_s`` comes from
+a measured BS profile (``--bs-profile``) or from timing each stage alone at start. The
+reply carries the result and the task's stamps (arrival, start, end, service).
 
-- ``sjf``: the least residual work ``Σ_{s>next} t^R_s`` first (ties: the lower device id,
-  then the earlier arrival). A task that arrives while another runs may overtake it at the
-  next boundary: SJF is preemptive at stage boundaries (the paper's eq. 2 queues all tasks
-  at once, where this is the same order; :func:`service_order` and its tests).
-- ``rr``: round-robin with one stage as the quantum. The running task goes to the back of
-  the queue after each stage, behind the tasks that arrived during that stage (as the
-  timeline model's ``rr``).
-- ``fcfs``: the earliest arrival first, run to completion.
-
-``t^R_s`` comes from a measured BS profile (``--bs-profile``) or, without one, from timing
-each stage alone when the server starts. The reply carries the result and the task's
-stamps (arrival, start, end, service).
-
-**Limits** (:class:`ServerConfig`; each a parameter with a default, and a flag of
-``dnnsplit serve``). Nothing a peer sends is buffered before its token is checked, no
-peer can hold more than one request's tensors, and every wait has a deadline:
-
-- ``max_connections`` connections at once. One more takes the place of the oldest
-  connection that has not yet sent a valid first header (which is closed: *evicted*);
-  when every open connection has, the newcomer is refused. The process must be allowed
-  ``max_connections + SPARE_DESCRIPTORS`` open files, checked before it listens.
-- ``hello_timeout_s``: a new connection's first header (a hello, or a request) must
-  arrive within it; only its 100 bytes are read, and its auth field is checked first.
-- ``idle_timeout_s``: the longest wait for the first byte of the next frame.
-- ``timeout_s``: a frame, from its first byte to its last, and the write of a reply.
-- ``max_queue`` tasks admitted at once (queued, or their tensor still arriving).
-- ``max_tensor_bytes``: a request reserves, when its header has been checked and before
-  its tensor is read, the most its tensors can take at once (a stage's input and output);
-  a request the reservations would take past the limit is refused. Tensors are received
-  into their own anonymous memory maps, returned to the system when the task ends.
-- ``max_records``: the stage runs (:attr:`BSServer.trace`) and refusal reasons
-  (:attr:`BSServer.refused`) kept, the latest; counts are kept of every event.
-- ``log_interval_s``: at most one log line per kind of event in this time (the next one
-  says how many were not logged); the event loop's own errors are logged the same way,
-  one line, never a traceback.
-
-Every refusal sends an error frame naming the reason, closes that connection only and is
-counted by kind (:data:`REFUSALS`, :attr:`BSServer.events`). A server that listens on an
-address other than loopback needs a token, unless ``allow_no_token`` says to serve anyone
-who can reach it.
+No peer can starve the BS (:class:`ServerConfig`, each limit a flag of ``dnnsplit serve``;
+docs/testbed.md, "The BS's limits"): nothing a peer sends is buffered before its token is
+checked, no peer holds more than one request's tensors, every wait has a deadline, and the
+records and log lines kept are bounded (the event loop's own errors too: one line, never a
+traceback). Every refusal sends an error frame naming the reason, closes that connection
+only and is counted by kind (:data:`REFUSALS`, :attr:`BSServer.events`). A server that
+listens beyond loopback needs a token, unless ``allow_no_token`` says to serve anyone.
 """
 
 from __future__ import annotations
@@ -127,19 +99,10 @@ LINGER_S = 1.0
 BACKLOG = 128
 #: Why the BS closes a connection: the kinds its refusals are counted and logged by.
 REFUSALS = (
-    "too many connections",
-    "evicted",
-    "no first frame",
-    "idle",
-    "wrong token",
-    "bad frame",
-    "truncated frame",
-    "stalled frame",
-    "queue full",
-    "tensors at their limit",
-    "stage failed",
+    "too many connections", "evicted", "no first frame", "idle", "wrong token", "bad frame",
+    "truncated frame", "stalled frame", "queue full", "tensors at their limit", "stage failed",
     "reply not written",
-)
+)  # fmt: skip
 log = logging.getLogger("dnnsplit.serve")
 
 SERVER_FIELDS: dict[str, Constraint] = {
@@ -168,26 +131,26 @@ class ServerConfig:
     token : str, optional
         A shared token (non-empty); hellos and requests must carry its digest.
     allow_no_token : bool
-        Listen on an address other than loopback without a token (serving anyone who can
-        reach it); refused otherwise.
+        Listen beyond loopback without a token (serving anyone who can reach it).
     max_connections : int
-        Connections open at once (64).
+        Connections open at once: one more takes the place of the oldest that has not sent
+        a valid first header (*evicted*), or is refused when each has; the process must be
+        allowed ``max_connections + SPARE_DESCRIPTORS`` open files.
     max_queue : int
-        Tasks admitted at once (64); one more is refused.
+        Tasks admitted at once (queued, or their tensor still arriving).
     max_tensor_bytes : int
-        Bytes the requests' tensors may hold at once (256 MiB); a request beyond it is
-        refused.
-    hello_timeout_s : float
-        Longest wait for a new connection's first header (10 s).
-    idle_timeout_s : float
-        Longest wait for the first byte of the next frame (120 s).
-    timeout_s : float
-        Longest a frame may take from its first byte to its last, and a reply to be
-        written (30 s).
+        Bytes the requests' tensors may hold at once: a request reserves the most its
+        tensors take at once (:func:`check_tensor_limit`) before its tensor is read, into an
+        anonymous memory map returned to the system when the task ends.
+    hello_timeout_s, idle_timeout_s, timeout_s : float
+        Longest wait for a new connection's first header (only its 100 bytes are read);
+        for the first byte of the next frame; for a frame from its first byte to its last,
+        and for a reply's write.
     max_records : int
-        Stage runs and refusal reasons kept, the latest (1000).
+        Stage runs (:attr:`BSServer.trace`) and refusal reasons kept, the latest.
     log_interval_s : float
-        At most one log line per kind of event in this time (10 s; 0: every event).
+        At most one log line per kind of event in this time (the next says how many were
+        not logged; 0: every event).
     """
 
     policy: str = "sjf"
@@ -204,18 +167,15 @@ class ServerConfig:
 
 
 class StageRunner(Protocol):
-    """What the server needs of a network: run stage ``k`` (0-based) on a tensor."""
+    """Runs stage ``k`` (0-based) of a network on a tensor."""
 
     def run(self, stage: int, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(eq=False)
 class Task:
-    """One offloaded request at the BS.
-
-    ``next_stage`` is the 0-based index of the next stage to run (it starts at the
-    partition point p); ``residual_s`` the BS work left, by the server's stage table.
-    """
+    """One offloaded request at the BS: ``next_stage`` is the 0-based index of the next
+    stage to run (first: the partition point p); ``residual_s`` the BS work left."""
 
     device: int
     point: int
@@ -231,12 +191,9 @@ class Task:
 
 
 def pick(queue: Sequence[Task], policy: str) -> Task:
-    """The task whose next stage the BS runs, under ``policy`` (the module docstring).
-
-    ``queue`` is in round-robin order (arrival order, the preempted task moved to the
-    back): ``rr`` takes its head; ``sjf`` the least ``(residual_s, device, seq)``;
-    ``fcfs`` the least ``seq`` (the earliest arrival).
-    """
+    """The task whose next stage the BS runs: ``rr`` the head of ``queue`` (in
+    round-robin order), ``sjf`` the least ``(residual_s, device, seq)``, ``fcfs`` the least
+    ``seq`` (the earliest arrival)."""
     if policy == "rr":
         return queue[0]
     if policy == "sjf":
@@ -246,11 +203,8 @@ def pick(queue: Sequence[Task], policy: str) -> Task:
 
 class StageQueue:
     """The tasks waiting at the BS, in round-robin order, and the rule that orders their
-    stages: :meth:`next` picks (:func:`pick`), :meth:`advance` books a stage that ran.
-
-    The server and :func:`service_order` both serve through it, so the rule a trace checks
-    is the rule the server applies.
-    """
+    stages; the server and :func:`service_order` both serve through it, so the rule a trace
+    checks is the rule the server applies."""
 
     def __init__(self, policy: str, stage_times: Sequence[float]) -> None:
         self.policy = policy
@@ -294,10 +248,8 @@ def service_order(
     stage_times: Sequence[float],
     policy: str,
 ) -> list[tuple[int, int, float, float]]:
-    """The BS's schedule on a simulated clock: which stage of which device runs when.
-
-    The server's rule (:class:`StageQueue`), replayed on hand-made arrivals with exact
-    stage times, so that a scheduling rule can be checked as a trace.
+    """The BS's schedule on a simulated clock: the server's rule (:class:`StageQueue`)
+    replayed on hand-made arrivals with exact stage times, to check it as a trace.
 
     Parameters
     ----------
@@ -377,8 +329,7 @@ class EventLog:
 
 
 class _Refusal(Exception):
-    """Close a connection with an error frame: ``kind`` (one of :data:`REFUSALS`) and the
-    ``reason`` sent."""
+    """Close a connection with an error frame: ``kind`` (of :data:`REFUSALS`), ``reason``."""
 
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
@@ -406,8 +357,7 @@ def _is_loopback(address: str) -> bool:
 def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: any free one) for a server with
     ``config``, or an :class:`~dnnsplit.errors.InputError` naming ``host``, ``port``,
-    ``token`` (an address other than loopback without a token, unless
-    ``config.allow_no_token``) or ``max_connections`` (more than this process may open).
+    ``token`` (none beyond loopback) or ``max_connections`` (more than the process may open).
     """
     host = Text("a host name or address").check(host, "host")
     port = Whole(0, 65_535).check(port, "port")
@@ -448,10 +398,9 @@ def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
 
 def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
     """The bytes a request cut at each point ``p`` reserves (the most its tensors take at
-    once: a stage's input and output, over its stages ``p+1..S``), or an
-    :class:`~dnnsplit.errors.InputError` naming ``max_tensor_bytes`` if the largest does
-    not fit in it. (The running stage's own intermediates come on top, one stage at a
-    time.)"""
+    once: a stage's input and output, over its stages ``p+1..S``; the running stage's own
+    intermediates come on top), or an :class:`~dnnsplit.errors.InputError` naming
+    ``max_tensor_bytes`` if the largest does not fit in it."""
     sizes = cut_bytes(chain)
     n_stages = len(sizes) - 1
     reserve = [max(sizes[s] + sizes[s + 1] for s in range(p, n_stages)) for p in range(n_stages)]
@@ -463,12 +412,6 @@ def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
             f"a stage's input and output), got {config.max_tensor_bytes} bytes",
         )
     return reserve
-
-
-def _peer_name(address: Any) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
 
 
 class BSServer:
@@ -621,7 +564,8 @@ class BSServer:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await self._admit(_Connection(sock, _peer_name(address), loop.time()))
+            peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+            await self._admit(_Connection(sock, peer, loop.time()))
 
     async def _admit(self, conn: _Connection) -> None:
         """Serve ``conn``, in place of the oldest connection without a header if the cap
@@ -631,10 +575,7 @@ class BSServer:
         if len(self._connections) >= cap:
             victim = next((c for c in self._connections if not c.proven), None)
             if victim is None:
-                reason = f"too many connections ({cap} open)"
-                self._note_refusal(conn, "too many connections", reason)
-                with contextlib.suppress(OSError):
-                    conn.sock.send(error_frame(reason))
+                self._refuse_now(conn, "too many connections", f"too many connections ({cap} open)")
                 conn.sock.close()
                 return
             del self._connections[victim]
@@ -656,9 +597,7 @@ class BSServer:
         self._connections.pop(conn, None)
         if conn.evicted:
             reason = "evicted: a newer connection took its place before it sent a header"
-            self._note_refusal(conn, "evicted", reason)
-            with contextlib.suppress(OSError):
-                conn.sock.send(error_frame(reason))
+            self._refuse_now(conn, "evicted", reason)
         elif not job.cancelled() and job.exception() is not None:  # a bug: one line
             error = job.exception()
             self.events.note(
@@ -671,6 +610,12 @@ class BSServer:
     def _note_refusal(self, conn: _Connection, kind: str, reason: str) -> None:
         self.refused.append(reason)
         self.events.note(kind, f"{conn.peer}: {reason}; connection closed")
+
+    def _refuse_now(self, conn: _Connection, kind: str, reason: str) -> None:
+        """Note the refusal and send its error frame (best effort), without lingering."""
+        self._note_refusal(conn, kind, reason)
+        with contextlib.suppress(OSError):
+            conn.sock.send(error_frame(reason))
 
     async def _serve(self, conn: _Connection) -> None:
         try:
@@ -690,18 +635,26 @@ class BSServer:
                 logging.INFO,
             )
 
-    async def _fill(self, conn: _Connection, view: memoryview, deadline: float) -> int:
-        """Read into ``view`` until it is full or the peer ends; bytes read. Raises
-        TimeoutError past ``deadline`` (the loop's clock)."""
+    async def _fill(
+        self, conn: _Connection, view: memoryview, deadline: float, late: _Refusal
+    ) -> int:
+        """Read into ``view`` until it is full or the peer ends; bytes read. Raises ``late``
+        past ``deadline`` (the loop's clock)."""
         loop = asyncio.get_running_loop()
         got = 0
-        async with asyncio.timeout_at(deadline):
-            while got < len(view):
-                n = await loop.sock_recv_into(conn.sock, view[got:])
-                if n == 0:
-                    break
-                got += n
+        try:
+            async with asyncio.timeout_at(deadline):
+                while got < len(view):
+                    n = await loop.sock_recv_into(conn.sock, view[got:])
+                    if n == 0:
+                        break
+                    got += n
+        except TimeoutError:
+            raise late from None
         return got
+
+    def _stalled(self) -> _Refusal:
+        return _Refusal("stalled frame", f"frame not complete within {self.config.timeout_s:g} s")
 
     async def _next_header(self, conn: _Connection, *, first: bool) -> Header | None:
         """The next frame's checked header, or None if the peer closed between frames."""
@@ -711,38 +664,26 @@ class BSServer:
         view = memoryview(buffer)
         if first:
             wait = config.hello_timeout_s
-            kind, reason = "no first frame", f"no header within {wait:g} s of connecting"
+            late = _Refusal("no first frame", f"no header within {wait:g} s of connecting")
             deadline = conn.opened + wait
         else:
-            wait = config.idle_timeout_s
-            kind, reason = "idle", f"idle for {wait:g} s"
-            deadline = loop.time() + wait
-        try:
-            got = await self._fill(conn, view[:1], deadline)
-        except TimeoutError:
-            raise _Refusal(kind, reason) from None
+            late = _Refusal("idle", f"idle for {config.idle_timeout_s:g} s")
+            deadline = loop.time() + config.idle_timeout_s
+        got = await self._fill(conn, view[:1], deadline, late)
         if got == 0:
             return None
         conn.frame_deadline = loop.time() + config.timeout_s
-        try:
-            rest = min(conn.frame_deadline, deadline) if first else conn.frame_deadline
-            got += await self._fill(conn, view[1:], rest)
-        except TimeoutError:
-            if first:
-                raise _Refusal(kind, reason) from None
-            raise _Refusal(
-                "stalled frame", f"frame not complete within {config.timeout_s:g} s"
-            ) from None
+        if first:
+            got += await self._fill(conn, view[1:], min(conn.frame_deadline, deadline), late)
+        else:
+            got += await self._fill(conn, view[1:], conn.frame_deadline, self._stalled())
         if got < HEADER.size:
             raise _Refusal("truncated frame", f"truncated frame: {got} bytes then end")
         try:
             return parse_header(
-                bytes(buffer),
-                expect=(KIND_HELLO, KIND_REQUEST) if first else KIND_REQUEST,
-                max_payload=self.max_payload,
-                chain=self.chain,
-                auth=self.auth,
-            )
+                bytes(buffer), expect=(KIND_HELLO, KIND_REQUEST) if first else KIND_REQUEST,
+                max_payload=self.max_payload, chain=self.chain, auth=self.auth,
+            )  # fmt: skip
         except FrameError as error:
             kind = "wrong token" if error.field == "auth" else "bad frame"
             raise _Refusal(kind, f"bad frame: {error}") from None
@@ -764,27 +705,18 @@ class BSServer:
         task: Task | None = None
         try:
             buffer = mmap.mmap(-1, header.length)
-            try:
-                got = await self._fill(conn, memoryview(buffer), conn.frame_deadline)
-            except TimeoutError:
-                raise _Refusal(
-                    "stalled frame", f"frame not complete within {config.timeout_s:g} s"
-                ) from None
+            got = await self._fill(conn, memoryview(buffer), conn.frame_deadline, self._stalled())
             if got < header.length:
                 raise _Refusal(
                     "truncated frame", f"truncated frame: {HEADER.size + got} bytes then end"
                 )
             loop = asyncio.get_running_loop()
             task = Task(
-                device=header.device,
-                point=header.point,
-                seq=self._seq,
-                next_stage=header.point,
+                header.device, header.point, self._seq, next_stage=header.point,
                 residual_s=sum(self.stage_times[header.point :]),
                 tensor=np.frombuffer(buffer, dtype="<f4").reshape(header.shape),
-                arrival=time.monotonic(),
-                done=loop.create_future(),
-            )
+                arrival=time.monotonic(), done=loop.create_future(),
+            )  # fmt: skip
             del buffer  # the task's tensor holds the map; it goes when the tensor does
             self._seq += 1
             self.queue.add(task)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from dnnsplit.chains import Chain
+from dnnsplit.errors import InputError
+from dnnsplit.profiler import build_stages, import_torch
 from dnnsplit.profiles import Profile
 
 __all__ = ["TorchStages", "stage_times_from_profile"]
@@ -34,8 +36,6 @@ class TorchStages:
     """
 
     def __init__(self, chain: Chain, *, seed: int = 0, threads: int = 1) -> None:
-        from dnnsplit.profiler import build_stages, import_torch
-
         self.torch = import_torch()
         self.torch.set_num_threads(threads)
         self.chain = chain
@@ -80,8 +80,6 @@ class TorchStages:
 
 def stage_times_from_profile(profile: Profile, chain: Chain) -> Sequence[float]:
     """The stage times of ``profile``, checked to be a profile of ``chain``'s stages."""
-    from dnnsplit.errors import InputError
-
     if tuple(profile.stage_names) != chain.stage_names:
         raise InputError(
             "--bs-profile",
