@@ -1,26 +1,14 @@
 """Controllers: who decides the partition points while the world moves, and how.
 
-A controller is called with the :class:`State` of the world whenever it changes (a device
-joins or leaves, a present device's uplink rate changes) and answers with a
-:class:`Decision`: a partition point for every device of the pool, and how many model
-evaluations the answer took (its modelled decision time is that count times a declared
-cost per evaluation: see :func:`dnnsplit.online.simulate`). A learning controller is also
-told every measured delay (:meth:`Controller.observe`) and may ask to decide again.
-
-The interface is all a runtime needs (the simulation here; the testbed driver,
-:mod:`dnnsplit.online.testbed`):
-``decide(state) -> Decision`` and ``observe(device, point, delay_s) -> bool``.
-
-- :class:`Static`: solve once, at the start, for the whole pool at its first rates; never
-  again (the paper's method deployed once).
-- :class:`Resolve`: solve the present devices from scratch at every change (``greedy``,
-  ``local-search`` or ``optimal`` with a node budget).
-- :class:`Repair`: solve once at the start; at a change, give each device the change
-  touched (joined, or its rate changed) its best point with the others fixed, then improve
-  by single-device moves (any point) until none improves.
-- :class:`Bandit`: sees no rates: each device keeps an ε-greedy bandit over its partition
-  points, learning from the delays it measures (a running mean with step size ``step``,
-  which forgets, so it follows a changing uplink). Seeded.
+A controller is called with the :class:`State` of the world whenever it changes and
+answers with a :class:`Decision`: a point for every pool device and the model evaluations
+it took (its modelled decision time: see :func:`dnnsplit.online.simulate`). It is told
+every measured delay (:meth:`Controller.observe`) and may ask to decide again. That
+interface, ``decide(state) -> Decision`` and ``observe(device, point, delay_s) -> bool``,
+is all a runtime needs (the simulation; the testbed driver, :mod:`dnnsplit.online.testbed`).
+:class:`Static` solves once for the whole pool, :class:`Resolve` solves the present devices
+at every change, :class:`Repair` repairs its last answer by single-device moves, and
+:class:`Bandit` learns from measured delays without seeing any rate (docs/online.md).
 """
 
 from __future__ import annotations
@@ -204,39 +192,25 @@ class _Solving(Controller):
         self.solver, self.objective = solver, objective
         self.options = {"restarts": restarts, "seed": seed, "max_nodes": max_nodes}
 
-    def _solve(self, state: State, scenario: Scenario, key: Any) -> tuple[np.ndarray, int]:
-        solution = solved(
-            scenario,
-            key,
-            state.memo,
-            solver=self.solver,
-            objective=self.objective,
-            **self.options,
-        )
-        work = solution_evaluations(
-            solution, scenario.n_devices, scenario.n_stages, self.options["restarts"]
-        )
-        return np.asarray(solution.partition), work
-
     def _fresh(self, state: State) -> Decision:
         """Solve the present devices from scratch."""
         points = state.points.copy()
         devices = state.devices
         if devices.size == 0:
             return Decision(points, 0)
-        found, work = self._solve(state, state.scenario, state.key)
-        points[devices] = found
-        return Decision(points, work)
+        scenario = state.scenario
+        solution = solved(scenario, state.key, state.memo, solver=self.solver,
+                          objective=self.objective, **self.options)  # fmt: skip
+        points[devices] = solution.partition
+        return Decision(points, solution_evaluations(
+            solution, scenario.n_devices, scenario.n_stages, self.options["restarts"]))  # fmt: skip
 
 
 class Static(_Solving):
     """Solve once, for the whole pool at its rates at the start; never again."""
 
     name = "static"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.points: np.ndarray | None = None
+    points: np.ndarray | None = None
 
     def decide(self, state: State) -> Decision:
         if self.points is not None:
@@ -275,10 +249,7 @@ class Repair(_Solving):
     """
 
     name = "repair"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.started = False
+    started = False
 
     def decide(self, state: State) -> Decision:
         if not self.started:
@@ -372,20 +343,11 @@ class Bandit(Controller):
 
 
 def make_controller(
-    name: str,
-    *,
-    solver: str = "greedy",
-    objective: str = "total",
-    restarts: int = 8,
-    seed: int = 0,
-    max_nodes: int = 20_000,
-    epsilon: float = 0.1,
-    step: float = 0.3,
+    name: str, *, seed: int = 0, epsilon: float = 0.1, step: float = 0.3, **solving: Any
 ) -> Controller:
-    """The controller called ``name`` (one of :data:`CONTROLLERS`) with its options."""
+    """The controller called ``name`` (one of :data:`CONTROLLERS`): the bandit with
+    ``epsilon``, ``step`` and ``seed``; the others with ``seed`` and ``solving`` (``solver``,
+    ``objective``, ``restarts``, ``max_nodes``)."""
     if name == "bandit":
         return Bandit(epsilon=epsilon, step=step, seed=seed)
-    kind = {"static": Static, "resolve": Resolve, "repair": Repair}[name]
-    return kind(
-        solver=solver, objective=objective, restarts=restarts, seed=seed, max_nodes=max_nodes
-    )
+    return {"static": Static, "resolve": Resolve, "repair": Repair}[name](seed=seed, **solving)

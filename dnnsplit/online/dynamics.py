@@ -1,31 +1,20 @@
 """The dynamic setting: devices that come and go, requests over time, uplinks that change.
 
-The paper's scenario is one instant: N devices, fixed rates, one decision. Its dynamic
-extension keeps the scenario (the profile, the BS and a *pool* of devices) and adds an
-``online`` block to the scenario file (docs/online.md) saying how the world moves:
+The paper's scenario is one instant. Its dynamic extension keeps the scenario (the
+profile, the BS and a *pool* of devices) and adds an ``online`` block (docs/online.md):
+``arrivals`` (which pool devices are present when: ``none``, a seeded ``poisson`` process
+in which an arrival that finds the pool full is lost, or a ``schedule`` of stays),
+``requests`` (each present device asks ``periodic``-ally from the moment it joins, or as a
+seeded ``poisson`` stream), ``trace`` (each uplink's rate over time,
+:mod:`dnnsplit.online.traces`: ``constant``, ``two-state``, ``csv`` or ``mahimahi``; one
+block for every device or one per device), ``switch_s`` (how long a device told to change
+its point keeps its old one) and ``horizon_s``.
 
-- ``arrivals``: which pool devices are present when. ``none`` (all, throughout), a seeded
-  ``poisson`` process (new devices arrive at ``rate_per_s``; each takes a random absent
-  pool device, stays an exponential time of mean ``mean_stay_s``, then leaves; an arrival
-  that finds the pool full is lost; ``initial`` devices present at 0), or a ``schedule``
-  of stays ``{"device", "join_s", "leave_s"}``;
-- ``requests``: each present device asks for an inference ``periodic``-ally, every
-  ``period_s`` from the moment it joins (a camera at a frame rate), or as a seeded
-  ``poisson`` stream of mean gap ``period_s``;
-- ``trace``: each device's uplink rate over time (:mod:`dnnsplit.online.traces`):
-  ``constant`` (its ``rate_bps``), ``two-state`` (good: its ``rate_bps``; bad: that times
-  ``bad_factor``; exponential stays of means ``mean_good_s``, ``mean_bad_s``), ``csv`` or
-  ``mahimahi`` (a file, from ``offset_s`` on). One block for every device, or a list of
-  one per device;
-- ``switch_s``: how long a device that is told to change its partition point keeps running
-  its old one (loading the new stages' weights) before the new point takes effect;
-- ``horizon_s``: how long the world runs.
-
-:meth:`Dynamics.world` draws one realisation from a seed (the :class:`World`): the stays
-and rate traces of every device, the same whatever controller then runs in it, so
-controllers are compared on paired worlds. The seeding rule: the stays come from
-``numpy.random.default_rng([seed, 0])``, device i's trace from ``default_rng([seed, 1,
-i])`` and its requests from ``default_rng([seed, 2, i])``.
+:meth:`Dynamics.world` draws one realisation from a seed (the :class:`World`), the same
+whatever controller then runs in it, so controllers are compared on paired worlds. The
+seeding rule: the stays come from ``numpy.random.default_rng([seed, 0])``, device i's
+trace from ``default_rng([seed, 1, i])`` and its requests from ``default_rng([seed, 2,
+i])``.
 """
 
 from __future__ import annotations
@@ -34,7 +23,7 @@ import heapq
 import itertools
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -161,6 +150,21 @@ def _block(
     }
 
 
+def _kind_dict(block: Any, kinds: dict[str, set[str]]) -> dict[str, Any]:
+    """The fields of a ``kind``-ed block that its kind takes, in declaration order."""
+    return {f.name: getattr(block, f.name) for f in fields(block) if f.name in kinds[block.kind]}
+
+
+def _tuple_of(items: Any, kind: type, where: str, nonempty: bool = False) -> tuple[Any, ...]:
+    """``items``, a list (non-empty if asked) of ``kind`` instances, as a tuple."""
+    name = f"dnnsplit.online.{kind.__name__}"
+    if isinstance(items, kind) or not isinstance(items, list | tuple) or (nonempty and not items):
+        raise InputError(where, f"must be a {'non-empty ' * nonempty}list of {name}")
+    for k, item in enumerate(items):
+        Instance(kind, f"a {name}").check(item, f"{where}[{k}]")
+    return tuple(items)
+
+
 def _read_path(spec: TraceSpec) -> None:
     """A file kind given its ``path`` (and no ``trace`` yet) reads it now."""
     if spec.kind in FILE_KINDS and spec.trace is None and spec.path is not None:
@@ -211,8 +215,7 @@ class TraceSpec:
         return cls(kind=kind, path=path or None, trace=trace)
 
     def to_dict(self) -> dict[str, Any]:
-        keep = TRACE_KIND_FIELDS[self.kind]
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keep}
+        return _kind_dict(self, TRACE_KIND_FIELDS)
 
     def realise(self, rate_bps: float, horizon_s: float, rng: np.random.Generator) -> RateTrace:
         """The rate trace of a device whose average rate is ``rate_bps``."""
@@ -288,12 +291,7 @@ def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
 
 def _stays_apart(arrivals: Arrivals) -> None:
     """``stays``: a list of :class:`Stay`, one device's apart from each other."""
-    stays = arrivals.stays
-    if isinstance(stays, Stay) or not isinstance(stays, list | tuple):
-        raise InputError("arrivals.stays", "must be a list of dnnsplit.online.Stay")
-    for k, stay in enumerate(stays):
-        Instance(Stay, "a dnnsplit.online.Stay").check(stay, f"arrivals.stays[{k}]")
-    object.__setattr__(arrivals, "stays", tuple(stays))
+    object.__setattr__(arrivals, "stays", _tuple_of(arrivals.stays, Stay, "arrivals.stays"))
     _check_apart(arrivals.stays, "arrivals.stays")
 
 
@@ -321,15 +319,9 @@ class Arrivals:
         return cls(**checked)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "poisson":
-            out.update(
-                rate_per_s=self.rate_per_s, mean_stay_s=self.mean_stay_s, initial=self.initial
-            )
-        elif self.kind == "schedule":
-            out["stays"] = [
-                {"device": s.device, "join_s": s.join_s, "leave_s": s.leave_s} for s in self.stays
-            ]
+        out = _kind_dict(self, ARRIVAL_KIND_FIELDS)
+        if "stays" in out:
+            out["stays"] = [asdict(stay) for stay in self.stays]
         return out
 
     def draw(self, n_devices: int, horizon_s: float, rng: np.random.Generator) -> list[list]:
@@ -382,7 +374,7 @@ class Requests:
     period_s: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "period_s": self.period_s}
+        return asdict(self)
 
     def times(self, join: float, leave: float, rng: np.random.Generator) -> np.ndarray:
         """Request times of one stay: from ``join`` every ``period_s`` (periodic), or
@@ -400,12 +392,7 @@ class Requests:
 
 def _traces(dynamics: Dynamics) -> None:
     """``traces``: a non-empty list of :class:`TraceSpec`."""
-    traces = dynamics.traces
-    if isinstance(traces, TraceSpec) or not isinstance(traces, list | tuple) or not traces:
-        raise InputError("trace", "must be a non-empty list of dnnsplit.online.TraceSpec")
-    for k, spec in enumerate(traces):
-        Instance(TraceSpec, "a dnnsplit.online.TraceSpec").check(spec, f"trace[{k}]")
-    object.__setattr__(dynamics, "traces", tuple(traces))
+    object.__setattr__(dynamics, "traces", _tuple_of(dynamics.traces, TraceSpec, "trace", True))
 
 
 @dataclass(frozen=True)
