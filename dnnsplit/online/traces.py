@@ -1,28 +1,16 @@
-"""Uplink rate traces: how fast a device can send, second by second.
+"""Uplink rate traces: how fast a device can send, second by second (docs/online.md).
 
-A WiFi or cellular uplink does not hold the average rate ``W_i`` of the paper: a person
-walks behind a wall, a neighbour starts a download, and the rate drops tenfold for a few
-seconds. A :class:`RateTrace` is a piecewise-constant rate: ``rates_bps[k]`` from
-``times_s[k]`` until the next time; after the last time it either holds (``period_s``
-None) or the trace starts over (``period_s``: the trace repeats with that period, as
-Mahimahi replays its traces). Three sources:
-
-- :func:`read_rate_csv`: a CSV ``time_s,rate_mbit``, the first time 0, times strictly
-  increasing, rates positive (the last rate holds to the end);
-- :func:`read_mahimahi`: Mahimahi's packet-delivery format (one millisecond timestamp per
-  line, each line one opportunity to deliver a 1500-byte packet; the trace repeats after
-  its last timestamp), turned into a rate per window of ``window_s`` seconds;
-- :func:`two_state`: a seeded two-state (good/bad) Markov-modulated rate, the
-  Gilbert–Elliott model of a fading channel: exponential stays in each state.
-
-A transmission of ``bits`` started at ``t`` ends when the trace has carried that many bits
-(:meth:`RateTrace.finish`): a rate change in the middle of a transmission slows or speeds
-its rest, as on a real link.
+A :class:`RateTrace` is a piecewise-constant rate: ``rates_bps[k]`` from ``times_s[k]``
+until the next time; after the last one it holds, or the trace repeats with ``period_s``
+(as Mahimahi replays its traces). A transmission of ``bits`` started at ``t`` ends when the
+trace has carried that many bits (:meth:`RateTrace.finish`): a rate change mid-transmission
+slows or speeds its rest. Sources: a CSV ``time_s,rate_mbit`` (:func:`read_rate_csv`),
+Mahimahi's packet-delivery format turned into a rate per window (:func:`read_mahimahi`),
+and a seeded two-state Gilbert–Elliott channel (:func:`two_state`).
 
 Files are read with bounded effort: at most :data:`~dnnsplit._checks.MAX_FILE_BYTES` of
-UTF-8 text (:func:`~dnnsplit._checks.read_text`) and at most :data:`MAX_TRACE_LINES`
-lines; every error is one :class:`~dnnsplit.errors.InputError` naming the field that gave
-the file and the line that is wrong.
+UTF-8 text and :data:`MAX_TRACE_LINES` lines; every error is one
+:class:`~dnnsplit.errors.InputError` naming the field that gave the file and the line.
 """
 
 from __future__ import annotations
@@ -31,6 +19,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,16 +82,18 @@ class RateTrace:
             raise InputError("trace", "the period must exceed the last time")
         object.__setattr__(self, "times_s", read_only(times))
         object.__setattr__(self, "rates_bps", read_only(rates))
-        # bits carried from 0 to each segment start (and to the end of one period)
-        ends = np.append(times[1:], self.period_s if self.period_s is not None else np.nan)
-        carried = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(times))])
-        object.__setattr__(self, "_carried", carried)
-        period_bits = (
-            float(carried[-1] + rates[-1] * (ends[-1] - times[-1]))
-            if self.period_s is not None
-            else math.inf
-        )
-        object.__setattr__(self, "_period_bits", period_bits)
+
+    @cached_property
+    def _carried(self) -> np.ndarray:
+        """Bits carried from 0 to each segment's start."""
+        return np.concatenate([[0.0], np.cumsum(self.rates_bps[:-1] * np.diff(self.times_s))])
+
+    @cached_property
+    def _period_bits(self) -> float:
+        """Bits carried over one period (0 for a trace that does not repeat)."""
+        if self.period_s is None:
+            return 0.0
+        return float(self._carried[-1] + self.rates_bps[-1] * (self.period_s - self.times_s[-1]))
 
     @classmethod
     def constant(cls, rate_bps: float) -> RateTrace:
@@ -111,9 +102,11 @@ class RateTrace:
 
     def rate_at(self, t: float) -> float:
         """The rate at time ``t`` (s)."""
-        local = t % self.period_s if self.period_s is not None else t
-        k = int(np.searchsorted(self.times_s, local, side="right")) - 1
-        return float(self.rates_bps[max(k, 0)])
+        return float(self.rates_bps[self._segment(t % self.period_s if self.period_s else t)])
+
+    def _segment(self, t: float) -> int:
+        """The segment holding ``t`` (within a period): the last that starts by ``t``."""
+        return max(int(np.searchsorted(self.times_s, t, side="right")) - 1, 0)
 
     def changes(self, end: float) -> tuple[np.ndarray, np.ndarray]:
         """``(times, rates)``: the rate at 0 and at every change before ``end``."""
@@ -134,12 +127,9 @@ class RateTrace:
         laps = 0.0
         if self.period_s is not None:
             laps, t = divmod(t, self.period_s)
-        k = max(int(np.searchsorted(self.times_s, t, side="right")) - 1, 0)
-        carried: np.ndarray = self._carried  # type: ignore[attr-defined]
-        within = carried[k] + self.rates_bps[k] * (t - self.times_s[k])
-        if self.period_s is None:
-            return float(within)
-        return float(laps * self._period_bits + within)  # type: ignore[attr-defined]
+        k = self._segment(t)
+        within = self._carried[k] + self.rates_bps[k] * (t - self.times_s[k])
+        return float(laps * self._period_bits + within)
 
     def finish(self, start: float, bits: float) -> float:
         """When a transmission of ``bits`` started at ``start`` (s) ends (the trace's rate
@@ -147,11 +137,10 @@ class RateTrace:
         if bits <= 0:
             return start
         target = self._sent(start) + bits
-        carried: np.ndarray = self._carried  # type: ignore[attr-defined]
+        carried = self._carried
         laps = 0.0
         if self.period_s is not None:
-            period_bits: float = self._period_bits  # type: ignore[attr-defined]
-            laps, target = divmod(target, period_bits)
+            laps, target = divmod(target, self._period_bits)
         k = max(int(np.searchsorted(carried, target, side="right")) - 1, 0)
         within = self.times_s[k] + (target - carried[k]) / self.rates_bps[k]
         end = laps * self.period_s + within if self.period_s is not None else within
@@ -172,13 +161,9 @@ class RateTrace:
                 times = np.concatenate([[0.0], times])
                 kept = np.concatenate([[self.rate_at(offset_s)], kept])
             return RateTrace(times, kept, self.period_s)
-        k = max(int(np.searchsorted(self.times_s, offset_s, side="right")) - 1, 0)
+        k = self._segment(offset_s)
         times = np.concatenate([[0.0], self.times_s[k + 1 :] - offset_s])
         return RateTrace(times, self.rates_bps[k:].copy())
-
-    def scaled(self, factor: float) -> RateTrace:
-        """Every rate times ``factor`` (> 0)."""
-        return RateTrace(self.times_s, self.rates_bps * factor, self.period_s)
 
 
 def _merged(times: np.ndarray, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
