@@ -157,7 +157,7 @@ def drive(
     rows: list[tuple[Any, ...]] = []
     decisions: list[list[Any]] = []
     waiting: list[list[Any]] = []  # decisions whose first request has not started
-    in_flight: dict[int, tuple[Any, ...]] = {}
+    in_flight: dict[int, tuple[tuple[Any, ...], tuple[float, ...]]] = {}
     changed: set[int] = set()
     next_change, next_round, again = 0, 0, False
 
@@ -199,11 +199,10 @@ def drive(
             model = predict(state)
             started = bench.now()
             for k, i in enumerate(state.devices.tolist()):
-                in_flight[i] = (
-                    name, next_round, float(rounds[next_round]), started, i, int(points[i]),
-                    float(rates[i]), float(model.delays[k]), float(model.local[k]),
-                    float(model.transmission[k]), float(model.remote[k]),
-                )  # fmt: skip
+                in_flight[i] = ((name, next_round, float(rounds[next_round]), started, i,
+                                 int(points[i]), float(rates[i])),
+                                (float(model.delays[k]), float(model.local[k]),
+                                 float(model.transmission[k]), float(model.remote[k])))  # fmt: skip
                 bench.start(i, int(points[i]))
             for row in waiting:
                 row[5], row[6] = started, started - row[1]
@@ -216,14 +215,12 @@ def drive(
                   rounds[next_round] if next_round < rounds.size and not in_flight
                   else math.inf)  # fmt: skip
         for i, answer in bench.wait(max(0.0, min(due, world.horizon_s + 3600.0) - now)):
-            (ctrl, round_, scheduled, started, device, point, rate, predicted, local, send,
-             remote) = in_flight.pop(i)  # fmt: skip
+            sent, predicted = in_flight.pop(i)  # sent: the row's first columns, to rate_bps
             measured = float(answer["end_to_end_s"])
-            rows.append((ctrl, round_, scheduled, started, device, point, rate, measured,
-                         float(answer["local_s"]), float(answer["send_s"]),
+            rows.append((*sent, measured, float(answer["local_s"]), float(answer["send_s"]),
                          float(answer["bs_queue_s"]) + float(answer["bs_compute_s"]),
-                         predicted, local, send, remote))  # fmt: skip
-            if controller.observe(device, point, measured):
+                         *predicted))  # fmt: skip
+            if controller.observe(i, sent[5], measured):
                 again = True
     return rows, decisions
 
