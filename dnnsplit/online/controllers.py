@@ -139,17 +139,8 @@ def solution_evaluations(solution: Solution, n: int, n_stages: int, restarts: in
     return nodes * n + n * n * (n_stages + 1)
 
 
-def solved(
-    scenario: Scenario,
-    key: Any,
-    memo: dict[Any, Any],
-    *,
-    solver: str,
-    objective: str,
-    restarts: int = 8,
-    seed: int = 0,
-    max_nodes: int = 20_000,
-) -> Solution:
+def solved(scenario: Scenario, key: Any, memo: dict[Any, Any], *, solver: str, objective: str,
+           restarts: int = 8, seed: int = 0, max_nodes: int = 20_000) -> Solution:  # fmt: skip
     """``solver`` on ``scenario`` (the state ``key``), remembered in ``memo``: a rerun with
     the same arguments gives the same answer, so it is looked up instead. Greedy and
     local-search run without a reachable time limit; ``optimal`` stops at ``max_nodes``
@@ -169,9 +160,8 @@ def solved(
     if entry not in memo:
         found = solve(scenario, objective=objective, solver=solver, **options)
         if found.stopped in ("time_limit", "interrupted"):
-            raise SolverRefusal(
-                "time_limit", f"{solver} was stopped by its clock: a result would depend on it"
-            )
+            raise SolverRefusal("time_limit",
+                                f"{solver} was stopped by its clock: a result would depend on it")
         memo[entry] = found
     answer: Solution = memo[entry]
     return answer
@@ -180,15 +170,8 @@ def solved(
 class _Solving(Controller):
     """What the controllers that solve share: the solver, objective and options."""
 
-    def __init__(
-        self,
-        *,
-        solver: str = "greedy",
-        objective: str = "total",
-        restarts: int = 8,
-        seed: int = 0,
-        max_nodes: int = 20_000,
-    ) -> None:
+    def __init__(self, *, solver: str = "greedy", objective: str = "total", restarts: int = 8,
+                 seed: int = 0, max_nodes: int = 20_000) -> None:  # fmt: skip
         self.solver, self.objective = solver, objective
         self.options = {"restarts": restarts, "seed": seed, "max_nodes": max_nodes}
 
@@ -216,10 +199,8 @@ class Static(_Solving):
         if self.points is not None:
             return Decision(self.points.copy(), 0)
         everyone = np.ones(state.pool.n_devices, dtype=bool)
-        whole = State(
-            state.time_s, state.pool, everyone, state.rates, state.points, memo=state.memo
-        )
-        decision = self._fresh(whole)
+        decision = self._fresh(State(state.time_s, state.pool, everyone, state.rates,
+                                     state.points, memo=state.memo))  # fmt: skip
         self.points = decision.points.copy()
         return decision
 
@@ -274,9 +255,8 @@ class Repair(_Solving):
             excess = tables.excess(delays, energies)
             best = np.lexsort((values, excess))[0]
             now = int(np.flatnonzero(options == local[k])[0])
-            same = excess[now] == excess[best] and values[now] <= values[best] + tolerance(
-                values[best]
-            )
+            tied = excess[now] == excess[best]
+            same = tied and values[now] <= values[best] + tolerance(values[best])
             local[k] = options[now if same else best]
             work += options.size
         moves = make_moves(tables, local, "any", self.objective, "snapshot")

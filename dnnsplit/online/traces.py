@@ -15,6 +15,7 @@ UTF-8 text and :data:`MAX_TRACE_LINES` lines; every error is one
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -118,9 +119,7 @@ class RateTrace:
         times = (self.times_s[None, :] + self.period_s * np.arange(repeats)[:, None]).ravel()
         rates = np.tile(self.rates_bps, repeats)
         keep = times < end
-        times, rates = times[keep], rates[keep]
-        same = np.concatenate([[False], rates[1:] == rates[:-1]])  # a repeat's seam
-        return times[~same], rates[~same]
+        return _merged(times[keep], rates[keep])  # across a repeat's seam
 
     def _sent(self, t: float) -> float:
         """Bits the trace carries from 0 to ``t``."""
@@ -177,11 +176,8 @@ def _text(path: str | os.PathLike[str], field: str, kind: str) -> tuple[str, str
     text = read_text(path, field, kind)
     name = os.path.basename(os.fspath(path))
     if text.count("\n") > MAX_TRACE_LINES:
-        raise InputError(
-            field,
-            f"{name} has more than {MAX_TRACE_LINES:,} lines "
-            "(dnnsplit.online.traces.MAX_TRACE_LINES)",
-        )
+        raise InputError(field, f"{name} has more than {MAX_TRACE_LINES:,} lines "
+                         "(dnnsplit.online.traces.MAX_TRACE_LINES)")  # fmt: skip
     return name, text
 
 
@@ -206,9 +202,8 @@ def read_rate_csv(path: str | os.PathLike[str], field: str = "trace") -> RateTra
     rows = [(k + 1, line.strip()) for k, line in enumerate(text.split("\n")) if line.strip()]
     header = tuple(cell.strip() for cell in rows[0][1].split(",")) if rows else ()
     if header != CSV_HEADER:
-        raise InputError(
-            field, f"{name} line 1: the header must be {','.join(CSV_HEADER)}, got {shown(header)}"
-        )
+        raise InputError(field, f"{name} line 1: the header must be {','.join(CSV_HEADER)}, "
+                         f"got {shown(header)}")  # fmt: skip
     if len(rows) < 2:
         raise InputError(field, f"{name}: the trace is empty (no row after the header)")
     times = np.empty(len(rows) - 1)
@@ -217,9 +212,8 @@ def read_rate_csv(path: str | os.PathLike[str], field: str = "trace") -> RateTra
         cells = line.split(",")
         where = f"{name} line {number}"
         if len(cells) != 2:
-            raise InputError(
-                field, f"{where}: needs two values time_s,rate_mbit, got {shown(line)}"
-            )
+            raise InputError(field,
+                             f"{where}: needs two values time_s,rate_mbit, got {shown(line)}")
         try:
             time, rate = float(cells[0]), float(cells[1])
         except ValueError:
@@ -228,17 +222,14 @@ def read_rate_csv(path: str | os.PathLike[str], field: str = "trace") -> RateTra
             must = "be 0" if k == 0 else f"exceed the previous time {times[k - 1]:g}"
             raise InputError(field, f"{where}: time_s must {must}, got {shown(cells[0].strip())}")
         if not (math.isfinite(rate) and rate > 0):
-            raise InputError(
-                field,
-                f"{where}: rate_mbit must be positive and finite, got {shown(cells[1].strip())}",
-            )
+            raise InputError(field, f"{where}: rate_mbit must be positive and finite, "
+                             f"got {shown(cells[1].strip())}")  # fmt: skip
         times[k], rates[k] = time, rate * 1e6
     return RateTrace(*_merged(times, rates))
 
 
-def read_mahimahi(
-    path: str | os.PathLike[str], window_s: float = 1.0, field: str = "trace"
-) -> RateTrace:
+def read_mahimahi(path: str | os.PathLike[str], window_s: float = 1.0,
+                  field: str = "trace") -> RateTrace:  # fmt: skip
     """A repeating trace from Mahimahi's packet-delivery format.
 
     Each line holds a whole number of milliseconds, non-decreasing; each line is one
@@ -259,24 +250,18 @@ def read_mahimahi(
     wrong = _NOT_A_STAMP.search(text)
     if wrong is not None:
         number, line = _line_of(text, wrong.start())
-        raise InputError(
-            field,
-            f"{name} line {number}: must be a whole number of milliseconds, got "
-            f"{shown(line.strip())}",
-        )
+        raise InputError(field, f"{name} line {number}: must be a whole number of milliseconds, "
+                         f"got {shown(line.strip())}")  # fmt: skip
     stamps = np.array(text.split(), dtype=np.int64)
     if stamps.size == 0:
         raise InputError(field, f"{name}: the trace is empty (no timestamp)")
     falls = np.flatnonzero(np.diff(stamps) < 0)
     if falls.size:
         k = int(falls[0]) + 1
-        at = [m.start() for _, m in zip(range(k + 1), re.finditer(r"\d+", text), strict=False)]
-        number, _ = _line_of(text, at[-1])
-        raise InputError(
-            field,
-            f"{name} line {number}: timestamps must not decrease ({stamps[k]} after "
-            f"{stamps[k - 1]})",
-        )
+        stamp = next(itertools.islice(re.finditer(r"\d+", text), k, None))  # the k-th's place
+        number, _ = _line_of(text, stamp.start())
+        raise InputError(field, f"{name} line {number}: timestamps must not decrease "
+                         f"({stamps[k]} after {stamps[k - 1]})")  # fmt: skip
     period = float(stamps[-1]) / 1000.0
     if period <= 0:
         raise InputError(field, f"{name}: the last timestamp must be above 0 ms (the period)")
@@ -286,17 +271,13 @@ def read_mahimahi(
     lengths = np.minimum(starts + window_s, period) - starts
     # a stamp at the period's end is the next lap's stamp at 0 (mm-link's rule)
     seconds = stamps.astype(float) / 1000.0 % period
-    counts = np.bincount(
-        np.minimum((seconds / window_s).astype(np.int64), windows - 1), minlength=windows
-    )
-    rates = np.maximum(counts, 1) * MAHIMAHI_PACKET_BITS / lengths
-    times, rates = _merged(starts, rates)
-    return RateTrace(times, rates, period)
+    window = np.minimum((seconds / window_s).astype(np.int64), windows - 1)
+    rates = np.maximum(np.bincount(window, minlength=windows), 1) * MAHIMAHI_PACKET_BITS / lengths
+    return RateTrace(*_merged(starts, rates), period)
 
 
-def read_trace(
-    path: str | os.PathLike[str], window_s: float = 1.0, field: str = "trace"
-) -> RateTrace:
+def read_trace(path: str | os.PathLike[str], window_s: float = 1.0,
+               field: str = "trace") -> RateTrace:  # fmt: skip
     """A rate CSV (first line ``time_s,rate_mbit``) or, otherwise, a Mahimahi trace."""
     _, text = _text(path, field, "trace")
     first = text.lstrip().split("\n", 1)[0].strip()
@@ -305,14 +286,8 @@ def read_trace(
     return read_mahimahi(path, window_s, field)
 
 
-def two_state(
-    good_bps: float,
-    bad_bps: float,
-    mean_good_s: float,
-    mean_bad_s: float,
-    horizon_s: float,
-    rng: np.random.Generator,
-) -> RateTrace:
+def two_state(good_bps: float, bad_bps: float, mean_good_s: float, mean_bad_s: float,
+              horizon_s: float, rng: np.random.Generator) -> RateTrace:  # fmt: skip
     """A seeded two-state (good/bad) Markov-modulated rate up to ``horizon_s``.
 
     The link stays in each state an exponential time of mean ``mean_good_s`` (rate
@@ -323,11 +298,9 @@ def two_state(
     """
     expected = 2 * horizon_s / (mean_good_s + mean_bad_s) + 16
     if expected > MAX_SEGMENTS:
-        raise InputError(
-            "mean_good_s",
-            f"stays this short give about {expected:.3g} rate changes over the horizon, more "
-            f"than {MAX_SEGMENTS:,} (dnnsplit.online.traces.MAX_SEGMENTS)",
-        )
+        raise InputError("mean_good_s", f"stays this short give about {expected:.3g} rate "
+                         f"changes over the horizon, more than {MAX_SEGMENTS:,} "
+                         "(dnnsplit.online.traces.MAX_SEGMENTS)")  # fmt: skip
     good = bool(rng.random() < mean_good_s / (mean_good_s + mean_bad_s))
     times, rates = [0.0], [good_bps if good else bad_bps]
     clock = 0.0
