@@ -49,11 +49,8 @@ class OnlineInput(Constraint):
         if isinstance(value, Scenario):
             return OnlineScenario(value)
         if not isinstance(value, OnlineScenario | World):
-            raise InputError(
-                field,
-                "must be a dnnsplit.online.OnlineScenario, a dnnsplit.online.World or a "
-                f"dnnsplit.Scenario, got {shown(value)}",
-            )
+            raise InputError(field, "must be a dnnsplit.online.OnlineScenario, a "
+                             f"dnnsplit.online.World or a dnnsplit.Scenario, got {shown(value)}")
         return value
 
     def invalid(self) -> tuple[Any, ...]:

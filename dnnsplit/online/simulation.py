@@ -174,10 +174,8 @@ class _Run:
         self.local = tables.local  # (N, S+1): D^L_i(p)
         self.bits = 8.0 * pool.profile.bytes_sent()  # (S+1,): 0 at p = S
         self.work = tables.remote_work
-        intervals = world.intervals
-        self.intervals = intervals
-        self.present = intervals.present[0].copy()
-        self.rates = intervals.rates[0].copy()
+        self.present = world.intervals.present[0].copy()
+        self.rates = world.intervals.rates[0].copy()
         self.points = np.clip(tables.max_stage // 2, tables.min_stage, tables.max_stage)
         self.in_force = self.points.copy()
         self.switching: dict[int, int] = {}  # device -> token of its pending switch
@@ -220,11 +218,10 @@ class _Run:
         switches = 0
         for device, point in enumerate(decision.points.tolist()):
             self.points[device] = point
+            self.switching.pop(device, None)  # a pending switch is overtaken
             if point == self.in_force[device]:
-                self.switching.pop(device, None)
                 continue
             if free or not self.present[device] or self.world.switch_s == 0:
-                self.switching.pop(device, None)
                 self.in_force[device] = point
                 switches += int(self.present[device] and not free)
                 continue
@@ -271,7 +268,7 @@ class _Run:
     # -- the world --------------------------------------------------------------------
 
     def _world(self) -> Generator[simpy.Event, Any, None]:
-        intervals = self.intervals
+        intervals = self.world.intervals
         for k in range(1, len(intervals)):
             yield self.env.timeout(intervals.times[k] - self.env.now)
             present, rates = intervals.present[k], intervals.rates[k]
