@@ -107,12 +107,9 @@ def tc_schedule(world: World) -> pd.DataFrame:
     """When to reshape which device's uplink, and to what: every device at 0, then each
     device whose rate changes at a change of the world (columns ``time_s``, ``device``,
     ``rate_bps``; by time, then device)."""
-    intervals = world.intervals
-    rows = [(0.0, i, float(intervals.rates[0, i])) for i in range(world.n_devices)]
-    for k in range(1, len(intervals)):
-        for i in np.flatnonzero(intervals.rates[k] != intervals.rates[k - 1]).tolist():
-            rows.append((float(intervals.times[k]), i, float(intervals.rates[k, i])))
-    return pd.DataFrame(rows, columns=["time_s", "device", "rate_bps"])
+    times, rates = world.intervals.times, world.intervals.rates
+    k, i = np.nonzero(np.vstack([np.ones(world.n_devices, dtype=bool), rates[1:] != rates[:-1]]))
+    return pd.DataFrame({"time_s": times[k], "device": i, "rate_bps": rates[k, i]})
 
 
 def predict(state: State) -> Evaluation:
@@ -137,9 +134,8 @@ class Bench(Protocol):
     def wait(self, timeout_s: float) -> list[tuple[int, dict[str, Any]]]: ...
 
 
-def drive(
-    world: World, controller: Controller, bench: Bench, name: str = ""
-) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
+def drive(world: World, controller: Controller, bench: Bench,
+          name: str = "") -> tuple[list[tuple[Any, ...]], list[list[Any]]]:  # fmt: skip
     """Play ``controller`` in ``world`` on ``bench`` (the module docstring, steps 1-4).
 
     Returns the request rows (:data:`COLUMNS`) and the decision rows
