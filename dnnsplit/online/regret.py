@@ -75,15 +75,8 @@ def _value(world: World, k: int, points: np.ndarray, objective: str) -> float:
     return found
 
 
-def regret(
-    world: World,
-    trajectory: Trajectory,
-    objective: str,
-    *,
-    max_nodes: int,
-    restarts: int = 8,
-    seed: int = 0,
-) -> pd.DataFrame:
+def regret(world: World, trajectory: Trajectory, objective: str, *, max_nodes: int,
+           restarts: int = 8, seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """The pieces of the horizon (module docstring), one row each: ``start_s``,
     ``end_s``, ``devices`` present, ``value`` (the objective of the points in force),
     ``best`` (the oracle's), its ``lower_bound``, ``certified``, ``regret`` (Δt · (value
