@@ -40,8 +40,8 @@ __all__ = ["BaseStation", "Trajectory", "run_world"]
 
 _EPS = 1e-12
 #: The columns of :attr:`Trajectory.requests` and :attr:`Trajectory.decisions`.
-REQUEST_COLUMNS = ("device", "issued_s", "point", "local_s", "transmission_s", "bs_s", "delay_s")
-DECISION_COLUMNS = ("time_s", "applied_s", "evaluations", "modelled_s", "switches")
+_REQUEST_COLUMNS = ("device", "issued_s", "point", "local_s", "transmission_s", "bs_s", "delay_s")
+_DECISION_COLUMNS = ("time_s", "applied_s", "evaluations", "modelled_s", "switches")
 
 
 class BaseStation:
@@ -323,11 +323,11 @@ class _Run:
         self.env.process(self._control())
         self.env.process(self._requests())
         self.env.run(until=self.world.horizon_s)
-        requests = pd.DataFrame(self.rows, columns=list(REQUEST_COLUMNS))
+        requests = pd.DataFrame(self.rows, columns=list(_REQUEST_COLUMNS))
         requests = requests.sort_values(["issued_s", "device"], kind="stable")
         return Trajectory(
             requests=requests.reset_index(drop=True),
-            decisions=pd.DataFrame(self.decisions, columns=list(DECISION_COLUMNS)),
+            decisions=pd.DataFrame(self.decisions, columns=list(_DECISION_COLUMNS)),
             in_force_times=np.array(self.force_times),
             in_force=np.array(self.force_rows),
             measured_s=np.array(self.measured),
