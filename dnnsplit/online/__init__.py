@@ -1,17 +1,13 @@
 """Online partitioning: devices that come and go, uplinks that change (beyond the paper).
 
 The paper decides once, for N devices at fixed rates. Here the world moves
-(:mod:`dnnsplit.online.dynamics`): devices join and leave, each present device asks for
-inferences over time, and each uplink follows a rate trace (:mod:`dnnsplit.online.traces`:
-a CSV, Mahimahi's format, or a seeded good/bad Markov channel). An event-driven
-simulation (:mod:`dnnsplit.online.simulation`, on SimPy) runs every request through the
-devices, their uplinks and the BS, while a controller (:mod:`dnnsplit.online.controllers`:
-static, re-solve, incremental repair, a bandit that sees no rates) changes the partition
-points, paying for its decision time and for every switch. Its regret against an oracle
-that plays each state's offline optimum (certified where ``optimal`` finishes) is
-:mod:`dnnsplit.online.regret`. Entry point: :func:`simulate` (docs/online.md). The same
-controllers drive real device processes on the emulated testbed in
-:mod:`dnnsplit.online.testbed` (imported on its own: it needs :mod:`dnnsplit.testbed`).
+(:mod:`~dnnsplit.online.dynamics`, with rate traces from :mod:`~dnnsplit.online.traces`),
+an event-driven SimPy simulation (:mod:`~dnnsplit.online.simulation`) runs every request
+while a controller (:mod:`~dnnsplit.online.controllers`) changes the partition points,
+paying for its decision time and every switch, and :mod:`~dnnsplit.online.regret` measures
+what it lost against an oracle that plays each state's offline optimum. Entry point:
+:func:`simulate` (docs/online.md). :mod:`dnnsplit.online.testbed` (imported on its own: it
+needs :mod:`dnnsplit.testbed`) drives the same controllers on the emulated testbed.
 """
 
 from dnnsplit.online.api import (

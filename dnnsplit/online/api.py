@@ -49,11 +49,8 @@ class OnlineInput(Constraint):
         if isinstance(value, Scenario):
             return OnlineScenario(value)
         if not isinstance(value, OnlineScenario | World):
-            raise InputError(
-                field,
-                "must be a dnnsplit.online.OnlineScenario, a dnnsplit.online.World or a "
-                f"dnnsplit.Scenario, got {shown(value)}",
-            )
+            raise InputError(field, "must be a dnnsplit.online.OnlineScenario, a "
+                             f"dnnsplit.online.World or a dnnsplit.Scenario, got {shown(value)}")
         return value
 
     def invalid(self) -> tuple[Any, ...]:
@@ -227,22 +224,10 @@ def simulate(
     else:
         assert isinstance(scenario, OnlineScenario)  # a Scenario was wrapped by its check
         world = scenario.dynamics.world(scenario.scenario, seed or 0, horizon_s)
-    chosen = make_controller(
-        controller,
-        solver=solver,
-        objective=objective,
-        restarts=restarts,
-        seed=world.seed,
-        max_nodes=max_nodes,
-        epsilon=epsilon,
-        step=step,
-    )
-    trajectory: Trajectory = run_world(world, chosen, seconds_per_evaluation=seconds_per_evaluation)
-    pieces = (
-        regret_pieces(
-            world, trajectory, objective, max_nodes=max_nodes, restarts=restarts, seed=world.seed
-        )
-        if regret
-        else None
-    )
+    chosen = make_controller(controller, seed=world.seed, epsilon=epsilon, step=step,
+                             solver=solver, objective=objective, restarts=restarts,
+                             max_nodes=max_nodes)  # fmt: skip
+    trajectory = run_world(world, chosen, seconds_per_evaluation=seconds_per_evaluation)
+    pieces = regret_pieces(world, trajectory, objective, max_nodes=max_nodes, restarts=restarts,
+                           seed=world.seed) if regret else None  # fmt: skip
     return Run(label(controller, solver), objective, world, trajectory, pieces)

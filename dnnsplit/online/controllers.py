@@ -1,26 +1,14 @@
 """Controllers: who decides the partition points while the world moves, and how.
 
-A controller is called with the :class:`State` of the world whenever it changes (a device
-joins or leaves, a present device's uplink rate changes) and answers with a
-:class:`Decision`: a partition point for every device of the pool, and how many model
-evaluations the answer took (its modelled decision time is that count times a declared
-cost per evaluation: see :func:`dnnsplit.online.simulate`). A learning controller is also
-told every measured delay (:meth:`Controller.observe`) and may ask to decide again.
-
-The interface is all a runtime needs (the simulation here; the testbed driver,
-:mod:`dnnsplit.online.testbed`):
-``decide(state) -> Decision`` and ``observe(device, point, delay_s) -> bool``.
-
-- :class:`Static`: solve once, at the start, for the whole pool at its first rates; never
-  again (the paper's method deployed once).
-- :class:`Resolve`: solve the present devices from scratch at every change (``greedy``,
-  ``local-search`` or ``optimal`` with a node budget).
-- :class:`Repair`: solve once at the start; at a change, give each device the change
-  touched (joined, or its rate changed) its best point with the others fixed, then improve
-  by single-device moves (any point) until none improves.
-- :class:`Bandit`: sees no rates: each device keeps an ε-greedy bandit over its partition
-  points, learning from the delays it measures (a running mean with step size ``step``,
-  which forgets, so it follows a changing uplink). Seeded.
+A controller is called with the :class:`State` of the world whenever it changes and
+answers with a :class:`Decision`: a point for every pool device and the model evaluations
+it took (its modelled decision time: see :func:`dnnsplit.online.simulate`). It is told
+every measured delay (:meth:`Controller.observe`) and may ask to decide again. That
+interface, ``decide(state) -> Decision`` and ``observe(device, point, delay_s) -> bool``,
+is all a runtime needs (the simulation; the testbed driver, :mod:`dnnsplit.online.testbed`).
+:class:`Static` solves once for the whole pool, :class:`Resolve` solves the present devices
+at every change, :class:`Repair` repairs its last answer by single-device moves, and
+:class:`Bandit` learns from measured delays without seeing any rate (docs/online.md).
 """
 
 from __future__ import annotations
@@ -151,17 +139,8 @@ def solution_evaluations(solution: Solution, n: int, n_stages: int, restarts: in
     return nodes * n + n * n * (n_stages + 1)
 
 
-def solved(
-    scenario: Scenario,
-    key: Any,
-    memo: dict[Any, Any],
-    *,
-    solver: str,
-    objective: str,
-    restarts: int = 8,
-    seed: int = 0,
-    max_nodes: int = 20_000,
-) -> Solution:
+def solved(scenario: Scenario, key: Any, memo: dict[Any, Any], *, solver: str, objective: str,
+           restarts: int = 8, seed: int = 0, max_nodes: int = 20_000) -> Solution:  # fmt: skip
     """``solver`` on ``scenario`` (the state ``key``), remembered in ``memo``: a rerun with
     the same arguments gives the same answer, so it is looked up instead. Greedy and
     local-search run without a reachable time limit; ``optimal`` stops at ``max_nodes``
@@ -181,9 +160,8 @@ def solved(
     if entry not in memo:
         found = solve(scenario, objective=objective, solver=solver, **options)
         if found.stopped in ("time_limit", "interrupted"):
-            raise SolverRefusal(
-                "time_limit", f"{solver} was stopped by its clock: a result would depend on it"
-            )
+            raise SolverRefusal("time_limit",
+                                f"{solver} was stopped by its clock: a result would depend on it")
         memo[entry] = found
     answer: Solution = memo[entry]
     return answer
@@ -192,31 +170,10 @@ def solved(
 class _Solving(Controller):
     """What the controllers that solve share: the solver, objective and options."""
 
-    def __init__(
-        self,
-        *,
-        solver: str = "greedy",
-        objective: str = "total",
-        restarts: int = 8,
-        seed: int = 0,
-        max_nodes: int = 20_000,
-    ) -> None:
+    def __init__(self, *, solver: str = "greedy", objective: str = "total", restarts: int = 8,
+                 seed: int = 0, max_nodes: int = 20_000) -> None:  # fmt: skip
         self.solver, self.objective = solver, objective
         self.options = {"restarts": restarts, "seed": seed, "max_nodes": max_nodes}
-
-    def _solve(self, state: State, scenario: Scenario, key: Any) -> tuple[np.ndarray, int]:
-        solution = solved(
-            scenario,
-            key,
-            state.memo,
-            solver=self.solver,
-            objective=self.objective,
-            **self.options,
-        )
-        work = solution_evaluations(
-            solution, scenario.n_devices, scenario.n_stages, self.options["restarts"]
-        )
-        return np.asarray(solution.partition), work
 
     def _fresh(self, state: State) -> Decision:
         """Solve the present devices from scratch."""
@@ -224,28 +181,26 @@ class _Solving(Controller):
         devices = state.devices
         if devices.size == 0:
             return Decision(points, 0)
-        found, work = self._solve(state, state.scenario, state.key)
-        points[devices] = found
-        return Decision(points, work)
+        scenario = state.scenario
+        solution = solved(scenario, state.key, state.memo, solver=self.solver,
+                          objective=self.objective, **self.options)  # fmt: skip
+        points[devices] = solution.partition
+        return Decision(points, solution_evaluations(
+            solution, scenario.n_devices, scenario.n_stages, self.options["restarts"]))  # fmt: skip
 
 
 class Static(_Solving):
     """Solve once, for the whole pool at its rates at the start; never again."""
 
     name = "static"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.points: np.ndarray | None = None
+    points: np.ndarray | None = None
 
     def decide(self, state: State) -> Decision:
         if self.points is not None:
             return Decision(self.points.copy(), 0)
         everyone = np.ones(state.pool.n_devices, dtype=bool)
-        whole = State(
-            state.time_s, state.pool, everyone, state.rates, state.points, memo=state.memo
-        )
-        decision = self._fresh(whole)
+        decision = self._fresh(State(state.time_s, state.pool, everyone, state.rates,
+                                     state.points, memo=state.memo))  # fmt: skip
         self.points = decision.points.copy()
         return decision
 
@@ -275,10 +230,7 @@ class Repair(_Solving):
     """
 
     name = "repair"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.started = False
+    started = False
 
     def decide(self, state: State) -> Decision:
         if not self.started:
@@ -303,9 +255,8 @@ class Repair(_Solving):
             excess = tables.excess(delays, energies)
             best = np.lexsort((values, excess))[0]
             now = int(np.flatnonzero(options == local[k])[0])
-            same = excess[now] == excess[best] and values[now] <= values[best] + tolerance(
-                values[best]
-            )
+            tied = excess[now] == excess[best]
+            same = tied and values[now] <= values[best] + tolerance(values[best])
             local[k] = options[now if same else best]
             work += options.size
         moves = make_moves(tables, local, "any", self.objective, "snapshot")
@@ -372,20 +323,11 @@ class Bandit(Controller):
 
 
 def make_controller(
-    name: str,
-    *,
-    solver: str = "greedy",
-    objective: str = "total",
-    restarts: int = 8,
-    seed: int = 0,
-    max_nodes: int = 20_000,
-    epsilon: float = 0.1,
-    step: float = 0.3,
+    name: str, *, seed: int = 0, epsilon: float = 0.1, step: float = 0.3, **solving: Any
 ) -> Controller:
-    """The controller called ``name`` (one of :data:`CONTROLLERS`) with its options."""
+    """The controller called ``name`` (one of :data:`CONTROLLERS`): the bandit with
+    ``epsilon``, ``step`` and ``seed``; the others with ``seed`` and ``solving`` (``solver``,
+    ``objective``, ``restarts``, ``max_nodes``)."""
     if name == "bandit":
         return Bandit(epsilon=epsilon, step=step, seed=seed)
-    kind = {"static": Static, "resolve": Resolve, "repair": Repair}[name]
-    return kind(
-        solver=solver, objective=objective, restarts=restarts, seed=seed, max_nodes=max_nodes
-    )
+    return {"static": Static, "resolve": Resolve, "repair": Repair}[name](seed=seed, **solving)

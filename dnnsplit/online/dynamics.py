@@ -1,31 +1,20 @@
 """The dynamic setting: devices that come and go, requests over time, uplinks that change.
 
-The paper's scenario is one instant: N devices, fixed rates, one decision. Its dynamic
-extension keeps the scenario (the profile, the BS and a *pool* of devices) and adds an
-``online`` block to the scenario file (docs/online.md) saying how the world moves:
+The paper's scenario is one instant. Its dynamic extension keeps the scenario (the
+profile, the BS and a *pool* of devices) and adds an ``online`` block (docs/online.md):
+``arrivals`` (which pool devices are present when: ``none``, a seeded ``poisson`` process
+in which an arrival that finds the pool full is lost, or a ``schedule`` of stays),
+``requests`` (each present device asks ``periodic``-ally from the moment it joins, or as a
+seeded ``poisson`` stream), ``trace`` (each uplink's rate over time,
+:mod:`dnnsplit.online.traces`: ``constant``, ``two-state``, ``csv`` or ``mahimahi``; one
+block for every device or one per device), ``switch_s`` (how long a device told to change
+its point keeps its old one) and ``horizon_s``.
 
-- ``arrivals``: which pool devices are present when. ``none`` (all, throughout), a seeded
-  ``poisson`` process (new devices arrive at ``rate_per_s``; each takes a random absent
-  pool device, stays an exponential time of mean ``mean_stay_s``, then leaves; an arrival
-  that finds the pool full is lost; ``initial`` devices present at 0), or a ``schedule``
-  of stays ``{"device", "join_s", "leave_s"}``;
-- ``requests``: each present device asks for an inference ``periodic``-ally, every
-  ``period_s`` from the moment it joins (a camera at a frame rate), or as a seeded
-  ``poisson`` stream of mean gap ``period_s``;
-- ``trace``: each device's uplink rate over time (:mod:`dnnsplit.online.traces`):
-  ``constant`` (its ``rate_bps``), ``two-state`` (good: its ``rate_bps``; bad: that times
-  ``bad_factor``; exponential stays of means ``mean_good_s``, ``mean_bad_s``), ``csv`` or
-  ``mahimahi`` (a file, from ``offset_s`` on). One block for every device, or a list of
-  one per device;
-- ``switch_s``: how long a device that is told to change its partition point keeps running
-  its old one (loading the new stages' weights) before the new point takes effect;
-- ``horizon_s``: how long the world runs.
-
-:meth:`Dynamics.world` draws one realisation from a seed (the :class:`World`): the stays
-and rate traces of every device, the same whatever controller then runs in it, so
-controllers are compared on paired worlds. The seeding rule: the stays come from
-``numpy.random.default_rng([seed, 0])``, device i's trace from ``default_rng([seed, 1,
-i])`` and its requests from ``default_rng([seed, 2, i])``.
+:meth:`Dynamics.world` draws one realisation from a seed (the :class:`World`), the same
+whatever controller then runs in it, so controllers are compared on paired worlds. The
+seeding rule: the stays come from ``numpy.random.default_rng([seed, 0])``, device i's
+trace from ``default_rng([seed, 1, i])`` and its requests from ``default_rng([seed, 2,
+i])``.
 """
 
 from __future__ import annotations
@@ -34,7 +23,7 @@ import heapq
 import itertools
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -151,14 +140,25 @@ def _block(
     allowed = kinds[kind]
     extra = sorted(k for k in given if k not in allowed)
     if extra:
-        raise InputError(
-            f"{where}.{extra[0]}",
-            f"not a field of a {kind} block; it takes: {', '.join(sorted(allowed))}",
-        )
-    return {
-        **check_all({k: v for k, v in given.items() if k in table}, table, f"{where}."),
-        "kind": kind,
-    }
+        raise InputError(f"{where}.{extra[0]}",
+                         f"not a field of a {kind} block; it takes: {', '.join(sorted(allowed))}")
+    checked = check_all({k: v for k, v in given.items() if k in table}, table, f"{where}.")
+    return {**checked, "kind": kind}
+
+
+def _kind_dict(block: Any, kinds: dict[str, set[str]]) -> dict[str, Any]:
+    """The fields of a ``kind``-ed block that its kind takes, in declaration order."""
+    return {f.name: getattr(block, f.name) for f in fields(block) if f.name in kinds[block.kind]}
+
+
+def _tuple_of(items: Any, kind: type, where: str, nonempty: bool = False) -> tuple[Any, ...]:
+    """``items``, a list (non-empty if asked) of ``kind`` instances, as a tuple."""
+    name = f"dnnsplit.online.{kind.__name__}"
+    if isinstance(items, kind) or not isinstance(items, list | tuple) or (nonempty and not items):
+        raise InputError(where, f"must be a {'non-empty ' * nonempty}list of {name}")
+    for k, item in enumerate(items):
+        Instance(kind, f"a {name}").check(item, f"{where}[{k}]")
+    return tuple(items)
 
 
 def _read_path(spec: TraceSpec) -> None:
@@ -211,22 +211,15 @@ class TraceSpec:
         return cls(kind=kind, path=path or None, trace=trace)
 
     def to_dict(self) -> dict[str, Any]:
-        keep = TRACE_KIND_FIELDS[self.kind]
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keep}
+        return _kind_dict(self, TRACE_KIND_FIELDS)
 
     def realise(self, rate_bps: float, horizon_s: float, rng: np.random.Generator) -> RateTrace:
         """The rate trace of a device whose average rate is ``rate_bps``."""
         if self.kind == "constant":
             return RateTrace.constant(rate_bps)
         if self.kind == "two-state":
-            return two_state(
-                rate_bps,
-                rate_bps * self.bad_factor,
-                self.mean_good_s,
-                self.mean_bad_s,
-                horizon_s,
-                rng,
-            )
+            return two_state(rate_bps, rate_bps * self.bad_factor, self.mean_good_s,
+                             self.mean_bad_s, horizon_s, rng)  # fmt: skip
         if self.trace is None:
             raise InputError("trace.path", f"missing (the {self.kind} trace file)")
         return self.trace.at_offset(self.offset_s)
@@ -252,13 +245,10 @@ def _check_apart(stays: tuple[Stay, ...], where: str) -> None:
     order = sorted(range(len(stays)), key=lambda k: (stays[k].device, stays[k].join_s))
     for before, after in itertools.pairwise(order):
         first, second = stays[before], stays[after]
-        if first.device == second.device and (
-            first.leave_s is None or first.leave_s > second.join_s
-        ):
-            raise InputError(
-                f"{where}[{after}].join_s",
-                f"device {second.device} is already present then (stay {before})",
-            )
+        overlap = first.leave_s is None or first.leave_s > second.join_s
+        if first.device == second.device and overlap:
+            raise InputError(f"{where}[{after}].join_s",
+                             f"device {second.device} is already present then (stay {before})")
 
 
 def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
@@ -274,10 +264,8 @@ def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
             if key not in given:
                 raise InputError(f"{at}.{key}", "missing")
         if given["device"] >= n_devices:
-            raise InputError(
-                f"{at}.device",
-                f"{given['device']} is not a device of the pool (0..{n_devices - 1})",
-            )
+            raise InputError(f"{at}.device",
+                             f"{given['device']} is not a device of the pool (0..{n_devices - 1})")
         leave = given.get("leave_s")
         if leave is not None and leave <= given["join_s"]:
             raise InputError(f"{at}.leave_s", f"{leave:g} is not after join_s {given['join_s']:g}")
@@ -288,12 +276,7 @@ def _stays(raw: Any, where: str, n_devices: int) -> tuple[Stay, ...]:
 
 def _stays_apart(arrivals: Arrivals) -> None:
     """``stays``: a list of :class:`Stay`, one device's apart from each other."""
-    stays = arrivals.stays
-    if isinstance(stays, Stay) or not isinstance(stays, list | tuple):
-        raise InputError("arrivals.stays", "must be a list of dnnsplit.online.Stay")
-    for k, stay in enumerate(stays):
-        Instance(Stay, "a dnnsplit.online.Stay").check(stay, f"arrivals.stays[{k}]")
-    object.__setattr__(arrivals, "stays", tuple(stays))
+    object.__setattr__(arrivals, "stays", _tuple_of(arrivals.stays, Stay, "arrivals.stays"))
     _check_apart(arrivals.stays, "arrivals.stays")
 
 
@@ -321,15 +304,9 @@ class Arrivals:
         return cls(**checked)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "poisson":
-            out.update(
-                rate_per_s=self.rate_per_s, mean_stay_s=self.mean_stay_s, initial=self.initial
-            )
-        elif self.kind == "schedule":
-            out["stays"] = [
-                {"device": s.device, "join_s": s.join_s, "leave_s": s.leave_s} for s in self.stays
-            ]
+        out = _kind_dict(self, ARRIVAL_KIND_FIELDS)
+        if "stays" in out:
+            out["stays"] = [asdict(stay) for stay in self.stays]
         return out
 
     def draw(self, n_devices: int, horizon_s: float, rng: np.random.Generator) -> list[list]:
@@ -382,7 +359,7 @@ class Requests:
     period_s: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "period_s": self.period_s}
+        return asdict(self)
 
     def times(self, join: float, leave: float, rng: np.random.Generator) -> np.ndarray:
         """Request times of one stay: from ``join`` every ``period_s`` (periodic), or
@@ -400,12 +377,7 @@ class Requests:
 
 def _traces(dynamics: Dynamics) -> None:
     """``traces``: a non-empty list of :class:`TraceSpec`."""
-    traces = dynamics.traces
-    if isinstance(traces, TraceSpec) or not isinstance(traces, list | tuple) or not traces:
-        raise InputError("trace", "must be a non-empty list of dnnsplit.online.TraceSpec")
-    for k, spec in enumerate(traces):
-        Instance(TraceSpec, "a dnnsplit.online.TraceSpec").check(spec, f"trace[{k}]")
-    object.__setattr__(dynamics, "traces", tuple(traces))
+    object.__setattr__(dynamics, "traces", _tuple_of(dynamics.traces, TraceSpec, "trace", True))
 
 
 @dataclass(frozen=True)
@@ -444,44 +416,29 @@ class Dynamics:
     def from_dict(cls, raw: Any, n_devices: int, folder: Path | None = None) -> Dynamics:
         """The checked ``online`` block of a scenario with ``n_devices`` pool devices
         (errors name ``online.<field>``); trace files are read here."""
-        where = "online"
-        given = mapping(raw, where, {*ONLINE_FIELDS, "arrivals", "requests", "trace"})
-        scalars = check_all(
-            {k: v for k, v in given.items() if k in ONLINE_FIELDS}, ONLINE_FIELDS, f"{where}."
-        )
-        arrivals = Arrivals.from_dict(given.get("arrivals", {}), f"{where}.arrivals", n_devices)
-        requests = Requests(
-            **_block(
-                given.get("requests", {}),
-                f"{where}.requests",
-                REQUEST_FIELDS,
-                {k: set(REQUEST_FIELDS) for k in REQUEST_KINDS},
-                "periodic",
-            )
-        )
+        given = mapping(raw, "online", {*ONLINE_FIELDS, "arrivals", "requests", "trace"})
+        scalars = check_all({k: v for k, v in given.items() if k in ONLINE_FIELDS}, ONLINE_FIELDS,
+                            "online.")  # fmt: skip
+        arrivals = Arrivals.from_dict(given.get("arrivals", {}), "online.arrivals", n_devices)
+        requests = Requests(**_block(given.get("requests", {}), "online.requests", REQUEST_FIELDS,
+                                     {k: set(REQUEST_FIELDS) for k in REQUEST_KINDS}, "periodic"))
         trace = given.get("trace", {})
-        if isinstance(trace, list):
-            if len(trace) != n_devices:
-                raise InputError(
-                    f"{where}.trace",
-                    f"a list needs one trace per device ({n_devices}), got {len(trace)}",
-                )
-            traces = tuple(
-                TraceSpec.from_dict(t, f"{where}.trace[{k}]", folder) for k, t in enumerate(trace)
-            )
+        traces: tuple[TraceSpec, ...]
+        if not isinstance(trace, list):
+            traces = (TraceSpec.from_dict(trace, "online.trace", folder),)
+        elif len(trace) != n_devices:
+            raise InputError("online.trace",
+                             f"a list needs one trace per device ({n_devices}), got {len(trace)}")
         else:
-            traces = (TraceSpec.from_dict(trace, f"{where}.trace", folder),)
+            traces = tuple(TraceSpec.from_dict(t, f"online.trace[{k}]", folder)
+                           for k, t in enumerate(trace))  # fmt: skip
         return cls(arrivals=arrivals, requests=requests, traces=traces, **scalars)
 
     def to_dict(self) -> dict[str, Any]:
         traces = [t.to_dict() for t in self.traces]
-        return {
-            "horizon_s": self.horizon_s,
-            "switch_s": self.switch_s,
-            "arrivals": self.arrivals.to_dict(),
-            "requests": self.requests.to_dict(),
-            "trace": traces[0] if len(traces) == 1 else traces,
-        }
+        return {"horizon_s": self.horizon_s, "switch_s": self.switch_s,
+                "arrivals": self.arrivals.to_dict(), "requests": self.requests.to_dict(),
+                "trace": traces[0] if len(traces) == 1 else traces}  # fmt: skip
 
     def world(self, scenario: Scenario, seed: int, horizon_s: float | None = None) -> World:
         """One realisation of the world for the pool of ``scenario`` (the seeding rule of
@@ -497,21 +454,11 @@ class Dynamics:
                 "(dnnsplit.online.dynamics.MAX_REQUESTS)",
             )
         stays = self.arrivals.draw(n, horizon, np.random.default_rng([seed, 0]))
-        traces = tuple(
-            self.traces[i if len(self.traces) > 1 else 0].realise(
-                scenario.devices[i].rate_bps, horizon, np.random.default_rng([seed, 1, i])
-            )
-            for i in range(n)
-        )
-        return World(
-            scenario=scenario,
-            horizon_s=float(horizon),
-            stays=tuple(tuple(s) for s in stays),
-            traces=traces,
-            requests=self.requests,
-            switch_s=self.switch_s,
-            seed=seed,
-        )
+        traces = tuple(self.traces[i if len(self.traces) > 1 else 0].realise(
+            scenario.devices[i].rate_bps, horizon, np.random.default_rng([seed, 1, i]))
+            for i in range(n))  # fmt: skip
+        return World(scenario, float(horizon), tuple(tuple(s) for s in stays), traces,
+                     self.requests, self.switch_s, seed)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -554,31 +501,19 @@ class World:
         """The states between changes: a device joining or leaving, or a present device's
         rate changing."""
         n, horizon = self.n_devices, self.horizon_s
-        changes = [np.array([0.0])]
-        rate_times, rate_values = [], []
-        for i in range(n):
-            times, rates = self.traces[i].changes(horizon)
-            rate_times.append(times)
-            rate_values.append(rates)
-            changes.append(times)
-            for join, leave in self.stays[i]:
-                changes.append(np.array([join, leave]))
-        times = np.unique(np.concatenate(changes))
+        steps = [trace.changes(horizon) for trace in self.traces]  # (times, rates) a device
+        joins_leaves = [np.array(stay) for stays in self.stays for stay in stays]
+        times = np.unique(np.concatenate([[0.0], *(t for t, _ in steps), *joins_leaves]))
         times = times[times < horizon]
         present = np.zeros((times.size, n), dtype=bool)
         rates = np.empty((times.size, n))
         for i in range(n):
             for join, leave in self.stays[i]:
                 present[:, i] |= (times >= join) & (times < leave)
-            k = np.searchsorted(rate_times[i], times, side="right") - 1
-            rates[:, i] = rate_values[i][k]
+            rates[:, i] = steps[i][1][np.searchsorted(steps[i][0], times, side="right") - 1]
         seen = np.where(present, rates, 0.0)
-        differs = np.concatenate(
-            [
-                [True],
-                np.any(present[1:] != present[:-1], axis=1) | np.any(seen[1:] != seen[:-1], axis=1),
-            ]
-        )
+        moved = np.any(present[1:] != present[:-1], axis=1) | np.any(seen[1:] != seen[:-1], axis=1)
+        differs = np.concatenate([[True], moved])
         times, present, rates = times[differs], present[differs], rates[differs]
         ends = np.append(times[1:], horizon)
         return Intervals(times, ends, present, rates)
@@ -595,26 +530,19 @@ def _fits_the_pool(online: OnlineScenario) -> None:
     snapshot model defines, and the dynamics' devices are the pool's."""
     n, dynamics = online.scenario.n_devices, online.dynamics
     if online.scenario.policy not in ONLINE_POLICIES:
-        raise InputError(
-            "bs.policy",
-            f"{online.scenario.policy} is not defined under the snapshot model the "
-            f"controllers use; the online setting takes {', '.join(ONLINE_POLICIES)}",
-        )
+        raise InputError("bs.policy", f"{online.scenario.policy} is not defined under the "
+                         "snapshot model the controllers use; the online setting takes "
+                         f"{', '.join(ONLINE_POLICIES)}")  # fmt: skip
     if dynamics.arrivals.initial > n:
-        raise InputError(
-            "online.arrivals.initial", f"{dynamics.arrivals.initial} exceeds the pool's {n} devices"
-        )
+        raise InputError("online.arrivals.initial",
+                         f"{dynamics.arrivals.initial} exceeds the pool's {n} devices")
     for k, stay in enumerate(dynamics.arrivals.stays):
         if stay.device >= n:
-            raise InputError(
-                f"online.arrivals.stays[{k}].device",
-                f"{stay.device} is not a device of the pool (0..{n - 1})",
-            )
+            raise InputError(f"online.arrivals.stays[{k}].device",
+                             f"{stay.device} is not a device of the pool (0..{n - 1})")
     if len(dynamics.traces) not in (1, n):
-        raise InputError(
-            "online.trace",
-            f"needs one trace, or one per device ({n}), got {len(dynamics.traces)}",
-        )
+        raise InputError("online.trace",
+                         f"needs one trace, or one per device ({n}), got {len(dynamics.traces)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -655,7 +583,6 @@ class OnlineScenario:
 def snapshot(scenario: Scenario, present: np.ndarray, rates: np.ndarray) -> Scenario:
     """The paper's one-instant scenario of a state: the present devices of the pool
     (in pool order) with their current rates."""
-    devices = tuple(
-        replace(scenario.devices[i], rate_bps=float(rates[i])) for i in np.flatnonzero(present)
-    )
+    present_devices = np.flatnonzero(present)
+    devices = tuple(replace(scenario.devices[i], rate_bps=float(rates[i])) for i in present_devices)
     return replace(scenario, devices=devices)

@@ -34,29 +34,16 @@ from dnnsplit.solvers._common import objective_values
 __all__ = ["REGRET_COLUMNS", "oracle", "regret"]
 
 #: The columns of :func:`regret`'s pieces.
-REGRET_COLUMNS = (
-    "start_s",
-    "end_s",
-    "devices",
-    "value",
-    "best",
-    "lower_bound",
-    "certified",
-    "regret",
-    "cumulative",
-)
+REGRET_COLUMNS = ("start_s", "end_s", "devices", "value", "best", "lower_bound", "certified",
+                  "regret", "cumulative")  # fmt: skip
 
 
 def _state(world: World, k: int) -> State:
+    """The world's state ``k`` as a controller would see it (no points told yet)."""
     intervals = world.intervals
-    return State(
-        time_s=float(intervals.times[k]),
-        pool=world.scenario,
-        present=intervals.present[k],
-        rates=intervals.rates[k],
-        points=np.zeros(world.n_devices, dtype=np.int64),
-        memo=world.memo,
-    )
+    return State(float(intervals.times[k]), world.scenario, intervals.present[k],
+                 intervals.rates[k], np.zeros(world.n_devices, dtype=np.int64),
+                 memo=world.memo)  # fmt: skip
 
 
 def oracle(
@@ -68,16 +55,8 @@ def oracle(
     state = _state(world, k)
     if state.devices.size == 0:
         return 0.0, 0.0, True
-    solution = solved(
-        state.scenario,
-        state.key,
-        world.memo,
-        solver="optimal",
-        objective=objective,
-        restarts=restarts,
-        seed=seed,
-        max_nodes=max_nodes,
-    )
+    solution = solved(state.scenario, state.key, world.memo, solver="optimal", objective=objective,
+                      restarts=restarts, seed=seed, max_nodes=max_nodes)  # fmt: skip
     bound = float(solution.extra.get("lower_bound", solution.value))
     return float(solution.value), bound, bool(solution.optimal)
 
@@ -96,15 +75,8 @@ def _value(world: World, k: int, points: np.ndarray, objective: str) -> float:
     return found
 
 
-def regret(
-    world: World,
-    trajectory: Trajectory,
-    objective: str,
-    *,
-    max_nodes: int,
-    restarts: int = 8,
-    seed: int = 0,
-) -> pd.DataFrame:
+def regret(world: World, trajectory: Trajectory, objective: str, *, max_nodes: int,
+           restarts: int = 8, seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """The pieces of the horizon (module docstring), one row each: ``start_s``,
     ``end_s``, ``devices`` present, ``value`` (the objective of the points in force),
     ``best`` (the oracle's), its ``lower_bound``, ``certified``, ``regret`` (Δt · (value
@@ -121,18 +93,8 @@ def regret(
             world, int(k), objective, max_nodes=max_nodes, restarts=restarts, seed=seed
         )
         value = _value(world, int(k), trajectory.in_force[v], objective)
-        rows.append(
-            (
-                float(start),
-                float(end),
-                int(intervals.present[k].sum()),
-                value,
-                best,
-                bound,
-                certified,
-                (end - start) * (value - best),
-            )
-        )
+        rows.append((float(start), float(end), int(intervals.present[k].sum()), value, best,
+                     bound, certified, (end - start) * (value - best)))  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(REGRET_COLUMNS[:-1]))
     frame["cumulative"] = frame["regret"].cumsum()
     return frame

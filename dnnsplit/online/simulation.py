@@ -1,36 +1,22 @@
-"""The event-driven simulation of the dynamic setting (SimPy).
+"""The event-driven simulation of the dynamic setting (SimPy; docs/online.md).
 
-The world (:class:`~dnnsplit.online.dynamics.World`) says who is present when, how fast
-each uplink is, and when each device asks for an inference. The simulation runs every
-request through the system, event by event:
+Every request of the world (:class:`~dnnsplit.online.dynamics.World`) runs through the
+system event by event: device i runs stages 1..p of the point in force on its CPU, one task
+after another (eq. 1's ``D^L_i(p)``, background processes included); its uplink sends the
+tensor, one at a time, at its trace's rate, which may change mid-transmission
+(:meth:`~dnnsplit.online.traces.RateTrace.finish`); the residual task reaches the BS when
+its tensor does (the timeline model's rule, :mod:`dnnsplit.timeline`) and is served under
+``sjf``, ``rr`` (quantum ``q_R``) or ``ps``. The delay runs from the request to the BS's
+completion (p = S: to the end of the local stages).
 
-1. at its time, device i takes the partition point in force and runs stages 1..p on its
-   CPU, one DNN task after another (eq. 1's local delay ``D^L_i(p)``, background processes
-   included);
-2. its uplink then sends the tensor, one at a time, at the rate of its trace, which may
-   change in the middle of a transmission (:meth:`~dnnsplit.online.traces.RateTrace.finish`);
-3. the residual task reaches the BS when its tensor does (the timeline model's rule,
-   :mod:`dnnsplit.timeline`), and the BS serves the tasks present under its policy:
-   ``sjf`` (non-preemptive, shortest first, ties by arrival), ``rr`` (quantum ``q_R``;
-   tasks that arrive during a slice queue before the one just preempted) or ``ps``
-   (processor sharing);
-4. the delay is the time from the request to the BS's completion (p = S: to the end of
-   the local stages).
+At every change of the world the controller decides; its answer takes effect after its
+modelled decision time (evaluations × ``seconds_per_evaluation``; a change during a
+decision is decided once it is done); a present device whose point changes keeps its old
+one ``switch_s`` longer. Measured delays are reported to the controller as they return.
 
-Beside the requests run the world's changes and the controller: at every change the
-controller is asked to decide (:mod:`dnnsplit.online.controllers`); its answer takes
-effect after its modelled decision time (evaluations × ``seconds_per_evaluation``; a
-change during a decision is decided once the decision is done); then each present device
-whose point changes keeps its old point ``switch_s`` longer (the switching delay) before
-the new one is in force. Measured delays are reported to the controller as results
-return.
-
-Why SimPy rather than :mod:`dnnsplit.timeline`: the timeline model computes completion
-times for a batch of tasks whose releases are all known in advance. Here releases depend
-on decisions, and decisions on results that have not happened yet (the bandit learns from
-them, every decision takes time): the BS, the devices and the controller must advance
-together in one event loop, which SimPy provides, with processes that read like the
-system they model.
+Why SimPy rather than :mod:`dnnsplit.timeline`: that model takes releases known in
+advance; here releases depend on decisions, and decisions on results not yet returned, so
+the BS, the devices and the controller advance together in one event loop.
 """
 
 from __future__ import annotations
@@ -53,6 +39,9 @@ from dnnsplit.online.dynamics import World
 __all__ = ["BaseStation", "Trajectory", "run_world"]
 
 _EPS = 1e-12
+#: The columns of :attr:`Trajectory.requests` and :attr:`Trajectory.decisions`.
+_REQUEST_COLUMNS = ("device", "issued_s", "point", "local_s", "transmission_s", "bs_s", "delay_s")
+_DECISION_COLUMNS = ("time_s", "applied_s", "evaluations", "modelled_s", "switches")
 
 
 class BaseStation:
@@ -185,10 +174,8 @@ class _Run:
         self.local = tables.local  # (N, S+1): D^L_i(p)
         self.bits = 8.0 * pool.profile.bytes_sent()  # (S+1,): 0 at p = S
         self.work = tables.remote_work
-        intervals = world.intervals
-        self.intervals = intervals
-        self.present = intervals.present[0].copy()
-        self.rates = intervals.rates[0].copy()
+        self.present = world.intervals.present[0].copy()
+        self.rates = world.intervals.rates[0].copy()
         self.points = np.clip(tables.max_stage // 2, tables.min_stage, tables.max_stage)
         self.in_force = self.points.copy()
         self.switching: dict[int, int] = {}  # device -> token of its pending switch
@@ -231,11 +218,10 @@ class _Run:
         switches = 0
         for device, point in enumerate(decision.points.tolist()):
             self.points[device] = point
+            self.switching.pop(device, None)  # a pending switch is overtaken
             if point == self.in_force[device]:
-                self.switching.pop(device, None)
                 continue
             if free or not self.present[device] or self.world.switch_s == 0:
-                self.switching.pop(device, None)
                 self.in_force[device] = point
                 switches += int(self.present[device] and not free)
                 continue
@@ -248,22 +234,14 @@ class _Run:
 
     # -- the controller ---------------------------------------------------------------
 
-    def _state(self) -> State:
+    def _decide(self) -> Decision:
+        """The controller's answer for the state now (its wall time recorded)."""
         changed = tuple(sorted(self.changed))
         self.changed.clear()
-        return State(
-            time_s=self.env.now,
-            pool=self.world.scenario,
-            present=self.present.copy(),
-            rates=self.rates.copy(),
-            points=self.points.copy(),
-            changed=changed,
-            memo=self.world.memo,
-        )
-
-    def _decide(self) -> Decision:
+        state = State(self.env.now, self.world.scenario, self.present.copy(), self.rates.copy(),
+                      self.points.copy(), changed, self.world.memo)  # fmt: skip
         began = time.perf_counter()
-        decision = self.controller.decide(self._state())
+        decision = self.controller.decide(state)
         self.measured.append(time.perf_counter() - began)
         return decision
 
@@ -290,7 +268,7 @@ class _Run:
     # -- the world --------------------------------------------------------------------
 
     def _world(self) -> Generator[simpy.Event, Any, None]:
-        intervals = self.intervals
+        intervals = self.world.intervals
         for k in range(1, len(intervals)):
             yield self.env.timeout(intervals.times[k] - self.env.now)
             present, rates = intervals.present[k], intervals.rates[k]
@@ -345,26 +323,11 @@ class _Run:
         self.env.process(self._control())
         self.env.process(self._requests())
         self.env.run(until=self.world.horizon_s)
-        requests = pd.DataFrame(
-            self.rows,
-            columns=[
-                "device",
-                "issued_s",
-                "point",
-                "local_s",
-                "transmission_s",
-                "bs_s",
-                "delay_s",
-            ],
-        )
+        requests = pd.DataFrame(self.rows, columns=list(_REQUEST_COLUMNS))
         requests = requests.sort_values(["issued_s", "device"], kind="stable")
-        decisions = pd.DataFrame(
-            self.decisions,
-            columns=["time_s", "applied_s", "evaluations", "modelled_s", "switches"],
-        )
         return Trajectory(
             requests=requests.reset_index(drop=True),
-            decisions=decisions,
+            decisions=pd.DataFrame(self.decisions, columns=list(_DECISION_COLUMNS)),
             in_force_times=np.array(self.force_times),
             in_force=np.array(self.force_rows),
             measured_s=np.array(self.measured),

@@ -1,40 +1,29 @@
-"""The online controllers on the emulated testbed: real device processes, uplinks that
-``tc`` reshapes at the trace's change times, and the model's prediction of every request
-set against what it measured.
+"""The online controllers on the emulated testbed (docs/online.md, docs/testbed.md): real
+device processes, uplinks that ``tc`` reshapes at the trace's change times, and the
+model's prediction of every request set against what it measured.
 
-The world (:class:`~dnnsplit.online.World`) is drawn as for the simulation; here it is
-*played* on the emulated testbed (:mod:`dnnsplit.testbed`, docs/testbed.md): a real BS
-server on one core, each pool device an agent process (the same request code as
-``dnnsplit device``) in its own CPU cgroup and network namespace on the other, its veth
-uplink shaped by ``tc qdisc tbf``.
+:func:`drive` plays one controller in a world (:class:`~dnnsplit.online.World`, drawn as
+for the simulation) on a :class:`Bench` (the real one, :class:`EmulatedBench`, or a
+stand-in in the tests):
 
-:func:`drive` is the loop, written against a :class:`Bench` (the real one,
-:class:`EmulatedBench`, or a stand-in in the tests):
+1. at every change of the world (:func:`tc_schedule`), each changed device's link is
+   reshaped, a :class:`~dnnsplit.online.State` is built and the controller decides (the
+   wall time of ``decide`` recorded);
+2. requests go in **rounds** at the world's periodic request times from 0 (all devices
+   together: the snapshot model's premise): once the previous round's replies are all in,
+   every present device sends one request at the point last decided (a round that cannot
+   start by the horizon is not sent). A decision made during a round applies from the
+   next; its **switching time** runs from the change to the start of the first request at
+   the new points (an agent holds the whole network, so a switch loads nothing);
+3. before a round is sent, the snapshot model (eq. 1-3) of the state then, on the
+   scenario's nominal device profile and the BS's measured one, predicts each request
+   (:func:`predict`): a prediction made before the request, never fitted to it;
+4. each reply is a row (:data:`COLUMNS`) and goes to ``observe`` (the bandit may then ask
+   to decide again, before the next round).
 
-1. at every change of the world (:func:`tc_schedule`: a device's rate at each of its
-   trace's change times), each changed device's link is reshaped, a
-   :class:`~dnnsplit.online.State` is built (the pool, the present devices, the rates
-   now, the points last told, the devices that changed) and the controller decides; the
-   wall time of ``decide`` is recorded;
-2. requests go in **rounds**: at every request time of the world (periodic requests, all
-   devices from 0: the snapshot model's premise that the N devices start together), once
-   the previous round's replies are all in, every present device sends one request at the
-   point last decided (a round that cannot start by the horizon is not sent). A decision
-   made while a round is in flight applies from the next round; its **switching time** is
-   measured from the change to the start of the first request at the new points. An agent
-   holds the whole network, so a switch loads nothing: the switching time is the decision
-   plus the wait for the round in flight;
-3. before a round is sent, the model predicts each of its requests: the snapshot model
-   (eq. 1-3) of the state at that moment, on the scenario's nominal device profile and the
-   BS's measured profile, for the points about to run (:func:`predict`): a prediction
-   made before the request, never fitted to it;
-4. each reply is a row (:data:`COLUMNS`) and goes to ``observe`` (the bandit learns from
-   the measured end-to-end delay, and may ask to decide again: then before the next round).
-
-:func:`run_online_testbed` builds the rig with the testbed's own phases (prepare,
-calibrate: :mod:`dnnsplit.testbed.experiment`), plays every controller in the same world
-one after another, and removes everything on exit, an error, Ctrl-C or SIGTERM (the
-testbed's run lock, :class:`~dnnsplit.testbed.emulation.Emulation`).
+:func:`run_online_testbed` builds the rig with the testbed's own phases
+(:mod:`dnnsplit.testbed.experiment`), plays every controller in the same world, and
+removes everything on exit, an error, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -118,17 +107,9 @@ def tc_schedule(world: World) -> pd.DataFrame:
     """When to reshape which device's uplink, and to what: every device at 0, then each
     device whose rate changes at a change of the world (columns ``time_s``, ``device``,
     ``rate_bps``; by time, then device)."""
-    intervals = world.intervals
-    rows = [(0.0, i, float(intervals.rates[0, i])) for i in range(world.n_devices)]
-    for k in range(1, len(intervals)):
-        for i in np.flatnonzero(intervals.rates[k] != intervals.rates[k - 1]).tolist():
-            rows.append((float(intervals.times[k]), i, float(intervals.rates[k, i])))
-    return pd.DataFrame(rows, columns=["time_s", "device", "rate_bps"])
-
-
-def round_times(world: World) -> np.ndarray:
-    """The request rounds: the world's periodic request times from 0."""
-    return world.requests.times(0.0, world.horizon_s, np.random.default_rng(0))
+    times, rates = world.intervals.times, world.intervals.rates
+    k, i = np.nonzero(np.vstack([np.ones(world.n_devices, dtype=bool), rates[1:] != rates[:-1]]))
+    return pd.DataFrame({"time_s": times[k], "device": i, "rate_bps": rates[k, i]})
 
 
 def predict(state: State) -> Evaluation:
@@ -153,9 +134,8 @@ class Bench(Protocol):
     def wait(self, timeout_s: float) -> list[tuple[int, dict[str, Any]]]: ...
 
 
-def drive(
-    world: World, controller: Controller, bench: Bench, name: str = ""
-) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
+def drive(world: World, controller: Controller, bench: Bench,
+          name: str = "") -> tuple[list[tuple[Any, ...]], list[list[Any]]]:  # fmt: skip
     """Play ``controller`` in ``world`` on ``bench`` (the module docstring, steps 1-4).
 
     Returns the request rows (:data:`COLUMNS`) and the decision rows
@@ -165,7 +145,7 @@ def drive(
     pool, intervals = world.scenario, world.intervals
     schedule = tc_schedule(world)
     changes = [float(t) for t in intervals.times]
-    rounds = round_times(world)
+    rounds = world.requests.times(0.0, world.horizon_s, np.random.default_rng(0))  # periodic
     tables = pool.tables
     points = np.clip(tables.max_stage // 2, tables.min_stage, tables.max_stage)
     rates = intervals.rates[0].copy()
@@ -173,7 +153,7 @@ def drive(
     rows: list[tuple[Any, ...]] = []
     decisions: list[list[Any]] = []
     waiting: list[list[Any]] = []  # decisions whose first request has not started
-    in_flight: dict[int, tuple[Any, ...]] = {}
+    in_flight: dict[int, tuple[tuple[Any, ...], tuple[float, ...]]] = {}
     changed: set[int] = set()
     next_change, next_round, again = 0, 0, False
 
@@ -215,11 +195,10 @@ def drive(
             model = predict(state)
             started = bench.now()
             for k, i in enumerate(state.devices.tolist()):
-                in_flight[i] = (
-                    name, next_round, float(rounds[next_round]), started, i, int(points[i]),
-                    float(rates[i]), float(model.delays[k]), float(model.local[k]),
-                    float(model.transmission[k]), float(model.remote[k]),
-                )  # fmt: skip
+                in_flight[i] = ((name, next_round, float(rounds[next_round]), started, i,
+                                 int(points[i]), float(rates[i])),
+                                (float(model.delays[k]), float(model.local[k]),
+                                 float(model.transmission[k]), float(model.remote[k])))  # fmt: skip
                 bench.start(i, int(points[i]))
             for row in waiting:
                 row[5], row[6] = started, started - row[1]
@@ -232,14 +211,12 @@ def drive(
                   rounds[next_round] if next_round < rounds.size and not in_flight
                   else math.inf)  # fmt: skip
         for i, answer in bench.wait(max(0.0, min(due, world.horizon_s + 3600.0) - now)):
-            (ctrl, round_, scheduled, started, device, point, rate, predicted, local, send,
-             remote) = in_flight.pop(i)  # fmt: skip
+            sent, predicted = in_flight.pop(i)  # sent: the row's first columns, to rate_bps
             measured = float(answer["end_to_end_s"])
-            rows.append((ctrl, round_, scheduled, started, device, point, rate, measured,
-                         float(answer["local_s"]), float(answer["send_s"]),
+            rows.append((*sent, measured, float(answer["local_s"]), float(answer["send_s"]),
                          float(answer["bs_queue_s"]) + float(answer["bs_compute_s"]),
-                         predicted, local, send, remote))  # fmt: skip
-            if controller.observe(device, point, measured):
+                         *predicted))  # fmt: skip
+            if controller.observe(i, sent[5], measured):
                 again = True
     return rows, decisions
 

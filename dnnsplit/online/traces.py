@@ -1,36 +1,26 @@
-"""Uplink rate traces: how fast a device can send, second by second.
+"""Uplink rate traces: how fast a device can send, second by second (docs/online.md).
 
-A WiFi or cellular uplink does not hold the average rate ``W_i`` of the paper: a person
-walks behind a wall, a neighbour starts a download, and the rate drops tenfold for a few
-seconds. A :class:`RateTrace` is a piecewise-constant rate: ``rates_bps[k]`` from
-``times_s[k]`` until the next time; after the last time it either holds (``period_s``
-None) or the trace starts over (``period_s``: the trace repeats with that period, as
-Mahimahi replays its traces). Three sources:
-
-- :func:`read_rate_csv`: a CSV ``time_s,rate_mbit``, the first time 0, times strictly
-  increasing, rates positive (the last rate holds to the end);
-- :func:`read_mahimahi`: Mahimahi's packet-delivery format (one millisecond timestamp per
-  line, each line one opportunity to deliver a 1500-byte packet; the trace repeats after
-  its last timestamp), turned into a rate per window of ``window_s`` seconds;
-- :func:`two_state`: a seeded two-state (good/bad) Markov-modulated rate, the
-  Gilbert–Elliott model of a fading channel: exponential stays in each state.
-
-A transmission of ``bits`` started at ``t`` ends when the trace has carried that many bits
-(:meth:`RateTrace.finish`): a rate change in the middle of a transmission slows or speeds
-its rest, as on a real link.
+A :class:`RateTrace` is a piecewise-constant rate: ``rates_bps[k]`` from ``times_s[k]``
+until the next time; after the last one it holds, or the trace repeats with ``period_s``
+(as Mahimahi replays its traces). A transmission of ``bits`` started at ``t`` ends when the
+trace has carried that many bits (:meth:`RateTrace.finish`): a rate change mid-transmission
+slows or speeds its rest. Sources: a CSV ``time_s,rate_mbit`` (:func:`read_rate_csv`),
+Mahimahi's packet-delivery format turned into a rate per window (:func:`read_mahimahi`),
+and a seeded two-state Gilbert–Elliott channel (:func:`two_state`).
 
 Files are read with bounded effort: at most :data:`~dnnsplit._checks.MAX_FILE_BYTES` of
-UTF-8 text (:func:`~dnnsplit._checks.read_text`) and at most :data:`MAX_TRACE_LINES`
-lines; every error is one :class:`~dnnsplit.errors.InputError` naming the field that gave
-the file and the line that is wrong.
+UTF-8 text and :data:`MAX_TRACE_LINES` lines; every error is one
+:class:`~dnnsplit.errors.InputError` naming the field that gave the file and the line.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,16 +83,18 @@ class RateTrace:
             raise InputError("trace", "the period must exceed the last time")
         object.__setattr__(self, "times_s", read_only(times))
         object.__setattr__(self, "rates_bps", read_only(rates))
-        # bits carried from 0 to each segment start (and to the end of one period)
-        ends = np.append(times[1:], self.period_s if self.period_s is not None else np.nan)
-        carried = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(times))])
-        object.__setattr__(self, "_carried", carried)
-        period_bits = (
-            float(carried[-1] + rates[-1] * (ends[-1] - times[-1]))
-            if self.period_s is not None
-            else math.inf
-        )
-        object.__setattr__(self, "_period_bits", period_bits)
+
+    @cached_property
+    def _carried(self) -> np.ndarray:
+        """Bits carried from 0 to each segment's start."""
+        return np.concatenate([[0.0], np.cumsum(self.rates_bps[:-1] * np.diff(self.times_s))])
+
+    @cached_property
+    def _period_bits(self) -> float:
+        """Bits carried over one period (0 for a trace that does not repeat)."""
+        if self.period_s is None:
+            return 0.0
+        return float(self._carried[-1] + self.rates_bps[-1] * (self.period_s - self.times_s[-1]))
 
     @classmethod
     def constant(cls, rate_bps: float) -> RateTrace:
@@ -111,9 +103,11 @@ class RateTrace:
 
     def rate_at(self, t: float) -> float:
         """The rate at time ``t`` (s)."""
-        local = t % self.period_s if self.period_s is not None else t
-        k = int(np.searchsorted(self.times_s, local, side="right")) - 1
-        return float(self.rates_bps[max(k, 0)])
+        return float(self.rates_bps[self._segment(t % self.period_s if self.period_s else t)])
+
+    def _segment(self, t: float) -> int:
+        """The segment holding ``t`` (within a period): the last that starts by ``t``."""
+        return max(int(np.searchsorted(self.times_s, t, side="right")) - 1, 0)
 
     def changes(self, end: float) -> tuple[np.ndarray, np.ndarray]:
         """``(times, rates)``: the rate at 0 and at every change before ``end``."""
@@ -125,21 +119,16 @@ class RateTrace:
         times = (self.times_s[None, :] + self.period_s * np.arange(repeats)[:, None]).ravel()
         rates = np.tile(self.rates_bps, repeats)
         keep = times < end
-        times, rates = times[keep], rates[keep]
-        same = np.concatenate([[False], rates[1:] == rates[:-1]])  # a repeat's seam
-        return times[~same], rates[~same]
+        return _merged(times[keep], rates[keep])  # across a repeat's seam
 
     def _sent(self, t: float) -> float:
         """Bits the trace carries from 0 to ``t``."""
         laps = 0.0
         if self.period_s is not None:
             laps, t = divmod(t, self.period_s)
-        k = max(int(np.searchsorted(self.times_s, t, side="right")) - 1, 0)
-        carried: np.ndarray = self._carried  # type: ignore[attr-defined]
-        within = carried[k] + self.rates_bps[k] * (t - self.times_s[k])
-        if self.period_s is None:
-            return float(within)
-        return float(laps * self._period_bits + within)  # type: ignore[attr-defined]
+        k = self._segment(t)
+        within = self._carried[k] + self.rates_bps[k] * (t - self.times_s[k])
+        return float(laps * self._period_bits + within)
 
     def finish(self, start: float, bits: float) -> float:
         """When a transmission of ``bits`` started at ``start`` (s) ends (the trace's rate
@@ -147,11 +136,10 @@ class RateTrace:
         if bits <= 0:
             return start
         target = self._sent(start) + bits
-        carried: np.ndarray = self._carried  # type: ignore[attr-defined]
+        carried = self._carried
         laps = 0.0
         if self.period_s is not None:
-            period_bits: float = self._period_bits  # type: ignore[attr-defined]
-            laps, target = divmod(target, period_bits)
+            laps, target = divmod(target, self._period_bits)
         k = max(int(np.searchsorted(carried, target, side="right")) - 1, 0)
         within = self.times_s[k] + (target - carried[k]) / self.rates_bps[k]
         end = laps * self.period_s + within if self.period_s is not None else within
@@ -172,13 +160,9 @@ class RateTrace:
                 times = np.concatenate([[0.0], times])
                 kept = np.concatenate([[self.rate_at(offset_s)], kept])
             return RateTrace(times, kept, self.period_s)
-        k = max(int(np.searchsorted(self.times_s, offset_s, side="right")) - 1, 0)
+        k = self._segment(offset_s)
         times = np.concatenate([[0.0], self.times_s[k + 1 :] - offset_s])
         return RateTrace(times, self.rates_bps[k:].copy())
-
-    def scaled(self, factor: float) -> RateTrace:
-        """Every rate times ``factor`` (> 0)."""
-        return RateTrace(self.times_s, self.rates_bps * factor, self.period_s)
 
 
 def _merged(times: np.ndarray, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,11 +176,8 @@ def _text(path: str | os.PathLike[str], field: str, kind: str) -> tuple[str, str
     text = read_text(path, field, kind)
     name = os.path.basename(os.fspath(path))
     if text.count("\n") > MAX_TRACE_LINES:
-        raise InputError(
-            field,
-            f"{name} has more than {MAX_TRACE_LINES:,} lines "
-            "(dnnsplit.online.traces.MAX_TRACE_LINES)",
-        )
+        raise InputError(field, f"{name} has more than {MAX_TRACE_LINES:,} lines "
+                         "(dnnsplit.online.traces.MAX_TRACE_LINES)")  # fmt: skip
     return name, text
 
 
@@ -221,9 +202,8 @@ def read_rate_csv(path: str | os.PathLike[str], field: str = "trace") -> RateTra
     rows = [(k + 1, line.strip()) for k, line in enumerate(text.split("\n")) if line.strip()]
     header = tuple(cell.strip() for cell in rows[0][1].split(",")) if rows else ()
     if header != CSV_HEADER:
-        raise InputError(
-            field, f"{name} line 1: the header must be {','.join(CSV_HEADER)}, got {shown(header)}"
-        )
+        raise InputError(field, f"{name} line 1: the header must be {','.join(CSV_HEADER)}, "
+                         f"got {shown(header)}")  # fmt: skip
     if len(rows) < 2:
         raise InputError(field, f"{name}: the trace is empty (no row after the header)")
     times = np.empty(len(rows) - 1)
@@ -232,9 +212,8 @@ def read_rate_csv(path: str | os.PathLike[str], field: str = "trace") -> RateTra
         cells = line.split(",")
         where = f"{name} line {number}"
         if len(cells) != 2:
-            raise InputError(
-                field, f"{where}: needs two values time_s,rate_mbit, got {shown(line)}"
-            )
+            raise InputError(field,
+                             f"{where}: needs two values time_s,rate_mbit, got {shown(line)}")
         try:
             time, rate = float(cells[0]), float(cells[1])
         except ValueError:
@@ -243,17 +222,14 @@ def read_rate_csv(path: str | os.PathLike[str], field: str = "trace") -> RateTra
             must = "be 0" if k == 0 else f"exceed the previous time {times[k - 1]:g}"
             raise InputError(field, f"{where}: time_s must {must}, got {shown(cells[0].strip())}")
         if not (math.isfinite(rate) and rate > 0):
-            raise InputError(
-                field,
-                f"{where}: rate_mbit must be positive and finite, got {shown(cells[1].strip())}",
-            )
+            raise InputError(field, f"{where}: rate_mbit must be positive and finite, "
+                             f"got {shown(cells[1].strip())}")  # fmt: skip
         times[k], rates[k] = time, rate * 1e6
     return RateTrace(*_merged(times, rates))
 
 
-def read_mahimahi(
-    path: str | os.PathLike[str], window_s: float = 1.0, field: str = "trace"
-) -> RateTrace:
+def read_mahimahi(path: str | os.PathLike[str], window_s: float = 1.0,
+                  field: str = "trace") -> RateTrace:  # fmt: skip
     """A repeating trace from Mahimahi's packet-delivery format.
 
     Each line holds a whole number of milliseconds, non-decreasing; each line is one
@@ -274,24 +250,18 @@ def read_mahimahi(
     wrong = _NOT_A_STAMP.search(text)
     if wrong is not None:
         number, line = _line_of(text, wrong.start())
-        raise InputError(
-            field,
-            f"{name} line {number}: must be a whole number of milliseconds, got "
-            f"{shown(line.strip())}",
-        )
+        raise InputError(field, f"{name} line {number}: must be a whole number of milliseconds, "
+                         f"got {shown(line.strip())}")  # fmt: skip
     stamps = np.array(text.split(), dtype=np.int64)
     if stamps.size == 0:
         raise InputError(field, f"{name}: the trace is empty (no timestamp)")
     falls = np.flatnonzero(np.diff(stamps) < 0)
     if falls.size:
         k = int(falls[0]) + 1
-        at = [m.start() for _, m in zip(range(k + 1), re.finditer(r"\d+", text), strict=False)]
-        number, _ = _line_of(text, at[-1])
-        raise InputError(
-            field,
-            f"{name} line {number}: timestamps must not decrease ({stamps[k]} after "
-            f"{stamps[k - 1]})",
-        )
+        stamp = next(itertools.islice(re.finditer(r"\d+", text), k, None))  # the k-th's place
+        number, _ = _line_of(text, stamp.start())
+        raise InputError(field, f"{name} line {number}: timestamps must not decrease "
+                         f"({stamps[k]} after {stamps[k - 1]})")  # fmt: skip
     period = float(stamps[-1]) / 1000.0
     if period <= 0:
         raise InputError(field, f"{name}: the last timestamp must be above 0 ms (the period)")
@@ -301,17 +271,13 @@ def read_mahimahi(
     lengths = np.minimum(starts + window_s, period) - starts
     # a stamp at the period's end is the next lap's stamp at 0 (mm-link's rule)
     seconds = stamps.astype(float) / 1000.0 % period
-    counts = np.bincount(
-        np.minimum((seconds / window_s).astype(np.int64), windows - 1), minlength=windows
-    )
-    rates = np.maximum(counts, 1) * MAHIMAHI_PACKET_BITS / lengths
-    times, rates = _merged(starts, rates)
-    return RateTrace(times, rates, period)
+    window = np.minimum((seconds / window_s).astype(np.int64), windows - 1)
+    rates = np.maximum(np.bincount(window, minlength=windows), 1) * MAHIMAHI_PACKET_BITS / lengths
+    return RateTrace(*_merged(starts, rates), period)
 
 
-def read_trace(
-    path: str | os.PathLike[str], window_s: float = 1.0, field: str = "trace"
-) -> RateTrace:
+def read_trace(path: str | os.PathLike[str], window_s: float = 1.0,
+               field: str = "trace") -> RateTrace:  # fmt: skip
     """A rate CSV (first line ``time_s,rate_mbit``) or, otherwise, a Mahimahi trace."""
     _, text = _text(path, field, "trace")
     first = text.lstrip().split("\n", 1)[0].strip()
@@ -320,14 +286,8 @@ def read_trace(
     return read_mahimahi(path, window_s, field)
 
 
-def two_state(
-    good_bps: float,
-    bad_bps: float,
-    mean_good_s: float,
-    mean_bad_s: float,
-    horizon_s: float,
-    rng: np.random.Generator,
-) -> RateTrace:
+def two_state(good_bps: float, bad_bps: float, mean_good_s: float, mean_bad_s: float,
+              horizon_s: float, rng: np.random.Generator) -> RateTrace:  # fmt: skip
     """A seeded two-state (good/bad) Markov-modulated rate up to ``horizon_s``.
 
     The link stays in each state an exponential time of mean ``mean_good_s`` (rate
@@ -338,11 +298,9 @@ def two_state(
     """
     expected = 2 * horizon_s / (mean_good_s + mean_bad_s) + 16
     if expected > MAX_SEGMENTS:
-        raise InputError(
-            "mean_good_s",
-            f"stays this short give about {expected:.3g} rate changes over the horizon, more "
-            f"than {MAX_SEGMENTS:,} (dnnsplit.online.traces.MAX_SEGMENTS)",
-        )
+        raise InputError("mean_good_s", f"stays this short give about {expected:.3g} rate "
+                         f"changes over the horizon, more than {MAX_SEGMENTS:,} "
+                         "(dnnsplit.online.traces.MAX_SEGMENTS)")  # fmt: skip
     good = bool(rng.random() < mean_good_s / (mean_good_s + mean_bad_s))
     times, rates = [0.0], [good_bps if good else bad_bps]
     clock = 0.0
