@@ -266,19 +266,16 @@ def _scenario(args: argparse.Namespace) -> dict[str, Any]:
 @prints_json
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """``dnnsplit evaluate``: :func:`dnnsplit.evaluate` of one partition vector."""
-    partition = _partition(args.partition)
-    scenario = Scenario.from_file(args.scenario)
-    with named_by(_flags("model")):
-        return evaluate(scenario, partition, model=args.model).to_dict()
-
-
-def _partition(text: str) -> list[int]:
+    text = args.partition
     try:
-        return [int(part) for part in text.split(",") if part.strip() != ""]
+        partition = [int(part) for part in text.split(",") if part.strip() != ""]
     except ValueError:
         raise InputError(
             "partition", f"{text[:60]!r} is not a comma-separated list of whole numbers"
         ) from None
+    scenario = Scenario.from_file(args.scenario)
+    with named_by(_flags("model")):
+        return evaluate(scenario, partition, model=args.model).to_dict()
 
 
 @prints_json
@@ -294,8 +291,19 @@ def _solve(args: argparse.Namespace) -> dict[str, Any]:
 
 @prints_json
 def _profile(args: argparse.Namespace) -> dict[str, Any]:
-    """``dnnsplit profile``: :func:`~dnnsplit.profiler.profile_to_file`; ``--out`` first."""
-    _check_out(args.out)
+    """``dnnsplit profile``: :func:`~dnnsplit.profiler.profile_to_file`; an ``--out`` that
+    cannot be written is refused first."""
+    out = args.out
+    path = Path(out)
+    if not out.strip() or "\x00" in out:
+        raise InputError("--out", f"{out!r} is not a file name")
+    if path.is_dir():
+        raise InputError("--out", f"{out!r} is a directory; give a file name")
+    parent = next((folder for folder in path.parents if folder.exists()), path.parent)
+    if not parent.is_dir():
+        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
     with named_by(_flags("model", "threads", "repeats", "warmup")):
         try:
             return profile_to_file(
@@ -309,20 +317,6 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
             )
         except OSError as error:
             raise OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
-
-
-def _check_out(out: str) -> None:
-    """Refuse a ``profile --out`` that cannot be written."""
-    path = Path(out)
-    if not out.strip() or "\x00" in out:
-        raise InputError("--out", f"{out!r} is not a file name")
-    if path.is_dir():
-        raise InputError("--out", f"{out!r} is a directory; give a file name")
-    parent = next((folder for folder in path.parents if folder.exists()), path.parent)
-    if not parent.is_dir():
-        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
-    if not os.access(parent, os.W_OK):
-        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
 
 
 class _Parser(argparse.ArgumentParser):
