@@ -320,6 +320,10 @@ def profile_to_file(
     extra = profile.extra
     assert extra is not None  # measure_chain always records the spread and the alone times
     total = float(profile.time_s.sum())
+    table = pd.DataFrame({"stage": list(profile.stage_names), "time_s": profile.time_s})
+    for column in ("iqr_s", "alone_s", "within_noise"):
+        table[column] = extra[column].to_numpy()
+    table["output_bytes"] = profile.output_bytes
     alone_sum = float(extra["alone_s"].sum())
     return {
         "profile": str(path),
@@ -330,23 +334,5 @@ def profile_to_file(
         "total_s": total,
         "sum_alone_s": alone_sum,
         "total_over_alone": total / alone_sum if alone_sum > 0 else None,
-        "stages": [
-            {
-                "stage": name,
-                "time_s": float(t),
-                "iqr_s": float(i),
-                "alone_s": float(a),
-                "within_noise": bool(w),
-                "output_bytes": int(b),
-            }
-            for name, t, i, a, w, b in zip(
-                profile.stage_names,
-                profile.time_s,
-                extra["iqr_s"],
-                extra["alone_s"],
-                extra["within_noise"],
-                profile.output_bytes,
-                strict=True,
-            )
-        ],
+        "stages": table.to_dict("records"),
     }
