@@ -168,13 +168,14 @@ def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
         raise InputError(
             field, f"{name} holds a number too long to read (more than {digits} digits)"
         ) from None
-    # the first object holding a key twice, in document order (the walk's memory grows with
-    # the depth of the data, not with its values)
-    for item, steps in walk(raw) if found else ():
-        if isinstance(item, _Duplicated):
-            path, key = path_text(steps), key_text(item.duplicate)
-            where = f"{path}.{key}" if path else key
-            raise InputError(where, f"appears twice in one object of {name}; give each key once")
+    if found:  # the first object with a key twice, in document order (memory: the depth)
+        for item, steps in walk(raw):
+            if isinstance(item, _Duplicated):
+                path, key = path_text(steps), key_text(item.duplicate)
+                raise InputError(
+                    f"{path}.{key}" if path else key,
+                    f"appears twice in one object of {name}; give each key once",
+                )
     return raw
 
 
