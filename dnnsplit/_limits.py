@@ -31,7 +31,6 @@ __all__ = [
     "Interrupted",
     "deferred_interrupts",
     "duration",
-    "interrupted",
 ]
 
 #: Why a solver stopped before its search was done (``Solution.stopped``; None: it was
@@ -46,13 +45,6 @@ _PREVIOUS: list[Any] = []  # the handler each active deferral replaced (innermos
 
 def _record(signum: int, frame: Any) -> None:
     _PENDING.append((signum, frame))
-
-
-def interrupted() -> None:
-    """Raise the Ctrl-C that arrived inside :func:`deferred_interrupts`, if one did (the
-    replaced handler decides: the default one raises :class:`KeyboardInterrupt`)."""
-    if _PENDING:
-        _raise_pending(_PREVIOUS[0] if _PREVIOUS else signal.default_int_handler)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -79,8 +71,8 @@ def _raise_pending(handler: Any) -> None:
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Within the block, a SIGINT is recorded, not raised; :func:`interrupted` (called by
-    :meth:`Budget.stop`) raises it, and so does the end of the block.
+    """Within the block, a SIGINT is recorded, not raised; :meth:`Budget.stop` raises it
+    (or takes it), and so does the end of the block.
 
     Does nothing outside the main thread (no signal reaches Python there), when SIGINT is
     ignored (``SIG_IGN``: a Dask worker's), or inside another deferral.
@@ -174,13 +166,12 @@ class Budget:
         """Why the work must stop now (one of :data:`STOPS`, remembered in
         :attr:`stopped`), or None. A Ctrl-C that arrived meanwhile is raised here, or,
         with ``interrupts="stop"``, taken as ``"interrupted"``."""
-        if self.stopped is None:
+        if self.stopped is None and _PENDING:  # a Ctrl-C inside deferred_interrupts
             if self.interrupts == "stop":
-                if _PENDING:  # taken: it is not raised at the end of the block
-                    _PENDING.clear()
-                    self.stopped = "interrupted"
-            else:
-                interrupted()
+                _PENDING.clear()  # taken: it is not raised at the end of the block
+                self.stopped = "interrupted"
+            else:  # the replaced handler decides (the default one raises KeyboardInterrupt)
+                _raise_pending(_PREVIOUS[0] if _PREVIOUS else signal.default_int_handler)
         if self.stopped is None:
             if time.perf_counter() >= self.deadline:
                 self.stopped = "time_limit"
