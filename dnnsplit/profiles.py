@@ -20,12 +20,9 @@ framework   DNN framework and version (``analytic`` for estimates)
 date        ISO date the file was made
 ========== ================================================================
 
-Optional columns (the profiler writes them): ``iqr_s``, ``alone_s``, ``within_noise``,
-``macs``, ``params``, ``repeats``, ``threads``, ``cores``.
-
-Estimated profiles follow the roofline rule of docs/model.md ("Stage timings"): a convolution takes
-FLOPs / effective FLOP/s, a fully connected layer streams its weights once (weight bytes /
-memory bandwidth), a pooling layer moves its input and output once (bytes / bandwidth).
+The optional columns of :data:`OPTIONAL_COLUMNS` (spreads, stages timed alone, counts) are
+the profiler's. Estimated profiles follow the roofline rule of docs/model.md ("Stage
+timings"; :func:`estimate_profile`).
 """
 
 from __future__ import annotations
