@@ -101,7 +101,7 @@ def _check_stages(profile: Profile) -> None:
     """The rule across a profile's stages: one name, time and output size per stage, each
     time finite and at least 0, only the last output empty."""
     names = profile.stage_names
-    if isinstance(names, str) or not isinstance(names, list | tuple) or not names:
+    if not isinstance(names, list | tuple) or not names:
         raise InputError("profile.stage_names", "must be a non-empty list of stage names")
     names = tuple(Text().check(name, f"profile.stage_names[{k}]") for k, name in enumerate(names))
     object.__setattr__(profile, "stage_names", names)
