@@ -154,12 +154,9 @@ def mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
     unknown = [k for k in value if not (isinstance(k, str) and k in allowed)]
     if unknown:
         first = sorted(unknown, key=key_text)[0]
-        name = key_text(first)
-        problem = f"unknown field; allowed: {', '.join(sorted(allowed))}"
-        if not isinstance(first, str):
-            problem = f"unknown field (a key of type {type(first).__name__}, not a name); " + (
-                problem.removeprefix("unknown field; ")
-            )
+        name, kind = key_text(first), type(first).__name__
+        odd = "" if isinstance(first, str) else f" (a key of type {kind}, not a name)"
+        problem = f"unknown field{odd}; allowed: {', '.join(sorted(allowed))}"
         raise InputError(f"{where}.{name}" if where else name, problem)
     return dict(value)
 

@@ -1,20 +1,16 @@
 """What stops a long computation: its time limit, its node limit and Ctrl-C.
 
-A solver's loop asks a :class:`Budget` between iterations (a compiled kernel runs in short
-blocks, with a look at the budget between two blocks) whether it must stop, and why:
-:meth:`Budget.stop` answers with one of :data:`STOPS` or None, and the solver reports that
-answer as :attr:`dnnsplit.solvers.Solution.stopped` (a stop is data, never prose).
+A solver's loop asks a :class:`Budget` between iterations (a compiled kernel: between two
+short blocks) whether it must stop: :meth:`Budget.stop` answers with one of :data:`STOPS`
+or None, reported as :attr:`dnnsplit.solvers.Solution.stopped` (a stop is data, never prose).
 
-Why a Ctrl-C waits for the look: while numba's threads run a parallel loop, the main
-thread calls back into Python now and then (numba unpickles objects it needs), and a
-``KeyboardInterrupt`` raised inside such a callback tears the compiled code down: the
-process ended with SIGSEGV in 9 of 9 tries. Inside :func:`deferred_interrupts` a SIGINT
-only records itself; the next look (or the end of the block) takes it, in Python, between
-two compiled calls. A compiled block is short (a fraction of a second), so a Ctrl-C still
-stops a search at once. A solver's budget (``interrupts="stop"``) turns it into the stop
-``"interrupted"``: the solver ends with its best answer, which
-:class:`Interrupted` (a ``KeyboardInterrupt``) then carries to the caller; any other
-budget raises the Ctrl-C where it looks.
+Why a Ctrl-C waits for that look: a ``KeyboardInterrupt`` raised inside one of numba's
+callbacks into Python during a parallel loop tears the compiled code down (SIGSEGV in 9 of
+9 tries). Inside :func:`deferred_interrupts` a SIGINT only records itself, and the next
+look (or the end of the block) takes it in Python, a fraction of a second later. A
+solver's budget (``interrupts="stop"``) turns it into the stop ``"interrupted"``: the
+solver ends with its best answer, which :class:`Interrupted` (a ``KeyboardInterrupt``)
+carries to the caller; any other budget raises the Ctrl-C where it looks.
 """
 
 from __future__ import annotations
@@ -35,7 +31,6 @@ __all__ = [
     "Interrupted",
     "deferred_interrupts",
     "duration",
-    "interrupted",
 ]
 
 #: Why a solver stopped before its search was done (``Solution.stopped``; None: it was
@@ -50,22 +45,6 @@ _PREVIOUS: list[Any] = []  # the handler each active deferral replaced (innermos
 
 def _record(signum: int, frame: Any) -> None:
     _PENDING.append((signum, frame))
-
-
-def interrupted() -> None:
-    """Raise the Ctrl-C that arrived inside :func:`deferred_interrupts`, if one did (the
-    replaced handler decides: the default one raises :class:`KeyboardInterrupt`)."""
-    if _PENDING:
-        _raise_pending(_PREVIOUS[0] if _PREVIOUS else signal.default_int_handler)
-
-
-def _take_interrupt() -> bool:
-    """Whether a Ctrl-C arrived inside :func:`deferred_interrupts`; it is taken (it will
-    not be raised at the end of the block)."""
-    if not _PENDING:
-        return False
-    _PENDING.clear()
-    return True
 
 
 class Interrupted(KeyboardInterrupt):
@@ -92,21 +71,15 @@ def _raise_pending(handler: Any) -> None:
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Within the block, a SIGINT is recorded, not raised; :func:`interrupted` (called by
-    :meth:`Budget.expired`) raises it, and so does the end of the block.
+    """Within the block, a SIGINT is recorded, not raised; :meth:`Budget.stop` raises it
+    (or takes it), and so does the end of the block.
 
     Does nothing outside the main thread (no signal reaches Python there), when SIGINT is
     ignored (``SIG_IGN``: a Dask worker's), or inside another deferral.
     """
-    if threading.current_thread() is not threading.main_thread() or _PREVIOUS:
-        yield
-        return
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-    except ValueError:  # pragma: no cover - no signals in this interpreter
-        yield
-        return
-    if previous in (signal.SIG_IGN, None):
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main and not _PREVIOUS else None
+    if previous in (signal.SIG_IGN, None):  # (None: no handler set from Python)
         yield
         return
     _PREVIOUS.append(previous)
@@ -193,12 +166,12 @@ class Budget:
         """Why the work must stop now (one of :data:`STOPS`, remembered in
         :attr:`stopped`), or None. A Ctrl-C that arrived meanwhile is raised here, or,
         with ``interrupts="stop"``, taken as ``"interrupted"``."""
-        if self.stopped is None:
+        if self.stopped is None and _PENDING:  # a Ctrl-C inside deferred_interrupts
             if self.interrupts == "stop":
-                if _take_interrupt():
-                    self.stopped = "interrupted"
-            else:
-                interrupted()
+                _PENDING.clear()  # taken: it is not raised at the end of the block
+                self.stopped = "interrupted"
+            else:  # the replaced handler decides (the default one raises KeyboardInterrupt)
+                _raise_pending(_PREVIOUS[0] if _PREVIOUS else signal.default_int_handler)
         if self.stopped is None:
             if time.perf_counter() >= self.deadline:
                 self.stopped = "time_limit"

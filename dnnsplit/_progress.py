@@ -51,9 +51,6 @@ def progress_bar(
         except ImportError:
             pass
         else:
-            if in_notebook():
-                return tqdm(
-                    iterable, total=total, desc=desc, leave=True, file=sys.stdout, **options
-                )
-            return tqdm(iterable, total=total, desc=desc, leave=False, **options)
+            shown = {"leave": True, "file": sys.stdout} if in_notebook() else {"leave": False}
+            return tqdm(iterable, total=total, desc=desc, **shown, **options)
     return _Silent(iterable)

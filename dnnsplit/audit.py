@@ -35,8 +35,7 @@ def _first_bad(values: np.ndarray) -> tuple[int, ...] | None:
     return tuple(int(k) for k in np.argwhere(bad)[0])
 
 
-def _beyond() -> str:
-    return f"beyond {MAX_DELAY_S:.0e} s (dnnsplit.model.MAX_DELAY_S)"
+_BEYOND = f"beyond {MAX_DELAY_S:.0e} s (dnnsplit.model.MAX_DELAY_S)"
 
 
 def _seconds(value: float) -> str:
@@ -70,63 +69,59 @@ def audit_delays(scenario: Scenario) -> None:
         Naming the field (a scenario-file field) that makes some delay too large.
     """
     with np.errstate(all="ignore"):
-        _audit(scenario)
-
-
-def _audit(scenario: Scenario) -> None:
-    bs_time = scenario.bs_time_s
-    suffix = float(np.sum(bs_time))
-    if not suffix <= MAX_DELAY_S:
-        stage = int(np.argmax(bs_time))
-        where = _bs_field(scenario, stage)
-        hint = f" (t_s / R with R = {scenario.ratio:g})" if where == "bs.ratio" else ""
-        raise InputError(
-            where, f"the BS stage times add up to {_seconds(suffix)}{hint}, {_beyond()}"
-        )
-    tables = scenario.tables
-    cumulative = np.concatenate([[0.0], np.cumsum(scenario.profile.time_s)])
-    bad = _first_bad(tables.local)
-    if bad is not None:
-        i, p = bad
-        device = scenario.devices[i]
-        work = cumulative[p] / device.speed
-        if not cumulative[p] <= MAX_DELAY_S:
+        bs_time = scenario.bs_time_s
+        suffix = float(np.sum(bs_time))
+        if not suffix <= MAX_DELAY_S:
+            stage = int(np.argmax(bs_time))
+            where = _bs_field(scenario, stage)
+            hint = f" (t_s / R with R = {scenario.ratio:g})" if where == "bs.ratio" else ""
             raise InputError(
-                f"profile.stages[{p - 1}].device_s",
-                f"the device stage times add up to {_seconds(cumulative[p])}, {_beyond()}",
+                where, f"the BS stage times add up to {_seconds(suffix)}{hint}, {_BEYOND}"
             )
-        if not work <= MAX_DELAY_S:
+        tables = scenario.tables
+        cumulative = np.concatenate([[0.0], np.cumsum(scenario.profile.time_s)])
+        bad = _first_bad(tables.local)
+        if bad is not None:
+            i, p = bad
+            device = scenario.devices[i]
+            work = cumulative[p] / device.speed
+            if not cumulative[p] <= MAX_DELAY_S:
+                raise InputError(
+                    f"profile.stages[{p - 1}].device_s",
+                    f"the device stage times add up to {_seconds(cumulative[p])}, {_BEYOND}",
+                )
+            if not work <= MAX_DELAY_S:
+                raise InputError(
+                    f"devices[{i}].speed",
+                    f"stages 1..{p} take Σ t_s / speed = {work:.3g} s on this device "
+                    f"(speed {device.speed:g}), {_BEYOND}",
+                )
             raise InputError(
-                f"devices[{i}].speed",
-                f"stages 1..{p} take Σ t_s / speed = {work:.3g} s on this device "
-                f"(speed {device.speed:g}), {_beyond()}",
+                f"devices[{i}].background",
+                f"the local delay at p={p} is {tables.local[i, p]:.3g} s ({work:.3g} s of work "
+                f"shared round-robin with {device.background} background processes), "
+                f"{_BEYOND}",
             )
-        raise InputError(
-            f"devices[{i}].background",
-            f"the local delay at p={p} is {tables.local[i, p]:.3g} s ({work:.3g} s of work "
-            f"shared round-robin with {device.background} background processes), "
-            f"{_beyond()}",
-        )
-    bad = _first_bad(tables.transmission)
-    if bad is not None:
-        i, p = bad
-        sent = int(scenario.profile.bytes_sent()[p])
-        raise InputError(
-            f"devices[{i}].rate_bps",
-            f"sending {sent} bytes at p={p} at {scenario.devices[i].rate_bps:g} bit/s takes "
-            f"{tables.transmission[i, p]:.3g} s, {_beyond()}",
-        )
-    arrival = tables.offload_delay.max(axis=1)
-    rows = np.arange(tables.n_devices)
-    all_work = float(tables.remote_work[rows, tables.min_stage].sum())
-    worst = float(arrival.max()) + all_work
-    if not worst <= MAX_DELAY_S:
-        i = int(np.argmax(arrival))
-        stage = int(np.argmax(bs_time))
-        field_name = _bs_field(scenario, stage) if all_work >= arrival[i] else f"devices[{i}]"
-        raise InputError(
-            field_name,
-            f"with {tables.n_devices} devices a delay could reach {worst:.3g} s "
-            f"({all_work:.3g} s of BS work after an arrival at {arrival[i]:.3g} s), "
-            f"{_beyond()}",
-        )
+        bad = _first_bad(tables.transmission)
+        if bad is not None:
+            i, p = bad
+            sent = int(scenario.profile.bytes_sent()[p])
+            raise InputError(
+                f"devices[{i}].rate_bps",
+                f"sending {sent} bytes at p={p} at {scenario.devices[i].rate_bps:g} bit/s takes "
+                f"{tables.transmission[i, p]:.3g} s, {_BEYOND}",
+            )
+        arrival = tables.offload_delay.max(axis=1)
+        rows = np.arange(tables.n_devices)
+        all_work = float(tables.remote_work[rows, tables.min_stage].sum())
+        worst = float(arrival.max()) + all_work
+        if not worst <= MAX_DELAY_S:
+            i = int(np.argmax(arrival))
+            stage = int(np.argmax(bs_time))
+            field_name = _bs_field(scenario, stage) if all_work >= arrival[i] else f"devices[{i}]"
+            raise InputError(
+                field_name,
+                f"with {tables.n_devices} devices a delay could reach {worst:.3g} s "
+                f"({all_work:.3g} s of BS work after an arrival at {arrival[i]:.3g} s), "
+                f"{_BEYOND}",
+            )

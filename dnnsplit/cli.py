@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit._params import Choice
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
@@ -149,29 +150,19 @@ def _choices(options: Sequence[str]) -> str:
     return "{" + ",".join(options) + "}"
 
 
-#: ``dnnsplit scenario`` flags that set one field of the setup: (flag, field, type, extra).
-SETUP_FLAGS: list[tuple[str, str, Any, dict[str, Any]]] = [
-    ("--profile", "profile", str, {"help": "device stage profile (shipped name or CSV)"}),
-    ("--bs-profile", "bs_profile", str, {"help": "measured BS profile (replaces --ratio)"}),
-    ("--ratio", "ratio", float, {"help": "R: BS speed over device speed (default 1)"}),
-    (
-        "--policy",
-        "policy",
-        str,
-        {"metavar": _choices(SETUP_FIELDS["policy"].valid()), "help": "BS policy"},
-    ),
-    ("--quantum", "quantum_s", float, {"help": "device round-robin quantum q, s (0.01)"}),
-    ("--bs-quantum", "bs_quantum_s", float, {"help": "BS round-robin quantum, s (0.01)"}),
-    (
-        "--local-delay",
-        "local_delay",
-        str,
-        {"metavar": _choices(SETUP_FIELDS["local_delay"].valid()), "help": "eq. (1)"},
-    ),
-    ("--distance", "distance_m", _pair(float), {"help": "LOW,HIGH metres (50,500)"}),
-    ("--max-stage", "max_stage", _pair(int), {"help": "LOW,HIGH memory limits (5,8)"}),
-    ("--background", "background", _pair(int), {"help": "LOW,HIGH processes (0,3)"}),
-    ("--lowest-point", "lowest_point", int, {"help": "0: full offload allowed; 1: p >= 1"}),
+#: ``dnnsplit scenario`` flags that set one field of the setup: (flag, field, type, help).
+SETUP_FLAGS: list[tuple[str, str, Any, str]] = [
+    ("--profile", "profile", str, "device stage profile (shipped name or CSV)"),
+    ("--bs-profile", "bs_profile", str, "measured BS profile (replaces --ratio)"),
+    ("--ratio", "ratio", float, "R: BS speed over device speed (default 1)"),
+    ("--policy", "policy", str, "BS policy"),
+    ("--quantum", "quantum_s", float, "device round-robin quantum q, s (0.01)"),
+    ("--bs-quantum", "bs_quantum_s", float, "BS round-robin quantum, s (0.01)"),
+    ("--local-delay", "local_delay", str, "eq. (1)"),
+    ("--distance", "distance_m", _pair(float), "LOW,HIGH metres (50,500)"),
+    ("--max-stage", "max_stage", _pair(int), "LOW,HIGH memory limits (5,8)"),
+    ("--background", "background", _pair(int), "LOW,HIGH processes (0,3)"),
+    ("--lowest-point", "lowest_point", int, "0: full offload allowed; 1: p >= 1"),
 ]
 
 
@@ -189,8 +180,10 @@ def add_commands(commands: Any) -> None:
     sc.add_argument("--devices", type=int, required=True, help="N")
     sc.add_argument("--seed", type=int, default=0, help="scenario seed (a whole number >= 0)")
     sc.add_argument("--setup", default=None, help="JSON file: a setup, or a manifest with one")
-    for flag, field_name, kind, extra in SETUP_FLAGS:
-        sc.add_argument(flag, dest=field_name, type=kind, default=None, **extra)
+    for flag, field_name, kind, text in SETUP_FLAGS:
+        declared = SETUP_FIELDS[field_name]
+        choices = _choices(declared.valid()) if isinstance(declared, Choice) else None
+        sc.add_argument(flag, dest=field_name, type=kind, default=None, metavar=choices, help=text)
     sc.set_defaults(handler=_scenario)
 
     ev = commands.add_parser("evaluate", help="delays of one partition vector")
@@ -266,19 +259,16 @@ def _scenario(args: argparse.Namespace) -> dict[str, Any]:
 @prints_json
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """``dnnsplit evaluate``: :func:`dnnsplit.evaluate` of one partition vector."""
-    partition = _partition(args.partition)
-    scenario = Scenario.from_file(args.scenario)
-    with named_by(_flags("model")):
-        return evaluate(scenario, partition, model=args.model).to_dict()
-
-
-def _partition(text: str) -> list[int]:
+    text = args.partition
     try:
-        return [int(part) for part in text.split(",") if part.strip() != ""]
+        partition = [int(part) for part in text.split(",") if part.strip() != ""]
     except ValueError:
         raise InputError(
             "partition", f"{text[:60]!r} is not a comma-separated list of whole numbers"
         ) from None
+    scenario = Scenario.from_file(args.scenario)
+    with named_by(_flags("model")):
+        return evaluate(scenario, partition, model=args.model).to_dict()
 
 
 @prints_json
@@ -294,8 +284,19 @@ def _solve(args: argparse.Namespace) -> dict[str, Any]:
 
 @prints_json
 def _profile(args: argparse.Namespace) -> dict[str, Any]:
-    """``dnnsplit profile``: :func:`~dnnsplit.profiler.profile_to_file`; ``--out`` first."""
-    _check_out(args.out)
+    """``dnnsplit profile``: :func:`~dnnsplit.profiler.profile_to_file`; an ``--out`` that
+    cannot be written is refused first."""
+    out = args.out
+    path = Path(out)
+    if not out.strip() or "\x00" in out:
+        raise InputError("--out", f"{out!r} is not a file name")
+    if path.is_dir():
+        raise InputError("--out", f"{out!r} is a directory; give a file name")
+    parent = next((folder for folder in path.parents if folder.exists()), path.parent)
+    if not parent.is_dir():
+        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
     with named_by(_flags("model", "threads", "repeats", "warmup")):
         try:
             return profile_to_file(
@@ -309,20 +310,6 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
             )
         except OSError as error:
             raise OutputError(f"--out: cannot write {args.out!r}: {error.strerror}") from None
-
-
-def _check_out(out: str) -> None:
-    """Refuse a ``profile --out`` that cannot be written."""
-    path = Path(out)
-    if not out.strip() or "\x00" in out:
-        raise InputError("--out", f"{out!r} is not a file name")
-    if path.is_dir():
-        raise InputError("--out", f"{out!r} is a directory; give a file name")
-    parent = next((folder for folder in path.parents if folder.exists()), path.parent)
-    if not parent.is_dir():
-        raise InputError("--out", f"{str(parent)!r} is a file, not a directory")
-    if not os.access(parent, os.W_OK):
-        raise InputError("--out", f"cannot write in {str(parent)!r}: permission denied")
 
 
 class _Parser(argparse.ArgumentParser):

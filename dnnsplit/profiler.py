@@ -101,15 +101,14 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+#: The PyTorch module of each activation a layer of :mod:`dnnsplit.chains` names.
+_ACTIVATIONS = {None: "Identity", "relu": "ReLU", "relu6": "ReLU6"}
+
+
 def _activation(torch: Any, name: str | None) -> Any:
-    nn = torch.nn
-    if name is None:
-        return nn.Identity()
-    if name == "relu":
-        return nn.ReLU()
-    if name == "relu6":
-        return nn.ReLU6()
-    raise ValueError(f"unknown activation {name!r}")
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}")
+    return getattr(torch.nn, _ACTIVATIONS[name])()
 
 
 def _module(torch: Any, layer: Layer, shape: tuple[int, ...]) -> Any:
@@ -142,8 +141,8 @@ def _module(torch: Any, layer: Layer, shape: tuple[int, ...]) -> Any:
             _activation(torch, layer.activation),
         )
     if isinstance(layer, Block):
-        body = _sequence(torch, layer.body, shape)
-        shortcut = None if layer.shortcut is None else _sequence(torch, layer.shortcut, shape)
+        body = _sequence(torch, layer.body, shape)[0]
+        shortcut = None if layer.shortcut is None else _sequence(torch, layer.shortcut, shape)[0]
         activation = _activation(torch, layer.activation)
 
         class _Block(nn.Module):  # type: ignore[name-defined]
@@ -161,12 +160,15 @@ def _module(torch: Any, layer: Layer, shape: tuple[int, ...]) -> Any:
     raise TypeError(f"unknown layer type {type(layer).__name__}")
 
 
-def _sequence(torch: Any, layers: tuple[Layer, ...], shape: tuple[int, ...]) -> Any:
+def _sequence(
+    torch: Any, layers: tuple[Layer, ...], shape: tuple[int, ...]
+) -> tuple[Any, tuple[int, ...]]:
+    """``layers`` as one module on inputs of ``shape``, and the shape of its output."""
     modules = []
     for layer in layers:
         modules.append(_module(torch, layer, shape))
         shape = layer_output_shape(layer, shape)
-    return torch.nn.Sequential(*modules)
+    return torch.nn.Sequential(*modules), shape
 
 
 def build_stages(chain: Chain, seed: int = 0) -> list[Any]:
@@ -175,10 +177,8 @@ def build_stages(chain: Chain, seed: int = 0) -> list[Any]:
     torch.manual_seed(seed)
     stages, shape = [], chain.input_shape
     for stage in chain.stages:
-        module = _sequence(torch, stage.layers, shape).eval()
-        stages.append(module)
-        for layer in stage.layers:
-            shape = layer_output_shape(layer, shape)
+        module, shape = _sequence(torch, stage.layers, shape)
+        stages.append(module.eval())
     return stages
 
 
@@ -320,6 +320,10 @@ def profile_to_file(
     extra = profile.extra
     assert extra is not None  # measure_chain always records the spread and the alone times
     total = float(profile.time_s.sum())
+    table = pd.DataFrame({"stage": list(profile.stage_names), "time_s": profile.time_s})
+    for column in ("iqr_s", "alone_s", "within_noise"):
+        table[column] = extra[column].to_numpy()
+    table["output_bytes"] = profile.output_bytes
     alone_sum = float(extra["alone_s"].sum())
     return {
         "profile": str(path),
@@ -330,23 +334,5 @@ def profile_to_file(
         "total_s": total,
         "sum_alone_s": alone_sum,
         "total_over_alone": total / alone_sum if alone_sum > 0 else None,
-        "stages": [
-            {
-                "stage": name,
-                "time_s": float(t),
-                "iqr_s": float(i),
-                "alone_s": float(a),
-                "within_noise": bool(w),
-                "output_bytes": int(b),
-            }
-            for name, t, i, a, w, b in zip(
-                profile.stage_names,
-                profile.time_s,
-                extra["iqr_s"],
-                extra["alone_s"],
-                extra["within_noise"],
-                profile.output_bytes,
-                strict=True,
-            )
-        ],
+        "stages": table.to_dict("records"),
     }

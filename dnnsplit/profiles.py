@@ -20,12 +20,9 @@ framework   DNN framework and version (``analytic`` for estimates)
 date        ISO date the file was made
 ========== ================================================================
 
-Optional columns (the profiler writes them): ``iqr_s``, ``alone_s``, ``within_noise``,
-``macs``, ``params``, ``repeats``, ``threads``, ``cores``.
-
-Estimated profiles follow the roofline rule of docs/model.md ("Stage timings"): a convolution takes
-FLOPs / effective FLOP/s, a fully connected layer streams its weights once (weight bytes /
-memory bandwidth), a pooling layer moves its input and output once (bytes / bandwidth).
+The optional columns of :data:`OPTIONAL_COLUMNS` (spreads, stages timed alone, counts) are
+the profiler's. Estimated profiles follow the roofline rule of docs/model.md ("Stage
+timings"; :func:`estimate_profile`).
 """
 
 from __future__ import annotations
@@ -104,7 +101,7 @@ def _check_stages(profile: Profile) -> None:
     """The rule across a profile's stages: one name, time and output size per stage, each
     time finite and at least 0, only the last output empty."""
     names = profile.stage_names
-    if isinstance(names, str) or not isinstance(names, list | tuple) or not names:
+    if not isinstance(names, list | tuple) or not names:
         raise InputError("profile.stage_names", "must be a non-empty list of stage names")
     names = tuple(Text().check(name, f"profile.stage_names[{k}]") for k, name in enumerate(names))
     object.__setattr__(profile, "stage_names", names)
@@ -214,30 +211,24 @@ class Profile:
 
 #: Columns a profile may carry besides :data:`REQUIRED_COLUMNS` (the profiler writes them),
 #: each checked on the stage rows 1..S (row 0, the input, may leave them empty).
-OPTIONAL_COLUMNS = (
-    "iqr_s",
-    "alone_s",
-    "alone_iqr_s",
-    "within_noise",
-    "macs",
-    "params",
-    "repeats",
-    "threads",
-    "cores",
-)
 _SECONDS_COLUMNS = ("iqr_s", "alone_s", "alone_iqr_s")
 _COUNT_COLUMNS = ("macs", "params", "repeats", "threads", "cores")
+OPTIONAL_COLUMNS = (*_SECONDS_COLUMNS, "within_noise", *_COUNT_COLUMNS)
 
 
 def _fail(row: int | None, column: str, problem: str, origin: str) -> InputError:
-    where = f"{origin}: " if origin else ""
+    """The error about ``column`` (on data row ``row``, 1-based) of the file ``origin``."""
     place = f"row {row}, column {column}" if row is not None else f"column {column}"
-    return InputError(f"{where}{place}", problem)
+    return InputError(f"{origin}: {place}" if origin else place, problem)
 
 
 def _text(raw: Any) -> str:
     """A cell as the user wrote it (numpy scalars as plain numbers), for messages."""
     return shown(raw.item() if isinstance(raw, np.generic) else raw)
+
+
+def _empty(raw: Any) -> bool:
+    return bool(pd.isna(raw)) or str(raw).strip() == ""
 
 
 def _cells(frame: pd.DataFrame, column: str, origin: str, *, whole: bool, optional: bool) -> list:
@@ -246,41 +237,24 @@ def _cells(frame: pd.DataFrame, column: str, origin: str, *, whole: bool, option
     Every cell must be a finite number (a whole number within int64 when ``whole``) that is
     not negative; anything else is an error naming the row and the column.
     """
-    values = pd.to_numeric(frame[column], errors="coerce")
+    kind = "a non-negative whole number" if whole else "a non-negative number"
     out: list = []
-    for position, value in enumerate(values.tolist()):
+    for position, value in enumerate(pd.to_numeric(frame[column], errors="coerce").tolist()):
         raw = frame[column].iloc[position]
-        if optional and position == 0 and (pd.isna(raw) or str(raw).strip() == ""):
+        if optional and position == 0 and _empty(raw):
             out.append(None)
             continue
-        kind = "a non-negative whole number" if whole else "a non-negative number"
         if isinstance(raw, bool | np.bool_) or value is None:
             raise _fail(position + 1, column, f"not {kind}: {_text(raw)}", origin)
         try:
-            exact = (COUNT if whole else SECONDS).check(value, column)
+            out.append((COUNT if whole else SECONDS).check(value, column))
         except InputError:
             if isinstance(value, int | float) and value > MAX_WHOLE and math.isfinite(value):
                 problem = f"{_text(raw)} is too large (at most {MAX_WHOLE})"
             else:
                 problem = f"not {kind}: {_text(raw)}"
             raise _fail(position + 1, column, problem, origin) from None
-        out.append(exact)
     return out
-
-
-def _check_optional(frame: pd.DataFrame, origin: str) -> None:
-    """Check the optional columns' stage rows (see :data:`OPTIONAL_COLUMNS`)."""
-    for column in _SECONDS_COLUMNS + _COUNT_COLUMNS:
-        if column in frame.columns:
-            _cells(frame, column, origin, whole=column in _COUNT_COLUMNS, optional=True)
-    if "within_noise" in frame.columns:
-        for position, raw in enumerate(frame["within_noise"].tolist()):
-            if position == 0 and (pd.isna(raw) or str(raw).strip() == ""):
-                continue
-            if not (isinstance(raw, bool | np.bool_) or str(raw) in ("True", "False")):
-                raise _fail(
-                    position + 1, "within_noise", f"must be True or False, got {_text(raw)}", origin
-                )
 
 
 def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> Profile:
@@ -294,6 +268,10 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
     naming the row (1-based data rows, as a spreadsheet shows them after the header) and the
     column.
     """
+
+    def fail(row: int | None, column: str, problem: str) -> InputError:
+        return _fail(row, column, problem, origin)
+
     if not isinstance(frame, pd.DataFrame):
         raise InputError(
             "profile", f"must be a table (pandas.DataFrame), got {type(frame).__name__}"
@@ -302,136 +280,116 @@ def profile_from_frame(frame: pd.DataFrame, *, name: str, origin: str = "") -> P
     for column in labels:
         lowered = column.lower()
         if lowered.startswith("time_") and lowered != "time_s" and column not in OPTIONAL_COLUMNS:
-            raise _fail(None, column, "times must be in seconds, in column time_s", origin)
+            raise fail(None, column, "times must be in seconds, in column time_s")
     repeated = sorted({c for c in labels if labels.count(c) > 1})
     if repeated:
-        raise _fail(None, repeated[0], "appears more than once in the header", origin)
+        raise fail(None, repeated[0], "appears more than once in the header")
     missing = [c for c in REQUIRED_COLUMNS if c not in labels]
     if missing:
-        raise _fail(
-            None, missing[0], "missing (required: " + ", ".join(REQUIRED_COLUMNS) + ")", origin
-        )
+        raise fail(None, missing[0], f"missing (required: {', '.join(REQUIRED_COLUMNS)})")
     unknown = [c for c in labels if c not in REQUIRED_COLUMNS and c not in OPTIONAL_COLUMNS]
     if unknown:
         label = unknown[0] if 0 < len(unknown[0]) <= 40 else shown(unknown[0], 40)
-        raise _fail(
-            None, label, "unknown column; optional columns: " + ", ".join(OPTIONAL_COLUMNS), origin
-        )
+        raise fail(None, label, f"unknown column; optional columns: {', '.join(OPTIONAL_COLUMNS)}")
     frame = frame.set_axis(labels, axis=1)
     if len(frame) < 2:
-        raise _fail(None, "stage_index", "needs the input row (0) and at least one stage", origin)
-
-    def row_of(position: int) -> int:
-        return position + 1
-
+        raise fail(None, "stage_index", "needs the input row (0) and at least one stage")
     indices = _cells(frame, "stage_index", origin, whole=True, optional=False)
     out_bytes = _cells(frame, "output_bytes", origin, whole=True, optional=False)
     times = pd.to_numeric(frame["time_s"], errors="coerce")
-    for position, value in enumerate(times.tolist()):
-        raw = frame["time_s"].iloc[position]
+    for row, value in enumerate(times.tolist(), start=1):
+        raw = frame["time_s"].iloc[row - 1]
         if value is None or isinstance(raw, bool | np.bool_) or not np.isfinite(float(value)):
-            raise _fail(
-                row_of(position), "time_s", f"not a number of seconds: {_text(raw)}", origin
-            )
+            raise fail(row, "time_s", f"not a number of seconds: {_text(raw)}")
         if value < 0:
-            raise _fail(row_of(position), "time_s", f"negative time {value!r}", origin)
+            raise fail(row, "time_s", f"negative time {value!r}")
         if value > MAX_STAGE_SECONDS:
-            raise _fail(
-                row_of(position),
+            raise fail(
+                row,
                 "time_s",
                 f"{value!r} s for one stage: are these milliseconds? times must be in seconds",
-                origin,
             )
-    expected = list(range(len(frame)))
-    if indices != expected:
-        position = next(k for k, (a, b) in enumerate(zip(indices, expected, strict=True)) if a != b)
-        raise _fail(
-            row_of(position),
-            "stage_index",
-            f"expected {position} (rows run 0..S, row 0 the input)",
-            origin,
+    wrong = [k for k, index in enumerate(indices) if index != k]
+    if wrong:
+        raise fail(
+            wrong[0] + 1, "stage_index", f"expected {wrong[0]} (rows run 0..S, row 0 the input)"
         )
     if float(times.iloc[0]) != 0.0:
-        raise _fail(1, "time_s", "the input row (stage_index 0) must have time 0", origin)
+        raise fail(1, "time_s", "the input row (stage_index 0) must have time 0")
     if 0 in out_bytes[:-1]:
-        position = out_bytes.index(0)
-        raise _fail(
-            row_of(position),
+        raise fail(
+            out_bytes.index(0) + 1,
             "output_bytes",
             "zero bytes: every tensor but nothing has a size",
-            origin,
         )
     for column in ("model", *PROVENANCE_COLUMNS):
         values = frame[column].astype(str).to_numpy()
         bad = np.flatnonzero((values != values[0]) | (values == "") | (values == "nan"))
         if bad.size:
-            raise _fail(
-                row_of(int(bad[0])),
-                column,
-                "must be one non-empty value, the same on every row",
-                origin,
+            raise fail(
+                int(bad[0]) + 1, column, "must be one non-empty value, the same on every row"
             )
     method = str(frame["method"].iloc[0])
     if method not in METHODS:
-        raise _fail(1, "method", f"{shown(method)}; expected one of {', '.join(METHODS)}", origin)
-    for position, stage in enumerate(frame["stage"].tolist()):
+        raise fail(1, "method", f"{shown(method)}; expected one of {', '.join(METHODS)}")
+    stages = frame["stage"].tolist()
+    for row, stage in enumerate(stages, start=1):
         if not isinstance(stage, str) or not stage.strip():
-            raise _fail(row_of(position), "stage", "must be a non-empty stage name", origin)
-    stage_names = tuple(frame["stage"].astype(str).iloc[1:])
-    if str(frame["stage"].iloc[0]) != "input":
-        raise _fail(1, "stage", "row 0 must be the input, named 'input'", origin)
-    _check_optional(frame, origin)
+            raise fail(row, "stage", "must be a non-empty stage name")
+    if stages[0] != "input":
+        raise fail(1, "stage", "row 0 must be the input, named 'input'")
+    # the optional columns, on the stage rows (row 0, the input, may leave them empty)
+    for column in (*_SECONDS_COLUMNS, *_COUNT_COLUMNS):
+        if column in frame.columns:
+            _cells(frame, column, origin, whole=column in _COUNT_COLUMNS, optional=True)
+    if "within_noise" in frame.columns:
+        for row, raw in enumerate(frame["within_noise"].tolist(), start=1):
+            if (row == 1 and _empty(raw)) or isinstance(raw, bool | np.bool_):
+                continue
+            if str(raw) not in ("True", "False"):
+                raise fail(row, "within_noise", f"must be True or False, got {_text(raw)}")
     model = str(frame["model"].iloc[0])
     if model in CHAINS:
         chain = get_chain(model)
         figures = chain_figures(chain)
-        if len(figures) != len(stage_names):
-            raise _fail(
+        if len(figures) != len(stages) - 1:
+            raise fail(
                 None,
                 "stage_index",
-                f"model {model} has {len(figures)} stages, the file {len(stage_names)}",
-                origin,
+                f"model {model} has {len(figures)} stages, the file {len(stages) - 1}",
             )
-        for position, figure in enumerate(figures, start=1):
-            seconds = float(times.iloc[position])
+        for row, figure in enumerate(figures, start=2):
+            seconds = float(times.iloc[row - 1])
             if figure.macs and seconds > 0 and 2 * figure.macs / seconds < MIN_FLOPS:
-                raise _fail(
-                    row_of(position),
+                raise fail(
+                    row,
                     "time_s",
                     f"{seconds:g} s for one stage ({2 * figure.macs / seconds / 1e6:.1f} "
                     "MFLOP/s): are these milliseconds? times must be in seconds",
-                    origin,
                 )
-        expected_bytes = [chain.input_bytes] + [f.output_bytes for f in figures]
-        for position, (got, want, figure_name) in enumerate(
-            zip(out_bytes, expected_bytes, ["input", *chain.stage_names], strict=True)
-        ):
-            if str(frame["stage"].iloc[position]) != figure_name:
-                raise _fail(
-                    row_of(position),
-                    "stage",
-                    f"{shown(frame['stage'].iloc[position])}; "
-                    f"model {model} names this stage {figure_name!r}",
-                    origin,
+        sizes = [chain.input_bytes, *(f.output_bytes for f in figures)]
+        named = zip(stages, out_bytes, sizes, ["input", *chain.stage_names], strict=True)
+        for row, (stage, got, want, figure_name) in enumerate(named, start=1):
+            if stage != figure_name:
+                raise fail(
+                    row, "stage", f"{shown(stage)}; model {model} names this stage {figure_name!r}"
                 )
             if int(got) != int(want):
-                raise _fail(
-                    row_of(position),
+                raise fail(
+                    row,
                     "output_bytes",
                     f"{int(got)}; model {model} outputs {int(want)} bytes here (float32)",
-                    origin,
                 )
     extra_columns = [c for c in frame.columns if c not in REQUIRED_COLUMNS]
-    extra = frame.iloc[1:][extra_columns].reset_index(drop=True) if extra_columns else None
     return Profile(
         name=name,
         model=model,
-        stage_names=stage_names,
+        stage_names=tuple(stages[1:]),
         time_s=times.to_numpy(dtype=float)[1:],
         output_bytes=np.array(out_bytes[1:], dtype=np.int64),
         input_bytes=int(out_bytes[0]),
         provenance={c: str(frame[c].iloc[0]) for c in PROVENANCE_COLUMNS},
-        extra=extra,
+        extra=frame.iloc[1:][extra_columns].reset_index(drop=True) if extra_columns else None,
     )
 
 
@@ -451,29 +409,25 @@ def read_profile(path: str | os.PathLike[str], field: str = "profile") -> Profil
     parsed again; each caller gets its own copy of the optional columns.
     """
     text = read_text(path, field, "CSV")
-    key = (Path(path).name, hashlib.sha256(text.encode()).hexdigest())
+    name = Path(path).name
+    key = (name, hashlib.sha256(text.encode()).hexdigest())
     if key not in _PARSED:
+        try:
+            header = next(csv.reader(io.StringIO(text)), [])
+        except csv.Error as error:
+            raise InputError(field, f"{name} is not a readable CSV ({error})") from None
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:
+            raise _fail(None, repeated[0], "appears more than once in the header", name)
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype={"stage": str})
+        except (ValueError, OverflowError) as error:  # pandas' ParserError is a ValueError
+            raise InputError(field, f"{name} is not a readable CSV ({error})") from None
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        _PARSED[key] = _parse_profile(text, Path(path), field)
+        _PARSED[key] = profile_from_frame(frame, name=Path(path).stem, origin=name)
     known = _PARSED[key]
     return replace(known, extra=None if known.extra is None else known.extra.copy())
-
-
-def _parse_profile(text: str, path: Path, field: str) -> Profile:
-    name = Path(path).name
-    try:
-        header = next(csv.reader(io.StringIO(text)), [])
-    except csv.Error as error:
-        raise InputError(field, f"{name} is not a readable CSV ({error})") from None
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        raise _fail(None, repeated[0], "appears more than once in the header", name)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype={"stage": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as error:
-        raise InputError(field, f"{name} is not a readable CSV ({error})") from None
-    return profile_from_frame(frame, name=Path(path).stem, origin=name)
 
 
 def list_profiles() -> list[str]:

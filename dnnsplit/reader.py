@@ -48,26 +48,6 @@ def estimated_values(text: str, yaml_syntax: bool) -> int:
     return count + (text.count("\n") if yaml_syntax else 0)
 
 
-def _check_size(text: str, name: str, field: str, yaml_syntax: bool) -> None:
-    """Refuse, before parsing, a file whose values would not fit the limits."""
-    values = estimated_values(text, yaml_syntax)
-    if yaml_syntax and values > MAX_YAML_VALUES:
-        raise InputError(
-            field,
-            f"{name} holds about {values:,} values; a YAML file may hold at most "
-            f"{MAX_YAML_VALUES:,} (dnnsplit.reader.MAX_YAML_VALUES: YAML is read value by "
-            "value, slowly); save it as JSON",
-        )
-    need = values * PARSED_VALUE_BYTES + 3 * len(text)
-    if need > model.MAX_MEMORY_BYTES:
-        raise InputError(
-            field,
-            f"{name} holds about {values:,} values, which would take about {model.gib(need)} once "
-            f"read, more than the {model.gib(model.MAX_MEMORY_BYTES)} limit "
-            "(dnnsplit.model.MAX_MEMORY_BYTES)",
-        )
-
-
 class _Duplicated(dict):
     """A parsed JSON/YAML object in which ``duplicate`` appeared more than once."""
 
@@ -137,25 +117,25 @@ def _yaml_loader(found: list[bool]) -> Any:
     return Loader
 
 
-def _first_duplicate(raw: Any) -> tuple[str, Any] | None:
-    """``(path, key)`` of the first object holding a key twice, in document order (walked
-    by :func:`~dnnsplit._checks.walk`: memory of the depth, not of the values)."""
-    for item, steps in walk(raw):
-        if isinstance(item, _Duplicated):
-            return path_text(steps), item.duplicate
-    return None
-
-
 def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
-    """Parse JSON (or YAML) ``text`` of file ``name``; errors name ``field``.
-
-    Refuses, each with one line: a file whose values would take more memory than
-    :data:`~dnnsplit.model.MAX_MEMORY_BYTES` (or a YAML file of more than
-    :data:`MAX_YAML_VALUES` values), before parsing it; a syntax error (with its line);
-    nesting too deep to parse; a number with more digits than Python converts; and a key
-    that appears twice in one object (naming the key and where it is).
-    """
-    _check_size(text, name, field, yaml_syntax)
+    """Parse JSON (or YAML) ``text`` of file ``name``; errors name ``field`` (what is
+    refused, each with one line, and why: the module docstring)."""
+    values = estimated_values(text, yaml_syntax)
+    if yaml_syntax and values > MAX_YAML_VALUES:
+        raise InputError(
+            field,
+            f"{name} holds about {values:,} values; a YAML file may hold at most "
+            f"{MAX_YAML_VALUES:,} (dnnsplit.reader.MAX_YAML_VALUES: YAML is read value by "
+            "value, slowly); save it as JSON",
+        )
+    need = values * PARSED_VALUE_BYTES + 3 * len(text)
+    if need > model.MAX_MEMORY_BYTES:
+        raise InputError(
+            field,
+            f"{name} holds about {values:,} values, which would take about {model.gib(need)} once "
+            f"read, more than the {model.gib(model.MAX_MEMORY_BYTES)} limit "
+            "(dnnsplit.model.MAX_MEMORY_BYTES)",
+        )
     found: list[bool] = []
     try:
         if yaml_syntax:
@@ -188,11 +168,14 @@ def parse_data(text: str, name: str, field: str, yaml_syntax: bool) -> Any:
         raise InputError(
             field, f"{name} holds a number too long to read (more than {digits} digits)"
         ) from None
-    duplicate = _first_duplicate(raw) if found else None
-    if duplicate is not None:
-        path, key = duplicate
-        where = f"{path}.{key_text(key)}" if path else key_text(key)
-        raise InputError(where, f"appears twice in one object of {name}; give each key once")
+    if found:  # the first object with a key twice, in document order (memory: the depth)
+        for item, steps in walk(raw):
+            if isinstance(item, _Duplicated):
+                path, key = path_text(steps), key_text(item.duplicate)
+                raise InputError(
+                    f"{path}.{key}" if path else key,
+                    f"appears twice in one object of {name}; give each key once",
+                )
     return raw
 
 

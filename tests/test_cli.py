@@ -8,16 +8,7 @@ import sys
 
 import pytest
 
-from dnnsplit.cli import main
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as stop:  # argparse errors
-        status = stop.code
-    out, err = capsys.readouterr()
-    return status, out, err
+from hostile import run
 
 
 @pytest.fixture
