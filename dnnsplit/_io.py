@@ -15,6 +15,7 @@ __all__ = [
     "OutputError",
     "atomic_write",
     "csv_text",
+    "require_stdout",
     "silence_stdout",
     "stdout_closed",
     "writable_folder",
@@ -41,6 +42,12 @@ def stdout_closed() -> bool:
     except OSError:
         return True
     return False
+
+
+def require_stdout() -> None:
+    """Refuse, before any work, a process whose stdout is closed (:func:`stdout_closed`)."""
+    if stdout_closed():
+        raise OutputError("stdout is closed: there is nowhere to write the result")
 
 
 def silence_stdout() -> None:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit._io import OutputError, require_stdout, write_stdout
 from dnnsplit._params import Choice
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError
@@ -107,8 +107,7 @@ def prints_json(
 
     @functools.wraps(compute)
     def handler(args: argparse.Namespace) -> int:
-        if stdout_closed():
-            raise OutputError("stdout is closed: there is nowhere to write the result")
+        require_stdout()
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "error",

@@ -15,7 +15,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from dnnsplit._io import OutputError, stdout_closed, write_stdout
+from dnnsplit._io import require_stdout, write_stdout
 from dnnsplit.errors import InputError
 from dnnsplit.online.api import DEFAULT_MAX_NODES, simulate
 from dnnsplit.online.controllers import CONTROLLER_SOLVERS, CONTROLLERS
@@ -66,8 +66,7 @@ def _flag(error: InputError, args: argparse.Namespace) -> InputError:
 
 
 def _online(args: argparse.Namespace) -> int:
-    if stdout_closed():
-        raise OutputError("stdout is closed: there is nowhere to write the result")
+    require_stdout()
     online = OnlineScenario.from_file(args.scenario)
     dynamics = online.dynamics
     try:

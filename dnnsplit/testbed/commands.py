@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dnnsplit._checks import number
-from dnnsplit._io import OutputError, atomic_write, stdout_closed, write_stdout
+from dnnsplit._io import atomic_write, require_stdout, write_stdout
 from dnnsplit._params import check_all
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, TestbedError
@@ -193,11 +193,6 @@ def _token(args: argparse.Namespace) -> tuple[str | None, str]:
     return token, f"${TOKEN_VARIABLE}" if args.token is None and token is not None else "--token"
 
 
-def _stdout_open() -> None:
-    if stdout_closed():
-        raise OutputError("stdout is closed: there is nowhere to write the result")
-
-
 def _serve(args: argparse.Namespace) -> int:
     token, source = _token(args)
     names = {**SERVE_FLAGS, "token": source}
@@ -210,7 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_tensor_bytes=max(int(mib * MIB), 1), hello_timeout_s=args.hello_timeout,
             idle_timeout_s=args.idle_timeout, timeout_s=args.timeout,
         )  # fmt: skip
-    _stdout_open()
+    require_stdout()
     with flags(names):
         chain = get_chain(args.network)
         check_tensor_limit(chain, config)
@@ -283,7 +278,7 @@ def _device(args: argparse.Namespace) -> int:
         check_upload(chain, point, rate, options["timeout_s"])
     out = _writable(args.out) if args.out is not None else None
     if out is None:
-        _stdout_open()
+        require_stdout()
     import_torch("device")
     cpus = None
     if args.cpu is not None or background:
