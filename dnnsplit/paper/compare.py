@@ -1,14 +1,11 @@
-"""Whether a re-run reproduces the committed results, judged by meaning, not by bytes:
-the engine of ``./run_all.sh --check``.
-
-Another machine may print the last digits of a float differently; that is not a different
-result. So a CSV is compared cell by cell (numbers within a relative :data:`RTOL` of the
-larger, or an absolute :data:`ATOL` near zero; integers such as counts, seeds, N or a
-certified flag, and labels such as a solver or a verdict, exactly); a run's manifest
-field by field, likewise (the package version that wrote it is not compared); the report
-(``REPRODUCTION.md``) by the verdicts of its tables (its prose is made from the CSVs). A
-figure is judged by its CSVs, its caption file not at all (it is made from the manifest
-and the profiles). Each file gives a :class:`Difference`.
+"""Whether a re-run reproduces the committed results, judged by meaning, not by bytes
+(another machine may print a float's last digits differently): the engine of
+``./run_all.sh --check``. A CSV is compared cell by cell (numbers within :data:`RTOL` or
+:data:`ATOL`; integers such as counts, seeds, N or a certified flag, and labels such as a
+solver or a verdict, exactly), a run's manifest field by field (but for
+:data:`MANIFEST_IGNORED`), the report (``REPRODUCTION.md``) by the verdicts of its tables
+(its prose is made from the CSVs); a figure by its CSVs, its caption file not at all (it is
+made from the manifest and the profiles). Each file gives a :class:`Difference`.
 """
 
 from __future__ import annotations
@@ -22,15 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "ATOL",
-    "COMPARED",
-    "RTOL",
-    "Difference",
-    "compare_files",
-    "compare_folders",
-    "verdicts",
-]
+__all__ = ["ATOL", "COMPARED", "RTOL", "Difference", "compare_files", "compare_folders", "verdicts"]
 
 #: Two numbers agree when they differ by at most this share of the larger one ...
 RTOL = 1e-6

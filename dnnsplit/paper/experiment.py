@@ -1,15 +1,11 @@
 """How the paper's experiments run the solvers: the knobs that are not the model's.
 
-:class:`dnnsplit.Setup` holds the model's open choices (what the devices, the channel and
-the BS are). What the paper's *experiments* choose is another matter, and lives here, in
-the paper layer: where greedy starts (eq. 6 leaves ``p⁽⁰⁾`` open), how many random starts
-our ``local-search`` takes, and what Fig. 3's "all-local" baseline means on a device whose
-memory cannot hold the whole network. The solvers take the first two as options of a call;
-the baseline is a question about the paper's figure only.
-
-A sweep takes both objects, ``sweep(setup, grid, experiment=Experiment(...))``; each point
-records the knobs its rows depend on (so they are in its cache key), and each run's
-manifest records the experiment beside the setup.
+:class:`dnnsplit.Setup` holds the model's open choices; the paper's *experiments* choose
+where greedy starts (eq. 6 leaves ``p⁽⁰⁾`` open), how many random starts our
+``local-search`` takes, and what Fig. 3's "all-local" baseline means on a device whose
+memory cannot hold the whole network. A sweep takes both,
+``sweep(setup, grid, experiment=Experiment(...))``; each point records the knobs its rows
+depend on (so they are in its cache key), and each run's manifest records the experiment.
 """
 
 from __future__ import annotations

@@ -1,33 +1,14 @@
-"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh``.
+"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh`` (its
+flags: ``--help``; what a run, ``--check`` and the committed-notebooks rule do:
+``docs/running.md``).
 
-``python -m dnnsplit.paper.runner [--quick] [--check] [--only NAME ...] [--workers N]
-[--scheduler tcp://HOST:PORT] [--no-cache] [--notebooks-at-once K] [--no-site | --site]``.
 Each notebook of :data:`NOTEBOOKS` runs with kernel ``python3`` into ``build/notebooks/``
-(never in place; its kernel's stderr to ``build/notebooks/<name>.kernel.log``). On a
-cluster (the default: one local Dask worker per core, reached by the kernels through
-``DNNSPLIT_SCHEDULER``, see :mod:`dnnsplit.paper.engine`) two notebooks run side by side,
-the longest first; the report notebook, which reads the others' files, runs last. A
-parameter a notebook does not declare is an error. The first failure stops the run
-(interrupting the notebook beside it), naming the notebook and the cell; a run ends by
-listing the files it wrote. A full run writes ``figures/`` and ``REPRODUCTION.md``, then
-the site (:mod:`dnnsplit.paper.site`); ``--quick`` writes to ``build/quick/``.
-
-A full run writes the committed results, so in a git checkout it refuses (exit 2) a
-notebook whose cells (sources and tags, not outputs) differ from ``HEAD``, naming the
-cells: JupyterLab saves as one edits, and a tweaked parameter would otherwise reach
-``figures/`` unsaid. ``--quick`` and ``--check`` write elsewhere and run the notebooks as
-they are; so does a run outside a git checkout, saying so.
-
-``--check`` runs into ``build/check/`` and compares the results with the committed ones by
-meaning (:mod:`dnnsplit.paper.compare`), one table row per file; with ``--only`` the
-others' results are copied in first and only the named notebooks' files are compared.
-
-Every setting (flags, ``DNNSPLIT_WORKERS``, ``DNNSPLIT_SCHEDULER``, which is contacted,
-the folders the run writes, stdout) is checked before any notebook runs, each refusal one
-line. Exit status: 0 when every notebook ran (``--check``: and every result reproduces);
-1 when one failed or a checked result differs; 2 for bad arguments, a bad setting or an
-uncommitted notebook in a full run; 74 when a folder or stdout cannot be written; 130 on
-Ctrl-C.
+(never in place; its kernel's stderr beside it, ``<name>.kernel.log``), two side by side on
+a cluster (:mod:`dnnsplit.paper.engine`), the longest first and the report last. Every
+setting is checked before any notebook runs, each refusal one line. Exit status: 0 when
+every notebook ran (``--check``: and every result reproduces); 1 when one failed or a
+checked result differs; 2 for bad arguments, a bad setting or an uncommitted notebook in a
+full run; 74 when a folder or stdout cannot be written; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -47,7 +28,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dnnsplit._checks import number
 from dnnsplit._io import OutputError, silence_stdout, stdout_closed, writable_folder, write_stdout
@@ -100,6 +81,10 @@ READS_THE_OTHERS = ("07_reproduction_report.ipynb",)
 #: Started first when notebooks run side by side (the longest ones, so that the short ones
 #: fill in around them instead of leaving one long notebook running alone at the end).
 LONGEST_FIRST = ("03_greedy_vs_optimal.ipynb", "06_readings.ipynb", "05_other_networks.ipynb")
+#: Seconds an interrupted notebook has to stop before its kernel is killed.
+STOP_GRACE_S = 10.0
+#: What the runner writes to stdout, for the message when it cannot.
+_PROGRESS = "the run's progress"
 
 
 class NotebookFailed(RuntimeError):
@@ -114,15 +99,13 @@ class NotebookFailed(RuntimeError):
 def declared_parameters(path: Path) -> dict[str, Any]:
     """Names declared in the notebook's ``parameters`` cell (an error if it has none)."""
     import nbformat
+    import papermill
 
     if not path.exists():
         raise InputError("notebook", f"no such notebook {str(path)!r}")
-    notebook = nbformat.read(path, as_version=4)
-    tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not tagged:
+    cells = nbformat.read(path, as_version=4).cells
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells):
         raise InputError(path.name, "has no cell tagged 'parameters'")
-    import papermill
-
     return papermill.inspect_notebook(str(path))
 
 
@@ -140,34 +123,31 @@ class KernelHandle:
         self.stopped.set()
         self.signal(signal.SIGINT)
 
-    def kill(self) -> None:
-        """End the kernel process (when an interrupted cell does not stop)."""
-        self.signal(signal.SIGKILL)
-
     def signal(self, number: int) -> None:
         if self.pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, number)
 
+    def manager_class(self, cwd: Path) -> type:
+        """A kernel manager that starts the kernel in ``cwd`` (papermill changes this whole
+        process's folder, which a notebook running beside can put back too early), sends
+        its stderr to :attr:`log_path` and records its process id here."""
+        from jupyter_client.manager import AsyncKernelManager
 
-def _kernel_manager_class(handle: KernelHandle, cwd: Path) -> type:
-    """A kernel manager that starts the kernel in ``cwd`` (papermill changes this whole
-    process's folder, which a notebook running beside can put back too early), sends its
-    stderr to ``handle.log_path`` and records its process id in ``handle``."""
-    from jupyter_client.manager import AsyncKernelManager
+        handle = self
 
-    class LoggedKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            if handle.stopped.is_set():
-                raise KeyboardInterrupt
-            handle.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(handle.log_path, "wb") as log:  # the kernel keeps its own copy
-                await super().start_kernel(**{**kw, "stderr": log, "cwd": str(cwd)})
-            handle.pid = getattr(self.provisioner, "pid", None)
-            if handle.stopped.is_set():
-                handle.stop()
+        class LoggedKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+                if handle.stopped.is_set():
+                    raise KeyboardInterrupt
+                handle.log_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(handle.log_path, "wb") as log:  # the kernel keeps its own copy
+                    await super().start_kernel(**{**kw, "stderr": log, "cwd": str(cwd)})
+                handle.pid = getattr(self.provisioner, "pid", None)
+                if handle.stopped.is_set():
+                    handle.stop()
 
-    return LoggedKernelManager
+        return LoggedKernelManager
 
 
 def run_notebook(
@@ -178,7 +158,9 @@ def run_notebook(
     kernel: KernelHandle | None = None,
 ) -> Path:
     """Execute one notebook with ``parameters`` into ``output`` (``kernel``: its stderr's
-    log, and a way to stop it).
+    log, and a way to stop it). The paths papermill records in the executed notebook are
+    rewritten relative to the repository (outside it: their names), so that no path of
+    this machine travels.
 
     Raises
     ------
@@ -201,7 +183,7 @@ def run_notebook(
             f"not declared in its parameters cell; declared: {', '.join(declared)}",
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    managed = {"kernel_manager_class": _kernel_manager_class(kernel, path.parent)} if kernel else {}
+    managed = {"kernel_manager_class": kernel.manager_class(path.parent)} if kernel else {}
     # papermill rewrites its output after every cell: it writes a temporary file, renamed
     # into place once whole (after a failing cell too: the executed notebook shows it)
     partial = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
@@ -220,7 +202,11 @@ def run_notebook(
             )
         except PapermillExecutionError as error:
             failed = NotebookFailed(path.name, error.exec_count, f"{error.ename}: {error.evalue}")
-        _name_paths_relatively(partial, path, output)
+        executed = json.loads(partial.read_text(encoding="utf-8"))
+        record = executed["metadata"]["papermill"]
+        for key, value in (("input_path", path.resolve()), ("output_path", output.resolve())):
+            record[key] = str(value.relative_to(ROOT)) if value.is_relative_to(ROOT) else value.name
+        partial.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n", "utf-8")
         os.replace(partial, output)
     except OSError as error:  # the executed notebook could not be written (a full disk)
         raise OutputError(
@@ -235,23 +221,6 @@ def run_notebook(
     if failed is not None:
         raise failed
     return output
-
-
-def _name_paths_relatively(executed: Path, source: Path, output: Path) -> None:
-    """Rewrite the input and output paths papermill records in the metadata relative to
-    the repository (outside it: their names), so that no path of this machine travels."""
-    if not executed.exists():
-        return
-    notebook = json.loads(executed.read_text(encoding="utf-8"))
-    record = notebook.get("metadata", {}).get("papermill")
-    if not isinstance(record, dict):
-        return
-    for key, value in (("input_path", source), ("output_path", output)):
-        try:
-            record[key] = str(Path(value).resolve().relative_to(ROOT))
-        except ValueError:
-            record[key] = Path(value).name
-    executed.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 
 def _snapshot(directory: Path) -> dict[Path, float]:
@@ -278,31 +247,24 @@ def _stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-#: What the runner writes to stdout, for the message when it cannot.
-_PROGRESS = "the run's progress"
-
-
 class _Status:
     """A line per finished notebook and, on a terminal, one kept-up line with the running
     ones and their elapsed time."""
 
     def __init__(self, total: int) -> None:
-        self.total, self.finished = total, 0
+        self.total, self.finished, self.shown = total, 0, False
         self.tty = sys.stdout is not None and sys.stdout.isatty()
-        self.shown = False
 
     def running(self, jobs: Iterable[_Job]) -> None:
-        if not self.tty:
-            return
-        now = time.perf_counter()
-        names = ", ".join(f"{j.name} {now - j.started:.0f} s" for j in jobs)
-        write_stdout(f"\r\033[K  running: {names}", _PROGRESS)
-        self.shown = True
+        if self.tty:
+            now = time.perf_counter()
+            names = ", ".join(f"{j.name} {now - j.started:.0f} s" for j in jobs)
+            write_stdout(f"\r\033[K  running: {names}", _PROGRESS)
+            self.shown = True
 
     def done(self, job: _Job, outcome: str) -> None:
         self.finished += 1
-        clear = "\r\033[K" if self.shown else ""
-        self.shown = False
+        clear, self.shown = "\r\033[K" if self.shown else "", False
         seconds = time.perf_counter() - job.started
         write_stdout(
             f"{clear}[{self.finished}/{self.total}] {job.name} ... {outcome} in {seconds:.1f} s\n",
@@ -310,34 +272,27 @@ class _Status:
         )
 
 
-class _Job:
-    """One notebook to run (with the ``given`` parameters it declares) into ``executed``."""
+class _Job(NamedTuple):
+    """A notebook running since ``started``, and its kernel."""
 
-    def __init__(self, name: str, executed: Path) -> None:
-        self.name, self.executed = name, executed
-        self.kernel = KernelHandle(executed / f"{Path(name).stem}.kernel.log")
-        self.started = time.perf_counter()
-
-    def __call__(self, given: dict[str, Any]) -> None:
-        self.started = time.perf_counter()
-        # papermill runs on an event loop of this thread's context: give each notebook a
-        # fresh context and close its loop after (an idle loop left open is a leak)
-        contextvars.Context().run(self._execute, given)
-
-    def _execute(self, given: dict[str, Any]) -> None:
-        from jupyter_core.utils import ensure_event_loop
-
-        path = NOTEBOOKS_DIR / self.name
-        declared = declared_parameters(path)
-        parameters = {p: v for p, v in given.items() if p in declared}
-        try:
-            run_notebook(path, self.executed / self.name, parameters, kernel=self.kernel)
-        finally:
-            ensure_event_loop().close()
+    name: str
+    kernel: KernelHandle
+    started: float
 
 
-#: Seconds an interrupted notebook has to stop before its kernel is killed.
-STOP_GRACE_S = 10.0
+def _execute(name: str, given: dict[str, Any], executed: Path, kernel: KernelHandle) -> None:
+    """Run notebook ``name`` with the ``given`` parameters it declares into ``executed``,
+    in a context of its own: papermill runs on an event loop of this thread's context,
+    closed after (an idle loop left open is a leak)."""
+    from jupyter_core.utils import ensure_event_loop
+
+    path = NOTEBOOKS_DIR / name
+    declared = declared_parameters(path)
+    try:
+        run_notebook(path, executed / name, {p: v for p, v in given.items() if p in declared},
+                     kernel=kernel)  # fmt: skip
+    finally:
+        ensure_event_loop().close()
 
 
 def _run_batch(
@@ -350,14 +305,16 @@ def _run_batch(
     """Run ``names`` in order, at most ``at_once`` at a time. On the first failure or on
     Ctrl-C the queue is dropped, the running ones are interrupted (killed if they do not
     stop), and the error is raised."""
-    queue = list(names)
+    queue, folder = list(names), executed or BUILD_DIR / "notebooks"
     running: dict[Future[None], _Job] = {}
     pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="notebook")
     try:
         while queue or running:
             while queue and len(running) < at_once:
-                job = _Job(queue.pop(0), executed or BUILD_DIR / "notebooks")
-                running[pool.submit(job, given)] = job
+                name = queue.pop(0)
+                kernel = KernelHandle(folder / f"{Path(name).stem}.kernel.log")
+                new = pool.submit(contextvars.Context().run, _execute, name, given, folder, kernel)
+                running[new] = _Job(name, kernel, time.perf_counter())
             finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
                 job = running.pop(future)
@@ -372,7 +329,7 @@ def _run_batch(
             job.kernel.stop()
         _, late = wait(list(running), timeout=STOP_GRACE_S)
         for future in late:
-            running[future].kernel.kill()
+            running[future].kernel.signal(signal.SIGKILL)
         wait(list(running))
         with contextlib.suppress(OutputError):  # stdout is what failed: the error tells
             for job in running.values():
@@ -403,58 +360,36 @@ def _tell(message: str) -> None:
         print(f"run_all: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
 
+#: The flags of ``./run_all.sh``: each name, its argparse options and its help.
+_FLAGS: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("--quick", {"action": "store_true"}, "small parameters (a smoke run)"),
+    ("--check", {"action": "store_true"}, "re-run into build/check/ and compare the results "
+     "with the committed ones (with --quick: with the last quick run's) by meaning; exit 0 "
+     "only when every result reproduces"),
+    ("--only", {"nargs": "*"}, "run only these notebooks (a part of the name)"),
+    ("--workers", {"type": int}, "worker processes (default: $DNNSPLIT_WORKERS, else one per "
+     "core; 1: every point in the notebook's own process)"),
+    ("--scheduler", {}, "a Dask scheduler to run the sweeps on (tcp://HOST:PORT; default: "
+     "$DNNSPLIT_SCHEDULER, else a local cluster)"),
+    ("--no-cache", {"action": "store_true"}, "recompute every point (ignore build/cache/)"),
+    ("--notebooks-at-once", {"type": int}, "notebooks run side by side (default: 2 when the "
+     "sweeps run on a cluster, 1 with --workers 1)"),
+    ("--no-site", {"action": "store_true"}, "do not build the site (build/site/) at the end"),
+    ("--site", {"action": "store_true"}, "run no notebook: only rebuild the site from the "
+     "files the last run left (with --quick: the last quick run's)"),
+)  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
-    parser.add_argument("--quick", action="store_true", help="small parameters (a smoke run)")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="re-run into build/check/ and compare the results with the committed ones "
-        "(with --quick: with the last quick run's) by meaning; exit 0 only when every result "
-        "reproduces",
-    )
-    parser.add_argument(
-        "--only", nargs="*", default=None, help="run only these notebooks (a part of the name)"
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="worker processes (default: $DNNSPLIT_WORKERS, else one per core; "
-        "1: every point in the notebook's own process)",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        help="a Dask scheduler to run the sweeps on "
-        "(tcp://HOST:PORT; default: $DNNSPLIT_SCHEDULER, else a local cluster)",
-    )
-    parser.add_argument(
-        "--no-cache", action="store_true", help="recompute every point (ignore build/cache/)"
-    )
-    parser.add_argument(
-        "--notebooks-at-once",
-        type=int,
-        default=None,
-        help="notebooks run side by side (default: 2 when the sweeps run on a cluster, "
-        "1 with --workers 1)",
-    )
-    parser.add_argument(
-        "--no-site", action="store_true", help="do not build the site (build/site/) at the end"
-    )
-    parser.add_argument(
-        "--site",
-        action="store_true",
-        help="run no notebook: only rebuild the site from the files the last run left "
-        "(with --quick: the last quick run's)",
-    )
+    for flag, options, text in _FLAGS:
+        parser.add_argument(flag, **options, help=text)
     return parser
 
 
 def _outputs(quick: bool) -> tuple[Path, Path]:
     """The figures' folder and the report a run writes."""
-    out_dir = QUICK_DIR if quick else FIGURES_DIR
-    return out_dir, (out_dir / "REPRODUCTION.md" if quick else REPORT_PATH)
+    return (QUICK_DIR, QUICK_DIR / "REPRODUCTION.md") if quick else (FIGURES_DIR, REPORT_PATH)
 
 
 def _shown(folder: Path) -> str:
@@ -462,20 +397,46 @@ def _shown(folder: Path) -> str:
     return "the checkout's root" if folder == ROOT else f"{shown(folder)}/"
 
 
-def _unwritable(engine: Engine, quick: bool, check: bool = False) -> str | None:
-    """The first folder the run writes that cannot be written, with the reason; or None."""
+def _refuse(engine: Engine, chosen: Sequence[str], quick: bool, check: bool) -> None:
+    """Refuse, in this order, a run that cannot write its folders (:class:`OutputError`), a
+    ``--check`` with nothing to compare with, or a full run of notebooks that differ from
+    the committed ones (:class:`InputError`)."""
     out_dir, report = _outputs(quick)
     folders = [CHECK_DIR] if check else [BUILD_DIR / "notebooks", out_dir, report.parent]
-    if engine.cache:
-        folders.append(Path(engine.cache_dir))
-    for folder in dict.fromkeys(folders):
+    for folder in dict.fromkeys(folders + ([Path(engine.cache_dir)] if engine.cache else [])):
         reason = writable_folder(folder)
         if reason is not None:
-            return (
+            raise OutputError(
                 f"cannot write in {_shown(folder)} ({reason}); run from a writable copy of "
                 "the repository"
             )
-    return None
+    if check:
+        missing = None
+        if set(chosen) & set(READS_THE_OTHERS) and not report.is_file():
+            missing = shown(report)
+        elif not any(p for pattern in compare.COMPARED for p in out_dir.glob(pattern)):
+            missing = f"{_shown(out_dir)}*.csv"
+        if missing is not None:
+            raise InputError(
+                "--check",
+                f"nothing to compare with, {missing} is missing; run "
+                f"./run_all.sh{' --quick' if quick else ''} first",
+            )
+        return
+    changed = None if quick else changed_notebooks(chosen)
+    if changed is None and not quick:
+        _tell(
+            "not a git checkout: the notebooks run as they are (there is no committed version "
+            "to compare them with)"
+        )
+    elif changed:
+        raise InputError(  # the field: what differs; the problem: why a full run refuses it
+            f"{' and '.join(changed)} differ{'s' if len(changed) == 1 else ''} from the "
+            "committed notebooks",
+            "figures/ and REPRODUCTION.md are written from committed notebooks only; commit "
+            f"the change, undo it (git checkout -- {changed[0].split(' (')[0]}), or try it "
+            "with --quick or --check, which write elsewhere",
+        )
 
 
 # --- committed parameters only ------------------------------------------------------------
@@ -484,9 +445,7 @@ def _unwritable(engine: Engine, quick: bool, check: bool = False) -> str | None:
 def _git(root: Path, *args: str) -> str | None:
     """What ``git -C root ARGS`` prints, or None when it fails."""
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
     except OSError:
         return None
     return done.stdout if done.returncode == 0 else None
@@ -528,26 +487,6 @@ def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[
     return changed
 
 
-def _refuse_uncommitted(chosen: Sequence[str]) -> str | None:
-    """Why a full run cannot run ``chosen``, or None (outside a git checkout, with a note)."""
-    changed = changed_notebooks(chosen)
-    if changed is None:
-        _tell(
-            "not a git checkout: the notebooks run as they are (there is no committed version "
-            "to compare them with)"
-        )
-        return None
-    if not changed:
-        return None
-    first = changed[0].split(" (")[0]
-    return (
-        f"{' and '.join(changed)} differ{'s' if len(changed) == 1 else ''} from the committed "
-        "notebooks: figures/ and REPRODUCTION.md are written from committed notebooks only; "
-        f"commit the change, undo it (git checkout -- {first}), or try it with --quick or "
-        "--check, which write elsewhere"
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the notebooks; returns the exit status (see the module docstring)."""
     args = _parser().parse_args(argv)
@@ -574,20 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.notebooks_at_once is not None
             else (1 if engine.in_process else 2)
         )
-    except InputError as error:
-        _tell(str(error))
-        return EXIT_BAD_INPUT
-    refusals = [(lambda: _unwritable(engine, args.quick, args.check), EXIT_OUTPUT)]
-    if args.check:
-        refusals.append((lambda: _nothing_to_compare(chosen, args.quick), EXIT_BAD_INPUT))
-    elif not args.quick:
-        refusals.append((lambda: _refuse_uncommitted(chosen), EXIT_BAD_INPUT))
-    for refusal, exit_status in refusals:  # in order: each only when those before pass
-        problem = refusal()
-        if problem is not None:
-            _tell(problem)
-            return exit_status
-    try:
+        _refuse(engine, chosen, args.quick, args.check)
         if engine.scheduler is not None:
             check_reachable(engine.scheduler, "--scheduler" if args.scheduler else ENV_SCHEDULER)
         with _engine_for_kernels(engine):
@@ -614,10 +540,9 @@ def _engine_for_kernels(engine: Engine) -> Iterator[None]:
     """Point the kernels at ``engine`` through the environment, with a local cluster
     (closed at the end) when it needs one."""
     saved = {k: os.environ.get(k) for k in (ENV_SCHEDULER, ENV_WORKERS, ENV_CACHE)}
-    cluster = None
+    cluster, address = None, engine.scheduler
     try:
         os.environ[ENV_CACHE] = "1" if engine.cache else "0"
-        address = engine.scheduler
         if address is None and not engine.in_process:
             cluster, address = start_local_cluster(engine.workers)
         os.environ.pop(ENV_WORKERS if address else ENV_SCHEDULER, None)
@@ -627,27 +552,19 @@ def _engine_for_kernels(engine: Engine) -> Iterator[None]:
         if cluster is not None:
             cluster.close()
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+            os.environ.pop(key, None)
+            if value is not None:
                 os.environ[key] = value
 
 
-def _run(
-    chosen: list[str],
-    quick: bool,
-    at_once: int = 1,
-    *,
-    outputs: tuple[Path, Path] | None = None,
-    executed: Path | None = None,
-    listing: bool = True,
-) -> int:
-    """Execute the ``chosen`` notebooks, ``at_once`` at a time, writing into ``outputs``
-    (the figures' folder and the report; default: the run's own) and their executed
-    copies into ``executed``; ``listing``: end by naming every file written, else the
-    folder."""
-    out_dir, report = outputs or _outputs(quick)
-    executed = executed or BUILD_DIR / "notebooks"
+def _run(chosen: list[str], quick: bool, at_once: int = 1, *, into: Path | None = None) -> int:
+    """Execute the ``chosen`` notebooks, ``at_once`` at a time, into the run's own figures'
+    folder and report, ending by naming every file written; or (``--check``) into the
+    folder ``into``, ending by naming it."""
+    if into is None:
+        (out_dir, report), executed = _outputs(quick), BUILD_DIR / "notebooks"
+    else:
+        out_dir, report, executed = into / "figures", into / "REPRODUCTION.md", into / "notebooks"
     # relative to the notebooks' folder, the kernels' working folder: the executed copies
     # then name no path of this machine
     given = {
@@ -655,13 +572,11 @@ def _run(
         "output_dir": os.path.relpath(out_dir, NOTEBOOKS_DIR),
         "report_path": os.path.relpath(report, NOTEBOOKS_DIR),
     }
-    watched = [out_dir, report.parent]
-    before = {k: v for d in watched for k, v in _snapshot(d).items()}
+    before = {**_snapshot(out_dir), **_snapshot(report.parent)}
     began = time.perf_counter()
     first = [n for n in chosen if n not in READS_THE_OTHERS]
     if at_once > 1:
         first.sort(key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(NOTEBOOKS))
-    batches = [first, [n for n in chosen if n in READS_THE_OTHERS]]
     status = _Status(len(chosen))
     side_by_side = at_once > 1 and len(first) > 1
     write_stdout(  # the first line: a closed or full stdout stops the run before it starts
@@ -672,7 +587,7 @@ def _run(
     )
     try:
         with _stderr_to(executed / "run_all.log"):
-            for batch in batches:
+            for batch in (first, [n for n in chosen if n in READS_THE_OTHERS]):
                 _run_batch(batch, given, at_once, status, executed)
     except (NotebookFailed, InputError) as error:
         _tell(str(error))
@@ -683,9 +598,9 @@ def _run(
                 f"messages in {_shown(executed)}{Path(name).stem}.kernel.log"
             )
         return EXIT_FAILED
-    after = {k: v for d in watched for k, v in _snapshot(d).items()}
+    after = {**_snapshot(out_dir), **_snapshot(report.parent)}
     changed = sorted(p for p, t in after.items() if before.get(p) != t)
-    written = [shown(path) for path in changed] if listing else [_shown(out_dir)]
+    written = [shown(path) for path in changed] if into is None else [_shown(out_dir)]
     lines = [
         f"\nAll {len(chosen)} notebooks ran in {time.perf_counter() - began:.0f} s"
         f"{' (quick)' if quick else ''}. Files written:",
@@ -699,40 +614,6 @@ def _run(
 # --- --check: a re-run compared with the committed results -------------------------------
 
 
-def _expected(chosen: Sequence[str], committed: Path) -> set[str]:
-    """The committed :data:`~dnnsplit.paper.compare.COMPARED` files the ``chosen`` notebooks
-    write: their figures' and the manifests listing them."""
-    files = [p for pattern in compare.COMPARED for p in committed.glob(pattern)]
-    written = figures_by_notebook(committed)
-    everyone = sorted({n for names in written.values() for n in names})
-    theirs = {n for name in chosen for n in written.get(name, [])}
-    expected = set()
-    for path in files:
-        if path.name.endswith(".manifest.json"):
-            listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
-            if theirs & set(listed):
-                expected.add(path.name)
-        elif site.owner(path.stem, everyone) in theirs:
-            expected.add(path.name)
-    return expected
-
-
-def _nothing_to_compare(chosen: Sequence[str], quick: bool) -> str | None:
-    """Why ``--check`` has nothing to compare ``chosen``'s results with, or None."""
-    committed, report = _outputs(quick)
-    missing = None
-    if set(chosen) & set(READS_THE_OTHERS) and not report.is_file():
-        missing = shown(report)
-    elif not any(p for pattern in compare.COMPARED for p in committed.glob(pattern)):
-        missing = f"{_shown(committed)}*.csv"
-    if missing is None:
-        return None
-    return (
-        f"--check: nothing to compare with, {missing} is missing; run "
-        f"./run_all.sh{' --quick' if quick else ''} first"
-    )
-
-
 def _largest(value: float) -> str:
     if value == 0:
         return "0"
@@ -742,7 +623,9 @@ def _largest(value: float) -> str:
 def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
     """``--check``: run ``chosen`` into :data:`CHECK_DIR`, compare with the committed
     results (or the last quick run's) and print the table; ``only`` (``--only``): the
-    committed results are copied in first and only ``chosen``'s files are compared."""
+    committed results are copied in first and only ``chosen``'s files are compared: the
+    committed :data:`~dnnsplit.paper.compare.COMPARED` files of their figures, the
+    manifests listing those, and every CSV or manifest the re-run wrote."""
     from tabulate import tabulate
 
     committed, committed_report = _outputs(quick)
@@ -756,25 +639,29 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
                 shutil.copy2(path, figures / path.name)
         if committed_report.is_file():
             shutil.copy2(committed_report, report)
-    seeded = {p.name: p.stat().st_mtime_ns for p in figures.iterdir()}
-    status = _run(
-        chosen,
-        quick,
-        at_once,
-        outputs=(figures, report),
-        executed=scratch / "notebooks",
-        listing=False,
-    )
+    seeded = _snapshot(figures)
+    status = _run(chosen, quick, at_once, into=scratch)
     if status != 0:
         return status
+    files: set[str] | None = None
+    reports: tuple[Path, Path] | None = (committed_report, report)
     if only:
-        written = {p.name for p in figures.iterdir() if seeded.get(p.name) != p.stat().st_mtime_ns}
-        files: set[str] | None = _expected(chosen, committed) | {
-            name for name in written if name.endswith((".csv", ".manifest.json"))
-        }
-        reports = (committed_report, report) if set(chosen) & set(READS_THE_OTHERS) else None
-    else:
-        files, reports = None, (committed_report, report)
+        written = figures_by_notebook(committed)
+        everyone = sorted({n for names in written.values() for n in names})
+        theirs = {n for name in chosen for n in written.get(name, [])}
+        files = {
+            p.name for p, t in _snapshot(figures).items()
+            if seeded.get(p) != t and p.name.endswith((".csv", ".manifest.json"))
+        }  # fmt: skip
+        for path in (p for pattern in compare.COMPARED for p in committed.glob(pattern)):
+            if path.name.endswith(".manifest.json"):
+                listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
+                if theirs & set(listed):
+                    files.add(path.name)
+            elif site.owner(path.stem, everyone) in theirs:
+                files.add(path.name)
+        if not set(chosen) & set(READS_THE_OTHERS):
+            reports = None
     differences = compare.compare_folders(committed, figures, report=reports, files=files)
     rows = [(d.file, d.what or "reproduces", _largest(d.largest)) for d in differences]
     table = tabulate(
