@@ -423,8 +423,8 @@ def _refuse(engine: Engine, chosen: Sequence[str], quick: bool, check: bool) -> 
                 f"./run_all.sh{' --quick' if quick else ''} first",
             )
         return
-    changed = None if quick else changed_notebooks(chosen)
-    if changed is None and not quick:
+    changed = [] if quick else changed_notebooks(chosen)
+    if changed is None:
         _tell(
             "not a git checkout: the notebooks run as they are (there is no committed version "
             "to compare them with)"
@@ -508,18 +508,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_workers=os.cpu_count() or 1,  # run_all's default: a cluster, one per core
             names={"workers": "--workers", "scheduler": "--scheduler"},
         )
-        at_once = (
-            number(args.notebooks_at_once, "--notebooks-at-once", whole=True, minimum=1)
-            if args.notebooks_at_once is not None
-            else (1 if engine.in_process else 2)
-        )
+        at_once = 1 if engine.in_process else 2
+        if args.notebooks_at_once is not None:
+            at_once = number(args.notebooks_at_once, "--notebooks-at-once", whole=True, minimum=1)
         _refuse(engine, chosen, args.quick, args.check)
         if engine.scheduler is not None:
             check_reachable(engine.scheduler, "--scheduler" if args.scheduler else ENV_SCHEDULER)
         with _engine_for_kernels(engine):
             if args.check:
-                return _check(chosen, args.quick, int(at_once), only=args.only is not None)
-            status = _run(chosen, args.quick, int(at_once))
+                return _check(chosen, args.quick, at_once, only=args.only is not None)
+            status = _run(chosen, args.quick, at_once)
         if status == 0 and args.only is None and not args.no_site:  # a full run: its site
             status = site.build_after_run(args.quick)
         return status
