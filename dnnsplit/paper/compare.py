@@ -146,6 +146,15 @@ def _compare_csv(name: str, committed: Path, rerun: Path) -> Difference:
     return _judge(name, cells, _csv_number, "cells")
 
 
+def _keyed(
+    old: dict[Any, Any], new: dict[Any, Any], place: Callable[[Any], str] = str
+) -> Iterator[tuple[str, Any, Any]]:
+    """``(place, committed, re-run)`` for every key of either, in order (``(absent)``
+    where one lacks it)."""
+    for key in sorted(old.keys() | new.keys()):
+        yield place(key), old.get(key, "(absent)"), new.get(key, "(absent)")
+
+
 def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict):
         for key in sorted(value):
@@ -163,12 +172,7 @@ def _compare_manifest(name: str, committed: Path, rerun: Path) -> Difference:
     for key in MANIFEST_IGNORED:
         old.pop(key, None)
         new.pop(key, None)
-    a, b = dict(_walk(old)), dict(_walk(new))
-    cells = (
-        (field, a.get(field, "(absent)"), b.get(field, "(absent)"))
-        for field in sorted(a.keys() | b.keys())
-    )
-    return _judge(name, cells, _json_number, "fields", repr)
+    return _judge(name, _keyed(dict(_walk(old)), dict(_walk(new))), _json_number, "fields", repr)
 
 
 def verdicts(report: str) -> dict[tuple[str, str, str], str]:
@@ -198,11 +202,7 @@ def _compare_report(name: str, committed: Path, rerun: Path) -> Difference:
     old, new = (verdicts(p.read_text(encoding="utf-8")) for p in (committed, rerun))
     if not old:
         return Difference(name, "no verdict table in the committed report", math.inf)
-    cells = (
-        (f"{column} of {row!r} ({section})", old.get(key, "(absent)"), new.get(key, "(absent)"))
-        for key in sorted(old.keys() | new.keys())
-        for section, row, column in [key]
-    )
+    cells = _keyed(old, new, lambda key: f"{key[2]} of {key[1]!r} ({key[0]})")
     return _judge(name, cells, lambda _: None, "verdicts", repr)
 
 

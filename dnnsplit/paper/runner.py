@@ -288,9 +288,9 @@ def _execute(name: str, given: dict[str, Any], executed: Path, kernel: KernelHan
 
     path = NOTEBOOKS_DIR / name
     declared = declared_parameters(path)
+    parameters = {p: v for p, v in given.items() if p in declared}
     try:
-        run_notebook(path, executed / name, {p: v for p, v in given.items() if p in declared},
-                     kernel=kernel)  # fmt: skip
+        run_notebook(path, executed / name, parameters, kernel=kernel)
     finally:
         ensure_event_loop().close()
 
