@@ -648,9 +648,10 @@ def _check(chosen: list[str], quick: bool, at_once: int, *, only: bool) -> int:
         everyone = sorted({n for names in written.values() for n in names})
         theirs = {n for name in chosen for n in written.get(name, [])}
         files = {
-            p.name for p, t in _snapshot(figures).items()
+            p.name
+            for p, t in _snapshot(figures).items()
             if seeded.get(p) != t and p.name.endswith((".csv", ".manifest.json"))
-        }  # fmt: skip
+        }
         for path in (p for pattern in compare.COMPARED for p in committed.glob(pattern)):
             if path.name.endswith(".manifest.json"):
                 listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
