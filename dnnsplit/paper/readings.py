@@ -208,11 +208,6 @@ def parts_of(reading_id: str, declared: Sequence[Reading] = READINGS) -> list[Re
     return [known[part] for part in reading_id.split("+")]
 
 
-def _reading(reading_id: str, declared: Sequence[Reading]) -> Reading:
-    parts = parts_of(reading_id, declared)
-    return parts[0] if len(parts) == 1 else combine(parts)
-
-
 def kinds_of(claim: Claim) -> tuple[str, ...]:
     """The sweeps a claim reads (``by_devices``, ``by_ratio``, ``fig5``)."""
     return tuple(dict.fromkeys(KINDS_OF_CSV[csv] for csv in claim.csvs))
@@ -590,7 +585,7 @@ def study(
         ]
         found.append({"claim": "*", "search": "best fit", "reading": best_fit(state, steps=steps)})
         for row in found:
-            state.ensure(_reading(row["reading"], declared), STUDIED)
+            state.ensure(combine(parts_of(row["reading"], declared)), STUDIED)
         # a later search may have evaluated, for an earlier claim, a combination closer
         # than the one its own search ended at: name the closest of everything evaluated
         for row in found[:-1]:
