@@ -12,18 +12,15 @@ import pandas as pd
 
 from dnnsplit.paper.claims import CLAIMS
 from dnnsplit.paper.output import read_manifest
-from dnnsplit.paper.stats import (
-    verdict_cells,
-)
+from dnnsplit.paper.stats import verdict_cells
 from dnnsplit.paper.text import render, table
 from dnnsplit.setup import Setup
 
-__all__ = [
-    "report_section",
-]
+__all__ = ["report_section"]
 
 
 def report_section(directory: Path) -> str:
+    """The report's section on the other networks (empty without ``networks.csv``)."""
     path = directory / "networks.csv"
     if not path.exists():
         return ""
