@@ -34,7 +34,7 @@ from dnnsplit.paper.output import (
     setup_of,
 )
 from dnnsplit.paper.stats import where
-from dnnsplit.paper.text import cases, escape, percent, render, slug, table, template_module
+from dnnsplit.paper.text import cases, percent, render, slug, table, template_module
 from dnnsplit.paper.verdicts import (
     RESAMPLES,
     ROBUST_SHARE,
@@ -345,28 +345,17 @@ def _figures_of(claim: Claim, directory: Path, link: str) -> list[dict[str, str]
 
 def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]:
     claim, verdict = answer.claim, answer.verdict
-    base = {
-        "title": claim.title,
-        "anchor": slug(claim.title),
-        "quote": claim.quote.text,
-        "where": claim.quote.where,
-        "reading": claim.reading,
-        "missing": answer.missing,
-    }
     if verdict is None:
-        return base
+        return {"claim": claim, "answer": answer}
     reasons = [
         (reason_title(name), slug(reason_title(name)), str(_macro(name, "_here")(facts)).strip())
         for name, facts in answer.reasons
     ]
-    statistic = claim.statistic[0].upper() + claim.statistic[1:]
     return {
-        **base,
-        "ours": verdict.ours,
-        "context": answer.context,
-        "verdict": verdict.verdict,
+        "claim": claim,
+        "answer": answer,
         "robust": verdict.robustness.words() if verdict.robustness else "robustness not computed",
-        "statistic": f"Judged on: {statistic}",
+        "statistic": f"Judged on: {claim.statistic[0].upper()}{claim.statistic[1:]}",
         "points": _points_table(claim, verdict),
         "reasons": reasons,
         "figures": _figures_of(claim, directory, link),
@@ -421,25 +410,17 @@ def _seeds(directory: Path) -> tuple[str, bool]:
     return ", ".join(f"{s} seeds per point of {n}" for s, n in shown), quick
 
 
-def _provenance(directory: Path) -> list[str]:
-    """One line per profile the claims' runs used: its method and where it comes from."""
+def _provenance(directory: Path) -> list[dict[str, Any]]:
+    """Each profile the claims' runs used, with those runs and its provenance."""
     names: dict[str, list[str]] = {}
     for run in ("fig3", "fig5"):
         manifest = read_manifest(directory, run)
         if manifest and manifest.get("setup"):
             names.setdefault(Setup.from_dict(manifest["setup"]).profile, []).append(run)
-    lines = []
-    for name, runs in names.items():
-        prov = load_profile(name).provenance
-        what = "**estimated**" if prov["method"] == "estimated" else "**measured**"
-        lines.append(
-            f"**Stage times.** The device stage times of {' and '.join(runs)} are {what} "
-            f"for the {escape(prov['hardware'])} (`{name}`: {escape(prov['source'])}; "
-            f"{escape(prov['date'])}; `data/measurements/README.md`). The paper measured its "
-            "own on the device and did not publish them: this difference is shared by every "
-            "claim, and is said here once."
-        )
-    return lines
+    return [
+        {"name": name, "runs": runs, **load_profile(name).provenance}
+        for name, runs in names.items()
+    ]
 
 
 def build_report(directory: str | os.PathLike[str] | None = None, *, figures_link: str = "") -> str:
@@ -467,8 +448,8 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
         fig5.report_section(directory),
         networks.report_section(directory),
         beyond.report_section(directory),
-        _joined(testbed.report_section(directory)),
-        _joined(energy.report_section(directory)),
+        testbed.report_section(directory),
+        energy.report_section(directory),
         online.report_section(directory),
         _setup_section(directory),
         _figures_section(directory),
@@ -502,10 +483,6 @@ def _link(directory: Path, base: Path) -> str:
     """``directory`` as a relative link from ``base``, ending in ``/`` ("" for the same)."""
     link = os.path.relpath(directory.resolve(), base.resolve()).replace(os.sep, "/")
     return "" if link == "." else link + "/"
-
-
-def _joined(section: str | list[str]) -> str:
-    return "\n".join(section) if isinstance(section, list) else section
 
 
 def write_report(
@@ -558,13 +535,8 @@ def _setup_section(directory: Path) -> str:
 
 
 def _figures_section(directory: Path) -> str:
-    captions = {
-        path.stem: read_caption(directory, path.stem) for path in sorted(directory.glob("*.png"))
-    }
+    captions = [(p.stem, read_caption(directory, p.stem)) for p in sorted(directory.glob("*.png"))]
     # each with its first sentence
-    figures = [
-        (stem, text.split(". ")[0] + "." if ". " in text else text)
-        for stem, text in captions.items()
-        if text
-    ]
+    figures = [(stem, text.partition(". ")[0] + ("." if ". " in text else ""))
+               for stem, text in captions if text]  # fmt: skip
     return render("figures", figures=figures) if figures else ""
