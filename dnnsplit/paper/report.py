@@ -60,10 +60,7 @@ __all__ = [
 def run_of(csv: str) -> str:
     """The run a CSV belongs to: ``fig3a_summary`` → ``fig3``, ``fig5`` → ``fig5``."""
     stem = csv.removesuffix("_summary")
-    for run in NOTEBOOK_OF_RUN:
-        if stem.startswith(run):
-            return run
-    return stem
+    return next((run for run in NOTEBOOK_OF_RUN if stem.startswith(run)), stem)
 
 
 # --- the reasons -----------------------------------------------------------------------
@@ -392,30 +389,24 @@ def _totals(answers: list[Answer]) -> str:
     return f"{len(answers)} claims: " + ", ".join(parts)
 
 
-def _seeds(directory: Path) -> tuple[str, bool]:
-    shown, quick = [], False
-    for run, name in (("fig3", "Fig. 3"), ("fig5", "Fig. 5")):
-        manifest = read_manifest(directory, run)
-        if manifest is None:
-            continue
-        quick |= bool(manifest.get("quick"))
-        seeds = max(
-            (len(g.get("seeds", [])) for g in manifest.get("grids", {}).values()), default=0
-        )
-        shown.append((seeds, name))
+def _seeds(manifests: dict[str, dict[str, Any]]) -> str:
+    """The seeds per point of the claims' runs (``fig3``, ``fig5``), as their manifests say."""
+    shown = [
+        (max((len(g.get("seeds", [])) for g in m.get("grids", {}).values()), default=0), run)
+        for run, m in manifests.items()
+    ]
     if not shown:
-        return "seeds as the manifests record them", quick
+        return "seeds as the manifests record them"
     if len({s for s, _ in shown}) == 1:
-        return f"{shown[0][0]} seeds per point", quick
-    return ", ".join(f"{s} seeds per point of {n}" for s, n in shown), quick
+        return f"{shown[0][0]} seeds per point"
+    return ", ".join(f"{s} seeds per point of Fig. {run[3:]}" for s, run in shown)
 
 
-def _provenance(directory: Path) -> list[dict[str, Any]]:
+def _provenance(manifests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Each profile the claims' runs used, with those runs and its provenance."""
     names: dict[str, list[str]] = {}
-    for run in ("fig3", "fig5"):
-        manifest = read_manifest(directory, run)
-        if manifest and manifest.get("setup"):
+    for run, manifest in manifests.items():
+        if manifest.get("setup"):
             names.setdefault(Setup.from_dict(manifest["setup"]).profile, []).append(run)
     return [
         {"name": name, "runs": runs, **load_profile(name).provenance}
@@ -428,7 +419,8 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
     ``figures_link``: the figures' folder as seen from the report (``figures/``)."""
     directory = output_dir(directory)
     answers = answer_claims(directory)
-    seeds_text, quick = _seeds(directory)
+    found = {run: read_manifest(directory, run) for run in ("fig3", "fig5")}
+    manifests = {run: manifest for run, manifest in found.items() if manifest is not None}
     used = {c.quantity for c in CLAIMS}
     tolerances = pd.DataFrame(
         [
@@ -442,7 +434,6 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
         for name, facts in answer.reasons:
             title = reason_title(name)
             general.setdefault(name, (title, slug(title), str(_macro(name)(facts)).strip()))
-    missing_runs = [run for run in ("fig3", "fig5") if read_manifest(directory, run) is None]
     sections = [
         readings.report_section(directory),
         fig5.report_section(directory),
@@ -459,14 +450,14 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
         answers=[_claim_context(a, directory, figures_link) for a in answers],
         verdict_table=_verdict_table(answers),
         totals=_totals(answers),
-        seeds_text=seeds_text,
-        quick=quick,
+        seeds_text=_seeds(manifests),
+        quick=any(m.get("quick") for m in manifests.values()),
         rules=RULES,
         tolerance_table=table(tolerances),
         robust_pct=f"{100 * (1 - ROBUST_SHARE):.0f}",
         resamples=RESAMPLES,
-        provenance=_provenance(directory),
-        missing_runs=", ".join(f"`{r}`" for r in missing_runs),
+        provenance=_provenance(manifests),
+        missing_runs=", ".join(f"`{run}`" for run in found if run not in manifests),
         reasons=list(general.values()),
         sections=[s.strip() for s in sections if s and s.strip()],
     )

@@ -253,11 +253,8 @@ def _check_generated(text: str, where: str, page: str) -> None:
     for block in parser.parse(text):
         line = block.map[0] + 1 if block.map else line
         for token in [block, *(block.children or ())]:
-            target = (
-                token.attrGet("href")
-                if token.type == "link_open"
-                else (token.attrGet("src") if token.type == "image" else None)
-            )
+            attribute = {"link_open": "href", "image": "src"}.get(token.type)
+            target = token.attrGet(attribute) if attribute else None
             problem = _leaves_the_site(str(target), page) if target is not None else None
             if problem:
                 raise SiteError(
