@@ -1,13 +1,11 @@
-"""Writing a figure's files: the figure (PDF, PNG), the CSVs it was drawn from, and the
-manifest of the run that made them.
+"""Writing a figure's files: the figure (PDF, PNG), its caption, the CSVs it was drawn from,
+and the manifest of the run that made them.
 
-Every file is written whole or not at all (a temporary file renamed into place), and the
-same inputs give the same bytes: rows sorted, floats in a fixed format, no dates in figure
-metadata, a manifest without timestamps.
-
-Where files go: :func:`output_dir` turns a notebook's ``output_dir`` parameter into a
-folder. Empty means ``build/figures/`` (ignored by git), so a notebook run by hand never
-touches the committed ``figures/``; ``./run_all.sh`` passes ``figures/`` explicitly.
+Every file is written whole or not at all, and the same inputs give the same bytes: rows
+sorted, floats in a fixed format, no dates in figure metadata, a manifest without
+timestamps. :func:`output_dir` turns a notebook's ``output_dir`` parameter into a folder:
+empty is ``build/figures/`` (ignored by git), so a notebook run by hand never touches the
+committed ``figures/``; ``./run_all.sh`` passes ``figures/``.
 """
 
 from __future__ import annotations
