@@ -22,13 +22,7 @@ from dnnsplit.setup import Setup
 if TYPE_CHECKING:
     from dnnsplit.paper.sweeps import Grid
 
-__all__ = [
-    "Caption",
-    "figure_caption",
-    "profile_caption",
-    "profiles_caption",
-    "text",
-]
+__all__ = ["Caption", "figure_caption", "profile_caption", "profiles_caption", "text"]
 
 INTERVAL = "shaded: seeded 95% bootstrap interval of the mean"
 
