@@ -344,17 +344,16 @@ def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]
     claim, verdict = answer.claim, answer.verdict
     if verdict is None:
         return {"claim": claim, "answer": answer}
-    reasons = [
-        (reason_title(name), slug(reason_title(name)), str(_macro(name, "_here")(facts)).strip())
-        for name, facts in answer.reasons
-    ]
     return {
         "claim": claim,
         "answer": answer,
         "robust": verdict.robustness.words() if verdict.robustness else "robustness not computed",
         "statistic": f"Judged on: {claim.statistic[0].upper()}{claim.statistic[1:]}",
         "points": _points_table(claim, verdict),
-        "reasons": reasons,
+        "reasons": [
+            (reason_title(name), str(_macro(name, "_here")(facts)).strip())
+            for name, facts in answer.reasons
+        ],
         "figures": _figures_of(claim, directory, link),
     }
 
@@ -429,11 +428,10 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
             if q.id in used
         ]
     )
-    general: dict[str, tuple[str, str, str]] = {}
+    general: dict[str, tuple[str, str]] = {}
     for answer in answers:
         for name, facts in answer.reasons:
-            title = reason_title(name)
-            general.setdefault(name, (title, slug(title), str(_macro(name)(facts)).strip()))
+            general.setdefault(name, (reason_title(name), str(_macro(name)(facts)).strip()))
     sections = [
         readings.report_section(directory),
         fig5.report_section(directory),
