@@ -164,14 +164,16 @@ def figures_by_notebook(out_dir: str | os.PathLike[str] | None) -> dict[str, lis
 
 def setup_of(out_dir: str | os.PathLike[str] | None, run: str) -> Setup | None:
     """The setup the manifest of ``run`` records, or None (no manifest, or no setup)."""
-    recorded = (read_manifest(out_dir, run) or {}).get("setup")
+    manifest = read_manifest(out_dir, run)
+    recorded = None if manifest is None else manifest.get("setup")
     where = f"{run}.manifest.json setup"
     return None if recorded is None else Setup.from_dict(recorded, where=where)
 
 
 def experiment_of(out_dir: str | os.PathLike[str] | None, run: str) -> Experiment | None:
     """The experiment the manifest of ``run`` records, or None."""
-    recorded = (read_manifest(out_dir, run) or {}).get("experiment")
+    manifest = read_manifest(out_dir, run)
+    recorded = None if manifest is None else manifest.get("experiment")
     where = f"{run}.manifest.json experiment"
     return None if recorded is None else Experiment.from_dict(recorded, where=where)
 
