@@ -9,9 +9,9 @@ the profile's entry in ``data/measurements/README.md``. Text from a profile is e
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from dnnsplit.paper.claims import Claim
 from dnnsplit.paper.text import escape, template_module
@@ -19,14 +19,10 @@ from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
-__all__ = [
-    "INTERVAL",
-    "Caption",
-    "figure_caption",
-    "profile_caption",
-    "profiles_caption",
-    "text",
-]
+if TYPE_CHECKING:
+    from dnnsplit.paper.sweeps import Grid
+
+__all__ = ["Caption", "figure_caption", "profile_caption", "profiles_caption", "text"]
 
 INTERVAL = "shaded: seeded 95% bootstrap interval of the mean"
 
@@ -80,18 +76,10 @@ def _and(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-class _Grid(Protocol):
-    """What a caption reads of a sweep's grid (:class:`dnnsplit.paper.sweeps.Grid`)."""
-
-    devices: Sequence[int]
-    seeds: Sequence[int]
-    vary: Mapping[str, Sequence[Any]]
-
-
 def figure_caption(
     name: str,
     setup: Setup | None = None,
-    grid: _Grid | None = None,
+    grid: Grid | None = None,
     *,
     baseline: str = "all-local",
     paper: Sequence[Claim] = (),

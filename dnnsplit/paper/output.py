@@ -1,13 +1,11 @@
-"""Writing a figure's files: the figure (PDF, PNG), the CSVs it was drawn from, and the
-manifest of the run that made them.
+"""Writing a figure's files: the figure (PDF, PNG), its caption, the CSVs it was drawn from,
+and the manifest of the run that made them.
 
-Every file is written whole or not at all (a temporary file renamed into place), and the
-same inputs give the same bytes: rows sorted, floats in a fixed format, no dates in figure
-metadata, a manifest without timestamps.
-
-Where files go: :func:`output_dir` turns a notebook's ``output_dir`` parameter into a
-folder. Empty means ``build/figures/`` (ignored by git), so a notebook run by hand never
-touches the committed ``figures/``; ``./run_all.sh`` passes ``figures/`` explicitly.
+Every file is written whole or not at all, and the same inputs give the same bytes: rows
+sorted, floats in a fixed format, no dates in figure metadata, a manifest without
+timestamps. :func:`output_dir` turns a notebook's ``output_dir`` parameter into a folder:
+empty is ``build/figures/`` (ignored by git), so a notebook run by hand never touches the
+committed ``figures/``; ``./run_all.sh`` passes ``figures/``.
 """
 
 from __future__ import annotations
@@ -32,13 +30,10 @@ from dnnsplit.paths import BUILD_DIR, INTERACTIVE_DIR, shown
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "FLOAT_FORMAT",
     "NOTEBOOK_OF_RUN",
-    "Written",
     "caption_path",
     "experiment_of",
     "figures_by_notebook",
-    "manifest_path",
     "notebook_display",
     "output_dir",
     "read_caption",
@@ -66,8 +61,6 @@ NOTEBOOK_OF_RUN = {
     "energy": "09_energy.ipynb",
     "online": "10_online.ipynb",
 }
-
-
 
 
 class Written(list[Path]):
@@ -137,9 +130,7 @@ def save_figure(
         ):
             buffer = io.BytesIO()
             fig.savefig(buffer, format=fmt, metadata=metadata, dpi=150, bbox_inches="tight")
-            path = out / f"{name}.{fmt}"
-            atomic_write(path, buffer.getvalue())
-            written.append(path)
+            written.append(atomic_write(out / f"{name}.{fmt}", buffer.getvalue()))
     return written
 
 
@@ -174,17 +165,17 @@ def figures_by_notebook(out_dir: str | os.PathLike[str] | None) -> dict[str, lis
 def setup_of(out_dir: str | os.PathLike[str] | None, run: str) -> Setup | None:
     """The setup the manifest of ``run`` records, or None (no manifest, or no setup)."""
     manifest = read_manifest(out_dir, run)
-    if manifest is None or manifest.get("setup") is None:
-        return None
-    return Setup.from_dict(manifest["setup"], where=f"{run}.manifest.json setup")
+    recorded = None if manifest is None else manifest.get("setup")
+    where = f"{run}.manifest.json setup"
+    return None if recorded is None else Setup.from_dict(recorded, where=where)
 
 
 def experiment_of(out_dir: str | os.PathLike[str] | None, run: str) -> Experiment | None:
     """The experiment the manifest of ``run`` records, or None."""
     manifest = read_manifest(out_dir, run)
-    if manifest is None or manifest.get("experiment") is None:
-        return None
-    return Experiment.from_dict(manifest["experiment"], where=f"{run}.manifest.json experiment")
+    recorded = None if manifest is None else manifest.get("experiment")
+    where = f"{run}.manifest.json experiment"
+    return None if recorded is None else Experiment.from_dict(recorded, where=where)
 
 
 def write_manifest(
@@ -232,13 +223,11 @@ def write_manifest(
         "figures": list(figures),
         **({"notes": dict(notes)} if notes else {}),
     }
-    content = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    content = json.dumps(data, indent=2, allow_nan=False) + "\n"
     return Written([atomic_write(manifest_path(out_dir, run), content)])
 
 
 def read_manifest(out_dir: str | os.PathLike[str] | None, run: str) -> dict[str, Any] | None:
     """The manifest of ``run`` in ``out_dir``, or None when that run has not written one."""
     path = manifest_path(out_dir, run)
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

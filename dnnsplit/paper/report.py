@@ -34,7 +34,7 @@ from dnnsplit.paper.output import (
     setup_of,
 )
 from dnnsplit.paper.stats import where
-from dnnsplit.paper.text import cases, escape, percent, render, slug, table, template_module
+from dnnsplit.paper.text import cases, percent, render, slug, table, template_module
 from dnnsplit.paper.verdicts import (
     RESAMPLES,
     ROBUST_SHARE,
@@ -60,10 +60,7 @@ __all__ = [
 def run_of(csv: str) -> str:
     """The run a CSV belongs to: ``fig3a_summary`` → ``fig3``, ``fig5`` → ``fig5``."""
     stem = csv.removesuffix("_summary")
-    for run in NOTEBOOK_OF_RUN:
-        if stem.startswith(run):
-            return run
-    return stem
+    return next((run for run in NOTEBOOK_OF_RUN if stem.startswith(run)), stem)
 
 
 # --- the reasons -----------------------------------------------------------------------
@@ -345,30 +342,18 @@ def _figures_of(claim: Claim, directory: Path, link: str) -> list[dict[str, str]
 
 def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]:
     claim, verdict = answer.claim, answer.verdict
-    base = {
-        "title": claim.title,
-        "anchor": slug(claim.title),
-        "quote": claim.quote.text,
-        "where": claim.quote.where,
-        "reading": claim.reading,
-        "missing": answer.missing,
-    }
     if verdict is None:
-        return base
-    reasons = [
-        (reason_title(name), slug(reason_title(name)), str(_macro(name, "_here")(facts)).strip())
-        for name, facts in answer.reasons
-    ]
-    statistic = claim.statistic[0].upper() + claim.statistic[1:]
+        return {"claim": claim, "answer": answer}
     return {
-        **base,
-        "ours": verdict.ours,
-        "context": answer.context,
-        "verdict": verdict.verdict,
+        "claim": claim,
+        "answer": answer,
         "robust": verdict.robustness.words() if verdict.robustness else "robustness not computed",
-        "statistic": f"Judged on: {statistic}",
+        "statistic": f"Judged on: {claim.statistic[0].upper()}{claim.statistic[1:]}",
         "points": _points_table(claim, verdict),
-        "reasons": reasons,
+        "reasons": [
+            (reason_title(name), str(_macro(name, "_here")(facts)).strip())
+            for name, facts in answer.reasons
+        ],
         "figures": _figures_of(claim, directory, link),
     }
 
@@ -403,43 +388,29 @@ def _totals(answers: list[Answer]) -> str:
     return f"{len(answers)} claims: " + ", ".join(parts)
 
 
-def _seeds(directory: Path) -> tuple[str, bool]:
-    shown, quick = [], False
-    for run, name in (("fig3", "Fig. 3"), ("fig5", "Fig. 5")):
-        manifest = read_manifest(directory, run)
-        if manifest is None:
-            continue
-        quick |= bool(manifest.get("quick"))
-        seeds = max(
-            (len(g.get("seeds", [])) for g in manifest.get("grids", {}).values()), default=0
-        )
-        shown.append((seeds, name))
+def _seeds(manifests: dict[str, dict[str, Any]]) -> str:
+    """The seeds per point of the claims' runs (``fig3``, ``fig5``), as their manifests say."""
+    shown = [
+        (max((len(g.get("seeds", [])) for g in m.get("grids", {}).values()), default=0), run)
+        for run, m in manifests.items()
+    ]
     if not shown:
-        return "seeds as the manifests record them", quick
+        return "seeds as the manifests record them"
     if len({s for s, _ in shown}) == 1:
-        return f"{shown[0][0]} seeds per point", quick
-    return ", ".join(f"{s} seeds per point of {n}" for s, n in shown), quick
+        return f"{shown[0][0]} seeds per point"
+    return ", ".join(f"{s} seeds per point of Fig. {run[3:]}" for s, run in shown)
 
 
-def _provenance(directory: Path) -> list[str]:
-    """One line per profile the claims' runs used: its method and where it comes from."""
+def _provenance(manifests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each profile the claims' runs used, with those runs and its provenance."""
     names: dict[str, list[str]] = {}
-    for run in ("fig3", "fig5"):
-        manifest = read_manifest(directory, run)
-        if manifest and manifest.get("setup"):
+    for run, manifest in manifests.items():
+        if manifest.get("setup"):
             names.setdefault(Setup.from_dict(manifest["setup"]).profile, []).append(run)
-    lines = []
-    for name, runs in names.items():
-        prov = load_profile(name).provenance
-        what = "**estimated**" if prov["method"] == "estimated" else "**measured**"
-        lines.append(
-            f"**Stage times.** The device stage times of {' and '.join(runs)} are {what} "
-            f"for the {escape(prov['hardware'])} (`{name}`: {escape(prov['source'])}; "
-            f"{escape(prov['date'])}; `data/measurements/README.md`). The paper measured its "
-            "own on the device and did not publish them: this difference is shared by every "
-            "claim, and is said here once."
-        )
-    return lines
+    return [
+        {"name": name, "runs": runs, **load_profile(name).provenance}
+        for name, runs in names.items()
+    ]
 
 
 def build_report(directory: str | os.PathLike[str] | None = None, *, figures_link: str = "") -> str:
@@ -447,7 +418,8 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
     ``figures_link``: the figures' folder as seen from the report (``figures/``)."""
     directory = output_dir(directory)
     answers = answer_claims(directory)
-    seeds_text, quick = _seeds(directory)
+    found = {run: read_manifest(directory, run) for run in ("fig3", "fig5")}
+    manifests = {run: manifest for run, manifest in found.items() if manifest is not None}
     used = {c.quantity for c in CLAIMS}
     tolerances = pd.DataFrame(
         [
@@ -456,19 +428,17 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
             if q.id in used
         ]
     )
-    general: dict[str, tuple[str, str, str]] = {}
+    general: dict[str, tuple[str, str]] = {}
     for answer in answers:
         for name, facts in answer.reasons:
-            title = reason_title(name)
-            general.setdefault(name, (title, slug(title), str(_macro(name)(facts)).strip()))
-    missing_runs = [run for run in ("fig3", "fig5") if read_manifest(directory, run) is None]
+            general.setdefault(name, (reason_title(name), str(_macro(name)(facts)).strip()))
     sections = [
         readings.report_section(directory),
         fig5.report_section(directory),
         networks.report_section(directory),
         beyond.report_section(directory),
-        _joined(testbed.report_section(directory)),
-        _joined(energy.report_section(directory)),
+        testbed.report_section(directory),
+        energy.report_section(directory),
         online.report_section(directory),
         _setup_section(directory),
         _figures_section(directory),
@@ -478,14 +448,14 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
         answers=[_claim_context(a, directory, figures_link) for a in answers],
         verdict_table=_verdict_table(answers),
         totals=_totals(answers),
-        seeds_text=seeds_text,
-        quick=quick,
+        seeds_text=_seeds(manifests),
+        quick=any(m.get("quick") for m in manifests.values()),
         rules=RULES,
         tolerance_table=table(tolerances),
         robust_pct=f"{100 * (1 - ROBUST_SHARE):.0f}",
         resamples=RESAMPLES,
-        provenance=_provenance(directory),
-        missing_runs=", ".join(f"`{r}`" for r in missing_runs),
+        provenance=_provenance(manifests),
+        missing_runs=", ".join(f"`{run}`" for run in found if run not in manifests),
         reasons=list(general.values()),
         sections=[s.strip() for s in sections if s and s.strip()],
     )
@@ -502,10 +472,6 @@ def _link(directory: Path, base: Path) -> str:
     """``directory`` as a relative link from ``base``, ending in ``/`` ("" for the same)."""
     link = os.path.relpath(directory.resolve(), base.resolve()).replace(os.sep, "/")
     return "" if link == "." else link + "/"
-
-
-def _joined(section: str | list[str]) -> str:
-    return "\n".join(section) if isinstance(section, list) else section
 
 
 def write_report(
@@ -558,13 +524,8 @@ def _setup_section(directory: Path) -> str:
 
 
 def _figures_section(directory: Path) -> str:
-    captions = {
-        path.stem: read_caption(directory, path.stem) for path in sorted(directory.glob("*.png"))
-    }
+    captions = [(p.stem, read_caption(directory, p.stem)) for p in sorted(directory.glob("*.png"))]
     # each with its first sentence
-    figures = [
-        (stem, text.split(". ")[0] + "." if ". " in text else text)
-        for stem, text in captions.items()
-        if text
-    ]
+    figures = [(stem, text.partition(". ")[0] + ("." if ". " in text else ""))
+               for stem, text in captions if text]  # fmt: skip
     return render("figures", figures=figures) if figures else ""

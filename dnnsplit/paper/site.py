@@ -1,24 +1,20 @@
-"""A browsable static site of the results, to read offline: ``build/site/``.
+"""The offline site of the results, ``build/site/``: the report, every figure with its full
+caption (``NAME.caption.md``) and links to its CSVs, PDF and manifest, the readings map, the
+documents of ``docs/`` and each executed notebook with its outputs; every page, image, style
+sheet and script is a local file.
 
-``./run_all.sh`` builds it after a full run (``--no-site`` skips it), ``./run_all.sh
---site`` rebuilds it from the files there (so does ``python -m dnnsplit.paper.site``);
-``--quick`` builds ``build/quick/site/`` from the quick run's files, marked as such on
-every page. Every page, image, style sheet and script is a local file. It holds the
-report, every figure with its full caption (``NAME.caption.md``) and links to its CSVs,
-PDF and manifest, the readings map, the documents of ``docs/`` and each executed
-notebook with its outputs.
+``./run_all.sh`` builds it after a full run (not with ``--no-site``); ``./run_all.sh --site``
+(or ``python -m dnnsplit.paper.site``) rebuilds it from the files there, ``--quick`` into
+``build/quick/site/`` from the quick run's, marked as such on every page. Sphinx with MyST-NB
+and the book theme (Jupyter Book 1's engine) builds it in its own process from sources staged
+in a temporary folder (:data:`SPHINX_CONFIG`); the old site is replaced only by a whole new
+one. A Sphinx warning fails the build, and so does a built page's link or image to no file.
 
-Sphinx with MyST-NB and the book theme (the engine of Jupyter Book 1) builds it, in its
-own process, from sources staged in a temporary folder with :data:`SPHINX_CONFIG`; the
-site replaces the old one only when built whole. A Sphinx warning fails the build, and so
-does a link or image of a built page that points at no file of the site.
-
-**Data is never markup.** Generated text (captions, the report, the figures and readings
-pages, the executed notebooks and their Markdown outputs) can carry data, so there MyST
-reads raw HTML, directives and roles as literal text (:data:`LITERAL_SYNTAX`); no ``raw``
-or ``include`` directive runs anywhere; and a link or image in generated text that leaves
-the site (``../../etc/hostname``, ``file:``) is refused before the build with a
-:class:`SiteError` naming the file and line. The hand-written ``docs/`` keep full MyST.
+**Data is never markup.** In generated text (captions, the report, the generated pages, the
+executed notebooks and their Markdown outputs) MyST reads raw HTML, directives and roles as
+literal text (:data:`LITERAL_SYNTAX`); no ``raw`` or ``include`` directive runs anywhere; a
+link or image in it that leaves the site (``../../etc/hostname``, ``file:``) is refused before
+the build, naming the file and line. The hand-written ``docs/`` keep full MyST.
 """
 
 from __future__ import annotations
@@ -39,10 +35,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+import dnnsplit
 from dnnsplit.paper.output import caption_path, figures_by_notebook, read_caption
-from dnnsplit.paper.text import escape
+from dnnsplit.paper.text import template_module
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, REPORT_PATH, ROOT, shown
 
 __all__ = [
@@ -185,14 +182,11 @@ def _title(path: Path) -> str:
     """The first Markdown heading of a notebook or a Markdown file (else its name)."""
     if path.suffix == ".ipynb":
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        texts = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     else:
-        texts = [path.read_text(encoding="utf-8")]
-    for text in texts:
-        for line in text.splitlines():
-            if line.startswith("# "):
-                return line[2:].strip()
-    return path.stem
+        text = path.read_text(encoding="utf-8")
+    headings = [line[2:].strip() for line in text.splitlines() if line.startswith("# ")]
+    return headings[0] if headings else path.stem
 
 
 def owner(stem: str, figures: Sequence[str]) -> str | None:
@@ -202,21 +196,13 @@ def owner(stem: str, figures: Sequence[str]) -> str | None:
     return max(owners, key=len) if owners else None
 
 
-@dataclass(frozen=True)
-class _Figure:
-    name: str
-    data: list[str]  # the CSV files drawn from (file names in the figures' folder)
-    manifest: str | None
-    caption: str
-
-
-def _figures(figures_dir: Path) -> dict[str, _Figure]:
-    """Every figure (``NAME.png``) in ``figures_dir``, with its CSVs, manifest and caption."""
+def _figures(figures_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every figure (``NAME.png``) in ``figures_dir``: its ``name``, the CSVs it was drawn
+    from (``data``), its run's ``manifest`` (or None) and its ``caption``."""
     names = sorted(p.stem for p in figures_dir.glob("*.png"))
     data: dict[str, list[str]] = {n: [] for n in names}
     for csv in sorted(figures_dir.glob("*.csv")):
-        figure = owner(csv.stem, names)
-        if figure is not None:
+        if (figure := owner(csv.stem, names)) is not None:
             data[figure].append(csv.name)
     manifests: dict[str, str] = {}
     for path in sorted(figures_dir.glob("*.manifest.json")):
@@ -230,7 +216,8 @@ def _figures(figures_dir: Path) -> dict[str, _Figure]:
     for name in names:
         caption = read_caption(figures_dir, name)
         _check_generated(caption, shown(caption_path(figures_dir, name)), "figures.md")
-        figures[name] = _Figure(name, data[name], manifests.get(name), caption)
+        figures[name] = {"name": name, "data": data[name], "manifest": manifests.get(name),
+                         "caption": caption}  # fmt: skip
     return figures
 
 
@@ -266,11 +253,8 @@ def _check_generated(text: str, where: str, page: str) -> None:
     for block in parser.parse(text):
         line = block.map[0] + 1 if block.map else line
         for token in [block, *(block.children or ())]:
-            target = (
-                token.attrGet("href")
-                if token.type == "link_open"
-                else (token.attrGet("src") if token.type == "image" else None)
-            )
+            attribute = {"link_open": "href", "image": "src"}.get(token.type)
+            target = token.attrGet(attribute) if attribute else None
             problem = _leaves_the_site(str(target), page) if target is not None else None
             if problem:
                 raise SiteError(
@@ -282,97 +266,34 @@ def _check_generated(text: str, where: str, page: str) -> None:
 # --- the pages --------------------------------------------------------------------------------
 
 
-QUICK_BANNER = (
-    "> **QUICK RUN**: built by `./run_all.sh --quick` with small parameters, a smoke test "
-    "of the pipeline; its numbers are not results.\n\n"
-)
-
-
-def _figure_block(figure: _Figure, heading: str = "###") -> str:
-    """A figure's section: its image, its full caption, and links to its files."""
-    caption = figure.caption or "*(No caption was recorded for this figure.)*"
-    name = escape(figure.name)
-    files = [f"[{escape(csv)}](figures/{quote(csv)})" for csv in figure.data]
-    files.append(f"[{name}.pdf](figures/{quote(figure.name)}.pdf)")
-    if figure.manifest:
-        files.append(f"[the run's manifest](figures/{quote(figure.manifest)})")
-    return (
-        f"{heading} {name}\n\n![{name}](figures/{quote(figure.name)}.png)\n\n{caption}\n\n"
-        f"Data and files: {', '.join(files)}.\n\n"
-    )
-
-
 def _pages(sources: Sources) -> dict[str, str]:
-    """The generated pages: ``index.md``, ``figures.md``, ``readings.md``."""
-    import dnnsplit
-
-    banner = QUICK_BANNER if sources.quick else ""
+    """The generated pages (``templates/site.md.j2``): ``index.md``, ``figures.md``,
+    ``readings.md``; each figure under the first notebook whose manifest names it."""
     figures = _figures(sources.figures)
-    shown: set[str] = set()
-    sections = []
     written = figures_by_notebook(sources.figures)
+    sections: list[tuple[str, Path | None, list[dict[str, Any]]]] = []
+    placed: set[str] = set()
     for path in sources.notebooks:
-        names = [n for n in written.get(path.name, []) if n in figures and n not in shown]
+        names = [n for n in written.get(path.name, []) if n in figures and n not in placed]
         if names:
-            shown.update(names)
-            sections.append(
-                f"## {escape(_title(path))}\n\nFrom the notebook [{escape(path.stem)}]"
-                f"(notebooks/{quote(path.name)}).\n\n"
-                + "".join(_figure_block(figures[n]) for n in names)
-            )
-    others = [n for n in figures if n not in shown]
+            placed.update(names)
+            sections.append((_title(path), path, [figures[n] for n in names]))
+    others = [figure for name, figure in figures.items() if name not in placed]
     if others:
-        sections.append(
-            "## Other figures\n\nFigures in the folder that no executed notebook saves "
-            "(left by an earlier run).\n\n" + "".join(_figure_block(figures[n]) for n in others)
-        )
-    figures_page = (
-        f"{LITERAL_FRONT_MATTER}# Figures\n\n{banner}Every figure of the run, in the order "
-        "of the notebooks that draw them, each with its full caption, the CSV files it was "
-        "drawn from, the PDF and the manifest of the run that made it (its whole setup).\n\n"
-        + "\n".join(sections)
-    )
-    if "readings" in figures:
-        readings_page = (
-            f"{LITERAL_FRONT_MATTER}# The readings map\n\n{banner}Every claim of the paper "
-            "(columns) under every reading of what the paper leaves open (rows), judged by "
-            "the same verdict functions; the report's section [Under which readings each "
-            "claim holds](REPRODUCTION.md#under-which-readings-each-claim-holds) gives the "
-            "same per claim, in words.\n\n" + _figure_block(figures["readings"], "##")
-        )
-    else:
-        readings_page = (
-            f"{LITERAL_FRONT_MATTER}# The readings map\n\n{banner}This run drew no readings "
-            "map (the notebook `06_readings` did not run).\n"
-        )
-    documents = "\n".join(
-        f"- [{escape(_title(p))}](docs/{quote(p.name)})" for p in sources.documents
-    )
-    notebooks = "\n".join(
-        f"- {escape(p.stem.partition('_')[0])}: [{escape(_title(p))}](notebooks/{quote(p.name)})"
-        for p in sources.notebooks
-    )
-    results = "\n".join(
-        ["REPRODUCTION", "figures", "readings", *(f"docs/{p.stem}" for p in sources.documents)]
-    )
-    executed = "\n".join(f"notebooks/{p.stem}" for p in sources.notebooks)
-    index_page = (
-        f"# dnnsplit {escape(dnnsplit.__version__)}: results\n\n{banner}"
-        "A reproduction of *DNN Partitioning and Inference Task Offloading in 6G "
-        "Resource-Constrained Networks* (Kafetzis and Koutsopoulos), built by "
-        "`./run_all.sh` from the files it wrote. These pages need no network.\n\n"
-        "- [The reproduction report](REPRODUCTION.md): every claim of the paper beside our "
-        "number, with a verdict and the reason where they differ.\n"
-        f"- [Figures](figures.md): all {len(figures)} figures with their captions and the "
-        "data they were drawn from.\n"
-        "- [The readings map](readings.md): every claim under every reading of what the "
-        "paper leaves open.\n\n"
-        f"The documents:\n\n{documents}\n\n"
-        f"The executed notebooks, with their outputs:\n\n{notebooks}\n\n"
-        f"```{{toctree}}\n:hidden:\n:caption: Results\n\n{results}\n```\n\n"
-        f"```{{toctree}}\n:hidden:\n:caption: Notebooks, executed\n\n{executed}\n```\n"
-    )
-    return {"index.md": index_page, "figures.md": figures_page, "readings.md": readings_page}
+        sections.append(("Other figures", None, others))
+    pages = template_module("site")
+    common = {"front": LITERAL_FRONT_MATTER, "quick": sources.quick}
+    return {
+        "index.md": pages.index(
+            version=dnnsplit.__version__,
+            quick=sources.quick,
+            figures=len(figures),
+            documents=[(_title(p), p) for p in sources.documents],
+            notebooks=[(_title(p), p) for p in sources.notebooks],
+        ),
+        "figures.md": pages.figures(sections=sections, **common),
+        "readings.md": pages.readings(map=figures.get("readings"), **common),
+    }
 
 
 def _asshown(path: Path) -> Any:

@@ -71,6 +71,7 @@ _ENVIRONMENT = Environment(
 )
 _ENVIRONMENT.filters["data"] = escape
 _ENVIRONMENT.filters["table"] = table
+_ENVIRONMENT.filters["slug"] = slug
 
 
 def render(name: str, /, **context: Any) -> str:
