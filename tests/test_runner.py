@@ -265,6 +265,7 @@ def test_check_compares_a_quick_re_run_and_names_a_changed_cell(tmp_path, monkey
     the file, the line and the column of the changed one, and exits 1."""
     monkeypatch.setattr(runner, "QUICK_DIR", tmp_path / "quick")
     monkeypatch.setattr(runner, "CHECK_DIR", tmp_path / "check")
+    monkeypatch.setattr(runner, "BUILD_DIR", tmp_path)  # the executed notebooks, too
     argv = ["--quick", "--workers", "1", "--only", "02"]
     assert runner.main([*argv, "--no-site"]) == 0
     summary = tmp_path / "quick" / "fig3a_summary.csv"

@@ -357,6 +357,16 @@ def test_notebooks_of_another_kind_of_run_are_refused(sources, tmp_path):
         site.Sources(sources.figures, sources.report, executed, DOCS)
 
 
+def test_an_interrupted_run_s_hidden_partial_notebook_is_not_a_page(sources, tmp_path):
+    """An interrupted run leaves ``.NAME.PID.partial.ipynb`` beside the executed notebooks
+    (of the other kind of run, here): it is not read, listed or refused."""
+    executed = tmp_path / "notebooks"
+    shutil.copytree(sources.executed, executed)
+    executed_notebook(executed / ".10_online.3059.partial.ipynb", quick=True)
+    assert [path.name for path in site.Sources(sources.figures, sources.report, executed,
+            DOCS).notebooks] == [path.name for path in sources.notebooks]  # fmt: skip
+
+
 @pytest.mark.parametrize("missing", ["figures", "report", "executed", "docs"])
 def test_a_missing_input_is_named(sources, tmp_path, missing):
     given = {"figures": sources.figures, "report": sources.report,

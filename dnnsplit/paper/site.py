@@ -113,6 +113,12 @@ SITE_CSS = """\
 """
 
 
+def _visible(folder: Path, pattern: str) -> list[Path]:
+    """The files of ``folder`` matching ``pattern``, without hidden ones (an interrupted
+    run's ``.NAME.PID.partial.ipynb`` is not a page)."""
+    return [path for path in folder.glob(pattern) if not path.name.startswith(".")]
+
+
 class SiteError(RuntimeError):
     """The site could not be built: a missing input, generated text that links outside
     the site, or what Sphinx (or the check of the built pages) found."""
@@ -147,10 +153,10 @@ class Sources:
                 raise SiteError(f"{name}: no folder {shown(path)}")
         if not self.report.is_file():
             raise SiteError(f"report: no file {shown(self.report)}")
-        notebooks = sorted(self.executed.glob("*.ipynb"))
+        notebooks = sorted(_visible(self.executed, "*.ipynb"))
         if not notebooks:
             raise SiteError(f"executed: no notebook in {shown(self.executed)}")
-        documents = sorted(self.docs.glob("*.md"))
+        documents = sorted(_visible(self.docs, "*.md"))
         if not documents:
             raise SiteError(f"docs: no page (*.md) in {shown(self.docs)}")
         for path in notebooks:
@@ -199,13 +205,13 @@ def owner(stem: str, figures: Sequence[str]) -> str | None:
 def _figures(figures_dir: Path) -> dict[str, dict[str, Any]]:
     """Every figure (``NAME.png``) in ``figures_dir``: its ``name``, the CSVs it was drawn
     from (``data``), its run's ``manifest`` (or None) and its ``caption``."""
-    names = sorted(p.stem for p in figures_dir.glob("*.png"))
+    names = sorted(p.stem for p in _visible(figures_dir, "*.png"))
     data: dict[str, list[str]] = {n: [] for n in names}
-    for csv in sorted(figures_dir.glob("*.csv")):
+    for csv in sorted(_visible(figures_dir, "*.csv")):
         if (figure := owner(csv.stem, names)) is not None:
             data[figure].append(csv.name)
     manifests: dict[str, str] = {}
-    for path in sorted(figures_dir.glob("*.manifest.json")):
+    for path in sorted(_visible(figures_dir, "*.manifest.json")):
         try:
             listed = json.loads(path.read_text(encoding="utf-8")).get("figures", [])
         except ValueError as error:
@@ -333,7 +339,7 @@ def _stage(sources: Sources, folder: Path) -> None:
         nbformat.write(_asshown(path), folder / "notebooks" / path.name)
     (folder / "figures").mkdir()
     for pattern in ("*.png", "*.pdf", "*.csv", "*.manifest.json"):
-        for path in sources.figures.glob(pattern):
+        for path in _visible(sources.figures, pattern):
             shutil.copyfile(path, folder / "figures" / path.name)
     # the report links its figures from where it sits, notebook 07 from notebooks/: a quick
     # run's (build/quick/, beside its report) are shown from there too
@@ -342,7 +348,7 @@ def _stage(sources: Sources, folder: Path) -> None:
         place = (folder / relative).resolve()
         if place.is_relative_to(folder.resolve()) and place != (folder / "figures").resolve():
             place.mkdir(parents=True, exist_ok=True)
-            for path in sources.figures.glob("*.png"):
+            for path in _visible(sources.figures, "*.png"):
                 shutil.copyfile(path, place / path.name)
     (folder / "_static").mkdir()
     (folder / "_static" / "site.css").write_text(SITE_CSS, encoding="utf-8")
