@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import signal
@@ -371,6 +372,14 @@ def test_local_search_is_seeded():
     a = solve(scenario, objective="variance", solver="local-search", seed=5)
     b = solve(scenario, objective="variance", solver="local-search", seed=5)
     assert a.partition.tolist() == b.partition.tolist()
+
+
+@pytest.mark.parametrize("cap", [50, np.float32(50.0), np.int64(50)])
+def test_a_solution_holds_its_options_checked(cap):
+    """A numpy or int option gives the bytes of the float (the solution keeps the
+    declaration's canonical value, not the caller's)."""
+    solution = solve(paper_scenario(3, 1), solver="greedy", energy_cap=cap)
+    assert json.dumps(solution.to_dict()["energy_cap"]) == "50.0"
 
 
 def test_independent_is_each_device_alone():

@@ -23,7 +23,6 @@ from dnnsplit._params import (
     Seed,
     Whole,
     declare,
-    trusted,
 )
 from dnnsplit.errors import unknown_choice
 from dnnsplit.evaluate import (
@@ -307,19 +306,16 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
             **{p: SOLVER_OPTION_CONSTRAINTS[p] for p in options},
         }
 
-        checked = declare(declared, then=model_supports_policy)(search)
-
         @functools.wraps(search)
         def run(*args: P.args, **kwargs: P.kwargs) -> Solution:
             began = time.perf_counter()
             with deferred_interrupts():
-                found = checked(*args, **kwargs)
+                found = search(*args, **kwargs)
             seconds = time.perf_counter() - began
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             scenario, objective = bound.arguments["scenario"], bound.arguments["objective"]
-            evaluation = trusted(
-                evaluate,
+            evaluation = evaluate(  # trusted: ``run`` is called by its declaration
                 scenario,
                 as_partition(found.partition, scenario.n_devices),
                 model=bound.arguments["model"],
@@ -344,7 +340,7 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
                 raise Interrupted(solution)
             return solution
 
-        run.constraints = dict(declared)  # type: ignore[attr-defined]
-        return run
+        # declared around ``run``, so that the solution holds the canonical values
+        return declare(declared, then=model_supports_policy)(run)
 
     return wrap
