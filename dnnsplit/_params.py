@@ -37,6 +37,7 @@ __all__ = [
     "Instance",
     "Json",
     "Nullable",
+    "Numbers",
     "Pair",
     "Real",
     "Seed",
@@ -275,6 +276,25 @@ class Nullable(Constraint):
 
     def valid(self) -> tuple[Any, ...]:
         return (None, *self.inner.valid())
+
+
+@dataclass(frozen=True)
+class Numbers(Constraint):
+    """A sequence (not a string), each of its values as ``each`` takes it; canonical: a
+    list."""
+
+    each: Constraint
+
+    def check(self, value: Any, field: str) -> list[Any]:
+        if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+            raise InputError(field, f"must be a sequence of numbers, got {shown(value)}")
+        return [self.each.check(v, f"{field}[{k}]") for k, v in enumerate(value)]
+
+    def invalid(self) -> tuple[Any, ...]:
+        return ("abc", None, 5, *([bad] for bad in self.each.invalid() if bad is not None))
+
+    def valid(self) -> tuple[Any, ...]:
+        return tuple([good] for good in self.each.valid())
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ def declared() -> dict[str, Any]:
                 if getattr(member, "__module__", None) != module.__name__:
                     continue
                 if isinstance(getattr(member, "constraints", None), dict):
+                    if member.__name__ == "__init__":  # a constructor: its class is called
+                        member = value
                     found[f"{module.__name__}.{member.__qualname__}"] = member
     return dict(sorted(found.items()))
 
@@ -75,6 +77,8 @@ REQUIRED: dict[str, Any] = {
     "time_s": [0.1],
     "output_bytes": [10],
     "input_bytes": 5,
+    "runner": None,  # the BS's stage runner (not called while it is made)
+    "stage_times": [0.1],  # one per stage of TINY
 }
 #: Values that keep a call short, for a boundary that takes them: a search that could run
 #: long (local-search with 100,000 restarts, say) stops in a second.
@@ -111,15 +115,21 @@ def call(boundary: Any, name: str, value: Any) -> Any:
     return boundary(**arguments)
 
 
+def declaration(boundary: Any) -> Any:
+    """What holds ``boundary``'s ``constraints`` and ``fields``: itself, or a class's
+    declared constructor."""
+    return boundary if hasattr(boundary, "constraints") else boundary.__init__
+
+
 def field_of(boundary: Any, name: str) -> str:
     """The field an error about parameter ``name`` of ``boundary`` names."""
-    return getattr(boundary, "fields", {}).get(name, name)
+    return getattr(declaration(boundary), "fields", {}).get(name, name)
 
 
 def cases(valid: bool) -> list:
     out = []
     for where, boundary in BOUNDARIES.items():
-        for name, constraint in boundary.constraints.items():
+        for name, constraint in declaration(boundary).constraints.items():
             for value in constraint.valid() if valid else constraint.invalid():
                 shown = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))  # the same in every worker
                 ident = f"{where.removeprefix('dnnsplit.')}:{name}={shown}"
@@ -149,8 +159,9 @@ def test_the_boundaries_are_found():
     assert {"evaluate", "greedy", "optimal", "exhaustive_front", "paper_scenario"} <= names
     assert {"Setup", "Device", "Power", "Channel", "Profile", "Experiment"} <= names
     assert {"FrontOptions", "measure_chain", "profile_to_file"} <= names
+    assert {"Bandit", "_Solving", "BSServer"} <= names  # declared constructors
     for boundary in BOUNDARIES.values():
-        assert all(isinstance(c, Constraint) for c in boundary.constraints.values())
+        assert all(isinstance(c, Constraint) for c in declaration(boundary).constraints.values())
     for solver in SOLVER_FUNCTIONS.values():
         assert {"scenario", "objective", "model"} <= set(solver.constraints)
         assert solver in BOUNDARIES.values()
