@@ -56,8 +56,6 @@ class Policy:
         Exhaustive search has a compiled kernel, and greedy an incremental total-delay path.
     exact_total : bool
         Minimum total delay (no deadlines) is a linear assignment: ``exact`` certifies it.
-    uses_quantum : bool
-        Reads ``bs.quantum_s``.
     """
 
     name: str
@@ -67,7 +65,6 @@ class Policy:
     timeline: bool
     compiled: bool
     exact_total: bool
-    uses_quantum: bool
 
 
 POLICY_TABLE: dict[str, Policy] = {
@@ -81,7 +78,6 @@ POLICY_TABLE: dict[str, Policy] = {
             timeline=True,
             compiled=True,
             exact_total=True,
-            uses_quantum=False,
         ),
         Policy(
             name="ps",
@@ -91,7 +87,6 @@ POLICY_TABLE: dict[str, Policy] = {
             timeline=True,
             compiled=True,
             exact_total=True,
-            uses_quantum=False,
         ),
         Policy(
             name="rr",
@@ -101,7 +96,6 @@ POLICY_TABLE: dict[str, Policy] = {
             timeline=True,
             compiled=False,
             exact_total=False,
-            uses_quantum=True,
         ),
         Policy(
             name="fcfs",
@@ -111,7 +105,6 @@ POLICY_TABLE: dict[str, Policy] = {
             timeline=True,
             compiled=False,
             exact_total=False,
-            uses_quantum=False,
         ),
     )
 }
