@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 import pytest
+from test_server import ZeroStages
 
 import dnnsplit
 from dnnsplit import InputError, SolverRefusal, paper_scenario
@@ -81,8 +82,9 @@ REQUIRED: dict[str, Any] = {
     "stage_times": [0.1],  # one per stage of TINY
 }
 #: Values that keep a call short, for a boundary that takes them: a search that could run
-#: long (local-search with 100,000 restarts, say) stops in a second.
-SHORT = {"time_limit": 1.0}
+#: long (local-search with 100,000 restarts, say) stops in a second; a device's network
+#: is a stand-in (no PyTorch).
+SHORT = {"time_limit": 1.0, "stages": ZeroStages(TINY)}
 
 
 class Accepted(Exception):
@@ -159,7 +161,7 @@ def test_the_boundaries_are_found():
     assert {"evaluate", "greedy", "optimal", "exhaustive_front", "paper_scenario"} <= names
     assert {"Setup", "Device", "Power", "Channel", "Profile", "Experiment"} <= names
     assert {"FrontOptions", "measure_chain", "profile_to_file"} <= names
-    assert {"Bandit", "_Solving", "BSServer"} <= names  # declared constructors
+    assert {"Bandit", "_Solving", "BSServer", "DeviceClient"} <= names  # constructors
     for boundary in BOUNDARIES.values():
         assert all(isinstance(c, Constraint) for c in declaration(boundary).constraints.values())
     for solver in SOLVER_FUNCTIONS.values():
@@ -221,3 +223,30 @@ def test_every_scenario_file_field_both_ways(block, field_of_name, table):
             refused(lambda raw=raw: dnnsplit.Scenario.from_dict(raw), field_of_name.format(name))
         for good in constraint.valid():
             dnnsplit.Scenario.from_dict(file_with([*block, name], copy.deepcopy(good)))
+
+
+def test_every_table_of_constraints_is_tried():
+    """A table of constraints anywhere in the package (a module's dict of them) is tried
+    here: each of its entries, under its name, is a declaration of a boundary found above
+    or of a scenario file's block; so a new table checked by hand (``check_all``) cannot
+    escape these tests."""
+    tried = {
+        (name, constraint)
+        for boundary in BOUNDARIES.values()
+        for name, constraint in declaration(boundary).constraints.items()
+    }
+    tried |= {(name, c) for _, _, table in BLOCKS for name, c in table.items()}
+    untried = []
+    for info in pkgutil.walk_packages(dnnsplit.__path__, "dnnsplit."):
+        if info.name == "dnnsplit.__main__":
+            continue
+        for attribute, value in vars(importlib.import_module(info.name)).items():
+            if isinstance(value, dict) and value and all(
+                isinstance(c, Constraint) for c in value.values()
+            ):
+                untried += [
+                    f"{info.name}.{attribute}[{name!r}]"
+                    for name, c in value.items()
+                    if (name, c) not in tried
+                ]
+    assert not untried, untried
