@@ -46,8 +46,6 @@ class Policy:
         Policy name as written in a scenario file (``bs.policy``).
     label : str
         How figures, tables and reports write it (``SJF``).
-    description : str
-        One line for help texts and errors.
     snapshot : bool
         Defined under the paper's snapshot model (eq. 2).
     timeline : bool
@@ -60,7 +58,6 @@ class Policy:
 
     name: str
     label: str
-    description: str
     snapshot: bool
     timeline: bool
     compiled: bool
@@ -73,7 +70,6 @@ POLICY_TABLE: dict[str, Policy] = {
         Policy(
             name="sjf",
             label="SJF",
-            description="shortest job first, ties by device index",
             snapshot=True,
             timeline=True,
             compiled=True,
@@ -82,7 +78,6 @@ POLICY_TABLE: dict[str, Policy] = {
         Policy(
             name="ps",
             label="PS",
-            description="processor sharing (round-robin as q_R -> 0)",
             snapshot=True,
             timeline=True,
             compiled=True,
@@ -91,7 +86,6 @@ POLICY_TABLE: dict[str, Policy] = {
         Policy(
             name="rr",
             label="RR",
-            description="round-robin with quantum q_R, in device-index order",
             snapshot=True,
             timeline=True,
             compiled=False,
@@ -100,7 +94,6 @@ POLICY_TABLE: dict[str, Policy] = {
         Policy(
             name="fcfs",
             label="FCFS",
-            description="first come, first served (timeline model only)",
             snapshot=False,
             timeline=True,
             compiled=False,
