@@ -21,7 +21,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ParamSpec, TypeVar
 
@@ -46,6 +46,7 @@ __all__ = [
     "check_all",
     "declare",
     "declare_fields",
+    "metavar",
     "replace_fields",
     "trusted",
 ]
@@ -312,6 +313,11 @@ class Seed(Constraint):
 
     def valid(self) -> tuple[Any, ...]:
         return (*Whole(0, MAX_WHOLE).valid(), np.random.default_rng(0))
+
+
+def metavar(options: Sequence[str]) -> str:
+    """``{a,b,c}``: a command line's help for a declared choice (the library checks it)."""
+    return "{" + ",".join(options) + "}"
 
 
 def check_all(

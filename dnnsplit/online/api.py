@@ -68,15 +68,11 @@ class OnlineInput(Constraint):
 SIMULATE_PARAMETERS = {
     "scenario": OnlineInput(),
     "controller": Choice(CONTROLLERS, "controller"),
-    "solver": SOLVING_PARAMETERS["solver"],
-    "objective": SOLVING_PARAMETERS["objective"],
-    "seed": Nullable(SOLVING_PARAMETERS["seed"]),
+    **SOLVING_PARAMETERS,
+    **BANDIT_PARAMETERS,
+    "seed": Nullable(SOLVING_PARAMETERS["seed"]),  # None: the world's seed, 0 by default
     "horizon_s": Nullable(SECONDS),
     "seconds_per_evaluation": Real(low=0.0, high=1.0),
-    "max_nodes": SOLVING_PARAMETERS["max_nodes"],
-    "restarts": SOLVING_PARAMETERS["restarts"],
-    "epsilon": BANDIT_PARAMETERS["epsilon"],
-    "step": BANDIT_PARAMETERS["step"],
     "regret": Flag(),
 }
 

@@ -470,13 +470,11 @@ class BSServer:
         **changes: Any,
     ) -> None:
         self.chain = chain
-        base = ServerConfig() if config is None else config
-        self.config = replace_fields(base, changes) if changes else base
+        self.config = replace_fields(ServerConfig() if config is None else config, changes)
         self.stage_times = list(stage_times)
         self.runner = runner
         self.policy = self.config.policy
-        sizes = cut_bytes(chain)
-        self.max_payload = max(sizes[:-1])
+        self.max_payload = max(cut_bytes(chain)[:-1])
         self.reserve_bytes = check_tensor_limit(chain, self.config)
         token = self.config.token
         self.auth = token_digest(token) if token is not None else None
