@@ -11,18 +11,21 @@ from one table (dnnsplit._params), so they cannot drift apart.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import inspect
+import json
 import pkgutil
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 from test_server import ZeroStages
 
 import dnnsplit
 from dnnsplit import InputError, SolverRefusal, paper_scenario
-from dnnsplit._params import Constraint
+from dnnsplit._params import Constraint, Nullable, Real, Whole
 from dnnsplit.chains import Chain, Linear, Stage
 from dnnsplit.channel import CHANNEL_FIELDS
 from dnnsplit.profiler import has_torch
@@ -250,3 +253,43 @@ def test_every_table_of_constraints_is_tried():
                     if (name, c) not in tried
                 ]
     assert not untried, untried
+
+
+def numpy_cases() -> list:
+    """Per declared number (``Real`` or ``Whole``, or either or None), its first valid
+    plain value and that value as a numpy scalar."""
+    out = []
+    for where, boundary in BOUNDARIES.items():
+        for name, constraint in declaration(boundary).constraints.items():
+            inner = constraint.inner if isinstance(constraint, Nullable) else constraint
+            if not isinstance(inner, Real | Whole):
+                continue
+            plain = next(v for v in inner.valid() if type(v) in (int, float))
+            kind = np.float64 if isinstance(inner, Real) else np.int64
+            ident = f"{where.removeprefix('dnnsplit.')}:{name}"
+            out.append(pytest.param(boundary, name, plain, kind(plain), id=ident))
+    return out
+
+
+def outcome(call_it) -> Any:
+    """What a call gives, comparable: its plain data (wall times dropped), or None where
+    it stopped at its work, a solver declined (as :func:`accepted`), a time limit ended a
+    search, or the result is an object with a clock or a socket (a client, a server)."""
+    try:
+        result = call_it()
+    except (Accepted, SolverRefusal):
+        return None
+    if hasattr(result, "summary"):  # a simulated run
+        return {**result.summary(), "measured_decision_s": 0}
+    if hasattr(result, "to_dict"):
+        data = result.to_dict()
+        return None if data.get("stopped") == "time_limit" else {**data, "seconds": 0}
+    return repr(result) if dataclasses.is_dataclass(result) else None
+
+
+@pytest.mark.parametrize(("boundary", "name", "plain", "scalar"), numpy_cases())
+def test_a_numpy_scalar_gives_what_its_plain_value_gives(boundary, name, plain, scalar):
+    if boundary.__module__ == "dnnsplit.profiler" and not has_torch():
+        pytest.skip("PyTorch is not installed")
+    a, b = outcome(lambda: call(boundary, name, plain)), outcome(lambda: call(boundary, name, scalar))
+    assert a is None or b is None or json.dumps(a, default=repr) == json.dumps(b, default=repr)
