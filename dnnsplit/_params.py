@@ -21,7 +21,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ParamSpec, TypeVar
 
@@ -37,6 +37,7 @@ __all__ = [
     "Instance",
     "Json",
     "Nullable",
+    "Numbers",
     "Pair",
     "Real",
     "Seed",
@@ -45,6 +46,7 @@ __all__ = [
     "check_all",
     "declare",
     "declare_fields",
+    "metavar",
     "replace_fields",
     "trusted",
 ]
@@ -278,6 +280,25 @@ class Nullable(Constraint):
 
 
 @dataclass(frozen=True)
+class Numbers(Constraint):
+    """A sequence (not a string), each of its values as ``each`` takes it; canonical: a
+    list."""
+
+    each: Constraint
+
+    def check(self, value: Any, field: str) -> list[Any]:
+        if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+            raise InputError(field, f"must be a sequence of numbers, got {shown(value)}")
+        return [self.each.check(v, f"{field}[{k}]") for k, v in enumerate(value)]
+
+    def invalid(self) -> tuple[Any, ...]:
+        return ("abc", None, 5, *([bad] for bad in self.each.invalid() if bad is not None))
+
+    def valid(self) -> tuple[Any, ...]:
+        return tuple([good] for good in self.each.valid())
+
+
+@dataclass(frozen=True)
 class Seed(Constraint):
     """A seed: a whole number ``0..MAX_WHOLE`` (pass an int for reproducible output), or a
     :class:`numpy.random.Generator`, taken as it is."""
@@ -292,6 +313,11 @@ class Seed(Constraint):
 
     def valid(self) -> tuple[Any, ...]:
         return (*Whole(0, MAX_WHOLE).valid(), np.random.default_rng(0))
+
+
+def metavar(options: Sequence[str]) -> str:
+    """``{a,b,c}``: a command line's help for a declared choice (the library checks it)."""
+    return "{" + ",".join(options) + "}"
 
 
 def check_all(

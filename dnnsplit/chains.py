@@ -109,7 +109,6 @@ class Chain:
     name: str
     input_shape: Shape
     stages: tuple[Stage, ...]
-    description: str = ""
 
     @property
     def input_bytes(self) -> int:
@@ -290,7 +289,6 @@ _A_FC8 = Linear(1000)
 ALEXNET = Chain(
     name="alexnet",
     input_shape=(3, 227, 227),
-    description="AlexNet as the paper's 8 stages: each max-pool kept with its convolution",
     stages=(
         Stage("conv1", (_A_CONV1, _A_POOL)),
         Stage("conv2", (_A_CONV2, _A_POOL)),
@@ -306,7 +304,6 @@ ALEXNET = Chain(
 ALEXNET11 = Chain(
     name="alexnet11",
     input_shape=(3, 227, 227),
-    description="AlexNet cut after every layer: 11 stages, pools as stages of their own",
     stages=(
         Stage("conv1", (_A_CONV1,)),
         Stage("pool1", (_A_POOL,)),
@@ -340,7 +337,7 @@ def _vgg16() -> Chain:
         Stage("fc7", (Linear(4096, activation="relu"),)),
         Stage("fc8", (Linear(1000),)),
     ]
-    return Chain("vgg16", (3, 224, 224), tuple(stages), "VGG-16: 13 convolutions and 3 FC")
+    return Chain("vgg16", (3, 224, 224), tuple(stages))  # 13 convolutions and 3 FC
 
 
 # --- ResNet-18 (224x224): cut between residual blocks --------------------------------
@@ -369,7 +366,7 @@ def _resnet18() -> Chain:
         stages.append(Stage(f"layer{group}.0", (_basic_block(channels, first_stride, group != 1),)))
         stages.append(Stage(f"layer{group}.1", (_basic_block(channels, 1, False),)))
     stages.append(Stage("head", (GlobalAvgPool(), Linear(1000))))
-    return Chain("resnet18", (3, 224, 224), tuple(stages), "ResNet-18: cut between basic blocks")
+    return Chain("resnet18", (3, 224, 224), tuple(stages))  # cut between basic blocks
 
 
 # --- MobileNetV2 (224x224): cut between inverted-residual blocks ---------------------
@@ -415,9 +412,7 @@ def _mobilenetv2() -> Chain:
         Stage("conv_last", (Conv(1280, 1, bias=False, batch_norm=True, activation="relu6"),))
     )
     stages.append(Stage("head", (GlobalAvgPool(), Linear(1000))))
-    return Chain(
-        "mobilenetv2", (3, 224, 224), tuple(stages), "MobileNetV2: cut between inverted residuals"
-    )
+    return Chain("mobilenetv2", (3, 224, 224), tuple(stages))  # cut between inverted residuals
 
 
 def memory_needs(chain: Chain) -> list[int]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dnnsplit._io import OutputError, require_stdout, write_stdout
-from dnnsplit._params import Choice
+from dnnsplit._params import Choice, metavar
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError
 from dnnsplit.evaluate import MODELS, evaluate
@@ -144,11 +144,6 @@ def _pair(kind: type) -> Any:
     return parse
 
 
-def _choices(options: Sequence[str]) -> str:
-    """``{a,b,c}``: the values a declared choice takes (the library checks the value)."""
-    return "{" + ",".join(options) + "}"
-
-
 #: ``dnnsplit scenario`` flags that set one field of the setup: (flag, field, type, help).
 SETUP_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--profile", "profile", str, "device stage profile (shipped name or CSV)"),
@@ -181,14 +176,14 @@ def add_commands(commands: Any) -> None:
     sc.add_argument("--setup", default=None, help="JSON file: a setup, or a manifest with one")
     for flag, field_name, kind, text in SETUP_FLAGS:
         declared = SETUP_FIELDS[field_name]
-        choices = _choices(declared.valid()) if isinstance(declared, Choice) else None
+        choices = metavar(declared.valid()) if isinstance(declared, Choice) else None
         sc.add_argument(flag, dest=field_name, type=kind, default=None, metavar=choices, help=text)
     sc.set_defaults(handler=_scenario)
 
     ev = commands.add_parser("evaluate", help="delays of one partition vector")
     ev.add_argument("scenario", help="scenario file (JSON, or YAML with PyYAML)")
     ev.add_argument("--partition", required=True, help="p_i per device, e.g. 0,3,5")
-    ev.add_argument("--model", default="snapshot", metavar=_choices(MODELS))
+    ev.add_argument("--model", default="snapshot", metavar=metavar(MODELS))
     ev.set_defaults(handler=_evaluate)
 
     so = commands.add_parser(
@@ -198,10 +193,10 @@ def add_commands(commands: Any) -> None:
         "it does not take, naming it.",
     )
     so.add_argument("scenario")
-    so.add_argument("--objective", default="total", metavar=_choices(OBJECTIVES))
-    so.add_argument("--solver", default="greedy", metavar=_choices(SOLVERS))
-    so.add_argument("--model", default="snapshot", metavar=_choices(MODELS))
-    so.add_argument("--start", metavar=_choices(STARTS), help="greedy, local-search: start (half)")
+    so.add_argument("--objective", default="total", metavar=metavar(OBJECTIVES))
+    so.add_argument("--solver", default="greedy", metavar=metavar(SOLVERS))
+    so.add_argument("--model", default="snapshot", metavar=metavar(MODELS))
+    so.add_argument("--start", metavar=metavar(STARTS), help="greedy, local-search: start (half)")
     so.add_argument("--restarts", type=int, help="local-search, optimal: random starts (8)")
     so.add_argument("--seed", type=int, help="local-search, optimal: seed of the starts (0)")
     so.add_argument("--max-vectors", type=float, help="exhaustive: refuse spaces larger than this")

@@ -204,6 +204,10 @@ def as_partition(partition: Any, n_devices: int) -> np.ndarray:
     """A partition vector as an int array, or an :class:`InputError` naming ``partition``."""
     if isinstance(partition, str | bytes | dict):
         raise InputError("partition", "must be a list of whole numbers")
+    if isinstance(partition, list | tuple) and any(
+        isinstance(p, bool | np.bool_) for p in partition
+    ):  # numpy would read True beside whole numbers as 1
+        raise InputError("partition", "entries must be whole numbers")
     try:
         array = np.asarray(partition)
     except (TypeError, ValueError, OverflowError):

@@ -46,8 +46,6 @@ class Policy:
         Policy name as written in a scenario file (``bs.policy``).
     label : str
         How figures, tables and reports write it (``SJF``).
-    description : str
-        One line for help texts and errors.
     snapshot : bool
         Defined under the paper's snapshot model (eq. 2).
     timeline : bool
@@ -56,18 +54,14 @@ class Policy:
         Exhaustive search has a compiled kernel, and greedy an incremental total-delay path.
     exact_total : bool
         Minimum total delay (no deadlines) is a linear assignment: ``exact`` certifies it.
-    uses_quantum : bool
-        Reads ``bs.quantum_s``.
     """
 
     name: str
     label: str
-    description: str
     snapshot: bool
     timeline: bool
     compiled: bool
     exact_total: bool
-    uses_quantum: bool
 
 
 POLICY_TABLE: dict[str, Policy] = {
@@ -76,42 +70,34 @@ POLICY_TABLE: dict[str, Policy] = {
         Policy(
             name="sjf",
             label="SJF",
-            description="shortest job first, ties by device index",
             snapshot=True,
             timeline=True,
             compiled=True,
             exact_total=True,
-            uses_quantum=False,
         ),
         Policy(
             name="ps",
             label="PS",
-            description="processor sharing (round-robin as q_R -> 0)",
             snapshot=True,
             timeline=True,
             compiled=True,
             exact_total=True,
-            uses_quantum=False,
         ),
         Policy(
             name="rr",
             label="RR",
-            description="round-robin with quantum q_R, in device-index order",
             snapshot=True,
             timeline=True,
             compiled=False,
             exact_total=False,
-            uses_quantum=True,
         ),
         Policy(
             name="fcfs",
             label="FCFS",
-            description="first come, first served (timeline model only)",
             snapshot=False,
             timeline=True,
             compiled=False,
             exact_total=False,
-            uses_quantum=False,
         ),
     )
 }

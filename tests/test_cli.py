@@ -79,6 +79,7 @@ def test_timeline_model_flag(scenario_file, capsys):
         (["solve", "{bad}"], "devices[0].max_stage:"),
         (["scenario", "--devices", "0"], "devices:"),
         (["scenario", "--devices", "3", "--policy", "lifo"], "--policy"),
+        (["serve", "--port", "0", "--policy", "ps"], "--policy: unknown policy 'ps'"),
     ],
 )
 def test_bad_input_is_one_line_with_status_2(argv, field, scenario_file, tmp_path, capsys):

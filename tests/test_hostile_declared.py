@@ -11,17 +11,21 @@ from one table (dnnsplit._params), so they cannot drift apart.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import inspect
+import json
 import pkgutil
 import re
 from typing import Any
 
+import numpy as np
 import pytest
+from test_server import ZeroStages
 
 import dnnsplit
 from dnnsplit import InputError, SolverRefusal, paper_scenario
-from dnnsplit._params import Constraint
+from dnnsplit._params import Constraint, Nullable, Real, Whole
 from dnnsplit.chains import Chain, Linear, Stage
 from dnnsplit.channel import CHANNEL_FIELDS
 from dnnsplit.profiler import has_torch
@@ -52,6 +56,8 @@ def declared() -> dict[str, Any]:
                 if getattr(member, "__module__", None) != module.__name__:
                     continue
                 if isinstance(getattr(member, "constraints", None), dict):
+                    if member.__name__ == "__init__":  # a constructor: its class is called
+                        member = value
                     found[f"{module.__name__}.{member.__qualname__}"] = member
     return dict(sorted(found.items()))
 
@@ -75,10 +81,13 @@ REQUIRED: dict[str, Any] = {
     "time_s": [0.1],
     "output_bytes": [10],
     "input_bytes": 5,
+    "runner": None,  # the BS's stage runner (not called while it is made)
+    "stage_times": [0.1],  # one per stage of TINY
 }
 #: Values that keep a call short, for a boundary that takes them: a search that could run
-#: long (local-search with 100,000 restarts, say) stops in a second.
-SHORT = {"time_limit": 1.0}
+#: long (local-search with 100,000 restarts, say) stops in a second; a device's network
+#: is a stand-in (no PyTorch).
+SHORT = {"time_limit": 1.0, "stages": ZeroStages(TINY)}
 
 
 class Accepted(Exception):
@@ -111,15 +120,21 @@ def call(boundary: Any, name: str, value: Any) -> Any:
     return boundary(**arguments)
 
 
+def declaration(boundary: Any) -> Any:
+    """What holds ``boundary``'s ``constraints`` and ``fields``: itself, or a class's
+    declared constructor."""
+    return boundary if hasattr(boundary, "constraints") else boundary.__init__
+
+
 def field_of(boundary: Any, name: str) -> str:
     """The field an error about parameter ``name`` of ``boundary`` names."""
-    return getattr(boundary, "fields", {}).get(name, name)
+    return getattr(declaration(boundary), "fields", {}).get(name, name)
 
 
 def cases(valid: bool) -> list:
     out = []
     for where, boundary in BOUNDARIES.items():
-        for name, constraint in boundary.constraints.items():
+        for name, constraint in declaration(boundary).constraints.items():
             for value in constraint.valid() if valid else constraint.invalid():
                 shown = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))  # the same in every worker
                 ident = f"{where.removeprefix('dnnsplit.')}:{name}={shown}"
@@ -149,8 +164,9 @@ def test_the_boundaries_are_found():
     assert {"evaluate", "greedy", "optimal", "exhaustive_front", "paper_scenario"} <= names
     assert {"Setup", "Device", "Power", "Channel", "Profile", "Experiment"} <= names
     assert {"FrontOptions", "measure_chain", "profile_to_file"} <= names
+    assert {"Bandit", "_Solving", "BSServer", "DeviceClient"} <= names  # constructors
     for boundary in BOUNDARIES.values():
-        assert all(isinstance(c, Constraint) for c in boundary.constraints.values())
+        assert all(isinstance(c, Constraint) for c in declaration(boundary).constraints.values())
     for solver in SOLVER_FUNCTIONS.values():
         assert {"scenario", "objective", "model"} <= set(solver.constraints)
         assert solver in BOUNDARIES.values()
@@ -210,3 +226,70 @@ def test_every_scenario_file_field_both_ways(block, field_of_name, table):
             refused(lambda raw=raw: dnnsplit.Scenario.from_dict(raw), field_of_name.format(name))
         for good in constraint.valid():
             dnnsplit.Scenario.from_dict(file_with([*block, name], copy.deepcopy(good)))
+
+
+def test_every_table_of_constraints_is_tried():
+    """A table of constraints anywhere in the package (a module's dict of them) is tried
+    here: each of its entries, under its name, is a declaration of a boundary found above
+    or of a scenario file's block; so a new table checked by hand (``check_all``) cannot
+    escape these tests."""
+    tried = {
+        (name, constraint)
+        for boundary in BOUNDARIES.values()
+        for name, constraint in declaration(boundary).constraints.items()
+    }
+    tried |= {(name, c) for _, _, table in BLOCKS for name, c in table.items()}
+    untried = []
+    for info in pkgutil.walk_packages(dnnsplit.__path__, "dnnsplit."):
+        if info.name == "dnnsplit.__main__":
+            continue
+        for attribute, value in vars(importlib.import_module(info.name)).items():
+            if isinstance(value, dict) and value and all(
+                isinstance(c, Constraint) for c in value.values()
+            ):
+                untried += [
+                    f"{info.name}.{attribute}[{name!r}]"
+                    for name, c in value.items()
+                    if (name, c) not in tried
+                ]
+    assert not untried, untried
+
+
+def numpy_cases() -> list:
+    """Per declared number (``Real`` or ``Whole``, or either or None), its first valid
+    plain value and that value as a numpy scalar."""
+    out = []
+    for where, boundary in BOUNDARIES.items():
+        for name, constraint in declaration(boundary).constraints.items():
+            inner = constraint.inner if isinstance(constraint, Nullable) else constraint
+            if not isinstance(inner, Real | Whole):
+                continue
+            plain = next(v for v in inner.valid() if type(v) in (int, float))
+            kind = np.float64 if isinstance(inner, Real) else np.int64
+            ident = f"{where.removeprefix('dnnsplit.')}:{name}"
+            out.append(pytest.param(boundary, name, plain, kind(plain), id=ident))
+    return out
+
+
+def outcome(call_it) -> Any:
+    """What a call gives, comparable: its plain data (wall times dropped), or None where
+    it stopped at its work, a solver declined (as :func:`accepted`), a time limit ended a
+    search, or the result is an object with a clock or a socket (a client, a server)."""
+    try:
+        result = call_it()
+    except (Accepted, SolverRefusal):
+        return None
+    if hasattr(result, "summary"):  # a simulated run
+        return {**result.summary(), "measured_decision_s": 0}
+    if hasattr(result, "to_dict"):
+        data = result.to_dict()
+        return None if data.get("stopped") == "time_limit" else {**data, "seconds": 0}
+    return repr(result) if dataclasses.is_dataclass(result) else None
+
+
+@pytest.mark.parametrize(("boundary", "name", "plain", "scalar"), numpy_cases())
+def test_a_numpy_scalar_gives_what_its_plain_value_gives(boundary, name, plain, scalar):
+    if boundary.__module__ == "dnnsplit.profiler" and not has_torch():
+        pytest.skip("PyTorch is not installed")
+    a, b = outcome(lambda: call(boundary, name, plain)), outcome(lambda: call(boundary, name, scalar))
+    assert a is None or b is None or json.dumps(a, default=repr) == json.dumps(b, default=repr)

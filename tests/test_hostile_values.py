@@ -282,6 +282,8 @@ def test_objects_built_directly_are_checked_too():
         ({0: 1, 1: 1}, r"^partition: must be a list of whole numbers"),
         ([0.5, 1], r"^partition: entries must be whole numbers"),
         ([None, 1], r"^partition: entries must be whole numbers"),
+        ([True, 1], r"^partition: entries must be whole numbers"),
+        ((1, np.True_), r"^partition: entries must be whole numbers"),
     ],
 )
 def test_partitions_never_wrap_around(partition, message):

@@ -5,7 +5,9 @@ importing module to the imported one, wherever the statement stands: at the top,
 function (a late import runs as surely as an early one, only later), or under ``if
 TYPE_CHECKING:``. The last kind is kept apart: it is never run, so it can close no cycle
 of imports; the others must form no cycle. ``from package import name`` is an arrow to
-``package.name`` when that is a module, else to the package itself.
+``package.name`` when that is a module, else to the package itself; an import of ``a.b.c``
+is an arrow to ``a.b`` too (its ``__init__`` runs first) unless that is the importer's own
+package; ``importlib.import_module("a.b")`` with a literal name is an import of ``a.b``.
 """
 
 from __future__ import annotations
@@ -34,10 +36,36 @@ def is_type_checking(test: ast.expr) -> bool:
     return name == "TYPE_CHECKING"
 
 
-def imported(module: str, package: bool, node: ast.Import | ast.ImportFrom) -> list[str]:
+def is_import_module(node: ast.AST) -> bool:
+    """Whether ``node`` is ``importlib.import_module("literal", ...)`` (or the bare name)."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    first = node.args[0]
+    return name == "import_module" and isinstance(first, ast.Constant) and isinstance(
+        first.value, str
+    )
+
+
+def with_parents(module: str, targets: list[str]) -> list[str]:
+    """``targets`` and the packages an import of each runs first (``a.b`` for ``a.b.c``),
+    but not ``module``'s own (already running when it imports)."""
+    own = {module.rsplit(".", k)[0] for k in range(module.count(".") + 1)}
+    out = []
+    for target in targets:
+        parts = target.split(".")
+        out += [".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) not in own]
+        out.append(target)
+    return out
+
+
+def imported(module: str, package: bool, node: ast.Import | ast.ImportFrom | ast.Call) -> list[str]:
     """The package's modules that ``node`` imports, in ``module`` (itself a ``package``:
-    an ``__init__.py``)."""
-    if isinstance(node, ast.Import):
+    an ``__init__.py``), with the packages the import runs on the way."""
+    if isinstance(node, ast.Call):  # importlib.import_module("dnnsplit.x")
+        targets = [node.args[0].value]  # type: ignore[attr-defined]
+    elif isinstance(node, ast.Import):
         targets = [alias.name for alias in node.names]
     else:
         base = node.module or ""
@@ -50,7 +78,7 @@ def imported(module: str, package: bool, node: ast.Import | ast.ImportFrom) -> l
             f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
             for alias in node.names
         ]
-    return [target for target in targets if target in MODULES]
+    return [target for target in with_parents(module, targets) if target in MODULES]
 
 
 def module_arrows(module: str, source: str, package: bool = False) -> tuple[set[str], set[str]]:
@@ -66,7 +94,7 @@ def module_arrows(module: str, source: str, package: bool = False) -> tuple[set[
             for child in node.orelse:
                 visit(child, typing_only)
             return
-        if isinstance(node, ast.Import | ast.ImportFrom):
+        if isinstance(node, ast.Import | ast.ImportFrom) or is_import_module(node):
             (typing if typing_only else run).update(imported(module, package, node))
         for child in ast.iter_child_nodes(node):
             visit(child, typing_only)
@@ -152,18 +180,27 @@ def late():
 from . import chains
 from .solvers import optimal
 import numpy
+class Holder:
+    import dnnsplit.online.api as api
+    def load(self):
+        return importlib.import_module("dnnsplit.profiles")
 """
 
 
 def test_the_reader_sees_every_kind_of_import():
-    """Hand-made source: a top import, a late one, relative ones, a type-only one."""
+    """Hand-made source: a top import, a late one, relative ones, a type-only one, one in
+    a class, ``import a.b as c`` and ``importlib.import_module`` of a literal."""
     run, typing = module_arrows("dnnsplit.example", HAND_MADE)
     assert run == {
         "dnnsplit.errors",
         "dnnsplit.setup",
         "dnnsplit.model",
         "dnnsplit.chains",
+        "dnnsplit.solvers",  # run by the import of its module
         "dnnsplit.solvers.optimal",
+        "dnnsplit.online",
+        "dnnsplit.online.api",
+        "dnnsplit.profiles",
     }
     assert typing == {"dnnsplit.scenario"}
     assert module_arrows("dnnsplit.solvers", "from . import optimal", package=True)[0] == {

@@ -9,15 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dnnsplit._checks import MAX_WHOLE
-from dnnsplit._params import Choice, Constraint, Flag, Nullable, Real, Whole, declare
+from dnnsplit._params import Choice, Constraint, Flag, Nullable, Real, declare
 from dnnsplit.errors import InputError, shown
-from dnnsplit.online.controllers import CONTROLLER_SOLVERS, CONTROLLERS, make_controller
+from dnnsplit.online.controllers import (
+    BANDIT_PARAMETERS,
+    CONTROLLERS,
+    SOLVING_PARAMETERS,
+    make_controller,
+)
 from dnnsplit.online.dynamics import SECONDS, OnlineScenario, World
 from dnnsplit.online.regret import regret as regret_pieces
 from dnnsplit.online.simulation import Trajectory, run_world
 from dnnsplit.scenario import Scenario
-from dnnsplit.solvers import DELAY_OBJECTIVES
 
 __all__ = [
     "DEFAULT_MAX_NODES",
@@ -60,24 +63,16 @@ class OnlineInput(Constraint):
         return ()  # an instance needs a scenario: the tests give their own
 
 
-#: The most random starts local-search (and optimal's warm start) may take per decision: a
-#: run makes hundreds of decisions.
-MAX_DECISION_RESTARTS = 1000
-
-
-#: What :func:`simulate` takes (the one declaration its checks and tests read).
+#: What :func:`simulate` takes (the one declaration its checks and tests read; a
+#: controller's constructor declares its own the same way).
 SIMULATE_PARAMETERS = {
     "scenario": OnlineInput(),
     "controller": Choice(CONTROLLERS, "controller"),
-    "solver": Choice(CONTROLLER_SOLVERS, "solver"),
-    "objective": Choice(DELAY_OBJECTIVES, "objective"),
-    "seed": Nullable(Whole(0, MAX_WHOLE)),
+    **SOLVING_PARAMETERS,
+    **BANDIT_PARAMETERS,
+    "seed": Nullable(SOLVING_PARAMETERS["seed"]),  # None: the world's seed, 0 by default
     "horizon_s": Nullable(SECONDS),
     "seconds_per_evaluation": Real(low=0.0, high=1.0),
-    "max_nodes": Whole(1, 10**9),
-    "restarts": Whole(0, MAX_DECISION_RESTARTS),
-    "epsilon": Real(low=0.0, high=1.0),
-    "step": Real(positive=True, high=1.0),
     "regret": Flag(),
 }
 
@@ -198,7 +193,7 @@ def simulate(
         Node limit of the ``optimal`` solver, as a controller and as the oracle.
     restarts : int
         local-search's random starts (also the warm start of ``optimal``), at most
-        :data:`MAX_DECISION_RESTARTS`.
+        :data:`~dnnsplit.online.controllers.MAX_DECISION_RESTARTS`.
     epsilon, step : float
         The bandit's exploration probability and the step of its running means.
     regret : bool

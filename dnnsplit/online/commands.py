@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from dnnsplit._io import require_stdout, write_stdout
+from dnnsplit._params import metavar
 from dnnsplit.errors import InputError
 from dnnsplit.online.api import DEFAULT_MAX_NODES, simulate
 from dnnsplit.online.controllers import CONTROLLER_SOLVERS, CONTROLLERS
@@ -30,20 +31,15 @@ FLAGS = {"controller": "controller", "solver": "solver", "objective": "objective
          "horizon": "horizon_s", "seed": "seed", "max_nodes": "max_nodes", "switch": "switch_s"}
 
 
-def _choices(options: tuple[str, ...]) -> str:
-    """``{a,b,c}``: the values a declared choice takes (the library checks the value)."""
-    return "{" + ",".join(options) + "}"
-
-
 def add_commands(commands: Any) -> None:
     """Register ``online`` on the subparsers ``commands``."""
     on = commands.add_parser("online", description=__doc__.splitlines()[0],
                              help="run a controller while devices come and go and uplinks change")
     on.add_argument("scenario", help="scenario file with an 'online' block (JSON, or YAML)")
-    on.add_argument("--controller", metavar=_choices(CONTROLLERS), default="repair")
-    on.add_argument("--solver", metavar=_choices(CONTROLLER_SOLVERS), default="greedy",
+    on.add_argument("--controller", metavar=metavar(CONTROLLERS), default="repair")
+    on.add_argument("--solver", metavar=metavar(CONTROLLER_SOLVERS), default="greedy",
                     help="static, resolve: solver of each decision (repair: of the first)")
-    on.add_argument("--objective", metavar=_choices(DELAY_OBJECTIVES), default="total")
+    on.add_argument("--objective", metavar=metavar(DELAY_OBJECTIVES), default="total")
     on.add_argument("--trace", default=None,
                     help="rate trace for every device: time_s,rate_mbit CSV or Mahimahi")
     on.add_argument("--window", type=float, default=1.0,

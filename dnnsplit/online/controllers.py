@@ -19,17 +19,22 @@ from typing import Any
 
 import numpy as np
 
+from dnnsplit._checks import MAX_WHOLE
+from dnnsplit._params import Choice, Real, Whole, declare
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.evaluate import batch_outcomes
 from dnnsplit.online.dynamics import snapshot
 from dnnsplit.scenario import Scenario
-from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, solve
+from dnnsplit.solvers import DELAY_OBJECTIVES, MAX_TIME_LIMIT_S, Solution, solve
 from dnnsplit.solvers._common import objective_values, tolerance
 from dnnsplit.solvers._moves import improve, make_moves
 
 __all__ = [
+    "BANDIT_PARAMETERS",
     "CONTROLLERS",
     "CONTROLLER_SOLVERS",
+    "MAX_DECISION_RESTARTS",
+    "SOLVING_PARAMETERS",
     "Bandit",
     "Controller",
     "Decision",
@@ -44,6 +49,23 @@ __all__ = [
 CONTROLLERS = ("static", "resolve", "repair", "bandit")
 #: The solvers a controller may use to decide.
 CONTROLLER_SOLVERS = ("greedy", "local-search", "optimal")
+#: The most random starts local-search (and optimal's warm start) may take per decision: a
+#: run makes hundreds of decisions.
+MAX_DECISION_RESTARTS = 1000
+#: What the controllers that solve take (their constructor's declaration; ``simulate``'s).
+SOLVING_PARAMETERS = {
+    "solver": Choice(CONTROLLER_SOLVERS, "solver"),
+    "objective": Choice(DELAY_OBJECTIVES, "objective"),
+    "seed": Whole(0, MAX_WHOLE),
+    "max_nodes": Whole(1, 10**9),
+    "restarts": Whole(0, MAX_DECISION_RESTARTS),
+}
+#: What the bandit takes (its constructor's declaration; ``simulate``'s).
+BANDIT_PARAMETERS = {
+    "epsilon": Real(low=0.0, high=1.0),
+    "step": Real(positive=True, high=1.0),
+    "seed": Whole(0, MAX_WHOLE),
+}
 #: Seconds the ``optimal`` solver may take per solve: only a guard; a solve it stops
 #: raises, rather than give a result that depends on the machine.
 GUARD_SECONDS = 600.0
@@ -170,6 +192,7 @@ def solved(scenario: Scenario, key: Any, memo: dict[Any, Any], *, solver: str, o
 class _Solving(Controller):
     """What the controllers that solve share: the solver, objective and options."""
 
+    @declare(SOLVING_PARAMETERS)
     def __init__(self, *, solver: str = "greedy", objective: str = "total", restarts: int = 8,
                  seed: int = 0, max_nodes: int = 20_000) -> None:  # fmt: skip
         self.solver, self.objective = solver, objective
@@ -281,6 +304,7 @@ class Bandit(Controller):
 
     name = "bandit"
 
+    @declare(BANDIT_PARAMETERS)
     def __init__(self, *, epsilon: float = 0.1, step: float = 0.3, seed: int = 0) -> None:
         self.epsilon, self.step = epsilon, step
         self.rng = np.random.default_rng([seed, 3])

@@ -26,7 +26,7 @@ import numpy as np
 
 from dnnsplit._checks import read_text
 from dnnsplit.errors import InputError, shown
-from dnnsplit.model import check_bytes, read_only
+from dnnsplit.model import QUANTA_GUARD, check_bytes, read_only
 
 __all__ = [
     "MAHIMAHI_PACKET_BITS",
@@ -265,7 +265,7 @@ def read_mahimahi(path: str | os.PathLike[str], window_s: float = 1.0,
     period = float(stamps[-1]) / 1000.0
     if period <= 0:
         raise InputError(field, f"{name}: the last timestamp must be above 0 ms (the period)")
-    windows = math.ceil(period / window_s - 1e-9)
+    windows = math.ceil(period / window_s - QUANTA_GUARD)  # a whole count stays whole
     check_bytes(24.0 * windows, field, f"{windows:,} windows of {window_s:g} s")
     starts = np.arange(windows) * window_s
     lengths = np.minimum(starts + window_s, period) - starts

@@ -131,15 +131,11 @@ def solve(
         ``exhaustive``, ``exact``, ``optimal``, ``all-local``, ``max-local``,
         ``all-offload``, ``independent``.
     **options
-        Passed to the solver, which must take each (:data:`SOLVER_OPTIONS`; an option it
-        does not take is refused, naming it): ``model`` ({"snapshot", "timeline"}, every
-        solver), ``start`` ({"half", "ones", "local"}: greedy, local-search),
-        ``restarts`` and ``seed`` (local-search, optimal), ``max_vectors`` and
-        ``progress`` (exhaustive), ``max_iterations`` (greedy, local-search),
-        ``time_limit`` (every solver that searches: greedy, local-search, exhaustive,
-        exact, optimal), ``max_nodes`` (optimal), ``energy_cap`` (greedy, local-search,
-        exhaustive, optimal: the most total device energy, J). The solver checks their values (its
-        ``constraints``). See each solver.
+        Passed to the solver, which must take each (:data:`SOLVER_OPTIONS`; one it does not
+        take is refused, naming it) and checks its value (its ``constraints``): ``model``
+        (every solver), ``start``, ``restarts``, ``seed``, ``max_iterations``,
+        ``max_vectors``, ``progress``, ``time_limit``, ``max_nodes``, ``energy_cap`` (the
+        most total device energy, J). See each solver.
 
     Returns
     -------

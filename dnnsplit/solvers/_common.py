@@ -23,7 +23,6 @@ from dnnsplit._params import (
     Seed,
     Whole,
     declare,
-    trusted,
 )
 from dnnsplit.errors import unknown_choice
 from dnnsplit.evaluate import (
@@ -40,22 +39,15 @@ from dnnsplit.scenario import Scenario
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
     "DELAY_OBJECTIVES",
-    "ENERGY_CAP",
-    "MAX_ITERATIONS",
     "MAX_RESTARTS",
     "MAX_TIME_LIMIT_S",
     "OBJECTIVE",
     "OBJECTIVES",
     "RELATIVE_TOLERANCE",
-    "RESTARTS",
-    "SEED",
     "SOLVER_OPTION_CONSTRAINTS",
-    "START",
     "STARTS",
     "STOPS",
-    "TIME_LIMIT",
     "Found",
-    "Seed",
     "Solution",
     "budget",
     "objective_values",
@@ -82,31 +74,21 @@ DEFAULT_TIME_LIMIT_S = 120.0
 #: The largest ``time_limit`` any solver takes (about 116 days).
 MAX_TIME_LIMIT_S = 1e7
 
-#: The declarations solvers share (see :mod:`dnnsplit._params`).
+#: The declaration of ``objective`` every solver shares (see :mod:`dnnsplit._params`).
 OBJECTIVE = Choice(OBJECTIVES, "objective")
-START = Choice(STARTS, "start")
-#: Seconds, positive; None: the solver's default.
-TIME_LIMIT = Nullable(Real(high=MAX_TIME_LIMIT_S, positive=True))
-MAX_ITERATIONS = Nullable(Whole(0))
-RESTARTS = Whole(0, MAX_RESTARTS)
-#: The most total device energy a solution may take, J (at least 0); None: no cap.
-ENERGY_CAP = Nullable(Real(low=0.0))
-
-
-SEED = Seed()
-
 #: What each solver option takes, declared once for every solver that has it (a solver
-#: declares the options of its signature: :func:`solver`).
+#: declares the options of its signature: :func:`solver`): ``time_limit`` in seconds (None:
+#: the solver's default), ``energy_cap`` the most total device energy, J (None: no cap).
 SOLVER_OPTION_CONSTRAINTS: dict[str, Constraint] = {
-    "start": START,
-    "restarts": RESTARTS,
-    "seed": SEED,
-    "max_iterations": MAX_ITERATIONS,
-    "time_limit": TIME_LIMIT,
+    "start": Choice(STARTS, "start"),
+    "restarts": Whole(0, MAX_RESTARTS),
+    "seed": Seed(),
+    "max_iterations": Nullable(Whole(0)),
+    "time_limit": Nullable(Real(high=MAX_TIME_LIMIT_S, positive=True)),
     "max_vectors": Nullable(Whole(1)),
     "progress": Flag(),
     "max_nodes": Nullable(Whole(1)),
-    "energy_cap": ENERGY_CAP,
+    "energy_cap": Nullable(Real(low=0.0)),
 }
 
 
@@ -307,19 +289,16 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
             **{p: SOLVER_OPTION_CONSTRAINTS[p] for p in options},
         }
 
-        checked = declare(declared, then=model_supports_policy)(search)
-
         @functools.wraps(search)
         def run(*args: P.args, **kwargs: P.kwargs) -> Solution:
             began = time.perf_counter()
             with deferred_interrupts():
-                found = checked(*args, **kwargs)
+                found = search(*args, **kwargs)
             seconds = time.perf_counter() - began
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             scenario, objective = bound.arguments["scenario"], bound.arguments["objective"]
-            evaluation = trusted(
-                evaluate,
+            evaluation = evaluate(  # trusted: ``run`` is called by its declaration
                 scenario,
                 as_partition(found.partition, scenario.n_devices),
                 model=bound.arguments["model"],
@@ -344,7 +323,7 @@ def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
                 raise Interrupted(solution)
             return solution
 
-        run.constraints = dict(declared)  # type: ignore[attr-defined]
-        return run
+        # declared around ``run``, so that the solution holds the canonical values
+        return declare(declared, then=model_supports_policy)(run)
 
     return wrap

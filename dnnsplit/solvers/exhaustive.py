@@ -280,7 +280,7 @@ def _search(
         limit = f"more than max_vectors = {cap:.3g}; pass a larger max_vectors to run it"
     if size > cap:
         raise SolverRefusal(
-            "solver",
+            "solver" if max_vectors is None else "max_vectors",
             f"exhaustive: {size:.3g} partition vectors (Π(s̃_i − min_i + 1) over "
             f"{scenario.n_devices} devices), about {_duration(size / rate)} at "
             f"{_rate_text(rate)} ({path} path); {limit}; or use "

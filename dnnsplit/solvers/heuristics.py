@@ -10,8 +10,8 @@ from dnnsplit._params import Choice, declare
 from dnnsplit.evaluate import MODEL, SCENARIO, as_partition, model_supports_policy
 from dnnsplit.scenario import Scenario
 from dnnsplit.solvers._common import (
-    ENERGY_CAP,
     OBJECTIVE,
+    SOLVER_OPTION_CONSTRAINTS,
     Found,
     budget,
     solver,
@@ -209,7 +209,7 @@ MOVES = Choice(MOVE_KINDS, "move kind")
         "objective": OBJECTIVE,
         "moves": MOVES,
         "model": MODEL,
-        "energy_cap": ENERGY_CAP,
+        "energy_cap": SOLVER_OPTION_CONSTRAINTS["energy_cap"],
     },
     then=model_supports_policy,
 )

@@ -33,7 +33,7 @@ from typing import Any
 
 from dnnsplit._checks import number
 from dnnsplit._io import atomic_write, require_stdout, write_stdout
-from dnnsplit._params import check_all
+from dnnsplit._params import check_all, metavar
 from dnnsplit.chains import get_chain
 from dnnsplit.errors import InputError, TestbedError
 from dnnsplit.profiler import import_torch
@@ -90,7 +90,7 @@ def add_commands(commands: Any) -> None:
     se = commands.add_parser("serve", help="the BS: run offloaded stages (needs torch)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
     se.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    se.add_argument("--policy", choices=SERVER_POLICIES, default=limits.policy)
+    se.add_argument("--policy", metavar=metavar(SERVER_POLICIES), default=limits.policy)
     se.add_argument("--network", default="alexnet")
     se.add_argument("--token", default=None, help=f"shared token (or ${TOKEN_VARIABLE})")
     se.add_argument("--allow-no-token", action="store_true",
@@ -196,7 +196,7 @@ def _token(args: argparse.Namespace) -> tuple[str | None, str]:
 def _serve(args: argparse.Namespace) -> int:
     token, source = _token(args)
     names = {**SERVE_FLAGS, "token": source}
-    number(args.threads, "--threads", minimum=1, maximum=1024, whole=True)
+    DEVICE_FIELDS["threads"].check(args.threads, "--threads")  # the BS's stages, as a device's
     mib = number(args.max_tensor_mib, "--max-tensor-mib", positive=True, maximum=2**20)
     with flags(names):
         config = ServerConfig(

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from dnnsplit._params import Constraint, Nullable, Real, Text, Whole, check_all
+from dnnsplit._params import Constraint, Nullable, Real, Text, Whole, declare
 from dnnsplit.chains import Chain, chain_figures
 from dnnsplit.errors import InputError, TestbedError
 from dnnsplit.testbed.emulation import BUSY_LOOP, launched
@@ -163,23 +163,21 @@ class DeviceClient:
         ``chain``, ``seed``, ``threads``).
     """
 
+    @declare(DEVICE_FIELDS)
     def __init__(
         self, chain: Chain, *, device_id: int = 0, seed: int = 0, threads: int = 1,
         token: str | None = None, timeout_s: float = 120.0, rate_bps: float | None = None,
         stages: DeviceStages | None = None,
     ) -> None:  # fmt: skip
-        given = {"device_id": device_id, "seed": seed, "threads": threads, "token": token,
-                 "timeout_s": timeout_s, "rate_bps": rate_bps}  # fmt: skip
-        checked = check_all(given, DEVICE_FIELDS)
         self.chain = chain
-        self.device_id: int = checked["device_id"]
+        self.device_id = device_id
         if stages is None:
-            stages = TorchStages(chain, seed=checked["seed"], threads=checked["threads"])
+            stages = TorchStages(chain, seed=seed, threads=threads)
         self.stages = stages
         self.input = self.stages.input()
-        self.auth = token_digest(checked["token"])
-        self.timeout_s: float = checked["timeout_s"]
-        self.rate_bps: float | None = checked["rate_bps"]
+        self.auth = token_digest(token)
+        self.timeout_s = timeout_s
+        self.rate_bps = rate_bps
         self.reply_shape = (1, *chain_figures(chain)[-1].output_shape)
         self.reply_bytes = cut_bytes(chain)[-1]
         self.sock: socket.socket | None = None

@@ -419,7 +419,7 @@ class Emulation:
         self.cgroups.delegate(self.root)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     def close(self) -> None:

@@ -120,6 +120,8 @@ BS_CORE, DEVICE_CORE = 1, 0
 SETTLE_PERIODS = 2
 #: Seconds between two rounds (the BS and the links fall idle).
 PAUSE_S = 0.02
+#: Quotas that sum to within this above one core fit it (a floating-point guard).
+CORE_SLACK = 1e-9
 
 COLUMNS = (
     "policy", "devices", "seed", "vector", "device", "partition", "max_stage", "background",
@@ -251,7 +253,7 @@ def check_quotas(quotas: Sequence[float]) -> None:
     """Refuse devices whose ``quotas`` (fractions of a core) do not fit the one core they
     share (the other is the BS's): ``Σ f_i ≤ 1``."""
     need = float(sum(quotas))
-    if need > 1.0 + 1e-9:
+    if need > 1.0 + CORE_SLACK:
         raise InputError(
             "devices",
             f"{len(quotas)} devices at {min(quotas):.1%}–{max(quotas):.1%} of a core each "
@@ -263,7 +265,7 @@ def check_quotas(quotas: Sequence[float]) -> None:
 def largest_n(fractions: Sequence[float] | np.ndarray) -> int:
     """The most devices, in order, whose quotas fit one core (``Σ f_i ≤ 1``; at least 1)."""
     total = np.cumsum(fractions)
-    return max(1, int(np.searchsorted(total, 1.0 + 1e-9, side="right")))
+    return max(1, int(np.searchsorted(total, 1.0 + CORE_SLACK, side="right")))
 
 
 def host_description() -> dict[str, Any]:

@@ -41,16 +41,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dnnsplit._checks import number
 from dnnsplit._params import (
     Choice,
     Constraint,
     Flag,
     Instance,
     Nullable,
+    Numbers,
     Real,
     Text,
     Whole,
+    declare,
     declare_fields,
     replace_fields,
 )
@@ -414,6 +415,20 @@ def check_tensor_limit(chain: Chain, config: ServerConfig) -> list[int]:
     return reserve
 
 
+#: What :class:`BSServer` takes besides its config's fields (its constructor's declaration).
+SERVER_PARAMETERS: dict[str, Constraint] = {
+    "chain": Instance(Chain, "a dnnsplit.chains.Chain"),
+    "stage_times": Numbers(Real(0.0, 1e6)),
+    "config": Nullable(Instance(ServerConfig, "a ServerConfig")),
+}
+
+
+def _one_time_per_stage(arguments: dict[str, Any]) -> None:
+    n_stages = len(arguments["chain"].stages)
+    if len(arguments["stage_times"]) != n_stages:
+        raise InputError("stage_times", f"needs one time per stage ({n_stages})")
+
+
 class BSServer:
     """The BS: serve requests for ``chain`` under ``config`` (the module docstring).
 
@@ -445,6 +460,7 @@ class BSServer:
         Bytes reserved by the requests admitted (see ``max_tensor_bytes``).
     """
 
+    @declare(SERVER_PARAMETERS, then=_one_time_per_stage)
     def __init__(
         self,
         chain: Chain,
@@ -453,25 +469,12 @@ class BSServer:
         config: ServerConfig | None = None,
         **changes: Any,
     ) -> None:
-        self.chain = Instance(Chain, "a dnnsplit.chains.Chain").check(chain, "chain")
-        base = ServerConfig() if config is None else config
-        base = Instance(ServerConfig, "a ServerConfig").check(base, "config")
-        self.config = replace_fields(base, changes) if changes else base
-        n_stages = len(chain.stages)
-        if isinstance(stage_times, str | bytes) or not hasattr(stage_times, "__len__"):
-            raise InputError(
-                "stage_times", f"must be a sequence of numbers, got {shown(stage_times)}"
-            )
-        if len(stage_times) != n_stages:
-            raise InputError("stage_times", f"needs one time per stage ({n_stages})")
-        self.stage_times = [
-            float(number(t, f"stage_times[{i}]", minimum=0.0, maximum=1e6))
-            for i, t in enumerate(stage_times)
-        ]
+        self.chain = chain
+        self.config = replace_fields(ServerConfig() if config is None else config, changes)
+        self.stage_times = list(stage_times)
         self.runner = runner
         self.policy = self.config.policy
-        sizes = cut_bytes(chain)
-        self.max_payload = max(sizes[:-1])
+        self.max_payload = max(cut_bytes(chain)[:-1])
         self.reserve_bytes = check_tensor_limit(chain, self.config)
         token = self.config.token
         self.auth = token_digest(token) if token is not None else None
