@@ -326,11 +326,17 @@ def _claim(
     policies: tuple[str, ...] = _BOTH,
     **fields: Any,
 ) -> Claim:
-    """A claim quoting ``words`` (from ``where``) and reading ``reads`` (one or several);
-    most claims are about a gain under both policies."""
-    reads = reads if isinstance(reads, tuple) else (reads,)
+    """A claim quoting ``words`` (from ``where``) and reading ``reads`` (one or several),
+    about the figure its id starts with (``fig3a-…``: Fig. 3A); most claims are about a gain
+    under both policies."""
+    first = fields["id"].split("-")[0]
     return Claim(
-        quote=Quote(words, where), reads=reads, quantity=quantity, policies=policies, **fields
+        figure=f"Fig. {first[3:].upper()}" if first.startswith("fig") else first.capitalize(),
+        quote=Quote(words, where),
+        reads=reads if isinstance(reads, tuple) else (reads,),
+        quantity=quantity,
+        policies=policies,
+        **fields,
     )
 
 
@@ -355,7 +361,6 @@ def _fig3a_gain(policy: str, low: float, high: float, cut: str, mark: str) -> Cl
     return _claim(
         _FIG3A_WORDS.replace(cut, mark),
         id=f"fig3a-variance-{policy}",
-        figure="Fig. 3A",
         title=f"Variance gain {low:g}–{high:g}% under {name} (Fig. 3A)",
         reading=f"greedy's variance gain over all-local at R = 1 under {name}: {high:g}% at "
         f"N = 10 falling to {low:g}% at N = 50, the band {low:g}–{high:g}% between; above 0 at "
@@ -380,7 +385,6 @@ CLAIMS: tuple[Claim, ...] = (
         "The greedy algorithm achieves variance very close to that obtained with the "
         "optimal solution, i.e. within 2.4%, for networks of 3 to 10 devices.",
         id="fig5-greedy-gap",
-        figure="Fig. 5",
         title="Greedy's variance within 2.4% of the optimum (Fig. 5)",
         reading="greedy's mean variance at most 2.4% above the optimum's at every N = 3–10; "
         "SJF at the BS (the paper names no policy for Fig. 5; SJF is its worked example)",
@@ -403,7 +407,6 @@ CLAIMS: tuple[Claim, ...] = (
         "The greedy algorithm in almost all cases finds the optimal solution.",
         "Fig. 5, caption",
         id="fig5-greedy-finds-optimum",
-        figure="Fig. 5",
         title="Greedy finds the optimum in almost all cases (Fig. 5)",
         reading="at least 90% of the cases at every N = 3–10 reach the certified optimum",
         kind="frequency",
@@ -422,7 +425,6 @@ CLAIMS: tuple[Claim, ...] = (
         "but even with more devices (e.g 40 or 50), it still shows better performance in "
         'comparison to the "all-local" approach.',
         id="fig3a-still-better-at-50",
-        figure="Fig. 3A",
         title="Still better than all-local at N = 40 and 50 (Fig. 3A)",
         reading="greedy's variance gain over all-local (Fig. 3A, R = 1) above 0 at N = 40 "
         "and N = 50, the points the sentence names, under both policies",
@@ -433,7 +435,6 @@ CLAIMS: tuple[Claim, ...] = (
         "with 2%-21% smaller variance with SJF scheduling, and 2.8%-12.7% smaller variance "
         "for RR scheduling, depending on the number of devices",
         id="fig3a-sjf-above-rr",
-        figure="Fig. 3A",
         title="SJF gains more at N = 10, RR at N = 50 (Fig. 3A)",
         reading="with each range's ends at N = 10 and N = 50, SJF's gain is above RR's at "
         "N = 10 (21% against 12.7%) and RR's above SJF's at N = 50 (2.8% against 2%); the "
@@ -448,7 +449,6 @@ CLAIMS: tuple[Claim, ...] = (
     _claim(
         _FIG3C_WORDS,
         id="fig3c-variance-vs-r",
-        figure="Fig. 3C",
         title="Variance gain grows with R, 21% to 67.2% (Fig. 3C)",
         reading="for N = 10 under SJF: 21% at R = 1 rising to 67.2% at R = 1000, the band "
         "21–67.2% between; the gain grows with R and is above 0 at every R",
@@ -465,7 +465,6 @@ CLAIMS: tuple[Claim, ...] = (
     _claim(
         "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices",
         id="fig3c-largest-at-10",
-        figure="Fig. 3C",
         title="The largest gains at N = 10, at every R (Fig. 3C)",
         reading="at every R = 1–1000, N = 10 has the largest variance gain of the N shown (SJF)",
         kind="largest",
@@ -483,7 +482,6 @@ CLAIMS: tuple[Claim, ...] = (
         "Similarly, the proposed methodology gives slightly better results for the "
         "reduction of the total inference delay, as depicted in Fig. 3(B).",
         id="fig3b-total",
-        figure="Fig. 3B",
         title="Total delay slightly better than all-local (Fig. 3B)",
         reading="greedy's total-delay gain over all-local at R = 1 between 0 and 10% (above "
         "0, at most a few %) at every N = 10–50, both policies",
@@ -500,7 +498,6 @@ CLAIMS: tuple[Claim, ...] = (
         "largest evaluated network size of 50 devices.",
         _CONCLUSION,
         id="conclusion-beats-all-local",
-        figure="Conclusion",
         title="Better than all-local in all tests, up to N = 50 (conclusion)",
         reading="every test of Fig. 3 at R = 1: greedy's variance and total-delay gains over "
         "all-local above 0 at every N = 10–50, both policies",
@@ -512,7 +509,6 @@ CLAIMS: tuple[Claim, ...] = (
         "different DNN sizes",
         _CONCLUSION,
         id="conclusion-dnn-sizes",
-        figure="Conclusion",
         title="Efficiency maintained across DNN sizes (conclusion)",
         reading="'DNN sizes' read as networks of different size (the paper evaluates only "
         "AlexNet, so the networks study answers it): greedy's variance gain over all-local "
@@ -535,7 +531,6 @@ CLAIMS: tuple[Claim, ...] = (
         "optimal number of DNN layers for local execution rises with an increase in "
         "device count.",
         id="fig3-local-share",
-        figure="Fig. 3",
         title="More layers run locally as N grows (Fig. 3)",
         reading="the share of stages greedy runs locally grows with N (its least-squares "
         "slope over N = 10–50 is positive) for both objectives and both policies",
@@ -644,6 +639,12 @@ class Reading:
         )
 
 
+def _compatible(for_: Quote | None = None, against: Quote | None = None, note: str = "") -> Support:
+    """The paper's words allow the reading (``for_``) and others pull against it
+    (``against``); either may be absent."""
+    return Support("compatible", (for_,) if for_ else (), (against,) if against else (), note)
+
+
 _III_A, _III_B, _III_C, _IV_A = (
     "Section III.A (Inference task)",
     "Section III.B (Inference delay)",
@@ -661,23 +662,19 @@ _ALL_LOCAL = Quote(
     'device. We call the latter option "all-local".',
     _IV_B,
 )
-_NO_FULL_OFFLOAD = Support(
-    "compatible",
-    against=(
-        Quote(
-            "or the input feature vector (e.g. image). In the latter case, no local execution "
-            "occurs, and the task is fully offloaded to the BS.",
-            _III_B,
-        ),
+_NO_FULL_OFFLOAD = _compatible(
+    against=Quote(
+        "or the input feature vector (e.g. image). In the latter case, no local execution "
+        "occurs, and the task is fully offloaded to the BS.",
+        _III_B,
     ),
     note="problems (5) and (7) constrain p_i ∈ {1, …, s̃_i} (a formula, not quoted)",
 )
 _ANY_START = Quote("We start from an arbitrary initial partition", _III_C)
 _START_EXAMPLES = "the paper's examples are p⁽⁰⁾ = (⌊s̃_1/2⌋, …) and p⁽⁰⁾ = (1, …, 1)"
-_OTHER_RATIOS = Support(
-    "compatible",
-    for_=(Quote("We have executed the evaluation scenarios for 7 different ratios", _IV_A),),
-    against=(Quote("for R=1 and for RR or SJF scheduling at the BS", _IV_B),),
+_OTHER_RATIOS = _compatible(
+    Quote("We have executed the evaluation scenarios for 7 different ratios", _IV_A),
+    Quote("for R=1 and for RR or SJF scheduling at the BS", _IV_B),
 )
 _DIFFER = Quote(
     "Devices differ in terms of memory and number of background processes that run in "
@@ -717,9 +714,10 @@ def _background(low: int, high: int) -> Reading:
     )
 
 
-def _by_fit(name: str, title: str, coordinate: str, **changes: Any) -> Reading:
-    """A reading the paper's text says nothing for, changing every sweep."""
-    return Reading(name, title, _m(**changes), coordinate=coordinate)
+def _by_fit(name: str, title: str, coordinate: str = "", **changes: Any) -> Reading:
+    """A reading the paper's text says nothing for, changing every sweep; its coordinate is
+    the one setup field it changes unless named."""
+    return Reading(name, title, _m(**changes), coordinate=coordinate or next(iter(changes)))
 
 
 READINGS: tuple[Reading, ...] = (
@@ -733,10 +731,9 @@ READINGS: tuple[Reading, ...] = (
         "all-local means p = s̃_i, the most local point memory allows",
         fig3_changes=_m(baseline="max-local"),
         coordinate="baseline",
-        support=Support(
-            "compatible",
-            for_=(_MEMORY_LIMIT,),
-            against=(_ALL_LOCAL,),
+        support=_compatible(
+            _MEMORY_LIMIT,
+            _ALL_LOCAL,
             note="all-local as defined runs every stage, which the memory limit forbids where "
             "s̃_i < S: the reading resolves a tension between two of the paper's sentences",
         ),
@@ -768,31 +765,21 @@ READINGS: tuple[Reading, ...] = (
         "eq. (1) in its exact round-robin form",
         _m(local_delay="exact"),
         coordinate="local_delay",
-        support=Support(
-            "compatible",
-            for_=(
-                Quote(
-                    "RR is a preemptive scheduling algorithm, where each task is periodically "
-                    "assigned a fixed time slot of duration q to execute.",
-                    _III_B,
-                ),
+        support=_compatible(
+            Quote(
+                "RR is a preemptive scheduling algorithm, where each task is periodically "
+                "assigned a fixed time slot of duration q to execute.",
+                _III_B,
             ),
             note="eq. (1) is the paper's closed form, exact only for a whole number of quanta",
         ),
     ),
     *(
-        _by_fit(
-            f"quantum-{ms}",
-            f"device quantum q = {ms.replace('ms', ' ms')}",
-            "quantum_s",
-            quantum_s=q,
-        )
+        _by_fit(f"quantum-{ms}", f"device quantum q = {ms.replace('ms', ' ms')}", quantum_s=q)
         for ms, q in (("1ms", 0.001), ("100ms", 0.1))
     ),
     *(
-        _by_fit(
-            f"bs-quantum-{name}", f"BS round-robin quantum {shown}", "bs_quantum_s", bs_quantum_s=q
-        )
+        _by_fit(f"bs-quantum-{name}", f"BS round-robin quantum {shown}", bs_quantum_s=q)
         for name, shown, q in (("1ms", "1 ms", 0.001), ("100ms", "100 ms", 0.1), ("1s", "1 s", 1.0))
     ),
     Reading(
@@ -800,28 +787,22 @@ READINGS: tuple[Reading, ...] = (
         "AlexNet cut after every layer (11 stages), memory limits from the memory rule",
         _m(profile="alexnet11-pi3b-estimated", memory_mib=MEMORY_RULE_MIB),
         coordinate="profile",
-        support=Support(
-            "compatible",
-            for_=(
-                Quote(
-                    "each layer (or group of layers, e.g. convolution 1, max pooling 1, etc) "
-                    "is a stage",
-                    _III_A,
-                ),
+        support=_compatible(
+            Quote(
+                "each layer (or group of layers, e.g. convolution 1, max pooling 1, etc) "
+                "is a stage",
+                _III_A,
             ),
-            against=(
-                Quote(
-                    "For example, the memory of some devices can support the execution of DNN "
-                    "tasks up to stage 5, while in some other up to stage 8.",
-                    _IV_A,
-                ),
+            Quote(
+                "For example, the memory of some devices can support the execution of DNN "
+                "tasks up to stage 5, while in some other up to stage 8.",
+                _IV_A,
             ),
         ),
     ),
     _by_fit(
         "profile-measured",
         "stage times measured on our machine (1 thread) instead of the Pi 3B+ estimate",
-        "profile",
         profile="alexnet-epyc-1t-measured",
     ),
     *(
@@ -848,14 +829,11 @@ READINGS: tuple[Reading, ...] = (
         "Fig. 5 under round-robin at the BS",
         fig5_changes=_m(policy="rr"),
         coordinate="fig5_policy",
-        support=Support(
-            "compatible",
-            for_=(
-                Quote(
-                    "we measured DNN inference delays of each stage under RR and SJF "
-                    "scheduling at the BS",
-                    _IV_A,
-                ),
+        support=_compatible(
+            Quote(
+                "we measured DNN inference delays of each stage under RR and SJF "
+                "scheduling at the BS",
+                _IV_A,
             ),
             note="SJF is the only policy whose BS delay the paper writes out (eq. 2)",
         ),
@@ -868,20 +846,15 @@ READINGS: tuple[Reading, ...] = (
     ),
 )
 
-_OTHER_DNNS = Support(
-    "compatible",
-    for_=(
-        Quote(
-            "The proposed model and approach are generalizable, allowing each device to run "
-            "various types of DNNs.",
-            _IV_A,
-        ),
+_OTHER_DNNS = _compatible(
+    Quote(
+        "The proposed model and approach are generalizable, allowing each device to run "
+        "various types of DNNs.",
+        _IV_A,
     ),
-    against=(
-        Quote(
-            "We used real benchmark results of the execution of an AlexNet's Python implementation",
-            _IV_A,
-        ),
+    Quote(
+        "We used real benchmark results of the execution of an AlexNet's Python implementation",
+        _IV_A,
     ),
 )
 
