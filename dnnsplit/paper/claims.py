@@ -143,7 +143,7 @@ class Quote:
     where: str
 
 
-def _m(**values: Any) -> MappingProxyType[str, Any]:
+def _m(**values: Any) -> MappingProxyType[Any, Any]:
     return MappingProxyType(values)
 
 
