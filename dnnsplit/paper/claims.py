@@ -88,9 +88,9 @@ class Quantity:
 
     id: str
     name: str
-    unit: str
-    tolerance: float
     why: str
+    tolerance: float = 0.0
+    unit: str = "percentage points"
 
 
 #: Every quantity a claim may be about, with its tolerance.
@@ -101,31 +101,25 @@ QUANTITIES: MappingProxyType[str, Quantity] = MappingProxyType(
             Quantity(
                 "gain-pct",
                 "greedy's improvement over all-local (%), of the variance or the total delay",
-                "percentage points",
-                5.0,
                 "the paper prints single gains read off one figure with no seed count; "
                 "±5 points reads a value off a plot yet tells 21% from 53%",
+                tolerance=5.0,
             ),
             Quantity(
                 "gap-pct",
                 "greedy's variance above the optimum's (%)",
-                "percentage points",
-                0.0,
                 "the paper states a bound (within 2.4%); a bound is its own tolerance",
             ),
             Quantity(
                 "share-found",
                 "share of cases where greedy reaches the optimum",
-                "share",
-                0.0,
                 "'almost all cases' is read as at least 90%, itself the generous end of a "
                 "vague phrase",
+                unit="share",
             ),
             Quantity(
                 "local-share-pct",
                 "share of stages run locally (%)",
-                "percentage points",
-                0.0,
                 "the paper states only a direction, so no value is compared",
             ),
         )
