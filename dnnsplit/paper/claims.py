@@ -278,11 +278,6 @@ class Claim:
         return directed or self.sign is not None or self.trend is not None
 
 
-def _at(**values: float) -> MappingProxyType[float, float]:
-    """``_at(x10=21.0, x50=2.0)``: the paper's single values at x = 10 and x = 50."""
-    return MappingProxyType({float(k.removeprefix("x")): v for k, v in values.items()})
-
-
 #: The paper's bound of Fig. 5: greedy's variance "within 2.4%" of the optimum. The Fig. 5
 #: summary also counts the cases within it (:func:`dnnsplit.paper.fig5.gap_statistics`).
 FIG5_BOUND_PCT = 2.4
@@ -360,7 +355,7 @@ def _fig3a_gain(policy: str, low: float, high: float, cut: str, mark: str) -> Cl
         f"N = 10 falling to {low:g}% at N = 50, the band {low:g}–{high:g}% between; above 0 at "
         "every N",
         kind="value",
-        paper=PaperValues(band=(low, high), at=_at(x10=high, x50=low)),
+        paper=PaperValues(band=(low, high), at=MappingProxyType({10.0: high, 50.0: low})),
         trend="shrinks",
         sign="positive",
         paper_text=f"{high:g}% at N = 10 shrinking to {low:g}% at N = 50",
@@ -447,7 +442,7 @@ CLAIMS: tuple[Claim, ...] = (
         reading="for N = 10 under SJF: 21% at R = 1 rising to 67.2% at R = 1000, the band "
         "21–67.2% between; the gain grows with R and is above 0 at every R",
         kind="value",
-        paper=PaperValues(band=(21.0, 67.2), at=_at(x1=21.0, x1000=67.2)),
+        paper=PaperValues(band=(21.0, 67.2), at=MappingProxyType({1.0: 21.0, 1000.0: 67.2})),
         trend="grows",
         sign="positive",
         paper_text="21% at R = 1 growing to 67.2% at R = 1000 (N = 10)",
