@@ -1,15 +1,14 @@
 """The verdict on each claim: its points judged one by one against the paper's value there,
 a level by the rules of :data:`dnnsplit.paper.claims.RULES`, and how robust that level is.
 
-Every claim is answered from its per-seed rows (:class:`Evidence`), reduced over seeds by
-the claim's statistic (the mean, the gap between two means, the share of seeds where two
-values are equal); one function per *kind* of claim (:data:`VERDICTS`) judges the reduced
-numbers point by point (the sign first, then the tolerance, so one number at one point has
-one status under every claim), and :func:`level` applies the rules. Every array carries a
-leading axis of *variants*: the verdict is the one of the full set of seeds, and
-:func:`robustness` judges the same claim under the median, tolerance 0 and twice the stated
-one, and :data:`RESAMPLES` seeded bootstrap resamples of the seeds. Trends are least-squares
-slopes in closed form, summed in a fixed order: no BLAS reduction decides a committed digit.
+A claim's per-seed rows (:class:`Evidence`) are reduced over seeds by its statistic; one
+function per *kind* of claim (:data:`VERDICTS`) judges the reduced numbers point by point
+(the sign first, then the tolerance, so one number at one point has one status under every
+claim), and :func:`level` applies the rules. Every array carries a leading axis of
+*variants*: the verdict is the one of the full set of seeds; :func:`robustness` judges the
+same claim under the median, tolerance 0 and twice the stated one, and :data:`RESAMPLES`
+bootstrap resamples of the seeds. Trends are least-squares slopes in closed form, summed in
+a fixed order: no BLAS reduction decides a committed digit.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.paper.claims import LEVELS, Claim, Reads
-from dnnsplit.paper.stats import gap_pct, same_value
+from dnnsplit.paper.stats import gap_pct, same_value, where
 from dnnsplit.paper.text import percent
 from dnnsplit.policies import display_name
 
@@ -99,8 +98,7 @@ def select(directory: str | os.PathLike[str] | Folder, reads: Reads) -> pd.DataF
     for column in (*reads.rows, reads.x, *reads.lines):
         if column not in frame:
             raise MissingInput(f"{name} has no column {column!r}")
-    for column, wanted in reads.rows.items():
-        frame = frame[frame[column] == wanted]
+    frame = where(frame, **reads.rows)
     if reads.x_in:
         frame = frame[frame[reads.x].astype(float).isin(reads.x_in)]
     if frame.empty:
