@@ -49,7 +49,8 @@ __all__ = [
     "within",
 ]
 
-REPRODUCED, PARTLY, DIRECTION_ONLY, NOT = LEVELS
+#: The levels' indices in :data:`LEVELS`.
+REPRODUCED, PARTLY, DIRECTION_ONLY, NOT = range(len(LEVELS))
 #: The largest distance one point may add (an infinite gap is still a finite distance).
 DISTANCE_CAP = 10.0
 #: How the text names a column a claim runs along.
@@ -316,23 +317,18 @@ def level(claim: Claim, judged: _Judged) -> np.ndarray:
     """The verdict level of every variant (indices into :data:`LEVELS`), by the rules of
     :data:`dnnsplit.paper.claims.RULES`."""
     holds = judged.holds
-    count = holds.shape[1]
-    all_hold = holds.all(axis=1)
-    out = np.full(holds.shape[0], LEVELS.index(NOT))
+    out = np.full(holds.shape[0], NOT)
     if claim.universal:
-        out[all_hold] = LEVELS.index(REPRODUCED)
+        out[holds.all(axis=1)] = REPRODUCED
         return out
-    if claim.kind not in ("value", "frequency"):
-        out[2 * holds.sum(axis=1) >= count] = LEVELS.index(PARTLY)
-        out[all_hold] = LEVELS.index(REPRODUCED)
-        return out
-    sign = judged.sign_ok.all(axis=1) if judged.sign_ok is not None else np.ones_like(all_hold)
+    ranged = claim.kind in ("value", "frequency")  # the rule of values and ranges
+    signs = judged.sign_ok if ranged and judged.sign_ok is not None else np.ones_like(holds)
+    sign = signs.all(axis=1)
+    if ranged and claim.states_direction:
+        out[sign & (True if judged.trend_ok is None else judged.trend_ok)] = DIRECTION_ONLY
     inside = judged.within if judged.within is not None else holds
-    if claim.states_direction:
-        trend = judged.trend_ok if judged.trend_ok is not None else True
-        out[sign & trend] = LEVELS.index(DIRECTION_ONLY)
-    out[sign & (2 * inside.sum(axis=1) >= count)] = LEVELS.index(PARTLY)
-    out[sign & inside.all(axis=1)] = LEVELS.index(REPRODUCED)
+    out[sign & (2 * inside.sum(axis=1) >= holds.shape[1])] = PARTLY
+    out[sign & inside.all(axis=1)] = REPRODUCED
     return out
 
 
@@ -606,9 +602,7 @@ def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
         low, high = claim.paper.at_point(float(x))
         scale = max(high - low, 1.0) if math.isfinite(high - low) else max(abs(high), 1.0)
         excess = max(0.0, low - tolerance - value, value - high - tolerance)
-        outside.append(
-            min(math.log1p(excess / scale), DISTANCE_CAP) if excess == excess else DISTANCE_CAP
-        )
+        outside.append(min(math.log1p(excess / scale), DISTANCE_CAP))
     wrong = judged.trend_ok is not None and not bool(judged.trend_ok[0])
     wrong |= judged.sign_ok is not None and not bool(judged.sign_ok[0].all())
     return float(np.mean(outside)) + wrong
