@@ -88,9 +88,9 @@ class Quantity:
 
     id: str
     name: str
-    unit: str
-    tolerance: float
     why: str
+    tolerance: float = 0.0
+    unit: str = "percentage points"
 
 
 #: Every quantity a claim may be about, with its tolerance.
@@ -101,31 +101,25 @@ QUANTITIES: MappingProxyType[str, Quantity] = MappingProxyType(
             Quantity(
                 "gain-pct",
                 "greedy's improvement over all-local (%), of the variance or the total delay",
-                "percentage points",
-                5.0,
                 "the paper prints single gains read off one figure with no seed count; "
                 "±5 points reads a value off a plot yet tells 21% from 53%",
+                tolerance=5.0,
             ),
             Quantity(
                 "gap-pct",
                 "greedy's variance above the optimum's (%)",
-                "percentage points",
-                0.0,
                 "the paper states a bound (within 2.4%); a bound is its own tolerance",
             ),
             Quantity(
                 "share-found",
                 "share of cases where greedy reaches the optimum",
-                "share",
-                0.0,
                 "'almost all cases' is read as at least 90%, itself the generous end of a "
                 "vague phrase",
+                unit="share",
             ),
             Quantity(
                 "local-share-pct",
                 "share of stages run locally (%)",
-                "percentage points",
-                0.0,
                 "the paper states only a direction, so no value is compared",
             ),
         )
@@ -143,12 +137,8 @@ class Quote:
     where: str
 
 
-def _m(**values: Any) -> MappingProxyType[str, Any]:
+def _m(**values: Any) -> MappingProxyType[Any, Any]:
     return MappingProxyType(values)
-
-
-def _empty() -> MappingProxyType[Any, Any]:
-    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -182,13 +172,13 @@ class Reads:
     """
 
     csv: str
-    rows: MappingProxyType[str, Any] = field(default_factory=_empty)
+    rows: MappingProxyType[str, Any] = field(default_factory=_m)
     x: str = "devices"
     log_x: bool = False
     lines: tuple[str, ...] = ()
     label: str = ""
     statistic: str = "mean"
-    against: MappingProxyType[str, Any] = field(default_factory=_empty)
+    against: MappingProxyType[str, Any] = field(default_factory=_m)
     scale: float = 1.0
     x_in: tuple[float, ...] = ()
 
@@ -200,7 +190,7 @@ class PaperValues:
     ``band`` (``-inf`` or ``inf`` for an open end: a bound)."""
 
     band: tuple[float, float]
-    at: MappingProxyType[float, float] = field(default_factory=_empty)
+    at: MappingProxyType[float, float] = field(default_factory=_m)
 
     def at_point(self, x: float) -> tuple[float, float]:
         """The paper's value at ``x`` as an interval (a single value is ``(v, v)``)."""
@@ -265,7 +255,7 @@ class Claim:
     trend: str | None = None
     sign: str | None = None
     target: float | None = None
-    order: MappingProxyType[float, str] = field(default_factory=_empty)
+    order: MappingProxyType[float, str] = field(default_factory=_m)
     statistic: str = "means over seeds, point by point"
     context: tuple[tuple[str, Reads], ...] = ()
     reasons: tuple[str, ...] = ()
@@ -288,11 +278,6 @@ class Claim:
         return directed or self.sign is not None or self.trend is not None
 
 
-def _at(**values: float) -> MappingProxyType[float, float]:
-    """``_at(x10=21.0, x50=2.0)``: the paper's single values at x = 10 and x = 50."""
-    return MappingProxyType({float(k.removeprefix("x")): v for k, v in values.items()})
-
-
 #: The paper's bound of Fig. 5: greedy's variance "within 2.4%" of the optimum. The Fig. 5
 #: summary also counts the cases within it (:func:`dnnsplit.paper.fig5.gap_statistics`).
 FIG5_BOUND_PCT = 2.4
@@ -304,7 +289,6 @@ _FIG3B_BOTH = Reads("fig3b", _m(**_GAIN, objective="total"), lines=("policy",), 
 _FIG3C_GAIN = _m(solver="greedy", objective="variance", metric="improvement_pct", policy="sjf")
 _FIG5_VARIANCE = _m(objective="variance", metric="variance", solver="greedy")
 _FIG5_OPTIMUM = _m(objective="variance", metric="variance", solver="optimal")
-_FIG5_SUMMARY = _m(objective="variance", solver="greedy")
 
 _IV_B = "Section IV.B (Evaluation Results)"
 _FIG3A_WORDS = (
@@ -314,23 +298,41 @@ _FIG3A_WORDS = (
     "of devices (10,20,...50). The amount of improvement seems to reduce as the number of "
     "devices increases."
 )
-_FIG3C_WORDS = (
-    "In Fig. 3(C), the improvement in variance is depicted for various values of ratios R "
-    "ranging from 1 to 1,000. The improvement increases as the BS becomes more powerful, and "
-    "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices."
-)
 _CONCLUSION = "Section V (Conclusion)"
 
 
-def _above_zero(**fields: Any) -> Claim:
+def _claim(
+    words: str,
+    where: str = _IV_B,
+    *,
+    reads: Reads | tuple[Reads, ...],
+    quantity: str = "gain-pct",
+    policies: tuple[str, ...] = _BOTH,
+    **fields: Any,
+) -> Claim:
+    """A claim quoting ``words`` (from ``where``) and reading ``reads`` (one or several),
+    about the figure its id starts with (``fig3a-…``: Fig. 3A); most claims are about a gain
+    under both policies."""
+    first = fields["id"].split("-")[0]
+    return Claim(
+        figure=f"Fig. {first[3:].upper()}" if first.startswith("fig") else first.capitalize(),
+        quote=Quote(words, where),
+        reads=reads if isinstance(reads, tuple) else (reads,),
+        quantity=quantity,
+        policies=policies,
+        **fields,
+    )
+
+
+def _above_zero(words: str, where: str = _IV_B, **fields: Any) -> Claim:
     """A universal claim that greedy beats all-local (a gain above 0) at every point it
     names, under both policies."""
-    return Claim(
+    return _claim(
+        words,
+        where,
         kind="sign",
-        quantity="gain-pct",
         universal=True,
         sign="positive",
-        policies=_BOTH,
         reasons=("stuck", "limits"),
         **fields,
     )
@@ -340,36 +342,34 @@ def _fig3a_gain(policy: str, low: float, high: float, cut: str, mark: str) -> Cl
     """Fig. 3A's variance gain under one policy: ``high`` at N = 10 falling to ``low`` at
     N = 50 (the quote is the sentence with ``cut`` replaced by ``mark``)."""
     name = policy.upper()
-    return Claim(
+    return _claim(
+        _FIG3A_WORDS.replace(cut, mark),
         id=f"fig3a-variance-{policy}",
-        figure="Fig. 3A",
         title=f"Variance gain {low:g}–{high:g}% under {name} (Fig. 3A)",
-        quote=Quote(_FIG3A_WORDS.replace(cut, mark), _IV_B),
         reading=f"greedy's variance gain over all-local at R = 1 under {name}: {high:g}% at "
         f"N = 10 falling to {low:g}% at N = 50, the band {low:g}–{high:g}% between; above 0 at "
         "every N",
         kind="value",
-        quantity="gain-pct",
-        paper=PaperValues(band=(low, high), at=_at(x10=high, x50=low)),
+        paper=PaperValues(band=(low, high), at=MappingProxyType({10.0: high, 50.0: low})),
         trend="shrinks",
         sign="positive",
         paper_text=f"{high:g}% at N = 10 shrinking to {low:g}% at N = 50",
         policies=(policy,),
-        reads=(Reads("fig3a", _m(**_GAIN, objective="variance", policy=policy)),),
+        reads=Reads("fig3a", _m(**_GAIN, objective="variance", policy=policy)),
         reasons=("stuck", "limits", "baseline-spread"),
     )
 
 
+def _fig5_summary(metric: str, solver: str = "greedy") -> Reads:
+    return Reads("fig5_summary", _m(objective="variance", solver=solver, metric=metric))
+
+
 CLAIMS: tuple[Claim, ...] = (
-    Claim(
+    _claim(
+        "The greedy algorithm achieves variance very close to that obtained with the "
+        "optimal solution, i.e. within 2.4%, for networks of 3 to 10 devices.",
         id="fig5-greedy-gap",
-        figure="Fig. 5",
         title="Greedy's variance within 2.4% of the optimum (Fig. 5)",
-        quote=Quote(
-            "The greedy algorithm achieves variance very close to that obtained with the "
-            "optimal solution, i.e. within 2.4%, for networks of 3 to 10 devices.",
-            _IV_B,
-        ),
         reading="greedy's mean variance at most 2.4% above the optimum's at every N = 3–10; "
         "SJF at the BS (the paper names no policy for Fig. 5; SJF is its worked example)",
         kind="value",
@@ -379,31 +379,19 @@ CLAIMS: tuple[Claim, ...] = (
         policies=("sjf",),
         statistic="the gap between the mean variances per N (what the paper's two curves "
         "show; a mean of per-case % gaps is dominated by cases with a tiny optimum)",
-        reads=(Reads("fig5", _FIG5_VARIANCE, statistic="gap_of_means", against=_FIG5_OPTIMUM),),
+        reads=Reads("fig5", _FIG5_VARIANCE, statistic="gap_of_means", against=_FIG5_OPTIMUM),
         context=(
-            (
-                "median per-case gap",
-                Reads("fig5_summary", _m(**_FIG5_SUMMARY, metric="median_gap_pct")),
-            ),
-            ("cases within 2.4%", Reads("fig5_summary", _m(**_FIG5_SUMMARY, metric="within_pct"))),
-            (
-                "local-search's gap between means",
-                Reads(
-                    "fig5_summary",
-                    _m(objective="variance", solver="local-search", metric="gap_of_means_pct"),
-                ),
-            ),
+            ("median per-case gap", _fig5_summary("median_gap_pct")),
+            ("cases within 2.4%", _fig5_summary("within_pct")),
+            ("local-search's gap between means", _fig5_summary("gap_of_means_pct", "local-search")),
         ),
         reasons=("local-optimum", "small-optimum", "zero-optimum"),
     ),
-    Claim(
+    _claim(
+        "The greedy algorithm in almost all cases finds the optimal solution.",
+        "Fig. 5, caption",
         id="fig5-greedy-finds-optimum",
-        figure="Fig. 5",
         title="Greedy finds the optimum in almost all cases (Fig. 5)",
-        quote=Quote(
-            "The greedy algorithm in almost all cases finds the optimal solution.",
-            "Fig. 5, caption",
-        ),
         reading="at least 90% of the cases at every N = 3–10 reach the certified optimum",
         kind="frequency",
         quantity="share-found",
@@ -411,132 +399,103 @@ CLAIMS: tuple[Claim, ...] = (
         paper_text="almost all cases (≥ 90% per N)",
         policies=("sjf",),
         statistic="the share of seeds per N where greedy's variance equals the certified optimum's",
-        reads=(Reads("fig5", _FIG5_VARIANCE, statistic="share_equal", against=_FIG5_OPTIMUM),),
+        reads=Reads("fig5", _FIG5_VARIANCE, statistic="share_equal", against=_FIG5_OPTIMUM),
         reasons=("local-optimum",),
     ),
     _fig3a_gain("sjf", 2.0, 21.0, ", and 2.8%-12.7% smaller variance for RR scheduling,", " ..."),
     _fig3a_gain("rr", 2.8, 12.7, "with 2%-21% smaller variance with SJF scheduling, and ", "... "),
     _above_zero(
+        'The proposed method performs better than the "all-local" one for 10-30 devices, '
+        "but even with more devices (e.g 40 or 50), it still shows better performance in "
+        'comparison to the "all-local" approach.',
         id="fig3a-still-better-at-50",
-        figure="Fig. 3A",
         title="Still better than all-local at N = 40 and 50 (Fig. 3A)",
-        quote=Quote(
-            'The proposed method performs better than the "all-local" one for 10-30 devices, '
-            "but even with more devices (e.g 40 or 50), it still shows better performance in "
-            'comparison to the "all-local" approach.',
-            _IV_B,
-        ),
         reading="greedy's variance gain over all-local (Fig. 3A, R = 1) above 0 at N = 40 "
         "and N = 50, the points the sentence names, under both policies",
         paper_text="gain above 0 at N = 40 and 50",
-        reads=(replace(_FIG3A_BOTH, x_in=(40.0, 50.0)),),
+        reads=replace(_FIG3A_BOTH, x_in=(40.0, 50.0)),
     ),
-    Claim(
+    _claim(
+        "with 2%-21% smaller variance with SJF scheduling, and 2.8%-12.7% smaller variance "
+        "for RR scheduling, depending on the number of devices",
         id="fig3a-sjf-above-rr",
-        figure="Fig. 3A",
         title="SJF gains more at N = 10, RR at N = 50 (Fig. 3A)",
-        quote=Quote(
-            "with 2%-21% smaller variance with SJF scheduling, and 2.8%-12.7% smaller variance "
-            "for RR scheduling, depending on the number of devices",
-            _IV_B,
-        ),
         reading="with each range's ends at N = 10 and N = 50, SJF's gain is above RR's at "
         "N = 10 (21% against 12.7%) and RR's above SJF's at N = 50 (2.8% against 2%); the "
         "ranges say nothing of N = 20–40",
         kind="ordering",
-        quantity="gain-pct",
         order=MappingProxyType({10.0: "sjf", 50.0: "rr"}),
         paper_text="SJF above RR at N = 10; RR above SJF at N = 50",
-        policies=_BOTH,
         statistic="at N = 10 and N = 50, SJF's mean gain against RR's",
-        reads=(replace(_FIG3A_BOTH, x_in=(10.0, 50.0)),),
+        reads=replace(_FIG3A_BOTH, x_in=(10.0, 50.0)),
         reasons=("rr-fairer",),
     ),
-    Claim(
+    _claim(
+        "In Fig. 3(C), the improvement in variance is depicted for various values of ratios R "
+        "ranging from 1 to 1,000. The improvement increases as the BS becomes more powerful, and "
+        "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices.",
         id="fig3c-variance-vs-r",
-        figure="Fig. 3C",
         title="Variance gain grows with R, 21% to 67.2% (Fig. 3C)",
-        quote=Quote(_FIG3C_WORDS, _IV_B),
         reading="for N = 10 under SJF: 21% at R = 1 rising to 67.2% at R = 1000, the band "
         "21–67.2% between; the gain grows with R and is above 0 at every R",
         kind="value",
-        quantity="gain-pct",
-        paper=PaperValues(band=(21.0, 67.2), at=_at(x1=21.0, x1000=67.2)),
+        paper=PaperValues(band=(21.0, 67.2), at=MappingProxyType({1.0: 21.0, 1000.0: 67.2})),
         trend="grows",
         sign="positive",
         paper_text="21% at R = 1 growing to 67.2% at R = 1000 (N = 10)",
         policies=("sjf",),
         statistic="means over seeds at N = 10, point by point along R (SJF, as Fig. 3A)",
-        reads=(Reads("fig3c", _m(**_FIG3C_GAIN, devices=10), x="ratio", log_x=True),),
+        reads=Reads("fig3c", _m(**_FIG3C_GAIN, devices=10), x="ratio", log_x=True),
         reasons=("baseline-spread",),
     ),
-    Claim(
+    _claim(
+        "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices",
         id="fig3c-largest-at-10",
-        figure="Fig. 3C",
         title="The largest gains at N = 10, at every R (Fig. 3C)",
-        quote=Quote(
-            "the largest improvements (ranging from 21% to 67.2%) are observed for 10 devices",
-            _IV_B,
-        ),
         reading="at every R = 1–1000, N = 10 has the largest variance gain of the N shown (SJF)",
         kind="largest",
-        quantity="gain-pct",
         universal=True,
         target=10.0,
         paper_text="N = 10 largest at every R",
         policies=("sjf",),
         statistic="at each R, which N has the largest mean gain (SJF, as Fig. 3C)",
-        reads=(
-            Reads(
-                "fig3c", _FIG3C_GAIN, x="ratio", log_x=True, lines=("devices",), label="variance"
-            ),
+        reads=Reads(
+            "fig3c", _FIG3C_GAIN, x="ratio", log_x=True, lines=("devices",), label="variance"
         ),
         reasons=("queue",),
     ),
-    Claim(
+    _claim(
+        "Similarly, the proposed methodology gives slightly better results for the "
+        "reduction of the total inference delay, as depicted in Fig. 3(B).",
         id="fig3b-total",
-        figure="Fig. 3B",
         title="Total delay slightly better than all-local (Fig. 3B)",
-        quote=Quote(
-            "Similarly, the proposed methodology gives slightly better results for the "
-            "reduction of the total inference delay, as depicted in Fig. 3(B).",
-            _IV_B,
-        ),
         reading="greedy's total-delay gain over all-local at R = 1 between 0 and 10% (above "
         "0, at most a few %) at every N = 10–50, both policies",
         kind="value",
-        quantity="gain-pct",
         paper=PaperValues(band=(0.0, 10.0)),
         sign="positive",
         paper_text="slightly better: 0–10% at every N",
-        policies=_BOTH,
-        reads=(Reads("fig3b", _m(**_GAIN, objective="total"), lines=("policy",)),),
+        reads=Reads("fig3b", _m(**_GAIN, objective="total"), lines=("policy",)),
         reasons=("limits", "stuck", "idle-bs"),
     ),
     _above_zero(
+        "Despite diminishing gains with as the number of devices increases, our method "
+        'still consistently surpasses "all-local" execution in all tests, up to the '
+        "largest evaluated network size of 50 devices.",
+        _CONCLUSION,
         id="conclusion-beats-all-local",
-        figure="Conclusion",
         title="Better than all-local in all tests, up to N = 50 (conclusion)",
-        quote=Quote(
-            "Despite diminishing gains with as the number of devices increases, our method "
-            'still consistently surpasses "all-local" execution in all tests, up to the '
-            "largest evaluated network size of 50 devices.",
-            _CONCLUSION,
-        ),
         reading="every test of Fig. 3 at R = 1: greedy's variance and total-delay gains over "
         "all-local above 0 at every N = 10–50, both policies",
         paper_text="gains above 0 in every test",
         reads=(_FIG3A_BOTH, _FIG3B_BOTH),
     ),
     _above_zero(
+        "the results reveal that the efficiency of our method is maintained across "
+        "different DNN sizes",
+        _CONCLUSION,
         id="conclusion-dnn-sizes",
-        figure="Conclusion",
         title="Efficiency maintained across DNN sizes (conclusion)",
-        quote=Quote(
-            "the results reveal that the efficiency of our method is maintained across "
-            "different DNN sizes",
-            _CONCLUSION,
-        ),
         reading="'DNN sizes' read as networks of different size (the paper evaluates only "
         "AlexNet, so the networks study answers it): greedy's variance gain over all-local "
         "(Fig. 3A, R = 1) above 0 at every N = 10–50 under both policies, for every network. "
@@ -544,27 +503,21 @@ CLAIMS: tuple[Claim, ...] = (
         "devices'): that reading is the Fig. 3A claims above",
         paper_text="gains above 0 for every network",
         statistic="means over seeds, point by point, network by network",
-        reads=(
-            Reads(
-                "networks_fig3a",
-                _m(**_GAIN, objective="variance"),
-                lines=("network", "policy"),
-                label="variance",
-            ),
+        reads=Reads(
+            "networks_fig3a",
+            _m(**_GAIN, objective="variance"),
+            lines=("network", "policy"),
+            label="variance",
         ),
     ),
-    Claim(
+    _claim(
+        "the resulting partitions for 10, 20, 30, 40 and 50 devices and R=1 show that the "
+        "average percentage of locally executed DNN layers increases as the number of "
+        "devices increases. We note that irrespective of the BS's scheduling policy, the "
+        "optimal number of DNN layers for local execution rises with an increase in "
+        "device count.",
         id="fig3-local-share",
-        figure="Fig. 3",
         title="More layers run locally as N grows (Fig. 3)",
-        quote=Quote(
-            "the resulting partitions for 10, 20, 30, 40 and 50 devices and R=1 show that the "
-            "average percentage of locally executed DNN layers increases as the number of "
-            "devices increases. We note that irrespective of the BS's scheduling policy, the "
-            "optimal number of DNN layers for local execution rises with an increase in "
-            "device count.",
-            _IV_B,
-        ),
         reading="the share of stages greedy runs locally grows with N (its least-squares "
         "slope over N = 10–50 is positive) for both objectives and both policies",
         kind="direction",
@@ -572,15 +525,12 @@ CLAIMS: tuple[Claim, ...] = (
         universal=True,
         trend="grows",
         paper_text="the local share grows with N, any policy",
-        policies=_BOTH,
         statistic="the least-squares slope of each line (objective, policy) against N",
-        reads=(
-            Reads(
-                "fig3_local_share",
-                _m(solver="greedy", ratio=1.0, metric="local_share"),
-                lines=("objective", "policy"),
-                scale=100.0,
-            ),
+        reads=Reads(
+            "fig3_local_share",
+            _m(solver="greedy", ratio=1.0, metric="local_share"),
+            lines=("objective", "policy"),
+            scale=100.0,
         ),
         reasons=("queue",),
     ),
@@ -654,9 +604,9 @@ class Reading:
 
     id: str
     title: str
-    changes: MappingProxyType[str, Any] = field(default_factory=_empty)
-    fig3_changes: MappingProxyType[str, Any] = field(default_factory=_empty)
-    fig5_changes: MappingProxyType[str, Any] = field(default_factory=_empty)
+    changes: MappingProxyType[str, Any] = field(default_factory=_m)
+    fig3_changes: MappingProxyType[str, Any] = field(default_factory=_m)
+    fig5_changes: MappingProxyType[str, Any] = field(default_factory=_m)
     coordinate: str = ""
     support: Support = Support("chosen by fit")
 
@@ -673,6 +623,12 @@ class Reading:
             for name, own in (("fig3", self.fig3_changes), ("fig5", self.fig5_changes))
             if self.changes or own
         )
+
+
+def _compatible(for_: Quote | None = None, against: Quote | None = None, note: str = "") -> Support:
+    """The paper's words allow the reading (``for_``) and others pull against it
+    (``against``); either may be absent."""
+    return Support("compatible", (for_,) if for_ else (), (against,) if against else (), note)
 
 
 _III_A, _III_B, _III_C, _IV_A = (
@@ -692,23 +648,19 @@ _ALL_LOCAL = Quote(
     'device. We call the latter option "all-local".',
     _IV_B,
 )
-_NO_FULL_OFFLOAD = Support(
-    "compatible",
-    against=(
-        Quote(
-            "or the input feature vector (e.g. image). In the latter case, no local execution "
-            "occurs, and the task is fully offloaded to the BS.",
-            _III_B,
-        ),
+_NO_FULL_OFFLOAD = _compatible(
+    against=Quote(
+        "or the input feature vector (e.g. image). In the latter case, no local execution "
+        "occurs, and the task is fully offloaded to the BS.",
+        _III_B,
     ),
     note="problems (5) and (7) constrain p_i ∈ {1, …, s̃_i} (a formula, not quoted)",
 )
 _ANY_START = Quote("We start from an arbitrary initial partition", _III_C)
 _START_EXAMPLES = "the paper's examples are p⁽⁰⁾ = (⌊s̃_1/2⌋, …) and p⁽⁰⁾ = (1, …, 1)"
-_OTHER_RATIOS = Support(
-    "compatible",
-    for_=(Quote("We have executed the evaluation scenarios for 7 different ratios", _IV_A),),
-    against=(Quote("for R=1 and for RR or SJF scheduling at the BS", _IV_B),),
+_OTHER_RATIOS = _compatible(
+    Quote("We have executed the evaluation scenarios for 7 different ratios", _IV_A),
+    Quote("for R=1 and for RR or SJF scheduling at the BS", _IV_B),
 )
 _DIFFER = Quote(
     "Devices differ in terms of memory and number of background processes that run in "
@@ -748,9 +700,10 @@ def _background(low: int, high: int) -> Reading:
     )
 
 
-def _by_fit(name: str, title: str, coordinate: str, **changes: Any) -> Reading:
-    """A reading the paper's text says nothing for, changing every sweep."""
-    return Reading(name, title, _m(**changes), coordinate=coordinate)
+def _by_fit(name: str, title: str, coordinate: str = "", **changes: Any) -> Reading:
+    """A reading the paper's text says nothing for, changing every sweep; its coordinate is
+    the one setup field it changes unless named."""
+    return Reading(name, title, _m(**changes), coordinate=coordinate or next(iter(changes)))
 
 
 READINGS: tuple[Reading, ...] = (
@@ -764,10 +717,9 @@ READINGS: tuple[Reading, ...] = (
         "all-local means p = s̃_i, the most local point memory allows",
         fig3_changes=_m(baseline="max-local"),
         coordinate="baseline",
-        support=Support(
-            "compatible",
-            for_=(_MEMORY_LIMIT,),
-            against=(_ALL_LOCAL,),
+        support=_compatible(
+            _MEMORY_LIMIT,
+            _ALL_LOCAL,
             note="all-local as defined runs every stage, which the memory limit forbids where "
             "s̃_i < S: the reading resolves a tension between two of the paper's sentences",
         ),
@@ -799,31 +751,21 @@ READINGS: tuple[Reading, ...] = (
         "eq. (1) in its exact round-robin form",
         _m(local_delay="exact"),
         coordinate="local_delay",
-        support=Support(
-            "compatible",
-            for_=(
-                Quote(
-                    "RR is a preemptive scheduling algorithm, where each task is periodically "
-                    "assigned a fixed time slot of duration q to execute.",
-                    _III_B,
-                ),
+        support=_compatible(
+            Quote(
+                "RR is a preemptive scheduling algorithm, where each task is periodically "
+                "assigned a fixed time slot of duration q to execute.",
+                _III_B,
             ),
             note="eq. (1) is the paper's closed form, exact only for a whole number of quanta",
         ),
     ),
     *(
-        _by_fit(
-            f"quantum-{ms}",
-            f"device quantum q = {ms.replace('ms', ' ms')}",
-            "quantum_s",
-            quantum_s=q,
-        )
+        _by_fit(f"quantum-{ms}", f"device quantum q = {ms.replace('ms', ' ms')}", quantum_s=q)
         for ms, q in (("1ms", 0.001), ("100ms", 0.1))
     ),
     *(
-        _by_fit(
-            f"bs-quantum-{name}", f"BS round-robin quantum {shown}", "bs_quantum_s", bs_quantum_s=q
-        )
+        _by_fit(f"bs-quantum-{name}", f"BS round-robin quantum {shown}", bs_quantum_s=q)
         for name, shown, q in (("1ms", "1 ms", 0.001), ("100ms", "100 ms", 0.1), ("1s", "1 s", 1.0))
     ),
     Reading(
@@ -831,28 +773,22 @@ READINGS: tuple[Reading, ...] = (
         "AlexNet cut after every layer (11 stages), memory limits from the memory rule",
         _m(profile="alexnet11-pi3b-estimated", memory_mib=MEMORY_RULE_MIB),
         coordinate="profile",
-        support=Support(
-            "compatible",
-            for_=(
-                Quote(
-                    "each layer (or group of layers, e.g. convolution 1, max pooling 1, etc) "
-                    "is a stage",
-                    _III_A,
-                ),
+        support=_compatible(
+            Quote(
+                "each layer (or group of layers, e.g. convolution 1, max pooling 1, etc) "
+                "is a stage",
+                _III_A,
             ),
-            against=(
-                Quote(
-                    "For example, the memory of some devices can support the execution of DNN "
-                    "tasks up to stage 5, while in some other up to stage 8.",
-                    _IV_A,
-                ),
+            Quote(
+                "For example, the memory of some devices can support the execution of DNN "
+                "tasks up to stage 5, while in some other up to stage 8.",
+                _IV_A,
             ),
         ),
     ),
     _by_fit(
         "profile-measured",
         "stage times measured on our machine (1 thread) instead of the Pi 3B+ estimate",
-        "profile",
         profile="alexnet-epyc-1t-measured",
     ),
     *(
@@ -879,14 +815,11 @@ READINGS: tuple[Reading, ...] = (
         "Fig. 5 under round-robin at the BS",
         fig5_changes=_m(policy="rr"),
         coordinate="fig5_policy",
-        support=Support(
-            "compatible",
-            for_=(
-                Quote(
-                    "we measured DNN inference delays of each stage under RR and SJF "
-                    "scheduling at the BS",
-                    _IV_A,
-                ),
+        support=_compatible(
+            Quote(
+                "we measured DNN inference delays of each stage under RR and SJF "
+                "scheduling at the BS",
+                _IV_A,
             ),
             note="SJF is the only policy whose BS delay the paper writes out (eq. 2)",
         ),
@@ -899,20 +832,15 @@ READINGS: tuple[Reading, ...] = (
     ),
 )
 
-_OTHER_DNNS = Support(
-    "compatible",
-    for_=(
-        Quote(
-            "The proposed model and approach are generalizable, allowing each device to run "
-            "various types of DNNs.",
-            _IV_A,
-        ),
+_OTHER_DNNS = _compatible(
+    Quote(
+        "The proposed model and approach are generalizable, allowing each device to run "
+        "various types of DNNs.",
+        _IV_A,
     ),
-    against=(
-        Quote(
-            "We used real benchmark results of the execution of an AlexNet's Python implementation",
-            _IV_A,
-        ),
+    Quote(
+        "We used real benchmark results of the execution of an AlexNet's Python implementation",
+        _IV_A,
     ),
 )
 

@@ -1,15 +1,14 @@
 """The verdict on each claim: its points judged one by one against the paper's value there,
 a level by the rules of :data:`dnnsplit.paper.claims.RULES`, and how robust that level is.
 
-Every claim is answered from its per-seed rows (:class:`Evidence`), reduced over seeds by
-the claim's statistic (the mean, the gap between two means, the share of seeds where two
-values are equal); one function per *kind* of claim (:data:`VERDICTS`) judges the reduced
-numbers point by point (the sign first, then the tolerance, so one number at one point has
-one status under every claim), and :func:`level` applies the rules. Every array carries a
-leading axis of *variants*: the verdict is the one of the full set of seeds, and
-:func:`robustness` judges the same claim under the median, tolerance 0 and twice the stated
-one, and :data:`RESAMPLES` seeded bootstrap resamples of the seeds. Trends are least-squares
-slopes in closed form, summed in a fixed order: no BLAS reduction decides a committed digit.
+A claim's per-seed rows (:class:`Evidence`) are reduced over seeds by its statistic; one
+function per *kind* of claim (:data:`VERDICTS`) judges the reduced numbers point by point
+(the sign first, then the tolerance, so one number at one point has one status under every
+claim), and :func:`level` applies the rules. Every array carries a leading axis of
+*variants*: the verdict is the one of the full set of seeds; :func:`robustness` judges the
+same claim under the median, tolerance 0 and twice the stated one, and :data:`RESAMPLES`
+bootstrap resamples of the seeds. Trends are least-squares slopes in closed form, summed in
+a fixed order: no BLAS reduction decides a committed digit.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dnnsplit.paper.claims import LEVELS, Claim, Reads
-from dnnsplit.paper.stats import gap_pct, same_value
+from dnnsplit.paper.stats import gap_pct, same_value, where
 from dnnsplit.paper.text import percent
 from dnnsplit.policies import display_name
 
@@ -50,7 +49,8 @@ __all__ = [
     "within",
 ]
 
-REPRODUCED, PARTLY, DIRECTION_ONLY, NOT = LEVELS
+#: The levels' indices in :data:`LEVELS`.
+REPRODUCED, PARTLY, DIRECTION_ONLY, NOT = range(len(LEVELS))
 #: The largest distance one point may add (an infinite gap is still a finite distance).
 DISTANCE_CAP = 10.0
 #: How the text names a column a claim runs along.
@@ -60,11 +60,6 @@ RESAMPLES = 200
 RESAMPLE_SEED = 0
 #: A verdict is robust when at most this share of the resamples gives another level.
 ROBUST_SHARE = 0.05
-
-
-def axis_name(column: str) -> str:
-    """``N`` for ``devices``, ``R`` for ``ratio``."""
-    return AXIS_NAMES.get(column, column)
 
 
 class MissingInput(LookupError):
@@ -104,8 +99,7 @@ def select(directory: str | os.PathLike[str] | Folder, reads: Reads) -> pd.DataF
     for column in (*reads.rows, reads.x, *reads.lines):
         if column not in frame:
             raise MissingInput(f"{name} has no column {column!r}")
-    for column, wanted in reads.rows.items():
-        frame = frame[frame[column] == wanted]
+    frame = where(frame, **reads.rows)
     if reads.x_in:
         frame = frame[frame[reads.x].astype(float).isin(reads.x_in)]
     if frame.empty:
@@ -188,7 +182,7 @@ def evidence(claim: Claim, directory: str | os.PathLike[str] | Folder) -> Eviden
         index["_line"] = lines
         index["_x"] = index[reads.x].to_numpy(dtype=float)
         index["_label"] = [
-            f"{line + ', ' if line else ''}{axis_name(reads.x)} = {x:g}"
+            f"{line + ', ' if line else ''}{AXIS_NAMES.get(reads.x, reads.x)} = {x:g}"
             for line, x in zip(lines, index["_x"], strict=True)
         ]
         # what a point is, whichever claim reads it: its file and every column that fixes it
@@ -285,9 +279,13 @@ def trend_words(x: Any, y: Any, slope: float, axis: str) -> str:
     return f"{direction} with {axis}" + (" overall, not at every step" if unsteady else "")
 
 
-def _slopes(xs: np.ndarray, values: np.ndarray, log_x: bool) -> np.ndarray:
-    """:func:`trend_slope` of every variant (rows of ``values``) along ``xs``."""
-    return np.array([trend_slope(xs, row, log_x=log_x) for row in values])
+def _line_slopes(claim: Claim, found: Evidence, values: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`trend_slope` of every line under every variant (rows of ``values``)."""
+    xs, log_x = found.points["_x"].to_numpy(dtype=float), claim.reads[0].log_x
+    return {
+        line: np.array([trend_slope(xs[idx], row, log_x=log_x) for row in values[:, idx]])
+        for line, idx in _lines(found).items()
+    }
 
 
 def _trend_holds(slope: Any, trend: str) -> Any:
@@ -319,32 +317,25 @@ def level(claim: Claim, judged: _Judged) -> np.ndarray:
     """The verdict level of every variant (indices into :data:`LEVELS`), by the rules of
     :data:`dnnsplit.paper.claims.RULES`."""
     holds = judged.holds
-    count = holds.shape[1]
-    all_hold = holds.all(axis=1)
-    out = np.full(holds.shape[0], LEVELS.index(NOT))
+    out = np.full(holds.shape[0], NOT)
     if claim.universal:
-        out[all_hold] = LEVELS.index(REPRODUCED)
+        out[holds.all(axis=1)] = REPRODUCED
         return out
-    if claim.kind not in ("value", "frequency"):
-        out[2 * holds.sum(axis=1) >= count] = LEVELS.index(PARTLY)
-        out[all_hold] = LEVELS.index(REPRODUCED)
-        return out
-    sign = judged.sign_ok.all(axis=1) if judged.sign_ok is not None else np.ones_like(all_hold)
+    ranged = claim.kind in ("value", "frequency")  # the rule of values and ranges
+    signs = judged.sign_ok if ranged and judged.sign_ok is not None else np.ones_like(holds)
+    sign = signs.all(axis=1)
+    if ranged and claim.states_direction:
+        out[sign & (True if judged.trend_ok is None else judged.trend_ok)] = DIRECTION_ONLY
     inside = judged.within if judged.within is not None else holds
-    if claim.states_direction:
-        trend = judged.trend_ok if judged.trend_ok is not None else True
-        out[sign & trend] = LEVELS.index(DIRECTION_ONLY)
-    out[sign & (2 * inside.sum(axis=1) >= count)] = LEVELS.index(PARTLY)
-    out[sign & inside.all(axis=1)] = LEVELS.index(REPRODUCED)
+    out[sign & (2 * inside.sum(axis=1) >= holds.shape[1])] = PARTLY
+    out[sign & inside.all(axis=1)] = REPRODUCED
     return out
 
 
 def _lines(found: Evidence) -> dict[str, np.ndarray]:
     """Point indices of each line, in order."""
-    groups: dict[str, list[int]] = {}
-    for k, line in enumerate(found.points["_line"]):
-        groups.setdefault(str(line), []).append(k)
-    return {line: np.array(idx) for line, idx in groups.items()}
+    lines = found.points["_line"].astype(str)
+    return {line: np.flatnonzero(lines == line) for line in lines.unique()}
 
 
 def _pointwise(
@@ -375,8 +366,7 @@ def _judge_value(claim: Claim, found: Evidence, values: np.ndarray, tolerance: f
     sign_ok = (values > 0) | np.isnan(values) if claim.sign == "positive" else None
     trend_ok, slopes = None, {}
     if claim.trend is not None:
-        for line, idx in _lines(found).items():
-            slopes[line] = _slopes(xs[idx], values[:, idx], claim.reads[0].log_x)
+        slopes = _line_slopes(claim, found, values)
         trend_ok = np.all([_trend_holds(s, claim.trend) for s in slopes.values()], axis=0)
     holds = inside & sign_ok if sign_ok is not None else inside
     return _pointwise(
@@ -405,25 +395,31 @@ def _judge_sign(claim: Claim, found: Evidence, values: np.ndarray, tolerance: fl
     return _pointwise(found, ["> 0"] * values.shape[1], values, values > 0, sign_ok=sign_ok)
 
 
+def _by_x(claim: Claim, at: dict[Any, tuple[str, np.ndarray, np.ndarray]], why: str) -> _Judged:
+    """A judgement at each x (the ordering and largest kinds): ``at`` maps x to the paper's
+    text there, our number and whether it holds, per variant; :class:`MissingInput` saying
+    ``why`` when no x can be judged."""
+    if not at:
+        raise MissingInput(f"{claim.reads[0].csv}.csv: {why}")
+    axis = AXIS_NAMES.get(claim.reads[0].x, claim.reads[0].x)
+    paper, ours, holds = zip(*at.values(), strict=True)
+    labels = [f"{axis} = {x:g}" for x in at]
+    return _Judged(labels, np.array(list(at)), list(paper), np.stack(ours, 1), np.stack(holds, 1))
+
+
 def _judge_ordering(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     policy = found.points["policy"].astype(str).to_numpy()
     at_x = found.points["_x"].to_numpy(dtype=float)
-    labels, xs, paper, diffs, holds = [], [], [], [], []
     first, second = claim.policies[:2]
+    at = {}
     for x, above in claim.order.items():
         a, b = (np.flatnonzero((at_x == x) & (policy == p)) for p in (first, second))
-        if not len(a) or not len(b):
-            continue
-        diff = values[:, a[0]] - values[:, b[0]]
-        below = second if above == first else first
-        labels.append(f"{axis_name(claim.reads[0].x)} = {x:g}")
-        xs.append(x)
-        paper.append(f"{display_name(above)} above {display_name(below)}")
-        diffs.append(diff)
-        holds.append(diff > 0 if above == first else diff < 0)
-    if not labels:
-        raise MissingInput(f"{claim.reads[0].csv}.csv: no point has both policies")
-    return _Judged(labels, np.array(xs), paper, np.stack(diffs, 1), np.stack(holds, 1))
+        if len(a) and len(b):
+            diff = values[:, a[0]] - values[:, b[0]]
+            below = second if above == first else first
+            paper = f"{display_name(above)} above {display_name(below)}"
+            at[x] = (paper, diff, diff > 0 if above == first else diff < 0)
+    return _by_x(claim, at, "no point has both policies")
 
 
 def _judge_largest(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
@@ -431,36 +427,28 @@ def _judge_largest(claim: Claim, found: Evidence, values: np.ndarray, tolerance:
     line_values = found.points[column].to_numpy(dtype=float)
     all_x = found.points["_x"].to_numpy(dtype=float)
     target = float(claim.target) if claim.target is not None else math.nan
-    labels, xs, best, holds = [], [], [], []
+    shown = _line_part(column, int(target) if float(target).is_integer() else target)
+    at = {}
     for x in sorted(set(all_x)):
         idx = np.flatnonzero(all_x == x)
-        part = values[:, idx]
-        defined = ~np.isnan(part)
-        if not defined.any():
-            continue
-        winner = line_values[idx][np.argmax(np.where(defined, part, -np.inf), axis=1)]
-        labels.append(f"{axis_name(claim.reads[0].x)} = {x:g}")
-        xs.append(x)
-        best.append(winner)
-        holds.append(winner == target)
-    if not labels:
-        raise MissingInput(f"{claim.reads[0].csv}.csv: every value is undefined")
-    shown = _line_part(column, int(target) if float(target).is_integer() else target)
-    return _Judged(
-        labels, np.array(xs), [shown] * len(labels), np.stack(best, 1), np.stack(holds, 1)
-    )
+        defined = ~np.isnan(values[:, idx])
+        if defined.any():
+            best = np.argmax(np.where(defined, values[:, idx], -np.inf), axis=1)
+            at[x] = (shown, line_values[idx][best], line_values[idx][best] == target)
+    return _by_x(claim, at, "every value is undefined")
 
 
 def _judge_direction(
     claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
 ) -> _Judged:
-    xs = found.points["_x"].to_numpy(dtype=float)
-    lines = _lines(found)
-    slopes = [_slopes(xs[idx], values[:, idx], claim.reads[0].log_x) for idx in lines.values()]
-    holds = [_trend_holds(slope, claim.trend or "grows") for slope in slopes]
-    paper = [claim.trend or ""] * len(lines)
+    slopes = _line_slopes(claim, found, values)
+    holds = [_trend_holds(slope, claim.trend or "grows") for slope in slopes.values()]
     return _Judged(
-        list(lines), np.full(len(lines), math.nan), paper, np.stack(slopes, 1), np.stack(holds, 1)
+        list(slopes),
+        np.full(len(slopes), math.nan),
+        [claim.trend or ""] * len(slopes),
+        np.stack(list(slopes.values()), 1),
+        np.stack(holds, 1),
     )
 
 
@@ -614,9 +602,7 @@ def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
         low, high = claim.paper.at_point(float(x))
         scale = max(high - low, 1.0) if math.isfinite(high - low) else max(abs(high), 1.0)
         excess = max(0.0, low - tolerance - value, value - high - tolerance)
-        outside.append(
-            min(math.log1p(excess / scale), DISTANCE_CAP) if excess == excess else DISTANCE_CAP
-        )
+        outside.append(min(math.log1p(excess / scale), DISTANCE_CAP))
     wrong = judged.trend_ok is not None and not bool(judged.trend_ok[0])
     wrong |= judged.sign_ok is not None and not bool(judged.sign_ok[0].all())
     return float(np.mean(outside)) + wrong
@@ -624,7 +610,7 @@ def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
 
 def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoint]) -> str:
     """Our number(s) in a few words (the point-by-point table has the rest)."""
-    axis = axis_name(claim.reads[0].x)
+    axis = AXIS_NAMES.get(claim.reads[0].x, claim.reads[0].x)
     values = judged.values[0]
     count = len(points)
     failing = [p for p in points if not p.holds]
