@@ -186,4 +186,6 @@ def test_ctrl_c_inside_the_compiled_exhaustive_search_is_exit_130(delay, tmp_pat
     out, err = process.communicate(timeout=60)
     assert process.returncode == EXIT_INTERRUPTED, err
     assert out == "" and err == "dnnsplit solve: interrupted\n"
-    assert time.perf_counter() - began < 5  # at the end of the kernel's block, not the search
+    # at the end of the kernel's block, not of the whole search (90 s at a load of 10 on two
+    # cores): a loose bound, so a shared machine's load does not fail it
+    assert time.perf_counter() - began < 15
