@@ -31,7 +31,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from dnnsplit._checks import number
 from dnnsplit._io import atomic_write
-from dnnsplit._params import Constraint, Real, declare_fields
+from dnnsplit._params import Real, declare_fields
 from dnnsplit.errors import InputError
 from dnnsplit.online import (
     DEFAULT_MAX_NODES,
@@ -117,26 +117,18 @@ OBJECTIVE_NAMES = {"total": "total delay", "variance": "variance of delays",
 #: The identifying columns of the rows.
 IDS = ["profile", "policy", "ratio", "devices", "seed", "objective", "controller", "metric"]
 
-#: What each field of :class:`Study` takes (errors name the field).
-STUDY_FIELDS: dict[str, Constraint] = {
-    "horizon_s": SECONDS,
-    "period_s": REQUEST_FIELDS["period_s"],
-    "bad_factor": TRACE_FIELDS["bad_factor"],
-    "mean_good_s": SECONDS,
-    "mean_bad_s": SECONDS,
-    "present_share": Real(positive=True, high=1.0),
-    "mean_stay_s": SECONDS,
-    "switch_s": ONLINE_FIELDS["switch_s"],
-    "max_nodes": SIMULATE_PARAMETERS["max_nodes"],
-    "seconds_per_evaluation": SIMULATE_PARAMETERS["seconds_per_evaluation"],
-}
-
 
 @dataclass(frozen=True)
-@declare_fields(STUDY_FIELDS)
+@declare_fields({
+    "horizon_s": SECONDS, "period_s": REQUEST_FIELDS["period_s"],
+    "bad_factor": TRACE_FIELDS["bad_factor"], "mean_good_s": SECONDS, "mean_bad_s": SECONDS,
+    "present_share": Real(positive=True, high=1.0), "mean_stay_s": SECONDS,
+    "switch_s": ONLINE_FIELDS["switch_s"], "max_nodes": SIMULATE_PARAMETERS["max_nodes"],
+    "seconds_per_evaluation": SIMULATE_PARAMETERS["seconds_per_evaluation"],
+})  # fmt: skip
 class Study:
     """The moving world of the study and how its runs are charged (bad values refused,
-    naming them: :data:`STUDY_FIELDS`).
+    naming the field).
 
     Attributes
     ----------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -626,8 +627,7 @@ def _percent(value: float, sign: bool = False) -> str:
     return f"{whole:+d} %" if sign else f"{whole:d} %"
 
 
-def _signed(value: float) -> str:
-    return _percent(value, sign=True)
+_signed = partial(_percent, sign=True)
 
 
 def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
