@@ -43,7 +43,7 @@ from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
 from dnnsplit.testbed import emulation
-from dnnsplit.testbed.experiment import TestbedConfig, run_testbed
+from dnnsplit.testbed.experiment import INPUTS, MODELS, TestbedConfig, run_testbed
 
 __all__ = [
     "ENV_MODE",
@@ -71,8 +71,6 @@ __all__ = [
 ENV_MODE = "DNNSPLIT_TESTBED"
 MODES = ("committed", "measure", "commit")
 RUN = "testbed"
-INPUTS = ("predicted", "calibrated")
-MODELS = ("snapshot", "timeline")
 OBJECTIVES = ("total", "variance")
 #: The components in the order of every table, and their names in the report.
 COMPONENTS = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
