@@ -1,18 +1,14 @@
 """Beyond the paper: online partitioning, devices that come and go, uplinks that change
 (notebook 10).
 
-The paper's model in a moving world (:mod:`dnnsplit.online`; :class:`Study`): of a pool of
-N devices of the paper's evaluation a seeded Poisson process keeps some present, each asks
-every ``period_s``, each uplink is a seeded two-state Markov channel. The controllers
-(:data:`CONTROLLERS`) re-decide the partition points as the world moves, paying a modelled
-decision time and a switching delay; each run's **regret** is measured against an oracle
-that plays every state's optimum at once (:mod:`dnnsplit.online.regret`), certified where
-the node-limited ``optimal`` finishes. :func:`regret_sweep` and :func:`decision_sweep` run
-on the engine (cached, parallel) without the clock, so a grid gives the same bytes on any
-machine; ``benchmarks/online.py`` measures the wall time of the same decisions
-(:func:`decision_runs`). The controllers on the emulated testbed are a committed
-measurement, an *input* here as notebook 08's is (:func:`testbed_measurement`,
-:func:`save_testbed`).
+The paper's model in a moving world (:class:`Study`, :mod:`dnnsplit.online`): the
+controllers (:data:`CONTROLLERS`) re-decide the partition points as the world moves, each
+run's **regret** measured against an oracle that plays every state's optimum at once
+(:mod:`dnnsplit.online.regret`), certified where the node-limited ``optimal`` finishes.
+The sweeps run on the engine (cached, parallel) without the clock, so a grid gives the
+same bytes on any machine; ``benchmarks/online.py`` measures the wall time of the same
+decisions (:func:`decision_runs`). The controllers on the emulated testbed are a committed
+measurement, an *input* as notebook 08's is.
 """
 
 from __future__ import annotations
@@ -289,14 +285,12 @@ def regret_rows(point: Point) -> list[dict[str, Any]]:
             "regret": summary["regret"],
             "regret_pct": 100.0 * summary["regret"] / oracle_time if oracle_time > 0 else math.nan,
             "certified_share": summary["certified_share"],
-            "objective": summary["mean_objective"],
-            "oracle": summary["mean_best"],
-            "mean_delay": summary["mean_delay_s"],
-            "p95_delay": summary["p95_delay_s"],
+            "objective": summary["mean_objective"], "oracle": summary["mean_best"],
+            "mean_delay": summary["mean_delay_s"], "p95_delay": summary["p95_delay_s"],
             "switches_per_hour": summary["switches"] / (run.world.horizon_s / 3600.0),
             "decisions": float(len(decisions)),
             "decision_ms": 1e3 * float(decisions.modelled_s.mean()) if len(decisions) else 0.0,
-        }
+        }  # fmt: skip
         name = label(controller, solver)
         series += [(name, metric, [-1.0], [value]) for metric, value in totals.items()]
         cumulative = np.interp(times, np.r_[0.0, ends], np.r_[0.0, pieces.cumulative.to_numpy()])
@@ -374,12 +368,9 @@ def regret_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 
 
 def timeline_rows(
-    rows: pd.DataFrame,
-    *,
-    objective: str = "total",
-    seed: int | None = None,
+    rows: pd.DataFrame, *, objective: str = "total", seed: int | None = None,
     devices: int | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame:  # fmt: skip
     """The binned rows of one world (``objective``, the first seed and N by default):
     what :func:`timeline_figure` draws."""
     binned = rows[(rows.time_s >= 0) & rows.metric.isin([*BIN_METRICS, *WORLD_METRICS])]
@@ -390,13 +381,9 @@ def timeline_rows(
 
 
 def decision_runs(
-    scenario: Scenario,
-    seed: int,
-    study: Study,
-    controllers: Sequence[tuple[str, str]] = DECIDING,
-    *,
-    fresh_world: bool = False,
-) -> Iterator[tuple[str, Run]]:
+    scenario: Scenario, seed: int, study: Study,
+    controllers: Sequence[tuple[str, str]] = DECIDING, *, fresh_world: bool = False,
+) -> Iterator[tuple[str, Run]]:  # fmt: skip
     """``(label, run)`` of each controller in a :data:`DECISION_HORIZON_S` world of
     ``scenario``'s devices, all present, their uplinks changing (total delay, no regret).
     The study reads the runs' modelled decision times; ``benchmarks/online.py`` their
@@ -420,11 +407,10 @@ def decision_rows(point: Point) -> list[dict[str, Any]]:
     for name, run in runs:
         decisions = run.trajectory.decisions.iloc[1:]
         values = {
-            "decisions": float(len(decisions)),
-            "evaluations": float(decisions.evaluations.mean()),
+            "decisions": float(len(decisions)), "evaluations": float(decisions.evaluations.mean()),
             "decision_ms": 1e3 * float(decisions.modelled_s.mean()),
             "decision_ms_max": 1e3 * float(decisions.modelled_s.max()),
-        }
+        }  # fmt: skip
         rows += [
             {**point.keys(), "objective": "total", "controller": name, "metric": m, "value": v}
             for m, v in values.items()
@@ -751,8 +737,7 @@ def _regret_lines(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, A
         for name, row in part.groupby("controller", sort=True):
             row = row.set_index("metric")
             lines.append({
-                "objective": OBJECTIVE_NAMES[str(objective)],
-                "N": int(devices),
+                "objective": OBJECTIVE_NAMES[str(objective)], "N": int(devices),
                 "controller": escape(name),
                 "regret, % of the oracle": _span(row.loc["regret_pct"]),
                 "certified": f"{100 * row.loc['certified_share', 'mean']:.0f} %",
@@ -764,12 +749,9 @@ def _regret_lines(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, A
         first, second = pct.iloc[0], pct.iloc[min(1, len(pct) - 1)]
         static = pct[pct.controller.str.startswith("static")]
         best.append({
-            "objective": OBJECTIVE_NAMES[str(objective)],
-            "devices": int(devices),
-            "best": str(first.controller),
-            "best_pct": _span(first),
-            "second": str(second.controller) if len(pct) > 1 else "",
-            "second_pct": _span(second),
+            "objective": OBJECTIVE_NAMES[str(objective)], "devices": int(devices),
+            "best": str(first.controller), "best_pct": _span(first),
+            "second": str(second.controller) if len(pct) > 1 else "", "second_pct": _span(second),
             "overlap": bool(second["min"] <= first["max"]),
             "static": str(static.controller.iloc[0]) if len(static) else "",
             "static_pct": _span(static.iloc[0]) if len(static) else "—",
