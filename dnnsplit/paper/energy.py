@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -52,17 +53,12 @@ from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, solve
 
 __all__ = [
     "FIGURE",
-    "METRICS",
-    "RUN",
     "SUMMARY_METRICS",
     "FrontOptions",
     "caption",
-    "epsilon_front",
-    "front_rows",
     "notes",
     "pareto",
     "pareto_figure",
-    "plot_front",
     "report_section",
     "seed_table",
     "study_grid",
@@ -203,11 +199,9 @@ def front_rows(point: Point) -> list[dict[str, Any]]:
     fronts = {"local-search": {"restarts": options["restarts"], "time_limit": MAX_TIME_LIMIT_S}}
     if scenario.n_devices <= options["certify_devices"]:
         fronts["optimal"] = {
-            "max_nodes": options["certify_nodes"],
-            "time_limit": GUARD_SECONDS,
-            "start": options["start"],
-            "restarts": options["restarts"],
-        }
+            "max_nodes": options["certify_nodes"], "time_limit": GUARD_SECONDS,
+            "start": options["start"], "restarts": options["restarts"],
+        }  # fmt: skip
     rows: list[dict[str, Any]] = []
     for solver, solver_options in fronts.items():
         front = epsilon_front(scenario, options["points"], solver, seed=seed, **solver_options)
@@ -215,11 +209,10 @@ def front_rows(point: Point) -> list[dict[str, Any]]:
         dominated = iter(_dominated([(s.evaluation.total, s.evaluation.energy) for s in feasible]))
         for k, (cap, solution) in enumerate(front):
             more = {
-                "epsilon": cap,
-                "certified": float(solution.optimal),
+                "epsilon": cap, "certified": float(solution.optimal),
                 "feasible": float(solution.feasible),
                 "dominated": float(next(dominated)) if solution.feasible else math.nan,
-            }
+            }  # fmt: skip
             if "lower_bound" in solution.extra:
                 more["lower_bound"] = float(solution.extra["lower_bound"])
             rows += _rows(keys, solver, "total", k, solution, **more)
@@ -243,10 +236,8 @@ def pareto(
     by ``front``'s options; greedy from ``experiment.start``, local-search (and the
     certifying solver's warm start) with ``experiment.restarts``. Tidy rows sorted by their
     identifying columns."""
-    options = dataclasses.asdict(front) | {
-        "start": experiment.start,
-        "restarts": experiment.restarts,
-    }
+    options = dataclasses.asdict(front) | {"start": experiment.start,
+                                           "restarts": experiment.restarts}  # fmt: skip
     chosen = points(setup, grid, sweep="energy fronts", varies=("policy", "ratio"), options=options)
     rows = run_points(front_rows, chosen, desc="energy fronts", progress=progress, engine=engine)
     frame = pd.DataFrame(rows)
@@ -307,40 +298,29 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
                 if len(within):
                     gaps.append(_pct_above(float(within.total.min()), best))
         costs = [(greedy.total, greedy.energy), *zip(front.total, front.energy, strict=True)]
-        out.append(
-            {
-                **dict(zip(POINT_ID, key, strict=True)),
-                "reference": reference,
-                "certified_share": float(front.certified.mean()),
-                "ends_certified": float(frugal.certified == 1 and fastest.certified == 1),
-                "fastest_total": fastest.total,
-                "fastest_energy": fastest.energy,
-                "frugal_total": frugal.total,
-                "frugal_energy": frugal.energy,
-                "energy_premium_pct": _pct_above(fastest.energy, frugal.energy),
-                "delay_premium_pct": _pct_above(frugal.total, fastest.total),
-                "greedy_energy_pct": _pct_above(greedy.energy, frugal.energy),
-                "greedy_delay_pct": _pct_above(greedy.total, fastest.total),
-                "greedy_dominated": float(_dominated(costs)[0]),
-                "greedy_energy_gap_pct": _pct_above(on_energy.energy, frugal.energy),
-                "heuristic_gap_pct": max(gaps) if gaps else math.nan,
-            }
-        )
+        out.append({
+            **dict(zip(POINT_ID, key, strict=True)), "reference": reference,
+            "certified_share": float(front.certified.mean()),
+            "ends_certified": float(frugal.certified == 1 and fastest.certified == 1),
+            "fastest_total": fastest.total, "fastest_energy": fastest.energy,
+            "frugal_total": frugal.total, "frugal_energy": frugal.energy,
+            "energy_premium_pct": _pct_above(fastest.energy, frugal.energy),
+            "delay_premium_pct": _pct_above(frugal.total, fastest.total),
+            "greedy_energy_pct": _pct_above(greedy.energy, frugal.energy),
+            "greedy_delay_pct": _pct_above(greedy.total, fastest.total),
+            "greedy_dominated": float(_dominated(costs)[0]),
+            "greedy_energy_gap_pct": _pct_above(on_energy.energy, frugal.energy),
+            "heuristic_gap_pct": max(gaps) if gaps else math.nan,
+        })  # fmt: skip
     return pd.DataFrame(out)
 
 
 #: The columns of :func:`seed_table` that :func:`summary` summarises over seeds.
 SUMMARY_METRICS = (
-    "certified_share",
-    "ends_certified",
-    "energy_premium_pct",
-    "delay_premium_pct",
-    "greedy_energy_pct",
-    "greedy_delay_pct",
-    "greedy_dominated",
-    "greedy_energy_gap_pct",
+    "certified_share", "ends_certified", "energy_premium_pct", "delay_premium_pct",
+    "greedy_energy_pct", "greedy_delay_pct", "greedy_dominated", "greedy_energy_gap_pct",
     "heuristic_gap_pct",
-)
+)  # fmt: skip
 
 
 def summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -406,8 +386,6 @@ def pareto_figure(
 ) -> Figure:
     """One panel per (policy, R) and N of ``rows`` (:func:`plot_front`; a line per
     (policy, R), a column per N), for ``seed`` (default: the first seed)."""
-    import matplotlib.pyplot as plt
-
     seed = int(rows.seed.min()) if seed is None else seed
     lines = list(itertools.product(sorted(rows.policy.unique()), sorted(rows.ratio.unique())))
     columns = sorted(int(n) for n in rows.devices.unique())
@@ -486,48 +464,34 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
     manifest = read_manifest(directory, RUN) or {}
     recorded = manifest.get("notes", {})
     nodes = recorded.get("certify_nodes")
-    run = (
-        {
-            "points": recorded.get("points"),
-            "certify_devices": recorded.get("certify_devices"),
-            "nodes": f"{nodes:,}",
-            "seeds": len(manifest.get("grids", {}).get(RUN, {}).get("seeds", [])),
-        }
-        if isinstance(nodes, int)
-        else None
-    )
+    run = None
+    if isinstance(nodes, int):
+        seeds = manifest.get("grids", {}).get(RUN, {}).get("seeds", [])
+        run = {"points": recorded.get("points"), "nodes": f"{nodes:,}", "seeds": len(seeds),
+               "certify_devices": recorded.get("certify_devices")}  # fmt: skip
     rows = []
-    for (policy, ratio, devices, reference), part in table.groupby(
-        ["policy", "ratio", "devices", "reference"], sort=True
-    ):
+    scenarios = ["policy", "ratio", "devices", "reference"]
+    for (policy, ratio, devices, reference), part in table.groupby(scenarios, sort=True):
         share = stats.where(part, metric="certified_share")
-        rows.append(
-            {
-                "BS": display_name(str(policy)),
-                "R": f"{ratio:g}",
-                "N": str(devices),
-                "front": str(reference),
-                "points certified": f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—",
-                "ends certified": _share(part, "ends_certified"),
-                "energy of least delay": _span(part, "energy_premium_pct"),
-                "delay of least energy": _span(part, "delay_premium_pct"),
-                "greedy: energy": _span(part, "greedy_energy_pct"),
-                "greedy: delay": _span(part, "greedy_delay_pct"),
-                "greedy beaten in both": _share(part, "greedy_dominated"),
-                "greedy on energy": _span(part, "greedy_energy_gap_pct"),
-                "local-search's gap": _span(part, "heuristic_gap_pct", 2, sign=""),
-            }
-        )
+        rows.append({
+            "BS": display_name(str(policy)), "R": f"{ratio:g}", "N": str(devices),
+            "front": str(reference),
+            "points certified": f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—",
+            "ends certified": _share(part, "ends_certified"),
+            "energy of least delay": _span(part, "energy_premium_pct"),
+            "delay of least energy": _span(part, "delay_premium_pct"),
+            "greedy: energy": _span(part, "greedy_energy_pct"),
+            "greedy: delay": _span(part, "greedy_delay_pct"),
+            "greedy beaten in both": _share(part, "greedy_dominated"),
+            "greedy on energy": _span(part, "greedy_energy_gap_pct"),
+            "local-search's gap": _span(part, "heuristic_gap_pct", 2, sign=""),
+        })  # fmt: skip
     ends = stats.where(table, metric="ends_certified")
-    settled = ends[ends["min"] == 1][["policy", "ratio", "devices", "reference"]]
+    settled = ends[ends["min"] == 1][scenarios]
     premium = stats.where(table, metric="energy_premium_pct").merge(settled)
     return render(
-        "energy",
-        cpu_w=f"{DEFAULT_CPU_W:g}",
-        idle_w=f"{DEFAULT_IDLE_W:g}",
-        tx_w=f"{DEFAULT_TX_W:g}",
-        run=run,
-        quick=bool(manifest.get("quick")),
+        "energy", cpu_w=f"{DEFAULT_CPU_W:g}", idle_w=f"{DEFAULT_IDLE_W:g}",
+        tx_w=f"{DEFAULT_TX_W:g}", run=run, quick=bool(manifest.get("quick")),
         table=text_table(pd.DataFrame(rows)),
         premium=[
             f"{display_name(str(r.policy))} at R = {r.ratio:g}, N = {r.devices}: "

@@ -1,18 +1,14 @@
 """Beyond the paper: online partitioning, devices that come and go, uplinks that change
 (notebook 10).
 
-The paper's model in a moving world (:mod:`dnnsplit.online`; :class:`Study`): of a pool of
-N devices of the paper's evaluation a seeded Poisson process keeps some present, each asks
-every ``period_s``, each uplink is a seeded two-state Markov channel. The controllers
-(:data:`CONTROLLERS`) re-decide the partition points as the world moves, paying a modelled
-decision time and a switching delay; each run's **regret** is measured against an oracle
-that plays every state's optimum at once (:mod:`dnnsplit.online.regret`), certified where
-the node-limited ``optimal`` finishes. :func:`regret_sweep` and :func:`decision_sweep` run
-on the engine (cached, parallel) without the clock, so a grid gives the same bytes on any
-machine; ``benchmarks/online.py`` measures the wall time of the same decisions
-(:func:`decision_runs`). The controllers on the emulated testbed are a committed
-measurement, an *input* here as notebook 08's is: :func:`testbed_measurement` reads it,
-:func:`save_testbed` draws :data:`TESTBED_FIGURE` from it.
+The paper's model in a moving world (:class:`Study`, :mod:`dnnsplit.online`): the
+controllers (:data:`CONTROLLERS`) re-decide the partition points as the world moves, each
+run's **regret** measured against an oracle that plays every state's optimum at once
+(:mod:`dnnsplit.online.regret`), certified where the node-limited ``optimal`` finishes.
+The sweeps run on the engine (cached, parallel) without the clock, so a grid gives the
+same bytes on any machine; ``benchmarks/online.py`` measures the wall time of the same
+decisions (:func:`decision_runs`). The controllers on the emulated testbed are a committed
+measurement, an *input* as notebook 08's is.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from dnnsplit._checks import number
 from dnnsplit._io import atomic_write
-from dnnsplit._params import Constraint, Real, declare_fields
+from dnnsplit._params import Real, declare_fields
 from dnnsplit.errors import InputError
 from dnnsplit.online import (
     DEFAULT_MAX_NODES,
@@ -48,10 +44,10 @@ from dnnsplit.online.dynamics import ONLINE_FIELDS, REQUEST_FIELDS, SECONDS, TRA
 from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
-from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.output import output_dir, read_manifest, save_figure
 from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
-from dnnsplit.paper.sweeps import Point
+from dnnsplit.paper.sweeps import Point, run_points
+from dnnsplit.paper.testbed import host_words
 from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
@@ -59,17 +55,11 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "BIN_METRICS",
     "CONTROLLERS",
     "DECIDING",
     "FIGURES",
     "RUN",
-    "RUN_METRICS",
-    "STUDY_FIELDS",
-    "TESTBED_FIGURE",
-    "Plan",
     "Study",
-    "TestbedMeasurement",
     "caption",
     "decision_figure",
     "decision_runs",
@@ -83,7 +73,6 @@ __all__ = [
     "regret_table",
     "report_section",
     "save_testbed",
-    "testbed_figure",
     "testbed_measurement",
     "testbed_summary",
     "testbed_table",
@@ -108,63 +97,34 @@ CONTROLLERS = (
 )
 #: The controllers whose decisions take model evaluations (the decision sweep's).
 DECIDING = tuple(c for c in CONTROLLERS if c[0] in ("resolve", "repair"))
-#: Each run's totals (rows with ``time_s`` −1): the cumulative regret (the objective's
-#: unit × s), the regret as a share of the oracle's time-integrated objective (%), the
-#: share of the horizon whose oracle is certified, the time-averaged objective of the
-#: points in force and of the oracle, the mean and 95th percentile of the requests'
-#: delays (s, simulated), the switches per hour, the decisions, and the modelled decision
-#: time per decision (ms).
-RUN_METRICS = (
-    "regret",
-    "regret_pct",
-    "certified_share",
-    "objective",
-    "oracle",
-    "mean_delay",
-    "p95_delay",
-    "switches_per_hour",
-    "decisions",
-    "decision_ms",
-)
 #: The binned timeline (rows with ``time_s`` the end of a bin): the requests' mean
 #: simulated delay (s), the switches, the time-averaged objective of the points in force
 #: and of the oracle; the world's (controller ``world``): devices present and devices on
 #: a bad link (time-averaged).
 BIN_METRICS = ("delay", "switches", "objective", "oracle")
 WORLD_METRICS = ("present", "bad_links")
-#: Points on each cumulative-regret curve, and bins of the timeline.
-CURVE_POINTS = BINS = 60
+#: Bins of the timeline, and points (their ends) on each cumulative-regret curve.
+BINS = 60
 #: The decision sweep's horizon, s (decisions counted, not regret).
 DECISION_HORIZON_S = 60.0
 #: The objectives, as the figures and the report name them.
-OBJECTIVE_NAMES = {
-    "total": "total delay",
-    "variance": "variance of delays",
-    "max": "slowest device",
-}
+OBJECTIVE_NAMES = {"total": "total delay", "variance": "variance of delays",
+                   "max": "slowest device"}  # fmt: skip
 #: The identifying columns of the rows.
 IDS = ["profile", "policy", "ratio", "devices", "seed", "objective", "controller", "metric"]
 
-#: What each field of :class:`Study` takes (errors name the field).
-STUDY_FIELDS: dict[str, Constraint] = {
-    "horizon_s": SECONDS,
-    "period_s": REQUEST_FIELDS["period_s"],
-    "bad_factor": TRACE_FIELDS["bad_factor"],
-    "mean_good_s": SECONDS,
-    "mean_bad_s": SECONDS,
-    "present_share": Real(positive=True, high=1.0),
-    "mean_stay_s": SECONDS,
-    "switch_s": ONLINE_FIELDS["switch_s"],
-    "max_nodes": SIMULATE_PARAMETERS["max_nodes"],
-    "seconds_per_evaluation": SIMULATE_PARAMETERS["seconds_per_evaluation"],
-}
-
 
 @dataclass(frozen=True)
-@declare_fields(STUDY_FIELDS)
+@declare_fields({
+    "horizon_s": SECONDS, "period_s": REQUEST_FIELDS["period_s"],
+    "bad_factor": TRACE_FIELDS["bad_factor"], "mean_good_s": SECONDS, "mean_bad_s": SECONDS,
+    "present_share": Real(positive=True, high=1.0), "mean_stay_s": SECONDS,
+    "switch_s": ONLINE_FIELDS["switch_s"], "max_nodes": SIMULATE_PARAMETERS["max_nodes"],
+    "seconds_per_evaluation": SIMULATE_PARAMETERS["seconds_per_evaluation"],
+})  # fmt: skip
 class Study:
     """The moving world of the study and how its runs are charged (bad values refused,
-    naming them: :data:`STUDY_FIELDS`).
+    naming the field).
 
     Attributes
     ----------
@@ -209,33 +169,21 @@ class Study:
             mean_stay_s=self.mean_stay_s,
             initial=round(self.present_share * n_devices),
         )
-        trace = TraceSpec(
-            kind="two-state",
-            bad_factor=self.bad_factor,
-            mean_good_s=self.mean_good_s,
-            mean_bad_s=self.mean_bad_s,
-        )
+        trace = TraceSpec(kind="two-state", bad_factor=self.bad_factor,
+                          mean_good_s=self.mean_good_s, mean_bad_s=self.mean_bad_s)  # fmt: skip
         return Dynamics(
             arrivals=Arrivals() if everyone else arrivals,
-            requests=Requests(period_s=self.period_s),
-            traces=(trace,),
-            switch_s=self.switch_s,
+            requests=Requests(period_s=self.period_s), traces=(trace,), switch_s=self.switch_s,
             horizon_s=self.horizon_s if horizon_s is None else horizon_s,
-        )
+        )  # fmt: skip
 
     def simulate(
         self, world: World, controller: str, solver: str, objective: str, **more: Any
     ) -> Run:
         """``controller`` with ``solver`` in ``world``, charged as this study charges."""
-        return simulate(
-            world,
-            controller=controller,
-            solver=solver,
-            objective=objective,
-            seconds_per_evaluation=self.seconds_per_evaluation,
-            max_nodes=self.max_nodes,
-            **more,
-        )
+        return simulate(world, controller=controller, solver=solver, objective=objective,
+                        seconds_per_evaluation=self.seconds_per_evaluation,
+                        max_nodes=self.max_nodes, **more)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -253,16 +201,11 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """The grids, for the run's manifest."""
         return {
-            "regret": {
-                "devices": list(self.devices),
-                "seeds": list(self.seeds),
-                "objectives": list(self.objectives),
-            },
-            "decisions": {
-                "devices": list(self.decision_devices),
-                "seeds": list(self.decision_seeds),
-            },
-        }
+            "regret": {"devices": list(self.devices), "seeds": list(self.seeds),
+                       "objectives": list(self.objectives)},
+            "decisions": {"devices": list(self.decision_devices),
+                          "seeds": list(self.decision_seeds)},
+        }  # fmt: skip
 
 
 def plan(
@@ -277,23 +220,17 @@ def plan(
 ) -> Plan:
     """The notebook's plan (bad values refused, naming them); ``quick`` (a smoke test, seconds)
     keeps the first N capped at 4, two seeds, decision N of 5 and 10, and a 60 s horizon."""
-    whole = [
+    n, s, dn, ds = (
         tuple(int(number(v, f"{name}[{k}]", whole=True, minimum=low)) for k, v in enumerate(values))
-        for name, values, low in (
-            ("devices", devices, 1),
-            ("seeds", seeds, 0),
-            ("decision_devices", decision_devices, 1),
-            ("decision_seeds", decision_seeds, 0),
-        )
-    ]
+        for name, values, low in (("devices", devices, 1), ("seeds", seeds, 0),
+                                  ("decision_devices", decision_devices, 1),
+                                  ("decision_seeds", decision_seeds, 0))
+    )  # fmt: skip
     chosen = tuple(objectives)
     for k, objective in enumerate(chosen):
         if objective not in OBJECTIVE_NAMES:
-            raise InputError(
-                f"objectives[{k}]",
-                f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVE_NAMES)}",
-            )
-    n, s, dn, ds = whole
+            raise InputError(f"objectives[{k}]", f"unknown objective {objective!r}; expected one "
+                             f"of {', '.join(OBJECTIVE_NAMES)}")  # fmt: skip
     if quick:
         n, s, dn, ds = (min(n[0], 4),), s[:2], (5, 10), ds[:2]
         study = replace(study, horizon_s=min(study.horizon_s, 60.0))
@@ -316,18 +253,24 @@ def _binned(
 
 def regret_rows(point: Point) -> list[dict[str, Any]]:
     """The rows of one (N, seed, objective): one world, every controller of
-    :data:`CONTROLLERS` in it (a module-level point function of the engine): each run's
-    totals (:data:`RUN_METRICS`), its cumulative regret at :data:`CURVE_POINTS` times (linear
-    within a piece of the regret: its rate is constant there) and its :data:`BIN_METRICS`;
-    the world's :data:`WORLD_METRICS`."""
+    :data:`CONTROLLERS` in it (a module-level point function of the engine), and the
+    world's :data:`WORLD_METRICS`.
+
+    Each run's totals (``time_s`` −1): ``regret`` (cumulative, the objective's unit × s),
+    ``regret_pct`` (%, of the oracle's time-integrated objective), ``certified_share`` (of
+    the horizon whose oracle is certified), ``objective`` and ``oracle`` (time-averaged:
+    the points in force, the oracle's), ``mean_delay`` and ``p95_delay`` (the requests',
+    s, simulated), ``switches_per_hour``, ``decisions`` and ``decision_ms`` (modelled per
+    decision); its cumulative regret at the ends of the :data:`BINS` bins (linear within a
+    piece of the regret: its rate is constant there) and its :data:`BIN_METRICS`.
+    """
     study = Study(**point.options["study"])
     world = study.dynamics(point.devices).world(point.scenario(), point.seed)
-    times = np.linspace(0.0, study.horizon_s, CURVE_POINTS + 1)[1:]
     edges = np.linspace(0.0, study.horizon_s, BINS + 1)
-    bins = edges.size - 1
+    times = edges[1:]
 
     def bin_of(at: pd.Series) -> np.ndarray:
-        return np.clip(np.searchsorted(edges, at.to_numpy(), side="right") - 1, 0, bins - 1)
+        return np.clip(np.searchsorted(edges, at.to_numpy(), side="right") - 1, 0, BINS - 1)
 
     series: list[tuple[str, str, Any, Any]] = []  # (controller, metric, times, values)
     for controller, solver in point.options["controllers"]:
@@ -342,35 +285,32 @@ def regret_rows(point: Point) -> list[dict[str, Any]]:
             "regret": summary["regret"],
             "regret_pct": 100.0 * summary["regret"] / oracle_time if oracle_time > 0 else math.nan,
             "certified_share": summary["certified_share"],
-            "objective": summary["mean_objective"],
-            "oracle": summary["mean_best"],
-            "mean_delay": summary["mean_delay_s"],
-            "p95_delay": summary["p95_delay_s"],
+            "objective": summary["mean_objective"], "oracle": summary["mean_best"],
+            "mean_delay": summary["mean_delay_s"], "p95_delay": summary["p95_delay_s"],
             "switches_per_hour": summary["switches"] / (run.world.horizon_s / 3600.0),
             "decisions": float(len(decisions)),
             "decision_ms": 1e3 * float(decisions.modelled_s.mean()) if len(decisions) else 0.0,
-        }
+        }  # fmt: skip
         name = label(controller, solver)
         series += [(name, metric, [-1.0], [value]) for metric, value in totals.items()]
         cumulative = np.interp(times, np.r_[0.0, ends], np.r_[0.0, pieces.cumulative.to_numpy()])
         series.append((name, "cumulative_regret", times, cumulative))
-        counts = np.bincount(bin_of(requests.issued_s), minlength=bins)
-        sums = np.bincount(bin_of(requests.issued_s), weights=requests.delay_s, minlength=bins)
+        counts = np.bincount(bin_of(requests.issued_s), minlength=BINS)
+        sums = np.bincount(bin_of(requests.issued_s), weights=requests.delay_s, minlength=BINS)
         binned = {
             "delay": np.where(counts > 0, sums / np.maximum(counts, 1), np.nan),
-            "switches": np.bincount(
-                bin_of(applied.applied_s), weights=applied.switches, minlength=bins
-            ),
+            "switches": np.bincount(bin_of(applied.applied_s), weights=applied.switches,
+                                    minlength=BINS),
             "objective": _binned(starts, ends, pieces.value.to_numpy(), edges),
             "oracle": _binned(starts, ends, pieces.best.to_numpy(), edges),
-        }
-        series += [(name, metric, edges[1:], values) for metric, values in binned.items()]
+        }  # fmt: skip
+        series += [(name, metric, times, values) for metric, values in binned.items()]
     intervals = world.intervals
     pool = np.array([d.rate_bps for d in world.scenario.devices])
     bad = (intervals.present & (intervals.rates < pool[None, :])).sum(axis=1)
     for metric, values in (("present", intervals.present.sum(axis=1)), ("bad_links", bad)):
         binned_world = _binned(intervals.times, intervals.ends, values, edges)
-        series.append(("world", metric, edges[1:], binned_world))
+        series.append(("world", metric, times, binned_world))
     keys = point.keys()
     return [
         {**keys, "controller": controller, "time_s": float(t), "metric": metric, "value": float(v)}
@@ -380,27 +320,16 @@ def regret_rows(point: Point) -> list[dict[str, Any]]:
 
 
 def _sweep(
-    compute: Any,
-    setup: Setup,
-    devices: Sequence[int],
-    seeds: Sequence[int],
-    labels: Sequence[Any],
-    study: Study,
-    controllers: Sequence[tuple[str, str]],
-    by: list[str],
-    desc: str,
-    progress: bool,
-    engine: Engine | None,
-) -> pd.DataFrame:
-    """``compute``'s rows of every point (label, N, seed), sorted by ``by``."""
+    compute: Any, setup: Setup, devices: Sequence[int], seeds: Sequence[int],
+    labels: Sequence[Any], study: Study, controllers: Sequence[tuple[str, str]],
+    by: list[str], **run: Any,
+) -> pd.DataFrame:  # fmt: skip
+    """``compute``'s rows of every point (label, N, seed) (:func:`run_points`), sorted by
+    ``by``."""
     options = {"study": asdict(study), "controllers": [list(c) for c in controllers]}
-    chosen = [
-        Point(setup, int(n), int(seed), labels=tuple(extra), options=options)
-        for extra in labels
-        for n in devices
-        for seed in seeds
-    ]
-    rows = (engine or current_engine()).run(compute, chosen, desc=desc, progress=progress)
+    chosen = [Point(setup, int(n), int(seed), labels=tuple(extra), options=options)
+              for extra in labels for n in devices for seed in seeds]  # fmt: skip
+    rows = run_points(compute, chosen, **run)
     return pd.DataFrame(rows).sort_values(by, kind="stable").reset_index(drop=True)
 
 
@@ -419,7 +348,8 @@ def regret_sweep(
     tidy rows sorted by their identifying columns and ``time_s``."""
     labels = [(("objective", o),) for o in objectives]
     return _sweep(regret_rows, setup, devices, seeds, labels, study, controllers,
-                  [*IDS, "time_s"], "online regret", progress, engine)  # fmt: skip
+                  [*IDS, "time_s"], desc="online regret", progress=progress,
+                  engine=engine)  # fmt: skip
 
 
 def regret_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -430,7 +360,7 @@ def regret_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def regret_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
-    """Per (N, objective, controller) and metric of :data:`RUN_METRICS`: the mean over
+    """Per (N, objective, controller) and total of :func:`regret_rows`: the mean over
     seeds with a seeded 95% bootstrap interval and the seeds' spread
     (:func:`dnnsplit.paper.stats.summarise`)."""
     by = ["policy", "ratio", "devices", "objective", "controller", "metric"]
@@ -438,12 +368,9 @@ def regret_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 
 
 def timeline_rows(
-    rows: pd.DataFrame,
-    *,
-    objective: str = "total",
-    seed: int | None = None,
+    rows: pd.DataFrame, *, objective: str = "total", seed: int | None = None,
     devices: int | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame:  # fmt: skip
     """The binned rows of one world (``objective``, the first seed and N by default):
     what :func:`timeline_figure` draws."""
     binned = rows[(rows.time_s >= 0) & rows.metric.isin([*BIN_METRICS, *WORLD_METRICS])]
@@ -454,13 +381,9 @@ def timeline_rows(
 
 
 def decision_runs(
-    scenario: Scenario,
-    seed: int,
-    study: Study,
-    controllers: Sequence[tuple[str, str]] = DECIDING,
-    *,
-    fresh_world: bool = False,
-) -> Iterator[tuple[str, Run]]:
+    scenario: Scenario, seed: int, study: Study,
+    controllers: Sequence[tuple[str, str]] = DECIDING, *, fresh_world: bool = False,
+) -> Iterator[tuple[str, Run]]:  # fmt: skip
     """``(label, run)`` of each controller in a :data:`DECISION_HORIZON_S` world of
     ``scenario``'s devices, all present, their uplinks changing (total delay, no regret).
     The study reads the runs' modelled decision times; ``benchmarks/online.py`` their
@@ -484,11 +407,10 @@ def decision_rows(point: Point) -> list[dict[str, Any]]:
     for name, run in runs:
         decisions = run.trajectory.decisions.iloc[1:]
         values = {
-            "decisions": float(len(decisions)),
-            "evaluations": float(decisions.evaluations.mean()),
+            "decisions": float(len(decisions)), "evaluations": float(decisions.evaluations.mean()),
             "decision_ms": 1e3 * float(decisions.modelled_s.mean()),
             "decision_ms_max": 1e3 * float(decisions.modelled_s.max()),
-        }
+        }  # fmt: skip
         rows += [
             {**point.keys(), "objective": "total", "controller": name, "metric": m, "value": v}
             for m, v in values.items()
@@ -509,7 +431,7 @@ def decision_sweep(
     """The modelled decision time of every deciding controller against N
     (:func:`decision_rows`)."""
     return _sweep(decision_rows, setup, devices, seeds, [()], study, controllers, IDS,
-                  "online decisions", progress, engine)  # fmt: skip
+                  desc="online decisions", progress=progress, engine=engine)  # fmt: skip
 
 
 def decision_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -739,15 +661,6 @@ def testbed_figure(requests: pd.DataFrame, *, caption: Caption | str = "") -> Fi
     return fig
 
 
-def _testbed_host(manifest: dict[str, Any]) -> str:
-    host = manifest.get("notes", {}).get("host", {})
-    load = host.get("load_average", ["?"])
-    return (
-        f"{host.get('cpu', '?')}, {host.get('cores', '?')} cores, {host.get('date', '?')}, "
-        f"load average {load[0]} at the start"
-    )
-
-
 def save_testbed(
     measurement: TestbedMeasurement | None, out_dir: str | Path | None = None
 ) -> list[str]:
@@ -771,7 +684,7 @@ def save_testbed(
     )
     full = (
         f"{short} Devices are processes under CPU quotas in network namespaces on one host "
-        f"(not Raspberry Pis); measured on {_testbed_host(measurement.manifest)}. The "
+        f"(not Raspberry Pis); measured on {host_words(measurement.manifest)}. The "
         "prediction uses the scenario's nominal (ESTIMATED Pi 3B+) profile and the BS's "
         "profile measured on its core. Rows in online_testbed.csv, decisions in "
         "online_testbed_decisions.csv, the run in online_testbed.manifest.json."
@@ -824,8 +737,7 @@ def _regret_lines(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, A
         for name, row in part.groupby("controller", sort=True):
             row = row.set_index("metric")
             lines.append({
-                "objective": OBJECTIVE_NAMES[str(objective)],
-                "N": int(devices),
+                "objective": OBJECTIVE_NAMES[str(objective)], "N": int(devices),
                 "controller": escape(name),
                 "regret, % of the oracle": _span(row.loc["regret_pct"]),
                 "certified": f"{100 * row.loc['certified_share', 'mean']:.0f} %",
@@ -837,12 +749,9 @@ def _regret_lines(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, A
         first, second = pct.iloc[0], pct.iloc[min(1, len(pct) - 1)]
         static = pct[pct.controller.str.startswith("static")]
         best.append({
-            "objective": OBJECTIVE_NAMES[str(objective)],
-            "devices": int(devices),
-            "best": str(first.controller),
-            "best_pct": _span(first),
-            "second": str(second.controller) if len(pct) > 1 else "",
-            "second_pct": _span(second),
+            "objective": OBJECTIVE_NAMES[str(objective)], "devices": int(devices),
+            "best": str(first.controller), "best_pct": _span(first),
+            "second": str(second.controller) if len(pct) > 1 else "", "second_pct": _span(second),
             "overlap": bool(second["min"] <= first["max"]),
             "static": str(static.controller.iloc[0]) if len(static) else "",
             "static_pct": _span(static.iloc[0]) if len(static) else "—",
@@ -874,7 +783,7 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
         errors = summary["median_abs_error_pct"]
         testbed = {
             "grid": bench.get("grids", {}).get(TESTBED_RUN, {}),
-            "host": _testbed_host(bench),
+            "host": host_words(bench),
             "table": table(testbed_table(summary), align="lrrrrrrrrr"),
             "error": f"{errors.min():.0f}–{errors.max():.0f}",
             "least": str(summary.loc[summary["measured_mean_s"].idxmin(), "controller"]),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,11 @@ from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
 from dnnsplit.testbed import emulation
-from dnnsplit.testbed.experiment import TestbedConfig, run_testbed
+from dnnsplit.testbed.experiment import INPUTS, MODELS, TestbedConfig, run_testbed
 
 __all__ = [
     "ENV_MODE",
     "MEASUREMENT_FILES",
-    "Measurement",
     "bs_finding",
     "calibration_frame",
     "caption",
@@ -56,10 +56,7 @@ __all__ = [
     "copy_measurement",
     "error_summary",
     "greedy_against_optimal",
-    "plot_bs",
-    "plot_component_errors",
-    "plot_predicted_vs_measured",
-    "plot_rank",
+    "host_words",
     "quick_config",
     "rank_fidelity",
     "rank_summary",
@@ -74,8 +71,6 @@ __all__ = [
 ENV_MODE = "DNNSPLIT_TESTBED"
 MODES = ("committed", "measure", "commit")
 RUN = "testbed"
-INPUTS = ("predicted", "calibrated")
-MODELS = ("snapshot", "timeline")
 OBJECTIVES = ("total", "variance")
 #: The components in the order of every table, and their names in the report.
 COMPONENTS = {"local": "local stages", "upload": "upload", "bs": "BS queue and service",
@@ -165,7 +160,9 @@ class Measurement:
     origin: str
 
 
-def _host_words(manifest: dict[str, Any]) -> str:
+def host_words(manifest: dict[str, Any]) -> str:
+    """The host a measurement's manifest records (CPU, cores, date, load at the start), as
+    the captions and the report name it (notebooks 08 and 10)."""
     host = manifest.get("notes", {}).get("host", {})
     load = host.get("load_average", ["?"])
     return (
@@ -181,7 +178,7 @@ def _read(directory: Path, origin: str = "") -> Measurement:
     path = directory / "testbed.csv"
     if manifest is None or not path.exists():
         raise FileNotFoundError(f"no testbed measurement in {directory}")
-    host = _host_words(manifest)
+    host = host_words(manifest)
     return Measurement(pd.read_csv(path), manifest, directory, origin.replace("{host}", host))
 
 
@@ -504,33 +501,6 @@ _BOXES = (
 )
 
 
-def plot_predicted_vs_measured(ax: Axes, rows: pd.DataFrame) -> Axes:
-    """Each device's predicted delay (both inputs, snapshot model) against its measured
-    median, with the line y = x."""
-    rows = _distinct(rows)
-    for inputs, marker in zip(INPUTS, ("o", "x"), strict=True):
-        ax.scatter(rows["measured_s"], rows[f"{inputs}_snapshot_s"], marker=marker, s=10,
-                   alpha=0.5, color=_INPUT_COLORS[inputs], label=inputs)  # fmt: skip
-    top = 1.05 * float(rows[["measured_s", *(f"{i}_snapshot_s" for i in INPUTS)]].max().max())
-    ax.plot([0, top], [0, top], **REFERENCE_LINE, label="y = x")
-    ax.set(xlim=(0, top), ylim=(0, top), xlabel="measured delay (s)",
-           ylabel="predicted delay, snapshot (s)", title="every device's delay")  # fmt: skip
-    return ax
-
-
-def plot_component_errors(ax: Axes, rows: pd.DataFrame) -> Axes:
-    """The relative error of each component (:data:`_BOXES`) as boxes (whiskers: 5th to
-    95th percentile), the ±10 % band shaded."""
-    errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
-    boxes = [(label, errors.loc[key]) for key, label in _BOXES if key in errors.index]
-    ax.axhspan(-100 * WITHIN, 100 * WITHIN, color="0.85", lw=0)
-    ax.boxplot([100 * np.atleast_1d(e.to_numpy()) for _, e in boxes], whis=(5, 95),
-               showfliers=False)  # fmt: skip
-    ax.set_xticks(range(1, len(boxes) + 1), [label for label, _ in boxes], fontsize=6)
-    ax.set(ylabel="relative error (%)", title="error per component")
-    return ax
-
-
 def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "tau") -> Axes:
     """:func:`rank_summary`'s ``tau`` (median over the seeds, bars from the lowest to the
     highest) or ``regret`` (median, %) of the snapshot model against N: colour by policy,
@@ -556,40 +526,51 @@ def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "ta
     return ax
 
 
-def plot_bs(ax: Axes, rows: pd.DataFrame) -> Axes:
-    """The BS's part: each model's prediction over the measurement per offloaded task
-    (log scale; 1: exact) against how far its vector's arrivals spread (against the BS's
-    work), where two or more devices offload."""
+def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
+    """The testbed figure (2×3): each device's predicted delay (both inputs, snapshot
+    model) against its measured median, with the line y = x; the relative error of each
+    component (:data:`_BOXES`) as boxes (whiskers: 5th to 95th percentile), the ±10 % band
+    shaded; Kendall's τ for the total delay and for the variance against N
+    (:func:`plot_rank`); the BS's part, each model's prediction over the measurement per
+    offloaded task (log scale; 1: exact) against how far its vector's arrivals spread
+    (against the BS's work), where two or more devices offload; the regret of the model's
+    choice."""
+    summary = rank_summary(rank_fidelity(rows))
+    distinct = _distinct(rows)
+    errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
+    boxes = [(label, errors.loc[key]) for key, label in _BOXES if key in errors.index]
     offloaded = _offloaded(rows)
     # a log axis: arrivals at one instant are left out
     shared = offloaded[offloaded["shared"] & (offloaded["spread"] > 0)]
-    for policy, part in shared.groupby("policy", sort=True):
-        for model, marker in zip(MODELS, ("o", "^"), strict=True):
-            ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
-            ax.scatter(part["spread"], ratio, marker=marker, s=10, alpha=0.5,
-                       color=_POLICY_COLORS.get(str(policy)),
-                       label=f"{display_name(str(policy))}, {model}")  # fmt: skip
-    ax.axhline(1.0, **REFERENCE_LINE)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set(xlabel="arrival spread / BS work", ylabel="BS part: predicted / measured",
-           title="the BS queue")  # fmt: skip
-    return ax
-
-
-def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """The testbed figure (2×3): every device's delay predicted against measured; the
-    error per component; Kendall's τ for the total delay and for the variance against N;
-    the BS's part against the arrivals' spread; the regret of the model's choice."""
-    summary = rank_summary(rank_fidelity(rows))
     with paper_style():
         fig, grid = plt.subplots(2, 3, figsize=(15, 8))
         axes = grid.ravel()
-        plot_predicted_vs_measured(axes[0], rows)
-        plot_component_errors(axes[1], rows)
+        for inputs, marker in zip(INPUTS, ("o", "x"), strict=True):
+            axes[0].scatter(distinct["measured_s"], distinct[f"{inputs}_snapshot_s"],
+                            marker=marker, s=10, alpha=0.5, color=_INPUT_COLORS[inputs],
+                            label=inputs)  # fmt: skip
+        predicted = [f"{inputs}_snapshot_s" for inputs in INPUTS]
+        top = 1.05 * float(distinct[["measured_s", *predicted]].max().max())
+        axes[0].plot([0, top], [0, top], **REFERENCE_LINE, label="y = x")
+        axes[0].set(xlim=(0, top), ylim=(0, top), xlabel="measured delay (s)",
+                    ylabel="predicted delay, snapshot (s)",
+                    title="every device's delay")  # fmt: skip
+        axes[1].axhspan(-100 * WITHIN, 100 * WITHIN, color="0.85", lw=0)
+        axes[1].boxplot([100 * np.atleast_1d(e.to_numpy()) for _, e in boxes], whis=(5, 95),
+                        showfliers=False)  # fmt: skip
+        axes[1].set_xticks(range(1, len(boxes) + 1), [label for label, _ in boxes], fontsize=6)
+        axes[1].set(ylabel="relative error (%)", title="error per component")
         plot_rank(axes[2], summary, "total")
         plot_rank(axes[3], summary, "variance")
-        plot_bs(axes[4], rows)
+        for policy, part in shared.groupby("policy", sort=True):
+            for model, marker in zip(MODELS, ("o", "^"), strict=True):
+                ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
+                axes[4].scatter(part["spread"], ratio, marker=marker, s=10, alpha=0.5,
+                                color=_POLICY_COLORS.get(str(policy)),
+                                label=f"{display_name(str(policy))}, {model}")  # fmt: skip
+        axes[4].axhline(1.0, **REFERENCE_LINE)
+        axes[4].set(xscale="log", yscale="log", xlabel="arrival spread / BS work",
+                    ylabel="BS part: predicted / measured", title="the BS queue")  # fmt: skip
         plot_rank(axes[5], summary, "total", "regret")
         fig.tight_layout()
         finish_figure(fig, axes, caption, legend_size=6)
@@ -623,7 +604,7 @@ def caption(manifest: dict[str, Any]) -> Caption:
         f"shaped by {escape(notes.get('shaping', '?'))}; N = {notes.get('devices')}, {seeds} "
         f"seeds, {grid.get('repeats', '?')} repeats. Predicted: the nominal device profile; "
         f"calibrated: the profiles measured in the cgroups. MEASURED on "
-        f"{escape(_host_words(manifest))}."
+        f"{escape(host_words(manifest))}."
     )
     short = (
         f"Emulated devices (speed of the ESTIMATED {target} profile), MEASURED on one shared "
@@ -644,8 +625,7 @@ def _percent(value: float, sign: bool = False) -> str:
     return f"{whole:+d} %" if sign else f"{whole:d} %"
 
 
-def _signed(value: float) -> str:
-    return _percent(value, sign=True)
+_signed = partial(_percent, sign=True)
 
 
 def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -733,7 +713,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "scenarios": len(rows.groupby(SCENARIO)),
         "candidates": int(rank.groupby(SCENARIO)["candidates"].max().median()),
         "repeats": grid.get("repeats", "?"),
-        "host": _host_words(manifest),
+        "host": host_words(manifest),
         "wall_min": f"{float(notes.get('wall_s') or 0) / 60:.0f}",
         "components": table(_component_table(summary), align="lllrrrrr"),
         "whole": whole.to_dict("index"),  # the whole delay's summary per (inputs, model)
