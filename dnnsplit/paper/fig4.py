@@ -11,20 +11,10 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from dnnsplit.paper.captions import Caption
-from dnnsplit.paper.plots import (
-    PANEL,
-    finish_figure,
-    paper_style,
-)
+from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
 from dnnsplit.profiles import list_profiles, load_profile
 
-__all__ = [
-    "stage_profiles",
-    "stage_times",
-]
-
-
-# --- the table: stage times with provenance ----------------------------------------------
+__all__ = ["stage_profiles", "stage_times"]
 
 
 def stage_profiles(names: Sequence[str] = ()) -> pd.DataFrame:
@@ -51,9 +41,6 @@ def stage_profiles(names: Sequence[str] = ()) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)  # in the order given: the figure keeps it
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def stage_times(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:

@@ -34,12 +34,7 @@ from matplotlib.figure import Figure
 from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.claims import Claim
 
-__all__ = [
-    "POLICY_COLOURS",
-    "VERDICT_STYLES",
-    "paper_style",
-    "verdict_map",
-]
+__all__ = ["paper_style", "verdict_map"]
 
 #: One colour per BS policy in every figure (the paper's numbers for a policy share it),
 #: from seaborn's colour-blind palette, and never a red–green pair.
@@ -85,11 +80,12 @@ def policy_colour(policy: str) -> Any:
 
 
 def band(
-    ax: Axes, x: Any, summary: pd.DataFrame, label: str, marker: str = "o", color: Any = None
+    ax: Axes, x: Any, summary: pd.DataFrame, label: str, marker: str = "o", color: Any = None,
+    *, ls: str = "-", alpha: float = 0.2,
 ) -> None:
     """A mean line with its shaded interval (``low``..``high``)."""
-    line = ax.plot(x, summary["mean"], marker=marker, label=label, color=color)[0]
-    ax.fill_between(x, summary["low"], summary["high"], color=line.get_color(), alpha=0.2, lw=0)
+    line = ax.plot(x, summary["mean"], marker=marker, ls=ls, label=label, color=color)[0]
+    ax.fill_between(x, summary["low"], summary["high"], color=line.get_color(), alpha=alpha, lw=0)
 
 
 def ticks(ax: Axes, values: Any, *, log: bool = False) -> None:

@@ -17,31 +17,13 @@ from dnnsplit._progress import progress_bar
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.paper.captions import Caption
-from dnnsplit.paper.plots import (
-    INK,
-    PANEL,
-    finish_figure,
-    paper_style,
-)
-from dnnsplit.paper.sweeps import (
-    evaluation_metrics,
-)
+from dnnsplit.paper.plots import INK, PANEL, finish_figure, paper_style
+from dnnsplit.paper.sweeps import evaluation_metrics
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import (
-    OBJECTIVES,
-    SOLVER_OPTIONS,
-    SOLVERS,
-    Solution,
-    solve,
-)
+from dnnsplit.solvers import OBJECTIVES, SOLVER_OPTIONS, SOLVERS, Solution, solve
 
-__all__ = [
-    "compare_solvers",
-    "devices_table",
-    "solver_delays",
-    "solver_rows",
-]
+__all__ = ["compare_solvers", "devices_table", "solver_delays", "solver_rows"]
 
 
 # --- one scenario, every solver ----------------------------------------------------------
