@@ -56,8 +56,7 @@ __all__ = [
 # --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
 
 
-#: Fig. 5 at scale stops each proof by a node limit; this time limit only guards a machine
-#: far slower than expected (it would make the result depend on the machine).
+#: Fig. 5 at scale stops each proof by a node limit; this only guards a far slower machine.
 SCALE_TIME_LIMIT_S = 600.0
 
 
@@ -392,16 +391,11 @@ _FIG5_PANELS = (
 def gap_vs_devices(
     summary: pd.DataFrame, *, caption: Caption | str = "", paper: Sequence[Claim] = ()
 ) -> Figure:
-    """Fig. 5 (2×2): greedy and local-search against the certified optimum, variance.
-
-    (a) the mean variance per N, each heuristic labelled with the gap between the mean
-    variances (the gap the two curves show); (b) the gap of each case to its optimum: the
-    median case and the mean of the cases (symlog scale), with the paper's bound; (c) the
-    share of cases within the paper's bound, with the paper's "almost all"; (d) the mean
-    delay of each variance-optimised solution (minimising variance alone can make everyone
-    slow).
-    ``paper``: the Fig. 5 claims whose numbers are drawn.
-    """
+    """Fig. 5 (2×2), variance: (a) the mean per N, each heuristic labelled with the gap
+    between the means; (b) the gap of each case to its optimum, median and mean (symlog),
+    with the paper's bound; (c) the share of cases within that bound, with the paper's
+    "almost all"; (d) the mean delay of each solution (minimising variance alone can make
+    everyone slow). ``paper``: the Fig. 5 claims whose numbers are drawn."""
     bound = next((c for c in paper if c.kind == "value" and c.paper is not None), None)
     share = next((c for c in paper if c.kind == "frequency"), None)
     with paper_style():

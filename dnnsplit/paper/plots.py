@@ -1,17 +1,11 @@
-"""The paper's figures, drawn from the summaries of :mod:`dnnsplit.paper.stats`.
+"""The style and drawing pieces of the paper's figures, and the verdict map.
 
-Plot functions only draw: they take a summary (or tidy rows, for Fig. 4 and the
-quick-start) and return a :class:`matplotlib.figure.Figure`; they compute no statistic.
-Where the paper states numbers, the figure draws them too (a band or markers labelled
-"paper", from the claims' data: :mod:`dnnsplit.paper.claims`), so a reader can check ours
-against the paper's at a glance. No figure is more than two panels wide; x ticks sit only
-at the values a sweep evaluated; each figure carries a short caption (the full one, with
-every profile's provenance, is written beside it: :mod:`dnnsplit.paper.captions`).
-
-Every figure is drawn inside :func:`paper_style`, a context that sets the seaborn "paper"
-theme for the figure only and restores the reader's matplotlib settings afterwards, all
-but the interactive mode, which drawing may switch on (the inline backend of a notebook
-does) and must not be switched off again, or no later figure would be shown.
+Plot functions only draw: they take a summary and return a figure. Where the paper states
+numbers, the figure draws them too (hatched, labelled "paper", from
+:mod:`dnnsplit.paper.claims`); x ticks sit only at the values a sweep evaluated; each
+figure carries a short caption (the full one is written beside it:
+:mod:`dnnsplit.paper.captions`). Every figure is drawn inside :func:`paper_style`, the
+seaborn "paper" theme for the figure only.
 """
 
 from __future__ import annotations
@@ -30,6 +24,7 @@ import seaborn as sns
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 
 from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.claims import Claim
@@ -64,8 +59,9 @@ def _theme() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
-    """Draw (and save) figures in the paper theme; the global settings are restored after,
-    except the interactive mode, which is left as drawing left it (module docstring)."""
+    """Draw (and save) figures in the paper theme; the reader's settings are restored after,
+    all but the interactive mode: drawing may switch it on (a notebook's inline backend
+    does), and switched off again, no later figure would be shown."""
     with mpl.rc_context(cast(Any, _theme())):
         try:
             yield
@@ -194,8 +190,6 @@ def verdict_map(
     """A readings × claims grid (one row per reading in ``columns``' order, one column per
     claim, headed by its title): colour, hatch and word = verdict; label = our number (from
     :func:`dnnsplit.paper.stats.verdict_cells`). Text is at least 8 pt at the figure's size."""
-    from matplotlib.patches import Patch, Rectangle
-
     readings = list(columns)
     ids = [c.id for c in claims]
     wide = cells.pivot(index="reading", columns="claim", values="verdict")
