@@ -458,9 +458,7 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     y axis is logarithmic, its ticks at 1, 2 and 5 per decade written as plain numbers
     (0.02, not 2×10⁻²), so that a range within one decade still has labels.
     """
-    objectives = (
-        sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
-    )
+    objectives = sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
     policies = sorted(summary.policy.unique())
     panels = [(o, p) for o in objectives for p in policies]
     with paper_style():
@@ -492,10 +490,8 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                                label="optimal or best found: some case not certified",
                                zorder=3)
             bound = where(mine, solver="optimal", metric="lower_bound")
-            useful = where(mine, solver="optimal", metric="informative_pct").set_index(
-                "devices"
-            )["mean"]
-            bound = bound[bound["devices"].map(useful).fillna(0) >= 100]
+            useful = where(mine, solver="optimal", metric="informative_pct").set_index("devices")
+            bound = bound[bound["devices"].map(useful["mean"]).fillna(0) >= 100]
             if not bound.empty:
                 ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
                         label="proven lower bound (informative)")
