@@ -2,9 +2,8 @@
 
 How greedy's gain moves with the round-robin quantum q the paper leaves open (both forms of
 eq. 1), and how greedy's solutions change when tasks reach the BS only when their tensors
-do (the timeline model, :mod:`dnnsplit.timeline`): the sweeps
-(:func:`quantum_sensitivity`, :func:`model_gap`), their summaries and figures, and the
-report's section.
+do (the timeline model, :mod:`dnnsplit.timeline`): the sweeps, their summaries and
+figures, and the report's section.
 """
 
 from __future__ import annotations
@@ -18,56 +17,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dnnsplit.evaluate import evaluate
-from dnnsplit.paper import stats
+from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.engine import Engine, yields
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import setup_of
-from dnnsplit.paper.plots import (
-    PANEL,
-    band,
-    finish_figure,
-    paper_style,
-    policy_colour,
-    ticks,
-)
-from dnnsplit.paper.stats import (
-    summarise,
-)
-from dnnsplit.paper.sweeps import (
-    ALL_LOCAL,
-    DEFAULT_EXPERIMENT,
-    MAX_LOCAL,
-    METRICS,
-    Grid,
-    Point,
-    Record,
-    Request,
-    Solved,
-    baseline_value,
-    check_objectives,
-    evaluation_metrics,
-    metric_rows,
-    points,
-    record_metrics,
-    replace_labels,
-    request,
-    run_points,
-    solved_rows,
-    tidy,
-    tidy_shape,
-)
+from dnnsplit.paper.plots import PANEL, band, finish_figure, paper_style, policy_colour, ticks
+from dnnsplit.paper.stats import summarise
+from dnnsplit.paper.sweeps import ALL_LOCAL, DEFAULT_EXPERIMENT, MAX_LOCAL, Grid, Point, Record
 from dnnsplit.paper.text import percent, render
 from dnnsplit.paper.verdicts import trend_slope, trend_words
 from dnnsplit.policies import display_name
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import (
-    solve,
-)
+from dnnsplit.solvers import solve
 
 __all__ = [
     "MODEL_GAP_VARIES",
-    "QUANTUM",
     "QUANTUM_VARIES",
     "improvement_vs_quantum",
     "model_gap",
@@ -82,30 +47,32 @@ __all__ = [
 # --- the sweeps --------------------------------------------------------------------------
 
 
-def _quantum_greedy(point: Point) -> Request:
-    return request("greedy", point.options["objective"], start=point.options["start"])
+def _quantum_greedy(point: Point) -> sweeps.Request:
+    return sweeps.request("greedy", point.options["objective"], start=point.options["start"])
 
 
-def _quantum_requests(point: Point) -> list[Request]:
+def _quantum_requests(point: Point) -> list[sweeps.Request]:
     baseline = [] if point.options["baseline"] == "all-local" else [MAX_LOCAL]
     return [ALL_LOCAL, *baseline, _quantum_greedy(point)]
 
 
-def _quantum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+def _quantum_assemble(
+    point: Point, solved: Mapping[sweeps.Request, Record]
+) -> list[dict[str, Any]]:
     keys, objective = point.keys(), point.options["objective"]
     all_local = solved[ALL_LOCAL]
     baseline = all_local if point.options["baseline"] == "all-local" else solved[MAX_LOCAL]
     greedy = solved[_quantum_greedy(point)]
-    rows = metric_rows(keys, "all-local", objective, record_metrics(all_local))
-    metrics = record_metrics(greedy)
+    rows = sweeps.metric_rows(keys, "all-local", objective, sweeps.record_metrics(all_local))
+    metrics = sweeps.record_metrics(greedy)
     metrics["improvement_pct"] = stats.improvement_pct(
-        baseline_value(baseline, objective), greedy[objective]
+        sweeps.baseline_value(baseline, objective), greedy[objective]
     )
-    return rows + metric_rows(keys, "greedy", objective, metrics)
+    return rows + sweeps.metric_rows(keys, "greedy", objective, metrics)
 
 
 #: The quantum study: greedy and the baseline of one scenario each.
-QUANTUM = Solved(_quantum_requests, _quantum_assemble)
+QUANTUM = sweeps.Solved(_quantum_requests, _quantum_assemble)
 
 
 #: The quantum study varies the device quantum and the form of eq. (1).
@@ -129,35 +96,37 @@ def quantum_sensitivity(
     ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
     """
     options = {
-        "objective": check_objectives([objective])[0],
+        "objective": sweeps.check_objectives([objective])[0],
         "start": experiment.start,
         "baseline": experiment.baseline,
     }
     chosen = [
-        replace_labels(
+        sweeps.replace_labels(
             p, ("quantum_s", float(p.setup.quantum_s)), ("local_delay", p.setup.local_delay)
         )
-        for p in points(
+        for p in sweeps.points(
             setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
         )
     ]
-    rows = solved_rows(QUANTUM, chosen, desc="quantum sweep", progress=progress, engine=engine)
-    return tidy(rows, ("quantum_s", "local_delay"))
+    rows = sweeps.solved_rows(
+        QUANTUM, chosen, desc="quantum sweep", progress=progress, engine=engine
+    )
+    return sweeps.tidy(rows, ("quantum_s", "local_delay"))
 
 
-@yields(lambda point: tidy_shape(point, 2 * len(METRICS) + 2, ("model",)))
+@yields(lambda point: sweeps.tidy_shape(point, 2 * len(sweeps.METRICS) + 2, ("model",)))
 def _model_gap_point(point: Point) -> list[dict[str, Any]]:
     scenario, keys = point.scenario(), point.keys()
     objective = point.options["objective"]
     solution = solve(scenario, objective=objective, start=point.options["start"])
     snapshot = solution.evaluation
     timeline = evaluate(scenario, solution.partition, model="timeline")
-    snapshot_keys = {**keys, "model": "snapshot"}
-    rows = metric_rows(snapshot_keys, "greedy", objective, evaluation_metrics(snapshot))
-    metrics = evaluation_metrics(timeline)
+    metrics = sweeps.evaluation_metrics(timeline)
     metrics["total_gap_pct"] = stats.change_pct(timeline.total, snapshot.total)
     metrics["variance_gap_pct"] = stats.change_pct(timeline.variance, snapshot.variance)
-    return rows + metric_rows({**keys, "model": "timeline"}, "greedy", objective, metrics)
+    return sweeps.metric_rows(
+        {**keys, "model": "snapshot"}, "greedy", objective, sweeps.evaluation_metrics(snapshot)
+    ) + sweeps.metric_rows({**keys, "model": "timeline"}, "greedy", objective, metrics)
 
 
 #: The timeline study runs under each BS policy.
@@ -181,10 +150,14 @@ def model_gap(
     Rows: the metrics of both (``model`` column) and, on the timeline rows,
     ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline − snapshot)/snapshot.
     """
-    options = {"objective": check_objectives([objective])[0], "start": experiment.start}
-    chosen = points(setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options)
-    rows = run_points(_model_gap_point, chosen, desc="model gap", progress=progress, engine=engine)
-    return tidy(rows, ("model",))
+    options = {"objective": sweeps.check_objectives([objective])[0], "start": experiment.start}
+    chosen = sweeps.points(
+        setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options
+    )
+    rows = sweeps.run_points(
+        _model_gap_point, chosen, desc="model gap", progress=progress, engine=engine
+    )
+    return sweeps.tidy(rows, ("model",))
 
 
 # --- summaries and figures ---------------------------------------------------------------
@@ -192,8 +165,8 @@ def model_gap(
 
 def quantum_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Greedy's improvement over the baseline against the device quantum q (in ms)."""
-    chosen = rows[(rows.solver == "greedy") & (rows.metric == "improvement_pct")].copy()
-    chosen["quantum_ms"] = 1000 * chosen["quantum_s"]
+    chosen = stats.where(rows, solver="greedy", metric="improvement_pct")
+    chosen = chosen.assign(quantum_ms=1000 * chosen["quantum_s"])
     return summarise(chosen, ["policy", "devices", "local_delay", "quantum_ms"], seed=seed)
 
 
@@ -259,15 +232,15 @@ def report_section(directory: Path) -> str:
         lines = []
         for (form, _n, _policy), part in frame.groupby(["local_delay", "devices", "policy"]):
             part = part.sort_values("quantum_ms")
-            slope = trend_slope(part.quantum_ms, part["mean"], log_x=True)
+            q, mean = part.quantum_ms, part["mean"]
             lines.append(
                 {
                     "form": form,
-                    "first": percent(part["mean"].iloc[0]),
-                    "last": percent(part["mean"].iloc[-1]),
-                    "q_first": f"{part.quantum_ms.iloc[0]:g}",
-                    "q_last": f"{part.quantum_ms.iloc[-1]:g}",
-                    "trend": trend_words(part.quantum_ms, part["mean"], slope, "q"),
+                    "first": percent(mean.iloc[0]),
+                    "last": percent(mean.iloc[-1]),
+                    "q_first": f"{q.iloc[0]:g}",
+                    "q_last": f"{q.iloc[-1]:g}",
+                    "trend": trend_words(q, mean, trend_slope(q, mean, log_x=True), "q"),
                     "half": f"{float(((part['high'] - part['low']) / 2).max()):.0f}",
                 }
             )

@@ -3,9 +3,8 @@
 Greedy's improvement over the baseline (all-local, or max-local under that reading), of
 the variance of delays (A) and the total delay (B) against N, and of the variance against
 R (C); and the share of stages greedy runs locally: the sweep (:func:`improvement`), its
-summaries (means over seeds with seeded bootstrap intervals,
-:func:`dnnsplit.paper.stats.summarise`), the tables each figure is saved with, and the
-figures, which draw the paper's numbers beside ours.
+summaries (means over seeds with seeded bootstrap intervals), the tables each figure is
+saved with, and the figures, which draw the paper's numbers beside ours.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dnnsplit.paper import sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import Claim
 from dnnsplit.paper.engine import Engine
@@ -35,29 +35,8 @@ from dnnsplit.paper.plots import (
     policy_colour,
     ticks,
 )
-from dnnsplit.paper.stats import (
-    improvement_pct,
-    summarise,
-    where,
-)
-from dnnsplit.paper.sweeps import (
-    ALL_LOCAL,
-    DEFAULT_EXPERIMENT,
-    MAX_LOCAL,
-    Grid,
-    Point,
-    Record,
-    Request,
-    Solved,
-    baseline_value,
-    check_objectives,
-    metric_rows,
-    points,
-    record_metrics,
-    request,
-    solved_rows,
-    tidy,
-)
+from dnnsplit.paper.stats import improvement_pct, summarise, where
+from dnnsplit.paper.sweeps import ALL_LOCAL, DEFAULT_EXPERIMENT, MAX_LOCAL, Grid, Point, Record
 from dnnsplit.policies import POLICY_TABLE, display_name
 from dnnsplit.setup import Setup
 
@@ -83,43 +62,47 @@ __all__ = [
 # --- the sweep: greedy against the all-local baseline ------------------------------------
 
 
-EXACT_TOTAL = request("exact", "total")
+EXACT_TOTAL = sweeps.request("exact", "total")
 
 
-def _improvement_solvers(point: Point, objective: str) -> list[tuple[str, Request]]:
+def _improvement_solvers(point: Point, objective: str) -> list[tuple[str, sweeps.Request]]:
     """The solvers Fig. 3 compares with the baseline for ``objective`` at ``point``: greedy
     from the experiment's start, and ``exact`` for total delay where the policy has it."""
-    found = [("greedy", request("greedy", objective, start=point.options["start"]))]
+    found = [("greedy", sweeps.request("greedy", objective, start=point.options["start"]))]
     if objective == "total" and POLICY_TABLE[point.setup.policy].exact_total:
         found.append(("exact", EXACT_TOTAL))
     return found
 
 
-def _improvement_requests(point: Point) -> list[Request]:
+def _improvement_requests(point: Point) -> list[sweeps.Request]:
     chosen = [r for o in point.options["objectives"] for _, r in _improvement_solvers(point, o)]
     return list(dict.fromkeys([ALL_LOCAL, MAX_LOCAL, *chosen]))
 
 
-def _improvement_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+def _improvement_assemble(
+    point: Point, solved: Mapping[sweeps.Request, Record]
+) -> list[dict[str, Any]]:
     keys = point.keys()
     all_local, max_local = solved[ALL_LOCAL], solved[MAX_LOCAL]
     baseline = all_local if point.options["baseline"] == "all-local" else max_local
     rows: list[dict[str, Any]] = []
     for objective in point.options["objectives"]:
-        base_value = baseline_value(baseline, objective)
-        rows += metric_rows(keys, "all-local", objective, record_metrics(all_local))
-        rows += metric_rows(keys, "max-local", objective, record_metrics(max_local))
+        base_value = sweeps.baseline_value(baseline, objective)
+        for name, record in (("all-local", all_local), ("max-local", max_local)):
+            rows += sweeps.metric_rows(keys, name, objective, sweeps.record_metrics(record))
         for solver, asked in _improvement_solvers(point, objective):
             record = solved[asked]
-            metrics = record_metrics(record)
-            metrics["improvement_pct"] = improvement_pct(base_value, record[objective])
-            metrics["iterations"] = float(record["iterations"])
-            rows += metric_rows(keys, solver, objective, metrics)
+            metrics = {
+                **sweeps.record_metrics(record),
+                "improvement_pct": improvement_pct(base_value, record[objective]),
+                "iterations": float(record["iterations"]),
+            }
+            rows += sweeps.metric_rows(keys, solver, objective, metrics)
     return rows
 
 
 #: Fig. 3's sweeps: all-local, max-local, greedy (and exact) from one scenario each.
-IMPROVEMENT = Solved(_improvement_requests, _improvement_assemble)
+IMPROVEMENT = sweeps.Solved(_improvement_requests, _improvement_assemble)
 
 
 def improvement_rows(point: Point) -> list[dict[str, Any]]:
@@ -148,21 +131,13 @@ def improvement(
     where the policy has an exact method, the certified optimum (``exact``). Greedy and
     exact rows hold ``improvement_pct`` = 100·(baseline − solver)/baseline of the
     objective, the quantity Fig. 3 plots, where the baseline is ``experiment.baseline``
-    (``all-local`` or ``max-local``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Tidy rows (:data:`ID_COLUMNS` and ``value``).
+    (``all-local`` or ``max-local``). Returns tidy rows (:data:`ID_COLUMNS` and ``value``).
     """
-    rows = solved_rows(
-        IMPROVEMENT,
-        improvement_points(setup, grid, objectives=objectives, experiment=experiment),
-        desc="Fig. 3 grid",
-        progress=progress,
-        engine=engine,
+    chosen = improvement_points(setup, grid, objectives=objectives, experiment=experiment)
+    rows = sweeps.solved_rows(
+        IMPROVEMENT, chosen, desc="Fig. 3 grid", progress=progress, engine=engine
     )
-    return tidy(rows)
+    return sweeps.tidy(rows)
 
 
 def improvement_points(
@@ -174,11 +149,13 @@ def improvement_points(
 ) -> list[Point]:
     """The points of :func:`improvement`."""
     options = {
-        "objectives": check_objectives(objectives),
+        "objectives": sweeps.check_objectives(objectives),
         "start": experiment.start,
         "baseline": experiment.baseline,
     }
-    return points(setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options)
+    return sweeps.points(
+        setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options
+    )
 
 
 # --- summaries and figures ---------------------------------------------------------------
@@ -212,18 +189,14 @@ def improvement_by_ratio(
     rows: pd.DataFrame, objective: str = "variance", *, seed: int = 0
 ) -> pd.DataFrame:
     """Fig. 3 (C): greedy's ``improvement_pct`` for ``objective`` per (policy, N, R)."""
-    chosen = rows[
-        (rows.solver == "greedy")
-        & (rows.objective == objective)
-        & (rows.metric == "improvement_pct")
-    ]
+    chosen = where(rows, solver="greedy", objective=objective, metric="improvement_pct")
     return summarise(chosen, ["policy", "devices", "ratio"], seed=seed)
 
 
 def local_share_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Share of stages greedy runs locally, in %, per (objective, policy, R, N)."""
-    chosen = rows[(rows.solver == "greedy") & (rows.metric == "local_share")].copy()
-    chosen["value"] = 100 * chosen["value"]
+    chosen = where(rows, solver="greedy", metric="local_share")
+    chosen = chosen.assign(value=100 * chosen["value"])
     return summarise(chosen, ["objective", "policy", "ratio", "devices"], seed=seed)
 
 
@@ -232,36 +205,27 @@ def fig3_by_devices_tables(
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The tables of Fig. 3 (A), (B) and the local share, from the sweep against N: per
     figure, its tidy rows (``""``) and the summary it draws (``"summary"``)."""
-    return {
-        "fig3a": {
-            "": where(rows_by_devices, objective="variance"),
-            "summary": improvement_by_devices(
-                rows_by_devices, "variance", baseline=baseline, seed=seed
-            ),
-        },
-        "fig3b": {
-            "": where(rows_by_devices, objective="total"),
-            "summary": improvement_by_devices(
-                rows_by_devices, "total", baseline=baseline, seed=seed
-            ),
-        },
-        "fig3_local_share": {
-            "": where(rows_by_devices, metric="local_share"),
-            "summary": local_share_summary(rows_by_devices, seed=seed),
-        },
+    rows = rows_by_devices
+    tables = {
+        name: {
+            "": where(rows, objective=objective),
+            "summary": improvement_by_devices(rows, objective, baseline=baseline, seed=seed),
+        }
+        for name, objective in (("fig3a", "variance"), ("fig3b", "total"))
     }
+    tables["fig3_local_share"] = {
+        "": where(rows, metric="local_share"),
+        "summary": local_share_summary(rows, seed=seed),
+    }
+    return tables
 
 
 def fig3_by_ratio_tables(
     rows_by_ratio: pd.DataFrame, *, seed: int = 0
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The tables of Fig. 3 (C), from the sweep against R."""
-    return {
-        "fig3c": {
-            "": rows_by_ratio,
-            "summary": improvement_by_ratio(rows_by_ratio, "variance", seed=seed),
-        }
-    }
+    summary = improvement_by_ratio(rows_by_ratio, "variance", seed=seed)
+    return {"fig3c": {"": rows_by_ratio, "summary": summary}}
 
 
 def fig3_tables(
@@ -271,8 +235,8 @@ def fig3_tables(
     baseline: str = "all-local",
     seed: int = 0,
 ) -> dict[str, dict[str, pd.DataFrame]]:
-    """The tables Fig. 3's four figures are saved with: per figure, its tidy rows (``""``)
-    and the summary it draws (``"summary"``). The claims of the report read these."""
+    """The tables Fig. 3's four figures are saved with (the claims of the report read
+    them): :func:`fig3_by_devices_tables` and :func:`fig3_by_ratio_tables`."""
     return {
         **fig3_by_devices_tables(rows_by_devices, baseline=baseline, seed=seed),
         **fig3_by_ratio_tables(rows_by_ratio, seed=seed),
@@ -371,18 +335,11 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
         for (objective, policy, ratio), part in summary.groupby(
             ["objective", "policy", "ratio"], sort=True
         ):
-            marker = "o" if objective == "variance" else "s"
-            line = ax.plot(
-                part["devices"],
-                part["mean"],
-                marker=marker,
-                ls="-" if objective == "variance" else "--",
-                color=policy_colour(policy),
-                label=f"{objective}, {display_name(policy)}, R = {ratio:g}",
-            )[0]
-            ax.fill_between(
-                part["devices"], part["low"], part["high"], color=line.get_color(), alpha=0.15,
-                lw=0,
+            variance = objective == "variance"
+            band(
+                ax, part["devices"], part, f"{objective}, {display_name(policy)}, R = {ratio:g}",
+                "o" if variance else "s", policy_colour(policy), ls="-" if variance else "--",
+                alpha=0.15,
             )
         ticks(ax, summary["devices"])
         ax.set(

@@ -11,20 +11,10 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from dnnsplit.paper.captions import Caption
-from dnnsplit.paper.plots import (
-    PANEL,
-    finish_figure,
-    paper_style,
-)
+from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
 from dnnsplit.profiles import list_profiles, load_profile
 
-__all__ = [
-    "stage_profiles",
-    "stage_times",
-]
-
-
-# --- the table: stage times with provenance ----------------------------------------------
+__all__ = ["stage_profiles", "stage_times"]
 
 
 def stage_profiles(names: Sequence[str] = ()) -> pd.DataFrame:
@@ -33,27 +23,23 @@ def stage_profiles(names: Sequence[str] = ()) -> pd.DataFrame:
     Rows follow the order of ``names`` (empty: every shipped profile, by name), then the
     stages.
     """
-    rows = []
-    for name in tuple(names) or tuple(list_profiles()):
-        profile = load_profile(name)
+    profiles = [(name, load_profile(name)) for name in tuple(names) or tuple(list_profiles())]
+    rows = [
+        {
+            "profile": name,
+            "model": profile.model,
+            "stage_index": index,
+            "stage": stage,
+            "time_s": float(seconds),
+            "output_bytes": int(profile.output_bytes[index - 1]),
+            **profile.provenance,
+        }
+        for name, profile in profiles
         for index, (stage, seconds) in enumerate(
             zip(profile.stage_names, profile.time_s, strict=True), start=1
-        ):
-            rows.append(
-                {
-                    "profile": name,
-                    "model": profile.model,
-                    "stage_index": index,
-                    "stage": stage,
-                    "time_s": float(seconds),
-                    "output_bytes": int(profile.output_bytes[index - 1]),
-                    **profile.provenance,
-                }
-            )
+        )
+    ]
     return pd.DataFrame(rows)  # in the order given: the figure keeps it
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def stage_times(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:

@@ -2,15 +2,14 @@
 
 Greedy and local-search against exhaustive search (N = 3–10) on the variance of delays and
 the largest delay, and against the certifying solver ``optimal`` at N = 10–50
-(``fig5_scale``: certified, or bounded): the sweeps (:func:`greedy_vs_optimal`,
-:func:`greedy_at_scale`), their statistics (three ways to state a gap), the figures and
-the report's section on the paper's sizes.
+(``fig5_scale``: certified, or bounded): the sweeps, three ways to state a gap, the figures
+and the report's section on the paper's sizes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,56 +21,23 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dnnsplit._checks import number
-from dnnsplit.paper import stats
+from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import FIG5_BOUND_PCT, Claim
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.paper.output import read_manifest
-from dnnsplit.paper.plots import (
-    INK,
-    PANEL,
-    PAPER_MARKER,
-    band,
-    finish_figure,
-    paper_style,
-    ticks,
-)
-from dnnsplit.paper.stats import (
-    _bootstrap_interval,
-    gap_pct,
-    same_value,
-    summarise,
-    where,
-)
-from dnnsplit.paper.sweeps import (
-    CERTIFY_TIME_LIMIT_S,
-    DEFAULT_EXPERIMENT,
-    Grid,
-    Point,
-    Record,
-    Request,
-    Solved,
-    check_objectives,
-    metric_rows,
-    points,
-    record_metrics,
-    request,
-    solved_rows,
-    tidy,
-)
+from dnnsplit.paper.plots import INK, PANEL, PAPER_MARKER, band, finish_figure, paper_style, ticks
+from dnnsplit.paper.stats import summarise, where
+from dnnsplit.paper.sweeps import DEFAULT_EXPERIMENT, Grid, Point, Record, Request, request
 from dnnsplit.paper.text import cases, percent, render, table
 from dnnsplit.policies import display_name
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "INFORMATIVE_BOUND",
     "OPTIMUM",
     "OPTIMUM_VARIES",
-    "SCALE",
-    "SCALE_TIME_LIMIT_S",
     "SCALE_VARIES",
-    "SOLVER_STYLES",
     "at_scale",
     "at_scale_summary",
     "fig5_tables",
@@ -80,7 +46,6 @@ __all__ = [
     "greedy_at_scale",
     "greedy_vs_optimal",
     "greedy_vs_optimal_summary",
-    "informative_bound",
     "min_max",
     "optimum_points",
     "optimum_rows",
@@ -91,8 +56,7 @@ __all__ = [
 # --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
 
 
-#: Fig. 5 at scale stops each proof by a node limit; this time limit only guards a machine
-#: far slower than expected (it would make the result depend on the machine).
+#: Fig. 5 at scale stops each proof by a node limit; this only guards a far slower machine.
 SCALE_TIME_LIMIT_S = 600.0
 
 
@@ -107,38 +71,56 @@ def _heuristics(point: Point, objective: str) -> dict[str, Request]:
     return {solver: request(solver, objective, **options) for solver in ("greedy", "local-search")}
 
 
-def _certify(objective: str) -> Request:
-    return request("optimal", objective, time_limit=CERTIFY_TIME_LIMIT_S, certify=True)
+def _certify(point: Point, objective: str) -> Request:
+    return request("optimal", objective, time_limit=sweeps.CERTIFY_TIME_LIMIT_S, certify=True)
 
 
-def _optimum_requests(point: Point) -> list[Request]:
-    return [
-        request
+def _scale_optimal(point: Point, objective: str) -> Request:
+    options = point.options
+    return request(
+        "optimal",
+        objective,
+        max_nodes=options["max_nodes"],
+        time_limit=SCALE_TIME_LIMIT_S,
+        start=options["start"],
+        restarts=options["restarts"],
+        seed=point.seed,
+    )
+
+
+def _requests_with(best: Callable[[Point, str], Request]) -> Callable[[Point], list[Request]]:
+    """The requests of a point of a Fig. 5 sweep: per objective, ``best`` and the heuristics."""
+    return lambda point: [
+        asked
         for objective in point.options["objectives"]
-        for request in (_certify(objective), *_heuristics(point, objective).values())
+        for asked in (best(point, objective), *_heuristics(point, objective).values())
     ]
+
+
+_optimum_requests = _requests_with(_certify)
+_scale_requests = _requests_with(_scale_optimal)
 
 
 def _optimum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
     keys = point.keys()
     rows: list[dict[str, Any]] = []
     for objective in point.options["objectives"]:
-        best = solved[_certify(objective)]
+        best = solved[_certify(point, objective)]
         # 1 in every row: a point whose optimum is not certified is refused (its solve fails)
-        certified = {**record_metrics(best), "certified": float(best["optimal"])}
-        rows += metric_rows(keys, "optimal", objective, certified)
+        certified = {**sweeps.record_metrics(best), "certified": float(best["optimal"])}
+        rows += sweeps.metric_rows(keys, "optimal", objective, certified)
         for solver, asked in _heuristics(point, objective).items():
             found = solved[asked]
-            metrics = record_metrics(found)
+            metrics = sweeps.record_metrics(found)
             metrics["gap_pct"] = stats.gap_pct(found[objective], best[objective])
             if objective == "variance":
                 metrics["std_ratio"] = stats.std_ratio(found[objective], best[objective])
-            rows += metric_rows(keys, solver, objective, metrics)
+            rows += sweeps.metric_rows(keys, solver, objective, metrics)
     return rows
 
 
 #: Fig. 5's sweep: the certified optimum, greedy and local-search of one scenario each.
-OPTIMUM = Solved(_optimum_requests, _optimum_assemble)
+OPTIMUM = sweeps.Solved(_optimum_requests, _optimum_assemble)
 
 
 def optimum_rows(point: Point) -> list[dict[str, Any]]:
@@ -161,19 +143,17 @@ def greedy_vs_optimal(
 ) -> pd.DataFrame:
     """The paper's greedy and ``local-search`` against the certified optimum (Fig. 5).
 
-    For every point of the grid (at the setup's R and policy unless the grid varies them)
-    and every objective (the paper's variance, and the min-max delay beside it): the
-    certified optimum by ``optimal`` (branch and bound; the same optimum exhaustive search
-    finds, hundreds of times faster), greedy and local-search (the experiment's start and
-    restarts). Rows hold the metrics (the optimum's with ``certified`` = 1: a point it
-    cannot certify is refused) and, for the heuristics, ``gap_pct`` =
-    100·(V − V*)/V* (the paper's gap; see :func:`~dnnsplit.paper.stats.gap_pct` for
-    V* = 0) and, for the variance, ``std_ratio`` = sqrt(V / V*), the ratio of standard
-    deviations of delays.
+    For every point of the grid (it may vary the policy and R) and every objective: the
+    optimum by ``optimal`` (branch and bound: the optimum exhaustive search finds, hundreds
+    of times faster), greedy and local-search (the experiment's start and restarts). Rows
+    hold the metrics (the optimum's with ``certified`` = 1: a point it cannot certify is
+    refused) and, for the heuristics, ``gap_pct`` = 100·(V − V*)/V* (the paper's gap; V* = 0:
+    :func:`~dnnsplit.paper.stats.gap_pct`) and, for the variance, ``std_ratio`` =
+    sqrt(V / V*), the ratio of standard deviations of delays.
     """
     chosen = optimum_points(setup, grid, objectives, experiment=experiment)
-    rows = solved_rows(OPTIMUM, chosen, desc="Fig. 5 grid", progress=progress, engine=engine)
-    return tidy(rows)
+    rows = sweeps.solved_rows(OPTIMUM, chosen, desc="Fig. 5 grid", progress=progress, engine=engine)
+    return sweeps.tidy(rows)
 
 
 def optimum_points(
@@ -185,32 +165,13 @@ def optimum_points(
 ) -> list[Point]:
     """The points of :func:`greedy_vs_optimal`."""
     options = {
-        "objectives": check_objectives(objectives),
+        "objectives": sweeps.check_objectives(objectives),
         "start": experiment.start,
         "restarts": experiment.restarts,
     }
-    return points(setup, grid, sweep="greedy_vs_optimal", varies=OPTIMUM_VARIES, options=options)
-
-
-def _scale_optimal(point: Point, objective: str) -> Request:
-    options = point.options
-    return request(
-        "optimal",
-        objective,
-        max_nodes=options["max_nodes"],
-        time_limit=SCALE_TIME_LIMIT_S,
-        start=options["start"],
-        restarts=options["restarts"],
-        seed=point.seed,
+    return sweeps.points(
+        setup, grid, sweep="greedy_vs_optimal", varies=OPTIMUM_VARIES, options=options
     )
-
-
-def _scale_requests(point: Point) -> list[Request]:
-    return [
-        request
-        for objective in point.options["objectives"]
-        for request in (_scale_optimal(point, objective), *_heuristics(point, objective).values())
-    ]
 
 
 def _scale_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
@@ -221,23 +182,27 @@ def _scale_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict
         bound = best["lower_bound"]
         found = {s: solved[r] for s, r in _heuristics(point, objective).items()}
         known = min(best[objective], *(f[objective] for f in found.values()))
-        metrics = record_metrics(best)
-        metrics["lower_bound"] = bound
-        metrics["certified"] = float(best["optimal"])
-        metrics["best_known"] = known
-        metrics["gap_to_bound_pct"] = stats.gap_pct(best[objective], bound)
-        metrics["nodes"] = float(best["nodes"])
-        rows += metric_rows(keys, "optimal", objective, metrics)
+        metrics = {
+            **sweeps.record_metrics(best),
+            "lower_bound": bound,
+            "certified": float(best["optimal"]),
+            "best_known": known,
+            "gap_to_bound_pct": stats.gap_pct(best[objective], bound),
+            "nodes": float(best["nodes"]),
+        }
+        rows += sweeps.metric_rows(keys, "optimal", objective, metrics)
         for solver, record in found.items():
-            metrics = record_metrics(record)
-            metrics["gap_pct"] = stats.gap_pct(record[objective], known)
-            metrics["gap_to_bound_pct"] = stats.gap_pct(record[objective], bound)
-            rows += metric_rows(keys, solver, objective, metrics)
+            metrics = {
+                **sweeps.record_metrics(record),
+                "gap_pct": stats.gap_pct(record[objective], known),
+                "gap_to_bound_pct": stats.gap_pct(record[objective], bound),
+            }
+            rows += sweeps.metric_rows(keys, solver, objective, metrics)
     return rows
 
 
 #: Fig. 5 at scale: the certifying solver under a node limit, greedy and local-search.
-SCALE = Solved(_scale_requests, _scale_assemble)
+SCALE = sweeps.Solved(_scale_requests, _scale_assemble)
 
 
 #: Fig. 5 at scale runs under each BS policy.
@@ -255,104 +220,79 @@ def greedy_at_scale(
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Fig. 5 at the paper's sizes: greedy and local-search against the certified optimum,
-    or the best bound, of each objective of ``objectives`` (``"variance"``, ``"max"``),
-    for every point of ``grid`` (it may vary the policy).
+    or the best bound, of each objective, for every point of ``grid`` (it may vary the
+    policy).
 
-    ``optimal`` scores at most ``max_nodes`` nodes a point and objective (a node limit,
-    not a time limit, so that the same grid gives the same bytes on any machine;
-    :data:`SCALE_TIME_LIMIT_S` is only a safety net), from the better of greedy and
-    local-search with the experiment's start and restarts (so its vector is never worse
-    than theirs). Its rows hold the metrics of the best vector it found, its proven
-    ``lower_bound``, ``certified`` (1 when the search finished: the vector is optimal),
-    ``best_known`` (the least value any of the three solvers found), ``gap_to_bound_pct``
-    (its own gap, 0 when certified) and ``nodes``. The heuristics' rows hold ``gap_pct``
-    against ``best_known`` (the true gap when certified, a lower estimate otherwise) and
-    ``gap_to_bound_pct`` against the bound (an upper estimate).
+    ``optimal`` scores at most ``max_nodes`` nodes a point and objective (a node limit, so
+    that a grid gives the same bytes on any machine), from the better of greedy and
+    local-search (so its vector is never worse than theirs). Its rows hold the metrics of
+    the best vector it found, its proven ``lower_bound``, ``certified`` (1: the search
+    finished, the vector is optimal), ``best_known`` (the least value of the three
+    solvers), ``gap_to_bound_pct`` (its own gap, 0 when certified) and ``nodes``. The
+    heuristics' rows hold ``gap_pct`` against ``best_known`` (the true gap when certified,
+    a lower estimate otherwise) and ``gap_to_bound_pct`` against the bound (an upper one).
     """
     options = {
         "max_nodes": int(number(max_nodes, "max_nodes", whole=True, minimum=1)),
-        "objectives": check_objectives(objectives),
+        "objectives": sweeps.check_objectives(objectives),
         "start": experiment.start,
         "restarts": experiment.restarts,
     }
-    chosen = points(setup, grid, sweep="greedy_at_scale", varies=SCALE_VARIES, options=options)
-    rows = solved_rows(SCALE, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine)
-    return tidy(rows)
+    chosen = sweeps.points(
+        setup, grid, sweep="greedy_at_scale", varies=SCALE_VARIES, options=options
+    )
+    rows = sweeps.solved_rows(
+        SCALE, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine
+    )
+    return sweeps.tidy(rows)
 
 
 # --- summaries and figures ---------------------------------------------------------------
 
 
-def gap_statistics(
-    rows: pd.DataFrame,
-    *,
-    within_pct: float,
-    reference: str = "optimal",
-    confidence: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-) -> pd.DataFrame:
+def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> pd.DataFrame:
     """Three ways to state a heuristic's gap to the optimum over seeds, per (objective,
     solver, N), as summary rows (``metric``, ``mean``, ``low``, ``high``, spread, ``n``):
 
     - ``gap_of_means_pct``: ``100·(mean V − mean V*)/mean V*``, the gap between the two
       curves a figure of mean values shows (a paired bootstrap over seeds gives its
-      interval);
+      95 % interval);
     - ``median_gap_pct``: the median of the per-case gaps (a typical case);
     - ``within_pct``: the share of cases (%) whose gap is at most ``within_pct``;
-    - ``optimum_pct``: the share of cases (%) that reach the optimum (:func:`same_value`).
+    - ``optimum_pct``: the share of cases (%) that reach the optimum
+      (:func:`~dnnsplit.paper.stats.same_value`).
 
     The mean of per-case gaps (``gap_pct`` in :func:`greedy_vs_optimal_summary`) is
     dominated by cases with a tiny optimum; these three are not.
     """
     rng = np.random.default_rng(seed)
     out = []
-    values = rows[rows.metric == rows.objective]
-    wide = values.pivot_table(
+    wide = rows[rows.metric == rows.objective].pivot_table(
         index=["objective", "devices", "seed"], columns="solver", values="value", aggfunc="first"
     )
     gaps = rows[rows.metric == "gap_pct"]
     for (objective, solver, n), part in gaps.groupby(["objective", "solver", "devices"]):
         ids = {"objective": objective, "solver": solver, "devices": n}
         case_gaps = part.sort_values("seed")["value"].to_numpy(dtype=float)
-        within = 100.0 * (case_gaps <= within_pct)
-        pair = wide.loc[(objective, n)][[solver, reference]].dropna()
-        reached = 100.0 * np.array(
-            [same_value(float(v), float(b)) for v, b in pair.to_numpy(dtype=float)]
-        )
+        pair = wide.loc[(objective, n)][[solver, "optimal"]].dropna()
+        mine, best = pair[solver].to_numpy(dtype=float), pair["optimal"].to_numpy(dtype=float)
+        reached = [stats.same_value(float(v), float(b)) for v, b in zip(mine, best, strict=True)]
         for metric, statistic, data in (
             ("median_gap_pct", np.median, case_gaps),
-            ("within_pct", np.mean, within),
-            ("optimum_pct", np.mean, reached),
+            ("within_pct", np.mean, 100.0 * (case_gaps <= within_pct)),
+            ("optimum_pct", np.mean, 100.0 * np.array(reached)),
         ):
             row = summarise(
-                pd.DataFrame({"value": data, "k": 0}),
-                ["k"],
-                confidence=confidence,
-                resamples=resamples,
-                seed=seed,
-                statistic=statistic,
+                pd.DataFrame({"value": data, "k": 0}), ["k"], seed=seed, statistic=statistic
             ).drop(columns="k")
             out.append({**ids, "metric": metric, **row.iloc[0].to_dict()})
-        mine, best = pair[solver].to_numpy(dtype=float), pair[reference].to_numpy(dtype=float)
-        centre = gap_pct(float(mine.mean()), float(best.mean()))
-        picks = rng.integers(0, len(pair), size=(resamples, len(pair)))
+        centre = stats.gap_pct(float(mine.mean()), float(best.mean()))
+        picks = rng.integers(0, len(pair), size=(2000, len(pair)))
         means = zip(mine[picks].mean(axis=1), best[picks].mean(axis=1), strict=True)
-        boot = np.array([gap_pct(float(m), float(b)) for m, b in means])
-        low, high = _bootstrap_interval(boot, confidence) if len(pair) >= 2 else (centre, centre)
-        out.append(
-            {
-                **ids,
-                "metric": "gap_of_means_pct",
-                "mean": centre,
-                "low": low,
-                "high": high,
-                "min": math.nan,
-                "median": math.nan,
-                "max": math.nan,
-                "n": len(pair),
-            }
-        )
+        boot = np.array([stats.gap_pct(float(m), float(b)) for m, b in means])
+        low, high = stats._bootstrap_interval(boot, 0.95) if len(pair) >= 2 else (centre, centre)
+        out.append({**ids, "metric": "gap_of_means_pct", "mean": centre, "low": low, "high": high,
+                    **dict.fromkeys(("min", "median", "max"), math.nan), "n": len(pair)})
     frame = pd.DataFrame(out)
     frame["n"] = frame["n"].astype(int)
     return frame
@@ -372,35 +312,25 @@ def greedy_vs_optimal_summary(
 
 
 #: A lower bound is informative when it is at least this fraction of the best value found:
-#: below it, "greedy is at most X% above the optimum" says little, and no such gap is drawn.
+#: below it, "greedy is at most X% above the optimum" says little, and no such gap is drawn
+#: (a certified case's bound always is).
 INFORMATIVE_BOUND = 0.5
-
-
-def informative_bound(lower_bound: float, best_known: float) -> bool:
-    """Whether a proven lower bound says something about the optimum: at least
-    :data:`INFORMATIVE_BOUND` of the best value found (a certified case always is)."""
-    return bool(lower_bound >= INFORMATIVE_BOUND * best_known)
 
 
 def at_scale_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Fig. 5 at scale: per (objective, policy, solver, N): each objective's value, the
     optimum's lower bound and certified share, the heuristics' gaps to the best vector and
-    to the bound, and ``informative`` (the share of cases whose bound is informative:
-    :func:`informative_bound`) on the optimal rows."""
+    to the bound, and ``informative_pct`` (the share of cases whose bound is informative:
+    :data:`INFORMATIVE_BOUND`) on the optimal rows."""
     keys = ["objective", "policy", "solver", "metric", "devices"]
     values = rows[rows.metric == rows.objective]
-    wanted = rows[
-        rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])
-    ]
+    wanted = rows[rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])]
     best = rows[rows.solver == "optimal"].pivot_table(
         index=["objective", "policy", "devices", "seed"], columns="metric", values="value"
     )
     flags = pd.DataFrame(
         {
-            "value": [
-                100.0 * informative_bound(b, k)
-                for b, k in zip(best["lower_bound"], best["best_known"], strict=True)
-            ],
+            "value": 100.0 * (best["lower_bound"] >= INFORMATIVE_BOUND * best["best_known"]),
             "metric": "informative_pct",
             "solver": "optimal",
         },
@@ -418,7 +348,28 @@ def fig5_tables(
     return {"fig5": {"": rows, "summary": summary}}
 
 
+#: Marker and colour of each solver in every Fig. 5 figure.
 SOLVER_STYLES = {"optimal": ("s", "C0"), "greedy": ("o", "C1"), "local-search": ("^", "C4")}
+
+
+def _solver_lines(ax: Axes, rows: pd.DataFrame, metric: str, *, gaps: bool) -> None:
+    """A band per solver of ``metric`` against N; with ``gaps``, each heuristic's points
+    labelled with the gap between the means (``gap_of_means_pct``), greedy's up and right,
+    local-search's down and left, on a white ground so that a band behind does not hide it."""
+    for solver, (marker, color) in SOLVER_STYLES.items():
+        line = where(rows, solver=solver, metric=metric)
+        band(ax, line["devices"], line, solver, marker, color)
+        if solver == "optimal" or not gaps:
+            continue
+        labels = where(rows, solver=solver, metric="gap_of_means_pct")["mean"]
+        up = solver == "greedy"
+        for x, y, gap in zip(line["devices"], line["mean"], labels, strict=True):
+            text = "∞" if np.isinf(gap) else f"{gap:.0f}%" if abs(gap) >= 100 else f"{gap:.1f}%"
+            ax.annotate(
+                text, (x, y), textcoords="offset points", xytext=(7, 7) if up else (-7, -13),
+                ha="left" if up else "right", fontsize=7,
+                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.4},
+            )
 
 
 # Fig. 5's gap and hit-rate panels: (panel, metric, line style, what the line is).
@@ -428,55 +379,34 @@ _FIG5_LINES = (
     (2, "within_pct", "-", "within the paper's bound"),
     (2, "optimum_pct", ":", "at the optimum"),
 )
-
-
-def _gap_labels(ax: Axes, x: Any, y: Any, gaps: Any, solver: str) -> None:
-    """Each point's gap beside it, greedy's up and right, local-search's down and left, on a
-    white ground so that a band behind does not hide it."""
-    for px, py, gap in zip(x, y, gaps, strict=True):
-        label = "∞" if np.isinf(gap) else f"{gap:.0f}%" if abs(gap) >= 100 else f"{gap:.1f}%"
-        ax.annotate(
-            label,
-            (px, py),
-            textcoords="offset points",
-            xytext=(7, 7) if solver == "greedy" else (-7, -13),
-            ha="left" if solver == "greedy" else "right",
-            fontsize=7,
-            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.4},
-        )
+# Fig. 5's panels: (y label, title).
+_FIG5_PANELS = (
+    ("variance of delays (s²)", "(a) Mean variance; label: gap between means"),
+    ("gap to the optimum (%, symlog)", "(b) Gap of each case to its optimum"),
+    ("cases (%)", "(c) Cases at the optimum, and within the paper's bound"),
+    ("mean delay (s)", "(d) Mean delay of each solution"),
+)
 
 
 def gap_vs_devices(
     summary: pd.DataFrame, *, caption: Caption | str = "", paper: Sequence[Claim] = ()
 ) -> Figure:
-    """Fig. 5 (2×2): greedy and local-search against the certified optimum, variance.
-
-    (a) the mean variance per N, each heuristic labelled with the gap between the mean
-    variances (the gap the two curves show); (b) the gap of each case to its optimum: the
-    median case and the mean of the cases (symlog scale), with the paper's bound; (c) the
-    share of cases within the paper's bound, with the paper's "almost all"; (d) the mean
-    delay of each variance-optimised solution (minimising variance alone can make everyone
-    slow).
-    ``paper``: the Fig. 5 claims whose numbers are drawn.
-    """
+    """Fig. 5 (2×2), variance: (a) the mean per N, each heuristic labelled with the gap
+    between the means; (b) the gap of each case to its optimum, median and mean (symlog),
+    with the paper's bound; (c) the share of cases within that bound, with the paper's
+    "almost all"; (d) the mean delay of each solution (minimising variance alone can make
+    everyone slow). ``paper``: the Fig. 5 claims whose numbers are drawn."""
     bound = next((c for c in paper if c.kind == "value" and c.paper is not None), None)
     share = next((c for c in paper if c.kind == "frequency"), None)
     with paper_style():
         fig, grid = plt.subplots(2, 2, figsize=(PANEL[0] * 2, PANEL[1] * 2.2))
         axes = grid.ravel()
         variance_rows = where(summary, objective="variance")
-        for solver, (marker, color) in SOLVER_STYLES.items():
-            mine = where(variance_rows, solver=solver)
-            variance = where(mine, metric="variance")
-            band(axes[0], variance["devices"], variance, solver, marker, color)
-            mean = where(mine, metric="mean")
-            band(axes[3], mean["devices"], mean, solver, marker, color)
-            if solver == "optimal":
-                continue
-            gaps = where(mine, metric="gap_of_means_pct")["mean"]
-            _gap_labels(axes[0], variance["devices"], variance["mean"], gaps, solver)
+        _solver_lines(axes[0], variance_rows, "variance", gaps=True)
+        _solver_lines(axes[3], variance_rows, "mean", gaps=False)
+        for solver, (marker, color) in list(SOLVER_STYLES.items())[1:]:
             for ax, metric, ls, what in _FIG5_LINES:
-                line = where(mine, metric=metric)
+                line = where(variance_rows, solver=solver, metric=metric)
                 axes[ax].plot(
                     line["devices"], line["mean"], marker=marker, ls=ls, color=color,
                     label=f"{solver}: {what}",
@@ -494,29 +424,10 @@ def gap_vs_devices(
         drawn = [v for line in axes[1].get_lines() for v in line.get_ydata() if np.isfinite(v)]
         axes[1].set_ylim(0, 3 * max([1.0, *drawn]))  # room above the highest point
         axes[0].margins(y=0.25)  # room for the gap labels above the highest points
-        for ax in axes:
+        for ax, (ylabel, title) in zip(axes, _FIG5_PANELS, strict=True):
             ticks(ax, devices)
-        axes[0].set(
-            xlabel="devices N",
-            ylabel="variance of delays (s²)",
-            title="(a) Mean variance; label: gap between means",
-        )
-        axes[1].set(
-            xlabel="devices N",
-            ylabel="gap to the optimum (%, symlog)",
-            title="(b) Gap of each case to its optimum",
-        )
-        axes[2].set(
-            xlabel="devices N",
-            ylabel="cases (%)",
-            ylim=(-3, 103),
-            title="(c) Cases at the optimum, and within the paper's bound",
-        )
-        axes[3].set(
-            xlabel="devices N",
-            ylabel="mean delay (s)",
-            title="(d) Mean delay of each solution",
-        )
+            ax.set(xlabel="devices N", ylabel=ylabel, title=title)
+        axes[2].set(ylim=(-3, 103))
         fig.tight_layout()
         return finish_figure(fig, list(axes), caption, legend_size=7)
 
@@ -527,12 +438,7 @@ def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     with paper_style():
         fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2))
         rows = where(summary, objective="max")
-        for solver, (marker, color) in SOLVER_STYLES.items():
-            slowest = where(rows, solver=solver, metric="max")
-            band(ax, slowest["devices"], slowest, solver, marker, color)
-            if solver != "optimal":
-                gaps = where(rows, solver=solver, metric="gap_of_means_pct")["mean"]
-                _gap_labels(ax, slowest["devices"], slowest["mean"], gaps, solver)
+        _solver_lines(ax, rows, "max", gaps=True)
         ticks(ax, rows["devices"])
         ax.set(
             xlabel="devices N",
@@ -548,12 +454,11 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     The optimal line's markers say per N whether every case was certified (filled) or some
     value is only the best vector found (hollow; the legend says so); greedy and
     local-search beside it; the proven lower bound (dashed) only at the N where it is
-    informative in every case (``informative_pct``, see
-    :func:`at_scale_summary`).
+    informative in every case (``informative_pct``, see :func:`at_scale_summary`). The
+    y axis is logarithmic, its ticks at 1, 2 and 5 per decade written as plain numbers
+    (0.02, not 2×10⁻²), so that a range within one decade still has labels.
     """
-    objectives = (
-        sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
-    )
+    objectives = sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
     policies = sorted(summary.policy.unique())
     panels = [(o, p) for o in objectives for p in policies]
     with paper_style():
@@ -572,11 +477,9 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 if solver != "optimal":
                     band(ax, values["devices"], values, solver, marker, color)
                     continue
-                certified = where(mine, solver="optimal", metric="certified").set_index(
-                    "devices"
-                )["mean"]
-                full = values[values["devices"].map(certified).fillna(0) >= 1]
-                partial = values[values["devices"].map(certified).fillna(0) < 1]
+                certified = where(mine, solver="optimal", metric="certified")
+                every = values["devices"].map(certified.set_index("devices")["mean"]).fillna(0)
+                full, partial = values[every >= 1], values[every < 1]
                 ax.plot(values["devices"], values["mean"], color=color, lw=1.0)
                 if not full.empty:
                     ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
@@ -587,16 +490,16 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                                label="optimal or best found: some case not certified",
                                zorder=3)
             bound = where(mine, solver="optimal", metric="lower_bound")
-            useful = where(mine, solver="optimal", metric="informative_pct").set_index(
-                "devices"
-            )["mean"]
-            bound = bound[bound["devices"].map(useful).fillna(0) >= 100]
+            useful = where(mine, solver="optimal", metric="informative_pct").set_index("devices")
+            bound = bound[bound["devices"].map(useful["mean"]).fillna(0) >= 100]
             if not bound.empty:
                 ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
                         label="proven lower bound (informative)")
             ticks(ax, mine["devices"])
             ax.set_yscale("log")
-            _plain_log_ticks(ax)
+            ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
             what = "variance of delays (s², log)" if objective == "variance" else (
                 "largest delay (s, log)"
             )
@@ -605,14 +508,6 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
             ax.set_visible(False)
         fig.tight_layout()
         return finish_figure(fig, axes[: len(panels)], caption, legend_size=7)
-
-
-def _plain_log_ticks(ax: Axes) -> None:
-    """Log-scale y ticks at 1, 2 and 5 per decade, written as plain numbers (0.02, not
-    2×10⁻²), so that a range within one decade still has labels."""
-    ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
 
 
 def report_section(directory: Path) -> str:
@@ -631,11 +526,7 @@ def report_section(directory: Path) -> str:
         greedy = where(rows, solver="greedy", policy=policy, devices=n, objective=objective)
         gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
         known = gaps.loc[certified[certified].index, "gap_pct"]
-        useful = pd.Series(
-            [informative_bound(b, k) for b, k in zip(wide["lower_bound"], wide["best_known"],
-                                                     strict=True)],
-            index=wide.index,
-        )
+        useful = wide["lower_bound"] >= INFORMATIVE_BOUND * wide["best_known"]
         bounded = gaps.loc[(~certified) & useful]
         out.append(
             {

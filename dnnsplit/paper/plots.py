@@ -1,17 +1,11 @@
-"""The paper's figures, drawn from the summaries of :mod:`dnnsplit.paper.stats`.
+"""The style and drawing pieces of the paper's figures, and the verdict map.
 
-Plot functions only draw: they take a summary (or tidy rows, for Fig. 4 and the
-quick-start) and return a :class:`matplotlib.figure.Figure`; they compute no statistic.
-Where the paper states numbers, the figure draws them too (a band or markers labelled
-"paper", from the claims' data: :mod:`dnnsplit.paper.claims`), so a reader can check ours
-against the paper's at a glance. No figure is more than two panels wide; x ticks sit only
-at the values a sweep evaluated; each figure carries a short caption (the full one, with
-every profile's provenance, is written beside it: :mod:`dnnsplit.paper.captions`).
-
-Every figure is drawn inside :func:`paper_style`, a context that sets the seaborn "paper"
-theme for the figure only and restores the reader's matplotlib settings afterwards, all
-but the interactive mode, which drawing may switch on (the inline backend of a notebook
-does) and must not be switched off again, or no later figure would be shown.
+Plot functions only draw: they take a summary and return a figure. Where the paper states
+numbers, the figure draws them too (hatched, labelled "paper", from
+:mod:`dnnsplit.paper.claims`); x ticks sit only at the values a sweep evaluated; each
+figure carries a short caption (the full one is written beside it:
+:mod:`dnnsplit.paper.captions`). Every figure is drawn inside :func:`paper_style`, the
+seaborn "paper" theme for the figure only.
 """
 
 from __future__ import annotations
@@ -30,16 +24,12 @@ import seaborn as sns
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 
 from dnnsplit.paper.captions import Caption, text
 from dnnsplit.paper.claims import Claim
 
-__all__ = [
-    "POLICY_COLOURS",
-    "VERDICT_STYLES",
-    "paper_style",
-    "verdict_map",
-]
+__all__ = ["paper_style", "verdict_map"]
 
 #: One colour per BS policy in every figure (the paper's numbers for a policy share it),
 #: from seaborn's colour-blind palette, and never a red–green pair.
@@ -69,8 +59,9 @@ def _theme() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
-    """Draw (and save) figures in the paper theme; the global settings are restored after,
-    except the interactive mode, which is left as drawing left it (module docstring)."""
+    """Draw (and save) figures in the paper theme; the reader's settings are restored after,
+    all but the interactive mode: drawing may switch it on (a notebook's inline backend
+    does), and switched off again, no later figure would be shown."""
     with mpl.rc_context(cast(Any, _theme())):
         try:
             yield
@@ -85,11 +76,12 @@ def policy_colour(policy: str) -> Any:
 
 
 def band(
-    ax: Axes, x: Any, summary: pd.DataFrame, label: str, marker: str = "o", color: Any = None
+    ax: Axes, x: Any, summary: pd.DataFrame, label: str, marker: str = "o", color: Any = None,
+    *, ls: str = "-", alpha: float = 0.2,
 ) -> None:
     """A mean line with its shaded interval (``low``..``high``)."""
-    line = ax.plot(x, summary["mean"], marker=marker, label=label, color=color)[0]
-    ax.fill_between(x, summary["low"], summary["high"], color=line.get_color(), alpha=0.2, lw=0)
+    line = ax.plot(x, summary["mean"], marker=marker, ls=ls, label=label, color=color)[0]
+    ax.fill_between(x, summary["low"], summary["high"], color=line.get_color(), alpha=alpha, lw=0)
 
 
 def ticks(ax: Axes, values: Any, *, log: bool = False) -> None:
@@ -198,8 +190,6 @@ def verdict_map(
     """A readings × claims grid (one row per reading in ``columns``' order, one column per
     claim, headed by its title): colour, hatch and word = verdict; label = our number (from
     :func:`dnnsplit.paper.stats.verdict_cells`). Text is at least 8 pt at the figure's size."""
-    from matplotlib.patches import Patch, Rectangle
-
     readings = list(columns)
     ids = [c.id for c in claims]
     wide = cells.pivot(index="reading", columns="claim", values="verdict")

@@ -17,31 +17,13 @@ from dnnsplit._progress import progress_bar
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import SolverRefusal
 from dnnsplit.paper.captions import Caption
-from dnnsplit.paper.plots import (
-    INK,
-    PANEL,
-    finish_figure,
-    paper_style,
-)
-from dnnsplit.paper.sweeps import (
-    evaluation_metrics,
-)
+from dnnsplit.paper.plots import INK, PANEL, finish_figure, paper_style
+from dnnsplit.paper.sweeps import evaluation_metrics
 from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
-from dnnsplit.solvers import (
-    OBJECTIVES,
-    SOLVER_OPTIONS,
-    SOLVERS,
-    Solution,
-    solve,
-)
+from dnnsplit.solvers import OBJECTIVES, SOLVER_OPTIONS, SOLVERS, Solution, solve
 
-__all__ = [
-    "compare_solvers",
-    "devices_table",
-    "solver_delays",
-    "solver_rows",
-]
+__all__ = ["compare_solvers", "devices_table", "solver_delays", "solver_rows"]
 
 
 # --- one scenario, every solver ----------------------------------------------------------
@@ -112,22 +94,21 @@ def compare_solvers(
 def devices_table(scenario: Scenario) -> pd.DataFrame:
     """The devices of a scenario as a table: distance, uplink rate (Mbit/s), background
     processes, memory limit s̃ and lowest point, quantum (ms), speed and deadline."""
-    rows = []
     distances = scenario.meta.get("distances_m") or [math.nan] * scenario.n_devices
-    for index, device in enumerate(scenario.to_dict()["devices"]):
-        rows.append(
-            {
-                "device": index,
-                "distance_m": distances[index],
-                "uplink_mbit_s": device["rate_bps"] / 1e6,
-                "background": device["background"],
-                "max_stage": device["max_stage"],
-                "min_stage": device.get("min_stage", 0),
-                "quantum_ms": 1000 * device["quantum_s"],
-                "speed": device.get("speed", 1.0),
-                "deadline_s": device.get("deadline_s"),
-            }
-        )
+    rows = [
+        {
+            "device": index,
+            "distance_m": distances[index],
+            "uplink_mbit_s": device["rate_bps"] / 1e6,
+            "background": device["background"],
+            "max_stage": device["max_stage"],
+            "min_stage": device.get("min_stage", 0),
+            "quantum_ms": 1000 * device["quantum_s"],
+            "speed": device.get("speed", 1.0),
+            "deadline_s": device.get("deadline_s"),
+        }
+        for index, device in enumerate(scenario.to_dict()["devices"])
+    ]
     return pd.DataFrame(rows).set_index("device")
 
 
