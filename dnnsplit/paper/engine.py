@@ -1,28 +1,23 @@
 """Where the points of a sweep run (in this process, on local cores, or on a Dask
 cluster), and the cache of rows per point that lets a re-run skip what it has computed.
 
-A sweep is a list of independent points and a module-level function that turns one point
-into rows; :class:`Engine` fans the points out and gathers the rows back in the order of
-the points, so the CSV bytes are the same whatever ran them. ``workers`` None or 1 (the
-default): in this process; ``workers=N``: a local ``dask.distributed`` cluster of N
-processes, started on first use, on 127.0.0.1 with no fixed port; ``scheduler``: the Dask
-scheduler at ``tcp://HOST:PORT``. On a cluster the points go out in tasks of about equal
-cost (N² a point, the largest first); a worker that dies has its task retried (Dask: up to
-3 times); a point that still fails or raises stops the sweep with :class:`SweepFailed`
-naming it, before any CSV is written. A sweep given no engine takes :func:`configure`'s,
-else the environment's (how ``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``,
-``DNNSPLIT_WORKERS`` (1 = in process), ``DNNSPLIT_CACHE`` (``0``: off),
-``DNNSPLIT_CACHE_DIR``; every setting is checked when made, naming it.
+:class:`Engine` fans the points of a sweep out to a module-level row function and gathers
+the rows back in the order of the points, so the CSV bytes are the same whatever ran them:
+``workers`` None or 1 (the default) in this process; ``workers=N`` on a local
+``dask.distributed`` cluster of N processes (127.0.0.1, no fixed port); ``scheduler`` on
+the Dask scheduler at ``tcp://HOST:PORT``. On a cluster the points go out in tasks of about
+equal cost, and a worker that dies has its task retried (Dask: up to 3 times); a point that
+still fails or raises stops the sweep with :class:`SweepFailed` naming it, before any CSV
+is written. A sweep given no engine takes :func:`configure`'s, else the environment's (how
+``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_WORKERS``,
+``DNNSPLIT_CACHE`` (``0``: off), ``DNNSPLIT_CACHE_DIR``, each checked when read.
 
-**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task, keyed by a
-hash of the function, the setup, the point (N, seed, labels, options), the content of the
-profile files it reads, the source of the code that computes rows (:data:`ROW_CODE` and the
-row function's own module; not the report or this module) and the versions of Python and
-the numerical libraries. Each entry carries a checksum of its key and rows and must be what
-its point yields (a non-empty list of rows with the same columns; where :func:`yields`
-declares it, exactly that count, columns and types); an entry that fails is recomputed, a
-file that is not a database replaced, an unwritable folder skipped, each with one line on
-stderr. Beyond that the cache, like any build output, is trusted (``rm -rf build/cache``).
+**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task under
+:func:`point_key`. Each entry carries a checksum of its key and rows and must be what its
+point yields (a non-empty list of rows with the same columns; where :func:`yields` declares
+it, exactly that count, columns and types); an entry that fails is recomputed, a file that
+is not a database replaced, an unwritable folder skipped, each with one line on stderr.
+Beyond that the cache, like any build output, is trusted (``rm -rf build/cache``).
 """
 
 from __future__ import annotations
@@ -188,8 +183,8 @@ def point_key(
 ) -> str:
     """The cache key of ``compute(point)``: a hash of everything its rows depend on (the
     function, the setup, the point's N, seed, labels and options, the content of the
-    profile files it reads, the code and the libraries' versions). ``memo`` (one engine
-    call's) keeps the profile files' digests between points."""
+    profile files it reads, :func:`code_fingerprint` and :func:`module_fingerprint`; not
+    the report or this module). ``memo`` (one engine call's) keeps the profiles' digests."""
     memo = {} if memo is None else memo
     setup = point.setup
     material = {
@@ -229,9 +224,7 @@ def yields(shape: Callable[[Any], Shape]) -> Callable[[_F], _F]:
 
 
 def _well_formed(rows: Any, shape: Shape | None) -> bool:
-    """Whether ``rows`` can be what a point yields: a non-empty list of rows with the same
-    columns; with a declared ``shape``, exactly its count of rows, its columns and their
-    types."""
+    """Whether ``rows`` can be what a point yields (see the module docstring)."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return False
     if shape is None:
@@ -256,10 +249,9 @@ QUERY_KEYS = 900
 
 
 def _cache_read(path: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The stored ``(digest, text)`` of each key of ``keys`` that has an entry, one query
-    per :data:`QUERY_KEYS` keys; ``sqlite3.OperationalError`` when the file is locked
-    beyond :data:`CACHE_TIMEOUT_S` or cannot be opened, another ``sqlite3.DatabaseError``
-    when it is not a database."""
+    """The stored ``(digest, text)`` of each of ``keys`` that has an entry; a
+    ``sqlite3.OperationalError`` when the file is locked or cannot be opened, another
+    ``sqlite3.DatabaseError`` when it is not a database."""
     found: dict[str, tuple[str, str]] = {}
     if not path.exists():
         return found
@@ -683,10 +675,9 @@ def from_environment(
     default_workers: int | None = None,
     names: dict[str, str] | None = None,
 ) -> Engine:
-    """The engine the arguments (not None), else the environment (``DNNSPLIT_WORKERS``,
-    ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_CACHE``, ``DNNSPLIT_CACHE_DIR``), else
-    ``default_workers`` (None: in this process) name; an :class:`InputError` for one of
-    the wrong form names its variable (or, through ``names``, the argument's flag)."""
+    """The engine the arguments (not None), else the environment, else ``default_workers``
+    (None: in this process) name; an :class:`InputError` for one of the wrong form names
+    its variable (or, through ``names``, the argument's flag)."""
     names = names or {}
     env = os.environ
     count = default_workers
