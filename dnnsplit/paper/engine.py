@@ -1,34 +1,23 @@
 """Where the points of a sweep run (in this process, on local cores, or on a Dask
 cluster), and the cache of rows per point that lets a re-run skip what it has computed.
 
-A sweep is a list of independent points and a module-level function that turns one point
-into rows; :class:`Engine` fans the points out and gathers the rows back in the order of
-the points, so the CSV bytes are the same whatever ran them. ``workers`` None or 1 (the
-default): in this process; ``workers=N``: a local ``dask.distributed`` cluster of N
-processes, started on first use, on 127.0.0.1 with no fixed port; ``scheduler``: the Dask
-scheduler at ``tcp://HOST:PORT`` (``dask scheduler`` and ``dask worker`` on each machine).
-On a cluster the points go out in about :data:`TASKS_PER_WORKER` tasks per worker of up
-to :data:`CHUNK_POINTS` points, cut to about equal cost (N² a point, the largest first). A
-worker that dies has its task retried (Dask: up to 3 times); a point that still fails or
-raises stops the sweep with :class:`SweepFailed` naming it, before any CSV is written.
+:class:`Engine` fans the points of a sweep out to a module-level row function and gathers
+the rows back in the order of the points, so the CSV bytes are the same whatever ran them:
+``workers`` None or 1 (the default) in this process; ``workers=N`` on a local
+``dask.distributed`` cluster of N processes (127.0.0.1, no fixed port); ``scheduler`` on
+the Dask scheduler at ``tcp://HOST:PORT``. On a cluster the points go out in tasks of about
+equal cost, and a worker that dies has its task retried (Dask: up to 3 times); a point that
+still fails or raises stops the sweep with :class:`SweepFailed` naming it, before any CSV
+is written. A sweep given no engine takes :func:`configure`'s, else the environment's (how
+``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_WORKERS``,
+``DNNSPLIT_CACHE`` (``0``: off), ``DNNSPLIT_CACHE_DIR``, each checked when read.
 
-A sweep given no engine takes :func:`configure`'s, else the environment's (how
-``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_WORKERS`` (1 = in
-process), ``DNNSPLIT_CACHE`` (``0``: off), ``DNNSPLIT_CACHE_DIR``. Every setting is checked
-when made, naming it: ``workers`` 1 to :func:`max_workers`, a scheduler an address whose
-scheme is one of :data:`SCHEDULER_SCHEMES` (:func:`check_reachable` contacts one).
-
-**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task, keyed by a
-hash of the function, the setup, the point (N, seed, labels, options), the content of the
-profile files it reads, the source of the code that computes rows (:data:`ROW_CODE` and the
-row function's own module; not the report or this module) and the versions of Python and
-the numerical libraries; a change of the report hits, of a profile, a setup field, the
-model or the study's module misses. Each entry carries a checksum of its key and rows and
-must be what its point yields (a non-empty list of rows with the same columns; where
-:func:`yields` declares it, exactly that count, columns and types); an entry that fails is
-recomputed, a file that is not a database replaced, an unwritable folder skipped, each with
-one line on stderr. Beyond that the cache, like any build output, is trusted. Clear it with
-``rm -rf build/cache``.
+**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task under
+:func:`point_key`. Each entry carries a checksum of its key and rows and must be what its
+point yields (a non-empty list of rows with the same columns; where :func:`yields` declares
+it, exactly that count, columns and types); an entry that fails is recomputed, a file that
+is not a database replaced, an unwritable folder skipped, each with one line on stderr.
+Beyond that the cache, like any build output, is trusted (``rm -rf build/cache``).
 """
 
 from __future__ import annotations
@@ -46,7 +35,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from dnnsplit._checks import number
 from dnnsplit._progress import progress_bar
@@ -56,27 +45,23 @@ from dnnsplit.profiles import profile_path
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "CACHE_DIR",
     "CACHE_FILE",
     "ENV_CACHE",
-    "ENV_CACHE_DIR",
     "ENV_SCHEDULER",
     "ENV_WORKERS",
-    "MAX_WORKERS_PER_CORE",
     "SCHEDULER_TIMEOUT_S",
     "Engine",
-    "Point",
+    "Shape",
     "SweepFailed",
-    "check_address",
     "check_reachable",
     "code_fingerprint",
     "configure",
     "current",
     "from_environment",
-    "max_workers",
     "module_fingerprint",
     "package_fingerprint",
     "point_key",
+    "start_local_cluster",
     "yields",
 ]
 
@@ -103,39 +88,21 @@ SCHEDULER_TIMEOUT_S = 5.0
 SCHEDULER_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
 
 Rows = list[dict[str, Any]]
-
-
-class Point(Protocol):
-    """What the engine needs of a point of a sweep (:class:`dnnsplit.paper.sweeps.Point`):
-    the setup and the draw it names, and what else its rows depend on."""
-
-    @property
-    def setup(self) -> Setup: ...
-    @property
-    def devices(self) -> int: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def labels(self) -> tuple[tuple[str, Any], ...]: ...
-    @property
-    def options(self) -> dict[str, Any]: ...
+#: A module-level function that turns one point into rows.
+RowFunction = Callable[[Any], Rows]
 
 
 class SweepFailed(RuntimeError):
-    """A point of a sweep failed (raised, or its worker kept dying); names the point."""
+    """A point of a sweep failed (raised, or its worker kept dying); names the point (its
+    N, seed, policy, ratio and labels)."""
 
     def __init__(self, sweep: str, point: Any, error: BaseException) -> None:
         self.sweep, self.point, self.error = sweep, point, error
         what = str(error) if isinstance(error, PointFailed) else f"{type(error).__name__}: {error}"
-        super().__init__(f"{sweep}: point {describe(point)} failed: {what}")
-
-
-def describe(point: Any) -> str:
-    """A point in words: ``(N = 10, seed 3, sjf, R = 1, quantum_s = 0.01)``."""
-    setup = point.setup
-    parts = [f"N = {point.devices}", f"seed {point.seed}", setup.policy, f"R = {setup.ratio:g}"]
-    parts += [f"{k} = {v}" for k, v in point.labels]
-    return "(" + ", ".join(parts) + ")"
+        setup = point.setup
+        parts = [f"N = {point.devices}", f"seed {point.seed}", setup.policy, f"R = {setup.ratio:g}"]
+        parts += [f"{k} = {v}" for k, v in point.labels]
+        super().__init__(f"{sweep}: point ({', '.join(parts)}) failed: {what}")
 
 
 # --- the cache -----------------------------------------------------------------------------
@@ -158,8 +125,7 @@ def _library_versions() -> str:
 
 def _fingerprint(patterns: Sequence[str]) -> str:
     digest = hashlib.sha256(_library_versions().encode())
-    files = sorted({p for pattern in patterns for p in PACKAGE_DIR.glob(pattern)})
-    for path in files:
+    for path in sorted({p for pattern in patterns for p in PACKAGE_DIR.glob(pattern)}):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -194,14 +160,12 @@ def _profile_digest(name: str | None, memo: dict[str, str | None]) -> str | None
     ``memo`` keeps each file's digest for the rest of one engine call."""
     if name is None:
         return None
-    if name in memo:
-        return memo[name]
-    try:
-        digest: str | None = hashlib.sha256(profile_path(name).read_bytes()).hexdigest()
-    except (InputError, OSError):
-        digest = None  # the sweep itself reports the missing profile
-    memo[name] = digest
-    return digest
+    if name not in memo:
+        try:
+            memo[name] = hashlib.sha256(profile_path(name).read_bytes()).hexdigest()
+        except (InputError, OSError):
+            memo[name] = None  # the sweep itself reports the missing profile
+    return memo[name]
 
 
 @lru_cache(maxsize=1024)
@@ -215,12 +179,12 @@ def _name(compute: Callable[..., Any]) -> str:
 
 
 def point_key(
-    compute: Callable[[Any], Rows], point: Point, *, memo: dict[str, str | None] | None = None
+    compute: RowFunction, point: Any, *, memo: dict[str, str | None] | None = None
 ) -> str:
     """The cache key of ``compute(point)``: a hash of everything its rows depend on (the
     function, the setup, the point's N, seed, labels and options, the content of the
-    profile files it reads, the code and the libraries' versions). ``memo`` (one engine
-    call's) keeps the profile files' digests between points."""
+    profile files it reads, :func:`code_fingerprint` and :func:`module_fingerprint`; not
+    the report or this module). ``memo`` (one engine call's) keeps the profiles' digests."""
     memo = {} if memo is None else memo
     setup = point.setup
     material = {
@@ -260,9 +224,7 @@ def yields(shape: Callable[[Any], Shape]) -> Callable[[_F], _F]:
 
 
 def _well_formed(rows: Any, shape: Shape | None) -> bool:
-    """Whether ``rows`` can be what a point yields: a non-empty list of rows with the same
-    columns; with a declared ``shape``, exactly its count of rows, its columns and their
-    types."""
+    """Whether ``rows`` can be what a point yields (see the module docstring)."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return False
     if shape is None:
@@ -282,53 +244,24 @@ def _entry_digest(key: str, text: str) -> str:
     return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
 
 
-def _checked(key: str, digest: str, text: str, shape: Shape | None) -> Rows | None:
-    """The rows of a stored entry, or None when its checksum does not match its key and
-    text, its text is not JSON, or its rows are not what a point yields."""
-    if not isinstance(text, str) or digest != _entry_digest(key, text):
-        return None
-    try:
-        rows = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return rows if _well_formed(rows, shape) else None
-
-
-class CacheUnreadable(Exception):
-    """The cache file cannot be read now (locked, or not readable): nothing is found."""
-
-
 #: Keys asked of the database in one query (below SQLite's limit on parameters).
 QUERY_KEYS = 900
 
 
-def _cache_read(folder: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The stored ``(digest, text)`` of each key of ``keys`` that has an entry, one query
-    per :data:`QUERY_KEYS` keys; :class:`CacheUnreadable` when the file is locked beyond
-    :data:`CACHE_TIMEOUT_S` or cannot be opened, ``sqlite3.DatabaseError`` when it is not
-    a database."""
-    path = folder / CACHE_FILE
-    if not path.exists():
-        return {}
-    try:
-        db = sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)
-    except sqlite3.OperationalError as error:
-        raise CacheUnreadable(str(error)) from error
+def _cache_read(path: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The stored ``(digest, text)`` of each of ``keys`` that has an entry; a
+    ``sqlite3.OperationalError`` when the file is locked or cannot be opened, another
+    ``sqlite3.DatabaseError`` when it is not a database."""
     found: dict[str, tuple[str, str]] = {}
+    if not path.exists():
+        return found
     wanted = list(dict.fromkeys(keys))
-    try:
+    with contextlib.closing(sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)) as db:
         for start in range(0, len(wanted), QUERY_KEYS):
             batch = wanted[start : start + QUERY_KEYS]
             marks = ",".join("?" * len(batch))
             query = f"SELECT key, digest, rows FROM entries WHERE key IN ({marks})"
-            for key, digest, text in db.execute(query, batch):
-                found[key] = (digest, text)
-    except sqlite3.OperationalError as error:
-        if "no such table" in str(error):
-            return found
-        raise CacheUnreadable(str(error)) from error
-    finally:
-        db.close()
+            found.update((key, (digest, text)) for key, digest, text in db.execute(query, batch))
     return found
 
 
@@ -356,15 +289,6 @@ def _cache_write(folder: Path, entries: Sequence[tuple[str, Rows]]) -> None:
         raise OSError(0, str(error)) from error
 
 
-def _discard_damaged(folder: Path, error: BaseException) -> None:
-    """Remove a cache file that is not a database (one line on stderr says so)."""
-    path = folder / CACHE_FILE
-    _report(f"{path} is damaged ({error}): discarded; every point is recomputed")
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(OSError):
-            Path(f"{path}{suffix}").unlink()
-
-
 #: Cache folders found not writable in this process (each reported once).
 _UNWRITABLE: set[Path] = set()
 
@@ -380,20 +304,16 @@ def _report(message: str) -> None:
 # --- the engine ----------------------------------------------------------------------------
 
 
-def max_workers() -> int:
-    """The most worker processes a local cluster takes: :data:`MAX_WORKERS_PER_CORE` per
-    core of this machine."""
-    return MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
-
-
 def _check_workers(value: Any, field: str) -> int:
-    """A number of worker processes, 1 to :func:`max_workers` (else an error naming ``field``)."""
+    """A number of worker processes, 1 to :data:`MAX_WORKERS_PER_CORE` per core of this
+    machine (else an error naming ``field``)."""
     count = int(number(value, field, whole=True, minimum=1))
-    if count > max_workers():
+    cores = os.cpu_count() or 1
+    if count > MAX_WORKERS_PER_CORE * cores:
         raise InputError(
             field,
-            f"must be at most {max_workers()} ({MAX_WORKERS_PER_CORE} worker processes per "
-            f"core, {os.cpu_count() or 1} cores here), got {count}; for more, start a Dask "
+            f"must be at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} worker "
+            f"processes per core, {cores} cores here), got {count}; for more, start a Dask "
             "cluster and give its scheduler",
         )
     return count
@@ -459,7 +379,7 @@ class Engine:
     ----------
     workers : int or None
         None or 1: in this process (the default); N ≥ 2: a local cluster of N worker
-        processes (at most :func:`max_workers`), started on first use.
+        processes (at most :data:`MAX_WORKERS_PER_CORE` per core), started on first use.
     scheduler : str or None
         Address of a Dask scheduler (``tcp://HOST:PORT``); overrides ``workers``.
     cache : bool
@@ -484,24 +404,14 @@ class Engine:
         return self.scheduler is None and (self.workers or 1) == 1
 
     def run(
-        self,
-        compute: Callable[[Any], Rows],
-        points: Sequence[Point],
-        *,
-        desc: str,
-        progress: bool = True,
+        self, compute: RowFunction, points: Sequence[Any], *, desc: str, progress: bool = True
     ) -> Rows:
         """The rows of every point, in the order of ``points`` (one progress bar)."""
         each = self.run_each(compute, points, desc=desc, progress=progress)
         return [row for rows in each for row in rows]
 
     def run_each(
-        self,
-        compute: Callable[[Any], Rows],
-        points: Sequence[Point],
-        *,
-        desc: str,
-        progress: bool = True,
+        self, compute: RowFunction, points: Sequence[Any], *, desc: str, progress: bool = True
     ) -> list[Rows]:
         """The rows of each point, one list per point, in the order of ``points``. Points
         of the same key are computed once; the cache is read in one pass over the keys and
@@ -511,7 +421,8 @@ class Engine:
         first: dict[str, int] = {}
         for index, key in enumerate(keys):
             first.setdefault(key, index)
-        shapes = [_shape_of(compute, points[index]) for index in first.values()]
+        shape = _SHAPES.get(_name(compute))
+        shapes = [shape(points[i]) if shape else None for i in first.values()]
         rows_of = self._recall(list(first), shapes, desc)
         todo = [index for key, index in first.items() if key not in rows_of]
         bar = progress_bar(total=len(first), desc=desc, enabled=progress)
@@ -543,20 +454,29 @@ class Engine:
     ) -> dict[str, Rows]:
         if not self.cache or not keys:
             return {}
+        path = self.cache_dir / CACHE_FILE
         try:
-            stored = _cache_read(self.cache_dir, keys)
-        except CacheUnreadable as error:
-            _report(f"cannot read {self.cache_dir / CACHE_FILE} ({error}); {desc} is computed")
+            stored = _cache_read(path, keys)
+        except sqlite3.OperationalError as error:  # locked, or cannot be opened
+            if "no such table" not in str(error):
+                _report(f"cannot read {path} ({error}); {desc} is computed")
             return {}
-        except sqlite3.DatabaseError as error:
-            _discard_damaged(self.cache_dir, error)
+        except sqlite3.DatabaseError as error:  # not a database
+            _report(f"{path} is damaged ({error}): discarded; every point is recomputed")
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    Path(f"{path}{suffix}").unlink()
             return {}
         found: dict[str, Rows] = {}
         failed = 0
         for key, shape in zip(keys, shapes, strict=True):
             if key in stored and key not in found:
-                rows = _checked(key, *stored.pop(key), shape)
-                if rows is not None:
+                digest, text = stored.pop(key)
+                rows: Any = None
+                if isinstance(text, str) and digest == _entry_digest(key, text):
+                    with contextlib.suppress(ValueError, RecursionError):
+                        rows = json.loads(text)
+                if _well_formed(rows, shape):
                     found[key] = rows
                 else:
                     failed += 1
@@ -568,12 +488,11 @@ class Engine:
             )
         return found
 
-    def remember(self, entries: Sequence[tuple[str, Rows]]) -> bool:
-        """Store ``(key, rows)`` entries in one transaction; False when the cache is off
-        or its folder cannot be written (one line on stderr, once): the run goes on
-        without the cache."""
+    def remember(self, entries: Sequence[tuple[str, Rows]]) -> None:
+        """Store ``(key, rows)`` entries in one transaction; when the cache is off or its
+        folder cannot be written (one line on stderr, once), the run goes on without it."""
         if not self.cache or not entries or self.cache_dir in _UNWRITABLE:
-            return False
+            return
         try:
             _cache_write(self.cache_dir, entries)
         except OSError as error:
@@ -582,11 +501,9 @@ class Engine:
                 f"cannot write in {self.cache_dir} ({error.strerror or type(error).__name__}); "
                 "rows are computed but not cached"
             )
-            return False
-        return True
 
     def _compute(
-        self, compute: Callable[[Any], Rows], points: Sequence[Point], todo: list[int], desc: str
+        self, compute: RowFunction, points: Sequence[Any], todo: list[int], desc: str
     ) -> Iterator[tuple[int, Rows]]:
         """``(index, rows)`` of each point at the ``todo`` indices, as they are computed."""
         if self.in_process:
@@ -629,12 +546,6 @@ class Engine:
             raise
 
 
-def _shape_of(compute: Callable[[Any], Rows], point: Any) -> Shape | None:
-    """The declared shape of ``compute(point)``'s rows (:func:`yields`), if any."""
-    shape = _SHAPES.get(_name(compute))
-    return shape(point) if shape is not None else None
-
-
 #: A sweep is cut into about this many Dask tasks per worker (for balance) ...
 TASKS_PER_WORKER = 16
 #: ... of at most this many points each (a task of many cheap points costs one round trip).
@@ -645,18 +556,15 @@ def _chunks(order: Sequence[int], weights: Sequence[float], count: int) -> list[
     """``order`` cut into consecutive chunks of about equal total weight (an estimate of
     their cost), about ``count`` of them, none of more than :data:`CHUNK_POINTS`."""
     target = sum(weights) / max(1, count)
-    chunks: list[list[int]] = []
-    current: list[int] = []
+    chunks: list[list[int]] = [[]]
     weight = 0.0
     for index, each in zip(order, weights, strict=True):
-        current.append(index)
+        chunks[-1].append(index)
         weight += each
-        if weight >= target or len(current) >= CHUNK_POINTS:
-            chunks.append(current)
-            current, weight = [], 0.0
-    if current:
-        chunks.append(current)
-    return chunks
+        if weight >= target or len(chunks[-1]) >= CHUNK_POINTS:
+            chunks.append([])
+            weight = 0.0
+    return [chunk for chunk in chunks if chunk]
 
 
 class PointFailed(RuntimeError):
@@ -670,7 +578,7 @@ class PointFailed(RuntimeError):
         return self.message
 
 
-def _run_chunk(compute: Callable[[Any], Rows], points: Sequence[Point]) -> list[Rows]:
+def _run_chunk(compute: RowFunction, points: Sequence[Any]) -> list[Rows]:
     """The rows of each point of a chunk (runs on a worker)."""
     out = []
     for position, point in enumerate(points):
@@ -750,29 +658,13 @@ def configure(
 ) -> Engine:
     """Set the engine of every later sweep in this process (``None`` values: defaults)."""
     global _CONFIGURED
-    _CONFIGURED = Engine(
-        workers=workers,
-        scheduler=scheduler,
-        cache=cache,
-        cache_dir=Path(cache_dir) if cache_dir else CACHE_DIR,
-    )
+    _CONFIGURED = Engine(workers, scheduler, cache, Path(cache_dir) if cache_dir else CACHE_DIR)
     return _CONFIGURED
 
 
 def current() -> Engine:
     """The configured engine, else one from the environment (see the module docstring)."""
-    if _CONFIGURED is not None:
-        return _CONFIGURED
-    return from_environment()
-
-
-def _cache_flag(text: str, field: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "on", "yes", "true"):
-        return True
-    if value in ("0", "off", "no", "false"):
-        return False
-    raise InputError(field, f"must be 1 or 0 (on or off), got {shown(text)}")
+    return _CONFIGURED if _CONFIGURED is not None else from_environment()
 
 
 def from_environment(
@@ -783,34 +675,28 @@ def from_environment(
     default_workers: int | None = None,
     names: dict[str, str] | None = None,
 ) -> Engine:
-    """The engine the arguments (not None), else the environment (``DNNSPLIT_WORKERS``,
-    ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_CACHE``, ``DNNSPLIT_CACHE_DIR``), else
-    ``default_workers`` (None: in this process) name; an :class:`InputError` for one of
-    the wrong form names its variable (or, through ``names``, the argument's flag)."""
+    """The engine the arguments (not None), else the environment, else ``default_workers``
+    (None: in this process) name; an :class:`InputError` for one of the wrong form names
+    its variable (or, through ``names``, the argument's flag)."""
     names = names or {}
     env = os.environ
+    count = default_workers
     if workers is not None:
-        count: int | None = _check_workers(workers, names.get("workers", "workers"))
-    elif (env.get(ENV_WORKERS) or "").strip():
-        text = env[ENV_WORKERS].strip()
-        try:
-            parsed: Any = int(text)
-        except ValueError:
-            parsed = text
+        count = _check_workers(workers, names.get("workers", "workers"))
+    elif text := (env.get(ENV_WORKERS) or "").strip():
+        parsed: Any = text
+        with contextlib.suppress(ValueError):
+            parsed = int(text)
         count = _check_workers(parsed, ENV_WORKERS)
-    else:
-        count = default_workers
+    address: str | None = None
     if scheduler is not None:
-        address: str | None = check_address(scheduler, names.get("scheduler", "scheduler"))
+        address = check_address(scheduler, names.get("scheduler", "scheduler"))
     elif env.get(ENV_SCHEDULER):
         address = check_address(env[ENV_SCHEDULER], ENV_SCHEDULER)
-    else:
-        address = None
-    on = cache if cache is not None else _cache_flag(env.get(ENV_CACHE, "1"), ENV_CACHE)
-    folder = env.get(ENV_CACHE_DIR) or None
-    return Engine(
-        workers=count,
-        scheduler=address,
-        cache=on,
-        cache_dir=Path(folder) if folder else CACHE_DIR,
-    )
+    if cache is None:
+        flag = env.get(ENV_CACHE, "1").strip().lower()
+        if flag not in ("1", "on", "yes", "true", "0", "off", "no", "false"):
+            raise InputError(ENV_CACHE, f"must be 1 or 0 (on or off), got {shown(env[ENV_CACHE])}")
+        cache = flag in ("1", "on", "yes", "true")
+    folder = env.get(ENV_CACHE_DIR)
+    return Engine(count, address, cache, Path(folder) if folder else CACHE_DIR)

@@ -48,9 +48,10 @@ def change_pct(new: float, old: float) -> float:
     return 100.0 * (new - old) / old if old > 0 else math.nan
 
 
-def same_value(value: float, optimum: float, relative: float = SAME_VALUE_RELATIVE) -> bool:
-    """Whether ``value`` equals ``optimum`` within ``relative`` (relative distance)."""
-    return abs(value - optimum) <= relative * max(abs(optimum), abs(value), NEAR_ZERO)
+def same_value(value: float, optimum: float) -> bool:
+    """Whether ``value`` equals ``optimum`` within :data:`SAME_VALUE_RELATIVE`."""
+    scale = max(abs(optimum), abs(value), NEAR_ZERO)
+    return abs(value - optimum) <= SAME_VALUE_RELATIVE * scale
 
 
 def gap_pct(value: float, optimum: float) -> float:
@@ -124,42 +125,27 @@ def summarise(
         values = group["value"].to_numpy(dtype=float)
         values = values[~np.isnan(values)]
         centre = float(statistic(values)) if values.size else math.nan
+        low = high = centre
         if values.size >= 2:
-            picks = rng.integers(0, values.size, size=(resamples, values.size))
-            samples = values[picks]
+            samples = values[rng.integers(0, values.size, size=(resamples, values.size))]
             # the mean of each row at once; the same bits as np.mean row by row
             if statistic is np.mean:
                 stats = samples.mean(axis=1)
             else:
                 stats = np.apply_along_axis(statistic, 1, samples)
             low, high = _bootstrap_interval(stats, confidence)
-        else:
-            low = high = centre
-        key = key if isinstance(key, tuple) else (key,)
-        spread = (
-            (float(values.min()), float(np.median(values)), float(values.max()))
-            if values.size
-            else (math.nan,) * 3
-        )
+        spread = (values.min(), np.median(values), values.max()) if values.size else (math.nan,) * 3
         out.append(
             {
-                **dict(zip(by, key, strict=True)),
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
                 "mean": centre,
                 "low": float(low),
                 "high": float(high),
-                "min": spread[0],
-                "median": spread[1],
-                "max": spread[2],
+                **dict(zip(("min", "median", "max"), map(float, spread), strict=True)),
                 "n": int(values.size),
             }
         )
     return pd.DataFrame(out)
-
-
-# --- the summary each figure draws ----------------------------------------------------
-
-
-# --- the CSVs each figure writes --------------------------------------------------------
 
 
 # --- the verdict map ---------------------------------------------------------------------

@@ -1,26 +1,20 @@
 """The primitives of the paper's sweeps: a setup, a grid, and tidy rows out.
 
-A sweep is ``rows = sweep(setup, grid)``, and each study module holds its own
-(:func:`dnnsplit.paper.fig3.improvement`, :func:`dnnsplit.paper.fig5.greedy_vs_optimal`,
-...). The setup (:class:`dnnsplit.Setup`) holds every choice the paper leaves open; the
-:class:`Grid` lists what varies (N, seeds, and setup fields). Each :class:`Point` is the
-scenario of ``(N, seed, setup')`` with ``setup' = replace(setup, ...)``, drawn by
-:func:`dnnsplit.paper_scenario` under the one seeding rule, so any row can be traced back to
-its scenario with ``dnnsplit scenario --devices N --seed s`` and the setup recorded in the
-figure's manifest.
-
+A sweep is ``rows = sweep(setup, grid)``, held by its study's module
+(:func:`dnnsplit.paper.fig3.improvement`, ...). The :class:`Grid` lists what varies (N,
+seeds, and :class:`dnnsplit.Setup` fields); each :class:`Point` is the scenario of
+``(N, seed, setup.replace(...))`` drawn by :func:`dnnsplit.paper_scenario`, so any row can
+be traced back with ``dnnsplit scenario --devices N --seed s`` and the figure's manifest.
 Rows are "tidy": one per (profile, seed, policy, ratio, devices, solver, objective,
-metric), the number in ``value``. Points are independent: :func:`run_points` evaluates
-them on an engine (:mod:`dnnsplit.paper.engine`: in this process, on every core or on a
-Dask cluster, each point's rows cached) and :func:`tidy` sorts the rows, so whatever ran
-them the bytes of a CSV are the same.
+metric), the number in ``value``; :func:`run_points` evaluates the independent points on
+an engine (:mod:`dnnsplit.paper.engine`, each point's rows cached) and :func:`tidy` sorts
+them, so whatever ran them the bytes of a CSV are the same.
 
-Most sweeps are made of *solves* (:class:`Solved`): a point asks for solves (a scenario, a
-solver, an objective, the solver's options, a :data:`Request`), :func:`run_solved`
-computes each distinct solve once as an engine task cached on its own
-(:func:`solution_record`), and the point's rows are assembled from the records. Points
-that differ only in what their rows make of the same solves (Fig. 3's baseline, greedy's
-start for Fig. 5, the readings of the paper) share them.
+Most sweeps are made of *solves* (:class:`Solved`): a point asks for solves (a
+:data:`Request`: solver, objective and options on its scenario), :func:`run_solved` computes
+each distinct solve once as an engine task cached on its own (:func:`solution_record`), and
+the point's rows are assembled from the records, so points that differ only in what their
+rows make of the same solves (Fig. 3's baseline, greedy's start, the readings) share them.
 """
 
 from __future__ import annotations
@@ -40,7 +34,7 @@ from dnnsplit._checks import number
 from dnnsplit.draw import paper_scenario
 from dnnsplit.errors import InputError, SolverRefusal, check_choice
 from dnnsplit.evaluate import Evaluation
-from dnnsplit.paper.engine import Engine, Shape, yields
+from dnnsplit.paper.engine import Engine, RowFunction, Shape, yields
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import Experiment
 from dnnsplit.scenario import Scenario
@@ -86,6 +80,8 @@ ID_COLUMNS = ["profile", "seed", "policy", "ratio", "devices", "solver", "object
 #: A baseline whose delays spread less than this fraction of their mean has zero variance
 #: (what is left is rounding), so a % gain over it is undefined rather than astronomical.
 ZERO_SPREAD = 1e-9
+#: The metrics of an evaluation that rows carry (:func:`evaluation_metrics`).
+METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share", "energy")
 
 
 # --- grids and points -------------------------------------------------------------------
@@ -102,7 +98,7 @@ def _values(name: str, values: Any) -> tuple[Any, ...]:
 
 #: The columns of a sweep's rows that already name a setup field: a varied field among
 #: them is not added as a label of its own.
-SETUP_COLUMNS = {"profile": "profile", "policy": "policy", "ratio": "ratio"}
+SETUP_COLUMNS = ("profile", "policy", "ratio")
 
 
 @dataclass(frozen=True)
@@ -154,51 +150,24 @@ class Grid:
             vary[name] = values
         object.__setattr__(self, "vary", MappingProxyType(vary))
 
-    def setups(self, setup: Setup, *, sweep: str, varies: Sequence[str]) -> list[Setup]:
-        """``setup`` with every combination of the varied values (just ``setup`` when
-        nothing varies); an :class:`InputError` names a field ``sweep`` does not vary."""
-        for name in self.vary:
-            if name not in varies:
-                allowed = ", ".join(varies) if varies else "no setup field"
-                raise InputError(
-                    f"grid.vary.{name}", f"{sweep} does not vary {name}; it varies {allowed}"
-                )
-        names = list(self.vary)
-        return [
-            setup.replace(**dict(zip(names, combination, strict=True)))
-            for combination in itertools.product(*(self.vary[n] for n in names))
-        ]
-
-    def labels(self, setup: Setup) -> tuple[tuple[str, Any], ...]:
-        """The identifying columns a point of ``setup`` carries for the varied fields that
-        are not already columns of every row (:data:`SETUP_COLUMNS`)."""
-        return tuple(
-            (name, getattr(setup, name)) for name in self.vary if name not in SETUP_COLUMNS
-        )
-
     def shrunk(self, quick: bool, **keep: int) -> Grid:
         """A smoke-test grid when ``quick``: the first ``keep[name]`` values of ``devices``,
         ``seeds`` or a varied field (a numeric field kept at 3 keeps its first, middle and
         last values)."""
         if not quick:
             return self
-        devices, seeds, vary = self.devices, self.seeds, dict(self.vary)
+        values = {"devices": self.devices, "seeds": self.seeds, **self.vary}
         for name, count in keep.items():
-            values: Sequence[Any] | None = self.vary.get(name, getattr(self, name, None))
-            if values is None:
+            if name not in values:
                 raise InputError(f"grid.{name}", "neither devices, seeds nor a varied field")
-            numeric = all(isinstance(v, (int, float)) for v in values) and name in self.vary
-            if numeric and count == 3 and len(values) > 3:
-                kept = (values[0], values[len(values) // 2], values[-1])
+            given = tuple(values[name])
+            numeric = name in self.vary and all(isinstance(v, (int, float)) for v in given)
+            if numeric and count == 3 and len(given) > 3:
+                values[name] = (given[0], given[len(given) // 2], given[-1])
             else:
-                kept = tuple(values)[:count]
-            if name == "devices":
-                devices = tuple(kept)
-            elif name == "seeds":
-                seeds = tuple(kept)
-            else:
-                vary[name] = kept
-        return Grid(devices=devices, seeds=seeds, vary=vary)
+                values[name] = given[:count]
+        devices, seeds = values.pop("devices"), values.pop("seeds")
+        return Grid(devices=devices, seeds=seeds, vary=values)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a manifest."""
@@ -246,16 +215,26 @@ def points(
     options: Mapping[str, Any] | None = None,
 ) -> list[Point]:
     """Every point of ``grid`` on ``setup``: each combination of the varied fields, then
-    each N, then each seed; ``options`` go to every point."""
+    each N, then each seed; ``options`` go to every point. A point's labels are its varied
+    fields but those every row names (:data:`SETUP_COLUMNS`); an :class:`InputError` names
+    a field ``sweep`` does not vary."""
+    for name in grid.vary:
+        if name not in varies:
+            allowed = ", ".join(varies) if varies else "no setup field"
+            raise InputError(
+                f"grid.vary.{name}", f"{sweep} does not vary {name}; it varies {allowed}"
+            )
+    labels = [name for name in grid.vary if name not in SETUP_COLUMNS]
+    setups = [
+        setup.replace(**dict(zip(grid.vary, combination, strict=True)))
+        for combination in itertools.product(*grid.vary.values())
+    ]
     return [
-        Point(one, n, s, labels=grid.labels(one), options=dict(options or {}))
-        for one in grid.setups(setup, sweep=sweep, varies=varies)
+        Point(one, n, s, tuple((k, getattr(one, k)) for k in labels), dict(options or {}))
+        for one in setups
         for n in grid.devices
         for s in grid.seeds
     ]
-
-
-RowFunction = Callable[[Point], list[dict[str, Any]]]
 
 
 def run_points(
@@ -266,26 +245,17 @@ def run_points(
     progress: bool = True,
     engine: Engine | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of every point, in the order of the points, one progress bar over the sweep.
-
-    ``compute`` is a module-level function of one point, so that ``engine`` (default: the
-    one the environment names, :func:`dnnsplit.paper.engine.current`) can run it in another
-    process or on a cluster, and cache its rows.
-    """
+    """The rows of every point, in the order of the points, one progress bar over the sweep
+    (``compute``: a module-level function of one point, for ``engine``, by default
+    :func:`dnnsplit.paper.engine.current`, to run elsewhere and cache)."""
     return (engine or current_engine()).run(compute, points, desc=desc, progress=progress)
 
 
 def evaluation_metrics(evaluation: Evaluation) -> dict[str, float]:
     """The :data:`METRICS` of an evaluation (eqs. 4–5 and the rest), by name."""
     return {
-        "total": evaluation.total,
-        "variance": evaluation.variance,
-        "std": float(np.sqrt(evaluation.variance)),
-        "mean": evaluation.mean,
-        "max": evaluation.max,
-        "jain": evaluation.jain,
-        "local_share": evaluation.local_share,
-        "energy": evaluation.energy,
+        m: float(np.sqrt(evaluation.variance)) if m == "std" else getattr(evaluation, m)
+        for m in METRICS
     }
 
 
@@ -317,9 +287,6 @@ def tidy(rows: list[dict[str, Any]], extra_ids: Sequence[str] = ()) -> pd.DataFr
 
 # --- solutions: the unit of work the Fig. 3 and Fig. 5 sweeps share ----------------------
 
-#: The metrics of an evaluation that rows carry (:func:`evaluation_metrics`).
-METRICS = ("total", "variance", "std", "mean", "max", "jain", "local_share", "energy")
-
 #: One solve of a scenario: ``(name, value)`` pairs, sorted by name, of ``solver``,
 #: ``objective``, the solver's options and ``certify`` (the optimum must be certified).
 Request = tuple[tuple[str, Any], ...]
@@ -336,7 +303,7 @@ def request(solver: str, objective: str, **options: Any) -> Request:
 @lru_cache(maxsize=16)
 def _scenario(setup: Setup, devices: int, seed: int) -> Scenario:
     """The scenario of ``(devices, seed, setup)``, drawn once for the solves in a row that
-    share it (the solves of one point, or of one scenario in a batch)."""
+    share it."""
     return paper_scenario(devices, seed, setup)
 
 
@@ -396,15 +363,10 @@ def run_solved(
     progress: bool = True,
     engine: Engine | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """The rows of each ``(sweep, point)`` of ``work``, in order.
-
-    Each distinct solve the points ask for (a scenario, a solver, an objective and the
-    solver's options) is computed once, however many points, sweeps or readings ask for
-    it, and cached on its own by ``engine`` (one task per solve, the solves of one
-    scenario side by side); each point's rows are then assembled from the records, in
-    this process. A point that changes only what the rows make of the solves (Fig. 3's
-    baseline, say) therefore costs no solve that another point has made.
-    """
+    """The rows of each ``(sweep, point)`` of ``work``, in order: each distinct solve
+    (scenario, solver, objective, options) computed once by ``engine`` as a task cached on
+    its own, however many points ask for it; each point's rows assembled from the records,
+    in this process."""
     asked = [(sweep, point, sweep.requests(point)) for sweep, point in work]
     units: dict[tuple[Any, ...], Point] = {}
     for _, point, requests in asked:
