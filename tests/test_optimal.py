@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import scenario_dicts
@@ -348,6 +348,18 @@ def all_vectors(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     st.sampled_from(("variance", "max")),
     st.integers(0, 2**32 - 1),
 )
+@example(  # the least and greatest means crossed by rounding emptied the range (bound inf)
+    {"profile": {"input_bytes": 278537, "stages": [
+        {"name": "s0", "device_s": 0.16, "output_bytes": 1000},
+        {"name": "s1", "device_s": 0.0, "output_bytes": 1000},
+        {"name": "s2", "device_s": 0.19559837764348298, "output_bytes": 1000}]},
+     "bs": {"policy": "sjf", "ratio": 100.0, "quantum_s": 0.005}, "local_delay": "paper",
+     "devices": [{"background": 0, "quantum_s": 0.005, "min_stage": low, "max_stage": high,
+                  "rate_bps": rate, "speed": 0.5}
+                 for low, high, rate in ((1, 1, 4.5e6), (0, 0, 5e7), (0, 0, 5e7), (0, 1, 1.5e7))]},
+    "variance",
+    1,
+)  # fmt: skip
 def test_every_node_bound_is_below_every_completion(raw, objective, draw):
     """The assignment bound (Lemmas 3, 4, 6): at a node drawn at random (the class counts
     of a random vector, fixed for a random number of classes), the bound is at most the

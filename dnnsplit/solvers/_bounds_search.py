@@ -458,7 +458,15 @@ class _Relaxed(_Search):
         high = -self._relaxed(node, 0.0, _bounds.NEG_HIGH)
         node.c_low = max(node.c_low, low / self.n)
         node.c_high = min(node.c_high, high / self.n)
-        return node.c_low <= node.c_high
+        if node.c_low <= node.c_high:
+            return True
+        # the least and the greatest mean of one completion, summed in two orders, can
+        # cross by rounding: the range is then the few ulps between them, not empty
+        crossed = node.c_low - node.c_high
+        if crossed > RELATIVE_TOLERANCE * max(abs(node.c_low), abs(node.c_high)):
+            return False
+        node.c_low, node.c_high = node.c_high, node.c_low
+        return True
 
     def score(self, node: _Node) -> float:
         leaf = node.fixed == self.n_classes
