@@ -1,23 +1,14 @@
-"""Emulated devices on one host: CPU cgroups, network namespaces, shaped links, and the
-promise that all of it is removed again.
+"""Emulated devices on one host: CPU cgroups (v2 or v1, :func:`find_cgroups`), network
+namespaces, links shaped with ``tc``, and the promise that all of it is removed again
+(docs/testbed.md, "The emulation" has the rules).
 
 A device is a process (and its background processes) in its own CPU cgroup whose CFS
-quota lets it use a fraction ``f`` of one core: a device ``1/f`` times slower than this
-host. :func:`find_cgroups` picks **cgroup v2** wherever it is mounted with ``cpu`` in its
-``cgroup.controllers`` (quota ``cpu.max``, weight ``cpu.weight``, the controller enabled
-through ``cgroup.subtree_control``), else **cgroup v1**'s ``cpu`` controller
-(``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``, weight ``cpu.shares``): the same quota
-over the same period, so the same measurement. A device's uplink is a veth pair from its
-network namespace to the BS's, shaped on the device side with ``tc qdisc tbf``. Devices are
-pinned to one core and the BS to the other, so all devices' quotas must fit one core.
-
-Every child starts in a session of its own through :data:`LAUNCHER` (die with the run,
-``PR_SET_PDEATHSIG``; pin; ``exec``: nothing runs between ``fork`` and ``exec`` in the
-run's threaded process), and its pid goes into its cgroup at once, before it has imported
-anything. :class:`Emulation` removes all it made in reverse order when its ``with`` block
-ends, also on an exception, Ctrl-C or SIGTERM (:func:`signals_raise`);
-:func:`remove_stale` removes what runs whose process is gone left, and :func:`run_lock`
-lets one run at a time use the host's two cores. Every name carries ``dnnsplit-tb-<pid>``.
+quota lets it use a fraction ``f`` of one core. Every child starts through
+:data:`LAUNCHER` and goes into its cgroup at once; :class:`Emulation` removes all it made
+in reverse order when its ``with`` block ends, also on an exception, Ctrl-C or SIGTERM
+(:func:`signals_raise`); :func:`remove_stale` removes what runs whose process is gone
+left, and :func:`run_lock` lets one run at a time use the host's two cores. Every name
+carries ``dnnsplit-tb-<pid>``.
 """
 
 from __future__ import annotations
@@ -44,7 +35,6 @@ __all__ = [
     "BUSY_LOOP",
     "LAUNCHER",
     "LOCK_PATH",
-    "PREFIX",
     "CpuCgroups",
     "Emulation",
     "capabilities",
@@ -54,7 +44,6 @@ __all__ = [
     "remove_stale",
     "run_lock",
     "signals_raise",
-    "tbf_rate_bps",
 ]
 
 PREFIX = "dnnsplit-tb-"
@@ -93,24 +82,8 @@ def launched(argv: Sequence[str], cpus: set[int] | None) -> list[str]:
     return [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), cores, *argv]
 
 
-def tbf_rate_bps(goodput_bps: float) -> float:
-    """The link rate that gives a TCP goodput of ``goodput_bps`` (the model's ``W_i`` is a
-    goodput, docs/model.md "Channel"): tbf counts whole Ethernet frames."""
-    return goodput_bps * WIRE_OVERHEAD
-
-
 def _tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for folder in ("/usr/sbin", "/sbin"):
-        candidate = Path(folder) / name
-        if candidate.exists():
-            return str(candidate)
-    return None
-
-
-# -- cgroups ---------------------------------------------------------------------------
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
 
 
 @dataclass(frozen=True)
@@ -264,9 +237,6 @@ def capabilities() -> dict[str, Any]:
     }
 
 
-# -- runs: stale ones, leftovers, the lock ---------------------------------------------
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -389,9 +359,6 @@ def _close_pipes(process: subprocess.Popen[Any]) -> None:
                 stream.close()
 
 
-# -- the emulation ---------------------------------------------------------------------
-
-
 class Emulation:
     """The cgroups, namespaces, links and processes of one testbed run (a context manager
     that removes them all on exit), every quota over a CFS period of ``period_us``, in the
@@ -495,8 +462,9 @@ class Emulation:
 
     def shape(self, namespace: str, rate_bps: float, interface: str = "uplink") -> None:
         """Shape ``interface``'s egress in ``namespace`` to a TCP goodput of ``rate_bps``
-        (tbf, with a burst of one millisecond's bytes, at least two frames)."""
-        wire = tbf_rate_bps(rate_bps)
+        (the model's ``W_i``; tbf counts whole Ethernet frames: :data:`WIRE_OVERHEAD`),
+        with a burst of one millisecond's bytes, at least two frames."""
+        wire = rate_bps * WIRE_OVERHEAD
         burst = max(2 * 1514, round(wire / 8 * 1e-3))
         command = [self.tc or "tc", "-n", namespace, "qdisc", "replace", "dev", interface,
                    "root", "tbf", "rate", f"{round(wire)}bit", "burst", str(burst),

@@ -1,44 +1,13 @@
-"""The wire format between a device and the BS: one fixed header, then raw tensor bytes.
+"""The wire format between a device and the BS: one fixed 100-byte header in network
+byte order (:data:`HEADER`), then ``length`` payload bytes; docs/testbed.md ("The wire
+format") has each field, the order they are checked in and what a reply's stamps mean.
 
-A device opens its connection with a *hello* (its token, no payload; the BS does not
-answer it), so that the BS can admit the connection before the device's first request is
-ready. A device that offloads at partition point ``p`` sends the output of its stage ``p``
-(the network's input when ``p = 0``) in a *request*, and the BS answers with the network's
-output and its own timestamps in a *reply*, or with an *error* (a line of text) before it
-closes the connection. Every message is a *frame*: a fixed 100-byte
-header in network byte order (:data:`HEADER`), then ``length`` payload bytes. Nothing
-received is ever unpickled or handed to ``torch.load``: a payload is raw little-endian
-float32 values, and the header alone says how many.
-
-=========  =======  ===========================================================
-field      format   meaning
-=========  =======  ===========================================================
-magic      4s       ``b"DNNS"``
-version    B        :data:`VERSION` (2)
-kind       B        1 request, 4 hello (device → BS); 2 reply, 3 error (BS → device)
-device     H        the device's id (0–65535), echoed in the reply
-point      H        the partition point ``p`` (stages 1..p ran on the device)
-dtype      B        1 = float32, little-endian (the only type accepted)
-ndim       B        number of dimensions of the tensor, 1–4 (0 in a hello)
-shape      4I       the dimensions, unused ones 0; batch first (always 1)
-length     Q        payload bytes: ``4 · Π shape`` (an error frame: UTF-8 text; a hello: 0)
-auth       32s      SHA-256 of the shared token (zeros without one); hellos, requests
-stamps     4d       reply: arrival, start, end, service (s, the BS's monotonic clock);
-                    zeros in the other kinds
-=========  =======  ===========================================================
-
-The auth field of a hello or a request is checked first, before any other field says
-anything to the sender and before any payload byte is read. A request is valid for a
-network (a :class:`~dnnsplit.chains.Chain`) when ``0 ≤ p < S``, its shape is exactly
-``(1, *output shape of stage p)`` (the input shape for ``p = 0``), its length matches and
-is within the receiver's limit. Anything else is a :class:`FrameError` naming the field;
-the server then sends an error frame and closes that connection only.
-
-The stamps of a reply: ``arrival`` is when the request's last byte was read, ``start``
-when its first BS stage began, ``end`` when its last ended, ``service`` the time the BS
-spent on its own stages (``end − start − service`` is time it waited between its stages
-while other tasks ran). Only differences are meaningful: the two machines' clocks are
-never compared.
+A device opens its connection with a *hello* (its token, no payload, not answered), then
+sends *requests* (the output of its stage ``p``); the BS answers each with a *reply* (the
+network's output and its timestamps) or an *error* (a line of text) before it closes the
+connection. Nothing received is ever unpickled or handed to ``torch.load``: a payload is
+raw little-endian float32 values, and the header alone says how many. Anything that breaks
+the format is a :class:`FrameError` naming the field.
 """
 
 from __future__ import annotations
@@ -55,17 +24,11 @@ import numpy as np
 from dnnsplit.chains import Chain, chain_figures
 
 __all__ = [
-    "DTYPE_FLOAT32",
     "HEADER",
     "KIND_ERROR",
     "KIND_HELLO",
     "KIND_REPLY",
     "KIND_REQUEST",
-    "MAGIC",
-    "MAX_ERROR_BYTES",
-    "MAX_NDIM",
-    "NO_TOKEN",
-    "VERSION",
     "FrameError",
     "Header",
     "cut_bytes",
@@ -186,9 +149,10 @@ def parse_header(
     if kind not in allowed:
         wanted = " or ".join(KINDS[k] for k in allowed if k != KIND_ERROR)
         raise FrameError("kind", f"{KINDS.get(kind, str(kind))} where a {wanted} was expected")
-    if auth is not None and kind in (KIND_HELLO, KIND_REQUEST):
-        if not hmac.compare_digest(digest, auth):
-                raise FrameError("auth", "the token does not match")
+    if auth is not None and kind in (KIND_HELLO, KIND_REQUEST) and not hmac.compare_digest(
+        digest, auth
+    ):
+        raise FrameError("auth", "the token does not match")
     if kind == KIND_HELLO:
         if length:
             raise FrameError("length", f"a {KINDS[kind]} carries no payload, not {length} bytes")

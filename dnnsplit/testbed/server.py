@@ -1,24 +1,9 @@
 """The base station (``dnnsplit serve``): an asyncio TCP server that runs the remaining
-stages of every offloaded DNN on one compute thread, one stage at a time.
-
-Each request (a frame of :mod:`dnnsplit.testbed.protocol`) becomes a *task*: the tensor of
-its cut and the stages ``p+1..S`` still to run. At every stage boundary the policy picks
-the task whose next stage runs (:class:`StageQueue`, the one rule behind the server and its
-replay on a simulated clock, :func:`service_order`): ``sjf`` the least residual work
-``Σ_{s>next} t^R_s`` (ties: the lower device id, then the earlier arrival), preemptive at
-stage boundaries (with every task queued at once, the paper's eq. 2); ``rr`` one stage per
-turn, the tasks that arrived during a stage going before the task just served (the
-timeline model's rule); ``fcfs`` each to completion in arrival order. ``t^R_s`` comes from
-a measured BS profile (``--bs-profile``) or from timing each stage alone at start. The
-reply carries the result and the task's stamps (arrival, start, end, service).
-
-No peer can starve the BS (:class:`ServerConfig`, each limit a flag of ``dnnsplit serve``;
-docs/testbed.md, "The BS's limits"): nothing a peer sends is buffered before its token is
-checked, no peer holds more than one request's tensors, every wait has a deadline, and the
-records and log lines kept are bounded (the event loop's own errors too: one line, never a
-traceback). Every refusal sends an error frame naming the reason, closes that connection
-only and is counted by kind (:data:`REFUSALS`, :attr:`BSServer.events`). A server that
-listens beyond loopback needs a token, unless ``allow_no_token`` says to serve anyone.
+stages of every offloaded DNN on one compute thread, one stage at a time, in the order
+:class:`StageQueue` gives (``sjf``, ``rr`` or ``fcfs`` at stage boundaries; the same rule
+:func:`service_order` replays on a simulated clock), within the limits of
+:class:`ServerConfig`. docs/testbed.md ("The BS's limits", "The BS's scheduling") has the
+rules and what each refusal (:data:`REFUSALS`) means.
 """
 
 from __future__ import annotations
@@ -74,15 +59,12 @@ from dnnsplit.testbed.protocol import (
 )
 
 __all__ = [
-    "REFUSALS",
     "SERVER_FIELDS",
     "SERVER_POLICIES",
-    "SPARE_DESCRIPTORS",
     "BSServer",
     "EventLog",
     "ServerConfig",
     "StageQueue",
-    "Task",
     "check_tensor_limit",
     "open_listener",
     "pick",
@@ -124,7 +106,7 @@ SERVER_FIELDS: dict[str, Constraint] = {
 @dataclass(frozen=True)
 @declare_fields(SERVER_FIELDS)
 class ServerConfig:
-    """The BS's policy, token and limits (the module docstring says what each bounds).
+    """The BS's policy, token and limits (docs/testbed.md, "The BS's limits").
 
     Attributes
     ----------
@@ -133,25 +115,18 @@ class ServerConfig:
         A shared token (non-empty); hellos and requests must carry its digest.
     allow_no_token : bool
         Listen beyond loopback without a token (serving anyone who can reach it).
-    max_connections : int
-        Connections open at once: one more takes the place of the oldest that has not sent
-        a valid first header (*evicted*), or is refused when each has; the process must be
-        allowed ``max_connections + SPARE_DESCRIPTORS`` open files.
-    max_queue : int
-        Tasks admitted at once (queued, or their tensor still arriving).
+    max_connections, max_queue : int
+        Connections open at once (the process must be allowed ``max_connections +
+        SPARE_DESCRIPTORS`` open files); tasks admitted at once.
     max_tensor_bytes : int
-        Bytes the requests' tensors may hold at once: a request reserves the most its
-        tensors take at once (:func:`check_tensor_limit`) before its tensor is read, into an
-        anonymous memory map returned to the system when the task ends.
+        Bytes the requests' tensors may hold at once (:func:`check_tensor_limit`).
     hello_timeout_s, idle_timeout_s, timeout_s : float
-        Longest wait for a new connection's first header (only its 100 bytes are read);
-        for the first byte of the next frame; for a frame from its first byte to its last,
-        and for a reply's write.
+        Longest wait for a connection's first header; for the next frame; for one frame
+        from its first byte to its last, and for a reply's write.
     max_records : int
         Stage runs (:attr:`BSServer.trace`) and refusal reasons kept, the latest.
     log_interval_s : float
-        At most one log line per kind of event in this time (the next says how many were
-        not logged; 0: every event).
+        At most one log line per kind of event in this time (0: every event).
     """
 
     policy: str = "sjf"
@@ -348,13 +323,6 @@ class _Connection:
     job: asyncio.Task[None] | None = None
 
 
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: any free one) for a server with
     ``config``, or an :class:`~dnnsplit.errors.InputError` naming ``host``, ``port``,
@@ -378,7 +346,11 @@ def open_listener(host: str, port: int, config: ServerConfig) -> socket.socket:
             "host", f"{shown(host)} is not an address to listen on ({reason})"
         ) from None
     family, kind, proto, _, address = found[0]
-    if not _is_loopback(str(address[0])) and config.token is None and not config.allow_no_token:
+    try:
+        loopback = ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and config.token is None and not config.allow_no_token:
         raise InputError(
             "token",
             f"required to listen on {shown(host)}, which is not a loopback address "
@@ -473,12 +445,11 @@ class BSServer:
         self.config = replace_fields(ServerConfig() if config is None else config, changes)
         self.stage_times = list(stage_times)
         self.runner = runner
-        self.policy = self.config.policy
         self.max_payload = max(cut_bytes(chain)[:-1])
         self.reserve_bytes = check_tensor_limit(chain, self.config)
         token = self.config.token
         self.auth = token_digest(token) if token is not None else None
-        self.queue = StageQueue(self.policy, self.stage_times)
+        self.queue = StageQueue(self.config.policy, self.stage_times)
         self.trace: deque[tuple[int, int, float, float]] = deque(maxlen=self.config.max_records)
         self.refused: deque[str] = deque(maxlen=self.config.max_records)
         self.events = EventLog(self.config.log_interval_s)
@@ -489,10 +460,7 @@ class BSServer:
         self._running = True
         self._current: Task | None = None
         self._wake: asyncio.Event | None = None
-        self._listener: socket.socket | None = None
-        self._acceptor: asyncio.Task[None] | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._previous_handler: Any = None
+        self._stack = contextlib.AsyncExitStack()  # what close() undoes, last first
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bs-compute")
         self._connections: dict[_Connection, None] = {}  # in the order they were opened
 
@@ -504,8 +472,6 @@ class BSServer:
     @property
     def open_connections(self) -> int:
         return len(self._connections)
-
-    # -- the compute loop ----------------------------------------------------------------
 
     def pause(self) -> None:
         """Hold every queued task (tests queue several, then :meth:`resume`)."""
@@ -550,14 +516,11 @@ class BSServer:
                 task.end = ended
                 task.done.set_result(task.tensor)
 
-    # -- connections ---------------------------------------------------------------------
-
-    async def _accept(self) -> None:
-        assert self._listener is not None
+    async def _accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                sock, address = await loop.sock_accept(self._listener)
+                sock, address = await loop.sock_accept(listener)
             except OSError as error:  # out of descriptors or buffers: wait, never spin
                 self.events.note(
                     "accept failed", f"cannot accept a connection: {error.strerror or error}"
@@ -739,7 +702,8 @@ class BSServer:
                 stamps=stamps,
             )  # fmt: skip
             try:
-                await self._send(conn, encode(reply, body))
+                async with asyncio.timeout(config.timeout_s):
+                    await loop.sock_sendall(conn.sock, encode(reply, body))
             except TimeoutError:
                 raise _Refusal(
                     "reply not written", f"the reply could not be written in {config.timeout_s:g} s"
@@ -749,11 +713,6 @@ class BSServer:
                 self.queue.drop(task)
             self._admitted -= 1
             self.held_bytes -= need
-
-    async def _send(self, conn: _Connection, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self.config.timeout_s):
-            await loop.sock_sendall(conn.sock, data)
 
     async def _close_with(self, conn: _Connection, reason: str) -> None:
         """Send ``reason`` in an error frame and the end of the stream (best effort), then
@@ -781,46 +740,43 @@ class BSServer:
         line = printable(f"{context.get('message', 'event loop error')}{detail}")
         self.events.note("event loop", f"event loop: {line}", logging.ERROR)
 
-    # -- lifecycle -----------------------------------------------------------------------
-
     async def start(
         self, host: str = "127.0.0.1", port: int = 0, *, listener: socket.socket | None = None
     ) -> tuple[str, int]:
         """Serve on ``listener``, or on a new one on ``host:port`` (0: any free port; see
         :func:`open_listener`); returns the address bound."""
         loop = asyncio.get_running_loop()
-        self._listener = open_listener(host, port, self.config) if listener is None else listener
-        self._previous_handler = loop.get_exception_handler()
+        listener = open_listener(host, port, self.config) if listener is None else listener
+        stack = self._stack
+        stack.callback(loop.set_exception_handler, loop.get_exception_handler())
         loop.set_exception_handler(self._loop_error)
+        stack.callback(self.events.flush)
         self._wake = asyncio.Event()
-        self._worker = asyncio.create_task(self._compute())
-        self._acceptor = asyncio.create_task(self._accept())
-        bound = self._listener.getsockname()
+        stack.push_async_callback(_cancel, asyncio.create_task(self._compute()))
+        stack.push_async_callback(self._drop_connections)
+        stack.callback(listener.close)
+        stack.push_async_callback(_cancel, asyncio.create_task(self._accept(listener)))
+        bound = listener.getsockname()
         return str(bound[0]), int(bound[1])
 
-    async def close(self) -> None:
-        """Stop listening, drop the connections and the queue, stop the compute thread."""
-        loop = asyncio.get_running_loop()
-        if self._acceptor is not None:
-            self._acceptor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._acceptor
-        if self._listener is not None:
-            self._listener.close()
+    async def _drop_connections(self) -> None:
         jobs = [c.job for c in self._connections if c.job is not None]
         for job in jobs:
             job.cancel()
         if jobs:
             await asyncio.wait(jobs, timeout=2.0)
             await asyncio.sleep(0)  # their done callbacks close the sockets
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        self.events.flush()
-        if self._wake is not None:
-            loop.set_exception_handler(self._previous_handler)
+
+    async def close(self) -> None:
+        """Stop listening, drop the connections and the queue, stop the compute thread."""
+        await self._stack.aclose()
+        self._executor.shutdown(wait=True, cancel_futures=True)  # also if never started
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def serve_until_signalled(
