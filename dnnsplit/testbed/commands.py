@@ -1,19 +1,11 @@
 """The testbed's three subcommands of ``dnnsplit``: ``serve``, ``device`` and ``testbed``.
 
-:func:`add_commands` registers them on the main parser; each sets ``handler``, which
-:func:`dnnsplit.cli.main` calls and whose return value is the exit status. Bad input is an
-:class:`~dnnsplit.errors.InputError` (exit 2, one line naming the flag), as everywhere in
-the command line: the library's checks name their parameters, and :func:`flags` turns
-those names into the flags they came from. A testbed that fails for a named cause (a
-:class:`~dnnsplit.errors.TestbedError`: the BS refused, a tool failed) is one line and
-exit 1; a closed or full stdout is an :class:`~dnnsplit._io.OutputError` (exit 74).
-
-- ``serve`` prints one JSON line when it listens (``host``, ``port``, its limits, ...),
-  serves until SIGINT or SIGTERM, then prints one JSON line (requests served and
-  refused) and exits 0.
-- ``device`` writes one CSV row per request (header first) to ``--out`` (appended) or
-  stdout; exit 0 once every request is answered, 1 if the BS refused or dropped it.
-- ``testbed`` writes its CSV (whole, or not at all) and prints a JSON summary.
+:func:`add_commands` registers them; each sets ``handler``, whose return value is the exit
+status. The library's checks name their parameters and :func:`flags` turns those names into
+the flags they came from (exit 2, one line); a testbed that fails for a named cause (a
+:class:`~dnnsplit.errors.TestbedError`) is one line and exit 1. ``serve`` prints one JSON
+line when it listens and one (requests served and refused) when SIGINT or SIGTERM stops it;
+``device`` writes one CSV row per request; ``testbed`` writes its CSV whole, or not at all.
 """
 
 from __future__ import annotations
@@ -27,7 +19,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,23 +57,24 @@ from dnnsplit.testbed.server import (
 )
 from dnnsplit.testbed.stages import TorchStages, stage_times_from_profile
 
-__all__ = ["DEVICE_FLAGS", "SERVE_FLAGS", "add_commands", "flags"]
+__all__ = ["add_commands", "flags"]
 
 MAX_PORT = 65535
 MIB = 2**20
-#: The flag of each parameter of the server's library calls (ServerConfig, open_listener).
-SERVE_FLAGS = {
-    "model": "--network", "host": "--host", "port": "--port", "policy": "--policy",
-    "token": "--token", "allow_no_token": "--allow-no-token",
-    "max_connections": "--max-connections", "max_queue": "--max-queue",
-    "max_tensor_bytes": "--max-tensor-mib", "hello_timeout_s": "--hello-timeout",
-    "idle_timeout_s": "--idle-timeout", "timeout_s": "--timeout",
-}  # fmt: skip
-#: The flag of each parameter of :class:`~dnnsplit.testbed.device.DeviceClient`.
-DEVICE_FLAGS = {
-    "model": "--network", "device_id": "--device-id", "seed": "--seed", "threads": "--threads",
-    "token": "--token", "timeout_s": "--timeout", "rate_bps": "--rate-mbps",
-}  # fmt: skip
+#: The limits of :class:`ServerConfig` that ``serve`` takes as flags (and announces).
+SERVE_LIMITS = ("max_connections", "max_queue", "max_tensor_bytes", "hello_timeout_s",
+                "idle_timeout_s", "timeout_s")  # fmt: skip
+#: The parameters of the library calls behind ``serve`` (ServerConfig, open_listener).
+SERVE_PARAMETERS = ("model", "host", "port", "policy", "token", "allow_no_token", *SERVE_LIMITS)
+#: The parameters of :class:`~dnnsplit.testbed.device.DeviceClient` (``device``'s flags).
+DEVICE_PARAMETERS = ("model", *DEVICE_FIELDS)
+#: The flag of each parameter that is not ``--`` and its name dashed, less a unit ``_s``.
+OTHER_FLAGS = {"model": "--network", "max_tensor_bytes": "--max-tensor-mib",
+               "rate_bps": "--rate-mbps", "policies": "--policy", "work_dir": "--work"}  # fmt: skip
+
+
+def _flag(name: str) -> str:
+    return OTHER_FLAGS.get(name) or "--" + name.removesuffix("_s").replace("_", "-")
 
 
 def add_commands(commands: Any) -> None:
@@ -150,17 +143,22 @@ def add_commands(commands: Any) -> None:
 
 
 @contextlib.contextmanager
-def flags(names: Mapping[str, str]) -> Iterator[None]:
-    """Translate an :class:`InputError` of a library call into the flags it came from:
-    its field, and the parameter names (``allow_no_token``) its text mentions, by
-    ``names``."""
+def flags(names: Collection[str], token: str = "--token", text: bool = True) -> Iterator[None]:
+    """Translate an :class:`InputError` of a library call into the flags it came from: its
+    field when one of ``names`` (``devices[2]``: ``--devices``; ``token``: ``token``, the
+    flag or variable it came by), and, with ``text``, the names of ``names`` its text
+    mentions (``allow_no_token``)."""
     try:
         yield
     except InputError as error:
-        mentioned = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
-        field = names.get(error.field, error.field)
-        problem = mentioned.sub(lambda m: names[m[0]] if "_" in m[0] else m[0], error.problem)
-        raise InputError(field, problem) from None
+        def flag(name: str) -> str:
+            return token if name == "token" else _flag(name)
+
+        name, problem = error.field.split("[")[0], error.problem
+        if text:
+            mentioned = re.compile(r"\b(" + "|".join(n for n in names if "_" in n) + r")\b")
+            problem = mentioned.sub(lambda m: flag(m[0]), problem)
+        raise type(error)(flag(name) if name in names else error.field, problem) from None
 
 
 def _say(command: str, message: str) -> None:
@@ -195,10 +193,9 @@ def _token(args: argparse.Namespace) -> tuple[str | None, str]:
 
 def _serve(args: argparse.Namespace) -> int:
     token, source = _token(args)
-    names = {**SERVE_FLAGS, "token": source}
     DEVICE_FIELDS["threads"].check(args.threads, "--threads")  # the BS's stages, as a device's
     mib = number(args.max_tensor_mib, "--max-tensor-mib", positive=True, maximum=2**20)
-    with flags(names):
+    with flags(SERVE_PARAMETERS, source):
         config = ServerConfig(
             policy=args.policy, token=token, allow_no_token=args.allow_no_token,
             max_connections=args.max_connections, max_queue=args.max_queue,
@@ -206,7 +203,7 @@ def _serve(args: argparse.Namespace) -> int:
             idle_timeout_s=args.idle_timeout, timeout_s=args.timeout,
         )  # fmt: skip
     require_stdout()
-    with flags(names):
+    with flags(SERVE_PARAMETERS, source):
         chain = get_chain(args.network)
         check_tensor_limit(chain, config)
         listener = open_listener(args.host, args.port, config)
@@ -220,7 +217,7 @@ def _serve(args: argparse.Namespace) -> int:
             times = list(stage_times_from_profile(bs_profile, chain))
         else:
             times = [float(t) for t in runner.time_alone()]
-        with flags(names):
+        with flags(SERVE_PARAMETERS, source):
             server = BSServer(chain, runner, times, config)
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="dnnsplit serve: %(message)s"
@@ -235,10 +232,7 @@ def _serve(args: argparse.Namespace) -> int:
                 "stage_times_s": times,
                 "stage_times_from": args.bs_profile or "timed at start",
                 "token": token is not None,
-                "limits": {name: getattr(config, name) for name in (
-                    "max_connections", "max_queue", "max_tensor_bytes", "hello_timeout_s",
-                    "idle_timeout_s", "timeout_s",
-                )},
+                "limits": {name: getattr(config, name) for name in SERVE_LIMITS},
             }  # fmt: skip
             write_stdout(json.dumps(line) + "\n", "the address")
 
@@ -260,7 +254,7 @@ def _pin(cpu: int) -> set[int]:
 
 def _device(args: argparse.Namespace) -> int:
     host, port = _address(args.server)
-    with flags(DEVICE_FLAGS):
+    with flags(DEVICE_PARAMETERS):
         chain = get_chain(args.network)
     n_stages = len(chain.stages)
     point = number(args.partition, "--partition", minimum=0, maximum=n_stages, whole=True)
@@ -270,10 +264,9 @@ def _device(args: argparse.Namespace) -> int:
     if args.rate_mbps is not None:
         rate = number(args.rate_mbps, "--rate-mbps", positive=True, maximum=1e6) * 1e6
     token, source = _token(args)
-    names = {**DEVICE_FLAGS, "token": source}
     options = {"device_id": args.device_id, "seed": args.seed, "threads": args.threads,
                "token": token, "timeout_s": args.timeout, "rate_bps": rate}  # fmt: skip
-    with flags(names):
+    with flags(DEVICE_PARAMETERS, source):
         options = check_all(options, DEVICE_FIELDS)
         check_upload(chain, point, rate, options["timeout_s"])
     out = _writable(args.out) if args.out is not None else None
@@ -322,38 +315,22 @@ def _numbers(text: str, flag: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-#: The flag of each field of ``TestbedConfig`` (and ``run_testbed``'s ``work_dir``) whose
-#: flag is not ``--`` + its name with dashes: the library's errors name fields.
-TESTBED_FLAGS = {"policies": "--policy", "work_dir": "--work"}
-
-
 def _testbed(args: argparse.Namespace) -> int:
-    def split(text: str | None) -> tuple[str, ...] | None:
-        return None if text is None else tuple(p.strip() for p in text.split(","))
-
-    given = {
-        "devices": None if args.devices is None else _numbers(args.devices, "--devices"),
-        "seeds": None if args.seeds is None else _numbers(args.seeds, "--seeds"),
-        "policies": split(args.policy),
-        "vectors": split(args.vectors),
-        **{name: getattr(args, name) for name in (
-            "repeats", "random_vectors", "objective", "network", "target", "fraction",
-            "shaping", "period_ms", "profile_repeats", "host_repeats", "calibration_rounds",
-        )},
-    }  # fmt: skip
+    given = {name: getattr(args, _flag(name)[2:].replace("-", "_")) for name in TESTBED_FIELDS}
+    for name in ("devices", "seeds"):
+        if given[name] is not None:
+            given[name] = _numbers(given[name], _flag(name))
+    for name in ("policies", "vectors"):
+        if given[name] is not None:
+            given[name] = tuple(p.strip() for p in given[name].split(","))
     out = _writable(args.out) if args.out is not None else None
     try:
-        config = TestbedConfig(**{k: v for k, v in given.items() if v is not None})
-        with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as scratch:
-            rows, provenance = run_testbed(
-                config, args.work or scratch, say=lambda m: _say("testbed", m)
-            )
-    except InputError as error:  # name the flag of the field (``devices[2]``: --devices)
-        name = error.field.split("[")[0]
-        if name not in {*TESTBED_FIELDS, "work_dir"}:
-            raise
-        flag = TESTBED_FLAGS.get(name, "--" + name.replace("_", "-"))
-        raise type(error)(flag, error.problem) from None
+        with flags((*TESTBED_FIELDS, "work_dir"), text=False):
+            config = TestbedConfig(**{k: v for k, v in given.items() if v is not None})
+            with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as scratch:
+                rows, provenance = run_testbed(
+                    config, args.work or scratch, say=lambda m: _say("testbed", m)
+                )
     except TestbedError as error:  # a part failed, or another run holds the host: one line
         _say("testbed", str(error))
         return 1

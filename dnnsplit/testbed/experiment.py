@@ -1,34 +1,15 @@
 """``dnnsplit testbed``: N emulated devices and a real BS on one host; the model's
 predictions, fixed before any request runs, set against what the devices measure.
 
-The run, in its phases (docs/testbed.md has the reasoning):
-
-1. **Prepare** (:func:`prepare`): the BS's profile, measured by an agent on the host's BS
-   core in the BS's cgroup; one agent per device the device core may hold, each in its
-   own cgroup pinned to the other core; their network namespaces and links.
-2. **Calibrate** (:func:`calibrate`): each device's CPU quota, nominally
-   ``f = host total / target total`` of a core, is corrected against whole inferences
-   timed alone in its cgroup (CFS bandwidth control overshoots by a few ms per period);
-   the calibrated quotas set the largest N the device core holds (:func:`largest_n`).
-   Then every device is profiled in its cgroup, all at once. These are the calibration's
-   requests: all-local inferences and profiler rounds, never a measured partition vector.
-3. **Predict** (:func:`predict`): for each policy, N and seed, the scenario the paper's
-   evaluation draws, a fixed set of candidate vectors (:func:`candidate_vectors`: greedy
-   and optimal on the nominal inputs, all-local, max-local, and seeded random feasible
-   ones) and each vector's delays under the snapshot (eq. 1-3) and timeline models from
-   two sets of inputs (:data:`INPUTS`): **predicted**, the scenario's nominal device
-   profile (the target the quotas emulate, every ``c_i = 1``) and the BS's profile, so
-   nothing measured on a device; **calibrated**, the profiles the devices measured in
-   step 2 (their per-stage median, each ``c_i`` its own total against it). Every
-   prediction exists before the first measured request.
-4. **Measure** (:func:`measure`): a real BS per policy; per scenario the links shaped to
-   ``W_i`` and ``n_i`` background processes in each device's cgroup; in each round all N
-   devices send one request at the same moment; ``repeats`` rounds per vector, the
-   vectors interleaved round by round so that a slow drift of the host hits them alike.
-5. **Clean up**: :class:`~dnnsplit.testbed.emulation.Emulation` removes every process,
-   cgroup, namespace and qdisc, on success, on an error, on Ctrl-C and on SIGTERM.
-
-The tidy output has one row per (policy, N, seed, vector, device): :data:`COLUMNS`.
+The run goes in phases (docs/testbed.md, "Prediction, then measurement", has the
+reasoning): :func:`prepare` (the BS's profile; one agent per device, in its cgroup and
+namespace), :func:`calibrate` (each device's CPU quota against whole inferences, the
+largest N they hold, every device profiled in its cgroup), :func:`predict` (per policy, N
+and seed: :func:`candidate_vectors` and their delays under both models from each of
+:data:`INPUTS`, all before the first measured request), :func:`measure` (a real BS per
+policy, the links shaped, ``repeats`` rounds per vector interleaved), and the clean-up
+(:class:`~dnnsplit.testbed.emulation.Emulation`). The tidy output has one row per
+(policy, N, seed, vector, device): :data:`COLUMNS`.
 """
 
 from __future__ import annotations
@@ -74,13 +55,10 @@ from dnnsplit.testbed.emulation import (
 
 __all__ = [
     "COLUMNS",
-    "GRID",
     "INPUTS",
     "MODELS",
     "TESTBED_FIELDS",
     "VECTORS",
-    "Calibration",
-    "Plan",
     "Rig",
     "Several",
     "TestbedConfig",
@@ -89,8 +67,6 @@ __all__ = [
     "check_quotas",
     "host_description",
     "largest_n",
-    "measure",
-    "predict",
     "prepare",
     "run_testbed",
     "tidy_csv",
@@ -199,26 +175,22 @@ class TestbedConfig:
     repeats : int
         Rounds per partition vector (all N devices send at once in each).
     vectors : tuple of str
-        The named candidate vectors: ``greedy``, ``optimal``, ``all-local``, ``max-local``.
+        The named candidate vectors (:data:`VECTORS`).
     random_vectors : int
         Seeded random feasible vectors added to the candidates (rank fidelity needs them).
     objective : str
         The objective greedy and optimal minimise (``total`` or ``variance``).
-    network : str
-        The chain (``alexnet``).
-    target : str
-        The profile the devices emulate (default: the Pi 3B+ estimate).
+    network, target : str
+        The chain; the profile the devices emulate (default: the Pi 3B+ estimate).
     fraction : float or None
         The devices' CPU quota as a fraction of a core; None: host total / target total,
         then calibrated.
     period_ms : float
         CFS period of the devices' cgroups.
-    profile_repeats : int
-        Profiler rounds per device (inside its cgroup).
+    profile_repeats, host_repeats : int
+        Profiler rounds per device (inside its cgroup); for the host (BS) profile.
     calibration_rounds : int
         Rounds of quota calibration against the target total (0: none).
-    host_repeats : int
-        Profiler rounds for the host (BS) profile.
     shaping : str
         ``auto`` (namespaces and tc where possible, else client pacing), ``tc`` or
         ``pacing``.
@@ -289,9 +261,6 @@ def _profile(
                   "framework": str(answer.get("framework", "")),
                   "date": dt.date.today().isoformat()}  # fmt: skip
     return chain_profile(chain, name, np.array(answer["time_s"], dtype=float), provenance)
-
-
-# -- 1. prepare ------------------------------------------------------------------------
 
 
 @dataclass
@@ -365,9 +334,6 @@ def prepare(
         agent.receive()  # ready: its network is built (no quota yet)
     return Rig(agents, cgroups, namespaces, addresses, bs_cgroup, bs_namespace, shaping, host,
                host_csv, fraction, token)  # fmt: skip
-
-
-# -- 2. calibrate ----------------------------------------------------------------------
 
 
 @dataclass
@@ -446,9 +412,6 @@ def calibrate(
     return Calibration(fractions, times, speeds, device_csv, table, devices, largest, started)
 
 
-# -- 3. predict ------------------------------------------------------------------------
-
-
 def candidate_vectors(
     scenario: Scenario,
     *,
@@ -524,9 +487,6 @@ def predict(config: TestbedConfig, rig: Rig, calibration: Calibration) -> list[P
         }  # fmt: skip
         plans.append(Plan(policy, seed, scenarios, vectors, predictions))
     return plans
-
-
-# -- 4. measure ------------------------------------------------------------------------
 
 
 def _start_server(
@@ -653,9 +613,6 @@ def _rows(
             row["load_1m"] = round(float(table["load"]), 2)
             rows.append(row)
     return rows
-
-
-# -- the run ---------------------------------------------------------------------------
 
 
 def run_testbed(
