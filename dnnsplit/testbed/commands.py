@@ -55,7 +55,7 @@ from dnnsplit.testbed.server import (
     open_listener,
     serve_until_signalled,
 )
-from dnnsplit.testbed.stages import TorchStages, stage_times_from_profile
+from dnnsplit.testbed.stages import TorchStages
 
 __all__ = ["add_commands", "flags"]
 
@@ -212,11 +212,15 @@ def _serve(args: argparse.Namespace) -> int:
         if args.cpu is not None:
             _pin(args.cpu)
         bs_profile = None if args.bs_profile is None else load_profile(args.bs_profile)
+        if bs_profile is not None and tuple(bs_profile.stage_names) != chain.stage_names:
+            raise InputError(
+                "--bs-profile",
+                f"its stages {', '.join(bs_profile.stage_names)} are not {chain.name}'s "
+                f"({', '.join(chain.stage_names)})",
+            )
         runner = TorchStages(chain, seed=args.seed, threads=args.threads)
-        if bs_profile is not None:
-            times = list(stage_times_from_profile(bs_profile, chain))
-        else:
-            times = [float(t) for t in runner.time_alone()]
+        timed = runner.time_alone() if bs_profile is None else bs_profile.time_s
+        times = [float(t) for t in timed]
         with flags(SERVE_PARAMETERS, source):
             server = BSServer(chain, runner, times, config)
         logging.basicConfig(

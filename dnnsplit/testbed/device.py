@@ -1,25 +1,9 @@
 """A device (``dnnsplit device``): run stages 1..p of the BS's network
 (:mod:`dnnsplit.testbed.stages`) on a fixed input, send stage p's output in one request
-frame (nothing when ``p = S``), read the reply; one row per request (:data:`ROW_COLUMNS`,
-seconds):
-
-- ``local_s``: stages 1..p here;
-- ``send_s``: the round trip less the time the request spent at the BS
-  (``end − arrival`` of the BS's stamps): the tensor's upload plus the reply's way back,
-  measured without comparing two clocks;
-- ``bs_queue_s``: ``start − arrival``, waiting before its first BS stage;
-- ``bs_compute_s``: ``end − start``, from its first BS stage to its last (under RR or a
-  preempting SJF this includes the stages of others run in between);
-- ``bs_service_s``: the BS's time on its own stages;
-- ``end_to_end_s``: from the start of the local stages to the reply.
-
-``rate_bps`` paces the upload in the client (sleeps between chunks) where the link itself
-cannot be shaped (the testbed shapes it with ``tc``); a rate at which the upload could not
-finish within ``timeout_s`` is refused (:func:`check_upload`), and every request, upload
-and reply together, has ``timeout_s``. The connection opens with a hello (the token), so
-that the BS admits it before the first request is ready; one the BS closed between
-requests is opened again, once, before the next request is timed. A BS's error text
-reaches the user escaped (:func:`~dnnsplit.testbed.protocol.printable`).
+(nothing when ``p = S``), read the reply; one row per request (:data:`ROW_COLUMNS`,
+seconds, measured without comparing two clocks: docs/testbed.md, "The wire format", says
+what each column is). ``rate_bps`` paces the upload in the client where the link itself
+cannot be shaped; every request, upload and reply together, has ``timeout_s``.
 """
 
 from __future__ import annotations
@@ -101,7 +85,7 @@ class DeviceStages(Protocol):
 
 @dataclass(frozen=True)
 class RequestRow:
-    """One request's times (see the module docstring)."""
+    """One request's times (docs/testbed.md, "The wire format")."""
 
     device: int
     request: int
@@ -139,7 +123,9 @@ def check_upload(chain: Chain, point: int, rate_bps: float | None, timeout_s: fl
 
 
 class DeviceClient:
-    """One device's side of the testbed.
+    """One device's side of the testbed: a connection to the BS, opened with a hello
+    (the token) so that the BS admits it before the first request is ready, and opened
+    again, once, before a request is timed if the BS has closed it.
 
     Parameters
     ----------
@@ -299,14 +285,9 @@ class DeviceClient:
 
 @contextlib.contextmanager
 def background_processes(count: int, cpus: set[int] | None) -> Iterator[list[int]]:
-    """Start ``count`` always-busy processes pinned to ``cpus``; end them on exit.
-
-    Yields their process ids. They are killed (and reaped) on leaving the block, on an
-    exception and on Ctrl-C, and die with this process if it is killed.
-    """
+    """Start ``count`` always-busy processes pinned to ``cpus`` (through the launcher:
+    they die with this process); yields their ids and kills them on leaving the block."""
     children: list[subprocess.Popen[bytes]] = []
-    # pinned and bound to die with this process by the launcher, not by preexec_fn (unsafe
-    # once threads exist, and PyTorch's do)
     try:
         for _ in range(count):
             children.append(subprocess.Popen(

@@ -305,11 +305,8 @@ class EventLog:
 
 
 class _Refusal(Exception):
-    """Close a connection with an error frame: ``kind`` (of :data:`REFUSALS`), ``reason``."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind, self.reason = kind, reason
+    """Close a connection with an error frame: ``args`` are its kind (of :data:`REFUSALS`)
+    and the reason it sends."""
 
 
 @dataclass(eq=False)
@@ -592,8 +589,9 @@ class BSServer:
                     await self._answer(conn, header)
                 header = await self._next_header(conn, first=False)
         except _Refusal as refusal:
-            self._note_refusal(conn, refusal.kind, refusal.reason)
-            await self._close_with(conn, refusal.reason)
+            kind, reason = refusal.args
+            self._note_refusal(conn, kind, reason)
+            await self._close_with(conn, reason)
         except OSError as error:
             self.events.note(
                 "connection lost",

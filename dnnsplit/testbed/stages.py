@@ -9,17 +9,14 @@ checks it). One PyTorch thread by default (a Pi-like device; a one-core BS).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from dnnsplit.chains import Chain
-from dnnsplit.errors import InputError
 from dnnsplit.profiler import build_stages, import_torch
-from dnnsplit.profiles import Profile
 
-__all__ = ["TorchStages", "stage_times_from_profile"]
+__all__ = ["TorchStages"]
 
 
 class TorchStages:
@@ -77,13 +74,3 @@ class TorchStages:
                     times[r - warmup, stage] = time.perf_counter() - start
         return np.median(times, axis=0)
 
-
-def stage_times_from_profile(profile: Profile, chain: Chain) -> Sequence[float]:
-    """The stage times of ``profile``, checked to be a profile of ``chain``'s stages."""
-    if tuple(profile.stage_names) != chain.stage_names:
-        raise InputError(
-            "--bs-profile",
-            f"its stages {', '.join(profile.stage_names)} are not {chain.name}'s "
-            f"({', '.join(chain.stage_names)})",
-        )
-    return [float(t) for t in profile.time_s]
