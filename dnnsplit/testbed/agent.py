@@ -137,11 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dnnsplit.testbed.agent")
     parser.add_argument("--network", default="alexnet")
     parser.add_argument("--device-id", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VARIABLE) or None
-    client = DeviceClient(get_chain(args.network), device_id=args.device_id, seed=args.seed,
-                          token=token)  # fmt: skip
+    client = DeviceClient(get_chain(args.network), device_id=args.device_id, token=token)
     client.stages.run_range(0, client.stages.n_stages, client.input)  # warm up
     _answer({"ready": True, "device": args.device_id})
     try:

@@ -376,7 +376,6 @@ class Emulation:
         self.root = cgroups.root / self.run
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self.processes: list[subprocess.Popen[Any]] = []
-        self.namespaces: list[str] = []
 
     def __enter__(self) -> Emulation:
         remove_stale(self.cgroups)
@@ -426,12 +425,10 @@ class Emulation:
         self.set_quota(path, fraction)
         return path
 
-    def set_quota(self, path: Path, fraction: float | None) -> int | None:
-        """Set ``path``'s quota to ``fraction`` of one core per CFS period (None: no
-        limit); returns the quota in µs."""
+    def set_quota(self, path: Path, fraction: float | None) -> None:
+        """Set ``path``'s quota to ``fraction`` of one core per CFS period (None: no limit)."""
         quota = None if fraction is None else max(MIN_QUOTA_US, round(fraction * self.period_us))
         self.cgroups.limit(path, quota, self.period_us)
-        return quota
 
     def _ip(self, *args: str) -> None:
         done = subprocess.run([self.ip or "ip", *args], capture_output=True, text=True, check=False)
@@ -443,7 +440,6 @@ class Emulation:
         name = f"{self.run}-{suffix}"
         self._ip("netns", "add", name)
         self._undo.append(("namespace", lambda: _delete_namespace(name)))
-        self.namespaces.append(name)
         self._ip("-n", name, "link", "set", "lo", "up")
         return name
 

@@ -154,7 +154,6 @@ class Task:
     stage to run (first: the partition point p); ``residual_s`` the BS work left."""
 
     device: int
-    point: int
     seq: int
     next_stage: int
     residual_s: float
@@ -244,7 +243,7 @@ def service_order(
     n_stages = len(stage_times)
     ordered = sorted(enumerate(arrivals), key=lambda item: (item[1][0], item[0]))
     pending = [
-        (time_, Task(device, point, seq, point, sum(stage_times[point:])))
+        (time_, Task(device, seq, point, sum(stage_times[point:])))
         for seq, (_, (time_, device, point)) in enumerate(ordered)
     ]
     queue = StageQueue(policy, stage_times)
@@ -676,7 +675,7 @@ class BSServer:
                 )
             loop = asyncio.get_running_loop()
             task = Task(
-                header.device, header.point, self._seq, next_stage=header.point,
+                header.device, self._seq, next_stage=header.point,
                 residual_s=sum(self.stage_times[header.point :]),
                 tensor=np.frombuffer(buffer, dtype="<f4").reshape(header.shape),
                 arrival=time.monotonic(), done=loop.create_future(),

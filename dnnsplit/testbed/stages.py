@@ -42,9 +42,9 @@ class TorchStages:
     def n_stages(self) -> int:
         return len(self.modules)
 
-    def input(self, seed: int = 0) -> np.ndarray:
+    def input(self) -> np.ndarray:
         """A fixed random input tensor, batch 1 (a stand-in for a camera frame)."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(0)
         return rng.standard_normal((1, *self.chain.input_shape), dtype=np.float32)
 
     def run(self, stage: int, x: np.ndarray) -> np.ndarray:
