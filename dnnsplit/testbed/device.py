@@ -287,17 +287,13 @@ class DeviceClient:
 def background_processes(count: int, cpus: set[int] | None) -> Iterator[list[int]]:
     """Start ``count`` always-busy processes pinned to ``cpus`` (through the launcher:
     they die with this process); yields their ids and kills them on leaving the block."""
-    children: list[subprocess.Popen[bytes]] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        pids = []
         for _ in range(count):
-            children.append(subprocess.Popen(
+            child = stack.enter_context(subprocess.Popen(
                 launched(BUSY_LOOP, cpus), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True,
             ))  # fmt: skip
-        yield [c.pid for c in children]
-    finally:
-        for child in children:
-            with contextlib.suppress(OSError):
-                child.kill()
-        for child in children:
-            child.wait()
+            stack.callback(child.kill)  # before its exit waits for it
+            pids.append(child.pid)
+        yield pids
