@@ -155,9 +155,9 @@ def flags(names: Collection[str], token: str = "--token", text: bool = True) -> 
             return token if name == "token" else _flag(name)
 
         name, problem = error.field.split("[")[0], error.problem
-        if text:
-            mentioned = re.compile(r"\b(" + "|".join(n for n in names if "_" in n) + r")\b")
-            problem = mentioned.sub(lambda m: flag(m[0]), problem)
+        if text:  # a parameter's name is a word with an underscore
+            problem = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b",
+                             lambda m: flag(m[0]) if m[0] in names else m[0], problem)  # fmt: skip
         raise type(error)(flag(name) if name in names else error.field, problem) from None
 
 

@@ -174,11 +174,6 @@ class DeviceClient:
         """Open the connection to the BS (kept for every request) and say hello."""
         self.close()
         self.address = (host, port)
-        self._open()
-
-    def _open(self) -> None:
-        assert self.address is not None
-        host, port = self.address
         try:
             sock = socket.create_connection((host, port), timeout=self.timeout_s)
         except OSError as error:
@@ -203,9 +198,8 @@ class DeviceClient:
         if self.sock is None:
             raise Refused("not connected")
         readable, _, _ = select.select([self.sock], [], [], 0)
-        if readable:
-            self.close()
-            self._open()
+        if readable and self.address is not None:
+            self.connect(*self.address)
 
     def _recv_exactly(self, n: int, deadline: float) -> bytearray:
         assert self.sock is not None
