@@ -281,13 +281,10 @@ def _trend_holds(slope: Any, trend: str) -> Any:
 
 @dataclass(frozen=True)
 class _Judged:
-    """One kind's judgement of every point under every variant.
-
-    ``values`` (variants, K) is our number at each judged point; ``holds`` whether the
-    point holds (the sign first, then the tolerance); ``within`` (value kinds) the
-    tolerance alone; ``sign_ok`` the stated sign alone; ``trend_ok`` (variants,) whether
-    every line moves as stated.
-    """
+    """One kind's judgement of every point (K of them) under every variant: ``values``
+    (variants, K), whether each point ``holds``, is ``within`` tolerance (value kinds),
+    has the stated sign (``sign_ok``); whether every line moves as stated (``trend_ok``,
+    (variants,)) and the lines' ``slopes``."""
 
     labels: list[str]
     xs: np.ndarray
@@ -325,13 +322,6 @@ def _lines(found: Evidence) -> dict[str, np.ndarray]:
     return {line: np.flatnonzero(lines == line) for line in lines.unique()}
 
 
-def _paper_text(low: float, high: float) -> str:
-    """The paper's value or interval as text: a value, a bound (≤), a band (low–high)."""
-    if low == high:
-        return percent(low)
-    return f"≤ {percent(high)}" if math.isinf(low) else f"{low:g}–{percent(high)}"
-
-
 def _judge_points(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     """Every point on its own (the value, frequency and sign kinds): the stated sign first,
     then the tolerance around the paper's value or band there."""
@@ -349,7 +339,11 @@ def _judge_points(claim: Claim, found: Evidence, values: np.ndarray, tolerance: 
         raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
     else:
         papers = [claim.paper.at_point(x) for x in xs]
-        shown = [_paper_text(low, high) for low, high in papers]
+        shown = [  # a value, a bound (≤), a band (low–high)
+            percent(lo) if lo == hi else f"≤ {percent(hi)}" if math.isinf(lo) else
+            f"{lo:g}–{percent(hi)}"
+            for lo, hi in papers
+        ]
     low, high = (np.array(ends) for ends in zip(*papers, strict=True))
     inside = within(values, (low, high), tolerance)
     trend_ok, slopes = None, {}
@@ -403,24 +397,18 @@ def _judge_largest(claim: Claim, found: Evidence, values: np.ndarray, tolerance:
     return _by_x(claim, at, "every value is undefined")
 
 
-def _judge_direction(
-    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
-) -> _Judged:
+def _judge_trend(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     slopes = _line_slopes(claim, found, values)
     holds = [_trend_holds(slope, claim.trend or "grows") for slope in slopes.values()]
-    return _Judged(
-        list(slopes),
-        np.full(len(slopes), math.nan),
-        [claim.trend or ""] * len(slopes),
-        np.stack(list(slopes.values()), 1),
-        np.stack(holds, 1),
-    )
+    n = len(slopes)
+    paper, ours = [claim.trend or ""] * n, np.stack(list(slopes.values()), 1)
+    return _Judged(list(slopes), np.full(n, math.nan), paper, ours, np.stack(holds, 1))
 
 
 VERDICTS: dict[str, Callable[[Claim, Evidence, np.ndarray, float], _Judged]] = {
     "value": _judge_points,
     "frequency": _judge_points,
-    "direction": _judge_direction,
+    "direction": _judge_trend,
     "sign": _judge_points,
     "ordering": _judge_ordering,
     "largest": _judge_largest,
@@ -448,15 +436,13 @@ class JudgedPoint:
 
     Attributes
     ----------
-    label, x, ours : str, float, float
+    label, x, ours, paper : str, float, float, str
         Which point (``SJF, N = 10``), its place along the claim's axis (NaN for a line,
-        e.g. a trend's), and our number there.
-    paper : str
-        The paper's value there, as text ("21%", "2–21%", "> 0", "SJF above RR").
-    holds : bool
-        The point holds: the stated sign first, then the tolerance.
-    sign_ok : bool or None
-        Our sign is the stated one (None: the claim states none).
+        e.g. a trend's), our number and the paper's value there ("21%", "2–21%", "> 0",
+        "SJF above RR").
+    holds, sign_ok : bool, bool or None
+        The point holds (the stated sign first, then the tolerance); our sign is the stated
+        one (None: the claim states none).
     seeds_below : float or None
         The share of our seeds below the paper's value there (for a band, below its low
         end; for a sign, at or below 0): where the paper's number falls among our seeds.
@@ -484,12 +470,9 @@ class Robustness:
     median, tolerance_zero, tolerance_double : str
         The level with the median over seeds instead of the mean, with tolerance 0, and
         with twice the stated tolerance.
-    other_share : float
-        The share of :data:`RESAMPLES` bootstrap resamples of the seeds whose level differs.
-    other_levels : dict
-        Level → share of resamples, for the levels other than the verdict's.
-    verdict : str
-        The verdict's own level.
+    verdict, other_share, other_levels : str, float, dict
+        The verdict's own level; the share of :data:`RESAMPLES` bootstrap resamples of the
+        seeds whose level differs from it; level → share, for each of those levels.
     """
 
     median: str
@@ -526,10 +509,8 @@ class Verdict:
     distance : float
         How far our numbers are from the paper's, 0 when every point holds; it ranks
         readings ("the closest reading") and guides the readings search.
-    points : tuple of JudgedPoint
-        Every point, judged.
-    robustness : Robustness or None
-        Under the median, other tolerances and resampled seeds (None: not computed).
+    points, robustness : tuple of JudgedPoint, Robustness or None
+        Every point, judged; the verdict's robustness (None: not computed).
     """
 
     verdict: str
@@ -576,8 +557,8 @@ def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoi
     """Our number(s) in a few words (the point-by-point table has the rest)."""
     axis = AXIS_NAMES.get(claim.reads[0].x, claim.reads[0].x)
     values = judged.values[0]
-    count = len(points)
     failing = [p for p in points if not p.holds]
+    count, held = len(points), len(points) - len(failing)
     if claim.kind == "value":
         text = (
             f"{percent(float(np.nanmin(values)))} to {percent(float(np.nanmax(values)))}; "
@@ -597,26 +578,26 @@ def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoi
     if claim.kind == "frequency":
         return (
             f"{100 * np.nanmin(values):.0f}–{100 * np.nanmax(values):.0f}% of cases per "
-            f"{axis}; ≥ {100 * claim.share:.0f}% at {count - len(failing)} of {count} points"
+            f"{axis}; ≥ {100 * claim.share:.0f}% at {held} of {count} points"
         )
     if claim.kind == "sign":
-        text = f"above 0 at {count - len(failing)} of {count} points"
+        text = f"above 0 at {held} of {count} points"
         if failing:
             worst = min(failing, key=lambda p: p.ours if math.isfinite(p.ours) else math.inf)
             text += f"; worst {worst.label}: {percent(worst.ours)}"
         return text
     if claim.kind == "ordering":
         parts = ", ".join(f"{p.ours:+.1f} points at {p.label}" for p in points)
-        return f"SJF − RR: {parts}; as the paper reads at {count - len(failing)} of {count}"
+        return f"SJF − RR: {parts}; as the paper reads at {held} of {count}"
     if claim.kind == "largest":
         column = claim.reads[0].lines[0]
         others = sorted({int(p.ours) for p in failing})
-        text = f"{points[0].paper} largest at {count - len(failing)} of {count} points"
+        text = f"{points[0].paper} largest at {held} of {count} points"
         if others:
             text += "; elsewhere " + " or ".join(_line_part(column, n) for n in others)
         return text
     verb = {"grows": "grow", "shrinks": "shrink"}.get(claim.trend or "grows", "move")
-    return f"{count - len(failing)} of {count} lines {verb} with {axis}"
+    return f"{held} of {count} lines {verb} with {axis}"
 
 
 def _numbers(claim: Claim, judged: _Judged, points: list[JudgedPoint]) -> dict[str, float]:
