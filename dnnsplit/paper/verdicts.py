@@ -340,8 +340,8 @@ def _judge_points(claim: Claim, found: Evidence, values: np.ndarray, tolerance: 
     else:
         papers = [claim.paper.at_point(x) for x in xs]
         shown = [  # a value, a bound (≤), a band (low–high)
-            percent(lo) if lo == hi else f"≤ {percent(hi)}" if math.isinf(lo) else
-            f"{lo:g}–{percent(hi)}"
+            percent(lo) if lo == hi
+            else f"≤ {percent(hi)}" if math.isinf(lo) else f"{lo:g}–{percent(hi)}"
             for lo, hi in papers
         ]
     low, high = (np.array(ends) for ends in zip(*papers, strict=True))
@@ -639,10 +639,7 @@ def robustness(claim: Claim, found: Evidence, verdict: str) -> Robustness:
 
 
 def judge(
-    claim: Claim,
-    directory: str | os.PathLike[str] | Folder,
-    *,
-    with_robustness: bool = True,
+    claim: Claim, directory: str | os.PathLike[str] | Folder, *, with_robustness: bool = True
 ) -> Verdict:
     """The verdict on ``claim`` from the per-seed rows in ``directory``
     (:class:`MissingInput` if they are absent), with its robustness unless
