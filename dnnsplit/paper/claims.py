@@ -580,10 +580,9 @@ class Reading:
         Setup fields for the Fig. 3 (Fig. 5) sweeps only. Greedy's start, the lowest point,
         R and the policy are separate coordinates for the two figures: the paper does not
         say they are the same.
-    coordinate : str
-        The choice it answers (a combination holds at most one reading per coordinate).
-    support : Support
-        What the paper's text says for and against it.
+    coordinate, support : str, Support
+        The choice it answers (a combination holds at most one reading per coordinate);
+        what the paper's text says for and against it.
     """
 
     id: str
@@ -610,8 +609,7 @@ class Reading:
 
 
 def _compatible(for_: Quote | None = None, against: Quote | None = None, note: str = "") -> Support:
-    """The paper's words allow the reading (``for_``) and others pull against it
-    (``against``); either may be absent."""
+    """The paper's words allow the reading (``for_``), others pull against it (``against``)."""
     return Support("compatible", (for_,) if for_ else (), (against,) if against else (), note)
 
 
