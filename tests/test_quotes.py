@@ -62,11 +62,11 @@ def _verbatim(quote: str, paper: str) -> bool:
 
 
 def _data_quotes() -> list[tuple[str, str]]:
-    found = [(f"claim {c.id}", c.quote.text) for c in CLAIMS]
-    for reading in (*READINGS, *NETWORKS):
-        for quote in (*reading.support.for_, *reading.support.against):
-            found.append((f"reading {reading.id}", quote.text))
-    return found
+    return [(f"claim {c.id}", c.quote.text) for c in CLAIMS] + [
+        (f"reading {r.id}", quote.text)
+        for r in (*READINGS, *NETWORKS)
+        for quote in (*r.support.for_, *r.support.against)
+    ]
 
 
 @pytest.mark.parametrize(("where", "quote"), _data_quotes(), ids=lambda v: str(v)[:40])

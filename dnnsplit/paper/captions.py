@@ -1,10 +1,7 @@
-"""Figure captions: what each figure shows, then where its numbers come from (never typed).
-
-A caption opens with one sentence on what its figure plots (``templates/captions.md.j2``,
-filled from the setup and the grid the run used). It comes in two lengths (:class:`Caption`):
-a short one drawn in the image (with whether the stage times are measured or ESTIMATED) and
-the full one beside the figure (``NAME.caption.md``), which adds the seeds, the intervals and
-the profile's entry in ``data/measurements/README.md``. Text from a profile is escaped.
+"""Figure captions: what each figure shows (``templates/captions.md.j2``, filled from the
+setup and the grid the run used), then where its numbers come from (never typed): the seeds,
+the intervals and whether the stage times are measured or ESTIMATED. Text from a profile is
+escaped.
 """
 
 from __future__ import annotations
@@ -29,7 +26,8 @@ INTERVAL = "shaded: seeded 95% bootstrap interval of the mean"
 
 @dataclass(frozen=True)
 class Caption:
-    """A figure's caption: ``short`` for the image, ``full`` for the file beside it."""
+    """A figure's caption: ``short`` for the image, ``full`` for the file beside it
+    (``NAME.caption.md``, which adds the profile's entry in data/measurements/README.md)."""
 
     short: str
     full: str
@@ -48,23 +46,24 @@ def text(caption: Caption | str, *, full: bool = False) -> str:
     return caption
 
 
+def _provenance(profile: str) -> tuple[str, str]:
+    """A profile's method (in capitals) and hardware, escaped."""
+    found = load_profile(profile).provenance
+    return escape(found["method"]).upper(), escape(found["hardware"])
+
+
 def profile_caption(setup: Setup) -> Caption:
     """Where the device's stage times come from (method in capitals) and the BS's, by
     reference to the profile's entry in ``data/measurements/README.md``."""
-    prov = load_profile(setup.profile).provenance
-    method = escape(prov["method"]).upper()
-    short = f"Stage times {method} ({escape(prov['hardware'])})."
-    if setup.bs_profile is None:
-        bs = "BS: t_s / R."
-    else:
-        bs_prov = load_profile(setup.bs_profile).provenance
-        bs = f"BS: `{escape(setup.bs_profile)}`, {escape(bs_prov['method']).upper()}."
+    method, hardware = _provenance(setup.profile)
+    bs = "BS: t_s / R."
+    if setup.bs_profile is not None:
+        bs = f"BS: `{escape(setup.bs_profile)}`, {_provenance(setup.bs_profile)[0]}."
     full = (
-        f"Device stage times: `{escape(setup.profile)}`, {method} for the "
-        f"{escape(prov['hardware'])} (its method and sources: its entry in "
-        f"data/measurements/README.md). {bs}"
+        f"Device stage times: `{escape(setup.profile)}`, {method} for the {hardware} (its "
+        f"method and sources: its entry in data/measurements/README.md). {bs}"
     )
-    return Caption(short, full)
+    return Caption(f"Stage times {method} ({hardware}).", full)
 
 
 def _span(values: Sequence[Any]) -> str:
@@ -86,10 +85,9 @@ def figure_caption(
     quick: bool = False,
     **words: Any,
 ) -> Caption:
-    """The caption of figure ``name`` (a macro of ``templates/captions.md.j2``): what it
-    shows, in the run's words (the sizes, seeds and policies or ratios of ``grid``, the
-    setup's, the ``baseline``, the numbers of the ``paper`` claims it draws, and any
-    ``words`` the figure's sentence needs), then the seeds and the stage times' provenance
+    """The caption of figure ``name`` (a macro of ``templates/captions.md.j2``) in the run's
+    words (``grid``, ``setup``, the ``baseline``, the numbers of the ``paper`` claims it
+    draws, any ``words`` its sentence needs), then the seeds and the stage times' provenance
     (``setup`` None: none)."""
     vary = dict(grid.vary) if grid is not None else {}
     policies = vary.get("policy") or ([setup.policy] if setup else [])
@@ -129,11 +127,7 @@ def figure_caption(
 def profiles_caption(names: Sequence[str]) -> Caption:
     """Fig. 4: what it shows, then each profile's method and hardware (its sources: its entry
     in ``data/measurements/README.md``)."""
-    listed = "; ".join(
-        f"`{escape(n)}`: {escape(load_profile(n).provenance['method']).upper()}, "
-        f"{escape(load_profile(n).provenance['hardware'])}"
-        for n in names
-    )
+    listed = "; ".join(f"`{escape(n)}`: {', '.join(_provenance(n))}" for n in names)
     return figure_caption("fig4", None) + Caption(
         "", f"Profiles: {listed} (sources: data/measurements/README.md)."
     )

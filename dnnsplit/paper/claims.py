@@ -1,14 +1,12 @@
 """The paper's claims, as plain data: the only place where the paper's words and numbers
 are written.
 
-Each :class:`Claim` records the paper's words (:class:`Quote`, verbatim), *our reading* of
-them (printed as ours, never in quotation marks), the paper's number **per point** (a value
-or a band at each N or R), the quantity it measures (whose tolerance applies, never the
-claim's own) and the rows of the CSVs that answer it. One verdict function per *kind*
-(:mod:`dnnsplit.paper.verdicts`) judges every point against the paper's value there, by the
-rules of :data:`RULES`. Where the paper gives a range that shrinks or grows along the axis,
-our reading puts its ends at the axis' ends (Fig. 3A: 21% at N = 10, 2% at N = 50) and the
-band between them. :data:`READINGS` are the ways of reading what the paper leaves open.
+Each :class:`Claim` quotes the paper, gives *our reading* of it and the paper's number at
+each point; one verdict function per *kind* (:mod:`dnnsplit.paper.verdicts`) judges every
+point by the rules of :data:`RULES`. Where the paper gives a range that shrinks or grows
+along the axis, our reading puts its ends at the axis' ends (Fig. 3A: 21% at N = 10, 2% at
+N = 50) and the band between them. :data:`READINGS` are the ways of reading what the paper
+leaves open.
 """
 
 from __future__ import annotations
@@ -150,8 +148,9 @@ class Reads:
     ----------
     csv : str
         File stem in the figures folder (``fig3a`` reads ``fig3a.csv``).
-    rows : mapping
-        Column → value filters (all must hold) of our rows.
+    rows, against : mapping
+        Column → value filters (all must hold) of our rows; those that replace them to
+        select the reference (``solver="optimal"``).
     x : str
         The column the claim runs along (N, R); ``log_x``: judge a trend against log10(x).
     lines : tuple of str
@@ -163,8 +162,6 @@ class Reads:
         One of :data:`STATISTICS`: the ``mean`` over seeds; ``gap_of_means``, the % gap
         between the mean of our rows and the mean of the ``against`` rows (the two curves
         of Fig. 5); ``share_equal``, the share of seeds where the two are equal.
-    against : mapping
-        Filters that replace ``rows``' to select the reference (``solver="optimal"``).
     scale : float
         Our values are multiplied by this (a share in % is 100).
     x_in : tuple of float
@@ -206,21 +203,17 @@ class Claim:
     id, figure, title : str
         Stable identifier (``fig5-greedy-gap``); the figure or section it is about; the
         claim in a few words, for tables and headings.
-    quote : Quote
-        The paper's words.
-    reading : str
-        Our reading of them (which points, which numbers per point, which direction), printed
-        as ours.
-    kind : str
-        One of :data:`KINDS`.
-    quantity : str
-        A key of :data:`QUANTITIES`: the tolerance comes from there.
-    reads : tuple of Reads
-        The rows that answer it (several for a claim about two quantities).
+    quote, reading : Quote, str
+        The paper's words; our reading of them (which points, which numbers per point,
+        which direction), printed as ours, never in quotation marks.
+    kind, quantity : str
+        One of :data:`KINDS`; a key of :data:`QUANTITIES` (the tolerance comes from there,
+        never from the claim).
+    reads, policies : tuple of Reads, tuple of str
+        The rows that answer it (several for a claim about two quantities); the BS policies
+        it covers.
     paper_text : str
         What the paper says, in a few words, for the verdict table.
-    policies : tuple of str
-        The BS policies the claim covers.
     universal : bool
         The sentence says *all* of the points it names: reproduced only if every one holds.
     paper, share, target, order
@@ -270,13 +263,6 @@ class Claim:
         """The CSV stems the claim reads."""
         return tuple(dict.fromkeys(r.csv for r in self.reads))
 
-    @property
-    def states_direction(self) -> bool:
-        """Whether the claim states a direction (a sign, a trend, an ordering, a largest
-        line): without one, "direction only" cannot apply."""
-        directed = self.kind in ("direction", "ordering", "largest", "sign")
-        return directed or self.sign is not None or self.trend is not None
-
 
 #: The paper's bound of Fig. 5: greedy's variance "within 2.4%" of the optimum. The Fig. 5
 #: summary also counts the cases within it (:func:`dnnsplit.paper.fig5.gap_statistics`).
@@ -310,9 +296,8 @@ def _claim(
     policies: tuple[str, ...] = _BOTH,
     **fields: Any,
 ) -> Claim:
-    """A claim quoting ``words`` (from ``where``) and reading ``reads`` (one or several),
-    about the figure its id starts with (``fig3a-…``: Fig. 3A); most claims are about a gain
-    under both policies."""
+    """A claim quoting ``words`` (from ``where``), about the figure its id starts with
+    (``fig3a-…``: Fig. 3A)."""
     first = fields["id"].split("-")[0]
     return Claim(
         figure=f"Fig. {first[3:].upper()}" if first.startswith("fig") else first.capitalize(),
@@ -325,8 +310,7 @@ def _claim(
 
 
 def _above_zero(words: str, where: str = _IV_B, **fields: Any) -> Claim:
-    """A universal claim that greedy beats all-local (a gain above 0) at every point it
-    names, under both policies."""
+    """A universal claim that the gain is above 0 at every point it names."""
     return _claim(
         words,
         where,
@@ -339,8 +323,8 @@ def _above_zero(words: str, where: str = _IV_B, **fields: Any) -> Claim:
 
 
 def _fig3a_gain(policy: str, low: float, high: float, cut: str, mark: str) -> Claim:
-    """Fig. 3A's variance gain under one policy: ``high`` at N = 10 falling to ``low`` at
-    N = 50 (the quote is the sentence with ``cut`` replaced by ``mark``)."""
+    """Fig. 3A's gain under one policy, quoting the sentence with ``cut`` replaced by
+    ``mark``."""
     name = policy.upper()
     return _claim(
         _FIG3A_WORDS.replace(cut, mark),
@@ -596,10 +580,9 @@ class Reading:
         Setup fields for the Fig. 3 (Fig. 5) sweeps only. Greedy's start, the lowest point,
         R and the policy are separate coordinates for the two figures: the paper does not
         say they are the same.
-    coordinate : str
-        The choice it answers (a combination holds at most one reading per coordinate).
-    support : Support
-        What the paper's text says for and against it.
+    coordinate, support : str, Support
+        The choice it answers (a combination holds at most one reading per coordinate);
+        what the paper's text says for and against it.
     """
 
     id: str
@@ -626,8 +609,7 @@ class Reading:
 
 
 def _compatible(for_: Quote | None = None, against: Quote | None = None, note: str = "") -> Support:
-    """The paper's words allow the reading (``for_``) and others pull against it
-    (``against``); either may be absent."""
+    """The paper's words allow the reading (``for_``), others pull against it (``against``)."""
     return Support("compatible", (for_,) if for_ else (), (against,) if against else (), note)
 
 

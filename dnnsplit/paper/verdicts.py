@@ -1,14 +1,12 @@
 """The verdict on each claim: its points judged one by one against the paper's value there,
 a level by the rules of :data:`dnnsplit.paper.claims.RULES`, and how robust that level is.
 
-A claim's per-seed rows (:class:`Evidence`) are reduced over seeds by its statistic; one
-function per *kind* of claim (:data:`VERDICTS`) judges the reduced numbers point by point
-(the sign first, then the tolerance, so one number at one point has one status under every
-claim), and :func:`level` applies the rules. Every array carries a leading axis of
-*variants*: the verdict is the one of the full set of seeds; :func:`robustness` judges the
-same claim under the median, tolerance 0 and twice the stated one, and :data:`RESAMPLES`
-bootstrap resamples of the seeds. Trends are least-squares slopes in closed form, summed in
-a fixed order: no BLAS reduction decides a committed digit.
+A claim's per-seed rows (:class:`Evidence`) are reduced over seeds by its statistic, then
+judged point by point by its kind's function (:data:`VERDICTS`; the sign first, then the
+tolerance, so one number at one point has one status under every claim). Every array carries
+a leading axis of *variants*: the full set of seeds, then what :func:`robustness` tries (the
+median, other tolerances, bootstrap resamples). Trends are least-squares slopes in closed
+form, summed in a fixed order: no BLAS reduction decides a committed digit.
 """
 
 from __future__ import annotations
@@ -43,7 +41,6 @@ __all__ = [
     "level",
     "reduce",
     "robustness",
-    "select",
     "trend_slope",
     "trend_words",
     "within",
@@ -85,27 +82,6 @@ class Folder:
             except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
                 raise MissingInput(f"{path.name} cannot be read: {err}") from None
         return self._frames[stem]
-
-
-def _folder(directory: str | os.PathLike[str] | Folder) -> Folder:
-    return directory if isinstance(directory, Folder) else Folder(directory)
-
-
-def select(directory: str | os.PathLike[str] | Folder, reads: Reads) -> pd.DataFrame:
-    """The rows ``reads`` names (its ``rows`` filters), sorted by line and ``x``;
-    :class:`MissingInput` naming the file and the column or rows that are missing."""
-    frame = _folder(directory).frame(reads.csv)
-    name = f"{reads.csv}.csv"
-    for column in (*reads.rows, reads.x, *reads.lines):
-        if column not in frame:
-            raise MissingInput(f"{name} has no column {column!r}")
-    frame = where(frame, **reads.rows)
-    if reads.x_in:
-        frame = frame[frame[reads.x].astype(float).isin(reads.x_in)]
-    if frame.empty:
-        wanted = ", ".join(f"{k} = {v}" for k, v in reads.rows.items())
-        raise MissingInput(f"{name} has no rows with {wanted}")
-    return frame.sort_values([*reads.lines, reads.x], kind="stable")
 
 
 # --- the evidence: per point, per seed ----------------------------------------------------
@@ -150,13 +126,24 @@ def _line_part(column: str, value: Any) -> str:
     return _LINE_PARTS.get(column, lambda v: f"{column} = {v}")(value)
 
 
-def _wide(rows: pd.DataFrame, reads: Reads) -> pd.DataFrame:
-    if "seed" not in rows:
-        raise MissingInput(f"{reads.csv}.csv has no column 'seed'")
-    # one row per point that has rows (a NaN value stays: the point is shown, and fails)
-    keys = [*reads.lines, reads.x, "seed"]
-    grouped = rows.groupby(keys, sort=True, dropna=False)["value"].first()
-    return grouped.unstack("seed").sort_index(kind="stable")
+def _per_seed(folder: Folder, reads: Reads) -> pd.DataFrame:
+    """The rows ``reads`` names: one row per point that has rows (line, then x), one column
+    per seed (a NaN value stays: the point is shown, and fails); :class:`MissingInput`
+    naming the file and the column or rows that are missing."""
+    frame, name = folder.frame(reads.csv), f"{reads.csv}.csv"
+    for column in (*reads.rows, reads.x, *reads.lines):
+        if column not in frame:
+            raise MissingInput(f"{name} has no column {column!r}")
+    frame = where(frame, **reads.rows)
+    if reads.x_in:
+        frame = frame[frame[reads.x].astype(float).isin(reads.x_in)]
+    if frame.empty:
+        wanted = ", ".join(f"{k} = {v}" for k, v in reads.rows.items())
+        raise MissingInput(f"{name} has no rows with {wanted}")
+    if "seed" not in frame:
+        raise MissingInput(f"{name} has no column 'seed'")
+    grouped = frame.groupby([*reads.lines, reads.x, "seed"], sort=True, dropna=False)["value"]
+    return grouped.first().unstack("seed").sort_index(kind="stable")
 
 
 def _plain(value: Any) -> str:
@@ -166,31 +153,31 @@ def _plain(value: Any) -> str:
 def evidence(claim: Claim, directory: str | os.PathLike[str] | Folder) -> Evidence:
     """The per-seed numbers of every point ``claim`` covers, from ``directory``
     (:class:`MissingInput` when a file, a column or the rows are absent)."""
-    folder = _folder(directory)
+    folder = directory if isinstance(directory, Folder) else Folder(directory)
     frames, ours, reference = [], [], []
     for reads in claim.reads:
-        wide = _wide(select(folder, reads), reads) * reads.scale
+        wide = _per_seed(folder, reads) * reads.scale
         if reads.against:
-            ref = _wide(select(folder, replace(reads, rows=reads.against)), reads)
+            ref = _per_seed(folder, replace(reads, rows=reads.against))
             reference.append(ref.reindex(index=wide.index, columns=wide.columns))
         index = wide.index.to_frame(index=False)
-        where = [{c: row[c] for c in (*reads.lines, reads.x)} for _, row in index.iterrows()]
-        lines = [
+        fixed = index[[*reads.lines, reads.x]].to_dict("records")
+        index["_line"] = [
             ", ".join(p for p in (reads.label, *(_line_part(c, w[c]) for c in reads.lines)) if p)
-            for w in where
+            for w in fixed
         ]
-        index["_line"] = lines
         index["_x"] = index[reads.x].to_numpy(dtype=float)
+        axis = AXIS_NAMES.get(reads.x, reads.x)
         index["_label"] = [
-            f"{line + ', ' if line else ''}{AXIS_NAMES.get(reads.x, reads.x)} = {x:g}"
-            for line, x in zip(lines, index["_x"], strict=True)
+            f"{line + ', ' if line else ''}{axis} = {x:g}"
+            for line, x in zip(index["_line"], index["_x"], strict=True)
         ]
         # what a point is, whichever claim reads it: its file and every column that fixes it
         index["_key"] = [
             "|".join(
                 [reads.csv, *(f"{k}={_plain(v)}" for k, v in sorted({**reads.rows, **w}.items()))]
             )
-            for w in where
+            for w in fixed
         ]
         frames.append(index)
         ours.append(wide)
@@ -294,13 +281,10 @@ def _trend_holds(slope: Any, trend: str) -> Any:
 
 @dataclass(frozen=True)
 class _Judged:
-    """One kind's judgement of every point under every variant.
-
-    ``values`` (variants, K) is our number at each judged point; ``holds`` whether the
-    point holds (the sign first, then the tolerance); ``within`` (value kinds) the
-    tolerance alone; ``sign_ok`` the stated sign alone; ``trend_ok`` (variants,) whether
-    every line moves as stated.
-    """
+    """One kind's judgement of every point (K of them) under every variant: ``values``
+    (variants, K), whether each point ``holds``, is ``within`` tolerance (value kinds),
+    has the stated sign (``sign_ok``); whether every line moves as stated (``trend_ok``,
+    (variants,)) and the lines' ``slopes``."""
 
     labels: list[str]
     xs: np.ndarray
@@ -324,7 +308,7 @@ def level(claim: Claim, judged: _Judged) -> np.ndarray:
     ranged = claim.kind in ("value", "frequency")  # the rule of values and ranges
     signs = judged.sign_ok if ranged and judged.sign_ok is not None else np.ones_like(holds)
     sign = signs.all(axis=1)
-    if ranged and claim.states_direction:
+    if ranged and (claim.sign is not None or claim.trend is not None):  # a stated direction
         out[sign & (True if judged.trend_ok is None else judged.trend_ok)] = DIRECTION_ONLY
     inside = judged.within if judged.within is not None else holds
     out[sign & (2 * inside.sum(axis=1) >= holds.shape[1])] = PARTLY
@@ -338,61 +322,36 @@ def _lines(found: Evidence) -> dict[str, np.ndarray]:
     return {line: np.flatnonzero(lines == line) for line in lines.unique()}
 
 
-def _pointwise(
-    found: Evidence, paper: list[str], values: np.ndarray, holds: np.ndarray, **rest: Any
-) -> _Judged:
-    """A judgement of every point of ``found``, one by one (the value, frequency and sign
-    kinds)."""
+def _judge_points(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
+    """Every point on its own (the value, frequency and sign kinds): the stated sign first,
+    then the tolerance around the paper's value or band there."""
     xs = found.points["_x"].to_numpy(dtype=float)
-    return _Judged(list(found.points["_label"]), xs, paper, values, holds, **rest)
-
-
-def _paper_text(low: float, high: float) -> str:
-    """The paper's value or interval as text: a value, a bound (≤), a band (low–high)."""
-    if low == high:
-        return percent(low)
-    return f"≤ {percent(high)}" if math.isinf(low) else f"{low:g}–{percent(high)}"
-
-
-def _judge_value(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
-    if claim.paper is None:
-        raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
-    xs = found.points["_x"].to_numpy(dtype=float)
-    papers = [claim.paper.at_point(x) for x in xs]
-    inside = within(
-        values, (np.array([p[0] for p in papers]), np.array([p[1] for p in papers])), tolerance
-    )
+    labels = list(found.points["_label"])
     # an undefined point (NaN: a zero baseline) does not hold, but says nothing of the sign
-    sign_ok = (values > 0) | np.isnan(values) if claim.sign == "positive" else None
+    signed = claim.kind == "sign" or claim.sign == "positive"
+    sign_ok = (values > 0) | np.isnan(values) if signed else None
+    if claim.kind == "sign":
+        return _Judged(labels, xs, ["> 0"] * len(xs), values, values > 0, sign_ok=sign_ok)
+    if claim.kind == "frequency":
+        papers = [(claim.share, 1.0)] * len(xs)
+        shown = [f"≥ {100 * claim.share:.0f}%"] * len(xs)
+    elif claim.paper is None:
+        raise ValueError(f"claim {claim.id} of kind 'value' has no paper values")
+    else:
+        papers = [claim.paper.at_point(x) for x in xs]
+        shown = [  # a value, a bound (≤), a band (low–high)
+            percent(lo) if lo == hi
+            else f"≤ {percent(hi)}" if math.isinf(lo) else f"{lo:g}–{percent(hi)}"
+            for lo, hi in papers
+        ]
+    low, high = (np.array(ends) for ends in zip(*papers, strict=True))
+    inside = within(values, (low, high), tolerance)
     trend_ok, slopes = None, {}
     if claim.trend is not None:
         slopes = _line_slopes(claim, found, values)
         trend_ok = np.all([_trend_holds(s, claim.trend) for s in slopes.values()], axis=0)
     holds = inside & sign_ok if sign_ok is not None else inside
-    return _pointwise(
-        found,
-        [_paper_text(low, high) for low, high in papers],
-        values,
-        holds,
-        within=inside,
-        sign_ok=sign_ok,
-        trend_ok=trend_ok,
-        slopes=slopes,
-    )
-
-
-def _judge_frequency(
-    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
-) -> _Judged:
-    inside = within(values, (claim.share, 1.0), tolerance)
-    return _pointwise(
-        found, [f"≥ {100 * claim.share:.0f}%"] * values.shape[1], values, inside, within=inside
-    )
-
-
-def _judge_sign(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
-    sign_ok = (values > 0) | np.isnan(values)
-    return _pointwise(found, ["> 0"] * values.shape[1], values, values > 0, sign_ok=sign_ok)
+    return _Judged(labels, xs, shown, values, holds, inside, sign_ok, trend_ok, slopes)
 
 
 def _by_x(claim: Claim, at: dict[Any, tuple[str, np.ndarray, np.ndarray]], why: str) -> _Judged:
@@ -438,25 +397,19 @@ def _judge_largest(claim: Claim, found: Evidence, values: np.ndarray, tolerance:
     return _by_x(claim, at, "every value is undefined")
 
 
-def _judge_direction(
-    claim: Claim, found: Evidence, values: np.ndarray, tolerance: float
-) -> _Judged:
+def _judge_trend(claim: Claim, found: Evidence, values: np.ndarray, tolerance: float) -> _Judged:
     slopes = _line_slopes(claim, found, values)
     holds = [_trend_holds(slope, claim.trend or "grows") for slope in slopes.values()]
-    return _Judged(
-        list(slopes),
-        np.full(len(slopes), math.nan),
-        [claim.trend or ""] * len(slopes),
-        np.stack(list(slopes.values()), 1),
-        np.stack(holds, 1),
-    )
+    n = len(slopes)
+    paper, ours = [claim.trend or ""] * n, np.stack(list(slopes.values()), 1)
+    return _Judged(list(slopes), np.full(n, math.nan), paper, ours, np.stack(holds, 1))
 
 
 VERDICTS: dict[str, Callable[[Claim, Evidence, np.ndarray, float], _Judged]] = {
-    "value": _judge_value,
-    "frequency": _judge_frequency,
-    "direction": _judge_direction,
-    "sign": _judge_sign,
+    "value": _judge_points,
+    "frequency": _judge_points,
+    "direction": _judge_trend,
+    "sign": _judge_points,
     "ordering": _judge_ordering,
     "largest": _judge_largest,
 }
@@ -483,15 +436,13 @@ class JudgedPoint:
 
     Attributes
     ----------
-    label, x, ours : str, float, float
+    label, x, ours, paper : str, float, float, str
         Which point (``SJF, N = 10``), its place along the claim's axis (NaN for a line,
-        e.g. a trend's), and our number there.
-    paper : str
-        The paper's value there, as text ("21%", "2–21%", "> 0", "SJF above RR").
-    holds : bool
-        The point holds: the stated sign first, then the tolerance.
-    sign_ok : bool or None
-        Our sign is the stated one (None: the claim states none).
+        e.g. a trend's), our number and the paper's value there ("21%", "2–21%", "> 0",
+        "SJF above RR").
+    holds, sign_ok : bool, bool or None
+        The point holds (the stated sign first, then the tolerance); our sign is the stated
+        one (None: the claim states none).
     seeds_below : float or None
         The share of our seeds below the paper's value there (for a band, below its low
         end; for a sign, at or below 0): where the paper's number falls among our seeds.
@@ -519,12 +470,9 @@ class Robustness:
     median, tolerance_zero, tolerance_double : str
         The level with the median over seeds instead of the mean, with tolerance 0, and
         with twice the stated tolerance.
-    other_share : float
-        The share of :data:`RESAMPLES` bootstrap resamples of the seeds whose level differs.
-    other_levels : dict
-        Level → share of resamples, for the levels other than the verdict's.
-    verdict : str
-        The verdict's own level.
+    verdict, other_share, other_levels : str, float, dict
+        The verdict's own level; the share of :data:`RESAMPLES` bootstrap resamples of the
+        seeds whose level differs from it; level → share, for each of those levels.
     """
 
     median: str
@@ -561,10 +509,8 @@ class Verdict:
     distance : float
         How far our numbers are from the paper's, 0 when every point holds; it ranks
         readings ("the closest reading") and guides the readings search.
-    points : tuple of JudgedPoint
-        Every point, judged.
-    robustness : Robustness or None
-        Under the median, other tolerances and resampled seeds (None: not computed).
+    points, robustness : tuple of JudgedPoint, Robustness or None
+        Every point, judged; the verdict's robustness (None: not computed).
     """
 
     verdict: str
@@ -580,17 +526,16 @@ def _seeds_below(claim: Claim, found: Evidence, judged: _Judged) -> list[float |
     low end; sign kinds: at or below 0)."""
     if claim.kind not in ("value", "sign") or found.statistic != "mean":
         return [None] * len(judged.labels)
-    out: list[float | None] = []
-    for k, x in enumerate(found.points["_x"]):
-        seeds = found.ours[k][~np.isnan(found.ours[k])]
-        if not seeds.size:
-            out.append(None)
-        elif claim.kind == "sign":
-            out.append(float(np.mean(seeds <= 0)))
-        else:
-            low = claim.paper.at_point(float(x))[0] if claim.paper else math.nan
-            out.append(float(np.mean(seeds < low)) if math.isfinite(low) else None)
-    return out
+    if claim.kind == "sign":
+        low, below = np.zeros(len(judged.xs)), found.ours <= 0
+    else:
+        low = np.array([claim.paper.at_point(x)[0] if claim.paper else math.nan for x in judged.xs])
+        below = found.ours < low[:, None]
+    seeds = (~np.isnan(found.ours)).sum(axis=1)
+    return [
+        float(n_below / n) if n and math.isfinite(end) else None
+        for n_below, n, end in zip(below.sum(axis=1), seeds, low, strict=True)
+    ]
 
 
 def _distance(claim: Claim, judged: _Judged, tolerance: float) -> float:
@@ -612,8 +557,8 @@ def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoi
     """Our number(s) in a few words (the point-by-point table has the rest)."""
     axis = AXIS_NAMES.get(claim.reads[0].x, claim.reads[0].x)
     values = judged.values[0]
-    count = len(points)
     failing = [p for p in points if not p.holds]
+    count, held = len(points), len(points) - len(failing)
     if claim.kind == "value":
         text = (
             f"{percent(float(np.nanmin(values)))} to {percent(float(np.nanmax(values)))}; "
@@ -633,26 +578,26 @@ def _ours(claim: Claim, found: Evidence, judged: _Judged, points: list[JudgedPoi
     if claim.kind == "frequency":
         return (
             f"{100 * np.nanmin(values):.0f}–{100 * np.nanmax(values):.0f}% of cases per "
-            f"{axis}; ≥ {100 * claim.share:.0f}% at {count - len(failing)} of {count} points"
+            f"{axis}; ≥ {100 * claim.share:.0f}% at {held} of {count} points"
         )
     if claim.kind == "sign":
-        text = f"above 0 at {count - len(failing)} of {count} points"
+        text = f"above 0 at {held} of {count} points"
         if failing:
             worst = min(failing, key=lambda p: p.ours if math.isfinite(p.ours) else math.inf)
             text += f"; worst {worst.label}: {percent(worst.ours)}"
         return text
     if claim.kind == "ordering":
         parts = ", ".join(f"{p.ours:+.1f} points at {p.label}" for p in points)
-        return f"SJF − RR: {parts}; as the paper reads at {count - len(failing)} of {count}"
+        return f"SJF − RR: {parts}; as the paper reads at {held} of {count}"
     if claim.kind == "largest":
         column = claim.reads[0].lines[0]
         others = sorted({int(p.ours) for p in failing})
-        text = f"{points[0].paper} largest at {count - len(failing)} of {count} points"
+        text = f"{points[0].paper} largest at {held} of {count} points"
         if others:
             text += "; elsewhere " + " or ".join(_line_part(column, n) for n in others)
         return text
     verb = {"grows": "grow", "shrinks": "shrink"}.get(claim.trend or "grows", "move")
-    return f"{count - len(failing)} of {count} lines {verb} with {axis}"
+    return f"{held} of {count} lines {verb} with {axis}"
 
 
 def _numbers(claim: Claim, judged: _Judged, points: list[JudgedPoint]) -> dict[str, float]:
@@ -694,10 +639,7 @@ def robustness(claim: Claim, found: Evidence, verdict: str) -> Robustness:
 
 
 def judge(
-    claim: Claim,
-    directory: str | os.PathLike[str] | Folder,
-    *,
-    with_robustness: bool = True,
+    claim: Claim, directory: str | os.PathLike[str] | Folder, *, with_robustness: bool = True
 ) -> Verdict:
     """The verdict on ``claim`` from the per-seed rows in ``directory``
     (:class:`MissingInput` if they are absent), with its robustness unless
