@@ -62,17 +62,12 @@ class Difference:
 Number = tuple[float, int | None] | None
 
 
-def _csv_number(text: str) -> Number:
+def _number(text: str) -> Number:
+    """A CSV cell (or a manifest's value as JSON text: ``true`` and ``"1"`` are labels)."""
     try:
         return float(text), int(text) if _INTEGER.match(text) else None
     except ValueError:
         return None
-
-
-def _json_number(value: Any) -> Number:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value), value if isinstance(value, int) else None
 
 
 def _cell(a: Any, b: Any, number: Callable[[Any], Number]) -> tuple[bool, float]:
@@ -143,7 +138,7 @@ def _compare_csv(name: str, committed: Path, rerun: Path) -> Difference:
             (f"line {line}, column {column}", a, b)
             for column, a, b in zip(old[0], a_row, b_row, strict=True)
         )
-    return _judge(name, cells, _csv_number, "cells")
+    return _judge(name, cells, _number, "cells")
 
 
 def _keyed(
@@ -172,7 +167,8 @@ def _compare_manifest(name: str, committed: Path, rerun: Path) -> Difference:
     for key in MANIFEST_IGNORED:
         old.pop(key, None)
         new.pop(key, None)
-    return _judge(name, _keyed(dict(_walk(old)), dict(_walk(new))), _json_number, "fields", repr)
+    cells = _keyed(dict(_walk(old)), dict(_walk(new)))
+    return _judge(name, cells, lambda value: _number(json.dumps(value)), "fields", repr)
 
 
 def verdicts(report: str) -> dict[tuple[str, str, str], str]:
