@@ -55,38 +55,17 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "CONTROLLERS",
-    "DECIDING",
-    "FIGURES",
-    "RUN",
-    "Study",
-    "caption",
-    "decision_figure",
-    "decision_runs",
-    "decision_summary",
-    "decision_sweep",
-    "notes",
-    "plan",
-    "regret_figure",
-    "regret_summary",
-    "regret_sweep",
-    "regret_table",
-    "report_section",
-    "save_testbed",
-    "testbed_measurement",
-    "testbed_summary",
-    "testbed_table",
-    "timeline_figure",
-    "timeline_rows",
-]
+    "CONTROLLERS", "DECIDING", "FIGURES", "RUN", "Study", "caption", "decision_figure",
+    "decision_runs", "decision_summary", "decision_sweep", "notes", "plan", "regret_figure",
+    "regret_summary", "regret_sweep", "regret_table", "report_section", "save_testbed",
+    "testbed_measurement", "testbed_summary", "testbed_table", "timeline_figure", "timeline_rows",
+]  # fmt: skip
 
 #: The pipeline run, and its figures.
 RUN = "online"
 FIGURES = ("online_timeline", "online_regret", "online_decisions")
-#: The controllers of the study, ``(controller, solver)``: solved once at the start by the
-#: certifying solver (the best one-shot decision), re-solved at every change by the paper's
-#: greedy, by local-search and by ``optimal`` (node-limited), repaired incrementally, and
-#: learnt by the bandit that sees no rates.
+#: The controllers of the study, ``(controller, solver)`` (static: the best one-shot
+#: decision, by the certifying solver).
 CONTROLLERS = (
     ("static", "optimal"),
     ("resolve", "greedy"),
@@ -244,11 +223,8 @@ def _binned(
     starts: np.ndarray, ends: np.ndarray, values: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
     """The time average over each bin of a piecewise-constant ``values``."""
-    out = np.zeros(edges.size - 1)
-    for k in range(edges.size - 1):
-        overlap = np.clip(np.minimum(ends, edges[k + 1]) - np.maximum(starts, edges[k]), 0, None)
-        out[k] = (overlap * values).sum() / (edges[k + 1] - edges[k])
-    return out
+    overlap = np.minimum(ends, edges[1:, None]) - np.maximum(starts, edges[:-1, None])
+    return (overlap.clip(0, None) * values).sum(axis=1) / np.diff(edges)
 
 
 def regret_rows(point: Point) -> list[dict[str, Any]]:
@@ -771,9 +747,8 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
     regret_lines, best = _regret_lines(pd.read_csv(regret_path))
     decision_ms = stats.where(pd.read_csv(decision_path), metric="decision_ms")
     wide = decision_ms.pivot_table(index="controller", columns="devices", values="mean")
-    decision_table = wide.map(lambda v: f"{v:.3g}").reset_index()
-    decision_table["controller"] = decision_table["controller"].map(escape)
-    decision_table.columns = ["controller", *[f"N = {int(n)}" for n in wide.columns]]
+    decision_table = wide.map(lambda v: f"{v:.3g}").rename(
+        index=escape, columns=lambda n: f"N = {int(n)}").reset_index()  # fmt: skip
     manifest = read_manifest(directory, RUN) or {}
     testbed_path = directory / f"{TESTBED_FIGURE}_summary.csv"
     bench = read_manifest(directory, TESTBED_RUN) or read_manifest(FIGURES_DIR, TESTBED_RUN)
