@@ -66,14 +66,8 @@ RUN = "online"
 FIGURES = ("online_timeline", "online_regret", "online_decisions")
 #: The controllers of the study, ``(controller, solver)`` (static: the best one-shot
 #: decision, by the certifying solver).
-CONTROLLERS = (
-    ("static", "optimal"),
-    ("resolve", "greedy"),
-    ("resolve", "local-search"),
-    ("resolve", "optimal"),
-    ("repair", "greedy"),
-    ("bandit", "greedy"),
-)
+CONTROLLERS = (("static", "optimal"), ("resolve", "greedy"), ("resolve", "local-search"),
+               ("resolve", "optimal"), ("repair", "greedy"), ("bandit", "greedy"))  # fmt: skip
 #: The controllers whose decisions take model evaluations (the decision sweep's).
 DECIDING = tuple(c for c in CONTROLLERS if c[0] in ("resolve", "repair"))
 #: The binned timeline (rows with ``time_s`` the end of a bin): the requests' mean
@@ -229,8 +223,7 @@ def _binned(
 
 def regret_rows(point: Point) -> list[dict[str, Any]]:
     """The rows of one (N, seed, objective): one world, every controller of
-    :data:`CONTROLLERS` in it (a module-level point function of the engine), and the
-    world's :data:`WORLD_METRICS`.
+    :data:`CONTROLLERS` in it, and the world's :data:`WORLD_METRICS`.
 
     Each run's totals (``time_s`` −1): ``regret`` (cumulative, the objective's unit × s),
     ``regret_pct`` (%, of the oracle's time-integrated objective), ``certified_share`` (of
@@ -281,11 +274,10 @@ def regret_rows(point: Point) -> list[dict[str, Any]]:
             "oracle": _binned(starts, ends, pieces.best.to_numpy(), edges),
         }  # fmt: skip
         series += [(name, metric, times, values) for metric, values in binned.items()]
-    intervals = world.intervals
-    pool = np.array([d.rate_bps for d in world.scenario.devices])
-    bad = (intervals.present & (intervals.rates < pool[None, :])).sum(axis=1)
-    for metric, values in (("present", intervals.present.sum(axis=1)), ("bad_links", bad)):
-        binned_world = _binned(intervals.times, intervals.ends, values, edges)
+    states, pool = world.intervals, np.array([d.rate_bps for d in world.scenario.devices])
+    for metric, present in (("present", states.present),
+                            ("bad_links", states.present & (states.rates < pool))):  # fmt: skip
+        binned_world = _binned(states.times, states.ends, present.sum(axis=1), edges)
         series.append(("world", metric, times, binned_world))
     keys = point.keys()
     return [
