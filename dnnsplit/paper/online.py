@@ -136,16 +136,14 @@ class Study:
     ) -> Dynamics:
         """The dynamics of a pool of ``n_devices`` (``everyone``: all present throughout,
         only the uplinks change)."""
-        arrivals = Arrivals(
-            kind="poisson",
-            rate_per_s=self.present_share * n_devices / self.mean_stay_s,
-            mean_stay_s=self.mean_stay_s,
-            initial=round(self.present_share * n_devices),
-        )
+        arrivals = Arrivals() if everyone else Arrivals(
+            kind="poisson", rate_per_s=self.present_share * n_devices / self.mean_stay_s,
+            mean_stay_s=self.mean_stay_s, initial=round(self.present_share * n_devices),
+        )  # fmt: skip
         trace = TraceSpec(kind="two-state", bad_factor=self.bad_factor,
                           mean_good_s=self.mean_good_s, mean_bad_s=self.mean_bad_s)  # fmt: skip
         return Dynamics(
-            arrivals=Arrivals() if everyone else arrivals,
+            arrivals=arrivals,
             requests=Requests(period_s=self.period_s), traces=(trace,), switch_s=self.switch_s,
             horizon_s=self.horizon_s if horizon_s is None else horizon_s,
         )  # fmt: skip
@@ -182,15 +180,10 @@ class Plan:
 
 
 def plan(
-    devices: Sequence[int],
-    seeds: Sequence[int],
-    objectives: Sequence[str],
-    decision_devices: Sequence[int],
-    decision_seeds: Sequence[int],
-    study: Study,
-    *,
+    devices: Sequence[int], seeds: Sequence[int], objectives: Sequence[str],
+    decision_devices: Sequence[int], decision_seeds: Sequence[int], study: Study, *,
     quick: bool = False,
-) -> Plan:
+) -> Plan:  # fmt: skip
     """The notebook's plan (bad values refused, naming them); ``quick`` (a smoke test, seconds)
     keeps the first N capped at 4, two seeds, decision N of 5 and 10, and a 60 s horizon."""
     n, s, dn, ds = (
@@ -302,16 +295,11 @@ def _sweep(
 
 
 def regret_sweep(
-    setup: Setup,
-    devices: Sequence[int] = (8,),
-    seeds: Sequence[int] = tuple(range(4)),
-    objectives: Sequence[str] = ("total", "variance", "max"),
-    *,
-    study: Study = Study(),
-    controllers: Sequence[tuple[str, str]] = CONTROLLERS,
-    progress: bool = True,
+    setup: Setup, devices: Sequence[int] = (8,), seeds: Sequence[int] = tuple(range(4)),
+    objectives: Sequence[str] = ("total", "variance", "max"), *, study: Study = Study(),
+    controllers: Sequence[tuple[str, str]] = CONTROLLERS, progress: bool = True,
     engine: Engine | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame:  # fmt: skip
     """Every controller in the world of every (N, seed, objective) (:func:`regret_rows`):
     tidy rows sorted by their identifying columns and ``time_s``."""
     labels = [(("objective", o),) for o in objectives]
@@ -387,15 +375,10 @@ def decision_rows(point: Point) -> list[dict[str, Any]]:
 
 
 def decision_sweep(
-    setup: Setup,
-    devices: Sequence[int] = (5, 10, 20, 50),
-    seeds: Sequence[int] = (0, 1),
-    *,
-    study: Study = Study(),
-    controllers: Sequence[tuple[str, str]] = DECIDING,
-    progress: bool = True,
-    engine: Engine | None = None,
-) -> pd.DataFrame:
+    setup: Setup, devices: Sequence[int] = (5, 10, 20, 50), seeds: Sequence[int] = (0, 1), *,
+    study: Study = Study(), controllers: Sequence[tuple[str, str]] = DECIDING,
+    progress: bool = True, engine: Engine | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """The modelled decision time of every deciding controller against N
     (:func:`decision_rows`)."""
     return _sweep(decision_rows, setup, devices, seeds, [()], study, controllers, IDS,
