@@ -92,12 +92,9 @@ def _cell(a: Any, b: Any, number: Callable[[Any], Number]) -> tuple[bool, float]
 
 
 def _judge(
-    name: str,
-    cells: Iterable[tuple[str, Any, Any]],
-    number: Callable[[Any], Number],
-    unit: str,
+    name: str, cells: Iterable[tuple[str, Any, Any]], number: Callable[[Any], Number], unit: str,
     show: Callable[[Any], str] = str,
-) -> Difference:
+) -> Difference:  # fmt: skip
     """The difference of ``(place, committed, re-run)`` cells: the first that disagrees
     (and how many ``unit`` do), and the largest relative difference."""
     first, count, largest = "", 0, 0.0
@@ -220,12 +217,9 @@ def compare_files(name: str, committed: Path, rerun: Path) -> Difference:
 
 
 def compare_folders(
-    committed: Path,
-    rerun: Path,
-    *,
-    report: tuple[Path, Path] | None = None,
+    committed: Path, rerun: Path, *, report: tuple[Path, Path] | None = None,
     files: Iterable[str] | None = None,
-) -> list[Difference]:
+) -> list[Difference]:  # fmt: skip
     """One :class:`Difference` per file of the figures' folders ``committed`` and
     ``rerun`` (``files``: these names; default every :data:`COMPARED` file of either), in
     name order, then the ``report`` pair (committed, re-run) by its verdicts if given."""
