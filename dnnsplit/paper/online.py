@@ -45,7 +45,7 @@ from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.output import output_dir, read_manifest, save_figure
-from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
+from dnnsplit.paper.plots import PANEL, finish_figure, paper_style, ticks
 from dnnsplit.paper.sweeps import Point, run_points
 from dnnsplit.paper.testbed import host_words
 from dnnsplit.paper.text import escape, render, table
@@ -466,11 +466,9 @@ def decision_figure(summary: pd.DataFrame, *, caption: Caption | str = "") -> Fi
                         yerr=[part["mean"] - part["min"], part["max"] - part["mean"]],
                         label=str(name), marker="o", ms=3, lw=1.0, capsize=2,
                         **_style(name))  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel="devices N (all present)",
+        ticks(ax, times.devices, log=True)  # before the y scale, which sets its own ticks
+        ax.set(yscale="log", xlabel="devices N (all present)",
                ylabel="modelled time per decision (ms)")  # fmt: skip
-        ticks = sorted(int(n) for n in times.devices.unique())
-        ax.set_xticks(ticks, [str(n) for n in ticks])
-        ax.xaxis.set_minor_formatter(NullFormatter())
         fig.tight_layout()
         finish_figure(fig, [ax], caption, legend_size=7)
     return fig
