@@ -138,3 +138,13 @@ def test_a_table_of_another_shape_is_a_difference(committed, rerun):
     )
     (rerun / "fig5_summary.csv").write_text(CSV.replace(",n\n", ",count\n", 1))
     assert compared(committed, rerun)["fig5_summary.csv"][0].startswith("columns differ")
+
+
+def test_a_manifest_number_that_became_text_or_a_flag_is_a_difference(committed, rerun):
+    """A manifest's numbers are judged within the tolerance, but a string or a boolean is a
+    label: ``"1.0"`` is not the number 1.0, nor ``true`` the number 1."""
+    setup = {"ratio": "1.0", "quantum_s": True}
+    (rerun / "fig5.manifest.json").write_text(json.dumps({**MANIFEST, "setup": setup}))
+    what, largest = compared(committed, rerun)["fig5.manifest.json"]
+    assert what == "setup.quantum_s: 0.05 committed, True re-run (2 fields differ)"
+    assert math.isinf(largest)

@@ -62,17 +62,12 @@ class Difference:
 Number = tuple[float, int | None] | None
 
 
-def _csv_number(text: str) -> Number:
+def _number(text: str) -> Number:
+    """A CSV cell (or a manifest's value as JSON text: ``true`` and ``"1"`` are labels)."""
     try:
         return float(text), int(text) if _INTEGER.match(text) else None
     except ValueError:
         return None
-
-
-def _json_number(value: Any) -> Number:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value), value if isinstance(value, int) else None
 
 
 def _cell(a: Any, b: Any, number: Callable[[Any], Number]) -> tuple[bool, float]:
@@ -97,12 +92,9 @@ def _cell(a: Any, b: Any, number: Callable[[Any], Number]) -> tuple[bool, float]
 
 
 def _judge(
-    name: str,
-    cells: Iterable[tuple[str, Any, Any]],
-    number: Callable[[Any], Number],
-    unit: str,
+    name: str, cells: Iterable[tuple[str, Any, Any]], number: Callable[[Any], Number], unit: str,
     show: Callable[[Any], str] = str,
-) -> Difference:
+) -> Difference:  # fmt: skip
     """The difference of ``(place, committed, re-run)`` cells: the first that disagrees
     (and how many ``unit`` do), and the largest relative difference."""
     first, count, largest = "", 0, 0.0
@@ -143,7 +135,7 @@ def _compare_csv(name: str, committed: Path, rerun: Path) -> Difference:
             (f"line {line}, column {column}", a, b)
             for column, a, b in zip(old[0], a_row, b_row, strict=True)
         )
-    return _judge(name, cells, _csv_number, "cells")
+    return _judge(name, cells, _number, "cells")
 
 
 def _keyed(
@@ -172,7 +164,8 @@ def _compare_manifest(name: str, committed: Path, rerun: Path) -> Difference:
     for key in MANIFEST_IGNORED:
         old.pop(key, None)
         new.pop(key, None)
-    return _judge(name, _keyed(dict(_walk(old)), dict(_walk(new))), _json_number, "fields", repr)
+    cells = _keyed(dict(_walk(old)), dict(_walk(new)))
+    return _judge(name, cells, lambda value: _number(json.dumps(value)), "fields", repr)
 
 
 def verdicts(report: str) -> dict[tuple[str, str, str], str]:
@@ -224,12 +217,9 @@ def compare_files(name: str, committed: Path, rerun: Path) -> Difference:
 
 
 def compare_folders(
-    committed: Path,
-    rerun: Path,
-    *,
-    report: tuple[Path, Path] | None = None,
+    committed: Path, rerun: Path, *, report: tuple[Path, Path] | None = None,
     files: Iterable[str] | None = None,
-) -> list[Difference]:
+) -> list[Difference]:  # fmt: skip
     """One :class:`Difference` per file of the figures' folders ``committed`` and
     ``rerun`` (``files``: these names; default every :data:`COMPARED` file of either), in
     name order, then the ``report`` pair (committed, re-run) by its verdicts if given."""

@@ -27,16 +27,13 @@ def report_section(directory: Path) -> str:
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     cells = verdict_cells(frame)
     networks = list(dict.fromkeys(frame.reading))
-    rows = []
-    for claim in CLAIMS:
-        row = {"claim": claim.title}
-        for network in networks:
-            cell = cells[(cells.claim == claim.id) & (cells.reading == network)]
-            row[network.removeprefix("network-")] = (
-                f"{cell.verdict.iloc[0]} ({cell.label.iloc[0]})" if not cell.empty else "—"
-            )
-        if any(v != "—" for k, v in row.items() if k != "claim"):
-            rows.append(row)
+    cells["cell"] = [f"{v} ({label})" for v, label in zip(cells.verdict, cells.label, strict=True)]
+    wide = cells.pivot_table(index="claim", columns="reading", values="cell", aggfunc="first")
+    shown = [c for c in CLAIMS if c.id in wide.index]  # the claims some network judges
+    wide = wide.reindex(index=[c.id for c in shown], columns=networks).fillna("—")
+    wide.index = pd.Index([c.title for c in shown], name="claim")
+    wide.columns = [n.removeprefix("network-") for n in networks]
+    rows = wide.reset_index() if shown else pd.DataFrame()
     counts = frame[frame.verdict == "reproduced"].groupby("reading").size()
     manifest = read_manifest(directory, "networks") or {}
     setup = Setup.from_dict(manifest["setup"]) if manifest.get("setup") else Setup()
@@ -44,7 +41,7 @@ def report_section(directory: Path) -> str:
     return render(
         "networks",
         limits=f"{low}..{high}",
-        table=table(pd.DataFrame(rows)),
+        table=table(rows),
         counts=", ".join(
             f"{n.removeprefix('network-')} {int(counts.get(n, 0))}" for n in networks
         ),

@@ -45,7 +45,7 @@ from dnnsplit.paper import stats
 from dnnsplit.paper.captions import Caption, profile_caption
 from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.output import output_dir, read_manifest, save_figure
-from dnnsplit.paper.plots import PANEL, finish_figure, paper_style
+from dnnsplit.paper.plots import PANEL, finish_figure, paper_style, ticks
 from dnnsplit.paper.sweeps import Point, run_points
 from dnnsplit.paper.testbed import host_words
 from dnnsplit.paper.text import escape, render, table
@@ -55,46 +55,19 @@ from dnnsplit.scenario import Scenario
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "CONTROLLERS",
-    "DECIDING",
-    "FIGURES",
-    "RUN",
-    "Study",
-    "caption",
-    "decision_figure",
-    "decision_runs",
-    "decision_summary",
-    "decision_sweep",
-    "notes",
-    "plan",
-    "regret_figure",
-    "regret_summary",
-    "regret_sweep",
-    "regret_table",
-    "report_section",
-    "save_testbed",
-    "testbed_measurement",
-    "testbed_summary",
-    "testbed_table",
-    "timeline_figure",
-    "timeline_rows",
-]
+    "CONTROLLERS", "DECIDING", "FIGURES", "RUN", "Study", "caption", "decision_figure",
+    "decision_runs", "decision_summary", "decision_sweep", "notes", "plan", "regret_figure",
+    "regret_summary", "regret_sweep", "regret_table", "report_section", "save_testbed",
+    "testbed_measurement", "testbed_summary", "testbed_table", "timeline_figure", "timeline_rows",
+]  # fmt: skip
 
 #: The pipeline run, and its figures.
 RUN = "online"
 FIGURES = ("online_timeline", "online_regret", "online_decisions")
-#: The controllers of the study, ``(controller, solver)``: solved once at the start by the
-#: certifying solver (the best one-shot decision), re-solved at every change by the paper's
-#: greedy, by local-search and by ``optimal`` (node-limited), repaired incrementally, and
-#: learnt by the bandit that sees no rates.
-CONTROLLERS = (
-    ("static", "optimal"),
-    ("resolve", "greedy"),
-    ("resolve", "local-search"),
-    ("resolve", "optimal"),
-    ("repair", "greedy"),
-    ("bandit", "greedy"),
-)
+#: The controllers of the study, ``(controller, solver)`` (static: the best one-shot
+#: decision, by the certifying solver).
+CONTROLLERS = (("static", "optimal"), ("resolve", "greedy"), ("resolve", "local-search"),
+               ("resolve", "optimal"), ("repair", "greedy"), ("bandit", "greedy"))  # fmt: skip
 #: The controllers whose decisions take model evaluations (the decision sweep's).
 DECIDING = tuple(c for c in CONTROLLERS if c[0] in ("resolve", "repair"))
 #: The binned timeline (rows with ``time_s`` the end of a bin): the requests' mean
@@ -163,16 +136,14 @@ class Study:
     ) -> Dynamics:
         """The dynamics of a pool of ``n_devices`` (``everyone``: all present throughout,
         only the uplinks change)."""
-        arrivals = Arrivals(
-            kind="poisson",
-            rate_per_s=self.present_share * n_devices / self.mean_stay_s,
-            mean_stay_s=self.mean_stay_s,
-            initial=round(self.present_share * n_devices),
-        )
+        arrivals = Arrivals() if everyone else Arrivals(
+            kind="poisson", rate_per_s=self.present_share * n_devices / self.mean_stay_s,
+            mean_stay_s=self.mean_stay_s, initial=round(self.present_share * n_devices),
+        )  # fmt: skip
         trace = TraceSpec(kind="two-state", bad_factor=self.bad_factor,
                           mean_good_s=self.mean_good_s, mean_bad_s=self.mean_bad_s)  # fmt: skip
         return Dynamics(
-            arrivals=Arrivals() if everyone else arrivals,
+            arrivals=arrivals,
             requests=Requests(period_s=self.period_s), traces=(trace,), switch_s=self.switch_s,
             horizon_s=self.horizon_s if horizon_s is None else horizon_s,
         )  # fmt: skip
@@ -209,15 +180,10 @@ class Plan:
 
 
 def plan(
-    devices: Sequence[int],
-    seeds: Sequence[int],
-    objectives: Sequence[str],
-    decision_devices: Sequence[int],
-    decision_seeds: Sequence[int],
-    study: Study,
-    *,
+    devices: Sequence[int], seeds: Sequence[int], objectives: Sequence[str],
+    decision_devices: Sequence[int], decision_seeds: Sequence[int], study: Study, *,
     quick: bool = False,
-) -> Plan:
+) -> Plan:  # fmt: skip
     """The notebook's plan (bad values refused, naming them); ``quick`` (a smoke test, seconds)
     keeps the first N capped at 4, two seeds, decision N of 5 and 10, and a 60 s horizon."""
     n, s, dn, ds = (
@@ -244,17 +210,13 @@ def _binned(
     starts: np.ndarray, ends: np.ndarray, values: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
     """The time average over each bin of a piecewise-constant ``values``."""
-    out = np.zeros(edges.size - 1)
-    for k in range(edges.size - 1):
-        overlap = np.clip(np.minimum(ends, edges[k + 1]) - np.maximum(starts, edges[k]), 0, None)
-        out[k] = (overlap * values).sum() / (edges[k + 1] - edges[k])
-    return out
+    overlap = np.minimum(ends, edges[1:, None]) - np.maximum(starts, edges[:-1, None])
+    return (overlap.clip(0, None) * values).sum(axis=1) / np.diff(edges)
 
 
 def regret_rows(point: Point) -> list[dict[str, Any]]:
     """The rows of one (N, seed, objective): one world, every controller of
-    :data:`CONTROLLERS` in it (a module-level point function of the engine), and the
-    world's :data:`WORLD_METRICS`.
+    :data:`CONTROLLERS` in it, and the world's :data:`WORLD_METRICS`.
 
     Each run's totals (``time_s`` −1): ``regret`` (cumulative, the objective's unit × s),
     ``regret_pct`` (%, of the oracle's time-integrated objective), ``certified_share`` (of
@@ -305,11 +267,10 @@ def regret_rows(point: Point) -> list[dict[str, Any]]:
             "oracle": _binned(starts, ends, pieces.best.to_numpy(), edges),
         }  # fmt: skip
         series += [(name, metric, times, values) for metric, values in binned.items()]
-    intervals = world.intervals
-    pool = np.array([d.rate_bps for d in world.scenario.devices])
-    bad = (intervals.present & (intervals.rates < pool[None, :])).sum(axis=1)
-    for metric, values in (("present", intervals.present.sum(axis=1)), ("bad_links", bad)):
-        binned_world = _binned(intervals.times, intervals.ends, values, edges)
+    states, pool = world.intervals, np.array([d.rate_bps for d in world.scenario.devices])
+    for metric, present in (("present", states.present),
+                            ("bad_links", states.present & (states.rates < pool))):  # fmt: skip
+        binned_world = _binned(states.times, states.ends, present.sum(axis=1), edges)
         series.append(("world", metric, times, binned_world))
     keys = point.keys()
     return [
@@ -334,16 +295,11 @@ def _sweep(
 
 
 def regret_sweep(
-    setup: Setup,
-    devices: Sequence[int] = (8,),
-    seeds: Sequence[int] = tuple(range(4)),
-    objectives: Sequence[str] = ("total", "variance", "max"),
-    *,
-    study: Study = Study(),
-    controllers: Sequence[tuple[str, str]] = CONTROLLERS,
-    progress: bool = True,
+    setup: Setup, devices: Sequence[int] = (8,), seeds: Sequence[int] = tuple(range(4)),
+    objectives: Sequence[str] = ("total", "variance", "max"), *, study: Study = Study(),
+    controllers: Sequence[tuple[str, str]] = CONTROLLERS, progress: bool = True,
     engine: Engine | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame:  # fmt: skip
     """Every controller in the world of every (N, seed, objective) (:func:`regret_rows`):
     tidy rows sorted by their identifying columns and ``time_s``."""
     labels = [(("objective", o),) for o in objectives]
@@ -419,15 +375,10 @@ def decision_rows(point: Point) -> list[dict[str, Any]]:
 
 
 def decision_sweep(
-    setup: Setup,
-    devices: Sequence[int] = (5, 10, 20, 50),
-    seeds: Sequence[int] = (0, 1),
-    *,
-    study: Study = Study(),
-    controllers: Sequence[tuple[str, str]] = DECIDING,
-    progress: bool = True,
-    engine: Engine | None = None,
-) -> pd.DataFrame:
+    setup: Setup, devices: Sequence[int] = (5, 10, 20, 50), seeds: Sequence[int] = (0, 1), *,
+    study: Study = Study(), controllers: Sequence[tuple[str, str]] = DECIDING,
+    progress: bool = True, engine: Engine | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """The modelled decision time of every deciding controller against N
     (:func:`decision_rows`)."""
     return _sweep(decision_rows, setup, devices, seeds, [()], study, controllers, IDS,
@@ -515,11 +466,9 @@ def decision_figure(summary: pd.DataFrame, *, caption: Caption | str = "") -> Fi
                         yerr=[part["mean"] - part["min"], part["max"] - part["mean"]],
                         label=str(name), marker="o", ms=3, lw=1.0, capsize=2,
                         **_style(name))  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel="devices N (all present)",
+        ticks(ax, times.devices, log=True)  # before the y scale, which sets its own ticks
+        ax.set(yscale="log", xlabel="devices N (all present)",
                ylabel="modelled time per decision (ms)")  # fmt: skip
-        ticks = sorted(int(n) for n in times.devices.unique())
-        ax.set_xticks(ticks, [str(n) for n in ticks])
-        ax.xaxis.set_minor_formatter(NullFormatter())
         fig.tight_layout()
         finish_figure(fig, [ax], caption, legend_size=7)
     return fig
@@ -771,9 +720,8 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
     regret_lines, best = _regret_lines(pd.read_csv(regret_path))
     decision_ms = stats.where(pd.read_csv(decision_path), metric="decision_ms")
     wide = decision_ms.pivot_table(index="controller", columns="devices", values="mean")
-    decision_table = wide.map(lambda v: f"{v:.3g}").reset_index()
-    decision_table["controller"] = decision_table["controller"].map(escape)
-    decision_table.columns = ["controller", *[f"N = {int(n)}" for n in wide.columns]]
+    decision_table = wide.map(lambda v: f"{v:.3g}").rename(
+        index=escape, columns=lambda n: f"N = {int(n)}").reset_index()  # fmt: skip
     manifest = read_manifest(directory, RUN) or {}
     testbed_path = directory / f"{TESTBED_FIGURE}_summary.csv"
     bench = read_manifest(directory, TESTBED_RUN) or read_manifest(FIGURES_DIR, TESTBED_RUN)
