@@ -330,7 +330,7 @@ def test_readings_share_their_solves_tables_and_verdicts(tmp_path, monkeypatch):
     assert computed[-1] > 0 and len(judged) == len(readings.STUDIED)
     before = len(judged)
     both = run("baseline-max-local", "fig5-start-ones")
-    fig5_points = len(grids.fig5.devices) * len(grids.fig5.seeds)
+    fig5_points = len(grids["fig5"].devices) * len(grids["fig5"].seeds)
     assert computed[-1] == 2 * fig5_points  # greedy and local-search from p = 1
     fig3 = [c.id for c in readings.STUDIED if "fig5" not in readings.kinds_of(c)]
     fig5 = [c.id for c in readings.STUDIED if readings.kinds_of(c) == ("fig5",)]

@@ -57,12 +57,6 @@ __all__ = [
 ]
 
 
-def run_of(csv: str) -> str:
-    """The run a CSV belongs to: ``fig3a_summary`` → ``fig3``, ``fig5`` → ``fig5``."""
-    stem = csv.removesuffix("_summary")
-    return next((run for run in NOTEBOOK_OF_RUN if stem.startswith(run)), stem)
-
-
 # --- the reasons -----------------------------------------------------------------------
 
 
@@ -81,22 +75,17 @@ class _Facts:
         """The tidy rows of the scenarios ``reads`` covers (its policy, R and N), every
         solver, objective and metric."""
         rows = self.folder.frame(reads.csv)
-        for column in ("policy", "ratio", "devices"):
-            if column in reads.rows and column in rows.columns:
-                rows = rows[rows[column] == reads.rows[column]]
-        return rows
+        scenario = ("policy", "ratio", "devices")
+        return where(rows, **{k: v for k, v in reads.rows.items() if k in scenario and k in rows})
 
     @property
     def low(self) -> float:
         return self.verdict.numbers.get("low", math.nan)
 
     @property
-    def high(self) -> float:
-        return self.verdict.numbers.get("high", math.nan)
-
-    @property
     def above_paper(self) -> bool:
-        return self.claim.paper is not None and self.high > self.claim.paper.band[1]
+        high = self.verdict.numbers.get("high", math.nan)
+        return self.claim.paper is not None and high > self.claim.paper.band[1]
 
 
 Reason = Callable[[_Facts], dict[str, Any] | None]
@@ -178,10 +167,6 @@ def _idle_bs(facts: _Facts) -> dict[str, Any] | None:
     return {"ratio": f"{facts.setup.ratio:g}"} if facts.setup and facts.above_paper else None
 
 
-def _always(facts: _Facts) -> dict[str, Any] | None:
-    return {}
-
-
 def _small_optimum(facts: _Facts) -> dict[str, Any] | None:
     try:
         summary = facts.folder.frame("fig5_summary")
@@ -223,21 +208,18 @@ REASONS: dict[str, Reason] = {
     "limits": _limits,
     "baseline-spread": _baseline_spread,
     "idle-bs": _idle_bs,
-    "local-optimum": _always,
+    "local-optimum": lambda facts: {},
     "small-optimum": _small_optimum,
     "zero-optimum": _zero_optimum,
-    "queue": _always,
+    "queue": lambda facts: {},
     "rr-fairer": _rr_fairer,
 }
 
 
-def _macro(name: str, part: str = "") -> Callable[..., Any]:
-    return getattr(template_module("reasons"), name.replace("-", "_") + part)
-
-
-def reason_title(name: str) -> str:
-    """The heading of a mechanism."""
-    return str(_macro(name, "_title")()).strip()
+def _words(name: str, part: str, *facts: dict[str, Any]) -> str:
+    """A mechanism's words (a macro of ``templates/reasons.md.j2``): its ``_title``, its
+    explanation (``""``) or, with a claim's numbers, where it applies (``_here``)."""
+    return str(getattr(template_module("reasons"), name.replace("-", "_") + part)(*facts)).strip()
 
 
 # --- answering the claims ----------------------------------------------------------------
@@ -280,15 +262,16 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
     folder = Folder(directory)
     answers = []
     for claim in CLAIMS:
+        stem = claim.csvs[0].removesuffix("_summary")  # the run: fig3a_summary → fig3
+        run = next((run for run in NOTEBOOK_OF_RUN if stem.startswith(run)), stem)
         try:
             verdict = judge(claim, folder)
         except MissingInput as missing:
-            notebook = NOTEBOOK_OF_RUN.get(run_of(claim.csvs[0]), "the notebook that writes it")
+            notebook = NOTEBOOK_OF_RUN.get(run, "the notebook that writes it")
             answers.append(Answer(claim, None, missing=f"{missing}; run {notebook}"))
             continue
         reasons: tuple[tuple[str, dict[str, Any]], ...] = ()
         if verdict.verdict != "reproduced":
-            run = run_of(claim.csvs[0])
             setup, experiment = setup_of(directory, run), experiment_of(directory, run)
             facts = _Facts(claim, verdict, folder, setup, experiment)
             found = ((name, REASONS[name](facts)) for name in claim.reasons)
@@ -327,19 +310,6 @@ def _points_table(claim: Claim, verdict: Verdict) -> str:
     return table(pd.DataFrame(rows))
 
 
-def _figures_of(claim: Claim, directory: Path, link: str) -> list[dict[str, str]]:
-    shown: list[dict[str, str]] = []
-    for csv in claim.csvs:
-        for stem in (csv, csv.split("_")[0]):
-            if (directory / f"{stem}.png").exists():
-                if stem not in [s["stem"] for s in shown]:
-                    shown.append(
-                        {"stem": stem, "path": f"{link}{stem}.png", "alt": f"figures/{stem}.png"}
-                    )
-                break
-    return shown
-
-
 def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]:
     claim, verdict = answer.claim, answer.verdict
     if verdict is None:
@@ -348,13 +318,18 @@ def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]
         "claim": claim,
         "answer": answer,
         "robust": verdict.robustness.words() if verdict.robustness else "robustness not computed",
-        "statistic": f"Judged on: {claim.statistic[0].upper()}{claim.statistic[1:]}",
         "points": _points_table(claim, verdict),
         "reasons": [
-            (reason_title(name), str(_macro(name, "_here")(facts)).strip())
+            (_words(name, "_title"), _words(name, "_here", facts))
             for name, facts in answer.reasons
         ],
-        "figures": _figures_of(claim, directory, link),
+        "figures": dict.fromkeys(  # each CSV's own figure, else its figure's (fig3a_summary)
+            stem
+            for stem in (c if (directory / f"{c}.png").exists() else c.split("_")[0]
+                         for c in claim.csvs)
+            if (directory / f"{stem}.png").exists()
+        ),
+        "link": link,
     }
 
 
@@ -422,27 +397,16 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
     manifests = {run: manifest for run, manifest in found.items() if manifest is not None}
     used = {c.quantity for c in CLAIMS}
     tolerances = pd.DataFrame(
-        [
-            {"quantity": q.name, "tolerance": f"±{q.tolerance:g} {q.unit}", "why": q.why}
-            for q in QUANTITIES.values()
-            if q.id in used
-        ]
+        [{"quantity": q.name, "tolerance": f"±{q.tolerance:g} {q.unit}", "why": q.why}
+         for q in QUANTITIES.values() if q.id in used]
     )
     general: dict[str, tuple[str, str]] = {}
     for answer in answers:
         for name, facts in answer.reasons:
-            general.setdefault(name, (reason_title(name), str(_macro(name)(facts)).strip()))
-    sections = [
-        readings.report_section(directory),
-        fig5.report_section(directory),
-        networks.report_section(directory),
-        beyond.report_section(directory),
-        testbed.report_section(directory),
-        energy.report_section(directory),
-        online.report_section(directory),
-        _setup_section(directory),
-        _figures_section(directory),
-    ]
+            general.setdefault(name, (_words(name, "_title"), _words(name, "", facts)))
+    studies = (readings, fig5, networks, beyond, testbed, energy, online)
+    sections = [study.report_section(directory) for study in studies]
+    sections += [_setup_section(directory), _figures_section(directory)]
     return render(
         "report",
         answers=[_claim_context(a, directory, figures_link) for a in answers],
