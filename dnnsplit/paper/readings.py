@@ -52,7 +52,6 @@ from dnnsplit.evaluate import batch_delays
 from dnnsplit.paper import fig3, fig5, stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import CLAIMS, LEVELS, READINGS, SUPPORT_LEVELS, Claim, Reading, Support
-from dnnsplit.paper.claims import claim as claim_of
 from dnnsplit.paper.engine import Engine, Shape, package_fingerprint, point_key, yields
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
@@ -272,9 +271,7 @@ def evaluate(
                              desc="readings' verdicts")
     known = {key: rows[0] for key, rows in recalled.items()}
     stale = [pair for pair in plan if not _holds(folder / pair[0], pair[1], tables[pair])]
-    needed: dict[str, tuple[str, str]] = {}  # a table key -> the first (reading, kind)
-    for pair in stale:
-        needed.setdefault(tables[pair], pair)
+    needed = {tables[pair]: pair for pair in reversed(stale)}  # a key: its first (reading, kind)
     work = [(SWEEPS[pair[1]].solved, point) for pair in needed.values() for point in plan[pair]]
     solved = iter(
         sweeps.run_solved(work, desc="readings: Figs. 3 and 5", progress=progress, engine=engine)
@@ -507,13 +504,13 @@ def closest(study: Study, claim: Claim, *, steps: int) -> str:
     first = ranked.reading.iloc[0] if not ranked.empty else "default"
     start = [] if first == "default" else parts_of(first, study.declared)
     found = _search(study, [claim], start, steps, f"closest: {claim.id}")
-    return _closest_evaluated(study, claim, found)
+    return _closest_evaluated(study, claim.id, found)
 
 
-def _closest_evaluated(study: Study, claim: Claim, found: str) -> str:
-    """The closest of every reading evaluated for ``claim`` (the search's end ``found``,
-    or one it passed that another search evaluated)."""
-    return str(closest_rows(study.table[study.table.claim == claim.id], found).reading.iloc[0])
+def _closest_evaluated(study: Study, claim_id: str, found: str) -> str:
+    """The closest of every reading evaluated for a claim (the search's end ``found``, or
+    one it passed that another search evaluated)."""
+    return str(closest_rows(study.table[study.table.claim == claim_id], found).reading.iloc[0])
 
 
 def study(
@@ -526,23 +523,18 @@ def study(
     engine: Engine | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Every claim under every reading, then the searches of the module docstring.
-
-    Parameters
-    ----------
-    steps : int
-        The most combinations each search may evaluate anew (0: no search).
+    """Every claim under every reading, then the searches of the module docstring, each
+    evaluating at most ``steps`` combinations anew (0: no search).
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per (claim, reading) answered (:func:`evaluate`); every combination the
-        per-claim searches end at, and the best-fitting one, is answered for every claim.
+        One row per (claim, reading) answered (:func:`evaluate`), among them every
+        combination a search ends at, for every claim.
     trace : pandas.DataFrame
         One row per step of each search.
     found : pandas.DataFrame
-        One row per claim: the ``closest`` combination, and one row ``claim = "*"`` for
-        the ``best fit``.
+        One row per claim: the ``closest`` combination; and ``claim = "*"``: the ``best fit``.
     """
     declared = tuple(readings)
     table_ = evaluate(base, declared, grids, folder, engine=engine, progress=progress)
@@ -561,7 +553,7 @@ def study(
         # a later search may have evaluated, for an earlier claim, a combination closer
         # than the one its own search ended at: name the closest of everything evaluated
         for row in found[:-1]:
-            row["reading"] = _closest_evaluated(state, claim_of(row["claim"]), row["reading"])
+            row["reading"] = _closest_evaluated(state, row["claim"], row["reading"])
     found_ = pd.DataFrame(found, columns=["claim", "search", "reading"])
     return state.table, pd.DataFrame(state.trace, columns=_TRACE), found_
 
@@ -579,15 +571,11 @@ def map_rows(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
 # --- the mechanism: why greedy stops where it does -----------------------------------
 
 
-def _variances(scenario: Scenario, vectors: np.ndarray) -> np.ndarray:
-    return batch_delays(scenario.tables, vectors).var(axis=-1)
-
-
 def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
     """At ``p``: does some one-stage move, some jump of one device by two or more stages,
     or some pair of one-stage moves of two devices lower the variance (beyond ties)?"""
     allowed = scenario.tables.allowed
-    value = float(_variances(scenario, p[None, :])[0])
+    value = float(batch_delays(scenario.tables, p[None, :]).var(axis=-1)[0])
     tie = RELATIVE_TOLERANCE * max(abs(value), NEAR_ZERO)
     moves: dict[str, list[np.ndarray]] = {"step": [], "jump": [], "pair": []}
 
@@ -607,7 +595,7 @@ def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
                 moves["pair"].append(moved([i, j], [qi, qj]))
     return {
         f"{name}_improves": float(bool(vectors) and bool(
-            (_variances(scenario, np.array(vectors)) < value - tie).any()))
+            (batch_delays(scenario.tables, np.array(vectors)).var(axis=-1) < value - tie).any()))
         for name, vectors in moves.items()
     }
 

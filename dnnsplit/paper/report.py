@@ -95,8 +95,7 @@ def _stuck(facts: _Facts) -> dict[str, Any] | None:
     if not facts.low <= 0 or facts.experiment is None:
         return None
     worst = min(facts.verdict.points, key=lambda p: p.ours)
-    start = {"half": "⌊s̃_i/2⌋", "ones": "p = 1", "local": "s̃_i"}[facts.experiment.start]
-    return {"start": start, "worst": worst.label, "value": percent(worst.ours)}
+    return {"start": facts.experiment.start, "worst": worst.label, "value": percent(worst.ours)}
 
 
 def _signed_range(low: float, high: float) -> str:
@@ -113,9 +112,10 @@ def _signed_range(low: float, high: float) -> str:
 
 
 def _limits(facts: _Facts) -> dict[str, Any] | None:
-    if not facts.low <= 0 or facts.setup is None or facts.experiment is None:
-        return None
-    if facts.experiment.baseline != "all-local":  # the max-local baseline has no limits to show
+    # the max-local baseline has no limits to show
+    if not facts.low <= 0 or facts.setup is None or facts.experiment is None or (
+        facts.experiment.baseline != "all-local"
+    ):
         return None
     parts, exact = [], ""
     for reads in facts.claim.reads:
@@ -172,19 +172,15 @@ def _small_optimum(facts: _Facts) -> dict[str, Any] | None:
         summary = facts.folder.frame("fig5_summary")
     except MissingInput:
         return None
-    gaps = where(summary, objective="variance", solver="greedy", metric="gap_pct")
-    if gaps.empty:
-        return None
-    return {"low": percent(gaps["mean"].min()), "high": percent(gaps["mean"].max())}
+    gaps = where(summary, objective="variance", solver="greedy", metric="gap_pct")["mean"]
+    return None if gaps.empty else {"low": percent(gaps.min()), "high": percent(gaps.max())}
 
 
 def _zero_optimum(facts: _Facts) -> dict[str, Any] | None:
     rows = facts.folder.frame("fig5")
     gaps = where(rows, solver="greedy", metric="gap_pct", objective="variance").value
     infinite = int(np.isinf(gaps).sum())
-    if not infinite:
-        return None
-    return {"cases": f"{cases(infinite)} of {len(gaps)}"}
+    return {"cases": f"{cases(infinite)} of {len(gaps)}"} if infinite else None
 
 
 def _rr_fairer(facts: _Facts) -> dict[str, Any] | None:

@@ -26,8 +26,7 @@ def escape(value: object) -> str:
     """``value`` as literal text in Markdown, MyST and HTML: line breaks become spaces and
     every character that could open markup is backslash-escaped (``<script>`` shows as
     ``<script>``, ``{include}`` as ``{include}``)."""
-    flat = " ".join(str(value).split())
-    return _MARKUP.sub(r"\\\1", flat)
+    return _MARKUP.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def percent(value: float) -> str:
@@ -69,9 +68,7 @@ _ENVIRONMENT = Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
-_ENVIRONMENT.filters["data"] = escape
-_ENVIRONMENT.filters["table"] = table
-_ENVIRONMENT.filters["slug"] = slug
+_ENVIRONMENT.filters.update(data=escape, table=table, slug=slug)
 
 
 def render(name: str, /, **context: Any) -> str:
