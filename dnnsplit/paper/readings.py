@@ -154,10 +154,7 @@ def apply(
 def setups(base: Setup, reading: Reading) -> dict[str, tuple[Setup, Experiment]]:
     """The setup and experiment of each figure under ``reading``: ``fig3`` and ``fig5``."""
     shared = apply(base, Experiment(), reading.changes)
-    return {
-        "fig3": apply(*shared, reading.fig3_changes),
-        "fig5": apply(*shared, reading.fig5_changes),
-    }
+    return {fig: apply(*shared, getattr(reading, f"{fig}_changes")) for fig in ("fig3", "fig5")}
 
 
 def combine(parts: Sequence[Reading]) -> Reading:
@@ -373,10 +370,9 @@ def _judged(claim: Claim, place: Folder) -> dict[str, Any]:
 def _row(
     claim: Claim, reading: Reading, judged: Mapping[str, Any], grids: StudyGrids
 ) -> dict[str, Any]:
-    changes = {
-        **reading.changes,
-        **{f"fig3.{k}": v for k, v in reading.fig3_changes.items()},
-        **{f"fig5.{k}": v for k, v in reading.fig5_changes.items()},
+    changes = dict(reading.changes) | {
+        f"{fig}.{k}": v
+        for fig in ("fig3", "fig5") for k, v in getattr(reading, f"{fig}_changes").items()
     }
     parts = parts_of(reading.id, [*READINGS, reading])
     return {
@@ -649,16 +645,15 @@ def delay_curves(
     scenario = paper_scenario(devices, seed, setup)
     greedy = np.array(solve(scenario, objective="variance", start=experiment.start).partition)
     best = np.array(sweeps.certified_optimum(scenario, "variance", CERTIFY_TIME_LIMIT_S).partition)
-    rows = []
-    for i in range(devices):
-        for q in np.flatnonzero(scenario.tables.allowed[i]):
-            vector = greedy.copy()
-            vector[i] = q
-            delay = float(batch_delays(scenario.tables, vector[None, :])[0, i])
-            rows.append({"devices": devices, "seed": seed, "device": i, "point": int(q),
-                         "delay_s": delay, "greedy": bool(q == greedy[i]),
-                         "optimum": bool(q == best[i])})
-    return pd.DataFrame(rows)
+    device, point = np.nonzero(scenario.tables.allowed)  # each case: one device moved
+    case = np.arange(len(device))
+    vectors = np.repeat(greedy[None, :], len(case), axis=0)
+    vectors[case, device] = point
+    return pd.DataFrame({
+        "devices": devices, "seed": seed, "device": device, "point": point,
+        "delay_s": batch_delays(scenario.tables, vectors)[case, device],
+        "greedy": point == greedy[device], "optimum": point == best[device],
+    })
 
 
 def mechanism_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
