@@ -212,14 +212,13 @@ def _row_tables(kind: str, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _covers(claim: Claim, grids: StudyGrids) -> str:
     """Which N (or R) a claim's row covers, as text."""
     kinds = kinds_of(claim)
-    devices = grids["fig5" if kinds == ("fig5",) else "by_devices"].devices
-    if kinds == ("by_ratio",):
-        ratios, devices = grids["by_ratio"].vary["ratio"], grids["by_ratio"].devices
-        n = f"N = {devices[0]}" if "devices" in claim.reads[0].rows else (
-            f"N = {min(devices)}–{max(devices)}"
-        )
-        return f"{n}, R = {ratios[0]:g}–{ratios[-1]:g}"
-    return f"N = {min(devices)}–{max(devices)}"
+    grid = grids[kinds[0] if len(kinds) == 1 else "by_devices"]
+    span = f"N = {min(grid.devices)}–{max(grid.devices)}"
+    if kinds != ("by_ratio",):
+        return span
+    ratios = grid.vary["ratio"]
+    n = f"N = {grid.devices[0]}" if "devices" in claim.reads[0].rows else span
+    return f"{n}, R = {ratios[0]:g}–{ratios[-1]:g}"
 
 
 def evaluate(
@@ -279,13 +278,11 @@ def evaluate(
         made[key] = _row_tables(kind, sweeps.tidy(rows))
     for rid, kind in stale:
         _write_tables(folder / rid, kind, tables[(rid, kind)], made[tables[(rid, kind)]])
-    places: dict[str, Folder] = {}
     fresh = []
     for reading in readings:
+        place = Folder(folder / reading.id)  # reads each of its CSVs once
         for claim in answered:
-            key = keys[(reading.id, claim.id)]
-            if key not in known:
-                place = places.setdefault(reading.id, Folder(folder / reading.id))
+            if (key := keys[(reading.id, claim.id)]) not in known:
                 known[key] = _judged(claim, place)
                 fresh.append((key, [known[key]]))
     engine.remember(fresh)
@@ -737,11 +734,8 @@ def report_section(directory: Path) -> str:
     closest = closest_rows(frame)
     rows: list[dict[str, str]] = []
     cited = {p for p, _ in _support_of(best_fit["id"])} if best_fit else set()
-    for claim in CLAIMS:
-        if claim.id not in closest.index:
-            continue
-        mine = frame[frame.claim == claim.id]
-        held = mine[mine.verdict == "reproduced"].reading.tolist()
+    for claim in (c for c in CLAIMS if c.id in closest.index):
+        held = frame[(frame.claim == claim.id) & (frame.verdict == "reproduced")].reading.tolist()
         held_text = ", ".join(
             f"`{r}`" + (" (fit)" if any(s == "chosen by fit" for _, s in _support_of(r)) else "")
             for r in held[:5]

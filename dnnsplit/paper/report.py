@@ -35,26 +35,12 @@ from dnnsplit.paper.output import (
 )
 from dnnsplit.paper.stats import where
 from dnnsplit.paper.text import cases, percent, render, slug, table, template_module
-from dnnsplit.paper.verdicts import (
-    RESAMPLES,
-    ROBUST_SHARE,
-    Folder,
-    MissingInput,
-    Verdict,
-    judge,
-)
+from dnnsplit.paper.verdicts import RESAMPLES, ROBUST_SHARE, Folder, MissingInput, Verdict, judge
 from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
-__all__ = [
-    "REASONS",
-    "Answer",
-    "answer_claims",
-    "build_report",
-    "for_reader",
-    "write_report",
-]
+__all__ = ["REASONS", "Answer", "answer_claims", "build_report", "for_reader", "write_report"]
 
 
 # --- the reasons -----------------------------------------------------------------------
@@ -289,21 +275,15 @@ _OURS_AT: dict[str, Callable[[float], str]] = {
 
 
 def _points_table(claim: Claim, verdict: Verdict) -> str:
-    rows = []
-    for point in verdict.points:
-        row = {
-            "point": point.label,
-            "the paper": point.paper,
-            "ours": _OURS_AT.get(claim.kind, percent)(point.ours),
-            "holds": "✓" if point.holds else ("✗ (sign)" if point.sign_ok is False else "✗"),
-        }
-        if claim.kind in ("value", "sign"):
-            below = point.seeds_below
-            row["our seeds below the paper's value"] = (
-                "—" if below is None else f"{100 * below:.0f}%"
-            )
-        rows.append(row)
-    return table(pd.DataFrame(rows))
+    rows = pd.DataFrame([{
+        "point": point.label,
+        "the paper": point.paper,
+        "ours": _OURS_AT.get(claim.kind, percent)(point.ours),
+        "holds": "✓" if point.holds else ("✗ (sign)" if point.sign_ok is False else "✗"),
+        "our seeds below the paper's value":
+            "—" if point.seeds_below is None else f"{100 * point.seeds_below:.0f}%",
+    } for point in verdict.points])
+    return table(rows if claim.kind in ("value", "sign") else rows.iloc[:, :4])
 
 
 def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]:
@@ -337,17 +317,13 @@ def _robust_short(verdict: Verdict | None) -> str:
 
 
 def _verdict_table(answers: list[Answer]) -> str:
-    rows = [
-        {
-            "claim": f"[{a.claim.title}](#{slug(a.claim.title)})",
-            "the paper says": a.claim.paper_text,
-            "we find": a.verdict.ours if a.verdict else f"not evaluated: {a.missing}",
-            "verdict": f"**{a.verdict.verdict}**" if a.verdict else "—",
-            "robust?": _robust_short(a.verdict),
-        }
-        for a in answers
-    ]
-    return table(pd.DataFrame(rows))
+    return table(pd.DataFrame([{
+        "claim": f"[{a.claim.title}](#{slug(a.claim.title)})",
+        "the paper says": a.claim.paper_text,
+        "we find": a.verdict.ours if a.verdict else f"not evaluated: {a.missing}",
+        "verdict": f"**{a.verdict.verdict}**" if a.verdict else "—",
+        "robust?": _robust_short(a.verdict),
+    } for a in answers]))
 
 
 def _totals(answers: list[Answer]) -> str:
@@ -472,14 +448,8 @@ def _setup_section(directory: Path) -> str:
         distinct.setdefault(json.dumps(values, sort_keys=True), []).append(run)
     columns = [(", ".join(names), runs[names[0]]) for names in distinct.values()]
     default = {**Setup().to_dict(), **Experiment().to_dict()}
-    rows = [
-        {
-            "choice": f"`{key}`",
-            **{head: _plain(values[key]) for head, values in columns},
-            "default": _plain(value),
-        }
-        for key, value in default.items()
-    ]
+    rows = [{"choice": f"`{key}`", **{head: _plain(values[key]) for head, values in columns},
+             "default": _plain(value)} for key, value in default.items()]
     return render("setup", table=table(pd.DataFrame(rows)))
 
 
