@@ -54,10 +54,9 @@ def table(frame: pd.DataFrame, *, align: str | None = None) -> str:
     """A Markdown (pipe) table of ``frame``'s cells as they are; a ``|`` inside a cell is
     escaped. ``align``: one of ``l``, ``r``, ``c`` per column (default: tabulate's)."""
     cells = frame.astype(str).replace({r"\|": r"\\|"}, regex=True)
-    options: dict[str, Any] = {"index": False, "tablefmt": "pipe", "disable_numparse": True}
-    if align:
-        options["colalign"] = [{"l": "left", "r": "right", "c": "center"}[a] for a in align]
-    return str(cells.to_markdown(**options))
+    colalign = [{"l": "left", "r": "right", "c": "center"}[a] for a in align] if align else None
+    return str(cells.to_markdown(index=False, tablefmt="pipe", disable_numparse=True,
+                                 colalign=colalign))
 
 
 _ENVIRONMENT = Environment(
