@@ -72,17 +72,17 @@ __all__ = [
 
 
 class SweepKind(NamedTuple):
-    """A kind of sweep behind the claims (a field of :class:`StudyGrids`)."""
+    """A kind of sweep behind the claims (a key of :class:`StudyGrids`): the figure whose
+    setup a reading changes it through (``fig3``, ``fig5``), its points and objectives, its
+    row function (what its points' cache keys name) and solves, and the figure's row tables
+    that the claims read, by file stem: the rows each selects (without the summaries, a
+    bootstrap each; a test holds them equal to the figure's)."""
 
-    #: The figure whose setup a reading changes it through (``fig3``, ``fig5``).
     figure: str
     points: Callable[..., list[Point]]
     objectives: tuple[str, ...]
-    #: Its row function (what its points' cache keys name) and its solves.
     rows: Callable[[Point], list[dict[str, Any]]]
     solved: sweeps.Solved
-    #: The figure's row tables that the claims read, by file stem: the rows each selects
-    #: (without the summaries, a bootstrap each; a test holds them equal to the figure's).
     tables: dict[str, dict[str, str]]
 
 

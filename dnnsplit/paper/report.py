@@ -4,8 +4,7 @@ and manifests.
 This module decides *what* to say: the verdict on every claim (:mod:`dnnsplit.paper.verdicts`),
 the mechanisms that explain a difference and their numbers, and each study's section. *How*
 it is said lives in the templates (``report.md.j2``, ``reasons.md.j2``, one per section);
-every number the text names comes from the rows and the manifests. A claim whose input is
-missing gets one line naming the file and the notebook that writes it.
+every number the text names comes from the rows and the manifests.
 """
 
 from __future__ import annotations
