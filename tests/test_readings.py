@@ -17,33 +17,13 @@ from dnnsplit.paper.engine import Engine
 from dnnsplit.paper.experiment import Experiment
 
 REQUIRED = {
-    "default",
-    "baseline-max-local",
-    "pmin-1",
-    "start-ones",
-    "start-local",
-    "background-0-0",
-    "background-0-1",
-    "background-1-3",
-    "background-0-5",
-    "local-exact",
-    "quantum-1ms",
-    "quantum-100ms",
-    "bs-quantum-1ms",
-    "bs-quantum-100ms",
-    "bs-quantum-1s",
-    "profile-alexnet11",
-    "profile-measured",
-    "uplink-x0.2",
-    "uplink-x0.1",
-    "fig5-r10",
-    "fig5-r1000",
-    "fig5-rr",
-    "fig5-ps",
+    "default", "baseline-max-local", "pmin-1", "start-ones", "start-local", "background-0-0",
+    "background-0-1", "background-1-3", "background-0-5", "local-exact", "quantum-1ms",
+    "quantum-100ms", "bs-quantum-1ms", "bs-quantum-100ms", "bs-quantum-1s",
+    "profile-alexnet11", "profile-measured", "uplink-x0.2", "uplink-x0.1", "fig5-r10",
+    "fig5-r1000", "fig5-rr", "fig5-ps",
     # Fig. 5's own start and lowest point (the paper does not say they are Fig. 3's)
-    "fig5-pmin-1",
-    "fig5-start-ones",
-    "fig5-start-local",
+    "fig5-pmin-1", "fig5-start-ones", "fig5-start-local",
 }
 
 
@@ -226,24 +206,9 @@ def test_a_quick_study_answers_every_claim_under_every_reading(tmp_path):
     assert unanswered == {"fig3a-still-better-at-50"}
     assert set(table.verdict) <= {*claims.LEVELS, "not evaluated"}
     assert {
-        "claim",
-        "reading",
-        "verdict",
-        "ours",
-        "distance",
-        "covers",
-        "low",
-        "high",
-        "points",
-        "holding",
-        "overall",
-        "supported",
-        "support",
-        "robust",
-        "median_verdict",
-        "tolerance_0_verdict",
-        "tolerance_x2_verdict",
-        "resamples_other",
+        "claim", "reading", "verdict", "ours", "distance", "covers", "low", "high", "points",
+        "holding", "overall", "supported", "support", "robust", "median_verdict",
+        "tolerance_0_verdict", "tolerance_x2_verdict", "resamples_other",
     } <= set(table.columns)
     answered = table[table.verdict != "not evaluated"]
     assert set(answered.robust) <= {"robust", "fragile"}
@@ -330,7 +295,7 @@ def test_readings_share_their_solves_tables_and_verdicts(tmp_path, monkeypatch):
     assert computed[-1] > 0 and len(judged) == len(readings.STUDIED)
     before = len(judged)
     both = run("baseline-max-local", "fig5-start-ones")
-    fig5_points = len(grids.fig5.devices) * len(grids.fig5.seeds)
+    fig5_points = len(grids["fig5"].devices) * len(grids["fig5"].seeds)
     assert computed[-1] == 2 * fig5_points  # greedy and local-search from p = 1
     fig3 = [c.id for c in readings.STUDIED if "fig5" not in readings.kinds_of(c)]
     fig5 = [c.id for c in readings.STUDIED if readings.kinds_of(c) == ("fig5",)]

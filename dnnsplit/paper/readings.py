@@ -1,14 +1,11 @@
 """The readings study: every claim of the paper under every reading of what it leaves open.
 
-A reading (:data:`~dnnsplit.paper.claims.READINGS`) is a set of overrides of the setup (the
-all-local baseline as ``p = s̃_i``, no full offload, another background load, quantum,
-profile or uplink, another start, lowest point, R or policy for Fig. 5 alone), with the
-paper's words that support it, or none (chosen by fit). For each reading this module runs
+A reading (:data:`~dnnsplit.paper.claims.READINGS`) overrides some of the setup, with the
+paper's words that support it, or none (chosen by fit). Under each reading this module runs
 the sweeps the claims read (Fig. 3 against N at R = 1, Fig. 3C against R, Fig. 5), writes
-the figures' tables that the claims read into a folder of its own, and answers every claim
-with the report's verdict functions (:func:`dnnsplit.paper.verdicts.judge`). Beside them,
-the mechanism (:func:`greedy_mechanism`, :func:`delay_curves`): why greedy stops where it
-does.
+the figures' tables into a folder of its own and judges every claim
+(:func:`dnnsplit.paper.verdicts.judge`). Beside them, the mechanism
+(:func:`greedy_mechanism`, :func:`delay_curves`): why greedy stops where it does.
 
 A **combination** holds at most one reading per coordinate (the choice a reading answers);
 its id joins its parts' ids with ``+`` in the declared order. **The searches**, documented so
@@ -23,8 +20,8 @@ that no combination is chosen by hand:
    at a pass without a move or after ``steps`` evaluations, and reports the closest
    combination evaluated. Only the sweeps the claim reads are run. A frequency claim
    (greedy finds the optimum) is ranked by its distance, then by the share of cases;
-3. **the best-fitting combination** (:func:`best_fit`): the same search on the sum of the
-   distances of all claims, from ``default``.
+3. **the best-fitting combination**: the same search on the sum of the distances of all
+   claims, from ``default``.
 
 Every combination a search evaluates stays in the results, so each search's path can be
 followed; the report marks the best fit as chosen by fit, with the support of its parts.
@@ -55,7 +52,6 @@ from dnnsplit.evaluate import batch_delays
 from dnnsplit.paper import fig3, fig5, stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.claims import CLAIMS, LEVELS, READINGS, SUPPORT_LEVELS, Claim, Reading, Support
-from dnnsplit.paper.claims import claim as claim_of
 from dnnsplit.paper.engine import Engine, Shape, package_fingerprint, point_key, yields
 from dnnsplit.paper.engine import current as current_engine
 from dnnsplit.paper.experiment import EXPERIMENT_FIELDS, Experiment
@@ -69,24 +65,24 @@ from dnnsplit.setup import Setup
 from dnnsplit.solvers import RELATIVE_TOLERANCE, solve
 
 __all__ = [
-    "STUDIED", "Study", "StudyGrids", "best_fit", "closest", "closest_rows", "combine",
+    "STUDIED", "Study", "StudyGrids", "closest", "closest_rows", "combine",
     "delay_curves", "evaluate", "gathered", "greedy_mechanism", "kinds_of", "map_rows",
     "mechanism", "mechanism_summary", "parts_of", "report_section", "setups", "study",
 ]
 
 
 class SweepKind(NamedTuple):
-    """A kind of sweep behind the claims (a field of :class:`StudyGrids`)."""
+    """A kind of sweep behind the claims (a key of :class:`StudyGrids`): the figure whose
+    setup a reading changes it through (``fig3``, ``fig5``), its points and objectives, its
+    row function (what its points' cache keys name) and solves, and the figure's row tables
+    that the claims read, by file stem: the rows each selects (without the summaries, a
+    bootstrap each; a test holds them equal to the figure's)."""
 
-    #: The figure whose setup a reading changes it through (``fig3``, ``fig5``).
     figure: str
     points: Callable[..., list[Point]]
     objectives: tuple[str, ...]
-    #: Its row function (what its points' cache keys name) and its solves.
     rows: Callable[[Point], list[dict[str, Any]]]
     solved: sweeps.Solved
-    #: The figure's row tables that the claims read, by file stem: the rows each selects
-    #: (without the summaries, a bootstrap each; a test holds them equal to the figure's).
     tables: dict[str, dict[str, str]]
 
 
@@ -118,34 +114,28 @@ CLOSER = 1e-12
 _TRACE = ["search", "step", "combination", "distance", "best_before", "kept"]
 
 
-@dataclass(frozen=True)
-class StudyGrids:
-    """The sweeps behind the claims, per reading: ``by_devices`` (Fig. 3 (A), (B) and the
-    local share: N at the setup's R, both policies, both objectives), ``by_ratio`` (Fig. 3
-    (C): R for every N, the variance) and ``fig5`` (N and seeds, greedy against the
+class StudyGrids(dict[str, sweeps.Grid]):
+    """The grid of each kind of sweep behind the claims: ``by_devices`` (Fig. 3 (A), (B) and
+    the local share: N at the setup's R, both policies, both objectives), ``by_ratio``
+    (Fig. 3 (C): R for every N, the variance) and ``fig5`` (N and seeds, greedy against the
     certified optimum)."""
-
-    by_devices: sweeps.Grid
-    by_ratio: sweeps.Grid
-    fig5: sweeps.Grid
 
     @classmethod
     def paper(cls, *, seeds: Sequence[int] = tuple(range(10)), quick: bool = False) -> StudyGrids:
         """The grids of the paper's figures (Fig. 3 at R = the setup's, Fig. 5 at N = 3..10
         by the certifying solver); ``quick``: a smoke grid."""
         devices, shrunk = (10, 20, 30, 40, 50), {"devices": 2, "seeds": 2}
+        ratios = {"ratio": (1, 5, 10, 50, 100, 500, 1000)}
         return cls(
-            sweeps.Grid(devices=devices, seeds=seeds, vary={"policy": ("sjf", "rr")}).shrunk(
-                quick, **shrunk
-            ),
-            sweeps.Grid(
-                devices=devices, seeds=seeds, vary={"ratio": (1, 5, 10, 50, 100, 500, 1000)}
-            ).shrunk(quick, **shrunk, ratio=3),
-            sweeps.Grid(devices=tuple(range(3, 11)), seeds=seeds).shrunk(quick, **shrunk),
+            by_devices=sweeps.Grid(devices, seeds, {"policy": ("sjf", "rr")}).shrunk(
+                quick, **shrunk),
+            by_ratio=sweeps.Grid(devices, seeds, ratios).shrunk(quick, **shrunk, ratio=3),
+            fig5=sweeps.Grid(tuple(range(3, 11)), seeds).shrunk(quick, **shrunk),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name).to_dict() for name in SWEEPS}
+        """Plain data for a manifest."""
+        return {name: grid.to_dict() for name, grid in self.items()}
 
 
 def apply(
@@ -161,15 +151,10 @@ def apply(
     return setup.replace(**rest), experiment.replace(**knobs)
 
 
-def setups(
-    base: Setup, reading: Reading, experiment: Experiment | None = None
-) -> dict[str, tuple[Setup, Experiment]]:
+def setups(base: Setup, reading: Reading) -> dict[str, tuple[Setup, Experiment]]:
     """The setup and experiment of each figure under ``reading``: ``fig3`` and ``fig5``."""
-    shared = apply(base, experiment or Experiment(), reading.changes)
-    return {
-        "fig3": apply(*shared, reading.fig3_changes),
-        "fig5": apply(*shared, reading.fig5_changes),
-    }
+    shared = apply(base, Experiment(), reading.changes)
+    return {fig: apply(*shared, getattr(reading, f"{fig}_changes")) for fig in ("fig3", "fig5")}
 
 
 def combine(parts: Sequence[Reading]) -> Reading:
@@ -216,7 +201,7 @@ def kinds_of(claim: Claim) -> tuple[str, ...]:
 def _points(base: Setup, reading: Reading, grids: StudyGrids, kind: str) -> list[Point]:
     of = SWEEPS[kind]
     setup, experiment = setups(base, reading)[of.figure]
-    return of.points(setup, getattr(grids, kind), objectives=of.objectives, experiment=experiment)
+    return of.points(setup, grids[kind], objectives=of.objectives, experiment=experiment)
 
 
 def _row_tables(kind: str, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -227,14 +212,13 @@ def _row_tables(kind: str, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _covers(claim: Claim, grids: StudyGrids) -> str:
     """Which N (or R) a claim's row covers, as text."""
     kinds = kinds_of(claim)
-    devices = (grids.fig5 if kinds == ("fig5",) else grids.by_devices).devices
-    if kinds == ("by_ratio",):
-        ratios, devices = grids.by_ratio.vary["ratio"], grids.by_ratio.devices
-        n = f"N = {devices[0]}" if "devices" in claim.reads[0].rows else (
-            f"N = {min(devices)}–{max(devices)}"
-        )
-        return f"{n}, R = {ratios[0]:g}–{ratios[-1]:g}"
-    return f"N = {min(devices)}–{max(devices)}"
+    grid = grids[kinds[0] if len(kinds) == 1 else "by_devices"]
+    span = f"N = {min(grid.devices)}–{max(grid.devices)}"
+    if kinds != ("by_ratio",):
+        return span
+    ratios = grid.vary["ratio"]
+    n = f"N = {grid.devices[0]}" if "devices" in claim.reads[0].rows else span
+    return f"{n}, R = {ratios[0]:g}–{ratios[-1]:g}"
 
 
 def evaluate(
@@ -248,35 +232,34 @@ def evaluate(
     progress: bool = True,
 ) -> pd.DataFrame:
     """The claims under each reading, from the sweeps of ``kinds``: the rows of
-    ``readings.csv``.
+    ``readings.csv``, one per (claim, reading) answered (a claim is answered when every
+    sweep it reads is among ``kinds``): its verdict and the numbers behind it
+    (:data:`VERDICT_COLUMNS`), ``covers`` (the N it covers), the reading's ``changes`` as
+    JSON, its ``support`` and whether the text supports every part of it (``supported``).
 
-    Each reading's tables (those of ``kinds``) are under ``folder/<reading id>/`` when it
-    returns; a claim is answered when every sweep it reads is among ``kinds``. Nothing is
+    Each reading's tables are under ``folder/<reading id>/`` when it returns. Nothing is
     done twice: a sweep's tables under a reading are keyed by its points' cache keys and
     the package's source (a folder whose stamp names the key and its files' checksums is
     left as it is), a claim's verdict by the tables it reads (the engine's cache keeps it),
-    and each solve (:func:`~dnnsplit.paper.sweeps.run_solved`) is computed once, whichever
-    readings ask for it.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (claim, reading) answered: ``verdict``, ``ours``, ``distance``,
-        ``covers`` (the N it covers), the numbers behind it (:data:`NUMBER_COLUMNS`), its
-        robustness (:data:`ROBUST_COLUMNS`), the reading's ``changes`` as JSON, its
-        ``support`` and whether the text supports every part of it (``supported``).
+    and each solve (:func:`~dnnsplit.paper.sweeps.run_solved`) is computed once.
     """
     engine = engine or current_engine()
     folder = Path(folder)
     memo: dict[str, str | None] = {}
     plan = {(r.id, kind): _points(base, r, grids, kind) for r in readings for kind in kinds}
-    tables = {pair: _table_key(pair[1], chosen, memo) for pair, chosen in plan.items()}
+    # a kind's tables under a reading depend on its points' cache keys (the setup, the
+    # profiles, the code that computes rows) and the package's source (the tables' code)
+    tables = {
+        pair: _digest(pair[1], [point_key(SWEEPS[pair[1]].rows, p, memo=memo) for p in chosen],
+                      package_fingerprint())
+        for pair, chosen in plan.items()
+    }
     # only the claims whose sweeps this call runs: a file left in the folder by an earlier
     # run (another kind, another version) must neither answer a claim nor change which
     # combinations a search counts as new
     answered = [c for c in STUDIED if set(kinds_of(c)) <= set(kinds)]
-    keys = {
-        (r.id, c.id): _verdict_key(c, [tables[(r.id, kind)] for kind in kinds_of(c)])
+    keys = {  # a verdict depends on the tables it reads (they key the package's source too)
+        (r.id, c.id): _digest(c.id, [tables[(r.id, kind)] for kind in kinds_of(c)])
         for r in readings
         for c in answered
     }
@@ -284,9 +267,7 @@ def evaluate(
                              desc="readings' verdicts")
     known = {key: rows[0] for key, rows in recalled.items()}
     stale = [pair for pair in plan if not _holds(folder / pair[0], pair[1], tables[pair])]
-    needed: dict[str, tuple[str, str]] = {}  # a table key -> the first (reading, kind)
-    for pair in stale:
-        needed.setdefault(tables[pair], pair)
+    needed = {tables[pair]: pair for pair in reversed(stale)}  # a key: its first (reading, kind)
     work = [(SWEEPS[pair[1]].solved, point) for pair in needed.values() for point in plan[pair]]
     solved = iter(
         sweeps.run_solved(work, desc="readings: Figs. 3 and 5", progress=progress, engine=engine)
@@ -297,13 +278,11 @@ def evaluate(
         made[key] = _row_tables(kind, sweeps.tidy(rows))
     for rid, kind in stale:
         _write_tables(folder / rid, kind, tables[(rid, kind)], made[tables[(rid, kind)]])
-    places: dict[str, Folder] = {}
     fresh = []
     for reading in readings:
+        place = Folder(folder / reading.id)  # reads each of its CSVs once
         for claim in answered:
-            key = keys[(reading.id, claim.id)]
-            if key not in known:
-                place = places.setdefault(reading.id, Folder(folder / reading.id))
+            if (key := keys[(reading.id, claim.id)]) not in known:
                 known[key] = _judged(claim, place)
                 fresh.append((key, [known[key]]))
     engine.remember(fresh)
@@ -314,18 +293,8 @@ def evaluate(
     )
 
 
-def _table_key(kind: str, points: Sequence[Point], memo: dict[str, str | None]) -> str:
-    """A hash of what a kind's tables under one reading depend on: the cache key of each of
-    its points (the setup, the point, the profiles, the code that computes rows) and the
-    source of the package (the tables' and the CSVs' code)."""
-    keys = [point_key(SWEEPS[kind].rows, p, memo=memo) for p in points]
-    return hashlib.sha256(json.dumps([kind, keys, package_fingerprint()]).encode()).hexdigest()
-
-
-def _verdict_key(claim: Claim, tables: Sequence[str]) -> str:
-    """A hash of what a claim's verdict depends on: the keys of the tables it reads (which
-    cover the package's source: the claims' and the verdicts' code too)."""
-    return hashlib.sha256(json.dumps([claim.id, list(tables)]).encode()).hexdigest()
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()
 
 
 def _stamp(place: Path, kind: str) -> Path:
@@ -398,10 +367,9 @@ def _judged(claim: Claim, place: Folder) -> dict[str, Any]:
 def _row(
     claim: Claim, reading: Reading, judged: Mapping[str, Any], grids: StudyGrids
 ) -> dict[str, Any]:
-    changes = {
-        **reading.changes,
-        **{f"fig3.{k}": v for k, v in reading.fig3_changes.items()},
-        **{f"fig5.{k}": v for k, v in reading.fig5_changes.items()},
+    changes = dict(reading.changes) | {
+        f"{fig}.{k}": v
+        for fig in ("fig3", "fig5") for k, v in getattr(reading, f"{fig}_changes").items()
     }
     parts = parts_of(reading.id, [*READINGS, reading])
     return {
@@ -434,10 +402,9 @@ def gathered(
 
 @dataclass
 class Study:
-    """The state of a readings study: every (claim, reading) answered so far (``table``,
-    the rows of :func:`evaluate`), every step of every search (``trace``), and how to
-    answer more: the default reading's setup, the grids, the folder of each reading's
-    tables, the readings a combination may be made of (``declared``)."""
+    """A readings study so far: every (claim, reading) answered (``table``, the rows of
+    :func:`evaluate`), every step of every search (``trace``), and what answers more (the
+    readings a combination may be made of: ``declared``)."""
 
     base: Setup
     grids: StudyGrids
@@ -473,8 +440,8 @@ class Study:
 def _search(
     study: Study, claims: Sequence[Claim], start: list[Reading], steps: int, label: str
 ) -> str:
-    """The coordinate search of the module docstring for the sum of ``claims``' distances,
-    from the combination ``start``; the id of the combination it ends at."""
+    """The module docstring's coordinate search on ``claims``' distances from ``start``:
+    the id of the combination it ends at."""
     figures = {SWEEPS[k].figure for c in claims for k in kinds_of(c)}
     coordinates: dict[str, list[Reading]] = {}  # those that change one of ``figures``
     for r in study.declared:
@@ -530,19 +497,13 @@ def closest(study: Study, claim: Claim, *, steps: int) -> str:
     first = ranked.reading.iloc[0] if not ranked.empty else "default"
     start = [] if first == "default" else parts_of(first, study.declared)
     found = _search(study, [claim], start, steps, f"closest: {claim.id}")
-    return _closest_evaluated(study, claim, found)
+    return _closest_evaluated(study, claim.id, found)
 
 
-def _closest_evaluated(study: Study, claim: Claim, found: str) -> str:
-    """The closest of every reading evaluated for ``claim`` (the search's end ``found``,
-    or one it passed that another search evaluated)."""
-    return str(closest_rows(study.table[study.table.claim == claim.id], found).reading.iloc[0])
-
-
-def best_fit(study: Study, *, steps: int) -> str:
-    """Step 3 of the module docstring: the combination with the least total distance over
-    every claim that the search finds from ``default`` (its id)."""
-    return _search(study, STUDIED, [], steps, "best fit")
+def _closest_evaluated(study: Study, claim_id: str, found: str) -> str:
+    """The closest of every reading evaluated for a claim (the search's end ``found``, or
+    one it passed that another search evaluated)."""
+    return str(closest_rows(study.table[study.table.claim == claim_id], found).reading.iloc[0])
 
 
 def study(
@@ -555,23 +516,18 @@ def study(
     engine: Engine | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Every claim under every reading, then the searches of the module docstring.
-
-    Parameters
-    ----------
-    steps : int
-        The most combinations each search may evaluate anew (0: no search).
+    """Every claim under every reading, then the searches of the module docstring, each
+    evaluating at most ``steps`` combinations anew (0: no search).
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per (claim, reading) answered (:func:`evaluate`); every combination the
-        per-claim searches end at, and the best-fitting one, is answered for every claim.
+        One row per (claim, reading) answered (:func:`evaluate`), among them every
+        combination a search ends at, for every claim.
     trace : pandas.DataFrame
         One row per step of each search.
     found : pandas.DataFrame
-        One row per claim: the ``closest`` combination, and one row ``claim = "*"`` for
-        the ``best fit``.
+        One row per claim: the ``closest`` combination; and ``claim = "*"``: the ``best fit``.
     """
     declared = tuple(readings)
     table_ = evaluate(base, declared, grids, folder, engine=engine, progress=progress)
@@ -583,13 +539,14 @@ def study(
             {"claim": c.id, "search": "closest", "reading": closest(state, c, steps=steps)}
             for c in STUDIED if c.id in answered
         ]
-        found.append({"claim": "*", "search": "best fit", "reading": best_fit(state, steps=steps)})
+        best_fit = _search(state, STUDIED, [], steps, "best fit")  # the docstring's step 3
+        found.append({"claim": "*", "search": "best fit", "reading": best_fit})
         for row in found:
             state.ensure(combine(parts_of(row["reading"], declared)), STUDIED)
         # a later search may have evaluated, for an earlier claim, a combination closer
         # than the one its own search ended at: name the closest of everything evaluated
         for row in found[:-1]:
-            row["reading"] = _closest_evaluated(state, claim_of(row["claim"]), row["reading"])
+            row["reading"] = _closest_evaluated(state, row["claim"], row["reading"])
     found_ = pd.DataFrame(found, columns=["claim", "search", "reading"])
     return state.table, pd.DataFrame(state.trace, columns=_TRACE), found_
 
@@ -607,15 +564,11 @@ def map_rows(table: pd.DataFrame, found: pd.DataFrame) -> list[str]:
 # --- the mechanism: why greedy stops where it does -----------------------------------
 
 
-def _variances(scenario: Scenario, vectors: np.ndarray) -> np.ndarray:
-    return batch_delays(scenario.tables, vectors).var(axis=-1)
-
-
 def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
     """At ``p``: does some one-stage move, some jump of one device by two or more stages,
     or some pair of one-stage moves of two devices lower the variance (beyond ties)?"""
     allowed = scenario.tables.allowed
-    value = float(_variances(scenario, p[None, :])[0])
+    value = float(batch_delays(scenario.tables, p[None, :]).var(axis=-1)[0])
     tie = RELATIVE_TOLERANCE * max(abs(value), NEAR_ZERO)
     moves: dict[str, list[np.ndarray]] = {"step": [], "jump": [], "pair": []}
 
@@ -635,7 +588,7 @@ def _improving_moves(scenario: Scenario, p: np.ndarray) -> dict[str, float]:
                 moves["pair"].append(moved([i, j], [qi, qj]))
     return {
         f"{name}_improves": float(bool(vectors) and bool(
-            (_variances(scenario, np.array(vectors)) < value - tie).any()))
+            (batch_delays(scenario.tables, np.array(vectors)).var(axis=-1) < value - tie).any()))
         for name, vectors in moves.items()
     }
 
@@ -689,16 +642,15 @@ def delay_curves(
     scenario = paper_scenario(devices, seed, setup)
     greedy = np.array(solve(scenario, objective="variance", start=experiment.start).partition)
     best = np.array(sweeps.certified_optimum(scenario, "variance", CERTIFY_TIME_LIMIT_S).partition)
-    rows = []
-    for i in range(devices):
-        for q in np.flatnonzero(scenario.tables.allowed[i]):
-            vector = greedy.copy()
-            vector[i] = q
-            delay = float(batch_delays(scenario.tables, vector[None, :])[0, i])
-            rows.append({"devices": devices, "seed": seed, "device": i, "point": int(q),
-                         "delay_s": delay, "greedy": bool(q == greedy[i]),
-                         "optimum": bool(q == best[i])})
-    return pd.DataFrame(rows)
+    device, point = np.nonzero(scenario.tables.allowed)  # each case: one device moved
+    case = np.arange(len(device))
+    vectors = np.repeat(greedy[None, :], len(case), axis=0)
+    vectors[case, device] = point
+    return pd.DataFrame({
+        "devices": devices, "seed": seed, "device": device, "point": point,
+        "delay_s": batch_delays(scenario.tables, vectors)[case, device],
+        "greedy": point == greedy[device], "optimum": point == best[device],
+    })
 
 
 def mechanism_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -781,12 +733,9 @@ def report_section(directory: Path) -> str:
     best_fit = _best_fit(frame, pd.read_csv(found_path)) if found_path.exists() else None
     closest = closest_rows(frame)
     rows: list[dict[str, str]] = []
-    cited: set[str] = set()
-    for claim in CLAIMS:
-        if claim.id not in closest.index:
-            continue
-        mine = frame[frame.claim == claim.id]
-        held = mine[mine.verdict == "reproduced"].reading.tolist()
+    cited = {p for p, _ in _support_of(best_fit["id"])} if best_fit else set()
+    for claim in (c for c in CLAIMS if c.id in closest.index):
+        held = frame[(frame.claim == claim.id) & (frame.verdict == "reproduced")].reading.tolist()
         held_text = ", ".join(
             f"`{r}`" + (" (fit)" if any(s == "chosen by fit" for _, s in _support_of(r)) else "")
             for r in held[:5]
@@ -801,16 +750,8 @@ def report_section(directory: Path) -> str:
             "its number": best.ours,
             "support of its parts": "; ".join(f"{p}: {s}" for p, s in _support_of(best.reading)),
         })
-    if best_fit:
-        cited.update(p for p, _ in _support_of(best_fit["id"]))
-    quotes = [
-        {"ids": r.id, "side": side, "text": q.text, "where": q.where}
-        for r in READINGS
-        if r.id in cited
-        for side, group in (("for", r.support.for_), ("against", r.support.against))
-        for q in group
-    ]
-    return render("readings", table=table(pd.DataFrame(rows)), best=best_fit, quotes=quotes)
+    quoted = [r for r in READINGS if r.id in cited and (r.support.for_ or r.support.against)]
+    return render("readings", table=table(pd.DataFrame(rows)), best=best_fit, quoted=quoted)
 
 
 def _best_fit(frame: pd.DataFrame, found: pd.DataFrame) -> dict[str, Any] | None:

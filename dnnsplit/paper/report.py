@@ -4,8 +4,7 @@ and manifests.
 This module decides *what* to say: the verdict on every claim (:mod:`dnnsplit.paper.verdicts`),
 the mechanisms that explain a difference and their numbers, and each study's section. *How*
 it is said lives in the templates (``report.md.j2``, ``reasons.md.j2``, one per section);
-every number the text names comes from the rows and the manifests. A claim whose input is
-missing gets one line naming the file and the notebook that writes it.
+every number the text names comes from the rows and the manifests.
 """
 
 from __future__ import annotations
@@ -35,32 +34,12 @@ from dnnsplit.paper.output import (
 )
 from dnnsplit.paper.stats import where
 from dnnsplit.paper.text import cases, percent, render, slug, table, template_module
-from dnnsplit.paper.verdicts import (
-    RESAMPLES,
-    ROBUST_SHARE,
-    Folder,
-    MissingInput,
-    Verdict,
-    judge,
-)
+from dnnsplit.paper.verdicts import RESAMPLES, ROBUST_SHARE, Folder, MissingInput, Verdict, judge
 from dnnsplit.policies import display_name
 from dnnsplit.profiles import load_profile
 from dnnsplit.setup import Setup
 
-__all__ = [
-    "REASONS",
-    "Answer",
-    "answer_claims",
-    "build_report",
-    "for_reader",
-    "write_report",
-]
-
-
-def run_of(csv: str) -> str:
-    """The run a CSV belongs to: ``fig3a_summary`` → ``fig3``, ``fig5`` → ``fig5``."""
-    stem = csv.removesuffix("_summary")
-    return next((run for run in NOTEBOOK_OF_RUN if stem.startswith(run)), stem)
+__all__ = ["REASONS", "Answer", "answer_claims", "build_report", "for_reader", "write_report"]
 
 
 # --- the reasons -----------------------------------------------------------------------
@@ -81,22 +60,17 @@ class _Facts:
         """The tidy rows of the scenarios ``reads`` covers (its policy, R and N), every
         solver, objective and metric."""
         rows = self.folder.frame(reads.csv)
-        for column in ("policy", "ratio", "devices"):
-            if column in reads.rows and column in rows.columns:
-                rows = rows[rows[column] == reads.rows[column]]
-        return rows
+        scenario = ("policy", "ratio", "devices")
+        return where(rows, **{k: v for k, v in reads.rows.items() if k in scenario and k in rows})
 
     @property
     def low(self) -> float:
         return self.verdict.numbers.get("low", math.nan)
 
     @property
-    def high(self) -> float:
-        return self.verdict.numbers.get("high", math.nan)
-
-    @property
     def above_paper(self) -> bool:
-        return self.claim.paper is not None and self.high > self.claim.paper.band[1]
+        high = self.verdict.numbers.get("high", math.nan)
+        return self.claim.paper is not None and high > self.claim.paper.band[1]
 
 
 Reason = Callable[[_Facts], dict[str, Any] | None]
@@ -106,8 +80,7 @@ def _stuck(facts: _Facts) -> dict[str, Any] | None:
     if not facts.low <= 0 or facts.experiment is None:
         return None
     worst = min(facts.verdict.points, key=lambda p: p.ours)
-    start = {"half": "⌊s̃_i/2⌋", "ones": "p = 1", "local": "s̃_i"}[facts.experiment.start]
-    return {"start": start, "worst": worst.label, "value": percent(worst.ours)}
+    return {"start": facts.experiment.start, "worst": worst.label, "value": percent(worst.ours)}
 
 
 def _signed_range(low: float, high: float) -> str:
@@ -124,9 +97,10 @@ def _signed_range(low: float, high: float) -> str:
 
 
 def _limits(facts: _Facts) -> dict[str, Any] | None:
-    if not facts.low <= 0 or facts.setup is None or facts.experiment is None:
-        return None
-    if facts.experiment.baseline != "all-local":  # the max-local baseline has no limits to show
+    # the max-local baseline has no limits to show
+    if not facts.low <= 0 or facts.setup is None or facts.experiment is None or (
+        facts.experiment.baseline != "all-local"
+    ):
         return None
     parts, exact = [], ""
     for reads in facts.claim.reads:
@@ -178,28 +152,20 @@ def _idle_bs(facts: _Facts) -> dict[str, Any] | None:
     return {"ratio": f"{facts.setup.ratio:g}"} if facts.setup and facts.above_paper else None
 
 
-def _always(facts: _Facts) -> dict[str, Any] | None:
-    return {}
-
-
 def _small_optimum(facts: _Facts) -> dict[str, Any] | None:
     try:
         summary = facts.folder.frame("fig5_summary")
     except MissingInput:
         return None
-    gaps = where(summary, objective="variance", solver="greedy", metric="gap_pct")
-    if gaps.empty:
-        return None
-    return {"low": percent(gaps["mean"].min()), "high": percent(gaps["mean"].max())}
+    gaps = where(summary, objective="variance", solver="greedy", metric="gap_pct")["mean"]
+    return None if gaps.empty else {"low": percent(gaps.min()), "high": percent(gaps.max())}
 
 
 def _zero_optimum(facts: _Facts) -> dict[str, Any] | None:
     rows = facts.folder.frame("fig5")
     gaps = where(rows, solver="greedy", metric="gap_pct", objective="variance").value
     infinite = int(np.isinf(gaps).sum())
-    if not infinite:
-        return None
-    return {"cases": f"{cases(infinite)} of {len(gaps)}"}
+    return {"cases": f"{cases(infinite)} of {len(gaps)}"} if infinite else None
 
 
 def _rr_fairer(facts: _Facts) -> dict[str, Any] | None:
@@ -223,21 +189,18 @@ REASONS: dict[str, Reason] = {
     "limits": _limits,
     "baseline-spread": _baseline_spread,
     "idle-bs": _idle_bs,
-    "local-optimum": _always,
+    "local-optimum": lambda facts: {},
     "small-optimum": _small_optimum,
     "zero-optimum": _zero_optimum,
-    "queue": _always,
+    "queue": lambda facts: {},
     "rr-fairer": _rr_fairer,
 }
 
 
-def _macro(name: str, part: str = "") -> Callable[..., Any]:
-    return getattr(template_module("reasons"), name.replace("-", "_") + part)
-
-
-def reason_title(name: str) -> str:
-    """The heading of a mechanism."""
-    return str(_macro(name, "_title")()).strip()
+def _words(name: str, part: str, *facts: dict[str, Any]) -> str:
+    """A mechanism's words (a macro of ``templates/reasons.md.j2``): its ``_title``, its
+    explanation (``""``) or, with a claim's numbers, where it applies (``_here``)."""
+    return str(getattr(template_module("reasons"), name.replace("-", "_") + part)(*facts)).strip()
 
 
 # --- answering the claims ----------------------------------------------------------------
@@ -280,15 +243,16 @@ def answer_claims(directory: str | os.PathLike[str] | None = None) -> list[Answe
     folder = Folder(directory)
     answers = []
     for claim in CLAIMS:
+        stem = claim.csvs[0].removesuffix("_summary")  # the run: fig3a_summary → fig3
+        run = next((run for run in NOTEBOOK_OF_RUN if stem.startswith(run)), stem)
         try:
             verdict = judge(claim, folder)
         except MissingInput as missing:
-            notebook = NOTEBOOK_OF_RUN.get(run_of(claim.csvs[0]), "the notebook that writes it")
+            notebook = NOTEBOOK_OF_RUN.get(run, "the notebook that writes it")
             answers.append(Answer(claim, None, missing=f"{missing}; run {notebook}"))
             continue
         reasons: tuple[tuple[str, dict[str, Any]], ...] = ()
         if verdict.verdict != "reproduced":
-            run = run_of(claim.csvs[0])
             setup, experiment = setup_of(directory, run), experiment_of(directory, run)
             facts = _Facts(claim, verdict, folder, setup, experiment)
             found = ((name, REASONS[name](facts)) for name in claim.reasons)
@@ -310,34 +274,15 @@ _OURS_AT: dict[str, Callable[[float], str]] = {
 
 
 def _points_table(claim: Claim, verdict: Verdict) -> str:
-    rows = []
-    for point in verdict.points:
-        row = {
-            "point": point.label,
-            "the paper": point.paper,
-            "ours": _OURS_AT.get(claim.kind, percent)(point.ours),
-            "holds": "✓" if point.holds else ("✗ (sign)" if point.sign_ok is False else "✗"),
-        }
-        if claim.kind in ("value", "sign"):
-            below = point.seeds_below
-            row["our seeds below the paper's value"] = (
-                "—" if below is None else f"{100 * below:.0f}%"
-            )
-        rows.append(row)
-    return table(pd.DataFrame(rows))
-
-
-def _figures_of(claim: Claim, directory: Path, link: str) -> list[dict[str, str]]:
-    shown: list[dict[str, str]] = []
-    for csv in claim.csvs:
-        for stem in (csv, csv.split("_")[0]):
-            if (directory / f"{stem}.png").exists():
-                if stem not in [s["stem"] for s in shown]:
-                    shown.append(
-                        {"stem": stem, "path": f"{link}{stem}.png", "alt": f"figures/{stem}.png"}
-                    )
-                break
-    return shown
+    rows = pd.DataFrame([{
+        "point": point.label,
+        "the paper": point.paper,
+        "ours": _OURS_AT.get(claim.kind, percent)(point.ours),
+        "holds": "✓" if point.holds else ("✗ (sign)" if point.sign_ok is False else "✗"),
+        "our seeds below the paper's value":
+            "—" if point.seeds_below is None else f"{100 * point.seeds_below:.0f}%",
+    } for point in verdict.points])
+    return table(rows if claim.kind in ("value", "sign") else rows.iloc[:, :4])
 
 
 def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]:
@@ -348,13 +293,18 @@ def _claim_context(answer: Answer, directory: Path, link: str) -> dict[str, Any]
         "claim": claim,
         "answer": answer,
         "robust": verdict.robustness.words() if verdict.robustness else "robustness not computed",
-        "statistic": f"Judged on: {claim.statistic[0].upper()}{claim.statistic[1:]}",
         "points": _points_table(claim, verdict),
         "reasons": [
-            (reason_title(name), str(_macro(name, "_here")(facts)).strip())
+            (_words(name, "_title"), _words(name, "_here", facts))
             for name, facts in answer.reasons
         ],
-        "figures": _figures_of(claim, directory, link),
+        "figures": dict.fromkeys(  # each CSV's own figure, else its figure's (fig3a_summary)
+            stem
+            for stem in (c if (directory / f"{c}.png").exists() else c.split("_")[0]
+                         for c in claim.csvs)
+            if (directory / f"{stem}.png").exists()
+        ),
+        "link": link,
     }
 
 
@@ -366,17 +316,13 @@ def _robust_short(verdict: Verdict | None) -> str:
 
 
 def _verdict_table(answers: list[Answer]) -> str:
-    rows = [
-        {
-            "claim": f"[{a.claim.title}](#{slug(a.claim.title)})",
-            "the paper says": a.claim.paper_text,
-            "we find": a.verdict.ours if a.verdict else f"not evaluated: {a.missing}",
-            "verdict": f"**{a.verdict.verdict}**" if a.verdict else "—",
-            "robust?": _robust_short(a.verdict),
-        }
-        for a in answers
-    ]
-    return table(pd.DataFrame(rows))
+    return table(pd.DataFrame([{
+        "claim": f"[{a.claim.title}](#{slug(a.claim.title)})",
+        "the paper says": a.claim.paper_text,
+        "we find": a.verdict.ours if a.verdict else f"not evaluated: {a.missing}",
+        "verdict": f"**{a.verdict.verdict}**" if a.verdict else "—",
+        "robust?": _robust_short(a.verdict),
+    } for a in answers]))
 
 
 def _totals(answers: list[Answer]) -> str:
@@ -422,27 +368,16 @@ def build_report(directory: str | os.PathLike[str] | None = None, *, figures_lin
     manifests = {run: manifest for run, manifest in found.items() if manifest is not None}
     used = {c.quantity for c in CLAIMS}
     tolerances = pd.DataFrame(
-        [
-            {"quantity": q.name, "tolerance": f"±{q.tolerance:g} {q.unit}", "why": q.why}
-            for q in QUANTITIES.values()
-            if q.id in used
-        ]
+        [{"quantity": q.name, "tolerance": f"±{q.tolerance:g} {q.unit}", "why": q.why}
+         for q in QUANTITIES.values() if q.id in used]
     )
     general: dict[str, tuple[str, str]] = {}
     for answer in answers:
         for name, facts in answer.reasons:
-            general.setdefault(name, (reason_title(name), str(_macro(name)(facts)).strip()))
-    sections = [
-        readings.report_section(directory),
-        fig5.report_section(directory),
-        networks.report_section(directory),
-        beyond.report_section(directory),
-        testbed.report_section(directory),
-        energy.report_section(directory),
-        online.report_section(directory),
-        _setup_section(directory),
-        _figures_section(directory),
-    ]
+            general.setdefault(name, (_words(name, "_title"), _words(name, "", facts)))
+    studies = (readings, fig5, networks, beyond, testbed, energy, online)
+    sections = [study.report_section(directory) for study in studies]
+    sections += [_setup_section(directory), _figures_section(directory)]
     return render(
         "report",
         answers=[_claim_context(a, directory, figures_link) for a in answers],
@@ -512,14 +447,8 @@ def _setup_section(directory: Path) -> str:
         distinct.setdefault(json.dumps(values, sort_keys=True), []).append(run)
     columns = [(", ".join(names), runs[names[0]]) for names in distinct.values()]
     default = {**Setup().to_dict(), **Experiment().to_dict()}
-    rows = [
-        {
-            "choice": f"`{key}`",
-            **{head: _plain(values[key]) for head, values in columns},
-            "default": _plain(value),
-        }
-        for key, value in default.items()
-    ]
+    rows = [{"choice": f"`{key}`", **{head: _plain(values[key]) for head, values in columns},
+             "default": _plain(value)} for key, value in default.items()]
     return render("setup", table=table(pd.DataFrame(rows)))
 
 

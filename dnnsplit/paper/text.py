@@ -26,8 +26,7 @@ def escape(value: object) -> str:
     """``value`` as literal text in Markdown, MyST and HTML: line breaks become spaces and
     every character that could open markup is backslash-escaped (``<script>`` shows as
     ``<script>``, ``{include}`` as ``{include}``)."""
-    flat = " ".join(str(value).split())
-    return _MARKUP.sub(r"\\\1", flat)
+    return _MARKUP.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def percent(value: float) -> str:
@@ -55,10 +54,9 @@ def table(frame: pd.DataFrame, *, align: str | None = None) -> str:
     """A Markdown (pipe) table of ``frame``'s cells as they are; a ``|`` inside a cell is
     escaped. ``align``: one of ``l``, ``r``, ``c`` per column (default: tabulate's)."""
     cells = frame.astype(str).replace({r"\|": r"\\|"}, regex=True)
-    options: dict[str, Any] = {"index": False, "tablefmt": "pipe", "disable_numparse": True}
-    if align:
-        options["colalign"] = [{"l": "left", "r": "right", "c": "center"}[a] for a in align]
-    return str(cells.to_markdown(**options))
+    colalign = [{"l": "left", "r": "right", "c": "center"}[a] for a in align] if align else None
+    return str(cells.to_markdown(index=False, tablefmt="pipe", disable_numparse=True,
+                                 colalign=colalign))
 
 
 _ENVIRONMENT = Environment(
@@ -69,9 +67,7 @@ _ENVIRONMENT = Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
-_ENVIRONMENT.filters["data"] = escape
-_ENVIRONMENT.filters["table"] = table
-_ENVIRONMENT.filters["slug"] = slug
+_ENVIRONMENT.filters.update(data=escape, table=table, slug=slug)
 
 
 def render(name: str, /, **context: Any) -> str:
