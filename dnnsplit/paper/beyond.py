@@ -2,8 +2,7 @@
 
 How greedy's gain moves with the round-robin quantum q the paper leaves open (both forms of
 eq. 1), and how greedy's solutions change when tasks reach the BS only when their tensors
-do (the timeline model, :mod:`dnnsplit.timeline`): the sweeps, their summaries and
-figures, and the report's section.
+do (:mod:`dnnsplit.timeline`): the sweeps, summaries, figures and the report's section.
 """
 
 from __future__ import annotations
@@ -42,9 +41,6 @@ __all__ = [
     "report_section",
     "timeline_vs_snapshot",
 ]
-
-
-# --- the sweeps --------------------------------------------------------------------------
 
 
 def _quantum_greedy(point: Point) -> sweeps.Request:
@@ -160,9 +156,6 @@ def model_gap(
     return sweeps.tidy(rows, ("model",))
 
 
-# --- summaries and figures ---------------------------------------------------------------
-
-
 def quantum_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Greedy's improvement over the baseline against the device quantum q (in ms)."""
     chosen = stats.where(rows, solver="greedy", metric="improvement_pct")
@@ -187,11 +180,9 @@ def improvement_vs_quantum(
         ):
             band(ax, part["quantum_ms"], part, f"eq. (1) {form}, {display_name(policy)}, N = {n}")
         ticks(ax, summary["quantum_ms"], log=True)
-        ax.set(
-            xlabel="device round-robin quantum q (ms, log scale)",
-            ylabel=f"improvement of {objective} (%)",
-            title="Sensitivity to the quantum the paper leaves open",
-        )
+        ax.set(xlabel="device round-robin quantum q (ms, log scale)",
+               ylabel=f"improvement of {objective} (%)",
+               title="Sensitivity to the quantum the paper leaves open")
         return finish_figure(fig, [ax], caption, zero=0, legend_size=7)
 
 
@@ -199,28 +190,16 @@ def timeline_vs_snapshot(summary: pd.DataFrame, *, caption: Caption | str = "") 
     """Timeline against snapshot model: % change of total delay and of variance against N."""
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(PANEL[0] * 2, PANEL[1] * 1.2))
-        for ax, metric, what in zip(
-            axes,
-            ("total_gap_pct", "variance_gap_pct"),
-            ("total delay", "variance of delays"),
-            strict=True,
-        ):
+        panels = (("total_gap_pct", "total delay"), ("variance_gap_pct", "variance of delays"))
+        for ax, (metric, what) in zip(axes, panels, strict=True):
             mine = summary[summary.metric == metric]
             for policy, part in mine.groupby("policy", sort=True):
-                band(ax, part["devices"], part, display_name(policy),
-                      color=policy_colour(policy))
+                band(ax, part["devices"], part, display_name(policy), color=policy_colour(policy))
             ticks(ax, mine["devices"])
-            ax.set(
-                xlabel="devices N",
-                ylabel="timeline vs snapshot (%)",
-                title=f"Greedy's solution re-evaluated: {what}",
-            )
+            ax.set(xlabel="devices N", ylabel="timeline vs snapshot (%)",
+                   title=f"Greedy's solution re-evaluated: {what}")
         fig.tight_layout()
         return finish_figure(fig, list(axes), caption, zero=0, legend_size=7)
-
-
-def _span(values: pd.Series) -> str:
-    return f"{values.min():.1f}% to {values.max():.1f}%"
 
 
 def report_section(directory: Path) -> str:
@@ -233,17 +212,12 @@ def report_section(directory: Path) -> str:
         for (form, _n, _policy), part in frame.groupby(["local_delay", "devices", "policy"]):
             part = part.sort_values("quantum_ms")
             q, mean = part.quantum_ms, part["mean"]
-            lines.append(
-                {
-                    "form": form,
-                    "first": percent(mean.iloc[0]),
-                    "last": percent(mean.iloc[-1]),
-                    "q_first": f"{q.iloc[0]:g}",
-                    "q_last": f"{q.iloc[-1]:g}",
-                    "trend": trend_words(q, mean, trend_slope(q, mean, log_x=True), "q"),
-                    "half": f"{float(((part['high'] - part['low']) / 2).max()):.0f}",
-                }
-            )
+            lines.append({
+                "form": form, "first": percent(mean.iloc[0]), "last": percent(mean.iloc[-1]),
+                "q_first": f"{q.iloc[0]:g}", "q_last": f"{q.iloc[-1]:g}",
+                "trend": trend_words(q, mean, trend_slope(q, mean, log_x=True), "q"),
+                "half": f"{float(((part['high'] - part['low']) / 2).max()):.0f}",
+            })
         quantum = {
             "devices": ", ".join(str(n) for n in sorted(frame.devices.unique())),
             "policy": ", ".join(display_name(str(p)) for p in sorted(frame.policy.unique())),
@@ -252,17 +226,13 @@ def report_section(directory: Path) -> str:
         }
     path = directory / "beyond_timeline_summary.csv"
     if path.exists():
-        frame = pd.read_csv(path)
-        for policy, part in frame.groupby("policy"):
-            total = part[part.metric == "total_gap_pct"]
-            timeline.append(
-                {
-                    "policy": display_name(str(policy)),
-                    "total": _span(total["mean"]),
-                    "variance": _span(part[part.metric == "variance_gap_pct"]["mean"]),
-                    "sizes": f"{total.devices.min()}–{total.devices.max()}",
-                }
-            )
+        for policy, part in pd.read_csv(path).groupby("policy"):
+            gaps = {m: part[part.metric == f"{m}_gap_pct"] for m in ("total", "variance")}
+            timeline.append({
+                "policy": display_name(str(policy)),
+                **{m: f"{g['mean'].min():.1f}% to {g['mean'].max():.1f}%" for m, g in gaps.items()},
+                "sizes": f"{gaps['total'].devices.min()}–{gaps['total'].devices.max()}",
+            })
     if quantum is None and not timeline:
         return ""
     return render("beyond", quantum=quantum, timeline=timeline)

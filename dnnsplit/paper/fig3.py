@@ -1,10 +1,8 @@
 """Fig. 3: the paper's greedy against all-local execution (notebook 02).
 
-Greedy's improvement over the baseline (all-local, or max-local under that reading), of
-the variance of delays (A) and the total delay (B) against N, and of the variance against
-R (C); and the share of stages greedy runs locally: the sweep (:func:`improvement`), its
-summaries (means over seeds with seeded bootstrap intervals), the tables each figure is
-saved with, and the figures, which draw the paper's numbers beside ours.
+Greedy's improvement over the baseline (all-local, or max-local) of the variance of delays
+(A) and the total delay (B) against N, of the variance against R (C), and the share of
+stages greedy runs locally: the sweep, its summaries, tables and figures.
 """
 
 from __future__ import annotations
@@ -92,11 +90,9 @@ def _improvement_assemble(
             rows += sweeps.metric_rows(keys, name, objective, sweeps.record_metrics(record))
         for solver, asked in _improvement_solvers(point, objective):
             record = solved[asked]
-            metrics = {
-                **sweeps.record_metrics(record),
-                "improvement_pct": improvement_pct(base_value, record[objective]),
-                "iterations": float(record["iterations"]),
-            }
+            metrics = sweeps.record_metrics(record)
+            metrics["improvement_pct"] = improvement_pct(base_value, record[objective])
+            metrics["iterations"] = float(record["iterations"])
             rows += sweeps.metric_rows(keys, solver, objective, metrics)
     return rows
 
@@ -148,11 +144,8 @@ def improvement_points(
     experiment: Experiment = DEFAULT_EXPERIMENT,
 ) -> list[Point]:
     """The points of :func:`improvement`."""
-    options = {
-        "objectives": sweeps.check_objectives(objectives),
-        "start": experiment.start,
-        "baseline": experiment.baseline,
-    }
+    options = {"objectives": sweeps.check_objectives(objectives), "start": experiment.start,
+               "baseline": experiment.baseline}
     return sweeps.points(
         setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options
     )
@@ -168,12 +161,12 @@ def improvement_by_devices(
     ``objective`` over ``baseline``, per (solver, policy, R, N); and the other baseline's
     vector (``max-local`` beside ``all-local``) over the same baseline, so that a figure
     shows both."""
-    chosen = rows[(rows.objective == objective) & (rows.metric == "improvement_pct")]
+    chosen = where(rows, objective=objective, metric="improvement_pct")
     other = "max-local" if baseline == "all-local" else "all-local"
-    values = rows[(rows.objective == objective) & (rows.metric == objective)]
-    keys = ["policy", "ratio", "devices", "seed"]
+    values = where(rows, objective=objective, metric=objective)
     wide = values[values.solver.isin([baseline, other])].pivot_table(
-        index=keys, columns="solver", values="value", aggfunc="first"
+        index=["policy", "ratio", "devices", "seed"], columns="solver", values="value",
+        aggfunc="first",
     )
     if {baseline, other} <= set(wide.columns):
         gains = [
@@ -213,19 +206,15 @@ def fig3_by_devices_tables(
         }
         for name, objective in (("fig3a", "variance"), ("fig3b", "total"))
     }
-    tables["fig3_local_share"] = {
-        "": where(rows, metric="local_share"),
-        "summary": local_share_summary(rows, seed=seed),
-    }
-    return tables
+    share = {"": where(rows, metric="local_share"), "summary": local_share_summary(rows, seed=seed)}
+    return {**tables, "fig3_local_share": share}
 
 
 def fig3_by_ratio_tables(
     rows_by_ratio: pd.DataFrame, *, seed: int = 0
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The tables of Fig. 3 (C), from the sweep against R."""
-    summary = improvement_by_ratio(rows_by_ratio, "variance", seed=seed)
-    return {"fig3c": {"": rows_by_ratio, "summary": summary}}
+    return {"fig3c": {"": rows_by_ratio, "summary": improvement_by_ratio(rows_by_ratio, seed=seed)}}
 
 
 def fig3_tables(
@@ -281,11 +270,8 @@ def improvement_vs_devices(
             )
         what = "variance of delays" if objective == "variance" else "total delay"
         ticks(ax, summary["devices"])
-        ax.set(
-            xlabel="devices N",
-            ylabel=f"improvement of {what} (%)",
-            title=f"Greedy vs {baseline}: {what}",
-        )
+        ax.set(xlabel="devices N", ylabel=f"improvement of {what} (%)",
+               title=f"Greedy vs {baseline}: {what}")
         ax.axhline(0, **REFERENCE_LINE)
         legend_below(ax)
         return finish_figure(fig, [], caption)
@@ -317,11 +303,9 @@ def improvement_vs_ratio(
                     n = claim.reads[0].rows.get("devices")
                     paper_values(ax, claim, mine["ratio"].unique(), INK, f"paper (N = {n})")
             ticks(ax, mine["ratio"], log=True)
-            ax.set(
-                xlabel="BS / device speed ratio R (log scale)",
-                ylabel=f"improvement of {objective} (%)",
-                title=f"Greedy vs {baseline}, {display_name(policy)}",
-            )
+            ax.set(xlabel="BS / device speed ratio R (log scale)",
+                   ylabel=f"improvement of {objective} (%)",
+                   title=f"Greedy vs {baseline}, {display_name(policy)}")
             ax.axhline(0, **REFERENCE_LINE)
             legend_below(ax, columns=4)
         fig.tight_layout()
@@ -342,11 +326,7 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
                 alpha=0.15,
             )
         ticks(ax, summary["devices"])
-        ax.set(
-            xlabel="devices N",
-            ylabel="stages run locally (%)",
-            ylim=(0, 100),
-            title="Share of locally executed stages (greedy)",
-        )
+        ax.set(xlabel="devices N", ylabel="stages run locally (%)", ylim=(0, 100),
+               title="Share of locally executed stages (greedy)")
         legend_below(ax)
         return finish_figure(fig, [], caption)

@@ -1,11 +1,8 @@
 """The style and drawing pieces of the paper's figures, and the verdict map.
 
-Plot functions only draw: they take a summary and return a figure. Where the paper states
-numbers, the figure draws them too (hatched, labelled "paper", from
-:mod:`dnnsplit.paper.claims`); x ticks sit only at the values a sweep evaluated; each
-figure carries a short caption (the full one is written beside it:
-:mod:`dnnsplit.paper.captions`). Every figure is drawn inside :func:`paper_style`, the
-seaborn "paper" theme for the figure only.
+Plot functions only draw: they take a summary and return a figure, inside
+:func:`paper_style`. The paper's numbers are drawn hatched and labelled "paper"; x ticks sit
+only at the values a sweep evaluated; the short caption goes under the figure.
 """
 
 from __future__ import annotations
@@ -47,22 +44,18 @@ CAPTION_SIZE = 8
 PANEL = (5.0, 3.4)
 
 
-def _theme() -> dict[str, Any]:
-    """The rcParams of seaborn's ``set_theme(context="paper", style="whitegrid",
-    font_scale=1.1)``, as a dict instead of a change to global state."""
-    rc: dict[str, Any] = {}
-    rc.update(sns.axes_style("whitegrid", rc={"font.family": "sans-serif"}))
-    rc.update(sns.plotting_context("paper", font_scale=1.1))
-    rc["axes.prop_cycle"] = cycler("color", sns.color_palette("colorblind"))
-    return rc
-
-
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
-    """Draw (and save) figures in the paper theme; the reader's settings are restored after,
-    all but the interactive mode: drawing may switch it on (a notebook's inline backend
-    does), and switched off again, no later figure would be shown."""
-    with mpl.rc_context(cast(Any, _theme())):
+    """Draw (and save) figures in seaborn's ``set_theme(context="paper", style="whitegrid",
+    font_scale=1.1)``; the reader's settings are restored after, all but the interactive
+    mode: drawing may switch it on (a notebook's inline backend does), and switched off
+    again, no later figure would be shown."""
+    theme = {
+        **sns.axes_style("whitegrid", rc={"font.family": "sans-serif"}),
+        **sns.plotting_context("paper", font_scale=1.1),
+        "axes.prop_cycle": cycler("color", sns.color_palette("colorblind")),
+    }
+    with mpl.rc_context(cast(Any, theme)):
         try:
             yield
         finally:
