@@ -91,11 +91,8 @@ def quantum_sensitivity(
     greedy's ``improvement_pct`` over the experiment's baseline, as in Fig. 3. Rows carry
     ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
     """
-    options = {
-        "objective": sweeps.check_objectives([objective])[0],
-        "start": experiment.start,
-        "baseline": experiment.baseline,
-    }
+    options = {"objective": sweeps.check_objectives([objective])[0], "start": experiment.start,
+               "baseline": experiment.baseline}
     chosen = [
         sweeps.replace_labels(
             p, ("quantum_s", float(p.setup.quantum_s)), ("local_delay", p.setup.local_delay)
@@ -104,9 +101,8 @@ def quantum_sensitivity(
             setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
         )
     ]
-    rows = sweeps.solved_rows(
-        QUANTUM, chosen, desc="quantum sweep", progress=progress, engine=engine
-    )
+    rows = sweeps.solved_rows(QUANTUM, chosen, desc="quantum sweep", progress=progress,
+                              engine=engine)
     return sweeps.tidy(rows, ("quantum_s", "local_delay"))
 
 
@@ -147,12 +143,9 @@ def model_gap(
     ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline − snapshot)/snapshot.
     """
     options = {"objective": sweeps.check_objectives([objective])[0], "start": experiment.start}
-    chosen = sweeps.points(
-        setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options
-    )
-    rows = sweeps.run_points(
-        _model_gap_point, chosen, desc="model gap", progress=progress, engine=engine
-    )
+    chosen = sweeps.points(setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options)
+    rows = sweeps.run_points(_model_gap_point, chosen, desc="model gap", progress=progress,
+                             engine=engine)
     return sweeps.tidy(rows, ("model",))
 
 

@@ -57,9 +57,6 @@ __all__ = [
 ]
 
 
-# --- the sweep: greedy against the all-local baseline ------------------------------------
-
-
 EXACT_TOTAL = sweeps.request("exact", "total")
 
 
@@ -121,13 +118,12 @@ def improvement(
 ) -> pd.DataFrame:
     """The paper's greedy against the all-local baseline over a grid (Fig. 3).
 
-    For every point of the grid (it may vary the policy and R) and every objective of
-    ``objectives``: greedy (eq. 6) from ``experiment.start``; the paper's all-local vector
-    (p = S, even beyond the memory limits); ``max-local`` (p = s̃_i); and, for total delay
-    where the policy has an exact method, the certified optimum (``exact``). Greedy and
-    exact rows hold ``improvement_pct`` = 100·(baseline − solver)/baseline of the
-    objective, the quantity Fig. 3 plots, where the baseline is ``experiment.baseline``
-    (``all-local`` or ``max-local``). Returns tidy rows (:data:`ID_COLUMNS` and ``value``).
+    For every point of the grid (it may vary the policy and R) and every objective: greedy
+    (eq. 6) from ``experiment.start``; the paper's all-local vector (p = S, even beyond the
+    memory limits); ``max-local`` (p = s̃_i); and, for total delay where the policy has an
+    exact method, the certified optimum (``exact``). Greedy and exact rows hold
+    ``improvement_pct`` = 100·(baseline − solver)/baseline, the quantity Fig. 3 plots, over
+    ``experiment.baseline``. Returns tidy rows (:data:`ID_COLUMNS` and ``value``).
     """
     chosen = improvement_points(setup, grid, objectives=objectives, experiment=experiment)
     rows = sweeps.solved_rows(
@@ -149,9 +145,6 @@ def improvement_points(
     return sweeps.points(
         setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options
     )
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def improvement_by_devices(

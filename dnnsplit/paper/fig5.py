@@ -53,9 +53,6 @@ __all__ = [
 ]
 
 
-# --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
-
-
 def _heuristics(point: Point, objective: str) -> dict[str, Request]:
     """Greedy and local-search as Fig. 5 runs them: the experiment's start and restarts,
     the point's seed."""
@@ -67,9 +64,8 @@ def _heuristics(point: Point, objective: str) -> dict[str, Request]:
 
 
 def _best(point: Point, objective: str) -> Request:
-    """What a Fig. 5 sweep compares with: the certified optimum or, at scale (``max_nodes``
-    among the options), ``optimal`` under a node limit (the same bytes on any machine; its
-    time limit only guards a far slower machine), from the better of the heuristics."""
+    """The certified optimum or, at scale (``max_nodes``), ``optimal`` under a node limit
+    (its time limit only guards a far slower machine)."""
     options = point.options
     if "max_nodes" not in options:
         return request("optimal", objective, time_limit=sweeps.CERTIFY_TIME_LIMIT_S, certify=True)
@@ -207,9 +203,6 @@ def greedy_at_scale(
         OPTIMUM, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine
     )
     return sweeps.tidy(rows)
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> pd.DataFrame:
