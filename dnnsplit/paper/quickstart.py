@@ -117,13 +117,11 @@ def solver_delays(
             squeeze=False, sharex=True,
         )
         for ax, objective in zip(axes[:, 0], objectives, strict=True):
-            rows = [
-                {"solver": solver, "device": device, "delay_s": float(delay)}
-                for solver in solvers
-                if (objective, solver) in solutions
-                for device, delay in enumerate(solutions[(objective, solver)].evaluation.delays)
+            delays = [
+                (solver, float(delay)) for solver in solvers if (objective, solver) in solutions
+                for delay in solutions[(objective, solver)].evaluation.delays
             ]
-            data = pd.DataFrame(rows)
+            data = pd.DataFrame(delays, columns=["solver", "delay_s"])
             sns.stripplot(data=data, x="solver", y="delay_s", ax=ax, jitter=False, size=5,
                           alpha=0.8, order=list(solvers))
             means = data.groupby("solver", sort=False)["delay_s"].mean().reindex(solvers)
