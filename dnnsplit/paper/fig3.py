@@ -162,10 +162,7 @@ def improvement_by_devices(
         aggfunc="first",
     )
     if {baseline, other} <= set(wide.columns):
-        gains = [
-            improvement_pct(float(b), float(o))
-            for b, o in zip(wide[baseline], wide[other], strict=True)
-        ]
+        gains = [improvement_pct(b, o) for b, o in zip(wide[baseline], wide[other], strict=True)]
         extra = wide.index.to_frame(index=False).assign(solver=other, value=gains)
         chosen = pd.concat([chosen, extra], ignore_index=True)
     return summarise(chosen, ["solver", "policy", "ratio", "devices"], seed=seed)
@@ -233,13 +230,8 @@ def improvement_vs_devices(
     paper: Sequence[Claim] = (),
     baseline: str = "all-local",
 ) -> Figure:
-    """Fig. 3 (A) or (B): improvement over ``baseline`` against N, one line per policy.
-
-    Greedy's mean with its interval; dashed, the other baseline's vector (``max-local`` or
-    ``all-local``) and the certified optimum where the summary holds them; hatched, the
-    paper's numbers of each claim in ``paper`` (in its policy's colour and hatch, its
-    diamonds nudged apart).
-    """
+    """Fig. 3 (A) or (B), as their captions say; ``paper``: the claims whose numbers are
+    drawn, each in its policy's colour and hatch, their diamonds nudged apart."""
     with paper_style():
         fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5))
         for (solver, policy, ratio), part in summary.groupby(["solver", "policy", "ratio"]):
@@ -278,9 +270,8 @@ def improvement_vs_ratio(
     paper: Sequence[Claim] = (),
     baseline: str = "all-local",
 ) -> Figure:
-    """Fig. 3 (C): improvement of ``objective`` over ``baseline`` against R, a line per N
-    (a marker of its own each, so lines that meet stay apart); the paper's numbers (hatched,
-    diamonds) for the N its claims name, labelled once."""
+    """Fig. 3 (C), as its caption says: a line per N, each with a marker of its own so that
+    lines that meet stay apart."""
     with paper_style():
         policies = sorted(summary.policy.unique())
         fig, axes = plt.subplots(

@@ -342,10 +342,7 @@ _FIG5_PANELS = (
 def gap_vs_devices(
     summary: pd.DataFrame, *, caption: Caption | str = "", paper: Sequence[Claim] = ()
 ) -> Figure:
-    """Fig. 5 (2×2), variance: (a) the mean per N, each heuristic labelled with the gap
-    between the means; (b) the gap of each case to its optimum, median and mean (symlog),
-    with the paper's bound; (c) the share of cases within that bound, with the paper's
-    "almost all"; (d) the mean delay of each solution. ``paper``: the Fig. 5 claims whose
+    """Fig. 5 (2×2, the variance), as its caption says; ``paper``: the Fig. 5 claims whose
     numbers are drawn."""
     bound = next((c for c in paper if c.kind == "value" and c.paper is not None), None)
     share = next((c for c in paper if c.kind == "frequency"), None)
@@ -384,8 +381,7 @@ def gap_vs_devices(
 
 
 def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """Beside Fig. 5: the min-max objective, the largest delay of each solver's solution
-    per N, each heuristic labelled with the gap between the means."""
+    """Beside Fig. 5: the largest delay of each solver's min-max solution against N."""
     with paper_style():
         fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2))
         rows = where(summary, objective="max")
@@ -400,14 +396,8 @@ def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
 
 
 def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """Fig. 5 at the paper's sizes: one panel per (objective, policy), at most two wide.
-
-    The optimal line's markers say per N whether every case was certified (filled) or some
-    value is only the best vector found (hollow); greedy and local-search beside it; the
-    proven lower bound (dashed) only at the N where it is informative in every case
-    (``informative_pct``). The log y axis has ticks at 1, 2 and 5 per decade written as
-    plain numbers, so that a range within one decade still has labels.
-    """
+    """Fig. 5 at the paper's sizes, as its caption says: a panel per (objective, policy),
+    at most two wide."""
     objectives = sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
     panels = [(o, p) for o in objectives for p in sorted(summary.policy.unique())]
     with paper_style():
@@ -443,7 +433,7 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
                         label="proven lower bound (informative)")
             ticks(ax, mine["devices"])
-            ax.set_yscale("log")
+            ax.set_yscale("log")  # ticks at 1, 2 and 5 a decade, so one decade still has labels
             ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())

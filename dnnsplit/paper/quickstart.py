@@ -109,8 +109,7 @@ def solver_delays(
     objectives: Sequence[str] = ("total", "variance", "max"),
     caption: Caption | str = "",
 ) -> Figure:
-    """Per-device delays of one scenario's solutions, a panel per objective (stacked), a
-    column of dots per solver with their mean."""
+    """Per-device delays of each solver's solution, a panel per objective (its caption)."""
     with paper_style():
         fig, axes = plt.subplots(
             len(objectives), 1, figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
