@@ -7,7 +7,6 @@ do (:mod:`dnnsplit.timeline`): the sweeps, summaries, figures and the report's s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,11 @@ from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.engine import Engine, yields
 from dnnsplit.paper.experiment import Experiment
+from dnnsplit.paper.fig3 import IMPROVEMENT
 from dnnsplit.paper.output import setup_of
 from dnnsplit.paper.plots import PANEL, band, finish_figure, paper_style, policy_colour, ticks
 from dnnsplit.paper.stats import summarise
-from dnnsplit.paper.sweeps import ALL_LOCAL, DEFAULT_EXPERIMENT, MAX_LOCAL, Grid, Point, Record
+from dnnsplit.paper.sweeps import DEFAULT_EXPERIMENT, Grid, Point
 from dnnsplit.paper.text import percent, render
 from dnnsplit.paper.verdicts import trend_slope, trend_words
 from dnnsplit.policies import display_name
@@ -43,34 +43,6 @@ __all__ = [
 ]
 
 
-def _quantum_greedy(point: Point) -> sweeps.Request:
-    return sweeps.request("greedy", point.options["objective"], start=point.options["start"])
-
-
-def _quantum_requests(point: Point) -> list[sweeps.Request]:
-    baseline = [] if point.options["baseline"] == "all-local" else [MAX_LOCAL]
-    return [ALL_LOCAL, *baseline, _quantum_greedy(point)]
-
-
-def _quantum_assemble(
-    point: Point, solved: Mapping[sweeps.Request, Record]
-) -> list[dict[str, Any]]:
-    keys, objective = point.keys(), point.options["objective"]
-    all_local = solved[ALL_LOCAL]
-    baseline = all_local if point.options["baseline"] == "all-local" else solved[MAX_LOCAL]
-    greedy = solved[_quantum_greedy(point)]
-    rows = sweeps.metric_rows(keys, "all-local", objective, sweeps.record_metrics(all_local))
-    metrics = sweeps.record_metrics(greedy)
-    metrics["improvement_pct"] = stats.improvement_pct(
-        sweeps.baseline_value(baseline, objective), greedy[objective]
-    )
-    return rows + sweeps.metric_rows(keys, "greedy", objective, metrics)
-
-
-#: The quantum study: greedy and the baseline of one scenario each.
-QUANTUM = sweeps.Solved(_quantum_requests, _quantum_assemble)
-
-
 #: The quantum study varies the device quantum and the form of eq. (1).
 QUANTUM_VARIES = ("quantum_s", "local_delay")
 
@@ -88,10 +60,11 @@ def quantum_sensitivity(
 
     The paper gives no q. For every point of the grid (it may vary ``quantum_s`` and the
     form of eq. (1), ``local_delay``): greedy for ``objective`` and all-local, with
-    greedy's ``improvement_pct`` over the experiment's baseline, as in Fig. 3. Rows carry
-    ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
+    greedy's ``improvement_pct`` over the experiment's baseline: the rows of Fig. 3's sweep
+    (:data:`~dnnsplit.paper.fig3.IMPROVEMENT`) of those two. Rows carry ``quantum_s`` and
+    ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
     """
-    options = {"objective": sweeps.check_objectives([objective])[0], "start": experiment.start,
+    options = {"objectives": sweeps.check_objectives([objective])[:1], "start": experiment.start,
                "baseline": experiment.baseline}
     chosen = [
         sweeps.replace_labels(
@@ -101,9 +74,13 @@ def quantum_sensitivity(
             setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
         )
     ]
-    rows = sweeps.solved_rows(QUANTUM, chosen, desc="quantum sweep", progress=progress,
-                              engine=engine)
-    return sweeps.tidy(rows, ("quantum_s", "local_delay"))
+    rows = sweeps.tidy(
+        sweeps.solved_rows(IMPROVEMENT, chosen, desc="quantum sweep", progress=progress,
+                           engine=engine),
+        ("quantum_s", "local_delay"),
+    )
+    kept = rows.solver.isin(["all-local", "greedy"]) & (rows.metric != "iterations")
+    return rows[kept].reset_index(drop=True)
 
 
 @yields(lambda point: sweeps.tidy_shape(point, 2 * len(sweeps.METRICS) + 2, ("model",)))

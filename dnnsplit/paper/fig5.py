@@ -225,8 +225,8 @@ def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> p
     wide = rows[rows.metric == rows.objective].pivot_table(
         index=["objective", "devices", "seed"], columns="solver", values="value", aggfunc="first"
     )
-    gaps = rows[rows.metric == "gap_pct"]
-    for (objective, solver, n), part in gaps.groupby(["objective", "solver", "devices"]):
+    gaps, by = rows[rows.metric == "gap_pct"], ["objective", "solver", "devices", "metric"]
+    for (objective, solver, n), part in gaps.groupby(by[:3]):
         ids = {"objective": objective, "solver": solver, "devices": n}
         case_gaps = part.sort_values("seed")["value"].to_numpy(dtype=float)
         pair = wide.loc[(objective, n)][[solver, "optimal"]].dropna()
@@ -238,9 +238,7 @@ def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> p
             ("optimum_pct", np.mean, 100.0 * np.array(reached)),
         ):
             one = pd.DataFrame({**ids, "metric": metric, "value": data})
-            out += summarise(one, [*ids, "metric"], seed=seed, statistic=statistic).to_dict(
-                "records"
-            )
+            out += summarise(one, by, seed=seed, statistic=statistic).to_dict("records")
         centre = stats.gap_pct(float(mine.mean()), float(best.mean()))
         picks = rng.integers(0, len(pair), size=(2000, len(pair)))
         means = zip(mine[picks].mean(axis=1), best[picks].mean(axis=1), strict=True)
