@@ -230,12 +230,10 @@ def _wrap_plus(name: str, width: int) -> str:
     ``width`` characters."""
     lines = [""]
     for part in name.split("+"):
-        candidate = f"{lines[-1]}+{part}" if lines[-1] else part
-        if lines[-1] and len(candidate) > width:
-            lines[-1] += "+"
+        if lines[-1] and len(f"{lines[-1]}+{part}") > width:
             lines.append(part)
         else:
-            lines[-1] = candidate
-    return "\n".join(lines)
+            lines[-1] = f"{lines[-1]}+{part}" if lines[-1] else part
+    return "+\n".join(lines)
 
 
