@@ -156,14 +156,15 @@ def optimum_points(
     experiment: Experiment = DEFAULT_EXPERIMENT,
     sweep: str = "greedy_vs_optimal",
     varies: Sequence[str] = OPTIMUM_VARIES,
-    **options: Any,
+    max_nodes: int | None = None,
 ) -> list[Point]:
     """The points of :func:`greedy_vs_optimal` (and, with its ``sweep``, ``varies`` and
     ``max_nodes``, of :func:`greedy_at_scale`)."""
-    options |= {
+    options = {
         "objectives": sweeps.check_objectives(objectives),
         "start": experiment.start,
         "restarts": experiment.restarts,
+        **({} if max_nodes is None else {"max_nodes": max_nodes}),
     }
     return sweeps.points(setup, grid, sweep=sweep, varies=varies, options=options)
 
