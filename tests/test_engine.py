@@ -515,10 +515,10 @@ def test_every_declared_shape_is_what_its_function_yields():
     """A declared shape that the code outgrew would send every entry back to be computed."""
     point = sweeps.Point(Setup(policy="rr"), 4, 1, options={"start": "half", "objective": "total"})
     cases = [(readings._mechanism_point, point), (beyond._model_gap_point, point)]
-    for request in fig5._scale_requests(
+    for request in fig5.OPTIMUM.requests(
         sweeps.Point(Setup(), 4, 1, options={
             "max_nodes": 50, "objectives": ("variance",), "start": "ones", "restarts": 1})
-    ) + fig5._optimum_requests(
+    ) + fig5.OPTIMUM.requests(
         sweeps.Point(Setup(), 4, 1, options={
             "objectives": ("max",), "start": "ones", "restarts": 1})
     ) + [fig3.EXACT_TOTAL, sweeps.ALL_LOCAL]:

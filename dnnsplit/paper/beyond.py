@@ -2,13 +2,11 @@
 
 How greedy's gain moves with the round-robin quantum q the paper leaves open (both forms of
 eq. 1), and how greedy's solutions change when tasks reach the BS only when their tensors
-do (the timeline model, :mod:`dnnsplit.timeline`): the sweeps, their summaries and
-figures, and the report's section.
+do (:mod:`dnnsplit.timeline`): the sweeps, summaries, figures and the report's section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +19,11 @@ from dnnsplit.paper import stats, sweeps
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.engine import Engine, yields
 from dnnsplit.paper.experiment import Experiment
+from dnnsplit.paper.fig3 import IMPROVEMENT
 from dnnsplit.paper.output import setup_of
 from dnnsplit.paper.plots import PANEL, band, finish_figure, paper_style, policy_colour, ticks
 from dnnsplit.paper.stats import summarise
-from dnnsplit.paper.sweeps import ALL_LOCAL, DEFAULT_EXPERIMENT, MAX_LOCAL, Grid, Point, Record
+from dnnsplit.paper.sweeps import DEFAULT_EXPERIMENT, Grid, Point
 from dnnsplit.paper.text import percent, render
 from dnnsplit.paper.verdicts import trend_slope, trend_words
 from dnnsplit.policies import display_name
@@ -44,37 +43,6 @@ __all__ = [
 ]
 
 
-# --- the sweeps --------------------------------------------------------------------------
-
-
-def _quantum_greedy(point: Point) -> sweeps.Request:
-    return sweeps.request("greedy", point.options["objective"], start=point.options["start"])
-
-
-def _quantum_requests(point: Point) -> list[sweeps.Request]:
-    baseline = [] if point.options["baseline"] == "all-local" else [MAX_LOCAL]
-    return [ALL_LOCAL, *baseline, _quantum_greedy(point)]
-
-
-def _quantum_assemble(
-    point: Point, solved: Mapping[sweeps.Request, Record]
-) -> list[dict[str, Any]]:
-    keys, objective = point.keys(), point.options["objective"]
-    all_local = solved[ALL_LOCAL]
-    baseline = all_local if point.options["baseline"] == "all-local" else solved[MAX_LOCAL]
-    greedy = solved[_quantum_greedy(point)]
-    rows = sweeps.metric_rows(keys, "all-local", objective, sweeps.record_metrics(all_local))
-    metrics = sweeps.record_metrics(greedy)
-    metrics["improvement_pct"] = stats.improvement_pct(
-        sweeps.baseline_value(baseline, objective), greedy[objective]
-    )
-    return rows + sweeps.metric_rows(keys, "greedy", objective, metrics)
-
-
-#: The quantum study: greedy and the baseline of one scenario each.
-QUANTUM = sweeps.Solved(_quantum_requests, _quantum_assemble)
-
-
 #: The quantum study varies the device quantum and the form of eq. (1).
 QUANTUM_VARIES = ("quantum_s", "local_delay")
 
@@ -92,14 +60,12 @@ def quantum_sensitivity(
 
     The paper gives no q. For every point of the grid (it may vary ``quantum_s`` and the
     form of eq. (1), ``local_delay``): greedy for ``objective`` and all-local, with
-    greedy's ``improvement_pct`` over the experiment's baseline, as in Fig. 3. Rows carry
-    ``quantum_s`` and ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
+    greedy's ``improvement_pct`` over the experiment's baseline: the rows of Fig. 3's sweep
+    (:data:`~dnnsplit.paper.fig3.IMPROVEMENT`) of those two. Rows carry ``quantum_s`` and
+    ``local_delay`` besides :data:`ID_COLUMNS`, varied or not.
     """
-    options = {
-        "objective": sweeps.check_objectives([objective])[0],
-        "start": experiment.start,
-        "baseline": experiment.baseline,
-    }
+    options = {"objectives": sweeps.check_objectives([objective])[:1], "start": experiment.start,
+               "baseline": experiment.baseline}
     chosen = [
         sweeps.replace_labels(
             p, ("quantum_s", float(p.setup.quantum_s)), ("local_delay", p.setup.local_delay)
@@ -108,10 +74,13 @@ def quantum_sensitivity(
             setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
         )
     ]
-    rows = sweeps.solved_rows(
-        QUANTUM, chosen, desc="quantum sweep", progress=progress, engine=engine
+    rows = sweeps.tidy(
+        sweeps.solved_rows(IMPROVEMENT, chosen, desc="quantum sweep", progress=progress,
+                           engine=engine),
+        ("quantum_s", "local_delay"),
     )
-    return sweeps.tidy(rows, ("quantum_s", "local_delay"))
+    kept = rows.solver.isin(["all-local", "greedy"]) & (rows.metric != "iterations")
+    return rows[kept].reset_index(drop=True)
 
 
 @yields(lambda point: sweeps.tidy_shape(point, 2 * len(sweeps.METRICS) + 2, ("model",)))
@@ -151,16 +120,10 @@ def model_gap(
     ``total_gap_pct`` and ``variance_gap_pct`` = 100·(timeline − snapshot)/snapshot.
     """
     options = {"objective": sweeps.check_objectives([objective])[0], "start": experiment.start}
-    chosen = sweeps.points(
-        setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options
-    )
-    rows = sweeps.run_points(
-        _model_gap_point, chosen, desc="model gap", progress=progress, engine=engine
-    )
+    chosen = sweeps.points(setup, grid, sweep="model_gap", varies=MODEL_GAP_VARIES, options=options)
+    rows = sweeps.run_points(_model_gap_point, chosen, desc="model gap", progress=progress,
+                             engine=engine)
     return sweeps.tidy(rows, ("model",))
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def quantum_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -187,11 +150,9 @@ def improvement_vs_quantum(
         ):
             band(ax, part["quantum_ms"], part, f"eq. (1) {form}, {display_name(policy)}, N = {n}")
         ticks(ax, summary["quantum_ms"], log=True)
-        ax.set(
-            xlabel="device round-robin quantum q (ms, log scale)",
-            ylabel=f"improvement of {objective} (%)",
-            title="Sensitivity to the quantum the paper leaves open",
-        )
+        ax.set(xlabel="device round-robin quantum q (ms, log scale)",
+               ylabel=f"improvement of {objective} (%)",
+               title="Sensitivity to the quantum the paper leaves open")
         return finish_figure(fig, [ax], caption, zero=0, legend_size=7)
 
 
@@ -199,28 +160,16 @@ def timeline_vs_snapshot(summary: pd.DataFrame, *, caption: Caption | str = "") 
     """Timeline against snapshot model: % change of total delay and of variance against N."""
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(PANEL[0] * 2, PANEL[1] * 1.2))
-        for ax, metric, what in zip(
-            axes,
-            ("total_gap_pct", "variance_gap_pct"),
-            ("total delay", "variance of delays"),
-            strict=True,
-        ):
+        panels = (("total_gap_pct", "total delay"), ("variance_gap_pct", "variance of delays"))
+        for ax, (metric, what) in zip(axes, panels, strict=True):
             mine = summary[summary.metric == metric]
             for policy, part in mine.groupby("policy", sort=True):
-                band(ax, part["devices"], part, display_name(policy),
-                      color=policy_colour(policy))
+                band(ax, part["devices"], part, display_name(policy), color=policy_colour(policy))
             ticks(ax, mine["devices"])
-            ax.set(
-                xlabel="devices N",
-                ylabel="timeline vs snapshot (%)",
-                title=f"Greedy's solution re-evaluated: {what}",
-            )
+            ax.set(xlabel="devices N", ylabel="timeline vs snapshot (%)",
+                   title=f"Greedy's solution re-evaluated: {what}")
         fig.tight_layout()
         return finish_figure(fig, list(axes), caption, zero=0, legend_size=7)
-
-
-def _span(values: pd.Series) -> str:
-    return f"{values.min():.1f}% to {values.max():.1f}%"
 
 
 def report_section(directory: Path) -> str:
@@ -233,17 +182,12 @@ def report_section(directory: Path) -> str:
         for (form, _n, _policy), part in frame.groupby(["local_delay", "devices", "policy"]):
             part = part.sort_values("quantum_ms")
             q, mean = part.quantum_ms, part["mean"]
-            lines.append(
-                {
-                    "form": form,
-                    "first": percent(mean.iloc[0]),
-                    "last": percent(mean.iloc[-1]),
-                    "q_first": f"{q.iloc[0]:g}",
-                    "q_last": f"{q.iloc[-1]:g}",
-                    "trend": trend_words(q, mean, trend_slope(q, mean, log_x=True), "q"),
-                    "half": f"{float(((part['high'] - part['low']) / 2).max()):.0f}",
-                }
-            )
+            lines.append({
+                "form": form, "first": percent(mean.iloc[0]), "last": percent(mean.iloc[-1]),
+                "q_first": f"{q.iloc[0]:g}", "q_last": f"{q.iloc[-1]:g}",
+                "trend": trend_words(q, mean, trend_slope(q, mean, log_x=True), "q"),
+                "half": f"{float(((part['high'] - part['low']) / 2).max()):.0f}",
+            })
         quantum = {
             "devices": ", ".join(str(n) for n in sorted(frame.devices.unique())),
             "policy": ", ".join(display_name(str(p)) for p in sorted(frame.policy.unique())),
@@ -252,17 +196,13 @@ def report_section(directory: Path) -> str:
         }
     path = directory / "beyond_timeline_summary.csv"
     if path.exists():
-        frame = pd.read_csv(path)
-        for policy, part in frame.groupby("policy"):
-            total = part[part.metric == "total_gap_pct"]
-            timeline.append(
-                {
-                    "policy": display_name(str(policy)),
-                    "total": _span(total["mean"]),
-                    "variance": _span(part[part.metric == "variance_gap_pct"]["mean"]),
-                    "sizes": f"{total.devices.min()}–{total.devices.max()}",
-                }
-            )
+        for policy, part in pd.read_csv(path).groupby("policy"):
+            gaps = {m: part[part.metric == f"{m}_gap_pct"] for m in ("total", "variance")}
+            timeline.append({
+                "policy": display_name(str(policy)),
+                **{m: f"{g['mean'].min():.1f}% to {g['mean'].max():.1f}%" for m, g in gaps.items()},
+                "sizes": f"{gaps['total'].devices.min()}–{gaps['total'].devices.max()}",
+            })
     if quantum is None and not timeline:
         return ""
     return render("beyond", quantum=quantum, timeline=timeline)

@@ -1,10 +1,8 @@
 """Fig. 3: the paper's greedy against all-local execution (notebook 02).
 
-Greedy's improvement over the baseline (all-local, or max-local under that reading), of
-the variance of delays (A) and the total delay (B) against N, and of the variance against
-R (C); and the share of stages greedy runs locally: the sweep (:func:`improvement`), its
-summaries (means over seeds with seeded bootstrap intervals), the tables each figure is
-saved with, and the figures, which draw the paper's numbers beside ours.
+Greedy's improvement over the baseline (all-local, or max-local) of the variance of delays
+(A) and the total delay (B) against N, of the variance against R (C), and the share of
+stages greedy runs locally: the sweep, its summaries, tables and figures.
 """
 
 from __future__ import annotations
@@ -59,9 +57,6 @@ __all__ = [
 ]
 
 
-# --- the sweep: greedy against the all-local baseline ------------------------------------
-
-
 EXACT_TOTAL = sweeps.request("exact", "total")
 
 
@@ -92,11 +87,9 @@ def _improvement_assemble(
             rows += sweeps.metric_rows(keys, name, objective, sweeps.record_metrics(record))
         for solver, asked in _improvement_solvers(point, objective):
             record = solved[asked]
-            metrics = {
-                **sweeps.record_metrics(record),
-                "improvement_pct": improvement_pct(base_value, record[objective]),
-                "iterations": float(record["iterations"]),
-            }
+            metrics = sweeps.record_metrics(record)
+            metrics["improvement_pct"] = improvement_pct(base_value, record[objective])
+            metrics["iterations"] = float(record["iterations"])
             rows += sweeps.metric_rows(keys, solver, objective, metrics)
     return rows
 
@@ -125,13 +118,12 @@ def improvement(
 ) -> pd.DataFrame:
     """The paper's greedy against the all-local baseline over a grid (Fig. 3).
 
-    For every point of the grid (it may vary the policy and R) and every objective of
-    ``objectives``: greedy (eq. 6) from ``experiment.start``; the paper's all-local vector
-    (p = S, even beyond the memory limits); ``max-local`` (p = s̃_i); and, for total delay
-    where the policy has an exact method, the certified optimum (``exact``). Greedy and
-    exact rows hold ``improvement_pct`` = 100·(baseline − solver)/baseline of the
-    objective, the quantity Fig. 3 plots, where the baseline is ``experiment.baseline``
-    (``all-local`` or ``max-local``). Returns tidy rows (:data:`ID_COLUMNS` and ``value``).
+    For every point of the grid (it may vary the policy and R) and every objective: greedy
+    (eq. 6) from ``experiment.start``; the paper's all-local vector (p = S, even beyond the
+    memory limits); ``max-local`` (p = s̃_i); and, for total delay where the policy has an
+    exact method, the certified optimum (``exact``). Greedy and exact rows hold
+    ``improvement_pct`` = 100·(baseline − solver)/baseline, the quantity Fig. 3 plots, over
+    ``experiment.baseline``. Returns tidy rows (:data:`ID_COLUMNS` and ``value``).
     """
     chosen = improvement_points(setup, grid, objectives=objectives, experiment=experiment)
     rows = sweeps.solved_rows(
@@ -148,17 +140,11 @@ def improvement_points(
     experiment: Experiment = DEFAULT_EXPERIMENT,
 ) -> list[Point]:
     """The points of :func:`improvement`."""
-    options = {
-        "objectives": sweeps.check_objectives(objectives),
-        "start": experiment.start,
-        "baseline": experiment.baseline,
-    }
+    options = {"objectives": sweeps.check_objectives(objectives), "start": experiment.start,
+               "baseline": experiment.baseline}
     return sweeps.points(
         setup, grid, sweep="improvement", varies=IMPROVEMENT_VARIES, options=options
     )
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def improvement_by_devices(
@@ -168,18 +154,15 @@ def improvement_by_devices(
     ``objective`` over ``baseline``, per (solver, policy, R, N); and the other baseline's
     vector (``max-local`` beside ``all-local``) over the same baseline, so that a figure
     shows both."""
-    chosen = rows[(rows.objective == objective) & (rows.metric == "improvement_pct")]
+    chosen = where(rows, objective=objective, metric="improvement_pct")
     other = "max-local" if baseline == "all-local" else "all-local"
-    values = rows[(rows.objective == objective) & (rows.metric == objective)]
-    keys = ["policy", "ratio", "devices", "seed"]
+    values = where(rows, objective=objective, metric=objective)
     wide = values[values.solver.isin([baseline, other])].pivot_table(
-        index=keys, columns="solver", values="value", aggfunc="first"
+        index=["policy", "ratio", "devices", "seed"], columns="solver", values="value",
+        aggfunc="first",
     )
     if {baseline, other} <= set(wide.columns):
-        gains = [
-            improvement_pct(float(b), float(o))
-            for b, o in zip(wide[baseline], wide[other], strict=True)
-        ]
+        gains = [improvement_pct(b, o) for b, o in zip(wide[baseline], wide[other], strict=True)]
         extra = wide.index.to_frame(index=False).assign(solver=other, value=gains)
         chosen = pd.concat([chosen, extra], ignore_index=True)
     return summarise(chosen, ["solver", "policy", "ratio", "devices"], seed=seed)
@@ -213,19 +196,15 @@ def fig3_by_devices_tables(
         }
         for name, objective in (("fig3a", "variance"), ("fig3b", "total"))
     }
-    tables["fig3_local_share"] = {
-        "": where(rows, metric="local_share"),
-        "summary": local_share_summary(rows, seed=seed),
-    }
-    return tables
+    share = {"": where(rows, metric="local_share"), "summary": local_share_summary(rows, seed=seed)}
+    return {**tables, "fig3_local_share": share}
 
 
 def fig3_by_ratio_tables(
     rows_by_ratio: pd.DataFrame, *, seed: int = 0
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The tables of Fig. 3 (C), from the sweep against R."""
-    summary = improvement_by_ratio(rows_by_ratio, "variance", seed=seed)
-    return {"fig3c": {"": rows_by_ratio, "summary": summary}}
+    return {"fig3c": {"": rows_by_ratio, "summary": improvement_by_ratio(rows_by_ratio, seed=seed)}}
 
 
 def fig3_tables(
@@ -251,13 +230,8 @@ def improvement_vs_devices(
     paper: Sequence[Claim] = (),
     baseline: str = "all-local",
 ) -> Figure:
-    """Fig. 3 (A) or (B): improvement over ``baseline`` against N, one line per policy.
-
-    Greedy's mean with its interval; dashed, the other baseline's vector (``max-local`` or
-    ``all-local``) and the certified optimum where the summary holds them; hatched, the
-    paper's numbers of each claim in ``paper`` (in its policy's colour and hatch, its
-    diamonds nudged apart).
-    """
+    """Fig. 3 (A) or (B), as their captions say; ``paper``: the claims whose numbers are
+    drawn, each in its policy's colour and hatch, their diamonds nudged apart."""
     with paper_style():
         fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.5))
         for (solver, policy, ratio), part in summary.groupby(["solver", "policy", "ratio"]):
@@ -281,11 +255,8 @@ def improvement_vs_devices(
             )
         what = "variance of delays" if objective == "variance" else "total delay"
         ticks(ax, summary["devices"])
-        ax.set(
-            xlabel="devices N",
-            ylabel=f"improvement of {what} (%)",
-            title=f"Greedy vs {baseline}: {what}",
-        )
+        ax.set(xlabel="devices N", ylabel=f"improvement of {what} (%)",
+               title=f"Greedy vs {baseline}: {what}")
         ax.axhline(0, **REFERENCE_LINE)
         legend_below(ax)
         return finish_figure(fig, [], caption)
@@ -299,9 +270,8 @@ def improvement_vs_ratio(
     paper: Sequence[Claim] = (),
     baseline: str = "all-local",
 ) -> Figure:
-    """Fig. 3 (C): improvement of ``objective`` over ``baseline`` against R, a line per N
-    (a marker of its own each, so lines that meet stay apart); the paper's numbers (hatched,
-    diamonds) for the N its claims name, labelled once."""
+    """Fig. 3 (C), as its caption says: a line per N, each with a marker of its own so that
+    lines that meet stay apart."""
     with paper_style():
         policies = sorted(summary.policy.unique())
         fig, axes = plt.subplots(
@@ -317,11 +287,9 @@ def improvement_vs_ratio(
                     n = claim.reads[0].rows.get("devices")
                     paper_values(ax, claim, mine["ratio"].unique(), INK, f"paper (N = {n})")
             ticks(ax, mine["ratio"], log=True)
-            ax.set(
-                xlabel="BS / device speed ratio R (log scale)",
-                ylabel=f"improvement of {objective} (%)",
-                title=f"Greedy vs {baseline}, {display_name(policy)}",
-            )
+            ax.set(xlabel="BS / device speed ratio R (log scale)",
+                   ylabel=f"improvement of {objective} (%)",
+                   title=f"Greedy vs {baseline}, {display_name(policy)}")
             ax.axhline(0, **REFERENCE_LINE)
             legend_below(ax, columns=4)
         fig.tight_layout()
@@ -342,11 +310,7 @@ def local_share(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure
                 alpha=0.15,
             )
         ticks(ax, summary["devices"])
-        ax.set(
-            xlabel="devices N",
-            ylabel="stages run locally (%)",
-            ylim=(0, 100),
-            title="Share of locally executed stages (greedy)",
-        )
+        ax.set(xlabel="devices N", ylabel="stages run locally (%)", ylim=(0, 100),
+               title="Share of locally executed stages (greedy)")
         legend_below(ax)
         return finish_figure(fig, [], caption)

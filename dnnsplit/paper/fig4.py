@@ -46,8 +46,7 @@ def stage_times(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
     """Fig. 4: stage delays of each profile, side by side (log scale), one panel per DNN
     model; the legend says per profile whether it is measured or ESTIMATED."""
     with paper_style():
-        frame = frame.copy()
-        frame["label"] = frame["hardware"] + " (" + frame["method"].str.upper() + ")"
+        frame = frame.assign(label=frame["hardware"] + " (" + frame["method"].str.upper() + ")")
         labels = list(dict.fromkeys(frame["label"]))  # one colour per profile in every panel
         colours = dict(zip(labels, sns.color_palette("colorblind", len(labels)), strict=True))
         models = list(dict.fromkeys(frame["model"]))
@@ -55,8 +54,7 @@ def stage_times(frame: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
             len(models), 1, figsize=(PANEL[0] * 2, 3.0 * len(models)), squeeze=False
         )
         for ax, model in zip(axes[:, 0], models, strict=True):
-            part = frame[frame.model == model].copy()
-            part["time_ms"] = 1000 * part["time_s"]
+            part = frame[frame.model == model].assign(time_ms=lambda f: 1000 * f["time_s"])
             order = list(dict.fromkeys(part.sort_values("stage_index")["stage"]))
             sns.barplot(
                 data=part, x="stage", y="time_ms", hue="label", order=order, ax=ax,

@@ -1,15 +1,15 @@
 """Fig. 5: greedy against the certified optimum, and at the paper's sizes (notebook 03).
 
-Greedy and local-search against exhaustive search (N = 3–10) on the variance of delays and
-the largest delay, and against the certifying solver ``optimal`` at N = 10–50
-(``fig5_scale``: certified, or bounded): the sweeps, three ways to state a gap, the figures
-and the report's section on the paper's sizes.
+Greedy and local-search against the certified optimum (N = 3–10) on the variance of delays
+and the largest delay, and against the certifying solver ``optimal`` under a node limit at
+N = 10–50 (``fig5_scale``: certified, or bounded): the sweeps, three ways to state a gap,
+the figures and the report's section on the paper's sizes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,74 +53,66 @@ __all__ = [
 ]
 
 
-# --- the sweeps: greedy against the certified optimum, and at the paper's sizes ----------
-
-
-#: Fig. 5 at scale stops each proof by a node limit; this only guards a far slower machine.
-SCALE_TIME_LIMIT_S = 600.0
-
-
 def _heuristics(point: Point, objective: str) -> dict[str, Request]:
-    """The paper's greedy and our local-search, as Fig. 5 runs them: the experiment's
-    start and restarts, the point's seed."""
-    options = {
-        "start": point.options["start"],
-        "restarts": point.options["restarts"],
-        "seed": point.seed,
+    """Greedy and local-search as Fig. 5 runs them: the experiment's start and restarts,
+    the point's seed."""
+    options = {"start": point.options["start"], "restarts": point.options["restarts"]}
+    return {
+        solver: request(solver, objective, **options, seed=point.seed)
+        for solver in ("greedy", "local-search")
     }
-    return {solver: request(solver, objective, **options) for solver in ("greedy", "local-search")}
 
 
-def _certify(point: Point, objective: str) -> Request:
-    return request("optimal", objective, time_limit=sweeps.CERTIFY_TIME_LIMIT_S, certify=True)
-
-
-def _scale_optimal(point: Point, objective: str) -> Request:
+def _best(point: Point, objective: str) -> Request:
+    """The certified optimum or, at scale (``max_nodes``), ``optimal`` under a node limit
+    (its time limit only guards a far slower machine)."""
     options = point.options
+    if "max_nodes" not in options:
+        return request("optimal", objective, time_limit=sweeps.CERTIFY_TIME_LIMIT_S, certify=True)
     return request(
-        "optimal",
-        objective,
-        max_nodes=options["max_nodes"],
-        time_limit=SCALE_TIME_LIMIT_S,
-        start=options["start"],
-        restarts=options["restarts"],
-        seed=point.seed,
+        "optimal", objective, max_nodes=options["max_nodes"], time_limit=600.0,
+        start=options["start"], restarts=options["restarts"], seed=point.seed,
     )
 
 
-def _requests_with(best: Callable[[Point, str], Request]) -> Callable[[Point], list[Request]]:
-    """The requests of a point of a Fig. 5 sweep: per objective, ``best`` and the heuristics."""
-    return lambda point: [
+def _requests(point: Point) -> list[Request]:
+    return [
         asked
         for objective in point.options["objectives"]
-        for asked in (best(point, objective), *_heuristics(point, objective).values())
+        for asked in (_best(point, objective), *_heuristics(point, objective).values())
     ]
 
 
-_optimum_requests = _requests_with(_certify)
-_scale_requests = _requests_with(_scale_optimal)
-
-
-def _optimum_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
-    keys = point.keys()
+def _assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
+    keys, at_scale = point.keys(), "max_nodes" in point.options
     rows: list[dict[str, Any]] = []
     for objective in point.options["objectives"]:
-        best = solved[_certify(point, objective)]
-        # 1 in every row: a point whose optimum is not certified is refused (its solve fails)
-        certified = {**sweeps.record_metrics(best), "certified": float(best["optimal"])}
-        rows += sweeps.metric_rows(keys, "optimal", objective, certified)
-        for solver, asked in _heuristics(point, objective).items():
-            found = solved[asked]
-            metrics = sweeps.record_metrics(found)
-            metrics["gap_pct"] = stats.gap_pct(found[objective], best[objective])
-            if objective == "variance":
-                metrics["std_ratio"] = stats.std_ratio(found[objective], best[objective])
+        best = solved[_best(point, objective)]
+        found = {s: solved[r] for s, r in _heuristics(point, objective).items()}
+        # certified: 1 in every row of greedy_vs_optimal (a point not certified is refused)
+        extra, optimum = {"certified": float(best["optimal"])}, best[objective]
+        if at_scale:
+            bound = best["lower_bound"]
+            optimum = min(optimum, *(f[objective] for f in found.values()))
+            extra = {"lower_bound": bound, **extra, "best_known": optimum,
+                     "gap_to_bound_pct": stats.gap_pct(best[objective], bound),
+                     "nodes": float(best["nodes"])}
+        extra = {**sweeps.record_metrics(best), **extra}
+        rows += sweeps.metric_rows(keys, "optimal", objective, extra)
+        for solver, record in found.items():
+            value = record[objective]
+            metrics = {**sweeps.record_metrics(record), "gap_pct": stats.gap_pct(value, optimum)}
+            if at_scale:
+                metrics["gap_to_bound_pct"] = stats.gap_pct(value, bound)
+            elif objective == "variance":
+                metrics["std_ratio"] = stats.std_ratio(value, optimum)
             rows += sweeps.metric_rows(keys, solver, objective, metrics)
     return rows
 
 
-#: Fig. 5's sweep: the certified optimum, greedy and local-search of one scenario each.
-OPTIMUM = sweeps.Solved(_optimum_requests, _optimum_assemble)
+#: Fig. 5's sweeps: the certified optimum (or, at scale, the best bound), greedy and
+#: local-search of one scenario each.
+OPTIMUM = sweeps.Solved(_requests, _assemble)
 
 
 def optimum_rows(point: Point) -> list[dict[str, Any]]:
@@ -162,47 +154,19 @@ def optimum_points(
     objectives: Sequence[str],
     *,
     experiment: Experiment = DEFAULT_EXPERIMENT,
+    sweep: str = "greedy_vs_optimal",
+    varies: Sequence[str] = OPTIMUM_VARIES,
+    max_nodes: int | None = None,
 ) -> list[Point]:
-    """The points of :func:`greedy_vs_optimal`."""
+    """The points of :func:`greedy_vs_optimal` (and, with its ``sweep``, ``varies`` and
+    ``max_nodes``, of :func:`greedy_at_scale`)."""
     options = {
         "objectives": sweeps.check_objectives(objectives),
         "start": experiment.start,
         "restarts": experiment.restarts,
+        **({} if max_nodes is None else {"max_nodes": max_nodes}),
     }
-    return sweeps.points(
-        setup, grid, sweep="greedy_vs_optimal", varies=OPTIMUM_VARIES, options=options
-    )
-
-
-def _scale_assemble(point: Point, solved: Mapping[Request, Record]) -> list[dict[str, Any]]:
-    keys = point.keys()
-    rows: list[dict[str, Any]] = []
-    for objective in point.options["objectives"]:
-        best = solved[_scale_optimal(point, objective)]
-        bound = best["lower_bound"]
-        found = {s: solved[r] for s, r in _heuristics(point, objective).items()}
-        known = min(best[objective], *(f[objective] for f in found.values()))
-        metrics = {
-            **sweeps.record_metrics(best),
-            "lower_bound": bound,
-            "certified": float(best["optimal"]),
-            "best_known": known,
-            "gap_to_bound_pct": stats.gap_pct(best[objective], bound),
-            "nodes": float(best["nodes"]),
-        }
-        rows += sweeps.metric_rows(keys, "optimal", objective, metrics)
-        for solver, record in found.items():
-            metrics = {
-                **sweeps.record_metrics(record),
-                "gap_pct": stats.gap_pct(record[objective], known),
-                "gap_to_bound_pct": stats.gap_pct(record[objective], bound),
-            }
-            rows += sweeps.metric_rows(keys, solver, objective, metrics)
-    return rows
-
-
-#: Fig. 5 at scale: the certifying solver under a node limit, greedy and local-search.
-SCALE = sweeps.Solved(_scale_requests, _scale_assemble)
+    return sweeps.points(setup, grid, sweep=sweep, varies=varies, options=options)
 
 
 #: Fig. 5 at scale runs under each BS policy.
@@ -232,22 +196,14 @@ def greedy_at_scale(
     heuristics' rows hold ``gap_pct`` against ``best_known`` (the true gap when certified,
     a lower estimate otherwise) and ``gap_to_bound_pct`` against the bound (an upper one).
     """
-    options = {
-        "max_nodes": int(number(max_nodes, "max_nodes", whole=True, minimum=1)),
-        "objectives": sweeps.check_objectives(objectives),
-        "start": experiment.start,
-        "restarts": experiment.restarts,
-    }
-    chosen = sweeps.points(
-        setup, grid, sweep="greedy_at_scale", varies=SCALE_VARIES, options=options
+    chosen = optimum_points(
+        setup, grid, objectives, experiment=experiment, sweep="greedy_at_scale",
+        varies=SCALE_VARIES, max_nodes=int(number(max_nodes, "max_nodes", whole=True, minimum=1)),
     )
     rows = sweeps.solved_rows(
-        SCALE, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine
+        OPTIMUM, chosen, desc="Fig. 5 at scale", progress=progress, engine=engine
     )
     return sweeps.tidy(rows)
-
-
-# --- summaries and figures ---------------------------------------------------------------
 
 
 def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> pd.DataFrame:
@@ -270,8 +226,8 @@ def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> p
     wide = rows[rows.metric == rows.objective].pivot_table(
         index=["objective", "devices", "seed"], columns="solver", values="value", aggfunc="first"
     )
-    gaps = rows[rows.metric == "gap_pct"]
-    for (objective, solver, n), part in gaps.groupby(["objective", "solver", "devices"]):
+    gaps, by = rows[rows.metric == "gap_pct"], ["objective", "solver", "devices", "metric"]
+    for (objective, solver, n), part in gaps.groupby(by[:3]):
         ids = {"objective": objective, "solver": solver, "devices": n}
         case_gaps = part.sort_values("seed")["value"].to_numpy(dtype=float)
         pair = wide.loc[(objective, n)][[solver, "optimal"]].dropna()
@@ -282,10 +238,8 @@ def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> p
             ("within_pct", np.mean, 100.0 * (case_gaps <= within_pct)),
             ("optimum_pct", np.mean, 100.0 * np.array(reached)),
         ):
-            row = summarise(
-                pd.DataFrame({"value": data, "k": 0}), ["k"], seed=seed, statistic=statistic
-            ).drop(columns="k")
-            out.append({**ids, "metric": metric, **row.iloc[0].to_dict()})
+            one = pd.DataFrame({**ids, "metric": metric, "value": data})
+            out += summarise(one, by, seed=seed, statistic=statistic).to_dict("records")
         centre = stats.gap_pct(float(mine.mean()), float(best.mean()))
         picks = rng.integers(0, len(pair), size=(2000, len(pair)))
         means = zip(mine[picks].mean(axis=1), best[picks].mean(axis=1), strict=True)
@@ -293,9 +247,7 @@ def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> p
         low, high = stats._bootstrap_interval(boot, 0.95) if len(pair) >= 2 else (centre, centre)
         out.append({**ids, "metric": "gap_of_means_pct", "mean": centre, "low": low, "high": high,
                     **dict.fromkeys(("min", "median", "max"), math.nan), "n": len(pair)})
-    frame = pd.DataFrame(out)
-    frame["n"] = frame["n"].astype(int)
-    return frame
+    return pd.DataFrame(out)
 
 
 def greedy_vs_optimal_summary(
@@ -317,25 +269,23 @@ def greedy_vs_optimal_summary(
 INFORMATIVE_BOUND = 0.5
 
 
+def _informative(frame: pd.DataFrame) -> pd.Series:
+    return frame["lower_bound"] >= INFORMATIVE_BOUND * frame["best_known"]
+
+
 def at_scale_summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Fig. 5 at scale: per (objective, policy, solver, N): each objective's value, the
     optimum's lower bound and certified share, the heuristics' gaps to the best vector and
     to the bound, and ``informative_pct`` (the share of cases whose bound is informative:
     :data:`INFORMATIVE_BOUND`) on the optimal rows."""
-    keys = ["objective", "policy", "solver", "metric", "devices"]
     values = rows[rows.metric == rows.objective]
     wanted = rows[rows.metric.isin(["lower_bound", "certified", "gap_pct", "gap_to_bound_pct"])]
     best = rows[rows.solver == "optimal"].pivot_table(
         index=["objective", "policy", "devices", "seed"], columns="metric", values="value"
     )
-    flags = pd.DataFrame(
-        {
-            "value": 100.0 * (best["lower_bound"] >= INFORMATIVE_BOUND * best["best_known"]),
-            "metric": "informative_pct",
-            "solver": "optimal",
-        },
-        index=best.index,
-    ).reset_index()
+    flags = (100.0 * _informative(best)).rename("value").reset_index()
+    flags = flags.assign(metric="informative_pct", solver="optimal")
+    keys = ["objective", "policy", "solver", "metric", "devices"]
     return summarise(pd.concat([values, wanted, flags], ignore_index=True), keys, seed=seed)
 
 
@@ -391,11 +341,8 @@ _FIG5_PANELS = (
 def gap_vs_devices(
     summary: pd.DataFrame, *, caption: Caption | str = "", paper: Sequence[Claim] = ()
 ) -> Figure:
-    """Fig. 5 (2×2), variance: (a) the mean per N, each heuristic labelled with the gap
-    between the means; (b) the gap of each case to its optimum, median and mean (symlog),
-    with the paper's bound; (c) the share of cases within that bound, with the paper's
-    "almost all"; (d) the mean delay of each solution (minimising variance alone can make
-    everyone slow). ``paper``: the Fig. 5 claims whose numbers are drawn."""
+    """Fig. 5 (2×2, the variance), as its caption says; ``paper``: the Fig. 5 claims whose
+    numbers are drawn."""
     bound = next((c for c in paper if c.kind == "value" and c.paper is not None), None)
     share = next((c for c in paper if c.kind == "frequency"), None)
     with paper_style():
@@ -433,8 +380,7 @@ def gap_vs_devices(
 
 
 def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """Beside Fig. 5: the min-max objective, the largest delay of each solver's solution
-    per N, each heuristic labelled with the gap between the means."""
+    """Beside Fig. 5: the largest delay of each solver's min-max solution against N."""
     with paper_style():
         fig, ax = plt.subplots(figsize=(PANEL[0] * 1.3, PANEL[1] * 1.2))
         rows = where(summary, objective="max")
@@ -449,18 +395,10 @@ def min_max(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
 
 
 def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """Fig. 5 at the paper's sizes: one panel per (objective, policy), at most two wide.
-
-    The optimal line's markers say per N whether every case was certified (filled) or some
-    value is only the best vector found (hollow; the legend says so); greedy and
-    local-search beside it; the proven lower bound (dashed) only at the N where it is
-    informative in every case (``informative_pct``, see :func:`at_scale_summary`). The
-    y axis is logarithmic, its ticks at 1, 2 and 5 per decade written as plain numbers
-    (0.02, not 2×10⁻²), so that a range within one decade still has labels.
-    """
+    """Fig. 5 at the paper's sizes, as its caption says: a panel per (objective, policy),
+    at most two wide."""
     objectives = sorted(summary.objective.unique()) if "objective" in summary else ["variance"]
-    policies = sorted(summary.policy.unique())
-    panels = [(o, p) for o in objectives for p in policies]
+    panels = [(o, p) for o in objectives for p in sorted(summary.policy.unique())]
     with paper_style():
         rows = math.ceil(len(panels) / 2)
         fig, grid = plt.subplots(
@@ -479,16 +417,14 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                     continue
                 certified = where(mine, solver="optimal", metric="certified")
                 every = values["devices"].map(certified.set_index("devices")["mean"]).fillna(0)
-                full, partial = values[every >= 1], values[every < 1]
                 ax.plot(values["devices"], values["mean"], color=color, lw=1.0)
-                if not full.empty:
-                    ax.scatter(full["devices"], full["mean"], marker=marker, color=color,
-                               label="optimal, every case certified", zorder=3)
-                if not partial.empty:
-                    ax.scatter(partial["devices"], partial["mean"], marker=marker,
-                               facecolors="white", edgecolors=color,
-                               label="optimal or best found: some case not certified",
-                               zorder=3)
+                for part, face, label in (
+                    (values[every >= 1], color, "optimal, every case certified"),
+                    (values[every < 1], "white", "optimal or best found: some case not certified"),
+                ):
+                    if not part.empty:
+                        ax.scatter(part["devices"], part["mean"], marker=marker, facecolors=face,
+                                   edgecolors=color, label=label, zorder=3)
             bound = where(mine, solver="optimal", metric="lower_bound")
             useful = where(mine, solver="optimal", metric="informative_pct").set_index("devices")
             bound = bound[bound["devices"].map(useful["mean"]).fillna(0) >= 100]
@@ -496,14 +432,13 @@ def at_scale(summary: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
                 ax.plot(bound["devices"], bound["mean"], ls="--", color=INK,
                         label="proven lower bound (informative)")
             ticks(ax, mine["devices"])
-            ax.set_yscale("log")
+            ax.set_yscale("log")  # ticks at 1, 2 and 5 a decade, so one decade still has labels
             ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-            what = "variance of delays (s², log)" if objective == "variance" else (
-                "largest delay (s, log)"
-            )
-            ax.set(xlabel="devices N", ylabel=what, title=f"{objective}, {display_name(policy)}")
+            what = "variance of delays (s²" if objective == "variance" else "largest delay (s"
+            ax.set(xlabel="devices N", ylabel=f"{what}, log)",
+                   title=f"{objective}, {display_name(policy)}")
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         fig.tight_layout()
@@ -516,18 +451,15 @@ def report_section(directory: Path) -> str:
         return ""
     rows = pd.read_csv(path)
     best = where(rows, solver="optimal")
-    manifest = read_manifest(directory, "fig5") or {}
-    nodes = (manifest.get("notes") or {}).get("scale_max_nodes")
+    nodes = ((read_manifest(directory, "fig5") or {}).get("notes") or {}).get("scale_max_nodes")
     out = []
-    groups = ["objective", "policy", "devices"]
-    for (objective, policy, n), part in best.groupby(groups, sort=True):
+    for (objective, policy, n), part in best.groupby(["objective", "policy", "devices"]):
         wide = part.pivot_table(index="seed", columns="metric", values="value")
         certified = wide["certified"] >= 1
         greedy = where(rows, solver="greedy", policy=policy, devices=n, objective=objective)
         gaps = greedy.pivot_table(index="seed", columns="metric", values="value")
         known = gaps.loc[certified[certified].index, "gap_pct"]
-        useful = wide["lower_bound"] >= INFORMATIVE_BOUND * wide["best_known"]
-        bounded = gaps.loc[(~certified) & useful]
+        bounded = gaps.loc[(~certified) & _informative(wide)]
         out.append(
             {
                 "objective": objective,

@@ -1,11 +1,8 @@
 """The style and drawing pieces of the paper's figures, and the verdict map.
 
-Plot functions only draw: they take a summary and return a figure. Where the paper states
-numbers, the figure draws them too (hatched, labelled "paper", from
-:mod:`dnnsplit.paper.claims`); x ticks sit only at the values a sweep evaluated; each
-figure carries a short caption (the full one is written beside it:
-:mod:`dnnsplit.paper.captions`). Every figure is drawn inside :func:`paper_style`, the
-seaborn "paper" theme for the figure only.
+Plot functions only draw: they take a summary and return a figure, inside
+:func:`paper_style`. The paper's numbers are drawn hatched and labelled "paper"; x ticks sit
+only at the values a sweep evaluated; the short caption goes under the figure.
 """
 
 from __future__ import annotations
@@ -39,30 +36,25 @@ POLICY_HATCHES = {"sjf": "///", "rr": "\\\\\\", "ps": "xxx", "fcfs": "..."}
 #: The near-black of seaborn's colour codes ("k" under its theme).
 INK = (0.1, 0.1, 0.1)
 REFERENCE_LINE: dict[str, Any] = {"color": "0.3", "lw": 0.8}
-#: How the paper's numbers are drawn: a hatched grey band and black-edged diamonds.
-PAPER_BAND: dict[str, Any] = {"facecolor": "none", "hatch": "///", "lw": 0.0}
+#: How the paper's single numbers are drawn: black-edged diamonds.
 PAPER_MARKER: dict[str, Any] = {"marker": "D", "s": 40, "edgecolors": INK, "zorder": 4}
 CAPTION_SIZE = 8
 #: Panel size (inches): two fit the width of a notebook column or a printed page.
 PANEL = (5.0, 3.4)
 
 
-def _theme() -> dict[str, Any]:
-    """The rcParams of seaborn's ``set_theme(context="paper", style="whitegrid",
-    font_scale=1.1)``, as a dict instead of a change to global state."""
-    rc: dict[str, Any] = {}
-    rc.update(sns.axes_style("whitegrid", rc={"font.family": "sans-serif"}))
-    rc.update(sns.plotting_context("paper", font_scale=1.1))
-    rc["axes.prop_cycle"] = cycler("color", sns.color_palette("colorblind"))
-    return rc
-
-
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
-    """Draw (and save) figures in the paper theme; the reader's settings are restored after,
-    all but the interactive mode: drawing may switch it on (a notebook's inline backend
-    does), and switched off again, no later figure would be shown."""
-    with mpl.rc_context(cast(Any, _theme())):
+    """Draw (and save) figures in seaborn's ``set_theme(context="paper", style="whitegrid",
+    font_scale=1.1)``; the reader's settings are restored after, all but the interactive
+    mode: drawing may switch it on (a notebook's inline backend does), and switched off
+    again, no later figure would be shown."""
+    theme = {
+        **sns.axes_style("whitegrid", rc={"font.family": "sans-serif"}),
+        **sns.plotting_context("paper", font_scale=1.1),
+        "axes.prop_cycle": cycler("color", sns.color_palette("colorblind")),
+    }
+    with mpl.rc_context(cast(Any, theme)):
         try:
             yield
         finally:
@@ -94,13 +86,7 @@ def ticks(ax: Axes, values: Any, *, log: bool = False) -> None:
 
 
 def paper_values(
-    ax: Axes,
-    claim: Claim,
-    xs: Sequence[float],
-    color: Any,
-    label: str,
-    *,
-    hatch: str = "///",
+    ax: Axes, claim: Claim, xs: Sequence[float], color: Any, label: str, *, hatch: str = "///",
     nudge: float = 0.0,
 ) -> None:
     """The paper's numbers of a ``value`` claim over ``xs``: its band, hatched, and its
@@ -112,10 +98,8 @@ def paper_values(
     xs = sorted(float(x) for x in xs)
     low, high = claim.paper.band
     bottom = low if math.isfinite(low) else ax.get_ylim()[0]
-    ax.fill_between(
-        xs, [bottom] * len(xs), [high] * len(xs), edgecolor=color, label=label,
-        **{**PAPER_BAND, "hatch": hatch},
-    )
+    ax.fill_between(xs, [bottom] * len(xs), [high] * len(xs), edgecolor=color, label=label,
+                    facecolor="none", hatch=hatch, lw=0.0)
     pinned = [(x, v) for x, v in claim.paper.at.items() if min(xs) <= x <= max(xs)]
     if pinned:
         span = (max(xs) - min(xs)) or 1.0
@@ -124,11 +108,7 @@ def paper_values(
 
 
 def finish_figure(
-    fig: Figure,
-    axes: Sequence[Axes],
-    caption: Caption | str,
-    *,
-    zero: float | None = None,
+    fig: Figure, axes: Sequence[Axes], caption: Caption | str, *, zero: float | None = None,
     legend_size: float = 8,
 ) -> Figure:
     """Shared last steps: a reference line, legends without frames, the short caption
@@ -190,12 +170,12 @@ def verdict_map(
     """A readings × claims grid (one row per reading in ``columns``' order, one column per
     claim, headed by its title): colour, hatch and word = verdict; label = our number (from
     :func:`dnnsplit.paper.stats.verdict_cells`). Text is at least 8 pt at the figure's size."""
-    readings = list(columns)
-    ids = [c.id for c in claims]
-    wide = cells.pivot(index="reading", columns="claim", values="verdict")
-    labels = cells.pivot(index="reading", columns="claim", values="label")
-    wide = wide.reindex(index=readings, columns=ids).fillna("not evaluated")
-    labels = labels.reindex(index=readings, columns=ids).fillna("")
+    readings, ids = list(columns), [c.id for c in claims]
+    wide, labels = (
+        cells.pivot(index="reading", columns="claim", values=values)
+        .reindex(index=readings, columns=ids).fillna(empty)
+        for values, empty in (("verdict", "not evaluated"), ("label", ""))
+    )
     cell_w, line_h = 1.0, 0.16
     # a combination's parts one to a line ('+' ends a line), so the map stays narrow
     names = [_wrap_plus(r, 26) for r in readings]
@@ -218,12 +198,8 @@ def verdict_map(
             for col, claim_id in enumerate(ids):
                 verdict = wide.loc[reading, claim_id]
                 colour, hatch, word = VERDICT_STYLES.get(verdict, VERDICT_STYLES["not evaluated"])
-                ax.add_patch(
-                    Rectangle(
-                        (col, top), 1, size, facecolor=colour, edgecolor="white", hatch=hatch,
-                        lw=0.8,
-                    )
-                )
+                ax.add_patch(Rectangle((col, top), 1, size, facecolor=colour, edgecolor="white",
+                                       hatch=hatch, lw=0.8))
                 label = labels.loc[reading, claim_id]
                 ax.text(
                     col + 0.5, top + size / 2, f"{word}\n{label}" if label else word,
@@ -238,20 +214,12 @@ def verdict_map(
                        length=0)
         ax.tick_params(axis="y", length=0)
         ax.grid(False)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
+        ax.spines[:].set_visible(False)
         ax.set_title(title, pad=8 + 11 * max(h.count("\n") + 1 for h in heads), fontsize=10)
-        fig.legend(
-            handles=[
-                Patch(facecolor=c, hatch=h, edgecolor="white", label=f"{v} ({w})")
-                for v, (c, h, w) in VERDICT_STYLES.items()
-            ],
-            frameon=False,
-            fontsize=9,
-            loc="upper left",
-            bbox_to_anchor=(0.01, (bottom - 0.1) / height),
-            ncol=len(VERDICT_STYLES),
-        )
+        handles = [Patch(facecolor=c, hatch=h, edgecolor="white", label=f"{v} ({w})")
+                   for v, (c, h, w) in VERDICT_STYLES.items()]
+        fig.legend(handles=handles, frameon=False, fontsize=9, loc="upper left",
+                   bbox_to_anchor=(0.01, (bottom - 0.1) / height), ncol=len(VERDICT_STYLES))
         caption_text(fig, caption, int(width * 14))
         fig.canvas.draw()
         return fig
@@ -262,12 +230,10 @@ def _wrap_plus(name: str, width: int) -> str:
     ``width`` characters."""
     lines = [""]
     for part in name.split("+"):
-        candidate = f"{lines[-1]}+{part}" if lines[-1] else part
-        if lines[-1] and len(candidate) > width:
-            lines[-1] += "+"
+        if lines[-1] and len(f"{lines[-1]}+{part}") > width:
             lines.append(part)
         else:
-            lines[-1] = candidate
-    return "\n".join(lines)
+            lines[-1] = f"{lines[-1]}+{part}" if lines[-1] else part
+    return "+\n".join(lines)
 
 

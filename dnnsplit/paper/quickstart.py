@@ -26,9 +26,6 @@ from dnnsplit.solvers import OBJECTIVES, SOLVER_OPTIONS, SOLVERS, Solution, solv
 __all__ = ["compare_solvers", "devices_table", "solver_delays", "solver_rows"]
 
 
-# --- one scenario, every solver ----------------------------------------------------------
-
-
 def compare_solvers(
     scenario: Scenario,
     *,
@@ -44,9 +41,8 @@ def compare_solvers(
     """Run every solver on one scenario for every objective.
 
     ``warm_up``: first run the same solvers on a three-device scenario of the same BS
-    policy, so that the ``seconds`` column times the solvers, not the one-off compilation of
-    their numba kernels (tens of seconds on a first run). ``progress``: a bar over the
-    (objective, solver) pairs (exhaustive search under RR takes a minute at N = 8).
+    policy, so that ``seconds`` times the solvers, not the one-off compilation of their
+    numba kernels. ``progress``: a bar over the (objective, solver) pairs.
 
     Returns
     -------
@@ -59,57 +55,37 @@ def compare_solvers(
     """
     if warm_up:
         small = paper_scenario(3, 0, Setup(policy=scenario.policy))
-        compare_solvers(small, objectives=objectives, solvers=solvers, model=model,
-                        progress=False)  # fmt: skip
+        compare_solvers(small, objectives=objectives, solvers=solvers, model=model, progress=False)
     rows, solutions = [], {}
     options = {"model": model, "seed": seed, "start": start, "restarts": restarts}
     pairs = list(itertools.product(objectives, solvers))
     for objective, solver in progress_bar(pairs, desc="solvers", enabled=progress):
         row: dict[str, Any] = {"objective": objective, "solver": solver}
+        taken = {k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]}
         try:
-            solution = solve(
-                scenario,
-                objective=objective,
-                solver=solver,
-                **{k: v for k, v in options.items() if k in SOLVER_OPTIONS[solver]},
-            )
+            solution = solve(scenario, objective=objective, solver=solver, **taken)
         except SolverRefusal as refusal:
             rows.append({**row, "note": refusal.problem})
             continue
         solutions[(objective, solver)] = solution
-        rows.append(
-            {
-                **row,
-                **evaluation_metrics(solution.evaluation),
-                "optimal": solution.optimal,
-                "feasible": solution.feasible,
-                "seconds": solution.seconds,
-                "partition": " ".join(str(int(p)) for p in solution.partition),
-                "note": "",
-            }
-        )
+        rows.append({
+            **row, **evaluation_metrics(solution.evaluation), "optimal": solution.optimal,
+            "feasible": solution.feasible, "seconds": solution.seconds,
+            "partition": " ".join(str(int(p)) for p in solution.partition), "note": "",
+        })
     return pd.DataFrame(rows), solutions
 
 
 def devices_table(scenario: Scenario) -> pd.DataFrame:
     """The devices of a scenario as a table: distance, uplink rate (Mbit/s), background
     processes, memory limit s̃ and lowest point, quantum (ms), speed and deadline."""
-    distances = scenario.meta.get("distances_m") or [math.nan] * scenario.n_devices
-    rows = [
-        {
-            "device": index,
-            "distance_m": distances[index],
-            "uplink_mbit_s": device["rate_bps"] / 1e6,
-            "background": device["background"],
-            "max_stage": device["max_stage"],
-            "min_stage": device.get("min_stage", 0),
-            "quantum_ms": 1000 * device["quantum_s"],
-            "speed": device.get("speed", 1.0),
-            "deadline_s": device.get("deadline_s"),
-        }
-        for index, device in enumerate(scenario.to_dict()["devices"])
-    ]
-    return pd.DataFrame(rows).set_index("device")
+    devices = pd.DataFrame([device.to_dict() for device in scenario.devices])
+    devices["distance_m"] = scenario.meta.get("distances_m") or math.nan
+    devices["uplink_mbit_s"] = devices["rate_bps"] / 1e6
+    devices["quantum_ms"] = 1000 * devices["quantum_s"]
+    columns = ["distance_m", "uplink_mbit_s", "background", "max_stage", "min_stage",
+               "quantum_ms", "speed", "deadline_s"]
+    return devices[columns].rename_axis("device")
 
 
 def solver_rows(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -126,9 +102,6 @@ def solver_rows(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     )
 
 
-# --- summaries and figures ---------------------------------------------------------------
-
-
 def solver_delays(
     solutions: dict,
     solvers: Sequence[str],
@@ -136,21 +109,18 @@ def solver_delays(
     objectives: Sequence[str] = ("total", "variance", "max"),
     caption: Caption | str = "",
 ) -> Figure:
-    """Per-device delays of one scenario's solutions, a panel per objective (stacked), a
-    column of dots per solver with their mean."""
+    """Per-device delays of each solver's solution, a panel per objective (its caption)."""
     with paper_style():
         fig, axes = plt.subplots(
             len(objectives), 1, figsize=(PANEL[0] * 1.6, PANEL[1] * 1.1 * len(objectives)),
             squeeze=False, sharex=True,
         )
         for ax, objective in zip(axes[:, 0], objectives, strict=True):
-            rows = [
-                {"solver": solver, "device": device, "delay_s": float(delay)}
-                for solver in solvers
-                if (objective, solver) in solutions
-                for device, delay in enumerate(solutions[(objective, solver)].evaluation.delays)
+            delays = [
+                (solver, float(delay)) for solver in solvers if (objective, solver) in solutions
+                for delay in solutions[(objective, solver)].evaluation.delays
             ]
-            data = pd.DataFrame(rows)
+            data = pd.DataFrame(delays, columns=["solver", "delay_s"])
             sns.stripplot(data=data, x="solver", y="delay_s", ax=ax, jitter=False, size=5,
                           alpha=0.8, order=list(solvers))
             means = data.groupby("solver", sort=False)["delay_s"].mean().reindex(solvers)
