@@ -1,14 +1,12 @@
-"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh`` (its
-flags: ``--help``; what a run, ``--check`` and the committed-notebooks rule do:
-``docs/running.md``).
+"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh`` (what a
+run, ``--check`` and the committed-notebooks rule do: ``docs/running.md``).
 
-Each notebook of :data:`NOTEBOOKS` runs with kernel ``python3`` into ``build/notebooks/``
-(never in place; its kernel's stderr beside it, ``<name>.kernel.log``), two side by side on
-a cluster (:mod:`dnnsplit.paper.engine`), the longest first and the report last. Every
-setting is checked before any notebook runs, each refusal one line. Exit status: 0 when
-every notebook ran (``--check``: and every result reproduces); 1 when one failed or a
-checked result differs; 2 for bad arguments, a bad setting or an uncommitted notebook in a
-full run; 74 when a folder or stdout cannot be written; 130 on Ctrl-C.
+Each notebook of :data:`NOTEBOOKS` runs into ``build/notebooks/`` (its kernel's stderr
+beside it, ``<name>.kernel.log``), two side by side on a cluster, the longest first and the
+report last. Every setting is checked before any notebook runs, each refusal one line. Exit
+status: 0 when every notebook ran (``--check``: and every result reproduces); 1 when one
+failed or a checked result differs; 2 for bad arguments, a bad setting or an uncommitted
+notebook in a full run; 74 when a folder or stdout cannot be written; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -78,8 +76,7 @@ NOTEBOOKS = (
 )
 #: Notebooks that read what the others write: they run after all the others.
 READS_THE_OTHERS = ("07_reproduction_report.ipynb",)
-#: Started first when notebooks run side by side (the longest ones, so that the short ones
-#: fill in around them instead of leaving one long notebook running alone at the end).
+#: Started first when notebooks run side by side (the longest: the short ones fill in).
 LONGEST_FIRST = ("03_greedy_vs_optimal.ipynb", "06_readings.ipynb", "05_other_networks.ipynb")
 #: Seconds an interrupted notebook has to stop before its kernel is killed.
 STOP_GRACE_S = 10.0
@@ -129,9 +126,9 @@ class KernelHandle:
                 os.kill(self.pid, number)
 
     def manager_class(self, cwd: Path) -> type:
-        """A kernel manager that starts the kernel in ``cwd`` (papermill changes this whole
-        process's folder, which a notebook running beside can put back too early), sends
-        its stderr to :attr:`log_path` and records its process id here."""
+        """A kernel manager that starts the kernel in ``cwd`` (papermill moves this whole
+        process, which a notebook running beside can move back too early), its stderr to
+        :attr:`log_path`, and records its process id here."""
         from jupyter_client.manager import AsyncKernelManager
 
         handle = self
@@ -224,9 +221,9 @@ def run_notebook(
 
 
 def _snapshot(directory: Path) -> dict[Path, float]:
-    if not directory.exists():
-        return {}
-    return {p: p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file()}
+    """Each file of ``directory`` (if any) and its modification time."""
+    files = directory.iterdir() if directory.exists() else ()
+    return {p: p.stat().st_mtime_ns for p in files if p.is_file()}
 
 
 @contextlib.contextmanager
