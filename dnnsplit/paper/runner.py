@@ -357,31 +357,26 @@ def _tell(message: str) -> None:
         print(f"run_all: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
 
-#: The flags of ``./run_all.sh``: each name, its argparse options and its help.
-_FLAGS: tuple[tuple[str, dict[str, Any], str], ...] = (
-    ("--quick", {"action": "store_true"}, "small parameters (a smoke run)"),
-    ("--check", {"action": "store_true"}, "re-run into build/check/ and compare the results "
-     "with the committed ones (with --quick: with the last quick run's) by meaning; exit 0 "
-     "only when every result reproduces"),
-    ("--only", {"nargs": "*"}, "run only these notebooks (a part of the name)"),
-    ("--workers", {"type": int}, "worker processes (default: $DNNSPLIT_WORKERS, else one per "
-     "core; 1: every point in the notebook's own process)"),
-    ("--scheduler", {}, "a Dask scheduler to run the sweeps on (tcp://HOST:PORT; default: "
-     "$DNNSPLIT_SCHEDULER, else a local cluster)"),
-    ("--no-cache", {"action": "store_true"}, "recompute every point (ignore build/cache/)"),
-    ("--notebooks-at-once", {"type": int}, "notebooks run side by side (default: 2 when the "
-     "sweeps run on a cluster, 1 with --workers 1)"),
-    ("--no-site", {"action": "store_true"}, "do not build the site (build/site/) at the end"),
-    ("--site", {"action": "store_true"}, "run no notebook: only rebuild the site from the "
-     "files the last run left (with --quick: the last quick run's)"),
-)  # fmt: skip
-
-
-def _parser() -> argparse.ArgumentParser:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The flags of ``./run_all.sh``, read from ``argv``."""
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
-    for flag, options, text in _FLAGS:
-        parser.add_argument(flag, **options, help=text)
-    return parser
+    flag = parser.add_argument
+    flag("--quick", action="store_true", help="small parameters (a smoke run)")
+    flag("--check", action="store_true", help="re-run into build/check/ and compare the results "
+         "with the committed ones (with --quick: with the last quick run's) by meaning; exit 0 "
+         "only when every result reproduces")
+    flag("--only", nargs="*", help="run only these notebooks (a part of the name)")
+    flag("--workers", type=int, help="worker processes (default: $DNNSPLIT_WORKERS, else one "
+         "per core; 1: every point in the notebook's own process)")
+    flag("--scheduler", help="a Dask scheduler to run the sweeps on (tcp://HOST:PORT; default: "
+         "$DNNSPLIT_SCHEDULER, else a local cluster)")
+    flag("--no-cache", action="store_true", help="recompute every point (ignore build/cache/)")
+    flag("--notebooks-at-once", type=int, help="notebooks run side by side (default: 2 when the "
+         "sweeps run on a cluster, 1 with --workers 1)")
+    flag("--no-site", action="store_true", help="do not build the site (build/site/) at the end")
+    flag("--site", action="store_true", help="run no notebook: only rebuild the site from the "
+         "files the last run left (with --quick: the last quick run's)")
+    return parser.parse_args(argv)
 
 
 def _outputs(quick: bool) -> tuple[Path, Path]:
@@ -486,7 +481,7 @@ def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the notebooks; returns the exit status (see the module docstring)."""
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
     if stdout_closed():
         _tell("stdout is closed: there is nowhere to report the run")
         return EXIT_OUTPUT

@@ -392,18 +392,17 @@ def _link_problems(built: Path) -> list[str]:
     return problems
 
 
-def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None = None) -> Path:
-    """Build the static site from ``sources`` (default: a full run's files) into ``out``
-    and return ``out``; the old site is replaced only by a whole new one.
+def build_site(out: str | os.PathLike[str], sources: Sources) -> Path:
+    """Build the static site from ``sources`` into ``out`` and return ``out``; the old site
+    is replaced only by a whole new one.
 
     Raises
     ------
     SiteError
-        An input is missing, generated text links outside the site, Sphinx warned, or a
+        A manifest is not JSON, generated text links outside the site, Sphinx warned, or a
         built page links to no file; the message names each.
     """
     out = Path(out)
-    sources = sources if sources is not None else Sources()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as work:
         staged, built = Path(work) / "source", Path(work) / "html"
