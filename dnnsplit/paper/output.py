@@ -88,10 +88,8 @@ def scratch_dir(name: str, *, quick: bool = False) -> Path:
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``frame`` as CSV with sorted rows and a fixed float format, atomically."""
-    path = Path(path)
     ordered = frame.sort_values(list(frame.columns), kind="stable", na_position="last")
-    atomic_write(path, csv_text(ordered, FLOAT_FORMAT))
-    return path
+    return atomic_write(path, csv_text(ordered, FLOAT_FORMAT))
 
 
 def save_figure(
