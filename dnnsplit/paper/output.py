@@ -1,11 +1,8 @@
 """Writing a figure's files: the figure (PDF, PNG), its caption, the CSVs it was drawn from,
-and the manifest of the run that made them.
-
-Every file is written whole or not at all, and the same inputs give the same bytes: rows
-sorted, floats in a fixed format, no dates in figure metadata, a manifest without
-timestamps. :func:`output_dir` turns a notebook's ``output_dir`` parameter into a folder:
-empty is ``build/figures/`` (ignored by git), so a notebook run by hand never touches the
-committed ``figures/``; ``./run_all.sh`` passes ``figures/``.
+and the manifest of the run that made them; each whole or not at all, the same inputs giving
+the same bytes (rows sorted, floats in a fixed format, no dates). A notebook's empty
+``output_dir`` is ``build/figures/`` (ignored by git): run by hand, it never touches the
+committed ``figures/`` (``./run_all.sh`` passes that).
 """
 
 from __future__ import annotations
@@ -74,11 +71,8 @@ class Written(list[Path]):
 def notebook_display() -> None:
     """Readable tables in a notebook: numbers to 4 significant digits, every column shown,
     long text cut at 60 characters (pandas' display options, for this kernel)."""
-    pd.set_option("display.precision", 4)
-    pd.set_option("display.max_columns", None)
-    pd.set_option("display.width", 200)
-    pd.set_option("display.max_colwidth", 60)
-    pd.set_option("display.float_format", lambda value: f"{value:.4g}")
+    pd.set_option("display.precision", 4, "display.max_columns", None, "display.width", 200,
+                  "display.max_colwidth", 60, "display.float_format", lambda v: f"{v:.4g}")
 
 
 def output_dir(value: str | os.PathLike[str] | None = None) -> Path:
@@ -94,10 +88,8 @@ def scratch_dir(name: str, *, quick: bool = False) -> Path:
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``frame`` as CSV with sorted rows and a fixed float format, atomically."""
-    path = Path(path)
     ordered = frame.sort_values(list(frame.columns), kind="stable", na_position="last")
-    atomic_write(path, csv_text(ordered, FLOAT_FORMAT))
-    return path
+    return atomic_write(path, csv_text(ordered, FLOAT_FORMAT))
 
 
 def save_figure(
@@ -164,16 +156,14 @@ def figures_by_notebook(out_dir: str | os.PathLike[str] | None) -> dict[str, lis
 
 def setup_of(out_dir: str | os.PathLike[str] | None, run: str) -> Setup | None:
     """The setup the manifest of ``run`` records, or None (no manifest, or no setup)."""
-    manifest = read_manifest(out_dir, run)
-    recorded = None if manifest is None else manifest.get("setup")
+    recorded = (read_manifest(out_dir, run) or {}).get("setup")
     where = f"{run}.manifest.json setup"
     return None if recorded is None else Setup.from_dict(recorded, where=where)
 
 
 def experiment_of(out_dir: str | os.PathLike[str] | None, run: str) -> Experiment | None:
     """The experiment the manifest of ``run`` records, or None."""
-    manifest = read_manifest(out_dir, run)
-    recorded = None if manifest is None else manifest.get("experiment")
+    recorded = (read_manifest(out_dir, run) or {}).get("experiment")
     where = f"{run}.manifest.json experiment"
     return None if recorded is None else Experiment.from_dict(recorded, where=where)
 

@@ -1,14 +1,12 @@
-"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh`` (its
-flags: ``--help``; what a run, ``--check`` and the committed-notebooks rule do:
-``docs/running.md``).
+"""Execute the notebooks headlessly with papermill: the engine of ``./run_all.sh`` (what a
+run, ``--check`` and the committed-notebooks rule do: ``docs/running.md``).
 
-Each notebook of :data:`NOTEBOOKS` runs with kernel ``python3`` into ``build/notebooks/``
-(never in place; its kernel's stderr beside it, ``<name>.kernel.log``), two side by side on
-a cluster (:mod:`dnnsplit.paper.engine`), the longest first and the report last. Every
-setting is checked before any notebook runs, each refusal one line. Exit status: 0 when
-every notebook ran (``--check``: and every result reproduces); 1 when one failed or a
-checked result differs; 2 for bad arguments, a bad setting or an uncommitted notebook in a
-full run; 74 when a folder or stdout cannot be written; 130 on Ctrl-C.
+Each notebook of :data:`NOTEBOOKS` runs into ``build/notebooks/`` (its kernel's stderr
+beside it, ``<name>.kernel.log``), two side by side on a cluster, the longest first and the
+report last. Every setting is checked before any notebook runs, each refusal one line. Exit
+status: 0 when every notebook ran (``--check``: and every result reproduces); 1 when one
+failed or a checked result differs; 2 for bad arguments, a bad setting or an uncommitted
+notebook in a full run; 74 when a folder or stdout cannot be written; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -78,8 +76,7 @@ NOTEBOOKS = (
 )
 #: Notebooks that read what the others write: they run after all the others.
 READS_THE_OTHERS = ("07_reproduction_report.ipynb",)
-#: Started first when notebooks run side by side (the longest ones, so that the short ones
-#: fill in around them instead of leaving one long notebook running alone at the end).
+#: Started first when notebooks run side by side (the longest: the short ones fill in).
 LONGEST_FIRST = ("03_greedy_vs_optimal.ipynb", "06_readings.ipynb", "05_other_networks.ipynb")
 #: Seconds an interrupted notebook has to stop before its kernel is killed.
 STOP_GRACE_S = 10.0
@@ -129,9 +126,9 @@ class KernelHandle:
                 os.kill(self.pid, number)
 
     def manager_class(self, cwd: Path) -> type:
-        """A kernel manager that starts the kernel in ``cwd`` (papermill changes this whole
-        process's folder, which a notebook running beside can put back too early), sends
-        its stderr to :attr:`log_path` and records its process id here."""
+        """A kernel manager that starts the kernel in ``cwd`` (papermill moves this whole
+        process, which a notebook running beside can move back too early), its stderr to
+        :attr:`log_path`, and records its process id here."""
         from jupyter_client.manager import AsyncKernelManager
 
         handle = self
@@ -224,9 +221,9 @@ def run_notebook(
 
 
 def _snapshot(directory: Path) -> dict[Path, float]:
-    if not directory.exists():
-        return {}
-    return {p: p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file()}
+    """Each file of ``directory`` (if any) and its modification time."""
+    files = directory.iterdir() if directory.exists() else ()
+    return {p: p.stat().st_mtime_ns for p in files if p.is_file()}
 
 
 @contextlib.contextmanager
@@ -360,31 +357,26 @@ def _tell(message: str) -> None:
         print(f"run_all: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
 
-#: The flags of ``./run_all.sh``: each name, its argparse options and its help.
-_FLAGS: tuple[tuple[str, dict[str, Any], str], ...] = (
-    ("--quick", {"action": "store_true"}, "small parameters (a smoke run)"),
-    ("--check", {"action": "store_true"}, "re-run into build/check/ and compare the results "
-     "with the committed ones (with --quick: with the last quick run's) by meaning; exit 0 "
-     "only when every result reproduces"),
-    ("--only", {"nargs": "*"}, "run only these notebooks (a part of the name)"),
-    ("--workers", {"type": int}, "worker processes (default: $DNNSPLIT_WORKERS, else one per "
-     "core; 1: every point in the notebook's own process)"),
-    ("--scheduler", {}, "a Dask scheduler to run the sweeps on (tcp://HOST:PORT; default: "
-     "$DNNSPLIT_SCHEDULER, else a local cluster)"),
-    ("--no-cache", {"action": "store_true"}, "recompute every point (ignore build/cache/)"),
-    ("--notebooks-at-once", {"type": int}, "notebooks run side by side (default: 2 when the "
-     "sweeps run on a cluster, 1 with --workers 1)"),
-    ("--no-site", {"action": "store_true"}, "do not build the site (build/site/) at the end"),
-    ("--site", {"action": "store_true"}, "run no notebook: only rebuild the site from the "
-     "files the last run left (with --quick: the last quick run's)"),
-)  # fmt: skip
-
-
-def _parser() -> argparse.ArgumentParser:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The flags of ``./run_all.sh``, read from ``argv``."""
     parser = argparse.ArgumentParser(prog="run_all.sh", description="Execute every notebook.")
-    for flag, options, text in _FLAGS:
-        parser.add_argument(flag, **options, help=text)
-    return parser
+    flag = parser.add_argument
+    flag("--quick", action="store_true", help="small parameters (a smoke run)")
+    flag("--check", action="store_true", help="re-run into build/check/ and compare the results "
+         "with the committed ones (with --quick: with the last quick run's) by meaning; exit 0 "
+         "only when every result reproduces")
+    flag("--only", nargs="*", help="run only these notebooks (a part of the name)")
+    flag("--workers", type=int, help="worker processes (default: $DNNSPLIT_WORKERS, else one "
+         "per core; 1: every point in the notebook's own process)")
+    flag("--scheduler", help="a Dask scheduler to run the sweeps on (tcp://HOST:PORT; default: "
+         "$DNNSPLIT_SCHEDULER, else a local cluster)")
+    flag("--no-cache", action="store_true", help="recompute every point (ignore build/cache/)")
+    flag("--notebooks-at-once", type=int, help="notebooks run side by side (default: 2 when the "
+         "sweeps run on a cluster, 1 with --workers 1)")
+    flag("--no-site", action="store_true", help="do not build the site (build/site/) at the end")
+    flag("--site", action="store_true", help="run no notebook: only rebuild the site from the "
+         "files the last run left (with --quick: the last quick run's)")
+    return parser.parse_args(argv)
 
 
 def _outputs(quick: bool) -> tuple[Path, Path]:
@@ -489,7 +481,7 @@ def changed_notebooks(names: Sequence[str], folder: Path | None = None) -> list[
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the notebooks; returns the exit status (see the module docstring)."""
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
     if stdout_closed():
         _tell("stdout is closed: there is nowhere to report the run")
         return EXIT_OUTPUT

@@ -1,20 +1,17 @@
 """The offline site of the results, ``build/site/``: the report, every figure with its full
-caption (``NAME.caption.md``) and links to its CSVs, PDF and manifest, the readings map, the
-documents of ``docs/`` and each executed notebook with its outputs; every page, image, style
-sheet and script is a local file.
-
-``./run_all.sh`` builds it after a full run (not with ``--no-site``); ``./run_all.sh --site``
-(or ``python -m dnnsplit.paper.site``) rebuilds it from the files there, ``--quick`` into
-``build/quick/site/`` from the quick run's, marked as such on every page. Sphinx with MyST-NB
-and the book theme (Jupyter Book 1's engine) builds it in its own process from sources staged
-in a temporary folder (:data:`SPHINX_CONFIG`); the old site is replaced only by a whole new
-one. A Sphinx warning fails the build, and so does a built page's link or image to no file.
+caption and links to its CSVs, PDF and manifest, the readings map, the documents of
+``docs/`` and each executed notebook with its outputs, all local files. ``./run_all.sh``
+builds it after a full run, ``--site`` (or ``python -m dnnsplit.paper.site``) from the last
+run's files (``--quick``: into ``build/quick/site/``, marked on every page). Sphinx with
+MyST-NB and the book theme builds it in its own process from sources staged in a temporary
+folder; a warning, or a built page's link or image to no file, fails the build, and the old
+site is replaced only by a whole new one.
 
 **Data is never markup.** In generated text (captions, the report, the generated pages, the
 executed notebooks and their Markdown outputs) MyST reads raw HTML, directives and roles as
-literal text (:data:`LITERAL_SYNTAX`); no ``raw`` or ``include`` directive runs anywhere; a
-link or image in it that leaves the site (``../../etc/hostname``, ``file:``) is refused before
-the build, naming the file and line. The hand-written ``docs/`` keep full MyST.
+literal text; no ``raw`` or ``include`` directive runs anywhere; a link or image in it that
+leaves the site (``../../etc/hostname``, ``file:``) is refused before the build, naming the
+file and line. The hand-written ``docs/`` keep full MyST.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import dnnsplit
@@ -55,7 +52,8 @@ __all__ = [
 ]
 
 SITE_DIR = BUILD_DIR / "site"
-QUICK_SITE_DIR = BUILD_DIR / "quick" / "site"
+QUICK_DIR = BUILD_DIR / "quick"  # a quick run's figures and report
+QUICK_SITE_DIR = QUICK_DIR / "site"
 EXECUTED_DIR = BUILD_DIR / "notebooks"
 DOCS_DIR = ROOT / "docs"
 
@@ -78,7 +76,6 @@ SPHINX_CONFIG: dict[str, Any] = {
     "extensions": ["myst_nb"],
     "nb_execution_mode": "off",  # the notebooks were executed by ./run_all.sh
     "nb_ipywidgets_js": {},
-    "nb_output_stderr": "show",
     "nb_merge_streams": True,
     "nb_render_markdown_format": "myst",
     "myst_heading_anchors": 4,  # links to "#a-heading" in the report and model document
@@ -86,7 +83,6 @@ SPHINX_CONFIG: dict[str, Any] = {
     "html_theme_options": {
         "use_download_button": False,
         "use_fullscreen_button": False,
-        "use_repository_button": False,
         "home_page_in_toc": True,
         "show_toc_level": 2,
         "footer_content_items": [],  # no author, copyright or date lines
@@ -95,12 +91,7 @@ SPHINX_CONFIG: dict[str, Any] = {
     "html_css_files": ["site.css"],
     "html_title": "dnnsplit: results",
     "smartquotes": False,  # command lines keep their "--" and quotes
-    "html_show_copyright": False,
-    "html_show_sphinx": False,
-    "html_show_sourcelink": False,
     "html_copy_source": False,
-    "html_last_updated_fmt": None,
-    "exclude_patterns": ["_build", "_static"],
 }
 
 #: The text column as wide as the window, figures at most as wide, wider tables scroll.
@@ -174,14 +165,6 @@ class Sources:
                 )
         object.__setattr__(self, "notebooks", notebooks)
         object.__setattr__(self, "documents", documents)
-
-    @classmethod
-    def of_run(cls, quick: bool = False) -> Sources:
-        """The files ``./run_all.sh`` (``--quick``: ``build/quick/``) wrote last."""
-        if quick:
-            quick_dir = BUILD_DIR / "quick"
-            return cls(figures=quick_dir, report=quick_dir / "REPRODUCTION.md", quick=True)
-        return cls()
 
 
 def _title(path: Path) -> str:
@@ -363,6 +346,9 @@ def _stage(sources: Sources, folder: Path) -> None:
 class _Page(html.parser.HTMLParser):
     """The links, loaded resources (scripts, style sheets, images) and ids of a page."""
 
+    #: The attribute of each tag that names a link (``a``) or a loaded resource.
+    URLS: ClassVar[dict[str, str]] = {"a": "href", "img": "src", "script": "src", "link": "href"}
+
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.links: list[str] = []
@@ -371,26 +357,18 @@ class _Page(html.parser.HTMLParser):
         self.feed(path.read_text(encoding="utf-8"))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {key: value or "" for key, value in attrs}
+        values = dict(attrs)
         if values.get("id"):
-            self.ids.add(values["id"])
-        if tag == "a" and values.get("href"):
-            self.links.append(values["href"])
-        elif tag in ("img", "script") and values.get("src"):
-            self.resources.append(values["src"])
-        elif tag == "link" and values.get("href"):
-            self.resources.append(values["href"])
+            self.ids.add(str(values["id"]))
+        if url := values.get(self.URLS.get(tag, "")):
+            (self.links if tag == "a" else self.resources).append(url)
 
 
 def _link_problems(built: Path) -> list[str]:
     """Every link or image of the built site that points at no file (or no element of
     its page), and every resource a page would load from the network."""
     problems: list[str] = []
-
-    @functools.cache
-    def ids(path: Path) -> set[str]:
-        return _Page(path).ids
-
+    ids = functools.cache(lambda path: _Page(path).ids)
     # the site's pages, not the theme's templates among its static files
     pages = [p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts]
     for page_path in sorted(pages):
@@ -414,18 +392,17 @@ def _link_problems(built: Path) -> list[str]:
     return problems
 
 
-def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None = None) -> Path:
-    """Build the static site from ``sources`` (default: a full run's files) into ``out``
-    and return ``out``; the old site is replaced only by a whole new one.
+def build_site(out: str | os.PathLike[str], sources: Sources) -> Path:
+    """Build the static site from ``sources`` into ``out`` and return ``out``; the old site
+    is replaced only by a whole new one.
 
     Raises
     ------
     SiteError
-        An input is missing, generated text links outside the site, Sphinx warned, or a
+        A manifest is not JSON, generated text links outside the site, Sphinx warned, or a
         built page links to no file; the message names each.
     """
     out = Path(out)
-    sources = sources if sources is not None else Sources()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as work:
         staged, built = Path(work) / "source", Path(work) / "html"
@@ -460,20 +437,26 @@ def build_site(out: str | os.PathLike[str] = SITE_DIR, sources: Sources | None =
     return out
 
 
-def build_after_run(quick: bool) -> int:
-    """Build the site of the last run and say where it is; the exit status (1: not built)."""
-    out = QUICK_SITE_DIR if quick else SITE_DIR
-    began = time.perf_counter()
+def build_after_run(quick: bool, out: str | os.PathLike[str] | None = None) -> int:
+    """Build the site of the last run and say where it is; the exit status (1: not built).
+    ``out`` (``python -m dnnsplit.paper.site --out``): there, not in ``build/site/`` (with
+    ``quick``: ``build/quick/site/``), saying only where."""
+    began, run_all = time.perf_counter(), out is None
     try:
-        build_site(out, Sources.of_run(quick))
+        if quick:
+            built = build_site(out or QUICK_SITE_DIR,
+                               Sources(QUICK_DIR, QUICK_DIR / "REPRODUCTION.md", quick=True))
+        else:
+            built = build_site(out or SITE_DIR, Sources())
     except SiteError as error:
-        print(f"run_all: the site was not built (the figures and report are): {error}",
-              file=sys.stderr)  # fmt: skip
+        said = "run_all: the site was not built (the figures and report are)" if run_all else "site"
+        print(f"{said}: {error}", file=sys.stderr)
         return 1
-    print(
-        f"Site: {shown(out / 'index.html')} (built in {time.perf_counter() - began:.0f} s; "
-        "open it in a browser, it needs no network)"
-    )
+    said = f"Site: {shown(built / 'index.html')}"
+    if run_all:
+        said += f" (built in {time.perf_counter() - began:.0f} s; open it in a browser, it "
+        said += "needs no network)"
+    print(said)
     return 0
 
 
@@ -495,15 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="where to write it (default: build/site/)")
     args = parser.parse_args(argv)
     try:
-        if args.out is None:
-            return build_after_run(args.quick)
-        try:
-            build_site(args.out, Sources.of_run(args.quick))
-        except SiteError as error:
-            print(f"site: {error}", file=sys.stderr)
-            return 1
-        print(f"Site: {shown(Path(args.out) / 'index.html')}")
-        return 0
+        return build_after_run(args.quick, args.out)
     except KeyboardInterrupt:
         print("site: interrupted; the old site is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
