@@ -90,8 +90,9 @@ def test_a_worker_that_dies_has_its_point_retried(tmp_path, cluster):
         sweeps.Point(Setup(), 3, seed, options={"marker": str(tmp_path / "marker")})
         for seed in range(3)
     ]
-    rows = Engine(scheduler=cluster.scheduler_address, cache=False).run(
-        _dies_the_first_time, points, desc="dying", progress=False
+    rows = sweeps.run_points(
+        _dies_the_first_time, points, desc="dying", progress=False,
+        engine=Engine(scheduler=cluster.scheduler_address, cache=False),
     )
     assert (tmp_path / "marker").exists()  # the worker did die
     assert [r["seed"] for r in rows] == [0, 1, 2]
@@ -115,7 +116,7 @@ def test_a_failing_point_is_named_and_nothing_is_returned(cluster):
     )
     for engine in engines:
         with pytest.raises(SweepFailed, match=expected):
-            engine.run(_fails_on_seed_2, points, desc="sweep", progress=False)
+            sweeps.run_points(_fails_on_seed_2, points, desc="sweep", progress=False, engine=engine)
 
 
 @pytest.fixture
@@ -452,12 +453,10 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
         assert not address.endswith((":8786", ":8787"))
         grid = sweeps.Grid(devices=[3], seeds=[0, 1])
         points = fig3.improvement_points(Setup(), grid, objectives=("variance",))
-        spread = Engine(scheduler=address, cache=False).run(
-            fig3.improvement_rows, points, desc="beside", progress=False
-        )
-        alone = Engine(workers=1, cache=False).run(
-            fig3.improvement_rows, points, desc="alone", progress=False
-        )
+        spread = sweeps.run_points(fig3.improvement_rows, points, desc="beside", progress=False,
+                                   engine=Engine(scheduler=address, cache=False))
+        alone = sweeps.run_points(fig3.improvement_rows, points, desc="alone", progress=False,
+                                  engine=Engine(workers=1, cache=False))
         assert spread == alone
     finally:
         for client in list(engine_module._CLIENTS.values()):

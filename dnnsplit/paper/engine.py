@@ -1,23 +1,18 @@
 """Where the points of a sweep run (in this process, on local cores, or on a Dask
 cluster), and the cache of rows per point that lets a re-run skip what it has computed.
 
-:class:`Engine` fans the points of a sweep out to a module-level row function and gathers
-the rows back in the order of the points, so the CSV bytes are the same whatever ran them:
-``workers`` None or 1 (the default) in this process; ``workers=N`` on a local
-``dask.distributed`` cluster of N processes (127.0.0.1, no fixed port); ``scheduler`` on
-the Dask scheduler at ``tcp://HOST:PORT``. On a cluster the points go out in tasks of about
-equal cost, and a worker that dies has its task retried (Dask: up to 3 times); a point that
-still fails or raises stops the sweep with :class:`SweepFailed` naming it, before any CSV
-is written. A sweep given no engine takes :func:`configure`'s, else the environment's (how
-``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_WORKERS``,
-``DNNSPLIT_CACHE`` (``0``: off), ``DNNSPLIT_CACHE_DIR``, each checked when read.
+:class:`Engine` gives a module-level row function's rows back in the order of the points,
+whatever ran them. On a cluster the points go out in tasks of about equal cost, and a
+worker that dies has its task retried (Dask: up to 3 times); a point that still fails stops
+the sweep with :class:`SweepFailed` naming it, before any CSV is written. A sweep given no
+engine takes :func:`configure`'s, else the environment's (:func:`from_environment`: how
+``./run_all.sh`` reaches the kernels).
 
-**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task under
+**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each point under
 :func:`point_key`. Each entry carries a checksum of its key and rows and must be what its
-point yields (a non-empty list of rows with the same columns; where :func:`yields` declares
-it, exactly that count, columns and types); an entry that fails is recomputed, a file that
-is not a database replaced, an unwritable folder skipped, each with one line on stderr.
-Beyond that the cache, like any build output, is trusted (``rm -rf build/cache``).
+point yields (:func:`yields`); an entry that fails is recomputed, a file that is not a
+database replaced, an unwritable folder skipped, each with one line on stderr. Beyond
+that the cache, like any build output, is trusted (``rm -rf build/cache``).
 """
 
 from __future__ import annotations
@@ -45,24 +40,10 @@ from dnnsplit.profiles import profile_path
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "CACHE_FILE",
-    "ENV_CACHE",
-    "ENV_SCHEDULER",
-    "ENV_WORKERS",
-    "SCHEDULER_TIMEOUT_S",
-    "Engine",
-    "Shape",
-    "SweepFailed",
-    "check_reachable",
-    "code_fingerprint",
-    "configure",
-    "current",
-    "from_environment",
-    "module_fingerprint",
-    "package_fingerprint",
-    "point_key",
-    "start_local_cluster",
-    "yields",
+    "CACHE_FILE", "ENV_CACHE", "ENV_SCHEDULER", "ENV_WORKERS", "SCHEDULER_TIMEOUT_S", "Engine",
+    "Shape", "SweepFailed", "check_reachable", "code_fingerprint", "configure", "current",
+    "from_environment", "module_fingerprint", "package_fingerprint", "point_key",
+    "start_local_cluster", "yields",
 ]
 
 ENV_SCHEDULER = "DNNSPLIT_SCHEDULER"
@@ -93,16 +74,19 @@ RowFunction = Callable[[Any], Rows]
 
 
 class SweepFailed(RuntimeError):
-    """A point of a sweep failed (raised, or its worker kept dying); names the point (its
-    N, seed, policy, ratio and labels)."""
+    """A point of a sweep failed (raised ``error``, or its worker kept dying); names the
+    point (its N, seed, policy, ratio and labels)."""
 
-    def __init__(self, sweep: str, point: Any, error: BaseException) -> None:
-        self.sweep, self.point, self.error = sweep, point, error
-        what = str(error) if isinstance(error, PointFailed) else f"{type(error).__name__}: {error}"
+    def __init__(self, sweep: str, point: Any, error: BaseException | str) -> None:
+        what = error if isinstance(error, str) else _failure(error)
         setup = point.setup
         parts = [f"N = {point.devices}", f"seed {point.seed}", setup.policy, f"R = {setup.ratio:g}"]
         parts += [f"{k} = {v}" for k, v in point.labels]
         super().__init__(f"{sweep}: point ({', '.join(parts)}) failed: {what}")
+
+
+def _failure(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 # --- the cache -----------------------------------------------------------------------------
@@ -248,23 +232,6 @@ def _entry_digest(key: str, text: str) -> str:
 QUERY_KEYS = 900
 
 
-def _cache_read(path: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The stored ``(digest, text)`` of each of ``keys`` that has an entry; a
-    ``sqlite3.OperationalError`` when the file is locked or cannot be opened, another
-    ``sqlite3.DatabaseError`` when it is not a database."""
-    found: dict[str, tuple[str, str]] = {}
-    if not path.exists():
-        return found
-    wanted = list(dict.fromkeys(keys))
-    with contextlib.closing(sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)) as db:
-        for start in range(0, len(wanted), QUERY_KEYS):
-            batch = wanted[start : start + QUERY_KEYS]
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT key, digest, rows FROM entries WHERE key IN ({marks})"
-            found.update((key, (digest, text)) for key, digest, text in db.execute(query, batch))
-    return found
-
-
 def _cache_write(folder: Path, entries: Sequence[tuple[str, Rows]]) -> None:
     """Store ``(key, rows)`` entries in one transaction, all of them or none; ``OSError``
     when the folder or the file cannot be written (a read-only checkout, a full disk)."""
@@ -403,19 +370,12 @@ class Engine:
     def in_process(self) -> bool:
         return self.scheduler is None and (self.workers or 1) == 1
 
-    def run(
-        self, compute: RowFunction, points: Sequence[Any], *, desc: str, progress: bool = True
-    ) -> Rows:
-        """The rows of every point, in the order of ``points`` (one progress bar)."""
-        each = self.run_each(compute, points, desc=desc, progress=progress)
-        return [row for rows in each for row in rows]
-
     def run_each(
         self, compute: RowFunction, points: Sequence[Any], *, desc: str, progress: bool = True
     ) -> list[Rows]:
-        """The rows of each point, one list per point, in the order of ``points``. Points
-        of the same key are computed once; the cache is read in one pass over the keys and
-        written in transactions of :data:`WRITE_ENTRIES`."""
+        """The rows of each point, one list per point, in the order of ``points`` (one
+        progress bar). Points of the same key are computed once; the cache is read in one
+        pass over the keys and written in transactions of :data:`WRITE_ENTRIES`."""
         memo: dict[str, str | None] = {}
         keys = [point_key(compute, point, memo=memo) for point in points]
         first: dict[str, int] = {}
@@ -452,11 +412,18 @@ class Engine:
     def _recall(
         self, keys: Sequence[str], shapes: Sequence[Shape | None], desc: str
     ) -> dict[str, Rows]:
-        if not self.cache or not keys:
-            return {}
         path = self.cache_dir / CACHE_FILE
+        if not self.cache or not keys or not path.exists():
+            return {}
+        stored: dict[str, tuple[str, str]] = {}
+        wanted = list(dict.fromkeys(keys))
         try:
-            stored = _cache_read(path, keys)
+            with contextlib.closing(sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)) as db:
+                for start in range(0, len(wanted), QUERY_KEYS):
+                    batch = wanted[start : start + QUERY_KEYS]
+                    marks = ",".join("?" * len(batch))
+                    query = f"SELECT key, digest, rows FROM entries WHERE key IN ({marks})"
+                    stored.update({k: (d, t) for k, d, t in db.execute(query, batch)})
         except sqlite3.OperationalError as error:  # locked, or cannot be opened
             if "no such table" not in str(error):
                 _report(f"cannot read {path} ({error}); {desc} is computed")
@@ -510,7 +477,7 @@ class Engine:
             for index in todo:
                 try:
                     rows = compute(points[index])
-                except (KeyboardInterrupt, SweepFailed):
+                except SweepFailed:
                     raise
                 except Exception as error:
                     raise SweepFailed(desc, points[index], error) from error
@@ -536,10 +503,10 @@ class Engine:
                 chunk = futures[future]
                 try:
                     each = future.result()
-                except PointFailed as failed:
-                    raise SweepFailed(desc, points[chunk[failed.position]], failed) from failed
                 except Exception as error:  # the worker kept dying, or the task was lost
                     raise SweepFailed(desc, points[chunk[0]], error) from error
+                if isinstance(each, tuple):  # (position, error) of the point that raised
+                    raise SweepFailed(desc, points[chunk[each[0]]], each[1])
                 yield from zip(chunk, each, strict=True)
         except BaseException:
             client.cancel(list(futures))
@@ -567,25 +534,15 @@ def _chunks(order: Sequence[int], weights: Sequence[float], count: int) -> list[
     return [chunk for chunk in chunks if chunk]
 
 
-class PointFailed(RuntimeError):
-    """Raised on a worker: the point at ``position`` of a chunk raised ``message``."""
-
-    def __init__(self, position: int, message: str) -> None:
-        super().__init__(position, message)
-        self.position, self.message = position, message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _run_chunk(compute: RowFunction, points: Sequence[Any]) -> list[Rows]:
-    """The rows of each point of a chunk (runs on a worker)."""
+def _run_chunk(compute: RowFunction, points: Sequence[Any]) -> list[Rows] | tuple[int, str]:
+    """The rows of each point of a chunk (runs on a worker), or the position and error of
+    the first point that raises."""
     out = []
     for position, point in enumerate(points):
         try:
             out.append(compute(point))
         except Exception as error:
-            raise PointFailed(position, f"{type(error).__name__}: {error}") from error
+            return position, _failure(error)
     return out
 
 
