@@ -19,6 +19,8 @@ __all__ = [
 
 #: Two objective values this close (relative) are the same value: greedy "found" the optimum.
 SAME_VALUE_RELATIVE = 1e-9
+#: The level of :func:`summarise`'s interval, and its bootstrap resamples.
+CONFIDENCE, RESAMPLES = 0.95, 2000
 
 
 def where(rows: pd.DataFrame, **equal: object) -> pd.DataFrame:
@@ -75,13 +77,11 @@ def summarise(
     frame: pd.DataFrame,
     by: Sequence[str],
     *,
-    confidence: float = 0.95,
-    resamples: int = 2000,
     seed: int = 0,
     statistic: Callable[[np.ndarray], float] = np.mean,
 ) -> pd.DataFrame:
-    """Mean over seeds with a seeded percentile-bootstrap interval, and the seed-to-seed
-    spread, per group.
+    """Mean over seeds with a seeded percentile-bootstrap interval (:data:`CONFIDENCE`,
+    :data:`RESAMPLES`), and the seed-to-seed spread, per group.
 
     Parameters
     ----------
@@ -89,10 +89,6 @@ def summarise(
         Tidy rows with a ``value`` column.
     by : sequence of str
         Columns that identify a point (everything but ``seed``, typically).
-    confidence : float
-        Interval level.
-    resamples : int
-        Bootstrap resamples.
     seed : int
         Seed of the bootstrap (pass an int for reproducible output).
     statistic : callable
@@ -115,11 +111,11 @@ def summarise(
         centre = float(statistic(values)) if values.size else math.nan
         low = high = centre
         if values.size >= 2:
-            samples = values[rng.integers(0, values.size, size=(resamples, values.size))]
+            samples = values[rng.integers(0, values.size, size=(RESAMPLES, values.size))]
             # the mean of each row at once: the same bits as np.mean row by row
             stats = (samples.mean(axis=1) if statistic is np.mean
                      else np.apply_along_axis(statistic, 1, samples))
-            low, high = _bootstrap_interval(stats, confidence)
+            low, high = _bootstrap_interval(stats, CONFIDENCE)
         spread = (values.min(), np.median(values), values.max()) if values.size else (math.nan,) * 3
         out.append(
             {
