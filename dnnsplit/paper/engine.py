@@ -208,7 +208,8 @@ def yields(shape: Callable[[Any], Shape]) -> Callable[[_F], _F]:
 
 
 def _well_formed(rows: Any, shape: Shape | None) -> bool:
-    """Whether ``rows`` can be what a point yields (see the module docstring)."""
+    """Whether ``rows`` can be what a point yields: a non-empty list of rows with the same
+    columns; with a ``shape`` (:func:`yields`), exactly its count, columns and types."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return False
     if shape is None:
@@ -262,10 +263,8 @@ _UNWRITABLE: set[Path] = set()
 
 def _report(message: str) -> None:
     """One line on stderr (a cache problem that the run survives)."""
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         print(f"dnnsplit cache: {message}", file=sys.stderr, flush=True)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 # --- the engine ----------------------------------------------------------------------------
@@ -632,9 +631,10 @@ def from_environment(
     default_workers: int | None = None,
     names: dict[str, str] | None = None,
 ) -> Engine:
-    """The engine the arguments (not None), else the environment, else ``default_workers``
-    (None: in this process) name; an :class:`InputError` for one of the wrong form names
-    its variable (or, through ``names``, the argument's flag)."""
+    """The engine the arguments (not None), else the environment (``DNNSPLIT_WORKERS``,
+    ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_CACHE``: ``0`` off, ``DNNSPLIT_CACHE_DIR``), else
+    ``default_workers`` (None: in this process) name; an :class:`InputError` for one of
+    the wrong form names its variable (or, through ``names``, the argument's flag)."""
     names = names or {}
     env = os.environ
     count = default_workers

@@ -25,7 +25,10 @@ CONFIDENCE, RESAMPLES = 0.95, 2000
 
 def where(rows: pd.DataFrame, **equal: object) -> pd.DataFrame:
     """The rows whose columns equal the given values, e.g. ``where(rows, objective="total")``."""
-    return rows[(rows[list(equal)] == pd.Series(equal, dtype=object)).all(axis=1)]
+    keep = pd.Series(True, index=rows.index)
+    for column, value in equal.items():
+        keep &= rows[column] == value
+    return rows[keep]
 
 
 def improvement_pct(baseline: float, value: float) -> float:
