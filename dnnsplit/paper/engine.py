@@ -57,6 +57,8 @@ CACHE_FILE = "entries.sqlite3"
 CACHE_TIMEOUT_S = 60.0
 #: Computed entries are stored in one transaction per this many (and at the end).
 WRITE_ENTRIES = 512
+#: Keys asked of the database in one query (below SQLite's limit on parameters).
+QUERY_KEYS = 900
 #: The library code whose source decides every row (relative to the package folder); a
 #: row function's own module is added to its key (:func:`module_fingerprint`).
 ROW_CODE = ("*.py", "solvers/*.py", "online/*.py", "paper/sweeps.py", "paper/stats.py")
@@ -229,17 +231,11 @@ def _entry_digest(key: str, text: str) -> str:
     return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
 
 
-#: Keys asked of the database in one query (below SQLite's limit on parameters).
-QUERY_KEYS = 900
-
-
 def _cache_write(folder: Path, entries: Sequence[tuple[str, Rows]]) -> None:
     """Store ``(key, rows)`` entries in one transaction, all of them or none; ``OSError``
     when the folder or the file cannot be written (a read-only checkout, a full disk)."""
-    records = []
-    for key, rows in entries:
-        text = json.dumps(rows, separators=(",", ":"))
-        records.append((key, _entry_digest(key, text), text))
+    texts = [(key, json.dumps(rows, separators=(",", ":"))) for key, rows in entries]
+    records = [(key, _entry_digest(key, text), text) for key, text in texts]
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.closing(
@@ -381,8 +377,8 @@ class Engine:
         for index, key in enumerate(keys):
             first.setdefault(key, index)
         shape = _SHAPES.get(_name(compute))
-        shapes = [shape(points[i]) if shape else None for i in first.values()]
-        rows_of = self._recall(list(first), shapes, desc)
+        shapes = {key: shape(points[i]) if shape else None for key, i in first.items()}
+        rows_of = self._recall(shapes, desc)
         todo = [index for key, index in first.items() if key not in rows_of]
         bar = progress_bar(total=len(first), desc=desc, enabled=progress)
         bar.update(len(first) - len(todo))
@@ -406,16 +402,14 @@ class Engine:
         """The cached rows of each of ``keys`` whose entry passes its checks (``shape``:
         what its rows must be, see :func:`yields`); nothing when the cache is off. Entries
         that fail are counted in one line on stderr, for the caller to recompute."""
-        return self._recall(keys, [shape] * len(keys), desc)
+        return self._recall(dict.fromkeys(keys, shape), desc)
 
-    def _recall(
-        self, keys: Sequence[str], shapes: Sequence[Shape | None], desc: str
-    ) -> dict[str, Rows]:
+    def _recall(self, shapes: Mapping[str, Shape | None], desc: str) -> dict[str, Rows]:
         path = self.cache_dir / CACHE_FILE
-        if not self.cache or not keys or not path.exists():
+        if not self.cache or not shapes or not path.exists():
             return {}
         stored: dict[str, tuple[str, str]] = {}
-        wanted = list(dict.fromkeys(keys))
+        wanted = list(shapes)
         try:
             with contextlib.closing(sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)) as db:
                 for start in range(0, len(wanted), QUERY_KEYS):
@@ -435,9 +429,9 @@ class Engine:
             return {}
         found: dict[str, Rows] = {}
         failed = 0
-        for key, shape in zip(keys, shapes, strict=True):
-            if key in stored and key not in found:
-                digest, text = stored.pop(key)
+        for key, shape in shapes.items():
+            if key in stored:
+                digest, text = stored[key]
                 rows: Any = None
                 if isinstance(text, str) and digest == _entry_digest(key, text):
                     with contextlib.suppress(ValueError, RecursionError):
