@@ -21,8 +21,10 @@ import atexit
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -566,9 +568,6 @@ def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
     processes (default: one per core) of one thread, on 127.0.0.1 with free ports (beside
     another cluster on Dask's 8786 and 8787, without a warning). The workers ignore Ctrl-C,
     which reaches the whole process group: the caller stops them by closing the cluster."""
-    import logging
-    import signal
-
     import dask
     from distributed import LocalCluster
 
