@@ -9,9 +9,10 @@ import json
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -90,8 +91,9 @@ def test_a_worker_that_dies_has_its_point_retried(tmp_path, cluster):
         sweeps.Point(Setup(), 3, seed, options={"marker": str(tmp_path / "marker")})
         for seed in range(3)
     ]
-    rows = Engine(scheduler=cluster.scheduler_address, cache=False).run(
-        _dies_the_first_time, points, desc="dying", progress=False
+    rows = sweeps.run_points(
+        _dies_the_first_time, points, desc="dying", progress=False,
+        engine=Engine(scheduler=cluster.scheduler_address, cache=False),
     )
     assert (tmp_path / "marker").exists()  # the worker did die
     assert [r["seed"] for r in rows] == [0, 1, 2]
@@ -115,7 +117,7 @@ def test_a_failing_point_is_named_and_nothing_is_returned(cluster):
     )
     for engine in engines:
         with pytest.raises(SweepFailed, match=expected):
-            engine.run(_fails_on_seed_2, points, desc="sweep", progress=False)
+            sweeps.run_points(_fails_on_seed_2, points, desc="sweep", progress=False, engine=engine)
 
 
 @pytest.fixture
@@ -274,60 +276,42 @@ def _signed(key: str, rows: Any) -> tuple[str, str]:
     return engine_module._entry_digest(key, text), text
 
 
-def _corrupt(how: str, folder: Path, entry: tuple[str, str, Any], other: tuple) -> None:
-    """Damage one cache entry the way ``how`` says (``other``: another entry)."""
-    key, digest, text = entry
-    rows = json.loads(text)
-    damaged: tuple[str, Any]
-    if how == "valid JSON, no rows":
-        damaged = digest, json.dumps({"rows": []})
-    elif how == "its rows emptied":
-        damaged = digest, json.dumps([{} for _ in rows])
-    elif how == "an empty object":
-        damaged = digest, "{}"
-    elif how == "a number changed":
-        name = next(k for k, v in rows[0].items() if isinstance(v, float))
-        rows[0][name] = rows[0][name] * 1.5 + 1.0
-        damaged = digest, json.dumps(rows)
-    elif how == "truncated":
-        damaged = digest, text[: len(text) // 2]
-    elif how == "empty":
-        damaged = digest, ""
-    elif how == "random bytes":
-        damaged = digest, os.urandom(200)
-    elif how == "another point's entry":
-        damaged = other[1], other[2]
-    # hostile: the checksum recomputed over the damage, so only the shape can tell
-    elif how == "no rows, checksum recomputed":
-        damaged = _signed(key, [])
-    elif how == "rows emptied, checksum recomputed":
-        damaged = _signed(key, [{} for _ in rows])
-    elif how == "a row more, checksum recomputed":
-        damaged = _signed(key, [*rows, rows[0]])
-    elif how == "a column dropped, checksum recomputed":
-        damaged = _signed(key, [{k: v for k, v in r.items() if k != "variance"} for r in rows])
-    elif how == "a number made text, checksum recomputed":
-        damaged = _signed(key, [{**r, "variance": "0"} for r in rows])
-    else:  # pragma: no cover
-        raise ValueError(how)
-    _rewrite(folder, key, *damaged)
+class Entry(NamedTuple):
+    """A cache entry to damage, its rows, and another entry."""
+
+    key: str
+    digest: str
+    text: str
+    rows: list
+    other: tuple
 
 
-CORRUPTIONS = [
-    "valid JSON, no rows",
-    "its rows emptied",
-    "an empty object",
-    "a number changed",
-    "truncated",
-    "empty",
-    "random bytes",
-    "another point's entry",
-    "no rows, checksum recomputed",
-    "rows emptied, checksum recomputed",
-    "a row more, checksum recomputed",
-    "a column dropped, checksum recomputed",
-    "a number made text, checksum recomputed",
-]
+def _number_changed(rows: list) -> list:
+    name = next(k for k, v in rows[0].items() if isinstance(v, float))
+    return [{**rows[0], name: rows[0][name] * 1.5 + 1.0}, *rows[1:]]
+
+
+#: Ways to damage a cache entry, as its new ``(digest, text)``. The hostile ones recompute
+#: the checksum over the damage, so only the shape can tell.
+CORRUPTIONS: dict[str, Callable[[Entry], tuple[str, Any]]] = {
+    "valid JSON, no rows": lambda e: (e.digest, json.dumps({"rows": []})),
+    "its rows emptied": lambda e: (e.digest, json.dumps([{} for _ in e.rows])),
+    "an empty object": lambda e: (e.digest, "{}"),
+    "a number changed": lambda e: (e.digest, json.dumps(_number_changed(e.rows))),
+    "truncated": lambda e: (e.digest, e.text[: len(e.text) // 2]),
+    "empty": lambda e: (e.digest, ""),
+    "random bytes": lambda e: (e.digest, os.urandom(200)),
+    "another point's entry": lambda e: (e.other[1], e.other[2]),
+    "no rows, checksum recomputed": lambda e: _signed(e.key, []),
+    "rows emptied, checksum recomputed": lambda e: _signed(e.key, [{} for _ in e.rows]),
+    "a row more, checksum recomputed": lambda e: _signed(e.key, [*e.rows, e.rows[0]]),
+    "a column dropped, checksum recomputed": lambda e: _signed(
+        e.key, [{k: v for k, v in r.items() if k != "variance"} for r in e.rows]
+    ),
+    "a number made text, checksum recomputed": lambda e: _signed(
+        e.key, [{**r, "variance": "0"} for r in e.rows]
+    ),
+}
 
 
 @pytest.mark.parametrize("how", CORRUPTIONS)
@@ -341,8 +325,9 @@ def test_a_corrupt_cache_entry_is_discarded_and_recomputed(how, tmp_path, comput
     clean = run()
     entries = _entries(tmp_path)
     assert len(entries) == SOLVES
-    for k, entry in enumerate(entries):  # every entry, each the same way
-        _corrupt(how, tmp_path, entry, entries[(k + 1) % len(entries)])
+    for k, (key, digest, text) in enumerate(entries):  # every entry, each the same way
+        entry = Entry(key, digest, text, json.loads(text), entries[(k + 1) % len(entries)])
+        _rewrite(tmp_path, key, *CORRUPTIONS[how](entry))
     capsys.readouterr()
     assert run() == clean  # the clean run's bytes
     assert computed == [SOLVES, SOLVES]  # every damaged entry recomputed
@@ -452,12 +437,10 @@ def test_a_cluster_starts_beside_one_that_holds_the_usual_ports(usual_ports_held
         assert not address.endswith((":8786", ":8787"))
         grid = sweeps.Grid(devices=[3], seeds=[0, 1])
         points = fig3.improvement_points(Setup(), grid, objectives=("variance",))
-        spread = Engine(scheduler=address, cache=False).run(
-            fig3.improvement_rows, points, desc="beside", progress=False
-        )
-        alone = Engine(workers=1, cache=False).run(
-            fig3.improvement_rows, points, desc="alone", progress=False
-        )
+        spread = sweeps.run_points(fig3.improvement_rows, points, desc="beside", progress=False,
+                                   engine=Engine(scheduler=address, cache=False))
+        alone = sweeps.run_points(fig3.improvement_rows, points, desc="alone", progress=False,
+                                  engine=Engine(workers=1, cache=False))
         assert spread == alone
     finally:
         for client in list(engine_module._CLIENTS.values()):

@@ -1,23 +1,18 @@
 """Where the points of a sweep run (in this process, on local cores, or on a Dask
 cluster), and the cache of rows per point that lets a re-run skip what it has computed.
 
-:class:`Engine` fans the points of a sweep out to a module-level row function and gathers
-the rows back in the order of the points, so the CSV bytes are the same whatever ran them:
-``workers`` None or 1 (the default) in this process; ``workers=N`` on a local
-``dask.distributed`` cluster of N processes (127.0.0.1, no fixed port); ``scheduler`` on
-the Dask scheduler at ``tcp://HOST:PORT``. On a cluster the points go out in tasks of about
-equal cost, and a worker that dies has its task retried (Dask: up to 3 times); a point that
-still fails or raises stops the sweep with :class:`SweepFailed` naming it, before any CSV
-is written. A sweep given no engine takes :func:`configure`'s, else the environment's (how
-``./run_all.sh`` reaches the kernels): ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_WORKERS``,
-``DNNSPLIT_CACHE`` (``0``: off), ``DNNSPLIT_CACHE_DIR``, each checked when read.
+:class:`Engine` gives a module-level row function's rows back in the order of the points,
+whatever ran them. On a cluster the points go out in tasks of about equal cost, and a
+worker that dies has its task retried (Dask: up to 3 times); a point that still fails stops
+the sweep with :class:`SweepFailed` naming it, before any CSV is written. A sweep given no
+engine takes :func:`configure`'s, else the environment's (:func:`from_environment`: how
+``./run_all.sh`` reaches the kernels).
 
-**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each task under
+**The cache** (``build/cache/rows/entries.sqlite3``): the rows of each point under
 :func:`point_key`. Each entry carries a checksum of its key and rows and must be what its
-point yields (a non-empty list of rows with the same columns; where :func:`yields` declares
-it, exactly that count, columns and types); an entry that fails is recomputed, a file that
-is not a database replaced, an unwritable folder skipped, each with one line on stderr.
-Beyond that the cache, like any build output, is trusted (``rm -rf build/cache``).
+point yields (:func:`yields`); an entry that fails is recomputed, a file that is not a
+database replaced, an unwritable folder skipped, each with one line on stderr. Beyond
+that the cache, like any build output, is trusted (``rm -rf build/cache``).
 """
 
 from __future__ import annotations
@@ -26,8 +21,10 @@ import atexit
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,24 +42,10 @@ from dnnsplit.profiles import profile_path
 from dnnsplit.setup import Setup
 
 __all__ = [
-    "CACHE_FILE",
-    "ENV_CACHE",
-    "ENV_SCHEDULER",
-    "ENV_WORKERS",
-    "SCHEDULER_TIMEOUT_S",
-    "Engine",
-    "Shape",
-    "SweepFailed",
-    "check_reachable",
-    "code_fingerprint",
-    "configure",
-    "current",
-    "from_environment",
-    "module_fingerprint",
-    "package_fingerprint",
-    "point_key",
-    "start_local_cluster",
-    "yields",
+    "CACHE_FILE", "ENV_CACHE", "ENV_SCHEDULER", "ENV_WORKERS", "SCHEDULER_TIMEOUT_S", "Engine",
+    "Shape", "SweepFailed", "check_reachable", "code_fingerprint", "configure", "current",
+    "from_environment", "module_fingerprint", "package_fingerprint", "point_key",
+    "start_local_cluster", "yields",
 ]
 
 ENV_SCHEDULER = "DNNSPLIT_SCHEDULER"
@@ -76,6 +59,8 @@ CACHE_FILE = "entries.sqlite3"
 CACHE_TIMEOUT_S = 60.0
 #: Computed entries are stored in one transaction per this many (and at the end).
 WRITE_ENTRIES = 512
+#: Keys asked of the database in one query (below SQLite's limit on parameters).
+QUERY_KEYS = 900
 #: The library code whose source decides every row (relative to the package folder); a
 #: row function's own module is added to its key (:func:`module_fingerprint`).
 ROW_CODE = ("*.py", "solvers/*.py", "online/*.py", "paper/sweeps.py", "paper/stats.py")
@@ -93,16 +78,19 @@ RowFunction = Callable[[Any], Rows]
 
 
 class SweepFailed(RuntimeError):
-    """A point of a sweep failed (raised, or its worker kept dying); names the point (its
-    N, seed, policy, ratio and labels)."""
+    """A point of a sweep failed (raised ``error``, or its worker kept dying); names the
+    point (its N, seed, policy, ratio and labels)."""
 
-    def __init__(self, sweep: str, point: Any, error: BaseException) -> None:
-        self.sweep, self.point, self.error = sweep, point, error
-        what = str(error) if isinstance(error, PointFailed) else f"{type(error).__name__}: {error}"
+    def __init__(self, sweep: str, point: Any, error: BaseException | str) -> None:
+        what = error if isinstance(error, str) else _failure(error)
         setup = point.setup
         parts = [f"N = {point.devices}", f"seed {point.seed}", setup.policy, f"R = {setup.ratio:g}"]
         parts += [f"{k} = {v}" for k, v in point.labels]
         super().__init__(f"{sweep}: point ({', '.join(parts)}) failed: {what}")
+
+
+def _failure(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 # --- the cache -----------------------------------------------------------------------------
@@ -224,7 +212,8 @@ def yields(shape: Callable[[Any], Shape]) -> Callable[[_F], _F]:
 
 
 def _well_formed(rows: Any, shape: Shape | None) -> bool:
-    """Whether ``rows`` can be what a point yields (see the module docstring)."""
+    """Whether ``rows`` can be what a point yields: a non-empty list of rows with the same
+    columns; with a ``shape`` (:func:`yields`), exactly its count, columns and types."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return False
     if shape is None:
@@ -244,34 +233,11 @@ def _entry_digest(key: str, text: str) -> str:
     return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
 
 
-#: Keys asked of the database in one query (below SQLite's limit on parameters).
-QUERY_KEYS = 900
-
-
-def _cache_read(path: Path, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The stored ``(digest, text)`` of each of ``keys`` that has an entry; a
-    ``sqlite3.OperationalError`` when the file is locked or cannot be opened, another
-    ``sqlite3.DatabaseError`` when it is not a database."""
-    found: dict[str, tuple[str, str]] = {}
-    if not path.exists():
-        return found
-    wanted = list(dict.fromkeys(keys))
-    with contextlib.closing(sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)) as db:
-        for start in range(0, len(wanted), QUERY_KEYS):
-            batch = wanted[start : start + QUERY_KEYS]
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT key, digest, rows FROM entries WHERE key IN ({marks})"
-            found.update((key, (digest, text)) for key, digest, text in db.execute(query, batch))
-    return found
-
-
 def _cache_write(folder: Path, entries: Sequence[tuple[str, Rows]]) -> None:
     """Store ``(key, rows)`` entries in one transaction, all of them or none; ``OSError``
     when the folder or the file cannot be written (a read-only checkout, a full disk)."""
-    records = []
-    for key, rows in entries:
-        text = json.dumps(rows, separators=(",", ":"))
-        records.append((key, _entry_digest(key, text), text))
+    texts = [(key, json.dumps(rows, separators=(",", ":"))) for key, rows in entries]
+    records = [(key, _entry_digest(key, text), text) for key, text in texts]
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.closing(
@@ -295,10 +261,8 @@ _UNWRITABLE: set[Path] = set()
 
 def _report(message: str) -> None:
     """One line on stderr (a cache problem that the run survives)."""
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         print(f"dnnsplit cache: {message}", file=sys.stderr, flush=True)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 # --- the engine ----------------------------------------------------------------------------
@@ -403,27 +367,20 @@ class Engine:
     def in_process(self) -> bool:
         return self.scheduler is None and (self.workers or 1) == 1
 
-    def run(
-        self, compute: RowFunction, points: Sequence[Any], *, desc: str, progress: bool = True
-    ) -> Rows:
-        """The rows of every point, in the order of ``points`` (one progress bar)."""
-        each = self.run_each(compute, points, desc=desc, progress=progress)
-        return [row for rows in each for row in rows]
-
     def run_each(
         self, compute: RowFunction, points: Sequence[Any], *, desc: str, progress: bool = True
     ) -> list[Rows]:
-        """The rows of each point, one list per point, in the order of ``points``. Points
-        of the same key are computed once; the cache is read in one pass over the keys and
-        written in transactions of :data:`WRITE_ENTRIES`."""
+        """The rows of each point, one list per point, in the order of ``points`` (one
+        progress bar). Points of the same key are computed once; the cache is read in one
+        pass over the keys and written in transactions of :data:`WRITE_ENTRIES`."""
         memo: dict[str, str | None] = {}
         keys = [point_key(compute, point, memo=memo) for point in points]
         first: dict[str, int] = {}
         for index, key in enumerate(keys):
             first.setdefault(key, index)
         shape = _SHAPES.get(_name(compute))
-        shapes = [shape(points[i]) if shape else None for i in first.values()]
-        rows_of = self._recall(list(first), shapes, desc)
+        shapes = {key: shape(points[i]) if shape else None for key, i in first.items()}
+        rows_of = self._recall(shapes, desc)
         todo = [index for key, index in first.items() if key not in rows_of]
         bar = progress_bar(total=len(first), desc=desc, enabled=progress)
         bar.update(len(first) - len(todo))
@@ -447,16 +404,21 @@ class Engine:
         """The cached rows of each of ``keys`` whose entry passes its checks (``shape``:
         what its rows must be, see :func:`yields`); nothing when the cache is off. Entries
         that fail are counted in one line on stderr, for the caller to recompute."""
-        return self._recall(keys, [shape] * len(keys), desc)
+        return self._recall(dict.fromkeys(keys, shape), desc)
 
-    def _recall(
-        self, keys: Sequence[str], shapes: Sequence[Shape | None], desc: str
-    ) -> dict[str, Rows]:
-        if not self.cache or not keys:
-            return {}
+    def _recall(self, shapes: Mapping[str, Shape | None], desc: str) -> dict[str, Rows]:
         path = self.cache_dir / CACHE_FILE
+        if not self.cache or not shapes or not path.exists():
+            return {}
+        stored: dict[str, tuple[str, str]] = {}
+        wanted = list(shapes)
         try:
-            stored = _cache_read(path, keys)
+            with contextlib.closing(sqlite3.connect(path, timeout=CACHE_TIMEOUT_S)) as db:
+                for start in range(0, len(wanted), QUERY_KEYS):
+                    batch = wanted[start : start + QUERY_KEYS]
+                    marks = ",".join("?" * len(batch))
+                    query = f"SELECT key, digest, rows FROM entries WHERE key IN ({marks})"
+                    stored.update({k: (d, t) for k, d, t in db.execute(query, batch)})
         except sqlite3.OperationalError as error:  # locked, or cannot be opened
             if "no such table" not in str(error):
                 _report(f"cannot read {path} ({error}); {desc} is computed")
@@ -469,9 +431,9 @@ class Engine:
             return {}
         found: dict[str, Rows] = {}
         failed = 0
-        for key, shape in zip(keys, shapes, strict=True):
-            if key in stored and key not in found:
-                digest, text = stored.pop(key)
+        for key, shape in shapes.items():
+            if key in stored:
+                digest, text = stored[key]
                 rows: Any = None
                 if isinstance(text, str) and digest == _entry_digest(key, text):
                     with contextlib.suppress(ValueError, RecursionError):
@@ -510,7 +472,7 @@ class Engine:
             for index in todo:
                 try:
                     rows = compute(points[index])
-                except (KeyboardInterrupt, SweepFailed):
+                except SweepFailed:
                     raise
                 except Exception as error:
                     raise SweepFailed(desc, points[index], error) from error
@@ -536,10 +498,10 @@ class Engine:
                 chunk = futures[future]
                 try:
                     each = future.result()
-                except PointFailed as failed:
-                    raise SweepFailed(desc, points[chunk[failed.position]], failed) from failed
                 except Exception as error:  # the worker kept dying, or the task was lost
                     raise SweepFailed(desc, points[chunk[0]], error) from error
+                if isinstance(each, tuple):  # (position, error) of the point that raised
+                    raise SweepFailed(desc, points[chunk[each[0]]], each[1])
                 yield from zip(chunk, each, strict=True)
         except BaseException:
             client.cancel(list(futures))
@@ -567,25 +529,15 @@ def _chunks(order: Sequence[int], weights: Sequence[float], count: int) -> list[
     return [chunk for chunk in chunks if chunk]
 
 
-class PointFailed(RuntimeError):
-    """Raised on a worker: the point at ``position`` of a chunk raised ``message``."""
-
-    def __init__(self, position: int, message: str) -> None:
-        super().__init__(position, message)
-        self.position, self.message = position, message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _run_chunk(compute: RowFunction, points: Sequence[Any]) -> list[Rows]:
-    """The rows of each point of a chunk (runs on a worker)."""
+def _run_chunk(compute: RowFunction, points: Sequence[Any]) -> list[Rows] | tuple[int, str]:
+    """The rows of each point of a chunk (runs on a worker), or the position and error of
+    the first point that raises."""
     out = []
     for position, point in enumerate(points):
         try:
             out.append(compute(point))
         except Exception as error:
-            raise PointFailed(position, f"{type(error).__name__}: {error}") from error
+            return position, _failure(error)
     return out
 
 
@@ -616,9 +568,6 @@ def start_local_cluster(workers: int | None = None) -> tuple[Any, str]:
     processes (default: one per core) of one thread, on 127.0.0.1 with free ports (beside
     another cluster on Dask's 8786 and 8787, without a warning). The workers ignore Ctrl-C,
     which reaches the whole process group: the caller stops them by closing the cluster."""
-    import logging
-    import signal
-
     import dask
     from distributed import LocalCluster
 
@@ -675,9 +624,10 @@ def from_environment(
     default_workers: int | None = None,
     names: dict[str, str] | None = None,
 ) -> Engine:
-    """The engine the arguments (not None), else the environment, else ``default_workers``
-    (None: in this process) name; an :class:`InputError` for one of the wrong form names
-    its variable (or, through ``names``, the argument's flag)."""
+    """The engine the arguments (not None), else the environment (``DNNSPLIT_WORKERS``,
+    ``DNNSPLIT_SCHEDULER``, ``DNNSPLIT_CACHE``: ``0`` off, ``DNNSPLIT_CACHE_DIR``), else
+    ``default_workers`` (None: in this process) name; an :class:`InputError` for one of
+    the wrong form names its variable (or, through ``names``, the argument's flag)."""
     names = names or {}
     env = os.environ
     count = default_workers

@@ -1,9 +1,5 @@
-"""How the paper's experiments run the solvers: the knobs that are not the model's.
-
-:class:`dnnsplit.Setup` holds the model's open choices; the paper's *experiments* choose
-where greedy starts (eq. 6 leaves ``p⁽⁰⁾`` open), how many random starts our
-``local-search`` takes, and what Fig. 3's "all-local" baseline means on a device whose
-memory cannot hold the whole network. A sweep takes both,
+"""How the paper's experiments run the solvers: the knobs that are not the model's
+(:class:`dnnsplit.Setup` holds those). A sweep takes both,
 ``sweep(setup, grid, experiment=Experiment(...))``; each point records the knobs its rows
 depend on (so they are in its cache key), and each run's manifest records the experiment.
 """
@@ -18,16 +14,12 @@ from dnnsplit._params import Choice, Constraint, Whole, declare_fields, replace_
 from dnnsplit.errors import InputError
 from dnnsplit.solvers import MAX_RESTARTS, STARTS
 
-__all__ = ["BASELINE_RULES", "EXPERIMENT_FIELDS", "Experiment"]
-
-#: What Fig. 3's "all-local" baseline is: p = S (the paper's words, even beyond a device's
-#: memory limit) or p = s̃_i (the most local point memory allows).
-BASELINE_RULES = ("all-local", "max-local")
+__all__ = ["EXPERIMENT_FIELDS", "Experiment"]
 
 #: What each field of :class:`Experiment` takes (errors name ``experiment.<field>``).
 EXPERIMENT_FIELDS: dict[str, Constraint] = {
     "start": Choice(STARTS, "start"),
-    "baseline": Choice(BASELINE_RULES, "baseline"),
+    "baseline": Choice(("all-local", "max-local"), "baseline"),
     "restarts": Whole(0, MAX_RESTARTS),
 }
 
@@ -40,10 +32,12 @@ class Experiment:
     Attributes
     ----------
     start : str
-        Greedy's start vector (eq. 6): ``half`` (⌊s̃_i/2⌋), ``ones`` or ``local`` (s̃_i).
+        Greedy's start vector (eq. 6 leaves ``p⁽⁰⁾`` open): ``half`` (⌊s̃_i/2⌋), ``ones``
+        or ``local`` (s̃_i).
     baseline : str
-        Fig. 3's all-local baseline: ``all-local`` (p = S, the paper's words, even beyond
-        s̃_i) or ``max-local`` (p = s̃_i, the most local point memory allows).
+        Fig. 3's all-local baseline on a device whose memory cannot hold the network:
+        ``all-local`` (p = S, the paper's words, even beyond s̃_i) or ``max-local``
+        (p = s̃_i, the most local point memory allows).
     restarts : int
         ``local-search``: seeded random starts besides the greedy start.
     """

@@ -1,9 +1,6 @@
-"""Statistics of the paper layer: the figures' quantities and their summaries over seeds.
-
-The quantities (:func:`improvement_pct`, :func:`gap_pct`, :func:`std_ratio`,
-:func:`change_pct`) are computed per point by the sweeps; the summaries (mean over seeds
-with a seeded bootstrap interval) are computed here, once, from the tidy rows, and the
-plots only draw them. Each ``*_summary`` function is the summary one figure draws.
+"""Statistics of the paper layer: the figures' quantities, computed per point by the sweeps
+(:func:`improvement_pct`, :func:`gap_pct`, ...), and their summaries over seeds
+(:func:`summarise`), computed once from the tidy rows; the plots only draw them.
 """
 
 from __future__ import annotations
@@ -17,17 +14,13 @@ import pandas as pd
 from dnnsplit._params import NEAR_ZERO
 
 __all__ = [
-    "change_pct",
-    "gap_pct",
-    "improvement_pct",
-    "std_ratio",
-    "summarise",
-    "verdict_cells",
-    "where",
+    "change_pct", "gap_pct", "improvement_pct", "std_ratio", "summarise", "verdict_cells", "where"
 ]
 
 #: Two objective values this close (relative) are the same value: greedy "found" the optimum.
 SAME_VALUE_RELATIVE = 1e-9
+#: The level of :func:`summarise`'s interval, and its bootstrap resamples.
+CONFIDENCE, RESAMPLES = 0.95, 2000
 
 
 def where(rows: pd.DataFrame, **equal: object) -> pd.DataFrame:
@@ -76,10 +69,10 @@ def std_ratio(value: float, optimum: float) -> float:
 
 def _bootstrap_interval(stats: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
-    if np.all(np.isfinite(stats)):
-        low, high = np.quantile(stats, [alpha, 1 - alpha])
-    else:  # no interpolation between infinities
-        low, high = np.quantile(stats, [alpha, 1 - alpha], method="inverted_cdf")
+    finite = bool(np.all(np.isfinite(stats)))  # else no interpolation between infinities
+    low, high = np.quantile(
+        stats, [alpha, 1 - alpha], method="linear" if finite else "inverted_cdf"
+    )
     return float(low), float(high)
 
 
@@ -87,13 +80,11 @@ def summarise(
     frame: pd.DataFrame,
     by: Sequence[str],
     *,
-    confidence: float = 0.95,
-    resamples: int = 2000,
     seed: int = 0,
     statistic: Callable[[np.ndarray], float] = np.mean,
 ) -> pd.DataFrame:
-    """Mean over seeds with a seeded percentile-bootstrap interval, and the seed-to-seed
-    spread, per group.
+    """Mean over seeds with a seeded percentile-bootstrap interval (:data:`CONFIDENCE`,
+    :data:`RESAMPLES`), and the seed-to-seed spread, per group.
 
     Parameters
     ----------
@@ -101,10 +92,6 @@ def summarise(
         Tidy rows with a ``value`` column.
     by : sequence of str
         Columns that identify a point (everything but ``seed``, typically).
-    confidence : float
-        Interval level.
-    resamples : int
-        Bootstrap resamples.
     seed : int
         Seed of the bootstrap (pass an int for reproducible output).
     statistic : callable
@@ -127,17 +114,15 @@ def summarise(
         centre = float(statistic(values)) if values.size else math.nan
         low = high = centre
         if values.size >= 2:
-            samples = values[rng.integers(0, values.size, size=(resamples, values.size))]
-            # the mean of each row at once; the same bits as np.mean row by row
-            if statistic is np.mean:
-                stats = samples.mean(axis=1)
-            else:
-                stats = np.apply_along_axis(statistic, 1, samples)
-            low, high = _bootstrap_interval(stats, confidence)
+            samples = values[rng.integers(0, values.size, size=(RESAMPLES, values.size))]
+            # the mean of each row at once: the same bits as np.mean row by row
+            stats = (samples.mean(axis=1) if statistic is np.mean
+                     else np.apply_along_axis(statistic, 1, samples))
+            low, high = _bootstrap_interval(stats, CONFIDENCE)
         spread = (values.min(), np.median(values), values.max()) if values.size else (math.nan,) * 3
         out.append(
             {
-                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                **dict(zip(by, key, strict=True)),  # a tuple: ``by`` is a list
                 "mean": centre,
                 "low": float(low),
                 "high": float(high),

@@ -1,20 +1,12 @@
 """The primitives of the paper's sweeps: a setup, a grid, and tidy rows out.
 
-A sweep is ``rows = sweep(setup, grid)``, held by its study's module
-(:func:`dnnsplit.paper.fig3.improvement`, ...). The :class:`Grid` lists what varies (N,
-seeds, and :class:`dnnsplit.Setup` fields); each :class:`Point` is the scenario of
-``(N, seed, setup.replace(...))`` drawn by :func:`dnnsplit.paper_scenario`, so any row can
-be traced back with ``dnnsplit scenario --devices N --seed s`` and the figure's manifest.
-Rows are "tidy": one per (profile, seed, policy, ratio, devices, solver, objective,
-metric), the number in ``value``; :func:`run_points` evaluates the independent points on
-an engine (:mod:`dnnsplit.paper.engine`, each point's rows cached) and :func:`tidy` sorts
-them, so whatever ran them the bytes of a CSV are the same.
-
-Most sweeps are made of *solves* (:class:`Solved`): a point asks for solves (a
-:data:`Request`: solver, objective and options on its scenario), :func:`run_solved` computes
-each distinct solve once as an engine task cached on its own (:func:`solution_record`), and
-the point's rows are assembled from the records, so points that differ only in what their
-rows make of the same solves (Fig. 3's baseline, greedy's start, the readings) share them.
+A sweep, ``rows = sweep(setup, grid)``, lives in its study's module. Each :class:`Point`
+of the :class:`Grid` is the scenario of ``(N, seed, setup.replace(...))`` drawn by
+:func:`dnnsplit.paper_scenario` (``dnnsplit scenario --devices N --seed s`` redraws it).
+Rows are "tidy": one per :data:`ID_COLUMNS`, the number in ``value``, computed on an engine
+(:mod:`dnnsplit.paper.engine`, cached) and sorted by :func:`tidy`, so the bytes of a CSV
+do not depend on what ran them. Most sweeps are made of *solves* (:class:`Solved`), each
+distinct one computed once (:func:`run_solved`) and shared by the points that ask for it.
 """
 
 from __future__ import annotations
@@ -48,30 +40,11 @@ from dnnsplit.solvers import (
 )
 
 __all__ = [
-    "ALL_LOCAL",
-    "CERTIFY_TIME_LIMIT_S",
-    "DEFAULT_EXPERIMENT",
-    "ID_COLUMNS",
-    "MAX_LOCAL",
-    "METRICS",
-    "Grid",
-    "Point",
-    "Solved",
-    "baseline_value",
-    "certified_optimum",
-    "check_objectives",
-    "evaluation_metrics",
-    "metric_rows",
-    "points",
-    "record_metrics",
-    "replace_labels",
-    "request",
-    "run_points",
-    "run_solved",
-    "solution_record",
-    "solved_rows",
-    "tidy",
-    "tidy_shape",
+    "ALL_LOCAL", "CERTIFY_TIME_LIMIT_S", "DEFAULT_EXPERIMENT", "ID_COLUMNS", "MAX_LOCAL",
+    "METRICS", "Grid", "Point", "Solved", "baseline_value", "certified_optimum",
+    "check_objectives", "evaluation_metrics", "metric_rows", "points", "record_metrics",
+    "replace_labels", "request", "run_points", "run_solved", "solution_record", "solved_rows",
+    "tidy", "tidy_shape",
 ]
 
 #: The experiment's default knobs (:class:`~dnnsplit.paper.experiment.Experiment`).
@@ -94,11 +67,6 @@ def _values(name: str, values: Any) -> tuple[Any, ...]:
     if not out:
         raise InputError(f"grid.{name}", "an empty list of values")
     return out
-
-
-#: The columns of a sweep's rows that already name a setup field: a varied field among
-#: them is not added as a label of its own.
-SETUP_COLUMNS = ("profile", "policy", "ratio")
 
 
 @dataclass(frozen=True)
@@ -216,7 +184,7 @@ def points(
 ) -> list[Point]:
     """Every point of ``grid`` on ``setup``: each combination of the varied fields, then
     each N, then each seed; ``options`` go to every point. A point's labels are its varied
-    fields but those every row names (:data:`SETUP_COLUMNS`); an :class:`InputError` names
+    fields but those every row names (profile, policy, ratio); an :class:`InputError` names
     a field ``sweep`` does not vary."""
     for name in grid.vary:
         if name not in varies:
@@ -224,7 +192,7 @@ def points(
             raise InputError(
                 f"grid.vary.{name}", f"{sweep} does not vary {name}; it varies {allowed}"
             )
-    labels = [name for name in grid.vary if name not in SETUP_COLUMNS]
+    labels = [name for name in grid.vary if name not in ("profile", "policy", "ratio")]
     setups = [
         setup.replace(**dict(zip(grid.vary, combination, strict=True)))
         for combination in itertools.product(*grid.vary.values())
@@ -245,10 +213,10 @@ def run_points(
     progress: bool = True,
     engine: Engine | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of every point, in the order of the points, one progress bar over the sweep
-    (``compute``: a module-level function of one point, for ``engine``, by default
-    :func:`dnnsplit.paper.engine.current`, to run elsewhere and cache)."""
-    return (engine or current_engine()).run(compute, points, desc=desc, progress=progress)
+    """The rows of every point, in their order, computed (or recalled from the cache) by
+    ``engine``, by default :func:`dnnsplit.paper.engine.current`."""
+    each = (engine or current_engine()).run_each(compute, points, desc=desc, progress=progress)
+    return [row for rows in each for row in rows]
 
 
 def evaluation_metrics(evaluation: Evaluation) -> dict[str, float]:
@@ -300,11 +268,8 @@ def request(solver: str, objective: str, **options: Any) -> Request:
     return tuple(sorted({"solver": solver, "objective": objective, **taken}.items()))
 
 
-@lru_cache(maxsize=16)
-def _scenario(setup: Setup, devices: int, seed: int) -> Scenario:
-    """The scenario of ``(devices, seed, setup)``, drawn once for the solves in a row that
-    share it."""
-    return paper_scenario(devices, seed, setup)
+#: :func:`~dnnsplit.paper_scenario`, each scenario drawn once for the solves in a row on it.
+_scenario = lru_cache(maxsize=16)(paper_scenario)
 
 
 def _record_shape(unit: Point) -> Shape:
@@ -324,7 +289,7 @@ def solution_record(unit: Point) -> list[Record]:
     when the optimum is not certified within its ``time_limit``."""
     options = dict(unit.options)
     solver, objective = options.pop("solver"), options.pop("objective")
-    scenario = _scenario(unit.setup, unit.devices, unit.seed)
+    scenario = _scenario(unit.devices, unit.seed, unit.setup)
     if options.pop("certify", False):
         found = certified_optimum(scenario, objective, options["time_limit"])
     else:
