@@ -7,6 +7,7 @@ do (:mod:`dnnsplit.timeline`): the sweeps, summaries, figures and the report's s
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,8 @@ def quantum_sensitivity(
     options = {"objectives": sweeps.check_objectives([objective])[:1], "start": experiment.start,
                "baseline": experiment.baseline}
     chosen = [
-        sweeps.replace_labels(
-            p, ("quantum_s", float(p.setup.quantum_s)), ("local_delay", p.setup.local_delay)
-        )
+        dataclasses.replace(p, labels=(("quantum_s", float(p.setup.quantum_s)),
+                                       ("local_delay", p.setup.local_delay)))
         for p in sweeps.points(
             setup, grid, sweep="quantum_sensitivity", varies=QUANTUM_VARIES, options=options
         )

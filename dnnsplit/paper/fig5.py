@@ -245,10 +245,11 @@ def gap_statistics(rows: pd.DataFrame, *, within_pct: float, seed: int = 0) -> p
             one = pd.DataFrame({**ids, "metric": metric, "value": data})
             out += summarise(one, by, seed=seed, statistic=statistic).to_dict("records")
         centre = stats.gap_pct(float(mine.mean()), float(best.mean()))
-        picks = rng.integers(0, len(pair), size=(2000, len(pair)))
+        picks = rng.integers(0, len(pair), size=(stats.RESAMPLES, len(pair)))
         means = zip(mine[picks].mean(axis=1), best[picks].mean(axis=1), strict=True)
         boot = np.array([stats.gap_pct(float(m), float(b)) for m, b in means])
-        low, high = stats._bootstrap_interval(boot, 0.95) if len(pair) >= 2 else (centre, centre)
+        low, high = (stats._bootstrap_interval(boot, stats.CONFIDENCE) if len(pair) >= 2
+                     else (centre, centre))
         out.append({**ids, "metric": "gap_of_means_pct", "mean": centre, "low": low, "high": high,
                     **dict.fromkeys(("min", "median", "max"), math.nan), "n": len(pair)})
     return pd.DataFrame(out)

@@ -43,7 +43,7 @@ __all__ = [
     "ALL_LOCAL", "CERTIFY_TIME_LIMIT_S", "DEFAULT_EXPERIMENT", "ID_COLUMNS", "MAX_LOCAL",
     "METRICS", "Grid", "Point", "Solved", "baseline_value", "certified_optimum",
     "check_objectives", "evaluation_metrics", "metric_rows", "points", "record_metrics",
-    "replace_labels", "request", "run_points", "run_solved", "solution_record", "solved_rows",
+    "request", "run_points", "run_solved", "solution_record", "solved_rows",
     "tidy", "tidy_shape",
 ]
 
@@ -400,8 +400,3 @@ def certified_optimum(scenario: Scenario, objective: str, time_limit: float) -> 
             f"{time_limit:g} s (gap {best.extra.get('gap', float('nan')):.3g})",
         )
     return best
-
-
-def replace_labels(point: Point, *labels: tuple[str, Any]) -> Point:
-    """``point`` with exactly these identifying columns (in this order)."""
-    return Point(point.setup, point.devices, point.seed, tuple(labels), point.options)
