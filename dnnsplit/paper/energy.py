@@ -3,13 +3,9 @@
 With the device energy model of docs/model.md ("Energy"), ``E_i = P_cpu·C_i + P_tx·τ_i +
 P_idle·B_i``, a partition vector has two costs: the total delay (eq. 4) and the total device
 energy. For scenarios of the paper's evaluation this module traces their **Pareto front** by
-the ε-constraint method: the vector of least total delay whose total energy is at most ε, for
-ε on an even grid from the least-energy vector's energy to the least-delay vector's. The
-certifying solver ``optimal`` traces it for N up to ``certify_devices``, each solve stopped by
-a node limit (a point is **certified** where its search finished, else it carries the
-search's proven ``lower_bound``); ``local-search`` (never certified) at every N. Beside them,
-the paper's greedy (eq. 6) on total delay, and greedy on energy.
-
+the ε-constraint method (:func:`front_rows`): by the certifying solver ``optimal`` for N up
+to ``certify_devices``, each solve stopped by a node limit, and by ``local-search`` (never
+certified) at every N; beside them, the paper's greedy (eq. 6) on total delay and on energy.
 No row depends on the clock (node limits; time limits only a guard, checked unreached), so
 the same grid gives the same bytes on any machine. Rows are tidy
 (:data:`~dnnsplit.paper.sweeps.ID_COLUMNS`, ``point`` and ``value``): ``solver`` the method,
@@ -47,22 +43,13 @@ from dnnsplit.paper.text import render
 from dnnsplit.paper.text import table as text_table
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
-from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W, Scenario
+from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, solve
 
 __all__ = [
-    "FIGURE",
-    "SUMMARY_METRICS",
-    "FrontOptions",
-    "caption",
-    "notes",
-    "pareto",
-    "pareto_figure",
-    "report_section",
-    "seed_table",
-    "study_grid",
-    "summary",
+    "FIGURE", "SUMMARY_METRICS", "FrontOptions", "caption", "notes", "pareto", "pareto_figure",
+    "report_section", "seed_table", "study_grid", "summary",
 ]
 
 #: The pipeline run, its figure, and its section of REPRODUCTION.md.
@@ -124,44 +111,6 @@ def study_grid(
 # --- the fronts -------------------------------------------------------------------------
 
 
-def _unclocked(solution: Solution) -> Solution:
-    """``solution``, checked not stopped by its time limit (out of reach, or optimal's guard)."""
-    if solution.stopped == "time_limit":
-        limit = f" of {GUARD_SECONDS:g} s" if solution.solver == "optimal" else ""
-        why = f"{solution.solver} was stopped by its time limit{limit}"
-        raise SolverRefusal("time_limit", f"{why}: a row would depend on the machine")
-    return solution
-
-
-def epsilon_front(
-    scenario: Scenario, points: int, solver: str, **options: Any
-) -> list[tuple[float, Solution]]:
-    """The ε-constraint front of ``solver`` (``optimal`` or ``local-search``, given
-    ``options``): ``(ε, solution)`` for ``points`` values of ε evenly from the energy of its
-    least-energy vector to that of its least-delay vector (both ends the latter where the
-    former's energy is higher), the points between ``solver`` on total delay under
-    ``energy_cap = ε``. ``solution.optimal`` says whether it is certified (else ``optimal``
-    leaves a proven ``extra["lower_bound"]``), ``solution.feasible`` whether it met the cap.
-
-    Raises
-    ------
-    SolverRefusal
-        No vector meets every constraint, or a solve reached its time limit.
-    """
-
-    def search(objective: str, cap: float | None = None) -> Solution:
-        extra = {} if cap is None else {"energy_cap": cap}
-        return _unclocked(solve(scenario, objective=objective, solver=solver, **options, **extra))
-
-    fastest = search("total")
-    frugal = search("energy")
-    if frugal.evaluation.energy > fastest.evaluation.energy:
-        frugal = fastest
-    caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, points)
-    middle = [(float(cap), search("total", float(cap))) for cap in caps[1:-1]]
-    return [(float(caps[0]), frugal), *middle, (float(caps[-1]), fastest)]
-
-
 def _dominated(costs: list[tuple[float, float]]) -> list[bool]:
     """Whether each ``(delay, energy)`` is dominated by another: no worse in both and
     better (beyond :data:`SAME`) in one."""
@@ -180,46 +129,69 @@ def _dominated(costs: list[tuple[float, float]]) -> list[bool]:
     ]
 
 
-def _rows(
-    keys: dict[str, Any], solver: str, objective: str, point: int, found: Solution, **more: float
-) -> list[dict[str, Any]]:
-    """The rows of one solution: :data:`SOLUTION_METRICS` of its evaluation, then ``more``."""
-    metrics = {m: getattr(found.evaluation, m) for m in SOLUTION_METRICS} | more
-    return [
-        {**keys, "solver": solver, "objective": objective, "point": point, "metric": m, "value": v}
-        for m, v in metrics.items()
-    ]
-
-
 def front_rows(point: Point) -> list[dict[str, Any]]:
     """The rows of one scenario (a module-level point function of the engine): the
-    local-search front, the certifying solver's front for N up to ``certify_devices``,
-    and the paper's greedy on total delay and on energy."""
-    scenario, keys, options, seed = point.scenario(), point.keys(), point.options, point.seed
+    ε-constraint front of local-search and, for N up to ``certify_devices``, of the
+    certifying solver ``optimal``; then the paper's greedy on total delay and on energy.
+
+    A front holds ``points`` values of ε evenly from the energy of the solver's least-energy
+    vector to that of its least-delay vector (both ends the latter where the former's energy
+    is higher), the points between the solver on total delay under ``energy_cap = ε``. Each
+    point says whether it is certified (else ``optimal`` leaves a proven ``lower_bound``),
+    met the cap (``feasible``) and is ``dominated`` by another feasible point of its front.
+
+    Raises
+    ------
+    SolverRefusal
+        No vector meets every constraint, or a solve reached its time limit (out of reach,
+        or optimal's guard): a row would then depend on the machine.
+    """
+    scenario, keys, options = point.scenario(), point.keys(), point.options
+    rows: list[dict[str, Any]] = []
+
+    def search(objective: str, **solver_options: Any) -> Solution:
+        found = solve(scenario, objective=objective, **solver_options)
+        if found.stopped == "time_limit":
+            limit = f" of {GUARD_SECONDS:g} s" if found.solver == "optimal" else ""
+            why = f"{found.solver} was stopped by its time limit{limit}"
+            raise SolverRefusal("time_limit", f"{why}: a row would depend on the machine")
+        return found
+
+    def add(solver: str, objective: str, k: int, found: Solution, **more: float) -> None:
+        metrics = {m: getattr(found.evaluation, m) for m in SOLUTION_METRICS} | more
+        rows.extend(
+            {**keys, "solver": solver, "objective": objective, "point": k, "metric": m, "value": v}
+            for m, v in metrics.items()
+        )
+
     fronts = {"local-search": {"restarts": options["restarts"], "time_limit": MAX_TIME_LIMIT_S}}
     if scenario.n_devices <= options["certify_devices"]:
         fronts["optimal"] = {
             "max_nodes": options["certify_nodes"], "time_limit": GUARD_SECONDS,
             "start": options["start"], "restarts": options["restarts"],
         }  # fmt: skip
-    rows: list[dict[str, Any]] = []
-    for solver, solver_options in fronts.items():
-        front = epsilon_front(scenario, options["points"], solver, seed=seed, **solver_options)
+    for solver, more in fronts.items():
+        settings = {"solver": solver, "seed": point.seed, **more}
+        fastest, frugal = search("total", **settings), search("energy", **settings)
+        if frugal.evaluation.energy > fastest.evaluation.energy:
+            frugal = fastest
+        caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, options["points"])
+        middle = [search("total", **settings, energy_cap=float(cap)) for cap in caps[1:-1]]
+        front = list(zip(caps.tolist(), [frugal, *middle, fastest], strict=True))
         feasible = [s for _, s in front if s.feasible]
         dominated = iter(_dominated([(s.evaluation.total, s.evaluation.energy) for s in feasible]))
         for k, (cap, solution) in enumerate(front):
-            more = {
+            marks = {
                 "epsilon": cap, "certified": float(solution.optimal),
                 "feasible": float(solution.feasible),
                 "dominated": float(next(dominated)) if solution.feasible else math.nan,
             }  # fmt: skip
             if "lower_bound" in solution.extra:
-                more["lower_bound"] = float(solution.extra["lower_bound"])
-            rows += _rows(keys, solver, "total", k, solution, **more)
+                marks["lower_bound"] = float(solution.extra["lower_bound"])
+            add(solver, "total", k, solution, **marks)
     greedy = {"solver": "greedy", "start": options["start"], "time_limit": MAX_TIME_LIMIT_S}
     for objective in ("total", "energy"):
-        found = _unclocked(solve(scenario, objective=objective, **greedy))
-        rows += _rows(keys, "greedy", objective, -1, found)
+        add("greedy", objective, -1, search(objective, **greedy))
     return rows
 
 
@@ -253,9 +225,8 @@ def _pct_above(value: float, reference: float) -> float:
 
 def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     """One scenario's rows, a line per (solver, objective, point), a column per metric."""
-    wide = rows.pivot_table(
-        index=["solver", "objective", "point"], columns="metric", values="value"
-    )
+    wide = rows.pivot_table(index=["solver", "objective", "point"], columns="metric",
+                            values="value")  # fmt: skip
     return wide.reindex(columns=list(METRICS))
 
 
