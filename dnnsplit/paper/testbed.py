@@ -1,20 +1,14 @@
-"""The model against an emulated testbed (notebook 08): which measurement a run draws
-from, the numbers a reader of a latency model expects, the figure and the report's section.
+"""The model against an emulated testbed (notebook 08): the measurement a run draws from,
+the numbers a reader of a latency model expects, the figure and the report's section.
 
 A measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the same bytes
 twice, so the committed one (``figures/testbed.csv``, one row per policy, N, seed, vector
-and device; its calibration table; its manifest, with the host's CPU, cores, cgroup version,
-load and date) is an *input*, and ``./run_all.sh`` stays byte-reproducible. A new one is
-made only on request (:func:`testbed_rows`).
-
-The numbers: the error per component (:func:`error_summary`: median and 90th percentile of
-``|error|``, the share within ±10 % as nn-Meter and LitePred report it, the bias as the
-median error where ANNETTE reports the mean), Kendall's τ of the candidates' order
-(:func:`rank_fidelity`), the BS's part under both models (:func:`bs_finding`) and greedy
-against optimal (:func:`greedy_against_optimal`), each from two sets of inputs:
-``predicted`` (nothing measured on a device) and ``calibrated`` (the profiles measured in
-the devices' cgroups). Relative errors are ``predicted / measured − 1``: positive where
-the model expects more delay than the devices measured.
+and device, with its calibration table and its manifest) is an *input*, and
+``./run_all.sh`` stays byte-reproducible; a new one is made only on request
+(:func:`testbed_rows`). Every number comes from two sets of inputs: ``predicted`` (nothing
+measured on a device) and ``calibrated`` (the profiles measured in the devices' cgroups).
+Relative errors are ``predicted / measured − 1``: positive where the model expects more
+delay than the devices measured.
 """
 
 from __future__ import annotations
@@ -38,7 +32,7 @@ from dnnsplit._io import atomic_write
 from dnnsplit.errors import check_choice
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.output import output_dir, read_manifest, write_manifest, write_table
-from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
+from dnnsplit.paper.plots import POLICY_COLOURS, REFERENCE_LINE, finish_figure, paper_style
 from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
@@ -46,26 +40,10 @@ from dnnsplit.testbed import emulation
 from dnnsplit.testbed.experiment import INPUTS, MODELS, TestbedConfig, run_testbed
 
 __all__ = [
-    "ENV_MODE",
-    "MEASUREMENT_FILES",
-    "bs_finding",
-    "calibration_frame",
-    "caption",
-    "check_here",
-    "component_errors",
-    "copy_measurement",
-    "error_summary",
-    "greedy_against_optimal",
-    "host_words",
-    "quick_config",
-    "rank_fidelity",
-    "rank_summary",
-    "report_section",
-    "side_by_side",
-    "tables",
-    "testbed_figure",
-    "testbed_rows",
-    "write_measurement",
+    "ENV_MODE", "MEASUREMENT_FILES", "bs_finding", "calibration_frame", "caption", "check_here",
+    "component_errors", "copy_measurement", "error_summary", "greedy_against_optimal",
+    "host_words", "quick_config", "rank_fidelity", "rank_summary", "report_section",
+    "side_by_side", "tables", "testbed_figure", "testbed_rows", "write_measurement",
 ]
 
 ENV_MODE = "DNNSPLIT_TESTBED"
@@ -183,13 +161,13 @@ def _read(directory: Path, origin: str = "") -> Measurement:
 
 
 def _lacks() -> str:
-    """What this host lacks to run the testbed ("" when nothing)."""
     return "; ".join(emulation.capabilities()["missing"])
 
 
-def _measure(config: TestbedConfig, target: Path, origin: str, *, quick: bool) -> Measurement:
-    """Run the testbed with ``config`` in a scratch folder, write its measurement to
-    ``target`` and read it back."""
+def _measure(target: Path, origin: str, *, quick: bool) -> Measurement:
+    """Run the testbed (smoke-sized where ``quick``) in a scratch folder, write its
+    measurement to ``target`` and read it back."""
+    config = quick_config() if quick else TestbedConfig()
     with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
         rows, provenance = run_testbed(config, work, say=print)
     write_measurement(rows, provenance, config, target, quick=quick)
@@ -225,9 +203,8 @@ def testbed_rows(
     missing = _lacks() if mode != "committed" else ""
     if mode != "committed" and not missing:
         target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
-        return _measure(quick_config() if quick else TestbedConfig(), target, (
-            f"Measured by this run on this host ({{host}}); written to {shown(target)}."
-        ), quick=quick)  # fmt: skip
+        origin = f"Measured by this run on this host ({{host}}); written to {shown(target)}."
+        return _measure(target, origin, quick=quick)
     reason = f" (a new measurement was asked for, but this host lacks {missing})" if missing else ""
     return _read(Path(committed_dir), (
         "The committed measurement, made on {host}; this run did not measure again"
@@ -247,7 +224,7 @@ def check_here(enabled: bool = False) -> tuple[Measurement | None, str]:
             f"This host cannot run the testbed ({missing}), so only the committed "
             "measurement is shown."
         )
-    return _measure(quick_config(), CHECK_DIR, (
+    return _measure(CHECK_DIR, (
         f"A smoke-sized measurement made by this run on this host ({{host}}), in "
         f"{shown(CHECK_DIR)}/: one repeat, so noisier than the committed one, and made while "
         "other notebooks may run beside it."
@@ -352,8 +329,8 @@ def component_errors(rows: pd.DataFrame) -> pd.DataFrame:
 def error_summary(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per component, inputs and model (and the columns ``by``, e.g. ``("policy",)``):
     ``count``, ``median_abs_error``, ``p90_abs_error``, ``within_10`` (the share of
-    ``|error| ≤ 10 %``) and ``bias`` (the median error: positive, the model expects more
-    delay than measured)."""
+    ``|error| ≤ 10 %``) and ``bias`` (the median error, where ANNETTE reports the mean:
+    positive, the model expects more delay than measured)."""
     errors = component_errors(rows)
     keys = [*by, "component", "inputs", "model"]
     magnitude = errors["error"].abs()
@@ -428,8 +405,7 @@ def bs_finding(rows: pd.DataFrame) -> pd.DataFrame:
     snapshot's BS part uses no device profile, so both inputs give the same); among
     scenarios where two or more devices offload, ``idle``, the share of tasks that found
     the BS idle (waited under :data:`IDLE_S`), and ``spread``, the median over their
-    vectors of how long the measured arrivals spread against the BS's work for all of
-    them (above 1: the BS could finish each task before the next arrives)."""
+    vectors of the arrivals' spread against the BS's work (:func:`_offloaded`)."""
     offloaded = _offloaded(rows)
     out = []
     for (policy, seed), part in offloaded.groupby(["policy", "seed"], sort=True):
@@ -484,7 +460,6 @@ def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
 
 # -- the figure ------------------------------------------------------------------------
 
-_POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
 _INPUT_STYLES = {"predicted": "-", "calibrated": "--"}
 _INPUT_COLORS = {"predicted": "C2", "calibrated": "C4"}
 #: The boxes of the component panel: (component, inputs, model) and its label.
@@ -513,7 +488,7 @@ def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "ta
         ax.errorbar(
             part["devices"], part[y], yerr=[part[y] - part[low], part[high] - part[y]],
             fmt=_INPUT_STYLES[str(inputs)], marker="o", ms=3, capsize=2, elinewidth=0.6,
-            color=_POLICY_COLORS.get(str(policy)), label=f"{display_name(str(policy))}, {inputs}",
+            color=POLICY_COLOURS.get(str(policy)), label=f"{display_name(str(policy))}, {inputs}",
         )  # fmt: skip
     devices = sorted(frame["devices"].unique())
     ax.set_xticks(devices, [str(n) for n in devices])
@@ -527,14 +502,11 @@ def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "ta
 
 
 def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """The testbed figure (2×3): each device's predicted delay (both inputs, snapshot
-    model) against its measured median, with the line y = x; the relative error of each
-    component (:data:`_BOXES`) as boxes (whiskers: 5th to 95th percentile), the ±10 % band
-    shaded; Kendall's τ for the total delay and for the variance against N
-    (:func:`plot_rank`); the BS's part, each model's prediction over the measurement per
-    offloaded task (log scale; 1: exact) against how far its vector's arrivals spread
-    (against the BS's work), where two or more devices offload; the regret of the model's
-    choice."""
+    """The testbed figure (2×3): each device's predicted delay (snapshot model) against its
+    measured median; the relative error of each component (:data:`_BOXES`; whiskers: 5th to
+    95th percentile; shaded: ±10 %); Kendall's τ of the total delay and of the variance
+    (:func:`plot_rank`); the BS's part, predicted over measured per offloaded task against
+    its vector's arrival spread, where two or more devices offload; the model's regret."""
     summary = rank_summary(rank_fidelity(rows))
     distinct = _distinct(rows)
     errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
@@ -566,7 +538,7 @@ def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure
             for model, marker in zip(MODELS, ("o", "^"), strict=True):
                 ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
                 axes[4].scatter(part["spread"], ratio, marker=marker, s=10, alpha=0.5,
-                                color=_POLICY_COLORS.get(str(policy)),
+                                color=POLICY_COLOURS.get(str(policy)),
                                 label=f"{display_name(str(policy))}, {model}")  # fmt: skip
         axes[4].axhline(1.0, **REFERENCE_LINE)
         axes[4].set(xscale="log", yscale="log", xlabel="arrival spread / BS work",
@@ -646,11 +618,11 @@ def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
     for (policy, n), part in shown.groupby(["policy", "devices"], sort=True):
         row = {"policy": display_name(str(policy)), "N": str(n),
                "scenarios": str(int(part["scenarios"].max()))}  # fmt: skip
-        for objective, inputs in product(OBJECTIVES, INPUTS):
-            tau = part.loc[(objective, inputs)] if (objective, inputs) in part.index else None
+        for objective, inputs in product(OBJECTIVES, INPUTS):  # every one: rank_fidelity's
+            tau = part.loc[(objective, inputs)]
             row[f"τ {objective}, {inputs}"] = (
-                "n/a" if tau is None or not np.isfinite(tau["tau_median"])
-                else f"{tau['tau_median']:+.2f} [{tau['tau_min']:+.2f}, {tau['tau_max']:+.2f}]"
+                f"{tau['tau_median']:+.2f} [{tau['tau_min']:+.2f}, {tau['tau_max']:+.2f}]"
+                if np.isfinite(tau["tau_median"]) else "n/a"
             )  # fmt: skip
         out.append(row)
     return pd.DataFrame(out)
