@@ -186,11 +186,11 @@ def testbed_rows(
     Parameters
     ----------
     mode : str
-        ``committed`` (the committed one); ``measure`` (measure again where this host can:
-        root, a cgroup CPU controller, PyTorch, two cores; written under ``build/testbed/``);
-        ``commit`` (measure again into ``output_dir``: with ``./run_all.sh``, over the
-        committed one). Empty: ``$DNNSPLIT_TESTBED``, else ``committed``. Where this host
-        cannot measure, the committed one, and its origin says why.
+        ``committed`` (the committed one); ``measure`` (measure again, written under
+        ``build/testbed/``); ``commit`` (measure again into ``output_dir``: with
+        ``./run_all.sh``, over the committed one). Empty: ``$DNNSPLIT_TESTBED``, else
+        ``committed``. Where this host cannot measure (root, a cgroup CPU controller,
+        PyTorch and two cores it needs), the committed one, and its origin says why.
     quick : bool
         A new measurement is smoke-sized (:func:`quick_config`).
     output_dir : path, optional
@@ -236,10 +236,9 @@ def side_by_side(committed: Measurement, fresh: Measurement) -> pd.DataFrame:
     the committed measurement and in a fresh one, for the (policy, N) both hold."""
 
     def median(rows: pd.DataFrame) -> pd.Series:
-        errors = component_errors(rows)
-        whole = errors[errors["component"] == "total"]
         keys = ["policy", "devices", "inputs", "model"]
-        return whole.assign(abs_error=whole["error"].abs()).groupby(keys)["abs_error"].median()
+        summary = error_summary(rows, by=("policy", "devices")).set_index(keys)
+        return summary.loc[summary["component"] == "total", "median_abs_error"].sort_index()
 
     both = pd.concat(
         {"committed": median(committed.rows), "this host now": median(fresh.rows)}, axis=1
@@ -445,17 +444,11 @@ def greedy_against_optimal(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
-    """The tables the testbed figure is saved with: the errors per component
-    (``testbed_summary.csv``), the rank fidelity per scenario (``testbed_rank.csv``), the
-    BS's part per policy and seed (``testbed_bs.csv``) and greedy against optimal
-    (``testbed_duel.csv``)."""
+    """The tables the testbed figure is saved with (``testbed_{name}.csv``): the errors per
+    component and policy, the rank fidelity, the BS's part and greedy against optimal."""
     rows = measurement.rows
-    return {
-        "summary": error_summary(rows, by=("policy",)),
-        "rank": rank_fidelity(rows),
-        "bs": bs_finding(rows),
-        "duel": greedy_against_optimal(rows),
-    }
+    return {"summary": error_summary(rows, by=("policy",)), "rank": rank_fidelity(rows),
+            "bs": bs_finding(rows), "duel": greedy_against_optimal(rows)}  # fmt: skip
 
 
 # -- the figure ------------------------------------------------------------------------
@@ -634,17 +627,14 @@ def _span(values: pd.Series) -> str:
 
 
 def _bs_table(finding: pd.DataFrame) -> pd.DataFrame:
-    out = []
-    for policy, part in finding.groupby("policy", sort=True):
-        out.append({
-            "policy": display_name(str(policy)), "seeds": str(len(part)),
-            "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
-            "timeline (predicted)": _span(part["predicted_timeline"]),
-            "timeline (calibrated)": _span(part["calibrated_timeline"]),
-            "found the BS idle": _percent(part["idle"].median()),
-            "arrival spread / BS work": f"{part['spread'].median():.1f}",
-        })  # fmt: skip
-    return pd.DataFrame(out)
+    return pd.DataFrame([{
+        "policy": display_name(str(policy)), "seeds": str(len(part)),
+        "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
+        "timeline (predicted)": _span(part["predicted_timeline"]),
+        "timeline (calibrated)": _span(part["calibrated_timeline"]),
+        "found the BS idle": _percent(part["idle"].median()),
+        "arrival spread / BS work": f"{part['spread'].median():.1f}",
+    } for policy, part in finding.groupby("policy", sort=True)])  # fmt: skip
 
 
 def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
