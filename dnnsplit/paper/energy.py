@@ -286,12 +286,21 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-#: The columns of :func:`seed_table` that :func:`summary` summarises over seeds.
-SUMMARY_METRICS = (
-    "certified_share", "ends_certified", "energy_premium_pct", "delay_premium_pct",
-    "greedy_energy_pct", "greedy_delay_pct", "greedy_dominated", "greedy_energy_gap_pct",
-    "heuristic_gap_pct",
-)  # fmt: skip
+#: The columns of :func:`seed_table` that :func:`summary` summarises over seeds, each with
+#: its header in the report's table and how its cell reads there: ``share``, in how many
+#: seeds; ``percent``, the mean in %; else the mean (min to max) in this format.
+REPORTED = {
+    "certified_share": ("points certified", "percent"),
+    "ends_certified": ("ends certified", "share"),
+    "energy_premium_pct": ("energy of least delay", "+.1f"),
+    "delay_premium_pct": ("delay of least energy", "+.1f"),
+    "greedy_energy_pct": ("greedy: energy", "+.1f"),
+    "greedy_delay_pct": ("greedy: delay", "+.1f"),
+    "greedy_dominated": ("greedy beaten in both", "share"),
+    "greedy_energy_gap_pct": ("greedy on energy", "+.1f"),
+    "heuristic_gap_pct": ("local-search's gap", ".2f"),
+}
+SUMMARY_METRICS = tuple(REPORTED)
 
 
 def summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -407,21 +416,19 @@ def notes(front: FrontOptions = FrontOptions()) -> dict[str, Any]:
 # --- REPRODUCTION.md ------------------------------------------------------------------
 
 
-def _span(part: pd.DataFrame, metric: str, digits: int = 1, sign: str = "+") -> str:
-    """``mean (min–max)`` of ``metric`` over seeds, the mean signed (``sign="+"``)."""
-    row = stats.where(part, metric=metric)
-    if row.empty or not np.isfinite(row["mean"].iloc[0]):
+def _cell(part: pd.DataFrame, metric: str, how: str) -> str:
+    """``metric``'s summary over seeds in ``part`` as :data:`REPORTED` says; "—" for none."""
+    found = stats.where(part, metric=metric)
+    if found.empty:
         return "—"
-    r = row.iloc[0]
-    return f"{r['mean']:{sign}.{digits}f} ({r['min']:.{digits}f} to {r['max']:.{digits}f})"
-
-
-def _share(part: pd.DataFrame, metric: str) -> str:
-    row = stats.where(part, metric=metric)
-    if row.empty:
+    r = found.iloc[0]
+    if how == "share":
+        return f"{round(r['mean'] * r['n'])}/{r['n']}"
+    if how == "percent":
+        return f"{100 * r['mean']:.0f} %"
+    if not np.isfinite(r["mean"]):
         return "—"
-    r = row.iloc[0]
-    return f"{round(r['mean'] * r['n'])}/{r['n']}"
+    return f"{r['mean']:{how}} ({r['min']:{how.lstrip('+')}} to {r['max']:{how.lstrip('+')}})"
 
 
 def report_section(directory: str | Path = FIGURES_DIR) -> str:
@@ -440,23 +447,12 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
         seeds = manifest.get("grids", {}).get(RUN, {}).get("seeds", [])
         run = {"points": recorded.get("points"), "nodes": f"{nodes:,}", "seeds": len(seeds),
                "certify_devices": recorded.get("certify_devices")}  # fmt: skip
-    rows = []
     scenarios = ["policy", "ratio", "devices", "reference"]
-    for (policy, ratio, devices, reference), part in table.groupby(scenarios, sort=True):
-        share = stats.where(part, metric="certified_share")
-        rows.append({
-            "BS": display_name(str(policy)), "R": f"{ratio:g}", "N": str(devices),
-            "front": str(reference),
-            "points certified": f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—",
-            "ends certified": _share(part, "ends_certified"),
-            "energy of least delay": _span(part, "energy_premium_pct"),
-            "delay of least energy": _span(part, "delay_premium_pct"),
-            "greedy: energy": _span(part, "greedy_energy_pct"),
-            "greedy: delay": _span(part, "greedy_delay_pct"),
-            "greedy beaten in both": _share(part, "greedy_dominated"),
-            "greedy on energy": _span(part, "greedy_energy_gap_pct"),
-            "local-search's gap": _span(part, "heuristic_gap_pct", 2, sign=""),
-        })  # fmt: skip
+    groups = table.groupby(scenarios, sort=True)
+    rows = [{
+        "BS": display_name(str(policy)), "R": f"{ratio:g}", "N": str(devices), "front": reference,
+        **{header: _cell(part, metric, how) for metric, (header, how) in REPORTED.items()},
+    } for (policy, ratio, devices, reference), part in groups]  # fmt: skip
     ends = stats.where(table, metric="ends_certified")
     settled = ends[ends["min"] == 1][scenarios]
     premium = stats.where(table, metric="energy_premium_pct").merge(settled)
