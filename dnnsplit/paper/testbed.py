@@ -593,16 +593,6 @@ def _percent(value: float, sign: bool = False) -> str:
 _signed = partial(_percent, sign=True)
 
 
-def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "component": summary["component"].map(COMPONENTS), "inputs": summary["inputs"],
-        "BS model": summary["model"], "n": summary["count"],
-        "median abs. error": summary["median_abs_error"].map(_percent),
-        "90th pct.": summary["p90_abs_error"].map(_percent),
-        "within ±10 %": summary["within_10"].map(_percent), "bias": summary["bias"].map(_signed),
-    })  # fmt: skip
-
-
 def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Per policy and N, the snapshot model's τ per objective and inputs: the median
     [lowest, highest] over the seeds."""
@@ -626,17 +616,6 @@ def _span(values: pd.Series) -> str:
     return f"{_signed(values.median())} [{_signed(values.min())}, {_signed(values.max())}]"
 
 
-def _bs_table(finding: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "policy": display_name(str(policy)), "seeds": str(len(part)),
-        "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
-        "timeline (predicted)": _span(part["predicted_timeline"]),
-        "timeline (calibrated)": _span(part["calibrated_timeline"]),
-        "found the BS idle": _percent(part["idle"].median()),
-        "arrival spread / BS work": f"{part['spread'].median():.1f}",
-    } for policy, part in finding.groupby("policy", sort=True)])  # fmt: skip
-
-
 def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
     """REPRODUCTION.md's section "The model against an emulated testbed" (Markdown, its
     heading first), rendered from ``templates/testbed.md.j2`` with the measurement in
@@ -650,16 +629,31 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
     grid = manifest.get("grids", {}).get("testbed", {})
     summary = error_summary(rows)
     whole = summary[summary["component"] == "total"].set_index(["inputs", "model"])
+    components = pd.DataFrame({
+        "component": summary["component"].map(COMPONENTS), "inputs": summary["inputs"],
+        "BS model": summary["model"], "n": summary["count"],
+        "median abs. error": summary["median_abs_error"].map(_percent),
+        "90th pct.": summary["p90_abs_error"].map(_percent),
+        "within ±10 %": summary["within_10"].map(_percent), "bias": summary["bias"].map(_signed),
+    })  # fmt: skip
     rank = rank_fidelity(rows)
     taus = rank.groupby(["model", "inputs", "objective"])["tau"].median()
     first = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
     finding = bs_finding(rows)
     by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
+    bs = pd.DataFrame([{
+        "policy": display_name(str(policy)), "seeds": str(len(part)),
+        "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
+        "timeline (predicted)": _span(part["predicted_timeline"]),
+        "timeline (calibrated)": _span(part["calibrated_timeline"]),
+        "found the BS idle": _percent(part["idle"].median()),
+        "arrival spread / BS work": f"{part['spread'].median():.1f}",
+    } for policy, part in finding.groupby("policy", sort=True)])  # fmt: skip
     duel = greedy_against_optimal(rows)
     differ = duel[~duel["same_vector"]]
     upload = _offloaded(rows)
     upload_error = upload["model_send_s"] / upload["measured_send_s"] - 1.0
-    numbers = {
+    return render("testbed", **{
         "network": str(grid.get("network", "?")),
         "target": str(grid.get("target", "?")),
         "policies": " and ".join(display_name(str(p)) for p in grid.get("policies", [])),
@@ -677,7 +671,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "repeats": grid.get("repeats", "?"),
         "host": host_words(manifest),
         "wall_min": f"{float(notes.get('wall_s') or 0) / 60:.0f}",
-        "components": table(_component_table(summary), align="lllrrrrr"),
+        "components": table(components, align="lllrrrrr"),
         "whole": whole.to_dict("index"),  # the whole delay's summary per (inputs, model)
         "percent": _percent,
         "tau": taus["snapshot"].to_dict(),  # the median τ per (inputs, objective)
@@ -687,7 +681,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "best": first.groupby("inputs")["regret"].agg(lambda r: int((r == 0).sum())).to_dict(),
         "regret": first.groupby("inputs")["regret"].median().to_dict(),
         "ranked": int(first["regret"].notna().sum() / len(INPUTS)),
-        "bs": table(_bs_table(finding), align="lrr" + "r" * 5),
+        "bs": table(bs, align="lrr" + "r" * 5),
         "bs_words": {
             **{model: " and ".join(f"{_signed(value)} under {display_name(str(policy))}"
                                    for policy, value in by_policy[f"predicted_{model}"].items())
@@ -708,5 +702,4 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
             "greedy_lower": int((differ["greedy_s"] < differ["optimal_s"]).sum()),
             "within_spread": int(differ["within_spread"].sum()),
         },
-    }  # fmt: skip
-    return render("testbed", **numbers)
+    })  # fmt: skip
