@@ -170,8 +170,8 @@ def front_rows(point: Point) -> list[dict[str, Any]]:
             "max_nodes": options["certify_nodes"], "time_limit": GUARD_SECONDS,
             "start": options["start"], "restarts": options["restarts"],
         }  # fmt: skip
-    for solver, more in fronts.items():
-        settings = {"solver": solver, "seed": point.seed, **more}
+    for solver, tuning in fronts.items():
+        settings = {"solver": solver, "seed": point.seed, **tuning}
         fastest, frugal = search("total", **settings), search("energy", **settings)
         if frugal.evaluation.energy > fastest.evaluation.energy:
             frugal = fastest
