@@ -84,12 +84,8 @@ def quick_config() -> TestbedConfig:
 
 
 def write_measurement(
-    rows: pd.DataFrame,
-    provenance: dict[str, Any],
-    config: TestbedConfig,
-    out_dir: str | os.PathLike[str],
-    *,
-    quick: bool = False,
+    rows: pd.DataFrame, provenance: dict[str, Any], config: TestbedConfig,
+    out_dir: str | os.PathLike[str], *, quick: bool = False,
 ) -> list[Path]:
     """Write a measurement: ``testbed.csv``; ``testbed_calibration.csv``, each emulated
     device's stage times (and ``total``) against what it emulates (``target_s``), against
@@ -156,8 +152,8 @@ def _read(directory: Path, origin: str = "") -> Measurement:
     path = directory / "testbed.csv"
     if manifest is None or not path.exists():
         raise FileNotFoundError(f"no testbed measurement in {directory}")
-    host = host_words(manifest)
-    return Measurement(pd.read_csv(path), manifest, directory, origin.replace("{host}", host))
+    origin = origin.replace("{host}", host_words(manifest))
+    return Measurement(pd.read_csv(path), manifest, directory, origin)
 
 
 def _lacks() -> str:
@@ -175,10 +171,7 @@ def _measure(target: Path, origin: str, *, quick: bool) -> Measurement:
 
 
 def testbed_rows(
-    mode: str = "",
-    *,
-    quick: bool = False,
-    output_dir: str | os.PathLike[str] | None = None,
+    mode: str = "", *, quick: bool = False, output_dir: str | os.PathLike[str] | None = None,
     committed_dir: str | os.PathLike[str] = FIGURES_DIR,
 ) -> Measurement:
     """The measurement a run draws from.
