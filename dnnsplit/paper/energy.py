@@ -3,13 +3,9 @@
 With the device energy model of docs/model.md ("Energy"), ``E_i = P_cpu·C_i + P_tx·τ_i +
 P_idle·B_i``, a partition vector has two costs: the total delay (eq. 4) and the total device
 energy. For scenarios of the paper's evaluation this module traces their **Pareto front** by
-the ε-constraint method: the vector of least total delay whose total energy is at most ε, for
-ε on an even grid from the least-energy vector's energy to the least-delay vector's. The
-certifying solver ``optimal`` traces it for N up to ``certify_devices``, each solve stopped by
-a node limit (a point is **certified** where its search finished, else it carries the
-search's proven ``lower_bound``); ``local-search`` (never certified) at every N. Beside them,
-the paper's greedy (eq. 6) on total delay, and greedy on energy.
-
+the ε-constraint method (:func:`front_rows`): by the certifying solver ``optimal`` for N up
+to ``certify_devices``, each solve stopped by a node limit, and by ``local-search`` (never
+certified) at every N; beside them, the paper's greedy (eq. 6) on total delay and on energy.
 No row depends on the clock (node limits; time limits only a guard, checked unreached), so
 the same grid gives the same bytes on any machine. Rows are tidy
 (:data:`~dnnsplit.paper.sweeps.ID_COLUMNS`, ``point`` and ``value``): ``solver`` the method,
@@ -47,22 +43,13 @@ from dnnsplit.paper.text import render
 from dnnsplit.paper.text import table as text_table
 from dnnsplit.paths import FIGURES_DIR
 from dnnsplit.policies import display_name
-from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W, Scenario
+from dnnsplit.scenario import DEFAULT_CPU_W, DEFAULT_IDLE_W, DEFAULT_TX_W
 from dnnsplit.setup import Setup
 from dnnsplit.solvers import MAX_TIME_LIMIT_S, Solution, solve
 
 __all__ = [
-    "FIGURE",
-    "SUMMARY_METRICS",
-    "FrontOptions",
-    "caption",
-    "notes",
-    "pareto",
-    "pareto_figure",
-    "report_section",
-    "seed_table",
-    "study_grid",
-    "summary",
+    "FIGURE", "SUMMARY_METRICS", "FrontOptions", "caption", "notes", "pareto", "pareto_figure",
+    "report_section", "seed_table", "study_grid", "summary",
 ]
 
 #: The pipeline run, its figure, and its section of REPRODUCTION.md.
@@ -124,44 +111,6 @@ def study_grid(
 # --- the fronts -------------------------------------------------------------------------
 
 
-def _unclocked(solution: Solution) -> Solution:
-    """``solution``, checked not stopped by its time limit (out of reach, or optimal's guard)."""
-    if solution.stopped == "time_limit":
-        limit = f" of {GUARD_SECONDS:g} s" if solution.solver == "optimal" else ""
-        why = f"{solution.solver} was stopped by its time limit{limit}"
-        raise SolverRefusal("time_limit", f"{why}: a row would depend on the machine")
-    return solution
-
-
-def epsilon_front(
-    scenario: Scenario, points: int, solver: str, **options: Any
-) -> list[tuple[float, Solution]]:
-    """The ε-constraint front of ``solver`` (``optimal`` or ``local-search``, given
-    ``options``): ``(ε, solution)`` for ``points`` values of ε evenly from the energy of its
-    least-energy vector to that of its least-delay vector (both ends the latter where the
-    former's energy is higher), the points between ``solver`` on total delay under
-    ``energy_cap = ε``. ``solution.optimal`` says whether it is certified (else ``optimal``
-    leaves a proven ``extra["lower_bound"]``), ``solution.feasible`` whether it met the cap.
-
-    Raises
-    ------
-    SolverRefusal
-        No vector meets every constraint, or a solve reached its time limit.
-    """
-
-    def search(objective: str, cap: float | None = None) -> Solution:
-        extra = {} if cap is None else {"energy_cap": cap}
-        return _unclocked(solve(scenario, objective=objective, solver=solver, **options, **extra))
-
-    fastest = search("total")
-    frugal = search("energy")
-    if frugal.evaluation.energy > fastest.evaluation.energy:
-        frugal = fastest
-    caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, points)
-    middle = [(float(cap), search("total", float(cap))) for cap in caps[1:-1]]
-    return [(float(caps[0]), frugal), *middle, (float(caps[-1]), fastest)]
-
-
 def _dominated(costs: list[tuple[float, float]]) -> list[bool]:
     """Whether each ``(delay, energy)`` is dominated by another: no worse in both and
     better (beyond :data:`SAME`) in one."""
@@ -180,46 +129,69 @@ def _dominated(costs: list[tuple[float, float]]) -> list[bool]:
     ]
 
 
-def _rows(
-    keys: dict[str, Any], solver: str, objective: str, point: int, found: Solution, **more: float
-) -> list[dict[str, Any]]:
-    """The rows of one solution: :data:`SOLUTION_METRICS` of its evaluation, then ``more``."""
-    metrics = {m: getattr(found.evaluation, m) for m in SOLUTION_METRICS} | more
-    return [
-        {**keys, "solver": solver, "objective": objective, "point": point, "metric": m, "value": v}
-        for m, v in metrics.items()
-    ]
-
-
 def front_rows(point: Point) -> list[dict[str, Any]]:
     """The rows of one scenario (a module-level point function of the engine): the
-    local-search front, the certifying solver's front for N up to ``certify_devices``,
-    and the paper's greedy on total delay and on energy."""
-    scenario, keys, options, seed = point.scenario(), point.keys(), point.options, point.seed
+    ε-constraint front of local-search and, for N up to ``certify_devices``, of the
+    certifying solver ``optimal``; then the paper's greedy on total delay and on energy.
+
+    A front holds ``points`` values of ε evenly from the energy of the solver's least-energy
+    vector to that of its least-delay vector (both ends the latter where the former's energy
+    is higher), the points between the solver on total delay under ``energy_cap = ε``. Each
+    point says whether it is certified (else ``optimal`` leaves a proven ``lower_bound``),
+    met the cap (``feasible``) and is ``dominated`` by another feasible point of its front.
+
+    Raises
+    ------
+    SolverRefusal
+        No vector meets every constraint, or a solve reached its time limit (out of reach,
+        or optimal's guard): a row would then depend on the machine.
+    """
+    scenario, keys, options = point.scenario(), point.keys(), point.options
+    rows: list[dict[str, Any]] = []
+
+    def search(objective: str, **solver_options: Any) -> Solution:
+        found = solve(scenario, objective=objective, **solver_options)
+        if found.stopped == "time_limit":
+            limit = f" of {GUARD_SECONDS:g} s" if found.solver == "optimal" else ""
+            why = f"{found.solver} was stopped by its time limit{limit}"
+            raise SolverRefusal("time_limit", f"{why}: a row would depend on the machine")
+        return found
+
+    def add(solver: str, objective: str, k: int, found: Solution, **more: float) -> None:
+        metrics = {m: getattr(found.evaluation, m) for m in SOLUTION_METRICS} | more
+        rows.extend(
+            {**keys, "solver": solver, "objective": objective, "point": k, "metric": m, "value": v}
+            for m, v in metrics.items()
+        )
+
     fronts = {"local-search": {"restarts": options["restarts"], "time_limit": MAX_TIME_LIMIT_S}}
     if scenario.n_devices <= options["certify_devices"]:
         fronts["optimal"] = {
             "max_nodes": options["certify_nodes"], "time_limit": GUARD_SECONDS,
             "start": options["start"], "restarts": options["restarts"],
         }  # fmt: skip
-    rows: list[dict[str, Any]] = []
-    for solver, solver_options in fronts.items():
-        front = epsilon_front(scenario, options["points"], solver, seed=seed, **solver_options)
+    for solver, tuning in fronts.items():
+        settings = {"solver": solver, "seed": point.seed, **tuning}
+        fastest, frugal = search("total", **settings), search("energy", **settings)
+        if frugal.evaluation.energy > fastest.evaluation.energy:
+            frugal = fastest
+        caps = np.linspace(frugal.evaluation.energy, fastest.evaluation.energy, options["points"])
+        middle = [search("total", **settings, energy_cap=float(cap)) for cap in caps[1:-1]]
+        front = list(zip(caps.tolist(), [frugal, *middle, fastest], strict=True))
         feasible = [s for _, s in front if s.feasible]
         dominated = iter(_dominated([(s.evaluation.total, s.evaluation.energy) for s in feasible]))
         for k, (cap, solution) in enumerate(front):
-            more = {
+            marks = {
                 "epsilon": cap, "certified": float(solution.optimal),
                 "feasible": float(solution.feasible),
                 "dominated": float(next(dominated)) if solution.feasible else math.nan,
             }  # fmt: skip
             if "lower_bound" in solution.extra:
-                more["lower_bound"] = float(solution.extra["lower_bound"])
-            rows += _rows(keys, solver, "total", k, solution, **more)
+                marks["lower_bound"] = float(solution.extra["lower_bound"])
+            add(solver, "total", k, solution, **marks)
     greedy = {"solver": "greedy", "start": options["start"], "time_limit": MAX_TIME_LIMIT_S}
     for objective in ("total", "energy"):
-        found = _unclocked(solve(scenario, objective=objective, **greedy))
-        rows += _rows(keys, "greedy", objective, -1, found)
+        add("greedy", objective, -1, search(objective, **greedy))
     return rows
 
 
@@ -253,9 +225,8 @@ def _pct_above(value: float, reference: float) -> float:
 
 def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     """One scenario's rows, a line per (solver, objective, point), a column per metric."""
-    wide = rows.pivot_table(
-        index=["solver", "objective", "point"], columns="metric", values="value"
-    )
+    wide = rows.pivot_table(index=["solver", "objective", "point"], columns="metric",
+                            values="value")  # fmt: skip
     return wide.reindex(columns=list(METRICS))
 
 
@@ -315,12 +286,21 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-#: The columns of :func:`seed_table` that :func:`summary` summarises over seeds.
-SUMMARY_METRICS = (
-    "certified_share", "ends_certified", "energy_premium_pct", "delay_premium_pct",
-    "greedy_energy_pct", "greedy_delay_pct", "greedy_dominated", "greedy_energy_gap_pct",
-    "heuristic_gap_pct",
-)  # fmt: skip
+#: The columns of :func:`seed_table` that :func:`summary` summarises over seeds, each with
+#: its header in the report's table and how its cell reads there: ``share``, in how many
+#: seeds; ``percent``, the mean in %; else the mean (min to max) in this format.
+REPORTED = {
+    "certified_share": ("points certified", "percent"),
+    "ends_certified": ("ends certified", "share"),
+    "energy_premium_pct": ("energy of least delay", "+.1f"),
+    "delay_premium_pct": ("delay of least energy", "+.1f"),
+    "greedy_energy_pct": ("greedy: energy", "+.1f"),
+    "greedy_delay_pct": ("greedy: delay", "+.1f"),
+    "greedy_dominated": ("greedy beaten in both", "share"),
+    "greedy_energy_gap_pct": ("greedy on energy", "+.1f"),
+    "heuristic_gap_pct": ("local-search's gap", ".2f"),
+}
+SUMMARY_METRICS = tuple(REPORTED)
 
 
 def summary(rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
@@ -436,21 +416,19 @@ def notes(front: FrontOptions = FrontOptions()) -> dict[str, Any]:
 # --- REPRODUCTION.md ------------------------------------------------------------------
 
 
-def _span(part: pd.DataFrame, metric: str, digits: int = 1, sign: str = "+") -> str:
-    """``mean (min–max)`` of ``metric`` over seeds, the mean signed (``sign="+"``)."""
-    row = stats.where(part, metric=metric)
-    if row.empty or not np.isfinite(row["mean"].iloc[0]):
+def _cell(part: pd.DataFrame, metric: str, how: str) -> str:
+    """``metric``'s summary over seeds in ``part`` as :data:`REPORTED` says; "—" for none."""
+    found = stats.where(part, metric=metric)
+    if found.empty:
         return "—"
-    r = row.iloc[0]
-    return f"{r['mean']:{sign}.{digits}f} ({r['min']:.{digits}f} to {r['max']:.{digits}f})"
-
-
-def _share(part: pd.DataFrame, metric: str) -> str:
-    row = stats.where(part, metric=metric)
-    if row.empty:
+    r = found.iloc[0]
+    if how == "share":
+        return f"{round(r['mean'] * r['n'])}/{r['n']}"
+    if how == "percent":
+        return f"{100 * r['mean']:.0f} %"
+    if not np.isfinite(r["mean"]):
         return "—"
-    r = row.iloc[0]
-    return f"{round(r['mean'] * r['n'])}/{r['n']}"
+    return f"{r['mean']:{how}} ({r['min']:{how.lstrip('+')}} to {r['max']:{how.lstrip('+')}})"
 
 
 def report_section(directory: str | Path = FIGURES_DIR) -> str:
@@ -469,23 +447,12 @@ def report_section(directory: str | Path = FIGURES_DIR) -> str:
         seeds = manifest.get("grids", {}).get(RUN, {}).get("seeds", [])
         run = {"points": recorded.get("points"), "nodes": f"{nodes:,}", "seeds": len(seeds),
                "certify_devices": recorded.get("certify_devices")}  # fmt: skip
-    rows = []
     scenarios = ["policy", "ratio", "devices", "reference"]
-    for (policy, ratio, devices, reference), part in table.groupby(scenarios, sort=True):
-        share = stats.where(part, metric="certified_share")
-        rows.append({
-            "BS": display_name(str(policy)), "R": f"{ratio:g}", "N": str(devices),
-            "front": str(reference),
-            "points certified": f"{100 * share['mean'].iloc[0]:.0f} %" if len(share) else "—",
-            "ends certified": _share(part, "ends_certified"),
-            "energy of least delay": _span(part, "energy_premium_pct"),
-            "delay of least energy": _span(part, "delay_premium_pct"),
-            "greedy: energy": _span(part, "greedy_energy_pct"),
-            "greedy: delay": _span(part, "greedy_delay_pct"),
-            "greedy beaten in both": _share(part, "greedy_dominated"),
-            "greedy on energy": _span(part, "greedy_energy_gap_pct"),
-            "local-search's gap": _span(part, "heuristic_gap_pct", 2, sign=""),
-        })  # fmt: skip
+    groups = table.groupby(scenarios, sort=True)
+    rows = [{
+        "BS": display_name(str(policy)), "R": f"{ratio:g}", "N": str(devices), "front": reference,
+        **{header: _cell(part, metric, how) for metric, (header, how) in REPORTED.items()},
+    } for (policy, ratio, devices, reference), part in groups]  # fmt: skip
     ends = stats.where(table, metric="ends_certified")
     settled = ends[ends["min"] == 1][scenarios]
     premium = stats.where(table, metric="energy_premium_pct").merge(settled)

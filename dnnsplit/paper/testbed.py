@@ -1,20 +1,14 @@
-"""The model against an emulated testbed (notebook 08): which measurement a run draws
-from, the numbers a reader of a latency model expects, the figure and the report's section.
+"""The model against an emulated testbed (notebook 08): the measurement a run draws from,
+the numbers a reader of a latency model expects, the figure and the report's section.
 
 A measurement (:func:`dnnsplit.testbed.experiment.run_testbed`) cannot give the same bytes
 twice, so the committed one (``figures/testbed.csv``, one row per policy, N, seed, vector
-and device; its calibration table; its manifest, with the host's CPU, cores, cgroup version,
-load and date) is an *input*, and ``./run_all.sh`` stays byte-reproducible. A new one is
-made only on request (:func:`testbed_rows`).
-
-The numbers: the error per component (:func:`error_summary`: median and 90th percentile of
-``|error|``, the share within ±10 % as nn-Meter and LitePred report it, the bias as the
-median error where ANNETTE reports the mean), Kendall's τ of the candidates' order
-(:func:`rank_fidelity`), the BS's part under both models (:func:`bs_finding`) and greedy
-against optimal (:func:`greedy_against_optimal`), each from two sets of inputs:
-``predicted`` (nothing measured on a device) and ``calibrated`` (the profiles measured in
-the devices' cgroups). Relative errors are ``predicted / measured − 1``: positive where
-the model expects more delay than the devices measured.
+and device, with its calibration table and its manifest) is an *input*, and
+``./run_all.sh`` stays byte-reproducible; a new one is made only on request
+(:func:`testbed_rows`). Every number comes from two sets of inputs: ``predicted`` (nothing
+measured on a device) and ``calibrated`` (the profiles measured in the devices' cgroups).
+Relative errors are ``predicted / measured − 1``: positive where the model expects more
+delay than the devices measured.
 """
 
 from __future__ import annotations
@@ -38,7 +32,7 @@ from dnnsplit._io import atomic_write
 from dnnsplit.errors import check_choice
 from dnnsplit.paper.captions import Caption
 from dnnsplit.paper.output import output_dir, read_manifest, write_manifest, write_table
-from dnnsplit.paper.plots import REFERENCE_LINE, finish_figure, paper_style
+from dnnsplit.paper.plots import POLICY_COLOURS, REFERENCE_LINE, finish_figure, paper_style
 from dnnsplit.paper.text import escape, render, table
 from dnnsplit.paths import BUILD_DIR, FIGURES_DIR, shown
 from dnnsplit.policies import display_name
@@ -46,26 +40,10 @@ from dnnsplit.testbed import emulation
 from dnnsplit.testbed.experiment import INPUTS, MODELS, TestbedConfig, run_testbed
 
 __all__ = [
-    "ENV_MODE",
-    "MEASUREMENT_FILES",
-    "bs_finding",
-    "calibration_frame",
-    "caption",
-    "check_here",
-    "component_errors",
-    "copy_measurement",
-    "error_summary",
-    "greedy_against_optimal",
-    "host_words",
-    "quick_config",
-    "rank_fidelity",
-    "rank_summary",
-    "report_section",
-    "side_by_side",
-    "tables",
-    "testbed_figure",
-    "testbed_rows",
-    "write_measurement",
+    "ENV_MODE", "MEASUREMENT_FILES", "bs_finding", "calibration_frame", "caption", "check_here",
+    "component_errors", "copy_measurement", "error_summary", "greedy_against_optimal",
+    "host_words", "quick_config", "rank_fidelity", "rank_summary", "report_section",
+    "side_by_side", "tables", "testbed_figure", "testbed_rows", "write_measurement",
 ]
 
 ENV_MODE = "DNNSPLIT_TESTBED"
@@ -106,12 +84,8 @@ def quick_config() -> TestbedConfig:
 
 
 def write_measurement(
-    rows: pd.DataFrame,
-    provenance: dict[str, Any],
-    config: TestbedConfig,
-    out_dir: str | os.PathLike[str],
-    *,
-    quick: bool = False,
+    rows: pd.DataFrame, provenance: dict[str, Any], config: TestbedConfig,
+    out_dir: str | os.PathLike[str], *, quick: bool = False,
 ) -> list[Path]:
     """Write a measurement: ``testbed.csv``; ``testbed_calibration.csv``, each emulated
     device's stage times (and ``total``) against what it emulates (``target_s``), against
@@ -178,18 +152,18 @@ def _read(directory: Path, origin: str = "") -> Measurement:
     path = directory / "testbed.csv"
     if manifest is None or not path.exists():
         raise FileNotFoundError(f"no testbed measurement in {directory}")
-    host = host_words(manifest)
-    return Measurement(pd.read_csv(path), manifest, directory, origin.replace("{host}", host))
+    origin = origin.replace("{host}", host_words(manifest))
+    return Measurement(pd.read_csv(path), manifest, directory, origin)
 
 
 def _lacks() -> str:
-    """What this host lacks to run the testbed ("" when nothing)."""
     return "; ".join(emulation.capabilities()["missing"])
 
 
-def _measure(config: TestbedConfig, target: Path, origin: str, *, quick: bool) -> Measurement:
-    """Run the testbed with ``config`` in a scratch folder, write its measurement to
-    ``target`` and read it back."""
+def _measure(target: Path, origin: str, *, quick: bool) -> Measurement:
+    """Run the testbed (smoke-sized where ``quick``) in a scratch folder, write its
+    measurement to ``target`` and read it back."""
+    config = quick_config() if quick else TestbedConfig()
     with tempfile.TemporaryDirectory(prefix="dnnsplit-testbed-") as work:
         rows, provenance = run_testbed(config, work, say=print)
     write_measurement(rows, provenance, config, target, quick=quick)
@@ -197,10 +171,7 @@ def _measure(config: TestbedConfig, target: Path, origin: str, *, quick: bool) -
 
 
 def testbed_rows(
-    mode: str = "",
-    *,
-    quick: bool = False,
-    output_dir: str | os.PathLike[str] | None = None,
+    mode: str = "", *, quick: bool = False, output_dir: str | os.PathLike[str] | None = None,
     committed_dir: str | os.PathLike[str] = FIGURES_DIR,
 ) -> Measurement:
     """The measurement a run draws from.
@@ -208,11 +179,11 @@ def testbed_rows(
     Parameters
     ----------
     mode : str
-        ``committed`` (the committed one); ``measure`` (measure again where this host can:
-        root, a cgroup CPU controller, PyTorch, two cores; written under ``build/testbed/``);
-        ``commit`` (measure again into ``output_dir``: with ``./run_all.sh``, over the
-        committed one). Empty: ``$DNNSPLIT_TESTBED``, else ``committed``. Where this host
-        cannot measure, the committed one, and its origin says why.
+        ``committed`` (the committed one); ``measure`` (measure again, written under
+        ``build/testbed/``); ``commit`` (measure again into ``output_dir``: with
+        ``./run_all.sh``, over the committed one). Empty: ``$DNNSPLIT_TESTBED``, else
+        ``committed``. Where this host cannot measure (root, a cgroup CPU controller,
+        PyTorch and two cores it needs), the committed one, and its origin says why.
     quick : bool
         A new measurement is smoke-sized (:func:`quick_config`).
     output_dir : path, optional
@@ -225,9 +196,8 @@ def testbed_rows(
     missing = _lacks() if mode != "committed" else ""
     if mode != "committed" and not missing:
         target = MEASURE_DIR if mode == "measure" else Path(output_dir or MEASURE_DIR)
-        return _measure(quick_config() if quick else TestbedConfig(), target, (
-            f"Measured by this run on this host ({{host}}); written to {shown(target)}."
-        ), quick=quick)  # fmt: skip
+        origin = f"Measured by this run on this host ({{host}}); written to {shown(target)}."
+        return _measure(target, origin, quick=quick)
     reason = f" (a new measurement was asked for, but this host lacks {missing})" if missing else ""
     return _read(Path(committed_dir), (
         "The committed measurement, made on {host}; this run did not measure again"
@@ -247,7 +217,7 @@ def check_here(enabled: bool = False) -> tuple[Measurement | None, str]:
             f"This host cannot run the testbed ({missing}), so only the committed "
             "measurement is shown."
         )
-    return _measure(quick_config(), CHECK_DIR, (
+    return _measure(CHECK_DIR, (
         f"A smoke-sized measurement made by this run on this host ({{host}}), in "
         f"{shown(CHECK_DIR)}/: one repeat, so noisier than the committed one, and made while "
         "other notebooks may run beside it."
@@ -259,10 +229,9 @@ def side_by_side(committed: Measurement, fresh: Measurement) -> pd.DataFrame:
     the committed measurement and in a fresh one, for the (policy, N) both hold."""
 
     def median(rows: pd.DataFrame) -> pd.Series:
-        errors = component_errors(rows)
-        whole = errors[errors["component"] == "total"]
         keys = ["policy", "devices", "inputs", "model"]
-        return whole.assign(abs_error=whole["error"].abs()).groupby(keys)["abs_error"].median()
+        summary = error_summary(rows, by=("policy", "devices")).set_index(keys)
+        return summary.loc[summary["component"] == "total", "median_abs_error"].sort_index()
 
     both = pd.concat(
         {"committed": median(committed.rows), "this host now": median(fresh.rows)}, axis=1
@@ -352,8 +321,8 @@ def component_errors(rows: pd.DataFrame) -> pd.DataFrame:
 def error_summary(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per component, inputs and model (and the columns ``by``, e.g. ``("policy",)``):
     ``count``, ``median_abs_error``, ``p90_abs_error``, ``within_10`` (the share of
-    ``|error| ≤ 10 %``) and ``bias`` (the median error: positive, the model expects more
-    delay than measured)."""
+    ``|error| ≤ 10 %``) and ``bias`` (the median error, where ANNETTE reports the mean:
+    positive, the model expects more delay than measured)."""
     errors = component_errors(rows)
     keys = [*by, "component", "inputs", "model"]
     magnitude = errors["error"].abs()
@@ -428,8 +397,7 @@ def bs_finding(rows: pd.DataFrame) -> pd.DataFrame:
     snapshot's BS part uses no device profile, so both inputs give the same); among
     scenarios where two or more devices offload, ``idle``, the share of tasks that found
     the BS idle (waited under :data:`IDLE_S`), and ``spread``, the median over their
-    vectors of how long the measured arrivals spread against the BS's work for all of
-    them (above 1: the BS could finish each task before the next arrives)."""
+    vectors of the arrivals' spread against the BS's work (:func:`_offloaded`)."""
     offloaded = _offloaded(rows)
     out = []
     for (policy, seed), part in offloaded.groupby(["policy", "seed"], sort=True):
@@ -469,22 +437,15 @@ def greedy_against_optimal(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def tables(measurement: Measurement) -> dict[str, pd.DataFrame]:
-    """The tables the testbed figure is saved with: the errors per component
-    (``testbed_summary.csv``), the rank fidelity per scenario (``testbed_rank.csv``), the
-    BS's part per policy and seed (``testbed_bs.csv``) and greedy against optimal
-    (``testbed_duel.csv``)."""
+    """The tables the testbed figure is saved with (``testbed_{name}.csv``): the errors per
+    component and policy, the rank fidelity, the BS's part and greedy against optimal."""
     rows = measurement.rows
-    return {
-        "summary": error_summary(rows, by=("policy",)),
-        "rank": rank_fidelity(rows),
-        "bs": bs_finding(rows),
-        "duel": greedy_against_optimal(rows),
-    }
+    return {"summary": error_summary(rows, by=("policy",)), "rank": rank_fidelity(rows),
+            "bs": bs_finding(rows), "duel": greedy_against_optimal(rows)}  # fmt: skip
 
 
 # -- the figure ------------------------------------------------------------------------
 
-_POLICY_COLORS = {"sjf": "C0", "rr": "C1"}
 _INPUT_STYLES = {"predicted": "-", "calibrated": "--"}
 _INPUT_COLORS = {"predicted": "C2", "calibrated": "C4"}
 #: The boxes of the component panel: (component, inputs, model) and its label.
@@ -513,7 +474,7 @@ def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "ta
         ax.errorbar(
             part["devices"], part[y], yerr=[part[y] - part[low], part[high] - part[y]],
             fmt=_INPUT_STYLES[str(inputs)], marker="o", ms=3, capsize=2, elinewidth=0.6,
-            color=_POLICY_COLORS.get(str(policy)), label=f"{display_name(str(policy))}, {inputs}",
+            color=POLICY_COLOURS.get(str(policy)), label=f"{display_name(str(policy))}, {inputs}",
         )  # fmt: skip
     devices = sorted(frame["devices"].unique())
     ax.set_xticks(devices, [str(n) for n in devices])
@@ -527,14 +488,11 @@ def plot_rank(ax: Axes, summary: pd.DataFrame, objective: str, column: str = "ta
 
 
 def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure:
-    """The testbed figure (2×3): each device's predicted delay (both inputs, snapshot
-    model) against its measured median, with the line y = x; the relative error of each
-    component (:data:`_BOXES`) as boxes (whiskers: 5th to 95th percentile), the ±10 % band
-    shaded; Kendall's τ for the total delay and for the variance against N
-    (:func:`plot_rank`); the BS's part, each model's prediction over the measurement per
-    offloaded task (log scale; 1: exact) against how far its vector's arrivals spread
-    (against the BS's work), where two or more devices offload; the regret of the model's
-    choice."""
+    """The testbed figure (2×3): each device's predicted delay (snapshot model) against its
+    measured median; the relative error of each component (:data:`_BOXES`; whiskers: 5th to
+    95th percentile; shaded: ±10 %); Kendall's τ of the total delay and of the variance
+    (:func:`plot_rank`); the BS's part, predicted over measured per offloaded task against
+    its vector's arrival spread, where two or more devices offload; the model's regret."""
     summary = rank_summary(rank_fidelity(rows))
     distinct = _distinct(rows)
     errors = component_errors(rows).set_index(["component", "inputs", "model"])["error"]
@@ -566,7 +524,7 @@ def testbed_figure(rows: pd.DataFrame, *, caption: Caption | str = "") -> Figure
             for model, marker in zip(MODELS, ("o", "^"), strict=True):
                 ratio = part[f"predicted_bs_{model}_s"] / part["measured_bs_s"]
                 axes[4].scatter(part["spread"], ratio, marker=marker, s=10, alpha=0.5,
-                                color=_POLICY_COLORS.get(str(policy)),
+                                color=POLICY_COLOURS.get(str(policy)),
                                 label=f"{display_name(str(policy))}, {model}")  # fmt: skip
         axes[4].axhline(1.0, **REFERENCE_LINE)
         axes[4].set(xscale="log", yscale="log", xlabel="arrival spread / BS work",
@@ -628,16 +586,6 @@ def _percent(value: float, sign: bool = False) -> str:
 _signed = partial(_percent, sign=True)
 
 
-def _component_table(summary: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "component": summary["component"].map(COMPONENTS), "inputs": summary["inputs"],
-        "BS model": summary["model"], "n": summary["count"],
-        "median abs. error": summary["median_abs_error"].map(_percent),
-        "90th pct.": summary["p90_abs_error"].map(_percent),
-        "within ±10 %": summary["within_10"].map(_percent), "bias": summary["bias"].map(_signed),
-    })  # fmt: skip
-
-
 def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Per policy and N, the snapshot model's τ per objective and inputs: the median
     [lowest, highest] over the seeds."""
@@ -646,11 +594,11 @@ def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
     for (policy, n), part in shown.groupby(["policy", "devices"], sort=True):
         row = {"policy": display_name(str(policy)), "N": str(n),
                "scenarios": str(int(part["scenarios"].max()))}  # fmt: skip
-        for objective, inputs in product(OBJECTIVES, INPUTS):
-            tau = part.loc[(objective, inputs)] if (objective, inputs) in part.index else None
+        for objective, inputs in product(OBJECTIVES, INPUTS):  # every one: rank_fidelity's
+            tau = part.loc[(objective, inputs)]
             row[f"τ {objective}, {inputs}"] = (
-                "n/a" if tau is None or not np.isfinite(tau["tau_median"])
-                else f"{tau['tau_median']:+.2f} [{tau['tau_min']:+.2f}, {tau['tau_max']:+.2f}]"
+                f"{tau['tau_median']:+.2f} [{tau['tau_min']:+.2f}, {tau['tau_max']:+.2f}]"
+                if np.isfinite(tau["tau_median"]) else "n/a"
             )  # fmt: skip
         out.append(row)
     return pd.DataFrame(out)
@@ -659,20 +607,6 @@ def _tau_table(summary: pd.DataFrame) -> pd.DataFrame:
 def _span(values: pd.Series) -> str:
     """The median [lowest, highest] of ``values``, in signed percent."""
     return f"{_signed(values.median())} [{_signed(values.min())}, {_signed(values.max())}]"
-
-
-def _bs_table(finding: pd.DataFrame) -> pd.DataFrame:
-    out = []
-    for policy, part in finding.groupby("policy", sort=True):
-        out.append({
-            "policy": display_name(str(policy)), "seeds": str(len(part)),
-            "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
-            "timeline (predicted)": _span(part["predicted_timeline"]),
-            "timeline (calibrated)": _span(part["calibrated_timeline"]),
-            "found the BS idle": _percent(part["idle"].median()),
-            "arrival spread / BS work": f"{part['spread'].median():.1f}",
-        })  # fmt: skip
-    return pd.DataFrame(out)
 
 
 def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
@@ -688,16 +622,31 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
     grid = manifest.get("grids", {}).get("testbed", {})
     summary = error_summary(rows)
     whole = summary[summary["component"] == "total"].set_index(["inputs", "model"])
+    components = pd.DataFrame({
+        "component": summary["component"].map(COMPONENTS), "inputs": summary["inputs"],
+        "BS model": summary["model"], "n": summary["count"],
+        "median abs. error": summary["median_abs_error"].map(_percent),
+        "90th pct.": summary["p90_abs_error"].map(_percent),
+        "within ±10 %": summary["within_10"].map(_percent), "bias": summary["bias"].map(_signed),
+    })  # fmt: skip
     rank = rank_fidelity(rows)
     taus = rank.groupby(["model", "inputs", "objective"])["tau"].median()
     first = rank[(rank["objective"] == "total") & (rank["model"] == "snapshot")]
     finding = bs_finding(rows)
     by_policy = finding.groupby("policy", sort=True).median(numeric_only=True)
+    bs = pd.DataFrame([{
+        "policy": display_name(str(policy)), "seeds": str(len(part)),
+        "tasks": str(int(part["tasks"].sum())), "snapshot": _span(part["predicted_snapshot"]),
+        "timeline (predicted)": _span(part["predicted_timeline"]),
+        "timeline (calibrated)": _span(part["calibrated_timeline"]),
+        "found the BS idle": _percent(part["idle"].median()),
+        "arrival spread / BS work": f"{part['spread'].median():.1f}",
+    } for policy, part in finding.groupby("policy", sort=True)])  # fmt: skip
     duel = greedy_against_optimal(rows)
     differ = duel[~duel["same_vector"]]
     upload = _offloaded(rows)
     upload_error = upload["model_send_s"] / upload["measured_send_s"] - 1.0
-    numbers = {
+    return render("testbed", **{
         "network": str(grid.get("network", "?")),
         "target": str(grid.get("target", "?")),
         "policies": " and ".join(display_name(str(p)) for p in grid.get("policies", [])),
@@ -715,7 +664,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "repeats": grid.get("repeats", "?"),
         "host": host_words(manifest),
         "wall_min": f"{float(notes.get('wall_s') or 0) / 60:.0f}",
-        "components": table(_component_table(summary), align="lllrrrrr"),
+        "components": table(components, align="lllrrrrr"),
         "whole": whole.to_dict("index"),  # the whole delay's summary per (inputs, model)
         "percent": _percent,
         "tau": taus["snapshot"].to_dict(),  # the median τ per (inputs, objective)
@@ -725,7 +674,7 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
         "best": first.groupby("inputs")["regret"].agg(lambda r: int((r == 0).sum())).to_dict(),
         "regret": first.groupby("inputs")["regret"].median().to_dict(),
         "ranked": int(first["regret"].notna().sum() / len(INPUTS)),
-        "bs": table(_bs_table(finding), align="lrr" + "r" * 5),
+        "bs": table(bs, align="lrr" + "r" * 5),
         "bs_words": {
             **{model: " and ".join(f"{_signed(value)} under {display_name(str(policy))}"
                                    for policy, value in by_policy[f"predicted_{model}"].items())
@@ -746,5 +695,4 @@ def report_section(directory: str | os.PathLike[str] = FIGURES_DIR) -> str:
             "greedy_lower": int((differ["greedy_s"] < differ["optimal_s"]).sum()),
             "within_spread": int(differ["within_spread"].sum()),
         },
-    }  # fmt: skip
-    return render("testbed", **numbers)
+    })  # fmt: skip
