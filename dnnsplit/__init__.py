@@ -1,20 +1,11 @@
 """dnnsplit: multi-device DNN partitioning and inference offloading.
 
 A reproduction, and extension, of Kafetzis and Koutsopoulos, "DNN Partitioning and
-Inference Task Offloading in 6G Resource-Constrained Networks". N devices each run a DNN
-split at a partition point: the first p stages locally on a CPU shared round-robin with
-background work, the intermediate tensor over WiFi, the rest at a base station that serves
-every offloaded DNN under one scheduling policy.
-
-The public API: :class:`Setup` (every choice the paper leaves open), :class:`Scenario`
-(from a dict or a file), :func:`paper_scenario` (the scenario of ``(N, seed, setup)``),
-:func:`evaluate` (delays, energies and objectives of a partition vector) and :func:`solve`
-(greedy, local search, exact solvers, baselines; each a function of :mod:`dnnsplit.solvers`).
-The paper's experiments, figures and report live in :mod:`dnnsplit.paper`, which this
-package never imports (so ``import dnnsplit`` needs no plotting library).
-
-Those names are imported when first used (PEP 562), so that ``import dnnsplit`` is quick
-and the command line can answer a Ctrl-C while it is still importing in one line.
+Inference Task Offloading in 6G Resource-Constrained Networks". The public API:
+:class:`Setup`, :class:`Scenario`, :func:`paper_scenario`, :func:`evaluate` and
+:func:`solve` (see docs/interface.md). The paper's experiments live in
+:mod:`dnnsplit.paper`, which this package never imports. Names are imported when first used
+(PEP 562), so that ``import dnnsplit`` is quick and a Ctrl-C while importing is one line.
 """
 
 from __future__ import annotations

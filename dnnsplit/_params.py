@@ -1,17 +1,13 @@
 """What each parameter of a public boundary takes, declared once, checked at the boundary.
 
-Modelled on scikit-learn's parameter validation: every boundary of the library (the
-:class:`~dnnsplit.Setup` fields, a scenario file's fields read by
-:meth:`~dnnsplit.Scenario.from_dict`, :func:`~dnnsplit.evaluate`, :func:`~dnnsplit.solve`
-and each public solver) declares, in one table next to it, a :class:`Constraint` per
-parameter. The check runs where a value enters, and turns it into its canonical type or
-raises one :class:`~dnnsplit.errors.InputError` naming the field; inside, the code
-trusts what it is given (a public function called by another one is not checked again,
-see :func:`declare`). The hostile-input tests read the same tables and generate their bad
-values from them (:meth:`Constraint.invalid`), and the values each rule takes
-(:meth:`Constraint.valid`, which the function's body must accept too), so a rule and its
-test cannot drift apart. A frozen dataclass declares its fields the same way
-(:func:`declare_fields`).
+Modelled on scikit-learn's parameter validation: each boundary (the :class:`~dnnsplit.Setup`
+fields, a scenario file's fields, :func:`~dnnsplit.evaluate`, :func:`~dnnsplit.solve`, each
+public solver) declares a :class:`Constraint` per parameter in one table next to it. The
+check turns a value into its canonical type or raises one
+:class:`~dnnsplit.errors.InputError` naming the field; inside, the code trusts (see
+:func:`declare`; a frozen dataclass uses :func:`declare_fields`). The hostile-input tests
+draw their bad and good values from the same tables (:meth:`Constraint.invalid`,
+:meth:`Constraint.valid`), so a rule and its test cannot drift apart.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """The overflow audit: no delay a scenario can produce exceeds ``MAX_DELAY_S``.
 
-Each field of a scenario is checked on its own where it enters; this audit checks what
-the fields give together, on the scenario's delay tables (every device, every partition
-point), and names the field that makes a delay too large (or a sum overflow a float):
-the BS work of every suffix, the local delay (the work ``T = Σ t_s / c_i`` and its
-round-robin share), the transmission delay ``8·b_p / W_i``; then the worst delay any
-partition vector can give under any work-conserving BS policy, snapshot or timeline: the
-largest arrival ``D^L + D^tr`` plus all the BS work of every device. Within the bound,
-totals, variances and fairness indices are finite too.
+Each field is checked on its own where it enters; this audit checks what the fields give
+together, on the delay tables, and names the field that makes a delay too large (or a sum
+overflow a float): the BS work of every suffix, the local delay (``T = Σ t_s / c_i`` and its
+round-robin share), the transmission delay ``8·b_p / W_i``, and the worst delay under any
+work-conserving BS policy, snapshot or timeline (the largest arrival ``D^L + D^tr`` plus all
+the BS work). Within the bound, totals, variances and fairness indices are finite too.
 """
 
 from __future__ import annotations

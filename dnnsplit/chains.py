@@ -1,15 +1,11 @@
 """DNNs as chains of stages, with their analytic figures computed from layer definitions.
 
-A partition point can only sit where a single tensor flows from one part of the network to
-the next, so each network here is a chain of *stages*, each stage a short list of layers.
-From the layer definitions alone this module computes, per stage, the output shape, the
-bytes of the output tensor (float32: what an offloading device sends), the multiply-adds
-and the parameters. Nothing here needs PyTorch; the profiler builds the same chains in
-PyTorch from these same definitions.
-
-Chains: ``alexnet`` (the paper's 8 stages, see ``alexnet.md``), ``alexnet11`` (the fine
-chain, one stage per layer), ``vgg16``, ``resnet18`` (cuts between residual blocks) and
-``mobilenetv2`` (cuts between inverted-residual blocks).
+A partition point can only sit where a single tensor flows on, so each network is a chain
+of *stages* (short lists of layers). Per stage this module computes, without PyTorch, the
+output shape, the bytes of the output tensor (float32: what an offloading device sends),
+the multiply-adds and the parameters. Chains: ``alexnet`` (the paper's 8 stages),
+``alexnet11`` (one stage per layer), ``vgg16``, ``resnet18`` and ``mobilenetv2`` (cuts
+between blocks).
 """
 
 from __future__ import annotations

@@ -2,22 +2,12 @@
 ``profile``, and the testbed's ``serve``, ``device`` and ``testbed``.
 
 One function per subcommand turns its flags into the keyword arguments of one library
-call; the library checks them by its declarations (:mod:`dnnsplit._params`), its errors
-name fields, and :func:`named_by` renames a field to the flag that gave it (the one place
-where the two meet). ``scenario``, ``evaluate``, ``solve`` and ``profile`` print one JSON
-object; ``serve``, ``device`` and ``testbed`` print what docs/testbed.md says.
-
-A module adds subcommands one way: its ``add_commands(subparsers)`` adds each with a
-``handler``, a function of the parsed arguments that returns the exit status (here, and
-``dnnsplit/testbed/commands.py``). :func:`main` calls it; what goes wrong is one line:
-
-- 0: success;
-- 1: an internal error (a bug: please report it); one line on stderr, the traceback only
-  with ``DNNSPLIT_DEBUG=1`` in the environment;
-- 2: bad input (a file, a field, a flag); one line naming it, nothing on stdout;
-- 74: the output could not be written (stdout closed, e.g. ``| head``, or full, or
-  ``profile --out`` not writable); nothing partial is left behind;
-- 130: interrupted (Ctrl-C, SIGINT).
+call; the library checks them by its declarations (:mod:`dnnsplit._params`) and
+:func:`named_by` renames a field to the flag that gave it. A module adds subcommands with
+its ``add_commands(subparsers)``, each with a ``handler`` returning the exit status;
+:func:`main` maps what goes wrong to one line and an exit status (docs/errors.md: 0
+success, 1 internal error, traceback only with ``DNNSPLIT_DEBUG=1``; 2 bad input; 74 the
+output could not be written; 130 interrupted).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """The paper's generator, above the schema: the scenario of ``(N, seed, setup)``.
 
-As networkx's generators return a ``Graph``, :func:`paper_scenario` draws the devices of
-the paper's evaluation and builds them with the public constructors, ``Device(...)`` and
-``Scenario(...)`` (each checks its fields; each profile is read once); its errors name the
-setup field behind the field refused. One seeding rule everywhere (:data:`SEED_RULE`):
-a figure's sweep, :func:`paper_scenario` and ``dnnsplit scenario --devices N --seed s``
-give the same scenario, and the same devices whatever R, policy or quantum the setup
-chooses (paired comparisons).
+:func:`paper_scenario` draws the devices of the paper's evaluation and builds them with the
+public constructors (its errors name the setup field behind the field refused). One seeding
+rule everywhere (:data:`SEED_RULE`): a figure's sweep, :func:`paper_scenario` and
+``dnnsplit scenario --devices N --seed s`` give the same devices, whatever R, policy or
+quantum the setup chooses (paired comparisons).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Errors that carry the name of the field a user got wrong, or of the part that failed.
 
-Every bad input (a malformed scenario or profile, an unknown policy, an impossible
-partition) is reported as one :class:`InputError` whose message starts with the field it
-is about, so that the command line can print it as one line and exit with status 2. A
-testbed that cannot do what it was asked (a BS that does not start, a device that stops
-answering, ``tc`` failing, a refused request) raises a :class:`TestbedError` naming the
-part and the cause, printed as one line with exit status 1.
+Bad input is one :class:`InputError` whose message starts with its field (the command
+line prints one line, exit 2); a testbed that cannot do what it was asked raises a
+:class:`TestbedError` naming the part and the cause (one line, exit 1).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Evaluating partition vectors: per-device delays and energies, and the objectives,
 eq. (3), (4), (8) and the energy of docs/model.md ("Energy").
 
-:func:`evaluate` is the scalar entry point of the public API; :func:`batch_delays` and
-:func:`batch_outcomes` are the vectorised ones the solvers use. All go through the same
-code, so a single vector is just a batch of one.
+:func:`evaluate` (the public API) is a batch of one of :func:`batch_delays` and
+:func:`batch_outcomes`, which the solvers use.
 """
 
 from __future__ import annotations

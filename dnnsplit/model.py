@@ -1,28 +1,14 @@
 """The paper's delay model, eq. (1)–(3), (4) and (8), and the devices' energy, vectorised
-over partition vectors.
-
-Each device i chooses a partition point ``p_i``: stages 1..p_i run on its own CPU, which
-it shares round-robin with ``n_i`` always-busy background processes (local delay, eq. 1);
-the output of stage p_i goes over WiFi to the base station (transmission); the base station
-runs the remaining stages of every offloaded DNN under one scheduling policy (remote delay,
-eq. 2). The base station is what couples the devices: one device's choice moves everyone's
-completion time.
+over partition vectors (docs/model.md).
 
 Everything a device's delay depends on, except the base-station queue, is a function of
-its own ``p_i`` alone. :class:`DelayTables` therefore tabulates, for every device and every
-partition point, the local delay, the transmission delay and the residual BS work; an
-evaluation of M partition vectors is then a gather from those tables and one vectorised
-BS-policy call on an (M, N) array of residual work. The scalar path (one vector) is the same
-code with M = 1.
-
-Energy (docs/model.md, "Energy") follows the same pattern: device i's task takes
-``E_i(p) = P_cpu·C_i(p_i) + P_tx·τ_i(p_i) + P_idle·B_i(p)``, where everything but the wait
-``B_i`` for the BS (its BS delay ``D^R_i``) is a function of ``p_i`` alone and is tabulated
-(:attr:`DelayTables.energy_offload`), so an evaluation adds ``P_idle·D^R`` to a gather.
-
-A BS policy is a small function of the residual work matrix: :func:`sjf_completion`,
-:func:`ps_completion`, :func:`rr_completion`. Tasks with zero work are not queued and
-complete at time 0.
+its own ``p_i`` alone: :class:`DelayTables` tabulates, per device and partition point, the
+local delay (eq. 1), the transmission delay and the residual BS work, so evaluating M
+partition vectors is a gather and one BS-policy call (:func:`sjf_completion`,
+:func:`ps_completion`, :func:`rr_completion`, eq. 2) on an (M, N) array of residual work.
+Energy ``E_i(p) = P_cpu·C_i(p_i) + P_tx·τ_i(p_i) + P_idle·B_i(p)`` (docs/model.md,
+"Energy") adds ``P_idle·D^R`` to a gather of :attr:`DelayTables.energy_offload`. Tasks with
+zero work are not queued and complete at time 0.
 """
 
 from __future__ import annotations

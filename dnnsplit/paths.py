@@ -1,15 +1,9 @@
-"""Where the project's files live, resolved from the package location.
+"""Where the project's files live, resolved from the package location, not the working
+directory (so papermill, pytest and JupyterLab see the same paths).
 
-A notebook run from papermill, from pytest or from JupyterLab sees the same paths, because
-they come from this module and not from the working directory.
-
-- :data:`MEASUREMENTS_DIR`: the shipped stage profiles. In a checkout of the repository
-  that is ``data/measurements/``; in an installed wheel, the same files travel inside the
-  package as ``dnnsplit/measurements/``.
-- :data:`FIGURES_DIR` and ``REPRODUCTION.md``: written only by ``./run_all.sh``.
-- :data:`INTERACTIVE_DIR` (``build/figures/``, ignored by git): where a notebook run by
-  hand, from JupyterLab, writes its figures, so a tweaked parameter never overwrites the
-  committed results.
+:data:`MEASUREMENTS_DIR` is ``data/measurements/`` in a checkout, ``dnnsplit/measurements/``
+in a wheel; :data:`FIGURES_DIR` and ``REPRODUCTION.md`` are written only by
+``./run_all.sh``; a notebook run by hand writes to :data:`INTERACTIVE_DIR` (``build/figures/``).
 """
 
 from __future__ import annotations

@@ -1,27 +1,6 @@
-"""What each base-station policy supports: one table, asked by every check.
-
-A BS policy decides the order in which the residual tasks of the offloaded DNNs are served
-(eq. 2). Not every policy is defined under both BS models, and only some admit the fast
-paths of the solvers. Rather than each module keeping its own list, :data:`POLICY_TABLE`
-declares, per policy:
-
-============== ======== ======== ======== ============ =====================================
-policy         snapshot timeline compiled exact total  meaning
-============== ======== ======== ======== ============ =====================================
-``sjf``        yes      yes      yes      yes          shortest job first, ties by index
-``ps``         yes      yes      yes      yes          processor sharing (RR as q_R → 0)
-``rr``         yes      yes      no       no           round-robin with quantum q_R
-``fcfs``       no       yes      no       no           first come, first served
-============== ======== ======== ======== ============ =====================================
-
-- *snapshot*: a closed form of the paper's snapshot model (every residual task queued at
-  time 0) exists (:mod:`dnnsplit.model`);
-- *timeline*: the discrete-event model (:mod:`dnnsplit.timeline`);
-- *compiled*: exhaustive search has a compiled kernel (:mod:`dnnsplit._kernels`) and the
-  greedy has an incremental total-delay path;
-- *exact total*: minimum total delay is a linear assignment (``exact``).
-
-:func:`policies_with` says which policies have a capability.
+"""What each base-station policy supports: one table, :data:`POLICY_TABLE`, asked by every
+check (:func:`policies_with`). A BS policy decides the order in which the residual tasks of
+the offloaded DNNs are served (eq. 2; docs/model.md).
 """
 
 from __future__ import annotations
@@ -38,7 +17,7 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class Policy:
-    """Capabilities of one BS policy (see the module docstring for the table).
+    """Capabilities of one BS policy.
 
     Attributes
     ----------

@@ -1,23 +1,12 @@
 """Measuring stage times with PyTorch: how a user profiles their own device and BS.
 
-The chain is built in PyTorch from the same layer definitions as the analytic figures
-(:mod:`dnnsplit.chains`), with random weights: nothing is downloaded, and random weights
-take the same time as trained ones. Timing follows the paper's method (docs/model.md,
-"Stage timings"):
-
-1. warm up;
-2. in each of ``repeats`` rounds, run the first stage, then the first two, and so on up to
-   the whole chain (each prefix once per round, rounds interleaved so that slow drifts of a
-   shared machine hit every prefix alike), and also run each stage alone on its own input;
-3. a stage's time is the difference of the medians of consecutive prefixes.
-
-The spread of every prefix is reported as its interquartile range (IQR). Where the
-difference of two prefix medians is negative or smaller than the larger IQR of the two
-(within noise), the stage's time alone is written instead and the row is flagged
-``within_noise``: the profile never holds a negative time. ``alone_s`` (median of the
-stage timed alone) is kept as a cross-check in every row.
-
-Needs the ``profile`` extra (``pip install -e ".[profile]"``, torch 2.13.0).
+The chain is built in PyTorch from the layer definitions of :mod:`dnnsplit.chains`, with
+random weights (nothing is downloaded; they take the same time as trained ones), and timed
+by the paper's method (docs/model.md, "Stage timings"; data/measurements/README.md): rounds
+of every prefix, interleaved so that a shared machine's drift hits every prefix alike; a
+stage's time is the difference of the medians of consecutive prefixes, or its time alone,
+flagged ``within_noise``, where that difference is negative or within the larger IQR of the
+two. Needs the ``profile`` extra (torch 2.13.0).
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
 """Reading JSON and YAML files (scenarios, setups) into plain data, with bounded effort.
 
-A file is read by :func:`~dnnsplit._checks.read_text` (at most 64 MiB of UTF-8), then its
-values are counted, cheaply, before it is parsed: a file whose parsed values would take
-more than :data:`~dnnsplit.model.MAX_MEMORY_BYTES`, or a YAML file too long to read in
-seconds, is refused naming its size. The parsers refuse, each with one line, a syntax
-error (with its line), nesting too deep to parse, a number with more digits than Python
-converts, and a key given twice in one object (naming the key and where it is). YAML is
-read with a safe loader (tags are refused, never run) that keeps dates as strings and
-reads ``26e6`` as a number, as JSON and YAML 1.2 do.
+A file is read by :func:`~dnnsplit._checks.read_text` and its values counted before it is
+parsed: one whose parsed values would take more than
+:data:`~dnnsplit.model.MAX_MEMORY_BYTES`, or a YAML file too long to read in seconds, is
+refused naming its size. A syntax error (with its line), nesting too deep, a number with
+more digits than Python converts and a key given twice are each one line. YAML is read
+safely (tags refused, never run), keeping dates as strings and reading ``26e6`` as a
+number, as JSON and YAML 1.2 do.
 """
 
 from __future__ import annotations

@@ -1,23 +1,12 @@
 """A scenario: the DNN's stage profile, the base station, and the devices (the schema).
 
-A scenario is everything the delay model needs (docs/interface.md, "Scenario file"): the
-stage profile (device times, output bytes, and BS times by a ratio R or measured), the BS
-policy, the form of the local delay, and per device its background load, CPU quantum,
-memory limit ``s̃_i``, uplink rate, speed and deadline.
-
-Where a scenario comes from, and where it is checked (validation at the boundary, the
-inside trusts):
-
-- :meth:`Scenario.from_dict` / :meth:`Scenario.from_file`: every field of the file is
-  checked once against the declarations below (:data:`SCENARIO_FIELDS`,
-  :data:`BS_FIELDS`, :data:`DEVICE_FIELDS`, :data:`STAGE_FIELDS`; files are read by
-  :mod:`dnnsplit.reader`), and the scenario is built from the checked values;
-- ``Scenario(...)``, ``Device(...)`` and ``Power(...)`` built directly (as the paper's
-  generator, :func:`dnnsplit.paper_scenario`, builds them): each checks every field.
-
-Whatever the way, the memory its tables need is checked before they exist, and the
-delays they can produce are audited (:mod:`dnnsplit.audit`). The tables themselves are
-built by :mod:`dnnsplit.tables`.
+A scenario is everything the delay model needs (docs/interface.md, "Scenario file").
+:meth:`Scenario.from_dict` / :meth:`Scenario.from_file` check every field of a file once
+against the declarations below (:data:`SCENARIO_FIELDS`, :data:`BS_FIELDS`,
+:data:`DEVICE_FIELDS`, :data:`STAGE_FIELDS`); ``Scenario(...)``, ``Device(...)`` and
+``Power(...)`` built directly (as :func:`dnnsplit.paper_scenario` does) check their own
+fields. Either way the memory of the tables (:mod:`dnnsplit.tables`) is checked before they
+exist and their delays are audited (:mod:`dnnsplit.audit`).
 """
 
 from __future__ import annotations

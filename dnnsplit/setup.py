@@ -1,21 +1,12 @@
 """The setup: every choice the paper leaves open, in one frozen object.
 
-The paper fixes the model's equations but not all of its inputs: which stage timings, how
-fast the BS is (R), its policy and quantum, the device quantum, which form of eq. (1),
-the ranges of distances, memory limits and background processes, the channel constants,
-and whether full offload (p = 0) is allowed. :class:`Setup` holds one answer to each, with
-today's choices as defaults (``docs/model.md`` gives the evidence for each). How the
-paper's experiments run the solvers (greedy's start, local-search's restarts, Fig. 3's
-all-local baseline) is not the model's business: the paper layer holds those
-(:class:`dnnsplit.paper.experiment.Experiment`).
-
-A scenario of the paper's evaluation is then a pure function of ``(N, seed, setup)``
-(:func:`dnnsplit.paper_scenario`); a sweep varies the setup with :meth:`Setup.replace`::
-
-    setups = [setup.replace(ratio=r) for r in (1, 10, 100)]
-
-Nothing downstream pins a field: every draw, sweep, notebook and the command line take the
-whole object.
+:class:`Setup` holds one answer to each input the paper's equations leave open (stage
+timings, R, the BS policy and quanta, the form of eq. (1), the drawn ranges, the channel,
+whether p = 0 is allowed), today's choices as defaults (docs/model.md, "The setup object",
+gives the evidence). A scenario of the paper's evaluation is a pure function of
+``(N, seed, setup)`` (:func:`dnnsplit.paper_scenario`); a sweep varies the setup with
+:meth:`Setup.replace`, e.g. ``[setup.replace(ratio=r) for r in (1, 10, 100)]``. How the
+experiments run the solvers is :class:`dnnsplit.paper.experiment.Experiment`'s business.
 """
 
 from __future__ import annotations

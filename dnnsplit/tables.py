@@ -1,13 +1,10 @@
 """The delay tables of a scenario: every device's delay components at every point.
 
-Everything a device's delay depends on, except the base-station queue, is a function of
-its own partition point alone (see :mod:`dnnsplit.model`). :func:`delay_tables` therefore
-tabulates, once per scenario, for every device i and every point p = 0..S: the local
-delay ``D^L_i(p)`` of eq. (1) with ``T = Σ_{s≤p} t_s / c_i``, the transmission delay
-``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S), the residual BS work
+:func:`delay_tables` tabulates, once per scenario, for every device i and point p = 0..S:
+the local delay ``D^L_i(p)`` of eq. (1) with ``T = Σ_{s≤p} t_s / c_i``, the transmission
+delay ``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S), the residual BS work
 ``T^R_i(p) = Σ_{s>p} t^R_s``, the CPU time ``C_i(p) = T`` and the energy spent before the
 BS wait, ``P_cpu·C_i(p) + P_tx·D^tr_i(p)`` (docs/model.md, "Energy").
-:attr:`dnnsplit.Scenario.tables` holds the result.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """The timeline model: the base station as a discrete-event system (beyond the paper).
 
-The paper's snapshot model puts every residual task in the BS queue at time 0. In truth
-device i's task arrives at ``r_i = D^L_i + D^tr_i``, when its local stages are done and its
-tensor has crossed the air. This module releases each task at ``r_i`` and runs the BS
-policy event by event (docs/model.md, "The timeline model"):
-
-- ``sjf``: non-preemptive; whenever the BS falls idle it starts the shortest released task
-  (ties by device index);
-- ``fcfs``: non-preemptive, in order of release (ties by device index);
-- ``rr``: quantum ``q`` among released tasks; tasks that arrive during a slice join the
-  back of the queue before the task that was just preempted;
-- ``ps``: processor sharing among the released tasks.
-
-A device's delay is then its completion time; ``remote = completion − r_i``.
-
-A simulation never runs unbounded: one that would take more than
-:data:`MAX_TIMELINE_EVENTS` events (round-robin slices, or the N² steps of processor sharing
-among N tasks) is refused before it starts, with an error naming the BS quantum or the
-number of devices.
+Device i's task reaches the BS at ``r_i = D^L_i + D^tr_i`` rather than at time 0 (the
+snapshot model); the BS policy runs event by event (docs/model.md, "The timeline model"):
+``sjf`` and ``fcfs`` non-preemptive (ties by device index), ``rr`` with quantum ``q``
+(tasks arriving during a slice join the queue before the preempted task), ``ps`` processor
+sharing. A device's delay is its completion time; ``remote = completion − r_i``. A
+simulation of more than :data:`MAX_TIMELINE_EVENTS` events is refused before it starts.
 """
 
 from __future__ import annotations
