@@ -3,33 +3,24 @@ round-robin completion times of eq. (2) (:func:`rr_finish`, at the end).
 
 Enumerating ``Π_i (s̃_i + 1)`` partition vectors (up to 9^10 ≈ 3.5·10⁹ for Fig. 5) needs
 tens of millions of vectors per second. The trick: enumerate the last device innermost.
-For a fixed choice of the other N−1 devices ("the outer configuration") their residual
-tasks are sorted once, and their delays, prefix and suffix sums computed once; each of the
-last device's S+1 choices then only inserts one task into that sorted queue, which shifts
-the completion times of the tasks ranked after it by the same amount (sjf) or by
-``min(T_j, x)`` (ps). Sum, sum of squares, largest delay and largest deadline slack of
-the N delays follow from the precomputed prefix and suffix sums and maxima in O(log N)
-work, so the cost per vector is a handful of operations.
+For a fixed choice of the other N−1 devices their residual tasks are sorted once, with
+prefix and suffix sums; each of the last device's S+1 choices then inserts one task into
+that sorted queue, which shifts the completion times of the tasks after it by the same
+amount (sjf) or by ``min(T_j, x)`` (ps). Sum, sum of squares, largest delay and largest
+deadline slack follow in O(log N) work. Total energy moves the same way (docs/model.md,
+"Energy"): by ``x·Σ_{k≥r} w_k`` (ps: plus ``Σ_{k<r} w_k T_k``), ``w_k = P_idle``. Energy
+budgets hold before the inserted task by a prefix maximum, after it by a pass over those
+tasks (only when some device has a budget).
 
-**Energy** (docs/model.md, "Energy"): device j's energy is ``e_j + w_j·D^R_j`` with
-``e_j = P_cpu·C_j + P_tx·τ_j`` and ``w_j = P_idle`` its own; inserting the last device's task
-shifts the BS delays exactly as above, so the total energy moves by ``x·Σ_{k≥r} w_k`` (and,
-for ps, ``Σ_{k<r} w_k T_k``), again from prefix and suffix sums. A per-device energy budget
-holds for the tasks before the inserted one by a prefix maximum; after it, where the shift
-``w_k·x`` differs per device, by a pass over those tasks (only when some device has a
-budget).
+**Energy caps**: for each cap ``ε_k`` of a sorted list the kernel keeps the best vector
+whose total energy falls in ``(ε_{k-1}, ε_k]``; the best within ``ε_k`` is the best over
+bins 1..k (:func:`exhaustive_snapshot`). One cap of +inf is no cap; many give the
+ε-constraint front (:func:`dnnsplit.solvers.exhaustive.exhaustive_front`).
 
-**Energy caps**: the kernel keeps, for each cap ``ε_k`` of a sorted list, the best vector
-whose total energy falls in ``(ε_{k-1}, ε_k]`` (the bins); the best vector with total energy
-at most ``ε_k`` is then the best over bins 1..k (:func:`exhaustive_snapshot` does that). One
-cap of +inf is no cap. Many caps in one pass give the ε-constraint front of the delay–energy
-trade-off (:func:`dnnsplit.solvers.exhaustive.exhaustive_front`).
-
-Order of enumeration: lexicographic in ``(p_0, …, p_{N-1})``; among equal objective values
-the first vector in that order wins (strict ``<``), whatever the number of threads. With
-``secondary``, equal values are first told apart by the other quantity (total energy for a
-delay objective, total delay for energy), so that a front's points are not dominated by a
-tie.
+Order: lexicographic in ``(p_0, …, p_{N-1})``; among equal objective values the first
+vector wins (strict ``<``), whatever the number of threads. With ``secondary``, equal
+values are first told apart by the other quantity (total energy for a delay objective,
+total delay for energy), so that a front's points are not dominated by a tie.
 """
 
 from __future__ import annotations

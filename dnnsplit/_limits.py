@@ -2,15 +2,11 @@
 
 A solver's loop asks a :class:`Budget` between iterations (a compiled kernel: between two
 short blocks) whether it must stop: :meth:`Budget.stop` answers with one of :data:`STOPS`
-or None, reported as :attr:`dnnsplit.solvers.Solution.stopped` (a stop is data, never prose).
-
-Why a Ctrl-C waits for that look: a ``KeyboardInterrupt`` raised inside one of numba's
-callbacks into Python during a parallel loop tears the compiled code down (SIGSEGV in 9 of
-9 tries). Inside :func:`deferred_interrupts` a SIGINT only records itself, and the next
-look (or the end of the block) takes it in Python, a fraction of a second later. A
-solver's budget (``interrupts="stop"``) turns it into the stop ``"interrupted"``: the
-solver ends with its best answer, which :class:`Interrupted` (a ``KeyboardInterrupt``)
-carries to the caller; any other budget raises the Ctrl-C where it looks.
+or None (:attr:`dnnsplit.solvers.Solution.stopped`). A ``KeyboardInterrupt`` raised inside
+numba's callbacks during a parallel loop tears the compiled code down (SIGSEGV in 9 of 9
+tries), so inside :func:`deferred_interrupts` a SIGINT only records itself and the next
+look takes it: a solver's budget (``interrupts="stop"``) ends with its best answer, which
+:class:`Interrupted` carries to the caller; any other budget raises the Ctrl-C there.
 """
 
 from __future__ import annotations
