@@ -419,11 +419,10 @@ def _pairwise_sum(values, count):
 
 @njit(cache=True, nogil=True)
 def rr_finish(work, quantum, guard):
-    """Round-robin completion times of each row of ``work`` (M, N): task i of a row needs
-    ``k_i = max(ceil(T_i/q − guard), 1)`` turns and finishes at
-    ``T_i + Σ_{j<i} min(T_j, k_i q) + Σ_{j>i} min(T_j, (k_i − 1) q)``; 0 where ``T_i ≤ 0``
-    (:func:`dnnsplit.model.rr_completion`). O(N²) time per row and O(N) memory; the sum
-    over j runs in NumPy's order, so the result equals the broadcast formula exactly."""
+    """Round-robin completion times of each row of ``work`` (M, N), eq. (2)'s formula of
+    :func:`dnnsplit.model.rr_completion` with ``k_i = max(ceil(T_i/q − guard), 1)``; 0 where
+    ``T_i ≤ 0``. O(N²) time per row and O(N) memory; the sum over j runs in NumPy's order,
+    so the result equals the broadcast formula exactly."""
     rows, n = work.shape
     finish = np.zeros((rows, n))
     served = np.empty(n)

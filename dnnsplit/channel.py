@@ -69,13 +69,8 @@ class Channel:
         return self.tx_power_dbm - self.loss_at_1m_db - 10 * self.exponent * np.log10(d)
 
     def rate_bps(self, distance_m: np.ndarray | float) -> np.ndarray:
-        """Average uplink goodput ``W`` in bit/s at ``distance_m`` (array or scalar).
-
-        Raises
-        ------
-        InputError
-            When a distance is not positive, or too far for even MCS0.
-        """
+        """Average uplink goodput ``W`` in bit/s at ``distance_m`` (array or scalar); a
+        distance not positive, or too far for even MCS0, is an :class:`InputError`."""
         try:
             d = np.atleast_1d(np.asarray(distance_m, dtype=float))
         except (TypeError, ValueError, OverflowError):

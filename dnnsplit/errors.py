@@ -68,9 +68,8 @@ class SolverRefusal(InputError):
 class TestbedError(RuntimeError):
     """The testbed could not do what it was asked: ``"<part>: <cause>"``, one line.
 
-    Neither bad input (that is an :class:`InputError`) nor a bug: the BS did not start, a
-    device stopped answering, ``ip`` or ``tc`` failed, the BS refused a request. A
-    ``RuntimeError``, so code that caught the bare ones still catches it.
+    Neither bad input (an :class:`InputError`) nor a bug: the BS did not start, a device
+    stopped answering, ``ip`` or ``tc`` failed, the BS refused a request.
 
     Parameters
     ----------

@@ -86,12 +86,8 @@ def batch_outcomes(
     tables: DelayTables, partitions: np.ndarray, model: str = "snapshot"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-device delays ``D_i(p)`` (eq. 3) and energies ``E_i(p)`` (docs/model.md,
-    "Energy") of an (M, N) array of partition vectors.
-
-    ``E_i = P_cpu·C_i + P_tx·τ_i + P_idle·B_i``, where the wait ``B_i`` for the BS is the
-    BS delay ``D^R_i`` of the model (snapshot: the completion time of eq. 2; timeline:
-    arrival to completion), so the delays and energies come from one BS evaluation.
-    """
+    "Energy") of an (M, N) array of partition vectors, from one BS evaluation (the wait
+    ``B_i`` is the BS delay ``D^R_i`` of the model)."""
     local, transmission, remote = batch_components(tables, partitions, model)
     return local + transmission + remote, tables.energies(partitions, remote)
 

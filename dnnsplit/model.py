@@ -84,11 +84,8 @@ TABLE_ARRAYS = 10
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
-    """A read-only copy of ``array`` (a frozen container's arrays stay as built).
-
-    The copy cannot be made writeable again (``flags.writeable = True`` raises), so no
-    holder of a table, an evaluation or a solution can change what later calls compute.
-    """
+    """A read-only copy of ``array`` that cannot be made writeable again (a frozen
+    container's arrays stay as built: :func:`dnnsplit._checks.frozen`)."""
     return frozen(array)
 
 
@@ -245,9 +242,7 @@ def rr_completion(work: np.ndarray, quantum: float) -> np.ndarray:
 
     Notes
     -----
-    A compiled kernel (:func:`dnnsplit._kernels.rr_finish`): O(N²) time and O(N) memory
-    per vector, its sums in NumPy's order (a test holds it equal, bit for bit, to the
-    formula evaluated by broadcasting).
+    Computed by the compiled kernel :func:`dnnsplit._kernels.rr_finish`.
     """
     work = np.asarray(work, dtype=float)
     if work.size == 0:
@@ -257,17 +252,9 @@ def rr_completion(work: np.ndarray, quantum: float) -> np.ndarray:
 
 
 def bs_completion(work: np.ndarray, policy: str, quantum: float) -> np.ndarray:
-    """Completion times ``D^R`` of residual tasks at the BS under ``policy``, eq. (2).
-
-    Parameters
-    ----------
-    work : numpy.ndarray
-        Residual work, shape (..., N).
-    policy : {"sjf", "ps", "rr"}
-        Shortest job first, processor sharing, or round-robin with ``quantum``.
-    quantum : float
-        BS quantum (used by ``rr`` only).
-    """
+    """Completion times ``D^R`` of residual tasks ``work`` (..., N) at the BS, eq. (2), under
+    ``policy``: :func:`sjf_completion`, :func:`ps_completion` or :func:`rr_completion` with
+    ``quantum``."""
     if policy == "sjf":
         return sjf_completion(work)
     if policy == "ps":

@@ -401,13 +401,10 @@ _PARSED_MAX = 64
 
 
 def read_profile(path: str | os.PathLike[str], field: str = "profile") -> Profile:
-    """Read and validate a profile CSV file (see the module docstring for its columns).
-
-    The file must be UTF-8 (a byte-order mark and CRLF line ends are fine), at most
-    :data:`~dnnsplit._checks.MAX_FILE_BYTES`, with each column named once in its header;
-    an error about the file as a whole names ``field``. The same text read again is not
-    parsed again; each caller gets its own copy of the optional columns.
-    """
+    """Read and validate a profile CSV file (columns: the module docstring; the file's
+    rules: :func:`~dnnsplit._checks.read_text`, each column named once in its header); an
+    error about the file as a whole names ``field``. The same text read again is not parsed
+    again; each caller gets its own copy of the optional columns."""
     text = read_text(path, field, "CSV")
     name = Path(path).name
     key = (name, hashlib.sha256(text.encode()).hexdigest())

@@ -384,8 +384,6 @@ class Scenario:
         Instance(Power, "a dnnsplit.Power").check(self.power, "power")
         audit_delays(self)
 
-    # -- construction -----------------------------------------------------------------
-
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Scenario:
         """Build and check a scenario from its dict form (docs/interface.md).
@@ -471,17 +469,9 @@ class Scenario:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Scenario:
-        """Read a scenario from a JSON file (or YAML, ``.yml``/``.yaml``, with PyYAML).
-
-        The file must be UTF-8 text (a byte-order mark and CRLF line ends are fine) of at
-        most :data:`~dnnsplit._checks.MAX_FILE_BYTES`, whose values fit the memory limit
-        (counted before it is parsed: :mod:`dnnsplit.reader`); a key given twice in one
-        object is an error naming it. YAML is read with a safe loader (tags are refused,
-        never run) that keeps dates as strings.
-        """
+        """Read a scenario from a JSON file (or YAML, ``.yml``/``.yaml``, with PyYAML), with
+        the bounds and checks of :mod:`dnnsplit.reader`."""
         return cls.from_dict(read_data(path, "scenario", "scenario file"))
-
-    # -- views ------------------------------------------------------------------------
 
     @property
     def n_devices(self) -> int:
@@ -513,9 +503,7 @@ class Scenario:
 
     @cached_property
     def tables(self) -> DelayTables:
-        """Per-device, per-partition-point delay components (:func:`dnnsplit.tables.
-        delay_tables`): ``D^L_i(p)`` from eq. (1) with ``T = Σ_{s≤p} t_s / c_i``;
-        ``D^tr_i(p) = 8·b_p / W_i`` (0 at p = S); ``T^R_i(p) = Σ_{s>p} t^R_s``."""
+        """Per-device, per-partition-point delay components (:mod:`dnnsplit.tables`)."""
         return delay_tables(self)
 
     def to_dict(self) -> dict[str, Any]:

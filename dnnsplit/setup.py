@@ -127,13 +127,8 @@ class Setup:
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "setup") -> Setup:
-        """A setup from its plain-data form; absent fields keep their defaults.
-
-        Raises
-        ------
-        InputError
-            An unknown field, or a field of the wrong type or out of range (named).
-        """
+        """A setup from its plain-data form; absent fields keep their defaults. An unknown
+        field, or one of the wrong type or out of range, is an :class:`InputError` naming it."""
         raw = mapping(raw, where, {f.name for f in fields(cls)})
         if "channel" in raw:
             try:
