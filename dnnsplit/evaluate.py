@@ -87,7 +87,7 @@ def batch_outcomes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-device delays ``D_i(p)`` (eq. 3) and energies ``E_i(p)`` (docs/model.md,
     "Energy") of an (M, N) array of partition vectors, from one BS evaluation (the wait
-    ``B_i`` is the BS delay ``D^R_i`` of the model)."""
+    ``B_i`` is the BS delay ``D^R_i`` of the model, eq. 2, as :func:`batch_components` says)."""
     local, transmission, remote = batch_components(tables, partitions, model)
     return local + transmission + remote, tables.energies(partitions, remote)
 
