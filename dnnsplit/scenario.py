@@ -503,7 +503,7 @@ class Scenario:
 
     @cached_property
     def tables(self) -> DelayTables:
-        """Per-device, per-partition-point delay components, eq. (1) on (:mod:`dnnsplit.tables`)."""
+        """Per-device, per-partition-point delay components (eq. 1; :mod:`dnnsplit.tables`)."""
         return delay_tables(self)
 
     def to_dict(self) -> dict[str, Any]:
