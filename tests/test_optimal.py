@@ -621,6 +621,13 @@ def test_the_two_bounds_certify_the_same_optimum(n, seed):
     scenario_dicts(max_devices=5, max_stages=3, policies=("sjf", "ps", "rr"), deadlines=True),
     st.sampled_from(("variance", "max")),
 )
+@example(  # every delay the same up to rounding: a variance of 1.2e-38 s², certifiable
+    {"profile": {"input_bytes": 5533, "stages": [{"name": "s0", "device_s": 0.0, "output_bytes": 1000}]},
+     "bs": {"policy": "sjf", "ratio": 1.0, "quantum_s": 0.005}, "local_delay": "paper",
+     "devices": [{"background": 0, "quantum_s": 0.005, "min_stage": 0, "max_stage": high,
+                  "rate_bps": 5e7, "speed": 0.5} for high in (1, 0, 1, 1, 0)]},
+    "variance",
+)  # fmt: skip
 def test_the_count_search_alone_finds_the_optimum(raw, objective):
     """No incumbent: a bound above the optimum would prune it away and show here."""
     scenario = Scenario.from_dict(raw)

@@ -56,6 +56,11 @@ NODE_BYTES = 400
 HEAP_MEMORY_SHARE = 0.5
 #: Relative tolerance of a certificate: no vector is better than the returned one by more.
 CERTIFY_TOLERANCE = 1e-9
+#: A variance below ``(ZERO_SPREAD_SHARE · mean delay)²`` is zero up to rounding: a
+#: certificate of the variance is good to that much besides :data:`CERTIFY_TOLERANCE`
+#: (without it, an optimum whose delays agree up to rounding, a variance like 1e-38 s²,
+#: could never be certified: no bound can close a relative gap to it).
+ZERO_SPREAD_SHARE = 1e-12
 #: A leaf's interval of centres is closed when ``N·h² ≤ LEAF_RESOLUTION · N·V`` (h its
 #: width): its parabola bound is then within a tenth of :data:`CERTIFY_TOLERANCE`.
 LEAF_RESOLUTION = 0.1 * CERTIFY_TOLERANCE
@@ -250,6 +255,7 @@ class _Search:
         self.value_of = value_of
         self.upper = upper
         self.incumbent = incumbent
+        self.zero_spread = 0.0  # (ZERO_SPREAD_SHARE · the incumbent's mean delay)², variance
         self.n = tables.n_devices
         self.n_classes = classes.work.size
         self.vector = np.empty(self.n, dtype=np.int64)
@@ -257,12 +263,19 @@ class _Search:
         self.top = np.minimum(classes.member.sum(axis=0), self.n).astype(np.int64)
         self.closed_lower = math.inf  # least bound of leaves closed at full resolution
         self.unresolved_lower = math.inf  # least bound of leaves too big to solve
+        if incumbent is not None and _bounds.vector_delays(classes, incumbent, self.delays):
+            self._set_zero_spread()
+
+    def _set_zero_spread(self) -> None:
+        """The incumbent's rounding floor, from its delays (in :attr:`delays`)."""
+        if self.code != _bounds.LARGEST:
+            self.zero_spread = (ZERO_SPREAD_SHARE * float(self.delays.mean())) ** 2
 
     @property
     def cutoff(self) -> float:
         if not math.isfinite(self.upper):
             return math.inf
-        return self.upper - CERTIFY_TOLERANCE * abs(self.upper)
+        return self.upper - max(CERTIFY_TOLERANCE * abs(self.upper), self.zero_spread)
 
     def offer(self, vector: np.ndarray) -> None:
         """Make ``vector`` the incumbent if the model says it is better (a compiled
@@ -284,6 +297,7 @@ class _Search:
         if self.incumbent is None or value < self.upper - floor:
             self.upper = value
             self.incumbent = vector.copy()
+            self._set_zero_spread()
 
     def root(self) -> _Node | None:
         """The root node (None: nothing can beat the incumbent)."""
