@@ -12,7 +12,7 @@ from typing import Any, ParamSpec
 
 import numpy as np
 
-from dnnsplit._limits import STOPS, Budget, Interrupted, deferred_interrupts
+from dnnsplit._limits import Budget, Interrupted, deferred_interrupts
 from dnnsplit._params import (
     NEAR_ZERO,
     Choice,
@@ -46,7 +46,6 @@ __all__ = [
     "RELATIVE_TOLERANCE",
     "SOLVER_OPTION_CONSTRAINTS",
     "STARTS",
-    "STOPS",
     "Found",
     "Solution",
     "budget",
@@ -248,10 +247,6 @@ class Found:
     enforce_limits: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.stopped is not None and self.stopped not in STOPS:  # pragma: no cover
-            raise ValueError(f"stopped must be one of {STOPS} or None, not {self.stopped!r}")
 
 
 P = ParamSpec("P")
