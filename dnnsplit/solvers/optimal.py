@@ -175,10 +175,9 @@ def optimal(
     References
     ----------
     Kafetzis and Koutsopoulos, eq. (2) (BS delay), (4) (total) and (8) (variance);
-    constraints (5), (7); the energy of docs/model.md. M. L. Fisher, "The Lagrangian
-    relaxation method for solving integer programming problems", Management Science 27
-    (1981) 1–18. The proofs: docs/optimal.md; checked against brute force in
-    ``tests/test_optimal.py`` and, for energy and budgets, ``tests/test_energy.py``.
+    constraints (5), (7); the energy of docs/model.md. The proofs and the other references
+    (Fisher 1981 for the Lagrangian relaxation): docs/optimal.md; checked against brute
+    force in ``tests/test_optimal.py`` and, for energy and budgets, ``tests/test_energy.py``.
     """
     if model != "snapshot":
         raise SolverRefusal(
