@@ -2,32 +2,21 @@
 
 Every solver is a public function with its guarantee, complexity and tie rules in its
 docstring, and returns a :class:`Solution` (its answer re-evaluated by the model, with its
-wall time and whether it is certified optimal). Objectives: total delay (eq. 4), the
-variance of delays (eq. 8), the largest delay, and the total device energy (docs/model.md,
-"Energy"); constraints: deadlines, per-device energy budgets, and a cap on total energy
-(``energy_cap``, the ε of the ε-constraint method: greedy, local-search, exhaustive,
-optimal).
+wall time, whether it is certified optimal, and in ``stopped`` which limit, if any, ended
+its search). Objectives: total delay (eq. 4), the variance of delays (eq. 8), the largest
+delay, and the total device energy (docs/model.md, "Energy"); constraints: deadlines,
+per-device energy budgets, and a cap on total energy (``energy_cap``, the ε of the
+ε-constraint method).
 
-- :func:`greedy` (eq. 6): from a start vector, repeatedly take the single one-stage move
-  that improves the objective most; stop when none does.
-- :func:`local_search`: the same loop with any-step moves and seeded restarts.
-- :func:`exhaustive`: every vector of the space (the certified optimum for small N);
-  :func:`exhaustive_front` gives the ε-constraint points of the delay–energy trade-off
-  in one pass.
-- :func:`exact_total`: total delay under ``sjf``/``ps`` as a linear assignment (certified).
-- :func:`optimal`: branch and bound for total delay, variance, the largest delay and the
-  total device energy under the snapshot model, any policy, deadlines, energy budgets and
-  an energy cap (certified, or a proven lower bound and gap when stopped by a limit; the
-  bounds and their proofs: ``docs/optimal.md``).
-
-Every :class:`Solution` says in ``stopped`` whether a limit ended its search, and which
-(:data:`~dnnsplit._limits.STOPS`; None: the search was done).
+- Heuristics: :func:`greedy` (eq. 6), :func:`local_search`; :func:`is_local_optimum`
+  checks their stopping rules by full evaluation.
+- Certified: :func:`exhaustive` (small N; :func:`exhaustive_front` for the ε-constraint
+  points), :func:`exact_total` (total delay as a linear assignment), :func:`optimal`
+  (branch and bound; ``docs/optimal.md``).
 - Baselines: :func:`all_local` (p = S, the paper's), :func:`max_local` (p = s̃_i),
   :func:`all_offload` (the lowest point), :func:`independent` (each device alone).
 
-:func:`solve` picks one by name (the command line's ``--solver``): it checks the names,
-dispatches, and passes on the options the chosen solver takes. :func:`is_local_optimum`
-checks greedy's and local-search's stopping rules by full evaluation.
+:func:`solve` picks one by name (the command line's ``--solver``).
 """
 
 from __future__ import annotations
@@ -165,5 +154,4 @@ def solve(
             foreign[0],
             f"{name} does not take this option; it takes: {', '.join(sorted(accepted))}",
         )
-    # the solver checks the scenario, the objective and its options (its declarations)
     return SOLVER_FUNCTIONS[name](scenario, objective=objective, **options)

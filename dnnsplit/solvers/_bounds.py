@@ -1,26 +1,11 @@
 """Compiled kernels of the count-vector search of :func:`dnnsplit.solvers.optimal`.
 
-When every device shares one BS-work row ``T^R(p)`` (one network, one BS), the BS serves
-the residual tasks in classes of equal work (``sjf``, ``ps``) or equal turns (``rr``), and
-a device's BS delay depends only on how many devices sit in each class served before it,
-on its rank (by index) inside its own class and, under ``rr``, on how many devices with a
-lower index need more turns. The search of :mod:`dnnsplit.solvers._bounds_search` fixes the count
-of devices per class, class by class in service order; this module holds what it needs:
-
-- :func:`node_costs`: for a node (counts fixed for the first ``fixed`` classes) and a
-  centre ``c``, the N×N matrix of a relaxed assignment: rows are devices, columns are the
-  fixed (class, rank) slots and the ``M`` service ranks of the devices still to place;
-  each entry is the least ``(D − c)²`` (variance) or the least ``D`` (min-max) over the
-  delays ``D`` the device can have in that column;
-- :func:`assignment_value` (Hungarian method) and :func:`bottleneck_value`;
-- :func:`program`: a dynamic program over the devices in index order, exact for a full
-  count vector and a lower bound for a partial one.
-
-The proofs are in ``docs/optimal.md`` (Lemmas 3-6).
-
-Every kernel reads one :data:`Classes` tuple (the tables of the class structure) and takes
-the policy and objective as int codes from :data:`POLICY_CODES` and
-:data:`OBJECTIVE_CODES`.
+The search (:mod:`dnnsplit.solvers._bounds_search`) fixes the count of devices per service
+class, class by class; this module scores its nodes: :func:`node_costs` (the relaxed
+assignment's cost matrix), :func:`assignment_value` and :func:`bottleneck_value`, and
+:func:`program` (exact for a full count vector). Proofs: ``docs/optimal.md``, "The count
+search" (Lemmas 3-6). Every kernel reads one :data:`Classes` tuple and takes the policy and
+objective as codes from :data:`POLICY_CODES` and :data:`OBJECTIVE_CODES`.
 """
 
 from __future__ import annotations
@@ -255,15 +240,10 @@ def node_costs(classes, counts, fixed, centre, objective, cost, pick):
 @njit(cache=True, nogil=True)
 def assignment_value(cost, match, potential, warm):
     """The least ``Σ_i cost[i, σ(i)]`` over permutations σ (Hungarian method with
-    potentials, O(N³)); inf when every permutation meets an inf entry. ``match[i]`` gets
-    σ(i), ``potential`` the column potentials.
-
-    Starts from feasible potentials (row and column reductions, or with ``warm`` the
-    column potentials left by a previous call on a similar matrix, and the row reduction
-    they imply) and a greedy matching on the reduced costs that are zero, then augments
-    the unmatched rows along shortest paths (Dijkstra on reduced costs): every step keeps
-    the potentials feasible and the matched entries tight, so the final matching is
-    optimal (linear-programming duality).
+    potentials, O(N³); Kuhn 1955); inf when every permutation meets an inf entry.
+    ``match[i]`` gets σ(i), ``potential`` the column potentials (with ``warm``, the start:
+    those of a previous call on a similar matrix). Invariant: every step keeps the
+    potentials feasible and the matched entries tight, so the end matching is optimal.
     """
     n = cost.shape[0]
     u = np.zeros(n + 1)
@@ -416,11 +396,8 @@ def bottleneck_value(cost, match, limit):
 @njit(cache=True, nogil=True)
 def parabola_bound(c1, phi1, c2, phi2, n):
     """A lower bound on ``N·V(x)`` for every vector x whose mean delay lies in
-    ``[c1, c2]``, given ``Σ_i (D_i(x) − c1)² ≥ phi1`` and ``Σ_i (D_i(x) − c2)² ≥ phi2``.
-
-    ``f(c) = Σ_i (D_i − c)²`` is ``N·V + N·(c − m)²`` with m the mean, so ``N·V ≥
-    max(phi1 − N(m − c1)², phi2 − N(c2 − m)²)``, minimised over m in ``[c1, c2]``.
-    """
+    ``[c1, c2]``, given ``Σ_i (D_i(x) − c1)² ≥ phi1`` and ``Σ_i (D_i(x) − c2)² ≥ phi2``
+    (Lemma 6 of ``docs/optimal.md``)."""
     width = c2 - c1
     if not width > 0.0:
         return max(phi1, phi2)
@@ -454,14 +431,9 @@ def program(classes, counts, fixed, centre, objective, vector, state_limit):
     """The least ``Σ_i cost_i`` (variance at centre c: ``cost = (D − c)²``) or ``max_i
     D_i`` (min-max) over the vectors with ``counts[j]`` devices in each class ``j <
     fixed``, by a dynamic program over the devices in index order (Lemma 5 of
-    ``docs/optimal.md``): exact when ``fixed`` is the number of
-    classes, a lower bound otherwise (the ``M`` devices of the later classes enter with
-    the least cost over their delay ranges, ranks ignored).
-
-    The state is how many of the devices ``0 .. i−1`` sit in each fixed class and among
-    the later ones; device i then has its rank in its class and, under ``rr``, the count
-    of lower-indexed devices needing more turns, so its BS delay is exact. Returns
-    ``(value, states)``, value inf when nothing meets the deadlines, and writes a
+    ``docs/optimal.md``): exact when ``fixed`` is the number of classes, a lower bound
+    otherwise (the later classes' devices enter with their least cost, ranks ignored).
+    Returns ``(value, states)``, value inf when nothing meets the deadlines, and writes a
     minimising vector into ``vector`` (for the later classes, each device's best point);
     ``states`` is -1 (nothing done) when there would be more than ``state_limit``.
     """

@@ -1,21 +1,9 @@
 """The count-vector branch and bound of :func:`dnnsplit.solvers.optimal` (variance and
-min-max, one BS-work row shared by every device).
+min-max, one BS-work row shared by every device): ``docs/optimal.md``, "The count search".
 
-When every device has the same BS-work row, the BS serves classes of equal work (equal
-turns under ``rr``) in a fixed order, and a device's BS delay depends only on how many
-devices sit in each class served before it and on its rank inside its own class. The
-search fixes the count of devices per class, class by class in service order, best node
-first; a leaf (every count fixed) is solved exactly by the index-order program.
-
-Two bounds serve the inner nodes (``docs/optimal.md`` proves both):
-
-- the *index-order bound* (``sjf`` variance): a Lagrangian relaxation whose classes are
-  each solved exactly in index order, chained by a program over the class starts; built
-  once at the root for a grid of centres (:class:`_IndexOrder`, kernels in
-  :mod:`dnnsplit.solvers._lagrangian`);
-- the *assignment bound* (every other case: ``ps``, ``rr``, min-max): a relaxed assignment
-  of devices to (class, rank) slots at each node (:class:`_Relaxed`, kernels in
-  :mod:`dnnsplit.solvers._bounds`).
+Inner nodes are bounded by the index-order bound (``sjf`` variance; :class:`_IndexOrder`,
+kernels in :mod:`dnnsplit.solvers._lagrangian`) or else the assignment bound
+(:class:`_Relaxed`, kernels in :mod:`dnnsplit.solvers._bounds`).
 """
 
 from __future__ import annotations
@@ -65,7 +53,6 @@ ZERO_SPREAD_SHARE = 1e-12
 #: width): its parabola bound is then within a tenth of :data:`CERTIFY_TOLERANCE`.
 LEAF_RESOLUTION = 0.1 * CERTIFY_TOLERANCE
 
-# --- the index-order bound: its grid of centres and its buckets --------------------------
 #: Share of ``N·V`` (V the incumbent's variance) the grid of centres may lose: live
 #: intervals are at most ``2·sqrt(GRID_LOSS·V)`` wide, so the parabola bound over one is
 #: at most ``GRID_LOSS·N·V`` below the bound at its best centre.
@@ -156,9 +143,7 @@ def index_order_applies(tables: DelayTables, objective: str) -> bool:
 
 def count_caps(classes: Classes, n: int, cutoff: float) -> np.ndarray:
     """The most devices each class may hold in a vector with ``N·V`` below ``cutoff``
-    (``sjf``; docs/optimal.md, Lemma 9): n members of class j have delays ``a_k + B +
-    k·w_j`` (k = 1..n), whose scatter ``n·Var`` is at least ``n·(w_j·sqrt((n² − 1)/12) −
-    (a_max − a_min)/2)₊²`` (a standard deviation is at most half the range, Popoviciu)."""
+    (``sjf``; docs/optimal.md, Lemma 9)."""
     top = np.minimum(classes.member.sum(axis=0), n).astype(np.int64)
     for j in range(classes.work.size):
         w = float(classes.work[j])
@@ -332,8 +317,6 @@ class _Search:
         """A lower bound on the objective of every completion of ``node`` (inf: none can
         beat the incumbent, or a leaf is closed)."""
         raise NotImplementedError
-
-    # --- leaves (docs/optimal.md, Lemmas 5 and 6) ------------------------------------
 
     def _program(self, node: _Node, centre: float) -> float:
         """The index-order program at a leaf, nan when too big; its vector is offered as
@@ -698,10 +681,7 @@ class _IndexOrder(_Search):
         ]
 
     def _mean_range(self) -> tuple[float, float]:
-        """Means a vector beating the incumbent can have (docs/optimal.md, Lemma 10): at
-        least the mean of every device's least delay ``a_i(p) + w(p)``; at most the least
-        delay of some device (at most ``A = max_i,p (a_i(p) + w(p))``: a local device's, or
-        the first served one's) plus ``sqrt(cutoff)``."""
+        """Means a vector beating the incumbent can have (docs/optimal.md, Lemma 10)."""
         classes = self.classes
         work = np.zeros(classes.offload.shape[1])
         for j in range(self.n_classes):

@@ -1,16 +1,9 @@
 """Compiled depth-first branch and bound behind :func:`dnnsplit.solvers.optimal`.
 
 The search and the proofs of its bounds are in ``docs/optimal.md`` ("The level search");
-this module holds the numba kernel and the tables it reads. Every quantity is indexed by
-device ``i`` (0..N-1) and partition point ``q`` (0..S).
-
-Levels. The BS serves residual tasks in an order fixed by their work: ``sjf`` and ``ps``
-by work (a *level* is one distinct work value), ``rr`` by the number of turns a task
-needs (a level is one turn count). The search assigns devices level by level, from the
-least work up, and inside a level in increasing device index; at each step the current
-device either takes one of its points on the current level or is deferred to a later
-level. A device's BS completion time is then final the moment it is assigned (see
-``_take``), and the devices still unassigned can only queue behind it.
+this module holds the numba kernel and the tables it reads, indexed by device ``i``
+(0..N-1) and partition point ``q`` (0..S). Invariant (Lemma 1): a device's BS completion
+time is final the moment it is assigned (``_take``).
 
 The explicit stack of the depth-first search lives in arrays owned by the caller, so a
 search runs in slices of a node budget (the caller checks the clock between slices) and

@@ -12,7 +12,7 @@ from typing import Any, ParamSpec
 
 import numpy as np
 
-from dnnsplit._limits import STOPS, Budget, Interrupted, deferred_interrupts
+from dnnsplit._limits import Budget, Interrupted, deferred_interrupts
 from dnnsplit._params import (
     NEAR_ZERO,
     Choice,
@@ -46,7 +46,6 @@ __all__ = [
     "RELATIVE_TOLERANCE",
     "SOLVER_OPTION_CONSTRAINTS",
     "STARTS",
-    "STOPS",
     "Found",
     "Solution",
     "budget",
@@ -249,10 +248,6 @@ class Found:
     extra: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.stopped is not None and self.stopped not in STOPS:  # pragma: no cover
-            raise ValueError(f"stopped must be one of {STOPS} or None, not {self.stopped!r}")
-
 
 P = ParamSpec("P")
 
@@ -260,15 +255,9 @@ P = ParamSpec("P")
 def solver(name: str) -> Callable[[Callable[P, Found]], Callable[P, Solution]]:
     """Make a search function a public solver: declare what it takes (``scenario``,
     ``objective``, ``model`` and each option of its signature, by
-    :data:`SOLVER_OPTION_CONSTRAINTS`), check them where it is called from outside
-    (:func:`~dnnsplit._params.declare`: a model that does not define the scenario's policy
-    too), time the search, evaluate its answer with the model, and return a
-    :class:`Solution`.
-
-    The wrapped function takes ``(scenario, *, objective=..., model=..., **options)`` and
-    returns a :class:`Found`; the defaults are its own (read from its signature). Its
-    answer is re-evaluated by :func:`dnnsplit.evaluate`, so a reported value never carries
-    a search's own arithmetic. The declarations are the solver's ``constraints``.
+    :data:`SOLVER_OPTION_CONSTRAINTS`: the solver's ``constraints``), time the search, and
+    return a :class:`Solution` whose answer is re-evaluated by :func:`dnnsplit.evaluate`
+    (a reported value never carries a search's own arithmetic).
 
     The search runs inside :func:`~dnnsplit._limits.deferred_interrupts`: a Ctrl-C is taken
     by the search's budget at its next look, the search ends with its answer

@@ -1,26 +1,11 @@
-"""Compiled kernels of the index-order Lagrangian bound (``sjf`` variance, count search).
+"""Compiled kernels of the index-order Lagrangian bound (``sjf`` variance, count search):
+``docs/optimal.md``, "The index-order bound" (Lemmas 7 and 8).
 
-Under ``sjf`` with one BS-work row shared by every device, a device of class ``j`` (the
-points of equal BS work ``w_j``, classes in service order) that is the ``k``-th of its
-class by index has the delay ``a_i(p) + B_j + k·w_j``, where ``B_j`` is the work of the
-classes served before (``docs/optimal.md``, Lemma 3). Give every device a price ``λ_i``:
-for any centre ``c``,
-
-``Σ_i (D_i − c)² = Σ_i λ_i + Σ_j Σ_{i in class j} ((D_i − c)² − λ_i)
-               ≥ Σ_i λ_i + Σ_j G_j(n_j, B_j)``,
-
-where ``G_j(n, B)`` is the least sum over *any* ``n`` members of class ``j`` taken in index
-order (a device may now appear in two classes: that is the relaxation). ``G_j`` is a
-dynamic program over the devices in index order (:func:`class_row`), exact about the
-index order inside a class, which the assignment bound of :mod:`dnnsplit.solvers._bounds`
-ignores. The classes are chained by a second program over (class, devices placed,
-bucket of ``B``) (:func:`fill`), which bounds the cost of every completion of a node from
-its class-start bucket; the prices come from subgradient ascent (:func:`ascend`).
-The proofs are in ``docs/optimal.md`` ("The index-order bound").
-
-Every kernel reads one :class:`Members` tuple. Arrays ``H`` are indexed ``[class, devices
-placed, bucket]``; bucket ``b`` holds the class starts ``B`` in ``[b·h, (b+1)·h)``, the last
-one every ``B ≥ (nb−1)·h``.
+:func:`class_row` computes a class's ``G_j(n, B)``, :func:`fill` chains the classes over
+(class, devices placed, bucket of ``B``), :func:`ascend` seeks the prices ``λ`` by
+subgradient ascent. Every kernel reads one :class:`Members` tuple. Arrays ``H`` are indexed
+``[class, devices placed, bucket]``; bucket ``b`` holds the class starts ``B`` in
+``[b·h, (b+1)·h)``, the last one every ``B ≥ (nb−1)·h``.
 """
 
 from __future__ import annotations

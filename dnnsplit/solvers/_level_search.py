@@ -1,14 +1,7 @@
 """The level search of :func:`dnnsplit.solvers.optimal`: a best-first branch and bound
 that assigns devices level by level in the BS service order (every objective, policy,
-deadline and energy budget).
-
-A *level* is one BS service class: one distinct residual work ``T^R`` (``sjf``, ``ps``)
-or one number of turns (``rr``); levels are visited in increasing work, and inside a level
-the unassigned devices in increasing index, each taking one of its points there or
-deferred to a later level. A device's BS delay is final the moment it takes a point
-(``docs/optimal.md``, Lemma 1), and the unassigned devices' delays lie in ranges
-(Lemma 2) that bound every objective. The compiled kernel is
-:mod:`dnnsplit.solvers._branch_and_bound`; this module holds its tables, the heap of
+deadline and energy budget; ``docs/optimal.md``, "The level search"). The compiled kernel
+is :mod:`dnnsplit.solvers._branch_and_bound`; this module holds its tables, the heap of
 open subtrees and the budget.
 """
 

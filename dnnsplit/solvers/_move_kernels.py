@@ -3,7 +3,7 @@
 :func:`rebuild` recomputes the delays, the BS order and the prefix sums of the current
 vector in O(N + K) (a counting sort by work value); :func:`variance_scores` scores every
 candidate move in O(1) each after O(K log N) binary searches. The formulas and their
-derivation are in the class docstring of ``IncrementalVarianceMoves``.
+derivation: ``docs/solvers.md``, "Incremental scoring".
 """
 
 from __future__ import annotations

@@ -2,13 +2,10 @@
 
 A :class:`Moves` object holds the current vector and its candidate moves (device ``dev[k]``
 to point ``target[k]``); :func:`improve` repeatedly applies the best one (eq. 6). Scoring is
-either a full evaluation of every candidate vector (:class:`FullMoves`, any policy, model,
-objective and constraint: deadlines, energy budgets, a total energy cap) or incremental
-under the snapshot ``sjf``/``ps`` model without constraints (:class:`IncrementalTotalMoves`
-for total delay, :class:`IncrementalVarianceMoves` for the variance), and the fast paths
-take exactly the moves the full evaluation takes (property tests hold it). The energy
-objective, like ``max``, is always scored by full evaluation: a device's energy depends on
-its wait at the BS, which every move of another device can change.
+a full evaluation of every candidate vector (:class:`FullMoves`, any case) or incremental
+under the snapshot ``sjf``/``ps`` model without constraints (total delay, the variance;
+``docs/solvers.md``, "Incremental scoring"), taking exactly the moves the full evaluation
+takes.
 """
 
 from __future__ import annotations
@@ -157,15 +154,9 @@ class FullMoves(Moves):
 
 class IncrementalTotalMoves(Moves):
     """Scores candidates for total delay under snapshot ``sjf``/``ps`` without deadlines in
-    O(1) amortised each, by the pairwise form of the BS delay.
-
-    Under sjf every pair of queued tasks delays the later one by the earlier one's work,
-    so ``Σ_i D^R_i = Σ_i T_i + f·Σ_{i<j} min(T_i, T_j)`` with f = 1 (sjf) or 2 (ps, where
-    each of the pair delays the other by ``min``). Moving device i from ``T_i`` to ``x``
-    changes the total by ``Δa_i + (x − T_i) + f·(G(x) − min(T_i, x) − G(T_i) + T_i)``, with
-    ``G(y) = Σ_j min(T_j, y)``. ``G`` at every candidate's ``x`` and at every device's own
-    ``T`` is kept up to date in O(N) vector work per applied move, so an iteration costs
-    O(N) instead of O(N² log N) (no re-sorting, no full re-evaluation).
+    O(1) amortised each, by the pairwise form of the BS delay (``docs/solvers.md``,
+    "Incremental scoring"): ``G(y) = Σ_j min(T_j, y)`` at every candidate's ``x`` and every
+    device's own ``T`` is kept up to date per applied move.
     """
 
     def __init__(
@@ -192,7 +183,7 @@ class IncrementalTotalMoves(Moves):
         return self.total, 0.0
 
     def _totals(self, ks: np.ndarray | slice) -> np.ndarray:
-        """Total delay after each candidate move ``ks`` (the formula of the class docstring)."""
+        """Total delay after each candidate move ``ks``."""
         rows, x = self.dev[ks], self.x[ks]
         own = self.work[rows]
         delta_offload = self.offload[rows, self.target[ks]] - self.offload[rows, self.p[rows]]
@@ -222,37 +213,9 @@ class IncrementalTotalMoves(Moves):
 class IncrementalVarianceMoves(Moves):
     """Scores candidates for the variance, eq. (8), under snapshot ``sjf``/``ps`` without
     deadlines in O(1) each after O(K log N) per iteration, from prefix sums over the BS
-    order.
-
-    Moving device i's residual work from ``a`` to ``b`` shifts every other device's BS
-    delay by an amount ``δ_j`` that depends only on where ``T_j`` falls:
-
-    - ``sjf`` (order by ``(T, index)``, eq. 2): ``δ_j = −a·[j after (a, i)] + b·[j after
-      (b, i)]``; the devices after a key form a suffix of the order, so ``δ`` takes at most
-      three values on three ranges of the order;
-    - ``ps``: ``δ_j = min(b, T_j) − min(a, T_j)``, which is 0 for ``T_j ≤ min(a, b)``,
-      ``±(T_j − min(a, b))`` between ``a`` and ``b``, and ``±|b − a|`` above.
-
-    Devices with no residual work are not queued (``D^R = 0``), and both forms give them
-    ``δ_j = 0``. With prefix sums over the order of the shifted delays ``E_j = D_j − c``,
-    of ``E_j²``, of ``T_j`` (and, for ps, of ``T_j²`` and ``E_j T_j``), the sums
-    ``Σ δ_j``, ``Σ E_j δ_j`` and ``Σ δ_j²`` over each range cost O(1) once the range ends
-    are known; so does device i's own new delay. Each candidate's new ``Σ E`` and
-    ``Σ E²``, hence its variance ``Σ E²/N − (Σ E/N)²``, follow.
-
-    The range ends: every work value a move can produce is one of the K distinct values of
-    the ``remote_work`` table (K ≤ S + 1 when all devices share one BS row, as every
-    scenario does). Each distinct value's place in the order is found once per iteration
-    by binary search, O(K log N); for sjf, a device's place among equal work is the number
-    of lower-index devices with that work, counted in the same pass over the candidates
-    (device-major). An iteration therefore costs O(N·width + K log N), against O(N log N)
-    for each of the O(N) candidates by full evaluation.
-
-    Conditioning: the variance is shift-invariant and ``c`` is the current mean delay, so
-    the sums are of centred values and ``Σ E²/N − (Σ E/N)²`` loses no digits to
-    cancellation (the tie rule compares values at a relative ``RELATIVE_TOLERANCE``).
-    After each applied move the delays, the order and the prefix sums are rebuilt,
-    O(N + K), with the arithmetic of :func:`dnnsplit.model.sjf_completion` and
+    order (``docs/solvers.md``, "Incremental scoring"). Invariant: the sums are of delays
+    centred on the current mean, and are rebuilt after each applied move with the
+    arithmetic of :func:`dnnsplit.model.sjf_completion` and
     :func:`~dnnsplit.model.ps_completion`, so no error accumulates along a run.
     """
 
@@ -351,12 +314,8 @@ def make_moves(
 def improve(moves: Any, max_iterations: int | None = None) -> int:
     """Best-improvement loop of eq. (6) on ``moves``; returns the number of moves taken
     (``max_iterations`` of them when that cap stopped the loop: the vector may then not be
-    a local optimum).
-
-    While the current vector breaks a deadline, the score is the reduction of the total
-    deadline excess; once it is feasible, the score is the reduction of the objective among
-    candidates that stay feasible. A move counts only if it improves by more than the
-    tolerance; among the best (within tolerance) the first in ``moves`` order wins.
+    a local optimum). The rules (excess first, ties, tolerance) are
+    :func:`~dnnsplit.solvers.greedy`'s.
 
     The loop also stops, before the next move, when ``moves.budget`` says so
     (:meth:`~dnnsplit._limits.Budget.stop`, whose ``stopped`` then says why); a Ctrl-C is

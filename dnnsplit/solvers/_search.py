@@ -1,9 +1,5 @@
 """What the two searches of :func:`dnnsplit.solvers.optimal` share: the answer a search
-gives (:class:`Outcome`) and the relative gap of a stopped one.
-
-Plain Python, no compiled code: :mod:`dnnsplit.solvers.optimal` and
-:mod:`dnnsplit.solvers._bounds_search` both import it at the top.
-"""
+gives (:class:`Outcome`) and the relative gap of a stopped one."""
 
 from __future__ import annotations
 

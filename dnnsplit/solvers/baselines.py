@@ -25,7 +25,7 @@ def all_local(scenario: Scenario, *, objective: str = "total", model: str = "sna
     ----------
     scenario : Scenario
         The devices, profile and BS.
-    objective : {"total", "variance", "max"}
+    objective : {"total", "variance", "max", "energy"}
         The objective reported as ``value``.
     model : {"snapshot", "timeline"}
         The BS model (no device offloads, so both give the same delays).
@@ -55,12 +55,8 @@ def max_local(scenario: Scenario, *, objective: str = "total", model: str = "sna
 
     Parameters
     ----------
-    scenario : Scenario
-        The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        The objective reported as ``value``.
-    model : {"snapshot", "timeline"}
-        The BS model.
+    scenario, objective, model
+        As :func:`all_local`'s.
 
     Returns
     -------
@@ -84,12 +80,8 @@ def all_offload(scenario: Scenario, *, objective: str = "total", model: str = "s
 
     Parameters
     ----------
-    scenario : Scenario
-        The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        The objective reported as ``value``.
-    model : {"snapshot", "timeline"}
-        The BS model.
+    scenario, objective, model
+        As :func:`all_local`'s.
 
     Returns
     -------
@@ -118,12 +110,9 @@ def independent(scenario: Scenario, *, objective: str = "total", model: str = "s
 
     Parameters
     ----------
-    scenario : Scenario
-        The devices, profile and BS.
-    objective : {"total", "variance", "max"}
-        The objective reported as ``value`` (the choice ignores it).
-    model : {"snapshot", "timeline"}
-        The BS model of the evaluation.
+    scenario, objective, model
+        As :func:`all_local`'s (the choice ignores ``objective``; ``model`` is that of the
+        evaluation).
 
     Returns
     -------

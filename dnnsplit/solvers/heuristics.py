@@ -78,13 +78,11 @@ def greedy(
     equal, and a move must improve by more; among equal best moves the lowest device index
     wins, then the right move.
 
-    **Complexity**: 2N candidates per iteration. Under ``sjf``/``ps`` without deadlines
+    **Complexity**: 2N candidates per iteration. Under ``sjf``/``ps`` without constraints
     (snapshot model) total delay is scored incrementally in O(N) per iteration and the
-    variance in O(N + K log N) (K ≤ S + 1 distinct work values; see
-    :class:`~dnnsplit.solvers._moves.IncrementalVarianceMoves`), both taking exactly the
-    moves of a full evaluation; otherwise (``max``, ``energy``, ``rr``, constraints, the
-    timeline model) every candidate is evaluated in full, O(N² log N) per iteration (O(N³)
-    for ``rr``).
+    variance in O(N + K log N) (K ≤ S + 1 distinct work values; docs/solvers.md,
+    "Incremental scoring"); otherwise every candidate is evaluated in full, O(N² log N) per
+    iteration (O(N³) for ``rr``).
 
     References
     ----------
@@ -126,15 +124,10 @@ def local_search(
 
     Parameters
     ----------
-    scenario : Scenario
-        The devices, profile and BS.
-    objective : {"total", "variance", "max", "energy"}
-        Total delay, eq. (4), variance of delays, eq. (8), the largest delay (min-max), or
-        the total device energy.
+    scenario, objective, model
+        As :func:`greedy`'s.
     start : {"half", "ones", "local"}
         The first start vector (as :func:`greedy`'s).
-    model : {"snapshot", "timeline"}
-        The BS model.
     restarts : int
         Random starts besides ``start`` (a whole number ≥ 0; default 8).
     seed : int or numpy.random.Generator
@@ -226,17 +219,13 @@ def is_local_optimum(
 
     Parameters
     ----------
-    scenario : Scenario
-        The devices, profile and BS.
+    scenario, objective, model
+        As :func:`greedy`'s.
     partition : sequence of int
         The vector to test, within the allowed points.
-    objective : {"total", "variance", "max", "energy"}
-        Eq. (4), (8), the largest delay, or the total device energy.
     moves : {"step", "any"}
         ``step``: one device one stage left or right (the paper's greedy);
         ``any``: one device to any allowed point (``local-search``).
-    model : {"snapshot", "timeline"}
-        The BS model.
     energy_cap : float, optional
         The cap on total device energy the solver was given, J.
 

@@ -1,12 +1,8 @@
 """A certifying solver for total delay, variance, the largest delay and the total device
 energy: branch and bound over the BS service order (snapshot model, ``sjf``, ``ps`` and
-``rr``; deadlines and energy budgets).
-
-:func:`optimal` returns a certified optimum, or, stopped by its time or node limit, its
-best vector with a proven lower bound on the optimum and the relative gap. It runs one of
-two searches, :mod:`dnnsplit.solvers._level_search` (every case) and
-:mod:`dnnsplit.solvers._bounds_search` (variance and min-max when every device shares one
-BS-work row); ``docs/optimal.md`` states their bounds and proves them.
+``rr``; deadlines and energy budgets). It runs :mod:`dnnsplit.solvers._level_search` or
+:mod:`dnnsplit.solvers._bounds_search`; ``docs/optimal.md`` states their bounds and proves
+them.
 """
 
 from __future__ import annotations
@@ -153,20 +149,13 @@ def optimal(
 
     Notes
     -----
-    **Searches.** The variance and the largest delay, when every device has the same
-    BS-work row (one network, one BS), at most :data:`COUNT_DEVICES` devices and
-    :data:`COUNT_CLASSES` BS service classes, and no energy budget or cap, take the
-    *count search*: best-first over the number of devices in each service class, its
-    leaves solved exactly by a dynamic program over the devices in index order. Its
-    inner nodes are bounded, for the ``sjf`` variance, by the *index-order bound*, a
-    Lagrangian relaxation (prices on the devices) whose classes are each solved exactly
-    in index order, built once at the root for a grid of centres of the mean; and
-    otherwise by a relaxed assignment of devices to service ranks. Everything else (total
-    delay, energy, budgets, different rows) takes the *level search*: devices assigned
-    level by level in the BS service order, each device's delay final when it takes a
-    point, and bounds from what the unassigned devices can still reach. The count search
-    starts with a short level search (:data:`LEVEL_FIRST_NODES`), which settles small N.
-    The bounds, their proofs and both searches are in ``docs/optimal.md``.
+    **Searches** (``docs/optimal.md``, "Two searches", with the bounds and their proofs).
+    The variance and the largest delay, when every device has the same BS-work row, at
+    most :data:`COUNT_DEVICES` devices and :data:`COUNT_CLASSES` service classes, and no
+    energy budget or cap, take the *count search* (best-first over the number of devices
+    in each service class), after a short level search (:data:`LEVEL_FIRST_NODES`);
+    everything else takes the *level search* (devices assigned level by level in the BS
+    service order).
 
     **Guarantee**: when the search finishes, no vector meeting every deadline and energy
     budget has an objective below the returned one by more than a relative 10⁻⁹ (the
@@ -186,10 +175,9 @@ def optimal(
     References
     ----------
     Kafetzis and Koutsopoulos, eq. (2) (BS delay), (4) (total) and (8) (variance);
-    constraints (5), (7); the energy of docs/model.md. M. L. Fisher, "The Lagrangian
-    relaxation method for solving integer programming problems", Management Science 27
-    (1981) 1–18. The proofs: docs/optimal.md; checked against brute force in
-    ``tests/test_optimal.py`` and, for energy and budgets, ``tests/test_energy.py``.
+    constraints (5), (7); the energy of docs/model.md. The proofs and the other references
+    (Fisher 1981 for the Lagrangian relaxation): docs/optimal.md; checked against brute
+    force in ``tests/test_optimal.py`` and, for energy and budgets, ``tests/test_energy.py``.
     """
     if model != "snapshot":
         raise SolverRefusal(
