@@ -628,6 +628,13 @@ def test_the_two_bounds_certify_the_same_optimum(n, seed):
                   "rate_bps": 5e7, "speed": 0.5} for high in (1, 0, 1, 1, 0)]},
     "variance",
 )  # fmt: skip
+@example(  # delays 1e-63 s and 1.8 ms: a leaf's centres split at their geometric mean
+    {"profile": {"input_bytes": 1000, "stages": [{"name": "s0", "device_s": 3.498093342939336e-63, "output_bytes": 1000}]},
+     "bs": {"policy": "sjf", "ratio": 1.0, "quantum_s": 0.005}, "local_delay": "paper",
+     "devices": [{"background": 0, "quantum_s": 0.005, "min_stage": 0, "max_stage": 1,
+                  "rate_bps": rate, "speed": speed} for rate, speed in ((4.5e6, 0.5), (1.5e7, 1.0))]},
+    "variance",
+)  # fmt: skip
 def test_the_count_search_alone_finds_the_optimum(raw, objective):
     """No incumbent: a bound above the optimum would prune it away and show here."""
     scenario = Scenario.from_dict(raw)

@@ -52,6 +52,10 @@ ZERO_SPREAD_SHARE = 1e-12
 #: A leaf's interval of centres is closed when ``N·h² ≤ LEAF_RESOLUTION · N·V`` (h its
 #: width): its parabola bound is then within a tenth of :data:`CERTIFY_TOLERANCE`.
 LEAF_RESOLUTION = 0.1 * CERTIFY_TOLERANCE
+#: A leaf's interval of centres whose ends differ by more than this factor (delays of
+#: scales far apart) is split at their geometric mean, not the arithmetic one, so that its
+#: refinement reaches the smaller scale within :data:`LEAF_EVALUATIONS` (any split is sound).
+SCALE_SPAN = 1e3
 
 #: Share of ``N·V`` (V the incumbent's variance) the grid of centres may lose: live
 #: intervals are at most ``2·sqrt(GRID_LOSS·V)`` wide, so the parabola bound over one is
@@ -375,7 +379,8 @@ class _Search:
             fine = n * width * width <= LEAF_RESOLUTION * max(abs(cutoff), NEAR_ZERO)
             if len(grid) - 3 >= LEAF_EVALUATIONS or fine or not exact:
                 break
-            middle = 0.5 * (grid[worst] + grid[worst + 1])
+            low, high = grid[worst], grid[worst + 1]
+            middle = math.sqrt(low * high) if 0.0 < SCALE_SPAN * low < high else 0.5 * (low + high)
             value, known = evaluate(middle, True)
             exact = exact and known
             grid.insert(worst + 1, middle)
