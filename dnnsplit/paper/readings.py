@@ -267,7 +267,9 @@ def evaluate(
                              desc="readings' verdicts")
     known = {key: rows[0] for key, rows in recalled.items()}
     stale = [pair for pair in plan if not _holds(folder / pair[0], pair[1], tables[pair])]
-    needed = {tables[pair]: pair for pair in reversed(stale)}  # a key: its first (reading, kind)
+    needed: dict[str, tuple[str, str]] = {}  # a table key: its first (reading, kind)
+    for pair in stale:
+        needed.setdefault(tables[pair], pair)
     work = [(SWEEPS[pair[1]].solved, point) for pair in needed.values() for point in plan[pair]]
     solved = iter(
         sweeps.run_solved(work, desc="readings: Figs. 3 and 5", progress=progress, engine=engine)
